@@ -1,0 +1,579 @@
+"""The user-facing transformations: jvp, linearize, vjp, grad, vmap, jacobians,
+make_jaxpr, eval_shape, and device placement. Each is a thin wrapper that flattens
+pytrees and runs one of the interpreters in ``engine/interpreters``."""
+from __future__ import annotations
+
+import contextlib
+import functools
+
+import numpy as np
+
+from . import core
+from . import dispatch
+from . import dtypes
+from . import runtime
+from . import tree_util
+from .array import Array
+from .config import config
+from .interpreters import batching
+from .interpreters import jvp as jvp_mod
+from .interpreters import partial_eval as pe
+from .interpreters import transpose
+from .interpreters.tracing import trace_to_jaxpr
+from .jit import jit, _arg_aval
+from .tree_util import tree_flatten, tree_unflatten, tree_map
+
+
+def _flatten_fun(fun, in_tree, store, kwargs=None):
+    """``fun`` on pytrees -> a function on flat leaves; the output treedef goes into ``store``."""
+    def flat_fun(*flat):
+        args = tree_unflatten(in_tree, flat)
+        out = fun(*args, **(kwargs or {}))
+        leaves, out_tree = tree_flatten(out)
+        store.append(out_tree)
+        for x in leaves:
+            if not core.valid_array_value(x):
+                raise TypeError(f"{_name(fun)} returned a value of type {type(x).__name__}; "
+                                "transformed functions must return arrays (or pytrees of arrays)")
+        return leaves
+    return flat_fun
+
+
+def _name(fun):
+    return getattr(fun, "__name__", type(fun).__name__)
+
+
+# ---------------------------------------------------------------------------- forward mode
+
+def jvp(fun, primals, tangents, has_aux=False):
+    """Forward-mode: ``(fun(*primals), directional derivative along tangents)``."""
+    if not isinstance(primals, (tuple, list)) or not isinstance(tangents, (tuple, list)):
+        raise TypeError("primal and tangent arguments to jvp must be tuples or lists; found "
+                        f"{type(primals).__name__} and {type(tangents).__name__}.")
+    flat_p, tree_p = tree_flatten(tuple(primals))
+    flat_t, tree_t = tree_flatten(tuple(tangents))
+    if tree_p != tree_t:
+        raise TypeError(f"primal and tangent arguments to jvp must have the same tree structure; "
+                        f"primals have tree structure {tree_p} whereas tangents have tree "
+                        f"structure {tree_t}.")
+    tans = []
+    for p, t in zip(flat_p, flat_t):
+        pa, ta = core.get_aval(p), core.get_aval(t)
+        want = jvp_mod.tangent_aval(pa)
+        if pa.shape != ta.shape:
+            raise ValueError(f"jvp called with different primal and tangent shapes; Got primal "
+                             f"shape {pa.shape} and tangent shape as {ta.shape}")
+        if want.dtype != ta.dtype and not (pa.weak_type or ta.weak_type):
+            raise TypeError("primal and tangent arguments to jvp do not match; dtypes must be "
+                            f"equal, or in case of int/bool primal dtype the tangent dtype must be "
+                            f"float0. Got primal dtype {pa.dtype} and so expected tangent dtype "
+                            f"{want.dtype}, but got tangent dtype {ta.dtype} instead.")
+        tans.append(jvp_mod.Zero(want) if want.dtype == dtypes.float0 else t)
+    store = []
+    flat_fun = _flatten_fun(fun, tree_p, store)
+    out_p, out_t = jvp_mod.jvp_flat(flat_fun, flat_p, tans)
+    out_tree = store[0]
+    if has_aux:
+        (p, aux), (t, _) = tree_unflatten(out_tree, out_p), tree_unflatten(out_tree, out_t)
+        return p, t, aux
+    return tree_unflatten(out_tree, out_p), tree_unflatten(out_tree, out_t)
+
+
+def linearize(fun, *primals, has_aux=False):
+    """``(fun(*primals), f_jvp)`` where ``f_jvp`` is the linear map, evaluated from a
+    jaxpr of tangent work only (primal work was done once, now)."""
+    flat_p, in_tree = tree_flatten(primals)
+    store = []
+    flat_fun = _flatten_fun(fun, in_tree, store)
+    out_p, lin = pe.linearize_flat(flat_fun, flat_p)
+    out_tree = store[0]
+    n_out = _n_main_outputs(out_tree, has_aux)
+
+    def f_jvp(*tangents):
+        flat_t, t_tree = tree_flatten(tangents)
+        if t_tree != in_tree:
+            raise ValueError(f"linearized function called on tangent values inconsistent with "
+                             f"the original primal values: expected {in_tree}, got {t_tree}")
+        outs = core.eval_jaxpr(lin.jaxpr, lin.consts, *flat_t)
+        return tree_unflatten(_main_tree(out_tree, has_aux), outs[:n_out])
+
+    f_jvp.linear_jaxpr = lin
+    if has_aux:
+        out, aux = tree_unflatten(out_tree, out_p)
+        return out, f_jvp, aux
+    return tree_unflatten(out_tree, out_p), f_jvp
+
+
+def _main_tree(out_tree, has_aux):
+    if not has_aux:
+        return out_tree
+    children = out_tree.children()
+    if len(children) != 2:
+        raise TypeError("a function with has_aux=True must return a pair (output, aux)")
+    return children[0]
+
+
+def _n_main_outputs(out_tree, has_aux):
+    return _main_tree(out_tree, has_aux).num_leaves
+
+
+# ---------------------------------------------------------------------------- reverse mode
+
+def vjp(fun, *primals, has_aux=False):
+    """Reverse-mode: ``(fun(*primals), vjp_fun)``; ``vjp_fun(cotangent)`` pulls an output
+    cotangent back to a tuple of input cotangents. Built as linearize + transpose."""
+    flat_p, in_tree = tree_flatten(primals)
+    store = []
+    flat_fun = _flatten_fun(fun, in_tree, store)
+    out_p, lin = pe.linearize_flat(flat_fun, flat_p)
+    out_tree = store[0]
+    main_tree = _main_tree(out_tree, has_aux)
+    n_out = main_tree.num_leaves
+    in_avals = [core.get_aval(p) for p in flat_p]
+    main_out = out_p[:n_out]
+    out_avals = [core.get_aval(x) for x in main_out]
+
+    def vjp_fun(cotangent):
+        flat_ct, ct_tree = tree_flatten(cotangent)
+        if ct_tree != main_tree:
+            raise ValueError(f"unexpected tree structure of argument to vjp function: got "
+                             f"{ct_tree}, but expected to match {main_tree}")
+        for ct, a in zip(flat_ct, out_avals):
+            ca = core.get_aval(ct)
+            if ca.shape != a.shape:
+                raise ValueError(f"unexpected JAX type (e.g. shape/dtype) for argument to vjp "
+                                 f"function: got {ca.str_short()}, but expected "
+                                 f"{a.str_short()} because the corresponding output of the "
+                                 "function had shape {a.shape}.")
+        cts = list(flat_ct) + [jvp_mod.Zero(core.get_aval(x)) for x in out_p[n_out:]]
+        lin_args = [transpose.UndefinedPrimal(v.aval) for v in lin.jaxpr.invars]
+        cts_in = transpose.backward_pass(lin.jaxpr, lin.consts, lin_args, cts)
+        cts_in = [_instantiate_ct(ct, a) for ct, a in zip(cts_in, in_avals)]
+        return tree_unflatten(in_tree, cts_in)
+
+    vjp_fun.linear_jaxpr = lin
+    if has_aux:
+        out, aux = tree_unflatten(out_tree, out_p)
+        return out, vjp_fun, aux
+    return tree_unflatten(out_tree, out_p), vjp_fun
+
+
+def _instantiate_ct(ct, aval):
+    if ct is None or type(ct) is jvp_mod.Zero:
+        return jvp_mod.zeros_like_aval(jvp_mod.tangent_aval(aval))
+    return ct
+
+
+def _check_argnums(argnums, nargs, fname):
+    nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
+    for i in nums:
+        if not -nargs <= i < nargs:
+            raise TypeError(f"differentiating with respect to argnums={argnums} requires at least "
+                            f"{max(nums) + 1} positional arguments to be passed by the caller, but "
+                            f"got only {nargs} positional arguments.")
+    return tuple(i % nargs for i in nums)
+
+
+def _split_args(fun, args, kwargs, nums):
+    dyn = tuple(args[i] for i in nums)
+
+    def f_partial(*dyn_args):
+        full = list(args)
+        for i, a in zip(nums, dyn_args):
+            full[i] = a
+        return fun(*full, **kwargs)
+    return f_partial, dyn
+
+
+def _check_input_dtype(x, allow_int, holomorphic, name):
+    for leaf in tree_util.tree_leaves(x):
+        dt = core.get_aval(leaf).dtype
+        if holomorphic:
+            if not dtypes.is_complex(dt):
+                raise TypeError(f"{name} with holomorphic=True requires inputs with complex "
+                                f"dtype, but got {dt.name}.")
+        elif dtypes.is_complex(dt) and False:
+            pass
+        elif not dtypes.is_inexact(dt) and not allow_int:
+            raise TypeError(f"{name} requires real- or complex-valued inputs (input dtype that "
+                            f"is a sub-dtype of np.inexact), but got {dt.name}. If you want to "
+                            "use Boolean- or integer-valued inputs, use vjp or set allow_int to "
+                            "True.")
+
+
+def value_and_grad(fun, argnums=0, has_aux=False, holomorphic=False, allow_int=False):
+    """``fun``'s value and its gradient with respect to ``argnums``."""
+    name = _name(fun)
+
+    @functools.wraps(fun)
+    def value_and_grad_f(*args, **kwargs):
+        nums = _check_argnums(argnums, len(args), "grad")
+        f_partial, dyn = _split_args(fun, args, kwargs, nums)
+        for d in dyn:
+            _check_input_dtype(d, allow_int, holomorphic, "grad")
+        if has_aux:
+            ans, vjp_fn, aux = vjp(f_partial, *dyn, has_aux=True)
+        else:
+            ans, vjp_fn = vjp(f_partial, *dyn)
+        _check_scalar_output(ans, name, holomorphic)
+        aval = core.get_aval(ans)
+        g = vjp_fn(np.ones((), aval.dtype))
+        g = g[0] if isinstance(argnums, int) else g
+        return ((ans, aux), g) if has_aux else (ans, g)
+
+    return value_and_grad_f
+
+
+def _check_scalar_output(ans, name, holomorphic):
+    if not core.valid_array_value(ans) or isinstance(ans, (tuple, list, dict)):
+        raise TypeError(f"Gradient only defined for scalar-output functions. Output was {ans!r}.")
+    aval = core.get_aval(ans)
+    if aval.shape != ():
+        raise TypeError(f"Gradient only defined for scalar-output functions. Output had shape: "
+                        f"{aval.shape}. (function {name})")
+    if holomorphic:
+        if not dtypes.is_complex(aval.dtype):
+            raise TypeError(f"grad with holomorphic=True requires complex-valued outputs, but "
+                            f"got {aval.dtype.name}.")
+    elif not dtypes.is_float(aval.dtype):
+        what = "complex" if dtypes.is_complex(aval.dtype) else aval.dtype.name
+        raise TypeError(f"grad requires real-valued outputs (output dtype that is a sub-dtype of "
+                        f"np.floating), but got {what}. For holomorphic differentiation, pass "
+                        "holomorphic=True. For differentiation of non-holomorphic functions "
+                        "involving complex outputs, use jax.vjp directly.")
+
+
+def grad(fun, argnums=0, has_aux=False, holomorphic=False, allow_int=False):
+    """The gradient of scalar-valued ``fun`` with respect to ``argnums``."""
+    vg = value_and_grad(fun, argnums, has_aux, holomorphic, allow_int)
+
+    @functools.wraps(fun)
+    def grad_f(*args, **kwargs):
+        if has_aux:
+            (_, aux), g = vg(*args, **kwargs)
+            return g, aux
+        return vg(*args, **kwargs)[1]
+
+    return grad_f
+
+
+# ---------------------------------------------------------------------------- vmap
+
+def _broadcast_prefix(prefix, tree, what):
+    """Leaves of ``prefix`` repeated over the leaves of ``tree`` they cover."""
+    out = []
+
+    def rec(p, t):
+        if p is None or isinstance(p, int):
+            out.extend([p] * len(tree_util.tree_leaves(t)))
+            return
+        pt = type(p)
+        if isinstance(p, (tuple, list)) and isinstance(t, (tuple, list)) and len(p) == len(t):
+            for a, b in zip(p, t):
+                rec(a, b)
+        elif isinstance(p, dict) and isinstance(t, dict) and set(p) == set(t):
+            for k in sorted(t):
+                rec(p[k], t[k])
+        else:
+            raise ValueError(f"vmap {what} specification must be a tree prefix of the "
+                             f"corresponding value, got specification {prefix} for value tree "
+                             f"{tree_util.tree_structure(tree)}. ({pt.__name__} vs "
+                             f"{type(t).__name__})")
+    rec(prefix, tree)
+    return out
+
+
+def vmap(fun, in_axes=0, out_axes=0, axis_name=None, axis_size=None, spmd_axis_name=None):
+    """Vectorize ``fun`` over an array axis."""
+    if isinstance(in_axes, list):
+        in_axes = tuple(in_axes)
+    if not (in_axes is None or isinstance(in_axes, (int, tuple, dict))):
+        raise TypeError("vmap in_axes must be an int, None, or a tuple of entries corresponding "
+                        f"to the positional arguments passed to the function, but got {in_axes}.")
+
+    @functools.wraps(fun)
+    def vmapped(*args, **kwargs):
+        if isinstance(in_axes, tuple) and len(in_axes) != len(args):
+            raise ValueError(f"vmap in_axes must be an int, None, or a tuple of entries "
+                             f"corresponding to the positional arguments passed to the function, "
+                             f"but got len(in_axes)={len(in_axes)}, len(args)={len(args)}")
+        axes_spec = (in_axes if isinstance(in_axes, tuple) else (in_axes,) * len(args), 0)
+        tree = (args, kwargs)
+        flat, in_tree = tree_flatten(tree)
+        dims = _broadcast_prefix(axes_spec, tree, "in_axes")
+        sizes = {}
+        norm = []
+        for x, d in zip(flat, dims):
+            if d is None:
+                norm.append(None)
+                continue
+            aval = core.get_aval(x)
+            if not -aval.ndim <= d < aval.ndim:
+                raise ValueError(f"vmap was requested to map its argument along axis {d}, which "
+                                 f"implies that its rank should be at least {d + 1 if d >= 0 else -d}"
+                                 f", but is only {aval.ndim} (its shape is {aval.shape})")
+            d %= aval.ndim
+            norm.append(d)
+            sizes.setdefault(aval.shape[d], []).append(aval.shape)
+        if len(sizes) > 1:
+            desc = "; ".join(f"axis size {s} for argument shapes {v}" for s, v in sizes.items())
+            raise ValueError(f"vmap got inconsistent sizes for array axes to be mapped: {desc}")
+        if sizes:
+            size = next(iter(sizes))
+            if axis_size is not None and axis_size != size:
+                raise ValueError(f"vmap got axis_size={axis_size} but mapped axes have size {size}")
+        elif axis_size is not None:
+            size = axis_size
+        else:
+            raise ValueError("vmap must have at least one non-None value in in_axes")
+        store = []
+
+        def flat_fun(*leaves):
+            a, kw = tree_unflatten(in_tree, leaves)
+            out = fun(*a, **kw)
+            out_leaves, out_tree = tree_flatten(out)
+            store.append((out_tree, out))
+            return out_leaves
+
+        def out_dims():
+            out_tree, out = store[0]
+            ds = _broadcast_prefix(out_axes, out, "out_axes")
+            return ds
+
+        outs = batching.batch_flat(flat_fun, size, flat, norm, out_dims, axis_name)
+        return tree_unflatten(store[0][0], outs)
+
+    return vmapped
+
+
+# ---------------------------------------------------------------------------- jacobians
+
+def _std_basis(flat):
+    """Rows of the identity, shaped as the leaves (one row per element)."""
+    from . import numpy as jnp
+    sizes = [core.get_aval(x).size for x in flat]
+    total = sum(sizes)
+    dtype = dtypes.result_type(*[core.get_aval(x).dtype for x in flat]) if flat else np.float32
+    eye = jnp.eye(total, dtype=dtype)
+    out, off = [], 0
+    for x, n in zip(flat, sizes):
+        aval = core.get_aval(x)
+        out.append(eye[:, off:off + n].reshape((total,) + aval.shape).astype(aval.dtype))
+        off += n
+    return out, total
+
+
+def jacfwd(fun, argnums=0, has_aux=False, holomorphic=False):
+    """The Jacobian by forward mode: one JVP per input element, batched with vmap."""
+    from . import numpy as jnp
+
+    def jacfun(*args, **kwargs):
+        nums = _check_argnums(argnums, len(args), "jacfwd")
+        f_partial, dyn = _split_args(fun, args, kwargs, nums)
+        for d in dyn:
+            _check_input_dtype(d, False, holomorphic, "jacfwd")
+        flat_dyn, dyn_tree = tree_flatten(dyn)
+        basis, n = _std_basis(flat_dyn)
+
+        def push(*tangent_leaves):
+            tans = tree_unflatten(dyn_tree, tangent_leaves)
+            if has_aux:
+                y, t, aux = jvp(f_partial, dyn, tans, has_aux=True)
+                return y, t, aux
+            y, t = jvp(f_partial, dyn, tans)
+            return y, t
+
+        res = vmap(push, out_axes=-1 if not has_aux else (None, -1, None))(*basis)
+        y, jac_flat = res[0], res[1]
+        # jac leaves: out_shape + (n,) -> split n into each input's shape
+        def split(t):
+            outs, off = [], 0
+            for x in flat_dyn:
+                aval = core.get_aval(x)
+                piece = t[..., off:off + aval.size]
+                outs.append(piece.reshape(t.shape[:-1] + aval.shape))
+                off += aval.size
+            return tree_unflatten(dyn_tree, outs)
+        jac = tree_map(split, jac_flat)
+        if isinstance(argnums, int):
+            jac = tree_map(lambda j: j[0], jac, is_leaf=lambda x: isinstance(x, tuple))
+        del y
+        return (jac, res[2]) if has_aux else jac
+
+    return jacfun
+
+
+def jacrev(fun, argnums=0, has_aux=False, holomorphic=False, allow_int=False):
+    """The Jacobian by reverse mode: one VJP per output element, batched with vmap."""
+
+    def jacfun(*args, **kwargs):
+        nums = _check_argnums(argnums, len(args), "jacrev")
+        f_partial, dyn = _split_args(fun, args, kwargs, nums)
+        for d in dyn:
+            _check_input_dtype(d, allow_int, holomorphic, "jacrev")
+        if has_aux:
+            y, pullback, aux = vjp(f_partial, *dyn, has_aux=True)
+        else:
+            y, pullback = vjp(f_partial, *dyn)
+        flat_y, y_tree = tree_flatten(y)
+        basis, n = _std_basis(flat_y)
+        cts = vmap(lambda *b: pullback(tree_unflatten(y_tree, b)))(*basis)
+        # cts: tuple over dyn args of leaves with leading n -> reshape n into each output
+        flat_ct, ct_tree = tree_flatten(cts)
+
+        def per_output(ct):
+            outs, off = [], 0
+            for yy in flat_y:
+                ya = core.get_aval(yy)
+                piece = ct[off:off + ya.size]
+                outs.append(piece.reshape(ya.shape + ct.shape[1:]))
+                off += ya.size
+            return outs
+
+        per = [per_output(ct) for ct in flat_ct]  # per input leaf, list over outputs
+        by_out = [tree_unflatten(ct_tree, [per[i][j] for i in range(len(per))])
+                  for j in range(len(flat_y))]
+        if isinstance(argnums, int):
+            by_out = [b[0] for b in by_out]
+        jac = tree_unflatten(y_tree, by_out)
+        return (jac, aux) if has_aux else jac
+
+    return jacfun
+
+
+jacobian = jacrev
+
+
+def hessian(fun, argnums=0, has_aux=False, holomorphic=False):
+    return jacfwd(jacrev(fun, argnums, has_aux, holomorphic), argnums, has_aux, holomorphic)
+
+
+# ---------------------------------------------------------------------------- staging
+
+class ShapeDtypeStruct:
+    """A shape and dtype standing in for an array (for eval_shape / trace / lower)."""
+    __slots__ = ("shape", "dtype", "weak_type", "sharding")
+
+    def __init__(self, shape, dtype, weak_type=False, sharding=None):
+        self.shape = tuple(shape)
+        self.dtype = dtypes.canonicalize_dtype(dtype)
+        self.weak_type = weak_type
+        self.sharding = sharding
+
+    @property
+    def aval(self):
+        return core.ShapedArray(self.shape, self.dtype, self.weak_type)
+
+    ndim = property(lambda self: len(self.shape))
+    size = property(lambda self: int(np.prod(self.shape, dtype=np.int64)))
+
+    def __repr__(self):
+        w = ", weak_type=True" if self.weak_type else ""
+        return f"ShapeDtypeStruct(shape={self.shape}, dtype={self.dtype.name}{w})"
+
+    def __eq__(self, other):
+        return (isinstance(other, ShapeDtypeStruct) and self.shape == other.shape
+                and self.dtype == other.dtype and self.weak_type == other.weak_type)
+
+    def __hash__(self):
+        return hash((self.shape, self.dtype, self.weak_type))
+
+
+def make_jaxpr(fun, static_argnums=(), return_shape=False):
+    """A function that traces ``fun`` on its arguments' shapes and returns the ClosedJaxpr."""
+    if isinstance(static_argnums, int):
+        static_argnums = (static_argnums,)
+
+    @functools.wraps(fun)
+    def make(*args, **kwargs):
+        dyn = [a for i, a in enumerate(args) if i not in static_argnums]
+
+        def f_dyn(*dyn_args):
+            it = iter(dyn_args)
+            full = [a if i in static_argnums else next(it) for i, a in enumerate(args)]
+            return fun(*full, **kwargs)
+
+        flat, in_tree = tree_flatten(tuple(dyn))
+        store = []
+        closed = trace_to_jaxpr(_flatten_fun(f_dyn, in_tree, store),
+                                [_arg_aval(x) for x in flat], debug_name=_name(fun))
+        if return_shape:
+            shapes = tree_unflatten(store[0], [ShapeDtypeStruct(a.shape, a.dtype, a.weak_type)
+                                               for a in closed.out_avals])
+            return closed, shapes
+        return closed
+
+    return make
+
+
+def eval_shape(fun, *args, **kwargs):
+    """The output shapes and dtypes of ``fun``, without running it."""
+    flat, in_tree = tree_flatten(args)
+    store = []
+    closed = trace_to_jaxpr(_flatten_fun(fun, in_tree, store, kwargs),
+                            [_arg_aval(x) for x in flat], debug_name=_name(fun))
+    return tree_unflatten(store[0], [ShapeDtypeStruct(a.shape, a.dtype, a.weak_type)
+                                     for a in closed.out_avals])
+
+
+# ---------------------------------------------------------------------------- devices
+
+def devices(backend=None):
+    return runtime.devices(backend)
+
+
+def local_devices(backend=None):
+    return runtime.devices(backend)
+
+
+def device_count(backend=None):
+    return len(runtime.devices(backend))
+
+
+local_device_count = device_count
+
+
+def default_backend():
+    return runtime.default_backend()
+
+
+def device_put(x, device=None):
+    """Put (a pytree of) values on ``device`` (committing them there), or on the default
+    device."""
+    return tree_map(lambda v: dispatch.device_put_value(v, device, committed=device is not None), x)
+
+
+def device_get(x):
+    def get(v):
+        if isinstance(v, Array):
+            return np.asarray(v)
+        return v
+    return tree_map(get, x)
+
+
+def block_until_ready(x):
+    for leaf in tree_util.tree_leaves(x):
+        if isinstance(leaf, Array):
+            leaf.block_until_ready()
+    return x
+
+
+def live_arrays(backend=None):
+    return runtime.live_buffer_count(backend or "cpu")
+
+
+@contextlib.contextmanager
+def disable_jit(disable=True):
+    old = config.jax_disable_jit
+    config.update("jax_disable_jit", disable)
+    try:
+        yield
+    finally:
+        config.update("jax_disable_jit", old)
+
+
+def clear_caches():
+    dispatch._prim_cache.clear()
+    from .jit import all_jitted
+    for f in all_jitted():
+        f.clear_cache()

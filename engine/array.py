@@ -1,0 +1,173 @@
+"""``Array``: an immutable array backed by a PJRT device buffer."""
+from __future__ import annotations
+
+import numpy as np
+
+from . import core
+from . import dtypes
+from . import runtime
+
+
+class Array:
+    """A concrete array on one device, like ``jax.Array``.
+
+    It is immutable: update with ``x.at[idx].set(v)``. Operators, indexing and
+    reductions run as XLA computations on the array's device.
+    """
+    __slots__ = ("_buf", "aval", "_device", "_committed", "_npy", "__weakref__")
+    __array_priority__ = 100
+
+    def __init__(self, buf, aval, device, committed=False):
+        self._buf = buf
+        self.aval = aval
+        self._device = device
+        self._committed = committed
+        self._npy = None
+
+    # -- metadata
+    shape = property(lambda self: self.aval.shape)
+    dtype = property(lambda self: self.aval.dtype)
+    ndim = property(lambda self: len(self.aval.shape))
+    size = property(lambda self: self.aval.size)
+    weak_type = property(lambda self: self.aval.weak_type)
+
+    @property
+    def nbytes(self):
+        return self.size * self.dtype.itemsize
+
+    @property
+    def itemsize(self):
+        return self.dtype.itemsize
+
+    @property
+    def device(self):
+        return self._device
+
+    def devices(self):
+        return {self._device}
+
+    @property
+    def committed(self):
+        return self._committed
+
+    @property
+    def sharding(self):
+        return SingleDeviceSharding(self._device)
+
+    # -- host transfer
+    def _value(self):
+        v = self._npy
+        if v is None:
+            v = runtime.to_numpy(self._buf)
+            v.flags.writeable = False
+            self._npy = v
+        return v
+
+    def __array__(self, dtype=None, copy=None):
+        v = self._value()
+        if dtype is not None and np.dtype(dtype) != v.dtype:
+            return v.astype(dtype)
+        if copy:
+            return v.copy()
+        return v
+
+    def tolist(self):
+        return self._value().tolist()
+
+    def item(self, *args):
+        return self._value().item(*args)
+
+    def block_until_ready(self):
+        self._buf.block_until_ready()
+        return self
+
+    def copy_to_host_async(self):
+        self._buf.copy_to_host_async()
+
+    def delete(self):
+        self._buf.delete()
+
+    def is_deleted(self):
+        return self._buf.is_deleted()
+
+    # -- Python protocol
+    def __len__(self):
+        if not self.shape:
+            raise TypeError("len() of unsized object")
+        return self.shape[0]
+
+    def __iter__(self):
+        if not self.shape:
+            raise TypeError("iteration over a 0-d array")
+        return (self[i] for i in range(self.shape[0]))
+
+    def __bool__(self):
+        return bool(self._value())
+
+    def __int__(self):
+        return int(self._value())
+
+    def __float__(self):
+        return float(self._value())
+
+    def __complex__(self):
+        return complex(self._value())
+
+    def __index__(self):
+        if not dtypes.is_int(self.dtype) and self.dtype != np.bool_:
+            raise TypeError(f"only integer scalar arrays can be converted to a scalar index, got {self.dtype}")
+        return self._value().__index__()
+
+    def __hash__(self):
+        raise TypeError("unhashable type: 'Array'")
+
+    def __setitem__(self, idx, value):
+        raise TypeError("JAX arrays are immutable and do not support in-place item assignment. "
+                                        "Instead of x[idx] = y, use x = x.at[idx].set(y).")
+
+    def __format__(self, spec):
+        if self.ndim == 0:
+            return format(self._value()[()], spec)
+        return format(self._value(), spec)
+
+    def __reduce__(self):
+        return (_reconstruct, (np.array(self._value()), self.weak_type))
+
+    def __repr__(self):
+        v = self._value()
+        prefix = "Array("
+        extra = f", dtype={self.dtype.name}" + (", weak_type=True" if self.weak_type else "")
+        if v.size == 0 and v.shape != (0,):
+            body = f"[], shape={v.shape}"
+        else:
+            body = np.array2string(v, separator=", ", prefix=prefix, suffix=extra)
+        return f"{prefix}{body}{extra})"
+
+    def __str__(self):
+        return str(self._value())
+
+    def __dlpack__(self, *a, **k):
+        return self._value().__dlpack__(*a, **k)
+
+    def __copy__(self):
+        return self
+
+    def __deepcopy__(self, memo):
+        return self
+
+
+def _reconstruct(value, weak_type):
+    from .dispatch import device_put_value
+    return device_put_value(value, None, weak_type=weak_type)
+
+
+class SingleDeviceSharding:
+    def __init__(self, device):
+        self.device = device
+        self.device_set = {device}
+
+    def __repr__(self):
+        return f"SingleDeviceSharding(device={self.device!r})"
+
+
+core.Array = Array

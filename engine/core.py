@@ -1,0 +1,552 @@
+"""The engine's core: abstract values, the jaxpr IR, primitives, and the trace context.
+
+Transformations are interpreters ("traces"). Exactly one trace is current at any time;
+``Primitive.bind`` hands the operation to it. A trace that needs to compute on its
+inputs' underlying values (a JVP trace computing primals, a batching trace computing
+on batched values) does so with its parent trace made current, so traces compose in
+any order and depth without a global level counter.
+"""
+from __future__ import annotations
+
+import contextlib
+import itertools
+import threading
+
+import numpy as np
+
+from . import dtypes
+from . import errors
+from .source_info import user_frame
+
+
+# ---------------------------------------------------------------------------- avals
+
+class ShapedArray:
+    """An abstract value: shape, dtype and weak-typedness (a Python scalar's type)."""
+    __slots__ = ("shape", "dtype", "weak_type", "_hash")
+    array_abstraction_level = 1
+
+    def __init__(self, shape, dtype, weak_type=False):
+        self.shape = tuple(int(d) for d in shape)
+        self.dtype = np.dtype(dtype)
+        self.weak_type = bool(weak_type)
+        self._hash = None
+
+    @property
+    def ndim(self):
+        return len(self.shape)
+
+    @property
+    def size(self):
+        return int(np.prod(self.shape, dtype=np.int64))
+
+    def update(self, shape=None, dtype=None, weak_type=None):
+        return ShapedArray(self.shape if shape is None else shape,
+                                              self.dtype if dtype is None else dtype,
+                                              self.weak_type if weak_type is None else weak_type)
+
+    def strip_weak_type(self):
+        return self if not self.weak_type else ShapedArray(self.shape, self.dtype, False)
+
+    def __eq__(self, other):
+        return (type(other) is ShapedArray and self.shape == other.shape
+                        and self.dtype == other.dtype and self.weak_type == other.weak_type)
+
+    def __hash__(self):
+        h = self._hash
+        if h is None:
+            h = self._hash = hash((self.shape, self.dtype, self.weak_type))
+        return h
+
+    def str_short(self):
+        return f"{dtypes.short_name(self.dtype)}[{','.join(map(str, self.shape))}]"
+
+    def __repr__(self):
+        w = ", weak_type=True" if self.weak_type else ""
+        return f"ShapedArray({self.dtype.name}{list(self.shape)}{w})"
+
+    __str__ = str_short
+
+
+class WeakScalar:
+    """A Python scalar given a concrete dtype but still weakly typed (as ``2.0`` is in
+    ``f16_array * 2.0``). Becomes a literal when traced, a cached buffer when run."""
+    __slots__ = ("value", "aval")
+
+    def __init__(self, value, dtype):
+        self.value = value
+        self.aval = ShapedArray((), dtype, weak_type=True)
+
+    def __array__(self, dtype=None, copy=None):
+        return np.asarray(self.value, dtype or self.aval.dtype)
+
+    def __repr__(self):
+        return f"WeakScalar({self.value!r}, {self.aval.dtype.name})"
+
+
+def raise_to_shaped(aval):
+    return aval
+
+
+def get_aval(x):
+    """The abstract value of a tracer, Array, NumPy value or Python scalar."""
+    if isinstance(x, Tracer):
+        return x.aval
+    aval = getattr(x, "aval", None)
+    if aval is not None:
+        return aval
+    if dtypes.is_python_scalar(x):
+        return ShapedArray((), dtypes.python_scalar_dtype(x), weak_type=True)
+    if isinstance(x, (np.ndarray, np.generic)):
+        return ShapedArray(x.shape, dtypes.canonicalize_dtype(x.dtype))
+    if hasattr(x, "__jax_array__"):
+        return get_aval(x.__jax_array__())
+    raise TypeError(f"Value {x!r} of type {type(x).__name__} is not a valid array type")
+
+
+def valid_array_value(x):
+    if isinstance(x, Tracer) or hasattr(x, "aval"):
+        return True
+    return dtypes.is_python_scalar(x) or isinstance(x, (np.ndarray, np.generic))
+
+
+# ---------------------------------------------------------------------------- the IR
+
+class Var:
+    __slots__ = ("aval", "suffix")
+
+    def __init__(self, aval, suffix=""):
+        self.aval = aval
+        self.suffix = suffix
+
+    def __repr__(self):
+        return f"Var({self.aval.str_short()})@{id(self) % 10000}"
+
+
+class DropVar(Var):
+    """An output nobody reads; printed as ``_``."""
+    __slots__ = ()
+
+
+class Literal:
+    __slots__ = ("val", "aval")
+
+    def __init__(self, val, aval):
+        self.val, self.aval = val, aval
+
+    def __repr__(self):
+        return f"Literal({self.val})"
+
+
+class JaxprEqn:
+    __slots__ = ("primitive", "invars", "outvars", "params", "source_info")
+
+    def __init__(self, primitive, invars, outvars, params, source_info=None):
+        self.primitive, self.invars, self.outvars = primitive, invars, outvars
+        self.params, self.source_info = params, source_info
+
+    def replace(self, **kw):
+        new = JaxprEqn(self.primitive, self.invars, self.outvars, self.params, self.source_info)
+        for k, v in kw.items():
+            setattr(new, k, v)
+        return new
+
+    def __repr__(self):
+        from .pretty import pp_eqn_str
+        return pp_eqn_str(self)
+
+
+class Jaxpr:
+    __slots__ = ("constvars", "invars", "outvars", "eqns", "debug_name", "__weakref__")
+
+    def __init__(self, constvars, invars, outvars, eqns, debug_name=None):
+        self.constvars, self.invars = list(constvars), list(invars)
+        self.outvars, self.eqns = list(outvars), list(eqns)
+        self.debug_name = debug_name
+
+    @property
+    def in_avals(self):
+        return [v.aval for v in self.invars]
+
+    @property
+    def out_avals(self):
+        return [v.aval for v in self.outvars]
+
+    def __str__(self):
+        from .pretty import pp_jaxpr
+        return pp_jaxpr(self)
+
+    __repr__ = __str__
+
+    def pretty_print(self, **kw):
+        from .pretty import pp_jaxpr
+        return pp_jaxpr(self, **kw)
+
+
+class ClosedJaxpr:
+    """A jaxpr with values for its constvars."""
+    __slots__ = ("jaxpr", "consts", "__weakref__")
+
+    def __init__(self, jaxpr, consts):
+        assert len(jaxpr.constvars) == len(consts)
+        self.jaxpr, self.consts = jaxpr, list(consts)
+
+    in_avals = property(lambda self: self.jaxpr.in_avals)
+    out_avals = property(lambda self: self.jaxpr.out_avals)
+    eqns = property(lambda self: self.jaxpr.eqns)
+
+    def __str__(self):
+        return str(self.jaxpr)
+
+    __repr__ = __str__
+
+    def pretty_print(self, **kw):
+        return self.jaxpr.pretty_print(**kw)
+
+    def _repr_html_(self):
+        try:
+            from visualize import jaxpr_html  # noqa: optional upper layer
+        except Exception:
+            import html
+            return f"<pre>{html.escape(str(self))}</pre>"
+        return jaxpr_html(self)
+
+
+def jaxpr_as_fun(closed):
+    return lambda *args: eval_jaxpr(closed.jaxpr, closed.consts, *args)
+
+
+def eval_jaxpr(jaxpr, consts, *args):
+    """Interpret a jaxpr by binding each equation on the current trace."""
+    env = {}
+
+    def read(v):
+        return v.val if type(v) is Literal else env[v]
+
+    for v, x in zip(jaxpr.constvars, consts):
+        env[v] = x
+    if len(args) != len(jaxpr.invars):
+        raise TypeError(f"jaxpr takes {len(jaxpr.invars)} arguments, got {len(args)}")
+    for v, x in zip(jaxpr.invars, args):
+        env[v] = x
+    for eqn in jaxpr.eqns:
+        with source_info_context(eqn.source_info):
+            outs = eqn.primitive.bind(*map(read, eqn.invars), **eqn.params)
+        if not eqn.primitive.multiple_results:
+            outs = (outs,)
+        for v, x in zip(eqn.outvars, outs):
+            env[v] = x
+    return [read(v) for v in jaxpr.outvars]
+
+
+# ---------------------------------------------------------------------------- type checking
+
+class JaxprTypeError(TypeError):
+    pass
+
+
+def check_jaxpr(jaxpr):
+    """Check that every variable is defined once before use and every equation's
+    output types are what its primitive's shape rule gives."""
+    defined = set()
+
+    def use(v, where):
+        if type(v) is Literal:
+            return v.aval
+        if v not in defined:
+            raise JaxprTypeError(f"variable {v} used before definition in {where}")
+        return v.aval
+
+    for v in list(jaxpr.constvars) + list(jaxpr.invars):
+        if v in defined:
+            raise JaxprTypeError(f"variable {v} bound twice")
+        defined.add(v)
+    for eqn in jaxpr.eqns:
+        in_avals = [use(v, eqn.primitive.name) for v in eqn.invars]
+        for sub in eqn.primitive.subjaxprs(eqn.params):
+            check_jaxpr(sub.jaxpr if isinstance(sub, ClosedJaxpr) else sub)
+        outs = eqn.primitive.abstract_eval(*in_avals, **eqn.params)
+        outs = outs if eqn.primitive.multiple_results else [outs]
+        if len(outs) != len(eqn.outvars):
+            raise JaxprTypeError(f"{eqn.primitive.name}: {len(outs)} outputs, jaxpr binds {len(eqn.outvars)}")
+        for a, v in zip(outs, eqn.outvars):
+            if (a.shape, a.dtype) != (v.aval.shape, v.aval.dtype):
+                raise JaxprTypeError(f"{eqn.primitive.name} produces {a.str_short()} but its output "
+                                                          f"variable is typed {v.aval.str_short()}")
+            if v in defined:
+                raise JaxprTypeError(f"variable {v} bound twice")
+            defined.add(v)
+    for v in jaxpr.outvars:
+        use(v, "outputs")
+
+
+# ---------------------------------------------------------------------------- primitives
+
+class Primitive:
+    """A primitive operation. Its rules are attached where it is declared:
+
+    ``impl`` (eager), ``abstract_eval`` (shape/dtype rule), ``jvp``, ``transpose``
+    (linear primitives only), ``batch`` and ``lowering`` (to StableHLO). Higher-order
+    primitives may also set ``partial_eval`` and ``subjaxprs``.
+    """
+    multiple_results = False
+
+    def __init__(self, name, multiple_results=False):
+        self.name = name
+        self.multiple_results = multiple_results
+        self.impl_rule = None
+        self.abstract_eval_rule = None
+        self.jvp = None
+        self.transpose = None
+        self.batch = None
+        self.lowering = None
+        self.partial_eval = None
+        self.subjaxprs_rule = None
+
+    def __repr__(self):
+        return self.name
+
+    def bind(self, *args, **params):
+        return _ctx.trace.process_primitive(self, args, params)
+
+    def impl(self, *args, **params):
+        if self.impl_rule is not None:
+            return self.impl_rule(*args, **params)
+        from .dispatch import apply_primitive
+        return apply_primitive(self, args, params)
+
+    def abstract_eval(self, *avals, **params):
+        if self.abstract_eval_rule is None:
+            raise NotImplementedError(f"primitive {self.name} has no shape rule")
+        try:
+            return self.abstract_eval_rule(*avals, **params)
+        except (TypeError, ValueError) as e:
+            raise _annotate(e, self, avals) from None
+
+    def subjaxprs(self, params):
+        return self.subjaxprs_rule(params) if self.subjaxprs_rule else ()
+
+    # decorators used beside each declaration
+    def def_impl(self, f):
+        self.impl_rule = f
+        return f
+
+    def def_abstract_eval(self, f):
+        self.abstract_eval_rule = f
+        return f
+
+    def def_jvp(self, f):
+        self.jvp = f
+        return f
+
+    def def_transpose(self, f):
+        self.transpose = f
+        return f
+
+    def def_batch(self, f):
+        self.batch = f
+        return f
+
+    def def_lowering(self, f):
+        self.lowering = f
+        return f
+
+
+def _annotate(err, prim, avals):
+    """Add the primitive, its operand types and the user's line to a shape/dtype error."""
+    if getattr(err, "_engine_annotated", False):
+        return err
+    src = current_source_info()
+    ops = ", ".join(a.str_short() for a in avals)
+    where = f"\nThe problem arose at {src}." if src is not None else ""
+    try:
+        new = type(err)(f"{err}\n(in primitive '{prim.name}' with operands {ops}){where}")
+        new._engine_annotated = True
+    except Exception:
+        return err
+    return new
+
+
+# ---------------------------------------------------------------------------- traces
+
+class Trace:
+    """An interpreter for primitives. ``parent`` computes on the values underneath."""
+
+    def __init__(self, parent=None):
+        self.parent = parent
+        self.valid = True
+
+    def process_primitive(self, primitive, args, params):
+        raise NotImplementedError
+
+    def invalidate(self):
+        self.valid = False
+
+    def __repr__(self):
+        return f"{type(self).__name__}"
+
+
+class EvalTrace(Trace):
+    """The bottom trace: runs primitives eagerly on concrete values."""
+
+    def process_primitive(self, primitive, args, params):
+        for x in args:
+            if isinstance(x, Tracer):
+                raise escaped_tracer_error(x, primitive)
+        return primitive.impl(*args, **params)
+
+
+class _Context(threading.local):
+    def __init__(self):
+        self.trace = EvalTrace()
+        self.source_info = None
+
+
+_ctx = _Context()
+eval_trace = _ctx.trace
+
+
+def current_trace():
+    return _ctx.trace
+
+
+@contextlib.contextmanager
+def set_current_trace(trace):
+    prev = _ctx.trace
+    _ctx.trace = trace
+    try:
+        yield trace
+    finally:
+        _ctx.trace = prev
+
+
+@contextlib.contextmanager
+def source_info_context(info):
+    """While re-binding equations of an existing jaxpr, keep their original source lines."""
+    prev = _ctx.source_info
+    _ctx.source_info = info if info is not None else prev
+    try:
+        yield
+    finally:
+        _ctx.source_info = prev
+
+
+def current_source_info():
+    return _ctx.source_info if _ctx.source_info is not None else user_frame()
+
+
+def escaped_tracer_error(tracer, primitive=None):
+    where = f" while evaluating {primitive.name}" if primitive is not None else ""
+    return errors.UnexpectedTracerError(
+            f"Encountered an unexpected tracer{where}: {tracer._short_repr()} belongs to a "
+            f"{type(tracer._trace).__name__} that has already finished. A function "
+            "transformed by jit, grad, vmap or similar saved one of its intermediate values "
+            "outside (in a global, a list or an attribute); return it as an output instead.")
+
+
+_tracer_ids = itertools.count()
+
+
+class Tracer:
+    """A value that stands in for an array while a trace records or transforms work."""
+    __slots__ = ("_trace", "__weakref__")
+    __array_priority__ = 1000
+
+    def __init__(self, trace):
+        self._trace = trace
+
+    @property
+    def aval(self):
+        raise NotImplementedError
+
+    shape = property(lambda self: self.aval.shape)
+    dtype = property(lambda self: self.aval.dtype)
+    ndim = property(lambda self: self.aval.ndim)
+    size = property(lambda self: self.aval.size)
+    weak_type = property(lambda self: self.aval.weak_type)
+
+    def __len__(self):
+        if not self.shape:
+            raise TypeError("len() of unsized object")
+        return self.shape[0]
+
+    def to_concrete_value(self):
+        """The concrete value underneath, when one is known (e.g. a JVP primal), else None."""
+        return None
+
+    def _short_repr(self):
+        return f"Traced<{self.aval.str_short()}>"
+
+    def __repr__(self):
+        return f"{self._short_repr()}with<{type(self._trace).__name__}>"
+
+    def _concrete_or_raise(self, kind, err_cls):
+        v = self.to_concrete_value()
+        if v is not None:
+            return v
+        src = current_source_info()
+        where = f"\nThe problem arose at {src}." if src is not None else ""
+        raise err_cls(
+                f"Attempted {kind} on a traced array with shape {self.shape} and dtype "
+                f"{self.dtype}: its value is not known while tracing.{where}\n"
+                "Use lax.cond or jnp.where to branch on traced values, or mark the argument "
+                "static (jit(f, static_argnums=...)) if it is a Python value.")
+
+    def __bool__(self):
+        return bool(self._concrete_or_raise("boolean conversion (Python if/while/and/or)",
+                                                                                errors.TracerBoolConversionError))
+
+    def __int__(self):
+        return int(self._concrete_or_raise("int() conversion", errors.TracerIntegerConversionError))
+
+    def __index__(self):
+        return self._concrete_or_raise("use as an index (__index__)",
+                                                                      errors.TracerIntegerConversionError).__index__()
+
+    def __float__(self):
+        return float(self._concrete_or_raise("float() conversion", errors.ConcretizationTypeError))
+
+    def __complex__(self):
+        return complex(self._concrete_or_raise("complex() conversion",
+                                                                                      errors.ConcretizationTypeError))
+
+    def __array__(self, dtype=None, copy=None):
+        raise errors.TracerArrayConversionError(
+                f"The numpy.ndarray conversion method __array__() was called on traced array "
+                f"{self._short_repr()}. NumPy cannot run on traced values: use engine.numpy "
+                "(jnp) functions instead of numpy functions inside transformed code.")
+
+    def __hash__(self):
+        raise TypeError(f"unhashable type: traced array {self._short_repr()}")
+
+    def __iter__(self):
+        if not self.shape:
+            raise TypeError("iteration over a 0-d array")
+        return (self[i] for i in range(self.shape[0]))
+
+    def __setitem__(self, idx, value):
+        raise TypeError("JAX arrays are immutable and do not support item assignment. "
+                                        "Use x = x.at[idx].set(value) instead.")
+
+
+def is_tracer(x):
+    return isinstance(x, Tracer)
+
+
+def concrete_or_none(x):
+    """A concrete value for x if one is known without running anything, else None."""
+    if isinstance(x, Tracer):
+        return x.to_concrete_value()
+    return x
+
+
+def mapped_aval(size, axis, aval):
+    shape = list(aval.shape)
+    del shape[axis]
+    return aval.update(shape=tuple(shape))
+
+
+def unmapped_aval(size, axis, aval):
+    shape = list(aval.shape)
+    shape.insert(axis, size)
+    return aval.update(shape=tuple(shape))

@@ -1,0 +1,163 @@
+"""Running work on devices: eager primitives as cached one-equation XLA executables,
+compiling jaxprs, and moving values onto devices."""
+from __future__ import annotations
+
+import numpy as np
+
+from . import core
+from . import dtypes
+from . import runtime
+from .array import Array
+from .config import config
+from .core import ClosedJaxpr, Jaxpr, JaxprEqn, ShapedArray, Var
+
+_CACHE_LIMIT = 4096
+
+
+class Stats:
+    """Counters the tests and the session inspector read."""
+    eager_compiles = 0
+    jaxpr_compiles = 0
+
+
+stats = Stats()
+
+
+def default_device():
+    return runtime.default_device()
+
+
+# ---------------------------------------------------------------------------- putting values
+
+_scalar_cache = {}
+
+
+def device_put_value(x, device=None, weak_type=None, committed=False):
+    """A concrete value (NumPy, Python scalar, Array) as an Array on ``device``."""
+    if isinstance(x, Array):
+        if device is None or x._device == device:
+            if committed and not x._committed:
+                return Array(x._buf, x.aval, x._device, True)
+            return x
+        buf = runtime.copy_to_device(x._buf, device)
+        return Array(buf, x.aval, device, committed=True)
+    if isinstance(x, core.Tracer):
+        raise core.escaped_tracer_error(x) if not x._trace.valid else TypeError(
+                f"device_put of a traced value {x._short_repr()} outside its transformation")
+    device = device or runtime.default_device()
+    aval = core.get_aval(x)
+    if weak_type is not None:
+        aval = aval.update(weak_type=weak_type)
+    if type(x) is core.WeakScalar or dtypes.is_python_scalar(x):
+        v = x.value if type(x) is core.WeakScalar else x
+        key = (type(v), v, aval.dtype, aval.weak_type, device)
+        arr = _scalar_cache.get(key)
+        if arr is None:
+            if len(_scalar_cache) > 1024:
+                _scalar_cache.clear()
+            arr = _scalar_cache[key] = Array(
+                    runtime.device_put(np.asarray(x, aval.dtype), device, aval.weak_type), aval, device)
+        return arr
+    val = np.asarray(x)
+    if val.dtype != aval.dtype:
+        val = val.astype(aval.dtype)
+    return Array(runtime.device_put(val, device, aval.weak_type), aval, device, committed)
+
+
+def _pick_device(args):
+    device = None
+    for x in args:
+        if type(x) is Array:
+            if x._committed:
+                return x._device
+            if device is None:
+                device = x._device
+    return device or runtime.default_device()
+
+
+def _buffers(args, device):
+    bufs = []
+    for x in args:
+        if type(x) is not Array or x._device != device:
+            if type(x) is Array and x._committed:
+                raise ValueError(f"Received incompatible devices for a computation: {x._device} "
+                                                  f"and {device}. Move arrays with device_put first.")
+            x = device_put_value(x, device)
+        bufs.append(x._buf)
+    return bufs
+
+
+# ---------------------------------------------------------------------------- eager primitives
+
+_prim_cache = {}
+
+
+def _params_key(params):
+    try:
+        key = tuple(params.items())
+        hash(key)
+        return key
+    except TypeError:
+        return None
+
+
+def apply_primitive(prim, args, params):
+    """Run one primitive now, as a compiled one-equation XLA program (cached)."""
+    device = _pick_device(args)
+    avals = tuple(x.aval if type(x) is Array else core.get_aval(x) for x in args)
+    pkey = _params_key(params)
+    key = (prim, pkey, avals, device)
+    entry = _prim_cache.get(key) if pkey is not None else None
+    if entry is None:
+        entry = _compile_primitive(prim, avals, params, device)
+        if pkey is not None:
+            if len(_prim_cache) >= _CACHE_LIMIT:
+                _prim_cache.clear()
+            _prim_cache[key] = entry
+    exe, out_avals = entry
+    outs = exe(_buffers(args, device))
+    results = [Array(b, a, device) for b, a in zip(outs, out_avals)]
+    return results if prim.multiple_results else results[0]
+
+
+def _compile_primitive(prim, avals, params, device):
+    from .interpreters import lowering
+    out = prim.abstract_eval(*avals, **params)
+    out_avals = list(out) if prim.multiple_results else [out]
+    invars = [Var(a) for a in avals]
+    outvars = [Var(a) for a in out_avals]
+    eqn = JaxprEqn(prim, invars, outvars, params, None)
+    closed = ClosedJaxpr(Jaxpr([], invars, outvars, [eqn], prim.name), [])
+    module, ctx = lowering.lower_jaxpr_to_module(closed, prim.name, runtime.platform_of(device))
+    text = lowering.module_to_text(module, debug_info=False)
+    stats.eager_compiles += 1
+    return runtime.compile(text, device, out_avals), out_avals
+
+
+# ---------------------------------------------------------------------------- jaxprs
+
+def compile_closed_jaxpr(closed, device, name="main", donated=(), options=None, dump_dir=None,
+                                                  debug_info=True):
+    """Lower and compile ``closed`` (whose consts must already be invars or concrete)."""
+    from .interpreters import lowering
+    module, ctx = lowering.lower_jaxpr_to_module(closed, name, runtime.platform_of(device),
+                                                                                              donated=donated)
+    text = lowering.module_to_text(module, debug_info=debug_info)
+    stats.jaxpr_compiles += 1
+    exe = runtime.compile(text, device, closed.out_avals, options=options, dump_dir=dump_dir,
+                                                donated=donated)
+    return exe
+
+
+def run_executable(exe, out_avals, args, device):
+    outs = exe(_buffers(args, device))
+    return [Array(b, a, device) for b, a in zip(outs, out_avals)]
+
+
+def _on_config_change(name, value):
+    if name == "jax_enable_x64":
+        _prim_cache.clear()
+        _scalar_cache.clear()
+
+
+config.on_change(_on_config_change)

@@ -1,0 +1,33 @@
+"""Errors a person can act on, with JAX's class names and hierarchy."""
+
+
+class JAXTypeError(TypeError):
+    pass
+
+
+class ConcretizationTypeError(JAXTypeError):
+    pass
+
+
+class TracerBoolConversionError(ConcretizationTypeError):
+    pass
+
+
+class TracerIntegerConversionError(JAXTypeError):
+    pass
+
+
+class TracerArrayConversionError(JAXTypeError):
+    pass
+
+
+class UnexpectedTracerError(JAXTypeError):
+    pass
+
+
+class NonConcreteBooleanIndexError(IndexError):
+    pass
+
+
+def where_str(source_info):
+    return f" (at {source_info})" if source_info is not None else ""

@@ -1,0 +1,138 @@
+"""Vectorization: each value carries the axis along which it is batched (or None), and
+each primitive's batching rule computes on the whole batch at once."""
+from __future__ import annotations
+
+from .. import core
+from ..core import Tracer
+
+not_mapped = None
+
+
+class BatchTracer(Tracer):
+    __slots__ = ("val", "batch_dim")
+
+    def __init__(self, trace, val, batch_dim):
+        self._trace, self.val, self.batch_dim = trace, val, batch_dim
+
+    @property
+    def aval(self):
+        aval = core.get_aval(self.val)
+        if self.batch_dim is None:
+            return aval
+        return core.mapped_aval(self._trace.axis_size, self.batch_dim, aval)
+
+
+class BatchTrace(core.Trace):
+    listeners = []  # (trace, primitive, vals, dims, out, out_dims)
+
+    def __init__(self, parent, axis_size, axis_name=None):
+        super().__init__(parent)
+        self.axis_size = axis_size
+        self.axis_name = axis_name
+
+    def lift(self, x):
+        if isinstance(x, BatchTracer) and x._trace is self:
+            return x.val, x.batch_dim
+        if isinstance(x, Tracer) and not x._trace.valid:
+            raise core.escaped_tracer_error(x)
+        return x, not_mapped
+
+    def process_primitive(self, primitive, args, params):
+        vals, dims = zip(*map(self.lift, args)) if args else ((), ())
+        if all(d is None for d in dims):
+            with core.set_current_trace(self.parent):
+                return primitive.bind(*vals, **params)
+        rule = primitive.batch
+        if rule is None:
+            raise NotImplementedError(f"Batching rule for '{primitive.name}' not implemented")
+        with core.set_current_trace(self.parent):
+            out, out_dims = rule(self.axis_size, vals, dims, **params)
+        if BatchTrace.listeners:
+            for fn in BatchTrace.listeners:
+                fn(self, primitive, vals, dims, out, out_dims)
+        if primitive.multiple_results:
+            return [self.pack(x, d) for x, d in zip(out, out_dims)]
+        return self.pack(out, out_dims)
+
+    def pack(self, val, dim):
+        return val if dim is None else BatchTracer(self, val, dim)
+
+
+def batch_flat(flat_fun, axis_size, vals, in_dims, out_dims_wanted, axis_name=None):
+    """Run ``flat_fun`` on batched values; move each output's batch axis to the wanted
+    position (broadcasting unbatched outputs), or keep it unbatched where the wanted
+    axis is None and the output does not depend on the batch."""
+    trace = BatchTrace(core.current_trace(), axis_size, axis_name)
+    args = [BatchTracer(trace, v, d) if d is not None else v for v, d in zip(vals, in_dims)]
+    try:
+        with core.set_current_trace(trace):
+            outs = flat_fun(*args)
+        if callable(out_dims_wanted):  # when it depends on the output's tree
+            out_dims_wanted = out_dims_wanted()
+        results = []
+        for x, want in zip(outs, out_dims_wanted):
+            v, d = trace.lift(x)
+            results.append(move_batch_axis(axis_size, d, want, v))
+    finally:
+        trace.invalidate()
+    return results
+
+
+# ---------------------------------------------------------------------------- helpers for rules
+
+def move_batch_axis(size, src, dst, x):
+    """Move axis ``src`` of x to ``dst``; src None broadcasts; dst None requires src None."""
+    from .. import lax
+    if src == dst:
+        return x
+    if dst is None:
+        raise ValueError("vmap has mapped output but out_axes is None")
+    if src is None:
+        aval = core.get_aval(x)
+        shape = list(aval.shape)
+        dst = dst % (len(shape) + 1)
+        shape.insert(dst, size)
+        dims = tuple(i for i in range(len(shape)) if i != dst)
+        return lax.broadcast_in_dim(x, tuple(shape), dims)
+    ndim = core.get_aval(x).ndim
+    src, dst = src % ndim, dst % ndim
+    perm = [i for i in range(ndim) if i != src]
+    perm.insert(dst, src)
+    return lax.transpose(x, tuple(perm))
+
+
+def bdim_at_front(size, x, d):
+    return move_batch_axis(size, d, 0, x)
+
+
+def broadcast_batcher(primitive):
+    """Batching for elementwise primitives: operands share the batch axis (moved to
+    the front where they differ); unbatched operands get a size-1 axis, or stay rank 0."""
+    def rule(size, vals, dims, **params):
+        ndims = [core.get_aval(v).ndim for v in vals]
+        first = next(d for d in dims if d is not None)
+        same = all(d == first for d in dims) and len(set(ndims)) == 1
+        if same:
+            out = primitive.bind(*vals, **params)
+            return out, first if not primitive.multiple_results else [first] * len(out)
+        from .. import lax
+        out_rank = max(n - (d is not None) for n, d in zip(ndims, dims)) + 1
+        new_vals = []
+        for v, d, n in zip(vals, dims, ndims):
+            if d is None:
+                if n == 0:
+                    new_vals.append(v)
+                    continue
+                # leading batch axis of size 1, then rank-promote to match
+                v = lax.expand_dims(v, (0,))
+                n += 1
+            else:
+                v = move_batch_axis(size, d, 0, v)
+            if n < out_rank:
+                shape = core.get_aval(v).shape
+                v = lax.reshape(v, (shape[0],) + (1,) * (out_rank - n) + shape[1:])
+            new_vals.append(v)
+        out = primitive.bind(*new_vals, **params)
+        return out, 0 if not primitive.multiple_results else [0] * len(out)
+    primitive.def_batch(rule)
+    return rule

@@ -1,0 +1,169 @@
+"""Forward-mode differentiation: each value carries a tangent, each primitive's JVP rule
+computes the output tangent. Tangents that are known to be zero stay symbolic (``Zero``)
+so no work is spent on them."""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import core
+from .. import dtypes
+from ..core import Tracer
+
+
+class Zero:
+    """A symbolic zero tangent of the given aval."""
+    __slots__ = ("aval",)
+
+    def __init__(self, aval):
+        self.aval = aval
+
+    def __repr__(self):
+        return f"Zero({self.aval.str_short()})"
+
+
+def tangent_aval(aval):
+    """Integers and bools have float0 tangents, as in JAX."""
+    if dtypes.is_inexact(aval.dtype):
+        return aval
+    return aval.update(dtype=dtypes.float0, weak_type=False)
+
+
+def zeros_like_aval(aval):
+    from ..lax import full
+    if aval.dtype == dtypes.float0:
+        return np.zeros(aval.shape, dtypes.float0)
+    return full(aval.shape, 0, aval.dtype)
+
+
+def instantiate(t):
+    return zeros_like_aval(t.aval) if type(t) is Zero else t
+
+
+def add_tangents(a, b):
+    if type(a) is Zero:
+        return b
+    if type(b) is Zero:
+        return a
+    from ..lax import add_any
+    return add_any(a, b)
+
+
+class JVPTracer(Tracer):
+    __slots__ = ("primal", "tangent")
+
+    def __init__(self, trace, primal, tangent):
+        self._trace, self.primal, self.tangent = trace, primal, tangent
+
+    @property
+    def aval(self):
+        return core.get_aval(self.primal)
+
+    def to_concrete_value(self):
+        return core.concrete_or_none(self.primal)
+
+
+class JVPTrace(core.Trace):
+    listeners = []  # (trace, primitive, primals, tangents, primal_out, tangent_out)
+
+    def lift(self, x):
+        if isinstance(x, JVPTracer) and x._trace is self:
+            return x.primal, x.tangent
+        if isinstance(x, Tracer) and not x._trace.valid:
+            raise core.escaped_tracer_error(x)
+        return x, Zero(tangent_aval(core.get_aval(x)))
+
+    def process_primitive(self, primitive, args, params):
+        primals, tangents = zip(*map(self.lift, args)) if args else ((), ())
+        if all(type(t) is Zero for t in tangents):
+            with core.set_current_trace(self.parent):
+                return primitive.bind(*primals, **params)
+        rule = primitive.jvp
+        if rule is None:
+            raise NotImplementedError(f"Differentiation rule for '{primitive.name}' not implemented")
+        with core.set_current_trace(self.parent):
+            primal_out, tangent_out = rule(primals, tangents, **params)
+        if JVPTrace.listeners:
+            for fn in JVPTrace.listeners:
+                fn(self, primitive, primals, tangents, primal_out, tangent_out)
+        if primitive.multiple_results:
+            return [self.pack(p, t) for p, t in zip(primal_out, tangent_out)]
+        return self.pack(primal_out, tangent_out)
+
+    def pack(self, primal, tangent):
+        if type(tangent) is Zero:
+            return primal
+        return JVPTracer(self, primal, tangent)
+
+
+def jvp_flat(flat_fun, primals, tangents, instantiate_zeros=True):
+    """Run ``flat_fun`` on (primal, tangent) pairs; tangents may be ``Zero``."""
+    trace = JVPTrace(parent=core.current_trace())
+    in_tracers = [JVPTracer(trace, p, t) if type(t) is not Zero else p
+                                for p, t in zip(primals, tangents)]
+    try:
+        with core.set_current_trace(trace):
+            outs = flat_fun(*in_tracers)
+        primals_out, tangents_out = [], []
+        for x in outs:
+            p, t = trace.lift(x)
+            primals_out.append(p)
+            tangents_out.append(instantiate(t) if instantiate_zeros else t)
+    finally:
+        trace.invalidate()
+    return primals_out, tangents_out
+
+
+# ---------------------------------------------------------------------------- rule helpers
+
+def defjvp(primitive, *jvp_fns):
+    """A JVP rule from one function per operand: ``fn(tangent, *primals, **params)``
+    gives that operand's contribution to the output tangent (None: not differentiable)."""
+    def rule(primals, tangents, **params):
+        ans = primitive.bind(*primals, **params)
+        out = Zero(tangent_aval(core.get_aval(ans)))
+        for fn, t in zip(jvp_fns, tangents):
+            if fn is not None and type(t) is not Zero:
+                out = add_tangents(out, fn(t, *primals, **params))
+        return ans, out
+    primitive.def_jvp(rule)
+    return rule
+
+
+def defjvp2(primitive, *jvp_fns):
+    """Like defjvp, but each function also receives the primal output first:
+    ``fn(tangent, ans, *primals, **params)``."""
+    def rule(primals, tangents, **params):
+        ans = primitive.bind(*primals, **params)
+        out = Zero(tangent_aval(core.get_aval(ans)))
+        for fn, t in zip(jvp_fns, tangents):
+            if fn is not None and type(t) is not Zero:
+                out = add_tangents(out, fn(t, ans, *primals, **params))
+        return ans, out
+    primitive.def_jvp(rule)
+    return rule
+
+
+def deflinear(primitive, transpose_rule=None):
+    """A primitive linear in all operands: its JVP applies it to the tangents."""
+    def rule(primals, tangents, **params):
+        ans = primitive.bind(*primals, **params)
+        if all(type(t) is Zero for t in tangents):
+            t_out = Zero(tangent_aval(core.get_aval(ans))) if not primitive.multiple_results else [
+                    Zero(tangent_aval(core.get_aval(a))) for a in ans]
+            return ans, t_out
+        return ans, primitive.bind(*map(instantiate, tangents), **params)
+    primitive.def_jvp(rule)
+    if transpose_rule is not None:
+        primitive.def_transpose(transpose_rule)
+    return rule
+
+
+def zero_jvp(primitive):
+    """Piecewise-constant primitives (floor, sign, comparisons): zero derivative."""
+    def rule(primals, tangents, **params):
+        ans = primitive.bind(*primals, **params)
+        if primitive.multiple_results:
+            return ans, [Zero(tangent_aval(core.get_aval(a))) for a in ans]
+        return ans, Zero(tangent_aval(core.get_aval(ans)))
+    primitive.def_jvp(rule)
+    return rule

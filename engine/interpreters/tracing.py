@@ -1,0 +1,132 @@
+"""Tracing a Python function into a jaxpr: every primitive bound on a ``JaxprTrace``
+becomes an equation, with the user's source line."""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import core
+from .. import dtypes
+from ..core import ClosedJaxpr, Jaxpr, JaxprEqn, Literal, ShapedArray, Tracer, Var
+
+
+class JaxprTracer(Tracer):
+    __slots__ = ("_aval", "var")
+
+    def __init__(self, trace, aval, var):
+        self._trace, self._aval, self.var = trace, aval, var
+
+    @property
+    def aval(self):
+        return self._aval
+
+
+class JaxprTrace(core.Trace):
+    """Records primitives into equations. Values from outside (closed-over arrays or
+    tracers of enclosing transformations) become constants of the jaxpr."""
+
+    # Listeners are called with (trace, eqn) after each equation is recorded; the
+    # notebook's tracing stepper uses this. No listener, no cost beyond a truthiness test.
+    listeners = []
+
+    def __init__(self, debug_name=None):
+        super().__init__(parent=None)
+        self.eqns = []
+        self.invars = []
+        self.const_vars = {}  # id(value) -> (Var, value)
+        self.debug_name = debug_name
+
+    def new_arg(self, aval):
+        v = Var(aval)
+        self.invars.append(v)
+        return JaxprTracer(self, aval, v)
+
+    def to_atom(self, x):
+        if isinstance(x, JaxprTracer) and x._trace is self:
+            return x.var
+        if isinstance(x, Tracer):
+            if not x._trace.valid:
+                raise core.escaped_tracer_error(x)
+            if isinstance(x, JaxprTracer) and not x._trace.valid:
+                raise core.escaped_tracer_error(x)
+            return self._const_var(x, x.aval)
+        aval = core.get_aval(x)
+        if aval.shape == () and _inlinable(x):
+            return Literal(_scalar_value(x, aval), aval)
+        return self._const_var(x, aval)
+
+    def _const_var(self, x, aval):
+        entry = self.const_vars.get(id(x))
+        if entry is None:
+            entry = self.const_vars[id(x)] = (Var(aval), x)
+        return entry[0]
+
+    def process_primitive(self, primitive, args, params):
+        atoms = [self.to_atom(x) for x in args]
+        out_avals = primitive.abstract_eval(*[a.aval for a in atoms], **params)
+        src = core.current_source_info()
+        if primitive.multiple_results:
+            outvars = [Var(a) for a in out_avals]
+            outs = [JaxprTracer(self, a, v) for a, v in zip(out_avals, outvars)]
+        else:
+            outvars = [Var(out_avals)]
+            outs = JaxprTracer(self, out_avals, outvars[0])
+        eqn = JaxprEqn(primitive, atoms, outvars, params, src)
+        self.eqns.append(eqn)
+        if JaxprTrace.listeners:
+            for fn in JaxprTrace.listeners:
+                fn(self, eqn)
+        return outs
+
+    def to_closed_jaxpr(self, in_tracers, outs):
+        outvars = [self.to_atom(x) for x in outs]
+        constvars = [v for v, _ in self.const_vars.values()]
+        consts = [x for _, x in self.const_vars.values()]
+        jaxpr = Jaxpr(constvars, [t.var for t in in_tracers], outvars,
+                                    _drop_unused(self.eqns, outvars), self.debug_name)
+        return ClosedJaxpr(jaxpr, consts)
+
+
+def _drop_unused(eqns, outvars):
+    """Mark outputs nobody reads as ``_`` (as JAX prints them). Equations are kept:
+    they were traced, and a learner should see them."""
+    used = {v for v in outvars if type(v) is Var}
+    for e in eqns:
+        used.update(v for v in e.invars if type(v) is Var)
+    for e in eqns:
+        if any(v not in used for v in e.outvars):
+            e.outvars = [v if v in used else core.DropVar(v.aval) for v in e.outvars]
+    return eqns
+
+
+def _inlinable(x):
+    if dtypes.is_python_scalar(x) or isinstance(x, (np.generic, np.ndarray, core.WeakScalar)):
+        return True
+    return hasattr(x, "_buf")  # a concrete engine Array
+
+
+def _scalar_value(x, aval):
+    if dtypes.is_python_scalar(x):
+        return np.asarray(x, aval.dtype)
+    return np.asarray(x).astype(aval.dtype)
+
+
+def trace_to_jaxpr(flat_fun, in_avals, debug_name=None):
+    """Trace ``flat_fun`` (flat list of arrays -> flat list of arrays) on abstract
+    inputs. Returns the ClosedJaxpr; the trace is invalidated so leaked tracers are caught."""
+    trace = JaxprTrace(debug_name)
+    in_tracers = [trace.new_arg(a) for a in in_avals]
+    try:
+        with core.set_current_trace(trace):
+            outs = flat_fun(*in_tracers)
+        closed = trace.to_closed_jaxpr(in_tracers, outs)
+    finally:
+        trace.invalidate()
+    return closed
+
+
+def convert_constvars_to_invars(closed):
+    """(consts; args) -> (; consts + args): how jit binds a jaxpr that closed over values."""
+    j = closed.jaxpr
+    if not j.constvars:
+        return closed, []
+    return ClosedJaxpr(Jaxpr([], j.constvars + j.invars, j.outvars, j.eqns, j.debug_name), []), closed.consts

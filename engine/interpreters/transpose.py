@@ -1,0 +1,115 @@
+"""Transposition: run a linear jaxpr backwards, turning output cotangents into input
+cotangents. Each linear primitive's transpose rule says how."""
+from __future__ import annotations
+
+from .. import core
+from ..core import Literal
+from .jvp import Zero, add_tangents, instantiate
+
+
+class UndefinedPrimal:
+    """Stands for a linear input of an equation while transposing it."""
+    __slots__ = ("aval",)
+
+    def __init__(self, aval):
+        self.aval = aval
+
+    def __repr__(self):
+        return f"UndefinedPrimal({self.aval.str_short()})"
+
+
+def is_undefined_primal(x):
+    return type(x) is UndefinedPrimal
+
+
+listeners = []  # fn(eqn, cts_in, cts_out) after each equation is transposed
+
+
+def backward_pass(jaxpr, consts, linear_args, cotangents_out):
+    """Transpose ``jaxpr``. ``linear_args`` holds an UndefinedPrimal for each linear
+    input and a value for each non-linear one; returns the cotangent of every input
+    (``Zero`` where nothing flowed)."""
+    primal_env, ct_env = {}, {}
+
+    def read_primal(v):
+        if type(v) is Literal:
+            return v.val
+        return primal_env.get(v, _undefined(v))
+
+    def write_ct(v, ct):
+        if type(v) is Literal or ct is None or type(ct) is Zero:
+            return
+        ct_env[v] = add_tangents(ct_env[v], ct) if v in ct_env else ct
+
+    for v, x in zip(jaxpr.constvars, consts):
+        primal_env[v] = x
+    linear_vars = set()
+    for v, x in zip(jaxpr.invars, linear_args):
+        if is_undefined_primal(x):
+            linear_vars.add(v)
+        else:
+            primal_env[v] = x
+
+    # Equations whose inputs are all non-linear are evaluated forward first.
+    linear_eqns = []
+    for eqn in jaxpr.eqns:
+        if any(type(v) is not Literal and v in linear_vars for v in eqn.invars):
+            linear_eqns.append(eqn)
+            linear_vars.update(eqn.outvars)
+        else:
+            with core.source_info_context(eqn.source_info):
+                outs = eqn.primitive.bind(*map(read_primal, eqn.invars), **eqn.params)
+            outs = outs if eqn.primitive.multiple_results else [outs]
+            primal_env.update(zip(eqn.outvars, outs))
+
+    for v, ct in zip(jaxpr.outvars, cotangents_out):
+        write_ct(v, ct)
+
+    for eqn in reversed(linear_eqns):
+        cts_in = [ct_env.pop(v, None) for v in eqn.outvars]
+        if all(c is None for c in cts_in):
+            continue
+        prim = eqn.primitive
+        if prim.transpose is None:
+            raise NotImplementedError(f"Transpose rule (for reverse-mode differentiation) for "
+                                                                f"'{prim.name}' not implemented")
+        invals = [read_primal(v) for v in eqn.invars]
+        with core.source_info_context(eqn.source_info):
+            if prim.multiple_results:
+                cts = [Zero(v.aval) if c is None else c for v, c in zip(eqn.outvars, cts_in)]
+                cts_out = prim.transpose(cts, *invals, **eqn.params)
+            else:
+                cts_out = prim.transpose(cts_in[0], *invals, **eqn.params)
+        if listeners:
+            for fn in listeners:
+                fn(eqn, cts_in, cts_out)
+        for v, x, ct in zip(eqn.invars, invals, cts_out):
+            if is_undefined_primal(x):
+                write_ct(v, ct)
+
+    return [ct_env.get(v, Zero(v.aval)) if v in linear_vars or is_undefined_primal(x) else None
+                    for v, x in zip(jaxpr.invars, linear_args)]
+
+
+def _undefined(v):
+    return UndefinedPrimal(v.aval)
+
+
+def transpose_jaxpr(closed, linear_flags):
+    """A jaxpr that computes the transpose: (non-linear inputs, output cotangents) ->
+    cotangents of the linear inputs (zeros instantiated)."""
+    from .tracing import trace_to_jaxpr
+    in_avals = closed.in_avals
+    nonlin_avals = [a for a, lin in zip(in_avals, linear_flags) if not lin]
+    ct_avals = closed.out_avals
+    n_nl = len(nonlin_avals)
+
+    def transposed(*args):
+        nonlin, cts = args[:n_nl], args[n_nl:]
+        it = iter(nonlin)
+        lin_args = [UndefinedPrimal(a) if lin else next(it) for a, lin in zip(in_avals, linear_flags)]
+        cts_out = backward_pass(closed.jaxpr, closed.consts, lin_args, list(cts))
+        return [instantiate(ct) for ct, lin in zip(cts_out, linear_flags) if lin]
+
+    return trace_to_jaxpr(transposed, nonlin_avals + ct_avals,
+                                                debug_name=f"transpose({closed.jaxpr.debug_name})")

@@ -1,0 +1,4 @@
+"""dot_general (with preferred element type)."""
+from __future__ import annotations
+
+__all__ = []

@@ -1,0 +1,130 @@
+"""The text form of jaxprs, the same as JAX's: ``{ lambda ; a:f32[3]. let b:f32[3] = sin a in (b,) }``."""
+from __future__ import annotations
+
+import enum
+import string
+
+import numpy as np
+
+from . import core
+
+WIDTH = 80
+
+
+class _Names:
+    """a, b, ..., z, ba, bb, ... shared by a jaxpr and the jaxprs nested in it."""
+
+    def __init__(self):
+        self.names = {}
+
+    def __call__(self, v):
+        if isinstance(v, core.DropVar):
+            return "_"
+        name = self.names.get(v)
+        if name is None:
+            name = self.names[v] = _encode(len(self.names)) + getattr(v, "suffix", "")
+        return name
+
+
+def _encode(n):
+    letters = string.ascii_lowercase
+    s = ""
+    while True:
+        s = letters[n % 26] + s
+        n //= 26
+        if n == 0:
+            break
+    return s
+
+
+def _literal_str(lit):
+    v = np.asarray(lit.val)
+    dt = lit.aval.dtype
+    if v.shape == ():
+        x = v.item()
+        if dt == np.bool_:
+            s = str(bool(x))
+        elif np.issubdtype(dt, np.integer):
+            s = str(int(x))
+        elif np.issubdtype(dt, np.complexfloating):
+            s = repr(complex(x))
+        else:
+            s = repr(float(x))
+    else:
+        s = np.array2string(v, separator=", ")
+    return f"{s}:{lit.aval.str_short()}"
+
+
+def _atom(a, names):
+    return _literal_str(a) if type(a) is core.Literal else names(a)
+
+
+def _binder(v, names):
+    return f"{names(v)}:{v.aval.str_short()}"
+
+
+def format_param(v, names, indent):
+    if isinstance(v, core.ClosedJaxpr):
+        return pp_jaxpr(v.jaxpr, names=names, indent=indent)
+    if isinstance(v, core.Jaxpr):
+        return pp_jaxpr(v, names=names, indent=indent)
+    if isinstance(v, np.dtype):
+        return v.name
+    if isinstance(v, type) and issubclass(v, np.generic):
+        return np.dtype(v).name
+    if isinstance(v, enum.Enum):
+        return str(v)
+    if isinstance(v, tuple) and v and any(isinstance(x, (core.ClosedJaxpr, core.Jaxpr)) for x in v):
+        return "(" + " ".join(format_param(x, names, indent) for x in v) + ")"
+    if callable(v) and hasattr(v, "__name__"):
+        return v.__name__
+    return str(v)
+
+
+def _pp_params(eqn, names, indent):
+    prim = eqn.primitive
+    params = eqn.params
+    hook = getattr(prim, "pp_params", None)
+    keys = sorted(params)
+    if hook is not None:  # a primitive may hide or order its params as JAX prints them
+        params = hook(params)
+        keys = list(params)
+    return [f"{k}={format_param(params[k], names, indent + 2)}" for k in keys]
+
+
+def pp_eqn(eqn, names, indent):
+    """The lines of one equation (the first one unindented)."""
+    outs = " ".join(_binder(v, names) for v in eqn.outvars)
+    ins = " ".join(_atom(a, names) for a in eqn.invars)
+    params = _pp_params(eqn, names, indent)
+    head = f"{outs} = {eqn.primitive.name}"
+    if not params:
+        return f"{head} {ins}"
+    one = f"{head}[{' '.join(params)}] {ins}"
+    if "\n" not in one and indent + len(one) <= WIDTH:
+        return one
+    pad = " " * (indent + 2)
+    body = "".join(f"\n{pad}{p}" for p in params)
+    return f"{head}[{body}\n{' ' * indent}] {ins}"
+
+
+def pp_eqn_str(eqn):
+    return pp_eqn(eqn, _Names(), 0)
+
+
+def pp_jaxpr(jaxpr, names=None, indent=0):
+    names = names or _Names()
+    consts = " ".join(_binder(v, names) for v in jaxpr.constvars)
+    invars = " ".join(_binder(v, names) for v in jaxpr.invars)
+    head = f"{{ lambda {consts}{' ' if consts else ''}; {invars}. let"
+    if not jaxpr.constvars:
+        head = f"{{ lambda ; {invars}. let"
+    eqn_strs = [pp_eqn(e, names, indent + 4) for e in jaxpr.eqns]
+    outs = ", ".join(_atom(v, names) for v in jaxpr.outvars)
+    tail = f"in ({outs}{',' if len(jaxpr.outvars) == 1 else ''}) }}"
+    one_line = f"{head} {'; '.join(eqn_strs)}{' ' if eqn_strs else ''}{tail}"
+    if "\n" not in one_line and indent + len(one_line) <= WIDTH:
+        return one_line
+    pad = " " * (indent + 4)
+    body = "".join(f"\n{pad}{s}" for s in eqn_strs)
+    return f"{head}{body}\n{' ' * (indent + 2)}{tail}"

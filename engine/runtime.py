@@ -1,0 +1,743 @@
+"""The one module that touches jaxlib's internals.
+
+Clients and devices, moving arrays, compiling StableHLO text and running the
+result all go through here, so that a jaxlib upgrade is a one-file change.
+Nothing here imports ``jax``: some jaxlib paths import it lazily (for example
+``LoadedExecutable.execute``), so those paths are avoided on purpose.
+
+Tested on jaxlib 0.10.2 (CPU, Python 3.11); GPU machines carry jaxlib 0.11.x with
+the CUDA 13 PJRT plugin. Calls whose names or signatures may move between
+versions are looked up with ``getattr`` and fail with a message naming what is
+missing.
+"""
+import ctypes
+import glob
+import importlib.metadata
+import importlib.util
+import os
+import sys
+import threading
+import warnings
+
+import numpy as np
+
+import jaxlib
+import jaxlib.version
+from jaxlib import xla_client as xc
+from jaxlib.mlir import ir
+from jaxlib.mlir.dialects import chlo, stablehlo
+
+from .config import config
+
+_TESTED = ((0, 10), (0, 11))  # (major, minor) pairs this module was run against
+
+
+def _parse_version(text):
+    parts = []
+    for piece in text.split(".")[:3]:
+        digits = "".join(ch for ch in piece if ch.isdigit())
+        parts.append(int(digits) if digits else 0)
+    return tuple(parts)
+
+
+_JAXLIB_VERSION = _parse_version(jaxlib.version.__version__)
+if _JAXLIB_VERSION[:2] < (0, 10):
+    raise ImportError(
+        f"engine.runtime needs jaxlib >= 0.10 (found {jaxlib.version.__version__}); "
+        "upgrade with `pip install -U jaxlib`.")
+if _JAXLIB_VERSION[:2] not in _TESTED:
+    warnings.warn(
+        f"engine.runtime was tested with jaxlib {', '.join('%d.%d' % v for v in _TESTED)}; "
+        f"found {jaxlib.version.__version__}. If something breaks, the fix belongs in "
+        "engine/runtime.py.", RuntimeWarning, stacklevel=2)
+
+
+def jaxlib_version() -> tuple:
+    return _JAXLIB_VERSION
+
+
+def _require(obj, name, what):
+    """getattr that names the missing jaxlib API instead of a bare AttributeError."""
+    value = getattr(obj, name, None)
+    if value is None:
+        raise RuntimeError(
+            f"jaxlib {jaxlib.version.__version__} has no {what} ({name}); "
+            "engine/runtime.py needs updating for this jaxlib.")
+    return value
+
+
+# ---------------------------------------------------------------------------
+# MLIR contexts
+
+_registry = None
+_registry_lock = threading.Lock()
+# jaxlib's Python ir.Context.__init__ loads every dialect linked into jaxlib
+# (~1.5 ms per context). The C++ base class does not; we load what we need.
+_RawContext = ir.Context.__bases__[0] if ir.Context.__bases__[0] is not object else ir.Context
+
+
+def _dialect_registry():
+    global _registry
+    if _registry is None:
+        with _registry_lock:
+            if _registry is None:
+                from jaxlib.mlir._mlir_libs import _jax_mlir_ext
+                registry = ir.DialectRegistry()
+                _require(_jax_mlir_ext, "register_dialects",
+                         "MLIR dialect registration")(registry)
+                _registry = registry
+    return _registry
+
+
+def _optional_dialect_registrars():
+    registrars = []
+    for module_name, fn_name in (("sdy", "register_dialect"), ("mhlo", "register_mhlo_dialect")):
+        try:
+            module = __import__(f"jaxlib.mlir.dialects.{module_name}", fromlist=[fn_name])
+        except ImportError:
+            continue
+        fn = getattr(module, fn_name, None)
+        if fn is not None:
+            registrars.append(fn)
+    return registrars
+
+
+_REGISTRARS = [stablehlo.register_dialect, chlo.register_dialect] + _optional_dialect_registrars()
+
+
+def make_mlir_context() -> ir.Context:
+    """A fresh MLIR context with func, StableHLO, CHLO (and Shardy, MHLO) loaded."""
+    ctx = _RawContext()
+    ctx.enable_multithreading(False)  # a per-context thread pool costs more than it saves here
+    ctx.append_dialect_registry(_dialect_registry())
+    ctx.dialects["builtin"]
+    ctx.dialects["func"]  # registered lazily otherwise: func ops would be built unverified
+    for register in _REGISTRARS:
+        register(ctx)
+    return ctx
+
+
+# ---------------------------------------------------------------------------
+# Backends, plugins, devices
+
+_backends = None
+_backend_errors = {}
+_backend_lock = threading.RLock()
+_cpu_device_count = None
+_default_device = None
+_GPU_PLATFORMS = ("cuda", "rocm")
+
+
+def set_cpu_device_count(n: int):
+    """Make the CPU client with ``n`` devices; only before the first backend use.
+
+    The environment variable JAX_NUM_CPU_DEVICES does the same.
+    """
+    global _cpu_device_count
+    if _backends is not None:
+        raise RuntimeError("set_cpu_device_count() must be called before the CPU backend is "
+                           "first used (devices, device_put, compile ...).")
+    _cpu_device_count = int(n)
+
+
+def _make_cpu_client():
+    n = _cpu_device_count
+    if n is None and os.environ.get("JAX_NUM_CPU_DEVICES"):
+        n = int(os.environ["JAX_NUM_CPU_DEVICES"])
+    if n is None:
+        return xc.make_cpu_client()
+    return xc.make_cpu_client(num_devices=n)
+
+
+def _plugin_dirs():
+    """Folders that may hold ``jax_plugins/...`` without importing anything."""
+    dirs = []
+    spec = importlib.util.find_spec("jax_plugins")  # a namespace package; not executed
+    if spec is not None and spec.submodule_search_locations:
+        dirs.extend(spec.submodule_search_locations)
+    for entry in sys.path:
+        candidate = os.path.join(entry or ".", "jax_plugins")
+        if os.path.isdir(candidate):
+            dirs.append(candidate)
+    seen, unique = set(), []
+    for d in dirs:
+        real = os.path.realpath(d)
+        if real not in seen:
+            seen.add(real)
+            unique.append(d)
+    return unique
+
+
+def find_plugins() -> dict:
+    """{'cuda'|'rocm'|'tpu': path of the PJRT plugin .so} for what is installed."""
+    found = {}
+    for base in _plugin_dirs():
+        for platform, pattern in (("cuda", "xla_cuda*/xla_cuda_plugin.so"),
+                                  ("rocm", "xla_rocm*/xla_rocm_plugin.so")):
+            # Newest first: xla_cuda13 before xla_cuda12.
+            hits = sorted(glob.glob(os.path.join(base, pattern)), reverse=True)
+            if hits and platform not in found:
+                found[platform] = hits[0]
+    tpu = os.environ.get("TPU_LIBRARY_PATH")
+    if not tpu:
+        spec = importlib.util.find_spec("libtpu")  # finds, does not import
+        if spec is not None and spec.submodule_search_locations:
+            for d in spec.submodule_search_locations:
+                if os.path.isfile(os.path.join(d, "libtpu.so")):
+                    tpu = os.path.join(d, "libtpu.so")
+                    break
+    if tpu and os.path.isfile(tpu):
+        found["tpu"] = tpu
+    return found
+
+
+# Sonames of NVIDIA libraries the CUDA plugin dlopens; loaded from the nvidia.* wheels
+# with RTLD_GLOBAL so the plugin finds them without LD_LIBRARY_PATH.
+_NVIDIA_LIBS = ("libcudart.so", "libnvJitLink.so", "libnvrtc.so", "libcublasLt.so",
+                "libcublas.so", "libcusparse.so", "libcusolver.so", "libcufft.so",
+                "libcupti.so", "libnccl.so", "libnvshmem_host.so", "libcudnn.so")
+
+
+def _preload_nvidia_libraries():
+    """dlopen NVIDIA's pip-installed libraries; returns the paths loaded."""
+    spec = importlib.util.find_spec("nvidia")  # namespace package; not executed
+    if spec is None or not spec.submodule_search_locations:
+        return []
+    candidates = []
+    for root in spec.submodule_search_locations:
+        for path in sorted(glob.glob(os.path.join(root, "*", "lib", "lib*.so*"))):
+            name = os.path.basename(path)
+            for rank, prefix in enumerate(_NVIDIA_LIBS):
+                if name.startswith(prefix + ".") and "_" not in name[len(prefix):]:
+                    candidates.append((rank, path))
+    pending = [p for _, p in sorted(candidates)]
+    loaded = []
+    # Dependencies between them are resolved by retrying until no progress is made.
+    while pending:
+        failed = []
+        for path in pending:
+            try:
+                ctypes.CDLL(path, mode=ctypes.RTLD_GLOBAL)
+                loaded.append(path)
+            except OSError:
+                failed.append(path)
+        if len(failed) == len(pending):
+            break
+        pending = failed
+    return loaded
+
+
+def _plugin_version_note(platform):
+    """A warning text if the installed plugin wheel's version differs from jaxlib's."""
+    names = {"cuda": ("jax-cuda13-pjrt", "jax-cuda12-pjrt"),
+             "rocm": ("jax-rocm7-pjrt", "jax-rocm60-pjrt")}.get(platform, ())
+    for name in names:
+        try:
+            version = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+        if _parse_version(version)[:2] != _JAXLIB_VERSION[:2]:
+            return (f"{name} {version} does not match jaxlib {jaxlib.version.__version__}; "
+                    "the plugin may fail to load.")
+    return None
+
+
+def _register_cuda_extension(c_api):
+    """Let xc.register_custom_call_target(..., platform='CUDA') reach the plugin.
+
+    The extension lives in jax_cuda1x_plugin, whose package __init__ may import jax,
+    so the extension file is loaded on its own.
+    """
+    for pkg in ("jax_cuda13_plugin", "jax_cuda12_plugin"):
+        spec = importlib.util.find_spec(pkg)
+        if spec is None or not spec.submodule_search_locations:
+            continue
+        paths = []
+        for d in spec.submodule_search_locations:
+            paths.extend(glob.glob(os.path.join(d, "cuda_plugin_extension*.so")))
+        if not paths:
+            continue
+        ext_spec = importlib.util.spec_from_file_location("cuda_plugin_extension", paths[0])
+        ext = importlib.util.module_from_spec(ext_spec)
+        ext_spec.loader.exec_module(ext)
+        register = getattr(xc, "register_custom_call_handler", None)
+        if register is not None and hasattr(ext, "register_custom_call_target"):
+            register("CUDA", lambda *a, **k: ext.register_custom_call_target(c_api, *a, **k))
+        register_type = getattr(xc, "register_custom_type_handler", None)
+        if register_type is not None and hasattr(ext, "register_custom_type"):
+            register_type("CUDA", lambda *a, **k: ext.register_custom_type(c_api, *a, **k))
+        return ext
+    return None
+
+
+def _make_plugin_client(platform, path):
+    if platform == "cuda":
+        _preload_nvidia_libraries()
+    note = _plugin_version_note(platform)
+    if note:
+        warnings.warn(note, RuntimeWarning, stacklevel=3)
+    loaded = getattr(xc, "pjrt_plugin_loaded", lambda name: False)
+    c_api = None
+    if not loaded(platform):
+        c_api = _require(xc, "load_pjrt_plugin_dynamically", "PJRT plugin loader")(platform, path)
+    initialized = getattr(xc, "pjrt_plugin_initialized", None)
+    initialize = getattr(xc, "initialize_pjrt_plugin", None)
+    if initialized is not None and initialize is not None and not initialized(platform):
+        initialize(platform)
+    if platform in _GPU_PLATFORMS:
+        options = dict(_require(xc, "generate_pjrt_gpu_plugin_options",
+                                "GPU plugin options")())
+        if platform == "rocm":
+            options["platform_name"] = "ROCM"
+    else:
+        options = {}
+    client = _require(xc, "make_c_api_client", "PJRT C API client factory")(platform, options)
+    if platform == "cuda" and c_api is not None:
+        try:
+            _register_cuda_extension(c_api)
+        except Exception as e:  # custom calls only; plain programs still run
+            warnings.warn(f"CUDA plugin extension not registered ({e}); "
+                          "custom calls (e.g. linear algebra) may be missing on GPU.",
+                          RuntimeWarning, stacklevel=3)
+    return client
+
+
+def _requested_platforms():
+    """Names in config.jax_platforms (lower case, 'gpu' kept as is), or None if unset."""
+    text = (config.jax_platforms or "").strip()
+    if not text:
+        return None
+    names = [n.strip().lower() for n in text.split(",") if n.strip()]
+    for n in names:
+        if n not in ("cpu", "gpu", "cuda", "rocm", "tpu"):
+            raise ValueError(f"jax_platforms names unknown platform {n!r}; "
+                             "use cpu, gpu, cuda, rocm or tpu.")
+    return names
+
+
+def _expand(names):
+    out = []
+    for n in names:
+        for p in (_GPU_PLATFORMS if n == "gpu" else (n,)):
+            if p not in out:
+                out.append(p)
+    return out
+
+
+def backends() -> dict:
+    """{'cpu': client, and 'cuda'/'rocm'/'tpu' where a plugin loaded}, made once.
+
+    With config.jax_platforms set, only the plugins it names are loaded, and a named
+    one that cannot start raises; otherwise a failing plugin only warns.
+    """
+    global _backends
+    if _backends is not None:
+        return _backends
+    with _backend_lock:
+        if _backends is not None:
+            return _backends
+        requested = _requested_platforms()
+        wanted = [p for p in ("tpu", "cuda", "rocm")
+                  if requested is None or p in _expand(requested)]
+        made = {"cpu": _make_cpu_client()}
+        plugins = find_plugins()
+        for platform in wanted:
+            if platform not in plugins:
+                continue
+            try:
+                made[platform] = _make_plugin_client(platform, plugins[platform])
+            except Exception as e:
+                _backend_errors[platform] = e
+                if requested is None:
+                    warnings.warn(f"{platform} PJRT plugin at {plugins[platform]} failed to "
+                                  f"start; continuing without it: {e}",
+                                  RuntimeWarning, stacklevel=2)
+        for name in requested or ():
+            if name != "cpu" and not any(p in made for p in _expand([name])):
+                errors = {p: _backend_errors[p] for p in _expand([name]) if p in _backend_errors}
+                why = (f"its plugin failed to start: {errors}" if errors else
+                       "no plugin for it is installed (looked for jax_plugins/xla_cuda*/, "
+                       "jax_plugins/xla_rocm*/ and libtpu on sys.path)")
+                raise RuntimeError(f"jax_platforms asks for {name!r} but {why}")
+        _backends = made
+        return _backends
+
+
+def backend_errors() -> dict:
+    """Why an installed plugin did not start: {platform: exception}."""
+    return dict(_backend_errors)
+
+
+def _order():
+    requested = _requested_platforms()
+    if requested is not None:
+        return _expand(requested) + ["cpu"]
+    return ["tpu", "cuda", "rocm", "cpu"]
+
+
+def _canonical_platform(backend):
+    """'gpu' -> whichever of cuda/rocm is up; others as named."""
+    available = backends()
+    name = backend.lower()
+    if name == "gpu":
+        for p in _GPU_PLATFORMS:
+            if p in available:
+                return p
+    elif name in available:
+        return name
+    raise RuntimeError(f"Backend {backend!r} is not available; available: "
+                       f"{sorted(_jax_style(p) for p in available)}"
+                       + (f" (failed: {sorted(_backend_errors)})" if _backend_errors else ""))
+
+
+def _jax_style(platform):
+    return "gpu" if platform in _GPU_PLATFORMS else platform
+
+
+def default_backend() -> str:
+    available = backends()
+    for p in _order():
+        if p in available:
+            return _jax_style(p)
+    return "cpu"
+
+
+def devices(backend: str | None = None) -> list:
+    platform = _canonical_platform(backend or default_backend())
+    return list(backends()[platform].devices())
+
+
+def default_device():
+    global _default_device
+    if _default_device is None:
+        _default_device = devices()[0]
+    return _default_device
+
+
+def platform_of(device) -> str:
+    """'cpu', 'gpu' or 'tpu' for a jaxlib Device."""
+    p = device.platform
+    if p in ("gpu",) + _GPU_PLATFORMS:
+        return "gpu"
+    return p
+
+
+def live_buffer_count(backend: str = "cpu") -> int:
+    client = backends()[_canonical_platform(backend)]
+    live = getattr(client, "live_arrays", None) or _require(client, "live_buffers", "live buffer list")
+    return len(live())
+
+
+# ---------------------------------------------------------------------------
+# Arrays
+
+class _Aval:
+    """What jaxlib's array constructors read: shape, dtype, weak_type."""
+    __slots__ = ("shape", "dtype", "weak_type")
+
+    def __init__(self, shape, dtype, weak_type=False):
+        self.shape = tuple(shape)
+        self.dtype = np.dtype(dtype)
+        self.weak_type = bool(weak_type)
+
+    def __repr__(self):
+        return f"_Aval({self.shape}, {self.dtype}, weak_type={self.weak_type})"
+
+
+_shardings = {}
+
+
+def _sharding(device):
+    """A one-device sharding jaxlib accepts without JAX's Python Sharding methods."""
+    s = _shardings.get(device)
+    if s is None:
+        s = _shardings[device] = xc.GSPMDSharding((device,), xc.OpSharding())
+    return s
+
+
+_put = xc.batched_device_put
+# ZERO_COPY, jaxlib's default, aliases large CPU numpy arrays: a later write to the
+# numpy array would show through. Copy during the call instead (same cost for small arrays).
+_COPY = xc.HostBufferSemantics.IMMUTABLE_ONLY_DURING_CALL
+_ALIAS = xc.HostBufferSemantics.ZERO_COPY
+
+
+def device_put(x, device, weak_type: bool = False, *, aval=None, copy: bool = True):
+    """x (a numpy array of its final dtype) onto ``device``; returns jaxlib's ArrayImpl.
+
+    ``aval``, if given, is attached to the array as is (needs .shape/.dtype/.weak_type).
+    ``copy=False`` lets a CPU array alias x; only for arrays nobody will mutate.
+    """
+    if not isinstance(x, np.ndarray):
+        x = np.asarray(x)
+    if aval is None:
+        aval = _Aval(x.shape, x.dtype, weak_type)
+    # enable_x64=True: x already has its final dtype, so no 64->32 narrowing.
+    return _put(aval, _sharding(device), [x], [device], True, False,
+                _COPY if copy else _ALIAS, enable_x64=True)
+
+
+# Reading arrays back. jaxlib's _single_device_array_to_np_array_did_copy (what JAX's
+# np.asarray uses) does `import jax.core` the first time it runs, so it is used only
+# when jax is already loaded. np.asarray(buf) uses the buffer protocol instead: no
+# import, zero-copy, but CPU buffers of numpy's own dtypes only (bfloat16 silently
+# becomes a 0-d object array). Other dtypes are reinterpreted as integers on the
+# device first; other devices copy to the CPU client first.
+_DID_COPY = getattr(xc.ArrayImpl, "_single_device_array_to_np_array_did_copy", None)
+
+# ml_dtypes name -> (MLIR element type, stablehlo op, MLIR type and numpy dtype read back)
+_REINTERPRET = {
+    "bfloat16": ("bf16", "bitcast_convert", "ui16", np.uint16),
+    "float8_e4m3fn": ("f8E4M3FN", "bitcast_convert", "ui8", np.uint8),
+    "float8_e5m2": ("f8E5M2", "bitcast_convert", "ui8", np.uint8),
+    "float8_e4m3fnuz": ("f8E4M3FNUZ", "bitcast_convert", "ui8", np.uint8),
+    "float8_e5m2fnuz": ("f8E5M2FNUZ", "bitcast_convert", "ui8", np.uint8),
+    "float8_e4m3b11fnuz": ("f8E4M3B11FNUZ", "bitcast_convert", "ui8", np.uint8),
+    "float8_e4m3": ("f8E4M3", "bitcast_convert", "ui8", np.uint8),
+    "float8_e3m4": ("f8E3M4", "bitcast_convert", "ui8", np.uint8),
+    "float8_e8m0fnu": ("f8E8M0FNU", "bitcast_convert", "ui8", np.uint8),
+    # Sub-byte types have no same-width integer to bitcast to; widening is exact.
+    "int4": ("i4", "convert", "i8", np.int8),
+    "uint4": ("ui4", "convert", "ui8", np.uint8),
+    "int2": ("i2", "convert", "i8", np.int8),
+    "uint2": ("ui2", "convert", "ui8", np.uint8),
+    "float4_e2m1fn": ("f4E2M1FN", "convert", "f32", np.float32),
+}
+_reinterpreters = {}
+
+
+def _tensor_type(shape, element):
+    return "tensor<" + "".join(f"{d}x" for d in shape) + element + ">"
+
+
+def _reinterpret_on_device(buf, dtype):
+    """buf (an ml_dtypes array) as integers/floats numpy reads natively, same device."""
+    try:
+        element, op, out_element, out_dtype = _REINTERPRET[dtype.name]
+    except KeyError:
+        raise TypeError(f"cannot read arrays of dtype {dtype} back to the host") from None
+    shape = tuple(buf.aval.shape)
+    device = buffer_device(buf)
+    key = (device, shape, dtype.name)
+    exe = _reinterpreters.get(key)
+    if exe is None:
+        src, dst = _tensor_type(shape, element), _tensor_type(shape, out_element)
+        text = (f"func.func public @main(%arg0: {src}) -> {dst} {{\n"
+                f"  %0 = \"stablehlo.{op}\"(%arg0) : ({src}) -> {dst}\n"
+                f"  return %0 : {dst}\n}}\n")
+        exe = _reinterpreters[key] = compile(text, device, [_Aval(shape, out_dtype)])
+    return exe([buf])[0], out_dtype
+
+
+def _to_cpu(buf):
+    cpu = backends()["cpu"].devices()[0]
+    copy_fn = _require(xc, "batched_copy_array_to_devices_with_sharding", "array copy")
+    return copy_fn([buf], [xc.DeviceList((cpu,))], [_sharding(cpu)],
+                   [xc.ArrayCopySemantics.ALWAYS_COPY])[0]
+
+
+def to_numpy(buf) -> np.ndarray:
+    """The host value of ``buf``, read-only (like JAX's); zero-copy where possible."""
+    out = np.asarray(buf)
+    if out.dtype != object:
+        return out
+    return _to_numpy_slow(buf)
+
+
+def _to_numpy_slow(buf):
+    if _DID_COPY is not None and "jax" in sys.modules:
+        out = _DID_COPY(buf)[0]
+        out.flags.writeable = False
+        return out
+    dtype = np.dtype(buf.aval.dtype)
+    host_dtype = dtype
+    if dtype.name in _REINTERPRET:
+        buf, host_dtype = _reinterpret_on_device(buf, dtype)
+    if buffer_device(buf).platform != "cpu":
+        buf = _to_cpu(buf)
+    out = np.asarray(buf)
+    if out.dtype == object:
+        raise RuntimeError(f"could not read an array of dtype {dtype} back to the host")
+    if host_dtype is not dtype:
+        out = out.view(dtype) if np.dtype(host_dtype).itemsize == dtype.itemsize \
+            else out.astype(dtype)
+        out.flags.writeable = False
+    return out
+
+
+def buffer_device(buf):
+    sharding = buf._sharding
+    try:
+        return sharding._devices[0]  # GSPMDSharding, what this module makes
+    except AttributeError:
+        return sharding._internal_device_list[0]
+
+
+def copy_to_device(buf, device):
+    """A copy of ``buf`` on ``device`` (same aval); falls back to a host round trip."""
+    copy_fn = getattr(xc, "batched_copy_array_to_devices_with_sharding", None)
+    if copy_fn is not None and buffer_device(buf).client is device.client:
+        return copy_fn([buf], [xc.DeviceList((device,))], [_sharding(device)],
+                       [xc.ArrayCopySemantics.ALWAYS_COPY])[0]
+    return device_put(to_numpy(buf), device, aval=buf.aval)
+
+
+def delete(buf):
+    buf.delete()
+
+
+def block_until_ready(buf):
+    buf.block_until_ready()
+    return buf
+
+
+# ---------------------------------------------------------------------------
+# Compiling and running
+
+class MemoryStats(dict):
+    """get_compiled_memory_stats() as a dict whose keys also read as attributes."""
+
+    def __getattr__(self, name):
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
+_MEMORY_FIELDS = ("argument_size_in_bytes", "output_size_in_bytes", "alias_size_in_bytes",
+                  "temp_size_in_bytes", "generated_code_size_in_bytes",
+                  "host_argument_size_in_bytes", "host_output_size_in_bytes",
+                  "host_alias_size_in_bytes", "host_temp_size_in_bytes",
+                  "host_generated_code_size_in_bytes", "peak_memory_in_bytes")
+
+
+def _result_handler(aval, sharding):
+    """jaxlib <= 0.10 takes (aval, sharding, committed, _skip_checks); 0.11 drops the last."""
+    try:
+        return xc.array_result_handler(aval, sharding, True, True)
+    except TypeError:
+        return xc.array_result_handler(aval, sharding, True)
+
+
+class Executable:
+    """A compiled program on one device. ``exe(bufs) -> list of result arrays``."""
+
+    def __init__(self, loaded, device, out_avals, mlir_text, dump_dir=None):
+        self._loaded = loaded
+        self._execute = loaded.execute_sharded
+        self._handlers = [_result_handler(a, _sharding(device)) for a in out_avals]
+        self.device = device
+        self.out_avals = list(out_avals)
+        self.mlir_text = mlir_text
+        self.dump_dir = dump_dir
+
+    def __call__(self, bufs):
+        return self._execute(bufs).consume_with_handlers(self._handlers)
+
+    def hlo_text(self) -> str:
+        get = getattr(self._loaded, "get_hlo_text", None)
+        if get is not None:
+            return get()
+        return "\n".join(m.to_string() for m in self._loaded.hlo_modules())
+
+    def cost_analysis(self) -> dict:
+        cost = self._loaded.cost_analysis()
+        if isinstance(cost, (list, tuple)):  # some versions: one dict per module
+            cost = cost[0] if cost else {}
+        return dict(cost)
+
+    def memory_analysis(self) -> MemoryStats:
+        stats = self._loaded.get_compiled_memory_stats()
+        return MemoryStats({k: getattr(stats, k) for k in _MEMORY_FIELDS if hasattr(stats, k)})
+
+    def __repr__(self):
+        return f"<Executable on {self.device} -> {len(self.out_avals)} outputs>"
+
+
+def _set_donors(mlir_text, donated):
+    """Mark main's arguments ``donated`` as buffer donors (XLA picks the aliasing)."""
+    ctx = make_mlir_context()
+    with ctx:
+        module = ir.Module.parse(mlir_text)
+        main = None
+        for op in module.body.operations:
+            if op.operation.name == "func.func" and \
+                    ir.StringAttr(op.attributes["sym_name"]).value == "main":
+                main = op
+        if main is None:
+            raise ValueError("donation needs a func.func named 'main' in the module")
+        arg_count = len(main.regions[0].blocks[0].arguments)
+        old = main.arg_attrs if "arg_attrs" in main.attributes else None
+        attrs = []
+        for i in range(arg_count):
+            entries = {}
+            if old is not None:
+                d = ir.DictAttr(old[i])
+                entries = {d[j].name: d[j].attr for j in range(len(d))}
+            if i in donated:
+                entries["jax.buffer_donor"] = ir.BoolAttr.get(True)
+            attrs.append(ir.DictAttr.get(entries))
+        main.arg_attrs = ir.ArrayAttr.get(attrs)
+        return module.operation.get_asm(enable_debug_info=True)
+
+
+def _compile_options(device, options, dump_dir):
+    opts = xc.CompileOptions()
+    opts.device_assignment = xc.DeviceAssignment.create(np.array([[device.id]], dtype=np.int32))
+    build = opts.executable_build_options
+    debug = build.debug_options
+    overrides = []
+    for name, value in (options or {}).items():
+        target = debug if hasattr(debug, name) else (
+            build if name != "debug_options" and hasattr(build, name) else None)
+        if target is not None:
+            try:
+                setattr(target, name, value)
+            except TypeError as e:
+                raise ValueError(f"XLA option {name}={value!r} has the wrong type: {e}") from None
+        elif name.startswith("xla_"):
+            overrides.append((name, value))  # checked by XLA at compile time
+        else:
+            raise ValueError(f"Unknown XLA option {name!r}: not a DebugOptions field, not an "
+                             "ExecutableBuildOptions field, and not an xla_* flag.")
+    if overrides:
+        opts.env_option_overrides = overrides
+    if dump_dir is not None:
+        os.makedirs(dump_dir, exist_ok=True)
+        debug.xla_dump_to = str(dump_dir)
+        debug.xla_dump_hlo_pass_re = ".*"
+        debug.xla_dump_hlo_as_text = True
+    return opts
+
+
+def compile(mlir_text: str, device, out_avals, *, options=None, dump_dir=None,
+            donated=()) -> Executable:
+    """Compile StableHLO text (debug locations allowed) for one device."""
+    if donated:
+        mlir_text = _set_donors(mlir_text, set(donated))
+    opts = _compile_options(device, options, dump_dir)
+    client = device.client
+    compile_fn = getattr(client, "compile_and_load", None) or _require(client, "compile", "compile")
+    try:
+        loaded = compile_fn(mlir_text, xc.DeviceList((device,)), opts)
+    except Exception as e:
+        message = str(e)
+        if "No such compile option" in message:
+            raise ValueError(f"Unknown XLA option: {message}") from None
+        raise
+    return Executable(loaded, device, out_avals, mlir_text, dump_dir)
+
+
+def mlir_to_hlo_text(mlir_text: str) -> str:
+    """XLA's HLO for the module before optimization, with op metadata printed."""
+    from jaxlib import _jax
+    mlir = _require(_jax, "mlir", "MLIR converters")
+    convert = _require(mlir, "mlir_module_to_xla_computation", "MLIR->HLO converter")
+    computation = convert(mlir_text, use_tuple_args=False, return_tuple=False)
+    print_options = getattr(getattr(xc, "hlo", None), "HloPrintOptions", None)
+    get_module = getattr(computation, "get_hlo_module", None)
+    if print_options is not None and get_module is not None:
+        opts = print_options()
+        opts.print_metadata = True
+        return get_module().to_string(opts)
+    return computation.as_hlo_text()

@@ -1,0 +1,56 @@
+"""The user's source location of each traced equation: the first frame outside the engine."""
+import os
+import sys
+
+_ENGINE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+# Frames from these files are the engine's own, never the user's.
+_internal_prefixes = [_ENGINE_DIR]
+
+
+def register_internal_dir(path):
+    """Let a layer above the engine (visualize, notebook_ext) hide its frames too."""
+    _internal_prefixes.append(os.path.abspath(path) + os.sep)
+
+
+class SourceInfo:
+    __slots__ = ("file", "line", "function")
+
+    def __init__(self, file, line, function):
+        self.file, self.line, self.function = file, line, function
+
+    def __repr__(self):
+        return f"{self.file}:{self.line} ({self.function})"
+
+    def __eq__(self, other):
+        return isinstance(other, SourceInfo) and (self.file, self.line, self.function) == (
+                other.file, other.line, other.function)
+
+    def __hash__(self):
+        return hash((self.file, self.line, self.function))
+
+
+_internal_cache = {}
+
+
+def _is_internal(filename):
+    r = _internal_cache.get(filename)
+    if r is None:
+        if len(_internal_cache) > 4096:
+            _internal_cache.clear()
+        r = filename.startswith(tuple(_internal_prefixes)) or filename.startswith("<frozen ")
+        r = r or os.path.basename(filename) in ("contextlib.py", "functools.py")
+        _internal_cache[filename] = r
+    return r
+
+
+def user_frame(depth_limit=64):
+    """SourceInfo of the innermost frame that is not engine code, or None."""
+    f = sys._getframe(1)
+    n = 0
+    while f is not None and n < depth_limit:
+        code = f.f_code
+        if not _is_internal(code.co_filename):
+            return SourceInfo(code.co_filename, f.f_lineno, code.co_name)
+        f = f.f_back
+        n += 1
+    return None
