@@ -10,19 +10,26 @@ def _jnp():
     return jnp
 
 
+_OPERAND_TYPES = (Array, core.Tracer, core.WeakScalar, int, float, complex, bool)
+
+
 def _binary(name, reflected=False):
+    fn = None
+
     def op(self, other):
-        fn = getattr(_jnp(), name)
-        if not _is_operand(other):
+        nonlocal fn
+        if fn is None:
+            fn = getattr(_jnp(), name)
+        if not isinstance(other, _OPERAND_TYPES) and not _is_numpy(other):
             return NotImplemented
         return fn(other, self) if reflected else fn(self, other)
     op.__name__ = f"__{'r' if reflected else ''}{name}__"
     return op
 
 
-def _is_operand(x):
-    from .numpy._util import is_array_like
-    return is_array_like(x)
+def _is_numpy(x):
+    import numpy as np
+    return isinstance(x, (np.ndarray, np.generic))
 
 
 def _unary(name):

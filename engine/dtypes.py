@@ -350,28 +350,29 @@ def issubdtype(a, b):
     return bool(np.issubdtype(a_t, b_t))
 
 
+def _memo_predicate(abstract):
+    """A fast predicate on dtypes: np.dtype instances hit a dict, the rest compute."""
+    cache = {}
+
+    def pred(dtype):
+        r = cache.get(dtype) if type(dtype) is not type else None
+        if r is None:
+            r = issubdtype(dtype, abstract)
+            if isinstance(dtype, np.dtype):
+                cache[dtype] = r
+        return r
+    return pred
+
+
 def is_bool(dtype):
     return _as_dtype(dtype) == bool_
 
 
-def is_float(dtype):
-    return issubdtype(dtype, np.floating)
-
-
-def is_complex(dtype):
-    return issubdtype(dtype, np.complexfloating)
-
-
-def is_inexact(dtype):
-    return issubdtype(dtype, np.inexact)
-
-
-def is_int(dtype):
-    return issubdtype(dtype, np.integer)
-
-
-def is_unsigned(dtype):
-    return issubdtype(dtype, np.unsignedinteger)
+is_float = _memo_predicate(np.floating)
+is_complex = _memo_predicate(np.complexfloating)
+is_inexact = _memo_predicate(np.inexact)
+is_int = _memo_predicate(np.integer)
+is_unsigned = _memo_predicate(np.unsignedinteger)
 
 
 def finfo(dtype):

@@ -22,6 +22,7 @@ from .interpreters.tracing import convert_constvars_to_invars, trace_to_jaxpr
 jit_p = Primitive("jit", multiple_results=True)
 jit_p.pp_params = lambda p: {"name": p["name"], "jaxpr": p["jaxpr"]}
 jit_p.subjaxprs_rule = lambda p: (p["jaxpr"],)
+jit_p.pp_alias_subjaxpr = True
 
 
 def bind_jit(args, jaxpr, name, donated=None):
@@ -163,7 +164,8 @@ _all_jitted = weakref.WeakSet()
 
 
 class _Entry:
-    __slots__ = ("exe", "out_avals", "out_tree", "const_args", "device", "closed")
+    __slots__ = ("exe", "execute", "handlers", "out_avals", "out_tree", "const_args", "device",
+                 "closed")
 
 
 class JitFunction:
@@ -191,6 +193,8 @@ class JitFunction:
         self.compiler_options = compiler_options
         self._trace_cache = {}
         self._exe_cache = {}
+        self._fast_cache = {}
+        self._has_static = bool(self.static_argnums or self.static_argnames)
         self.trace_count = 0
         self.compile_count = 0
         self.cache_hits = 0
@@ -281,16 +285,53 @@ class JitFunction:
 
     # -- calling
     def __call__(self, *args, **kwargs):
+        if kwargs or self._has_static or config.jax_disable_jit:
+            return self._call_general(args, kwargs)
+        flat, in_tree = tree_util.tree_flatten(args)
+        avals = tuple([x.aval if type(x) is Array else _arg_aval(x) for x in flat])
+        if core._ctx.trace is not core.eval_trace:
+            return self._call_general(args, kwargs)
+        device = self._device or self._pick(flat)
+        entry = self._fast_cache.get((in_tree, avals, device))
+        if entry is None:
+            entry = self._compile_entry((), tree_util.tree_structure((args, {})), avals,
+                                        device, args, len(flat))
+            if len(self._fast_cache) > 256:
+                self._fast_cache.clear()
+            self._fast_cache[(in_tree, avals, device)] = entry
+        else:
+            self.cache_hits += 1
+        bufs = entry.const_args + [x._buf if type(x) is Array and x._device is device
+                                   else _put(x, device) for x in flat]
+        outs = entry.execute(bufs).consume_with_handlers(entry.handlers)
+        return tree_util.tree_unflatten(
+            entry.out_tree, [Array(b, a, device) for b, a in zip(outs, entry.out_avals)])
+
+    def _pick(self, flat):
+        if self._backend is not None:
+            return runtime.devices(self._backend)[0]
+        for x in flat:
+            if type(x) is Array:
+                if x._committed or len(flat) == 1:
+                    return x._device
+                return dispatch._pick_device(flat)
+        return runtime.default_device()
+
+    def _bind(self, key, flat):
+        static, in_tree, avals = key
+        closed, out_tree = self._traced(static, in_tree, avals)
+        closed, consts = convert_constvars_to_invars(closed)
+        outs = bind_jit(consts + list(flat), closed, self.__name__)
+        return tree_util.tree_unflatten(out_tree, outs)
+
+    def _call_general(self, args, kwargs):
         if config.jax_disable_jit:
             return self.fun(*args, **kwargs)
         static, dyn_args, dyn_kwargs = self._split(args, kwargs)
         flat, in_tree = tree_util.tree_flatten((dyn_args, dyn_kwargs))
         avals = tuple(x.aval if type(x) is Array else _arg_aval(x) for x in flat)
-        if type(core.current_trace()) is not core.EvalTrace:
-            closed, out_tree = self._traced(static, in_tree, avals)
-            closed, consts = convert_constvars_to_invars(closed)
-            outs = bind_jit(consts + list(flat), closed, self.__name__)
-            return tree_util.tree_unflatten(out_tree, outs)
+        if core._ctx.trace is not core.eval_trace:
+            return self._bind((static, in_tree, avals), flat)
         device = self._resolve_device(flat)
         key = (static, in_tree, avals, device)
         entry = self._exe_cache.get(key)
@@ -316,6 +357,7 @@ class JitFunction:
         self.compile_count += 1
         entry = _Entry()
         entry.exe, entry.out_avals, entry.out_tree = exe, closed.out_avals, out_tree
+        entry.execute, entry.handlers = exe.fast_call_parts()
         entry.const_args = [dispatch.device_put_value(c, device)._buf for c in consts]
         entry.device, entry.closed = device, closed
         if options is None and dump_dir is None:
@@ -347,6 +389,14 @@ class JitFunction:
     def clear_cache(self):
         self._trace_cache.clear()
         self._exe_cache.clear()
+        self._fast_cache.clear()
+
+
+def _put(x, device):
+    if type(x) is Array and x._committed:
+        raise ValueError(f"Received incompatible devices for jitted computation: an argument "
+                         f"is committed to {x._device}, the computation runs on {device}.")
+    return dispatch.device_put_value(x, device)._buf
 
 
 def _arg_aval(x):

@@ -16,13 +16,15 @@ class _Names:
 
     def __init__(self):
         self.names = {}
+        self.count = 0
 
     def __call__(self, v):
         if isinstance(v, core.DropVar):
             return "_"
         name = self.names.get(v)
         if name is None:
-            name = self.names[v] = _encode(len(self.names)) + getattr(v, "suffix", "")
+            name = self.names[v] = _encode(self.count) + getattr(v, "suffix", "")
+            self.count += 1
         return name
 
 
@@ -96,6 +98,8 @@ def pp_eqn(eqn, names, indent):
     """The lines of one equation (the first one unindented)."""
     outs = " ".join(_binder(v, names) for v in eqn.outvars)
     ins = " ".join(_atom(a, names) for a in eqn.invars)
+    if getattr(eqn.primitive, "pp_alias_subjaxpr", False):
+        _alias_subjaxpr(eqn, names)
     params = _pp_params(eqn, names, indent)
     head = f"{outs} = {eqn.primitive.name}"
     if not params:
@@ -106,6 +110,22 @@ def pp_eqn(eqn, names, indent):
     pad = " " * (indent + 2)
     body = "".join(f"\n{pad}{p}" for p in params)
     return f"{head}[{body}\n{' ' * indent}] {ins}"
+
+
+def _alias_subjaxpr(eqn, names):
+    """As JAX prints a nested jit: its inputs and outputs take the names of the
+    equation's own operands and results."""
+    sub = eqn.params.get("jaxpr")
+    sub = getattr(sub, "jaxpr", sub)
+    if sub is None:
+        return
+    for inner, outer in zip(sub.invars, eqn.invars):
+        if type(outer) is core.Var and inner not in names.names:
+            names.names[inner] = names(outer)
+    for inner, outer in zip(sub.outvars, eqn.outvars):
+        if type(inner) is core.Var and inner not in names.names and \
+                not isinstance(outer, core.DropVar):
+            names.names[inner] = names(outer)
 
 
 def pp_eqn_str(eqn):

@@ -5,8 +5,8 @@ result all go through here, so that a jaxlib upgrade is a one-file change.
 Nothing here imports ``jax``: some jaxlib paths import it lazily (for example
 ``LoadedExecutable.execute``), so those paths are avoided on purpose.
 
-Tested on jaxlib 0.10.2 (CPU, Python 3.11); GPU machines carry jaxlib 0.11.x with
-the CUDA 13 PJRT plugin. Calls whose names or signatures may move between
+Tested on jaxlib 0.10.2 (CPU, Python 3.11) and jaxlib 0.11.2 with the CUDA 13
+PJRT plugin (H200, Python 3.12). Calls whose names or signatures may move between
 versions are looked up with ``getattr`` and fail with a message naming what is
 missing.
 """
@@ -15,6 +15,7 @@ import glob
 import importlib.metadata
 import importlib.util
 import os
+import re
 import sys
 import threading
 import warnings
@@ -33,11 +34,9 @@ _TESTED = ((0, 10), (0, 11))  # (major, minor) pairs this module was run against
 
 
 def _parse_version(text):
-    parts = []
-    for piece in text.split(".")[:3]:
-        digits = "".join(ch for ch in piece if ch.isdigit())
-        parts.append(int(digits) if digits else 0)
-    return tuple(parts)
+    """'0.10.2rc1' -> (0, 10, 2)."""
+    return tuple(int(m.group()) if (m := re.match(r"\d+", piece)) else 0
+                 for piece in text.split(".")[:3])
 
 
 _JAXLIB_VERSION = _parse_version(jaxlib.version.__version__)
@@ -71,9 +70,15 @@ def _require(obj, name, what):
 
 _registry = None
 _registry_lock = threading.Lock()
-# jaxlib's Python ir.Context.__init__ loads every dialect linked into jaxlib
-# (~1.5 ms per context). The C++ base class does not; we load what we need.
 _RawContext = ir.Context.__bases__[0] if ir.Context.__bases__[0] is not object else ir.Context
+
+
+class _Context(ir.Context):
+    """An ir.Context that skips jaxlib's Python __init__, which loads every dialect
+    linked into jaxlib (~1.5 ms a context); make_mlir_context loads what we use."""
+
+    def __init__(self):
+        _RawContext.__init__(self)
 
 
 def _dialect_registry():
@@ -107,7 +112,7 @@ _REGISTRARS = [stablehlo.register_dialect, chlo.register_dialect] + _optional_di
 
 def make_mlir_context() -> ir.Context:
     """A fresh MLIR context with func, StableHLO, CHLO (and Shardy, MHLO) loaded."""
-    ctx = _RawContext()
+    ctx = _Context()
     ctx.enable_multithreading(False)  # a per-context thread pool costs more than it saves here
     ctx.append_dialect_registry(_dialect_registry())
     ctx.dialects["builtin"]
@@ -266,6 +271,11 @@ def _register_cuda_extension(c_api):
         register_type = getattr(xc, "register_custom_type_handler", None)
         if register_type is not None and hasattr(ext, "register_custom_type"):
             register_type("CUDA", lambda *a, **k: ext.register_custom_type(c_api, *a, **k))
+        # The plugin's own FFI handlers and types (e.g. GPU host callbacks).
+        for name, value in getattr(ext, "ffi_types", dict)().items():
+            xc.register_custom_type(name, value, platform="CUDA")
+        for name, value in getattr(ext, "ffi_handlers", dict)().items():
+            xc.register_custom_call_target(name, value, platform="CUDA", api_version=1)
         return ext
     return None
 
@@ -436,9 +446,9 @@ class _Aval:
     __slots__ = ("shape", "dtype", "weak_type")
 
     def __init__(self, shape, dtype, weak_type=False):
-        self.shape = tuple(shape)
-        self.dtype = np.dtype(dtype)
-        self.weak_type = bool(weak_type)
+        self.shape = shape  # a tuple of ints
+        self.dtype = dtype  # a np.dtype
+        self.weak_type = weak_type
 
     def __repr__(self):
         return f"_Aval({self.shape}, {self.dtype}, weak_type={self.weak_type})"
@@ -525,7 +535,7 @@ def _reinterpret_on_device(buf, dtype):
         text = (f"func.func public @main(%arg0: {src}) -> {dst} {{\n"
                 f"  %0 = \"stablehlo.{op}\"(%arg0) : ({src}) -> {dst}\n"
                 f"  return %0 : {dst}\n}}\n")
-        exe = _reinterpreters[key] = compile(text, device, [_Aval(shape, out_dtype)])
+        exe = _reinterpreters[key] = compile(text, device, [_Aval(shape, np.dtype(out_dtype))])
     return exe([buf])[0], out_dtype
 
 
@@ -545,6 +555,8 @@ def to_numpy(buf) -> np.ndarray:
 
 
 def _to_numpy_slow(buf):
+    if buf.is_deleted():
+        raise RuntimeError("cannot read an array that has been deleted or donated")
     if _DID_COPY is not None and "jax" in sys.modules:
         out = _DID_COPY(buf)[0]
         out.flags.writeable = False
@@ -633,6 +645,11 @@ class Executable:
 
     def __call__(self, bufs):
         return self._execute(bufs).consume_with_handlers(self._handlers)
+
+    def fast_call_parts(self):
+        """(execute, handlers) so a hot caller can run
+        ``execute(bufs).consume_with_handlers(handlers)`` without a Python frame here."""
+        return self._execute, self._handlers
 
     def hlo_text(self) -> str:
         get = getattr(self._loaded, "get_hlo_text", None)

@@ -13,9 +13,8 @@ on ``type(x)``; the answer for unregistered types is cached in the same dict.
 import collections
 import dataclasses
 import functools
-import itertools
 import operator
-from itertools import islice
+from itertools import islice, repeat
 
 __all__ = [
     "DictKey", "FlattenedIndexKey", "GetAttrKey", "KeyEntry", "KeyPath", "Partial",
@@ -178,7 +177,8 @@ def register_pytree_with_keys(nodetype, flatten_with_keys, unflatten_func,
 
 
 def register_pytree_with_keys_class(cls):
-    """Class decorator: ``tree_flatten_with_keys``, ``tree_unflatten``, optional ``tree_flatten``."""
+    """Class decorator: ``tree_flatten_with_keys``, ``tree_unflatten`` and, if present,
+    ``tree_flatten``."""
     flatten = operator.methodcaller("tree_flatten") if hasattr(cls, "tree_flatten") else None
     register_pytree_with_keys(cls, operator.methodcaller("tree_flatten_with_keys"),
                               cls.tree_unflatten, flatten)
@@ -315,7 +315,7 @@ def _leaves(x, leaves):
             _leaves(c, leaves)
 
 
-_NO_KEYS = itertools.repeat(None)
+_NO_KEYS = repeat(None)
 
 
 def _children(x, t, kind, with_keys):
@@ -373,7 +373,7 @@ def _flatten_general(x, out, is_leaf, path):
         kids = [_flatten_general(c, out, is_leaf, None) for c in children]
     else:
         kids = [_flatten_general(c, out, is_leaf, path + (k,)) for c, k in zip(children, keys)]
-    return (dict if kind == _DICT else t, aux, tuple(kids))
+    return (t, aux, tuple(kids))
 
 
 def _new_treedef(node, num_leaves=None):
@@ -391,7 +391,7 @@ def tree_flatten(tree, is_leaf=None):
         node = _flatten(tree, leaves)
     else:
         node = _flatten_general(tree, leaves, is_leaf, None)
-    td = object.__new__(PyTreeDef)
+    td = object.__new__(PyTreeDef)  # _new_treedef inlined: this is the hot path
     td._node = node
     td._num_leaves = len(leaves)
     td._hash = None
@@ -665,7 +665,13 @@ class PyTreeDef:
             return True
         if type(other) is not PyTreeDef:
             return NotImplemented
-        return self._num_leaves == other._num_leaves and self._node == other._node
+        try:
+            return self._num_leaves == other._num_leaves and self._node == other._node
+        except (TypeError, ValueError) as e:
+            raise ValueError(
+                f"Could not compare the node data of {self} and {other}: {e}. Node data "
+                "(aux) of custom pytree nodes must be hashable with plain equality; "
+                "arrays cannot be node data.") from None
 
     def __repr__(self):
         return f"PyTreeDef({_node_str(self._node)})"

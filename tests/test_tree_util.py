@@ -159,6 +159,14 @@ class PlainDC:  # not registered: a leaf in JAX
     a: int = 1
 
 
+class DictSub(dict):  # subclasses of containers are leaves
+    pass
+
+
+class TupleSub(tuple):
+    pass
+
+
 class Marker:
     """register_static: no leaves, the value itself is node data."""
 
@@ -195,6 +203,7 @@ def _trees():
         Box([1, 2]), Box({"m": 3}, {"k": 2}),
         Keyed(1, (2, 3)), DC(1, "meta", [2, 3]), DCAuto((1, 2), "s", 3), PlainDC(),
         Marker("m"), (Marker("m"), 1), {"s": Marker("t"), "v": [1]},
+        DictSub(a=1), TupleSub((1, 2)), [DictSub(), TupleSub()], str, [int, None],
         (1, [2, {"k": (3, NT(4, OD(q=5)))}], DC({"z": 1}, 0, None)),
     ]
 
@@ -253,7 +262,7 @@ def test_flatten_matches_jax(tree):
 def test_paths_match_jax(tree):
     jp, jd = jtu.tree_flatten_with_path(tree)
     ep, ed = etu.tree_flatten_with_path(tree)
-    assert str(ed) == str(jd)
+    assert str(ed) == str(jd) and ed == etu.tree_structure(tree)
     assert [_key_repr(p) for p, _ in ep] == [_key_repr(p) for p, _ in jp]
     assert [etu.keystr(p) for p, _ in ep] == [jtu.keystr(p) for p, _ in jp]
     assert ([etu.keystr(p, simple=True, separator="/") for p, _ in ep]
@@ -327,12 +336,29 @@ def test_treedef_equality_and_hash_match_jax():
         assert eds[cache[(ed, "f32[3]")]] == ed
 
 
-@pytest.mark.parametrize("tree", [t for t in TREES if not isinstance(t, (Point, Keyed, Box, NTOther))]
+@pytest.mark.parametrize("tree", [t for t in TREES if type(t) is not NTOther]  # NT name clash
                          + [(1, NT(2, OD(a=3)), DD(int, b=4), DC(1, 2, 3), Marker("z"))])
 def test_treedef_pickles(tree):
     ed = etu.tree_structure(tree)
     back = pickle.loads(pickle.dumps(ed))
     assert back == ed and hash(back) == hash(ed) and str(back) == str(jtu.tree_structure(tree))
+
+
+def test_array_node_data_compares_like_jax():
+    class WithArray:
+        def __init__(self, aux):
+            self.aux = aux
+    for tu in BOTH:
+        tu.register_pytree_node(WithArray, lambda w: ((), w.aux), lambda aux, _: WithArray(aux))
+    for a, b in [(np.array([1, 2]), np.array([1, 2]))]:
+        with pytest.raises(ValueError):
+            jtu.tree_structure(WithArray(a)) == jtu.tree_structure(WithArray(b))
+        with pytest.raises(ValueError, match="node data"):
+            etu.tree_structure(WithArray(a)) == etu.tree_structure(WithArray(b))
+    for a, b in [(np.array(1), np.array(1)), (1.0, 2.0), (float("nan"), float("nan"))]:
+        assert ((etu.tree_structure(WithArray(a)) == etu.tree_structure(WithArray(b)))
+                == (jtu.tree_structure(WithArray(a)) == jtu.tree_structure(WithArray(b))))
+    assert hash(etu.tree_structure(WithArray(np.array([1, 2])))) is not None
 
 
 def test_treedef_tuple_compose_and_node_data_roundtrip():
@@ -384,7 +410,8 @@ def test_flatten_up_to_matches_jax():
         ((1, 2), ((1, 2), [3])), ((1, 2), [1, 2]), ({"a": 1}, {"b": 1}), ((1, (2, 3)), (1, 2)),
         ((1, (2, 3)), (1, (2, 3, 4))), ([1, [2, 3]], [1, [2]]), ((1, None), (1, None)),
         ((1, None), (1, 2)), (NT(1, 2), (1, 2)), (NT(1, 2), NTOther(1, 2)), ({"a": 1}, [1]),
-        ({"a": 1}, {"a": 1, "b": 2}), (Point([1], 2, "a"), [1]), (Point(1, 2, "a"), Point(1, 2, "b")),
+        ({"a": 1}, {"a": 1, "b": 2}), (Point([1], 2, "a"), [1]),
+        (Point(1, 2, "a"), Point(1, 2, "b")),
         (OD(a=1, b=2), OD(b=1, a=2)), (OD(a=1), {"a": 1}), (DD(int, a=1), DD(list, a=1)),
         (DD(int, a=1), DD(int, a=(1, 2))), (1, {"x": (1, 2)}), (DC(1, 2), DC(5, 3)),
         (DC(1, 2, 3), DC(5, 2, (6, 7))), (Box(1), Box([1, 2])), (Box(1), Box(1, {"k": 3})),
@@ -724,21 +751,20 @@ def test_reduce_all_transpose_broadcast_match_jax():
         assert etu.tree_all(tree) == jtu.tree_all(tree) == etree.all(tree)
     assert etu.tree_all([(), (1,)], is_leaf=is_tuple) == jtu.tree_all([(), (1,)], is_leaf=is_tuple)
 
-    outer, inner = [0, 0], (0, 0, 0)
-    tree = [(1, 2, 3), (4, 5, 6)]
-    expected = jtu.tree_transpose(jtu.tree_structure(outer), jtu.tree_structure(inner), tree)
-    assert _deep_equal(etu.tree_transpose(etu.tree_structure(outer), etu.tree_structure(inner), tree), expected)
-    assert _deep_equal(etu.tree_transpose(etu.tree_structure(outer), None, tree), expected)
-    assert _deep_equal(etree.transpose(etu.tree_structure(outer), None, tree), expected)
-    dict_tree = {"a": NT(1, 2), "b": NT(3, 4)}
-    assert _deep_equal(
-        etu.tree_transpose(etu.tree_structure({"a": 0, "b": 0}), etu.tree_structure(NT(0, 0)), dict_tree),
-        jtu.tree_transpose(jtu.tree_structure({"a": 0, "b": 0}), jtu.tree_structure(NT(0, 0)), dict_tree))
+    for outer, inner, tree in [([0, 0], (0, 0, 0), [(1, 2, 3), (4, 5, 6)]),
+                               ({"a": 0, "b": 0}, NT(0, 0), {"a": NT(1, 2), "b": NT(3, 4)})]:
+        expected = jtu.tree_transpose(jtu.tree_structure(outer), jtu.tree_structure(inner), tree)
+        eouter, einner = etu.tree_structure(outer), etu.tree_structure(inner)
+        assert _deep_equal(etu.tree_transpose(eouter, einner, tree), expected)
+        assert _deep_equal(etu.tree_transpose(eouter, None, tree), expected)
+        assert _deep_equal(etree.transpose(eouter, None, tree), expected)
     with pytest.raises(TypeError):
-        etu.tree_transpose(etu.tree_structure(outer), etu.tree_structure((0, 0)), tree)
+        etu.tree_transpose(etu.tree_structure([0, 0]), etu.tree_structure((0, 0)),
+                           [(1, 2, 3), (4, 5, 6)])
 
-    for prefix, full in [((1, 2), ((3, 4), {"a": 5})), ({"a": 1, "b": (2, 3)}, {"a": [1, 2], "b": (5, 6)}),
-                         (7, [1, (2, 3)]), ((1, None), ((2, 3), None))]:
+    for prefix, full in [((1, 2), ((3, 4), {"a": 5})), (7, [1, (2, 3)]),
+                         ({"a": 1, "b": (2, 3)}, {"a": [1, 2], "b": (5, 6)}),
+                         ((1, None), ((2, 3), None))]:
         assert _deep_equal(etu.tree_broadcast(prefix, full), jtu.tree_broadcast(prefix, full))
         assert _deep_equal(etree.broadcast(prefix, full), jax.tree.broadcast(prefix, full))
     assert _deep_equal(etu.tree_broadcast((1, (2,)), ((3, 4), (5,)), is_leaf=lambda x: x == (2,)),
@@ -763,7 +789,8 @@ def test_jax_tree_namespace():
         jtu.keystr(p) for p, _ in jax.tree.leaves_with_path(tree)]
     assert [etu.keystr(p) for p, _ in etree.flatten_with_path(tree)[0]] == [
         jtu.keystr(p) for p, _ in jax.tree.flatten_with_path(tree)[0]]
-    assert etree.reduce_associative(operator.add, tree) == jax.tree.reduce_associative(operator.add, tree)
+    assert (etree.reduce_associative(operator.add, tree)
+            == jax.tree.reduce_associative(operator.add, tree))
     assert _deep_equal(etree.map(lambda x: x * 2, tree), jax.tree.map(lambda x: x * 2, tree))
     assert etree.static(default=3).metadata == jax.tree.static(default=3).metadata
 
@@ -778,7 +805,8 @@ def test_tree_util_exports_what_jax_does():
 
 def test_key_entries_match_jax():
     pairs = [(etu.SequenceKey(0), jtu.SequenceKey(0)), (etu.DictKey("a"), jtu.DictKey("a")),
-             (etu.DictKey((1, "x")), jtu.DictKey((1, "x"))), (etu.GetAttrKey("b"), jtu.GetAttrKey("b")),
+             (etu.DictKey((1, "x")), jtu.DictKey((1, "x"))),
+             (etu.GetAttrKey("b"), jtu.GetAttrKey("b")),
              (etu.FlattenedIndexKey(3), jtu.FlattenedIndexKey(3))]
     for e, j in pairs:
         assert repr(e) == repr(j) and str(e) == str(j)
@@ -796,7 +824,8 @@ def test_key_entries_match_jax():
     jkeys = tuple(j for _, j in pairs)
     assert etu.keystr(ekeys) == jtu.keystr(jkeys)
     assert etu.keystr(ekeys, simple=True) == jtu.keystr(jkeys, simple=True)
-    assert etu.keystr(ekeys, simple=True, separator="/") == jtu.keystr(jkeys, simple=True, separator="/")
+    assert (etu.keystr(ekeys, simple=True, separator="/")
+            == jtu.keystr(jkeys, simple=True, separator="/"))
     assert etu.keystr(()) == jtu.keystr(()) == ""
     assert etu.keystr(("a", 1)) == jtu.keystr(("a", 1))
 
@@ -842,7 +871,8 @@ def test_random_trees_match_jax(tree):
     assert _deep_equal(etu.tree_map(inc, tree), jtu.tree_map(inc, tree))
     assert _deep_equal(etu.tree_map(_pairwise, tree, tree), jtu.tree_map(_pairwise, tree, tree))
     is_none = lambda x: x is None  # noqa: E731
-    assert _same_objects(etu.tree_leaves(tree, is_leaf=is_none), jtu.tree_leaves(tree, is_leaf=is_none))
+    assert _same_objects(etu.tree_leaves(tree, is_leaf=is_none),
+                         jtu.tree_leaves(tree, is_leaf=is_none))
 
 
 @settings(max_examples=200, deadline=None)
@@ -862,7 +892,11 @@ def test_random_tree_pairs_match_jax(a, b):
 # ---------------------------------------------------------------- no jax at runtime
 
 def test_engine_tree_util_does_not_import_jax():
-    code = ("import sys; import engine.tree_util, engine.tree; "
-            "bad = [m for m in sys.modules if m == 'jax' or m.startswith(('jax.', 'jaxlib'))]; "
+    # Load the file on its own (not through the engine package) in a fresh interpreter.
+    path = str(ROOT / "engine" / "tree_util.py")
+    code = ("import importlib.util, sys; "
+            f"spec = importlib.util.spec_from_file_location('tu', {path!r}); "
+            "spec.loader.exec_module(importlib.util.module_from_spec(spec)); "
+            "bad = [m for m in sys.modules if m == 'jax' or m.startswith('jax.')]; "
             "assert not bad, bad")
-    subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)
+    subprocess.run([sys.executable, "-c", code], check=True)

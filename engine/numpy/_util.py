@@ -34,7 +34,7 @@ def promote_dtypes(*args):
     first = avals[0]
     if all(a.dtype == first.dtype and a.weak_type == first.weak_type for a in avals[1:]):
         return args
-    dtype, weak = dtypes.result_type(*args, return_weak_type_flag=True)
+    dtype, weak = dtypes.lattice_result_type(*args)
     return tuple(_convert(a, av, dtype, weak) for a, av in zip(args, avals))
 
 
@@ -48,6 +48,8 @@ def _convert(x, aval, dtype, weak):
 
 def promote_dtypes_inexact(*args):
     """Promote, then to the default float type if the result is not inexact."""
+    if len(args) == 1 and type(args[0]) is Array and dtypes.is_inexact(args[0].aval.dtype):
+        return args
     args = promote_dtypes(*args)
     avals = [core.get_aval(a) for a in args]
     dt = avals[0].dtype
@@ -87,11 +89,16 @@ def _check_broadcastable(shapes):
 
 
 def promote_args(fun_name, *args):
+    if len(args) == 2 and type(args[0]) is Array and type(args[1]) is Array and \
+            args[0].aval == args[1].aval:
+        return args
     check_arraylike(fun_name, *args)
     return promote_shapes(*promote_dtypes(*args))
 
 
 def promote_args_inexact(fun_name, *args):
+    if len(args) == 1 and type(args[0]) is Array and dtypes.is_inexact(args[0].aval.dtype):
+        return args
     check_arraylike(fun_name, *args)
     return promote_shapes(*promote_dtypes_inexact(*args))
 
