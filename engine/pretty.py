@@ -77,7 +77,9 @@ def format_param(v, names, indent):
     if isinstance(v, enum.Enum):
         return str(v)
     if isinstance(v, tuple) and v and any(isinstance(x, (core.ClosedJaxpr, core.Jaxpr)) for x in v):
-        return "(" + " ".join(format_param(x, names, indent) for x in v) + ")"
+        pad = " " * (indent + 2)
+        body = "".join(f"\n{pad}{format_param(x, names, indent + 2)}" for x in v)
+        return f"({body}\n{' ' * indent})"
     if callable(v) and hasattr(v, "__name__"):
         return v.__name__
     return str(v)

@@ -13,3 +13,4 @@ from .gather_scatter import *  # noqa: F401,F403
 from .reductions import *  # noqa: F401,F403
 from .dot import *  # noqa: F401,F403
 from .misc import *  # noqa: F401,F403
+from .control_flow import *  # noqa: F401,F403
