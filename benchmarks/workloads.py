@@ -1,0 +1,109 @@
+"""Workloads run identically through the engine and through real JAX.
+
+Each ``run_*`` takes the API module pair (``jax``-like, ``jnp``-like) and returns the
+best time in seconds of its measured unit. ``compare.py`` calls these in separate
+processes (the engine's without ``jax`` installed) and prints ratios.
+"""
+import time
+
+import numpy as np
+
+
+def _best(fn, number, repeat):
+    best = float("inf")
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        for _ in range(number):
+            fn()
+        best = min(best, (time.perf_counter() - t0) / number)
+    return best
+
+
+def run_jit_dispatch(jax, jnp):
+    """One call of a jitted x + 1 on a 1-element array (dispatch overhead)."""
+    f = jax.jit(lambda x: x + 1.0)
+    x = jnp.ones((1,), jnp.float32)
+    f(x).block_until_ready()
+    return _best(lambda: f(x), 2000, 7)
+
+
+def run_eager_op(jax, jnp):
+    """One un-jitted elementwise op on a small array (op-by-op latency)."""
+    x = jnp.ones((8,), jnp.float32)
+    y = jnp.ones((8,), jnp.float32)
+    (x * y).block_until_ready()
+    return _best(lambda: x * y, 2000, 7)
+
+
+def _long_program(jnp):
+    def f(x):
+        for i in range(500):
+            x = jnp.sin(x) * 1.01 + x * x - 0.5  # 4 ops per iteration
+        return x
+    return f
+
+
+def run_trace_lower(jax, jnp):
+    """Trace and lower a 2,000-op program to StableHLO (no compile)."""
+    f = _long_program(jnp)
+    x = jnp.ones((4,), jnp.float32)
+
+    def once():
+        jax.jit(f).lower(x).as_text()
+    once()
+    return _best(once, 1, 5)
+
+
+def _mlp_step(jax, jnp):
+    def init(seed):
+        r = np.random.RandomState(seed)
+        sizes = [784, 512, 512, 10]
+        return [(jnp.asarray(r.randn(m, n).astype(np.float32) * np.sqrt(2.0 / m)),
+                 jnp.zeros((n,), jnp.float32)) for m, n in zip(sizes[:-1], sizes[1:])]
+
+    def predict(params, x):
+        for w, b in params[:-1]:
+            x = jnp.maximum(x @ w + b, 0.0)
+        w, b = params[-1]
+        return x @ w + b
+
+    def loss(params, x, y):
+        logits = predict(params, x)
+        m = jnp.max(logits, axis=1, keepdims=True)
+        lse = jnp.log(jnp.sum(jnp.exp(logits - m), axis=1, keepdims=True)) + m
+        return -jnp.mean(jnp.sum((logits - lse) * y, axis=1))
+
+    @jax.jit
+    def step(params, x, y):
+        g = jax.grad(loss)(params, x, y)
+        return [(w - 0.01 * gw, b - 0.01 * gb) for (w, b), (gw, gb) in zip(params, g)]
+
+    r = np.random.RandomState(1)
+    x = jnp.asarray(r.randn(128, 784).astype(np.float32))
+    y = jnp.asarray(np.eye(10, dtype=np.float32)[r.randint(0, 10, 128)])
+    return step, init(0), x, y
+
+
+def run_mlp_step(jax, jnp):
+    """Steady-state time of one MLP (784-512-512-10, batch 128) SGD step."""
+    step, params, x, y = _mlp_step(jax, jnp)
+    params = step(params, x, y)
+    jax.block_until_ready(params)
+
+    def once():
+        jax.block_until_ready(step(params, x, y))
+    return _best(once, 20, 7)
+
+
+def mlp_step_result(jax, jnp):
+    """The updated params after one step, for a correctness check."""
+    step, params, x, y = _mlp_step(jax, jnp)
+    return [np.asarray(w) for wb in step(params, x, y) for w in wb]
+
+
+WORKLOADS = {
+    "jit_dispatch": run_jit_dispatch,
+    "eager_op": run_eager_op,
+    "trace_lower_2000": run_trace_lower,
+    "mlp_step": run_mlp_step,
+}
