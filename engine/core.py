@@ -203,14 +203,6 @@ class ClosedJaxpr:
     def pretty_print(self, **kw):
         return self.jaxpr.pretty_print(**kw)
 
-    def _repr_html_(self):
-        try:
-            from visualize import jaxpr_html  # noqa: optional upper layer
-        except Exception:
-            import html
-            return f"<pre>{html.escape(str(self))}</pre>"
-        return jaxpr_html(self)
-
 
 def jaxpr_as_fun(closed):
     return lambda *args: eval_jaxpr(closed.jaxpr, closed.consts, *args)

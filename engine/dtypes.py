@@ -203,6 +203,9 @@ def is_weakly_typed(x):
 
 
 def _dtype_and_weak(x):
+    aval = getattr(x, "aval", None)  # engine arrays, tracers and avals-carrying values
+    if aval is not None and hasattr(aval, "weak_type"):
+        return aval.dtype, aval.weak_type
     # The types int/float/complex themselves also count as weak in promotion.
     weak = any(x is typ for typ in _WEAK_PYTHON_TYPES) or is_weakly_typed(x)
     return dtype_of(x), weak
@@ -289,6 +292,19 @@ def lattice_result_type(*args):
     if not args:
         raise ValueError("at least one array or dtype is required")
     dts, weaks = zip(*(_dtype_and_weak(a) for a in args))
+    key = (dts, weaks, config.jax_enable_x64)
+    hit = _lattice_memo.get(key)
+    if hit is None:
+        if len(_lattice_memo) > 4096:
+            _lattice_memo.clear()
+        hit = _lattice_memo[key] = _lattice_result(dts, weaks)
+    return hit
+
+
+_lattice_memo = {}
+
+
+def _lattice_result(dts, weaks):
     if len(dts) == 1:
         dtype, weak = dts[0], weaks[0]
     elif len(set(dts)) == 1 and not all(weaks):
@@ -355,7 +371,7 @@ def _memo_predicate(abstract):
     cache = {}
 
     def pred(dtype):
-        r = cache.get(dtype) if type(dtype) is not type else None
+        r = cache.get(dtype) if isinstance(dtype, np.dtype) else None
         if r is None:
             r = issubdtype(dtype, abstract)
             if isinstance(dtype, np.dtype):

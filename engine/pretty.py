@@ -121,9 +121,11 @@ def _alias_subjaxpr(eqn, names):
     sub = getattr(sub, "jaxpr", sub)
     if sub is None:
         return
+    used = set()
     for inner, outer in zip(sub.invars, eqn.invars):
-        if type(outer) is core.Var and inner not in names.names:
+        if type(outer) is core.Var and inner not in names.names and outer not in used:
             names.names[inner] = names(outer)
+            used.add(outer)
     for inner, outer in zip(sub.outvars, eqn.outvars):
         if type(inner) is core.Var and inner not in names.names and \
                 not isinstance(outer, core.DropVar):
@@ -138,7 +140,7 @@ def pp_jaxpr(jaxpr, names=None, indent=0):
     names = names or _Names()
     consts = " ".join(_binder(v, names) for v in jaxpr.constvars)
     invars = " ".join(_binder(v, names) for v in jaxpr.invars)
-    head = f"{{ lambda {consts}{' ' if consts else ''}; {invars}. let"
+    head = f"{{ lambda {consts}; {invars}. let"
     if not jaxpr.constvars:
         head = f"{{ lambda ; {invars}. let"
     eqn_strs = [pp_eqn(e, names, indent + 4) for e in jaxpr.eqns]
