@@ -106,9 +106,10 @@ def pp_eqn(eqn, names, indent):
     head = f"{outs} = {eqn.primitive.name}"
     if not params:
         return f"{head} {ins}"
-    one = f"{head}[{' '.join(params)}] {ins}"
+    one = f"{head}[{' '.join(params)}]"
+    # As JAX's printer: the params stay on one line when the text up to "]" fits.
     if "\n" not in one and indent + len(one) <= WIDTH:
-        return one
+        return f"{one} {ins}"
     pad = " " * (indent + 2)
     body = "".join(f"\n{pad}{p}" for p in params)
     return f"{head}[{body}\n{' ' * indent}] {ins}"
@@ -146,7 +147,7 @@ def pp_jaxpr(jaxpr, names=None, indent=0):
     eqn_strs = [pp_eqn(e, names, indent + 4) for e in jaxpr.eqns]
     outs = ", ".join(_atom(v, names) for v in jaxpr.outvars)
     tail = f"in ({outs}{',' if len(jaxpr.outvars) == 1 else ''}) }}"
-    one_line = f"{head} {'; '.join(eqn_strs)}{' ' if eqn_strs else ''}{tail}"
+    one_line = f"{head} {'; '.join(eqn_strs)} {tail}"
     if "\n" not in one_line and indent + len(one_line) <= WIDTH:
         return one_line
     pad = " " * (indent + 4)

@@ -269,29 +269,28 @@ def _flatten(x, leaves):
     if kind == _LEAF:
         leaves.append(x)
         return None
-    if kind == _TUPLE or kind == _LIST:
-        kids = []
-        for c in x:
-            if _kind_get(type(c)) == _LEAF:
-                leaves.append(c)
-                kids.append(None)
-            else:
-                kids.append(_flatten(c, leaves))
-        return (t, None, tuple(kids))
-    if kind == _DICT:
+    if kind == _TUPLE or kind == _LIST or kind == _NAMEDTUPLE:
+        aux, children = None, x
+    elif kind == _DICT:
         if not x:
             return _EMPTY_DICT_NODE
         try:
-            keys = tuple(sorted(x))
+            aux = tuple(sorted(x))
         except TypeError:
-            keys = _sorted_keys(x)  # raises a clear error
-        return (dict, keys, tuple([_flatten(x[k], leaves) for k in keys]))
-    if kind == _NONE:
+            aux = _sorted_keys(x)  # raises a clear error
+        children = list(map(x.__getitem__, aux))
+    elif kind == _NONE:
         return _NONE_NODE
-    if kind == _NAMEDTUPLE:
-        return (t, None, tuple([_flatten(c, leaves) for c in x]))
-    children, aux = _custom[t].flatten(x)
-    return (t, aux, tuple([_flatten(c, leaves) for c in children]))
+    else:
+        children, aux = _custom[t].flatten(x)
+    kids = []
+    for c in children:
+        if _kind_get(type(c)) == _LEAF:  # inlined leaf case: saves a call per leaf
+            leaves.append(c)
+            kids.append(None)
+        else:
+            kids.append(_flatten(c, leaves))
+    return (t, aux, tuple(kids))
 
 
 def _leaves(x, leaves):

@@ -1,28 +1,41 @@
-"""Comparisons, logical and bitwise primitives, select_n and clamp."""
+"""Comparisons, logical/bitwise and shift primitives, select_n and clamp."""
 from __future__ import annotations
 
 import numpy as np
 from jaxlib.mlir.dialects import stablehlo as hlo
 
-from .. import core
 from .. import dtypes
 from ..core import Primitive, ShapedArray
 from ..interpreters import batching, lowering
-from ..interpreters.jvp import Zero, zero_jvp, instantiate
+from ..interpreters.jvp import Zero, defjvp, instantiate, tangent_aval, zero_jvp
 from ..interpreters.transpose import is_undefined_primal
-from ._base import binop, broadcast_shapes_lax, aval_of
+from ._base import aval_of, binop, check_dtypes, unop
 from .elementwise import promote_scalars
 
-__all__ = ['eq', 'ne', 'lt', 'le', 'gt', 'ge', 'select_n', 'select', 'eq_p', 'ne_p', 'lt_p', 'le_p', 'gt_p', 'ge_p', 'select_n_p']
+__all__ = [
+    'eq', 'ne', 'lt', 'le', 'gt', 'ge',
+    'bitwise_and', 'bitwise_or', 'bitwise_xor', 'bitwise_not',
+    'shift_left', 'shift_right_logical', 'shift_right_arithmetic', 'population_count', 'clz',
+    'select_n', 'select', 'clamp',
+    'eq_p', 'ne_p', 'lt_p', 'le_p', 'gt_p', 'ge_p', 'and_p', 'or_p', 'xor_p', 'not_p',
+    'shift_left_p', 'shift_right_logical_p', 'shift_right_arithmetic_p',
+    'population_count_p', 'clz_p', 'select_n_p', 'clamp_p',
+]
+
+_any = ("int", "float", "complex", "bool")
+_ordered = ("int", "float", "bool")  # complex values have no order
+_bool_or_int = ("int", "bool")
+_int = ("int",)
 
 
-_any = ("bool", "int", "float", "complex")
+# ---------------------------------------------------------------------------- comparisons
 
-
-def _compare_op(name, direction):
-    p = binop(name, _any, None, result_dtype=lambda d: np.dtype(np.bool_))
+def _compare_op(name, direction, kinds):
+    p = binop(name, kinds, None, result_dtype=lambda d: np.dtype(np.bool_))
 
     def lower(ctx, x, y):
+        # floats compare with IEEE semantics (NaN is unordered: only `ne` is true);
+        # bool compares as unsigned, like JAX.
         shape = ctx.avals_out[0].shape
         x = lowering.broadcast_to(x, ctx.avals_in[0], shape)
         y = lowering.broadcast_to(y, ctx.avals_in[1], shape)
@@ -33,12 +46,12 @@ def _compare_op(name, direction):
     return p
 
 
-eq_p = _compare_op("eq", "EQ")
-ne_p = _compare_op("ne", "NE")
-lt_p = _compare_op("lt", "LT")
-le_p = _compare_op("le", "LE")
-gt_p = _compare_op("gt", "GT")
-ge_p = _compare_op("ge", "GE")
+eq_p = _compare_op("eq", "EQ", _any)
+ne_p = _compare_op("ne", "NE", _any)
+lt_p = _compare_op("lt", "LT", _ordered)
+le_p = _compare_op("le", "LE", _ordered)
+gt_p = _compare_op("gt", "GT", _ordered)
+ge_p = _compare_op("ge", "GE", _ordered)
 
 
 def eq(x, y):
@@ -65,13 +78,108 @@ def ge(x, y):
     return ge_p.bind(*promote_scalars(x, y))
 
 
+# ---------------------------------------------------------------------------- logical / bitwise
+
+# On bool these are the logical operations; on integers they act bit by bit.
+and_p = binop("and", _bool_or_int, hlo.and_)
+or_p = binop("or", _bool_or_int, hlo.or_)
+xor_p = binop("xor", _bool_or_int, hlo.xor)
+not_p = unop("not", _bool_or_int, hlo.not_)
+for _p in (and_p, or_p, xor_p, not_p):
+    zero_jvp(_p)
+
+
+def bitwise_and(x, y):
+    return and_p.bind(*promote_scalars(x, y))
+
+
+def bitwise_or(x, y):
+    return or_p.bind(*promote_scalars(x, y))
+
+
+def bitwise_xor(x, y):
+    return xor_p.bind(*promote_scalars(x, y))
+
+
+def bitwise_not(x):
+    return not_p.bind(x)
+
+
+# ---------------------------------------------------------------------------- shifts and bit counts
+
+# Shift amounts are read as unsigned: an amount >= the bit width (or negative) gives 0 for
+# the left and logical right shifts and the sign fill for the arithmetic one (XLA's rule).
+shift_left_p = binop("shift_left", _int, hlo.shift_left)
+shift_right_logical_p = binop("shift_right_logical", _int, hlo.shift_right_logical)
+shift_right_arithmetic_p = binop("shift_right_arithmetic", _int, hlo.shift_right_arithmetic)
+population_count_p = unop("population_count", _int, hlo.popcnt)
+clz_p = unop("clz", _int, hlo.count_leading_zeros)
+for _p in (shift_left_p, shift_right_logical_p, shift_right_arithmetic_p, population_count_p,
+           clz_p):
+    zero_jvp(_p)
+
+
+def shift_left(x, y):
+    return shift_left_p.bind(*promote_scalars(x, y))
+
+
+def shift_right_logical(x, y):
+    return shift_right_logical_p.bind(*promote_scalars(x, y))
+
+
+def shift_right_arithmetic(x, y):
+    return shift_right_arithmetic_p.bind(*promote_scalars(x, y))
+
+
+def population_count(x):
+    return population_count_p.bind(x)
+
+
+def clz(x):
+    return clz_p.bind(x)
+
+
+# ---------------------------------------------------------------------------- batching helper
+
+def _to_full_batched(size, v, d, full_shape, keep_scalar):
+    """Bring an operand of a select/clamp to ``full_shape`` = (size, *per-example shape) with
+    the batch axis in front. An unbatched rank-0 operand stays rank 0 when ``keep_scalar``
+    (the primitive broadcasts it); a batched per-example scalar is broadcast along axis 0."""
+    from .structural import broadcast_in_dim
+    ndim = aval_of(v).ndim
+    if d is None:
+        if ndim == 0 and keep_scalar:
+            return v
+        lead = len(full_shape) - ndim
+        return broadcast_in_dim(v, full_shape, tuple(range(lead, len(full_shape))))
+    v = batching.move_batch_axis(size, d, 0, v)
+    if ndim == 1 and len(full_shape) > 1:
+        v = broadcast_in_dim(v, full_shape, (0,))
+    return v
+
+
+def _per_example_shape(vals, dims, positions):
+    """The widest per-example shape among the operands at ``positions``."""
+    shape = ()
+    for i in positions:
+        s = list(aval_of(vals[i]).shape)
+        if dims[i] is not None:
+            del s[dims[i]]
+        if len(s) > len(shape):
+            shape = tuple(s)
+    return shape
+
+
 # ---------------------------------------------------------------------------- select_n
 
 select_n_p = Primitive("select_n")
 
 
 def select_n(which, *cases):
-    """``cases[which]`` elementwise; ``which`` is bool (2 cases) or int32."""
+    """``cases[which]`` elementwise; ``which`` is bool (at most 2 cases) or an integer,
+    a scalar or of the cases' shape."""
+    if not cases:
+        raise ValueError("select_n() must have at least one case")
     return select_n_p.bind(which, *cases)
 
 
@@ -83,20 +191,20 @@ def select(pred, on_true, on_false):
 @select_n_p.def_abstract_eval
 def _select_n_abstract_eval(which, *cases):
     if not cases:
-        raise TypeError("select_n must have at least one case")
-    if any(c.dtype != cases[0].dtype for c in cases):
-        raise TypeError("select_n cases must have the same dtypes, got "
-                        f"{', '.join(c.dtype.name for c in cases)}.")
+        raise TypeError("select must have at least one case")
     if any(c.shape != cases[0].shape for c in cases):
-        raise TypeError("select_n cases must have the same shapes, got "
-                        f"{', '.join(str(c.shape) for c in cases)}.")
+        raise TypeError("select cases must have the same shapes, got "
+                        f"[{', '.join(str(c.shape) for c in cases)}].")
     if which.shape and which.shape != cases[0].shape:
-        raise TypeError("select_n `which` must be scalar or have the same shape as cases, got "
+        raise TypeError("select `which` must be scalar or have the same shape as cases, got "
                         f"`which` shape {which.shape} but case shape {cases[0].shape}.")
+    if any(c.dtype != cases[0].dtype for c in cases):
+        raise TypeError("lax.select requires arguments to have the same dtypes, got "
+                        f"{', '.join(c.dtype.name for c in cases)}.")
     if which.dtype != np.bool_ and not dtypes.is_int(which.dtype):
-        raise TypeError(f"select_n `which` must be boolean or integer type, got {which.dtype.name}.")
+        raise TypeError(f"select `which` must be boolean or integer type, got {which.dtype.name}.")
     if which.dtype == np.bool_ and len(cases) > 2:
-        raise TypeError("select_n with boolean `which` cannot have more than 2 cases")
+        raise TypeError("select with boolean `which` cannot have > 2 cases.")
     return ShapedArray(cases[0].shape, cases[0].dtype, all(c.weak_type for c in cases))
 
 
@@ -107,14 +215,13 @@ def _select_n_lowering(ctx, which, *cases):
     which = lowering.broadcast_to(which, wa, shape)
     wa = wa.update(shape=shape)
 
-    def build(lo, hi):
+    def build(lo, hi):  # binary search on `which` over cases[lo:hi]
         if hi - lo == 1:
             return cases[lo]
-        mid = (lo + hi) // 2
         if wa.dtype == np.bool_:
-            pred = which
-        else:
-            pred = lowering.compare(which, lowering.full_like_aval(mid, wa), "LT", wa)
+            return hlo.select(which, cases[1], cases[0])
+        mid = (lo + hi) // 2
+        pred = lowering.compare(which, lowering.full_like_aval(mid, wa), "LT", wa)
         return hlo.select(pred, build(lo, mid), build(mid, hi))
     return build(0, len(cases))
 
@@ -124,9 +231,8 @@ def _select_n_jvp(primals, tangents):
     out = select_n(which, *cases)
     ts = tangents[1:]
     if all(type(t) is Zero for t in ts):
-        return out, Zero(aval_of(out))
-    ts = [instantiate(t) for t in ts]
-    return out, select_n(which, *ts)
+        return out, Zero(tangent_aval(aval_of(out)))
+    return out, select_n(which, *[instantiate(t) for t in ts])
 
 
 select_n_p.def_jvp(_select_n_jvp)
@@ -135,14 +241,14 @@ select_n_p.def_jvp(_select_n_jvp)
 def _select_n_transpose(ct, which, *cases):
     from .structural import full_like
     if is_undefined_primal(which):
-        raise ValueError("select_n is not linear in its predicate")
+        raise ValueError("select_n is not linear in its predicate `which`")
+    if type(ct) is Zero:
+        return [None] + [Zero(c.aval) if is_undefined_primal(c) else None for c in cases]
     zeros = full_like(ct, 0)
     outs = [None]
     for i, c in enumerate(cases):
         if is_undefined_primal(c):
-            branches = [zeros] * len(cases)
-            branches[i] = ct
-            outs.append(select_n(which, *branches))
+            outs.append(select_n(which, *[ct if j == i else zeros for j in range(len(cases))]))
         else:
             outs.append(None)
     return outs
@@ -152,38 +258,80 @@ select_n_p.def_transpose(_select_n_transpose)
 
 
 def _select_n_batch(size, vals, dims):
-    from ..interpreters.batching import move_batch_axis
     which, *cases = vals
     wd, *cds = dims
-    case_aval = next(core.get_aval(c) for c, d in zip(cases, cds) if True)
-    # move everything to a leading batch axis and broadcast scalars / unbatched values
-    out_shape = None
-    new = []
-    for v, d in zip(vals, dims):
-        new.append(move_batch_axis(size, d, 0, v) if d is not None else v)
-    ranks = [core.get_aval(v).ndim for v in new]
-    full_shape = None
-    for v, d in zip(new[1:], dims[1:]):
-        if d is not None:
-            full_shape = core.get_aval(v).shape
-            break
-    if full_shape is None:  # only `which` is batched
-        base = core.get_aval(new[1]).shape
-        full_shape = (size,) + base
-    from .structural import broadcast_to_shape, broadcast_in_dim
-    fixed = []
-    for i, (v, d) in enumerate(zip(new, dims)):
-        a = core.get_aval(v)
-        if i == 0 and a.ndim == 0:
-            fixed.append(v)
-            continue
-        if d is None:
-            fixed.append(broadcast_in_dim(v, full_shape, tuple(range(len(full_shape) - a.ndim, len(full_shape)))))
-        elif i == 0 and a.ndim == 1 and len(full_shape) > 1:
-            fixed.append(broadcast_in_dim(v, full_shape, (0,)))
-        else:
-            fixed.append(v)
-    return select_n(*fixed), 0
+    w_ndim, c_ndim = aval_of(which).ndim, aval_of(cases[0]).ndim
+    if all(d == wd for d in cds) and w_ndim == c_ndim:
+        return select_n(which, *cases), wd
+    if wd is None and w_ndim == 0 and all(d is not None and d == cds[0] for d in cds):
+        return select_n(which, *cases), cds[0]
+    shape = (size,) + _per_example_shape(vals, dims, range(1, len(vals)))
+    which = _to_full_batched(size, which, wd, shape, keep_scalar=True)
+    cases = [_to_full_batched(size, c, d, shape, keep_scalar=False) for c, d in zip(cases, cds)]
+    return select_n(which, *cases), 0
 
 
 select_n_p.def_batch(_select_n_batch)
+
+
+# ---------------------------------------------------------------------------- clamp
+
+clamp_p = Primitive("clamp")
+
+
+def clamp(min, x, max):  # noqa: A002 - lax's names
+    """``min`` where x < min, ``max`` where x > max, else x; min/max are scalars or
+    of x's shape."""
+    min, x, max = promote_scalars(min, x, max)
+    return clamp_p.bind(min, x, max)
+
+
+@clamp_p.def_abstract_eval
+def _clamp_abstract_eval(lo, x, hi):
+    check_dtypes("clamp", (lo, x, hi), _any)
+    if len({lo.dtype, x.dtype, hi.dtype}) > 1:
+        raise TypeError("lax.clamp requires arguments to have the same dtypes, got "
+                        f"{lo.dtype.name}, {x.dtype.name}, {hi.dtype.name}.")
+    if lo.shape and lo.shape != x.shape:
+        raise TypeError("clamp requires min.shape == operand.shape or min.shape == (), got "
+                        f"min.shape={lo.shape}, operand.shape={x.shape}.")
+    if hi.shape and hi.shape != x.shape:
+        raise TypeError("clamp requires max.shape == operand.shape or max.shape == (), got "
+                        f"max.shape={hi.shape}, operand.shape={x.shape}.")
+    return ShapedArray(x.shape, x.dtype, lo.weak_type and x.weak_type and hi.weak_type)
+
+
+@clamp_p.def_lowering
+def _clamp_lowering(ctx, lo, x, hi):
+    return hlo.clamp(lo, x, hi)  # rank-0 bounds broadcast implicitly
+
+
+def _where_else_zero(pred, g, x):
+    """``g`` (broadcast to x's shape) where pred, else 0."""
+    from .structural import broadcast_to_shape, full_like
+    g = broadcast_to_shape(g, aval_of(x).shape)
+    return select(pred, g, full_like(g, 0))
+
+
+# JAX's convention: at ties (x == min or x == max) no operand gets the tangent.
+defjvp(clamp_p,
+       lambda g, lo, x, hi: _where_else_zero(bitwise_and(gt(lo, x), lt(lo, hi)), g, x),
+       lambda g, lo, x, hi: _where_else_zero(bitwise_and(gt(x, lo), lt(x, hi)), g, x),
+       lambda g, lo, x, hi: _where_else_zero(lt(hi, x), g, x))
+
+
+def _clamp_batch(size, vals, dims):
+    (lo, x, hi), (dlo, dx, dhi) = vals, dims
+    ndims = [aval_of(v).ndim for v in vals]
+    if dlo == dx == dhi and len(set(ndims)) == 1:
+        return clamp_p.bind(lo, x, hi), dx
+    if dlo is None and dhi is None and ndims[0] == ndims[2] == 0:
+        return clamp_p.bind(lo, x, hi), dx
+    shape = (size,) + _per_example_shape(vals, dims, range(3))
+    lo = _to_full_batched(size, lo, dlo, shape, keep_scalar=True)
+    hi = _to_full_batched(size, hi, dhi, shape, keep_scalar=True)
+    x = _to_full_batched(size, x, dx, shape, keep_scalar=False)
+    return clamp_p.bind(lo, x, hi), 0
+
+
+clamp_p.def_batch(_clamp_batch)
