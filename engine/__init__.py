@@ -19,5 +19,6 @@ from .api import (jvp, linearize, vjp, grad, value_and_grad, vmap, jacfwd, jacre
                   device_put, device_get, block_until_ready, disable_jit, clear_caches,
                   live_arrays)
 from .dtypes import float0  # noqa: F401
+from . import random  # noqa: F401
 
 __version__ = "0.1.0"

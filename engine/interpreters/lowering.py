@@ -43,6 +43,9 @@ def ir_type(aval):
 def _splat_attr(elt, dtype, x):
     if dtype == np.bool_:
         return ir.BoolAttr.get(bool(x))
+    if dtype.kind == "u" and dtype.itemsize == 8:
+        # IntegerAttr takes a signed 64-bit value: pass uint64 as its bit pattern.
+        return ir.IntegerAttr.get(elt, int(np.array(x, np.uint64).view(np.int64)))
     if dtype.kind in "iu":
         return ir.IntegerAttr.get(elt, int(x))
     return ir.FloatAttr.get(elt, float(x))

@@ -1,0 +1,762 @@
+"""``engine.random``: JAX's default pseudo-random numbers, bit for bit.
+
+The generator is threefry2x32 (``engine.lax.random_bits``) in JAX's "partitionable"
+counter layout (``jax_threefry_partitionable=True``, the default):
+
+* a key is two uint32 words; a seed becomes (high 32 bits, low 32 bits) of the
+  seed's integer value (the high word is 0 for seeds narrower than 64 bits);
+* ``split(key, shape)`` and ``bits(key, shape)`` hash the row-major index ``i`` of each
+  output position, as the counter pair (i >> 32, i & 0xFFFFFFFF), under the key;
+  ``split`` keeps both output words as the new key, 32-bit ``bits`` xor them, 64-bit
+  ``bits`` put the first word high, and 8/16-bit ``bits`` keep the low bits of the xor;
+* ``fold_in(key, d)`` hashes the counter pair (0, uint32(d)).
+
+Keys come in two forms, as in JAX. ``PRNGKey(seed)`` returns the raw key data, a
+``uint32[2]`` array ("legacy" keys). ``key(seed)`` returns a typed key: a
+:class:`PRNGKeyArray`, a small pytree wrapping the uint32 data of shape
+``(*key_shape, 2)``, so it passes through ``jit`` and ``vmap`` (batch along its
+leading key axes). Its ``dtype`` prints as ``key<fry>``. Functions return keys in the
+form they were given. (JAX's jaxprs show typed keys as ``key<fry>[]`` values and
+``random_bits``/``random_split`` equations; here they appear as their uint32 data and
+``iota_2x32_shape``/``threefry2x32`` equations.)
+"""
+from __future__ import annotations
+
+import math
+import operator
+from collections.abc import Sequence
+
+import numpy as np
+
+from . import core
+from . import dtypes
+from . import lax
+from . import tree_util
+from .config import config
+from .jit import jit
+from .lax.random_bits import iota_2x32_shape, threefry2x32
+
+__all__ = ['PRNGKey', 'key', 'key_data', 'wrap_key_data', 'key_impl', 'PRNGKeyArray',
+           'split', 'fold_in', 'bits', 'uniform', 'normal', 'randint', 'bernoulli',
+           'gumbel', 'categorical', 'permutation', 'choice', 'truncated_normal']
+
+_UINT_BY_BITS = {8: dtypes.uint8, 16: dtypes.uint16, 32: dtypes.uint32, 64: dtypes.uint64}
+
+
+# ---------------------------------------------------------------------------- typed keys
+
+class KeyDType:
+    """The dtype of typed threefry keys; prints as ``key<fry>``."""
+    name = "key<fry>"
+    impl = "threefry2x32"
+
+    def __repr__(self):
+        return self.name
+
+    __str__ = __repr__
+
+    def __eq__(self, other):
+        return isinstance(other, KeyDType) or (isinstance(other, str) and other == self.name)
+
+    def __hash__(self):
+        return hash(self.name)
+
+
+key_dtype = KeyDType()
+
+
+class PRNGKeyArray:
+    """An array of typed threefry keys, stored as uint32 data of shape ``(*shape, 2)``."""
+    __slots__ = ("_data",)
+    __array_priority__ = 200
+
+    def __init__(self, data):
+        self._data = data
+
+    shape = property(lambda self: tuple(core.get_aval(self._data).shape[:-1]))
+    ndim = property(lambda self: len(self.shape))
+    size = property(lambda self: math.prod(self.shape))
+    dtype = property(lambda self: key_dtype)
+
+    def __len__(self):
+        if not self.shape:
+            raise TypeError("len() of unsized object")
+        return self.shape[0]
+
+    def __iter__(self):
+        return (self[i] for i in range(len(self)))
+
+    def __getitem__(self, idx):
+        if not isinstance(idx, tuple):
+            idx = (idx,)
+        if any(i is Ellipsis for i in idx):
+            idx = idx + (slice(None),)  # keep the trailing key-data axis whole
+        return PRNGKeyArray(self._data[idx])
+
+    def reshape(self, *shape):
+        if len(shape) == 1 and isinstance(shape[0], Sequence):
+            shape = shape[0]
+        shape = tuple(operator.index(d) for d in shape)
+        if -1 in shape:
+            known = math.prod(d for d in shape if d != -1)
+            shape = tuple(self.size // max(known, 1) if d == -1 else d for d in shape)
+        return PRNGKeyArray(lax.reshape(self._data, shape + (2,)))
+
+    def __eq__(self, other):
+        if not isinstance(other, PRNGKeyArray):
+            return NotImplemented
+        same = lax.eq(self._data, other._data)
+        return lax.reduce_and(same, (core.get_aval(same).ndim - 1,))
+
+    def __ne__(self, other):
+        eq = self.__eq__(other)
+        return eq if eq is NotImplemented else lax.bitwise_not(eq)
+
+    __hash__ = None
+
+    def block_until_ready(self):
+        if hasattr(self._data, "block_until_ready"):
+            self._data.block_until_ready()
+        return self
+
+    def __repr__(self):
+        if isinstance(self._data, core.Tracer):
+            return f"PRNGKeyArray({self.shape}, dtype={key_dtype}) overlaying {self._data!r}"
+        return (f"Array({self.shape}, dtype={key_dtype}) overlaying:\n"
+                f"{np.asarray(self._data)}")
+
+
+tree_util.register_pytree_node(PRNGKeyArray, lambda k: ((k._data,), None),
+                               lambda _, children: PRNGKeyArray(children[0]))
+
+
+def _check_key_data(data):
+    aval = core.get_aval(data)
+    if aval.ndim < 1:
+        raise TypeError("JAX encountered invalid PRNG key data: expected key_data.ndim >= 1; "
+                        f"got ndim={aval.ndim}")
+    if aval.shape[-1:] != (2,):
+        raise TypeError("JAX encountered invalid PRNG key data: expected key_data.shape to "
+                        f"end with (2,); got shape={aval.shape} for impl=threefry2x32")
+    if aval.dtype != np.uint32:
+        raise TypeError("JAX encountered invalid PRNG key data: expected key_data.dtype = "
+                        f"uint32; got dtype={aval.dtype}")
+
+
+def _key_data_of(name, key, allow_batched=False):
+    """(uint32 key data, was_typed) for a typed key or raw key data."""
+    if isinstance(key, PRNGKeyArray):
+        data, typed = key._data, True
+    else:
+        if dtypes.is_python_scalar(key) or key is None:
+            raise TypeError(f"unexpected PRNG key type {type(key)}")
+        data, typed = key, False
+        if not core.valid_array_value(data):
+            data = np.asarray(data)
+        _check_key_data(data)
+    shape = core.get_aval(data).shape
+    if not allow_batched and len(shape) > 1:
+        shown = shape[:-1] if typed else shape
+        raise ValueError(f"{name} accepts a single key, but was given a key array of shape "
+                         f"{shown} != (). Use jax.vmap for batching.")
+    return data, typed
+
+
+def _as_keys(data, typed):
+    return PRNGKeyArray(data) if typed else data
+
+
+def _words(data):
+    return (lax.index_in_dim(data, 0, keepdims=False),
+            lax.index_in_dim(data, 1, keepdims=False))
+
+
+# ---------------------------------------------------------------------------- seeding
+
+def _seed_words(seed):
+    """Key data for an integer seed: (bits 63..32, bits 31..0) of its value."""
+    aval = core.get_aval(seed)
+    if aval.shape:
+        raise TypeError(f"PRNG key seed must be a scalar; got {seed!r}.")
+    if not dtypes.is_int(aval.dtype):
+        raise TypeError(f"PRNG key seed must be an integer; got {seed!r}")
+    # Integer conversions wrap modulo 2**32 (sign-extending narrower signed seeds).
+    low = lax.convert_element_type(seed, np.uint32)
+    if aval.dtype.itemsize == 8:
+        high = lax.convert_element_type(
+            lax.shift_right_logical(seed, np.array(32, aval.dtype)), np.uint32)
+    else:
+        high = lax.full((), 0, np.uint32)
+    return lax.concatenate([lax.expand_dims(high, (0,)), lax.expand_dims(low, (0,))], 0)
+
+
+def _seed(ctor_name, seed):
+    if isinstance(seed, PRNGKeyArray):
+        raise TypeError(f"{ctor_name} accepts a scalar seed, but was given a PRNG key.")
+    if _ndim(seed):
+        raise TypeError(f"{ctor_name} accepts a scalar seed, but was given an array of shape "
+                        f"{np.shape(seed)} != (). Use jax.vmap for batching")
+    if isinstance(seed, int):
+        # As JAX does: go through int64 (OverflowError beyond it), then wrap to the
+        # default integer width.
+        arr = np.asarray(np.int64(seed))
+        if not config.jax_enable_x64:
+            arr = arr.astype(np.int32)
+        seed = arr
+    elif not core.valid_array_value(seed) or isinstance(seed, (np.ndarray, np.generic)):
+        from . import numpy as jnp
+        seed = jnp.asarray(seed)
+    return _seed_words_jit(seed)
+
+
+_seed_words_jit = jit(_seed_words)
+
+
+def _ndim(x):
+    return core.get_aval(x).ndim if core.valid_array_value(x) else np.ndim(x)
+
+
+def PRNGKey(seed):  # noqa: N802 - JAX's name
+    """A raw ``uint32[2]`` key for an integer seed."""
+    return _seed("PRNGKey", seed)
+
+
+def key(seed, *, impl=None):
+    """A typed key (:class:`PRNGKeyArray` of shape ``()``) for an integer seed."""
+    _check_impl(impl)
+    return PRNGKeyArray(_seed("key", seed))
+
+
+def _check_impl(impl):
+    if impl is not None and str(impl) not in ("threefry2x32", "key<fry>"):
+        raise ValueError(f'unrecognized PRNG implementation "{impl}". Did you mean one of: '
+                         '"threefry2x32"?')
+
+
+def key_data(keys):
+    """The uint32 data of typed keys (raw key data is returned as is)."""
+    data, _ = _key_data_of("key_data", keys, allow_batched=True)
+    return data
+
+
+def wrap_key_data(key_bits_array, *, impl=None):
+    """Typed keys over uint32 data of shape ``(*key_shape, 2)``."""
+    _check_impl(impl)
+    data = key_bits_array
+    if isinstance(data, PRNGKeyArray):
+        raise TypeError("wrap_key_data expects uint32 key data, got a typed key array")
+    if not core.valid_array_value(data):
+        data = np.asarray(data)
+    _check_key_data(data)
+    return PRNGKeyArray(data)
+
+
+def key_impl(keys):
+    _key_data_of("key_impl", keys, allow_batched=True)
+    return "threefry2x32"
+
+
+# ---------------------------------------------------------------------------- split, fold_in, bits
+
+def _hash_counters(data, shape):
+    """threefry2x32 of the key over the 64-bit row-major counters of ``shape``."""
+    k1, k2 = _words(data)
+    hi, lo = iota_2x32_shape(shape)
+    return threefry2x32(k1, k2, hi, lo)
+
+
+def _split(data, shape):
+    y1, y2 = _hash_counters(data, shape)
+    return lax.concatenate([lax.expand_dims(y1, (-1,)), lax.expand_dims(y2, (-1,))], len(shape))
+
+
+_split_jit = jit(_split, static_argnums=(1,))
+
+
+def _num_to_shape(num):
+    if isinstance(num, Sequence):
+        return tuple(operator.index(d) for d in num)
+    return (operator.index(num),)
+
+
+def split(key, num=2):
+    """``num`` new keys (or an array of keys of shape ``num``) from one key."""
+    data, typed = _key_data_of("split", key)
+    return _as_keys(_split_jit(data, _num_to_shape(num)), typed)
+
+
+def _fold_in(data, d):
+    k1, k2 = _words(data)
+    y1, y2 = threefry2x32(k1, k2, lax.full((), 0, np.uint32), d)
+    return lax.concatenate([lax.expand_dims(y1, (0,)), lax.expand_dims(y2, (0,))], 0)
+
+
+_fold_in_jit = jit(_fold_in)
+
+
+def fold_in(key, data):
+    """A new key from a key and a 32-bit integer."""
+    from . import numpy as jnp
+    kdata, typed = _key_data_of("fold_in", key)
+    if _ndim(data):
+        raise TypeError("fold_in accepts a scalar, but was given an array of"
+                        f"shape {np.shape(data)} != (). Use jax.vmap for batching.")
+    return _as_keys(_fold_in_jit(kdata, jnp.asarray(data, dtype=np.uint32)), typed)
+
+
+def _random_bits(data, bit_width, shape):
+    if math.prod(shape) > 2 ** 64:
+        raise NotImplementedError('random bits array of size exceeding 2 ** 64')
+    y1, y2 = _hash_counters(data, shape)
+    if bit_width == 64:
+        u64 = dtypes.uint64
+        high = lax.convert_element_type(y1, u64)
+        low = lax.convert_element_type(y2, u64)
+        return lax.bitwise_or(lax.shift_left(high, np.array(32, u64)), low)
+    out = lax.bitwise_xor(y1, y2)
+    if bit_width == 32:
+        return out
+    return lax.convert_element_type(out, _UINT_BY_BITS[bit_width])
+
+
+def _canonical_shape(shape):
+    if isinstance(shape, Sequence):
+        return tuple(operator.index(d) for d in shape)
+    return (operator.index(shape),)
+
+
+def bits(key, shape=(), dtype=None):
+    """Uniform random bits as unsigned integers (uint32, or uint64 under x64)."""
+    data, _ = _key_data_of("bits", key)
+    dtype = (dtypes.default_uint_dtype() if dtype is None
+             else dtypes.canonicalize_user_dtype(dtype, "bits"))
+    if not dtypes.is_unsigned(dtype):
+        raise ValueError(f"dtype argument to `bits` must be an unsigned int dtype, got {dtype}")
+    return _bits_jit(data, 8 * dtype.itemsize, _canonical_shape(shape))
+
+
+_bits_jit = jit(_random_bits, static_argnums=(1, 2))
+
+
+# ---------------------------------------------------------------------------- floats
+
+def _float_dtype(name, dtype, kinds=("float",)):
+    dtype = dtypes.canonicalize_user_dtype(float if dtype is None else dtype, name)
+    ok = dtypes.is_float(dtype) or ("complex" in kinds and dtypes.is_complex(dtype))
+    if not ok:
+        what = "a float or complex" if "complex" in kinds else "a float"
+        raise ValueError(f"dtype argument to `{name}` must be {what} dtype, got {dtype}")
+    return dtype
+
+
+def _uniform(data, minval, maxval, shape, dtype):
+    """Floats in [minval, maxval): random mantissa bits under the exponent of 1.0 give
+    [1, 2); subtract 1, scale and shift."""
+    minval = lax.broadcast_to_rank(lax.convert_element_type(minval, dtype), len(shape))
+    maxval = lax.broadcast_to_rank(lax.convert_element_type(maxval, dtype), len(shape))
+    info = dtypes.finfo(dtype)
+    nbits, nmant = info.bits, info.nmant
+    if nbits not in (8, 16, 32, 64):
+        raise TypeError(f"uniform only accepts 8-, 16-, 32-, or 64-bit dtypesgot {dtype}.")
+    rng_bits = 8 if nmant < 8 else nbits  # e.g. bfloat16 draws 8 bits per value
+    uint = _UINT_BY_BITS[nbits]
+    random = _random_bits(data, rng_bits, shape)
+    if rng_bits != nbits:
+        random = lax.convert_element_type(random, uint)
+    mantissa = lax.shift_right_logical(random, np.array(rng_bits - nmant, uint))
+    one_bits = np.array(1.0, dtype).view(uint)
+    floats = lax.sub(lax.bitcast_convert_type(lax.bitwise_or(mantissa, one_bits), dtype),
+                     np.array(1.0, dtype))
+    scaled = lax.add(lax.mul(floats, lax.sub(maxval, minval)), minval)
+    return lax.max(minval, lax.reshape(scaled, shape))
+
+
+_uniform_jit = jit(_uniform, static_argnums=(3, 4))
+
+
+def uniform(key, shape=(), dtype=None, minval=0., maxval=1.):
+    """Uniform floats in [minval, maxval)."""
+    data, _ = _key_data_of("uniform", key)
+    dtype = _float_dtype("uniform", dtype)
+    return _uniform_jit(data, minval, maxval, _canonical_shape(shape), dtype)
+
+
+def _normal_real(data, shape, dtype):
+    lo = np.nextafter(np.array(-1., dtype), np.array(0., dtype), dtype=dtype)
+    u = _uniform(data, lo, np.array(1., dtype), shape, dtype)
+    return lax.mul(np.array(np.sqrt(2), dtype), lax.erf_inv(u))
+
+
+def _normal(data, shape, dtype):
+    if not dtypes.is_complex(dtype):
+        return _normal_real(data, shape, dtype)
+    real = dtypes.real_dtype(dtype)
+    keys = _split(data, (2,))
+    k_re, k_im = (lax.index_in_dim(keys, i, keepdims=False) for i in range(2))
+    re = lax.convert_element_type(_normal_real(k_re, shape, real), dtype)
+    im = lax.convert_element_type(_normal_real(k_im, shape, real), dtype)
+    z = lax.add(re, lax.mul(np.array(1j, dtype), im))
+    return lax.div(z, np.array(np.sqrt(2), dtype))
+
+
+_normal_jit = jit(_normal, static_argnums=(1, 2))
+
+
+def normal(key, shape=(), dtype=None):
+    """Standard normal floats: sqrt(2) * erfinv(u) for u uniform in (-1, 1)."""
+    data, _ = _key_data_of("normal", key)
+    dtype = _float_dtype("normal", dtype, ("float", "complex"))
+    return _normal_jit(data, _canonical_shape(shape), dtype)
+
+
+def _truncated_normal(data, lower, upper, shape, dtype):
+    if shape is None:
+        shape = tuple(np.broadcast_shapes(np.shape(lower), np.shape(upper)))
+    sqrt2 = np.array(np.sqrt(2), dtype)
+    lower = lax.convert_element_type(lower, dtype)
+    upper = lax.convert_element_type(upper, dtype)
+    a = lax.erf(lax.div(lower, sqrt2))
+    b = lax.erf(lax.div(upper, sqrt2))
+    u = _uniform(data, a, b, shape, dtype)
+    out = lax.mul(sqrt2, lax.erf_inv(u))
+    lo = lax.nextafter(lax.stop_gradient(lower), np.array(np.inf, dtype))
+    hi = lax.nextafter(lax.stop_gradient(upper), np.array(-np.inf, dtype))
+    # clip to the open interval (rounding could reach the bounds)
+    out = _bmax(lax.broadcast_to_rank(lo, len(shape)), out)
+    return _bmin(lax.broadcast_to_rank(hi, len(shape)), out)
+
+
+_truncated_normal_jit = jit(_truncated_normal, static_argnums=(3, 4))
+
+
+def truncated_normal(key, lower, upper, shape=None, dtype=None):
+    """Standard normal floats conditioned on lower < x < upper."""
+    data, _ = _key_data_of("truncated_normal", key)
+    dtype = _float_dtype("truncated_normal", dtype)
+    if shape is not None:
+        shape = _canonical_shape(shape)
+        _check_shape("truncated_normal", shape, np.shape(lower), np.shape(upper))
+    return _truncated_normal_jit(data, lower, upper, shape, dtype)
+
+
+def _bmax(x, y):
+    return _broadcasting(lax.max, x, y)
+
+
+def _bmin(x, y):
+    return _broadcasting(lax.min, x, y)
+
+
+def _broadcasting(op, x, y):
+    """``op`` with NumPy broadcasting (rank promotion and size-1 axes)."""
+    sx, sy = core.get_aval(x).shape, core.get_aval(y).shape
+    shape = tuple(np.broadcast_shapes(sx, sy))
+    return op(lax.broadcast_to_shape(x, shape) if sx != shape else x,
+              lax.broadcast_to_shape(y, shape) if sy != shape else y)
+
+
+def _check_shape(name, shape, *param_shapes):
+    if param_shapes:
+        joint = tuple(np.broadcast_shapes(shape, *param_shapes))
+        if joint != tuple(shape):
+            raise ValueError(f"{name} parameter shapes must be broadcast-compatible with shape "
+                             "argument, and the result of broadcasting the shapes must equal "
+                             f"the shape argument, but got result {joint} for shape argument "
+                             f"{tuple(shape)}.")
+
+
+# ---------------------------------------------------------------------------- integers
+
+def _convert_and_clip_integer(val, dtype):
+    """Convert to ``dtype`` saturating at its range instead of wrapping."""
+    vdt = core.get_aval(val).dtype
+    lo, hi = _clip_bounds(dtype, vdt)
+    # (a bound equal to vdt's own limit clips nothing and is skipped)
+    if lo > np.iinfo(vdt).min:
+        val = _bmax(np.array(lo, vdt), val)
+    if hi < np.iinfo(vdt).max:
+        val = _bmin(np.array(hi, vdt), val)
+    return lax.convert_element_type(val, dtype)
+
+
+def _clip_bounds(dtype, vdt):
+    """The range of ``dtype`` intersected with that of ``vdt``."""
+    return (max(int(np.iinfo(dtype).min), int(np.iinfo(vdt).min)),
+            min(int(np.iinfo(dtype).max), int(np.iinfo(vdt).max)))
+
+
+def _randint(data, minval, maxval, shape, dtype):
+    """Integers in [minval, maxval): two words of random bits per value, reduced modulo
+    the span (biased only when the span is not a power of two)."""
+    from . import numpy as jnp
+    _check_shape("randint", shape, np.shape(minval), np.shape(maxval))
+    minval, maxval = jnp.asarray(minval), jnp.asarray(maxval)
+    if not dtypes.is_int(minval.dtype):
+        minval = lax.convert_element_type(minval, dtypes.default_int_dtype())
+    if not dtypes.is_int(maxval.dtype):
+        maxval = lax.convert_element_type(maxval, dtypes.default_int_dtype())
+    # maxval beyond dtype's range (randint(k, s, 0, 256, uint8)) extends the span by one
+    # (the largest value of dtype, clipped to maxval's dtype)
+    dmax = np.array(_clip_bounds(dtype, maxval.dtype)[1], maxval.dtype)
+    max_out_of_range = lax.broadcast_to_rank(lax.gt(maxval, dmax), len(shape))
+    minval = lax.broadcast_to_rank(_convert_and_clip_integer(minval, dtype), len(shape))
+    maxval = lax.broadcast_to_rank(_convert_and_clip_integer(maxval, dtype), len(shape))
+    nbits = np.iinfo(dtype).bits
+    if nbits not in (8, 16, 32, 64):
+        raise TypeError(f"randint only accepts 8-, 16-, 32-, or 64-bit dtypes, got {dtype}")
+
+    keys = _split(data, (2,))
+    k1, k2 = (lax.index_in_dim(keys, i, keepdims=False) for i in range(2))
+    higher, lower = _random_bits(k1, nbits, shape), _random_bits(k2, nbits, shape)
+
+    unsigned = _UINT_BY_BITS[nbits]
+    span = lax.convert_element_type(lax.sub(maxval, minval), unsigned)
+    empty = lax.le(maxval, minval)  # then minval is always returned
+    span = lax.select(empty, lax.full_like(span, 1), span)
+    widen = lax.bitwise_and(max_out_of_range, lax.gt(maxval, minval))
+    widen = _broadcast_like(widen, span)
+    span = lax.select(widen, lax.add(span, np.array(1, unsigned)), span)
+    # (higher * 2**nbits + lower) % span without overflow: 2**nbits % span as a square
+    multiplier = lax.rem(np.array(2 ** (nbits // 2), unsigned), span)
+    multiplier = lax.rem(lax.mul(multiplier, multiplier), span)
+    offset = lax.add(lax.mul(lax.rem(higher, span), multiplier), lax.rem(lower, span))
+    offset = lax.rem(offset, span)
+    return lax.add(minval, lax.convert_element_type(offset, dtype))
+
+
+def _broadcast_like(x, like):
+    shape = core.get_aval(like).shape
+    return x if core.get_aval(x).shape == shape else lax.broadcast_to_shape(x, shape)
+
+
+_randint_jit = jit(_randint, static_argnums=(3, 4))
+
+
+def randint(key, shape, minval, maxval, dtype=None):
+    """Uniform integers in [minval, maxval)."""
+    from . import numpy as jnp
+    data, _ = _key_data_of("randint", key)
+    dtype = dtypes.canonicalize_user_dtype(int if dtype is None else dtype, "randint")
+    if not dtypes.is_int(dtype):
+        raise TypeError(f"randint only accepts integer dtypes, got {dtype}")
+    shape = _canonical_shape(shape)
+    info = np.iinfo(dtype)
+    sampling = dtype
+    if info.bits < 32:  # sample 8/16-bit integers in 32 bits (less bias)
+        sampling = dtypes.int32
+
+        def clipped(v, hi):
+            v = lax.convert_element_type(jnp.asarray(v), dtypes.int32)
+            return _bmin(np.array(hi, np.int32), _bmax(np.array(int(info.min), np.int32), v))
+        minval = clipped(minval, int(info.max))
+        maxval = clipped(maxval, int(info.max) + 1)
+    out = _randint_jit(data, minval, maxval, shape, sampling)
+    return out if sampling == dtype else lax.convert_element_type(out, dtype)
+
+
+# ---------------------------------------------------------------------------- discrete samplers
+
+def bernoulli(key, p=0.5, shape=None, mode='low'):
+    """Booleans that are True with probability ``p``."""
+    from . import numpy as jnp
+    if mode not in ('high', 'low'):
+        raise ValueError(f"got {mode=}, expected 'high' or 'low'")
+    data, _ = _key_data_of("bernoulli", key)
+    dtype = dtypes.dtype_of(p)
+    if not dtypes.is_float(dtype):
+        raise TypeError(f"bernoulli probability `p` must have a floating dtype, got {dtype}.")
+    p = lax.convert_element_type(jnp.asarray(p), dtype)
+    if shape is not None:
+        shape = _canonical_shape(shape)
+    return _bernoulli_jit(data, p, shape, mode)
+
+
+def _bernoulli(data, p, shape, mode):
+    if shape is None:
+        shape = core.get_aval(p).shape
+    else:
+        _check_shape("bernoulli", shape, core.get_aval(p).shape)
+    dtype = core.get_aval(p).dtype
+    if mode == 'high':
+        u = _uniform(data, 0., 1., (2, *shape), dtype)
+        u1, u2 = (lax.index_in_dim(u, i, keepdims=False) for i in range(2))
+        u2 = lax.mul(u2, np.array(2.0 ** -dtypes.finfo(dtype).nmant, dtype))
+        return _broadcasting(lax.lt, u2, _broadcasting(lax.sub, p, u1))
+    return _broadcasting(lax.lt, _uniform(data, 0., 1., shape, dtype), p)
+
+
+_bernoulli_jit = jit(_bernoulli, static_argnums=(2, 3))
+
+
+def _gumbel(data, shape, dtype, mode):
+    info = dtypes.finfo(dtype)
+    if mode == "high":
+        u = _uniform(data, 0., 1., (2,) + shape, dtype)
+        high, low = (lax.index_in_dim(u, i, keepdims=False) for i in range(2))
+        finer = lax.add(lax.add(high, lax.mul(np.array(2.0 ** -info.nmant, dtype), low)),
+                        np.array(info.tiny, dtype))
+        x = lax.select(lax.ge(high, np.array(0.5, dtype)), high, finer)
+        return lax.neg(lax.log(lax.neg(lax.log1p(lax.neg(x)))))
+    u = _uniform(data, float(info.tiny), 1., shape, dtype)
+    return lax.neg(lax.log(lax.neg(lax.log(u))))
+
+
+_gumbel_jit = jit(_gumbel, static_argnums=(1, 2, 3))
+
+
+def gumbel(key, shape=(), dtype=None, mode=None):
+    """Standard Gumbel floats: -log(-log(u))."""
+    data, _ = _key_data_of("gumbel", key)
+    dtype = _float_dtype("gumbel", dtype)
+    mode = "low" if mode is None else mode
+    if mode not in ("high", "low"):
+        raise ValueError("Must provide valid mode for gumbel got: %s" % mode)
+    return _gumbel_jit(data, _canonical_shape(shape), dtype, mode)
+
+
+def categorical(key, logits, axis=-1, shape=None, replace=True, mode=None):
+    """Category indices sampled with probabilities softmax(logits, axis) (Gumbel-max)."""
+    from . import numpy as jnp
+    data, _ = _key_data_of("categorical", key)
+    logits = jnp.asarray(logits)
+    ndim = logits.ndim
+    axis = operator.index(axis)
+    if not -ndim <= axis < ndim:
+        raise ValueError(f"axis {axis} is out of bounds for array of dimension {ndim}")
+    axis %= ndim
+    batch_shape = tuple(np.delete(logits.shape, axis))
+    if shape is None:
+        shape = batch_shape
+    else:
+        shape = _canonical_shape(shape)
+        _check_shape("categorical", shape, batch_shape)
+    mode = "low" if mode is None else mode
+    if mode not in ("high", "low"):
+        raise ValueError("Must provide valid mode for gumbel got: %s" % mode)
+    if not dtypes.is_float(logits.dtype):
+        raise ValueError(f"dtype argument to `gumbel` must be a float dtype, got {logits.dtype}")
+    return _categorical_jit(data, logits, shape, batch_shape, axis, replace, mode)
+
+
+def _categorical(data, logits, shape, batch_shape, axis, replace, mode):
+    aval = core.get_aval(logits)
+    prefix = shape[:len(shape) - len(batch_shape)]
+    if replace:
+        per_draw = list(shape[len(shape) - len(batch_shape):])
+        per_draw.insert(axis, aval.shape[axis])
+        g = _gumbel(data, (*prefix, *per_draw), aval.dtype, mode)
+        scores = _broadcasting(lax.add, g, lax.expand_dims(logits, tuple(range(len(prefix)))))
+        return lax.argmax(scores, len(prefix) + axis, dtypes.default_int_dtype())
+    scores = _broadcasting(lax.add, logits, _gumbel(data, aval.shape, aval.dtype, mode))
+    k = math.prod(prefix)
+    if k > aval.shape[axis]:
+        raise ValueError(f"Number of samples without replacement ({k}) cannot exceed number "
+                         f"of categories ({aval.shape[axis]}).")
+    perm = tuple(i for i in range(aval.ndim) if i != axis) + (axis,)
+    _, indices = lax.top_k(lax.transpose(scores, perm), k)
+    ndim = core.get_aval(indices).ndim
+    return lax.reshape(indices, shape, (ndim - 1, *range(ndim - 1)))
+
+
+_categorical_jit = jit(_categorical, static_argnums=(2, 3, 4, 5, 6))
+
+
+def _shuffle(data, x, axis):
+    """Sort by fresh 32-bit random keys, enough rounds that ties are unlikely."""
+    size = core.get_aval(x).size
+    num_rounds = int(np.ceil(3 * np.log(max(1, size)) / np.log(np.iinfo(np.uint32).max)))
+    for _ in range(num_rounds):
+        keys = _split(data, (2,))
+        data, sub = (lax.index_in_dim(keys, i, keepdims=False) for i in range(2))
+        sort_keys = _random_bits(sub, 32, core.get_aval(x).shape)
+        _, x = lax.sort_key_val(sort_keys, x, axis)
+    return x
+
+
+_shuffle_jit = jit(_shuffle, static_argnums=(2,))
+
+
+def permutation(key, x, axis=0, independent=False):
+    """A shuffled ``arange(x)`` (x an integer) or ``x`` shuffled along ``axis``."""
+    from . import numpy as jnp
+    data, _ = _key_data_of("permutation", key)
+    ndim = _ndim(x)
+    axis = operator.index(axis)
+    if not -(ndim or 1) <= axis < (ndim or 1):
+        raise ValueError(f"axis {axis} is out of bounds for array of dimension {ndim or 1}")
+    axis %= (ndim or 1)
+    if not ndim:
+        if not dtypes.is_int(dtypes.dtype_of(x)):
+            raise TypeError("x must be an integer or at least 1-dimensional")
+        if isinstance(x, core.Tracer):
+            raise TypeError("argument x of jax.random.permutation() must be a concrete "
+                            "integer, got a traced value")
+        r = int(x)
+        return _shuffle_jit(data, lax.iota(dtypes.default_int_dtype(), r), axis)
+    x = jnp.asarray(x)
+    if independent or ndim == 1:
+        return _shuffle_jit(data, x, axis)
+    ind = _shuffle_jit(data, lax.iota(dtypes.default_int_dtype(), x.shape[axis]), 0)
+    return jnp.take(x, ind, axis, unique_indices=True)
+
+
+def choice(key, a, shape=(), replace=True, p=None, axis=0, mode=None):
+    """Random draws from ``a`` (or ``arange(a)``), optionally weighted by ``p``."""
+    from . import numpy as jnp
+    data, typed = _key_data_of("choice", key)
+    if not isinstance(shape, Sequence):
+        raise TypeError("shape argument of jax.random.choice must be a sequence, "
+                        f"got {shape}")
+    shape = tuple(operator.index(d) for d in shape)
+    arr = jnp.asarray(a)
+    if arr.ndim == 0:
+        n_inputs = int(a)
+    else:
+        axis = operator.index(axis) % arr.ndim
+        n_inputs = arr.shape[axis]
+    n_draws = math.prod(shape)
+    if n_draws == 0:
+        return jnp.zeros(shape, dtype=arr.dtype)
+    if n_inputs <= 0:
+        raise ValueError("a must be greater than 0 unless no samples are taken")
+    if not replace and n_draws > n_inputs:
+        raise ValueError(f"Cannot take a larger sample (size {n_draws}) than population "
+                         f"(size {n_inputs}) when 'replace=False'")
+    if p is None:
+        if replace:
+            ind = randint(key, shape, 0, n_inputs)
+            result = ind if arr.ndim == 0 else jnp.take(arr, ind, axis)
+        else:
+            perm = permutation(key, n_inputs if arr.ndim == 0 else arr, axis)
+            result = lax.slice_in_dim(perm, 0, n_draws, axis=axis)
+    else:
+        p_arr = jnp.asarray(p)
+        if not dtypes.is_inexact(p_arr.dtype):
+            p_arr = lax.convert_element_type(p_arr, dtypes.default_float_dtype())
+        if p_arr.shape != (n_inputs,):
+            raise ValueError("p must be None or a 1D vector with the same size as "
+                             f"a.shape[axis]. p has shape {p_arr.shape} and a.shape[axis] is "
+                             f"{n_inputs}.")
+        if replace:
+            cdf = lax.cumsum(p_arr, 0)
+            u = uniform(key, shape, dtype=p_arr.dtype)
+            total = lax.index_in_dim(cdf, n_inputs - 1, keepdims=False)
+            r = lax.mul(total, lax.sub(np.array(1, p_arr.dtype), u))
+            ind = _searchsorted_left(cdf, r)
+        else:
+            g = lax.add(gumbel(key, (n_inputs,), dtype=p_arr.dtype, mode=mode), lax.log(p_arr))
+            ind = lax.convert_element_type(lax.top_k(g, n_draws)[1],
+                                           dtypes.default_int_dtype())
+        result = ind if arr.ndim == 0 else jnp.take(arr, ind, axis)
+    out_shape = shape if arr.ndim == 0 else arr.shape[:axis] + shape + arr.shape[axis + 1:]
+    return lax.reshape(result, out_shape)
+
+
+def _searchsorted_left(sorted_1d, values):
+    """For each value, the number of entries of the sorted array below it."""
+    n = core.get_aval(sorted_1d).shape[0]
+    vshape = core.get_aval(values).shape
+    below = lax.lt(lax.broadcast_in_dim(sorted_1d, vshape + (n,), (len(vshape),)),
+                   lax.expand_dims(values, (len(vshape),)))
+    count = lax.convert_element_type(below, dtypes.default_int_dtype())
+    return lax.reduce_sum(count, (len(vshape),))
