@@ -37,8 +37,8 @@ def run_eager_op(jax, jnp):
 
 def _long_program(jnp):
     def f(x):
-        for i in range(500):
-            x = jnp.sin(x) * 1.01 + x * x - 0.5  # 4 ops per iteration
+        for i in range(400):
+            x = jnp.sin(x) * 1.01 + x * x - 0.5  # 5 ops per iteration
         return x
     return f
 

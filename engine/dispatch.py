@@ -137,16 +137,21 @@ def _compile_primitive(prim, avals, params, device):
 # ---------------------------------------------------------------------------- jaxprs
 
 def compile_closed_jaxpr(closed, device, name="main", donated=(), options=None, dump_dir=None,
-                                                  debug_info=True):
+                         debug_info=True):
     """Lower and compile ``closed`` (whose consts must already be invars or concrete)."""
     from .interpreters import lowering
     module, ctx = lowering.lower_jaxpr_to_module(closed, name, runtime.platform_of(device),
-                                                                                              donated=donated)
+                                                 donated=donated)
     text = lowering.module_to_text(module, debug_info=debug_info)
+    return compile_text(text, device, closed.out_avals, options=options, dump_dir=dump_dir,
+                        donated=donated)
+
+
+def compile_text(text, device, out_avals, donated=(), options=None, dump_dir=None):
+    """Compile StableHLO text already lowered (e.g. by a ``Lowered`` stage)."""
     stats.jaxpr_compiles += 1
-    exe = runtime.compile(text, device, closed.out_avals, options=options, dump_dir=dump_dir,
-                                                donated=donated)
-    return exe
+    return runtime.compile(text, device, out_avals, options=options, dump_dir=dump_dir,
+                           donated=donated)
 
 
 def run_executable(exe, out_avals, args, device):

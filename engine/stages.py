@@ -40,7 +40,14 @@ class Lowered:
         module, ctx = lowering.lower_jaxpr_to_module(closed, traced.fun_name,
                                                      runtime.platform_of(traced.device))
         self._module, self._ctx = module, ctx
-        self.mlir_text = lowering.module_to_text(module, debug_info=True)
+        self._mlir_text = None
+
+    @property
+    def mlir_text(self):
+        """The StableHLO module with source locations (what is compiled)."""
+        if self._mlir_text is None:
+            self._mlir_text = lowering.module_to_text(self._module, debug_info=True)
+        return self._mlir_text
 
     def as_text(self, dialect="stablehlo", debug_info=False):
         """The StableHLO module (``debug_info=True`` keeps source locations), or the
@@ -60,8 +67,8 @@ class Lowered:
         ``Compiled.dump_dir`` (read by the fusion stepper)."""
         if dump_passes and dump_dir is None:
             dump_dir = tempfile.mkdtemp(prefix=f"glassjax_{self.fun_name}_")
-        exe = dispatch.compile_closed_jaxpr(self._closed, self.traced.device, self.fun_name,
-                                            options=compiler_options, dump_dir=dump_dir)
+        exe = dispatch.compile_text(self.mlir_text, self.traced.device, self._closed.out_avals,
+                                    options=compiler_options, dump_dir=dump_dir)
         return Compiled(self, exe, dump_dir)
 
 
