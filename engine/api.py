@@ -94,6 +94,12 @@ def linearize(fun, *primals, has_aux=False):
         if t_tree != in_tree:
             raise ValueError(f"linearized function called on tangent values inconsistent with "
                              f"the original primal values: expected {in_tree}, got {t_tree}")
+        for t, p in zip(flat_t, flat_p):
+            ta, pa = core.get_aval(t), jvp_mod.tangent_aval(core.get_aval(p))
+            if ta.shape != pa.shape or (ta.dtype != pa.dtype and not ta.weak_type):
+                raise ValueError(f"linearized function called on tangent of type {ta.str_short()} "
+                                 f"for a primal of type {core.get_aval(p).str_short()}; the "
+                                 f"tangent must have type {pa.str_short()}.")
         outs = core.eval_jaxpr(lin.jaxpr, lin.consts, *flat_t)
         return tree_unflatten(_main_tree(out_tree, has_aux), outs[:n_out])
 
@@ -140,7 +146,8 @@ def vjp(fun, *primals, has_aux=False):
                              f"{ct_tree}, but expected to match {main_tree}")
         for ct, a in zip(flat_ct, out_avals):
             ca = core.get_aval(ct)
-            if ca.shape != a.shape:
+            want = jvp_mod.tangent_aval(a)
+            if ca.shape != a.shape or (ca.dtype != want.dtype and not ca.weak_type):
                 raise ValueError(f"unexpected JAX type (e.g. shape/dtype) for argument to vjp "
                                  f"function: got {ca.str_short()}, but expected "
                                  f"{a.str_short()} because the corresponding output of the "
@@ -159,13 +166,22 @@ def vjp(fun, *primals, has_aux=False):
 
 
 def _instantiate_ct(ct, aval):
+    """A cotangent as the user receives it: zeros for no cotangent, and an Array
+    rather than a host value (a constant cotangent can pass straight through)."""
     if ct is None or type(ct) is jvp_mod.Zero:
-        return jvp_mod.zeros_like_aval(jvp_mod.tangent_aval(aval))
+        ct = jvp_mod.zeros_like_aval(jvp_mod.tangent_aval(aval))
+    if type(ct) is core.WeakScalar or (isinstance(ct, (np.ndarray, np.generic))
+                                       and ct.dtype != dtypes.float0):
+        ct = dispatch.device_put_value(ct)
     return ct
 
 
 def _check_argnums(argnums, nargs, fname):
     nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
+    if not nums:
+        raise ValueError(f"{fname}: argnums must be a non-empty int or tuple of ints, got {argnums}")
+    if len(set(i % nargs if nargs else i for i in nums)) != len(nums):
+        raise ValueError(f"{fname}: argnums {argnums} names an argument more than once")
     for i in nums:
         if not -nargs <= i < nargs:
             raise TypeError(f"differentiating with respect to argnums={argnums} requires at least "
@@ -217,7 +233,8 @@ def value_and_grad(fun, argnums=0, has_aux=False, holomorphic=False, allow_int=F
             ans, vjp_fn = vjp(f_partial, *dyn)
         _check_scalar_output(ans, name, holomorphic)
         aval = core.get_aval(ans)
-        g = vjp_fn(np.ones((), aval.dtype))
+        seed = core.WeakScalar(1, aval.dtype) if aval.weak_type else np.ones((), aval.dtype)
+        g = vjp_fn(seed)
         g = g[0] if isinstance(argnums, int) else g
         return ((ans, aux), g) if has_aux else (ans, g)
 

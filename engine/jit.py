@@ -16,7 +16,8 @@ from . import tree_util
 from .array import Array
 from .config import config
 from .core import ClosedJaxpr, Primitive
-from .interpreters import batching, jvp as jvp_mod, lowering, partial_eval as pe, transpose
+from .interpreters import jaxpr_transforms as jt, jvp as jvp_mod, lowering, partial_eval as pe
+from .interpreters import transpose
 from .interpreters.tracing import convert_constvars_to_invars, trace_to_jaxpr
 
 jit_p = Primitive("jit", multiple_results=True)
@@ -49,45 +50,16 @@ def _jit_impl(*args, jaxpr, name, donated_invars):
     return dispatch.run_executable(exe, jaxpr.out_avals, args, device)
 
 
-# -- caches of transformed jaxprs, so a jitted function's transformed body is traced once
-def _jaxpr_memo(fn):
-    cache = weakref.WeakKeyDictionary()
-
-    @functools.wraps(fn)
-    def memoized(closed, *key):
-        per = cache.setdefault(closed, {})
-        out = per.get(key)
-        if out is None:
-            out = per[key] = fn(closed, *key)
-        return out
-    return memoized
-
-
-@_jaxpr_memo
-def jvp_jaxpr(closed, nonzeros):
-    avals = closed.in_avals
-    tan_avals = [jvp_mod.tangent_aval(a) for a, nz in zip(avals, nonzeros) if nz]
-    n = len(avals)
-
-    def jvp_fun(*args):
-        primals, tans = args[:n], iter(args[n:])
-        tangents = [next(tans) if nz else jvp_mod.Zero(jvp_mod.tangent_aval(a))
-                    for a, nz in zip(avals, nonzeros)]
-        outs, touts = jvp_mod.jvp_flat(core.jaxpr_as_fun(closed), primals, tangents)
-        return outs + touts
-
-    return trace_to_jaxpr(jvp_fun, list(avals) + tan_avals,
-                          debug_name=f"jvp({closed.jaxpr.debug_name})")
-
-
 def _jit_jvp(primals, tangents, jaxpr, name, donated_invars):
     nonzeros = tuple(type(t) is not jvp_mod.Zero for t in tangents)
-    new = jvp_jaxpr(jaxpr, nonzeros)
+    new, out_nz = jt.jvp_jaxpr(jaxpr, nonzeros, (False,) * len(jaxpr.out_avals))
     new, consts = convert_constvars_to_invars(new)
     tans = [t for t in tangents if type(t) is not jvp_mod.Zero]
     outs = bind_jit(consts + list(primals) + tans, new, name)
     n = len(jaxpr.out_avals)
-    return outs[:n], outs[n:]
+    touts = iter(outs[n:])
+    return outs[:n], [next(touts) if nz else jvp_mod.Zero(jvp_mod.tangent_aval(a))
+                      for nz, a in zip(out_nz, jaxpr.out_avals)]
 
 
 jit_p.def_jvp(_jit_jvp)
@@ -113,14 +85,9 @@ def _jit_partial_eval(trace, args, unknowns, params):
 jit_p.partial_eval = _jit_partial_eval
 
 
-@_jaxpr_memo
-def _transpose_jaxpr(closed, linear):
-    return transpose.transpose_jaxpr(closed, linear)
-
-
 def _jit_transpose(cts, *args, jaxpr, name, donated_invars):
     linear = tuple(transpose.is_undefined_primal(x) for x in args)
-    tj = _transpose_jaxpr(jaxpr, linear)
+    tj = jt.transpose_jaxpr(jaxpr, linear)
     tj, consts = convert_constvars_to_invars(tj)
     nonlin = [x for x in args if not transpose.is_undefined_primal(x)]
     cts = [jvp_mod.instantiate(c) for c in cts]
@@ -131,23 +98,11 @@ def _jit_transpose(cts, *args, jaxpr, name, donated_invars):
 jit_p.def_transpose(_jit_transpose)
 
 
-@_jaxpr_memo
-def batch_jaxpr(closed, size, dims):
-    avals = [a if d is None else core.unmapped_aval(size, d, a)
-             for a, d in zip(closed.in_avals, dims)]
-
-    def batched(*args):
-        return batching.batch_flat(core.jaxpr_as_fun(closed), size, args, dims,
-                                   [0] * len(closed.out_avals))
-
-    return trace_to_jaxpr(batched, avals, debug_name=closed.jaxpr.debug_name)
-
-
 def _jit_batch(size, vals, dims, jaxpr, name, donated_invars):
-    new = batch_jaxpr(jaxpr, size, tuple(dims))
+    new, out_b = jt.batch_jaxpr(jaxpr, size, tuple(dims), (False,) * len(jaxpr.out_avals))
     new, consts = convert_constvars_to_invars(new)
     outs = bind_jit(consts + list(vals), new, name)
-    return outs, [0] * len(outs)
+    return outs, [0 if b else None for b in out_b]
 
 
 jit_p.def_batch(_jit_batch)

@@ -40,8 +40,10 @@ def _encode(n):
 
 
 def _literal_str(lit):
-    v = np.asarray(lit.val)
     dt = lit.aval.dtype
+    if dt.kind == "V":  # float0
+        return f"(b'',):{lit.aval.str_short()}"
+    v = np.asarray(lit.val)
     if v.shape == ():
         x = v.item()
         if dt == np.bool_:
@@ -65,11 +67,12 @@ def _binder(v, names):
     return f"{names(v)}:{v.aval.str_short()}"
 
 
-def format_param(v, names, indent):
+def format_param(v, names, indent, prefix=0):
+    """A param's text; ``prefix`` is the width of "name=" before it on its line."""
     if isinstance(v, core.ClosedJaxpr):
-        return pp_jaxpr(v.jaxpr, names=names, indent=indent)
+        return pp_jaxpr(v.jaxpr, names=names, indent=indent, prefix=prefix)
     if isinstance(v, core.Jaxpr):
-        return pp_jaxpr(v, names=names, indent=indent)
+        return pp_jaxpr(v, names=names, indent=indent, prefix=prefix)
     if isinstance(v, np.dtype):
         return v.name
     if isinstance(v, type) and issubclass(v, np.generic):
@@ -93,7 +96,7 @@ def _pp_params(eqn, names, indent):
     if hook is not None:  # a primitive may hide or order its params as JAX prints them
         params = hook(params)
         keys = list(params)
-    return [f"{k}={format_param(params[k], names, indent + 2)}" for k in keys]
+    return [f"{k}={format_param(params[k], names, indent + 2, len(k) + 1)}" for k in keys]
 
 
 def pp_eqn(eqn, names, indent):
@@ -137,7 +140,7 @@ def pp_eqn_str(eqn):
     return pp_eqn(eqn, _Names(), 0)
 
 
-def pp_jaxpr(jaxpr, names=None, indent=0):
+def pp_jaxpr(jaxpr, names=None, indent=0, prefix=0):
     names = names or _Names()
     consts = " ".join(_binder(v, names) for v in jaxpr.constvars)
     invars = " ".join(_binder(v, names) for v in jaxpr.invars)
@@ -148,8 +151,13 @@ def pp_jaxpr(jaxpr, names=None, indent=0):
     outs = ", ".join(_atom(v, names) for v in jaxpr.outvars)
     tail = f"in ({outs}{',' if len(jaxpr.outvars) == 1 else ''}) }}"
     one_line = f"{head} {'; '.join(eqn_strs)} {tail}"
-    if "\n" not in one_line and indent + len(one_line) <= WIDTH:
+    if "\n" not in one_line and indent + prefix + len(one_line) <= WIDTH:
         return one_line
     pad = " " * (indent + 4)
     body = "".join(f"\n{pad}{s}" for s in eqn_strs)
     return f"{head}{body}\n{' ' * (indent + 2)}{tail}"
+
+
+# Public names for renderers (visualize) that must name variables exactly as printed.
+Names = _Names
+literal_str = _literal_str

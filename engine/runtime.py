@@ -722,7 +722,9 @@ def _compile_options(device, options, dump_dir):
     if dump_dir is not None:
         os.makedirs(dump_dir, exist_ok=True)
         debug.xla_dump_to = str(dump_dir)
-        debug.xla_dump_hlo_pass_re = ".*"
+        # ".*" writes the passes that changed the module; a caller may pass its own
+        # pattern in ``options`` (e.g. ".+" writes every pass).
+        debug.xla_dump_hlo_pass_re = (options or {}).get("xla_dump_hlo_pass_re", ".*")
         debug.xla_dump_hlo_as_text = True
     return opts
 
@@ -758,3 +760,38 @@ def mlir_to_hlo_text(mlir_text: str) -> str:
         opts.print_metadata = True
         return get_module().to_string(opts)
     return computation.as_hlo_text()
+
+
+# ---------------------------------------------------------------------------
+# XLA's profiler (jaxlib's session and XSpace reader), for per-kernel run times.
+
+def trace_events(fn):
+    """Run ``fn`` under XLA's profiler; returns (events, None) or ([], reason). Each event:
+    plane, line, name, start_ns, duration_ns."""
+    try:
+        from jaxlib import _profile_data, _profiler
+    except ImportError as e:
+        return [], f"jaxlib has no profiler module here ({e}); per-kernel times unavailable"
+    options_cls = getattr(_profiler, "ProfileOptions", None)
+    session_cls = getattr(_profiler, "ProfilerSession", None)
+    reader = getattr(getattr(_profile_data, "ProfileData", None), "from_serialized_xspace", None)
+    if options_cls is None or session_cls is None or reader is None:
+        return [], "this jaxlib's profiler lacks ProfilerSession/ProfileData; not measured"
+    options = options_cls()
+    if hasattr(options, "python_tracer_level"):
+        options.python_tracer_level = 0  # Python frames are noise here and slow the runs
+    try:
+        session = session_cls(options)
+    except Exception as e:  # another session is active, or the profiler is unavailable
+        return [], f"XLA's profiler could not start: {e}"
+    try:
+        fn()
+    finally:
+        xspace = session.stop()
+    events = []
+    for plane in reader(xspace).planes:
+        for line in plane.lines:
+            for ev in line.events:
+                events.append({"plane": plane.name, "line": line.name, "name": ev.name,
+                               "start_ns": ev.start_ns, "duration_ns": ev.duration_ns})
+    return events, None

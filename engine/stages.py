@@ -4,7 +4,9 @@ function, which input avals, which stage it came from) so it can be inspected.""
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
+import weakref
 
 from . import dispatch
 from . import runtime
@@ -65,11 +67,15 @@ class Lowered:
         """Compile with XLA. ``compiler_options``: XLA debug options by name.
         ``dump_passes=True`` keeps XLA's module after every optimization pass in
         ``Compiled.dump_dir`` (read by the fusion stepper)."""
-        if dump_passes and dump_dir is None:
+        owned = dump_passes and dump_dir is None
+        if owned:
             dump_dir = tempfile.mkdtemp(prefix=f"glassjax_{self.fun_name}_")
         exe = dispatch.compile_text(self.mlir_text, self.traced.device, self._closed.out_avals,
                                     options=compiler_options, dump_dir=dump_dir)
-        return Compiled(self, exe, dump_dir)
+        compiled = Compiled(self, exe, dump_dir)
+        if owned:  # a dump folder we made goes away with the Compiled object
+            weakref.finalize(compiled, shutil.rmtree, dump_dir, True)
+        return compiled
 
 
 class Compiled:

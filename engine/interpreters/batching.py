@@ -111,7 +111,9 @@ def broadcast_batcher(primitive):
     def rule(size, vals, dims, **params):
         ndims = [core.get_aval(v).ndim for v in vals]
         first = next(d for d in dims if d is not None)
-        same = all(d == first for d in dims) and len(set(ndims)) == 1
+        # operands batched at one axis, plus unbatched scalars (which lax broadcasts)
+        ranked = [(d, n) for d, n in zip(dims, ndims) if not (d is None and n == 0)]
+        same = all(d == first for d, _ in ranked) and len({n for _, n in ranked}) == 1
         if same:
             out = primitive.bind(*vals, **params)
             return out, first if not primitive.multiple_results else [first] * len(out)

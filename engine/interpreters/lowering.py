@@ -259,7 +259,10 @@ def call_function(ctx, closed, name, args):
     return func_dialect.CallOp(out_types, ir.FlatSymbolRefAttr.get(sym), list(args)).results
 
 
-def lower_jaxpr_inline(ctx, closed, args):
-    """Emit a sub-jaxpr's ops inline (for control-flow bodies)."""
+def lower_jaxpr_inline(ctx, closed, args, sub=None):
+    """Emit a sub-jaxpr's ops inline (for control-flow bodies). ``sub`` numbers the
+    sub-jaxpr (in printed order) when the equation has several, so tags stay unique:
+    ``sin.eqn4_s1_0`` is equation 0 of the second sub-jaxpr of equation 4."""
     consts = [constant(np.asarray(c), core.get_aval(c)) for c in closed.consts]
-    return jaxpr_subcomp(ctx.module_ctx, closed.jaxpr, consts, list(args), ctx.eqn_path)
+    path = ctx.eqn_path + ((f"s{sub}",) if sub is not None else ())
+    return jaxpr_subcomp(ctx.module_ctx, closed.jaxpr, consts, list(args), path)

@@ -105,9 +105,11 @@ def _inlinable(x):
 
 
 def _scalar_value(x, aval):
-    if dtypes.is_python_scalar(x):
-        return np.asarray(x, aval.dtype)
-    return np.asarray(x).astype(aval.dtype)
+    """A literal's value: a weakly typed scalar stays weak when the jaxpr is re-run."""
+    val = np.asarray(x).astype(aval.dtype)
+    if aval.weak_type:
+        return core.WeakScalar(val.item(), aval.dtype)
+    return val
 
 
 def trace_to_jaxpr(flat_fun, in_avals, debug_name=None):

@@ -17,6 +17,7 @@ from ..core import ClosedJaxpr, Jaxpr, Primitive, ShapedArray, Var
 from ..interpreters import batching, lowering
 from ..interpreters import partial_eval as pe
 from ..interpreters import transpose as tr
+from ..interpreters import jaxpr_transforms as jt
 from ..interpreters.jvp import JVPTrace, JVPTracer, Zero, instantiate, tangent_aval
 from ..interpreters.tracing import trace_to_jaxpr
 
@@ -73,66 +74,11 @@ def _avals_str(avals):
 
 
 def _jvp_jaxpr_nz(closed, nonzeros, instantiate_out):
-    """JVP of a jaxpr: (primals, nonzero tangents) -> (primal outs, tangent outs that are
-    nonzero or instantiated). Returns (ClosedJaxpr, out_nonzeros)."""
-    avals = closed.in_avals
-    tan_avals = [tangent_aval(a) for a, nz in zip(avals, nonzeros) if nz]
-    n = len(avals)
-    out_nz = []
-
-    def fun(*args):
-        primals, tans = args[:n], iter(args[n:])
-        tangents = [next(tans) if nz else Zero(tangent_aval(a)) for a, nz in zip(avals, nonzeros)]
-        trace = JVPTrace(parent=core.current_trace())
-        ins = [JVPTracer(trace, p, t) if type(t) is not Zero else p
-               for p, t in zip(primals, tangents)]
-        try:
-            with core.set_current_trace(trace):
-                outs = core.eval_jaxpr(closed.jaxpr, closed.consts, *ins)
-            pouts, touts = [], []
-            for x, inst in zip(outs, instantiate_out):
-                p, t = trace.lift(x)
-                pouts.append(p)
-                if type(t) is Zero and not inst:
-                    out_nz.append(False)
-                else:
-                    out_nz.append(True)
-                    touts.append(instantiate(t))
-        finally:
-            trace.invalidate()
-        return pouts + touts
-
-    return trace_to_jaxpr(fun, list(avals) + tan_avals, f"jvp({closed.jaxpr.debug_name})"), out_nz
+    return jt.jvp_jaxpr(closed, tuple(nonzeros), tuple(instantiate_out))
 
 
 def _batch_jaxpr_nz(closed, size, in_dims, instantiate_out):
-    """Batch a jaxpr with inputs batched at ``in_dims`` (None: unbatched). Outputs are
-    batched at axis 0, or unbatched where possible and not instantiated."""
-    avals = [a if d is None else core.unmapped_aval(size, d, a)
-             for a, d in zip(closed.in_avals, in_dims)]
-    out_b = []
-
-    def fun(*args):
-        trace = batching.BatchTrace(core.current_trace(), size)
-        ins = [batching.BatchTracer(trace, v, d) if d is not None else v
-               for v, d in zip(args, in_dims)]
-        try:
-            with core.set_current_trace(trace):
-                outs = core.eval_jaxpr(closed.jaxpr, closed.consts, *ins)
-            res = []
-            for x, inst in zip(outs, instantiate_out):
-                v, d = trace.lift(x)
-                if d is None and not inst:
-                    res.append(v)
-                    out_b.append(False)
-                else:
-                    res.append(batching.move_batch_axis(size, d, 0, v))
-                    out_b.append(True)
-        finally:
-            trace.invalidate()
-        return res
-
-    return trace_to_jaxpr(fun, avals, closed.jaxpr.debug_name), out_b
+    return jt.batch_jaxpr(closed, size, tuple(in_dims), tuple(instantiate_out))
 
 
 def _permute_jaxpr(closed, in_order, out_order):
@@ -178,7 +124,7 @@ cond_p.pp_params = lambda p: {"branches": p["branches"]}
 def switch(index, branches, *operands):
     """``branches[clamp(index)](*operands)``, staged as one ``cond`` equation."""
     from .logic import lt
-    from .misc import clamp
+    from .logic import clamp
     from .convert import convert_element_type
     branches = list(branches)
     if not branches:
@@ -204,7 +150,7 @@ def cond(pred, true_fun, false_fun, *operands):
     aval = core.get_aval(pred)
     if aval.shape != ():
         raise TypeError(f"Pred must be a scalar, got {pred} of shape {aval.shape}.")
-    if aval.dtype != np.bool_ and not dtypes.is_int(aval.dtype):
+    if aval.dtype != np.bool_ and not (dtypes.is_int(aval.dtype) or dtypes.is_float(aval.dtype)):
         raise TypeError(f"Pred type must be either boolean or number, got {aval.dtype.name}.")
     if aval.dtype != np.bool_:
         from .logic import ne
@@ -331,7 +277,7 @@ def _cond_transpose(cts, index, *ops, branches):
     if tr.is_undefined_primal(index):
         raise ValueError("cond is not linear in its index")
     linear = [tr.is_undefined_primal(x) for x in ops]
-    tb = [tr.transpose_jaxpr(b, linear) for b in branches]
+    tb = [jt.transpose_jaxpr(b, tuple(linear)) for b in branches]
     tb, consts = _join_consts(tb)
     nonlin = [x for x in ops if not tr.is_undefined_primal(x)]
     cts = [instantiate(ct) if type(ct) is not Zero else _zeros(ct.aval) for ct in cts]
@@ -375,7 +321,7 @@ def _cond_lowering(ctx, index, *ops, branches):
     for i, b in enumerate(branches):
         block = case.regions[i].blocks.append()
         with ir.InsertionPoint(block):
-            hlo.return_(lowering.lower_jaxpr_inline(ctx, b, ops))
+            hlo.return_(lowering.lower_jaxpr_inline(ctx, b, ops, sub=i))
     return list(case.results)
 
 
@@ -470,6 +416,13 @@ def _while_transpose(cts, *args, **params):
 while_p.def_transpose(_while_transpose)
 
 
+def _while_partial_eval(trace, args, unknowns, params):
+    _while_transpose(None)
+
+
+while_p.partial_eval = _while_partial_eval
+
+
 def _while_batch(size, vals, dims, cond_jaxpr, body_jaxpr, cond_nconsts, body_nconsts):
     from .logic import select_n
     from .reductions import reduce_or
@@ -541,12 +494,12 @@ def _while_lowering(ctx, *args, cond_jaxpr, body_jaxpr, cond_nconsts, body_ncons
     cblock = op.regions[0].blocks.append(*types)
     with ir.InsertionPoint(cblock):
         a = list(cblock.arguments)
-        pred, = lowering.lower_jaxpr_inline(ctx, cond_jaxpr, a[:nc] + a[nc + nb:])
+        pred, = lowering.lower_jaxpr_inline(ctx, cond_jaxpr, a[:nc] + a[nc + nb:], sub=1)
         hlo.return_([pred])
     bblock = op.regions[1].blocks.append(*types)
     with ir.InsertionPoint(bblock):
         a = list(bblock.arguments)
-        new = lowering.lower_jaxpr_inline(ctx, body_jaxpr, a[nc:nc + nb] + a[nc + nb:])
+        new = lowering.lower_jaxpr_inline(ctx, body_jaxpr, a[nc:nc + nb] + a[nc + nb:], sub=0)
         hlo.return_(a[:nc + nb] + list(new))
     return list(op.results)[nc + nb:]
 

@@ -1,24 +1,26 @@
-"""``engine.numpy``: NumPy's API on engine arrays (the ``jnp`` of this engine)."""
+"""``engine.numpy``: NumPy's API on engine arrays (the ``jnp`` of this engine).
+
+Modules by theme: ``creation`` (array, zeros, arange, ...), ``ufuncs`` (elementwise math,
+comparisons, logic), ``reductions`` (sum, mean, var, cumsum, ...), ``shape_ops`` (reshape,
+concatenate, split, pad, ...), ``sorting``, ``linalg_ops`` (matmul, dot, einsum, ...),
+``misc`` and ``indexing``; ``scalar_types`` holds the callable ``jnp.float32`` & co."""
 import numpy as _np
 
-from .. import dtypes as _dtypes
 from ..array import Array as ndarray  # noqa: F401
-from ..dtypes import (bool_, int8, int16, int32, int64, uint8, uint16, uint32,  # noqa: F401
-                      uint64, bfloat16, float16, float32, float64, complex64, complex128,
-                      float0, finfo, iinfo, issubdtype, result_type, promote_types)
-from ._core import *  # noqa: F401,F403
+from .scalar_types import *  # noqa: F401,F403
+from .creation import *  # noqa: F401,F403
+from .ufuncs import *  # noqa: F401,F403
+from .reductions import *  # noqa: F401,F403
+from .shape_ops import *  # noqa: F401,F403
+from .sorting import *  # noqa: F401,F403
+from .linalg_ops import *  # noqa: F401,F403
+from .misc import *  # noqa: F401,F403
+from .indexing import _getitem, _IndexUpdateHelper, take, take_along_axis  # noqa: F401
+from . import linalg  # noqa: F401
 
 pi = _np.pi
 e = _np.e
+euler_gamma = _np.euler_gamma
 inf = _np.inf
 nan = _np.nan
 newaxis = None
-dtype = _np.dtype
-integer = _np.integer
-floating = _np.floating
-inexact = _np.inexact
-complexfloating = _np.complexfloating
-signedinteger = _np.signedinteger
-unsignedinteger = _np.unsignedinteger
-number = _np.number
-generic = _np.generic

@@ -1,6 +1,8 @@
 """Shared helpers of ``engine.numpy``: turning inputs into arrays, NumPy-style dtype
-promotion (with weak types) and rank promotion."""
+promotion (with weak types), rank promotion and axis handling."""
 from __future__ import annotations
+
+import operator
 
 import numpy as np
 
@@ -12,7 +14,7 @@ from ..array import Array
 
 def is_array_like(x):
     return isinstance(x, (Array, core.Tracer, np.ndarray, np.generic, core.WeakScalar)) or \
-        dtypes.is_python_scalar(x)
+        dtypes.is_python_scalar(x) or hasattr(x, "__jax_array__")
 
 
 def check_arraylike(fun_name, *args):
@@ -20,91 +22,234 @@ def check_arraylike(fun_name, *args):
         if not is_array_like(a):
             if isinstance(a, (list, tuple)):
                 raise TypeError(f"{fun_name} requires ndarray or scalar arguments, got "
-                                f"{type(a).__name__} at position {i}. Convert it with "
-                                "jnp.asarray first.")
+                                f"{type(a).__name__} at position {i}.")
             raise TypeError(f"{fun_name} requires ndarray or scalar arguments, got "
                             f"{type(a).__name__} at position {i}.")
 
 
+def aval(x):
+    return core.get_aval(x)
+
+
+def dtype_of(x):
+    return core.get_aval(x).dtype
+
+
+def ndim_of(x):
+    return len(core.get_aval(x).shape)
+
+
+def shape_of(x):
+    return core.get_aval(x).shape
+
+
+# ---------------------------------------------------------------------------- dtype promotion
+
 def promote_dtypes(*args):
     """Convert arguments to their common dtype (JAX's lattice, weak types respected)."""
     if len(args) < 2:
-        return args
+        return tuple(as_operand(a) for a in args)
     avals = [core.get_aval(a) for a in args]
     first = avals[0]
     if all(a.dtype == first.dtype and a.weak_type == first.weak_type for a in avals[1:]):
-        return args
+        return tuple(as_operand(a) for a in args)
     dtype, weak = dtypes.lattice_result_type(*args)
-    return tuple(_convert(a, av, dtype, weak) for a, av in zip(args, avals))
+    return tuple(convert(a, av, dtype, weak) for a, av in zip(args, avals))
 
 
-def _convert(x, aval, dtype, weak):
+def convert(x, aval_, dtype, weak):
+    """``x`` as ``dtype`` (a Python number stays a weakly typed literal of that dtype)."""
+    if type(x) is core.WeakScalar:
+        if not weak and aval_.dtype == dtype:
+            return x
+        x = x.value
     if dtypes.is_python_scalar(x):
-        return core.WeakScalar(x, dtype) if weak or True else x
-    if aval.dtype == dtype and aval.weak_type == weak:
+        if weak and type(x) is not bool and dtype != np.bool_:
+            return weak_scalar(x, dtype)
+        return np.asarray(x, dtype)
+    if aval_.dtype == dtype and aval_.weak_type == weak:
         return x
     return lax.convert_element_type(x, dtype, weak)
 
 
+def _to_dtype(args, dtype):
+    avals = [core.get_aval(a) for a in args]
+    weak = all(a.weak_type for a in avals)
+    return tuple(convert(a, av, dtype, weak) for a, av in zip(args, avals))
+
+
 def promote_dtypes_inexact(*args):
     """Promote, then to the default float type if the result is not inexact."""
-    if len(args) == 1 and type(args[0]) is Array and dtypes.is_inexact(args[0].aval.dtype):
-        return args
     args = promote_dtypes(*args)
-    avals = [core.get_aval(a) for a in args]
-    dt = avals[0].dtype
+    dt = core.get_aval(args[0]).dtype
     if not dtypes.is_inexact(dt):
-        weak = all(a.weak_type for a in avals)
-        fdt = dtypes.default_float_dtype()
-        return tuple(_convert(a, av, fdt, weak) for a, av in zip(args, avals))
+        return _to_dtype(args, dtypes.default_float_dtype())
     return args
 
 
-def promote_shapes(*args):
+def promote_dtypes_numeric(*args):
+    """Promote, then bool to the default integer type."""
+    args = promote_dtypes(*args)
+    if core.get_aval(args[0]).dtype == np.bool_:
+        return _to_dtype(args, dtypes.default_int_dtype())
+    return args
+
+
+def promote_dtypes_complex(*args):
+    args = promote_dtypes(*args)
+    dt = core.get_aval(args[0]).dtype
+    if not dtypes.is_complex(dt):
+        cdt = dtypes.canonicalize_dtype(dtypes.to_complex_dtype(
+            dt if dtypes.is_inexact(dt) else dtypes.default_float_dtype()))
+        return _to_dtype(args, cdt)
+    return args
+
+
+# ---------------------------------------------------------------------------- rank promotion
+
+def promote_shapes(fun_name, *args):
     """Rank promotion: prepend size-1 axes so every operand has the same rank (rank-0
     operands are left alone; lax broadcasts them)."""
     if len(args) < 2:
         return args
     shapes = [core.get_aval(a).shape for a in args]
-    ranks = {len(s) for s in shapes if s}
-    if len(ranks) <= 1:
-        nd = max(ranks) if ranks else 0
-        _check_broadcastable(shapes)
+    nd = max(len(s) for s in shapes)
+    _check_broadcastable(fun_name, shapes)
+    if all(len(s) in (0, nd) for s in shapes):
         return args
-    nd = max(ranks)
-    _check_broadcastable(shapes)
     out = []
     for a, s in zip(args, shapes):
         if s and len(s) < nd:
-            a = lax.broadcast_in_dim(a, (1,) * (nd - len(s)) + s, tuple(range(nd - len(s), nd)))
+            a = lax.broadcast_to_rank(a, nd)
         out.append(a)
     return tuple(out)
 
 
-def _check_broadcastable(shapes):
+def _check_broadcastable(fun_name, shapes):
     try:
         np.broadcast_shapes(*shapes)
     except ValueError:
-        raise ValueError(f"Incompatible shapes for broadcasting: shapes={[tuple(s) for s in shapes]}") from None
+        raise ValueError(f"Incompatible shapes for broadcasting: shapes="
+                         f"{[tuple(s) for s in shapes]}") from None
 
 
 def promote_args(fun_name, *args):
-    if len(args) == 2 and type(args[0]) is Array and type(args[1]) is Array and \
-            args[0].aval == args[1].aval:
-        return args
     check_arraylike(fun_name, *args)
-    return promote_shapes(*promote_dtypes(*args))
+    return promote_shapes(fun_name, *promote_dtypes(*args))
 
 
 def promote_args_inexact(fun_name, *args):
-    if len(args) == 1 and type(args[0]) is Array and dtypes.is_inexact(args[0].aval.dtype):
-        return args
     check_arraylike(fun_name, *args)
-    return promote_shapes(*promote_dtypes_inexact(*args))
+    return promote_shapes(fun_name, *promote_dtypes_inexact(*args))
+
+
+def promote_args_numeric(fun_name, *args):
+    check_arraylike(fun_name, *args)
+    return promote_shapes(fun_name, *promote_dtypes_numeric(*args))
+
+
+def promote_args_complex(fun_name, *args):
+    check_arraylike(fun_name, *args)
+    return promote_shapes(fun_name, *promote_dtypes_complex(*args))
+
+
+def weak_scalar(x, dtype):
+    """A Python number as a weakly typed literal of ``dtype`` (its value rounded to it)."""
+    dtype = np.dtype(dtype)
+    if dtypes.is_complex(dtype):
+        return core.WeakScalar(complex(np.asarray(x, dtype).item()), dtype)
+    if dtypes.is_inexact(dtype):
+        return core.WeakScalar(float(np.asarray(x, dtype).item()), dtype)
+    return core.WeakScalar(int(x), dtype)
+
+
+def as_array(x):
+    """``x`` as an Array or tracer (for results that pass an input through)."""
+    if isinstance(x, (Array, core.Tracer)):
+        return x
+    from .creation import asarray
+    if type(x) is core.WeakScalar:
+        from .. import dispatch
+        return dispatch.device_put_value(x)
+    return asarray(x)
 
 
 def as_operand(x):
     """A value the lax layer accepts: Python scalars become weakly typed scalars."""
     if dtypes.is_python_scalar(x):
+        if type(x) is bool:
+            return np.bool_(x)
         return core.WeakScalar(x, dtypes.python_scalar_dtype(x))
+    if hasattr(x, "__jax_array__") and not isinstance(x, (Array, core.Tracer)):
+        return x.__jax_array__()
     return x
+
+
+def ensure_array(fun_name, x, pos=0):
+    """Check that ``x`` is array-like and make it an operand for lax."""
+    if not is_array_like(x):
+        _raise_not_arraylike(fun_name, x, pos)
+    return as_operand(x)
+
+
+def _raise_not_arraylike(fun_name, x, pos):
+    raise TypeError(f"{fun_name} requires ndarray or scalar arguments, got "
+                    f"{type(x).__name__} at position {pos}.")
+
+
+def broadcast_all(*args):
+    """Broadcast operands (already of one rank or rank 0) to their common shape."""
+    shape = np.broadcast_shapes(*(shape_of(a) for a in args))
+    return tuple(lax.broadcast_to_shape(a, shape) if shape_of(a) != shape else a for a in args)
+
+
+# ---------------------------------------------------------------------------- axes
+
+def canonicalize_axis(axis, ndim):
+    try:
+        axis = operator.index(axis)
+    except TypeError:
+        raise TypeError(f"'{type(axis).__name__}' object cannot be interpreted as an "
+                        "integer") from None
+    if not -ndim <= axis < ndim:
+        raise ValueError(f"axis {axis} is out of bounds for array of dimension {ndim}")
+    return axis % ndim if ndim else axis
+
+
+def reduction_axes(axis, ndim):
+    """``axis`` (None, int or sequence) as a sorted tuple of non-negative axes."""
+    if axis is None:
+        return tuple(range(ndim))
+    if isinstance(axis, (tuple, list)):
+        axes = tuple(canonicalize_axis(a, ndim) for a in axis)
+        if len(set(axes)) != len(axes):
+            raise ValueError(f"duplicate value in 'axis': {tuple(axis)}")
+        return tuple(sorted(axes))
+    return (canonicalize_axis(axis, ndim),)
+
+
+def static_int(x, what):
+    """A Python int from a static value, with a JAX-like error for traced ones."""
+    if isinstance(x, core.Tracer):
+        v = x.to_concrete_value()
+        if v is None:
+            from .. import errors
+            raise errors.ConcretizationTypeError(
+                f"{what} must be a concrete (static) value; got a traced array with shape "
+                f"{x.shape} and dtype {x.dtype}.")
+        x = v
+    return operator.index(np.asarray(x).item() if isinstance(x, (Array, np.ndarray)) else x)
+
+
+def concrete_value(x, what):
+    """The NumPy value of a static (non-traced) argument, or a ConcretizationTypeError."""
+    if isinstance(x, core.Tracer):
+        v = x.to_concrete_value()
+        if v is None:
+            from .. import errors
+            raise errors.ConcretizationTypeError(
+                f"Abstract tracer value encountered where concrete value is expected: {what} "
+                f"requires a concrete value, got a traced array with shape {x.shape} and "
+                f"dtype {x.dtype}. The size of an array must be known at trace time.")
+        x = v
+    return np.asarray(x)

@@ -1,0 +1,106 @@
+"""Transformations of whole jaxprs (used by higher-order primitives: jit, cond, while,
+scan): JVP, batching and transposition of a jaxpr, producing a new jaxpr. Results are
+memoized on the jaxpr object, so a jitted body is transformed once."""
+from __future__ import annotations
+
+import functools
+import weakref
+
+from .. import core
+from .. import dtypes
+from . import batching
+from . import transpose as tr
+from .jvp import JVPTrace, JVPTracer, Zero, instantiate, tangent_aval
+from .tracing import trace_to_jaxpr
+
+
+def memo_on_jaxpr(fn):
+    """Memoize ``fn(closed, *key)`` per ClosedJaxpr (weakly held) and hashable key."""
+    cache = weakref.WeakKeyDictionary()
+
+    @functools.wraps(fn)
+    def memoized(closed, *key):
+        per = cache.setdefault(closed, {})
+        out = per.get(key)
+        if out is None:
+            out = per[key] = fn(closed, *key)
+        return out
+    return memoized
+
+
+def _is_float0(aval):
+    return aval.dtype == dtypes.float0
+
+
+@memo_on_jaxpr
+def jvp_jaxpr(closed, nonzeros, instantiate_out):
+    """JVP of a jaxpr: inputs (primals, tangents of the ``nonzeros`` inputs), outputs
+    (primal outs, tangents that are nonzero or asked for by ``instantiate_out``).
+    Integer outputs (float0 tangents) never get a tangent output. Returns
+    (ClosedJaxpr, out_nonzeros)."""
+    avals = closed.in_avals
+    tan_avals = [tangent_aval(a) for a, nz in zip(avals, nonzeros) if nz]
+    n = len(avals)
+    out_nz = []
+
+    def fun(*args):
+        primals, tans = args[:n], iter(args[n:])
+        tangents = [next(tans) if nz else Zero(tangent_aval(a)) for a, nz in zip(avals, nonzeros)]
+        trace = JVPTrace(parent=core.current_trace())
+        ins = [JVPTracer(trace, p, t) if type(t) is not Zero else p
+               for p, t in zip(primals, tangents)]
+        try:
+            with core.set_current_trace(trace):
+                outs = core.eval_jaxpr(closed.jaxpr, closed.consts, *ins)
+            pouts, touts = [], []
+            for x, inst in zip(outs, instantiate_out):
+                p, t = trace.lift(x)
+                pouts.append(p)
+                if _is_float0(tangent_aval(core.get_aval(p))) or (type(t) is Zero and not inst):
+                    out_nz.append(False)
+                else:
+                    out_nz.append(True)
+                    touts.append(instantiate(t))
+        finally:
+            trace.invalidate()
+        return pouts + touts
+
+    jaxpr = trace_to_jaxpr(fun, list(avals) + tan_avals, f"jvp({closed.jaxpr.debug_name})")
+    return jaxpr, tuple(out_nz)
+
+
+@memo_on_jaxpr
+def batch_jaxpr(closed, size, in_dims, instantiate_out):
+    """Batch a jaxpr whose inputs are batched at ``in_dims`` (None: unbatched). Outputs
+    are batched at axis 0, or left unbatched where possible and not instantiated.
+    Returns (ClosedJaxpr, out_batched)."""
+    avals = [a if d is None else core.unmapped_aval(size, d, a)
+             for a, d in zip(closed.in_avals, in_dims)]
+    out_b = []
+
+    def fun(*args):
+        trace = batching.BatchTrace(core.current_trace(), size)
+        ins = [batching.BatchTracer(trace, v, d) if d is not None else v
+               for v, d in zip(args, in_dims)]
+        try:
+            with core.set_current_trace(trace):
+                outs = core.eval_jaxpr(closed.jaxpr, closed.consts, *ins)
+            res = []
+            for x, inst in zip(outs, instantiate_out):
+                v, d = trace.lift(x)
+                if d is None and not inst:
+                    res.append(v)
+                    out_b.append(False)
+                else:
+                    res.append(batching.move_batch_axis(size, d, 0, v))
+                    out_b.append(True)
+        finally:
+            trace.invalidate()
+        return res
+
+    return trace_to_jaxpr(fun, avals, closed.jaxpr.debug_name), tuple(out_b)
+
+
+@memo_on_jaxpr
+def transpose_jaxpr(closed, linear):
+    return tr.transpose_jaxpr(closed, linear)

@@ -1,0 +1,834 @@
+"""NumPy indexing on engine arrays: ``x[idx]``, ``x.at[idx].set/add/...``, ``take`` and
+``take_along_axis``, with JAX's semantics.
+
+Every index is first parsed against the array's shape. A read tries, in order, a static
+``slice`` (ints, slices, None, Ellipsis, all known in bounds), a ``dynamic_slice`` (scalar
+array indices as well) and finally one ``gather``. Updates always scatter. Reads that
+go out of bounds are clamped; updates out of bounds are dropped (``mode`` changes this).
+"""
+from __future__ import annotations
+
+import operator
+from collections.abc import Sequence
+from typing import NamedTuple
+
+import numpy as np
+
+from .. import core
+from .. import dtypes
+from .. import errors
+from .. import lax
+from ..array import Array
+from ..lax import GatherDimensionNumbers, GatherScatterMode, ScatterDimensionNumbers
+
+NONE, ELLIPSIS, SLICE, INT, BOOL, ARRAY = "none", "ellipsis", "slice", "int", "bool", "array"
+
+
+class _Index(NamedTuple):
+    kind: str
+    value: object
+    axes: tuple  # the axes of x this index consumes
+
+
+# ---------------------------------------------------------------------------- parsing
+
+def _is_int_scalar(i):
+    return isinstance(i, (int, np.integer)) and not isinstance(i, (bool, np.bool_))
+
+
+def _aval_or_none(i):
+    if isinstance(i, (Array, core.Tracer, np.ndarray, np.generic)):
+        return core.get_aval(i)
+    return None
+
+
+def _kind(i):
+    if i is None:
+        return NONE
+    if i is Ellipsis:
+        return ELLIPSIS
+    if isinstance(i, slice):
+        return SLICE
+    if _is_int_scalar(i):
+        return INT
+    if isinstance(i, (bool, np.bool_)):
+        return BOOL
+    aval = _aval_or_none(i)
+    if aval is not None:
+        if aval.dtype == np.bool_:
+            return BOOL
+        if dtypes.is_int(aval.dtype):
+            return ARRAY
+        raise TypeError(f"Indexer must have integer or boolean type, got indexer with type "
+                        f"{aval.dtype.name}")
+    if isinstance(i, str):
+        raise TypeError(f"JAX does not support string indexing; got idx={i!r}")
+    if isinstance(i, Sequence):
+        if not i:
+            return ARRAY
+        dt = np.asarray(i).dtype if not _has_arrays(i) else core.get_aval(_jnp_array(i)).dtype
+        if dt == np.bool_:
+            return BOOL
+        if np.issubdtype(dt, np.integer):
+            return ARRAY
+        raise TypeError(f"Indexer must have integer or boolean type, got indexer with type {dt}")
+    if isinstance(i, (float, complex)):
+        raise TypeError(f"Indexer must have integer or boolean type, got indexer with type "
+                        f"{np.dtype(type(i)).name}")
+    raise IndexError("only integers, slices (`:`), ellipsis (`...`), newaxis (`None`) and "
+                     f"integer or boolean arrays are valid indices. Got {i}")
+
+
+def _has_arrays(seq):
+    return any(isinstance(e, (Array, core.Tracer)) or
+               (isinstance(e, Sequence) and _has_arrays(e)) for e in seq)
+
+
+def _jnp_array(x):
+    from . import array
+    return array(x)
+
+
+def _as_tuple(idx):
+    """A non-tuple sequence is not an index in JAX (NumPy's old heuristics are gone)."""
+    if isinstance(idx, tuple):
+        return idx
+    if isinstance(idx, Sequence) and not isinstance(idx, str):
+        unpackable = any(isinstance(i, (Sequence, slice)) or i is None or i is Ellipsis or
+                         (isinstance(i, (np.ndarray, Array, core.Tracer)) and np.ndim(i) != 0)
+                         for i in idx)
+        hint = "arr[tuple(seq)]" if unpackable else "arr[array(seq)]"
+        raise TypeError("Using a non-tuple sequence for multidimensional indexing is not "
+                        f"allowed; use `{hint}` instead of `arr[seq]`. See "
+                        "https://github.com/jax-ml/jax/issues/4564 for more information.")
+    return (idx,)
+
+
+def _parse(idx, shape):
+    idx = _as_tuple(idx)
+    kinds = [_kind(i) for i in idx]
+    if kinds.count(ELLIPSIS) > 1:
+        raise IndexError("an index can only have a single ellipsis ('...')")
+    used = [0 if k in (NONE, ELLIPSIS) else (np.ndim(i) if k == BOOL else 1)
+            for i, k in zip(idx, kinds)]
+    total = sum(used)
+    if total > len(shape):
+        raise IndexError(f"Too many indices: array is {len(shape)}-dimensional, but {total} "
+                         "were indexed")
+    if ELLIPSIS in kinds:
+        used[kinds.index(ELLIPSIS)] = len(shape) - total
+    out, axis = [], 0
+    for i, k, n in zip(idx, kinds, used):
+        if isinstance(i, Sequence) and k in (ARRAY, BOOL) and not isinstance(i, str):
+            i = _sequence_to_array(i)
+        out.append(_Index(k, i, tuple(range(axis, axis + n))))
+        axis += n
+    return out
+
+
+def _sequence_to_array(seq):
+    if not seq:
+        return np.zeros((0,), np.int32)
+    if _has_arrays(seq):
+        return _jnp_array(seq)
+    arr = np.asarray(seq)
+    return arr.astype(dtypes.canonicalize_dtype(arr.dtype))
+
+
+def _expand_ellipsis(parsed, ndim):
+    """Replace Ellipsis by full slices and add the implicit trailing ones."""
+    out, used = [], 0
+    for p in parsed:
+        used += len(p.axes)
+        if p.kind == ELLIPSIS:
+            out.extend(_Index(SLICE, slice(None), (a,)) for a in p.axes)
+        else:
+            out.append(p)
+    out.extend(_Index(SLICE, slice(None), (a,)) for a in range(used, ndim))
+    return out
+
+
+def _static_int(v, what="Slice entries"):
+    if v is None:
+        return None
+    c = core.concrete_or_none(v)
+    if c is None:
+        raise IndexError(f"{what} must be static integers. Got {v}")
+    try:
+        return operator.index(c)
+    except TypeError:
+        return operator.index(np.asarray(c).item())
+
+
+def _slice_indices(s, size):
+    """(start, stop, step, length) of a slice with static entries."""
+    s = slice(_static_int(s.start), _static_int(s.stop), _static_int(s.step))
+    start, stop, step = s.indices(size)
+    return start, stop, step, len(range(start, stop, step))
+
+
+def _concrete_slice(p):
+    """A slice index whose entries are all known (so it can be sliced statically)."""
+    try:
+        for v in (p.value.start, p.value.stop, p.value.step):
+            _static_int(v)
+    except (IndexError, TypeError):
+        return False
+    return True
+
+
+# ---------------------------------------------------------------------------- static slice
+
+class _StaticPlan(NamedTuple):
+    starts: tuple
+    limits: tuple
+    strides: tuple | None
+    rev: tuple
+    squeeze: tuple
+    newaxis: tuple
+
+
+def _static_plan(parsed, shape, mode):
+    """Plan x[idx] as slice + rev + squeeze + expand_dims, or None if it cannot be."""
+    if mode not in (None, GatherScatterMode.PROMISE_IN_BOUNDS, GatherScatterMode.CLIP):
+        return None
+    if any(p.kind not in (INT, SLICE, NONE, ELLIPSIS) for p in parsed):
+        return None
+    if any(p.kind == SLICE and not _concrete_slice(p) for p in parsed):
+        return None
+    clip = mode == GatherScatterMode.CLIP
+    starts, limits, strides, rev, squeeze, newaxis = [], [], [], [], [], []
+    for p in _expand_ellipsis(parsed, len(shape)):
+        if p.kind == NONE:
+            newaxis.append(len(starts) - len(squeeze) + len(newaxis))
+            continue
+        axis, = p.axes
+        size = shape[axis]
+        if p.kind == INT:
+            i = int(p.value)
+            if size == 0:
+                raise IndexError(f"index is out of bounds for axis {axis} with size 0")
+            i = i + size if i < 0 else i
+            if not 0 <= i < size:
+                if not clip:
+                    return None  # out of bounds: the dynamic slice clamps
+                i = min(max(i, 0), size - 1)
+            starts.append(i)
+            limits.append(i + 1)
+            strides.append(1)
+            squeeze.append(axis)
+        else:
+            start, stop, step, n = _slice_indices(p.value, size)
+            if step > 0:
+                starts.append(start)
+                limits.append(max(start, stop))
+                strides.append(step)
+            else:
+                lo = start + step * (n - 1) if n else min(max(start + 1, 0), size)
+                hi = start + 1 if n else lo
+                starts.append(lo)
+                limits.append(hi)
+                strides.append(-step)
+                rev.append(axis)
+    return _StaticPlan(tuple(starts), tuple(limits),
+                       None if all(s == 1 for s in strides) else tuple(strides),
+                       tuple(rev), tuple(squeeze), tuple(newaxis))
+
+
+def _apply_static(arr, plan):
+    shape = core.get_aval(arr).shape
+    trivial = plan.strides is None and all(
+        (a, b) == (0, n) for a, b, n in zip(plan.starts, plan.limits, shape))
+    out = arr if trivial else lax.slice(arr, plan.starts, plan.limits, plan.strides)
+    if plan.rev:
+        out = lax.rev(out, plan.rev)
+    if plan.squeeze:
+        out = lax.squeeze(out, plan.squeeze)
+    if plan.newaxis:
+        out = lax.expand_dims(out, plan.newaxis)
+    return out
+
+
+# ---------------------------------------------------------------------------- dynamic slice
+
+def _dynamic_plan(parsed, shape, mode):
+    """Plan x[idx] as dynamic_slice (+ rev/squeeze/expand_dims) when every index is a
+    scalar (static or traced), None, or a unit-step static slice; else None."""
+    if mode not in (None, GatherScatterMode.PROMISE_IN_BOUNDS, GatherScatterMode.CLIP):
+        return None
+    for p in parsed:
+        if p.kind == BOOL:
+            return None
+        if p.kind == ARRAY and np.ndim(p.value) != 0:
+            return None
+        if p.kind == SLICE:
+            if not _concrete_slice(p) or _static_int(p.value.step) not in (None, 1, -1):
+                return None
+    starts, sizes, rev, squeeze, newaxis = [], [], [], [], []
+    trivial = True
+    for p in _expand_ellipsis(parsed, len(shape)):
+        if p.kind == NONE:
+            newaxis.append(len(starts) - len(squeeze) + len(newaxis))
+            continue
+        axis, = p.axes
+        size = shape[axis]
+        if p.kind in (INT, ARRAY):
+            if size == 0:
+                raise IndexError(f"index is out of bounds for axis {axis} with size 0")
+            trivial = False
+            starts.append(p.value)
+            sizes.append(1)
+            squeeze.append(axis)
+        else:
+            start, stop, step, n = _slice_indices(p.value, size)
+            if p.value != slice(None):
+                trivial = False
+            if step < 0:
+                starts.append(stop + 1 if n else 0)
+                sizes.append(n)
+                rev.append(axis)
+            else:
+                starts.append(start)
+                sizes.append(n)
+    return starts, tuple(sizes), tuple(rev), tuple(squeeze), tuple(newaxis), trivial
+
+
+def _apply_dynamic(arr, plan):
+    starts, sizes, rev, squeeze, newaxis, trivial = plan
+    out = arr
+    if not trivial:
+        if len(starts) > 1:
+            idt = _index_dtype(core.get_aval(arr).shape)
+            starts = [_convert_index(s, idt) for s in starts]
+        out = lax.dynamic_slice(arr, starts, sizes)
+    if rev:
+        out = lax.rev(out, rev)
+    if squeeze:
+        out = lax.squeeze(out, squeeze)
+    if newaxis:
+        out = lax.expand_dims(out, newaxis)
+    return out
+
+
+# ---------------------------------------------------------------------------- gather plan
+
+def _index_dtype(shape):
+    return np.dtype(np.int32) if all(d < 2 ** 31 for d in shape) else np.dtype(np.int64)
+
+
+def _is_numpy(v):
+    return isinstance(v, (np.ndarray, np.generic, int))
+
+
+def _convert_index(v, idt):
+    if _is_numpy(v):
+        return np.asarray(v).astype(idt) if not isinstance(v, int) else np.asarray(v, idt)
+    return lax.convert_element_type(v, idt)
+
+
+def _normalize(v, size):
+    """Wrap negative indices (i + size where i < 0), in the index's own dtype."""
+    if isinstance(v, int):
+        return v + size if v < 0 else v
+    aval = core.get_aval(v)
+    if dtypes.is_unsigned(aval.dtype):
+        return v
+    if _is_numpy(v):
+        v = np.asarray(v)
+        return np.where(v < 0, v + np.asarray(size).astype(v.dtype), v)
+    size = core.WeakScalar(size, aval.dtype)
+    return lax.select(lax.lt(v, core.WeakScalar(0, aval.dtype)), lax.add(v, size), v)
+
+
+def _expand_bools(parsed, shape):
+    """Boolean arrays become the integer arrays of their True positions (they must be
+    concrete); scalar booleans stay (they add an axis)."""
+    out = []
+    for pos, p in enumerate(parsed):
+        if p.kind != BOOL:
+            out.append(p)
+            continue
+        val = core.concrete_or_none(p.value) if isinstance(p.value, core.Tracer) else p.value
+        if val is None:
+            raise errors.NonConcreteBooleanIndexError(
+                f"Array boolean indices must be concrete; got {core.get_aval(p.value)!r}\n\n"
+                "Boolean indexing makes the output's shape depend on the values. Use "
+                "jnp.where(mask, x, fill) for a fixed-shape result, or index outside jit.")
+        val = np.asarray(val)
+        if val.ndim == 0:
+            out.append(_Index(BOOL, bool(val), ()))
+            continue
+        expected = [shape[a] for a in p.axes]
+        if not all(s in (0, e) for s, e in zip(val.shape, expected)):
+            raise IndexError("boolean index did not match shape of indexed array in index "
+                             f"{pos}: got {val.shape}, expected {expected}")
+        for where, axis in zip(np.nonzero(val), p.axes):
+            out.append(_Index(ARRAY, where.astype(dtypes.canonicalize_dtype(np.int64)),
+                              (axis,)))
+    return out
+
+
+def _insert_scalar_bools(items, shape):
+    """Each scalar boolean becomes an index array arange(b) into a new unit axis of x
+    (NumPy's semantics: True adds an axis of length 1, False one of length 0).
+    Returns the new items, the padded shape and the inserted axes."""
+    new_items, new_shape, inserted, axis = [], [], [], 0
+    shape = list(shape)
+    for p in items:
+        if p.kind == BOOL:
+            inserted.append(axis)
+            new_shape.append(1)
+            new_items.append(_Index(ARRAY, np.arange(int(p.value), dtype=np.int32), (axis,)))
+            axis += 1
+            continue
+        n = len(p.axes)
+        new_items.append(p._replace(axes=tuple(range(axis, axis + n))))
+        new_shape.extend(shape[:n])
+        del shape[:n]
+        axis += n
+    return new_items, tuple(new_shape + shape), tuple(inserted)
+
+
+class _GatherPlan(NamedTuple):
+    slice_shape: tuple       # shape of x[idx]
+    slice_sizes: tuple       # gather's slice_sizes
+    indices: object          # gather's start indices (last axis: index vector)
+    dnums: GatherDimensionNumbers
+    advanced: bool           # advanced indexing (indices may repeat / be unsorted)
+    reversed_dims: tuple     # gather output axes to reverse (negative-step slices)
+    newaxis_dims: tuple      # axes of x[idx] that None added
+    bool_dims: tuple         # unit axes added to x for scalar boolean indices
+    empty_indices: bool      # nothing to gather: x[idx] is x (up to rev/newaxis)
+
+
+def _gather_plan(parsed, shape, normalize=True):
+    for p in parsed:
+        if p.kind == SLICE:
+            for v in (p.value.start, p.value.stop, p.value.step):
+                _static_int(v)
+    adv_pos = [n for n, p in enumerate(parsed) if p.kind in (INT, ARRAY)]
+    contiguous = all(b - a == 1 for a, b in zip(adv_pos, adv_pos[1:]))
+    items = _expand_ellipsis(parsed, len(shape))
+    items, shape, bool_dims = _insert_scalar_bools(items, shape)
+    idt = _index_dtype(shape)
+
+    def prepared(p):
+        v = p.value
+        if normalize:
+            v = _normalize(v, shape[p.axes[0]])
+        return _convert_index(v, idt)
+
+    advanced = any(p.kind == ARRAY and np.ndim(p.value) > 0 for p in items)
+    adv = [(n, p) for n, p in enumerate(items) if p.kind in (INT, ARRAY)] if advanced else []
+    block_at = (adv[0][0] if contiguous else 0) if adv else None
+
+    comps = []               # (index array, first index-batch axis it spans)
+    batch_shape = []         # index batch shape (without the index-vector axis)
+    offset_dims, collapsed, index_map, slice_sizes = [], [], [], []
+    y_shape, newaxis, reversed_dims = [], [], []
+    g_axis = 0               # axis of the gather's output
+    x_axis = 0
+    for pos, p in enumerate(items):
+        if pos == block_at:
+            arrs = [prepared(q) for _, q in adv]
+            bshape = np.broadcast_shapes(*[core.get_aval(a).shape for a in arrs])
+            start = len(batch_shape)
+            for a in arrs:
+                comps.append((_broadcast_index(a, bshape), start))
+            batch_shape.extend(bshape)
+            for _, q in adv:
+                index_map.append(q.axes[0])
+                collapsed.append(q.axes[0])
+            y_shape.extend(bshape)
+            g_axis += len(bshape)
+        if adv and p.kind in (INT, ARRAY):
+            slice_sizes.append(1)
+            x_axis += 1
+            continue
+        if p.kind in (INT, ARRAY):  # a scalar index, no advanced indexing
+            if shape[x_axis] == 0:
+                raise IndexError(f"index is out of bounds for axis {x_axis} with size 0")
+            comps.append((prepared(p), len(batch_shape)))
+            collapsed.append(x_axis)
+            index_map.append(x_axis)
+            slice_sizes.append(1)
+            x_axis += 1
+        elif p.kind == NONE:
+            newaxis.append(len(y_shape))
+            y_shape.append(1)
+        else:
+            size = shape[x_axis]
+            start, stop, step, n = _slice_indices(p.value, size)
+            y_shape.append(n)
+            if step == 1:
+                if n != size:
+                    comps.append((np.asarray(start, idt), len(batch_shape)))
+                    index_map.append(x_axis)
+                slice_sizes.append(n)
+                offset_dims.append(g_axis)
+            else:
+                if step < 0:
+                    lo = start + step * (n - 1)
+                    reversed_dims.append(g_axis)
+                    vals = lo + (-step) * np.arange(n)
+                else:
+                    vals = start + step * np.arange(n)
+                comps.append((vals.astype(idt), len(batch_shape)))
+                batch_shape.append(n)
+                index_map.append(x_axis)
+                collapsed.append(x_axis)
+                slice_sizes.append(1)
+            g_axis += 1
+            x_axis += 1
+
+    full = tuple(batch_shape) + (1,)
+    if not comps:
+        indices = np.zeros((0,), idt)
+    elif len(comps) == 1 and np.ndim(comps[0][0]) == len(batch_shape):
+        c = comps[0][0]
+        indices = lax.expand_dims(c, (len(batch_shape),))
+    else:
+        parts = [lax.broadcast_in_dim(c, full, tuple(range(s, s + np.ndim(c))))
+                 for c, s in comps]
+        indices = lax.concatenate(parts, len(batch_shape))
+    dnums = GatherDimensionNumbers(offset_dims=tuple(offset_dims),
+                                   collapsed_slice_dims=tuple(sorted(collapsed)),
+                                   start_index_map=tuple(index_map))
+    return _GatherPlan(tuple(y_shape), tuple(slice_sizes), indices, dnums, bool(adv),
+                       tuple(reversed_dims), tuple(newaxis), bool_dims, not comps)
+
+
+def _broadcast_index(a, shape):
+    if _is_numpy(a):
+        return np.broadcast_to(np.asarray(a), shape)
+    return lax.broadcast_to_shape(a, shape)
+
+
+# ---------------------------------------------------------------------------- reads
+
+def _as_array(x, fun_name):
+    from ._util import check_arraylike
+    check_arraylike(fun_name, x)
+    if isinstance(x, (Array, core.Tracer)):
+        return x
+    from . import asarray
+    return asarray(x.value if isinstance(x, core.WeakScalar) else x)
+
+
+def _getitem(x, idx):
+    """``x[idx]`` with NumPy's semantics, as JAX implements them."""
+    return _rewriting_take(x, idx)
+
+
+def _rewriting_take(arr, idx, indices_are_sorted=False, unique_indices=False, mode=None,
+                    fill_value=None, normalize_indices=True):
+    arr = _as_array(arr, "getitem")
+    shape = core.get_aval(arr).shape
+    if mode is not None:
+        mode = GatherScatterMode.from_any(mode)
+    parsed = _parse(idx, shape)
+    if normalize_indices:
+        plan = _static_plan(parsed, shape, mode)
+        if plan is not None:
+            return _apply_static(arr, plan)
+        plan = _dynamic_plan(parsed, shape, mode)
+        if plan is not None:
+            return _apply_dynamic(arr, plan)
+    parsed = _expand_bools(parsed, shape)
+    plan = _gather_plan(parsed, shape, normalize_indices)
+    if fill_value is not None:
+        fv = core.concrete_or_none(fill_value)
+        if fv is None:
+            raise errors.ConcretizationTypeError(
+                "fill_value argument to indexed get() must be a concrete value")
+        if np.ndim(fv) != 0:
+            raise ValueError("fill_value argument to indexed get() must be a scalar")
+        fill_value = np.asarray(fv).item()
+    y = arr
+    if plan.bool_dims:
+        y = lax.expand_dims(y, plan.bool_dims)
+    if any(d == 0 for d in plan.slice_shape):
+        aval = core.get_aval(arr)
+        return lax.convert_element_type(lax.full(plan.slice_shape, 0, aval.dtype), aval.dtype,
+                                         aval.weak_type)
+    if not plan.empty_indices:
+        y = lax.gather(y, plan.indices, plan.dnums, plan.slice_sizes,
+                       unique_indices=unique_indices or not plan.advanced,
+                       indices_are_sorted=indices_are_sorted or not plan.advanced,
+                       mode=mode, fill_value=fill_value)
+    if plan.reversed_dims:
+        y = lax.rev(y, plan.reversed_dims)
+    if plan.newaxis_dims:
+        y = lax.expand_dims(y, plan.newaxis_dims)
+    return y
+
+
+# ---------------------------------------------------------------------------- updates
+
+def _scatter_update(x, idx, y, scatter_op, indices_are_sorted=False, unique_indices=False,
+                    mode=None, normalize_indices=True):
+    """x with ``x[idx] (op)= y`` applied, functionally."""
+    from ._util import promote_dtypes
+    x = _as_array(x, "scatter")
+    x_aval = core.get_aval(x)
+    y = _update_operand(x_aval, y)
+    parsed = _expand_bools(_parse(idx, x_aval.shape), x_aval.shape)
+    plan = _gather_plan(parsed, x_aval.shape, normalize_indices)
+    if any(d == 0 for d in plan.slice_shape):
+        return x
+    if dtypes.is_python_scalar(y):
+        # a literal of the promoted type (no conversion equation for a constant)
+        dtype, weak = dtypes.result_type(x, y, return_weak_type_flag=True)
+        xp = lax.convert_element_type(x, dtype, weak)
+        y = np.asarray(y, dtype)
+    else:
+        xp, y = promote_dtypes(x, y)
+    y = _broadcast_update(y, plan.slice_shape)
+    if plan.newaxis_dims:
+        y = lax.squeeze(y, plan.newaxis_dims)
+    if plan.reversed_dims:
+        y = lax.rev(y, plan.reversed_dims)
+    if plan.bool_dims:
+        xp = lax.expand_dims(xp, plan.bool_dims)
+    d = plan.dnums
+    dnums = ScatterDimensionNumbers(update_window_dims=d.offset_dims,
+                                    inserted_window_dims=d.collapsed_slice_dims,
+                                    scatter_dims_to_operand_dims=d.start_index_map)
+    out = scatter_op(xp, plan.indices, y, dnums,
+                     indices_are_sorted=indices_are_sorted or not plan.advanced,
+                     unique_indices=unique_indices or not plan.advanced, mode=mode)
+    if plan.bool_dims:
+        out = lax.squeeze(out, plan.bool_dims)
+    return lax.convert_element_type(out, x_aval.dtype, x_aval.weak_type)
+
+
+def _update_operand(x_aval, y):
+    """The update values as an operand: Python ints that fit take x's integer dtype;
+    other Python scalars are weakly typed."""
+    from ._util import check_arraylike
+    if isinstance(y, (Array, core.Tracer)):
+        return y
+    if (isinstance(y, int) and not isinstance(y, bool) and dtypes.is_int(x_aval.dtype)
+            and np.iinfo(x_aval.dtype).min <= y <= np.iinfo(x_aval.dtype).max):
+        return np.asarray(y, x_aval.dtype)
+    if dtypes.is_python_scalar(y):
+        return y
+    if isinstance(y, (list, tuple)):
+        return _jnp_array(y)
+    check_arraylike("scatter", y)
+    from . import asarray
+    return asarray(y)
+
+
+def _broadcast_update(y, shape):
+    yshape = core.get_aval(y).shape
+    try:
+        ok = np.broadcast_shapes(yshape, shape) == tuple(shape)
+    except ValueError:
+        ok = False
+    if not ok:
+        raise ValueError(f"Incompatible shapes for broadcasting: {yshape} and requested shape "
+                         f"{tuple(shape)}")
+    return lax.broadcast_to_shape(y, tuple(shape))
+
+
+class _IndexUpdateHelper:
+    """``x.at``: ``x.at[idx]`` gives an _IndexUpdateRef for functional updates."""
+    __slots__ = ("array",)
+
+    def __init__(self, array):
+        self.array = array
+
+    def __getitem__(self, index):
+        return _IndexUpdateRef(self.array, index)
+
+    def __repr__(self):
+        return f"_IndexUpdateHelper({self.array!r})"
+
+
+class _IndexUpdateRef:
+    """``x.at[idx]``: each method returns an updated copy of x (``get`` reads)."""
+    __slots__ = ("array", "index")
+
+    def __init__(self, array, index):
+        self.array, self.index = array, index
+
+    def __repr__(self):
+        return f"_IndexUpdateRef({self.array!r}, {self.index!r})"
+
+    def get(self, *, indices_are_sorted=False, unique_indices=False, mode=None,
+            fill_value=None, wrap_negative_indices=True):
+        return _rewriting_take(self.array, self.index, indices_are_sorted=indices_are_sorted,
+                               unique_indices=unique_indices, mode=mode,
+                               fill_value=fill_value, normalize_indices=wrap_negative_indices)
+
+    def _update(self, op, values, indices_are_sorted, unique_indices, mode,
+                wrap_negative_indices, array=None):
+        return _scatter_update(self.array if array is None else array, self.index, values, op,
+                               indices_are_sorted=indices_are_sorted,
+                               unique_indices=unique_indices, mode=mode,
+                               normalize_indices=wrap_negative_indices)
+
+    def set(self, values, *, indices_are_sorted=False, unique_indices=False, mode=None,
+            wrap_negative_indices=True):
+        return self._update(lax.scatter, values, indices_are_sorted, unique_indices, mode,
+                            wrap_negative_indices)
+
+    def add(self, values, *, indices_are_sorted=False, unique_indices=False, mode=None,
+            wrap_negative_indices=True):
+        return self._update(lax.scatter_add, values, indices_are_sorted, unique_indices, mode,
+                            wrap_negative_indices)
+
+    def subtract(self, values, *, indices_are_sorted=False, unique_indices=False, mode=None,
+                 wrap_negative_indices=True):
+        return self._update(lax.scatter_sub, values, indices_are_sorted, unique_indices, mode,
+                            wrap_negative_indices)
+
+    def multiply(self, values, *, indices_are_sorted=False, unique_indices=False, mode=None,
+                 wrap_negative_indices=True):
+        return self._update(lax.scatter_mul, values, indices_are_sorted, unique_indices, mode,
+                            wrap_negative_indices)
+
+    mul = multiply
+
+    def divide(self, values, *, indices_are_sorted=False, unique_indices=False, mode=None,
+               wrap_negative_indices=True):
+        from . import divide
+        return divide(self.array, self._update(lax.scatter_mul, values, indices_are_sorted,
+                                               unique_indices, mode, wrap_negative_indices,
+                                               array=_ones_like(self.array)))
+
+    def power(self, values, *, indices_are_sorted=False, unique_indices=False, mode=None,
+              wrap_negative_indices=True):
+        from . import power
+        return power(self.array, self._update(lax.scatter_mul, values, indices_are_sorted,
+                                              unique_indices, mode, wrap_negative_indices,
+                                              array=_ones_like(self.array)))
+
+    def min(self, values, *, indices_are_sorted=False, unique_indices=False, mode=None,
+            wrap_negative_indices=True):
+        return self._update(lax.scatter_min, values, indices_are_sorted, unique_indices, mode,
+                            wrap_negative_indices)
+
+    def max(self, values, *, indices_are_sorted=False, unique_indices=False, mode=None,
+            wrap_negative_indices=True):
+        return self._update(lax.scatter_max, values, indices_are_sorted, unique_indices, mode,
+                            wrap_negative_indices)
+
+
+def _ones_like(x):
+    aval = core.get_aval(x)
+    return lax.convert_element_type(lax.full(aval.shape, 1, aval.dtype), aval.dtype,
+                                    aval.weak_type)
+
+
+# ---------------------------------------------------------------------------- take
+
+def _canonical_axis(axis, ndim, fun_name):
+    axis = operator.index(axis)
+    if not -ndim <= axis < ndim:
+        raise ValueError(f"{fun_name}: axis {axis} is out of bounds for array of dimension "
+                         f"{ndim}")
+    return axis % ndim if ndim else 0
+
+
+def _index_operand(indices, fun_name):
+    if isinstance(indices, (list, tuple)):
+        indices = _sequence_to_array(list(indices))
+    indices = _as_array(indices, fun_name)
+    if not dtypes.is_int(core.get_aval(indices).dtype):
+        raise TypeError(f"{fun_name} indices must be of integer type, got "
+                        f"{core.get_aval(indices).dtype.name}")
+    return indices
+
+
+def take(a, indices, axis=None, out=None, mode=None, unique_indices=False,
+         indices_are_sorted=False, fill_value=None):
+    """Elements of ``a`` at ``indices`` along ``axis`` (the flattened array if None).
+    Out-of-bounds indices read ``fill_value`` (NaN for inexact types) unless ``mode`` is
+    'clip' or 'wrap'."""
+    if out is not None:
+        raise NotImplementedError("The 'out' argument to jnp.take is not supported.")
+    a = _as_array(a, "take")
+    indices = _index_operand(indices, "take")
+    if axis is None:
+        a = lax.reshape(a, (core.get_aval(a).size,))
+        axis = 0
+    shape = core.get_aval(a).shape
+    axis = _canonical_axis(axis, len(shape), "take")
+    idx_aval = core.get_aval(indices)
+    if mode is None or mode == "fill":
+        gmode = GatherScatterMode.FILL_OR_DROP
+        indices = _normalize(indices, shape[axis])
+    elif mode == "raise":
+        raise NotImplementedError("The 'raise' mode to jnp.take is not supported.")
+    elif mode == "wrap":
+        n = core.WeakScalar(shape[axis], idx_aval.dtype)
+        r = lax.rem(indices, n)
+        if not dtypes.is_unsigned(idx_aval.dtype):  # floor-mod: non-negative results
+            r = lax.select(lax.lt(r, core.WeakScalar(0, idx_aval.dtype)), lax.add(r, n), r)
+        indices = r
+        gmode = GatherScatterMode.PROMISE_IN_BOUNDS
+    elif mode == "clip":
+        gmode = GatherScatterMode.CLIP
+    else:
+        raise ValueError(f"Invalid mode '{mode}' for np.take")
+    if shape[axis] == 0:
+        if idx_aval.size != 0:
+            raise IndexError("Cannot do a non-empty jnp.take() from an empty axis.")
+        return a
+    nd = idx_aval.ndim
+    if idx_aval.size == 0:
+        out_shape = shape[:axis] + idx_aval.shape + shape[axis + 1:]
+        return lax.full(out_shape, 0, core.get_aval(a).dtype)
+    sizes = list(shape)
+    sizes[axis] = 1
+    dnums = GatherDimensionNumbers(
+        offset_dims=tuple(range(axis)) + tuple(range(axis + nd, len(shape) + nd - 1)),
+        collapsed_slice_dims=(axis,), start_index_map=(axis,))
+    return lax.gather(a, lax.expand_dims(indices, (nd,)), dnums, tuple(sizes), mode=gmode,
+                      unique_indices=unique_indices, indices_are_sorted=indices_are_sorted,
+                      fill_value=fill_value)
+
+
+def take_along_axis(arr, indices, axis, mode=None, fill_value=None):
+    """``arr`` indexed along ``axis`` by ``indices`` (same rank, broadcast against arr in
+    the other axes). Out-of-bounds indices read ``fill_value`` unless mode='clip'."""
+    a = _as_array(arr, "take_along_axis")
+    indices = _index_operand(indices, "take_along_axis")
+    idx_shape = core.get_aval(indices).shape
+    if axis is None:
+        if len(idx_shape) != 1:
+            raise ValueError(f"take_along_axis indices must be 1D if axis=None, got shape "
+                             f"{idx_shape}")
+        a = lax.reshape(a, (core.get_aval(a).size,))
+        axis = 0
+    shape = core.get_aval(a).shape
+    if len(shape) != len(idx_shape):
+        raise ValueError("indices and arr must have the same number of dimensions; "
+                         f"{len(idx_shape)} vs. {len(shape)}")
+    axis = _canonical_axis(axis, len(shape), "take_along_axis")
+    size = shape[axis]
+    others = [1 if d == axis else s for d, s in enumerate(shape)]
+    try:
+        out_shape = np.broadcast_shapes(idx_shape, tuple(others))
+    except ValueError:
+        raise ValueError(f"take_along_axis: indices of shape {idx_shape} cannot be broadcast "
+                         f"against array of shape {shape} outside axis {axis}") from None
+    dtype = core.get_aval(a).dtype
+    if size == 0 or 0 in out_shape:
+        return lax.full(out_shape, 0, dtype)
+    indices = _convert_index(_normalize(indices, size) if mode != "promise_in_bounds"
+                             else indices, _index_dtype(shape))
+    indices = lax.broadcast_to_shape(indices, out_shape)
+    # Pair every other axis of a with the same axis of the indices (XLA batching dims);
+    # a is broadcast where it has size 1 but the indices do not.
+    a_shape = tuple(size if d == axis else n for d, n in enumerate(out_shape))
+    a = lax.broadcast_in_dim(a, a_shape, tuple(range(len(shape)))) if a_shape != shape else a
+    batch = tuple(d for d in range(len(shape)) if d != axis)
+    dnums = GatherDimensionNumbers(offset_dims=(), collapsed_slice_dims=(axis,),
+                                   start_index_map=(axis,), operand_batching_dims=batch,
+                                   start_indices_batching_dims=batch)
+    return lax.gather(a, lax.expand_dims(indices, (len(shape),)), dnums,
+                      (1,) * len(shape), mode="fill" if mode is None else mode,
+                      fill_value=fill_value)

@@ -1,0 +1,435 @@
+"""Everything else: closeness tests, ``diff``, triangles and diagonals, ``nonzero``,
+``select``, ``nan_to_num``, ``isin``, polynomials and small predicates on arrays."""
+from __future__ import annotations
+
+import builtins
+
+import numpy as np
+
+from .. import core
+from .. import dtypes
+from .. import lax
+from ..array import Array
+from ._util import (as_array, as_operand, canonicalize_axis, check_arraylike, concrete_value,
+                    dtype_of, ndim_of, promote_args, promote_args_inexact, promote_dtypes,
+                    shape_of, weak_scalar)
+
+__all__ = ['isclose', 'allclose', 'array_equal', 'array_equiv', 'diff', 'ediff1d', 'tril',
+           'triu', 'trace', 'diagonal', 'diag', 'diagflat', 'ndim', 'shape', 'size',
+           'nonzero', 'flatnonzero', 'argwhere', 'count_nonzero_static', 'select',
+           'isscalar', 'iscomplexobj', 'isrealobj', 'iscomplex', 'isreal', 'nan_to_num',
+           'isin', 'polyval', 'trapezoid', 'iterable']
+
+
+# ---------------------------------------------------------------------------- closeness
+
+def isclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
+    """``|a - b| <= atol + rtol * |b|`` (infinities equal only to themselves)."""
+    a, b = promote_args("isclose", a, b)
+    dt = dtype_of(a)
+    if not dtypes.is_inexact(dt):
+        return lax.eq(a, b)
+    real = dtypes.real_dtype(dt)
+    rtol = weak_scalar(rtol, real) if dtypes.is_python_scalar(rtol) else \
+        lax.convert_element_type(rtol, real)
+    atol = weak_scalar(atol, real) if dtypes.is_python_scalar(atol) else \
+        lax.convert_element_type(atol, real)
+    both_nan = lax.bitwise_and(lax.ne(a, a), lax.ne(b, b))
+    from .ufuncs import isfinite
+    finite = isfinite(b)
+    close = lax.le(lax.abs(lax.sub(a, b)), lax.add(atol, lax.mul(rtol, lax.abs(b))))
+    out = lax.bitwise_or(lax.eq(a, b), lax.bitwise_and(finite, close))
+    if equal_nan:
+        out = lax.bitwise_or(out, both_nan)
+    return out
+
+
+def allclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
+    from .reductions import all as all_
+    return all_(isclose(a, b, rtol, atol, equal_nan))
+
+
+def array_equal(a1, a2, equal_nan=False):
+    from .reductions import all as all_
+    try:
+        a1, a2 = as_operand(a1), as_operand(a2)
+        s1, s2 = shape_of(a1), shape_of(a2)
+    except TypeError:
+        return False
+    if s1 != s2:
+        return as_array(np.bool_(False))
+    a1, a2 = promote_dtypes(a1, a2)
+    eq = lax.eq(a1, a2)
+    if equal_nan and dtypes.is_inexact(dtype_of(a1)):
+        eq = lax.bitwise_or(eq, lax.bitwise_and(lax.ne(a1, a1), lax.ne(a2, a2)))
+    return all_(eq)
+
+
+def array_equiv(a1, a2):
+    from .reductions import all as all_
+    a1, a2 = as_operand(a1), as_operand(a2)
+    try:
+        np.broadcast_shapes(shape_of(a1), shape_of(a2))
+    except ValueError:
+        return as_array(np.bool_(False))
+    a1, a2 = promote_args("array_equiv", a1, a2)
+    return all_(lax.eq(a1, a2))
+
+
+# ---------------------------------------------------------------------------- differences
+
+def diff(a, n=1, axis=-1, prepend=None, append=None):
+    """``n``-th discrete difference along ``axis`` (``not_equal`` for booleans)."""
+    check_arraylike("diff", a)
+    from .shape_ops import concatenate
+    a = as_array(as_operand(a))
+    nd = ndim_of(a)
+    if nd == 0:
+        raise ValueError(f"diff requires input that is at least one dimensional; got {a}")
+    if n < 0:
+        raise ValueError(f"order must be non-negative but got {n}")
+    if n == 0:
+        return a
+    ax = canonicalize_axis(axis, nd)
+    parts = [a]
+    if prepend is not None:
+        parts.insert(0, _diff_extra(prepend, a, ax))
+    if append is not None:
+        parts.append(_diff_extra(append, a, ax))
+    if len(parts) > 1:
+        a = concatenate(parts, ax)
+    for _ in range(n):
+        size = shape_of(a)[ax]
+        hi = lax.slice_in_dim(a, 1, size, axis=ax)
+        lo = lax.slice_in_dim(a, 0, size - 1, axis=ax)
+        a = lax.ne(hi, lo) if dtype_of(a) == np.bool_ else lax.sub(hi, lo)
+    return a
+
+
+def _diff_extra(extra, a, ax):
+    """A ``prepend``/``append`` value: scalars become a size-1 slab along ``ax``."""
+    from .shape_ops import broadcast_to
+    extra = as_operand(extra)
+    if ndim_of(extra) == 0:
+        shape = list(shape_of(a))
+        shape[ax] = 1
+        extra = broadcast_to(extra, tuple(shape))
+    return extra
+
+
+def ediff1d(ary, to_end=None, to_begin=None):
+    from .shape_ops import concatenate, ravel
+    out = diff(ravel(ary))
+    parts = [ravel(to_begin)] if to_begin is not None else []
+    parts.append(out)
+    if to_end is not None:
+        parts.append(ravel(to_end))
+    return concatenate(parts) if len(parts) > 1 else out
+
+
+# ---------------------------------------------------------------------------- triangles, diagonals
+
+def _tri_mask(shape, k, lower):
+    idt = dtypes.default_int_dtype()
+    rows = lax.add(lax.broadcasted_iota(idt, shape, len(shape) - 2), weak_scalar(k, idt))
+    cols = lax.broadcasted_iota(idt, shape, len(shape) - 1)
+    return lax.ge(rows, cols) if lower else lax.le(rows, cols)
+
+
+def tril(m, k=0):
+    """Zero the elements above the ``k``-th diagonal (of the last two axes)."""
+    return _triangle("tril", m, k, True)
+
+
+def triu(m, k=0):
+    return _triangle("triu", m, k, False)
+
+
+def _triangle(name, m, k, lower):
+    check_arraylike(name, m)
+    m = as_array(as_operand(m))
+    if ndim_of(m) < 2:
+        raise ValueError(f"Argument to jax.numpy.{name} must be at least 2D")
+    mask = lax.broadcast_to_shape(_tri_mask(shape_of(m)[-2:], k, lower), shape_of(m))
+    return lax.select_n(mask, lax.full_like(m, 0), m)
+
+
+def diagonal(a, offset=0, axis1=0, axis2=1):
+    """The ``offset`` diagonal of the plane (axis1, axis2), as the last axis: a strided
+    slice of the plane flattened."""
+    check_arraylike("diagonal", a)
+    from .shape_ops import moveaxis
+    a = as_array(as_operand(a))
+    nd = ndim_of(a)
+    if nd < 2:
+        raise ValueError("diagonal requires an array of at least two dimensions.")
+    ax1, ax2 = canonicalize_axis(axis1, nd), canonicalize_axis(axis2, nd)
+    if ax1 == ax2:
+        raise ValueError("axis1 and axis2 must not be equal")
+    a = moveaxis(a, (ax1, ax2), (-2, -1))
+    *batch, n, m = shape_of(a)
+    offset = int(offset)
+    length = builtins.max(0, builtins.min(n, m - offset) if offset >= 0 else
+                          builtins.min(n + offset, m))
+    batch = tuple(batch)
+    if length == 0:
+        return lax.full(batch + (0,), 0, dtype_of(a))
+    flat = lax.reshape(a, batch + (n * m,))
+    start = offset if offset >= 0 else -offset * m
+    stop = start + (length - 1) * (m + 1) + 1
+    nb = len(batch)
+    return lax.slice(flat, (0,) * nb + (start,), batch + (stop,), (1,) * nb + (m + 1,))
+
+
+def trace(a, offset=0, axis1=0, axis2=1, dtype=None, out=None):
+    """Sum of the ``offset`` diagonal: the plane masked to its diagonal, then summed."""
+    if out is not None:
+        raise NotImplementedError("The 'out' argument to jnp.trace is not supported.")
+    check_arraylike("trace", a)
+    from .reductions import sum as sum_
+    from .shape_ops import moveaxis
+    a = as_array(as_operand(a))
+    nd = ndim_of(a)
+    if nd < 2:
+        raise ValueError("trace requires an array of at least two dimensions.")
+    a = moveaxis(a, (canonicalize_axis(axis1, nd), canonicalize_axis(axis2, nd)), (-2, -1))
+    n, m = shape_of(a)[-2:]
+    idt = dtypes.default_int_dtype()
+    rows = lax.broadcasted_iota(idt, (n, m), 0)
+    cols = lax.broadcasted_iota(idt, (n, m), 1)
+    mask = lax.broadcast_to_shape(lax.eq(lax.add(rows, weak_scalar(offset, idt)), cols),
+                                  shape_of(a))
+    masked = lax.select_n(mask, lax.full_like(a, 0), a)
+    return sum_(masked, axis=(-2, -1), dtype=dtype)
+
+
+def diag(v, k=0):
+    """A 1-D ``v`` placed on the ``k``-th diagonal of a square matrix, or the ``k``-th
+    diagonal of a 2-D ``v``."""
+    check_arraylike("diag", v)
+    v = as_array(as_operand(v))
+    if ndim_of(v) == 2:
+        return diagonal(v, k)
+    if ndim_of(v) != 1:
+        raise ValueError("diag input must be 1d or 2d")
+    k = int(k)
+    n = shape_of(v)[0] + builtins.abs(k)
+    v = lax.pad(v, np.asarray(0, dtype_of(v)), ((0, builtins.abs(k), 0),))
+    idt = dtypes.default_int_dtype()
+    rows = lax.broadcasted_iota(idt, (n, n), 0)
+    cols = lax.broadcasted_iota(idt, (n, n), 1)
+    mask = lax.eq(lax.add(rows, weak_scalar(k, idt)), cols)
+    # the value on row i (k >= 0) or column j (k < 0) is v[i] / v[j]
+    vals = lax.broadcast_in_dim(v, (n, n), (0,) if k >= 0 else (1,))
+    return lax.select_n(mask, lax.full_like(vals, 0), vals)
+
+
+def diagflat(v, k=0):
+    from .shape_ops import ravel
+    return diag(ravel(v), k)
+
+
+# ---------------------------------------------------------------------------- shape queries
+
+def ndim(a):
+    return len(np.shape(a)) if not isinstance(a, (Array, core.Tracer)) else ndim_of(a)
+
+
+def shape(a):
+    return tuple(np.shape(a)) if not isinstance(a, (Array, core.Tracer)) else shape_of(a)
+
+
+def size(a, axis=None):
+    s = shape(a)
+    if axis is None:
+        return int(np.prod(s, dtype=np.int64))
+    return s[axis]
+
+
+def isscalar(element):
+    if hasattr(element, "__jax_array__"):
+        element = element.__jax_array__()
+    if dtypes.is_python_scalar(element) or isinstance(element, np.generic):
+        return True
+    if isinstance(element, (Array, core.Tracer)):
+        return ndim_of(element) == 0
+    return False
+
+
+def iscomplexobj(x):
+    if x is None:
+        return False
+    try:
+        return dtypes.is_complex(dtypes.dtype_of(x))
+    except Exception:
+        return np.iscomplexobj(x)
+
+
+def isrealobj(x):
+    return not iscomplexobj(x)
+
+
+def iscomplex(x):
+    from .ufuncs import imag
+    x = as_operand(x)
+    i = imag(x)
+    return lax.ne(i, lax.full_like(i, 0))
+
+
+def isreal(x):
+    from .ufuncs import imag
+    x = as_operand(x)
+    i = imag(x)
+    return lax.eq(i, lax.full_like(i, 0))
+
+
+def iterable(y):
+    try:
+        iter(y)
+    except TypeError:
+        return False
+    return True
+
+
+# ---------------------------------------------------------------------------- nonzero
+
+def nonzero(a, *, size=None, fill_value=None):
+    """Indices of the non-zero elements, one array per axis. The result's size must be
+    known: ``a`` concrete, or ``size=`` given (padded with ``fill_value``, default 0)."""
+    check_arraylike("nonzero", a)
+    a = as_operand(a)
+    if ndim_of(a) == 0:
+        raise ValueError("Calling nonzero on 0d arrays is not allowed. Use "
+                         "jnp.atleast_1d(scalar).nonzero() instead.")
+    idt = dtypes.default_int_dtype()
+    if size is None:
+        val = concrete_value(a, "The size argument of jnp.nonzero")
+        return tuple(as_array(np.asarray(i, idt)) for i in np.nonzero(val))
+    return _nonzero_sized(a, int(size), fill_value, idt)
+
+
+def _nonzero_sized(a, size, fill_value, idt):
+    from .reductions import cumsum, sum as sum_
+    from .shape_ops import ravel
+    flat = ravel(a)
+    mask = lax.ne(flat, lax.full_like(flat, 0)) if dtype_of(flat) != np.bool_ else flat
+    n = shape_of(flat)[0]
+    count = cumsum(mask)  # 1-based rank of each nonzero element
+    # position k of the output holds the flat index of the (k+1)-th nonzero: the number of
+    # elements whose cumulative count is <= k
+    ks = lax.broadcasted_iota(count.dtype, (size, n), 0)
+    hits = lax.le(lax.broadcast_in_dim(count, (size, n), (1,)), ks)
+    flat_idx = sum_(hits, axis=1, dtype=idt)
+    total = sum_(mask, dtype=idt)
+    valid = lax.lt(lax.broadcasted_iota(idt, (size,), 0), total)
+    flat_idx = lax.min(flat_idx, weak_scalar(builtins.max(n - 1, 0), idt))
+    shape = shape_of(a)
+    out = []
+    rem = flat_idx
+    strides = [int(np.prod(shape[i + 1:], dtype=np.int64)) for i in range(len(shape))]
+    fills = fill_value if isinstance(fill_value, (tuple, list)) else (fill_value,) * len(shape)
+    for st, fv in zip(strides, fills):
+        idx = lax.div(rem, weak_scalar(st, idt))
+        rem = lax.rem(rem, weak_scalar(st, idt))
+        fv = 0 if fv is None else fv
+        out.append(lax.select_n(valid, lax.full_like(idx, fv), idx))
+    return tuple(out)
+
+
+def flatnonzero(a, *, size=None, fill_value=None):
+    from .shape_ops import ravel
+    return nonzero(ravel(a), size=size, fill_value=fill_value)[0]
+
+
+def argwhere(a, *, size=None, fill_value=None):
+    from .shape_ops import stack, atleast_1d
+    a = atleast_1d(as_operand(a))
+    idx = nonzero(a, size=size, fill_value=fill_value)
+    return stack(idx, axis=1)
+
+
+def count_nonzero_static(a):
+    return int(np.count_nonzero(concrete_value(a, "count_nonzero_static")))
+
+
+# ---------------------------------------------------------------------------- select etc.
+
+def select(condlist, choicelist, default=0):
+    """The first choice whose condition holds, elementwise (``default`` where none does)."""
+    if len(condlist) != len(choicelist):
+        raise ValueError(f"condlist must have length equal to choicelist ({len(condlist)} vs "
+                         f"{len(choicelist)})")
+    if not condlist:
+        raise ValueError("condlist must be non-empty")
+    from .ufuncs import where
+    out = default
+    for cond, choice in zip(condlist[::-1], choicelist[::-1]):
+        out = where(cond, choice, out)
+    return out
+
+
+def nan_to_num(x, copy=True, nan=0.0, posinf=None, neginf=None):
+    check_arraylike("nan_to_num", x)
+    from .ufuncs import where, isnan, isposinf, isneginf
+    x = as_operand(x)
+    dt = dtype_of(x)
+    if not dtypes.is_inexact(dt):
+        return as_array(x)
+    if dtypes.is_complex(dt):
+        re = nan_to_num(lax.real(x), nan=nan, posinf=posinf, neginf=neginf)
+        im = nan_to_num(lax.imag(x), nan=nan, posinf=posinf, neginf=neginf)
+        return lax.complex(re, im)
+    info = dtypes.finfo(dt)
+    posinf = float(info.max) if posinf is None else posinf
+    neginf = float(info.min) if neginf is None else neginf
+    out = where(isnan(x), weak_scalar(nan, dt), x)
+    out = where(isposinf(out), weak_scalar(posinf, dt), out)
+    return where(isneginf(out), weak_scalar(neginf, dt), out)
+
+
+def isin(element, test_elements, assume_unique=False, invert=False):
+    """Whether each element is in ``test_elements`` (a broadcast comparison)."""
+    from .reductions import any as any_
+    from .shape_ops import ravel
+    check_arraylike("isin", element, test_elements)
+    element, test = promote_dtypes(element, test_elements)
+    element, test = as_array(element), ravel(test)
+    es = shape_of(element)
+    n = shape_of(test)[0]
+    eq = lax.eq(lax.broadcast_in_dim(element, es + (n,), tuple(range(len(es)))),
+                lax.broadcast_in_dim(test, es + (n,), (len(es),)))
+    out = any_(eq, axis=-1)
+    return lax.bitwise_not(out) if invert else out
+
+
+def polyval(p, x, *, unroll=16):
+    """Horner's rule: ``p[0] * x**(n-1) + ... + p[n-1]``."""
+    check_arraylike("polyval", p, x)
+    p, x = promote_dtypes(p, x)
+    p = as_array(p)
+    from .ufuncs import add, multiply
+    out = lax.full_like(x, 0) if not dtypes.is_python_scalar(x) else 0 * x
+    for i in range(shape_of(p)[0]):
+        out = add(multiply(out, x), lax.index_in_dim(p, i, 0, keepdims=False))
+    return as_array(out)
+
+
+def trapezoid(y, x=None, dx=1.0, axis=-1):
+    """Integral of ``y`` by the trapezoidal rule."""
+    from .reductions import sum as sum_
+    (y,) = promote_args_inexact("trapezoid", y)
+    y = as_array(y)
+    ax = canonicalize_axis(axis, ndim_of(y))
+    n = shape_of(y)[ax]
+    avg = lax.mul(lax.add(lax.slice_in_dim(y, 1, n, axis=ax),
+                          lax.slice_in_dim(y, 0, n - 1, axis=ax)), weak_scalar(0.5, dtype_of(y)))
+    if x is None:
+        return lax.mul(sum_(avg, axis=ax), weak_scalar(dx, dtype_of(y)) if
+                       dtypes.is_python_scalar(dx) else dx)
+    dxs = diff(x, axis=ax if ndim_of(x) > 1 else -1)
+    if ndim_of(dxs) == 1 and ndim_of(avg) > 1:
+        shape = [1] * ndim_of(avg)
+        shape[ax] = shape_of(dxs)[0]
+        dxs = lax.reshape(as_array(dxs), tuple(shape))
+    from .ufuncs import multiply
+    return sum_(multiply(avg, dxs), axis=ax)

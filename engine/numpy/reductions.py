@@ -1,0 +1,476 @@
+"""Reductions (``sum``, ``mean``, ``max``, ``var``, ...) and cumulative reductions, with
+NumPy's ``axis``/``keepdims``/``dtype``/``initial``/``where`` arguments and JAX's dtype
+rules: small integers and bools sum in the default integer type, float16/bfloat16 are
+accumulated in float32, and results are never weakly typed."""
+from __future__ import annotations
+
+import builtins
+
+import numpy as np
+
+from .. import core
+from .. import dtypes
+from .. import lax
+from ._util import (as_operand, check_arraylike, dtype_of, promote_dtypes_inexact,
+                    reduction_axes, shape_of, canonicalize_axis, weak_scalar)
+
+__all__ = ['sum', 'prod', 'max', 'min', 'amax', 'amin', 'mean', 'average', 'var', 'std', 'all',
+           'any', 'argmax', 'argmin', 'cumsum', 'cumprod', 'cumulative_sum',
+           'cumulative_prod', 'nansum', 'nanprod', 'nanmax', 'nanmin', 'nanmean', 'nanvar',
+           'nanstd', 'nanargmax', 'nanargmin', 'nancumsum', 'nancumprod', 'ptp',
+           'count_nonzero']
+
+
+def _upcast_f16(dtype):
+    if dtype in (dtypes.float16, dtypes.bfloat16):
+        return dtypes.float32
+    return dtype
+
+
+def _strong(x):
+    """JAX's reductions drop weak types: convert a weakly typed operand first."""
+    aval = core.get_aval(x)
+    if aval.weak_type:
+        return lax.convert_element_type(x, aval.dtype, False)
+    return x
+
+
+def _default_accumulator(dtype):
+    """sum/prod's default result dtype: bools and narrow integers widen."""
+    if dtype == np.bool_:
+        return dtypes.default_int_dtype()
+    if dtypes.is_unsigned(dtype) and dtype.itemsize < dtypes.default_uint_dtype().itemsize:
+        return dtypes.default_uint_dtype()
+    if dtypes.is_int(dtype) and dtype.itemsize < dtypes.default_int_dtype().itemsize:
+        return dtypes.default_int_dtype()
+    return dtype
+
+
+def _where_fill(mask, a, fill):
+    from .ufuncs import where
+    return where(mask, a, fill)
+
+
+def _reduce(name, a, axis, dtype, keepdims, initial, where, *, lax_reduce, combine,
+            identity, widen=False, upcast_f16=False, bool_reduce=None):
+    """The shared recipe: convert, mask with ``where``, reduce, apply ``initial``, keep
+    dims, convert to the result dtype."""
+    check_arraylike(name, a)
+    a = as_operand(a)
+    in_dtype = dtype_of(a)
+    if dtype is not None:
+        result_dtype = dtypes.canonicalize_user_dtype(dtype, name)
+    else:
+        result_dtype = _default_accumulator(in_dtype) if widen else in_dtype
+    comp_dtype = _upcast_f16(result_dtype) if upcast_f16 else result_dtype
+    if bool_reduce is not None and comp_dtype == np.bool_:
+        lax_reduce = bool_reduce
+    a = lax.convert_element_type(a, result_dtype, False)
+    a = lax.convert_element_type(a, comp_dtype, False)
+    ndim = len(shape_of(a))
+    axes = reduction_axes(axis, ndim)
+    if where is not None:
+        a = _where_fill(where, a, identity(comp_dtype))
+    if identity is None or identity(comp_dtype) is None:
+        if initial is None and where is None and builtins.any(shape_of(a)[ax] == 0 for ax in axes):
+            raise ValueError(f"zero-size array to reduction operation {name} which has no "
+                             "identity")
+    out = lax_reduce(a, axes)
+    if initial is not None:
+        init = lax.convert_element_type(as_operand(initial), comp_dtype, False) \
+            if not dtypes.is_python_scalar(initial) else weak_scalar(initial, comp_dtype)
+        out = combine(init, out)
+    if keepdims:
+        out = lax.expand_dims(out, axes)
+    return lax.convert_element_type(out, result_dtype, False)
+
+
+def _identity_of(value):
+    def fn(dtype):
+        if dtype == np.bool_:
+            return np.bool_(value)
+        return weak_scalar(value, dtype)
+    return fn
+
+
+def _extreme(which, dtype):
+    """-inf/+inf for floats, the integer type's min/max otherwise (identities of max/min)."""
+    if dtype == np.bool_:
+        return np.bool_(which == "min_id")
+    if dtypes.is_inexact(dtype):
+        return weak_scalar(-np.inf if which == "max_id" else np.inf, dtype)
+    info = np.iinfo(dtype)
+    return np.asarray(info.min if which == "max_id" else info.max, dtype)
+
+
+def sum(a, axis=None, dtype=None, out=None, keepdims=False, initial=None, where=None,  # noqa: A001
+        promote_integers=True):
+    _no_out(out, "sum")
+    return _reduce("sum", a, axis, dtype, keepdims, initial, where,
+                   lax_reduce=lax.reduce_sum, combine=lax.add, identity=_identity_of(0),
+                   widen=promote_integers, upcast_f16=True, bool_reduce=None)
+
+
+def prod(a, axis=None, dtype=None, out=None, keepdims=False, initial=None, where=None,
+         promote_integers=True):
+    _no_out(out, "prod")
+    return _reduce("prod", a, axis, dtype, keepdims, initial, where,
+                   lax_reduce=lax.reduce_prod, combine=lax.mul, identity=_identity_of(1),
+                   widen=promote_integers, upcast_f16=True)
+
+
+def max(a, axis=None, out=None, keepdims=False, initial=None, where=None):  # noqa: A001
+    _no_out(out, "max")
+    _check_where_initial("max", where, initial)
+    return _reduce("max", a, axis, None, keepdims, initial, where,
+                   lax_reduce=lax.reduce_max, combine=lax.max,
+                   identity=lambda dt: _extreme("max_id", dt) if where is not None else None)
+
+
+def min(a, axis=None, out=None, keepdims=False, initial=None, where=None):  # noqa: A001
+    _no_out(out, "min")
+    _check_where_initial("min", where, initial)
+    return _reduce("min", a, axis, None, keepdims, initial, where,
+                   lax_reduce=lax.reduce_min, combine=lax.min,
+                   identity=lambda dt: _extreme("min_id", dt) if where is not None else None)
+
+
+amax = max
+amin = min
+
+
+def _check_where_initial(name, where, initial):
+    if where is not None and initial is None:
+        raise ValueError(f"reduction operation {name} does not have an identity, so to use a "
+                         "where mask one has to specify 'initial'")
+
+
+def _no_out(out, name):
+    if out is not None:
+        raise NotImplementedError(f"The 'out' argument to jnp.{name} is not supported.")
+
+
+def all(a, axis=None, out=None, keepdims=False, *, where=None):  # noqa: A001
+    _no_out(out, "all")
+    return _reduce("all", a, axis, np.bool_, keepdims, None, where,
+                   lax_reduce=lax.reduce_and, combine=lax.bitwise_and,
+                   identity=lambda dt: np.bool_(True))
+
+
+def any(a, axis=None, out=None, keepdims=False, *, where=None):  # noqa: A001
+    _no_out(out, "any")
+    return _reduce("any", a, axis, np.bool_, keepdims, None, where,
+                   lax_reduce=lax.reduce_or, combine=lax.bitwise_or,
+                   identity=lambda dt: np.bool_(False))
+
+
+# ---------------------------------------------------------------------------- mean, var, std
+
+def _count(a, axes, where):
+    """Number of elements reduced: a Python int, or an array when ``where`` is given."""
+    if where is None:
+        shape = shape_of(a)
+        return int(np.prod([shape[ax] for ax in axes], dtype=np.int64))
+    from .shape_ops import broadcast_to
+    mask = broadcast_to(as_operand(where), shape_of(a))
+    counts = lax.convert_element_type(mask, dtypes.default_int_dtype())
+    return counts
+
+
+def _mean_dtypes(a, dtype, name):
+    in_dtype = dtype_of(a)
+    if dtype is None:
+        result = in_dtype if dtypes.is_inexact(in_dtype) else dtypes.default_float_dtype()
+    else:
+        result = dtypes.canonicalize_user_dtype(dtype, name)
+    return result, _upcast_f16(result)
+
+
+def mean(a, axis=None, dtype=None, out=None, keepdims=False, *, where=None):
+    """``sum / count``, accumulated in float32 for float16 inputs."""
+    _no_out(out, "mean")
+    check_arraylike("mean", a)
+    a = as_operand(a)
+    result_dtype, comp = _mean_dtypes(a, dtype, "mean")
+    axes = reduction_axes(axis, len(shape_of(a)))
+    count = _count(a, axes, where)
+    if where is not None:
+        count = sum(lax.convert_element_type(count, comp), axis=axis, keepdims=keepdims)
+        total = sum(a, axis=axis, dtype=comp, keepdims=keepdims, where=where)
+        return lax.convert_element_type(lax.div(total, count), result_dtype)
+    total = sum(a, axis=axis, dtype=comp, keepdims=keepdims)
+    out = lax.div(total, weak_scalar(count, comp))
+    return lax.convert_element_type(out, result_dtype)
+
+
+def average(a, axis=None, weights=None, returned=False, keepdims=False):
+    check_arraylike("average", a)
+    if weights is None:
+        avg = mean(a, axis=axis, keepdims=keepdims)
+        axes = reduction_axes(axis, len(shape_of(a)))
+        n = int(np.prod([shape_of(a)[ax] for ax in axes], dtype=np.int64))
+        wsum = lax.full_like(avg, n)
+    else:
+        from .shape_ops import broadcast_to
+        a, weights = promote_dtypes_inexact(a, weights)
+        if shape_of(weights) != shape_of(a):
+            if axis is None or len(shape_of(weights)) != 1:
+                raise ValueError("Axis must be specified when shapes of a and weights differ.")
+            ax = canonicalize_axis(axis, len(shape_of(a)))
+            shape = [1] * len(shape_of(a))
+            shape[ax] = shape_of(weights)[0]
+            weights = broadcast_to(lax.reshape(weights, tuple(shape)), shape_of(a))
+        wsum = sum(weights, axis=axis, keepdims=keepdims)
+        avg = lax.div(sum(lax.mul(a, weights), axis=axis, keepdims=keepdims), wsum)
+    if returned:
+        from .shape_ops import broadcast_to
+        return avg, broadcast_to(wsum, shape_of(avg))
+    return avg
+
+
+def var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=None,
+        correction=None):
+    """Mean squared deviation from the mean, divided by ``count - ddof`` (NaN when that is
+    not positive)."""
+    _no_out(out, "var")
+    check_arraylike("var", a)
+    if correction is not None:
+        ddof = correction
+    a = as_operand(a)
+    in_dtype = dtype_of(a)
+    if dtype is None:
+        result_dtype = dtypes.real_dtype(in_dtype) if dtypes.is_inexact(in_dtype) \
+            else dtypes.default_float_dtype()
+        comp = _upcast_f16(in_dtype if dtypes.is_inexact(in_dtype)
+                           else dtypes.default_float_dtype())
+    else:
+        result_dtype = dtypes.canonicalize_user_dtype(dtype, "var")
+        comp = _upcast_f16(result_dtype if dtypes.is_inexact(in_dtype)
+                           else result_dtype)
+    a = lax.convert_element_type(a, comp, False)
+    axes = reduction_axes(axis, len(shape_of(a)))
+    centered = lax.sub(a, mean(a, axis, dtype=comp, keepdims=True, where=where))
+    if dtypes.is_complex(comp):
+        centered = lax.real(lax.mul(centered, lax.conj(centered)))
+    else:
+        centered = lax.square(centered)
+    real_comp = dtypes.real_dtype(comp)
+    if where is None:
+        n = int(np.prod([shape_of(a)[ax] for ax in axes], dtype=np.int64))
+        normalizer = lax.sub(weak_scalar(n, real_comp),
+                             lax.convert_element_type(as_operand(ddof), real_comp))
+    else:
+        normalizer = sum(lax.convert_element_type(_count(a, axes, where), real_comp),
+                         axis=axis, keepdims=keepdims)
+        normalizer = lax.sub(normalizer, lax.convert_element_type(as_operand(ddof), real_comp))
+    total = sum(centered, axis, keepdims=keepdims, where=where)
+    result = lax.div(total, normalizer)
+    from .ufuncs import where as where_fn
+    result = where_fn(lax.gt(normalizer, weak_scalar(0, real_comp)), result,
+                      weak_scalar(np.nan, real_comp))
+    return lax.convert_element_type(result, result_dtype)
+
+
+def std(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=None,
+        correction=None):
+    _no_out(out, "std")
+    return lax.sqrt(var(a, axis, dtype, None, ddof, keepdims, where=where,
+                        correction=correction))
+
+
+# ---------------------------------------------------------------------------- argmax, argmin
+
+def _arg_reduce(name, lax_fn, a, axis, keepdims):
+    check_arraylike(name, a)
+    a = as_operand(a)
+    shape = shape_of(a)
+    if axis is None:
+        if 0 in shape:
+            raise ValueError(f"attempt to get {name} of an empty sequence")
+        a = lax.reshape(a, (int(np.prod(shape, dtype=np.int64)),))
+        out = lax_fn(a, 0, dtypes.default_int_dtype())
+        if keepdims:
+            out = lax.expand_dims(out, tuple(range(len(shape))))
+        return out
+    ax = canonicalize_axis(axis, len(shape))
+    if shape[ax] == 0:
+        raise ValueError(f"attempt to get {name} of an empty sequence")
+    out = lax_fn(a, ax, dtypes.default_int_dtype())
+    if keepdims:
+        out = lax.expand_dims(out, (ax,))
+    return out
+
+
+def argmax(a, axis=None, out=None, keepdims=None):
+    _no_out(out, "argmax")
+    return _arg_reduce("argmax", lax.argmax, a, axis, keepdims)
+
+
+def argmin(a, axis=None, out=None, keepdims=None):
+    _no_out(out, "argmin")
+    return _arg_reduce("argmin", lax.argmin, a, axis, keepdims)
+
+
+# ---------------------------------------------------------------------------- cumulative
+
+def _cumulative(name, lax_fn, a, axis, dtype, reverse=False):
+    check_arraylike(name, a)
+    a = _strong(as_operand(a))
+    if axis is None:
+        a = lax.reshape(a, (int(np.prod(shape_of(a), dtype=np.int64)),))
+        axis = 0
+    ax = canonicalize_axis(axis, len(shape_of(a)))
+    in_dtype = dtype_of(a)
+    if dtype is not None:
+        target = dtypes.canonicalize_user_dtype(dtype, name)
+    elif in_dtype == np.bool_:
+        target = dtypes.default_int_dtype()
+    else:
+        target = in_dtype
+    a = lax.convert_element_type(a, target)
+    return lax_fn(a, ax, reverse=reverse)
+
+
+def cumsum(a, axis=None, dtype=None, out=None):
+    _no_out(out, "cumsum")
+    return _cumulative("cumsum", lax.cumsum, a, axis, dtype)
+
+
+def cumprod(a, axis=None, dtype=None, out=None):
+    _no_out(out, "cumprod")
+    return _cumulative("cumprod", lax.cumprod, a, axis, dtype)
+
+
+def _cumulative_include_initial(name, lax_fn, identity, x, axis, dtype, include_initial):
+    check_arraylike(name, x)
+    nd = len(shape_of(x))
+    if axis is None:
+        if nd > 1:
+            raise ValueError(f"The input array has rank {nd}, however axis was not set to an "
+                             "explicit value. The axis argument is only optional for "
+                             "one-dimensional arrays.")
+        axis = 0
+    out = _cumulative(name, lax_fn, x, axis, dtype)
+    if include_initial:
+        ax = canonicalize_axis(axis, nd) if nd else 0
+        config = [(0, 0, 0)] * len(shape_of(out))
+        config[ax] = (1, 0, 0)
+        out = lax.pad(out, np.asarray(identity, dtype_of(out)), config)
+    return out
+
+
+def cumulative_sum(x, /, *, axis=None, dtype=None, include_initial=False):
+    return _cumulative_include_initial("cumulative_sum", lax.cumsum, 0, x, axis, dtype,
+                                       include_initial)
+
+
+def cumulative_prod(x, /, *, axis=None, dtype=None, include_initial=False):
+    return _cumulative_include_initial("cumulative_prod", lax.cumprod, 1, x, axis, dtype,
+                                       include_initial)
+
+
+# ---------------------------------------------------------------------------- NaN-aware
+
+def _nan_to(a, value):
+    from .ufuncs import where
+    a = as_operand(a)
+    if not dtypes.is_inexact(dtype_of(a)):
+        return a
+    return where(lax.ne(a, a), value, a)
+
+
+def nansum(a, axis=None, dtype=None, out=None, keepdims=False, initial=None, where=None):
+    check_arraylike("nansum", a)
+    return sum(_nan_to(a, 0), axis, dtype, out, keepdims, initial, where)
+
+
+def nanprod(a, axis=None, dtype=None, out=None, keepdims=False, initial=None, where=None):
+    check_arraylike("nanprod", a)
+    return prod(_nan_to(a, 1), axis, dtype, out, keepdims, initial, where)
+
+
+def _nan_extreme(name, reducer, a, axis, out, keepdims, initial, where):
+    check_arraylike(name, a)
+    a = as_operand(a)
+    if not dtypes.is_inexact(dtype_of(a)):
+        return reducer(a, axis, out, keepdims, initial, where)
+    fill = -np.inf if name == "nanmax" else np.inf
+    res = reducer(_nan_to(a, fill), axis, out, keepdims, initial, where)
+    all_nan = all(lax.ne(a, a), axis=axis, keepdims=keepdims)
+    from .ufuncs import where as where_fn
+    return where_fn(all_nan, weak_scalar(np.nan, dtype_of(res)), res)
+
+
+def nanmax(a, axis=None, out=None, keepdims=False, initial=None, where=None):
+    return _nan_extreme("nanmax", max, a, axis, out, keepdims, initial, where)
+
+
+def nanmin(a, axis=None, out=None, keepdims=False, initial=None, where=None):
+    return _nan_extreme("nanmin", min, a, axis, out, keepdims, initial, where)
+
+
+def nanmean(a, axis=None, dtype=None, out=None, keepdims=False, where=None):
+    """``nansum / (number of non-NaN elements)``."""
+    check_arraylike("nanmean", a)
+    a = as_operand(a)
+    if not dtypes.is_inexact(dtype_of(a)):
+        return mean(a, axis, dtype, out, keepdims, where=where)
+    result_dtype = dtype_of(a) if dtype is None else dtypes.canonicalize_user_dtype(
+        dtype, "nanmean")
+    not_nan = lax.bitwise_not(lax.ne(a, a))
+    count = sum(not_nan, axis, keepdims=keepdims, where=where)
+    total = nansum(a, axis, result_dtype, keepdims=keepdims, where=where)
+    return lax.div(total, lax.convert_element_type(count, result_dtype))
+
+
+def nanvar(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, where=None):
+    check_arraylike("nanvar", a)
+    a = as_operand(a)
+    if not dtypes.is_inexact(dtype_of(a)):
+        return var(a, axis, dtype, out, ddof, keepdims, where=where)
+    not_nan = lax.bitwise_not(lax.ne(a, a))
+    if where is not None:
+        not_nan = lax.bitwise_and(not_nan, where)
+    return var(_nan_to(a, 0), axis, dtype, out, ddof, keepdims, where=not_nan)
+
+
+def nanstd(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, where=None):
+    return lax.sqrt(nanvar(a, axis, dtype, out, ddof, keepdims, where))
+
+
+def nanargmax(a, axis=None, out=None, keepdims=None):
+    a = as_operand(a)
+    if not dtypes.is_inexact(dtype_of(a)):
+        return argmax(a, axis, out, keepdims)
+    return argmax(_nan_to(a, -np.inf), axis, out, keepdims)
+
+
+def nanargmin(a, axis=None, out=None, keepdims=None):
+    a = as_operand(a)
+    if not dtypes.is_inexact(dtype_of(a)):
+        return argmin(a, axis, out, keepdims)
+    return argmin(_nan_to(a, np.inf), axis, out, keepdims)
+
+
+def nancumsum(a, axis=None, dtype=None, out=None):
+    return cumsum(_nan_to(a, 0), axis, dtype, out)
+
+
+def nancumprod(a, axis=None, dtype=None, out=None):
+    return cumprod(_nan_to(a, 1), axis, dtype, out)
+
+
+# ---------------------------------------------------------------------------- others
+
+def ptp(a, axis=None, out=None, keepdims=False):
+    _no_out(out, "ptp")
+    return lax.sub(max(a, axis, keepdims=keepdims), min(a, axis, keepdims=keepdims))
+
+
+def count_nonzero(a, axis=None, keepdims=False):
+    check_arraylike("count_nonzero", a)
+    a = as_operand(a)
+    zero = np.bool_(False) if dtype_of(a) == np.bool_ else weak_scalar(0, dtype_of(a))
+    return sum(lax.ne(a, zero), axis=axis, dtype=dtypes.default_int_dtype(),
+               keepdims=keepdims)
+

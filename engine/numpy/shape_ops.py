@@ -1,0 +1,634 @@
+"""Shape manipulation: reshape, transpose, joining and splitting, broadcasting, tiling,
+flipping, rolling and padding."""
+from __future__ import annotations
+
+import builtins
+import operator
+
+import numpy as np
+
+from .. import core
+from .. import dtypes
+from .. import lax
+from ._util import (as_array, as_operand, canonicalize_axis, check_arraylike, concrete_value,
+                    dtype_of, ndim_of, promote_dtypes, shape_of, weak_scalar)
+
+__all__ = ['reshape', 'ravel', 'transpose', 'permute_dims', 'matrix_transpose', 'swapaxes',
+           'moveaxis', 'rollaxis', 'concatenate', 'concat', 'stack', 'hstack', 'vstack',
+           'dstack', 'column_stack', 'split', 'array_split', 'hsplit', 'vsplit', 'dsplit',
+           'unstack', 'squeeze', 'expand_dims', 'broadcast_to', 'broadcast_arrays',
+           'broadcast_shapes', 'atleast_1d', 'atleast_2d', 'atleast_3d', 'tile', 'repeat',
+           'flip', 'fliplr', 'flipud', 'rot90', 'roll', 'pad', 'append', 'resize']
+
+
+def _prod(xs):
+    return int(np.prod(xs, dtype=np.int64))
+
+
+def reshape(a, shape=None, order="C", *, newshape=None, copy=None):
+    """``a`` with a new shape; one entry may be -1 (inferred)."""
+    if newshape is not None:
+        shape = newshape
+    check_arraylike("reshape", a)
+    if order != "C":
+        raise NotImplementedError("jnp.reshape supports only order='C'")
+    a = as_operand(a)
+    new = _infer_shape(shape_of(a), shape)
+    return lax.reshape(as_array(a), new)
+
+
+def _infer_shape(old, shape):
+    if isinstance(shape, (int, np.integer)):
+        shape = (shape,)
+    shape = tuple(operator.index(d) if not isinstance(d, core.Tracer)
+                  else int(concrete_value(d, "reshape's shape")) for d in shape)
+    size = _prod(old)
+    if builtins.sum(d == -1 for d in shape) > 1:
+        raise ValueError("can only specify one unknown dimension")
+    if -1 in shape:
+        known = _prod([d for d in shape if d != -1])
+        if known == 0 or size % known:
+            raise TypeError(f"cannot reshape array of shape {old} (size {size}) into shape "
+                            f"{shape} because the product of specified axis sizes ({known}) "
+                            f"does not evenly divide {size}")
+        shape = tuple(size // known if d == -1 else d for d in shape)
+    if _prod(shape) != size:
+        raise TypeError(f"cannot reshape array of shape {old} (size {size}) into shape {shape} "
+                        f"(size {_prod(shape)})")
+    return shape
+
+
+def ravel(a, order="C"):
+    check_arraylike("ravel", a)
+    a = as_operand(a)
+    return lax.reshape(as_array(a), (_prod(shape_of(a)),))
+
+
+def transpose(a, axes=None):
+    check_arraylike("transpose", a)
+    a = as_array(as_operand(a))
+    nd = ndim_of(a)
+    if axes is None:
+        perm = tuple(range(nd))[::-1]
+    else:
+        perm = tuple(canonicalize_axis(ax, nd) for ax in axes)
+        if sorted(perm) != list(range(nd)):
+            raise ValueError(f"axes {tuple(axes)} don't match array of dimension {nd}")
+    if perm == tuple(range(nd)):
+        return a
+    return lax.transpose(a, perm)
+
+
+def permute_dims(a, /, axes):
+    return transpose(a, axes)
+
+
+def matrix_transpose(x, /):
+    check_arraylike("matrix_transpose", x)
+    nd = ndim_of(x)
+    if nd < 2:
+        raise ValueError(f"x must be at least two-dimensional for matrix_transpose; got "
+                         f"ndim={nd}")
+    return transpose(x, tuple(range(nd - 2)) + (nd - 1, nd - 2))
+
+
+def swapaxes(a, axis1, axis2):
+    check_arraylike("swapaxes", a)
+    nd = ndim_of(a)
+    perm = list(range(nd))
+    i, j = canonicalize_axis(axis1, nd), canonicalize_axis(axis2, nd)
+    perm[i], perm[j] = perm[j], perm[i]
+    return transpose(a, perm)
+
+
+def moveaxis(a, source, destination):
+    check_arraylike("moveaxis", a)
+    nd = ndim_of(a)
+    src = (source,) if isinstance(source, (int, np.integer)) else tuple(source)
+    dst = (destination,) if isinstance(destination, (int, np.integer)) else tuple(destination)
+    if len(src) != len(dst):
+        raise ValueError("Inconsistent number of elements: "
+                         f"{len(src)} vs {len(dst)}")
+    src = tuple(canonicalize_axis(s, nd) for s in src)
+    dst = tuple(canonicalize_axis(d, nd) for d in dst)
+    perm = [i for i in range(nd) if i not in src]
+    for d, s in sorted(zip(dst, src)):
+        perm.insert(d, s)
+    return transpose(a, perm)
+
+
+def rollaxis(a, axis, start=0):
+    nd = ndim_of(a)
+    axis = canonicalize_axis(axis, nd)
+    if not -nd <= start <= nd:
+        raise ValueError(f"start={start} must satisfy {-nd}<=start<={nd}")
+    start = start + nd if start < 0 else start
+    if start > axis:
+        start -= 1
+    return moveaxis(a, axis, start)
+
+
+# ---------------------------------------------------------------------------- joining
+
+def _check_sequence(name, arrays):
+    if isinstance(arrays, (core.Tracer,)) or hasattr(arrays, "aval"):
+        return [arrays[i] for i in range(shape_of(arrays)[0])]
+    if isinstance(arrays, np.ndarray):
+        return list(arrays)
+    if not isinstance(arrays, (list, tuple)):
+        raise TypeError(f"{name} requires a sequence of arrays, got {type(arrays).__name__}")
+    check_arraylike(name, *arrays)
+    return list(arrays)
+
+
+def concatenate(arrays, axis=0, dtype=None):
+    """Join arrays along an existing axis (``axis=None``: of their flattened forms)."""
+    arrays = _check_sequence("concatenate", arrays)
+    if not arrays:
+        raise ValueError("Need at least one array to concatenate.")
+    if axis is None:
+        return concatenate([ravel(a) for a in arrays], 0, dtype)
+    if any(ndim_of(a) == 0 for a in arrays):
+        raise ValueError("Zero-dimensional arrays cannot be concatenated.")
+    arrays = _promote_for_join(arrays, dtype, "concatenate")
+    ax = canonicalize_axis(axis, ndim_of(arrays[0]))
+    if len(arrays) == 1:
+        return as_array(arrays[0])
+    return lax.concatenate([as_array(a) for a in arrays], ax)
+
+
+concat = concatenate
+
+
+def _promote_for_join(arrays, dtype, name):
+    if dtype is not None:
+        dt = dtypes.canonicalize_user_dtype(dtype, name)
+        return [lax.convert_element_type(as_operand(a), dt) for a in arrays]
+    return list(promote_dtypes(*arrays)) if len(arrays) > 1 else [as_operand(arrays[0])]
+
+
+def stack(arrays, axis=0, out=None, dtype=None):
+    """Join arrays of one shape along a new axis."""
+    arrays = _check_sequence("stack", arrays)
+    if not arrays:
+        raise ValueError("Need at least one array to stack.")
+    shapes = {shape_of(a) for a in arrays}
+    if len(shapes) != 1:
+        raise ValueError("All input arrays must have the same shape.")
+    arrays = [as_array(a) for a in _promote_for_join(arrays, dtype, "stack")]
+    nd = ndim_of(arrays[0])
+    ax = canonicalize_axis(axis, nd + 1)
+    lax_stack = getattr(lax, "stack", None)
+    if lax_stack is not None:
+        return lax_stack(arrays, ax)
+    return concatenate([lax.expand_dims(a, (ax,)) for a in arrays], ax)
+
+
+def atleast_1d(*arys):
+    out = [as_array(as_operand(a)) if ndim_of(a) >= 1 else lax.broadcast_to_rank(
+        as_operand(a), 1) for a in arys]
+    return out[0] if len(out) == 1 else out
+
+
+def atleast_2d(*arys):
+    out = []
+    for a in arys:
+        a = as_operand(a)
+        out.append(as_array(a) if ndim_of(a) >= 2 else lax.broadcast_to_rank(a, 2))
+    return out[0] if len(out) == 1 else out
+
+
+def atleast_3d(*arys):
+    out = []
+    for a in arys:
+        a = as_array(as_operand(a))
+        nd = ndim_of(a)
+        if nd == 0:
+            a = lax.reshape(a, (1, 1, 1))
+        elif nd == 1:
+            a = lax.expand_dims(a, (0, 2))
+        elif nd == 2:
+            a = lax.expand_dims(a, (2,))
+        out.append(a)
+    return out[0] if len(out) == 1 else out
+
+
+def _as_list(name, tup):
+    tup = _check_sequence(name, tup)
+    return [as_operand(a) for a in tup]
+
+
+def hstack(tup, dtype=None):
+    arrs = [atleast_1d(a) for a in _as_list("hstack", tup)]
+    return concatenate(arrs, 0 if ndim_of(arrs[0]) == 1 else 1, dtype=dtype)
+
+
+def vstack(tup, dtype=None):
+    return concatenate([atleast_2d(a) for a in _as_list("vstack", tup)], 0, dtype=dtype)
+
+
+def dstack(tup, dtype=None):
+    return concatenate([atleast_3d(a) for a in _as_list("dstack", tup)], 2, dtype=dtype)
+
+
+def column_stack(tup):
+    arrs = []
+    for a in _as_list("column_stack", tup):
+        if ndim_of(a) < 2:
+            a = lax.reshape(as_array(a), (_prod(shape_of(a)), 1))
+        arrs.append(a)
+    return concatenate(arrs, 1)
+
+
+def append(arr, values, axis=None):
+    if axis is None:
+        return concatenate([ravel(arr), ravel(values)], 0)
+    return concatenate([arr, values], axis)
+
+
+# ---------------------------------------------------------------------------- splitting
+
+def _split_sizes(size, indices_or_sections, name, strict):
+    if isinstance(indices_or_sections, (int, np.integer)) or (
+            np.ndim(indices_or_sections) == 0 and not isinstance(indices_or_sections, (list,
+                                                                                         tuple))):
+        n = operator.index(np.asarray(concrete_value(indices_or_sections, name)).item())
+        if n <= 0:
+            raise ValueError("number sections must be larger than 0.")
+        if strict and size % n:
+            raise ValueError("array split does not result in an equal division")
+        if strict:
+            return [size // n] * n
+        q, r = divmod(size, n)
+        return [q + 1] * r + [q] * (n - r)
+    idx = [operator.index(i) for i in np.asarray(concrete_value(np.asarray(
+        indices_or_sections) if isinstance(indices_or_sections, (list, tuple))
+        else indices_or_sections, name))]
+    bounds = [0] + [builtins.min(builtins.max(i + size if i < 0 else i, 0), size)
+                    for i in idx] + [size]
+    return [builtins.max(b - a, 0) for a, b in zip(bounds[:-1], bounds[1:])], bounds
+
+
+def _split(name, ary, indices_or_sections, axis, strict):
+    check_arraylike(name, ary)
+    ary = as_array(as_operand(ary))
+    ax = canonicalize_axis(axis, ndim_of(ary))
+    size = shape_of(ary)[ax]
+    res = _split_sizes(size, indices_or_sections, name, strict)
+    if isinstance(res, tuple):
+        sizes, bounds = res
+        starts = bounds[:-1]
+    else:
+        sizes = res
+        starts = list(np.cumsum([0] + sizes[:-1]))
+    lax_split = getattr(lax, "split", None)
+    if lax_split is not None and builtins.all(
+            s == e for s, e in zip(starts, np.cumsum([0] + sizes[:-1]))):
+        return list(lax_split(ary, tuple(sizes), ax))
+    return [lax.slice_in_dim(ary, int(s), int(s) + n, axis=ax) for s, n in zip(starts, sizes)]
+
+
+def split(ary, indices_or_sections, axis=0):
+    return _split("split", ary, indices_or_sections, axis, True)
+
+
+def array_split(ary, indices_or_sections, axis=0):
+    return _split("array_split", ary, indices_or_sections, axis, False)
+
+
+def hsplit(ary, indices_or_sections):
+    return split(ary, indices_or_sections, 0 if ndim_of(ary) == 1 else 1)
+
+
+def vsplit(ary, indices_or_sections):
+    return split(ary, indices_or_sections, 0)
+
+
+def dsplit(ary, indices_or_sections):
+    return split(ary, indices_or_sections, 2)
+
+
+def unstack(x, /, *, axis=0):
+    check_arraylike("unstack", x)
+    x = as_array(as_operand(x))
+    ax = canonicalize_axis(axis, ndim_of(x))
+    return tuple(lax.index_in_dim(x, i, ax, keepdims=False) for i in range(shape_of(x)[ax]))
+
+
+# ---------------------------------------------------------------------------- size-1 axes
+
+def squeeze(a, axis=None):
+    check_arraylike("squeeze", a)
+    a = as_array(as_operand(a))
+    shape = shape_of(a)
+    if axis is None:
+        axes = tuple(i for i, d in enumerate(shape) if d == 1)
+    else:
+        axes = tuple(canonicalize_axis(ax, len(shape))
+                     for ax in (axis if isinstance(axis, (tuple, list)) else (axis,)))
+        for ax in axes:
+            if shape[ax] != 1:
+                raise ValueError("cannot select an axis to squeeze out which has size not "
+                                 f"equal to one, got shape={shape} and dimensions={axes}")
+    return lax.squeeze(a, axes) if axes else a
+
+
+def expand_dims(a, axis):
+    check_arraylike("expand_dims", a)
+    axes = axis if isinstance(axis, (tuple, list)) else (axis,)
+    return lax.expand_dims(as_array(as_operand(a)), tuple(axes))
+
+
+# ---------------------------------------------------------------------------- broadcasting
+
+def broadcast_shapes(*shapes):
+    return tuple(np.broadcast_shapes(*[(s,) if isinstance(s, int) else tuple(s)
+                                       for s in shapes]))
+
+
+def broadcast_to(array, shape):
+    check_arraylike("broadcast_to", array)
+    array = as_operand(array)
+    shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(
+        operator.index(d) for d in shape)
+    old = shape_of(array)
+    if old == shape:
+        return as_array(array)
+    nlead = len(shape) - len(old)
+    if nlead < 0 or any(o != 1 and o != n for o, n in zip(old, shape[nlead:])):
+        raise ValueError(f"Incompatible shapes for broadcasting: {old} and requested shape "
+                         f"{shape}")
+    # size-1 axes that grow are dropped first, so broadcast_in_dim maps only equal sizes
+    keep = [i for i, (o, n) in enumerate(zip(old, shape[nlead:])) if o == n]
+    squeezed = tuple(i for i, (o, n) in enumerate(zip(old, shape[nlead:])) if o != n)
+    if squeezed:
+        array = lax.reshape(as_array(array), tuple(old[i] for i in keep))
+    return lax.broadcast_in_dim(array, shape, tuple(nlead + i for i in keep))
+
+
+def broadcast_arrays(*args):
+    check_arraylike("broadcast_arrays", *args)
+    shape = np.broadcast_shapes(*(shape_of(a) for a in args))
+    return [broadcast_to(a, shape) for a in args]
+
+
+# ---------------------------------------------------------------------------- tile, repeat
+
+def tile(A, reps):
+    """``A`` repeated ``reps[i]`` times along axis i (``reps`` may have more entries than
+    ``A`` has axes, and vice versa)."""
+    check_arraylike("tile", A)
+    reps = (reps,) if isinstance(reps, (int, np.integer)) else tuple(
+        operator.index(r) for r in reps)
+    A = as_array(as_operand(A))
+    nd = builtins.max(len(reps), ndim_of(A))
+    A = lax.broadcast_to_rank(A, nd)
+    reps = (1,) * (nd - len(reps)) + reps
+    lax_tile = getattr(lax, "tile", None)
+    if lax_tile is not None:
+        return lax_tile(A, reps)
+    shape = shape_of(A)
+    inter = []
+    dims = []
+    for i, (r, s) in enumerate(zip(reps, shape)):
+        inter += [r, s]
+        dims.append(2 * i + 1)
+    out = lax.broadcast_in_dim(A, tuple(inter), tuple(dims))
+    return lax.reshape(out, tuple(r * s for r, s in zip(reps, shape)))
+
+
+def repeat(a, repeats, axis=None, *, total_repeat_length=None):
+    """Repeat each element ``repeats`` times (a scalar, or one count per element)."""
+    check_arraylike("repeat", a)
+    a = as_array(as_operand(a))
+    if axis is None:
+        a = ravel(a)
+        axis = 0
+    ax = canonicalize_axis(axis, ndim_of(a))
+    shape = shape_of(a)
+    reps = np.asarray(concrete_value(repeats, "jnp.repeat's repeats"))
+    if reps.ndim == 0:
+        r = int(reps)
+        out_shape = shape[:ax + 1] + (r,) + shape[ax + 1:]
+        dims = tuple(i for i in range(len(shape) + 1) if i != ax + 1)
+        out = lax.broadcast_in_dim(a, out_shape, dims)
+        return lax.reshape(out, shape[:ax] + (shape[ax] * r,) + shape[ax + 1:])
+    if reps.shape != (shape[ax],):
+        raise ValueError(f"repeats shape {reps.shape} does not match the axis size "
+                         f"{shape[ax]}")
+    parts = []
+    for i, r in enumerate(reps.tolist()):
+        if r:
+            part = lax.slice_in_dim(a, i, i + 1, axis=ax)
+            if r > 1:
+                part = broadcast_to(part, shape[:ax] + (r,) + shape[ax + 1:])
+            parts.append(part)
+    if not parts:
+        return lax.full(shape[:ax] + (0,) + shape[ax + 1:], 0, dtype_of(a))
+    return lax.concatenate(parts, ax) if len(parts) > 1 else parts[0]
+
+
+def resize(a, new_shape):
+    check_arraylike("resize", a)
+    new_shape = (new_shape,) if isinstance(new_shape, int) else tuple(new_shape)
+    flat = ravel(a)
+    n, m = shape_of(flat)[0], _prod(new_shape)
+    if m > n:
+        flat = tile(flat, -(-m // n))
+    return reshape(lax.slice_in_dim(flat, 0, m), new_shape)
+
+
+# ---------------------------------------------------------------------------- flip, roll
+
+def _axes_or_all(axis, nd):
+    if axis is None:
+        return tuple(range(nd))
+    axes = axis if isinstance(axis, (tuple, list)) else (axis,)
+    return tuple(canonicalize_axis(ax, nd) for ax in axes)
+
+
+def flip(m, axis=None):
+    check_arraylike("flip", m)
+    m = as_array(as_operand(m))
+    axes = _axes_or_all(axis, ndim_of(m))
+    return lax.rev(m, axes) if axes else m
+
+
+def fliplr(m):
+    return flip(m, 1)
+
+
+def flipud(m):
+    return flip(m, 0)
+
+
+def rot90(m, k=1, axes=(0, 1)):
+    check_arraylike("rot90", m)
+    ax1, ax2 = (canonicalize_axis(ax, ndim_of(m)) for ax in axes)
+    if ax1 == ax2:
+        raise ValueError("Axes must be different")
+    k = k % 4
+    if k == 0:
+        return as_array(as_operand(m))
+    if k == 2:
+        return flip(flip(m, ax1), ax2)
+    perm = list(range(ndim_of(m)))
+    perm[ax1], perm[ax2] = perm[ax2], perm[ax1]
+    if k == 1:
+        return transpose(flip(m, ax2), perm)
+    return flip(transpose(m, perm), ax2)
+
+
+def roll(a, shift, axis=None):
+    """Shift elements along axes, wrapping around (a static shift slices and
+    concatenates; a traced one uses a dynamic slice of the array doubled)."""
+    check_arraylike("roll", a)
+    a = as_array(as_operand(a))
+    if axis is None:
+        return reshape(roll(ravel(a), shift, 0), shape_of(a))
+    axes = axis if isinstance(axis, (tuple, list)) else (axis,)
+    shifts = shift if isinstance(shift, (tuple, list)) else (shift,)
+    if len(shifts) == 1 and len(axes) > 1:
+        shifts = shifts * len(axes)
+    if len(axes) == 1 and len(shifts) > 1:
+        axes = axes * len(shifts)
+    if len(shifts) != len(axes):
+        raise ValueError("More shifts/axes than dimensions of input array.")
+    for s, ax in zip(shifts, axes):
+        ax = canonicalize_axis(ax, ndim_of(a))
+        n = shape_of(a)[ax]
+        if n == 0:
+            continue
+        if isinstance(s, core.Tracer) or hasattr(s, "_buf"):
+            a = _roll_dynamic(a, s, ax, n)
+        else:
+            k = operator.index(s) % n
+            if k:
+                a = lax.concatenate([lax.slice_in_dim(a, n - k, n, axis=ax),
+                                     lax.slice_in_dim(a, 0, n - k, axis=ax)], ax)
+    return a
+
+
+def _roll_dynamic(a, shift, ax, n):
+    from .ufuncs import remainder
+    shift = lax.convert_element_type(as_operand(shift), dtypes.default_int_dtype())
+    start = lax.sub(weak_scalar(n, dtype_of(shift)), remainder(shift, n))
+    doubled = lax.concatenate([a, a], ax)
+    return lax.dynamic_slice_in_dim(doubled, start, n, axis=ax)
+
+
+# ---------------------------------------------------------------------------- pad
+
+def _pad_widths(pad_width, nd):
+    pw = np.asarray(pad_width if not isinstance(pad_width, (core.Tracer,)) else
+                    concrete_value(pad_width, "pad_width"))
+    if not np.issubdtype(pw.dtype, np.integer):
+        raise TypeError(f"`pad_width` must be of integral type, got {pw.dtype}")
+    pw = np.broadcast_to(pw, (nd, 2))
+    if (pw < 0).any():
+        raise ValueError("index can't contain negative values")
+    return [(int(lo), int(hi)) for lo, hi in pw]
+
+
+def pad(array, pad_width, mode="constant", **kwargs):
+    """Pad with a constant (``lax.pad``) or with values from the array's edges
+    ('edge', 'wrap', 'reflect', 'symmetric')."""
+    check_arraylike("pad", array)
+    array = as_array(as_operand(array))
+    nd = ndim_of(array)
+    widths = _pad_widths(pad_width, nd)
+    if callable(mode):
+        raise NotImplementedError("jnp.pad with a callable mode is not supported")
+    if mode == "constant":
+        return _pad_constant(array, widths, kwargs.get("constant_values", 0))
+    if mode == "edge":
+        return _pad_by_slices(array, widths, _edge_slices)
+    if mode == "wrap":
+        return _pad_by_slices(array, widths, _wrap_slices)
+    if mode in ("reflect", "symmetric"):
+        if kwargs.get("reflect_type", "even") != "even":
+            raise NotImplementedError("jnp.pad supports only reflect_type='even'")
+        return _pad_by_slices(array, widths, lambda x, ax, lo, hi: _reflect_slices(
+            x, ax, lo, hi, mode == "symmetric"))
+    if mode == "empty":
+        return _pad_constant(array, widths, 0)
+    raise NotImplementedError(f"jnp.pad: mode {mode!r} is not supported")
+
+
+def _pad_constant(array, widths, constant_values):
+    dt = dtype_of(array)
+    cv = constant_values
+    if isinstance(cv, (core.Tracer,)) or hasattr(cv, "aval") or np.ndim(cv) == 0:
+        if np.ndim(cv) == 0 or ndim_of(cv) == 0:
+            val = lax.convert_element_type(as_operand(cv), dt)
+            return lax.pad(array, val, [(lo, hi, 0) for lo, hi in widths])
+    cvs = np.broadcast_to(np.asarray(cv), (len(widths), 2))
+    for ax, (lo, hi) in enumerate(widths):
+        config = [(0, 0, 0)] * len(widths)
+        config[ax] = (lo, 0, 0)
+        array = lax.pad(array, np.asarray(cvs[ax][0], dt), config)
+        config[ax] = (0, hi, 0)
+        array = lax.pad(array, np.asarray(cvs[ax][1], dt), config)
+    return array
+
+
+def _pad_by_slices(array, widths, pieces):
+    for ax, (lo, hi) in enumerate(widths):
+        if lo or hi:
+            if shape_of(array)[ax] == 0:
+                raise ValueError("can't extend empty axis using modes other than 'constant' "
+                                 "or 'empty'")
+            before, after = pieces(array, ax, lo, hi)
+            array = lax.concatenate(before + [array] + after, ax)
+    return array
+
+
+def _edge_slices(x, ax, lo, hi):
+    n = shape_of(x)[ax]
+    shape = list(shape_of(x))
+    out = []
+    for count, (s, e) in ((lo, (0, 1)), (hi, (n - 1, n))):
+        if count:
+            shape[ax] = count
+            out.append([broadcast_to(lax.slice_in_dim(x, s, e, axis=ax), tuple(shape))])
+        else:
+            out.append([])
+    return out
+
+
+def _wrap_slices(x, ax, lo, hi):
+    n = shape_of(x)[ax]
+    before, after = [], []
+    rem = lo
+    while rem:
+        k = builtins.min(rem, n)
+        before.insert(0, lax.slice_in_dim(x, n - k, n, axis=ax))
+        rem -= k
+    rem = hi
+    while rem:
+        k = builtins.min(rem, n)
+        after.append(lax.slice_in_dim(x, 0, k, axis=ax))
+        rem -= k
+    return before, after
+
+
+def _reflect_slices(x, ax, lo, hi, symmetric):
+    """Mirror copies of ``x`` along ``ax``, the edge included ('symmetric') or not
+    ('reflect'), repeated as often as the widths need."""
+    n = shape_of(x)[ax]
+    if n == 1 and not symmetric:
+        return _edge_slices(x, ax, lo, hi)
+    before_idx = [_mirror_index(-d, n, symmetric) for d in range(lo, 0, -1)]
+    after_idx = [_mirror_index(n - 1 + d, n, symmetric) for d in range(1, hi + 1)]
+    return ([lax.slice_in_dim(x, i, i + 1, axis=ax) for i in before_idx],
+            [lax.slice_in_dim(x, i, i + 1, axis=ax) for i in after_idx])
+
+
+def _mirror_index(i, n, symmetric):
+    if symmetric:
+        period = 2 * n
+        i = i % period
+        return i if i < n else period - 1 - i
+    period = 2 * (n - 1)
+    i = i % period
+    return i if i < n else period - i

@@ -1,0 +1,673 @@
+"""Elementwise functions: arithmetic, math, comparisons, logic and bitwise ops, ``where``
+and ``clip``. Each promotes its inputs as JAX does (weak types, rank promotion), then
+binds the lax primitives; compositions follow JAX's formulas."""
+from __future__ import annotations
+
+import operator
+
+import numpy as np
+
+from .. import core
+from .. import dtypes
+from .. import lax
+from ._util import (as_array, as_operand, broadcast_all, check_arraylike, dtype_of,
+                    promote_args, promote_args_inexact, promote_args_numeric, promote_shapes,
+                    promote_dtypes, weak_scalar)
+
+__all__ = [
+    'add', 'subtract', 'multiply', 'divide', 'true_divide', 'floor_divide', 'remainder', 'mod',
+    'fmod', 'divmod', 'power', 'pow', 'float_power', 'negative', 'positive', 'abs', 'absolute',
+    'fabs', 'sign', 'sqrt', 'cbrt', 'square', 'reciprocal', 'exp', 'exp2', 'expm1', 'log',
+    'log1p', 'log2', 'log10', 'sin', 'cos', 'tan', 'arcsin', 'arccos', 'arctan', 'arctan2',
+    'sinh', 'cosh', 'tanh', 'arcsinh', 'arccosh', 'arctanh', 'asin', 'acos', 'atan', 'atan2',
+    'asinh', 'acosh', 'atanh', 'floor', 'ceil', 'round', 'around', 'rint', 'trunc', 'fix',
+    'isfinite', 'isnan', 'isinf', 'isposinf', 'isneginf', 'signbit', 'maximum', 'minimum',
+    'fmax', 'fmin', 'clip', 'where', 'equal', 'not_equal', 'less', 'less_equal', 'greater',
+    'greater_equal', 'logical_and', 'logical_or', 'logical_not', 'logical_xor', 'bitwise_and',
+    'bitwise_or', 'bitwise_xor', 'bitwise_not', 'bitwise_invert', 'invert', 'left_shift',
+    'right_shift', 'bitwise_left_shift', 'bitwise_right_shift', 'real', 'imag', 'conj',
+    'conjugate', 'angle', 'logaddexp', 'logaddexp2', 'nextafter', 'hypot', 'copysign',
+    'deg2rad', 'rad2deg', 'radians', 'degrees', 'heaviside', 'sinc',
+]
+
+
+def _is_int_or_bool(dt):
+    return dtypes.is_int(dt) or dt == np.bool_
+
+
+def _zero(x):
+    return weak_scalar(0, dtype_of(x)) if dtype_of(x) != np.bool_ else np.bool_(False)
+
+
+def _const(x, v):
+    """A weakly typed literal ``v`` of ``x``'s dtype."""
+    return weak_scalar(v, dtype_of(x))
+
+
+def _strong(x, v):
+    """A strongly typed literal ``v`` of ``x``'s dtype (makes the result strong, as
+    JAX's constants do)."""
+    return np.asarray(v, dtype_of(x))
+
+
+# ---------------------------------------------------------------------------- arithmetic
+
+def add(x1, x2, /):
+    x1, x2 = promote_args("add", x1, x2)
+    return lax.bitwise_or(x1, x2) if dtype_of(x1) == np.bool_ else lax.add(x1, x2)
+
+
+def subtract(x1, x2, /):
+    x1, x2 = promote_args("subtract", x1, x2)
+    return lax.sub(x1, x2)
+
+
+def multiply(x1, x2, /):
+    x1, x2 = promote_args("multiply", x1, x2)
+    return lax.bitwise_and(x1, x2) if dtype_of(x1) == np.bool_ else lax.mul(x1, x2)
+
+
+def true_divide(x1, x2, /):
+    x1, x2 = promote_args_inexact("true_divide", x1, x2)
+    return lax.div(x1, x2)
+
+
+divide = true_divide
+
+
+def floor_divide(x1, x2, /):
+    x1, x2 = promote_args_numeric("floor_divide", x1, x2)
+    dt = dtype_of(x1)
+    if dtypes.is_unsigned(dt):
+        return lax.div(x1, x2)
+    if dtypes.is_int(dt):
+        quotient = lax.div(x1, x2)
+        fix = lax.bitwise_and(lax.ne(lax.sign(x1), lax.sign(x2)),
+                              lax.ne(lax.rem(x1, x2), _zero(x1)))
+        return _select(fix, lax.sub(quotient, _const(quotient, 1)), quotient)
+    if dtypes.is_complex(dt):
+        raise TypeError("floor_divide does not support complex-valued inputs")
+    return _float_divmod(x1, x2)[0]
+
+
+def _float_divmod(x1, x2):
+    mod = lax.rem(x1, x2)
+    safe = _select(lax.eq(x2, _zero(x2)), x1, lax.sub(x1, mod))
+    div = lax.div(safe, x2)
+    ind = lax.bitwise_and(lax.ne(mod, _zero(mod)), lax.ne(lax.sign(x2), lax.sign(mod)))
+    mod = _select(ind, lax.add(mod, x2), mod)
+    div = _select(ind, lax.sub(div, _const(div, 1)), div)
+    return lax.round(div, lax.RoundingMethod.TO_NEAREST_EVEN), mod
+
+
+def _select(pred, on_true, on_false):
+    """lax.select with its operands broadcast to one shape (as jnp.where does)."""
+    pred, on_true, on_false = broadcast_all(*promote_shapes("where", pred, on_true, on_false))
+    return lax.select_n(pred, on_false, on_true)
+
+
+def remainder(x1, x2, /):
+    x1, x2 = promote_args_numeric("remainder", x1, x2)
+    if dtypes.is_int(dtype_of(x2)):
+        x2 = _select(lax.eq(x2, _zero(x2)), _const(x2, 1), x2)
+    trunc_mod = lax.rem(x1, x2)
+    nonzero = lax.ne(trunc_mod, _zero(trunc_mod))
+    do_plus = lax.bitwise_and(lax.ne(lax.lt(trunc_mod, _zero(trunc_mod)),
+                                     lax.lt(x2, _zero(x2))), nonzero)
+    return _select(do_plus, lax.add(trunc_mod, x2), trunc_mod)
+
+
+mod = remainder
+
+
+def fmod(x1, x2, /):
+    x1, x2 = promote_args_numeric("fmod", x1, x2)
+    if dtypes.is_int(dtype_of(x2)):
+        x2 = _select(lax.eq(x2, _zero(x2)), _const(x2, 1), x2)
+    return lax.rem(x1, x2)
+
+
+def divmod(x1, x2, /):  # noqa: A001 - NumPy's name
+    x1, x2 = promote_args_numeric("divmod", x1, x2)
+    if dtypes.is_int(dtype_of(x1)):
+        return floor_divide(x1, x2), remainder(x1, x2)
+    return _float_divmod(x1, x2)
+
+
+def _static_integer(x):
+    """``x`` as a Python int if it is a concrete integer scalar (not traced), else None."""
+    if isinstance(x, (bool, np.bool_)) or isinstance(x, core.Tracer):
+        return None
+    if isinstance(x, (int, np.integer)):
+        return int(x)
+    return None
+
+
+def power(x1, x2, /):
+    """``x1 ** x2``. A static integer exponent gives ``integer_pow`` (as in JAX)."""
+    check_arraylike("power", x1, x2)
+    n = _static_integer(x2)
+    if n is not None:
+        # the exponent takes no part in promotion: int8 ** 2 stays int8
+        x1 = as_operand(x1)
+        if dtype_of(x1) == np.bool_:
+            x1 = lax.convert_element_type(x1, dtypes.default_int_dtype())
+        return lax.integer_pow(x1, n)
+    x1, x2 = promote_args_numeric("power", x1, x2)
+    dt = dtype_of(x1)
+    if dtypes.is_int(dt):
+        return _integer_power(x1, x2)
+    return lax.pow(x1, x2)
+
+
+def _integer_power(x1, x2):
+    """Square-and-multiply over the exponent's bits. NumPy rejects negative integer
+    exponents; here they give 0, except for bases 1 and -1 (1 and +-1)."""
+    dt = dtype_of(x1)
+    x1, x2 = broadcast_all(x1, x2)
+    acc = lax.full_like(x1, 1)
+    if not dtypes.is_unsigned(dt):
+        # 1 ** negative == 1, (-1) ** negative == +-1, others give 0
+        neg = lax.lt(x2, _zero(x2))
+        x2 = _select(neg, lax.neg(x2), x2)
+    base = x1
+    bits = np.iinfo(dt).bits
+    for _ in range(bits):
+        acc = _select(lax.ne(lax.bitwise_and(x2, _const(x2, 1)), _zero(x2)),
+                      lax.mul(acc, base), acc)
+        base = lax.mul(base, base)
+        x2 = lax.shift_right_logical(x2, _const(x2, 1))
+    if not dtypes.is_unsigned(dt):
+        one = lax.eq(x1, _const(x1, 1))
+        minus_one = lax.eq(x1, _const(x1, -1))
+        neg_result = _select(one, lax.full_like(x1, 1),
+                             _select(minus_one, acc, lax.full_like(x1, 0)))
+        acc = _select(neg, neg_result, acc)
+    return acc
+
+
+pow = power  # noqa: A001 - NumPy's name
+
+
+def float_power(x1, x2, /):
+    check_arraylike("float_power", x1, x2)
+    x1, x2 = promote_args_inexact("float_power", x1, x2)
+    return lax.pow(x1, x2)
+
+
+def negative(x, /):
+    check_arraylike("negative", x)
+    return lax.neg(as_operand(x))
+
+
+def positive(x, /):
+    check_arraylike("positive", x)
+    return as_array(as_operand(x))
+
+
+def abs(x, /):  # noqa: A001 - NumPy's name
+    check_arraylike("abs", x)
+    x = as_operand(x)
+    dt = dtype_of(x)
+    if dtypes.is_unsigned(dt) or dt == np.bool_:
+        return as_array(x)
+    return lax.abs(x)
+
+
+absolute = abs
+
+
+def fabs(x, /):
+    (x,) = promote_args_inexact("fabs", x)
+    if dtypes.is_complex(dtype_of(x)):
+        raise TypeError("ufunc 'fabs' does not support complex dtypes")
+    return lax.abs(x)
+
+
+def sign(x, /):
+    check_arraylike("sign", x)
+    return lax.sign(as_operand(x))
+
+
+def square(x, /):
+    (x,) = promote_args_numeric("square", x)
+    return lax.square(x)
+
+
+def reciprocal(x, /):
+    (x,) = promote_args_inexact("reciprocal", x)
+    return lax.integer_pow(x, -1)
+
+
+def _inexact_unary(name, lax_fn):
+    def fn(x, /):
+        (x,) = promote_args_inexact(name, x)
+        return lax_fn(x)
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = f"Elementwise ``{name}`` (integer inputs become the default float type)."
+    return fn
+
+
+sqrt = _inexact_unary("sqrt", lax.sqrt)
+cbrt = _inexact_unary("cbrt", lax.cbrt)
+exp = _inexact_unary("exp", lax.exp)
+exp2 = _inexact_unary("exp2", lax.exp2)
+expm1 = _inexact_unary("expm1", lax.expm1)
+log = _inexact_unary("log", lax.log)
+log1p = _inexact_unary("log1p", lax.log1p)
+sin = _inexact_unary("sin", lax.sin)
+cos = _inexact_unary("cos", lax.cos)
+tan = _inexact_unary("tan", lax.tan)
+arcsin = asin = _inexact_unary("arcsin", lax.asin)
+arccos = acos = _inexact_unary("arccos", lax.acos)
+arctan = atan = _inexact_unary("arctan", lax.atan)
+sinh = _inexact_unary("sinh", lax.sinh)
+cosh = _inexact_unary("cosh", lax.cosh)
+tanh = _inexact_unary("tanh", lax.tanh)
+arcsinh = asinh = _inexact_unary("arcsinh", lax.asinh)
+arccosh = acosh = _inexact_unary("arccosh", lax.acosh)
+arctanh = atanh = _inexact_unary("arctanh", lax.atanh)
+
+
+def log2(x, /):
+    (x,) = promote_args_inexact("log2", x)
+    return lax.div(lax.log(x), lax.log(_strong(x, 2)))
+
+
+def log10(x, /):
+    (x,) = promote_args_inexact("log10", x)
+    return lax.mul(lax.log(x), _strong(x, 1 / np.log(10)))
+
+
+def arctan2(x1, x2, /):
+    x1, x2 = promote_args_inexact("arctan2", x1, x2)
+    return lax.atan2(x1, x2)
+
+
+atan2 = arctan2
+
+
+# ---------------------------------------------------------------------------- rounding
+
+def floor(x, /):
+    (x,) = promote_args("floor", x)
+    return as_array(x) if _is_int_or_bool(dtype_of(x)) else lax.floor(x)
+
+
+def ceil(x, /):
+    (x,) = promote_args("ceil", x)
+    return as_array(x) if _is_int_or_bool(dtype_of(x)) else lax.ceil(x)
+
+
+def round(a, decimals=0, out=None):  # noqa: A001 - NumPy's name
+    check_arraylike("round", a)
+    decimals = operator.index(decimals)
+    if out is not None:
+        raise NotImplementedError("The 'out' argument to jnp.round is not supported.")
+    a = as_operand(a)
+    dt = dtype_of(a)
+    if dt == np.bool_:
+        raise ValueError("data type <class 'numpy.bool'> not inexact")
+    if _is_int_or_bool(dt):
+        if decimals >= 0:
+            return as_array(a)
+        factor = 10 ** (-decimals)
+        f = lax.convert_element_type(a, dtypes.default_float_dtype())
+        f = lax.mul(_round_float(lax.div(f, _const(f, factor)), 0), _const(f, factor))
+        return lax.convert_element_type(f, dt)
+    if dtypes.is_complex(dt):
+        return lax.complex(_round_float(lax.real(a), decimals),
+                           _round_float(lax.imag(a), decimals))
+    return _round_float(a, decimals)
+
+
+def _round_float(x, decimals):
+    if decimals == 0:
+        return lax.round(x, lax.RoundingMethod.TO_NEAREST_EVEN)
+    factor = _const(x, 10.0 ** decimals)
+    return lax.div(lax.round(lax.mul(x, factor), lax.RoundingMethod.TO_NEAREST_EVEN), factor)
+
+
+around = round
+
+
+def rint(x, /):
+    check_arraylike("rint", x)
+    x = as_operand(x)
+    if not dtypes.is_inexact(dtype_of(x)):
+        return lax.convert_element_type(x, dtypes.default_float_dtype())
+    if dtypes.is_complex(dtype_of(x)):
+        return lax.complex(rint(lax.real(x)), rint(lax.imag(x)))
+    return lax.round(x, lax.RoundingMethod.TO_NEAREST_EVEN)
+
+
+def trunc(x, /):
+    (x,) = promote_args("trunc", x)
+    if _is_int_or_bool(dtype_of(x)):
+        return as_array(x)
+    return lax.select_n(lax.lt(x, _zero(x)), lax.floor(x), lax.ceil(x))
+
+
+def fix(x, out=None):
+    return trunc(x)
+
+
+# ---------------------------------------------------------------------------- float predicates
+
+def isfinite(x, /):
+    check_arraylike("isfinite", x)
+    x = as_operand(x)
+    dt = dtype_of(x)
+    if dtypes.is_float(dt):
+        return lax.is_finite(x)
+    if dtypes.is_complex(dt):
+        return lax.bitwise_and(lax.is_finite(lax.real(x)), lax.is_finite(lax.imag(x)))
+    return as_array(lax.full_like(x, True, np.bool_))
+
+
+def isnan(x, /):
+    check_arraylike("isnan", x)
+    x = as_operand(x)
+    return lax.ne(x, x)
+
+
+def isinf(x, /):
+    check_arraylike("isinf", x)
+    x = as_operand(x)
+    dt = dtype_of(x)
+    if dtypes.is_float(dt):
+        return lax.eq(lax.abs(x), _const(x, np.inf))
+    if dtypes.is_complex(dt):
+        re, im = lax.real(x), lax.imag(x)
+        return lax.bitwise_or(lax.eq(lax.abs(re), _const(re, np.inf)),
+                              lax.eq(lax.abs(im), _const(im, np.inf)))
+    return as_array(lax.full_like(x, False, np.bool_))
+
+
+def _isinf_signed(name, value):
+    def fn(x, /):
+        check_arraylike(name, x)
+        x = as_operand(x)
+        dt = dtype_of(x)
+        if dtypes.is_complex(dt):
+            raise ValueError(f"jnp.{name} does not support complex-valued inputs.")
+        if dtypes.is_float(dt):
+            return lax.eq(x, _const(x, value))
+        return as_array(lax.full_like(x, False, np.bool_))
+    fn.__name__ = name
+    return fn
+
+
+isposinf = _isinf_signed("isposinf", np.inf)
+isneginf = _isinf_signed("isneginf", -np.inf)
+
+
+def signbit(x, /):
+    (x,) = promote_args("signbit", x)
+    dt = dtype_of(x)
+    if dtypes.is_int(dt):
+        return lax.lt(x, _zero(x))
+    if dt == np.bool_:
+        return as_array(lax.full_like(x, False, np.bool_))
+    if not dtypes.is_float(dt):
+        raise ValueError(f"jnp.signbit is not well defined for {dt}")
+    bits = dt.itemsize * 8
+    int_dt = np.dtype(f"int{bits}")
+    as_int = lax.bitcast_convert_type(x, int_dt)
+    return lax.convert_element_type(
+        lax.shift_right_arithmetic(as_int, weak_scalar(bits - 1, int_dt)), np.bool_)
+
+
+# ---------------------------------------------------------------------------- min/max, clip, where
+
+def maximum(x1, x2, /):
+    x1, x2 = promote_args("maximum", x1, x2)
+    return lax.max(x1, x2)
+
+
+def minimum(x1, x2, /):
+    x1, x2 = promote_args("minimum", x1, x2)
+    return lax.min(x1, x2)
+
+
+def fmax(x1, x2):
+    x1, x2 = promote_args("fmax", x1, x2)
+    return where(lax.bitwise_or(lax.gt(x1, x2), lax.ne(x2, x2)), x1, x2)
+
+
+def fmin(x1, x2):
+    x1, x2 = promote_args("fmin", x1, x2)
+    return where(lax.bitwise_or(lax.lt(x1, x2), lax.ne(x2, x2)), x1, x2)
+
+
+_NO_ARG = object()
+
+
+def clip(arr=None, /, min=None, max=None, *, a=_NO_ARG, a_min=_NO_ARG,  # noqa: A002
+         a_max=_NO_ARG):
+    """Limit values to ``[min, max]``: ``minimum(max, maximum(min, arr))``."""
+    if a is not _NO_ARG:
+        arr = a
+    if a_min is not _NO_ARG:
+        min = a_min  # noqa: A001
+    if a_max is not _NO_ARG:
+        max = a_max  # noqa: A001
+    check_arraylike("clip", arr)
+    if any(dtypes.is_complex(dtype_of(v)) for v in (arr, min, max) if v is not None):
+        raise ValueError("Clip received a complex value either through the input or the min/max "
+                         "keywords. Complex values have no ordering and cannot be clipped. "
+                         "Please convert to a real value or array by taking the real or "
+                         "imaginary components via jax.numpy.real/imag respectively.")
+    out = as_operand(arr)
+    if min is not None:
+        out = maximum(min, out)
+    if max is not None:
+        out = minimum(max, out)
+    return as_array(out)
+
+
+def where(condition, x=None, y=None, /, *, size=None, fill_value=None):
+    """``x`` where ``condition`` holds, else ``y`` (with one argument: ``nonzero``)."""
+    if x is None and y is None:
+        from .misc import nonzero
+        return nonzero(condition, size=size, fill_value=fill_value)
+    if x is None or y is None:
+        raise ValueError("Either both or neither of the x and y arguments should be provided "
+                         "to jax.numpy.where, got {} and {}.".format(x, y))
+    check_arraylike("where", condition, x, y)
+    condition = as_operand(condition)
+    if dtype_of(condition) != np.bool_:
+        condition = lax.ne(condition, _zero(condition))
+    x, y = promote_dtypes(x, y)
+    condition, x, y = broadcast_all(*promote_shapes("where", condition, x, y))
+    return lax.select_n(condition, y, x)
+
+
+# ---------------------------------------------------------------------------- comparisons
+
+def _comparison(name, lax_fn, ordered=False):
+    def fn(x1, x2, /):
+        x1, x2 = promote_args(name, x1, x2)
+        if ordered and dtypes.is_complex(dtype_of(x1)):
+            # NumPy orders complex numbers lexicographically: real parts, then imaginary
+            re1, re2 = lax.real(x1), lax.real(x2)
+            return lax.select_n(lax.eq(re1, re2), lax_fn(re1, re2),
+                                lax_fn(lax.imag(x1), lax.imag(x2)))
+        return lax_fn(x1, x2)
+    fn.__name__ = fn.__qualname__ = name
+    return fn
+
+
+equal = _comparison("equal", lax.eq)
+not_equal = _comparison("not_equal", lax.ne)
+less = _comparison("less", lax.lt, True)
+less_equal = _comparison("less_equal", lax.le, True)
+greater = _comparison("greater", lax.gt, True)
+greater_equal = _comparison("greater_equal", lax.ge, True)
+
+
+# ---------------------------------------------------------------------------- logic and bits
+
+def _to_bool(x):
+    return x if dtype_of(x) == np.bool_ else lax.ne(x, _zero(x))
+
+
+def _logical(name, lax_fn):
+    def fn(*args):
+        args = promote_args(name, *args)
+        return lax_fn(*(_to_bool(a) for a in args))
+    fn.__name__ = fn.__qualname__ = name
+    return fn
+
+
+logical_and = _logical("logical_and", lax.bitwise_and)
+logical_or = _logical("logical_or", lax.bitwise_or)
+logical_xor = _logical("logical_xor", lax.bitwise_xor)
+logical_not = _logical("logical_not", lax.bitwise_not)
+
+
+def _bitwise(name, lax_fn):
+    def fn(*args):
+        args = promote_args(name, *args)
+        dt = dtype_of(args[0])
+        if not _is_int_or_bool(dt):
+            raise TypeError(f"{name} requires integer or boolean arguments, got {dt.name}")
+        return lax_fn(*args)
+    fn.__name__ = fn.__qualname__ = name
+    return fn
+
+
+bitwise_and = _bitwise("bitwise_and", lax.bitwise_and)
+bitwise_or = _bitwise("bitwise_or", lax.bitwise_or)
+bitwise_xor = _bitwise("bitwise_xor", lax.bitwise_xor)
+bitwise_not = invert = bitwise_invert = _bitwise("bitwise_not", lax.bitwise_not)
+def left_shift(x1, x2, /):
+    x1, x2 = promote_args_numeric("left_shift", x1, x2)
+    return lax.shift_left(x1, x2)
+
+
+bitwise_left_shift = left_shift
+
+
+def right_shift(x1, x2, /):
+    x1, x2 = promote_args_numeric("right_shift", x1, x2)
+    if dtypes.is_unsigned(dtype_of(x1)):
+        return lax.shift_right_logical(x1, x2)
+    return lax.shift_right_arithmetic(x1, x2)
+
+
+bitwise_right_shift = right_shift
+
+
+# ---------------------------------------------------------------------------- complex parts
+
+def real(val, /):
+    check_arraylike("real", val)
+    val = as_operand(val)
+    return lax.real(val) if dtypes.is_complex(dtype_of(val)) else as_array(val)
+
+
+def imag(val, /):
+    check_arraylike("imag", val)
+    val = as_operand(val)
+    return lax.imag(val) if dtypes.is_complex(dtype_of(val)) else as_array(
+        lax.full_like(val, 0))
+
+
+def conjugate(x, /):
+    check_arraylike("conjugate", x)
+    x = as_operand(x)
+    return lax.conj(x) if dtypes.is_complex(dtype_of(x)) else as_array(x)
+
+
+conj = conjugate
+
+
+def angle(z, deg=False):
+    check_arraylike("angle", z)
+    z = as_operand(z)
+    if dtypes.is_complex(dtype_of(z)):
+        re, im = lax.real(z), lax.imag(z)
+    else:
+        (re,) = promote_args_inexact("angle", z)
+        re = lax.convert_element_type(re, dtype_of(re), False)
+        im = _strong(re, 0)
+    out = lax.atan2(im, re)
+    return rad2deg(out) if deg else out
+
+
+# ---------------------------------------------------------------------------- composites
+
+def logaddexp(x1, x2, /):
+    """``log(exp(x1) + exp(x2))`` without overflow: ``max + log1p(exp(-|x1 - x2|))``."""
+    x1, x2 = promote_args_inexact("logaddexp", x1, x2)
+    amax = lax.max(x1, x2)
+    delta = lax.sub(x1, x2)
+    smooth = lax.add(amax, lax.log1p(lax.exp(lax.neg(lax.abs(delta)))))
+    return lax.select_n(lax.ne(delta, delta), smooth, lax.add(x1, x2))
+
+
+def logaddexp2(x1, x2, /):
+    x1, x2 = promote_args_inexact("logaddexp2", x1, x2)
+    amax = lax.max(x1, x2)
+    delta = lax.sub(x1, x2)
+    smooth = lax.add(amax, lax.mul(_strong(amax, 1 / np.log(2)),
+                                   lax.log1p(lax.exp2(lax.neg(lax.abs(delta))))))
+    return lax.select_n(lax.ne(delta, delta), smooth, lax.add(x1, x2))
+
+
+def nextafter(x1, x2, /):
+    x1, x2 = promote_args_inexact("nextafter", x1, x2)
+    return lax.nextafter(x1, x2)
+
+
+def hypot(x1, x2, /):
+    x1, x2 = promote_args_inexact("hypot", x1, x2)
+    if dtypes.is_complex(dtype_of(x1)):
+        raise ValueError("jnp.hypot is not well defined for complex-valued inputs. Please "
+                         "convert to real values first, such as by using abs(x)")
+    x1, x2 = lax.abs(x1), lax.abs(x2)
+    any_inf = lax.bitwise_or(lax.eq(x1, _const(x1, np.inf)), lax.eq(x2, _const(x2, np.inf)))
+    big, small = lax.max(x1, x2), lax.min(x1, x2)
+    is_zero = lax.eq(big, _zero(big))
+    safe_big = _select(is_zero, lax.full_like(big, 1), big)
+    out = lax.mul(big, lax.sqrt(lax.add(_const(big, 1), lax.square(lax.div(small, safe_big)))))
+    out = _select(is_zero, big, out)
+    return _select(any_inf, _strong(out, np.inf), out)
+
+
+def copysign(x1, x2, /):
+    x1, x2 = promote_args_inexact("copysign", x1, x2)
+    if dtypes.is_complex(dtype_of(x1)):
+        raise TypeError("copysign does not support complex-valued inputs")
+    return where(signbit(x2), lax.neg(lax.abs(x1)), lax.abs(x1))
+
+
+def deg2rad(x, /):
+    (x,) = promote_args_inexact("deg2rad", x)
+    return lax.mul(x, _const(x, np.pi / 180))
+
+
+def rad2deg(x, /):
+    (x,) = promote_args_inexact("rad2deg", x)
+    return lax.mul(x, _const(x, 180 / np.pi))
+
+
+radians = deg2rad
+degrees = rad2deg
+
+
+def heaviside(x1, x2, /):
+    x1, x2 = promote_args_inexact("heaviside", x1, x2)
+    at_zero = where(lax.ne(x1, x1), x1, x2)  # NaN stays NaN
+    return where(lax.lt(x1, _zero(x1)), _strong(x1, 0),
+                 where(lax.gt(x1, _zero(x1)), _strong(x1, 1), at_zero))
+
+
+def sinc(x, /):
+    """``sin(pi x) / (pi x)``, 1 at 0 (with a zero derivative there)."""
+    (x,) = promote_args_inexact("sinc", x)
+    is_zero = lax.eq(x, _zero(x))
+    pi_x = lax.mul(_const(x, np.pi), x)
+    safe = _select(is_zero, _const(x, 1), pi_x)
+    return _select(is_zero, lax.full_like(x, 1), lax.div(lax.sin(safe), safe))
