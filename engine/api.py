@@ -1,6 +1,7 @@
 """The user-facing transformations: jvp, linearize, vjp, grad, vmap, jacobians,
 make_jaxpr, eval_shape, and device placement. Each is a thin wrapper that flattens
 pytrees and runs one of the interpreters in ``engine/interpreters``."""
+
 from __future__ import annotations
 
 import contextlib
@@ -20,12 +21,13 @@ from .interpreters import jvp as jvp_mod
 from .interpreters import partial_eval as pe
 from .interpreters import transpose
 from .interpreters.tracing import trace_to_jaxpr
-from .jit import jit, _arg_aval
+from .jit import _arg_aval
 from .tree_util import tree_flatten, tree_unflatten, tree_map
 
 
 def _flatten_fun(fun, in_tree, store, kwargs=None):
     """``fun`` on pytrees -> a function on flat leaves; the output treedef goes into ``store``."""
+
     def flat_fun(*flat):
         args = tree_unflatten(in_tree, flat)
         out = fun(*args, **(kwargs or {}))
@@ -33,9 +35,12 @@ def _flatten_fun(fun, in_tree, store, kwargs=None):
         store.append(out_tree)
         for x in leaves:
             if not core.valid_array_value(x):
-                raise TypeError(f"{_name(fun)} returned a value of type {type(x).__name__}; "
-                                "transformed functions must return arrays (or pytrees of arrays)")
+                raise TypeError(
+                    f"{_name(fun)} returned a value of type {type(x).__name__}; "
+                    "transformed functions must return arrays (or pytrees of arrays)"
+                )
         return leaves
+
     return flat_fun
 
 
@@ -45,29 +50,38 @@ def _name(fun):
 
 # ---------------------------------------------------------------------------- forward mode
 
+
 def jvp(fun, primals, tangents, has_aux=False):
     """Forward-mode: ``(fun(*primals), directional derivative along tangents)``."""
     if not isinstance(primals, (tuple, list)) or not isinstance(tangents, (tuple, list)):
-        raise TypeError("primal and tangent arguments to jvp must be tuples or lists; found "
-                        f"{type(primals).__name__} and {type(tangents).__name__}.")
+        raise TypeError(
+            "primal and tangent arguments to jvp must be tuples or lists; found "
+            f"{type(primals).__name__} and {type(tangents).__name__}."
+        )
     flat_p, tree_p = tree_flatten(tuple(primals))
     flat_t, tree_t = tree_flatten(tuple(tangents))
     if tree_p != tree_t:
-        raise TypeError(f"primal and tangent arguments to jvp must have the same tree structure; "
-                        f"primals have tree structure {tree_p} whereas tangents have tree "
-                        f"structure {tree_t}.")
+        raise TypeError(
+            f"primal and tangent arguments to jvp must have the same tree structure; "
+            f"primals have tree structure {tree_p} whereas tangents have tree "
+            f"structure {tree_t}."
+        )
     tans = []
     for p, t in zip(flat_p, flat_t):
         pa, ta = core.get_aval(p), core.get_aval(t)
         want = jvp_mod.tangent_aval(pa)
         if pa.shape != ta.shape:
-            raise ValueError(f"jvp called with different primal and tangent shapes; Got primal "
-                             f"shape {pa.shape} and tangent shape as {ta.shape}")
+            raise ValueError(
+                f"jvp called with different primal and tangent shapes; Got primal "
+                f"shape {pa.shape} and tangent shape as {ta.shape}"
+            )
         if want.dtype != ta.dtype and not (pa.weak_type or ta.weak_type):
-            raise TypeError("primal and tangent arguments to jvp do not match; dtypes must be "
-                            f"equal, or in case of int/bool primal dtype the tangent dtype must be "
-                            f"float0. Got primal dtype {pa.dtype} and so expected tangent dtype "
-                            f"{want.dtype}, but got tangent dtype {ta.dtype} instead.")
+            raise TypeError(
+                "primal and tangent arguments to jvp do not match; dtypes must be "
+                f"equal, or in case of int/bool primal dtype the tangent dtype must be "
+                f"float0. Got primal dtype {pa.dtype} and so expected tangent dtype "
+                f"{want.dtype}, but got tangent dtype {ta.dtype} instead."
+            )
         tans.append(jvp_mod.Zero(want) if want.dtype == dtypes.float0 else t)
     store = []
     flat_fun = _flatten_fun(fun, tree_p, store)
@@ -92,14 +106,18 @@ def linearize(fun, *primals, has_aux=False):
     def f_jvp(*tangents):
         flat_t, t_tree = tree_flatten(tangents)
         if t_tree != in_tree:
-            raise ValueError(f"linearized function called on tangent values inconsistent with "
-                             f"the original primal values: expected {in_tree}, got {t_tree}")
+            raise ValueError(
+                f"linearized function called on tangent values inconsistent with "
+                f"the original primal values: expected {in_tree}, got {t_tree}"
+            )
         for t, p in zip(flat_t, flat_p):
             ta, pa = core.get_aval(t), jvp_mod.tangent_aval(core.get_aval(p))
             if ta.shape != pa.shape or (ta.dtype != pa.dtype and not ta.weak_type):
-                raise ValueError(f"linearized function called on tangent of type {ta.str_short()} "
-                                 f"for a primal of type {core.get_aval(p).str_short()}; the "
-                                 f"tangent must have type {pa.str_short()}.")
+                raise ValueError(
+                    f"linearized function called on tangent of type {ta.str_short()} "
+                    f"for a primal of type {core.get_aval(p).str_short()}; the "
+                    f"tangent must have type {pa.str_short()}."
+                )
         outs = core.eval_jaxpr(lin.jaxpr, lin.consts, *flat_t)
         return tree_unflatten(_main_tree(out_tree, has_aux), outs[:n_out])
 
@@ -125,6 +143,7 @@ def _n_main_outputs(out_tree, has_aux):
 
 # ---------------------------------------------------------------------------- reverse mode
 
+
 def vjp(fun, *primals, has_aux=False):
     """Reverse-mode: ``(fun(*primals), vjp_fun)``; ``vjp_fun(cotangent)`` pulls an output
     cotangent back to a tuple of input cotangents. Built as linearize + transpose."""
@@ -142,16 +161,20 @@ def vjp(fun, *primals, has_aux=False):
     def vjp_fun(cotangent):
         flat_ct, ct_tree = tree_flatten(cotangent)
         if ct_tree != main_tree:
-            raise ValueError(f"unexpected tree structure of argument to vjp function: got "
-                             f"{ct_tree}, but expected to match {main_tree}")
+            raise ValueError(
+                f"unexpected tree structure of argument to vjp function: got "
+                f"{ct_tree}, but expected to match {main_tree}"
+            )
         for ct, a in zip(flat_ct, out_avals):
             ca = core.get_aval(ct)
             want = jvp_mod.tangent_aval(a)
             if ca.shape != a.shape or (ca.dtype != want.dtype and not ca.weak_type):
-                raise ValueError(f"unexpected JAX type (e.g. shape/dtype) for argument to vjp "
-                                 f"function: got {ca.str_short()}, but expected "
-                                 f"{a.str_short()} because the corresponding output of the "
-                                 "function had shape {a.shape}.")
+                raise ValueError(
+                    f"unexpected JAX type (e.g. shape/dtype) for argument to vjp "
+                    f"function: got {ca.str_short()}, but expected "
+                    f"{a.str_short()} because the corresponding output of the "
+                    "function had shape {a.shape}."
+                )
         cts = list(flat_ct) + [jvp_mod.Zero(core.get_aval(x)) for x in out_p[n_out:]]
         lin_args = [transpose.UndefinedPrimal(v.aval) for v in lin.jaxpr.invars]
         cts_in = transpose.backward_pass(lin.jaxpr, lin.consts, lin_args, cts)
@@ -170,8 +193,9 @@ def _instantiate_ct(ct, aval):
     rather than a host value (a constant cotangent can pass straight through)."""
     if ct is None or type(ct) is jvp_mod.Zero:
         ct = jvp_mod.zeros_like_aval(jvp_mod.tangent_aval(aval))
-    if type(ct) is core.WeakScalar or (isinstance(ct, (np.ndarray, np.generic))
-                                       and ct.dtype != dtypes.float0):
+    if type(ct) is core.WeakScalar or (
+        isinstance(ct, (np.ndarray, np.generic)) and ct.dtype != dtypes.float0
+    ):
         ct = dispatch.device_put_value(ct)
     return ct
 
@@ -179,14 +203,18 @@ def _instantiate_ct(ct, aval):
 def _check_argnums(argnums, nargs, fname):
     nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
     if not nums:
-        raise ValueError(f"{fname}: argnums must be a non-empty int or tuple of ints, got {argnums}")
+        raise ValueError(
+            f"{fname}: argnums must be a non-empty int or tuple of ints, got {argnums}"
+        )
     if len(set(i % nargs if nargs else i for i in nums)) != len(nums):
         raise ValueError(f"{fname}: argnums {argnums} names an argument more than once")
     for i in nums:
         if not -nargs <= i < nargs:
-            raise TypeError(f"differentiating with respect to argnums={argnums} requires at least "
-                            f"{max(nums) + 1} positional arguments to be passed by the caller, but "
-                            f"got only {nargs} positional arguments.")
+            raise TypeError(
+                f"differentiating with respect to argnums={argnums} requires at least "
+                f"{max(nums) + 1} positional arguments to be passed by the caller, but "
+                f"got only {nargs} positional arguments."
+            )
     return tuple(i % nargs for i in nums)
 
 
@@ -198,6 +226,7 @@ def _split_args(fun, args, kwargs, nums):
         for i, a in zip(nums, dyn_args):
             full[i] = a
         return fun(*full, **kwargs)
+
     return f_partial, dyn
 
 
@@ -206,15 +235,19 @@ def _check_input_dtype(x, allow_int, holomorphic, name):
         dt = core.get_aval(leaf).dtype
         if holomorphic:
             if not dtypes.is_complex(dt):
-                raise TypeError(f"{name} with holomorphic=True requires inputs with complex "
-                                f"dtype, but got {dt.name}.")
+                raise TypeError(
+                    f"{name} with holomorphic=True requires inputs with complex "
+                    f"dtype, but got {dt.name}."
+                )
         elif dtypes.is_complex(dt) and False:
             pass
         elif not dtypes.is_inexact(dt) and not allow_int:
-            raise TypeError(f"{name} requires real- or complex-valued inputs (input dtype that "
-                            f"is a sub-dtype of np.inexact), but got {dt.name}. If you want to "
-                            "use Boolean- or integer-valued inputs, use vjp or set allow_int to "
-                            "True.")
+            raise TypeError(
+                f"{name} requires real- or complex-valued inputs (input dtype that "
+                f"is a sub-dtype of np.inexact), but got {dt.name}. If you want to "
+                "use Boolean- or integer-valued inputs, use vjp or set allow_int to "
+                "True."
+            )
 
 
 def value_and_grad(fun, argnums=0, has_aux=False, holomorphic=False, allow_int=False):
@@ -246,18 +279,24 @@ def _check_scalar_output(ans, name, holomorphic):
         raise TypeError(f"Gradient only defined for scalar-output functions. Output was {ans!r}.")
     aval = core.get_aval(ans)
     if aval.shape != ():
-        raise TypeError(f"Gradient only defined for scalar-output functions. Output had shape: "
-                        f"{aval.shape}. (function {name})")
+        raise TypeError(
+            f"Gradient only defined for scalar-output functions. Output had shape: "
+            f"{aval.shape}. (function {name})"
+        )
     if holomorphic:
         if not dtypes.is_complex(aval.dtype):
-            raise TypeError(f"grad with holomorphic=True requires complex-valued outputs, but "
-                            f"got {aval.dtype.name}.")
+            raise TypeError(
+                f"grad with holomorphic=True requires complex-valued outputs, but "
+                f"got {aval.dtype.name}."
+            )
     elif not dtypes.is_float(aval.dtype):
         what = "complex" if dtypes.is_complex(aval.dtype) else aval.dtype.name
-        raise TypeError(f"grad requires real-valued outputs (output dtype that is a sub-dtype of "
-                        f"np.floating), but got {what}. For holomorphic differentiation, pass "
-                        "holomorphic=True. For differentiation of non-holomorphic functions "
-                        "involving complex outputs, use jax.vjp directly.")
+        raise TypeError(
+            f"grad requires real-valued outputs (output dtype that is a sub-dtype of "
+            f"np.floating), but got {what}. For holomorphic differentiation, pass "
+            "holomorphic=True. For differentiation of non-holomorphic functions "
+            "involving complex outputs, use jax.vjp directly."
+        )
 
 
 def grad(fun, argnums=0, has_aux=False, holomorphic=False, allow_int=False):
@@ -276,6 +315,7 @@ def grad(fun, argnums=0, has_aux=False, holomorphic=False, allow_int=False):
 
 # ---------------------------------------------------------------------------- vmap
 
+
 def _broadcast_prefix(prefix, tree, what):
     """Leaves of ``prefix`` repeated over the leaves of ``tree`` they cover."""
     out = []
@@ -292,10 +332,13 @@ def _broadcast_prefix(prefix, tree, what):
             for k in sorted(t):
                 rec(p[k], t[k])
         else:
-            raise ValueError(f"vmap {what} specification must be a tree prefix of the "
-                             f"corresponding value, got specification {prefix} for value tree "
-                             f"{tree_util.tree_structure(tree)}. ({pt.__name__} vs "
-                             f"{type(t).__name__})")
+            raise ValueError(
+                f"vmap {what} specification must be a tree prefix of the "
+                f"corresponding value, got specification {prefix} for value tree "
+                f"{tree_util.tree_structure(tree)}. ({pt.__name__} vs "
+                f"{type(t).__name__})"
+            )
+
     rec(prefix, tree)
     return out
 
@@ -305,15 +348,19 @@ def vmap(fun, in_axes=0, out_axes=0, axis_name=None, axis_size=None, spmd_axis_n
     if isinstance(in_axes, list):
         in_axes = tuple(in_axes)
     if not (in_axes is None or isinstance(in_axes, (int, tuple, dict))):
-        raise TypeError("vmap in_axes must be an int, None, or a tuple of entries corresponding "
-                        f"to the positional arguments passed to the function, but got {in_axes}.")
+        raise TypeError(
+            "vmap in_axes must be an int, None, or a tuple of entries corresponding "
+            f"to the positional arguments passed to the function, but got {in_axes}."
+        )
 
     @functools.wraps(fun)
     def vmapped(*args, **kwargs):
         if isinstance(in_axes, tuple) and len(in_axes) != len(args):
-            raise ValueError(f"vmap in_axes must be an int, None, or a tuple of entries "
-                             f"corresponding to the positional arguments passed to the function, "
-                             f"but got len(in_axes)={len(in_axes)}, len(args)={len(args)}")
+            raise ValueError(
+                f"vmap in_axes must be an int, None, or a tuple of entries "
+                f"corresponding to the positional arguments passed to the function, "
+                f"but got len(in_axes)={len(in_axes)}, len(args)={len(args)}"
+            )
         axes_spec = (in_axes if isinstance(in_axes, tuple) else (in_axes,) * len(args), 0)
         tree = (args, kwargs)
         flat, in_tree = tree_flatten(tree)
@@ -326,9 +373,11 @@ def vmap(fun, in_axes=0, out_axes=0, axis_name=None, axis_size=None, spmd_axis_n
                 continue
             aval = core.get_aval(x)
             if not -aval.ndim <= d < aval.ndim:
-                raise ValueError(f"vmap was requested to map its argument along axis {d}, which "
-                                 f"implies that its rank should be at least {d + 1 if d >= 0 else -d}"
-                                 f", but is only {aval.ndim} (its shape is {aval.shape})")
+                raise ValueError(
+                    f"vmap was requested to map its argument along axis {d}, which "
+                    f"implies that its rank should be at least {d + 1 if d >= 0 else -d}"
+                    f", but is only {aval.ndim} (its shape is {aval.shape})"
+                )
             d %= aval.ndim
             norm.append(d)
             sizes.setdefault(aval.shape[d], []).append(aval.shape)
@@ -365,9 +414,11 @@ def vmap(fun, in_axes=0, out_axes=0, axis_name=None, axis_size=None, spmd_axis_n
 
 # ---------------------------------------------------------------------------- jacobians
 
+
 def _std_basis(flat):
     """Rows of the identity, shaped as the leaves (one row per element)."""
     from . import numpy as jnp
+
     sizes = [core.get_aval(x).size for x in flat]
     total = sum(sizes)
     dtype = dtypes.result_type(*[core.get_aval(x).dtype for x in flat]) if flat else np.float32
@@ -375,14 +426,13 @@ def _std_basis(flat):
     out, off = [], 0
     for x, n in zip(flat, sizes):
         aval = core.get_aval(x)
-        out.append(eye[:, off:off + n].reshape((total,) + aval.shape).astype(aval.dtype))
+        out.append(eye[:, off : off + n].reshape((total,) + aval.shape).astype(aval.dtype))
         off += n
     return out, total
 
 
 def jacfwd(fun, argnums=0, has_aux=False, holomorphic=False):
     """The Jacobian by forward mode: one JVP per input element, batched with vmap."""
-    from . import numpy as jnp
 
     def jacfun(*args, **kwargs):
         nums = _check_argnums(argnums, len(args), "jacfwd")
@@ -402,15 +452,17 @@ def jacfwd(fun, argnums=0, has_aux=False, holomorphic=False):
 
         res = vmap(push, out_axes=-1 if not has_aux else (None, -1, None))(*basis)
         y, jac_flat = res[0], res[1]
+
         # jac leaves: out_shape + (n,) -> split n into each input's shape
         def split(t):
             outs, off = [], 0
             for x in flat_dyn:
                 aval = core.get_aval(x)
-                piece = t[..., off:off + aval.size]
+                piece = t[..., off : off + aval.size]
                 outs.append(piece.reshape(t.shape[:-1] + aval.shape))
                 off += aval.size
             return tree_unflatten(dyn_tree, outs)
+
         jac = tree_map(split, jac_flat)
         if isinstance(argnums, int):
             jac = tree_map(lambda j: j[0], jac, is_leaf=lambda x: isinstance(x, tuple))
@@ -442,14 +494,16 @@ def jacrev(fun, argnums=0, has_aux=False, holomorphic=False, allow_int=False):
             outs, off = [], 0
             for yy in flat_y:
                 ya = core.get_aval(yy)
-                piece = ct[off:off + ya.size]
+                piece = ct[off : off + ya.size]
                 outs.append(piece.reshape(ya.shape + ct.shape[1:]))
                 off += ya.size
             return outs
 
         per = [per_output(ct) for ct in flat_ct]  # per input leaf, list over outputs
-        by_out = [tree_unflatten(ct_tree, [per[i][j] for i in range(len(per))])
-                  for j in range(len(flat_y))]
+        by_out = [
+            tree_unflatten(ct_tree, [per[i][j] for i in range(len(per))])
+            for j in range(len(flat_y))
+        ]
         if isinstance(argnums, int):
             by_out = [b[0] for b in by_out]
         jac = tree_unflatten(y_tree, by_out)
@@ -467,8 +521,10 @@ def hessian(fun, argnums=0, has_aux=False, holomorphic=False):
 
 # ---------------------------------------------------------------------------- staging
 
+
 class ShapeDtypeStruct:
     """A shape and dtype standing in for an array (for eval_shape / trace / lower)."""
+
     __slots__ = ("shape", "dtype", "weak_type", "sharding")
 
     def __init__(self, shape, dtype, weak_type=False, sharding=None):
@@ -489,8 +545,12 @@ class ShapeDtypeStruct:
         return f"ShapeDtypeStruct(shape={self.shape}, dtype={self.dtype.name}{w})"
 
     def __eq__(self, other):
-        return (isinstance(other, ShapeDtypeStruct) and self.shape == other.shape
-                and self.dtype == other.dtype and self.weak_type == other.weak_type)
+        return (
+            isinstance(other, ShapeDtypeStruct)
+            and self.shape == other.shape
+            and self.dtype == other.dtype
+            and self.weak_type == other.weak_type
+        )
 
     def __hash__(self):
         return hash((self.shape, self.dtype, self.weak_type))
@@ -512,11 +572,14 @@ def make_jaxpr(fun, static_argnums=(), return_shape=False):
 
         flat, in_tree = tree_flatten(tuple(dyn))
         store = []
-        closed = trace_to_jaxpr(_flatten_fun(f_dyn, in_tree, store),
-                                [_arg_aval(x) for x in flat], debug_name=_name(fun))
+        closed = trace_to_jaxpr(
+            _flatten_fun(f_dyn, in_tree, store), [_arg_aval(x) for x in flat], debug_name=_name(fun)
+        )
         if return_shape:
-            shapes = tree_unflatten(store[0], [ShapeDtypeStruct(a.shape, a.dtype, a.weak_type)
-                                               for a in closed.out_avals])
+            shapes = tree_unflatten(
+                store[0],
+                [ShapeDtypeStruct(a.shape, a.dtype, a.weak_type) for a in closed.out_avals],
+            )
             return closed, shapes
         return closed
 
@@ -527,13 +590,18 @@ def eval_shape(fun, *args, **kwargs):
     """The output shapes and dtypes of ``fun``, without running it."""
     flat, in_tree = tree_flatten(args)
     store = []
-    closed = trace_to_jaxpr(_flatten_fun(fun, in_tree, store, kwargs),
-                            [_arg_aval(x) for x in flat], debug_name=_name(fun))
-    return tree_unflatten(store[0], [ShapeDtypeStruct(a.shape, a.dtype, a.weak_type)
-                                     for a in closed.out_avals])
+    closed = trace_to_jaxpr(
+        _flatten_fun(fun, in_tree, store, kwargs),
+        [_arg_aval(x) for x in flat],
+        debug_name=_name(fun),
+    )
+    return tree_unflatten(
+        store[0], [ShapeDtypeStruct(a.shape, a.dtype, a.weak_type) for a in closed.out_avals]
+    )
 
 
 # ---------------------------------------------------------------------------- devices
+
 
 def devices(backend=None):
     return runtime.devices(backend)
@@ -565,6 +633,7 @@ def device_get(x):
         if isinstance(v, Array):
             return np.asarray(v)
         return v
+
     return tree_map(get, x)
 
 
@@ -592,5 +661,6 @@ def disable_jit(disable=True):
 def clear_caches():
     dispatch._prim_cache.clear()
     from .jit import all_jitted
+
     for f in all_jitted():
         f.clear_cache()

@@ -1,4 +1,5 @@
 """``Array``: an immutable array backed by a PJRT device buffer."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -14,6 +15,7 @@ class Array:
     It is immutable: update with ``x.at[idx].set(v)``. Operators, indexing and
     reductions run as XLA computations on the array's device.
     """
+
     __slots__ = ("_buf", "aval", "_device", "_committed", "_npy", "__weakref__")
     __array_priority__ = 100
 
@@ -115,15 +117,19 @@ class Array:
 
     def __index__(self):
         if not dtypes.is_int(self.dtype) and self.dtype != np.bool_:
-            raise TypeError(f"only integer scalar arrays can be converted to a scalar index, got {self.dtype}")
+            raise TypeError(
+                f"only integer scalar arrays can be converted to a scalar index, got {self.dtype}"
+            )
         return self._value().__index__()
 
     def __hash__(self):
         raise TypeError("unhashable type: 'Array'")
 
     def __setitem__(self, idx, value):
-        raise TypeError("JAX arrays are immutable and do not support in-place item assignment. "
-                                        "Instead of x[idx] = y, use x = x.at[idx].set(y).")
+        raise TypeError(
+            "JAX arrays are immutable and do not support in-place item assignment. "
+            "Instead of x[idx] = y, use x = x.at[idx].set(y)."
+        )
 
     def __format__(self, spec):
         if self.ndim == 0:
@@ -158,6 +164,7 @@ class Array:
 
 def _reconstruct(value, weak_type):
     from .dispatch import device_put_value
+
     return device_put_value(value, None, weak_type=weak_type)
 
 

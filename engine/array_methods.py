@@ -1,4 +1,5 @@
 """Operators and methods shared by ``Array`` and tracers, routed to ``engine.numpy``."""
+
 from __future__ import annotations
 
 from . import core
@@ -7,6 +8,7 @@ from .array import Array
 
 def _jnp():
     from . import numpy as jnp
+
     return jnp
 
 
@@ -23,41 +25,92 @@ def _binary(name, reflected=False):
         if not isinstance(other, _OPERAND_TYPES) and not _is_numpy(other):
             return NotImplemented
         return fn(other, self) if reflected else fn(self, other)
+
     op.__name__ = f"__{'r' if reflected else ''}{name}__"
     return op
 
 
 def _is_numpy(x):
     import numpy as np
+
     return isinstance(x, (np.ndarray, np.generic))
 
 
 def _unary(name):
     def op(self):
         return getattr(_jnp(), name)(self)
+
     return op
 
 
 def _method(name):
     def m(self, *args, **kwargs):
         return getattr(_jnp(), name)(self, *args, **kwargs)
+
     m.__name__ = name
     return m
 
 
 _BINARY = {
-    "add": "add", "sub": "subtract", "mul": "multiply", "truediv": "true_divide",
-    "floordiv": "floor_divide", "mod": "remainder", "pow": "power", "matmul": "matmul",
-    "and": "bitwise_and", "or": "bitwise_or", "xor": "bitwise_xor",
-    "lshift": "left_shift", "rshift": "right_shift", "divmod": "divmod",
+    "add": "add",
+    "sub": "subtract",
+    "mul": "multiply",
+    "truediv": "true_divide",
+    "floordiv": "floor_divide",
+    "mod": "remainder",
+    "pow": "power",
+    "matmul": "matmul",
+    "and": "bitwise_and",
+    "or": "bitwise_or",
+    "xor": "bitwise_xor",
+    "lshift": "left_shift",
+    "rshift": "right_shift",
+    "divmod": "divmod",
 }
-_COMPARE = {"eq": "equal", "ne": "not_equal", "lt": "less", "le": "less_equal",
-            "gt": "greater", "ge": "greater_equal"}
+_COMPARE = {
+    "eq": "equal",
+    "ne": "not_equal",
+    "lt": "less",
+    "le": "less_equal",
+    "gt": "greater",
+    "ge": "greater_equal",
+}
 _UNARY = {"neg": "negative", "pos": "positive", "abs": "abs", "invert": "invert"}
-_METHODS = ["sum", "mean", "max", "min", "prod", "var", "std", "argmax", "argmin", "any", "all",
-            "cumsum", "cumprod", "reshape", "transpose", "squeeze", "astype", "clip", "round",
-            "ravel", "flatten", "dot", "conj", "conjugate", "repeat", "take", "sort", "argsort",
-            "nonzero", "swapaxes", "trace", "diagonal", "ptp"]
+_METHODS = [
+    "sum",
+    "mean",
+    "max",
+    "min",
+    "prod",
+    "var",
+    "std",
+    "argmax",
+    "argmin",
+    "any",
+    "all",
+    "cumsum",
+    "cumprod",
+    "reshape",
+    "transpose",
+    "squeeze",
+    "astype",
+    "clip",
+    "round",
+    "ravel",
+    "flatten",
+    "dot",
+    "conj",
+    "conjugate",
+    "repeat",
+    "take",
+    "sort",
+    "argsort",
+    "nonzero",
+    "swapaxes",
+    "trace",
+    "diagonal",
+    "ptp",
+]
 
 
 def _install(cls):
@@ -77,14 +130,19 @@ def _install(cls):
     cls.imag = property(lambda self: _jnp().imag(self))
     cls.at = property(lambda self: _jnp()._IndexUpdateHelper(self))
     cls.reshape = lambda self, *shape, order="C": _jnp().reshape(
-        self, shape[0] if len(shape) == 1 and not isinstance(shape[0], int) else shape)
+        self, shape[0] if len(shape) == 1 and not isinstance(shape[0], int) else shape
+    )
     cls.transpose = lambda self, *axes: _jnp().transpose(
-        self, (axes[0] if len(axes) == 1 and not isinstance(axes[0], int) else axes) or None)
-    cls.astype = lambda self, dtype: _jnp().asarray(self).astype(dtype) if False else _astype(self, dtype)
+        self, (axes[0] if len(axes) == 1 and not isinstance(axes[0], int) else axes) or None
+    )
+    cls.astype = lambda self, dtype: (
+        _jnp().asarray(self).astype(dtype) if False else _astype(self, dtype)
+    )
 
 
 def _astype(x, dtype):
     from . import dtypes, lax
+
     return lax.convert_element_type(x, dtypes.canonicalize_user_dtype(dtype, "astype"))
 
 

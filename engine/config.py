@@ -1,14 +1,15 @@
 """Global flags, read and set like JAX's: ``engine.config.update("jax_enable_x64", True)``."""
+
 import contextlib
 import os
 
 
 class Config:
     _defaults = {
-            "jax_enable_x64": os.environ.get("JAX_ENABLE_X64", "0").lower() in ("1", "true"),
-            "jax_platforms": os.environ.get("JAX_PLATFORMS", ""),
-            "jax_disable_jit": False,
-            "jax_default_matmul_precision": None,
+        "jax_enable_x64": os.environ.get("JAX_ENABLE_X64", "0").lower() in ("1", "true"),
+        "jax_platforms": os.environ.get("JAX_PLATFORMS", ""),
+        "jax_disable_jit": False,
+        "jax_default_matmul_precision": None,
     }
 
     def __init__(self):
@@ -17,7 +18,9 @@ class Config:
 
     def update(self, name, value):
         if name not in self._values:
-            raise AttributeError(f"Unrecognized config option: {name!r}; known: {sorted(self._values)}")
+            raise AttributeError(
+                f"Unrecognized config option: {name!r}; known: {sorted(self._values)}"
+            )
         self._values[name] = value
         for fn in self._listeners:
             fn(name, value)

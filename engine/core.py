@@ -6,6 +6,7 @@ inputs' underlying values (a JVP trace computing primals, a batching trace compu
 on batched values) does so with its parent trace made current, so traces compose in
 any order and depth without a global level counter.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -21,8 +22,10 @@ from .source_info import user_frame
 
 # ---------------------------------------------------------------------------- avals
 
+
 class ShapedArray:
     """An abstract value: shape, dtype and weak-typedness (a Python scalar's type)."""
+
     __slots__ = ("shape", "dtype", "weak_type", "_hash")
     array_abstraction_level = 1
 
@@ -41,16 +44,22 @@ class ShapedArray:
         return int(np.prod(self.shape, dtype=np.int64))
 
     def update(self, shape=None, dtype=None, weak_type=None):
-        return ShapedArray(self.shape if shape is None else shape,
-                                              self.dtype if dtype is None else dtype,
-                                              self.weak_type if weak_type is None else weak_type)
+        return ShapedArray(
+            self.shape if shape is None else shape,
+            self.dtype if dtype is None else dtype,
+            self.weak_type if weak_type is None else weak_type,
+        )
 
     def strip_weak_type(self):
         return self if not self.weak_type else ShapedArray(self.shape, self.dtype, False)
 
     def __eq__(self, other):
-        return (type(other) is ShapedArray and self.shape == other.shape
-                        and self.dtype == other.dtype and self.weak_type == other.weak_type)
+        return (
+            type(other) is ShapedArray
+            and self.shape == other.shape
+            and self.dtype == other.dtype
+            and self.weak_type == other.weak_type
+        )
 
     def __hash__(self):
         h = self._hash
@@ -71,6 +80,7 @@ class ShapedArray:
 class WeakScalar:
     """A Python scalar given a concrete dtype but still weakly typed (as ``2.0`` is in
     ``f16_array * 2.0``). Becomes a literal when traced, a cached buffer when run."""
+
     __slots__ = ("value", "aval")
 
     def __init__(self, value, dtype):
@@ -112,6 +122,7 @@ def valid_array_value(x):
 
 # ---------------------------------------------------------------------------- the IR
 
+
 class Var:
     __slots__ = ("aval", "suffix")
 
@@ -125,6 +136,7 @@ class Var:
 
 class DropVar(Var):
     """An output nobody reads; printed as ``_``."""
+
     __slots__ = ()
 
 
@@ -153,6 +165,7 @@ class JaxprEqn:
 
     def __repr__(self):
         from .pretty import pp_eqn_str
+
         return pp_eqn_str(self)
 
 
@@ -174,17 +187,20 @@ class Jaxpr:
 
     def __str__(self):
         from .pretty import pp_jaxpr
+
         return pp_jaxpr(self)
 
     __repr__ = __str__
 
     def pretty_print(self, **kw):
         from .pretty import pp_jaxpr
+
         return pp_jaxpr(self, **kw)
 
 
 class ClosedJaxpr:
     """A jaxpr with values for its constvars."""
+
     __slots__ = ("jaxpr", "consts", "__weakref__")
 
     def __init__(self, jaxpr, consts):
@@ -233,6 +249,7 @@ def eval_jaxpr(jaxpr, consts, *args):
 
 # ---------------------------------------------------------------------------- type checking
 
+
 class JaxprTypeError(TypeError):
     pass
 
@@ -260,11 +277,15 @@ def check_jaxpr(jaxpr):
         outs = eqn.primitive.abstract_eval(*in_avals, **eqn.params)
         outs = outs if eqn.primitive.multiple_results else [outs]
         if len(outs) != len(eqn.outvars):
-            raise JaxprTypeError(f"{eqn.primitive.name}: {len(outs)} outputs, jaxpr binds {len(eqn.outvars)}")
+            raise JaxprTypeError(
+                f"{eqn.primitive.name}: {len(outs)} outputs, jaxpr binds {len(eqn.outvars)}"
+            )
         for a, v in zip(outs, eqn.outvars):
             if (a.shape, a.dtype) != (v.aval.shape, v.aval.dtype):
-                raise JaxprTypeError(f"{eqn.primitive.name} produces {a.str_short()} but its output "
-                                                          f"variable is typed {v.aval.str_short()}")
+                raise JaxprTypeError(
+                    f"{eqn.primitive.name} produces {a.str_short()} but its output "
+                    f"variable is typed {v.aval.str_short()}"
+                )
             if v in defined:
                 raise JaxprTypeError(f"variable {v} bound twice")
             defined.add(v)
@@ -274,6 +295,7 @@ def check_jaxpr(jaxpr):
 
 # ---------------------------------------------------------------------------- primitives
 
+
 class Primitive:
     """A primitive operation. Its rules are attached where it is declared:
 
@@ -281,6 +303,7 @@ class Primitive:
     (linear primitives only), ``batch`` and ``lowering`` (to StableHLO). Higher-order
     primitives may also set ``partial_eval`` and ``subjaxprs``.
     """
+
     multiple_results = False
 
     def __init__(self, name, multiple_results=False):
@@ -305,6 +328,7 @@ class Primitive:
         if self.impl_rule is not None:
             return self.impl_rule(*args, **params)
         from .dispatch import apply_primitive
+
         return apply_primitive(self, args, params)
 
     def abstract_eval(self, *avals, **params):
@@ -360,6 +384,7 @@ def _annotate(err, prim, avals):
 
 
 # ---------------------------------------------------------------------------- traces
+
 
 class Trace:
     """An interpreter for primitives. ``parent`` computes on the values underneath."""
@@ -430,10 +455,11 @@ def current_source_info():
 def escaped_tracer_error(tracer, primitive=None):
     where = f" while evaluating {primitive.name}" if primitive is not None else ""
     return errors.UnexpectedTracerError(
-            f"Encountered an unexpected tracer{where}: {tracer._short_repr()} belongs to a "
-            f"{type(tracer._trace).__name__} that has already finished. A function "
-            "transformed by jit, grad, vmap or similar saved one of its intermediate values "
-            "outside (in a global, a list or an attribute); return it as an output instead.")
+        f"Encountered an unexpected tracer{where}: {tracer._short_repr()} belongs to a "
+        f"{type(tracer._trace).__name__} that has already finished. A function "
+        "transformed by jit, grad, vmap or similar saved one of its intermediate values "
+        "outside (in a global, a list or an attribute); return it as an output instead."
+    )
 
 
 _tracer_ids = itertools.count()
@@ -441,6 +467,7 @@ _tracer_ids = itertools.count()
 
 class Tracer:
     """A value that stands in for an array while a trace records or transforms work."""
+
     __slots__ = ("_trace", "__weakref__")
     __array_priority__ = 1000
 
@@ -479,34 +506,41 @@ class Tracer:
         src = current_source_info()
         where = f"\nThe problem arose at {src}." if src is not None else ""
         raise err_cls(
-                f"Attempted {kind} on a traced array with shape {self.shape} and dtype "
-                f"{self.dtype}: its value is not known while tracing.{where}\n"
-                "Use lax.cond or jnp.where to branch on traced values, or mark the argument "
-                "static (jit(f, static_argnums=...)) if it is a Python value.")
+            f"Attempted {kind} on a traced array with shape {self.shape} and dtype "
+            f"{self.dtype}: its value is not known while tracing.{where}\n"
+            "Use lax.cond or jnp.where to branch on traced values, or mark the argument "
+            "static (jit(f, static_argnums=...)) if it is a Python value."
+        )
 
     def __bool__(self):
-        return bool(self._concrete_or_raise("boolean conversion (Python if/while/and/or)",
-                                                                                errors.TracerBoolConversionError))
+        return bool(
+            self._concrete_or_raise(
+                "boolean conversion (Python if/while/and/or)", errors.TracerBoolConversionError
+            )
+        )
 
     def __int__(self):
         return int(self._concrete_or_raise("int() conversion", errors.TracerIntegerConversionError))
 
     def __index__(self):
-        return self._concrete_or_raise("use as an index (__index__)",
-                                                                      errors.TracerIntegerConversionError).__index__()
+        return self._concrete_or_raise(
+            "use as an index (__index__)", errors.TracerIntegerConversionError
+        ).__index__()
 
     def __float__(self):
         return float(self._concrete_or_raise("float() conversion", errors.ConcretizationTypeError))
 
     def __complex__(self):
-        return complex(self._concrete_or_raise("complex() conversion",
-                                                                                      errors.ConcretizationTypeError))
+        return complex(
+            self._concrete_or_raise("complex() conversion", errors.ConcretizationTypeError)
+        )
 
     def __array__(self, dtype=None, copy=None):
         raise errors.TracerArrayConversionError(
-                f"The numpy.ndarray conversion method __array__() was called on traced array "
-                f"{self._short_repr()}. NumPy cannot run on traced values: use engine.numpy "
-                "(jnp) functions instead of numpy functions inside transformed code.")
+            f"The numpy.ndarray conversion method __array__() was called on traced array "
+            f"{self._short_repr()}. NumPy cannot run on traced values: use engine.numpy "
+            "(jnp) functions instead of numpy functions inside transformed code."
+        )
 
     def __hash__(self):
         raise TypeError(f"unhashable type: traced array {self._short_repr()}")
@@ -517,8 +551,10 @@ class Tracer:
         return (self[i] for i in range(self.shape[0]))
 
     def __setitem__(self, idx, value):
-        raise TypeError("JAX arrays are immutable and do not support item assignment. "
-                                        "Use x = x.at[idx].set(value) instead.")
+        raise TypeError(
+            "JAX arrays are immutable and do not support item assignment. "
+            "Use x = x.at[idx].set(value) instead."
+        )
 
 
 def is_tracer(x):

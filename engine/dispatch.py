@@ -1,5 +1,6 @@
 """Running work on devices: eager primitives as cached one-equation XLA executables,
 compiling jaxprs, and moving values onto devices."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -9,13 +10,14 @@ from . import dtypes
 from . import runtime
 from .array import Array
 from .config import config
-from .core import ClosedJaxpr, Jaxpr, JaxprEqn, ShapedArray, Var
+from .core import ClosedJaxpr, Jaxpr, JaxprEqn, Var
 
 _CACHE_LIMIT = 4096
 
 
 class Stats:
     """Counters the tests and the session inspector read."""
+
     eager_compiles = 0
     jaxpr_compiles = 0
 
@@ -42,8 +44,13 @@ def device_put_value(x, device=None, weak_type=None, committed=False):
         buf = runtime.copy_to_device(x._buf, device)
         return Array(buf, x.aval, device, committed=True)
     if isinstance(x, core.Tracer):
-        raise core.escaped_tracer_error(x) if not x._trace.valid else TypeError(
-                f"device_put of a traced value {x._short_repr()} outside its transformation")
+        raise (
+            core.escaped_tracer_error(x)
+            if not x._trace.valid
+            else TypeError(
+                f"device_put of a traced value {x._short_repr()} outside its transformation"
+            )
+        )
     device = device or runtime.default_device()
     aval = core.get_aval(x)
     if weak_type is not None:
@@ -56,7 +63,8 @@ def device_put_value(x, device=None, weak_type=None, committed=False):
             if len(_scalar_cache) > 1024:
                 _scalar_cache.clear()
             arr = _scalar_cache[key] = Array(
-                    runtime.device_put(np.asarray(x, aval.dtype), device, aval.weak_type), aval, device)
+                runtime.device_put(np.asarray(x, aval.dtype), device, aval.weak_type), aval, device
+            )
         return arr
     val = np.asarray(x)
     if val.dtype != aval.dtype:
@@ -80,8 +88,10 @@ def _buffers(args, device):
     for x in args:
         if type(x) is not Array or x._device != device:
             if type(x) is Array and x._committed:
-                raise ValueError(f"Received incompatible devices for a computation: {x._device} "
-                                                  f"and {device}. Move arrays with device_put first.")
+                raise ValueError(
+                    f"Received incompatible devices for a computation: {x._device} "
+                    f"and {device}. Move arrays with device_put first."
+                )
             x = device_put_value(x, device)
         bufs.append(x._buf)
     return bufs
@@ -122,6 +132,7 @@ def apply_primitive(prim, args, params):
 
 def _compile_primitive(prim, avals, params, device):
     from .interpreters import lowering
+
     out = prim.abstract_eval(*avals, **params)
     out_avals = list(out) if prim.multiple_results else [out]
     invars = [Var(a) for a in avals]
@@ -136,22 +147,28 @@ def _compile_primitive(prim, avals, params, device):
 
 # ---------------------------------------------------------------------------- jaxprs
 
-def compile_closed_jaxpr(closed, device, name="main", donated=(), options=None, dump_dir=None,
-                         debug_info=True):
+
+def compile_closed_jaxpr(
+    closed, device, name="main", donated=(), options=None, dump_dir=None, debug_info=True
+):
     """Lower and compile ``closed`` (whose consts must already be invars or concrete)."""
     from .interpreters import lowering
-    module, ctx = lowering.lower_jaxpr_to_module(closed, name, runtime.platform_of(device),
-                                                 donated=donated)
+
+    module, ctx = lowering.lower_jaxpr_to_module(
+        closed, name, runtime.platform_of(device), donated=donated
+    )
     text = lowering.module_to_text(module, debug_info=debug_info)
-    return compile_text(text, device, closed.out_avals, options=options, dump_dir=dump_dir,
-                        donated=donated)
+    return compile_text(
+        text, device, closed.out_avals, options=options, dump_dir=dump_dir, donated=donated
+    )
 
 
 def compile_text(text, device, out_avals, donated=(), options=None, dump_dir=None):
     """Compile StableHLO text already lowered (e.g. by a ``Lowered`` stage)."""
     stats.jaxpr_compiles += 1
-    return runtime.compile(text, device, out_avals, options=options, dump_dir=dump_dir,
-                           donated=donated)
+    return runtime.compile(
+        text, device, out_avals, options=options, dump_dir=dump_dir, donated=donated
+    )
 
 
 def run_executable(exe, out_avals, args, device):

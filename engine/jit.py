@@ -3,6 +3,7 @@
 A jitted function called inside another transformation binds the ``jit`` primitive,
 whose parameter is the traced jaxpr; its rules transform that jaxpr (JVP, partial
 evaluation, transposition, batching) and lower it as a called function."""
+
 from __future__ import annotations
 
 import functools
@@ -15,7 +16,7 @@ from . import runtime
 from . import tree_util
 from .array import Array
 from .config import config
-from .core import ClosedJaxpr, Primitive
+from .core import Primitive
 from .interpreters import jaxpr_transforms as jt, jvp as jvp_mod, lowering, partial_eval as pe
 from .interpreters import transpose
 from .interpreters.tracing import convert_constvars_to_invars, trace_to_jaxpr
@@ -58,8 +59,10 @@ def _jit_jvp(primals, tangents, jaxpr, name, donated_invars):
     outs = bind_jit(consts + list(primals) + tans, new, name)
     n = len(jaxpr.out_avals)
     touts = iter(outs[n:])
-    return outs[:n], [next(touts) if nz else jvp_mod.Zero(jvp_mod.tangent_aval(a))
-                      for nz, a in zip(out_nz, jaxpr.out_avals)]
+    return outs[:n], [
+        next(touts) if nz else jvp_mod.Zero(jvp_mod.tangent_aval(a))
+        for nz, a in zip(out_nz, jaxpr.out_avals)
+    ]
 
 
 jit_p.def_jvp(_jit_jvp)
@@ -76,8 +79,9 @@ def _jit_partial_eval(trace, args, unknowns, params):
     known_vals, residuals = known_outs[:n_known], known_outs[n_known:]
     ins = [trace.instantiate_const(r) for r in residuals]
     ins += [trace.instantiate_const(x) for x, u in zip(args, unknowns) if u]
-    unknown_outs = trace.record(jit_p, ins, dict(jaxpr=unknown_j, name=name,
-                                                 donated_invars=(False,) * len(ins)))
+    unknown_outs = trace.record(
+        jit_p, ins, dict(jaxpr=unknown_j, name=name, donated_invars=(False,) * len(ins))
+    )
     it_k, it_u = iter(known_vals), iter(unknown_outs)
     return [next(it_u) if u else next(it_k) for u in out_unknowns]
 
@@ -119,16 +123,32 @@ _all_jitted = weakref.WeakSet()
 
 
 class _Entry:
-    __slots__ = ("exe", "execute", "handlers", "out_avals", "out_tree", "const_args", "device",
-                 "closed")
+    __slots__ = (
+        "exe",
+        "execute",
+        "handlers",
+        "out_avals",
+        "out_tree",
+        "const_args",
+        "device",
+        "closed",
+    )
 
 
 class JitFunction:
     """What ``jit(f)`` returns: call it, or step through ``.trace``, ``.lower``,
     ``.compile``. It keeps counts of traces, compiles and cache hits."""
 
-    def __init__(self, fun, static_argnums=(), static_argnames=(), donate_argnums=(),
-                 device=None, backend=None, compiler_options=None):
+    def __init__(
+        self,
+        fun,
+        static_argnums=(),
+        static_argnames=(),
+        donate_argnums=(),
+        device=None,
+        backend=None,
+        compiler_options=None,
+    ):
         functools.update_wrapper(self, fun)
         self.fun = fun
         if isinstance(static_argnums, int):
@@ -138,8 +158,9 @@ class JitFunction:
         if isinstance(donate_argnums, int):
             donate_argnums = (donate_argnums,)
         self._signature = _try_signature(fun)
-        static_argnums, static_argnames = _resolve_statics(self._signature, static_argnums,
-                                                           static_argnames)
+        static_argnums, static_argnames = _resolve_statics(
+            self._signature, static_argnums, static_argnames
+        )
         self.static_argnums = frozenset(static_argnums)
         self.static_argnames = frozenset(static_argnames)
         self.donate_argnums = tuple(donate_argnums)
@@ -204,8 +225,10 @@ class JitFunction:
             store.append(out_tree)
             for x in leaves:
                 if not core.valid_array_value(x):
-                    raise TypeError(f"jit-compiled function {self.__name__} returned a value of type "
-                                    f"{type(x).__name__}, which is not an array type")
+                    raise TypeError(
+                        f"jit-compiled function {self.__name__} returned a value of type "
+                        f"{type(x).__name__}, which is not an array type"
+                    )
             return leaves
 
         store = []
@@ -228,8 +251,11 @@ class JitFunction:
         if not self.donate_argnums:
             return ()
         # positions of donated positional args among the flat leaves
-        dyn_positions = [i for i in range(len(dyn_args) + len(self.static_argnums))
-                         if i not in self.static_argnums]
+        dyn_positions = [
+            i
+            for i in range(len(dyn_args) + len(self.static_argnums))
+            if i not in self.static_argnums
+        ]
         out, offset = [], 0
         for pos, a in zip(dyn_positions, dyn_args):
             n = len(tree_util.tree_leaves(a))
@@ -249,18 +275,21 @@ class JitFunction:
         device = self._device or self._pick(flat)
         entry = self._fast_cache.get((in_tree, avals, device))
         if entry is None:
-            entry = self._compile_entry((), tree_util.tree_structure((args, {})), avals,
-                                        device, args, len(flat))
+            entry = self._compile_entry(
+                (), tree_util.tree_structure((args, {})), avals, device, args, len(flat)
+            )
             if len(self._fast_cache) > 256:
                 self._fast_cache.clear()
             self._fast_cache[(in_tree, avals, device)] = entry
         else:
             self.cache_hits += 1
-        bufs = entry.const_args + [x._buf if type(x) is Array and x._device is device
-                                   else _put(x, device) for x in flat]
+        bufs = entry.const_args + [
+            x._buf if type(x) is Array and x._device is device else _put(x, device) for x in flat
+        ]
         outs = entry.execute(bufs).consume_with_handlers(entry.handlers)
         return tree_util.tree_unflatten(
-            entry.out_tree, [Array(b, a, device) for b, a in zip(outs, entry.out_avals)])
+            entry.out_tree, [Array(b, a, device) for b, a in zip(outs, entry.out_avals)]
+        )
 
     def _pick(self, flat):
         if self._backend is not None:
@@ -296,18 +325,26 @@ class JitFunction:
             self.cache_hits += 1
         outs = entry.exe(entry.const_args + dispatch._buffers(flat, device))
         return tree_util.tree_unflatten(
-            entry.out_tree, [Array(b, a, device) for b, a in zip(outs, entry.out_avals)])
+            entry.out_tree, [Array(b, a, device) for b, a in zip(outs, entry.out_avals)]
+        )
 
-    def _compile_entry(self, static, in_tree, avals, device, dyn_args, n_flat, options=None,
-                       dump_dir=None):
+    def _compile_entry(
+        self, static, in_tree, avals, device, dyn_args, n_flat, options=None, dump_dir=None
+    ):
         import time
+
         closed, out_tree = self._traced(static, in_tree, avals)
         closed, consts = convert_constvars_to_invars(closed)
         donated = tuple(i + len(consts) for i in self._donated_flat(in_tree, dyn_args, n_flat))
         t0 = time.perf_counter()
-        exe = dispatch.compile_closed_jaxpr(closed, device, self.__name__, donated,
-                                            options=options or self.compiler_options,
-                                            dump_dir=dump_dir)
+        exe = dispatch.compile_closed_jaxpr(
+            closed,
+            device,
+            self.__name__,
+            donated,
+            options=options or self.compiler_options,
+            dump_dir=dump_dir,
+        )
         self.compile_seconds += time.perf_counter() - t0
         self.compile_count += 1
         entry = _Entry()
@@ -324,12 +361,21 @@ class JitFunction:
     # -- stages
     def trace(self, *args, **kwargs):
         from .stages import Traced
+
         static, dyn_args, dyn_kwargs = self._split(args, kwargs)
         flat, in_tree = tree_util.tree_flatten((dyn_args, dyn_kwargs))
         avals = tuple(_arg_aval(x) for x in flat)
         closed, out_tree = self._traced(static, in_tree, avals)
-        return Traced(self, closed, in_tree, out_tree, static, avals, dyn_args,
-                      self._resolve_device([x for x in flat if isinstance(x, Array)]))
+        return Traced(
+            self,
+            closed,
+            in_tree,
+            out_tree,
+            static,
+            avals,
+            dyn_args,
+            self._resolve_device([x for x in flat if isinstance(x, Array)]),
+        )
 
     def lower(self, *args, **kwargs):
         return self.trace(*args, **kwargs).lower()
@@ -337,9 +383,11 @@ class JitFunction:
     def eval_shape(self, *args, **kwargs):
         t = self.trace(*args, **kwargs)
         from .api import ShapeDtypeStruct
+
         return tree_util.tree_unflatten(
-            t.out_tree, [ShapeDtypeStruct(a.shape, a.dtype, weak_type=a.weak_type)
-                         for a in t.jaxpr.out_avals])
+            t.out_tree,
+            [ShapeDtypeStruct(a.shape, a.dtype, weak_type=a.weak_type) for a in t.jaxpr.out_avals],
+        )
 
     def clear_cache(self):
         self._trace_cache.clear()
@@ -349,8 +397,10 @@ class JitFunction:
 
 def _put(x, device):
     if type(x) is Array and x._committed:
-        raise ValueError(f"Received incompatible devices for jitted computation: an argument "
-                         f"is committed to {x._device}, the computation runs on {device}.")
+        raise ValueError(
+            f"Received incompatible devices for jitted computation: an argument "
+            f"is committed to {x._device}, the computation runs on {device}."
+        )
     return dispatch.device_put_value(x, device)._buf
 
 
@@ -362,13 +412,17 @@ def _arg_aval(x):
         return aval
     if hasattr(x, "shape") and hasattr(x, "dtype") and not hasattr(x, "__array__"):
         from . import dtypes
-        return core.ShapedArray(x.shape, dtypes.canonicalize_dtype(x.dtype),
-                                getattr(x, "weak_type", False))
+
+        return core.ShapedArray(
+            x.shape, dtypes.canonicalize_dtype(x.dtype), getattr(x, "weak_type", False)
+        )
     try:
         return core.get_aval(x)
     except TypeError:
-        raise TypeError(f"Argument {x!r} of type {type(x).__name__} is not a valid JAX type; "
-                        "pass arrays, or mark it static with static_argnums/static_argnames") from None
+        raise TypeError(
+            f"Argument {x!r} of type {type(x).__name__} is not a valid JAX type; "
+            "pass arrays, or mark it static with static_argnums/static_argnames"
+        ) from None
 
 
 class _Static:
@@ -388,8 +442,10 @@ def _hashable_static(v, where):
     try:
         hash(v)
     except TypeError:
-        raise ValueError(f"Non-hashable static argument {where!r} of type {type(v).__name__}: "
-                         "static arguments must be hashable (use a tuple instead of a list)") from None
+        raise ValueError(
+            f"Non-hashable static argument {where!r} of type {type(v).__name__}: "
+            "static arguments must be hashable (use a tuple instead of a list)"
+        ) from None
     return _Static(v, (type(v), v))
 
 
@@ -421,15 +477,31 @@ def _resolve_statics(sig, argnums, argnames):
     return argnums, argnames
 
 
-def jit(fun=None, *, static_argnums=(), static_argnames=(), donate_argnums=(), device=None,
-        backend=None, compiler_options=None, **unused):
+def jit(
+    fun=None,
+    *,
+    static_argnums=(),
+    static_argnames=(),
+    donate_argnums=(),
+    device=None,
+    backend=None,
+    compiler_options=None,
+    **unused,
+):
     """Compile ``fun`` with XLA. Usable as ``@jit`` or ``@jit(static_argnums=...)``."""
     if fun is None:
-        return functools.partial(jit, static_argnums=static_argnums,
-                                 static_argnames=static_argnames, donate_argnums=donate_argnums,
-                                 device=device, backend=backend, compiler_options=compiler_options)
-    return JitFunction(fun, static_argnums, static_argnames, donate_argnums, device, backend,
-                       compiler_options)
+        return functools.partial(
+            jit,
+            static_argnums=static_argnums,
+            static_argnames=static_argnames,
+            donate_argnums=donate_argnums,
+            device=device,
+            backend=backend,
+            compiler_options=compiler_options,
+        )
+    return JitFunction(
+        fun, static_argnums, static_argnames, donate_argnums, device, backend, compiler_options
+    )
 
 
 def all_jitted():

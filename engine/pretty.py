@@ -1,4 +1,5 @@
 """The text form of jaxprs, the same as JAX's: ``{ lambda ; a:f32[3]. let b:f32[3] = sin a in (b,) }``."""
+
 from __future__ import annotations
 
 import enum
@@ -131,8 +132,11 @@ def _alias_subjaxpr(eqn, names):
             names.names[inner] = names(outer)
             used.add(outer)
     for inner, outer in zip(sub.outvars, eqn.outvars):
-        if type(inner) is core.Var and inner not in names.names and \
-                not isinstance(outer, core.DropVar):
+        if (
+            type(inner) is core.Var
+            and inner not in names.names
+            and not isinstance(outer, core.DropVar)
+        ):
             names.names[inner] = names(outer)
 
 

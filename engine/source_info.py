@@ -1,4 +1,5 @@
 """The user's source location of each traced equation: the first frame outside the engine."""
+
 import os
 import sys
 
@@ -23,7 +24,10 @@ class SourceInfo:
 
     def __eq__(self, other):
         return isinstance(other, SourceInfo) and (self.file, self.line, self.function) == (
-                other.file, other.line, other.function)
+            other.file,
+            other.line,
+            other.function,
+        )
 
     def __hash__(self):
         return hash((self.file, self.line, self.function))

@@ -1,6 +1,7 @@
 """Ahead-of-time stages, as in JAX: ``jit(f).trace(x)`` -> ``Traced``, ``.lower()`` ->
 ``Lowered``, ``.compile()`` -> ``Compiled``. Each stage keeps its provenance (which
 function, which input avals, which stage it came from) so it can be inspected."""
+
 from __future__ import annotations
 
 import os
@@ -39,8 +40,9 @@ class Lowered:
         self.fun_name = traced.fun_name
         closed, consts = convert_constvars_to_invars(traced.jaxpr)
         self._closed, self._consts = closed, consts
-        module, ctx = lowering.lower_jaxpr_to_module(closed, traced.fun_name,
-                                                     runtime.platform_of(traced.device))
+        module, ctx = lowering.lower_jaxpr_to_module(
+            closed, traced.fun_name, runtime.platform_of(traced.device)
+        )
         self._module, self._ctx = module, ctx
         self._mlir_text = None
 
@@ -70,8 +72,13 @@ class Lowered:
         owned = dump_passes and dump_dir is None
         if owned:
             dump_dir = tempfile.mkdtemp(prefix=f"glassjax_{self.fun_name}_")
-        exe = dispatch.compile_text(self.mlir_text, self.traced.device, self._closed.out_avals,
-                                    options=compiler_options, dump_dir=dump_dir)
+        exe = dispatch.compile_text(
+            self.mlir_text,
+            self.traced.device,
+            self._closed.out_avals,
+            options=compiler_options,
+            dump_dir=dump_dir,
+        )
         compiled = Compiled(self, exe, dump_dir)
         if owned:  # a dump folder we made goes away with the Compiled object
             weakref.finalize(compiled, shutil.rmtree, dump_dir, True)
@@ -109,14 +116,19 @@ class Compiled:
         static, dyn_args, dyn_kwargs = t.jitted._split(args, kwargs)
         flat, in_tree = tree_util.tree_flatten((dyn_args, dyn_kwargs))
         if in_tree != t.in_tree:
-            raise TypeError(f"Compiled {self.fun_name} was compiled for argument structure "
-                            f"{t.in_tree}, got {in_tree}")
+            raise TypeError(
+                f"Compiled {self.fun_name} was compiled for argument structure "
+                f"{t.in_tree}, got {in_tree}"
+            )
         avals = tuple(getattr(x, "aval", None) or dispatch.core.get_aval(x) for x in flat)
         if [(a.shape, a.dtype) for a in avals] != [(a.shape, a.dtype) for a in t.in_avals]:
-            raise TypeError(f"Compiled {self.fun_name} was compiled for argument types "
-                            f"{[a.str_short() for a in t.in_avals]}, got "
-                            f"{[a.str_short() for a in avals]}")
+            raise TypeError(
+                f"Compiled {self.fun_name} was compiled for argument types "
+                f"{[a.str_short() for a in t.in_avals]}, got "
+                f"{[a.str_short() for a in avals]}"
+            )
         device = t.device
         outs = self._exe(self._const_bufs + dispatch._buffers(flat, device))
         return tree_util.tree_unflatten(
-            t.out_tree, [Array(b, a, device) for b, a in zip(outs, self.out_avals)])
+            t.out_tree, [Array(b, a, device) for b, a in zip(outs, self.out_avals)]
+        )

@@ -1,5 +1,6 @@
 """Vectorization: each value carries the axis along which it is batched (or None), and
 each primitive's batching rule computes on the whole batch at once."""
+
 from __future__ import annotations
 
 from .. import core
@@ -80,9 +81,11 @@ def batch_flat(flat_fun, axis_size, vals, in_dims, out_dims_wanted, axis_name=No
 
 # ---------------------------------------------------------------------------- helpers for rules
 
+
 def move_batch_axis(size, src, dst, x):
     """Move axis ``src`` of x to ``dst``; src None broadcasts; dst None requires src None."""
     from .. import lax
+
     if src == dst:
         return x
     if dst is None:
@@ -108,6 +111,7 @@ def bdim_at_front(size, x, d):
 def broadcast_batcher(primitive):
     """Batching for elementwise primitives: operands share the batch axis (moved to
     the front where they differ); unbatched operands get a size-1 axis, or stay rank 0."""
+
     def rule(size, vals, dims, **params):
         ndims = [core.get_aval(v).ndim for v in vals]
         first = next(d for d in dims if d is not None)
@@ -118,6 +122,7 @@ def broadcast_batcher(primitive):
             out = primitive.bind(*vals, **params)
             return out, first if not primitive.multiple_results else [first] * len(out)
         from .. import lax
+
         out_rank = max(n - (d is not None) for n, d in zip(ndims, dims)) + 1
         new_vals = []
         for v, d, n in zip(vals, dims, ndims):
@@ -136,5 +141,6 @@ def broadcast_batcher(primitive):
             new_vals.append(v)
         out = primitive.bind(*new_vals, **params)
         return out, 0 if not primitive.multiple_results else [0] * len(out)
+
     primitive.def_batch(rule)
     return rule

@@ -1,6 +1,7 @@
 """Transformations of whole jaxprs (used by higher-order primitives: jit, cond, while,
 scan): JVP, batching and transposition of a jaxpr, producing a new jaxpr. Results are
 memoized on the jaxpr object, so a jitted body is transformed once."""
+
 from __future__ import annotations
 
 import functools
@@ -25,6 +26,7 @@ def memo_on_jaxpr(fn):
         if out is None:
             out = per[key] = fn(closed, *key)
         return out
+
     return memoized
 
 
@@ -47,8 +49,9 @@ def jvp_jaxpr(closed, nonzeros, instantiate_out):
         primals, tans = args[:n], iter(args[n:])
         tangents = [next(tans) if nz else Zero(tangent_aval(a)) for a, nz in zip(avals, nonzeros)]
         trace = JVPTrace(parent=core.current_trace())
-        ins = [JVPTracer(trace, p, t) if type(t) is not Zero else p
-               for p, t in zip(primals, tangents)]
+        ins = [
+            JVPTracer(trace, p, t) if type(t) is not Zero else p for p, t in zip(primals, tangents)
+        ]
         try:
             with core.set_current_trace(trace):
                 outs = core.eval_jaxpr(closed.jaxpr, closed.consts, *ins)
@@ -74,14 +77,16 @@ def batch_jaxpr(closed, size, in_dims, instantiate_out):
     """Batch a jaxpr whose inputs are batched at ``in_dims`` (None: unbatched). Outputs
     are batched at axis 0, or left unbatched where possible and not instantiated.
     Returns (ClosedJaxpr, out_batched)."""
-    avals = [a if d is None else core.unmapped_aval(size, d, a)
-             for a, d in zip(closed.in_avals, in_dims)]
+    avals = [
+        a if d is None else core.unmapped_aval(size, d, a) for a, d in zip(closed.in_avals, in_dims)
+    ]
     out_b = []
 
     def fun(*args):
         trace = batching.BatchTrace(core.current_trace(), size)
-        ins = [batching.BatchTracer(trace, v, d) if d is not None else v
-               for v, d in zip(args, in_dims)]
+        ins = [
+            batching.BatchTracer(trace, v, d) if d is not None else v for v, d in zip(args, in_dims)
+        ]
         try:
             with core.set_current_trace(trace):
                 outs = core.eval_jaxpr(closed.jaxpr, closed.consts, *ins)

@@ -1,6 +1,7 @@
 """Forward-mode differentiation: each value carries a tangent, each primitive's JVP rule
 computes the output tangent. Tangents that are known to be zero stay symbolic (``Zero``)
 so no work is spent on them."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -12,6 +13,7 @@ from ..core import Tracer
 
 class Zero:
     """A symbolic zero tangent of the given aval."""
+
     __slots__ = ("aval",)
 
     def __init__(self, aval):
@@ -30,6 +32,7 @@ def tangent_aval(aval):
 
 def zeros_like_aval(aval):
     from ..lax import full
+
     if aval.dtype == dtypes.float0:
         return np.zeros(aval.shape, dtypes.float0)
     return full(aval.shape, 0, aval.dtype)
@@ -45,6 +48,7 @@ def add_tangents(a, b):
     if type(b) is Zero:
         return a
     from ..lax import add_any
+
     return add_any(a, b)
 
 
@@ -79,7 +83,9 @@ class JVPTrace(core.Trace):
                 return primitive.bind(*primals, **params)
         rule = primitive.jvp
         if rule is None:
-            raise NotImplementedError(f"Differentiation rule for '{primitive.name}' not implemented")
+            raise NotImplementedError(
+                f"Differentiation rule for '{primitive.name}' not implemented"
+            )
         with core.set_current_trace(self.parent):
             primal_out, tangent_out = rule(primals, tangents, **params)
         if JVPTrace.listeners:
@@ -98,8 +104,9 @@ class JVPTrace(core.Trace):
 def jvp_flat(flat_fun, primals, tangents, instantiate_zeros=True):
     """Run ``flat_fun`` on (primal, tangent) pairs; tangents may be ``Zero``."""
     trace = JVPTrace(parent=core.current_trace())
-    in_tracers = [JVPTracer(trace, p, t) if type(t) is not Zero else p
-                                for p, t in zip(primals, tangents)]
+    in_tracers = [
+        JVPTracer(trace, p, t) if type(t) is not Zero else p for p, t in zip(primals, tangents)
+    ]
     try:
         with core.set_current_trace(trace):
             outs = flat_fun(*in_tracers)
@@ -115,9 +122,11 @@ def jvp_flat(flat_fun, primals, tangents, instantiate_zeros=True):
 
 # ---------------------------------------------------------------------------- rule helpers
 
+
 def defjvp(primitive, *jvp_fns):
     """A JVP rule from one function per operand: ``fn(tangent, *primals, **params)``
     gives that operand's contribution to the output tangent (None: not differentiable)."""
+
     def rule(primals, tangents, **params):
         ans = primitive.bind(*primals, **params)
         out = Zero(tangent_aval(core.get_aval(ans)))
@@ -125,6 +134,7 @@ def defjvp(primitive, *jvp_fns):
             if fn is not None and type(t) is not Zero:
                 out = add_tangents(out, fn(t, *primals, **params))
         return ans, out
+
     primitive.def_jvp(rule)
     return rule
 
@@ -132,6 +142,7 @@ def defjvp(primitive, *jvp_fns):
 def defjvp2(primitive, *jvp_fns):
     """Like defjvp, but each function also receives the primal output first:
     ``fn(tangent, ans, *primals, **params)``."""
+
     def rule(primals, tangents, **params):
         ans = primitive.bind(*primals, **params)
         out = Zero(tangent_aval(core.get_aval(ans)))
@@ -139,19 +150,25 @@ def defjvp2(primitive, *jvp_fns):
             if fn is not None and type(t) is not Zero:
                 out = add_tangents(out, fn(t, ans, *primals, **params))
         return ans, out
+
     primitive.def_jvp(rule)
     return rule
 
 
 def deflinear(primitive, transpose_rule=None):
     """A primitive linear in all operands: its JVP applies it to the tangents."""
+
     def rule(primals, tangents, **params):
         ans = primitive.bind(*primals, **params)
         if all(type(t) is Zero for t in tangents):
-            t_out = Zero(tangent_aval(core.get_aval(ans))) if not primitive.multiple_results else [
-                    Zero(tangent_aval(core.get_aval(a))) for a in ans]
+            t_out = (
+                Zero(tangent_aval(core.get_aval(ans)))
+                if not primitive.multiple_results
+                else [Zero(tangent_aval(core.get_aval(a))) for a in ans]
+            )
             return ans, t_out
         return ans, primitive.bind(*map(instantiate, tangents), **params)
+
     primitive.def_jvp(rule)
     if transpose_rule is not None:
         primitive.def_transpose(transpose_rule)
@@ -160,10 +177,12 @@ def deflinear(primitive, transpose_rule=None):
 
 def zero_jvp(primitive):
     """Piecewise-constant primitives (floor, sign, comparisons): zero derivative."""
+
     def rule(primals, tangents, **params):
         ans = primitive.bind(*primals, **params)
         if primitive.multiple_results:
             return ans, [Zero(tangent_aval(core.get_aval(a))) for a in ans]
         return ans, Zero(tangent_aval(core.get_aval(ans)))
+
     primitive.def_jvp(rule)
     return rule

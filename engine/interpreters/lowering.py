@@ -3,6 +3,7 @@
 Every equation's ops carry a named MLIR location ``<primitive>.eqn<path>`` wrapped
 around the user's file location, so XLA's HLO names and metadata point back both to
 the equation (exactly) and to the Python line."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -17,6 +18,7 @@ from ..core import Literal
 
 
 # ---------------------------------------------------------------------------- types and constants
+
 
 def ir_element_type(dtype):
     dtype = np.dtype(dtype)
@@ -67,7 +69,9 @@ def _dense_attr(val, aval):
         return ir.DenseElementsAttr.get_splat(t, _splat_attr(elt, dtype, flat[0]))
     val = np.ascontiguousarray(val)
     if dtype == np.bool_:
-        return ir.DenseElementsAttr.get(np.packbits(val, bitorder="little"), type=elt, shape=aval.shape)
+        return ir.DenseElementsAttr.get(
+            np.packbits(val, bitorder="little"), type=elt, shape=aval.shape
+        )
     if dtype == dtypes.bfloat16:
         val = val.view(np.uint16)
     return ir.DenseElementsAttr.get(val, type=elt, shape=aval.shape)
@@ -84,6 +88,7 @@ def full_like_aval(val, aval):
 
 # ---------------------------------------------------------------------------- op helpers for rules
 
+
 def broadcast_to(x, aval_in, shape):
     """Broadcast a rank-0 or same-rank-with-size-1 value to ``shape``."""
     if tuple(aval_in.shape) == tuple(shape):
@@ -93,7 +98,9 @@ def broadcast_to(x, aval_in, shape):
         dims = []
     else:
         dims = list(range(len(shape) - aval_in.ndim, len(shape)))
-        if any(d != 1 and d != s for d, s in zip(aval_in.shape, shape[len(shape) - aval_in.ndim:])):
+        if any(
+            d != 1 and d != s for d, s in zip(aval_in.shape, shape[len(shape) - aval_in.ndim :])
+        ):
             raise TypeError(f"cannot broadcast {aval_in.str_short()} to {shape}")
     return hlo.broadcast_in_dim(ir_type(out), x, dims)
 
@@ -107,21 +114,33 @@ def convert(x, aval_in, dtype):
 def elementwise(hlo_fn):
     """Lowering for an elementwise primitive: broadcast scalar / size-1 operands to the
     output shape, then apply ``hlo_fn(*operands)``."""
+
     def rule(ctx, *args, **params):
         shape = ctx.avals_out[0].shape
         args = [broadcast_to(x, a, shape) for x, a in zip(args, ctx.avals_in)]
         return hlo_fn(*args)
+
     return rule
 
 
 def compare(x, y, direction, aval):
-    kind = "FLOAT" if dtypes.is_inexact(aval.dtype) else (
-            "UNSIGNED" if (dtypes.is_unsigned(aval.dtype) or aval.dtype == np.bool_) else "SIGNED")
-    return hlo.compare(x, y, hlo.ComparisonDirectionAttr.get(direction),
-                                          compare_type=hlo.ComparisonTypeAttr.get(kind))
+    kind = (
+        "FLOAT"
+        if dtypes.is_inexact(aval.dtype)
+        else (
+            "UNSIGNED" if (dtypes.is_unsigned(aval.dtype) or aval.dtype == np.bool_) else "SIGNED"
+        )
+    )
+    return hlo.compare(
+        x,
+        y,
+        hlo.ComparisonDirectionAttr.get(direction),
+        compare_type=hlo.ComparisonTypeAttr.get(kind),
+    )
 
 
 # ---------------------------------------------------------------------------- contexts
+
 
 class ModuleContext:
     def __init__(self, module, platform, name):
@@ -181,16 +200,22 @@ def jaxpr_subcomp(mctx, jaxpr, consts, args, path=()):
         eqn_path = path + (i,)
         with _location(eqn.source_info, eqn_tag(prim.name, eqn_path)):
             ins = [read(v) for v in eqn.invars]
-            ctx = RuleContext(mctx, [v.aval for v in eqn.invars], [v.aval for v in eqn.outvars],
-                                                eqn_path, eqn.source_info)
+            ctx = RuleContext(
+                mctx,
+                [v.aval for v in eqn.invars],
+                [v.aval for v in eqn.outvars],
+                eqn_path,
+                eqn.source_info,
+            )
             outs = prim.lowering(ctx, *ins, **eqn.params)
         mctx.eqn_count += 1
         if not prim.multiple_results:
             outs = [outs]
         outs = [o.result if isinstance(o, ir.OpView) else o for o in outs]
         if len(outs) != len(eqn.outvars):
-            raise RuntimeError(f"lowering of {prim.name} produced {len(outs)} values, "
-                                                  f"expected {len(eqn.outvars)}")
+            raise RuntimeError(
+                f"lowering of {prim.name} produced {len(outs)} values, expected {len(eqn.outvars)}"
+            )
         env.update(zip(eqn.outvars, outs))
     return [read(v) for v in jaxpr.outvars]
 
@@ -207,7 +232,8 @@ def lower_function(mctx, name, closed, public=False, path=(), arg_attrs=None, re
         fn.arg_attrs = ir.ArrayAttr.get([ir.DictAttr.get(a) for a in arg_attrs])
     if result_names:
         fn.result_attrs = ir.ArrayAttr.get(
-                [ir.DictAttr.get({"jax.result_info": ir.StringAttr.get(n)}) for n in result_names])
+            [ir.DictAttr.get({"jax.result_info": ir.StringAttr.get(n)}) for n in result_names]
+        )
     block = fn.add_entry_block()
     with ir.InsertionPoint(block):
         consts = [constant(np.asarray(c), core.get_aval(c)) for c in closed.consts]
@@ -216,8 +242,9 @@ def lower_function(mctx, name, closed, public=False, path=(), arg_attrs=None, re
     return fn
 
 
-def lower_jaxpr_to_module(closed, name="main", platform="cpu", donated=(), arg_names=None,
-                                                    result_names=None):
+def lower_jaxpr_to_module(
+    closed, name="main", platform="cpu", donated=(), arg_names=None, result_names=None
+):
     """A StableHLO module whose public @main computes ``closed``."""
     ctx = runtime.make_mlir_context()
     with ctx, ir.Location.unknown():
@@ -226,9 +253,13 @@ def lower_jaxpr_to_module(closed, name="main", platform="cpu", donated=(), arg_n
         mctx = ModuleContext(module, platform, name)
         attrs = None
         if donated:
-            attrs = [{"jax.buffer_donor": ir.BoolAttr.get(True)} if i in donated else {}
-                              for i in range(len(closed.in_avals))]
-        lower_function(mctx, "main", closed, public=True, arg_attrs=attrs, result_names=result_names)
+            attrs = [
+                {"jax.buffer_donor": ir.BoolAttr.get(True)} if i in donated else {}
+                for i in range(len(closed.in_avals))
+            ]
+        lower_function(
+            mctx, "main", closed, public=True, arg_attrs=attrs, result_names=result_names
+        )
     return module, ctx
 
 

@@ -1,6 +1,7 @@
 """Partial evaluation: run what can be computed now (the "known" values, e.g. primals),
 and record the rest (the "unknown" values, e.g. tangents) as a jaxpr. Known values used
 by recorded equations become the jaxpr's constants: the residuals."""
+
 from __future__ import annotations
 
 from .. import core
@@ -19,6 +20,7 @@ class _EqnRecipe:
 class PETracer(Tracer):
     """An unknown value. ``recipe`` is how it is made: ('arg',), ('const', value) or
     ('eqn', _EqnRecipe)."""
+
     __slots__ = ("_aval", "recipe")
 
     def __init__(self, trace, aval, recipe):
@@ -31,6 +33,7 @@ class PETracer(Tracer):
 
 class PartialEvalTrace(core.Trace):
     """Known values are the parent trace's own values; unknown ones are PETracers."""
+
     listeners = []  # (trace, primitive, known: bool, params)
 
     def new_unknown(self, aval):
@@ -148,6 +151,7 @@ def partial_eval_jaxpr(closed, in_unknowns, instantiate=False):
     unknown_jaxpr: residuals + unknown inputs -> unknown outputs.
     """
     from .tracing import JaxprTrace
+
     known_trace = JaxprTrace(debug_name=closed.jaxpr.debug_name)
     avals = closed.in_avals
     known_in = [known_trace.new_arg(a) for a, u in zip(avals, in_unknowns) if not u]
@@ -172,8 +176,9 @@ def partial_eval_jaxpr(closed, in_unknowns, instantiate=False):
     finally:
         known_trace.invalidate()
     # residuals become leading inputs of the unknown jaxpr
-    ujaxpr = Jaxpr([], ujaxpr.constvars + ujaxpr.invars, ujaxpr.outvars, ujaxpr.eqns,
-                                  closed.jaxpr.debug_name)
+    ujaxpr = Jaxpr(
+        [], ujaxpr.constvars + ujaxpr.invars, ujaxpr.outvars, ujaxpr.eqns, closed.jaxpr.debug_name
+    )
     return known_closed, ClosedJaxpr(ujaxpr, []), out_unknowns, len(residuals)
 
 
@@ -184,6 +189,7 @@ def linearize_flat(flat_fun, primals):
     primal work runs now on the current trace; the tangent work is the jaxpr, whose
     constants are the residuals it needs from the primal computation."""
     from .jvp import jvp_flat, tangent_aval
+
     trace = PartialEvalTrace(parent=core.current_trace())
     tangents_in = [trace.new_unknown(tangent_aval(core.get_aval(p))) for p in primals]
     try:

@@ -1,12 +1,13 @@
 """Tracing a Python function into a jaxpr: every primitive bound on a ``JaxprTrace``
 becomes an equation, with the user's source line."""
+
 from __future__ import annotations
 
 import numpy as np
 
 from .. import core
 from .. import dtypes
-from ..core import ClosedJaxpr, Jaxpr, JaxprEqn, Literal, ShapedArray, Tracer, Var
+from ..core import ClosedJaxpr, Jaxpr, JaxprEqn, Literal, Tracer, Var
 
 
 class JaxprTracer(Tracer):
@@ -81,8 +82,13 @@ class JaxprTrace(core.Trace):
         outvars = [self.to_atom(x) for x in outs]
         constvars = [v for v, _ in self.const_vars.values()]
         consts = [x for _, x in self.const_vars.values()]
-        jaxpr = Jaxpr(constvars, [t.var for t in in_tracers], outvars,
-                                    _drop_unused(self.eqns, outvars), self.debug_name)
+        jaxpr = Jaxpr(
+            constvars,
+            [t.var for t in in_tracers],
+            outvars,
+            _drop_unused(self.eqns, outvars),
+            self.debug_name,
+        )
         return ClosedJaxpr(jaxpr, consts)
 
 
@@ -131,4 +137,6 @@ def convert_constvars_to_invars(closed):
     j = closed.jaxpr
     if not j.constvars:
         return closed, []
-    return ClosedJaxpr(Jaxpr([], j.constvars + j.invars, j.outvars, j.eqns, j.debug_name), []), closed.consts
+    return ClosedJaxpr(
+        Jaxpr([], j.constvars + j.invars, j.outvars, j.eqns, j.debug_name), []
+    ), closed.consts

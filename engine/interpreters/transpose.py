@@ -1,5 +1,6 @@
 """Transposition: run a linear jaxpr backwards, turning output cotangents into input
 cotangents. Each linear primitive's transpose rule says how."""
+
 from __future__ import annotations
 
 from .. import core
@@ -9,6 +10,7 @@ from .jvp import Zero, add_tangents, instantiate
 
 class UndefinedPrimal:
     """Stands for a linear input of an equation while transposing it."""
+
     __slots__ = ("aval",)
 
     def __init__(self, aval):
@@ -71,8 +73,10 @@ def backward_pass(jaxpr, consts, linear_args, cotangents_out):
             continue
         prim = eqn.primitive
         if prim.transpose is None:
-            raise NotImplementedError(f"Transpose rule (for reverse-mode differentiation) for "
-                                                                f"'{prim.name}' not implemented")
+            raise NotImplementedError(
+                f"Transpose rule (for reverse-mode differentiation) for "
+                f"'{prim.name}' not implemented"
+            )
         invals = [read_primal(v) for v in eqn.invars]
         with core.source_info_context(eqn.source_info):
             if prim.multiple_results:
@@ -87,8 +91,10 @@ def backward_pass(jaxpr, consts, linear_args, cotangents_out):
             if is_undefined_primal(x):
                 write_ct(v, ct)
 
-    return [ct_env.get(v, Zero(v.aval)) if v in linear_vars or is_undefined_primal(x) else None
-                    for v, x in zip(jaxpr.invars, linear_args)]
+    return [
+        ct_env.get(v, Zero(v.aval)) if v in linear_vars or is_undefined_primal(x) else None
+        for v, x in zip(jaxpr.invars, linear_args)
+    ]
 
 
 def _undefined(v):
@@ -99,6 +105,7 @@ def transpose_jaxpr(closed, linear_flags):
     """A jaxpr that computes the transpose: (non-linear inputs, output cotangents) ->
     cotangents of the linear inputs (zeros instantiated)."""
     from .tracing import trace_to_jaxpr
+
     in_avals = closed.in_avals
     nonlin_avals = [a for a, lin in zip(in_avals, linear_flags) if not lin]
     ct_avals = closed.out_avals
@@ -107,9 +114,12 @@ def transpose_jaxpr(closed, linear_flags):
     def transposed(*args):
         nonlin, cts = args[:n_nl], args[n_nl:]
         it = iter(nonlin)
-        lin_args = [UndefinedPrimal(a) if lin else next(it) for a, lin in zip(in_avals, linear_flags)]
+        lin_args = [
+            UndefinedPrimal(a) if lin else next(it) for a, lin in zip(in_avals, linear_flags)
+        ]
         cts_out = backward_pass(closed.jaxpr, closed.consts, lin_args, list(cts))
         return [instantiate(ct) for ct, lin in zip(cts_out, linear_flags) if lin]
 
-    return trace_to_jaxpr(transposed, nonlin_avals + ct_avals,
-                                                debug_name=f"transpose({closed.jaxpr.debug_name})")
+    return trace_to_jaxpr(
+        transposed, nonlin_avals + ct_avals, debug_name=f"transpose({closed.jaxpr.debug_name})"
+    )

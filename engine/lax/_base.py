@@ -1,4 +1,5 @@
 """Shared shape/dtype rules and rule-builders for the primitives in ``engine.lax``."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -17,20 +18,28 @@ def broadcast_shapes_lax(name, *shapes):
         return ()
     rank = len(ranked[0])
     if any(len(s) != rank for s in ranked):
-        raise TypeError(f"{name} got incompatible shapes for broadcasting: "
-                        f"{', '.join(map(str, shapes))}.")
+        raise TypeError(
+            f"{name} got incompatible shapes for broadcasting: {', '.join(map(str, shapes))}."
+        )
     out = []
     for dims in zip(*ranked):
         sizes = {d for d in dims if d != 1}
         if len(sizes) > 1:
-            raise TypeError(f"{name} got incompatible shapes for broadcasting: "
-                            f"{', '.join(map(str, shapes))}.")
+            raise TypeError(
+                f"{name} got incompatible shapes for broadcasting: {', '.join(map(str, shapes))}."
+            )
         out.append(sizes.pop() if sizes else 1)
     return tuple(out)
 
 
-_KIND_NAMES = {"float": "floating", "complex": "complexfloating", "int": "integer",
-               "bool": "bool", "uint": "unsignedinteger", "sint": "signedinteger"}
+_KIND_NAMES = {
+    "float": "floating",
+    "complex": "complexfloating",
+    "int": "integer",
+    "bool": "bool",
+    "uint": "unsignedinteger",
+    "sint": "signedinteger",
+}
 
 
 def _accepts(dtype, kinds):
@@ -54,22 +63,28 @@ def check_dtypes(name, avals, kinds):
     for a in avals:
         if kinds is not None and not _accepts(a.dtype, kinds):
             accepted = ", ".join(_KIND_NAMES[k] for k in kinds)
-            raise TypeError(f"{name} does not accept dtype {a.dtype.name}. Accepted dtypes are "
-                            f"subtypes of {accepted}.")
+            raise TypeError(
+                f"{name} does not accept dtype {a.dtype.name}. Accepted dtypes are "
+                f"subtypes of {accepted}."
+            )
 
 
 def naryop_abstract_eval(name, kinds, result_dtype=None):
     """Shape rule of an elementwise primitive: same dtypes, broadcastable shapes;
     the output is weak only if every operand is."""
+
     def rule(*avals, **params):
         check_dtypes(name, avals, kinds)
         if len({a.dtype for a in avals}) > 1:
-            raise TypeError(f"lax.{name} requires arguments to have the same dtypes, got "
-                            f"{', '.join(a.dtype.name for a in avals)}.")
+            raise TypeError(
+                f"lax.{name} requires arguments to have the same dtypes, got "
+                f"{', '.join(a.dtype.name for a in avals)}."
+            )
         shape = broadcast_shapes_lax(name, *[a.shape for a in avals])
         dtype = avals[0].dtype if result_dtype is None else result_dtype(avals[0].dtype)
         weak = all(a.weak_type for a in avals) and result_dtype is None
         return ShapedArray(shape, dtype, weak)
+
     return rule
 
 
@@ -100,6 +115,7 @@ def unbroadcast(x, aval_out_shape, aval_target):
     the transpose of the implicit broadcasting an elementwise primitive does."""
     from .structural import reshape
     from .reductions import reduce_sum
+
     shape = tuple(aval_target.shape)
     xshape = tuple(aval_of(x).shape)
     if xshape == shape:

@@ -4,6 +4,7 @@ Each takes Python functions, traces them to jaxprs (the primitive's parameters),
 its rules transform those jaxprs: JVP, partial evaluation (so ``grad`` works through
 ``cond`` and ``scan``), transposition, batching and lowering to StableHLO's
 ``case``/``while``."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -18,14 +19,24 @@ from ..interpreters import batching, lowering
 from ..interpreters import partial_eval as pe
 from ..interpreters import transpose as tr
 from ..interpreters import jaxpr_transforms as jt
-from ..interpreters.jvp import JVPTrace, JVPTracer, Zero, instantiate, tangent_aval
+from ..interpreters.jvp import Zero, instantiate, tangent_aval
 from ..interpreters.tracing import trace_to_jaxpr
 
-__all__ = ["cond", "switch", "while_loop", "fori_loop", "scan", "map",
-           "cond_p", "while_p", "scan_p"]
+__all__ = [
+    "cond",
+    "switch",
+    "while_loop",
+    "fori_loop",
+    "scan",
+    "map",
+    "cond_p",
+    "while_p",
+    "scan_p",
+]
 
 
 # ---------------------------------------------------------------------------- shared helpers
+
 
 def _trace_fun(fun, in_tree, avals, name, splat=True):
     """Trace a pytree function; returns (ClosedJaxpr, out_tree). ``splat``: the tree is
@@ -38,6 +49,7 @@ def _trace_fun(fun, in_tree, avals, name, splat=True):
         leaves, out_tree = tree_util.tree_flatten(out)
         store.append(out_tree)
         return [_as_operand(x) for x in leaves]
+
     closed = trace_to_jaxpr(flat_fun, avals, debug_name=name)
     return closed, store[0]
 
@@ -57,9 +69,13 @@ def _join_consts(closed_list):
         n = len(cj.consts)
         j = cj.jaxpr
         before = [Var(core.get_aval(c)) for c in consts[:offset]]
-        after = [Var(core.get_aval(c)) for c in consts[offset + n:]]
-        out.append(ClosedJaxpr(Jaxpr([], before + j.constvars + after + j.invars, j.outvars,
-                                     j.eqns, j.debug_name), []))
+        after = [Var(core.get_aval(c)) for c in consts[offset + n :]]
+        out.append(
+            ClosedJaxpr(
+                Jaxpr([], before + j.constvars + after + j.invars, j.outvars, j.eqns, j.debug_name),
+                [],
+            )
+        )
         offset += n
     return out, consts
 
@@ -84,13 +100,21 @@ def _batch_jaxpr_nz(closed, size, in_dims, instantiate_out):
 def _permute_jaxpr(closed, in_order, out_order):
     """Same jaxpr, inputs and outputs reordered (``in_order[i]``: old index of new input i)."""
     j = closed.jaxpr
-    return ClosedJaxpr(Jaxpr(j.constvars, [j.invars[i] for i in in_order],
-                             [j.outvars[i] for i in out_order], j.eqns, j.debug_name),
-                       closed.consts)
+    return ClosedJaxpr(
+        Jaxpr(
+            j.constvars,
+            [j.invars[i] for i in in_order],
+            [j.outvars[i] for i in out_order],
+            j.eqns,
+            j.debug_name,
+        ),
+        closed.consts,
+    )
 
 
 def _zeros(aval):
     from .structural import full
+
     return full(aval.shape, 0, aval.dtype)
 
 
@@ -99,14 +123,17 @@ def _promote_weak_carry(init_avals, out_avals, what):
     new = []
     for a, b in zip(init_avals, out_avals):
         if (a.shape, a.dtype) != (b.shape, b.dtype):
-            raise TypeError(f"{what} must have identical types, got input carry "
-                            f"{_avals_str(init_avals)} and output carry {_avals_str(out_avals)}.")
+            raise TypeError(
+                f"{what} must have identical types, got input carry "
+                f"{_avals_str(init_avals)} and output carry {_avals_str(out_avals)}."
+            )
         new.append(a if a.weak_type == b.weak_type else a.update(weak_type=False))
     return new
 
 
 def _convert_to(values, avals):
     from .convert import convert_element_type
+
     out = []
     for v, a in zip(values, avals):
         va = core.get_aval(v)
@@ -123,9 +150,9 @@ cond_p.pp_params = lambda p: {"branches": p["branches"]}
 
 def switch(index, branches, *operands):
     """``branches[clamp(index)](*operands)``, staged as one ``cond`` equation."""
-    from .logic import lt
     from .logic import clamp
     from .convert import convert_element_type
+
     branches = list(branches)
     if not branches:
         raise ValueError("Empty branch sequence")
@@ -145,6 +172,7 @@ def cond(pred, true_fun, false_fun, *operands):
     """``true_fun(*operands) if pred else false_fun(*operands)``, with both branches
     staged (use this instead of Python ``if`` on traced values)."""
     from .convert import convert_element_type
+
     if not callable(true_fun) or not callable(false_fun):
         raise TypeError("lax.cond: true_fun and false_fun arguments should be callable.")
     aval = core.get_aval(pred)
@@ -154,6 +182,7 @@ def cond(pred, true_fun, false_fun, *operands):
         raise TypeError(f"Pred type must be either boolean or number, got {aval.dtype.name}.")
     if aval.dtype != np.bool_:
         from .logic import ne
+
         pred = ne(pred, 0)
     index = convert_element_type(pred, np.int32)
     return _bind_cond(index, [false_fun, true_fun], operands, "cond")
@@ -163,30 +192,44 @@ def _bind_cond(index, funs, operands, what):
     flat, in_tree = tree_util.tree_flatten(operands)
     flat = [_as_operand(x) for x in flat]
     avals = [core.get_aval(x) for x in flat]
-    traced = [_trace_fun(lambda *a, f=f: f(*a), in_tree, avals, getattr(f, "__name__", "branch"))
-              for f in funs]
+    traced = [
+        _trace_fun(lambda *a, f=f: f(*a), in_tree, avals, getattr(f, "__name__", "branch"))
+        for f in funs
+    ]
     out_tree = traced[0][1]
     for c, t in traced[1:]:
         if t != out_tree:
-            raise TypeError(f"{what} branches must have the same output tree structure, got "
-                            f"{out_tree} and {t}.")
+            raise TypeError(
+                f"{what} branches must have the same output tree structure, got {out_tree} and {t}."
+            )
     outs_avals = [c.out_avals for c, _ in traced]
     for oa in outs_avals[1:]:
         if [(a.shape, a.dtype) for a in oa] != [(a.shape, a.dtype) for a in outs_avals[0]]:
-            raise TypeError(f"{what} branches must have identical output types, got "
-                            f"{' and '.join(_avals_str(o) for o in outs_avals)}.")
+            raise TypeError(
+                f"{what} branches must have identical output types, got "
+                f"{' and '.join(_avals_str(o) for o in outs_avals)}."
+            )
     strong = [not all(o[i].weak_type for o in outs_avals) for i in range(len(outs_avals[0]))]
     if any(any(o[i].weak_type for o in outs_avals) and s for i, s in enumerate(strong)):
+
         def fix(f):
             def g(*a):
                 leaves, t = tree_util.tree_flatten(f(*a))
                 from .convert import convert_element_type
-                leaves = [convert_element_type(_as_operand(x), core.get_aval(_as_operand(x)).dtype)
-                          if s else x for x, s in zip(leaves, strong)]
+
+                leaves = [
+                    convert_element_type(_as_operand(x), core.get_aval(_as_operand(x)).dtype)
+                    if s
+                    else x
+                    for x, s in zip(leaves, strong)
+                ]
                 return tree_util.tree_unflatten(t, leaves)
+
             return g
-        traced = [_trace_fun(fix(f), in_tree, avals, getattr(f, "__name__", "branch"))
-                  for f in funs]
+
+        traced = [
+            _trace_fun(fix(f), in_tree, avals, getattr(f, "__name__", "branch")) for f in funs
+        ]
     branches, consts = _join_consts([c for c, _ in traced])
     outs = cond_p.bind(index, *consts, *flat, branches=tuple(branches))
     return tree_util.tree_unflatten(out_tree, outs)
@@ -212,8 +255,10 @@ def _cond_jvp(primals, tangents, branches):
     tans = [t for t in tangents[1:] if type(t) is not Zero]
     outs = cond_p.bind(index, *consts, *ops, *tans, branches=tuple(jb))
     primals_out, tans_out = outs[:n_out], iter(outs[n_out:])
-    return primals_out, [next(tans_out) if nz else Zero(tangent_aval(a))
-                         for nz, a in zip(out_nz, branches[0].out_avals)]
+    return primals_out, [
+        next(tans_out) if nz else Zero(tangent_aval(a))
+        for nz, a in zip(out_nz, branches[0].out_avals)
+    ]
 
 
 cond_p.def_jvp(_cond_jvp)
@@ -231,19 +276,21 @@ def _cond_partial_eval(trace, args, unknowns, params):
         _, _, uk, _ = pe.partial_eval_jaxpr(b, op_uk)
         out_uk = [x or y for x, y in zip(out_uk, uk)]
     splits = [pe.partial_eval_jaxpr(b, op_uk, instantiate=out_uk) for b in branches]
-    res_avals = [s[0].out_avals[len(s[0].out_avals) - s[3]:] for s in splits]
+    res_avals = [s[0].out_avals[len(s[0].out_avals) - s[3] :] for s in splits]
     all_res = [a for r in res_avals for a in r]
     known_avals = [core.get_aval(x) for x, u in zip(ops, op_uk) if not u]
     n_known_out = n_out - sum(out_uk)
 
     known_branches = []
     for i, (kj, _, _, nres) in enumerate(splits):
+
         def known_fun(*a, kj=kj, i=i):
             outs = core.eval_jaxpr(kj.jaxpr, kj.consts, *a)
             kouts, res = outs[:n_known_out], outs[n_known_out:]
             pads = [[_zeros(x) for x in r] for r in res_avals]
             pads[i] = res
             return kouts + [x for p in pads for x in p]
+
         known_branches.append(trace_to_jaxpr(known_fun, known_avals, kj.jaxpr.debug_name))
     known_branches, kconsts = _join_consts(known_branches)
     known_ops = [x for x, u in zip(ops, op_uk) if not u]
@@ -257,10 +304,13 @@ def _cond_partial_eval(trace, args, unknowns, params):
         j = uj.jaxpr
         own = j.invars[:nres]
         res_vars = [Var(a) for a in all_res]
-        res_vars[offsets[i]:offsets[i + 1]] = own
-        unknown_branches.append(ClosedJaxpr(
-            Jaxpr(j.constvars, res_vars + j.invars[nres:], j.outvars, j.eqns, j.debug_name),
-            uj.consts))
+        res_vars[offsets[i] : offsets[i + 1]] = own
+        unknown_branches.append(
+            ClosedJaxpr(
+                Jaxpr(j.constvars, res_vars + j.invars[nres:], j.outvars, j.eqns, j.debug_name),
+                uj.consts,
+            )
+        )
     unknown_branches, uconsts = _join_consts(unknown_branches)
     ins = [trace.instantiate_const(index)] + [trace.instantiate_const(c) for c in uconsts]
     ins += [trace.instantiate_const(r) for r in residuals]
@@ -291,6 +341,7 @@ cond_p.def_transpose(_cond_transpose)
 def _cond_batch(size, vals, dims, branches):
     from .logic import select_n
     from .structural import broadcast_in_dim
+
     index, *ops = vals
     idim, *odims = dims
     n_out = len(branches[0].out_avals)
@@ -300,8 +351,9 @@ def _cond_batch(size, vals, dims, branches):
         return cond_p.bind(index, *consts, *ops, branches=tuple(bb)), [0] * n_out
     # a batched index: run every branch, then select elementwise
     index = batching.move_batch_axis(size, idim, 0, index)
-    per_branch = [batching.batch_flat(core.jaxpr_as_fun(b), size, ops, odims, [0] * n_out)
-                  for b in branches]
+    per_branch = [
+        batching.batch_flat(core.jaxpr_as_fun(b), size, ops, odims, [0] * n_out) for b in branches
+    ]
     outs = []
     for k in range(n_out):
         cases = [pb[k] for pb in per_branch]
@@ -338,27 +390,43 @@ def while_loop(cond_fun, body_fun, init_val):
     flat, in_tree = tree_util.tree_flatten(init_val)
     flat = [_as_operand(x) for x in flat]
     avals = [core.get_aval(x) for x in flat]
-    body, body_tree = _trace_fun(body_fun, in_tree, avals, getattr(body_fun, "__name__", "body"),
-                                 splat=False)
+    body, body_tree = _trace_fun(
+        body_fun, in_tree, avals, getattr(body_fun, "__name__", "body"), splat=False
+    )
     if body_tree != in_tree:
-        raise TypeError(f"body_fun output and input must have identical types, got input "
-                        f"structure {in_tree} and output structure {body_tree}.")
-    new_avals = _promote_weak_carry(avals, body.out_avals,
-                                    "body_fun output and input")
+        raise TypeError(
+            f"body_fun output and input must have identical types, got input "
+            f"structure {in_tree} and output structure {body_tree}."
+        )
+    new_avals = _promote_weak_carry(avals, body.out_avals, "body_fun output and input")
     if new_avals != avals:
         flat, avals = _convert_to(flat, new_avals), new_avals
-        body, _ = _trace_fun(body_fun, in_tree, avals, getattr(body_fun, "__name__", "body"),
-                             splat=False)
-    condj, cond_tree = _trace_fun(cond_fun, in_tree, avals, getattr(cond_fun, "__name__", "cond"),
-                                  splat=False)
-    if len(condj.out_avals) != 1 or condj.out_avals[0].shape != () or \
-            condj.out_avals[0].dtype != np.bool_:
-        raise TypeError(f"cond_fun must return a boolean scalar, but got output type(s) "
-                        f"{_avals_str(condj.out_avals)}.")
+        body, _ = _trace_fun(
+            body_fun, in_tree, avals, getattr(body_fun, "__name__", "body"), splat=False
+        )
+    condj, cond_tree = _trace_fun(
+        cond_fun, in_tree, avals, getattr(cond_fun, "__name__", "cond"), splat=False
+    )
+    if (
+        len(condj.out_avals) != 1
+        or condj.out_avals[0].shape != ()
+        or condj.out_avals[0].dtype != np.bool_
+    ):
+        raise TypeError(
+            f"cond_fun must return a boolean scalar, but got output type(s) "
+            f"{_avals_str(condj.out_avals)}."
+        )
     condj, cconsts = _no_consts(condj)
     body, bconsts = _no_consts(body)
-    outs = while_p.bind(*cconsts, *bconsts, *flat, cond_jaxpr=condj, body_jaxpr=body,
-                        cond_nconsts=len(cconsts), body_nconsts=len(bconsts))
+    outs = while_p.bind(
+        *cconsts,
+        *bconsts,
+        *flat,
+        cond_jaxpr=condj,
+        body_jaxpr=body,
+        cond_nconsts=len(cconsts),
+        body_nconsts=len(bconsts),
+    )
     return tree_util.tree_unflatten(in_tree, outs)
 
 
@@ -369,9 +437,9 @@ def _while_abstract_eval(*args, cond_jaxpr, body_jaxpr, cond_nconsts, body_ncons
 
 def _while_jvp(primals, tangents, cond_jaxpr, body_jaxpr, cond_nconsts, body_nconsts):
     nc, nb = cond_nconsts, body_nconsts
-    cconsts, bconsts, carry = primals[:nc], primals[nc:nc + nb], primals[nc + nb:]
-    bconst_nz = [type(t) is not Zero for t in tangents[nc:nc + nb]]
-    carry_nz = [type(t) is not Zero for t in tangents[nc + nb:]]
+    cconsts, bconsts, carry = primals[:nc], primals[nc : nc + nb], primals[nc + nb :]
+    bconst_nz = [type(t) is not Zero for t in tangents[nc : nc + nb]]
+    carry_nz = [type(t) is not Zero for t in tangents[nc + nb :]]
     while True:
         _, out_nz = _jvp_jaxpr_nz(body_jaxpr, bconst_nz + carry_nz, [False] * len(carry))
         new = [a or b for a, b in zip(carry_nz, out_nz)]
@@ -383,34 +451,57 @@ def _while_jvp(primals, tangents, cond_jaxpr, body_jaxpr, cond_nconsts, body_nco
     n_ct = sum(carry_nz)
     nb_total = nb + n_bt
     # reorder inputs to (bconsts, bconst tangents, carry, carry tangents)
-    order = list(range(nb)) + list(range(nb + len(carry), nb + len(carry) + n_bt)) + \
-        list(range(nb, nb + len(carry))) + list(range(nb + len(carry) + n_bt,
-                                                      nb + len(carry) + n_bt + n_ct))
+    order = (
+        list(range(nb))
+        + list(range(nb + len(carry), nb + len(carry) + n_bt))
+        + list(range(nb, nb + len(carry)))
+        + list(range(nb + len(carry) + n_bt, nb + len(carry) + n_bt + n_ct))
+    )
     jb = _permute_jaxpr(jb, order, list(range(len(jb.out_avals))))
     jb, jconsts = _no_consts(jb)
     carry_t_avals = [tangent_aval(core.get_aval(c)) for c, nz in zip(carry, carry_nz) if nz]
     cj = cond_jaxpr.jaxpr
-    cond_ext = ClosedJaxpr(Jaxpr(cj.constvars, cj.invars + [Var(a) for a in carry_t_avals],
-                                 cj.outvars, cj.eqns, cj.debug_name), cond_jaxpr.consts)
-    btans = [t for t, nz in zip(tangents[nc:nc + nb], bconst_nz) if nz]
-    ctans = [instantiate(t) if nz else None for t, nz in zip(tangents[nc + nb:], carry_nz)]
+    cond_ext = ClosedJaxpr(
+        Jaxpr(
+            cj.constvars,
+            cj.invars + [Var(a) for a in carry_t_avals],
+            cj.outvars,
+            cj.eqns,
+            cj.debug_name,
+        ),
+        cond_jaxpr.consts,
+    )
+    btans = [t for t, nz in zip(tangents[nc : nc + nb], bconst_nz) if nz]
+    ctans = [instantiate(t) if nz else None for t, nz in zip(tangents[nc + nb :], carry_nz)]
     ctans = [t if type(t) is not Zero else _zeros(t.aval) for t in ctans if t is not None]
-    outs = while_p.bind(*cconsts, *jconsts, *bconsts, *btans, *carry, *ctans,
-                        cond_jaxpr=cond_ext, body_jaxpr=jb, cond_nconsts=nc,
-                        body_nconsts=len(jconsts) + nb_total)
+    outs = while_p.bind(
+        *cconsts,
+        *jconsts,
+        *bconsts,
+        *btans,
+        *carry,
+        *ctans,
+        cond_jaxpr=cond_ext,
+        body_jaxpr=jb,
+        cond_nconsts=nc,
+        body_nconsts=len(jconsts) + nb_total,
+    )
     n = len(carry)
     tans = iter(outs[n:])
-    return outs[:n], [next(tans) if nz else Zero(tangent_aval(core.get_aval(c)))
-                      for c, nz in zip(carry, carry_nz)]
+    return outs[:n], [
+        next(tans) if nz else Zero(tangent_aval(core.get_aval(c))) for c, nz in zip(carry, carry_nz)
+    ]
 
 
 while_p.def_jvp(_while_jvp)
 
 
 def _while_transpose(cts, *args, **params):
-    raise ValueError("Reverse-mode differentiation does not work for lax.while_loop or "
-                     "lax.fori_loop with dynamic start/stop values. Try using lax.scan, or "
-                     "fori_loop with static (Python int) bounds.")
+    raise ValueError(
+        "Reverse-mode differentiation does not work for lax.while_loop or "
+        "lax.fori_loop with dynamic start/stop values. Try using lax.scan, or "
+        "fori_loop with static (Python int) bounds."
+    )
 
 
 while_p.def_transpose(_while_transpose)
@@ -427,44 +518,58 @@ def _while_batch(size, vals, dims, cond_jaxpr, body_jaxpr, cond_nconsts, body_nc
     from .logic import select_n
     from .reductions import reduce_or
     from .structural import broadcast_in_dim
+
     nc, nb = cond_nconsts, body_nconsts
-    cd, bd, carry_d = dims[:nc], dims[nc:nc + nb], dims[nc + nb:]
+    cd, bd, carry_d = dims[:nc], dims[nc : nc + nb], dims[nc + nb :]
     carry_b = [d is not None for d in carry_d]
     while True:
-        _, out_b = _batch_jaxpr_nz(body_jaxpr, size, list(bd) + [0 if b else None for b in carry_b],
-                                   carry_b)
+        _, out_b = _batch_jaxpr_nz(
+            body_jaxpr, size, list(bd) + [0 if b else None for b in carry_b], carry_b
+        )
         new = [a or b for a, b in zip(carry_b, out_b)]
-        _, pred_b = _batch_jaxpr_nz(cond_jaxpr, size,
-                                    list(cd) + [0 if b else None for b in new], [False])
+        _, pred_b = _batch_jaxpr_nz(
+            cond_jaxpr, size, list(cd) + [0 if b else None for b in new], [False]
+        )
         if pred_b[0]:
             new = [True] * len(new)
         if new == carry_b:
             break
         carry_b = new
     vals = list(vals)
-    carry = [batching.move_batch_axis(size, d, 0, v) if b else v
-             for v, d, b in zip(vals[nc + nb:], carry_d, carry_b)]
+    carry = [
+        batching.move_batch_axis(size, d, 0, v) if b else v
+        for v, d, b in zip(vals[nc + nb :], carry_d, carry_b)
+    ]
     carry_dims = [0 if b else None for b in carry_b]
     bj, _ = _batch_jaxpr_nz(body_jaxpr, size, list(bd) + carry_dims, carry_b)
     cj, pred_b = _batch_jaxpr_nz(cond_jaxpr, size, list(cd) + carry_dims, [False])
-    cconsts, bconsts = vals[:nc], vals[nc:nc + nb]
+    cconsts, bconsts = vals[:nc], vals[nc : nc + nb]
     if not pred_b[0]:
         cj, cc = _no_consts(cj)
         bj, bc = _no_consts(bj)
-        outs = while_p.bind(*cc, *cconsts, *bc, *bconsts, *carry, cond_jaxpr=cj, body_jaxpr=bj,
-                            cond_nconsts=len(cc) + nc, body_nconsts=len(bc) + nb)
+        outs = while_p.bind(
+            *cc,
+            *cconsts,
+            *bc,
+            *bconsts,
+            *carry,
+            cond_jaxpr=cj,
+            body_jaxpr=bj,
+            cond_nconsts=len(cc) + nc,
+            body_nconsts=len(bc) + nb,
+        )
         return outs, carry_dims
     # A batched predicate: loop while any element continues; finished elements keep
     # their values (every carry is batched here).
     n_cc = len(cconsts)
 
     def cond_any(*a):
-        pred, = core.eval_jaxpr(cj.jaxpr, cj.consts, *a)
+        (pred,) = core.eval_jaxpr(cj.jaxpr, cj.consts, *a)
         return [reduce_or(pred, (0,))]
 
     def body_sel(*a):
-        cc, bc, c = a[:n_cc], a[n_cc:n_cc + nb], a[n_cc + nb:]
-        pred, = core.eval_jaxpr(cj.jaxpr, cj.consts, *cc, *c)
+        cc, bc, c = a[:n_cc], a[n_cc : n_cc + nb], a[n_cc + nb :]
+        (pred,) = core.eval_jaxpr(cj.jaxpr, cj.consts, *cc, *c)
         new = core.eval_jaxpr(bj.jaxpr, bj.consts, *bc, *c)
         out = []
         for x_new, x_old in zip(new, c):
@@ -477,9 +582,18 @@ def _while_batch(size, vals, dims, cond_jaxpr, body_jaxpr, cond_nconsts, body_nc
     carry_avals = [core.get_aval(x) for x in carry]
     cjax, cc = _no_consts(trace_to_jaxpr(cond_any, cavals + carry_avals, "cond"))
     bjax, bc = _no_consts(trace_to_jaxpr(body_sel, cavals + bavals + carry_avals, "body"))
-    outs = while_p.bind(*cc, *cconsts, *bc, *cconsts, *bconsts, *carry, cond_jaxpr=cjax,
-                        body_jaxpr=bjax, cond_nconsts=len(cc) + nc,
-                        body_nconsts=len(bc) + nc + nb)
+    outs = while_p.bind(
+        *cc,
+        *cconsts,
+        *bc,
+        *cconsts,
+        *bconsts,
+        *carry,
+        cond_jaxpr=cjax,
+        body_jaxpr=bjax,
+        cond_nconsts=len(cc) + nc,
+        body_nconsts=len(bc) + nc + nb,
+    )
     return outs, carry_dims
 
 
@@ -494,14 +608,14 @@ def _while_lowering(ctx, *args, cond_jaxpr, body_jaxpr, cond_nconsts, body_ncons
     cblock = op.regions[0].blocks.append(*types)
     with ir.InsertionPoint(cblock):
         a = list(cblock.arguments)
-        pred, = lowering.lower_jaxpr_inline(ctx, cond_jaxpr, a[:nc] + a[nc + nb:], sub=1)
+        (pred,) = lowering.lower_jaxpr_inline(ctx, cond_jaxpr, a[:nc] + a[nc + nb :], sub=1)
         hlo.return_([pred])
     bblock = op.regions[1].blocks.append(*types)
     with ir.InsertionPoint(bblock):
         a = list(bblock.arguments)
-        new = lowering.lower_jaxpr_inline(ctx, body_jaxpr, a[nc:nc + nb] + a[nc + nb:], sub=0)
-        hlo.return_(a[:nc + nb] + list(new))
-    return list(op.results)[nc + nb:]
+        new = lowering.lower_jaxpr_inline(ctx, body_jaxpr, a[nc : nc + nb] + a[nc + nb :], sub=0)
+        hlo.return_(a[: nc + nb] + list(new))
+    return list(op.results)[nc + nb :]
 
 
 def fori_loop(lower, upper, body_fun, init_val):
@@ -509,9 +623,13 @@ def fori_loop(lower, upper, body_fun, init_val):
     is a ``scan`` (reverse-differentiable), otherwise a ``while``."""
     from .elementwise import add
     from .logic import lt
+
     lo_c, hi_c = core.concrete_or_none(lower), core.concrete_or_none(upper)
-    static = all(isinstance(v, (int, np.integer)) or (v is not None and not isinstance(v, core.Tracer)
-                                                       and np.ndim(v) == 0) for v in (lo_c, hi_c))
+    static = all(
+        isinstance(v, (int, np.integer))
+        or (v is not None and not isinstance(v, core.Tracer) and np.ndim(v) == 0)
+        for v in (lo_c, hi_c)
+    )
     if static and lo_c is not None and hi_c is not None:
         lo, hi = int(np.asarray(lo_c)), int(np.asarray(hi_c))
         dt = dtypes.canonicalize_dtype(np.int32)
@@ -538,14 +656,14 @@ def fori_loop(lower, upper, body_fun, init_val):
 
 scan_p = Primitive("scan", multiple_results=True)
 scan_p.subjaxprs_rule = lambda p: (p["jaxpr"],)
-scan_p.pp_params = lambda p: {k: p[k] for k in ("jaxpr", "length", "num_carry", "num_consts",
-                                                "reverse", "unroll")}
+scan_p.pp_params = lambda p: {
+    k: p[k] for k in ("jaxpr", "length", "num_carry", "num_consts", "reverse", "unroll")
+}
 
 
 def scan(f, init, xs=None, length=None, reverse=False, unroll=1):
     """``carry, y = f(carry, x)`` over the leading axis of ``xs``; returns the final
     carry and the stacked ``y``s."""
-    from .slicing import index_in_dim
     xs_flat, xs_tree = tree_util.tree_flatten(xs)
     xs_flat = [_as_operand(x) for x in xs_flat]
     lengths = {core.get_aval(x).shape[0] for x in xs_flat if core.get_aval(x).ndim}
@@ -572,32 +690,45 @@ def scan(f, init, xs=None, length=None, reverse=False, unroll=1):
         store = []
 
         def flat_body(*a):
-            out = body(list(a[:len(c_avals)]), list(a[len(c_avals):]))
+            out = body(list(a[: len(c_avals)]), list(a[len(c_avals) :]))
             if not isinstance(out, tuple) or len(out) != 2:
-                raise TypeError("scan body function must return a pair (carry, y), got "
-                                f"{type(out).__name__}.")
+                raise TypeError(
+                    f"scan body function must return a pair (carry, y), got {type(out).__name__}."
+                )
             c, y = out
             c_leaves, c_tree = tree_util.tree_flatten(c)
             y_leaves, y_tree = tree_util.tree_flatten(y)
             store.append((c_tree, y_tree, len(c_leaves)))
             return [_as_operand(v) for v in c_leaves + y_leaves]
-        closed = trace_to_jaxpr(flat_body, list(c_avals) + x_avals,
-                                getattr(f, "__name__", "body"))
+
+        closed = trace_to_jaxpr(flat_body, list(c_avals) + x_avals, getattr(f, "__name__", "body"))
         return closed, store[0]
 
     closed, (c_tree, y_tree, nc) = trace(carry_avals)
     if c_tree != init_tree:
-        raise TypeError(f"scan carry output and input must have the same tree structure, got "
-                        f"input {init_tree} and output {c_tree}.")
-    new_avals = _promote_weak_carry(carry_avals, closed.out_avals[:nc],
-                                    "scan carry output and input")
+        raise TypeError(
+            f"scan carry output and input must have the same tree structure, got "
+            f"input {init_tree} and output {c_tree}."
+        )
+    new_avals = _promote_weak_carry(
+        carry_avals, closed.out_avals[:nc], "scan carry output and input"
+    )
     if new_avals != carry_avals:
         init_flat, carry_avals = _convert_to(init_flat, new_avals), new_avals
         closed, (c_tree, y_tree, nc) = trace(carry_avals)
     closed, consts = _no_consts(closed)
-    outs = scan_p.bind(*consts, *init_flat, *xs_flat, jaxpr=closed, length=n, reverse=bool(reverse),
-                       num_consts=len(consts), num_carry=nc, unroll=int(unroll) if unroll is not True else n,
-                       linear=(False,) * (len(consts) + nc + len(xs_flat)))
+    outs = scan_p.bind(
+        *consts,
+        *init_flat,
+        *xs_flat,
+        jaxpr=closed,
+        length=n,
+        reverse=bool(reverse),
+        num_consts=len(consts),
+        num_carry=nc,
+        unroll=int(unroll) if unroll is not True else n,
+        linear=(False,) * (len(consts) + nc + len(xs_flat)),
+    )
     return tree_util.tree_unflatten(c_tree, outs[:nc]), tree_util.tree_unflatten(y_tree, outs[nc:])
 
 
@@ -618,17 +749,24 @@ def _bind_scan(consts, carry, xs, jaxpr, length, reverse, unroll):
     jaxpr, jc = _no_consts(jaxpr)
     consts = list(jc) + list(consts)
     ops = consts + list(carry) + list(xs)
-    return scan_p.bind(*ops, jaxpr=jaxpr, length=length, reverse=reverse,
-                       num_consts=len(consts), num_carry=len(carry), unroll=unroll,
-                       linear=(False,) * len(ops))
+    return scan_p.bind(
+        *ops,
+        jaxpr=jaxpr,
+        length=length,
+        reverse=reverse,
+        num_consts=len(consts),
+        num_carry=len(carry),
+        unroll=unroll,
+        linear=(False,) * len(ops),
+    )
 
 
 def _scan_jvp(primals, tangents, jaxpr, length, reverse, num_consts, num_carry, unroll, linear):
     nc, ncar = num_consts, num_carry
     nx = len(primals) - nc - ncar
     const_nz = [type(t) is not Zero for t in tangents[:nc]]
-    carry_nz = [type(t) is not Zero for t in tangents[nc:nc + ncar]]
-    xs_nz = [type(t) is not Zero for t in tangents[nc + ncar:]]
+    carry_nz = [type(t) is not Zero for t in tangents[nc : nc + ncar]]
+    xs_nz = [type(t) is not Zero for t in tangents[nc + ncar :]]
     n_y = len(jaxpr.out_avals) - ncar
     while True:
         _, out_nz = _jvp_jaxpr_nz(jaxpr, const_nz + carry_nz + xs_nz, [False] * (ncar + n_y))
@@ -641,28 +779,49 @@ def _scan_jvp(primals, tangents, jaxpr, length, reverse, num_consts, num_carry, 
     n_ct, n_cart, n_xt, n_yt = sum(const_nz), sum(carry_nz), sum(xs_nz), sum(ys_nz)
     P = nc + ncar + nx
     # inputs of jj: consts, carry, xs, const_t, carry_t, xs_t -> scan layout
-    in_order = (list(range(nc)) + list(range(P, P + n_ct)) +
-                list(range(nc, nc + ncar)) + list(range(P + n_ct, P + n_ct + n_cart)) +
-                list(range(nc + ncar, P)) + list(range(P + n_ct + n_cart, P + n_ct + n_cart + n_xt)))
+    in_order = (
+        list(range(nc))
+        + list(range(P, P + n_ct))
+        + list(range(nc, nc + ncar))
+        + list(range(P + n_ct, P + n_ct + n_cart))
+        + list(range(nc + ncar, P))
+        + list(range(P + n_ct + n_cart, P + n_ct + n_cart + n_xt))
+    )
     # outputs of jj: carry, ys, carry_t, ys_t -> (carry, carry_t, ys, ys_t)
     Q = ncar + n_y
-    out_order = (list(range(ncar)) + list(range(Q, Q + n_cart)) +
-                 list(range(ncar, Q)) + list(range(Q + n_cart, Q + n_cart + n_yt)))
+    out_order = (
+        list(range(ncar))
+        + list(range(Q, Q + n_cart))
+        + list(range(ncar, Q))
+        + list(range(Q + n_cart, Q + n_cart + n_yt))
+    )
     jj = _permute_jaxpr(jj, in_order, out_order)
-    consts, carry, xs = primals[:nc], primals[nc:nc + ncar], primals[nc + ncar:]
+    consts, carry, xs = primals[:nc], primals[nc : nc + ncar], primals[nc + ncar :]
     ct = [t for t, nz in zip(tangents[:nc], const_nz) if nz]
-    cart = [instantiate(t) if type(t) is not Zero else _zeros(t.aval)
-            for t, nz in zip(tangents[nc:nc + ncar], carry_nz) if nz]
-    xt = [t for t, nz in zip(tangents[nc + ncar:], xs_nz) if nz]
-    outs = _bind_scan(list(consts) + ct, list(carry) + cart, list(xs) + xt, jj, length, reverse,
-                      unroll)
-    carry_out, carry_t = outs[:ncar], iter(outs[ncar:ncar + n_cart])
-    ys, ys_t = outs[ncar + n_cart:ncar + n_cart + n_y], iter(outs[ncar + n_cart + n_y:])
-    avals_out = _scan_abstract_eval(*[core.get_aval(p) for p in primals], jaxpr=jaxpr,
-                                    length=length, reverse=reverse, num_consts=nc,
-                                    num_carry=ncar, unroll=unroll, linear=linear)
-    t_out = [next(carry_t) if nz else Zero(tangent_aval(a))
-             for nz, a in zip(carry_nz, avals_out[:ncar])]
+    cart = [
+        instantiate(t) if type(t) is not Zero else _zeros(t.aval)
+        for t, nz in zip(tangents[nc : nc + ncar], carry_nz)
+        if nz
+    ]
+    xt = [t for t, nz in zip(tangents[nc + ncar :], xs_nz) if nz]
+    outs = _bind_scan(
+        list(consts) + ct, list(carry) + cart, list(xs) + xt, jj, length, reverse, unroll
+    )
+    carry_out, carry_t = outs[:ncar], iter(outs[ncar : ncar + n_cart])
+    ys, ys_t = outs[ncar + n_cart : ncar + n_cart + n_y], iter(outs[ncar + n_cart + n_y :])
+    avals_out = _scan_abstract_eval(
+        *[core.get_aval(p) for p in primals],
+        jaxpr=jaxpr,
+        length=length,
+        reverse=reverse,
+        num_consts=nc,
+        num_carry=ncar,
+        unroll=unroll,
+        linear=linear,
+    )
+    t_out = [
+        next(carry_t) if nz else Zero(tangent_aval(a)) for nz, a in zip(carry_nz, avals_out[:ncar])
+    ]
     t_out += [next(ys_t) if nz else Zero(tangent_aval(a)) for nz, a in zip(ys_nz, avals_out[ncar:])]
     return list(carry_out) + list(ys), t_out
 
@@ -674,27 +833,31 @@ def _scan_partial_eval(trace, args, unknowns, params):
     jaxpr, length, reverse = params["jaxpr"], params["length"], params["reverse"]
     nc, ncar, unroll = params["num_consts"], params["num_carry"], params["unroll"]
     n_y = len(jaxpr.out_avals) - ncar
-    const_uk, carry_uk, xs_uk = (list(unknowns[:nc]), list(unknowns[nc:nc + ncar]),
-                                 list(unknowns[nc + ncar:]))
+    const_uk, carry_uk, xs_uk = (
+        list(unknowns[:nc]),
+        list(unknowns[nc : nc + ncar]),
+        list(unknowns[nc + ncar :]),
+    )
     while True:
         _, _, out_uk, _ = pe.partial_eval_jaxpr(jaxpr, const_uk + carry_uk + xs_uk)
         new = [a or b for a, b in zip(carry_uk, out_uk[:ncar])]
         if new == carry_uk:
             break
         carry_uk = new
-    kj, uj, out_uk, nres = pe.partial_eval_jaxpr(jaxpr, const_uk + carry_uk + xs_uk,
-                                                 instantiate=carry_uk + [False] * n_y)
+    kj, uj, out_uk, nres = pe.partial_eval_jaxpr(
+        jaxpr, const_uk + carry_uk + xs_uk, instantiate=carry_uk + [False] * n_y
+    )
     ys_uk = out_uk[ncar:]
-    consts, carry, xs = args[:nc], args[nc:nc + ncar], args[nc + ncar:]
+    consts, carry, xs = args[:nc], args[nc : nc + ncar], args[nc + ncar :]
     k_consts = [c for c, u in zip(consts, const_uk) if not u]
     k_carry = [c for c, u in zip(carry, carry_uk) if not u]
     k_xs = [x for x, u in zip(xs, xs_uk) if not u]
-    n_kc, n_kcar, n_kx = len(k_consts), len(k_carry), len(k_xs)
+    n_kc, n_kcar = len(k_consts), len(k_carry)
     n_ky = n_y - sum(ys_uk)
     # Residuals that are loop-invariant (a known const, a literal, a jaxpr const) are
     # passed to the unknown scan as consts; the others are stacked per iteration.
     kjj = kj.jaxpr
-    res_vars = kjj.outvars[n_kcar + n_ky:]
+    res_vars = kjj.outvars[n_kcar + n_ky :]
     invariant = {}  # residual index -> value
     for r, v in enumerate(res_vars):
         if type(v) is core.Literal:
@@ -704,35 +867,59 @@ def _scan_partial_eval(trace, args, unknowns, params):
         elif v in kjj.invars[:n_kc]:
             invariant[r] = k_consts[kjj.invars.index(v)]
     ext = [r for r in range(nres) if r not in invariant]
-    known_body = ClosedJaxpr(Jaxpr(kjj.constvars, kjj.invars,
-                                   kjj.outvars[:n_kcar + n_ky] + [res_vars[r] for r in ext],
-                                   kjj.eqns, kjj.debug_name), kj.consts)
+    known_body = ClosedJaxpr(
+        Jaxpr(
+            kjj.constvars,
+            kjj.invars,
+            kjj.outvars[: n_kcar + n_ky] + [res_vars[r] for r in ext],
+            kjj.eqns,
+            kjj.debug_name,
+        ),
+        kj.consts,
+    )
     with core.set_current_trace(trace.parent):
         kouts = _bind_scan(k_consts, k_carry, k_xs, known_body, length, reverse, unroll)
-    k_carry_out, k_ys, ext_res = (kouts[:n_kcar], kouts[n_kcar:n_kcar + n_ky],
-                                  kouts[n_kcar + n_ky:])
+    k_carry_out, k_ys, ext_res = (
+        kouts[:n_kcar],
+        kouts[n_kcar : n_kcar + n_ky],
+        kouts[n_kcar + n_ky :],
+    )
     # unknown body inputs: residuals, then unknown consts, carry, xs -> scan layout
     ujj = uj.jaxpr
     inv = sorted(invariant)
     n_uc, n_ucar = sum(const_uk), sum(carry_uk)
-    in_order = (inv + [nres + i for i in range(n_uc)] +
-                [nres + n_uc + i for i in range(n_ucar)] + ext +
-                [nres + n_uc + n_ucar + i for i in range(len(ujj.invars) - nres - n_uc - n_ucar)])
+    in_order = (
+        inv
+        + [nres + i for i in range(n_uc)]
+        + [nres + n_uc + i for i in range(n_ucar)]
+        + ext
+        + [nres + n_uc + n_ucar + i for i in range(len(ujj.invars) - nres - n_uc - n_ucar)]
+    )
     ubody = _permute_jaxpr(uj, in_order, list(range(len(ujj.outvars))))
     ubody, ucs = _no_consts(ubody)
-    u_consts = list(ucs) + [invariant[r] for r in inv] + \
-        [c for c, u in zip(consts, const_uk) if u]
+    u_consts = list(ucs) + [invariant[r] for r in inv] + [c for c, u in zip(consts, const_uk) if u]
     u_carry = [c for c, u in zip(carry, carry_uk) if u]
     u_xs = list(ext_res) + [x for x, u in zip(xs, xs_uk) if u]
     ins = [trace.instantiate_const(x) for x in u_consts + u_carry + u_xs]
-    uouts = trace.record(scan_p, ins, dict(
-        jaxpr=ubody, length=length, reverse=reverse, num_consts=len(u_consts),
-        num_carry=len(u_carry), unroll=unroll, linear=(False,) * len(ins)))
-    u_carry_out, u_ys = uouts[:len(u_carry)], uouts[len(u_carry):]
+    uouts = trace.record(
+        scan_p,
+        ins,
+        dict(
+            jaxpr=ubody,
+            length=length,
+            reverse=reverse,
+            num_consts=len(u_consts),
+            num_carry=len(u_carry),
+            unroll=unroll,
+            linear=(False,) * len(ins),
+        ),
+    )
+    u_carry_out, u_ys = uouts[: len(u_carry)], uouts[len(u_carry) :]
     kc, uc = iter(k_carry_out), iter(u_carry_out)
     ky, uy = iter(k_ys), iter(u_ys)
-    return ([next(uc) if u else next(kc) for u in carry_uk] +
-            [next(uy) if u else next(ky) for u in ys_uk])
+    return [next(uc) if u else next(kc) for u in carry_uk] + [
+        next(uy) if u else next(ky) for u in ys_uk
+    ]
 
 
 scan_p.partial_eval = _scan_partial_eval
@@ -740,57 +927,65 @@ scan_p.partial_eval = _scan_partial_eval
 
 def _scan_transpose(cts, *args, jaxpr, length, reverse, num_consts, num_carry, unroll, linear):
     nc, ncar = num_consts, num_carry
-    consts, carry, xs = args[:nc], args[nc:nc + ncar], args[nc + ncar:]
+    consts, carry, xs = args[:nc], args[nc : nc + ncar], args[nc + ncar :]
     is_lin = tr.is_undefined_primal
     # A carry that is not an UndefinedPrimal here is a known value (e.g. an instantiated
     # zero tangent) sitting in a linear position: treat it as linear, drop its cotangent.
     const_lin = [is_lin(c) for c in consts]
     xs_lin = [is_lin(x) for x in xs]
-    n_y = len(jaxpr.out_avals) - ncar
     res_consts = [c for c, l in zip(consts, const_lin) if not l]
     res_xs = [x for x, l in zip(xs, xs_lin) if not l]
     lin_const_avals = [c.aval for c, l in zip(consts, const_lin) if l]
     carry_avals = [c.aval if is_lin(c) else core.get_aval(c) for c in carry]
     body_in = jaxpr.in_avals
-    x_avals = body_in[nc + ncar:]
+    x_avals = body_in[nc + ncar :]
     res_x_avals = [a for a, l in zip(x_avals, xs_lin) if not l]
     y_avals = jaxpr.out_avals[ncar:]
     n_rc, n_lc, n_rx = len(res_consts), len(lin_const_avals), len(res_x_avals)
 
     def body_t(*a):
         rc = a[:n_rc]
-        acc = a[n_rc:n_rc + n_lc]
-        ct_carry = a[n_rc + n_lc:n_rc + n_lc + ncar]
-        rx = a[n_rc + n_lc + ncar:n_rc + n_lc + ncar + n_rx]
-        ct_y = a[n_rc + n_lc + ncar + n_rx:]
+        acc = a[n_rc : n_rc + n_lc]
+        ct_carry = a[n_rc + n_lc : n_rc + n_lc + ncar]
+        rx = a[n_rc + n_lc + ncar : n_rc + n_lc + ncar + n_rx]
+        ct_y = a[n_rc + n_lc + ncar + n_rx :]
         it_rc, it_rx = iter(rc), iter(rx)
-        lin_args = ([tr.UndefinedPrimal(a_) if l else next(it_rc)
-                     for a_, l in zip(body_in[:nc], const_lin)] +
-                    [tr.UndefinedPrimal(a_) for a_ in body_in[nc:nc + ncar]] +
-                    [tr.UndefinedPrimal(a_) if l else next(it_rx)
-                     for a_, l in zip(x_avals, xs_lin)])
-        cts_in = tr.backward_pass(jaxpr.jaxpr, jaxpr.consts, lin_args,
-                                  list(ct_carry) + list(ct_y))
+        lin_args = (
+            [tr.UndefinedPrimal(a_) if l else next(it_rc) for a_, l in zip(body_in[:nc], const_lin)]
+            + [tr.UndefinedPrimal(a_) for a_ in body_in[nc : nc + ncar]]
+            + [tr.UndefinedPrimal(a_) if l else next(it_rx) for a_, l in zip(x_avals, xs_lin)]
+        )
+        cts_in = tr.backward_pass(jaxpr.jaxpr, jaxpr.consts, lin_args, list(ct_carry) + list(ct_y))
         c_cts = [ct for ct, l in zip(cts_in[:nc], const_lin) if l]
         new_acc = []
         for acc_i, ct in zip(acc, c_cts):
             from .elementwise import add_any
+
             new_acc.append(acc_i if type(ct) is Zero or ct is None else add_any(acc_i, ct))
-        carry_cts = [_inst(ct, a_) for ct, a_ in zip(cts_in[nc:nc + ncar], carry_avals)]
-        x_cts = [_inst(ct, a_) for ct, a_, l in zip(cts_in[nc + ncar:], x_avals, xs_lin) if l]
+        carry_cts = [_inst(ct, a_) for ct, a_ in zip(cts_in[nc : nc + ncar], carry_avals)]
+        x_cts = [_inst(ct, a_) for ct, a_, l in zip(cts_in[nc + ncar :], x_avals, xs_lin) if l]
         return new_acc + carry_cts + x_cts
 
-    bt = trace_to_jaxpr(body_t, list(body_in[:nc][i] for i in range(nc) if not const_lin[i]) +
-                        lin_const_avals + carry_avals + res_x_avals + list(y_avals),
-                        f"transpose({jaxpr.jaxpr.debug_name})")
+    bt = trace_to_jaxpr(
+        body_t,
+        list(body_in[:nc][i] for i in range(nc) if not const_lin[i])
+        + lin_const_avals
+        + carry_avals
+        + res_x_avals
+        + list(y_avals),
+        f"transpose({jaxpr.jaxpr.debug_name})",
+    )
     ct_carry = [_inst(ct, a) for ct, a in zip(cts[:ncar], carry_avals)]
     ct_ys = [_inst(ct, core.unmapped_aval(length, 0, a)) for ct, a in zip(cts[ncar:], y_avals)]
     acc0 = [_zeros(a) for a in lin_const_avals]
     outs = _bind_scan(res_consts, acc0 + ct_carry, res_xs + ct_ys, bt, length, not reverse, unroll)
-    acc, carry_ct, xs_ct = outs[:n_lc], outs[n_lc:n_lc + ncar], outs[n_lc + ncar:]
+    acc, carry_ct, xs_ct = outs[:n_lc], outs[n_lc : n_lc + ncar], outs[n_lc + ncar :]
     it_acc, it_x = iter(acc), iter(xs_ct)
-    return ([next(it_acc) if l else None for l in const_lin] + list(carry_ct) +
-            [next(it_x) if l else None for l in xs_lin])
+    return (
+        [next(it_acc) if l else None for l in const_lin]
+        + list(carry_ct)
+        + [next(it_x) if l else None for l in xs_lin]
+    )
 
 
 def _inst(ct, aval):
@@ -804,24 +999,33 @@ scan_p.def_transpose(_scan_transpose)
 
 def _scan_batch(size, vals, dims, jaxpr, length, reverse, num_consts, num_carry, unroll, linear):
     nc, ncar = num_consts, num_carry
-    cd, card, xd = dims[:nc], dims[nc:nc + ncar], dims[nc + ncar:]
-    consts, carry, xs = vals[:nc], vals[nc:nc + ncar], vals[nc + ncar:]
+    cd, card, xd = dims[:nc], dims[nc : nc + ncar], dims[nc + ncar :]
+    consts, carry, xs = vals[:nc], vals[nc : nc + ncar], vals[nc + ncar :]
     n_y = len(jaxpr.out_avals) - ncar
     # xs: scan axis is 0, so the batch axis goes to 1 (0 inside the body)
     xs = [batching.move_batch_axis(size, d, 1, x) if d is not None else x for x, d in zip(xs, xd)]
     x_body_dims = [0 if d is not None else None for d in xd]
     carry_b = [d is not None for d in card]
     while True:
-        _, out_b = _batch_jaxpr_nz(jaxpr, size, list(cd) + [0 if b else None for b in carry_b] +
-                                   x_body_dims, carry_b + [False] * n_y)
+        _, out_b = _batch_jaxpr_nz(
+            jaxpr,
+            size,
+            list(cd) + [0 if b else None for b in carry_b] + x_body_dims,
+            carry_b + [False] * n_y,
+        )
         new = [a or b for a, b in zip(carry_b, out_b[:ncar])]
         if new == carry_b:
             break
         carry_b = new
-    bj, out_b = _batch_jaxpr_nz(jaxpr, size, list(cd) + [0 if b else None for b in carry_b] +
-                                x_body_dims, carry_b + [False] * n_y)
-    carry = [batching.move_batch_axis(size, d, 0, c) if b else c
-             for c, d, b in zip(carry, card, carry_b)]
+    bj, out_b = _batch_jaxpr_nz(
+        jaxpr,
+        size,
+        list(cd) + [0 if b else None for b in carry_b] + x_body_dims,
+        carry_b + [False] * n_y,
+    )
+    carry = [
+        batching.move_batch_axis(size, d, 0, c) if b else c for c, d, b in zip(carry, card, carry_b)
+    ]
     outs = _bind_scan(consts, carry, xs, bj, length, reverse, unroll)
     out_dims = [0 if b else None for b in carry_b] + [1 if b else None for b in out_b[ncar:]]
     return outs, out_dims
@@ -849,15 +1053,15 @@ def _scan_lowering(ctx, *args, jaxpr, length, reverse, num_consts, num_carry, un
         a = list(bblock.arguments)
         i = a[0]
         n_in = len(ctx.avals_in)
-        ops = a[1:1 + n_in]
-        ys = a[1 + n_in:]
-        consts, carry, xs = ops[:nc], ops[nc:nc + ncar], ops[nc + ncar:]
+        ops = a[1 : 1 + n_in]
+        ys = a[1 + n_in :]
+        consts, carry, xs = ops[:nc], ops[nc : nc + ncar], ops[nc + ncar :]
         idx = i
         if reverse:
             idx = hlo.subtract(lowering.constant(np.int32(length - 1), i32), i)
         zero = lowering.constant(np.int32(0), i32)
         x_slices = []
-        for x, xa in zip(xs, ctx.avals_in[nc + ncar:]):
+        for x, xa in zip(xs, ctx.avals_in[nc + ncar :]):
             sl_aval = xa.update(shape=(1,) + xa.shape[1:])
             s = hlo.dynamic_slice(x, [idx] + [zero] * (xa.ndim - 1), [1] + list(xa.shape[1:]))
             x_slices.append(hlo.reshape(lowering.ir_type(xa.update(shape=xa.shape[1:])), s))
@@ -872,4 +1076,4 @@ def _scan_lowering(ctx, *args, jaxpr, length, reverse, num_consts, num_carry, un
         hlo.return_([hlo.add(i, one)] + list(consts) + list(new_carry) + list(xs) + new_ys)
     results = list(op.results)
     n_in = len(ctx.avals_in)
-    return results[1 + nc:1 + nc + ncar] + results[1 + n_in:]
+    return results[1 + nc : 1 + nc + ncar] + results[1 + n_in :]
