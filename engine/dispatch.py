@@ -125,7 +125,7 @@ def apply_primitive(prim, args, params):
                 _prim_cache.clear()
             _prim_cache[key] = entry
     exe, out_avals = entry
-    outs = exe(_buffers(args, device))
+    outs = execute(exe, args, _buffers(args, device))
     results = [Array(b, a, device) for b, a in zip(outs, out_avals)]
     return results if prim.multiple_results else results[0]
 
@@ -171,8 +171,24 @@ def compile_text(text, device, out_avals, donated=(), options=None, dump_dir=Non
     )
 
 
+def execute(exe, args, bufs):
+    """Run ``exe``; a failure caused by a deleted (e.g. donated) input says so."""
+    try:
+        return exe(bufs)
+    except Exception:
+        check_not_deleted(args)
+        raise
+
+
+def check_not_deleted(args):
+    for x in args:
+        if type(x) is Array and x.is_deleted():
+            raise RuntimeError(f"Array has been deleted with shape={x.dtype.name}{list(x.shape)}. "
+                               "It was donated to a jitted computation or deleted explicitly.")
+
+
 def run_executable(exe, out_avals, args, device):
-    outs = exe(_buffers(args, device))
+    outs = execute(exe, args, _buffers(args, device))
     return [Array(b, a, device) for b, a in zip(outs, out_avals)]
 
 

@@ -286,7 +286,11 @@ class JitFunction:
         bufs = entry.const_args + [
             x._buf if type(x) is Array and x._device is device else _put(x, device) for x in flat
         ]
-        outs = entry.execute(bufs).consume_with_handlers(entry.handlers)
+        try:
+            outs = entry.execute(bufs).consume_with_handlers(entry.handlers)
+        except Exception:
+            dispatch.check_not_deleted(flat)
+            raise
         return tree_util.tree_unflatten(
             entry.out_tree, [Array(b, a, device) for b, a in zip(outs, entry.out_avals)]
         )
@@ -323,7 +327,7 @@ class JitFunction:
             entry = self._compile_entry(static, in_tree, avals, device, dyn_args, len(flat))
         else:
             self.cache_hits += 1
-        outs = entry.exe(entry.const_args + dispatch._buffers(flat, device))
+        outs = dispatch.execute(entry.exe, flat, entry.const_args + dispatch._buffers(flat, device))
         return tree_util.tree_unflatten(
             entry.out_tree, [Array(b, a, device) for b, a in zip(outs, entry.out_avals)]
         )
