@@ -25,7 +25,6 @@ if {side!r} == "engine":
     import engine as jax, engine.numpy as jnp
 else:
     import jax, jax.numpy as jnp
-    jax.config.update("jax_platforms", "cpu")
 import workloads
 out = {{name: fn(jax, jnp) for name, fn in workloads.WORKLOADS.items() if name in {names!r}}}
 if {side!r} == "engine":

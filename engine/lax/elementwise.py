@@ -17,7 +17,7 @@ from .. import core
 from .. import dtypes
 from ..core import Primitive, ShapedArray
 from ..interpreters import batching, lowering
-from ..interpreters.jvp import Zero, defjvp, defjvp2, deflinear, zero_jvp
+from ..interpreters.jvp import defjvp, defjvp2, deflinear, zero_jvp
 from ..interpreters.transpose import is_undefined_primal
 from ._base import _KIND_NAMES, _accepts, aval_of, broadcast_shapes_lax, unbroadcast
 
@@ -76,7 +76,7 @@ def _result_shape(name, avals):
     return broadcast_shapes_lax(name, *[a.shape for a in avals])
 
 
-def naryop_rule(name, kinds, result_dtype=None, same_dtypes=True):
+def naryop_rule(name, kinds, result_dtype=None):
     """Shape/dtype rule of an elementwise primitive. ``kinds``: the accepted dtype kinds
     (or dtypes), or a list of them, one per operand. The output is weak only if every
     operand is, as in JAX."""
@@ -84,7 +84,7 @@ def naryop_rule(name, kinds, result_dtype=None, same_dtypes=True):
         per_arg = kinds if isinstance(kinds, list) else [kinds] * len(avals)
         for i, (a, k) in enumerate(zip(avals, per_arg)):
             _check_dtype(name, a.dtype, k, i if len(avals) > 1 else None)
-        if same_dtypes and len({a.dtype for a in avals}) > 1:
+        if len({a.dtype for a in avals}) > 1:
             tip = _JNP_TIP.get(name)
             tip = (f" (Tip: jnp.{tip} is a similar function that does automatic type "
                    f"promotion on inputs).") if tip else ""
@@ -101,11 +101,11 @@ def _hide_none(params):
     return {k: v for k, v in params.items() if v is not None}
 
 
-def naryop(name, kinds, lower, result_dtype=None, same_dtypes=True):
+def naryop(name, kinds, lower, result_dtype=None):
     """An elementwise primitive with its shape rule, batching rule and lowering
     ``lower(ctx, *values_broadcast_to_output_shape, **params)``."""
     p = Primitive(name)
-    p.def_abstract_eval(naryop_rule(name, kinds, result_dtype, same_dtypes))
+    p.def_abstract_eval(naryop_rule(name, kinds, result_dtype))
     p.def_lowering(_broadcasting_lowering(lower))
     batching.broadcast_batcher(p)
     p.pp_params = _hide_none
