@@ -150,6 +150,7 @@ class ModuleContext:
         self.symbols = {}  # id(jaxpr) -> function name
         self.keepalive = []
         self.eqn_count = 0
+        self.locations = {}  # SourceInfo -> its MLIR location
 
 
 class RuleContext:
@@ -168,13 +169,19 @@ def eqn_tag(prim_name, path):
     return f"{prim_name}.eqn{'_'.join(map(str, path))}"
 
 
-def _location(source_info, tag=None):
-    if source_info is not None:
-        loc = ir.Location.file(source_info.file, source_info.line, 1)
-        # a frame around the file location carries the function name into HLO's stack frames
-        loc = ir.Location.name(source_info.function, childLoc=loc)
-    else:
-        loc = ir.Location.unknown()
+def _location(source_info, tag=None, cache=None):
+    """The MLIR location of an equation's ops: its tag around the user's source line.
+    ``cache`` (one per module) reuses the source part, shared by many equations."""
+    loc = cache.get(source_info) if cache is not None else None
+    if loc is None:
+        if source_info is not None:
+            loc = ir.Location.file(source_info.file, source_info.line, 1)
+            # a frame around the file location carries the function name into HLO's stack
+            loc = ir.Location.name(source_info.function, childLoc=loc)
+        else:
+            loc = ir.Location.unknown()
+        if cache is not None:
+            cache[source_info] = loc
     if tag is not None:
         loc = ir.Location.name(tag, childLoc=loc)
     return loc
@@ -198,7 +205,7 @@ def jaxpr_subcomp(mctx, jaxpr, consts, args, path=()):
         if prim.lowering is None:
             raise NotImplementedError(f"No lowering rule for primitive '{prim.name}'")
         eqn_path = path + (i,)
-        with _location(eqn.source_info, eqn_tag(prim.name, eqn_path)):
+        with _location(eqn.source_info, eqn_tag(prim.name, eqn_path), mctx.locations):
             ins = [read(v) for v in eqn.invars]
             ctx = RuleContext(
                 mctx,

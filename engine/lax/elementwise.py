@@ -53,8 +53,16 @@ _JNP_TIP = {"add": "add", "sub": "subtract", "mul": "multiply", "div": "divide",
 
 # ---------------------------------------------------------------------------- rule builders
 
+_accepted_memo = {}
+
+
 def _accepted(dtype, kinds):
-    return any(dtype == k if isinstance(k, np.dtype) else _accepts(dtype, (k,)) for k in kinds)
+    key = (dtype, kinds)
+    r = _accepted_memo.get(key)
+    if r is None:
+        r = _accepted_memo[key] = any(
+            dtype == k if isinstance(k, np.dtype) else _accepts(dtype, (k,)) for k in kinds)
+    return r
 
 
 def _check_dtype(name, dtype, kinds, pos=None):
@@ -69,6 +77,8 @@ def _check_dtype(name, dtype, kinds, pos=None):
 
 
 def _result_shape(name, avals):
+    if len(avals) == 1 or all(a.shape == avals[0].shape for a in avals):
+        return avals[0].shape
     ranks = {a.ndim for a in avals if a.ndim > 0}
     if len(ranks) > 1:
         raise TypeError(f"{name}: arrays must have the same number of dimensions, got "
