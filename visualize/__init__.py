@@ -18,3 +18,9 @@ from .stages import StageModels, stage_models  # noqa: F401
 
 # Frames in this package are never the user's source line.
 _source_info.register_internal_dir(_os.path.dirname(_os.path.abspath(__file__)))
+
+from .render_html import (stages_html, jaxpr_html, stablehlo_html, hlo_html,  # noqa: F401,E402
+                          source_html, link_table, html_document)
+from .passes import (compile_with_passes, read_dump, PassTimeline, PassStep,  # noqa: F401,E402
+                     StructuralDiff, structural_diff)
+from .executable import executable_report, ExecutableReport  # noqa: F401,E402
