@@ -203,3 +203,22 @@ def test_weak_types_follow_jax():
                  lambda m: m.ones(3, dtype=m.int8) + 3, lambda m: m.asarray(2.0) * 2]:
         ours, theirs = make(enp), make(jnp)
         assert ours.dtype == theirs.dtype and ours.weak_type == theirs.weak_type
+
+
+def test_type_checker_accepts_traced_jaxprs_and_rejects_broken_ones():
+    from engine.core import check_jaxpr, JaxprTypeError, Var, ShapedArray
+    x = np.ones((2, 3), np.float32)
+    progs = [lambda x: enp.sin(x) * 2.0,
+             engine.grad(lambda x: enp.sum(enp.tanh(x) ** 2)),
+             engine.vmap(lambda r: engine.lax.cond(r.sum() > 0, enp.sin, enp.cos, r)),
+             lambda x: engine.lax.scan(lambda c, r: (c + r, c * r), enp.zeros(3), x)]
+    for p in progs:
+        check_jaxpr(engine.make_jaxpr(p)(x).jaxpr)
+    j = engine.make_jaxpr(lambda x: enp.sin(x) * 2.0)(x).jaxpr
+    j.eqns[1].outvars = [Var(ShapedArray((5,), np.float32))]
+    with pytest.raises(JaxprTypeError, match="mul produces f32\\[2,3\\]"):
+        check_jaxpr(j)
+    j2 = engine.make_jaxpr(lambda x: enp.sin(x) * 2.0)(x).jaxpr
+    j2.eqns = j2.eqns[1:]
+    with pytest.raises(JaxprTypeError, match="used before definition"):
+        check_jaxpr(j2)
