@@ -1,0 +1,81 @@
+"""Glassjax's notebook face: IPython display hooks, the session inspector's kernel side
+and the JupyterLab extension ``glassjax`` (shipped prebuilt in ``labextension/``).
+
+In a notebook::
+
+    %load_ext notebook_ext        # display hooks + the sidebar's inspector comm
+    notebook_ext.show_stages(f, x)
+"""
+from .display import MIME_TYPE, StagesView, show_stages, stages  # noqa: F401
+
+LABEXTENSION_NAME = "glassjax"
+
+_state = {}
+
+
+def _jupyter_labextension_paths():
+    """Where Jupyter finds the prebuilt extension (used by `jupyter labextension develop`)."""
+    return [{"src": "labextension", "dest": LABEXTENSION_NAME}]
+
+
+def _jitted_view(f):
+    from . import inspector
+
+    sections = []
+    for p in inspector.programs(f):
+        sections.append((f"jaxpr {p['signature']}", p["jaxpr"]))
+        if p["hlo"] is not None:
+            sections.append((f"optimized HLO {p['signature']}", p["hlo"]))
+    if not sections:
+        return None
+    return StagesView(f"jitted function {f.__name__}", sections)
+
+
+def _jitted_bundle(f, include=None, exclude=None):
+    view = _jitted_view(f)
+    return view._repr_mimebundle_() if view is not None else None
+
+
+def _jaxpr_bundle(closed, include=None, exclude=None):
+    return StagesView("jaxpr", [("jaxpr", str(closed))])._repr_mimebundle_()
+
+
+def load_ipython_extension(ip):
+    """``%load_ext notebook_ext``: display hooks for jitted functions and jaxprs, and the
+    ``glassjax.inspector`` comm target that the JupyterLab sidebar talks to."""
+    from engine.core import ClosedJaxpr
+    from engine.jit import JitFunction
+
+    from . import inspector
+
+    if _state.get("ip") is ip:
+        return
+    fmt = ip.display_formatter.mimebundle_formatter
+    fmt.for_type(JitFunction, _jitted_bundle)
+    fmt.for_type(ClosedJaxpr, _jaxpr_bundle)
+
+    insp = inspector.Inspector()
+    kernel = getattr(ip, "kernel", None)
+    if kernel is not None and getattr(kernel, "comm_manager", None) is not None:
+        kernel.comm_manager.register_target(inspector.COMM_TARGET, insp.on_open)
+    ip.events.register("post_run_cell", insp.push)
+    _state.update(ip=ip, inspector=insp)
+
+
+def unload_ipython_extension(ip):
+    from engine.core import ClosedJaxpr
+    from engine.jit import JitFunction
+
+    from . import inspector
+
+    if _state.get("ip") is not ip:
+        return
+    fmt = ip.display_formatter.mimebundle_formatter
+    for t in (JitFunction, ClosedJaxpr):
+        fmt.type_printers.pop(t, None)
+    insp = _state.pop("inspector")
+    kernel = getattr(ip, "kernel", None)
+    if kernel is not None and getattr(kernel, "comm_manager", None) is not None:
+        kernel.comm_manager.targets.pop(inspector.COMM_TARGET, None)
+    ip.events.unregister("post_run_cell", insp.push)
+    _state.clear()
