@@ -18,9 +18,13 @@ A graph is built once at the finest grain (every equation or instruction a node;
 equations with sub-jaxprs, fusions, loops and calls are *groups*), then each view
 picks which groups are open (drawn as clusters) and which are closed (drawn as one
 node standing for everything inside). Graphviz's layout time grows steeply with size
-(see the measurements behind ``MAX_LAYOUT_NODES``), so a graph with more than that
-many nodes starts with every group closed, and a top level that is still too long is
-cut into blocks of consecutive items, closed too.
+(see the measurements behind ``MAX_LAYOUT_NODES`` and ``MAX_LAYOUT_EDGES``), so a
+graph with more nodes or edges than those starts with every group closed, and a top
+level that is still too big is cut into blocks of consecutive items, closed too.
+Larger views also get cheaper layout settings (``GraphView.layout_attributes``).
+
+The browser lays DOT out with the bundled Graphviz WebAssembly build
+(``graphviz_js``, ``graph_layout_js``); nothing is loaded from the network.
 """
 from __future__ import annotations
 
@@ -37,14 +41,19 @@ from engine import core
 # ML-shaped graph (in the browser's WASM build and in the `dot` binary alike) and
 # 8-40 s for 2,000; a few hundred keeps a view interactive.
 MAX_LAYOUT_NODES = 300
+# ... and edges: dot's spline routing and crossing minimisation grow with the edges
+# (a 238-node optimized HLO with 752 edges took 18 s), so edges are budgeted too.
+MAX_LAYOUT_EDGES = 500
+# Views with more edges than these get straight edges / fewer crossing passes.
+SPLINE_EDGE_LIMIT = 150
+MINCROSS_EDGE_LIMIT = 300
 # Caps dot's network-simplex iterations (x-coordinates, ranks) at this multiple of the
 # node count: the phase that blows up on long chains. Drawings stay readable.
 NSLIMIT = 1.0
 LABEL_WIDTH = 48
 
 _GRAPH_ATTRS = ('rankdir=TB bgcolor="transparent" nodesep=0.2 ranksep=0.3 '
-                f'nslimit={NSLIMIT} nslimit1={NSLIMIT} fontname="Helvetica" fontsize=11 '
-                'labelloc=t')
+                'fontname="Helvetica" fontsize=11 labelloc=t')
 _NODE_ATTRS = ('shape=box style="rounded" fontname="Helvetica" fontsize=10 height=0.3 '
                'margin="0.08,0.03" penwidth=0.8')
 _EDGE_ATTRS = 'color="#8c959f" arrowsize=0.5 penwidth=0.8'
@@ -166,13 +175,38 @@ class _FineGraph:
             out.extend(self.members(c))
         return out
 
-    def make_blocks(self, max_nodes, describe):
-        """Cut a top level longer than ``max_nodes`` into blocks of consecutive items:
-        about ``max_nodes / 2`` blocks, so one open block still fits beside the rest."""
+    def top_of(self):
+        """{fine key: its top-level ancestor}."""
+        out = {}
+        for key in self.top:
+            stack = [key]
+            while stack:
+                k = stack.pop()
+                out[k] = key
+                stack.extend(self.items[k].children or ())
+        return out
+
+    def make_blocks(self, max_nodes, max_edges, describe):
+        """Cut a top level with more than ``max_nodes`` items (or, all groups closed,
+        more than ``max_edges`` edges) into blocks of consecutive items: about
+        ``max_nodes / 2`` of them, so one open block still fits beside the rest, and
+        fewer while the edges between them are more than ``max_edges``."""
         movable = [k for k in self.top if self.items[k].role not in ("input", "output")]
-        if len(self.top) <= max_nodes or len(movable) < 2:
+        if len(movable) < 2:
+            return
+        top_of = self.top_of()
+        closed_edges = {(top_of[a], top_of[b]) for a, b in self.edges
+                        if top_of[a] != top_of[b]}
+        if len(self.top) <= max_nodes and len(closed_edges) <= max_edges:
             return
         size = max(2, math.ceil(len(movable) / max(1, max_nodes // 2)))
+        while True:
+            index = {k: i // size for i, k in enumerate(movable)}
+            n_edges = len({(index.get(a, a), index.get(b, b)) for a, b in closed_edges
+                           if index.get(a, a) != index.get(b, b)})
+            if n_edges <= max_edges or len(movable) / size <= 8:
+                break
+            size = math.ceil(size * 1.5)
         inputs = [k for k in self.top if self.items[k].role == "input"]
         outputs = [k for k in self.top if self.items[k].role == "output"]
         self.top = list(inputs)
@@ -202,22 +236,30 @@ class GraphView:
     visible node stands for. ``expand``/``collapse``/``neighbourhood`` give others."""
 
     def __init__(self, fine, expanded, focus=None, hops=2, max_nodes=MAX_LAYOUT_NODES,
-                 id_prefix=""):
+                 max_edges=MAX_LAYOUT_EDGES, id_prefix=""):
         self._fine = fine
         self.kind = fine.kind
         self.expanded = frozenset(expanded)
-        self.focus, self.hops, self.max_nodes = focus, hops, max_nodes
+        self.focus, self.hops = focus, hops
+        self.max_nodes, self.max_edges = max_nodes, max_edges
         self.id_prefix = id_prefix
         self.truncated = False
+        self._open = {}
         self._build()
+
+    def _with(self, expanded, focus):
+        return GraphView(self._fine, expanded, focus, self.hops, self.max_nodes,
+                         self.max_edges, self.id_prefix)
 
     # -- which node stands for each fine item
     def _is_open(self, key):
-        it = self._fine.items[key]
-        if not it.is_group:
-            return False
-        return key in self.expanded or (it.auto_open and (
-            it.parent is None or self._is_open(it.parent)))
+        r = self._open.get(key)
+        if r is None:
+            it = self._fine.items[key]
+            r = it.is_group and (key in self.expanded or (it.auto_open and (
+                it.parent is None or self._is_open(it.parent))))
+            self._open[key] = r
+        return r
 
     def _rep(self, key, memo):
         """The visible node or open cluster that stands for ``key``: itself, or the
@@ -238,13 +280,9 @@ class GraphView:
         memo = {}
         visible, clusters = [], []
         for key, it in fine.items.items():
-            r = self._rep(key, memo)
-            if r != key:
+            if self._rep(key, memo) != key:
                 continue
-            if it.is_group and self._is_open(key):
-                clusters.append(key)
-            else:
-                visible.append(key)
+            (clusters if self._is_open(key) else visible).append(key)
         vis = set(visible)
         edges = {}
         for (a, b) in fine.edges:
@@ -260,9 +298,7 @@ class GraphView:
             keep = self._neighbourhood(starts, edges)
             visible = [k for k in visible if k in keep]
             edges = {e: None for e in edges if e[0] in keep and e[1] in keep}
-            vis = keep
-        # clusters with nothing visible inside are left out
-        live = set()
+        live = set()  # clusters with something visible inside
         for k in visible:
             p = fine.items[k].parent
             while p is not None and p not in live:
@@ -272,7 +308,7 @@ class GraphView:
         self.nodes = visible
         self.edges = list(edges)
         self.members = {k: fine.members(k) for k in visible if fine.items[k].is_group}
-        self.source = self._dot(visible, set(self.clusters), self.edges)
+        self.source = self._dot()
 
     def _neighbourhood(self, starts, edges):
         adj = {}
@@ -294,38 +330,51 @@ class GraphView:
         return keep
 
     # -- DOT text
-    def _dot(self, visible, clusters, edges):
+    def layout_attributes(self):
+        """Graph attributes chosen for this view's size. Spline routing and crossing
+        minimisation dominate dot's time on edge-heavy graphs (measured: 100 nodes
+        with 280 edges, 2.4 s with curved edges, 1.0 s straight), so larger views get
+        straight edges and fewer crossing-minimisation passes."""
+        attrs = f"nslimit={NSLIMIT} nslimit1={NSLIMIT}"
+        if len(self.edges) > SPLINE_EDGE_LIMIT:
+            attrs += " splines=line"
+        if len(self.edges) > MINCROSS_EDGE_LIMIT:
+            attrs += " mclimit=0.3"
+        return attrs
+
+    def _dot(self):
         fine, px = self._fine, self.id_prefix
-        vis = set(visible)
+        vis, clusters = set(self.nodes), set(self.clusters)
+        flat_blocks = self.focus is not None
         out = [f"digraph {_q(fine.kind)} {{",
                f"  graph [id={_q(px + 'gj-' + fine.kind + '-graph')} {_GRAPH_ATTRS} "
-               f"label={_q(_clip(fine.title, 90))}];",
+               f"{self.layout_attributes()} label={_q(_clip(fine.title, 90))}];",
                f"  node [{_NODE_ATTRS}];",
                f"  edge [{_EDGE_ATTRS}];"]
-        focus_rep = self._focus_rep
 
         def node_line(key, indent):
             it = fine.items[key]
             closed = it.is_group
             role = ("block" if it.role == "block" else "closed") if closed else it.role
             classes = it.classes + (" gj-collapsed" if closed else "")
-            if key == focus_rep:
+            if key == self._focus_rep:
                 classes += " gj-focus"
-            label = it.closed_label if closed else it.label
             attrs = [f"id={_q(px + key)}", f"class={_q(classes.strip())}",
-                     f"label={_q(label)}"]
+                     f"label={_q(it.closed_label if closed else it.label)}"]
             if it.tooltip:
                 attrs.append(f"tooltip={_q(it.tooltip)}")
             if role in _STYLE:
                 attrs.append(_STYLE[role])
-            if key == focus_rep:
+            if key == self._focus_rep:
                 attrs.append("penwidth=2.5")
             return f"{indent}{_q(key)} [{' '.join(attrs)}];"
 
         def emit(keys, indent):
             for key in keys:
                 it = fine.items[key]
-                if key in clusters:
+                if key in clusters and flat_blocks and it.role == "block":
+                    emit(it.children, indent)
+                elif key in clusters:
                     out.append(f"{indent}subgraph {_q('cluster_' + key)} {{")
                     out.append(f"{indent}  id={_q(px + key)}; class={_q(it.classes)}; "
                                f"label={_q(it.label)}; tooltip={_q(it.tooltip or it.label)}; "
@@ -336,7 +385,7 @@ class GraphView:
                     out.append(node_line(key, indent))
 
         emit(fine.top, "  ")
-        out.extend(f"  {_q(a)} -> {_q(b)};" for a, b in edges)
+        out.extend(f"  {_q(a)} -> {_q(b)};" for a, b in self.edges)
         out.append("}")
         return "\n".join(out) + "\n"
 
@@ -345,29 +394,22 @@ class GraphView:
         return _resolve_key(self._fine, key)
 
     def expand(self, *keys):
-        """This view with the groups ``keys`` open too (and their enclosing groups)."""
-        opened = set(self.expanded)
-        for k in keys:
-            k = self._key(k)
-            opened.add(k)
-            opened.update(self._fine.ancestors(k))
-        return GraphView(self._fine, opened, self.focus, self.hops, self.max_nodes,
-                         self.id_prefix)
+        """This view with the groups ``keys`` open too (and the groups around them)."""
+        return self._with(set(self.expanded) | _with_ancestors(self._fine, keys), self.focus)
 
     def collapse(self, *keys):
         """This view with the groups ``keys`` closed."""
-        shut = {self._key(k) for k in keys}
-        return GraphView(self._fine, self.expanded - shut, self.focus, self.hops,
-                         self.max_nodes, self.id_prefix)
+        return self._with(self.expanded - {self._key(k) for k in keys}, self.focus)
 
     def expand_all(self):
-        return GraphView(self._fine, self._fine.groups(), self.focus, self.hops,
-                         self.max_nodes, self.id_prefix)
+        return self._with(self._fine.groups(), self.focus)
 
-    def neighbourhood(self, key, hops=2):
-        """The items within ``hops`` edges of ``key`` (its enclosing groups opened)."""
-        return _focus_view(self._fine, self._key(key), hops, self.expanded, self.max_nodes,
-                           self.id_prefix)
+    def neighbourhood(self, key, hops=None):
+        """What lies within ``hops`` edges of ``key``, the groups around it opened."""
+        key = self._key(key)
+        view = _focus_view(self._fine, key, self.hops if hops is None else hops,
+                           self.expanded, self.max_nodes, self.max_edges, self.id_prefix)
+        return view
 
     # -- facts about the view
     @property
@@ -379,6 +421,7 @@ class GraphView:
 
     @property
     def collapsed(self):
+        """Whether some group is drawn closed."""
         return any(not self._is_open(k) for k in self._fine.expandable())
 
     @property
@@ -387,7 +430,8 @@ class GraphView:
         return self._fine.leaf_count()
 
     def node_for(self, model_id):
-        """The visible node or cluster standing for an equation id / instruction name."""
+        """The visible node or open cluster standing for an equation id / instruction
+        name (itself, or the closed group or block holding it); None if not drawn."""
         key = _resolve_key(self._fine, model_id)
         if key in self.nodes or key in self.clusters:
             return key
@@ -397,7 +441,7 @@ class GraphView:
         return None
 
     def svg(self, timeout=60):
-        """SVG laid out on this machine (``render_svg``), or None where neither the
+        """SVG laid out on this machine (``render_svg``); None where neither the
         ``dot`` binary nor ``node`` is available."""
         return render_svg(self.source, timeout=timeout)
 
@@ -426,22 +470,6 @@ def _resolve_key(fine, key):
     raise KeyError(f"no node or group {key!r} in this {fine.kind} graph")
 
 
-def _default_view(fine, expand, focus, hops, max_nodes, id_prefix):
-    if focus is not None:
-        opened = set() if expand in (None, "all") else _with_ancestors(fine, expand)
-        if expand == "all":
-            opened = set(fine.groups())
-        return _focus_view(fine, _resolve_key(fine, focus), hops, opened, max_nodes,
-                           id_prefix)
-    if expand == "all":
-        opened = fine.groups()
-    elif expand is None:
-        opened = fine.groups() if fine.leaf_count() <= max_nodes else ()
-    else:
-        opened = _with_ancestors(fine, expand)
-    return GraphView(fine, opened, None, hops, max_nodes, id_prefix)
-
-
 def _with_ancestors(fine, keys):
     if isinstance(keys, str):
         keys = [keys]
@@ -453,29 +481,45 @@ def _with_ancestors(fine, keys):
     return out
 
 
-def _focus_view(fine, key, hops, opened, max_nodes, id_prefix):
+def _focus_view(fine, key, hops, opened, max_nodes, max_edges, id_prefix):
     opened = set(opened) | set(fine.blocks) | set(fine.ancestors(key))
-    return GraphView(fine, opened, key, hops, max_nodes, id_prefix)
+    return GraphView(fine, opened, key, hops, max_nodes, max_edges, id_prefix)
+
+
+def _make_view(fine, expand, focus, hops, max_nodes, max_edges, id_prefix, describe):
+    fine.make_blocks(max_nodes, max_edges, describe)
+    if expand == "all":
+        opened = set(fine.groups())
+    elif expand is None:
+        fits = fine.leaf_count() <= max_nodes and len(fine.edges) <= max_edges
+        opened = set(fine.groups()) if fits and focus is None else set()
+    else:
+        opened = _with_ancestors(fine, expand)
+    if focus is not None:
+        return _focus_view(fine, _resolve_key(fine, focus), hops, opened, max_nodes,
+                           max_edges, id_prefix)
+    return GraphView(fine, opened, None, hops, max_nodes, max_edges, id_prefix)
 
 
 # ---------------------------------------------------------------------------- jaxpr graphs
 
 def jaxpr_graph(model, expand=None, *, focus=None, hops=2, max_nodes=MAX_LAYOUT_NODES,
-                id_prefix="", title=None):
+                max_edges=MAX_LAYOUT_EDGES, id_prefix="", title=None):
     """The dataflow graph of a ``JaxprModel``.
 
     Nodes are equations (primitive and output types), the jaxpr's inputs and outputs;
     edges carry values. Equations holding sub-jaxprs (``jit``, ``cond``, ``while``,
     ``scan``) are groups: open, a cluster of their equations; closed, one node.
 
-    ``expand``: None (open everything if the graph has at most ``max_nodes`` nodes,
-    else close every group), ``"all"``, or ids of groups to open (``"eqn-3"`` or
+    ``expand``: None (open everything if the graph has at most ``max_nodes`` nodes
+    and ``max_edges`` edges, else close every group; a top level still over either
+    is cut into closed blocks), ``"all"``, or ids of groups to open (``"eqn-3"`` or
     ``"3"``, block ids such as ``"jaxpr:block-2"``). ``focus``: an equation id: draw
     only what lies within ``hops`` edges of it (at most ``max_nodes`` nodes).
     """
     fine = _jaxpr_fine_graph(model, title)
-    fine.make_blocks(max_nodes, lambda chunk: _describe_eqn_block(model, fine, chunk))
-    return _default_view(fine, expand, focus, hops, max_nodes, id_prefix)
+    return _make_view(fine, expand, focus, hops, max_nodes, max_edges, id_prefix,
+                      lambda chunk: _describe_eqn_block(model, fine, chunk))
 
 
 def _aval_text(avals, limit=3):
@@ -650,7 +694,7 @@ _GROUP_OPCODES = ("fusion", "while", "conditional", "call")
 
 
 def hlo_graph(module, expand=None, *, focus=None, hops=2, max_nodes=MAX_LAYOUT_NODES,
-              id_prefix="", stage="hlo_opt", title=None):
+              max_edges=MAX_LAYOUT_EDGES, id_prefix="", stage="hlo_opt", title=None):
     """The dataflow graph of an ``HloModule``'s entry computation.
 
     Nodes are instructions (kernels: fusions, custom calls, copies...); a fusion is a
@@ -664,8 +708,8 @@ def hlo_graph(module, expand=None, *, focus=None, hops=2, max_nodes=MAX_LAYOUT_N
     if stage not in ("hlo_opt", "hlo"):
         raise ValueError(f"stage must be 'hlo_opt' or 'hlo', not {stage!r}")
     fine = _HloBuilder(module, stage, title).fine
-    fine.make_blocks(max_nodes, lambda chunk: _describe_hlo_block(fine, chunk))
-    return _default_view(fine, expand, focus, hops, max_nodes, id_prefix)
+    return _make_view(fine, expand, focus, hops, max_nodes, max_edges, id_prefix,
+                      lambda chunk: _describe_hlo_block(fine, chunk))
 
 
 class _HloBuilder:
@@ -744,13 +788,18 @@ class _HloBuilder:
                 scope = fine.add(_Item(f"{key}:{comp_name}", key, _clip(label),
                                        "", self.cls + " gj-computation", is_group=True,
                                        auto_open=True, cluster_style="sub"))
+            before = len(fine.items)
             root = self.computation(comps[comp_name], feed, scope)
             if ins.opcode == "while" and comp_name == _attr_name(ins, "condition"):
                 continue
+            made = set(list(fine.items)[before:])
+            if not made.intersection(root):  # the result passes through: show it inside
+                anchor = fine.add(_Item(f"{scope}:out", scope, "result",
+                                        f"result of {comp_name}", "gj-var", role="anchor"))
+                for p in root:
+                    fine.edge(p, anchor)
+                root = (anchor,)
             results.extend(root)
-        if not results:  # nothing inside produces the result (e.g. a pass-through)
-            results = [fine.add(_Item(f"{key}:out", key, "result", f"result of {ins.name}",
-                                      "gj-var", role="anchor"))]
         return tuple(dict.fromkeys(results))
 
     def label(self, ins):
@@ -876,6 +925,11 @@ import { pathToFileURL } from "node:url";
 const { Graphviz } = await import(pathToFileURL(process.argv[1]).href);
 const chunks = [];
 for await (const c of process.stdin) chunks.push(c);
-const gv = await Graphviz.load();
-process.stdout.write(gv.dot(Buffer.concat(chunks).toString("utf8")));
+try {
+  const gv = await Graphviz.load();
+  process.stdout.write(gv.dot(Buffer.concat(chunks).toString("utf8")));
+} catch (e) {
+  process.stderr.write(String((e && e.message) || e));
+  process.exitCode = 1;
+}
 """

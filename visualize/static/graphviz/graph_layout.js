@@ -65,7 +65,7 @@
   }
 
   function budgetMessage(ms) {
-    return "Gave up laying out this graph after " + Math.round(ms / 1000) + " s. " +
+    return "Gave up laying out this graph after " + +(ms / 1000).toFixed(1) + " s. " +
       "Collapse more of it, or show the neighbourhood of one node.";
   }
 
