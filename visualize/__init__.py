@@ -24,3 +24,4 @@ from .render_html import (stages_html, jaxpr_html, stablehlo_html, hlo_html,  # 
 from .passes import (compile_with_passes, read_dump, PassTimeline, PassStep,  # noqa: F401,E402
                      StructuralDiff, structural_diff)
 from .executable import executable_report, ExecutableReport  # noqa: F401,E402
+from .report import report, build_report, Report  # noqa: F401,E402
