@@ -8,6 +8,23 @@ In a notebook::
 """
 from .display import MIME_TYPE, StagesView, show_stages, stages  # noqa: F401
 
+
+def __getattr__(name):
+    # The widgets import ipywidgets and visualize; load them when first asked for.
+    if name == "explore":
+        from .explorer import explore
+        return explore
+    if name == "fusion_stepper":
+        from .fusion_stepper import fusion_stepper
+        return fusion_stepper
+    if name == "launcher":
+        from .launcher import launcher
+        return launcher
+    if name == "session":
+        from .session import session
+        return session
+    raise AttributeError(name)
+
 LABEXTENSION_NAME = "glassjax"
 
 _state = {}
@@ -41,18 +58,21 @@ def _jaxpr_bundle(closed, include=None, exclude=None):
 
 
 def load_ipython_extension(ip):
-    """``%load_ext notebook_ext``: display hooks for jitted functions and jaxprs, and the
-    ``glassjax.inspector`` comm target that the JupyterLab sidebar talks to."""
+    """``%load_ext notebook_ext``: display hooks for jitted functions, jaxprs, arrays and
+    stages, the widgets' magics, and the ``glassjax.inspector`` comm target that the
+    JupyterLab sidebar talks to."""
     from engine.core import ClosedJaxpr
     from engine.jit import JitFunction
 
-    from . import inspector
+    from . import inspector, magics, rich_display
 
     if _state.get("ip") is ip:
         return
     fmt = ip.display_formatter.mimebundle_formatter
     fmt.for_type(JitFunction, _jitted_bundle)
     fmt.for_type(ClosedJaxpr, _jaxpr_bundle)
+    rich_display.register(ip)  # Array, Traced, Lowered, Compiled
+    magics.register(ip)  # %explore, %fusion_stepper, %launch, %jit_session
 
     insp = inspector.Inspector()
     kernel = getattr(ip, "kernel", None)
@@ -66,13 +86,15 @@ def unload_ipython_extension(ip):
     from engine.core import ClosedJaxpr
     from engine.jit import JitFunction
 
-    from . import inspector
+    from . import inspector, magics, rich_display
 
     if _state.get("ip") is not ip:
         return
     fmt = ip.display_formatter.mimebundle_formatter
     for t in (JitFunction, ClosedJaxpr):
         fmt.type_printers.pop(t, None)
+    rich_display.unregister(ip)
+    magics.unregister(ip)
     insp = _state.pop("inspector")
     kernel = getattr(ip, "kernel", None)
     if kernel is not None and getattr(kernel, "comm_manager", None) is not None:

@@ -44,7 +44,8 @@ def _is_internal(f):
 
 def user_jitted():
     """The jitted functions the user's code has run or traced, oldest first."""
-    fns = [f for f in engine.all_jitted() if f.trace_count and not _is_internal(f)]
+    fns = [f for f in engine.all_jitted() if f.trace_count and not _is_internal(f)
+           and not getattr(f, "_glassjax_tool", False)]  # jits made by our own widgets
     return sorted(fns, key=lambda f: int(_key(f)[1:]))
 
 
