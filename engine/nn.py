@@ -5,15 +5,13 @@ the same values come from ``where`` here; softmax, log_softmax and logsumexp sub
 ``stop_gradient``-ed maximum for numerical stability, as JAX does."""
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from . import dtypes
 from . import lax
 from . import numpy as jnp
 from .numpy._util import (as_array, as_operand, check_arraylike, dtype_of, promote_args_inexact,
-                          reduction_axes, shape_of, weak_scalar)
+                          promote_dtypes, reduction_axes, shape_of, weak_scalar)
 
 __all__ = ['relu', 'relu6', 'sigmoid', 'log_sigmoid', 'softplus', 'soft_sign', 'silu',
            'swish', 'gelu', 'elu', 'celu', 'selu', 'leaky_relu', 'hard_tanh', 'hard_sigmoid',
@@ -33,42 +31,48 @@ def _c(x, v):
     return weak_scalar(v, dtype_of(x))
 
 
+def _arr(name, x):
+    check_arraylike(name, x)
+    return as_array(as_operand(x))
+
+
 def relu(x):
     """``max(x, 0)``, with derivative 0 at 0 (as JAX defines it)."""
-    check_arraylike("relu", x)
-    x = as_array(as_operand(x))
+    x = _arr("relu", x)
     return jnp.where(lax.gt(x, _c(x, 0)), x, lax.full_like(x, 0))
 
 
 def relu6(x):
-    """``min(max(x, 0), 6)``; the derivative is 0 at both kinks."""
-    x = _float_arg("relu6", x)
+    """``min(max(x, 0), 6)``; the derivative is 0 at both kinks (as JAX defines it)."""
+    x = _arr("relu6", x)
+    (x,) = (as_array(promote_dtypes(x, 6.0)[0]),)  # the 6. makes integers float
     inside = lax.bitwise_and(lax.gt(x, _c(x, 0)), lax.lt(x, _c(x, 6)))
     return jnp.where(inside, x, jnp.where(lax.ge(x, _c(x, 6)), lax.full_like(x, 6),
                                           lax.full_like(x, 0)))
 
 
 def sigmoid(x):
-    return lax.logistic(_float_arg("sigmoid", x))
+    """``1 / (1 + exp(-x))`` (lax.logistic; integer inputs are rejected, as in JAX)."""
+    return lax.logistic(_arr("sigmoid", x))
 
 
 def log_sigmoid(x):
-    return lax.neg(softplus(lax.neg(_float_arg("log_sigmoid", x))))
+    return jnp.negative(softplus(jnp.negative(_arr("log_sigmoid", x))))
 
 
 def softplus(x):
     """``log(1 + exp(x))``, computed as ``logaddexp(x, 0)``."""
-    return jnp.logaddexp(_float_arg("softplus", x), 0)
+    return jnp.logaddexp(_arr("softplus", x), 0)
 
 
 def soft_sign(x):
-    x = _float_arg("soft_sign", x)
-    return lax.div(x, lax.add(lax.abs(x), _c(x, 1)))
+    x = _arr("soft_sign", x)
+    return jnp.true_divide(x, jnp.add(jnp.abs(x), 1))
 
 
 def silu(x):
-    x = _float_arg("silu", x)
-    return lax.mul(x, lax.logistic(x))
+    x = _arr("silu", x)
+    return jnp.multiply(x, sigmoid(x))
 
 
 swish = silu
@@ -77,26 +81,28 @@ swish = silu
 def gelu(x, approximate=True):
     """Gaussian error linear unit; ``approximate`` uses the tanh form (JAX's default)."""
     x = _float_arg("gelu", x)
+    dt = dtype_of(x)
     if approximate:
-        cdf = lax.mul(_c(x, 0.5), lax.add(_c(x, 1.0), lax.tanh(lax.mul(
-            _c(x, math.sqrt(2 / math.pi)),
-            lax.add(x, lax.mul(_c(x, 0.044715), lax.integer_pow(x, 3)))))))
-        return lax.mul(x, cdf)
-    cdf = lax.add(lax.erf(lax.div(x, _c(x, math.sqrt(2)))), _c(x, 1))
-    return lax.div(lax.mul(x, cdf), _c(x, 2))
+        sqrt_2_over_pi = np.asarray(np.sqrt(2 / np.pi), dt)
+        cdf = jnp.multiply(0.5, jnp.add(1.0, jnp.tanh(jnp.multiply(
+            sqrt_2_over_pi, jnp.add(x, jnp.multiply(0.044715, jnp.power(x, 3)))))))
+        return jnp.multiply(x, cdf)
+    sqrt_half = np.asarray(np.sqrt(0.5), dt)
+    out = jnp.true_divide(jnp.multiply(x, lax.erfc(jnp.multiply(jnp.negative(x), sqrt_half))), 2)
+    return lax.convert_element_type(out, dt)
 
 
 def elu(x, alpha=1.0):
-    x = _float_arg("elu", x)
-    positive = lax.gt(x, _c(x, 0))
-    safe_x = jnp.where(positive, lax.full_like(x, 0), x)
-    return jnp.where(positive, x, jnp.multiply(alpha, lax.expm1(safe_x)))
+    x = _arr("elu", x)
+    positive = jnp.greater(x, 0)
+    safe_x = jnp.where(positive, 0.0, x)
+    return jnp.where(positive, x, jnp.multiply(alpha, jnp.expm1(safe_x)))
 
 
 def celu(x, alpha=1.0):
-    x = _float_arg("celu", x)
-    return jnp.maximum(x, 0.0) + jnp.multiply(alpha, lax.expm1(
-        jnp.minimum(jnp.true_divide(x, alpha), 0.0)))
+    x = _arr("celu", x)
+    return jnp.add(jnp.maximum(x, 0.0), jnp.multiply(alpha, jnp.expm1(
+        jnp.true_divide(jnp.minimum(x, 0.0), alpha))))
 
 
 def selu(x):
@@ -106,44 +112,39 @@ def selu(x):
 
 
 def leaky_relu(x, negative_slope=0.01):
-    x = _float_arg("leaky_relu", x)
-    return jnp.where(lax.ge(x, _c(x, 0)), x, jnp.multiply(negative_slope, x))
+    x = _arr("leaky_relu", x)
+    return jnp.where(jnp.greater_equal(x, 0), x, jnp.multiply(negative_slope, x))
 
 
 def hard_tanh(x):
-    x = _float_arg("hard_tanh", x)
-    return jnp.where(lax.gt(x, _c(x, 1)), lax.full_like(x, 1),
-                     jnp.where(lax.lt(x, _c(x, -1)), lax.full_like(x, -1), x))
+    x = _arr("hard_tanh", x)
+    return jnp.where(jnp.greater(x, 1), 1, jnp.where(jnp.less(x, -1), -1, x))
 
 
 def hard_sigmoid(x):
-    return lax.div(relu6(jnp.add(x, 3.0)), _c(_float_arg("hard_sigmoid", x), 6))
+    return jnp.true_divide(relu6(jnp.add(_arr("hard_sigmoid", x), 3.0)), 6.0)
 
 
 def hard_silu(x):
-    x = _float_arg("hard_silu", x)
-    return lax.mul(x, hard_sigmoid(x))
+    x = _arr("hard_silu", x)
+    return jnp.multiply(x, hard_sigmoid(x))
 
 
 hard_swish = hard_silu
 
 
 def mish(x):
-    x = _float_arg("mish", x)
-    return lax.mul(x, lax.tanh(softplus(x)))
+    x = _arr("mish", x)
+    return jnp.multiply(x, jnp.tanh(softplus(x)))
 
 
 def glu(x, axis=-1):
     """First half of ``x`` along ``axis`` gated by the sigmoid of the second half."""
-    check_arraylike("glu", x)
-    x = as_array(as_operand(x))
-    n = shape_of(x)[axis]
-    if n % 2:
+    x = _arr("glu", x)
+    if shape_of(x)[axis] % 2:
         raise AssertionError("axis size must be divisible by 2")
-    ax = axis % len(shape_of(x))
-    a = lax.slice_in_dim(x, 0, n // 2, axis=ax)
-    b = lax.slice_in_dim(x, n // 2, n, axis=ax)
-    return lax.mul(a, sigmoid(b))
+    a, b = jnp.split(x, 2, axis)
+    return jnp.multiply(a, sigmoid(b))
 
 
 # ---------------------------------------------------------------------------- softmax family
@@ -227,7 +228,7 @@ def one_hot(x, num_classes, *, dtype=None, axis=-1):
 
 def standardize(x, axis=-1, mean=None, variance=None, epsilon=1e-5, where=None):
     """``(x - mean) / sqrt(variance + epsilon)`` with mean and variance along ``axis``."""
-    x = _float_arg("standardize", x)
+    x = _arr("standardize", x)
     if mean is None:
         mean = jnp.mean(x, axis, keepdims=True, where=where)
     if variance is None:

@@ -3,7 +3,8 @@
 Modules by theme: ``creation`` (array, zeros, arange, ...), ``ufuncs`` (elementwise math,
 comparisons, logic), ``reductions`` (sum, mean, var, cumsum, ...), ``shape_ops`` (reshape,
 concatenate, split, pad, ...), ``sorting``, ``linalg_ops`` (matmul, dot, einsum, ...),
-``misc`` and ``indexing``; ``scalar_types`` holds the callable ``jnp.float32`` & co."""
+``statistics`` (quantile, cov, bincount, ...), ``misc`` and ``indexing``; ``scalar_types``
+holds the callable ``jnp.float32`` & co, ``linalg`` the norms."""
 import numpy as _np
 
 from ..array import Array as ndarray  # noqa: F401
@@ -12,9 +13,11 @@ from .creation import *  # noqa: F401,F403
 from .ufuncs import *  # noqa: F401,F403
 from .reductions import *  # noqa: F401,F403
 from .shape_ops import *  # noqa: F401,F403
+from .shape_ops import flatten  # noqa: F401
 from .sorting import *  # noqa: F401,F403
 from .linalg_ops import *  # noqa: F401,F403
 from .misc import *  # noqa: F401,F403
+from .statistics import *  # noqa: F401,F403
 from .indexing import _getitem, _IndexUpdateHelper, take, take_along_axis  # noqa: F401
 from . import linalg  # noqa: F401
 

@@ -10,6 +10,7 @@ from .. import core
 from .. import dtypes
 from .. import lax
 from ..array import Array
+from ..config import config
 
 
 def is_array_like(x):
@@ -53,8 +54,24 @@ def promote_dtypes(*args):
     first = avals[0]
     if all(a.dtype == first.dtype and a.weak_type == first.weak_type for a in avals[1:]):
         return tuple(as_operand(a) for a in args)
-    dtype, weak = dtypes.lattice_result_type(*args)
+    dtype, weak = _result_type(args, avals)
     return tuple(convert(a, av, dtype, weak) for a, av in zip(args, avals))
+
+
+_promotion_cache = {}
+
+
+def _result_type(args, avals):
+    """dtypes.lattice_result_type, memoized on the operands' (kind, dtype, weak) keys."""
+    key = (config.jax_enable_x64,) + tuple(
+        (type(a) if dtypes.is_python_scalar(a) else None, av.dtype, av.weak_type)
+        for a, av in zip(args, avals))
+    hit = _promotion_cache.get(key)
+    if hit is None:
+        if len(_promotion_cache) > 4096:
+            _promotion_cache.clear()
+        hit = _promotion_cache[key] = dtypes.lattice_result_type(*args)
+    return hit
 
 
 def convert(x, aval_, dtype, weak):
@@ -66,7 +83,7 @@ def convert(x, aval_, dtype, weak):
     if dtypes.is_python_scalar(x):
         if weak and type(x) is not bool and dtype != np.bool_:
             return weak_scalar(x, dtype)
-        return np.asarray(x, dtype)
+        return strong_scalar(x, dtype)
     if aval_.dtype == dtype and aval_.weak_type == weak:
         return x
     return lax.convert_element_type(x, dtype, weak)
@@ -78,12 +95,22 @@ def _to_dtype(args, dtype):
     return tuple(convert(a, av, dtype, weak) for a, av in zip(args, avals))
 
 
+def to_inexact_dtype(dtype):
+    """The float type an integer/bool dtype computes in: float64 for 64-bit integers,
+    float32 for narrower ones (canonicalized); inexact dtypes are unchanged."""
+    dtype = np.dtype(dtype)
+    if dtypes.is_inexact(dtype):
+        return dtype
+    return dtypes.canonicalize_dtype(np.float64 if dtype.itemsize == 8 else np.float32)
+
+
 def promote_dtypes_inexact(*args):
-    """Promote, then to the default float type if the result is not inexact."""
+    """Promote, then (if the result is not inexact) to a float type: int32 -> float32,
+    int64 -> float64, as in JAX."""
     args = promote_dtypes(*args)
     dt = core.get_aval(args[0]).dtype
     if not dtypes.is_inexact(dt):
-        return _to_dtype(args, dtypes.default_float_dtype())
+        return _to_dtype(args, to_inexact_dtype(dt))
     return args
 
 
@@ -113,6 +140,9 @@ def promote_shapes(fun_name, *args):
     if len(args) < 2:
         return args
     shapes = [core.get_aval(a).shape for a in args]
+    ranked = {s for s in shapes if s}
+    if len(ranked) <= 1:  # equal shapes, or scalars with one shape: lax broadcasts these
+        return args
     nd = max(len(s) for s in shapes)
     _check_broadcastable(fun_name, shapes)
     if all(len(s) in (0, nd) for s in shapes):
@@ -133,12 +163,30 @@ def _check_broadcastable(fun_name, shapes):
                          f"{[tuple(s) for s in shapes]}") from None
 
 
+def _same_avals(args):
+    """Fast path: every argument an engine array/tracer of one shape, dtype and weak type."""
+    first = None
+    for a in args:
+        t = type(a)
+        if t is not Array and not isinstance(a, core.Tracer):
+            return False
+        if first is None:
+            first = a.aval
+        elif a.aval != first:
+            return False
+    return True
+
+
 def promote_args(fun_name, *args):
+    if _same_avals(args):
+        return args
     check_arraylike(fun_name, *args)
     return promote_shapes(fun_name, *promote_dtypes(*args))
 
 
 def promote_args_inexact(fun_name, *args):
+    if _same_avals(args) and dtypes.is_inexact(args[0].aval.dtype):
+        return args
     check_arraylike(fun_name, *args)
     return promote_shapes(fun_name, *promote_dtypes_inexact(*args))
 
@@ -151,6 +199,25 @@ def promote_args_numeric(fun_name, *args):
 def promote_args_complex(fun_name, *args):
     check_arraylike(fun_name, *args)
     return promote_shapes(fun_name, *promote_dtypes_complex(*args))
+
+
+_strong_scalars = {}
+
+
+def strong_scalar(x, dtype):
+    """A Python number as a strongly typed scalar of ``dtype``: a NumPy scalar (a literal
+    when traced); run eagerly, a cached device array, so hot loops skip the transfer."""
+    value = np.asarray(x, dtype)
+    if core.current_trace() is not core.eval_trace:
+        return value
+    key = (type(x), x, value.dtype)
+    arr = _strong_scalars.get(key)
+    if arr is None:
+        from .. import dispatch
+        if len(_strong_scalars) > 1024:
+            _strong_scalars.clear()
+        arr = _strong_scalars[key] = dispatch.device_put_value(value)
+    return arr
 
 
 def weak_scalar(x, dtype):

@@ -11,7 +11,8 @@ from .. import dispatch
 from .. import dtypes
 from .. import lax
 from ..array import Array
-from ._util import as_array, check_arraylike, concrete_value, ndim_of, shape_of
+from ._util import (as_array, check_arraylike, concrete_value, ndim_of, shape_of,
+                    to_inexact_dtype)
 
 __all__ = ['array', 'asarray', 'zeros', 'ones', 'full', 'empty', 'zeros_like', 'ones_like',
            'full_like', 'empty_like', 'arange', 'linspace', 'logspace', 'eye', 'identity',
@@ -44,7 +45,7 @@ def array(object, dtype=None, copy=True, order="K", ndmin=0):
     else:
         val = np.asarray(object)
         if val.dtype == _object_dtype:
-            raise TypeError(f"JAX only supports number and bool dtypes, got dtype object in "
+            raise TypeError("JAX only supports number and bool dtypes, got dtype object in "
                             "array")
         target = dtype if dtype is not None else dtypes.canonicalize_dtype(val.dtype)
         out = dispatch.device_put_value(val.astype(target, copy=False))
@@ -237,8 +238,8 @@ def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis
     check_arraylike("linspace", start, stop)
     dtype = _user_dtype(dtype, "linspace")
     if dtype is None:
-        dtype = dtypes.result_type(start, stop, dtypes.default_float_dtype())
-    comp = dtype if dtypes.is_inexact(dtype) else dtypes.default_float_dtype()
+        dtype = to_inexact_dtype(dtypes.result_type(start, stop))
+    comp = to_inexact_dtype(dtype)
     start = lax.convert_element_type(asarray(start), comp)
     stop = lax.convert_element_type(asarray(stop), comp)
     bshape = np.broadcast_shapes(shape_of(start), shape_of(stop))
@@ -342,4 +343,3 @@ def meshgrid(*xi, copy=True, sparse=False, indexing="xy"):
         else:
             out.append(lax.broadcast_in_dim(a, tuple(sizes), (dim,)))
     return out
-

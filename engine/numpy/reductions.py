@@ -11,8 +11,9 @@ import numpy as np
 from .. import core
 from .. import dtypes
 from .. import lax
-from ._util import (as_operand, check_arraylike, dtype_of, promote_dtypes_inexact,
-                    reduction_axes, shape_of, canonicalize_axis, weak_scalar)
+from ._util import (as_operand, canonicalize_axis, check_arraylike, dtype_of,
+                    promote_dtypes_inexact, reduction_axes, shape_of, to_inexact_dtype,
+                    weak_scalar)
 
 __all__ = ['sum', 'prod', 'max', 'min', 'amax', 'amin', 'mean', 'average', 'var', 'std', 'all',
            'any', 'argmax', 'argmin', 'cumsum', 'cumprod', 'cumulative_sum',
@@ -62,7 +63,8 @@ def _reduce(name, a, axis, dtype, keepdims, initial, where, *, lax_reduce, combi
         result_dtype = dtypes.canonicalize_user_dtype(dtype, name)
     else:
         result_dtype = _default_accumulator(in_dtype) if widen else in_dtype
-    comp_dtype = _upcast_f16(result_dtype) if upcast_f16 else result_dtype
+    # float16/bfloat16 accumulate in float32, unless the caller chose the dtype
+    comp_dtype = _upcast_f16(result_dtype) if upcast_f16 and dtype is None else result_dtype
     if bool_reduce is not None and comp_dtype == np.bool_:
         lax_reduce = bool_reduce
     a = lax.convert_element_type(a, result_dtype, False)
@@ -178,12 +180,11 @@ def _count(a, axes, where):
 
 
 def _mean_dtypes(a, dtype, name):
-    in_dtype = dtype_of(a)
     if dtype is None:
-        result = in_dtype if dtypes.is_inexact(in_dtype) else dtypes.default_float_dtype()
-    else:
-        result = dtypes.canonicalize_user_dtype(dtype, name)
-    return result, _upcast_f16(result)
+        result = to_inexact_dtype(dtype_of(a))
+        return result, _upcast_f16(result)
+    result = dtypes.canonicalize_user_dtype(dtype, name)
+    return result, result
 
 
 def mean(a, axis=None, dtype=None, out=None, keepdims=False, *, where=None):
@@ -239,14 +240,11 @@ def var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=Non
     a = as_operand(a)
     in_dtype = dtype_of(a)
     if dtype is None:
-        result_dtype = dtypes.real_dtype(in_dtype) if dtypes.is_inexact(in_dtype) \
-            else dtypes.default_float_dtype()
-        comp = _upcast_f16(in_dtype if dtypes.is_inexact(in_dtype)
-                           else dtypes.default_float_dtype())
+        result_dtype = dtypes.real_dtype(to_inexact_dtype(in_dtype))
+        comp = _upcast_f16(to_inexact_dtype(in_dtype))
     else:
         result_dtype = dtypes.canonicalize_user_dtype(dtype, "var")
-        comp = _upcast_f16(result_dtype if dtypes.is_inexact(in_dtype)
-                           else result_dtype)
+        comp = _upcast_f16(result_dtype)
     a = lax.convert_element_type(a, comp, False)
     axes = reduction_axes(axis, len(shape_of(a)))
     centered = lax.sub(a, mean(a, axis, dtype=comp, keepdims=True, where=where))
@@ -264,11 +262,10 @@ def var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=Non
                          axis=axis, keepdims=keepdims)
         normalizer = lax.sub(normalizer, lax.convert_element_type(as_operand(ddof), real_comp))
     total = sum(centered, axis, keepdims=keepdims, where=where)
-    result = lax.div(total, normalizer)
+    result = lax.convert_element_type(lax.div(total, normalizer), result_dtype)
     from .ufuncs import where as where_fn
-    result = where_fn(lax.gt(normalizer, weak_scalar(0, real_comp)), result,
-                      weak_scalar(np.nan, real_comp))
-    return lax.convert_element_type(result, result_dtype)
+    return where_fn(lax.gt(normalizer, weak_scalar(0, real_comp)), result,
+                    weak_scalar(np.nan, real_comp))
 
 
 def std(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=None,
@@ -473,4 +470,3 @@ def count_nonzero(a, axis=None, keepdims=False):
     zero = np.bool_(False) if dtype_of(a) == np.bool_ else weak_scalar(0, dtype_of(a))
     return sum(lax.ne(a, zero), axis=axis, dtype=dtypes.default_int_dtype(),
                keepdims=keepdims)
-

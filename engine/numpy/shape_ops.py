@@ -64,6 +64,9 @@ def ravel(a, order="C"):
     return lax.reshape(as_array(a), (_prod(shape_of(a)),))
 
 
+flatten = ravel  # for the Array.flatten method (NumPy has no function of this name)
+
+
 def transpose(a, axes=None):
     check_arraylike("transpose", a)
     a = as_array(as_operand(a))
@@ -248,44 +251,34 @@ def append(arr, values, axis=None):
 
 # ---------------------------------------------------------------------------- splitting
 
-def _split_sizes(size, indices_or_sections, name, strict):
-    if isinstance(indices_or_sections, (int, np.integer)) or (
-            np.ndim(indices_or_sections) == 0 and not isinstance(indices_or_sections, (list,
-                                                                                         tuple))):
+def _split_pieces(size, indices_or_sections, name, strict):
+    """(start, length) of each piece: ``n`` equal sections, or cuts at the given indices."""
+    if np.ndim(indices_or_sections) == 0 and not isinstance(indices_or_sections, (list, tuple)):
         n = operator.index(np.asarray(concrete_value(indices_or_sections, name)).item())
         if n <= 0:
             raise ValueError("number sections must be larger than 0.")
         if strict and size % n:
             raise ValueError("array split does not result in an equal division")
-        if strict:
-            return [size // n] * n
         q, r = divmod(size, n)
-        return [q + 1] * r + [q] * (n - r)
-    idx = [operator.index(i) for i in np.asarray(concrete_value(np.asarray(
-        indices_or_sections) if isinstance(indices_or_sections, (list, tuple))
-        else indices_or_sections, name))]
-    bounds = [0] + [builtins.min(builtins.max(i + size if i < 0 else i, 0), size)
-                    for i in idx] + [size]
-    return [builtins.max(b - a, 0) for a, b in zip(bounds[:-1], bounds[1:])], bounds
+        lengths = [q + 1] * r + [q] * (n - r)
+        starts = [int(x) for x in np.cumsum([0] + lengths[:-1])]
+        return list(zip(starts, lengths))
+    cuts = np.asarray(concrete_value(indices_or_sections, name)).reshape(-1)
+    bounds = [0] + [builtins.min(builtins.max(int(i) + size if i < 0 else int(i), 0), size)
+                    for i in cuts] + [size]
+    return [(a, builtins.max(b - a, 0)) for a, b in zip(bounds[:-1], bounds[1:])]
 
 
 def _split(name, ary, indices_or_sections, axis, strict):
     check_arraylike(name, ary)
     ary = as_array(as_operand(ary))
     ax = canonicalize_axis(axis, ndim_of(ary))
-    size = shape_of(ary)[ax]
-    res = _split_sizes(size, indices_or_sections, name, strict)
-    if isinstance(res, tuple):
-        sizes, bounds = res
-        starts = bounds[:-1]
-    else:
-        sizes = res
-        starts = list(np.cumsum([0] + sizes[:-1]))
+    pieces = _split_pieces(shape_of(ary)[ax], indices_or_sections, name, strict)
     lax_split = getattr(lax, "split", None)
-    if lax_split is not None and builtins.all(
-            s == e for s, e in zip(starts, np.cumsum([0] + sizes[:-1]))):
-        return list(lax_split(ary, tuple(sizes), ax))
-    return [lax.slice_in_dim(ary, int(s), int(s) + n, axis=ax) for s, n in zip(starts, sizes)]
+    offsets = np.cumsum([0] + [n for _, n in pieces[:-1]])
+    if lax_split is not None and builtins.all(s == o for (s, _), o in zip(pieces, offsets)):
+        return list(lax_split(ary, tuple(n for _, n in pieces), ax))
+    return [lax.slice_in_dim(ary, s, s + n, axis=ax) for s, n in pieces]
 
 
 def split(ary, indices_or_sections, axis=0):
@@ -355,15 +348,10 @@ def broadcast_to(array, shape):
     if old == shape:
         return as_array(array)
     nlead = len(shape) - len(old)
-    if nlead < 0 or any(o != 1 and o != n for o, n in zip(old, shape[nlead:])):
+    if nlead < 0 or builtins.any(o != 1 and o != n for o, n in zip(old, shape[nlead:])):
         raise ValueError(f"Incompatible shapes for broadcasting: {old} and requested shape "
                          f"{shape}")
-    # size-1 axes that grow are dropped first, so broadcast_in_dim maps only equal sizes
-    keep = [i for i, (o, n) in enumerate(zip(old, shape[nlead:])) if o == n]
-    squeezed = tuple(i for i, (o, n) in enumerate(zip(old, shape[nlead:])) if o != n)
-    if squeezed:
-        array = lax.reshape(as_array(array), tuple(old[i] for i in keep))
-    return lax.broadcast_in_dim(array, shape, tuple(nlead + i for i in keep))
+    return lax.broadcast_in_dim(array, shape, tuple(range(nlead, len(shape))))
 
 
 def broadcast_arrays(*args):

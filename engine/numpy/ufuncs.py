@@ -45,9 +45,17 @@ def _const(x, v):
 
 
 def _strong(x, v):
-    """A strongly typed literal ``v`` of ``x``'s dtype (makes the result strong, as
-    JAX's constants do)."""
+    """A strongly typed literal ``v`` of ``x``'s dtype (the result becomes strong)."""
     return np.asarray(v, dtype_of(x))
+
+
+def _lax_const(x, v):
+    """``v`` as a constant like ``x``: weak if ``x`` is a weakly typed scalar, else strong
+    (JAX's rule for the constants inside its compositions)."""
+    aval = core.get_aval(x)
+    if aval.weak_type and not aval.shape:
+        return weak_scalar(v, aval.dtype)
+    return np.asarray(v, aval.dtype)
 
 
 # ---------------------------------------------------------------------------- arithmetic
@@ -431,13 +439,14 @@ def minimum(x1, x2, /):
 
 
 def fmax(x1, x2):
+    """The larger of two values, ignoring a NaN in either."""
     x1, x2 = promote_args("fmax", x1, x2)
-    return where(lax.bitwise_or(lax.gt(x1, x2), lax.ne(x2, x2)), x1, x2)
+    return where(lax.bitwise_or(greater(x1, x2), lax.ne(x2, x2)), x1, x2)
 
 
 def fmin(x1, x2):
     x1, x2 = promote_args("fmin", x1, x2)
-    return where(lax.bitwise_or(lax.lt(x1, x2), lax.ne(x2, x2)), x1, x2)
+    return where(lax.bitwise_or(less(x1, x2), lax.ne(x2, x2)), x1, x2)
 
 
 _NO_ARG = object()
@@ -541,6 +550,8 @@ bitwise_and = _bitwise("bitwise_and", lax.bitwise_and)
 bitwise_or = _bitwise("bitwise_or", lax.bitwise_or)
 bitwise_xor = _bitwise("bitwise_xor", lax.bitwise_xor)
 bitwise_not = invert = bitwise_invert = _bitwise("bitwise_not", lax.bitwise_not)
+
+
 def left_shift(x1, x2, /):
     x1, x2 = promote_args_numeric("left_shift", x1, x2)
     return lax.shift_left(x1, x2)
@@ -599,21 +610,39 @@ def angle(z, deg=False):
 # ---------------------------------------------------------------------------- composites
 
 def logaddexp(x1, x2, /):
-    """``log(exp(x1) + exp(x2))`` without overflow: ``max + log1p(exp(-|x1 - x2|))``."""
+    """``log(exp(x1) + exp(x2))`` without overflow: ``max + log1p(exp(min - max))``.
+
+    Written with max and min (not ``-|x1 - x2|``) so that the derivative at ties is 1/2
+    for each operand, the value JAX's hand-written derivative gives."""
     x1, x2 = promote_args_inexact("logaddexp", x1, x2)
-    amax = lax.max(x1, x2)
+    if dtypes.is_complex(dtype_of(x1)):
+        return _complex_logaddexp(x1, x2, lax.exp, lax.log1p)
+    amax, amin = lax.max(x1, x2), lax.min(x1, x2)
     delta = lax.sub(x1, x2)
-    smooth = lax.add(amax, lax.log1p(lax.exp(lax.neg(lax.abs(delta)))))
+    smooth = lax.add(amax, lax.log1p(lax.exp(lax.sub(amin, amax))))
     return lax.select_n(lax.ne(delta, delta), smooth, lax.add(x1, x2))
 
 
 def logaddexp2(x1, x2, /):
     x1, x2 = promote_args_inexact("logaddexp2", x1, x2)
-    amax = lax.max(x1, x2)
+    if dtypes.is_complex(dtype_of(x1)):
+        ln2 = _strong(x1, np.log(2))
+        return lax.div(_complex_logaddexp(lax.mul(x1, ln2), lax.mul(x2, ln2), lax.exp,
+                                          lax.log1p), ln2)
+    amax, amin = lax.max(x1, x2), lax.min(x1, x2)
     delta = lax.sub(x1, x2)
-    smooth = lax.add(amax, lax.mul(_strong(amax, 1 / np.log(2)),
-                                   lax.log1p(lax.exp2(lax.neg(lax.abs(delta))))))
+    smooth = lax.add(amax, lax.mul(_lax_const(amax, 1 / np.log(2)),
+                                   lax.log1p(lax.exp2(lax.sub(amin, amax)))))
     return lax.select_n(lax.ne(delta, delta), smooth, lax.add(x1, x2))
+
+
+def _complex_logaddexp(x1, x2, exp_fn, log1p_fn):
+    """``a + log1p(exp(b - a))`` with ``a`` the operand of larger real part."""
+    x1, x2 = broadcast_all(x1, x2)
+    first = lax.ge(lax.real(x1), lax.real(x2))
+    big = lax.select_n(first, x2, x1)
+    small = lax.select_n(first, x1, x2)
+    return lax.add(big, log1p_fn(exp_fn(lax.sub(small, big))))
 
 
 def nextafter(x1, x2, /):
@@ -633,7 +662,7 @@ def hypot(x1, x2, /):
     safe_big = _select(is_zero, lax.full_like(big, 1), big)
     out = lax.mul(big, lax.sqrt(lax.add(_const(big, 1), lax.square(lax.div(small, safe_big)))))
     out = _select(is_zero, big, out)
-    return _select(any_inf, _strong(out, np.inf), out)
+    return _select(any_inf, _lax_const(out, np.inf), out)
 
 
 def copysign(x1, x2, /):
@@ -660,8 +689,8 @@ degrees = rad2deg
 def heaviside(x1, x2, /):
     x1, x2 = promote_args_inexact("heaviside", x1, x2)
     at_zero = where(lax.ne(x1, x1), x1, x2)  # NaN stays NaN
-    return where(lax.lt(x1, _zero(x1)), _strong(x1, 0),
-                 where(lax.gt(x1, _zero(x1)), _strong(x1, 1), at_zero))
+    return where(lax.lt(x1, _zero(x1)), _lax_const(x1, 0),
+                 where(lax.gt(x1, _zero(x1)), _lax_const(x1, 1), at_zero))
 
 
 def sinc(x, /):
