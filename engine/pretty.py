@@ -8,6 +8,7 @@ import string
 import numpy as np
 
 from . import core
+from . import dtypes
 
 WIDTH = 80
 
@@ -42,7 +43,7 @@ def _encode(n):
 
 def _literal_str(lit):
     dt = lit.aval.dtype
-    if dt.kind == "V":  # float0
+    if dt == dtypes.float0:
         return f"(b'',):{lit.aval.str_short()}"
     v = np.asarray(lit.val)
     if v.shape == ():

@@ -23,6 +23,9 @@ def __getattr__(name):
     if name == "session":
         from .session import session
         return session
+    if name in ("trace_stepper", "grad_stepper", "vmap_stepper"):
+        from . import steppers
+        return getattr(steppers, name)
     raise AttributeError(name)
 
 LABEXTENSION_NAME = "glassjax"
