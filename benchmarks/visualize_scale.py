@@ -116,9 +116,11 @@ def main():
     t_block, opened = best_of(lambda: view.expand("jaxpr:block-0"))
     mid = model.eqns[len(model.eqns) // 2]
     t_focus, focus = best_of(lambda: graph.jaxpr_graph(model, focus=mid, hops=3))
+    t_html, html_text = best_of(lambda: visualize.jaxpr_html(model))
     views.update(jaxpr_collapsed=view, jaxpr_block_open=opened, jaxpr_neighbourhood=focus)
     report([("trace (engine, for reference)", t_trace, f"{len(model)} equations"),
             ("JaxprModel", t_model, ""),
+            ("jaxpr HTML pane", t_html, f"{len(html_text) / 1e6:.1f} MB"),
             ("collapsed graph DOT", t_graph, f"{view!r}, {len(view.source) // 1024} KiB"),
             ("  open one block", t_block, repr(opened)),
             ("  neighbourhood, 3 hops", t_focus, repr(focus))])
@@ -129,9 +131,11 @@ def main():
     t_parse, hlo = best_of(lambda: visualize.parse_hlo_module(s.compiled.as_text()))
     t_hgraph, hview = best_of(lambda: graph.hlo_graph(hlo))
     t_jgraph, jview = best_of(lambda: graph.jaxpr_graph(s.jaxpr))
+    t_hhtml, hhtml = best_of(lambda: visualize.hlo_html(hlo, links=s.source_map))
     views.update(mlp_hlo=hview, mlp_jaxpr=jview)
     report([("stage_models (trace, lower, XLA compile, all models)", t_stage, repr(hlo)),
             ("  parse optimized HLO alone", t_parse, ""),
+            ("optimized HLO HTML pane (linked)", t_hhtml, f"{len(hhtml) / 1e3:.0f} kB"),
             ("optimized HLO graph DOT", t_hgraph, repr(hview)),
             ("jaxpr graph DOT", t_jgraph, repr(jview))])
 
