@@ -317,6 +317,7 @@ class Primitive:
         self.lowering = None
         self.partial_eval = None
         self.subjaxprs_rule = None
+        self._shape_memo = {}
 
     def __repr__(self):
         return self.name
@@ -332,12 +333,26 @@ class Primitive:
         return apply_primitive(self, args, params)
 
     def abstract_eval(self, *avals, **params):
+        # Shape rules are pure: remember their answers for avals and params seen before
+        # (tracing a long program meets the same few signatures again and again).
+        try:
+            key = (avals, tuple(params.items()))
+            out = self._shape_memo.get(key)
+        except TypeError:  # an unhashable param
+            key, out = None, None
+        if out is not None:
+            return out
         if self.abstract_eval_rule is None:
             raise NotImplementedError(f"primitive {self.name} has no shape rule")
         try:
-            return self.abstract_eval_rule(*avals, **params)
+            out = self.abstract_eval_rule(*avals, **params)
         except (TypeError, ValueError) as e:
             raise _annotate(e, self, avals) from None
+        if key is not None:
+            if len(self._shape_memo) > 2048:
+                self._shape_memo.clear()
+            self._shape_memo[key] = out
+        return out
 
     def subjaxprs(self, params):
         return self.subjaxprs_rule(params) if self.subjaxprs_rule else ()

@@ -11,6 +11,8 @@ _internal_prefixes = [_ENGINE_DIR]
 def register_internal_dir(path):
     """Let a layer above the engine (visualize, notebook_ext) hide its frames too."""
     _internal_prefixes.append(os.path.abspath(path) + os.sep)
+    _internal_cache.clear()
+    _internal_code.clear()
 
 
 class SourceInfo:
@@ -47,13 +49,22 @@ def _is_internal(filename):
     return r
 
 
+_internal_code = {}  # code object -> is it the engine's (cached per code object)
+
+
 def user_frame(depth_limit=64):
     """SourceInfo of the innermost frame that is not engine code, or None."""
     f = sys._getframe(1)
     n = 0
+    get = _internal_code.get
     while f is not None and n < depth_limit:
         code = f.f_code
-        if not _is_internal(code.co_filename):
+        internal = get(code)
+        if internal is None:
+            if len(_internal_code) > 8192:
+                _internal_code.clear()
+            internal = _internal_code[code] = _is_internal(code.co_filename)
+        if not internal:
             return SourceInfo(code.co_filename, f.f_lineno, code.co_name)
         f = f.f_back
         n += 1
