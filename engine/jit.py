@@ -492,7 +492,13 @@ def jit(
     compiler_options=None,
     **unused,
 ):
-    """Compile ``fun`` with XLA. Usable as ``@jit`` or ``@jit(static_argnums=...)``."""
+    """Compile ``fun`` with XLA. Usable as ``@jit`` or ``@jit(static_argnums=...)``.
+
+    JAX's sharding and layout options (``in_shardings``, ``keep_unused``, ...) are
+    accepted for compatibility and have no effect on one device."""
+    unknown = set(unused) - _ACCEPTED_JAX_OPTIONS
+    if unknown:
+        raise TypeError(f"jit() got unexpected keyword argument(s): {sorted(unknown)}")
     if fun is None:
         return functools.partial(
             jit,
@@ -506,6 +512,10 @@ def jit(
     return JitFunction(
         fun, static_argnums, static_argnames, donate_argnums, device, backend, compiler_options
     )
+
+
+_ACCEPTED_JAX_OPTIONS = frozenset({"in_shardings", "out_shardings", "keep_unused", "inline",
+                                   "abstracted_axes"})
 
 
 def all_jitted():
