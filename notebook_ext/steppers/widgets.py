@@ -3,6 +3,8 @@ re-rendered (a window of the program, see ``render``) at each step. Works headle
 setting ``slider.value`` (or calling ``next()``) updates ``body.value``."""
 from __future__ import annotations
 
+import time
+
 import ipywidgets as widgets
 
 from . import render
@@ -76,6 +78,24 @@ class StepperWidget(widgets.VBox):
         self.stage.value = name
         return self
 
+    # -- display
+    def summary(self):
+        """One line: which stepper, of which function, at which step."""
+        title = getattr(self.model, "title", "stepper")
+        name = getattr(self.model, "fun_name", None)
+        of = f" of {name}" if name else ""
+        err = " (failed: see the error)" if getattr(self.model, "error", None) else ""
+        return f"{title} stepper{of}: {self.label.value}{err}"
+
+    def _repr_mimebundle_(self, **kwargs):
+        # The live view (ipywidgets' widget-view mimetype, which front-ends with the widget
+        # manager prefer) plus a static copy of the current step for saved notebooks and
+        # nbconvert exports: the body's HTML with its stylesheet, no script needed.
+        data = super()._repr_mimebundle_(**kwargs) or {}
+        data["text/plain"] = self.summary()
+        data["text/html"] = f"<style>{render.css()}</style>{self.body.value}"
+        return data
+
     # -- internals
     def _select_track(self, t):
         self._track = t
@@ -110,28 +130,40 @@ class StepperWidget(widgets.VBox):
 
 class ProgressReporter:
     """A progress bar shown while a stepper records (in a live notebook only); call it
-    as ``progress(done, total or None, phase)``."""
+    as ``progress(done, total or None, phase)``. It appears only once the work has taken
+    longer than ``delay`` seconds, so quick recordings add no widget to the output (a bar
+    displayed and closed at once can race the page building its views)."""
 
-    def __init__(self, title):
+    def __init__(self, title, delay=0.5):
         self.bar = widgets.IntProgress(min=0, max=1, value=0, description=title,
                                        bar_style="info")
         self.label = widgets.Label("starting")
         self.box = widgets.HBox([self.bar, self.label])
         self._shown = False
+        self._wanted = False
+        self._delay = delay
+        self._start = time.perf_counter()
 
     def show(self):
+        self._wanted = True
+        self._start = time.perf_counter()
+        return self
+
+    def _display_now(self):
         try:
             from IPython import get_ipython
             from IPython.display import display
         except ImportError:
-            return self
+            return
         ip = get_ipython()
         if ip is not None and getattr(ip, "kernel", None) is not None:
             display(self.box)
             self._shown = True
-        return self
 
     def __call__(self, done, total, phase):
+        if self._wanted and not self._shown and \
+                time.perf_counter() - self._start > self._delay:
+            self._display_now()
         if total:
             self.bar.max = max(int(total), 1)
             self.bar.value = min(int(done), self.bar.max)
