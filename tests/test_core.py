@@ -25,7 +25,7 @@ def _programs():
 
 
 @pytest.mark.parametrize("case", ["sin_mul", "grad_sum_sin", "jit_nested", "weak_scalar",
-                                  "reshape_T", "vmap_sin"])
+                                  "reshape_T", "vmap_sin", "grad_tanh_layer"])
 def test_make_jaxpr_text_matches_jax(case):
     jax, jnp = real_jax()
     x = np.linspace(-1, 1, 6).astype(np.float32).reshape(2, 3)
@@ -45,6 +45,8 @@ def test_make_jaxpr_text_matches_jax(case):
             return lambda x: x.reshape(3, 2).T
         if case == "vmap_sin":
             return j.vmap(lambda r: m.sin(r) * r)
+        if case == "grad_tanh_layer":
+            return j.grad(lambda w: m.mean((m.tanh(x.T @ w) - 1.0) ** 2))
     ours = str(engine.make_jaxpr(build(engine, enp))(x))
     theirs = str(jax.make_jaxpr(build(jax, jnp))(x))
     assert ours == theirs

@@ -554,7 +554,8 @@ integer_pow_p.def_lowering(_integer_pow_lowering)
 def _integer_pow_jvp(g, x, *, y):
     if y == 0:
         return _bcast_scalar(0, g)
-    return mul(g, mul(_const(y, x), integer_pow(x, y - 1)))
+    # x**1 is x itself: JAX's jaxpr has no integer_pow[y=1] there
+    return mul(g, mul(_const(y, x), x if y == 2 else integer_pow(x, y - 1)))
 
 
 defjvp(integer_pow_p, _integer_pow_jvp)
