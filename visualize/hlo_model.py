@@ -662,3 +662,7 @@ def _parse_module_lines(lines, start, end):
     return HloModule(name, attributes, computations,
                      (tables["FileNames"], tables["FunctionNames"], tables["FileLocations"],
                       frames), "\n".join(lines[start:end]))
+
+
+# Public names for the renderers.
+match_close = _match_close

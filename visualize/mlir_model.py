@@ -693,3 +693,7 @@ def parse_mlir_module(text):
             op.parent = op.parent.id if op.parent is not None else None
     aliases = {k: resolve(v) for k, v in raw_aliases.items()}
     return MlirModule(module_name, functions, aliases, text)
+
+
+# Public names for the renderers.
+strip_locs = _strip_locs

@@ -30,9 +30,9 @@ import uuid
 
 from engine import core
 
-from .hlo_model import HloModule, _match_close
+from .hlo_model import HloModule, match_close as _match_close
 from .jaxpr_model import JaxprModel
-from .mlir_model import MlirModule, _strip_locs
+from .mlir_model import MlirModule, strip_locs as _strip_locs
 
 __all__ = ["jaxpr_html", "stablehlo_html", "hlo_html", "source_html", "stages_html",
            "link_table", "html_document", "page_css", "page_js"]
