@@ -239,8 +239,6 @@ def _check_input_dtype(x, allow_int, holomorphic, name):
                     f"{name} with holomorphic=True requires inputs with complex "
                     f"dtype, but got {dt.name}."
                 )
-        elif dtypes.is_complex(dt) and False:
-            pass
         elif not dtypes.is_inexact(dt) and not allow_int:
             raise TypeError(
                 f"{name} requires real- or complex-valued inputs (input dtype that "

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from . import core
 from .array import Array
 
@@ -12,7 +14,8 @@ def _jnp():
     return jnp
 
 
-_OPERAND_TYPES = (Array, core.Tracer, core.WeakScalar, int, float, complex, bool)
+_OPERAND_TYPES = (Array, core.Tracer, core.WeakScalar, int, float, complex, bool,
+                  np.ndarray, np.generic)
 
 
 def _binary(name, reflected=False):
@@ -22,18 +25,12 @@ def _binary(name, reflected=False):
         nonlocal fn
         if fn is None:
             fn = getattr(_jnp(), name)
-        if not isinstance(other, _OPERAND_TYPES) and not _is_numpy(other):
+        if not isinstance(other, _OPERAND_TYPES):
             return NotImplemented
         return fn(other, self) if reflected else fn(self, other)
 
     op.__name__ = f"__{'r' if reflected else ''}{name}__"
     return op
-
-
-def _is_numpy(x):
-    import numpy as np
-
-    return isinstance(x, (np.ndarray, np.generic))
 
 
 def _unary(name):
@@ -90,10 +87,7 @@ _METHODS = [
     "all",
     "cumsum",
     "cumprod",
-    "reshape",
-    "transpose",
     "squeeze",
-    "astype",
     "clip",
     "round",
     "ravel",
@@ -135,9 +129,7 @@ def _install(cls):
     cls.transpose = lambda self, *axes: _jnp().transpose(
         self, (axes[0] if len(axes) == 1 and not isinstance(axes[0], int) else axes) or None
     )
-    cls.astype = lambda self, dtype: (
-        _jnp().asarray(self).astype(dtype) if False else _astype(self, dtype)
-    )
+    cls.astype = _astype
 
 
 def _astype(x, dtype):
@@ -148,5 +140,3 @@ def _astype(x, dtype):
 
 _install(Array)
 _install(core.Tracer)
-# Python's default __eq__/__hash__ pairing: Array and Tracer are unhashable on purpose.
-Array.__hash__ = None.__class__.__hash__ if False else Array.__hash__

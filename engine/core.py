@@ -10,7 +10,6 @@ any order and depth without a global level counter.
 from __future__ import annotations
 
 import contextlib
-import itertools
 import threading
 
 import numpy as np
@@ -92,10 +91,6 @@ class WeakScalar:
 
     def __repr__(self):
         return f"WeakScalar({self.value!r}, {self.aval.dtype.name})"
-
-
-def raise_to_shaped(aval):
-    return aval
 
 
 def get_aval(x):
@@ -475,9 +470,6 @@ def escaped_tracer_error(tracer, primitive=None):
         "transformed by jit, grad, vmap or similar saved one of its intermediate values "
         "outside (in a global, a list or an attribute); return it as an output instead."
     )
-
-
-_tracer_ids = itertools.count()
 
 
 class Tracer:

@@ -203,12 +203,10 @@ class JitFunction:
         return tuple(static), tuple(dyn_args), dyn_kwargs
 
     def _rebuild(self, static, dyn_args, dyn_kwargs):
-        pos = {k: v for k, v in static if isinstance(k, int)}
-        kw = {k: v for k, v in static if not isinstance(k, int)}
-        args, it = [], iter(dyn_args)
-        for i in range(len(dyn_args) + len(pos)):
-            args.append(_unwrap_static(pos[i]) if i in pos else next(it))
-        kw.update({k: _unwrap_static(v) for k, v in kw.items()})
+        pos = {k: v.value for k, v in static if isinstance(k, int)}
+        kw = {k: v.value for k, v in static if not isinstance(k, int)}
+        it = iter(dyn_args)
+        args = [pos[i] if i in pos else next(it) for i in range(len(dyn_args) + len(pos))]
         return args, {**kw, **dyn_kwargs}
 
     def _traced(self, static, in_tree, avals):
@@ -451,10 +449,6 @@ def _hashable_static(v, where):
             "static arguments must be hashable (use a tuple instead of a list)"
         ) from None
     return _Static(v, (type(v), v))
-
-
-def _unwrap_static(s):
-    return s.value if isinstance(s, _Static) else s
 
 
 def _try_signature(fun):
