@@ -8,6 +8,7 @@ sides are pinned to one core (``taskset -c 1`` where available), rounds alternat
 between them, and the best time of each side is kept: the machines are shared and noisy,
 so read the ratios, not the absolute times.
 """
+
 import argparse
 import json
 import os
@@ -42,7 +43,7 @@ def run_side(python, side, names):
     if r.returncode != 0:
         raise SystemExit(f"{side} side failed:\n{r.stderr[-3000:]}")
     line = [l for l in r.stdout.splitlines() if l.startswith("RESULT")][-1]
-    return json.loads(line[len("RESULT"):])
+    return json.loads(line[len("RESULT") :])
 
 
 def main():
@@ -54,6 +55,7 @@ def main():
     args = ap.parse_args()
     sys.path.insert(0, HERE)
     import workloads
+
     names = args.only or list(workloads.WORKLOADS)
     best = {"engine": {}, "jax": {}}
     jax_imported = False

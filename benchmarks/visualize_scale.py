@@ -13,6 +13,7 @@ Where ``node`` exists, the DOT of each default view is also laid out with the bu
 Graphviz WASM module (what the browser runs) and that time printed; where the ``dot``
 binary exists, its time too. The engine only: no JAX is imported.
 """
+
 import argparse
 import json
 import os
@@ -28,11 +29,12 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+import workloads  # noqa: E402
+
 import engine  # noqa: E402
 import engine.numpy as jnp  # noqa: E402
 import visualize  # noqa: E402
 from visualize import graph  # noqa: E402
-import workloads  # noqa: E402
 
 TARGET_S = 2.0
 
@@ -91,14 +93,25 @@ def layout_times(views):
             with open(path, "w") as fh:
                 fh.write(view.source)
             if node:
-                done = subprocess.run([node, "--input-type=module", "-e", _NODE_TIMER,
-                                       graph.graphviz_module_path(), path],
-                                      capture_output=True, text=True, timeout=600)
+                done = subprocess.run(
+                    [
+                        node,
+                        "--input-type=module",
+                        "-e",
+                        _NODE_TIMER,
+                        graph.graphviz_module_path(),
+                        path,
+                    ],
+                    capture_output=True,
+                    text=True,
+                    timeout=600,
+                )
                 if done.returncode == 0:
                     out[name][0] = json.loads(done.stdout)
             if dot:
-                out[name][1], _ = best_of(lambda: subprocess.run(
-                    [dot, "-Tsvg", path], capture_output=True, timeout=600))
+                out[name][1], _ = best_of(
+                    lambda: subprocess.run([dot, "-Tsvg", path], capture_output=True, timeout=600)
+                )
     return out
 
 
@@ -118,12 +131,16 @@ def main():
     t_focus, focus = best_of(lambda: graph.jaxpr_graph(model, focus=mid, hops=3))
     t_html, html_text = best_of(lambda: visualize.jaxpr_html(model))
     views.update(jaxpr_collapsed=view, jaxpr_block_open=opened, jaxpr_neighbourhood=focus)
-    report([("trace (engine, for reference)", t_trace, f"{len(model)} equations"),
+    report(
+        [
+            ("trace (engine, for reference)", t_trace, f"{len(model)} equations"),
             ("JaxprModel", t_model, ""),
             ("jaxpr HTML pane", t_html, f"{len(html_text) / 1e6:.1f} MB"),
             ("collapsed graph DOT", t_graph, f"{view!r}, {len(view.source) // 1024} KiB"),
             ("  open one block", t_block, repr(opened)),
-            ("  neighbourhood, 3 hops", t_focus, repr(focus))])
+            ("  neighbourhood, 3 hops", t_focus, repr(focus)),
+        ]
+    )
 
     print("MLP training step (784-512-512-10, batch 128), optimized HLO")
     step, params, xb, yb = workloads._mlp_step(engine, jnp)
@@ -133,11 +150,15 @@ def main():
     t_jgraph, jview = best_of(lambda: graph.jaxpr_graph(s.jaxpr))
     t_hhtml, hhtml = best_of(lambda: visualize.hlo_html(hlo, links=s.source_map))
     views.update(mlp_hlo=hview, mlp_jaxpr=jview)
-    report([("stage_models (trace, lower, XLA compile, all models)", t_stage, repr(hlo)),
+    report(
+        [
+            ("stage_models (trace, lower, XLA compile, all models)", t_stage, repr(hlo)),
             ("  parse optimized HLO alone", t_parse, ""),
             ("optimized HLO HTML pane (linked)", t_hhtml, f"{len(hhtml) / 1e3:.0f} kB"),
             ("optimized HLO graph DOT", t_hgraph, repr(hview)),
-            ("jaxpr graph DOT", t_jgraph, repr(jview))])
+            ("jaxpr graph DOT", t_jgraph, repr(jview)),
+        ]
+    )
 
     if args.no_layout:
         return
@@ -145,12 +166,17 @@ def main():
     if all(v == [None, None] for v in times.values()):
         print("layout: neither node nor dot is installed; not timed")
         return
-    print("layout of each view (the browser's WASM build, run by node; first layout of a "
-          "fresh page, then warm)")
+    print(
+        "layout of each view (the browser's WASM build, run by node; first layout of a "
+        "fresh page, then warm)"
+    )
     rows = []
     for name, (wasm, dot) in times.items():
-        note = "" if wasm is None else (f"warm {wasm['warm'] / 1000:.3f} s, module load "
-                                        f"{wasm['load'] / 1000:.3f} s")
+        note = (
+            ""
+            if wasm is None
+            else (f"warm {wasm['warm'] / 1000:.3f} s, module load {wasm['load'] / 1000:.3f} s")
+        )
         if dot is not None:
             note += f"; dot binary {dot:.3f} s"
         rows.append((name, None if wasm is None else wasm["cold"] / 1000, note))

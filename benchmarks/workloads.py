@@ -4,6 +4,7 @@ Each ``run_*`` takes the API module pair (``jax``-like, ``jnp``-like) and return
 best time in seconds of its measured unit. ``compare.py`` calls these in separate
 processes (the engine's without ``jax`` installed) and prints ratios.
 """
+
 import time
 
 import numpy as np
@@ -37,9 +38,10 @@ def run_eager_op(jax, jnp):
 
 def _long_program(jnp):
     def f(x):
-        for i in range(400):
+        for _ in range(400):
             x = jnp.sin(x) * 1.01 + x * x - 0.5  # 5 ops per iteration
         return x
+
     return f
 
 
@@ -50,6 +52,7 @@ def run_trace_lower(jax, jnp):
     def once():
         # a new function each time: JAX caches traces (and lowerings) per function object
         jax.jit(_long_program(jnp)).lower(x).as_text()
+
     once()
     return _best(once, 1, 5)
 
@@ -58,8 +61,13 @@ def _mlp_step(jax, jnp):
     def init(seed):
         r = np.random.RandomState(seed)
         sizes = [784, 512, 512, 10]
-        return [(jnp.asarray(r.randn(m, n).astype(np.float32) * np.sqrt(2.0 / m)),
-                 jnp.zeros((n,), jnp.float32)) for m, n in zip(sizes[:-1], sizes[1:])]
+        return [
+            (
+                jnp.asarray(r.randn(m, n).astype(np.float32) * np.sqrt(2.0 / m)),
+                jnp.zeros((n,), jnp.float32),
+            )
+            for m, n in zip(sizes[:-1], sizes[1:])
+        ]
 
     def predict(params, x):
         for w, b in params[:-1]:
@@ -92,6 +100,7 @@ def run_mlp_step(jax, jnp):
 
     def once():
         jax.block_until_ready(step(params, x, y))
+
     return _best(once, 20, 7)
 
 

@@ -9,20 +9,15 @@ import functools
 
 import numpy as np
 
-from . import core
-from . import dispatch
-from . import dtypes
-from . import runtime
-from . import tree_util
+from . import core, dispatch, dtypes, runtime, tree_util
 from .array import Array
 from .config import config
-from .interpreters import batching
+from .interpreters import batching, transpose
 from .interpreters import jvp as jvp_mod
 from .interpreters import partial_eval as pe
-from .interpreters import transpose
 from .interpreters.tracing import trace_to_jaxpr
 from .jit import _arg_aval
-from .tree_util import tree_flatten, tree_unflatten, tree_map
+from .tree_util import tree_flatten, tree_map, tree_unflatten
 
 
 def _flatten_fun(fun, in_tree, store, kwargs=None):

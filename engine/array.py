@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import core
-from . import dtypes
-from . import runtime
+from . import core, dtypes, runtime
 
 
 class Array:

@@ -14,8 +14,17 @@ def _jnp():
     return jnp
 
 
-_OPERAND_TYPES = (Array, core.Tracer, core.WeakScalar, int, float, complex, bool,
-                  np.ndarray, np.generic)
+_OPERAND_TYPES = (
+    Array,
+    core.Tracer,
+    core.WeakScalar,
+    int,
+    float,
+    complex,
+    bool,
+    np.ndarray,
+    np.generic,
+)
 
 
 def _binary(name, reflected=False):

@@ -14,10 +14,8 @@ import threading
 
 import numpy as np
 
-from . import dtypes
-from . import errors
+from . import dtypes, errors
 from .source_info import user_frame
-
 
 # ---------------------------------------------------------------------------- avals
 

@@ -1,4 +1,5 @@
 """A short tour of the engine, printed to the terminal: ``python -m engine.demo``."""
+
 import engine as jax
 import engine.numpy as jnp
 
@@ -23,8 +24,14 @@ def main():
     compiled = lowered.compile()
     print("== XLA's optimized HLO")
     print(compiled.as_text())
-    print("== cost estimate:", {k: v for k, v in compiled.cost_analysis().items()
-                                if k in ("flops", "transcendentals", "bytes accessed")})
+    print(
+        "== cost estimate:",
+        {
+            k: v
+            for k, v in compiled.cost_analysis().items()
+            if k in ("flops", "transcendentals", "bytes accessed")
+        },
+    )
     value, grad = step(w, key_x, y)
     print("\n== run on", jax.devices()[0], ": loss =", value, "\ngrad =\n", grad)
 

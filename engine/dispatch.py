@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import core
-from . import dtypes
-from . import runtime
+from . import core, dtypes, runtime
 from .array import Array
 from .config import config
 from .core import ClosedJaxpr, Jaxpr, JaxprEqn, Var
@@ -183,8 +181,10 @@ def execute(exe, args, bufs):
 def check_not_deleted(args):
     for x in args:
         if type(x) is Array and x.is_deleted():
-            raise RuntimeError(f"Array has been deleted with shape={x.dtype.name}{list(x.shape)}. "
-                               "It was donated to a jitted computation or deleted explicitly.")
+            raise RuntimeError(
+                f"Array has been deleted with shape={x.dtype.name}{list(x.shape)}. "
+                "It was donated to a jitted computation or deleted explicitly."
+            )
 
 
 def run_executable(exe, out_avals, args, device):

@@ -6,6 +6,7 @@ stays float16.  Promotion is the least upper bound on a small lattice rather
 than NumPy's value-based tables.  The x64 flag is read from ``config`` on
 every call: with it off, 64-bit types are squeezed to 32 bits.
 """
+
 import warnings
 
 import ml_dtypes
@@ -31,8 +32,23 @@ complex128 = np.dtype(np.complex128)
 # The tangent type of integer and boolean primals: a zero-sized dtype.
 float0 = np.dtype([("float0", np.void, 0)])
 
-NUMERIC_DTYPES = (bool_, int8, int16, int32, int64, uint8, uint16, uint32, uint64,
-                  bfloat16, float16, float32, float64, complex64, complex128)
+NUMERIC_DTYPES = (
+    bool_,
+    int8,
+    int16,
+    int32,
+    int64,
+    uint8,
+    uint16,
+    uint32,
+    uint64,
+    bfloat16,
+    float16,
+    float32,
+    float64,
+    complex64,
+    complex128,
+)
 _VALID_DTYPES = frozenset(NUMERIC_DTYPES + (float0,))
 
 _TO_32_BIT = {int64: int32, uint64: uint32, float64: float32, complex128: complex64}
@@ -42,20 +58,47 @@ _WEAK_PYTHON_TYPES = (int, float, complex)
 # ml_dtypes' narrow types are not subclasses of np.floating/np.integer, so
 # np.issubdtype gets them wrong; we place them in the hierarchy by hand.
 _CUSTOM_FLOAT_TYPES = frozenset(
-    getattr(ml_dtypes, name) for name in (
-        "bfloat16", "float4_e2m1fn", "float6_e2m3fn", "float6_e3m2fn", "float8_e3m4",
-        "float8_e4m3", "float8_e4m3b11fnuz", "float8_e4m3fn", "float8_e4m3fnuz",
-        "float8_e5m2", "float8_e5m2fnuz", "float8_e8m0fnu") if hasattr(ml_dtypes, name))
-_CUSTOM_SIGNED_TYPES = frozenset(getattr(ml_dtypes, n) for n in ("int1", "int2", "int4")
-                                 if hasattr(ml_dtypes, n))
-_CUSTOM_UNSIGNED_TYPES = frozenset(getattr(ml_dtypes, n) for n in ("uint1", "uint2", "uint4")
-                                   if hasattr(ml_dtypes, n))
+    getattr(ml_dtypes, name)
+    for name in (
+        "bfloat16",
+        "float4_e2m1fn",
+        "float6_e2m3fn",
+        "float6_e3m2fn",
+        "float8_e3m4",
+        "float8_e4m3",
+        "float8_e4m3b11fnuz",
+        "float8_e4m3fn",
+        "float8_e4m3fnuz",
+        "float8_e5m2",
+        "float8_e5m2fnuz",
+        "float8_e8m0fnu",
+    )
+    if hasattr(ml_dtypes, name)
+)
+_CUSTOM_SIGNED_TYPES = frozenset(
+    getattr(ml_dtypes, n) for n in ("int1", "int2", "int4") if hasattr(ml_dtypes, n)
+)
+_CUSTOM_UNSIGNED_TYPES = frozenset(
+    getattr(ml_dtypes, n) for n in ("uint1", "uint2", "uint4") if hasattr(ml_dtypes, n)
+)
 
 _SHORT_NAMES = {
-    bool_: "bool", int8: "i8", int16: "i16", int32: "i32", int64: "i64",
-    uint8: "u8", uint16: "u16", uint32: "u32", uint64: "u64",
-    bfloat16: "bf16", float16: "f16", float32: "f32", float64: "f64",
-    complex64: "c64", complex128: "c128", float0: "float0",
+    bool_: "bool",
+    int8: "i8",
+    int16: "i16",
+    int32: "i32",
+    int64: "i64",
+    uint8: "u8",
+    uint16: "u16",
+    uint32: "u32",
+    uint64: "u64",
+    bfloat16: "bf16",
+    float16: "f16",
+    float32: "f32",
+    float64: "f64",
+    complex64: "c64",
+    complex128: "c128",
+    float0: "float0",
 }
 _STRING_ALIASES = {"bf16": bfloat16, "bfloat16": bfloat16, "float0": float0}
 
@@ -65,6 +108,7 @@ class TypePromotionError(ValueError):
 
 
 # ---------------------------------------------------------------- defaults
+
 
 def default_int_dtype():
     return int64 if config.jax_enable_x64 else int32
@@ -82,8 +126,13 @@ def default_complex_dtype():
     return complex128 if config.jax_enable_x64 else complex64
 
 
-_DEFAULT_FOR_KIND = {"b": lambda: bool_, "i": default_int_dtype, "u": default_uint_dtype,
-                     "f": default_float_dtype, "c": default_complex_dtype}
+_DEFAULT_FOR_KIND = {
+    "b": lambda: bool_,
+    "i": default_int_dtype,
+    "u": default_uint_dtype,
+    "f": default_float_dtype,
+    "c": default_complex_dtype,
+}
 
 
 def _default_for(dtype):
@@ -92,6 +141,7 @@ def _default_for(dtype):
 
 
 # ---------------------------------------------------------------- conversion
+
 
 def _as_dtype(x):
     """Any dtype-like (dtype, scalar type, string, or a value with .dtype) -> np.dtype."""
@@ -133,7 +183,10 @@ def canonicalize_user_dtype(dtype, fun_name=None):
             f"truncated to dtype {canonical}. To enable more dtypes, set the "
             "jax_enable_x64 configuration option or the JAX_ENABLE_X64 shell "
             "environment variable. See https://github.com/jax-ml/jax#current-gotchas "
-            "for more.", UserWarning, stacklevel=3)
+            "for more.",
+            UserWarning,
+            stacklevel=3,
+        )
     return canonical
 
 
@@ -142,12 +195,15 @@ check_user_dtype = canonicalize_user_dtype
 
 def _check_valid(dt, value):
     if dt not in _VALID_DTYPES:
-        raise TypeError(f"Value {value!r} with dtype {dt} is not a valid JAX array type. "
-                        "Only arrays of numeric types are supported.")
+        raise TypeError(
+            f"Value {value!r} with dtype {dt} is not a valid JAX array type. "
+            "Only arrays of numeric types are supported."
+        )
     return dt
 
 
 # ---------------------------------------------------------------- values
+
 
 def is_python_scalar(x):
     return type(x) in _PYTHON_SCALAR_TYPES
@@ -214,6 +270,7 @@ def _dtype_and_weak(x):
 # ---------------------------------------------------------------- the lattice
 # Nodes are dtype names, plus "int*", "float*", "complex*" for weak Python types.
 # An edge a -> b means b is the next type up from a.
+
 
 def _lattice_edges(x64):
     return {
@@ -315,8 +372,7 @@ def _lattice_result(dts, weaks):
         dtype, _ = _node_dtype(_least_upper_bound({_node(d, False) for d in dts}))
         weak = True
     else:
-        dtype, weak = _node_dtype(_least_upper_bound(
-            {_node(d, w) for d, w in zip(dts, weaks)}))
+        dtype, weak = _node_dtype(_least_upper_bound({_node(d, w) for d, w in zip(dts, weaks)}))
     return dtype, weak and dtype != bool_
 
 
@@ -340,13 +396,18 @@ def promote_types(a, b):
 
     As in JAX, the result is not canonicalized (int64 + int32 is int64).
     """
-    nodes = {(t.__name__ + "*") if any(t is w for w in _WEAK_PYTHON_TYPES)
-             else _node(_as_dtype(t), False) for t in (a, b)}
+    nodes = {
+        (t.__name__ + "*")
+        if any(t is w for w in _WEAK_PYTHON_TYPES)
+        else _node(_as_dtype(t), False)
+        for t in (a, b)
+    }
     node = _least_upper_bound(nodes)
     return np.dtype(node[:-1]) if node.endswith("*") else _NODE_TO_DTYPE[node]
 
 
 # ---------------------------------------------------------------- predicates
+
 
 def _scalar_type(x):
     if isinstance(x, type) and issubclass(x, np.generic):
@@ -377,6 +438,7 @@ def _memo_predicate(abstract):
             if isinstance(dtype, np.dtype):
                 cache[dtype] = r
         return r
+
     return pred
 
 
@@ -420,5 +482,9 @@ def short_name(dtype):
     name = _SHORT_NAMES.get(dt)
     if name is not None:
         return name
-    return (dt.name.replace("float", "f").replace("uint", "u")
-            .replace("int", "i").replace("complex", "c"))
+    return (
+        dt.name.replace("float", "f")
+        .replace("uint", "u")
+        .replace("int", "i")
+        .replace("complex", "c")
+    )

@@ -10,15 +10,14 @@ import functools
 import inspect
 import weakref
 
-from . import core
-from . import dispatch
-from . import runtime
-from . import tree_util
+from . import core, dispatch, runtime, tree_util
 from .array import Array
 from .config import config
 from .core import Primitive
-from .interpreters import jaxpr_transforms as jt, jvp as jvp_mod, lowering, partial_eval as pe
-from .interpreters import transpose
+from .interpreters import jaxpr_transforms as jt
+from .interpreters import jvp as jvp_mod
+from .interpreters import lowering, transpose
+from .interpreters import partial_eval as pe
 from .interpreters.tracing import convert_constvars_to_invars, trace_to_jaxpr
 
 jit_p = Primitive("jit", multiple_results=True)
@@ -508,8 +507,9 @@ def jit(
     )
 
 
-_ACCEPTED_JAX_OPTIONS = frozenset({"in_shardings", "out_shardings", "keep_unused", "inline",
-                                   "abstracted_axes"})
+_ACCEPTED_JAX_OPTIONS = frozenset(
+    {"in_shardings", "out_shardings", "keep_unused", "inline", "abstracted_axes"}
+)
 
 
 def all_jitted():

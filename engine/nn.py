@@ -3,20 +3,54 @@
 Where JAX defines a derivative by hand (relu's is 0 at 0, relu6's is 0 at both kinks),
 the same values come from ``where`` here; softmax, log_softmax and logsumexp subtract a
 ``stop_gradient``-ed maximum for numerical stability, as JAX does."""
+
 from __future__ import annotations
 
 import numpy as np
 
-from . import dtypes
-from . import lax
+from . import dtypes, lax
 from . import numpy as jnp
-from .numpy._util import (as_array, as_operand, check_arraylike, dtype_of, promote_args_inexact,
-                          promote_dtypes, reduction_axes, shape_of, weak_scalar)
+from .numpy._util import (
+    as_array,
+    as_operand,
+    check_arraylike,
+    dtype_of,
+    promote_args_inexact,
+    promote_dtypes,
+    reduction_axes,
+    shape_of,
+    weak_scalar,
+)
 
-__all__ = ['relu', 'relu6', 'sigmoid', 'log_sigmoid', 'softplus', 'soft_sign', 'silu',
-           'swish', 'gelu', 'elu', 'celu', 'selu', 'leaky_relu', 'hard_tanh', 'hard_sigmoid',
-           'hard_silu', 'hard_swish', 'glu', 'mish', 'tanh', 'softmax', 'log_softmax',
-           'logsumexp', 'one_hot', 'standardize', 'normalize', 'initializers']
+__all__ = [
+    "relu",
+    "relu6",
+    "sigmoid",
+    "log_sigmoid",
+    "softplus",
+    "soft_sign",
+    "silu",
+    "swish",
+    "gelu",
+    "elu",
+    "celu",
+    "selu",
+    "leaky_relu",
+    "hard_tanh",
+    "hard_sigmoid",
+    "hard_silu",
+    "hard_swish",
+    "glu",
+    "mish",
+    "tanh",
+    "softmax",
+    "log_softmax",
+    "logsumexp",
+    "one_hot",
+    "standardize",
+    "normalize",
+    "initializers",
+]
 
 tanh = jnp.tanh
 
@@ -47,8 +81,9 @@ def relu6(x):
     x = _arr("relu6", x)
     (x,) = (as_array(promote_dtypes(x, 6.0)[0]),)  # the 6. makes integers float
     inside = lax.bitwise_and(lax.gt(x, _c(x, 0)), lax.lt(x, _c(x, 6)))
-    return jnp.where(inside, x, jnp.where(lax.ge(x, _c(x, 6)), lax.full_like(x, 6),
-                                          lax.full_like(x, 0)))
+    return jnp.where(
+        inside, x, jnp.where(lax.ge(x, _c(x, 6)), lax.full_like(x, 6), lax.full_like(x, 0))
+    )
 
 
 def sigmoid(x):
@@ -84,8 +119,17 @@ def gelu(x, approximate=True):
     dt = dtype_of(x)
     if approximate:
         sqrt_2_over_pi = np.asarray(np.sqrt(2 / np.pi), dt)
-        cdf = jnp.multiply(0.5, jnp.add(1.0, jnp.tanh(jnp.multiply(
-            sqrt_2_over_pi, jnp.add(x, jnp.multiply(0.044715, jnp.power(x, 3)))))))
+        cdf = jnp.multiply(
+            0.5,
+            jnp.add(
+                1.0,
+                jnp.tanh(
+                    jnp.multiply(
+                        sqrt_2_over_pi, jnp.add(x, jnp.multiply(0.044715, jnp.power(x, 3)))
+                    )
+                ),
+            ),
+        )
         return jnp.multiply(x, cdf)
     sqrt_half = np.asarray(np.sqrt(0.5), dt)
     out = jnp.true_divide(jnp.multiply(x, lax.erfc(jnp.multiply(jnp.negative(x), sqrt_half))), 2)
@@ -101,8 +145,10 @@ def elu(x, alpha=1.0):
 
 def celu(x, alpha=1.0):
     x = _arr("celu", x)
-    return jnp.add(jnp.maximum(x, 0.0), jnp.multiply(alpha, jnp.expm1(
-        jnp.true_divide(jnp.minimum(x, 0.0), alpha))))
+    return jnp.add(
+        jnp.maximum(x, 0.0),
+        jnp.multiply(alpha, jnp.expm1(jnp.true_divide(jnp.minimum(x, 0.0), alpha))),
+    )
 
 
 def selu(x):
@@ -148,6 +194,7 @@ def glu(x, axis=-1):
 
 
 # ---------------------------------------------------------------------------- softmax family
+
 
 def _stable_max(x, axis, where, initial=-np.inf):
     """The maximum along ``axis`` (kept), with -inf where everything is masked."""
@@ -212,8 +259,11 @@ def one_hot(x, num_classes, *, dtype=None, axis=-1):
     """``x[..., None] == arange(num_classes)``, as ``dtype`` (default float)."""
     check_arraylike("one_hot", x)
     num_classes = int(num_classes)
-    dtype = dtypes.default_float_dtype() if dtype is None else \
-        dtypes.canonicalize_user_dtype(dtype, "one_hot")
+    dtype = (
+        dtypes.default_float_dtype()
+        if dtype is None
+        else dtypes.canonicalize_user_dtype(dtype, "one_hot")
+    )
     x = as_array(as_operand(x))
     nd = len(shape_of(x))
     out_axis = axis % (nd + 1)
@@ -232,8 +282,9 @@ def standardize(x, axis=-1, mean=None, variance=None, epsilon=1e-5, where=None):
     if mean is None:
         mean = jnp.mean(x, axis, keepdims=True, where=where)
     if variance is None:
-        variance = jnp.subtract(jnp.mean(jnp.square(x), axis, keepdims=True, where=where),
-                                jnp.square(mean))
+        variance = jnp.subtract(
+            jnp.mean(jnp.square(x), axis, keepdims=True, where=where), jnp.square(mean)
+        )
         variance = jnp.clip(variance, 0)  # rounding can make it slightly negative
     return jnp.multiply(jnp.subtract(x, mean), lax.rsqrt(jnp.add(variance, epsilon)))
 
@@ -242,6 +293,7 @@ normalize = standardize
 
 
 # ---------------------------------------------------------------------------- initializers
+
 
 class _Initializers:
     """``nn.initializers``: functions ``init(key, shape, dtype) -> Array``. Those that
@@ -259,6 +311,7 @@ class _Initializers:
     def constant(value, dtype=None):
         def init(key, shape, dtype=dtype):
             return jnp.full(shape, value, dtype or dtypes.default_float_dtype())
+
         return init
 
 

@@ -7,8 +7,7 @@ import string
 
 import numpy as np
 
-from . import core
-from . import dtypes
+from . import core, dtypes
 
 WIDTH = 80
 

@@ -20,6 +20,7 @@ form they were given. (JAX's jaxprs show typed keys as ``key<fry>[]`` values and
 ``random_bits``/``random_split`` equations; here they appear as their uint32 data and
 ``iota_2x32_shape``/``threefry2x32`` equations.)
 """
+
 from __future__ import annotations
 
 import math
@@ -28,25 +29,41 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from . import core
-from . import dtypes
-from . import lax
-from . import tree_util
+from . import core, dtypes, lax, tree_util
 from .config import config
 from .jit import jit
 from .lax.random_bits import iota_2x32_shape, threefry2x32
 
-__all__ = ['PRNGKey', 'key', 'key_data', 'wrap_key_data', 'key_impl', 'PRNGKeyArray',
-           'split', 'fold_in', 'bits', 'uniform', 'normal', 'randint', 'bernoulli',
-           'gumbel', 'categorical', 'permutation', 'choice', 'truncated_normal']
+__all__ = [
+    "PRNGKey",
+    "key",
+    "key_data",
+    "wrap_key_data",
+    "key_impl",
+    "PRNGKeyArray",
+    "split",
+    "fold_in",
+    "bits",
+    "uniform",
+    "normal",
+    "randint",
+    "bernoulli",
+    "gumbel",
+    "categorical",
+    "permutation",
+    "choice",
+    "truncated_normal",
+]
 
 _UINT_BY_BITS = {8: dtypes.uint8, 16: dtypes.uint16, 32: dtypes.uint32, 64: dtypes.uint64}
 
 
 # ---------------------------------------------------------------------------- typed keys
 
+
 class KeyDType:
     """The dtype of typed threefry keys; prints as ``key<fry>``."""
+
     name = "key<fry>"
     impl = "threefry2x32"
 
@@ -67,6 +84,7 @@ key_dtype = KeyDType()
 
 class PRNGKeyArray:
     """An array of typed threefry keys, stored as uint32 data of shape ``(*shape, 2)``."""
+
     __slots__ = ("_data",)
     __array_priority__ = 200
 
@@ -122,25 +140,31 @@ class PRNGKeyArray:
     def __repr__(self):
         if isinstance(self._data, core.Tracer):
             return f"PRNGKeyArray({self.shape}, dtype={key_dtype}) overlaying {self._data!r}"
-        return (f"Array({self.shape}, dtype={key_dtype}) overlaying:\n"
-                f"{np.asarray(self._data)}")
+        return f"Array({self.shape}, dtype={key_dtype}) overlaying:\n{np.asarray(self._data)}"
 
 
-tree_util.register_pytree_node(PRNGKeyArray, lambda k: ((k._data,), None),
-                               lambda _, children: PRNGKeyArray(children[0]))
+tree_util.register_pytree_node(
+    PRNGKeyArray, lambda k: ((k._data,), None), lambda _, children: PRNGKeyArray(children[0])
+)
 
 
 def _check_key_data(data):
     aval = core.get_aval(data)
     if aval.ndim < 1:
-        raise TypeError("JAX encountered invalid PRNG key data: expected key_data.ndim >= 1; "
-                        f"got ndim={aval.ndim}")
+        raise TypeError(
+            "JAX encountered invalid PRNG key data: expected key_data.ndim >= 1; "
+            f"got ndim={aval.ndim}"
+        )
     if aval.shape[-1:] != (2,):
-        raise TypeError("JAX encountered invalid PRNG key data: expected key_data.shape to "
-                        f"end with (2,); got shape={aval.shape} for impl=threefry2x32")
+        raise TypeError(
+            "JAX encountered invalid PRNG key data: expected key_data.shape to "
+            f"end with (2,); got shape={aval.shape} for impl=threefry2x32"
+        )
     if aval.dtype != np.uint32:
-        raise TypeError("JAX encountered invalid PRNG key data: expected key_data.dtype = "
-                        f"uint32; got dtype={aval.dtype}")
+        raise TypeError(
+            "JAX encountered invalid PRNG key data: expected key_data.dtype = "
+            f"uint32; got dtype={aval.dtype}"
+        )
 
 
 def _key_data_of(name, key, allow_batched=False):
@@ -157,8 +181,10 @@ def _key_data_of(name, key, allow_batched=False):
     shape = core.get_aval(data).shape
     if not allow_batched and len(shape) > 1:
         shown = shape[:-1] if typed else shape
-        raise ValueError(f"{name} accepts a single key, but was given a key array of shape "
-                         f"{shown} != (). Use jax.vmap for batching.")
+        raise ValueError(
+            f"{name} accepts a single key, but was given a key array of shape "
+            f"{shown} != (). Use jax.vmap for batching."
+        )
     return data, typed
 
 
@@ -167,11 +193,11 @@ def _as_keys(data, typed):
 
 
 def _words(data):
-    return (lax.index_in_dim(data, 0, keepdims=False),
-            lax.index_in_dim(data, 1, keepdims=False))
+    return (lax.index_in_dim(data, 0, keepdims=False), lax.index_in_dim(data, 1, keepdims=False))
 
 
 # ---------------------------------------------------------------------------- seeding
+
 
 def _seed_words(seed):
     """Key data for an integer seed: (bits 63..32, bits 31..0) of its value."""
@@ -184,7 +210,8 @@ def _seed_words(seed):
     low = lax.convert_element_type(seed, np.uint32)
     if aval.dtype.itemsize == 8:
         high = lax.convert_element_type(
-            lax.shift_right_logical(seed, np.array(32, aval.dtype)), np.uint32)
+            lax.shift_right_logical(seed, np.array(32, aval.dtype)), np.uint32
+        )
     else:
         high = lax.full((), 0, np.uint32)
     return lax.concatenate([lax.expand_dims(high, (0,)), lax.expand_dims(low, (0,))], 0)
@@ -194,8 +221,10 @@ def _seed(ctor_name, seed):
     if isinstance(seed, PRNGKeyArray):
         raise TypeError(f"{ctor_name} accepts a scalar seed, but was given a PRNG key.")
     if _ndim(seed):
-        raise TypeError(f"{ctor_name} accepts a scalar seed, but was given an array of shape "
-                        f"{np.shape(seed)} != (). Use jax.vmap for batching")
+        raise TypeError(
+            f"{ctor_name} accepts a scalar seed, but was given an array of shape "
+            f"{np.shape(seed)} != (). Use jax.vmap for batching"
+        )
     if isinstance(seed, int):
         # As JAX does: go through int64 (OverflowError beyond it), then wrap to the
         # default integer width.
@@ -205,6 +234,7 @@ def _seed(ctor_name, seed):
         seed = arr
     elif not core.valid_array_value(seed) or isinstance(seed, (np.ndarray, np.generic)):
         from . import numpy as jnp
+
         seed = jnp.asarray(seed)
     return _seed_words_jit(seed)
 
@@ -229,8 +259,9 @@ def key(seed, *, impl=None):
 
 def _check_impl(impl):
     if impl is not None and str(impl) not in ("threefry2x32", "key<fry>"):
-        raise ValueError(f'unrecognized PRNG implementation "{impl}". Did you mean one of: '
-                         '"threefry2x32"?')
+        raise ValueError(
+            f'unrecognized PRNG implementation "{impl}". Did you mean one of: "threefry2x32"?'
+        )
 
 
 def key_data(keys):
@@ -257,6 +288,7 @@ def key_impl(keys):
 
 
 # ---------------------------------------------------------------------------- split, fold_in, bits
+
 
 def _hash_counters(data, shape):
     """threefry2x32 of the key over the 64-bit row-major counters of ``shape``."""
@@ -297,16 +329,19 @@ _fold_in_jit = jit(_fold_in)
 def fold_in(key, data):
     """A new key from a key and a 32-bit integer."""
     from . import numpy as jnp
+
     kdata, typed = _key_data_of("fold_in", key)
     if _ndim(data):
-        raise TypeError("fold_in accepts a scalar, but was given an array of"
-                        f"shape {np.shape(data)} != (). Use jax.vmap for batching.")
+        raise TypeError(
+            "fold_in accepts a scalar, but was given an array of"
+            f"shape {np.shape(data)} != (). Use jax.vmap for batching."
+        )
     return _as_keys(_fold_in_jit(kdata, jnp.asarray(data, dtype=np.uint32)), typed)
 
 
 def _random_bits(data, bit_width, shape):
-    if math.prod(shape) > 2 ** 64:
-        raise NotImplementedError('random bits array of size exceeding 2 ** 64')
+    if math.prod(shape) > 2**64:
+        raise NotImplementedError("random bits array of size exceeding 2 ** 64")
     y1, y2 = _hash_counters(data, shape)
     if bit_width == 64:
         u64 = dtypes.uint64
@@ -328,8 +363,11 @@ def _canonical_shape(shape):
 def bits(key, shape=(), dtype=None):
     """Uniform random bits as unsigned integers (uint32, or uint64 under x64)."""
     data, _ = _key_data_of("bits", key)
-    dtype = (dtypes.default_uint_dtype() if dtype is None
-             else dtypes.canonicalize_user_dtype(dtype, "bits"))
+    dtype = (
+        dtypes.default_uint_dtype()
+        if dtype is None
+        else dtypes.canonicalize_user_dtype(dtype, "bits")
+    )
     if not dtypes.is_unsigned(dtype):
         raise ValueError(f"dtype argument to `bits` must be an unsigned int dtype, got {dtype}")
     return _bits_jit(data, 8 * dtype.itemsize, _canonical_shape(shape))
@@ -339,6 +377,7 @@ _bits_jit = jit(_random_bits, static_argnums=(1, 2))
 
 
 # ---------------------------------------------------------------------------- floats
+
 
 def _float_dtype(name, dtype, kinds=("float",)):
     dtype = dtypes.canonicalize_user_dtype(float if dtype is None else dtype, name)
@@ -365,8 +404,9 @@ def _uniform(data, minval, maxval, shape, dtype):
         random = lax.convert_element_type(random, uint)
     mantissa = lax.shift_right_logical(random, np.array(rng_bits - nmant, uint))
     one_bits = np.array(1.0, dtype).view(uint)
-    floats = lax.sub(lax.bitcast_convert_type(lax.bitwise_or(mantissa, one_bits), dtype),
-                     np.array(1.0, dtype))
+    floats = lax.sub(
+        lax.bitcast_convert_type(lax.bitwise_or(mantissa, one_bits), dtype), np.array(1.0, dtype)
+    )
     scaled = lax.add(lax.mul(floats, lax.sub(maxval, minval)), minval)
     return lax.max(minval, lax.reshape(scaled, shape))
 
@@ -374,7 +414,7 @@ def _uniform(data, minval, maxval, shape, dtype):
 _uniform_jit = jit(_uniform, static_argnums=(3, 4))
 
 
-def uniform(key, shape=(), dtype=None, minval=0., maxval=1.):
+def uniform(key, shape=(), dtype=None, minval=0.0, maxval=1.0):
     """Uniform floats in [minval, maxval)."""
     data, _ = _key_data_of("uniform", key)
     dtype = _float_dtype("uniform", dtype)
@@ -382,8 +422,8 @@ def uniform(key, shape=(), dtype=None, minval=0., maxval=1.):
 
 
 def _normal_real(data, shape, dtype):
-    lo = np.nextafter(np.array(-1., dtype), np.array(0., dtype), dtype=dtype)
-    u = _uniform(data, lo, np.array(1., dtype), shape, dtype)
+    lo = np.nextafter(np.array(-1.0, dtype), np.array(0.0, dtype), dtype=dtype)
+    u = _uniform(data, lo, np.array(1.0, dtype), shape, dtype)
     return lax.mul(np.array(np.sqrt(2), dtype), lax.erf_inv(u))
 
 
@@ -451,21 +491,26 @@ def _broadcasting(op, x, y):
     """``op`` with NumPy broadcasting (rank promotion and size-1 axes)."""
     sx, sy = core.get_aval(x).shape, core.get_aval(y).shape
     shape = tuple(np.broadcast_shapes(sx, sy))
-    return op(lax.broadcast_to_shape(x, shape) if sx != shape else x,
-              lax.broadcast_to_shape(y, shape) if sy != shape else y)
+    return op(
+        lax.broadcast_to_shape(x, shape) if sx != shape else x,
+        lax.broadcast_to_shape(y, shape) if sy != shape else y,
+    )
 
 
 def _check_shape(name, shape, *param_shapes):
     if param_shapes:
         joint = tuple(np.broadcast_shapes(shape, *param_shapes))
         if joint != tuple(shape):
-            raise ValueError(f"{name} parameter shapes must be broadcast-compatible with shape "
-                             "argument, and the result of broadcasting the shapes must equal "
-                             f"the shape argument, but got result {joint} for shape argument "
-                             f"{tuple(shape)}.")
+            raise ValueError(
+                f"{name} parameter shapes must be broadcast-compatible with shape "
+                "argument, and the result of broadcasting the shapes must equal "
+                f"the shape argument, but got result {joint} for shape argument "
+                f"{tuple(shape)}."
+            )
 
 
 # ---------------------------------------------------------------------------- integers
+
 
 def _convert_and_clip_integer(val, dtype):
     """Convert to ``dtype`` saturating at its range instead of wrapping."""
@@ -481,14 +526,17 @@ def _convert_and_clip_integer(val, dtype):
 
 def _clip_bounds(dtype, vdt):
     """The range of ``dtype`` intersected with that of ``vdt``."""
-    return (max(int(np.iinfo(dtype).min), int(np.iinfo(vdt).min)),
-            min(int(np.iinfo(dtype).max), int(np.iinfo(vdt).max)))
+    return (
+        max(int(np.iinfo(dtype).min), int(np.iinfo(vdt).min)),
+        min(int(np.iinfo(dtype).max), int(np.iinfo(vdt).max)),
+    )
 
 
 def _randint(data, minval, maxval, shape, dtype):
     """Integers in [minval, maxval): two words of random bits per value, reduced modulo
     the span (biased only when the span is not a power of two)."""
     from . import numpy as jnp
+
     _check_shape("randint", shape, np.shape(minval), np.shape(maxval))
     minval, maxval = jnp.asarray(minval), jnp.asarray(maxval)
     if not dtypes.is_int(minval.dtype):
@@ -535,6 +583,7 @@ _randint_jit = jit(_randint, static_argnums=(3, 4))
 def randint(key, shape, minval, maxval, dtype=None):
     """Uniform integers in [minval, maxval)."""
     from . import numpy as jnp
+
     data, _ = _key_data_of("randint", key)
     dtype = dtypes.canonicalize_user_dtype(int if dtype is None else dtype, "randint")
     if not dtypes.is_int(dtype):
@@ -548,6 +597,7 @@ def randint(key, shape, minval, maxval, dtype=None):
         def clipped(v, hi):
             v = lax.convert_element_type(jnp.asarray(v), dtypes.int32)
             return _bmin(np.array(hi, np.int32), _bmax(np.array(int(info.min), np.int32), v))
+
         minval = clipped(minval, int(info.max))
         maxval = clipped(maxval, int(info.max) + 1)
     out = _randint_jit(data, minval, maxval, shape, sampling)
@@ -556,10 +606,12 @@ def randint(key, shape, minval, maxval, dtype=None):
 
 # ---------------------------------------------------------------------------- discrete samplers
 
-def bernoulli(key, p=0.5, shape=None, mode='low'):
+
+def bernoulli(key, p=0.5, shape=None, mode="low"):
     """Booleans that are True with probability ``p``."""
     from . import numpy as jnp
-    if mode not in ('high', 'low'):
+
+    if mode not in ("high", "low"):
         raise ValueError(f"got {mode=}, expected 'high' or 'low'")
     data, _ = _key_data_of("bernoulli", key)
     dtype = dtypes.dtype_of(p)
@@ -577,12 +629,12 @@ def _bernoulli(data, p, shape, mode):
     else:
         _check_shape("bernoulli", shape, core.get_aval(p).shape)
     dtype = core.get_aval(p).dtype
-    if mode == 'high':
-        u = _uniform(data, 0., 1., (2, *shape), dtype)
+    if mode == "high":
+        u = _uniform(data, 0.0, 1.0, (2, *shape), dtype)
         u1, u2 = (lax.index_in_dim(u, i, keepdims=False) for i in range(2))
         u2 = lax.mul(u2, np.array(2.0 ** -dtypes.finfo(dtype).nmant, dtype))
         return _broadcasting(lax.lt, u2, _broadcasting(lax.sub, p, u1))
-    return _broadcasting(lax.lt, _uniform(data, 0., 1., shape, dtype), p)
+    return _broadcasting(lax.lt, _uniform(data, 0.0, 1.0, shape, dtype), p)
 
 
 _bernoulli_jit = jit(_bernoulli, static_argnums=(2, 3))
@@ -591,13 +643,15 @@ _bernoulli_jit = jit(_bernoulli, static_argnums=(2, 3))
 def _gumbel(data, shape, dtype, mode):
     info = dtypes.finfo(dtype)
     if mode == "high":
-        u = _uniform(data, 0., 1., (2,) + shape, dtype)
+        u = _uniform(data, 0.0, 1.0, (2,) + shape, dtype)
         high, low = (lax.index_in_dim(u, i, keepdims=False) for i in range(2))
-        finer = lax.add(lax.add(high, lax.mul(np.array(2.0 ** -info.nmant, dtype), low)),
-                        np.array(info.tiny, dtype))
+        finer = lax.add(
+            lax.add(high, lax.mul(np.array(2.0**-info.nmant, dtype), low)),
+            np.array(info.tiny, dtype),
+        )
         x = lax.select(lax.ge(high, np.array(0.5, dtype)), high, finer)
         return lax.neg(lax.log(lax.neg(lax.log1p(lax.neg(x)))))
-    u = _uniform(data, float(info.tiny), 1., shape, dtype)
+    u = _uniform(data, float(info.tiny), 1.0, shape, dtype)
     return lax.neg(lax.log(lax.neg(lax.log(u))))
 
 
@@ -617,6 +671,7 @@ def gumbel(key, shape=(), dtype=None, mode=None):
 def categorical(key, logits, axis=-1, shape=None, replace=True, mode=None):
     """Category indices sampled with probabilities softmax(logits, axis) (Gumbel-max)."""
     from . import numpy as jnp
+
     data, _ = _key_data_of("categorical", key)
     logits = jnp.asarray(logits)
     ndim = logits.ndim
@@ -640,9 +695,9 @@ def categorical(key, logits, axis=-1, shape=None, replace=True, mode=None):
 
 def _categorical(data, logits, shape, batch_shape, axis, replace, mode):
     aval = core.get_aval(logits)
-    prefix = shape[:len(shape) - len(batch_shape)]
+    prefix = shape[: len(shape) - len(batch_shape)]
     if replace:
-        per_draw = list(shape[len(shape) - len(batch_shape):])
+        per_draw = list(shape[len(shape) - len(batch_shape) :])
         per_draw.insert(axis, aval.shape[axis])
         g = _gumbel(data, (*prefix, *per_draw), aval.dtype, mode)
         scores = _broadcasting(lax.add, g, lax.expand_dims(logits, tuple(range(len(prefix)))))
@@ -650,8 +705,10 @@ def _categorical(data, logits, shape, batch_shape, axis, replace, mode):
     scores = _broadcasting(lax.add, logits, _gumbel(data, aval.shape, aval.dtype, mode))
     k = math.prod(prefix)
     if k > aval.shape[axis]:
-        raise ValueError(f"Number of samples without replacement ({k}) cannot exceed number "
-                         f"of categories ({aval.shape[axis]}).")
+        raise ValueError(
+            f"Number of samples without replacement ({k}) cannot exceed number "
+            f"of categories ({aval.shape[axis]})."
+        )
     perm = tuple(i for i in range(aval.ndim) if i != axis) + (axis,)
     _, indices = lax.top_k(lax.transpose(scores, perm), k)
     ndim = core.get_aval(indices).ndim
@@ -679,18 +736,21 @@ _shuffle_jit = jit(_shuffle, static_argnums=(2,))
 def permutation(key, x, axis=0, independent=False):
     """A shuffled ``arange(x)`` (x an integer) or ``x`` shuffled along ``axis``."""
     from . import numpy as jnp
+
     data, _ = _key_data_of("permutation", key)
     ndim = _ndim(x)
     axis = operator.index(axis)
     if not -(ndim or 1) <= axis < (ndim or 1):
         raise ValueError(f"axis {axis} is out of bounds for array of dimension {ndim or 1}")
-    axis %= (ndim or 1)
+    axis %= ndim or 1
     if not ndim:
         if not dtypes.is_int(dtypes.dtype_of(x)):
             raise TypeError("x must be an integer or at least 1-dimensional")
         if isinstance(x, core.Tracer):
-            raise TypeError("argument x of jax.random.permutation() must be a concrete "
-                            "integer, got a traced value")
+            raise TypeError(
+                "argument x of jax.random.permutation() must be a concrete "
+                "integer, got a traced value"
+            )
         r = int(x)
         return _shuffle_jit(data, lax.iota(dtypes.default_int_dtype(), r), axis)
     x = jnp.asarray(x)
@@ -703,10 +763,10 @@ def permutation(key, x, axis=0, independent=False):
 def choice(key, a, shape=(), replace=True, p=None, axis=0, mode=None):
     """Random draws from ``a`` (or ``arange(a)``), optionally weighted by ``p``."""
     from . import numpy as jnp
+
     data, typed = _key_data_of("choice", key)
     if not isinstance(shape, Sequence):
-        raise TypeError("shape argument of jax.random.choice must be a sequence, "
-                        f"got {shape}")
+        raise TypeError(f"shape argument of jax.random.choice must be a sequence, got {shape}")
     shape = tuple(operator.index(d) for d in shape)
     arr = jnp.asarray(a)
     if arr.ndim == 0:
@@ -720,8 +780,10 @@ def choice(key, a, shape=(), replace=True, p=None, axis=0, mode=None):
     if n_inputs <= 0:
         raise ValueError("a must be greater than 0 unless no samples are taken")
     if not replace and n_draws > n_inputs:
-        raise ValueError(f"Cannot take a larger sample (size {n_draws}) than population "
-                         f"(size {n_inputs}) when 'replace=False'")
+        raise ValueError(
+            f"Cannot take a larger sample (size {n_draws}) than population "
+            f"(size {n_inputs}) when 'replace=False'"
+        )
     if p is None:
         if replace:
             ind = randint(key, shape, 0, n_inputs)
@@ -734,9 +796,11 @@ def choice(key, a, shape=(), replace=True, p=None, axis=0, mode=None):
         if not dtypes.is_inexact(p_arr.dtype):
             p_arr = lax.convert_element_type(p_arr, dtypes.default_float_dtype())
         if p_arr.shape != (n_inputs,):
-            raise ValueError("p must be None or a 1D vector with the same size as "
-                             f"a.shape[axis]. p has shape {p_arr.shape} and a.shape[axis] is "
-                             f"{n_inputs}.")
+            raise ValueError(
+                "p must be None or a 1D vector with the same size as "
+                f"a.shape[axis]. p has shape {p_arr.shape} and a.shape[axis] is "
+                f"{n_inputs}."
+            )
         if replace:
             cdf = lax.cumsum(p_arr, 0)
             u = uniform(key, shape, dtype=p_arr.dtype)
@@ -745,10 +809,9 @@ def choice(key, a, shape=(), replace=True, p=None, axis=0, mode=None):
             ind = _searchsorted_left(cdf, r)
         else:
             g = lax.add(gumbel(key, (n_inputs,), dtype=p_arr.dtype, mode=mode), lax.log(p_arr))
-            ind = lax.convert_element_type(lax.top_k(g, n_draws)[1],
-                                           dtypes.default_int_dtype())
+            ind = lax.convert_element_type(lax.top_k(g, n_draws)[1], dtypes.default_int_dtype())
         result = ind if arr.ndim == 0 else jnp.take(arr, ind, axis)
-    out_shape = shape if arr.ndim == 0 else arr.shape[:axis] + shape + arr.shape[axis + 1:]
+    out_shape = shape if arr.ndim == 0 else arr.shape[:axis] + shape + arr.shape[axis + 1 :]
     return lax.reshape(result, out_shape)
 
 
@@ -756,7 +819,9 @@ def _searchsorted_left(sorted_1d, values):
     """For each value, the number of entries of the sorted array below it."""
     n = core.get_aval(sorted_1d).shape[0]
     vshape = core.get_aval(values).shape
-    below = lax.lt(lax.broadcast_in_dim(sorted_1d, vshape + (n,), (len(vshape),)),
-                   lax.expand_dims(values, (len(vshape),)))
+    below = lax.lt(
+        lax.broadcast_in_dim(sorted_1d, vshape + (n,), (len(vshape),)),
+        lax.expand_dims(values, (len(vshape),)),
+    )
     count = lax.convert_element_type(below, dtypes.default_int_dtype())
     return lax.reduce_sum(count, (len(vshape),))

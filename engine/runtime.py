@@ -10,6 +10,7 @@ PJRT plugin (H200, Python 3.12). Calls whose names or signatures may move betwee
 versions are looked up with ``getattr`` and fail with a message naming what is
 missing.
 """
+
 import ctypes
 import glob
 import importlib.metadata
@@ -20,10 +21,9 @@ import sys
 import threading
 import warnings
 
-import numpy as np
-
 import jaxlib
 import jaxlib.version
+import numpy as np
 from jaxlib import xla_client as xc
 from jaxlib.mlir import ir
 from jaxlib.mlir.dialects import chlo, stablehlo
@@ -35,20 +35,25 @@ _TESTED = ((0, 10), (0, 11))  # (major, minor) pairs this module was run against
 
 def _parse_version(text):
     """'0.10.2rc1' -> (0, 10, 2)."""
-    return tuple(int(m.group()) if (m := re.match(r"\d+", piece)) else 0
-                 for piece in text.split(".")[:3])
+    return tuple(
+        int(m.group()) if (m := re.match(r"\d+", piece)) else 0 for piece in text.split(".")[:3]
+    )
 
 
 _JAXLIB_VERSION = _parse_version(jaxlib.version.__version__)
 if _JAXLIB_VERSION[:2] < (0, 10):
     raise ImportError(
         f"engine.runtime needs jaxlib >= 0.10 (found {jaxlib.version.__version__}); "
-        "upgrade with `pip install -U jaxlib`.")
+        "upgrade with `pip install -U jaxlib`."
+    )
 if _JAXLIB_VERSION[:2] not in _TESTED:
     warnings.warn(
         f"engine.runtime was tested with jaxlib {', '.join('%d.%d' % v for v in _TESTED)}; "
         f"found {jaxlib.version.__version__}. If something breaks, the fix belongs in "
-        "engine/runtime.py.", RuntimeWarning, stacklevel=2)
+        "engine/runtime.py.",
+        RuntimeWarning,
+        stacklevel=2,
+    )
 
 
 def jaxlib_version() -> tuple:
@@ -61,7 +66,8 @@ def _require(obj, name, what):
     if value is None:
         raise RuntimeError(
             f"jaxlib {jaxlib.version.__version__} has no {what} ({name}); "
-            "engine/runtime.py needs updating for this jaxlib.")
+            "engine/runtime.py needs updating for this jaxlib."
+        )
     return value
 
 
@@ -87,9 +93,9 @@ def _dialect_registry():
         with _registry_lock:
             if _registry is None:
                 from jaxlib.mlir._mlir_libs import _jax_mlir_ext
+
                 registry = ir.DialectRegistry()
-                _require(_jax_mlir_ext, "register_dialects",
-                         "MLIR dialect registration")(registry)
+                _require(_jax_mlir_ext, "register_dialects", "MLIR dialect registration")(registry)
                 _registry = registry
     return _registry
 
@@ -140,8 +146,10 @@ def set_cpu_device_count(n: int):
     """
     global _cpu_device_count
     if _backends is not None:
-        raise RuntimeError("set_cpu_device_count() must be called before the CPU backend is "
-                           "first used (devices, device_put, compile ...).")
+        raise RuntimeError(
+            "set_cpu_device_count() must be called before the CPU backend is "
+            "first used (devices, device_put, compile ...)."
+        )
     _cpu_device_count = int(n)
 
 
@@ -177,8 +185,10 @@ def find_plugins() -> dict:
     """{'cuda'|'rocm'|'tpu': path of the PJRT plugin .so} for what is installed."""
     found = {}
     for base in _plugin_dirs():
-        for platform, pattern in (("cuda", "xla_cuda*/xla_cuda_plugin.so"),
-                                  ("rocm", "xla_rocm*/xla_rocm_plugin.so")):
+        for platform, pattern in (
+            ("cuda", "xla_cuda*/xla_cuda_plugin.so"),
+            ("rocm", "xla_rocm*/xla_rocm_plugin.so"),
+        ):
             # Newest first: xla_cuda13 before xla_cuda12.
             hits = sorted(glob.glob(os.path.join(base, pattern)), reverse=True)
             if hits and platform not in found:
@@ -198,9 +208,20 @@ def find_plugins() -> dict:
 
 # Sonames of NVIDIA libraries the CUDA plugin dlopens; loaded from the nvidia.* wheels
 # with RTLD_GLOBAL so the plugin finds them without LD_LIBRARY_PATH.
-_NVIDIA_LIBS = ("libcudart.so", "libnvJitLink.so", "libnvrtc.so", "libcublasLt.so",
-                "libcublas.so", "libcusparse.so", "libcusolver.so", "libcufft.so",
-                "libcupti.so", "libnccl.so", "libnvshmem_host.so", "libcudnn.so")
+_NVIDIA_LIBS = (
+    "libcudart.so",
+    "libnvJitLink.so",
+    "libnvrtc.so",
+    "libcublasLt.so",
+    "libcublas.so",
+    "libcusparse.so",
+    "libcusolver.so",
+    "libcufft.so",
+    "libcupti.so",
+    "libnccl.so",
+    "libnvshmem_host.so",
+    "libcudnn.so",
+)
 
 
 def _preload_nvidia_libraries():
@@ -213,7 +234,7 @@ def _preload_nvidia_libraries():
         for path in sorted(glob.glob(os.path.join(root, "*", "lib", "lib*.so*"))):
             name = os.path.basename(path)
             for rank, prefix in enumerate(_NVIDIA_LIBS):
-                if name.startswith(prefix + ".") and "_" not in name[len(prefix):]:
+                if name.startswith(prefix + ".") and "_" not in name[len(prefix) :]:
                     candidates.append((rank, path))
     pending = [p for _, p in sorted(candidates)]
     loaded = []
@@ -234,16 +255,20 @@ def _preload_nvidia_libraries():
 
 def _plugin_version_note(platform):
     """A warning text if the installed plugin wheel's version differs from jaxlib's."""
-    names = {"cuda": ("jax-cuda13-pjrt", "jax-cuda12-pjrt"),
-             "rocm": ("jax-rocm7-pjrt", "jax-rocm60-pjrt")}.get(platform, ())
+    names = {
+        "cuda": ("jax-cuda13-pjrt", "jax-cuda12-pjrt"),
+        "rocm": ("jax-rocm7-pjrt", "jax-rocm60-pjrt"),
+    }.get(platform, ())
     for name in names:
         try:
             version = importlib.metadata.version(name)
         except importlib.metadata.PackageNotFoundError:
             continue
         if _parse_version(version)[:2] != _JAXLIB_VERSION[:2]:
-            return (f"{name} {version} does not match jaxlib {jaxlib.version.__version__}; "
-                    "the plugin may fail to load.")
+            return (
+                f"{name} {version} does not match jaxlib {jaxlib.version.__version__}; "
+                "the plugin may fail to load."
+            )
     return None
 
 
@@ -267,10 +292,12 @@ def _register_cuda_extension(c_api):
         ext_spec.loader.exec_module(ext)
         register = getattr(xc, "register_custom_call_handler", None)
         if register is not None and hasattr(ext, "register_custom_call_target"):
-            register("CUDA", lambda *a, **k: ext.register_custom_call_target(c_api, *a, **k))
+            register(
+                "CUDA", lambda *a, ext=ext, **k: ext.register_custom_call_target(c_api, *a, **k)
+            )
         register_type = getattr(xc, "register_custom_type_handler", None)
         if register_type is not None and hasattr(ext, "register_custom_type"):
-            register_type("CUDA", lambda *a, **k: ext.register_custom_type(c_api, *a, **k))
+            register_type("CUDA", lambda *a, ext=ext, **k: ext.register_custom_type(c_api, *a, **k))
         # The plugin's own FFI handlers and types (e.g. GPU host callbacks).
         for name, value in getattr(ext, "ffi_types", dict)().items():
             xc.register_custom_type(name, value, platform="CUDA")
@@ -295,8 +322,7 @@ def _make_plugin_client(platform, path):
     if initialized is not None and initialize is not None and not initialized(platform):
         initialize(platform)
     if platform in _GPU_PLATFORMS:
-        options = dict(_require(xc, "generate_pjrt_gpu_plugin_options",
-                                "GPU plugin options")())
+        options = dict(_require(xc, "generate_pjrt_gpu_plugin_options", "GPU plugin options")())
         if platform == "rocm":
             options["platform_name"] = "ROCM"
     else:
@@ -306,9 +332,12 @@ def _make_plugin_client(platform, path):
         try:
             _register_cuda_extension(c_api)
         except Exception as e:  # custom calls only; plain programs still run
-            warnings.warn(f"CUDA plugin extension not registered ({e}); "
-                          "custom calls (e.g. linear algebra) may be missing on GPU.",
-                          RuntimeWarning, stacklevel=3)
+            warnings.warn(
+                f"CUDA plugin extension not registered ({e}); "
+                "custom calls (e.g. linear algebra) may be missing on GPU.",
+                RuntimeWarning,
+                stacklevel=3,
+            )
     return client
 
 
@@ -320,15 +349,16 @@ def _requested_platforms():
     names = [n.strip().lower() for n in text.split(",") if n.strip()]
     for n in names:
         if n not in ("cpu", "gpu", "cuda", "rocm", "tpu"):
-            raise ValueError(f"jax_platforms names unknown platform {n!r}; "
-                             "use cpu, gpu, cuda, rocm or tpu.")
+            raise ValueError(
+                f"jax_platforms names unknown platform {n!r}; use cpu, gpu, cuda, rocm or tpu."
+            )
     return names
 
 
 def _expand(names):
     out = []
     for n in names:
-        for p in (_GPU_PLATFORMS if n == "gpu" else (n,)):
+        for p in _GPU_PLATFORMS if n == "gpu" else (n,):
             if p not in out:
                 out.append(p)
     return out
@@ -347,8 +377,9 @@ def backends() -> dict:
         if _backends is not None:
             return _backends
         requested = _requested_platforms()
-        wanted = [p for p in ("tpu", "cuda", "rocm")
-                  if requested is None or p in _expand(requested)]
+        wanted = [
+            p for p in ("tpu", "cuda", "rocm") if requested is None or p in _expand(requested)
+        ]
         made = {"cpu": _make_cpu_client()}
         plugins = find_plugins()
         for platform in wanted:
@@ -359,15 +390,21 @@ def backends() -> dict:
             except Exception as e:
                 _backend_errors[platform] = e
                 if requested is None:
-                    warnings.warn(f"{platform} PJRT plugin at {plugins[platform]} failed to "
-                                  f"start; continuing without it: {e}",
-                                  RuntimeWarning, stacklevel=2)
+                    warnings.warn(
+                        f"{platform} PJRT plugin at {plugins[platform]} failed to "
+                        f"start; continuing without it: {e}",
+                        RuntimeWarning,
+                        stacklevel=2,
+                    )
         for name in requested or ():
             if name != "cpu" and not any(p in made for p in _expand([name])):
                 errors = {p: _backend_errors[p] for p in _expand([name]) if p in _backend_errors}
-                why = (f"its plugin failed to start: {errors}" if errors else
-                       "no plugin for it is installed (looked for jax_plugins/xla_cuda*/, "
-                       "jax_plugins/xla_rocm*/ and libtpu on sys.path)")
+                why = (
+                    f"its plugin failed to start: {errors}"
+                    if errors
+                    else "no plugin for it is installed (looked for jax_plugins/xla_cuda*/, "
+                    "jax_plugins/xla_rocm*/ and libtpu on sys.path)"
+                )
                 raise RuntimeError(f"jax_platforms asks for {name!r} but {why}")
         _backends = made
         return _backends
@@ -395,9 +432,11 @@ def _canonical_platform(backend):
                 return p
     elif name in available:
         return name
-    raise RuntimeError(f"Backend {backend!r} is not available; available: "
-                       f"{sorted(_jax_style(p) for p in available)}"
-                       + (f" (failed: {sorted(_backend_errors)})" if _backend_errors else ""))
+    raise RuntimeError(
+        f"Backend {backend!r} is not available; available: "
+        f"{sorted(_jax_style(p) for p in available)}"
+        + (f" (failed: {sorted(_backend_errors)})" if _backend_errors else "")
+    )
 
 
 def _jax_style(platform):
@@ -434,15 +473,19 @@ def platform_of(device) -> str:
 
 def live_buffer_count(backend: str = "cpu") -> int:
     client = backends()[_canonical_platform(backend)]
-    live = getattr(client, "live_arrays", None) or _require(client, "live_buffers", "live buffer list")
+    live = getattr(client, "live_arrays", None) or _require(
+        client, "live_buffers", "live buffer list"
+    )
     return len(live())
 
 
 # ---------------------------------------------------------------------------
 # Arrays
 
+
 class _Aval:
     """What jaxlib's array constructors read: shape, dtype, weak_type."""
+
     __slots__ = ("shape", "dtype", "weak_type")
 
     def __init__(self, shape, dtype, weak_type=False):
@@ -483,8 +526,16 @@ def device_put(x, device, weak_type: bool = False, *, aval=None, copy: bool = Tr
     if aval is None:
         aval = _Aval(x.shape, x.dtype, weak_type)
     # enable_x64=True: x already has its final dtype, so no 64->32 narrowing.
-    return _put(aval, _sharding(device), [x], [device], True, False,
-                _COPY if copy else _ALIAS, enable_x64=True)
+    return _put(
+        aval,
+        _sharding(device),
+        [x],
+        [device],
+        True,
+        False,
+        _COPY if copy else _ALIAS,
+        enable_x64=True,
+    )
 
 
 # Reading arrays back. jaxlib's _single_device_array_to_np_array_did_copy (what JAX's
@@ -532,9 +583,11 @@ def _reinterpret_on_device(buf, dtype):
     exe = _reinterpreters.get(key)
     if exe is None:
         src, dst = _tensor_type(shape, element), _tensor_type(shape, out_element)
-        text = (f"func.func public @main(%arg0: {src}) -> {dst} {{\n"
-                f"  %0 = \"stablehlo.{op}\"(%arg0) : ({src}) -> {dst}\n"
-                f"  return %0 : {dst}\n}}\n")
+        text = (
+            f"func.func public @main(%arg0: {src}) -> {dst} {{\n"
+            f'  %0 = "stablehlo.{op}"(%arg0) : ({src}) -> {dst}\n'
+            f"  return %0 : {dst}\n}}\n"
+        )
         exe = _reinterpreters[key] = compile(text, device, [_Aval(shape, np.dtype(out_dtype))])
     return exe([buf])[0], out_dtype
 
@@ -542,8 +595,9 @@ def _reinterpret_on_device(buf, dtype):
 def _to_cpu(buf):
     cpu = backends()["cpu"].devices()[0]
     copy_fn = _require(xc, "batched_copy_array_to_devices_with_sharding", "array copy")
-    return copy_fn([buf], [xc.DeviceList((cpu,))], [_sharding(cpu)],
-                   [xc.ArrayCopySemantics.ALWAYS_COPY])[0]
+    return copy_fn(
+        [buf], [xc.DeviceList((cpu,))], [_sharding(cpu)], [xc.ArrayCopySemantics.ALWAYS_COPY]
+    )[0]
 
 
 def to_numpy(buf) -> np.ndarray:
@@ -571,8 +625,11 @@ def _to_numpy_slow(buf):
     if out.dtype == object:
         raise RuntimeError(f"could not read an array of dtype {dtype} back to the host")
     if host_dtype is not dtype:
-        out = out.view(dtype) if np.dtype(host_dtype).itemsize == dtype.itemsize \
+        out = (
+            out.view(dtype)
+            if np.dtype(host_dtype).itemsize == dtype.itemsize
             else out.astype(dtype)
+        )
         out.flags.writeable = False
     return out
 
@@ -589,8 +646,12 @@ def copy_to_device(buf, device):
     """A copy of ``buf`` on ``device`` (same aval); falls back to a host round trip."""
     copy_fn = getattr(xc, "batched_copy_array_to_devices_with_sharding", None)
     if copy_fn is not None and buffer_device(buf).client is device.client:
-        return copy_fn([buf], [xc.DeviceList((device,))], [_sharding(device)],
-                       [xc.ArrayCopySemantics.ALWAYS_COPY])[0]
+        return copy_fn(
+            [buf],
+            [xc.DeviceList((device,))],
+            [_sharding(device)],
+            [xc.ArrayCopySemantics.ALWAYS_COPY],
+        )[0]
     return device_put(to_numpy(buf), device, aval=buf.aval)
 
 
@@ -606,6 +667,7 @@ def block_until_ready(buf):
 # ---------------------------------------------------------------------------
 # Compiling and running
 
+
 class MemoryStats(dict):
     """get_compiled_memory_stats() as a dict whose keys also read as attributes."""
 
@@ -616,11 +678,19 @@ class MemoryStats(dict):
             raise AttributeError(name) from None
 
 
-_MEMORY_FIELDS = ("argument_size_in_bytes", "output_size_in_bytes", "alias_size_in_bytes",
-                  "temp_size_in_bytes", "generated_code_size_in_bytes",
-                  "host_argument_size_in_bytes", "host_output_size_in_bytes",
-                  "host_alias_size_in_bytes", "host_temp_size_in_bytes",
-                  "host_generated_code_size_in_bytes", "peak_memory_in_bytes")
+_MEMORY_FIELDS = (
+    "argument_size_in_bytes",
+    "output_size_in_bytes",
+    "alias_size_in_bytes",
+    "temp_size_in_bytes",
+    "generated_code_size_in_bytes",
+    "host_argument_size_in_bytes",
+    "host_output_size_in_bytes",
+    "host_alias_size_in_bytes",
+    "host_temp_size_in_bytes",
+    "host_generated_code_size_in_bytes",
+    "peak_memory_in_bytes",
+)
 
 
 def _result_handler(aval, sharding):
@@ -678,8 +748,10 @@ def _set_donors(mlir_text, donated):
         module = ir.Module.parse(mlir_text)
         main = None
         for op in module.body.operations:
-            if op.operation.name == "func.func" and \
-                    ir.StringAttr(op.attributes["sym_name"]).value == "main":
+            if (
+                op.operation.name == "func.func"
+                and ir.StringAttr(op.attributes["sym_name"]).value == "main"
+            ):
                 main = op
         if main is None:
             raise ValueError("donation needs a func.func named 'main' in the module")
@@ -705,8 +777,11 @@ def _compile_options(device, options, dump_dir):
     debug = build.debug_options
     overrides = []
     for name, value in (options or {}).items():
-        target = debug if hasattr(debug, name) else (
-            build if name != "debug_options" and hasattr(build, name) else None)
+        target = (
+            debug
+            if hasattr(debug, name)
+            else (build if name != "debug_options" and hasattr(build, name) else None)
+        )
         if target is not None:
             try:
                 setattr(target, name, value)
@@ -715,8 +790,10 @@ def _compile_options(device, options, dump_dir):
         elif name.startswith("xla_"):
             overrides.append((name, value))  # checked by XLA at compile time
         else:
-            raise ValueError(f"Unknown XLA option {name!r}: not a DebugOptions field, not an "
-                             "ExecutableBuildOptions field, and not an xla_* flag.")
+            raise ValueError(
+                f"Unknown XLA option {name!r}: not a DebugOptions field, not an "
+                "ExecutableBuildOptions field, and not an xla_* flag."
+            )
     if overrides:
         opts.env_option_overrides = overrides
     if dump_dir is not None:
@@ -729,8 +806,9 @@ def _compile_options(device, options, dump_dir):
     return opts
 
 
-def compile(mlir_text: str, device, out_avals, *, options=None, dump_dir=None,
-            donated=()) -> Executable:
+def compile(
+    mlir_text: str, device, out_avals, *, options=None, dump_dir=None, donated=()
+) -> Executable:
     """Compile StableHLO text (debug locations allowed) for one device."""
     if donated:
         mlir_text = _set_donors(mlir_text, set(donated))
@@ -750,6 +828,7 @@ def compile(mlir_text: str, device, out_avals, *, options=None, dump_dir=None,
 def mlir_to_hlo_text(mlir_text: str) -> str:
     """XLA's HLO for the module before optimization, with op metadata printed."""
     from jaxlib import _jax
+
     mlir = _require(_jax, "mlir", "MLIR converters")
     convert = _require(mlir, "mlir_module_to_xla_computation", "MLIR->HLO converter")
     computation = convert(mlir_text, use_tuple_args=False, return_tuple=False)
@@ -764,6 +843,7 @@ def mlir_to_hlo_text(mlir_text: str) -> str:
 
 # ---------------------------------------------------------------------------
 # XLA's profiler (jaxlib's session and XSpace reader), for per-kernel run times.
+
 
 def trace_events(fn):
     """Run ``fn`` under XLA's profiler; returns (events, None) or ([], reason). Each event:
@@ -792,6 +872,13 @@ def trace_events(fn):
     for plane in reader(xspace).planes:
         for line in plane.lines:
             for ev in line.events:
-                events.append({"plane": plane.name, "line": line.name, "name": ev.name,
-                               "start_ns": ev.start_ns, "duration_ns": ev.duration_ns})
+                events.append(
+                    {
+                        "plane": plane.name,
+                        "line": line.name,
+                        "name": ev.name,
+                        "start_ns": ev.start_ns,
+                        "duration_ns": ev.duration_ns,
+                    }
+                )
     return events, None

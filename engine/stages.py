@@ -9,9 +9,7 @@ import shutil
 import tempfile
 import weakref
 
-from . import dispatch
-from . import runtime
-from . import tree_util
+from . import dispatch, runtime, tree_util
 from .array import Array
 from .interpreters import lowering
 from .interpreters.tracing import convert_constvars_to_invars

@@ -2,13 +2,27 @@
 
 ``from engine import tree; tree.map(f, params)``
 """
+
 import dataclasses
 
 from engine import tree_util as _tu
 
-__all__ = ["all", "broadcast", "flatten", "flatten_with_path", "leaves",
-           "leaves_with_path", "map", "map_with_path", "reduce", "reduce_associative",
-           "static", "structure", "transpose", "unflatten"]
+__all__ = [
+    "all",
+    "broadcast",
+    "flatten",
+    "flatten_with_path",
+    "leaves",
+    "leaves_with_path",
+    "map",
+    "map_with_path",
+    "reduce",
+    "reduce_associative",
+    "static",
+    "structure",
+    "transpose",
+    "unflatten",
+]
 
 all = _tu.tree_all
 broadcast = _tu.tree_broadcast

@@ -10,6 +10,7 @@ with ``children`` a tuple of nodes. Plain tuples hash and compare in C, which ke
 ``PyTreeDef`` cheap as a jit cache key. Types are dispatched with one dict lookup
 on ``type(x)``; the answer for unregistered types is cached in the same dict.
 """
+
 import collections
 import dataclasses
 import functools
@@ -17,15 +18,41 @@ import operator
 from itertools import islice, repeat
 
 __all__ = [
-    "DictKey", "FlattenedIndexKey", "GetAttrKey", "KeyEntry", "KeyPath", "Partial",
-    "PyTreeDef", "SequenceKey", "all_leaves", "flatten_one_level",
-    "flatten_one_level_with_keys", "is_tree_node", "keystr", "register_dataclass",
-    "register_pytree_node", "register_pytree_node_class", "register_pytree_with_keys",
-    "register_pytree_with_keys_class", "register_static", "tree_all", "tree_broadcast",
-    "tree_flatten", "tree_flatten_with_path", "tree_leaves", "tree_leaves_with_path",
-    "tree_map", "tree_map_with_path", "tree_reduce", "tree_reduce_associative",
-    "tree_structure", "tree_transpose", "tree_unflatten", "treedef_children",
-    "treedef_is_leaf", "treedef_tuple",
+    "DictKey",
+    "FlattenedIndexKey",
+    "GetAttrKey",
+    "KeyEntry",
+    "KeyPath",
+    "Partial",
+    "PyTreeDef",
+    "SequenceKey",
+    "all_leaves",
+    "flatten_one_level",
+    "flatten_one_level_with_keys",
+    "is_tree_node",
+    "keystr",
+    "register_dataclass",
+    "register_pytree_node",
+    "register_pytree_node_class",
+    "register_pytree_with_keys",
+    "register_pytree_with_keys_class",
+    "register_static",
+    "tree_all",
+    "tree_broadcast",
+    "tree_flatten",
+    "tree_flatten_with_path",
+    "tree_leaves",
+    "tree_leaves_with_path",
+    "tree_map",
+    "tree_map_with_path",
+    "tree_reduce",
+    "tree_reduce_associative",
+    "tree_structure",
+    "tree_transpose",
+    "tree_unflatten",
+    "treedef_children",
+    "treedef_is_leaf",
+    "treedef_tuple",
 ]
 
 _NoneType = type(None)
@@ -66,15 +93,17 @@ def _sorted_keys(d):
     except TypeError as e:
         raise ValueError(
             f"pytree dict keys must be sortable, as JAX sorts them; sorting "
-            f"{_short(list(d))} failed: {e}") from None
+            f"{_short(list(d))} failed: {e}"
+        ) from None
 
 
 def _short(x, limit=120):
     s = repr(x)
-    return s if len(s) <= limit else s[:limit - 3] + "..."
+    return s if len(s) <= limit else s[: limit - 3] + "..."
 
 
 # --------------------------------------------------------------------------- keys
+
 
 class _KeyEntry:
     __slots__ = ()
@@ -98,6 +127,7 @@ class _KeyEntry:
 
 class SequenceKey(_KeyEntry):
     """Position in a tuple or list; prints as ``[0]``."""
+
     __slots__ = ("idx",)
     __match_args__ = ("idx",)
     _attr = "idx"
@@ -108,6 +138,7 @@ class SequenceKey(_KeyEntry):
 
 class DictKey(_KeyEntry):
     """Key of a dict-like node; prints as ``['a']``."""
+
     __slots__ = ("key",)
     __match_args__ = ("key",)
     _attr = "key"
@@ -118,6 +149,7 @@ class DictKey(_KeyEntry):
 
 class GetAttrKey(_KeyEntry):
     """Attribute of a namedtuple or dataclass; prints as ``.name``."""
+
     __slots__ = ("name",)
     __match_args__ = ("name",)
     _attr = "name"
@@ -128,6 +160,7 @@ class GetAttrKey(_KeyEntry):
 
 class FlattenedIndexKey(_KeyEntry):
     """Child index of a custom node registered without keys."""
+
     __slots__ = ("key",)
     __match_args__ = ("key",)
     _attr = "key"
@@ -143,15 +176,14 @@ KeyPath = tuple
 def keystr(keys, *, simple=False, separator=""):
     """Join a key path into a string: ``['a'][0].b``, or ``a/0/b`` with simple=True."""
     if simple:
-        return separator.join(
-            str(k._value()) if isinstance(k, _KeyEntry) else str(k) for k in keys)
+        return separator.join(str(k._value()) if isinstance(k, _KeyEntry) else str(k) for k in keys)
     return separator.join(map(str, keys))
 
 
 # ------------------------------------------------------------------ registration
 
-def register_pytree_node(nodetype, flatten_func, unflatten_func,
-                         flatten_with_keys_func=None):
+
+def register_pytree_node(nodetype, flatten_func, unflatten_func, flatten_with_keys_func=None):
     """Make ``nodetype`` a container: ``flatten_func(x) -> (children, aux)`` and
     ``unflatten_func(aux, children) -> x``. ``aux`` should be hashable."""
     if _kinds.get(nodetype) in (_TUPLE, _LIST, _DICT, _NONE, _CUSTOM):
@@ -166,13 +198,14 @@ def register_pytree_node_class(cls):
     return cls
 
 
-def register_pytree_with_keys(nodetype, flatten_with_keys, unflatten_func,
-                              flatten_func=None):
+def register_pytree_with_keys(nodetype, flatten_with_keys, unflatten_func, flatten_func=None):
     """Like ``register_pytree_node`` with ``flatten_with_keys(x) -> ([(key, child)], aux)``."""
     if flatten_func is None:
+
         def flatten_func(x):
             pairs, aux = flatten_with_keys(x)
             return [child for _, child in pairs], aux
+
     register_pytree_node(nodetype, flatten_func, unflatten_func, flatten_with_keys)
 
 
@@ -180,8 +213,9 @@ def register_pytree_with_keys_class(cls):
     """Class decorator: ``tree_flatten_with_keys``, ``tree_unflatten`` and, if present,
     ``tree_flatten``."""
     flatten = operator.methodcaller("tree_flatten") if hasattr(cls, "tree_flatten") else None
-    register_pytree_with_keys(cls, operator.methodcaller("tree_flatten_with_keys"),
-                              cls.tree_unflatten, flatten)
+    register_pytree_with_keys(
+        cls, operator.methodcaller("tree_flatten_with_keys"), cls.tree_unflatten, flatten
+    )
     return cls
 
 
@@ -193,11 +227,13 @@ def register_dataclass(nodetype, data_fields=None, meta_fields=None, drop_fields
         if (data_fields is None) != (meta_fields is None):
             raise TypeError(
                 "register_dataclass: give both data_fields and meta_fields, or neither; "
-                f"got data_fields={data_fields!r} meta_fields={meta_fields!r}.")
+                f"got data_fields={data_fields!r} meta_fields={meta_fields!r}."
+            )
         if not dataclasses.is_dataclass(nodetype):
             raise TypeError(
                 "register_dataclass: data_fields and meta_fields are required for a "
-                f"class that is not a dataclass; got {nodetype}.")
+                f"class that is not a dataclass; got {nodetype}."
+            )
         fields = dataclasses.fields(nodetype)
         data_fields = [f.name for f in fields if not f.metadata.get("static", False)]
         meta_fields = [f.name for f in fields if f.metadata.get("static", False)]
@@ -207,23 +243,28 @@ def register_dataclass(nodetype, data_fields=None, meta_fields=None, drop_fields
         init_fields = {f.name for f in dataclasses.fields(nodetype) if f.init}
         init_fields -= set(drop_fields)
         if given != init_fields:
-            msg = ("register_dataclass: data_fields and meta_fields together must be "
-                   "exactly the dataclass fields with init=True.")
+            msg = (
+                "register_dataclass: data_fields and meta_fields together must be "
+                "exactly the dataclass fields with init=True."
+            )
             if init_fields - given:
-                msg += (f" Missing: {init_fields - given}; list them in drop_fields "
-                        "to leave them out on purpose.")
+                msg += (
+                    f" Missing: {init_fields - given}; list them in drop_fields "
+                    "to leave them out on purpose."
+                )
             if given - init_fields:
                 msg += f" Not init fields: {given - init_fields}."
             raise ValueError(msg)
     if set(data_fields) & set(meta_fields):
-        raise ValueError("register_dataclass: data_fields and meta_fields overlap: "
-                         f"{set(data_fields) & set(meta_fields)}.")
+        raise ValueError(
+            "register_dataclass: data_fields and meta_fields overlap: "
+            f"{set(data_fields) & set(meta_fields)}."
+        )
     getters = [operator.attrgetter(name) for name in data_fields]
     keys = [GetAttrKey(name) for name in data_fields]
 
     def flatten(x):
-        return ([get(x) for get in getters],
-                tuple([getattr(x, name) for name in meta_fields]))
+        return ([get(x) for get in getters], tuple([getattr(x, name) for name in meta_fields]))
 
     def flatten_with_keys(x):
         children, meta = flatten(x)
@@ -246,7 +287,8 @@ register_pytree_with_keys(
     collections.OrderedDict,
     lambda d: ([(DictKey(k), v) for k, v in d.items()], tuple(d)),
     lambda keys, values: collections.OrderedDict(zip(keys, values)),
-    lambda d: (list(d.values()), tuple(d)))
+    lambda d: (list(d.values()), tuple(d)),
+)
 
 
 def _defaultdict_with_keys(d):
@@ -257,10 +299,12 @@ def _defaultdict_with_keys(d):
 register_pytree_with_keys(
     collections.defaultdict,
     _defaultdict_with_keys,
-    lambda aux, values: collections.defaultdict(aux[0], zip(aux[1], values)))
+    lambda aux, values: collections.defaultdict(aux[0], zip(aux[1], values)),
+)
 
 
 # -------------------------------------------------------------------- flattening
+
 
 def _flatten(x, leaves):
     """Fast path (no is_leaf, no key paths): append leaves, return the node."""
@@ -356,8 +400,7 @@ def _flatten_general(x, out, is_leaf, path):
     With ``path`` None, ``is_leaf(x)`` is used and leaves are appended as is;
     with ``path`` a tuple of keys, ``is_leaf(path, x)`` and ``(path, leaf)`` pairs.
     """
-    if is_leaf is not None and _check_is_leaf(
-            is_leaf(x) if path is None else is_leaf(path, x)):
+    if is_leaf is not None and _check_is_leaf(is_leaf(x) if path is None else is_leaf(path, x)):
         out.append(x if path is None else (path, x))
         return None
     t = type(x)
@@ -432,6 +475,7 @@ def tree_leaves_with_path(tree, is_leaf=None, is_leaf_takes_path=False):
 
 
 # ------------------------------------------------------------------ node helpers
+
 
 def _count_leaves(node):
     if node is None:
@@ -542,9 +586,12 @@ def _flatten_up_to(node, x, out):
     tx = type(x)
     if t is _NoneType:
         if x is not None:
-            raise _Mismatch("None", _describe(x) + "; None is an empty pytree, not a "
-                            "placeholder for a subtree (to treat None as a leaf, pass "
-                            "is_leaf=lambda x: x is None)")
+            raise _Mismatch(
+                "None",
+                _describe(x) + "; None is an empty pytree, not a "
+                "placeholder for a subtree (to treat None as a leaf, pass "
+                "is_leaf=lambda x: x is None)",
+            )
         return
     if tx is not t:
         raise _Mismatch(_a(_type_name(t)), _describe(x))
@@ -561,11 +608,14 @@ def _flatten_up_to(node, x, out):
         children, aux_x = _custom[t].flatten(x)
         children = list(children)
         if aux_x != aux:
-            raise _Mismatch(f"{_a(t.__name__)} with node data {_short(aux)}",
-                            f"node data {_short(aux_x)}")
+            raise _Mismatch(
+                f"{_a(t.__name__)} with node data {_short(aux)}", f"node data {_short(aux_x)}"
+            )
     if len(children) != len(kids):
-        raise _Mismatch(f"{_a(_type_name(t))} with {len(kids)} children",
-                        f"{len(children)} children ({_short(x, 60)})")
+        raise _Mismatch(
+            f"{_a(_type_name(t))} with {len(kids)} children",
+            f"{len(children)} children ({_short(x, 60)})",
+        )
     for i, (k, c) in enumerate(zip(kids, children)):
         if k is None:
             out.append(c)
@@ -609,8 +659,10 @@ def _from_iterable(node, x):
         return x
     children = list(x)
     if len(children) != len(node[2]):
-        raise ValueError(f"from_iterable_tree: expected {len(node[2])} children, "
-                         f"got {len(children)} in {_short(x)}")
+        raise ValueError(
+            f"from_iterable_tree: expected {len(node[2])} children, "
+            f"got {len(children)} in {_short(x)}"
+        )
     it = iter([_from_iterable(k, c) for k, c in zip(node[2], children)])
     return _unflatten((node[0], node[1], (None,) * len(children)), it)
 
@@ -629,9 +681,11 @@ def _robust_hash(node):
 
 # ---------------------------------------------------------------------- PyTreeDef
 
+
 class PyTreeDef:
     """The structure of a pytree: everything but its leaves. Hashable; equal
     structures compare equal."""
+
     __slots__ = ("_node", "_num_leaves", "_hash", "_num_nodes")
 
     def __init__(self):
@@ -670,7 +724,8 @@ class PyTreeDef:
             raise ValueError(
                 f"Could not compare the node data of {self} and {other}: {e}. Node data "
                 "(aux) of custom pytree nodes must be hashable with plain equality; "
-                "arrays cannot be node data.") from None
+                "arrays cannot be node data."
+            ) from None
 
     def __repr__(self):
         return f"PyTreeDef({_node_str(self._node)})"
@@ -685,8 +740,7 @@ class PyTreeDef:
         n = self._num_leaves
         if len(leaves) != n:
             which = "few" if len(leaves) < n else "many"
-            raise ValueError(f"Too {which} leaves for {self}: expected {n}, "
-                             f"got {len(leaves)}.")
+            raise ValueError(f"Too {which} leaves for {self}: expected {n}, got {len(leaves)}.")
         node = self._node
         if node is None:
             return leaves[0]
@@ -718,8 +772,7 @@ class PyTreeDef:
         """The treedef with every leaf of this one replaced by ``inner``."""
         if type(inner) is not PyTreeDef:
             raise TypeError(f"compose expects a PyTreeDef, got {type(inner).__name__}")
-        return _new_treedef(_compose(self._node, inner._node),
-                            self._num_leaves * inner._num_leaves)
+        return _new_treedef(_compose(self._node, inner._node), self._num_leaves * inner._num_leaves)
 
     def walk(self, f_node, f_leaf, leaves):
         """Fold over the structure: ``f_leaf(leaf)`` at leaves (identity if None) and
@@ -749,8 +802,9 @@ def treedef_tuple(treedefs):
     for td in treedefs:
         if type(td) is not PyTreeDef:
             raise TypeError(f"treedef_tuple expects PyTreeDefs, got {type(td).__name__}")
-    return _new_treedef((tuple, None, tuple([td._node for td in treedefs])),
-                        sum(td._num_leaves for td in treedefs))
+    return _new_treedef(
+        (tuple, None, tuple([td._node for td in treedefs])), sum(td._num_leaves for td in treedefs)
+    )
 
 
 def treedef_children(treedef):
@@ -815,6 +869,7 @@ def flatten_one_level_with_keys(tree):
 
 # ------------------------------------------------------------------------ mapping
 
+
 def _mismatch_error(fname, treedef, i, other, err):
     try:
         other_structure = str(tree_structure(other))
@@ -824,7 +879,8 @@ def _mismatch_error(fname, treedef, i, other, err):
         f"{fname}: tree {i} does not match the structure of the first tree at "
         f"{err.where()}: the first tree has {err.expected} there, but tree {i} has "
         f"{err.got}. (Each leaf of the first tree may stand for a whole subtree of "
-        f"the others.)\n  first tree: {treedef}\n  tree {i}:     {other_structure}")
+        f"the others.)\n  first tree: {treedef}\n  tree {i}:     {other_structure}"
+    )
 
 
 def _leaves_up_to(fname, treedef, rest):
@@ -899,10 +955,12 @@ def tree_transpose(outer_treedef, inner_treedef, pytree_to_transpose):
         inner_treedef = tree_structure(outer_treedef.flatten_up_to(pytree_to_transpose)[0])
     n_inner, n_outer = inner_treedef.num_leaves, outer_treedef.num_leaves
     if treedef.num_leaves != n_inner * n_outer:
-        raise TypeError(f"tree_transpose: the tree has structure\n{treedef}\nbut outer "
-                        f"and inner treedefs compose to\n"
-                        f"{outer_treedef.compose(inner_treedef)}")
-    rows = [flat[i * n_inner:(i + 1) * n_inner] for i in range(n_outer)]
+        raise TypeError(
+            f"tree_transpose: the tree has structure\n{treedef}\nbut outer "
+            f"and inner treedefs compose to\n"
+            f"{outer_treedef.compose(inner_treedef)}"
+        )
+    rows = [flat[i * n_inner : (i + 1) * n_inner] for i in range(n_outer)]
     return inner_treedef.unflatten([outer_treedef.unflatten(col) for col in zip(*rows)])
 
 
@@ -917,6 +975,7 @@ def tree_broadcast(prefix_tree, full_tree, is_leaf=None):
 
 
 # ------------------------------------------------------------------------ Partial
+
 
 class _HashableCallableShim:
     """Wraps a functools.partial so Partial does not merge its arguments in."""
@@ -957,4 +1016,5 @@ class Partial(functools.partial):
 register_pytree_node(
     Partial,
     lambda p: ((p.args, p.keywords), p.func),
-    lambda func, children: Partial(func, *children[0], **children[1]))
+    lambda func, children: Partial(func, *children[0], **children[1]),
+)

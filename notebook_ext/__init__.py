@@ -6,6 +6,7 @@ In a notebook::
     %load_ext notebook_ext        # display hooks + the sidebar's inspector comm
     notebook_ext.show_stages(f, x)
 """
+
 from .display import MIME_TYPE, StagesView, show_stages, stages  # noqa: F401
 
 
@@ -13,20 +14,26 @@ def __getattr__(name):
     # The widgets import ipywidgets and visualize; load them when first asked for.
     if name == "explore":
         from .explorer import explore
+
         return explore
     if name == "fusion_stepper":
         from .fusion_stepper import fusion_stepper
+
         return fusion_stepper
     if name == "launcher":
         from .launcher import launcher
+
         return launcher
     if name == "session":
         from .session import session
+
         return session
     if name in ("trace_stepper", "grad_stepper", "vmap_stepper"):
         from . import steppers
+
         return getattr(steppers, name)
     raise AttributeError(name)
+
 
 LABEXTENSION_NAME = "glassjax"
 

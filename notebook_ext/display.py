@@ -4,29 +4,35 @@ The JupyterLab extension renders the JSON payload's ``html`` without a kernel; t
 HTML goes in ``text/html`` (nbconvert, GitHub, other front ends) and the stages' text in
 ``text/plain``.
 """
+
 import html
 
 MIME_TYPE = "application/vnd.glassjax.stages+json"
 PAYLOAD_VERSION = 1
 
 # Inline styles: the text/html fallback is shown where the extension's CSS is absent.
-_PRE_STYLE = ("margin:0;padding:6px 8px;overflow:auto;max-height:480px;"
-              "font-family:var(--jp-code-font-family,monospace);font-size:12px;"
-              "background:var(--jp-cell-editor-background,#f7f7f7);"
-              "border:1px solid var(--jp-cell-editor-border-color,#e0e0e0)")
+_PRE_STYLE = (
+    "margin:0;padding:6px 8px;overflow:auto;max-height:480px;"
+    "font-family:var(--jp-code-font-family,monospace);font-size:12px;"
+    "background:var(--jp-cell-editor-background,#f7f7f7);"
+    "border:1px solid var(--jp-cell-editor-border-color,#e0e0e0)"
+)
 
 
 def sections_html(title, sections):
     """Escaped ``<pre>`` blocks, one per (name, text) section."""
-    parts = ['<div class="glassjax-stages-view">',
-             f'<div class="glassjax-stages-title" style="font-weight:600;margin:2px 0 6px">'
-             f'{html.escape(title)}</div>']
+    parts = [
+        '<div class="glassjax-stages-view">',
+        f'<div class="glassjax-stages-title" style="font-weight:600;margin:2px 0 6px">'
+        f"{html.escape(title)}</div>",
+    ]
     for name, text in sections:
         parts.append(
             f'<details open class="glassjax-stage" data-stage="{html.escape(name, quote=True)}">'
             f'<summary style="cursor:pointer">{html.escape(name)}</summary>'
             f'<pre class="glassjax-stage-text" style="{_PRE_STYLE}">{html.escape(text)}</pre>'
-            f'</details>')
+            f"</details>"
+        )
     parts.append("</div>")
     return "".join(parts)
 
@@ -46,8 +52,12 @@ class StagesView:
         self.html = html if html is not None else sections_html(self.title, self.sections)
 
     def payload(self):
-        return {"version": PAYLOAD_VERSION, "title": self.title, "html": self.html,
-                "stages": [name for name, _ in self.sections]}
+        return {
+            "version": PAYLOAD_VERSION,
+            "title": self.title,
+            "html": self.html,
+            "stages": [name for name, _ in self.sections],
+        }
 
     def _repr_mimebundle_(self, include=None, exclude=None):
         return {
@@ -71,11 +81,14 @@ def stages(fun, *args, **kwargs):
     lowered = traced.lower()
     compiled = lowered.compile()
     sig = ", ".join(a.str_short() for a in traced.in_avals)
-    return StagesView(f"{jitted.__name__}({sig})", [
-        ("jaxpr", str(traced.jaxpr)),
-        ("StableHLO", lowered.as_text()),
-        ("optimized HLO", compiled.as_text()),
-    ])
+    return StagesView(
+        f"{jitted.__name__}({sig})",
+        [
+            ("jaxpr", str(traced.jaxpr)),
+            ("StableHLO", lowered.as_text()),
+            ("optimized HLO", compiled.as_text()),
+        ],
+    )
 
 
 def show_stages(fun, *args, **kwargs):

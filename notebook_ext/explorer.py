@@ -16,6 +16,7 @@ instructions, so ``visualize``'s linker highlights them with everything else.
 The HTML goes into an ``ipywidgets.Output`` (whose outputs JupyterLab renders trusted, so
 the linker script runs); ``ipywidgets.HTML`` would not run it.
 """
+
 from __future__ import annotations
 
 import html
@@ -107,8 +108,11 @@ GRAPH_CSS = """
 """
 
 _G_TAG = re.compile(r'<g id="([^"]*)" class="([^"]*)"')
-_KINDS = (("gj-eqn", "eqn-", "data-eqn"), ("gj-hlo-opt", "hloopt-", "data-hlo-opt"),
-          ("gj-hlo", "hlo-", "data-hlo"))
+_KINDS = (
+    ("gj-eqn", "eqn-", "data-eqn"),
+    ("gj-hlo-opt", "hloopt-", "data-hlo-opt"),
+    ("gj-hlo", "hlo-", "data-hlo"),
+)
 
 
 def graph_layout_engine():
@@ -137,12 +141,12 @@ def annotate_svg(svg, id_prefix="", members=None, extra_classes=None):
         cls = html.unescape(classes)
         if not key.startswith(id_prefix):
             return m.group(0)
-        key = key[len(id_prefix):]
+        key = key[len(id_prefix) :]
         words = cls.split()
         attrs = ""
         for klass, prefix, attr in _KINDS:
             if klass in words and key.startswith(prefix):
-                name = key[len(prefix):]
+                name = key[len(prefix) :]
                 if ":" not in name:
                     attrs += f' {attr}="{escape(name)}"'
                     if name in extra_classes:
@@ -157,6 +161,7 @@ def annotate_svg(svg, id_prefix="", members=None, extra_classes=None):
 
 def _graphviz_sources():
     from visualize import graph as G
+
     return G.graph_layout_js(), G.graphviz_js(classic=True)
 
 
@@ -171,17 +176,20 @@ def graph_body(view, uid, *, layout="auto", extra_classes=None, timeout=60):
         if eng is not None:
             try:
                 from visualize.graph import render_svg
+
                 svg = render_svg(view.source, timeout=timeout, engine=eng)
             except RuntimeError as e:
                 return (f'<div class="gjx-graph-msg">{escape(e)}</div>', f"failed: {e}")
             if svg is not None:
                 return annotate_svg(svg, prefix, members, extra_classes), eng
         if layout == "server":
-            return ('<div class="gjx-graph-msg">no graph layout on this machine (neither '
-                    '<code>dot</code> nor <code>node</code>)</div>', "failed: no layout engine")
+            return (
+                '<div class="gjx-graph-msg">no graph layout on this machine (neither '
+                "<code>dot</code> nor <code>node</code>)</div>",
+                "failed: no layout engine",
+            )
     layout_js, gv_js = _graphviz_sources()
-    data = {"dot": view.source, "members": members, "prefix": prefix,
-            "extra": extra_classes or {}}
+    data = {"dot": view.source, "members": members, "prefix": prefix, "extra": extra_classes or {}}
     script = (
         "(function(){var box=document.getElementById(" + js_string(uid + "-graph") + ");"
         "if(!box)return;var cfg=JSON.parse(box.querySelector('script.gjx-graph-data')"
@@ -201,26 +209,32 @@ def graph_body(view, uid, *, layout="auto", extra_classes=None, timeout=60):
         "box.setAttribute('data-laid-out','browser');"
         "},function(err){target.innerHTML='';var d=document.createElement('div');"
         "d.className='gjx-graph-msg';d.textContent=String(err&&err.message||err);"
-        "target.appendChild(d);box.setAttribute('data-laid-out','failed');});})();")
-    body = (json_script(data, "gjx-graph-data")
-            + f'<script type="text/plain" class="gjx-gv-src">{gv_js}</script>'
-            + '<div class="gjx-graph-target"></div>'
-            + f"<script>{layout_js}\n{script}</script>")
+        "target.appendChild(d);box.setAttribute('data-laid-out','failed');});})();"
+    )
+    body = (
+        json_script(data, "gjx-graph-data")
+        + f'<script type="text/plain" class="gjx-gv-src">{gv_js}</script>'
+        + '<div class="gjx-graph-target"></div>'
+        + f"<script>{layout_js}\n{script}</script>"
+    )
     return body, "browser"
 
 
-def graph_pane(view, uid, *, title="fusion graph", sub="", layout="auto", extra_classes=None,
-               kind="hlo_opt"):
+def graph_pane(
+    view, uid, *, title="fusion graph", sub="", layout="auto", extra_classes=None, kind="hlo_opt"
+):
     """A ``.gj-pane`` holding a graph; ``kind`` is the linker's pane kind of its nodes."""
     body, how = graph_body(view, uid, layout=layout, extra_classes=extra_classes)
     laid = f' data-laid-out="{escape(how)}"' if how != "browser" else ""
-    pane = (f'<section class="gj-pane gjx-graph-pane" data-kind="{kind}" '
-            f'aria-label="{escape(title)}"><div class="gj-pane-head">'
-            f'<span class="gj-pane-title">{escape(title)}</span>'
-            f'<span class="gj-pane-sub">{escape(sub)}</span>'
-            f'<span class="gj-count" aria-live="polite"></span></div>'
-            f'<div class="gj-code gjx-graph-box" id="{escape(uid)}-graph" tabindex="0"{laid}>'
-            f"{body}</div></section>")
+    pane = (
+        f'<section class="gj-pane gjx-graph-pane" data-kind="{kind}" '
+        f'aria-label="{escape(title)}"><div class="gj-pane-head">'
+        f'<span class="gj-pane-title">{escape(title)}</span>'
+        f'<span class="gj-pane-sub">{escape(sub)}</span>'
+        f'<span class="gj-count" aria-live="polite"></span></div>'
+        f'<div class="gj-code gjx-graph-box" id="{escape(uid)}-graph" tabindex="0"{laid}>'
+        f"{body}</div></section>"
+    )
     return pane, how
 
 
@@ -235,6 +249,7 @@ def graph_sub(view):
 
 # ---------------------------------------------------------------------------- executable pane
 
+
 def _us(s):
     return "" if s is None else f"{s * 1e6:,.1f} µs"
 
@@ -245,22 +260,30 @@ def executable_pane(report, hlo_opt, note=None):
     rows = []
     if report is not None:
         c = report.cost
-        rows += [("flops (XLA estimate)", f"{c['flops']:,.0f}"),
-                 ("transcendentals (XLA estimate)", f"{c['transcendentals']:,.0f}"),
-                 ("bytes accessed (XLA estimate)", f"{c['bytes_accessed']:,.0f}")]
+        rows += [
+            ("flops (XLA estimate)", f"{c['flops']:,.0f}"),
+            ("transcendentals (XLA estimate)", f"{c['transcendentals']:,.0f}"),
+            ("bytes accessed (XLA estimate)", f"{c['bytes_accessed']:,.0f}"),
+        ]
         m = report.memory
-        for key, label in (("argument_size_in_bytes", "argument bytes"),
-                           ("output_size_in_bytes", "output bytes"),
-                           ("temp_size_in_bytes", "temporary bytes")):
+        for key, label in (
+            ("argument_size_in_bytes", "argument bytes"),
+            ("output_size_in_bytes", "output bytes"),
+            ("temp_size_in_bytes", "temporary bytes"),
+        ):
             if key in m:
                 rows.append((label, f"{m[key]:,}"))
         if report.timing:
             t = report.timing
-            rows += [("measured median", _us(t["median_s"])), ("measured min", _us(t["min_s"])),
-                     ("runs", f"{t['count']} (after {t['warmup_runs_excluded']} warm-up)"),
-                     ("device", t["device"])]
-    table = "".join(f'<tr><th>{escape(k)}</th><td class="gjx-num">{escape(v)}</td></tr>'
-                    for k, v in rows)
+            rows += [
+                ("measured median", _us(t["median_s"])),
+                ("measured min", _us(t["min_s"])),
+                ("runs", f"{t['count']} (after {t['warmup_runs_excluded']} warm-up)"),
+                ("device", t["device"]),
+            ]
+    table = "".join(
+        f'<tr><th>{escape(k)}</th><td class="gjx-num">{escape(v)}</td></tr>' for k, v in rows
+    )
     per = {r["name"]: r for r in (report.per_kernel or [])} if report is not None else {}
     krows = []
     for ins in hlo_opt.top_level_instructions():
@@ -274,28 +297,33 @@ def executable_pane(report, hlo_opt, note=None):
             f"<td>{escape(ins.name)}</td><td>{escape(ins.opcode)} {escape(kind)}</td>"
             f"<td>{escape(ins.shape.text)}</td>"
             f'<td class="gjx-num">{escape(_us(r["median_s"]) if r else "")}</td>'
-            f'<td class="gjx-num">{escape(share)}</td></tr>')
+            f'<td class="gjx-num">{escape(share)}</td></tr>'
+        )
     notes = [note] if note else []
     if not note and report is not None and report.timing is None:
         notes.append(report.timing_note)
-    if not note and report is not None and report.per_kernel is None \
-            and report.per_kernel_note:
+    if not note and report is not None and report.per_kernel is None and report.per_kernel_note:
         notes.append("per-kernel time: " + report.per_kernel_note)
-    body = (f'<div class="gjx-h">cost and time</div><table class="gjx-exe-table">{table}</table>'
-            f'<div class="gjx-h">kernels</div><table class="gjx-exe-table"><tr><th>instruction'
-            f'</th><th>kind</th><th>shape</th><th>median</th><th>share</th></tr>'
-            f'{"".join(krows)}</table>'
-            + "".join(f'<div class="gjx-note2">{escape(n)}</div>' for n in notes if n))
+    body = (
+        f'<div class="gjx-h">cost and time</div><table class="gjx-exe-table">{table}</table>'
+        f'<div class="gjx-h">kernels</div><table class="gjx-exe-table"><tr><th>instruction'
+        f"</th><th>kind</th><th>shape</th><th>median</th><th>share</th></tr>"
+        f"{''.join(krows)}</table>"
+        + "".join(f'<div class="gjx-note2">{escape(n)}</div>' for n in notes if n)
+    )
     sub = f"{len(krows)} kernels"
-    return (f'<section class="gj-pane gjx-exe-pane" data-kind="hlo_opt" aria-label="executable">'
-            f'<div class="gj-pane-head"><span class="gj-pane-title">executable</span>'
-            f'<span class="gj-pane-sub">{escape(sub)}</span>'
-            f'<span class="gj-count" aria-live="polite"></span></div>'
-            f'<div class="gj-code gjx-exe-box" tabindex="0" style="white-space:normal">{body}'
-            f"</div></section>")
+    return (
+        f'<section class="gj-pane gjx-exe-pane" data-kind="hlo_opt" aria-label="executable">'
+        f'<div class="gj-pane-head"><span class="gj-pane-title">executable</span>'
+        f'<span class="gj-pane-sub">{escape(sub)}</span>'
+        f'<span class="gj-count" aria-live="polite"></span></div>'
+        f'<div class="gj-code gjx-exe-box" tabindex="0" style="white-space:normal">{body}'
+        f"</div></section>"
+    )
 
 
 # ---------------------------------------------------------------------------- the page
+
 
 class _Subset:
     """A StageModels with some stages left out (``stages_html`` draws what is not None)."""
@@ -315,8 +343,18 @@ def _insert_before(page, marker, extra, what):
     return page[:at] + extra + page[at:]
 
 
-def explorer_page(stages, panes, *, uid, graph_view=None, report=None, graph_layout="auto",
-                  layout="auto", title=None, exe_note=None):
+def explorer_page(
+    stages,
+    panes,
+    *,
+    uid,
+    graph_view=None,
+    report=None,
+    graph_layout="auto",
+    layout="auto",
+    title=None,
+    exe_note=None,
+):
     """The explorer's HTML: ``stages_html`` of the chosen text panes, with the fusion
     graph and executable panes added inside the same linked root (and tab bar)."""
     from visualize import render_html as R
@@ -338,15 +376,19 @@ def explorer_page(stages, panes, *, uid, graph_view=None, report=None, graph_lay
         buttons = "".join(
             f'<button type="button" class="gj-tab" role="tab" data-tab="{n_tabs + i}" '
             f'aria-selected="false">{escape(name)}<span class="gj-tab-count"></span></button>'
-            for i, name in enumerate(tabs))
+            for i, name in enumerate(tabs)
+        )
         page = _insert_before(page, '</div><div class="gj-panes">', buttons, "tab bar")
         page = _insert_before(page, '</div><div class="gj-legend">', "".join(extra), "pane row")
-    wrapper = (f'<div class="gjx-explorer gjx-layout-{escape(layout)}" data-uid="{escape(uid)}">'
-               f"<style>{GRAPH_CSS}</style>{page}</div>")
+    wrapper = (
+        f'<div class="gjx-explorer gjx-layout-{escape(layout)}" data-uid="{escape(uid)}">'
+        f"<style>{GRAPH_CSS}</style>{page}</div>"
+    )
     return wrapper, info
 
 
 # ---------------------------------------------------------------------------- the widget
+
 
 class Explorer(BuildingWidget, widgets.VBox):
     """The explorer widget; see the module docstring. State (read after building):
@@ -358,8 +400,18 @@ class Explorer(BuildingWidget, widgets.VBox):
     html = ""
     _exe_note = None
 
-    def __init__(self, f, *args, layout="auto", panes=None, graph_layout="auto",
-                 measure=True, lazy=None, title=None, **kwargs):
+    def __init__(
+        self,
+        f,
+        *args,
+        layout="auto",
+        panes=None,
+        graph_layout="auto",
+        measure=True,
+        lazy=None,
+        title=None,
+        **kwargs,
+    ):
         super().__init__()
         self.add_class("gjx")
         self.f, self.args, self.kwargs = f, args, kwargs
@@ -373,25 +425,43 @@ class Explorer(BuildingWidget, widgets.VBox):
         self._quiet = False
         self.header = widgets.HTML(
             f'{style_tag()}<span class="gjx-title">explorer: '
-            f'<code>{escape(self.name)}</code></span>')
+            f"<code>{escape(self.name)}</code></span>"
+        )
         self.layout_toggle = widgets.ToggleButtons(
             options=[("auto", "auto"), ("side by side", "side"), ("tabs", "tabs")],
-            value=self._layout, tooltips=["side by side, tabs when narrow",
-                                          "all panes side by side", "one pane at a time"],
-            style={"button_width": "110px"})
-        self.pane_boxes = {p: widgets.Checkbox(value=True, description=p, indent=False,
-                                               layout=widgets.Layout(width="auto",
-                                                                     margin="0 14px 0 0"))
-                           for p in OPTIONAL_PANES}
+            value=self._layout,
+            tooltips=[
+                "side by side, tabs when narrow",
+                "all panes side by side",
+                "one pane at a time",
+            ],
+            style={"button_width": "110px"},
+        )
+        self.pane_boxes = {
+            p: widgets.Checkbox(
+                value=True,
+                description=p,
+                indent=False,
+                layout=widgets.Layout(width="auto", margin="0 14px 0 0"),
+            )
+            for p in OPTIONAL_PANES
+        }
         self.view = widgets.Output(layout=widgets.Layout(width="100%"))
         self._make_progress()
         self.children = [
-            widgets.HBox([self.header, self.layout_toggle],
-                         layout=widgets.Layout(justify_content="space-between",
-                                               align_items="center", flex_flow="row wrap")),
-            widgets.HBox(list(self.pane_boxes.values()),
-                         layout=widgets.Layout(flex_flow="row wrap")),
-            self.progress_box, self.error_view, self.view]
+            widgets.HBox(
+                [self.header, self.layout_toggle],
+                layout=widgets.Layout(
+                    justify_content="space-between", align_items="center", flex_flow="row wrap"
+                ),
+            ),
+            widgets.HBox(
+                list(self.pane_boxes.values()), layout=widgets.Layout(flex_flow="row wrap")
+            ),
+            self.progress_box,
+            self.error_view,
+            self.view,
+        ]
         self.layout_toggle.observe(self._on_layout, "value")
         for box in self.pane_boxes.values():
             box.observe(self._on_panes, "value")
@@ -439,12 +509,12 @@ class Explorer(BuildingWidget, widgets.VBox):
         from visualize import executable_report
 
         leaves = engine.tree_util.tree_leaves((self.args, self.kwargs))
-        concrete = all(hasattr(a, "__array__") or isinstance(a, (int, float, complex, bool))
-                       for a in leaves)
+        concrete = all(
+            hasattr(a, "__array__") or isinstance(a, (int, float, complex, bool)) for a in leaves
+        )
         if self.measure and concrete:
             try:
-                return executable_report(compiled, *self.args, repeats=10, warmup=2,
-                                         **self.kwargs)
+                return executable_report(compiled, *self.args, repeats=10, warmup=2, **self.kwargs)
             except Exception as e:
                 self._exe_note = f"not measured: {type(e).__name__}: {e}"
         elif not concrete:
@@ -455,14 +525,23 @@ class Explorer(BuildingWidget, widgets.VBox):
         if self.stages is None:
             return
         n = len(self.stages.jaxpr.all_eqns)
-        page, info = explorer_page(self.stages, self.panes, uid=self.uid,
-                                   graph_view=self.graph, report=self.report,
-                                   graph_layout=self.graph_layout, layout=self._layout,
-                                   title=self.title_text, exe_note=self._exe_note)
+        page, info = explorer_page(
+            self.stages,
+            self.panes,
+            uid=self.uid,
+            graph_view=self.graph,
+            report=self.report,
+            graph_layout=self.graph_layout,
+            layout=self._layout,
+            title=self.title_text,
+            exe_note=self._exe_note,
+        )
         self.graph_how = info["graph"]
         if n > LARGE_PROGRAM_EQNS and not {"StableHLO", "HLO"} <= set(self.panes):
-            page = (f'<div class="gjx-note">{n} equations: the StableHLO and HLO panes start '
-                    "hidden; tick them above to add them</div>" + page)
+            page = (
+                f'<div class="gjx-note">{n} equations: the StableHLO and HLO panes start '
+                "hidden; tick them above to add them</div>" + page
+            )
         self.html = page
         set_html(self.view, page, f"explorer of {self.name}: {', '.join(self.panes)}")
 
@@ -501,12 +580,21 @@ class Explorer(BuildingWidget, widgets.VBox):
             self.render()
 
 
-def explore(f, *args, layout="auto", panes=None, graph_layout="auto", measure=True, lazy=None,
-            **kwargs):
+def explore(
+    f, *args, layout="auto", panes=None, graph_layout="auto", measure=True, lazy=None, **kwargs
+):
     """An explorer of ``f`` (a function or ``engine.jit`` of one) at these arguments:
     Source | jaxpr | StableHLO | HLO | optimized HLO | fusion graph | executable,
     linked. ``layout``: 'auto', 'side' or 'tabs'. ``panes``: which to show (Source and
     jaxpr always). ``graph_layout``: 'auto', 'server' or 'browser'. A function that
     fails to trace shows its error and line in the widget (``.error``)."""
-    return Explorer(f, *args, layout=layout, panes=panes, graph_layout=graph_layout,
-                    measure=measure, lazy=lazy, **kwargs)
+    return Explorer(
+        f,
+        *args,
+        layout=layout,
+        panes=panes,
+        graph_layout=graph_layout,
+        measure=measure,
+        lazy=lazy,
+        **kwargs,
+    )

@@ -17,6 +17,7 @@ light up its fusions.
 XLA is asked to dump the module after *every* pass (``xla_dump_hlo_pass_re=".+"``);
 the passes whose module text did not change are the hidden ones.
 """
+
 from __future__ import annotations
 
 import linecache
@@ -43,8 +44,11 @@ class PassView:
             self.label, self.kind, self.text = step.label, step.kind, step.text
             self.changed = True
         else:
-            self.seq, self.pipeline, self.pass_name = dump["seq"], dump["pipeline"], \
-                dump["pass_name"]
+            self.seq, self.pipeline, self.pass_name = (
+                dump["seq"],
+                dump["pipeline"],
+                dump["pass_name"],
+            )
             self.label, self.kind, self.text = dump["label"], dump["kind"], dump["text"]
             self.changed = False
         self.previous = previous  # the changed PassView before it (module unchanged since)
@@ -111,9 +115,15 @@ def diff_html(text, max_lines=MAX_DIFF_LINES):
     cut = len(lines) - max_lines
     out = []
     for ln in lines[:max_lines]:
-        cls = ("gjx-hunk" if ln.startswith("@@") else
-               "gjx-add" if ln.startswith("+") and not ln.startswith("+++") else
-               "gjx-del" if ln.startswith("-") and not ln.startswith("---") else "")
+        cls = (
+            "gjx-hunk"
+            if ln.startswith("@@")
+            else "gjx-add"
+            if ln.startswith("+") and not ln.startswith("+++")
+            else "gjx-del"
+            if ln.startswith("-") and not ln.startswith("---")
+            else ""
+        )
         out.append(f'<span class="{cls}">{escape(ln)}</span>' if cls else escape(ln))
     if cut > 0:
         out.append(f"\u2026 {cut} more lines")
@@ -129,8 +139,16 @@ class FusionStepper(BuildingWidget, widgets.VBox):
     (every PassView), ``visible_steps``, ``position``, ``current``, ``show_unchanged``,
     ``error``."""
 
-    def __init__(self, f, *args, show_unchanged=False, all_passes=True, graph_layout="auto",
-                 lazy=None, **kwargs):
+    def __init__(
+        self,
+        f,
+        *args,
+        show_unchanged=False,
+        all_passes=True,
+        graph_layout="auto",
+        lazy=None,
+        **kwargs,
+    ):
         super().__init__()
         self.add_class("gjx")
         self.f, self.args, self.kwargs = f, args, kwargs
@@ -142,26 +160,39 @@ class FusionStepper(BuildingWidget, widgets.VBox):
         self._jaxpr = self._mlir = None
         self._quiet = False
         self.uid = "gjx-" + uuid.uuid4().hex[:10]
-        self.header = widgets.HTML(f'{style_tag()}<span class="gjx-title">XLA passes of '
-                                   f'<code>{escape(self.name)}</code></span>')
-        self.slider = widgets.IntSlider(min=0, max=0, value=0, description="pass",
-                                        continuous_update=False,
-                                        layout=widgets.Layout(width="420px"))
+        self.header = widgets.HTML(
+            f'{style_tag()}<span class="gjx-title">XLA passes of '
+            f"<code>{escape(self.name)}</code></span>"
+        )
+        self.slider = widgets.IntSlider(
+            min=0,
+            max=0,
+            value=0,
+            description="pass",
+            continuous_update=False,
+            layout=widgets.Layout(width="420px"),
+        )
         self.play = widgets.Play(min=0, max=0, value=0, interval=1500, description="play")
         widgets.jslink((self.play, "value"), (self.slider, "value"))
         self.prev_button = widgets.Button(description="\u25c0 prev", layout={"width": "80px"})
         self.next_button = widgets.Button(description="next \u25b6", layout={"width": "80px"})
-        self.unchanged_box = widgets.Checkbox(value=show_unchanged, indent=False,
-                                              description="show passes that changed nothing")
+        self.unchanged_box = widgets.Checkbox(
+            value=show_unchanged, indent=False, description="show passes that changed nothing"
+        )
         self.info = widgets.HTML()
         self.view = widgets.Output(layout=widgets.Layout(width="100%"))
         self._make_progress()
         self.children = [
             self.header,
-            widgets.HBox([self.play, self.prev_button, self.slider, self.next_button,
-                          self.unchanged_box],
-                         layout=widgets.Layout(flex_flow="row wrap", align_items="center")),
-            self.progress_box, self.error_view, self.info, self.view]
+            widgets.HBox(
+                [self.play, self.prev_button, self.slider, self.next_button, self.unchanged_box],
+                layout=widgets.Layout(flex_flow="row wrap", align_items="center"),
+            ),
+            self.progress_box,
+            self.error_view,
+            self.info,
+            self.view,
+        ]
         self.slider.observe(self._on_slider, "value")
         self.unchanged_box.observe(self._on_unchanged, "value")
         self.prev_button.on_click(lambda _: self.prev())
@@ -181,7 +212,8 @@ class FusionStepper(BuildingWidget, widgets.VBox):
         lowered = tool_jit(self.f).lower(*self.args, **self.kwargs)
         self._step(1, 4, "compiling with XLA, keeping the module after every pass")
         self.timeline = visualize.compile_with_passes(
-            lowered, compiler_options=ALL_PASSES if self.all_passes else None)
+            lowered, compiler_options=ALL_PASSES if self.all_passes else None
+        )
         self._step(2, 4, "reading the passes")
         self._jaxpr = JaxprModel(lowered.traced.jaxpr)
         self._mlir = parse_mlir_module(lowered.mlir_text)
@@ -193,8 +225,10 @@ class FusionStepper(BuildingWidget, widgets.VBox):
     @staticmethod
     def _make_steps(timeline):
         by_seq = [(s.seq, s) for s in timeline.passes if s.seq is not None]
-        merged = sorted([(seq, 0, s) for seq, s in by_seq]
-                        + [(d["seq"], 1, d) for d in timeline.skipped], key=lambda t: t[:2])
+        merged = sorted(
+            [(seq, 0, s) for seq, s in by_seq] + [(d["seq"], 1, d) for d in timeline.skipped],
+            key=lambda t: t[:2],
+        )
         merged += [(None, 0, s) for s in timeline.passes if s.seq is None]
         steps, last = [], None
         for _, is_dump, item in merged:
@@ -296,12 +330,21 @@ class FusionStepper(BuildingWidget, widgets.VBox):
             self._cache[key] = self._module_state(step.module)
         ms = self._cache[key]
         vis = self.visible_steps
-        return {"title": step.title, "pass": step.pass_name, "pipeline": step.pipeline,
-                "changed": step.changed, "position": vis.index(step) if step in vis else None,
-                "of": len(vis), "summary": step.summary, "fused": step.fused,
-                "fusions_created": step.fusions_created, "text_diff": step.text_diff,
-                "graph": ms["graph"], "fusion_lines": ms["fusion_lines"],
-                "link_table": ms["table"]}
+        return {
+            "title": step.title,
+            "pass": step.pass_name,
+            "pipeline": step.pipeline,
+            "changed": step.changed,
+            "position": vis.index(step) if step in vis else None,
+            "of": len(vis),
+            "summary": step.summary,
+            "fused": step.fused,
+            "fusions_created": step.fusions_created,
+            "text_diff": step.text_diff,
+            "graph": ms["graph"],
+            "fusion_lines": ms["fusion_lines"],
+            "link_table": ms["table"],
+        }
 
     def _module_state(self, module):
         from visualize import graph as G
@@ -316,8 +359,13 @@ class FusionStepper(BuildingWidget, widgets.VBox):
                 if ins.opcode == "fusion":
                     fusion_lines[ins.name] = sm.lines_for_instruction(ins.name)
         graph = G.hlo_graph(module, id_prefix=self.uid + "-")
-        return {"graph": graph, "fusion_lines": fusion_lines, "table": table, "sm": sm,
-                "module": module}
+        return {
+            "graph": graph,
+            "fusion_lines": fusion_lines,
+            "table": table,
+            "sm": sm,
+            "module": module,
+        }
 
     def render(self):
         step = self.current
@@ -336,33 +384,46 @@ class FusionStepper(BuildingWidget, widgets.VBox):
         badge = "" if step.changed else ' <span class="gjx-chip">unchanged</span>'
         if step.is_fusion_pass:
             badge += ' <span class="gjx-chip gjx-changed">fusion</span>'
-        parts = [style_tag(), '<div class="gjx">',
-                 f'<div><span class="gjx-title">{escape(st["title"])}</span>{badge} '
-                 f'<span class="gjx-muted">step {st["position"] + 1} of {st["of"]}'
-                 f'{"" if self.show_unchanged else " changing passes"}</span></div>',
-                 f'<div>{escape(st["summary"])}</div>']
+        parts = [
+            style_tag(),
+            '<div class="gjx">',
+            f'<div><span class="gjx-title">{escape(st["title"])}</span>{badge} '
+            f'<span class="gjx-muted">step {st["position"] + 1} of {st["of"]}'
+            f"{'' if self.show_unchanged else ' changing passes'}</span></div>",
+            f"<div>{escape(st['summary'])}</div>",
+        ]
         if st["fused"]:
             rows = "".join(
                 f"<tr><td><code>{escape(f['name'])}</code></td><td>{escape(f['opcode'])}</td>"
                 f"<td><code>{escape(f['shape'])}</code></td>"
                 f"<td>{escape(', '.join(f['into']))}</td>"
-                f"<td>{escape(f['op_name'] or '')}</td></tr>" for f in st["fused"][:400])
-            more = (f'<div class="gjx-note">\u2026 {len(st["fused"]) - 400} more</div>'
-                    if len(st["fused"]) > 400 else "")
+                f"<td>{escape(f['op_name'] or '')}</td></tr>"
+                for f in st["fused"][:400]
+            )
+            more = (
+                f'<div class="gjx-note">\u2026 {len(st["fused"]) - 400} more</div>'
+                if len(st["fused"]) > 400
+                else ""
+            )
             opened = " open" if len(st["fused"]) <= 12 else ""
             parts.append(
-                f'<details{opened}><summary>fused instructions ({len(st["fused"])})</summary>'
+                f"<details{opened}><summary>fused instructions ({len(st['fused'])})</summary>"
                 '<table class="gjx-table"><tr><th>instruction</th><th>opcode</th><th>shape</th>'
-                f'<th>into</th><th>op_name</th></tr>{rows}</table>{more}</details>')
+                f"<th>into</th><th>op_name</th></tr>{rows}</table>{more}</details>"
+            )
         if st["fusions_created"]:
-            chips = "".join(f'<span class="gjx-chip gjx-changed">{escape(c["name"])} '
-                            f'({escape(c.get("kind") or "")}, {c.get("size", "?")} ops)</span>'
-                            for c in st["fusions_created"][:200])
+            chips = "".join(
+                f'<span class="gjx-chip gjx-changed">{escape(c["name"])} '
+                f"({escape(c.get('kind') or '')}, {c.get('size', '?')} ops)</span>"
+                for c in st["fusions_created"][:200]
+            )
             parts.append(f"<div>fusions created: {chips}</div>")
         if step.changed:
             n = st["text_diff"].count("\n") + 1
-            parts.append(f"<details><summary>text diff ({n} lines)</summary>"
-                         f"{diff_html(st['text_diff'])}</details>")
+            parts.append(
+                f"<details><summary>text diff ({n} lines)</summary>"
+                f"{diff_html(st['text_diff'])}</details>"
+            )
         parts.append("</div>")
         return "".join(parts)
 
@@ -371,24 +432,34 @@ class FusionStepper(BuildingWidget, widgets.VBox):
 
         uid = f"{self.uid}-{step.order}"
         graph = st["graph"]
-        pane, how = graph_pane(graph, uid, title="module after this pass", sub=graph_sub(graph),
-                               layout=self.graph_layout, extra_classes=step.changed_names())
+        pane, how = graph_pane(
+            graph,
+            uid,
+            title="module after this pass",
+            sub=graph_sub(graph),
+            layout=self.graph_layout,
+            extra_classes=step.changed_names(),
+        )
         self.graph_how = how
         rows = []
         for name, lines in st["fusion_lines"].items():
             ins = step.module.instruction(name)
             where = ", ".join(f"{f.rsplit('/', 1)[-1]}:{ln}" for f, ln in lines[:8])
             where += " \u2026" if len(lines) > 8 else ""
-            rows.append(f'<tr data-hlo-opt="{escape(name)}"><td>{escape(name)}</td>'
-                        f"<td>{escape(ins.fusion_kind or '')}</td>"
-                        f"<td>{escape(where or 'no source line')}</td></tr>")
-        fusions = (f'<section class="gj-pane gjx-exe-pane" data-kind="hlo_opt" '
-                   f'aria-label="fusions"><div class="gj-pane-head"><span class="gj-pane-title">'
-                   f'fusions</span><span class="gj-pane-sub">{len(rows)}</span>'
-                   f'<span class="gj-count" aria-live="polite"></span></div>'
-                   f'<div class="gj-code" tabindex="0" style="white-space:normal">'
-                   f'<table class="gjx-exe-table"><tr><th>fusion</th><th>kind</th>'
-                   f'<th>source lines</th></tr>{"".join(rows)}</table></div></section>')
+            rows.append(
+                f'<tr data-hlo-opt="{escape(name)}"><td>{escape(name)}</td>'
+                f"<td>{escape(ins.fusion_kind or '')}</td>"
+                f"<td>{escape(where or 'no source line')}</td></tr>"
+            )
+        fusions = (
+            f'<section class="gj-pane gjx-exe-pane" data-kind="hlo_opt" '
+            f'aria-label="fusions"><div class="gj-pane-head"><span class="gj-pane-title">'
+            f'fusions</span><span class="gj-pane-sub">{len(rows)}</span>'
+            f'<span class="gj-count" aria-live="polite"></span></div>'
+            f'<div class="gj-code" tabindex="0" style="white-space:normal">'
+            f'<table class="gjx-exe-table"><tr><th>fusion</th><th>kind</th>'
+            f"<th>source lines</th></tr>{''.join(rows)}</table></div></section>"
+        )
         lines = []
         by_file = {}
         for key in st["link_table"].get("lines", {}):
@@ -398,28 +469,42 @@ class FusionStepper(BuildingWidget, widgets.VBox):
         for file, nums in by_file.items():
             lines.append(f'<div class="gj-note">{escape(file)}</div>')
             for n in sorted(nums):
-                lines.append(f'<div class="gj-ln gj-work" data-line="{escape(f"{file}:{n}")}">'
-                             f'<span class="gj-note">{n:>5}</span>  '
-                             f"{escape(_line_code(file, n)) or ' '}</div>")
-        source = (f'<section class="gj-pane gj-source" data-kind="source" aria-label="Source">'
-                  f'<div class="gj-pane-head"><span class="gj-pane-title">Source</span>'
-                  f'<span class="gj-pane-sub">lines with work</span>'
-                  f'<span class="gj-count" aria-live="polite"></span></div>'
-                  f'<div class="gj-code gj-src" tabindex="0">{"".join(lines)}</div></section>')
-        return (f'<div class="gj-root" id="{escape(uid)}"><style>{page_css()}</style>'
-                f"<style>{GRAPH_CSS}</style>"
-                f'<div class="gj-stages"><div class="gj-panes">{pane}'
-                '<div style="display:flex;flex-direction:column;gap:6px;flex:1 1 0;'
-                'min-width:260px">'
-                f"{fusions}{source}</div></div></div>"
-                + json_script(st["link_table"], "gj-links")
-                + f"<script>{page_js()}\nGlassjaxLinker.init(document.getElementById("
-                  f"{js_string(uid)}));</script></div>")
+                lines.append(
+                    f'<div class="gj-ln gj-work" data-line="{escape(f"{file}:{n}")}">'
+                    f'<span class="gj-note">{n:>5}</span>  '
+                    f"{escape(_line_code(file, n)) or ' '}</div>"
+                )
+        source = (
+            f'<section class="gj-pane gj-source" data-kind="source" aria-label="Source">'
+            f'<div class="gj-pane-head"><span class="gj-pane-title">Source</span>'
+            f'<span class="gj-pane-sub">lines with work</span>'
+            f'<span class="gj-count" aria-live="polite"></span></div>'
+            f'<div class="gj-code gj-src" tabindex="0">{"".join(lines)}</div></section>'
+        )
+        return (
+            f'<div class="gj-root" id="{escape(uid)}"><style>{page_css()}</style>'
+            f"<style>{GRAPH_CSS}</style>"
+            f'<div class="gj-stages"><div class="gj-panes">{pane}'
+            '<div style="display:flex;flex-direction:column;gap:6px;flex:1 1 0;'
+            'min-width:260px">'
+            f"{fusions}{source}</div></div></div>"
+            + json_script(st["link_table"], "gj-links")
+            + f"<script>{page_js()}\nGlassjaxLinker.init(document.getElementById("
+            f"{js_string(uid)}));</script></div>"
+        )
 
 
-def fusion_stepper(f, *args, show_unchanged=False, all_passes=True, graph_layout="auto",
-                   lazy=None, **kwargs):
+def fusion_stepper(
+    f, *args, show_unchanged=False, all_passes=True, graph_layout="auto", lazy=None, **kwargs
+):
     """A stepper over XLA's passes compiling ``f`` at these arguments; see the module
     docstring."""
-    return FusionStepper(f, *args, show_unchanged=show_unchanged, all_passes=all_passes,
-                         graph_layout=graph_layout, lazy=lazy, **kwargs)
+    return FusionStepper(
+        f,
+        *args,
+        show_unchanged=show_unchanged,
+        all_passes=all_passes,
+        graph_layout=graph_layout,
+        lazy=lazy,
+        **kwargs,
+    )

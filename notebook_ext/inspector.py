@@ -5,6 +5,7 @@ The sidebar opens a comm to the ``glassjax.inspector`` target and sends requests
 After every cell that changed the list, the kernel also pushes ``{"kind": "list"}`` to
 every open inspector comm, so the sidebar follows the notebook without polling.
 """
+
 import inspect
 import itertools
 import os
@@ -16,8 +17,7 @@ import visualize
 COMM_TARGET = "glassjax.inspector"
 
 _ENGINE_DIRS = tuple(
-    os.path.dirname(os.path.abspath(m.__file__)) + os.sep
-    for m in (engine, visualize)
+    os.path.dirname(os.path.abspath(m.__file__)) + os.sep for m in (engine, visualize)
 )
 _keys = weakref.WeakKeyDictionary()
 _serial = itertools.count(1)
@@ -44,8 +44,11 @@ def _is_internal(f):
 
 def user_jitted():
     """The jitted functions the user's code has run or traced, oldest first."""
-    fns = [f for f in engine.all_jitted() if f.trace_count and not _is_internal(f)
-           and not getattr(f, "_glassjax_tool", False)]  # jits made by our own widgets
+    fns = [
+        f
+        for f in engine.all_jitted()
+        if f.trace_count and not _is_internal(f) and not getattr(f, "_glassjax_tool", False)
+    ]  # jits made by our own widgets
     return sorted(fns, key=lambda f: int(_key(f)[1:]))
 
 
@@ -79,22 +82,33 @@ def programs(f):
     out = []
     for key, (closed, _out_tree) in traces.items():
         entry = compiled.get(key)
-        out.append({
-            "signature": _signature(key[2]),
-            "device": str(entry.device) if entry is not None else "",
-            "jaxpr": str(closed),
-            "hlo": entry.exe.hlo_text() if entry is not None else None,
-        })
+        out.append(
+            {
+                "signature": _signature(key[2]),
+                "device": str(entry.device) if entry is not None else "",
+                "jaxpr": str(closed),
+                "hlo": entry.exe.hlo_text() if entry is not None else None,
+            }
+        )
     return out
 
 
 def detail(key):
     for f in user_jitted():
         if _key(f) == key:
-            return {"key": key, "name": f.__name__, "info": function_info(f),
-                    "programs": programs(f)}
-    return {"key": key, "name": "?", "info": None, "programs": [],
-            "error": "this function is gone (the kernel forgot it)"}
+            return {
+                "key": key,
+                "name": f.__name__,
+                "info": function_info(f),
+                "programs": programs(f),
+            }
+    return {
+        "key": key,
+        "name": "?",
+        "info": None,
+        "programs": [],
+        "error": "this function is gone (the kernel forgot it)",
+    }
 
 
 def answer(data):
@@ -128,8 +142,11 @@ class Inspector:
         try:
             reply = answer(data)
         except Exception as e:  # never let a bad request kill the kernel's comm
-            reply = {"kind": "error", "error": f"{type(e).__name__}: {e}",
-                     "rid": (data or {}).get("rid")}
+            reply = {
+                "kind": "error",
+                "error": f"{type(e).__name__}: {e}",
+                "rid": (data or {}).get("rid"),
+            }
         comm.send(reply)
         if reply.get("kind") == "list":
             self._last = reply["functions"]

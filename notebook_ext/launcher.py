@@ -12,14 +12,14 @@ program for it (once per device), runs it ``warmup`` times uncounted, then ``rep
 times, each waited on with ``block_until_ready``. Times include the Python call of the
 compiled program (argument checks, buffer lookup), not moving the arguments.
 """
+
 from __future__ import annotations
 
 import statistics
 import time
 
-import numpy as np
-
 import ipywidgets as widgets
+import numpy as np
 
 import engine
 
@@ -83,13 +83,23 @@ class RunResult:
         return f"#{self.number} {self.device}"
 
     def to_dict(self):
-        return {"number": self.number, "device": self.device, "platform": self.platform,
-                "median_s": self.median_s, "min_s": self.min_s, "mean_s": self.mean_s,
-                "repeats": self.repeats, "warmup": self.warmup, "compile_s": self.compile_s}
+        return {
+            "number": self.number,
+            "device": self.device,
+            "platform": self.platform,
+            "median_s": self.median_s,
+            "min_s": self.min_s,
+            "mean_s": self.mean_s,
+            "repeats": self.repeats,
+            "warmup": self.warmup,
+            "compile_s": self.compile_s,
+        }
 
     def __repr__(self):
-        return (f"<RunResult {self.label}: median {self.median_s * 1e6:.1f} us, "
-                f"min {self.min_s * 1e6:.1f} us over {self.repeats} runs>")
+        return (
+            f"<RunResult {self.label}: median {self.median_s * 1e6:.1f} us, "
+            f"min {self.min_s * 1e6:.1f} us over {self.repeats} runs>"
+        )
 
 
 def _fmt_time(s):
@@ -108,27 +118,37 @@ def bar_chart_svg(runs, width=560):
     height = row * len(runs) + 24
     top = max(r.median_s for r in runs) or 1e-9
     scale = (width - left - right) / top
-    parts = [f'<svg class="gjx-chart" role="img" width="{width}" height="{height}" '
-             f'viewBox="0 0 {width} {height}" xmlns="http://www.w3.org/2000/svg">',
-             "<title>median run time per run (tick: minimum)</title>",
-             f'<line class="gjx-axis" x1="{left}" y1="4" x2="{left}" y2="{height - 18}"/>']
+    parts = [
+        f'<svg class="gjx-chart" role="img" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}" xmlns="http://www.w3.org/2000/svg">',
+        "<title>median run time per run (tick: minimum)</title>",
+        f'<line class="gjx-axis" x1="{left}" y1="4" x2="{left}" y2="{height - 18}"/>',
+    ]
     for i, r in enumerate(runs):
         y = 6 + i * row
         w = max(1.0, r.median_s * scale)
         xmin = left + r.min_s * scale
-        parts.append(f'<text x="{left - 6}" y="{y + 13}" text-anchor="end">'
-                     f"{escape(r.label)}</text>")
-        parts.append(f'<rect class="gjx-bar" x="{left}" y="{y + 2}" width="{w:.1f}" '
-                     f'height="{row - 8}"><title>{escape(r.label)}: median '
-                     f"{escape(_fmt_time(r.median_s))}, min {escape(_fmt_time(r.min_s))}"
-                     "</title></rect>")
-        parts.append(f'<line class="gjx-min" x1="{xmin:.1f}" y1="{y}" x2="{xmin:.1f}" '
-                     f'y2="{y + row - 4}"/>')
-        parts.append(f'<text x="{left + w + 6:.1f}" y="{y + 13}">'
-                     f"{escape(_fmt_time(r.median_s))} (min {escape(_fmt_time(r.min_s))})</text>")
-    parts.append(f'<text x="{left}" y="{height - 4}">0</text>'
-                 f'<text x="{width - right}" y="{height - 4}" text-anchor="end">'
-                 f"{escape(_fmt_time(top))}</text></svg>")
+        parts.append(
+            f'<text x="{left - 6}" y="{y + 13}" text-anchor="end">{escape(r.label)}</text>'
+        )
+        parts.append(
+            f'<rect class="gjx-bar" x="{left}" y="{y + 2}" width="{w:.1f}" '
+            f'height="{row - 8}"><title>{escape(r.label)}: median '
+            f"{escape(_fmt_time(r.median_s))}, min {escape(_fmt_time(r.min_s))}"
+            "</title></rect>"
+        )
+        parts.append(
+            f'<line class="gjx-min" x1="{xmin:.1f}" y1="{y}" x2="{xmin:.1f}" y2="{y + row - 4}"/>'
+        )
+        parts.append(
+            f'<text x="{left + w + 6:.1f}" y="{y + 13}">'
+            f"{escape(_fmt_time(r.median_s))} (min {escape(_fmt_time(r.min_s))})</text>"
+        )
+    parts.append(
+        f'<text x="{left}" y="{height - 4}">0</text>'
+        f'<text x="{width - right}" y="{height - 4}" text-anchor="end">'
+        f"{escape(_fmt_time(top))}</text></svg>"
+    )
     return "".join(parts)
 
 
@@ -146,17 +166,25 @@ class Launcher(BuildingWidget, widgets.VBox):
         self.warmup = warmup
         self._initial_run = run
         self.devices = []
-        self.header = widgets.HTML(f'{style_tag()}<span class="gjx-title">launch '
-                                   f'<code>{escape(self.name)}</code></span>')
-        self.device_menu = widgets.Dropdown(description="device", options=[],
-                                            layout=widgets.Layout(width="300px"))
-        self.repeats_box = widgets.BoundedIntText(value=repeats, min=1, max=100_000,
-                                                  description="runs",
-                                                  layout=widgets.Layout(width="160px"))
-        self.run_button = widgets.Button(description="run", button_style="primary",
-                                         icon="play", layout={"width": "90px"})
-        self.all_button = widgets.Button(description="run on every device",
-                                         layout={"width": "170px"})
+        self.header = widgets.HTML(
+            f'{style_tag()}<span class="gjx-title">launch <code>{escape(self.name)}</code></span>'
+        )
+        self.device_menu = widgets.Dropdown(
+            description="device", options=[], layout=widgets.Layout(width="300px")
+        )
+        self.repeats_box = widgets.BoundedIntText(
+            value=repeats,
+            min=1,
+            max=100_000,
+            description="runs",
+            layout=widgets.Layout(width="160px"),
+        )
+        self.run_button = widgets.Button(
+            description="run", button_style="primary", icon="play", layout={"width": "90px"}
+        )
+        self.all_button = widgets.Button(
+            description="run on every device", layout={"width": "170px"}
+        )
         self.clear_button = widgets.Button(description="clear", layout={"width": "70px"})
         self.devices_view = widgets.HTML()
         self.output_view = widgets.HTML()
@@ -164,12 +192,24 @@ class Launcher(BuildingWidget, widgets.VBox):
         self.table_view = widgets.HTML()
         self._make_progress()
         self.children = [
-            self.header, self.devices_view,
-            widgets.HBox([self.device_menu, self.repeats_box, self.run_button, self.all_button,
-                          self.clear_button],
-                         layout=widgets.Layout(flex_flow="row wrap", align_items="center")),
-            self.progress_box, self.error_view, self.output_view, self.chart_view,
-            self.table_view]
+            self.header,
+            self.devices_view,
+            widgets.HBox(
+                [
+                    self.device_menu,
+                    self.repeats_box,
+                    self.run_button,
+                    self.all_button,
+                    self.clear_button,
+                ],
+                layout=widgets.Layout(flex_flow="row wrap", align_items="center"),
+            ),
+            self.progress_box,
+            self.error_view,
+            self.output_view,
+            self.chart_view,
+            self.table_view,
+        ]
         self.run_button.on_click(lambda _: self._safely(lambda: self.run()))
         self.all_button.on_click(lambda _: self._safely(self.run_all))
         self.clear_button.on_click(lambda _: self.clear())
@@ -184,6 +224,7 @@ class Launcher(BuildingWidget, widgets.VBox):
             fn()
         except Exception as e:  # a button press never raises into the kernel
             from .rich_display import capture_error
+
             self.show_error(capture_error(e))
 
     def build(self):
@@ -191,16 +232,20 @@ class Launcher(BuildingWidget, widgets.VBox):
         self.devices = all_devices()
         self.device_menu.options = [(device_label(d), i) for i, d in enumerate(self.devices)]
         self.device_menu.value = 0 if self.devices else None
-        rows = "".join(f"<tr><td><code>{escape(device_label(d))}</code></td>"
-                       f"<td>{escape(d.platform)}</td>"
-                       f"<td>{escape(getattr(d, 'device_kind', ''))}</td></tr>"
-                       for d in self.devices)
-        self.devices_view.value = (f'{style_tag()}<details class="gjx"><summary>'
-                                   f"{len(self.devices)} device"
-                                   f"{'' if len(self.devices) == 1 else 's'} seen by the "
-                                   "engine's PJRT clients</summary><table class=\"gjx-table\">"
-                                   f"<tr><th>device</th><th>platform</th><th>kind</th></tr>"
-                                   f"{rows}</table></details>")
+        rows = "".join(
+            f"<tr><td><code>{escape(device_label(d))}</code></td>"
+            f"<td>{escape(d.platform)}</td>"
+            f"<td>{escape(getattr(d, 'device_kind', ''))}</td></tr>"
+            for d in self.devices
+        )
+        self.devices_view.value = (
+            f'{style_tag()}<details class="gjx"><summary>'
+            f"{len(self.devices)} device"
+            f"{'' if len(self.devices) == 1 else 's'} seen by the "
+            'engine\'s PJRT clients</summary><table class="gjx-table">'
+            f"<tr><th>device</th><th>platform</th><th>kind</th></tr>"
+            f"{rows}</table></details>"
+        )
         if self._initial_run and self.devices:
             self._step(1, 2, f"compiling and running on {device_label(self.devices[0])}")
             self.run(self.devices[0])
@@ -247,8 +292,9 @@ class Launcher(BuildingWidget, widgets.VBox):
             t0 = time.perf_counter()
             out = engine.block_until_ready(compiled(*args, **kwargs))
             times.append(time.perf_counter() - t0)
-        result = RunResult(len(self.runs) + 1, dev, times, engine.device_get(out), warmup,
-                           compile_s)
+        result = RunResult(
+            len(self.runs) + 1, dev, times, engine.device_get(out), warmup, compile_s
+        )
         self.runs.append(result)
         self.render()
         return result
@@ -272,21 +318,25 @@ class Launcher(BuildingWidget, widgets.VBox):
         last = self.runs[-1]
         self.output_view.value = (
             f'{style_tag()}<div class="gjx"><div class="gjx-title">output of run '
-            f"{escape(last.label)}</div><pre class=\"gjx-diff\" style=\"max-height:220px\">"
-            f"{escape(last.preview)}</pre></div>")
+            f'{escape(last.label)}</div><pre class="gjx-diff" style="max-height:220px">'
+            f"{escape(last.preview)}</pre></div>"
+        )
         self.chart_view.value = f'{style_tag()}<div class="gjx">{self.chart_svg()}</div>'
         rows = "".join(
-            f"<tr><td>{escape(r.label)}</td><td class=\"gjx-num\">{escape(_fmt_time(r.median_s))}"
-            f"</td><td class=\"gjx-num\">{escape(_fmt_time(r.min_s))}</td>"
-            f"<td class=\"gjx-num\">{escape(_fmt_time(r.mean_s))}</td>"
-            f"<td class=\"gjx-num\">{r.repeats}</td>"
-            f"<td class=\"gjx-num\">{escape(_fmt_time(r.compile_s)) if r.compile_s else 'cached'}"
-            "</td></tr>" for r in self.runs)
+            f'<tr><td>{escape(r.label)}</td><td class="gjx-num">{escape(_fmt_time(r.median_s))}'
+            f'</td><td class="gjx-num">{escape(_fmt_time(r.min_s))}</td>'
+            f'<td class="gjx-num">{escape(_fmt_time(r.mean_s))}</td>'
+            f'<td class="gjx-num">{r.repeats}</td>'
+            f'<td class="gjx-num">{escape(_fmt_time(r.compile_s)) if r.compile_s else "cached"}'
+            "</td></tr>"
+            for r in self.runs
+        )
         self.table_view.value = (
             f'{style_tag()}<table class="gjx gjx-table"><tr><th>run</th><th>median</th>'
             f"<th>min</th><th>mean</th><th>runs</th><th>compile</th></tr>{rows}</table>"
             f'<div class="gjx-note">after {self.warmup} uncounted warm-up runs; each run '
-            "waited on with block_until_ready; arguments already on the device</div>")
+            "waited on with block_until_ready; arguments already on the device</div>"
+        )
 
 
 def launcher(f, *args, repeats=20, warmup=3, run=True, lazy=None, **kwargs):

@@ -9,6 +9,7 @@ The line is one call, written as in Python; the function and every argument are
 evaluated in the notebook's namespace, and the call itself is not made: the widget
 traces it.
 """
+
 from __future__ import annotations
 
 import ast
@@ -31,13 +32,15 @@ def parse_call(line, namespace):
     if not isinstance(call, ast.Call):
         raise UsageError(f"expected a call such as f(x), got {text!r}")
     fun_expr = ast.Expression(call.func)
-    packed = ast.Expression(ast.Call(func=ast.Name(id=_CAPTURE, ctx=ast.Load()),
-                                     args=call.args, keywords=call.keywords))
+    packed = ast.Expression(
+        ast.Call(func=ast.Name(id=_CAPTURE, ctx=ast.Load()), args=call.args, keywords=call.keywords)
+    )
     ast.fix_missing_locations(fun_expr)
     ast.fix_missing_locations(packed)
     fun = eval(compile(fun_expr, "<magic>", "eval"), namespace)
-    args, kwargs = eval(compile(packed, "<magic>", "eval"), namespace,
-                        {_CAPTURE: lambda *a, **k: (a, k)})
+    args, kwargs = eval(
+        compile(packed, "<magic>", "eval"), namespace, {_CAPTURE: lambda *a, **k: (a, k)}
+    )
     return fun, args, kwargs
 
 
@@ -47,6 +50,7 @@ def _split_flags(line, known):
         word, _, rest = rest.partition(" ")
         if word not in known:
             from IPython.core.error import UsageError
+
             raise UsageError(f"unknown option {word}; known: {', '.join(sorted(known))}")
         flags.add(word)
         rest = rest.strip()
@@ -87,13 +91,18 @@ def session_magic(shell, line):
     return session()
 
 
-MAGICS = {"explore": explore_magic, "fusion_stepper": fusion_stepper_magic,
-          "launch": launch_magic, "jit_session": session_magic}
+MAGICS = {
+    "explore": explore_magic,
+    "fusion_stepper": fusion_stepper_magic,
+    "launch": launch_magic,
+    "jit_session": session_magic,
+}
 
 
 def _bind(ip, fn):
     def magic(line):
         return fn(ip, line)
+
     magic.__doc__ = fn.__doc__
     return magic
 

@@ -11,6 +11,7 @@ rendered trusted by JupyterLab and Notebook 7, while ``ipywidgets.HTML`` never r
 ``BuildingWidget`` (a widget whose slow work runs after the cell has displayed it, with
 a progress bar).
 """
+
 from __future__ import annotations
 
 import html
@@ -26,6 +27,7 @@ from engine import source_info
 from .display import MIME_TYPE, StagesView, sections_html
 
 source_info.register_internal_dir(os.path.dirname(os.path.abspath(__file__)))
+
 
 def escape(text):
     return html.escape(str(text), quote=True)
@@ -74,18 +76,23 @@ def style_tag():
 
 # Inline styles for the static displays (shown where no stylesheet is loaded: nbconvert,
 # GitHub, an untrusted notebook).
-_BOX = ("font-family:var(--jp-ui-font-family,sans-serif);font-size:13px;"
-        "color:var(--jp-content-font-color1,inherit)")
+_BOX = (
+    "font-family:var(--jp-ui-font-family,sans-serif);font-size:13px;"
+    "color:var(--jp-content-font-color1,inherit)"
+)
 _HEAD = "font-weight:600;margin:2px 0 4px"
 _MUTED = "color:var(--jp-content-font-color2,#59636e);font-weight:400"
-_PRE = ("margin:0;padding:6px 8px;overflow:auto;max-height:360px;"
-        "font-family:var(--jp-code-font-family,monospace);font-size:12px;"
-        "background:var(--jp-cell-editor-background,#f7f7f7);"
-        "border:1px solid var(--jp-cell-editor-border-color,#e0e0e0)")
+_PRE = (
+    "margin:0;padding:6px 8px;overflow:auto;max-height:360px;"
+    "font-family:var(--jp-code-font-family,monospace);font-size:12px;"
+    "background:var(--jp-cell-editor-background,#f7f7f7);"
+    "border:1px solid var(--jp-cell-editor-border-color,#e0e0e0)"
+)
 _TD = "padding:1px 10px 1px 0;border:none;text-align:left"
 
 
 # ---------------------------------------------------------------------------- HTML in widgets
+
 
 def set_html(out, html_text, text=""):
     """Replace what an ``Output`` widget shows with this HTML. Setting ``outputs``
@@ -97,6 +104,7 @@ def set_html(out, html_text, text=""):
 
 
 # ---------------------------------------------------------------------------- errors
+
 
 def _stdlib_dirs():
     dirs = set()
@@ -120,8 +128,12 @@ class ErrorInfo:
         self.message = str(exc)
         self.file = self.line = self.function = self.code = None
         frames = traceback.extract_tb(exc.__traceback__) if exc.__traceback__ else []
-        user = [f for f in frames if not source_info._is_internal(f.filename)
-                and not os.path.abspath(f.filename).startswith(_LIB_DIRS)]
+        user = [
+            f
+            for f in frames
+            if not source_info._is_internal(f.filename)
+            and not os.path.abspath(f.filename).startswith(_LIB_DIRS)
+        ]
         if user:
             f = user[-1]
             self.file, self.line, self.function = f.filename, f.lineno, f.name
@@ -143,13 +155,17 @@ class ErrorInfo:
     def html(self, what="this function"):
         where = ""
         if self.where:
-            where = (f'<div>at <code>{escape(self.where)}</code></div>'
-                     f'<pre class="gjx-mono">{escape(self.code)}</pre>')
-        return (f'<div class="gjx gjx-error" role="alert">{style_tag()}'
-                f'<div class="gjx-title">{escape(what)} failed: {escape(self.kind)}</div>'
-                f'<pre>{escape(self.message)}</pre>{where}'
-                f'<details><summary class="gjx-note">traceback</summary>'
-                f'<pre>{escape(self.traceback)}</pre></details></div>')
+            where = (
+                f"<div>at <code>{escape(self.where)}</code></div>"
+                f'<pre class="gjx-mono">{escape(self.code)}</pre>'
+            )
+        return (
+            f'<div class="gjx gjx-error" role="alert">{style_tag()}'
+            f'<div class="gjx-title">{escape(what)} failed: {escape(self.kind)}</div>'
+            f"<pre>{escape(self.message)}</pre>{where}"
+            f'<details><summary class="gjx-note">traceback</summary>'
+            f"<pre>{escape(self.traceback)}</pre></details></div>"
+        )
 
     def __repr__(self):
         return f"<ErrorInfo {self.kind} at {self.where}>"
@@ -160,6 +176,7 @@ def capture_error(exc):
 
 
 # ---------------------------------------------------------------------------- building widgets
+
 
 def _shell():
     try:
@@ -195,6 +212,7 @@ def after_cell(fn):
 
 def _widgets():
     import ipywidgets as widgets
+
     return widgets
 
 
@@ -232,8 +250,7 @@ class BuildingWidget:
     def _step(self, i, n, label):
         self.progress.max = n
         self.progress.value = i
-        self.progress_label.value = (f'<span class="gjx-note">{escape(label)} '
-                                     f'({i + 1}/{n})</span>')
+        self.progress_label.value = f'<span class="gjx-note">{escape(label)} ({i + 1}/{n})</span>'
 
     def ensure_built(self):
         if self._built or self._building:
@@ -262,6 +279,7 @@ class BuildingWidget:
 
 # ---------------------------------------------------------------------------- display bundles
 
+
 def _aval_text(aval):
     try:
         return aval.str_short()
@@ -276,7 +294,7 @@ def _signature(avals):
 def array_html(x, threshold=200):
     """An engine Array as static HTML: type, device, values (summarized when large) and,
     for real floating arrays, min / max / mean / NaN count."""
-    head = f'Array <code>{escape(_aval_text(x.aval))}</code>'
+    head = f"Array <code>{escape(_aval_text(x.aval))}</code>"
     extra = []
     try:
         extra.append(escape(str(x.device)))
@@ -289,8 +307,10 @@ def array_html(x, threshold=200):
     try:
         v = np.asarray(x)
     except Exception as e:  # a deleted or donated buffer
-        return (f'<div style="{_BOX}"><div style="{_HEAD}">{head}</div>'
-                f'<pre style="{_PRE}">{escape(f"<unavailable: {e}>")}</pre></div>')
+        return (
+            f'<div style="{_BOX}"><div style="{_HEAD}">{head}</div>'
+            f'<pre style="{_PRE}">{escape(f"<unavailable: {e}>")}</pre></div>'
+        )
     body = np.array2string(v, threshold=threshold, edgeitems=3, max_line_width=100)
     stats = ""
     if v.size > 1 and v.dtype.kind == "f" and v.size <= 10_000_000:
@@ -298,17 +318,24 @@ def array_html(x, threshold=200):
             finite = v[np.isfinite(v)]
             nan = int(np.isnan(v).sum())
             if finite.size:
-                cells = [("min", f"{finite.min():.6g}"), ("max", f"{finite.max():.6g}"),
-                         ("mean", f"{finite.astype(np.float64).mean():.6g}")]
+                cells = [
+                    ("min", f"{finite.min():.6g}"),
+                    ("max", f"{finite.max():.6g}"),
+                    ("mean", f"{finite.astype(np.float64).mean():.6g}"),
+                ]
             else:
                 cells = []
             if nan:
                 cells.append(("NaN", str(nan)))
-        stats = "".join(f'<td style="{_TD}"><span style="{_MUTED}">{k}</span> {escape(s)}</td>'
-                        for k, s in cells)
+        stats = "".join(
+            f'<td style="{_TD}"><span style="{_MUTED}">{k}</span> {escape(s)}</td>'
+            for k, s in cells
+        )
         stats = f'<table style="border:none;margin:2px 0"><tr>{stats}</tr></table>' if cells else ""
-    return (f'<div class="glassjax-array" style="{_BOX}"><div style="{_HEAD}">{head}</div>'
-            f'{stats}<pre style="{_PRE}">{escape(body)}</pre></div>')
+    return (
+        f'<div class="glassjax-array" style="{_BOX}"><div style="{_HEAD}">{head}</div>'
+        f'{stats}<pre style="{_PRE}">{escape(body)}</pre></div>'
+    )
 
 
 def array_bundle(x, include=None, exclude=None):
@@ -320,15 +347,19 @@ def array_bundle(x, include=None, exclude=None):
 
 
 def _summary_table(rows):
-    cells = "".join(f'<tr><td style="{_TD};{_MUTED}">{escape(k)}</td>'
-                    f'<td style="{_TD}">{escape(v)}</td></tr>' for k, v in rows)
+    cells = "".join(
+        f'<tr><td style="{_TD};{_MUTED}">{escape(k)}</td><td style="{_TD}">{escape(v)}</td></tr>'
+        for k, v in rows
+    )
     return f'<table style="border:none;margin:2px 0 6px">{cells}</table>'
 
 
 def _stage_view(title, rows, sections):
     body = _summary_table(rows) + sections_html("", sections)
-    page = (f'<div class="glassjax-stage-display" style="{_BOX}">'
-            f'<div style="{_HEAD}">{escape(title)}</div>{body}</div>')
+    page = (
+        f'<div class="glassjax-stage-display" style="{_BOX}">'
+        f'<div style="{_HEAD}">{escape(title)}</div>{body}</div>'
+    )
     text_sections = [("summary", "\n".join(f"{k}: {v}" for k, v in rows))] + list(sections)
     return StagesView(title, text_sections, html=page)
 
@@ -340,17 +371,24 @@ def _plural(n, word):
 def traced_view(t):
     closed = t.jaxpr
     n = len(closed.jaxpr.eqns)
-    rows = [("function", t.fun_name), ("inputs", _signature(t.in_avals)),
-            ("outputs", _signature(closed.out_avals)), ("equations", str(n))]
+    rows = [
+        ("function", t.fun_name),
+        ("inputs", _signature(t.in_avals)),
+        ("outputs", _signature(closed.out_avals)),
+        ("equations", str(n)),
+    ]
     return _stage_view(f"traced {t.fun_name}", rows, [("jaxpr", str(closed))])
 
 
 def lowered_view(lo):
     t = lo.traced
     text = lo.as_text()
-    rows = [("function", lo.fun_name), ("inputs", _signature(t.in_avals)),
-            ("device", str(t.device)),
-            ("StableHLO", f"{text.count(chr(10)) + 1} lines")]
+    rows = [
+        ("function", lo.fun_name),
+        ("inputs", _signature(t.in_avals)),
+        ("device", str(t.device)),
+        ("StableHLO", f"{text.count(chr(10)) + 1} lines"),
+    ]
     return _stage_view(f"lowered {lo.fun_name}", rows, [("StableHLO", text)])
 
 
@@ -365,20 +403,20 @@ def _fmt_bytes(n):
 
 def compiled_view(c):
     t = c.lowered.traced
-    rows = [("function", c.fun_name), ("inputs", _signature(t.in_avals)),
-            ("device", str(t.device))]
+    rows = [("function", c.fun_name), ("inputs", _signature(t.in_avals)), ("device", str(t.device))]
     try:
         cost = {k: float(v) for k, v in dict(c.cost_analysis()).items()}
         rows.append(("flops (XLA estimate)", f"{cost.get('flops', 0.0):,.0f}"))
-        rows.append(("bytes accessed (XLA estimate)",
-                     _fmt_bytes(cost.get("bytes accessed", 0.0))))
+        rows.append(("bytes accessed (XLA estimate)", _fmt_bytes(cost.get("bytes accessed", 0.0))))
     except Exception as e:
         rows.append(("cost", f"unavailable: {e}"))
     try:
         mem = dict(c.memory_analysis())
-        for key, label in (("argument_size_in_bytes", "arguments"),
-                           ("output_size_in_bytes", "outputs"),
-                           ("temp_size_in_bytes", "temporaries")):
+        for key, label in (
+            ("argument_size_in_bytes", "arguments"),
+            ("output_size_in_bytes", "outputs"),
+            ("temp_size_in_bytes", "temporaries"),
+        ):
             if key in mem:
                 rows.append((label, _fmt_bytes(mem[key])))
     except Exception:
@@ -394,6 +432,7 @@ def _bundle_of(view_fn):
             return view_fn(obj)._repr_mimebundle_()
         except Exception as e:  # a display hook must never break printing the object
             return {"text/plain": f"{object.__repr__(obj)} (display failed: {e})"}
+
     return bundle
 
 
@@ -405,8 +444,13 @@ compiled_bundle = _bundle_of(compiled_view)
 def _types():
     from engine.array import Array
     from engine.stages import Compiled, Lowered, Traced
-    return {Array: array_bundle, Traced: traced_bundle, Lowered: lowered_bundle,
-            Compiled: compiled_bundle}
+
+    return {
+        Array: array_bundle,
+        Traced: traced_bundle,
+        Lowered: lowered_bundle,
+        Compiled: compiled_bundle,
+    }
 
 
 def register(ip):
@@ -422,6 +466,20 @@ def unregister(ip):
         fmt.type_printers.pop(t, None)
 
 
-__all__ = ["MIME_TYPE", "array_bundle", "traced_bundle", "lowered_bundle", "compiled_bundle",
-           "register", "unregister", "set_html", "capture_error", "ErrorInfo",
-           "BuildingWidget", "in_kernel", "after_cell", "escape", "WIDGET_CSS"]
+__all__ = [
+    "MIME_TYPE",
+    "array_bundle",
+    "traced_bundle",
+    "lowered_bundle",
+    "compiled_bundle",
+    "register",
+    "unregister",
+    "set_html",
+    "capture_error",
+    "ErrorInfo",
+    "BuildingWidget",
+    "in_kernel",
+    "after_cell",
+    "escape",
+    "WIDGET_CSS",
+]

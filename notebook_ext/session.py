@@ -11,6 +11,7 @@ minus the jits the Glassjax widgets make for themselves, and refreshes after eve
 Opening a function explores one of its traced signatures with the arguments' shapes:
 the trace is read from the function's cache, so its counts do not move.
 """
+
 from __future__ import annotations
 
 import weakref
@@ -59,24 +60,34 @@ class SessionInspector(widgets.VBox):
         self.add_class("gjx")
         self.functions = []
         self.explorer = None
-        self.header = widgets.HTML(f'{style_tag()}<span class="gjx-title">jitted functions in '
-                                   "this kernel</span>")
+        self.header = widgets.HTML(
+            f'{style_tag()}<span class="gjx-title">jitted functions in this kernel</span>'
+        )
         self.table_view = widgets.HTML()
-        self.menu = widgets.Dropdown(description="function", options=[],
-                                     layout=widgets.Layout(width="340px"))
-        self.signature_menu = widgets.Dropdown(description="signature", options=[],
-                                               layout=widgets.Layout(width="420px"))
-        self.open_button = widgets.Button(description="open in explorer", icon="search",
-                                          layout={"width": "160px"})
-        self.refresh_button = widgets.Button(description="refresh", icon="refresh",
-                                             layout={"width": "100px"})
+        self.menu = widgets.Dropdown(
+            description="function", options=[], layout=widgets.Layout(width="340px")
+        )
+        self.signature_menu = widgets.Dropdown(
+            description="signature", options=[], layout=widgets.Layout(width="420px")
+        )
+        self.open_button = widgets.Button(
+            description="open in explorer", icon="search", layout={"width": "160px"}
+        )
+        self.refresh_button = widgets.Button(
+            description="refresh", icon="refresh", layout={"width": "100px"}
+        )
         self.artifacts_view = widgets.HTML()
         self.detail = widgets.VBox()
         self.children = [
-            self.header, self.table_view,
-            widgets.HBox([self.menu, self.signature_menu, self.open_button, self.refresh_button],
-                         layout=widgets.Layout(flex_flow="row wrap", align_items="center")),
-            self.artifacts_view, self.detail]
+            self.header,
+            self.table_view,
+            widgets.HBox(
+                [self.menu, self.signature_menu, self.open_button, self.refresh_button],
+                layout=widgets.Layout(flex_flow="row wrap", align_items="center"),
+            ),
+            self.artifacts_view,
+            self.detail,
+        ]
         self.menu.observe(lambda _: self._on_pick(), "value")
         self.open_button.on_click(lambda _: self._open_chosen())
         self.refresh_button.on_click(lambda _: self.refresh())
@@ -137,14 +148,20 @@ class SessionInspector(widgets.VBox):
             f'<td class="gjx-num">{r["cache_hits"]}</td>'
             f'<td class="gjx-num">{r["compile_seconds"] * 1e3:.1f} ms</td>'
             f"<td>{escape('; '.join(r['signatures'][:3]))}"
-            f"{' …' if len(r['signatures']) > 3 else ''}</td></tr>" for r in self.functions)
-        empty = ("" if self.functions else
-                 '<tr><td colspan="6" class="gjx-note">nothing jitted yet: call a function '
-                 "wrapped in <code>jit</code> and it shows here</td></tr>")
+            f"{' …' if len(r['signatures']) > 3 else ''}</td></tr>"
+            for r in self.functions
+        )
+        empty = (
+            ""
+            if self.functions
+            else '<tr><td colspan="6" class="gjx-note">nothing jitted yet: call a function '
+            "wrapped in <code>jit</code> and it shows here</td></tr>"
+        )
         self.table_view.value = (
             f'{style_tag()}<table class="gjx gjx-table"><tr><th>function</th><th>traces</th>'
             f"<th>compiles</th><th>cache hits</th><th>compile time</th><th>signatures</th>"
-            f"</tr>{rows}{empty}</table>")
+            f"</tr>{rows}{empty}</table>"
+        )
         current = self.menu.value
         self.menu.options = [(f"{r['name']} ({r['key']})", r["key"]) for r in self.functions]
         keys = [r["key"] for r in self.functions]
@@ -176,15 +193,22 @@ class SessionInspector(widgets.VBox):
             return ""
         parts = [style_tag(), '<div class="gjx">']
         for p in progs:
-            compiled = (f"compiled for {escape(p['device'])}" if p["hlo"] is not None
-                        else "traced, not compiled")
-            parts.append(f"<details><summary><code>{escape(p['signature'])}</code> "
-                         f'<span class="gjx-muted">{compiled}</span></summary>'
-                         f'<div class="gjx-note">jaxpr</div><pre class="gjx-diff">'
-                         f"{escape(p['jaxpr'])}</pre>")
+            compiled = (
+                f"compiled for {escape(p['device'])}"
+                if p["hlo"] is not None
+                else "traced, not compiled"
+            )
+            parts.append(
+                f"<details><summary><code>{escape(p['signature'])}</code> "
+                f'<span class="gjx-muted">{compiled}</span></summary>'
+                f'<div class="gjx-note">jaxpr</div><pre class="gjx-diff">'
+                f"{escape(p['jaxpr'])}</pre>"
+            )
             if p["hlo"] is not None:
-                parts.append('<div class="gjx-note">optimized HLO</div>'
-                             f'<pre class="gjx-diff">{escape(p["hlo"])}</pre>')
+                parts.append(
+                    '<div class="gjx-note">optimized HLO</div>'
+                    f'<pre class="gjx-diff">{escape(p["hlo"])}</pre>'
+                )
             parts.append("</details>")
         parts.append("</div>")
         return "".join(parts)

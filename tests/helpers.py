@@ -1,8 +1,8 @@
 """Shared test helpers: run the same function through the engine and through real JAX."""
+
 import numpy as np
 
 import engine
-import engine.numpy as enp
 
 jax = None
 jnp = None
@@ -14,6 +14,7 @@ def real_jax():
     if jax is None:
         import jax as _jax
         import jax.numpy as _jnp
+
         jax, jnp = _jax, _jnp
     return jax, jnp
 
@@ -36,9 +37,13 @@ def assert_close(actual, expected, rtol=1e-5, atol=1e-6, check_dtype=True):
         if e_np.dtype == np.dtype([("float0", "V")]) or e_np.dtype.kind == "V":
             continue
         if e_np.dtype.kind in "fc" or a_np.dtype.kind in "fc":
-            np.testing.assert_allclose(a_np.astype(np.complex128 if e_np.dtype.kind == "c" else np.float64),
-                                       e_np.astype(np.complex128 if e_np.dtype.kind == "c" else np.float64),
-                                       rtol=rtol, atol=atol, equal_nan=True)
+            np.testing.assert_allclose(
+                a_np.astype(np.complex128 if e_np.dtype.kind == "c" else np.float64),
+                e_np.astype(np.complex128 if e_np.dtype.kind == "c" else np.float64),
+                rtol=rtol,
+                atol=atol,
+                equal_nan=True,
+            )
         else:
             np.testing.assert_array_equal(a_np, e_np)
 

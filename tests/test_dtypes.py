@@ -1,4 +1,5 @@
 """engine.dtypes against real JAX: canonicalization, weak types, the promotion lattice."""
+
 import contextlib
 import itertools
 import pathlib
@@ -25,9 +26,23 @@ try:  # the only way to build weak arrays of any dtype; test-only, private API
 except ImportError:  # pragma: no cover
     _jax_convert = None
 
-DTYPE_NAMES = ["bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32",
-               "uint64", "bfloat16", "float16", "float32", "float64", "complex64",
-               "complex128"]
+DTYPE_NAMES = [
+    "bool",
+    "int8",
+    "int16",
+    "int32",
+    "int64",
+    "uint8",
+    "uint16",
+    "uint32",
+    "uint64",
+    "bfloat16",
+    "float16",
+    "float32",
+    "float64",
+    "complex64",
+    "complex128",
+]
 ALL = [np.dtype(jnp.dtype(n)) for n in DTYPE_NAMES]
 SCALARS = [True, 1, 1.0, 1j]
 WEAK_TYPES = [int, float, complex]
@@ -86,18 +101,28 @@ def check_all(pairs):
 
 # ------------------------------------------------------------- promotion
 
+
 @pytest.mark.parametrize("a", ALL, ids=str)
 def test_strong_pairs_match_jax(x64, a):
     cases = []
     for b in ALL:
         xa, xb = ones(a), ones(b)
         cases.append(((a, b, "op"), dtypes.lattice_result_type(xa, xb), jax_op(xa, xb)))
-        cases.append(((a, b, "dtypes"),
-                      dtypes.result_type(a, b, return_weak_type_flag=True), jax_result(a, b)))
+        cases.append(
+            (
+                (a, b, "dtypes"),
+                dtypes.result_type(a, b, return_weak_type_flag=True),
+                jax_result(a, b),
+            )
+        )
         na, nb = np.ones(2, a), np.ones(2, b)
-        cases.append(((a, b, "numpy arrays"),
-                      dtypes.result_type(na, nb, return_weak_type_flag=True),
-                      jax_result(na, nb)))
+        cases.append(
+            (
+                (a, b, "numpy arrays"),
+                dtypes.result_type(na, nb, return_weak_type_flag=True),
+                jax_result(na, nb),
+            )
+        )
     check_all(cases)
 
 
@@ -108,11 +133,20 @@ def test_python_scalar_with_array_matches_jax(x64, a):
     for s in SCALARS:
         cases.append(((a, s, "op"), dtypes.lattice_result_type(xa, s), jax_op(xa, s)))
         cases.append(((s, a, "op"), dtypes.lattice_result_type(s, a), jax_op(s, xa)))
-        cases.append(((a, s, "result_type"),
-                      dtypes.result_type(a, s, return_weak_type_flag=True), jax_result(a, s)))
-        cases.append(((type(s), a, "result_type"),
-                      dtypes.result_type(type(s), a, return_weak_type_flag=True),
-                      jax_result(type(s), a)))
+        cases.append(
+            (
+                (a, s, "result_type"),
+                dtypes.result_type(a, s, return_weak_type_flag=True),
+                jax_result(a, s),
+            )
+        )
+        cases.append(
+            (
+                (type(s), a, "result_type"),
+                dtypes.result_type(type(s), a, return_weak_type_flag=True),
+                jax_result(type(s), a),
+            )
+        )
     check_all(cases)
 
 
@@ -120,8 +154,13 @@ def test_python_scalar_pairs_match_jax(x64):
     cases = []
     for s, t in itertools.product(SCALARS, SCALARS):
         cases.append(((s, t, "op"), dtypes.lattice_result_type(s, t), jax_op(s, t)))
-        cases.append(((s, t, "result_type"),
-                      dtypes.result_type(s, t, return_weak_type_flag=True), jax_result(s, t)))
+        cases.append(
+            (
+                (s, t, "result_type"),
+                dtypes.result_type(s, t, return_weak_type_flag=True),
+                jax_result(s, t),
+            )
+        )
     for s in SCALARS:
         cases.append(((s,), dtypes.result_type(s, return_weak_type_flag=True), jax_result(s)))
     check_all(cases)
@@ -131,17 +170,29 @@ def test_python_scalar_pairs_match_jax(x64):
 def test_weak_arrays_match_jax(x64, a):
     cases = []
     wa = weak_ones(a)
-    cases.append(((a, "weak alone"), dtypes.result_type(wa, return_weak_type_flag=True),
-                  jax_result(wa)))
+    cases.append(
+        ((a, "weak alone"), dtypes.result_type(wa, return_weak_type_flag=True), jax_result(wa))
+    )
     for b in ALL:
         xb, wb = ones(b), weak_ones(b)
         cases.append(((a, "weak", b, "op"), dtypes.lattice_result_type(wa, xb), jax_op(wa, xb)))
-        cases.append(((a, "weak", b, "weak op"),
-                      dtypes.lattice_result_type(wa, wb), jax_op(wa, wb)))
-        cases.append(((a, "weak", b, "result_type"),
-                      dtypes.result_type(wa, xb, return_weak_type_flag=True), jax_result(wa, xb)))
-        cases.append(((a, "weak", b, "weak result_type"),
-                      dtypes.result_type(wa, wb, return_weak_type_flag=True), jax_result(wa, wb)))
+        cases.append(
+            ((a, "weak", b, "weak op"), dtypes.lattice_result_type(wa, wb), jax_op(wa, wb))
+        )
+        cases.append(
+            (
+                (a, "weak", b, "result_type"),
+                dtypes.result_type(wa, xb, return_weak_type_flag=True),
+                jax_result(wa, xb),
+            )
+        )
+        cases.append(
+            (
+                (a, "weak", b, "weak result_type"),
+                dtypes.result_type(wa, wb, return_weak_type_flag=True),
+                jax_result(wa, wb),
+            )
+        )
     for s in SCALARS:
         cases.append(((a, "weak", s, "op"), dtypes.lattice_result_type(wa, s), jax_op(wa, s)))
     check_all(cases)
@@ -161,8 +212,7 @@ def test_triples_and_type_objects_match_jax(x64):
             got = type(e).__name__
         cases.append((args, got, want))
     for arg in pool:
-        cases.append(((arg,), dtypes.result_type(arg, return_weak_type_flag=True),
-                      jax_result(arg)))
+        cases.append(((arg,), dtypes.result_type(arg, return_weak_type_flag=True), jax_result(arg)))
     check_all(cases)
 
 
@@ -174,8 +224,12 @@ def test_result_type_without_flag_returns_dtype(x64):
 
 def test_promote_types_matches_jax(x64):
     pool = ALL + WEAK_TYPES
-    check_all([((a, b), dtypes.promote_types(a, b), np.dtype(jnp.promote_types(a, b)))
-               for a, b in itertools.product(pool, pool)])
+    check_all(
+        [
+            ((a, b), dtypes.promote_types(a, b), np.dtype(jnp.promote_types(a, b)))
+            for a, b in itertools.product(pool, pool)
+        ]
+    )
 
 
 def test_float0_only_promotes_with_itself():
@@ -189,12 +243,25 @@ def test_float0_only_promotes_with_itself():
 
 # ------------------------------------------------------------- canonicalization
 
+
 def test_canonicalize_dtype_matches_jax(x64):
-    inputs = ALL + [float, int, bool, complex, np.float64, np.int64, np.uint64,
-                    np.complex128, jnp.bfloat16, "float64", "int64", "bfloat16", "uint8",
-                    jax.dtypes.float0]
-    check_all([(d, dtypes.canonicalize_dtype(d), jax.dtypes.canonicalize_dtype(d))
-               for d in inputs])
+    inputs = ALL + [
+        float,
+        int,
+        bool,
+        complex,
+        np.float64,
+        np.int64,
+        np.uint64,
+        np.complex128,
+        jnp.bfloat16,
+        "float64",
+        "int64",
+        "bfloat16",
+        "uint8",
+        jax.dtypes.float0,
+    ]
+    check_all([(d, dtypes.canonicalize_dtype(d), jax.dtypes.canonicalize_dtype(d)) for d in inputs])
     assert dtypes.canonicalize_dtype("bf16") == np.dtype(jnp.bfloat16)
 
 
@@ -211,6 +278,7 @@ def test_config_is_read_at_call_time(x64):
 
 def test_defaults_match_jax(x64):
     from jax._src import dtypes as jax_dtypes
+
     assert dtypes.default_float_dtype() == jnp.asarray(1.0).dtype
     assert dtypes.default_int_dtype() == jnp.asarray(1).dtype
     assert dtypes.default_complex_dtype() == jnp.asarray(1j).dtype
@@ -229,6 +297,7 @@ def test_python_scalar_dtype_matches_jax(x64):
 
 def test_dtype_of_and_weak_type_match_jax(x64):
     from jax._src import dtypes as jax_dtypes
+
     values = list(SCALARS) + [int, float, complex, bool]
     for d in ALL:
         values += [np.ones(2, d), np.ones((), d)[()], ones(d), weak_ones(d), d, d.name]
@@ -287,6 +356,7 @@ def test_canonicalize_user_dtype_warns_like_jax():
 
 # ------------------------------------------------------------- names and predicates
 
+
 def test_dtype_objects_equal_jax_dtypes():
     for name, d in zip(DTYPE_NAMES, ALL):
         attr = "bool_" if name == "bool" else name
@@ -304,15 +374,28 @@ def test_short_name_matches_jaxpr_printer():
             assert dtypes.short_name(d) == printed, text
 
 
-ABSTRACT = [np.generic, np.number, np.integer, np.signedinteger, np.unsignedinteger,
-            np.inexact, np.floating, np.complexfloating, np.bool_]
+ABSTRACT = [
+    np.generic,
+    np.number,
+    np.integer,
+    np.signedinteger,
+    np.unsignedinteger,
+    np.inexact,
+    np.floating,
+    np.complexfloating,
+    np.bool_,
+]
 
 
 def test_issubdtype_matches_jax():
     firsts = ALL + [jax.dtypes.float0, jnp.bfloat16, np.float32, "bfloat16", "int8"]
     seconds = ABSTRACT + ALL + [float, int, complex, "bfloat16"]
-    check_all([((a, b), dtypes.issubdtype(a, b), bool(jnp.issubdtype(a, b)))
-               for a, b in itertools.product(firsts, seconds)])
+    check_all(
+        [
+            ((a, b), dtypes.issubdtype(a, b), bool(jnp.issubdtype(a, b)))
+            for a, b in itertools.product(firsts, seconds)
+        ]
+    )
     assert dtypes.issubdtype(dtypes.bfloat16, np.floating)
     assert not np.issubdtype(dtypes.bfloat16, np.floating)  # why we need our own
 
@@ -342,6 +425,7 @@ def test_finfo_iinfo_match_jax():
 
 def test_real_and_complex_dtypes_match_jax(x64):
     from jax._src import dtypes as jax_dtypes
+
     for d in ALL:
         if dtypes.is_inexact(d):
             x = ones(d)
@@ -356,10 +440,18 @@ def test_module_imports_without_jax():
     venv_python = pathlib.Path("/work/venv/bin/python")
     if not venv_python.exists():
         pytest.skip("jax-free venv not present")
-    code = ("import sys, engine.dtypes as d, numpy as np; "
-            "assert 'jax' not in sys.modules; print(d.result_type(np.int8, 1.0))")
-    out = subprocess.run([str(venv_python), "-c", code], cwd=ROOT, capture_output=True, env={"PATH": "/usr/bin:/bin", "JAX_ENABLE_X64": "0"},
-                         text=True, timeout=120)
+    code = (
+        "import sys, engine.dtypes as d, numpy as np; "
+        "assert 'jax' not in sys.modules; print(d.result_type(np.int8, 1.0))"
+    )
+    out = subprocess.run(
+        [str(venv_python), "-c", code],
+        cwd=ROOT,
+        capture_output=True,
+        env={"PATH": "/usr/bin:/bin", "JAX_ENABLE_X64": "0"},
+        text=True,
+        timeout=120,
+    )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "float32"
 
@@ -371,13 +463,16 @@ def test_64bit_values_made_under_x64_keep_their_dtype():
     with x64_mode(False), warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         from jax._src import dtypes as jax_dtypes
+
         y = ones(np.int32)
         assert dtypes.dtype_of(x) == jax_dtypes.dtype(x) == np.int64
-        check_all([
-            ((x, x), dtypes.lattice_result_type(x, x), jax_op(x, x)),
-            ((x, y), dtypes.lattice_result_type(x, y), jax_op(x, y)),
-            ((x, w), dtypes.lattice_result_type(x, w), jax_op(x, w)),
-            ((w, 1), dtypes.lattice_result_type(w, 1), jax_op(w, 1)),
-            ((x, y), dtypes.result_type(x, y, return_weak_type_flag=True), jax_result(x, y)),
-            ((w,), dtypes.result_type(w, return_weak_type_flag=True), jax_result(w)),
-        ])
+        check_all(
+            [
+                ((x, x), dtypes.lattice_result_type(x, x), jax_op(x, x)),
+                ((x, y), dtypes.lattice_result_type(x, y), jax_op(x, y)),
+                ((x, w), dtypes.lattice_result_type(x, w), jax_op(x, w)),
+                ((w, 1), dtypes.lattice_result_type(w, 1), jax_op(w, 1)),
+                ((x, y), dtypes.result_type(x, y, return_weak_type_flag=True), jax_result(x, y)),
+                ((w,), dtypes.result_type(w, return_weak_type_flag=True), jax_result(w)),
+            ]
+        )

@@ -1,14 +1,15 @@
 """engine.lax elementwise and special-function primitives against jax.lax: eager and
 jit values, jvp, vjp, vmap, broadcasting of size-1 / rank-0 operands, dtypes and weak
 types with Python scalars, jaxpr text, and error messages."""
+
 import functools
 
 import numpy as np
 import pytest
+from helpers import assert_close, real_jax
 
 import engine
 from engine import lax
-from helpers import assert_close, real_jax
 
 jax, jnp = real_jax()
 jlax = jax.lax
@@ -16,12 +17,19 @@ jlax = jax.lax
 F32, C64, I32, U32 = np.float32, np.complex64, np.int32, np.uint32
 
 
-def op(nargs, dtypes, domain=(-2.0, 2.0), diff=True, fn=None, tol=None, diff_args=None,
-       vjp=True):
+def op(nargs, dtypes, domain=(-2.0, 2.0), diff=True, fn=None, tol=None, diff_args=None, vjp=True):
     """An op under test. ``domain``: one (low, high) for all real operands or a tuple of
     them, one per operand; ``fn(lax_module)`` builds the function (default: the op)."""
-    return dict(nargs=nargs, dtypes=dtypes, domain=domain, diff=diff, fn=fn, tol=tol,
-                diff_args=diff_args, vjp=vjp)
+    return dict(
+        nargs=nargs,
+        dtypes=dtypes,
+        domain=domain,
+        diff=diff,
+        fn=fn,
+        tol=tol,
+        diff_args=diff_args,
+        vjp=vjp,
+    )
 
 
 POS = (0.5, 2.0)
@@ -103,8 +111,11 @@ def _arg(name, i, dtype, shape, seed):
     if name == "polygamma" and i == 0:  # the order m: whole numbers
         return r.randint(0, 3, size=shape).astype(dtype)
     if np.dtype(dtype).kind in "iu":
-        lo, hi = (1, 4) if (name in ("div", "rem") and i == 1) else (
-            (0, 5) if np.dtype(dtype).kind == "u" else (-4, 4))
+        lo, hi = (
+            (1, 4)
+            if (name in ("div", "rem") and i == 1)
+            else ((0, 5) if np.dtype(dtype).kind == "u" else (-4, 4))
+        )
         return r.randint(lo, hi + 1, size=shape).astype(dtype)
     if np.dtype(dtype).kind == "c":
         # off the real axis, where the complex branch cuts lie
@@ -174,6 +185,7 @@ def _run(kind, name, api, lax_mod, args, tangents, ct):
         for i, a in zip(which, dargs):
             full[i] = a
         return f(*full)
+
     dargs = [args[i] for i in which]
     if kind == "values":
         return f(*args)
@@ -199,7 +211,7 @@ def _kind_cases(kind):
     return CASES
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _oracle(kind, dtype_name):
     """JAX's answers for every case of one kind and dtype, from ONE jitted program (a
     few compiles instead of hundreds of eager ones)."""
@@ -227,6 +239,7 @@ VMAP_CASES = [(n, d) for n, d in CASES if np.dtype(d).kind != "c" or OPS[n]["dty
 
 # ---------------------------------------------------------------------------- values
 
+
 @pytest.mark.parametrize("name,dtype", CASES, ids=_ids(CASES))
 def test_eager_values(name, dtype):
     _check("values", name, dtype)
@@ -253,8 +266,19 @@ def test_vjp(name, dtype):
     _check("vjp", name, dtype)
 
 
-GRAD2 = ["tanh", "logistic", "lgamma", "digamma", "erf_inv", "sqrt", "atan", "cbrt", "acosh",
-         "erfc", "asin"]
+GRAD2 = [
+    "tanh",
+    "logistic",
+    "lgamma",
+    "digamma",
+    "erf_inv",
+    "sqrt",
+    "atan",
+    "cbrt",
+    "acosh",
+    "erfc",
+    "asin",
+]
 
 
 @pytest.mark.parametrize("name", GRAD2)
@@ -266,6 +290,7 @@ def test_second_derivative(name):
 
 
 # ---------------------------------------------------------------------------- vmap
+
 
 @pytest.mark.parametrize("name,dtype", VMAP_CASES, ids=_ids(VMAP_CASES))
 def test_vmap(name, dtype):
@@ -283,12 +308,14 @@ def test_vmap_of_grad(name):
 
     def loss(m, g):
         return lambda *a: m.real(g(*a)) if name == "complex" else g(*a)
+
     g = engine.vmap(engine.grad(loss(lax, f), argnums=tuple(range(n))))
     jg = jax.vmap(jax.grad(loss(jlax, jf), argnums=tuple(range(n))))
     assert_close(g(*args), jg(*args), rtol=1e-5, atol=1e-6)
 
 
 # ---------------------------------------------------------------------------- broadcasting
+
 
 @pytest.mark.parametrize("kind", list(BCAST_SHAPES))
 @pytest.mark.parametrize("name", BCAST_NAMES)
@@ -298,6 +325,7 @@ def test_broadcasting_operands(name, kind):
 
 
 # ---------------------------------------------------------------------------- dtypes, scalars
+
 
 def _scalar_for(name, dtype, i=0):
     if np.dtype(dtype).kind == "c":
@@ -326,8 +354,10 @@ def test_python_scalar_operands(name):
         _check_same_type(a, e)
         return
     x, y = _args(name, dtype, [(3,), (3,)])
-    for args in [(x, _scalar_for(name, dtype, 1)),
-                 (_scalar_for(name, dtype, 0), _scalar_for(name, dtype, 1))]:
+    for args in [
+        (x, _scalar_for(name, dtype, 1)),
+        (_scalar_for(name, dtype, 0), _scalar_for(name, dtype, 1)),
+    ]:
         a, e = f(*args), jf(*args)
         assert_close(a, e, **_tol(name, dtype))
         _check_same_type(a, e)
@@ -340,8 +370,10 @@ def test_pow_keeps_integer_exponent():
     _check_same_type(a, e)
     yi = np.array([0, 1, -2], np.int32)
     assert_close(lax.pow(2.0, yi), jlax.pow(2.0, yi))
-    assert_close(engine.grad(lambda x: lax.reduce_sum(lax.pow(x, yi), (0,)))(x),
-                 jax.grad(lambda x: jlax.pow(x, yi).sum())(x))
+    assert_close(
+        engine.grad(lambda x: lax.reduce_sum(lax.pow(x, yi), (0,)))(x),
+        jax.grad(lambda x: jlax.pow(x, yi).sum())(x),
+    )
 
 
 @pytest.mark.parametrize("dtype", [np.int8, np.uint8, np.int16])
@@ -364,41 +396,52 @@ def test_mul_out_dtype():
 
 # ---------------------------------------------------------------------------- numerics
 
+
 def test_pow_at_zero():
     """d/dy 0**y is 0 (log 0 replaced); d/dx with integer y == 0 is 0."""
-    x = np.array([0., 0., 0., 0., -2., 2.], np.float32)
-    y = np.array([0., 1., 2., -1., 2., 0.5], np.float32)
+    x = np.array([0.0, 0.0, 0.0, 0.0, -2.0, 2.0], np.float32)
+    y = np.array([0.0, 1.0, 2.0, -1.0, 2.0, 0.5], np.float32)
     ones = np.ones_like(x)
     assert_close(lax.pow(x, y), jlax.pow(x, y))
-    assert_close(engine.jvp(lambda x: lax.pow(x, y), (x,), (ones,)),
-                 jax.jvp(lambda x: jlax.pow(x, y), (x,), (ones,)))
-    assert_close(engine.jvp(lambda y: lax.pow(x, y), (y,), (ones,)),
-                 jax.jvp(lambda y: jlax.pow(x, y), (y,), (ones,)))
+    assert_close(
+        engine.jvp(lambda x: lax.pow(x, y), (x,), (ones,)),
+        jax.jvp(lambda x: jlax.pow(x, y), (x,), (ones,)),
+    )
+    assert_close(
+        engine.jvp(lambda y: lax.pow(x, y), (y,), (ones,)),
+        jax.jvp(lambda y: jlax.pow(x, y), (y,), (ones,)),
+    )
     yi = np.array([0, 1, 2, -1, 2, 3], np.int32)
-    assert_close(engine.jvp(lambda x: lax.pow(x, yi), (x,), (ones,)),
-                 jax.jvp(lambda x: jlax.pow(x, yi), (x,), (ones,)))
+    assert_close(
+        engine.jvp(lambda x: lax.pow(x, yi), (x,), (ones,)),
+        jax.jvp(lambda x: jlax.pow(x, yi), (x,), (ones,)),
+    )
 
 
 def test_stable_derivatives_at_extremes():
-    x = np.array([-100., -30., 0., 30., 100.], np.float32)
+    x = np.array([-100.0, -30.0, 0.0, 30.0, 100.0], np.float32)
     for name in ["logistic", "tanh"]:
         f, jf = _fns(name)
         assert_close(engine.vmap(engine.grad(f))(x), jax.vmap(jax.grad(jf))(x))
         assert np.isfinite(np.asarray(engine.vmap(engine.grad(f))(x))).all()
-    z = np.array([0., 0.], np.complex64)  # |z| at 0: a zero derivative, not NaN
-    assert_close(engine.jvp(lax.abs, (z,), (np.ones_like(z),)),
-                 jax.jvp(jlax.abs, (z,), (np.ones_like(z),)))
-    r = np.array([-1.5, 0., 2.], np.float32)
-    assert_close(engine.jvp(lax.abs, (r,), (np.ones_like(r),)),
-                 jax.jvp(jlax.abs, (r,), (np.ones_like(r),)))
+    z = np.array([0.0, 0.0], np.complex64)  # |z| at 0: a zero derivative, not NaN
+    assert_close(
+        engine.jvp(lax.abs, (z,), (np.ones_like(z),)), jax.jvp(jlax.abs, (z,), (np.ones_like(z),))
+    )
+    r = np.array([-1.5, 0.0, 2.0], np.float32)
+    assert_close(
+        engine.jvp(lax.abs, (r,), (np.ones_like(r),)), jax.jvp(jlax.abs, (r,), (np.ones_like(r),))
+    )
 
 
 @pytest.mark.parametrize("method", [0, 1])
 def test_round_ties(method):
     x = np.array([-2.5, -1.5, -0.5, 0.5, 1.5, 2.5, 0.3], np.float32)
     assert_close(lax.round(x, method), jlax.round(x, method))
-    assert_close(engine.jit(lambda x: lax.round(x, lax.RoundingMethod(method)))(x),
-                 jlax.round(x, jlax.RoundingMethod(method)))
+    assert_close(
+        engine.jit(lambda x: lax.round(x, lax.RoundingMethod(method)))(x),
+        jlax.round(x, jlax.RoundingMethod(method)),
+    )
 
 
 def test_nonfinite_and_nextafter():

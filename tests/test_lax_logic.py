@@ -1,5 +1,6 @@
 """engine.lax comparisons, bitwise/shift ops, select_n, clamp, stop_gradient and the dtype
 conversions, differential against real jax.lax: eager, jit, jvp, grad, vmap, jaxpr text."""
+
 import contextlib
 import warnings
 
@@ -9,7 +10,8 @@ import pytest
 
 jax = pytest.importorskip("jax")
 import jax.numpy as jnp  # noqa: E402
-from hypothesis import given, settings, strategies as st  # noqa: E402
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st
 
 import engine  # noqa: E402
 from engine import lax as elax  # noqa: E402
@@ -98,15 +100,21 @@ CMP_DTYPES = [np.bool_, np.int8, np.int32, np.uint8, np.uint32, np.float32, BF16
 def test_comparisons_values(dtype):
     x, y = values(dtype, seed=1), values(dtype, seed=2)
     y[:4] = x[:4]  # equal values, NaN against NaN, inf against inf
-    check_calls(*[(op, (x, y), {}) for op in CMP],
-                *[(op, (x, x[3]), {}) for op in CMP])  # a rank-0 operand broadcasts
+    check_calls(
+        *[(op, (x, y), {}) for op in CMP], *[(op, (x, x[3]), {}) for op in CMP]
+    )  # a rank-0 operand broadcasts
 
 
 def test_comparisons_weak_scalars_and_complex():
     f = values(np.float32)
     c = np.array([1 + 2j, 1 - 2j, np.nan, 3j], np.complex64)
-    check_calls(*[(op, (f, 1.5), {}) for op in CMP], *[(op, (2.0, f), {}) for op in CMP],
-                ("eq", (c, c[::-1]), {}), ("ne", (c, c[::-1]), {}), eager=False)
+    check_calls(
+        *[(op, (f, 1.5), {}) for op in CMP],
+        *[(op, (2.0, f), {}) for op in CMP],
+        ("eq", (c, c[::-1]), {}),
+        ("ne", (c, c[::-1]), {}),
+        eager=False,
+    )
     for op in ["lt", "le", "gt", "ge"]:
         raises_like_jax(op, c, c)
     raises_like_jax("eq", f, np.int32(1))  # mixed dtypes
@@ -139,17 +147,22 @@ def test_bitwise_values(dtype):
     if dtype is not np.bool_:
         calls += [(op, (x,), {}) for op in ["population_count", "clz"]]
         s = np.array([0, 1, 3, 7, 8, 31, 32, 33]).astype(dtype)
-        calls += [(op, (x, s), {})
-                  for op in ["shift_left", "shift_right_logical", "shift_right_arithmetic"]]
+        calls += [
+            (op, (x, s), {})
+            for op in ["shift_left", "shift_right_logical", "shift_right_arithmetic"]
+        ]
     check_calls(*calls)
 
 
 def test_bitwise_scalars_dtype_errors_and_jaxpr():
     i = values(np.int32)
-    check_calls(("bitwise_and", (3, 5), {}),  # two weak ints stay weak
-                ("bitwise_or", (i, 6), {}),
-                ("bitwise_xor", (values(np.bool_), True), {}),
-                ("shift_left", (i, 2), {}), eager=False)
+    check_calls(
+        ("bitwise_and", (3, 5), {}),  # two weak ints stay weak
+        ("bitwise_or", (i, 6), {}),
+        ("bitwise_xor", (values(np.bool_), True), {}),
+        ("shift_left", (i, 2), {}),
+        eager=False,
+    )
     f = values(np.float32)
     for op in BITWISE:
         raises_like_jax(op, f, f)
@@ -160,10 +173,17 @@ def test_bitwise_scalars_dtype_errors_and_jaxpr():
     raises_like_jax("population_count", b)
     raises_like_jax("clz", f)
     raises_like_jax("bitwise_and", np.int8(1), np.int32(1))
-    jaxprs_equal(lambda a, b: elax.bitwise_xor(elax.bitwise_not(a), b),
-                 lambda a, b: jlax.bitwise_xor(jlax.bitwise_not(a), b), i, i)
-    jaxprs_equal(lambda a: elax.shift_right_logical(elax.population_count(a), 1),
-                 lambda a: jlax.shift_right_logical(jlax.population_count(a), 1), i)
+    jaxprs_equal(
+        lambda a, b: elax.bitwise_xor(elax.bitwise_not(a), b),
+        lambda a, b: jlax.bitwise_xor(jlax.bitwise_not(a), b),
+        i,
+        i,
+    )
+    jaxprs_equal(
+        lambda a: elax.shift_right_logical(elax.population_count(a), 1),
+        lambda a: jlax.shift_right_logical(jlax.population_count(a), 1),
+        i,
+    )
 
 
 def test_int_ops_all_widths_x64():
@@ -176,8 +196,16 @@ def test_int_ops_all_widths_x64():
         return outs + [getattr(lax_mod, op)(x) for op in unary]
 
     with x64():
-        for dtype in [np.int8, np.int16, np.int32, np.int64,
-                      np.uint8, np.uint16, np.uint32, np.uint64]:
+        for dtype in [
+            np.int8,
+            np.int16,
+            np.int32,
+            np.int64,
+            np.uint8,
+            np.uint16,
+            np.uint32,
+            np.uint64,
+        ]:
             x, y = values(dtype, seed=5), values(dtype, seed=6)
             bits = 8 * np.dtype(dtype).itemsize
             s = np.array([0, 1, 5, bits - 1, bits, bits + 1, 2, 3]).astype(dtype)
@@ -202,10 +230,11 @@ _SHIFT_AMOUNTS = st.integers(-40, 40)
 
 
 @settings(max_examples=40, deadline=None)
-@given(st.sampled_from(["shift_left", "shift_right_logical", "shift_right_arithmetic"]),
-       st.sampled_from([np.int32, np.uint32]),
-       st.lists(st.tuples(st.integers(-2**31, 2**32 - 1), _SHIFT_AMOUNTS),
-                min_size=1, max_size=16))
+@given(
+    st.sampled_from(["shift_left", "shift_right_logical", "shift_right_arithmetic"]),
+    st.sampled_from([np.int32, np.uint32]),
+    st.lists(st.tuples(st.integers(-(2**31), 2**32 - 1), _SHIFT_AMOUNTS), min_size=1, max_size=16),
+)
 def test_shifts_property(op, dtype, pairs):
     """Random values and shift amounts (negative and >= 32 included) vs JAX. The arrays
     are padded to one shape so each op compiles once."""
@@ -219,21 +248,26 @@ def test_shifts_property(op, dtype, pairs):
 
 # ---------------------------------------------------------------------------- select_n
 
+
 def test_select_n_values_and_errors():
     f = values(np.float32, seed=1)
     g, h = f * 2, f + 1
     b = values(np.bool_, seed=2)
     w = np.array([0, 1, 2, 1, 0, 2, 2, 1], np.int32)
-    check_calls(("select_n", (b, f, g), {}),
-                ("select_n", (w, f, g, h), {}),
-                ("select_n", (w.astype(np.uint8), f, g, h), {}),
-                ("select_n", (np.int32(2), f, g, h), {}),  # scalar which
-                ("select_n", (True, f, g), {}),
-                ("select_n", (b, f), {}),  # one case
-                ("select_n", (True, 1.0, 2.0), {}),  # weak cases stay weak
-                *[("select_n", (b, values(dt, seed=3), values(dt, seed=4)), {})
-                  for dt in [np.int8, np.uint32, np.bool_, BF16]],
-                ("select", (b, f, g), {}))
+    check_calls(
+        ("select_n", (b, f, g), {}),
+        ("select_n", (w, f, g, h), {}),
+        ("select_n", (w.astype(np.uint8), f, g, h), {}),
+        ("select_n", (np.int32(2), f, g, h), {}),  # scalar which
+        ("select_n", (True, f, g), {}),
+        ("select_n", (b, f), {}),  # one case
+        ("select_n", (True, 1.0, 2.0), {}),  # weak cases stay weak
+        *[
+            ("select_n", (b, values(dt, seed=3), values(dt, seed=4)), {})
+            for dt in [np.int8, np.uint32, np.bool_, BF16]
+        ],
+        ("select", (b, f, g), {}),
+    )
     raises_like_jax("select_n", f, f, g)  # float which
     raises_like_jax("select_n", b, f, g, h)  # bool which, 3 cases
     raises_like_jax("select_n", b, f, f[:4])
@@ -267,15 +301,17 @@ def test_select_n_jvp_and_grad():
     gj = jax.grad(lambda a: jnp.sum(jlax.select_n(np.int32(1), c, a)))
     assert_close(ge(x), gj(x))
     # grad of grad through select
-    he = engine.grad(engine.grad(
-        lambda a: elax.select(elax.gt(a, 0.0), elax.integer_pow(a, 3), elax.sin(a))))
-    hj = jax.grad(jax.grad(lambda a: jlax.select(a > 0, a ** 3, jnp.sin(a))))
+    he = engine.grad(
+        engine.grad(lambda a: elax.select(elax.gt(a, 0.0), elax.integer_pow(a, 3), elax.sin(a)))
+    )
+    hj = jax.grad(jax.grad(lambda a: jlax.select(a > 0, a**3, jnp.sin(a))))
     for v in [-0.7, 1.3]:
         assert_close(he(np.float32(v)), hj(np.float32(v)))
 
 
-@pytest.mark.parametrize("axes", [(0, 0, 0), (0, None, None), (None, 0, 1), (None, 1, None),
-                                  (1, None, 0), (0, 1, 0)])
+@pytest.mark.parametrize(
+    "axes", [(0, 0, 0), (0, None, None), (None, 0, 1), (None, 1, None), (1, None, 0), (0, 1, 0)]
+)
 def test_select_n_vmap(axes):
     rng = np.random.RandomState(0)
     cases = [rng.randn(3, 4).astype(np.float32) for _ in range(2)]
@@ -285,8 +321,10 @@ def test_select_n_vmap(axes):
         return x[0] if ax is None else np.moveaxis(x, 0, ax)
 
     args = [arg(which, axes[0])] + [arg(c, a) for c, a in zip(cases, axes[1:])]
-    assert_close(engine.vmap(elax.select_n, in_axes=axes)(*args),
-                 jax.vmap(jlax.select_n, in_axes=axes)(*args))
+    assert_close(
+        engine.vmap(elax.select_n, in_axes=axes)(*args),
+        jax.vmap(jlax.select_n, in_axes=axes)(*args),
+    )
 
 
 def test_select_n_vmap_scalar_which_and_int_which():
@@ -294,18 +332,25 @@ def test_select_n_vmap_scalar_which_and_int_which():
     c3 = [rng.randn(5, 2).astype(np.float32) for _ in range(3)]
     w_batch = np.array([0, 1, 2, 1, 0], np.int32)  # a per-example scalar which
     for axes in [(0, 0, 0, 0), (0, None, 1, 0), (0, None, None, None)]:
-        args = [w_batch] + [c if a == 0 else (c[0] if a is None else c.T)
-                            for c, a in zip(c3, axes[1:])]
-        assert_close(engine.vmap(elax.select_n, in_axes=axes)(*args),
-                     jax.vmap(jlax.select_n, in_axes=axes)(*args))
+        args = [w_batch] + [
+            c if a == 0 else (c[0] if a is None else c.T) for c, a in zip(c3, axes[1:])
+        ]
+        assert_close(
+            engine.vmap(elax.select_n, in_axes=axes)(*args),
+            jax.vmap(jlax.select_n, in_axes=axes)(*args),
+        )
     # unbatched scalar which, cases batched along different axes
     args = (np.int32(2), c3[0], c3[1].T, c3[2])
-    assert_close(engine.vmap(elax.select_n, in_axes=(None, 0, 1, 0))(*args),
-                 jax.vmap(jlax.select_n, in_axes=(None, 0, 1, 0))(*args))
+    assert_close(
+        engine.vmap(elax.select_n, in_axes=(None, 0, 1, 0))(*args),
+        jax.vmap(jlax.select_n, in_axes=(None, 0, 1, 0))(*args),
+    )
     # per-example scalar cases with batched which
     s = rng.randn(5).astype(np.float32)
-    assert_close(engine.vmap(elax.select_n, in_axes=(0, 0, None))(w_batch > 0, s, np.float32(3)),
-                 jax.vmap(jlax.select_n, in_axes=(0, 0, None))(w_batch > 0, s, np.float32(3)))
+    assert_close(
+        engine.vmap(elax.select_n, in_axes=(0, 0, None))(w_batch > 0, s, np.float32(3)),
+        jax.vmap(jlax.select_n, in_axes=(0, 0, None))(w_batch > 0, s, np.float32(3)),
+    )
     # vmap of grad through select
     fe = engine.vmap(engine.grad(lambda a, b: elax.select(elax.lt(a, b), elax.mul(a, b), b)))
     fj = jax.vmap(jax.grad(lambda a, b: jlax.select(a < b, a * b, b)))
@@ -314,13 +359,19 @@ def test_select_n_vmap_scalar_which_and_int_which():
 
 # ---------------------------------------------------------------------------- clamp
 
-@pytest.mark.parametrize("dtype", [np.int8, np.int32, np.uint8, np.uint32, np.float32, BF16,
-                                   np.bool_], ids=lambda d: np.dtype(d).name)
+
+@pytest.mark.parametrize(
+    "dtype",
+    [np.int8, np.int32, np.uint8, np.uint32, np.float32, BF16, np.bool_],
+    ids=lambda d: np.dtype(d).name,
+)
 def test_clamp_values(dtype):
     x = values(dtype, seed=7)
     lo, hi = np.sort(values(dtype, seed=8)[[5, 7]]).astype(dtype)
-    check_calls(("clamp", (lo, x, hi), {}),
-                ("clamp", (values(dtype, seed=9), x, values(dtype, seed=10)), {}))
+    check_calls(
+        ("clamp", (lo, x, hi), {}),
+        ("clamp", (values(dtype, seed=9), x, values(dtype, seed=10)), {}),
+    )
 
 
 def test_clamp_weak_errors_and_jaxpr():
@@ -339,8 +390,7 @@ def test_clamp_jvp_and_grad():
     fe = lambda a, x, b: esum(elax.mul(elax.clamp(a, x, b), x))
     fj = lambda a, x, b: jnp.sum(jlax.clamp(a, x, b) * x)
     args = (lo, x, hi)
-    assert_close(engine.grad(fe, argnums=(0, 1, 2))(*args),
-                 jax.grad(fj, argnums=(0, 1, 2))(*args))
+    assert_close(engine.grad(fe, argnums=(0, 1, 2))(*args), jax.grad(fj, argnums=(0, 1, 2))(*args))
     t = (x, hi, lo)
     assert_close(engine.jvp(engine.jit(fe), args, t), jax.jvp(fj, args, t))
     # scalar bounds: the operand's gradient as in JAX, down to the jaxpr
@@ -355,16 +405,18 @@ def test_clamp_grad_wrt_scalar_bounds():
     JAX on explicitly broadcast bounds."""
     x = np.array([-2.0, -1.0, -0.5, 0.0, 0.5, 1.0, 2.0], np.float32)
     fe = lambda a, b: esum(elax.mul(elax.clamp(a, x, b), x))
-    fj = lambda a, b: jnp.sum(jlax.clamp(jnp.broadcast_to(a, x.shape), x,
-                                         jnp.broadcast_to(b, x.shape)) * x)
+    fj = lambda a, b: jnp.sum(
+        jlax.clamp(jnp.broadcast_to(a, x.shape), x, jnp.broadcast_to(b, x.shape)) * x
+    )
     for a, b in [(-0.7, 0.6), (0.0, 1.0), (1.5, 0.5)]:
         args = (np.float32(a), np.float32(b))
         assert_close(engine.grad(fe, argnums=(0, 1))(*args), jax.grad(fj, argnums=(0, 1))(*args))
         assert_close(engine.jvp(fe, args, args), jax.jvp(fj, args, args))
 
 
-@pytest.mark.parametrize("axes", [(None, 0, None), (0, 0, 0), (0, 1, None), (None, None, 0),
-                                  (0, None, 0), (1, 0, 1)])
+@pytest.mark.parametrize(
+    "axes", [(None, 0, None), (0, 0, 0), (0, 1, None), (None, None, 0), (0, None, 0), (1, 0, 1)]
+)
 def test_clamp_vmap(axes):
     rng = np.random.RandomState(2)
     full = lambda: rng.randn(3, 4).astype(np.float32)
@@ -374,26 +426,34 @@ def test_clamp_vmap(axes):
         return v[0] if ax is None else np.moveaxis(v, 0, ax)
 
     args = [arg(v, a) for v, a in zip((lo, x, hi), axes)]
-    assert_close(engine.vmap(elax.clamp, in_axes=axes)(*args),
-                 jax.vmap(jlax.clamp, in_axes=axes)(*args))
+    assert_close(
+        engine.vmap(elax.clamp, in_axes=axes)(*args), jax.vmap(jlax.clamp, in_axes=axes)(*args)
+    )
 
 
 def test_clamp_vmap_scalar_bounds():
     x = np.random.RandomState(3).randn(4, 3).astype(np.float32)
     b = np.array([-0.5, 0.0, 0.3, 1.0], np.float32)  # per-example scalar bounds
-    for axes, args in [((0, 0, None), (b, x, np.float32(1.5))),
-                       ((None, 1, 0), (np.float32(-0.2), x.T, b + 0.5)),
-                       ((0, None, 0), (b - 1, x[0], b + 1)),
-                       ((0, 0, 0), (b - 1, b, b + 1))]:
-        assert_close(engine.vmap(elax.clamp, in_axes=axes)(*args),
-                     jax.vmap(jlax.clamp, in_axes=axes)(*args))
+    for axes, args in [
+        ((0, 0, None), (b, x, np.float32(1.5))),
+        ((None, 1, 0), (np.float32(-0.2), x.T, b + 0.5)),
+        ((0, None, 0), (b - 1, x[0], b + 1)),
+        ((0, 0, 0), (b - 1, b, b + 1)),
+    ]:
+        assert_close(
+            engine.vmap(elax.clamp, in_axes=axes)(*args), jax.vmap(jlax.clamp, in_axes=axes)(*args)
+        )
     fe = engine.vmap(engine.grad(lambda a, x: esum(elax.clamp(a, x, 1.0)), argnums=(0, 1)))
-    fj = jax.vmap(jax.grad(lambda a, x: jnp.sum(jlax.clamp(jnp.broadcast_to(a, x.shape), x, 1.0)),
-                           argnums=(0, 1)))  # JAX's rule needs the scalar min broadcast
+    fj = jax.vmap(
+        jax.grad(
+            lambda a, x: jnp.sum(jlax.clamp(jnp.broadcast_to(a, x.shape), x, 1.0)), argnums=(0, 1)
+        )
+    )  # JAX's rule needs the scalar min broadcast
     assert_close(fe(b, x), fj(b, x))
 
 
 # ---------------------------------------------------------------------------- stop_gradient
+
 
 def test_stop_gradient():
     x = np.array([0.5, -1.0, 2.0], np.float32)
@@ -407,8 +467,11 @@ def test_stop_gradient():
     assert_close(elax.stop_gradient(tree), jax.jit(jlax.stop_gradient)(tree))
     jaxprs_equal(elax.stop_gradient, jlax.stop_gradient, x)
     jaxprs_equal(elax.stop_gradient, jlax.stop_gradient, i)
-    jaxprs_equal(lambda a: elax.stop_gradient(elax.mul(a, 2.0)),
-                 lambda a: jlax.stop_gradient(a * 2.0), np.float32(1))
+    jaxprs_equal(
+        lambda a: elax.stop_gradient(elax.mul(a, 2.0)),
+        lambda a: jlax.stop_gradient(a * 2.0),
+        np.float32(1),
+    )
     fe = lambda a: esum(elax.mul(elax.stop_gradient(elax.mul(a, a)), a))
     fj = lambda a: jnp.sum(jlax.stop_gradient(a * a) * a)
     assert_close(engine.grad(fe)(x), jax.grad(fj)(x))
@@ -417,15 +480,15 @@ def test_stop_gradient():
     hj = jax.grad(jax.grad(lambda a: jlax.stop_gradient(a) * jnp.sin(a)))
     assert_close(he(x[0]), hj(x[0]))
     xs = np.arange(6, dtype=np.float32).reshape(2, 3)
-    assert_close(engine.vmap(elax.stop_gradient, in_axes=1)(xs),
-                 jax.vmap(jlax.stop_gradient, in_axes=1)(xs))
+    assert_close(
+        engine.vmap(elax.stop_gradient, in_axes=1)(xs), jax.vmap(jlax.stop_gradient, in_axes=1)(xs)
+    )
     assert_close(engine.vmap(engine.grad(fe))(xs), jax.vmap(jax.grad(fj))(xs))
 
 
 # ---------------------------------------------------------------------------- convert_element_type
 
-CONVERT_DTYPES = [np.bool_, np.int8, np.int32, np.uint8, np.uint32, np.float32, BF16,
-                  np.complex64]
+CONVERT_DTYPES = [np.bool_, np.int8, np.int32, np.uint8, np.uint32, np.float32, BF16, np.complex64]
 
 
 @pytest.mark.parametrize("src", CONVERT_DTYPES, ids=lambda d: np.dtype(d).name)
@@ -440,8 +503,7 @@ def test_convert_element_type_values(src):
         x = values(src, seed=11)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", np.exceptions.ComplexWarning)
-        check_calls(*[("convert_element_type", (x,), {"new_dtype": dst})
-                      for dst in CONVERT_DTYPES])
+        check_calls(*[("convert_element_type", (x,), {"new_dtype": dst}) for dst in CONVERT_DTYPES])
 
 
 def test_convert_element_type_special_cases():
@@ -453,24 +515,31 @@ def test_convert_element_type_special_cases():
     with pytest.warns(np.exceptions.ComplexWarning):
         j = jlax.convert_element_type(c, np.bool_)
     assert_close(e, j)
-    check_calls(("convert_element_type", (2.7,), {"new_dtype": np.int32}),  # Python scalars
-                ("convert_element_type", (True,), {"new_dtype": np.float32}),
-                ("convert_element_type", (np.float32(1.5),), {"new_dtype": jnp.bfloat16}))
+    check_calls(
+        ("convert_element_type", (2.7,), {"new_dtype": np.int32}),  # Python scalars
+        ("convert_element_type", (True,), {"new_dtype": np.float32}),
+        ("convert_element_type", (np.float32(1.5),), {"new_dtype": jnp.bfloat16}),
+    )
     x = np.array([1.0, 2.0], np.float32)
     assert elax.convert_element_type(x, np.float32) is x  # a no-op returns its input
     out = elax.convert_element_type(x, np.int32, weak_type=True)  # the engine's weak_type param
     assert out.weak_type and out.dtype == np.int32
-    jaxprs_equal(lambda a: elax.convert_element_type(a, np.int8),
-                 lambda a: jlax.convert_element_type(a, np.int8), x)
+    jaxprs_equal(
+        lambda a: elax.convert_element_type(a, np.int8),
+        lambda a: jlax.convert_element_type(a, np.int8),
+        x,
+    )
     # no equation for a no-op nor for a Python scalar (converted on the host, a literal)
     assert not engine.make_jaxpr(lambda a: elax.convert_element_type(a, np.float32))(x).eqns
     jaxpr = engine.make_jaxpr(lambda a: elax.convert_element_type(2.5, np.int32))(x).jaxpr
     assert not jaxpr.eqns and str(jaxpr.outvars[0]) == "Literal(2)"
     with x64():
         cet = "convert_element_type"
-        check_calls((cet, (np.array([2**40, -3], np.int64),), {"new_dtype": np.float64}),
-                    (cet, (np.array([1.5e300, -2.5]),), {"new_dtype": np.float32}),
-                    (cet, (np.array([7, 300], np.uint64),), {"new_dtype": np.int8}))
+        check_calls(
+            (cet, (np.array([2**40, -3], np.int64),), {"new_dtype": np.float64}),
+            (cet, (np.array([1.5e300, -2.5]),), {"new_dtype": np.float32}),
+            (cet, (np.array([7, 300], np.uint64),), {"new_dtype": np.int8}),
+        )
 
 
 def test_convert_element_type_autodiff():
@@ -500,32 +569,41 @@ def test_convert_element_type_autodiff():
         gj = jax.grad(lambda z: jnp.sum(jlax.convert_element_type(z, np.float32)))(c)
     assert_close(ge, gj)
     xs = np.arange(6, dtype=np.float32).reshape(2, 3) - 2.5
-    assert_close(engine.vmap(lambda a: elax.convert_element_type(a, np.int8), in_axes=1)(xs),
-                 jax.vmap(lambda a: jlax.convert_element_type(a, np.int8), in_axes=1)(xs))
+    assert_close(
+        engine.vmap(lambda a: elax.convert_element_type(a, np.int8), in_axes=1)(xs),
+        jax.vmap(lambda a: jlax.convert_element_type(a, np.int8), in_axes=1)(xs),
+    )
 
 
 # ---------------------------------------------------------------------------- bitcast_convert_type
+
 
 def test_bitcast_convert_type():
     f = np.array([1.0, -2.5, np.inf, 0.0, -0.0, 3.25], np.float32)
     i16 = np.arange(12, dtype=np.int16).reshape(6, 2) * 1000
     bc = "bitcast_convert_type"
-    check_calls(*[(bc, (f,), {"new_dtype": dt})
-                  for dt in [np.int32, np.uint32, np.uint8, np.int16, BF16]],
-                (bc, (i16,), {"new_dtype": np.float32}),  # consumes the trailing 2
-                (bc, (np.arange(4, dtype=np.uint8),), {"new_dtype": np.int32}),
-                (bc, (values(np.int8),), {"new_dtype": np.uint8}),
-                (bc, (f[0],), {"new_dtype": np.uint16}),  # scalar -> shape (2,)
-                (bc, (2.0,), {"new_dtype": np.int32}))  # weak in, strong out
+    check_calls(
+        *[(bc, (f,), {"new_dtype": dt}) for dt in [np.int32, np.uint32, np.uint8, np.int16, BF16]],
+        (bc, (i16,), {"new_dtype": np.float32}),  # consumes the trailing 2
+        (bc, (np.arange(4, dtype=np.uint8),), {"new_dtype": np.int32}),
+        (bc, (values(np.int8),), {"new_dtype": np.uint8}),
+        (bc, (f[0],), {"new_dtype": np.uint16}),  # scalar -> shape (2,)
+        (bc, (2.0,), {"new_dtype": np.int32}),
+    )  # weak in, strong out
     raises_like_jax("bitcast_convert_type", values(np.bool_), np.uint8)
     raises_like_jax("bitcast_convert_type", np.complex64(1), np.float32)
     raises_like_jax("bitcast_convert_type", np.uint8(1), np.int16, exc=ValueError)
-    jaxprs_equal(lambda a: elax.bitcast_convert_type(a, np.uint8),
-                 lambda a: jlax.bitcast_convert_type(a, np.uint8), f)
+    jaxprs_equal(
+        lambda a: elax.bitcast_convert_type(a, np.uint8),
+        lambda a: jlax.bitcast_convert_type(a, np.uint8),
+        f,
+    )
     with x64():
-        check_calls((bc, (np.array([1.5, -2.0]),), {"new_dtype": np.uint32}),
-                    (bc, (np.array([[1, 2], [3, 4]], np.uint32),), {"new_dtype": np.float64}),
-                    (bc, (np.array([-1, 5], np.int64),), {"new_dtype": np.uint64}))
+        check_calls(
+            (bc, (np.array([1.5, -2.0]),), {"new_dtype": np.uint32}),
+            (bc, (np.array([[1, 2], [3, 4]], np.uint32),), {"new_dtype": np.float64}),
+            (bc, (np.array([-1, 5], np.int64),), {"new_dtype": np.uint64}),
+        )
 
 
 def test_bitcast_convert_type_transforms():
@@ -544,8 +622,10 @@ def test_bitcast_convert_type_transforms():
     want = np.ascontiguousarray(u[:2].T).view(np.int16)[:, 0]
     np.testing.assert_array_equal(np.asarray(got), want)
     x = f[0]
-    (pe, te), (pj, tj) = (engine.jvp(lambda a: elax.bitcast_convert_type(a, np.int32), (x,), (x,)),
-                          jax.jvp(lambda a: jlax.bitcast_convert_type(a, np.int32), (x,), (x,)))
+    (pe, te), (pj, tj) = (
+        engine.jvp(lambda a: elax.bitcast_convert_type(a, np.int32), (x,), (x,)),
+        jax.jvp(lambda a: jlax.bitcast_convert_type(a, np.int32), (x,), (x,)),
+    )
     assert_close(pe, pj)
     assert np.asarray(te).dtype == np.asarray(tj).dtype
     # float -> float of the same width: still a zero derivative
@@ -557,23 +637,31 @@ def test_bitcast_convert_type_transforms():
 
 # ---------------------------------------------------------------------------- reduce_precision
 
+
 def test_reduce_precision():
     x = np.array([1.0 + 2**-12, 3.14159, 1e6, 7e4, -2.5e-6, np.nan, np.inf, 65519.0], np.float32)
     rp = "reduce_precision"
-    check_calls(*[(rp, (x,), {"exponent_bits": e, "mantissa_bits": m})
-                  for e, m in [(5, 10), (8, 7), (4, 3), (11, 52)]],
-                (rp, (x.astype(BF16),), {"exponent_bits": 5, "mantissa_bits": 2}),
-                (rp, (3.14159,), {"exponent_bits": 5, "mantissa_bits": 2}))  # stays weak
+    check_calls(
+        *[
+            (rp, (x,), {"exponent_bits": e, "mantissa_bits": m})
+            for e, m in [(5, 10), (8, 7), (4, 3), (11, 52)]
+        ],
+        (rp, (x.astype(BF16),), {"exponent_bits": 5, "mantissa_bits": 2}),
+        (rp, (3.14159,), {"exponent_bits": 5, "mantissa_bits": 2}),
+    )  # stays weak
     raises_like_jax("reduce_precision", np.int32(1), 5, 2)
     raises_like_jax("reduce_precision", x, 0, 2, exc=ValueError)
     raises_like_jax("reduce_precision", x, 5, -1, exc=ValueError)
-    jaxprs_equal(lambda a: elax.reduce_precision(a, 5, 10),
-                 lambda a: jlax.reduce_precision(a, 5, 10), x)
+    jaxprs_equal(
+        lambda a: elax.reduce_precision(a, 5, 10), lambda a: jlax.reduce_precision(a, 5, 10), x
+    )
     fe = lambda a: esum(elax.mul(elax.reduce_precision(a, 5, 2), a))
     fj = lambda a: jnp.sum(jlax.reduce_precision(a, 5, 2) * a)
     y = x[:5] / 1e3
     assert_close(engine.grad(fe)(y), jax.grad(fj)(y))
     assert_close(engine.jvp(fe, (y,), (y,)), jax.jvp(fj, (y,), (y,)))
     xs = np.stack([y, y * 3])
-    assert_close(engine.vmap(lambda a: elax.reduce_precision(a, 4, 3), in_axes=1)(xs),
-                 jax.vmap(lambda a: jlax.reduce_precision(a, 4, 3), in_axes=1)(xs))
+    assert_close(
+        engine.vmap(lambda a: elax.reduce_precision(a, 4, 3), in_axes=1)(xs),
+        jax.vmap(lambda a: jlax.reduce_precision(a, 4, 3), in_axes=1)(xs),
+    )

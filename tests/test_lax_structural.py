@@ -3,11 +3,13 @@ rev, pad, concatenate, copy, iota) and slicing (slice, dynamic_slice, dynamic_up
 and the *_in_dim helpers), differential against real jax.lax: eager and jit values with
 dtypes and weak types, jvp, vjp, vmap (batched operands and batched start indices),
 jaxpr text, error messages, and hypothesis-drawn shapes."""
+
 import numpy as np
 import pytest
 
 jax = pytest.importorskip("jax")
-from hypothesis import given, settings, strategies as st  # noqa: E402
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st
 
 import engine  # noqa: E402
 from engine import lax as elax  # noqa: E402
@@ -37,10 +39,12 @@ def check_values(fn, *args):
 
 def _jvp_vjp(api, f, n):
     """jvp and vjp of ``f`` (n primal arguments) as one function of primals, tangents, ct."""
+
     def run(*a):
-        primals, tangents, ct = a[:n], a[n:2 * n], a[-1]
+        primals, tangents, ct = a[:n], a[n : 2 * n], a[-1]
         y, t = api.jvp(f, primals, tangents)
         return y, t, api.vjp(f, *primals)[1](ct)
+
     return run
 
 
@@ -56,6 +60,7 @@ def check_jvp_vjp(fn, *args, eager=False):
             for i, v in zip(diff, d):
                 full[i] = v
             return fn(lax_mod, *full)
+
         return f
 
     primals = [args[i] for i in diff]
@@ -110,16 +115,24 @@ OPS = {
     "index_in_dim": (lambda L, x: L.index_in_dim(x, -1, axis=1, keepdims=False), [(3, 6)]),
     "dynamic_slice": (lambda L, x: L.dynamic_slice(x, (2, -1), (2, 3)), [(5, 6)]),
     "dynamic_slice_clamped": (lambda L, x: L.dynamic_slice(x, (7, -20), (2, 3)), [(5, 6)]),
-    "dynamic_update_slice": (lambda L, x, u: L.dynamic_update_slice(x, u, (4, 5)),
-                             [(5, 6), (2, 3)]),
-    "dynamic_update_slice_neg": (lambda L, x, u: L.dynamic_update_slice(x, u, (-1, -9)),
-                                 [(5, 6), (2, 3)]),
+    "dynamic_update_slice": (
+        lambda L, x, u: L.dynamic_update_slice(x, u, (4, 5)),
+        [(5, 6), (2, 3)],
+    ),
+    "dynamic_update_slice_neg": (
+        lambda L, x, u: L.dynamic_update_slice(x, u, (-1, -9)),
+        [(5, 6), (2, 3)],
+    ),
     "dynamic_slice_in_dim": (lambda L, x: L.dynamic_slice_in_dim(x, -2, 2, axis=1), [(3, 6)]),
     "dynamic_index_in_dim": (lambda L, x: L.dynamic_index_in_dim(x, 4, 1, False), [(3, 6)]),
     "dynamic_update_slice_in_dim": (
-        lambda L, x, u: L.dynamic_update_slice_in_dim(x, u, 5, axis=1), [(3, 6), (3, 2)]),
+        lambda L, x, u: L.dynamic_update_slice_in_dim(x, u, 5, axis=1),
+        [(3, 6), (3, 2)],
+    ),
     "dynamic_update_index_in_dim": (
-        lambda L, x, u: L.dynamic_update_index_in_dim(x, u, -2, 0), [(3, 6), (6,)]),
+        lambda L, x, u: L.dynamic_update_index_in_dim(x, u, -2, 0),
+        [(3, 6), (6,)],
+    ),
 }
 
 
@@ -129,8 +142,15 @@ def _op_args(name):
 
 
 # transformed eagerly too (each primitive of the transformed computation its own program)
-EAGER = {"pad_negative_interior", "concatenate", "slice_strided", "dynamic_slice",
-         "dynamic_update_slice", "reshape_dimensions", "dynamic_index_in_dim"}
+EAGER = {
+    "pad_negative_interior",
+    "concatenate",
+    "slice_strided",
+    "dynamic_slice",
+    "dynamic_update_slice",
+    "reshape_dimensions",
+    "dynamic_index_in_dim",
+}
 
 
 @pytest.mark.parametrize("name", list(OPS))
@@ -146,17 +166,24 @@ def test_op_vmap(name):
     # every operand batched at 0; the first at its last axis and the rest unbatched
     check_vmap(fn, [batched(a, 0) for a in args], 0, eager=name in EAGER)
     first = args[0]
-    check_vmap(fn, [batched(first, first.ndim)] + args[1:],
-               (first.ndim,) + (None,) * (len(args) - 1), out_axes=1)
+    check_vmap(
+        fn,
+        [batched(first, first.ndim)] + args[1:],
+        (first.ndim,) + (None,) * (len(args) - 1),
+        out_axes=1,
+    )
 
 
 def test_vmap_batch_axis_one_for_each_operand():
     x, u, p = rand((5, 6)), rand((2, 3), 1), rand((), 2)
-    check_vmap(lambda L, x, u: L.dynamic_update_slice(x, u, (1, 2)),
-               [batched(x, 1), batched(u, 1)], (1, 1), out_axes=1)
+    check_vmap(
+        lambda L, x, u: L.dynamic_update_slice(x, u, (1, 2)),
+        [batched(x, 1), batched(u, 1)],
+        (1, 1),
+        out_axes=1,
+    )
     y = rand((2, 6), 3)
-    check_vmap(lambda L, x, y: L.concatenate([x, y], 0), [batched(x, 1), batched(y, 1)],
-               (1, 1))
+    check_vmap(lambda L, x, y: L.concatenate([x, y], 0), [batched(x, 1), batched(y, 1)], (1, 1))
     check_vmap(lambda L, x, y: L.concatenate([x, y], 1), [x, batched(x, 0)], (None, 0))
     # a batched padding value (pad + select), and a batched value with an unbatched operand
     cfg = ((1, -1, 1), (0, 2, 0))
@@ -166,8 +193,9 @@ def test_vmap_batch_axis_one_for_each_operand():
 
 def test_nested_vmap_and_vmap_of_grad():
     x = rand((2, 3, 5, 6))
-    fn = lambda L, x: L.rev(L.pad(L.slice(x, (0, 1), (5, 6), (2, 2)), 0.0,
-                                  ((1, 1, 1), (0, -1, 0))), (1,))
+    fn = lambda L, x: L.rev(
+        L.pad(L.slice(x, (0, 1), (5, 6), (2, 2)), 0.0, ((1, 1, 1), (0, -1, 0))), (1,)
+    )
     want = jax.vmap(jax.vmap(on(jlax, fn)), in_axes=1)(x)
     got = engine.vmap(engine.vmap(on(elax, fn)), in_axes=1)(x)
     assert_close(got, want)
@@ -187,8 +215,9 @@ def test_grad_wrt_padding_value_and_concatenated_operands():
     # sums a None cotangent; the engine's does not)
     assert_close(engine.jit(engine.grad(fe, argnums=1))(x, p), want[1])
     w2 = rand((9, 3), seed=6)
-    ge = engine.grad(lambda a, b: elax.reduce_sum(
-        elax.mul(elax.concatenate([a, b, a], 0), w2), (0, 1)), (0, 1))
+    ge = engine.grad(
+        lambda a, b: elax.reduce_sum(elax.mul(elax.concatenate([a, b, a], 0), w2), (0, 1)), (0, 1)
+    )
     gj = jax.grad(lambda a, b: (jlax.concatenate([a, b, a], 0) * w2).sum(), (0, 1))
     assert_close(ge(x, x[:1]), gj(x, x[:1]))
 
@@ -197,7 +226,7 @@ def test_grad_wrt_padding_value_and_concatenated_operands():
 
 X = rand((5, 6))
 U = rand((2, 3), seed=1)
-I = np.array([-9, -3, -1, 0, 1, 3, 9], np.int32)   # wrapped, then clamped into range
+I = np.array([-9, -3, -1, 0, 1, 3, 9], np.int32)  # wrapped, then clamped into range
 J = np.array([5, 2, 0, 4, -1, 3, 30], np.int32)
 
 DS = lambda L, x, i, j: L.dynamic_slice(x, (i, j), (2, 3))
@@ -222,8 +251,9 @@ def test_traced_indices_clamped(i, j):
     assert_close(ge, gj)
 
 
-@pytest.mark.parametrize("in_axes", [(0, 0, 0), (None, 0, 0), (0, 0, None), (None, None, 0),
-                                     (1, 0, None), (2, 0, 0)])
+@pytest.mark.parametrize(
+    "in_axes", [(0, 0, 0), (None, 0, 0), (0, 0, None), (None, None, 0), (1, 0, None), (2, 0, 0)]
+)
 def test_dynamic_slice_batched_indices(in_axes):
     xs = X if in_axes[0] is None else batched(X, in_axes[0], size=7)
     i = I if in_axes[1] is not None else np.int32(3)
@@ -231,8 +261,17 @@ def test_dynamic_slice_batched_indices(in_axes):
     check_vmap(DS, [xs, i, j], in_axes, eager=in_axes[0] in (0, None))
 
 
-@pytest.mark.parametrize("in_axes", [(0, 0, 0, 0), (None, 0, 0, 0), (0, None, 0, None),
-                                     (None, None, None, 0), (1, 2, 0, 0), (0, 0, None, None)])
+@pytest.mark.parametrize(
+    "in_axes",
+    [
+        (0, 0, 0, 0),
+        (None, 0, 0, 0),
+        (0, None, 0, None),
+        (None, None, None, 0),
+        (1, 2, 0, 0),
+        (0, 0, None, None),
+    ],
+)
 def test_dynamic_update_slice_batched_indices(in_axes):
     xs = X if in_axes[0] is None else batched(X, in_axes[0], size=7)
     us = U if in_axes[1] is None else batched(U, in_axes[1], size=7)
@@ -242,26 +281,35 @@ def test_dynamic_update_slice_batched_indices(in_axes):
 
 
 def test_batched_indices_full_extent_dims_and_other_dtypes():
-    rows = rand((5, 2), seed=2)   # full extent in dim 0: only the column start matters
+    rows = rand((5, 2), seed=2)  # full extent in dim 0: only the column start matters
     check_vmap(DUS, [batched(X, 0, 7), batched(rows, 0, 7), I, J], 0)
     check_vmap(lambda L, x, i, j: L.dynamic_slice(x, (i, j), (5, 1)), [batched(X, 0, 7), I, J], 0)
     xi = rand((5, 6), dtype=np.int32)
     check_vmap(DUS, [batched(xi, 0, 7), batched(U.astype(np.int32), 0, 7), I, J], 0)
-    check_vmap(lambda L, x, i, j: L.dynamic_slice(L.gt(x, 20), (i, j), (2, 3)),
-               [batched(xi, 0, 7), I, J], 0)
+    check_vmap(
+        lambda L, x, i, j: L.dynamic_slice(L.gt(x, 20), (i, j), (2, 3)),
+        [batched(xi, 0, 7), I, J],
+        0,
+    )
     check_vmap(lambda L, x, i: L.dynamic_index_in_dim(x, i, 1, False), [batched(X, 0, 7), J], 0)
-    check_vmap(lambda L, x, u, i: L.dynamic_update_index_in_dim(x, u, i, 0),
-               [X, batched(X[0], 0, 7), I], (None, 0, 0))
+    check_vmap(
+        lambda L, x, u, i: L.dynamic_update_index_in_dim(x, u, i, 0),
+        [X, batched(X[0], 0, 7), I],
+        (None, 0, 0),
+    )
     i8 = I.astype(np.int8)
     check_vmap(lambda L, x, i: L.dynamic_slice_in_dim(x, i, 3, 0), [X, i8], (None, 0))
-    u8 = np.array([0, 1, 2, 3, 200, 9, 4], np.uint8)   # unsigned: no wrapping, only clamping
+    u8 = np.array([0, 1, 2, 3, 200, 9, 4], np.uint8)  # unsigned: no wrapping, only clamping
     check_vmap(lambda L, x, i: L.dynamic_slice_in_dim(x, i, 2, 1), [X, u8], (None, 0))
     # a long axis: starts up to the index dtype's maximum, n - size beyond it
     long = rand((300,), seed=8)
     u8 = np.array([0, 1, 128, 255, 254, 7, 99], np.uint8)
     check_vmap(lambda L, x, i: L.dynamic_slice(x, (i,), (2,)), [long, u8], (None, 0))
-    check_vmap(lambda L, x, i: L.dynamic_update_slice(x, L.full((3,), 1.0), (i,)),
-               [long, u8.astype(np.int8) // 2], (None, 0))
+    check_vmap(
+        lambda L, x, i: L.dynamic_update_slice(x, L.full((3,), 1.0), (i,)),
+        [long, u8.astype(np.int8) // 2],
+        (None, 0),
+    )
 
 
 def test_batched_indices_under_autodiff():
@@ -272,7 +320,8 @@ def test_batched_indices_under_autodiff():
     # grad of a vmapped dynamic_update_slice: cotangents flow to operand and update
     upd = batched(U, 0, 7)
     fe = lambda x, u: elax.reduce_sum(
-        elax.mul(engine.vmap(on(elax, DUS))(x, u, I, J), xs), (0, 1, 2))
+        elax.mul(engine.vmap(on(elax, DUS))(x, u, I, J), xs), (0, 1, 2)
+    )
     fj = lambda x, u: (jax.vmap(on(jlax, DUS))(x, u, I, J) * xs).sum()
     assert_close(engine.grad(fe, (0, 1))(xs, upd), jax.grad(fj, (0, 1))(xs, upd))
     ye, te = engine.jvp(lambda x: engine.vmap(on(elax, DS))(x, I, J), (xs,), (xs,))
@@ -282,8 +331,10 @@ def test_batched_indices_under_autodiff():
 
 # ---------------------------------------------------------------------------- iota / full
 
-@pytest.mark.parametrize("dtype", [np.int32, np.uint8, np.int16, np.float32, np.float16,
-                                   np.complex64])
+
+@pytest.mark.parametrize(
+    "dtype", [np.int32, np.uint8, np.int16, np.float32, np.float16, np.complex64]
+)
 def test_iota(dtype):
     check_values(lambda L: L.iota(dtype, 5))
     check_values(lambda L: L.broadcasted_iota(dtype, (2, 3, 4), 1))
@@ -302,7 +353,7 @@ def test_full_and_full_like_weak_types():
     w = rand((3, 4))
     check_values(lambda L: L.full((2, 3), 2))
     check_values(lambda L: L.full((2,), 1.5, np.float16))
-    check_values(lambda L: L.full_like(L.full((3, 2), 1.0), 3))     # weak in, weak out
+    check_values(lambda L: L.full_like(L.full((3, 2), 1.0), 3))  # weak in, weak out
     check_values(lambda L, x: L.full_like(x, 3, np.int32, (2,)), w)
     check_values(lambda L, x: L.full(x.shape, L.reduce_sum(x, (0, 1))), w)
 
@@ -310,18 +361,20 @@ def test_full_and_full_like_weak_types():
 def test_weak_types_follow_jax():
     weak = lambda L: L.full((3, 4), 1.0)
     strong = np.ones((1, 2), np.float32)
-    for fn in [lambda L: L.rev(weak(L), (0,)),
-               lambda L: L.pad(weak(L), 0.0, ((1, 1, 0), (0, 0, 1))),
-               lambda L: L.pad(weak(L), np.float32(0), ((1, 1, 0), (0, 0, 1))),
-               lambda L: L.concatenate([weak(L), weak(L)], 0),
-               lambda L: L.concatenate([weak(L), np.ones((3, 4), np.float32)], 0),
-               lambda L: L.slice(weak(L), (0, 0), (2, 2)),
-               lambda L: L.dynamic_slice(weak(L), (1, 1), (2, 2)),
-               lambda L: L.dynamic_update_slice(weak(L), strong, (0, 0)),
-               lambda L: L.dynamic_update_slice(weak(L), L.full((1, 1), 2.0), (0, 0)),
-               lambda L: L.reshape(weak(L), (4, 3), (1, 0)),
-               lambda L: L.squeeze(L.expand_dims(weak(L), (0,)), (0,)),
-               lambda L: L.copy_p.bind(weak(L))]:
+    for fn in [
+        lambda L: L.rev(weak(L), (0,)),
+        lambda L: L.pad(weak(L), 0.0, ((1, 1, 0), (0, 0, 1))),
+        lambda L: L.pad(weak(L), np.float32(0), ((1, 1, 0), (0, 0, 1))),
+        lambda L: L.concatenate([weak(L), weak(L)], 0),
+        lambda L: L.concatenate([weak(L), np.ones((3, 4), np.float32)], 0),
+        lambda L: L.slice(weak(L), (0, 0), (2, 2)),
+        lambda L: L.dynamic_slice(weak(L), (1, 1), (2, 2)),
+        lambda L: L.dynamic_update_slice(weak(L), strong, (0, 0)),
+        lambda L: L.dynamic_update_slice(weak(L), L.full((1, 1), 2.0), (0, 0)),
+        lambda L: L.reshape(weak(L), (4, 3), (1, 0)),
+        lambda L: L.squeeze(L.expand_dims(weak(L), (0,)), (0,)),
+        lambda L: L.copy_p.bind(weak(L)),
+    ]:
         check_values(fn)
 
 
@@ -340,20 +393,30 @@ JAXPRS = {
     "dynamic_slice": (lambda L, x, i: L.dynamic_slice(x, (i, 1), (2, 2)), [F, I32]),
     "dynamic_slice_weak_index": (lambda L, x, i: L.dynamic_slice(x, (i, -1), (2, 2)), [F, 1]),
     "dynamic_slice_no_negative": (
-        lambda L, x, i: L.dynamic_slice(x, (i, i), (2, 2), allow_negative_indices=False), [F, I32]),
-    "dynamic_slice_index_array": (lambda L, x, i: L.dynamic_slice(x, i, (3, 3)),
-                                  [F, np.array([0, 1], np.int32)]),
-    "dynamic_update_slice": (lambda L, x, u, i: L.dynamic_update_slice(x, u, (i, 1)),
-                             [F, F[:2, :2], I32]),
+        lambda L, x, i: L.dynamic_slice(x, (i, i), (2, 2), allow_negative_indices=False),
+        [F, I32],
+    ),
+    "dynamic_slice_index_array": (
+        lambda L, x, i: L.dynamic_slice(x, i, (3, 3)),
+        [F, np.array([0, 1], np.int32)],
+    ),
+    "dynamic_update_slice": (
+        lambda L, x, u, i: L.dynamic_update_slice(x, u, (i, 1)),
+        [F, F[:2, :2], I32],
+    ),
     "dynamic_slice_in_dim": (lambda L, x, i: L.dynamic_slice_in_dim(x, i, 2, axis=1), [F, I32]),
     "dynamic_index_in_dim": (lambda L, x, i: L.dynamic_index_in_dim(x, i, axis=1), [F, I32]),
     "dynamic_update_index_in_dim": (
-        lambda L, x, u, i: L.dynamic_update_index_in_dim(x, u, i, axis=1), [F, F[:, 0], I32]),
+        lambda L, x, u, i: L.dynamic_update_index_in_dim(x, u, i, axis=1),
+        [F, F[:, 0], I32],
+    ),
     "iota": (lambda L: L.iota(np.int32, 5), []),
     "broadcasted_iota": (lambda L: L.broadcasted_iota(np.float32, (2, 3), 1), []),
     "reshape": (lambda L, x: L.reshape(x, (4, 3), (1, 0)), [F]),
     "transpose_squeeze_expand": (
-        lambda L, x: L.squeeze(L.transpose(L.expand_dims(x, (1,)), (1, 0, 2)), (0,)), [F]),
+        lambda L, x: L.squeeze(L.transpose(L.expand_dims(x, (1,)), (1, 0, 2)), (0,)),
+        [F],
+    ),
     "copy": (lambda L, x: L.copy_p.bind(x), [F]),
     "full_like": (lambda L, x: L.full_like(x, 3), [F]),
 }

@@ -1,6 +1,7 @@
 """engine.nn differential against jax.nn: values, dtypes and weak types under jit,
 gradients (including JAX's chosen derivatives at the kinks of relu and relu6), vmap,
 the numerically stable softmax/logsumexp on large inputs, and jaxpr text."""
+
 import re
 
 import numpy as np
@@ -17,10 +18,31 @@ from tests.test_numpy import assert_same  # noqa: E402
 X = np.random.RandomState(0).uniform(-3, 3, (3, 4)).astype(np.float32)
 KINKS = np.array([[-1.0, 0.0, 1.0, 6.0, 7.0, 3.0, -0.0, 6.0]], np.float32)
 
-ACTIVATIONS = ["relu", "relu6", "sigmoid", "log_sigmoid", "softplus", "soft_sign", "silu",
-               "swish", "gelu", "elu", "celu", "selu", "leaky_relu", "hard_tanh",
-               "hard_sigmoid", "hard_silu", "mish", "tanh", "softmax", "log_softmax",
-               "logsumexp", "standardize", "glu"]
+ACTIVATIONS = [
+    "relu",
+    "relu6",
+    "sigmoid",
+    "log_sigmoid",
+    "softplus",
+    "soft_sign",
+    "silu",
+    "swish",
+    "gelu",
+    "elu",
+    "celu",
+    "selu",
+    "leaky_relu",
+    "hard_tanh",
+    "hard_sigmoid",
+    "hard_silu",
+    "mish",
+    "tanh",
+    "softmax",
+    "log_softmax",
+    "logsumexp",
+    "standardize",
+    "glu",
+]
 
 
 def _accepts(fn, x):
@@ -32,8 +54,10 @@ def _accepts(fn, x):
 
 
 def _both(fn_name, **kw):
-    return (lambda *a: getattr(enn, fn_name)(*a, **kw),
-            lambda *a: getattr(jax.nn, fn_name)(*a, **kw))
+    return (
+        lambda *a: getattr(enn, fn_name)(*a, **kw),
+        lambda *a: getattr(jax.nn, fn_name)(*a, **kw),
+    )
 
 
 def test_activation_values():
@@ -54,7 +78,9 @@ def test_activation_values():
                 outs += [fn(i)] if n in int_ok else []
                 outs += [fn(1.5)] if n in scalar_ok else []
             return outs
+
         return f
+
     for n in set(names) - set(int_ok):
         with pytest.raises(TypeError):
             getattr(enn, n)(ints)
@@ -88,17 +114,24 @@ def test_options():
     x = X
     mask = x > -1
     cases = [
-        ("gelu", (x,), {"approximate": False}), ("elu", (x,), {"alpha": 0.5}),
-        ("celu", (x,), {"alpha": 2.0}), ("leaky_relu", (x,), {"negative_slope": 0.2}),
-        ("softmax", (x,), {"axis": 0}), ("softmax", (x,), {"axis": (0, 1)}),
-        ("softmax", (x,), {"where": mask}), ("log_softmax", (x,), {"axis": 0}),
-        ("log_softmax", (x,), {"where": mask}), ("logsumexp", (x,), {"axis": 1}),
+        ("gelu", (x,), {"approximate": False}),
+        ("elu", (x,), {"alpha": 0.5}),
+        ("celu", (x,), {"alpha": 2.0}),
+        ("leaky_relu", (x,), {"negative_slope": 0.2}),
+        ("softmax", (x,), {"axis": 0}),
+        ("softmax", (x,), {"axis": (0, 1)}),
+        ("softmax", (x,), {"where": mask}),
+        ("log_softmax", (x,), {"axis": 0}),
+        ("log_softmax", (x,), {"where": mask}),
+        ("logsumexp", (x,), {"axis": 1}),
         ("logsumexp", (x,), {"axis": (0, 1), "keepdims": True}),
         ("logsumexp", (x,), {"axis": 0, "b": np.abs(x)}),
         ("logsumexp", (x,), {"axis": 1, "b": x, "return_sign": True}),
         ("logsumexp", (x,), {"where": mask, "axis": 1}),
-        ("standardize", (x,), {"axis": 0}), ("standardize", (x,), {"axis": None}),
-        ("standardize", (x,), {"mean": 0.5, "variance": 2.0}), ("glu", (x.T,), {"axis": 0}),
+        ("standardize", (x,), {"axis": 0}),
+        ("standardize", (x,), {"axis": None}),
+        ("standardize", (x,), {"mean": 0.5, "variance": 2.0}),
+        ("glu", (x.T,), {"axis": 0}),
         ("one_hot", (np.array([0, 2, 1, 5, -1]), 4), {}),
         ("one_hot", (np.array([[0, 2], [1, 3]]), 4), {"axis": 0}),
         ("one_hot", (np.array([0, 2]), 3), {"dtype": jnp.int32}),
@@ -106,8 +139,12 @@ def test_options():
     ]
     for name, args, kw in cases:
         e_kw = {k: (getattr(enp, v.dtype.name) if k == "dtype" else v) for k, v in kw.items()}
-        assert_same(getattr(enn, name)(*args, **e_kw), getattr(jax.nn, name)(*args, **kw),
-                    rtol=1e-5, atol=1e-6)
+        assert_same(
+            getattr(enn, name)(*args, **e_kw),
+            getattr(jax.nn, name)(*args, **kw),
+            rtol=1e-5,
+            atol=1e-6,
+        )
 
 
 def test_stable_on_large_inputs():
@@ -127,8 +164,7 @@ def test_vmap_and_jvp():
     for name in ("softmax", "logsumexp", "gelu", "standardize"):
         fe, fj = _both(name)
         assert_same(engine.vmap(fe)(X), jax.vmap(fj)(X), rtol=1e-5, atol=1e-6)
-        assert_same(engine.vmap(fe, in_axes=1)(X), jax.vmap(fj, in_axes=1)(X), rtol=1e-5,
-                    atol=1e-6)
+        assert_same(engine.vmap(fe, in_axes=1)(X), jax.vmap(fj, in_axes=1)(X), rtol=1e-5, atol=1e-6)
         t = np.ones_like(X)
         assert_same(engine.jvp(fe, (X,), (t,)), jax.jvp(fj, (X,), (t,)), rtol=1e-5, atol=1e-5)
     he = engine.hessian(lambda x: enn.logsumexp(x))(X[0])
@@ -146,12 +182,14 @@ def test_jaxpr_text_matches_jax(name):
 def test_one_hot_jaxpr_body_matches_jax():
     """JAX wraps one_hot in a nested jit named _one_hot; the equations inside match (up
     to variable names)."""
+
     def eqns(lines):
         out = []
         for ln in lines:
             lhs, rhs = ln.strip().split(" = ", 1)
             out.append((re.sub(r"^[a-z]+:", "", lhs), re.sub(r"( [a-z]+)+$", "", rhs)))
         return out
+
     i = np.ones(3, np.int32)
     ours = str(engine.make_jaxpr(lambda i: enn.one_hot(i, 3))(i)).splitlines()[1:-1]
     theirs = str(jax.make_jaxpr(lambda i: jax.nn.one_hot(i, 3))(i)).splitlines()[4:8]

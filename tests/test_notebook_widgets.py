@@ -6,6 +6,7 @@ fusions and source-line metadata; the per-pass dump files XLA writes when asked)
 JAX's values and jaxprs of the same programs, Python's HTML parser, and counts known
 from the calls the test makes. No front end is needed: the widgets' state and the HTML
 they hand the page are checked (tests/browser clicks through them in JupyterLab)."""
+
 import glob
 import html
 import inspect
@@ -16,11 +17,11 @@ from html.parser import HTMLParser
 
 import numpy as np
 import pytest
+from helpers import real_jax
 
 import engine
 import engine.numpy as enp
 import notebook_ext
-from helpers import real_jax
 from notebook_ext import explorer as X
 from notebook_ext import rich_display as RD
 from notebook_ext.explorer import explore
@@ -34,6 +35,7 @@ HERE = os.path.abspath(__file__)
 # ---------------------------------------------------------------------------- programs
 # Written once over (jnp, grad, where) so the same code runs in the engine and in JAX.
 
+
 def make_mlp_step(jnp, grad):
     def loss(params, x, y):
         w1, b1, w2, b2 = params
@@ -44,13 +46,15 @@ def make_mlp_step(jnp, grad):
     def mlp_step(params, x, y):
         grads = grad(loss)(params, x, y)
         return [p - 0.05 * g for p, g in zip(params, grads)]
+
     return mlp_step
 
 
 def make_grad_where(jnp, grad):
     def f(x):
-        y = jnp.where(x > 0, jnp.sin(x) * x, 0.5 * x ** 2)
+        y = jnp.where(x > 0, jnp.sin(x) * x, 0.5 * x**2)
         return jnp.sum(y) + jnp.max(x) * jnp.mean(jnp.cos(x))
+
     return grad(f)
 
 
@@ -59,9 +63,14 @@ def _rand(*shape, seed=0):
 
 
 PROGRAMS = {
-    "mlp_step": (make_mlp_step, lambda: ([_rand(4, 8, seed=1), _rand(8, seed=2),
-                                          _rand(8, 3, seed=3), _rand(3, seed=4)],
-                                         _rand(5, 4, seed=5), _rand(5, 3, seed=6))),
+    "mlp_step": (
+        make_mlp_step,
+        lambda: (
+            [_rand(4, 8, seed=1), _rand(8, seed=2), _rand(8, 3, seed=3), _rand(3, seed=4)],
+            _rand(5, 4, seed=5),
+            _rand(5, 3, seed=6),
+        ),
+    ),
     "grad_where": (make_grad_where, lambda: (_rand(3, 5, seed=7),)),
 }
 
@@ -89,6 +98,7 @@ def explorer_of(name):
 
 # ---------------------------------------------------------------------------- oracles
 
+
 class Node:
     def __init__(self, tag, attrs, parent):
         self.tag, self.attrs, self.children, self.parent = tag, dict(attrs), [], parent
@@ -109,8 +119,21 @@ class Node:
         return (self.attrs.get("class") or "").split()
 
 
-VOID = {"meta", "br", "hr", "img", "input", "link", "wbr", "path", "polygon", "ellipse",
-        "line", "rect", "polyline"}
+VOID = {
+    "meta",
+    "br",
+    "hr",
+    "img",
+    "input",
+    "link",
+    "wbr",
+    "path",
+    "polygon",
+    "ellipse",
+    "line",
+    "rect",
+    "polyline",
+}
 
 
 class Tree(HTMLParser):
@@ -164,10 +187,17 @@ def entry_instructions(text):
 def xla_metadata_lines(text, file):
     """Lines of ``file`` that XLA's module attributes instructions to, read from its
     FileNames / FileLocations / StackFrames tables."""
+
     def table(title):
         m = re.search(rf"^{title}\n((?:\d+ .*\n)+)", text, re.M)
-        return {} if m is None else {int(r.split(" ", 1)[0]): r.split(" ", 1)[1]
-                                     for r in m.group(1).strip().split("\n")}
+        return (
+            {}
+            if m is None
+            else {
+                int(r.split(" ", 1)[0]): r.split(" ", 1)[1] for r in m.group(1).strip().split("\n")
+            }
+        )
+
     files = {k: json.loads(v) for k, v in table("FileNames").items()}
     locs = {k: dict(re.findall(r"(\w+)=(\d+)", v)) for k, v in table("FileLocations").items()}
     frames = {k: dict(re.findall(r"(\w+)=(\d+)", v)) for k, v in table("StackFrames").items()}
@@ -185,6 +215,7 @@ def source_lines_of(fn):
 
 
 # ---------------------------------------------------------------------------- explorer
+
 
 @pytest.mark.parametrize("name", list(PROGRAMS))
 def test_explorer_panes_present_and_linked(name):
@@ -214,8 +245,11 @@ def test_explorer_panes_present_and_linked(name):
     assert {n for n, _ in entry} <= opt_names
 
     def optimized(key):
-        return {x for eq in table["lines"].get(key, ())
-                for x in table["eqns"][eq].get("o", []) + table["eqns"][eq].get("ok", [])}
+        return {
+            x
+            for eq in table["lines"].get(key, ())
+            for x in table["eqns"][eq].get("o", []) + table["eqns"][eq].get("ok", [])
+        }
 
     # every line XLA's metadata attributes optimized work to, and every line holding a
     # live equation, links to elements of the optimized HLO pane
@@ -230,8 +264,9 @@ def test_explorer_panes_present_and_linked(name):
 
     # the executable pane: one linkable row per kernel of XLA's entry computation
     rows = attr_values(exe_pane, "data-hlo-opt")
-    kernels = [n for n, op in entry if op not in ("parameter", "constant", "tuple",
-                                                  "get-tuple-element")]
+    kernels = [
+        n for n, op in entry if op not in ("parameter", "constant", "tuple", "get-tuple-element")
+    ]
     assert rows == kernels
     assert e.report.timing["median_s"] > 0
 
@@ -272,8 +307,13 @@ def test_explorer_layouts_and_pane_choice():
     e.pane_boxes["StableHLO"].value = False
     e.pane_boxes["fusion graph"].value = False
     tree = parse(e.html)
-    assert [p.attrs["aria-label"] for p in panes(tree)] == \
-        ["Source", "jaxpr", "HLO", "optimized HLO", "executable"]
+    assert [p.attrs["aria-label"] for p in panes(tree)] == [
+        "Source",
+        "jaxpr",
+        "HLO",
+        "optimized HLO",
+        "executable",
+    ]
     assert len(tree.find(lambda n: "gj-tab" in n.classes())) == 5
     with pytest.raises(ValueError):
         e.layout_mode = "sideways"
@@ -304,8 +344,10 @@ def _line_of(fn, marker):
     return first + next(i for i, ln in enumerate(lines) if marker in ln)
 
 
-@pytest.mark.parametrize("fn,marker,kind", [(_bad_shapes, "BAD-LINE", "TypeError"),
-                                            (_raises_inside, "RAISES-LINE", "KeyError")])
+@pytest.mark.parametrize(
+    "fn,marker,kind",
+    [(_bad_shapes, "BAD-LINE", "TypeError"), (_raises_inside, "RAISES-LINE", "KeyError")],
+)
 def test_explorer_shows_a_failing_function_error_and_line(fn, marker, kind):
     e = explore(fn, np.ones((2, 4), np.float32), lazy=False)  # must not raise
     assert e.error is not None and e.stages is None
@@ -321,22 +363,27 @@ def test_explorer_shows_a_failing_function_error_and_line(fn, marker, kind):
 
 # ---------------------------------------------------------------------------- fusion stepper
 
+
 def _xla_pass_dumps(f, args, tmp_path):
     """The module texts XLA wrote after every pass, in order (read straight from its
     dump folder), and the texts before and after optimization."""
     lowered = engine.jit(f).lower(*args)
-    lowered.compile(dump_passes=True, dump_dir=str(tmp_path),
-                    compiler_options={"xla_dump_hlo_pass_re": ".+"})
+    lowered.compile(
+        dump_passes=True, dump_dir=str(tmp_path), compiler_options={"xla_dump_hlo_pass_re": ".+"}
+    )
     befores = sorted(glob.glob(str(tmp_path / "module_*.before_optimizations.txt")))
-    prefix = befores[-1][:-len("before_optimizations.txt")]
+    prefix = befores[-1][: -len("before_optimizations.txt")]
     steps = []
     for p in glob.glob(prefix + "*.txt"):
-        m = re.fullmatch(r"(\d{4})\..*", p[len(prefix):])
+        m = re.fullmatch(r"(\d{4})\..*", p[len(prefix) :])
         if m:
             steps.append((int(m.group(1)), open(p).read()))
     after = glob.glob(prefix + "*after_optimizations.txt")
-    return (open(befores[-1]).read(), [t for _, t in sorted(steps)],
-            open(after[0]).read() if after else None)
+    return (
+        open(befores[-1]).read(),
+        [t for _, t in sorted(steps)],
+        open(after[0]).read() if after else None,
+    )
 
 
 def test_fusion_stepper_steps_are_the_changed_passes(tmp_path):
@@ -409,6 +456,7 @@ def test_fusion_stepper_fusion_step_shows_fused_instructions_and_lines():
 
 # ---------------------------------------------------------------------------- launcher
 
+
 def test_launcher_runs_on_cpu_and_matches_a_direct_call():
     f, args = program("mlp_step")
     lw = launcher(f, *args, lazy=False, run=False)
@@ -442,6 +490,7 @@ def test_launcher_failure_is_shown_not_raised():
 
 
 # ---------------------------------------------------------------------------- session
+
 
 def test_session_inspector_lists_jitted_functions_with_counts():
     jax, jnp = real_jax()
@@ -493,6 +542,7 @@ HOSTILE = '<script>alert("x")</script>&amp;'
 def _hostile():
     def f(x):
         return enp.sin(x) * 2.0
+
     f.__name__ = f.__qualname__ = HOSTILE
     return engine.jit(f)
 
@@ -517,9 +567,11 @@ def test_rich_display_bundles_have_text_and_static_html():
     traced = f.trace(np.ones(3, np.float32))
     lowered = traced.lower()
     compiled = lowered.compile()
-    for bundle, text in ((RD.traced_bundle(traced), str(traced.jaxpr)),
-                         (RD.lowered_bundle(lowered), lowered.as_text()),
-                         (RD.compiled_bundle(compiled), compiled.as_text())):
+    for bundle, text in (
+        (RD.traced_bundle(traced), str(traced.jaxpr)),
+        (RD.lowered_bundle(lowered), lowered.as_text()),
+        (RD.compiled_bundle(compiled), compiled.as_text()),
+    ):
         assert set(bundle) >= {"text/plain", "text/html", notebook_ext.MIME_TYPE}
         assert text in bundle["text/plain"]
         assert html.escape(text) in bundle["text/html"]
@@ -582,8 +634,10 @@ def test_display_hooks_and_magics_in_an_interactive_shell(tmp_path):
         # saved and exported with nbconvert, without a kernel: the static HTML is there
         nb = nbformat.v4.new_notebook()
         cell = nbformat.v4.new_code_cell("arr")
-        cell.outputs = [nbformat.v4.new_output("display_data", data=data),
-                        nbformat.v4.new_output("display_data", data=data2)]
+        cell.outputs = [
+            nbformat.v4.new_output("display_data", data=data),
+            nbformat.v4.new_output("display_data", data=data2),
+        ]
         nb.cells = [cell]
         path = tmp_path / "saved.ipynb"
         nbformat.write(nb, str(path))

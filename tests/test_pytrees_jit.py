@@ -1,14 +1,15 @@
 """jit against real JAX: pytrees in and out (dicts, namedtuples, None, custom nodes),
 kwargs, static arguments, donation, trace caching under other transformations, and
 pytrees through grad and vmap."""
+
 import collections
 
 import numpy as np
 import pytest
+from helpers import assert_close, rand, real_jax
 
 import engine
 import engine.numpy as enp
-from helpers import real_jax, assert_close, rand
 
 jax, jnp = real_jax()
 P = collections.namedtuple("P", ["w", "b"])
@@ -22,6 +23,7 @@ def same(ours, theirs, rtol=1e-5, atol=1e-6):
 
 def same_tree(ours, theirs):
     """Same pytree structure, node types included (namedtuple stays namedtuple, None stays)."""
+
     def shape(t):
         if t is None:
             return None
@@ -30,6 +32,7 @@ def same_tree(ours, theirs):
         if isinstance(t, (tuple, list)):
             return (type(t).__name__, tuple(shape(v) for v in t))
         return "leaf"
+
     assert shape(ours) == shape(theirs)
 
 
@@ -39,17 +42,20 @@ def total(m, x):
 
 # ---------------------------------------------------------------------------- values and pytrees
 
+
 def test_jit_values_and_weak_types():
     progs = [
-        lambda m: (lambda x: x * 2),
-        lambda m: (lambda x: m.lax.sin(x) * 2.0 + 1),
-        lambda m: (lambda: 3.0),
-        lambda m: (lambda x, y: x * y),
+        lambda m: lambda x: x * 2,
+        lambda m: lambda x: m.lax.sin(x) * 2.0 + 1,
+        lambda m: lambda: 3.0,
+        lambda m: lambda x, y: x * y,
     ]
-    argsets = [[(3.0,), (np.float32(3),), (np.arange(3, dtype=np.int32),)],
-               [(1.5,), (rand((2, 3)),)],
-               [()],
-               [(2.0, np.float32(3)), (2, 3), (np.ones(2, np.float16), 2.0)]]
+    argsets = [
+        [(3.0,), (np.float32(3),), (np.arange(3, dtype=np.int32),)],
+        [(1.5,), (rand((2, 3)),)],
+        [()],
+        [(2.0, np.float32(3)), (2, 3), (np.ones(2, np.float16), 2.0)],
+    ]
     for prog, argset in zip(progs, argsets):
         for args in argset:
             same(engine.jit(prog(engine))(*args), jax.jit(prog(jax))(*args))
@@ -60,9 +66,15 @@ def test_jit_pytree_inputs_and_outputs():
         def g(params, batch, extra):
             w, b = params
             y = m.lax.tanh(batch["x"] * w + b)
-            return {"y": y, "pair": P(w=y * 2.0, b=None), "list": [batch["n"] + 1, ()],
-                    "none": None}, extra
+            return {
+                "y": y,
+                "pair": P(w=y * 2.0, b=None),
+                "list": [batch["n"] + 1, ()],
+                "none": None,
+            }, extra
+
         return g
+
     params = P(w=rand((3,)), b=np.float32(0.5))
     batch = {"x": rand((3,), seed=1), "n": np.arange(2, dtype=np.int32)}
     extra = [np.float32(1.0), None, (rand((2,), seed=2),)]
@@ -78,7 +90,9 @@ def test_jit_kwargs_and_defaults():
         def g(x, y=2.0, *, scale, offset=None):
             out = x * y * scale
             return out if offset is None else out + offset["o"]
+
         return g
+
     x = rand((3,))
     fe, fj = engine.jit(f(engine)), jax.jit(f(jax))
     same(fe(x, scale=3.0), fj(x, scale=3.0))
@@ -88,7 +102,7 @@ def test_jit_kwargs_and_defaults():
 
 
 def test_jit_empty_and_none_pytrees():
-    f = lambda m: (lambda a, b, c: (a, b, m.lax.sin(c)))  # noqa: E731
+    f = lambda m: lambda a, b, c: (a, b, m.lax.sin(c))  # noqa: E731
     args = ((), None, np.float32(1.0))
     ours, theirs = engine.jit(f(engine))(*args), jax.jit(f(jax))(*args)
     same(ours, theirs)
@@ -100,7 +114,7 @@ def test_jit_empty_and_none_pytrees():
 def test_jit_closed_over_constants():
     big = rand((50, 4))
     small = np.float32(3.0)
-    f = lambda m: (lambda x: total(m, big * x) + small)  # noqa: E731
+    f = lambda m: lambda x: total(m, big * x) + small  # noqa: E731
     x = rand((4,), seed=1)
     same(engine.jit(f(engine))(x), jax.jit(f(jax))(x), rtol=1e-4)
     same(engine.grad(engine.jit(f(engine)))(x), jax.grad(jax.jit(f(jax)))(x), rtol=1e-4)
@@ -113,11 +127,15 @@ def test_nested_jit_and_method_jit():
         @m.jit
         def outer(a, b):
             return inner(a) + inner(b) * inner(a)
+
         return outer
+
     a, b = rand((3,)), rand((3,), seed=1)
     same(f(engine)(a, b), f(jax)(a, b))
-    same(engine.grad(lambda a: total(engine, f(engine)(a, b)))(a),
-         jax.grad(lambda a: total(jax, f(jax)(a, b)))(a))
+    same(
+        engine.grad(lambda a: total(engine, f(engine)(a, b)))(a),
+        jax.grad(lambda a: total(jax, f(jax)(a, b)))(a),
+    )
 
     class Model:
         def __init__(self, m, k):
@@ -131,15 +149,18 @@ def test_nested_jit_and_method_jit():
 
     # jit on a plain method passes ``self`` as an argument: a TypeError in both
     for m in (engine, jax):
+
         class Model2:
             @m.jit
             def e(self, x):
                 return x * 3.0
+
         with pytest.raises(TypeError):
             Model2().e(a)
 
 
 # ---------------------------------------------------------------------------- static arguments
+
 
 def test_static_argnums_values_and_retracing():
     calls = []
@@ -162,14 +183,19 @@ def test_static_argnums_values_and_retracing():
 def test_static_negative_argnums_and_argnames():
     def f(x, mode, k=1):
         return x * k if mode == "mul" else x - k
+
     x = rand((3,))
-    for kw in [dict(static_argnums=-2), dict(static_argnames="mode"),
-               dict(static_argnames=("mode", "k")), dict(static_argnums=(1, 2))]:
+    for kw in [
+        dict(static_argnums=-2),
+        dict(static_argnames="mode"),
+        dict(static_argnames=("mode", "k")),
+        dict(static_argnums=(1, 2)),
+    ]:
         fe, fj = engine.jit(f, **kw), jax.jit(f, **kw)
         same(fe(x, "mul", 3), fj(x, "mul", 3))
         same(fe(x, "sub", 2), fj(x, "sub", 2))
         if "static_argnums" in kw and kw["static_argnums"] == -2:
-            continue   # JAX resolves negative argnums against the positional args only
+            continue  # JAX resolves negative argnums against the positional args only
         same(fe(x, mode="mul", k=3), fj(x, mode="mul", k=3))
 
 
@@ -179,6 +205,7 @@ def test_static_argnames_only_keyword():
 
     def fj_(x, *, axis):
         return jax.lax.reduce_sum(x, (axis,))
+
     x = rand((2, 3))
     fe = engine.jit(f, static_argnames="axis")
     fj = jax.jit(fj_, static_argnames="axis")
@@ -203,12 +230,13 @@ def test_retrace_on_new_shape_dtype_or_weak_type():
     f(np.ones(4, np.float32))
     f(np.ones(3, np.int32))
     assert f.trace_count == 3
-    same(f(3.0), jax.jit(lambda x: x * 2)(3.0))        # weak f32[]: a new signature
+    same(f(3.0), jax.jit(lambda x: x * 2)(3.0))  # weak f32[]: a new signature
     same(f(np.float32(3.0)), jax.jit(lambda x: x * 2)(np.float32(3.0)))
     assert f.trace_count == 5
 
 
 # ---------------------------------------------------------------------------- donation
+
 
 def test_donated_input_is_deleted_after_the_call():
     for m, mnp in ((engine, enp), (jax, jnp)):
@@ -227,8 +255,11 @@ def test_donation_with_pytrees_and_static_args():
     for m, mnp in ((engine, enp), (jax, jnp)):
         d = {"a": mnp.ones(3), "b": mnp.full(3, 2.0)}
         z = mnp.ones(3)
-        g = m.jit(lambda n, d, z: {"s": d["a"] * n + d["b"], "t": d["b"] - z},
-                  static_argnums=0, donate_argnums=(1,))
+        g = m.jit(
+            lambda n, d, z: {"s": d["a"] * n + d["b"], "t": d["b"] - z},
+            static_argnums=0,
+            donate_argnums=(1,),
+        )
         out = g(2, d, z)
         results.append((out, d["a"].is_deleted(), d["b"].is_deleted(), z.is_deleted()))
     ours, theirs = results
@@ -247,6 +278,7 @@ def test_using_a_donated_array_says_it_was_deleted():
 
 # ---------------------------------------------------------------------------- caching
 
+
 def test_jit_traced_once_across_eager_grad_and_vmap_calls():
     f = engine.jit(lambda x: engine.lax.sin(x) * x)
     loss = lambda x: total(engine, f(x))  # noqa: E731
@@ -264,7 +296,7 @@ def test_jit_traced_once_across_eager_grad_and_vmap_calls():
     engine.jvp(f, (x,), (x,))
     engine.jvp(f, (x,), (x,))
     assert f.trace_count == 1
-    engine.grad(loss)(np.ones(5, np.float32))   # a new shape: one new trace
+    engine.grad(loss)(np.ones(5, np.float32))  # a new shape: one new trace
     assert f.trace_count == 2
 
 
@@ -276,8 +308,11 @@ def test_grad_of_jit_twice_traces_once_and_matches():
     for s in (0.5, -1.0):
         w = rand((3,)) * s
         same(engine.grad(loss)(w), jax.grad(loss_j)(w))
-        same(engine.grad(engine.grad(lambda t: loss(w * t)))(np.float32(1.0)),
-             jax.grad(jax.grad(lambda t: loss_j(w * t)))(np.float32(1.0)), rtol=1e-4)
+        same(
+            engine.grad(engine.grad(lambda t: loss(w * t)))(np.float32(1.0)),
+            jax.grad(jax.grad(lambda t: loss_j(w * t)))(np.float32(1.0)),
+            rtol=1e-4,
+        )
     assert g.trace_count == 1
 
 
@@ -286,36 +321,50 @@ def test_jit_closing_over_outer_tracer_inside_grad():
         def loss(w):
             inner = m.jit(lambda x: m.lax.sin(x * w) * w)
             return total(m, inner(np.arange(3.0, dtype=np.float32))) + total(m, inner(w))
+
         return loss
+
     w = rand((3,))
     same(engine.grad(f(engine))(w), jax.grad(f(jax))(w), rtol=1e-4)
-    same(engine.vmap(engine.grad(f(engine)))(rand((2, 3), seed=1)),
-         jax.vmap(jax.grad(f(jax)))(rand((2, 3), seed=1)), rtol=1e-4)
+    same(
+        engine.vmap(engine.grad(f(engine)))(rand((2, 3), seed=1)),
+        jax.vmap(jax.grad(f(jax)))(rand((2, 3), seed=1)),
+        rtol=1e-4,
+    )
     same(engine.jit(engine.grad(f(engine)))(w), jax.jit(jax.grad(f(jax)))(w), rtol=1e-4)
 
 
 def test_jit_with_static_args_under_grad_and_vmap():
     def f(m):
         return m.jit(lambda x, n: m.lax.sin(x) * n if n > 1 else x, static_argnums=1)
+
     fe, fj = f(engine), f(jax)
     x = rand((3,))
     for n in (1, 3):
-        same(engine.grad(lambda x: total(engine, fe(x, n)))(x),
-             jax.grad(lambda x: total(jax, fj(x, n)))(x))
+        same(
+            engine.grad(lambda x: total(engine, fe(x, n)))(x),
+            jax.grad(lambda x: total(jax, fj(x, n)))(x),
+        )
         xs = rand((2, 3))
         same(engine.vmap(lambda x: fe(x, n))(xs), jax.vmap(lambda x: fj(x, n))(xs))
 
 
 # ---------------------------------------------------------------------------- grad / vmap
 
+
 def test_grad_of_dict_with_none_and_namedtuple():
     def loss(m):
         def f(params):
             p = params["p"]
             return total(m, m.lax.tanh(p.w * p.b)) + total(m, params["l"][0] * 2.0)
+
         return f
-    params = {"p": P(w=rand((3,)), b=rand((3,), seed=1)), "l": [rand((2,), seed=2), None],
-              "empty": ()}
+
+    params = {
+        "p": P(w=rand((3,)), b=rand((3,), seed=1)),
+        "l": [rand((2,), seed=2), None],
+        "empty": (),
+    }
     ours, theirs = engine.grad(loss(engine))(params), jax.grad(loss(jax))(params)
     same(ours, theirs)
     same_tree(ours, theirs)
@@ -325,6 +374,7 @@ def test_grad_of_dict_with_none_and_namedtuple():
 def test_vmap_with_none_leaves_and_dict_in_axes():
     def f(m):
         return lambda d: {"y": m.lax.sin(d["x"]) * d["c"], "z": None}
+
     d = {"x": rand((4, 3)), "c": rand((3,), seed=1), "n": None}
     in_axes = ({"x": 0, "c": None, "n": None},)
     ours = engine.vmap(f(engine), in_axes=in_axes)(d)
@@ -354,11 +404,12 @@ jax.tree_util.register_pytree_node_class(Pair)
 def test_custom_pytree_node_through_jit_grad_vmap():
     def f(m):
         return lambda p: Pair(m.lax.sin(p.a) * p.b, p.a + p.b)
+
     p = Pair(rand((3,)), rand((3,), seed=1))
     oe, oj = engine.jit(f(engine))(p), jax.jit(f(jax))(p)
     assert isinstance(oe, Pair)
     same((oe.a, oe.b), (oj.a, oj.b))
-    loss = lambda m: (lambda p: total(m, f(m)(p).a) + total(m, f(m)(p).b))  # noqa: E731
+    loss = lambda m: lambda p: total(m, f(m)(p).a) + total(m, f(m)(p).b)  # noqa: E731
     ge, gj = engine.grad(loss(engine))(p), jax.grad(loss(jax))(p)
     assert isinstance(ge, Pair)
     same((ge.a, ge.b), (gj.a, gj.b))
@@ -370,6 +421,7 @@ def test_custom_pytree_node_through_jit_grad_vmap():
 def test_jvp_and_vjp_with_pytree_primals():
     def f(m):
         return lambda d, t: {"o": m.lax.sin(d["a"]) * t[0], "p": (d["b"] * t[1],)}
+
     d, t = {"a": rand((3,)), "b": rand((2,), seed=1)}, (rand((3,), seed=2), np.float32(2.0))
     td = {"a": rand((3,), seed=3), "b": rand((2,), seed=4)}
     tt = (rand((3,), seed=5), np.float32(1.0))
@@ -386,9 +438,11 @@ def test_jvp_and_vjp_with_pytree_primals():
 
 # ---------------------------------------------------------------------------- shapes and errors
 
+
 def test_eval_shape_and_make_jaxpr_with_pytrees_and_statics():
     def f(m):
         return lambda d, n: {"s": m.lax.reduce_sum(d["x"], (0,)) * n, "t": (d["y"] * 2,)}
+
     d = {"x": rand((4, 3)), "y": np.arange(2, dtype=np.int32)}
     se = engine.eval_shape(f(engine), d, 2.0)
     sj = jax.eval_shape(f(jax), d, 2.0)
@@ -399,8 +453,9 @@ def test_eval_shape_and_make_jaxpr_with_pytrees_and_statics():
     assert str(je) == str(jj)
     fe = engine.jit(f(engine), static_argnums=1)
     se2 = fe.eval_shape(d, 3.0)
-    assert [(a.shape, a.dtype) for a in engine.tree_util.tree_leaves(se2)] == \
-        [(a.shape, a.dtype) for a in jax.tree_util.tree_leaves(sj)]
+    assert [(a.shape, a.dtype) for a in engine.tree_util.tree_leaves(se2)] == [
+        (a.shape, a.dtype) for a in jax.tree_util.tree_leaves(sj)
+    ]
 
 
 def test_jit_error_types_match_jax():

@@ -1,4 +1,5 @@
 """engine.runtime against NumPy and against what XLA itself reports."""
+
 import gc
 import os
 import subprocess
@@ -8,10 +9,10 @@ import textwrap
 import ml_dtypes
 import numpy as np
 import pytest
-
-from engine import runtime
 from jaxlib.mlir import ir
 from jaxlib.mlir.dialects import func, stablehlo
+
+from engine import runtime
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -39,6 +40,7 @@ def add_sine_module(shape=(3,), dtype=ir.F32Type.get, named=False, line=12):
                 else:
                     s = stablehlo.add(a, b)
                 return stablehlo.sine(s)
+
         return module.operation.get_asm(enable_debug_info=True)
 
 
@@ -52,6 +54,7 @@ def add_module(shape=(1,)):
             @func.FuncOp.from_py_func(t, t, name="main")
             def main(a, b):
                 return stablehlo.add(a, b)
+
         return module.operation.get_asm(enable_debug_info=True)
 
 
@@ -146,19 +149,24 @@ def test_cost_and_memory_analysis(add_sine):
 
 def test_compile_options(cpu):
     text = add_sine_module()
-    exe = runtime.compile(text, cpu, [Aval((3,), np.float32)],
-                          options={"xla_cpu_enable_fast_math": False,
-                                   "xla_backend_optimization_level": 1})
+    exe = runtime.compile(
+        text,
+        cpu,
+        [Aval((3,), np.float32)],
+        options={"xla_cpu_enable_fast_math": False, "xla_backend_optimization_level": 1},
+    )
     a = np.ones(3, np.float32)
-    np.testing.assert_allclose(runtime.to_numpy(exe([runtime.device_put(a, cpu)] * 2)[0]),
-                               np.sin(a + a), rtol=1e-6)
+    np.testing.assert_allclose(
+        runtime.to_numpy(exe([runtime.device_put(a, cpu)] * 2)[0]), np.sin(a + a), rtol=1e-6
+    )
     with pytest.raises(ValueError, match="not_an_option"):
         runtime.compile(text, cpu, [Aval((3,), np.float32)], options={"not_an_option": 1})
     with pytest.raises(ValueError, match="xla_made_up_flag"):
         runtime.compile(text, cpu, [Aval((3,), np.float32)], options={"xla_made_up_flag": True})
     with pytest.raises(ValueError, match="wrong type"):
-        runtime.compile(text, cpu, [Aval((3,), np.float32)],
-                        options={"xla_cpu_enable_fast_math": "yes"})
+        runtime.compile(
+            text, cpu, [Aval((3,), np.float32)], options={"xla_cpu_enable_fast_math": "yes"}
+        )
 
 
 def test_donation_deletes_the_input(cpu):
@@ -171,9 +179,25 @@ def test_donation_deletes_the_input(cpu):
     assert x.is_deleted() and not y.is_deleted()
 
 
-DTYPES = [np.float32, np.float64, np.float16, ml_dtypes.bfloat16, ml_dtypes.float8_e4m3fn,
-          ml_dtypes.float8_e5m2, ml_dtypes.int4, ml_dtypes.uint4, np.int8, np.int32, np.int64,
-          np.uint8, np.uint32, np.uint64, np.bool_, np.complex64, np.complex128]
+DTYPES = [
+    np.float32,
+    np.float64,
+    np.float16,
+    ml_dtypes.bfloat16,
+    ml_dtypes.float8_e4m3fn,
+    ml_dtypes.float8_e5m2,
+    ml_dtypes.int4,
+    ml_dtypes.uint4,
+    np.int8,
+    np.int32,
+    np.int64,
+    np.uint8,
+    np.uint32,
+    np.uint64,
+    np.bool_,
+    np.complex64,
+    np.complex128,
+]
 
 
 @pytest.mark.parametrize("shape", [(), (0,), (2, 3), (3, 0, 2)])
@@ -227,11 +251,14 @@ def test_zero_inputs_zero_d_and_empty_outputs(cpu):
 
             @func.FuncOp.from_py_func(name="main")
             def main():
-                c = stablehlo.constant(ir.DenseElementsAttr.get(
-                    np.array(1.5, ml_dtypes.bfloat16), type=s))
-                z = stablehlo.constant(ir.DenseElementsAttr.get(
-                    np.zeros((0, 2), np.float32), type=e))
+                c = stablehlo.constant(
+                    ir.DenseElementsAttr.get(np.array(1.5, ml_dtypes.bfloat16), type=s)
+                )
+                z = stablehlo.constant(
+                    ir.DenseElementsAttr.get(np.zeros((0, 2), np.float32), type=e)
+                )
                 return c, z
+
         text = str(module)
     exe = runtime.compile(text, cpu, [Aval((), ml_dtypes.bfloat16), Aval((0, 2), np.float32)])
     c, z = exe([])
@@ -288,8 +315,9 @@ def test_no_jax_import_in_a_fresh_interpreter():
         print("ok")
     """)
     env = dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.strip().endswith("ok")
 
@@ -301,11 +329,16 @@ def test_jax_platforms_cpu_only_in_fresh_interpreter():
         assert runtime.default_backend() == "cpu"
         print("ok")
     """)
-    env = dict(os.environ, JAX_PLATFORMS="cpu", JAX_NUM_CPU_DEVICES="3",
-               PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    env = dict(
+        os.environ,
+        JAX_PLATFORMS="cpu",
+        JAX_NUM_CPU_DEVICES="3",
+        PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""),
+    )
     code += "assert len(runtime.devices('cpu')) == 3\n"
-    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0, done.stderr[-3000:]
 
 

@@ -1,13 +1,12 @@
 """The ahead-of-time stages (trace -> lower -> compile -> call), XLA options and dumps,
 devices and x64, checked against real JAX where it has the same API."""
-import os
 
 import numpy as np
 import pytest
+from helpers import assert_close, real_jax
 
 import engine
 import engine.numpy as enp
-from helpers import real_jax, assert_close
 
 
 def f(x, y):
@@ -56,8 +55,10 @@ def test_compiler_options_are_passed_to_xla():
 
 
 def test_eval_shape_and_shape_dtype_struct():
-    s = engine.eval_shape(lambda x: (x @ x.T, x.sum()) if hasattr(enp, "matmul") else (x, x.sum()),
-                          engine.ShapeDtypeStruct((3, 4), np.float32))
+    s = engine.eval_shape(
+        lambda x: (x @ x.T, x.sum()) if hasattr(enp, "matmul") else (x, x.sum()),
+        engine.ShapeDtypeStruct((3, 4), np.float32),
+    )
     assert s[1].shape == () and s[1].dtype == np.float32
     t = engine.jit(lambda x: x * 2).trace(engine.ShapeDtypeStruct((5,), np.int32))
     assert t.jaxpr.out_avals[0].shape == (5,)
@@ -66,8 +67,13 @@ def test_eval_shape_and_shape_dtype_struct():
 def test_devices_and_placement():
     devs = engine.devices()
     # the default backend is the best device present (a GPU where a PJRT plugin is installed)
-    assert devs and engine.default_backend() == {"cpu": "cpu", "cuda": "gpu", "rocm": "gpu",
-                                                 "gpu": "gpu", "tpu": "tpu"}[devs[0].platform]
+    assert (
+        devs
+        and engine.default_backend()
+        == {"cpu": "cpu", "cuda": "gpu", "rocm": "gpu", "gpu": "gpu", "tpu": "tpu"}[
+            devs[0].platform
+        ]
+    )
     x = engine.device_put(np.arange(3.0, dtype=np.float32), devs[0])
     assert x.device == devs[0] and x.committed
     y = engine.jit(lambda a: a + 1, device=devs[0])(x)
@@ -84,8 +90,8 @@ def test_x64_flag():
     try:
         assert enp.ones(2).dtype == np.float64
         assert (enp.ones(2) * 2).dtype == np.float64
-        assert engine.jit(lambda x: x + 1)(np.int64(2 ** 40)).dtype == np.int64
-        assert int(engine.jit(lambda x: x + 1)(np.int64(2 ** 40))) == 2 ** 40 + 1
+        assert engine.jit(lambda x: x + 1)(np.int64(2**40)).dtype == np.int64
+        assert int(engine.jit(lambda x: x + 1)(np.int64(2**40))) == 2**40 + 1
     finally:
         engine.config.update("jax_enable_x64", False)
     assert enp.ones(2).dtype == np.float32

@@ -3,6 +3,7 @@ events replayed, the links between stages, error capture, headless widgets, scal
 
 Oracles: real JAX (jaxprs, source lines, jvp/vjp/grad values, per-example shapes)
 and how the transformations are defined (which primitives have nonzero tangents)."""
+
 import re
 import time
 
@@ -13,10 +14,15 @@ import engine
 import engine.numpy as enp
 from engine import core
 from engine import lax as elax
+from notebook_ext.steppers import (
+    GradStepper,
+    TraceStepper,
+    VmapStepper,
+    grad_stepper,
+    trace_stepper,
+    vmap_stepper,
+)
 from tests.helpers import assert_close, real_jax
-
-from notebook_ext.steppers import (GradStepper, TraceStepper, VmapStepper, grad_stepper,
-                                   trace_stepper, vmap_stepper)
 
 jax, jjnp = real_jax()
 
@@ -25,6 +31,7 @@ jax, jjnp = real_jax()
 # Each is written once against a numpy-like module, so the engine's and JAX's versions
 # share their source lines.
 
+
 def make_mlp(np_):
     def mlp_loss(params, x, y):
         x = x / np_.max(np_.abs(x))
@@ -32,6 +39,7 @@ def make_mlp(np_):
         h = np_.tanh(x @ w1 + b1)
         out = h @ w2 + b2
         return np_.mean((out - y) ** 2)
+
     return mlp_loss
 
 
@@ -39,6 +47,7 @@ def make_where(np_):
     def where_red(x):
         y = np_.where(x > 0, x, 0.1 * x)
         return np_.sum(y * y) + np_.max(x)
+
     return where_red
 
 
@@ -50,12 +59,15 @@ def make_scan(np_, lax_):
     def scanned(xs):
         c, ys = lax_.scan(body, 1.0, xs)
         return c + np_.sum(ys)
+
     return scanned
 
 
 RNG = np.random.default_rng(0)
-PARAMS = [(RNG.normal(size=(4, 8)).astype(np.float32), RNG.normal(size=8).astype(np.float32)),
-          (RNG.normal(size=(8, 2)).astype(np.float32), RNG.normal(size=2).astype(np.float32))]
+PARAMS = [
+    (RNG.normal(size=(4, 8)).astype(np.float32), RNG.normal(size=8).astype(np.float32)),
+    (RNG.normal(size=(8, 2)).astype(np.float32), RNG.normal(size=2).astype(np.float32)),
+]
 X = RNG.normal(size=(5, 4)).astype(np.float32)
 Y = RNG.normal(size=(5, 2)).astype(np.float32)
 XS = np.linspace(0.1, 1.0, 4).astype(np.float32)
@@ -144,8 +156,12 @@ def test_trace_stack_of_grad_of_vmap():
     # sin's JVP rule (run under linearize) emits cos: the user's sin is handled by the
     # batching, JVP and partial-eval interpreters before the jaxpr trace records cos
     cos = by_prim["cos"]
-    assert [h.kind for h in cos.handlers] == ["BatchTrace", "JVPTrace", "PartialEvalTrace",
-                                              "JaxprTrace"]
+    assert [h.kind for h in cos.handlers] == [
+        "BatchTrace",
+        "JVPTrace",
+        "PartialEvalTrace",
+        "JaxprTrace",
+    ]
     assert [h.primitive for h in cos.handlers] == ["sin", "sin", "cos", "cos"]
     assert cos.handlers[0].extra == f"axis_size={XS.shape[0]}"
     assert cos.source.function == "inner"
@@ -169,8 +185,9 @@ def test_tracing_scan_body_steps():
     ref = jax.make_jaxpr(jscanned)(XS)
     ref_scan = next(e for e in ref.eqns if e.primitive.name == "scan")
     # (JAX converts the weakly typed carry inside the body, the engine before the scan)
-    ref_body = [e for e in ref_scan.params["jaxpr"].jaxpr.eqns
-                if e.primitive.name != "convert_element_type"]
+    ref_body = [
+        e for e in ref_scan.params["jaxpr"].jaxpr.eqns if e.primitive.name != "convert_element_type"
+    ]
     assert [s.primitive for s in body] == [e.primitive.name for e in ref_body]
     assert [s.source.line for s in body] == [_jax_frame(e)[1] for e in ref_body]
 
@@ -199,8 +216,7 @@ def _nonzero_tangent_eqns(jaxpr, diff_invars):
     for e in jaxpr.eqns:
         if any(not hasattr(v, "val") and v in dep for v in e.invars):
             count += 1
-            dep.update(v for v in e.outvars
-                       if np.issubdtype(v.aval.dtype, np.inexact))
+            dep.update(v for v in e.outvars if np.issubdtype(v.aval.dtype, np.inexact))
     return count
 
 
@@ -229,8 +245,13 @@ def test_grad_stages(name):
         if not s.rule:
             assert not s.tangent_eqns
     out = _eval(st.jvp_jaxpr, *leaves, *tans)
-    p_ref, t_ref = jax.jvp(lambda *d: jf(*jax.tree_util.tree_unflatten(
-        jax.tree_util.tree_structure(args), list(d) + leaves[nd:])), tuple(dyn), tuple(tans))
+    p_ref, t_ref = jax.jvp(
+        lambda *d: jf(
+            *jax.tree_util.tree_unflatten(jax.tree_util.tree_structure(args), list(d) + leaves[nd:])
+        ),
+        tuple(dyn),
+        tuple(tans),
+    )
     assert_close(out[0], p_ref, rtol=1e-5)
     assert_close(out[1], t_ref, rtol=1e-4, atol=1e-5)
 
@@ -242,8 +263,9 @@ def test_grad_stages(name):
     assert sorted(i for s in pe_steps for i in s.known_eqns) == list(range(len(known.eqns)))
     assert all(not s.linear_eqns for s in pe_steps if s.known)
     assert all(not s.known_eqns for s in pe_steps if not s.known)
-    assert all(lin.jaxpr.eqns[i].primitive.name == s.primitive
-               for s in pe_steps for i in s.linear_eqns)
+    assert all(
+        lin.jaxpr.eqns[i].primitive.name == s.primitive for s in pe_steps for i in s.linear_eqns
+    )
     assert len(st.residuals) == len(lin.jaxpr.constvars)
     for r in st.residuals:
         if r.kind == "eqn":
@@ -275,8 +297,12 @@ def test_grad_stages(name):
                 uses[st.texts["linear"].name(v)] = uses.get(st.texts["linear"].name(v), 0) + 1
     for var, terms in final_table.items():
         assert len(terms) <= uses[var]
-    g_ref = jax.grad(lambda *d: jf(*jax.tree_util.tree_unflatten(
-        jax.tree_util.tree_structure(args), list(d) + leaves[nd:])), argnums=tuple(range(nd)))(*dyn)
+    g_ref = jax.grad(
+        lambda *d: jf(
+            *jax.tree_util.tree_unflatten(jax.tree_util.tree_structure(args), list(d) + leaves[nd:])
+        ),
+        argnums=tuple(range(nd)),
+    )(*dyn)
     res_vals = [v for v, c in zip(kouts[n_out:], lin.consts) if isinstance(c, core.Tracer)]
     assert_close(_eval(st.transpose_jaxpr, *res_vals), list(g_ref), rtol=1e-4, atol=1e-5)
 
@@ -369,8 +395,7 @@ def test_vmap_mlp_passthrough_and_per_example():
         batched_in = any(v.dim is not None for v in s.ins)
         assert s.rule == batched_in
     leaves = engine.tree_util.tree_leaves((PARAMS, X, Y))
-    assert_close(_eval(st.jaxpr, *leaves)[0], jax.vmap(jmlp, (None, 0, 0))(PARAMS, X, Y),
-                 rtol=1e-5)
+    assert_close(_eval(st.jaxpr, *leaves)[0], jax.vmap(jmlp, (None, 0, 0))(PARAMS, X, Y), rtol=1e-5)
 
 
 def test_vmap_scan():
@@ -415,8 +440,11 @@ def test_errors_are_captured_with_the_users_line():
 
 def test_widgets_show_errors_instead_of_raising():
     pytest.importorskip("ipywidgets")
-    for w in (trace_stepper(_bad, XS, progress=False), grad_stepper(_bad, XS, progress=False),
-              vmap_stepper(_bad, 0, X, progress=False)):
+    for w in (
+        trace_stepper(_bad, XS, progress=False),
+        grad_stepper(_bad, XS, progress=False),
+        vmap_stepper(_bad, 0, X, progress=False),
+    ):
         assert "gj-st-error" in w.body.value
         assert "y @ enp.ones" in w.body.value
 
@@ -521,6 +549,8 @@ def test_five_thousand_equations():
         w.go(k)
         assert len(w.body.value) < 60_000  # a window, not the whole program
     t_render = (time.perf_counter() - t0) / 4
-    print(f"\n5,001 equations: recorded in {t_record:.2f} s (make_jaxpr alone {t_plain:.2f} s);"
-          f" one step renders in {t_render * 1e3:.1f} ms")
+    print(
+        f"\n5,001 equations: recorded in {t_record:.2f} s (make_jaxpr alone {t_plain:.2f} s);"
+        f" one step renders in {t_render * 1e3:.1f} ms"
+    )
     assert t_record < 20 and t_render < 1.0

@@ -3,6 +3,7 @@
 Every container class below is registered with both registries, so each test
 flattens the very same objects with both libraries and compares what comes out.
 """
+
 import collections
 import dataclasses
 import functools
@@ -16,7 +17,8 @@ import typing
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 jax = pytest.importorskip("jax")
 import jax.tree_util as jtu  # noqa: E402
@@ -60,8 +62,9 @@ class Point:
 
 
 for _tu in BOTH:
-    _tu.register_pytree_node(Point, lambda p: ((p.x, p.y), p.tag),
-                             lambda tag, xy: Point(xy[0], xy[1], tag))
+    _tu.register_pytree_node(
+        Point, lambda p: ((p.x, p.y), p.tag), lambda tag, xy: Point(xy[0], xy[1], tag)
+    )
 
 
 class Box:
@@ -106,8 +109,9 @@ def _keyed_flatten_with_keys(k, tu):
 
 
 for _tu in BOTH:
-    _tu.register_pytree_with_keys(Keyed, functools.partial(_keyed_flatten_with_keys, tu=_tu),
-                                  lambda aux, ch: Keyed(*ch))
+    _tu.register_pytree_with_keys(
+        Keyed, functools.partial(_keyed_flatten_with_keys, tu=_tu), lambda aux, ch: Keyed(*ch)
+    )
 
 
 class KeyedClass:
@@ -193,17 +197,51 @@ DD = collections.defaultdict
 
 def _trees():
     return [
-        None, 1, "leaf", ARR, np.float32(2), (), [], {}, (1,), [1, 2], (None,), [None, 1],
-        {"b": 1, "a": 2}, {"a": None}, {1: "x", 2: "y"}, {(1, 2): 3, (0, 5): 4},
-        ((1,), {}), ((ARR,), {"x": ARR, "y": (1.0, None)}),
+        None,
+        1,
+        "leaf",
+        ARR,
+        np.float32(2),
+        (),
+        [],
+        {},
+        (1,),
+        [1, 2],
+        (None,),
+        [None, 1],
+        {"b": 1, "a": 2},
+        {"a": None},
+        {1: "x", 2: "y"},
+        {(1, 2): 3, (0, 5): 4},
+        ((1,), {}),
+        ((ARR,), {"x": ARR, "y": (1.0, None)}),
         {"a": [1, (2, None)], "b": {}, "c": {"d": [[], [3]]}},
-        NT(1, (2, 3)), NT(NT(1, 2), {"x": NT(None, 3)}), NTOther(1, 2), TNT([1], 2), NTSub(1, 2),
-        OD([("z", 1), ("a", (2, 3))]), OD(), DD(list, {"b": 1, "a": [2]}), DD(int),
-        Point(1, (2, 3)), Point([1], None, "q r"), [Point(1, 2), Point(3, 4, "other")],
-        Box([1, 2]), Box({"m": 3}, {"k": 2}),
-        Keyed(1, (2, 3)), DC(1, "meta", [2, 3]), DCAuto((1, 2), "s", 3), PlainDC(),
-        Marker("m"), (Marker("m"), 1), {"s": Marker("t"), "v": [1]},
-        DictSub(a=1), TupleSub((1, 2)), [DictSub(), TupleSub()], str, [int, None],
+        NT(1, (2, 3)),
+        NT(NT(1, 2), {"x": NT(None, 3)}),
+        NTOther(1, 2),
+        TNT([1], 2),
+        NTSub(1, 2),
+        OD([("z", 1), ("a", (2, 3))]),
+        OD(),
+        DD(list, {"b": 1, "a": [2]}),
+        DD(int),
+        Point(1, (2, 3)),
+        Point([1], None, "q r"),
+        [Point(1, 2), Point(3, 4, "other")],
+        Box([1, 2]),
+        Box({"m": 3}, {"k": 2}),
+        Keyed(1, (2, 3)),
+        DC(1, "meta", [2, 3]),
+        DCAuto((1, 2), "s", 3),
+        PlainDC(),
+        Marker("m"),
+        (Marker("m"), 1),
+        {"s": Marker("t"), "v": [1]},
+        DictSub(a=1),
+        TupleSub((1, 2)),
+        [DictSub(), TupleSub()],
+        str,
+        [int, None],
         (1, [2, {"k": (3, NT(4, OD(q=5)))}], DC({"z": 1}, 0, None)),
     ]
 
@@ -223,8 +261,11 @@ def _deep_equal(a, b, ordered=True):
         return len(a) == len(b) and all(_deep_equal(x, y, ordered) for x, y in zip(a, b))
     if isinstance(a, dict):
         same_keys = list(a) == list(b) if ordered or type(a) is OD else set(a) == set(b)
-        return (same_keys and all(_deep_equal(a[k], b[k], ordered) for k in a)
-                and getattr(a, "default_factory", None) == getattr(b, "default_factory", None))
+        return (
+            same_keys
+            and all(_deep_equal(a[k], b[k], ordered) for k in a)
+            and getattr(a, "default_factory", None) == getattr(b, "default_factory", None)
+        )
     if isinstance(a, (Point, DC)):
         return all(_deep_equal(x, y, ordered) for x, y in zip(vars(a).values(), vars(b).values()))
     return a == b
@@ -239,6 +280,7 @@ def _key_repr(path):
 
 
 # ---------------------------------------------------------------- flattening
+
 
 @pytest.mark.parametrize("tree", TREES, ids=IDS)
 def test_flatten_matches_jax(tree):
@@ -265,11 +307,13 @@ def test_paths_match_jax(tree):
     assert str(ed) == str(jd) and ed == etu.tree_structure(tree)
     assert [_key_repr(p) for p, _ in ep] == [_key_repr(p) for p, _ in jp]
     assert [etu.keystr(p) for p, _ in ep] == [jtu.keystr(p) for p, _ in jp]
-    assert ([etu.keystr(p, simple=True, separator="/") for p, _ in ep]
-            == [jtu.keystr(p, simple=True, separator="/") for p, _ in jp])
+    assert [etu.keystr(p, simple=True, separator="/") for p, _ in ep] == [
+        jtu.keystr(p, simple=True, separator="/") for p, _ in jp
+    ]
     assert _same_objects([x for _, x in ep], [x for _, x in jp])
     assert [_key_repr(p) for p, _ in etu.tree_leaves_with_path(tree)] == [
-        _key_repr(p) for p, _ in jtu.tree_leaves_with_path(tree)]
+        _key_repr(p) for p, _ in jtu.tree_leaves_with_path(tree)
+    ]
 
 
 @pytest.mark.parametrize("tree", TREES, ids=IDS)
@@ -283,8 +327,8 @@ def test_flatten_one_level_matches_jax(tree):
         keys = [repr(k) for k, _ in pairs]
         if isinstance(tree, tuple) and hasattr(tree, "_fields"):
             keys = None  # jax 0.10.2 repeats the first field's key for every child
-        return (type(children), list(children), aux, type(pairs), keys,
-                [c for _, c in pairs], aux2)
+        return (type(children), list(children), aux, type(pairs), keys, [c for _, c in pairs], aux2)
+
     jr, er = run(jtu), run(etu)
     assert len(jr) == len(er)
     for j, e in zip(jr, er):
@@ -297,12 +341,34 @@ def test_namedtuple_one_level_keys_are_the_fields():
     pairs, aux = etu.flatten_one_level_with_keys(NT(1, 2))
     assert aux is NT
     assert [jtu.keystr((jtu.GetAttrKey(k.name),)) for k, _ in pairs] == [
-        jtu.keystr(p) for p, _ in jtu.tree_leaves_with_path(NT(1, 2))]
+        jtu.keystr(p) for p, _ in jtu.tree_leaves_with_path(NT(1, 2))
+    ]
 
 
 def test_is_tree_node_matches_jax():
-    for t in [int, float, np.ndarray, tuple, list, dict, type(None), NT, TNT, NTSub, OD, DD,
-              Point, Box, Keyed, DC, DCAuto, PlainDC, Marker, etu.Partial, str]:
+    for t in [
+        int,
+        float,
+        np.ndarray,
+        tuple,
+        list,
+        dict,
+        type(None),
+        NT,
+        TNT,
+        NTSub,
+        OD,
+        DD,
+        Point,
+        Box,
+        Keyed,
+        DC,
+        DCAuto,
+        PlainDC,
+        Marker,
+        etu.Partial,
+        str,
+    ]:
         jt = jtu.Partial if t is etu.Partial else t
         assert etu.is_tree_node(t) == jtu.is_tree_node(jt), t
 
@@ -318,6 +384,7 @@ def test_all_leaves_matches_jax():
 
 
 # ---------------------------------------------------------------- treedefs
+
 
 def test_treedef_equality_and_hash_match_jax():
     trees = _trees() + _trees()  # fresh objects, equal structures
@@ -336,8 +403,11 @@ def test_treedef_equality_and_hash_match_jax():
         assert eds[cache[(ed, "f32[3]")]] == ed
 
 
-@pytest.mark.parametrize("tree", [t for t in TREES if type(t) is not NTOther]  # NT name clash
-                         + [(1, NT(2, OD(a=3)), DD(int, b=4), DC(1, 2, 3), Marker("z"))])
+@pytest.mark.parametrize(
+    "tree",
+    [t for t in TREES if type(t) is not NTOther]  # NT name clash
+    + [(1, NT(2, OD(a=3)), DD(int, b=4), DC(1, 2, 3), Marker("z"))],
+)
 def test_treedef_pickles(tree):
     ed = etu.tree_structure(tree)
     back = pickle.loads(pickle.dumps(ed))
@@ -348,6 +418,7 @@ def test_array_node_data_compares_like_jax():
     class WithArray:
         def __init__(self, aux):
             self.aux = aux
+
     for tu in BOTH:
         tu.register_pytree_node(WithArray, lambda w: ((), w.aux), lambda aux, _: WithArray(aux))
     for a, b in [(np.array([1, 2]), np.array([1, 2]))]:
@@ -356,8 +427,9 @@ def test_array_node_data_compares_like_jax():
         with pytest.raises(ValueError, match="node data"):
             etu.tree_structure(WithArray(a)) == etu.tree_structure(WithArray(b))
     for a, b in [(np.array(1), np.array(1)), (1.0, 2.0), (float("nan"), float("nan"))]:
-        assert ((etu.tree_structure(WithArray(a)) == etu.tree_structure(WithArray(b)))
-                == (jtu.tree_structure(WithArray(a)) == jtu.tree_structure(WithArray(b))))
+        assert (etu.tree_structure(WithArray(a)) == etu.tree_structure(WithArray(b))) == (
+            jtu.tree_structure(WithArray(a)) == jtu.tree_structure(WithArray(b))
+        )
     assert hash(etu.tree_structure(WithArray(np.array([1, 2])))) is not None
 
 
@@ -376,7 +448,8 @@ def test_treedef_tuple_compose_and_node_data_roundtrip():
             continue
         rebuilt = etu.PyTreeDef.from_node_data_and_children(None, ed.node_data(), ed.children())
         jrebuilt = jtu.PyTreeDef.from_node_data_and_children(
-            jtu.default_registry, jd.node_data(), jd.children())
+            jtu.default_registry, jd.node_data(), jd.children()
+        )
         assert rebuilt == ed and str(rebuilt) == str(jrebuilt)
 
 
@@ -385,11 +458,14 @@ def test_walk_and_from_iterable_tree_match_jax():
         leaves = list(range(10, 10 + jtu.tree_structure(tree).num_leaves))
         f_node = lambda children, aux: ("N", children, aux)  # noqa: E731
         f_leaf = lambda x: ("L", x)  # noqa: E731
-        assert (etu.tree_structure(tree).walk(f_node, f_leaf, leaves)
-                == jtu.tree_structure(tree).walk(f_node, f_leaf, leaves))
+        assert etu.tree_structure(tree).walk(f_node, f_leaf, leaves) == jtu.tree_structure(
+            tree
+        ).walk(f_node, f_leaf, leaves)
     for tree, iterable in [({"a": 1, "b": (2, 3)}, [1, [2, 3]]), (((1, 2), [3]), ((7, 8), (9,)))]:
-        assert _deep_equal(etu.tree_structure(tree).from_iterable_tree(iterable),
-                           jtu.tree_structure(tree).from_iterable_tree(iterable))
+        assert _deep_equal(
+            etu.tree_structure(tree).from_iterable_tree(iterable),
+            jtu.tree_structure(tree).from_iterable_tree(iterable),
+        )
 
 
 def test_unflatten_wrong_number_of_leaves_raises_like_jax():
@@ -406,16 +482,36 @@ def test_flatten_up_to_matches_jax():
             return tu.tree_structure(prefix).flatten_up_to(full)
         except ValueError:
             return "ValueError"
+
     cases = [
-        ((1, 2), ((1, 2), [3])), ((1, 2), [1, 2]), ({"a": 1}, {"b": 1}), ((1, (2, 3)), (1, 2)),
-        ((1, (2, 3)), (1, (2, 3, 4))), ([1, [2, 3]], [1, [2]]), ((1, None), (1, None)),
-        ((1, None), (1, 2)), (NT(1, 2), (1, 2)), (NT(1, 2), NTOther(1, 2)), ({"a": 1}, [1]),
-        ({"a": 1}, {"a": 1, "b": 2}), (Point([1], 2, "a"), [1]),
+        ((1, 2), ((1, 2), [3])),
+        ((1, 2), [1, 2]),
+        ({"a": 1}, {"b": 1}),
+        ((1, (2, 3)), (1, 2)),
+        ((1, (2, 3)), (1, (2, 3, 4))),
+        ([1, [2, 3]], [1, [2]]),
+        ((1, None), (1, None)),
+        ((1, None), (1, 2)),
+        (NT(1, 2), (1, 2)),
+        (NT(1, 2), NTOther(1, 2)),
+        ({"a": 1}, [1]),
+        ({"a": 1}, {"a": 1, "b": 2}),
+        (Point([1], 2, "a"), [1]),
         (Point(1, 2, "a"), Point(1, 2, "b")),
-        (OD(a=1, b=2), OD(b=1, a=2)), (OD(a=1), {"a": 1}), (DD(int, a=1), DD(list, a=1)),
-        (DD(int, a=1), DD(int, a=(1, 2))), (1, {"x": (1, 2)}), (DC(1, 2), DC(5, 3)),
-        (DC(1, 2, 3), DC(5, 2, (6, 7))), (Box(1), Box([1, 2])), (Box(1), Box(1, {"k": 3})),
-        (None, None), ((), ()), ({}, []), (Marker("a"), Marker("a")), (Marker("a"), Marker("b")),
+        (OD(a=1, b=2), OD(b=1, a=2)),
+        (OD(a=1), {"a": 1}),
+        (DD(int, a=1), DD(list, a=1)),
+        (DD(int, a=1), DD(int, a=(1, 2))),
+        (1, {"x": (1, 2)}),
+        (DC(1, 2), DC(5, 3)),
+        (DC(1, 2, 3), DC(5, 2, (6, 7))),
+        (Box(1), Box([1, 2])),
+        (Box(1), Box(1, {"k": 3})),
+        (None, None),
+        ((), ()),
+        ({}, []),
+        (Marker("a"), Marker("a")),
+        (Marker("a"), Marker("b")),
     ]
     for prefix, full in cases:
         j, e = run(jtu, prefix, full), run(etu, prefix, full)
@@ -535,8 +631,9 @@ def test_is_leaf_matches_jax(tree, is_leaf):
     assert _same_objects(etu.tree_leaves(tree, is_leaf=is_leaf), jl)
     assert str(etu.tree_structure(tree, is_leaf=is_leaf)) == str(jd)
     ident = lambda x: x  # noqa: E731
-    assert _deep_equal(etu.tree_map(ident, tree, is_leaf=is_leaf),
-                       jtu.tree_map(ident, tree, is_leaf=is_leaf))
+    assert _deep_equal(
+        etu.tree_map(ident, tree, is_leaf=is_leaf), jtu.tree_map(ident, tree, is_leaf=is_leaf)
+    )
     jp = jtu.tree_leaves_with_path(tree, is_leaf=is_leaf)
     ep = etu.tree_leaves_with_path(tree, is_leaf=is_leaf)
     assert [jtu.keystr(p) for p, _ in jp] == [etu.keystr(p) for p, _ in ep]
@@ -588,6 +685,7 @@ def test_unsortable_dict_keys_raise_like_jax():
 
 # ---------------------------------------------------------------- registration
 
+
 def test_duplicate_registration_raises_like_jax():
     for t in [tuple, list, dict, type(None), OD, DD, Point]:
         with pytest.raises(ValueError):
@@ -609,6 +707,7 @@ def test_register_later_changes_a_cached_leaf_type():
     class Late:
         def __init__(self, v):
             self.v = v
+
     tree = (Late(1),)
     assert str(etu.tree_structure(tree)) == str(jtu.tree_structure(tree)) == "PyTreeDef((*,))"
     for tu in BOTH:
@@ -635,7 +734,8 @@ def _make_pq():
 
 def _make_init_false():
     return dataclasses.make_dataclass(
-        "IF", [("p", int), ("q", int, dataclasses.field(init=False, default=2))])
+        "IF", [("p", int), ("q", int, dataclasses.field(init=False, default=2))]
+    )
 
 
 class _NotADataclass:
@@ -643,19 +743,22 @@ class _NotADataclass:
         self.a, self.b = a, b
 
 
-@pytest.mark.parametrize("make_cls,args,kwargs", [
-    (_make_pq, (), {}),
-    (_make_pq, (["p"], ["q"]), {}),
-    (_make_pq, (["p"], []), {}),  # missing field
-    (_make_pq, (["p"], None), {}),  # only one of the two lists
-    (_make_pq, (), {"meta_fields": ["p", "q"]}),
-    (_make_pq, (["p"], ["p", "q"]), {}),  # overlap
-    (_make_pq, (["p"], []), {"drop_fields": ["q"]}),
-    (_make_init_false, (["p"], []), {}),
-    (_make_init_false, (), {}),  # jax counts the init=False field and rejects it
-    (lambda: _NotADataclass, (), {}),
-    (lambda: type("NotDC", (_NotADataclass,), {}), (["a"], ["b"]), {}),
-])
+@pytest.mark.parametrize(
+    "make_cls,args,kwargs",
+    [
+        (_make_pq, (), {}),
+        (_make_pq, (["p"], ["q"]), {}),
+        (_make_pq, (["p"], []), {}),  # missing field
+        (_make_pq, (["p"], None), {}),  # only one of the two lists
+        (_make_pq, (), {"meta_fields": ["p", "q"]}),
+        (_make_pq, (["p"], ["p", "q"]), {}),  # overlap
+        (_make_pq, (["p"], []), {"drop_fields": ["q"]}),
+        (_make_init_false, (["p"], []), {}),
+        (_make_init_false, (), {}),  # jax counts the init=False field and rejects it
+        (lambda: _NotADataclass, (), {}),
+        (lambda: type("NotDC", (_NotADataclass,), {}), (["a"], ["b"]), {}),
+    ],
+)
 def test_register_dataclass_validation_matches_jax(make_cls, args, kwargs):
     expected = _register_dataclass_outcome(jtu, make_cls, *args, **kwargs)
     assert _register_dataclass_outcome(etu, make_cls, *args, **kwargs) == expected
@@ -680,7 +783,8 @@ def test_register_dataclass_decorator_and_static_field():
     assert str(etu.tree_structure(p)) == str(jtu.tree_structure(jp)).replace("JParams", "Params")
     assert etu.tree_leaves(p) == jtu.tree_leaves(jp)
     assert [etu.keystr(k) for k, _ in etu.tree_leaves_with_path(p)] == [
-        jtu.keystr(k) for k, _ in jtu.tree_leaves_with_path(jp)]
+        jtu.keystr(k) for k, _ in jtu.tree_leaves_with_path(jp)
+    ]
     assert etu.tree_map(lambda x: x * 10, p) == Params([10, 20], "tanh", 30)
     assert etu.tree_structure(p) != etu.tree_structure(Params([1, 2], "relu", 3))
 
@@ -688,6 +792,7 @@ def test_register_dataclass_decorator_and_static_field():
 def test_register_pytree_with_keys_class_paths():
     class KC(KeyedClass):
         pass
+
     KC._engine = True
     etu.register_pytree_with_keys_class(KC)
     tree = {"x": KC(1)}
@@ -698,6 +803,7 @@ def test_register_pytree_with_keys_class_paths():
 
 # ---------------------------------------------------------------- Partial
 
+
 def test_partial_is_a_pytree_like_jax():
     fn = lambda x, y, z=1: x + y + z  # noqa: E731
     ep, jp = etu.Partial(fn, 1, z=3), jtu.Partial(fn, 1, z=3)
@@ -705,7 +811,8 @@ def test_partial_is_a_pytree_like_jax():
     assert etu.tree_leaves(ep) == jtu.tree_leaves(jp) == [1, 3]
     assert str(etu.tree_structure(ep)) == str(jtu.tree_structure(jp))
     assert [etu.keystr(p) for p, _ in etu.tree_leaves_with_path(ep)] == [
-        jtu.keystr(p) for p, _ in jtu.tree_leaves_with_path(jp)]
+        jtu.keystr(p) for p, _ in jtu.tree_leaves_with_path(jp)
+    ]
     mapped = etu.tree_map(lambda x: x * 10, ep)
     assert type(mapped) is etu.Partial and mapped(2) == jtu.tree_map(lambda x: x * 10, jp)(2) == 42
     assert etu.tree_structure(etu.Partial(fn, 1)) == etu.tree_structure(etu.Partial(fn, 2))
@@ -726,6 +833,7 @@ def test_partial_of_partial_keeps_inner_arguments_static():
 
 # ---------------------------------------------------------------- other functions
 
+
 def test_reduce_all_transpose_broadcast_match_jax():
     add = operator.add
     for tree, init in [([1, (2, 3)], 100), ({"a": 1, "b": [2, 3, 4]}, 0), ([(1,), (2, 3)], 5)]:
@@ -733,8 +841,9 @@ def test_reduce_all_transpose_broadcast_match_jax():
         assert etu.tree_reduce(add, tree, init) == jtu.tree_reduce(add, tree, init)
         assert etree.reduce(add, tree) == jax.tree.reduce(add, tree)
     is_tuple = lambda x: isinstance(x, tuple)  # noqa: E731
-    assert (etu.tree_reduce(add, [(1,), (2, 3)], (), is_leaf=is_tuple)
-            == jtu.tree_reduce(add, [(1,), (2, 3)], (), is_leaf=is_tuple))
+    assert etu.tree_reduce(add, [(1,), (2, 3)], (), is_leaf=is_tuple) == jtu.tree_reduce(
+        add, [(1,), (2, 3)], (), is_leaf=is_tuple
+    )
     with pytest.raises(TypeError):
         jtu.tree_reduce(add, [])
     with pytest.raises(TypeError):
@@ -742,8 +851,9 @@ def test_reduce_all_transpose_broadcast_match_jax():
     concat = lambda a, b: f"({a}{b})"  # noqa: E731
     for n in range(1, 9):
         leaves = [str(i) for i in range(n)]
-        assert (etu.tree_reduce_associative(concat, leaves)
-                == jtu.tree_reduce_associative(concat, leaves))
+        assert etu.tree_reduce_associative(concat, leaves) == jtu.tree_reduce_associative(
+            concat, leaves
+        )
     assert etu.tree_reduce_associative(add, [], identity=0) == 0
     with pytest.raises(TypeError):
         etu.tree_reduce_associative(add, [])
@@ -751,46 +861,73 @@ def test_reduce_all_transpose_broadcast_match_jax():
         assert etu.tree_all(tree) == jtu.tree_all(tree) == etree.all(tree)
     assert etu.tree_all([(), (1,)], is_leaf=is_tuple) == jtu.tree_all([(), (1,)], is_leaf=is_tuple)
 
-    for outer, inner, tree in [([0, 0], (0, 0, 0), [(1, 2, 3), (4, 5, 6)]),
-                               ({"a": 0, "b": 0}, NT(0, 0), {"a": NT(1, 2), "b": NT(3, 4)})]:
+    for outer, inner, tree in [
+        ([0, 0], (0, 0, 0), [(1, 2, 3), (4, 5, 6)]),
+        ({"a": 0, "b": 0}, NT(0, 0), {"a": NT(1, 2), "b": NT(3, 4)}),
+    ]:
         expected = jtu.tree_transpose(jtu.tree_structure(outer), jtu.tree_structure(inner), tree)
         eouter, einner = etu.tree_structure(outer), etu.tree_structure(inner)
         assert _deep_equal(etu.tree_transpose(eouter, einner, tree), expected)
         assert _deep_equal(etu.tree_transpose(eouter, None, tree), expected)
         assert _deep_equal(etree.transpose(eouter, None, tree), expected)
     with pytest.raises(TypeError):
-        etu.tree_transpose(etu.tree_structure([0, 0]), etu.tree_structure((0, 0)),
-                           [(1, 2, 3), (4, 5, 6)])
+        etu.tree_transpose(
+            etu.tree_structure([0, 0]), etu.tree_structure((0, 0)), [(1, 2, 3), (4, 5, 6)]
+        )
 
-    for prefix, full in [((1, 2), ((3, 4), {"a": 5})), (7, [1, (2, 3)]),
-                         ({"a": 1, "b": (2, 3)}, {"a": [1, 2], "b": (5, 6)}),
-                         ((1, None), ((2, 3), None))]:
+    for prefix, full in [
+        ((1, 2), ((3, 4), {"a": 5})),
+        (7, [1, (2, 3)]),
+        ({"a": 1, "b": (2, 3)}, {"a": [1, 2], "b": (5, 6)}),
+        ((1, None), ((2, 3), None)),
+    ]:
         assert _deep_equal(etu.tree_broadcast(prefix, full), jtu.tree_broadcast(prefix, full))
         assert _deep_equal(etree.broadcast(prefix, full), jax.tree.broadcast(prefix, full))
-    assert _deep_equal(etu.tree_broadcast((1, (2,)), ((3, 4), (5,)), is_leaf=lambda x: x == (2,)),
-                       jtu.tree_broadcast((1, (2,)), ((3, 4), (5,)), is_leaf=lambda x: x == (2,)))
+    assert _deep_equal(
+        etu.tree_broadcast((1, (2,)), ((3, 4), (5,)), is_leaf=lambda x: x == (2,)),
+        jtu.tree_broadcast((1, (2,)), ((3, 4), (5,)), is_leaf=lambda x: x == (2,)),
+    )
     with pytest.raises(ValueError):
         etu.tree_broadcast((1, 2), (1, 2, 3))
 
 
 def test_jax_tree_namespace():
     tree = {"b": [1, (2, None)], "a": NT(3, 4)}
-    names = ["all", "broadcast", "flatten", "flatten_with_path", "leaves", "leaves_with_path",
-             "map", "map_with_path", "reduce", "reduce_associative", "static", "structure",
-             "transpose", "unflatten"]
-    assert sorted(etree.__all__) == sorted(names) == sorted(
-        n for n in dir(jax.tree) if not n.startswith("_"))
+    names = [
+        "all",
+        "broadcast",
+        "flatten",
+        "flatten_with_path",
+        "leaves",
+        "leaves_with_path",
+        "map",
+        "map_with_path",
+        "reduce",
+        "reduce_associative",
+        "static",
+        "structure",
+        "transpose",
+        "unflatten",
+    ]
+    assert (
+        sorted(etree.__all__)
+        == sorted(names)
+        == sorted(n for n in dir(jax.tree) if not n.startswith("_"))
+    )
     assert etree.leaves(tree) == jax.tree.leaves(tree)
     el, ed = etree.flatten(tree)
     jl, jd = jax.tree.flatten(tree)
     assert el == jl and str(ed) == str(jd) and str(etree.structure(tree)) == str(jd)
     assert _deep_equal(etree.unflatten(ed, el), jax.tree.unflatten(jd, jl))
     assert [etu.keystr(p) for p, _ in etree.leaves_with_path(tree)] == [
-        jtu.keystr(p) for p, _ in jax.tree.leaves_with_path(tree)]
+        jtu.keystr(p) for p, _ in jax.tree.leaves_with_path(tree)
+    ]
     assert [etu.keystr(p) for p, _ in etree.flatten_with_path(tree)[0]] == [
-        jtu.keystr(p) for p, _ in jax.tree.flatten_with_path(tree)[0]]
-    assert (etree.reduce_associative(operator.add, tree)
-            == jax.tree.reduce_associative(operator.add, tree))
+        jtu.keystr(p) for p, _ in jax.tree.flatten_with_path(tree)[0]
+    ]
+    assert etree.reduce_associative(operator.add, tree) == jax.tree.reduce_associative(
+        operator.add, tree
+    )
     assert _deep_equal(etree.map(lambda x: x * 2, tree), jax.tree.map(lambda x: x * 2, tree))
     assert etree.static(default=3).metadata == jax.tree.static(default=3).metadata
 
@@ -803,11 +940,15 @@ def test_tree_util_exports_what_jax_does():
 
 # ---------------------------------------------------------------- keys
 
+
 def test_key_entries_match_jax():
-    pairs = [(etu.SequenceKey(0), jtu.SequenceKey(0)), (etu.DictKey("a"), jtu.DictKey("a")),
-             (etu.DictKey((1, "x")), jtu.DictKey((1, "x"))),
-             (etu.GetAttrKey("b"), jtu.GetAttrKey("b")),
-             (etu.FlattenedIndexKey(3), jtu.FlattenedIndexKey(3))]
+    pairs = [
+        (etu.SequenceKey(0), jtu.SequenceKey(0)),
+        (etu.DictKey("a"), jtu.DictKey("a")),
+        (etu.DictKey((1, "x")), jtu.DictKey((1, "x"))),
+        (etu.GetAttrKey("b"), jtu.GetAttrKey("b")),
+        (etu.FlattenedIndexKey(3), jtu.FlattenedIndexKey(3)),
+    ]
     for e, j in pairs:
         assert repr(e) == repr(j) and str(e) == str(j)
         assert type(e).__match_args__ == type(j).__match_args__
@@ -824,8 +965,9 @@ def test_key_entries_match_jax():
     jkeys = tuple(j for _, j in pairs)
     assert etu.keystr(ekeys) == jtu.keystr(jkeys)
     assert etu.keystr(ekeys, simple=True) == jtu.keystr(jkeys, simple=True)
-    assert (etu.keystr(ekeys, simple=True, separator="/")
-            == jtu.keystr(jkeys, simple=True, separator="/"))
+    assert etu.keystr(ekeys, simple=True, separator="/") == jtu.keystr(
+        jkeys, simple=True, separator="/"
+    )
     assert etu.keystr(()) == jtu.keystr(()) == ""
     assert etu.keystr(("a", 1)) == jtu.keystr(("a", 1))
 
@@ -871,15 +1013,17 @@ def test_random_trees_match_jax(tree):
     assert _deep_equal(etu.tree_map(inc, tree), jtu.tree_map(inc, tree))
     assert _deep_equal(etu.tree_map(_pairwise, tree, tree), jtu.tree_map(_pairwise, tree, tree))
     is_none = lambda x: x is None  # noqa: E731
-    assert _same_objects(etu.tree_leaves(tree, is_leaf=is_none),
-                         jtu.tree_leaves(tree, is_leaf=is_none))
+    assert _same_objects(
+        etu.tree_leaves(tree, is_leaf=is_none), jtu.tree_leaves(tree, is_leaf=is_none)
+    )
 
 
 @settings(max_examples=200, deadline=None)
 @given(_trees_strategy, _trees_strategy)
 def test_random_tree_pairs_match_jax(a, b):
     assert (etu.tree_structure(a) == etu.tree_structure(b)) == (
-        jtu.tree_structure(a) == jtu.tree_structure(b))
+        jtu.tree_structure(a) == jtu.tree_structure(b)
+    )
     try:
         expected = jtu.tree_map(_pairwise, a, b)
     except ValueError:
@@ -891,12 +1035,15 @@ def test_random_tree_pairs_match_jax(a, b):
 
 # ---------------------------------------------------------------- no jax at runtime
 
+
 def test_engine_tree_util_does_not_import_jax():
     # Load the file on its own (not through the engine package) in a fresh interpreter.
     path = str(ROOT / "engine" / "tree_util.py")
-    code = ("import importlib.util, sys; "
-            f"spec = importlib.util.spec_from_file_location('tu', {path!r}); "
-            "spec.loader.exec_module(importlib.util.module_from_spec(spec)); "
-            "bad = [m for m in sys.modules if m == 'jax' or m.startswith('jax.')]; "
-            "assert not bad, bad")
+    code = (
+        "import importlib.util, sys; "
+        f"spec = importlib.util.spec_from_file_location('tu', {path!r}); "
+        "spec.loader.exec_module(importlib.util.module_from_spec(spec)); "
+        "bad = [m for m in sys.modules if m == 'jax' or m.startswith('jax.')]; "
+        "assert not bad, bad"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -5,6 +5,7 @@ against the engine under test, never some other installed kernel). The notebooks
 code cells assert their own results against NumPy, closed forms and finite
 differences, so a notebook that runs is a notebook whose numbers are right. A failure
 names the notebook, the cell, its source and the error."""
+
 import json
 import os
 import re
@@ -48,10 +49,15 @@ def test_readme_lists_every_notebook():
 def test_stored_without_outputs(path):
     nb = nbformat.read(path, as_version=4)
     nbformat.validate(nb)
-    dirty = [i for i, c in enumerate(nb.cells)
-             if c.cell_type == "code" and (c.outputs or c.execution_count is not None)]
-    assert not dirty, (f"{path.name}: code cells {dirty} have outputs or execution counts; "
-                       "clear them before committing (Edit > Clear Outputs of All Cells)")
+    dirty = [
+        i
+        for i, c in enumerate(nb.cells)
+        if c.cell_type == "code" and (c.outputs or c.execution_count is not None)
+    ]
+    assert not dirty, (
+        f"{path.name}: code cells {dirty} have outputs or execution counts; "
+        "clear them before committing (Edit > Clear Outputs of All Cells)"
+    )
     assert nb.metadata.get("kernelspec", {}).get("name") == "python3"
     sources = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
     assert "import engine as jax" in sources and "import engine.numpy as jnp" in sources
@@ -66,13 +72,20 @@ def kernel_dir(tmp_path_factory):
     spec = base / KERNEL_NAME
     spec.mkdir()
     path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
-    (spec / "kernel.json").write_text(json.dumps({
-        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-        "display_name": "Python (glassjax tests)",
-        "language": "python",
-        "env": {"PYTHONPATH": path, "IPYTHONDIR": str(base / "ipython"),
-                "JUPYTER_PLATFORM_DIRS": "1"},
-    }))
+    (spec / "kernel.json").write_text(
+        json.dumps(
+            {
+                "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+                "display_name": "Python (glassjax tests)",
+                "language": "python",
+                "env": {
+                    "PYTHONPATH": path,
+                    "IPYTHONDIR": str(base / "ipython"),
+                    "JUPYTER_PLATFORM_DIRS": "1",
+                },
+            }
+        )
+    )
     return base
 
 
@@ -81,21 +94,29 @@ def _failure(path, nb, index, err):
     detail = getattr(err, "traceback", None) or str(err)
     if getattr(err, "ename", None):
         detail = f"{err.ename}: {err.evalue}\n\n{detail}"
-    return (f"{path.name}: cell {index} failed\n"
-            f"---- cell source ----\n{src}\n"
-            f"---- error ----\n{ANSI.sub('', detail)}")
+    return (
+        f"{path.name}: cell {index} failed\n"
+        f"---- cell source ----\n{src}\n"
+        f"---- error ----\n{ANSI.sub('', detail)}"
+    )
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=_ids)
 def test_notebook_runs(path, kernel_dir):
     nb = nbformat.read(path, as_version=4)  # executed in memory; the file is never written
-    km = KernelManager(kernel_name=KERNEL_NAME,
-                       kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(kernel_dir)]))
+    km = KernelManager(
+        kernel_name=KERNEL_NAME,
+        kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(kernel_dir)]),
+    )
     started = []
     client = nbclient.NotebookClient(
-        nb, km=km, timeout=CELL_TIMEOUT_S, allow_errors=False,
+        nb,
+        km=km,
+        timeout=CELL_TIMEOUT_S,
+        allow_errors=False,
         resources={"metadata": {"path": str(TUTORIALS)}},
-        on_cell_execute=lambda cell, cell_index: started.append(cell_index))
+        on_cell_execute=lambda cell, cell_index: started.append(cell_index),
+    )
     try:
         client.execute()
     except (CellExecutionError, CellTimeoutError) as err:

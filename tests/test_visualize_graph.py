@@ -6,6 +6,7 @@ optimized HLO (jaxlib's HloModule: instructions, operands, fused computations), 
 small DOT parser written here that undoes DOT quoting and Graphviz's escString rules
 independently of the code under test, and Graphviz itself (the bundled WASM build run
 by node, where node exists) for parsing and laying out what we emit."""
+
 import hashlib
 import html
 import json
@@ -16,12 +17,12 @@ import xml.etree.ElementTree as ET
 
 import numpy as np
 import pytest
+from helpers import real_jax
 
 import engine
 import engine.numpy as jnp
 import visualize
 from engine import lax
-from helpers import real_jax
 from visualize import graph as G
 
 NODE = shutil.which("node")
@@ -30,8 +31,11 @@ needs_node = pytest.mark.skipif(NODE is None, reason="node is not installed")
 
 # ---------------------------------------------------------------------------- a DOT reader
 
-_TOKEN = re.compile(r'\s*(?:(?P<s>"(?:[^"\\]|\\.)*")|(?P<arrow>->)|(?P<id>[A-Za-z0-9_.]+)'
-                    r'|(?P<p>[{}\[\];=,]))', re.S)
+_TOKEN = re.compile(
+    r'\s*(?:(?P<s>"(?:[^"\\]|\\.)*")|(?P<arrow>->)|(?P<id>[A-Za-z0-9_.]+)'
+    r"|(?P<p>[{}\[\];=,]))",
+    re.S,
+)
 
 
 def _tokens(text):
@@ -174,6 +178,7 @@ def parse(view):
 
 # ---------------------------------------------------------------------------- programs
 
+
 def mlp_loss_with(np_):
     def mlp_loss(params, x, y):
         w1, b1, w2, b2 = params
@@ -181,6 +186,7 @@ def mlp_loss_with(np_):
         h = np_.maximum(h, 0.0)
         out = h @ w2 + b2
         return np_.mean(np_.sum((out - y) ** 2, axis=-1))
+
     return mlp_loss
 
 
@@ -213,29 +219,41 @@ _cache = {}
 
 def models(name):
     if name not in _cache:
-        f, args = {"mlp_step": (mlp_step, (PARAMS,) + XY),
-                   "control": (control, (_rand(3, 4, seed=7),))}[name]
+        f, args = {
+            "mlp_step": (mlp_step, (PARAMS,) + XY),
+            "control": (control, (_rand(3, 4, seed=7),)),
+        }[name]
         _cache[name] = visualize.stage_models(f, *args)
     return _cache[name]
 
 
 def _printed_eqn_count(text):
     """Equations in a printed jaxpr, counted on the text: binders then '= prim'."""
-    return len(re.findall(r"(?m)(?:^\s*|\blet )(?:[a-z_]+:[a-z0-9]+\[[\d,]*\] )+= [a-z_]+",
-                          text))
+    return len(re.findall(r"(?m)(?:^\s*|\blet )(?:[a-z_]+:[a-z0-9]+\[[\d,]*\] )+= [a-z_]+", text))
 
 
 # ---------------------------------------------------------------------------- escaping
 
-HOSTILE = ['<script>alert("x")</script>', 'a"b', "a\\b", "\\N\\G\\l\\n", "&amp; & <b>",
-           "x > y < z", "tab\there", "two\nlines", "quote\\\"", "\u00e9\u4e2d\U0001f600",
-           "&#45;", "]; node [label=x"]
+HOSTILE = [
+    '<script>alert("x")</script>',
+    'a"b',
+    "a\\b",
+    "\\N\\G\\l\\n",
+    "&amp; & <b>",
+    "x > y < z",
+    "tab\there",
+    "two\nlines",
+    'quote\\"',
+    "\u00e9\u4e2d\U0001f600",
+    "&#45;",
+    "]; node [label=x",
+]
 
 
 @pytest.mark.parametrize("text", HOSTILE)
 def test_dot_escape_round_trips(text):
     quoted = '"' + G.dot_escape(text) + '"'
-    (kind, body), = _tokens(quoted)
+    ((kind, body),) = _tokens(quoted)
     assert esc_string(body) == text
     assert not re.search(r"[<>]", G.dot_escape(text))
 
@@ -245,6 +263,7 @@ def test_hostile_names_are_escaped_in_dot_and_svg():
 
     def f(x):
         return jnp.sin(x) * 2.0
+
     f.__name__ = evil
     src = "def g(x):\n    return jnp.cos(x) + 1.0\n"
     ns = {"jnp": jnp}
@@ -253,6 +272,7 @@ def test_hostile_names_are_escaped_in_dot_and_svg():
 
     def prog(x):
         return engine.jit(f)(x) + g(x)
+
     s = visualize.stage_models(prog, _rand(3))
     view = G.jaxpr_graph(s.jaxpr, title=f"jaxpr of {evil}")
     d = parse(view)
@@ -269,12 +289,15 @@ def test_hostile_names_are_escaped_in_dot_and_svg():
     assert not list(root.iter("{http://www.w3.org/2000/svg}script"))
     texts = [t.text or "" for t in root.iter("{http://www.w3.org/2000/svg}text")]
     assert f"jit {evil}" in texts
-    titles = [a.get("{http://www.w3.org/1999/xlink}title") for a in
-              root.iter("{http://www.w3.org/2000/svg}a")]
+    titles = [
+        a.get("{http://www.w3.org/1999/xlink}title")
+        for a in root.iter("{http://www.w3.org/2000/svg}a")
+    ]
     assert any(t and 'we"ird<&>\\path.py' in t for t in titles)
 
 
 # ---------------------------------------------------------------------------- jaxpr graphs
+
 
 def test_jaxpr_graph_matches_jax_dataflow():
     jax, jjnp = real_jax()
@@ -340,6 +363,7 @@ def test_collapsing_and_expanding():
         for _ in range(12):
             x = inner(jnp.sin(x) * 1.5)
         return x
+
     m = visualize.JaxprModel(engine.jit(long).trace(_rand(3)).jaxpr)
     assert len(m.eqns) == 36
     full = G.jaxpr_graph(m, max_nodes=1000, max_edges=1000)
@@ -353,7 +377,8 @@ def test_collapsing_and_expanding():
     # blocks run in order: each feeds the next
     chain = [f"jaxpr:block-{k}" for k in range(len(blocks))]
     assert set(d.edges) == {("jaxpr:in-0", chain[0]), (chain[-1], "jaxpr:out-0")} | set(
-        zip(chain, chain[1:]))
+        zip(chain, chain[1:])
+    )
     # open the first block: its equations appear, its jit calls closed
     first = small.expand("jaxpr:block-0")
     d1 = parse(first)
@@ -390,9 +415,15 @@ def test_neighbourhood_matches_jax_dataflow():
         for v in eqn.outvars:
             producer[v] = i
     target = 5
-    near = {target} | users.get(target, set()) | {
-        producer[v] for v in jp.eqns[target].invars
-        if type(v).__name__ != "Literal" and v in producer}
+    near = (
+        {target}
+        | users.get(target, set())
+        | {
+            producer[v]
+            for v in jp.eqns[target].invars
+            if type(v).__name__ != "Literal" and v in producer
+        }
+    )
     view = G.jaxpr_graph(m, focus=str(target), hops=1)
     d = parse(view)
     assert d.ids("gj-eqn") == {f"eqn-{i}" for i in near}
@@ -415,6 +446,7 @@ def test_neighbourhood_inside_a_closed_group():
 
 
 # ---------------------------------------------------------------------------- HLO graphs
+
 
 def _xla_module(s):
     return s.compiled._exe._loaded.hlo_modules()[0]
@@ -447,8 +479,11 @@ def test_hlo_graph_matches_xla():
         want = {"hloopt-" + i.name for i in body if not str(i.opcode).endswith("Parameter")}
         assert opened.inside("hloopt-" + f.name) == want
         # a fused instruction reading parameter k is fed by the fusion's operand k
-        params = {i.name: int(re.search(r"parameter\((\d+)\)", i.to_string()).group(1))
-                  for i in body if str(i.opcode).endswith("Parameter")}
+        params = {
+            i.name: int(re.search(r"parameter\((\d+)\)", i.to_string()).group(1))
+            for i in body
+            if str(i.opcode).endswith("Parameter")
+        }
         for i in body:
             for op in i.operands():
                 if op.name in params:
@@ -489,6 +524,7 @@ def test_hlo_loops_and_branches_are_clusters():
             elif i.opcode != "parameter":
                 out.add("hloopt-" + i.name)
         return out
+
     assert {n for n in inside if ":" not in n} == runs(body)
     # every instruction of a computation that runs (not a reducer) is drawn once
     drawn = {a["id"] for a in d.nodes.values()} | cluster_ids
@@ -514,6 +550,7 @@ def test_hlo_neighbourhood_opens_the_fusion():
 
 # ---------------------------------------------------------------------------- layout engine
 
+
 def test_bundled_graphviz_is_there():
     js = G.graphviz_js()
     version = G.graphviz_version()
@@ -533,8 +570,14 @@ def test_bundled_graphviz_is_there():
     assert epl.startswith("Eclipse Public License - v 1.0") and len(epl) > 10_000
     assert "Apache License" in open(folder + "/LICENSE-hpcc-js-wasm.txt").read()
     glue = G.graph_layout_js()
-    for word in ("new Worker", "terminate", "createObjectURL", "GlassjaxGraphLayout",
-                 "data-hlo-opt", "data-eqn"):
+    for word in (
+        "new Worker",
+        "terminate",
+        "createObjectURL",
+        "GlassjaxGraphLayout",
+        "data-hlo-opt",
+        "data-eqn",
+    ):
         assert word in glue
     assert not re.search(r"https?://", glue)
 
@@ -552,15 +595,22 @@ def test_wasm_layout_keeps_ids_and_classes():
     root = ET.fromstring(svg)
     groups = {g.get("id"): g.get("class") for g in root.iter("{http://www.w3.org/2000/svg}g")}
     for f in s.hlo_opt.fusions():
-        assert groups["hloopt-" + f.name].split() == ["cluster", "gj-hlo-opt", "gj-fusion",
-                                                      "gj-group"]
+        assert groups["hloopt-" + f.name].split() == [
+            "cluster",
+            "gj-hlo-opt",
+            "gj-fusion",
+            "gj-group",
+        ]
     for ins in s.hlo_opt.entry.instructions:
         if ins.opcode != "fusion":
             assert "gj-hlo-opt" in groups["hloopt-" + ins.name].split()
     jv = G.jaxpr_graph(s.jaxpr)
     root = ET.fromstring(G.render_svg(jv.source, engine="node"))
-    ids = {g.get("id") for g in root.iter("{http://www.w3.org/2000/svg}g")
-           if "gj-eqn" in (g.get("class") or "").split()}
+    ids = {
+        g.get("id")
+        for g in root.iter("{http://www.w3.org/2000/svg}g")
+        if "gj-eqn" in (g.get("class") or "").split()
+    }
     assert ids == {"eqn-" + e.id for e in s.jaxpr.all_eqns}
     with pytest.raises(RuntimeError, match="syntax error"):
         G.render_svg("digraph { a -> ", engine="node")
@@ -586,8 +636,9 @@ layout.render(dot).then(svg => {
                                  e => console.log(JSON.stringify({svg, big: e.message})));
 }).catch(e => { console.log(JSON.stringify({error: e.message})); });
 """
-    done = subprocess.run([NODE, "-e", script, str(tmp_path)], capture_output=True,
-                          text=True, timeout=60)
+    done = subprocess.run(
+        [NODE, "-e", script, str(tmp_path)], capture_output=True, text=True, timeout=60
+    )
     out = json.loads(done.stdout)
     assert "error" not in out, out
     root = ET.fromstring(out["svg"])
@@ -672,26 +723,46 @@ def test_layout_in_a_browser_worker(tmp_path):
     budget is given up with a message, and the next layout still works."""
     import os
     import socket
+
     flags = _node_has_websocket()
     if flags is False:
         pytest.skip("this node has no WebSocket client")
     view = G.jaxpr_graph(models("control").jaxpr, expand=())
-    big = "digraph {" + "".join(f"n{i} -> n{i + 1}; n{i} -> n{i * 7919 % 3000};"
-                                for i in range(3000)) + "}"
+    big = (
+        "digraph {"
+        + "".join(f"n{i} -> n{i + 1}; n{i} -> n{i * 7919 % 3000};" for i in range(3000))
+        + "}"
+    )
     page = _PAGE
-    for key, value in (("@GV@", G.graphviz_js(classic=True)), ("@GLUE@", G.graph_layout_js()),
-                       ("@DOT@", json.dumps(view.source)),
-                       ("@MEMBERS@", json.dumps(view.members)), ("@BIG@", json.dumps(big))):
+    for key, value in (
+        ("@GV@", G.graphviz_js(classic=True)),
+        ("@GLUE@", G.graph_layout_js()),
+        ("@DOT@", json.dumps(view.source)),
+        ("@MEMBERS@", json.dumps(view.members)),
+        ("@BIG@", json.dumps(big)),
+    ):
         page = page.replace(key, value.replace("</script", "<\\/script"))
     (tmp_path / "page.html").write_text(page)
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     expr = 'document.getElementById("out").textContent'
-    done = subprocess.run([NODE, *flags, "-e", _CDP, (tmp_path / "page.html").as_uri(), expr,
-                           str(port), str(tmp_path / "profile")],
-                          capture_output=True, text=True, timeout=90,
-                          env=dict(os.environ, CHROMIUM=CHROMIUM))
+    done = subprocess.run(
+        [
+            NODE,
+            *flags,
+            "-e",
+            _CDP,
+            (tmp_path / "page.html").as_uri(),
+            expr,
+            str(port),
+            str(tmp_path / "profile"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=90,
+        env=dict(os.environ, CHROMIUM=CHROMIUM),
+    )
     result = json.loads(done.stdout.strip().splitlines()[-1])
     s = models("control")
     assert sorted(result["eqn"]) == sorted(e.id for e in s.jaxpr.all_eqns if "_" not in e.id)
@@ -707,5 +778,6 @@ def test_id_prefix_keeps_several_graphs_apart():
     assert d.graph_attrs["id"] == "g1-gj-jaxpr-graph"
     view = G.hlo_graph(s.hlo_opt, id_prefix="g2-")
     assert {a["id"] for a in Dot(view.source).clusters.values()} == {
-        "g2-hloopt-" + f.name for f in s.hlo_opt.fusions()}
+        "g2-hloopt-" + f.name for f in s.hlo_opt.fusions()
+    }
     assert view.to_dict()["id_prefix"] == "g2-"

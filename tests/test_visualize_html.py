@@ -5,7 +5,9 @@ regex scans of XLA's optimized HLO text (instruction names, fusions, the computa
 they call, op_name tags and source lines from XLA's metadata tables), and Python's own
 HTML parser (what a browser would build from the output). A last test runs the page's
 script in headless Chromium, where it is installed."""
+
 import html
+import inspect
 import json
 import linecache
 import re
@@ -16,12 +18,12 @@ from html.parser import HTMLParser
 
 import numpy as np
 import pytest
+from helpers import real_jax
 
 import engine
 import engine.numpy as enp
 import visualize
 from engine import lax as elax
-from helpers import real_jax
 from visualize import render_html as R
 
 HERE = __file__
@@ -30,6 +32,7 @@ VOID = {"meta", "br", "hr", "img", "input", "link", "wbr"}
 
 # ---------------------------------------------------------------------------- programs
 # Each is written once over (jit, jnp, lax) so the same code runs in the engine and JAX.
+
 
 def make_mlp_step(jit, jnp, lax, grad):
     def loss(params, x, y):
@@ -41,6 +44,7 @@ def make_mlp_step(jit, jnp, lax, grad):
     def step(params, x, y):
         grads = grad(loss)(params, x, y)
         return [p - 0.05 * g for p, g in zip(params, grads)]
+
     return step
 
 
@@ -55,6 +59,7 @@ def make_nested(jit, jnp, lax, grad):
 
     def nested(a):
         return jnp.sum(middle(middle(a) - 1.0))
+
     return nested
 
 
@@ -64,6 +69,7 @@ def make_control_flow(jit, jnp, lax, grad):
         z = lax.cond(jnp.sum(y) > 0, lambda a: jnp.cos(a), lambda a: jnp.sin(a) * 2.0, y)
         c, ys = lax.scan(lambda c, r: (c + r, c * 2.0), jnp.zeros(x.shape[1]), z)
         return c, ys
+
     return control_flow
 
 
@@ -72,9 +78,14 @@ def _rand(*shape, seed=0):
 
 
 PROGRAMS = {
-    "mlp_step": (make_mlp_step, lambda: ([_rand(4, 8, seed=1), _rand(8, seed=2),
-                                          _rand(8, 3, seed=3), _rand(3, seed=4)],
-                                         _rand(5, 4, seed=5), _rand(5, 3, seed=6))),
+    "mlp_step": (
+        make_mlp_step,
+        lambda: (
+            [_rand(4, 8, seed=1), _rand(8, seed=2), _rand(8, 3, seed=3), _rand(3, seed=4)],
+            _rand(5, 4, seed=5),
+            _rand(5, 3, seed=6),
+        ),
+    ),
     "nested": (make_nested, lambda: (_rand(3, 4, seed=7),)),
     "control_flow": (make_control_flow, lambda: (_rand(3, 4, seed=8), 3)),
 }
@@ -98,6 +109,7 @@ def jax_jaxpr(name):
 
 
 # ---------------------------------------------------------------------------- an HTML tree
+
 
 class Node:
     __slots__ = ("tag", "attrs", "children", "parent")
@@ -190,11 +202,13 @@ def embedded_table(tree):
 
 # ---------------------------------------------------------------------------- oracles
 
+
 def eqn_ids(closed):
     """Equation ids over a jaxpr (the engine's or real JAX's: any object with ``.eqns``
     and params), by the documented scheme: top-level index, nested indices joined by
     "_", "s<k>" first where an equation holds several sub-jaxprs. Also the number of
     sub-jaxprs."""
+
     def as_jaxpr(x):
         inner = getattr(x, "jaxpr", None)
         if inner is not None and hasattr(inner, "eqns"):
@@ -206,7 +220,7 @@ def eqn_ids(closed):
         out = []
         for k in keys:
             v = eqn.params[k]
-            for x in (v if isinstance(v, tuple) else (v,)):
+            for x in v if isinstance(v, tuple) else (v,):
                 j = as_jaxpr(x)
                 if j is not None:
                     out.append(j)
@@ -254,10 +268,17 @@ def hlo_text_oracle(text):
 def xla_metadata_lines(text, file):
     """Source lines of ``file`` that XLA's optimized module attributes instructions to
     (through its FileNames/FileLocations/StackFrames tables)."""
+
     def table(title):
         m = re.search(rf"^{title}\n((?:\d+ .*\n)+)", text, re.M)
-        return {} if m is None else {int(r.split(" ", 1)[0]): r.split(" ", 1)[1]
-                                     for r in m.group(1).strip().split("\n")}
+        return (
+            {}
+            if m is None
+            else {
+                int(r.split(" ", 1)[0]): r.split(" ", 1)[1] for r in m.group(1).strip().split("\n")
+            }
+        )
+
     files = {k: json.loads(v) for k, v in table("FileNames").items()}
     locs = {k: dict(re.findall(r"(\w+)=(\d+)", v)) for k, v in table("FileLocations").items()}
     frames = {k: dict(re.findall(r"(\w+)=(\d+)", v)) for k, v in table("StackFrames").items()}
@@ -272,6 +293,7 @@ def xla_metadata_lines(text, file):
 
 # ---------------------------------------------------------------------------- tests
 
+
 @pytest.mark.parametrize("name", list(PROGRAMS))
 def test_every_equation_has_an_element_and_the_text_is_the_jaxprs(name):
     s, table, out, tree = built(name)
@@ -279,13 +301,14 @@ def test_every_equation_has_an_element_and_the_text_is_the_jaxprs(name):
     ids, n_subjaxprs = eqn_ids(closed)
     jp = pane(tree, "jaxpr")
     rendered = attr_values(jp, "data-eqn")
-    assert sorted(rendered) == sorted(ids)           # one element per equation, no extra
+    assert sorted(rendered) == sorted(ids)  # one element per equation, no extra
     assert len(set(rendered)) == len(rendered)
 
     # the pane reads as the jaxpr prints (line breaks aside; the collapse hints are not
     # part of the text), and where the engine's jaxpr is JAX's, as JAX prints it
     def norm(t):
         return re.sub(r"[\s;]", "", t)
+
     shown = norm(jp.find(lambda n: "gj-code" in n.classes())[0].text())
     assert shown == norm(str(closed))
     if name in ("nested", "control_flow"):
@@ -314,8 +337,10 @@ def test_every_optimized_instruction_and_fusion_has_an_element(name):
     assert sorted(names) == sorted(expected)
     fusions = [(i, line) for c in comps.values() for i, op, line in c if op == "fusion"]
     assert fusions, "XLA fused nothing?"
-    blocks = {n.attrs["data-comp"]: n for n in opt.find(lambda n: n.tag == "details"
-                                                         and "data-comp" in n.attrs)}
+    blocks = {
+        n.attrs["data-comp"]: n
+        for n in opt.find(lambda n: n.tag == "details" and "data-comp" in n.attrs)
+    }
     assert set(blocks) == set(comps)
     big = sum(len(c) for c in comps.values()) > 80
     for fusion, line in fusions:
@@ -330,8 +355,9 @@ def test_every_optimized_instruction_and_fusion_has_an_element(name):
     # the pre-optimization pane carries data-hlo, never data-hlo-opt
     pre = pane(tree, "hlo")
     assert attr_values(pre, "data-hlo") and not attr_values(pre, "data-hlo-opt")
-    pre_names = [i for c in hlo_text_oracle(s.lowered.as_text(dialect="hlo")).values()
-                 for i, _, _ in c]
+    pre_names = [
+        i for c in hlo_text_oracle(s.lowered.as_text(dialect="hlo")).values() for i, _, _ in c
+    ]
     assert sorted(attr_values(pre, "data-hlo")) == sorted(pre_names)
 
 
@@ -345,8 +371,11 @@ def test_link_table_links_each_line_with_work_to_optimized_elements(name):
     mlir_ids = set(attr_values(pane(tree, "mlir"), "data-mlir"))
 
     def optimized(line_key):
-        return {x for e in table["lines"].get(line_key, ())
-                for x in table["eqns"][e].get("o", []) + table["eqns"][e].get("ok", [])}
+        return {
+            x
+            for e in table["lines"].get(line_key, ())
+            for x in table["eqns"][e].get("o", []) + table["eqns"][e].get("ok", [])
+        }
 
     # every line XLA's own metadata attributes optimized work to
     xla_lines = xla_metadata_lines(s.compiled.as_text(), HERE)
@@ -392,20 +421,24 @@ def test_fusion_links_are_many_to_one_as_xla_metadata_says():
 def test_standalone_panes():
     s, table, out, tree = built("control_flow")
     pre_text = s.lowered.as_text(dialect="hlo")
-    for out, kind, attr in ((R.jaxpr_html(s.jaxpr), "jaxpr", "data-eqn"),
-                            (R.jaxpr_html(s.traced.jaxpr), "jaxpr", "data-eqn"),
-                            (R.stablehlo_html(s.mlir, links=s.source_map), "mlir", "data-mlir"),
-                            (R.hlo_html(s.hlo_opt, links=table), "hlo_opt", "data-hlo-opt"),
-                            (R.hlo_html(pre_text), "hlo", "data-hlo"),
-                            (R.source_html(make_control_flow), "source", "data-line")):
+    for out, kind, attr in (
+        (R.jaxpr_html(s.jaxpr), "jaxpr", "data-eqn"),
+        (R.jaxpr_html(s.traced.jaxpr), "jaxpr", "data-eqn"),
+        (R.stablehlo_html(s.mlir, links=s.source_map), "mlir", "data-mlir"),
+        (R.hlo_html(s.hlo_opt, links=table), "hlo_opt", "data-hlo-opt"),
+        (R.hlo_html(pre_text), "hlo", "data-hlo"),
+        (R.source_html(make_control_flow), "source", "data-line"),
+    ):
         t = parse(out)
         p = pane(t, kind)
         assert attr_values(p, attr)
         assert len(t.find(lambda n: n.tag == "style")) == 1
         assert len(t.find(lambda n: n.tag == "script")) >= 1
     # StableHLO: one element per printed op (MLIR's own parse and op walk as the oracle)
-    from engine import runtime
     from jaxlib.mlir import ir
+
+    from engine import runtime
+
     count = 0
     with runtime.make_mlir_context():
         module = ir.Module.parse(s.lowered.mlir_text)
@@ -420,6 +453,7 @@ def test_standalone_panes():
                         if " applies " not in str(inner.operation).split("\n")[0]:
                             n += walk(inner.operation)
             return n
+
         for fn in module.body.operations:
             count += walk(fn.operation)
     p = pane(parse(R.stablehlo_html(s.mlir)), "mlir")
@@ -430,7 +464,8 @@ def test_standalone_panes():
     src = pane(parse(R.source_html(make_control_flow)), "source")
     keys = attr_values(src, "data-line")
     first = make_control_flow.__code__.co_firstlineno
-    assert keys[0] == f"{HERE}:{first}" and len(keys) == 7
+    n_lines = len(inspect.getsourcelines(make_control_flow)[0])
+    assert keys[0] == f"{HERE}:{first}" and len(keys) == n_lines
 
 
 def test_themes_and_self_contained():
@@ -438,8 +473,12 @@ def test_themes_and_self_contained():
     css = tree.find(lambda n: n.tag == "style")[0].text(())
     assert "prefers-color-scheme: dark" in css
     assert '[data-theme="dark"]' in css and '[data-theme="light"]' in css
-    for var in ("--jp-layout-color0", "--jp-content-font-color1", "--jp-code-font-family",
-                "--jp-border-color2"):
+    for var in (
+        "--jp-layout-color0",
+        "--jp-content-font-color1",
+        "--jp-code-font-family",
+        "--jp-border-color2",
+    ):
         assert var in css
     assert 'data-jp-theme-light="false"' in css
     root = tree.find(lambda n: "gj-root" in n.classes())[0]
@@ -460,17 +499,18 @@ def test_themes_and_self_contained():
 # ---------------------------------------------------------------------------- escaping
 
 EVIL = "<script>alert(1)</script>\"&'"
-EVIL_FILE = "/tmp/<script>alert(3)</script>&\"q\".py"
-EVIL_SRC = '''def evil(params, x):
+EVIL_FILE = '/tmp/<script>alert(3)</script>&"q".py'
+EVIL_SRC = """def evil(params, x):
     # </script><script>alert(2)</script> & "quotes" <b>bold</b>
     y = inner(params[EVIL] * x)
     return y + params['a"b&c']
-'''
+"""
 
 
 def _hostile_program():
     def inner(a):
         return enp.sin(a) * 2.0
+
     inner.__code__ = inner.__code__.replace(co_name=EVIL, co_qualname=EVIL)
     inner.__name__ = inner.__qualname__ = EVIL
     ns = {"enp": enp, "EVIL": EVIL, "inner": engine.jit(inner)}
@@ -486,9 +526,15 @@ def _hostile_program():
 def test_hostile_names_are_escaped():
     f, args = _hostile_program()
     s = visualize.stage_models(f, *args)
-    outputs = [R.stages_html(s), R.jaxpr_html(s.jaxpr, links=s.source_map),
-               R.stablehlo_html(s.mlir), R.hlo_html(s.hlo_opt), R.hlo_html(s.hlo),
-               R.source_html(EVIL_SRC, file=EVIL_FILE), R.source_html(None, file=EVIL_FILE)]
+    outputs = [
+        R.stages_html(s),
+        R.jaxpr_html(s.jaxpr, links=s.source_map),
+        R.stablehlo_html(s.mlir),
+        R.hlo_html(s.hlo_opt),
+        R.hlo_html(s.hlo),
+        R.source_html(EVIL_SRC, file=EVIL_FILE),
+        R.source_html(None, file=EVIL_FILE),
+    ]
     for out in outputs:
         assert "<script>alert" not in out
         p = TreeBuilder()
@@ -506,8 +552,18 @@ def test_hostile_names_are_escaped():
             json.loads(sc.text(()))  # the JSON still parses
         assert len(scripts) <= 2
         tags = {n.tag for n in tree.iter()}
-        assert tags <= {"#root", "div", "span", "style", "script", "details", "summary",
-                        "section", "button", "a"}, tags
+        assert tags <= {
+            "#root",
+            "div",
+            "span",
+            "style",
+            "script",
+            "details",
+            "summary",
+            "section",
+            "button",
+            "a",
+        }, tags
         for n in tree.iter():
             assert "b" != n.tag
             for k in n.attrs:
@@ -521,7 +577,7 @@ def test_hostile_names_are_escaped():
     # the function name (in the heading and in XLA's FunctionNames table), the file
     # path and the source comment, all as text
     assert f"jit({EVIL})" in texts
-    assert "# </script><script>alert(2)</script> & \"quotes\" <b>bold</b>" in texts
+    assert '# </script><script>alert(2)</script> & "quotes" <b>bold</b>' in texts
     assert EVIL_FILE in texts
     src_keys = attr_values(pane(whole, "source"), "data-line")
     assert f"{EVIL_FILE}:3" in src_keys and f"{EVIL_FILE}:4" in src_keys
@@ -538,19 +594,23 @@ def test_hostile_names_are_escaped():
 
 # ---------------------------------------------------------------------------- scale
 
+
 def test_scale_5000_equation_jaxpr_prints_time():
     def f(x):
         for _ in range(1000):
             x = enp.sin(x) * 1.01 + x * x - 0.5
         return x
+
     closed = engine.make_jaxpr(f)(np.ones((4,), np.float32))
     t0 = time.perf_counter()
     model = visualize.JaxprModel(closed)
     t1 = time.perf_counter()
     out = R.jaxpr_html(model)
     t2 = time.perf_counter()
-    print(f"\n5,000-equation jaxpr: model {t1 - t0:.3f} s, HTML {t2 - t1:.3f} s "
-          f"({len(out) / 1e6:.1f} MB)")
+    print(
+        f"\n5,000-equation jaxpr: model {t1 - t0:.3f} s, HTML {t2 - t1:.3f} s "
+        f"({len(out) / 1e6:.1f} MB)"
+    )
     s, table, _, _ = built("mlp_step")
     t3 = time.perf_counter()
     R.hlo_html(s.hlo_opt, links=table)
@@ -594,9 +654,20 @@ def test_clicks_highlight_partners_in_a_browser(tmp_path):
     s, table, out, tree = built("mlp_step")
     page = tmp_path / "page.html"
     page.write_text(R.html_document(out + _PROBE))
-    run = subprocess.run(["chromium", "--headless=new", "--no-sandbox", "--disable-gpu",
-                          "--window-size=1800,1000", "--dump-dom", page.as_uri()],
-                         capture_output=True, text=True, timeout=60)
+    run = subprocess.run(
+        [
+            "chromium",
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--window-size=1800,1000",
+            "--dump-dom",
+            page.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     m = re.search(r'<pre id="probe">(.*?)</pre>', run.stdout, re.S)
     assert m and m.group(1), run.stderr[-2000:]
     res = json.loads(html.unescape(m.group(1)))

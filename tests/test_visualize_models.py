@@ -4,22 +4,24 @@ Oracles: XLA's own parse of the same HLO (jaxlib's HloModule objects: computatio
 instruction names, opcodes, operands, printed lines), MLIR's own parse of the StableHLO
 (the Python bindings' op walk), independent regex scans of the raw texts, the engine's
 printed jaxpr text and real JAX's."""
+
 import json
 import re
 
 import numpy as np
 import pytest
+from helpers import real_jax
 
 import engine
 import engine.numpy as jnp
 import visualize
 from engine import lax
-from helpers import real_jax
 
 HERE = __file__
 
 
 # ---------------------------------------------------------------------------- the programs
+
 
 def mlp_loss(params, x, y):
     w1, b1, w2, b2 = params
@@ -94,14 +96,19 @@ def _rand(*shape, seed=0):
 def _programs():
     params = [_rand(4, 8, seed=1), _rand(8, seed=2), _rand(8, 3, seed=3), _rand(3, seed=4)]
     d = 8
-    block = [_rand(6, d, seed=5)] + [_rand(d, d, seed=s) for s in range(6, 10)] + \
-            [_rand(d, 16, seed=10), _rand(16, d, seed=11)]
+    block = (
+        [_rand(6, d, seed=5)]
+        + [_rand(d, d, seed=s) for s in range(6, 10)]
+        + [_rand(d, 16, seed=10), _rand(16, d, seed=11)]
+    )
     return {
         "mlp_step": (mlp_step, (params, _rand(5, 4, seed=12), _rand(5, 3, seed=13))),
         "transformer_block": (transformer_block, tuple(block)),
         "nested": (nested, (_rand(3, 4, seed=14),)),
-        "grad_where": (engine.grad(where_loss, argnums=(0, 1)), (_rand(5, 4, seed=15),
-                                                                  _rand(4, 3, seed=16))),
+        "grad_where": (
+            engine.grad(where_loss, argnums=(0, 1)),
+            (_rand(5, 4, seed=15), _rand(4, 3, seed=16)),
+        ),
         "control_flow": (control_flow, (_rand(3, 4, seed=17), 3)),
     }
 
@@ -120,10 +127,16 @@ def models(name):
 # ---------------------------------------------------------------------------- oracles
 
 # HLO text opcodes whose HloOpcode enum name differs beyond dashes and case
-_OPCODE_ALIASES = {"sine": "sin", "cosine": "cos", "exponential": "exp",
-                   "exponentialminusone": "expm1", "logplusone": "log1p",
-                   "countleadingzeros": "clz", "popcnt": "populationcount",
-                   "optbarrier": "optimizationbarrier"}
+_OPCODE_ALIASES = {
+    "sine": "sin",
+    "cosine": "cos",
+    "exponential": "exp",
+    "exponentialminusone": "expm1",
+    "logplusone": "log1p",
+    "countleadingzeros": "clz",
+    "popcnt": "populationcount",
+    "optbarrier": "optimizationbarrier",
+}
 
 
 def _norm_opcode(text_opcode):
@@ -135,16 +148,23 @@ def _xla_view(hlo_module):
     """{computation: {name: (opcode, operands, printed line)}} from jaxlib's HloModule."""
     out = {}
     for comp in hlo_module.computations():
-        out[comp.name] = {i.name: (str(i.opcode).split(".k")[-1].lower(),
-                                   [o.name for o in i.operands()], i.to_string())
-                          for i in comp.instructions()}
+        out[comp.name] = {
+            i.name: (
+                str(i.opcode).split(".k")[-1].lower(),
+                [o.name for o in i.operands()],
+                i.to_string(),
+            )
+            for i in comp.instructions()
+        }
     return out
 
 
 def _pre_opt_oracle(lowered):
     from jaxlib import _jax
-    comp = _jax.mlir.mlir_module_to_xla_computation(lowered.mlir_text, use_tuple_args=False,
-                                                    return_tuple=False)
+
+    comp = _jax.mlir.mlir_module_to_xla_computation(
+        lowered.mlir_text, use_tuple_args=False, return_tuple=False
+    )
     return comp.get_hlo_module()
 
 
@@ -193,6 +213,7 @@ def _regex_counts(text):
 
 # ---------------------------------------------------------------------------- HLO models
 
+
 @pytest.mark.parametrize("name", list(PROGRAMS))
 def test_hlo_models_match_xla(name):
     s = models(name)
@@ -228,31 +249,59 @@ def _jax_programs():
         "sort": lambda a: jjnp.sort(a, axis=0) + jjnp.argsort(a[0]),
         "cumsum_fft": lambda a: jjnp.cumsum(a, axis=1) + jjnp.fft.fft(a).real,
         "conv_big_constant": lambda a: lax_.conv(img, ker, (1, 1), "SAME") * a[0, 0],
-        "solve_eigh": lambda a: jjnp.linalg.solve(a + 8 * jjnp.eye(8), a)
-        + jjnp.linalg.eigh(a + a.T)[0],
-        "gather_scatter": lambda a: a[jjnp.array([1, 3, 5])].sum()
-        + a.at[jjnp.array([1, 3])].add(1.0),
+        "solve_eigh": lambda a: (
+            jjnp.linalg.solve(a + 8 * jjnp.eye(8), a) + jjnp.linalg.eigh(a + a.T)[0]
+        ),
+        "gather_scatter": lambda a: (
+            a[jjnp.array([1, 3, 5])].sum() + a.at[jjnp.array([1, 3])].add(1.0)
+        ),
         "rng": lambda a: jax.random.normal(jax.random.key(0), (4,)) + a[0, :4],
-        "loops": lambda a: lax_.while_loop(lambda c: c[0] < 5, lambda c: (c[0] + 1, c[1] * 1.1),
-                                           (0, a))[1] + lax_.scan(lambda c, r: (c + r, c),
-                                                                  jjnp.zeros(8), a)[1],
-        "cond_topk": lambda a: lax_.cond(a[0, 0] > 0, jjnp.sin, jjnp.cos, a)[:, :3]
-        + lax_.top_k(a, 3)[0],
-        "dtypes": lambda a: (a.astype(jjnp.bfloat16) @ a.astype(jjnp.bfloat16)).astype(jjnp.float32)
-        + jjnp.abs(jjnp.exp(1j * a)) + ((a * 10).astype(jjnp.int32) // 3 % 5),
-        "tuple_out": lambda a: (a, a.sum(), jjnp.argmax(a), lax_.reduce_window(
-            a, -jjnp.inf, lax_.max, (2, 2), (2, 2), "VALID")),
-        "grad_remat": jax.grad(lambda a: jjnp.sum(jax.checkpoint(lambda b: jjnp.sin(b) @ b)(a))
-                               + jjnp.sum(jax.nn.gelu(a))),
+        "loops": lambda a: (
+            lax_.while_loop(lambda c: c[0] < 5, lambda c: (c[0] + 1, c[1] * 1.1), (0, a))[1]
+            + lax_.scan(lambda c, r: (c + r, c), jjnp.zeros(8), a)[1]
+        ),
+        "cond_topk": lambda a: (
+            lax_.cond(a[0, 0] > 0, jjnp.sin, jjnp.cos, a)[:, :3] + lax_.top_k(a, 3)[0]
+        ),
+        "dtypes": lambda a: (
+            (a.astype(jjnp.bfloat16) @ a.astype(jjnp.bfloat16)).astype(jjnp.float32)
+            + jjnp.abs(jjnp.exp(1j * a))
+            + ((a * 10).astype(jjnp.int32) // 3 % 5)
+        ),
+        "tuple_out": lambda a: (
+            a,
+            a.sum(),
+            jjnp.argmax(a),
+            lax_.reduce_window(a, -jjnp.inf, lax_.max, (2, 2), (2, 2), "VALID"),
+        ),
+        "grad_remat": jax.grad(
+            lambda a: (
+                jjnp.sum(jax.checkpoint(lambda b: jjnp.sin(b) @ b)(a)) + jjnp.sum(jax.nn.gelu(a))
+            )
+        ),
     }
 
 
-@pytest.mark.parametrize("name", ["sort", "cumsum_fft", "conv_big_constant", "solve_eigh",
-                                  "gather_scatter", "rng", "loops", "cond_topk", "dtypes",
-                                  "tuple_out", "grad_remat"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "sort",
+        "cumsum_fft",
+        "conv_big_constant",
+        "solve_eigh",
+        "gather_scatter",
+        "rng",
+        "loops",
+        "cond_topk",
+        "dtypes",
+        "tuple_out",
+        "grad_remat",
+    ],
+)
 def test_models_parse_real_jax_programs(name):
     jax, _ = real_jax()
     import jaxlib._hlo as xla_hlo
+
     lowered = jax.jit(_jax_programs()[name]).lower(_rand(8, 8))
     compiled = lowered.compile()
     post = visualize.parse_hlo_module(compiled.as_text())
@@ -335,10 +384,13 @@ ENTRY %main (p0: f32[2], p1: s32[]) -> (f32[2], s32[]) {
 
 # ---------------------------------------------------------------------------- StableHLO model
 
+
 def _mlir_oracle_ops(text):
     """Per function, the op names in pre-order, from MLIR's own parser."""
-    from engine import runtime
     from jaxlib.mlir import ir
+
+    from engine import runtime
+
     with runtime.make_mlir_context():
         module = ir.Module.parse(text)
         out = {}
@@ -350,8 +402,9 @@ def _mlir_oracle_ops(text):
                 for region in op.regions:
                     for block in region.blocks:
                         for inner in block.operations:
-                            ops.append((inner.operation.name, len(inner.results),
-                                        str(inner.location)))
+                            ops.append(
+                                (inner.operation.name, len(inner.results), str(inner.location))
+                            )
                             # "reduce(...) applies stablehlo.add" prints its body inline
                             if " applies " not in str(inner.operation).split("\n")[0]:
                                 walk(inner.operation)
@@ -394,8 +447,13 @@ def test_mlir_locations_and_functions():
     fns = s.mlir.functions
     assert set(fns) == {"main", "shared", "middle", "innermost"}
     calls = [op for op in s.mlir.ops() if op.callee]
-    assert sorted(op.callee for op in calls) == ["innermost", "middle", "middle", "shared",
-                                                 "shared"]
+    assert sorted(op.callee for op in calls) == [
+        "innermost",
+        "middle",
+        "middle",
+        "shared",
+        "shared",
+    ]
     sine = [op for op in fns["shared"].ops if op.name == "stablehlo.sine"]
     assert len(sine) == 1
     loc = sine[0].location
@@ -478,6 +536,7 @@ def test_jaxpr_model_paths_for_control_flow():
 
 # ---------------------------------------------------------------------------- source map
 
+
 def _live_lines(s):
     lines = {}
     for e in s.jaxpr.all_eqns:
@@ -513,10 +572,12 @@ def test_source_map_links(name):
     # every user line that did live work reaches at least one optimized instruction
     for line, eqns in _live_lines(s).items():
         assert any(sm.hlo_for_eqn(e.id, nested=True) for e in eqns if e.live), (name, line)
-        assert sm.hlo_for_line(HERE, line, optimized=False) or \
-            any(sm.hlo_for_eqn(e.id, optimized=False, nested=True) for e in eqns)
-        assert sm.kernels_for_line(HERE, line) or \
-            any(sm.kernels_for_eqn(e.id, nested=True) for e in eqns)
+        assert sm.hlo_for_line(HERE, line, optimized=False) or any(
+            sm.hlo_for_eqn(e.id, optimized=False, nested=True) for e in eqns
+        )
+        assert sm.kernels_for_line(HERE, line) or any(
+            sm.kernels_for_eqn(e.id, nested=True) for e in eqns
+        )
     # no op_name names an equation the jaxpr lacks
     un = sm.unlinked()
     assert un["unresolved_op_names_hlo"] == [] and un["unresolved_op_names_hlo_opt"] == []
@@ -550,8 +611,11 @@ def _raw_fusion_tags(text):
         m = re.search(r'op_name="([^"]*)"', line)
         if not m:
             return set()
-        return {alt.split("/")[-1] for alt in m.group(1).split(";")
-                if _TAG.fullmatch(alt.split("/")[-1])}
+        return {
+            alt.split("/")[-1]
+            for alt in m.group(1).split(";")
+            if _TAG.fullmatch(alt.split("/")[-1])
+        }
 
     def closure(cname, seen):
         if cname in seen:
@@ -604,8 +668,10 @@ def test_nested_jit_links_each_call():
             eqns = sm.eqns_for_instruction(ins.name)
             assert eqns and all(jm.is_within(e, m.group(1)) for e in eqns), (ins.name, eqns)
     sines = [i for i in s.hlo_opt.instructions() if i.opcode == "sine"]
-    assert sorted(e for i in sines for e in sm.eqns_for_instruction(i.name)) == \
-        [f"{first}_0", f"{second}_0"]
+    assert sorted(e for i in sines for e in sm.eqns_for_instruction(i.name)) == [
+        f"{first}_0",
+        f"{second}_0",
+    ]
     # two levels down XLA's op_name keeps only the innermost call ("jit.eqn3_0/cos...")
     # for both copies; its stack frames (innermost first: the equation's line, then the
     # calls' lines) tell them apart
@@ -613,7 +679,7 @@ def test_nested_jit_links_each_call():
     assert len(cosines) == 2
     linked = []
     for cosine in cosines:
-        eid, = sm.eqns_for_instruction(cosine.name)
+        (eid,) = sm.eqns_for_instruction(cosine.name)
         linked.append(eid)
         expected = [jm.eqn(eid).line] + [jm.eqn(a).line for a in jm.ancestors(eid)]
         assert [f.line for f in cosine.metadata.stack] == expected
@@ -636,7 +702,9 @@ def test_queries_agree_with_each_other():
     tanh_insts = sm.hlo_for_eqn(tanh_eqn)
     assert any(s.hlo_opt.instruction(i).opcode == "tanh" for i in tanh_insts)
     assert sm.fusions_for_eqn(tanh_eqn)
-    assert sm.mlir_ops_for_eqn(tanh_eqn) and \
-        s.mlir.op(sm.mlir_ops_for_eqn(tanh_eqn)[0]).name == "stablehlo.tanh"
+    assert (
+        sm.mlir_ops_for_eqn(tanh_eqn)
+        and s.mlir.op(sm.mlir_ops_for_eqn(tanh_eqn)[0]).name == "stablehlo.tanh"
+    )
     d = sm.to_dict()
     assert d["lines"][f"{HERE}:{line}"]["hlo_opt_kernels"] == sm.kernels_for_line(HERE, line)

@@ -3,6 +3,7 @@
 function with ``where`` and reductions. Oracles: XLA's own dump files read as plain text,
 the executable's optimized HLO and memory statistics, binutils' objdump, and real JAX
 compiling the same program."""
+
 import json
 import os
 import platform
@@ -13,10 +14,10 @@ import tempfile
 
 import numpy as np
 import pytest
+from helpers import real_jax
 
 import engine
 import engine.numpy as enp
-from helpers import real_jax
 from visualize.executable import executable_report
 from visualize.hlo_model import parse_hlo_module
 from visualize.passes import compile_with_passes, elf_symbols, read_dump
@@ -33,20 +34,26 @@ def make_train_step(np_, grad):
     def train_step(params, x, y):
         g = grad(lambda p: mlp_loss(np_, p, x, y))(params)
         return [p - 0.1 * gp for p, gp in zip(params, g)]
+
     return train_step
 
 
 def where_loss(np_):
     def f(x, y):
         z = np_.where(x > 0, np_.sin(x) * y, np_.exp(-x))
-        return np_.sum(z ** 2) + np_.max(z, axis=0).mean()
+        return np_.sum(z**2) + np_.max(z, axis=0).mean()
+
     return f
 
 
 def mlp_inputs():
     r = np.random.RandomState(0)
-    params = [r.randn(8, 16).astype(np.float32), np.zeros(16, np.float32),
-              r.randn(16, 4).astype(np.float32), np.zeros(4, np.float32)]
+    params = [
+        r.randn(8, 16).astype(np.float32),
+        np.zeros(16, np.float32),
+        r.randn(16, 4).astype(np.float32),
+        np.zeros(4, np.float32),
+    ]
     return params, r.randn(32, 8).astype(np.float32), r.randn(32, 4).astype(np.float32)
 
 
@@ -57,14 +64,16 @@ WHERE_Y = np.float32(1.5)
 @pytest.fixture(scope="module")
 def mlp():
     # CPU's pipeline on purpose (the assertions name its passes), whatever the default device
-    return compile_with_passes(engine.jit(make_train_step(enp, engine.grad), backend="cpu"),
-                               *mlp_inputs())
+    return compile_with_passes(
+        engine.jit(make_train_step(enp, engine.grad), backend="cpu"), *mlp_inputs()
+    )
 
 
 @pytest.fixture(scope="module")
 def where_grad():
-    return compile_with_passes(engine.jit(engine.grad(where_loss(enp), argnums=(0, 1)),
-                                          backend="cpu"), WHERE_X, WHERE_Y)
+    return compile_with_passes(
+        engine.jit(engine.grad(where_loss(enp), argnums=(0, 1)), backend="cpu"), WHERE_X, WHERE_Y
+    )
 
 
 # XLA's main fusion pass: "fusion" in the CPU pipeline, "priority-fusion" on GPU.
@@ -78,6 +87,7 @@ def _fusion_step(timeline):
 
 
 # ---------------------------------------------------------------------------- the pass list
+
 
 @pytest.mark.parametrize("name", ["mlp", "where_grad"])
 def test_pass_list_is_ordered_and_each_step_changed_the_module(name, request):
@@ -124,8 +134,9 @@ def test_the_fusion_pass_shows_what_it_fused(mlp):
         assert not step.previous_module.computations[f["computation"]].is_fusion
         # ... and after the pass a fusion of that kind exists and holds a clone of it
         for fusion_name, kind in zip(f["into"], f["fusion_kinds"]):
-            assert re.search(rf"%{re.escape(fusion_name)} = \S+ fusion\(.*kind={kind}",
-                             step.text), fusion_name
+            assert re.search(
+                rf"%{re.escape(fusion_name)} = \S+ fusion\(.*kind={kind}", step.text
+            ), fusion_name
         assert any(step.module.fusions_of(clone) for clone in f["as"])
     # every instruction that left the entry went into a fusion; nothing else was added
     assert diff.removed == []
@@ -160,17 +171,26 @@ def test_pass_list_and_fusions_match_real_jax_compiling_the_same_program(where_g
     jax, jnp = real_jax()
     cpu = jax.devices("cpu")[0]
     x, y = jax.device_put(WHERE_X, cpu), jax.device_put(WHERE_Y, cpu)
-    compiled = jax.jit(jax.grad(where_loss(jnp), argnums=(0, 1))).lower(x, y).compile(
-        compiler_options={"xla_dump_to": str(tmp_path), "xla_dump_hlo_pass_re": ".*",
-                          "xla_dump_hlo_as_text": True})
+    compiled = (
+        jax.jit(jax.grad(where_loss(jnp), argnums=(0, 1)))
+        .lower(x, y)
+        .compile(
+            compiler_options={
+                "xla_dump_to": str(tmp_path),
+                "xla_dump_hlo_pass_re": ".*",
+                "xla_dump_hlo_as_text": True,
+            }
+        )
+    )
     theirs = read_dump(str(tmp_path), compiled_text=compiled.as_text())
     assert theirs.final_matches_compiled()
     ours_steps = [(s.pipeline, s.pass_name) for s in where_grad.passes]
     assert ("HLO_passes_after_layout_assignment", "fusion") in ours_steps
     assert set(ours_steps) <= {(s.pipeline, s.pass_name) for s in theirs.passes}
     ours_f, theirs_f = _fusion_step(where_grad).diff, _fusion_step(theirs).diff
-    assert sorted(f["kind"] for f in ours_f.fusions_created) == \
-        sorted(f["kind"] for f in theirs_f.fusions_created)
+    assert sorted(f["kind"] for f in ours_f.fusions_created) == sorted(
+        f["kind"] for f in theirs_f.fusions_created
+    )
     assert len(where_grad.kernels) == len(theirs.kernels)
 
 
@@ -178,12 +198,14 @@ def test_unchanged_dump_files_are_not_steps_when_every_pass_is_dumped(mlp, tmp_p
     # Rebuild a dump where every pass wrote a file: copies of the unchanged state appear.
     lines = mlp.before_optimizations
     prefix = "module_0000.m."
-    files = {prefix + "before_optimizations.txt": lines,
-             prefix + "0000.p.after_pipeline-start.before_a.txt": lines,
-             prefix + "0001.p.after_a.before_b.txt": lines,
-             prefix + "0002.p.after_b.before_pipeline-end.txt": mlp.passes[0].text,
-             prefix + "cpu_after_optimizations.txt": mlp.passes[0].text,
-             prefix + "debug_options": 'xla_dump_hlo_pass_re: ".+"\n'}
+    files = {
+        prefix + "before_optimizations.txt": lines,
+        prefix + "0000.p.after_pipeline-start.before_a.txt": lines,
+        prefix + "0001.p.after_a.before_b.txt": lines,
+        prefix + "0002.p.after_b.before_pipeline-end.txt": mlp.passes[0].text,
+        prefix + "cpu_after_optimizations.txt": mlp.passes[0].text,
+        prefix + "debug_options": 'xla_dump_hlo_pass_re: ".+"\n',
+    }
     for name, text in files.items():
         (tmp_path / name).write_text(text)
     t = read_dump(str(tmp_path))
@@ -193,6 +215,7 @@ def test_unchanged_dump_files_are_not_steps_when_every_pass_is_dumped(mlp, tmp_p
 
 
 # ---------------------------------------------------------------------------- final artifacts
+
 
 @pytest.mark.parametrize("name", ["mlp", "where_grad"])
 def test_final_module_is_the_executables(name, request):
@@ -214,8 +237,11 @@ def test_memory_reports_are_parsed_and_agree_with_xla_statistics(mlp):
     ba, usage, live = mlp.buffer_assignment, mlp.memory_usage, mlp.live_range
     assert ba.allocations and usage.spaces and live.schedule
     by_kind = ba.bytes_by_kind()
-    assert by_kind["parameter"] == stats["argument_size_in_bytes"] == \
-        sum(a.nbytes for a in [*mlp_inputs()[0], *mlp_inputs()[1:]])
+    assert (
+        by_kind["parameter"]
+        == stats["argument_size_in_bytes"]
+        == sum(a.nbytes for a in [*mlp_inputs()[0], *mlp_inputs()[1:]])
+    )
     assert by_kind["temp"] == stats["temp_size_in_bytes"]
     assert by_kind.get("output", 0) + by_kind.get("live-out", 0) == stats["output_size_in_bytes"]
     assert usage.total_bytes == ba.total_bytes
@@ -271,11 +297,18 @@ def test_dump_folder_is_removed_or_kept_on_request(tmp_path, monkeypatch):
 
 # ---------------------------------------------------------------------------- executable report
 
+
 def test_executable_report_matches_jax_cost_and_measures_time():
     jax, jnp = real_jax()
     theirs = jax.jit(jax.grad(where_loss(jnp), argnums=(0, 1))).lower(WHERE_X, WHERE_Y).compile()
-    r = executable_report(engine.grad(where_loss(enp), argnums=(0, 1)), WHERE_X, WHERE_Y,
-                          device="cpu", repeats=7, warmup=2)
+    r = executable_report(
+        engine.grad(where_loss(enp), argnums=(0, 1)),
+        WHERE_X,
+        WHERE_Y,
+        device="cpu",
+        repeats=7,
+        warmup=2,
+    )
     cost = theirs.cost_analysis()
     assert r.cost["estimate"] is True and "estimate" in r.cost["source"]
     assert r.cost["flops"] == cost["flops"] > 0

@@ -4,6 +4,7 @@ Oracles: Python's HTML parser (the elements a browser would build from the page)
 optimized HLO text scanned with regexes (its fusions), the file on disk (its size), and
 the command line run in a subprocess. The page in a browser: tests/browser/test_report_page.py.
 """
+
 import importlib.util
 import json
 import linecache
@@ -29,14 +30,16 @@ VOID = {"meta", "br", "hr", "img", "input", "link", "wbr", "area", "base", "col"
 
 
 def load_workloads():
-    spec = importlib.util.spec_from_file_location("glassjax_workloads",
-                                                  REPO / "benchmarks" / "workloads.py")
+    spec = importlib.util.spec_from_file_location(
+        "glassjax_workloads", REPO / "benchmarks" / "workloads.py"
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
 # ---------------------------------------------------------------------------- a small DOM
+
 
 class Node:
     def __init__(self, tag, attrs, parent=None):
@@ -100,6 +103,7 @@ def by_id(tree, element_id):
 
 # ---------------------------------------------------------------------------- the MLP step
 
+
 @pytest.fixture(scope="module")
 def mlp(tmp_path_factory):
     step, params, x, y = load_workloads()._mlp_step(engine, enp)
@@ -112,9 +116,11 @@ def mlp(tmp_path_factory):
 def test_mlp_report_is_one_file_under_5_mb(mlp):
     r, path, page, _ = mlp
     size = os.path.getsize(path)
-    print(f"\nMLP step report: {size / 1e6:.2f} MB ({size:,} bytes), built in "
-          f"{sum(r.timings.values()):.2f} s: "
-          + ", ".join(f"{k} {v:.3f}" for k, v in r.timings.items()))
+    print(
+        f"\nMLP step report: {size / 1e6:.2f} MB ({size:,} bytes), built in "
+        f"{sum(r.timings.values()):.2f} s: "
+        + ", ".join(f"{k} {v:.3f}" for k, v in r.timings.items())
+    )
     assert size < MAX_BYTES
     assert r.path == str(path) and r.size_bytes == size
     assert page.startswith("<!DOCTYPE html>")
@@ -176,9 +182,13 @@ def test_mlp_pass_list_names_the_fusion_pass(mlp):
     # the fusions created, over all passes, are the executable's fusions
     hlo_text = r.stages.compiled.as_text()
     fusions = set(re.findall(r"(?m)^\s+(?:ROOT )?%?([\w.\-]+) = \S+ fusion\(", hlo_text))
-    created = [row.find(lambda n: n.tag == "td")[0].text()
-               for s in steps for t in s.find(lambda n: n.tag == "table")
-               for row in t.find(lambda n: n.tag == "tr") if row.find(lambda n: n.tag == "td")]
+    created = [
+        row.find(lambda n: n.tag == "td")[0].text()
+        for s in steps
+        for t in s.find(lambda n: n.tag == "table")
+        for row in t.find(lambda n: n.tag == "tr")
+        if row.find(lambda n: n.tag == "td")
+    ]
     assert sorted(created) == sorted(fusions)
     # each step has a text diff; unchanged dumps are counted, not listed as steps
     diffs = passes.find(lambda n: n.tag == "pre" and "gjr-diff" in n.classes())
@@ -214,8 +224,14 @@ def test_mlp_report_loads_nothing_from_outside(mlp):
     assert "url(" not in styles and "@import" not in styles
     # the only http(s) addresses are text: licence notices and the SVG DTD name in Graphviz
     for url in set(re.findall(r"https?://[^\s\"'<>)]+", page)):
-        assert url.startswith(("https://graphviz.org", "https://gitlab.com/graphviz",
-                               "https://github.com/hpcc-systems", "http://www.w3.org/")), url
+        assert url.startswith(
+            (
+                "https://graphviz.org",
+                "https://gitlab.com/graphviz",
+                "https://github.com/hpcc-systems",
+                "http://www.w3.org/",
+            )
+        ), url
     # the bundled Graphviz is inline, as text the page hands to a Web Worker
     gv = by_id(tree, "gjr-graphviz")
     assert gv.tag == "script" and gv.attrs["type"] == "text/plain"
@@ -225,11 +241,11 @@ def test_mlp_report_loads_nothing_from_outside(mlp):
 # ---------------------------------------------------------------------------- escaping
 
 EVIL = "<script>alert(1)</script>\"&'"
-EVIL_FILE = "/tmp/<b>evil</b>&\"q\".py"
-EVIL_SRC = '''def evil(params, x):
+EVIL_FILE = '/tmp/<b>evil</b>&"q".py'
+EVIL_SRC = """def evil(params, x):
     # </script><script>alert(2)</script> & <b>bold</b>
     return enp.sin(params[EVIL] * x) + params['a"b&c']
-'''
+"""
 
 
 def hostile_program():
@@ -255,7 +271,13 @@ def test_hostile_names_are_escaped():
     # layout glue and the report's script
     assert len(scripts) == page.count("<script") == page.count("</script") == 6
     assert [s.attrs.get("type") for s in scripts] == [
-        "application/json", None, "text/plain", "application/json", None, None]
+        "application/json",
+        None,
+        "text/plain",
+        "application/json",
+        None,
+        None,
+    ]
     for s in scripts:
         if s.attrs.get("type") == "application/json":
             json.loads(s.text())
@@ -276,7 +298,7 @@ def test_hostile_names_are_escaped():
 
 # ---------------------------------------------------------------------------- command line
 
-SCRIPT = '''import numpy as np
+SCRIPT = """import numpy as np
 import engine.numpy as jnp
 
 def predict(w, x, scale=1.0):
@@ -286,34 +308,50 @@ example_args = (np.ones((3, 2), np.float32), np.ones((4, 3), np.float32))
 
 if __name__ == "__main__":
     raise SystemExit("the report must not run the script's main block")
-'''
+"""
 
 
 def run_cli(*argv, cwd):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-    return subprocess.run([sys.executable, "-m", "visualize", *argv], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=180)
+    return subprocess.run(
+        [sys.executable, "-m", "visualize", *argv],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
 
 
 def test_command_line_writes_a_report(tmp_path):
     (tmp_path / "model.py").write_text(SCRIPT)
-    done = run_cli("report", "model.py:predict", "--args",
-                   "np.ones((3, 5), np.float32), np.ones((2, 3), np.float32), scale=2.0",
-                   "-o", "out/given.html", "--repeats", "3", cwd=tmp_path)
+    done = run_cli(
+        "report",
+        "model.py:predict",
+        "--args",
+        "np.ones((3, 5), np.float32), np.ones((2, 3), np.float32), scale=2.0",
+        "-o",
+        "out/given.html",
+        "--repeats",
+        "3",
+        cwd=tmp_path,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     out = tmp_path / "out" / "given.html"
     assert re.search(r"wrote out/given\.html \(\d+\.\d\d MB\)", done.stdout), done.stdout
     tree = parse(out.read_text(encoding="utf-8"))
-    panes = tree.find(lambda n: "gj-pane" in n.classes()
-                      and n.parent.attrs.get("class") == "gj-panes")
+    panes = tree.find(
+        lambda n: "gj-pane" in n.classes() and n.parent.attrs.get("class") == "gj-panes"
+    )
     assert [p.attrs["data-kind"] for p in panes] == STAGE_KINDS
     jaxpr = panes[1].text()
     assert "f32[3,5]" in jaxpr and "f32[2,5]" in jaxpr  # the --args shapes, traced
     source_lines = {n.attrs["data-line"] for n in panes[0].iter() if "data-line" in n.attrs}
     assert f"{tmp_path / 'model.py'}:5" in source_lines
 
-    done = run_cli("report", "model.py:predict", "--repeats", "0", "--theme", "dark",
-                   cwd=tmp_path)  # example_args from the script, default output name
+    done = run_cli(
+        "report", "model.py:predict", "--repeats", "0", "--theme", "dark", cwd=tmp_path
+    )  # example_args from the script, default output name
     assert done.returncode == 0, done.stderr[-2000:]
     page = (tmp_path / "report.html").read_text(encoding="utf-8")
     assert '<div class="gj-root" id="gjr-root" data-theme="dark">' in page

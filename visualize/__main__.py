@@ -10,6 +10,7 @@ available. Without ``--args`` the script must define ``example_args``: a tuple o
 arguments, or a function returning one (``example_kwargs`` likewise, optional).
 The script is loaded as a module (its ``if __name__ == "__main__":`` block does not run).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -54,6 +55,7 @@ def _namespace(module):
 
     import engine
     import engine.numpy as jnp
+
     ns = {"np": np, "numpy": np, "engine": engine, "jnp": jnp}
     ns.update(vars(module))
     return ns
@@ -68,8 +70,10 @@ def _arguments(module, args_text):
         except SyntaxError as e:
             raise SystemExit(f"error: --args is not valid Python call arguments: {e}") from None
     if not hasattr(module, "example_args"):
-        raise SystemExit("error: give the example arguments with --args '...', or define "
-                         "example_args (a tuple, or a function returning one) in the script")
+        raise SystemExit(
+            "error: give the example arguments with --args '...', or define "
+            "example_args (a tuple, or a function returning one) in the script"
+        )
     args = module.example_args
     args = args() if callable(args) else args
     kwargs = getattr(module, "example_kwargs", {})
@@ -83,9 +87,18 @@ def _report_command(opts):
     start = time.perf_counter()
     fn, module = _load(opts.target)
     args, kwargs = _arguments(module, opts.args)
-    r = report(fn, *args, path=opts.output, title=opts.title, theme=opts.theme,
-               device=opts.device, repeats=opts.repeats, profile=not opts.no_profile,
-               passes=not opts.no_passes, **kwargs)
+    r = report(
+        fn,
+        *args,
+        path=opts.output,
+        title=opts.title,
+        theme=opts.theme,
+        device=opts.device,
+        repeats=opts.repeats,
+        profile=not opts.no_profile,
+        passes=not opts.no_passes,
+        **kwargs,
+    )
     total = time.perf_counter() - start
     phases = ", ".join(f"{k[:-2].replace('_', ' ')} {v:.2f} s" for k, v in r.timings.items())
     print(f"wrote {r.path} ({r.size_bytes / 1e6:.2f} MB) in {total:.2f} s ({phases})")
@@ -93,20 +106,30 @@ def _report_command(opts):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m visualize",
-                                     description="Glassjax's renderers from the command line.")
+    parser = argparse.ArgumentParser(
+        prog="python -m visualize", description="Glassjax's renderers from the command line."
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     rep = sub.add_parser(
-        "report", help="write the static HTML report of a function",
+        "report",
+        help="write the static HTML report of a function",
         description=__doc__.split("\n\n", 1)[1],
-        formatter_class=argparse.RawDescriptionHelpFormatter)
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     rep.add_argument("target", help="SCRIPT.py:FUNCTION or MODULE:FUNCTION")
     rep.add_argument("--args", help="the example arguments, as Python call arguments")
-    rep.add_argument("-o", "--output", default="report.html", help="where to write the page "
-                     "(default: report.html)")
+    rep.add_argument(
+        "-o",
+        "--output",
+        default="report.html",
+        help="where to write the page (default: report.html)",
+    )
     rep.add_argument("--title", help="the page's title")
-    rep.add_argument("--theme", choices=("light", "dark"), help="fix the theme (default: "
-                     "follow the system, with a toggle in the page)")
+    rep.add_argument(
+        "--theme",
+        choices=("light", "dark"),
+        help="fix the theme (default: follow the system, with a toggle in the page)",
+    )
     rep.add_argument("--device", help="platform to compile and time on (cpu, gpu, ...)")
     rep.add_argument("--repeats", type=int, default=30, help="timed runs (0: do not time)")
     rep.add_argument("--no-profile", action="store_true", help="skip per-kernel times")

@@ -12,6 +12,7 @@ session, no ``jax`` needed): on CPU the thunk executor names each event after th
 instruction it runs (a fusion, a dot, a custom call). Where no event matches, or the
 profiler cannot start, ``per_kernel`` is None and ``per_kernel_note`` says why.
 """
+
 from __future__ import annotations
 
 import json
@@ -20,12 +21,14 @@ import time
 
 from .hlo_model import parse_hlo_module
 
-COST_SOURCE = ("XLA's HloCostAnalysis: a static estimate computed from the optimized HLO, "
-               "not a measurement")
+COST_SOURCE = (
+    "XLA's HloCostAnalysis: a static estimate computed from the optimized HLO, not a measurement"
+)
 
 
-def executable_report(f, *args, device=None, repeats=30, warmup=3, profile=True,
-                      timeline=None, **kwargs):
+def executable_report(
+    f, *args, device=None, repeats=30, warmup=3, profile=True, timeline=None, **kwargs
+):
     """An ``ExecutableReport`` for ``f`` on these arguments.
 
     ``f``: a function or ``engine.jit`` of one (compiled here for ``device``), a ``Lowered``
@@ -40,8 +43,10 @@ def executable_report(f, *args, device=None, repeats=30, warmup=3, profile=True,
     dev = _resolve_device(device)
     compiled_on = getattr(getattr(f, "_exe", None), "device", None)
     if dev is not None and compiled_on is not None and compiled_on != dev:
-        raise ValueError(f"this Compiled stage was compiled for {compiled_on}, not {dev}; "
-                         "pass the function (or its Lowered stage for that device) instead")
+        raise ValueError(
+            f"this Compiled stage was compiled for {compiled_on}, not {dev}; "
+            "pass the function (or its Lowered stage for that device) instead"
+        )
     if dev is not None and args:
         args = engine.device_put(args, dev)  # committed: tracing picks this device
         kwargs = engine.device_put(kwargs, dev) if kwargs else kwargs
@@ -60,6 +65,7 @@ def _resolve_device(device):
     if device is None or not isinstance(device, str):
         return device
     import engine
+
     return engine.devices(device)[0]
 
 
@@ -69,10 +75,13 @@ def _as_compiled(f, args, kwargs):
     if hasattr(f, "compile") and hasattr(f, "mlir_text"):  # a Lowered stage
         return f.compile()
     if not callable(f):
-        raise TypeError(f"executable_report needs a function, a jit-wrapped function, a "
-                        f"Lowered or a Compiled stage; got {type(f).__name__}")
+        raise TypeError(
+            f"executable_report needs a function, a jit-wrapped function, a "
+            f"Lowered or a Compiled stage; got {type(f).__name__}"
+        )
     if not hasattr(f, "lower"):
         import engine
+
         f = engine.jit(f)
     return f.lower(*args, **kwargs).compile()
 
@@ -121,8 +130,10 @@ class ExecutableReport:
         notes = []
         if timeline is not None and timeline.kernels:
             memory["object_code_bytes"] = sum(k.code_size for k in timeline.kernels)
-            notes.append("object_code_bytes: machine code of the kernels XLA generated, "
-                         "from the object files of the pass dump")
+            notes.append(
+                "object_code_bytes: machine code of the kernels XLA generated, "
+                "from the object files of the pass dump"
+            )
         if memory.get("generated_code_size_in_bytes") == 0:
             notes.append("generated_code_size_in_bytes is 0: this backend does not report it")
         memory["notes"] = notes
@@ -150,12 +161,16 @@ class ExecutableReport:
             engine.block_until_ready(self.compiled(*args, **kwargs))
             times.append(time.perf_counter() - start)
         self.timing = {
-            "median_s": statistics.median(times), "min_s": min(times),
-            "mean_s": statistics.fmean(times), "max_s": max(times),
+            "median_s": statistics.median(times),
+            "min_s": min(times),
+            "mean_s": statistics.fmean(times),
+            "max_s": max(times),
             "stdev_s": statistics.stdev(times) if len(times) > 1 else 0.0,
-            "count": len(times), "warmup_runs_excluded": warmup, "device": self.device,
+            "count": len(times),
+            "warmup_runs_excluded": warmup,
+            "device": self.device,
             "includes": "the Python call of the Compiled stage (argument checks, buffer "
-                        "lookup) and waiting for the results; arguments already on device",
+            "lookup) and waiting for the results; arguments already on device",
         }
         self.timing_note = None
         if self.cost["flops"] and self.timing["median_s"] > 0:
@@ -183,8 +198,10 @@ class ExecutableReport:
         chosen = [e for e in (device_events or events) if e["name"] in names]
         if not chosen:
             self.per_kernel = None
-            self.per_kernel_note = ("the profiler ran but recorded no event named after an HLO "
-                                    "instruction of this executable on this platform")
+            self.per_kernel_note = (
+                "the profiler ran but recorded no event named after an HLO "
+                "instruction of this executable on this platform"
+            )
             return None
         by_name = {}
         for e in chosen:
@@ -193,36 +210,54 @@ class ExecutableReport:
         rows = []
         for name, durations in by_name.items():
             ins = names[name]
-            rows.append({"name": name, "opcode": ins.opcode, "fusion_kind": ins.fusion_kind,
-                         "calls_per_run": len(durations) / repeats,
-                         "median_s": statistics.median(durations), "min_s": min(durations),
-                         "total_s": sum(durations),
-                         "share": sum(durations) / total if total else None})
+            rows.append(
+                {
+                    "name": name,
+                    "opcode": ins.opcode,
+                    "fusion_kind": ins.fusion_kind,
+                    "calls_per_run": len(durations) / repeats,
+                    "median_s": statistics.median(durations),
+                    "min_s": min(durations),
+                    "total_s": sum(durations),
+                    "share": sum(durations) / total if total else None,
+                }
+            )
         rows.sort(key=lambda r: -r["total_s"])
         self.per_kernel = rows
         self.per_kernel_note = (
             f"from XLA's runtime trace over {repeats} runs ("
             f"{'device' if device_events else 'host'} events); profiling adds overhead, so "
-            "compare kernels with each other rather than with the timing above")
+            "compare kernels with each other rather than with the timing above"
+        )
         return rows
 
     # -- export
     def to_dict(self):
-        return {"name": self.name, "device": self.device, "platform": self.platform,
-                "cost": self.cost, "memory": self.memory, "timing": self.timing,
-                "timing_note": self.timing_note, "per_kernel": self.per_kernel,
-                "per_kernel_note": self.per_kernel_note}
+        return {
+            "name": self.name,
+            "device": self.device,
+            "platform": self.platform,
+            "cost": self.cost,
+            "memory": self.memory,
+            "timing": self.timing,
+            "timing_note": self.timing_note,
+            "per_kernel": self.per_kernel,
+            "per_kernel_note": self.per_kernel_note,
+        }
 
     def to_json(self, **kwargs):
         return json.dumps(self.to_dict(), **kwargs)
 
     def __repr__(self):
         t = f", median {self.timing['median_s'] * 1e6:.1f} us" if self.timing else ""
-        return (f"<ExecutableReport {self.name} on {self.device}: ~{self.cost['flops']:.0f} "
-                f"flops (estimate), {self.cost['bytes_accessed']:.0f} bytes accessed{t}>")
+        return (
+            f"<ExecutableReport {self.name} on {self.device}: ~{self.cost['flops']:.0f} "
+            f"flops (estimate), {self.cost['bytes_accessed']:.0f} bytes accessed{t}>"
+        )
 
 
 def trace_events(fn):
     """Run ``fn`` under XLA's profiler (through the engine's runtime)."""
     from engine import runtime
+
     return runtime.trace_events(fn)

@@ -26,6 +26,7 @@ Larger views also get cheaper layout settings (``GraphView.layout_attributes``).
 The browser lays DOT out with the bundled Graphviz WebAssembly build
 (``graphviz_js``, ``graph_layout_js``); nothing is loaded from the network.
 """
+
 from __future__ import annotations
 
 import math
@@ -52,10 +53,14 @@ MINCROSS_EDGE_LIMIT = 300
 NSLIMIT = 1.0
 LABEL_WIDTH = 48
 
-_GRAPH_ATTRS = ('rankdir=TB bgcolor="transparent" nodesep=0.2 ranksep=0.3 '
-                'fontname="Helvetica" fontsize=11 labelloc=t')
-_NODE_ATTRS = ('shape=box style="rounded" fontname="Helvetica" fontsize=10 height=0.3 '
-               'margin="0.08,0.03" penwidth=0.8')
+_GRAPH_ATTRS = (
+    'rankdir=TB bgcolor="transparent" nodesep=0.2 ranksep=0.3 '
+    'fontname="Helvetica" fontsize=11 labelloc=t'
+)
+_NODE_ATTRS = (
+    'shape=box style="rounded" fontname="Helvetica" fontsize=10 height=0.3 '
+    'margin="0.08,0.03" penwidth=0.8'
+)
 _EDGE_ATTRS = 'color="#8c959f" arrowsize=0.5 penwidth=0.8'
 _STYLE = {  # extra DOT attributes by node role; colours carry alpha for both themes
     "input": 'shape=oval style="filled" fillcolor="#2da44e33"',
@@ -104,7 +109,7 @@ def _q(text):
 
 def _clip(text, width=LABEL_WIDTH):
     text = str(text)
-    return text if len(text) <= width else text[:width - 1] + "\u2026"
+    return text if len(text) <= width else text[: width - 1] + "\u2026"
 
 
 _LAYOUT = re.compile(r"\{[^{}]*\}")
@@ -117,13 +122,39 @@ def _short_shape(text):
 
 # ---------------------------------------------------------------------------- the fine graph
 
+
 class _Item:
     """A node of the fine graph, or a group of them (a cluster when open)."""
-    __slots__ = ("key", "parent", "label", "tooltip", "classes", "role", "member",
-                 "children", "is_group", "auto_open", "cluster_style", "closed_label")
 
-    def __init__(self, key, parent, label, tooltip="", classes="", role=None, member=None,
-                 is_group=False, auto_open=False, cluster_style="group", closed_label=None):
+    __slots__ = (
+        "key",
+        "parent",
+        "label",
+        "tooltip",
+        "classes",
+        "role",
+        "member",
+        "children",
+        "is_group",
+        "auto_open",
+        "cluster_style",
+        "closed_label",
+    )
+
+    def __init__(
+        self,
+        key,
+        parent,
+        label,
+        tooltip="",
+        classes="",
+        role=None,
+        member=None,
+        is_group=False,
+        auto_open=False,
+        cluster_style="group",
+        closed_label=None,
+    ):
         self.key, self.parent, self.label, self.tooltip = key, parent, label, tooltip
         self.classes, self.role, self.member = classes, role, member
         self.children = [] if is_group else None
@@ -136,8 +167,8 @@ class _FineGraph:
     def __init__(self, kind, title):
         self.kind, self.title = kind, title
         self.items = {}
-        self.top = []        # keys at the top level, in order
-        self.edges = {}      # (src, dst) -> None, insertion-ordered
+        self.top = []  # keys at the top level, in order
+        self.edges = {}  # (src, dst) -> None, insertion-ordered
         self.blocks = []
 
     def add(self, item):
@@ -195,15 +226,19 @@ class _FineGraph:
         if len(movable) < 2:
             return
         top_of = self.top_of()
-        closed_edges = {(top_of[a], top_of[b]) for a, b in self.edges
-                        if top_of[a] != top_of[b]}
+        closed_edges = {(top_of[a], top_of[b]) for a, b in self.edges if top_of[a] != top_of[b]}
         if len(self.top) <= max_nodes and len(closed_edges) <= max_edges:
             return
         size = max(2, math.ceil(len(movable) / max(1, max_nodes // 2)))
         while True:
             index = {k: i // size for i, k in enumerate(movable)}
-            n_edges = len({(index.get(a, a), index.get(b, b)) for a, b in closed_edges
-                           if index.get(a, a) != index.get(b, b)})
+            n_edges = len(
+                {
+                    (index.get(a, a), index.get(b, b))
+                    for a, b in closed_edges
+                    if index.get(a, a) != index.get(b, b)
+                }
+            )
             if n_edges <= max_edges or len(movable) / size <= 8:
                 break
             size = math.ceil(size * 1.5)
@@ -211,11 +246,19 @@ class _FineGraph:
         outputs = [k for k in self.top if self.items[k].role == "output"]
         self.top = list(inputs)
         for b, start in enumerate(range(0, len(movable), size)):
-            chunk = movable[start:start + size]
+            chunk = movable[start : start + size]
             key = f"{self.kind_prefix}:block-{b}"
             label, tip = describe(chunk)
-            blk = _Item(key, None, label, tip, "gj-block", role="block", is_group=True,
-                        cluster_style="block")
+            blk = _Item(
+                key,
+                None,
+                label,
+                tip,
+                "gj-block",
+                role="block",
+                is_group=True,
+                cluster_style="block",
+            )
             self.items[key] = blk
             self.top.append(key)
             self.blocks.append(key)
@@ -231,12 +274,21 @@ class _FineGraph:
 
 # ---------------------------------------------------------------------------- views
 
+
 class GraphView:
     """One drawing of a graph: ``source`` (DOT), which groups are open, what each
     visible node stands for. ``expand``/``collapse``/``neighbourhood`` give others."""
 
-    def __init__(self, fine, expanded, focus=None, hops=2, max_nodes=MAX_LAYOUT_NODES,
-                 max_edges=MAX_LAYOUT_EDGES, id_prefix=""):
+    def __init__(
+        self,
+        fine,
+        expanded,
+        focus=None,
+        hops=2,
+        max_nodes=MAX_LAYOUT_NODES,
+        max_edges=MAX_LAYOUT_EDGES,
+        id_prefix="",
+    ):
         self._fine = fine
         self.kind = fine.kind
         self.expanded = frozenset(expanded)
@@ -248,16 +300,19 @@ class GraphView:
         self._build()
 
     def _with(self, expanded, focus):
-        return GraphView(self._fine, expanded, focus, self.hops, self.max_nodes,
-                         self.max_edges, self.id_prefix)
+        return GraphView(
+            self._fine, expanded, focus, self.hops, self.max_nodes, self.max_edges, self.id_prefix
+        )
 
     # -- which node stands for each fine item
     def _is_open(self, key):
         r = self._open.get(key)
         if r is None:
             it = self._fine.items[key]
-            r = it.is_group and (key in self.expanded or (it.auto_open and (
-                it.parent is None or self._is_open(it.parent))))
+            r = it.is_group and (
+                key in self.expanded
+                or (it.auto_open and (it.parent is None or self._is_open(it.parent)))
+            )
             self._open[key] = r
         return r
 
@@ -279,13 +334,13 @@ class GraphView:
         fine = self._fine
         memo = {}
         visible, clusters = [], []
-        for key, it in fine.items.items():
+        for key in fine.items:
             if self._rep(key, memo) != key:
                 continue
             (clusters if self._is_open(key) else visible).append(key)
         vis = set(visible)
         edges = {}
-        for (a, b) in fine.edges:
+        for a, b in fine.edges:
             ra, rb = memo[a], memo[b]
             if ra != rb and ra in vis and rb in vis:
                 edges[(ra, rb)] = None
@@ -293,8 +348,7 @@ class GraphView:
         if self.focus is not None:
             start = memo[self.focus]
             self._focus_rep = start if start in vis else None
-            starts = [start] if start in vis else [
-                k for k in visible if start in fine.ancestors(k)]
+            starts = [start] if start in vis else [k for k in visible if start in fine.ancestors(k)]
             keep = self._neighbourhood(starts, edges)
             visible = [k for k in visible if k in keep]
             edges = {e: None for e in edges if e[0] in keep and e[1] in keep}
@@ -346,11 +400,13 @@ class GraphView:
         fine, px = self._fine, self.id_prefix
         vis, clusters = set(self.nodes), set(self.clusters)
         flat_blocks = self.focus is not None
-        out = [f"digraph {_q(fine.kind)} {{",
-               f"  graph [id={_q(px + 'gj-' + fine.kind + '-graph')} {_GRAPH_ATTRS} "
-               f"{self.layout_attributes()} label={_q(_clip(fine.title, 90))}];",
-               f"  node [{_NODE_ATTRS}];",
-               f"  edge [{_EDGE_ATTRS}];"]
+        out = [
+            f"digraph {_q(fine.kind)} {{",
+            f"  graph [id={_q(px + 'gj-' + fine.kind + '-graph')} {_GRAPH_ATTRS} "
+            f"{self.layout_attributes()} label={_q(_clip(fine.title, 90))}];",
+            f"  node [{_NODE_ATTRS}];",
+            f"  edge [{_EDGE_ATTRS}];",
+        ]
 
         def node_line(key, indent):
             it = fine.items[key]
@@ -359,8 +415,11 @@ class GraphView:
             classes = it.classes + (" gj-collapsed" if closed else "")
             if key == self._focus_rep:
                 classes += " gj-focus"
-            attrs = [f"id={_q(px + key)}", f"class={_q(classes.strip())}",
-                     f"label={_q(it.closed_label if closed else it.label)}"]
+            attrs = [
+                f"id={_q(px + key)}",
+                f"class={_q(classes.strip())}",
+                f"label={_q(it.closed_label if closed else it.label)}",
+            ]
             if it.tooltip:
                 attrs.append(f"tooltip={_q(it.tooltip)}")
             if role in _STYLE:
@@ -376,9 +435,11 @@ class GraphView:
                     emit(it.children, indent)
                 elif key in clusters:
                     out.append(f"{indent}subgraph {_q('cluster_' + key)} {{")
-                    out.append(f"{indent}  id={_q(px + key)}; class={_q(it.classes)}; "
-                               f"label={_q(it.label)}; tooltip={_q(it.tooltip or it.label)}; "
-                               f"{_CLUSTER_STYLE[it.cluster_style]};")
+                    out.append(
+                        f"{indent}  id={_q(px + key)}; class={_q(it.classes)}; "
+                        f"label={_q(it.label)}; tooltip={_q(it.tooltip or it.label)}; "
+                        f"{_CLUSTER_STYLE[it.cluster_style]};"
+                    )
                     emit(it.children, indent + "  ")
                     out.append(f"{indent}}}")
                 elif key in vis:
@@ -407,8 +468,15 @@ class GraphView:
     def neighbourhood(self, key, hops=None):
         """What lies within ``hops`` edges of ``key``, the groups around it opened."""
         key = self._key(key)
-        view = _focus_view(self._fine, key, self.hops if hops is None else hops,
-                           self.expanded, self.max_nodes, self.max_edges, self.id_prefix)
+        view = _focus_view(
+            self._fine,
+            key,
+            self.hops if hops is None else hops,
+            self.expanded,
+            self.max_nodes,
+            self.max_edges,
+            self.id_prefix,
+        )
         return view
 
     # -- facts about the view
@@ -416,8 +484,14 @@ class GraphView:
     def expandable(self):
         """{group id: {"label", "open", "size"}} for every group a user may open/close."""
         fine = self._fine
-        return {k: {"label": fine.items[k].label, "open": self._is_open(k),
-                    "size": len(fine.items[k].children)} for k in fine.expandable()}
+        return {
+            k: {
+                "label": fine.items[k].label,
+                "open": self._is_open(k),
+                "size": len(fine.items[k].children),
+            }
+            for k in fine.expandable()
+        }
 
     @property
     def collapsed(self):
@@ -446,18 +520,29 @@ class GraphView:
         return render_svg(self.source, timeout=timeout)
 
     def to_dict(self):
-        return {"kind": self.kind, "dot": self.source, "nodes": list(self.nodes),
-                "clusters": list(self.clusters), "members": self.members,
-                "expandable": self.expandable, "expanded": sorted(self.expanded),
-                "focus": self.focus, "hops": self.hops, "truncated": self.truncated,
-                "full_size": self.full_size, "id_prefix": self.id_prefix}
+        return {
+            "kind": self.kind,
+            "dot": self.source,
+            "nodes": list(self.nodes),
+            "clusters": list(self.clusters),
+            "members": self.members,
+            "expandable": self.expandable,
+            "expanded": sorted(self.expanded),
+            "focus": self.focus,
+            "hops": self.hops,
+            "truncated": self.truncated,
+            "full_size": self.full_size,
+            "id_prefix": self.id_prefix,
+        }
 
     def __str__(self):
         return self.source
 
     def __repr__(self):
-        return (f"<GraphView {self.kind}: {len(self.nodes)} nodes, {len(self.edges)} edges, "
-                f"{len(self.clusters)} open clusters, {self.full_size} in full>")
+        return (
+            f"<GraphView {self.kind}: {len(self.nodes)} nodes, {len(self.edges)} edges, "
+            f"{len(self.clusters)} open clusters, {self.full_size} in full>"
+        )
 
 
 def _resolve_key(fine, key):
@@ -496,15 +581,26 @@ def _make_view(fine, expand, focus, hops, max_nodes, max_edges, id_prefix, descr
     else:
         opened = _with_ancestors(fine, expand)
     if focus is not None:
-        return _focus_view(fine, _resolve_key(fine, focus), hops, opened, max_nodes,
-                           max_edges, id_prefix)
+        return _focus_view(
+            fine, _resolve_key(fine, focus), hops, opened, max_nodes, max_edges, id_prefix
+        )
     return GraphView(fine, opened, None, hops, max_nodes, max_edges, id_prefix)
 
 
 # ---------------------------------------------------------------------------- jaxpr graphs
 
-def jaxpr_graph(model, expand=None, *, focus=None, hops=2, max_nodes=MAX_LAYOUT_NODES,
-                max_edges=MAX_LAYOUT_EDGES, id_prefix="", title=None):
+
+def jaxpr_graph(
+    model,
+    expand=None,
+    *,
+    focus=None,
+    hops=2,
+    max_nodes=MAX_LAYOUT_NODES,
+    max_edges=MAX_LAYOUT_EDGES,
+    id_prefix="",
+    title=None,
+):
     """The dataflow graph of a ``JaxprModel``.
 
     Nodes are equations (primitive and output types), the jaxpr's inputs and outputs;
@@ -518,8 +614,16 @@ def jaxpr_graph(model, expand=None, *, focus=None, hops=2, max_nodes=MAX_LAYOUT_
     only what lies within ``hops`` edges of it (at most ``max_nodes`` nodes).
     """
     fine = _jaxpr_fine_graph(model, title)
-    return _make_view(fine, expand, focus, hops, max_nodes, max_edges, id_prefix,
-                      lambda chunk: _describe_eqn_block(model, fine, chunk))
+    return _make_view(
+        fine,
+        expand,
+        focus,
+        hops,
+        max_nodes,
+        max_edges,
+        id_prefix,
+        lambda chunk: _describe_eqn_block(model, fine, chunk),
+    )
 
 
 def _aval_text(avals, limit=3):
@@ -554,10 +658,10 @@ def _sub_operands(m, sm, sub):
     n = len(sub.invars)
     if m.primitive == "while":
         cn, bn = int(m.eqn.params.get("cond_nconsts", 0)), int(m.eqn.params.get("body_nconsts", 0))
-        carry = ops[cn + bn:]
-        ops = ops[:cn] + carry if sm.param == "cond_jaxpr" else ops[cn:cn + bn] + carry
+        carry = ops[cn + bn :]
+        ops = ops[:cn] + carry if sm.param == "cond_jaxpr" else ops[cn : cn + bn] + carry
     if len(ops) >= n:
-        return ops[len(ops) - n:]    # a cond's branch index comes first
+        return ops[len(ops) - n :]  # a cond's branch index comes first
     return ops + [None] * (n - len(ops))
 
 
@@ -581,20 +685,41 @@ def _jaxpr_fine_graph(model, title=None):
     env = {}  # Var -> producer keys, for the top level
     jaxpr = model.jaxpr
     for k, v in enumerate(jaxpr.constvars):
-        key = fine.add(_Item(f"jaxpr:const-{k}", None, _clip(model.constvars[k]),
-                             f"constant {model.constvars[k]}", "gj-var gj-input",
-                             role="input"))
+        key = fine.add(
+            _Item(
+                f"jaxpr:const-{k}",
+                None,
+                _clip(model.constvars[k]),
+                f"constant {model.constvars[k]}",
+                "gj-var gj-input",
+                role="input",
+            )
+        )
         env[v] = (key,)
     for k, v in enumerate(jaxpr.invars):
-        key = fine.add(_Item(f"jaxpr:in-{k}", None, _clip(model.invars[k]),
-                             f"input {k}: {model.invars[k]}", "gj-var gj-input",
-                             role="input"))
+        key = fine.add(
+            _Item(
+                f"jaxpr:in-{k}",
+                None,
+                _clip(model.invars[k]),
+                f"input {k}: {model.invars[k]}",
+                "gj-var gj-input",
+                role="input",
+            )
+        )
         env[v] = (key,)
     _jaxpr_scope(model, fine, model.eqns, env, None)
     for k, v in enumerate(jaxpr.outvars):
-        key = fine.add(_Item(f"jaxpr:out-{k}", None, _clip(f"out {k}: {model.outvars[k]}"),
-                             f"output {k}: {model.outvars[k]}", "gj-var gj-output",
-                             role="output"))
+        key = fine.add(
+            _Item(
+                f"jaxpr:out-{k}",
+                None,
+                _clip(f"out {k}: {model.outvars[k]}"),
+                f"output {k}: {model.outvars[k]}",
+                "gj-var gj-output",
+                role="output",
+            )
+        )
         if _is_var(v):
             for p in env.get(v, ()):
                 fine.edge(p, key)
@@ -616,9 +741,18 @@ def _jaxpr_scope(model, fine, eqn_ids, env, parent):
                     env[v] = (key,)
             continue
         n_inner = len(model.descendants(eid))
-        fine.add(_Item(key, parent, _eqn_label(m), _eqn_tooltip(m), "gj-eqn gj-group",
-                       member=eid, is_group=True,
-                       closed_label=_eqn_label(m) + f"\n({_plural(n_inner, 'eqn')} inside)"))
+        fine.add(
+            _Item(
+                key,
+                parent,
+                _eqn_label(m),
+                _eqn_tooltip(m),
+                "gj-eqn gj-group",
+                member=eid,
+                is_group=True,
+                closed_label=_eqn_label(m) + f"\n({_plural(n_inner, 'eqn')} inside)",
+            )
+        )
         mapped = set()
         results = [[] for _ in m.eqn.outvars]
         many = len(m.subjaxprs) > 1
@@ -627,9 +761,18 @@ def _jaxpr_scope(model, fine, eqn_ids, env, parent):
             scope = key
             if many:
                 name = sm.param + (str(sm.position) if sm.param == "branches" else "")
-                scope = fine.add(_Item(f"{key}:{name}", key, _sub_label(sm), "",
-                                       "gj-subjaxpr", is_group=True, auto_open=True,
-                                       cluster_style="sub"))
+                scope = fine.add(
+                    _Item(
+                        f"{key}:{name}",
+                        key,
+                        _sub_label(sm),
+                        "",
+                        "gj-subjaxpr",
+                        is_group=True,
+                        auto_open=True,
+                        cluster_style="sub",
+                    )
+                )
             inner = {}
             for iv, outer in zip(sub.invars, _sub_operands(m, sm, sub)):
                 if _is_var(outer):
@@ -641,15 +784,25 @@ def _jaxpr_scope(model, fine, eqn_ids, env, parent):
                     continue
                 made_inside = _is_var(atom) and any(
                     p.startswith("eqn-" + eid + "_") or p.startswith(key + ":")
-                    for p in inner.get(atom, ()))
+                    for p in inner.get(atom, ())
+                )
                 if made_inside:
                     results[j].extend(inner[atom])
                 else:  # passed through or a literal: an anchor inside the cluster
-                    akey = fine.add(_Item(f"{scope}:out-{j}", scope,
-                                          _clip(model.name(m.eqn.outvars[j])
-                                                if _is_var(m.eqn.outvars[j]) else f"out {j}"),
-                                          f"output {j} of eqn {eid}", "gj-var",
-                                          role="anchor"))
+                    akey = fine.add(
+                        _Item(
+                            f"{scope}:out-{j}",
+                            scope,
+                            _clip(
+                                model.name(m.eqn.outvars[j])
+                                if _is_var(m.eqn.outvars[j])
+                                else f"out {j}"
+                            ),
+                            f"output {j} of eqn {eid}",
+                            "gj-var",
+                            role="anchor",
+                        )
+                    )
                     if _is_var(atom):
                         for p in inner.get(atom, ()):
                             fine.edge(p, akey)
@@ -657,8 +810,9 @@ def _jaxpr_scope(model, fine, eqn_ids, env, parent):
         unmapped = [a for a in m.eqn.invars if _is_var(a) and id(a) not in mapped]
         if unmapped:
             what = "branch index" if m.primitive == "cond" else "operands"
-            ckey = fine.add(_Item(f"{key}:control", key, what, f"{what} of eqn {eid}",
-                                  "gj-var", role="control"))
+            ckey = fine.add(
+                _Item(f"{key}:control", key, what, f"{what} of eqn {eid}", "gj-var", role="control")
+            )
             for a in unmapped:
                 for p in env.get(a, ()):
                     fine.edge(p, ckey)
@@ -680,8 +834,11 @@ def _describe_eqn_block(model, fine, chunk):
     label = f"eqns {ids[0]}\u2013{ids[-1]}" if ids else "items"
     label += f"\n{len(ids)} equations"
     if lines:
-        label += f", lines {min(lines)}\u2013{max(lines)}" if min(lines) != max(lines) \
+        label += (
+            f", lines {min(lines)}\u2013{max(lines)}"
+            if min(lines) != max(lines)
             else f", line {lines[0]}"
+        )
     tip = label.replace("\n", ", ")
     if funcs:
         tip += " in " + _clip(", ".join(funcs), 120)
@@ -693,8 +850,18 @@ def _describe_eqn_block(model, fine, chunk):
 _GROUP_OPCODES = ("fusion", "while", "conditional", "call")
 
 
-def hlo_graph(module, expand=None, *, focus=None, hops=2, max_nodes=MAX_LAYOUT_NODES,
-              max_edges=MAX_LAYOUT_EDGES, id_prefix="", stage="hlo_opt", title=None):
+def hlo_graph(
+    module,
+    expand=None,
+    *,
+    focus=None,
+    hops=2,
+    max_nodes=MAX_LAYOUT_NODES,
+    max_edges=MAX_LAYOUT_EDGES,
+    id_prefix="",
+    stage="hlo_opt",
+    title=None,
+):
     """The dataflow graph of an ``HloModule``'s entry computation.
 
     Nodes are instructions (kernels: fusions, custom calls, copies...); a fusion is a
@@ -708,8 +875,16 @@ def hlo_graph(module, expand=None, *, focus=None, hops=2, max_nodes=MAX_LAYOUT_N
     if stage not in ("hlo_opt", "hlo"):
         raise ValueError(f"stage must be 'hlo_opt' or 'hlo', not {stage!r}")
     fine = _HloBuilder(module, stage, title).fine
-    return _make_view(fine, expand, focus, hops, max_nodes, max_edges, id_prefix,
-                      lambda chunk: _describe_hlo_block(fine, chunk))
+    return _make_view(
+        fine,
+        expand,
+        focus,
+        hops,
+        max_nodes,
+        max_edges,
+        id_prefix,
+        lambda chunk: _describe_hlo_block(fine, chunk),
+    )
 
 
 class _HloBuilder:
@@ -734,21 +909,38 @@ class _HloBuilder:
                 continue
             operands = [env.get(op, ()) for op in ins.operands]
             key = self.prefix + ins.name
-            called = [c for c in ins.called if c in self.module.computations
-                      and c not in self.drawn and not self.module.is_embedded(c)]
+            called = [
+                c
+                for c in ins.called
+                if c in self.module.computations
+                and c not in self.drawn
+                and not self.module.is_embedded(c)
+            ]
             if ins.opcode == "fusion":
-                called = [c for c in ins.called if c in self.module.computations
-                          and c not in self.drawn]
+                called = [
+                    c for c in ins.called if c in self.module.computations and c not in self.drawn
+                ]
             if ins.opcode not in _GROUP_OPCODES or not called:
-                role = "input" if ins.opcode == "parameter" else (
-                    "constant" if ins.opcode == "constant" else None)
+                role = (
+                    "input"
+                    if ins.opcode == "parameter"
+                    else ("constant" if ins.opcode == "constant" else None)
+                )
                 if ins.is_root and parent is None:
                     role = "output"
                 elif ins.is_root and role is None:
                     role = "root"
-                fine.add(_Item(key, parent, self.label(ins), self.tooltip(ins),
-                               self.cls + (" gj-fusion" if ins.opcode == "fusion" else ""),
-                               role=role, member=ins.name))
+                fine.add(
+                    _Item(
+                        key,
+                        parent,
+                        self.label(ins),
+                        self.tooltip(ins),
+                        self.cls + (" gj-fusion" if ins.opcode == "fusion" else ""),
+                        role=role,
+                        member=ins.name,
+                    )
+                )
                 for producers in operands:
                     for p in producers:
                         fine.edge(p, key)
@@ -762,17 +954,35 @@ class _HloBuilder:
         self.drawn.update(called)
         inside = sum(len(comps[c].instructions) for c in called)
         extra = " gj-fusion" if ins.opcode == "fusion" else ""
-        fine.add(_Item(key, parent, self.label(ins), self.tooltip(ins),
-                       self.cls + extra + " gj-group", member=ins.name, is_group=True,
-                       cluster_style="fusion" if ins.opcode == "fusion" else "group",
-                       closed_label=self.label(ins) + f"\n({_plural(inside, 'op')} inside)"))
+        fine.add(
+            _Item(
+                key,
+                parent,
+                self.label(ins),
+                self.tooltip(ins),
+                self.cls + extra + " gj-group",
+                member=ins.name,
+                is_group=True,
+                cluster_style="fusion" if ins.opcode == "fusion" else "group",
+                closed_label=self.label(ins) + f"\n({_plural(inside, 'op')} inside)",
+            )
+        )
         if ins.opcode == "conditional":  # operand 0 picks the branch; k+1 feeds branch k
-            ckey = fine.add(_Item(f"{key}:control", key, "branch index",
-                                  f"branch index of {ins.name}", "gj-var", role="control"))
+            ckey = fine.add(
+                _Item(
+                    f"{key}:control",
+                    key,
+                    "branch index",
+                    f"branch index of {ins.name}",
+                    "gj-var",
+                    role="control",
+                )
+            )
             for p in operands[0] if operands else ():
                 fine.edge(p, ckey)
-            feeds = [{0: operands[k + 1]} if k + 1 < len(operands) else {}
-                     for k in range(len(called))]
+            feeds = [
+                {0: operands[k + 1]} if k + 1 < len(operands) else {} for k in range(len(called))
+            ]
         elif ins.opcode == "while":
             feeds = [{0: operands[0]} if operands else {} for _ in called]
         else:
@@ -783,19 +993,37 @@ class _HloBuilder:
             if len(called) > 1:
                 label = comp_name
                 if ins.opcode == "while":
-                    label = ("body " if comp_name == _attr_name(ins, "body")
-                             else "condition ") + comp_name
-                scope = fine.add(_Item(f"{key}:{comp_name}", key, _clip(label),
-                                       "", self.cls + " gj-computation", is_group=True,
-                                       auto_open=True, cluster_style="sub"))
+                    label = (
+                        "body " if comp_name == _attr_name(ins, "body") else "condition "
+                    ) + comp_name
+                scope = fine.add(
+                    _Item(
+                        f"{key}:{comp_name}",
+                        key,
+                        _clip(label),
+                        "",
+                        self.cls + " gj-computation",
+                        is_group=True,
+                        auto_open=True,
+                        cluster_style="sub",
+                    )
+                )
             before = len(fine.items)
             root = self.computation(comps[comp_name], feed, scope)
             if ins.opcode == "while" and comp_name == _attr_name(ins, "condition"):
                 continue
             made = set(list(fine.items)[before:])
             if not made.intersection(root):  # the result passes through: show it inside
-                anchor = fine.add(_Item(f"{scope}:out", scope, "result",
-                                        f"result of {comp_name}", "gj-var", role="anchor"))
+                anchor = fine.add(
+                    _Item(
+                        f"{scope}:out",
+                        scope,
+                        "result",
+                        f"result of {comp_name}",
+                        "gj-var",
+                        role="anchor",
+                    )
+                )
                 for p in root:
                     fine.edge(p, anchor)
                 root = (anchor,)
@@ -829,8 +1057,11 @@ def _attr_name(ins, key):
 
 def _describe_hlo_block(fine, chunk):
     names = [fine.items[k].member for k in chunk if fine.items[k].member is not None]
-    label = f"{_clip(names[0], 30)} \u2026 {_clip(names[-1], 30)}\n{len(chunk)} instructions" \
-        if names else f"{len(chunk)} items"
+    label = (
+        f"{_clip(names[0], 30)} \u2026 {_clip(names[-1], 30)}\n{len(chunk)} instructions"
+        if names
+        else f"{len(chunk)} items"
+    )
     return label, label.replace("\n", ", ")
 
 
@@ -845,8 +1076,9 @@ def _static_text(name):
 
 def graphviz_module_path():
     """Path of the bundled ``@hpcc-js/wasm-graphviz`` ES module (Graphviz in WASM)."""
-    return os.path.join(os.path.dirname(os.path.abspath(__file__)), "static", "graphviz",
-                        "wasm-graphviz.mjs")
+    return os.path.join(
+        os.path.dirname(os.path.abspath(__file__)), "static", "graphviz", "wasm-graphviz.mjs"
+    )
 
 
 _EXPORT = re.compile(r"export\s*\{([^}]*)\}\s*;?\s*(?://# sourceMappingURL=\S*\s*)?$")
@@ -870,8 +1102,13 @@ def graphviz_js(classic=False):
     for spec in m.group(1).split(","):
         local, _, exported = spec.strip().partition(" as ")
         pairs.append(f"{(exported or local).strip()}: {local.strip()}")
-    return ("var GlassjaxGraphviz = (function () {\n\"use strict\";\n" + text[:m.start()]
-            + "\nreturn {" + ", ".join(pairs) + "};\n})();\n")
+    return (
+        'var GlassjaxGraphviz = (function () {\n"use strict";\n'
+        + text[: m.start()]
+        + "\nreturn {"
+        + ", ".join(pairs)
+        + "};\n})();\n"
+    )
 
 
 def graph_layout_js():
@@ -889,6 +1126,7 @@ def graphviz_notice():
 def graphviz_version():
     """{"package": npm package, "version": its version, "graphviz": Graphviz's}."""
     import json
+
     return json.loads(_static_text("VERSION.json"))
 
 
@@ -908,14 +1146,19 @@ def render_svg(source, timeout=60, engine=None):
         else:
             cmd = [exe, "--input-type=module", "-e", _NODE_LAYOUT, graphviz_module_path()]
         try:
-            done = subprocess.run(cmd, input=source.encode("utf-8"), capture_output=True,
-                                  timeout=timeout)
+            done = subprocess.run(
+                cmd, input=source.encode("utf-8"), capture_output=True, timeout=timeout
+            )
         except subprocess.TimeoutExpired:
-            raise RuntimeError(f"graph layout with {name} took longer than {timeout} s; "
-                               "collapse more of the graph or show a neighbourhood") from None
+            raise RuntimeError(
+                f"graph layout with {name} took longer than {timeout} s; "
+                "collapse more of the graph or show a neighbourhood"
+            ) from None
         if done.returncode != 0:
-            raise RuntimeError(f"graph layout with {name} failed: "
-                               f"{done.stderr.decode('utf-8', 'replace').strip()[:500]}")
+            raise RuntimeError(
+                f"graph layout with {name} failed: "
+                f"{done.stderr.decode('utf-8', 'replace').strip()[:500]}"
+            )
         return done.stdout.decode("utf-8")
     return None
 

@@ -9,19 +9,29 @@ the computations each instruction calls.
     m = parse_hlo_module(compiled.as_text())
     m.entry.root, m.fusions(), m.instruction("add_tanh_fusion").metadata.source_line
 """
+
 from __future__ import annotations
 
 import re
 
 # Attributes whose value names other computations.
-CALLED_COMPUTATION_KEYS = ("calls", "to_apply", "condition", "body", "branch_computations",
-                           "true_computation", "false_computation", "called_computations")
+CALLED_COMPUTATION_KEYS = (
+    "calls",
+    "to_apply",
+    "condition",
+    "body",
+    "branch_computations",
+    "true_computation",
+    "false_computation",
+    "called_computations",
+)
 
 _NAME = r"[A-Za-z0-9_.\-]+"
 _SECTION_TITLES = ("FileNames", "FunctionNames", "FileLocations", "StackFrames")
 
 
 # ---------------------------------------------------------------------------- lexing helpers
+
 
 def _strip_comments(text):
     """Drop ``/*...*/`` comments (XLA prints ``/*index=5*/`` in long lists) outside strings."""
@@ -71,7 +81,7 @@ def _match_close(text, start):
             if depth == 0:
                 return i
         i += 1
-    raise ValueError(f"unbalanced brackets in HLO text: {text[start:start + 80]!r}")
+    raise ValueError(f"unbalanced brackets in HLO text: {text[start : start + 80]!r}")
 
 
 def split_top_level(text, sep=","):
@@ -119,14 +129,14 @@ def unescape(s):
                 j = i + 1
                 while j < n and j < i + 4 and s[j] in "01234567":
                     j += 1
-                out.append(int(s[i + 1:j], 8) & 0xFF)
+                out.append(int(s[i + 1 : j], 8) & 0xFF)
                 i = j
                 continue
             if d == "x":
                 j = i + 2
                 while j < n and s[j] in "0123456789abcdefABCDEF":
                     j += 1
-                out.append(int(s[i + 2:j], 16) & 0xFF)
+                out.append(int(s[i + 2 : j], 16) & 0xFF)
                 i = j
                 continue
         out += c.encode("utf-8")
@@ -143,8 +153,10 @@ def _unquote(v):
 
 # ---------------------------------------------------------------------------- shapes
 
+
 class HloShape:
     """An HLO shape: an array ``dtype[dims]{layout}`` or a tuple of shapes."""
+
     __slots__ = ("text", "dtype", "dims", "layout", "tuple_shapes", "dynamic")
 
     def __init__(self, text, dtype=None, dims=(), layout=None, tuple_shapes=None, dynamic=()):
@@ -177,8 +189,11 @@ class HloShape:
     def to_dict(self):
         if self.is_tuple:
             return {"tuple": [s.to_dict() for s in self.tuple_shapes]}
-        return {"dtype": self.dtype, "dims": list(self.dims),
-                "layout": None if self.layout is None else list(self.layout)}
+        return {
+            "dtype": self.dtype,
+            "dims": list(self.dims),
+            "layout": None if self.layout is None else list(self.layout),
+        }
 
 
 _ARRAY_SHAPE = re.compile(r"([a-z][a-z0-9]*)\[([^\]]*)\](?:\{([^}]*)\})?")
@@ -187,7 +202,7 @@ _ARRAY_SHAPE = re.compile(r"([a-z][a-z0-9]*)\[([^\]]*)\](?:\{([^}]*)\})?")
 def parse_shape(text):
     text = _strip_comments(text).strip()
     if text.startswith("("):
-        inner = text[1:_match_close(text, 0)]
+        inner = text[1 : _match_close(text, 0)]
         return HloShape(text, tuple_shapes=[parse_shape(p) for p in split_top_level(inner)])
     m = _ARRAY_SHAPE.fullmatch(text)
     if m is None:
@@ -207,6 +222,7 @@ def parse_shape(text):
 
 # ---------------------------------------------------------------------------- metadata
 
+
 class SourceFrame:
     __slots__ = ("file", "line", "function", "column", "end_line", "end_column")
 
@@ -224,8 +240,16 @@ class SourceFrame:
 class HloMetadata:
     """An instruction's ``metadata={...}``. ``stack`` is the resolved call stack
     (innermost frame first) when the instruction has a ``stack_frame_id``."""
-    __slots__ = ("op_name", "op_type", "source_file", "source_line", "stack_frame_id",
-                 "stack", "raw")
+
+    __slots__ = (
+        "op_name",
+        "op_type",
+        "source_file",
+        "source_line",
+        "stack_frame_id",
+        "stack",
+        "raw",
+    )
 
     def __init__(self, raw):
         self.raw = raw
@@ -251,8 +275,11 @@ class HloMetadata:
         return f"HloMetadata(op_name={self.op_name!r}, source={self.source})"
 
     def to_dict(self):
-        return {"op_name": self.op_name, "source": self.source,
-                "stack": [f.to_dict() for f in self.stack]}
+        return {
+            "op_name": self.op_name,
+            "source": self.source,
+            "stack": [f.to_dict() for f in self.stack],
+        }
 
 
 _META_ITEM = re.compile(r'(\w+)=("(?:[^"\\]|\\.)*"|\S+)')
@@ -268,23 +295,49 @@ def parse_metadata(text):
 
 # ---------------------------------------------------------------------------- instructions
 
-class HloInstruction:
-    __slots__ = ("name", "opcode", "shape", "operands", "attributes", "metadata", "literal",
-                 "parameter_number", "is_root", "computation", "called", "text", "line")
 
-    def __init__(self, name, opcode, shape, operands, attributes, metadata, literal=None,
-                 parameter_number=None, is_root=False, text="", line=None):
+class HloInstruction:
+    __slots__ = (
+        "name",
+        "opcode",
+        "shape",
+        "operands",
+        "attributes",
+        "metadata",
+        "literal",
+        "parameter_number",
+        "is_root",
+        "computation",
+        "called",
+        "text",
+        "line",
+    )
+
+    def __init__(
+        self,
+        name,
+        opcode,
+        shape,
+        operands,
+        attributes,
+        metadata,
+        literal=None,
+        parameter_number=None,
+        is_root=False,
+        text="",
+        line=None,
+    ):
         self.name, self.opcode, self.shape = name, opcode, shape
-        self.operands = operands          # operand instruction names, in order
-        self.attributes = attributes      # raw attribute strings by key (metadata excluded)
-        self.metadata = metadata          # HloMetadata (empty when none printed)
-        self.literal = literal            # a constant's payload text
+        self.operands = operands  # operand instruction names, in order
+        self.attributes = attributes  # raw attribute strings by key (metadata excluded)
+        self.metadata = metadata  # HloMetadata (empty when none printed)
+        self.literal = literal  # a constant's payload text
         self.parameter_number = parameter_number
         self.is_root = is_root
-        self.computation = None           # name of the computation it belongs to
+        self.computation = None  # name of the computation it belongs to
         self.called = _called_computations(attributes)
-        self.text = text                  # the instruction's line as printed
-        self.line = line                  # 0-based line number in the module text
+        self.text = text  # the instruction's line as printed
+        self.line = line  # 0-based line number in the module text
 
     @property
     def fusion_kind(self):
@@ -304,11 +357,19 @@ class HloInstruction:
         return f"<HloInstruction %{self.name} = {self.shape} {self.opcode}>"
 
     def to_dict(self):
-        return {"name": self.name, "opcode": self.opcode, "shape": self.shape.text,
-                "operands": list(self.operands), "attributes": dict(self.attributes),
-                "metadata": self.metadata.to_dict(), "fusion_kind": self.fusion_kind,
-                "called": list(self.called), "computation": self.computation,
-                "is_root": self.is_root, "line": self.line}
+        return {
+            "name": self.name,
+            "opcode": self.opcode,
+            "shape": self.shape.text,
+            "operands": list(self.operands),
+            "attributes": dict(self.attributes),
+            "metadata": self.metadata.to_dict(),
+            "fusion_kind": self.fusion_kind,
+            "called": list(self.called),
+            "computation": self.computation,
+            "is_root": self.is_root,
+            "line": self.line,
+        }
 
 
 def _called_computations(attributes):
@@ -343,7 +404,7 @@ def parse_instruction(line, line_no=None):
     p = rest.index("(")
     opcode = rest[:p].strip()
     close = _match_close(rest, p)
-    inside = rest[p + 1:close]
+    inside = rest[p + 1 : close]
     operands, literal, param_no = [], None, None
     if opcode == "constant":
         literal = inside.strip()
@@ -354,7 +415,7 @@ def parse_instruction(line, line_no=None):
             token = part.split()[-1] if part.split() else part
             operands.append(token.lstrip("%"))
     attributes, metadata = {}, HloMetadata({})
-    tail = rest[close + 1:].strip()
+    tail = rest[close + 1 :].strip()
     if tail.startswith(","):
         tail = tail[1:]
     for part in split_top_level(tail):
@@ -366,24 +427,45 @@ def parse_instruction(line, line_no=None):
             metadata = parse_metadata(value)
         else:
             attributes[key] = value.strip()
-    return HloInstruction(name, opcode, shape, operands, attributes, metadata, literal, param_no,
-                          is_root, text=line.strip(), line=line_no)
+    return HloInstruction(
+        name,
+        opcode,
+        shape,
+        operands,
+        attributes,
+        metadata,
+        literal,
+        param_no,
+        is_root,
+        text=line.strip(),
+        line=line_no,
+    )
 
 
 # ---------------------------------------------------------------------------- computations / module
 
+
 class HloComputation:
-    __slots__ = ("name", "params", "result_shape", "instructions", "is_entry", "is_fusion",
-                 "callers", "attributes", "line")
+    __slots__ = (
+        "name",
+        "params",
+        "result_shape",
+        "instructions",
+        "is_entry",
+        "is_fusion",
+        "callers",
+        "attributes",
+        "line",
+    )
 
     def __init__(self, name, params, result_shape, is_entry=False, attributes=None, line=None):
         self.name = name
-        self.params = params              # [(name, HloShape)] from the signature
+        self.params = params  # [(name, HloShape)] from the signature
         self.result_shape = result_shape
         self.instructions = []
         self.is_entry = is_entry
-        self.is_fusion = False            # set once a fusion instruction is seen calling it
-        self.callers = []                 # names of instructions that call it
+        self.is_fusion = False  # set once a fusion instruction is seen calling it
+        self.callers = []  # names of instructions that call it
         self.attributes = attributes or {}
         self.line = line
 
@@ -405,11 +487,16 @@ class HloComputation:
         return f"<HloComputation {kind}%{self.name}: {len(self.instructions)} instructions>"
 
     def to_dict(self):
-        return {"name": self.name, "is_entry": self.is_entry, "is_fusion": self.is_fusion,
-                "params": [(n, s.text) for n, s in self.params],
-                "result_shape": self.result_shape.text if self.result_shape else None,
-                "instructions": [i.name for i in self.instructions],
-                "root": self.root.name if self.root else None, "callers": list(self.callers)}
+        return {
+            "name": self.name,
+            "is_entry": self.is_entry,
+            "is_fusion": self.is_fusion,
+            "params": [(n, s.text) for n, s in self.params],
+            "result_shape": self.result_shape.text if self.result_shape else None,
+            "instructions": [i.name for i in self.instructions],
+            "root": self.root.name if self.root else None,
+            "callers": list(self.callers),
+        }
 
 
 class HloModule:
@@ -524,8 +611,9 @@ class HloModule:
 
     def top_level_instructions(self):
         """Instructions of non-embedded computations: what runs as its own step."""
-        return [i for c in self.computations.values() if not self.is_embedded(c)
-                for i in c.instructions]
+        return [
+            i for c in self.computations.values() if not self.is_embedded(c) for i in c.instructions
+        ]
 
     def resolve_stack(self, frame_id):
         """The call stack of a ``stack_frame_id``, innermost frame first."""
@@ -535,31 +623,44 @@ class HloModule:
             loc_id, parent = self.stack_frames[frame_id]
             loc = self.file_locations.get(loc_id)
             if loc is not None:
-                frames.append(SourceFrame(self.file_names.get(loc["file_name_id"]),
-                                          loc.get("line"),
-                                          self.function_names.get(loc.get("function_name_id")),
-                                          loc.get("column"), loc.get("end_line"),
-                                          loc.get("end_column")))
+                frames.append(
+                    SourceFrame(
+                        self.file_names.get(loc["file_name_id"]),
+                        loc.get("line"),
+                        self.function_names.get(loc.get("function_name_id")),
+                        loc.get("column"),
+                        loc.get("end_line"),
+                        loc.get("end_column"),
+                    )
+                )
             frame_id = parent
         return frames
 
     def counts(self):
         ins = self.instructions()
-        return {"computations": len(self.computations), "instructions": len(ins),
-                "fusions": sum(1 for i in ins if i.opcode == "fusion"),
-                "fused_computations": len(self.fused_computations()),
-                "entry_instructions": len(self.entry.instructions) if self.entry else 0}
+        return {
+            "computations": len(self.computations),
+            "instructions": len(ins),
+            "fusions": sum(1 for i in ins if i.opcode == "fusion"),
+            "fused_computations": len(self.fused_computations()),
+            "entry_instructions": len(self.entry.instructions) if self.entry else 0,
+        }
 
     def __repr__(self):
         c = self.counts()
-        return (f"<HloModule {self.name}: {c['computations']} computations, "
-                f"{c['instructions']} instructions, {c['fusions']} fusions>")
+        return (
+            f"<HloModule {self.name}: {c['computations']} computations, "
+            f"{c['instructions']} instructions, {c['fusions']} fusions>"
+        )
 
     def to_dict(self):
-        return {"name": self.name, "entry": self.entry.name if self.entry else None,
-                "computations": [c.to_dict() for c in self.computations.values()],
-                "instructions": {i.name: i.to_dict() for i in self.instructions()},
-                "counts": self.counts()}
+        return {
+            "name": self.name,
+            "entry": self.entry.name if self.entry else None,
+            "computations": [c.to_dict() for c in self.computations.values()],
+            "instructions": {i.name: i.to_dict() for i in self.instructions()},
+            "counts": self.counts(),
+        }
 
 
 _COMP_HEAD = re.compile(r"(ENTRY\s+)?%?(" + _NAME + r")\s*")
@@ -573,10 +674,10 @@ def _parse_computation_header(line, line_no):
     params, result_shape, attributes = [], None, {}
     if i < len(clean) and clean[i] == "(":
         close = _match_close(clean, i)
-        for p in split_top_level(clean[i + 1:close]):
+        for p in split_top_level(clean[i + 1 : close]):
             pname, _, pshape = p.partition(":")
             params.append((pname.strip().lstrip("%"), parse_shape(pshape)))
-        rest = clean[close + 1:].strip()
+        rest = clean[close + 1 :].strip()
         if rest.startswith("->"):
             rest = rest[2:].strip()
             body = rest[:-1].strip() if rest.endswith("{") else rest
@@ -592,8 +693,10 @@ def _parse_table_row(line):
     num, _, rest = line.strip().partition(" ")
     rest = rest.strip()
     if rest.startswith("{"):
-        return int(num), {k: (int(v) if v.lstrip("-").isdigit() else _unquote(v))
-                          for k, v in _META_ITEM.findall(rest[1:-1])}
+        return int(num), {
+            k: (int(v) if v.lstrip("-").isdigit() else _unquote(v))
+            for k, v in _META_ITEM.findall(rest[1:-1])
+        }
     return int(num), _unquote(rest)
 
 
@@ -616,7 +719,7 @@ def parse_hlo_modules(text):
 
 
 def _parse_module_lines(lines, start, end):
-    header = _strip_comments(lines[start])[len("HloModule "):]
+    header = _strip_comments(lines[start])[len("HloModule ") :]
     parts = split_top_level(header)
     name = parts[0].strip()
     attributes = {}
@@ -659,9 +762,13 @@ def _parse_module_lines(lines, start, end):
         parent = row.get("parent_frame_id", 0)
         parent = parent - 1 if isinstance(parent, int) else 0
         frames[num] = (row.get("file_location_id"), parent if parent != num else 0)
-    return HloModule(name, attributes, computations,
-                     (tables["FileNames"], tables["FunctionNames"], tables["FileLocations"],
-                      frames), "\n".join(lines[start:end]))
+    return HloModule(
+        name,
+        attributes,
+        computations,
+        (tables["FileNames"], tables["FunctionNames"], tables["FileLocations"], frames),
+        "\n".join(lines[start:end]),
+    )
 
 
 # Public names for the renderers.

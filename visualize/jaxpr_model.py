@@ -14,10 +14,10 @@ Every equation, nested ones included, gets:
 - variable names exactly as ``str(jaxpr)`` prints them (the engine's printer names
   them; this module reads the names it gave).
 """
+
 from __future__ import annotations
 
-from engine import core
-from engine import pretty
+from engine import core, pretty
 from engine.interpreters import lowering
 
 # Primitives lowered as a call to a private function, emitted once per module for a
@@ -36,8 +36,18 @@ def eqn_id(x):
 class SubJaxprModel:
     """A sub-jaxpr of an equation: ``param`` (e.g. ``"branches"``) and ``position``
     within that param (branch number; 0 for a single jaxpr)."""
-    __slots__ = ("parent", "index", "param", "position", "constvars", "invars", "outvars",
-                 "eqns", "jaxpr")
+
+    __slots__ = (
+        "parent",
+        "index",
+        "param",
+        "position",
+        "constvars",
+        "invars",
+        "outvars",
+        "eqns",
+        "jaxpr",
+    )
 
     def __init__(self, parent, index, param, position, jaxpr):
         self.parent, self.index, self.param, self.position = parent, index, param, position
@@ -45,15 +55,39 @@ class SubJaxprModel:
         self.constvars, self.invars, self.outvars, self.eqns = [], [], [], []
 
     def to_dict(self):
-        return {"parent": self.parent, "index": self.index, "param": self.param,
-                "position": self.position, "constvars": self.constvars,
-                "invars": self.invars, "outvars": self.outvars, "eqns": self.eqns}
+        return {
+            "parent": self.parent,
+            "index": self.index,
+            "param": self.param,
+            "position": self.position,
+            "constvars": self.constvars,
+            "invars": self.invars,
+            "outvars": self.outvars,
+            "eqns": self.eqns,
+        }
 
 
 class JaxprEqnModel:
-    __slots__ = ("id", "index", "parent", "sub_index", "tag_path", "tag", "primitive",
-                 "params", "invars", "outvars", "in_avals", "out_avals", "source",
-                 "subjaxprs", "shared_with", "live", "depth", "eqn")
+    __slots__ = (
+        "id",
+        "index",
+        "parent",
+        "sub_index",
+        "tag_path",
+        "tag",
+        "primitive",
+        "params",
+        "invars",
+        "outvars",
+        "in_avals",
+        "out_avals",
+        "source",
+        "subjaxprs",
+        "shared_with",
+        "live",
+        "depth",
+        "eqn",
+    )
 
     def __init__(self, eqn, eid, index, parent, sub_index, tag_path, depth):
         self.eqn = eqn
@@ -92,15 +126,27 @@ class JaxprEqnModel:
         return f"<eqn {self.id} {self.primitive} {' '.join(self.outvars)}>"
 
     def to_dict(self):
-        return {"id": self.id, "index": self.index, "parent": self.parent,
-                "sub_index": self.sub_index, "tag": self.tag, "tag_path": list(self.tag_path),
-                "primitive": self.primitive, "params": self.params, "invars": self.invars,
-                "outvars": self.outvars, "in_avals": self.in_avals,
-                "out_avals": self.out_avals,
-                "source": None if self.source is None else
-                {"file": self.source[0], "line": self.source[1], "function": self.source[2]},
-                "subjaxprs": [s.to_dict() for s in self.subjaxprs],
-                "shared_with": self.shared_with, "live": self.live, "depth": self.depth}
+        return {
+            "id": self.id,
+            "index": self.index,
+            "parent": self.parent,
+            "sub_index": self.sub_index,
+            "tag": self.tag,
+            "tag_path": list(self.tag_path),
+            "primitive": self.primitive,
+            "params": self.params,
+            "invars": self.invars,
+            "outvars": self.outvars,
+            "in_avals": self.in_avals,
+            "out_avals": self.out_avals,
+            "source": None
+            if self.source is None
+            else {"file": self.source[0], "line": self.source[1], "function": self.source[2]},
+            "subjaxprs": [s.to_dict() for s in self.subjaxprs],
+            "shared_with": self.shared_with,
+            "live": self.live,
+            "depth": self.depth,
+        }
 
 
 class JaxprModel:
@@ -119,8 +165,8 @@ class JaxprModel:
         self.all_eqns = []
         self._by_id = {}
         self.by_tag_path = {}
-        self._first_instance = {}   # id(JaxprEqn) -> eqn id
-        self._fn_base = {}          # id(Jaxpr) -> tag path its function was lowered under
+        self._first_instance = {}  # id(JaxprEqn) -> eqn id
+        self._fn_base = {}  # id(Jaxpr) -> tag path its function was lowered under
         self.eqns = self._walk(jaxpr, (), (), None, None, 0, set_live=None)
 
     # -- naming, as the printer named things
@@ -183,10 +229,16 @@ class JaxprModel:
             v = params[key]
             if isinstance(v, (core.ClosedJaxpr, core.Jaxpr)):
                 subs.append((key, 0, v))
-            elif isinstance(v, tuple) and v and any(
-                    isinstance(x, (core.ClosedJaxpr, core.Jaxpr)) for x in v):
-                subs.extend((key, j, x) for j, x in enumerate(v)
-                            if isinstance(x, (core.ClosedJaxpr, core.Jaxpr)))
+            elif (
+                isinstance(v, tuple)
+                and v
+                and any(isinstance(x, (core.ClosedJaxpr, core.Jaxpr)) for x in v)
+            ):
+                subs.extend(
+                    (key, j, x)
+                    for j, x in enumerate(v)
+                    if isinstance(x, (core.ClosedJaxpr, core.Jaxpr))
+                )
             else:
                 m.params[key] = pretty.format_param(v, self.names, 0)
         return subs
@@ -250,9 +302,14 @@ class JaxprModel:
         return f"<JaxprModel: {len(self.eqns)} equations ({len(self.all_eqns)} with nested)>"
 
     def to_dict(self):
-        return {"text": self.text, "constvars": self.constvars, "invars": self.invars,
-                "outvars": self.outvars, "eqns": self.eqns,
-                "all_eqns": {e.id: e.to_dict() for e in self.all_eqns}}
+        return {
+            "text": self.text,
+            "constvars": self.constvars,
+            "invars": self.invars,
+            "outvars": self.outvars,
+            "eqns": self.eqns,
+            "all_eqns": {e.id: e.to_dict() for e in self.all_eqns},
+        }
 
 
 def _live_eqns(jaxpr, outputs_live=None):

@@ -9,6 +9,7 @@ the file/line/column.
     m = parse_mlir_module(lowered.mlir_text)
     for op in m.ops(): print(op.id, op.name, op.location.tag, op.location.line)
 """
+
 from __future__ import annotations
 
 import re
@@ -22,20 +23,33 @@ def parse_eqn_tag(name):
     m = EQN_TAG.match(name or "")
     if m is None:
         return None
-    return m.group("prim"), tuple(x if x.startswith("s") else int(x)
-                                  for x in m.group("path").split("_"))
+    return m.group("prim"), tuple(
+        x if x.startswith("s") else int(x) for x in m.group("path").split("_")
+    )
 
 
 # ---------------------------------------------------------------------------- locations
+
 
 class Location:
     """A resolved MLIR location. ``kind``: unknown | file | name | callsite | fused.
     ``child`` is the wrapped location of a name; ``callee``/``caller`` of a callsite;
     ``parts`` of a fused location."""
+
     __slots__ = ("kind", "name", "file", "line", "column", "child", "callee", "caller", "parts")
 
-    def __init__(self, kind, name=None, file=None, line=None, column=None, child=None,
-                 callee=None, caller=None, parts=()):
+    def __init__(
+        self,
+        kind,
+        name=None,
+        file=None,
+        line=None,
+        column=None,
+        child=None,
+        callee=None,
+        caller=None,
+        parts=(),
+    ):
         self.kind, self.name, self.file, self.line, self.column = kind, name, file, line, column
         self.child, self.callee, self.caller, self.parts = child, callee, caller, tuple(parts)
 
@@ -99,8 +113,13 @@ class Location:
 
     def to_dict(self):
         fl = self.file_location()
-        return {"tag": self.tag, "names": self.names(), "file": fl[0] if fl else None,
-                "line": fl[1] if fl else None, "column": fl[2] if fl else None}
+        return {
+            "tag": self.tag,
+            "names": self.names(),
+            "file": fl[0] if fl else None,
+            "line": fl[1] if fl else None,
+            "column": fl[2] if fl else None,
+        }
 
 
 UNKNOWN = Location("unknown")
@@ -123,8 +142,8 @@ def _mlir_unescape(s):
                 out += b"\n"
                 i += 2
                 continue
-            if i + 2 < n and all(x in "0123456789abcdefABCDEF" for x in s[i + 1:i + 3]):
-                out.append(int(s[i + 1:i + 3], 16))
+            if i + 2 < n and all(x in "0123456789abcdefABCDEF" for x in s[i + 1 : i + 3]):
+                out.append(int(s[i + 1 : i + 3], 16))
                 i += 3
                 continue
         out += c.encode("utf-8")
@@ -154,7 +173,7 @@ class _LocParser:
 
     def eat(self, t):
         if not self.peek(t):
-            raise ValueError(f"expected {t!r} at {self.s[self.i:self.i + 40]!r}")
+            raise ValueError(f"expected {t!r} at {self.s[self.i : self.i + 40]!r}")
         self.i += len(t)
 
     def string(self):
@@ -162,7 +181,7 @@ class _LocParser:
         j, n = self.i, len(self.s)
         while j < n and self.s[j] != '"':
             j += 2 if self.s[j] == "\\" else 1
-        raw = self.s[self.i:j]
+        raw = self.s[self.i : j]
         self.i = j + 1
         return _mlir_unescape(raw)
 
@@ -170,7 +189,7 @@ class _LocParser:
         self.ws()
         m = _DIGITS.match(self.s, self.i)
         if m is None:
-            raise ValueError(f"expected a number at {self.s[self.i:self.i + 40]!r}")
+            raise ValueError(f"expected a number at {self.s[self.i : self.i + 40]!r}")
         self.i = m.end()
         return int(m.group())
 
@@ -235,7 +254,7 @@ class _LocParser:
                 self.eat(")")
                 return ("name", text, child)
             return ("name", text, UNKNOWN)
-        raise ValueError(f"unrecognised location at {s[self.i:self.i + 40]!r}")
+        raise ValueError(f"unrecognised location at {s[self.i : self.i + 40]!r}")
 
 
 class _Resolver:
@@ -272,26 +291,55 @@ def parse_location(text, aliases=None):
 
 # ---------------------------------------------------------------------------- ops and functions
 
+
 class MlirOp:
     """One operation. ``id`` is ``"<function>:<index>"`` (index in the function's op
     order, nested region ops included), stable for a given module text."""
-    __slots__ = ("id", "name", "results", "operands", "result_types", "location", "function",
-                 "parent", "depth", "line", "end_line", "text", "callee", "_loc_node")
 
-    def __init__(self, name, results, operands, result_types, loc_node, function, parent,
-                 depth, line, end_line, text, callee=None):
+    __slots__ = (
+        "id",
+        "name",
+        "results",
+        "operands",
+        "result_types",
+        "location",
+        "function",
+        "parent",
+        "depth",
+        "line",
+        "end_line",
+        "text",
+        "callee",
+        "_loc_node",
+    )
+
+    def __init__(
+        self,
+        name,
+        results,
+        operands,
+        result_types,
+        loc_node,
+        function,
+        parent,
+        depth,
+        line,
+        end_line,
+        text,
+        callee=None,
+    ):
         self.id = None
-        self.name = name                  # e.g. "stablehlo.sine", "call", "func.return"
-        self.results = results            # ["%0"] or ["%5#0", "%5#1"]
-        self.operands = operands          # value names referenced, e.g. ["%arg0", "%3#1"]
+        self.name = name  # e.g. "stablehlo.sine", "call", "func.return"
+        self.results = results  # ["%0"] or ["%5#0", "%5#1"]
+        self.operands = operands  # value names referenced, e.g. ["%arg0", "%3#1"]
         self.result_types = result_types  # ["tensor<16x4xf32>"]
         self._loc_node = loc_node
         self.location = UNKNOWN
-        self.function = function          # name of the func.func holding it
-        self.parent = parent              # id of the op whose region holds it, or None
+        self.function = function  # name of the func.func holding it
+        self.parent = parent  # id of the op whose region holds it, or None
         self.depth, self.line, self.end_line = depth, line, end_line
-        self.text = text                  # the op's first line as printed, without loc(...)
-        self.callee = callee              # for call ops: the called function's name
+        self.text = text  # the op's first line as printed, without loc(...)
+        self.callee = callee  # for call ops: the called function's name
 
     @property
     def tag(self):
@@ -305,16 +353,34 @@ class MlirOp:
         return f"<MlirOp {self.id} {self.name} @ {self.tag}>"
 
     def to_dict(self):
-        return {"id": self.id, "name": self.name, "results": self.results,
-                "operands": self.operands, "result_types": self.result_types,
-                "location": self.location.to_dict(), "function": self.function,
-                "parent": self.parent, "line": self.line, "end_line": self.end_line,
-                "callee": self.callee}
+        return {
+            "id": self.id,
+            "name": self.name,
+            "results": self.results,
+            "operands": self.operands,
+            "result_types": self.result_types,
+            "location": self.location.to_dict(),
+            "function": self.function,
+            "parent": self.parent,
+            "line": self.line,
+            "end_line": self.end_line,
+            "callee": self.callee,
+        }
 
 
 class MlirFunction:
-    __slots__ = ("name", "visibility", "arg_types", "result_types", "ops", "location", "line",
-                 "end_line", "_loc_node", "arg_locations")
+    __slots__ = (
+        "name",
+        "visibility",
+        "arg_types",
+        "result_types",
+        "ops",
+        "location",
+        "line",
+        "end_line",
+        "_loc_node",
+        "arg_locations",
+    )
 
     def __init__(self, name, visibility, arg_types, result_types, line):
         self.name, self.visibility = name, visibility
@@ -333,17 +399,23 @@ class MlirFunction:
         return f"<MlirFunction @{self.name}: {len(self.ops)} ops>"
 
     def to_dict(self):
-        return {"name": self.name, "visibility": self.visibility, "arg_types": self.arg_types,
-                "result_types": self.result_types, "ops": [o.id for o in self.ops],
-                "location": self.location.to_dict(), "line": self.line,
-                "end_line": self.end_line}
+        return {
+            "name": self.name,
+            "visibility": self.visibility,
+            "arg_types": self.arg_types,
+            "result_types": self.result_types,
+            "ops": [o.id for o in self.ops],
+            "location": self.location.to_dict(),
+            "line": self.line,
+            "end_line": self.end_line,
+        }
 
 
 class MlirModule:
     def __init__(self, name, functions, aliases, text):
         self.name = name
-        self.functions = functions        # {name: MlirFunction}, in printed order
-        self.aliases = aliases            # {"#loc3": Location}
+        self.functions = functions  # {name: MlirFunction}, in printed order
+        self.aliases = aliases  # {"#loc3": Location}
         self.text = text
         self._by_id = {op.id: op for f in functions.values() for op in f.ops}
 
@@ -376,11 +448,15 @@ class MlirModule:
         return f"<MlirModule @{self.name}: {len(self.functions)} functions, {len(self._by_id)} ops>"
 
     def to_dict(self):
-        return {"name": self.name, "functions": [f.to_dict() for f in self.functions.values()],
-                "ops": {op.id: op.to_dict() for op in self.ops()}}
+        return {
+            "name": self.name,
+            "functions": [f.to_dict() for f in self.functions.values()],
+            "ops": {op.id: op.to_dict() for op in self.ops()},
+        }
 
 
 # ---------------------------------------------------------------------------- text scanning
+
 
 def _scan_top_level(line, start=0):
     """Yield (index, char, depth) for chars outside strings."""
@@ -427,8 +503,8 @@ def _trailing_loc(line):
         elif c == "(":
             depth -= 1
             if depth == 0:
-                if s[max(0, i - 3):i] == "loc":
-                    return s[:i - 3].rstrip(), s[i - 3:]
+                if s[max(0, i - 3) : i] == "loc":
+                    return s[: i - 3].rstrip(), s[i - 3 :]
                 return None
     return None
 
@@ -457,8 +533,9 @@ def _strip_locs(line):
             continue
         if c == '"':
             quote = True
-        elif line.startswith("loc(", i) and (i == 0 or not (line[i - 1].isalnum()
-                                                           or line[i - 1] == "_")):
+        elif line.startswith("loc(", i) and (
+            i == 0 or not (line[i - 1].isalnum() or line[i - 1] == "_")
+        ):
             depth, j, q = 0, i + 3, False
             while j < n:
                 d = line[j]
@@ -528,8 +605,11 @@ def _split_types(text):
 def _result_types(signature_text, n_results=None):
     """Result types from an op's trailing ``: type`` or ``: (ins) -> outs``."""
     colon = None
-    if '"' not in signature_text and signature_text.count(" : ") == 1 and \
-            not signature_text.startswith(":"):
+    if (
+        '"' not in signature_text
+        and signature_text.count(" : ") == 1
+        and not signature_text.startswith(":")
+    ):
         colon = signature_text.index(" : ") + 1  # the common case, no scan needed
     else:
         for i, c, d in _scan_top_level(signature_text):
@@ -537,17 +617,19 @@ def _result_types(signature_text, n_results=None):
                 colon = i
     if colon is None:
         return []
-    sig = signature_text[colon + 1:].strip()
+    sig = signature_text[colon + 1 :].strip()
     arrow = None
     for i, c, d in _scan_top_level(sig):
         if c == "-" and d == 0 and sig.startswith("->", i):
             arrow = i
     if arrow is not None:
-        return _split_types(sig[arrow + 2:])
+        return _split_types(sig[arrow + 2 :])
     types = _split_types(sig)
     # pretty forms list operand types (select: "tensor<i1>, tensor<f32>"); the result
     # types are the last ones
-    return types if n_results is None or len(types) == n_results else types[len(types) - n_results:]
+    return (
+        types if n_results is None or len(types) == n_results else types[len(types) - n_results :]
+    )
 
 
 def _operands(clean, results):
@@ -558,7 +640,7 @@ def _operands(clean, results):
     out = []
     for m in _VALUE.finditer(clean):
         v = m.group()
-        after = clean[m.end():m.end() + 3]
+        after = clean[m.end() : m.end() + 3]
         if v.split("#")[0] in defined or after.startswith(":") or after.startswith(" ="):
             continue
         out.append(v)
@@ -576,15 +658,15 @@ def parse_mlir_module(text):
     module_name = None
     functions = {}
     fn = None
-    stack = []          # open region-holding ops: [op, ...]
-    pending = None      # (start line, accumulated header text) of an op whose header spans lines
+    stack = []  # open region-holding ops: [op, ...]
+    pending = None  # (start line, accumulated header text) of an op whose header spans lines
 
     def finish(op_text, loc_text):
         results, rest = [], op_text
         m = _RESULTS.match(rest)
         if m:
             results = _expand_results(m.group(1))
-            rest = rest[m.end():]
+            rest = rest[m.end() :]
         m = _OPNAME.match(rest)
         name = (m.group(1) or m.group(2)) if m else rest.split()[0]
         callee = None
@@ -602,8 +684,20 @@ def parse_mlir_module(text):
         sig_text = first_line if opens_region else head_clean
         types = _result_types(sig_text, len(results))
         parent = stack[-1] if stack else None
-        op = MlirOp(name, results, _operands(head_clean, results), types, node, fn.name,
-                    parent, len(stack), start, end, first_line, callee)
+        op = MlirOp(
+            name,
+            results,
+            _operands(head_clean, results),
+            types,
+            node,
+            fn.name,
+            parent,
+            len(stack),
+            start,
+            end,
+            first_line,
+            callee,
+        )
         fn.ops.append(op)
         return op
 
@@ -622,16 +716,19 @@ def parse_mlir_module(text):
                 visibility, name = fm.group(1) or "public", fm.group(2)
                 open_i = sig.index("(")
                 close = next(k for k, c, d in _scan_top_level(sig, open_i) if c == ")" and d == 0)
-                args = [a.partition(":")[2].strip().split(" {")[0]
-                        for a in _split_types(sig[open_i + 1:close])]
-                after = sig[close + 1:].rstrip("{").strip()
+                args = [
+                    a.partition(":")[2].strip().split(" {")[0]
+                    for a in _split_types(sig[open_i + 1 : close])
+                ]
+                after = sig[close + 1 :].rstrip("{").strip()
                 results = _split_types(after[2:].strip()) if after.startswith("->") else []
                 results = [r.split(" {")[0].strip() for r in results]
                 fn = MlirFunction(name, visibility, args, results, i)
                 raw_open = s.index("(")
-                raw_close = next(k for k, c, d in _scan_top_level(s, raw_open)
-                                 if c == ")" and d == 0)
-                for a in _split_types(s[raw_open + 1:raw_close]):
+                raw_close = next(
+                    k for k, c, d in _scan_top_level(s, raw_open) if c == ")" and d == 0
+                )
+                for a in _split_types(s[raw_open + 1 : raw_close]):
                     tl = _trailing_loc(a)
                     fn.arg_locations.append(_LocParser(tl[1]).loc() if tl else UNKNOWN)
                 functions[name] = fn
@@ -647,14 +744,14 @@ def parse_mlir_module(text):
             else:
                 tl = _trailing_loc(ln)
                 if tl is not None:
-                    body = acc[:len(acc) - len(ln)] + tl[0]
+                    body = acc[: len(acc) - len(ln)] + tl[0]
                     add_op(body, start, i, tl[1])
                     pending = None
                 else:
                     pending = (start, acc)
             continue
         if s.startswith("}"):
-            if s.endswith("{"):      # "} do {", "}, {": the next region of the same op
+            if s.endswith("{"):  # "} do {", "}, {": the next region of the same op
                 continue
             tl = _trailing_loc(s)
             if stack:
@@ -664,14 +761,15 @@ def parse_mlir_module(text):
                     op._loc_node = _LocParser(tl[1]).loc()
                     # generic form closes with "}) : (types) -> types loc(...)"
                     if not op.result_types:
-                        op.result_types = _result_types(_strip_locs(tl[0]).lstrip("}) "),
-                                                        len(op.results))
-            else:                    # closes the function
+                        op.result_types = _result_types(
+                            _strip_locs(tl[0]).lstrip("}) "), len(op.results)
+                        )
+            else:  # closes the function
                 fn._loc_node = _LocParser(tl[1]).loc() if tl else UNKNOWN
                 fn.end_line = i
                 fn = None
             continue
-        if s.startswith("^"):        # block label with arguments
+        if s.startswith("^"):  # block label with arguments
             continue
         if s.endswith("{"):
             op = add_op(ln, i, None, None, opens_region=True)

@@ -21,6 +21,7 @@ nothing (or reported a change that the printed module does not show) are skipped
 ``<pass>.<step>.txt`` files without ``after_``/``before_`` are dumps taken in the middle
 of a pass (copy insertion writes three).
 """
+
 from __future__ import annotations
 
 import difflib
@@ -43,6 +44,7 @@ _PIPELINE_START = "pipeline-start"
 
 # ---------------------------------------------------------------------------- entry points
 
+
 def compile_with_passes(f, *args, compiler_options=None, dump_dir=None, **kwargs):
     """Compile ``f`` on these arguments (or a ``Lowered`` stage, with no arguments) with
     XLA's per-pass dump, and return the ``PassTimeline``.
@@ -55,14 +57,17 @@ def compile_with_passes(f, *args, compiler_options=None, dump_dir=None, **kwargs
     if keep:
         os.makedirs(dump_dir, exist_ok=True)
         if os.listdir(dump_dir):
-            raise ValueError(f"dump_dir {dump_dir!r} is not empty; XLA's files from another "
-                             "compile would mix with this one's. Pass an empty or new folder.")
+            raise ValueError(
+                f"dump_dir {dump_dir!r} is not empty; XLA's files from another "
+                "compile would mix with this one's. Pass an empty or new folder."
+            )
     else:
         dump_dir = tempfile.mkdtemp(prefix="glassjax_passes_")
     try:
         start = time.perf_counter()
-        compiled = lowered.compile(compiler_options=compiler_options, dump_passes=True,
-                                   dump_dir=dump_dir)
+        compiled = lowered.compile(
+            compiler_options=compiler_options, dump_passes=True, dump_dir=dump_dir
+        )
         wall = time.perf_counter() - start
         timeline = read_dump(dump_dir, compiled_text=compiled.as_text())
     finally:
@@ -84,10 +89,13 @@ def _as_lowered(f, args, kwargs):
             raise TypeError("compile_with_passes(lowered) takes no example arguments")
         return f
     if not callable(f):
-        raise TypeError(f"compile_with_passes needs a function, a jit-wrapped function or a "
-                        f"Lowered stage, got {type(f).__name__}")
+        raise TypeError(
+            f"compile_with_passes needs a function, a jit-wrapped function or a "
+            f"Lowered stage, got {type(f).__name__}"
+        )
     if not hasattr(f, "lower"):
         import engine
+
         f = engine.jit(f)
     return f.lower(*args, **kwargs)
 
@@ -105,14 +113,14 @@ def read_dump(dump_dir, compiled_text=None):
     before_text = _read(path(before_name))
     after_name, platform = None, None
     for n in own:
-        m = _AFTER_OPT.fullmatch(n[len(prefix):])
+        m = _AFTER_OPT.fullmatch(n[len(prefix) :])
         if m:
             after_name, platform = n, m.group(1)
     after_text = _read(path(after_name)) if after_name else None
 
     dumps = []
     for n in own:
-        m = _STEP_FILE.fullmatch(n[len(prefix):])
+        m = _STEP_FILE.fullmatch(n[len(prefix) :])
         if m:
             dumps.append(_dump_entry(int(m.group(1)), m.group(2), n, _read(path(n)), mtime(n)))
     dumps.sort(key=lambda d: d["seq"])
@@ -123,35 +131,54 @@ def read_dump(dump_dir, compiled_text=None):
         if d["text"] == prev_text:
             skipped.append(d)
         else:
-            steps.append(PassStep(len(steps), d, prev_text, prev_label,
-                                  d["mtime"] - prev_time, parsed))
+            steps.append(
+                PassStep(len(steps), d, prev_text, prev_label, d["mtime"] - prev_time, parsed)
+            )
             prev_text, prev_label = d["text"], d["label"]
         prev_time = d["mtime"]
     if after_text is not None and after_text != prev_text:
-        final = {"seq": None, "file": after_name, "pipeline": None, "pass_name": "(final)",
-                 "next_pass": None, "kind": "final", "step": None, "text": after_text,
-                 "mtime": mtime(after_name),
-                 "label": "after the last dumped pass (work outside any dumped pass)"}
-        steps.append(PassStep(len(steps), final, prev_text, prev_label,
-                              final["mtime"] - prev_time, parsed))
+        final = {
+            "seq": None,
+            "file": after_name,
+            "pipeline": None,
+            "pass_name": "(final)",
+            "next_pass": None,
+            "kind": "final",
+            "step": None,
+            "text": after_text,
+            "mtime": mtime(after_name),
+            "label": "after the last dumped pass (work outside any dumped pass)",
+        }
+        steps.append(
+            PassStep(len(steps), final, prev_text, prev_label, final["mtime"] - prev_time, parsed)
+        )
 
     timeline = PassTimeline(
-        module_name=prefix.split(".", 1)[1].rstrip("."), platform=platform,
-        before_optimizations=before_text, after_optimizations=after_text, passes=steps,
-        dumps=dumps, skipped=skipped, compiled_text=compiled_text)
+        module_name=prefix.split(".", 1)[1].rstrip("."),
+        platform=platform,
+        before_optimizations=before_text,
+        after_optimizations=after_text,
+        passes=steps,
+        dumps=dumps,
+        skipped=skipped,
+        compiled_text=compiled_text,
+    )
     timeline.every_pass_dumped = _every_pass_dumped(path(prefix + "debug_options"))
     base = prefix + (f"{platform}_" if platform else "")
-    timeline.buffer_assignment = _optional(path(base + "after_optimizations-buffer-assignment.txt"),
-                                           BufferAssignment)
-    timeline.memory_usage = _optional(path(base + "after_optimizations-memory-usage-report.txt"),
-                                      MemoryUsageReport)
+    timeline.buffer_assignment = _optional(
+        path(base + "after_optimizations-buffer-assignment.txt"), BufferAssignment
+    )
+    timeline.memory_usage = _optional(
+        path(base + "after_optimizations-memory-usage-report.txt"), MemoryUsageReport
+    )
     timeline.live_range = _optional(path(base + "after_optimizations-live-range.txt"), LiveRange)
     timeline.kernels = _read_kernels(dump_dir, own, prefix)
     codegen_files = [n for n in own if n.endswith((".o", ".ll", ".ptx"))]
     timeline.timings = {
         "hlo_passes_s": (mtime(after_name) - mtime(before_name)) if after_name else None,
         "codegen_s": (max(mtime(n) for n in codegen_files) - mtime(after_name))
-        if codegen_files and after_name else None,
+        if codegen_files and after_name
+        else None,
         "note": "from the dump files' modification times: wall-clock, dump writing included",
     }
     return timeline
@@ -159,11 +186,16 @@ def read_dump(dump_dir, compiled_text=None):
 
 def _module_prefix(names):
     """'module_0000.<name>.' of the (last) module whose optimization was dumped."""
-    candidates = [n[:-len("before_optimizations.txt")] for n in names
-                  if n.startswith("module_") and n.endswith(".before_optimizations.txt")]
+    candidates = [
+        n[: -len("before_optimizations.txt")]
+        for n in names
+        if n.startswith("module_") and n.endswith(".before_optimizations.txt")
+    ]
     if not candidates:
-        raise ValueError("no XLA dump found (no module_*.before_optimizations.txt); was the "
-                         "program compiled with dump_passes=True?")
+        raise ValueError(
+            "no XLA dump found (no module_*.before_optimizations.txt); was the "
+            "program compiled with dump_passes=True?"
+        )
     return sorted(candidates)[-1]
 
 
@@ -172,15 +204,36 @@ def _dump_entry(seq, rest, name, text, mtime):
     if m:
         pipeline, after, before = m.groups()
         kind = "pipeline-start" if after == _PIPELINE_START else "pass"
-        label = (f"{pipeline}: start (changed by work between pipelines, outside any "
-                 f"dumped pass)" if kind == "pipeline-start" else after)
-        return {"seq": seq, "file": name, "pipeline": pipeline, "pass_name": after,
-                "next_pass": before, "kind": kind, "step": None, "text": text,
-                "mtime": mtime, "label": label}
+        label = (
+            f"{pipeline}: start (changed by work between pipelines, outside any dumped pass)"
+            if kind == "pipeline-start"
+            else after
+        )
+        return {
+            "seq": seq,
+            "file": name,
+            "pipeline": pipeline,
+            "pass_name": after,
+            "next_pass": before,
+            "kind": kind,
+            "step": None,
+            "text": text,
+            "mtime": mtime,
+            "label": label,
+        }
     pass_name, _, step = rest.partition(".")
-    return {"seq": seq, "file": name, "pipeline": None, "pass_name": pass_name,
-            "next_pass": None, "kind": "during-pass", "step": step.replace("_", " "),
-            "text": text, "mtime": mtime, "label": f"{pass_name} ({step.replace('_', ' ')})"}
+    return {
+        "seq": seq,
+        "file": name,
+        "pipeline": None,
+        "pass_name": pass_name,
+        "next_pass": None,
+        "kind": "during-pass",
+        "step": step.replace("_", " "),
+        "text": text,
+        "mtime": mtime,
+        "label": f"{pass_name} ({step.replace('_', ' ')})",
+    }
 
 
 def _every_pass_dumped(debug_options_path):
@@ -204,14 +257,24 @@ def _optional(path, cls):
 
 # ---------------------------------------------------------------------------- the timeline
 
+
 class PassTimeline:
     """XLA's compile of one module: ``before_optimizations`` text, ``passes`` (the steps
     that changed the module, in order), ``after_optimizations`` text, then the final
     ``buffer_assignment``, ``memory_usage`` and ``live_range`` reports and the generated
     ``kernels`` (object code, LLVM IR). ``skipped`` holds the dumps that changed nothing."""
 
-    def __init__(self, module_name, platform, before_optimizations, after_optimizations,
-                 passes, dumps, skipped, compiled_text=None):
+    def __init__(
+        self,
+        module_name,
+        platform,
+        before_optimizations,
+        after_optimizations,
+        passes,
+        dumps,
+        skipped,
+        compiled_text=None,
+    ):
         self.module_name = module_name
         self.platform = platform
         self.before_optimizations = before_optimizations
@@ -236,8 +299,10 @@ class PassTimeline:
         return self.passes[i]
 
     def __repr__(self):
-        return (f"<PassTimeline {self.module_name}: {len(self.passes)} changing passes of "
-                f"{len(self.dumps)} dumps, {len(self.kernels)} kernels>")
+        return (
+            f"<PassTimeline {self.module_name}: {len(self.passes)} changing passes of "
+            f"{len(self.dumps)} dumps, {len(self.kernels)} kernels>"
+        )
 
     @property
     def pass_names(self):
@@ -258,22 +323,32 @@ class PassTimeline:
         two printers order its keys differently)."""
         if self.compiled_text is None or self.after_optimizations is None:
             return None
-        return canonical_hlo_text(self.after_optimizations) == \
-            canonical_hlo_text(self.compiled_text)
+        return canonical_hlo_text(self.after_optimizations) == canonical_hlo_text(
+            self.compiled_text
+        )
 
     def kernel(self, name):
         for k in self.kernels:
             if k.name == name or name in k.symbols_by_name:
                 return k
-        raise KeyError(f"no generated kernel named {name!r}; kernels: "
-                       f"{[k.name for k in self.kernels]}")
+        raise KeyError(
+            f"no generated kernel named {name!r}; kernels: {[k.name for k in self.kernels]}"
+        )
 
     def to_dict(self, include_text=False):
         return {
-            "module": self.module_name, "platform": self.platform,
+            "module": self.module_name,
+            "platform": self.platform,
             "passes": [s.to_dict(include_text) for s in self.passes],
-            "skipped": [{"seq": d["seq"], "pipeline": d["pipeline"], "pass": d["pass_name"],
-                         "kind": d["kind"]} for d in self.skipped],
+            "skipped": [
+                {
+                    "seq": d["seq"],
+                    "pipeline": d["pipeline"],
+                    "pass": d["pass_name"],
+                    "kind": d["kind"],
+                }
+                for d in self.skipped
+            ],
             "every_pass_dumped": self.every_pass_dumped,
             "buffer_assignment": _to_dict(self.buffer_assignment),
             "memory_usage": _to_dict(self.memory_usage),
@@ -281,8 +356,14 @@ class PassTimeline:
             "kernels": [k.to_dict() for k in self.kernels],
             "timings": dict(self.timings),
             "final_matches_compiled": self.final_matches_compiled(),
-            **({"before_optimizations": self.before_optimizations,
-                "after_optimizations": self.after_optimizations} if include_text else {}),
+            **(
+                {
+                    "before_optimizations": self.before_optimizations,
+                    "after_optimizations": self.after_optimizations,
+                }
+                if include_text
+                else {}
+            ),
         }
 
 
@@ -349,9 +430,15 @@ class PassStep:
     @property
     def text_diff(self):
         if self._text_diff is None:
-            self._text_diff = "\n".join(difflib.unified_diff(
-                self.previous_text.splitlines(), self.text.splitlines(),
-                fromfile=self.previous_label, tofile=self.label, lineterm=""))
+            self._text_diff = "\n".join(
+                difflib.unified_diff(
+                    self.previous_text.splitlines(),
+                    self.text.splitlines(),
+                    fromfile=self.previous_label,
+                    tofile=self.label,
+                    lineterm="",
+                )
+            )
         return self._text_diff
 
     @property
@@ -361,11 +448,21 @@ class PassStep:
 
     def to_dict(self, include_text=False):
         d = self.diff
-        out = {"index": self.index, "seq": self.seq, "pipeline": self.pipeline,
-               "pass": self.pass_name, "next_pass": self.next_pass, "kind": self.kind,
-               "step": self.step, "label": self.label, "file": self.file,
-               "elapsed_s": self.elapsed_s, "is_fusion_pass": self.is_fusion_pass,
-               "diff": d.to_dict() if d else None, "diff_error": self.diff_error}
+        out = {
+            "index": self.index,
+            "seq": self.seq,
+            "pipeline": self.pipeline,
+            "pass": self.pass_name,
+            "next_pass": self.next_pass,
+            "kind": self.kind,
+            "step": self.step,
+            "label": self.label,
+            "file": self.file,
+            "elapsed_s": self.elapsed_s,
+            "is_fusion_pass": self.is_fusion_pass,
+            "diff": d.to_dict() if d else None,
+            "diff_error": self.diff_error,
+        }
         if include_text:
             out["text"] = self.text
             out["text_diff"] = self.text_diff
@@ -373,6 +470,7 @@ class PassStep:
 
 
 # ---------------------------------------------------------------------------- structural diff
+
 
 class StructuralDiff:
     """What one pass did to the module's instructions.
@@ -405,16 +503,24 @@ class StructuralDiff:
         self.header_changed = False
 
     def __bool__(self):
-        return bool(self.added or self.removed or self.fused or self.rewritten
-                    or self.computations_added or self.computations_removed)
+        return bool(
+            self.added
+            or self.removed
+            or self.fused
+            or self.rewritten
+            or self.computations_added
+            or self.computations_removed
+        )
 
     def summary(self):
         parts = []
         if self.fused:
             kinds = sorted({k for f in self.fused for k in f["fusion_kinds"] if k})
-            parts.append(f"fused {len(self.fused)} instructions into "
-                         f"{len({i for f in self.fused for i in f['into']})} fusions"
-                         + (f" ({', '.join(kinds)})" if kinds else ""))
+            parts.append(
+                f"fused {len(self.fused)} instructions into "
+                f"{len({i for f in self.fused for i in f['into']})} fusions"
+                + (f" ({', '.join(kinds)})" if kinds else "")
+            )
         for name in ("copied", "added", "removed", "rewritten"):
             items = getattr(self, name)
             if items:
@@ -429,13 +535,19 @@ class StructuralDiff:
         return f"<StructuralDiff {self.summary()}>"
 
     def to_dict(self):
-        return {"added": self.added, "removed": self.removed, "fused": self.fused,
-                "copied": self.copied,
-                "rewritten": self.rewritten, "fusions_created": self.fusions_created,
-                "computations_added": self.computations_added,
-                "computations_removed": self.computations_removed,
-                "reordered": self.reordered, "header_changed": self.header_changed,
-                "summary": self.summary()}
+        return {
+            "added": self.added,
+            "removed": self.removed,
+            "fused": self.fused,
+            "copied": self.copied,
+            "rewritten": self.rewritten,
+            "fusions_created": self.fusions_created,
+            "computations_added": self.computations_added,
+            "computations_removed": self.computations_removed,
+            "reordered": self.reordered,
+            "header_changed": self.header_changed,
+            "summary": self.summary(),
+        }
 
 
 def _stem(name):
@@ -447,8 +559,13 @@ def _shape_key(shape):
 
 
 def _clone_key(ins):
-    return (_stem(ins.name), ins.opcode, _shape_key(ins.shape), ins.metadata.op_name,
-            ins.literal if ins.opcode == "constant" else None)
+    return (
+        _stem(ins.name),
+        ins.opcode,
+        _shape_key(ins.shape),
+        ins.metadata.op_name,
+        ins.literal if ins.opcode == "constant" else None,
+    )
 
 
 def _could_be_copy(original, clone, before, after, removed):
@@ -464,12 +581,18 @@ def _could_be_copy(original, clone, before, after, removed):
         if was in removed or was == now:
             continue
         if now not in params:
-            if was in before and now in after and \
-                    _clone_key(before.instruction(was)) == _clone_key(after.instruction(now)):
+            if (
+                was in before
+                and now in after
+                and _clone_key(before.instruction(was)) == _clone_key(after.instruction(now))
+            ):
                 continue
             return False
-        sources = {after.instruction(c).operands[params[now]] for c in comp.callers
-                   if c in after and params[now] < len(after.instruction(c).operands)}
+        sources = {
+            after.instruction(c).operands[params[now]]
+            for c in comp.callers
+            if c in after and params[now] < len(after.instruction(c).operands)
+        }
         if was not in sources:
             return False
     return True
@@ -481,8 +604,13 @@ def _in_fusion(module, ins):
 
 
 def _describe(ins):
-    return {"name": ins.name, "opcode": ins.opcode, "shape": ins.shape.text,
-            "computation": ins.computation, "op_name": ins.metadata.op_name}
+    return {
+        "name": ins.name,
+        "opcode": ins.opcode,
+        "shape": ins.shape.text,
+        "computation": ins.computation,
+        "op_name": ins.metadata.op_name,
+    }
 
 
 def structural_diff(before, after):
@@ -496,14 +624,17 @@ def structural_diff(before, after):
     removed = [i for n, i in old.items() if n not in new]
     removed_names = {i.name for i in removed}
     by_key = {}
-    for n, ins in old.items():
+    for ins in old.values():
         by_key.setdefault(_clone_key(ins), []).append(ins)
     copies_of, ambiguous, matched_clones = {}, set(), set()
     for n, ins in new.items():
         if n in old or ins.opcode == "parameter" or not _in_fusion(after, ins):
             continue
-        candidates = [r for r in by_key.get(_clone_key(ins), ())
-                      if _could_be_copy(r, ins, before, after, removed_names)]
+        candidates = [
+            r
+            for r in by_key.get(_clone_key(ins), ())
+            if _could_be_copy(r, ins, before, after, removed_names)
+        ]
         gone = [r for r in candidates if r.name in removed_names]
         candidates = gone or candidates  # prefer what left the module over what stayed
         for r in candidates:
@@ -519,8 +650,14 @@ def structural_diff(before, after):
         into = []
         for c in copies:
             into.extend(f for f in after.fusions_of(c.name) if f not in into)
-        d.copied.append({**_describe(old[n]), "into": into, "as": [c.name for c in copies],
-                         "exact": n not in ambiguous})
+        d.copied.append(
+            {
+                **_describe(old[n]),
+                "into": into,
+                "as": [c.name for c in copies],
+                "exact": n not in ambiguous,
+            }
+        )
 
     fused_into = {}
     for ins in removed:
@@ -532,9 +669,15 @@ def structural_diff(before, after):
             into.extend(f for f in after.fusions_of(c.name) if f not in into)
         for f in into:
             fused_into.setdefault(f, []).append(ins.name)
-        d.fused.append({**_describe(ins), "into": into,
-                        "fusion_kinds": [new[f].fusion_kind if f in new else None for f in into],
-                        "as": [c.name for c in copies], "exact": ins.name not in ambiguous})
+        d.fused.append(
+            {
+                **_describe(ins),
+                "into": into,
+                "fusion_kinds": [new[f].fusion_kind if f in new else None for f in into],
+                "as": [c.name for c in copies],
+                "exact": ins.name not in ambiguous,
+            }
+        )
 
     # Instructions that kept their name but moved into a fused computation.
     for n, ins in new.items():
@@ -545,9 +688,15 @@ def structural_diff(before, after):
             into = after.fusions_of(n)
             for f in into:
                 fused_into.setdefault(f, []).append(n)
-            d.fused.append({**_describe(o), "into": into,
-                            "fusion_kinds": [new[f].fusion_kind for f in into if f in new],
-                            "as": [n], "exact": True})
+            d.fused.append(
+                {
+                    **_describe(o),
+                    "into": into,
+                    "fusion_kinds": [new[f].fusion_kind for f in into if f in new],
+                    "as": [n],
+                    "exact": True,
+                }
+            )
 
     fused_names = {f["name"] for f in d.fused}
     d.removed = [_describe(i) for i in removed if i.name not in fused_names]
@@ -558,11 +707,18 @@ def structural_diff(before, after):
             continue
         d.added.append(_describe(ins))
         if ins.opcode == "fusion":
-            d.fusions_created.append({
-                "name": n, "kind": ins.fusion_kind, "computation": ins.computation,
-                "calls": list(ins.called), "fused": fused_into.get(n, []),
-                "size": sum(len(after.computations[c]) for c in ins.called
-                            if c in after.computations)})
+            d.fusions_created.append(
+                {
+                    "name": n,
+                    "kind": ins.fusion_kind,
+                    "computation": ins.computation,
+                    "calls": list(ins.called),
+                    "fused": fused_into.get(n, []),
+                    "size": sum(
+                        len(after.computations[c]) for c in ins.called if c in after.computations
+                    ),
+                }
+            )
     for n, ins in new.items():
         o = old.get(n)
         if o is None or n in fused_names:
@@ -581,8 +737,9 @@ def structural_diff(before, after):
         if ins.opcode == "fusion" and _fused_body(before, o) != _fused_body(after, ins):
             changes.append("fused computation")
         if changes:
-            d.rewritten.append({**_describe(ins), "changes": changes,
-                                "before": o.text, "after": ins.text})
+            d.rewritten.append(
+                {**_describe(ins), "changes": changes, "before": o.text, "after": ins.text}
+            )
     for name, comp in after.computations.items():
         if name in before.computations:
             kept = [i.name for i in comp.instructions if i.name in old]
@@ -602,8 +759,12 @@ def _canonical_attributes(ins):
 
 
 def _fused_body(module, ins):
-    return sorted((i.opcode, _shape_key(i.shape)) for c in ins.called
-                  if c in module.computations for i in module.computations[c])
+    return sorted(
+        (i.opcode, _shape_key(i.shape))
+        for c in ins.called
+        if c in module.computations
+        for i in module.computations[c]
+    )
 
 
 def _canonical_json(text):
@@ -625,15 +786,16 @@ def canonical_hlo_text(text):
     dropped, for comparing two printers' output of the same module."""
     lines = []
     for line in text.strip().splitlines():
-        line = _BACKEND_CONFIG.sub(lambda m: "backend_config=" + _canonical_json(m.group(1)),
-                                   line.rstrip())
+        line = _BACKEND_CONFIG.sub(
+            lambda m: "backend_config=" + _canonical_json(m.group(1)), line.rstrip()
+        )
         lines.append(line)
     return "\n".join(lines)
 
 
 # ---------------------------------------------------------------------------- final reports
 
-_SIZE_UNITS = {"B": 1, "KiB": 1024, "MiB": 1024 ** 2, "GiB": 1024 ** 3, "TiB": 1024 ** 4}
+_SIZE_UNITS = {"B": 1, "KiB": 1024, "MiB": 1024**2, "GiB": 1024**3, "TiB": 1024**4}
 
 
 def _parse_size(text):
@@ -649,8 +811,10 @@ class BufferAssignment:
     holds (instruction, offset, size, shape)."""
 
     _ALLOC = re.compile(r"allocation (\d+): size (\d+)(?:, (.*))?:\s*$")
-    _VALUE = re.compile(r"\s*value: <(\d+) ([^ {]+)(\{[^}]*\})? @(\d+)> "
-                        r"\(size=(\d+),offset=(\d+)\): (.*)$")
+    _VALUE = re.compile(
+        r"\s*value: <(\d+) ([^ {]+)(\{[^}]*\})? @(\d+)> "
+        r"\(size=(\d+),offset=(\d+)\): (.*)$"
+    )
 
     def __init__(self, text):
         self.text = text
@@ -661,19 +825,29 @@ class BufferAssignment:
             if m:
                 flags = m.group(3) or ""
                 param = re.search(r"parameter (\d+)", flags)
-                current = {"index": int(m.group(1)), "size": int(m.group(2)),
-                           "kind": self._kind(flags),
-                           "parameter": int(param.group(1)) if param else None,
-                           "maybe_live_out": "maybe-live-out" in flags,
-                           "attributes": flags, "values": []}
+                current = {
+                    "index": int(m.group(1)),
+                    "size": int(m.group(2)),
+                    "kind": self._kind(flags),
+                    "parameter": int(param.group(1)) if param else None,
+                    "maybe_live_out": "maybe-live-out" in flags,
+                    "attributes": flags,
+                    "values": [],
+                }
                 self.allocations.append(current)
                 continue
             m = self._VALUE.match(line)
             if m and current is not None:
-                current["values"].append({
-                    "id": int(m.group(1)), "instruction": m.group(2),
-                    "index": m.group(3) or "{}", "size": int(m.group(5)),
-                    "offset": int(m.group(6)), "shape": m.group(7).strip()})
+                current["values"].append(
+                    {
+                        "id": int(m.group(1)),
+                        "instruction": m.group(2),
+                        "index": m.group(3) or "{}",
+                        "size": int(m.group(5)),
+                        "offset": int(m.group(6)),
+                        "shape": m.group(7).strip(),
+                    }
+                )
 
     @staticmethod
     def _kind(flags):
@@ -681,8 +855,12 @@ class BufferAssignment:
             return "parameter"
         if "output shape" in flags:
             return "output"
-        for word, kind in (("preallocated-temp", "temp"), ("thread-local", "thread-local"),
-                           ("constant", "constant"), ("maybe-live-out", "live-out")):
+        for word, kind in (
+            ("preallocated-temp", "temp"),
+            ("thread-local", "thread-local"),
+            ("constant", "constant"),
+            ("maybe-live-out", "live-out"),
+        ):
             if word in flags:
                 return kind
         return "other"
@@ -707,8 +885,11 @@ class BufferAssignment:
         return f"<BufferAssignment {len(self.allocations)} allocations, {self.total_bytes} bytes>"
 
     def to_dict(self):
-        return {"allocations": self.allocations, "total_bytes": self.total_bytes,
-                "bytes_by_kind": self.bytes_by_kind()}
+        return {
+            "allocations": self.allocations,
+            "total_bytes": self.total_bytes,
+            "bytes_by_kind": self.bytes_by_kind(),
+        }
 
 
 class MemoryUsageReport:
@@ -724,8 +905,12 @@ class MemoryUsageReport:
         for line in text.splitlines():
             m = re.match(r"Memory Space: (.*?) \(color=(\d+)\)", line)
             if m:
-                space = {"name": m.group(1), "color": int(m.group(2)), "total_bytes": None,
-                         "allocations": []}
+                space = {
+                    "name": m.group(1),
+                    "color": int(m.group(2)),
+                    "total_bytes": None,
+                    "allocations": [],
+                }
                 self.spaces.append(space)
                 continue
             m = re.match(r"Total bytes: (\d+)", line)
@@ -736,11 +921,15 @@ class MemoryUsageReport:
             if space is not None and len(parts) == 5 and parts[0] != "cumulative_size":
                 if not parts[2].isdigit():
                     continue
-                space["allocations"].append({
-                    "size": _parse_size(parts[1]), "size_text": parts[1],
-                    "offset": int(parts[2]),
-                    "values": int(parts[3]) if parts[3].isdigit() else None,
-                    "shapes": parts[4]})
+                space["allocations"].append(
+                    {
+                        "size": _parse_size(parts[1]),
+                        "size_text": parts[1],
+                        "offset": int(parts[2]),
+                        "values": int(parts[3]) if parts[3].isdigit() else None,
+                        "shapes": parts[4],
+                    }
+                )
 
     @property
     def total_bytes(self):
@@ -793,16 +982,18 @@ class LiveRange:
         return f"<LiveRange {len(self.schedule)} steps, peak {self.peak_bytes} bytes>"
 
     def to_dict(self):
-        return {"schedule": self.schedule,
-                "ranges": {k: list(v) for k, v in self.ranges.items()},
-                "peak_step": self.peak_step, "peak_bytes": self.peak_bytes,
-                "peak_buffers": self.peak_buffers}
+        return {
+            "schedule": self.schedule,
+            "ranges": {k: list(v) for k, v in self.ranges.items()},
+            "peak_step": self.peak_step,
+            "peak_bytes": self.peak_bytes,
+            "peak_buffers": self.peak_buffers,
+        }
 
 
 # ---------------------------------------------------------------------------- generated code
 
-_ELF_MACHINES = {3: "x86", 62: "x86-64", 40: "ARM", 183: "AArch64", 243: "RISC-V",
-                 21: "PowerPC64"}
+_ELF_MACHINES = {3: "x86", 62: "x86-64", 40: "ARM", 183: "AArch64", 243: "RISC-V", 21: "PowerPC64"}
 
 
 class KernelCode:
@@ -837,8 +1028,9 @@ class KernelCode:
         if self.object_bytes is None:
             return None
         if syntax not in self._disassembly:
-            self._disassembly[syntax] = disassemble(self.object_bytes, self.object_file,
-                                                    syntax, self.platform)
+            self._disassembly[syntax] = disassemble(
+                self.object_bytes, self.object_file, syntax, self.platform
+            )
         return self._disassembly[syntax]
 
     @property
@@ -846,31 +1038,43 @@ class KernelCode:
         if self.object_bytes is None:
             return "no object file in the dump for this kernel"
         if objdump_path() is None:
-            return ("objdump not found (Debian/Ubuntu package 'binutils'); only the symbol "
-                    "list and sizes are shown")
+            return (
+                "objdump not found (Debian/Ubuntu package 'binutils'); only the symbol "
+                "list and sizes are shown"
+            )
         return None
 
     def __repr__(self):
         return f"<KernelCode {self.name}: {self.code_size} bytes of {self.platform}>"
 
     def to_dict(self, include_code=False):
-        out = {"name": self.name, "platform": self.platform, "object_file": self.object_file,
-               "object_size": len(self.object_bytes) if self.object_bytes else None,
-               "code_size": self.code_size, "symbols": self.symbols,
-               "has_llvm_ir": self.llvm_ir is not None, "has_ptx": self.ptx is not None,
-               "disassembly_note": self.disassembly_note}
+        out = {
+            "name": self.name,
+            "platform": self.platform,
+            "object_file": self.object_file,
+            "object_size": len(self.object_bytes) if self.object_bytes else None,
+            "code_size": self.code_size,
+            "symbols": self.symbols,
+            "has_llvm_ir": self.llvm_ir is not None,
+            "has_ptx": self.ptx is not None,
+            "disassembly_note": self.disassembly_note,
+        }
         if include_code:
-            out.update(llvm_ir=self.llvm_ir, llvm_ir_optimized=self.llvm_ir_optimized,
-                       ptx=self.ptx, disassembly=self.disassembly())
+            out.update(
+                llvm_ir=self.llvm_ir,
+                llvm_ir_optimized=self.llvm_ir_optimized,
+                ptx=self.ptx,
+                disassembly=self.disassembly(),
+            )
         return out
 
 
 def _kernel_name(file_stem):
     name = file_stem
     if name.startswith("__compute_module_"):
-        name = name[len("__compute_module_"):]
+        name = name[len("__compute_module_") :]
     if name.endswith("_kernel_module"):
-        name = name[:-len("_kernel_module")]
+        name = name[: -len("_kernel_module")]
     return name
 
 
@@ -884,22 +1088,25 @@ def _read_kernels(dump_dir, own, prefix):
         return kernels[name]
 
     for n in own:
-        rest = n[len(prefix):]
+        rest = n[len(prefix) :]
         full = os.path.join(dump_dir, n)
         if rest.startswith("obj-file.") and rest.endswith(".o"):
-            k = get(rest[len("obj-file."):-2])
+            k = get(rest[len("obj-file.") : -2])
             with open(full, "rb") as fh:
                 k.object_bytes = fh.read()
             k.object_file = rest
             machine, k.symbols = elf_symbols(k.object_bytes)
-            k.platform = f"{machine} ELF object (XLA {_platform_word(own, prefix)})" \
-                if machine else "unknown object format"
+            k.platform = (
+                f"{machine} ELF object (XLA {_platform_word(own, prefix)})"
+                if machine
+                else "unknown object format"
+            )
         elif rest.endswith(".ir-no-opt.ll"):
-            get(rest[:-len(".ir-no-opt.ll")]).llvm_ir = _read(full)
+            get(rest[: -len(".ir-no-opt.ll")]).llvm_ir = _read(full)
         elif rest.endswith(".ir-with-opt.ll"):
-            get(rest[:-len(".ir-with-opt.ll")]).llvm_ir_optimized = _read(full)
+            get(rest[: -len(".ir-with-opt.ll")]).llvm_ir_optimized = _read(full)
         elif rest.endswith(".ptx"):
-            k = get(rest[:-len(".ptx")])
+            k = get(rest[: -len(".ptx")])
             k.ptx = _read(full)
             k.platform = k.platform or "PTX assembly (NVIDIA virtual ISA)"
     return sorted(kernels.values(), key=lambda k: k.name)
@@ -907,7 +1114,7 @@ def _read_kernels(dump_dir, own, prefix):
 
 def _platform_word(own, prefix):
     for n in own:
-        m = _AFTER_OPT.fullmatch(n[len(prefix):])
+        m = _AFTER_OPT.fullmatch(n[len(prefix) :])
         if m and m.group(1):
             return m.group(1).upper()
     return "backend"
@@ -920,10 +1127,11 @@ def elf_symbols(data):
     if len(data) < 64 or data[:4] != b"\x7fELF" or data[4] != 2 or data[5] != 1:
         return None, []
     machine = _ELF_MACHINES.get(struct.unpack_from("<H", data, 18)[0], "unknown")
-    shoff, = struct.unpack_from("<Q", data, 0x28)
+    (shoff,) = struct.unpack_from("<Q", data, 0x28)
     shentsize, shnum, shstrndx = struct.unpack_from("<HHH", data, 0x3A)
-    sections = [struct.unpack_from("<IIQQQQIIQQ", data, shoff + i * shentsize)
-                for i in range(shnum)]
+    sections = [
+        struct.unpack_from("<IIQQQQIIQQ", data, shoff + i * shentsize) for i in range(shnum)
+    ]
 
     def cstr(offset):
         end = data.index(b"\0", offset)
@@ -937,15 +1145,22 @@ def elf_symbols(data):
             continue
         strtab = sections[s[6]][4]
         for off in range(s[4], s[4] + s[5], 24):
-            st_name, st_info, _, st_shndx, st_value, st_size = \
-                struct.unpack_from("<IBBHQQ", data, off)
+            st_name, st_info, _, st_shndx, st_value, st_size = struct.unpack_from(
+                "<IBBHQQ", data, off
+            )
             kind = {1: "object", 2: "function"}.get(st_info & 0xF)
             if kind is None or not st_name:
                 continue
-            symbols.append({"name": cstr(strtab + st_name), "type": kind,
-                            "section": names[st_shndx] if st_shndx < len(names) else None,
-                            "offset": st_value, "size": st_size,
-                            "binding": {0: "local", 1: "global", 2: "weak"}.get(st_info >> 4)})
+            symbols.append(
+                {
+                    "name": cstr(strtab + st_name),
+                    "type": kind,
+                    "section": names[st_shndx] if st_shndx < len(names) else None,
+                    "offset": st_value,
+                    "size": st_size,
+                    "binding": {0: "local", 1: "global", 2: "weak"}.get(st_info >> 4),
+                }
+            )
     return machine, symbols
 
 

@@ -16,6 +16,7 @@ equations whose work it holds and an equation every kernel it ended up in.
 Everything taken from user data (names, paths, source, IR text) is escaped; the JSON is
 embedded with ``<``, ``>`` and ``&`` as ``\\u`` escapes, so no text can close the script.
 """
+
 from __future__ import annotations
 
 import html
@@ -30,12 +31,23 @@ import uuid
 
 from engine import core
 
-from .hlo_model import HloModule, match_close as _match_close
+from .hlo_model import HloModule
+from .hlo_model import match_close as _match_close
 from .jaxpr_model import JaxprModel
-from .mlir_model import MlirModule, strip_locs as _strip_locs
+from .mlir_model import MlirModule
+from .mlir_model import strip_locs as _strip_locs
 
-__all__ = ["jaxpr_html", "stablehlo_html", "hlo_html", "source_html", "stages_html",
-           "link_table", "html_document", "page_css", "page_js"]
+__all__ = [
+    "jaxpr_html",
+    "stablehlo_html",
+    "hlo_html",
+    "source_html",
+    "stages_html",
+    "link_table",
+    "html_document",
+    "page_css",
+    "page_js",
+]
 
 _STATIC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "static")
 _static_cache = {}
@@ -85,6 +97,7 @@ def _tog():
 
 # ---------------------------------------------------------------------------- link table
 
+
 def link_table(source_map):
     """The compact link table of a SourceMap (JSON-able), as the page script reads it:
 
@@ -123,20 +136,25 @@ def link_table(source_map):
     table["eqns"] = eqns
     table["mlir"] = {k: list(v) for k, v in sm.mlir_op_eqns.items()}
     for stage in stages:
-        table[stage] = _instruction_links(sm.modules[stage], sm.inst_eqns[stage],
-                                          sm.kernel_eqns[stage])
+        table[stage] = _instruction_links(
+            sm.modules[stage], sm.inst_eqns[stage], sm.kernel_eqns[stage]
+        )
     if stages:
         last = stages[-1]  # reasons are given for the last stage shown
         direct = ("o", "ok") if last == "hlo_opt" else ("h", "hk")
         why = {}
         for e in sm.jaxpr.all_eqns:
             d = eqns[e.id]
-            if not any(d.get(k) for k in direct) \
-                    and not sm.hlo_for_eqn(e.id, last == "hlo_opt", nested=True):
+            if not any(d.get(k) for k in direct) and not sm.hlo_for_eqn(
+                e.id, last == "hlo_opt", nested=True
+            ):
                 if not e.live:
                     why[e.id] = "dead"
-                elif sm.mlir is not None and e.id not in sm.eqn_mlir_ops \
-                        and not sm.mlir_ops_for_eqn(e.id, nested=True):
+                elif (
+                    sm.mlir is not None
+                    and e.id not in sm.eqn_mlir_ops
+                    and not sm.mlir_ops_for_eqn(e.id, nested=True)
+                ):
                     why[e.id] = "no_ops"
                 else:
                     why[e.id] = "no_metadata"
@@ -184,20 +202,26 @@ def _as_table(links):
 
 # ---------------------------------------------------------------------------- page pieces
 
+
 def _root(inner, *, uid, theme, table, extra_class=""):
     theme_attr = ""
     if theme is not None:
         if theme not in ("light", "dark"):
-            raise ValueError("theme must be 'light', 'dark' or None (follow the page), "
-                             f"got {theme!r}")
+            raise ValueError(
+                f"theme must be 'light', 'dark' or None (follow the page), got {theme!r}"
+            )
         theme_attr = f' data-theme="{theme}"'
-    parts = [f'<div class="gj-root{extra_class}" id="{_e(uid)}"{theme_attr}>',
-             f"<style>{page_css()}</style>", inner]
+    parts = [
+        f'<div class="gj-root{extra_class}" id="{_e(uid)}"{theme_attr}>',
+        f"<style>{page_css()}</style>",
+        inner,
+    ]
     if table is not None:
         parts.append(_json_script(table))
     uid_js = json.dumps(uid).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-    parts.append(f"<script>{page_js()}\nGlassjaxLinker.init(document.getElementById({uid_js}));"
-                 "</script>")
+    parts.append(
+        f"<script>{page_js()}\nGlassjaxLinker.init(document.getElementById({uid_js}));</script>"
+    )
     parts.append("</div>")
     return "".join(parts)
 
@@ -210,17 +234,20 @@ def _pane(kind, title, body, *, sub="", tools=(), code_class=""):
     buttons = []
     for act, label, pressed in tools:
         state = f' aria-pressed="{pressed}"' if pressed else ""
-        buttons.append(f'<button type="button" class="gj-btn" data-gj-act="{act}"{state}>'
-                       f"{_e(label)}</button>")
+        buttons.append(
+            f'<button type="button" class="gj-btn" data-gj-act="{act}"{state}>{_e(label)}</button>'
+        )
     buttons = "".join(buttons)
     cls = f"gj-code {code_class}".strip()
-    return (f'<section class="gj-pane gj-{kind}" data-kind="{kind}" aria-label="{_e(title)}">'
-            f'<div class="gj-pane-head"><span class="gj-pane-title">{_e(title)}</span>'
-            f'<span class="gj-pane-sub">{_e(sub)}</span>'
-            f'<span class="gj-count" aria-live="polite"></span>'
-            f'<span class="gj-pane-tools">{buttons}</span></div>'
-            f'<div class="{cls}" tabindex="0" role="region" aria-label="{_e(title)} text">'
-            f"{body}</div></section>")
+    return (
+        f'<section class="gj-pane gj-{kind}" data-kind="{kind}" aria-label="{_e(title)}">'
+        f'<div class="gj-pane-head"><span class="gj-pane-title">{_e(title)}</span>'
+        f'<span class="gj-pane-sub">{_e(sub)}</span>'
+        f'<span class="gj-count" aria-live="polite"></span>'
+        f'<span class="gj-pane-tools">{buttons}</span></div>'
+        f'<div class="{cls}" tabindex="0" role="region" aria-label="{_e(title)} text">'
+        f"{body}</div></section>"
+    )
 
 
 _FOLD_TOOLS = (("expand", "expand all", None), ("collapse", "collapse all", None))
@@ -228,14 +255,17 @@ _FOLD_TOOLS = (("expand", "expand all", None), ("collapse", "collapse all", None
 
 def html_document(fragment, title="Glassjax"):
     """A complete, self-contained HTML page around a rendered fragment."""
-    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-            "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-            f"<title>{_e(title)}</title>"
-            "<style>body{margin:0}body>.gj-root{min-height:100vh;padding:8px}</style>"
-            "</head><body>" + fragment + "</body></html>\n")
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{_e(title)}</title>"
+        "<style>body{margin:0}body>.gj-root{min-height:100vh;padding:8px}</style>"
+        "</head><body>" + fragment + "</body></html>\n"
+    )
 
 
 # ---------------------------------------------------------------------------- jaxpr
+
 
 def _as_jaxpr_model(jaxpr):
     if isinstance(jaxpr, JaxprModel):
@@ -245,8 +275,9 @@ def _as_jaxpr_model(jaxpr):
     inner = getattr(jaxpr, "jaxpr", None)  # a Traced stage
     if isinstance(inner, (core.ClosedJaxpr, core.Jaxpr)):
         return JaxprModel(inner)
-    raise TypeError("jaxpr_html needs a JaxprModel, ClosedJaxpr or Jaxpr, "
-                    f"got {type(jaxpr).__name__}")
+    raise TypeError(
+        f"jaxpr_html needs a JaxprModel, ClosedJaxpr or Jaxpr, got {type(jaxpr).__name__}"
+    )
 
 
 _WIDTH = 80
@@ -298,14 +329,18 @@ class _JaxprWriter:
         consts = " ".join(self.binder(b) for b in m.constvars)
         ins = " ".join(self.binder(b) for b in m.invars)
         out = self.out
-        out.append(f'<div><span class="gj-kw">{{ lambda</span> {consts}{" " if consts else ""}; '
-                   f'{ins}. <span class="gj-kw">let</span></div>')
+        out.append(
+            f'<div><span class="gj-kw">{{ lambda</span> {consts}{" " if consts else ""}; '
+            f'{ins}. <span class="gj-kw">let</span></div>'
+        )
         for eid in m.eqns:
             self.eqn(m.eqn(eid), 4)
         outs = ", ".join(self.atom(v) for v in m.outvars)
         comma = "," if len(m.outvars) == 1 else ""
-        out.append(f'<div>  <span class="gj-kw">in</span> ({outs}{comma}) '
-                   '<span class="gj-kw">}</span></div>')
+        out.append(
+            f'<div>  <span class="gj-kw">in</span> ({outs}{comma}) '
+            '<span class="gj-kw">}</span></div>'
+        )
         return "".join(out)
 
     def title(self, e):
@@ -323,9 +358,13 @@ class _JaxprWriter:
                 parts.append(f"runs in {_plural(len(kernels), 'kernel')}: {shown}")
         why = self.table.get("why", {}).get(e.id)
         if why:
-            parts.append({"dead": "removed by XLA: its result is never used",
-                          "no_ops": "its lowering emitted no op",
-                          "no_metadata": "XLA kept no instruction naming it"}.get(why, why))
+            parts.append(
+                {
+                    "dead": "removed by XLA: its result is never used",
+                    "no_ops": "its lowering emitted no op",
+                    "no_metadata": "XLA kept no instruction naming it",
+                }.get(why, why)
+            )
         if not e.live and not why:
             parts.append("dead: its result is never used")
         return _e("\n".join(parts))
@@ -398,10 +437,11 @@ class _JaxprWriter:
             label += f"[{s.position}]"
         self.out.append(
             f'<details class="gj-subjaxpr" open data-sub="{_e(label)}"><summary>{_tog()}'
-            f'{pad}{prefix}'
+            f"{pad}{prefix}"
             f'<span class="gj-kw">{{ lambda</span> {consts}{" " if consts else ""}; {ins}. '
             f'<span class="gj-kw">let</span><span class="gj-hint"> \u2026 {len(s.eqns)} '
-            f'equation{"" if len(s.eqns) == 1 else "s"} \u2026 {tail}</span></summary>')
+            f"equation{'' if len(s.eqns) == 1 else 's'} \u2026 {tail}</span></summary>"
+        )
         for eid in s.eqns:
             self.eqn(self.m.eqn(eid), indent + 4)
         self.out.append(f"<div>{pad}  {tail}</div></details>")
@@ -426,7 +466,8 @@ def jaxpr_html(jaxpr, *, links=None, theme=None, uid=None, title="jaxpr"):
 
 # ---------------------------------------------------------------------------- StableHLO
 
-_MLIR_TOKEN = re.compile(r"""
+_MLIR_TOKEN = re.compile(
+    r"""
   (?P<str>"(?:[^"\\]|\\.)*")
 | (?P<v>%[\w.$\-]+(?:\#\d+|:\d+)?)
 | (?P<sym>@[\w.$\-]+)
@@ -436,7 +477,9 @@ _MLIR_TOKEN = re.compile(r"""
 | (?P<lit>\b(?:true|false)\b|(?<![\w.])-?\d+(?:\.\d+)?(?:e[+\-]?\d+)?\b|\b0x[0-9A-Fa-f]+\b)
 | (?P<kw>\b(?:module|func|return|call|public|private|nested|cond|do|applies|across|dimensions
         |init|dense|dims|to|attributes|loc|unknown|callsite|at|fused)\b)
-""", re.X)
+""",
+    re.X,
+)
 
 
 # Token kinds whose patterns cannot match "&<>\"'": no escaping needed.
@@ -479,8 +522,10 @@ def _mlir_title(op, table):
         parts.append(f"tag {loc.tag}")
     eqns = (table or {}).get("mlir", {}).get(op.id)
     if eqns:
-        parts.append(f"equation{'s' if len(eqns) > 1 else ''} {', '.join(eqns[:6])}"
-                     + (" ..." if len(eqns) > 6 else ""))
+        parts.append(
+            f"equation{'s' if len(eqns) > 1 else ''} {', '.join(eqns[:6])}"
+            + (" ..." if len(eqns) > 6 else "")
+        )
     return _e("\n".join(parts))
 
 
@@ -502,21 +547,26 @@ def _mlir_pane(mlir, table, title="StableHLO"):
         f = fn_start.get(i)
         op = starts.get(i)
         if f is not None and f.end_line is not None and f.end_line > i:
-            out.append(f'<details class="gj-func" open data-func="{_e(f.name)}"><summary>{_tog()}'
-                       f'{hl}<span class="gj-hint"> \u2026 {len(f.ops)} ops \u2026 }}</span>'
-                       "</summary>")
+            out.append(
+                f'<details class="gj-func" open data-func="{_e(f.name)}"><summary>{_tog()}'
+                f'{hl}<span class="gj-hint"> \u2026 {len(f.ops)} ops \u2026 }}</span>'
+                "</summary>"
+            )
             closes.setdefault(f.end_line, []).append("</details>")
         elif op is not None:
             src = op.location.file_location()
             src_attr = f' data-src="{_e(_line_key(src[0], src[1]))}"' if src else ""
-            attrs = (f'class="gj-op" data-mlir="{_e(op.id)}"{src_attr} '
-                     f'title="{_mlir_title(op, table)}"')
+            attrs = (
+                f'class="gj-op" data-mlir="{_e(op.id)}"{src_attr} title="{_mlir_title(op, table)}"'
+            )
             end = op.end_line
             spans = end is not None and end > i
             region = spans and (op.id in parents or text.rstrip().endswith("{"))
             if region:
-                out.append(f'<div {attrs}><details class="gj-region" open><summary>{_tog()}{hl}'
-                           f'<span class="gj-hint"> \u2026 }}</span></summary>')
+                out.append(
+                    f'<div {attrs}><details class="gj-region" open><summary>{_tog()}{hl}'
+                    f'<span class="gj-hint"> \u2026 }}</span></summary>'
+                )
                 closes.setdefault(end, []).append("</details></div>")
             elif spans:
                 out.append(f"<div {attrs}><div>{hl}</div>")
@@ -530,8 +580,10 @@ def _mlir_pane(mlir, table, title="StableHLO"):
     for i in sorted(closes):  # never expected: unclosed regions in the text
         out.extend(closes[i])
     if aliases:
-        out.append(f'<details class="gj-locs"><summary>{_tog()}<span class="gj-note">'
-                   f'{len(aliases)} location aliases (#loc)</span></summary>')
+        out.append(
+            f'<details class="gj-locs"><summary>{_tog()}<span class="gj-note">'
+            f"{len(aliases)} location aliases (#loc)</span></summary>"
+        )
         out.extend(f"<div>{_highlight(a, _MLIR_TOKEN)}</div>" for a in aliases)
         out.append("</details>")
     sub = f"{len(ops)} ops in {_plural(len(mlir.functions), 'function')}"
@@ -543,17 +595,20 @@ def stablehlo_html(mlir, *, links=None, theme=None, uid=None, title="StableHLO")
     HTML fragment; locations are shown on hover instead of inline."""
     if isinstance(mlir, str):
         from .mlir_model import parse_mlir_module
+
         mlir = parse_mlir_module(mlir)
     if not isinstance(mlir, MlirModule):
-        raise TypeError("stablehlo_html needs an MlirModule or its text, "
-                        f"got {type(mlir).__name__}")
+        raise TypeError(
+            f"stablehlo_html needs an MlirModule or its text, got {type(mlir).__name__}"
+        )
     table = _as_table(links)
     return _root(_mlir_pane(mlir, table, title), uid=_new_uid(uid), theme=theme, table=table)
 
 
 # ---------------------------------------------------------------------------- HLO
 
-_HLO_TOKEN = re.compile(r"""
+_HLO_TOKEN = re.compile(
+    r"""
   (?P<str>"(?:[^"\\]|\\.)*")
 | (?P<v>%[\w.\-]+)
 | (?P<ty>\b(?:pred|token|[suf]\d+|bf16|c64|c128|f8e\w+)\[[^\]]*\](?:\{[^}]*\})?)
@@ -561,7 +616,9 @@ _HLO_TOKEN = re.compile(r"""
 | (?P<pk>\b[a-z_][a-z0-9_]*(?==))
 | (?P<kw>\b(?:ROOT|ENTRY|HloModule)\b)
 | (?P<lit>(?<![\w.\-])-?\d[\w.]*|\b(?:true|false|inf|nan)\b)
-""", re.X)
+""",
+    re.X,
+)
 
 _HLO_TABLES = ("FileNames", "FunctionNames", "FileLocations", "StackFrames")
 _FUSED_COLLAPSE_AT = 80  # instructions in a module above which fused bodies start collapsed
@@ -585,8 +642,10 @@ class _HloWriter:
         if start == self._def_at:
             return f'<span class="gj-def">{_e(tok)}</span>'
         if name in self.comp_ids and name not in self.m:
-            return (f'<a class="gj-ref" href="#{self.comp_ids[name]}" data-comp="{_e(name)}">'
-                    f"{_e(tok)}</a>")
+            return (
+                f'<a class="gj-ref" href="#{self.comp_ids[name]}" data-comp="{_e(name)}">'
+                f"{_e(tok)}</a>"
+            )
         return f'<span class="gj-v">{_e(tok)}</span>'
 
     def line(self, text, def_at=-1):
@@ -599,15 +658,19 @@ class _HloWriter:
         except ValueError:
             return _highlight(text, _HLO_TOKEN, self.hook)
         start = k
-        if text[max(0, k - 2):k] == ", ":
+        if text[max(0, k - 2) : k] == ", ":
             start = k - 2
-        return (_highlight(text[:start], _HLO_TOKEN, self.hook)
-                + f'<span class="gj-meta">{_e(text[start:end])}</span>'
-                + _highlight(text[end:], _HLO_TOKEN, self.hook))
+        return (
+            _highlight(text[:start], _HLO_TOKEN, self.hook)
+            + f'<span class="gj-meta">{_e(text[start:end])}</span>'
+            + _highlight(text[end:], _HLO_TOKEN, self.hook)
+        )
 
     def title(self, ins):
-        parts = [f"%{ins.name} = {ins.shape.text} {ins.opcode}"
-                 + (f" ({ins.fusion_kind})" if ins.fusion_kind else "")]
+        parts = [
+            f"%{ins.name} = {ins.shape.text} {ins.opcode}"
+            + (f" ({ins.fusion_kind})" if ins.fusion_kind else "")
+        ]
         md = ins.metadata
         if md.op_name:
             parts.append(f"op_name: {md.op_name}")
@@ -621,14 +684,26 @@ class _HloWriter:
             eqns = link["e"]
             lines = list(dict.fromkeys(ln for ln in (self.eqn_lines.get(x) for x in eqns) if ln))
             what = "holds work of" if ins.called else "from"
-            parts.append(f"{what} {len(eqns)} equation{'s' if len(eqns) > 1 else ''}: "
-                         + ", ".join(eqns[:8]) + (" ..." if len(eqns) > 8 else ""))
+            parts.append(
+                f"{what} {len(eqns)} equation{'s' if len(eqns) > 1 else ''}: "
+                + ", ".join(eqns[:8])
+                + (" ..." if len(eqns) > 8 else "")
+            )
             if lines:
-                parts.append("lines " + ", ".join(x.rsplit(":", 1)[-1] for x in lines[:10])
-                             + (" ..." if len(lines) > 10 else ""))
+                parts.append(
+                    "lines "
+                    + ", ".join(x.rsplit(":", 1)[-1] for x in lines[:10])
+                    + (" ..." if len(lines) > 10 else "")
+                )
         elif self.table:
-            parts.append("no equation: " + ("a parameter" if ins.opcode == "parameter"
-                                            else "made by XLA (no metadata names one)"))
+            parts.append(
+                "no equation: "
+                + (
+                    "a parameter"
+                    if ins.opcode == "parameter"
+                    else "made by XLA (no metadata names one)"
+                )
+            )
         if link and link.get("k"):
             parts.append("runs inside " + ", ".join(link["k"][:4]))
         return _e("\n".join(parts))
@@ -653,8 +728,10 @@ class _HloWriter:
                 ins = ins_at.get(j)
                 if ins is not None:
                     d = ln.find("%" + ins.name)
-                    out.append(f'<div class="gj-ins" {self.attr}="{_e(ins.name)}" '
-                               f'title="{self.title(ins)}">{self.line(ln, d)}</div>')
+                    out.append(
+                        f'<div class="gj-ins" {self.attr}="{_e(ins.name)}" '
+                        f'title="{self.title(ins)}">{self.line(ln, d)}</div>'
+                    )
                 elif s == "}":
                     out.append(f"<div>{_e(ln)}</div></details>")
                     comp = None
@@ -671,9 +748,11 @@ class _HloWriter:
                 continue
             if s in _HLO_TABLES and not in_tables:
                 in_tables = True
-                out.append(f'<details class="gj-tables"><summary>{_tog()}<span class="gj-note">'
-                           "source tables (FileNames, FunctionNames, FileLocations, StackFrames)"
-                           "</span></summary>")
+                out.append(
+                    f'<details class="gj-tables"><summary>{_tog()}<span class="gj-note">'
+                    "source tables (FileNames, FunctionNames, FileLocations, StackFrames)"
+                    "</span></summary>"
+                )
             out.append(f"<div>{self.line(ln) if s else ' '}</div>")
         if in_tables:
             out.append("</details>")
@@ -683,8 +762,11 @@ class _HloWriter:
 
     def comp_open(self, c, ln):
         embedded = self.m.is_embedded(c)
-        kind = "gj-entry" if c.is_entry else ("gj-fused" if c.is_fusion else
-                                              ("gj-embedded" if embedded else "gj-called"))
+        kind = (
+            "gj-entry"
+            if c.is_entry
+            else ("gj-fused" if c.is_fusion else ("gj-embedded" if embedded else "gj-called"))
+        )
         is_open = not (self.collapse and embedded)
         callers = ""
         if c.callers:
@@ -692,10 +774,12 @@ class _HloWriter:
             shown += " ..." if len(c.callers) > 3 else ""
             how = "fused into" if c.is_fusion else "called by"
             callers = f'<span class="gj-note">  // {how} {_e(shown)}</span>'
-        return (f'<details class="gj-comp {kind}" id="{self.comp_ids[c.name]}" '
-                f'data-comp="{_e(c.name)}"{" open" if is_open else ""}><summary>{_tog()}'
-                f'{self.line(ln, ln.find("%" + c.name))}{callers}<span class="gj-hint"> \u2026 '
-                f"{len(c.instructions)} instructions \u2026 }}</span></summary>")
+        return (
+            f'<details class="gj-comp {kind}" id="{self.comp_ids[c.name]}" '
+            f'data-comp="{_e(c.name)}"{" open" if is_open else ""}><summary>{_tog()}'
+            f'{self.line(ln, ln.find("%" + c.name))}{callers}<span class="gj-hint"> \u2026 '
+            f"{len(c.instructions)} instructions \u2026 }}</span></summary>"
+        )
 
 
 def _hlo_pane(module, table, *, optimized, uid, collapse_fused=None, title=None):
@@ -709,12 +793,19 @@ def _hlo_pane(module, table, *, optimized, uid, collapse_fused=None, title=None)
         sub += f", {c['fusions']} fusions"
     title = title or ("optimized HLO" if optimized else "HLO")
     tools = _FOLD_TOOLS + (("entry", "ENTRY", None), ("meta", "metadata", "false"))
-    return _pane("hlo_opt" if optimized else "hlo", title, body, sub=sub, tools=tools,
-                 code_class="gj-hide-meta")
+    return _pane(
+        "hlo_opt" if optimized else "hlo",
+        title,
+        body,
+        sub=sub,
+        tools=tools,
+        code_class="gj-hide-meta",
+    )
 
 
-def hlo_html(module, *, optimized=None, links=None, collapse_fused=None, theme=None, uid=None,
-             title=None):
+def hlo_html(
+    module, *, optimized=None, links=None, collapse_fused=None, theme=None, uid=None, title=None
+):
     """An HLO module (HloModule or its text) as a self-contained HTML fragment.
 
     ``optimized``: whether it is XLA's module after optimization (instructions carry
@@ -723,6 +814,7 @@ def hlo_html(module, *, optimized=None, links=None, collapse_fused=None, theme=N
     default when the module has more than 80 instructions)."""
     if isinstance(module, str):
         from .hlo_model import parse_hlo_module
+
         module = parse_hlo_module(module)
     if not isinstance(module, HloModule):
         raise TypeError(f"hlo_html needs an HloModule or its text, got {type(module).__name__}")
@@ -730,12 +822,14 @@ def hlo_html(module, *, optimized=None, links=None, collapse_fused=None, theme=N
         optimized = module.attributes.get("is_scheduled") == "true"
     uid = _new_uid(uid)
     table = _as_table(links)
-    pane = _hlo_pane(module, table, optimized=optimized, uid=uid,
-                     collapse_fused=collapse_fused, title=title)
+    pane = _hlo_pane(
+        module, table, optimized=optimized, uid=uid, collapse_fused=collapse_fused, title=title
+    )
     return _root(pane, uid=uid, theme=theme, table=table)
 
 
 # ---------------------------------------------------------------------------- Python source
+
 
 def _python_token_class(tok, prev):
     t = tok.type
@@ -795,7 +889,7 @@ def highlight_python(text):
         emit(text[a:b], cls)
         pos = b
     emit(text[pos:], None)
-    return ["".join(parts) for parts in out][:len(lines)]
+    return ["".join(parts) for parts in out][: len(lines)]
 
 
 _DEF_LINE = re.compile(r"^\s*(?:async\s+)?def\s")
@@ -831,13 +925,19 @@ def _line_title(key, table):
     links = table.get("eqns", {})
     ops = {o for e in eqns for o in links.get(e, {}).get("m", ())}
     kernels = {k for e in eqns for k in links.get(e, {}).get("ok", links.get(e, {}).get("hk", ()))}
-    parts = [f"{len(eqns)} equation{'s' if len(eqns) > 1 else ''}: " + ", ".join(eqns[:8])
-             + (" ..." if len(eqns) > 8 else "")]
+    parts = [
+        f"{len(eqns)} equation{'s' if len(eqns) > 1 else ''}: "
+        + ", ".join(eqns[:8])
+        + (" ..." if len(eqns) > 8 else "")
+    ]
     if ops:
         parts.append(f"{len(ops)} StableHLO op{'s' if len(ops) > 1 else ''}")
     if kernels:
-        parts.append(f"{len(kernels)} kernel{'s' if len(kernels) > 1 else ''}: "
-                     + ", ".join(sorted(kernels)[:4]) + (" ..." if len(kernels) > 4 else ""))
+        parts.append(
+            f"{len(kernels)} kernel{'s' if len(kernels) > 1 else ''}: "
+            + ", ".join(sorted(kernels)[:4])
+            + (" ..." if len(kernels) > 4 else "")
+        )
     return "\n".join(parts)
 
 
@@ -850,8 +950,10 @@ def _line_div(file, n, body, table, work):
 
 
 def _file_open(file):
-    return (f'<details class="gj-file" open data-file="{_e(file)}"><summary>{_tog()}'
-            f"{_e(file)}</summary>")
+    return (
+        f'<details class="gj-file" open data-file="{_e(file)}"><summary>{_tog()}'
+        f"{_e(file)}</summary>"
+    )
 
 
 def _source_file_block(file, text, table, work, *, first_line=1, ranges=None):
@@ -893,8 +995,10 @@ def _source_pane(files, table, title="Source"):
         if text:
             out.append(_source_file_block(file, text, table, work))
         else:
-            out.append(_file_open(file) + '<div class="gj-note">source not available; '
-                       "the lines with work:</div>")
+            out.append(
+                _file_open(file) + '<div class="gj-note">source not available; '
+                "the lines with work:</div>"
+            )
             out.extend(_line_div(file, n, "", table, work) for n in sorted(work))
             out.append("</details>")
     if not files:
@@ -908,8 +1012,9 @@ def _read_source(file):
     return "".join(lines) if lines else None
 
 
-def source_html(source, *, file=None, first_line=1, links=None, theme=None, uid=None,
-                title="Source"):
+def source_html(
+    source, *, file=None, first_line=1, links=None, theme=None, uid=None, title="Source"
+):
     """Python source as a self-contained HTML fragment, one ``data-line="file:line"``
     element per line.
 
@@ -917,6 +1022,7 @@ def source_html(source, *, file=None, first_line=1, links=None, theme=None, uid=
     (its source, file and first line are looked up), or None to read ``file``.
     ``links``: a SourceMap or link table; lines with work in it are marked."""
     import inspect
+
     if callable(source) and not isinstance(source, str):
         fn = inspect.unwrap(getattr(source, "__wrapped__", source))
         fn = getattr(fn, "fun", fn)
@@ -933,23 +1039,29 @@ def source_html(source, *, file=None, first_line=1, links=None, theme=None, uid=
     n = len(source.replace("\r\n", "\n").rstrip("\n").split("\n"))
     ranges = [(1, n)]
     body = _source_file_block(file, source, table, work, first_line=first_line, ranges=ranges)
-    pane = _pane("source", title, body, sub=f"{len(work)} lines with work" if table else "",
-                 code_class="gj-src")
+    pane = _pane(
+        "source",
+        title,
+        body,
+        sub=f"{len(work)} lines with work" if table else "",
+        code_class="gj-src",
+    )
     return _root(pane, uid=_new_uid(uid), theme=theme, table=table)
 
 
 # ---------------------------------------------------------------------------- all stages
 
-_LEGEND = ("Click a line, equation, op or instruction to highlight its partners in every "
-           "pane; hover to preview; from the keyboard, focus a pane and use \u2191/\u2193 (or j/k) "
-           "then Enter, Esc to clear. Links: source \u2194 jaxpr from recorded locations, "
-           "jaxpr \u2194 StableHLO from the engine's tags (exact), HLO from XLA's metadata. After "
-           "fusion one kernel holds many equations and one equation may be split over several "
-           "kernels: both are shown, nothing is guessed.")
+_LEGEND = (
+    "Click a line, equation, op or instruction to highlight its partners in every "
+    "pane; hover to preview; from the keyboard, focus a pane and use \u2191/\u2193 (or j/k) "
+    "then Enter, Esc to clear. Links: source \u2194 jaxpr from recorded locations, "
+    "jaxpr \u2194 StableHLO from the engine's tags (exact), HLO from XLA's metadata. After "
+    "fusion one kernel holds many equations and one equation may be split over several "
+    "kernels: both are shown, nothing is guessed."
+)
 
 
-def stages_html(stages, *, theme=None, uid=None, collapse_fused=None, title=None,
-                max_height=None):
+def stages_html(stages, *, theme=None, uid=None, collapse_fused=None, title=None, max_height=None):
     """Every stage of a ``stage_models(f, ...)`` result side by side: Source | jaxpr |
     StableHLO | HLO | optimized HLO, linked (a click in one pane highlights the partners
     in all others); tabs instead when narrower than 900px. Self-contained: inline CSS
@@ -960,16 +1072,35 @@ def stages_html(stages, *, theme=None, uid=None, collapse_fused=None, title=None
     files = []
     for file, work in _work_by_file(table).items():
         files.append((file, _read_source(file), work))
-    panes = [("Source", _source_pane(files, table)),
-             ("jaxpr", _jaxpr_pane(stages.jaxpr, table))]
+    panes = [("Source", _source_pane(files, table)), ("jaxpr", _jaxpr_pane(stages.jaxpr, table))]
     if stages.mlir is not None:
         panes.append(("StableHLO", _mlir_pane(stages.mlir, table)))
     if stages.hlo is not None:
-        panes.append(("HLO", _hlo_pane(stages.hlo, table, optimized=False, uid=uid + "-pre",
-                                       collapse_fused=collapse_fused)))
+        panes.append(
+            (
+                "HLO",
+                _hlo_pane(
+                    stages.hlo,
+                    table,
+                    optimized=False,
+                    uid=uid + "-pre",
+                    collapse_fused=collapse_fused,
+                ),
+            )
+        )
     if stages.hlo_opt is not None:
-        panes.append(("optimized HLO", _hlo_pane(stages.hlo_opt, table, optimized=True,
-                                                 uid=uid + "-opt", collapse_fused=collapse_fused)))
+        panes.append(
+            (
+                "optimized HLO",
+                _hlo_pane(
+                    stages.hlo_opt,
+                    table,
+                    optimized=True,
+                    uid=uid + "-opt",
+                    collapse_fused=collapse_fused,
+                ),
+            )
+        )
     fun = getattr(stages.traced, "fun_name", None) or "f"
     heading = title if title is not None else f"jit({fun})"
     why = table.get("why", {})
@@ -983,24 +1114,34 @@ def stages_html(stages, *, theme=None, uid=None, collapse_fused=None, title=None
         c = stages.hlo_opt.counts()
         summary.append(f"{c['instructions']} optimized instructions, {c['fusions']} fusions")
     if counts:
-        names = {"dead": "dead (removed by XLA)", "no_ops": "without ops",
-                 "no_metadata": "not named by XLA's metadata"}
-        summary.append("equations with no optimized partner: " + ", ".join(
-            f"{n} {names.get(r, r)}" for r, n in sorted(counts.items())))
-    tabs = "".join(f'<button type="button" class="gj-tab" role="tab" data-tab="{i}" '
-                   f'aria-selected="{"true" if i == 0 else "false"}">{_e(name)}'
-                   '<span class="gj-tab-count"></span></button>'
-                   for i, (name, _) in enumerate(panes))
+        names = {
+            "dead": "dead (removed by XLA)",
+            "no_ops": "without ops",
+            "no_metadata": "not named by XLA's metadata",
+        }
+        summary.append(
+            "equations with no optimized partner: "
+            + ", ".join(f"{n} {names.get(r, r)}" for r, n in sorted(counts.items()))
+        )
+    tabs = "".join(
+        f'<button type="button" class="gj-tab" role="tab" data-tab="{i}" '
+        f'aria-selected="{"true" if i == 0 else "false"}">{_e(name)}'
+        '<span class="gj-tab-count"></span></button>'
+        for i, (name, _) in enumerate(panes)
+    )
     style = ""
     if max_height is not None:
         if not re.fullmatch(r"\d+(\.\d+)?(px|em|rem|vh|%)", str(max_height)):
-            raise ValueError("max_height must be a CSS length such as '600px' or '70vh', "
-                             f"got {max_height!r}")
+            raise ValueError(
+                f"max_height must be a CSS length such as '600px' or '70vh', got {max_height!r}"
+            )
         style = f' style="--gj-max-height:{max_height}"'
-    inner = (f'<div class="gj-stages"{style}><div class="gj-title">'
-             f'<span class="gj-fn">{_e(heading)}</span></div>'
-             f'<div class="gj-summary-line">{_e("; ".join(summary))}</div>'
-             f'<div class="gj-tabs" role="tablist">{tabs}</div>'
-             f'<div class="gj-panes">{"".join(p for _, p in panes)}</div>'
-             f'<div class="gj-legend">{_e(_LEGEND)}</div></div>')
+    inner = (
+        f'<div class="gj-stages"{style}><div class="gj-title">'
+        f'<span class="gj-fn">{_e(heading)}</span></div>'
+        f'<div class="gj-summary-line">{_e("; ".join(summary))}</div>'
+        f'<div class="gj-tabs" role="tablist">{tabs}</div>'
+        f'<div class="gj-panes">{"".join(p for _, p in panes)}</div>'
+        f'<div class="gj-legend">{_e(_LEGEND)}</div></div>'
+    )
     return _root(inner, uid=uid, theme=theme, table=table)

@@ -17,6 +17,7 @@ every pane and graph. Light and dark themes follow the system, with a toggle.
 
 From the command line: ``python -m visualize report script.py:fn --args '...'``.
 """
+
 from __future__ import annotations
 
 import html
@@ -35,13 +36,13 @@ __all__ = ["report", "build_report", "Report"]
 
 ROOT_ID = "gjr-root"
 # Budgets that keep the page small and quick to open.
-MAX_GRAPH_VIEWS = 64            # precomputed "one group open" views per graph
-GRAPH_VIEW_SECONDS = 3.0        # ... and the time spent building them
+MAX_GRAPH_VIEWS = 64  # precomputed "one group open" views per graph
+GRAPH_VIEW_SECONDS = 3.0  # ... and the time spent building them
 DIFF_LINES_PER_PASS = 3000
 DIFF_CHARS_TOTAL = 1_500_000
 DISASSEMBLY_LINES_PER_KERNEL = 1500
 DISASSEMBLY_CHARS_TOTAL = 800_000
-LIST_ITEMS = 60                 # names shown per list before "... and N more"
+LIST_ITEMS = 60  # names shown per list before "... and N more"
 
 
 class Report:
@@ -86,8 +87,19 @@ def report(f, *example_args, path="report.html", **options):
     return r
 
 
-def build_report(f, *example_args, title=None, theme=None, device=None, repeats=30,
-                 warmup=3, profile=True, passes=True, compiler_options=None, **kwargs):
+def build_report(
+    f,
+    *example_args,
+    title=None,
+    theme=None,
+    device=None,
+    repeats=30,
+    warmup=3,
+    profile=True,
+    passes=True,
+    compiler_options=None,
+    **kwargs,
+):
     """The ``Report`` of ``f`` (a function or ``engine.jit`` of one) on these arguments,
     without writing it.
 
@@ -128,24 +140,33 @@ def build_report(f, *example_args, title=None, theme=None, device=None, repeats=
 
     start = clock()
     timed_args, timed_kwargs = (example_args, kwargs) if repeats else ((), {})
-    exe = executable_report(compiled, *timed_args, repeats=max(repeats, 1), warmup=warmup,
-                            profile=profile, timeline=timeline, **timed_kwargs)
+    exe = executable_report(
+        compiled,
+        *timed_args,
+        repeats=max(repeats, 1),
+        warmup=warmup,
+        profile=profile,
+        timeline=timeline,
+        **timed_kwargs,
+    )
     timings["executable_s"] = clock() - start
 
     start = clock()
-    graphs = {"jaxpr": _graph.jaxpr_graph(stages.jaxpr, expand=()),
-              "hlo_opt": _graph.hlo_graph(stages.hlo_opt, expand=())}
+    graphs = {
+        "jaxpr": _graph.jaxpr_graph(stages.jaxpr, expand=()),
+        "hlo_opt": _graph.hlo_graph(stages.hlo_opt, expand=()),
+    }
     payload = {kind: _graph_payload(view) for kind, view in graphs.items()}
     timings["graphs_s"] = clock() - start
 
     start = clock()
-    page = _page(stages, timeline, exe, graphs, payload, title=title, theme=theme,
-                 timings=timings)
+    page = _page(stages, timeline, exe, graphs, payload, title=title, theme=theme, timings=timings)
     timings["html_s"] = clock() - start
     return Report(page, stages, timeline, exe, graphs, timings)
 
 
 # ---------------------------------------------------------------------------- helpers
+
 
 def _e(s):
     return html.escape(str(s), quote=True)
@@ -206,11 +227,14 @@ def _table(head, rows, cls="gjr-table", row_attrs=None):
 
 def _section(sid, title, body, sub=""):
     sub = f'<span class="gjr-sub">{_e(sub)}</span>' if sub else ""
-    return (f'<details class="gjr-section" id="{sid}" open><summary><h2>{_e(title)}</h2>{sub}'
-            f"</summary>{body}</details>")
+    return (
+        f'<details class="gjr-section" id="{sid}" open><summary><h2>{_e(title)}</h2>{sub}'
+        f"</summary>{body}</details>"
+    )
 
 
 # ---------------------------------------------------------------------------- graphs
+
 
 def _graph_payload(view):
     """The graph's views as DOT, deduplicated line by line: the collapsed start view
@@ -244,17 +268,28 @@ def _graph_payload(view):
     if len(full.nodes) <= full.max_nodes and len(full.edges) <= full.max_edges:
         views["*"] = encode(full.source)
         members.update(full.members)
-    return {"kind": view.kind, "lines": list(index), "views": views, "collapse": collapse,
-            "members": members, "groups": len(groups), "expandable": built,
-            "full_size": view.full_size, "nodes": len(view.nodes), "edges": len(view.edges)}
+    return {
+        "kind": view.kind,
+        "lines": list(index),
+        "views": views,
+        "collapse": collapse,
+        "members": members,
+        "groups": len(groups),
+        "expandable": built,
+        "full_size": view.full_size,
+        "nodes": len(view.nodes),
+        "edges": len(view.edges),
+    }
 
 
 def _graph_pane(kind, title, payload):
     closed = payload["groups"]
     sub = f"{payload['nodes']} nodes, {payload['edges']} edges"
     if closed:
-        sub += f"; {closed} closed group{'s' if closed != 1 else ''} ({payload['full_size']} " \
-               "nodes when all open)"
+        sub += (
+            f"; {closed} closed group{'s' if closed != 1 else ''} ({payload['full_size']} "
+            "nodes when all open)"
+        )
         if payload["expandable"] < closed:
             sub += f"; {payload['expandable']} of them open on a click here"
     tools = [("collapse", "collapse all")] if closed else []
@@ -263,33 +298,43 @@ def _graph_pane(kind, title, payload):
     tools += [("out", "\u2212"), ("in", "+"), ("fit", "fit")]
     buttons = '<span class="gjr-zoom"></span>' + "".join(
         f'<button type="button" class="gj-btn" data-gjr-act="{a}">{_e(t)}</button>'
-        for a, t in tools)
-    hint = ("Click a node to link it to the text panes. " +
-            ("Click a closed group (double frame) to open it, an open group's frame to "
-             "close it." if closed else ""))
-    return (f'<section class="gj-pane gjr-graph-pane" data-kind="{kind}" data-graph="{kind}" '
-            f'aria-label="{_e(title)}"><div class="gj-pane-head">'
-            f'<span class="gj-pane-title">{_e(title)}</span>'
-            f'<span class="gj-pane-sub">{_e(sub)}</span>'
-            f'<span class="gj-count" aria-live="polite"></span>'
-            f'<span class="gj-pane-tools">{buttons}</span></div>'
-            f'<div class="gjr-graph-hint">{_e(hint)}<span class="gjr-graph-status"></span></div>'
-            f'<div class="gjr-graph" tabindex="0" role="region" aria-label="{_e(title)} drawing">'
-            '<div class="gjr-graph-msg">laying out\u2026</div></div></section>')
+        for a, t in tools
+    )
+    hint = "Click a node to link it to the text panes. " + (
+        "Click a closed group (double frame) to open it, an open group's frame to close it."
+        if closed
+        else ""
+    )
+    return (
+        f'<section class="gj-pane gjr-graph-pane" data-kind="{kind}" data-graph="{kind}" '
+        f'aria-label="{_e(title)}"><div class="gj-pane-head">'
+        f'<span class="gj-pane-title">{_e(title)}</span>'
+        f'<span class="gj-pane-sub">{_e(sub)}</span>'
+        f'<span class="gj-count" aria-live="polite"></span>'
+        f'<span class="gj-pane-tools">{buttons}</span></div>'
+        f'<div class="gjr-graph-hint">{_e(hint)}<span class="gjr-graph-status"></span></div>'
+        f'<div class="gjr-graph" tabindex="0" role="region" aria-label="{_e(title)} drawing">'
+        '<div class="gjr-graph-msg">laying out\u2026</div></div></section>'
+    )
 
 
 def _graphs_section(payload):
-    body = ('<div class="gjr-graphs">'
-            + _graph_pane("jaxpr", "jaxpr dataflow graph", payload["jaxpr"])
-            + _graph_pane("hlo_opt", "optimized HLO: kernels and fusions", payload["hlo_opt"])
-            + "</div>")
+    body = (
+        '<div class="gjr-graphs">'
+        + _graph_pane("jaxpr", "jaxpr dataflow graph", payload["jaxpr"])
+        + _graph_pane("hlo_opt", "optimized HLO: kernels and fusions", payload["hlo_opt"])
+        + "</div>"
+    )
     v = _graph.graphviz_version()
-    note = (f"Laid out in this page by Graphviz {v.get('graphviz')} compiled to WebAssembly "
-            f"({v.get('package')} {v.get('version')}, bundled; licences at the end).")
+    note = (
+        f"Laid out in this page by Graphviz {v.get('graphviz')} compiled to WebAssembly "
+        f"({v.get('package')} {v.get('version')}, bundled; licences at the end)."
+    )
     return _section("gjr-graphs", "Dataflow graphs", body, sub=note)
 
 
 # ---------------------------------------------------------------------------- passes
+
 
 def _diff_html(text, budget):
     lines = text.split("\n")
@@ -306,8 +351,10 @@ def _diff_html(text, budget):
         out.append(f'<span class="{cls}">{_e(ln)}</span>' if cls else _e(ln))
     body = "\n".join(out)
     if len(body) > budget[0]:
-        return (f'<div class="gj-note">text diff left out ({len(lines)} lines): over the '
-                "report's size budget; see compile_with_passes(...).passes[i].text_diff</div>")
+        return (
+            f'<div class="gj-note">text diff left out ({len(lines)} lines): over the '
+            "report's size budget; see compile_with_passes(...).passes[i].text_diff</div>"
+        )
     budget[0] -= len(body)
     more = ""
     if len(lines) > len(shown):
@@ -318,30 +365,69 @@ def _diff_html(text, budget):
 def _structural_html(d):
     parts = []
     if d.fusions_created:
-        rows = [[f'<code>{_e(c["name"])}</code>', _e(c["kind"] or ""), _e(c["size"]),
-                 _e(", ".join(c["fused"][:12]) + (" \u2026" if len(c["fused"]) > 12 else ""))]
-                for c in d.fusions_created]
-        parts.append("<h4>fusions created</h4>"
-                     + _table(["fusion", "kind", "instructions inside", "fused from"], rows))
+        rows = [
+            [
+                f"<code>{_e(c['name'])}</code>",
+                _e(c["kind"] or ""),
+                _e(c["size"]),
+                _e(", ".join(c["fused"][:12]) + (" \u2026" if len(c["fused"]) > 12 else "")),
+            ]
+            for c in d.fusions_created
+        ]
+        parts.append(
+            "<h4>fusions created</h4>"
+            + _table(["fusion", "kind", "instructions inside", "fused from"], rows)
+        )
     if d.fused:
-        parts.append(f"<h4>fused ({len(d.fused)})</h4><ul class=\"gjr-list\">" + _clipped(
-            d.fused, lambda x: f'<li><code>{_e(x["name"])}</code> <span class="gj-note">'
-            f'{_e(x["opcode"])}</span> \u2192 {_e(", ".join(x["into"]))}'
-            f'{"" if x["exact"] else " (ambiguous match)"}</li>') + "</ul>")
+        parts.append(
+            f'<h4>fused ({len(d.fused)})</h4><ul class="gjr-list">'
+            + _clipped(
+                d.fused,
+                lambda x: (
+                    f'<li><code>{_e(x["name"])}</code> <span class="gj-note">'
+                    f"{_e(x['opcode'])}</span> \u2192 {_e(', '.join(x['into']))}"
+                    f"{'' if x['exact'] else ' (ambiguous match)'}</li>"
+                ),
+            )
+            + "</ul>"
+        )
     if d.copied:
-        parts.append(f"<h4>copied into fusions ({len(d.copied)})</h4><ul class=\"gjr-list\">"
-                     + _clipped(d.copied, lambda x: f'<li><code>{_e(x["name"])}</code> \u2192 '
-                                f'{_e(", ".join(x["into"]))}</li>') + "</ul>")
+        parts.append(
+            f'<h4>copied into fusions ({len(d.copied)})</h4><ul class="gjr-list">'
+            + _clipped(
+                d.copied,
+                lambda x: (
+                    f"<li><code>{_e(x['name'])}</code> \u2192 {_e(', '.join(x['into']))}</li>"
+                ),
+            )
+            + "</ul>"
+        )
     for name in ("added", "removed"):
         items = getattr(d, name)
         if items:
-            parts.append(f"<h4>{name} ({len(items)})</h4><ul class=\"gjr-list\">" + _clipped(
-                items, lambda x: f'<li><code>{_e(x["name"])}</code> <span class="gj-note">'
-                f'{_e(x["opcode"])} {_e(x["shape"])}</span></li>') + "</ul>")
+            parts.append(
+                f'<h4>{name} ({len(items)})</h4><ul class="gjr-list">'
+                + _clipped(
+                    items,
+                    lambda x: (
+                        f'<li><code>{_e(x["name"])}</code> <span class="gj-note">'
+                        f"{_e(x['opcode'])} {_e(x['shape'])}</span></li>"
+                    ),
+                )
+                + "</ul>"
+            )
     if d.rewritten:
-        parts.append(f"<h4>rewritten ({len(d.rewritten)})</h4><ul class=\"gjr-list\">" + _clipped(
-            d.rewritten, lambda x: f'<li><code>{_e(x["name"])}</code> <span class="gj-note">'
-            f'{_e(", ".join(x["changes"]))}</span></li>') + "</ul>")
+        parts.append(
+            f'<h4>rewritten ({len(d.rewritten)})</h4><ul class="gjr-list">'
+            + _clipped(
+                d.rewritten,
+                lambda x: (
+                    f'<li><code>{_e(x["name"])}</code> <span class="gj-note">'
+                    f"{_e(', '.join(x['changes']))}</span></li>"
+                ),
+            )
+            + "</ul>"
+        )
     if d.reordered:
         parts.append(f'<div class="gj-note">reordered: {_e(", ".join(d.reordered))}</div>')
     return "".join(parts)
@@ -349,8 +435,11 @@ def _structural_html(d):
 
 def _passes_section(tl):
     if tl is None:
-        return _section("gjr-passes", "XLA's compilation, pass by pass",
-                        '<div class="gj-note">not recorded (passes=False)</div>')
+        return _section(
+            "gjr-passes",
+            "XLA's compilation, pass by pass",
+            '<div class="gj-note">not recorded (passes=False)</div>',
+        )
     budget = [DIFF_CHARS_TOTAL]
     items = []
     for step in tl.passes:
@@ -362,7 +451,8 @@ def _passes_section(tl):
         n_diff = step.text_diff.count("\n") + 1 if step.text_diff else 0
         body = (_structural_html(d) if d is not None else "") + (
             f'<details class="gjr-textdiff"><summary>text diff ({n_diff} lines, from '
-            f'{_e(step.previous_label)})</summary>{_diff_html(step.text_diff, budget)}</details>')
+            f"{_e(step.previous_label)})</summary>{_diff_html(step.text_diff, budget)}</details>"
+        )
         items.append(
             f'<li><details class="gjr-pass{" gjr-fusion-pass" if fusion else ""}"'
             f'{" open" if fusion else ""} data-pass="{_e(step.pass_name)}"><summary>'
@@ -371,32 +461,52 @@ def _passes_section(tl):
             f'<span class="gjr-pass-summary">{_e(summary)}</span> '
             f'<span class="gjr-time" title="wall time since the previous dump, dump writing '
             f'included: a rough guide">{_e(_secs(step.elapsed_s))}</span></summary>'
-            f'<div class="gjr-pass-body">{body}</div></details></li>')
-    skipped = [(d["pipeline"] + "/" if d["pipeline"] else "") + d["pass_name"]
-               for d in tl.skipped]
-    how = ("XLA wrote a dump after every pass; those whose module text did not change are "
-           "skipped" if tl.every_pass_dumped else
-           "XLA dumps after the passes that report a change; dumps whose module text did not "
-           "change are skipped")
+            f'<div class="gjr-pass-body">{body}</div></details></li>'
+        )
+    skipped = [(d["pipeline"] + "/" if d["pipeline"] else "") + d["pass_name"] for d in tl.skipped]
+    how = (
+        "XLA wrote a dump after every pass; those whose module text did not change are skipped"
+        if tl.every_pass_dumped
+        else "XLA dumps after the passes that report a change; dumps whose module text did not "
+        "change are skipped"
+    )
     t = tl.timings
-    facts = [f"module {tl.module_name}", f"platform {tl.platform or 'unknown'}",
-             f"{len(tl.passes)} steps changed the module, of {len(tl.dumps)} dumps",
-             f"compile {_secs(t.get('compile_wall_s'))} (with dumping)"]
+    facts = [
+        f"module {tl.module_name}",
+        f"platform {tl.platform or 'unknown'}",
+        f"{len(tl.passes)} steps changed the module, of {len(tl.dumps)} dumps",
+        f"compile {_secs(t.get('compile_wall_s'))} (with dumping)",
+    ]
     match = tl.final_matches_compiled()
     if match is not None:
-        facts.append("final module = the executable's HLO" if match
-                     else "final module differs from the executable's HLO text")
+        facts.append(
+            "final module = the executable's HLO"
+            if match
+            else "final module differs from the executable's HLO text"
+        )
     fusion_names = sorted({s.pass_name for s in tl.fusion_passes()})
-    head = (f'<div class="gjr-facts">{_e("; ".join(facts))}.</div>'
-            f'<div class="gj-note">{_e(how)}. Fusing passes: '
-            f'{_e(", ".join(fusion_names) or "none")}.</div>')
-    skipped_html = (f'<details class="gjr-skipped"><summary>{len(skipped)} dumps with no change '
-                    f'(skipped)</summary><div class="gjr-skipped-list">{_e(", ".join(skipped))}'
-                    "</div></details>") if skipped else ""
+    head = (
+        f'<div class="gjr-facts">{_e("; ".join(facts))}.</div>'
+        f'<div class="gj-note">{_e(how)}. Fusing passes: '
+        f"{_e(', '.join(fusion_names) or 'none')}.</div>"
+    )
+    skipped_html = (
+        (
+            f'<details class="gjr-skipped"><summary>{len(skipped)} dumps with no change '
+            f'(skipped)</summary><div class="gjr-skipped-list">{_e(", ".join(skipped))}'
+            "</div></details>"
+        )
+        if skipped
+        else ""
+    )
     body = head + f'<ol class="gjr-passes">{"".join(items)}</ol>' + skipped_html
     body += _buffers_html(tl) + _kernels_code_html(tl)
-    return _section("gjr-passes", "XLA's compilation, pass by pass", body,
-                    sub=f"{len(tl.passes)} changing passes, {len(skipped)} unchanged skipped")
+    return _section(
+        "gjr-passes",
+        "XLA's compilation, pass by pass",
+        body,
+        sub=f"{len(tl.passes)} changing passes, {len(skipped)} unchanged skipped",
+    )
 
 
 def _buffers_html(tl):
@@ -410,27 +520,40 @@ def _buffers_html(tl):
             shown = ", ".join(names[:6])
             if len(names) > 6:
                 shown += f" \u2026 (+{len(names) - 6})"
-            rows.append([_e(a["index"]), _e(_bytes(a["size"])), _e(a["kind"]),
-                         f"<code>{_e(shown)}</code>"])
-        out.append(f'<details class="gjr-sub-section"><summary><h3>Buffer assignment</h3> '
-                   f'<span class="gjr-sub">{len(ba.allocations)} allocations, '
-                   f'{_e(_bytes(ba.total_bytes))}: {_e(kinds)}</span></summary>'
-                   + _table(["#", "size", "kind", "values"], rows) + "</details>")
+            rows.append(
+                [_e(a["index"]), _e(_bytes(a["size"])), _e(a["kind"]), f"<code>{_e(shown)}</code>"]
+            )
+        out.append(
+            f'<details class="gjr-sub-section"><summary><h3>Buffer assignment</h3> '
+            f'<span class="gjr-sub">{len(ba.allocations)} allocations, '
+            f"{_e(_bytes(ba.total_bytes))}: {_e(kinds)}</span></summary>"
+            + _table(["#", "size", "kind", "values"], rows)
+            + "</details>"
+        )
     if mu is not None or lr is not None:
         facts = []
         if mu is not None:
             facts.extend(f"{s['name']}: {_bytes(s['total_bytes'])}" for s in mu.spaces)
         if lr is not None and lr.peak_bytes is not None:
-            facts.append(f"peak live {_bytes(lr.peak_bytes)} at step {lr.peak_step} of "
-                         f"{len(lr.schedule)}")
+            facts.append(
+                f"peak live {_bytes(lr.peak_bytes)} at step {lr.peak_step} of {len(lr.schedule)}"
+            )
         peak = ""
         if lr is not None and lr.peak_buffers:
-            peak = "<ul class=\"gjr-list\">" + _clipped(
-                lr.peak_buffers, lambda b: f'<li><code>{_e(b["buffer"])}</code> '
-                f'{_e(_bytes(b["bytes"]))}</li>', 30) + "</ul>"
-        out.append(f'<details class="gjr-sub-section"><summary><h3>Memory usage</h3> '
-                   f'<span class="gjr-sub">{_e("; ".join(facts))}</span></summary>{peak}'
-                   "</details>")
+            peak = (
+                '<ul class="gjr-list">'
+                + _clipped(
+                    lr.peak_buffers,
+                    lambda b: f"<li><code>{_e(b['buffer'])}</code> {_e(_bytes(b['bytes']))}</li>",
+                    30,
+                )
+                + "</ul>"
+            )
+        out.append(
+            f'<details class="gjr-sub-section"><summary><h3>Memory usage</h3> '
+            f'<span class="gjr-sub">{_e("; ".join(facts))}</span></summary>{peak}'
+            "</details>"
+        )
     return "".join(out)
 
 
@@ -454,58 +577,88 @@ def _kernels_code_html(tl):
                 body = '<div class="gj-note">left out: over the report\'s size budget</div>'
             else:
                 budget -= len(text)
-                more = "" if len(lines) <= DISASSEMBLY_LINES_PER_KERNEL else \
-                    f"\n\u2026 {len(lines) - DISASSEMBLY_LINES_PER_KERNEL} more lines"
+                more = (
+                    ""
+                    if len(lines) <= DISASSEMBLY_LINES_PER_KERNEL
+                    else f"\n\u2026 {len(lines) - DISASSEMBLY_LINES_PER_KERNEL} more lines"
+                )
                 body = f'<pre class="gjr-asm">{_e(text + more)}</pre>'
         symbols = ", ".join(s["name"] for s in k.symbols if s["type"] == "function")
-        rows.append(f'<details class="gjr-kernel" data-kernel="{_e(k.name)}"><summary>'
-                    f'<code>{_e(k.name)}</code> <span class="gj-note">{_e(k.code_size)} bytes of '
-                    f'{_e(k.platform or "")}; {_e(label)}; symbols: {_e(symbols)}</span>'
-                    f"</summary>{body}</details>")
-    return (f'<details class="gjr-sub-section"><summary><h3>Generated code</h3> '
-            f'<span class="gjr-sub">{len(tl.kernels)} kernels, '
-            f'{_e(_bytes(sum(k.code_size for k in tl.kernels)))} of machine code</span></summary>'
-            + "".join(rows) + "</details>")
+        rows.append(
+            f'<details class="gjr-kernel" data-kernel="{_e(k.name)}"><summary>'
+            f'<code>{_e(k.name)}</code> <span class="gj-note">{_e(k.code_size)} bytes of '
+            f"{_e(k.platform or '')}; {_e(label)}; symbols: {_e(symbols)}</span>"
+            f"</summary>{body}</details>"
+        )
+    return (
+        f'<details class="gjr-sub-section"><summary><h3>Generated code</h3> '
+        f'<span class="gjr-sub">{len(tl.kernels)} kernels, '
+        f"{_e(_bytes(sum(k.code_size for k in tl.kernels)))} of machine code</span></summary>"
+        + "".join(rows)
+        + "</details>"
+    )
 
 
 # ---------------------------------------------------------------------------- executable
 
+
 def _executable_section(r):
     c = r.cost
-    cost_rows = [["flops", _e(_num(c["flops"]))],
-                 ["transcendentals", _e(_num(c["transcendentals"]))],
-                 ["bytes accessed", _e(_bytes(c["bytes_accessed"]))]]
+    cost_rows = [
+        ["flops", _e(_num(c["flops"]))],
+        ["transcendentals", _e(_num(c["transcendentals"]))],
+        ["bytes accessed", _e(_bytes(c["bytes_accessed"]))],
+    ]
     if c.get("flops_per_byte") is not None:
         cost_rows.append(["flops per byte", _e(f"{c['flops_per_byte']:.3g}")])
     if c.get("optimal_seconds") is not None and c["optimal_seconds"] > 0:
         cost_rows.append(["optimal seconds", _e(_secs(c["optimal_seconds"]))])
     missing = c.get("missing_keys_read_as_zero") or []
-    cost = ('<div class="gjr-card"><h3>Cost analysis <span class="gjr-badge gjr-estimate">'
-            'estimate</span></h3>' + _table(["", "XLA's estimate"], cost_rows)
-            + f'<div class="gj-note">{_e(COST_SOURCE)}.'
-            + (f" Not reported (read as 0): {_e(', '.join(missing))}." if missing else "")
-            + "</div></div>")
+    cost = (
+        '<div class="gjr-card"><h3>Cost analysis <span class="gjr-badge gjr-estimate">'
+        "estimate</span></h3>"
+        + _table(["", "XLA's estimate"], cost_rows)
+        + f'<div class="gj-note">{_e(COST_SOURCE)}.'
+        + (f" Not reported (read as 0): {_e(', '.join(missing))}." if missing else "")
+        + "</div></div>"
+    )
     mem = {k: v for k, v in r.memory.items() if k != "notes"}
-    mem_rows = [[_e(k.replace("_in_bytes", "").replace("_", " ")), _e(_bytes(v))]
-                for k, v in mem.items() if v or not k.startswith("host_")]
+    mem_rows = [
+        [_e(k.replace("_in_bytes", "").replace("_", " ")), _e(_bytes(v))]
+        for k, v in mem.items()
+        if v or not k.startswith("host_")
+    ]
     notes = "".join(f'<div class="gj-note">{_e(n)}</div>' for n in r.memory.get("notes", ()))
-    memory = ('<div class="gjr-card"><h3>Memory</h3>' + _table(["", "bytes"], mem_rows)
-              + notes + "</div>")
+    memory = (
+        '<div class="gjr-card"><h3>Memory</h3>' + _table(["", "bytes"], mem_rows) + notes + "</div>"
+    )
     t = r.timing
     if t:
-        t_rows = [["median", _e(_secs(t["median_s"]))], ["min", _e(_secs(t["min_s"]))],
-                  ["mean \u00b1 stdev", _e(f"{_secs(t['mean_s'])} \u00b1 {_secs(t['stdev_s'])}")],
-                  ["max", _e(_secs(t["max_s"]))],
-                  ["runs", _e(f"{t['count']} (after {t['warmup_runs_excluded']} warm-up runs)")],
-                  ["device", _e(t["device"])]]
+        t_rows = [
+            ["median", _e(_secs(t["median_s"]))],
+            ["min", _e(_secs(t["min_s"]))],
+            ["mean \u00b1 stdev", _e(f"{_secs(t['mean_s'])} \u00b1 {_secs(t['stdev_s'])}")],
+            ["max", _e(_secs(t["max_s"]))],
+            ["runs", _e(f"{t['count']} (after {t['warmup_runs_excluded']} warm-up runs)")],
+            ["device", _e(t["device"])],
+        ]
         if t.get("flops_per_s_from_estimate"):
-            t_rows.append(["flops/s (estimated flops / median)",
-                           _e(f"{t['flops_per_s_from_estimate'] / 1e9:.3g} GFLOP/s")])
-        timing = ('<div class="gjr-card"><h3>Measured run time</h3>' + _table(["", ""], t_rows)
-                  + f'<div class="gj-note">{_e(t["includes"])}</div></div>')
+            t_rows.append(
+                [
+                    "flops/s (estimated flops / median)",
+                    _e(f"{t['flops_per_s_from_estimate'] / 1e9:.3g} GFLOP/s"),
+                ]
+            )
+        timing = (
+            '<div class="gjr-card"><h3>Measured run time</h3>'
+            + _table(["", ""], t_rows)
+            + f'<div class="gj-note">{_e(t["includes"])}</div></div>'
+        )
     else:
-        timing = (f'<div class="gjr-card"><h3>Measured run time</h3><div class="gj-note">'
-                  f"{_e(r.timing_note)}</div></div>")
+        timing = (
+            f'<div class="gjr-card"><h3>Measured run time</h3><div class="gj-note">'
+            f"{_e(r.timing_note)}</div></div>"
+        )
     kernels = _per_kernel_pane(r)
     body = f'<div class="gjr-cards">{cost}{memory}{timing}</div>{kernels}'
     sub = f"on {r.device}" if r.device else ""
@@ -520,24 +673,35 @@ def _per_kernel_pane(r):
         rows, attrs = [], []
         for k in r.per_kernel:
             share = k["share"]
-            bar = (f'<span class="gjr-bar" style="width:{max(1, round(share * 100))}%"></span>'
-                   if share is not None else "")
-            rows.append([f"<code>{_e(k['name'])}</code>",
-                         _e(k["opcode"] + (f" ({k['fusion_kind']})" if k["fusion_kind"] else "")),
-                         _e(f"{k['calls_per_run']:g}"), _e(_secs(k["median_s"])),
-                         _e(_secs(k["min_s"])),
-                         f'<span class="gjr-share">{bar}<span>'
-                         f'{_e(f"{share * 100:.1f}%" if share is not None else "")}</span></span>'])
+            bar = (
+                f'<span class="gjr-bar" style="width:{max(1, round(share * 100))}%"></span>'
+                if share is not None
+                else ""
+            )
+            rows.append(
+                [
+                    f"<code>{_e(k['name'])}</code>",
+                    _e(k["opcode"] + (f" ({k['fusion_kind']})" if k["fusion_kind"] else "")),
+                    _e(f"{k['calls_per_run']:g}"),
+                    _e(_secs(k["median_s"])),
+                    _e(_secs(k["min_s"])),
+                    f'<span class="gjr-share">{bar}<span>'
+                    f"{_e(f'{share * 100:.1f}%' if share is not None else '')}</span></span>",
+                ]
+            )
             attrs.append(f' data-hlo-opt="{_e(k["name"])}"')
-        rows_html = _table(["kernel", "opcode", "calls/run", "median", "min", "share"], rows,
-                           row_attrs=attrs)
+        rows_html = _table(
+            ["kernel", "opcode", "calls/run", "median", "min", "share"], rows, row_attrs=attrs
+        )
         inner = f'<div class="gj-note">{_e(r.per_kernel_note)}. Click a row to link it.</div>'
-    return ('<section class="gj-pane gjr-kernel-pane" data-kind="hlo_opt" '
-            'aria-label="time per kernel"><div class="gj-pane-head">'
-            '<span class="gj-pane-title">Time per kernel</span>'
-            '<span class="gj-pane-sub">from XLA\'s profiler</span>'
-            '<span class="gj-count" aria-live="polite"></span></div>'
-            f'<div class="gjr-kernel-body">{inner}{rows_html}</div></section>')
+    return (
+        '<section class="gj-pane gjr-kernel-pane" data-kind="hlo_opt" '
+        'aria-label="time per kernel"><div class="gj-pane-head">'
+        '<span class="gj-pane-title">Time per kernel</span>'
+        '<span class="gj-pane-sub">from XLA\'s profiler</span>'
+        '<span class="gj-count" aria-live="polite"></span></div>'
+        f'<div class="gjr-kernel-body">{inner}{rows_html}</div></section>'
+    )
 
 
 # ---------------------------------------------------------------------------- the page
@@ -547,30 +711,47 @@ _DOT = " \u00b7 "
 
 def _header(exe, timings):
     import jaxlib
-    nav = "".join(f'<a href="#{sid}">{_e(t)}</a>' for sid, t in (
-        ("gjr-stages", "stages"), ("gjr-graphs", "graphs"), ("gjr-passes", "XLA passes"),
-        ("gjr-executable", "executable"), ("gjr-about", "about")))
-    meta = [f"device {exe.device}" if exe.device else None,
-            f"jaxlib {getattr(getattr(jaxlib, 'version', None), '__version__', '?')}",
-            f"Python {platform.python_version()}",
-            "built in " + _secs(sum(timings.values()))]
-    return (f'<header class="gjr-header" id="gjr-stages"><div class="gjr-brand">Glassjax report'
-            f'</div><nav class="gjr-nav">{nav}</nav>'
-            f'<span class="gjr-meta">{_e(_DOT.join(m for m in meta if m))}</span>'
-            '<button type="button" class="gj-btn gjr-theme" data-gjr-theme="auto" '
-            'title="theme: follow the system, light or dark">theme: auto</button></header>')
+
+    nav = "".join(
+        f'<a href="#{sid}">{_e(t)}</a>'
+        for sid, t in (
+            ("gjr-stages", "stages"),
+            ("gjr-graphs", "graphs"),
+            ("gjr-passes", "XLA passes"),
+            ("gjr-executable", "executable"),
+            ("gjr-about", "about"),
+        )
+    )
+    meta = [
+        f"device {exe.device}" if exe.device else None,
+        f"jaxlib {getattr(getattr(jaxlib, 'version', None), '__version__', '?')}",
+        f"Python {platform.python_version()}",
+        "built in " + _secs(sum(timings.values())),
+    ]
+    return (
+        f'<header class="gjr-header" id="gjr-stages"><div class="gjr-brand">Glassjax report'
+        f'</div><nav class="gjr-nav">{nav}</nav>'
+        f'<span class="gjr-meta">{_e(_DOT.join(m for m in meta if m))}</span>'
+        '<button type="button" class="gj-btn gjr-theme" data-gjr-theme="auto" '
+        'title="theme: follow the system, light or dark">theme: auto</button></header>'
+    )
 
 
 def _about():
     notice = _graph.graphviz_notice()
-    return _section("gjr-about", "About this page", (
-        '<div class="gj-note">One self-contained file: styles, scripts, data and the '
-        "Graphviz layout engine are all inline; it opens from disk with no server and "
-        "fetches nothing. Links between panes come from recorded source locations, the "
-        "engine's equation tags and XLA's metadata; after fusion one kernel holds many "
-        "equations, and both directions are shown without guessing.</div>"
-        f'<details><summary>Third-party notices (bundled Graphviz)</summary>'
-        f'<pre class="gjr-notice">{_e(notice)}</pre></details>'))
+    return _section(
+        "gjr-about",
+        "About this page",
+        (
+            '<div class="gj-note">One self-contained file: styles, scripts, data and the '
+            "Graphviz layout engine are all inline; it opens from disk with no server and "
+            "fetches nothing. Links between panes come from recorded source locations, the "
+            "engine's equation tags and XLA's metadata; after fusion one kernel holds many "
+            "equations, and both directions are shown without guessing.</div>"
+            f"<details><summary>Third-party notices (bundled Graphviz)</summary>"
+            f'<pre class="gjr-notice">{_e(notice)}</pre></details>'
+        ),
+    )
 
 
 def _page(stages, timeline, exe, graphs, payload, *, title, theme, timings):
@@ -578,26 +759,39 @@ def _page(stages, timeline, exe, graphs, payload, *, title, theme, timings):
     heading = f"jit({fun})"
     root = stages_html(stages, theme=theme, uid=ROOT_ID, title=heading)
     header = _header(exe, timings)
-    sections = (_graphs_section(payload) + _passes_section(timeline)
-                + _executable_section(exe) + _about())
+    sections = (
+        _graphs_section(payload) + _passes_section(timeline) + _executable_section(exe) + _about()
+    )
     style_end = root.find("</style>")
     links_at = root.find('<script type="application/json" class="gj-links">')
-    if not root.startswith(f'<div class="gj-root" id="{ROOT_ID}"') or style_end < 0 \
-            or links_at < 0:
-        raise RuntimeError("stages_html's layout changed: the report cannot find where to "
-                           "put its sections (update visualize/report.py)")
+    if not root.startswith(f'<div class="gj-root" id="{ROOT_ID}"') or style_end < 0 or links_at < 0:
+        raise RuntimeError(
+            "stages_html's layout changed: the report cannot find where to "
+            "put its sections (update visualize/report.py)"
+        )
     style_end += len("</style>")
-    root = (root[:style_end] + f"<style>{_CSS}</style>" + header + root[style_end:links_at]
-            + sections + root[links_at:])
+    root = (
+        root[:style_end]
+        + f"<style>{_CSS}</style>"
+        + header
+        + root[style_end:links_at]
+        + sections
+        + root[links_at:]
+    )
     gv = _graph.graphviz_js(classic=True)
-    for text, what in ((gv, "the Graphviz bundle"), (_graph.graph_layout_js(), "graph_layout.js"),
-                       (_JS, "the report script")):
+    for text, what in (
+        (gv, "the Graphviz bundle"),
+        (_graph.graph_layout_js(), "graph_layout.js"),
+        (_JS, "the report script"),
+    ):
         if "</script" in text.lower() or "<!--" in text:
             raise RuntimeError(f"{what} holds '</script' or '<!--': it cannot be inlined")
-    scripts = (f'<script type="text/plain" id="gjr-graphviz">{gv}</script>'
-               + _json_script(payload, "gjr-graph-data")
-               + f"<script>{_graph.graph_layout_js()}</script>"
-               + f"<script>{_JS}</script>")
+    scripts = (
+        f'<script type="text/plain" id="gjr-graphviz">{gv}</script>'
+        + _json_script(payload, "gjr-graph-data")
+        + f"<script>{_graph.graph_layout_js()}</script>"
+        + f"<script>{_JS}</script>"
+    )
     page_title = title if title is not None else f"Glassjax report: {heading}"
     return html_document(root + scripts, title=page_title)
 

@@ -20,6 +20,7 @@ How each link is made, and how sure it is:
   computation and what that calls), many-to-one; an equation XLA split over several
   fusions maps to each of them.
 """
+
 from __future__ import annotations
 
 import re
@@ -42,8 +43,13 @@ def _norm_prim(p):
 
 
 class SourceMap:
-    def __init__(self, jaxpr: JaxprModel, mlir: MlirModule | None = None,
-                 hlo: HloModule | None = None, hlo_opt: HloModule | None = None):
+    def __init__(
+        self,
+        jaxpr: JaxprModel,
+        mlir: MlirModule | None = None,
+        hlo: HloModule | None = None,
+        hlo_opt: HloModule | None = None,
+    ):
         self.jaxpr, self.mlir = jaxpr, mlir
         self.modules = {"hlo": hlo, "hlo_opt": hlo_opt}
         self._call_scope = {e.id: self._enclosing_call(e.id) for e in jaxpr.all_eqns}
@@ -57,11 +63,11 @@ class SourceMap:
         if mlir is not None:
             self._link_mlir()
         # equation <-> HLO instruction, per stage
-        self.inst_eqns = {s: {} for s in STAGES}      # name -> [eqn ids]
+        self.inst_eqns = {s: {} for s in STAGES}  # name -> [eqn ids]
         self.inst_link_kind = {s: {} for s in STAGES}  # name -> "op_name" | "name"
         self.eqn_insts = {s: {} for s in STAGES}
         self.unresolved_op_names = {s: [] for s in STAGES}
-        self.kernel_eqns = {s: {} for s in STAGES}    # top-level instruction -> [eqn ids]
+        self.kernel_eqns = {s: {} for s in STAGES}  # top-level instruction -> [eqn ids]
         self.eqn_kernels = {s: {} for s in STAGES}
         for stage in STAGES:
             if self.modules[stage] is not None:
@@ -156,8 +162,11 @@ class SourceMap:
         """(file, line) of the equation, then of each enclosing call: what XLA's stack
         frames hold after inlining (innermost first)."""
         chain = [self.line_for_eqn(eid)]
-        chain += [self.line_for_eqn(a) for a in self.jaxpr.ancestors(eid)
-                  if self.jaxpr.eqn(a).primitive in FUNCTION_CALL_PRIMITIVES]
+        chain += [
+            self.line_for_eqn(a)
+            for a in self.jaxpr.ancestors(eid)
+            if self.jaxpr.eqn(a).primitive in FUNCTION_CALL_PRIMITIVES
+        ]
         return chain
 
     def _match_stack(self, eqns, stack):
@@ -165,7 +174,7 @@ class SourceMap:
         prefix does not tell apart), keep those whose call chain is the instruction's
         stack; all of them when none or every one matches."""
         frames = [(f.file, f.line) for f in stack]
-        kept = [e for e in eqns if self._call_chain(e)[:len(frames)] == frames]
+        kept = [e for e in eqns if self._call_chain(e)[: len(frames)] == frames]
         return kept or eqns
 
     def _eqns_from_name(self, name):
@@ -174,8 +183,9 @@ class SourceMap:
             return []
         path = tuple(x if x.startswith("s") else int(x) for x in m.group("path").split("_"))
         prim = m.group("prim")
-        return [e.id for e in self.jaxpr.by_tag_path.get(path, ())
-                if _norm_prim(e.primitive) == prim]
+        return [
+            e.id for e in self.jaxpr.by_tag_path.get(path, ()) if _norm_prim(e.primitive) == prim
+        ]
 
     def _link_hlo(self, stage):
         module = self.modules[stage]
@@ -255,8 +265,11 @@ class SourceMap:
 
     def fusions_for_eqn(self, eid, nested=False):
         m = self.modules["hlo_opt"]
-        return [k for k in self.kernels_for_eqn(eid, nested=nested)
-                if m.instruction(k).opcode == "fusion"]
+        return [
+            k
+            for k in self.kernels_for_eqn(eid, nested=nested)
+            if m.instruction(k).opcode == "fusion"
+        ]
 
     def eqns_for_instruction(self, name, optimized=True):
         """The equations an instruction's own metadata names (not what it contains)."""
@@ -273,12 +286,14 @@ class SourceMap:
         return _unique(o for e in self.eqns_for_line(file, line) for o in self.mlir_ops_for_eqn(e))
 
     def hlo_for_line(self, file, line, optimized=True):
-        return _unique(n for e in self.eqns_for_line(file, line)
-                       for n in self.hlo_for_eqn(e, optimized))
+        return _unique(
+            n for e in self.eqns_for_line(file, line) for n in self.hlo_for_eqn(e, optimized)
+        )
 
     def kernels_for_line(self, file, line, optimized=True):
-        return _unique(k for e in self.eqns_for_line(file, line)
-                       for k in self.kernels_for_eqn(e, optimized))
+        return _unique(
+            k for e in self.eqns_for_line(file, line) for k in self.kernels_for_eqn(e, optimized)
+        )
 
     def fusions_for_line(self, file, line):
         m = self.modules["hlo_opt"]
@@ -291,8 +306,9 @@ class SourceMap:
         stage = self._stage(optimized)
         module = self.modules[stage]
         ins = module.instruction(name)
-        eqns = _unique(list(self.inst_eqns[stage].get(name, ()))
-                       + list(self.kernel_eqns[stage].get(name, ())))
+        eqns = _unique(
+            list(self.inst_eqns[stage].get(name, ())) + list(self.kernel_eqns[stage].get(name, ()))
+        )
         lines = set(self._lines_of_eqns(eqns))
         src = ins.metadata.source
         if src is not None:
@@ -318,10 +334,12 @@ class SourceMap:
         """
         out = {"eqns_without_mlir": [], "mlir_ops_without_eqn": []}
         if self.mlir is not None:
-            out["eqns_without_mlir"] = [e.id for e in self.jaxpr.all_eqns
-                                        if not self.mlir_ops_for_eqn(e.id, nested=True)]
-            out["mlir_ops_without_eqn"] = [o.id for o in self.mlir.ops()
-                                           if o.id not in self.mlir_op_eqns]
+            out["eqns_without_mlir"] = [
+                e.id for e in self.jaxpr.all_eqns if not self.mlir_ops_for_eqn(e.id, nested=True)
+            ]
+            out["mlir_ops_without_eqn"] = [
+                o.id for o in self.mlir.ops() if o.id not in self.mlir_op_eqns
+            ]
         for stage in STAGES:
             module = self.modules[stage]
             if module is None:
@@ -339,12 +357,15 @@ class SourceMap:
             out[f"eqns_without_{stage}"] = reasons
             out[f"{stage}_without_eqn"] = {
                 i.name: "parameter" if i.opcode == "parameter" else "no_metadata"
-                for i in module.instructions() if i.name not in self.inst_eqns[stage]}
+                for i in module.instructions()
+                if i.name not in self.inst_eqns[stage]
+            }
             out[f"unresolved_op_names_{stage}"] = list(self.unresolved_op_names[stage])
         return out
 
     def to_dict(self):
         """Everything, JSON-able (tuples become lists, (file, line) keys "file:line")."""
+
         def key(fl):
             return f"{fl[0]}:{fl[1]}"
 
@@ -361,16 +382,22 @@ class SourceMap:
             lines[key(fl)] = entry
         eqns = {}
         for e in self.jaxpr.all_eqns:
-            entry = {"primitive": e.primitive, "tag": e.tag,
-                     "line": key(e.source[:2]) if e.source else None,
-                     "mlir_ops": self.mlir_ops_for_eqn(e.id)}
+            entry = {
+                "primitive": e.primitive,
+                "tag": e.tag,
+                "line": key(e.source[:2]) if e.source else None,
+                "mlir_ops": self.mlir_ops_for_eqn(e.id),
+            }
             for stage in STAGES:
                 if self.modules[stage] is not None:
                     entry[stage] = list(self.eqn_insts[stage].get(e.id, ()))
                     entry[f"{stage}_kernels"] = list(self.eqn_kernels[stage].get(e.id, ()))
             eqns[e.id] = entry
-        out = {"lines": lines, "eqns": eqns,
-               "mlir_ops": {k: list(v) for k, v in self.mlir_op_eqns.items()}}
+        out = {
+            "lines": lines,
+            "eqns": eqns,
+            "mlir_ops": {k: list(v) for k, v in self.mlir_op_eqns.items()},
+        }
         for stage in STAGES:
             module = self.modules[stage]
             if module is None:
@@ -381,10 +408,15 @@ class SourceMap:
                     "eqns": list(self.inst_eqns[stage].get(ins.name, ())),
                     "via": self.inst_link_kind[stage].get(ins.name),
                     "kernels": module.kernels_of(ins.name),
-                    "lines": [key(fl) for fl in self.lines_for_instruction(
-                        ins.name, optimized=stage == "hlo_opt")]}
-            out[stage] = {"instructions": insts,
-                          "kernels": {k: list(v) for k, v in self.kernel_eqns[stage].items()}}
+                    "lines": [
+                        key(fl)
+                        for fl in self.lines_for_instruction(ins.name, optimized=stage == "hlo_opt")
+                    ],
+                }
+            out[stage] = {
+                "instructions": insts,
+                "kernels": {k: list(v) for k, v in self.kernel_eqns[stage].items()},
+            }
         out["unlinked"] = self.unlinked()
         return out
 

@@ -1,4 +1,5 @@
 """Every stage of a function, as models, plus the source map linking them."""
+
 from __future__ import annotations
 
 import engine
@@ -23,8 +24,10 @@ class StageModels:
         self.source_map = SourceMap(self.jaxpr, self.mlir, self.hlo, self.hlo_opt)
 
     def __repr__(self):
-        return (f"<StageModels {self.traced.fun_name}: {self.jaxpr!r}, {self.mlir!r}, "
-                f"{self.hlo!r}, {self.hlo_opt!r}>")
+        return (
+            f"<StageModels {self.traced.fun_name}: {self.jaxpr!r}, {self.mlir!r}, "
+            f"{self.hlo!r}, {self.hlo_opt!r}>"
+        )
 
 
 def stage_models(f, *args, compiled=True, compiler_options=None, **kwargs):

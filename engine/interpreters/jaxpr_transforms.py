@@ -7,8 +7,7 @@ from __future__ import annotations
 import functools
 import weakref
 
-from .. import core
-from .. import dtypes
+from .. import core, dtypes
 from . import batching
 from . import transpose as tr
 from .jvp import JVPTrace, JVPTracer, Zero, instantiate, tangent_aval

@@ -11,11 +11,8 @@ from jaxlib.mlir import ir
 from jaxlib.mlir.dialects import func as func_dialect
 from jaxlib.mlir.dialects import stablehlo as hlo
 
-from .. import core
-from .. import dtypes
-from .. import runtime
+from .. import core, dtypes, runtime
 from ..core import Literal
-
 
 # ---------------------------------------------------------------------------- types and constants
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import core
-from .. import dtypes
+from .. import core, dtypes
 from ..core import ClosedJaxpr, Jaxpr, JaxprEqn, Literal, Tracer, Var
 
 

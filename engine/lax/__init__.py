@@ -2,15 +2,16 @@
 
 Each module declares its primitives with all their rules, and lists its public
 functions and ``*_p`` primitive objects in ``__all__``."""
+
 from ._base import broadcast_shapes_lax  # noqa: F401
-from .elementwise import *  # noqa: F401,F403
-from .special import *  # noqa: F401,F403
-from .logic import *  # noqa: F401,F403
-from .convert import *  # noqa: F401,F403
-from .structural import *  # noqa: F401,F403
-from .slicing import *  # noqa: F401,F403
-from .gather_scatter import *  # noqa: F401,F403
-from .reductions import *  # noqa: F401,F403
-from .dot import *  # noqa: F401,F403
-from .misc import *  # noqa: F401,F403
 from .control_flow import *  # noqa: F401,F403
+from .convert import *  # noqa: F401,F403
+from .dot import *  # noqa: F401,F403
+from .elementwise import *  # noqa: F401,F403
+from .gather_scatter import *  # noqa: F401,F403
+from .logic import *  # noqa: F401,F403
+from .misc import *  # noqa: F401,F403
+from .reductions import *  # noqa: F401,F403
+from .slicing import *  # noqa: F401,F403
+from .special import *  # noqa: F401,F403
+from .structural import *  # noqa: F401,F403

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import core
-from .. import dtypes
+from .. import core, dtypes
 from ..core import Primitive, ShapedArray
 from ..interpreters import batching, lowering
 
@@ -113,8 +112,8 @@ def aval_of(x):
 def unbroadcast(x, aval_out_shape, aval_target):
     """Sum ``x`` (of the broadcast output shape) back down to an operand's shape:
     the transpose of the implicit broadcasting an elementwise primitive does."""
-    from .structural import reshape
     from .reductions import reduce_sum
+    from .structural import reshape
 
     shape = tuple(aval_target.shape)
     xshape = tuple(aval_of(x).shape)

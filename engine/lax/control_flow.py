@@ -11,14 +11,12 @@ import numpy as np
 from jaxlib.mlir import ir
 from jaxlib.mlir.dialects import stablehlo as hlo
 
-from .. import core
-from .. import dtypes
-from .. import tree_util
+from .. import core, dtypes, tree_util
 from ..core import ClosedJaxpr, Jaxpr, Primitive, ShapedArray, Var
 from ..interpreters import batching, lowering
+from ..interpreters import jaxpr_transforms as jt
 from ..interpreters import partial_eval as pe
 from ..interpreters import transpose as tr
-from ..interpreters import jaxpr_transforms as jt
 from ..interpreters.jvp import Zero, instantiate, tangent_aval
 from ..interpreters.tracing import trace_to_jaxpr
 
@@ -150,8 +148,8 @@ cond_p.pp_params = lambda p: {"branches": p["branches"]}
 
 def switch(index, branches, *operands):
     """``branches[clamp(index)](*operands)``, staged as one ``cond`` equation."""
-    from .logic import clamp
     from .convert import convert_element_type
+    from .logic import clamp
 
     branches = list(branches)
     if not branches:
@@ -197,7 +195,7 @@ def _bind_cond(index, funs, operands, what):
         for f in funs
     ]
     out_tree = traced[0][1]
-    for c, t in traced[1:]:
+    for _, t in traced[1:]:
         if t != out_tree:
             raise TypeError(
                 f"{what} branches must have the same output tree structure, got {out_tree} and {t}."
@@ -282,7 +280,7 @@ def _cond_partial_eval(trace, args, unknowns, params):
     n_known_out = n_out - sum(out_uk)
 
     known_branches = []
-    for i, (kj, _, _, nres) in enumerate(splits):
+    for i, (kj, _, _, _nres) in enumerate(splits):
 
         def known_fun(*a, kj=kj, i=i):
             outs = core.eval_jaxpr(kj.jaxpr, kj.consts, *a)

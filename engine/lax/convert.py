@@ -1,4 +1,5 @@
 """Dtype conversions: convert_element_type, bitcast_convert_type, reduce_precision."""
+
 from __future__ import annotations
 
 import operator
@@ -7,22 +8,29 @@ import warnings
 import numpy as np
 from jaxlib.mlir.dialects import stablehlo as hlo
 
-from .. import core
-from .. import dtypes
+from .. import core, dtypes
 from ..core import Primitive, ShapedArray
 from ..interpreters import batching, lowering
 from ..interpreters.jvp import Zero, deflinear, tangent_aval, zero_jvp
 from ._base import check_dtypes
 
-__all__ = ['convert_element_type', 'bitcast_convert_type', 'reduce_precision',
-           'convert_element_type_p', 'bitcast_convert_type_p', 'reduce_precision_p']
+__all__ = [
+    "convert_element_type",
+    "bitcast_convert_type",
+    "reduce_precision",
+    "convert_element_type_p",
+    "bitcast_convert_type_p",
+    "reduce_precision_p",
+]
 
 
 # ---------------------------------------------------------------------------- convert_element_type
 
 convert_element_type_p = Primitive("convert_element_type")
-convert_element_type_p.pp_params = lambda p: {"new_dtype": p["new_dtype"],
-                                              "weak_type": p["weak_type"]}
+convert_element_type_p.pp_params = lambda p: {
+    "new_dtype": p["new_dtype"],
+    "weak_type": p["weak_type"],
+}
 
 
 def convert_element_type(operand, new_dtype, weak_type=False):
@@ -39,6 +47,7 @@ def convert_element_type(operand, new_dtype, weak_type=False):
         if not weak_type and not _nonfinite_to_int(operand, new_dtype):
             # a Python scalar converts on the host (a literal in jaxprs), as in JAX
             from ..dispatch import device_put_value
+
             _warn_if_complex_to_real(old_dtype, new_dtype)
             with warnings.catch_warnings():  # NumPy's own warning would repeat ours
                 warnings.simplefilter("ignore", np.exceptions.ComplexWarning)
@@ -48,19 +57,26 @@ def convert_element_type(operand, new_dtype, weak_type=False):
     if aval.dtype == new_dtype and aval.weak_type == weak_type:
         return operand
     _warn_if_complex_to_real(aval.dtype, new_dtype)
-    return convert_element_type_p.bind(operand, new_dtype=new_dtype, weak_type=weak_type,
-                                       sharding=None)
+    return convert_element_type_p.bind(
+        operand, new_dtype=new_dtype, weak_type=weak_type, sharding=None
+    )
 
 
 def _nonfinite_to_int(x, new_dtype):
-    return (isinstance(x, (float, complex)) and not np.isfinite(x)
-            and (dtypes.is_int(new_dtype) or new_dtype == np.bool_))
+    return (
+        isinstance(x, (float, complex))
+        and not np.isfinite(x)
+        and (dtypes.is_int(new_dtype) or new_dtype == np.bool_)
+    )
 
 
 def _warn_if_complex_to_real(old, new):
     if dtypes.is_complex(old) and not dtypes.is_complex(new):
-        warnings.warn("Casting complex values to real discards the imaginary part",
-                      np.exceptions.ComplexWarning, stacklevel=3)
+        warnings.warn(
+            "Casting complex values to real discards the imaginary part",
+            np.exceptions.ComplexWarning,
+            stacklevel=3,
+        )
 
 
 @convert_element_type_p.def_abstract_eval
@@ -84,14 +100,19 @@ def _convert_lowering(ctx, x, *, new_dtype, weak_type, sharding):
 
 def _convert_jvp(primals, tangents, *, new_dtype, weak_type, sharding):
     (x,), (t,) = primals, tangents
-    out = convert_element_type_p.bind(x, new_dtype=new_dtype, weak_type=weak_type,
-                                      sharding=sharding)
+    out = convert_element_type_p.bind(
+        x, new_dtype=new_dtype, weak_type=weak_type, sharding=sharding
+    )
     out_t_aval = tangent_aval(core.get_aval(out))
-    if (type(t) is Zero or out_t_aval.dtype == dtypes.float0
-            or core.get_aval(t).dtype == dtypes.float0):
+    if (
+        type(t) is Zero
+        or out_t_aval.dtype == dtypes.float0
+        or core.get_aval(t).dtype == dtypes.float0
+    ):
         return out, Zero(out_t_aval)
-    return out, convert_element_type_p.bind(t, new_dtype=new_dtype, weak_type=weak_type,
-                                            sharding=sharding)
+    return out, convert_element_type_p.bind(
+        t, new_dtype=new_dtype, weak_type=weak_type, sharding=sharding
+    )
 
 
 convert_element_type_p.def_jvp(_convert_jvp)
@@ -103,8 +124,11 @@ def _convert_transpose(ct, x, *, new_dtype, weak_type, sharding):
         return [Zero(tangent_aval(old))]
     if tangent_aval(old).dtype == dtypes.float0:
         return [Zero(tangent_aval(old))]
-    return [convert_element_type_p.bind(ct, new_dtype=old.dtype, weak_type=old.weak_type,
-                                        sharding=sharding)]
+    return [
+        convert_element_type_p.bind(
+            ct, new_dtype=old.dtype, weak_type=old.weak_type, sharding=sharding
+        )
+    ]
 
 
 convert_element_type_p.def_transpose(_convert_transpose)
@@ -132,9 +156,11 @@ def _bitcast_shape(shape, old, new):
         return shape + (old_bits // new_bits,)
     last = shape[-1] if shape else 1
     if last * old_bits != new_bits:
-        raise ValueError(f"Attempting to convert array of shape {shape} from {old} of size "
-                         f"{old_bits} bits to {new} of size {new_bits}, bits but "
-                         f"{last} * {old_bits} != {new_bits}")
+        raise ValueError(
+            f"Attempting to convert array of shape {shape} from {old} of size "
+            f"{old_bits} bits to {new} of size {new_bits}, bits but "
+            f"{last} * {old_bits} != {new_bits}"
+        )
     return shape[:-1]
 
 
@@ -142,10 +168,12 @@ def _bitcast_shape(shape, old, new):
 def _bitcast_abstract_eval(x, *, new_dtype):
     old = x.dtype
     if old != new_dtype and any(d == np.bool_ or dtypes.is_complex(d) for d in (old, new_dtype)):
-        raise TypeError("lax.bitcast_convert_type does not support bool or complex values "
-                        "unless the operand and destination types match. Got operand "
-                        f"dtype={old}, new_dtype={new_dtype!r}. Consider using the arr.view() "
-                        "method instead.")
+        raise TypeError(
+            "lax.bitcast_convert_type does not support bool or complex values "
+            "unless the operand and destination types match. Got operand "
+            f"dtype={old}, new_dtype={new_dtype!r}. Consider using the arr.view() "
+            "method instead."
+        )
     return ShapedArray(_bitcast_shape(x.shape, old, np.dtype(new_dtype)), new_dtype, False)
 
 
@@ -177,10 +205,13 @@ def reduce_precision(operand, exponent_bits, mantissa_bits):
         exponent_bits = operator.index(exponent_bits)
         mantissa_bits = operator.index(mantissa_bits)
     except TypeError as e:
-        raise TypeError(f"reduce_precision: exponent_bits and mantissa_bits must be Python "
-                        f"integers known while tracing ({e})") from None
-    return reduce_precision_p.bind(operand, exponent_bits=exponent_bits,
-                                   mantissa_bits=mantissa_bits)
+        raise TypeError(
+            f"reduce_precision: exponent_bits and mantissa_bits must be Python "
+            f"integers known while tracing ({e})"
+        ) from None
+    return reduce_precision_p.bind(
+        operand, exponent_bits=exponent_bits, mantissa_bits=mantissa_bits
+    )
 
 
 @reduce_precision_p.def_abstract_eval
@@ -189,8 +220,9 @@ def _reduce_precision_abstract_eval(x, *, exponent_bits, mantissa_bits):
     if exponent_bits < 1:
         raise ValueError(f"reduce_precision: exponent_bits must be positive; got {exponent_bits}")
     if mantissa_bits < 0:
-        raise ValueError(f"reduce_precision: mantissa_bits must be non-negative; got "
-                         f"{mantissa_bits}")
+        raise ValueError(
+            f"reduce_precision: mantissa_bits must be non-negative; got {mantissa_bits}"
+        )
     return x
 
 
@@ -200,6 +232,5 @@ def _reduce_precision_lowering(ctx, x, *, exponent_bits, mantissa_bits):
 
 
 # JAX treats it as linear: tangents and cotangents are rounded the same way.
-deflinear(reduce_precision_p,
-          lambda ct, x, **params: [reduce_precision_p.bind(ct, **params)])
+deflinear(reduce_precision_p, lambda ct, x, **params: [reduce_precision_p.bind(ct, **params)])
 batching.broadcast_batcher(reduce_precision_p)

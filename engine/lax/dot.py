@@ -2,6 +2,7 @@
 
 The output's dimensions are (batch dims, lhs free dims, rhs free dims), each group in
 increasing axis order of its operand, as in XLA's DotGeneral."""
+
 from __future__ import annotations
 
 import enum
@@ -10,8 +11,7 @@ import numpy as np
 from jaxlib.mlir import ir
 from jaxlib.mlir.dialects import stablehlo as hlo
 
-from .. import core
-from .. import dtypes
+from .. import core, dtypes
 from ..config import config
 from ..core import Primitive, ShapedArray
 from ..interpreters import lowering
@@ -20,11 +20,12 @@ from ..interpreters.transpose import is_undefined_primal
 from .convert import convert_element_type
 from .structural import transpose
 
-__all__ = ['dot_general', 'dot', 'Precision', 'dot_general_p']
+__all__ = ["dot_general", "dot", "Precision", "dot_general_p"]
 
 
 class Precision(enum.Enum):
     """How much precision an accelerator spends on f32 matmuls (no effect on CPU)."""
+
     DEFAULT = 0
     HIGH = 1
     HIGHEST = 2
@@ -41,9 +42,14 @@ class Precision(enum.Enum):
 
 
 _PRECISION_NAMES = {
-    "default": Precision.DEFAULT, "fastest": Precision.DEFAULT, "bfloat16": Precision.DEFAULT,
-    "high": Precision.HIGH, "bfloat16_3x": Precision.HIGH, "tensorfloat32": Precision.HIGH,
-    "highest": Precision.HIGHEST, "float32": Precision.HIGHEST,
+    "default": Precision.DEFAULT,
+    "fastest": Precision.DEFAULT,
+    "bfloat16": Precision.DEFAULT,
+    "high": Precision.HIGH,
+    "bfloat16_3x": Precision.HIGH,
+    "tensorfloat32": Precision.HIGH,
+    "highest": Precision.HIGHEST,
+    "float32": Precision.HIGHEST,
 }
 
 
@@ -68,9 +74,11 @@ def canonicalize_precision(precision):
                 break
         else:
             return tuple(pair)
-    raise ValueError("Precision argument must be one of:\n- None,\n"
-                     f"- a string in {list(_PRECISION_NAMES)},\n- a lax.Precision value,\n"
-                     f"- a tuple of two lax.Precision values or strings;\nbut got {precision}.")
+    raise ValueError(
+        "Precision argument must be one of:\n- None,\n"
+        f"- a string in {list(_PRECISION_NAMES)},\n- a lax.Precision value,\n"
+        f"- a tuple of two lax.Precision values or strings;\nbut got {precision}."
+    )
 
 
 # ---------------------------------------------------------------------------- public functions
@@ -84,8 +92,9 @@ def _index_tuple(dims):
     return tuple(int(d) for d in dims)
 
 
-def dot_general(lhs, rhs, dimension_numbers, precision=None, preferred_element_type=None,
-                out_sharding=None):
+def dot_general(
+    lhs, rhs, dimension_numbers, precision=None, preferred_element_type=None, out_sharding=None
+):
     """Contract ``lhs`` and ``rhs`` over ``dimension_numbers =
     ((lhs_contracting, rhs_contracting), (lhs_batch, rhs_batch))``."""
     (lc, rc), (lb, rb) = dimension_numbers
@@ -94,24 +103,37 @@ def dot_general(lhs, rhs, dimension_numbers, precision=None, preferred_element_t
         preferred_element_type = dtypes.canonicalize_user_dtype(preferred_element_type, "dot")
     if out_sharding is not None:
         raise NotImplementedError("dot_general: out_sharding is not supported")
-    return dot_general_p.bind(lhs, rhs, dimension_numbers=dims,
-                              precision=canonicalize_precision(precision),
-                              preferred_element_type=preferred_element_type, out_sharding=None)
+    return dot_general_p.bind(
+        lhs,
+        rhs,
+        dimension_numbers=dims,
+        precision=canonicalize_precision(precision),
+        preferred_element_type=preferred_element_type,
+        out_sharding=None,
+    )
 
 
-def dot(lhs, rhs, *, dimension_numbers=None, precision=None, preferred_element_type=None,
-        out_sharding=None):
+def dot(
+    lhs,
+    rhs,
+    *,
+    dimension_numbers=None,
+    precision=None,
+    preferred_element_type=None,
+    out_sharding=None,
+):
     """Vector/matrix products: contract the last axis of ``lhs`` with the first of ``rhs``."""
     lshape, rshape = np.shape(lhs), np.shape(rhs)
     if dimension_numbers is None:
         if 1 <= len(lshape) <= 2 and 1 <= len(rshape) <= 2 and lshape[-1] == rshape[0]:
             dimension_numbers = (((len(lshape) - 1,), (0,)), ((), ()))
         else:
-            raise ValueError("jax.lax.dot: dimension_numbers must be specified when not "
-                             "performing simple un-batched matrix-matrix, matrix-vector, or "
-                             f"vector-vector products; got lhs_shape={lshape} rhs_shape={rshape}")
-    return dot_general(lhs, rhs, dimension_numbers, precision, preferred_element_type,
-                       out_sharding)
+            raise ValueError(
+                "jax.lax.dot: dimension_numbers must be specified when not "
+                "performing simple un-batched matrix-matrix, matrix-vector, or "
+                f"vector-vector products; got lhs_shape={lshape} rhs_shape={rshape}"
+            )
+    return dot_general(lhs, rhs, dimension_numbers, precision, preferred_element_type, out_sharding)
 
 
 def _dims_text(dims):
@@ -132,6 +154,7 @@ dot_general_p.pp_params = _pp_params
 
 # ---------------------------------------------------------------------------- shape and dtype rules
 
+
 def _free_dims(ndim, contracting, batch):
     return tuple(i for i in range(ndim) if i not in contracting and i not in batch)
 
@@ -140,33 +163,47 @@ def _check_dims(lhs, rhs, dims):
     (lc, rc), (lb, rb) = dims
     for side, aval, c, b in (("lhs", lhs, lc, lb), ("rhs", rhs, rc, rb)):
         if not all(0 <= d < aval.ndim for d in c + b):
-            raise TypeError(f"dot_general requires {side} dimension numbers to be nonnegative and "
-                            f"less than the number of axes of the {side} value, got {side}_batch "
-                            f"of {b} and {side}_contracting of {c} for {side} of rank {aval.ndim}")
+            raise TypeError(
+                f"dot_general requires {side} dimension numbers to be nonnegative and "
+                f"less than the number of axes of the {side} value, got {side}_batch "
+                f"of {b} and {side}_contracting of {c} for {side} of rank {aval.ndim}"
+            )
     if len(lb) != len(rb):
-        raise TypeError(f"dot_general requires equal numbers of lhs_batch and rhs_batch "
-                        f"dimensions, got lhs_batch {lb} and rhs_batch {rb}.")
+        raise TypeError(
+            f"dot_general requires equal numbers of lhs_batch and rhs_batch "
+            f"dimensions, got lhs_batch {lb} and rhs_batch {rb}."
+        )
     for side, b in (("lhs", lb), ("rhs", rb)):
         if len(set(b)) != len(b):
-            raise TypeError(f"dot_general requires {side} batch dimensions to be distinct, got "
-                            f"{side}_batch {b}.")
+            raise TypeError(
+                f"dot_general requires {side} batch dimensions to be distinct, got "
+                f"{side}_batch {b}."
+            )
     for side, c in (("lhs", lc), ("rhs", rc)):
         if len(set(c)) != len(c):
-            raise TypeError(f"dot_general requires {side} contracting dimensions to be distinct, "
-                            f"got {side}_contracting {c}.")
+            raise TypeError(
+                f"dot_general requires {side} contracting dimensions to be distinct, "
+                f"got {side}_contracting {c}."
+            )
     for side, c, b in (("lhs", lc, lb), ("rhs", rc, rb)):
         if set(c) & set(b):
-            raise TypeError(f"dot_general requires {side} batch dimensions to be disjoint from "
-                            f"contracting dimensions, got {side}_batch {b} and {side}_contracting "
-                            f"{c}.")
+            raise TypeError(
+                f"dot_general requires {side} batch dimensions to be disjoint from "
+                f"contracting dimensions, got {side}_batch {b} and {side}_contracting "
+                f"{c}."
+            )
     lbs, rbs = tuple(lhs.shape[d] for d in lb), tuple(rhs.shape[d] for d in rb)
     if lbs != rbs:
-        raise TypeError(f"dot_general requires lhs batch dimensions and rhs batch dimensions to "
-                        f"have the same shape, got {lbs} and {rbs}.")
+        raise TypeError(
+            f"dot_general requires lhs batch dimensions and rhs batch dimensions to "
+            f"have the same shape, got {lbs} and {rbs}."
+        )
     lcs, rcs = tuple(lhs.shape[d] for d in lc), tuple(rhs.shape[d] for d in rc)
     if lcs != rcs:
-        raise TypeError(f"dot_general requires contracting dimensions to have the same shape, "
-                        f"got {lcs} and {rcs}.")
+        raise TypeError(
+            f"dot_general requires contracting dimensions to have the same shape, "
+            f"got {lcs} and {rcs}."
+        )
 
 
 def _type_rank(dtype):
@@ -179,8 +216,13 @@ def _type_rank(dtype):
         bits = 1
     else:
         bits = fi.bits if is_fp else dtypes.iinfo(real).bits
-    return (dtypes.is_complex(dtype), fi.maxexp if is_fp else -1, fi.nmant if is_fp else -1,
-            bits, not dtypes.is_unsigned(real))
+    return (
+        dtypes.is_complex(dtype),
+        fi.maxexp if is_fp else -1,
+        fi.nmant if is_fp else -1,
+        bits,
+        not dtypes.is_unsigned(real),
+    )
 
 
 def _bit_width(dtype):
@@ -206,28 +248,35 @@ def _result_dtype(lhs_dtype, rhs_dtype, preferred):
     if preferred is None or preferred == dtype:
         return dtype
     if not dtypes.is_float(dtype) and _bit_width(preferred) < _bit_width(dtype):
-        raise TypeError(f"`preferred_element_type` must not be narrower than the original type, "
-                        f"got preferred_element_type of {preferred} for result type of {dtype}.")
+        raise TypeError(
+            f"`preferred_element_type` must not be narrower than the original type, "
+            f"got preferred_element_type of {preferred} for result type of {dtype}."
+        )
     return np.dtype(preferred)
 
 
 @dot_general_p.def_abstract_eval
-def _dot_general_abstract_eval(lhs, rhs, *, dimension_numbers, precision, preferred_element_type,
-                               out_sharding):
+def _dot_general_abstract_eval(
+    lhs, rhs, *, dimension_numbers, precision, preferred_element_type, out_sharding
+):
     _check_dims(lhs, rhs, dimension_numbers)
     (lc, rc), (lb, rb) = dimension_numbers
-    shape = (tuple(lhs.shape[d] for d in lb)
-             + tuple(lhs.shape[d] for d in _free_dims(lhs.ndim, lc, lb))
-             + tuple(rhs.shape[d] for d in _free_dims(rhs.ndim, rc, rb)))
+    shape = (
+        tuple(lhs.shape[d] for d in lb)
+        + tuple(lhs.shape[d] for d in _free_dims(lhs.ndim, lc, lb))
+        + tuple(rhs.shape[d] for d in _free_dims(rhs.ndim, rc, rb))
+    )
     dtype = _result_dtype(lhs.dtype, rhs.dtype, preferred_element_type)
     return ShapedArray(shape, dtype, lhs.weak_type and rhs.weak_type)
 
 
 # ---------------------------------------------------------------------------- lowering
 
+
 @dot_general_p.def_lowering
-def _dot_general_lowering(ctx, lhs, rhs, *, dimension_numbers, precision, preferred_element_type,
-                          out_sharding):
+def _dot_general_lowering(
+    ctx, lhs, rhs, *, dimension_numbers, precision, preferred_element_type, out_sharding
+):
     (lc, rc), (lb, rb) = dimension_numbers
     la, ra = ctx.avals_in
     # mixed operand types are computed in the wider one (as JAX lowers them)
@@ -236,19 +285,25 @@ def _dot_general_lowering(ctx, lhs, rhs, *, dimension_numbers, precision, prefer
         lhs = lowering.convert(lhs, la, common)
         rhs = lowering.convert(rhs, ra, common)
     dnums = hlo.DotDimensionNumbers.get(
-        lhs_batching_dimensions=list(lb), rhs_batching_dimensions=list(rb),
-        lhs_contracting_dimensions=list(lc), rhs_contracting_dimensions=list(rc))
+        lhs_batching_dimensions=list(lb),
+        rhs_batching_dimensions=list(rb),
+        lhs_contracting_dimensions=list(lc),
+        rhs_contracting_dimensions=list(rc),
+    )
     prec = precision or (Precision.DEFAULT, Precision.DEFAULT)
     config_attr = ir.ArrayAttr.get([hlo.PrecisionAttr.get(p.name) for p in prec])
-    return hlo.dot_general(lowering.ir_type(ctx.avals_out[0]), lhs, rhs, dnums,
-                           precision_config=config_attr)
+    return hlo.dot_general(
+        lowering.ir_type(ctx.avals_out[0]), lhs, rhs, dnums, precision_config=config_attr
+    )
 
 
 # ---------------------------------------------------------------------------- JVP and transpose
 
-defjvp(dot_general_p,
-       lambda g, lhs, rhs, **params: dot_general_p.bind(g, rhs, **params),
-       lambda g, lhs, rhs, **params: dot_general_p.bind(lhs, g, **params))
+defjvp(
+    dot_general_p,
+    lambda g, lhs, rhs, **params: dot_general_p.bind(g, rhs, **params),
+    lambda g, lhs, rhs, **params: dot_general_p.bind(lhs, g, **params),
+)
 
 
 def _transpose_one(ct, other, self_aval, dims, self_is_lhs, params):
@@ -301,6 +356,7 @@ dot_general_p.def_transpose(_dot_general_transpose)
 
 
 # ---------------------------------------------------------------------------- batching
+
 
 def _shift(dims, at):
     """Renumber axes after inserting a new axis at ``at``."""

@@ -3,6 +3,7 @@
 Operands of the binary primitives share a dtype; their shapes are equal, rank 0, or of
 equal rank with size-1 dimensions (which broadcast), as in JAX. JVP rules therefore give
 tangents of the *output* shape, and transposes sum cotangents back to operand shapes."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -13,8 +14,7 @@ import numpy as np
 from jaxlib.mlir.dialects import chlo
 from jaxlib.mlir.dialects import stablehlo as hlo
 
-from .. import core
-from .. import dtypes
+from .. import core, dtypes
 from ..core import Primitive, ShapedArray
 from ..interpreters import batching, lowering
 from ..interpreters.jvp import defjvp, defjvp2, deflinear, zero_jvp
@@ -22,18 +22,99 @@ from ..interpreters.transpose import is_undefined_primal
 from ._base import _KIND_NAMES, _accepts, aval_of, broadcast_shapes_lax, unbroadcast
 
 __all__ = [
-    'add', 'sub', 'mul', 'div', 'rem', 'neg', 'sign', 'abs', 'max', 'min', 'pow',
-    'integer_pow', 'square', 'reciprocal', 'sqrt', 'rsqrt', 'cbrt', 'exp', 'exp2', 'log',
-    'log1p', 'expm1', 'tanh', 'logistic', 'sin', 'cos', 'tan', 'asin', 'acos', 'atan',
-    'atan2', 'sinh', 'cosh', 'asinh', 'acosh', 'atanh', 'floor', 'ceil', 'round',
-    'is_finite', 'real', 'imag', 'conj', 'complex', 'add_any', 'promote_scalars',
-    'RoundingMethod', 'AccuracyMode', 'Tolerance',
-    'add_p', 'sub_p', 'mul_p', 'div_p', 'rem_p', 'neg_p', 'sign_p', 'abs_p', 'max_p',
-    'min_p', 'pow_p', 'integer_pow_p', 'square_p', 'sqrt_p', 'rsqrt_p', 'cbrt_p', 'exp_p',
-    'exp2_p', 'log_p', 'log1p_p', 'expm1_p', 'tanh_p', 'logistic_p', 'sin_p', 'cos_p',
-    'tan_p', 'asin_p', 'acos_p', 'atan_p', 'atan2_p', 'sinh_p', 'cosh_p', 'asinh_p',
-    'acosh_p', 'atanh_p', 'floor_p', 'ceil_p', 'round_p', 'is_finite_p', 'real_p',
-    'imag_p', 'conj_p', 'complex_p', 'add_any_p',
+    "add",
+    "sub",
+    "mul",
+    "div",
+    "rem",
+    "neg",
+    "sign",
+    "abs",
+    "max",
+    "min",
+    "pow",
+    "integer_pow",
+    "square",
+    "reciprocal",
+    "sqrt",
+    "rsqrt",
+    "cbrt",
+    "exp",
+    "exp2",
+    "log",
+    "log1p",
+    "expm1",
+    "tanh",
+    "logistic",
+    "sin",
+    "cos",
+    "tan",
+    "asin",
+    "acos",
+    "atan",
+    "atan2",
+    "sinh",
+    "cosh",
+    "asinh",
+    "acosh",
+    "atanh",
+    "floor",
+    "ceil",
+    "round",
+    "is_finite",
+    "real",
+    "imag",
+    "conj",
+    "complex",
+    "add_any",
+    "promote_scalars",
+    "RoundingMethod",
+    "AccuracyMode",
+    "Tolerance",
+    "add_p",
+    "sub_p",
+    "mul_p",
+    "div_p",
+    "rem_p",
+    "neg_p",
+    "sign_p",
+    "abs_p",
+    "max_p",
+    "min_p",
+    "pow_p",
+    "integer_pow_p",
+    "square_p",
+    "sqrt_p",
+    "rsqrt_p",
+    "cbrt_p",
+    "exp_p",
+    "exp2_p",
+    "log_p",
+    "log1p_p",
+    "expm1_p",
+    "tanh_p",
+    "logistic_p",
+    "sin_p",
+    "cos_p",
+    "tan_p",
+    "asin_p",
+    "acos_p",
+    "atan_p",
+    "atan2_p",
+    "sinh_p",
+    "cosh_p",
+    "asinh_p",
+    "acosh_p",
+    "atanh_p",
+    "floor_p",
+    "ceil_p",
+    "round_p",
+    "is_finite_p",
+    "real_p",
+    "imag_p",
+    "conj_p",
+    "complex_p",
+    "add_any_p",
 ]
 
 
@@ -47,8 +128,16 @@ _signed = ("float", "complex", "sint")
 _real_floats = (np.dtype(np.float32), np.dtype(np.float64))
 
 # the jnp function that promotes, named in the "same dtypes" error as JAX does
-_JNP_TIP = {"add": "add", "sub": "subtract", "mul": "multiply", "div": "divide",
-            "max": "maximum", "min": "minimum", "atan2": "arctan2", "nextafter": "nextafter"}
+_JNP_TIP = {
+    "add": "add",
+    "sub": "subtract",
+    "mul": "multiply",
+    "div": "divide",
+    "max": "maximum",
+    "min": "minimum",
+    "atan2": "arctan2",
+    "nextafter": "nextafter",
+}
 
 
 # ---------------------------------------------------------------------------- rule builders
@@ -61,7 +150,8 @@ def _accepted(dtype, kinds):
     r = _accepted_memo.get(key)
     if r is None:
         r = _accepted_memo[key] = any(
-            dtype == k if isinstance(k, np.dtype) else _accepts(dtype, (k,)) for k in kinds)
+            dtype == k if isinstance(k, np.dtype) else _accepts(dtype, (k,)) for k in kinds
+        )
     return r
 
 
@@ -70,10 +160,13 @@ def _check_dtype(name, dtype, kinds, pos=None):
         return
     names = ", ".join(k.name if isinstance(k, np.dtype) else _KIND_NAMES[k] for k in kinds)
     if pos is None:
-        raise TypeError(f"{name} does not accept dtype {dtype.name}. Accepted dtypes are "
-                        f"subtypes of {names}.")
-    raise TypeError(f"{name} does not accept dtype {dtype.name} at position {pos}. Accepted "
-                    f"dtypes at position {pos} are subtypes of {names}.")
+        raise TypeError(
+            f"{name} does not accept dtype {dtype.name}. Accepted dtypes are subtypes of {names}."
+        )
+    raise TypeError(
+        f"{name} does not accept dtype {dtype.name} at position {pos}. Accepted "
+        f"dtypes at position {pos} are subtypes of {names}."
+    )
 
 
 def _result_shape(name, avals):
@@ -81,8 +174,10 @@ def _result_shape(name, avals):
         return avals[0].shape
     ranks = {a.ndim for a in avals if a.ndim > 0}
     if len(ranks) > 1:
-        raise TypeError(f"{name}: arrays must have the same number of dimensions, got "
-                        f"{{{', '.join(map(str, sorted(ranks)))}}}")
+        raise TypeError(
+            f"{name}: arrays must have the same number of dimensions, got "
+            f"{{{', '.join(map(str, sorted(ranks)))}}}"
+        )
     return broadcast_shapes_lax(name, *[a.shape for a in avals])
 
 
@@ -90,19 +185,29 @@ def naryop_rule(name, kinds, result_dtype=None):
     """Shape/dtype rule of an elementwise primitive. ``kinds``: the accepted dtype kinds
     (or dtypes), or a list of them, one per operand. The output is weak only if every
     operand is, as in JAX."""
+
     def rule(*avals, **params):
         per_arg = kinds if isinstance(kinds, list) else [kinds] * len(avals)
         for i, (a, k) in enumerate(zip(avals, per_arg)):
             _check_dtype(name, a.dtype, k, i if len(avals) > 1 else None)
         if len({a.dtype for a in avals}) > 1:
             tip = _JNP_TIP.get(name)
-            tip = (f" (Tip: jnp.{tip} is a similar function that does automatic type "
-                   f"promotion on inputs).") if tip else ""
-            raise TypeError(f"lax.{name} requires arguments to have the same dtypes, got "
-                            f"{', '.join(a.dtype.name for a in avals)}.{tip}")
+            tip = (
+                (
+                    f" (Tip: jnp.{tip} is a similar function that does automatic type "
+                    f"promotion on inputs)."
+                )
+                if tip
+                else ""
+            )
+            raise TypeError(
+                f"lax.{name} requires arguments to have the same dtypes, got "
+                f"{', '.join(a.dtype.name for a in avals)}.{tip}"
+            )
         shape = _result_shape(name, avals)
         dtype = avals[0].dtype if result_dtype is None else result_dtype(avals[0].dtype, **params)
         return ShapedArray(shape, np.dtype(dtype), all(a.weak_type for a in avals))
+
     return rule
 
 
@@ -127,6 +232,7 @@ def _broadcasting_lowering(lower):
         shape = ctx.avals_out[0].shape
         args = [lowering.broadcast_to(x, a, shape) for x, a in zip(args, ctx.avals_in)]
         return lower(ctx, *args, **params)
+
     return rule
 
 
@@ -143,6 +249,7 @@ def _const(v, x):
 def _bcast_tangent(t, ans):
     """A tangent of a size-1/scalar operand, broadcast to the output's shape."""
     from .structural import broadcast_to_shape
+
     return broadcast_to_shape(t, aval_of(ans).shape)
 
 
@@ -170,6 +277,7 @@ def _bind2(p, x, y, **params):
 
 # ---------------------------------------------------------------------------- accuracy
 
+
 class AccuracyMode(enum.Enum):
     HIGHEST = 1
     DEFAULT = 2
@@ -179,6 +287,7 @@ class AccuracyMode(enum.Enum):
 class Tolerance:
     """Requested accuracy of a transcendental op: the result may differ from the exact
     one by ``atol + rtol * |exact|`` or by ``ulps`` units in the last place."""
+
     atol: float = 0.0
     rtol: float = 0.0
     ulps: int = 0
@@ -196,17 +305,20 @@ def _check_accuracy(accuracy):
 
 def _accuracy_attr(accuracy):
     if isinstance(accuracy, Tolerance):
-        return hlo.ResultAccuracyAttr.get(float(accuracy.atol), float(accuracy.rtol),
-                                          int(accuracy.ulps), "TOLERANCE")
+        return hlo.ResultAccuracyAttr.get(
+            float(accuracy.atol), float(accuracy.rtol), int(accuracy.ulps), "TOLERANCE"
+        )
     return hlo.ResultAccuracyAttr.get(0.0, 0.0, 0, accuracy.name)
 
 
 def _accurate(hlo_fn):
     """Lowering of an op that takes an ``accuracy`` param (StableHLO result_accuracy)."""
+
     def lower(ctx, x, *, accuracy):
         if accuracy is None:
             return hlo_fn(x)
         return hlo_fn(x, result_accuracy=_accuracy_attr(accuracy))
+
     return lower
 
 
@@ -239,20 +351,28 @@ def add_any(x, y):
 
 
 def _add_transpose(ct, x, y):
-    return [unbroadcast(ct, None, x.aval) if is_undefined_primal(x) else None,
-            unbroadcast(ct, None, y.aval) if is_undefined_primal(y) else None]
+    return [
+        unbroadcast(ct, None, x.aval) if is_undefined_primal(x) else None,
+        unbroadcast(ct, None, y.aval) if is_undefined_primal(y) else None,
+    ]
 
 
 def _sub_transpose(ct, x, y):
-    return [unbroadcast(ct, None, x.aval) if is_undefined_primal(x) else None,
-            unbroadcast(neg(ct), None, y.aval) if is_undefined_primal(y) else None]
+    return [
+        unbroadcast(ct, None, x.aval) if is_undefined_primal(x) else None,
+        unbroadcast(neg(ct), None, y.aval) if is_undefined_primal(y) else None,
+    ]
 
 
-defjvp2(add_p, lambda g, ans, x, y: _bcast_tangent(g, ans),
-        lambda g, ans, x, y: _bcast_tangent(g, ans))
+defjvp2(
+    add_p, lambda g, ans, x, y: _bcast_tangent(g, ans), lambda g, ans, x, y: _bcast_tangent(g, ans)
+)
 add_p.def_transpose(_add_transpose)
-defjvp2(sub_p, lambda g, ans, x, y: _bcast_tangent(g, ans),
-        lambda g, ans, x, y: _bcast_tangent(neg(g), ans))
+defjvp2(
+    sub_p,
+    lambda g, ans, x, y: _bcast_tangent(g, ans),
+    lambda g, ans, x, y: _bcast_tangent(neg(g), ans),
+)
 sub_p.def_transpose(_sub_transpose)
 deflinear(neg_p, lambda ct, x: [neg(ct)])
 defjvp2(add_any_p, lambda g, ans, x, y: g, lambda g, ans, x, y: g)
@@ -260,6 +380,7 @@ add_any_p.def_transpose(lambda ct, x, y: [ct, ct])
 
 
 # ---------------------------------------------------------------------------- mul / div / rem
+
 
 def _mul_lowering(ctx, x, y, *, out_dtype):
     if out_dtype is not None:
@@ -269,8 +390,12 @@ def _mul_lowering(ctx, x, y, *, out_dtype):
     return hlo.multiply(x, y)
 
 
-mul_p = naryop("mul", _num, _mul_lowering,
-               result_dtype=lambda d, out_dtype: d if out_dtype is None else out_dtype)
+mul_p = naryop(
+    "mul",
+    _num,
+    _mul_lowering,
+    result_dtype=lambda d, out_dtype: d if out_dtype is None else out_dtype,
+)
 div_p = naryop("div", _num, _plain(hlo.divide))
 rem_p = naryop("rem", _int_float, _plain(hlo.remainder))
 
@@ -304,6 +429,7 @@ defjvp(mul_p, _mul_jvp_x, _mul_jvp_y)
 
 def _mul_transpose(ct, x, y, *, out_dtype):
     from .convert import convert_element_type
+
     if is_undefined_primal(x) and is_undefined_primal(y):
         raise ValueError("mul is not linear in both operands at once")
     x_linear = is_undefined_primal(x)
@@ -318,8 +444,7 @@ def _mul_transpose(ct, x, y, *, out_dtype):
 
 
 mul_p.def_transpose(_mul_transpose)
-defjvp(div_p, lambda g, x, y: div(g, y),
-       lambda g, x, y: mul(mul(neg(g), x), integer_pow(y, -2)))
+defjvp(div_p, lambda g, x, y: div(g, y), lambda g, x, y: mul(mul(neg(g), x), integer_pow(y, -2)))
 
 
 def _div_transpose(ct, x, y):
@@ -335,11 +460,15 @@ def _trunc(x):
     return mul(sign(x), floor(abs(x)))
 
 
-defjvp2(rem_p, lambda g, ans, x, y: _bcast_tangent(g, ans),
-        lambda g, ans, x, y: mul(neg(g), _trunc(div(x, y))))
+defjvp2(
+    rem_p,
+    lambda g, ans, x, y: _bcast_tangent(g, ans),
+    lambda g, ans, x, y: mul(neg(g), _trunc(div(x, y))),
+)
 
 
 # ---------------------------------------------------------------------------- sign / abs / square
+
 
 def _sign_lowering(ctx, x):
     aval = ctx.avals_out[0]
@@ -384,6 +513,7 @@ zero_jvp(sign_p)
 def _abs_jvp(g, ans, x):
     from .convert import convert_element_type
     from .logic import eq, ge, select
+
     if _is_complex(x):
         # d|z| = Re(conj(z) dz) / |z|, taken as 0 at z = 0
         mag = convert_element_type(ans, aval_of(x).dtype)
@@ -394,6 +524,7 @@ def _abs_jvp(g, ans, x):
 
 def _bcast_scalar(v, like):
     from .structural import full_like
+
     return full_like(like, v)
 
 
@@ -402,6 +533,7 @@ defjvp(square_p, lambda g, x: mul(g, mul(_const(2, x), x)))
 
 
 # ---------------------------------------------------------------------------- max / min
+
 
 def _minmax_lowering(hlo_fn, direction):
     def lower(ctx, x, y):
@@ -416,6 +548,7 @@ def _minmax_lowering(hlo_fn, direction):
         by_imag = hlo.select(lowering.compare(ix, iy, direction, ra), x, y)
         by_real = hlo.select(lowering.compare(rx, ry, direction, ra), x, y)
         return hlo.select(lowering.compare(rx, ry, "EQ", ra), by_imag, by_real)
+
     return lower
 
 
@@ -435,29 +568,39 @@ def _pick_weight(ans, mine, other):
     """1 where ``mine`` is the result, 1/2 where both are (ties share the tangent)."""
     from .convert import convert_element_type
     from .logic import eq
+
     dt = aval_of(ans).dtype
     w_mine = convert_element_type(eq(mine, ans), dt)
     w_other = convert_element_type(eq(other, ans), dt)
     return div(w_mine, add(_const(1, w_other), w_other))
 
 
-defjvp2(max_p, lambda g, ans, x, y: mul(_bcast_tangent(g, ans), _pick_weight(ans, x, y)),
-        lambda g, ans, x, y: mul(_bcast_tangent(g, ans), _pick_weight(ans, y, x)))
-defjvp2(min_p, lambda g, ans, x, y: mul(_bcast_tangent(g, ans), _pick_weight(ans, x, y)),
-        lambda g, ans, x, y: mul(_bcast_tangent(g, ans), _pick_weight(ans, y, x)))
+defjvp2(
+    max_p,
+    lambda g, ans, x, y: mul(_bcast_tangent(g, ans), _pick_weight(ans, x, y)),
+    lambda g, ans, x, y: mul(_bcast_tangent(g, ans), _pick_weight(ans, y, x)),
+)
+defjvp2(
+    min_p,
+    lambda g, ans, x, y: mul(_bcast_tangent(g, ans), _pick_weight(ans, x, y)),
+    lambda g, ans, x, y: mul(_bcast_tangent(g, ans), _pick_weight(ans, y, x)),
+)
 
 
 # ---------------------------------------------------------------------------- pow / integer_pow
+
 
 def _pow_rule(x, y):
     if not dtypes.is_inexact(x.dtype):
         _check_dtype("pow", x.dtype, _inexact, 0)
     _check_dtype("pow", y.dtype, _num, 1)
     if dtypes.is_inexact(y.dtype) and y.dtype != x.dtype:
-        raise TypeError("the first argument to pow must have an inexact dtype (float or "
-                        "complex), and the second argument must have an inexact or integer "
-                        "dtype, and two inexact dtypes must match, but got "
-                        f"{x.dtype.name} and {y.dtype.name} respectively.")
+        raise TypeError(
+            "the first argument to pow must have an inexact dtype (float or "
+            "complex), and the second argument must have an inexact or integer "
+            "dtype, and two inexact dtypes must match, but got "
+            f"{x.dtype.name} and {y.dtype.name} respectively."
+        )
     shape = _result_shape("pow", (x, y))
     return ShapedArray(shape, x.dtype, x.weak_type and y.weak_type)
 
@@ -490,6 +633,7 @@ def pow(x, y):  # noqa: A001 - lax's name
 def _pow_jvp_x(g, ans, x, y):
     from .convert import convert_element_type
     from .logic import eq, select
+
     dt = aval_of(x).dtype
     if dtypes.is_inexact(aval_of(y).dtype):
         return mul(g, mul(y, pow(x, sub(y, _const(1, y)))))
@@ -502,6 +646,7 @@ def _pow_jvp_x(g, ans, x, y):
 
 def _pow_jvp_y(g, ans, x, y):
     from .logic import eq, select
+
     # log x with x == 0 replaced by 1: d/dy 0**y is 0 where the power is finite
     safe_x = select(eq(x, _const(0, x)), _bcast_scalar(1, x), x)
     return mul(g, mul(log(safe_x), ans))
@@ -518,8 +663,10 @@ def _integer_pow_rule(x, *, y):
     _check_dtype("integer_pow", x.dtype, _num)
     if y < 0 and dtypes.is_int(x.dtype):
         shape = ",".join(map(str, x.shape))
-        raise TypeError(f"Integers cannot be raised to negative powers, got "
-                        f"integer_pow({x.dtype.name}[{shape}], {y})")
+        raise TypeError(
+            f"Integers cannot be raised to negative powers, got "
+            f"integer_pow({x.dtype.name}[{shape}], {y})"
+        )
     return ShapedArray(x.shape, x.dtype, x.weak_type)
 
 
@@ -562,6 +709,7 @@ defjvp(integer_pow_p, _integer_pow_jvp)
 
 
 # ---------------------------------------------------------------------------- exponentials, logs
+
 
 def _exp2_lowering(ctx, x, *, accuracy):
     log2 = lowering.full_like_aval(math.log(2), ctx.avals_out[0])
@@ -705,8 +853,7 @@ defjvp(sin_p, lambda g, x, accuracy: mul(g, cos(x, accuracy=accuracy)))
 defjvp(cos_p, lambda g, x, accuracy: neg(mul(g, sin(x, accuracy=accuracy))))
 defjvp2(tan_p, lambda g, ans, x, accuracy: mul(g, add(_const(1, ans), square(ans))))
 # tanh' = (1 + t)(1 - t): keeps precision where t is near +-1
-defjvp2(tanh_p, lambda g, ans, x, accuracy:
-        mul(add(g, mul(g, ans)), sub(_const(1, ans), ans)))
+defjvp2(tanh_p, lambda g, ans, x, accuracy: mul(add(g, mul(g, ans)), sub(_const(1, ans), ans)))
 defjvp(asin_p, lambda g, x: mul(g, rsqrt(_one_minus_sq(x))))
 defjvp(acos_p, lambda g, x: neg(mul(g, rsqrt(_one_minus_sq(x)))))
 defjvp(atan_p, lambda g, x: div(g, add(_const(1, x), square(x))))
@@ -722,14 +869,19 @@ def _atan2_denominator(x, y):
     return add(square(x), square(y))
 
 
-defjvp(atan2_p, lambda g, x, y: mul(g, div(y, _atan2_denominator(x, y))),
-       lambda g, x, y: mul(g, div(neg(x), _atan2_denominator(x, y))))
+defjvp(
+    atan2_p,
+    lambda g, x, y: mul(g, div(y, _atan2_denominator(x, y))),
+    lambda g, x, y: mul(g, div(neg(x), _atan2_denominator(x, y))),
+)
 
 
 # ---------------------------------------------------------------------------- rounding
 
+
 class RoundingMethod(enum.IntEnum):
     """How lax.round breaks ties: away from zero (C's round) or to the even neighbour."""
+
     AWAY_FROM_ZERO = 0
     TO_NEAREST_EVEN = 1
 
@@ -743,8 +895,9 @@ def _round_lowering(ctx, x, *, rounding_method):
 floor_p = naryop("floor", _float, _plain(hlo.floor))
 ceil_p = naryop("ceil", _float, _plain(hlo.ceil))
 round_p = naryop("round", _float, _round_lowering)
-is_finite_p = naryop("is_finite", _float, _plain(hlo.is_finite),
-                     result_dtype=lambda d: np.dtype(np.bool_))
+is_finite_p = naryop(
+    "is_finite", _float, _plain(hlo.is_finite), result_dtype=lambda d: np.dtype(np.bool_)
+)
 
 
 def floor(x):
@@ -769,6 +922,7 @@ for _p in (floor_p, ceil_p, round_p, is_finite_p):
 
 # ---------------------------------------------------------------------------- complex numbers
 
+
 def _conj_lowering(ctx, x, *, input_dtype):
     a_out = ctx.avals_out[0]
     if not dtypes.is_complex(input_dtype):
@@ -779,10 +933,15 @@ def _conj_lowering(ctx, x, *, input_dtype):
 
 real_p = naryop("real", _complex, _plain(hlo.real), result_dtype=dtypes.real_dtype)
 imag_p = naryop("imag", _complex, _plain(hlo.imag), result_dtype=dtypes.real_dtype)
-conj_p = naryop("conj", (_real_floats[0], "complex", _real_floats[1]), _conj_lowering,
-                result_dtype=lambda d, input_dtype: dtypes.to_complex_dtype(d))
-complex_p = naryop("complex", _real_floats, _plain(hlo.complex),
-                   result_dtype=dtypes.to_complex_dtype)
+conj_p = naryop(
+    "conj",
+    (_real_floats[0], "complex", _real_floats[1]),
+    _conj_lowering,
+    result_dtype=lambda d, input_dtype: dtypes.to_complex_dtype(d),
+)
+complex_p = naryop(
+    "complex", _real_floats, _plain(hlo.complex), result_dtype=dtypes.to_complex_dtype
+)
 
 
 def real(x):
@@ -818,8 +977,10 @@ deflinear(conj_p, _conj_transpose)
 
 
 def _complex_transpose(ct, x, y):
-    return [unbroadcast(real(ct), None, x.aval) if is_undefined_primal(x) else None,
-            unbroadcast(neg(imag(ct)), None, y.aval) if is_undefined_primal(y) else None]
+    return [
+        unbroadcast(real(ct), None, x.aval) if is_undefined_primal(x) else None,
+        unbroadcast(neg(imag(ct)), None, y.aval) if is_undefined_primal(y) else None,
+    ]
 
 
 deflinear(complex_p, _complex_transpose)

@@ -6,6 +6,7 @@ combining windows of ``updates`` into ``operand``. Out-of-bounds behaviour is a 
 (``mode``): XLA itself clamps gathers and drops scatters; FILL_OR_DROP gathers are masked
 after the fact and CLIP scatters clamp their indices first.
 """
+
 from __future__ import annotations
 
 import enum
@@ -15,8 +16,7 @@ import numpy as np
 from jaxlib.mlir import ir
 from jaxlib.mlir.dialects import stablehlo as hlo
 
-from .. import core
-from .. import dtypes
+from .. import core, dtypes
 from ..core import Primitive, ShapedArray
 from ..interpreters import batching, lowering
 from ..interpreters.jvp import Zero, add_tangents, instantiate, tangent_aval
@@ -27,15 +27,31 @@ from .convert import convert_element_type
 from .logic import eq, select
 from .structural import broadcast_in_dim, full
 
-__all__ = ['GatherDimensionNumbers', 'ScatterDimensionNumbers', 'GatherScatterMode',
-           'gather', 'scatter', 'scatter_add', 'scatter_sub', 'scatter_mul', 'scatter_min',
-           'scatter_max', 'gather_p', 'scatter_p', 'scatter_add_p', 'scatter_sub_p',
-           'scatter_mul_p', 'scatter_min_p', 'scatter_max_p']
+__all__ = [
+    "GatherDimensionNumbers",
+    "ScatterDimensionNumbers",
+    "GatherScatterMode",
+    "gather",
+    "scatter",
+    "scatter_add",
+    "scatter_sub",
+    "scatter_mul",
+    "scatter_min",
+    "scatter_max",
+    "gather_p",
+    "scatter_p",
+    "scatter_add_p",
+    "scatter_sub_p",
+    "scatter_mul_p",
+    "scatter_min_p",
+    "scatter_max_p",
+]
 
 
 class GatherDimensionNumbers(NamedTuple):
     """How operand, start_indices and output dimensions of a gather relate. The index
     vector is always the last axis of ``start_indices``."""
+
     offset_dims: tuple
     collapsed_slice_dims: tuple
     start_index_map: tuple
@@ -45,6 +61,7 @@ class GatherDimensionNumbers(NamedTuple):
 
 class ScatterDimensionNumbers(NamedTuple):
     """How operand, scatter_indices and updates dimensions of a scatter relate."""
+
     update_window_dims: tuple
     inserted_window_dims: tuple
     scatter_dims_to_operand_dims: tuple
@@ -57,6 +74,7 @@ class GatherScatterMode(enum.Enum):
     FILL_OR_DROP: out-of-bounds gather windows read ``fill_value``, out-of-bounds scatter
     windows are dropped. PROMISE_IN_BOUNDS: XLA's native behaviour (gathers clamp,
     scatters drop)."""
+
     CLIP = enum.auto()
     FILL_OR_DROP = enum.auto()
     PROMISE_IN_BOUNDS = enum.auto()
@@ -94,14 +112,18 @@ def _as_operand(x):
 
 # ---------------------------------------------------------------------------- shape checks
 
+
 def _check_dims(dims, rank, op, name, need_sorted=True):
     for d in dims:
         if not 0 <= d < rank:
-            raise TypeError(f"{op} dimension_numbers.{name} must have values in the range "
-                            f"[0, {rank}); got {name}={dims}.")
+            raise TypeError(
+                f"{op} dimension_numbers.{name} must have values in the range "
+                f"[0, {rank}); got {name}={dims}."
+            )
     if len(set(dims)) != len(dims):
-        raise TypeError(f"{op} dimension_numbers.{name} must not contain duplicates; got "
-                        f"{name}={dims}.")
+        raise TypeError(
+            f"{op} dimension_numbers.{name} must not contain duplicates; got {name}={dims}."
+        )
     if need_sorted and list(dims) != sorted(dims):
         raise TypeError(f"{op} dimension_numbers.{name} must be sorted; got {name}={dims}.")
 
@@ -110,60 +132,86 @@ def _check_indices(op, indices, index_map_len, map_name):
     if not dtypes.is_int(indices.dtype):
         raise TypeError(f"{op} indices must have an integer type; got {indices.dtype.name}.")
     if indices.ndim < 1:
-        raise TypeError(f"{op} indices must have rank >= 1 (the last axis is the index "
-                        f"vector); got indices of shape {indices.shape}.")
+        raise TypeError(
+            f"{op} indices must have rank >= 1 (the last axis is the index "
+            f"vector); got indices of shape {indices.shape}."
+        )
     if indices.shape[-1] != index_map_len:
-        raise TypeError(f"{op} dimension_numbers.{map_name} must have one entry per index "
-                        f"vector component; got {map_name} of length {index_map_len} for "
-                        f"indices of shape {indices.shape}.")
+        raise TypeError(
+            f"{op} dimension_numbers.{map_name} must have one entry per index "
+            f"vector component; got {map_name} of length {index_map_len} for "
+            f"indices of shape {indices.shape}."
+        )
 
 
 def _check_batching(op, operand, indices, obd, ibd, ibd_name):
     _check_dims(obd, operand.ndim, op, "operand_batching_dims")
     _check_dims(ibd, indices.ndim - 1, op, ibd_name, need_sorted=False)
     if len(obd) != len(ibd):
-        raise TypeError(f"{op} requires operand_batching_dims and {ibd_name} to have the same "
-                        f"length; got {obd} and {ibd}.")
+        raise TypeError(
+            f"{op} requires operand_batching_dims and {ibd_name} to have the same "
+            f"length; got {obd} and {ibd}."
+        )
     for o, i in zip(obd, ibd):
         if operand.shape[o] != indices.shape[i]:
-            raise TypeError(f"{op} operand batching dimension {o} (size {operand.shape[o]}) "
-                            f"and indices batching dimension {i} (size {indices.shape[i]}) "
-                            "must have the same size.")
+            raise TypeError(
+                f"{op} operand batching dimension {o} (size {operand.shape[o]}) "
+                f"and indices batching dimension {i} (size {indices.shape[i]}) "
+                "must have the same size."
+            )
 
 
 def _gather_shape(operand, indices, dnums, slice_sizes):
     op = "gather"
     _check_indices(op, indices, len(dnums.start_index_map), "start_index_map")
     if len(slice_sizes) != operand.ndim:
-        raise TypeError(f"gather slice_sizes must have the same length as operand.shape; got "
-                        f"slice_sizes={slice_sizes} for operand shape {operand.shape}.")
+        raise TypeError(
+            f"gather slice_sizes must have the same length as operand.shape; got "
+            f"slice_sizes={slice_sizes} for operand shape {operand.shape}."
+        )
     for i, (s, n) in enumerate(zip(slice_sizes, operand.shape)):
         if not 0 <= s <= n:
-            raise TypeError(f"gather slice_sizes must be between 0 and the operand dimension "
-                            f"size; got slice_sizes[{i}]={s} for operand shape {operand.shape}.")
+            raise TypeError(
+                f"gather slice_sizes must be between 0 and the operand dimension "
+                f"size; got slice_sizes[{i}]={s} for operand shape {operand.shape}."
+            )
     _check_dims(dnums.collapsed_slice_dims, operand.ndim, op, "collapsed_slice_dims")
     _check_dims(dnums.start_index_map, operand.ndim, op, "start_index_map", need_sorted=False)
-    _check_batching(op, operand, indices, dnums.operand_batching_dims,
-                    dnums.start_indices_batching_dims, "start_indices_batching_dims")
+    _check_batching(
+        op,
+        operand,
+        indices,
+        dnums.operand_batching_dims,
+        dnums.start_indices_batching_dims,
+        "start_indices_batching_dims",
+    )
     if set(dnums.collapsed_slice_dims) & set(dnums.operand_batching_dims):
-        raise TypeError("gather collapsed_slice_dims and operand_batching_dims must be disjoint; "
-                        f"got {dnums.collapsed_slice_dims} and {dnums.operand_batching_dims}.")
+        raise TypeError(
+            "gather collapsed_slice_dims and operand_batching_dims must be disjoint; "
+            f"got {dnums.collapsed_slice_dims} and {dnums.operand_batching_dims}."
+        )
     if set(dnums.start_index_map) & set(dnums.operand_batching_dims):
-        raise TypeError("gather start_index_map and operand_batching_dims must be disjoint; "
-                        f"got {dnums.start_index_map} and {dnums.operand_batching_dims}.")
+        raise TypeError(
+            "gather start_index_map and operand_batching_dims must be disjoint; "
+            f"got {dnums.start_index_map} and {dnums.operand_batching_dims}."
+        )
     for d in dnums.collapsed_slice_dims + dnums.operand_batching_dims:
         if slice_sizes[d] > 1:
-            raise TypeError(f"gather slice_sizes must be <= 1 in collapsed and batching "
-                            f"dimensions; got slice_sizes[{d}]={slice_sizes[d]}.")
+            raise TypeError(
+                f"gather slice_sizes must be <= 1 in collapsed and batching "
+                f"dimensions; got slice_sizes[{d}]={slice_sizes[d]}."
+            )
     dropped = set(dnums.collapsed_slice_dims) | set(dnums.operand_batching_dims)
     offset_sizes = [s for i, s in enumerate(slice_sizes) if i not in dropped]
     batch_shape = indices.shape[:-1]
     out_rank = len(batch_shape) + len(dnums.offset_dims)
     _check_dims(dnums.offset_dims, out_rank, op, "offset_dims")
     if len(offset_sizes) != len(dnums.offset_dims):
-        raise TypeError(f"gather: offset_dims {dnums.offset_dims} must have one entry per "
-                        f"uncollapsed slice dimension; slice_sizes={slice_sizes}, "
-                        f"collapsed_slice_dims={dnums.collapsed_slice_dims}.")
+        raise TypeError(
+            f"gather: offset_dims {dnums.offset_dims} must have one entry per "
+            f"uncollapsed slice dimension; slice_sizes={slice_sizes}, "
+            f"collapsed_slice_dims={dnums.collapsed_slice_dims}."
+        )
     offs, bats = iter(offset_sizes), iter(batch_shape)
     return tuple(next(offs) if d in dnums.offset_dims else next(bats) for d in range(out_rank))
 
@@ -176,35 +224,60 @@ def _window_sizes(operand_shape, updates_shape, dnums):
 
 
 def _scatter_check(name, operand, indices, updates, dnums):
-    _check_indices(name, indices, len(dnums.scatter_dims_to_operand_dims),
-                   "scatter_dims_to_operand_dims")
+    _check_indices(
+        name, indices, len(dnums.scatter_dims_to_operand_dims), "scatter_dims_to_operand_dims"
+    )
     if updates.dtype != operand.dtype:
-        raise TypeError(f"{name} requires operand and updates to have the same dtype; got "
-                        f"{operand.dtype.name} and {updates.dtype.name}.")
+        raise TypeError(
+            f"{name} requires operand and updates to have the same dtype; got "
+            f"{operand.dtype.name} and {updates.dtype.name}."
+        )
     _check_dims(dnums.update_window_dims, updates.ndim, name, "update_window_dims")
     _check_dims(dnums.inserted_window_dims, operand.ndim, name, "inserted_window_dims")
-    _check_dims(dnums.scatter_dims_to_operand_dims, operand.ndim, name,
-                "scatter_dims_to_operand_dims", need_sorted=False)
-    _check_batching(name, operand, indices, dnums.operand_batching_dims,
-                    dnums.scatter_indices_batching_dims, "scatter_indices_batching_dims")
-    n_window = (len(dnums.update_window_dims) + len(dnums.inserted_window_dims)
-                + len(dnums.operand_batching_dims))
+    _check_dims(
+        dnums.scatter_dims_to_operand_dims,
+        operand.ndim,
+        name,
+        "scatter_dims_to_operand_dims",
+        need_sorted=False,
+    )
+    _check_batching(
+        name,
+        operand,
+        indices,
+        dnums.operand_batching_dims,
+        dnums.scatter_indices_batching_dims,
+        "scatter_indices_batching_dims",
+    )
+    n_window = (
+        len(dnums.update_window_dims)
+        + len(dnums.inserted_window_dims)
+        + len(dnums.operand_batching_dims)
+    )
     if n_window != operand.ndim:
-        raise TypeError(f"{name}: update_window_dims, inserted_window_dims and "
-                        f"operand_batching_dims must together cover the operand's "
-                        f"{operand.ndim} dimensions; got {dnums}.")
-    for d, (w, n) in enumerate(zip(_window_sizes(operand.shape, updates.shape, dnums),
-                                   operand.shape)):
+        raise TypeError(
+            f"{name}: update_window_dims, inserted_window_dims and "
+            f"operand_batching_dims must together cover the operand's "
+            f"{operand.ndim} dimensions; got {dnums}."
+        )
+    for d, (w, n) in enumerate(
+        zip(_window_sizes(operand.shape, updates.shape, dnums), operand.shape)
+    ):
         if w > n:
-            raise TypeError(f"{name}: window size {w} of operand dimension {d} exceeds its "
-                            f"size {n} (updates shape {updates.shape}, operand shape "
-                            f"{operand.shape}).")
-    scatter_dims = [updates.shape[d] for d in range(updates.ndim)
-                    if d not in dnums.update_window_dims]
+            raise TypeError(
+                f"{name}: window size {w} of operand dimension {d} exceeds its "
+                f"size {n} (updates shape {updates.shape}, operand shape "
+                f"{operand.shape})."
+            )
+    scatter_dims = [
+        updates.shape[d] for d in range(updates.ndim) if d not in dnums.update_window_dims
+    ]
     if tuple(scatter_dims) != indices.shape[:-1]:
-        raise TypeError(f"{name}: the updates' scatter dimensions {tuple(scatter_dims)} must "
-                        f"match the indices' batch shape {indices.shape[:-1]} (updates shape "
-                        f"{updates.shape}, indices shape {indices.shape}).")
+        raise TypeError(
+            f"{name}: the updates' scatter dimensions {tuple(scatter_dims)} must "
+            f"match the indices' batch shape {indices.shape[:-1]} (updates shape "
+            f"{updates.shape}, indices shape {indices.shape})."
+        )
     return ShapedArray(operand.shape, operand.dtype, operand.weak_type)
 
 
@@ -215,7 +288,8 @@ def _inverse_gather(dnums, operand_shape, updates_shape):
         collapsed_slice_dims=dnums.inserted_window_dims,
         start_index_map=dnums.scatter_dims_to_operand_dims,
         operand_batching_dims=dnums.operand_batching_dims,
-        start_indices_batching_dims=dnums.scatter_indices_batching_dims)
+        start_indices_batching_dims=dnums.scatter_indices_batching_dims,
+    )
     return g, _window_sizes(operand_shape, updates_shape, dnums)
 
 
@@ -225,7 +299,8 @@ def _scatter_of_gather(dnums):
         inserted_window_dims=dnums.collapsed_slice_dims,
         scatter_dims_to_operand_dims=dnums.start_index_map,
         operand_batching_dims=dnums.operand_batching_dims,
-        scatter_indices_batching_dims=dnums.start_indices_batching_dims)
+        scatter_indices_batching_dims=dnums.start_indices_batching_dims,
+    )
 
 
 # ---------------------------------------------------------------------------- gather
@@ -243,8 +318,17 @@ def _default_fill(dtype):
     return int(np.iinfo(dtype).min)
 
 
-def gather(operand, start_indices, dimension_numbers, slice_sizes, *, unique_indices=False,
-           indices_are_sorted=False, mode=None, fill_value=None):
+def gather(
+    operand,
+    start_indices,
+    dimension_numbers,
+    slice_sizes,
+    *,
+    unique_indices=False,
+    indices_are_sorted=False,
+    mode=None,
+    fill_value=None,
+):
     """XLA's Gather: one slice of ``slice_sizes`` per index vector of ``start_indices``."""
     operand = _as_operand(operand)
     mode = GatherScatterMode.PROMISE_IN_BOUNDS if mode is None else GatherScatterMode.from_any(mode)
@@ -253,27 +337,54 @@ def gather(operand, start_indices, dimension_numbers, slice_sizes, *, unique_ind
             fill_value = _default_fill(core.get_aval(operand).dtype)
     else:
         fill_value = None
-    return gather_p.bind(operand, start_indices,
-                         dimension_numbers=_canon_gather_dnums(dimension_numbers),
-                         slice_sizes=_ints(slice_sizes), unique_indices=bool(unique_indices),
-                         indices_are_sorted=bool(indices_are_sorted), mode=mode,
-                         fill_value=fill_value)
+    return gather_p.bind(
+        operand,
+        start_indices,
+        dimension_numbers=_canon_gather_dnums(dimension_numbers),
+        slice_sizes=_ints(slice_sizes),
+        unique_indices=bool(unique_indices),
+        indices_are_sorted=bool(indices_are_sorted),
+        mode=mode,
+        fill_value=fill_value,
+    )
 
 
 @gather_p.def_abstract_eval
-def _gather_abstract_eval(operand, indices, *, dimension_numbers, slice_sizes, unique_indices,
-                          indices_are_sorted, mode, fill_value):
+def _gather_abstract_eval(
+    operand,
+    indices,
+    *,
+    dimension_numbers,
+    slice_sizes,
+    unique_indices,
+    indices_are_sorted,
+    mode,
+    fill_value,
+):
     shape = _gather_shape(operand, indices, dimension_numbers, slice_sizes)
     return ShapedArray(shape, operand.dtype, operand.weak_type)
 
 
-def _gather_jvp(primals, tangents, *, dimension_numbers, slice_sizes, unique_indices,
-                indices_are_sorted, mode, fill_value):
+def _gather_jvp(
+    primals,
+    tangents,
+    *,
+    dimension_numbers,
+    slice_sizes,
+    unique_indices,
+    indices_are_sorted,
+    mode,
+    fill_value,
+):
     operand, indices = primals
     t = tangents[0]
-    params = dict(dimension_numbers=dimension_numbers, slice_sizes=slice_sizes,
-                  unique_indices=unique_indices, indices_are_sorted=indices_are_sorted,
-                  mode=mode)
+    params = dict(
+        dimension_numbers=dimension_numbers,
+        slice_sizes=slice_sizes,
+        unique_indices=unique_indices,
+        indices_are_sorted=indices_are_sorted,
+        mode=mode,
+    )
     out = gather_p.bind(operand, indices, fill_value=fill_value, **params)
     if type(t) is Zero:
         return out, Zero(tangent_aval(core.get_aval(out)))
@@ -284,15 +395,31 @@ def _gather_jvp(primals, tangents, *, dimension_numbers, slice_sizes, unique_ind
 gather_p.def_jvp(_gather_jvp)
 
 
-def _gather_transpose(ct, operand, indices, *, dimension_numbers, slice_sizes, unique_indices,
-                      indices_are_sorted, mode, fill_value):
+def _gather_transpose(
+    ct,
+    operand,
+    indices,
+    *,
+    dimension_numbers,
+    slice_sizes,
+    unique_indices,
+    indices_are_sorted,
+    mode,
+    fill_value,
+):
     assert is_undefined_primal(operand) and not is_undefined_primal(indices)
     if type(ct) is Zero:
         return [Zero(operand.aval), None]
     zeros = full(operand.aval.shape, 0, core.get_aval(ct).dtype)
-    out = scatter_add(zeros, indices, ct, _scatter_of_gather(dimension_numbers),
-                      indices_are_sorted=indices_are_sorted, unique_indices=unique_indices,
-                      mode=mode)
+    out = scatter_add(
+        zeros,
+        indices,
+        ct,
+        _scatter_of_gather(dimension_numbers),
+        indices_are_sorted=indices_are_sorted,
+        unique_indices=unique_indices,
+        mode=mode,
+    )
     return [out, None]
 
 
@@ -303,8 +430,18 @@ def _shift(dims, k=1):
     return tuple(d + k for d in dims)
 
 
-def _gather_batch(size, vals, dims, *, dimension_numbers, slice_sizes, unique_indices,
-                  indices_are_sorted, mode, fill_value):
+def _gather_batch(
+    size,
+    vals,
+    dims,
+    *,
+    dimension_numbers,
+    slice_sizes,
+    unique_indices,
+    indices_are_sorted,
+    mode,
+    fill_value,
+):
     operand, indices = vals
     od, idim = dims
     dn = dimension_numbers
@@ -317,17 +454,33 @@ def _gather_batch(size, vals, dims, *, dimension_numbers, slice_sizes, unique_in
             collapsed_slice_dims=_shift(dn.collapsed_slice_dims),
             start_index_map=_shift(dn.start_index_map),
             operand_batching_dims=_shift(dn.operand_batching_dims),
-            start_indices_batching_dims=dn.start_indices_batching_dims)
-        return gather_p.bind(operand, indices, dimension_numbers=new,
-                             slice_sizes=(size,) + slice_sizes, unique_indices=unique_indices,
-                             indices_are_sorted=indices_are_sorted, **params), 0
+            start_indices_batching_dims=dn.start_indices_batching_dims,
+        )
+        return gather_p.bind(
+            operand,
+            indices,
+            dimension_numbers=new,
+            slice_sizes=(size,) + slice_sizes,
+            unique_indices=unique_indices,
+            indices_are_sorted=indices_are_sorted,
+            **params,
+        ), 0
     indices = batching.move_batch_axis(size, idim, 0, indices)
     if od is None:
         # One more batch axis of indices; the output's first batch axis is it.
-        new = dn._replace(offset_dims=_shift(dn.offset_dims),
-                          start_indices_batching_dims=_shift(dn.start_indices_batching_dims))
-        return gather_p.bind(operand, indices, dimension_numbers=new, slice_sizes=slice_sizes,
-                             unique_indices=False, indices_are_sorted=False, **params), 0
+        new = dn._replace(
+            offset_dims=_shift(dn.offset_dims),
+            start_indices_batching_dims=_shift(dn.start_indices_batching_dims),
+        )
+        return gather_p.bind(
+            operand,
+            indices,
+            dimension_numbers=new,
+            slice_sizes=slice_sizes,
+            unique_indices=False,
+            indices_are_sorted=False,
+            **params,
+        ), 0
     # Both batched: pair them up as XLA batching dimensions.
     operand = batching.move_batch_axis(size, od, 0, operand)
     new = GatherDimensionNumbers(
@@ -335,11 +488,17 @@ def _gather_batch(size, vals, dims, *, dimension_numbers, slice_sizes, unique_in
         collapsed_slice_dims=_shift(dn.collapsed_slice_dims),
         start_index_map=_shift(dn.start_index_map),
         operand_batching_dims=(0,) + _shift(dn.operand_batching_dims),
-        start_indices_batching_dims=(0,) + _shift(dn.start_indices_batching_dims))
-    return gather_p.bind(operand, indices, dimension_numbers=new,
-                         slice_sizes=(1 if size else 0,) + slice_sizes,
-                         unique_indices=unique_indices, indices_are_sorted=indices_are_sorted,
-                         **params), 0
+        start_indices_batching_dims=(0,) + _shift(dn.start_indices_batching_dims),
+    )
+    return gather_p.bind(
+        operand,
+        indices,
+        dimension_numbers=new,
+        slice_sizes=(1 if size else 0,) + slice_sizes,
+        unique_indices=unique_indices,
+        indices_are_sorted=indices_are_sorted,
+        **params,
+    ), 0
 
 
 gather_p.def_batch(_gather_batch)
@@ -363,14 +522,14 @@ def _in_bounds_mask(indices, idx_aval, upper):
     idx = lowering.convert(indices, idx_aval, idt)
     a = idx_aval.update(dtype=idt)
     zero = _hlo_const(0, idt, a.shape)
-    ub = hlo.broadcast_in_dim(lowering.ir_type(a), _hlo_const_vec(upper, idt),
-                              [a.ndim - 1])
+    ub = hlo.broadcast_in_dim(lowering.ir_type(a), _hlo_const_vec(upper, idt), [a.ndim - 1])
     ok = hlo.and_(lowering.compare(idx, zero, "GE", a), lowering.compare(idx, ub, "LE", a))
     # all() over the index vector: reduce with `and` from True
     bool_aval = ShapedArray(a.shape[:-1], np.bool_)
     scalar = lowering.ir_type(ShapedArray((), np.bool_))
-    red = hlo.ReduceOp([lowering.ir_type(bool_aval)], [ok], [_hlo_const(True, np.bool_)],
-                       [a.ndim - 1])
+    red = hlo.ReduceOp(
+        [lowering.ir_type(bool_aval)], [ok], [_hlo_const(True, np.bool_)], [a.ndim - 1]
+    )
     block = red.regions[0].blocks.append(scalar, scalar)
     with ir.InsertionPoint(block):
         hlo.return_([hlo.and_(*block.arguments)])
@@ -383,28 +542,45 @@ def _hlo_const_vec(vals, dtype):
 
 
 @gather_p.def_lowering
-def _gather_lowering(ctx, operand, indices, *, dimension_numbers, slice_sizes, unique_indices,
-                     indices_are_sorted, mode, fill_value):
+def _gather_lowering(
+    ctx,
+    operand,
+    indices,
+    *,
+    dimension_numbers,
+    slice_sizes,
+    unique_indices,
+    indices_are_sorted,
+    mode,
+    fill_value,
+):
     op_aval, idx_aval = ctx.avals_in
     out_aval = ctx.avals_out[0]
     if out_aval.size == 0:
         return lowering.full_like_aval(0, out_aval)
     dn = dimension_numbers
     hdn = hlo.GatherDimensionNumbers.get(
-        offset_dims=list(dn.offset_dims), collapsed_slice_dims=list(dn.collapsed_slice_dims),
+        offset_dims=list(dn.offset_dims),
+        collapsed_slice_dims=list(dn.collapsed_slice_dims),
         operand_batching_dims=list(dn.operand_batching_dims),
         start_indices_batching_dims=list(dn.start_indices_batching_dims),
-        start_index_map=list(dn.start_index_map), index_vector_dim=idx_aval.ndim - 1)
-    out = hlo.gather(operand, indices, hdn, list(slice_sizes),
-                     indices_are_sorted=ir.BoolAttr.get(indices_are_sorted),
-                     results=[lowering.ir_type(out_aval)])
+        start_index_map=list(dn.start_index_map),
+        index_vector_dim=idx_aval.ndim - 1,
+    )
+    out = hlo.gather(
+        operand,
+        indices,
+        hdn,
+        list(slice_sizes),
+        indices_are_sorted=ir.BoolAttr.get(indices_are_sorted),
+        results=[lowering.ir_type(out_aval)],
+    )
     if mode != GatherScatterMode.FILL_OR_DROP:
         return out  # XLA clamps the start indices: CLIP and PROMISE_IN_BOUNDS
     upper = [op_aval.shape[d] - slice_sizes[d] for d in dn.start_index_map]
     mask = _in_bounds_mask(indices, idx_aval, upper)
     batch_pos = [d for d in range(out_aval.ndim) if d not in dn.offset_dims]
-    mask = hlo.broadcast_in_dim(lowering.ir_type(out_aval.update(dtype=np.bool_)), mask,
-                                batch_pos)
+    mask = hlo.broadcast_in_dim(lowering.ir_type(out_aval.update(dtype=np.bool_)), mask, batch_pos)
     fill = lowering.constant(np.asarray(fill_value).astype(out_aval.dtype), out_aval)
     return hlo.select(mask, out, fill)
 
@@ -425,25 +601,57 @@ def _update_jaxpr(name, dtype):
     return j
 
 
-def _scatter_bind(p, operand, indices, updates, dimension_numbers, indices_are_sorted,
-                  unique_indices, mode, combiner):
+def _scatter_bind(
+    p,
+    operand,
+    indices,
+    updates,
+    dimension_numbers,
+    indices_are_sorted,
+    unique_indices,
+    mode,
+    combiner,
+):
     operand, updates = _as_operand(operand), _as_operand(updates)
     dtype = core.get_aval(operand).dtype
     jaxpr = None if combiner is None else _update_jaxpr(combiner, dtype)
-    return p.bind(operand, indices, updates,
-                  dimension_numbers=_canon_scatter_dnums(dimension_numbers),
-                  indices_are_sorted=bool(indices_are_sorted),
-                  mode=GatherScatterMode.from_any(mode), unique_indices=bool(unique_indices),
-                  update_consts=(), update_jaxpr=jaxpr)
+    return p.bind(
+        operand,
+        indices,
+        updates,
+        dimension_numbers=_canon_scatter_dnums(dimension_numbers),
+        indices_are_sorted=bool(indices_are_sorted),
+        mode=GatherScatterMode.from_any(mode),
+        unique_indices=bool(unique_indices),
+        update_consts=(),
+        update_jaxpr=jaxpr,
+    )
 
 
 def _declare(name, combiner):
     p = Primitive(name)
 
-    def fn(operand, scatter_indices, updates, dimension_numbers, *, indices_are_sorted=False,
-           unique_indices=False, mode=None):
-        return _scatter_bind(p, operand, scatter_indices, updates, dimension_numbers,
-                             indices_are_sorted, unique_indices, mode, combiner)
+    def fn(
+        operand,
+        scatter_indices,
+        updates,
+        dimension_numbers,
+        *,
+        indices_are_sorted=False,
+        unique_indices=False,
+        mode=None,
+    ):
+        return _scatter_bind(
+            p,
+            operand,
+            scatter_indices,
+            updates,
+            dimension_numbers,
+            indices_are_sorted,
+            unique_indices,
+            mode,
+            combiner,
+        )
 
     @p.def_abstract_eval
     def _abstract_eval(operand, indices, updates, *, dimension_numbers, **params):
@@ -457,13 +665,25 @@ def _declare(name, combiner):
 def _clamp_indices(indices, idx_aval, upper):
     idt = idx_aval.dtype
     upper = np.minimum(np.asarray(upper, np.int64), np.iinfo(idt).max).astype(idt)
-    ub = hlo.broadcast_in_dim(lowering.ir_type(idx_aval), _hlo_const_vec(upper, idt),
-                              [idx_aval.ndim - 1])
+    ub = hlo.broadcast_in_dim(
+        lowering.ir_type(idx_aval), _hlo_const_vec(upper, idt), [idx_aval.ndim - 1]
+    )
     return hlo.clamp(_hlo_const(0, idt, idx_aval.shape), indices, ub)
 
 
-def _scatter_lowering(ctx, operand, indices, updates, *, dimension_numbers, indices_are_sorted,
-                      mode, unique_indices, update_consts, update_jaxpr):
+def _scatter_lowering(
+    ctx,
+    operand,
+    indices,
+    updates,
+    *,
+    dimension_numbers,
+    indices_are_sorted,
+    mode,
+    unique_indices,
+    update_consts,
+    update_jaxpr,
+):
     op_aval, idx_aval, upd_aval = ctx.avals_in
     out_aval = ctx.avals_out[0]
     dn = dimension_numbers
@@ -477,18 +697,30 @@ def _scatter_lowering(ctx, operand, indices, updates, *, dimension_numbers, indi
         input_batching_dims=list(dn.operand_batching_dims),
         scatter_indices_batching_dims=list(dn.scatter_indices_batching_dims),
         scattered_dims_to_operand_dims=list(dn.scatter_dims_to_operand_dims),
-        index_vector_dim=idx_aval.ndim - 1)
-    op = hlo.ScatterOp([lowering.ir_type(out_aval)], [operand], indices, [updates], hdn,
-                       indices_are_sorted=ir.BoolAttr.get(indices_are_sorted),
-                       unique_indices=ir.BoolAttr.get(unique_indices))
+        index_vector_dim=idx_aval.ndim - 1,
+    )
+    op = hlo.ScatterOp(
+        [lowering.ir_type(out_aval)],
+        [operand],
+        indices,
+        [updates],
+        hdn,
+        indices_are_sorted=ir.BoolAttr.get(indices_are_sorted),
+        unique_indices=ir.BoolAttr.get(unique_indices),
+    )
     scalar = lowering.ir_type(ShapedArray((), out_aval.dtype))
     block = op.update_computation.blocks.append(scalar, scalar)
     with ir.InsertionPoint(block):
         if update_jaxpr is None:
             outs = [block.arguments[1]]
         else:
-            outs = lowering.jaxpr_subcomp(ctx.module_ctx, update_jaxpr, list(update_consts),
-                                          list(block.arguments), ctx.eqn_path)
+            outs = lowering.jaxpr_subcomp(
+                ctx.module_ctx,
+                update_jaxpr,
+                list(update_consts),
+                list(block.arguments),
+                ctx.eqn_path,
+            )
         hlo.return_(outs)
     return op.result
 
@@ -505,7 +737,8 @@ def _scatter_batch(p, size, vals, dims, *, dimension_numbers, **params):
             inserted_window_dims=_shift(dn.inserted_window_dims),
             scatter_dims_to_operand_dims=_shift(dn.scatter_dims_to_operand_dims),
             operand_batching_dims=_shift(dn.operand_batching_dims),
-            scatter_indices_batching_dims=dn.scatter_indices_batching_dims)
+            scatter_indices_batching_dims=dn.scatter_indices_batching_dims,
+        )
     else:
         indices = batching.move_batch_axis(size, idim, 0, indices)
         new = ScatterDimensionNumbers(
@@ -513,7 +746,8 @@ def _scatter_batch(p, size, vals, dims, *, dimension_numbers, **params):
             inserted_window_dims=_shift(dn.inserted_window_dims),
             scatter_dims_to_operand_dims=_shift(dn.scatter_dims_to_operand_dims),
             operand_batching_dims=(0,) + _shift(dn.operand_batching_dims),
-            scatter_indices_batching_dims=(0,) + _shift(dn.scatter_indices_batching_dims))
+            scatter_indices_batching_dims=(0,) + _shift(dn.scatter_indices_batching_dims),
+        )
     return p.bind(operand, indices, updates, dimension_numbers=new, **params), 0
 
 
@@ -528,6 +762,7 @@ scatter_add.__doc__ = "XLA's Scatter where updates are added to operand values."
 
 
 # ---------------------------------------------------------------------------- scatter AD rules
+
 
 def _zeros_of(x):
     a = core.get_aval(x)
@@ -546,12 +781,24 @@ def _addsub_jvp(p):
         if type(t_op) is Zero and type(t_up) is Zero:
             return out, _tangent_zero(out)
         return out, p.bind(instantiate(t_op), indices, instantiate(t_up), **params)
+
     return rule
 
 
 def _addsub_transpose(p):
-    def rule(ct, operand, indices, updates, *, dimension_numbers, indices_are_sorted, mode,
-             unique_indices, update_consts, update_jaxpr):
+    def rule(
+        ct,
+        operand,
+        indices,
+        updates,
+        *,
+        dimension_numbers,
+        indices_are_sorted,
+        mode,
+        unique_indices,
+        update_consts,
+        update_jaxpr,
+    ):
         assert not is_undefined_primal(indices)
         op_ct = up_ct = None
         if is_undefined_primal(operand):
@@ -560,22 +807,39 @@ def _addsub_transpose(p):
             if type(ct) is Zero:
                 up_ct = Zero(updates.aval)
             else:
-                up_ct = _gather_updates(ct, indices, updates.aval.shape, dimension_numbers,
-                                        mode, indices_are_sorted, unique_indices)
+                up_ct = _gather_updates(
+                    ct,
+                    indices,
+                    updates.aval.shape,
+                    dimension_numbers,
+                    mode,
+                    indices_are_sorted,
+                    unique_indices,
+                )
                 if p is scatter_sub_p:
                     up_ct = ew.neg(up_ct)
         return [op_ct, None, up_ct]
+
     return rule
 
 
-def _gather_updates(x, indices, updates_shape, dnums, mode, indices_are_sorted=False,
-                    unique_indices=False):
+def _gather_updates(
+    x, indices, updates_shape, dnums, mode, indices_are_sorted=False, unique_indices=False
+):
     """Read back, for each update element, the value of ``x`` at the place it scatters to
     (0 where the update was dropped)."""
     gdn, sizes = _inverse_gather(dnums, core.get_aval(x).shape, updates_shape)
     fill = 0 if mode == GatherScatterMode.FILL_OR_DROP else None
-    return gather(x, indices, gdn, sizes, mode=mode, fill_value=fill,
-                  indices_are_sorted=indices_are_sorted, unique_indices=unique_indices)
+    return gather(
+        x,
+        indices,
+        gdn,
+        sizes,
+        mode=mode,
+        fill_value=fill,
+        indices_are_sorted=indices_are_sorted,
+        unique_indices=unique_indices,
+    )
 
 
 for _p in (scatter_add_p, scatter_sub_p):
@@ -595,7 +859,8 @@ def _scatter_mul_jvp(primals, tangents, **params):
     if type(t_up) is not Zero:
         if not params["unique_indices"]:
             raise NotImplementedError(
-                "scatter_mul gradients are only implemented if `unique_indices=True`")
+                "scatter_mul gradients are only implemented if `unique_indices=True`"
+            )
         add_params = dict(params, update_jaxpr=_update_jaxpr("add", core.get_aval(t_up).dtype))
         spread = scatter_add_p.bind(_zeros_of(operand), indices, t_up, **add_params)
         contrib = ew.mul(operand, spread)
@@ -606,21 +871,39 @@ def _scatter_mul_jvp(primals, tangents, **params):
 scatter_mul_p.def_jvp(_scatter_mul_jvp)
 
 
-def _scatter_mul_transpose(ct, operand, indices, updates, *, dimension_numbers,
-                           indices_are_sorted, mode, unique_indices, update_consts,
-                           update_jaxpr):
+def _scatter_mul_transpose(
+    ct,
+    operand,
+    indices,
+    updates,
+    *,
+    dimension_numbers,
+    indices_are_sorted,
+    mode,
+    unique_indices,
+    update_consts,
+    update_jaxpr,
+):
     if is_undefined_primal(updates):
         if not unique_indices:
             raise NotImplementedError(
-                "scatter_mul gradients are only implemented if `unique_indices=True`")
+                "scatter_mul gradients are only implemented if `unique_indices=True`"
+            )
         if is_undefined_primal(operand):
             raise ValueError("scatter_mul is not linear in operand and updates together")
-        up_ct = _gather_updates(ew.mul(ct, operand), indices, updates.aval.shape,
-                                dimension_numbers, mode)
+        up_ct = _gather_updates(
+            ew.mul(ct, operand), indices, updates.aval.shape, dimension_numbers, mode
+        )
         return [None, None, up_ct]
-    op_ct = scatter_mul(ct, indices, updates, dimension_numbers,
-                        indices_are_sorted=indices_are_sorted, unique_indices=unique_indices,
-                        mode=mode)
+    op_ct = scatter_mul(
+        ct,
+        indices,
+        updates,
+        dimension_numbers,
+        indices_are_sorted=indices_are_sorted,
+        unique_indices=unique_indices,
+        mode=mode,
+    )
     return [op_ct, None, None]
 
 
@@ -630,6 +913,7 @@ scatter_mul_p.def_transpose(_scatter_mul_transpose)
 def _extremal_jvp(p):
     """Ties share the derivative: each output element's tangent is the mean of the
     tangents of every value (operand element or update) that equals the result there."""
+
     def rule(primals, tangents, **params):
         operand, indices, updates = primals
         t_op, _, t_up = tangents
@@ -642,13 +926,20 @@ def _extremal_jvp(p):
         upd_shape = core.get_aval(updates).shape
         kept = convert_element_type(eq(operand, out), dtype)
         won = convert_element_type(
-            eq(updates, _gather_updates(out, indices, upd_shape, dn, mode)), dtype)
-        add_kw = dict(indices_are_sorted=params["indices_are_sorted"],
-                      unique_indices=params["unique_indices"], mode=mode)
+            eq(updates, _gather_updates(out, indices, upd_shape, dn, mode)), dtype
+        )
+        add_kw = dict(
+            indices_are_sorted=params["indices_are_sorted"],
+            unique_indices=params["unique_indices"],
+            mode=mode,
+        )
         count = ew.add(kept, scatter_add(_zeros_of(kept), indices, won, dn, **add_kw))
-        total = ew.add(ew.mul(kept, t_op),
-                       scatter_add(_zeros_of(t_op), indices, ew.mul(won, t_up), dn, **add_kw))
+        total = ew.add(
+            ew.mul(kept, t_op),
+            scatter_add(_zeros_of(t_op), indices, ew.mul(won, t_up), dn, **add_kw),
+        )
         return out, ew.div(total, count)
+
     return rule
 
 
@@ -668,8 +959,10 @@ def _scatter_jvp(primals, tangents, **params):
         return out, _tangent_zero(out)
     t_op, t_up = instantiate(t_op), instantiate(t_up)
     if params["unique_indices"]:
-        return (scatter_p.bind(operand, indices, updates, **params),
-                scatter_p.bind(t_op, indices, t_up, **params))
+        return (
+            scatter_p.bind(operand, indices, updates, **params),
+            scatter_p.bind(t_op, indices, t_up, **params),
+        )
     dn, mode = params["dimension_numbers"], params["mode"]
     upd_shape = core.get_aval(updates).shape
     op_shape = core.get_aval(operand).shape
@@ -691,11 +984,21 @@ def _scatter_jvp(primals, tangents, **params):
 scatter_p.def_jvp(_scatter_jvp)
 
 
-def _scatter_transpose(ct, operand, indices, updates, *, dimension_numbers, indices_are_sorted,
-                       mode, unique_indices, update_consts, update_jaxpr):
+def _scatter_transpose(
+    ct,
+    operand,
+    indices,
+    updates,
+    *,
+    dimension_numbers,
+    indices_are_sorted,
+    mode,
+    unique_indices,
+    update_consts,
+    update_jaxpr,
+):
     if not unique_indices:
-        raise NotImplementedError("scatter transpose is only implemented where "
-                                  "unique_indices=True")
+        raise NotImplementedError("scatter transpose is only implemented where unique_indices=True")
     op_ct = up_ct = None
     upd_shape = updates.aval.shape if is_undefined_primal(updates) else core.get_aval(updates).shape
     if is_undefined_primal(operand):
@@ -703,12 +1006,21 @@ def _scatter_transpose(ct, operand, indices, updates, *, dimension_numbers, indi
             op_ct = Zero(operand.aval)
         else:
             zeros = full(upd_shape, 0, core.get_aval(ct).dtype)
-            op_ct = scatter(ct, indices, zeros, dimension_numbers,
-                            indices_are_sorted=indices_are_sorted, unique_indices=True,
-                            mode=mode)
+            op_ct = scatter(
+                ct,
+                indices,
+                zeros,
+                dimension_numbers,
+                indices_are_sorted=indices_are_sorted,
+                unique_indices=True,
+                mode=mode,
+            )
     if is_undefined_primal(updates):
-        up_ct = Zero(updates.aval) if type(ct) is Zero else _gather_updates(
-            ct, indices, upd_shape, dimension_numbers, mode)
+        up_ct = (
+            Zero(updates.aval)
+            if type(ct) is Zero
+            else _gather_updates(ct, indices, upd_shape, dimension_numbers, mode)
+        )
     return [op_ct, None, up_ct]
 
 

@@ -1,4 +1,5 @@
 """Comparisons, logical/bitwise and shift primitives, select_n and clamp."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -13,13 +14,41 @@ from ._base import aval_of, binop, check_dtypes, unop
 from .elementwise import promote_scalars
 
 __all__ = [
-    'eq', 'ne', 'lt', 'le', 'gt', 'ge',
-    'bitwise_and', 'bitwise_or', 'bitwise_xor', 'bitwise_not',
-    'shift_left', 'shift_right_logical', 'shift_right_arithmetic', 'population_count', 'clz',
-    'select_n', 'select', 'clamp',
-    'eq_p', 'ne_p', 'lt_p', 'le_p', 'gt_p', 'ge_p', 'and_p', 'or_p', 'xor_p', 'not_p',
-    'shift_left_p', 'shift_right_logical_p', 'shift_right_arithmetic_p',
-    'population_count_p', 'clz_p', 'select_n_p', 'clamp_p',
+    "eq",
+    "ne",
+    "lt",
+    "le",
+    "gt",
+    "ge",
+    "bitwise_and",
+    "bitwise_or",
+    "bitwise_xor",
+    "bitwise_not",
+    "shift_left",
+    "shift_right_logical",
+    "shift_right_arithmetic",
+    "population_count",
+    "clz",
+    "select_n",
+    "select",
+    "clamp",
+    "eq_p",
+    "ne_p",
+    "lt_p",
+    "le_p",
+    "gt_p",
+    "ge_p",
+    "and_p",
+    "or_p",
+    "xor_p",
+    "not_p",
+    "shift_left_p",
+    "shift_right_logical_p",
+    "shift_right_arithmetic_p",
+    "population_count_p",
+    "clz_p",
+    "select_n_p",
+    "clamp_p",
 ]
 
 _any = ("int", "float", "complex", "bool")
@@ -29,6 +58,7 @@ _int = ("int",)
 
 
 # ---------------------------------------------------------------------------- comparisons
+
 
 def _compare_op(name, direction, kinds):
     p = binop(name, kinds, None, result_dtype=lambda d: np.dtype(np.bool_))
@@ -114,8 +144,13 @@ shift_right_logical_p = binop("shift_right_logical", _int, hlo.shift_right_logic
 shift_right_arithmetic_p = binop("shift_right_arithmetic", _int, hlo.shift_right_arithmetic)
 population_count_p = unop("population_count", _int, hlo.popcnt)
 clz_p = unop("clz", _int, hlo.count_leading_zeros)
-for _p in (shift_left_p, shift_right_logical_p, shift_right_arithmetic_p, population_count_p,
-           clz_p):
+for _p in (
+    shift_left_p,
+    shift_right_logical_p,
+    shift_right_arithmetic_p,
+    population_count_p,
+    clz_p,
+):
     zero_jvp(_p)
 
 
@@ -141,11 +176,13 @@ def clz(x):
 
 # ---------------------------------------------------------------------------- batching helper
 
+
 def _to_full_batched(size, v, d, full_shape, keep_scalar):
     """Bring an operand of a select/clamp to ``full_shape`` = (size, *per-example shape) with
     the batch axis in front. An unbatched rank-0 operand stays rank 0 when ``keep_scalar``
     (the primitive broadcasts it); a batched per-example scalar is broadcast along axis 0."""
     from .structural import broadcast_in_dim
+
     ndim = aval_of(v).ndim
     if d is None:
         if ndim == 0 and keep_scalar:
@@ -193,14 +230,20 @@ def _select_n_abstract_eval(which, *cases):
     if not cases:
         raise TypeError("select must have at least one case")
     if any(c.shape != cases[0].shape for c in cases):
-        raise TypeError("select cases must have the same shapes, got "
-                        f"[{', '.join(str(c.shape) for c in cases)}].")
+        raise TypeError(
+            "select cases must have the same shapes, got "
+            f"[{', '.join(str(c.shape) for c in cases)}]."
+        )
     if which.shape and which.shape != cases[0].shape:
-        raise TypeError("select `which` must be scalar or have the same shape as cases, got "
-                        f"`which` shape {which.shape} but case shape {cases[0].shape}.")
+        raise TypeError(
+            "select `which` must be scalar or have the same shape as cases, got "
+            f"`which` shape {which.shape} but case shape {cases[0].shape}."
+        )
     if any(c.dtype != cases[0].dtype for c in cases):
-        raise TypeError("lax.select requires arguments to have the same dtypes, got "
-                        f"{', '.join(c.dtype.name for c in cases)}.")
+        raise TypeError(
+            "lax.select requires arguments to have the same dtypes, got "
+            f"{', '.join(c.dtype.name for c in cases)}."
+        )
     if which.dtype != np.bool_ and not dtypes.is_int(which.dtype):
         raise TypeError(f"select `which` must be boolean or integer type, got {which.dtype.name}.")
     if which.dtype == np.bool_ and len(cases) > 2:
@@ -223,6 +266,7 @@ def _select_n_lowering(ctx, which, *cases):
         mid = (lo + hi) // 2
         pred = lowering.compare(which, lowering.full_like_aval(mid, wa), "LT", wa)
         return hlo.select(pred, build(lo, mid), build(mid, hi))
+
     return build(0, len(cases))
 
 
@@ -240,6 +284,7 @@ select_n_p.def_jvp(_select_n_jvp)
 
 def _select_n_transpose(ct, which, *cases):
     from .structural import full_like
+
     if is_undefined_primal(which):
         raise ValueError("select_n is not linear in its predicate `which`")
     if type(ct) is Zero:
@@ -290,14 +335,20 @@ def clamp(min, x, max):  # noqa: A002 - lax's names
 def _clamp_abstract_eval(lo, x, hi):
     check_dtypes("clamp", (lo, x, hi), _any)
     if len({lo.dtype, x.dtype, hi.dtype}) > 1:
-        raise TypeError("lax.clamp requires arguments to have the same dtypes, got "
-                        f"{lo.dtype.name}, {x.dtype.name}, {hi.dtype.name}.")
+        raise TypeError(
+            "lax.clamp requires arguments to have the same dtypes, got "
+            f"{lo.dtype.name}, {x.dtype.name}, {hi.dtype.name}."
+        )
     if lo.shape and lo.shape != x.shape:
-        raise TypeError("clamp requires min.shape == operand.shape or min.shape == (), got "
-                        f"min.shape={lo.shape}, operand.shape={x.shape}.")
+        raise TypeError(
+            "clamp requires min.shape == operand.shape or min.shape == (), got "
+            f"min.shape={lo.shape}, operand.shape={x.shape}."
+        )
     if hi.shape and hi.shape != x.shape:
-        raise TypeError("clamp requires max.shape == operand.shape or max.shape == (), got "
-                        f"max.shape={hi.shape}, operand.shape={x.shape}.")
+        raise TypeError(
+            "clamp requires max.shape == operand.shape or max.shape == (), got "
+            f"max.shape={hi.shape}, operand.shape={x.shape}."
+        )
     return ShapedArray(x.shape, x.dtype, lo.weak_type and x.weak_type and hi.weak_type)
 
 
@@ -309,15 +360,18 @@ def _clamp_lowering(ctx, lo, x, hi):
 def _where_else_zero(pred, g, x):
     """``g`` (broadcast to x's shape) where pred, else 0."""
     from .structural import broadcast_to_shape, full_like
+
     g = broadcast_to_shape(g, aval_of(x).shape)
     return select(pred, g, full_like(g, 0))
 
 
 # JAX's convention: at ties (x == min or x == max) no operand gets the tangent.
-defjvp(clamp_p,
-       lambda g, lo, x, hi: _where_else_zero(bitwise_and(gt(lo, x), lt(lo, hi)), g, x),
-       lambda g, lo, x, hi: _where_else_zero(bitwise_and(gt(x, lo), lt(x, hi)), g, x),
-       lambda g, lo, x, hi: _where_else_zero(lt(hi, x), g, x))
+defjvp(
+    clamp_p,
+    lambda g, lo, x, hi: _where_else_zero(bitwise_and(gt(lo, x), lt(lo, hi)), g, x),
+    lambda g, lo, x, hi: _where_else_zero(bitwise_and(gt(x, lo), lt(x, hi)), g, x),
+    lambda g, lo, x, hi: _where_else_zero(lt(hi, x), g, x),
+)
 
 
 def _clamp_batch(size, vals, dims):

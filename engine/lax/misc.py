@@ -1,10 +1,11 @@
 """stop_gradient and other small primitives."""
+
 from __future__ import annotations
 
 from ..core import Primitive, ShapedArray
 from ..interpreters.jvp import zero_jvp
 
-__all__ = ['stop_gradient', 'stop_gradient_p']
+__all__ = ["stop_gradient", "stop_gradient_p"]
 
 
 # ---------------------------------------------------------------------------- stop_gradient
@@ -16,12 +17,14 @@ def stop_gradient(x):
     """The identity on every leaf of the pytree ``x``, with a zero derivative: gradients
     do not flow through it, under any number of nested differentiations."""
     from ..tree_util import tree_map
+
     return tree_map(stop_gradient_p.bind, x)
 
 
 @stop_gradient_p.def_impl
 def _stop_gradient_impl(x):
     from ..dispatch import device_put_value
+
     return device_put_value(x)  # the identity needs no XLA program
 
 

@@ -4,6 +4,7 @@ iota (as two uint32 halves) that feeds it.
 Threefry-2x32 (Salmon et al., "Parallel random numbers: as easy as 1, 2, 3", SC'11;
 the Random123 library) with 20 rounds: a key (k0, k1) and a counter block (x0, x1) of
 uint32 words give two uint32 words, elementwise over broadcast arrays."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -14,7 +15,7 @@ from ..interpreters import batching, lowering
 from ..interpreters.jvp import zero_jvp
 from ._base import broadcast_shapes_lax
 
-__all__ = ['threefry2x32', 'iota_2x32_shape', 'threefry2x32_p', 'iota_2x32_shape_p']
+__all__ = ["threefry2x32", "iota_2x32_shape", "threefry2x32_p", "iota_2x32_shape_p"]
 
 # Rotation distances of Threefry-2x32, one group of four rounds at a time (alternating).
 _ROTATIONS = ((13, 15, 26, 6), (17, 29, 16, 24))
@@ -39,8 +40,10 @@ def threefry2x32(k1, k2, x1, x2):
 @threefry2x32_p.def_abstract_eval
 def _threefry2x32_abstract_eval(*args):
     if any(a.dtype != np.uint32 for a in args):
-        raise TypeError("Arguments to threefry2x32 must have uint32 type, got "
-                        f"{', '.join(a.str_short() for a in args)}.")
+        raise TypeError(
+            "Arguments to threefry2x32 must have uint32 type, got "
+            f"{', '.join(a.str_short() for a in args)}."
+        )
     shape = broadcast_shapes_lax("threefry2x32", *[a.shape for a in args])
     return [ShapedArray(shape, np.uint32)] * 2
 
@@ -60,8 +63,9 @@ def _round_group(x0, x1, rotations, const):
 @threefry2x32_p.def_lowering
 def _threefry2x32_lowering(ctx, k1, k2, x1, x2):
     out = ctx.avals_out[0]
-    k1, k2, x1, x2 = [lowering.broadcast_to(v, a, out.shape)
-                      for v, a in zip((k1, k2, x1, x2), ctx.avals_in)]
+    k1, k2, x1, x2 = [
+        lowering.broadcast_to(v, a, out.shape) for v, a in zip((k1, k2, x1, x2), ctx.avals_in)
+    ]
 
     def const(c):
         return lowering.full_like_aval(c, out)
@@ -84,14 +88,16 @@ def _threefry2x32_lowering(ctx, k1, k2, x1, x2):
 def _rolled_groups(x0, x1, ks, out):
     """The five round groups as a loop carrying (group, x0, x1, next key words)."""
     from jaxlib.mlir import ir
+
     count = ShapedArray((), np.uint32)
     types = [lowering.ir_type(count)] + [lowering.ir_type(out)] * 5
     init = [lowering.full_like_aval(0, count), x0, x1, ks[1], ks[2], ks[0]]
     op = hlo.WhileOp(types, init)
     cond = op.regions[0].blocks.append(*types)
     with ir.InsertionPoint(cond):
-        hlo.return_([lowering.compare(cond.arguments[0], lowering.full_like_aval(5, count),
-                                      "LT", count)])
+        hlo.return_(
+            [lowering.compare(cond.arguments[0], lowering.full_like_aval(5, count), "LT", count)]
+        )
     body = op.regions[1].blocks.append(*types)
     with ir.InsertionPoint(body):
         i, x0, x1, ka, kb, kc = body.arguments
@@ -100,11 +106,22 @@ def _rolled_groups(x0, x1, ks, out):
             return lowering.full_like_aval(c, out)
 
         # groups alternate between the two sets of rotation distances
-        odd = lowering.compare(hlo.and_(i, lowering.full_like_aval(1, count)),
-                               lowering.full_like_aval(1, count), "EQ", count)
-        rotations = [lowering.broadcast_to(
-            hlo.select(odd, lowering.full_like_aval(r1, count), lowering.full_like_aval(r0, count)),
-            count, out.shape) for r0, r1 in zip(*_ROTATIONS)]
+        odd = lowering.compare(
+            hlo.and_(i, lowering.full_like_aval(1, count)),
+            lowering.full_like_aval(1, count),
+            "EQ",
+            count,
+        )
+        rotations = [
+            lowering.broadcast_to(
+                hlo.select(
+                    odd, lowering.full_like_aval(r1, count), lowering.full_like_aval(r0, count)
+                ),
+                count,
+                out.shape,
+            )
+            for r0, r1 in zip(*_ROTATIONS)
+        ]
         x0, x1 = _round_group(x0, x1, rotations, const)
         i = hlo.add(i, lowering.full_like_aval(1, count))
         x0 = hlo.add(x0, ka)
@@ -128,6 +145,7 @@ def iota_2x32_shape(shape):
     shape = tuple(int(d) for d in shape)
     if not shape:
         from .structural import full
+
         zero = full((), 0, np.uint32)
         return [zero, zero]
     return iota_2x32_shape_p.bind(shape=shape)
@@ -142,7 +160,7 @@ def _iota_2x32_shape_abstract_eval(*, shape):
 def _iota_2x32_shape_lowering(ctx, *, shape):
     u64 = ShapedArray(shape, np.uint64)
     u64_type = lowering.ir_type(u64)
-    strides = [int(np.prod(shape[i + 1:], dtype=np.uint64)) for i in range(len(shape))]
+    strides = [int(np.prod(shape[i + 1 :], dtype=np.uint64)) for i in range(len(shape))]
     count = None
     for dim, stride in enumerate(strides):
         term = hlo.iota(u64_type, dim)

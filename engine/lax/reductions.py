@@ -1,5 +1,6 @@
 """Reductions (reduce_sum/max/min/prod/and/or/xor), argmax/argmin, cumulative reductions
 (cumsum/cumprod/cummax/cummin/cumlogsumexp), sort and top_k."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -17,18 +18,57 @@ from .convert import convert_element_type
 from .gather_scatter import GatherDimensionNumbers, gather
 from .logic import eq, select
 from .slicing import slice_in_dim
-from .structural import (broadcast_in_dim, broadcasted_iota, concatenate, full, full_like, pad,
-                         reshape, rev, squeeze)
+from .structural import (
+    broadcast_in_dim,
+    broadcasted_iota,
+    concatenate,
+    full,
+    full_like,
+    pad,
+    reshape,
+    rev,
+    squeeze,
+)
 
-__all__ = ['reduce_sum', 'reduce_max', 'reduce_min', 'reduce_prod', 'reduce_and', 'reduce_or',
-           'reduce_xor', 'argmax', 'argmin', 'cumsum', 'cumprod', 'cummax', 'cummin',
-           'cumlogsumexp', 'sort', 'sort_key_val', 'top_k',
-           'reduce_sum_p', 'reduce_max_p', 'reduce_min_p', 'reduce_prod_p', 'reduce_and_p',
-           'reduce_or_p', 'reduce_xor_p', 'argmax_p', 'argmin_p', 'cumsum_p', 'cumprod_p',
-           'cummax_p', 'cummin_p', 'cumlogsumexp_p', 'sort_p', 'top_k_p']
+__all__ = [
+    "reduce_sum",
+    "reduce_max",
+    "reduce_min",
+    "reduce_prod",
+    "reduce_and",
+    "reduce_or",
+    "reduce_xor",
+    "argmax",
+    "argmin",
+    "cumsum",
+    "cumprod",
+    "cummax",
+    "cummin",
+    "cumlogsumexp",
+    "sort",
+    "sort_key_val",
+    "top_k",
+    "reduce_sum_p",
+    "reduce_max_p",
+    "reduce_min_p",
+    "reduce_prod_p",
+    "reduce_and_p",
+    "reduce_or_p",
+    "reduce_xor_p",
+    "argmax_p",
+    "argmin_p",
+    "cumsum_p",
+    "cumprod_p",
+    "cummax_p",
+    "cummin_p",
+    "cumlogsumexp_p",
+    "sort_p",
+    "top_k_p",
+]
 
 
 # ---------------------------------------------------------------------------- shared helpers
+
 
 def _is_number(dtype):
     return dtypes.is_int(dtype) or dtypes.is_inexact(dtype)
@@ -36,14 +76,18 @@ def _is_number(dtype):
 
 def _check_kind(name, dtype, ok, accepted):
     if not ok(dtype):
-        raise TypeError(f"{name} does not accept dtype {np.dtype(dtype).name}. Accepted dtypes "
-                        f"are subtypes of {accepted}.")
+        raise TypeError(
+            f"{name} does not accept dtype {np.dtype(dtype).name}. Accepted dtypes "
+            f"are subtypes of {accepted}."
+        )
 
 
 def _reduce_shape(x, axes):
     if any(not 0 <= a < x.ndim for a in axes):
-        raise ValueError(f"reduction axes {axes} contains out-of-bounds indices for "
-                         f"{x.dtype.name}[{','.join(map(str, x.shape))}].")
+        raise ValueError(
+            f"reduction axes {axes} contains out-of-bounds indices for "
+            f"{x.dtype.name}[{','.join(map(str, x.shape))}]."
+        )
     if len(set(axes)) != len(axes):
         raise ValueError(f"duplicate value in 'axes' of reduction: {axes}")
     return tuple(s for i, s in enumerate(x.shape) if i not in axes)
@@ -107,10 +151,12 @@ def _batched_axis(axis, bdim):
 
 def _reduce_batch_rule(bind):
     """The batch axis stays where it is (no transposes); reduced axes shift around it."""
+
     def rule(size, vals, dims, *, axes, **params):
         (x,), (d,) = vals, dims
         axes = tuple(_batched_axis(a, d) for a in axes)
         return bind(x, axes, **params), d - sum(a < d for a in axes)
+
     return rule
 
 
@@ -143,11 +189,13 @@ def _reduce_sum_transpose(ct, x, *, axes, out_sharding):
 
 
 deflinear(reduce_sum_p, _reduce_sum_transpose)
-reduce_sum_p.def_batch(_reduce_batch_rule(
-    lambda x, axes, **params: reduce_sum_p.bind(x, axes=axes, **params)))
+reduce_sum_p.def_batch(
+    _reduce_batch_rule(lambda x, axes, **params: reduce_sum_p.bind(x, axes=axes, **params))
+)
 
 
 # ---------------------------------------------------------------------------- max/min/prod/logical
+
 
 def _reducer(name, check, init_fn, combiner):
     """A reduction primitive whose only param is ``axes``."""
@@ -169,24 +217,35 @@ def _reducer(name, check, init_fn, combiner):
 
 def _check_ordered(name):
     def check(dtype):
-        _check_kind(name, dtype, lambda d: d == np.bool_ or dtypes.is_int(d) or dtypes.is_float(d),
-                    "bool, integer, floating")
+        _check_kind(
+            name,
+            dtype,
+            lambda d: d == np.bool_ or dtypes.is_int(d) or dtypes.is_float(d),
+            "bool, integer, floating",
+        )
+
     return check
 
 
 def _check_logical(dtype):
     if not (dtype == np.bool_ or dtypes.is_int(dtype)):
-        raise TypeError(f"logical reduction requires operand dtype bool or int, got "
-                        f"{np.dtype(dtype).name}.")
+        raise TypeError(
+            f"logical reduction requires operand dtype bool or int, got {np.dtype(dtype).name}."
+        )
 
 
-reduce_max_p = _reducer("reduce_max", _check_ordered("reduce_max"), _lowest,
-                        _bool_or(hlo.or_, hlo.maximum))
-reduce_min_p = _reducer("reduce_min", _check_ordered("reduce_min"), _highest,
-                        _bool_or(hlo.and_, hlo.minimum))
-reduce_prod_p = _reducer("reduce_prod",
-                         lambda d: _check_kind("reduce_prod", d, _is_number, "number"),
-                         lambda d: 1, lambda d: hlo.multiply)
+reduce_max_p = _reducer(
+    "reduce_max", _check_ordered("reduce_max"), _lowest, _bool_or(hlo.or_, hlo.maximum)
+)
+reduce_min_p = _reducer(
+    "reduce_min", _check_ordered("reduce_min"), _highest, _bool_or(hlo.and_, hlo.minimum)
+)
+reduce_prod_p = _reducer(
+    "reduce_prod",
+    lambda d: _check_kind("reduce_prod", d, _is_number, "number"),
+    lambda d: 1,
+    lambda d: hlo.multiply,
+)
 reduce_and_p = _reducer("reduce_and", _check_logical, _all_ones, lambda d: hlo.and_)
 reduce_or_p = _reducer("reduce_or", _check_logical, lambda d: 0, lambda d: hlo.or_)
 reduce_xor_p = _reducer("reduce_xor", _check_logical, lambda d: 0, lambda d: hlo.xor)
@@ -226,14 +285,17 @@ for _p in (reduce_and_p, reduce_or_p, reduce_xor_p):
 
 def _chooser_jvp(p):
     """max/min: the tangent at the chosen element; tied elements share it evenly."""
+
     def rule(primals, tangents, *, axes):
         (x,), (t,) = primals, tangents
         ans = p.bind(x, axes=axes)
         x_aval = aval_of(x)
-        at_ans = convert_element_type(eq(x, reshape(ans, _keepdims_shape(x_aval.shape, axes))),
-                                      x_aval.dtype)
+        at_ans = convert_element_type(
+            eq(x, reshape(ans, _keepdims_shape(x_aval.shape, axes))), x_aval.dtype
+        )
         counts = reduce_sum(at_ans, axes)
         return ans, ew.div(reduce_sum(ew.mul(t, at_ans), axes), counts)
+
     p.def_jvp(rule)
 
 
@@ -274,22 +336,28 @@ reduce_prod_p.def_jvp(_reduce_prod_jvp)
 
 # ---------------------------------------------------------------------------- argmax / argmin
 
+
 def _arg_reducer(name, pick_greater):
     p = Primitive(name)
 
     def abstract_eval(x, *, axes, index_dtype):
         if not dtypes.is_int(index_dtype):
-            raise TypeError(f"index_dtype must be an integer type, but got "
-                            f"{np.dtype(index_dtype).name}")
+            raise TypeError(
+                f"index_dtype must be an integer type, but got {np.dtype(index_dtype).name}"
+            )
         if x.dtype != np.bool_ and not dtypes.is_int(x.dtype) and not dtypes.is_float(x.dtype):
-            raise TypeError(f"{name} does not accept dtype {x.dtype.name}. Accepted dtypes are "
-                            f"subtypes of integer, floating, bool.")
+            raise TypeError(
+                f"{name} does not accept dtype {x.dtype.name}. Accepted dtypes are "
+                f"subtypes of integer, floating, bool."
+            )
         (axis,) = axes
         if not 0 <= axis < x.ndim:
             raise ValueError(f"Invalid axis {axis} for operand shape {x.shape}")
         if x.shape[axis] == 0:
-            raise ValueError(f"argmin and argmax require non-empty reduced dimension. "
-                             f"operand.shape={x.shape} axis={axis}")
+            raise ValueError(
+                f"argmin and argmax require non-empty reduced dimension. "
+                f"operand.shape={x.shape} axis={axis}"
+            )
         return ShapedArray(_reduce_shape(x, axes), index_dtype)
 
     def lower(ctx, x, *, axes, index_dtype):
@@ -299,11 +367,16 @@ def _arg_reducer(name, pick_greater):
         idx = hlo.iota(lowering.ir_type(idx_aval), axis)
         vs = x_aval.update(shape=(), weak_type=False)
         ids = idx_aval.update(shape=())
-        init_v = lowering.constant(np.asarray((_lowest if pick_greater else _highest)(vs.dtype),
-                                              vs.dtype), vs)
+        init_v = lowering.constant(
+            np.asarray((_lowest if pick_greater else _highest)(vs.dtype), vs.dtype), vs
+        )
         init_i = lowering.constant(np.asarray(0, index_dtype), ids)
-        op = hlo.ReduceOp([lowering.ir_type(out_aval.update(dtype=vs.dtype)),
-                           lowering.ir_type(out_aval)], [x, idx], [init_v, init_i], [axis])
+        op = hlo.ReduceOp(
+            [lowering.ir_type(out_aval.update(dtype=vs.dtype)), lowering.ir_type(out_aval)],
+            [x, idx],
+            [init_v, init_i],
+            [axis],
+        )
 
         def body(av, ai, bv, bi):
             direction = "GT" if pick_greater else "LT"
@@ -323,8 +396,11 @@ def _arg_reducer(name, pick_greater):
 
     p.def_abstract_eval(abstract_eval)
     p.def_lowering(lower)
-    p.def_batch(_reduce_batch_rule(lambda x, axes, index_dtype: p.bind(
-        x, axes=axes, index_dtype=index_dtype)))
+    p.def_batch(
+        _reduce_batch_rule(
+            lambda x, axes, index_dtype: p.bind(x, axes=axes, index_dtype=index_dtype)
+        )
+    )
     zero_jvp(p)
     return p
 
@@ -335,17 +411,20 @@ argmin_p = _arg_reducer("argmin", False)
 
 def argmax(operand, axis, index_dtype):
     """Index of the largest element along ``axis`` (the first one on ties; NaN is largest)."""
-    return argmax_p.bind(operand, axes=(int(axis),),
-                         index_dtype=dtypes.canonicalize_dtype(index_dtype))
+    return argmax_p.bind(
+        operand, axes=(int(axis),), index_dtype=dtypes.canonicalize_dtype(index_dtype)
+    )
 
 
 def argmin(operand, axis, index_dtype):
     """Index of the smallest element along ``axis`` (the first one on ties; NaN is smallest)."""
-    return argmin_p.bind(operand, axes=(int(axis),),
-                         index_dtype=dtypes.canonicalize_dtype(index_dtype))
+    return argmin_p.bind(
+        operand, axes=(int(axis),), index_dtype=dtypes.canonicalize_dtype(index_dtype)
+    )
 
 
 # ---------------------------------------------------------------------------- cumulative reductions
+
 
 def _logaddexp_scalar(a, b, aval):
     """log(exp(a) + exp(b)) without overflow; infinities pass through."""
@@ -378,10 +457,17 @@ def _cumulative(name, check, init_fn, combiner):
         window[axis] = n
         padding = np.zeros((aval.ndim, 2), np.int64)
         padding[axis] = (0, n - 1) if reverse else (n - 1, 0)
-        pad_attr = ir.DenseIntElementsAttr.get(padding, type=ir.RankedTensorType.get(
-            [aval.ndim, 2], ir.IntegerType.get_signless(64)))
-        op = hlo.ReduceWindowOp([lowering.ir_type(ctx.avals_out[0])], [x], [init], window,
-                                window_strides=[1] * aval.ndim, padding=pad_attr)
+        pad_attr = ir.DenseIntElementsAttr.get(
+            padding, type=ir.RankedTensorType.get([aval.ndim, 2], ir.IntegerType.get_signless(64))
+        )
+        op = hlo.ReduceWindowOp(
+            [lowering.ir_type(ctx.avals_out[0])],
+            [x],
+            [init],
+            window,
+            window_strides=[1] * aval.ndim,
+            padding=pad_attr,
+        )
         fn = combiner(aval.dtype)
         _scalar_body(op, lambda a, b: fn(a, b, scalar), [scalar, scalar])
         return op.result
@@ -404,20 +490,28 @@ def _real_number_check(name):
     def check(dtype):
         _check_kind(name, dtype, _is_number, "number")
         _check_kind(name, dtype, lambda d: not dtypes.is_complex(d), "integer, floating")
+
     return check
 
 
-cumsum_p = _cumulative("cumsum", _num_check("cumsum"), lambda d: 0,
-                       lambda d: lambda a, b, s: hlo.add(a, b))
-cumprod_p = _cumulative("cumprod", _num_check("cumprod"), lambda d: 1,
-                        lambda d: lambda a, b, s: hlo.multiply(a, b))
-cummax_p = _cumulative("cummax", _real_number_check("cummax"), _lowest,
-                       lambda d: lambda a, b, s: hlo.maximum(a, b))
-cummin_p = _cumulative("cummin", _real_number_check("cummin"), _highest,
-                       lambda d: lambda a, b, s: hlo.minimum(a, b))
-cumlogsumexp_p = _cumulative("cumlogsumexp",
-                             lambda d: _check_kind("cumlogsumexp", d, dtypes.is_float, "floating"),
-                             lambda d: -np.inf, lambda d: _logaddexp_scalar)
+cumsum_p = _cumulative(
+    "cumsum", _num_check("cumsum"), lambda d: 0, lambda d: lambda a, b, s: hlo.add(a, b)
+)
+cumprod_p = _cumulative(
+    "cumprod", _num_check("cumprod"), lambda d: 1, lambda d: lambda a, b, s: hlo.multiply(a, b)
+)
+cummax_p = _cumulative(
+    "cummax", _real_number_check("cummax"), _lowest, lambda d: lambda a, b, s: hlo.maximum(a, b)
+)
+cummin_p = _cumulative(
+    "cummin", _real_number_check("cummin"), _highest, lambda d: lambda a, b, s: hlo.minimum(a, b)
+)
+cumlogsumexp_p = _cumulative(
+    "cumlogsumexp",
+    lambda d: _check_kind("cumlogsumexp", d, dtypes.is_float, "floating"),
+    lambda d: -np.inf,
+    lambda d: _logaddexp_scalar,
+)
 
 
 def cumsum(operand, axis=0, reverse=False):
@@ -447,11 +541,13 @@ deflinear(cumsum_p, lambda ct, x, *, axis, reverse: [cumsum(ct, axis, not revers
 def _scan_jvp(combine):
     """Differentiate through a parallel prefix scan built from differentiable ops, so
     every order of derivative is defined (and zeros/ties behave like the scan's ops)."""
+
     def rule(primals, tangents, *, axis, reverse):
         outs, touts = jvp_flat(
-            lambda v: [_prefix_scan(combine, v, axis, reverse)],
-            list(primals), list(tangents))
+            lambda v: [_prefix_scan(combine, v, axis, reverse)], list(primals), list(tangents)
+        )
         return outs[0], touts[0]
+
     return rule
 
 
@@ -522,13 +618,15 @@ def sort(operand, dimension=-1, is_stable=True, num_keys=1):
     ``num_keys`` of them (lexicographically). NaNs sort last; -0.0 equals 0.0."""
     if isinstance(operand, (list, tuple)):
         if not 1 <= num_keys <= len(operand):
-            raise ValueError(f"num_keys={num_keys} must be between 1 and "
-                             f"len(operand)={len(operand)}")
+            raise ValueError(
+                f"num_keys={num_keys} must be between 1 and len(operand)={len(operand)}"
+            )
         if not operand:
             raise TypeError("sort requires at least one operand")
         dim = _canonical_axis(int(dimension), len(np.shape(operand[0])))
-        return tuple(sort_p.bind(*operand, dimension=dim, is_stable=bool(is_stable),
-                                 num_keys=int(num_keys)))
+        return tuple(
+            sort_p.bind(*operand, dimension=dim, is_stable=bool(is_stable), num_keys=int(num_keys))
+        )
     if num_keys != 1:
         raise ValueError(f"num_keys={num_keys} must equal 1 for a single operand.")
     dim = _canonical_axis(int(dimension), len(np.shape(operand)))
@@ -544,14 +642,15 @@ def sort_key_val(keys, values, dimension=-1, is_stable=True):
 def _sort_abstract_eval(*operands, dimension, is_stable, num_keys):
     shapes = [o.shape for o in operands]
     if any(s != shapes[0] for s in shapes):
-        raise TypeError(f"Arguments to sort must have equal shapes, got: "
-                        f"{' '.join(map(str, shapes))}")
+        raise TypeError(
+            f"Arguments to sort must have equal shapes, got: {' '.join(map(str, shapes))}"
+        )
     if not 0 <= dimension < len(shapes[0]):
-        raise ValueError(f"axis {dimension} is out of bounds for array of dimension "
-                         f"{len(shapes[0])}")
+        raise ValueError(
+            f"axis {dimension} is out of bounds for array of dimension {len(shapes[0])}"
+        )
     if not 1 <= num_keys <= len(operands):
-        raise ValueError(f"num_keys={num_keys} must be between 1 and "
-                         f"len(operand)={len(operands)}")
+        raise ValueError(f"num_keys={num_keys} must be between 1 and len(operand)={len(operands)}")
     return [ShapedArray(o.shape, o.dtype, o.weak_type) for o in operands]
 
 
@@ -575,8 +674,12 @@ def _key_less(a, b, aval):
 
 @sort_p.def_lowering
 def _sort_lowering(ctx, *operands, dimension, is_stable, num_keys):
-    op = hlo.SortOp([lowering.ir_type(a) for a in ctx.avals_out], list(operands),
-                    dimension=dimension, is_stable=is_stable)
+    op = hlo.SortOp(
+        [lowering.ir_type(a) for a in ctx.avals_out],
+        list(operands),
+        dimension=dimension,
+        is_stable=is_stable,
+    )
     scalars = [a.update(shape=(), weak_type=False) for a in ctx.avals_in]
     arg_avals = [s for s in scalars for _ in range(2)]
 
@@ -596,9 +699,13 @@ def _take_along_indices(idx, axis):
     along ``axis``: a gather whose other axes pair up as batch dimensions."""
     shape = aval_of(idx).shape
     others = tuple(i for i in range(len(shape)) if i != axis)
-    dnums = GatherDimensionNumbers(offset_dims=(), collapsed_slice_dims=(axis,),
-                                   start_index_map=(axis,), operand_batching_dims=others,
-                                   start_indices_batching_dims=others)
+    dnums = GatherDimensionNumbers(
+        offset_dims=(),
+        collapsed_slice_dims=(axis,),
+        start_index_map=(axis,),
+        operand_batching_dims=others,
+        start_indices_batching_dims=others,
+    )
     indices = reshape(idx, shape + (1,))
     return lambda t: gather(t, indices, dnums, (1,) * len(shape), mode="promise_in_bounds")
 
@@ -606,8 +713,9 @@ def _take_along_indices(idx, axis):
 def _sort_jvp(primals, tangents, *, dimension, is_stable, num_keys):
     shape = aval_of(primals[0]).shape
     iota = broadcasted_iota(np.int32, shape, dimension)
-    *outs, perm = sort_p.bind(*primals, iota, dimension=dimension, is_stable=is_stable,
-                              num_keys=num_keys)
+    *outs, perm = sort_p.bind(
+        *primals, iota, dimension=dimension, is_stable=is_stable, num_keys=num_keys
+    )
     take = _take_along_indices(perm, dimension)
     return outs, [t if type(t) is Zero else take(t) for t in tangents]
 
@@ -618,8 +726,9 @@ sort_p.def_jvp(_sort_jvp)
 def _sort_batch(size, vals, dims, *, dimension, is_stable, num_keys):
     d = next(d for d in dims if d is not None)
     vals = [batching.move_batch_axis(size, dv, d, v) for v, dv in zip(vals, dims)]
-    return sort_p.bind(*vals, dimension=_batched_axis(dimension, d), is_stable=is_stable,
-                       num_keys=num_keys), [d] * len(vals)
+    return sort_p.bind(
+        *vals, dimension=_batched_axis(dimension, d), is_stable=is_stable, num_keys=num_keys
+    ), [d] * len(vals)
 
 
 sort_p.def_batch(_sort_batch)
@@ -646,8 +755,10 @@ def _top_k_abstract_eval(x, *, k, axis):
     if not 0 <= axis < x.ndim:
         raise ValueError(f"axis {axis} is out of bounds for array of dimension {x.ndim}")
     if x.shape[axis] < k:
-        raise ValueError(f"k argument to top_k must be no larger than size along axis; got "
-                         f"k={k} with shape={list(x.shape)} and axis={axis}")
+        raise ValueError(
+            f"k argument to top_k must be no larger than size along axis; got "
+            f"k={k} with shape={list(x.shape)} and axis={axis}"
+        )
     shape = list(x.shape)
     shape[axis] = k
     return [ShapedArray(shape, x.dtype, x.weak_type), ShapedArray(shape, np.int32)]
@@ -666,8 +777,10 @@ def _top_k_lowering(ctx, x, *, k, axis):
     if perm is not None:
         shape = [shape[p] for p in perm]
     shape[-1] = k
-    types = [lowering.ir_type(ShapedArray(shape, aval.dtype)),
-             lowering.ir_type(ShapedArray(shape, np.int32))]
+    types = [
+        lowering.ir_type(ShapedArray(shape, aval.dtype)),
+        lowering.ir_type(ShapedArray(shape, np.int32)),
+    ]
     vals, idx = chlo.TopKOp(x, k, results=types).results
     if perm is not None:
         vals, idx = hlo.transpose(vals, perm), hlo.transpose(idx, perm)

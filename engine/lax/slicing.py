@@ -5,13 +5,13 @@ into gather / scatter. Here they become a log-step "barrel shifter" instead (sta
 and slices chosen per example with ``select_n``): for each dimension with a batched start
 index, ``ceil(log2(n - size + 1))`` steps, each one a pad, a slice and a select over the
 batched array, i.e. O(B * size * log n) work per dimension and never quadratic in n."""
+
 from __future__ import annotations
 
 import numpy as np
 from jaxlib.mlir.dialects import stablehlo as hlo
 
-from .. import core
-from .. import dtypes
+from .. import core, dtypes
 from ..core import Primitive, ShapedArray
 from ..interpreters import batching
 from ..interpreters.jvp import Zero, instantiate, tangent_aval
@@ -19,9 +19,20 @@ from ..interpreters.transpose import is_undefined_primal
 from ._base import aval_of
 from .structural import broadcast_in_dim, expand_dims, full, pad, squeeze
 
-__all__ = ['slice', 'dynamic_slice', 'dynamic_update_slice', 'slice_in_dim', 'index_in_dim',
-           'dynamic_slice_in_dim', 'dynamic_index_in_dim', 'dynamic_update_slice_in_dim',
-           'dynamic_update_index_in_dim', 'slice_p', 'dynamic_slice_p', 'dynamic_update_slice_p']
+__all__ = [
+    "slice",
+    "dynamic_slice",
+    "dynamic_update_slice",
+    "slice_in_dim",
+    "index_in_dim",
+    "dynamic_slice_in_dim",
+    "dynamic_index_in_dim",
+    "dynamic_update_slice_in_dim",
+    "dynamic_update_index_in_dim",
+    "slice_p",
+    "dynamic_slice_p",
+    "dynamic_update_slice_p",
+]
 
 # ---------------------------------------------------------------------------- slice
 
@@ -30,9 +41,12 @@ slice_p = Primitive("slice")
 
 def slice(operand, start_indices, limit_indices, strides=None):
     """``operand[start:limit:stride]`` in every dimension, with static bounds."""
-    return slice_p.bind(operand, start_indices=tuple(int(i) for i in start_indices),
-                        limit_indices=tuple(int(i) for i in limit_indices),
-                        strides=None if strides is None else tuple(int(s) for s in strides))
+    return slice_p.bind(
+        operand,
+        start_indices=tuple(int(i) for i in start_indices),
+        limit_indices=tuple(int(i) for i in limit_indices),
+        strides=None if strides is None else tuple(int(s) for s in strides),
+    )
 
 
 def _sliced_size(start, limit, stride):
@@ -43,24 +57,36 @@ def _sliced_size(start, limit, stride):
 def _slice_abstract_eval(x, *, start_indices, limit_indices, strides):
     shape = x.shape
     if len(start_indices) != x.ndim:
-        raise TypeError(f"slice start_indices must have length equal to the number of "
-                        f"dimensions of the operand, got start_indices {start_indices} for "
-                        f"operand shape {shape}.")
+        raise TypeError(
+            f"slice start_indices must have length equal to the number of "
+            f"dimensions of the operand, got start_indices {start_indices} for "
+            f"operand shape {shape}."
+        )
     if len(limit_indices) != x.ndim:
-        raise TypeError(f"slice limit_indices must have the same length as start_indices, got "
-                        f"start_indices {start_indices} and limit_indices {limit_indices}.")
+        raise TypeError(
+            f"slice limit_indices must have the same length as start_indices, got "
+            f"start_indices {start_indices} and limit_indices {limit_indices}."
+        )
     if strides is not None and len(strides) != x.ndim:
-        raise TypeError(f"slice strides must have length equal to the number of dimensions of "
-                        f"the operand, got strides {strides} for operand shape {shape}.")
+        raise TypeError(
+            f"slice strides must have length equal to the number of dimensions of "
+            f"the operand, got strides {strides} for operand shape {shape}."
+        )
     if any(s < 0 for s in start_indices):
-        raise TypeError(f"slice start_indices must be greater than or equal to zero, got "
-                        f"start_indices {start_indices}.")
+        raise TypeError(
+            f"slice start_indices must be greater than or equal to zero, got "
+            f"start_indices {start_indices}."
+        )
     if any(l > n for l, n in zip(limit_indices, shape)):
-        raise TypeError(f"slice limit_indices must be less than or equal to operand shape, got "
-                        f"limit_indices {limit_indices} for operand shape {shape}.")
+        raise TypeError(
+            f"slice limit_indices must be less than or equal to operand shape, got "
+            f"limit_indices {limit_indices} for operand shape {shape}."
+        )
     if any(l < s for s, l in zip(start_indices, limit_indices)):
-        raise TypeError(f"slice limit_indices must be greater than or equal to start_indices, "
-                        f"got start_indices {start_indices} and limit_indices {limit_indices}.")
+        raise TypeError(
+            f"slice limit_indices must be greater than or equal to start_indices, "
+            f"got start_indices {start_indices} and limit_indices {limit_indices}."
+        )
     strides = strides or (1,) * x.ndim
     if any(s <= 0 for s in strides):
         raise TypeError(f"slice strides must be positive, got {strides}")
@@ -140,6 +166,7 @@ def index_in_dim(operand, index, axis=0, keepdims=True):
 
 # ---------------------------------------------------------------------------- start indices
 
+
 def _index_dtype(i):
     return np.dtype(dtypes.dtype_of(i))
 
@@ -162,10 +189,13 @@ def _normalize_indices(operand, start_indices, allow_negative_indices):
     from .convert import convert_element_type
     from .elementwise import add
     from .logic import lt, select_n
+
     shape = core.get_aval(operand).shape
     if len(start_indices) != len(shape):
-        raise ValueError(f"Length of slice indices must match number of operand dimensions "
-                         f"({len(start_indices)} vs {shape})")
+        raise ValueError(
+            f"Length of slice indices must match number of operand dimensions "
+            f"({len(start_indices)} vs {shape})"
+        )
     idx = _split_indices(start_indices)
     if isinstance(allow_negative_indices, bool):
         allow_negative_indices = [allow_negative_indices] * len(idx)
@@ -176,8 +206,9 @@ def _normalize_indices(operand, start_indices, allow_negative_indices):
             out.append(i)
         elif isinstance(i, (int, np.integer)):
             if int(i) < 0 and not allow:
-                raise ValueError(f"Index {i} is out of bounds for dimension {n} if "
-                                 f"allow_negative_indices=False")
+                raise ValueError(
+                    f"Index {i} is out of bounds for dimension {n} if allow_negative_indices=False"
+                )
             out.append(np.asarray(int(i) + n if int(i) < 0 else int(i), dtype))
         elif allow:
             negative = lt(i, 0)
@@ -190,16 +221,22 @@ def _normalize_indices(operand, start_indices, allow_negative_indices):
 
 def _check_indices(name, indices, ndim):
     if len(indices) != ndim:
-        raise TypeError(f"{name} start_indices must have length equal to the number of "
-                        f"dimensions of the operand, got {len(indices)} indices for an operand "
-                        f"of rank {ndim}.")
+        raise TypeError(
+            f"{name} start_indices must have length equal to the number of "
+            f"dimensions of the operand, got {len(indices)} indices for an operand "
+            f"of rank {ndim}."
+        )
     if any(i.ndim != 0 for i in indices):
-        raise TypeError(f"start_indices arguments to {name} must be scalars, got indices "
-                        f"({', '.join(repr(i) for i in indices)})")
+        raise TypeError(
+            f"start_indices arguments to {name} must be scalars, got indices "
+            f"({', '.join(repr(i) for i in indices)})"
+        )
     kinds = [i.dtype for i in indices]
     if any(not dtypes.is_int(k) for k in kinds) or len(set(kinds)) > 1:
-        raise TypeError(f"index arguments to {name} must be integers of the same type, got: "
-                        f"{', '.join(k.name for k in kinds)}")
+        raise TypeError(
+            f"index arguments to {name} must be integers of the same type, got: "
+            f"{', '.join(k.name for k in kinds)}"
+        )
 
 
 def _zero_index(indices):
@@ -211,7 +248,9 @@ def _clamp_start(i, n, size):
     """The start XLA actually uses, clamped into ``[0, n - size]``, as int32 (so that
     narrow index dtypes cannot overflow in the shifts below)."""
     from .convert import convert_element_type
-    from .elementwise import max as max_, min as min_
+    from .elementwise import max as max_
+    from .elementwise import min as min_
+
     dtype = aval_of(i).dtype
     if not dtypes.is_unsigned(dtype):
         i = max_(i, np.zeros((), dtype))
@@ -234,14 +273,19 @@ def dynamic_slice(operand, start_indices, slice_sizes, *, allow_negative_indices
 
 def _check_slice_sizes(name, shape, sizes):
     if len(sizes) != len(shape):
-        raise TypeError(f"{name} slice_sizes must have the same length as the operand rank, got "
-                        f"slice_sizes {sizes} for operand shape {shape}.")
+        raise TypeError(
+            f"{name} slice_sizes must have the same length as the operand rank, got "
+            f"slice_sizes {sizes} for operand shape {shape}."
+        )
     if any(s > n for s, n in zip(sizes, shape)):
-        raise TypeError(f"slice slice_sizes must be less than or equal to operand shape, got "
-                        f"slice_sizes {sizes} for operand shape {shape}.")
+        raise TypeError(
+            f"slice slice_sizes must be less than or equal to operand shape, got "
+            f"slice_sizes {sizes} for operand shape {shape}."
+        )
     if any(s < 0 for s in sizes):
-        raise TypeError(f"slice slice_sizes must be greater than or equal to zero, got "
-                        f"slice_sizes of {sizes}.")
+        raise TypeError(
+            f"slice slice_sizes must be greater than or equal to zero, got slice_sizes of {sizes}."
+        )
 
 
 @dynamic_slice_p.def_abstract_eval
@@ -293,8 +337,9 @@ def _dynamic_slice_batch(size, vals, dims, *, slice_sizes):
     for k, (i, d) in enumerate(zip(idx, idd)):
         if windowed[k]:
             i = batching.move_batch_axis(size, d, 0, i)
-            out = _take_window(out, k + 1, _clamp_start(i, shape[k], slice_sizes[k]),
-                               slice_sizes[k])
+            out = _take_window(
+                out, k + 1, _clamp_start(i, shape[k], slice_sizes[k]), slice_sizes[k]
+            )
     return out, 0
 
 
@@ -306,6 +351,7 @@ def _binary_steps(start, max_start):
     a list of (2**k, bool array saying whether that bit is set)."""
     from .elementwise import sub
     from .logic import ge, select_n
+
     dtype = aval_of(start).dtype
     steps = []
     for k in reversed(range(int(max_start).bit_length())):
@@ -325,6 +371,7 @@ def _pad_axis(x, axis, lo, hi, value):
 
 def _select_per_example(take, if_false, if_true):
     from .logic import select_n
+
     shape = aval_of(if_true).shape
     which = broadcast_in_dim(take, shape, (0,) if aval_of(take).ndim else ())
     return select_n(which, if_false, if_true)
@@ -374,14 +421,20 @@ def dynamic_update_slice(operand, update, start_indices, *, allow_negative_indic
 @dynamic_update_slice_p.def_abstract_eval
 def _dynamic_update_slice_abstract_eval(x, update, *indices):
     if x.dtype != update.dtype:
-        raise TypeError(f"lax.dynamic_update_slice requires arguments to have the same dtypes, "
-                        f"got {x.dtype.name}, {update.dtype.name}.")
+        raise TypeError(
+            f"lax.dynamic_update_slice requires arguments to have the same dtypes, "
+            f"got {x.dtype.name}, {update.dtype.name}."
+        )
     if update.ndim != x.ndim:
-        raise TypeError(f"dynamic_update_slice update must have the same rank as operand, got "
-                        f"update shape {update.shape} for operand shape {x.shape}.")
+        raise TypeError(
+            f"dynamic_update_slice update must have the same rank as operand, got "
+            f"update shape {update.shape} for operand shape {x.shape}."
+        )
     if any(u > n for u, n in zip(update.shape, x.shape)):
-        raise TypeError(f"dynamic_update_slice update shape must be smaller than operand shape, "
-                        f"got update shape {update.shape} for operand shape {x.shape}.")
+        raise TypeError(
+            f"dynamic_update_slice update shape must be smaller than operand shape, "
+            f"got update shape {update.shape} for operand shape {x.shape}."
+        )
     _check_indices("dynamic_update_slice", indices, x.ndim)
     weak = x.weak_type and update.weak_type and all(i.weak_type for i in indices)
     return ShapedArray(x.shape, x.dtype, weak)
@@ -419,6 +472,7 @@ dynamic_update_slice_p.def_transpose(_dynamic_update_slice_transpose)
 
 def _dynamic_update_slice_batch(size, vals, dims):
     from .logic import select_n
+
     (x, update, *idx), (xd, ud, *idd) = vals, dims
     x = batching.move_batch_axis(size, xd, 0, x)
     update = batching.move_batch_axis(size, ud, 0, update)
@@ -452,8 +506,8 @@ dynamic_update_slice_p.def_batch(_dynamic_update_slice_batch)
 
 # ---------------------------------------------------------------------------- *_in_dim helpers
 
-def dynamic_slice_in_dim(operand, start_index, slice_size, axis=0, *,
-                         allow_negative_indices=True):
+
+def dynamic_slice_in_dim(operand, start_index, slice_size, axis=0, *, allow_negative_indices=True):
     """``dynamic_slice`` along one axis, taking the other axes whole."""
     shape = core.get_aval(operand).shape
     axis = int(axis)
@@ -465,8 +519,7 @@ def dynamic_slice_in_dim(operand, start_index, slice_size, axis=0, *,
     return dynamic_slice(operand, starts, sizes, allow_negative_indices=allow)
 
 
-def dynamic_update_slice_in_dim(operand, update, start_index, axis, *,
-                                allow_negative_indices=True):
+def dynamic_update_slice_in_dim(operand, update, start_index, axis, *, allow_negative_indices=True):
     """``dynamic_update_slice`` at ``start_index`` along one axis (0 along the others)."""
     ndim = core.get_aval(operand).ndim
     axis = int(axis)
@@ -478,8 +531,9 @@ def dynamic_update_slice_in_dim(operand, update, start_index, axis, *,
 
 
 def _dynamic_index_in_dim(operand, index, axis=0, keepdims=True, allow_negative_indices=True):
-    out = dynamic_slice_in_dim(operand, index, 1, axis,
-                               allow_negative_indices=allow_negative_indices)
+    out = dynamic_slice_in_dim(
+        operand, index, 1, axis, allow_negative_indices=allow_negative_indices
+    )
     return out if keepdims else squeeze(out, (axis,))
 
 
@@ -487,8 +541,9 @@ def _dynamic_update_index_in_dim(operand, update, index, axis, allow_negative_in
     ndim = core.get_aval(operand).ndim
     if core.get_aval(update).ndim != ndim:
         update = expand_dims(update, (axis,))
-    return dynamic_update_slice_in_dim(operand, update, index, axis,
-                                       allow_negative_indices=allow_negative_indices)
+    return dynamic_update_slice_in_dim(
+        operand, update, index, axis, allow_negative_indices=allow_negative_indices
+    )
 
 
 _jitted = {}
@@ -499,20 +554,23 @@ def _jit(fun, name):
     f = _jitted.get(name)
     if f is None:
         from ..jit import JitFunction
+
         fun.__name__ = name
         f = _jitted[name] = JitFunction(
-            fun, static_argnames=("axis", "keepdims", "allow_negative_indices"))
+            fun, static_argnames=("axis", "keepdims", "allow_negative_indices")
+        )
     return f
 
 
 def dynamic_index_in_dim(operand, index, axis=0, keepdims=True, *, allow_negative_indices=True):
     """The entry at traced ``index`` along ``axis`` (kept as a size-1 axis if keepdims)."""
     return _jit(_dynamic_index_in_dim, "dynamic_index_in_dim")(
-        operand, index, axis=axis, keepdims=keepdims,
-        allow_negative_indices=allow_negative_indices)
+        operand, index, axis=axis, keepdims=keepdims, allow_negative_indices=allow_negative_indices
+    )
 
 
 def dynamic_update_index_in_dim(operand, update, index, axis, *, allow_negative_indices=True):
     """Write ``update`` (with or without the size-1 ``axis``) at traced ``index``."""
     return _jit(_dynamic_update_index_in_dim, "dynamic_update_index_in_dim")(
-        operand, update, index, axis=axis, allow_negative_indices=allow_negative_indices)
+        operand, update, index, axis=axis, allow_negative_indices=allow_negative_indices
+    )

@@ -1,5 +1,6 @@
 """Special functions lowered through CHLO: erf, erfc, erf_inv, lgamma, digamma,
 polygamma, zeta, nextafter."""
+
 from __future__ import annotations
 
 import math
@@ -7,11 +8,26 @@ import math
 from jaxlib.mlir.dialects import chlo
 
 from ..interpreters.jvp import defjvp, defjvp2
-from .elementwise import (_const, _plain, _bind2, exp, mul, neg, square, add, naryop)
+from .elementwise import _bind2, _const, _plain, add, exp, mul, naryop, neg, square
 
-__all__ = ['erf', 'erfc', 'erf_inv', 'lgamma', 'digamma', 'polygamma', 'zeta', 'nextafter',
-           'erf_p', 'erfc_p', 'erf_inv_p', 'lgamma_p', 'digamma_p', 'polygamma_p', 'zeta_p',
-           'nextafter_p']
+__all__ = [
+    "erf",
+    "erfc",
+    "erf_inv",
+    "lgamma",
+    "digamma",
+    "polygamma",
+    "zeta",
+    "nextafter",
+    "erf_p",
+    "erfc_p",
+    "erf_inv_p",
+    "lgamma_p",
+    "digamma_p",
+    "polygamma_p",
+    "zeta_p",
+    "nextafter_p",
+]
 
 
 _float = ("float",)
@@ -74,8 +90,9 @@ def _gaussian(x):
 defjvp(erf_p, lambda g, x: mul(_const(_TWO_OVER_SQRT_PI, x), mul(g, _gaussian(x))))
 defjvp(erfc_p, lambda g, x: mul(_const(-_TWO_OVER_SQRT_PI, x), mul(g, _gaussian(x))))
 # erf_inv' (x) = 1 / erf'(erf_inv x) = sqrt(pi)/2 * exp(erf_inv(x)**2)
-defjvp2(erf_inv_p, lambda g, ans, x: mul(_const(1 / _TWO_OVER_SQRT_PI, ans),
-                                         mul(g, exp(square(ans)))))
+defjvp2(
+    erf_inv_p, lambda g, ans, x: mul(_const(1 / _TWO_OVER_SQRT_PI, ans), mul(g, exp(square(ans))))
+)
 defjvp(lgamma_p, lambda g, x: mul(g, digamma(x)))
 defjvp(digamma_p, lambda g, x: mul(g, polygamma(_const(1, x), x)))
 
@@ -84,6 +101,5 @@ def _polygamma_jvp_m(g, m, x):
     raise ValueError("polygamma gradient with respect to m is not supported")
 
 
-defjvp(polygamma_p, _polygamma_jvp_m,
-       lambda g, m, x: mul(g, polygamma(add(m, _const(1, m)), x)))
+defjvp(polygamma_p, _polygamma_jvp_m, lambda g, m, x: mul(g, polygamma(add(m, _const(1, m)), x)))
 # zeta and nextafter have no derivative rules, as in JAX.

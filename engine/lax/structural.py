@@ -1,23 +1,45 @@
 """Shape-changing primitives: broadcast_in_dim, reshape, transpose, squeeze, rev, pad,
 concatenate, copy and iota; and the helpers built on them (expand_dims, full, collapse)."""
+
 from __future__ import annotations
 
 import numpy as np
 from jaxlib.mlir.dialects import stablehlo as hlo
 
-from .. import core
-from .. import dtypes
+from .. import core, dtypes
 from ..core import Primitive, ShapedArray
 from ..interpreters import batching, lowering
 from ..interpreters.jvp import deflinear
 from ..interpreters.transpose import is_undefined_primal
 from ._base import aval_of, check_dtypes
 
-__all__ = ['broadcast_in_dim', 'broadcast', 'broadcast_to_shape', 'broadcast_to_rank', 'reshape',
-           'transpose', 'squeeze', 'expand_dims', 'collapse', 'rev', 'pad', 'concatenate',
-           'iota', 'broadcasted_iota', 'full', 'full_like',
-           'broadcast_in_dim_p', 'reshape_p', 'transpose_p', 'squeeze_p', 'rev_p', 'pad_p',
-           'concatenate_p', 'iota_p', 'copy_p']
+__all__ = [
+    "broadcast_in_dim",
+    "broadcast",
+    "broadcast_to_shape",
+    "broadcast_to_rank",
+    "reshape",
+    "transpose",
+    "squeeze",
+    "expand_dims",
+    "collapse",
+    "rev",
+    "pad",
+    "concatenate",
+    "iota",
+    "broadcasted_iota",
+    "full",
+    "full_like",
+    "broadcast_in_dim_p",
+    "reshape_p",
+    "transpose_p",
+    "squeeze_p",
+    "rev_p",
+    "pad_p",
+    "concatenate_p",
+    "iota_p",
+    "copy_p",
+]
 
 
 def canonicalize_axis(axis, ndim):
@@ -32,7 +54,8 @@ def canonicalize_axis(axis, ndim):
 
 broadcast_in_dim_p = Primitive("broadcast_in_dim")
 broadcast_in_dim_p.pp_params = lambda p: (
-    {"broadcast_dimensions": p["broadcast_dimensions"]} if p["broadcast_dimensions"] else {})
+    {"broadcast_dimensions": p["broadcast_dimensions"]} if p["broadcast_dimensions"] else {}
+)
 
 
 def broadcast_in_dim(operand, shape, broadcast_dimensions, *, out_sharding=None):
@@ -44,16 +67,18 @@ def broadcast_in_dim(operand, shape, broadcast_dimensions, *, out_sharding=None)
     aval = core.get_aval(operand)
     if aval.shape == shape and broadcast_dimensions == tuple(range(len(shape))):
         return operand
-    return broadcast_in_dim_p.bind(operand, shape=shape,
-                                   broadcast_dimensions=broadcast_dimensions, sharding=None)
+    return broadcast_in_dim_p.bind(
+        operand, shape=shape, broadcast_dimensions=broadcast_dimensions, sharding=None
+    )
 
 
 def broadcast(operand, sizes, *, out_sharding=None):
     """Prepend dimensions of the given sizes."""
     aval = core.get_aval(operand)
     sizes = tuple(int(s) for s in sizes)
-    return broadcast_in_dim(operand, sizes + aval.shape,
-                            tuple(range(len(sizes), len(sizes) + aval.ndim)))
+    return broadcast_in_dim(
+        operand, sizes + aval.shape, tuple(range(len(sizes), len(sizes) + aval.ndim))
+    )
 
 
 def broadcast_to_shape(x, shape):
@@ -77,21 +102,29 @@ def broadcast_to_rank(x, rank):
 @broadcast_in_dim_p.def_abstract_eval
 def _broadcast_in_dim_abstract_eval(x, *, shape, broadcast_dimensions, sharding):
     if len(broadcast_dimensions) != x.ndim:
-        raise TypeError(f"broadcast_in_dim broadcast_dimensions must have length equal to operand "
-                        f"ndim; got broadcast_dimensions {broadcast_dimensions} for operand ndim "
-                        f"{x.ndim}.")
+        raise TypeError(
+            f"broadcast_in_dim broadcast_dimensions must have length equal to operand "
+            f"ndim; got broadcast_dimensions {broadcast_dimensions} for operand ndim "
+            f"{x.ndim}."
+        )
     for i, d in enumerate(broadcast_dimensions):
         if not 0 <= d < len(shape):
-            raise TypeError(f"broadcast_in_dim broadcast_dimensions {broadcast_dimensions} out of "
-                            f"range for shape {shape}")
+            raise TypeError(
+                f"broadcast_in_dim broadcast_dimensions {broadcast_dimensions} out of "
+                f"range for shape {shape}"
+            )
         if x.shape[i] != 1 and x.shape[i] != shape[d]:
-            raise TypeError(f"broadcast_in_dim operand dimension sizes must either be 1, or be "
-                            f"equal to their corresponding dimensions in the target broadcast "
-                            f"shape; got operand of shape {x.shape}, target broadcast shape "
-                            f"{shape}, broadcast_dimensions {broadcast_dimensions}")
+            raise TypeError(
+                f"broadcast_in_dim operand dimension sizes must either be 1, or be "
+                f"equal to their corresponding dimensions in the target broadcast "
+                f"shape; got operand of shape {x.shape}, target broadcast shape "
+                f"{shape}, broadcast_dimensions {broadcast_dimensions}"
+            )
     if list(broadcast_dimensions) != sorted(set(broadcast_dimensions)):
-        raise TypeError(f"broadcast_in_dim broadcast_dimensions must be strictly increasing; got "
-                        f"broadcast_dimensions {broadcast_dimensions}")
+        raise TypeError(
+            f"broadcast_in_dim broadcast_dimensions must be strictly increasing; got "
+            f"broadcast_dimensions {broadcast_dimensions}"
+        )
     return ShapedArray(shape, x.dtype, x.weak_type)
 
 
@@ -102,9 +135,11 @@ def _broadcast_in_dim_lowering(ctx, x, *, shape, broadcast_dimensions, sharding)
 
 def _broadcast_in_dim_transpose(ct, x, *, shape, broadcast_dimensions, sharding):
     from .reductions import reduce_sum
+
     in_shape = x.aval.shape
-    unit = tuple(i for i, d in enumerate(broadcast_dimensions)
-                 if in_shape[i] == 1 and shape[d] != 1)
+    unit = tuple(
+        i for i, d in enumerate(broadcast_dimensions) if in_shape[i] == 1 and shape[d] != 1
+    )
     bdims = tuple(d for i, d in enumerate(broadcast_dimensions) if i not in unit)
     summed = tuple(i for i in range(len(shape)) if i not in bdims)
     out = reduce_sum(ct, summed) if summed else ct
@@ -120,8 +155,9 @@ def _broadcast_in_dim_batch(size, vals, dims, *, shape, broadcast_dimensions, sh
     (x,), (d,) = vals, dims
     x = batching.move_batch_axis(size, d, 0, x)
     new_dims = (0,) + tuple(b + 1 for b in broadcast_dimensions)
-    return broadcast_in_dim_p.bind(x, shape=(size,) + shape, broadcast_dimensions=new_dims,
-                                   sharding=None), 0
+    return broadcast_in_dim_p.bind(
+        x, shape=(size,) + shape, broadcast_dimensions=new_dims, sharding=None
+    ), 0
 
 
 broadcast_in_dim_p.def_batch(_broadcast_in_dim_batch)
@@ -150,12 +186,16 @@ def _reshape_abstract_eval(x, *, new_sizes, dimensions, sharding):
     if any(d < 0 for d in new_sizes):
         raise TypeError(f"reshape new_sizes must all be nonnegative, got {new_sizes}.")
     if int(np.prod(new_sizes, dtype=np.int64)) != x.size:
-        raise TypeError(f"reshape total size must be unchanged, got new_sizes {new_sizes} (of "
-                        f"total size {int(np.prod(new_sizes, dtype=np.int64))}) for shape "
-                        f"{x.shape} (of total size {x.size}).")
+        raise TypeError(
+            f"reshape total size must be unchanged, got new_sizes {new_sizes} (of "
+            f"total size {int(np.prod(new_sizes, dtype=np.int64))}) for shape "
+            f"{x.shape} (of total size {x.size})."
+        )
     if dimensions is not None and sorted(dimensions) != list(range(x.ndim)):
-        raise TypeError(f"reshape dimensions must be a permutation of operand dimensions, got "
-                        f"dimensions {dimensions} for shape {x.shape}.")
+        raise TypeError(
+            f"reshape dimensions must be a permutation of operand dimensions, got "
+            f"dimensions {dimensions} for shape {x.shape}."
+        )
     return ShapedArray(new_sizes, x.dtype, x.weak_type)
 
 
@@ -191,8 +231,7 @@ def collapse(operand, start_dimension, stop_dimension=None):
     """Merge dimensions ``[start_dimension, stop_dimension)`` into one."""
     shape = core.get_aval(operand).shape
     lo = canonicalize_axis(start_dimension, len(shape) + 1) if shape else 0
-    hi = len(shape) if stop_dimension is None else canonicalize_axis(stop_dimension,
-                                                                     len(shape) + 1)
+    hi = len(shape) if stop_dimension is None else canonicalize_axis(stop_dimension, len(shape) + 1)
     size = int(np.prod(shape[lo:hi], dtype=np.int64))
     return reshape(operand, shape[:lo] + (size,) + shape[hi:])
 
@@ -204,8 +243,10 @@ transpose_p = Primitive("transpose")
 
 def transpose(operand, permutation):
     permutation = tuple(int(p) for p in permutation)
-    if permutation == tuple(range(len(permutation))) and \
-            len(permutation) == core.get_aval(operand).ndim:
+    if (
+        permutation == tuple(range(len(permutation)))
+        and len(permutation) == core.get_aval(operand).ndim
+    ):
         return operand
     return transpose_p.bind(operand, permutation=permutation)
 
@@ -213,8 +254,10 @@ def transpose(operand, permutation):
 @transpose_p.def_abstract_eval
 def _transpose_abstract_eval(x, *, permutation):
     if sorted(permutation) != list(range(x.ndim)):
-        raise TypeError(f"transpose permutation isn't a permutation of operand dimensions, got "
-                        f"permutation {permutation} for operand shape {x.shape}.")
+        raise TypeError(
+            f"transpose permutation isn't a permutation of operand dimensions, got "
+            f"permutation {permutation} for operand shape {x.shape}."
+        )
     return ShapedArray(tuple(x.shape[p] for p in permutation), x.dtype, x.weak_type)
 
 
@@ -223,8 +266,9 @@ def _transpose_lowering(ctx, x, *, permutation):
     return hlo.transpose(x, list(permutation))
 
 
-deflinear(transpose_p,
-          lambda ct, x, *, permutation: [transpose(ct, tuple(np.argsort(permutation)))])
+deflinear(
+    transpose_p, lambda ct, x, *, permutation: [transpose(ct, tuple(np.argsort(permutation)))]
+)
 
 
 def _transpose_batch(size, vals, dims, *, permutation):
@@ -257,10 +301,13 @@ def _squeeze_abstract_eval(x, *, dimensions):
         if not 0 <= d < x.ndim:
             raise ValueError(f"axis {d} is out of bounds for array of dimension {x.ndim}")
     if any(x.shape[d] != 1 for d in dimensions):
-        raise ValueError(f"cannot select an axis to squeeze out which has size not equal to "
-                         f"one, got shape={x.shape} and dimensions={dimensions}")
-    return ShapedArray(tuple(s for i, s in enumerate(x.shape) if i not in dimensions), x.dtype,
-                       x.weak_type)
+        raise ValueError(
+            f"cannot select an axis to squeeze out which has size not equal to "
+            f"one, got shape={x.shape} and dimensions={dimensions}"
+        )
+    return ShapedArray(
+        tuple(s for i, s in enumerate(x.shape) if i not in dimensions), x.dtype, x.weak_type
+    )
 
 
 @squeeze_p.def_lowering
@@ -312,11 +359,12 @@ def _rev_abstract_eval(x, *, dimensions):
     if len(set(dimensions)) != len(dimensions):
         raise TypeError(f"rev dimensions must be unique, got {dimensions}.")
     if any(d < 0 for d in dimensions):
-        raise TypeError(f"rev dimensions must have every element be nonnegative, got "
-                        f"{dimensions}.")
+        raise TypeError(f"rev dimensions must have every element be nonnegative, got {dimensions}.")
     if any(d >= x.ndim for d in dimensions):
-        raise TypeError(f"rev dimensions must all be less than operand ndim, got dimensions "
-                        f"{dimensions} for operand ndim {x.ndim}.")
+        raise TypeError(
+            f"rev dimensions must all be less than operand ndim, got dimensions "
+            f"{dimensions} for operand ndim {x.ndim}."
+        )
     return x
 
 
@@ -355,22 +403,31 @@ def _padded_size(n, lo, hi, interior):
 @pad_p.def_abstract_eval
 def _pad_abstract_eval(x, padding_value, *, padding_config):
     if x.dtype != padding_value.dtype:
-        raise TypeError(f"pad operand and padding_value must be same dtype: got "
-                        f"{x.dtype.name} and {padding_value.dtype.name}.")
+        raise TypeError(
+            f"pad operand and padding_value must be same dtype: got "
+            f"{x.dtype.name} and {padding_value.dtype.name}."
+        )
     if padding_value.ndim != 0:
-        raise ValueError(f"padding_value must be a scalar; got np.shape(padding_value)="
-                         f"{padding_value.shape}")
+        raise ValueError(
+            f"padding_value must be a scalar; got np.shape(padding_value)={padding_value.shape}"
+        )
     if len(padding_config) != x.ndim:
-        raise ValueError(f"length of padding_config must equal the number of axes of operand, "
-                         f"got padding_config {padding_config} for operand shape {x.shape}")
+        raise ValueError(
+            f"length of padding_config must equal the number of axes of operand, "
+            f"got padding_config {padding_config} for operand shape {x.shape}"
+        )
     if any(it < 0 for _, _, it in padding_config):
-        raise ValueError(f"interior padding in padding_config must be nonnegative, got "
-                         f"padding_config {padding_config}")
+        raise ValueError(
+            f"interior padding in padding_config must be nonnegative, got "
+            f"padding_config {padding_config}"
+        )
     shape = tuple(_padded_size(n, *c) for n, c in zip(x.shape, padding_config))
     if any(s < 0 for s in shape):
-        raise ValueError(f"Dimension size after padding is not at least 0, got result shape "
-                         f"{shape}, for padding_config {padding_config} and operand shape "
-                         f"{x.shape}")
+        raise ValueError(
+            f"Dimension size after padding is not at least 0, got result shape "
+            f"{shape}, for padding_config {padding_config} and operand shape "
+            f"{x.shape}"
+        )
     return ShapedArray(shape, x.dtype, x.weak_type and padding_value.weak_type)
 
 
@@ -383,6 +440,7 @@ def _pad_lowering(ctx, x, padding_value, *, padding_config):
 def _pad_transpose(ct, x, padding_value, *, padding_config):
     from .reductions import reduce_sum
     from .slicing import slice as slice_
+
     shape = aval_of(ct).shape
     zero = np.zeros((), aval_of(ct).dtype)
     # Undo the edge padding (negative edges come back as zeros), then step over the
@@ -395,6 +453,7 @@ def _pad_transpose(ct, x, padding_value, *, padding_config):
         axes = tuple(range(len(shape)))
         if axes:
             from .elementwise import sub
+
             ct_pad = sub(reduce_sum(ct, axes), reduce_sum(ct_x, axes))
         else:
             ct_pad = full_like(ct, 0)
@@ -406,6 +465,7 @@ deflinear(pad_p, _pad_transpose)
 
 def _pad_batch(size, vals, dims, *, padding_config):
     from .logic import select_n
+
     (x, padding_value), (xd, pd) = vals, dims
     if pd is None:
         config = list(padding_config)
@@ -436,8 +496,11 @@ def concatenate(operands, dimension):
     operands = tuple(operands)
     if len(operands) == 0:
         raise ValueError("concatenate requires a non-empty sequences of arrays")
-    if len(operands) == 1 and not dtypes.is_python_scalar(operands[0]) and \
-            not isinstance(operands[0], (np.ndarray, np.generic)):
+    if (
+        len(operands) == 1
+        and not dtypes.is_python_scalar(operands[0])
+        and not isinstance(operands[0], (np.ndarray, np.generic))
+    ):
         return operands[0]
     return concatenate_p.bind(*operands, dimension=int(dimension))
 
@@ -445,21 +508,27 @@ def concatenate(operands, dimension):
 @concatenate_p.def_abstract_eval
 def _concatenate_abstract_eval(*xs, dimension):
     if len({x.dtype for x in xs}) > 1:
-        raise TypeError(f"lax.concatenate requires arguments to have the same dtypes, got "
-                        f"{', '.join(x.dtype.name for x in xs)}. (Tip: jnp.concatenate is a "
-                        f"similar function that does automatic type promotion on inputs).")
+        raise TypeError(
+            f"lax.concatenate requires arguments to have the same dtypes, got "
+            f"{', '.join(x.dtype.name for x in xs)}. (Tip: jnp.concatenate is a "
+            f"similar function that does automatic type promotion on inputs)."
+        )
     shapes = ", ".join(str(x.shape) for x in xs)
     if len({x.ndim for x in xs}) > 1:
-        raise TypeError(f"Cannot concatenate arrays with different numbers of dimensions: got "
-                        f"{shapes}.")
+        raise TypeError(
+            f"Cannot concatenate arrays with different numbers of dimensions: got {shapes}."
+        )
     if not 0 <= dimension < xs[0].ndim:
-        raise TypeError(f"concatenate dimension out of bounds: dimension {dimension} for "
-                        f"shapes {shapes}.")
-    others = {x.shape[:dimension] + x.shape[dimension + 1:] for x in xs}
+        raise TypeError(
+            f"concatenate dimension out of bounds: dimension {dimension} for shapes {shapes}."
+        )
+    others = {x.shape[:dimension] + x.shape[dimension + 1 :] for x in xs}
     if len(others) > 1:
-        raise TypeError(f"Cannot concatenate arrays with shapes that differ in dimensions other "
-                        f"than the one being concatenated: concatenating along dimension "
-                        f"{dimension} for shapes {shapes}.")
+        raise TypeError(
+            f"Cannot concatenate arrays with shapes that differ in dimensions other "
+            f"than the one being concatenated: concatenating along dimension "
+            f"{dimension} for shapes {shapes}."
+        )
     shape = list(xs[0].shape)
     shape[dimension] = sum(x.shape[dimension] for x in xs)
     return ShapedArray(shape, xs[0].dtype, all(x.weak_type for x in xs))
@@ -472,11 +541,13 @@ def _concatenate_lowering(ctx, *xs, dimension):
 
 def _concatenate_transpose(ct, *xs, dimension):
     from .slicing import slice_in_dim
+
     outs, start = [], 0
     for x in xs:
         n = (x.aval if is_undefined_primal(x) else aval_of(x)).shape[dimension]
-        outs.append(slice_in_dim(ct, start, start + n, axis=dimension)
-                    if is_undefined_primal(x) else None)
+        outs.append(
+            slice_in_dim(ct, start, start + n, axis=dimension) if is_undefined_primal(x) else None
+        )
         start += n
     return outs
 
@@ -526,8 +597,10 @@ def _iota_abstract_eval(*, dtype, shape, dimension, sharding):
     if any(d < 0 for d in shape):
         raise TypeError(f"iota shape must have every element be nonnegative, got {shape}.")
     if not 0 <= dimension < len(shape):
-        raise ValueError(f"iota dimension must be between 0 and len(shape), got "
-                         f"dimension={dimension} for shape={shape}")
+        raise ValueError(
+            f"iota dimension must be between 0 and len(shape), got "
+            f"dimension={dimension} for shape={shape}"
+        )
     return ShapedArray(shape, dtype)
 
 
@@ -542,6 +615,7 @@ def _iota_lowering(ctx, *, dtype, shape, dimension, sharding):
 
 # ---------------------------------------------------------------------------- creation helpers
 
+
 def _canonical_shape(shape):
     if isinstance(shape, (int, np.integer)):
         return (int(shape),)
@@ -551,8 +625,9 @@ def _canonical_shape(shape):
 def full(shape, fill_value, dtype=None, *, sharding=None):
     """An array of ``shape`` filled with the scalar ``fill_value``."""
     if dtype is None:
-        return _full(shape, fill_value, dtypes.dtype_of(fill_value),
-                     dtypes.is_weakly_typed(fill_value))
+        return _full(
+            shape, fill_value, dtypes.dtype_of(fill_value), dtypes.is_weakly_typed(fill_value)
+        )
     return _full(shape, fill_value, dtypes.canonicalize_dtype(dtype), False)
 
 
@@ -570,10 +645,12 @@ def _full(shape, fill_value, dtype, weak):
     shape = _canonical_shape(shape)
     fshape = () if dtypes.is_python_scalar(fill_value) else core.get_aval(fill_value).shape
     if fshape:
-        raise TypeError(f"full must be called with scalar fill_value, got fill_value.shape "
-                        f"{fshape}.")
+        raise TypeError(
+            f"full must be called with scalar fill_value, got fill_value.shape {fshape}."
+        )
     if isinstance(fill_value, core.Tracer) or hasattr(fill_value, "_buf"):
         from .convert import convert_element_type
+
         value = convert_element_type(fill_value, dtype, weak)
     elif weak:
         value = core.WeakScalar(np.asarray(fill_value, dtype).item(), dtype)

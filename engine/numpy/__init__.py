@@ -5,21 +5,22 @@ comparisons, logic), ``reductions`` (sum, mean, var, cumsum, ...), ``shape_ops``
 concatenate, split, pad, ...), ``sorting``, ``linalg_ops`` (matmul, dot, einsum, ...),
 ``statistics`` (quantile, cov, bincount, ...), ``misc`` and ``indexing``; ``scalar_types``
 holds the callable ``jnp.float32`` & co, ``linalg`` the norms."""
+
 import numpy as _np
 
 from ..array import Array as ndarray  # noqa: F401
-from .scalar_types import *  # noqa: F401,F403
+from . import linalg  # noqa: F401
 from .creation import *  # noqa: F401,F403
-from .ufuncs import *  # noqa: F401,F403
+from .indexing import _getitem, _IndexUpdateHelper, take, take_along_axis  # noqa: F401
+from .linalg_ops import *  # noqa: F401,F403
+from .misc import *  # noqa: F401,F403
 from .reductions import *  # noqa: F401,F403
+from .scalar_types import *  # noqa: F401,F403
 from .shape_ops import *  # noqa: F401,F403
 from .shape_ops import flatten  # noqa: F401
 from .sorting import *  # noqa: F401,F403
-from .linalg_ops import *  # noqa: F401,F403
-from .misc import *  # noqa: F401,F403
 from .statistics import *  # noqa: F401,F403
-from .indexing import _getitem, _IndexUpdateHelper, take, take_along_axis  # noqa: F401
-from . import linalg  # noqa: F401
+from .ufuncs import *  # noqa: F401,F403
 
 pi = _np.pi
 e = _np.e

@@ -1,31 +1,37 @@
 """Shared helpers of ``engine.numpy``: turning inputs into arrays, NumPy-style dtype
 promotion (with weak types), rank promotion and axis handling."""
+
 from __future__ import annotations
 
 import operator
 
 import numpy as np
 
-from .. import core
-from .. import dtypes
-from .. import lax
+from .. import core, dtypes, lax
 from ..array import Array
 from ..config import config
 
 
 def is_array_like(x):
-    return isinstance(x, (Array, core.Tracer, np.ndarray, np.generic, core.WeakScalar)) or \
-        dtypes.is_python_scalar(x) or hasattr(x, "__jax_array__")
+    return (
+        isinstance(x, (Array, core.Tracer, np.ndarray, np.generic, core.WeakScalar))
+        or dtypes.is_python_scalar(x)
+        or hasattr(x, "__jax_array__")
+    )
 
 
 def check_arraylike(fun_name, *args):
     for i, a in enumerate(args):
         if not is_array_like(a):
             if isinstance(a, (list, tuple)):
-                raise TypeError(f"{fun_name} requires ndarray or scalar arguments, got "
-                                f"{type(a).__name__} at position {i}.")
-            raise TypeError(f"{fun_name} requires ndarray or scalar arguments, got "
-                            f"{type(a).__name__} at position {i}.")
+                raise TypeError(
+                    f"{fun_name} requires ndarray or scalar arguments, got "
+                    f"{type(a).__name__} at position {i}."
+                )
+            raise TypeError(
+                f"{fun_name} requires ndarray or scalar arguments, got "
+                f"{type(a).__name__} at position {i}."
+            )
 
 
 def aval(x):
@@ -46,6 +52,7 @@ def shape_of(x):
 
 # ---------------------------------------------------------------------------- dtype promotion
 
+
 def promote_dtypes(*args):
     """Convert arguments to their common dtype (JAX's lattice, weak types respected)."""
     if len(args) < 2:
@@ -65,7 +72,8 @@ def _result_type(args, avals):
     """dtypes.lattice_result_type, memoized on the operands' (kind, dtype, weak) keys."""
     key = (config.jax_enable_x64,) + tuple(
         (type(a) if dtypes.is_python_scalar(a) else None, av.dtype, av.weak_type)
-        for a, av in zip(args, avals))
+        for a, av in zip(args, avals)
+    )
     hit = _promotion_cache.get(key)
     if hit is None:
         if len(_promotion_cache) > 4096:
@@ -126,13 +134,15 @@ def promote_dtypes_complex(*args):
     args = promote_dtypes(*args)
     dt = core.get_aval(args[0]).dtype
     if not dtypes.is_complex(dt):
-        cdt = dtypes.canonicalize_dtype(dtypes.to_complex_dtype(
-            dt if dtypes.is_inexact(dt) else dtypes.default_float_dtype()))
+        cdt = dtypes.canonicalize_dtype(
+            dtypes.to_complex_dtype(dt if dtypes.is_inexact(dt) else dtypes.default_float_dtype())
+        )
         return _to_dtype(args, cdt)
     return args
 
 
 # ---------------------------------------------------------------------------- rank promotion
+
 
 def promote_shapes(fun_name, *args):
     """Rank promotion: prepend size-1 axes so every operand has the same rank (rank-0
@@ -159,8 +169,9 @@ def _check_broadcastable(fun_name, shapes):
     try:
         np.broadcast_shapes(*shapes)
     except ValueError:
-        raise ValueError(f"Incompatible shapes for broadcasting: shapes="
-                         f"{[tuple(s) for s in shapes]}") from None
+        raise ValueError(
+            f"Incompatible shapes for broadcasting: shapes={[tuple(s) for s in shapes]}"
+        ) from None
 
 
 def _same_avals(args):
@@ -214,6 +225,7 @@ def strong_scalar(x, dtype):
     arr = _strong_scalars.get(key)
     if arr is None:
         from .. import dispatch
+
         if len(_strong_scalars) > 1024:
             _strong_scalars.clear()
         arr = _strong_scalars[key] = dispatch.device_put_value(value)
@@ -235,8 +247,10 @@ def as_array(x):
     if isinstance(x, (Array, core.Tracer)):
         return x
     from .creation import asarray
+
     if type(x) is core.WeakScalar:
         from .. import dispatch
+
         return dispatch.device_put_value(x)
     return asarray(x)
 
@@ -260,8 +274,10 @@ def ensure_array(fun_name, x, pos=0):
 
 
 def _raise_not_arraylike(fun_name, x, pos):
-    raise TypeError(f"{fun_name} requires ndarray or scalar arguments, got "
-                    f"{type(x).__name__} at position {pos}.")
+    raise TypeError(
+        f"{fun_name} requires ndarray or scalar arguments, got "
+        f"{type(x).__name__} at position {pos}."
+    )
 
 
 def broadcast_all(*args):
@@ -272,12 +288,14 @@ def broadcast_all(*args):
 
 # ---------------------------------------------------------------------------- axes
 
+
 def canonicalize_axis(axis, ndim):
     try:
         axis = operator.index(axis)
     except TypeError:
-        raise TypeError(f"'{type(axis).__name__}' object cannot be interpreted as an "
-                        "integer") from None
+        raise TypeError(
+            f"'{type(axis).__name__}' object cannot be interpreted as an integer"
+        ) from None
     if not -ndim <= axis < ndim:
         raise ValueError(f"axis {axis} is out of bounds for array of dimension {ndim}")
     return axis % ndim if ndim else axis
@@ -301,9 +319,11 @@ def static_int(x, what):
         v = x.to_concrete_value()
         if v is None:
             from .. import errors
+
             raise errors.ConcretizationTypeError(
                 f"{what} must be a concrete (static) value; got a traced array with shape "
-                f"{x.shape} and dtype {x.dtype}.")
+                f"{x.shape} and dtype {x.dtype}."
+            )
         x = v
     return operator.index(np.asarray(x).item() if isinstance(x, (Array, np.ndarray)) else x)
 
@@ -314,9 +334,11 @@ def concrete_value(x, what):
         v = x.to_concrete_value()
         if v is None:
             from .. import errors
+
             raise errors.ConcretizationTypeError(
                 f"Abstract tracer value encountered where concrete value is expected: {what} "
                 f"requires a concrete value, got a traced array with shape {x.shape} and "
-                f"dtype {x.dtype}. The size of an array must be known at trace time.")
+                f"dtype {x.dtype}. The size of an array must be known at trace time."
+            )
         x = v
     return np.asarray(x)

@@ -1,4 +1,5 @@
 """Making arrays: ``array``/``asarray``, filled arrays, ranges, ``eye``, ``meshgrid``."""
+
 from __future__ import annotations
 
 import builtins
@@ -6,17 +7,33 @@ import operator
 
 import numpy as np
 
-from .. import core
-from .. import dispatch
-from .. import dtypes
-from .. import lax
+from .. import core, dispatch, dtypes, lax
 from ..array import Array
-from ._util import (as_array, check_arraylike, concrete_value, ndim_of, shape_of,
-                    to_inexact_dtype)
+from ._util import as_array, check_arraylike, concrete_value, ndim_of, shape_of, to_inexact_dtype
 
-__all__ = ['array', 'asarray', 'zeros', 'ones', 'full', 'empty', 'zeros_like', 'ones_like',
-           'full_like', 'empty_like', 'arange', 'linspace', 'logspace', 'eye', 'identity',
-           'meshgrid', 'tri', 'copy', 'astype', 'from_dlpack', 'frombuffer']
+__all__ = [
+    "array",
+    "asarray",
+    "zeros",
+    "ones",
+    "full",
+    "empty",
+    "zeros_like",
+    "ones_like",
+    "full_like",
+    "empty_like",
+    "arange",
+    "linspace",
+    "logspace",
+    "eye",
+    "identity",
+    "meshgrid",
+    "tri",
+    "copy",
+    "astype",
+    "from_dlpack",
+    "frombuffer",
+]
 
 _object_dtype = np.dtype(object)
 
@@ -45,8 +62,7 @@ def array(object, dtype=None, copy=True, order="K", ndmin=0):
     else:
         val = np.asarray(object)
         if val.dtype == _object_dtype:
-            raise TypeError("JAX only supports number and bool dtypes, got dtype object in "
-                            "array")
+            raise TypeError("JAX only supports number and bool dtypes, got dtype object in array")
         target = dtype if dtype is not None else dtypes.canonicalize_dtype(val.dtype)
         out = dispatch.device_put_value(val.astype(target, copy=False))
     if dtype is not None and core.get_aval(out).dtype != dtype:
@@ -58,8 +74,11 @@ def array(object, dtype=None, copy=True, order="K", ndmin=0):
 
 def _check_int_range(x, dtype):
     if type(x) is int:
-        dt = dtype if dtype is not None and dtypes.is_int(dtype) else (
-            dtypes.default_int_dtype() if dtype is None else None)
+        dt = (
+            dtype
+            if dtype is not None and dtypes.is_int(dtype)
+            else (dtypes.default_int_dtype() if dtype is None else None)
+        )
         if dt is not None:
             info = np.iinfo(dt)
             if not info.min <= x <= info.max:
@@ -82,8 +101,10 @@ def _from_sequence(seq, dtype):
             dtype = dtypes.result_type(*leaves)  # NumPy scalars keep their width
         val = np.asarray(seq) if dtype is None else np.asarray(seq, dtype)
         if val.dtype == _object_dtype:
-            raise TypeError("JAX only supports number and bool dtypes, got dtype object in "
-                            "array (ragged or unsupported values)")
+            raise TypeError(
+                "JAX only supports number and bool dtypes, got dtype object in "
+                "array (ragged or unsupported values)"
+            )
         target = dtype if dtype is not None else dtypes.canonicalize_dtype(val.dtype)
         return dispatch.device_put_value(val.astype(target, copy=False))
     if dtype is None:
@@ -96,10 +117,13 @@ def _stack_nested(seq, dtype):
         parts = [_stack_nested(x, dtype) for x in seq]
         shapes = {shape_of(p) for p in parts}
         if len(shapes) > 1:
-            raise ValueError(f"setting an array element with a sequence: inhomogeneous shapes "
-                             f"{sorted(shapes)}")
-        parts = [lax.broadcast_in_dim(p, (1,) + shape_of(p), tuple(range(1, ndim_of(p) + 1)))
-                 for p in parts]
+            raise ValueError(
+                f"setting an array element with a sequence: inhomogeneous shapes {sorted(shapes)}"
+            )
+        parts = [
+            lax.broadcast_in_dim(p, (1,) + shape_of(p), tuple(range(1, ndim_of(p) + 1)))
+            for p in parts
+        ]
         if not parts:
             return dispatch.device_put_value(np.zeros((0,), dtype))
         return lax.concatenate(parts, 0) if len(parts) > 1 else parts[0]
@@ -131,16 +155,25 @@ def frombuffer(buffer, dtype=float, count=-1, offset=0):
 
 # ---------------------------------------------------------------------------- filled arrays
 
+
 def _shape(shape, fun_name):
-    if isinstance(shape, (Array, core.Tracer)) and ndim_of(shape) == 0 or \
-            isinstance(shape, (int, np.integer)):
+    if (
+        isinstance(shape, (Array, core.Tracer))
+        and ndim_of(shape) == 0
+        or isinstance(shape, (int, np.integer))
+    ):
         shape = (shape,)
     try:
-        out = tuple(operator.index(s) if not isinstance(s, core.Tracer)
-                    else int(concrete_value(s, f"{fun_name}'s shape")) for s in shape)
+        out = tuple(
+            operator.index(s)
+            if not isinstance(s, core.Tracer)
+            else int(concrete_value(s, f"{fun_name}'s shape"))
+            for s in shape
+        )
     except TypeError:
-        raise TypeError(f"Shapes must be 1D sequences of concrete values of integer type, "
-                        f"got {shape}.") from None
+        raise TypeError(
+            f"Shapes must be 1D sequences of concrete values of integer type, got {shape}."
+        ) from None
     if any(d < 0 for d in out):
         raise ValueError(f"negative dimensions are not allowed, got {out}")
     return out
@@ -170,6 +203,7 @@ def full(shape, fill_value, dtype=None, *, device=None):
 
 def broadcast_array(x, shape):
     from .shape_ops import broadcast_to
+
     return broadcast_to(x, shape)
 
 
@@ -186,20 +220,33 @@ def full_like(a, fill_value, dtype=None, shape=None, *, device=None):
 
 def zeros_like(a, dtype=None, shape=None, *, device=None):
     check_arraylike("zeros_like", a)
-    return as_array(lax.full_like(a, 0, _user_dtype(dtype, "zeros_like"),
-                                  None if shape is None else _shape(shape, "zeros_like")))
+    return as_array(
+        lax.full_like(
+            a,
+            0,
+            _user_dtype(dtype, "zeros_like"),
+            None if shape is None else _shape(shape, "zeros_like"),
+        )
+    )
 
 
 def ones_like(a, dtype=None, shape=None, *, device=None):
     check_arraylike("ones_like", a)
-    return as_array(lax.full_like(a, 1, _user_dtype(dtype, "ones_like"),
-                                  None if shape is None else _shape(shape, "ones_like")))
+    return as_array(
+        lax.full_like(
+            a,
+            1,
+            _user_dtype(dtype, "ones_like"),
+            None if shape is None else _shape(shape, "ones_like"),
+        )
+    )
 
 
 empty_like = zeros_like
 
 
 # ---------------------------------------------------------------------------- ranges
+
 
 def _is_int_value(x):
     return isinstance(x, (int, np.integer)) and not isinstance(x, (bool, np.bool_))
@@ -217,22 +264,34 @@ def arange(start, stop=None, step=None, dtype=None, *, device=None):
     if stop is None and step is None:
         size = int(np.ceil(np.asarray(concrete_value(start, "arange"))))
         return lax.iota(dtype, builtins.max(size, 0))
-    vals = [np.asarray(concrete_value(v, "arange")).item() if v is not None else None
-            for v in (start, stop, step)]
+    vals = [
+        np.asarray(concrete_value(v, "arange")).item() if v is not None else None
+        for v in (start, stop, step)
+    ]
     size = len(np.arange(vals[0], vals[1], 1 if vals[2] is None else vals[2]))
     out = lax.iota(dtype, size)
     if step is not None and vals[2] != 1:
-        out = lax.mul(core.WeakScalar(vals[2], dtype) if dtypes.is_python_scalar(vals[2])
-                      else np.asarray(vals[2], dtype), out)
-    return lax.add(np.asarray(vals[0], dtype) if not dtypes.is_python_scalar(vals[0])
-                   else core.WeakScalar(vals[0], dtype), out)
+        out = lax.mul(
+            core.WeakScalar(vals[2], dtype)
+            if dtypes.is_python_scalar(vals[2])
+            else np.asarray(vals[2], dtype),
+            out,
+        )
+    return lax.add(
+        np.asarray(vals[0], dtype)
+        if not dtypes.is_python_scalar(vals[0])
+        else core.WeakScalar(vals[0], dtype),
+        out,
+    )
 
 
-def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis=0, *,
-             device=None):
+def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis=0, *, device=None):
     """``num`` evenly spaced values from ``start`` to ``stop`` as ``start*(1-t) + stop*t``."""
-    num = operator.index(concrete_value(num, "linspace's num argument").item()) \
-        if isinstance(num, (Array, core.Tracer)) else operator.index(num)
+    num = (
+        operator.index(concrete_value(num, "linspace's num argument").item())
+        if isinstance(num, (Array, core.Tracer))
+        else operator.index(num)
+    )
     if num < 0:
         raise ValueError(f"Number of samples, {num}, must be non-negative.")
     check_arraylike("linspace", start, stop)
@@ -253,16 +312,17 @@ def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis
         step = lax.div(lax.sub(stop, start), core.WeakScalar(float(div), comp))
         iota_shape = [1] * len(bshape)
         iota_shape.insert(axis, div)
-        t = lax.div(lax.broadcasted_iota(comp, tuple(iota_shape), axis),
-                    core.WeakScalar(float(div), comp))
-        expand = tuple(out_shape[:axis]) + (1,) + tuple(out_shape[axis + 1:])
+        t = lax.div(
+            lax.broadcasted_iota(comp, tuple(iota_shape), axis), core.WeakScalar(float(div), comp)
+        )
+        expand = tuple(out_shape[:axis]) + (1,) + tuple(out_shape[axis + 1 :])
         start_e = lax.reshape(start, expand)
         stop_e = lax.reshape(stop, expand)
-        out = lax.add(lax.mul(start_e, lax.sub(core.WeakScalar(1.0, comp), t)),
-                      lax.mul(stop_e, t))
+        out = lax.add(lax.mul(start_e, lax.sub(core.WeakScalar(1.0, comp), t)), lax.mul(stop_e, t))
         if endpoint:
             out = lax.concatenate(
-                [out, lax.broadcast_in_dim(stop, expand, _skip(len(expand), axis))], axis)
+                [out, lax.broadcast_in_dim(stop, expand, _skip(len(expand), axis))], axis
+            )
     elif num == 1:
         out = lax.broadcast_in_dim(start, tuple(out_shape), _skip(len(out_shape), axis))
         step = lax.full_like(start, np.nan) if retstep else None
@@ -283,6 +343,7 @@ def _skip(ndim, axis):
 
 def logspace(start, stop, num=50, endpoint=True, base=10.0, dtype=None, axis=0):
     from .ufuncs import power
+
     dtype = _user_dtype(dtype, "logspace")
     comp = dtypes.result_type(start, stop, dtypes.default_float_dtype())
     lin = linspace(start, stop, num, endpoint=endpoint, dtype=comp, axis=axis)
@@ -325,8 +386,9 @@ def meshgrid(*xi, copy=True, sparse=False, indexing="xy"):
         raise ValueError(f"Valid values for indexing are 'xy' and 'ij', got {indexing}")
     args = [asarray(x) for x in xi]
     if any(ndim_of(a) != 1 for a in args):
-        raise ValueError(f"Arguments to jax.numpy.meshgrid must be 1D, got shapes "
-                         f"{[shape_of(a) for a in args]}")
+        raise ValueError(
+            f"Arguments to jax.numpy.meshgrid must be 1D, got shapes {[shape_of(a) for a in args]}"
+        )
     sizes = [shape_of(a)[0] for a in args]
     if indexing == "xy" and len(args) >= 2:
         sizes[0], sizes[1] = sizes[1], sizes[0]

@@ -6,6 +6,7 @@ Every index is first parsed against the array's shape. A read tries, in order, a
 array indices as well) and finally one ``gather``. Updates always scatter. Reads that
 go out of bounds are clamped; updates out of bounds are dropped (``mode`` changes this).
 """
+
 from __future__ import annotations
 
 import operator
@@ -14,10 +15,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .. import core
-from .. import dtypes
-from .. import errors
-from .. import lax
+from .. import core, dtypes, errors, lax
 from ..array import Array
 from ..lax import GatherDimensionNumbers, GatherScatterMode, ScatterDimensionNumbers
 
@@ -31,6 +29,7 @@ class _Index(NamedTuple):
 
 
 # ---------------------------------------------------------------------------- parsing
+
 
 def _is_int_scalar(i):
     return isinstance(i, (int, np.integer)) and not isinstance(i, (bool, np.bool_))
@@ -59,8 +58,9 @@ def _kind(i):
             return BOOL
         if dtypes.is_int(aval.dtype):
             return ARRAY
-        raise TypeError(f"Indexer must have integer or boolean type, got indexer with type "
-                        f"{aval.dtype.name}")
+        raise TypeError(
+            f"Indexer must have integer or boolean type, got indexer with type {aval.dtype.name}"
+        )
     if isinstance(i, str):
         raise TypeError(f"JAX does not support string indexing; got idx={i!r}")
     if isinstance(i, Sequence):
@@ -73,19 +73,26 @@ def _kind(i):
             return ARRAY
         raise TypeError(f"Indexer must have integer or boolean type, got indexer with type {dt}")
     if isinstance(i, (float, complex)):
-        raise TypeError(f"Indexer must have integer or boolean type, got indexer with type "
-                        f"{np.dtype(type(i)).name}")
-    raise IndexError("only integers, slices (`:`), ellipsis (`...`), newaxis (`None`) and "
-                     f"integer or boolean arrays are valid indices. Got {i}")
+        raise TypeError(
+            f"Indexer must have integer or boolean type, got indexer with type "
+            f"{np.dtype(type(i)).name}"
+        )
+    raise IndexError(
+        "only integers, slices (`:`), ellipsis (`...`), newaxis (`None`) and "
+        f"integer or boolean arrays are valid indices. Got {i}"
+    )
 
 
 def _has_arrays(seq):
-    return any(isinstance(e, (Array, core.Tracer)) or
-               (isinstance(e, Sequence) and _has_arrays(e)) for e in seq)
+    return any(
+        isinstance(e, (Array, core.Tracer)) or (isinstance(e, Sequence) and _has_arrays(e))
+        for e in seq
+    )
 
 
 def _jnp_array(x):
     from . import array
+
     return array(x)
 
 
@@ -94,13 +101,19 @@ def _as_tuple(idx):
     if isinstance(idx, tuple):
         return idx
     if isinstance(idx, Sequence) and not isinstance(idx, str):
-        unpackable = any(isinstance(i, (Sequence, slice)) or i is None or i is Ellipsis or
-                         (isinstance(i, (np.ndarray, Array, core.Tracer)) and np.ndim(i) != 0)
-                         for i in idx)
+        unpackable = any(
+            isinstance(i, (Sequence, slice))
+            or i is None
+            or i is Ellipsis
+            or (isinstance(i, (np.ndarray, Array, core.Tracer)) and np.ndim(i) != 0)
+            for i in idx
+        )
         hint = "arr[tuple(seq)]" if unpackable else "arr[array(seq)]"
-        raise TypeError("Using a non-tuple sequence for multidimensional indexing is not "
-                        f"allowed; use `{hint}` instead of `arr[seq]`. See "
-                        "https://github.com/jax-ml/jax/issues/4564 for more information.")
+        raise TypeError(
+            "Using a non-tuple sequence for multidimensional indexing is not "
+            f"allowed; use `{hint}` instead of `arr[seq]`. See "
+            "https://github.com/jax-ml/jax/issues/4564 for more information."
+        )
     return (idx,)
 
 
@@ -109,12 +122,14 @@ def _parse(idx, shape):
     kinds = [_kind(i) for i in idx]
     if kinds.count(ELLIPSIS) > 1:
         raise IndexError("an index can only have a single ellipsis ('...')")
-    used = [0 if k in (NONE, ELLIPSIS) else (np.ndim(i) if k == BOOL else 1)
-            for i, k in zip(idx, kinds)]
+    used = [
+        0 if k in (NONE, ELLIPSIS) else (np.ndim(i) if k == BOOL else 1) for i, k in zip(idx, kinds)
+    ]
     total = sum(used)
     if total > len(shape):
-        raise IndexError(f"Too many indices: array is {len(shape)}-dimensional, but {total} "
-                         "were indexed")
+        raise IndexError(
+            f"Too many indices: array is {len(shape)}-dimensional, but {total} were indexed"
+        )
     if ELLIPSIS in kinds:
         used[kinds.index(ELLIPSIS)] = len(shape) - total
     out, axis = [], 0
@@ -179,6 +194,7 @@ def _concrete_slice(p):
 
 # ---------------------------------------------------------------------------- static slice
 
+
 class _StaticPlan(NamedTuple):
     starts: tuple
     limits: tuple
@@ -202,7 +218,7 @@ def _static_plan(parsed, shape, mode):
         if p.kind == NONE:
             newaxis.append(len(starts) - len(squeeze) + len(newaxis))
             continue
-        axis, = p.axes
+        (axis,) = p.axes
         size = shape[axis]
         if p.kind == INT:
             i = int(p.value)
@@ -230,15 +246,21 @@ def _static_plan(parsed, shape, mode):
                 limits.append(hi)
                 strides.append(-step)
                 rev.append(axis)
-    return _StaticPlan(tuple(starts), tuple(limits),
-                       None if all(s == 1 for s in strides) else tuple(strides),
-                       tuple(rev), tuple(squeeze), tuple(newaxis))
+    return _StaticPlan(
+        tuple(starts),
+        tuple(limits),
+        None if all(s == 1 for s in strides) else tuple(strides),
+        tuple(rev),
+        tuple(squeeze),
+        tuple(newaxis),
+    )
 
 
 def _apply_static(arr, plan):
     shape = core.get_aval(arr).shape
     trivial = plan.strides is None and all(
-        (a, b) == (0, n) for a, b, n in zip(plan.starts, plan.limits, shape))
+        (a, b) == (0, n) for a, b, n in zip(plan.starts, plan.limits, shape)
+    )
     out = arr if trivial else lax.slice(arr, plan.starts, plan.limits, plan.strides)
     if plan.rev:
         out = lax.rev(out, plan.rev)
@@ -250,6 +272,7 @@ def _apply_static(arr, plan):
 
 
 # ---------------------------------------------------------------------------- dynamic slice
+
 
 def _dynamic_plan(parsed, shape, mode):
     """Plan x[idx] as dynamic_slice (+ rev/squeeze/expand_dims) when every index is a
@@ -270,7 +293,7 @@ def _dynamic_plan(parsed, shape, mode):
         if p.kind == NONE:
             newaxis.append(len(starts) - len(squeeze) + len(newaxis))
             continue
-        axis, = p.axes
+        (axis,) = p.axes
         size = shape[axis]
         if p.kind in (INT, ARRAY):
             if size == 0:
@@ -312,8 +335,9 @@ def _apply_dynamic(arr, plan):
 
 # ---------------------------------------------------------------------------- gather plan
 
+
 def _index_dtype(shape):
-    return np.dtype(np.int32) if all(d < 2 ** 31 for d in shape) else np.dtype(np.int64)
+    return np.dtype(np.int32) if all(d < 2**31 for d in shape) else np.dtype(np.int64)
 
 
 def _is_numpy(v):
@@ -353,18 +377,20 @@ def _expand_bools(parsed, shape):
             raise errors.NonConcreteBooleanIndexError(
                 f"Array boolean indices must be concrete; got {core.get_aval(p.value)!r}\n\n"
                 "Boolean indexing makes the output's shape depend on the values. Use "
-                "jnp.where(mask, x, fill) for a fixed-shape result, or index outside jit.")
+                "jnp.where(mask, x, fill) for a fixed-shape result, or index outside jit."
+            )
         val = np.asarray(val)
         if val.ndim == 0:
             out.append(_Index(BOOL, bool(val), ()))
             continue
         expected = [shape[a] for a in p.axes]
         if not all(s in (0, e) for s, e in zip(val.shape, expected)):
-            raise IndexError("boolean index did not match shape of indexed array in index "
-                             f"{pos}: got {val.shape}, expected {expected}")
+            raise IndexError(
+                "boolean index did not match shape of indexed array in index "
+                f"{pos}: got {val.shape}, expected {expected}"
+            )
         for where, axis in zip(np.nonzero(val), p.axes):
-            out.append(_Index(ARRAY, where.astype(dtypes.canonicalize_dtype(np.int64)),
-                              (axis,)))
+            out.append(_Index(ARRAY, where.astype(dtypes.canonicalize_dtype(np.int64)), (axis,)))
     return out
 
 
@@ -390,15 +416,15 @@ def _insert_scalar_bools(items, shape):
 
 
 class _GatherPlan(NamedTuple):
-    slice_shape: tuple       # shape of x[idx]
-    slice_sizes: tuple       # gather's slice_sizes
-    indices: object          # gather's start indices (last axis: index vector)
+    slice_shape: tuple  # shape of x[idx]
+    slice_sizes: tuple  # gather's slice_sizes
+    indices: object  # gather's start indices (last axis: index vector)
     dnums: GatherDimensionNumbers
-    advanced: bool           # advanced indexing (indices may repeat / be unsorted)
-    reversed_dims: tuple     # gather output axes to reverse (negative-step slices)
-    newaxis_dims: tuple      # axes of x[idx] that None added
-    bool_dims: tuple         # unit axes added to x for scalar boolean indices
-    empty_indices: bool      # nothing to gather: x[idx] is x (up to rev/newaxis)
+    advanced: bool  # advanced indexing (indices may repeat / be unsorted)
+    reversed_dims: tuple  # gather output axes to reverse (negative-step slices)
+    newaxis_dims: tuple  # axes of x[idx] that None added
+    bool_dims: tuple  # unit axes added to x for scalar boolean indices
+    empty_indices: bool  # nothing to gather: x[idx] is x (up to rev/newaxis)
 
 
 def _gather_plan(parsed, shape, normalize=True):
@@ -422,11 +448,11 @@ def _gather_plan(parsed, shape, normalize=True):
     adv = [(n, p) for n, p in enumerate(items) if p.kind in (INT, ARRAY)] if advanced else []
     block_at = (adv[0][0] if contiguous else 0) if adv else None
 
-    comps = []               # (index array, first index-batch axis it spans)
-    batch_shape = []         # index batch shape (without the index-vector axis)
+    comps = []  # (index array, first index-batch axis it spans)
+    batch_shape = []  # index batch shape (without the index-vector axis)
     offset_dims, collapsed, index_map, slice_sizes = [], [], [], []
     y_shape, newaxis, reversed_dims = [], [], []
-    g_axis = 0               # axis of the gather's output
+    g_axis = 0  # axis of the gather's output
     x_axis = 0
     for pos, p in enumerate(items):
         if pos == block_at:
@@ -488,14 +514,24 @@ def _gather_plan(parsed, shape, normalize=True):
         c = comps[0][0]
         indices = lax.expand_dims(c, (len(batch_shape),))
     else:
-        parts = [lax.broadcast_in_dim(c, full, tuple(range(s, s + np.ndim(c))))
-                 for c, s in comps]
+        parts = [lax.broadcast_in_dim(c, full, tuple(range(s, s + np.ndim(c)))) for c, s in comps]
         indices = lax.concatenate(parts, len(batch_shape))
-    dnums = GatherDimensionNumbers(offset_dims=tuple(offset_dims),
-                                   collapsed_slice_dims=tuple(sorted(collapsed)),
-                                   start_index_map=tuple(index_map))
-    return _GatherPlan(tuple(y_shape), tuple(slice_sizes), indices, dnums, bool(adv),
-                       tuple(reversed_dims), tuple(newaxis), bool_dims, not comps)
+    dnums = GatherDimensionNumbers(
+        offset_dims=tuple(offset_dims),
+        collapsed_slice_dims=tuple(sorted(collapsed)),
+        start_index_map=tuple(index_map),
+    )
+    return _GatherPlan(
+        tuple(y_shape),
+        tuple(slice_sizes),
+        indices,
+        dnums,
+        bool(adv),
+        tuple(reversed_dims),
+        tuple(newaxis),
+        bool_dims,
+        not comps,
+    )
 
 
 def _broadcast_index(a, shape):
@@ -506,12 +542,15 @@ def _broadcast_index(a, shape):
 
 # ---------------------------------------------------------------------------- reads
 
+
 def _as_array(x, fun_name):
     from ._util import check_arraylike
+
     check_arraylike(fun_name, x)
     if isinstance(x, (Array, core.Tracer)):
         return x
     from . import asarray
+
     return asarray(x.value if isinstance(x, core.WeakScalar) else x)
 
 
@@ -520,8 +559,15 @@ def _getitem(x, idx):
     return _rewriting_take(x, idx)
 
 
-def _rewriting_take(arr, idx, indices_are_sorted=False, unique_indices=False, mode=None,
-                    fill_value=None, normalize_indices=True):
+def _rewriting_take(
+    arr,
+    idx,
+    indices_are_sorted=False,
+    unique_indices=False,
+    mode=None,
+    fill_value=None,
+    normalize_indices=True,
+):
     arr = _as_array(arr, "getitem")
     shape = core.get_aval(arr).shape
     if mode is not None:
@@ -540,7 +586,8 @@ def _rewriting_take(arr, idx, indices_are_sorted=False, unique_indices=False, mo
         fv = core.concrete_or_none(fill_value)
         if fv is None:
             raise errors.ConcretizationTypeError(
-                "fill_value argument to indexed get() must be a concrete value")
+                "fill_value argument to indexed get() must be a concrete value"
+            )
         if np.ndim(fv) != 0:
             raise ValueError("fill_value argument to indexed get() must be a scalar")
         fill_value = np.asarray(fv).item()
@@ -549,13 +596,20 @@ def _rewriting_take(arr, idx, indices_are_sorted=False, unique_indices=False, mo
         y = lax.expand_dims(y, plan.bool_dims)
     if any(d == 0 for d in plan.slice_shape):
         aval = core.get_aval(arr)
-        return lax.convert_element_type(lax.full(plan.slice_shape, 0, aval.dtype), aval.dtype,
-                                         aval.weak_type)
+        return lax.convert_element_type(
+            lax.full(plan.slice_shape, 0, aval.dtype), aval.dtype, aval.weak_type
+        )
     if not plan.empty_indices:
-        y = lax.gather(y, plan.indices, plan.dnums, plan.slice_sizes,
-                       unique_indices=unique_indices or not plan.advanced,
-                       indices_are_sorted=indices_are_sorted or not plan.advanced,
-                       mode=mode, fill_value=fill_value)
+        y = lax.gather(
+            y,
+            plan.indices,
+            plan.dnums,
+            plan.slice_sizes,
+            unique_indices=unique_indices or not plan.advanced,
+            indices_are_sorted=indices_are_sorted or not plan.advanced,
+            mode=mode,
+            fill_value=fill_value,
+        )
     if plan.reversed_dims:
         y = lax.rev(y, plan.reversed_dims)
     if plan.newaxis_dims:
@@ -565,10 +619,20 @@ def _rewriting_take(arr, idx, indices_are_sorted=False, unique_indices=False, mo
 
 # ---------------------------------------------------------------------------- updates
 
-def _scatter_update(x, idx, y, scatter_op, indices_are_sorted=False, unique_indices=False,
-                    mode=None, normalize_indices=True):
+
+def _scatter_update(
+    x,
+    idx,
+    y,
+    scatter_op,
+    indices_are_sorted=False,
+    unique_indices=False,
+    mode=None,
+    normalize_indices=True,
+):
     """x with ``x[idx] (op)= y`` applied, functionally."""
     from ._util import promote_dtypes
+
     x = _as_array(x, "scatter")
     x_aval = core.get_aval(x)
     y = _update_operand(x_aval, y)
@@ -591,12 +655,20 @@ def _scatter_update(x, idx, y, scatter_op, indices_are_sorted=False, unique_indi
     if plan.bool_dims:
         xp = lax.expand_dims(xp, plan.bool_dims)
     d = plan.dnums
-    dnums = ScatterDimensionNumbers(update_window_dims=d.offset_dims,
-                                    inserted_window_dims=d.collapsed_slice_dims,
-                                    scatter_dims_to_operand_dims=d.start_index_map)
-    out = scatter_op(xp, plan.indices, y, dnums,
-                     indices_are_sorted=indices_are_sorted or not plan.advanced,
-                     unique_indices=unique_indices or not plan.advanced, mode=mode)
+    dnums = ScatterDimensionNumbers(
+        update_window_dims=d.offset_dims,
+        inserted_window_dims=d.collapsed_slice_dims,
+        scatter_dims_to_operand_dims=d.start_index_map,
+    )
+    out = scatter_op(
+        xp,
+        plan.indices,
+        y,
+        dnums,
+        indices_are_sorted=indices_are_sorted or not plan.advanced,
+        unique_indices=unique_indices or not plan.advanced,
+        mode=mode,
+    )
     if plan.bool_dims:
         out = lax.squeeze(out, plan.bool_dims)
     return lax.convert_element_type(out, x_aval.dtype, x_aval.weak_type)
@@ -606,10 +678,15 @@ def _update_operand(x_aval, y):
     """The update values as an operand: Python ints that fit take x's integer dtype;
     other Python scalars are weakly typed."""
     from ._util import check_arraylike
+
     if isinstance(y, (Array, core.Tracer)):
         return y
-    if (isinstance(y, int) and not isinstance(y, bool) and dtypes.is_int(x_aval.dtype)
-            and np.iinfo(x_aval.dtype).min <= y <= np.iinfo(x_aval.dtype).max):
+    if (
+        isinstance(y, int)
+        and not isinstance(y, bool)
+        and dtypes.is_int(x_aval.dtype)
+        and np.iinfo(x_aval.dtype).min <= y <= np.iinfo(x_aval.dtype).max
+    ):
         return np.asarray(y, x_aval.dtype)
     if dtypes.is_python_scalar(y):
         return y
@@ -617,6 +694,7 @@ def _update_operand(x_aval, y):
         return _jnp_array(y)
     check_arraylike("scatter", y)
     from . import asarray
+
     return asarray(y)
 
 
@@ -627,13 +705,15 @@ def _broadcast_update(y, shape):
     except ValueError:
         ok = False
     if not ok:
-        raise ValueError(f"Incompatible shapes for broadcasting: {yshape} and requested shape "
-                         f"{tuple(shape)}")
+        raise ValueError(
+            f"Incompatible shapes for broadcasting: {yshape} and requested shape {tuple(shape)}"
+        )
     return lax.broadcast_to_shape(y, tuple(shape))
 
 
 class _IndexUpdateHelper:
     """``x.at``: ``x.at[idx]`` gives an _IndexUpdateRef for functional updates."""
+
     __slots__ = ("array",)
 
     def __init__(self, array):
@@ -648,6 +728,7 @@ class _IndexUpdateHelper:
 
 class _IndexUpdateRef:
     """``x.at[idx]``: each method returns an updated copy of x (``get`` reads)."""
+
     __slots__ = ("array", "index")
 
     def __init__(self, array, index):
@@ -656,79 +737,187 @@ class _IndexUpdateRef:
     def __repr__(self):
         return f"_IndexUpdateRef({self.array!r}, {self.index!r})"
 
-    def get(self, *, indices_are_sorted=False, unique_indices=False, mode=None,
-            fill_value=None, wrap_negative_indices=True):
-        return _rewriting_take(self.array, self.index, indices_are_sorted=indices_are_sorted,
-                               unique_indices=unique_indices, mode=mode,
-                               fill_value=fill_value, normalize_indices=wrap_negative_indices)
+    def get(
+        self,
+        *,
+        indices_are_sorted=False,
+        unique_indices=False,
+        mode=None,
+        fill_value=None,
+        wrap_negative_indices=True,
+    ):
+        return _rewriting_take(
+            self.array,
+            self.index,
+            indices_are_sorted=indices_are_sorted,
+            unique_indices=unique_indices,
+            mode=mode,
+            fill_value=fill_value,
+            normalize_indices=wrap_negative_indices,
+        )
 
-    def _update(self, op, values, indices_are_sorted, unique_indices, mode,
-                wrap_negative_indices, array=None):
-        return _scatter_update(self.array if array is None else array, self.index, values, op,
-                               indices_are_sorted=indices_are_sorted,
-                               unique_indices=unique_indices, mode=mode,
-                               normalize_indices=wrap_negative_indices)
+    def _update(
+        self,
+        op,
+        values,
+        indices_are_sorted,
+        unique_indices,
+        mode,
+        wrap_negative_indices,
+        array=None,
+    ):
+        return _scatter_update(
+            self.array if array is None else array,
+            self.index,
+            values,
+            op,
+            indices_are_sorted=indices_are_sorted,
+            unique_indices=unique_indices,
+            mode=mode,
+            normalize_indices=wrap_negative_indices,
+        )
 
-    def set(self, values, *, indices_are_sorted=False, unique_indices=False, mode=None,
-            wrap_negative_indices=True):
-        return self._update(lax.scatter, values, indices_are_sorted, unique_indices, mode,
-                            wrap_negative_indices)
+    def set(
+        self,
+        values,
+        *,
+        indices_are_sorted=False,
+        unique_indices=False,
+        mode=None,
+        wrap_negative_indices=True,
+    ):
+        return self._update(
+            lax.scatter, values, indices_are_sorted, unique_indices, mode, wrap_negative_indices
+        )
 
-    def add(self, values, *, indices_are_sorted=False, unique_indices=False, mode=None,
-            wrap_negative_indices=True):
-        return self._update(lax.scatter_add, values, indices_are_sorted, unique_indices, mode,
-                            wrap_negative_indices)
+    def add(
+        self,
+        values,
+        *,
+        indices_are_sorted=False,
+        unique_indices=False,
+        mode=None,
+        wrap_negative_indices=True,
+    ):
+        return self._update(
+            lax.scatter_add, values, indices_are_sorted, unique_indices, mode, wrap_negative_indices
+        )
 
-    def subtract(self, values, *, indices_are_sorted=False, unique_indices=False, mode=None,
-                 wrap_negative_indices=True):
-        return self._update(lax.scatter_sub, values, indices_are_sorted, unique_indices, mode,
-                            wrap_negative_indices)
+    def subtract(
+        self,
+        values,
+        *,
+        indices_are_sorted=False,
+        unique_indices=False,
+        mode=None,
+        wrap_negative_indices=True,
+    ):
+        return self._update(
+            lax.scatter_sub, values, indices_are_sorted, unique_indices, mode, wrap_negative_indices
+        )
 
-    def multiply(self, values, *, indices_are_sorted=False, unique_indices=False, mode=None,
-                 wrap_negative_indices=True):
-        return self._update(lax.scatter_mul, values, indices_are_sorted, unique_indices, mode,
-                            wrap_negative_indices)
+    def multiply(
+        self,
+        values,
+        *,
+        indices_are_sorted=False,
+        unique_indices=False,
+        mode=None,
+        wrap_negative_indices=True,
+    ):
+        return self._update(
+            lax.scatter_mul, values, indices_are_sorted, unique_indices, mode, wrap_negative_indices
+        )
 
     mul = multiply
 
-    def divide(self, values, *, indices_are_sorted=False, unique_indices=False, mode=None,
-               wrap_negative_indices=True):
+    def divide(
+        self,
+        values,
+        *,
+        indices_are_sorted=False,
+        unique_indices=False,
+        mode=None,
+        wrap_negative_indices=True,
+    ):
         from . import divide
-        return divide(self.array, self._update(lax.scatter_mul, values, indices_are_sorted,
-                                               unique_indices, mode, wrap_negative_indices,
-                                               array=_ones_like(self.array)))
 
-    def power(self, values, *, indices_are_sorted=False, unique_indices=False, mode=None,
-              wrap_negative_indices=True):
+        return divide(
+            self.array,
+            self._update(
+                lax.scatter_mul,
+                values,
+                indices_are_sorted,
+                unique_indices,
+                mode,
+                wrap_negative_indices,
+                array=_ones_like(self.array),
+            ),
+        )
+
+    def power(
+        self,
+        values,
+        *,
+        indices_are_sorted=False,
+        unique_indices=False,
+        mode=None,
+        wrap_negative_indices=True,
+    ):
         from . import power
-        return power(self.array, self._update(lax.scatter_mul, values, indices_are_sorted,
-                                              unique_indices, mode, wrap_negative_indices,
-                                              array=_ones_like(self.array)))
 
-    def min(self, values, *, indices_are_sorted=False, unique_indices=False, mode=None,
-            wrap_negative_indices=True):
-        return self._update(lax.scatter_min, values, indices_are_sorted, unique_indices, mode,
-                            wrap_negative_indices)
+        return power(
+            self.array,
+            self._update(
+                lax.scatter_mul,
+                values,
+                indices_are_sorted,
+                unique_indices,
+                mode,
+                wrap_negative_indices,
+                array=_ones_like(self.array),
+            ),
+        )
 
-    def max(self, values, *, indices_are_sorted=False, unique_indices=False, mode=None,
-            wrap_negative_indices=True):
-        return self._update(lax.scatter_max, values, indices_are_sorted, unique_indices, mode,
-                            wrap_negative_indices)
+    def min(
+        self,
+        values,
+        *,
+        indices_are_sorted=False,
+        unique_indices=False,
+        mode=None,
+        wrap_negative_indices=True,
+    ):
+        return self._update(
+            lax.scatter_min, values, indices_are_sorted, unique_indices, mode, wrap_negative_indices
+        )
+
+    def max(
+        self,
+        values,
+        *,
+        indices_are_sorted=False,
+        unique_indices=False,
+        mode=None,
+        wrap_negative_indices=True,
+    ):
+        return self._update(
+            lax.scatter_max, values, indices_are_sorted, unique_indices, mode, wrap_negative_indices
+        )
 
 
 def _ones_like(x):
     aval = core.get_aval(x)
-    return lax.convert_element_type(lax.full(aval.shape, 1, aval.dtype), aval.dtype,
-                                    aval.weak_type)
+    return lax.convert_element_type(lax.full(aval.shape, 1, aval.dtype), aval.dtype, aval.weak_type)
 
 
 # ---------------------------------------------------------------------------- take
 
+
 def _canonical_axis(axis, ndim, fun_name):
     axis = operator.index(axis)
     if not -ndim <= axis < ndim:
-        raise ValueError(f"{fun_name}: axis {axis} is out of bounds for array of dimension "
-                         f"{ndim}")
+        raise ValueError(f"{fun_name}: axis {axis} is out of bounds for array of dimension {ndim}")
     return axis % ndim if ndim else 0
 
 
@@ -737,13 +926,22 @@ def _index_operand(indices, fun_name):
         indices = _sequence_to_array(list(indices))
     indices = _as_array(indices, fun_name)
     if not dtypes.is_int(core.get_aval(indices).dtype):
-        raise TypeError(f"{fun_name} indices must be of integer type, got "
-                        f"{core.get_aval(indices).dtype.name}")
+        raise TypeError(
+            f"{fun_name} indices must be of integer type, got {core.get_aval(indices).dtype.name}"
+        )
     return indices
 
 
-def take(a, indices, axis=None, out=None, mode=None, unique_indices=False,
-         indices_are_sorted=False, fill_value=None):
+def take(
+    a,
+    indices,
+    axis=None,
+    out=None,
+    mode=None,
+    unique_indices=False,
+    indices_are_sorted=False,
+    fill_value=None,
+):
     """Elements of ``a`` at ``indices`` along ``axis`` (the flattened array if None).
     Out-of-bounds indices read ``fill_value`` (NaN for inexact types) unless ``mode`` is
     'clip' or 'wrap'."""
@@ -779,16 +977,25 @@ def take(a, indices, axis=None, out=None, mode=None, unique_indices=False,
         return a
     nd = idx_aval.ndim
     if idx_aval.size == 0:
-        out_shape = shape[:axis] + idx_aval.shape + shape[axis + 1:]
+        out_shape = shape[:axis] + idx_aval.shape + shape[axis + 1 :]
         return lax.full(out_shape, 0, core.get_aval(a).dtype)
     sizes = list(shape)
     sizes[axis] = 1
     dnums = GatherDimensionNumbers(
         offset_dims=tuple(range(axis)) + tuple(range(axis + nd, len(shape) + nd - 1)),
-        collapsed_slice_dims=(axis,), start_index_map=(axis,))
-    return lax.gather(a, lax.expand_dims(indices, (nd,)), dnums, tuple(sizes), mode=gmode,
-                      unique_indices=unique_indices, indices_are_sorted=indices_are_sorted,
-                      fill_value=fill_value)
+        collapsed_slice_dims=(axis,),
+        start_index_map=(axis,),
+    )
+    return lax.gather(
+        a,
+        lax.expand_dims(indices, (nd,)),
+        dnums,
+        tuple(sizes),
+        mode=gmode,
+        unique_indices=unique_indices,
+        indices_are_sorted=indices_are_sorted,
+        fill_value=fill_value,
+    )
 
 
 def take_along_axis(arr, indices, axis, mode=None, fill_value=None):
@@ -799,36 +1006,51 @@ def take_along_axis(arr, indices, axis, mode=None, fill_value=None):
     idx_shape = core.get_aval(indices).shape
     if axis is None:
         if len(idx_shape) != 1:
-            raise ValueError(f"take_along_axis indices must be 1D if axis=None, got shape "
-                             f"{idx_shape}")
+            raise ValueError(
+                f"take_along_axis indices must be 1D if axis=None, got shape {idx_shape}"
+            )
         a = lax.reshape(a, (core.get_aval(a).size,))
         axis = 0
     shape = core.get_aval(a).shape
     if len(shape) != len(idx_shape):
-        raise ValueError("indices and arr must have the same number of dimensions; "
-                         f"{len(idx_shape)} vs. {len(shape)}")
+        raise ValueError(
+            "indices and arr must have the same number of dimensions; "
+            f"{len(idx_shape)} vs. {len(shape)}"
+        )
     axis = _canonical_axis(axis, len(shape), "take_along_axis")
     size = shape[axis]
     others = [1 if d == axis else s for d, s in enumerate(shape)]
     try:
         out_shape = np.broadcast_shapes(idx_shape, tuple(others))
     except ValueError:
-        raise ValueError(f"take_along_axis: indices of shape {idx_shape} cannot be broadcast "
-                         f"against array of shape {shape} outside axis {axis}") from None
+        raise ValueError(
+            f"take_along_axis: indices of shape {idx_shape} cannot be broadcast "
+            f"against array of shape {shape} outside axis {axis}"
+        ) from None
     dtype = core.get_aval(a).dtype
     if size == 0 or 0 in out_shape:
         return lax.full(out_shape, 0, dtype)
-    indices = _convert_index(_normalize(indices, size) if mode != "promise_in_bounds"
-                             else indices, _index_dtype(shape))
+    indices = _convert_index(
+        _normalize(indices, size) if mode != "promise_in_bounds" else indices, _index_dtype(shape)
+    )
     indices = lax.broadcast_to_shape(indices, out_shape)
     # Pair every other axis of a with the same axis of the indices (XLA batching dims);
     # a is broadcast where it has size 1 but the indices do not.
     a_shape = tuple(size if d == axis else n for d, n in enumerate(out_shape))
     a = lax.broadcast_in_dim(a, a_shape, tuple(range(len(shape)))) if a_shape != shape else a
     batch = tuple(d for d in range(len(shape)) if d != axis)
-    dnums = GatherDimensionNumbers(offset_dims=(), collapsed_slice_dims=(axis,),
-                                   start_index_map=(axis,), operand_batching_dims=batch,
-                                   start_indices_batching_dims=batch)
-    return lax.gather(a, lax.expand_dims(indices, (len(shape),)), dnums,
-                      (1,) * len(shape), mode="fill" if mode is None else mode,
-                      fill_value=fill_value)
+    dnums = GatherDimensionNumbers(
+        offset_dims=(),
+        collapsed_slice_dims=(axis,),
+        start_index_map=(axis,),
+        operand_batching_dims=batch,
+        start_indices_batching_dims=batch,
+    )
+    return lax.gather(
+        a,
+        lax.expand_dims(indices, (len(shape),)),
+        dnums,
+        (1,) * len(shape),
+        mode="fill" if mode is None else mode,
+        fill_value=fill_value,
+    )

@@ -2,20 +2,38 @@
 
 Decompositions (inv, solve, det, cholesky, qr, svd, eigh, ...) need lax.linalg primitives
 that the engine does not have yet."""
+
 from __future__ import annotations
 
 import numpy as np
 
-from .. import dtypes
-from .. import lax
-from ._util import (as_array, canonicalize_axis, check_arraylike, ndim_of,
-                    promote_args_inexact, weak_scalar)
+from .. import dtypes, lax
+from ._util import (
+    as_array,
+    canonicalize_axis,
+    check_arraylike,
+    ndim_of,
+    promote_args_inexact,
+    weak_scalar,
+)
 from .linalg_ops import cross, matmul, outer, tensordot, vecdot  # noqa: F401
-from .misc import diagonal as _diagonal, trace as _trace
+from .misc import diagonal as _diagonal
+from .misc import trace as _trace
 from .shape_ops import matrix_transpose  # noqa: F401
 
-__all__ = ['norm', 'vector_norm', 'matrix_norm', 'cross', 'matmul', 'outer', 'tensordot',
-           'vecdot', 'matrix_transpose', 'trace', 'diagonal']
+__all__ = [
+    "norm",
+    "vector_norm",
+    "matrix_norm",
+    "cross",
+    "matmul",
+    "outer",
+    "tensordot",
+    "vecdot",
+    "matrix_transpose",
+    "trace",
+    "diagonal",
+]
 
 
 def _abs(x):
@@ -25,8 +43,11 @@ def _abs(x):
 def vector_norm(x, /, *, axis=None, keepdims=False, ord=2):
     """``sum(|x|**ord) ** (1/ord)`` over ``axis`` (all axes when None); ord may be inf,
     -inf or 0 (the count of non-zeros)."""
-    from .reductions import max as max_, min as min_, sum as sum_
+    from .reductions import max as max_
+    from .reductions import min as min_
+    from .reductions import sum as sum_
     from .shape_ops import ravel, reshape
+
     (x,) = promote_args_inexact("jnp.linalg.vector_norm", x)
     x = as_array(x)
     if axis is None:
@@ -34,8 +55,13 @@ def vector_norm(x, /, *, axis=None, keepdims=False, ord=2):
         return reshape(out, (1,) * ndim_of(x)) if keepdims else out
     a = _abs(x)
     if ord == 2:
-        return lax.sqrt(sum_(lax.real(lax.mul(x, lax.conj(x))) if dtypes.is_complex(x.dtype)
-                             else lax.mul(x, x), axis=axis, keepdims=keepdims))
+        return lax.sqrt(
+            sum_(
+                lax.real(lax.mul(x, lax.conj(x))) if dtypes.is_complex(x.dtype) else lax.mul(x, x),
+                axis=axis,
+                keepdims=keepdims,
+            )
+        )
     if ord == np.inf:
         return max_(a, axis=axis, keepdims=keepdims)
     if ord == -np.inf:
@@ -46,8 +72,9 @@ def vector_norm(x, /, *, axis=None, keepdims=False, ord=2):
     if ord == 1:
         return sum_(a, axis=axis, keepdims=keepdims)
     p = weak_scalar(ord, a.dtype)
-    return lax.pow(sum_(lax.pow(a, p), axis=axis, keepdims=keepdims),
-                   lax.div(weak_scalar(1.0, a.dtype), p))
+    return lax.pow(
+        sum_(lax.pow(a, p), axis=axis, keepdims=keepdims), lax.div(weak_scalar(1.0, a.dtype), p)
+    )
 
 
 def matrix_norm(x, /, *, keepdims=False, ord="fro"):
@@ -57,7 +84,10 @@ def matrix_norm(x, /, *, keepdims=False, ord="fro"):
 def norm(x, ord=None, axis=None, keepdims=False):
     """Vector norms (1-D or an int axis) and the Frobenius / 1 / inf / nuclear-free matrix
     norms (2-D or a pair of axes)."""
-    from .reductions import max as max_, min as min_, sum as sum_
+    from .reductions import max as max_
+    from .reductions import min as min_
+    from .reductions import sum as sum_
+
     check_arraylike("jnp.linalg.norm", x)
     (x,) = promote_args_inexact("jnp.linalg.norm", x)
     x = as_array(x)
@@ -84,8 +114,10 @@ def norm(x, ord=None, axis=None, keepdims=False):
         red = max_ if ord == np.inf else min_
         out = red(row, axis=r, keepdims=True)
     else:
-        raise NotImplementedError(f"jnp.linalg.norm: ord={ord!r} for matrices needs an SVD, "
-                                  "which the engine does not have yet")
+        raise NotImplementedError(
+            f"jnp.linalg.norm: ord={ord!r} for matrices needs an SVD, "
+            "which the engine does not have yet"
+        )
     if not keepdims:
         out = lax.squeeze(out, (r, c))
     return out

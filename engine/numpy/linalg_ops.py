@@ -1,19 +1,39 @@
 """Products: ``matmul`` (``@``), ``dot``, ``vdot``, ``inner``, ``outer``, ``tensordot``,
 ``einsum``, ``kron``, ``vecdot``/``matvec``/``vecmat``. All of them become
 ``dot_general`` (plus reshapes/transposes), as in JAX."""
+
 from __future__ import annotations
 
 import operator
 
 import numpy as np
 
-from .. import dtypes
-from .. import lax
-from ._util import (as_array, as_operand, canonicalize_axis, check_arraylike, dtype_of,
-                    ndim_of, promote_dtypes, shape_of)
+from .. import dtypes, lax
+from ._util import (
+    as_array,
+    as_operand,
+    canonicalize_axis,
+    check_arraylike,
+    dtype_of,
+    ndim_of,
+    promote_dtypes,
+    shape_of,
+)
 
-__all__ = ['matmul', 'dot', 'vdot', 'vecdot', 'matvec', 'vecmat', 'inner', 'outer',
-           'tensordot', 'einsum', 'kron', 'cross']
+__all__ = [
+    "matmul",
+    "dot",
+    "vdot",
+    "vecdot",
+    "matvec",
+    "vecmat",
+    "inner",
+    "outer",
+    "tensordot",
+    "einsum",
+    "kron",
+    "cross",
+]
 
 
 def _result_dtype(*args):
@@ -21,8 +41,13 @@ def _result_dtype(*args):
 
 
 def _dot_general(a, b, contract, batch=((), ()), precision=None, preferred=None):
-    return lax.dot_general(as_array(a), as_array(b), (contract, batch), precision=precision,
-                           preferred_element_type=preferred)
+    return lax.dot_general(
+        as_array(a),
+        as_array(b),
+        (contract, batch),
+        precision=precision,
+        preferred_element_type=preferred,
+    )
 
 
 def _operands(name, a, b):
@@ -33,8 +58,11 @@ def _operands(name, a, b):
 
 def _finish(out, dtype, preferred_element_type):
     """Results come out in the promoted dtype unless the caller asked for another."""
-    target = dtype if preferred_element_type is None else dtypes.canonicalize_user_dtype(
-        preferred_element_type, "dot")
+    target = (
+        dtype
+        if preferred_element_type is None
+        else dtypes.canonicalize_user_dtype(preferred_element_type, "dot")
+    )
     return lax.convert_element_type(out, target) if dtype_of(out) != target else out
 
 
@@ -42,22 +70,29 @@ def matmul(a, b, *, precision=None, preferred_element_type=None):
     """Matrix product with NumPy's rules: 1-D operands are vectors, leading axes are batch
     axes that broadcast (size-1 batch axes are squeezed, not materialized)."""
     a, b, dtype = _operands("matmul", a, b)
-    pref = dtype if preferred_element_type is None else dtypes.canonicalize_user_dtype(
-        preferred_element_type, "matmul")
+    pref = (
+        dtype
+        if preferred_element_type is None
+        else dtypes.canonicalize_user_dtype(preferred_element_type, "matmul")
+    )
     a_nd, b_nd = ndim_of(a), ndim_of(b)
     if a_nd == 0 or b_nd == 0:
-        raise ValueError(f"matmul: Input operand {0 if a_nd == 0 else 1} does not have enough "
-                         "dimensions (has 0, gufunc core with signature (n?,k),(k,m?)->(n?,m?) "
-                         "requires 1)")
+        raise ValueError(
+            f"matmul: Input operand {0 if a_nd == 0 else 1} does not have enough "
+            "dimensions (has 0, gufunc core with signature (n?,k),(k,m?)->(n?,m?) "
+            "requires 1)"
+        )
     a_shape, b_shape = shape_of(a), shape_of(b)
     a_batch = a_shape[:-2] if a_nd > 1 else ()
     b_batch = b_shape[:-2] if b_nd > 1 else ()
     a_k = a_nd - 1
     b_k = b_nd - 2 if b_nd > 1 else 0
     if a_shape[a_k] != b_shape[b_k]:
-        raise ValueError(f"matmul: Input operand 1 has a mismatch in its core dimension 0, "
-                         f"with gufunc signature (n?,k),(k,m?)->(n?,m?) (size {b_shape[b_k]} is "
-                         f"different from {a_shape[a_k]})")
+        raise ValueError(
+            f"matmul: Input operand 1 has a mismatch in its core dimension 0, "
+            f"with gufunc signature (n?,k),(k,m?)->(n?,m?) (size {b_shape[b_k]} is "
+            f"different from {a_shape[a_k]})"
+        )
     nb = max(len(a_batch), len(b_batch))
     # classify every (right-aligned) output batch axis: shared by both operands, or a free
     # axis of one of them (the other's size-1 axis is squeezed away)
@@ -124,8 +159,11 @@ def dot(a, b, *, precision=None, preferred_element_type=None):
     """NumPy's dot: scalars multiply, otherwise the last axis of ``a`` meets the
     second-to-last of ``b`` (its only axis if 1-D)."""
     a, b, dtype = _operands("dot", a, b)
-    pref = dtype if preferred_element_type is None else dtypes.canonicalize_user_dtype(
-        preferred_element_type, "dot")
+    pref = (
+        dtype
+        if preferred_element_type is None
+        else dtypes.canonicalize_user_dtype(preferred_element_type, "dot")
+    )
     a_nd, b_nd = ndim_of(a), ndim_of(b)
     if a_nd == 0 or b_nd == 0:
         contract = ((), ())
@@ -155,6 +193,7 @@ def vecdot(x1, x2, /, *, axis=-1, precision=None, preferred_element_type=None):
     if dtypes.is_complex(dtype_of(x1)):
         x1 = lax.conj(x1)
     from .shape_ops import broadcast_arrays, moveaxis
+
     x1, x2 = broadcast_arrays(x1, x2) if shape_of(x1) != shape_of(x2) else (x1, x2)
     nd = ndim_of(x1)
     ax = canonicalize_axis(axis, nd)
@@ -165,8 +204,12 @@ def vecdot(x1, x2, /, *, axis=-1, precision=None, preferred_element_type=None):
 
 
 def matvec(x1, x2, /, *, precision=None, preferred_element_type=None):
-    out = matmul(x1, lax.expand_dims(as_array(as_operand(x2)), (-1,)), precision=precision,
-                 preferred_element_type=preferred_element_type)
+    out = matmul(
+        x1,
+        lax.expand_dims(as_array(as_operand(x2)), (-1,)),
+        precision=precision,
+        preferred_element_type=preferred_element_type,
+    )
     return lax.squeeze(out, (ndim_of(out) - 1,))
 
 
@@ -174,8 +217,12 @@ def vecmat(x1, x2, /, *, precision=None, preferred_element_type=None):
     x1 = as_operand(x1)
     if dtypes.is_complex(dtype_of(x1)):
         x1 = lax.conj(x1)
-    out = matmul(lax.expand_dims(as_array(x1), (-2,)), x2, precision=precision,
-                 preferred_element_type=preferred_element_type)
+    out = matmul(
+        lax.expand_dims(as_array(x1), (-2,)),
+        x2,
+        precision=precision,
+        preferred_element_type=preferred_element_type,
+    )
     return lax.squeeze(out, (ndim_of(out) - 2,))
 
 
@@ -183,6 +230,7 @@ def inner(a, b, *, precision=None, preferred_element_type=None):
     a, b, dtype = _operands("inner", a, b)
     if ndim_of(a) == 0 or ndim_of(b) == 0:
         from .ufuncs import multiply
+
         return _finish(multiply(a, b), dtype, preferred_element_type)
     pref = dtype if preferred_element_type is None else preferred_element_type
     return _dot_general(a, b, ((ndim_of(a) - 1,), (ndim_of(b) - 1,)), ((), ()), precision, pref)
@@ -191,6 +239,7 @@ def inner(a, b, *, precision=None, preferred_element_type=None):
 def outer(a, b, out=None):
     check_arraylike("outer", a, b)
     from .ufuncs import multiply
+
     a, b = _ravel(as_operand(a)), _ravel(as_operand(b))
     return multiply(lax.expand_dims(a, (1,)), lax.expand_dims(b, (0,)))
 
@@ -203,21 +252,25 @@ def tensordot(a, b, axes=2, *, precision=None, preferred_element_type=None):
     if isinstance(axes, (int, np.integer)):
         n = operator.index(axes)
         if n < 0 or n > min(a_nd, b_nd):
-            raise TypeError(f"Number of tensordot axes (axes {n}) exceeds input ranks "
-                            f"({a_nd} and {b_nd})")
+            raise TypeError(
+                f"Number of tensordot axes (axes {n}) exceeds input ranks ({a_nd} and {b_nd})"
+            )
         ca, cb = tuple(range(a_nd - n, a_nd)), tuple(range(n))
     elif isinstance(axes, (list, tuple)) and len(axes) == 2:
         ax_a, ax_b = axes
         ax_a = (ax_a,) if isinstance(ax_a, (int, np.integer)) else tuple(ax_a)
         ax_b = (ax_b,) if isinstance(ax_b, (int, np.integer)) else tuple(ax_b)
         if len(ax_a) != len(ax_b):
-            raise TypeError(f"tensordot requires axes lists to have equal length, got {ax_a} "
-                            f"and {ax_b}.")
+            raise TypeError(
+                f"tensordot requires axes lists to have equal length, got {ax_a} and {ax_b}."
+            )
         ca = tuple(canonicalize_axis(x, a_nd) for x in ax_a)
         cb = tuple(canonicalize_axis(x, b_nd) for x in ax_b)
     else:
-        raise TypeError(f"tensordot axes argument must be an int, a pair of ints, or a pair "
-                        f"of lists/tuples of ints; got {axes}")
+        raise TypeError(
+            f"tensordot axes argument must be an int, a pair of ints, or a pair "
+            f"of lists/tuples of ints; got {axes}"
+        )
     pref = dtype if preferred_element_type is None else preferred_element_type
     return _dot_general(a, b, (ca, cb), ((), ()), precision, pref)
 
@@ -225,6 +278,7 @@ def tensordot(a, b, axes=2, *, precision=None, preferred_element_type=None):
 def kron(a, b):
     check_arraylike("kron", a, b)
     from .ufuncs import multiply
+
     a, b = promote_dtypes(a, b)
     a, b = as_array(a), as_array(b)
     nd = max(ndim_of(a), ndim_of(b))
@@ -238,8 +292,9 @@ def kron(a, b):
 def cross(a, b, axisa=-1, axisb=-1, axisc=-1, axis=None):
     """Cross product of 3-vectors (2-vectors are padded with a zero z component)."""
     check_arraylike("cross", a, b)
-    from .shape_ops import moveaxis, broadcast_arrays
-    from .ufuncs import subtract, multiply
+    from .shape_ops import broadcast_arrays, moveaxis
+    from .ufuncs import multiply, subtract
+
     if axis is not None:
         axisa = axisb = axisc = axis
     a, b = promote_dtypes(a, b)
@@ -257,20 +312,32 @@ def cross(a, b, axisa=-1, axisb=-1, axisc=-1, axis=None):
         if len(cs) == 2:
             cs.append(lax.full_like(cs[0], 0))
         return cs
+
     a0, a1, a2 = comps(a)
     b0, b1, b2 = comps(b)
-    c = [subtract(multiply(a1, b2), multiply(a2, b1)),
-         subtract(multiply(a2, b0), multiply(a0, b2)),
-         subtract(multiply(a0, b1), multiply(a1, b0))]
+    c = [
+        subtract(multiply(a1, b2), multiply(a2, b1)),
+        subtract(multiply(a2, b0), multiply(a0, b2)),
+        subtract(multiply(a0, b1), multiply(a1, b0)),
+    ]
     c = broadcast_arrays(*c)
     from .shape_ops import stack
+
     return moveaxis(stack(c, -1), -1, axisc)
 
 
 # ---------------------------------------------------------------------------- einsum
 
-def einsum(subscripts, *operands, out=None, optimize="auto", precision=None,
-           preferred_element_type=None, _dot_general=None):
+
+def einsum(
+    subscripts,
+    *operands,
+    out=None,
+    optimize="auto",
+    precision=None,
+    preferred_element_type=None,
+    _dot_general=None,
+):
     """Einstein summation: repeated labels within an operand take diagonals, labels missing
     from the output are summed, and pairs of operands contract (left to right) with
     ``dot_general``, batching over labels they share that are still needed."""
@@ -287,11 +354,16 @@ def einsum(subscripts, *operands, out=None, optimize="auto", precision=None,
     for labels, op in zip(in_labels, ops):
         for lab, n in zip(labels, shape_of(op)):
             if n != 1 and sizes.get(lab, 1) not in (1, n):
-                raise ValueError(f"Size of label '{lab}' for operand does not match previous "
-                                 f"terms ({sizes[lab]} vs {n}).")
+                raise ValueError(
+                    f"Size of label '{lab}' for operand does not match previous "
+                    f"terms ({sizes[lab]} vs {n})."
+                )
             sizes[lab] = n if n != 1 else sizes.get(lab, 1)
-    pref = dtype if preferred_element_type is None else dtypes.canonicalize_user_dtype(
-        preferred_element_type, "einsum")
+    pref = (
+        dtype
+        if preferred_element_type is None
+        else dtypes.canonicalize_user_dtype(preferred_element_type, "einsum")
+    )
     terms = []
     for i, (labels, op) in enumerate(zip(in_labels, ops)):
         op, labels = _drop_broadcast_ones(op, labels, sizes)
@@ -305,8 +377,9 @@ def einsum(subscripts, *operands, out=None, optimize="auto", precision=None,
         a, la = _sum_unique(a, la, keep | set(lb))
         b, lb = _sum_unique(b, lb, keep | set(la))
         final = not rest
-        terms = [_contract(a, la, b, lb, keep, out_labels if final else None, precision,
-                           pref)] + rest
+        terms = [
+            _contract(a, la, b, lb, keep, out_labels if final else None, precision, pref)
+        ] + rest
     op, labels = terms[0]
     op, labels = _sum_unique(op, labels, set(out_labels))
     if labels != list(out_labels):
@@ -338,13 +411,14 @@ def _parse_subscripts(subscripts, shapes):
             parsed.append((list(pre), n, list(post)))
         else:
             if len(term) != len(shape):
-                raise ValueError(f"einsum: subscript '{term}' does not match operand of rank "
-                                 f"{len(shape)}")
+                raise ValueError(
+                    f"einsum: subscript '{term}' does not match operand of rank {len(shape)}"
+                )
             parsed.append((list(term), None, []))
     ell_labels = [next(fresh) for _ in range(nd_ell)]
     in_labels = []
     for pre, n, post in parsed:
-        mid = ell_labels[nd_ell - n:] if n is not None else []
+        mid = ell_labels[nd_ell - n :] if n is not None else []
         in_labels.append(pre + mid + post)
     if rhs is None:
         counts = {}
@@ -394,8 +468,10 @@ def _diagonals_and_sums(op, labels, needed):
         op = lax.select_n(mask, lax.full(shape, 0, dtype_of(op)), op)
     if not drop:
         return op, labels
-    return (lax.reduce_sum(op, tuple(sorted(drop))),
-            [lab for i, lab in enumerate(labels) if i not in drop])
+    return (
+        lax.reduce_sum(op, tuple(sorted(drop))),
+        [lab for i, lab in enumerate(labels) if i not in drop],
+    )
 
 
 def _sum_unique(op, labels, needed):
@@ -414,10 +490,15 @@ def _contract(a, la, b, lb, keep, out_labels, precision, pref):
         return batch + [x for x in l1 if x not in shared] + [x for x in l2 if x not in shared]
 
     # put the operands in the order whose result needs no transpose, if there is one
-    if out_labels is not None and result_labels(la, lb) != list(out_labels) and \
-            result_labels(lb, la) == list(out_labels):
+    if (
+        out_labels is not None
+        and result_labels(la, lb) != list(out_labels)
+        and result_labels(lb, la) == list(out_labels)
+    ):
         a, la, b, lb = b, lb, a, la
-    dims = ((tuple(la.index(x) for x in contract), tuple(lb.index(x) for x in contract)),
-            (tuple(la.index(x) for x in batch), tuple(lb.index(x) for x in batch)))
+    dims = (
+        (tuple(la.index(x) for x in contract), tuple(lb.index(x) for x in contract)),
+        (tuple(la.index(x) for x in batch), tuple(lb.index(x) for x in batch)),
+    )
     out = lax.dot_general(a, b, dims, precision=precision, preferred_element_type=pref)
     return out, result_labels(la, lb)

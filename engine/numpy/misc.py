@@ -1,27 +1,65 @@
 """Everything else: closeness tests, ``diff``, triangles and diagonals, ``nonzero``,
 ``select``, ``nan_to_num``, ``isin``, polynomials and small predicates on arrays."""
+
 from __future__ import annotations
 
 import builtins
 
 import numpy as np
 
-from .. import core
-from .. import dtypes
-from .. import lax
+from .. import core, dtypes, lax
 from ..array import Array
-from ._util import (as_array, as_operand, canonicalize_axis, check_arraylike, concrete_value,
-                    dtype_of, ndim_of, promote_args, promote_args_inexact, promote_dtypes,
-                    shape_of, weak_scalar)
+from ._util import (
+    as_array,
+    as_operand,
+    canonicalize_axis,
+    check_arraylike,
+    concrete_value,
+    dtype_of,
+    ndim_of,
+    promote_args,
+    promote_args_inexact,
+    promote_dtypes,
+    shape_of,
+    weak_scalar,
+)
 
-__all__ = ['isclose', 'allclose', 'array_equal', 'array_equiv', 'diff', 'ediff1d', 'tril',
-           'triu', 'trace', 'diagonal', 'diag', 'diagflat', 'ndim', 'shape', 'size',
-           'nonzero', 'flatnonzero', 'argwhere', 'count_nonzero_static', 'select',
-           'isscalar', 'iscomplexobj', 'isrealobj', 'iscomplex', 'isreal', 'nan_to_num',
-           'isin', 'polyval', 'trapezoid', 'iterable']
+__all__ = [
+    "isclose",
+    "allclose",
+    "array_equal",
+    "array_equiv",
+    "diff",
+    "ediff1d",
+    "tril",
+    "triu",
+    "trace",
+    "diagonal",
+    "diag",
+    "diagflat",
+    "ndim",
+    "shape",
+    "size",
+    "nonzero",
+    "flatnonzero",
+    "argwhere",
+    "count_nonzero_static",
+    "select",
+    "isscalar",
+    "iscomplexobj",
+    "isrealobj",
+    "iscomplex",
+    "isreal",
+    "nan_to_num",
+    "isin",
+    "polyval",
+    "trapezoid",
+    "iterable",
+]
 
 
 # ---------------------------------------------------------------------------- closeness
+
 
 def isclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
     """``|a - b| <= atol + rtol * |b|`` (infinities equal only to themselves)."""
@@ -30,12 +68,19 @@ def isclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
     if not dtypes.is_inexact(dt):
         return lax.eq(a, b)
     real = dtypes.real_dtype(dt)
-    rtol = weak_scalar(rtol, real) if dtypes.is_python_scalar(rtol) else \
-        lax.convert_element_type(rtol, real)
-    atol = weak_scalar(atol, real) if dtypes.is_python_scalar(atol) else \
-        lax.convert_element_type(atol, real)
+    rtol = (
+        weak_scalar(rtol, real)
+        if dtypes.is_python_scalar(rtol)
+        else lax.convert_element_type(rtol, real)
+    )
+    atol = (
+        weak_scalar(atol, real)
+        if dtypes.is_python_scalar(atol)
+        else lax.convert_element_type(atol, real)
+    )
     both_nan = lax.bitwise_and(lax.ne(a, a), lax.ne(b, b))
     from .ufuncs import isfinite
+
     finite = isfinite(b)
     close = lax.le(lax.abs(lax.sub(a, b)), lax.add(atol, lax.mul(rtol, lax.abs(b))))
     out = lax.bitwise_or(lax.eq(a, b), lax.bitwise_and(finite, close))
@@ -46,11 +91,13 @@ def isclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
 
 def allclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
     from .reductions import all as all_
+
     return all_(isclose(a, b, rtol, atol, equal_nan))
 
 
 def array_equal(a1, a2, equal_nan=False):
     from .reductions import all as all_
+
     try:
         a1, a2 = as_operand(a1), as_operand(a2)
         s1, s2 = shape_of(a1), shape_of(a2)
@@ -67,6 +114,7 @@ def array_equal(a1, a2, equal_nan=False):
 
 def array_equiv(a1, a2):
     from .reductions import all as all_
+
     a1, a2 = as_operand(a1), as_operand(a2)
     try:
         np.broadcast_shapes(shape_of(a1), shape_of(a2))
@@ -78,10 +126,12 @@ def array_equiv(a1, a2):
 
 # ---------------------------------------------------------------------------- differences
 
+
 def diff(a, n=1, axis=-1, prepend=None, append=None):
     """``n``-th discrete difference along ``axis`` (``not_equal`` for booleans)."""
     check_arraylike("diff", a)
     from .shape_ops import concatenate
+
     a = as_array(as_operand(a))
     nd = ndim_of(a)
     if nd == 0:
@@ -109,6 +159,7 @@ def diff(a, n=1, axis=-1, prepend=None, append=None):
 def _diff_extra(extra, a, ax):
     """A ``prepend``/``append`` value: scalars become a size-1 slab along ``ax``."""
     from .shape_ops import broadcast_to
+
     extra = as_operand(extra)
     if ndim_of(extra) == 0:
         shape = list(shape_of(a))
@@ -119,6 +170,7 @@ def _diff_extra(extra, a, ax):
 
 def ediff1d(ary, to_end=None, to_begin=None):
     from .shape_ops import concatenate, ravel
+
     out = diff(ravel(ary))
     parts = [ravel(to_begin)] if to_begin is not None else []
     parts.append(out)
@@ -128,6 +180,7 @@ def ediff1d(ary, to_end=None, to_begin=None):
 
 
 # ---------------------------------------------------------------------------- triangles, diagonals
+
 
 def _tri_mask(shape, k, lower):
     idt = dtypes.default_int_dtype()
@@ -159,6 +212,7 @@ def diagonal(a, offset=0, axis1=0, axis2=1):
     slice of the plane flattened."""
     check_arraylike("diagonal", a)
     from .shape_ops import moveaxis
+
     a = as_array(as_operand(a))
     nd = ndim_of(a)
     if nd < 2:
@@ -169,8 +223,9 @@ def diagonal(a, offset=0, axis1=0, axis2=1):
     a = moveaxis(a, (ax1, ax2), (-2, -1))
     *batch, n, m = shape_of(a)
     offset = int(offset)
-    length = builtins.max(0, builtins.min(n, m - offset) if offset >= 0 else
-                          builtins.min(n + offset, m))
+    length = builtins.max(
+        0, builtins.min(n, m - offset) if offset >= 0 else builtins.min(n + offset, m)
+    )
     batch = tuple(batch)
     if length == 0:
         return lax.full(batch + (0,), 0, dtype_of(a))
@@ -188,6 +243,7 @@ def trace(a, offset=0, axis1=0, axis2=1, dtype=None, out=None):
     check_arraylike("trace", a)
     from .reductions import sum as sum_
     from .shape_ops import moveaxis
+
     a = as_array(as_operand(a))
     nd = ndim_of(a)
     if nd < 2:
@@ -197,8 +253,9 @@ def trace(a, offset=0, axis1=0, axis2=1, dtype=None, out=None):
     idt = dtypes.default_int_dtype()
     rows = lax.broadcasted_iota(idt, (n, m), 0)
     cols = lax.broadcasted_iota(idt, (n, m), 1)
-    mask = lax.broadcast_to_shape(lax.eq(lax.add(rows, weak_scalar(offset, idt)), cols),
-                                  shape_of(a))
+    mask = lax.broadcast_to_shape(
+        lax.eq(lax.add(rows, weak_scalar(offset, idt)), cols), shape_of(a)
+    )
     masked = lax.select_n(mask, lax.full_like(a, 0), a)
     return sum_(masked, axis=(-2, -1), dtype=dtype)
 
@@ -226,10 +283,12 @@ def diag(v, k=0):
 
 def diagflat(v, k=0):
     from .shape_ops import ravel
+
     return diag(ravel(v), k)
 
 
 # ---------------------------------------------------------------------------- shape queries
+
 
 def ndim(a):
     return len(np.shape(a)) if not isinstance(a, (Array, core.Tracer)) else ndim_of(a)
@@ -271,6 +330,7 @@ def isrealobj(x):
 
 def iscomplex(x):
     from .ufuncs import imag
+
     x = as_operand(x)
     i = imag(x)
     return lax.ne(i, lax.full_like(i, 0))
@@ -278,6 +338,7 @@ def iscomplex(x):
 
 def isreal(x):
     from .ufuncs import imag
+
     x = as_operand(x)
     i = imag(x)
     return lax.eq(i, lax.full_like(i, 0))
@@ -293,14 +354,17 @@ def iterable(y):
 
 # ---------------------------------------------------------------------------- nonzero
 
+
 def nonzero(a, *, size=None, fill_value=None):
     """Indices of the non-zero elements, one array per axis. The result's size must be
     known: ``a`` concrete, or ``size=`` given (padded with ``fill_value``, default 0)."""
     check_arraylike("nonzero", a)
     a = as_operand(a)
     if ndim_of(a) == 0:
-        raise ValueError("Calling nonzero on 0d arrays is not allowed. Use "
-                         "jnp.atleast_1d(scalar).nonzero() instead.")
+        raise ValueError(
+            "Calling nonzero on 0d arrays is not allowed. Use "
+            "jnp.atleast_1d(scalar).nonzero() instead."
+        )
     idt = dtypes.default_int_dtype()
     if size is None:
         val = concrete_value(a, "The size argument of jnp.nonzero")
@@ -309,8 +373,10 @@ def nonzero(a, *, size=None, fill_value=None):
 
 
 def _nonzero_sized(a, size, fill_value, idt):
-    from .reductions import cumsum, sum as sum_
+    from .reductions import cumsum
+    from .reductions import sum as sum_
     from .shape_ops import ravel
+
     flat = ravel(a)
     mask = lax.ne(flat, lax.full_like(flat, 0)) if dtype_of(flat) != np.bool_ else flat
     n = shape_of(flat)[0]
@@ -326,7 +392,7 @@ def _nonzero_sized(a, size, fill_value, idt):
     shape = shape_of(a)
     out = []
     rem = flat_idx
-    strides = [int(np.prod(shape[i + 1:], dtype=np.int64)) for i in range(len(shape))]
+    strides = [int(np.prod(shape[i + 1 :], dtype=np.int64)) for i in range(len(shape))]
     fills = fill_value if isinstance(fill_value, (tuple, list)) else (fill_value,) * len(shape)
     for st, fv in zip(strides, fills):
         idx = lax.div(rem, weak_scalar(st, idt))
@@ -338,11 +404,13 @@ def _nonzero_sized(a, size, fill_value, idt):
 
 def flatnonzero(a, *, size=None, fill_value=None):
     from .shape_ops import ravel
+
     return nonzero(ravel(a), size=size, fill_value=fill_value)[0]
 
 
 def argwhere(a, *, size=None, fill_value=None):
-    from .shape_ops import stack, atleast_1d
+    from .shape_ops import atleast_1d, stack
+
     a = atleast_1d(as_operand(a))
     idx = nonzero(a, size=size, fill_value=fill_value)
     return stack(idx, axis=1)
@@ -354,14 +422,17 @@ def count_nonzero_static(a):
 
 # ---------------------------------------------------------------------------- select etc.
 
+
 def select(condlist, choicelist, default=0):
     """The first choice whose condition holds, elementwise (``default`` where none does)."""
     if len(condlist) != len(choicelist):
-        raise ValueError(f"condlist must have length equal to choicelist ({len(condlist)} vs "
-                         f"{len(choicelist)})")
+        raise ValueError(
+            f"condlist must have length equal to choicelist ({len(condlist)} vs {len(choicelist)})"
+        )
     if not condlist:
         raise ValueError("condlist must be non-empty")
     from .ufuncs import where
+
     out = default
     for cond, choice in zip(condlist[::-1], choicelist[::-1]):
         out = where(cond, choice, out)
@@ -370,7 +441,8 @@ def select(condlist, choicelist, default=0):
 
 def nan_to_num(x, copy=True, nan=0.0, posinf=None, neginf=None):
     check_arraylike("nan_to_num", x)
-    from .ufuncs import where, isnan, isposinf, isneginf
+    from .ufuncs import isnan, isneginf, isposinf, where
+
     x = as_operand(x)
     dt = dtype_of(x)
     if not dtypes.is_inexact(dt):
@@ -391,13 +463,16 @@ def isin(element, test_elements, assume_unique=False, invert=False):
     """Whether each element is in ``test_elements`` (a broadcast comparison)."""
     from .reductions import any as any_
     from .shape_ops import ravel
+
     check_arraylike("isin", element, test_elements)
     element, test = promote_dtypes(element, test_elements)
     element, test = as_array(element), ravel(test)
     es = shape_of(element)
     n = shape_of(test)[0]
-    eq = lax.eq(lax.broadcast_in_dim(element, es + (n,), tuple(range(len(es)))),
-                lax.broadcast_in_dim(test, es + (n,), (len(es),)))
+    eq = lax.eq(
+        lax.broadcast_in_dim(element, es + (n,), tuple(range(len(es)))),
+        lax.broadcast_in_dim(test, es + (n,), (len(es),)),
+    )
     out = any_(eq, axis=-1)
     return lax.bitwise_not(out) if invert else out
 
@@ -408,6 +483,7 @@ def polyval(p, x, *, unroll=16):
     p, x = promote_dtypes(p, x)
     p = as_array(p)
     from .ufuncs import add, multiply
+
     out = lax.full_like(x, 0) if not dtypes.is_python_scalar(x) else 0 * x
     for i in range(shape_of(p)[0]):
         out = add(multiply(out, x), lax.index_in_dim(p, i, 0, keepdims=False))
@@ -417,19 +493,24 @@ def polyval(p, x, *, unroll=16):
 def trapezoid(y, x=None, dx=1.0, axis=-1):
     """Integral of ``y`` by the trapezoidal rule."""
     from .reductions import sum as sum_
+
     (y,) = promote_args_inexact("trapezoid", y)
     y = as_array(y)
     ax = canonicalize_axis(axis, ndim_of(y))
     n = shape_of(y)[ax]
-    avg = lax.mul(lax.add(lax.slice_in_dim(y, 1, n, axis=ax),
-                          lax.slice_in_dim(y, 0, n - 1, axis=ax)), weak_scalar(0.5, dtype_of(y)))
+    avg = lax.mul(
+        lax.add(lax.slice_in_dim(y, 1, n, axis=ax), lax.slice_in_dim(y, 0, n - 1, axis=ax)),
+        weak_scalar(0.5, dtype_of(y)),
+    )
     if x is None:
-        return lax.mul(sum_(avg, axis=ax), weak_scalar(dx, dtype_of(y)) if
-                       dtypes.is_python_scalar(dx) else dx)
+        return lax.mul(
+            sum_(avg, axis=ax), weak_scalar(dx, dtype_of(y)) if dtypes.is_python_scalar(dx) else dx
+        )
     dxs = diff(x, axis=ax if ndim_of(x) > 1 else -1)
     if ndim_of(dxs) == 1 and ndim_of(avg) > 1:
         shape = [1] * ndim_of(avg)
         shape[ax] = shape_of(dxs)[0]
         dxs = lax.reshape(as_array(dxs), tuple(shape))
     from .ufuncs import multiply
+
     return sum_(multiply(avg, dxs), axis=ax)

@@ -2,24 +2,59 @@
 NumPy's ``axis``/``keepdims``/``dtype``/``initial``/``where`` arguments and JAX's dtype
 rules: small integers and bools sum in the default integer type, float16/bfloat16 are
 accumulated in float32, and results are never weakly typed."""
+
 from __future__ import annotations
 
 import builtins
 
 import numpy as np
 
-from .. import core
-from .. import dtypes
-from .. import lax
-from ._util import (as_operand, canonicalize_axis, check_arraylike, dtype_of,
-                    promote_dtypes_inexact, reduction_axes, shape_of, to_inexact_dtype,
-                    weak_scalar)
+from .. import core, dtypes, lax
+from ._util import (
+    as_operand,
+    canonicalize_axis,
+    check_arraylike,
+    dtype_of,
+    promote_dtypes_inexact,
+    reduction_axes,
+    shape_of,
+    to_inexact_dtype,
+    weak_scalar,
+)
 
-__all__ = ['sum', 'prod', 'max', 'min', 'amax', 'amin', 'mean', 'average', 'var', 'std', 'all',
-           'any', 'argmax', 'argmin', 'cumsum', 'cumprod', 'cumulative_sum',
-           'cumulative_prod', 'nansum', 'nanprod', 'nanmax', 'nanmin', 'nanmean', 'nanvar',
-           'nanstd', 'nanargmax', 'nanargmin', 'nancumsum', 'nancumprod', 'ptp',
-           'count_nonzero']
+__all__ = [
+    "sum",
+    "prod",
+    "max",
+    "min",
+    "amax",
+    "amin",
+    "mean",
+    "average",
+    "var",
+    "std",
+    "all",
+    "any",
+    "argmax",
+    "argmin",
+    "cumsum",
+    "cumprod",
+    "cumulative_sum",
+    "cumulative_prod",
+    "nansum",
+    "nanprod",
+    "nanmax",
+    "nanmin",
+    "nanmean",
+    "nanvar",
+    "nanstd",
+    "nanargmax",
+    "nanargmin",
+    "nancumsum",
+    "nancumprod",
+    "ptp",
+    "count_nonzero",
+]
 
 
 def _upcast_f16(dtype):
@@ -49,11 +84,26 @@ def _default_accumulator(dtype):
 
 def _where_fill(mask, a, fill):
     from .ufuncs import where
+
     return where(mask, a, fill)
 
 
-def _reduce(name, a, axis, dtype, keepdims, initial, where, *, lax_reduce, combine,
-            identity, widen=False, upcast_f16=False, bool_reduce=None):
+def _reduce(
+    name,
+    a,
+    axis,
+    dtype,
+    keepdims,
+    initial,
+    where,
+    *,
+    lax_reduce,
+    combine,
+    identity,
+    widen=False,
+    upcast_f16=False,
+    bool_reduce=None,
+):
     """The shared recipe: convert, mask with ``where``, reduce, apply ``initial``, keep
     dims, convert to the result dtype."""
     check_arraylike(name, a)
@@ -75,12 +125,14 @@ def _reduce(name, a, axis, dtype, keepdims, initial, where, *, lax_reduce, combi
         a = _where_fill(where, a, identity(comp_dtype))
     if identity is None or identity(comp_dtype) is None:
         if initial is None and where is None and builtins.any(shape_of(a)[ax] == 0 for ax in axes):
-            raise ValueError(f"zero-size array to reduction operation {name} which has no "
-                             "identity")
+            raise ValueError(f"zero-size array to reduction operation {name} which has no identity")
     out = lax_reduce(a, axes)
     if initial is not None:
-        init = lax.convert_element_type(as_operand(initial), comp_dtype, False) \
-            if not dtypes.is_python_scalar(initial) else weak_scalar(initial, comp_dtype)
+        init = (
+            lax.convert_element_type(as_operand(initial), comp_dtype, False)
+            if not dtypes.is_python_scalar(initial)
+            else weak_scalar(initial, comp_dtype)
+        )
         out = combine(init, out)
     if keepdims:
         out = lax.expand_dims(out, axes)
@@ -92,6 +144,7 @@ def _identity_of(value):
         if dtype == np.bool_:
             return np.bool_(value)
         return weak_scalar(value, dtype)
+
     return fn
 
 
@@ -105,36 +158,93 @@ def _extreme(which, dtype):
     return np.asarray(info.min if which == "max_id" else info.max, dtype)
 
 
-def sum(a, axis=None, dtype=None, out=None, keepdims=False, initial=None, where=None,  # noqa: A001
-        promote_integers=True):
+def sum(
+    a,
+    axis=None,
+    dtype=None,
+    out=None,
+    keepdims=False,
+    initial=None,
+    where=None,  # noqa: A001
+    promote_integers=True,
+):
     _no_out(out, "sum")
-    return _reduce("sum", a, axis, dtype, keepdims, initial, where,
-                   lax_reduce=lax.reduce_sum, combine=lax.add, identity=_identity_of(0),
-                   widen=promote_integers, upcast_f16=True, bool_reduce=None)
+    return _reduce(
+        "sum",
+        a,
+        axis,
+        dtype,
+        keepdims,
+        initial,
+        where,
+        lax_reduce=lax.reduce_sum,
+        combine=lax.add,
+        identity=_identity_of(0),
+        widen=promote_integers,
+        upcast_f16=True,
+        bool_reduce=None,
+    )
 
 
-def prod(a, axis=None, dtype=None, out=None, keepdims=False, initial=None, where=None,
-         promote_integers=True):
+def prod(
+    a,
+    axis=None,
+    dtype=None,
+    out=None,
+    keepdims=False,
+    initial=None,
+    where=None,
+    promote_integers=True,
+):
     _no_out(out, "prod")
-    return _reduce("prod", a, axis, dtype, keepdims, initial, where,
-                   lax_reduce=lax.reduce_prod, combine=lax.mul, identity=_identity_of(1),
-                   widen=promote_integers, upcast_f16=True)
+    return _reduce(
+        "prod",
+        a,
+        axis,
+        dtype,
+        keepdims,
+        initial,
+        where,
+        lax_reduce=lax.reduce_prod,
+        combine=lax.mul,
+        identity=_identity_of(1),
+        widen=promote_integers,
+        upcast_f16=True,
+    )
 
 
 def max(a, axis=None, out=None, keepdims=False, initial=None, where=None):  # noqa: A001
     _no_out(out, "max")
     _check_where_initial("max", where, initial)
-    return _reduce("max", a, axis, None, keepdims, initial, where,
-                   lax_reduce=lax.reduce_max, combine=lax.max,
-                   identity=lambda dt: _extreme("max_id", dt) if where is not None else None)
+    return _reduce(
+        "max",
+        a,
+        axis,
+        None,
+        keepdims,
+        initial,
+        where,
+        lax_reduce=lax.reduce_max,
+        combine=lax.max,
+        identity=lambda dt: _extreme("max_id", dt) if where is not None else None,
+    )
 
 
 def min(a, axis=None, out=None, keepdims=False, initial=None, where=None):  # noqa: A001
     _no_out(out, "min")
     _check_where_initial("min", where, initial)
-    return _reduce("min", a, axis, None, keepdims, initial, where,
-                   lax_reduce=lax.reduce_min, combine=lax.min,
-                   identity=lambda dt: _extreme("min_id", dt) if where is not None else None)
+    return _reduce(
+        "min",
+        a,
+        axis,
+        None,
+        keepdims,
+        initial,
+        where,
+        lax_reduce=lax.reduce_min,
+        combine=lax.min,
+        identity=lambda dt: _extreme("min_id", dt) if where is not None else None,
+    )
 
 
 amax = max
@@ -143,8 +253,10 @@ amin = min
 
 def _check_where_initial(name, where, initial):
     if where is not None and initial is None:
-        raise ValueError(f"reduction operation {name} does not have an identity, so to use a "
-                         "where mask one has to specify 'initial'")
+        raise ValueError(
+            f"reduction operation {name} does not have an identity, so to use a "
+            "where mask one has to specify 'initial'"
+        )
 
 
 def _no_out(out, name):
@@ -154,19 +266,38 @@ def _no_out(out, name):
 
 def all(a, axis=None, out=None, keepdims=False, *, where=None):  # noqa: A001
     _no_out(out, "all")
-    return _reduce("all", a, axis, np.bool_, keepdims, None, where,
-                   lax_reduce=lax.reduce_and, combine=lax.bitwise_and,
-                   identity=lambda dt: np.bool_(True))
+    return _reduce(
+        "all",
+        a,
+        axis,
+        np.bool_,
+        keepdims,
+        None,
+        where,
+        lax_reduce=lax.reduce_and,
+        combine=lax.bitwise_and,
+        identity=lambda dt: np.bool_(True),
+    )
 
 
 def any(a, axis=None, out=None, keepdims=False, *, where=None):  # noqa: A001
     _no_out(out, "any")
-    return _reduce("any", a, axis, np.bool_, keepdims, None, where,
-                   lax_reduce=lax.reduce_or, combine=lax.bitwise_or,
-                   identity=lambda dt: np.bool_(False))
+    return _reduce(
+        "any",
+        a,
+        axis,
+        np.bool_,
+        keepdims,
+        None,
+        where,
+        lax_reduce=lax.reduce_or,
+        combine=lax.bitwise_or,
+        identity=lambda dt: np.bool_(False),
+    )
 
 
 # ---------------------------------------------------------------------------- mean, var, std
+
 
 def _count(a, axes, where):
     """Number of elements reduced: a Python int, or an array when ``where`` is given."""
@@ -174,6 +305,7 @@ def _count(a, axes, where):
         shape = shape_of(a)
         return int(np.prod([shape[ax] for ax in axes], dtype=np.int64))
     from .shape_ops import broadcast_to
+
     mask = broadcast_to(as_operand(where), shape_of(a))
     counts = lax.convert_element_type(mask, dtypes.default_int_dtype())
     return counts
@@ -213,6 +345,7 @@ def average(a, axis=None, weights=None, returned=False, keepdims=False):
         wsum = lax.full_like(avg, n)
     else:
         from .shape_ops import broadcast_to
+
         a, weights = promote_dtypes_inexact(a, weights)
         if shape_of(weights) != shape_of(a):
             if axis is None or len(shape_of(weights)) != 1:
@@ -225,12 +358,12 @@ def average(a, axis=None, weights=None, returned=False, keepdims=False):
         avg = lax.div(sum(lax.mul(a, weights), axis=axis, keepdims=keepdims), wsum)
     if returned:
         from .shape_ops import broadcast_to
+
         return avg, broadcast_to(wsum, shape_of(avg))
     return avg
 
 
-def var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=None,
-        correction=None):
+def var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=None, correction=None):
     """Mean squared deviation from the mean, divided by ``count - ddof`` (NaN when that is
     not positive)."""
     _no_out(out, "var")
@@ -255,27 +388,32 @@ def var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=Non
     real_comp = dtypes.real_dtype(comp)
     if where is None:
         n = int(np.prod([shape_of(a)[ax] for ax in axes], dtype=np.int64))
-        normalizer = lax.sub(weak_scalar(n, real_comp),
-                             lax.convert_element_type(as_operand(ddof), real_comp))
+        normalizer = lax.sub(
+            weak_scalar(n, real_comp), lax.convert_element_type(as_operand(ddof), real_comp)
+        )
     else:
-        normalizer = sum(lax.convert_element_type(_count(a, axes, where), real_comp),
-                         axis=axis, keepdims=keepdims)
+        normalizer = sum(
+            lax.convert_element_type(_count(a, axes, where), real_comp),
+            axis=axis,
+            keepdims=keepdims,
+        )
         normalizer = lax.sub(normalizer, lax.convert_element_type(as_operand(ddof), real_comp))
     total = sum(centered, axis, keepdims=keepdims, where=where)
     result = lax.convert_element_type(lax.div(total, normalizer), result_dtype)
     from .ufuncs import where as where_fn
-    return where_fn(lax.gt(normalizer, weak_scalar(0, real_comp)), result,
-                    weak_scalar(np.nan, real_comp))
+
+    return where_fn(
+        lax.gt(normalizer, weak_scalar(0, real_comp)), result, weak_scalar(np.nan, real_comp)
+    )
 
 
-def std(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=None,
-        correction=None):
+def std(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=None, correction=None):
     _no_out(out, "std")
-    return lax.sqrt(var(a, axis, dtype, None, ddof, keepdims, where=where,
-                        correction=correction))
+    return lax.sqrt(var(a, axis, dtype, None, ddof, keepdims, where=where, correction=correction))
 
 
 # ---------------------------------------------------------------------------- argmax, argmin
+
 
 def _arg_reduce(name, lax_fn, a, axis, keepdims):
     check_arraylike(name, a)
@@ -310,6 +448,7 @@ def argmin(a, axis=None, out=None, keepdims=None):
 
 # ---------------------------------------------------------------------------- cumulative
 
+
 def _cumulative(name, lax_fn, a, axis, dtype, reverse=False):
     check_arraylike(name, a)
     a = _strong(as_operand(a))
@@ -343,9 +482,11 @@ def _cumulative_include_initial(name, lax_fn, identity, x, axis, dtype, include_
     nd = len(shape_of(x))
     if axis is None:
         if nd > 1:
-            raise ValueError(f"The input array has rank {nd}, however axis was not set to an "
-                             "explicit value. The axis argument is only optional for "
-                             "one-dimensional arrays.")
+            raise ValueError(
+                f"The input array has rank {nd}, however axis was not set to an "
+                "explicit value. The axis argument is only optional for "
+                "one-dimensional arrays."
+            )
         axis = 0
     out = _cumulative(name, lax_fn, x, axis, dtype)
     if include_initial:
@@ -357,19 +498,23 @@ def _cumulative_include_initial(name, lax_fn, identity, x, axis, dtype, include_
 
 
 def cumulative_sum(x, /, *, axis=None, dtype=None, include_initial=False):
-    return _cumulative_include_initial("cumulative_sum", lax.cumsum, 0, x, axis, dtype,
-                                       include_initial)
+    return _cumulative_include_initial(
+        "cumulative_sum", lax.cumsum, 0, x, axis, dtype, include_initial
+    )
 
 
 def cumulative_prod(x, /, *, axis=None, dtype=None, include_initial=False):
-    return _cumulative_include_initial("cumulative_prod", lax.cumprod, 1, x, axis, dtype,
-                                       include_initial)
+    return _cumulative_include_initial(
+        "cumulative_prod", lax.cumprod, 1, x, axis, dtype, include_initial
+    )
 
 
 # ---------------------------------------------------------------------------- NaN-aware
 
+
 def _nan_to(a, value):
     from .ufuncs import where
+
     a = as_operand(a)
     if not dtypes.is_inexact(dtype_of(a)):
         return a
@@ -395,6 +540,7 @@ def _nan_extreme(name, reducer, a, axis, out, keepdims, initial, where):
     res = reducer(_nan_to(a, fill), axis, out, keepdims, initial, where)
     all_nan = all(lax.ne(a, a), axis=axis, keepdims=keepdims)
     from .ufuncs import where as where_fn
+
     return where_fn(all_nan, weak_scalar(np.nan, dtype_of(res)), res)
 
 
@@ -412,8 +558,9 @@ def nanmean(a, axis=None, dtype=None, out=None, keepdims=False, where=None):
     a = as_operand(a)
     if not dtypes.is_inexact(dtype_of(a)):
         return mean(a, axis, dtype, out, keepdims, where=where)
-    result_dtype = dtype_of(a) if dtype is None else dtypes.canonicalize_user_dtype(
-        dtype, "nanmean")
+    result_dtype = (
+        dtype_of(a) if dtype is None else dtypes.canonicalize_user_dtype(dtype, "nanmean")
+    )
     not_nan = lax.bitwise_not(lax.ne(a, a))
     count = sum(not_nan, axis, keepdims=keepdims, where=where)
     total = nansum(a, axis, result_dtype, keepdims=keepdims, where=where)
@@ -459,6 +606,7 @@ def nancumprod(a, axis=None, dtype=None, out=None):
 
 # ---------------------------------------------------------------------------- others
 
+
 def ptp(a, axis=None, out=None, keepdims=False):
     _no_out(out, "ptp")
     return lax.sub(max(a, axis, keepdims=keepdims), min(a, axis, keepdims=keepdims))
@@ -468,5 +616,4 @@ def count_nonzero(a, axis=None, keepdims=False):
     check_arraylike("count_nonzero", a)
     a = as_operand(a)
     zero = np.bool_(False) if dtype_of(a) == np.bool_ else weak_scalar(0, dtype_of(a))
-    return sum(lax.ne(a, zero), axis=axis, dtype=dtypes.default_int_dtype(),
-               keepdims=keepdims)
+    return sum(lax.ne(a, zero), axis=axis, dtype=dtypes.default_int_dtype(), keepdims=keepdims)

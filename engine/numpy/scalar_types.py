@@ -4,19 +4,58 @@
 expected (``dtype=jnp.float32``, ``np.dtype(jnp.float32)``, ``jnp.issubdtype``), and
 ``isinstance(np.float32(1), jnp.float32)`` holds, as in JAX. The abstract NumPy classes
 (``jnp.floating`` etc.) are NumPy's own."""
+
 from __future__ import annotations
 
 import numpy as np
 
 from .. import dtypes
 
-__all__ = ['bool_', 'int8', 'int16', 'int32', 'int64', 'uint8', 'uint16', 'uint32', 'uint64',
-           'bfloat16', 'float16', 'float32', 'float64', 'complex64', 'complex128',
-           'float_', 'int_', 'uint', 'complex_', 'double', 'single', 'half', 'csingle',
-           'cdouble', 'generic', 'number', 'inexact', 'floating', 'complexfloating',
-           'integer', 'signedinteger', 'unsignedinteger', 'character', 'flexible',
-           'dtype', 'finfo', 'iinfo', 'issubdtype', 'result_type', 'promote_types',
-           'can_cast', 'isdtype', 'float0']
+__all__ = [
+    "bool_",
+    "int8",
+    "int16",
+    "int32",
+    "int64",
+    "uint8",
+    "uint16",
+    "uint32",
+    "uint64",
+    "bfloat16",
+    "float16",
+    "float32",
+    "float64",
+    "complex64",
+    "complex128",
+    "float_",
+    "int_",
+    "uint",
+    "complex_",
+    "double",
+    "single",
+    "half",
+    "csingle",
+    "cdouble",
+    "generic",
+    "number",
+    "inexact",
+    "floating",
+    "complexfloating",
+    "integer",
+    "signedinteger",
+    "unsignedinteger",
+    "character",
+    "flexible",
+    "dtype",
+    "finfo",
+    "iinfo",
+    "issubdtype",
+    "result_type",
+    "promote_types",
+    "can_cast",
+    "isdtype",
+    "float0",
+]
 
 
 class _ScalarType(type):
@@ -28,6 +67,7 @@ class _ScalarType(type):
 
     def __call__(cls, x):
         from .creation import asarray
+
         return asarray(x, dtype=cls.dtype)
 
     def __eq__(cls, other):
@@ -100,8 +140,13 @@ def result_type(*args, return_weak_type_flag=False):
 
 def can_cast(from_, to, casting="safe"):
     """NumPy's casting table on the canonical dtypes (values are not inspected)."""
-    return bool(np.can_cast(dtypes.dtype_of(from_) if not isinstance(from_, np.dtype)
-                            else from_, np.dtype(to), casting=casting))
+    return bool(
+        np.can_cast(
+            dtypes.dtype_of(from_) if not isinstance(from_, np.dtype) else from_,
+            np.dtype(to),
+            casting=casting,
+        )
+    )
 
 
 _KINDS = {

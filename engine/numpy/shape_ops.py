@@ -1,5 +1,6 @@
 """Shape manipulation: reshape, transpose, joining and splitting, broadcasting, tiling,
 flipping, rolling and padding."""
+
 from __future__ import annotations
 
 import builtins
@@ -7,18 +8,61 @@ import operator
 
 import numpy as np
 
-from .. import core
-from .. import dtypes
-from .. import lax
-from ._util import (as_array, as_operand, canonicalize_axis, check_arraylike, concrete_value,
-                    dtype_of, ndim_of, promote_dtypes, shape_of, weak_scalar)
+from .. import core, dtypes, lax
+from ._util import (
+    as_array,
+    as_operand,
+    canonicalize_axis,
+    check_arraylike,
+    concrete_value,
+    dtype_of,
+    ndim_of,
+    promote_dtypes,
+    shape_of,
+    weak_scalar,
+)
 
-__all__ = ['reshape', 'ravel', 'transpose', 'permute_dims', 'matrix_transpose', 'swapaxes',
-           'moveaxis', 'rollaxis', 'concatenate', 'concat', 'stack', 'hstack', 'vstack',
-           'dstack', 'column_stack', 'split', 'array_split', 'hsplit', 'vsplit', 'dsplit',
-           'unstack', 'squeeze', 'expand_dims', 'broadcast_to', 'broadcast_arrays',
-           'broadcast_shapes', 'atleast_1d', 'atleast_2d', 'atleast_3d', 'tile', 'repeat',
-           'flip', 'fliplr', 'flipud', 'rot90', 'roll', 'pad', 'append', 'resize']
+__all__ = [
+    "reshape",
+    "ravel",
+    "transpose",
+    "permute_dims",
+    "matrix_transpose",
+    "swapaxes",
+    "moveaxis",
+    "rollaxis",
+    "concatenate",
+    "concat",
+    "stack",
+    "hstack",
+    "vstack",
+    "dstack",
+    "column_stack",
+    "split",
+    "array_split",
+    "hsplit",
+    "vsplit",
+    "dsplit",
+    "unstack",
+    "squeeze",
+    "expand_dims",
+    "broadcast_to",
+    "broadcast_arrays",
+    "broadcast_shapes",
+    "atleast_1d",
+    "atleast_2d",
+    "atleast_3d",
+    "tile",
+    "repeat",
+    "flip",
+    "fliplr",
+    "flipud",
+    "rot90",
+    "roll",
+    "pad",
+    "append",
+    "resize",
+]
 
 
 def _prod(xs):
@@ -40,21 +84,29 @@ def reshape(a, shape=None, order="C", *, newshape=None, copy=None):
 def _infer_shape(old, shape):
     if isinstance(shape, (int, np.integer)):
         shape = (shape,)
-    shape = tuple(operator.index(d) if not isinstance(d, core.Tracer)
-                  else int(concrete_value(d, "reshape's shape")) for d in shape)
+    shape = tuple(
+        operator.index(d)
+        if not isinstance(d, core.Tracer)
+        else int(concrete_value(d, "reshape's shape"))
+        for d in shape
+    )
     size = _prod(old)
     if builtins.sum(d == -1 for d in shape) > 1:
         raise ValueError("can only specify one unknown dimension")
     if -1 in shape:
         known = _prod([d for d in shape if d != -1])
         if known == 0 or size % known:
-            raise TypeError(f"cannot reshape array of shape {old} (size {size}) into shape "
-                            f"{shape} because the product of specified axis sizes ({known}) "
-                            f"does not evenly divide {size}")
+            raise TypeError(
+                f"cannot reshape array of shape {old} (size {size}) into shape "
+                f"{shape} because the product of specified axis sizes ({known}) "
+                f"does not evenly divide {size}"
+            )
         shape = tuple(size // known if d == -1 else d for d in shape)
     if _prod(shape) != size:
-        raise TypeError(f"cannot reshape array of shape {old} (size {size}) into shape {shape} "
-                        f"(size {_prod(shape)})")
+        raise TypeError(
+            f"cannot reshape array of shape {old} (size {size}) into shape {shape} "
+            f"(size {_prod(shape)})"
+        )
     return shape
 
 
@@ -90,8 +142,7 @@ def matrix_transpose(x, /):
     check_arraylike("matrix_transpose", x)
     nd = ndim_of(x)
     if nd < 2:
-        raise ValueError(f"x must be at least two-dimensional for matrix_transpose; got "
-                         f"ndim={nd}")
+        raise ValueError(f"x must be at least two-dimensional for matrix_transpose; got ndim={nd}")
     return transpose(x, tuple(range(nd - 2)) + (nd - 1, nd - 2))
 
 
@@ -110,8 +161,7 @@ def moveaxis(a, source, destination):
     src = (source,) if isinstance(source, (int, np.integer)) else tuple(source)
     dst = (destination,) if isinstance(destination, (int, np.integer)) else tuple(destination)
     if len(src) != len(dst):
-        raise ValueError("Inconsistent number of elements: "
-                         f"{len(src)} vs {len(dst)}")
+        raise ValueError(f"Inconsistent number of elements: {len(src)} vs {len(dst)}")
     src = tuple(canonicalize_axis(s, nd) for s in src)
     dst = tuple(canonicalize_axis(d, nd) for d in dst)
     perm = [i for i in range(nd) if i not in src]
@@ -132,6 +182,7 @@ def rollaxis(a, axis, start=0):
 
 
 # ---------------------------------------------------------------------------- joining
+
 
 def _check_sequence(name, arrays):
     if isinstance(arrays, (core.Tracer,)) or hasattr(arrays, "aval"):
@@ -188,8 +239,10 @@ def stack(arrays, axis=0, out=None, dtype=None):
 
 
 def atleast_1d(*arys):
-    out = [as_array(as_operand(a)) if ndim_of(a) >= 1 else lax.broadcast_to_rank(
-        as_operand(a), 1) for a in arys]
+    out = [
+        as_array(as_operand(a)) if ndim_of(a) >= 1 else lax.broadcast_to_rank(as_operand(a), 1)
+        for a in arys
+    ]
     return out[0] if len(out) == 1 else out
 
 
@@ -251,6 +304,7 @@ def append(arr, values, axis=None):
 
 # ---------------------------------------------------------------------------- splitting
 
+
 def _split_pieces(size, indices_or_sections, name, strict):
     """(start, length) of each piece: ``n`` equal sections, or cuts at the given indices."""
     if np.ndim(indices_or_sections) == 0 and not isinstance(indices_or_sections, (list, tuple)):
@@ -264,8 +318,11 @@ def _split_pieces(size, indices_or_sections, name, strict):
         starts = [int(x) for x in np.cumsum([0] + lengths[:-1])]
         return list(zip(starts, lengths))
     cuts = np.asarray(concrete_value(indices_or_sections, name)).reshape(-1)
-    bounds = [0] + [builtins.min(builtins.max(int(i) + size if i < 0 else int(i), 0), size)
-                    for i in cuts] + [size]
+    bounds = (
+        [0]
+        + [builtins.min(builtins.max(int(i) + size if i < 0 else int(i), 0), size) for i in cuts]
+        + [size]
+    )
     return [(a, builtins.max(b - a, 0)) for a, b in zip(bounds[:-1], bounds[1:])]
 
 
@@ -310,6 +367,7 @@ def unstack(x, /, *, axis=0):
 
 # ---------------------------------------------------------------------------- size-1 axes
 
+
 def squeeze(a, axis=None):
     check_arraylike("squeeze", a)
     a = as_array(as_operand(a))
@@ -317,12 +375,16 @@ def squeeze(a, axis=None):
     if axis is None:
         axes = tuple(i for i, d in enumerate(shape) if d == 1)
     else:
-        axes = tuple(canonicalize_axis(ax, len(shape))
-                     for ax in (axis if isinstance(axis, (tuple, list)) else (axis,)))
+        axes = tuple(
+            canonicalize_axis(ax, len(shape))
+            for ax in (axis if isinstance(axis, (tuple, list)) else (axis,))
+        )
         for ax in axes:
             if shape[ax] != 1:
-                raise ValueError("cannot select an axis to squeeze out which has size not "
-                                 f"equal to one, got shape={shape} and dimensions={axes}")
+                raise ValueError(
+                    "cannot select an axis to squeeze out which has size not "
+                    f"equal to one, got shape={shape} and dimensions={axes}"
+                )
     return lax.squeeze(a, axes) if axes else a
 
 
@@ -334,23 +396,25 @@ def expand_dims(a, axis):
 
 # ---------------------------------------------------------------------------- broadcasting
 
+
 def broadcast_shapes(*shapes):
-    return tuple(np.broadcast_shapes(*[(s,) if isinstance(s, int) else tuple(s)
-                                       for s in shapes]))
+    return tuple(np.broadcast_shapes(*[(s,) if isinstance(s, int) else tuple(s) for s in shapes]))
 
 
 def broadcast_to(array, shape):
     check_arraylike("broadcast_to", array)
     array = as_operand(array)
-    shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(
-        operator.index(d) for d in shape)
+    shape = (
+        (shape,)
+        if isinstance(shape, (int, np.integer))
+        else tuple(operator.index(d) for d in shape)
+    )
     old = shape_of(array)
     if old == shape:
         return as_array(array)
     nlead = len(shape) - len(old)
     if nlead < 0 or builtins.any(o != 1 and o != n for o, n in zip(old, shape[nlead:])):
-        raise ValueError(f"Incompatible shapes for broadcasting: {old} and requested shape "
-                         f"{shape}")
+        raise ValueError(f"Incompatible shapes for broadcasting: {old} and requested shape {shape}")
     return lax.broadcast_in_dim(array, shape, tuple(range(nlead, len(shape))))
 
 
@@ -362,12 +426,14 @@ def broadcast_arrays(*args):
 
 # ---------------------------------------------------------------------------- tile, repeat
 
+
 def tile(A, reps):
     """``A`` repeated ``reps[i]`` times along axis i (``reps`` may have more entries than
     ``A`` has axes, and vice versa)."""
     check_arraylike("tile", A)
-    reps = (reps,) if isinstance(reps, (int, np.integer)) else tuple(
-        operator.index(r) for r in reps)
+    reps = (
+        (reps,) if isinstance(reps, (int, np.integer)) else tuple(operator.index(r) for r in reps)
+    )
     A = as_array(as_operand(A))
     nd = builtins.max(len(reps), ndim_of(A))
     A = lax.broadcast_to_rank(A, nd)
@@ -397,22 +463,21 @@ def repeat(a, repeats, axis=None, *, total_repeat_length=None):
     reps = np.asarray(concrete_value(repeats, "jnp.repeat's repeats"))
     if reps.ndim == 0:
         r = int(reps)
-        out_shape = shape[:ax + 1] + (r,) + shape[ax + 1:]
+        out_shape = shape[: ax + 1] + (r,) + shape[ax + 1 :]
         dims = tuple(i for i in range(len(shape) + 1) if i != ax + 1)
         out = lax.broadcast_in_dim(a, out_shape, dims)
-        return lax.reshape(out, shape[:ax] + (shape[ax] * r,) + shape[ax + 1:])
+        return lax.reshape(out, shape[:ax] + (shape[ax] * r,) + shape[ax + 1 :])
     if reps.shape != (shape[ax],):
-        raise ValueError(f"repeats shape {reps.shape} does not match the axis size "
-                         f"{shape[ax]}")
+        raise ValueError(f"repeats shape {reps.shape} does not match the axis size {shape[ax]}")
     parts = []
     for i, r in enumerate(reps.tolist()):
         if r:
             part = lax.slice_in_dim(a, i, i + 1, axis=ax)
             if r > 1:
-                part = broadcast_to(part, shape[:ax] + (r,) + shape[ax + 1:])
+                part = broadcast_to(part, shape[:ax] + (r,) + shape[ax + 1 :])
             parts.append(part)
     if not parts:
-        return lax.full(shape[:ax] + (0,) + shape[ax + 1:], 0, dtype_of(a))
+        return lax.full(shape[:ax] + (0,) + shape[ax + 1 :], 0, dtype_of(a))
     return lax.concatenate(parts, ax) if len(parts) > 1 else parts[0]
 
 
@@ -427,6 +492,7 @@ def resize(a, new_shape):
 
 
 # ---------------------------------------------------------------------------- flip, roll
+
 
 def _axes_or_all(axis, nd):
     if axis is None:
@@ -492,13 +558,19 @@ def roll(a, shift, axis=None):
         else:
             k = operator.index(s) % n
             if k:
-                a = lax.concatenate([lax.slice_in_dim(a, n - k, n, axis=ax),
-                                     lax.slice_in_dim(a, 0, n - k, axis=ax)], ax)
+                a = lax.concatenate(
+                    [
+                        lax.slice_in_dim(a, n - k, n, axis=ax),
+                        lax.slice_in_dim(a, 0, n - k, axis=ax),
+                    ],
+                    ax,
+                )
     return a
 
 
 def _roll_dynamic(a, shift, ax, n):
     from .ufuncs import remainder
+
     shift = lax.convert_element_type(as_operand(shift), dtypes.default_int_dtype())
     start = lax.sub(weak_scalar(n, dtype_of(shift)), remainder(shift, n))
     doubled = lax.concatenate([a, a], ax)
@@ -507,9 +579,13 @@ def _roll_dynamic(a, shift, ax, n):
 
 # ---------------------------------------------------------------------------- pad
 
+
 def _pad_widths(pad_width, nd):
-    pw = np.asarray(pad_width if not isinstance(pad_width, (core.Tracer,)) else
-                    concrete_value(pad_width, "pad_width"))
+    pw = np.asarray(
+        pad_width
+        if not isinstance(pad_width, (core.Tracer,))
+        else concrete_value(pad_width, "pad_width")
+    )
     if not np.issubdtype(pw.dtype, np.integer):
         raise TypeError(f"`pad_width` must be of integral type, got {pw.dtype}")
     pw = np.broadcast_to(pw, (nd, 2))
@@ -536,8 +612,9 @@ def pad(array, pad_width, mode="constant", **kwargs):
     if mode in ("reflect", "symmetric"):
         if kwargs.get("reflect_type", "even") != "even":
             raise NotImplementedError("jnp.pad supports only reflect_type='even'")
-        return _pad_by_slices(array, widths, lambda x, ax, lo, hi: _reflect_slices(
-            x, ax, lo, hi, mode == "symmetric"))
+        return _pad_by_slices(
+            array, widths, lambda x, ax, lo, hi: _reflect_slices(x, ax, lo, hi, mode == "symmetric")
+        )
     if mode == "empty":
         return _pad_constant(array, widths, 0)
     raise NotImplementedError(f"jnp.pad: mode {mode!r} is not supported")
@@ -564,8 +641,9 @@ def _pad_by_slices(array, widths, pieces):
     for ax, (lo, hi) in enumerate(widths):
         if lo or hi:
             if shape_of(array)[ax] == 0:
-                raise ValueError("can't extend empty axis using modes other than 'constant' "
-                                 "or 'empty'")
+                raise ValueError(
+                    "can't extend empty axis using modes other than 'constant' or 'empty'"
+                )
             before, after = pieces(array, ax, lo, hi)
             array = lax.concatenate(before + [array] + after, ax)
     return array
@@ -608,8 +686,10 @@ def _reflect_slices(x, ax, lo, hi, symmetric):
         return _edge_slices(x, ax, lo, hi)
     before_idx = [_mirror_index(-d, n, symmetric) for d in range(lo, 0, -1)]
     after_idx = [_mirror_index(n - 1 + d, n, symmetric) for d in range(1, hi + 1)]
-    return ([lax.slice_in_dim(x, i, i + 1, axis=ax) for i in before_idx],
-            [lax.slice_in_dim(x, i, i + 1, axis=ax) for i in after_idx])
+    return (
+        [lax.slice_in_dim(x, i, i + 1, axis=ax) for i in before_idx],
+        [lax.slice_in_dim(x, i, i + 1, axis=ax) for i in after_idx],
+    )
 
 
 def _mirror_index(i, n, symmetric):

@@ -1,14 +1,22 @@
 """Sorting: ``sort``, ``argsort``, ``lexsort``, ``searchsorted``."""
+
 from __future__ import annotations
 
 import numpy as np
 
-from .. import dtypes
-from .. import lax
-from ._util import (as_array, as_operand, canonicalize_axis, check_arraylike, dtype_of,
-                    ndim_of, promote_dtypes, shape_of)
+from .. import dtypes, lax
+from ._util import (
+    as_array,
+    as_operand,
+    canonicalize_axis,
+    check_arraylike,
+    dtype_of,
+    ndim_of,
+    promote_dtypes,
+    shape_of,
+)
 
-__all__ = ['sort', 'argsort', 'lexsort', 'searchsorted', 'sort_complex']
+__all__ = ["sort", "argsort", "lexsort", "searchsorted", "sort_complex"]
 
 
 def _flatten_if_none(a, axis):
@@ -55,8 +63,7 @@ def lexsort(keys, axis=-1):
         raise ValueError("all keys need to be the same shape")
     ax = canonicalize_axis(axis, ndim_of(keys[0]))
     iota = lax.broadcasted_iota(dtypes.default_int_dtype(), shape_of(keys[0]), ax)
-    out = lax.sort(tuple(keys[::-1]) + (iota,), dimension=ax, is_stable=True,
-                   num_keys=len(keys))
+    out = lax.sort(tuple(keys[::-1]) + (iota,), dimension=ax, is_stable=True, num_keys=len(keys))
     return out[-1]
 
 
@@ -64,8 +71,9 @@ def sort_complex(a):
     a = sort(a, axis=0)
     dt = dtype_of(a)
     if not dtypes.is_complex(dt):
-        cdt = dtypes.canonicalize_dtype(dtypes.to_complex_dtype(
-            dt if dtypes.is_inexact(dt) else dtypes.default_float_dtype()))
+        cdt = dtypes.canonicalize_dtype(
+            dtypes.to_complex_dtype(dt if dtypes.is_inexact(dt) else dtypes.default_float_dtype())
+        )
         a = lax.convert_element_type(a, cdt)
     return a
 
@@ -80,6 +88,7 @@ def searchsorted(a, v, side="left", sorter=None, *, method="compare_all"):
         raise ValueError("a should be 1-dimensional")
     if sorter is not None:
         from .indexing import take
+
         a = take(a, sorter)
     a, v = promote_dtypes(a, v)
     a, v = as_array(a), as_array(v)

@@ -1,51 +1,84 @@
 """Order statistics and counting: ``quantile``/``percentile``/``median`` (and their NaN-
 ignoring forms), ``cov``/``corrcoef``, ``bincount``, ``unique``, ``interp``."""
+
 from __future__ import annotations
 
 import numpy as np
 
-from .. import dtypes
-from .. import lax
-from ._util import (as_array, as_operand, check_arraylike, concrete_value, dtype_of, ndim_of,
-                    promote_args_inexact, promote_dtypes_inexact, reduction_axes, shape_of,
-                    weak_scalar)
+from .. import dtypes, lax
+from ._util import (
+    as_array,
+    as_operand,
+    check_arraylike,
+    concrete_value,
+    dtype_of,
+    ndim_of,
+    promote_args_inexact,
+    promote_dtypes_inexact,
+    reduction_axes,
+    shape_of,
+    weak_scalar,
+)
 
-__all__ = ['quantile', 'percentile', 'median', 'nanquantile', 'nanpercentile', 'nanmedian',
-           'cov', 'corrcoef', 'bincount', 'unique', 'interp']
+__all__ = [
+    "quantile",
+    "percentile",
+    "median",
+    "nanquantile",
+    "nanpercentile",
+    "nanmedian",
+    "cov",
+    "corrcoef",
+    "bincount",
+    "unique",
+    "interp",
+]
 
 _METHODS = ("linear", "lower", "higher", "midpoint", "nearest")
 
 
-def quantile(a, q, axis=None, out=None, overwrite_input=False, method="linear",
-             keepdims=False):
+def quantile(a, q, axis=None, out=None, overwrite_input=False, method="linear", keepdims=False):
     """The ``q``-th quantiles along ``axis``: sort, then interpolate between the two
     neighbouring order statistics. Output axes: those of ``q``, then the kept axes."""
     return _quantile("quantile", a, q, axis, method, keepdims, nan_aware=False)
 
 
-def percentile(a, q, axis=None, out=None, overwrite_input=False, method="linear",
-               keepdims=False):
+def percentile(a, q, axis=None, out=None, overwrite_input=False, method="linear", keepdims=False):
     check_arraylike("percentile", a, q)
     (q,) = promote_dtypes_inexact(q)
-    return _quantile("percentile", a, lax.div(q, weak_scalar(100, dtype_of(q))), axis, method,
-                     keepdims, nan_aware=False)
+    return _quantile(
+        "percentile",
+        a,
+        lax.div(q, weak_scalar(100, dtype_of(q))),
+        axis,
+        method,
+        keepdims,
+        nan_aware=False,
+    )
 
 
 def median(a, axis=None, out=None, overwrite_input=False, keepdims=False):
     return _quantile("median", a, 0.5, axis, "midpoint", keepdims, nan_aware=False)
 
 
-def nanquantile(a, q, axis=None, out=None, overwrite_input=False, method="linear",
-                keepdims=False):
+def nanquantile(a, q, axis=None, out=None, overwrite_input=False, method="linear", keepdims=False):
     return _quantile("nanquantile", a, q, axis, method, keepdims, nan_aware=True)
 
 
-def nanpercentile(a, q, axis=None, out=None, overwrite_input=False, method="linear",
-                  keepdims=False):
+def nanpercentile(
+    a, q, axis=None, out=None, overwrite_input=False, method="linear", keepdims=False
+):
     check_arraylike("nanpercentile", a, q)
     (q,) = promote_dtypes_inexact(q)
-    return _quantile("nanpercentile", a, lax.div(q, weak_scalar(100, dtype_of(q))), axis,
-                     method, keepdims, nan_aware=True)
+    return _quantile(
+        "nanpercentile",
+        a,
+        lax.div(q, weak_scalar(100, dtype_of(q))),
+        axis,
+        method,
+        keepdims,
+        nan_aware=True,
+    )
 
 
 def nanmedian(a, axis=None, out=None, overwrite_input=False, keepdims=False):
@@ -54,14 +87,19 @@ def nanmedian(a, axis=None, out=None, overwrite_input=False, keepdims=False):
 
 def _quantile(name, a, q, axis, method, keepdims, nan_aware):
     from .indexing import take_along_axis
-    from .reductions import any as any_, sum as sum_
+    from .reductions import any as any_
+    from .reductions import sum as sum_
     from .shape_ops import moveaxis, reshape
     from .ufuncs import where
+
     check_arraylike(name, a, q)
     if method not in _METHODS:
         raise ValueError(f"method can only be one of {list(_METHODS)}, got {method!r}")
-    a, q = promote_args_inexact(name, a, q) if ndim_of(q) == 0 else \
-        [as_array(x) for x in promote_dtypes_inexact(a, q)]
+    a, q = (
+        promote_args_inexact(name, a, q)
+        if ndim_of(q) == 0
+        else [as_array(x) for x in promote_dtypes_inexact(a, q)]
+    )
     a, q = as_array(a), as_array(q)
     if ndim_of(q) > 1:
         raise ValueError(f"q must be have rank <= 1, got shape {shape_of(q)}")
@@ -71,8 +109,8 @@ def _quantile(name, a, q, axis, method, keepdims, nan_aware):
     # move the reduced axes to the end and merge them into one
     kept = [i for i in range(nd) if i not in axes]
     a = moveaxis(a, axes, tuple(range(len(kept), nd))) if axes else a
-    kept_shape = tuple(shape_of(a)[:len(kept)])
-    n = int(np.prod(shape_of(a)[len(kept):], dtype=np.int64))
+    kept_shape = tuple(shape_of(a)[: len(kept)])
+    n = int(np.prod(shape_of(a)[len(kept) :], dtype=np.int64))
     a = reshape(a, kept_shape + (n,))
     is_nan = lax.ne(a, a)
     a = lax.sort(a, dimension=len(kept_shape))  # NaNs sort last
@@ -81,10 +119,14 @@ def _quantile(name, a, q, axis, method, keepdims, nan_aware):
     else:
         count = lax.full(kept_shape + (1,), n, dt)
     q_shape = shape_of(q)
-    qb = lax.broadcast_in_dim(q, kept_shape + (1,) + q_shape,
-                              tuple(range(len(kept_shape) + 1, len(kept_shape) + 1 + len(q_shape))))
-    count_b = lax.broadcast_in_dim(count, kept_shape + (1,) + q_shape,
-                                   tuple(range(len(kept_shape) + 1)))
+    qb = lax.broadcast_in_dim(
+        q,
+        kept_shape + (1,) + q_shape,
+        tuple(range(len(kept_shape) + 1, len(kept_shape) + 1 + len(q_shape))),
+    )
+    count_b = lax.broadcast_in_dim(
+        count, kept_shape + (1,) + q_shape, tuple(range(len(kept_shape) + 1))
+    )
     last = lax.max(lax.sub(count_b, weak_scalar(1, dt)), weak_scalar(0, dt))
     pos = lax.mul(qb, last)
     low, high = lax.floor(pos), lax.ceil(pos)
@@ -95,6 +137,7 @@ def _quantile(name, a, q, axis, method, keepdims, nan_aware):
     def gather(idx):
         idx = reshape(lax.convert_element_type(idx, idt), lead)
         return take_along_axis(a, idx, axis=-1)
+
     lo_val, hi_val = gather(low), gather(high)
     frac = reshape(lax.sub(pos, low), lead)
     if method == "linear":
@@ -112,10 +155,17 @@ def _quantile(name, a, q, axis, method, keepdims, nan_aware):
         out = where(has_nan, weak_scalar(np.nan, dt), out)
     # (kept..., q...) -> (q..., kept...), with reduced axes as size 1 when keepdims
     out = reshape(out, kept_shape + q_shape)
-    out = moveaxis(out, tuple(range(len(kept_shape), len(kept_shape) + len(q_shape))),
-                   tuple(range(len(q_shape)))) if q_shape and kept_shape else out
+    out = (
+        moveaxis(
+            out,
+            tuple(range(len(kept_shape), len(kept_shape) + len(q_shape))),
+            tuple(range(len(q_shape))),
+        )
+        if q_shape and kept_shape
+        else out
+    )
     if keepdims:
-        full = list(shape_of(as_operand(out))[len(q_shape):])
+        full = list(shape_of(as_operand(out))[len(q_shape) :])
         for ax in axes:
             full.insert(ax, 1)
         out = reshape(out, q_shape + tuple(full))
@@ -127,6 +177,7 @@ def cov(m, y=None, rowvar=True, bias=False, ddof=None, fweights=None, aweights=N
     from .linalg_ops import dot
     from .reductions import mean
     from .shape_ops import atleast_2d, concatenate
+
     check_arraylike("cov", m)
     if fweights is not None or aweights is not None:
         raise NotImplementedError("jnp.cov: fweights/aweights are not supported")
@@ -143,15 +194,23 @@ def cov(m, y=None, rowvar=True, bias=False, ddof=None, fweights=None, aweights=N
     ddof = (0 if bias else 1) if ddof is None else ddof
     n = shape_of(x)[1]
     centered = lax.sub(x, mean(x, axis=1, keepdims=True))
-    c = dot(centered, lax.conj(lax.transpose(centered, (1, 0))) if dtypes.is_complex(
-        dtype_of(centered)) else lax.transpose(centered, (1, 0)))
+    c = dot(
+        centered,
+        lax.conj(lax.transpose(centered, (1, 0)))
+        if dtypes.is_complex(dtype_of(centered))
+        else lax.transpose(centered, (1, 0)),
+    )
     out = lax.div(c, weak_scalar(n - ddof, dtype_of(c)))
-    return lax.squeeze(out, tuple(i for i, d in enumerate(shape_of(out)) if d == 1)) \
-        if shape_of(out) == (1, 1) else out
+    return (
+        lax.squeeze(out, tuple(i for i, d in enumerate(shape_of(out)) if d == 1))
+        if shape_of(out) == (1, 1)
+        else out
+    )
 
 
 def corrcoef(x, y=None, rowvar=True):
-    from .ufuncs import sqrt, clip
+    from .ufuncs import clip, sqrt
+
     c = as_array(cov(x, y, rowvar))
     if ndim_of(c) == 0:
         return lax.div(c, c)
@@ -163,6 +222,7 @@ def corrcoef(x, y=None, rowvar=True):
 
 def _diag(c):
     from .misc import diagonal
+
     return diagonal(c)
 
 
@@ -170,6 +230,7 @@ def bincount(x, weights=None, minlength=0, *, length=None):
     """Counts (or summed ``weights``) of each non-negative integer in ``x``. Under a
     transformation the output size must be given as ``length``."""
     from .creation import zeros
+
     check_arraylike("bincount", x)
     x = as_array(as_operand(x))
     if not dtypes.is_int(dtype_of(x)):
@@ -177,8 +238,11 @@ def bincount(x, weights=None, minlength=0, *, length=None):
     if ndim_of(x) != 1:
         raise ValueError("only 1-dimensional input supported for bincount.")
     if length is None:
-        xv = concrete_value(x, "The error occurred because of argument 'x' of jnp.bincount. "
-                               "To avoid this error, pass a static `length` argument.")
+        xv = concrete_value(
+            x,
+            "The error occurred because of argument 'x' of jnp.bincount. "
+            "To avoid this error, pass a static `length` argument.",
+        )
         length = max(int(minlength), int(xv.max()) + 1 if xv.size else 0)
     length = int(length)
     if weights is None:
@@ -186,19 +250,36 @@ def bincount(x, weights=None, minlength=0, *, length=None):
     else:
         w = as_array(as_operand(weights))
     out = zeros(length, dtype_of(w))
-    return out.at[lax.clamp(weak_scalar(0, dtype_of(x)), x, weak_scalar(length, dtype_of(x)))
-                  ].add(w, mode="drop")
+    return out.at[lax.clamp(weak_scalar(0, dtype_of(x)), x, weak_scalar(length, dtype_of(x)))].add(
+        w, mode="drop"
+    )
 
 
-def unique(ar, return_index=False, return_inverse=False, return_counts=False, axis=None,
-           *, equal_nan=True, size=None, fill_value=None, sorted=True):
+def unique(
+    ar,
+    return_index=False,
+    return_inverse=False,
+    return_counts=False,
+    axis=None,
+    *,
+    equal_nan=True,
+    size=None,
+    fill_value=None,
+    sorted=True,
+):
     """Sorted unique elements of a concrete array (``size=`` is not supported yet)."""
     check_arraylike("unique", ar)
     if size is not None:
         raise NotImplementedError("jnp.unique with size= is not supported yet")
     val = concrete_value(as_operand(ar), "jnp.unique (pass a concrete array)")
-    res = np.unique(val, return_index=return_index, return_inverse=return_inverse,
-                    return_counts=return_counts, axis=axis, equal_nan=equal_nan)
+    res = np.unique(
+        val,
+        return_index=return_index,
+        return_inverse=return_inverse,
+        return_counts=return_counts,
+        axis=axis,
+        equal_nan=equal_nan,
+    )
     idt = dtypes.default_int_dtype()
     if not isinstance(res, tuple):
         return as_array(res)
@@ -210,26 +291,36 @@ def interp(x, xp, fp, left=None, right=None, period=None):
     """Piecewise-linear interpolation of (``xp``, ``fp``) at ``x`` (``xp`` increasing)."""
     from .indexing import take
     from .sorting import searchsorted
-    from .ufuncs import where, remainder
+    from .ufuncs import remainder, where
+
     check_arraylike("interp", x, xp, fp)
     x, xp, fp = (as_array(v) for v in promote_dtypes_inexact(x, xp, fp))
     if period is not None:
         # one period of samples, sorted, extended by a sample on each side
         from .shape_ops import concatenate
         from .sorting import argsort
+
         x = remainder(x, period)
         xp = remainder(xp, period)
         order = argsort(xp)
         xp, fp = take(xp, order), take(fp, order)
         m = shape_of(xp)[0]
         from .ufuncs import add, subtract
-        xp = concatenate([subtract(lax.slice_in_dim(xp, m - 1, m), period), xp,
-                          add(lax.slice_in_dim(xp, 0, 1), period)])
+
+        xp = concatenate(
+            [
+                subtract(lax.slice_in_dim(xp, m - 1, m), period),
+                xp,
+                add(lax.slice_in_dim(xp, 0, 1), period),
+            ]
+        )
         fp = concatenate([lax.slice_in_dim(fp, m - 1, m), fp, lax.slice_in_dim(fp, 0, 1)])
     n = shape_of(xp)[0]
-    i = lax.clamp(weak_scalar(1, dtypes.default_int_dtype()),
-                  searchsorted(xp, x, side="right"),
-                  weak_scalar(n - 1, dtypes.default_int_dtype()))
+    i = lax.clamp(
+        weak_scalar(1, dtypes.default_int_dtype()),
+        searchsorted(xp, x, side="right"),
+        weak_scalar(n - 1, dtypes.default_int_dtype()),
+    )
     im1 = lax.sub(i, weak_scalar(1, dtype_of(i)))
     x0, x1 = take(xp, im1), take(xp, i)
     y0, y1 = take(fp, im1), take(fp, i)

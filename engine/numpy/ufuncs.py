@@ -1,33 +1,134 @@
 """Elementwise functions: arithmetic, math, comparisons, logic and bitwise ops, ``where``
 and ``clip``. Each promotes its inputs as JAX does (weak types, rank promotion), then
 binds the lax primitives; compositions follow JAX's formulas."""
+
 from __future__ import annotations
 
 import operator
 
 import numpy as np
 
-from .. import core
-from .. import dtypes
-from .. import lax
-from ._util import (as_array, as_operand, broadcast_all, check_arraylike, dtype_of,
-                    promote_args, promote_args_inexact, promote_args_numeric, promote_shapes,
-                    promote_dtypes, weak_scalar)
+from .. import core, dtypes, lax
+from ._util import (
+    as_array,
+    as_operand,
+    broadcast_all,
+    check_arraylike,
+    dtype_of,
+    promote_args,
+    promote_args_inexact,
+    promote_args_numeric,
+    promote_dtypes,
+    promote_shapes,
+    weak_scalar,
+)
 
 __all__ = [
-    'add', 'subtract', 'multiply', 'divide', 'true_divide', 'floor_divide', 'remainder', 'mod',
-    'fmod', 'divmod', 'power', 'pow', 'float_power', 'negative', 'positive', 'abs', 'absolute',
-    'fabs', 'sign', 'sqrt', 'cbrt', 'square', 'reciprocal', 'exp', 'exp2', 'expm1', 'log',
-    'log1p', 'log2', 'log10', 'sin', 'cos', 'tan', 'arcsin', 'arccos', 'arctan', 'arctan2',
-    'sinh', 'cosh', 'tanh', 'arcsinh', 'arccosh', 'arctanh', 'asin', 'acos', 'atan', 'atan2',
-    'asinh', 'acosh', 'atanh', 'floor', 'ceil', 'round', 'around', 'rint', 'trunc', 'fix',
-    'isfinite', 'isnan', 'isinf', 'isposinf', 'isneginf', 'signbit', 'maximum', 'minimum',
-    'fmax', 'fmin', 'clip', 'where', 'equal', 'not_equal', 'less', 'less_equal', 'greater',
-    'greater_equal', 'logical_and', 'logical_or', 'logical_not', 'logical_xor', 'bitwise_and',
-    'bitwise_or', 'bitwise_xor', 'bitwise_not', 'bitwise_invert', 'invert', 'left_shift',
-    'right_shift', 'bitwise_left_shift', 'bitwise_right_shift', 'real', 'imag', 'conj',
-    'conjugate', 'angle', 'logaddexp', 'logaddexp2', 'nextafter', 'hypot', 'copysign',
-    'deg2rad', 'rad2deg', 'radians', 'degrees', 'heaviside', 'sinc',
+    "add",
+    "subtract",
+    "multiply",
+    "divide",
+    "true_divide",
+    "floor_divide",
+    "remainder",
+    "mod",
+    "fmod",
+    "divmod",
+    "power",
+    "pow",
+    "float_power",
+    "negative",
+    "positive",
+    "abs",
+    "absolute",
+    "fabs",
+    "sign",
+    "sqrt",
+    "cbrt",
+    "square",
+    "reciprocal",
+    "exp",
+    "exp2",
+    "expm1",
+    "log",
+    "log1p",
+    "log2",
+    "log10",
+    "sin",
+    "cos",
+    "tan",
+    "arcsin",
+    "arccos",
+    "arctan",
+    "arctan2",
+    "sinh",
+    "cosh",
+    "tanh",
+    "arcsinh",
+    "arccosh",
+    "arctanh",
+    "asin",
+    "acos",
+    "atan",
+    "atan2",
+    "asinh",
+    "acosh",
+    "atanh",
+    "floor",
+    "ceil",
+    "round",
+    "around",
+    "rint",
+    "trunc",
+    "fix",
+    "isfinite",
+    "isnan",
+    "isinf",
+    "isposinf",
+    "isneginf",
+    "signbit",
+    "maximum",
+    "minimum",
+    "fmax",
+    "fmin",
+    "clip",
+    "where",
+    "equal",
+    "not_equal",
+    "less",
+    "less_equal",
+    "greater",
+    "greater_equal",
+    "logical_and",
+    "logical_or",
+    "logical_not",
+    "logical_xor",
+    "bitwise_and",
+    "bitwise_or",
+    "bitwise_xor",
+    "bitwise_not",
+    "bitwise_invert",
+    "invert",
+    "left_shift",
+    "right_shift",
+    "bitwise_left_shift",
+    "bitwise_right_shift",
+    "real",
+    "imag",
+    "conj",
+    "conjugate",
+    "angle",
+    "logaddexp",
+    "logaddexp2",
+    "nextafter",
+    "hypot",
+    "copysign",
+    "deg2rad",
+    "rad2deg",
+    "radians",
+    "degrees",
+    "heaviside",
+    "sinc",
 ]
 
 
@@ -60,6 +161,7 @@ def _lax_const(x, v):
 
 # ---------------------------------------------------------------------------- arithmetic
 
+
 def add(x1, x2, /):
     x1, x2 = promote_args("add", x1, x2)
     return lax.bitwise_or(x1, x2) if dtype_of(x1) == np.bool_ else lax.add(x1, x2)
@@ -90,8 +192,9 @@ def floor_divide(x1, x2, /):
         return lax.div(x1, x2)
     if dtypes.is_int(dt):
         quotient = lax.div(x1, x2)
-        fix = lax.bitwise_and(lax.ne(lax.sign(x1), lax.sign(x2)),
-                              lax.ne(lax.rem(x1, x2), _zero(x1)))
+        fix = lax.bitwise_and(
+            lax.ne(lax.sign(x1), lax.sign(x2)), lax.ne(lax.rem(x1, x2), _zero(x1))
+        )
         return _select(fix, lax.sub(quotient, _const(quotient, 1)), quotient)
     if dtypes.is_complex(dt):
         raise TypeError("floor_divide does not support complex-valued inputs")
@@ -120,8 +223,9 @@ def remainder(x1, x2, /):
         x2 = _select(lax.eq(x2, _zero(x2)), _const(x2, 1), x2)
     trunc_mod = lax.rem(x1, x2)
     nonzero = lax.ne(trunc_mod, _zero(trunc_mod))
-    do_plus = lax.bitwise_and(lax.ne(lax.lt(trunc_mod, _zero(trunc_mod)),
-                                     lax.lt(x2, _zero(x2))), nonzero)
+    do_plus = lax.bitwise_and(
+        lax.ne(lax.lt(trunc_mod, _zero(trunc_mod)), lax.lt(x2, _zero(x2))), nonzero
+    )
     return _select(do_plus, lax.add(trunc_mod, x2), trunc_mod)
 
 
@@ -181,15 +285,17 @@ def _integer_power(x1, x2):
     base = x1
     bits = np.iinfo(dt).bits
     for _ in range(bits):
-        acc = _select(lax.ne(lax.bitwise_and(x2, _const(x2, 1)), _zero(x2)),
-                      lax.mul(acc, base), acc)
+        acc = _select(
+            lax.ne(lax.bitwise_and(x2, _const(x2, 1)), _zero(x2)), lax.mul(acc, base), acc
+        )
         base = lax.mul(base, base)
         x2 = lax.shift_right_logical(x2, _const(x2, 1))
     if not dtypes.is_unsigned(dt):
         one = lax.eq(x1, _const(x1, 1))
         minus_one = lax.eq(x1, _const(x1, -1))
-        neg_result = _select(one, lax.full_like(x1, 1),
-                             _select(minus_one, acc, lax.full_like(x1, 0)))
+        neg_result = _select(
+            one, lax.full_like(x1, 1), _select(minus_one, acc, lax.full_like(x1, 0))
+        )
         acc = _select(neg, neg_result, acc)
     return acc
 
@@ -251,6 +357,7 @@ def _inexact_unary(name, lax_fn):
     def fn(x, /):
         (x,) = promote_args_inexact(name, x)
         return lax_fn(x)
+
     fn.__name__ = fn.__qualname__ = name
     fn.__doc__ = f"Elementwise ``{name}`` (integer inputs become the default float type)."
     return fn
@@ -297,6 +404,7 @@ atan2 = arctan2
 
 # ---------------------------------------------------------------------------- rounding
 
+
 def floor(x, /):
     (x,) = promote_args("floor", x)
     return as_array(x) if _is_int_or_bool(dtype_of(x)) else lax.floor(x)
@@ -324,15 +432,14 @@ def round(a, decimals=0, out=None):  # noqa: A001 - NumPy's name
         f = lax.mul(_round_float(lax.div(f, _const(f, factor)), 0), _const(f, factor))
         return lax.convert_element_type(f, dt)
     if dtypes.is_complex(dt):
-        return lax.complex(_round_float(lax.real(a), decimals),
-                           _round_float(lax.imag(a), decimals))
+        return lax.complex(_round_float(lax.real(a), decimals), _round_float(lax.imag(a), decimals))
     return _round_float(a, decimals)
 
 
 def _round_float(x, decimals):
     if decimals == 0:
         return lax.round(x, lax.RoundingMethod.TO_NEAREST_EVEN)
-    factor = _const(x, 10.0 ** decimals)
+    factor = _const(x, 10.0**decimals)
     return lax.div(lax.round(lax.mul(x, factor), lax.RoundingMethod.TO_NEAREST_EVEN), factor)
 
 
@@ -362,6 +469,7 @@ def fix(x, out=None):
 
 # ---------------------------------------------------------------------------- float predicates
 
+
 def isfinite(x, /):
     check_arraylike("isfinite", x)
     x = as_operand(x)
@@ -387,8 +495,9 @@ def isinf(x, /):
         return lax.eq(lax.abs(x), _const(x, np.inf))
     if dtypes.is_complex(dt):
         re, im = lax.real(x), lax.imag(x)
-        return lax.bitwise_or(lax.eq(lax.abs(re), _const(re, np.inf)),
-                              lax.eq(lax.abs(im), _const(im, np.inf)))
+        return lax.bitwise_or(
+            lax.eq(lax.abs(re), _const(re, np.inf)), lax.eq(lax.abs(im), _const(im, np.inf))
+        )
     return as_array(lax.full_like(x, False, np.bool_))
 
 
@@ -402,6 +511,7 @@ def _isinf_signed(name, value):
         if dtypes.is_float(dt):
             return lax.eq(x, _const(x, value))
         return as_array(lax.full_like(x, False, np.bool_))
+
     fn.__name__ = name
     return fn
 
@@ -423,10 +533,12 @@ def signbit(x, /):
     int_dt = np.dtype(f"int{bits}")
     as_int = lax.bitcast_convert_type(x, int_dt)
     return lax.convert_element_type(
-        lax.shift_right_arithmetic(as_int, weak_scalar(bits - 1, int_dt)), np.bool_)
+        lax.shift_right_arithmetic(as_int, weak_scalar(bits - 1, int_dt)), np.bool_
+    )
 
 
 # ---------------------------------------------------------------------------- min/max, clip, where
+
 
 def maximum(x1, x2, /):
     x1, x2 = promote_args("maximum", x1, x2)
@@ -452,8 +564,16 @@ def fmin(x1, x2):
 _NO_ARG = object()
 
 
-def clip(arr=None, /, min=None, max=None, *, a=_NO_ARG, a_min=_NO_ARG,  # noqa: A002
-         a_max=_NO_ARG):
+def clip(
+    arr=None,
+    /,
+    min=None,
+    max=None,
+    *,
+    a=_NO_ARG,
+    a_min=_NO_ARG,  # noqa: A002
+    a_max=_NO_ARG,
+):
     """Limit values to ``[min, max]``: ``minimum(max, maximum(min, arr))``."""
     if a is not _NO_ARG:
         arr = a
@@ -463,10 +583,12 @@ def clip(arr=None, /, min=None, max=None, *, a=_NO_ARG, a_min=_NO_ARG,  # noqa: 
         max = a_max  # noqa: A001
     check_arraylike("clip", arr)
     if any(dtypes.is_complex(dtype_of(v)) for v in (arr, min, max) if v is not None):
-        raise ValueError("Clip received a complex value either through the input or the min/max "
-                         "keywords. Complex values have no ordering and cannot be clipped. "
-                         "Please convert to a real value or array by taking the real or "
-                         "imaginary components via jax.numpy.real/imag respectively.")
+        raise ValueError(
+            "Clip received a complex value either through the input or the min/max "
+            "keywords. Complex values have no ordering and cannot be clipped. "
+            "Please convert to a real value or array by taking the real or "
+            "imaginary components via jax.numpy.real/imag respectively."
+        )
     out = as_operand(arr)
     if min is not None:
         out = maximum(min, out)
@@ -479,10 +601,13 @@ def where(condition, x=None, y=None, /, *, size=None, fill_value=None):
     """``x`` where ``condition`` holds, else ``y`` (with one argument: ``nonzero``)."""
     if x is None and y is None:
         from .misc import nonzero
+
         return nonzero(condition, size=size, fill_value=fill_value)
     if x is None or y is None:
-        raise ValueError("Either both or neither of the x and y arguments should be provided "
-                         "to jax.numpy.where, got {} and {}.".format(x, y))
+        raise ValueError(
+            "Either both or neither of the x and y arguments should be provided "
+            f"to jax.numpy.where, got {x} and {y}."
+        )
     check_arraylike("where", condition, x, y)
     condition = as_operand(condition)
     if dtype_of(condition) != np.bool_:
@@ -494,15 +619,18 @@ def where(condition, x=None, y=None, /, *, size=None, fill_value=None):
 
 # ---------------------------------------------------------------------------- comparisons
 
+
 def _comparison(name, lax_fn, ordered=False):
     def fn(x1, x2, /):
         x1, x2 = promote_args(name, x1, x2)
         if ordered and dtypes.is_complex(dtype_of(x1)):
             # NumPy orders complex numbers lexicographically: real parts, then imaginary
             re1, re2 = lax.real(x1), lax.real(x2)
-            return lax.select_n(lax.eq(re1, re2), lax_fn(re1, re2),
-                                lax_fn(lax.imag(x1), lax.imag(x2)))
+            return lax.select_n(
+                lax.eq(re1, re2), lax_fn(re1, re2), lax_fn(lax.imag(x1), lax.imag(x2))
+            )
         return lax_fn(x1, x2)
+
     fn.__name__ = fn.__qualname__ = name
     return fn
 
@@ -517,6 +645,7 @@ greater_equal = _comparison("greater_equal", lax.ge, True)
 
 # ---------------------------------------------------------------------------- logic and bits
 
+
 def _to_bool(x):
     return x if dtype_of(x) == np.bool_ else lax.ne(x, _zero(x))
 
@@ -525,6 +654,7 @@ def _logical(name, lax_fn):
     def fn(*args):
         args = promote_args(name, *args)
         return lax_fn(*(_to_bool(a) for a in args))
+
     fn.__name__ = fn.__qualname__ = name
     return fn
 
@@ -542,6 +672,7 @@ def _bitwise(name, lax_fn):
         if not _is_int_or_bool(dt):
             raise TypeError(f"{name} requires integer or boolean arguments, got {dt.name}")
         return lax_fn(*args)
+
     fn.__name__ = fn.__qualname__ = name
     return fn
 
@@ -572,6 +703,7 @@ bitwise_right_shift = right_shift
 
 # ---------------------------------------------------------------------------- complex parts
 
+
 def real(val, /):
     check_arraylike("real", val)
     val = as_operand(val)
@@ -581,8 +713,7 @@ def real(val, /):
 def imag(val, /):
     check_arraylike("imag", val)
     val = as_operand(val)
-    return lax.imag(val) if dtypes.is_complex(dtype_of(val)) else as_array(
-        lax.full_like(val, 0))
+    return lax.imag(val) if dtypes.is_complex(dtype_of(val)) else as_array(lax.full_like(val, 0))
 
 
 def conjugate(x, /):
@@ -609,6 +740,7 @@ def angle(z, deg=False):
 
 # ---------------------------------------------------------------------------- composites
 
+
 def logaddexp(x1, x2, /):
     """``log(exp(x1) + exp(x2))`` without overflow: ``max + log1p(exp(min - max))``.
 
@@ -627,12 +759,14 @@ def logaddexp2(x1, x2, /):
     x1, x2 = promote_args_inexact("logaddexp2", x1, x2)
     if dtypes.is_complex(dtype_of(x1)):
         ln2 = _strong(x1, np.log(2))
-        return lax.div(_complex_logaddexp(lax.mul(x1, ln2), lax.mul(x2, ln2), lax.exp,
-                                          lax.log1p), ln2)
+        return lax.div(
+            _complex_logaddexp(lax.mul(x1, ln2), lax.mul(x2, ln2), lax.exp, lax.log1p), ln2
+        )
     amax, amin = lax.max(x1, x2), lax.min(x1, x2)
     delta = lax.sub(x1, x2)
-    smooth = lax.add(amax, lax.mul(_lax_const(amax, 1 / np.log(2)),
-                                   lax.log1p(lax.exp2(lax.sub(amin, amax)))))
+    smooth = lax.add(
+        amax, lax.mul(_lax_const(amax, 1 / np.log(2)), lax.log1p(lax.exp2(lax.sub(amin, amax))))
+    )
     return lax.select_n(lax.ne(delta, delta), smooth, lax.add(x1, x2))
 
 
@@ -653,8 +787,10 @@ def nextafter(x1, x2, /):
 def hypot(x1, x2, /):
     x1, x2 = promote_args_inexact("hypot", x1, x2)
     if dtypes.is_complex(dtype_of(x1)):
-        raise ValueError("jnp.hypot is not well defined for complex-valued inputs. Please "
-                         "convert to real values first, such as by using abs(x)")
+        raise ValueError(
+            "jnp.hypot is not well defined for complex-valued inputs. Please "
+            "convert to real values first, such as by using abs(x)"
+        )
     x1, x2 = lax.abs(x1), lax.abs(x2)
     any_inf = lax.bitwise_or(lax.eq(x1, _const(x1, np.inf)), lax.eq(x2, _const(x2, np.inf)))
     big, small = lax.max(x1, x2), lax.min(x1, x2)
@@ -689,8 +825,11 @@ degrees = rad2deg
 def heaviside(x1, x2, /):
     x1, x2 = promote_args_inexact("heaviside", x1, x2)
     at_zero = where(lax.ne(x1, x1), x1, x2)  # NaN stays NaN
-    return where(lax.lt(x1, _zero(x1)), _lax_const(x1, 0),
-                 where(lax.gt(x1, _zero(x1)), _lax_const(x1, 1), at_zero))
+    return where(
+        lax.lt(x1, _zero(x1)),
+        _lax_const(x1, 0),
+        where(lax.gt(x1, _zero(x1)), _lax_const(x1, 1), at_zero),
+    )
 
 
 def sinc(x, /):

@@ -10,17 +10,44 @@ Each returns a ``StepperWidget`` (ipywidgets); its ``.model`` is the pure steppe
 can read without a front end. A function that fails shows the error and the user's line
 instead of raising.
 """
+
 from __future__ import annotations
 
 from .autodiff_stepper import STAGES, GradStepper
 from .batching_stepper import VmapStepper
-from .events import (BatchStep, EqnStep, ErrorInfo, Handler, JVPStep, PEStep, Residual,
-                     SourceLine, TransposeStep, Value)
+from .events import (
+    BatchStep,
+    EqnStep,
+    ErrorInfo,
+    Handler,
+    JVPStep,
+    PEStep,
+    Residual,
+    SourceLine,
+    TransposeStep,
+    Value,
+)
 from .tracing_stepper import TraceStepper
 
-__all__ = ["trace_stepper", "grad_stepper", "vmap_stepper", "TraceStepper", "GradStepper",
-           "VmapStepper", "STAGES", "BatchStep", "EqnStep", "ErrorInfo", "Handler", "JVPStep",
-           "PEStep", "Residual", "SourceLine", "TransposeStep", "Value"]
+__all__ = [
+    "trace_stepper",
+    "grad_stepper",
+    "vmap_stepper",
+    "TraceStepper",
+    "GradStepper",
+    "VmapStepper",
+    "STAGES",
+    "BatchStep",
+    "EqnStep",
+    "ErrorInfo",
+    "Handler",
+    "JVPStep",
+    "PEStep",
+    "Residual",
+    "SourceLine",
+    "TransposeStep",
+    "Value",
+]
 
 
 def _with_progress(title, progress, build):
@@ -42,8 +69,9 @@ def trace_stepper(f, *args, progress=True, theme=None, **kwargs):
     from . import render
     from .widgets import StepperWidget
 
-    model = _with_progress("tracing", progress,
-                           lambda p: TraceStepper(f, *args, progress=p, **kwargs))
+    model = _with_progress(
+        "tracing", progress, lambda p: TraceStepper(f, *args, progress=p, **kwargs)
+    )
 
     def view(i):
         model.go(i)
@@ -60,19 +88,22 @@ def grad_stepper(f, *args, mode="grad", argnums=0, progress=True, theme=None):
     from . import render
     from .widgets import StepperWidget
 
-    model = _with_progress(mode, progress,
-                           lambda p: GradStepper(f, *args, mode=mode, argnums=argnums,
-                                                 progress=p))
+    model = _with_progress(
+        mode, progress, lambda p: GradStepper(f, *args, mode=mode, argnums=argnums, progress=p)
+    )
 
     def viewer(stage):
         def view(i):
             if model.stage_steps.get(stage):
                 model.go(model.stage_start(stage) + i)
             return render.grad_view(model, stage, i, theme)
+
         return view
 
-    tracks = [(stage, len(model.stage_steps.get(stage, [])), viewer(stage))
-              for stage in model.stages or ["jvp"]]
+    tracks = [
+        (stage, len(model.stage_steps.get(stage, [])), viewer(stage))
+        for stage in model.stages or ["jvp"]
+    ]
     return StepperWidget(model, tracks)
 
 
@@ -81,9 +112,9 @@ def vmap_stepper(f, in_axes, *args, out_axes=0, progress=True, theme=None):
     from . import render
     from .widgets import StepperWidget
 
-    model = _with_progress("vmap", progress,
-                           lambda p: VmapStepper(f, in_axes, *args, out_axes=out_axes,
-                                                 progress=p))
+    model = _with_progress(
+        "vmap", progress, lambda p: VmapStepper(f, in_axes, *args, out_axes=out_axes, progress=p)
+    )
 
     def view(i):
         model.go(i)

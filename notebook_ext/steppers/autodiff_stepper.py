@@ -11,6 +11,7 @@ does) while the engine's listeners report what each interpreter did:
    equations transposed by its primitive's rule, cotangents accumulating;
 4. ``final``: ``make_jaxpr(grad(f))``, every equation marked forward or backward.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -155,8 +156,9 @@ class GradStepper(Stepper):
             return list(po) + list(to)
 
         in_avals = list(a.avals) + [t for t, h in zip(tan_avals, has_t) if h]
-        closed, top, rec = _run(("eqn", "jvp"), fun, in_avals, f"jvp({self.fun_name})",
-                                self._progress, "JVP")
+        closed, top, rec = _run(
+            ("eqn", "jvp"), fun, in_avals, f"jvp({self.fun_name})", self._progress, "JVP"
+        )
         self.jvp_jaxpr = closed
         text = self.texts["jvp"] = JaxprText(closed)
         # tangent equations: those that depend on a tangent input
@@ -196,8 +198,14 @@ class GradStepper(Stepper):
                 i = text.index.get(id(eqn))
                 if i is None:
                     continue
-                h = next((h for h in r.handlers if isinstance(h[0], jvp_mod.JVPTrace)
-                          and h[0].parent is top), None)
+                h = next(
+                    (
+                        h
+                        for h in r.handlers
+                        if isinstance(h[0], jvp_mod.JVPTrace) and h[0].parent is top
+                    ),
+                    None,
+                )
                 if h is None:
                     continue  # emitted outside any JVP rule (instantiating a zero output)
                 step = by_call.get(id(h[2]))
@@ -215,8 +223,16 @@ class GradStepper(Stepper):
 
     @staticmethod
     def _jvp_step(index, prim, r, rule):
-        return JVPStep(index=index, primitive=prim, source=r.source(), rule=rule, primal_in=[],
-                       tangent_in_zero=[], primal_out=[], tangent_out_zero=[])
+        return JVPStep(
+            index=index,
+            primitive=prim,
+            source=r.source(),
+            rule=rule,
+            primal_in=[],
+            tangent_in_zero=[],
+            primal_out=[],
+            tangent_out_zero=[],
+        )
 
     # ------------------------------------------------------------------ stage 2: partial eval
     def _stage_partial_eval(self):
@@ -230,9 +246,14 @@ class GradStepper(Stepper):
             holder.append((len(po), lin))
             return list(po) + list(lin.consts)
 
-        closed, top, rec = _run(("eqn", "pe"), fun, list(a.avals),
-                                f"linearize({self.fun_name})", self._progress,
-                                "partial evaluation")
+        closed, top, rec = _run(
+            ("eqn", "pe"),
+            fun,
+            list(a.avals),
+            f"linearize({self.fun_name})",
+            self._progress,
+            "partial evaluation",
+        )
         n_out, lin = holder[0]
         self.known_jaxpr, self.linear_jaxpr = closed, lin
         self.num_primal_out = n_out
@@ -252,8 +273,9 @@ class GradStepper(Stepper):
                     continue  # partial evaluation of a sub-jaxpr (a scan's body)
                 via = [names.handler(h) for h in reversed(r.handlers[1:])]
                 src = r.source()
-                step = PEStep(index=len(steps), primitive=prim.name, source=src, known=known,
-                              via=via)
+                step = PEStep(
+                    index=len(steps), primitive=prim.name, source=src, known=known, via=via
+                )
                 if not known and id(params) in lin_by_params:
                     step.linear_eqns.append(lin_by_params.pop(id(params)))
                     step.link = "params"
@@ -264,9 +286,14 @@ class GradStepper(Stepper):
                 if trace is not top:
                     continue
                 i = ktext.index.get(id(eqn))
-                h = next((h for h in r.handlers
-                          if isinstance(h[0], pe.PartialEvalTrace) and h[0].parent is top),
-                         None)
+                h = next(
+                    (
+                        h
+                        for h in r.handlers
+                        if isinstance(h[0], pe.PartialEvalTrace) and h[0].parent is top
+                    ),
+                    None,
+                )
                 if i is None or h is None:
                     continue
                 step = by_call.get(id(h[2]))
@@ -278,8 +305,9 @@ class GradStepper(Stepper):
             if not left:
                 break
             if not step.known and not step.linear_eqns:
-                j = next((j for j in left if lin.jaxpr.eqns[j].primitive.name == step.primitive),
-                         None)
+                j = next(
+                    (j for j in left if lin.jaxpr.eqns[j].primitive.name == step.primitive), None
+                )
                 if j is not None:
                     left.remove(j)
                     step.linear_eqns.append(j)
@@ -303,9 +331,16 @@ class GradStepper(Stepper):
             else:
                 kind, by = "constant", None
                 kname = ktext.name(kv) if kv is not None else (_name_of(ktext, c) or "?")
-            self.residuals.append(Residual(index=r, aval=v.aval.str_short(),
-                                           linear_name=ltext.name(v), known_name=kname,
-                                           produced_by=by, kind=kind))
+            self.residuals.append(
+                Residual(
+                    index=r,
+                    aval=v.aval.str_short(),
+                    linear_name=ltext.name(v),
+                    known_name=kname,
+                    produced_by=by,
+                    kind=kind,
+                )
+            )
             if by is not None:
                 by_eqn.setdefault(by, []).append(r)
         for s in steps:
@@ -331,12 +366,20 @@ class GradStepper(Stepper):
             cts = [seed] if grad_mode else list(ins[n_res:])
             undefined = [tr.UndefinedPrimal(v.aval) for v in lin.jaxpr.invars]
             cts_in = tr.backward_pass(lin.jaxpr, consts, undefined, cts)
-            return [jvp_mod.instantiate(ct) if ct is not None else
-                    jvp_mod.zeros_like_aval(v.aval) for ct, v in zip(cts_in, lin.jaxpr.invars)]
+            return [
+                jvp_mod.instantiate(ct) if ct is not None else jvp_mod.zeros_like_aval(v.aval)
+                for ct, v in zip(cts_in, lin.jaxpr.invars)
+            ]
 
         in_avals = res_avals + ([] if grad_mode else out_avals)
-        closed, top, rec = _run(("eqn", "transpose"), fun, in_avals,
-                                f"transpose({self.fun_name})", self._progress, "transpose")
+        closed, top, rec = _run(
+            ("eqn", "transpose"),
+            fun,
+            in_avals,
+            f"transpose({self.fun_name})",
+            self._progress,
+            "transpose",
+        )
         self.transpose_jaxpr = closed
         text = self.texts["transpose"] = JaxprText(closed)
         kinds = ["other"] * len(closed.jaxpr.eqns)
@@ -355,17 +398,28 @@ class GradStepper(Stepper):
                 written, outs = [], []
                 for v, ct in zip(eqn.invars, cts_out):
                     outs.append(_name_of(text, ct))
-                    w = (type(v) is core.Var and v in linear_vars and ct is not None
-                         and type(ct) is not jvp_mod.Zero)
+                    w = (
+                        type(v) is core.Var
+                        and v in linear_vars
+                        and ct is not None
+                        and type(ct) is not jvp_mod.Zero
+                    )
                     written.append(ltext.name(v) if w else None)
                     if w:
                         contrib.setdefault(ltext.name(v), []).append(_name_of(text, ct))
                 step = TransposeStep(
-                    index=len(steps), primitive=eqn.primitive.name, forward_eqn=i,
-                    forward_text=ltext.eqn_text(i), source=source_line(eqn.source_info),
-                    cts_in=[_name_of(text, c) for c in cts_in], cts_out=outs, written_to=written,
-                    emitted_eqns=pending, nested_steps=nested,
-                    cotangents={w: list(contrib[w]) for w in written if w is not None})
+                    index=len(steps),
+                    primitive=eqn.primitive.name,
+                    forward_eqn=i,
+                    forward_text=ltext.eqn_text(i),
+                    source=source_line(eqn.source_info),
+                    cts_in=[_name_of(text, c) for c in cts_in],
+                    cts_out=outs,
+                    written_to=written,
+                    emitted_eqns=pending,
+                    nested_steps=nested,
+                    cotangents={w: list(contrib[w]) for w in written if w is not None},
+                )
                 for j in pending:
                     kinds[j] = "backward"
                 steps.append(step)
@@ -408,8 +462,9 @@ class GradStepper(Stepper):
             name = a.f
         else:
             n = len(a.flat)
-            out_avals = [jvp_mod.tangent_aval(x) for x in
-                         self.known_jaxpr.out_avals[:self.num_primal_out]]
+            out_avals = [
+                jvp_mod.tangent_aval(x) for x in self.known_jaxpr.out_avals[: self.num_primal_out]
+            ]
 
             def build(*ins):
                 flat_fun, dyn = a.dyn_fun(list(ins[:n]), [])
@@ -418,8 +473,7 @@ class GradStepper(Stepper):
 
             in_avals = list(a.avals) + out_avals
             name = a.f
-        closed, top, rec = _run(("eqn",), build, in_avals, fun_name(name), self._progress,
-                                "final")
+        closed, top, rec = _run(("eqn",), build, in_avals, fun_name(name), self._progress, "final")
         self.final_jaxpr = closed
         text = self.texts["final"] = JaxprText(closed)
         kinds = ["other"] * len(closed.jaxpr.eqns)
@@ -462,6 +516,12 @@ class GradStepper(Stepper):
         k = self.position if k is None else k
         stage, i = self.stage_of(k)
         step = self.steps[k] if self.steps else None
-        return {"position": k, "count": len(self.steps), "stage": stage, "stage_index": i,
-                "stage_count": len(self.stage_steps.get(stage, [])), "step": step,
-                "error": self.error}
+        return {
+            "position": k,
+            "count": len(self.steps),
+            "stage": stage,
+            "stage_index": i,
+            "stage_count": len(self.stage_steps.get(stage, [])),
+            "step": step,
+            "error": self.error,
+        }

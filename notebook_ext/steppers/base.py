@@ -1,11 +1,11 @@
 """Navigation shared by the steppers: a list of steps and a position in it."""
+
 from __future__ import annotations
 
 import functools
 
 from engine import tree_util
 from engine.jit import _arg_aval
-
 
 
 class Stepper:

@@ -2,6 +2,7 @@
 the batching interpreter reports each rule it applied: the operands with their batch
 axes (``@0``, or unbatched), the results with theirs, and the equations the rule emitted
 into the batched jaxpr."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -134,8 +135,15 @@ class VmapStepper(Stepper):
 
     @staticmethod
     def _new_step(prim, r, trace_label, rule):
-        return BatchStep(index=r.seq, primitive=prim, source=r.source(), rule=rule,
-                         trace=trace_label, ins=[], outs=[])
+        return BatchStep(
+            index=r.seq,
+            primitive=prim,
+            source=r.source(),
+            rule=rule,
+            trace=trace_label,
+            ins=[],
+            outs=[],
+        )
 
     def jaxpr_text(self):
         return self.text.text if self.text is not None else ""
@@ -143,7 +151,11 @@ class VmapStepper(Stepper):
     def state(self, k=None):
         k = self.position if k is None else k
         step = self.steps[k] if self.steps else None
-        return {"position": k, "count": len(self.steps), "step": step,
-                "ins": [str(v) for v in step.ins] if step else [],
-                "outs": [str(v) for v in step.outs] if step else [],
-                "error": self.error}
+        return {
+            "position": k,
+            "count": len(self.steps),
+            "step": step,
+            "ins": [str(v) for v in step.ins] if step else [],
+            "outs": [str(v) for v in step.outs] if step else [],
+            "error": self.error,
+        }

@@ -1,5 +1,6 @@
 """The steppers' plain data: what each step shows, as strings, ints and lists (no engine
 objects), so a view, a test or ``json.dumps(asdict(step))`` can read it."""
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
@@ -20,6 +21,7 @@ class SourceLine:
 class Handler:
     """An interpreter handling a bind: ``trace`` is a label unique in the recording
     (``"JVPTrace#1"``), ``kind`` its class, ``primitive`` what was bound on it."""
+
     trace: str
     kind: str
     primitive: str
@@ -46,6 +48,7 @@ class ErrorInfo:
 class Value:
     """A value a rule saw or made: its name in the rendered jaxpr (or a literal), its
     type, and (batching) the batch axis or None."""
+
     name: str
     aval: str
     dim: int | None = None
@@ -59,90 +62,95 @@ class Value:
 @dataclass
 class EqnStep:
     """Tracing stepper: one equation emitted."""
+
     index: int
     primitive: str
-    text: str                  # the equation as the jaxpr prints it
+    text: str  # the equation as the jaxpr prints it
     in_avals: list
     out_avals: list
     source: SourceLine | None
-    source_key: str | None     # key into the stepper's source blocks
-    handlers: list             # [Handler] outermost first: who handled the user's bind
-    trace_chain: list          # [str] current trace and its .parent chain, innermost first
-    trace: str                 # the JaxprTrace that recorded the equation
-    top: bool                  # recorded by the top-level trace (part of the jaxpr)
-    top_index: int | None      # its index in the top-level jaxpr
-    top_count: int             # top-level equations recorded up to and including this step
+    source_key: str | None  # key into the stepper's source blocks
+    handlers: list  # [Handler] outermost first: who handled the user's bind
+    trace_chain: list  # [str] current trace and its .parent chain, innermost first
+    trace: str  # the JaxprTrace that recorded the equation
+    top: bool  # recorded by the top-level trace (part of the jaxpr)
+    top_index: int | None  # its index in the top-level jaxpr
+    top_count: int  # top-level equations recorded up to and including this step
     nested_in: str | None = None  # for a sub-jaxpr's equation: where it ended up ("3")
 
 
 @dataclass
 class JVPStep:
     """Autodiff stage 1: one primitive seen by the JVP interpreter."""
+
     index: int
     primitive: str
     source: SourceLine | None
-    rule: bool                 # False: all input tangents were zero, bound without a rule
-    primal_in: list            # [aval]
-    tangent_in_zero: list      # [bool] symbolic zero per input
+    rule: bool  # False: all input tangents were zero, bound without a rule
+    primal_in: list  # [aval]
+    tangent_in_zero: list  # [bool] symbolic zero per input
     primal_out: list
     tangent_out_zero: list
-    primal_eqns: list = field(default_factory=list)   # indices into the JVP jaxpr
+    primal_eqns: list = field(default_factory=list)  # indices into the JVP jaxpr
     tangent_eqns: list = field(default_factory=list)
 
 
 @dataclass
 class PEStep:
     """Autodiff stage 2: one primitive seen by partial evaluation."""
+
     index: int
     primitive: str
     source: SourceLine | None
-    known: bool                # True: run now; False: recorded into the linear jaxpr
-    via: list                  # [Handler] the interpreters above (e.g. JVPTrace(sin))
-    known_eqns: list = field(default_factory=list)    # indices into the known jaxpr
-    linear_eqns: list = field(default_factory=list)   # indices into the linear jaxpr
-    residuals: list = field(default_factory=list)     # residual indices its eqns produced
-    link: str = ""             # how linear_eqns were found: "params", "order" or ""
+    known: bool  # True: run now; False: recorded into the linear jaxpr
+    via: list  # [Handler] the interpreters above (e.g. JVPTrace(sin))
+    known_eqns: list = field(default_factory=list)  # indices into the known jaxpr
+    linear_eqns: list = field(default_factory=list)  # indices into the linear jaxpr
+    residuals: list = field(default_factory=list)  # residual indices its eqns produced
+    link: str = ""  # how linear_eqns were found: "params", "order" or ""
 
 
 @dataclass
 class Residual:
     index: int
     aval: str
-    linear_name: str           # its constvar name in the linear jaxpr
-    known_name: str            # the value's name in the known jaxpr (or a literal)
-    produced_by: int | None    # known jaxpr equation index; None for an input or constant
-    kind: str                  # "eqn", "input" or "constant"
+    linear_name: str  # its constvar name in the linear jaxpr
+    known_name: str  # the value's name in the known jaxpr (or a literal)
+    produced_by: int | None  # known jaxpr equation index; None for an input or constant
+    kind: str  # "eqn", "input" or "constant"
 
 
 @dataclass
 class TransposeStep:
     """Autodiff stage 3: one linear equation transposed."""
+
     index: int
     primitive: str
-    forward_eqn: int           # index of the linear-jaxpr equation it came from
+    forward_eqn: int  # index of the linear-jaxpr equation it came from
     forward_text: str
     source: SourceLine | None
-    cts_in: list               # per output of the forward eqn: "name:aval" or None
-    cts_out: list              # per input: "name:aval", "0" (symbolic zero) or None
-    written_to: list           # per input: linear variable that accumulates it, or None
-    emitted_eqns: list = field(default_factory=list)     # transpose-jaxpr indices
+    cts_in: list  # per output of the forward eqn: "name:aval" or None
+    cts_out: list  # per input: "name:aval", "0" (symbolic zero) or None
+    written_to: list  # per input: linear variable that accumulates it, or None
+    emitted_eqns: list = field(default_factory=list)  # transpose-jaxpr indices
     accumulate_eqns: list = field(default_factory=list)  # add_any's summing cotangents
-    nested_steps: int = 0      # equations transposed inside it (a scan's body)
-    cotangents: dict = field(default_factory=dict)       # linear var -> [contributions]
+    nested_steps: int = 0  # equations transposed inside it (a scan's body)
+    cotangents: dict = field(default_factory=dict)  # linear var -> [contributions]
 
 
 @dataclass
 class BatchStep:
     """Batching stepper: one primitive seen by the batching interpreter."""
+
     index: int
     primitive: str
     source: SourceLine | None
-    rule: bool                 # False: no operand batched, bound as is
+    rule: bool  # False: no operand batched, bound as is
     trace: str
-    ins: list                  # [Value]
-    outs: list                 # [Value]
+    ins: list  # [Value]
+    outs: list  # [Value]
     eqns: list = field(default_factory=list)  # top-level indices of the equations it emitted
-    nested_eqns: int = 0       # equations it emitted into sub-jaxprs
+    nested_eqns: int = 0  # equations it emitted into sub-jaxprs
 
 
 def to_dict(step):

@@ -1,6 +1,7 @@
 """A jaxpr's text, one equation at a time, with the names ``str(jaxpr)`` gives: so a
 stepper can show the first k equations (or a window of them) without re-printing the
 whole program at every step."""
+
 from __future__ import annotations
 
 from engine import core, pretty
@@ -88,5 +89,6 @@ class JaxprText:
 def partial_jaxpr(trace):
     """What a JaxprTrace has recorded so far, as a Jaxpr with no outputs."""
     consts = [v for v, _ in trace.const_vars.values()]
-    return core.Jaxpr(consts, list(trace.invars), [], list(trace.eqns),
-                      getattr(trace, "debug_name", None))
+    return core.Jaxpr(
+        consts, list(trace.invars), [], list(trace.eqns), getattr(trace, "debug_name", None)
+    )

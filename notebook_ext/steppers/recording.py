@@ -19,6 +19,7 @@ of an outer interpreter binds on the inner one, so for ``grad(vmap(f))`` a ``sin
 shows up as BatchTrace(sin) -> JVPTrace(sin) -> PartialEvalTrace(cos) -> JaxprTrace(cos).
 Walking the stack costs O(depth) per event; nothing is recorded when no one listens.
 """
+
 from __future__ import annotations
 
 import linecache
@@ -52,9 +53,9 @@ class Raw:
 
     def __init__(self, kind, seq, args, handlers=(), backward=None, code=None):
         self.kind, self.seq, self.args = kind, seq, args
-        self.handlers = handlers    # ((trace, primitive, params, ruled), ...) innermost first
-        self.backward = backward    # (outermost backward_pass frame id, its callee's name)
-        self.code = code            # (code object, line) of the user's frame
+        self.handlers = handlers  # ((trace, primitive, params, ruled), ...) innermost first
+        self.backward = backward  # (outermost backward_pass frame id, its callee's name)
+        self.code = code  # (code object, line) of the user's frame
 
     def source(self):
         """The user's line when the event happened (a SourceLine, or None)."""
@@ -149,11 +150,13 @@ class Recorder:
     # -- install / remove
     def __enter__(self):
         self._thread = threading.get_ident()
-        table = {"eqn": (JaxprTrace.listeners, self.on_eqn),
-                 "jvp": (jvp.JVPTrace.listeners, self.on_jvp),
-                 "pe": (partial_eval.PartialEvalTrace.listeners, self.on_pe),
-                 "transpose": (transpose.listeners, self.on_transpose),
-                 "batch": (batching.BatchTrace.listeners, self.on_batch)}
+        table = {
+            "eqn": (JaxprTrace.listeners, self.on_eqn),
+            "jvp": (jvp.JVPTrace.listeners, self.on_jvp),
+            "pe": (partial_eval.PartialEvalTrace.listeners, self.on_pe),
+            "transpose": (transpose.listeners, self.on_transpose),
+            "batch": (batching.BatchTrace.listeners, self.on_batch),
+        }
         for k in self.kinds:
             lst, fn = table[k]
             lst.append(fn)

@@ -4,15 +4,16 @@ Every view shows a window (a few dozen lines around what changed), never a whole
 5,000-equation program, so a step renders in constant time. Styling is visualize's
 stylesheet (JupyterLab's theme variables, light and dark) plus a few stepper rules;
 everything from user data (names, source, jaxpr text, messages) is escaped."""
+
 from __future__ import annotations
 
 import html
 
 from visualize.render_html import highlight_python, page_css
 
-WINDOW = 40          # equations shown around the current ones
+WINDOW = 40  # equations shown around the current ones
 SOURCE_CONTEXT = 12  # source lines shown either side of the current one
-FULL_LIMIT = 300     # a final jaxpr up to this many equations is shown whole
+FULL_LIMIT = 300  # a final jaxpr up to this many equations is shown whole
 
 _CSS = """
 .gj-stepper { padding: 4px 0; }
@@ -83,10 +84,12 @@ _PAD = ' style="padding:4px 8px"'
 def pane(title, body, sub="", wide=False, code=True, src=False):
     cls = "gj-pane" + (" gj-st-wide" if wide else "")
     inner_cls = ("gj-code" + (" gj-src" if src else "")) if code else ""
-    return (f'<section class="{cls}" aria-label="{e(title)}"><div class="gj-pane-head">'
-            f'<span class="gj-pane-title">{e(title)}</span>'
-            f'<span class="gj-pane-sub">{e(sub)}</span></div>'
-            f'<div class="{inner_cls}"{"" if src else _PAD}>{body}</div></section>')
+    return (
+        f'<section class="{cls}" aria-label="{e(title)}"><div class="gj-pane-head">'
+        f'<span class="gj-pane-title">{e(title)}</span>'
+        f'<span class="gj-pane-sub">{e(sub)}</span></div>'
+        f'<div class="{inner_cls}"{"" if src else _PAD}>{body}</div></section>'
+    )
 
 
 def badge(text):
@@ -98,11 +101,15 @@ def error_html(err):
         return ""
     where = ""
     if err.source is not None:
-        where = (f'<div>at <code>{e(err.source.where())}</code> in <code>'
-                 f'{e(err.source.function)}</code></div>'
-                 f'<pre>{e(err.source.text.strip())}</pre>')
-    return (f'<div class="gj-st-error" role="alert"><b>{e(err.type)}</b>: '
-            f'<span class="gj-st-errmsg">{e(err.message)}</span>{where}</div>')
+        where = (
+            f"<div>at <code>{e(err.source.where())}</code> in <code>"
+            f"{e(err.source.function)}</code></div>"
+            f"<pre>{e(err.source.text.strip())}</pre>"
+        )
+    return (
+        f'<div class="gj-st-error" role="alert"><b>{e(err.type)}</b>: '
+        f'<span class="gj-st-errmsg">{e(err.message)}</span>{where}</div>'
+    )
 
 
 def line_div(text, cls="", title=""):
@@ -150,8 +157,9 @@ def source_html(block, line):
 def source_pane(block, src):
     if src is None:
         return pane("Source", note("(no user source line)"))
-    return pane("Source", source_html(block, src.line), sub=f"{src.file}:{src.line}",
-                src=block is not None)
+    return pane(
+        "Source", source_html(block, src.line), sub=f"{src.file}:{src.line}", src=block is not None
+    )
 
 
 # ---------------------------------------------------------------------------- jaxprs
@@ -207,8 +215,11 @@ def jaxpr_pane(title, text, marked=(), kinds=None, sub=None, notes=None, wide=Fa
 
 
 def legend(items):
-    return ('<div class="gj-legend gj-st-legend">' + "".join(
-        f'<span class="gj-st-{k}">{e(label)}</span>' for k, label in items) + "</div>")
+    return (
+        '<div class="gj-legend gj-st-legend">'
+        + "".join(f'<span class="gj-st-{k}">{e(label)}</span>' for k, label in items)
+        + "</div>"
+    )
 
 
 def stack_html(handlers, chain=None):
@@ -218,8 +229,10 @@ def stack_html(handlers, chain=None):
     out, close = [], 0
     for h in handlers:
         extra = f' <span class="gj-st-note">{e(h.extra)}</span>' if h.extra else ""
-        out.append(f'<div class="gj-st-frame"><span class="gj-st-kind">{e(h.trace)}</span> '
-                   f'handles <b>{e(h.primitive)}</b>{extra}')
+        out.append(
+            f'<div class="gj-st-frame"><span class="gj-st-kind">{e(h.trace)}</span> '
+            f"handles <b>{e(h.primitive)}</b>{extra}"
+        )
         close += 1
     out.append("</div>" * close)
     body = '<div class="gj-st-stack">' + "".join(out) + "</div>"
@@ -235,8 +248,11 @@ def table(headers, rows):
 
 
 def header(title_html, badges=()):
-    return (f'<div class="gj-st-head"><span class="gj-st-title">{title_html}</span>'
-            + "".join(badge(b) for b in badges) + "</div>")
+    return (
+        f'<div class="gj-st-head"><span class="gj-st-title">{title_html}</span>'
+        + "".join(badge(b) for b in badges)
+        + "</div>"
+    )
 
 
 # ---------------------------------------------------------------------------- tracing
@@ -252,45 +268,73 @@ def trace_view(st, k=None, theme=None):
         parts.append(header(f"Tracing <code>{e(st.fun_name)}</code>", ["no equations"]))
         parts.append(error_html(st.error))
         if st.text is not None:
-            parts.append('<div class="gj-st-grid">'
-                         + jaxpr_pane("jaxpr", st.text, wide=True) + "</div>")
+            parts.append(
+                '<div class="gj-st-grid">' + jaxpr_pane("jaxpr", st.text, wide=True) + "</div>"
+            )
         return root("".join(parts), theme)
     n = len(st.steps)
-    where = "top-level jaxpr" if step.top else (
-        f"sub-jaxpr of equation {step.nested_in}" if step.nested_in is not None
-        else "a sub-jaxpr (traced, then transformed or retraced)")
-    parts.append(header(
-        f"Step {k + 1} of {n}: <code>{e(step.primitive)}</code> recorded by "
-        f"<code>{e(step.trace)}</code>", [where, f"{state['top_count']} top-level equations"]))
+    where = (
+        "top-level jaxpr"
+        if step.top
+        else (
+            f"sub-jaxpr of equation {step.nested_in}"
+            if step.nested_in is not None
+            else "a sub-jaxpr (traced, then transformed or retraced)"
+        )
+    )
+    parts.append(
+        header(
+            f"Step {k + 1} of {n}: <code>{e(step.primitive)}</code> recorded by "
+            f"<code>{e(step.trace)}</code>",
+            [where, f"{state['top_count']} top-level equations"],
+        )
+    )
     parts.append(error_html(state["error"]))
     grid = [source_pane(state["source_block"], step.source)]
     eq = [line_div(step.text, "gj-st-cur")]
     eq.append(note(f"({', '.join(step.in_avals)}) \u2192 ({', '.join(step.out_avals)})"))
     if step.source is not None:
-        eq.append(note(f"{step.source.where()} in {step.source.function}: "
-                       f"{step.source.text.strip()}"))
+        eq.append(
+            note(f"{step.source.where()} in {step.source.function}: {step.source.text.strip()}")
+        )
     grid.append(pane("Equation just emitted", "".join(eq)))
-    grid.append(pane("Trace stack (who handled the bind)",
-                     stack_html(step.handlers, step.trace_chain), code=False))
+    grid.append(
+        pane(
+            "Trace stack (who handled the bind)",
+            stack_html(step.handlers, step.trace_chain),
+            code=False,
+        )
+    )
     text = st.text
     if state["complete"]:
-        grid.append(jaxpr_pane("jaxpr (complete: make_jaxpr's text)", text,
-                               marked=[step.top_index] if len(text) > FULL_LIMIT else (),
-                               wide=True))
+        grid.append(
+            jaxpr_pane(
+                "jaxpr (complete: make_jaxpr's text)",
+                text,
+                marked=[step.top_index] if len(text) > FULL_LIMIT else (),
+                wide=True,
+            )
+        )
     else:
         count = state["top_count"]
         lo = max(0, count - WINDOW)
         mark = [step.top_index] if step.top and step.top_index is not None else ()
         body = jaxpr_lines(text, lo, count, marked=mark, footer=False)
         body += note("    \u2026 (tracing continues)")
-        grid.append(pane("jaxpr so far", body, sub=f"{count} of {len(text)} equations",
-                         wide=True))
+        grid.append(pane("jaxpr so far", body, sub=f"{count} of {len(text)} equations", wide=True))
         if not step.top:
             inner = st.inner_so_far(k)
-            grid.append(pane(f"Sub-jaxpr being traced ({step.trace})",
-                             "".join(line_div(t, "gj-st-cur" if i == len(inner) - 1 else "")
-                                     for i, t in enumerate(inner)),
-                             sub=f"{len(inner)} equations so far", wide=True))
+            grid.append(
+                pane(
+                    f"Sub-jaxpr being traced ({step.trace})",
+                    "".join(
+                        line_div(t, "gj-st-cur" if i == len(inner) - 1 else "")
+                        for i, t in enumerate(inner)
+                    ),
+                    sub=f"{len(inner)} equations so far",
+                    wide=True,
+                )
+            )
     parts.append('<div class="gj-st-grid">' + "".join(grid) + "</div>")
     return root("".join(parts), theme)
 
@@ -299,10 +343,12 @@ def trace_view(st, k=None, theme=None):
 
 _KIND_LEGEND = {
     "jvp": [("primal", "primal equation"), ("tangent", "tangent equation")],
-    "partial_eval": [("known", "known: runs now"), ("linear", "unknown: recorded, linear"),
-                     ("res", "makes a residual")],
-    "transpose": [("backward", "emitted by a transpose rule"),
-                  ("accumulate", "cotangents summed")],
+    "partial_eval": [
+        ("known", "known: runs now"),
+        ("linear", "unknown: recorded, linear"),
+        ("res", "makes a residual"),
+    ],
+    "transpose": [("backward", "emitted by a transpose rule"), ("accumulate", "cotangents summed")],
     "final": [("forward", "forward (known) work"), ("backward", "backward (transposed) work")],
 }
 
@@ -314,15 +360,18 @@ def _zero(z):
 _BREAK = '<div class="gj-st-break"></div>'
 
 
-
 def grad_view(st, stage=None, i=None, theme=None):
     """The autodiff stepper: ``stage`` (default: the current step's) and step ``i``
     within it."""
     if stage is None:
         stage, i = st.stage_of(st.position)
     i = i or 0
-    parts = [header(f"{e(st.mode)}(<code>{e(st.fun_name)}</code>): stage "
-                    f"<b>{e(stage)}</b>", [f"{len(st.stage_steps.get(stage, []))} steps"])]
+    parts = [
+        header(
+            f"{e(st.mode)}(<code>{e(st.fun_name)}</code>): stage <b>{e(stage)}</b>",
+            [f"{len(st.stage_steps.get(stage, []))} steps"],
+        )
+    ]
     parts.append(error_html(st.error))
     if stage is None or stage not in st.stages:
         return root("".join(parts), theme)
@@ -338,8 +387,14 @@ def grad_view(st, stage=None, i=None, theme=None):
     else:
         text = st.texts["final"]
         kinds = st.eqn_kinds.get("final")
-        grid.append(pane("Final jaxpr", legend(_KIND_LEGEND["final"]) + _whole(text, kinds),
-                         sub=f"{len(text)} equations: make_jaxpr({st.mode}(f))", wide=True))
+        grid.append(
+            pane(
+                "Final jaxpr",
+                legend(_KIND_LEGEND["final"]) + _whole(text, kinds),
+                sub=f"{len(text)} equations: make_jaxpr({st.mode}(f))",
+                wide=True,
+            )
+        )
     parts.append('<div class="gj-st-grid">' + "".join(grid) + "</div>")
     return root("".join(parts), theme)
 
@@ -358,21 +413,29 @@ def _jvp_panes(st, step):
         rows.append(["in", e(a), _zero(z)])
     for a, z in zip(step.primal_out, step.tangent_out_zero):
         rows.append(["out", e(a), _zero(z)])
-    what = ("its JVP rule ran" if step.rule else
-            "all input tangents are zero: bound as is, no rule")
+    what = "its JVP rule ran" if step.rule else "all input tangents are zero: bound as is, no rule"
     rule = table(["", "primal", "tangent"], rows) + note(what)
     prim = "".join(line_div(text.eqn_text(j), "gj-st-primal") for j in step.primal_eqns)
     tan = "".join(line_div(text.eqn_text(j), "gj-st-tangent") for j in step.tangent_eqns)
     marked = step.primal_eqns + step.tangent_eqns
-    return [pane(f"JVP of {step.primitive}", rule, code=False),
-            pane("Source", e(step.source.text.strip()) if step.source else note("(none)"),
-                 sub=step.source.where() if step.source else ""),
-            _BREAK,
-            pane("Primal equations", prim or note("(none)")),
-            pane("Tangent equations", tan or note("(none: the output tangent is zero)")),
-            pane("JVP jaxpr", legend(_KIND_LEGEND["jvp"])
-                 + jaxpr_lines(text, *window_around(len(text), marked), kinds, marked),
-                 sub=f"{len(text)} equations", wide=True)]
+    return [
+        pane(f"JVP of {step.primitive}", rule, code=False),
+        pane(
+            "Source",
+            e(step.source.text.strip()) if step.source else note("(none)"),
+            sub=step.source.where() if step.source else "",
+        ),
+        _BREAK,
+        pane("Primal equations", prim or note("(none)")),
+        pane("Tangent equations", tan or note("(none: the output tangent is zero)")),
+        pane(
+            "JVP jaxpr",
+            legend(_KIND_LEGEND["jvp"])
+            + jaxpr_lines(text, *window_around(len(text), marked), kinds, marked),
+            sub=f"{len(text)} equations",
+            wide=True,
+        ),
+    ]
 
 
 def _pe_panes(st, step):
@@ -382,14 +445,21 @@ def _pe_panes(st, step):
         if r.produced_by is not None:
             res_known.setdefault(r.produced_by, []).append(r.linear_name)
     knotes = {j: "residual " + ", ".join(names) for j, names in res_known.items()}
-    kinds_k = [f"{k} res" if j in res_known else k
-               for j, k in enumerate(st.eqn_kinds["partial_eval"])]
+    kinds_k = [
+        f"{k} res" if j in res_known else k for j, k in enumerate(st.eqn_kinds["partial_eval"])
+    ]
     rows = [[e(r.linear_name), e(r.aval), e(r.known_name), e(r.kind)] for r in st.residuals]
-    res = table(["linear jaxpr const", "type", "known value", "from"], rows) if rows else \
-        note("(no residuals)")
+    res = (
+        table(["linear jaxpr const", "type", "known value", "from"], rows)
+        if rows
+        else note("(no residuals)")
+    )
     if step is None:
-        return [jaxpr_pane("Known jaxpr", ktext), jaxpr_pane("Linear jaxpr", ltext),
-                pane("Residuals", res, code=False)]
+        return [
+            jaxpr_pane("Known jaxpr", ktext),
+            jaxpr_pane("Linear jaxpr", ltext),
+            pane("Residuals", res, code=False),
+        ]
     if step.known:
         verdict = "known: all operands known, runs now (into the known jaxpr)"
     else:
@@ -408,13 +478,20 @@ def _pe_panes(st, step):
     ll = window_around(len(ltext), step.linear_eqns)
     known = jaxpr_lines(ktext, *kl, kinds_k, step.known_eqns, knotes)
     linear = jaxpr_lines(ltext, *ll, st.eqn_kinds["linear"], step.linear_eqns)
-    return [pane("Partial evaluation", "".join(info), code=False),
-            pane("Residuals", res, code=False),
-            pane("Known jaxpr (runs now)",
-                 legend(_KIND_LEGEND["partial_eval"][::2]) + known,
-                 sub=f"{len(ktext)} equations; outputs: primal outputs, then residuals"),
-            pane("Linear jaxpr (recorded)", legend(_KIND_LEGEND["partial_eval"][1:2]) + linear,
-                 sub=f"{len(ltext)} equations; constants = residuals")]
+    return [
+        pane("Partial evaluation", "".join(info), code=False),
+        pane("Residuals", res, code=False),
+        pane(
+            "Known jaxpr (runs now)",
+            legend(_KIND_LEGEND["partial_eval"][::2]) + known,
+            sub=f"{len(ktext)} equations; outputs: primal outputs, then residuals",
+        ),
+        pane(
+            "Linear jaxpr (recorded)",
+            legend(_KIND_LEGEND["partial_eval"][1:2]) + linear,
+            sub=f"{len(ltext)} equations; constants = residuals",
+        ),
+    ]
 
 
 def _transpose_panes(st, step, i):
@@ -428,8 +505,9 @@ def _transpose_panes(st, step, i):
     for v, ct, w in zip(ltext.eqns[step.forward_eqn].invars, step.cts_out, step.written_to):
         label = e(ct) if ct else '<span class="gj-st-zero">(not linear)</span>'
         rows.append(["ct out", e(ltext.name(v)), label + (f" \u2192 ct[{e(w)}]" if w else "")])
-    info = (f"<div>transposing <code>{e(step.forward_text)}</code></div>"
-            + table(["", "variable", "cotangent"], rows))
+    info = f"<div>transposing <code>{e(step.forward_text)}</code></div>" + table(
+        ["", "variable", "cotangent"], rows
+    )
     if step.nested_steps:
         info += note(f"{step.nested_steps} equations transposed inside it")
     table_now = st.cotangents(i)
@@ -438,14 +516,21 @@ def _transpose_panes(st, step, i):
     marked = step.emitted_eqns + step.accumulate_eqns
     tl = window_around(len(ttext), marked)
     fl = window_around(len(ltext), [step.forward_eqn])
-    return [pane(f"Transpose of {step.primitive}", info, code=False),
-            pane("Cotangents accumulated", ct_pane, code=False),
-            pane("Linear jaxpr (forward)",
-                 jaxpr_lines(ltext, *fl, None, [step.forward_eqn]),
-                 sub=f"equation {step.forward_eqn}"),
-            pane("Transposed jaxpr (backward)", legend(_KIND_LEGEND["transpose"])
-                 + jaxpr_lines(ttext, *tl, st.eqn_kinds["transpose"], marked),
-                 sub=f"{len(ttext)} equations")]
+    return [
+        pane(f"Transpose of {step.primitive}", info, code=False),
+        pane("Cotangents accumulated", ct_pane, code=False),
+        pane(
+            "Linear jaxpr (forward)",
+            jaxpr_lines(ltext, *fl, None, [step.forward_eqn]),
+            sub=f"equation {step.forward_eqn}",
+        ),
+        pane(
+            "Transposed jaxpr (backward)",
+            legend(_KIND_LEGEND["transpose"])
+            + jaxpr_lines(ttext, *tl, st.eqn_kinds["transpose"], marked),
+            sub=f"{len(ttext)} equations",
+        ),
+    ]
 
 
 # ---------------------------------------------------------------------------- batching
@@ -453,15 +538,22 @@ def _transpose_panes(st, step, i):
 
 def _value_html(v):
     dim = "unbatched" if v.dim is None else f"@{v.dim}"
-    per = f' <span class="gj-st-note">(per example {e(v.per_example)})</span>' \
-        if v.dim is not None else ""
+    per = (
+        f' <span class="gj-st-note">(per example {e(v.per_example)})</span>'
+        if v.dim is not None
+        else ""
+    )
     return f'{e(v.name)}:{e(v.aval)} <span class="gj-st-dim">{e(dim)}</span>{per}'
 
 
 def vmap_view(st, k=None, theme=None):
     k = st.position if k is None else k
-    parts = [header(f"vmap(<code>{e(st.fun_name)}</code>, in_axes={e(st.in_axes)})",
-                    [f"{len(st.steps)} steps"])]
+    parts = [
+        header(
+            f"vmap(<code>{e(st.fun_name)}</code>, in_axes={e(st.in_axes)})",
+            [f"{len(st.steps)} steps"],
+        )
+    ]
     parts.append(error_html(st.error))
     grid = []
     step = st.steps[k] if st.steps else None
@@ -471,32 +563,49 @@ def vmap_view(st, k=None, theme=None):
         notes = {}
         for i, eq in enumerate(text.eqns):
             outs = [text.name(v) for v in eq.outvars]
-            ds = [f"{o}@{st.dims[o]}" if st.dims.get(o) is not None else f"{o} unbatched"
-                  for o in outs if o in st.dims]
+            ds = [
+                f"{o}@{st.dims[o]}" if st.dims.get(o) is not None else f"{o} unbatched"
+                for o in outs
+                if o in st.dims
+            ]
             if ds:
                 notes[i] = ", ".join(ds)
     if text is not None:
-        ins = ", ".join(f"{text.name(v)}@{st.dims[text.name(v)]}"
-                        if st.dims.get(text.name(v)) is not None else f"{text.name(v)} unbatched"
-                        for v in text.jaxpr.invars)
+        ins = ", ".join(
+            f"{text.name(v)}@{st.dims[text.name(v)]}"
+            if st.dims.get(text.name(v)) is not None
+            else f"{text.name(v)} unbatched"
+            for v in text.jaxpr.invars
+        )
         parts.append(note(f"inputs: {ins}"))
     if step is not None:
         rows = [["in", _value_html(v)] for v in step.ins]
         rows += [["out", _value_html(v)] for v in step.outs]
-        what = ("batching rule applied" if step.rule
-                else "no batched operand: bound as is")
-        info = (f"<div>Step {k + 1} of {len(st.steps)}: <b>{e(step.primitive)}</b> "
-                f"on <code>{e(step.trace)}</code> \u2014 {e(what)}</div>"
-                + table(["", "value (batch axis)"], rows))
+        what = "batching rule applied" if step.rule else "no batched operand: bound as is"
+        info = (
+            f"<div>Step {k + 1} of {len(st.steps)}: <b>{e(step.primitive)}</b> "
+            f"on <code>{e(step.trace)}</code> \u2014 {e(what)}</div>"
+            + table(["", "value (batch axis)"], rows)
+        )
         if step.nested_eqns:
             info += note(f"{step.nested_eqns} equations emitted into sub-jaxprs")
         grid.append(pane("Batching rule", info, code=False))
-        grid.append(pane("Source", e(step.source.text.strip()) if step.source else
-                         note("(none)"), sub=step.source.where() if step.source else ""))
+        grid.append(
+            pane(
+                "Source",
+                e(step.source.text.strip()) if step.source else note("(none)"),
+                sub=step.source.where() if step.source else "",
+            )
+        )
         if text is not None:
-            grid.append(pane("Batched jaxpr", jaxpr_lines(
-                text, *window_around(len(text), step.eqns), None, step.eqns, notes),
-                sub=f"{len(text)} equations", wide=True))
+            grid.append(
+                pane(
+                    "Batched jaxpr",
+                    jaxpr_lines(text, *window_around(len(text), step.eqns), None, step.eqns, notes),
+                    sub=f"{len(text)} equations",
+                    wide=True,
+                )
+            )
     elif text is not None:
         grid.append(jaxpr_pane("Batched jaxpr", text, notes=notes, wide=True))
     parts.append('<div class="gj-st-grid">' + "".join(grid) + "</div>")

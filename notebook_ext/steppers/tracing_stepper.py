@@ -1,6 +1,7 @@
 """The tracing stepper's model: every equation emitted while ``f`` is traced to a jaxpr,
 in order, with the user's line, the interpreters that handled the bind, and the jaxpr
 as it grows. The last step's jaxpr text is ``str(make_jaxpr(f)(*args))``."""
+
 from __future__ import annotations
 
 from engine import core, pretty
@@ -88,14 +89,24 @@ class TraceStepper(Stepper):
             if src is not None:
                 code = r.code[0] if r.code and r.code[1] == src.line else None
                 key = blocks.key_for(src.file, src.line, code)
-            self.steps.append(EqnStep(
-                index=k, primitive=eqn.primitive.name, text=line,
-                in_avals=[a.aval.str_short() for a in eqn.invars],
-                out_avals=[v.aval.str_short() for v in eqn.outvars],
-                source=src, source_key=key,
-                handlers=[names.handler(h) for h in reversed(r.handlers)],
-                trace_chain=names.chain(current), trace=names(trace), top=is_top,
-                top_index=top_index, top_count=top_count, nested_in=where))
+            self.steps.append(
+                EqnStep(
+                    index=k,
+                    primitive=eqn.primitive.name,
+                    text=line,
+                    in_avals=[a.aval.str_short() for a in eqn.invars],
+                    out_avals=[v.aval.str_short() for v in eqn.outvars],
+                    source=src,
+                    source_key=key,
+                    handlers=[names.handler(h) for h in reversed(r.handlers)],
+                    trace_chain=names.chain(current),
+                    trace=names(trace),
+                    top=is_top,
+                    top_index=top_index,
+                    top_count=top_count,
+                    nested_in=where,
+                )
+            )
             if progress and k % 512 == 511:
                 progress(k + 1, total, "building steps")
 
@@ -137,7 +148,9 @@ class TraceStepper(Stepper):
         step = self.steps[k] if self.steps else None
         last = not self.steps or k == len(self.steps) - 1
         return {
-            "position": k, "count": len(self.steps), "step": step,
+            "position": k,
+            "count": len(self.steps),
+            "step": step,
             "source": step.source if step else None,
             "source_block": self.sources.get(step.source_key) if step else None,
             "handlers": [str(h) for h in step.handlers] if step else [],

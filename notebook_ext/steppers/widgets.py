@@ -1,6 +1,7 @@
 """The steppers as ipywidgets: Prev / Next buttons, a slider, Play, and an HTML body
 re-rendered (a window of the program, see ``render``) at each step. Works headless:
 setting ``slider.value`` (or calling ``next()``) updates ``body.value``."""
+
 from __future__ import annotations
 
 import time
@@ -18,27 +19,38 @@ class StepperWidget(widgets.VBox):
     def __init__(self, model, tracks, *, interval=700):
         self.model = model
         self.tracks = list(tracks)
-        self.style_html = widgets.HTML(f"<style>{render.css()}</style>",
-                                       layout=widgets.Layout(display="none"))
-        self.prev_button = widgets.Button(description="\u25c0 Prev", tooltip="previous step",
-                                          layout=widgets.Layout(width="auto"))
-        self.next_button = widgets.Button(description="Next \u25b6", tooltip="next step",
-                                          layout=widgets.Layout(width="auto"))
+        self.style_html = widgets.HTML(
+            f"<style>{render.css()}</style>", layout=widgets.Layout(display="none")
+        )
+        self.prev_button = widgets.Button(
+            description="\u25c0 Prev", tooltip="previous step", layout=widgets.Layout(width="auto")
+        )
+        self.next_button = widgets.Button(
+            description="Next \u25b6", tooltip="next step", layout=widgets.Layout(width="auto")
+        )
         self.play = widgets.Play(min=0, max=0, step=1, interval=interval, description="Play")
-        self.slider = widgets.IntSlider(min=0, max=0, value=0, continuous_update=True,
-                                        readout=False, layout=widgets.Layout(width="40%"))
+        self.slider = widgets.IntSlider(
+            min=0,
+            max=0,
+            value=0,
+            continuous_update=True,
+            readout=False,
+            layout=widgets.Layout(width="40%"),
+        )
         self.label = widgets.Label()
-        self.stage = widgets.ToggleButtons(options=[t[0] for t in self.tracks],
-                                           layout=widgets.Layout(
-                                               display="" if len(self.tracks) > 1 else "none"))
+        self.stage = widgets.ToggleButtons(
+            options=[t[0] for t in self.tracks],
+            layout=widgets.Layout(display="" if len(self.tracks) > 1 else "none"),
+        )
         self.body = widgets.HTML()
         widgets.link((self.play, "value"), (self.slider, "value"))
         self.prev_button.on_click(lambda _: self.prev())
         self.next_button.on_click(lambda _: self.next())
         self.slider.observe(self._on_slider, names="value")
         self.stage.observe(self._on_stage, names="value")
-        controls = widgets.HBox([self.prev_button, self.next_button, self.play, self.slider,
-                                 self.label])
+        controls = widgets.HBox(
+            [self.prev_button, self.next_button, self.play, self.slider, self.label]
+        )
         super().__init__([self.style_html, self.stage, controls, self.body])
         self.add_class("glassjax-stepper")
         self._track = 0
@@ -125,7 +137,8 @@ class StepperWidget(widgets.VBox):
         except Exception as exc:  # noqa: BLE001 - a view must never crash the kernel
             self.body.value = render.root(
                 f'<div class="gj-st-error"><b>could not render this step</b>: '
-                f"{render.e(type(exc).__name__)}: {render.e(exc)}</div>")
+                f"{render.e(type(exc).__name__)}: {render.e(exc)}</div>"
+            )
 
 
 class ProgressReporter:
@@ -135,8 +148,7 @@ class ProgressReporter:
     displayed and closed at once can race the page building its views)."""
 
     def __init__(self, title, delay=0.5):
-        self.bar = widgets.IntProgress(min=0, max=1, value=0, description=title,
-                                       bar_style="info")
+        self.bar = widgets.IntProgress(min=0, max=1, value=0, description=title, bar_style="info")
         self.label = widgets.Label("starting")
         self.box = widgets.HBox([self.bar, self.label])
         self._shown = False
@@ -161,8 +173,7 @@ class ProgressReporter:
             self._shown = True
 
     def __call__(self, done, total, phase):
-        if self._wanted and not self._shown and \
-                time.perf_counter() - self._start > self._delay:
+        if self._wanted and not self._shown and time.perf_counter() - self._start > self._delay:
             self._display_now()
         if total:
             self.bar.max = max(int(total), 1)

@@ -6,6 +6,7 @@ Without chromium, Playwright, nbformat or JupyterLab every test here SKIPS and s
 with GLASSJAX_REQUIRE_BROWSER=1 (set by .ci/run where chromium is installed) it FAILS.
 Screenshots go to $GLASSJAX_ARTIFACTS_DIR (default: <tmp>/glassjax-artifacts).
 """
+
 import importlib.util
 import json
 import os
@@ -21,23 +22,36 @@ from pathlib import Path
 
 import pytest
 
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run", "--disable-sync",
-                 "--disable-dev-shm-usage"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+]
 SERVER_START_TIMEOUT_S = 60
 
 
 def _chromium_path():
-    for path in (os.environ.get("GLASSJAX_CHROMIUM"), "/usr/bin/chromium",
-                 shutil.which("chromium"), shutil.which("chromium-browser")):
+    for path in (
+        os.environ.get("GLASSJAX_CHROMIUM"),
+        "/usr/bin/chromium",
+        shutil.which("chromium"),
+        shutil.which("chromium-browser"),
+    ):
         if path and os.access(path, os.X_OK):
             return path
     return None
 
 
 def _missing_requirements():
-    missing = [f"the Python package {mod}" for mod in ("jupyterlab", "playwright", "nbformat")
-               if importlib.util.find_spec(mod) is None]
+    missing = [
+        f"the Python package {mod}"
+        for mod in ("jupyterlab", "playwright", "nbformat")
+        if importlib.util.find_spec(mod) is None
+    ]
     if _chromium_path() is None:
         missing.append("chromium (apt-get install chromium, or set GLASSJAX_CHROMIUM)")
     return missing
@@ -84,21 +98,37 @@ def lab_server(browser_requirements, tmp_path_factory):
     root = home / "root"
     root.mkdir()
     settings = home / "lab-settings"
-    _write_json(settings / "@jupyterlab/apputils-extension/notification.jupyterlab-settings",
-                {"fetchNews": "false", "checkForUpdates": False})
-    env = dict(os.environ,
-               JUPYTER_CONFIG_DIR=str(home / "config"), JUPYTER_RUNTIME_DIR=str(home / "runtime"),
-               JUPYTER_DATA_DIR=str(home / "data"), JUPYTERLAB_SETTINGS_DIR=str(settings),
-               JUPYTERLAB_WORKSPACES_DIR=str(home / "workspaces"), IPYTHONDIR=str(home / "ipython"),
-               PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""))
+    _write_json(
+        settings / "@jupyterlab/apputils-extension/notification.jupyterlab-settings",
+        {"fetchNews": "false", "checkForUpdates": False},
+    )
+    env = dict(
+        os.environ,
+        JUPYTER_CONFIG_DIR=str(home / "config"),
+        JUPYTER_RUNTIME_DIR=str(home / "runtime"),
+        JUPYTER_DATA_DIR=str(home / "data"),
+        JUPYTERLAB_SETTINGS_DIR=str(settings),
+        JUPYTERLAB_WORKSPACES_DIR=str(home / "workspaces"),
+        IPYTHONDIR=str(home / "ipython"),
+        PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""),
+    )
     env.pop("JUPYTER_PATH", None)
     port, token = _free_port(), uuid.uuid4().hex
-    cmd = [sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}",
-           "--ServerApp.ip=127.0.0.1", "--ServerApp.port_retries=0", "--allow-root",
-           f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
-           "--LabApp.news_url=None",
-           "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
-           "--LabApp.expose_app_in_browser=True"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "jupyterlab",
+        "--no-browser",
+        f"--port={port}",
+        "--ServerApp.ip=127.0.0.1",
+        "--ServerApp.port_retries=0",
+        "--allow-root",
+        f"--IdentityProvider.token={token}",
+        f"--ServerApp.root_dir={root}",
+        "--LabApp.news_url=None",
+        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+        "--LabApp.expose_app_in_browser=True",
+    ]
     log_path = home / "server.log"
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(cmd, env=env, cwd=root, stdout=log, stderr=subprocess.STDOUT)
@@ -116,8 +146,9 @@ def lab_server(browser_requirements, tmp_path_factory):
             except OSError:
                 pass
             if time.monotonic() > deadline:
-                pytest.fail(f"jupyter lab did not answer in {SERVER_START_TIMEOUT_S} s:\n"
-                            f"{server.log()}")
+                pytest.fail(
+                    f"jupyter lab did not answer in {SERVER_START_TIMEOUT_S} s:\n{server.log()}"
+                )
             time.sleep(0.2)
         yield server
     finally:
@@ -165,8 +196,10 @@ def page(browser, request):
 @pytest.fixture
 def artifacts(request):
     """A folder for this test's screenshots; the paths are printed and reported."""
-    base = Path(os.environ.get("GLASSJAX_ARTIFACTS_DIR")
-                or Path(tempfile.gettempdir()) / "glassjax-artifacts")
+    base = Path(
+        os.environ.get("GLASSJAX_ARTIFACTS_DIR")
+        or Path(tempfile.gettempdir()) / "glassjax-artifacts"
+    )
     folder = base / request.node.name.replace("/", "_")
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)

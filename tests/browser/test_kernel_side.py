@@ -1,5 +1,6 @@
 """The kernel side of the lab extension, without a browser: the inspector's comm
 protocol, `%load_ext notebook_ext`'s display hooks and the stages bundle."""
+
 import html
 import json
 
@@ -9,7 +10,6 @@ import engine
 import engine.numpy as enp
 import notebook_ext
 from notebook_ext import inspector
-
 from tests.helpers import real_jax
 
 

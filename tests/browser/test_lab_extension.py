@@ -1,6 +1,7 @@
 """The JupyterLab extension `glassjax` in a real JupyterLab and headless Chromium:
 the session-inspector sidebar, the program panel it opens, and the MIME renderer
 (live, and from a saved notebook with no kernel)."""
+
 import re
 
 import engine
@@ -49,8 +50,9 @@ def write_notebook(root, name, cells, kernel="python3"):
 def open_notebook(page, server, name):
     page.goto(server.page_url(name))
     page.wait_for_selector(".jp-NotebookPanel .jp-Notebook .jp-Cell", timeout=60_000)
-    assert page.evaluate("window.jupyterapp.isPluginActivated('glassjax:inspector')"), \
+    assert page.evaluate("window.jupyterapp.isPluginActivated('glassjax:inspector')"), (
         "the glassjax lab extension is not active: is the project pip-installed?"
+    )
 
 
 def run_all_cells(page, n_code_cells):
@@ -60,7 +62,10 @@ def run_all_cells(page, n_code_cells):
         """(n) => {
           const p = [...document.querySelectorAll('.jp-CodeCell .jp-InputArea-prompt')];
           return p.length >= n && p.slice(0, n).every(e => /\\[\\d+\\]/.test(e.textContent));
-        }""", arg=n_code_cells, timeout=90_000)
+        }""",
+        arg=n_code_cells,
+        timeout=90_000,
+    )
     outputs = page.locator(".jp-OutputArea-output").all_inner_texts()
     assert not [t for t in outputs if "Traceback" in t], outputs
 
@@ -79,11 +84,15 @@ def expected_jaxpr():
 
 
 def test_sidebar_lists_jitted_function_and_opens_it(lab_server, page, artifacts):
-    write_notebook(lab_server.root, "inspector.ipynb", [
-        nbformat.v4.new_code_cell("%load_ext notebook_ext"),
-        nbformat.v4.new_code_cell(PROBE_SRC),
-        nbformat.v4.new_code_cell("notebook_ext.show_stages(glassjax_probe, jnp.arange(4.0))"),
-    ])
+    write_notebook(
+        lab_server.root,
+        "inspector.ipynb",
+        [
+            nbformat.v4.new_code_cell("%load_ext notebook_ext"),
+            nbformat.v4.new_code_cell(PROBE_SRC),
+            nbformat.v4.new_code_cell("notebook_ext.show_stages(glassjax_probe, jnp.arange(4.0))"),
+        ],
+    )
     open_notebook(page, lab_server, "inspector.ipynb")
 
     # before %load_ext the kernel has no inspector, and the sidebar says what to do
@@ -123,8 +132,11 @@ def test_sidebar_lists_jitted_function_and_opens_it(lab_server, page, artifacts)
     out = page.locator(".jp-OutputArea-output.glassjax-stages")
     out.wait_for(state="visible")
     stages = out.locator("details.glassjax-stage")
-    assert [stages.nth(i).get_attribute("data-stage") for i in range(stages.count())] == \
-        ["jaxpr", "StableHLO", "optimized HLO"]
+    assert [stages.nth(i).get_attribute("data-stage") for i in range(stages.count())] == [
+        "jaxpr",
+        "StableHLO",
+        "optimized HLO",
+    ]
     assert stages.nth(0).locator("pre").inner_text().strip() == expected_jaxpr()
     artifacts(out, "mime-output")
 
@@ -154,8 +166,9 @@ def luminance(page, selector):
 
 
 def set_theme(page, theme, light):
-    page.evaluate(f"window.jupyterapp.commands.execute('apputils:change-theme', "
-                  f"{{theme: '{theme}'}})")
+    page.evaluate(
+        f"window.jupyterapp.commands.execute('apputils:change-theme', {{theme: '{theme}'}})"
+    )
     page.wait_for_function(f"document.body.dataset.jpThemeLight === '{str(light).lower()}'")
     page.wait_for_selector("#jupyterlab-splash", state="detached")  # the switch's overlay
 
@@ -164,11 +177,17 @@ def test_saved_output_renders_without_kernel(lab_server, page, artifacts):
     """A notebook saved with glassjax outputs, opened with no kernel: the outputs are
     drawn from the saved JSON alone; untrusted HTML goes through the sanitizer."""
     view = notebook_ext.stages(glassjax_probe, enp.arange(4.0))
-    hostile = notebook_ext.StagesView("hostile", [], html=(
-        '<pre class="glassjax-stage-text">kept</pre>'
-        '<img src="x" onerror="window.__glassjax_xss = 1">'))
-    outputs = [nbformat.v4.new_output("display_data", data=v._repr_mimebundle_())
-               for v in (view, hostile)]
+    hostile = notebook_ext.StagesView(
+        "hostile",
+        [],
+        html=(
+            '<pre class="glassjax-stage-text">kept</pre>'
+            '<img src="x" onerror="window.__glassjax_xss = 1">'
+        ),
+    )
+    outputs = [
+        nbformat.v4.new_output("display_data", data=v._repr_mimebundle_()) for v in (view, hostile)
+    ]
     cell = nbformat.v4.new_code_cell("notebook_ext.show_stages(glassjax_probe, x)")
     cell.outputs = outputs
     write_notebook(lab_server.root, "saved.ipynb", [cell], kernel="glassjax-no-such-kernel")
@@ -185,8 +204,7 @@ def test_saved_output_renders_without_kernel(lab_server, page, artifacts):
         dialog.locator("select").select_option(label="No Kernel")
         dialog.locator("button.jp-mod-accept").click()
     dialog.wait_for(state="detached")
-    page.wait_for_function(
-        "() => !window.jupyterapp.shell.currentWidget.sessionContext.session")
+    page.wait_for_function("() => !window.jupyterapp.shell.currentWidget.sessionContext.session")
 
     outs = page.locator(".jp-OutputArea-output.glassjax-stages")
     outs.first.wait_for(state="visible")

@@ -7,6 +7,7 @@ Oracles: the link table embedded in the page (built from the models, read here a
 for which elements a click must highlight, and the browser's own computed colours for
 the theme. Screenshots are saved (see conftest.py) and their paths printed.
 """
+
 import importlib.util
 import json
 import re
@@ -25,8 +26,9 @@ STAGE_KINDS = ["source", "jaxpr", "mlir", "hlo", "hlo_opt"]
 
 @pytest.fixture(scope="module")
 def mlp_report(tmp_path_factory):
-    spec = importlib.util.spec_from_file_location("glassjax_workloads",
-                                                  REPO / "benchmarks" / "workloads.py")
+    spec = importlib.util.spec_from_file_location(
+        "glassjax_workloads", REPO / "benchmarks" / "workloads.py"
+    )
     workloads = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(workloads)
     step, params, x, y = workloads._mlp_step(engine, enp)
@@ -34,8 +36,9 @@ def mlp_report(tmp_path_factory):
     r = report(step, params, x, y, path=path, repeats=5)
     page = path.read_text(encoding="utf-8")
     m = re.search(r'<script type="application/json" class="gj-links">(.*?)</script>', page)
-    fusions = re.findall(r"(?m)^\s+(?:ROOT )?%?([\w.\-]+) = \S+ fusion\(",
-                         r.stages.compiled.as_text())  # XLA's text: the oracle
+    fusions = re.findall(
+        r"(?m)^\s+(?:ROOT )?%?([\w.\-]+) = \S+ fusion\(", r.stages.compiled.as_text()
+    )  # XLA's text: the oracle
     return path, json.loads(m.group(1)), fusions
 
 
@@ -75,8 +78,10 @@ def test_report_page_in_chromium(mlp_report, page, artifacts, theme):
     path, table, fusions = mlp_report
     requests, console = [], []
     page.on("request", lambda r: requests.append(r.url))
-    page.on("console", lambda m: console.append(f"{m.type}: {m.text}")
-            if m.type in ("error", "warning") else None)
+    page.on(
+        "console",
+        lambda m: console.append(f"{m.type}: {m.text}") if m.type in ("error", "warning") else None,
+    )
     page.emulate_media(color_scheme=theme)
     page.goto(path.as_uri())
 
@@ -96,7 +101,8 @@ def test_report_page_in_chromium(mlp_report, page, artifacts, theme):
     # both graphs lay out in the page within the budget: an <svg> with nodes
     page.wait_for_function(
         "document.querySelectorAll('.gjr-graph-pane[data-laid-out=\"true\"]').length === 2",
-        timeout=LAYOUT_BUDGET_MS)
+        timeout=LAYOUT_BUDGET_MS,
+    )
     nodes = page.evaluate("""() => Array.from(document.querySelectorAll('.gjr-graph-pane'),
         p => [p.dataset.graph, p.querySelectorAll('svg g.node').length,
               p.querySelectorAll('svg g.node.gj-collapsed').length])""")
@@ -142,15 +148,16 @@ def test_report_page_in_chromium(mlp_report, page, artifacts, theme):
     page.wait_for_function(
         f"""() => {{ const p = document.querySelector('.gjr-graph-pane[data-graph="hlo_opt"]');
                  return p.dataset.view === {json.dumps(fid)} && p.dataset.laidOut === "true"; }}""",
-        timeout=LAYOUT_BUDGET_MS)
+        timeout=LAYOUT_BUDGET_MS,
+    )
     cluster = f'.gjr-graph-pane[data-graph="hlo_opt"] g.cluster[id="{fid}"]'
     assert page.locator(cluster).count() == 1
     assert page.locator(cluster + ".gj-sel").count() == 1  # still the selection
     artifacts(page, f"{theme}-fusion-open")
 
     # the toggle overrides the system's theme
-    page.locator("[data-gjr-theme]").click()   # auto -> light
-    page.locator("[data-gjr-theme]").click()   # light -> dark
+    page.locator("[data-gjr-theme]").click()  # auto -> light
+    page.locator("[data-gjr-theme]").click()  # light -> dark
     bg = page.evaluate("getComputedStyle(document.getElementById('gjr-root')).backgroundColor")
     assert luminance(bg) < 0.2
 

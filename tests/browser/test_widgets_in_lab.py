@@ -3,6 +3,7 @@ package is installed) in headless Chromium. The tracing stepper and the fusion s
 are run in a kernel and clicked through; each step's DOM is checked against real JAX's
 jaxpr. Also the steppers' static fallback (text/html of the current step), without a
 browser: what a saved notebook or an nbconvert export shows."""
+
 import importlib.util
 import os
 import re
@@ -57,9 +58,11 @@ def oracle_jaxpr():
     try:
         import jax
         import jax.numpy as jnp
+
         text = str(jax.make_jaxpr(lambda x: jnp.sum(jnp.sin(x) * x))(jnp.arange(4.0)))
     except ImportError:
         import engine
+
         text = str(engine.make_jaxpr(f_local)(enp.arange(4.0)))
     eqns = [ln.strip() for ln in text.splitlines() if re.match(r"\s+\w+:\S+ = ", ln)]
     return text, eqns
@@ -72,8 +75,7 @@ def squash(s):
 def write_notebook(root, name, sources):
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell(s) for s in sources]
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "python3",
-                                 "language": "python"}
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "python3", "language": "python"}
     nbformat.write(nb, str(root / name))
 
 
@@ -85,7 +87,10 @@ def run_all_cells(page, n_code_cells):
         """(n) => {
           const p = [...document.querySelectorAll('.jp-CodeCell .jp-InputArea-prompt')];
           return p.length >= n && p.slice(0, n).every(e => /\\[\\d+\\]/.test(e.textContent));
-        }""", arg=n_code_cells, timeout=90_000)
+        }""",
+        arg=n_code_cells,
+        timeout=90_000,
+    )
     outputs = page.locator(".jp-OutputArea-output").all_inner_texts()
     assert not [t for t in outputs if "Traceback" in t], outputs
 
@@ -129,8 +134,9 @@ def check_trace_stepper(page, cell, artifacts, shot_prefix=""):
         assert head.startswith(f"Step {i + 1} of {n}: {primitive} recorded by"), head
         if i < n - 1:  # the jaxpr grows by one equation a step
             assert so_far.count() == i + 1
-            assert [squash(t) for t in so_far.all_inner_texts()] == \
-                [squash(e) for e in eqns[:i + 1]]
+            assert [squash(t) for t in so_far.all_inner_texts()] == [
+                squash(e) for e in eqns[: i + 1]
+            ]
         else:  # the last step shows the whole jaxpr: make_jaxpr's text
             whole = stepper.locator("section[aria-label^='jaxpr (complete'] .gj-code")
             assert squash(whole.inner_text()) == squash(text)
@@ -147,12 +153,16 @@ def check_trace_stepper(page, cell, artifacts, shot_prefix=""):
 def test_steppers_click_through_in_lab(lab_server, page, artifacts):
     from notebook_ext.fusion_stepper import FusionStepper
 
-    write_notebook(lab_server.root, "steppers.ipynb", [
-        "%load_ext notebook_ext",
-        FUNCTION_SRC,
-        "notebook_ext.trace_stepper(f, x)",
-        "notebook_ext.fusion_stepper(f, x)",
-    ])
+    write_notebook(
+        lab_server.root,
+        "steppers.ipynb",
+        [
+            "%load_ext notebook_ext",
+            FUNCTION_SRC,
+            "notebook_ext.trace_stepper(f, x)",
+            "notebook_ext.fusion_stepper(f, x)",
+        ],
+    )
     page.goto(lab_server.page_url("steppers.ipynb"))
     run_all_cells(page, 4)
     page.set_viewport_size({"width": 1400, "height": 1800})  # whole outputs in shots
@@ -174,7 +184,9 @@ def test_steppers_click_through_in_lab(lab_server, page, artifacts):
     cell.locator(".gjx-title:has-text('XLA passes of')").wait_for(state="visible")
     page.wait_for_function(
         "(el) => el.querySelectorAll('.widget-html .gjx-title').length >= 2",
-        arg=cell.element_handle(), timeout=60_000)  # built after the cell ran
+        arg=cell.element_handle(),
+        timeout=60_000,
+    )  # built after the cell ran
     next_button = cell.locator("button:has-text('next')")
     prev_button = cell.locator("button:has-text('prev')")
     for _ in range(vis.index(fusion)):  # move to the fusion pass
@@ -198,8 +210,7 @@ def test_steppers_click_through_in_lab(lab_server, page, artifacts):
     cell.locator(".widget-checkbox input[type=checkbox]").check()
     all_steps = expected.steps
     info = cell.locator(".widget-html:has(.gjx-title)").nth(1)
-    wait_text(info, f"step {all_steps.index(fusion) + 1} of {len(all_steps)}",
-              exact=False)
+    wait_text(info, f"step {all_steps.index(fusion) + 1} of {len(all_steps)}", exact=False)
     assert title.inner_text() == fusion.title
     next_button.click()  # the pass after fusion, unchanged or not
     after = all_steps[all_steps.index(fusion) + 1]
@@ -227,21 +238,34 @@ def notebook7_server(browser_requirements, lab_server, tmp_path_factory):
     home = tmp_path_factory.mktemp("notebook7")
     root = home / "root"
     root.mkdir()
-    env = dict(os.environ,
-               JUPYTER_CONFIG_DIR=str(home / "config"), JUPYTER_RUNTIME_DIR=str(home / "runtime"),
-               JUPYTER_DATA_DIR=str(home / "data"),
-               JUPYTERLAB_SETTINGS_DIR=str(home / "settings"),
-               JUPYTERLAB_WORKSPACES_DIR=str(home / "workspaces"), IPYTHONDIR=str(home / "ipython"),
-               PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""))
+    env = dict(
+        os.environ,
+        JUPYTER_CONFIG_DIR=str(home / "config"),
+        JUPYTER_RUNTIME_DIR=str(home / "runtime"),
+        JUPYTER_DATA_DIR=str(home / "data"),
+        JUPYTERLAB_SETTINGS_DIR=str(home / "settings"),
+        JUPYTERLAB_WORKSPACES_DIR=str(home / "workspaces"),
+        IPYTHONDIR=str(home / "ipython"),
+        PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""),
+    )
     env.pop("JUPYTER_PATH", None)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     token = uuid.uuid4().hex
-    cmd = [sys.executable, "-m", "notebook", "--no-browser", f"--port={port}",
-           "--ServerApp.ip=127.0.0.1", "--ServerApp.port_retries=0", "--allow-root",
-           f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
-           "--JupyterNotebookApp.expose_app_in_browser=True"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "notebook",
+        "--no-browser",
+        f"--port={port}",
+        "--ServerApp.ip=127.0.0.1",
+        "--ServerApp.port_retries=0",
+        "--allow-root",
+        f"--IdentityProvider.token={token}",
+        f"--ServerApp.root_dir={root}",
+        "--JupyterNotebookApp.expose_app_in_browser=True",
+    ]
     log_path = home / "server.log"
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(cmd, env=env, cwd=root, stdout=log, stderr=subprocess.STDOUT)
@@ -252,8 +276,9 @@ def notebook7_server(browser_requirements, lab_server, tmp_path_factory):
             if proc.poll() is not None:
                 pytest.fail(f"jupyter notebook exited with {proc.returncode}:\n{server.log()}")
             try:
-                with urllib.request.urlopen(f"{server.url}/api/status?token={token}",
-                                            timeout=2) as r:
+                with urllib.request.urlopen(
+                    f"{server.url}/api/status?token={token}", timeout=2
+                ) as r:
                     if r.status == 200:
                         break
             except OSError:
@@ -273,8 +298,11 @@ def notebook7_server(browser_requirements, lab_server, tmp_path_factory):
 
 def test_trace_stepper_in_notebook7(notebook7_server, browser, artifacts):
     server = notebook7_server
-    write_notebook(server.root, "nb7.ipynb", [
-        "%load_ext notebook_ext", FUNCTION_SRC, "notebook_ext.trace_stepper(f, x)"])
+    write_notebook(
+        server.root,
+        "nb7.ipynb",
+        ["%load_ext notebook_ext", FUNCTION_SRC, "notebook_ext.trace_stepper(f, x)"],
+    )
     context = browser.new_context(viewport={"width": 1400, "height": 900})
     page = context.new_page()
     page.set_default_timeout(30_000)
@@ -308,8 +336,9 @@ def test_stepper_bundle_has_static_html_of_current_step():
         assert bundle["text/plain"] == f"Tracing stepper of f_local: tracing: step {i + 1} of 3"
         page = bundle["text/html"]
         assert "<script" not in page and "<style>" in page
-        cur = re.search(r'aria-label="Equation just emitted".*?<div class="gj-st-cur">(.*?)</div>',
-                        page).group(1)
+        cur = re.search(
+            r'aria-label="Equation just emitted".*?<div class="gj-st-cur">(.*?)</div>', page
+        ).group(1)
         assert squash(cur) == squash(eqn)
         w.next()
 
