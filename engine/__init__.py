@@ -11,6 +11,7 @@ from . import (
     lax,  # noqa: F401
     numpy,  # noqa: F401
     random,  # noqa: F401
+    scipy,  # noqa: F401
     tree_util,  # noqa: F401
 )
 from .api import (  # noqa: F401
