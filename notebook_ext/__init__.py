@@ -7,32 +7,45 @@ In a notebook::
     notebook_ext.show_stages(f, x)
 """
 
+import importlib
+import sys
+import types
+
 from .display import MIME_TYPE, StagesView, show_stages, stages  # noqa: F401
+
+# Widgets that share their submodule's name (``notebook_ext.launcher`` is the function
+# ``launcher`` defined in ``notebook_ext/launcher.py``). Importing a submodule makes Python
+# set the package attribute to the module, which would hide the function after first use;
+# the package's module class refuses that, so the name always means the function.
+_WIDGETS = {
+    "explore": ("explorer", "explore"),
+    "fusion_stepper": ("fusion_stepper", "fusion_stepper"),
+    "launcher": ("launcher", "launcher"),
+    "session": ("session", "session"),
+    "trace_stepper": ("steppers", "trace_stepper"),
+    "grad_stepper": ("steppers", "grad_stepper"),
+    "vmap_stepper": ("steppers", "vmap_stepper"),
+}
+
+
+class _Package(types.ModuleType):
+    def __setattr__(self, name, value):
+        if name in _WIDGETS and isinstance(value, types.ModuleType):
+            return  # the submodule stays in sys.modules; the package name keeps the widget
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
 
 
 def __getattr__(name):
     # The widgets import ipywidgets and visualize; load them when first asked for.
-    if name == "explore":
-        from .explorer import explore
-
-        return explore
-    if name == "fusion_stepper":
-        from .fusion_stepper import fusion_stepper
-
-        return fusion_stepper
-    if name == "launcher":
-        from .launcher import launcher
-
-        return launcher
-    if name == "session":
-        from .session import session
-
-        return session
-    if name in ("trace_stepper", "grad_stepper", "vmap_stepper"):
-        from . import steppers
-
-        return getattr(steppers, name)
-    raise AttributeError(name)
+    if name not in _WIDGETS:
+        raise AttributeError(f"module 'notebook_ext' has no attribute {name!r}")
+    module, attr = _WIDGETS[name]
+    fn = getattr(importlib.import_module(f".{module}", __name__), attr)
+    globals()[name] = fn
+    return fn
 
 
 LABEXTENSION_NAME = "glassjax"

@@ -52,6 +52,7 @@ class PassView:
             self.label, self.kind, self.text = dump["label"], dump["kind"], dump["text"]
             self.changed = False
         self.previous = previous  # the changed PassView before it (module unchanged since)
+        self._own_module = None
 
     def __repr__(self):
         where = f"{self.pipeline}/" if self.pipeline else ""
@@ -74,7 +75,14 @@ class PassView:
     def module(self):
         if self.step is not None:
             return self.step.module
-        return self.previous.module if self.previous is not None else None
+        if self.previous is not None:
+            return self.previous.module
+        # a pass before the first one that changed anything: the module as it came in
+        if self._own_module is None:
+            from visualize.hlo_model import parse_hlo_module
+
+            self._own_module = parse_hlo_module(self.text)
+        return self._own_module
 
     @property
     def summary(self):
