@@ -9,6 +9,7 @@ from . import (
     dtypes,  # noqa: F401
     errors,  # noqa: F401
     lax,  # noqa: F401
+    nn,  # noqa: F401
     numpy,  # noqa: F401
     random,  # noqa: F401
     scipy,  # noqa: F401

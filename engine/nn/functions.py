@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import dtypes, lax
-from . import numpy as jnp
-from .numpy._util import (
+from .. import dtypes, lax
+from .. import numpy as jnp
+from ..numpy._util import (
     as_array,
     as_operand,
     check_arraylike,
@@ -49,7 +49,6 @@ __all__ = [
     "one_hot",
     "standardize",
     "normalize",
-    "initializers",
 ]
 
 tanh = jnp.tanh
@@ -290,29 +289,3 @@ def standardize(x, axis=-1, mean=None, variance=None, epsilon=1e-5, where=None):
 
 
 normalize = standardize
-
-
-# ---------------------------------------------------------------------------- initializers
-
-
-class _Initializers:
-    """``nn.initializers``: functions ``init(key, shape, dtype) -> Array``. Those that
-    draw random numbers need ``engine.random``."""
-
-    @staticmethod
-    def zeros(key, shape, dtype=None):
-        return jnp.zeros(shape, dtype or dtypes.default_float_dtype())
-
-    @staticmethod
-    def ones(key, shape, dtype=None):
-        return jnp.ones(shape, dtype or dtypes.default_float_dtype())
-
-    @staticmethod
-    def constant(value, dtype=None):
-        def init(key, shape, dtype=dtype):
-            return jnp.full(shape, value, dtype or dtypes.default_float_dtype())
-
-        return init
-
-
-initializers = _Initializers()
