@@ -14,4 +14,5 @@ from .misc import *  # noqa: F401,F403
 from .reductions import *  # noqa: F401,F403
 from .slicing import *  # noqa: F401,F403
 from .special import *  # noqa: F401,F403
+from .special_gamma import *  # noqa: F401,F403
 from .structural import *  # noqa: F401,F403
