@@ -622,6 +622,19 @@ def fori_loop(lower, upper, body_fun, init_val):
     from .elementwise import add
     from .logic import lt
 
+    if not callable(body_fun):
+        raise TypeError("lax.fori_loop: body_fun argument should be callable.")
+    lo_dt = dtypes.canonicalize_dtype(dtypes.dtype_of(lower))
+    hi_dt = dtypes.canonicalize_dtype(dtypes.dtype_of(upper))
+    # differing bounds are allowed only when both are signed ints and exactly one is a
+    # weakly typed (Python) scalar, which then takes the other's type
+    signed = all(np.issubdtype(d, np.signedinteger) for d in (lo_dt, hi_dt))
+    one_weak = dtypes.is_weakly_typed(lower) != dtypes.is_weakly_typed(upper)
+    if lo_dt != hi_dt and not (signed and one_weak):
+        raise TypeError(
+            "lower and upper arguments to fori_loop must have equal types, "
+            f"got {lo_dt.name} and {hi_dt.name}"
+        )
     lo_c, hi_c = core.concrete_or_none(lower), core.concrete_or_none(upper)
     static = all(
         isinstance(v, (int, np.integer))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import builtins
+import types
 import operator
 
 import numpy as np
@@ -59,7 +60,14 @@ def array(object, dtype=None, copy=True, order="K", ndmin=0):
         dt = dtype if dtype is not None else dtypes.python_scalar_dtype(object)
         weak = dtype is None and type(object) is not bool
         out = dispatch.device_put_value(np.asarray(object).astype(dt), None, weak_type=weak)
+    elif object is None:
+        raise ValueError("None is not a valid value for jnp.array")
     else:
+        if isinstance(object, types.GeneratorType):
+            raise TypeError(
+                f"Value {object!r} with dtype object is not a valid JAX array type. "
+                "Only arrays of numeric types are supported by JAX."
+            )
         val = np.asarray(object)
         if val.dtype == _object_dtype:
             raise TypeError("JAX only supports number and bool dtypes, got dtype object in array")
@@ -95,6 +103,8 @@ def _leaves(seq):
 
 def _from_sequence(seq, dtype):
     leaves = list(_leaves(seq))
+    if builtins.any(x is None for x in leaves):
+        raise ValueError("None is not a valid value for jnp.array")
     traced = any(isinstance(x, (Array, core.Tracer)) for x in leaves)
     if not traced:
         if dtype is None and not builtins.all(dtypes.is_python_scalar(x) for x in leaves):
