@@ -23,7 +23,16 @@ from ..numpy._util import (
 )
 
 __all__ = [
+    "identity",
     "relu",
+    "squareplus",
+    "sparse_plus",
+    "sparse_sigmoid",
+    "log1mexp",
+    "logmeanexp",
+    "scaled_dot_general",
+    "scaled_matmul",
+    "get_scaled_dot_general_config",
     "relu6",
     "sigmoid",
     "log_sigmoid",
@@ -67,6 +76,11 @@ def _c(x, v):
 def _arr(name, x):
     check_arraylike(name, x)
     return as_array(as_operand(x))
+
+
+def identity(x):
+    """Returns ``x`` as an array (the identity activation)."""
+    return _arr("identity", x)
 
 
 def relu(x):
@@ -204,6 +218,8 @@ def softmax(x, axis=-1, where=None, initial=None):
     """``exp(x - max) / sum(exp(x - max))`` along ``axis``."""
     x = _float_arg("softmax", x)
     x_max = _stable_max(x, axis, where)
+    if where is not None:
+        x = jnp.where(where, x, lax.full_like(x, -np.inf))
     unnormalized = lax.exp(lax.sub(x, lax.stop_gradient(x_max)))
     total = jnp.sum(unnormalized, axis, where=where, keepdims=True)
     result = lax.div(unnormalized, total)
@@ -216,6 +232,8 @@ def log_softmax(x, axis=-1, where=None, initial=None):
     """``x - max - log(sum(exp(x - max)))`` along ``axis``."""
     x = _float_arg("log_softmax", x)
     x_max = _stable_max(x, axis, where)
+    if where is not None:
+        x = jnp.where(where, x, lax.full_like(x, -np.inf))
     shifted = lax.sub(x, lax.stop_gradient(x_max))
     shifted_lse = lax.log(jnp.sum(lax.exp(shifted), axis, where=where, keepdims=True))
     result = lax.sub(shifted, shifted_lse)
@@ -275,12 +293,20 @@ def one_hot(x, num_classes, *, dtype=None, axis=-1):
     return lax.convert_element_type(jnp.equal(lhs, rhs), dtype)
 
 
-def standardize(x, axis=-1, mean=None, variance=None, epsilon=1e-5, where=None):
-    """``(x - mean) / sqrt(variance + epsilon)`` with mean and variance along ``axis``."""
+def standardize(
+    x, axis=-1, mean=None, variance=None, epsilon=1e-5, where=None, *, algorithm="fast"
+):
+    """``(x - mean) / sqrt(variance + epsilon)`` with mean and variance along ``axis``;
+    ``algorithm="fast"`` takes the variance as E[x^2] - E[x]^2, ``"stable"`` as
+    E[(x - mean)^2]."""
     x = _arr("standardize", x)
+    if algorithm not in ("fast", "stable"):
+        raise ValueError(f"Unknown algorithm '{algorithm}'. Expected 'fast' or 'stable'.")
     if mean is None:
         mean = jnp.mean(x, axis, keepdims=True, where=where)
-    if variance is None:
+    if variance is None and algorithm == "stable":
+        variance = jnp.mean(jnp.square(jnp.subtract(x, mean)), axis, keepdims=True, where=where)
+    elif variance is None:
         variance = jnp.subtract(
             jnp.mean(jnp.square(x), axis, keepdims=True, where=where), jnp.square(mean)
         )
@@ -289,3 +315,107 @@ def standardize(x, axis=-1, mean=None, variance=None, epsilon=1e-5, where=None):
 
 
 normalize = standardize
+
+
+def squareplus(x, b=4):
+    """``(x + sqrt(x^2 + b)) / 2``, a smooth relu."""
+    check_arraylike("squareplus", x, b)
+    return jnp.true_divide(jnp.add(x, jnp.sqrt(jnp.add(jnp.square(x), b))), 2)
+
+
+def sparse_plus(x):
+    """0 for ``x <= -1``, ``x`` for ``x >= 1``, ``(x + 1)^2 / 4`` in between."""
+    x = _arr("sparse_plus", x)
+    quad = jnp.true_divide(jnp.square(jnp.add(x, 1.0)), 4)
+    return jnp.where(jnp.less_equal(x, -1.0), 0.0, jnp.where(jnp.greater_equal(x, 1.0), x, quad))
+
+
+def sparse_sigmoid(x):
+    """``clip(x + 1, 0, 2) / 2``, the derivative of ``sparse_plus``."""
+    return jnp.multiply(0.5, jnp.clip(jnp.add(_arr("sparse_sigmoid", x), 1.0), 0.0, 2.0))
+
+
+def log1mexp(x):
+    """``log(1 - exp(-x))``, through ``expm1`` below ``log(2)`` and ``log1p`` above.
+
+    JAX gives it the derivative ``1 / expm1(x)`` by hand; here each branch sees only the
+    inputs it is chosen for, so the gradient is that value on both sides of the switch
+    (no NaN leaks from the branch not taken)."""
+    x = _arr("log1mexp", x)
+    c = jnp.log(2.0)
+    low = jnp.less(x, c)
+    x_low = jnp.where(low, x, c)
+    x_high = jnp.where(low, c, x)
+    return jnp.where(
+        low,
+        jnp.log(jnp.negative(jnp.expm1(jnp.negative(x_low)))),
+        jnp.log1p(jnp.negative(jnp.exp(jnp.negative(x_high)))),
+    )
+
+
+def logmeanexp(x, axis=None, where=None, keepdims=False):
+    """``log(mean(exp(x)))`` along ``axis``: ``logsumexp`` minus the log of the count."""
+    lse = logsumexp(x, axis=axis, where=where, keepdims=keepdims)
+    x = _arr("logmeanexp", x)
+    shape = shape_of(x)
+    if where is None:
+        axes = reduction_axes(axis, len(shape))
+        count = float(np.prod([shape[a] for a in axes]))
+        count = jnp.full(shape_of(lse), count, dtype_of(lse))
+    else:
+        mask = jnp.broadcast_to(where, shape)
+        count = jnp.sum(mask, axis=axis, keepdims=keepdims, dtype=dtype_of(lse))
+    return jnp.subtract(lse, jnp.log(count))
+
+
+def scaled_dot_general(
+    lhs, rhs, dimension_numbers, preferred_element_type=np.float32, configs=None,
+    implementation=None,
+):  # fmt: skip
+    """With ``configs=None``, ``lax.dot_general``; block-scaled (mxfp8/nvfp4) configs
+    need cuDNN and are not available here."""
+    if configs is not None:
+        raise NotImplementedError(
+            "nn.scaled_dot_general with block-scale configs needs cuDNN's kernels; "
+            "call it with configs=None (a plain lax.dot_general)"
+        )
+    return lax.dot_general(
+        lhs, rhs, dimension_numbers, preferred_element_type=preferred_element_type
+    )
+
+
+def scaled_matmul(lhs, rhs, lhs_scales, rhs_scales, preferred_element_type=np.float32):
+    """Block-scaled matmul: a cuDNN kernel in JAX, not available here."""
+    raise NotImplementedError(
+        "nn.scaled_matmul lowers to cuDNN's block-scaled matmul, which this engine does not "
+        "provide; dequantize (lhs * lhs_scales, rhs * rhs_scales) and use jnp.einsum"
+    )
+
+
+class BlockScaleConfig:
+    """What ``get_scaled_dot_general_config`` describes: a block-scaled format."""
+
+    def __init__(self, mode, block_size, data_type, scale_type, global_scale, infer_only):
+        self.mode, self.block_size = mode, block_size
+        self.data_type, self.scale_type = data_type, scale_type
+        self.global_scale, self.infer_only = global_scale, infer_only
+
+    def __repr__(self):
+        return f"BlockScaleConfig(mode={self.mode!r}, block_size={self.block_size})"
+
+
+def get_scaled_dot_general_config(mode, global_scale=None):
+    """The block-scale configuration of ``'nvfp4'`` or ``'mxfp8'``."""
+    import ml_dtypes
+
+    if mode == "nvfp4":
+        return BlockScaleConfig(
+            "nvfp4", 16, np.dtype(ml_dtypes.float4_e2m1fn), np.dtype(ml_dtypes.float8_e4m3fn),
+            jnp.ones((1,), np.float32) if global_scale is None else global_scale, False,
+        )  # fmt: skip
+    if mode == "mxfp8":
+        return BlockScaleConfig(
+            "mxfp8", 32, np.dtype(ml_dtypes.float8_e4m3fn),
+            np.dtype(ml_dtypes.float8_e8m0fnu), None, False,
+        )  # fmt: skip
+    raise ValueError(f"Unsupported mode: {mode}")
