@@ -79,7 +79,7 @@ class KeyDType:
         return hash(self.name)
 
 
-key_dtype = KeyDType()
+_KEY_DTYPE = KeyDType()
 
 
 class PRNGKeyArray:
@@ -94,7 +94,7 @@ class PRNGKeyArray:
     shape = property(lambda self: tuple(core.get_aval(self._data).shape[:-1]))
     ndim = property(lambda self: len(self.shape))
     size = property(lambda self: math.prod(self.shape))
-    dtype = property(lambda self: key_dtype)
+    dtype = property(lambda self: _KEY_DTYPE)
 
     def __len__(self):
         if not self.shape:
@@ -139,8 +139,8 @@ class PRNGKeyArray:
 
     def __repr__(self):
         if isinstance(self._data, core.Tracer):
-            return f"PRNGKeyArray({self.shape}, dtype={key_dtype}) overlaying {self._data!r}"
-        return f"Array({self.shape}, dtype={key_dtype}) overlaying:\n{np.asarray(self._data)}"
+            return f"PRNGKeyArray({self.shape}, dtype={_KEY_DTYPE}) overlaying {self._data!r}"
+        return f"Array({self.shape}, dtype={_KEY_DTYPE}) overlaying:\n{np.asarray(self._data)}"
 
 
 tree_util.register_pytree_node(
@@ -825,3 +825,20 @@ def _searchsorted_left(sorted_1d, values):
     )
     count = lax.convert_element_type(below, dtypes.default_int_dtype())
     return lax.reduce_sum(count, (len(vshape),))
+
+
+def key_dtype(impl_spec=None):
+    """The dtype of typed keys (``key<fry>``)."""
+    _check_impl(impl_spec)
+    return _KEY_DTYPE
+
+
+# The distributions live in sibling modules (each imports the helpers above).
+from .random_discrete import *  # noqa: E402,F401,F403
+from .random_discrete import __all__ as _discrete_all  # noqa: E402
+from .random_distributions import *  # noqa: E402,F401,F403
+from .random_distributions import __all__ as _dist_all  # noqa: E402
+from .random_gamma import *  # noqa: E402,F401,F403
+from .random_gamma import __all__ as _gamma_all  # noqa: E402
+
+__all__ += ["key_dtype", "PRNGKeyArray"] + _gamma_all + _dist_all + _discrete_all
