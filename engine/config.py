@@ -1,7 +1,18 @@
-"""Global flags, read and set like JAX's: ``engine.config.update("jax_enable_x64", True)``."""
+"""Global flags, read and set like JAX's: ``engine.config.update("jax_enable_x64", True)``.
+
+Some flags change the program a function traces to (``jax_enable_x64`` changes the
+dtypes of Python scalars and of ``arange``/``zeros``; ``jax_default_matmul_precision``
+goes into every ``dot_general``). Their current values form the *trace context*, a
+small integer (``config.trace_context_id``) that every trace and compile cache puts in
+its keys, so flipping a flag never reuses a program traced under the other value, and
+flipping it back finds the old one again (as JAX does)."""
+
+from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Callable
+from typing import Any
 
 
 class Config:
@@ -11,22 +22,63 @@ class Config:
         "jax_disable_jit": False,
         "jax_default_matmul_precision": None,
     }
+    # Flags whose value changes what tracing or lowering produces (part of cache keys).
+    # ``jax_disable_jit`` is not one: it bypasses the caches altogether.
+    _program_flags = ("jax_enable_x64", "jax_default_matmul_precision", "jax_platforms")
 
     def __init__(self):
         object.__setattr__(self, "_values", dict(self._defaults))
         object.__setattr__(self, "_listeners", [])
+        object.__setattr__(self, "_program_flags", list(type(self)._program_flags))
+        object.__setattr__(self, "_contexts", {})  # values tuple -> id
+        object.__setattr__(self, "_context_values", [])  # id -> values tuple
+        for name, value in self._values.items():
+            object.__setattr__(self, name, value)  # plain attribute reads on hot paths
+        self._refresh_context()
 
-    def update(self, name, value):
+    def define(self, name: str, default: Any, *, affects_program: bool = False) -> None:
+        """Add a flag (for modules that introduce one). ``affects_program=True`` when its
+        value changes what tracing or lowering produces: it then joins the cache keys."""
+        if name in self._values:
+            raise ValueError(f"config option {name!r} is already defined")
+        self._values[name] = default
+        object.__setattr__(self, name, default)
+        if affects_program:
+            self._program_flags.append(name)
+            self._refresh_context()
+
+    def update(self, name: str, value: Any) -> None:
         if name not in self._values:
             raise AttributeError(
                 f"Unrecognized config option: {name!r}; known: {sorted(self._values)}"
             )
         self._values[name] = value
+        object.__setattr__(self, name, value)
+        if name in self._program_flags:
+            self._refresh_context()
         for fn in self._listeners:
             fn(name, value)
 
-    def on_change(self, fn):
-        """Register ``fn(name, value)``; caches that depend on flags use this to reset."""
+    def _refresh_context(self):
+        values = tuple(self._values[n] for n in self._program_flags)
+        try:
+            cid = self._contexts.get(values)
+        except TypeError:  # an unhashable flag value: key it by its repr
+            values = tuple(map(repr, values))
+            cid = self._contexts.get(values)
+        if cid is None:
+            cid = self._contexts[values] = len(self._context_values)
+            self._context_values.append(values)
+        object.__setattr__(self, "trace_context_id", cid)
+
+    def trace_context(self, context_id: int | None = None) -> dict[str, Any]:
+        """The program-changing flags and their values, now or for an earlier
+        ``trace_context_id`` (as a cache entry's signature records it)."""
+        cid = self.trace_context_id if context_id is None else context_id
+        return dict(zip(self._program_flags, self._context_values[cid]))
+
+    def on_change(self, fn: Callable[[str, Any], None]) -> None:
+        """Register ``fn(name, value)``, called after every ``update``."""
         self._listeners.append(fn)
 
     def __getattr__(self, name):
@@ -39,7 +91,7 @@ class Config:
         raise AttributeError("use config.update(name, value)")
 
     @property
-    def x64_enabled(self):
+    def x64_enabled(self) -> bool:
         return self._values["jax_enable_x64"]
 
 

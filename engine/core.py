@@ -423,12 +423,12 @@ class EvalTrace(Trace):
 
 class _Context(threading.local):
     def __init__(self):
-        self.trace = EvalTrace()
+        self.trace = eval_trace  # one bottom trace shared by every thread
         self.source_info = None
 
 
+eval_trace = EvalTrace()
 _ctx = _Context()
-eval_trace = _ctx.trace
 
 
 def current_trace():

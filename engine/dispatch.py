@@ -3,6 +3,8 @@ compiling jaxprs, and moving values onto devices."""
 
 from __future__ import annotations
 
+import struct
+
 import numpy as np
 
 from . import core, dtypes, runtime
@@ -10,7 +12,8 @@ from .array import Array
 from .config import config
 from .core import ClosedJaxpr, Jaxpr, JaxprEqn, Var
 
-_CACHE_LIMIT = 4096
+_CACHE_LIMIT = 4096  # eager one-primitive executables kept (least recently used go first)
+_SCALAR_CACHE_LIMIT = 1024
 
 
 class Stats:
@@ -25,6 +28,42 @@ stats = Stats()
 
 def default_device():
     return runtime.default_device()
+
+
+# ---------------------------------------------------------------------------- cache keys
+
+_pack_double = struct.Struct("<d").pack
+
+
+def scalar_key(v):
+    """A cache key for a Python or NumPy scalar that tells apart every value a program
+    can tell apart: ``0.0 == -0.0`` and ``1 == 1.0 == True`` in Python, but they are
+    different programs' inputs. Floats are keyed by their bits (so NaN payloads too)."""
+    t = type(v)
+    if t is float:
+        return (t, _pack_double(v))
+    if t is complex:
+        return (t, _pack_double(v.real), _pack_double(v.imag))
+    if isinstance(v, np.generic):
+        return (t, v.tobytes())
+    return (t, v)
+
+
+def evict_one(cache):
+    """Make room in ``cache`` (a dict whose values have ``hits`` and ``seen`` counters)
+    by evicting about the least recently used entry, without any bookkeeping on a hit
+    beyond ``entry.hits += 1``: a second-chance sweep in insertion order moves each
+    entry hit since it was last swept to the back, and evicts the first one that was
+    not. Returns the evicted (key, entry)."""
+    for _ in range(len(cache)):
+        key = next(iter(cache))
+        entry = cache.pop(key)
+        if entry.hits == entry.seen:
+            return key, entry
+        entry.seen = entry.hits
+        cache[key] = entry
+    key = next(iter(cache))  # every entry was hit: the oldest goes
+    return key, cache.pop(key)
 
 
 # ---------------------------------------------------------------------------- putting values
@@ -55,11 +94,11 @@ def device_put_value(x, device=None, weak_type=None, committed=False):
         aval = aval.update(weak_type=weak_type)
     if type(x) is core.WeakScalar or dtypes.is_python_scalar(x):
         v = x.value if type(x) is core.WeakScalar else x
-        key = (type(v), v, aval.dtype, aval.weak_type, device)
+        key = (scalar_key(v), aval.dtype, aval.weak_type, device)
         arr = _scalar_cache.get(key)
         if arr is None:
-            if len(_scalar_cache) > 1024:
-                _scalar_cache.clear()
+            if len(_scalar_cache) >= _SCALAR_CACHE_LIMIT:  # the oldest goes (cheap to redo)
+                del _scalar_cache[next(iter(_scalar_cache))]
             arr = _scalar_cache[key] = Array(
                 runtime.device_put(np.asarray(x, aval.dtype), device, aval.weak_type), aval, device
             )
@@ -97,16 +136,29 @@ def _buffers(args, device):
 
 # ---------------------------------------------------------------------------- eager primitives
 
-_prim_cache = {}
+_prim_cache = {}  # (primitive, params, avals, device, trace context) -> _PrimEntry
+
+
+class _PrimEntry:
+    __slots__ = ("exe", "out_avals", "hits", "seen")
+
+    def __init__(self, exe, out_avals):
+        self.exe, self.out_avals = exe, out_avals
+        self.hits = self.seen = 0
 
 
 def _params_key(params):
     try:
         key = tuple(params.items())
         hash(key)
-        return key
     except TypeError:
         return None
+    for v in params.values():
+        if type(v) is float or type(v) is complex:  # 0.0 == -0.0: key floats by bits
+            return tuple(
+                (k, scalar_key(v) if type(v) in (float, complex) else v) for k, v in params.items()
+            )
+    return key
 
 
 def apply_primitive(prim, args, params):
@@ -114,17 +166,18 @@ def apply_primitive(prim, args, params):
     device = _pick_device(args)
     avals = tuple(x.aval if type(x) is Array else core.get_aval(x) for x in args)
     pkey = _params_key(params)
-    key = (prim, pkey, avals, device)
+    key = (prim, pkey, avals, device, config.trace_context_id)
     entry = _prim_cache.get(key) if pkey is not None else None
     if entry is None:
-        entry = _compile_primitive(prim, avals, params, device)
+        entry = _PrimEntry(*_compile_primitive(prim, avals, params, device))
         if pkey is not None:
             if len(_prim_cache) >= _CACHE_LIMIT:
-                _prim_cache.clear()
+                evict_one(_prim_cache)
             _prim_cache[key] = entry
-    exe, out_avals = entry
-    outs = execute(exe, args, _buffers(args, device))
-    results = [Array(b, a, device) for b, a in zip(outs, out_avals)]
+    else:
+        entry.hits += 1
+    outs = execute(entry.exe, args, _buffers(args, device))
+    results = [Array(b, a, device) for b, a in zip(outs, entry.out_avals)]
     return results if prim.multiple_results else results[0]
 
 
@@ -192,10 +245,7 @@ def run_executable(exe, out_avals, args, device):
     return [Array(b, a, device) for b, a in zip(outs, out_avals)]
 
 
-def _on_config_change(name, value):
-    if name == "jax_enable_x64":
-        _prim_cache.clear()
-        _scalar_cache.clear()
-
-
-config.on_change(_on_config_change)
+def clear_caches():
+    """Forget every eager executable and cached scalar buffer."""
+    _prim_cache.clear()
+    _scalar_cache.clear()

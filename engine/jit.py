@@ -6,9 +6,17 @@ evaluation, transposition, batching) and lower it as a called function."""
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import inspect
+import itertools
+import threading
+import time
 import weakref
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+import numpy as np
 
 from . import core, dispatch, runtime, tree_util
 from .array import Array
@@ -19,6 +27,7 @@ from .interpreters import jvp as jvp_mod
 from .interpreters import lowering, transpose
 from .interpreters import partial_eval as pe
 from .interpreters.tracing import convert_constvars_to_invars, trace_to_jaxpr
+from .stages import Lowered, Traced, compile_lowered
 
 jit_p = Primitive("jit", multiple_results=True)
 jit_p.pp_params = lambda p: {"name": p["name"], "jaxpr": p["jaxpr"]}
@@ -117,76 +126,68 @@ def _jit_lowering(ctx, *args, jaxpr, name, donated_invars):
 
 
 # ---------------------------------------------------------------------------- the user's jit
+#
+# One compile path. A call, ``.trace``, ``.lower`` and ``.compile`` all go through one
+# per-function cache (``_FunctionCache``), weakly keyed on the Python callable and so
+# shared by every ``jit`` wrapper of it, as in JAX:
+#
+#   jaxprs   (static args, input structure, avals, trace context) -> the traced jaxpr;
+#            shared by wrappers with any options (donation or XLA options do not change
+#            what tracing produces).
+#   entries  (options, static args, input structure, avals, device, trace context)
+#            -> _Entry holding the Traced / Lowered / Compiled stage objects.
+#   fast     per options: (args' structure, avals, device, trace context) -> _Entry,
+#            what a call without static or keyword arguments looks up.
+#
+# A call is one dict lookup then an execute; on a miss it traces, lowers and compiles
+# through the same methods ``Traced.lower`` and ``Lowered.compile`` use, so both ways
+# honour donation, compiler options, static arguments and devices identically.
+
+CACHE_SIZE = 256  # signatures kept per function; the least recently used go first
 
 _all_jitted = weakref.WeakSet()
+_caches = weakref.WeakKeyDictionary()  # callable -> _FunctionCache
+_caches_lock = threading.Lock()
+_serial = itertools.count(1)
 
 
-class _Entry:
+class _Options:
+    """A wrapper's options beyond the function: how arguments split into static and
+    dynamic ones, what is donated, where and how it compiles. Holds no reference to
+    the function (the stage objects in the weakly keyed cache keep one of these)."""
+
     __slots__ = (
-        "exe",
-        "execute",
-        "handlers",
-        "out_avals",
-        "out_tree",
-        "const_args",
+        "name",
+        "static_argnums",
+        "static_argnames",
+        "donate_argnums",
         "device",
-        "closed",
+        "backend",
+        "compiler_options",
+        "key",
     )
 
-
-class JitFunction:
-    """What ``jit(f)`` returns: call it, or step through ``.trace``, ``.lower``,
-    ``.compile``. It keeps counts of traces, compiles and cache hits."""
-
     def __init__(
-        self,
-        fun,
-        static_argnums=(),
-        static_argnames=(),
-        donate_argnums=(),
-        device=None,
-        backend=None,
-        compiler_options=None,
+        self, name, static_argnums, static_argnames, donate_argnums, device, backend, copts
     ):
-        functools.update_wrapper(self, fun)
-        self.fun = fun
-        if isinstance(static_argnums, int):
-            static_argnums = (static_argnums,)
-        if isinstance(static_argnames, str):
-            static_argnames = (static_argnames,)
-        if isinstance(donate_argnums, int):
-            donate_argnums = (donate_argnums,)
-        self._signature = _try_signature(fun)
-        static_argnums, static_argnames = _resolve_statics(
-            self._signature, static_argnums, static_argnames
-        )
+        self.name = name
         self.static_argnums = frozenset(static_argnums)
         self.static_argnames = frozenset(static_argnames)
-        self.donate_argnums = tuple(donate_argnums)
-        self._device = device
-        self._backend = backend
-        self.compiler_options = compiler_options
-        self._trace_cache = {}
-        self._exe_cache = {}
-        self._fast_cache = {}
-        self._has_static = bool(self.static_argnums or self.static_argnames)
-        self.trace_count = 0
-        self.compile_count = 0
-        self.cache_hits = 0
-        self.compile_seconds = 0.0
-        self.__name__ = getattr(fun, "__name__", "fun")
-        _all_jitted.add(self)
+        self.donate_argnums = tuple(sorted(set(donate_argnums)))
+        self.device, self.backend = device, backend
+        self.compiler_options = dict(copts) if copts else None
+        self.key = (
+            self.static_argnums,
+            self.static_argnames,
+            self.donate_argnums,
+            device,
+            backend,
+            _freeze_options(self.compiler_options),
+        )
 
-    def __repr__(self):
-        return f"<jitted function {self.__name__}>"
-
-    def __get__(self, obj, objtype=None):
-        if obj is None:
-            return self
-        return functools.partial(self, obj)
-
-    # -- argument handling
-    def _split(self, args, kwargs):
+    def split(self, args, kwargs):
+        """(static, dynamic positional args, dynamic keyword args); ``static`` is a
+        hashable tuple of (position or name, _Static)."""
         static, dyn_args = [], []
         for i, a in enumerate(args):
             if i in self.static_argnums:
@@ -201,65 +202,435 @@ class JitFunction:
                 dyn_kwargs[k] = v
         return tuple(static), tuple(dyn_args), dyn_kwargs
 
-    def _rebuild(self, static, dyn_args, dyn_kwargs):
+    @staticmethod
+    def rebuild(static, dyn_args, dyn_kwargs):
         pos = {k: v.value for k, v in static if isinstance(k, int)}
         kw = {k: v.value for k, v in static if not isinstance(k, int)}
         it = iter(dyn_args)
         args = [pos[i] if i in pos else next(it) for i in range(len(dyn_args) + len(pos))]
         return args, {**kw, **dyn_kwargs}
 
-    def _traced(self, static, in_tree, avals):
-        key = (static, in_tree, avals)
-        hit = self._trace_cache.get(key)
-        if hit is not None:
-            return hit
-
-        def flat_fun(*flat):
-            dyn_args, dyn_kwargs = tree_util.tree_unflatten(in_tree, flat)
-            args, kwargs = self._rebuild(static, dyn_args, dyn_kwargs)
-            out = self.fun(*args, **kwargs)
-            leaves, out_tree = tree_util.tree_flatten(out)
-            store.append(out_tree)
-            for x in leaves:
-                if not core.valid_array_value(x):
-                    raise TypeError(
-                        f"jit-compiled function {self.__name__} returned a value of type "
-                        f"{type(x).__name__}, which is not an array type"
-                    )
-            return leaves
-
-        store = []
-        closed = trace_to_jaxpr(flat_fun, list(avals), debug_name=self.__name__)
-        self.trace_count += 1
-        hit = (closed, store[0])
-        if len(self._trace_cache) > 256:
-            self._trace_cache.clear()
-        self._trace_cache[key] = hit
-        return hit
-
-    def _resolve_device(self, flat):
-        if self._device is not None:
-            return self._device
-        if self._backend is not None:
-            return runtime.devices(self._backend)[0]
-        return dispatch._pick_device(flat)
-
-    def _donated_flat(self, in_tree, dyn_args, n_leaves):
+    def donated_leaves(self, static, in_tree):
+        """Indices, among the dynamic leaves, of the donated positional arguments'."""
         if not self.donate_argnums:
             return ()
-        # positions of donated positional args among the flat leaves
-        dyn_positions = [
-            i
-            for i in range(len(dyn_args) + len(self.static_argnums))
-            if i not in self.static_argnums
-        ]
+        args_tree, _ = tree_util.treedef_children(in_tree)
+        arg_trees = tree_util.treedef_children(args_tree)
+        static_pos = {k for k, _ in static if isinstance(k, int)}
+        positions = [i for i in range(len(arg_trees) + len(static_pos)) if i not in static_pos]
         out, offset = [], 0
-        for pos, a in zip(dyn_positions, dyn_args):
-            n = len(tree_util.tree_leaves(a))
+        for pos, t in zip(positions, arg_trees):
+            n = t.num_leaves
             if pos in self.donate_argnums:
                 out.extend(range(offset, offset + n))
             offset += n
         return tuple(out)
+
+    def resolve_device(self, flat):
+        if self.device is not None:
+            return self.device
+        if self.backend is not None:
+            return runtime.devices(self.backend)[0]
+        return dispatch._pick_device(flat)
+
+
+def _freeze_options(options):
+    if not options:
+        return ()
+    try:
+        frozen = tuple(sorted(options.items()))
+        hash(frozen)
+        return frozen
+    except TypeError:
+        return tuple(sorted((k, repr(v)) for k, v in options.items()))
+
+
+@dataclasses.dataclass(frozen=True)
+class Signature:
+    """What one cache entry was traced and compiled for."""
+
+    in_avals: tuple  # ShapedArray per dynamic leaf (weak types included)
+    in_tree: Any  # PyTreeDef of (dynamic positional args, dynamic keyword args)
+    static: tuple  # ((position or name, value), ...) of the static arguments
+    device: Any  # where it runs
+    config: tuple  # ((flag, value), ...): the program-changing config flags
+    donate_argnums: tuple
+    compiler_options: tuple  # ((name, value), ...)
+
+    def __str__(self) -> str:
+        parts = [a.str_short() for a in self.in_avals]
+        parts += [f"{k}={v!r}" for k, v in self.static]
+        return "(" + ", ".join(parts) + ")"
+
+    def example_arguments(self) -> tuple[tuple, dict]:
+        """``(args, kwargs)`` of this signature: a ``ShapeDtypeStruct`` where an array
+        went, the static arguments as they were (enough to ``trace`` it again)."""
+        from .api import ShapeDtypeStruct
+
+        leaves = [ShapeDtypeStruct(a.shape, a.dtype, weak_type=a.weak_type) for a in self.in_avals]
+        dyn_args, dyn_kwargs = tree_util.tree_unflatten(self.in_tree, leaves)
+        static = tuple((k, _Static(v, None)) for k, v in self.static)
+        args, kwargs = _Options.rebuild(static, list(dyn_args), dict(dyn_kwargs))
+        return tuple(args), kwargs
+
+
+@dataclasses.dataclass(frozen=True)
+class CacheEntryInfo:
+    """One signature in a jitted function's cache: its stage objects (``lowered`` and
+    ``compiled`` are None until made) and how many calls it answered."""
+
+    signature: Signature
+    traced: Any  # stages.Traced
+    lowered: Any  # stages.Lowered | None
+    compiled: Any  # stages.Compiled | None
+    hits: int
+
+
+@dataclasses.dataclass(frozen=True)
+class CacheInfo:
+    """What ``jitted.cache_info()`` returns. The cache is shared by every ``jit`` wrapper
+    of the same function (``cache_id`` tells which), so are the counts: ``trace_count``
+    jaxprs traced, ``lower_count`` StableHLO modules lowered, ``compile_count`` XLA
+    compiles, ``hits`` calls answered from the cache, ``compile_seconds`` spent in XLA."""
+
+    name: str
+    cache_id: int
+    entries: tuple  # CacheEntryInfo, oldest first
+    trace_count: int
+    lower_count: int
+    compile_count: int
+    hits: int
+    compile_seconds: float
+    maxsize: int
+
+    @property
+    def currsize(self) -> int:
+        return len(self.entries)
+
+
+class _Entry:
+    """One signature's stage objects plus what the call path needs to run it."""
+
+    __slots__ = (
+        "key",
+        "serial",
+        "traced",
+        "lowered",
+        "compiled",
+        "extra",
+        "hits",
+        "seen",
+        "fast_dict",
+        "fast_key",
+        "execute",
+        "handlers",
+        "const_args",
+        "out_avals",
+        "out_tree",
+    )
+
+    def __init__(self, key, traced):
+        self.key, self.traced = key, traced
+        self.serial = next(_serial)
+        self.lowered = self.compiled = None
+        self.extra = {}  # frozen compiler options -> Compiled (Lowered.compile(options))
+        self.hits = self.seen = 0
+        self.fast_dict = self.fast_key = None
+
+    def set_compiled(self, compiled):
+        self.execute, self.handlers = compiled._execute, compiled._handlers
+        self.const_args, self.out_avals = compiled._const_bufs, compiled.out_avals
+        self.out_tree = self.traced.out_tree
+        self.compiled = compiled
+
+
+class _Jaxpr:
+    __slots__ = ("closed", "out_tree", "hits", "seen")
+
+    def __init__(self, closed, out_tree):
+        self.closed, self.out_tree = closed, out_tree
+        self.hits = self.seen = 0
+
+
+class _FunctionCache:
+    """Everything ``jit`` traced, lowered and compiled for one callable (see above)."""
+
+    def __init__(self):
+        self.id = next(_serial)
+        self.lock = threading.RLock()  # held on misses only: one thread traces/compiles
+        self.jaxprs = {}
+        self.entries = {}
+        self.fast = {}
+        self.trace_count = self.lower_count = self.compile_count = 0
+        self.evicted_hits = 0
+        self.compile_seconds = 0.0
+
+    def fast_dict(self, options_key):
+        return self.fast.setdefault(options_key, {})
+
+    def jaxpr(self, fun, opts, static, in_tree, avals, ctx):
+        key = (static, in_tree, avals, ctx)
+        rec = self.jaxprs.get(key)
+        if rec is None:
+            with self.lock:
+                rec = self.jaxprs.get(key)
+                if rec is None:
+                    rec = _Jaxpr(*_trace(fun, opts, static, in_tree, avals))
+                    self.trace_count += 1
+                    if len(self.jaxprs) >= CACHE_SIZE:
+                        dispatch.evict_one(self.jaxprs)
+                    self.jaxprs[key] = rec
+                    return rec
+        rec.hits += 1
+        return rec
+
+    def entry(self, fun, opts, static, in_tree, avals, device, ctx):
+        key = (opts.key, static, in_tree, avals, device, ctx)
+        e = self.entries.get(key)
+        if e is None:
+            with self.lock:
+                e = self.entries.get(key)
+                if e is None:
+                    rec = self.jaxpr(fun, opts, static, in_tree, avals, ctx)
+                    traced = Traced(
+                        opts.name, rec.closed, in_tree, rec.out_tree, static, avals, device, opts
+                    )
+                    traced._owner = self
+                    e = traced._entry = _Entry(key, traced)
+                    if len(self.entries) >= CACHE_SIZE:
+                        self._evict()
+                    self.entries[key] = e
+        return e
+
+    def _evict(self):
+        _, old = dispatch.evict_one(self.entries)
+        self.evicted_hits += old.hits
+        if old.fast_dict is not None and old.fast_dict.get(old.fast_key) is old:
+            del old.fast_dict[old.fast_key]
+
+    def call_entry(self, fun, opts, static, in_tree, avals, device, ctx, fast=None):
+        """The entry a call runs (compiled now if it was not), registered for the fast
+        path under ``fast = (fast dict, key)``."""
+        e = self.entry(fun, opts, static, in_tree, avals, device, ctx)
+        if e.compiled is None:
+            with self.lock:
+                if e.compiled is None:
+                    self.compile(e)
+                else:
+                    e.hits += 1
+        else:
+            e.hits += 1
+        if fast is not None and self.entries.get(e.key) is e:
+            e.fast_dict, e.fast_key = fast
+            fast[0][fast[1]] = e
+        return e
+
+    def lower(self, e):
+        if e.lowered is None:
+            with self.lock:
+                if e.lowered is None:
+                    t = e.traced
+                    donated = t._options.donated_leaves(t.static, t.in_tree)
+                    e.lowered = Lowered(t, donated)
+                    self.lower_count += 1
+        return e.lowered
+
+    def compile(self, e, compiler_options=None, dump_passes=False, dump_dir=None):
+        """``e``'s Compiled for the wrapper's XLA options updated by ``compiler_options``
+        (cached by options); with ``dump_passes``/``dump_dir`` always a fresh compile."""
+        lowered = self.lower(e)
+        base = e.traced._options.compiler_options
+        options = {**(base or {}), **(compiler_options or {})} or None
+        dumping = dump_passes or dump_dir is not None
+        extra = None
+        if not dumping and compiler_options:
+            extra = _freeze_options(options)
+            if extra == _freeze_options(base):
+                extra = None
+            else:
+                hit = e.extra.get(extra)
+                if hit is not None:
+                    return hit
+        elif not dumping and e.compiled is not None:
+            return e.compiled
+        with self.lock:
+            if not dumping and extra is None and e.compiled is not None:
+                return e.compiled
+            t0 = time.perf_counter()
+            compiled = compile_lowered(lowered, options, dump_passes, dump_dir)
+            seconds = time.perf_counter() - t0
+            compiled.compile_seconds = seconds
+            self.compile_seconds += seconds
+            self.compile_count += 1
+            if dumping:
+                return compiled
+            if extra is not None:
+                if len(e.extra) >= 8:
+                    del e.extra[next(iter(e.extra))]
+                e.extra[extra] = compiled
+            else:
+                e.set_compiled(compiled)
+            return compiled
+
+    def clear(self):
+        with self.lock:
+            for e in self.entries.values():
+                self.evicted_hits += e.hits
+            self.jaxprs.clear()
+            self.entries.clear()
+            for d in self.fast.values():
+                d.clear()
+
+    def info(self, name):
+        entries = []
+        for key, e in sorted(list(self.entries.items()), key=lambda kv: kv[1].serial):
+            okey, static, in_tree, avals, device, ctx = key
+            t = e.traced
+            sig = Signature(
+                avals,
+                in_tree,
+                tuple((k, v.value) for k, v in static),
+                device,
+                tuple(config.trace_context(ctx).items()),
+                t._options.donate_argnums,
+                okey[-1],
+            )
+            entries.append(CacheEntryInfo(sig, t, e.lowered, e.compiled, e.hits))
+        return CacheInfo(
+            name,
+            self.id,
+            tuple(entries),
+            self.trace_count,
+            self.lower_count,
+            self.compile_count,
+            self.evicted_hits + sum(e.hits for e in entries),
+            self.compile_seconds,
+            CACHE_SIZE,
+        )
+
+
+def _cache_for(fun):
+    """The cache shared by every jit of ``fun`` (weakly keyed: it goes when ``fun``
+    does); a private one for callables that cannot be weakly referenced or hashed."""
+    try:
+        with _caches_lock:
+            cache = _caches.get(fun)
+            if cache is None:
+                cache = _caches[fun] = _FunctionCache()
+        return cache
+    except TypeError:
+        return _FunctionCache()
+
+
+def _trace(fun, opts, static, in_tree, avals):
+    store = []
+    name = opts.name
+
+    def flat_fun(*flat):
+        dyn_args, dyn_kwargs = tree_util.tree_unflatten(in_tree, flat)
+        args, kwargs = opts.rebuild(static, dyn_args, dyn_kwargs)
+        out = fun(*args, **kwargs)
+        leaves, out_tree = tree_util.tree_flatten(out)
+        store.append(out_tree)
+        for x in leaves:
+            if not core.valid_array_value(x):
+                raise TypeError(
+                    f"jit-compiled function {name} returned a value of type "
+                    f"{type(x).__name__}, which is not an array type"
+                )
+        return leaves
+
+    closed = trace_to_jaxpr(flat_fun, list(avals), debug_name=name)
+    return closed, store[0]
+
+
+class JitFunction:
+    """What ``jit(f)`` returns: call it, or step through ``.trace``, ``.lower``,
+    ``.compile`` (the same cached stage objects a call uses). ``cache_info()`` says
+    what is cached and how often it was used."""
+
+    def __init__(
+        self,
+        fun: Callable,
+        static_argnums: int | Sequence[int] = (),
+        static_argnames: str | Iterable[str] = (),
+        donate_argnums: int | Sequence[int] = (),
+        device: Any = None,
+        backend: str | None = None,
+        compiler_options: dict[str, Any] | None = None,
+    ):
+        functools.update_wrapper(self, fun)
+        self.fun = fun
+        if isinstance(static_argnums, int):
+            static_argnums = (static_argnums,)
+        if isinstance(static_argnames, str):
+            static_argnames = (static_argnames,)
+        if isinstance(donate_argnums, int):
+            donate_argnums = (donate_argnums,)
+        self._signature = _try_signature(fun)
+        static_argnums, static_argnames = _resolve_statics(
+            self._signature, static_argnums, static_argnames
+        )
+        self.__name__ = getattr(fun, "__name__", "fun")
+        opts = _Options(
+            self.__name__,
+            static_argnums,
+            static_argnames,
+            donate_argnums,
+            device,
+            backend,
+            compiler_options,
+        )
+        self._opts = opts
+        self.static_argnums = opts.static_argnums
+        self.static_argnames = opts.static_argnames
+        self.donate_argnums = opts.donate_argnums
+        self.compiler_options = opts.compiler_options
+        self._device = device
+        self._backend = backend
+        self._has_static = bool(opts.static_argnums or opts.static_argnames)
+        self._cache = _cache_for(fun)
+        self._fast = self._cache.fast_dict(opts.key)
+        _all_jitted.add(self)
+
+    def __repr__(self):
+        return f"<jitted function {self.__name__}>"
+
+    def __get__(self, obj, objtype=None):
+        if obj is None:
+            return self
+        return functools.partial(self, obj)
+
+    # -- what is cached
+    def cache_info(self) -> CacheInfo:
+        """The signatures cached for this function (by every ``jit`` of it), each with
+        its Traced/Lowered/Compiled objects, and the trace/lower/compile/hit counts."""
+        return self._cache.info(self.__name__)
+
+    @property
+    def trace_count(self) -> int:
+        return self._cache.trace_count
+
+    @property
+    def lower_count(self) -> int:
+        return self._cache.lower_count
+
+    @property
+    def compile_count(self) -> int:
+        return self._cache.compile_count
+
+    @property
+    def cache_hits(self) -> int:
+        c = self._cache
+        return c.evicted_hits + sum(e.hits for e in list(c.entries.values()))
+
+    @property
+    def compile_seconds(self) -> float:
+        return self._cache.compile_seconds
+
+    def clear_cache(self) -> None:
+        """Forget every trace and executable of this function (for all its wrappers)."""
+        self._cache.clear()
 
     # -- calling
     def __call__(self, *args, **kwargs):
@@ -270,16 +641,21 @@ class JitFunction:
         if core._ctx.trace is not core.eval_trace:
             return self._call_general(args, kwargs)
         device = self._device or self._pick(flat)
-        entry = self._fast_cache.get((in_tree, avals, device))
+        key = (in_tree, avals, device, config.trace_context_id)
+        entry = self._fast.get(key)
         if entry is None:
-            entry = self._compile_entry(
-                (), tree_util.tree_structure((args, {})), avals, device, args, len(flat)
+            entry = self._cache.call_entry(
+                self.fun,
+                self._opts,
+                (),
+                tree_util.tree_structure((args, {})),
+                avals,
+                device,
+                key[3],
+                (self._fast, key),
             )
-            if len(self._fast_cache) > 256:
-                self._fast_cache.clear()
-            self._fast_cache[(in_tree, avals, device)] = entry
         else:
-            self.cache_hits += 1
+            entry.hits += 1
         bufs = entry.const_args + [
             x._buf if type(x) is Array and x._device is device else _put(x, device) for x in flat
         ]
@@ -302,83 +678,42 @@ class JitFunction:
                 return dispatch._pick_device(flat)
         return runtime.default_device()
 
-    def _bind(self, key, flat):
-        static, in_tree, avals = key
-        closed, out_tree = self._traced(static, in_tree, avals)
-        closed, consts = convert_constvars_to_invars(closed)
-        outs = bind_jit(consts + list(flat), closed, self.__name__)
-        return tree_util.tree_unflatten(out_tree, outs)
-
     def _call_general(self, args, kwargs):
         if config.jax_disable_jit:
             return self.fun(*args, **kwargs)
-        static, dyn_args, dyn_kwargs = self._split(args, kwargs)
+        opts = self._opts
+        static, dyn_args, dyn_kwargs = opts.split(args, kwargs)
         flat, in_tree = tree_util.tree_flatten((dyn_args, dyn_kwargs))
         avals = tuple(x.aval if type(x) is Array else _arg_aval(x) for x in flat)
-        if core._ctx.trace is not core.eval_trace:
-            return self._bind((static, in_tree, avals), flat)
-        device = self._resolve_device(flat)
-        key = (static, in_tree, avals, device)
-        entry = self._exe_cache.get(key)
-        if entry is None:
-            entry = self._compile_entry(static, in_tree, avals, device, dyn_args, len(flat))
-        else:
-            self.cache_hits += 1
-        outs = dispatch.execute(entry.exe, flat, entry.const_args + dispatch._buffers(flat, device))
+        ctx = config.trace_context_id
+        if core._ctx.trace is not core.eval_trace:  # inside a transformation: bind
+            rec = self._cache.jaxpr(self.fun, opts, static, in_tree, avals, ctx)
+            closed, consts = convert_constvars_to_invars(rec.closed)
+            outs = bind_jit(consts + list(flat), closed, self.__name__)
+            return tree_util.tree_unflatten(rec.out_tree, outs)
+        device = opts.resolve_device(flat)
+        e = self._cache.call_entry(self.fun, opts, static, in_tree, avals, device, ctx)
+        bufs = e.const_args + dispatch._buffers(flat, device)
+        outs = dispatch.execute(e.compiled._exe, flat, bufs)
         return tree_util.tree_unflatten(
-            entry.out_tree, [Array(b, a, device) for b, a in zip(outs, entry.out_avals)]
+            e.out_tree, [Array(b, a, device) for b, a in zip(outs, e.out_avals)]
         )
-
-    def _compile_entry(
-        self, static, in_tree, avals, device, dyn_args, n_flat, options=None, dump_dir=None
-    ):
-        import time
-
-        closed, out_tree = self._traced(static, in_tree, avals)
-        closed, consts = convert_constvars_to_invars(closed)
-        donated = tuple(i + len(consts) for i in self._donated_flat(in_tree, dyn_args, n_flat))
-        t0 = time.perf_counter()
-        exe = dispatch.compile_closed_jaxpr(
-            closed,
-            device,
-            self.__name__,
-            donated,
-            options=options or self.compiler_options,
-            dump_dir=dump_dir,
-        )
-        self.compile_seconds += time.perf_counter() - t0
-        self.compile_count += 1
-        entry = _Entry()
-        entry.exe, entry.out_avals, entry.out_tree = exe, closed.out_avals, out_tree
-        entry.execute, entry.handlers = exe.fast_call_parts()
-        entry.const_args = [dispatch.device_put_value(c, device)._buf for c in consts]
-        entry.device, entry.closed = device, closed
-        if options is None and dump_dir is None:
-            if len(self._exe_cache) > 256:
-                self._exe_cache.clear()
-            self._exe_cache[(static, in_tree, avals, device)] = entry
-        return entry
 
     # -- stages
-    def trace(self, *args, **kwargs):
-        from .stages import Traced
-
-        static, dyn_args, dyn_kwargs = self._split(args, kwargs)
+    def trace(self, *args, **kwargs) -> Traced:
+        """The traced jaxpr for these arguments (cached: the same object a call uses)."""
+        opts = self._opts
+        static, dyn_args, dyn_kwargs = opts.split(args, kwargs)
         flat, in_tree = tree_util.tree_flatten((dyn_args, dyn_kwargs))
         avals = tuple(_arg_aval(x) for x in flat)
-        closed, out_tree = self._traced(static, in_tree, avals)
-        return Traced(
-            self,
-            closed,
-            in_tree,
-            out_tree,
-            static,
-            avals,
-            dyn_args,
-            self._resolve_device([x for x in flat if isinstance(x, Array)]),
+        device = opts.resolve_device([x for x in flat if isinstance(x, Array)])
+        e = self._cache.entry(
+            self.fun, opts, static, in_tree, avals, device, config.trace_context_id
         )
+        return e.traced
 
-    def lower(self, *args, **kwargs):
+    def lower(self, *args, **kwargs) -> Lowered:
+        """``trace(...).lower()``: the StableHLO module (cached)."""
         return self.trace(*args, **kwargs).lower()
 
     def eval_shape(self, *args, **kwargs):
@@ -389,11 +724,6 @@ class JitFunction:
             t.out_tree,
             [ShapeDtypeStruct(a.shape, a.dtype, weak_type=a.weak_type) for a in t.jaxpr.out_avals],
         )
-
-    def clear_cache(self):
-        self._trace_cache.clear()
-        self._exe_cache.clear()
-        self._fast_cache.clear()
 
 
 def _put(x, device):
@@ -447,7 +777,18 @@ def _hashable_static(v, where):
             f"Non-hashable static argument {where!r} of type {type(v).__name__}: "
             "static arguments must be hashable (use a tuple instead of a list)"
         ) from None
-    return _Static(v, (type(v), v))
+    return _Static(v, _static_key(v))
+
+
+def _static_key(v):
+    """Static values are keyed by type and, for floats, by bits: ``f(x, 0.0)`` and
+    ``f(x, -0.0)`` are different programs (JAX keys them by ``==`` and shares them)."""
+    t = type(v)
+    if t is float or t is complex or isinstance(v, np.generic):
+        return dispatch.scalar_key(v)
+    if t is tuple:
+        return (t, tuple(_static_key(x) for x in v))
+    return (t, v)
 
 
 def _try_signature(fun):
@@ -475,16 +816,16 @@ def _resolve_statics(sig, argnums, argnames):
 
 
 def jit(
-    fun=None,
+    fun: Callable | None = None,
     *,
-    static_argnums=(),
-    static_argnames=(),
-    donate_argnums=(),
-    device=None,
-    backend=None,
-    compiler_options=None,
-    **unused,
-):
+    static_argnums: int | Sequence[int] = (),
+    static_argnames: str | Iterable[str] = (),
+    donate_argnums: int | Sequence[int] = (),
+    device: Any = None,
+    backend: str | None = None,
+    compiler_options: dict[str, Any] | None = None,
+    **unused: Any,
+) -> JitFunction | Callable[[Callable], JitFunction]:
     """Compile ``fun`` with XLA. Usable as ``@jit`` or ``@jit(static_argnums=...)``.
 
     JAX's sharding and layout options (``in_shardings``, ``keep_unused``, ...) are
@@ -512,6 +853,6 @@ _ACCEPTED_JAX_OPTIONS = frozenset(
 )
 
 
-def all_jitted():
+def all_jitted() -> list[JitFunction]:
     """Every jitted function alive in this session (for the session inspector)."""
     return list(_all_jitted)

@@ -1,6 +1,11 @@
 """Ahead-of-time stages, as in JAX: ``jit(f).trace(x)`` -> ``Traced``, ``.lower()`` ->
 ``Lowered``, ``.compile()`` -> ``Compiled``. Each stage keeps its provenance (which
-function, which input avals, which stage it came from) so it can be inspected."""
+function, which input avals, which stage it came from) so it can be inspected.
+
+These are the very objects a jit call caches and runs (``engine/jit.py``): the
+``Traced`` of ``jit(f).trace(x)`` is the one ``jit(f)(x)`` traced, ``.lower()`` and
+``.compile()`` fill the same cache entry, so donation, compiler options and static
+arguments mean the same whichever way a program is compiled."""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ import os
 import shutil
 import tempfile
 import weakref
+from typing import Any
 
 from . import dispatch, runtime, tree_util
 from .array import Array
@@ -16,42 +22,63 @@ from .interpreters.tracing import convert_constvars_to_invars
 
 
 class Traced:
-    def __init__(self, jitted, closed, in_tree, out_tree, static, avals, dyn_args, device):
-        self.jitted = jitted
+    """A function traced for one signature: ``jaxpr`` (a ClosedJaxpr), ``in_avals``,
+    ``in_tree``/``out_tree``, the ``static`` arguments and the ``device`` it will run
+    on. ``lower()`` gives (and caches) its ``Lowered``."""
+
+    def __init__(self, fun_name, closed, in_tree, out_tree, static, avals, device, options):
+        self.fun_name = fun_name
         self.jaxpr = closed
         self.in_tree, self.out_tree = in_tree, out_tree
         self.static, self.in_avals = static, avals
-        self._dyn_args = dyn_args
         self.device = device
-        self.fun_name = jitted.__name__
+        self._options = options  # the jit wrapper's options (no reference to the function)
+        self._owner = None  # the jit cache that made it, and its entry there
+        self._entry = None
+
+    @property
+    def out_avals(self) -> list:
+        return self.jaxpr.out_avals
+
+    @property
+    def donate_argnums(self) -> tuple:
+        return self._options.donate_argnums
 
     def __repr__(self):
         return f"Traced({self.fun_name}, in_avals={[a.str_short() for a in self.in_avals]})"
 
-    def lower(self):
-        return Lowered(self)
+    def lower(self) -> Lowered:
+        """The StableHLO module of this jaxpr (made once per cache entry)."""
+        if self._owner is not None:
+            return self._owner.lower(self._entry)
+        return Lowered(self, self._options.donated_leaves(self.static, self.in_tree))
 
 
 class Lowered:
-    def __init__(self, traced):
+    """The StableHLO module of a ``Traced``, with donated arguments marked as buffer
+    donors. ``compile()`` gives (and caches) its ``Compiled``."""
+
+    def __init__(self, traced: Traced, donated: tuple = ()):
         self.traced = traced
         self.fun_name = traced.fun_name
         closed, consts = convert_constvars_to_invars(traced.jaxpr)
         self._closed, self._consts = closed, consts
+        # donated: among the dynamic leaves; in the module, after the closed-over consts
+        self.donated = tuple(i + len(consts) for i in donated)
         module, ctx = lowering.lower_jaxpr_to_module(
-            closed, traced.fun_name, runtime.platform_of(traced.device)
+            closed, traced.fun_name, runtime.platform_of(traced.device), donated=self.donated
         )
         self._module, self._ctx = module, ctx
         self._mlir_text = None
 
     @property
-    def mlir_text(self):
+    def mlir_text(self) -> str:
         """The StableHLO module with source locations (what is compiled)."""
         if self._mlir_text is None:
             self._mlir_text = lowering.module_to_text(self._module, debug_info=True)
         return self._mlir_text
 
-    def as_text(self, dialect="stablehlo", debug_info=False):
+    def as_text(self, dialect: str = "stablehlo", debug_info: bool = False) -> str:
         """The StableHLO module (``debug_info=True`` keeps source locations), or the
         pre-optimization XLA HLO with ``dialect="hlo"``."""
         if dialect == "stablehlo":
@@ -60,58 +87,81 @@ class Lowered:
             return runtime.mlir_to_hlo_text(self.mlir_text)
         raise ValueError(f"unknown dialect {dialect!r}; use 'stablehlo' or 'hlo'")
 
-    def compiler_ir(self, dialect="stablehlo"):
+    def compiler_ir(self, dialect: str = "stablehlo"):
         return self._module if dialect == "stablehlo" else self.as_text("hlo")
 
-    def compile(self, compiler_options=None, dump_passes=False, dump_dir=None):
-        """Compile with XLA. ``compiler_options``: XLA debug options by name.
+    def compile(
+        self,
+        compiler_options: dict[str, Any] | None = None,
+        dump_passes: bool = False,
+        dump_dir: str | None = None,
+    ) -> Compiled:
+        """Compile with XLA, with the jit's ``compiler_options`` updated by these (XLA
+        debug options by name); cached per options, and shared with the jit's calls.
         ``dump_passes=True`` keeps XLA's module after every optimization pass in
-        ``Compiled.dump_dir`` (read by the fusion stepper)."""
-        owned = dump_passes and dump_dir is None
-        if owned:
-            dump_dir = tempfile.mkdtemp(prefix=f"glassjax_{self.fun_name}_")
-        exe = dispatch.compile_text(
-            self.mlir_text,
-            self.traced.device,
-            self._closed.out_avals,
-            options=compiler_options,
-            dump_dir=dump_dir,
-        )
-        compiled = Compiled(self, exe, dump_dir)
-        if owned:  # a dump folder we made goes away with the Compiled object
-            weakref.finalize(compiled, shutil.rmtree, dump_dir, True)
-        return compiled
+        ``Compiled.dump_dir`` (read by the fusion stepper); such compiles are not cached."""
+        owner = self.traced._owner
+        if owner is not None:
+            return owner.compile(self.traced._entry, compiler_options, dump_passes, dump_dir)
+        return compile_lowered(self, compiler_options, dump_passes, dump_dir)
+
+
+def compile_lowered(
+    lowered: Lowered,
+    compiler_options: dict[str, Any] | None = None,
+    dump_passes: bool = False,
+    dump_dir: str | None = None,
+) -> Compiled:
+    """XLA-compile a ``Lowered`` (uncached; the jit cache calls this on a miss)."""
+    owned = dump_passes and dump_dir is None
+    if owned:
+        dump_dir = tempfile.mkdtemp(prefix=f"glassjax_{lowered.fun_name}_")
+    exe = dispatch.compile_text(
+        lowered.mlir_text,
+        lowered.traced.device,
+        lowered._closed.out_avals,
+        options=compiler_options,
+        dump_dir=dump_dir,
+    )
+    compiled = Compiled(lowered, exe, dump_dir)
+    if owned:  # a dump folder we made goes away with the Compiled object
+        weakref.finalize(compiled, shutil.rmtree, dump_dir, True)
+    return compiled
 
 
 class Compiled:
-    def __init__(self, lowered, exe, dump_dir=None):
+    """An XLA executable for one signature; call it with arguments of that signature."""
+
+    def __init__(self, lowered: Lowered, exe, dump_dir: str | None = None):
         self.lowered = lowered
         self.fun_name = lowered.fun_name
         self._exe = exe
         self.dump_dir = dump_dir
+        self.compile_seconds = 0.0
         t = lowered.traced
         self._const_bufs = [dispatch.device_put_value(c, t.device)._buf for c in lowered._consts]
         self.out_avals = lowered._closed.out_avals
+        self._execute, self._handlers = exe.fast_call_parts()
 
-    def as_text(self):
+    def as_text(self) -> str:
         """XLA's optimized HLO, with its fusions."""
         return self._exe.hlo_text()
 
-    def cost_analysis(self):
+    def cost_analysis(self) -> dict:
         """XLA's estimate of flops, transcendentals and bytes accessed."""
         return self._exe.cost_analysis()
 
     def memory_analysis(self):
         return self._exe.memory_analysis()
 
-    def dump_files(self):
+    def dump_files(self) -> list[str]:
         if not self.dump_dir:
             return []
         return sorted(os.listdir(self.dump_dir))
 
     def __call__(self, *args, **kwargs):
         t = self.lowered.traced
-        static, dyn_args, dyn_kwargs = t.jitted._split(args, kwargs)
+        static, dyn_args, dyn_kwargs = t._options.split(args, kwargs)
         flat, in_tree = tree_util.tree_flatten((dyn_args, dyn_kwargs))
         if in_tree != t.in_tree:
             raise TypeError(
@@ -126,7 +176,7 @@ class Compiled:
                 f"{[a.str_short() for a in avals]}"
             )
         device = t.device
-        outs = self._exe(self._const_bufs + dispatch._buffers(flat, device))
+        outs = dispatch.execute(self._exe, flat, self._const_bufs + dispatch._buffers(flat, device))
         return tree_util.tree_unflatten(
             t.out_tree, [Array(b, a, device) for b, a in zip(outs, self.out_avals)]
         )

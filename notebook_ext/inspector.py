@@ -43,24 +43,32 @@ def _is_internal(f):
 
 
 def user_jitted():
-    """The jitted functions the user's code has run or traced, oldest first."""
-    fns = [
-        f
-        for f in engine.all_jitted()
-        if f.trace_count and not _is_internal(f) and not getattr(f, "_glassjax_tool", False)
-    ]  # jits made by our own widgets
-    return sorted(fns, key=lambda f: int(_key(f)[1:]))
+    """The jitted functions the user's code has run or traced, oldest first; one per
+    function (every ``jit`` of a function shares its cache, so they would list the same
+    programs and counts)."""
+    fns, seen = [], set()
+    for f in sorted(engine.all_jitted(), key=lambda f: int(_key(f)[1:])):
+        if getattr(f, "_glassjax_tool", False) or not f.trace_count or _is_internal(f):
+            continue  # jits made by our own widgets, or by the engine for itself
+        cache_id = f.cache_info().cache_id
+        if cache_id not in seen:
+            seen.add(cache_id)
+            fns.append(f)
+    return fns
 
 
-def function_info(f):
+def function_info(f, info=None):
+    """The sidebar's row for ``f``, from its public ``cache_info()``."""
+    info = info or f.cache_info()
     return {
         "key": _key(f),
         "name": f.__name__,
-        "trace_count": f.trace_count,
-        "compile_count": f.compile_count,
-        "cache_hits": f.cache_hits,
-        "compile_seconds": round(float(getattr(f, "compile_seconds", 0.0)), 6),
-        "programs": len(getattr(f, "_trace_cache", {})),
+        "trace_count": info.trace_count,
+        "lower_count": info.lower_count,
+        "compile_count": info.compile_count,
+        "cache_hits": info.hits,
+        "compile_seconds": round(float(info.compile_seconds), 6),
+        "programs": len(info.entries),
     }
 
 
@@ -68,39 +76,41 @@ def list_functions():
     return [function_info(f) for f in user_jitted()]
 
 
-def _signature(avals):
-    return "(" + ", ".join(a.str_short() for a in avals) + ")"
+def signature_label(sig):
+    """A cache entry's signature as the sidebar shows it: ``(f32[4], n=2)``, plus the
+    options that made it a different program (donation, XLA options)."""
+    text = str(sig)
+    if sig.donate_argnums:
+        text += f" donate={list(sig.donate_argnums)}"
+    if sig.compiler_options:
+        text += " xla{" + ", ".join(f"{k}={v!r}" for k, v in sig.compiler_options) + "}"
+    return text
 
 
-def programs(f):
-    """One entry per traced signature: its jaxpr text and, once compiled, XLA's
-    optimized HLO. Reads the jitted function's caches (no re-tracing, no compiling)."""
-    traces = dict(getattr(f, "_trace_cache", {}))
-    compiled = {}
-    for key, entry in list(getattr(f, "_exe_cache", {}).items()):
-        compiled.setdefault(key[:3], entry)
-    out = []
-    for key, (closed, _out_tree) in traces.items():
-        entry = compiled.get(key)
-        out.append(
-            {
-                "signature": _signature(key[2]),
-                "device": str(entry.device) if entry is not None else "",
-                "jaxpr": str(closed),
-                "hlo": entry.exe.hlo_text() if entry is not None else None,
-            }
-        )
-    return out
+def programs(f, info=None):
+    """One entry per cached signature: its jaxpr text and, once compiled, XLA's
+    optimized HLO. Reads ``f.cache_info()`` (no re-tracing, no compiling)."""
+    info = info or f.cache_info()
+    return [
+        {
+            "signature": signature_label(e.signature),
+            "device": str(e.signature.device) if e.compiled is not None else "",
+            "jaxpr": str(e.traced.jaxpr),
+            "hlo": e.compiled.as_text() if e.compiled is not None else None,
+        }
+        for e in info.entries
+    ]
 
 
 def detail(key):
     for f in user_jitted():
         if _key(f) == key:
+            info = f.cache_info()
             return {
                 "key": key,
                 "name": f.__name__,
-                "info": function_info(f),
-                "programs": programs(f),
+                "info": function_info(f, info),
+                "programs": programs(f, info),
             }
     return {
         "key": key,

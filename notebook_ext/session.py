@@ -1,8 +1,9 @@
 """The session inspector widget: every function jitted in this kernel so far.
 
     s = session()
-    s.functions                    # [{"key", "name", "trace_count", "compile_count",
-                                   #   "cache_hits", "compile_seconds", "programs", ...}]
+    s.functions                    # [{"key", "name", "trace_count", "lower_count",
+                                   #   "compile_count", "cache_hits", "compile_seconds",
+                                   #   "programs", "signatures", ...}]
     s.artifacts(s.functions[0]["key"])   # per traced signature: jaxpr, optimized HLO
     s.open_explorer(s.functions[0]["key"])  # an Explorer of it (also shown in the widget)
 
@@ -18,9 +19,6 @@ import weakref
 
 import ipywidgets as widgets
 
-from engine import tree_util
-from engine.api import ShapeDtypeStruct
-
 from . import inspector
 from .rich_display import _shell, escape, style_tag
 
@@ -32,23 +30,20 @@ def user_functions():
 
 
 def function_row(f):
-    info = inspector.function_info(f)
-    info["signatures"] = [inspector._signature(key[2]) for key in list(f._trace_cache)]
-    info["compiled_signatures"] = len({k[:3] for k in list(f._exe_cache)})
-    return info
+    info = f.cache_info()
+    row = inspector.function_info(f, info)
+    row["signatures"] = [inspector.signature_label(e.signature) for e in info.entries]
+    row["compiled_signatures"] = sum(e.compiled is not None for e in info.entries)
+    return row
 
 
 def example_arguments(f, index=0):
-    """(args, kwargs) standing for the ``index``-th traced signature of ``f``: shapes and
+    """(args, kwargs) standing for the ``index``-th cached signature of ``f``: shapes and
     dtypes (``ShapeDtypeStruct``) where arrays went, static arguments as they were."""
-    keys = list(f._trace_cache)
-    if not keys:
+    entries = f.cache_info().entries
+    if not entries:
         raise ValueError(f"{f.__name__} has not been traced yet")
-    static, in_tree, avals = keys[index]
-    leaves = [ShapeDtypeStruct(a.shape, a.dtype, weak_type=a.weak_type) for a in avals]
-    dyn_args, dyn_kwargs = tree_util.tree_unflatten(in_tree, leaves)
-    args, kwargs = f._rebuild(static, list(dyn_args), dict(dyn_kwargs))
-    return tuple(args), kwargs
+    return entries[index].signature.example_arguments()
 
 
 class SessionInspector(widgets.VBox):

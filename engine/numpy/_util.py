@@ -221,7 +221,7 @@ def strong_scalar(x, dtype):
     value = np.asarray(x, dtype)
     if core.current_trace() is not core.eval_trace:
         return value
-    key = (type(x), x, value.dtype)
+    key = (type(x), value.tobytes(), value.dtype)  # by bits: 0.0 == -0.0 in Python
     arr = _strong_scalars.get(key)
     if arr is None:
         from .. import dispatch

@@ -24,6 +24,9 @@ def oracle_jaxpr(x):
 
 @pytest.fixture
 def jitted():
+    def square_sum(x):  # a new function per test: jit caches per function, as JAX does
+        return enp.sum(x * x)
+
     f = engine.jit(square_sum)
     x = enp.arange(3.0)
     f(x)
