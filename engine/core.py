@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import contextlib
 import threading
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 import numpy as np
 
-from . import dtypes, errors
+from . import dtypes, errors, events
+from .events import active as _listening
 from .source_info import user_frame
 
 # ---------------------------------------------------------------------------- avals
@@ -395,16 +398,30 @@ def _annotate(err, prim, avals):
 
 
 class Trace:
-    """An interpreter for primitives. ``parent`` computes on the values underneath."""
+    """An interpreter for primitives. ``parent`` computes on the values underneath.
 
-    def __init__(self, parent=None):
+    Creating a trace emits ``events.TraceStarted`` and ``invalidate()`` emits
+    ``events.TraceFinished`` (when someone listens); ``interpreter`` names it there."""
+
+    interpreter = "trace"
+    _event_call = None
+
+    def __init__(self, parent: Trace | None = None) -> None:
         self.parent = parent
         self.valid = True
+        if _listening:
+            self._event_call = events.trace_started(self)
 
-    def process_primitive(self, primitive, args, params):
+    def process_primitive(self, primitive: Primitive, args: Sequence[Any], params: dict) -> Any:
         raise NotImplementedError
 
-    def invalidate(self):
+    def event_info(self) -> dict[str, Any] | None:
+        """Details for ``TraceStarted.info`` (e.g. a batching trace's axis size)."""
+        return None
+
+    def invalidate(self) -> None:
+        if self.valid and _listening:
+            events.trace_finished(self, self._event_call)
         self.valid = False
 
     def __repr__(self):
@@ -412,7 +429,13 @@ class Trace:
 
 
 class EvalTrace(Trace):
-    """The bottom trace: runs primitives eagerly on concrete values."""
+    """The bottom trace: runs primitives eagerly on concrete values (emits no events)."""
+
+    interpreter = "eval"
+
+    def __init__(self) -> None:
+        self.parent = None
+        self.valid = True
 
     def process_primitive(self, primitive, args, params):
         for x in args:

@@ -9,10 +9,20 @@ _internal_prefixes = [_ENGINE_DIR]
 
 
 def register_internal_dir(path):
-    """Let a layer above the engine (visualize, notebook_ext) hide its frames too."""
-    _internal_prefixes.append(os.path.abspath(path) + os.sep)
+    """Let a layer above the engine (visualize, notebook_ext) hide its frames too
+    (registering a folder twice is harmless)."""
+    prefix = os.path.abspath(path) + os.sep
+    if prefix in _internal_prefixes:
+        return
+    _internal_prefixes.append(prefix)
     _internal_cache.clear()
     _internal_code.clear()
+
+
+def is_internal(filename):
+    """Whether code in ``filename`` is the engine's (or a registered layer's), never
+    the user's."""
+    return _is_internal(filename)
 
 
 class SourceInfo:

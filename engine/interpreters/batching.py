@@ -3,8 +3,12 @@ each primitive's batching rule computes on the whole batch at once."""
 
 from __future__ import annotations
 
-from .. import core
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from .. import core, events
 from ..core import Tracer
+from ..events import active as _listening
 
 not_mapped = None
 
@@ -24,42 +28,69 @@ class BatchTracer(Tracer):
 
 
 class BatchTrace(core.Trace):
-    listeners = []  # (trace, primitive, vals, dims, out, out_dims)
+    """Each value carries its batch axis; primitives run their batching rules.
 
-    def __init__(self, parent, axis_size, axis_name=None):
-        super().__init__(parent)
+    Emits ``events.RuleStarted`` / ``RuleApplied`` around each bind (``rule`` "batch",
+    or None when no operand is batched and the bind goes to the parent as is), with
+    the operands' and results' batch axes (``dims``)."""
+
+    interpreter = "batching"
+
+    def __init__(self, parent: core.Trace | None, axis_size: int, axis_name: Any = None) -> None:
         self.axis_size = axis_size
         self.axis_name = axis_name
+        super().__init__(parent)
 
-    def lift(self, x):
+    def event_info(self) -> dict[str, Any]:
+        return {"axis_size": self.axis_size, "axis_name": self.axis_name}
+
+    def lift(self, x: Any) -> tuple[Any, int | None]:
         if isinstance(x, BatchTracer) and x._trace is self:
             return x.val, x.batch_dim
         if isinstance(x, Tracer) and not x._trace.valid:
             raise core.escaped_tracer_error(x)
         return x, not_mapped
 
-    def process_primitive(self, primitive, args, params):
+    def process_primitive(
+        self, primitive: core.Primitive, args: Sequence[Any], params: dict
+    ) -> Any:
         vals, dims = zip(*map(self.lift, args)) if args else ((), ())
-        if all(d is None for d in dims):
+        unbatched = all(d is None for d in dims)
+        call = None
+        if _listening:
+            call = events.rule_started(
+                self, primitive, params, None if unbatched else "batch", vals, dims=dims
+            )
+        if unbatched:
             with core.set_current_trace(self.parent):
-                return primitive.bind(*vals, **params)
+                out = primitive.bind(*vals, **params)
+            if call is not None:
+                n = len(out) if primitive.multiple_results else 1
+                events.rule_applied(call, self, primitive, None, out, dims=[None] * n)
+            return out
         rule = primitive.batch
         if rule is None:
             raise NotImplementedError(f"Batching rule for '{primitive.name}' not implemented")
         with core.set_current_trace(self.parent):
             out, out_dims = rule(self.axis_size, vals, dims, **params)
-        if BatchTrace.listeners:
-            for fn in BatchTrace.listeners:
-                fn(self, primitive, vals, dims, out, out_dims)
+        if call is not None:
+            events.rule_applied(call, self, primitive, "batch", out, dims=out_dims)
         if primitive.multiple_results:
             return [self.pack(x, d) for x, d in zip(out, out_dims)]
         return self.pack(out, out_dims)
 
-    def pack(self, val, dim):
+    def pack(self, val: Any, dim: int | None) -> Any:
         return val if dim is None else BatchTracer(self, val, dim)
 
 
-def batch_flat(flat_fun, axis_size, vals, in_dims, out_dims_wanted, axis_name=None):
+def batch_flat(
+    flat_fun: Callable[..., Sequence[Any]],
+    axis_size: int,
+    vals: Sequence[Any],
+    in_dims: Sequence[int | None],
+    out_dims_wanted: Any,
+    axis_name: Any = None,
+) -> list[Any]:
     """Run ``flat_fun`` on batched values; move each output's batch axis to the wanted
     position (broadcasting unbatched outputs), or keep it unbatched where the wanted
     axis is None and the output does not depend on the batch."""
@@ -82,7 +113,7 @@ def batch_flat(flat_fun, axis_size, vals, in_dims, out_dims_wanted, axis_name=No
 # ---------------------------------------------------------------------------- helpers for rules
 
 
-def move_batch_axis(size, src, dst, x):
+def move_batch_axis(size: int, src: int | None, dst: int | None, x: Any) -> Any:
     """Move axis ``src`` of x to ``dst``; src None broadcasts; dst None requires src None."""
     from .. import lax
 

@@ -4,10 +4,14 @@ so no work is spent on them."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from typing import Any
+
 import numpy as np
 
-from .. import core, dtypes
+from .. import core, dtypes, events
 from ..core import Tracer
+from ..events import active as _listening
 
 
 class Zero:
@@ -22,14 +26,14 @@ class Zero:
         return f"Zero({self.aval.str_short()})"
 
 
-def tangent_aval(aval):
+def tangent_aval(aval: core.ShapedArray) -> core.ShapedArray:
     """Integers and bools have float0 tangents, as in JAX."""
     if dtypes.is_inexact(aval.dtype):
         return aval
     return aval.update(dtype=dtypes.float0, weak_type=False)
 
 
-def zeros_like_aval(aval):
+def zeros_like_aval(aval: core.ShapedArray) -> Any:
     from ..lax import full
 
     if aval.dtype == dtypes.float0:
@@ -37,11 +41,11 @@ def zeros_like_aval(aval):
     return full(aval.shape, 0, aval.dtype)
 
 
-def instantiate(t):
+def instantiate(t: Any) -> Any:
     return zeros_like_aval(t.aval) if type(t) is Zero else t
 
 
-def add_tangents(a, b):
+def add_tangents(a: Any, b: Any) -> Any:
     if type(a) is Zero:
         return b
     if type(b) is Zero:
@@ -66,20 +70,42 @@ class JVPTracer(Tracer):
 
 
 class JVPTrace(core.Trace):
-    listeners = []  # (trace, primitive, primals, tangents, primal_out, tangent_out)
+    """Each value is a (primal, tangent) pair; primitives run their JVP rules.
 
-    def lift(self, x):
+    Emits ``events.RuleStarted`` / ``RuleApplied`` around each bind (``rule`` "jvp", or
+    None when every tangent is a symbolic zero and the bind goes to the parent as is)."""
+
+    interpreter = "jvp"
+
+    def lift(self, x: Any) -> tuple[Any, Any]:
         if isinstance(x, JVPTracer) and x._trace is self:
             return x.primal, x.tangent
         if isinstance(x, Tracer) and not x._trace.valid:
             raise core.escaped_tracer_error(x)
         return x, Zero(tangent_aval(core.get_aval(x)))
 
-    def process_primitive(self, primitive, args, params):
+    def process_primitive(
+        self, primitive: core.Primitive, args: Sequence[Any], params: dict
+    ) -> Any:
         primals, tangents = zip(*map(self.lift, args)) if args else ((), ())
-        if all(type(t) is Zero for t in tangents):
+        all_zero = all(type(t) is Zero for t in tangents)
+        call = None
+        if _listening:
+            call = events.rule_started(
+                self,
+                primitive,
+                params,
+                None if all_zero else "jvp",
+                primals,
+                zeros=[type(t) is Zero for t in tangents],
+            )
+        if all_zero:
             with core.set_current_trace(self.parent):
-                return primitive.bind(*primals, **params)
+                out = primitive.bind(*primals, **params)
+            if call is not None:
+                n = len(out) if primitive.multiple_results else 1
+                events.rule_applied(call, self, primitive, None, out, zeros=[True] * n)
+            return out
         rule = primitive.jvp
         if rule is None:
             raise NotImplementedError(
@@ -87,20 +113,27 @@ class JVPTrace(core.Trace):
             )
         with core.set_current_trace(self.parent):
             primal_out, tangent_out = rule(primals, tangents, **params)
-        if JVPTrace.listeners:
-            for fn in JVPTrace.listeners:
-                fn(self, primitive, primals, tangents, primal_out, tangent_out)
+        if call is not None:
+            t_outs = tangent_out if primitive.multiple_results else [tangent_out]
+            events.rule_applied(
+                call, self, primitive, "jvp", primal_out, zeros=[type(t) is Zero for t in t_outs]
+            )
         if primitive.multiple_results:
             return [self.pack(p, t) for p, t in zip(primal_out, tangent_out)]
         return self.pack(primal_out, tangent_out)
 
-    def pack(self, primal, tangent):
+    def pack(self, primal: Any, tangent: Any) -> Any:
         if type(tangent) is Zero:
             return primal
         return JVPTracer(self, primal, tangent)
 
 
-def jvp_flat(flat_fun, primals, tangents, instantiate_zeros=True):
+def jvp_flat(
+    flat_fun: Callable[..., Sequence[Any]],
+    primals: Sequence[Any],
+    tangents: Sequence[Any],
+    instantiate_zeros: bool = True,
+) -> tuple[list[Any], list[Any]]:
     """Run ``flat_fun`` on (primal, tangent) pairs; tangents may be ``Zero``."""
     trace = JVPTrace(parent=core.current_trace())
     in_tracers = [

@@ -4,17 +4,22 @@ by recorded equations become the jaxpr's constants: the residuals."""
 
 from __future__ import annotations
 
-from .. import core
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from .. import core, events
 from ..core import ClosedJaxpr, Jaxpr, JaxprEqn, Tracer, Var
+from ..events import active as _listening
 
 
 class _EqnRecipe:
-    __slots__ = ("primitive", "in_tracers", "params", "out_tracers", "source_info")
+    __slots__ = ("primitive", "in_tracers", "params", "out_tracers", "source_info", "origin")
 
-    def __init__(self, primitive, in_tracers, params, source_info):
+    def __init__(self, primitive, in_tracers, params, source_info, origin=None):
         self.primitive, self.in_tracers, self.params = primitive, in_tracers, params
         self.source_info = source_info
         self.out_tracers = []
+        self.origin = origin  # the event span that recorded it (when someone listens)
 
 
 class PETracer(Tracer):
@@ -32,44 +37,77 @@ class PETracer(Tracer):
 
 
 class PartialEvalTrace(core.Trace):
-    """Known values are the parent trace's own values; unknown ones are PETracers."""
+    """Known values are the parent trace's own values; unknown ones are PETracers.
 
-    listeners = []  # (trace, primitive, known: bool, params)
+    Emits ``events.RuleStarted`` / ``RuleApplied`` around each bind (``rule`` None for
+    known work run now, "partial_eval" for a primitive's own rule, "record" for an
+    equation recorded for later) with a ``PartialEvalDecision`` inside; ``to_jaxpr``
+    emits ``EqnEmitted`` for each recorded equation and ``ResidualsCreated``."""
 
-    def new_unknown(self, aval):
+    interpreter = "partial_eval"
+
+    def new_unknown(self, aval: core.ShapedArray) -> PETracer:
         return PETracer(self, aval, ("arg",))
 
-    def is_unknown(self, x):
+    def is_unknown(self, x: Any) -> bool:
         if isinstance(x, PETracer) and x._trace is self:
             return True
         if isinstance(x, Tracer) and not x._trace.valid:
             raise core.escaped_tracer_error(x)
         return False
 
-    def instantiate_const(self, x):
+    def instantiate_const(self, x: Any) -> PETracer:
         if self.is_unknown(x):
             return x
         return PETracer(self, core.get_aval(x), ("const", x))
 
-    def process_primitive(self, primitive, args, params):
+    def process_primitive(
+        self, primitive: core.Primitive, args: Sequence[Any], params: dict
+    ) -> Any:
         unknown = [self.is_unknown(x) for x in args]
         if not any(unknown):
-            if PartialEvalTrace.listeners:
-                for fn in PartialEvalTrace.listeners:
-                    fn(self, primitive, True, params)
+            if not _listening:
+                with core.set_current_trace(self.parent):
+                    return primitive.bind(*args, **params)
+            call = self._decided(primitive, args, params, unknown, None)
             with core.set_current_trace(self.parent):
-                return primitive.bind(*args, **params)
-        if PartialEvalTrace.listeners:
-            for fn in PartialEvalTrace.listeners:
-                fn(self, primitive, False, params)
+                out = primitive.bind(*args, **params)
+            n = len(out) if primitive.multiple_results else 1
+            events.rule_applied(call, self, primitive, None, out, known=[True] * n)
+            return out
+        rule = "partial_eval" if primitive.partial_eval is not None else "record"
+        call = self._decided(primitive, args, params, unknown, rule) if _listening else None
         if primitive.partial_eval is not None:
-            return primitive.partial_eval(self, args, unknown, params)
-        return self.record(primitive, [self.instantiate_const(x) for x in args], params)
+            out = primitive.partial_eval(self, args, unknown, params)
+        else:
+            out = self.record(primitive, [self.instantiate_const(x) for x in args], params)
+        if call is not None:
+            outs = out if primitive.multiple_results else [out]
+            events.rule_applied(
+                call, self, primitive, rule, out, known=[not self.is_unknown(x) for x in outs]
+            )
+        return out
 
-    def record(self, primitive, in_tracers, params):
+    def _decided(self, primitive, args, params, unknown, rule):
+        """Open the rule's event span and announce the decision."""
+        known = [not u for u in unknown]
+        call = events.rule_started(self, primitive, params, rule, args, known=known)
+        if call is not None:
+            events.emit(
+                events.PartialEvalDecision,
+                trace=events.trace_id(self),
+                primitive=primitive.name,
+                known=rule is None,
+                in_known=tuple(known),
+                residual_inputs=() if rule is None else tuple(i for i, k in enumerate(known) if k),
+            )
+        return call
+
+    def record(self, primitive: core.Primitive, in_tracers: Sequence[Any], params: dict) -> Any:
         """Record an equation on unknown inputs; returns its unknown outputs."""
         out_avals = primitive.abstract_eval(*[t.aval for t in in_tracers], **params)
-        recipe = _EqnRecipe(primitive, in_tracers, params, core.current_source_info())
+        origin = events.current_call() if _listening else None
+        recipe = _EqnRecipe(primitive, in_tracers, params, core.current_source_info(), origin)
         if primitive.multiple_results:
             outs = [PETracer(self, a, ("eqn", recipe)) for a in out_avals]
         else:
@@ -77,7 +115,9 @@ class PartialEvalTrace(core.Trace):
         recipe.out_tracers = outs
         return outs if primitive.multiple_results else outs[0]
 
-    def to_jaxpr(self, in_tracers, out_tracers):
+    def to_jaxpr(
+        self, in_tracers: Sequence[Any], out_tracers: Sequence[Any]
+    ) -> tuple[Jaxpr, list[Any]]:
         """The recorded work from ``in_tracers`` to ``out_tracers`` as a jaxpr whose
         constvars are the residuals; returns (Jaxpr, residual values)."""
         out_tracers = [self.instantiate_const(x) for x in out_tracers]
@@ -116,8 +156,18 @@ class PartialEvalTrace(core.Trace):
                 seen_recipes.add(id(r))
                 ins = [var(x) for x in r.in_tracers]
                 outs = [var(x) for x in r.out_tracers]
-                eqns.append(JaxprEqn(r.primitive, ins, outs, r.params, r.source_info))
+                eqn = JaxprEqn(r.primitive, ins, outs, r.params, r.source_info)
+                eqns.append(eqn)
+                if _listening:
+                    events.eqn_emitted(self, eqn, "partial_eval", r.origin)
         jaxpr = Jaxpr(constvars, invars, [var(t) for t in out_tracers], eqns)
+        if _listening:
+            events.emit(
+                events.ResidualsCreated,
+                trace=events.trace_id(self),
+                values=tuple(consts),
+                avals=tuple(v.aval for v in constvars),
+            )
         return jaxpr, consts
 
 
@@ -143,7 +193,9 @@ def _toposort(out_tracers):
     return order
 
 
-def partial_eval_jaxpr(closed, in_unknowns, instantiate=False):
+def partial_eval_jaxpr(
+    closed: ClosedJaxpr, in_unknowns: Sequence[bool], instantiate: bool | Sequence[bool] = False
+) -> tuple[ClosedJaxpr, ClosedJaxpr, list[bool], int]:
     """Split a jaxpr into a known part, run now, and an unknown part, run later.
 
     Returns (known_jaxpr, unknown_jaxpr, out_unknowns, num_residuals):
@@ -182,7 +234,9 @@ def partial_eval_jaxpr(closed, in_unknowns, instantiate=False):
     return known_closed, ClosedJaxpr(ujaxpr, []), out_unknowns, len(residuals)
 
 
-def linearize_flat(flat_fun, primals):
+def linearize_flat(
+    flat_fun: Callable[..., Sequence[Any]], primals: Sequence[Any]
+) -> tuple[list[Any], ClosedJaxpr]:
     """JVP of ``flat_fun`` with known primals and unknown tangents, partially evaluated.
 
     Returns (primal outputs, linear ClosedJaxpr: tangents -> output tangents). The

@@ -3,10 +3,14 @@ becomes an equation, with the user's source line."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from typing import Any
+
 import numpy as np
 
-from .. import core, dtypes
+from .. import core, dtypes, events
 from ..core import ClosedJaxpr, Jaxpr, JaxprEqn, Literal, Tracer, Var
+from ..events import active as _listening
 
 
 class JaxprTracer(Tracer):
@@ -22,25 +26,27 @@ class JaxprTracer(Tracer):
 
 class JaxprTrace(core.Trace):
     """Records primitives into equations. Values from outside (closed-over arrays or
-    tracers of enclosing transformations) become constants of the jaxpr."""
+    tracers of enclosing transformations) become constants of the jaxpr.
 
-    # Listeners are called with (trace, eqn) after each equation is recorded; the
-    # notebook's tracing stepper uses this. No listener, no cost beyond a truthiness test.
-    listeners = []
+    Emits ``events.EqnEmitted`` for each equation recorded; its ``TraceFinished`` carries
+    the ClosedJaxpr built (or, when tracing raised, the equations recorded so far)."""
 
-    def __init__(self, debug_name=None):
-        super().__init__(parent=None)
-        self.eqns = []
-        self.invars = []
-        self.const_vars = {}  # id(value) -> (Var, value)
+    interpreter = "jaxpr"
+
+    def __init__(self, debug_name: str | None = None) -> None:
+        self.eqns: list[JaxprEqn] = []
+        self.invars: list[Var] = []
+        self.const_vars: dict[int, tuple[Var, Any]] = {}  # id(value) -> (Var, value)
         self.debug_name = debug_name
+        self.result: ClosedJaxpr | None = None
+        super().__init__(parent=None)
 
-    def new_arg(self, aval):
+    def new_arg(self, aval: core.ShapedArray) -> JaxprTracer:
         v = Var(aval)
         self.invars.append(v)
         return JaxprTracer(self, aval, v)
 
-    def to_atom(self, x):
+    def to_atom(self, x: Any) -> Var | Literal:
         if isinstance(x, JaxprTracer) and x._trace is self:
             return x.var
         if isinstance(x, Tracer):
@@ -60,7 +66,9 @@ class JaxprTrace(core.Trace):
             entry = self.const_vars[id(x)] = (Var(aval), x)
         return entry[0]
 
-    def process_primitive(self, primitive, args, params):
+    def process_primitive(
+        self, primitive: core.Primitive, args: Sequence[Any], params: dict
+    ) -> Any:
         atoms = [self.to_atom(x) for x in args]
         out_avals = primitive.abstract_eval(*[a.aval for a in atoms], **params)
         src = core.current_source_info()
@@ -72,12 +80,23 @@ class JaxprTrace(core.Trace):
             outs = JaxprTracer(self, out_avals, outvars[0])
         eqn = JaxprEqn(primitive, atoms, outvars, params, src)
         self.eqns.append(eqn)
-        if JaxprTrace.listeners:
-            for fn in JaxprTrace.listeners:
-                fn(self, eqn)
+        if _listening:
+            events.eqn_emitted(self, eqn)
         return outs
 
-    def to_closed_jaxpr(self, in_tracers, outs):
+    def partial_jaxpr(self) -> Jaxpr:
+        """What has been recorded so far, as a Jaxpr without outputs."""
+        consts = [v for v, _ in self.const_vars.values()]
+        return Jaxpr(consts, list(self.invars), [], list(self.eqns), self.debug_name)
+
+    def invalidate(self) -> None:
+        if self.valid and _listening:
+            done = self.result is not None
+            jaxpr = self.result if done else self.partial_jaxpr()
+            events.trace_finished(self, self._event_call, jaxpr, done)
+        self.valid = False
+
+    def to_closed_jaxpr(self, in_tracers: Sequence[Any], outs: Sequence[Any]) -> ClosedJaxpr:
         outvars = [self.to_atom(x) for x in outs]
         constvars = [v for v, _ in self.const_vars.values()]
         consts = [x for _, x in self.const_vars.values()]
@@ -88,7 +107,8 @@ class JaxprTrace(core.Trace):
             _drop_unused(self.eqns, outvars),
             self.debug_name,
         )
-        return ClosedJaxpr(jaxpr, consts)
+        self.result = ClosedJaxpr(jaxpr, consts)
+        return self.result
 
 
 def _drop_unused(eqns, outvars):
@@ -117,7 +137,11 @@ def _scalar_value(x, aval):
     return val
 
 
-def trace_to_jaxpr(flat_fun, in_avals, debug_name=None):
+def trace_to_jaxpr(
+    flat_fun: Callable[..., Sequence[Any]],
+    in_avals: Sequence[core.ShapedArray],
+    debug_name: str | None = None,
+) -> ClosedJaxpr:
     """Trace ``flat_fun`` (flat list of arrays -> flat list of arrays) on abstract
     inputs. Returns the ClosedJaxpr; the trace is invalidated so leaked tracers are caught."""
     trace = JaxprTrace(debug_name)
@@ -131,7 +155,7 @@ def trace_to_jaxpr(flat_fun, in_avals, debug_name=None):
     return closed
 
 
-def convert_constvars_to_invars(closed):
+def convert_constvars_to_invars(closed: ClosedJaxpr) -> tuple[ClosedJaxpr, list[Any]]:
     """(consts; args) -> (; consts + args): how jit binds a jaxpr that closed over values."""
     j = closed.jaxpr
     if not j.constvars:

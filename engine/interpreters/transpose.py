@@ -3,8 +3,12 @@ cotangents. Each linear primitive's transpose rule says how."""
 
 from __future__ import annotations
 
-from .. import core
+from collections.abc import Sequence
+from typing import Any
+
+from .. import core, events
 from ..core import Literal
+from ..events import active as _listening
 from .jvp import Zero, add_tangents, instantiate
 
 
@@ -20,17 +24,47 @@ class UndefinedPrimal:
         return f"UndefinedPrimal({self.aval.str_short()})"
 
 
-def is_undefined_primal(x):
+def is_undefined_primal(x: Any) -> bool:
     return type(x) is UndefinedPrimal
 
 
-listeners = []  # fn(eqn, cts_in, cts_out) after each equation is transposed
+class _Pass:
+    """A backward pass as the event stream sees it (an id for ``TraceStarted``)."""
+
+    interpreter = "transpose"
+    parent = None
+    debug_name = None
+
+    def __init__(self, jaxpr):
+        self.jaxpr = jaxpr
 
 
-def backward_pass(jaxpr, consts, linear_args, cotangents_out):
+def backward_pass(
+    jaxpr: core.Jaxpr,
+    consts: Sequence[Any],
+    linear_args: Sequence[Any],
+    cotangents_out: Sequence[Any],
+) -> list[Any]:
     """Transpose ``jaxpr``. ``linear_args`` holds an UndefinedPrimal for each linear
     input and a value for each non-linear one; returns the cotangent of every input
-    (``Zero`` where nothing flowed)."""
+    (``Zero`` where nothing flowed).
+
+    Emits (when someone listens) a "transpose" ``TraceStarted`` / ``TraceFinished``
+    around the pass, a "forward" phase while the non-linear equations are evaluated,
+    ``TransposeRuleStarted`` / ``EqnTransposed`` around each transpose rule, and
+    ``CotangentWritten`` for each cotangent contribution (inside an "accumulate" phase
+    when it is added to an earlier one)."""
+    if not _listening:
+        return _backward_pass(jaxpr, consts, linear_args, cotangents_out, False)
+    p = _Pass(jaxpr)
+    call = events.trace_started(p, jaxpr)  # type: ignore[arg-type]
+    try:
+        return _backward_pass(jaxpr, consts, linear_args, cotangents_out, call is not None)
+    finally:
+        events.trace_finished(p, call)  # type: ignore[arg-type]
+
+
+def _backward_pass(jaxpr, consts, linear_args, cotangents_out, observed):
     primal_env, ct_env = {}, {}
 
     def read_primal(v):
@@ -38,10 +72,33 @@ def backward_pass(jaxpr, consts, linear_args, cotangents_out):
             return v.val
         return primal_env.get(v, _undefined(v))
 
-    def write_ct(v, ct):
+    def write_ct(v, ct, eqn=None, index=None):
         if type(v) is Literal or ct is None or type(ct) is Zero:
             return
-        ct_env[v] = add_tangents(ct_env[v], ct) if v in ct_env else ct
+        if not observed:
+            ct_env[v] = add_tangents(ct_env[v], ct) if v in ct_env else ct
+            return
+        accumulated = v in ct_env
+        if accumulated:
+            phase = events.begin(
+                events.PhaseStarted,
+                interpreter="transpose",
+                phase="accumulate",
+                info={"var": v, "eqn": eqn, "index": index},
+            )
+            ct_env[v] = add_tangents(ct_env[v], ct)
+            events.end(events.PhaseFinished, phase, interpreter="transpose", phase="accumulate")
+        else:
+            ct_env[v] = ct
+        events.emit(
+            events.CotangentWritten,
+            var=v,
+            value=ct,
+            total=ct_env[v],
+            accumulated=accumulated,
+            eqn=eqn,
+            index=index,
+        )
 
     for v, x in zip(jaxpr.constvars, consts):
         primal_env[v] = x
@@ -53,21 +110,26 @@ def backward_pass(jaxpr, consts, linear_args, cotangents_out):
             primal_env[v] = x
 
     # Equations whose inputs are all non-linear are evaluated forward first.
+    forward = None
+    if observed:
+        forward = events.begin(events.PhaseStarted, interpreter="transpose", phase="forward")
     linear_eqns = []
-    for eqn in jaxpr.eqns:
+    for i, eqn in enumerate(jaxpr.eqns):
         if any(type(v) is not Literal and v in linear_vars for v in eqn.invars):
-            linear_eqns.append(eqn)
+            linear_eqns.append((i, eqn))
             linear_vars.update(eqn.outvars)
         else:
             with core.source_info_context(eqn.source_info):
                 outs = eqn.primitive.bind(*map(read_primal, eqn.invars), **eqn.params)
             outs = outs if eqn.primitive.multiple_results else [outs]
             primal_env.update(zip(eqn.outvars, outs))
+    if observed:
+        events.end(events.PhaseFinished, forward, interpreter="transpose", phase="forward")
 
     for v, ct in zip(jaxpr.outvars, cotangents_out):
         write_ct(v, ct)
 
-    for eqn in reversed(linear_eqns):
+    for i, eqn in reversed(linear_eqns):
         cts_in = [ct_env.pop(v, None) for v in eqn.outvars]
         if all(c is None for c in cts_in):
             continue
@@ -78,18 +140,35 @@ def backward_pass(jaxpr, consts, linear_args, cotangents_out):
                 f"'{prim.name}' not implemented"
             )
         invals = [read_primal(v) for v in eqn.invars]
+        call = None
+        if observed:
+            call = events.begin(
+                events.TransposeRuleStarted,
+                eqn=eqn,
+                index=i,
+                primitive=prim.name,
+                cts_in=tuple(cts_in),
+                source_info=eqn.source_info,
+            )
         with core.source_info_context(eqn.source_info):
             if prim.multiple_results:
                 cts = [Zero(v.aval) if c is None else c for v, c in zip(eqn.outvars, cts_in)]
                 cts_out = prim.transpose(cts, *invals, **eqn.params)
             else:
                 cts_out = prim.transpose(cts_in[0], *invals, **eqn.params)
-        if listeners:
-            for fn in listeners:
-                fn(eqn, cts_in, cts_out)
+        if observed:
+            events.end(
+                events.EqnTransposed,
+                call,
+                eqn=eqn,
+                index=i,
+                primitive=prim.name,
+                cts_in=tuple(cts_in),
+                cts_out=tuple(cts_out),
+            )
         for v, x, ct in zip(eqn.invars, invals, cts_out):
             if is_undefined_primal(x):
-                write_ct(v, ct)
+                write_ct(v, ct, eqn, i)
 
     return [
         ct_env.get(v, Zero(v.aval)) if v in linear_vars or is_undefined_primal(x) else None
@@ -101,7 +180,7 @@ def _undefined(v):
     return UndefinedPrimal(v.aval)
 
 
-def transpose_jaxpr(closed, linear_flags):
+def transpose_jaxpr(closed: core.ClosedJaxpr, linear_flags: Sequence[bool]) -> core.ClosedJaxpr:
     """A jaxpr that computes the transpose: (non-linear inputs, output cotangents) ->
     cotangents of the linear inputs (zeros instantiated)."""
     from .tracing import trace_to_jaxpr

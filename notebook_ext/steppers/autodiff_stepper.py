@@ -16,36 +16,56 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine import core, dtypes, tree_util
-from engine.api import _check_argnums, _flatten_fun
+from engine import core, dtypes, events, tree_util
 from engine.interpreters import jvp as jvp_mod
 from engine.interpreters import partial_eval as pe
 from engine.interpreters import transpose as tr
-from engine.interpreters.tracing import JaxprTrace, JaxprTracer
+from engine.interpreters.tracing import JaxprTracer, trace_to_jaxpr
 
-from .base import Stepper, fun_name
+from .base import Stepper, arg_aval, check_argnums, flatten_fun, fun_name
 from .events import JVPStep, PEStep, Residual, TransposeStep
 from .jaxpr_text import JaxprText
-from .recording import Recorder, TraceNames, error_info, source_line
+from .recording import (
+    TraceNames,
+    error_info,
+    outermost_child,
+    record,
+    rule_spans,
+    source_line,
+    top_trace,
+)
 
 STAGES = ("jvp", "partial_eval", "transpose", "final")
 
 
-def _run(kinds, build_fun, in_avals, name, progress, phase):
-    """Trace ``build_fun`` (flat tracers -> flat outputs) on a fresh JaxprTrace with the
-    given listeners; returns (closed jaxpr, top trace, recorder)."""
+def _run(build_fun, in_avals, name, progress, phase):
+    """Trace ``build_fun`` (flat tracers -> flat outputs) to a jaxpr while recording the
+    engine's events; returns (closed jaxpr, id of the top jaxpr trace, recording)."""
     tick = (lambda n: progress(n, None, phase)) if progress else None
-    rec = Recorder(kinds, tick)
-    trace = JaxprTrace(name)
-    ins = [trace.new_arg(a) for a in in_avals]
-    try:
-        with rec:
-            with core.set_current_trace(trace):
-                outs = build_fun(*ins)
-            closed = trace.to_closed_jaxpr(ins, outs)
-    finally:
-        trace.invalidate()
-    return closed, trace, rec
+    with record(None, tick) as rec:
+        closed = trace_to_jaxpr(build_fun, list(in_avals), debug_name=name)
+    return closed, top_trace(rec).trace, rec
+
+
+def _top_eqns(rec, top, text):
+    """(event, index in ``text``) of each equation the top trace recorded."""
+    for ev in rec.of(events.EqnEmitted):
+        if ev.interpreter == "jaxpr" and ev.trace == top:
+            i = text.index.get(id(ev.eqn))
+            if i is not None:
+                yield ev, i
+
+
+def _rules_on(rec, ev, interpreter, top):
+    """The rule spans around ``ev`` of ``interpreter`` traces that compute on ``top``,
+    innermost first."""
+    out = []
+    for b in rule_spans(rec, ev):
+        if b.interpreter == interpreter:
+            t = rec.traces.get(b.trace)
+            if t is not None and t.parent_trace == top:
+                out.append(b)
+    return out
 
 
 class _Args:
@@ -53,14 +73,12 @@ class _Args:
 
     def __init__(self, f, args, argnums):
         self.f, self.args = f, tuple(args)
-        self.nums = _check_argnums(argnums, len(args), "grad")
+        self.nums = check_argnums(argnums, len(args))
         self.flat, self.tree = tree_util.tree_flatten(self.args)
-        from engine.jit import _arg_aval
-
-        self.avals = [_arg_aval(x) for x in self.flat]
+        self.avals = [arg_aval(x) for x in self.flat]
         dyn = tuple(self.args[i] for i in self.nums)
         self.dyn_flat, self.dyn_tree = tree_util.tree_flatten(dyn)
-        self.dyn_avals = [_arg_aval(x) for x in self.dyn_flat]
+        self.dyn_avals = [arg_aval(x) for x in self.dyn_flat]
 
     def dyn_fun(self, leaves, store):
         """(flat function of the differentiated leaves, those leaves) for traced ``leaves``."""
@@ -74,7 +92,7 @@ class _Args:
                 a[i] = x
             return self.f(*a)
 
-        return _flatten_fun(f_partial, dyn_tree, store), dyn_flat
+        return flatten_fun(f_partial, dyn_tree, store), dyn_flat
 
 
 def _name_of(text, x):
@@ -156,9 +174,7 @@ class GradStepper(Stepper):
             return list(po) + list(to)
 
         in_avals = list(a.avals) + [t for t, h in zip(tan_avals, has_t) if h]
-        closed, top, rec = _run(
-            ("eqn", "jvp"), fun, in_avals, f"jvp({self.fun_name})", self._progress, "JVP"
-        )
+        closed, top, rec = _run(fun, in_avals, f"jvp({self.fun_name})", self._progress, "JVP")
         self.jvp_jaxpr = closed
         text = self.texts["jvp"] = JaxprText(closed)
         # tangent equations: those that depend on a tangent input
@@ -170,69 +186,38 @@ class GradStepper(Stepper):
                 tangent_vars.update(e.outvars)
             kinds.append("tangent" if t else "primal")
         self.eqn_kinds["jvp"] = kinds
-        # a step per bind the JVP trace handled, keyed by the bind's params dict (alive
-        # while the recording is, so its id names the call)
-        steps, by_call = [], {}
-        for r in rec.raw:
-            if r.kind == "jvp":
-                trace, prim, primals, tangents, p_out, t_out = r.args
-                if trace.parent is not top:
-                    continue  # a sub-jaxpr's JVP (e.g. a scan body's)
-                params = r.handlers[0][2] if r.handlers else None
-                step = by_call.get(id(params))
-                if step is None:
-                    step = by_call[id(params)] = self._jvp_step(len(steps), prim.name, r, True)
-                    steps.append(step)
-                step.rule = True
-                multi = prim.multiple_results
-                p_out = list(p_out) if multi else [p_out]
-                t_out = list(t_out) if multi else [t_out]
-                step.primal_in = [core.get_aval(x).str_short() for x in primals]
-                step.tangent_in_zero = [type(t) is jvp_mod.Zero for t in tangents]
-                step.primal_out = [core.get_aval(x).str_short() for x in p_out]
-                step.tangent_out_zero = [type(t) is jvp_mod.Zero for t in t_out]
-            elif r.kind == "eqn":
-                trace, eqn, _ = r.args
-                if trace is not top:
-                    continue
-                i = text.index.get(id(eqn))
-                if i is None:
-                    continue
-                h = next(
-                    (
-                        h
-                        for h in r.handlers
-                        if isinstance(h[0], jvp_mod.JVPTrace) and h[0].parent is top
-                    ),
-                    None,
-                )
-                if h is None:
-                    continue  # emitted outside any JVP rule (instantiating a zero output)
-                step = by_call.get(id(h[2]))
-                if step is None:
-                    step = by_call[id(h[2])] = self._jvp_step(len(steps), h[1], r, h[3])
-                    steps.append(step)
-                    if not h[3]:  # passed through: no JVP event will describe it
-                        step.primal_in = [v.aval.str_short() for v in eqn.invars]
-                        step.primal_out = [v.aval.str_short() for v in eqn.outvars]
-                        step.tangent_in_zero = [True] * len(eqn.invars)
-                        step.tangent_out_zero = [True] * len(eqn.outvars)
-                        step.source = source_line(eqn.source_info)
+        # the equations each bind on the top JVP trace emitted (innermost such span)
+        emitted = {}
+        for ev, i in _top_eqns(rec, top, text):
+            spans = _rules_on(rec, ev, "jvp", top)
+            if spans:  # (else emitted outside any JVP rule: instantiating a zero output)
+                emitted.setdefault(spans[0].call, []).append((ev, i))
+        steps = []
+        for b in rec.of(events.RuleStarted):
+            t = rec.traces.get(b.trace)
+            if b.interpreter != "jvp" or t is None or t.parent_trace != top:
+                continue  # another interpreter, or a sub-jaxpr's JVP (a scan body's)
+            eqns = emitted.get(b.call, [])
+            if b.rule is None and not eqns:
+                continue  # passed through and left nothing in the jaxpr
+            step = JVPStep(
+                index=len(steps),
+                primitive=b.primitive,
+                source=source_line(b.source_info),
+                rule=b.rule is not None,
+                primal_in=[a.str_short() for a in b.in_avals],
+                tangent_in_zero=list(b.zeros),
+                primal_out=[],
+                tangent_out_zero=[],
+            )
+            end = rec.end_of(b.call)
+            if isinstance(end, events.RuleApplied):
+                step.primal_out = [a.str_short() for a in end.out_avals]
+                step.tangent_out_zero = list(end.zeros)
+            for _, i in eqns:
                 (step.tangent_eqns if kinds[i] == "tangent" else step.primal_eqns).append(i)
+            steps.append(step)
         self._add_stage("jvp", steps)
-
-    @staticmethod
-    def _jvp_step(index, prim, r, rule):
-        return JVPStep(
-            index=index,
-            primitive=prim,
-            source=r.source(),
-            rule=rule,
-            primal_in=[],
-            tangent_in_zero=[],
-            primal_out=[],
-            tangent_out_zero=[],
-        )
 
     # ------------------------------------------------------------------ stage 2: partial eval
     def _stage_partial_eval(self):
@@ -247,7 +232,6 @@ class GradStepper(Stepper):
             return list(po) + list(lin.consts)
 
         closed, top, rec = _run(
-            ("eqn", "pe"),
             fun,
             list(a.avals),
             f"linearize({self.fun_name})",
@@ -261,57 +245,44 @@ class GradStepper(Stepper):
         ltext = self.texts["linear"] = JaxprText(lin)
         self.eqn_kinds["partial_eval"] = ["known"] * len(closed.jaxpr.eqns)
         self.eqn_kinds["linear"] = ["linear"] * len(lin.jaxpr.eqns)
-        lin_by_params = {}
-        for i, e in enumerate(lin.jaxpr.eqns):
-            lin_by_params.setdefault(id(e.params), i)
-        names = TraceNames()
+        names = TraceNames(rec)
         steps, by_call = [], {}
-        for r in rec.raw:
-            if r.kind == "pe":
-                trace, prim, known, params = r.args
-                if trace.parent is not top:
-                    continue  # partial evaluation of a sub-jaxpr (a scan's body)
-                via = [names.handler(h) for h in reversed(r.handlers[1:])]
-                src = r.source()
-                step = PEStep(
-                    index=len(steps), primitive=prim.name, source=src, known=known, via=via
-                )
-                if not known and id(params) in lin_by_params:
-                    step.linear_eqns.append(lin_by_params.pop(id(params)))
-                    step.link = "params"
-                steps.append(step)
-                by_call[id(params)] = step
-            elif r.kind == "eqn":
-                trace, eqn, _ = r.args
-                if trace is not top:
-                    continue
-                i = ktext.index.get(id(eqn))
-                h = next(
-                    (
-                        h
-                        for h in r.handlers
-                        if isinstance(h[0], pe.PartialEvalTrace) and h[0].parent is top
-                    ),
-                    None,
-                )
-                if i is None or h is None:
-                    continue
-                step = by_call.get(id(h[2]))
+        for b in rec.of(events.RuleStarted):
+            t = rec.traces.get(b.trace)
+            if b.interpreter != "partial_eval" or t is None or t.parent_trace != top:
+                continue  # partial evaluation of a sub-jaxpr (a scan's body)
+            via = [names.handler(h) for h in reversed(rule_spans(rec, b))]
+            step = by_call[b.call] = PEStep(
+                index=len(steps),
+                primitive=b.primitive,
+                source=source_line(b.source_info),
+                known=b.rule is None,
+                via=via,
+            )
+            steps.append(step)
+
+        def step_of(call):
+            """The top partial-eval step whose span holds span ``call``."""
+            while call is not None:
+                step = by_call.get(call)
                 if step is not None:
-                    step.known_eqns.append(i)
-        # equations a primitive's own partial-eval rule recorded (new params): by order
-        left = sorted(lin_by_params.values())
-        for step in steps:
-            if not left:
-                break
-            if not step.known and not step.linear_eqns:
-                j = next(
-                    (j for j in left if lin.jaxpr.eqns[j].primitive.name == step.primitive), None
-                )
-                if j is not None:
-                    left.remove(j)
-                    step.linear_eqns.append(j)
-                    step.link = "order"
+                    return step
+                begin = rec.begin_of(call)
+                call = begin.parent if begin is not None else None
+            return None
+
+        for ev in rec.of(events.EqnEmitted):
+            if ev.interpreter == "partial_eval":
+                i = ltext.index.get(id(ev.eqn))
+                step = step_of(ev.origin) if i is not None else None
+                if step is not None:
+                    step.linear_eqns.append(i)
+                    step.link = "recorded"
+        for ev, i in _top_eqns(rec, top, ktext):
+            spans = _rules_on(rec, ev, "partial_eval", top)
+            step = by_call.get(spans[0].call) if spans else None
+            if step is not None:
+                step.known_eqns.append(i)
         self._residuals(closed, lin, ktext, ltext, steps)
         self._add_stage("partial_eval", steps)
 
@@ -373,7 +344,6 @@ class GradStepper(Stepper):
 
         in_avals = res_avals + ([] if grad_mode else out_avals)
         closed, top, rec = _run(
-            ("eqn", "transpose"),
             fun,
             in_avals,
             f"transpose({self.fun_name})",
@@ -386,15 +356,15 @@ class GradStepper(Stepper):
         linear_vars = set(lin.jaxpr.invars)
         for e in lin.jaxpr.eqns:
             linear_vars.update(e.outvars)
-        lin_index = {id(e): i for i, e in enumerate(lin.jaxpr.eqns)}
-        steps, pending, nested, contrib = [], [], 0, {}
-        for r in rec.raw:
-            if r.kind == "transpose":
-                eqn, cts_in, cts_out, jaxpr = r.args
-                if jaxpr is not lin.jaxpr:
-                    nested += 1
+        top_eqns = {id(ev): i for ev, i in _top_eqns(rec, top, text)}
+        steps, pending, nested, contrib = [], {}, 0, {}
+        for ev in rec.events:
+            if isinstance(ev, events.EqnTransposed):
+                begin = rec.begin_of(ev.parent)
+                if not isinstance(begin, events.TraceStarted) or begin.jaxpr is not lin.jaxpr:
+                    nested += 1  # transposed inside a rule (a scan's body)
                     continue
-                i = lin_index[id(eqn)]
+                eqn, cts_out = ev.eqn, ev.cts_out
                 written, outs = [], []
                 for v, ct in zip(eqn.invars, cts_out):
                     outs.append(_name_of(text, ct))
@@ -407,37 +377,37 @@ class GradStepper(Stepper):
                     written.append(ltext.name(v) if w else None)
                     if w:
                         contrib.setdefault(ltext.name(v), []).append(_name_of(text, ct))
+                emitted = pending.pop(ev.call, [])
                 step = TransposeStep(
                     index=len(steps),
-                    primitive=eqn.primitive.name,
-                    forward_eqn=i,
-                    forward_text=ltext.eqn_text(i),
+                    primitive=ev.primitive,
+                    forward_eqn=ev.index,
+                    forward_text=ltext.eqn_text(ev.index),
                     source=source_line(eqn.source_info),
-                    cts_in=[_name_of(text, c) for c in cts_in],
+                    cts_in=[_name_of(text, c) for c in ev.cts_in],
                     cts_out=outs,
                     written_to=written,
-                    emitted_eqns=pending,
+                    emitted_eqns=emitted,
                     nested_steps=nested,
                     cotangents={w: list(contrib[w]) for w in written if w is not None},
                 )
-                for j in pending:
+                for j in emitted:
                     kinds[j] = "backward"
                 steps.append(step)
-                pending, nested = [], 0
-            elif r.kind == "eqn":
-                trace, eqn, _ = r.args
-                j = text.index.get(id(eqn)) if trace is top else None
-                if j is None or r.backward is None:
-                    continue
-                callee = r.backward[1]
-                if callee == "write_ct":
+                nested = 0
+            elif id(ev) in top_eqns:
+                j = top_eqns[id(ev)]
+                bpass, child = outermost_child(rec, ev, "transpose")
+                if bpass is None:
+                    continue  # outside the backward pass
+                if isinstance(child, events.PhaseStarted) and child.phase == "accumulate":
                     kinds[j] = "accumulate"
                     if steps:
                         steps[-1].accumulate_eqns.append(j)
-                elif callee == "bind":
+                elif isinstance(child, events.PhaseStarted) and child.phase == "forward":
                     kinds[j] = "forward"
-                else:
-                    pending.append(j)
+                elif child is not None:
+                    pending.setdefault(child.call, []).append(j)
         self.eqn_kinds["transpose"] = kinds
         self._add_stage("transpose", steps)
 
@@ -457,7 +427,7 @@ class GradStepper(Stepper):
             return
         if self.mode == "grad":
             g = engine.grad(a.f, argnums=self._argnums)
-            build = _flatten_fun(g, a.tree, [])
+            build = flatten_fun(g, a.tree, [])
             in_avals = list(a.avals)
             name = a.f
         else:
@@ -473,18 +443,14 @@ class GradStepper(Stepper):
 
             in_avals = list(a.avals) + out_avals
             name = a.f
-        closed, top, rec = _run(("eqn",), build, in_avals, fun_name(name), self._progress, "final")
+        closed, top, rec = _run(build, in_avals, fun_name(name), self._progress, "final")
         self.final_jaxpr = closed
         text = self.texts["final"] = JaxprText(closed)
         kinds = ["other"] * len(closed.jaxpr.eqns)
-        for r in rec.raw:
-            trace, eqn, _ = r.args
-            j = text.index.get(id(eqn)) if trace is top else None
-            if j is None:
-                continue
-            if r.backward is not None:
+        for ev, j in _top_eqns(rec, top, text):
+            if outermost_child(rec, ev, "transpose")[0] is not None:
                 kinds[j] = "backward"
-            elif any(isinstance(h[0], pe.PartialEvalTrace) for h in r.handlers):
+            elif any(b.interpreter == "partial_eval" for b in rule_spans(rec, ev)):
                 kinds[j] = "forward"
         self.eqn_kinds["final"] = kinds
         self._add_stage("final", [])

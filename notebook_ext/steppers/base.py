@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import functools
 
-from engine import tree_util
-from engine.jit import _arg_aval
+from engine import core, dtypes, tree_util
 
 
 class Stepper:
@@ -56,9 +55,57 @@ class Stepper:
         raise NotImplementedError
 
 
+def arg_aval(x):
+    """The aval a transformation gives an argument (a ShapeDtypeStruct-like value too)."""
+    aval = getattr(x, "aval", None)
+    if aval is not None:
+        return aval
+    if hasattr(x, "shape") and hasattr(x, "dtype") and not hasattr(x, "__array__"):
+        return core.ShapedArray(
+            x.shape, dtypes.canonicalize_dtype(x.dtype), getattr(x, "weak_type", False)
+        )
+    return core.get_aval(x)
+
+
 def flat_avals(args):
     flat, tree = tree_util.tree_flatten(tuple(args))
-    return flat, tree, [_arg_aval(x) for x in flat]
+    return flat, tree, [arg_aval(x) for x in flat]
+
+
+def flatten_fun(fun, in_tree, store, kwargs=None):
+    """``fun`` on pytrees -> a function on flat leaves; the output treedef goes into
+    ``store``."""
+
+    def flat_fun(*flat):
+        out = fun(*tree_util.tree_unflatten(in_tree, flat), **(kwargs or {}))
+        leaves, out_tree = tree_util.tree_flatten(out)
+        store.append(out_tree)
+        for x in leaves:
+            if not core.valid_array_value(x):
+                raise TypeError(
+                    f"{fun_name(fun)} returned a value of type {type(x).__name__}; "
+                    "transformed functions must return arrays (or pytrees of arrays)"
+                )
+        return leaves
+
+    return flat_fun
+
+
+def check_argnums(argnums, nargs):
+    """``argnums`` as a tuple of non-negative ints (errors as ``grad`` gives them)."""
+    nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
+    if not nums:
+        raise ValueError(f"grad: argnums must be a non-empty int or tuple of ints, got {argnums}")
+    if len({i % nargs if nargs else i for i in nums}) != len(nums):
+        raise ValueError(f"grad: argnums {argnums} names an argument more than once")
+    for i in nums:
+        if not -nargs <= i < nargs:
+            raise TypeError(
+                f"differentiating with respect to argnums={argnums} requires at least "
+                f"{max(nums) + 1} positional arguments to be passed by the caller, but "
+                f"got only {nargs} positional arguments."
+            )
+    return tuple(i % nargs for i in nums)
 
 
 def fun_name(f):

@@ -7,15 +7,22 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine import core
-from engine.api import _flatten_fun
-from engine.interpreters.batching import BatchTrace
-from engine.interpreters.tracing import JaxprTrace, JaxprTracer
+import engine
+from engine import core, events
+from engine.interpreters.tracing import JaxprTracer
 
-from .base import Stepper, flat_avals, fun_name
+from .base import Stepper, fun_name
 from .events import BatchStep, Value
 from .jaxpr_text import JaxprText
-from .recording import Recorder, TraceNames, error_info
+from .recording import (
+    TraceNames,
+    error_info,
+    record,
+    rule_spans,
+    source_line,
+    top_trace,
+    traced_jaxpr,
+)
 
 
 class VmapStepper(Stepper):
@@ -30,35 +37,23 @@ class VmapStepper(Stepper):
 
     def __init__(self, f, in_axes, *args, out_axes=0, progress=None):
         super().__init__()
-        import engine
-
         self.fun_name = fun_name(f)
         self.in_axes = in_axes
         self.jaxpr = self.text = None
         self.dims = {}
         tick = (lambda n: progress(n, None, "batching")) if progress else None
-        rec = Recorder(("eqn", "batch"), tick)
-        trace = None
+        rec = record(None, tick)
         try:
-            flat, in_tree, avals = flat_avals(args)
             vf = engine.vmap(f, in_axes=in_axes, out_axes=out_axes)
-            trace = JaxprTrace(self.fun_name)
-            ins = [trace.new_arg(a) for a in avals]
-            flat_fun = _flatten_fun(vf, in_tree, [])
             with rec:
-                with core.set_current_trace(trace):
-                    outs = flat_fun(*ins)
-                self.jaxpr = trace.to_closed_jaxpr(ins, outs)
+                self.jaxpr = engine.make_jaxpr(vf)(*args)
         except Exception as e:  # noqa: BLE001 - shown in the view, never raised
             self.error = error_info(e, f)
-        finally:
-            if trace is not None:
-                trace.invalidate()
-        if trace is not None:
-            from .jaxpr_text import partial_jaxpr
-
-            self.text = JaxprText(self.jaxpr if self.jaxpr is not None else partial_jaxpr(trace))
-            self._build(rec.raw, trace)
+        top = top_trace(rec)
+        if top is not None:
+            got = self.jaxpr if self.jaxpr is not None else traced_jaxpr(rec, top.trace)
+            self.text = JaxprText(got)
+            self._build(rec, top)
 
     def _value(self, x, dim, size):
         aval = core.get_aval(x)
@@ -71,7 +66,7 @@ class VmapStepper(Stepper):
         per = aval if dim is None else core.mapped_aval(size, dim, aval)
         return Value(name, aval.str_short(), dim, per.str_short())
 
-    def _build(self, raw, top):
+    def _build(self, rec, top):
         text = self.text
         known = set()
         j = text.jaxpr
@@ -80,46 +75,46 @@ class VmapStepper(Stepper):
         for e in j.eqns:
             known.update(id(v) for v in e.outvars)
         self._known_vars = known
-        names = TraceNames()
-        names(top)
+        names = TraceNames(rec)
         by_call = {}
-        for r in raw:
-            if r.kind == "batch":
-                trace, prim, vals, dims, out, out_dims = r.args
-                params = r.handlers[0][2] if r.handlers else None
-                step = by_call.get(id(params))
-                if step is None:
-                    step = self._new_step(prim.name, r, names(trace), True)
-                    by_call[id(params)] = step
-                size = trace.axis_size
-                outs = list(out) if prim.multiple_results else [out]
-                odims = list(out_dims) if prim.multiple_results else [out_dims]
-                step.rule = True
-                step.ins = [self._value(x, d, size) for x, d in zip(vals, dims)]
-                step.outs = [self._value(x, d, size) for x, d in zip(outs, odims)]
+        for ev in rec.events:
+            if isinstance(ev, events.RuleStarted) and ev.interpreter == "batching":
+                step = by_call[ev.call] = BatchStep(
+                    index=len(by_call),
+                    primitive=ev.primitive,
+                    source=source_line(ev.source_info),
+                    rule=ev.rule is not None,
+                    trace=names(ev.trace),
+                    ins=[],
+                    outs=[],
+                )
+                if ev.rule is None:
+                    continue  # described by the equation it passes through (below)
+                t = rec.traces.get(ev.trace)
+                size = t.info["axis_size"] if t is not None and t.info else None
+                end = rec.end_of(ev.call)
+                step.ins = [self._value(x, d, size) for x, d in zip(ev.inputs, ev.dims)]
+                if isinstance(end, events.RuleApplied):
+                    step.outs = [self._value(x, d, size) for x, d in zip(end.outputs, end.dims)]
                 for v in step.ins + step.outs:
                     if v.name not in ("\u00b7", "const"):
                         self.dims.setdefault(v.name, v.dim)
-            elif r.kind == "eqn":
-                trace, eqn, _ = r.args
-                for h in r.handlers:
-                    if not isinstance(h[0], BatchTrace):
-                        continue
-                    step = by_call.get(id(h[2]))
+            elif isinstance(ev, events.EqnEmitted) and ev.interpreter == "jaxpr":
+                eqn = ev.eqn
+                on_top = ev.trace == top.trace
+                for b in rule_spans(rec, ev):
+                    step = by_call.get(b.call) if b.interpreter == "batching" else None
                     if step is None:
-                        step = self._new_step(h[1], r, names(h[0]), False)
-                        by_call[id(h[2])] = step
-                        if not h[3] and trace is top:
-                            step.ins = [self._plain(v) for v in eqn.invars]
-                            step.outs = [self._plain(v) for v in eqn.outvars]
-                    i = text.index.get(id(eqn)) if trace is top else None
+                        continue
+                    if not step.rule and on_top and not step.ins and not step.outs:
+                        step.ins = [self._plain(v) for v in eqn.invars]
+                        step.outs = [self._plain(v) for v in eqn.outvars]
+                    i = text.index.get(id(eqn)) if on_top else None
                     if i is not None:
                         step.eqns.append(i)
                     else:
                         step.nested_eqns += 1
-        self.steps = sorted(by_call.values(), key=lambda s: s.index)
-        for k, s in enumerate(self.steps):
-            s.index = k
+        self.steps = list(by_call.values())
         # inputs of the batched jaxpr: their in_axes
         for v in j.invars:
             self.dims.setdefault(text.name(v), None)
@@ -132,18 +127,6 @@ class VmapStepper(Stepper):
             name = name.rsplit(":", 1)[0]
         a = v.aval.str_short()
         return Value(name, a, None, a)
-
-    @staticmethod
-    def _new_step(prim, r, trace_label, rule):
-        return BatchStep(
-            index=r.seq,
-            primitive=prim,
-            source=r.source(),
-            rule=rule,
-            trace=trace_label,
-            ins=[],
-            outs=[],
-        )
 
     def jaxpr_text(self):
         return self.text.text if self.text is not None else ""

@@ -85,10 +85,3 @@ class JaxprText:
             self._nested = out
         return self._nested
 
-
-def partial_jaxpr(trace):
-    """What a JaxprTrace has recorded so far, as a Jaxpr with no outputs."""
-    consts = [v for v, _ in trace.const_vars.values()]
-    return core.Jaxpr(
-        consts, list(trace.invars), [], list(trace.eqns), getattr(trace, "debug_name", None)
-    )

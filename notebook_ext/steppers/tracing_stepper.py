@@ -4,21 +4,31 @@ as it grows. The last step's jaxpr text is ``str(make_jaxpr(f)(*args))``."""
 
 from __future__ import annotations
 
-from engine import core, pretty
-from engine.api import _flatten_fun
-from engine.interpreters.tracing import JaxprTrace
+import engine
+from engine import core, events, pretty
 
-from .base import Stepper, flat_avals, fun_name
+from .base import Stepper, fun_name
 from .events import EqnStep
-from .jaxpr_text import JaxprText, partial_jaxpr
-from .recording import Recorder, SourceBlocks, TraceNames, error_info, source_line
+from .jaxpr_text import JaxprText
+from .recording import (
+    SourceBlocks,
+    TraceNames,
+    error_info,
+    handlers,
+    record,
+    source_line,
+    top_trace,
+    traced_jaxpr,
+)
+
+_KINDS = (events.TraceStarted, events.TraceFinished, events.RuleStarted, events.EqnEmitted)
 
 
 class TraceStepper(Stepper):
     """``TraceStepper(f, *args, **kwargs)``: records the tracing of ``f`` (as
     ``make_jaxpr(f)(*args, **kwargs)`` does) and steps through it.
 
-    - ``steps``: [EqnStep], one per equation recorded by any JaxprTrace (the top-level
+    - ``steps``: [EqnStep], one per equation recorded by any jaxpr trace (the top-level
       one and those of sub-jaxprs, e.g. a scan's body), in the order they were emitted;
     - ``jaxpr``: the ClosedJaxpr (None if tracing failed); ``text``: its JaxprText;
     - ``jaxpr_text(k)``: the jaxpr after step k (the full text at the last step);
@@ -35,39 +45,31 @@ class TraceStepper(Stepper):
         blocks = SourceBlocks()
         self.sources = blocks.blocks
         tick = (lambda n: progress(n, None, "tracing")) if progress else None
-        rec = Recorder(("eqn",), tick)
-        trace = None
+        rec = record(_KINDS, tick)
         try:
-            flat, in_tree, avals = flat_avals(args)
-            trace = JaxprTrace(self.fun_name)
-            in_tracers = [trace.new_arg(a) for a in avals]
-            flat_fun = _flatten_fun(f, in_tree, [], kwargs)
             with rec:
-                with core.set_current_trace(trace):
-                    outs = flat_fun(*in_tracers)
-                self.jaxpr = trace.to_closed_jaxpr(in_tracers, outs)
+                self.jaxpr = engine.make_jaxpr(f)(*args, **kwargs)
         except Exception as e:  # noqa: BLE001 - shown in the view, never raised
             self.error = error_info(e, f)
-        finally:
-            if trace is not None:
-                trace.invalidate()
-        if trace is None:
+        top = top_trace(rec)
+        if top is None:
             self.text = None
             return
-        self.text = JaxprText(self.jaxpr if self.jaxpr is not None else partial_jaxpr(trace))
-        self._build(rec.raw, trace, blocks, progress)
+        got = self.jaxpr if self.jaxpr is not None else traced_jaxpr(rec, top.trace)
+        self.text = JaxprText(got)
+        self._build(rec, top, blocks, progress)
 
-    def _build(self, raw, top, blocks, progress):
-        names = TraceNames()
-        names(top)
+    def _build(self, rec, top, blocks, progress):
+        names = TraceNames(rec)
         text = self.text
         nested = text.nested() if self.jaxpr is not None else {}
         inner_names = {}  # trace -> pretty.Names for equations not in the final jaxpr
         top_count = 0
-        total = len(raw)
-        for k, r in enumerate(raw):
-            trace, eqn, current = r.args
-            is_top = trace is top
+        emitted = [e for e in rec.of(events.EqnEmitted) if e.interpreter == "jaxpr"]
+        total = len(emitted)
+        for k, ev in enumerate(emitted):
+            eqn = ev.eqn
+            is_top = ev.trace == top.trace
             top_index = text.index.get(id(eqn)) if is_top else None
             if is_top:
                 top_count += 1
@@ -77,30 +79,29 @@ class TraceStepper(Stepper):
                 line = pretty.pp_eqn(eqn, text.names, 0)
                 where = nested[id(eqn)].split("_")[0]
             else:
-                nm = inner_names.get(id(trace))
+                nm = inner_names.get(ev.trace)
                 if nm is None:
-                    nm = inner_names[id(trace)] = pretty.Names()
-                    for v in list(trace.invars):
+                    nm = inner_names[ev.trace] = pretty.Names()
+                    inner = traced_jaxpr(rec, ev.trace)
+                    inner = inner.jaxpr if isinstance(inner, core.ClosedJaxpr) else inner
+                    for v in list(inner.invars) if inner is not None else []:
                         nm(v)
                 line = pretty.pp_eqn(eqn, nm, 0)
                 where = None
-            src = source_line(eqn.source_info)
-            key = None
-            if src is not None:
-                code = r.code[0] if r.code and r.code[1] == src.line else None
-                key = blocks.key_for(src.file, src.line, code)
+            src = source_line(ev.source_info)
+            key = blocks.key_for(src.file, src.line, src.function) if src is not None else None
             self.steps.append(
                 EqnStep(
                     index=k,
-                    primitive=eqn.primitive.name,
+                    primitive=ev.primitive,
                     text=line,
                     in_avals=[a.aval.str_short() for a in eqn.invars],
                     out_avals=[v.aval.str_short() for v in eqn.outvars],
                     source=src,
                     source_key=key,
-                    handlers=[names.handler(h) for h in reversed(r.handlers)],
-                    trace_chain=names.chain(current),
-                    trace=names(trace),
+                    handlers=handlers(rec, names, ev),
+                    trace_chain=names.chain(ev.trace),
+                    trace=names(ev.trace),
                     top=is_top,
                     top_index=top_index,
                     top_count=top_count,
