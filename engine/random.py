@@ -173,7 +173,10 @@ def _key_data_of(name, key, allow_batched=False):
         data, typed = key._data, True
     else:
         if dtypes.is_python_scalar(key) or key is None:
-            raise TypeError(f"unexpected PRNG key type {type(key)}")
+            raise TypeError(
+                "JAX encountered invalid PRNG key data: expected key_data to have ndim, "
+                f"shape, and dtype attributes. Got {key!r}"
+            )
         data, typed = key, False
         if not core.valid_array_value(data):
             data = np.asarray(data)
@@ -356,8 +359,14 @@ def _random_bits(data, bit_width, shape):
 
 def _canonical_shape(shape):
     if isinstance(shape, Sequence):
-        return tuple(operator.index(d) for d in shape)
-    return (operator.index(shape),)
+        shape = tuple(operator.index(d) for d in shape)
+    else:
+        shape = (operator.index(shape),)
+    if any(d < 0 for d in shape):
+        raise TypeError(
+            f"Only non-negative dimensions are allowed in a random sample shape, got {shape}."
+        )
+    return shape
 
 
 def bits(key, shape=(), dtype=None):
@@ -499,7 +508,11 @@ def _broadcasting(op, x, y):
 
 def _check_shape(name, shape, *param_shapes):
     if param_shapes:
-        joint = tuple(np.broadcast_shapes(shape, *param_shapes))
+        try:
+            joint = tuple(np.broadcast_shapes(shape, *param_shapes))
+        except ValueError:
+            shapes = [tuple(shape), *map(tuple, param_shapes)]
+            raise ValueError(f"Incompatible shapes for broadcasting: shapes={shapes}") from None
         if joint != tuple(shape):
             raise ValueError(
                 f"{name} parameter shapes must be broadcast-compatible with shape "
@@ -677,7 +690,7 @@ def categorical(key, logits, axis=-1, shape=None, replace=True, mode=None):
     ndim = logits.ndim
     axis = operator.index(axis)
     if not -ndim <= axis < ndim:
-        raise ValueError(f"axis {axis} is out of bounds for array of dimension {ndim}")
+        raise IndexError(f"axis {axis} is out of bounds for array of dimension {ndim}")
     axis %= ndim
     batch_shape = tuple(np.delete(logits.shape, axis))
     if shape is None:

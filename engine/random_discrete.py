@@ -97,9 +97,10 @@ def poisson(key, lam, shape=None, dtype=None):
     """Poisson(lam) counts."""
     data, _ = _key_data_of("poisson", key)
     dtype = dtypes.canonicalize_user_dtype(int if dtype is None else dtype, "poisson")
-    shape = np.shape(lam) if shape is None else _canonical_shape(shape)
-    if core.valid_array_value(lam):
-        shape = shape if shape is not None else core.get_aval(lam).shape
+    if shape is None:
+        shape = core.get_aval(lam).shape if core.valid_array_value(lam) else np.shape(lam)
+    else:
+        shape = _canonical_shape(shape)
     lam = jnp.broadcast_to(lam, shape)
     lam = lax.convert_element_type(lam, np.float32)
     return _poisson_jit(data, lam, shape, dtype)

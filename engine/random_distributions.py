@@ -305,13 +305,15 @@ _multivariate_normal_jit = jit(_multivariate_normal, static_argnums=(3, 4, 5))
 def multivariate_normal(key, mean, cov, shape=None, dtype=None, method="cholesky"):
     """Normal samples with mean ``mean`` and covariance ``cov`` (factored by
     ``method``: 'cholesky', 'eigh' or 'svd')."""
-    from .numpy._util import promote_args_inexact
+    from .numpy._util import promote_dtypes_inexact
 
     data, _ = _key_data_of("multivariate_normal", key)
-    mean, cov = promote_args_inexact("multivariate_normal", mean, cov)
+    mean, cov = promote_dtypes_inexact(mean, cov)
     if method not in {"svd", "eigh", "cholesky"}:
         raise ValueError("method must be one of {'svd', 'eigh', 'cholesky'}")
-    dtype = core.get_aval(mean).dtype if dtype is None else _float_dtype("multivariate_normal", dtype)
+    dtype = (
+        core.get_aval(mean).dtype if dtype is None else _float_dtype("multivariate_normal", dtype)
+    )
     if not dtypes.is_float(dtype):
         raise ValueError(
             f"dtype argument to `multivariate_normal` must be a float dtype, got {dtype}"

@@ -402,9 +402,11 @@ def _concrete_index(n, fname):
     from .errors import ConcretizationTypeError
 
     if isinstance(n, core.Tracer):
+        aval = _aval(n)
+        dims = ",".join(map(str, aval.shape))
         raise ConcretizationTypeError(
             "Abstract tracer value encountered where concrete value is expected: "
-            f"traced array with shape {core.get_aval(n).str_short()}\n"
+            f"traced array with shape {aval.dtype.name}[{dims}]\n"
             f"The error occurred in jax.random.{fname}()"
         )
     return operator.index(n)
