@@ -153,7 +153,66 @@ def set_cpu_device_count(n: int):
     _cpu_device_count = int(n)
 
 
+_linalg_targets = {}  # platform -> names of registered linear-algebra custom calls
+
+
+def register_lapack_targets():
+    """Register jaxlib's LAPACK kernels (``lapack_spotrf_ffi`` & co) as CPU custom-call
+    targets, typed FFI for the ``*_ffi`` names, as jaxlib expects. Idempotent."""
+    if "cpu" in _linalg_targets:
+        return _linalg_targets["cpu"]
+    from jaxlib.cpu import _lapack
+
+    _lapack.initialize()
+    names = set()
+    for name, fn in _lapack.registrations().items():
+        xc.register_custom_call_target(
+            name, fn, platform="cpu", api_version=int(name.endswith("_ffi"))
+        )
+        names.add(name)
+    _linalg_targets["cpu"] = frozenset(names)
+    return _linalg_targets["cpu"]
+
+
+def linalg_targets(platform: str) -> frozenset:
+    """Names of the linear-algebra custom calls registered for ``platform``
+    ('cpu', 'cuda'); empty where none are (e.g. a CUDA plugin without solvers)."""
+    if platform == "cpu":
+        return register_lapack_targets()
+    backends()
+    return _linalg_targets.get(platform, frozenset())
+
+
+def _register_cuda_solver_targets():
+    """cuSOLVER/cuBLAS kernels of the CUDA plugin (``cusolver_potrf_ffi`` & co), loaded
+    from the plugin package's ``_solver``/``_linalg`` extension files (its package
+    ``__init__`` may import jax)."""
+    names = set()
+    for pkg in ("jax_cuda13_plugin", "jax_cuda12_plugin"):
+        spec = importlib.util.find_spec(pkg)
+        if spec is None or not spec.submodule_search_locations:
+            continue
+        for mod in ("_solver", "_linalg"):
+            paths = []
+            for d in spec.submodule_search_locations:
+                paths.extend(glob.glob(os.path.join(d, f"{mod}*.so")))
+            if not paths:
+                continue
+            ext_spec = importlib.util.spec_from_file_location(f"{pkg}.{mod}", paths[0])
+            ext = importlib.util.module_from_spec(ext_spec)
+            ext_spec.loader.exec_module(ext)
+            for name, fn in getattr(ext, "registrations", dict)().items():
+                xc.register_custom_call_target(
+                    name, fn, platform="CUDA", api_version=int(name.endswith("_ffi"))
+                )
+                names.add(name)
+        if names:
+            break
+    _linalg_targets["cuda"] = frozenset(names)
+
+
 def _make_cpu_client():
+    register_lapack_targets()
     n = _cpu_device_count
     if n is None and os.environ.get("JAX_NUM_CPU_DEVICES"):
         n = int(os.environ["JAX_NUM_CPU_DEVICES"])
@@ -331,6 +390,7 @@ def _make_plugin_client(platform, path):
     if platform == "cuda" and c_api is not None:
         try:
             _register_cuda_extension(c_api)
+            _register_cuda_solver_targets()
         except Exception as e:  # custom calls only; plain programs still run
             warnings.warn(
                 f"CUDA plugin extension not registered ({e}); "

@@ -18,3 +18,4 @@ from .special import *  # noqa: F401,F403
 from .special_gamma import *  # noqa: F401,F403
 from .structural import *  # noqa: F401,F403
 from .windowed_reductions import *  # noqa: F401,F403
+from . import linalg  # noqa: F401,E402

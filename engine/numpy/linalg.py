@@ -1,7 +1,6 @@
-"""``jnp.linalg``: norms and the product helpers that need no decomposition.
-
-Decompositions (inv, solve, det, cholesky, qr, svd, eigh, ...) need lax.linalg primitives
-that the engine does not have yet."""
+"""``jnp.linalg``: JAX's 31 functions. Norms and products are here; the
+decompositions and solves (cholesky, qr, svd, eigh, eig, solve, inv, det, slogdet,
+pinv, lstsq, ...) are in ``linalg_decomp`` on top of ``lax.linalg``."""
 
 from __future__ import annotations
 
@@ -16,12 +15,59 @@ from ._util import (
     promote_args_inexact,
     weak_scalar,
 )
+from .linalg_decomp import (  # noqa: F401,E402
+    EighResult,
+    EigResult,
+    QRResult,
+    SlogdetResult,
+    SVDResult,
+    cholesky,
+    cond,
+    det,
+    eig,
+    eigh,
+    eigvals,
+    eigvalsh,
+    inv,
+    lstsq,
+    matrix_power,
+    matrix_rank,
+    multi_dot,
+    pinv,
+    qr,
+    slogdet,
+    solve,
+    svd,
+    svdvals,
+    tensorinv,
+    tensorsolve,
+)
 from .linalg_ops import cross, matmul, outer, tensordot, vecdot  # noqa: F401
 from .misc import diagonal as _diagonal
 from .misc import trace as _trace
 from .shape_ops import matrix_transpose  # noqa: F401
 
 __all__ = [
+    "cholesky",
+    "cond",
+    "det",
+    "eig",
+    "eigh",
+    "eigvals",
+    "eigvalsh",
+    "inv",
+    "lstsq",
+    "matrix_power",
+    "matrix_rank",
+    "multi_dot",
+    "pinv",
+    "qr",
+    "slogdet",
+    "solve",
+    "svd",
+    "svdvals",
+    "tensorinv",
+    "tensorsolve",
     "norm",
     "vector_norm",
     "matrix_norm",
@@ -102,7 +148,7 @@ def norm(x, ord=None, axis=None, keepdims=False):
     if len(axis) != 2:
         raise ValueError("Invalid axis for norm.")
     r, c = (canonicalize_axis(a, nd) for a in axis)
-    if ord in (None, "fro"):
+    if ord in (None, "fro", "f"):
         return vector_norm(x, axis=(r, c), keepdims=keepdims, ord=2)
     a = _abs(x)
     if ord in (1, -1):
@@ -113,11 +159,15 @@ def norm(x, ord=None, axis=None, keepdims=False):
         row = sum_(a, axis=c, keepdims=True)
         red = max_ if ord == np.inf else min_
         out = red(row, axis=r, keepdims=True)
+    elif ord in ("nuc", 2, -2):
+        from .linalg_decomp import svd as _svd
+        from .shape_ops import expand_dims, moveaxis
+
+        s = _svd(moveaxis(x, (r, c), (-2, -1)), compute_uv=False)
+        y = max_(s, axis=-1) if ord == 2 else (min_(s, axis=-1) if ord == -2 else sum_(s, axis=-1))
+        return expand_dims(y, (r, c)) if keepdims else y
     else:
-        raise NotImplementedError(
-            f"jnp.linalg.norm: ord={ord!r} for matrices needs an SVD, "
-            "which the engine does not have yet"
-        )
+        raise ValueError(f"Invalid order '{ord}' for matrix norm.")
     if not keepdims:
         out = lax.squeeze(out, (r, c))
     return out
