@@ -8,6 +8,7 @@ from . import array_methods as _array_methods  # noqa: F401
 from . import (
     dtypes,  # noqa: F401
     errors,  # noqa: F401
+    image,  # noqa: F401
     lax,  # noqa: F401
     nn,  # noqa: F401
     numpy,  # noqa: F401
