@@ -9,6 +9,7 @@ from .convolution import *  # noqa: F401,F403
 from .convert import *  # noqa: F401,F403
 from .dot import *  # noqa: F401,F403
 from .elementwise import *  # noqa: F401,F403
+from .fft import *  # noqa: F401,F403
 from .gather_scatter import *  # noqa: F401,F403
 from .logic import *  # noqa: F401,F403
 from .misc import *  # noqa: F401,F403

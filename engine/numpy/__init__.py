@@ -9,7 +9,7 @@ holds the callable ``jnp.float32`` & co, ``linalg`` the norms."""
 import numpy as _np
 
 from ..array import Array as ndarray  # noqa: F401
-from . import linalg  # noqa: F401
+from . import fft, linalg  # noqa: F401
 from .creation import *  # noqa: F401,F403
 from .indexing import _getitem, _IndexUpdateHelper, take, take_along_axis  # noqa: F401
 from .linalg_ops import *  # noqa: F401,F403
