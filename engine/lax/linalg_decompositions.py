@@ -613,12 +613,13 @@ def _svd_jvp(primals, tangents, *, full_matrices, compute_uv, subset_by_index, a
     Fc = to_dtype(F, dtype)
     dU = mm(U, add(mul(Fc, add(dSS, H(dSS))), dUdV_diag))
     dV = mm(V, mul(Fc, add(SdS, H(SdS))))
+    s_dim = to_dtype(expand_dims(s, (nd - 1,)), dtype)  # (..., 1, k)
     if m > n:
         dAV = mm(da, V)
-        dU = add(dU, div(sub(dAV, mm(U, mm(Ut, dAV))), s_row_c))
+        dU = add(dU, div(sub(dAV, mm(U, mm(Ut, dAV))), s_dim))
     if n > m:
         dAHU = mm(H(da), U)
-        dV = add(dV, div(sub(dAHU, mm(V, mm(Vt, dAHU))), s_row_c))
+        dV = add(dV, div(sub(dAHU, mm(V, mm(Vt, dAHU))), s_dim))
     return [s, U, Vt], [ds, dU, H(dV)]
 
 
