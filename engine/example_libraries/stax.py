@@ -80,6 +80,13 @@ __all__ = [
 ]
 
 glorot = glorot_normal
+
+
+def _reduce_window_shape_tuple(*args):
+    from ..lax import windowed_reductions
+
+    return windowed_reductions.reduce_window_shape_tuple(*args)
+
 randn = normal
 logsoftmax = log_softmax
 
@@ -228,7 +235,7 @@ def _pooling_layer(reducer, init_val, rescaler=None):
         def init_fun(rng, input_shape):
             pads = lax.padtype_to_pads(input_shape, window_shape, strides, padding)
             ones_ = (1,) * len(window_shape)
-            out_shape = lax.reduce_window_shape_tuple(
+            out_shape = _reduce_window_shape_tuple(
                 input_shape, window_shape, strides, pads, ones_, ones_
             )
             return out_shape, ()
