@@ -211,7 +211,7 @@ def _normalize_indices(operand, start_indices, allow_negative_indices):
                 )
             out.append(np.asarray(int(i) + n if int(i) < 0 else int(i), dtype))
         elif allow:
-            negative = lt(i, 0)
+            negative = lt(i, np.asarray(0, dtype))
             strong = convert_element_type(i, dtype, False) if dtypes.is_weakly_typed(i) else i
             out.append(select_n(negative, i, add(strong, np.asarray(n).astype(dtype))))
         else:
