@@ -11,6 +11,7 @@ from .dot import *  # noqa: F401,F403
 from .elementwise import *  # noqa: F401,F403
 from .fft import *  # noqa: F401,F403
 from .gather_scatter import *  # noqa: F401,F403
+from .generic_reductions import *  # noqa: F401,F403
 from .logic import *  # noqa: F401,F403
 from .misc import *  # noqa: F401,F403
 from .reductions import *  # noqa: F401,F403
