@@ -18,6 +18,7 @@ from .reductions import *  # noqa: F401,F403
 from .scalar_types import *  # noqa: F401,F403
 from .shape_ops import *  # noqa: F401,F403
 from .shape_ops import flatten  # noqa: F401
+from .signal_ops import *  # noqa: F401,F403
 from .sorting import *  # noqa: F401,F403
 from .statistics import *  # noqa: F401,F403
 from .ufuncs import *  # noqa: F401,F403

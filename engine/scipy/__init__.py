@@ -11,6 +11,7 @@ _SUBMODULES = {
     "optimize",
     "integrate",
     "interpolate",
+    "signal",
 }
 
 
