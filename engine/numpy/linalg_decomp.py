@@ -179,6 +179,7 @@ def solve(a, b):
                 "vectorized function with excluded=frozenset() and "
                 "signature='(m,m),(m)->(m)'"
             )
+        b = broadcast_to(b, a.shape[:-1])
         lu_, _, perm = lax_linalg.lu(a)
         return lu_solve(lu_, perm, b, trans=0)
     if b.shape[-2] != m:
@@ -517,12 +518,21 @@ def multi_dot(arrays, *, precision=None):
             "multi_dot: last dimension of each array must match first dimension of following "
             f"array. Got array shapes {[a.shape for a in arrs]}"
         )
+    letters = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    if len(arrs) >= len(letters):
+        out = arrs[0]
+        for a in arrs[1:]:
+            out = _mm(out, a) if precision is None else einsum("...i,i...", out, a)
+        return out
     axes = [[i, i + 1] for i in range(len(arrs))]
     if arrs[0].ndim == 1:
         axes[0] = axes[0][1:]
     if arrs[-1].ndim == 1:
         axes[-1] = axes[-1][:1]
-    operands = []
-    for a, ax in zip(arrs, axes):
-        operands += [a, ax]
-    return einsum(*operands, optimize="auto", precision=precision)
+    ins = ["".join(letters[i] for i in ax) for ax in axes]
+    counts = {}
+    for term in ins:
+        for c in term:
+            counts[c] = counts.get(c, 0) + 1
+    out = "".join(c for c in sorted(counts, key=letters.index) if counts[c] == 1)
+    return einsum(",".join(ins) + "->" + out, *arrs, optimize="auto", precision=precision)
