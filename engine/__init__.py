@@ -4,6 +4,14 @@ import engine as jax
 import engine.numpy as jnp
 """
 
+import os as _os
+
+# jaxlib's C++ logs INFO lines (device counts, profiler sessions, dump paths) unless told
+# otherwise before it loads; keep them out of notebooks and terminals as JAX does. Set
+# TF_CPP_MIN_LOG_LEVEL=0 to see them.
+_os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
+
+
 from . import array_methods as _array_methods  # noqa: F401
 from . import (
     dtypes,  # noqa: F401
