@@ -24,12 +24,12 @@ class Config:
     }
     # Flags whose value changes what tracing or lowering produces (part of cache keys).
     # ``jax_disable_jit`` is not one: it bypasses the caches altogether.
-    _program_flags = ("jax_enable_x64", "jax_default_matmul_precision", "jax_platforms")
+    _default_program_flags = ("jax_enable_x64", "jax_default_matmul_precision", "jax_platforms")
 
     def __init__(self):
         object.__setattr__(self, "_values", dict(self._defaults))
         object.__setattr__(self, "_listeners", [])
-        object.__setattr__(self, "_program_flags", list(type(self)._program_flags))
+        object.__setattr__(self, "_program_flags", list(self._default_program_flags))
         object.__setattr__(self, "_contexts", {})  # values tuple -> id
         object.__setattr__(self, "_context_values", [])  # id -> values tuple
         for name, value in self._values.items():

@@ -45,7 +45,8 @@ def _jit_abstract_eval(*avals, jaxpr, **_):
     return jaxpr.out_avals
 
 
-_jaxpr_exe_cache = weakref.WeakKeyDictionary()  # ClosedJaxpr -> {device: executable}
+_jaxpr_exe_cache: weakref.WeakKeyDictionary[Any, dict] = weakref.WeakKeyDictionary()
+# ClosedJaxpr (bound by a transformation) -> {device: executable}
 
 
 @jit_p.def_impl
@@ -145,8 +146,8 @@ def _jit_lowering(ctx, *args, jaxpr, name, donated_invars):
 
 CACHE_SIZE = 256  # signatures kept per function; the least recently used go first
 
-_all_jitted = weakref.WeakSet()
-_caches = weakref.WeakKeyDictionary()  # callable -> _FunctionCache
+_all_jitted: weakref.WeakValueDictionary[int, JitFunction] = weakref.WeakValueDictionary()
+_caches: weakref.WeakKeyDictionary[Any, _FunctionCache] = weakref.WeakKeyDictionary()
 _caches_lock = threading.Lock()
 _serial = itertools.count(1)
 
@@ -591,12 +592,12 @@ class JitFunction:
         self._has_static = bool(opts.static_argnums or opts.static_argnames)
         self._cache = _cache_for(fun)
         self._fast = self._cache.fast_dict(opts.key)
-        _all_jitted.add(self)
+        _all_jitted[next(_serial)] = self
 
     def __repr__(self):
         return f"<jitted function {self.__name__}>"
 
-    def __get__(self, obj, objtype=None):
+    def __get__(self, obj: Any, objtype: type | None = None) -> Any:
         if obj is None:
             return self
         return functools.partial(self, obj)
@@ -633,7 +634,7 @@ class JitFunction:
         self._cache.clear()
 
     # -- calling
-    def __call__(self, *args, **kwargs):
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if kwargs or self._has_static or config.jax_disable_jit:
             return self._call_general(args, kwargs)
         flat, in_tree = tree_util.tree_flatten(args)
@@ -700,7 +701,7 @@ class JitFunction:
         )
 
     # -- stages
-    def trace(self, *args, **kwargs) -> Traced:
+    def trace(self, *args: Any, **kwargs: Any) -> Traced:
         """The traced jaxpr for these arguments (cached: the same object a call uses)."""
         opts = self._opts
         static, dyn_args, dyn_kwargs = opts.split(args, kwargs)
@@ -712,11 +713,12 @@ class JitFunction:
         )
         return e.traced
 
-    def lower(self, *args, **kwargs) -> Lowered:
+    def lower(self, *args: Any, **kwargs: Any) -> Lowered:
         """``trace(...).lower()``: the StableHLO module (cached)."""
         return self.trace(*args, **kwargs).lower()
 
-    def eval_shape(self, *args, **kwargs):
+    def eval_shape(self, *args: Any, **kwargs: Any) -> Any:
+        """The output's ``ShapeDtypeStruct`` pytree (traces, never compiles)."""
         t = self.trace(*args, **kwargs)
         from .api import ShapeDtypeStruct
 
@@ -834,15 +836,19 @@ def jit(
     if unknown:
         raise TypeError(f"jit() got unexpected keyword argument(s): {sorted(unknown)}")
     if fun is None:
-        return functools.partial(
-            jit,
-            static_argnums=static_argnums,
-            static_argnames=static_argnames,
-            donate_argnums=donate_argnums,
-            device=device,
-            backend=backend,
-            compiler_options=compiler_options,
-        )
+
+        def decorate(f: Callable) -> JitFunction:
+            return JitFunction(
+                f,
+                static_argnums,
+                static_argnames,
+                donate_argnums,
+                device,
+                backend,
+                compiler_options,
+            )
+
+        return decorate
     return JitFunction(
         fun, static_argnums, static_argnames, donate_argnums, device, backend, compiler_options
     )
@@ -854,5 +860,6 @@ _ACCEPTED_JAX_OPTIONS = frozenset(
 
 
 def all_jitted() -> list[JitFunction]:
-    """Every jitted function alive in this session (for the session inspector)."""
-    return list(_all_jitted)
+    """Every jitted function alive in this session, oldest first (for the session
+    inspector)."""
+    return list(_all_jitted.values())

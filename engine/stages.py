@@ -26,7 +26,17 @@ class Traced:
     ``in_tree``/``out_tree``, the ``static`` arguments and the ``device`` it will run
     on. ``lower()`` gives (and caches) its ``Lowered``."""
 
-    def __init__(self, fun_name, closed, in_tree, out_tree, static, avals, device, options):
+    def __init__(
+        self,
+        fun_name: str,
+        closed: Any,
+        in_tree: Any,
+        out_tree: Any,
+        static: tuple,
+        avals: tuple,
+        device: Any,
+        options: Any,
+    ) -> None:
         self.fun_name = fun_name
         self.jaxpr = closed
         self.in_tree, self.out_tree = in_tree, out_tree
@@ -58,7 +68,7 @@ class Lowered:
     """The StableHLO module of a ``Traced``, with donated arguments marked as buffer
     donors. ``compile()`` gives (and caches) its ``Compiled``."""
 
-    def __init__(self, traced: Traced, donated: tuple = ()):
+    def __init__(self, traced: Traced, donated: tuple = ()) -> None:
         self.traced = traced
         self.fun_name = traced.fun_name
         closed, consts = convert_constvars_to_invars(traced.jaxpr)
@@ -69,14 +79,15 @@ class Lowered:
             closed, traced.fun_name, runtime.platform_of(traced.device), donated=self.donated
         )
         self._module, self._ctx = module, ctx
-        self._mlir_text = None
+        self._mlir_text: str | None = None
 
     @property
     def mlir_text(self) -> str:
         """The StableHLO module with source locations (what is compiled)."""
-        if self._mlir_text is None:
-            self._mlir_text = lowering.module_to_text(self._module, debug_info=True)
-        return self._mlir_text
+        text = self._mlir_text
+        if text is None:
+            text = self._mlir_text = lowering.module_to_text(self._module, debug_info=True)
+        return text
 
     def as_text(self, dialect: str = "stablehlo", debug_info: bool = False) -> str:
         """The StableHLO module (``debug_info=True`` keeps source locations), or the
@@ -87,7 +98,7 @@ class Lowered:
             return runtime.mlir_to_hlo_text(self.mlir_text)
         raise ValueError(f"unknown dialect {dialect!r}; use 'stablehlo' or 'hlo'")
 
-    def compiler_ir(self, dialect: str = "stablehlo"):
+    def compiler_ir(self, dialect: str = "stablehlo") -> Any:
         return self._module if dialect == "stablehlo" else self.as_text("hlo")
 
     def compile(
@@ -113,9 +124,9 @@ def compile_lowered(
     dump_dir: str | None = None,
 ) -> Compiled:
     """XLA-compile a ``Lowered`` (uncached; the jit cache calls this on a miss)."""
-    owned = dump_passes and dump_dir is None
-    if owned:
-        dump_dir = tempfile.mkdtemp(prefix=f"glassjax_{lowered.fun_name}_")
+    made_dir = None
+    if dump_passes and dump_dir is None:
+        dump_dir = made_dir = tempfile.mkdtemp(prefix=f"glassjax_{lowered.fun_name}_")
     exe = dispatch.compile_text(
         lowered.mlir_text,
         lowered.traced.device,
@@ -124,15 +135,15 @@ def compile_lowered(
         dump_dir=dump_dir,
     )
     compiled = Compiled(lowered, exe, dump_dir)
-    if owned:  # a dump folder we made goes away with the Compiled object
-        weakref.finalize(compiled, shutil.rmtree, dump_dir, True)
+    if made_dir is not None:  # a dump folder we made goes away with the Compiled object
+        weakref.finalize(compiled, shutil.rmtree, made_dir, True)
     return compiled
 
 
 class Compiled:
     """An XLA executable for one signature; call it with arguments of that signature."""
 
-    def __init__(self, lowered: Lowered, exe, dump_dir: str | None = None):
+    def __init__(self, lowered: Lowered, exe: Any, dump_dir: str | None = None) -> None:
         self.lowered = lowered
         self.fun_name = lowered.fun_name
         self._exe = exe
@@ -151,7 +162,7 @@ class Compiled:
         """XLA's estimate of flops, transcendentals and bytes accessed."""
         return self._exe.cost_analysis()
 
-    def memory_analysis(self):
+    def memory_analysis(self) -> Any:
         return self._exe.memory_analysis()
 
     def dump_files(self) -> list[str]:
@@ -159,7 +170,7 @@ class Compiled:
             return []
         return sorted(os.listdir(self.dump_dir))
 
-    def __call__(self, *args, **kwargs):
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
         t = self.lowered.traced
         static, dyn_args, dyn_kwargs = t._options.split(args, kwargs)
         flat, in_tree = tree_util.tree_flatten((dyn_args, dyn_kwargs))

@@ -46,10 +46,13 @@ def user_jitted():
     """The jitted functions the user's code has run or traced, oldest first; one per
     function (every ``jit`` of a function shares its cache, so they would list the same
     programs and counts)."""
+    mine = [
+        f
+        for f in engine.all_jitted()
+        if f.trace_count and not _is_internal(f) and not getattr(f, "_glassjax_tool", False)
+    ]  # not the jits made by our own widgets, nor those the engine made for itself
     fns, seen = [], set()
-    for f in sorted(engine.all_jitted(), key=lambda f: int(_key(f)[1:])):
-        if getattr(f, "_glassjax_tool", False) or not f.trace_count or _is_internal(f):
-            continue  # jits made by our own widgets, or by the engine for itself
+    for f in sorted(mine, key=lambda f: int(_key(f)[1:])):
         cache_id = f.cache_info().cache_id
         if cache_id not in seen:
             seen.add(cache_id)
