@@ -85,10 +85,10 @@ def test_solve_numpy2_batching(a_shape, b_shape):
 
 
 def test_solve_bad_shapes():
-    a = np.ones((3, 3), np.float32)
+    sq = np.ones((3, 3), np.float32)
     for a, b in (
-        (a, np.ones((2,), np.float32)),
-        (a, np.ones((2, 2), np.float32)),
+        (sq, np.ones((2,), np.float32)),
+        (sq, np.ones((2, 2), np.float32)),
         (np.ones((3, 4, 4), np.float32), np.ones((3, 4), np.float32)),
     ):
         with pytest.raises(ValueError) as e1:
@@ -173,7 +173,8 @@ def test_integer_input_promotes():
 # ---------------------------------------------------------------------------- gradients
 
 
-def grad_both(fn, *args, argnums=0, tol=dict(rtol=1e-3, atol=1e-3)):
+def grad_both(fn, *args, argnums=0, tol=None):
+    tol = tol or dict(rtol=1e-3, atol=1e-3)
     got = engine.grad(fn(enp), argnums=argnums)(*args)
     want = jax.grad(fn(jnp), argnums=argnums)(*args)
     assert_close(got, want, **tol)

@@ -12,6 +12,7 @@ _SUBMODULES = {
     "integrate",
     "interpolate",
     "signal",
+    "linalg",
 }
 
 

@@ -1,0 +1,399 @@
+"""``jax.scipy.linalg`` (the commonly used core) on ``lax.linalg``: cholesky,
+cho_factor/cho_solve, lu, lu_factor/lu_solve, qr, svd, eigh, solve, solve_triangular,
+inv, det, expm (scaling and squaring with JAX's Pade orders), block_diag, schur,
+hessenberg."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import lax
+from .. import numpy as jnp
+from ..lax import linalg as lax_linalg
+from ..lax.linalg_solve_helpers import lu_solve as _lu_solve
+from ..numpy import linalg as jnp_linalg
+from ..numpy._util import as_array, promote_dtypes, promote_dtypes_inexact
+
+__all__ = [
+    "block_diag",
+    "cho_factor",
+    "cho_solve",
+    "cholesky",
+    "det",
+    "eigh",
+    "expm",
+    "hessenberg",
+    "inv",
+    "lu",
+    "lu_factor",
+    "lu_solve",
+    "qr",
+    "schur",
+    "solve",
+    "solve_triangular",
+    "svd",
+]
+
+
+def _inexact(*args):
+    return [as_array(a) for a in promote_dtypes_inexact(*[jnp.asarray(a) for a in args])]
+
+
+def _mH(x):
+    return jnp.conj(jnp.swapaxes(x, -1, -2))
+
+
+def _batched_tri_solve(a, b, **kw):
+    """triangular_solve with b [..., n] or [..., n, k]; batch dims of a and b broadcast."""
+    vector = b.ndim == 1 or (a.ndim == b.ndim + 1 and a.shape[-1] == b.shape[-1])
+    if vector:
+        b = b[..., None]
+    batch = tuple(np.broadcast_shapes(a.shape[:-2], b.shape[:-2]))
+    a = jnp.broadcast_to(a, batch + a.shape[-2:])
+    b = jnp.broadcast_to(b, batch + b.shape[-2:])
+    x = lax_linalg.triangular_solve(a, b, left_side=True, **kw)
+    return x[..., 0] if vector else x
+
+
+def cholesky(a, lower=False, overwrite_a=False, check_finite=True):
+    (a,) = _inexact(a)
+    L = lax_linalg.cholesky(a if lower else _mH(a), symmetrize_input=False)
+    return L if lower else _mH(L)
+
+
+def cho_factor(a, lower=False, overwrite_a=False, check_finite=True):
+    return cholesky(a, lower=lower), lower
+
+
+def cho_solve(c_and_lower, b, overwrite_b=False, check_finite=True):
+    c, lower = c_and_lower
+    c, b = _inexact(c, b)
+    b = _batched_tri_solve(c, b, lower=lower, transpose_a=not lower, conjugate_a=not lower)
+    return _batched_tri_solve(c, b, lower=lower, transpose_a=lower, conjugate_a=lower)
+
+
+def svd(
+    a,
+    full_matrices=True,
+    compute_uv=True,
+    overwrite_a=False,
+    check_finite=True,
+    lapack_driver="gesdd",
+):
+    (a,) = _inexact(a)
+    return lax_linalg.svd(a, full_matrices=full_matrices, compute_uv=compute_uv)
+
+
+def det(a, overwrite_a=False, check_finite=True):
+    return jnp_linalg.det(a)
+
+
+def inv(a, overwrite_a=False, check_finite=True):
+    return jnp_linalg.inv(a)
+
+
+def eigh(
+    a,
+    b=None,
+    lower=True,
+    eigvals_only=False,
+    overwrite_a=False,
+    overwrite_b=False,
+    turbo=True,
+    eigvals=None,
+    type=1,
+    check_finite=True,
+):
+    if b is not None:
+        raise NotImplementedError("Only the b=None case of eigh is implemented")
+    if type != 1:
+        raise NotImplementedError("Only the type=1 case of eigh is implemented.")
+    if eigvals is not None:
+        raise NotImplementedError("Only the eigvals=None case of eigh is implemented.")
+    (a,) = _inexact(a)
+    v, w = lax_linalg.eigh(a, lower=lower)
+    return w if eigvals_only else (w, v)
+
+
+def schur(a, output="real"):
+    if output not in ("real", "complex"):
+        raise ValueError(
+            f"Expected 'output' to be either 'real' or 'complex', got output={output!r}."
+        )
+    a = jnp.asarray(a)
+    if output == "complex":
+        a = a.astype(np.complex128 if a.dtype in (np.float64, np.complex128) else np.complex64)
+    return lax_linalg.schur(a)
+
+
+def hessenberg(a, *, calc_q=False, overwrite_a=False, check_finite=True):
+    (a,) = _inexact(a)
+    n = a.shape[-1]
+    if n == 0:
+        return (a, a) if calc_q else a
+    packed, taus = lax_linalg.hessenberg(a)
+    h = jnp.triu(packed, -1)
+    if not calc_q:
+        return h
+    # Q = I (+) householder_product of the reflectors below the subdiagonal
+    sub = packed[..., 1:, :-1]
+    q = lax_linalg.householder_product(sub, taus)
+    batch = a.shape[:-2]
+    eye = jnp.broadcast_to(jnp.eye(n, dtype=a.dtype), batch + (n, n))
+    q = eye.at[..., 1:, 1:].set(q)
+    return h, q
+
+
+def lu_factor(a, overwrite_a=False, check_finite=True):
+    (a,) = _inexact(a)
+    lu_, pivots, _ = lax_linalg.lu(a)
+    return lu_, pivots
+
+
+def lu_solve(lu_and_piv, b, trans=0, overwrite_b=False, check_finite=True):
+    lu_, pivots = lu_and_piv
+    lu_, b = _inexact(lu_, b)
+    m = lu_.shape[-2]
+    perm = lax_linalg.lu_pivots_to_permutation(pivots, m)
+    return _lu_solve(lu_, perm, b, trans=trans)
+
+
+def lu(a, permute_l=False, overwrite_a=False, check_finite=True):
+    """(p, l, u) with a = p l u (or (p l, u) with permute_l)."""
+    (a,) = _inexact(a)
+    lu_, _, permutation = lax_linalg.lu(a)
+    dtype = a.dtype
+    m, n = a.shape[-2:]
+    p = jnp.real(
+        (permutation[..., None, :] == jnp.arange(m, dtype=permutation.dtype)[:, None]).astype(dtype)
+    )
+    k = min(m, n)
+    l = jnp.tril(lu_, -1)[..., :, :k] + jnp.eye(m, k, dtype=dtype)  # noqa: E741
+    u = jnp.triu(lu_)[..., :k, :]
+    if permute_l:
+        return jnp.matmul(p, l, precision=lax.Precision.HIGHEST), u
+    return p, l, u
+
+
+def qr(a, overwrite_a=False, lwork=None, mode="full", pivoting=False, check_finite=True):
+    if mode in ("full", "r"):
+        full_matrices = True
+    elif mode == "economic":
+        full_matrices = False
+    else:
+        raise ValueError(f"Unsupported QR decomposition mode '{mode}'")
+    (a,) = _inexact(a)
+    q, r, *p = lax_linalg.qr(a, pivoting=pivoting, full_matrices=full_matrices)
+    if mode == "r":
+        return (r, p[0]) if pivoting else (r,)
+    return (q, r, p[0]) if pivoting else (q, r)
+
+
+def solve(
+    a,
+    b,
+    lower=False,
+    overwrite_a=False,
+    overwrite_b=False,
+    debug=False,
+    check_finite=True,
+    assume_a="gen",
+):
+    valid = ["gen", "sym", "her", "pos"]
+    if assume_a not in valid:
+        raise ValueError(f"Expected assume_a to be one of {valid}; got {assume_a!r}")
+    if assume_a != "pos":
+        return jnp_linalg.solve(a, b)
+    a, b = _inexact(a, b)
+    if not (
+        a.ndim >= 2
+        and b.ndim in (a.ndim, a.ndim - 1)
+        and a.shape[-1] == a.shape[-2] == b.shape[a.ndim - 2]
+    ):
+        raise ValueError(
+            "The arguments to solve must have shapes a=[..., m, m] and b=[..., m, k] or "
+            f"b=[..., m]; got a={a.shape} and b={b.shape}"
+        )
+    return cho_solve(cho_factor(a, lower=lower), b)
+
+
+def solve_triangular(
+    a,
+    b,
+    trans=0,
+    lower=False,
+    unit_diagonal=False,
+    overwrite_b=False,
+    debug=None,
+    check_finite=True,
+):
+    if trans in (0, "N"):
+        transpose_a, conjugate_a = False, False
+    elif trans in (1, "T"):
+        transpose_a, conjugate_a = True, False
+    elif trans in (2, "C"):
+        transpose_a, conjugate_a = True, True
+    else:
+        raise ValueError(f"Invalid 'trans' value {trans}")
+    a, b = _inexact(a, b)
+    return _batched_tri_solve(
+        a,
+        b,
+        lower=lower,
+        transpose_a=transpose_a,
+        conjugate_a=conjugate_a,
+        unit_diagonal=unit_diagonal,
+    )
+
+
+def block_diag(*arrs):
+    """The arrays (at most 2-D each) along the diagonal of one matrix."""
+    if len(arrs) == 0:
+        arrs = (jnp.zeros((1, 0)),)
+    arrs = tuple(promote_dtypes(*[jnp.asarray(a) for a in arrs]))
+    bad = [i for i, a in enumerate(arrs) if np.ndim(a) > 2]
+    if bad:
+        raise ValueError(
+            "Arguments to jax.scipy.linalg.block_diag must have at most 2 dimensions, got "
+            f"{arrs[bad[0]]} at argument {bad[0]}."
+        )
+    arrs = [jnp.atleast_2d(a) for a in arrs]
+    dtype = arrs[0].dtype
+    total = sum(a.shape[1] for a in arrs)
+    padded, col = [], 0
+    for a in arrs:
+        cols = a.shape[1]
+        padded.append(lax.pad(a, np.zeros((), dtype), ((0, 0, 0), (col, total - cols - col, 0))))
+        col += cols
+    return jnp.concatenate(padded, axis=0)
+
+
+# ---------------------------------------------------------------------------- expm
+
+_PADE = {
+    3: (120.0, 60.0, 12.0, 1.0),
+    5: (30240.0, 15120.0, 3360.0, 420.0, 30.0, 1.0),
+    7: (17297280.0, 8648640.0, 1995840.0, 277200.0, 25200.0, 1512.0, 56.0, 1.0),
+    9: (
+        17643225600.0,
+        8821612800.0,
+        2075673600.0,
+        302702400.0,
+        30270240.0,
+        2162160.0,
+        110880.0,
+        3960.0,
+        90.0,
+        1.0,
+    ),
+    13: (
+        64764752532480000.0,
+        32382376266240000.0,
+        7771770303897600.0,
+        1187353796428800.0,
+        129060195264000.0,
+        10559470521600.0,
+        670442572800.0,
+        33522128640.0,
+        1323241920.0,
+        40840800.0,
+        960960.0,
+        16380.0,
+        182.0,
+        1.0,
+    ),
+}
+
+
+def _dot(a, b):
+    return jnp.dot(a, b, precision=lax.Precision.HIGHEST)
+
+
+def _pade(order):
+    b = _PADE[order]
+
+    def approx(A):
+        ident = jnp.eye(*A.shape, dtype=A.dtype)
+        A2 = _dot(A, A)
+        if order == 13:
+            A4 = _dot(A2, A2)
+            A6 = _dot(A4, A2)
+            U = _dot(
+                A,
+                _dot(A6, b[13] * A6 + b[11] * A4 + b[9] * A2)
+                + b[7] * A6
+                + b[5] * A4
+                + b[3] * A2
+                + b[1] * ident,
+            )
+            V = (
+                _dot(A6, b[12] * A6 + b[10] * A4 + b[8] * A2)
+                + b[6] * A6
+                + b[4] * A4
+                + b[2] * A2
+                + b[0] * ident
+            )
+            return U, V
+        powers = [ident, A2]
+        while len(powers) < (order + 1) // 2:
+            powers.append(_dot(powers[-1], A2))
+        odd = sum(b[2 * i + 1] * p for i, p in enumerate(powers))
+        even = sum(b[2 * i] * p for i, p in enumerate(powers))
+        return _dot(A, odd), even
+
+    return approx
+
+
+def _calc_P_Q(A):
+    A_L1 = jnp_linalg.norm(A, 1)
+    if A.dtype in (np.float64, np.complex128):
+        maxnorm = 5.371920351148152
+        conds = (
+            1.495585217958292e-002,
+            2.539398330063230e-001,
+            9.504178996162932e-001,
+            2.097847961257068e000,
+        )
+        orders = (3, 5, 7, 9, 13)
+    elif A.dtype in (np.float32, np.complex64):
+        maxnorm = 3.925724783138660
+        conds = (4.258730016922831e-001, 1.880152677804762e000)
+        orders = (3, 5, 7)
+    else:
+        raise TypeError(f"A.dtype={A.dtype} is not supported.")
+    n_squarings = jnp.maximum(0, jnp.floor(jnp.log2(A_L1 / maxnorm)))
+    A = A / (2**n_squarings).astype(A.dtype)
+    idx = jnp.sum(jnp.asarray(conds, dtype=A_L1.dtype) <= A_L1).astype(np.int32)
+    U, V = lax.switch(idx, [_pade(o) for o in orders], A)
+    return U + V, -U + V, n_squarings
+
+
+def expm(A, *, upper_triangular=False, max_squarings=16):
+    """Matrix exponential: Pade approximant of order 3..13 (by the 1-norm) with scaling
+    and squaring, as JAX does; NaNs where more than max_squarings would be needed."""
+    (A,) = _inexact(A)
+    if A.ndim < 2 or A.shape[-1] != A.shape[-2]:
+        raise ValueError(f"Expected A to be a (batched) square matrix, got A.shape={A.shape}.")
+    if A.ndim > 2:
+        from ..api import vmap
+
+        fn = lambda x: expm(x, upper_triangular=upper_triangular, max_squarings=max_squarings)  # noqa: E731
+        for _ in A.shape[:-2]:
+            fn = vmap(fn)
+        return fn(A)
+    P, Q, n_squarings = _calc_P_Q(A)
+
+    def compute(args):
+        A, P, Q = args
+        R = solve_triangular(Q, P) if upper_triangular else jnp_linalg.solve(Q, P)
+
+        def step(c, i):
+            return lax.cond(i < n_squarings, lambda x: _dot(x, x), lambda x: x, c), None
+
+        R, _ = lax.scan(step, R, jnp.arange(max_squarings, dtype=n_squarings.dtype))
+        return R
+
+    def nan(args):
+        return jnp.full_like(args[0], np.nan)
+
+    return lax.cond(n_squarings > max_squarings, nan, compute, (A, P, Q))
