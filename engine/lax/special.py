@@ -16,7 +16,6 @@ from ..interpreters import lowering
 from ..interpreters.jvp import defjvp, defjvp2
 from .elementwise import (
     _bind2,
-    _broadcasting_lowering,
     _const,
     _plain,
     abs,
@@ -141,8 +140,8 @@ defjvp(polygamma_p, _polygamma_jvp_m, lambda g, m, x: mul(g, polygamma(add(m, _c
 
 
 def lower_via(impl):
-    """A lowering that emits the ops of ``impl(*operands, **params)`` (lax functions on
-    operands broadcast to the output shape), traced once per shape/dtype/params. float16
+    """The lowering, for ``naryop``, that emits the ops of ``impl(*operands, **params)``
+    (lax functions on operands broadcast to the output shape), traced once per shape/dtype/params. float16
     and bfloat16 compute in float32, as in JAX."""
     cache = {}
 
@@ -167,7 +166,7 @@ def lower_via(impl):
             closed = cache[key] = trace_to_jaxpr(traced, in_avals)
         return lowering.lower_jaxpr_inline(ctx, closed, args)[0]
 
-    return _broadcasting_lowering(rule)
+    return rule  # naryop's lowering broadcasts the operands to the output shape first
 
 
 def _full(x, v):

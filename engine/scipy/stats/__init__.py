@@ -1,0 +1,26 @@
+"""``engine.scipy.stats``: JAX's ``jax.scipy.stats`` distributions, one module each."""
+
+from . import (  # noqa: F401
+    bernoulli,
+    beta,
+    betabinom,
+    binom,
+    cauchy,
+    chi2,
+    dirichlet,
+    expon,
+    gamma,
+    gennorm,
+    geom,
+    laplace,
+    logistic,
+    multivariate_normal,
+    nbinom,
+    norm,
+    pareto,
+    poisson,
+    t,
+    truncnorm,
+    uniform,
+    vonmises,
+)
