@@ -110,9 +110,29 @@ def mlp_step_result(jax, jnp):
     return [np.asarray(w) for wb in step(params, x, y) for w in wb]
 
 
+def run_cholesky_solve(jax, jnp):
+    """A jitted 512x512 Cholesky factorization and two triangular solves (8 right-hand
+    sides): LAPACK potrf + trsm on CPU."""
+    r = np.random.RandomState(0)
+    m = r.randn(512, 512).astype(np.float32)
+    a = jnp.asarray(m @ m.T + 512 * np.eye(512, dtype=np.float32))
+    b = jnp.asarray(r.randn(512, 8).astype(np.float32))
+    linalg = jax.lax.linalg
+
+    @jax.jit
+    def solve(a, b):
+        L = linalg.cholesky(a)
+        y = linalg.triangular_solve(L, b, left_side=True, lower=True)
+        return linalg.triangular_solve(L, y, left_side=True, lower=True, transpose_a=True)
+
+    solve(a, b).block_until_ready()
+    return _best(lambda: solve(a, b).block_until_ready(), 20, 5)
+
+
 WORKLOADS = {
     "jit_dispatch": run_jit_dispatch,
     "eager_op": run_eager_op,
     "trace_lower_2000": run_trace_lower,
     "mlp_step": run_mlp_step,
+    "cholesky_solve_512": run_cholesky_solve,
 }
