@@ -7,6 +7,7 @@ general form: the others fix its ``scale``, ``mode`` and ``distribution``."""
 from __future__ import annotations
 
 import math
+import typing
 
 import numpy as np
 
@@ -37,16 +38,11 @@ __all__ = [
 ]
 
 
-class Initializer:
-    """The protocol every initializer follows: ``init(key, shape, dtype=None)``.
-    ``isinstance(f, Initializer)`` is true for any callable."""
+@typing.runtime_checkable
+class Initializer(typing.Protocol):
+    """The protocol every initializer follows: ``init(key, shape, dtype=None)``."""
 
-    def __call__(self, key, shape, dtype=None, out_sharding=None):
-        raise NotImplementedError
-
-    @classmethod
-    def __subclasshook__(cls, other):
-        return callable(other) or NotImplemented
+    def __call__(self, key, shape, dtype=None, out_sharding=None): ...
 
 
 def _dtype(dtype):
