@@ -461,3 +461,17 @@ def test_gpu_cholesky_and_solve():
     np.testing.assert_allclose(np.asarray(sol), np.linalg.solve(a, b), rtol=1e-3, atol=1e-3)
     for f in (elax.linalg.lu, elax.linalg.qr, elax.linalg.eigh, elax.linalg.svd):
         f(x)
+
+
+def test_eig_eigenvector_jvp_opt_in():
+    a = rand((4, 4), seed=7)
+    t = rand((4, 4), seed=8)
+
+    def f(L):
+        return lambda a: L.eig(a, compute_left_eigenvectors=False, enable_eigvec_derivs=True)
+
+    got = engine.jvp(f(elax.linalg), (a,), (t,))
+    want = jax.jvp(f(jlax.linalg), (a,), (t,))
+    assert_close(got, want, rtol=2e-3, atol=2e-3)
+    with pytest.raises(NotImplementedError):
+        engine.jvp(elax.linalg.eig, (a,), (t,))

@@ -111,28 +111,62 @@ def _eig_lowering(
     return out
 
 
-def _eig_jvp(primals, tangents, **params):
-    # eigenvalues only: dw_j = (V^-1 da V)_jj
-    from ..numpy import sum as jsum
+def _eig_vec_jvp(w, v, da):
+    """(dw, dv) by nondegenerate perturbation theory, with dv fixed by LAPACK's geev
+    normalisation (unit 2-norm, real largest-magnitude component)."""
+    from .. import numpy as jnp
     from .linalg_solve_helpers import solve
 
-    if params["compute_left_eigenvectors"] or params["compute_right_eigenvectors"]:
+    n = w.shape[-1]
+    eye_n = eye(w.dtype, n)
+    fmat = 1 / (eye_n + w[..., None, :] - w[..., :, None]) - eye_n
+    P = mm(solve(v, da), v)
+    dw = jnp.diagonal(P, 0, -2, -1)
+    U = mm(v, fmat * P)
+    k = jnp.argmax(jnp.abs(v), axis=-2)
+    rows = jnp.arange(n, dtype=k.dtype)
+    mask = (rows[:, None] == k[..., None, :]).astype(v.dtype)
+    c = jnp.real(-(jnp.conj(v) * U).sum(-2)) + 1j * (
+        -jnp.imag((mask * U).sum(-2)) / jnp.real((mask * v).sum(-2))
+    )
+    return dw, U + v * c.astype(v.dtype)[..., None, :]
+
+
+def _eig_jvp(primals, tangents, **params):
+    from .. import numpy as jnp
+    from .linalg_solve_helpers import solve
+
+    left, right = params["compute_left_eigenvectors"], params["compute_right_eigenvectors"]
+    if (left or right) and not params["enable_eigvec_derivs"]:
         raise NotImplementedError(
-            "Derivatives of non-symmetric eigenvectors are not implemented in this engine; "
-            "differentiate the eigenvalues only (compute_*_eigenvectors=False)."
+            "Derivatives of non-symmetric eigenvectors are only valid under assumptions on "
+            "the input that JAX cannot check (see the enable_eigvec_derivs argument to "
+            "jax.lax.linalg.eig). Pass enable_eigvec_derivs=True to jax.lax.linalg.eig to "
+            "opt in. See https://github.com/jax-ml/jax/issues/2748 for discussion."
         )
     (a,), (da,) = primals, tangents
     outs = eig(
         a,
-        compute_left_eigenvectors=False,
+        compute_left_eigenvectors=left,
         compute_right_eigenvectors=True,
+        enable_eigvec_derivs=params["enable_eigvec_derivs"],
         implementation=params["implementation"],
     )
     w, vr = outs[0], outs[-1]
     da = to_dtype(da, aval(vr).dtype)
-    from .elementwise import mul
-
-    return [w], [jsum(mul(solve(vr, mm(da, vr)), eye(aval(vr).dtype, aval(vr).shape[-1])), -2)]
+    if not (left or right):
+        return [w], [(solve(vr, da) * jnp.swapaxes(vr, -1, -2)).sum(-1)]
+    dw, dvr = _eig_vec_jvp(w, vr, da)
+    primal_out, tangent_out = [w], [dw]
+    if left:
+        vl = outs[1]
+        _, dvl = _eig_vec_jvp(jnp.conj(w), vl, jnp.conj(jnp.swapaxes(da, -1, -2)))
+        primal_out.append(vl)
+        tangent_out.append(dvl)
+    if right:
+        primal_out.append(vr)
+        tangent_out.append(dvr)
+    return primal_out, tangent_out
 
 
 eig_p.def_jvp(_eig_jvp)
