@@ -3,6 +3,8 @@ optimizer's parameter trajectory on a pytree under jit, every schedule, the util
 and the packed state; every stax layer's output shape, initial parameters (bit-exact
 on the same key) and outputs with those parameters; and a small CNN's training steps."""
 
+import json
+
 import numpy as np
 import pytest
 
@@ -304,3 +306,95 @@ def test_cnn_training_steps_match_jax():
     np.testing.assert_allclose(le, lj, rtol=1e-5)
     assert le[-1] < le[0]
     _leaves_close(pe, pj, rtol=1e-4, atol=1e-5)
+
+
+# ---------------------------------------------------------------------------- explorer links
+
+CONV_INIT, CONV_APPLY = es.Conv(4, (3, 3), padding="SAME")
+BN_INIT, BN_APPLY = es.BatchNorm()
+POOL_INIT, POOL_APPLY = es.MaxPool((2, 2), strides=(2, 2))
+DENSE_INIT, DENSE_APPLY = es.Dense(10)
+
+
+def _cnn_forward(params, x):
+    h = CONV_APPLY(params[0], x)  # the convolution's line
+    h = BN_APPLY(params[1], h)
+    h = POOL_APPLY((), es.relu(h))
+    return DENSE_APPLY(params[3], enp.reshape(h, (h.shape[0], -1)))
+
+
+def _cnn_sgd_step(params, x, y):
+    def loss(p):
+        return -enp.mean(enp.sum(es.log_softmax(_cnn_forward(p, x)) * y, axis=1))
+
+    grads = engine.grad(loss)(params)
+    return engine.tree_util.tree_map(lambda p, g: p - 0.1 * g, params, grads)
+
+
+def _xla_lines(text):
+    """{instruction: (file, line)} from XLA's own metadata in the optimized text (its
+    FileNames / FileLocations / StackFrames tables and each stack_frame_id)."""
+    import json
+    import re
+
+    def table(title):
+        m = re.search(rf"^{title}\n((?:\d+ .*\n)+)", text, re.M)
+        rows = m.group(1).strip().split("\n") if m else []
+        return {int(r.split(" ", 1)[0]): r.split(" ", 1)[1] for r in rows}
+
+    files = {k: json.loads(v) for k, v in table("FileNames").items()}
+    locs = {k: dict(re.findall(r"(\w+)=(\d+)", v)) for k, v in table("FileLocations").items()}
+    frames = {k: dict(re.findall(r"(\w+)=(\d+)", v)) for k, v in table("StackFrames").items()}
+    out = {}
+    for name, fid in re.findall(r"%([\w.\-]+) = [^\n]*?stack_frame_id=(\d+)", text):
+        loc = locs[int(frames[int(fid)]["file_location_id"])]
+        out[name] = (files[int(loc["file_name_id"])], int(loc["line"]))
+    return out
+
+
+def test_cnn_step_report_links_convolutions_to_the_user_line():
+    """A stax CNN training step in the static report: every convolution XLA emits (the
+    forward one and the ones of the gradient) links back to the line that applied the
+    Conv layer, as XLA's own metadata says, and the page's link table and elements
+    carry those links."""
+    import re
+
+    import visualize
+
+    key = engine.random.PRNGKey(0)
+    shape = (2, 8, 8, 3)
+    k = engine.random.split(key, 4)
+    s1, p0 = CONV_INIT(k[0], shape)
+    s2, p1 = BN_INIT(k[1], s1)
+    s3, _ = POOL_INIT(k[2], s2)
+    _, p3 = DENSE_INIT(k[3], (s3[0], int(np.prod(s3[1:]))))
+    params = [p0, p1, (), p3]
+    x = np.random.RandomState(0).randn(*shape).astype(np.float32)
+    y = np.eye(10, dtype=np.float32)[[1, 2]]
+
+    r = visualize.build_report(_cnn_sgd_step, params, x, y, repeats=0, profile=False, passes=False)
+    text = r.stages.compiled.as_text()
+    conv_line = (__file__, _cnn_forward.__code__.co_firstlineno + 1)
+    convs = re.findall(r"%([\w.\-]+) = \S+ convolution\(", text)
+    assert len(convs) >= 2  # the forward convolution and the kernel gradient's
+    xla = _xla_lines(text)
+    sm = r.stages.source_map
+    for name in convs:
+        assert xla[name] == conv_line, name  # XLA's metadata: the user's Conv line
+        assert sm.lines_for_instruction(name) == [conv_line], name
+    # the kernels (a top-level convolution or a fusion holding one) of the Conv line
+    assert set(convs) <= set(sm.kernels_for_line(*conv_line))
+    # the page: link table and one element per convolution in the optimized pane
+    table = json.loads(
+        re.search(
+            r'<script[^>]*class="[^"]*gj-links[^"]*"[^>]*>(.*?)</script>', r.html, re.S
+        ).group(1)
+    )
+    linked = {
+        o
+        for e in table["lines"][f"{conv_line[0]}:{conv_line[1]}"]
+        for o in table["eqns"][e].get("o", []) + table["eqns"][e].get("ok", [])
+    }
+    assert set(convs) <= linked
+    for name in convs:
+        assert f'data-hlo-opt="{name}"' in r.html
