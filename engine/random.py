@@ -249,14 +249,15 @@ def _ndim(x):
     return core.get_aval(x).ndim if core.valid_array_value(x) else np.ndim(x)
 
 
-def PRNGKey(seed):  # noqa: N802 - JAX's name
+def PRNGKey(seed, *, impl=None):  # noqa: N802 - JAX's name
     """A raw ``uint32[2]`` key for an integer seed."""
+    _check_impl(impl)
     return _seed("PRNGKey", seed)
 
 
-def key(seed, *, impl=None):
+def key(seed, *, impl=None, dtype=None):
     """A typed key (:class:`PRNGKeyArray` of shape ``()``) for an integer seed."""
-    _check_impl(impl)
+    _check_impl(impl if dtype is None else dtype)
     return PRNGKeyArray(_seed("key", seed))
 
 
@@ -273,9 +274,9 @@ def key_data(keys):
     return data
 
 
-def wrap_key_data(key_bits_array, *, impl=None):
+def wrap_key_data(key_bits_array, *, impl=None, dtype=None):
     """Typed keys over uint32 data of shape ``(*key_shape, 2)``."""
-    _check_impl(impl)
+    _check_impl(impl if dtype is None else dtype)
     data = key_bits_array
     if isinstance(data, PRNGKeyArray):
         raise TypeError("wrap_key_data expects uint32 key data, got a typed key array")

@@ -310,7 +310,7 @@ def _f(data, dfnum, dfden, shape, dtype):
     key_dfd, key_dfn = _keys(data, 2)
     num = lax.div(_chisquare(key_dfn, dfnum, shape, dtype), dfnum)
     den = lax.div(_chisquare(key_dfd, dfden, shape, dtype), dfden)
-    return _bdiv(num, den)
+    return lax.div(num, den)
 
 
 def _bdiv(x, y):
