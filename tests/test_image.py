@@ -93,3 +93,16 @@ def test_errors():
         ei.resize(IMG, (2, 4, 4, 3), "bogus")
     with pytest.raises(ValueError, match="Nearest neighbor"):
         ei.scale_and_translate(IMG, (2, 4, 4, 3), (1, 2), [1.0, 1.0], [0.0, 0.0], "nearest")
+
+
+def test_float64_with_x64():
+    from tests.test_nn_functions import x64
+
+    with x64():
+        img = IMG.astype(np.float64)
+        for method in ("linear", "cubic", "lanczos5", "nearest"):
+            _close(
+                ei.resize(img, (2, 4, 12, 3), method), ji.resize(img, (2, 4, 12, 3), method), 1e-12
+            )
+        args = (img, (2, 10, 6, 3), (1, 2), np.array([1.5, 0.7]), np.array([0.3, -1.2]), "lanczos3")
+        _close(ei.scale_and_translate(*args), ji.scale_and_translate(*args), 1e-12)

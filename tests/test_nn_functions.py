@@ -3,6 +3,8 @@ log1mexp (whose derivative JAX defines by hand), logmeanexp, identity, standardi
 algorithms, masked softmax gradients, dot_product_attention with every masking option,
 grouped heads, bias, residuals, gradients and vmap, and the public name list."""
 
+import contextlib
+
 import numpy as np
 import pytest
 
@@ -183,3 +185,40 @@ def test_attention_errors():
         enn.dot_product_attention(Q, KEY, V, implementation="bogus")
     with pytest.raises(NotImplementedError, match="cuDNN"):
         enn.dot_product_attention(Q, KEY, V, implementation="cudnn")
+
+
+@contextlib.contextmanager
+def x64():
+    old_j, old_e = jax.config.jax_enable_x64, engine.config.jax_enable_x64
+    jax.config.update("jax_enable_x64", True)
+    engine.config.update("jax_enable_x64", True)
+    try:
+        yield
+    finally:
+        jax.config.update("jax_enable_x64", old_j)
+        engine.config.update("jax_enable_x64", old_e)
+
+
+ALL = [
+    "relu", "relu6", "sigmoid", "log_sigmoid", "softplus", "soft_sign", "silu", "gelu",
+    "elu", "celu", "selu", "leaky_relu", "hard_tanh", "hard_sigmoid", "hard_silu", "mish",
+    "softmax", "log_softmax", "logsumexp", "standardize", *NEW,
+]  # fmt: skip
+
+
+def test_float64_with_x64():
+    with x64():
+        x = np.abs(X.astype(np.float64)) + 0.1
+        for name in ALL:
+            fe, fj = getattr(enn, name), getattr(jax.nn, name)
+            assert_same(fe(x), fj(x), rtol=1e-12, atol=1e-14)
+            ge = engine.grad(lambda x: enp.sum(fe(x) * x))(x)
+            gj = jax.grad(lambda x: jnp.sum(fj(x) * x))(x)
+            assert_same(ge, gj, rtol=1e-10, atol=1e-12)
+        q, k, v = (a.astype(np.float64) for a in (Q, KEY, V))
+        kw = {"bias": BIAS.astype(np.float64), "is_causal": True, "key_value_seq_lengths": KVLEN}
+        assert_same(
+            enn.dot_product_attention(q, k, v, **kw),
+            jax.nn.dot_product_attention(q, k, v, **kw),
+            rtol=1e-6,
+        )

@@ -119,3 +119,24 @@ def test_errors():
     with pytest.raises(ValueError, match="fan_in"):
         ei.delta_orthogonal()(ke, (3, 4, 2))
     assert isinstance(ei.glorot_normal(), ei.Initializer)
+
+
+def test_float64_and_complex128_with_x64():
+    from tests.test_nn_functions import x64
+
+    with x64():
+        for seed in SEEDS:
+            ke, kj = _keys(seed)
+            for dist in ("truncated_normal", "normal", "uniform"):
+                for dt in (np.float64, np.complex128):
+                    a = ei.variance_scaling(0.7, "fan_avg", dist)(ke, (4, 6), _edt(dt))
+                    b = ji.variance_scaling(0.7, "fan_avg", dist)(kj, (4, 6), dt)
+                    _same_bits(a, b)
+            _same_bits(
+                ei.he_uniform(dtype=enp.float64)(ke, (3, 5)),
+                ji.he_uniform(dtype=jnp.float64)(kj, (3, 5)),
+            )
+            _same_bits(
+                ei.normal(dtype=enp.float64)(ke, (7,)), ji.normal(dtype=jnp.float64)(kj, (7,))
+            )
+            _same_bits(ei.zeros(ke, (2,)), ji.zeros(kj, (2,)))  # the default float is float64 here
