@@ -165,11 +165,20 @@ class _Options:
         "device",
         "backend",
         "compiler_options",
+        "shardings",
         "key",
     )
 
     def __init__(
-        self, name, static_argnums, static_argnames, donate_argnums, device, backend, copts
+        self,
+        name,
+        static_argnums,
+        static_argnames,
+        donate_argnums,
+        device,
+        backend,
+        copts,
+        shardings=(None, None),
     ):
         self.name = name
         self.static_argnums = frozenset(static_argnums)
@@ -177,6 +186,13 @@ class _Options:
         self.donate_argnums = tuple(sorted(set(donate_argnums)))
         self.device, self.backend = device, backend
         self.compiler_options = dict(copts) if copts else None
+        # (in_shardings, out_shardings): accepted, no effect on one device yet; they are
+        # part of the key so that they can change the Lowered stage when they do.
+        self.shardings = shardings
+        try:
+            hash(shardings)
+        except TypeError:
+            shardings = repr(shardings)
         self.key = (
             self.static_argnums,
             self.static_argnames,
@@ -184,6 +200,7 @@ class _Options:
             device,
             backend,
             _freeze_options(self.compiler_options),
+            shardings,
         )
 
     def split(self, args, kwargs):
@@ -494,7 +511,7 @@ class _FunctionCache:
                 device,
                 tuple(config.trace_context(ctx).items()),
                 t._options.donate_argnums,
-                okey[-1],
+                okey[5],  # the frozen compiler options
             )
             entries.append(CacheEntryInfo(sig, t, e.lowered, e.compiled, e.hits))
         return CacheInfo(
@@ -559,6 +576,8 @@ class JitFunction:
         device: Any = None,
         backend: str | None = None,
         compiler_options: dict[str, Any] | None = None,
+        in_shardings: Any = None,
+        out_shardings: Any = None,
     ):
         functools.update_wrapper(self, fun)
         self.fun = fun
@@ -581,6 +600,7 @@ class JitFunction:
             device,
             backend,
             compiler_options,
+            (in_shardings, out_shardings),
         )
         self._opts = opts
         self.static_argnums = opts.static_argnums
@@ -835,23 +855,21 @@ def jit(
     unknown = set(unused) - _ACCEPTED_JAX_OPTIONS
     if unknown:
         raise TypeError(f"jit() got unexpected keyword argument(s): {sorted(unknown)}")
-    if fun is None:
+    shardings = {k: unused[k] for k in ("in_shardings", "out_shardings") if k in unused}
 
-        def decorate(f: Callable) -> JitFunction:
-            return JitFunction(
-                f,
-                static_argnums,
-                static_argnames,
-                donate_argnums,
-                device,
-                backend,
-                compiler_options,
-            )
+    def make(f: Callable) -> JitFunction:
+        return JitFunction(
+            f,
+            static_argnums,
+            static_argnames,
+            donate_argnums,
+            device,
+            backend,
+            compiler_options,
+            **shardings,
+        )
 
-        return decorate
-    return JitFunction(
-        fun, static_argnums, static_argnames, donate_argnums, device, backend, compiler_options
-    )
+    return make if fun is None else make(fun)
 
 
 _ACCEPTED_JAX_OPTIONS = frozenset(
