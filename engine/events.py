@@ -483,7 +483,7 @@ class Recording:
 
     def trace_chain(self, trace: int | None) -> list[TraceStarted]:
         """The trace's TraceStarted, then those of the traces it computes on."""
-        out = []
+        out: list[TraceStarted] = []
         while trace is not None and len(out) < 256:
             t = self.traces.get(trace)
             if t is None:

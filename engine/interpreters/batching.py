@@ -16,11 +16,11 @@ not_mapped = None
 class BatchTracer(Tracer):
     __slots__ = ("val", "batch_dim")
 
-    def __init__(self, trace, val, batch_dim):
+    def __init__(self, trace: BatchTrace, val: Any, batch_dim: int | None) -> None:
         self._trace, self.val, self.batch_dim = trace, val, batch_dim
 
     @property
-    def aval(self):
+    def aval(self) -> core.ShapedArray:
         aval = core.get_aval(self.val)
         if self.batch_dim is None:
             return aval
@@ -135,11 +135,11 @@ def move_batch_axis(size: int, src: int | None, dst: int | None, x: Any) -> Any:
     return lax.transpose(x, tuple(perm))
 
 
-def bdim_at_front(size, x, d):
+def bdim_at_front(size: int, x: Any, d: int | None) -> Any:
     return move_batch_axis(size, d, 0, x)
 
 
-def broadcast_batcher(primitive):
+def broadcast_batcher(primitive: core.Primitive) -> Callable[..., Any]:
     """Batching for elementwise primitives: operands share the batch axis (moved to
     the front where they differ); unbatched operands get a size-1 axis, or stay rank 0."""
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import functools
 import weakref
+from collections.abc import Callable
+from typing import Any
 
 from .. import core, dtypes
 from . import batching
@@ -14,9 +16,9 @@ from .jvp import JVPTrace, JVPTracer, Zero, instantiate, tangent_aval
 from .tracing import trace_to_jaxpr
 
 
-def memo_on_jaxpr(fn):
+def memo_on_jaxpr(fn: Callable[..., Any]) -> Callable[..., Any]:
     """Memoize ``fn(closed, *key)`` per ClosedJaxpr (weakly held) and hashable key."""
-    cache = weakref.WeakKeyDictionary()
+    cache: weakref.WeakKeyDictionary[Any, dict] = weakref.WeakKeyDictionary()
 
     @functools.wraps(fn)
     def memoized(closed, *key):
@@ -34,7 +36,9 @@ def _is_float0(aval):
 
 
 @memo_on_jaxpr
-def jvp_jaxpr(closed, nonzeros, instantiate_out):
+def jvp_jaxpr(
+    closed: core.ClosedJaxpr, nonzeros: tuple[bool, ...], instantiate_out: tuple[bool, ...]
+) -> tuple[core.ClosedJaxpr, tuple[bool, ...]]:
     """JVP of a jaxpr: inputs (primals, tangents of the ``nonzeros`` inputs), outputs
     (primal outs, tangents that are nonzero or asked for by ``instantiate_out``).
     Integer outputs (float0 tangents) never get a tangent output. Returns
@@ -72,7 +76,12 @@ def jvp_jaxpr(closed, nonzeros, instantiate_out):
 
 
 @memo_on_jaxpr
-def batch_jaxpr(closed, size, in_dims, instantiate_out):
+def batch_jaxpr(
+    closed: core.ClosedJaxpr,
+    size: int,
+    in_dims: tuple[int | None, ...],
+    instantiate_out: tuple[bool, ...],
+) -> tuple[core.ClosedJaxpr, tuple[bool, ...]]:
     """Batch a jaxpr whose inputs are batched at ``in_dims`` (None: unbatched). Outputs
     are batched at axis 0, or left unbatched where possible and not instantiated.
     Returns (ClosedJaxpr, out_batched)."""
@@ -106,5 +115,5 @@ def batch_jaxpr(closed, size, in_dims, instantiate_out):
 
 
 @memo_on_jaxpr
-def transpose_jaxpr(closed, linear):
+def transpose_jaxpr(closed: core.ClosedJaxpr, linear: tuple[bool, ...]) -> core.ClosedJaxpr:
     return tr.transpose_jaxpr(closed, linear)

@@ -16,11 +16,11 @@ from ..events import active as _listening
 class JaxprTracer(Tracer):
     __slots__ = ("_aval", "var")
 
-    def __init__(self, trace, aval, var):
+    def __init__(self, trace: JaxprTrace, aval: core.ShapedArray, var: Var) -> None:
         self._trace, self._aval, self.var = trace, aval, var
 
     @property
-    def aval(self):
+    def aval(self) -> core.ShapedArray:
         return self._aval
 
 
@@ -74,7 +74,7 @@ class JaxprTrace(core.Trace):
         src = core.current_source_info()
         if primitive.multiple_results:
             outvars = [Var(a) for a in out_avals]
-            outs = [JaxprTracer(self, a, v) for a, v in zip(out_avals, outvars)]
+            outs: Any = [JaxprTracer(self, a, v) for a, v in zip(out_avals, outvars)]
         else:
             outvars = [Var(out_avals)]
             outs = JaxprTracer(self, out_avals, outvars[0])
