@@ -301,3 +301,17 @@ def test_rank_mismatch_and_error_names_the_users_line():
         engine.jit(user_fn)(x)
     assert "rhs input feature dimension" in str(e.value)
     assert "test_convolution.py" in str(e.value)
+
+
+def test_convolutions_tutorial_runs_cell_by_cell_and_matches_jax():
+    import pathlib
+    import sys
+
+    bench = pathlib.Path(__file__).resolve().parent.parent / "benchmarks"
+    sys.path.insert(0, str(bench))
+    try:
+        import tutorial_convolutions
+    finally:
+        sys.path.remove(str(bench))
+    n, problems = tutorial_convolutions.compare()
+    assert n >= 30 and not problems, problems
