@@ -139,6 +139,11 @@ def _n_main_outputs(out_tree, has_aux):
 # ---------------------------------------------------------------------------- reverse mode
 
 
+def _jax_type(aval):
+    """An aval as JAX's errors print it: ``float32[3]``."""
+    return f"{aval.dtype.name}[{','.join(map(str, aval.shape))}]"
+
+
 def vjp(fun, *primals, has_aux=False):
     """Reverse-mode: ``(fun(*primals), vjp_fun)``; ``vjp_fun(cotangent)`` pulls an output
     cotangent back to a tuple of input cotangents. Built as linearize + transpose."""
@@ -165,10 +170,10 @@ def vjp(fun, *primals, has_aux=False):
             want = jvp_mod.tangent_aval(a)
             if ca.shape != a.shape or (ca.dtype != want.dtype and not ca.weak_type):
                 raise ValueError(
-                    f"unexpected JAX type (e.g. shape/dtype) for argument to vjp "
-                    f"function: got {ca.str_short()}, but expected "
-                    f"{a.str_short()} because the corresponding output of the "
-                    "function had shape {a.shape}."
+                    "unexpected JAX type (e.g. shape/dtype) for argument to VJP "
+                    f"function: got {_jax_type(ca)}, but expected {_jax_type(want)} "
+                    "because the corresponding output of the differentiated function "
+                    f"had JAX type {_jax_type(a)}"
                 )
         cts = list(flat_ct) + [jvp_mod.Zero(core.get_aval(x)) for x in out_p[n_out:]]
         lin_args = [transpose.UndefinedPrimal(v.aval) for v in lin.jaxpr.invars]

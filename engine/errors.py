@@ -27,7 +27,3 @@ class UnexpectedTracerError(JAXTypeError):
 
 class NonConcreteBooleanIndexError(IndexError):
     pass
-
-
-def where_str(source_info):
-    return f" (at {source_info})" if source_info is not None else ""

@@ -108,18 +108,6 @@ def convert(x, aval_in, dtype):
     return hlo.convert(ir_type(aval_in.update(dtype=dtype)), x)
 
 
-def elementwise(hlo_fn):
-    """Lowering for an elementwise primitive: broadcast scalar / size-1 operands to the
-    output shape, then apply ``hlo_fn(*operands)``."""
-
-    def rule(ctx, *args, **params):
-        shape = ctx.avals_out[0].shape
-        args = [broadcast_to(x, a, shape) for x, a in zip(args, ctx.avals_in)]
-        return hlo_fn(*args)
-
-    return rule
-
-
 def compare(x, y, direction, aval):
     kind = (
         "FLOAT"

@@ -1,4 +1,13 @@
-"""Shared shape/dtype rules and rule-builders for the primitives in ``engine.lax``."""
+"""The one rule builder for elementwise primitives, and the dtype/shape checks it shares
+with the rest of ``engine.lax``.
+
+An elementwise primitive (``naryop``) gets, beside its declaration: a shape/dtype rule
+that behaves as JAX's (accepted dtype kinds per operand, operands of one dtype unless a
+rule says otherwise, broadcastable shapes, the output weakly typed only if every operand
+is), a lowering that broadcasts operands to the output shape, and the broadcasting
+batching rule. Python scalars are bound as they are: weakly typed values of their default
+dtype (``1.0`` is a weak float32), so ``lax.add(jnp.int32(1), 1.0)`` is an error, as in
+JAX; ``jnp`` functions are the ones that promote."""
 
 from __future__ import annotations
 
@@ -7,6 +16,8 @@ import numpy as np
 from .. import core, dtypes
 from ..core import Primitive, ShapedArray
 from ..interpreters import batching, lowering
+
+# ---------------------------------------------------------------------------- shapes
 
 
 def broadcast_shapes_lax(name, *shapes):
@@ -31,6 +42,22 @@ def broadcast_shapes_lax(name, *shapes):
     return tuple(out)
 
 
+def elementwise_shape(name, avals):
+    """The output shape of an elementwise primitive (JAX's messages on a mismatch)."""
+    if len(avals) == 1 or all(a.shape == avals[0].shape for a in avals):
+        return avals[0].shape
+    ranks = {a.ndim for a in avals if a.ndim > 0}
+    if len(ranks) > 1:
+        raise TypeError(
+            f"{name}: arrays must have the same number of dimensions, got "
+            f"{{{', '.join(map(str, sorted(ranks)))}}}"
+        )
+    return broadcast_shapes_lax(name, *[a.shape for a in avals])
+
+
+# ---------------------------------------------------------------------------- dtypes
+
+# Accepted dtype kinds, named in errors as JAX names them (NumPy's abstract type names).
 _KIND_NAMES = {
     "float": "floating",
     "complex": "complexfloating",
@@ -40,69 +67,197 @@ _KIND_NAMES = {
     "sint": "signedinteger",
 }
 
+_KIND_TESTS = {
+    "float": dtypes.is_float,
+    "complex": dtypes.is_complex,
+    "int": dtypes.is_int,
+    "uint": dtypes.is_unsigned,
+    "sint": lambda d: dtypes.is_int(d) and not dtypes.is_unsigned(d),
+    "bool": lambda d: d == np.bool_,
+}
+
+_accepted_memo: dict = {}
+
 
 def _accepts(dtype, kinds):
-    for k in kinds:
-        if k == "float" and dtypes.is_float(dtype):
-            return True
-        if k == "complex" and dtypes.is_complex(dtype):
-            return True
-        if k == "int" and dtypes.is_int(dtype):
-            return True
-        if k == "uint" and dtypes.is_unsigned(dtype):
-            return True
-        if k == "sint" and dtypes.is_int(dtype) and not dtypes.is_unsigned(dtype):
-            return True
-        if k == "bool" and dtype == np.bool_:
-            return True
-    return False
+    """Whether ``dtype`` is one of ``kinds`` (kind names from ``_KIND_NAMES`` or exact
+    NumPy dtypes), memoized: it runs for every operand of every equation traced."""
+    key = (dtype, kinds)
+    r = _accepted_memo.get(key)
+    if r is None:
+        r = _accepted_memo[key] = dtype != dtypes.float0 and any(
+            dtype == k if isinstance(k, np.dtype) else _KIND_TESTS[k](dtype) for k in kinds
+        )
+    return r
+
+
+_FLOAT0_HELP = (
+    "float0s do not support any operations by design, because they are not compatible "
+    "with non-trivial vector spaces. No implicit dtype conversion is done. You can use "
+    "np.zeros_like(arr, dtype=np.float) to cast a float0 array to a regular zeros array. \n"
+    "If you didn't expect to get a float0 you might have accidentally taken a gradient "
+    "with respect to an integer argument."
+)
+
+
+def check_dtype(name, dtype, kinds, pos=None):
+    """Raise JAX's TypeError unless ``dtype`` is one of ``kinds``. ``pos``: the operand's
+    position, named in the message for primitives of several operands."""
+    if _accepts(dtype, kinds):
+        return
+    if dtype == dtypes.float0:
+        where = "a float0 array" if pos is None else f"a float0 at position {pos}"
+        raise TypeError(f"Called {name} with {where}. {_FLOAT0_HELP}")
+    names = ", ".join(k.name if isinstance(k, np.dtype) else _KIND_NAMES[k] for k in kinds)
+    if pos is None:
+        raise TypeError(
+            f"{name} does not accept dtype {dtype.name}. Accepted dtypes are subtypes of {names}."
+        )
+    raise TypeError(
+        f"{name} does not accept dtype {dtype.name} at position {pos}. Accepted "
+        f"dtypes at position {pos} are subtypes of {names}."
+    )
 
 
 def check_dtypes(name, avals, kinds):
+    """Every operand's dtype is one of ``kinds`` (the message names no position)."""
+    if kinds is None:
+        return
     for a in avals:
-        if kinds is not None and not _accepts(a.dtype, kinds):
-            accepted = ", ".join(_KIND_NAMES[k] for k in kinds)
-            raise TypeError(
-                f"{name} does not accept dtype {a.dtype.name}. Accepted dtypes are "
-                f"subtypes of {accepted}."
-            )
+        check_dtype(name, a.dtype, kinds)
 
 
-def naryop_abstract_eval(name, kinds, result_dtype=None):
-    """Shape rule of an elementwise primitive: same dtypes, broadcastable shapes;
-    the output is weak only if every operand is."""
+# The jnp function that promotes, named in the "same dtypes" error, keyed by primitive
+# name exactly as JAX keys it (so, as in JAX, `and` or `lt` get no tip).
+_JNP_EQUIVALENTS = {
+    "abs": "fabs",
+    "acos": "arccos",
+    "acosh": "arccosh",
+    "add": "add",
+    "asin": "arcsin",
+    "asinh": "arcsinh",
+    "atan": "arctan",
+    "atan2": "arctan2",
+    "atanh": "arctanh",
+    "cbrt": "cbrt",
+    "ceil": "ceil",
+    "concatenate": "concatenate",
+    "cos": "cos",
+    "cosh": "cosh",
+    "div": "divide",
+    "eq": "equal",
+    "exp": "exp",
+    "expm1": "expm1",
+    "floor": "floor",
+    "log": "log",
+    "log1p": "log1p",
+    "max": "maximum",
+    "min": "minimum",
+    "mul": "multiply",
+    "ne": "not_equal",
+    "neg": "negative",
+    "nextafter": "nextafter",
+    "pow": "float_power",
+    "round": "round",
+    "select": "where",
+    "shift_left": "left_shift",
+    "shift_right_logical": "right_shift",
+    "shift_right_arithmetic": "right_shift",
+    "sign": "sign",
+    "sin": "sin",
+    "sinh": "sinh",
+    "sqrt": "sqrt",
+    "sub": "subtract",
+    "tan": "tan",
+    "tanh": "tanh",
+}
+
+
+def check_same_dtypes(name, avals):
+    """JAX's error when operands that must share a dtype do not, with its tip."""
+    if len(avals) < 2 or all(a.dtype == avals[0].dtype for a in avals[1:]):
+        return
+    tip = _JNP_EQUIVALENTS.get(name)
+    tip = (
+        f" (Tip: jnp.{tip} is a similar function that does automatic type promotion on inputs)."
+        if tip
+        else ""
+    )
+    raise TypeError(
+        f"lax.{name} requires arguments to have the same dtypes, got "
+        f"{', '.join(a.dtype.name for a in avals)}.{tip}"
+    )
+
+
+# ---------------------------------------------------------------------------- the builder
+
+
+def naryop_rule(name, kinds, result_dtype=None, require_same=True):
+    """Shape/dtype rule of an elementwise primitive, as JAX's ``naryop``/``unop``.
+
+    ``kinds``: the accepted dtype kinds (or exact dtypes) of every operand, or a list of
+    them, one per operand. ``result_dtype(dtype, **params)`` gives the output dtype from
+    the first operand's (default: the same). Operands must share a dtype when
+    ``require_same`` (and no ``out_dtype`` param is given). The output is weakly typed
+    only if every operand is, whatever its dtype."""
 
     def rule(*avals, **params):
-        check_dtypes(name, avals, kinds)
-        if len({a.dtype for a in avals}) > 1:
-            raise TypeError(
-                f"lax.{name} requires arguments to have the same dtypes, got "
-                f"{', '.join(a.dtype.name for a in avals)}."
-            )
-        shape = broadcast_shapes_lax(name, *[a.shape for a in avals])
-        dtype = avals[0].dtype if result_dtype is None else result_dtype(avals[0].dtype)
-        weak = all(a.weak_type for a in avals) and result_dtype is None
-        return ShapedArray(shape, dtype, weak)
+        per_arg = kinds if isinstance(kinds, list) else [kinds] * len(avals)
+        positional = len(avals) > 1
+        for i, (a, k) in enumerate(zip(avals, per_arg)):
+            check_dtype(name, a.dtype, k, i if positional else None)
+        if require_same and params.get("out_dtype") is None:
+            check_same_dtypes(name, avals)
+        shape = elementwise_shape(name, avals)
+        dtype = avals[0].dtype if result_dtype is None else result_dtype(avals[0].dtype, **params)
+        return ShapedArray(shape, np.dtype(dtype), all(a.weak_type for a in avals))
 
     return rule
 
 
+def hide_none(params):
+    """Params JAX leaves out of the printed jaxpr while they are None."""
+    return {k: v for k, v in params.items() if v is not None}
+
+
+def broadcasting_lowering(lower):
+    """Wrap ``lower(ctx, *operands, **params)`` so it sees operands already broadcast
+    to the output shape (rank-0 and size-1 operands are implicit broadcasts in lax)."""
+
+    def rule(ctx, *args, **params):
+        shape = ctx.avals_out[0].shape
+        args = [lowering.broadcast_to(x, a, shape) for x, a in zip(args, ctx.avals_in)]
+        return lower(ctx, *args, **params)
+
+    return rule
+
+
+def plain(hlo_fn):
+    """Lowering that applies one StableHLO/CHLO op, naming the output type."""
+    return lambda ctx, *args, **params: hlo_fn(*args, results=[lowering.ir_type(ctx.avals_out[0])])
+
+
+def naryop(name, kinds, lower, result_dtype=None, require_same=True):
+    """Declare an elementwise primitive with its shape/dtype rule (``naryop_rule``), its
+    batching rule and its lowering ``lower(ctx, *operands_at_output_shape, **params)``.
+    The caller adds the JVP (and transpose) rules beside it."""
+    p = Primitive(name)
+    p.def_abstract_eval(naryop_rule(name, kinds, result_dtype, require_same))
+    p.def_lowering(broadcasting_lowering(lower))
+    batching.broadcast_batcher(p)
+    p.pp_params = hide_none
+    return p
+
+
 def unop(name, kinds, hlo_fn, result_dtype=None):
-    """Declare an elementwise unary primitive with its shape rule, batching rule and
-    lowering. The caller adds the JVP (and transpose) rules beside it."""
-    p = Primitive(name)
-    p.def_abstract_eval(naryop_abstract_eval(name, kinds, result_dtype))
-    p.def_lowering(lowering.elementwise(hlo_fn))
-    batching.broadcast_batcher(p)
-    return p
+    """``naryop`` whose lowering is the single op ``hlo_fn``."""
+    return naryop(name, kinds, plain(hlo_fn), result_dtype)
 
 
-def binop(name, kinds, hlo_fn, result_dtype=None):
-    p = Primitive(name)
-    p.def_abstract_eval(naryop_abstract_eval(name, kinds, result_dtype))
-    p.def_lowering(lowering.elementwise(hlo_fn))
-    batching.broadcast_batcher(p)
-    return p
+binop = unop  # the same builder: the operand count comes from the call
+
+
+# ---------------------------------------------------------------------------- helpers
 
 
 def aval_of(x):
@@ -125,8 +280,3 @@ def unbroadcast(x, aval_out_shape, aval_target):
     if not axes:
         return x
     return reshape(reduce_sum(x, axes), shape)
-
-
-def as_weak_scalar_dtype(x, dtype):
-    """A Python scalar as a NumPy scalar of ``dtype`` (keeps literal printing)."""
-    return np.asarray(x, dtype)

@@ -19,7 +19,16 @@ from ..core import Primitive, ShapedArray
 from ..interpreters import batching, lowering
 from ..interpreters.jvp import defjvp, defjvp2, deflinear, zero_jvp
 from ..interpreters.transpose import is_undefined_primal
-from ._base import _KIND_NAMES, _accepts, aval_of, broadcast_shapes_lax, unbroadcast
+from ._base import (
+    aval_of,
+    broadcasting_lowering,
+    check_dtype,
+    elementwise_shape,
+    hide_none,
+    naryop,
+    plain,
+    unbroadcast,
+)
 
 __all__ = [
     "add",
@@ -67,7 +76,6 @@ __all__ = [
     "conj",
     "complex",
     "add_any",
-    "promote_scalars",
     "RoundingMethod",
     "AccuracyMode",
     "Tolerance",
@@ -127,118 +135,13 @@ _any = ("bool", "int", "float", "complex")
 _signed = ("float", "complex", "sint")
 _real_floats = (np.dtype(np.float32), np.dtype(np.float64))
 
-# the jnp function that promotes, named in the "same dtypes" error as JAX does
-_JNP_TIP = {
-    "add": "add",
-    "sub": "subtract",
-    "mul": "multiply",
-    "div": "divide",
-    "max": "maximum",
-    "min": "minimum",
-    "atan2": "arctan2",
-    "nextafter": "nextafter",
-}
-
-
 # ---------------------------------------------------------------------------- rule builders
 
-_accepted_memo = {}
-
-
-def _accepted(dtype, kinds):
-    key = (dtype, kinds)
-    r = _accepted_memo.get(key)
-    if r is None:
-        r = _accepted_memo[key] = any(
-            dtype == k if isinstance(k, np.dtype) else _accepts(dtype, (k,)) for k in kinds
-        )
-    return r
-
-
-def _check_dtype(name, dtype, kinds, pos=None):
-    if _accepted(dtype, kinds):
-        return
-    names = ", ".join(k.name if isinstance(k, np.dtype) else _KIND_NAMES[k] for k in kinds)
-    if pos is None:
-        raise TypeError(
-            f"{name} does not accept dtype {dtype.name}. Accepted dtypes are subtypes of {names}."
-        )
-    raise TypeError(
-        f"{name} does not accept dtype {dtype.name} at position {pos}. Accepted "
-        f"dtypes at position {pos} are subtypes of {names}."
-    )
-
-
-def _result_shape(name, avals):
-    if len(avals) == 1 or all(a.shape == avals[0].shape for a in avals):
-        return avals[0].shape
-    ranks = {a.ndim for a in avals if a.ndim > 0}
-    if len(ranks) > 1:
-        raise TypeError(
-            f"{name}: arrays must have the same number of dimensions, got "
-            f"{{{', '.join(map(str, sorted(ranks)))}}}"
-        )
-    return broadcast_shapes_lax(name, *[a.shape for a in avals])
-
-
-def naryop_rule(name, kinds, result_dtype=None):
-    """Shape/dtype rule of an elementwise primitive. ``kinds``: the accepted dtype kinds
-    (or dtypes), or a list of them, one per operand. The output is weak only if every
-    operand is, as in JAX."""
-
-    def rule(*avals, **params):
-        per_arg = kinds if isinstance(kinds, list) else [kinds] * len(avals)
-        for i, (a, k) in enumerate(zip(avals, per_arg)):
-            _check_dtype(name, a.dtype, k, i if len(avals) > 1 else None)
-        if len({a.dtype for a in avals}) > 1:
-            tip = _JNP_TIP.get(name)
-            tip = (
-                (
-                    f" (Tip: jnp.{tip} is a similar function that does automatic type "
-                    f"promotion on inputs)."
-                )
-                if tip
-                else ""
-            )
-            raise TypeError(
-                f"lax.{name} requires arguments to have the same dtypes, got "
-                f"{', '.join(a.dtype.name for a in avals)}.{tip}"
-            )
-        shape = _result_shape(name, avals)
-        dtype = avals[0].dtype if result_dtype is None else result_dtype(avals[0].dtype, **params)
-        return ShapedArray(shape, np.dtype(dtype), all(a.weak_type for a in avals))
-
-    return rule
-
-
-def _hide_none(params):
-    """Params JAX leaves out of the printed jaxpr while they are None."""
-    return {k: v for k, v in params.items() if v is not None}
-
-
-def naryop(name, kinds, lower, result_dtype=None):
-    """An elementwise primitive with its shape rule, batching rule and lowering
-    ``lower(ctx, *values_broadcast_to_output_shape, **params)``."""
-    p = Primitive(name)
-    p.def_abstract_eval(naryop_rule(name, kinds, result_dtype))
-    p.def_lowering(_broadcasting_lowering(lower))
-    batching.broadcast_batcher(p)
-    p.pp_params = _hide_none
-    return p
-
-
-def _broadcasting_lowering(lower):
-    def rule(ctx, *args, **params):
-        shape = ctx.avals_out[0].shape
-        args = [lowering.broadcast_to(x, a, shape) for x, a in zip(args, ctx.avals_in)]
-        return lower(ctx, *args, **params)
-
-    return rule
-
-
-def _plain(hlo_fn):
-    """Lowering that applies one StableHLO/CHLO op, naming the output type."""
-    return lambda ctx, *args: hlo_fn(*args, results=[lowering.ir_type(ctx.avals_out[0])])
+# The builder and its parts live in _base (one for every elementwise primitive); these
+# names stay importable from here for the modules that use them.
+_plain = plain
+_broadcasting_lowering = broadcasting_lowering
+_hide_none = hide_none
 
 
 def _const(v, x):
@@ -258,20 +161,14 @@ def _is_complex(x):
 
 
 def promote_scalars(*args):
-    """Give Python scalars the dtype of the array operands (staying weakly typed), as
-    JAX's lax functions do; with only scalars, each gets its default dtype."""
-    dtype = None
-    for a in args:
-        if not dtypes.is_python_scalar(a):
-            dtype = core.get_aval(a).dtype
-            break
-    if dtype is None:
-        return args
-    return tuple(core.WeakScalar(a, dtype) if dtypes.is_python_scalar(a) else a for a in args)
+    """Python scalars as lax binds them: unchanged, i.e. weakly typed values of their
+    default dtype (``1.0`` is a weak float32), as in JAX, whose lax functions never
+    promote (``lax.add(jnp.int32(1), 1.0)`` is a TypeError). Kept for callers of the
+    old name."""
+    return args
 
 
 def _bind2(p, x, y, **params):
-    x, y = promote_scalars(x, y)
     return p.bind(x, y, **params)
 
 
@@ -335,11 +232,11 @@ add_any_p = naryop("add_any", _num, _plain(hlo.add))  # adds tangents; JAX's nam
 
 
 def add(x, y):
-    return _bind2(add_p, x, y)
+    return add_p.bind(x, y)
 
 
 def sub(x, y):
-    return _bind2(sub_p, x, y)
+    return sub_p.bind(x, y)
 
 
 def neg(x):
@@ -403,17 +300,17 @@ rem_p = naryop("rem", _int_float, _plain(hlo.remainder))
 def mul(x, y, *, out_dtype=None):
     if out_dtype is not None:
         out_dtype = dtypes.canonicalize_dtype(out_dtype)
-    return _bind2(mul_p, x, y, out_dtype=out_dtype)
+    return mul_p.bind(x, y, out_dtype=out_dtype)
 
 
 def div(x, y):
     """Division; integers round toward zero."""
-    return _bind2(div_p, x, y)
+    return div_p.bind(x, y)
 
 
 def rem(x, y):
     """Remainder with the sign of ``x`` (C's fmod)."""
-    return _bind2(rem_p, x, y)
+    return rem_p.bind(x, y)
 
 
 def _mul_jvp_x(g, x, y, *, out_dtype):
@@ -557,11 +454,11 @@ min_p = naryop("min", _any, _minmax_lowering(hlo.minimum, "LT"))
 
 
 def max(x, y):  # noqa: A001 - lax's name
-    return _bind2(max_p, x, y)
+    return max_p.bind(x, y)
 
 
 def min(x, y):  # noqa: A001
-    return _bind2(min_p, x, y)
+    return min_p.bind(x, y)
 
 
 def _pick_weight(ans, mine, other):
@@ -592,8 +489,8 @@ defjvp2(
 
 def _pow_rule(x, y):
     if not dtypes.is_inexact(x.dtype):
-        _check_dtype("pow", x.dtype, _inexact, 0)
-    _check_dtype("pow", y.dtype, _num, 1)
+        check_dtype("pow", x.dtype, _inexact, 0)
+    check_dtype("pow", y.dtype, _num, 1)
     if dtypes.is_inexact(y.dtype) and y.dtype != x.dtype:
         raise TypeError(
             "the first argument to pow must have an inexact dtype (float or "
@@ -601,7 +498,7 @@ def _pow_rule(x, y):
             "dtype, and two inexact dtypes must match, but got "
             f"{x.dtype.name} and {y.dtype.name} respectively."
         )
-    shape = _result_shape("pow", (x, y))
+    shape = elementwise_shape("pow", (x, y))
     return ShapedArray(shape, x.dtype, x.weak_type and y.weak_type)
 
 
@@ -620,13 +517,8 @@ batching.broadcast_batcher(pow_p)
 
 
 def pow(x, y):  # noqa: A001 - lax's name
-    """``x ** y``; ``y`` may be an integer array. A Python float or complex takes the other
-    operand's (inexact) dtype; a Python int exponent stays an integer."""
-    x_scalar, y_scalar = dtypes.is_python_scalar(x), dtypes.is_python_scalar(y)
-    if x_scalar and not y_scalar and dtypes.is_inexact(aval_of(y).dtype):
-        x = core.WeakScalar(x, aval_of(y).dtype)
-    if y_scalar and not x_scalar and not isinstance(y, (bool, int)):
-        y = core.WeakScalar(y, aval_of(x).dtype)
+    """``x ** y``; ``y`` may be an integer array. Two inexact operands share a dtype;
+    Python scalars are weak values of their default dtype, as in JAX."""
     return pow_p.bind(x, y)
 
 
@@ -660,7 +552,7 @@ integer_pow_p = Primitive("integer_pow")
 
 @integer_pow_p.def_abstract_eval
 def _integer_pow_rule(x, *, y):
-    _check_dtype("integer_pow", x.dtype, _num)
+    check_dtype("integer_pow", x.dtype, _num)
     if y < 0 and dtypes.is_int(x.dtype):
         shape = ",".join(map(str, x.shape))
         raise TypeError(
@@ -842,7 +734,7 @@ def atanh(x):
 
 def atan2(x, y):
     """The angle of the point (y, x): arctan(x / y) in the right quadrant."""
-    return _bind2(atan2_p, x, y)
+    return atan2_p.bind(x, y)
 
 
 def _one_minus_sq(x):
@@ -958,7 +850,7 @@ def conj(x):
 
 def complex(x, y):  # noqa: A001 - lax's name
     """``x + 1j * y``."""
-    return _bind2(complex_p, x, y)
+    return complex_p.bind(x, y)
 
 
 def _zeros_scalar(x):

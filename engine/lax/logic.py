@@ -10,8 +10,7 @@ from ..core import Primitive, ShapedArray
 from ..interpreters import batching, lowering
 from ..interpreters.jvp import Zero, defjvp, instantiate, tangent_aval, zero_jvp
 from ..interpreters.transpose import is_undefined_primal
-from ._base import aval_of, binop, check_dtypes, unop
-from .elementwise import promote_scalars
+from ._base import aval_of, check_dtype, check_same_dtypes, naryop, plain
 
 __all__ = [
     "eq",
@@ -60,18 +59,17 @@ _int = ("int",)
 # ---------------------------------------------------------------------------- comparisons
 
 
-def _compare_op(name, direction, kinds):
-    p = binop(name, kinds, None, result_dtype=lambda d: np.dtype(np.bool_))
+def _bool_result(dtype, **params):
+    return np.dtype(np.bool_)
 
+
+def _compare_op(name, direction, kinds):
     def lower(ctx, x, y):
         # floats compare with IEEE semantics (NaN is unordered: only `ne` is true);
         # bool compares as unsigned, like JAX.
-        shape = ctx.avals_out[0].shape
-        x = lowering.broadcast_to(x, ctx.avals_in[0], shape)
-        y = lowering.broadcast_to(y, ctx.avals_in[1], shape)
         return lowering.compare(x, y, direction, ctx.avals_in[0])
 
-    p.def_lowering(lower)
+    p = naryop(name, kinds, lower, result_dtype=_bool_result)
     zero_jvp(p)
     return p
 
@@ -85,50 +83,50 @@ ge_p = _compare_op("ge", "GE", _ordered)
 
 
 def eq(x, y):
-    return eq_p.bind(*promote_scalars(x, y))
+    return eq_p.bind(x, y)
 
 
 def ne(x, y):
-    return ne_p.bind(*promote_scalars(x, y))
+    return ne_p.bind(x, y)
 
 
 def lt(x, y):
-    return lt_p.bind(*promote_scalars(x, y))
+    return lt_p.bind(x, y)
 
 
 def le(x, y):
-    return le_p.bind(*promote_scalars(x, y))
+    return le_p.bind(x, y)
 
 
 def gt(x, y):
-    return gt_p.bind(*promote_scalars(x, y))
+    return gt_p.bind(x, y)
 
 
 def ge(x, y):
-    return ge_p.bind(*promote_scalars(x, y))
+    return ge_p.bind(x, y)
 
 
 # ---------------------------------------------------------------------------- logical / bitwise
 
 # On bool these are the logical operations; on integers they act bit by bit.
-and_p = binop("and", _bool_or_int, hlo.and_)
-or_p = binop("or", _bool_or_int, hlo.or_)
-xor_p = binop("xor", _bool_or_int, hlo.xor)
-not_p = unop("not", _bool_or_int, hlo.not_)
+and_p = naryop("and", _bool_or_int, plain(hlo.and_))
+or_p = naryop("or", _bool_or_int, plain(hlo.or_))
+xor_p = naryop("xor", _bool_or_int, plain(hlo.xor))
+not_p = naryop("not", _bool_or_int, plain(hlo.not_))
 for _p in (and_p, or_p, xor_p, not_p):
     zero_jvp(_p)
 
 
 def bitwise_and(x, y):
-    return and_p.bind(*promote_scalars(x, y))
+    return and_p.bind(x, y)
 
 
 def bitwise_or(x, y):
-    return or_p.bind(*promote_scalars(x, y))
+    return or_p.bind(x, y)
 
 
 def bitwise_xor(x, y):
-    return xor_p.bind(*promote_scalars(x, y))
+    return xor_p.bind(x, y)
 
 
 def bitwise_not(x):
@@ -139,11 +137,11 @@ def bitwise_not(x):
 
 # Shift amounts are read as unsigned: an amount >= the bit width (or negative) gives 0 for
 # the left and logical right shifts and the sign fill for the arithmetic one (XLA's rule).
-shift_left_p = binop("shift_left", _int, hlo.shift_left)
-shift_right_logical_p = binop("shift_right_logical", _int, hlo.shift_right_logical)
-shift_right_arithmetic_p = binop("shift_right_arithmetic", _int, hlo.shift_right_arithmetic)
-population_count_p = unop("population_count", _int, hlo.popcnt)
-clz_p = unop("clz", _int, hlo.count_leading_zeros)
+shift_left_p = naryop("shift_left", _int, plain(hlo.shift_left))
+shift_right_logical_p = naryop("shift_right_logical", _int, plain(hlo.shift_right_logical))
+shift_right_arithmetic_p = naryop("shift_right_arithmetic", _int, plain(hlo.shift_right_arithmetic))
+population_count_p = naryop("population_count", _int, plain(hlo.popcnt))
+clz_p = naryop("clz", _int, plain(hlo.count_leading_zeros))
 for _p in (
     shift_left_p,
     shift_right_logical_p,
@@ -155,15 +153,15 @@ for _p in (
 
 
 def shift_left(x, y):
-    return shift_left_p.bind(*promote_scalars(x, y))
+    return shift_left_p.bind(x, y)
 
 
 def shift_right_logical(x, y):
-    return shift_right_logical_p.bind(*promote_scalars(x, y))
+    return shift_right_logical_p.bind(x, y)
 
 
 def shift_right_arithmetic(x, y):
-    return shift_right_arithmetic_p.bind(*promote_scalars(x, y))
+    return shift_right_arithmetic_p.bind(x, y)
 
 
 def population_count(x):
@@ -239,11 +237,7 @@ def _select_n_abstract_eval(which, *cases):
             "select `which` must be scalar or have the same shape as cases, got "
             f"`which` shape {which.shape} but case shape {cases[0].shape}."
         )
-    if any(c.dtype != cases[0].dtype for c in cases):
-        raise TypeError(
-            "lax.select requires arguments to have the same dtypes, got "
-            f"{', '.join(c.dtype.name for c in cases)}."
-        )
+    check_same_dtypes("select", cases)
     if which.dtype != np.bool_ and not dtypes.is_int(which.dtype):
         raise TypeError(f"select `which` must be boolean or integer type, got {which.dtype.name}.")
     if which.dtype == np.bool_ and len(cases) > 2:
@@ -327,18 +321,14 @@ clamp_p = Primitive("clamp")
 def clamp(min, x, max):  # noqa: A002 - lax's names
     """``min`` where x < min, ``max`` where x > max, else x; min/max are scalars or
     of x's shape."""
-    min, x, max = promote_scalars(min, x, max)
     return clamp_p.bind(min, x, max)
 
 
 @clamp_p.def_abstract_eval
 def _clamp_abstract_eval(lo, x, hi):
-    check_dtypes("clamp", (lo, x, hi), _any)
-    if len({lo.dtype, x.dtype, hi.dtype}) > 1:
-        raise TypeError(
-            "lax.clamp requires arguments to have the same dtypes, got "
-            f"{lo.dtype.name}, {x.dtype.name}, {hi.dtype.name}."
-        )
+    for i, a in enumerate((lo, x, hi)):
+        check_dtype("clamp", a.dtype, _any, i)
+    check_same_dtypes("clamp", (lo, x, hi))
     if lo.shape and lo.shape != x.shape:
         raise TypeError(
             "clamp requires min.shape == operand.shape or min.shape == (), got "

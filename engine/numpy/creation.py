@@ -258,10 +258,6 @@ empty_like = zeros_like
 # ---------------------------------------------------------------------------- ranges
 
 
-def _is_int_value(x):
-    return isinstance(x, (int, np.integer)) and not isinstance(x, (bool, np.bool_))
-
-
 def arange(start, stop=None, step=None, dtype=None, *, device=None):
     """Evenly spaced values: an ``iota``, scaled by ``step`` and shifted by ``start``."""
     dtype = _user_dtype(dtype, "arange")

@@ -491,12 +491,13 @@ def isinf(x, /):
     check_arraylike("isinf", x)
     x = as_operand(x)
     dt = dtype_of(x)
+    # a strong inf, as JAX's: the bool result is never weakly typed
     if dtypes.is_float(dt):
-        return lax.eq(lax.abs(x), _const(x, np.inf))
+        return lax.eq(lax.abs(x), _strong(x, np.inf))
     if dtypes.is_complex(dt):
         re, im = lax.real(x), lax.imag(x)
         return lax.bitwise_or(
-            lax.eq(lax.abs(re), _const(re, np.inf)), lax.eq(lax.abs(im), _const(im, np.inf))
+            lax.eq(lax.abs(re), _strong(re, np.inf)), lax.eq(lax.abs(im), _strong(im, np.inf))
         )
     return as_array(lax.full_like(x, False, np.bool_))
 
