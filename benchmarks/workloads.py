@@ -129,10 +129,71 @@ def run_cholesky_solve(jax, jnp):
     return _best(lambda: solve(a, b).block_until_ready(), 20, 5)
 
 
+def run_fft_65536(jax, jnp):
+    """A jitted 2^16-point complex FFT (jnp.fft.fft, XLA's DUCC kernel on CPU)."""
+    r = np.random.RandomState(0)
+    x = jnp.asarray((r.randn(65536) + 1j * r.randn(65536)).astype(np.complex64))
+    f = jax.jit(jnp.fft.fft)
+    f(x).block_until_ready()
+    return _best(lambda: f(x).block_until_ready(), 50, 7)
+
+
+def _cnn_step(jax, jnp):
+    """conv 3x3 (1->16) + relu + 2x2 max-pool (reduce_window) + conv 3x3 (16->32) + relu +
+    2x2 avg-pool (reduce_window sum) + dense (->10) + softmax cross-entropy; one SGD step,
+    written with lax directly (NHWC images, HWIO kernels)."""
+    lax = jax.lax
+    dn = ("NHWC", "HWIO", "NHWC")
+    r = np.random.RandomState(0)
+    params = [
+        jnp.asarray(r.randn(3, 3, 1, 16).astype(np.float32) * 0.3),
+        jnp.asarray(r.randn(3, 3, 16, 32).astype(np.float32) * 0.1),
+        jnp.asarray(r.randn(7 * 7 * 32, 10).astype(np.float32) * 0.05),
+    ]
+
+    def loss(params, x, y):
+        k1, k2, w = params
+        h = lax.conv_general_dilated(x, k1, (1, 1), "SAME", dimension_numbers=dn)
+        h = jnp.maximum(h, 0.0)
+        h = lax.reduce_window(h, -jnp.inf, lax.max, (1, 2, 2, 1), (1, 2, 2, 1), "VALID")
+        h = lax.conv_general_dilated(h, k2, (1, 1), "SAME", dimension_numbers=dn)
+        h = jnp.maximum(h, 0.0)
+        h = lax.reduce_window(h, 0.0, lax.add, (1, 2, 2, 1), (1, 2, 2, 1), "VALID") * 0.25
+        logits = h.reshape((h.shape[0], -1)) @ w
+        m = jnp.max(logits, axis=1, keepdims=True)
+        lse = jnp.log(jnp.sum(jnp.exp(logits - m), axis=1, keepdims=True)) + m
+        return -jnp.mean(jnp.sum((logits - lse) * y, axis=1))
+
+    @jax.jit
+    def step(params, x, y):
+        g = jax.grad(loss)(params, x, y)
+        return [p - 0.05 * gp for p, gp in zip(params, g)]
+
+    x = jnp.asarray(r.rand(32, 28, 28, 1).astype(np.float32))
+    y = jnp.asarray(np.eye(10, dtype=np.float32)[r.randint(0, 10, 32)])
+    return step, params, x, y
+
+
+def run_cnn_step(jax, jnp):
+    """Steady-state time of one small-CNN SGD step (batch 32, 28x28x1)."""
+    step, params, x, y = _cnn_step(jax, jnp)
+    params = step(params, x, y)
+    jax.block_until_ready(params)
+    return _best(lambda: jax.block_until_ready(step(params, x, y)), 20, 7)
+
+
+def cnn_step_result(jax, jnp):
+    """The updated params after one CNN step, for a correctness check."""
+    step, params, x, y = _cnn_step(jax, jnp)
+    return [np.asarray(p) for p in step(params, x, y)]
+
+
 WORKLOADS = {
     "jit_dispatch": run_jit_dispatch,
     "eager_op": run_eager_op,
     "trace_lower_2000": run_trace_lower,
     "mlp_step": run_mlp_step,
     "cholesky_solve_512": run_cholesky_solve,
+    "fft_65536": run_fft_65536,
+    "cnn_step": run_cnn_step,
 }
