@@ -12,7 +12,7 @@ from .array import Array
 from .config import config
 from .core import ClosedJaxpr, Jaxpr, JaxprEqn, Var
 
-_CACHE_LIMIT = 4096  # eager one-primitive executables kept (least recently used go first)
+_CACHE_LIMIT = 4096  # eager one-primitive executables kept (see evict_one)
 _SCALAR_CACHE_LIMIT = 1024
 
 
@@ -50,11 +50,18 @@ def scalar_key(v):
 
 
 def evict_one(cache):
-    """Make room in ``cache`` (a dict whose values have ``hits`` and ``seen`` counters)
-    by evicting about the least recently used entry, without any bookkeeping on a hit
-    beyond ``entry.hits += 1``: a second-chance sweep in insertion order moves each
-    entry hit since it was last swept to the back, and evicts the first one that was
-    not. Returns the evicted (key, entry)."""
+    """Make room in ``cache`` (a dict whose values count ``hits``, plus a ``seen`` mark)
+    with no bookkeeping on a hit beyond ``entry.hits += 1``. Returns (key, entry).
+
+    - An entry never hit since it was made goes first, the newest such first. So a
+      cycle over more signatures than fit keeps most of them and recompiles only those
+      that did not fit (plain LRU would evict each one just before it came back).
+    - Otherwise the least recently used goes, as a second-chance sweep approximates
+      it: in insertion order, an entry hit since the last sweep moves to the back, the
+      first one that was not is evicted."""
+    for key in reversed(cache):
+        if cache[key].hits == 0:
+            return key, cache.pop(key)
     for _ in range(len(cache)):
         key = next(iter(cache))
         entry = cache.pop(key)
@@ -62,7 +69,7 @@ def evict_one(cache):
             return key, entry
         entry.seen = entry.hits
         cache[key] = entry
-    key = next(iter(cache))  # every entry was hit: the oldest goes
+    key = next(iter(cache))  # every entry was hit since: the oldest goes
     return key, cache.pop(key)
 
 

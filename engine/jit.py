@@ -144,7 +144,7 @@ def _jit_lowering(ctx, *args, jaxpr, name, donated_invars):
 # through the same methods ``Traced.lower`` and ``Lowered.compile`` use, so both ways
 # honour donation, compiler options, static arguments and devices identically.
 
-CACHE_SIZE = 256  # signatures kept per function; the least recently used go first
+CACHE_SIZE = 256  # signatures kept per function (dispatch.evict_one says which go)
 
 _all_jitted: weakref.WeakValueDictionary[int, JitFunction] = weakref.WeakValueDictionary()
 _caches: weakref.WeakKeyDictionary[Any, _FunctionCache] = weakref.WeakKeyDictionary()
