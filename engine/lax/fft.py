@@ -132,6 +132,23 @@ def _fft_abstract_eval(x, *, fft_type, fft_lengths):
 
 @fft_p.def_lowering
 def _fft_lowering(ctx, x, *, fft_type, fft_lengths):
+    if (
+        ctx.platform in ("cuda", "rocm", "gpu")
+        and fft_type == FftType.IRFFT
+        and len(fft_lengths) > 1
+    ):
+        # As JAX on GPU: a multi-axis IRFFT is an IFFT over the outer axes (with the last
+        # axis moved out of the way), then a 1-d IRFFT over the last axis.
+        rank = ctx.avals_in[0].ndim
+        at = rank - len(fft_lengths)
+        perm_out = list(range(rank))
+        perm_out.insert(at, perm_out.pop(-1))
+        x = hlo.transpose(x, perm_out)
+        x = hlo.fft(x, hlo.FftTypeAttr.get("IFFT"), list(fft_lengths[:-1]))
+        perm_in = list(range(rank))
+        perm_in.append(perm_in.pop(at))
+        x = hlo.transpose(x, perm_in)
+        return hlo.fft(x, hlo.FftTypeAttr.get("IRFFT"), [fft_lengths[-1]])
     return hlo.fft(x, hlo.FftTypeAttr.get(fft_type.name), list(fft_lengths))
 
 
