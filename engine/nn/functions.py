@@ -326,7 +326,7 @@ def squareplus(x, b=4):
 def sparse_plus(x):
     """0 for ``x <= -1``, ``x`` for ``x >= 1``, ``(x + 1)^2 / 4`` in between."""
     x = _arr("sparse_plus", x)
-    quad = jnp.true_divide(jnp.square(jnp.add(x, 1.0)), 4)
+    quad = jnp.true_divide(lax.integer_pow(jnp.add(x, 1.0), 2), 4)
     return jnp.where(jnp.less_equal(x, -1.0), 0.0, jnp.where(jnp.greater_equal(x, 1.0), x, quad))
 
 
