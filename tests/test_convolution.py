@@ -315,3 +315,20 @@ def test_convolutions_tutorial_runs_cell_by_cell_and_matches_jax():
         sys.path.remove(str(bench))
     n, problems = tutorial_convolutions.compare()
     assert n >= 30 and not problems, problems
+
+
+def test_grouped_bfloat16_gradient_with_preferred_type_matches_jax():
+    x = rand((2, 4, 6, 6), seed=20).astype(jnp.bfloat16)
+    w = rand((8, 2, 3, 3), seed=21).astype(jnp.bfloat16)
+    kw = dict(
+        window_strides=(1, 1),
+        padding="SAME",
+        feature_group_count=2,
+        preferred_element_type=np.float32,
+    )
+    fe = lambda x, w: (lax.conv_general_dilated(x, w, **kw) ** 2).sum()  # noqa: E731
+    fj = lambda x, w: (jlax.conv_general_dilated(x, w, **kw) ** 2).sum()  # noqa: E731
+    assert_close(engine.grad(fe, (0, 1))(x, w), jax.grad(fj, (0, 1))(x, w), rtol=2e-2, atol=2e-2)
+    assert str(engine.make_jaxpr(engine.grad(fe, (0, 1)))(x, w)) == str(
+        jax.make_jaxpr(jax.grad(fj, (0, 1)))(x, w)
+    )

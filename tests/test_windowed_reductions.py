@@ -125,6 +125,7 @@ def test_generic_and_variadic_reduce_window():
     fe = lambda x: lax.reduce_window(x, 1.0, lax.mul, (1, 1, 2, 2), (1, 1, 1, 1), "SAME")  # noqa: E731
     fj = lambda x: jlax.reduce_window(x, 1.0, jlax.mul, (1, 1, 2, 2), (1, 1, 1, 1), "SAME")  # noqa: E731
     assert_close(fe(x), fj(x), **TOL)
+    assert str(engine.make_jaxpr(fe)(x)) == str(jax.make_jaxpr(fj)(x))
     assert_close(engine.jvp(fe, (x,), (t,)), jax.jvp(fj, (x,), (t,)), **GRAD_TOL)
     xb = np.stack([x, -x])
     assert_close(engine.vmap(fe)(xb), jax.vmap(fj)(xb), **TOL)
