@@ -12,7 +12,6 @@ from . import core, dtypes, lax
 from . import numpy as jnp
 from .jit import jit
 from .random import (
-    _bernoulli,
     _canonical_shape,
     _check_shape,
     _float_dtype,
@@ -21,6 +20,7 @@ from .random import (
     _normal_real,
     _uniform,
 )
+from .random_choice import _bernoulli
 from .random_gamma import _broadcast_param_shape, _check_safe_cast, _concrete_index, _keys
 
 __all__ = [
