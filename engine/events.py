@@ -197,7 +197,9 @@ class RuleStarted(Begin):
     values; partial_eval: the operands); ``in_avals``: the operands' avals as the user's
     program sees them; ``zeros`` (jvp: which tangents are symbolic zeros), ``dims``
     (batching: each operand's batch axis or None), ``known`` (partial_eval: which
-    operands are known) are None for other interpreters. ``source_info``: user's line."""
+    operands are known) are None for other interpreters. ``source_info``: user's line;
+    ``rule_impl``: the function that implements the rule, as ``module:qualname`` (e.g.
+    the shared elementwise batcher, or a primitive's own rule), None when passed through."""
 
     kind: ClassVar[str] = "rule_started"
     interpreter: str
@@ -211,6 +213,7 @@ class RuleStarted(Begin):
     dims: tuple[int | None, ...] | None = None
     known: tuple[bool, ...] | None = None
     source_info: SourceInfo | None = None
+    rule_impl: str | None = None
 
 
 @dataclass(eq=False)
@@ -675,6 +678,7 @@ def rule_started(
     zeros: Iterable[bool] | None = None,
     dims: Iterable[int | None] | None = None,
     known: Iterable[bool] | None = None,
+    impl: Callable[..., Any] | None = None,
 ) -> int | None:
     st = _state()
     if not _here(st):
@@ -697,7 +701,13 @@ def rule_started(
         dims=tuple(dims) if dims is not None else None,
         known=tuple(known) if known is not None else None,
         source_info=current_source_info(),
+        rule_impl=_qualname(impl) if impl is not None else None,
     )
+
+
+def _qualname(fn: Any) -> str:
+    mod = getattr(fn, "__module__", None) or "?"
+    return f"{mod}:{getattr(fn, '__qualname__', type(fn).__name__)}"
 
 
 def rule_applied(

@@ -197,6 +197,7 @@ def test_zero_tangents_pass_through():
     assert by_prim["cos"].rule is None and by_prim["cos"].zeros == (True,)
     assert rec.end_of(by_prim["cos"].call).zeros == (True,)
     assert by_prim["sin"].rule == "jvp" and by_prim["mul"].zeros == (False, True)
+    assert by_prim["cos"].rule_impl is None and ":" in by_prim["sin"].rule_impl
 
 
 # ---------------------------------------------------------------------------- vmap

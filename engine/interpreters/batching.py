@@ -59,7 +59,13 @@ class BatchTrace(core.Trace):
         call = None
         if _listening:
             call = events.rule_started(
-                self, primitive, params, None if unbatched else "batch", vals, dims=dims
+                self,
+                primitive,
+                params,
+                None if unbatched else "batch",
+                vals,
+                dims=dims,
+                impl=None if unbatched else primitive.batch,
             )
         if unbatched:
             with core.set_current_trace(self.parent):
