@@ -554,3 +554,49 @@ def test_five_thousand_equations():
         f" one step renders in {t_render * 1e3:.1f} ms"
     )
     assert t_record < 20 and t_render < 1.0
+
+
+# ---------------------------------------------------------------------------- events
+
+
+def test_steppers_under_other_listeners_and_threads():
+    """A stepper is one more listener: another listener around it, or steppers on other
+    threads, change nothing in what it shows."""
+    import threading
+
+    from engine import events
+
+    alone = TraceStepper(where_red, X)
+    with events.listen() as outer:
+        inside = TraceStepper(where_red, X)
+    assert [s.text for s in inside.steps] == [s.text for s in alone.steps]
+    assert len(outer.of(events.EqnEmitted)) == len(alone.steps)
+    assert GradStepper(where_red, X).stage_steps["transpose"]
+
+    out, errors = {}, []
+    barrier = threading.Barrier(2, timeout=60)
+
+    def run(name, build):
+        try:
+            barrier.wait()
+            out[name] = build()
+        except Exception as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    threads = [
+        threading.Thread(target=run, args=("grad", lambda: GradStepper(mlp, PARAMS, X, Y))),
+        threading.Thread(target=run, args=("vmap", lambda: VmapStepper(where_red, 0, X))),
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    ref_vmap = VmapStepper(where_red, 0, X)
+    assert [s.primitive for s in out["vmap"].steps] == [s.primitive for s in ref_vmap.steps]
+    ref_grad = GradStepper(mlp, PARAMS, X, Y)
+    for stage in ref_grad.stages:
+        got = [s.primitive for s in out["grad"].stage_steps[stage]]
+        assert got == [s.primitive for s in ref_grad.stage_steps[stage]]
+    assert out["grad"].texts["final"].text == ref_grad.texts["final"].text
+    assert events.active == []

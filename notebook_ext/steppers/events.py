@@ -107,7 +107,7 @@ class PEStep:
     known_eqns: list = field(default_factory=list)  # indices into the known jaxpr
     linear_eqns: list = field(default_factory=list)  # indices into the linear jaxpr
     residuals: list = field(default_factory=list)  # residual indices its eqns produced
-    link: str = ""  # how linear_eqns were found: "params", "order" or ""
+    link: str = ""  # "recorded": linear_eqns are those its rule span recorded; "" if none
 
 
 @dataclass
