@@ -13,6 +13,7 @@ import math
 
 from .. import lax, random
 from .. import numpy as jnp
+from ..lax.windowed_reductions import reduce_window_shape_tuple as _reduce_window_shape_tuple
 from ..nn import (
     elu,
     gelu,
@@ -80,13 +81,6 @@ __all__ = [
 ]
 
 glorot = glorot_normal
-
-
-def _reduce_window_shape_tuple(*args):
-    from ..lax import windowed_reductions
-
-    return windowed_reductions.reduce_window_shape_tuple(*args)
-
 randn = normal
 logsoftmax = log_softmax
 
