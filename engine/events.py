@@ -48,7 +48,8 @@ Adding an event type (custom_jvp, checkpoint, shard_map...)
    function name and source line, or ``RematDecision(Event)`` with saved vs recomputed.
 2. Emit it where the transformation does the work, guarded by ``if _listening:``, through
    the generic ``emit(cls, **fields)`` / ``begin(cls, **fields)`` / ``end(cls, call,
-   **fields)``. Nothing else changes: listeners, nesting, threads and the ancestry of
+   **fields)`` (``wanted(cls)`` says whether a listener on this thread wants it, before
+   computing costly fields). Nothing else changes: listeners, nesting, threads and the ancestry of
    events (``Recording``) are generic, so existing steppers keep working and a new
    stepper asks for the new kind with ``listen(kinds=(NewEvent, ...))``.
 """
@@ -89,6 +90,7 @@ __all__ = [
     "begin",
     "end",
     "current_call",
+    "wanted",
     "trace_id",
     "event_types",
 ]
@@ -616,9 +618,14 @@ def _aval(x: Any) -> Any:
         return None
 
 
-def _wanted(cls: type[Event]) -> bool:
+def wanted(cls: type[Event]) -> bool:
+    """Whether a listener on this thread wants events of ``cls``: an emitter whose
+    fields are costly to compute checks this (after ``if _listening:``) first."""
     st = _state()
     return bool(_receivers(st, cls)) if _here(st) else False
+
+
+_wanted = wanted
 
 
 def trace_started(trace: Trace, jaxpr: Jaxpr | None = None) -> int | None:
