@@ -6,6 +6,7 @@ functions and ``*_p`` primitive objects in ``__all__``."""
 from ._base import broadcast_shapes_lax  # noqa: F401
 from .control_flow import *  # noqa: F401,F403
 from .convolution import *  # noqa: F401,F403
+from .conv_helpers import *  # noqa: F401,F403
 from .convert import *  # noqa: F401,F403
 from .dot import *  # noqa: F401,F403
 from .elementwise import *  # noqa: F401,F403

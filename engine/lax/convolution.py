@@ -1,5 +1,5 @@
-"""conv_general_dilated (XLA's Convolution) with its dimension numbers, and the helpers
-built on it: conv, conv_with_general_padding, conv_transpose, conv_general_dilated_patches.
+"""conv_general_dilated (XLA's Convolution) with its dimension numbers and padding rules;
+the helpers built on it (conv, conv_transpose, ...) are in ``conv_helpers``.
 
 A convolution is bilinear: its JVP applies it to each tangent; its transposes are
 convolutions again (w.r.t. lhs: the cotangent convolved with the spatially reversed
@@ -29,15 +29,10 @@ __all__ = [
     "ConvDimensionNumbers",
     "ConvGeneralDilatedDimensionNumbers",
     "conv_general_dilated",
-    "conv",
-    "conv_with_general_padding",
-    "conv_transpose",
-    "conv_general_dilated_patches",
     "conv_dimension_numbers",
     "conv_general_permutations",
     "conv_shape_tuple",
     "conv_general_shape_tuple",
-    "conv_transpose_shape_tuple",
     "padtype_to_pads",
     "PaddingType",
     "conv_general_dilated_p",
@@ -200,18 +195,6 @@ def conv_general_shape_tuple(lhs_shape, rhs_shape, window_strides, padding, dime
     return tuple(out[i] for i in np.argsort(op))
 
 
-def conv_transpose_shape_tuple(lhs_shape, rhs_shape, window_strides, padding, dimension_numbers):
-    lp, rp, op = conv_general_permutations(dimension_numbers)
-    lt, rt = [lhs_shape[i] for i in lp], [rhs_shape[i] for i in rp]
-    if isinstance(padding, str):
-        padding = [_conv_transpose_padding(k, s, padding) for k, s in zip(rt[2:], window_strides)]
-    space = [
-        (i - 1) * s - k + 2 + sum(p) for i, k, s, p in zip(lt[2:], rt[2:], window_strides, padding)
-    ]
-    out = (lt[0], rt[0]) + tuple(space)
-    return tuple(out[i] for i in np.argsort(op))
-
-
 # ---------------------------------------------------------------------------- public functions
 
 conv_general_dilated_p = Primitive("conv_general_dilated")
@@ -283,150 +266,6 @@ def conv_general_dilated(
         precision=canonicalize_precision(precision),
         preferred_element_type=preferred_element_type,
         out_sharding=None,
-    )
-
-
-def conv(lhs, rhs, window_strides, padding, precision=None, preferred_element_type=None):
-    """NCHW/OIHW convolution with strides and 'SAME'/'VALID' padding."""
-    return conv_general_dilated(
-        lhs,
-        rhs,
-        window_strides,
-        padding,
-        precision=precision,
-        preferred_element_type=preferred_element_type,
-    )
-
-
-def conv_with_general_padding(
-    lhs,
-    rhs,
-    window_strides,
-    padding,
-    lhs_dilation,
-    rhs_dilation,
-    precision=None,
-    preferred_element_type=None,
-):
-    return conv_general_dilated(
-        lhs,
-        rhs,
-        window_strides,
-        padding,
-        lhs_dilation=lhs_dilation,
-        rhs_dilation=rhs_dilation,
-        precision=precision,
-        preferred_element_type=preferred_element_type,
-    )
-
-
-def _conv_transpose_padding(k, s, padding):
-    """Padding of a fractionally strided convolution equal to the gradient of a forward
-    convolution with kernel size ``k``, stride ``s`` and ``padding``."""
-    if padding == "SAME":
-        total = k + s - 2
-        before = k - 1 if s > k - 1 else int(math.ceil(total / 2))
-    elif padding == "VALID":
-        total = k + s - 2 + max(k - s, 0)
-        before = k - 1
-    elif isinstance(padding, tuple):
-        pads = tuple(k - p - 1 for p in padding)
-        before, total = pads[0], sum(pads)
-    else:
-        raise ValueError(f"Invalid padding mode: {padding}")
-    return before, total - before
-
-
-def conv_transpose(
-    lhs,
-    rhs,
-    strides,
-    padding,
-    rhs_dilation=None,
-    dimension_numbers=None,
-    transpose_kernel=False,
-    precision=None,
-    preferred_element_type=None,
-    use_consistent_padding=False,
-):
-    """Transposed ("fractionally strided") convolution, Keras' Conv2DTranspose padding."""
-    from .structural import transpose
-
-    lshape, rshape = np.shape(lhs), np.shape(rhs)
-    ndims = len(lshape)
-    if dimension_numbers is None:
-        defaults = {2: ("NC", "IO", "NC"), 3: ("NHC", "HIO", "NHC"), 4: ("NHWC", "HWIO", "NHWC")}
-        defaults[5] = ("NHWDC", "HWDIO", "NHWDC")
-        if ndims not in defaults:
-            raise ValueError("No 4+ dimensional dimension_number defaults.")
-        dimension_numbers = defaults[ndims]
-    dn = conv_dimension_numbers(lshape, rshape, dimension_numbers)
-    k_sdims = [rshape[i] for i in dn.rhs_spec[2:]]
-    if rhs_dilation is None:
-        rhs_dilation = (1,) * (ndims - 2)
-    if use_consistent_padding or (isinstance(padding, str) and padding in ("SAME", "VALID")):
-        eff = _dilate(k_sdims, rhs_dilation)
-        reps = [padding] * len(strides) if isinstance(padding, str) else padding
-        pads = tuple(
-            _conv_transpose_padding(k, s, tuple(p) if not isinstance(p, str) else p)
-            for k, s, p in zip(eff, strides, reps)
-        )
-    else:
-        pads = padding
-    if transpose_kernel:
-        rhs = rev(rhs, dn.rhs_spec[2:])
-        perm = list(range(ndims))
-        a, b = dn.rhs_spec[0], dn.rhs_spec[1]
-        perm[a], perm[b] = b, a
-        rhs = transpose(rhs, perm)
-    return conv_general_dilated(
-        lhs,
-        rhs,
-        (1,) * (ndims - 2),
-        pads,
-        strides,
-        rhs_dilation,
-        dn,
-        precision=precision,
-        preferred_element_type=preferred_element_type,
-    )
-
-
-def conv_general_dilated_patches(
-    lhs,
-    filter_shape,
-    window_strides,
-    padding,
-    lhs_dilation=None,
-    rhs_dilation=None,
-    dimension_numbers=None,
-    precision=None,
-    preferred_element_type=None,
-):
-    """The patches a convolution with a ``filter_shape`` kernel would see, flattened into
-    the feature dimension (channel-major): a grouped convolution with an identity kernel."""
-    from ..numpy._util import as_operand
-
-    lhs = as_operand(lhs)
-    aval = core.get_aval(lhs)
-    filter_shape = tuple(int(d) for d in filter_shape)
-    dn = conv_dimension_numbers(aval.shape, (1, 1) + filter_shape, dimension_numbers)
-    size = math.prod(filter_shape)
-    channels = aval.shape[dn.lhs_spec[1]]
-    eye = np.broadcast_to(np.eye(size, dtype=aval.dtype), (channels, size, size))
-    kernel = eye.reshape((channels * size, 1) + filter_shape)
-    kernel = np.moveaxis(kernel, (0, 1), (dn.rhs_spec[0], dn.rhs_spec[1]))
-    return conv_general_dilated(
-        lhs,
-        np.ascontiguousarray(kernel),
-        window_strides,
-        padding,
-        lhs_dilation,
-        rhs_dilation,
-        dn,
-        precision=None if precision is None else (precision, Precision.DEFAULT),
-        feature_group_count=channels,
-        preferred_element_type=preferred_element_type,
     )
 
 
@@ -612,12 +451,9 @@ def _conv_lowering(ctx, lhs, rhs, **params):
     if not dtypes.is_complex(la.dtype):
         return _emit_conv(ctx, lowering.ir_type(out_aval), lhs, rhs, params)
     # complex on CPU/GPU, as JAX: three real convolutions (Gauss's trick)
-    real_l = la.update(dtype=dtypes.real_dtype(la.dtype))
-    real_r = ra.update(dtype=dtypes.real_dtype(ra.dtype))
     real_out = lowering.ir_type(out_aval.update(dtype=dtypes.real_dtype(out_aval.dtype)))
     xr, xi = hlo.real(lhs), hlo.imag(lhs)
     yr, yi = hlo.real(rhs), hlo.imag(rhs)
-    del real_l, real_r
     k1 = _emit_conv(ctx, real_out, hlo.add(xr, xi), yr, params)
     k2 = _emit_conv(ctx, real_out, xr, hlo.subtract(yi, yr), params)
     k3 = _emit_conv(ctx, real_out, xi, hlo.add(yr, yi), params)
