@@ -42,6 +42,12 @@ ACTIVATIONS = [
     "logsumexp",
     "standardize",
     "glu",
+    "squareplus",
+    "sparse_plus",
+    "sparse_sigmoid",
+    "log1mexp",
+    "logmeanexp",
+    "identity",
 ]
 
 

@@ -341,7 +341,7 @@ def log1mexp(x):
     JAX gives it the derivative ``1 / expm1(x)`` by hand; here each branch sees only the
     inputs it is chosen for, so the gradient is that value on both sides of the switch
     (no NaN leaks from the branch not taken)."""
-    x = _arr("log1mexp", x)
+    x = _float_arg("log1mexp", x)
     c = jnp.log(2.0)
     low = jnp.less(x, c)
     x_low = jnp.where(low, x, c)
