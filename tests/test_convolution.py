@@ -332,3 +332,24 @@ def test_grouped_bfloat16_gradient_with_preferred_type_matches_jax():
     assert str(engine.make_jaxpr(engine.grad(fe, (0, 1)))(x, w)) == str(
         jax.make_jaxpr(jax.grad(fj, (0, 1)))(x, w)
     )
+
+
+@pytest.mark.parametrize("dn", [None, ("NHWC", "HWIO", "NCHW")])
+def test_conv_general_dilated_local_matches_jax(dn):
+    x = rand((2, 3, 6, 5) if dn is None else (2, 6, 5, 3), seed=30)
+    spec = jlax.conv_dimension_numbers(x.shape, (1, 1, 2, 3), dn)
+    patches = jlax.conv_general_dilated_patches(x, (2, 3), (1, 2), "SAME", dimension_numbers=dn)
+    shape = [0] * 4
+    shape[spec.rhs_spec[0]], shape[spec.rhs_spec[1]] = 4, 3 * 6
+    for i, o in zip(spec.rhs_spec[2:], spec.out_spec[2:]):
+        shape[i] = patches.shape[o]
+    w = rand(tuple(shape), seed=31)
+    args = ((1, 2), "SAME", (2, 3))
+    fe = lambda w: lax.conv_general_dilated_local(x, w, *args, dimension_numbers=dn)  # noqa: E731
+    fj = lambda w: jlax.conv_general_dilated_local(x, w, *args, dimension_numbers=dn)  # noqa: E731
+    assert_close(fe(w), fj(w), **TOL)
+    assert_close(
+        engine.grad(lambda w: (fe(w) ** 2).sum())(w),
+        jax.grad(lambda w: (fj(w) ** 2).sum())(w),
+        **GRAD_TOL,
+    )

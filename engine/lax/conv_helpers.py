@@ -1,6 +1,7 @@
 """The convolution helpers JAX builds on conv_general_dilated: conv,
 conv_with_general_padding, conv_transpose (Keras-style transposed convolution) and
-conv_general_dilated_patches (im2col as a grouped convolution with an identity kernel)."""
+conv_general_dilated_patches (im2col as a grouped convolution with an identity kernel)
+and conv_general_dilated_local (unshared weights: patches, then a batched dot)."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ __all__ = [
     "conv_with_general_padding",
     "conv_transpose",
     "conv_general_dilated_patches",
+    "conv_general_dilated_local",
     "conv_transpose_shape_tuple",
 ]
 
@@ -181,3 +183,52 @@ def conv_general_dilated_patches(
         feature_group_count=channels,
         preferred_element_type=preferred_element_type,
     )
+
+
+def conv_general_dilated_local(
+    lhs,
+    rhs,
+    window_strides,
+    padding,
+    filter_shape,
+    lhs_dilation=None,
+    rhs_dilation=None,
+    dimension_numbers=None,
+    precision=None,
+):
+    """A locally connected (unshared) convolution: every output position has its own
+    filter. ``rhs`` holds, per spatial output position, a (C * prod(filter_shape), O)
+    matrix (its spatial dimensions are the output's). Patches, then a batched dot."""
+    from ..numpy._util import as_operand
+    from .dot import canonicalize_precision, dot_general
+    from .structural import transpose
+
+    lhs = as_operand(lhs)
+    c_precision = canonicalize_precision(precision)
+    lhs_precision = None if c_precision is None else c_precision[0]
+    patches = conv_general_dilated_patches(
+        lhs,
+        filter_shape,
+        window_strides,
+        padding,
+        lhs_dilation,
+        rhs_dilation,
+        dimension_numbers,
+        precision=lhs_precision,
+    )
+    shape = core.get_aval(lhs).shape
+    _, rhs_spec, out_spec = conv_dimension_numbers(
+        shape, (1, 1) + tuple(filter_shape), dimension_numbers
+    )
+    lhs_b = list(out_spec[2:])
+    rhs_b = list(rhs_spec[2:])
+    rhs_b = [rhs_b[i] for i in sorted(range(len(rhs_b)), key=lambda k: lhs_b[k])]
+    lhs_b = sorted(lhs_b)
+    dn = (([out_spec[1]], [rhs_spec[1]]), (lhs_b, rhs_b))
+    out = dot_general(patches, rhs, dn, precision=precision)
+    # (batch..., N, O) -> N and O back at out_spec's batch and feature positions
+    ndim = len(core.get_aval(out).shape)
+    perm = [i for i in range(ndim) if i not in (ndim - 2, ndim - 1)]
+    for dst, src in sorted(((out_spec[0], ndim - 2), (out_spec[1], ndim - 1))):
+        perm.insert(dst, src)
+    return transpose(out, perm)
