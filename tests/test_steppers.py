@@ -600,3 +600,42 @@ def test_steppers_under_other_listeners_and_threads():
         assert got == [s.primitive for s in ref_grad.stage_steps[stage]]
     assert out["grad"].texts["final"].text == ref_grad.texts["final"].text
     assert events.active == []
+
+
+def _with_renamed_locals(fn):
+    """``fn`` with every local variable (its arguments too) renamed, same bytecode."""
+    import types
+
+    code = fn.__code__
+    new = {n: f"local_{i}" for i, n in enumerate(code.co_varnames + code.co_cellvars)}
+    code = code.replace(
+        co_varnames=tuple(new[n] for n in code.co_varnames),
+        co_cellvars=tuple(new[n] for n in code.co_cellvars),
+    )
+    return types.FunctionType(code, fn.__globals__, fn.__name__, fn.__defaults__)
+
+
+def test_renaming_interpreter_locals_changes_nothing(monkeypatch):
+    """The steppers learn what happened from the events, not from the interpreters'
+    frames: with every local variable of the interpreters' process_primitive renamed
+    (``self``, ``primitive``, ``params``, ``rule``...), the steps are the same."""
+    from engine.interpreters import batching, jvp, partial_eval, tracing
+
+    def summary():
+        g = GradStepper(where_red, X)
+        v = VmapStepper(where_red, 0, X)
+        t = TraceStepper(engine.grad(engine.vmap(where_red)), X[None])
+        return (
+            {st: [(s.primitive, s.index) for s in g.stage_steps[st]] for st in g.stages},
+            {st: list(g.eqn_kinds[st]) for st in g.eqn_kinds},
+            [(s.primitive, s.rule, [str(x) for x in s.ins], s.eqns) for s in v.steps],
+            [[str(h) for h in s.handlers] for s in t.steps],
+        )
+
+    before = summary()
+    classes = (jvp.JVPTrace, batching.BatchTrace, partial_eval.PartialEvalTrace)
+    for cls in classes + (tracing.JaxprTrace,):
+        renamed = _with_renamed_locals(cls.process_primitive)
+        assert "self" not in renamed.__code__.co_varnames
+        monkeypatch.setattr(cls, "process_primitive", renamed)
+    assert summary() == before
