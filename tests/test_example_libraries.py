@@ -398,3 +398,19 @@ def test_cnn_step_report_links_convolutions_to_the_user_line():
     assert set(convs) <= linked
     for name in convs:
         assert f'data-hlo-opt="{name}"' in r.html
+
+
+def test_unknown_batch_dimension_in_shapes():
+    """``-1`` for the batch (as the MNIST example's ``(-1, 28 * 28)``) goes through shape
+    rules as JAX's do."""
+    makers = [
+        lambda s: s.Conv(4, (3, 3)),
+        lambda s: s.ConvTranspose(4, (3, 3), strides=(2, 2), padding="SAME"),
+        lambda s: s.MaxPool((2, 2)),
+        lambda s: s.serial(s.Conv(4, (3, 3)), s.Flatten, s.Dense(3)),
+        lambda s: s.serial(s.Dense(5), s.Relu, s.BatchNorm(axis=0)),
+    ]
+    for make in makers:
+        out_e, _ = make(es)[0](engine.random.key(0), (-1, 8, 8, 3))
+        out_j, _ = make(js)[0](jax.random.key(0), (-1, 8, 8, 3))
+        assert tuple(map(int, out_e)) == tuple(map(int, out_j))

@@ -42,6 +42,8 @@ def test_presets(name):
         ke, kj = _keys(seed)
         for shape in [(3, 4), (3, 3, 2, 5)]:
             _same_bits(getattr(ei, name)()(ke, shape), getattr(ji, name)()(kj, shape))
+        typed = engine.random.key(seed), jax.random.key(seed)  # new-style keys too
+        _same_bits(getattr(ei, name)()(typed[0], (3, 4)), getattr(ji, name)()(typed[1], (3, 4)))
         kw = {"in_axis": 0, "out_axis": (1, 2), "batch_axis": 3, "dtype": jnp.float16}
         ekw = dict(kw, dtype=enp.float16)
         _same_bits(
