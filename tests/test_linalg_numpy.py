@@ -240,3 +240,14 @@ def test_bad_input_errors():
         )
     with pytest.raises(ValueError, match=r"inv must have shape \[\.\.\., n, n\], got \(2, 3\)"):
         enp.linalg.inv(x)
+
+
+def test_jitted_like_jax_and_jaxpr_text():
+    from tests.helpers import jaxpr_text
+
+    a = spd(3)
+    got, want = jaxpr_text(enp.linalg.cholesky, jnp.linalg.cholesky, a)
+    assert got == want
+    got, want = jaxpr_text(enp.linalg.eigvalsh, jnp.linalg.eigvalsh, a)
+    assert got.splitlines()[:2] == want.splitlines()[:2]  # both a jit[name=eigvalsh]
+    assert "jit[" in str(engine.make_jaxpr(enp.linalg.solve)(a, a[0]))

@@ -296,7 +296,6 @@ lu_p = linalg_primitive("lu", [FLOAT_COMPLEX], (2,), _lu_shape, _lu_dtype, multi
 def _lu_jvp_inner(lu_, a_dot, permutation):
     # L' = L tril(L^-1 P A' U^-1, -1), U' = triu(L^-1 P A' U^-1) U
     # (de Hoog, Anderssen and Lukas: differentiation of triangular factorizations)
-    from ..numpy import take
     from .elementwise import _const, add
     from .slicing import slice
     from .structural import pad
@@ -310,7 +309,7 @@ def _lu_jvp_inner(lu_, a_dot, permutation):
     u_eye = pad(eye(dtype, n - k), zero, ((k, 0, 0), (k, 0, 0)))
     up = add(pad(triu(slice(lu_, (0, 0), (k, n))), zero, ((0, n - k, 0), (0, 0, 0))), u_eye)
     la = triangular_solve(
-        low, take(a_dot, permutation, axis=0), left_side=True, lower=True, unit_diagonal=True
+        low, a_dot[permutation], left_side=True, lower=True, unit_diagonal=True
     )
     lau = triangular_solve(up, la, left_side=False, lower=False)
     return add(mm(low, tril(lau, -1)), mm(triu(lau), up))

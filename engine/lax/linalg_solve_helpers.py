@@ -13,7 +13,6 @@ from .linalg_base import aval
 
 
 def _lu_solve_core(lu_, permutation, b, trans):
-    from ..numpy import take
     from .linalg import triangular_solve
     from .reductions import sort_key_val
     from .structural import iota, reshape
@@ -22,7 +21,7 @@ def _lu_solve_core(lu_, permutation, b, trans):
     bshape = aval(b).shape
     x = reshape(b, (m, math.prod(bshape[1:])))
     if trans == 0:
-        x = take(x, permutation, axis=0)
+        x = x[permutation, :]
         x = triangular_solve(lu_, x, left_side=True, lower=True, unit_diagonal=True)
         x = triangular_solve(lu_, x, left_side=True, lower=False)
     elif trans in (1, 2):
@@ -40,7 +39,7 @@ def _lu_solve_core(lu_, permutation, b, trans):
             conjugate_a=conj,
         )
         _, ind = sort_key_val(permutation, iota(np.int32, aval(permutation).shape[0]))
-        x = take(x, ind, axis=0)
+        x = x[ind, :]
     else:
         raise ValueError(f"'trans' value must be 0, 1, or 2, got {trans}")
     return reshape(x, bshape)

@@ -179,3 +179,32 @@ def trace(x, /, *, offset=0, dtype=None):
 
 def diagonal(x, /, *, offset=0):
     return _diagonal(x, offset, -2, -1)
+
+
+def _jit_as_jax():
+    """Compile the functions JAX compiles (one executable per signature, and a
+    ``jit[name=...]`` equation in jaxprs, as JAX shows)."""
+    from ..jit import jit
+    from . import linalg_decomp as d
+
+    g = globals()
+    for fn, static in (
+        (d.cholesky, ("upper", "symmetrize_input")),
+        (d.svd, ("full_matrices", "compute_uv", "hermitian", "subset_by_index")),
+        (d.matrix_power, ("n",)),
+        (d.matrix_rank, ("hermitian",)),
+        (d.slogdet, ("method",)),
+        (d.det, ()),
+        (d.eigvals, ()),
+        (d.eigh, ("UPLO", "symmetrize_input")),
+        (d.eigvalsh, ("UPLO", "symmetrize_input")),
+        (d.inv, ()),
+        (d.qr, ("mode",)),
+        (d.solve, ()),
+        (d.cond, ("p",)),
+        (norm, ("ord", "axis", "keepdims")),
+    ):
+        g[fn.__name__] = jit(fn, static_argnames=static)
+
+
+_jit_as_jax()
