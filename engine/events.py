@@ -413,6 +413,7 @@ class Recording:
         self._ends: dict[int, End] = {}
         self.traces: dict[int, TraceStarted] = {}
         self._thread: int | None = None
+        self._state: _ThreadState | None = None
         self._entered = False
 
     def wants(self, cls: type[Event]) -> bool:
@@ -438,7 +439,7 @@ class Recording:
             raise RuntimeError("this Recording is already listening")
         self._entered = True
         self._thread = threading.get_ident()
-        st = _state()
+        st = self._state = _state()
         with _lock:
             if self.all_threads:
                 _all_threads.append(self)
@@ -451,14 +452,16 @@ class Recording:
         global _generation
         with _lock:
             _remove(active, self)
+            st = self._state
             if self.all_threads:
                 _remove(_all_threads, self)
-            else:
-                _remove(_tls.listeners, self)
+            elif st is not None:
+                _remove(st.listeners, self)  # the entering thread's, wherever we exit
             if not active:
                 _generation += 1
-        if not _tls.listeners and not _all_threads:
-            _tls.stack.clear()
+        if st is not None and not st.listeners and not _all_threads:
+            st.stack.clear()
+        self._state = None
         self._entered = False
 
     # -- queries
@@ -632,6 +635,8 @@ def trace_started(trace: Trace, jaxpr: Jaxpr | None = None) -> int | None:
     st = _state()
     if not _here(st):
         return None
+    if not _receivers(st, TraceStarted):
+        return begin(TraceStarted)  # the span still counts for ancestry
     parent = getattr(trace, "parent", None)
     return begin(
         TraceStarted,

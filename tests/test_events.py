@@ -326,6 +326,13 @@ def test_a_recording_cannot_be_entered_twice():
         with pytest.raises(RuntimeError):
             rec.__enter__()
     assert events.active == []
+    # entered here, exited on another thread: this thread stops delivering to it
+    rec = events.listen().__enter__()
+    t = threading.Thread(target=rec.__exit__, args=(None, None, None))
+    t.start()
+    t.join()
+    engine.make_jaxpr(lambda x: x + 1.0)(X)
+    assert not rec.events and events.active == []
 
 
 def test_threads_see_only_their_own_events():

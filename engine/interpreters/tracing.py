@@ -92,7 +92,9 @@ class JaxprTrace(core.Trace):
     def invalidate(self) -> None:
         if self.valid and _listening:
             done = self.result is not None
-            jaxpr = self.result if done else self.partial_jaxpr()
+            jaxpr: Any = self.result
+            if not done and events.wanted(events.TraceFinished):
+                jaxpr = self.partial_jaxpr()
             events.trace_finished(self, self._event_call, jaxpr, done)
         self.valid = False
 
