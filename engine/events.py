@@ -413,7 +413,9 @@ class Recording:
         self._ends: dict[int, End] = {}
         self.traces: dict[int, TraceStarted] = {}
         self._thread: int | None = None
-        self._state: _ThreadState | None = None
+        # the entering thread's own listener list and span stack (not the thread-local
+        # object, whose attributes differ per reading thread)
+        self._home: tuple[list[Recording], list[int]] | None = None
         self._entered = False
 
     def wants(self, cls: type[Event]) -> bool:
@@ -439,7 +441,8 @@ class Recording:
             raise RuntimeError("this Recording is already listening")
         self._entered = True
         self._thread = threading.get_ident()
-        st = self._state = _state()
+        st = _state()
+        self._home = (st.listeners, st.stack)
         with _lock:
             if self.all_threads:
                 _all_threads.append(self)
@@ -452,16 +455,17 @@ class Recording:
         global _generation
         with _lock:
             _remove(active, self)
-            st = self._state
+            home = self._home
             if self.all_threads:
                 _remove(_all_threads, self)
-            elif st is not None:
-                _remove(st.listeners, self)  # the entering thread's, wherever we exit
+            elif home is not None:
+                _remove(home[0], self)  # the entering thread's, wherever we exit
             if not active:
                 _generation += 1
-        if st is not None and not st.listeners and not _all_threads:
-            st.stack.clear()
-        self._state = None
+        here = threading.get_ident() == self._thread
+        if home is not None and here and not home[0] and not _all_threads:
+            home[1].clear()  # no listener left on this thread: no span to remember
+        self._home = None
         self._entered = False
 
     # -- queries
