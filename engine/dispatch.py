@@ -75,7 +75,7 @@ def evict_one(cache):
 
 # ---------------------------------------------------------------------------- putting values
 
-_scalar_cache = {}
+_scalar_cache: dict[tuple, Array] = {}
 
 
 def device_put_value(x, device=None, weak_type=None, committed=False):
@@ -143,7 +143,7 @@ def _buffers(args, device):
 
 # ---------------------------------------------------------------------------- eager primitives
 
-_prim_cache = {}  # (primitive, params, avals, device, trace context) -> _PrimEntry
+_prim_cache: dict[tuple, _PrimEntry] = {}  # (prim, params, avals, device, trace context)
 
 
 class _PrimEntry:
