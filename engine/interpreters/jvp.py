@@ -7,23 +7,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import numpy as np
-
 from .. import core, dtypes, events
+from ..ad_util import Zero, add_tangents, instantiate, zeros_like_aval  # noqa: F401
 from ..core import Tracer
 from ..events import active as _listening
-
-
-class Zero:
-    """A symbolic zero tangent of the given aval."""
-
-    __slots__ = ("aval",)
-
-    def __init__(self, aval):
-        self.aval = aval
-
-    def __repr__(self):
-        return f"Zero({self.aval.str_short()})"
 
 
 def tangent_aval(aval: core.ShapedArray) -> core.ShapedArray:
@@ -33,39 +20,17 @@ def tangent_aval(aval: core.ShapedArray) -> core.ShapedArray:
     return aval.update(dtype=dtypes.float0, weak_type=False)
 
 
-def zeros_like_aval(aval: core.ShapedArray) -> Any:
-    from ..lax import full
-
-    if aval.dtype == dtypes.float0:
-        return np.zeros(aval.shape, dtypes.float0)
-    return full(aval.shape, 0, aval.dtype)
-
-
-def instantiate(t: Any) -> Any:
-    return zeros_like_aval(t.aval) if type(t) is Zero else t
-
-
-def add_tangents(a: Any, b: Any) -> Any:
-    if type(a) is Zero:
-        return b
-    if type(b) is Zero:
-        return a
-    from ..lax import add_any
-
-    return add_any(a, b)
-
-
 class JVPTracer(Tracer):
     __slots__ = ("primal", "tangent")
 
-    def __init__(self, trace: JVPTrace, primal: Any, tangent: Any) -> None:
+    def __init__(self, trace, primal, tangent):
         self._trace, self.primal, self.tangent = trace, primal, tangent
 
     @property
-    def aval(self) -> core.ShapedArray:
+    def aval(self):
         return core.get_aval(self.primal)
 
-    def to_concrete_value(self) -> Any:
+    def to_concrete_value(self):
         return core.concrete_or_none(self.primal)
 
 
@@ -98,7 +63,6 @@ class JVPTrace(core.Trace):
                 None if all_zero else "jvp",
                 primals,
                 zeros=[type(t) is Zero for t in tangents],
-                impl=None if all_zero else primitive.jvp,
             )
         if all_zero:
             with core.set_current_trace(self.parent):
@@ -156,7 +120,7 @@ def jvp_flat(
 # ---------------------------------------------------------------------------- rule helpers
 
 
-def defjvp(primitive: core.Primitive, *jvp_fns: Callable[..., Any] | None) -> Callable[..., Any]:
+def defjvp(primitive, *jvp_fns):
     """A JVP rule from one function per operand: ``fn(tangent, *primals, **params)``
     gives that operand's contribution to the output tangent (None: not differentiable)."""
 
@@ -172,7 +136,7 @@ def defjvp(primitive: core.Primitive, *jvp_fns: Callable[..., Any] | None) -> Ca
     return rule
 
 
-def defjvp2(primitive: core.Primitive, *jvp_fns: Callable[..., Any] | None) -> Callable[..., Any]:
+def defjvp2(primitive, *jvp_fns):
     """Like defjvp, but each function also receives the primal output first:
     ``fn(tangent, ans, *primals, **params)``."""
 
@@ -188,9 +152,7 @@ def defjvp2(primitive: core.Primitive, *jvp_fns: Callable[..., Any] | None) -> C
     return rule
 
 
-def deflinear(
-    primitive: core.Primitive, transpose_rule: Callable[..., Any] | None = None
-) -> Callable[..., Any]:
+def deflinear(primitive, transpose_rule=None):
     """A primitive linear in all operands: its JVP applies it to the tangents."""
 
     def rule(primals, tangents, **params):
@@ -210,7 +172,7 @@ def deflinear(
     return rule
 
 
-def zero_jvp(primitive: core.Primitive) -> Callable[..., Any]:
+def zero_jvp(primitive):
     """Piecewise-constant primitives (floor, sign, comparisons): zero derivative."""
 
     def rule(primals, tangents, **params):

@@ -10,6 +10,8 @@ from typing import Any
 from .. import core, events
 from ..core import ClosedJaxpr, Jaxpr, JaxprEqn, Tracer, Var
 from ..events import active as _listening
+from .jvp import jvp_flat, tangent_aval
+from .tracing import JaxprTrace
 
 
 class _EqnRecipe:
@@ -28,11 +30,11 @@ class PETracer(Tracer):
 
     __slots__ = ("_aval", "recipe")
 
-    def __init__(self, trace: PartialEvalTrace, aval: core.ShapedArray, recipe: tuple) -> None:
+    def __init__(self, trace, aval, recipe):
         self._trace, self._aval, self.recipe = trace, aval, recipe
 
     @property
-    def aval(self) -> core.ShapedArray:
+    def aval(self):
         return self._aval
 
 
@@ -91,8 +93,7 @@ class PartialEvalTrace(core.Trace):
     def _decided(self, primitive, args, params, unknown, rule):
         """Open the rule's event span and announce the decision."""
         known = [not u for u in unknown]
-        impl = primitive.partial_eval if rule == "partial_eval" else None
-        call = events.rule_started(self, primitive, params, rule, args, known=known, impl=impl)
+        call = events.rule_started(self, primitive, params, rule, args, known=known)
         if call is not None:
             events.emit(
                 events.PartialEvalDecision,
@@ -122,11 +123,9 @@ class PartialEvalTrace(core.Trace):
         """The recorded work from ``in_tracers`` to ``out_tracers`` as a jaxpr whose
         constvars are the residuals; returns (Jaxpr, residual values)."""
         out_tracers = [self.instantiate_const(x) for x in out_tracers]
-        var_of: dict[int, Var] = {}
-        constvars: list[Var] = []
-        consts: list[Any] = []
-        eqns: list[JaxprEqn] = []
-        const_ids: dict[int, Var] = {}
+        var_of = {}
+        constvars, consts, eqns = [], [], []
+        const_ids = {}
 
         def var(t):
             v = var_of.get(id(t))
@@ -157,7 +156,7 @@ class PartialEvalTrace(core.Trace):
                 if id(r) in seen_recipes:
                     continue
                 seen_recipes.add(id(r))
-                ins: list[Any] = [var(x) for x in r.in_tracers]
+                ins = [var(x) for x in r.in_tracers]
                 outs = [var(x) for x in r.out_tracers]
                 eqn = JaxprEqn(r.primitive, ins, outs, r.params, r.source_info)
                 eqns.append(eqn)
@@ -205,8 +204,6 @@ def partial_eval_jaxpr(
     known_jaxpr: known inputs -> known outputs + residuals;
     unknown_jaxpr: residuals + unknown inputs -> unknown outputs.
     """
-    from .tracing import JaxprTrace
-
     known_trace = JaxprTrace(debug_name=closed.jaxpr.debug_name)
     avals = closed.in_avals
     known_in = [known_trace.new_arg(a) for a, u in zip(avals, in_unknowns) if not u]
@@ -245,8 +242,6 @@ def linearize_flat(
     Returns (primal outputs, linear ClosedJaxpr: tangents -> output tangents). The
     primal work runs now on the current trace; the tangent work is the jaxpr, whose
     constants are the residuals it needs from the primal computation."""
-    from .jvp import jvp_flat, tangent_aval
-
     trace = PartialEvalTrace(parent=core.current_trace())
     tangents_in = [trace.new_unknown(tangent_aval(core.get_aval(p))) for p in primals]
     try:

@@ -7,9 +7,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from .. import core, events
+from ..ad_util import Zero, add_tangents, instantiate
 from ..core import Literal
 from ..events import active as _listening
-from .jvp import Zero, add_tangents, instantiate
+from .tracing import trace_to_jaxpr
 
 
 class UndefinedPrimal:
@@ -17,7 +18,7 @@ class UndefinedPrimal:
 
     __slots__ = ("aval",)
 
-    def __init__(self, aval: core.ShapedArray) -> None:
+    def __init__(self, aval):
         self.aval = aval
 
     def __repr__(self):
@@ -183,8 +184,6 @@ def _undefined(v):
 def transpose_jaxpr(closed: core.ClosedJaxpr, linear_flags: Sequence[bool]) -> core.ClosedJaxpr:
     """A jaxpr that computes the transpose: (non-linear inputs, output cotangents) ->
     cotangents of the linear inputs (zeros instantiated)."""
-    from .tracing import trace_to_jaxpr
-
     in_avals = closed.in_avals
     nonlin_avals = [a for a, lin in zip(in_avals, linear_flags) if not lin]
     ct_avals = closed.out_avals

@@ -15,6 +15,7 @@ from jaxlib.mlir.dialects import chlo
 from jaxlib.mlir.dialects import stablehlo as hlo
 
 from .. import core, dtypes
+from ..ad_util import add_any, add_any_p  # declared with AD, which needs it
 from ..core import Primitive, ShapedArray
 from ..interpreters import batching, lowering
 from ..interpreters.jvp import defjvp, defjvp2, deflinear, zero_jvp
@@ -228,7 +229,6 @@ def _unop_acc(name, kinds, hlo_fn):
 add_p = naryop("add", _num, _plain(hlo.add))
 sub_p = naryop("sub", _num, _plain(hlo.subtract))
 neg_p = naryop("neg", _num, _plain(hlo.negate))
-add_any_p = naryop("add_any", _num, _plain(hlo.add))  # adds tangents; JAX's name for it
 
 
 def add(x, y):
@@ -241,10 +241,6 @@ def sub(x, y):
 
 def neg(x):
     return neg_p.bind(x)
-
-
-def add_any(x, y):
-    return add_any_p.bind(x, y)
 
 
 def _add_transpose(ct, x, y):
@@ -272,8 +268,6 @@ defjvp2(
 )
 sub_p.def_transpose(_sub_transpose)
 deflinear(neg_p, lambda ct, x: [neg(ct)])
-defjvp2(add_any_p, lambda g, ans, x, y: g, lambda g, ans, x, y: g)
-add_any_p.def_transpose(lambda ct, x, y: [ct, ct])
 
 
 # ---------------------------------------------------------------------------- mul / div / rem

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 from jaxlib.mlir.dialects import stablehlo as hlo
 
-from .. import core, dtypes
+from .. import ad_util, core, dtypes
 from ..core import Primitive, ShapedArray
 from ..interpreters import batching, lowering
 from ..interpreters.jvp import deflinear
@@ -629,6 +629,10 @@ def full(shape, fill_value, dtype=None, *, sharding=None):
             shape, fill_value, dtypes.dtype_of(fill_value), dtypes.is_weakly_typed(fill_value)
         )
     return _full(shape, fill_value, dtypes.canonicalize_dtype(dtype), False)
+
+
+# AD's zeros (engine.ad_util) are lax's: a broadcast literal, as JAX's.
+ad_util.register_zeros_maker(lambda aval: full(aval.shape, 0, aval.dtype))
 
 
 def full_like(x, fill_value, dtype=None, shape=None, sharding=None):
