@@ -142,6 +142,22 @@ def test_lower_compile_donates_as_the_call_does():
     )
 
 
+def test_donation_stays_per_wrapper_when_the_trace_is_shared():
+    seen = {}
+    for m, mnp in ((engine, enp), real_jax()):
+
+        def f(a):
+            return a * 2.0
+
+        x, y = mnp.ones(3), mnp.ones(3)
+        m.jit(f)(x)
+        kept = not x.is_deleted()
+        m.jit(f, donate_argnums=0)(x)
+        m.jit(f)(y)
+        seen[m.__name__] = (kept, x.is_deleted(), y.is_deleted())
+    assert seen["engine"] == seen["jax"] == (True, True, False)
+
+
 def test_compiler_options_are_honoured_both_ways(monkeypatch):
     seen = []
     real = dispatch.runtime.compile
