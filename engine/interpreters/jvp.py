@@ -23,14 +23,14 @@ def tangent_aval(aval: core.ShapedArray) -> core.ShapedArray:
 class JVPTracer(Tracer):
     __slots__ = ("primal", "tangent")
 
-    def __init__(self, trace, primal, tangent):
+    def __init__(self, trace: JVPTrace, primal: Any, tangent: Any) -> None:
         self._trace, self.primal, self.tangent = trace, primal, tangent
 
     @property
-    def aval(self):
+    def aval(self) -> core.ShapedArray:
         return core.get_aval(self.primal)
 
-    def to_concrete_value(self):
+    def to_concrete_value(self) -> Any:
         return core.concrete_or_none(self.primal)
 
 
@@ -63,6 +63,7 @@ class JVPTrace(core.Trace):
                 None if all_zero else "jvp",
                 primals,
                 zeros=[type(t) is Zero for t in tangents],
+                impl=None if all_zero else primitive.jvp,
             )
         if all_zero:
             with core.set_current_trace(self.parent):
@@ -120,7 +121,7 @@ def jvp_flat(
 # ---------------------------------------------------------------------------- rule helpers
 
 
-def defjvp(primitive, *jvp_fns):
+def defjvp(primitive: core.Primitive, *jvp_fns: Callable[..., Any] | None) -> Callable[..., Any]:
     """A JVP rule from one function per operand: ``fn(tangent, *primals, **params)``
     gives that operand's contribution to the output tangent (None: not differentiable)."""
 
@@ -136,7 +137,7 @@ def defjvp(primitive, *jvp_fns):
     return rule
 
 
-def defjvp2(primitive, *jvp_fns):
+def defjvp2(primitive: core.Primitive, *jvp_fns: Callable[..., Any] | None) -> Callable[..., Any]:
     """Like defjvp, but each function also receives the primal output first:
     ``fn(tangent, ans, *primals, **params)``."""
 
@@ -152,7 +153,9 @@ def defjvp2(primitive, *jvp_fns):
     return rule
 
 
-def deflinear(primitive, transpose_rule=None):
+def deflinear(
+    primitive: core.Primitive, transpose_rule: Callable[..., Any] | None = None
+) -> Callable[..., Any]:
     """A primitive linear in all operands: its JVP applies it to the tangents."""
 
     def rule(primals, tangents, **params):
@@ -172,7 +175,7 @@ def deflinear(primitive, transpose_rule=None):
     return rule
 
 
-def zero_jvp(primitive):
+def zero_jvp(primitive: core.Primitive) -> Callable[..., Any]:
     """Piecewise-constant primitives (floor, sign, comparisons): zero derivative."""
 
     def rule(primals, tangents, **params):

@@ -30,11 +30,11 @@ class PETracer(Tracer):
 
     __slots__ = ("_aval", "recipe")
 
-    def __init__(self, trace, aval, recipe):
+    def __init__(self, trace: PartialEvalTrace, aval: core.ShapedArray, recipe: tuple) -> None:
         self._trace, self._aval, self.recipe = trace, aval, recipe
 
     @property
-    def aval(self):
+    def aval(self) -> core.ShapedArray:
         return self._aval
 
 
@@ -93,7 +93,8 @@ class PartialEvalTrace(core.Trace):
     def _decided(self, primitive, args, params, unknown, rule):
         """Open the rule's event span and announce the decision."""
         known = [not u for u in unknown]
-        call = events.rule_started(self, primitive, params, rule, args, known=known)
+        impl = primitive.partial_eval if rule == "partial_eval" else None
+        call = events.rule_started(self, primitive, params, rule, args, known=known, impl=impl)
         if call is not None:
             events.emit(
                 events.PartialEvalDecision,
@@ -123,9 +124,11 @@ class PartialEvalTrace(core.Trace):
         """The recorded work from ``in_tracers`` to ``out_tracers`` as a jaxpr whose
         constvars are the residuals; returns (Jaxpr, residual values)."""
         out_tracers = [self.instantiate_const(x) for x in out_tracers]
-        var_of = {}
-        constvars, consts, eqns = [], [], []
-        const_ids = {}
+        var_of: dict[int, Var] = {}
+        constvars: list[Var] = []
+        consts: list[Any] = []
+        eqns: list[JaxprEqn] = []
+        const_ids: dict[int, Var] = {}
 
         def var(t):
             v = var_of.get(id(t))
@@ -156,7 +159,7 @@ class PartialEvalTrace(core.Trace):
                 if id(r) in seen_recipes:
                     continue
                 seen_recipes.add(id(r))
-                ins = [var(x) for x in r.in_tracers]
+                ins: list[Any] = [var(x) for x in r.in_tracers]
                 outs = [var(x) for x in r.out_tracers]
                 eqn = JaxprEqn(r.primitive, ins, outs, r.params, r.source_info)
                 eqns.append(eqn)

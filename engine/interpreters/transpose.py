@@ -18,7 +18,7 @@ class UndefinedPrimal:
 
     __slots__ = ("aval",)
 
-    def __init__(self, aval):
+    def __init__(self, aval: core.ShapedArray) -> None:
         self.aval = aval
 
     def __repr__(self):
