@@ -442,8 +442,12 @@ def spence(x):
     x = jnp.asarray(x)
     _float_only("spence", x)
     one = _c(x, 1.0)
-    inv = x > 2.0
-    x2 = jnp.where(inv, one / x, x)
+    # the series sees a safe argument where a constant is returned, so no NaN reaches the
+    # gradient there (JAX's piecewise runs only the chosen branch for a scalar)
+    special = (x < 0.0) | (x == 0.0) | (x == 1.0)
+    xs = jnp.where(special, lax.full_like(x, 0.5), x)
+    inv = xs > 2.0
+    x2 = jnp.where(inv, one / xs, xs)
     gt15, lt05 = x2 > 1.5, x2 < 0.5
     inv = inv | gt15
     w = jnp.where(gt15, one / x2 - one, jnp.where(lt05, -x2, x2 - one))
