@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import contextlib
 import functools
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -46,7 +48,9 @@ def _name(fun):
 # ---------------------------------------------------------------------------- forward mode
 
 
-def jvp(fun, primals, tangents, has_aux=False):
+def jvp(
+    fun: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any], has_aux: bool = False
+) -> tuple[Any, ...]:
     """Forward-mode: ``(fun(*primals), directional derivative along tangents)``."""
     if not isinstance(primals, (tuple, list)) or not isinstance(tangents, (tuple, list)):
         raise TypeError(
@@ -78,7 +82,7 @@ def jvp(fun, primals, tangents, has_aux=False):
                 f"{want.dtype}, but got tangent dtype {ta.dtype} instead."
             )
         tans.append(jvp_mod.Zero(want) if want.dtype == dtypes.float0 else t)
-    store = []
+    store: list[Any] = []
     flat_fun = _flatten_fun(fun, tree_p, store)
     out_p, out_t = jvp_mod.jvp_flat(flat_fun, flat_p, tans)
     out_tree = store[0]
@@ -88,11 +92,11 @@ def jvp(fun, primals, tangents, has_aux=False):
     return tree_unflatten(out_tree, out_p), tree_unflatten(out_tree, out_t)
 
 
-def linearize(fun, *primals, has_aux=False):
+def linearize(fun: Callable[..., Any], *primals: Any, has_aux: bool = False) -> tuple[Any, ...]:
     """``(fun(*primals), f_jvp)`` where ``f_jvp`` is the linear map, evaluated from a
     jaxpr of tangent work only (primal work was done once, now)."""
     flat_p, in_tree = tree_flatten(primals)
-    store = []
+    store: list[Any] = []
     flat_fun = _flatten_fun(fun, in_tree, store)
     out_p, lin = pe.linearize_flat(flat_fun, flat_p)
     out_tree = store[0]
@@ -116,7 +120,7 @@ def linearize(fun, *primals, has_aux=False):
         outs = core.eval_jaxpr(lin.jaxpr, lin.consts, *flat_t)
         return tree_unflatten(_main_tree(out_tree, has_aux), outs[:n_out])
 
-    f_jvp.linear_jaxpr = lin
+    f_jvp.linear_jaxpr = lin  # type: ignore[attr-defined]
     if has_aux:
         out, aux = tree_unflatten(out_tree, out_p)
         return out, f_jvp, aux
@@ -144,11 +148,11 @@ def _jax_type(aval):
     return f"{aval.dtype.name}[{','.join(map(str, aval.shape))}]"
 
 
-def vjp(fun, *primals, has_aux=False):
+def vjp(fun: Callable[..., Any], *primals: Any, has_aux: bool = False) -> tuple[Any, ...]:
     """Reverse-mode: ``(fun(*primals), vjp_fun)``; ``vjp_fun(cotangent)`` pulls an output
     cotangent back to a tuple of input cotangents. Built as linearize + transpose."""
     flat_p, in_tree = tree_flatten(primals)
-    store = []
+    store: list[Any] = []
     flat_fun = _flatten_fun(fun, in_tree, store)
     out_p, lin = pe.linearize_flat(flat_fun, flat_p)
     out_tree = store[0]
@@ -181,7 +185,7 @@ def vjp(fun, *primals, has_aux=False):
         cts_in = [_instantiate_ct(ct, a) for ct, a in zip(cts_in, in_avals)]
         return tree_unflatten(in_tree, cts_in)
 
-    vjp_fun.linear_jaxpr = lin
+    vjp_fun.linear_jaxpr = lin  # type: ignore[attr-defined]
     if has_aux:
         out, aux = tree_unflatten(out_tree, out_p)
         return out, vjp_fun, aux
@@ -248,7 +252,13 @@ def _check_input_dtype(x, allow_int, holomorphic, name):
             )
 
 
-def value_and_grad(fun, argnums=0, has_aux=False, holomorphic=False, allow_int=False):
+def value_and_grad(
+    fun: Callable[..., Any],
+    argnums: int | Sequence[int] = 0,
+    has_aux: bool = False,
+    holomorphic: bool = False,
+    allow_int: bool = False,
+) -> Callable[..., Any]:
     """``fun``'s value and its gradient with respect to ``argnums``."""
     name = _name(fun)
 
@@ -297,7 +307,13 @@ def _check_scalar_output(ans, name, holomorphic):
         )
 
 
-def grad(fun, argnums=0, has_aux=False, holomorphic=False, allow_int=False):
+def grad(
+    fun: Callable[..., Any],
+    argnums: int | Sequence[int] = 0,
+    has_aux: bool = False,
+    holomorphic: bool = False,
+    allow_int: bool = False,
+) -> Callable[..., Any]:
     """The gradient of scalar-valued ``fun`` with respect to ``argnums``."""
     vg = value_and_grad(fun, argnums, has_aux, holomorphic, allow_int)
 
@@ -341,7 +357,14 @@ def _broadcast_prefix(prefix, tree, what):
     return out
 
 
-def vmap(fun, in_axes=0, out_axes=0, axis_name=None, axis_size=None, spmd_axis_name=None):
+def vmap(
+    fun: Callable[..., Any],
+    in_axes: Any = 0,
+    out_axes: Any = 0,
+    axis_name: Any = None,
+    axis_size: int | None = None,
+    spmd_axis_name: Any = None,
+) -> Callable[..., Any]:
     """Vectorize ``fun`` over an array axis."""
     if isinstance(in_axes, list):
         in_axes = tuple(in_axes)
@@ -429,7 +452,12 @@ def _std_basis(flat):
     return out, total
 
 
-def jacfwd(fun, argnums=0, has_aux=False, holomorphic=False):
+def jacfwd(
+    fun: Callable[..., Any],
+    argnums: int | Sequence[int] = 0,
+    has_aux: bool = False,
+    holomorphic: bool = False,
+) -> Callable[..., Any]:
     """The Jacobian by forward mode: one JVP per input element, batched with vmap."""
 
     def jacfun(*args, **kwargs):
@@ -470,7 +498,13 @@ def jacfwd(fun, argnums=0, has_aux=False, holomorphic=False):
     return jacfun
 
 
-def jacrev(fun, argnums=0, has_aux=False, holomorphic=False, allow_int=False):
+def jacrev(
+    fun: Callable[..., Any],
+    argnums: int | Sequence[int] = 0,
+    has_aux: bool = False,
+    holomorphic: bool = False,
+    allow_int: bool = False,
+) -> Callable[..., Any]:
     """The Jacobian by reverse mode: one VJP per output element, batched with vmap."""
 
     def jacfun(*args, **kwargs):
@@ -513,7 +547,12 @@ def jacrev(fun, argnums=0, has_aux=False, holomorphic=False, allow_int=False):
 jacobian = jacrev
 
 
-def hessian(fun, argnums=0, has_aux=False, holomorphic=False):
+def hessian(
+    fun: Callable[..., Any],
+    argnums: int | Sequence[int] = 0,
+    has_aux: bool = False,
+    holomorphic: bool = False,
+) -> Callable[..., Any]:
     return jacfwd(jacrev(fun, argnums, has_aux, holomorphic), argnums, has_aux, holomorphic)
 
 
@@ -525,7 +564,9 @@ class ShapeDtypeStruct:
 
     __slots__ = ("shape", "dtype", "weak_type", "sharding")
 
-    def __init__(self, shape, dtype, weak_type=False, sharding=None):
+    def __init__(
+        self, shape: Sequence[int], dtype: Any, weak_type: bool = False, sharding: Any = None
+    ) -> None:
         self.shape = tuple(shape)
         self.dtype = dtypes.canonicalize_dtype(dtype)
         self.weak_type = weak_type
@@ -554,7 +595,9 @@ class ShapeDtypeStruct:
         return hash((self.shape, self.dtype, self.weak_type))
 
 
-def make_jaxpr(fun, static_argnums=(), return_shape=False):
+def make_jaxpr(
+    fun: Callable[..., Any], static_argnums: int | Sequence[int] = (), return_shape: bool = False
+) -> Callable[..., Any]:
     """A function that traces ``fun`` on its arguments' shapes and returns the ClosedJaxpr."""
     if isinstance(static_argnums, int):
         static_argnums = (static_argnums,)
@@ -584,10 +627,10 @@ def make_jaxpr(fun, static_argnums=(), return_shape=False):
     return make
 
 
-def eval_shape(fun, *args, **kwargs):
+def eval_shape(fun: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     """The output shapes and dtypes of ``fun``, without running it."""
     flat, in_tree = tree_flatten(args)
-    store = []
+    store: list[Any] = []
     closed = trace_to_jaxpr(
         _flatten_fun(fun, in_tree, store, kwargs),
         [_arg_aval(x) for x in flat],
@@ -601,32 +644,32 @@ def eval_shape(fun, *args, **kwargs):
 # ---------------------------------------------------------------------------- devices
 
 
-def devices(backend=None):
+def devices(backend: str | None = None) -> list[Any]:
     return runtime.devices(backend)
 
 
-def local_devices(backend=None):
+def local_devices(backend: str | None = None) -> list[Any]:
     return runtime.devices(backend)
 
 
-def device_count(backend=None):
+def device_count(backend: str | None = None) -> int:
     return len(runtime.devices(backend))
 
 
 local_device_count = device_count
 
 
-def default_backend():
+def default_backend() -> str:
     return runtime.default_backend()
 
 
-def device_put(x, device=None):
+def device_put(x: Any, device: Any = None) -> Any:
     """Put (a pytree of) values on ``device`` (committing them there), or on the default
     device."""
     return tree_map(lambda v: dispatch.device_put_value(v, device, committed=device is not None), x)
 
 
-def device_get(x):
+def device_get(x: Any) -> Any:
     def get(v):
         if isinstance(v, Array):
             return np.asarray(v)
@@ -635,19 +678,19 @@ def device_get(x):
     return tree_map(get, x)
 
 
-def block_until_ready(x):
+def block_until_ready(x: Any) -> Any:
     for leaf in tree_util.tree_leaves(x):
         if isinstance(leaf, Array):
             leaf.block_until_ready()
     return x
 
 
-def live_arrays(backend=None):
+def live_arrays(backend: str | None = None) -> int:
     return runtime.live_buffer_count(backend or "cpu")
 
 
 @contextlib.contextmanager
-def disable_jit(disable=True):
+def disable_jit(disable: bool = True) -> Iterator[None]:
     old = config.jax_disable_jit
     config.update("jax_disable_jit", disable)
     try:
@@ -656,7 +699,7 @@ def disable_jit(disable=True):
         config.update("jax_disable_jit", old)
 
 
-def clear_caches():
+def clear_caches() -> None:
     dispatch._prim_cache.clear()
     from .jit import all_jitted
 

@@ -11,14 +11,17 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Iterator, Sequence
-from typing import Any
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
 from . import dtypes, errors, events
 from .events import active as _listening
 from .source_info import user_frame
+
+if TYPE_CHECKING:
+    from .source_info import SourceInfo
 
 # ---------------------------------------------------------------------------- avals
 
@@ -29,28 +32,37 @@ class ShapedArray:
     __slots__ = ("shape", "dtype", "weak_type", "_hash")
     array_abstraction_level = 1
 
-    def __init__(self, shape, dtype, weak_type=False):
+    shape: tuple[int, ...]
+    dtype: np.dtype
+    weak_type: bool
+
+    def __init__(self, shape: Sequence[int], dtype: Any, weak_type: bool = False) -> None:
         self.shape = tuple(int(d) for d in shape)
         self.dtype = np.dtype(dtype)
         self.weak_type = bool(weak_type)
         self._hash = None
 
     @property
-    def ndim(self):
+    def ndim(self) -> int:
         return len(self.shape)
 
     @property
-    def size(self):
+    def size(self) -> int:
         return int(np.prod(self.shape, dtype=np.int64))
 
-    def update(self, shape=None, dtype=None, weak_type=None):
+    def update(
+        self,
+        shape: Sequence[int] | None = None,
+        dtype: Any = None,
+        weak_type: bool | None = None,
+    ) -> ShapedArray:
         return ShapedArray(
             self.shape if shape is None else shape,
             self.dtype if dtype is None else dtype,
             self.weak_type if weak_type is None else weak_type,
         )
 
-    def strip_weak_type(self):
+    def strip_weak_type(self) -> ShapedArray:
         return self if not self.weak_type else ShapedArray(self.shape, self.dtype, False)
 
     def __eq__(self, other):
@@ -67,7 +79,7 @@ class ShapedArray:
             h = self._hash = hash((self.shape, self.dtype, self.weak_type))
         return h
 
-    def str_short(self):
+    def str_short(self) -> str:
         return f"{dtypes.short_name(self.dtype)}[{','.join(map(str, self.shape))}]"
 
     def __repr__(self):
@@ -83,7 +95,7 @@ class WeakScalar:
 
     __slots__ = ("value", "aval")
 
-    def __init__(self, value, dtype):
+    def __init__(self, value: Any, dtype: Any) -> None:
         self.value = value
         self.aval = ShapedArray((), dtype, weak_type=True)
 
@@ -94,7 +106,7 @@ class WeakScalar:
         return f"WeakScalar({self.value!r}, {self.aval.dtype.name})"
 
 
-def get_aval(x):
+def get_aval(x: Any) -> ShapedArray:
     """The abstract value of a tracer, Array, NumPy value or Python scalar."""
     if isinstance(x, Tracer):
         return x.aval
@@ -110,7 +122,7 @@ def get_aval(x):
     raise TypeError(f"Value {x!r} of type {type(x).__name__} is not a valid array type")
 
 
-def valid_array_value(x):
+def valid_array_value(x: Any) -> bool:
     if isinstance(x, Tracer) or hasattr(x, "aval"):
         return True
     return dtypes.is_python_scalar(x) or isinstance(x, (np.ndarray, np.generic))
@@ -120,9 +132,11 @@ def valid_array_value(x):
 
 
 class Var:
+    """A variable of a jaxpr (bound once, by an input or an equation's output)."""
+
     __slots__ = ("aval", "suffix")
 
-    def __init__(self, aval, suffix=""):
+    def __init__(self, aval: ShapedArray, suffix: str = "") -> None:
         self.aval = aval
         self.suffix = suffix
 
@@ -137,9 +151,11 @@ class DropVar(Var):
 
 
 class Literal:
+    """A constant operand written in the jaxpr's text (a scalar)."""
+
     __slots__ = ("val", "aval")
 
-    def __init__(self, val, aval):
+    def __init__(self, val: Any, aval: ShapedArray) -> None:
         self.val, self.aval = val, aval
 
     def __repr__(self):
@@ -147,13 +163,22 @@ class Literal:
 
 
 class JaxprEqn:
+    """One equation: ``outvars = primitive[params] invars``, with the user's source line."""
+
     __slots__ = ("primitive", "invars", "outvars", "params", "source_info")
 
-    def __init__(self, primitive, invars, outvars, params, source_info=None):
+    def __init__(
+        self,
+        primitive: Primitive,
+        invars: list[Var | Literal],
+        outvars: list[Var],
+        params: dict[str, Any],
+        source_info: SourceInfo | None = None,
+    ) -> None:
         self.primitive, self.invars, self.outvars = primitive, invars, outvars
         self.params, self.source_info = params, source_info
 
-    def replace(self, **kw):
+    def replace(self, **kw: Any) -> JaxprEqn:
         new = JaxprEqn(self.primitive, self.invars, self.outvars, self.params, self.source_info)
         for k, v in kw.items():
             setattr(new, k, v)
@@ -166,19 +191,28 @@ class JaxprEqn:
 
 
 class Jaxpr:
+    """A program: constvars and invars, equations, outvars (Vars or Literals)."""
+
     __slots__ = ("constvars", "invars", "outvars", "eqns", "debug_name", "__weakref__")
 
-    def __init__(self, constvars, invars, outvars, eqns, debug_name=None):
+    def __init__(
+        self,
+        constvars: Sequence[Var],
+        invars: Sequence[Var],
+        outvars: Sequence[Var | Literal],
+        eqns: Sequence[JaxprEqn],
+        debug_name: str | None = None,
+    ) -> None:
         self.constvars, self.invars = list(constvars), list(invars)
         self.outvars, self.eqns = list(outvars), list(eqns)
         self.debug_name = debug_name
 
     @property
-    def in_avals(self):
+    def in_avals(self) -> list[ShapedArray]:
         return [v.aval for v in self.invars]
 
     @property
-    def out_avals(self):
+    def out_avals(self) -> list[ShapedArray]:
         return [v.aval for v in self.outvars]
 
     def __str__(self):
@@ -199,7 +233,7 @@ class ClosedJaxpr:
 
     __slots__ = ("jaxpr", "consts", "__weakref__")
 
-    def __init__(self, jaxpr, consts):
+    def __init__(self, jaxpr: Jaxpr, consts: Sequence[Any]) -> None:
         assert len(jaxpr.constvars) == len(consts)
         self.jaxpr, self.consts = jaxpr, list(consts)
 
@@ -216,13 +250,13 @@ class ClosedJaxpr:
         return self.jaxpr.pretty_print(**kw)
 
 
-def jaxpr_as_fun(closed):
+def jaxpr_as_fun(closed: ClosedJaxpr) -> Callable[..., list[Any]]:
     return lambda *args: eval_jaxpr(closed.jaxpr, closed.consts, *args)
 
 
-def eval_jaxpr(jaxpr, consts, *args):
+def eval_jaxpr(jaxpr: Jaxpr, consts: Sequence[Any], *args: Any) -> list[Any]:
     """Interpret a jaxpr by binding each equation on the current trace."""
-    env = {}
+    env: dict[Var, Any] = {}
 
     def read(v):
         return v.val if type(v) is Literal else env[v]
@@ -250,7 +284,7 @@ class JaxprTypeError(TypeError):
     pass
 
 
-def check_jaxpr(jaxpr):
+def check_jaxpr(jaxpr: Jaxpr) -> None:
     """Check that every variable is defined once before use and every equation's
     output types are what its primitive's shape rule gives."""
     defined = set()
@@ -285,11 +319,14 @@ def check_jaxpr(jaxpr):
             if v in defined:
                 raise JaxprTypeError(f"variable {v} bound twice")
             defined.add(v)
-    for v in jaxpr.outvars:
-        use(v, "outputs")
+    for out in jaxpr.outvars:
+        use(out, "outputs")
 
 
 # ---------------------------------------------------------------------------- primitives
+
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 class Primitive:
@@ -301,24 +338,27 @@ class Primitive:
     """
 
     multiple_results = False
+    # how the printer shows params (set per primitive where needed)
+    pp_params: Callable[[dict[str, Any]], dict[str, Any]] | None = None
+    pp_alias_subjaxpr: Any = None
 
-    def __init__(self, name, multiple_results=False):
+    def __init__(self, name: str, multiple_results: bool = False) -> None:
         self.name = name
         self.multiple_results = multiple_results
-        self.impl_rule = None
-        self.abstract_eval_rule = None
-        self.jvp = None
-        self.transpose = None
-        self.batch = None
-        self.lowering = None
-        self.partial_eval = None
-        self.subjaxprs_rule = None
-        self._shape_memo = {}
+        self.impl_rule: Callable[..., Any] | None = None
+        self.abstract_eval_rule: Callable[..., Any] | None = None
+        self.jvp: Callable[..., Any] | None = None
+        self.transpose: Callable[..., Any] | None = None
+        self.batch: Callable[..., Any] | None = None
+        self.lowering: Callable[..., Any] | None = None
+        self.partial_eval: Callable[..., Any] | None = None
+        self.subjaxprs_rule: Callable[..., Any] | None = None
+        self._shape_memo: dict[Any, Any] = {}
 
     def __repr__(self):
         return self.name
 
-    def bind(self, *args, **params):
+    def bind(self, *args: Any, **params: Any) -> Any:
         return _ctx.trace.process_primitive(self, args, params)
 
     def impl(self, *args, **params):
@@ -328,7 +368,7 @@ class Primitive:
 
         return apply_primitive(self, args, params)
 
-    def abstract_eval(self, *avals, **params):
+    def abstract_eval(self, *avals: ShapedArray, **params: Any) -> Any:
         # Shape rules are pure: remember their answers for avals and params seen before
         # (tracing a long program meets the same few signatures again and again).
         try:
@@ -354,27 +394,27 @@ class Primitive:
         return self.subjaxprs_rule(params) if self.subjaxprs_rule else ()
 
     # decorators used beside each declaration
-    def def_impl(self, f):
+    def def_impl(self, f: F) -> F:
         self.impl_rule = f
         return f
 
-    def def_abstract_eval(self, f):
+    def def_abstract_eval(self, f: F) -> F:
         self.abstract_eval_rule = f
         return f
 
-    def def_jvp(self, f):
+    def def_jvp(self, f: F) -> F:
         self.jvp = f
         return f
 
-    def def_transpose(self, f):
+    def def_transpose(self, f: F) -> F:
         self.transpose = f
         return f
 
-    def def_batch(self, f):
+    def def_batch(self, f: F) -> F:
         self.batch = f
         return f
 
-    def def_lowering(self, f):
+    def def_lowering(self, f: F) -> F:
         self.lowering = f
         return f
 
@@ -454,12 +494,12 @@ eval_trace = EvalTrace()
 _ctx = _Context()
 
 
-def current_trace():
+def current_trace() -> Trace:
     return _ctx.trace
 
 
 @contextlib.contextmanager
-def set_current_trace(trace):
+def set_current_trace(trace: Trace | None) -> Iterator[Trace | None]:
     prev = _ctx.trace
     _ctx.trace = trace
     try:
@@ -585,11 +625,11 @@ class Tracer:
         )
 
 
-def is_tracer(x):
+def is_tracer(x: Any) -> bool:
     return isinstance(x, Tracer)
 
 
-def concrete_or_none(x):
+def concrete_or_none(x: Any) -> Any:
     """A concrete value for x if one is known without running anything, else None."""
     if isinstance(x, Tracer):
         return x.to_concrete_value()
