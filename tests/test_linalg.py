@@ -475,3 +475,31 @@ def test_eig_eigenvector_jvp_opt_in():
     assert_close(got, want, rtol=2e-3, atol=2e-3)
     with pytest.raises(NotImplementedError):
         engine.jvp(elax.linalg.eig, (a,), (t,))
+
+
+@pytest.mark.parametrize(
+    "name,fn",
+    [
+        ("svd", lambda L, np_: lambda a: np_.sum(L.svd(a, full_matrices=False)[1] ** 3)),
+        ("qr", lambda L, np_: lambda a: np_.sum(np_.sin(L.qr(a, full_matrices=False)[0]))),
+        ("lu", lambda L, np_: lambda a: np_.sum(L.lu(a)[0] ** 3)),
+        ("det", lambda L, np_: lambda a: np_.linalg.det(a[:3, :3])),
+        ("slogdet", lambda L, np_: lambda a: np_.linalg.slogdet(a[:3, :3])[1]),
+        ("inv", lambda L, np_: lambda a: np_.sum(np_.linalg.inv(a[:3, :3]) ** 2)),
+    ],
+)
+def test_second_order(name, fn):
+    a = well_conditioned((4, 3))
+    got = engine.hessian(fn(elax.linalg, engine.numpy))(a)
+    want = jax.hessian(fn(jlax.linalg, jnp))(a)
+    assert_close(got, want, rtol=2e-3, atol=2e-3)
+
+
+def test_tridiagonal_thomas_fallback_matches_lapack():
+    # the lowering used where no gtsv kernel exists (GPU): Thomas algorithm by scans
+    from engine.lax.linalg_general import _thomas_batched
+
+    dl, d, du = rand((2, 5), seed=1), rand((2, 5), seed=2) + 4, rand((2, 5), seed=3)
+    b = rand((2, 5, 3), seed=4)
+    got = engine.jit(_thomas_batched)(dl, d, du, b)
+    assert_close(got, elax.linalg.tridiagonal_solve(dl, d, du, b), **F32)

@@ -297,7 +297,9 @@ def _tridiagonal_lowering(ctx, dl, d, du, b, *, perturb_singular):
     b_in = ctx.avals_in[-1]
     batch = b_in.shape[:-2]
     if ctx.platform != "cpu":
-        raise NotImplementedError("tridiagonal_solve is only implemented on CPU in this engine")
+        if perturb_singular:
+            raise NotImplementedError(f"perturb_singular=True is not supported on {ctx.platform}.")
+        return ffi.lower_fun(ctx, _thomas_batched, [dl, d, du, b], ctx.avals_in, None, False)
     if perturb_singular:
         (out,) = ffi.ffi_call(
             "tridiagonal_solve_perturbed_ffi", [dl, d, du, b], ctx.avals_in, [b_in]
@@ -309,6 +311,37 @@ def _tridiagonal_lowering(ctx, dl, d, du, b, *, perturb_singular):
         target, [dl, d, du, b], ctx.avals_in, avals_out, aliases={0: 0, 1: 1, 2: 2, 3: 3}
     )
     return ffi.nan_where_not_ok(out, b_in, ffi.ok_where(st, batch), batch)
+
+
+def _thomas(dl, d, du, b):
+    """The Thomas algorithm (no pivoting) for one system: a forward and a backward scan."""
+    from .. import numpy as jnp
+    from .control_flow import scan
+
+    def fwd(carry, args):
+        cp, dp = carry
+        a, bb, c, dd = args
+        denom = bb - a * cp
+        return (c / denom, (dd - a * dp) / denom), (cp, dp)
+
+    (_, final), (cp, dp) = scan(fwd, (du[0] / d[0], b[0] / d[0]), (dl[1:], d[1:], du[1:], b[1:, :]))
+
+    def bwd(xn, args):
+        cp_, dp_ = args
+        x = dp_ - cp_ * xn
+        return x, xn
+
+    end, ans = scan(bwd, final, (cp, dp), reverse=True)
+    return jnp.concatenate((end[None], ans), 0)
+
+
+def _thomas_batched(dl, d, du, b):
+    from ..api import vmap
+
+    fn = _thomas
+    for _ in range(dl.ndim - 1):
+        fn = vmap(fn)
+    return fn(dl, d, du, b)
 
 
 def _tridiagonal_product(dl, d, du, b):
