@@ -241,7 +241,9 @@ class PartialEvalDecision(Event):
     """Partial evaluation decided what to do with a primitive (inside its RuleStarted
     span): ``known`` True: all operands known, run it now; False: record it for later.
     ``in_known``: per operand; ``residual_inputs``: indices of the known operands an
-    unknown equation reads (they become residuals of the unknown jaxpr)."""
+    unknown equation reads (they become residuals of the unknown jaxpr; for a
+    primitive with its own partial-eval rule, such as scan's, the known operands it was
+    given: the rule decides which residuals it makes, see ``ResidualsCreated``)."""
 
     kind: ClassVar[str] = "pe_decision"
     trace: int
