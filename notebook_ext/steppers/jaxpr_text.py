@@ -84,4 +84,3 @@ class JaxprText:
                         stack.append((sj, tag))
             self._nested = out
         return self._nested
-
