@@ -390,11 +390,20 @@ def _make_plugin_client(platform, path):
     if platform == "cuda" and c_api is not None:
         try:
             _register_cuda_extension(c_api)
-            _register_cuda_solver_targets()
         except Exception as e:  # custom calls only; plain programs still run
             warnings.warn(
                 f"CUDA plugin extension not registered ({e}); "
                 "custom calls (e.g. linear algebra) may be missing on GPU.",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+    if platform == "cuda":
+        try:
+            _register_cuda_solver_targets()
+        except Exception as e:  # linear algebra only; everything else still runs
+            warnings.warn(
+                f"CUDA solver kernels not registered ({e}); lax.linalg decompositions "
+                "other than cholesky and triangular_solve are unavailable on GPU.",
                 RuntimeWarning,
                 stacklevel=3,
             )
