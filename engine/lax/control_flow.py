@@ -181,7 +181,7 @@ def cond(pred, true_fun, false_fun, *operands):
     if aval.dtype != np.bool_:
         from .logic import ne
 
-        pred = ne(pred, 0)
+        pred = ne(pred, np.zeros((), aval.dtype))
     index = convert_element_type(pred, np.int32)
     return _bind_cond(index, [false_fun, true_fun], operands, "cond")
 
