@@ -509,3 +509,38 @@ def test_tridiagonal_thomas_fallback_matches_lapack():
     b = rand((2, 5, 3), seed=4)
     got = engine.jit(_thomas_batched)(dl, d, du, b)
     assert_close(got, elax.linalg.tridiagonal_solve(dl, d, du, b), **F32)
+
+
+def test_names_match_jax_lax_linalg():
+    want = {n for n in dir(jlax.linalg) if not n.startswith("_")} - {"qdwh"}
+    got = {n for n in dir(elax.linalg) if not n.startswith("_")}
+    assert want <= got, want - got
+
+
+@pytest.mark.parametrize(
+    "left,transpose", [(True, False), (True, True), (False, False), (False, True)]
+)
+def test_ormqr(left, transpose):
+    a = rand((5, 3))
+    r, taus = elax.linalg.geqrf(a)
+    c = rand((5, 2) if left else (2, 5), seed=1)
+    f = lambda L: lambda a, t, c: L.ormqr(a, t, c, left=left, transpose=transpose)  # noqa: E731
+    hj, tj = jnp.linalg.qr(a, mode="raw")
+    rj = hj.T
+    assert_close(f(elax.linalg)(r, taus, c), f(jlax.linalg)(rj, tj, c), **F32)
+
+
+def test_tridiagonal_symmetric_product_cholesky_update():
+    h = spd(4)
+    both(lambda L, _: L.tridiagonal, h)
+    both(lambda L, _: lambda h: L.tridiagonal(h, lower=False), h)
+    a, c = rand((4, 3)), spd(4)
+    both(lambda L, _: lambda a, c: L.symmetric_product(a, c, alpha=2.0, beta=0.5), a, c)
+    both(lambda L, _: lambda a, c: L.symmetric_product(a, c, symmetrize_output=True), a, c)
+    r = np.linalg.cholesky(spd(4)).T.astype(np.float32)
+    both(lambda L, _: L.cholesky_update, r, rand((4,), seed=3))
+    rb = np.stack([r, 2 * r])
+    wb = rand((2, 4), seed=4)
+    got = engine.vmap(elax.linalg.cholesky_update)(rb, wb)
+    want = np.stack([np.asarray(jlax.linalg.cholesky_update(rb[i], wb[i])) for i in range(2)])
+    assert_close(got, want, **F32)

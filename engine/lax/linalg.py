@@ -443,7 +443,9 @@ _ = ShapedArray  # re-exported type used by the decompositions module
 
 from .linalg_decompositions import *  # noqa: E402,F401,F403
 from .linalg_decompositions import __all__ as _decomp_all  # noqa: E402
+from .linalg_extra import *  # noqa: E402,F401,F403
+from .linalg_extra import __all__ as _extra_all  # noqa: E402
 from .linalg_general import *  # noqa: E402,F401,F403
 from .linalg_general import __all__ as _general_all  # noqa: E402
 
-__all__ = __all__ + list(_decomp_all) + list(_general_all)
+__all__ = __all__ + list(_decomp_all) + list(_general_all) + list(_extra_all)
