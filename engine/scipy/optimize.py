@@ -17,7 +17,7 @@ from .. import api, lax
 from .. import numpy as jnp
 from ..numpy._util import as_array, promote_dtypes_inexact
 
-__all__ = ["minimize", "OptimizeResults", "line_search"]
+__all__ = ["minimize", "OptimizeResults"]
 
 _HIGHEST = lax.Precision.HIGHEST
 
@@ -125,7 +125,7 @@ def _bfgs(fun, x0, maxiter=None, norm=np.inf, gtol=1e-5, line_search_maxiter=10)
             "g": ls.g_k,
             "H": jnp.where(jnp.isfinite(rho), h_new, s["H"]),
             "f_prev": s["f"],
-            "ls_status": ls.status,
+            "ls_status": ls.status.astype(np.int32),
         }
 
     s = lax.while_loop(going, step, state)
