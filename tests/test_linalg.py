@@ -544,3 +544,39 @@ def test_tridiagonal_symmetric_product_cholesky_update():
     got = engine.vmap(elax.linalg.cholesky_update)(rb, wb)
     want = np.stack([np.asarray(jlax.linalg.cholesky_update(rb[i], wb[i])) for i in range(2)])
     assert_close(got, want, **F32)
+
+
+_COMPLEX_GRADS = {
+    "cholesky": (lambda L, m: lambda x: m.sum(m.abs(L.cholesky(x)) ** 2), "h"),
+    "eigh": (
+        lambda L, m: lambda x: m.sum(L.eigh(x)[1] ** 2) + m.sum(m.abs(L.eigh(x)[0][:, 0]) ** 2),
+        "h",
+    ),
+    "svd": (lambda L, m: lambda x: m.sum(L.svd(x, compute_uv=False) ** 3), "a"),
+    "qr": (lambda L, m: lambda x: m.sum(m.abs(L.qr(x)[1]) ** 2) + m.sum(m.real(L.qr(x)[0])), "a"),
+    "lu": (lambda L, m: lambda x: m.sum(m.abs(L.lu(x)[0]) ** 2), "a"),
+    "solve": (lambda L, m: lambda x: m.sum(m.abs(m.linalg.solve(x, x[:, :2])) ** 2), "a"),
+    "det": (lambda L, m: lambda x: m.abs(m.linalg.det(x)), "a"),
+    "triangular_solve": (
+        lambda L, m: (
+            lambda x: m.sum(
+                m.abs(
+                    L.triangular_solve(
+                        x, x[:, :2], left_side=True, transpose_a=True, conjugate_a=True
+                    )
+                )
+                ** 2
+            )
+        ),
+        "a",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(_COMPLEX_GRADS))
+def test_complex_grads(name):
+    fn, kind = _COMPLEX_GRADS[name]
+    x = spd(4, np.complex64) if kind == "h" else well_conditioned((4, 4), np.complex64)
+    got = engine.grad(fn(elax.linalg, engine.numpy))(x)
+    want = jax.grad(fn(jlax.linalg, jnp))(x)
+    assert_close(got, want, rtol=1e-3, atol=1e-3)
