@@ -266,3 +266,20 @@ def test_multi_operand_sort_and_stable_argsort():
             jnp.argsort(k1, axis=1, stable=True, descending=desc),
         )
     assert_close(lax.top_k(k2, 3), jlax.top_k(k2, 3))
+
+
+def test_reduction_computation_is_traced_once_and_may_not_close_over_tracers():
+    from engine.lax import generic_reductions
+
+    x = rand((4, 6))
+    comb = lambda a, b: a * b + np.float32(0.5)  # noqa: E731
+    lax.reduce_window(x, 1.0, comb, (2, 2), (1, 1), "SAME")
+    n = len(generic_reductions._COMPUTATION_CACHE)
+    lax.reduce_window(x, 1.0, comb, (2, 2), (1, 1), "SAME")
+    assert len(generic_reductions._COMPUTATION_CACHE) == n
+
+    def closes_over(s):
+        return lax.reduce_window(x, 1.0, lambda a, b: a * b * s, (2, 2), (1, 1), "SAME")
+
+    with pytest.raises(NotImplementedError, match="can't close over traced values"):
+        engine.jit(closes_over)(2.0)

@@ -32,9 +32,23 @@ __all__ = [
 reduce_p = Primitive("reduce", multiple_results=True)
 
 
-def _trace_computation(computation, init_avals, tree, name):
+_COMPUTATION_CACHE = {}
+
+
+def trace_scalar_computation(computation, init_avals, tree, name):
+    """Trace ``computation(acc_tree, x_tree)`` on scalars of ``init_avals``' dtypes:
+    (ClosedJaxpr, out_tree). Cached per (computation, avals, tree), as JAX caches its
+    reduction jaxprs, so an eager call with the same computation reuses its program."""
+    scalars = tuple(a.update(shape=(), weak_type=False) for a in init_avals)
+    try:
+        key = (computation, scalars, tree, name)
+        hit = _COMPUTATION_CACHE.get(key)
+    except TypeError:
+        key, hit = None, None
+    if hit is not None:
+        return hit
     store = []
-    n = len(init_avals)
+    n = len(scalars)
 
     def flat_fun(*args):
         from ..numpy._util import as_operand
@@ -45,9 +59,18 @@ def _trace_computation(computation, init_avals, tree, name):
         store.append(out_tree)
         return [as_operand(o) for o in outs]
 
-    scalars = [a.update(shape=(), weak_type=False) for a in init_avals]
-    closed = trace_to_jaxpr(flat_fun, scalars * 2, debug_name=name)
-    return closed, store[0]
+    closed = trace_to_jaxpr(flat_fun, list(scalars) * 2, debug_name=name)
+    if any(core.is_tracer(c) for c in closed.consts):
+        raise NotImplementedError(
+            "Reduction computations can't close over traced values: pass them as "
+            "operands instead (or compute them outside the transformation)."
+        )
+    out = (closed, store[0])
+    if key is not None:
+        if len(_COMPUTATION_CACHE) > 256:
+            _COMPUTATION_CACHE.clear()
+        _COMPUTATION_CACHE[key] = out
+    return out
 
 
 def _monoid(computation, inits):
@@ -107,7 +130,7 @@ def reduce(operands, init_values, computation, dimensions, out_sharding=None):
         return tree_util.tree_unflatten(tree, [out])
     flat = [as_operand(x) for x in flat]
     inits = [as_operand(v) for v in inits]
-    closed, out_tree = _trace_computation(
+    closed, out_tree = trace_scalar_computation(
         computation, [core.get_aval(v) for v in inits], init_tree, "reduce comp"
     )
     outs = reduce_p.bind(

@@ -13,7 +13,6 @@ from .. import core, dtypes, tree_util
 from ..core import Primitive, ShapedArray
 from ..interpreters import lowering
 from ..interpreters.jvp import Zero, defjvp, deflinear, jvp_flat, tangent_aval
-from ..interpreters.tracing import trace_to_jaxpr
 from .convolution import _dilate, _vjp_lhs_padding, padtype_to_pads
 from .logic import ge_p, le_p
 from .slicing import slice as _slice
@@ -474,21 +473,10 @@ reduce_window_p = Primitive("reduce_window", multiple_results=True)
 
 def _scalar_jaxpr(computation, init_avals, init_tree, name):
     """Trace ``computation(acc_tree, x_tree)`` on scalars: (jaxpr, consts, out_tree)."""
-    store = []
-    n = len(init_avals)
+    from .generic_reductions import trace_scalar_computation
 
-    def flat_fun(*args):
-        a = tree_util.tree_unflatten(init_tree, args[:n])
-        b = tree_util.tree_unflatten(init_tree, args[n:])
-        outs, tree = tree_util.tree_flatten(computation(a, b))
-        store.append(tree)
-        from ..numpy._util import as_operand
-
-        return [as_operand(o) for o in outs]
-
-    scalars = [a.update(shape=(), weak_type=False) for a in init_avals]
-    closed = trace_to_jaxpr(flat_fun, scalars * 2, debug_name=name)
-    return closed.jaxpr, tuple(closed.consts), store[0]
+    closed, out_tree = trace_scalar_computation(computation, init_avals, init_tree, name)
+    return closed.jaxpr, tuple(closed.consts), out_tree
 
 
 def _as_init(v, like):
