@@ -12,8 +12,11 @@ from . import (  # noqa: F401
     gamma,
     gennorm,
     geom,
+    gumbel_l,
+    gumbel_r,
     laplace,
     logistic,
+    multinomial,
     multivariate_normal,
     nbinom,
     norm,
@@ -23,4 +26,5 @@ from . import (  # noqa: F401
     truncnorm,
     uniform,
     vonmises,
+    wrapcauchy,
 )
