@@ -8,6 +8,8 @@ import contextlib
 import numpy as np
 import pytest
 from helpers import assert_close, real_jax
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import engine
 import engine.numpy as ejnp
@@ -353,3 +355,48 @@ def test_conv_general_dilated_local_matches_jax(dn):
         jax.grad(lambda w: (fj(w) ** 2).sum())(w),
         **GRAD_TOL,
     )
+
+
+@pytest.mark.parametrize("in_axes", [(0, 0), (0, None), (None, 0)])
+@pytest.mark.parametrize("groups", [1, 3])
+def test_vmap_jaxpr_equals_jax(in_axes, groups):
+    x = rand((2, 1, 3, 5, 5))
+    w = rand((2, 4, 3, 3, 3)) if groups == 1 else rand((2, 6, 1, 3, 3))
+    x = x if in_axes[0] == 0 else x[0]
+    w = w if in_axes[1] == 0 else w[0]
+    kw = dict(window_strides=(1, 1), padding="SAME", feature_group_count=groups)
+    fe = lambda x, w: lax.conv_general_dilated(x, w, **kw)  # noqa: E731
+    fj = lambda x, w: jlax.conv_general_dilated(x, w, **kw)  # noqa: E731
+    assert str(engine.make_jaxpr(engine.vmap(fe, in_axes))(x, w)) == str(
+        jax.make_jaxpr(jax.vmap(fj, in_axes))(x, w)
+    )
+
+
+@settings(max_examples=12, deadline=None)
+@given(
+    nsp=st.integers(1, 2),
+    size=st.integers(3, 7),
+    k=st.integers(1, 3),
+    stride=st.integers(1, 2),
+    lhs_dil=st.integers(1, 2),
+    rhs_dil=st.integers(1, 2),
+    pad=st.sampled_from(["SAME", "VALID", "SAME_LOWER", "explicit"]),
+    groups=st.sampled_from([(1, 1), (2, 1), (1, 2)]),
+)
+def test_random_configurations_match_jax(nsp, size, k, stride, lhs_dil, rhs_dil, pad, groups):
+    fgc, bgc = groups
+    x = rand((2 * bgc, 2 * fgc) + (size,) * nsp, seed=size)
+    w = rand((2 * fgc * bgc, 2) + (k,) * nsp, seed=k)
+    padding = ((1, 0),) * nsp if pad == "explicit" else pad
+    kw = dict(
+        window_strides=(stride,) * nsp,
+        padding=padding,
+        lhs_dilation=(lhs_dil,) * nsp if pad == "explicit" else None,
+        rhs_dilation=(rhs_dil,) * nsp,
+        feature_group_count=fgc,
+        batch_group_count=bgc,
+    )
+    fe, fj = _fns(kw)
+    assert_close(fe(x, w), fj(x, w), **TOL)
+    loss = lambda f: lambda x, w: (f(x, w) ** 2).sum()  # noqa: E731
+    assert_close(engine.grad(loss(fe), (0, 1))(x, w), jax.grad(loss(fj), (0, 1))(x, w), **GRAD_TOL)
