@@ -134,3 +134,26 @@ def test_scipy_namespace_lazy():
     assert engine.scipy.linalg is el
     with pytest.raises(ValueError, match="assume_a"):
         el.solve(np.eye(2), np.ones(2), assume_a="banded")
+
+
+def test_matrix_constructors():
+    both("toeplitz", rand((3,)), rand((4,), seed=1))
+    both("toeplitz", rand((2, 3)))
+    both("toeplitz", rand((3,), np.complex64))
+    both("hankel", rand((3,)), rand((4,), seed=1))
+    both("hankel", rand((3,)))
+    both("circulant", rand((2, 4)))
+    both("hilbert", 3)
+
+
+def test_expm_frechet():
+    both("expm_frechet", rand((3, 3)) * 0.3, rand((3, 3), seed=2), tol=dict(rtol=1e-3, atol=1e-3))
+
+
+@pytest.mark.parametrize("mode", ["left", "right"])
+@pytest.mark.parametrize("conjugate", [False, True])
+@pytest.mark.parametrize("pivoting", [False, True])
+def test_qr_multiply(mode, conjugate, pivoting):
+    a = rand((5, 3))
+    c = rand((3, 2)) if mode == "left" else rand((2, 5))
+    both("qr_multiply", a, c, mode=mode, conjugate=conjugate, pivoting=pivoting)

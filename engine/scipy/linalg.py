@@ -19,19 +19,25 @@ __all__ = [
     "cho_factor",
     "cho_solve",
     "cholesky",
+    "circulant",
     "det",
     "eigh",
     "expm",
+    "expm_frechet",
+    "hankel",
     "hessenberg",
+    "hilbert",
     "inv",
     "lu",
     "lu_factor",
     "lu_solve",
     "qr",
+    "qr_multiply",
     "schur",
     "solve",
     "solve_triangular",
     "svd",
+    "toeplitz",
 ]
 
 
@@ -397,3 +403,121 @@ def expm(A, *, upper_triangular=False, max_squarings=16):
         return jnp.full_like(args[0], np.nan)
 
     return lax.cond(n_squarings > max_squarings, nan, compute, (A, P, Q))
+
+
+# ---------------------------------------------------------------------------- more of scipy.linalg
+
+
+def expm_frechet(A, E, *, method=None, compute_expm=True):
+    """The Frechet derivative of expm at A in direction E (a JVP of expm)."""
+    from ..api import jvp
+
+    A, E = jnp.asarray(A), jnp.asarray(E)
+    if A.ndim < 2 or A.shape[-2] != A.shape[-1]:
+        raise ValueError(f"expected A to be a (batched) square matrix, got A.shape={A.shape}")
+    if E.ndim < 2 or E.shape[-2] != E.shape[-1]:
+        raise ValueError(f"expected E to be a (batched) square matrix, got E.shape={E.shape}")
+    if A.shape != E.shape:
+        raise ValueError(
+            f"expected A and E to be the same shape, got A.shape={A.shape} E.shape={E.shape}"
+        )
+    expm_A, frechet = jvp(lambda x: expm(x), (A,), (E,))
+    return (expm_A, frechet) if compute_expm else frechet
+
+
+def qr_multiply(
+    a, c, mode="right", pivoting=False, conjugate=False, overwrite_a=False, overwrite_c=False
+):
+    """Q @ c (mode='left') or c @ Q (mode='right') for a's QR, without forming Q."""
+    a, c = _inexact(a, c)
+    if mode not in ("right", "left"):
+        raise ValueError(f"mode must be 'right' or 'left', got {mode!r}")
+    onedim = c.ndim == 1
+    if onedim:
+        c = c[:, None] if mode == "left" else c[None, :]
+    m, n = a.shape[-2:]
+    k = min(m, n)
+    if mode == "left" and c.shape[-2] != k:
+        raise ValueError(
+            f"Array shapes are not compatible for Q @ c operation: a has shape {tuple(a.shape)} "
+            f"so Q has {k} columns, but c has {c.shape[-2]} rows (expected {k})."
+        )
+    if mode == "right" and c.shape[-1] != m:
+        raise ValueError(
+            f"Array shapes are not compatible for c @ Q operation: a has shape {tuple(a.shape)} "
+            f"so Q has {m} rows, but c has {c.shape[-1]} columns (expected {m})."
+        )
+    batch = tuple(np.broadcast_shapes(a.shape[:-2], c.shape[:-2]))
+    a = jnp.broadcast_to(a, batch + a.shape[-2:])
+    c = jnp.broadcast_to(c, batch + c.shape[-2:])
+    p = None
+    if pivoting:
+        r, p, taus = lax_linalg.geqp3(a, jnp.zeros(a.shape[:-2] + (n,), dtype=np.int32))
+        p = p - 1
+    else:
+        r, taus = lax_linalg.geqrf(a)
+    if m > n and mode == "left":
+        zeros = jnp.zeros(c.shape[:-2] + (m - k,) + c.shape[-1:], dtype=c.dtype)
+        c = jnp.concatenate([c, zeros], axis=-2)
+    if conjugate:
+        c = jnp.swapaxes(c, -1, -2)
+    left = (mode == "left") != conjugate
+    cq = lax_linalg.ormqr(r, taus, c, left=left, transpose=conjugate)
+    if conjugate:
+        cq = jnp.swapaxes(cq, -1, -2)
+    if mode == "right":
+        cq = cq[..., :k]
+    if onedim:
+        cq = cq.ravel()
+    r = jnp.triu(r[..., :k, :])
+    return (cq, r, p) if pivoting else (cq, r)
+
+
+def toeplitz(c, r=None):
+    """The Toeplitz matrix with first column c and first row r (batched over leading
+    dimensions)."""
+    c = jnp.atleast_1d(jnp.asarray(c))
+    r = jnp.conjugate(c) if r is None else jnp.atleast_1d(jnp.asarray(r))
+    c, r = promote_dtypes(c, r)
+    m, n = c.shape[-1], r.shape[-1]
+    batch = tuple(np.broadcast_shapes(c.shape[:-1], r.shape[:-1]))
+    if m == 0 or n == 0:
+        return jnp.empty(batch + (m, n), dtype=c.dtype)
+    c = jnp.broadcast_to(c, batch + (m,))
+    r = jnp.broadcast_to(r, batch + (n,))
+    elems = jnp.concatenate((jnp.flip(c, -1), r[..., 1:]), axis=-1)
+    idx = (m - 1) - np.arange(m)[:, None] + np.arange(n)[None, :]
+    return elems[..., idx]
+
+
+def hankel(c, r=None):
+    """The Hankel matrix with first column c and last row r (zeros below the
+    anti-diagonal when r is None)."""
+    c = jnp.asarray(c)
+    r = jnp.zeros_like(c) if r is None else jnp.asarray(r)
+    if c.ndim == 0:
+        raise ValueError("hankel: c must be at least 1-dimensional, got a scalar.")
+    if r.ndim == 0:
+        raise ValueError("hankel: r must be at least 1-dimensional, got a scalar.")
+    c, r = promote_dtypes(c, r)
+    m, n = c.shape[-1], r.shape[-1]
+    batch = tuple(np.broadcast_shapes(c.shape[:-1], r.shape[:-1]))
+    if m == 0 or n == 0:
+        return jnp.empty(batch + (m, n), dtype=c.dtype)
+    v = jnp.concatenate(
+        (jnp.broadcast_to(c, batch + (m,)), jnp.broadcast_to(r, batch + (n,))[..., 1:]), axis=-1
+    )
+    return v[..., np.arange(m)[:, None] + np.arange(n)[None, :]]
+
+
+def circulant(c):
+    """The circulant matrix whose first column is c."""
+    c = jnp.atleast_1d(jnp.asarray(c))
+    n = c.shape[-1]
+    return c[..., (np.arange(n)[:, None] - np.arange(n)[None, :]) % n]
+
+
+def hilbert(n):
+    """The n x n Hilbert matrix 1 / (i + j + 1)."""
+    a = lax.broadcasted_iota(np.float64, (n, 1), 0)
+    return 1 / (a + a.T + 1)
