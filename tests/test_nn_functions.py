@@ -209,12 +209,19 @@ ALL = [
 def test_float64_with_x64():
     with x64():
         x = np.abs(X.astype(np.float64)) + 0.1
-        for name in ALL:
-            fe, fj = getattr(enn, name), getattr(jax.nn, name)
-            assert_same(fe(x), fj(x), rtol=1e-12, atol=1e-14)
-            ge = engine.grad(lambda x: enp.sum(fe(x) * x))(x)
-            gj = jax.grad(lambda x: jnp.sum(fj(x) * x))(x)
-            assert_same(ge, gj, rtol=1e-10, atol=1e-12)
+
+        def everything(lib, nn, np_):
+            def f(x):  # values and gradients of every function, one compiled program
+                outs = [getattr(nn, n)(x) for n in ALL]
+                grads = [lib.grad(lambda x, n=n: np_.sum(getattr(nn, n)(x) * x))(x) for n in ALL]
+                return outs, grads
+
+            return lib.jit(f)
+
+        (out_e, grad_e) = everything(engine, enn, enp)(x)
+        (out_j, grad_j) = everything(jax, jax.nn, jnp)(x)
+        assert_same(out_e, out_j, rtol=1e-12, atol=1e-14)
+        assert_same(grad_e, grad_j, rtol=1e-10, atol=1e-12)
         q, k, v = (a.astype(np.float64) for a in (Q, KEY, V))
         kw = {"bias": BIAS.astype(np.float64), "is_causal": True, "key_value_seq_lengths": KVLEN}
         assert_same(
