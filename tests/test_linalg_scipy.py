@@ -157,3 +157,13 @@ def test_qr_multiply(mode, conjugate, pivoting):
     a = rand((5, 3))
     c = rand((3, 2)) if mode == "left" else rand((2, 5))
     both("qr_multiply", a, c, mode=mode, conjugate=conjugate, pivoting=pivoting)
+
+
+def test_polar_and_sqrtm():
+    both("polar", rand((4, 3)), tol=dict(rtol=1e-3, atol=1e-3))
+    both("polar", rand((3, 4)), side="left", tol=dict(rtol=1e-3, atol=1e-3))
+    both("polar", rand((3, 4)), method="svd", tol=dict(rtol=1e-3, atol=1e-3))
+    s = spd(4)
+    got = both("sqrtm", s, tol=dict(rtol=1e-3, atol=1e-3))
+    np.testing.assert_allclose(np.asarray(got @ got).real, s, rtol=1e-3, atol=1e-3)
+    both("sqrtm", rand((3, 3)), tol=dict(rtol=1e-3, atol=1e-3))

@@ -31,11 +31,13 @@ __all__ = [
     "lu",
     "lu_factor",
     "lu_solve",
+    "polar",
     "qr",
     "qr_multiply",
     "schur",
     "solve",
     "solve_triangular",
+    "sqrtm",
     "svd",
     "toeplitz",
 ]
@@ -521,3 +523,60 @@ def hilbert(n):
     """The n x n Hilbert matrix 1 / (i + j + 1)."""
     a = lax.broadcasted_iota(np.float64, (n, 1), 0)
     return 1 / (a + a.T + 1)
+
+
+def polar(a, side="right", *, method="qdwh", eps=None, max_iterations=None):
+    """a = u p (side='right') or p u (side='left') with unitary u and Hermitian
+    positive semi-definite p. Both methods compute it from the SVD here (JAX's 'qdwh'
+    iteration is not built; the factors agree to rounding)."""
+    (arr,) = _inexact(a)
+    if arr.ndim < 2:
+        raise ValueError("The input `a` must be at least a 2-D array.")
+    if side not in ("right", "left"):
+        raise ValueError("The argument `side` must be either 'right' or 'left'.")
+    if method not in ("qdwh", "svd"):
+        raise ValueError(f"Unknown polar decomposition method {method}.")
+    m, n = arr.shape[-2:]
+    if method == "qdwh" and not ((m >= n and side == "right") or (m < n and side == "left")):
+        raise NotImplementedError(
+            "method='qdwh' only supports mxn matrices where m < n where side='right' and "
+            f"m >= n side='left', got {arr.shape} with side={side!r}"
+        )
+    u, s, vh = lax_linalg.svd(arr, full_matrices=False)
+    s = s.astype(u.dtype)[..., None, :]
+    unitary = jnp.matmul(u, vh, precision=lax.Precision.HIGHEST)
+    if side == "right":
+        posdef = jnp.matmul(_mH(vh) * s, vh, precision=lax.Precision.HIGHEST)
+    else:
+        posdef = jnp.matmul(u * s, _mH(u), precision=lax.Precision.HIGHEST)
+    return unitary, posdef
+
+
+def _sqrtm_triu(T):
+    """The upper-triangular square root of an upper-triangular T, column by column."""
+    diag = jnp.sqrt(jnp.diagonal(T))
+    n = diag.shape[0]
+    U = jnp.diag(diag)
+
+    def i_loop(step, data):
+        j, U = data
+        i = j - 1 - step
+        s = lax.fori_loop(i + 1, j, lambda k, val: val + U[i, k] * U[k, j], jnp.zeros((), T.dtype))
+        value = jnp.where(T[i, j] == s, jnp.zeros((), T.dtype), (T[i, j] - s) / (diag[i] + diag[j]))
+        return j, U.at[i, j].set(value)
+
+    def j_loop(j, U):
+        return lax.fori_loop(0, j, i_loop, (j, U))[1]
+
+    return lax.fori_loop(0, n, j_loop, U)
+
+
+def sqrtm(A, blocksize=1):
+    """The principal matrix square root through the complex Schur form."""
+    if blocksize > 1:
+        raise NotImplementedError("Blocked version is not implemented yet.")
+    T, Z = schur(A, output="complex")
+    R = _sqrtm_triu(T)
+    return jnp.matmul(
+        jnp.matmul(Z, R, precision=lax.Precision.HIGHEST), _mH(Z), precision=lax.Precision.HIGHEST
+    )
