@@ -14,6 +14,7 @@ _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
 
 from . import array_methods as _array_methods  # noqa: F401
 from . import (
+    custom_derivatives,  # noqa: F401,E402
     dtypes,  # noqa: F401
     errors,  # noqa: F401
     image,  # noqa: F401
@@ -53,6 +54,13 @@ from .api import (  # noqa: F401
 from .array import Array  # noqa: F401
 from .config import config, enable_x64  # noqa: F401
 from .core import ClosedJaxpr, Jaxpr, ShapedArray  # noqa: F401
+from .custom_derivatives import (  # noqa: F401,E402
+    closure_convert,
+    custom_gradient,
+    custom_jvp,
+    custom_vjp,
+    linear_transpose,
+)
 from .dtypes import float0  # noqa: F401
 from .jit import all_jitted, jit  # noqa: F401
 

@@ -86,6 +86,8 @@ __all__ = [
     "PhaseStarted",
     "PhaseFinished",
     "EqnLowered",
+    "CustomRuleStarted",
+    "CustomRuleApplied",
     "emit",
     "begin",
     "end",
@@ -355,6 +357,42 @@ class EqnLowered(Event):
     function: str = ""
     source_info: SourceInfo | None = None
     eqn: JaxprEqn | None = None
+
+
+# -- custom differentiation rules
+
+
+@dataclass(eq=False)
+class CustomRuleStarted(Begin):
+    """A user's custom differentiation rule is about to run (``engine.custom_jvp`` /
+    ``custom_vjp``, emitted by ``engine/custom_derivatives.py``). Equations the rule
+    emits have this span as an ancestor.
+
+    ``rule_kind``: "jvp" (a ``custom_jvp`` rule), "fwd" or "bwd" (a ``custom_vjp``
+    rule); ``function``: the custom function's name; ``rule``: the rule function's name;
+    ``source_info``: where the rule is defined (file, first line, name); ``primitive``:
+    "custom_jvp_call" or "custom_vjp_call"."""
+
+    kind: ClassVar[str] = "custom_rule_started"
+    rule_kind: str = ""
+    function: str = ""
+    rule: str = ""
+    source_info: SourceInfo | None = None
+    primitive: str = ""
+
+
+@dataclass(eq=False)
+class CustomRuleApplied(End):
+    """The user's custom rule of the matching ``CustomRuleStarted`` returned (same
+    fields; ``out_avals``: the types of what it produced, flattened)."""
+
+    kind: ClassVar[str] = "custom_rule_applied"
+    rule_kind: str = ""
+    function: str = ""
+    rule: str = ""
+    source_info: SourceInfo | None = None
+    primitive: str = ""
+    out_avals: tuple[Any, ...] = ()
 
 
 def event_types() -> dict[str, type[Event]]:
