@@ -277,9 +277,41 @@ def test_module_names_match_jax():
     wanted = {n for n in dir(jst) if not n.startswith("_")}
     have = {n for n in dir(est) if not n.startswith("_")}
     missing = wanted - have
-    # kde and the rank statistics are not built yet
-    assert missing <= {"gaussian_kde", "mode", "rankdata", "sem"}, missing
-    for name in have & wanted:
+    # the kernel density estimator is not built yet
+    assert missing <= {"gaussian_kde"}, missing
+    for name in (have & wanted) - {"mode", "rankdata", "sem", "ModeResult"}:
         jmod, emod = getattr(jst, name), getattr(est, name)
         for fn in ("logpdf", "pdf", "cdf", "logcdf", "sf", "logsf", "ppf", "isf", "logpmf", "pmf"):
             assert hasattr(emod, fn) == hasattr(jmod, fn), (name, fn)
+
+
+def test_mode_rankdata_sem():
+    r = np.random.RandomState(0)
+    a = r.randint(0, 4, size=(6, 5)).astype(np.float32)
+    a[2, 1] = np.nan
+    for kw in [
+        dict(),
+        dict(axis=1),
+        dict(axis=None),
+        dict(keepdims=True),
+        dict(axis=-1, keepdims=True),
+    ]:
+        assert_close(tuple(est.mode(a, **kw)), tuple(jst.mode(a, **kw)))
+    assert_close(
+        tuple(est.mode(np.array([2, 2, 1, 1, 3]))), tuple(jst.mode(np.array([2, 2, 1, 1, 3])))
+    )
+    x = np.array([3.0, 1.0, 4.0, 1.0, 5.0, 9.0, 2.0, 6.0, 5.0, 3.0], np.float32)
+    for method in ["average", "min", "max", "dense", "ordinal"]:
+        assert_close(est.rankdata(x, method), jst.rankdata(x, method))
+        assert_close(est.rankdata(a, method, axis=1), jst.rankdata(a, method, axis=1))
+    assert_close(est.rankdata(a), jst.rankdata(a))
+    with pytest.raises(ValueError, match="unknown method"):
+        est.rankdata(x, "mean")
+    for kw in [
+        dict(),
+        dict(axis=None),
+        dict(axis=1, ddof=0),
+        dict(nan_policy="omit"),
+        dict(keepdims=True),
+    ]:
+        assert_close(est.sem(a, **kw), jst.sem(a, **kw), rtol=1e-6)

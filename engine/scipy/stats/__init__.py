@@ -28,3 +28,4 @@ from . import (  # noqa: F401
     vonmises,
     wrapcauchy,
 )
+from ._core import ModeResult, mode, rankdata, sem  # noqa: F401
