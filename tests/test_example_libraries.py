@@ -414,3 +414,20 @@ def test_unknown_batch_dimension_in_shapes():
         out_e, _ = make(es)[0](engine.random.key(0), (-1, 8, 8, 3))
         out_j, _ = make(js)[0](jax.random.key(0), (-1, 8, 8, 3))
         assert tuple(map(int, out_e)) == tuple(map(int, out_j))
+
+
+@pytest.mark.parametrize("name", ["sgd", "momentum", "nesterov", "rmsprop", "rmsprop_momentum"])
+def test_optimizer_update_jaxpr_is_jax_s(name):
+    """One update of these optimizers traces to JAX's jaxpr, equation for equation (up
+    to line wrapping). The others differ for reasons outside this library: adagrad's
+    ``jnp.where`` is a nested ``jit`` in JAX, adam/adamax raise to an integer power
+    (JAX keeps the int exponent), and schedules' Python-float literals print as float32
+    values here."""
+    args = (0.1,) if name in ("sgd", "rmsprop", "rmsprop_momentum") else (0.1, 0.9)
+    init_e, update_e, get_e = getattr(eo, name)(*args)
+    init_j, update_j, get_j = getattr(jo, name)(*args)
+    p = {"w": np.ones((3, 2), np.float32), "b": np.zeros(2, np.float32)}
+    g = {"w": np.full((3, 2), 0.5, np.float32), "b": np.ones(2, np.float32)}
+    text_e = engine.make_jaxpr(lambda i, g, s: get_e(update_e(i, g, s)))(2, g, init_e(p))
+    text_j = jax.make_jaxpr(lambda i, g, s: get_j(update_j(i, g, s)))(2, g, init_j(p))
+    assert " ".join(str(text_e).split()) == " ".join(str(text_j).split())
