@@ -19,7 +19,7 @@ from jaxlib.mlir.dialects import stablehlo as hlo
 
 from . import dtypes
 from .core import Primitive, ShapedArray
-from .interpreters import batching
+from .interpreters import batching, lowering
 
 # ---------------------------------------------------------------------------- symbolic zeros
 
@@ -82,17 +82,31 @@ def add_tangents(a: Any, b: Any) -> Any:
     return add_any(a, b)
 
 
+def _add_any_shape(x: ShapedArray, y: ShapedArray) -> tuple[int, ...]:
+    """Equal shapes, or lax's implicit broadcasts (a rank-0 operand, or equal ranks with
+    size-1 dimensions), which accumulations of cotangents meet (scan's carries)."""
+    if x.shape == y.shape or not y.shape:
+        return x.shape
+    if not x.shape:
+        return y.shape
+    if len(x.shape) == len(y.shape) and all(
+        a == b or a == 1 or b == 1 for a, b in zip(x.shape, y.shape)
+    ):
+        return tuple(a if b == 1 else b for a, b in zip(x.shape, y.shape))
+    raise TypeError(f"add_any got incompatible shapes: {x.str_short()} and {y.str_short()}.")
+
+
 @add_any_p.def_abstract_eval
 def _add_any_abstract_eval(x: ShapedArray, y: ShapedArray) -> ShapedArray:
-    if x.shape != y.shape or x.dtype != y.dtype:
-        raise TypeError(
-            f"add_any adds values of one type, got {x.str_short()} and {y.str_short()}."
-        )
-    return ShapedArray(x.shape, x.dtype, x.weak_type and y.weak_type)
+    if x.dtype != y.dtype:
+        raise TypeError(f"add_any adds values of one dtype, got {x.dtype.name} and {y.dtype.name}.")
+    return ShapedArray(_add_any_shape(x, y), x.dtype, x.weak_type and y.weak_type)
 
 
 @add_any_p.def_lowering
 def _add_any_lowering(ctx: Any, x: Any, y: Any) -> Any:
+    shape = ctx.avals_out[0].shape
+    x, y = (lowering.broadcast_to(v, a, shape) for v, a in zip((x, y), ctx.avals_in))
     return hlo.add(x, y)
 
 
@@ -102,4 +116,18 @@ def _add_any_jvp(primals: list, tangents: list) -> tuple:
 
 add_any_p.def_jvp(_add_any_jvp)
 add_any_p.def_transpose(lambda ct, x, y: [ct, ct])
-batching.broadcast_batcher(add_any_p)
+
+
+def _add_any_batch(size: int, vals: list, dims: list) -> tuple:
+    # both operands must have one type: an unbatched one is broadcast to the batch size
+    # (the elementwise size-1 broadcasting of lax does not apply to add_any)
+    x, y = vals
+    dx, dy = dims
+    if dx is None or dy is None:
+        d = dx if dx is not None else dy
+        x, y = (batching.move_batch_axis(size, dx, d, x), batching.move_batch_axis(size, dy, d, y))
+        return add_any(x, y), d
+    return add_any(x, batching.move_batch_axis(size, dy, dx, y)), dx
+
+
+add_any_p.def_batch(_add_any_batch)
