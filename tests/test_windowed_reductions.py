@@ -283,3 +283,24 @@ def test_reduction_computation_is_traced_once_and_may_not_close_over_tracers():
 
     with pytest.raises(NotImplementedError, match="can't close over traced values"):
         engine.jit(closes_over)(2.0)
+
+
+def test_generic_select_and_scatter_and_shape_tuple():
+    from jax._src.lax.windowed_reductions import _select_and_scatter as jsas
+
+    from engine.lax.windowed_reductions import _select_and_scatter as esas
+
+    x, src = rand((6, 8), seed=9), rand((3, 4), seed=10)
+    for pick, comb, init, pad, win in (
+        ("ge", "add", 0.0, ((0, 0), (0, 0)), (2, 2)),
+        ("le", "mul", 1.0, ((1, 0), (1, 0)), (3, 3)),
+    ):
+        got = esas(
+            x, getattr(lax, pick), win, (2, 2), pad, src, np.float32(init), getattr(lax, comb)
+        )
+        want = jsas(
+            x, getattr(jlax, pick), win, (2, 2), pad, src, np.float32(init), getattr(jlax, comb)
+        )
+        assert_close(got, want, **TOL)
+    args = ((7, 8), (2, 3), (2, 1), ((0, 1), (1, 1)))
+    assert lax.reduce_window_shape_tuple(*args) == jlax.reduce_window_shape_tuple(*args)

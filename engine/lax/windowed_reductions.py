@@ -26,6 +26,8 @@ __all__ = [
     "reduce_window_min_p",
     "select_and_scatter_add_p",
     "select_and_gather_add_p",
+    "select_and_scatter_p",
+    "reduce_window_shape_tuple",
 ]
 
 _WINDOW_PARAMS = (
@@ -650,3 +652,89 @@ def _rw_batch(size, vals, dims, *, jaxpr, consts, **params):
 
 reduce_window_p.def_jvp(_rw_jvp)
 reduce_window_p.def_batch(_rw_batch)
+
+
+# ---------------------------------------------------------------------------- select_and_scatter
+
+select_and_scatter_p = Primitive("select_and_scatter")
+
+
+def _select_and_scatter(
+    operand, select, window_dimensions, window_strides, padding, source, init_value, scatter
+):
+    """XLA's SelectAndScatter with any ``select(a, b) -> bool`` and ``scatter(a, b)``:
+    each window of ``operand`` picks one element with ``select``; ``source``'s entry
+    for that window is combined into it with ``scatter``, starting from ``init_value``.
+    (lax's max-pool gradient uses the select_and_scatter_add primitive instead.)"""
+    from ..numpy._util import as_operand
+    from .generic_reductions import trace_scalar_computation
+
+    init_value = as_operand(init_value)
+    aval = core.get_aval(init_value)
+    leaf = tree_util.tree_flatten(0)[1]
+    sel, _ = trace_scalar_computation(select, [aval], leaf, "select")
+    sca, _ = trace_scalar_computation(scatter, [aval], leaf, "scatter")
+    return select_and_scatter_p.bind(
+        operand,
+        source,
+        init_value,
+        select_jaxpr=sel.jaxpr,
+        select_consts=tuple(sel.consts),
+        scatter_jaxpr=sca.jaxpr,
+        scatter_consts=tuple(sca.consts),
+        window_dimensions=tuple(int(d) for d in window_dimensions),
+        window_strides=tuple(int(s) for s in window_strides),
+        padding=tuple((int(lo), int(hi)) for lo, hi in padding),
+    )
+
+
+@select_and_scatter_p.def_abstract_eval
+def _sas_abstract_eval(operand, source, init_value, *, window_dimensions, window_strides, **_):
+    _check_shapelike("select_and_scatter", "window_dimensions", window_dimensions)
+    _check_shapelike("select_and_scatter", "window_strides", window_strides)
+    if len(window_dimensions) != len(window_strides):
+        raise TypeError(
+            "select_and_scatter got inconsistent window_strides and window_dimensions: "
+            f"got window_strides {window_strides} and window_dimensions {window_dimensions}."
+        )
+    return ShapedArray(operand.shape, operand.dtype)
+
+
+@select_and_scatter_p.def_lowering
+def _sas_lowering(
+    ctx,
+    operand,
+    source,
+    init_value,
+    *,
+    select_jaxpr,
+    select_consts,
+    scatter_jaxpr,
+    scatter_consts,
+    window_dimensions,
+    window_strides,
+    padding,
+):
+    scalar = ctx.avals_in[0].update(shape=(), weak_type=False)
+    op = hlo.SelectAndScatterOp(
+        lowering.ir_type(ctx.avals_out[0]),
+        operand,
+        source,
+        init_value,
+        window_dimensions=list(window_dimensions),
+        window_strides=list(window_strides),
+        padding=_pad_attr(padding),
+    )
+    st = lowering.ir_type(scalar)
+    for region, jaxpr, consts, tag in (
+        (op.select, select_jaxpr, select_consts, "s0"),
+        (op.scatter, scatter_jaxpr, scatter_consts, "s1"),
+    ):
+        block = region.blocks.append(st, st)
+        with ir.InsertionPoint(block):
+            cs = [lowering.constant(np.asarray(c), core.get_aval(c)) for c in consts]
+            outs = lowering.jaxpr_subcomp(
+                ctx.module_ctx, jaxpr, cs, list(block.arguments), ctx.eqn_path + (tag,)
+            )
+            hlo.return_(list(outs))
+    return op.result
