@@ -15,6 +15,7 @@ from .. import dtypes, lax
 from .. import numpy as jnp
 from ..numpy._util import as_array, dtype_of, promote_args_inexact, weak_scalar
 from . import _custom
+from ._special_extra import bessel_jn, owens_t, sici  # noqa: F401
 from ._special_series import (  # noqa: F401
     bernoulli,
     dawsn,
@@ -32,6 +33,7 @@ from ._special_series import (  # noqa: F401
 
 __all__ = [
     "bernoulli",
+    "bessel_jn",
     "beta",
     "betainc",
     "betaln",
@@ -69,9 +71,11 @@ __all__ = [
     "multigammaln",
     "ndtr",
     "ndtri",
+    "owens_t",
     "poch",
     "polygamma",
     "rel_entr",
+    "sici",
     "softmax",
     "spence",
     "xlog1py",
