@@ -122,7 +122,17 @@ def zero_from_primal(val: Any, symbolic_zeros: bool = False) -> Any:
 
 
 def _to_symbolic(t: Any) -> Any:
-    return SymbolicZero(t.aval) if type(t) is Zero else t
+    return SymbolicZero(t.aval) if type(t) is Zero else _user_value(t)
+
+
+def _user_value(x: Any) -> Any:
+    """A value as a user's rule should see it: an array (never an engine-internal weak
+    scalar or a bare Python number), a tracer, or a ``SymbolicZero``."""
+    if type(x) is core.WeakScalar or dtypes.is_python_scalar(x):
+        from .dispatch import device_put_value
+
+        return device_put_value(x)
+    return x
 
 
 def _from_symbolic(t: Any) -> Any:
@@ -507,7 +517,7 @@ def _make_jvp_flat(cj: custom_jvp, static, in_tree, out_tree_box, name):
     nd_count = len(static)
 
     def jvp_flat(primals: Sequence[Any], tangents: Sequence[Any]):
-        py_p = tree_unflatten(in_tree, list(primals))
+        py_p = tree_unflatten(in_tree, [_user_value(p) for p in primals])
         py_t = tree_unflatten(in_tree, [_to_symbolic(t) for t in tangents])
         span = _RuleSpan("jvp", name, user_rule, "custom_jvp_call") if _listening else None
         pair = user_rule(*static[:nd_count], py_p, py_t)
@@ -548,6 +558,11 @@ def _make_jvp_flat(cj: custom_jvp, static, in_tree, out_tree_box, name):
     return jvp_flat
 
 
+def _long(a: core.ShapedArray) -> str:
+    """An aval as JAX writes it in these messages (``float32[3]``)."""
+    return f"{a.dtype.name}[{','.join(map(str, a.shape))}]"
+
+
 def _check_tangents(outs: Sequence[Any], touts: Sequence[Any]) -> None:
     p_avals = [core.get_aval(x).strip_weak_type() for x in outs]
     expected = [tangent_aval(a) for a in p_avals]
@@ -565,8 +580,8 @@ def _check_tangents(outs: Sequence[Any], touts: Sequence[Any]) -> None:
         p, e, g = bad[0]
         raise TypeError(
             "Custom JVP rule must produce primal and tangent outputs with corresponding "
-            f"shapes and dtypes. Expected {e.str_short()} (tangent type of "
-            f"{p.str_short()}) but got {g.str_short()}."
+            f"shapes and dtypes. Expected {_long(e)} (tangent type of "
+            f"{_long(p)}) but got {_long(g)}."
         )
     lines = "\n".join(
         f"  primal {p.str_short()} with tangent {g.str_short()}, expecting tangent {e.str_short()}"
@@ -704,6 +719,11 @@ def _custom_lin_jvp(primals, tangents, **_):
 
 
 custom_lin_p.def_jvp(_custom_lin_jvp)
+
+
+@custom_lin_p.def_batch
+def _custom_lin_batch(size, vals, dims, **_):
+    raise TypeError(_JVP_OF_VJP)
 
 
 @custom_lin_p.def_transpose
@@ -851,9 +871,9 @@ def _make_fwd_flat(cv: custom_vjp, static, in_tree, in_avals, out_tree_box, name
 
     def fwd_flat(primals: Sequence[Any], perturbed: Sequence[bool]):
         if symbolic:
-            leaves = [CustomVJPPrimal(p, z) for p, z in zip(primals, perturbed)]
+            leaves = [CustomVJPPrimal(_user_value(p), z) for p, z in zip(primals, perturbed)]
         else:
-            leaves = list(primals)
+            leaves = [_user_value(p) for p in primals]
         py_args = tree_unflatten(in_tree, leaves)
         span = _RuleSpan("fwd", name, user_fwd, "custom_vjp_call") if _listening else None
         pair = user_fwd(*_merge_nondiff(static, py_args, nd))
@@ -895,8 +915,10 @@ def _make_fwd_flat(cv: custom_vjp, static, in_tree, in_avals, out_tree_box, name
 
 def _make_bwd_flat(user_bwd, static, res_tree, out_tree, in_tree, in_avals, name, symbolic):
     def bwd_flat(res: Sequence[Any], cts: Sequence[Any]) -> list[Any]:
-        py_res = tree_unflatten(res_tree, list(res))
-        py_cts = tree_unflatten(out_tree, [_to_symbolic(c) if symbolic else c for c in cts])
+        py_res = tree_unflatten(res_tree, [_user_value(r) for r in res])
+        py_cts = tree_unflatten(
+            out_tree, [_to_symbolic(c) if symbolic else _user_value(c) for c in cts]
+        )
         span = _RuleSpan("bwd", name, user_bwd, "custom_vjp_call") if _listening else None
         cts_in = user_bwd(*static, py_res, py_cts)
         flat = _flatten_bwd_output(cts_in, in_tree, in_avals)
