@@ -510,7 +510,7 @@ def _isinf_signed(name, value):
         if dtypes.is_complex(dt):
             raise ValueError(f"jnp.{name} does not support complex-valued inputs.")
         if dtypes.is_float(dt):
-            return lax.eq(x, _const(x, value))
+            return lax.eq(x, _strong(x, value))  # strong, as JAX's: a bool never weak
         return as_array(lax.full_like(x, False, np.bool_))
 
     fn.__name__ = name
@@ -525,7 +525,7 @@ def signbit(x, /):
     (x,) = promote_args("signbit", x)
     dt = dtype_of(x)
     if dtypes.is_int(dt):
-        return lax.lt(x, _zero(x))
+        return lax.lt(x, _strong(x, 0))
     if dt == np.bool_:
         return as_array(lax.full_like(x, False, np.bool_))
     if not dtypes.is_float(dt):
@@ -648,7 +648,10 @@ greater_equal = _comparison("greater_equal", lax.ge, True)
 
 
 def _to_bool(x):
-    return x if dtype_of(x) == np.bool_ else lax.ne(x, _zero(x))
+    # JAX's zero here is weak only for a (weak) Python scalar: the bool follows it
+    if dtype_of(x) == np.bool_:
+        return x
+    return lax.ne(x, _zero(x) if type(x) is core.WeakScalar else _strong(x, 0))
 
 
 def _logical(name, lax_fn):
