@@ -75,10 +75,12 @@ class Lowered:
         self._closed, self._consts = closed, consts
         # donated: among the dynamic leaves; in the module, after the closed-over consts
         self.donated = tuple(i + len(consts) for i in donated)
-        module, ctx = lowering.lower_jaxpr_to_module(
+        module, ctx, info = lowering.lower_jaxpr_with_info(
             closed, traced.fun_name, runtime.platform_of(traced.device), donated=self.donated
         )
         self._module, self._ctx = module, ctx
+        # eqn path -> the StableHLO ops it produced, and its source info (data for views)
+        self.lowering_info: lowering.LoweringInfo = info
         self._mlir_text: str | None = None
 
     @property

@@ -336,13 +336,6 @@ class _Subset:
         self.hlo_opt = s.hlo_opt if "optimized HLO" in keep else None
 
 
-def _insert_before(page, marker, extra, what):
-    at = page.find(marker)
-    if at < 0:
-        raise RuntimeError(f"visualize.stages_html changed shape: no {what} to add panes to")
-    return page[:at] + extra + page[at:]
-
-
 def explorer_page(
     stages,
     panes,
@@ -360,26 +353,15 @@ def explorer_page(
     from visualize import render_html as R
 
     keep = set(panes)
-    page = R.stages_html(_Subset(stages, keep), uid=uid, title=title)
-    extra, tabs = [], []
+    extra = []
     info = {"graph": None}
-    n_tabs = page.count('class="gj-tab"')
     if "fusion graph" in keep and graph_view is not None:
         pane, how = graph_pane(graph_view, uid, sub=graph_sub(graph_view), layout=graph_layout)
-        extra.append(pane)
+        extra.append(("fusion graph", pane))
         info["graph"] = how
-        tabs.append("fusion graph")
     if "executable" in keep and stages.hlo_opt is not None:
-        extra.append(executable_pane(report, stages.hlo_opt, exe_note))
-        tabs.append("executable")
-    if extra:
-        buttons = "".join(
-            f'<button type="button" class="gj-tab" role="tab" data-tab="{n_tabs + i}" '
-            f'aria-selected="false">{escape(name)}<span class="gj-tab-count"></span></button>'
-            for i, name in enumerate(tabs)
-        )
-        page = _insert_before(page, '</div><div class="gj-panes">', buttons, "tab bar")
-        page = _insert_before(page, '</div><div class="gj-legend">', "".join(extra), "pane row")
+        extra.append(("executable", executable_pane(report, stages.hlo_opt, exe_note)))
+    page = R.stages_html(_Subset(stages, keep), uid=uid, title=title, extra_panes=extra)
     wrapper = (
         f'<div class="gjx-explorer gjx-layout-{escape(layout)}" data-uid="{escape(uid)}">'
         f"<style>{GRAPH_CSS}</style>{page}</div>"

@@ -224,7 +224,7 @@ class FusionStepper(BuildingWidget, widgets.VBox):
         )
         self._step(2, 4, "reading the passes")
         self._jaxpr = JaxprModel(lowered.traced.jaxpr)
-        self._mlir = parse_mlir_module(lowered.mlir_text)
+        self._mlir = parse_mlir_module(lowered.mlir_text, lowered.lowering_info)
         self.steps = self._make_steps(self.timeline)
         self._step(3, 4, "drawing the first step")
         self._sync_slider(0)

@@ -6,8 +6,14 @@ functions and ops (nested regions included), and resolves each op's location thr
 the ``#locN = loc(...)`` alias table into: the equation tag, the names around it, and
 the file/line/column.
 
-    m = parse_mlir_module(lowered.mlir_text)
-    for op in m.ops(): print(op.id, op.name, op.location.tag, op.location.line)
+Which equation made an op is data the engine hands over, not something read back from
+the location text: given the lowering's ``LoweringInfo`` (``Lowered.lowering_info``),
+each op gets ``eqn_key`` = (primitive, equation path, tag) from it, by position in the
+module (the engine's op ids are the ones this parser assigns). Without it (StableHLO
+from elsewhere, e.g. real JAX), ``op.tag`` falls back to the tag-shaped location name.
+
+    m = parse_mlir_module(lowered.mlir_text, lowered.lowering_info)
+    for op in m.ops(): print(op.id, op.name, op.eqn_key, op.location.line)
 """
 
 from __future__ import annotations
@@ -310,6 +316,8 @@ class MlirOp:
         "end_line",
         "text",
         "callee",
+        "eqn_key",
+        "_has_data",
         "_loc_node",
     )
 
@@ -340,9 +348,16 @@ class MlirOp:
         self.depth, self.line, self.end_line = depth, line, end_line
         self.text = text  # the op's first line as printed, without loc(...)
         self.callee = callee  # for call ops: the called function's name
+        # (primitive, equation path, tag) of the equation that made it, from the
+        # engine's lowering data; None if no equation did (or no data was given)
+        self.eqn_key = None
+        self._has_data = False
 
     @property
     def tag(self):
+        """The tag of the equation that made this op (``"sin.eqn0"``), None if none."""
+        if self._has_data:
+            return self.eqn_key[2] if self.eqn_key is not None else None
         return self.location.tag
 
     @property
@@ -418,6 +433,7 @@ class MlirModule:
         self.aliases = aliases  # {"#loc3": Location}
         self.text = text
         self._by_id = {op.id: op for f in functions.values() for op in f.ops}
+        self.has_lowering_data = False  # eqn_key set from the engine's LoweringInfo
 
     def ops(self):
         return [op for f in self.functions.values() for op in f.ops]
@@ -647,7 +663,59 @@ def _operands(clean, results):
     return out
 
 
-def parse_mlir_module(text):
+def parse_mlir_module(text, lowering=None):
+    """Parse StableHLO text with debug info. ``lowering``: the engine's ``LoweringInfo``
+    for that module (``Lowered.lowering_info``), which says which equation made each op."""
+    module = _parse_mlir_text(text)
+    if lowering is not None:
+        attach_lowering(module, lowering)
+    return module
+
+
+def _norm_op_name(name):
+    # the printer's short forms of func ops
+    return name[5:] if name.startswith("func.") else name
+
+
+def attach_lowering(module, lowering):
+    """Give each op of ``module`` its ``eqn_key`` from the engine's ``LoweringInfo``.
+
+    Ops are matched by position: both number a function's ops in pre-order, and a
+    parsed op's region ops follow it. Where the printer elided a region (a reduction's
+    body printed as ``applies stablehlo.add``) the parsed op has no children while the
+    lowered one does; those lowered ops are skipped. Op names are checked on the way, so
+    a module that is not the lowering's own gets no links rather than wrong ones."""
+    by_parent = {}
+    for op in lowering.ops.values():
+        by_parent.setdefault((op.function, op.parent), []).append(op)
+    eqns = lowering.eqns
+    for fname, fn in module.functions.items():
+        parsed_children = {}
+        for op in fn.ops:
+            op._has_data = True
+            parsed_children.setdefault(op.parent, []).append(op)
+
+        def align(parsed_parent, lowered_parent, fname=fname, parsed_children=parsed_children):
+            mine = parsed_children.get(parsed_parent, [])
+            theirs = by_parent.get((fname, lowered_parent), [])
+            if len(mine) != len(theirs):
+                return
+            for p, lo in zip(mine, theirs):
+                if _norm_op_name(p.name) != _norm_op_name(lo.name):
+                    return
+            for p, lo in zip(mine, theirs):
+                if lo.eqn_path is not None and lo.eqn_path in eqns:
+                    e = eqns[lo.eqn_path]
+                    p.eqn_key = (e.primitive, e.path, e.tag)
+                if p.id in parsed_children:
+                    align(p.id, lo.id)
+
+        align(None, None)
+    module.has_lowering_data = True
+    return module
+
+
+def _parse_mlir_text(text):
     lines = text.split("\n")
     raw_aliases = {}
     for ln in lines:

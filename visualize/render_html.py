@@ -203,7 +203,9 @@ def _as_table(links):
 # ---------------------------------------------------------------------------- page pieces
 
 
-def _root(inner, *, uid, theme, table, extra_class=""):
+def _root(inner, *, uid, theme, table, extra_class="", head="", tail=""):
+    """The linked root element: page CSS, then ``head`` (e.g. a caller's own style and
+    header), ``inner``, then ``tail`` (more sections), the link table and the script."""
     theme_attr = ""
     if theme is not None:
         if theme not in ("light", "dark"):
@@ -214,7 +216,9 @@ def _root(inner, *, uid, theme, table, extra_class=""):
     parts = [
         f'<div class="gj-root{extra_class}" id="{_e(uid)}"{theme_attr}>',
         f"<style>{page_css()}</style>",
+        head,
         inner,
+        tail,
     ]
     if table is not None:
         parts.append(_json_script(table))
@@ -1061,11 +1065,27 @@ _LEGEND = (
 )
 
 
-def stages_html(stages, *, theme=None, uid=None, collapse_fused=None, title=None, max_height=None):
+def stages_html(
+    stages,
+    *,
+    theme=None,
+    uid=None,
+    collapse_fused=None,
+    title=None,
+    max_height=None,
+    extra_panes=(),
+    head="",
+    tail="",
+):
     """Every stage of a ``stage_models(f, ...)`` result side by side: Source | jaxpr |
     StableHLO | HLO | optimized HLO, linked (a click in one pane highlights the partners
     in all others); tabs instead when narrower than 900px. Self-contained: inline CSS
-    and script, no network."""
+    and script, no network.
+
+    Callers compose more into the same linked root: ``extra_panes``, (tab name, pane
+    HTML) pairs shown after the stages' own panes, with their tabs; ``head``, HTML right
+    after the page's style (a caller's own CSS and header); ``tail``, HTML after the
+    panes (more sections), before the link table and script."""
     uid = _new_uid(uid)
     sm = stages.source_map
     table = link_table(sm)
@@ -1101,6 +1121,7 @@ def stages_html(stages, *, theme=None, uid=None, collapse_fused=None, title=None
                 ),
             )
         )
+    panes.extend(extra_panes)
     fun = getattr(stages.traced, "fun_name", None) or "f"
     heading = title if title is not None else f"jit({fun})"
     why = table.get("why", {})
@@ -1144,4 +1165,4 @@ def stages_html(stages, *, theme=None, uid=None, collapse_fused=None, title=None
         f'<div class="gj-panes">{"".join(p for _, p in panes)}</div>'
         f'<div class="gj-legend">{_e(_LEGEND)}</div></div>'
     )
-    return _root(inner, uid=uid, theme=theme, table=table)
+    return _root(inner, uid=uid, theme=theme, table=table, head=head, tail=tail)

@@ -757,26 +757,17 @@ def _about():
 def _page(stages, timeline, exe, graphs, payload, *, title, theme, timings):
     fun = getattr(stages.traced, "fun_name", None) or "f"
     heading = f"jit({fun})"
-    root = stages_html(stages, theme=theme, uid=ROOT_ID, title=heading)
     header = _header(exe, timings)
     sections = (
         _graphs_section(payload) + _passes_section(timeline) + _executable_section(exe) + _about()
     )
-    style_end = root.find("</style>")
-    links_at = root.find('<script type="application/json" class="gj-links">')
-    if not root.startswith(f'<div class="gj-root" id="{ROOT_ID}"') or style_end < 0 or links_at < 0:
-        raise RuntimeError(
-            "stages_html's layout changed: the report cannot find where to "
-            "put its sections (update visualize/report.py)"
-        )
-    style_end += len("</style>")
-    root = (
-        root[:style_end]
-        + f"<style>{_CSS}</style>"
-        + header
-        + root[style_end:links_at]
-        + sections
-        + root[links_at:]
+    root = stages_html(
+        stages,
+        theme=theme,
+        uid=ROOT_ID,
+        title=heading,
+        head=f"<style>{_CSS}</style>" + header,
+        tail=sections,
     )
     gv = _graph.graphviz_js(classic=True)
     for text, what in (

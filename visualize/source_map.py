@@ -6,8 +6,9 @@
 How each link is made, and how sure it is:
 
 - line <-> equation: the equation's recorded source location (exact).
-- equation <-> StableHLO op: the engine names every op's location after the equation
-  that emitted it (``<prim>.eqn<path>``); exact. Ops of a nested ``jit``'s private
+- equation <-> StableHLO op: the engine's lowering says which equation produced each
+  op (``Lowered.lowering_info``, attached to the parsed module as ``op.eqn_key``); exact,
+  and nothing is read back from the location text. Ops of a nested ``jit``'s private
   function belong to every call of that function (the function is emitted once).
 - equation <-> HLO instruction: XLA's ``op_name`` metadata, which keeps the tag. After
   inlining, XLA prefixes the call's tag (``jit.eqn2/sin.eqn0_0``), which tells the
@@ -81,7 +82,11 @@ class SourceMap:
         if lowered is None and compiled is not None:
             lowered = compiled.lowered
         jm = JaxprModel(traced.jaxpr)
-        mm = parse_mlir_module(lowered.mlir_text) if lowered is not None else None
+        mm = (
+            parse_mlir_module(lowered.mlir_text, lowered.lowering_info)
+            if lowered is not None
+            else None
+        )
         pre = parse_hlo_module(lowered.as_text(dialect="hlo")) if lowered is not None else None
         post = parse_hlo_module(compiled.as_text()) if compiled is not None else None
         return cls(jm, mm, pre, post)
@@ -106,11 +111,11 @@ class SourceMap:
                 return memo[fname]
             out = []
             for op in mlir.callers_of(fname):
-                parsed = parse_eqn_tag(op.tag)
-                if parsed is None:
+                if op.eqn_key is None:
                     continue
+                prim, path, _ = op.eqn_key
                 for outer in instances(op.function, guard + (fname,)):
-                    for e in self.jaxpr.eqns_for_tag(*parsed):
+                    for e in self.jaxpr.eqns_for_tag(prim, path):
                         if self._call_scope[e.id] == outer and e.id not in out:
                             out.append(e.id)
             memo[fname] = out
@@ -121,12 +126,12 @@ class SourceMap:
     def _link_mlir(self):
         fn_instances = self._function_instances()
         for op in self.mlir.ops():
-            parsed = parse_eqn_tag(op.tag)
-            if parsed is None:
+            if op.eqn_key is None:
                 continue
+            prim, path, _ = op.eqn_key
             scopes = fn_instances.get(op.function, [None])
             eqns = []
-            for e in self.jaxpr.eqns_for_tag(*parsed):
+            for e in self.jaxpr.eqns_for_tag(prim, path):
                 # an op of the function's body, or one the function itself carries
                 # (its return, embedded consts) under the call that emitted it
                 if self._call_scope[e.id] in scopes or e.id in scopes:

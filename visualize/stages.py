@@ -18,7 +18,7 @@ class StageModels:
     def __init__(self, traced, lowered, compiled):
         self.traced, self.lowered, self.compiled = traced, lowered, compiled
         self.jaxpr = JaxprModel(traced.jaxpr)
-        self.mlir = parse_mlir_module(lowered.mlir_text)
+        self.mlir = parse_mlir_module(lowered.mlir_text, lowered.lowering_info)
         self.hlo = parse_hlo_module(lowered.as_text(dialect="hlo"))
         self.hlo_opt = parse_hlo_module(compiled.as_text()) if compiled is not None else None
         self.source_map = SourceMap(self.jaxpr, self.mlir, self.hlo, self.hlo_opt)

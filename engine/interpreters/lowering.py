@@ -2,17 +2,28 @@
 
 Every equation's ops carry a named MLIR location ``<primitive>.eqn<path>`` wrapped
 around the user's file location, so XLA's HLO names and metadata point back both to
-the equation (exactly) and to the Python line."""
+the equation (exactly) and to the Python line.
+
+The lowering also hands its reader data, not text to parse back: ``LoweringInfo`` maps
+each equation's path to the MLIR ops it produced (op names and ids, in the order the
+module prints them) and its source info, and each op to its equation. When someone
+listens (``engine.events``), every lowered equation is announced as ``EqnLowered``."""
 
 from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from jaxlib.mlir import ir
 from jaxlib.mlir.dialects import func as func_dialect
 from jaxlib.mlir.dialects import stablehlo as hlo
 
-from .. import core, dtypes, runtime
-from ..core import Literal
+from .. import core, dtypes, events, runtime
+from ..core import JaxprEqn, Literal
+from ..events import active as _listening
+from ..source_info import SourceInfo
 
 # ---------------------------------------------------------------------------- types and constants
 
@@ -136,6 +147,9 @@ class ModuleContext:
         self.keepalive = []
         self.eqn_count = 0
         self.locations = {}  # SourceInfo -> its MLIR location
+        self.function = name  # the func.func being emitted
+        # one (path, primitive, tag, location, function, eqn) per lowered equation
+        self.eqn_records = []
 
 
 class RuleContext:
@@ -190,7 +204,10 @@ def jaxpr_subcomp(mctx, jaxpr, consts, args, path=()):
         if prim.lowering is None:
             raise NotImplementedError(f"No lowering rule for primitive '{prim.name}'")
         eqn_path = path + (i,)
-        with _location(eqn.source_info, eqn_tag(prim.name, eqn_path), mctx.locations):
+        tag = eqn_tag(prim.name, eqn_path)
+        loc = _location(eqn.source_info, tag, mctx.locations)
+        mctx.eqn_records.append((eqn_path, prim.name, tag, loc, mctx.function, eqn))
+        with loc:
             ins = [read(v) for v in eqn.invars]
             ctx = RuleContext(
                 mctx,
@@ -227,17 +244,39 @@ def lower_function(mctx, name, closed, public=False, path=(), arg_attrs=None, re
             [ir.DictAttr.get({"jax.result_info": ir.StringAttr.get(n)}) for n in result_names]
         )
     block = fn.add_entry_block()
-    with ir.InsertionPoint(block):
-        consts = [constant(np.asarray(c), core.get_aval(c)) for c in closed.consts]
-        outs = jaxpr_subcomp(mctx, jaxpr, consts, list(block.arguments), path)
-        func_dialect.ReturnOp(outs)
+    outer, mctx.function = mctx.function, name
+    try:
+        with ir.InsertionPoint(block):
+            consts = [constant(np.asarray(c), core.get_aval(c)) for c in closed.consts]
+            outs = jaxpr_subcomp(mctx, jaxpr, consts, list(block.arguments), path)
+            func_dialect.ReturnOp(outs)
+    finally:
+        mctx.function = outer
     return fn
 
 
 def lower_jaxpr_to_module(
     closed, name="main", platform="cpu", donated=(), arg_names=None, result_names=None
 ):
-    """A StableHLO module whose public @main computes ``closed``."""
+    """A StableHLO module whose public @main computes ``closed``: (module, MLIR context).
+    ``lower_jaxpr_with_info`` also returns what became of each equation."""
+    module, ctx, _ = lower_jaxpr_with_info(
+        closed, name, platform, donated, arg_names=arg_names, result_names=result_names
+    )
+    return module, ctx
+
+
+def lower_jaxpr_with_info(
+    closed: core.ClosedJaxpr,
+    name: str = "main",
+    platform: str = "cpu",
+    donated: Sequence[int] = (),
+    arg_names: Sequence[str] | None = None,
+    result_names: Sequence[str] | None = None,
+) -> tuple[ir.Module, ir.Context, LoweringInfo]:
+    """(module, MLIR context, ``LoweringInfo``): the StableHLO module whose public @main
+    computes ``closed``, and the map between its equations and the module's ops (built
+    on first use, or at once when someone listens for ``events.EqnLowered``)."""
     ctx = runtime.make_mlir_context()
     with ctx, ir.Location.unknown():
         module = ir.Module.create()
@@ -252,7 +291,10 @@ def lower_jaxpr_to_module(
         lower_function(
             mctx, "main", closed, public=True, arg_attrs=attrs, result_names=result_names
         )
-    return module, ctx
+    info = LoweringInfo(module, ctx, mctx.eqn_records)
+    if _listening:
+        _announce(info)
+    return module, ctx, info
 
 
 def module_to_text(module, debug_info=True):
@@ -289,3 +331,154 @@ def lower_jaxpr_inline(ctx, closed, args, sub=None):
     consts = [constant(np.asarray(c), core.get_aval(c)) for c in closed.consts]
     path = ctx.eqn_path + ((f"s{sub}",) if sub is not None else ())
     return jaxpr_subcomp(ctx.module_ctx, closed.jaxpr, consts, list(args), path)
+
+
+# ---------------------------------------------------------------------------- what each equation became
+
+
+@dataclasses.dataclass(frozen=True)
+class LoweredOp:
+    """One MLIR operation of a lowered module.
+
+    ``id``: ``"<function>:<k>"``, the k-th operation of that func.func in pre-order (the
+    order the module prints them; an operation's region ops follow it, although the
+    printer's compact forms may elide such a region, e.g. a reduction's body).
+    ``parent``: the id of the operation whose region holds it (None at the function's
+    top level). ``eqn_path``: the equation it belongs to (None for ops no equation
+    made, such as the function's return or its embedded constants)."""
+
+    id: str
+    name: str
+    function: str
+    parent: str | None
+    eqn_path: tuple | None
+
+
+@dataclasses.dataclass(frozen=True)
+class EqnLowering:
+    """What one equation became: the ops it produced (ids, in printed order)."""
+
+    path: tuple
+    primitive: str
+    tag: str
+    function: str
+    source_info: SourceInfo | None
+    eqn: JaxprEqn
+    op_ids: tuple[str, ...]
+
+
+class LoweringInfo:
+    """The map between a lowered module's equations and its MLIR ops.
+
+    ``eqns``: {eqn path: ``EqnLowering``} (the path as in the ``<prim>.eqn<path>``
+    location tags: indices, with ``"s<k>"`` for the k-th sub-jaxpr of an equation);
+    ``ops``: {op id: ``LoweredOp``}, every op of every function in printed order;
+    ``functions``: the func.func names in printed order. Built from the module's
+    operations and the locations the lowering gave them (no text is parsed), on first
+    use: lowering for execution alone never pays for it."""
+
+    def __init__(self, module: ir.Module, context: ir.Context, records: list) -> None:
+        self._module, self._context, self._records = module, context, records
+        self._eqns: dict[tuple, EqnLowering] | None = None
+        self._ops: dict[str, LoweredOp] = {}
+        self._functions: list[str] = []
+
+    @property
+    def eqns(self) -> dict[tuple, EqnLowering]:
+        if self._eqns is None:
+            self._build()
+        assert self._eqns is not None
+        return self._eqns
+
+    @property
+    def ops(self) -> dict[str, LoweredOp]:
+        self.eqns  # noqa: B018 - builds on first use
+        return self._ops
+
+    @property
+    def functions(self) -> list[str]:
+        self.eqns  # noqa: B018
+        return self._functions
+
+    def ops_of(self, path: Sequence[Any]) -> list[LoweredOp]:
+        """The ops equation ``path`` produced, in printed order."""
+        e = self.eqns.get(tuple(path))
+        return [self._ops[i] for i in e.op_ids] if e is not None else []
+
+    def eqn_of(self, op_id: str) -> EqnLowering | None:
+        """The equation that produced op ``op_id`` (None if none did)."""
+        op = self.ops.get(op_id)
+        return self.eqns.get(op.eqn_path) if op is not None and op.eqn_path is not None else None
+
+    def __repr__(self) -> str:
+        return f"<LoweringInfo: {len(self.eqns)} equations, {len(self.ops)} ops>"
+
+    def _build(self) -> None:
+        # Each equation's ops carry the location object the lowering made for it; MLIR
+        # uniques locations, so equal printed forms are the same location.
+        by_loc: dict[str, tuple] = {}
+        for path, _prim, _tag, loc, _fn, _eqn in self._records:
+            by_loc.setdefault(str(loc), path)
+        op_ids: dict[tuple, list[str]] = {}
+        with self._context:
+            for fop in self._module.body.operations:
+                fname = ir.StringAttr(fop.attributes["sym_name"]).value
+                self._functions.append(fname)
+                self._walk_function(fop.operation, fname, by_loc, op_ids)
+        eqns: dict[tuple, EqnLowering] = {}
+        for path, prim, tag, _loc, fn, eqn in self._records:
+            if path not in eqns:
+                ids = tuple(op_ids.get(path, ()))
+                eqns[path] = EqnLowering(path, prim, tag, fn, eqn.source_info, eqn, ids)
+        self._eqns = eqns
+
+    def _walk_function(self, fop: Any, fname: str, by_loc: dict, op_ids: dict) -> None:
+        k = 0
+        parents: list[tuple[Any, str]] = []  # (operation, id) of the open region holders
+
+        def visit(op: Any) -> Any:
+            nonlocal k
+            op = op.operation
+            if op == fop:
+                return ir.WalkResult.ADVANCE
+            while parents and not _is_ancestor(parents[-1][0], op):
+                parents.pop()
+            oid = f"{fname}:{k}"
+            k += 1
+            path = by_loc.get(str(op.location))
+            parent = parents[-1][1] if parents else None
+            self._ops[oid] = LoweredOp(oid, op.name, fname, parent, path)
+            if path is not None:
+                op_ids.setdefault(path, []).append(oid)
+            if len(op.regions):
+                parents.append((op, oid))
+            return ir.WalkResult.ADVANCE
+
+        fop.walk(visit, walk_order=ir.WalkOrder.PRE_ORDER)
+
+
+def _is_ancestor(holder: Any, op: Any) -> bool:
+    p = op.parent
+    while p is not None:
+        if p == holder:
+            return True
+        p = p.parent
+    return False
+
+
+def _announce(info: LoweringInfo) -> None:
+    """Emit ``EqnLowered`` for each equation of a module just lowered."""
+    if not events._wanted(events.EqnLowered):
+        return
+    for e in info.eqns.values():
+        events.emit(
+            events.EqnLowered,
+            eqn_path=e.path,
+            primitive=e.primitive,
+            ops=tuple(info.ops[i].name for i in e.op_ids),
+            op_ids=e.op_ids,
+            tag=e.tag,
+            function=e.function,
+            source_info=e.source_info,
+            eqn=e.eqn,
+        )
