@@ -29,3 +29,4 @@ from . import (  # noqa: F401
     wrapcauchy,
 )
 from ._core import ModeResult, mode, rankdata, sem  # noqa: F401
+from .kde import gaussian_kde  # noqa: F401
