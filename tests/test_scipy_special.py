@@ -312,7 +312,7 @@ def test_names_match_jax():
     have = {n for n in esp.__all__}
     assert have <= wanted
     # complex-plane and special-purpose functions not built yet
-    assert wanted - have <= {"fresnel", "hyp2f1", "sph_harm_y", "wofz"}, wanted - have
+    assert wanted - have <= {"fresnel", "sph_harm_y", "wofz"}, wanted - have
 
 
 @pytest.mark.parametrize("x64_on", [False, True], ids=["f32", "f64"])
@@ -340,3 +340,25 @@ def test_owens_t_sici_bessel_jn(x64_on):
         g_e = engine.grad(lambda t: esp.bessel_jn(t, v=2)[2].sum())(z[3:])
         g_j = jax.grad(lambda t: jsp.bessel_jn(t, v=2)[2].sum())(z[3:])
         assert_close(g_e, g_j, rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("x64_on", [False, True], ids=["f32", "f64"])
+def test_hyp2f1(x64_on):
+    with x64(x64_on):
+        dt = np.float64 if x64_on else np.float32
+        grid = np.meshgrid(
+            [0.5, 1.0, -2.0, 2.5, 0.0, -3.0],
+            [1.5, -1.0, 0.3, 2.0],
+            [2.0, 0.5, -1.0, 3.5, 4.5],
+            [-0.5, 0.0, 0.3, 0.95, 1.0, 1.5],
+            indexing="ij",
+        )
+        args = [m.ravel().astype(dt) for m in grid]
+        tol = dict(rtol=1e-11, atol=1e-12) if x64_on else dict(rtol=2e-5, atol=1e-6)
+        assert_close(engine.jit(esp.hyp2f1)(*args), jax.jit(jsp.hyp2f1)(*args), **tol)
+        p = tuple(dt(v) for v in (0.5, 1.5, 2.5, 0.3))
+        for i in range(4):
+            assert_close(engine.grad(esp.hyp2f1, i)(*p), jax.grad(jsp.hyp2f1, i)(*p), rtol=1e-5)
+        x = np.linspace(-0.9, 0.9, 7)
+        if x64_on:
+            assert_close(esp.hyp2f1(0.5, 1.5, 2.5, x), ss.hyp2f1(0.5, 1.5, 2.5, x), rtol=1e-10)
