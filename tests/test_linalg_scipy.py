@@ -167,3 +167,12 @@ def test_polar_and_sqrtm():
     got = both("sqrtm", s, tol=dict(rtol=1e-3, atol=1e-3))
     np.testing.assert_allclose(np.asarray(got @ got).real, s, rtol=1e-3, atol=1e-3)
     both("sqrtm", rand((3, 3)), tol=dict(rtol=1e-3, atol=1e-3))
+
+
+@pytest.mark.parametrize("method", ["schur", "eigen"])
+def test_solve_sylvester(method):
+    A = rand((3, 3)) + 3 * np.eye(3, dtype=np.float32)
+    B = rand((2, 2), seed=1) + 3 * np.eye(2, dtype=np.float32)
+    C = rand((3, 2), seed=2)
+    got = both("solve_sylvester", A, B, C, method=method, tol=dict(rtol=1e-3, atol=1e-3))
+    np.testing.assert_allclose(np.asarray(got), sl.solve_sylvester(A, B, C), rtol=1e-3, atol=1e-3)

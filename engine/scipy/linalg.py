@@ -36,6 +36,7 @@ __all__ = [
     "qr_multiply",
     "schur",
     "solve",
+    "solve_sylvester",
     "solve_triangular",
     "sqrtm",
     "svd",
@@ -580,3 +581,69 @@ def sqrtm(A, blocksize=1):
     return jnp.matmul(
         jnp.matmul(Z, R, precision=lax.Precision.HIGHEST), _mH(Z), precision=lax.Precision.HIGHEST
     )
+
+
+def _sylvester_triangular(R, S, F):
+    """Solve R Y + Y S = F for upper-triangular R and lower-triangular S, one entry at a
+    time from the bottom-right corner (a scan over the m*n entries)."""
+    m, n = F.shape
+
+    def step(y_flat, idx):
+        i, j = idx // n, idx % n
+        Y = y_flat.reshape((m, n))
+        row = jnp.sum(jnp.where(jnp.arange(m) > i, R[i, :] * Y[:, j], 0))
+        col = jnp.sum(jnp.where(jnp.arange(n) > j, Y[i, :] * S[:, j], 0))
+        val = (F[i, j] - (row + col)) / (R[i, i] + S[j, j])
+        return y_flat.at[i * n + j].set(val), None
+
+    y, _ = lax.scan(step, jnp.zeros((m * n,), F.dtype), jnp.arange(m * n - 1, -1, -1))
+    return y.reshape((m, n))
+
+
+def _solve_sylvester_2d(A, B, C, method, tol):
+    m, n = C.shape
+    hp = lax.Precision.HIGHEST
+    if method == "schur":
+        R, U = schur(A, output="complex")
+        S, V = schur(_mH(B), output="complex")
+        F = jnp.matmul(jnp.matmul(_mH(U), C.astype(R.dtype), precision=hp), V, precision=hp)
+        Y = _sylvester_triangular(R, _mH(S), F)
+        X = jnp.matmul(jnp.matmul(U, Y, precision=hp), _mH(V), precision=hp)
+    elif method == "eigen":
+        RA, UA = jnp_linalg.eig(A)
+        RB, UB = jnp_linalg.eig(B)
+        F = jnp_linalg.solve(UA, jnp.matmul(C.astype(RA.dtype), UB, precision=hp))
+        Y = F / (RA[:, None] + RB[None, :])
+        X = jnp.matmul(
+            jnp.matmul(UA[:m, :m], Y[:m, :n], precision=hp),
+            jnp_linalg.inv(UB)[:n, :n],
+            precision=hp,
+        )
+    else:
+        raise ValueError(
+            f'Unrecognized method {method}. The two valid methods are either "schur" or "eigen".'
+        )
+    if not jnp.iscomplexobj(C):
+        X = X.real
+    singular = jnp.any(
+        jnp.abs(jnp_linalg.eigvals(A)[:, None] + jnp_linalg.eigvals(B)[None, :]) < tol
+    )
+    return jnp.where(singular, jnp.full_like(X, np.nan), X)
+
+
+def solve_sylvester(A, B, C, *, method="schur", tol=1e-8):
+    """X with A X + X B = C (NaNs where A and -B share an eigenvalue within tol)."""
+    from ..api import vmap
+
+    A, B, C = _inexact(A, B, C)
+    m, n = C.shape[-2:]
+    if A.shape[-2:] != (m, m) or B.shape[-2:] != (n, n):
+        raise ValueError(
+            f"Incompatible shapes for Sylvester equation:\nA: {A.shape}\nB: {B.shape}\nC: {C.shape}"
+        )
+    batch = tuple(np.broadcast_shapes(A.shape[:-2], B.shape[:-2], C.shape[:-2]))
+    A, B, C = (jnp.broadcast_to(x, batch + x.shape[-2:]) for x in (A, B, C))
+    fn = lambda a, b, c: _solve_sylvester_2d(a, b, c, method, tol)  # noqa: E731
+    for _ in batch:
+        fn = vmap(fn)
+    return fn(A, B, C)
