@@ -15,7 +15,7 @@ from .. import dtypes, lax
 from .. import numpy as jnp
 from ..numpy._util import as_array, dtype_of, promote_args_inexact, weak_scalar
 from . import _custom
-from ._special_extra import bessel_jn, hyp2f1, owens_t, sici  # noqa: F401
+from ._special_extra import bessel_jn, fresnel, hyp2f1, owens_t, sici  # noqa: F401
 from ._special_series import (  # noqa: F401
     bernoulli,
     dawsn,
@@ -52,6 +52,7 @@ __all__ = [
     "expit",
     "expn",
     "factorial",
+    "fresnel",
     "gamma",
     "gammainc",
     "gammaincc",
