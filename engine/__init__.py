@@ -13,10 +13,12 @@ _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
 
 
 from . import array_methods as _array_methods  # noqa: F401
-from . import (
+from . import (  # noqa: F401,E402
     custom_derivatives,  # noqa: F401,E402
+    debug,
     dtypes,  # noqa: F401
     errors,  # noqa: F401
+    experimental,
     image,  # noqa: F401
     lax,  # noqa: F401
     nn,  # noqa: F401
@@ -52,6 +54,7 @@ from .api import (  # noqa: F401
     vmap,
 )
 from .array import Array  # noqa: F401
+from .callbacks import pure_callback  # noqa: F401,E402
 from .config import config, enable_x64  # noqa: F401
 from .core import ClosedJaxpr, Jaxpr, ShapedArray  # noqa: F401
 from .custom_derivatives import (  # noqa: F401,E402

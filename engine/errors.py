@@ -27,3 +27,12 @@ class UnexpectedTracerError(JAXTypeError):
 
 class NonConcreteBooleanIndexError(IndexError):
     pass
+
+
+def __getattr__(name):
+    # jaxlib's own class (a failing program, e.g. a host callback that raised).
+    if name in ("JaxRuntimeError", "XlaRuntimeError"):
+        from .runtime import JaxRuntimeError
+
+        return JaxRuntimeError
+    raise AttributeError(f"module 'engine.errors' has no attribute {name!r}")

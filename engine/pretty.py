@@ -107,7 +107,7 @@ def pp_eqn(eqn, names, indent):
     if getattr(eqn.primitive, "pp_alias_subjaxpr", False):
         _alias_subjaxpr(eqn, names)
     params = _pp_params(eqn, names, indent)
-    head = f"{outs} = {eqn.primitive.name}"
+    head = f"{outs} = {eqn.primitive.name}" if eqn.outvars else eqn.primitive.name
     if not params:
         return f"{head} {ins}"
     one = f"{head}[{' '.join(params)}]"

@@ -885,13 +885,64 @@ def compile(
     client = device.client
     compile_fn = getattr(client, "compile_and_load", None) or _require(client, "compile", "compile")
     try:
-        loaded = compile_fn(mlir_text, xc.DeviceList((device,)), opts)
+        if HOST_CALLBACKS_ATTR in mlir_text:
+            loaded = _compile_with_host_callbacks(compile_fn, mlir_text, device, opts)
+        else:
+            loaded = compile_fn(mlir_text, xc.DeviceList((device,)), opts)
     except Exception as e:
         message = str(e)
         if "No such compile option" in message:
             raise ValueError(f"Unknown XLA option: {message}") from None
         raise
     return Executable(loaded, device, out_avals, mlir_text, dump_dir)
+
+
+# ---------------------------------------------------------------------------
+# Host callbacks (engine/callbacks.py): Python functions XLA calls while a program runs,
+# through jaxlib's FFI targets ``xla_ffi_python_{cpu,gpu}_callback``. A lowered module
+# names its callbacks' list by a key in a module attribute; the custom call's ``index``
+# attribute points into that list, which ``compile`` hands to the client (jaxlib takes
+# ``host_callbacks`` only with an ``ir.Module``, not with text).
+
+HOST_CALLBACKS_ATTR = "glassjax.host_callbacks"
+_HOST_CALLBACKS_RE = re.compile(re.escape(HOST_CALLBACKS_ATTR) + r' = "([^"]+)"')
+_host_callback_lists: dict[str, list] = {}
+_host_callback_lock = threading.Lock()
+
+JaxRuntimeError = getattr(
+    getattr(jaxlib, "_jax", None), "JaxRuntimeError", getattr(xc, "XlaRuntimeError", RuntimeError)
+)
+
+
+def python_callback_target(platform: str) -> str:
+    """The FFI custom-call target that calls back into Python on ``platform``."""
+    if platform in ("cuda", "rocm", "gpu"):
+        return "xla_ffi_python_gpu_callback"
+    if platform == "cpu":
+        return "xla_ffi_python_cpu_callback"
+    raise NotImplementedError(f"host callbacks are not supported on {platform!r}")
+
+
+def register_host_callbacks(callbacks: list) -> str:
+    """Keep ``callbacks`` (the list a module's custom calls index) under a fresh key,
+    to be written into the module's ``glassjax.host_callbacks`` attribute."""
+    with _host_callback_lock:
+        key = f"cb{len(_host_callback_lists)}"
+        _host_callback_lists[key] = callbacks
+    return key
+
+
+def _compile_with_host_callbacks(compile_fn, mlir_text, device, opts):
+    m = _HOST_CALLBACKS_RE.search(mlir_text)
+    callbacks = _host_callback_lists.get(m.group(1)) if m else None
+    if callbacks is None:
+        raise RuntimeError(
+            "this module calls Python callbacks that are no longer registered "
+            "(lower the function again in this session)"
+        )
+    with make_mlir_context():
+        module = ir.Module.parse(mlir_text)
+        return compile_fn(module, xc.DeviceList((device,)), opts, host_callbacks=list(callbacks))
 
 
 def mlir_to_hlo_text(mlir_text: str) -> str:

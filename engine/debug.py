@@ -1,0 +1,10 @@
+"""``jax.debug``: printing and callbacks that work eagerly and inside transformed,
+compiled code (see ``engine/callbacks.py``)."""
+
+from .callbacks import breakpoint, debug_callback, debug_log, debug_print
+
+callback = debug_callback
+print = debug_print  # noqa: A001 - JAX's name
+log = debug_log
+
+__all__ = ["breakpoint", "callback", "log", "print"]
