@@ -1,7 +1,7 @@
 """``engine.nn``: the activation functions and helpers of ``jax.nn``.
 
-Where JAX defines a derivative by hand (relu's is 0 at 0, relu6's is 0 at both kinks),
-the same values come from ``where`` here; softmax, log_softmax and logsumexp subtract a
+Where JAX defines a derivative by hand (relu's is 0 at 0, relu6's is 0 at both kinks,
+log1mexp's), so does this module, with ``custom_jvp`` as JAX; softmax, log_softmax and logsumexp subtract a
 ``stop_gradient``-ed maximum for numerical stability, as JAX does."""
 
 from __future__ import annotations
@@ -10,13 +10,14 @@ import numpy as np
 
 from .. import dtypes, lax
 from .. import numpy as jnp
+from ..custom_derivatives import custom_jvp
+from ..jit import jit
 from ..numpy._util import (
     as_array,
     as_operand,
     check_arraylike,
     dtype_of,
     promote_args_inexact,
-    promote_dtypes,
     reduction_axes,
     shape_of,
     weak_scalar,
@@ -83,20 +84,29 @@ def identity(x):
     return _arr("identity", x)
 
 
+@custom_jvp
+@jit
 def relu(x):
-    """``max(x, 0)``, with derivative 0 at 0 (as JAX defines it)."""
-    x = _arr("relu", x)
-    return jnp.where(lax.gt(x, _c(x, 0)), x, lax.full_like(x, 0))
+    """``max(x, 0)``, with derivative 0 at 0 (a custom JVP rule, as JAX defines it)."""
+    return jnp.maximum(_arr("relu", x), 0)
 
 
+relu.defjvps(lambda g, ans, x: lax.select(lax.gt(x, _c(x, 0)), g, lax.full_like(g, 0)))
+
+
+@custom_jvp
+@jit
 def relu6(x):
-    """``min(max(x, 0), 6)``; the derivative is 0 at both kinks (as JAX defines it)."""
-    x = _arr("relu6", x)
-    (x,) = (as_array(promote_dtypes(x, 6.0)[0]),)  # the 6. makes integers float
-    inside = lax.bitwise_and(lax.gt(x, _c(x, 0)), lax.lt(x, _c(x, 6)))
-    return jnp.where(
-        inside, x, jnp.where(lax.ge(x, _c(x, 6)), lax.full_like(x, 6), lax.full_like(x, 0))
+    """``min(max(x, 0), 6)``; the derivative is 0 at both kinks (a custom JVP rule, as
+    JAX defines it)."""
+    return jnp.minimum(jnp.maximum(_arr("relu6", x), 0), 6.0)
+
+
+relu6.defjvps(
+    lambda g, ans, x: lax.select(
+        lax.bitwise_and(lax.gt(x, _c(x, 0)), lax.lt(x, _c(x, 6))), g, lax.full_like(g, 0)
     )
+)
 
 
 def sigmoid(x):
@@ -335,12 +345,11 @@ def sparse_sigmoid(x):
     return jnp.multiply(0.5, jnp.clip(jnp.add(_arr("sparse_sigmoid", x), 1.0), 0.0, 2.0))
 
 
+@custom_jvp
+@jit
 def log1mexp(x):
-    """``log(1 - exp(-x))``, through ``expm1`` below ``log(2)`` and ``log1p`` above.
-
-    JAX gives it the derivative ``1 / expm1(x)`` by hand; here each branch sees only the
-    inputs it is chosen for, so the gradient is that value on both sides of the switch
-    (no NaN leaks from the branch not taken)."""
+    """``log(1 - exp(-x))``, through ``expm1`` below ``log(2)`` and ``log1p`` above,
+    with JAX's custom derivative ``1 / expm1(x)``."""
     x = _float_arg("log1mexp", x)
     c = jnp.log(2.0)
     low = jnp.less(x, c)
@@ -351,6 +360,9 @@ def log1mexp(x):
         jnp.log(jnp.negative(jnp.expm1(jnp.negative(x_low)))),
         jnp.log1p(jnp.negative(jnp.exp(jnp.negative(x_high)))),
     )
+
+
+log1mexp.defjvps(lambda g, ans, x: lax.div(g, jnp.expm1(x)))
 
 
 def logmeanexp(x, axis=None, where=None, keepdims=False):
