@@ -287,7 +287,7 @@ def _callback_batch(prim, axis_size, args, dims, *, vmap_method, result_avals, *
     if vmap_method == "legacy_vectorized":
         outs = prim.bind(*args, vmap_method=vmap_method, result_avals=batched_avals, **params)
     elif vmap_method in ("expand_dims", "broadcast_all"):
-            size = axis_size if vmap_method == "broadcast_all" else 1
+        size = axis_size if vmap_method == "broadcast_all" else 1
         args = [structural.broadcast(x, (size,)) if d is None else x for x, d in zip(args, dims)]
         outs = prim.bind(*args, vmap_method=vmap_method, result_avals=batched_avals, **params)
     elif vmap_method in ("sequential", "sequential_unrolled"):
