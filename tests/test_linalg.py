@@ -512,7 +512,7 @@ def test_tridiagonal_thomas_fallback_matches_lapack():
 
 
 def test_names_match_jax_lax_linalg():
-    want = {n for n in dir(jlax.linalg) if not n.startswith("_")} - {"qdwh"}
+    want = {n for n in dir(jlax.linalg) if not n.startswith("_")}
     got = {n for n in dir(elax.linalg) if not n.startswith("_")}
     assert want <= got, want - got
 
@@ -580,3 +580,13 @@ def test_complex_grads(name):
     got = engine.grad(fn(elax.linalg, engine.numpy))(x)
     want = jax.grad(fn(jlax.linalg, jnp))(x)
     assert_close(got, want, rtol=1e-3, atol=1e-3)
+
+
+@pytest.mark.parametrize(
+    "shape,dtype", [((5, 3), np.float32), ((4, 4), np.float32), ((4, 3), np.complex64)]
+)
+def test_qdwh(shape, dtype):
+    x = rand(shape, dtype)
+    got = elax.linalg.qdwh(x)
+    want = jlax.linalg.qdwh(x)
+    assert_close(got, want, rtol=1e-4, atol=1e-4)

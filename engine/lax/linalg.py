@@ -12,7 +12,6 @@ from jaxlib.mlir.dialects import chlo
 from jaxlib.mlir.dialects import stablehlo as hlo
 
 from .. import dtypes
-from ..core import ShapedArray
 from ..interpreters.jvp import Zero, defjvp2, tangent_aval
 from ..interpreters.transpose import is_undefined_primal
 from . import linalg_ffi as ffi
@@ -308,9 +307,7 @@ def _lu_jvp_inner(lu_, a_dot, permutation):
     low = add(low, eye(dtype, m))
     u_eye = pad(eye(dtype, n - k), zero, ((k, 0, 0), (k, 0, 0)))
     up = add(pad(triu(slice(lu_, (0, 0), (k, n))), zero, ((0, n - k, 0), (0, 0, 0))), u_eye)
-    la = triangular_solve(
-        low, a_dot[permutation], left_side=True, lower=True, unit_diagonal=True
-    )
+    la = triangular_solve(low, a_dot[permutation], left_side=True, lower=True, unit_diagonal=True)
     lau = triangular_solve(up, la, left_side=False, lower=False)
     return add(mm(low, tril(lau, -1)), mm(triu(lau), up))
 
@@ -439,13 +436,12 @@ def _pivots_lowering(ctx, pivots, *, permutation_size):
     )
 
 
-_ = ShapedArray  # re-exported type used by the decompositions module
-
 from .linalg_decompositions import *  # noqa: E402,F401,F403
 from .linalg_decompositions import __all__ as _decomp_all  # noqa: E402
 from .linalg_extra import *  # noqa: E402,F401,F403
 from .linalg_extra import __all__ as _extra_all  # noqa: E402
 from .linalg_general import *  # noqa: E402,F401,F403
 from .linalg_general import __all__ as _general_all  # noqa: E402
+from .linalg_qdwh import qdwh  # noqa: E402,F401
 
-__all__ = __all__ + list(_decomp_all) + list(_general_all) + list(_extra_all)
+__all__ = __all__ + list(_decomp_all) + list(_general_all) + list(_extra_all) + ["qdwh"]

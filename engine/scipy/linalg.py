@@ -1,4 +1,4 @@
-"""``jax.scipy.linalg`` (the commonly used core) on ``lax.linalg``: cholesky,
+"""``jax.scipy.linalg`` on ``lax.linalg``: cholesky,
 cho_factor/cho_solve, lu, lu_factor/lu_solve, qr, svd, eigh, solve, solve_triangular,
 inv, det, expm (scaling and squaring with JAX's Pade orders), block_diag, schur,
 hessenberg."""
@@ -528,28 +528,44 @@ def hilbert(n):
 
 def polar(a, side="right", *, method="qdwh", eps=None, max_iterations=None):
     """a = u p (side='right') or p u (side='left') with unitary u and Hermitian
-    positive semi-definite p. Both methods compute it from the SVD here (JAX's 'qdwh'
-    iteration is not built; the factors agree to rounding)."""
-    (arr,) = _inexact(a)
+    positive semi-definite p, by QDWH iteration or from the SVD."""
+    from ..api import vmap
+
+    arr = jnp.asarray(a)
     if arr.ndim < 2:
         raise ValueError("The input `a` must be at least a 2-D array.")
     if side not in ("right", "left"):
         raise ValueError("The argument `side` must be either 'right' or 'left'.")
-    if method not in ("qdwh", "svd"):
-        raise ValueError(f"Unknown polar decomposition method {method}.")
-    m, n = arr.shape[-2:]
-    if method == "qdwh" and not ((m >= n and side == "right") or (m < n and side == "left")):
-        raise NotImplementedError(
-            "method='qdwh' only supports mxn matrices where m < n where side='right' and "
-            f"m >= n side='left', got {arr.shape} with side={side!r}"
-        )
-    u, s, vh = lax_linalg.svd(arr, full_matrices=False)
-    s = s.astype(u.dtype)[..., None, :]
-    unitary = jnp.matmul(u, vh, precision=lax.Precision.HIGHEST)
-    if side == "right":
-        posdef = jnp.matmul(_mH(vh) * s, vh, precision=lax.Precision.HIGHEST)
+    fn = lambda x: _polar_2d(x, side, method, eps, max_iterations)  # noqa: E731
+    for _ in arr.shape[:-2]:
+        fn = vmap(fn)
+    return fn(arr)
+
+
+def _polar_2d(a, side, method, eps, max_iterations):
+    m, n = a.shape
+    hp = lax.Precision.HIGHEST
+    if method == "qdwh":
+        if m >= n and side == "right":
+            unitary, posdef, _, _ = lax_linalg.qdwh(a, eps=eps, max_iterations=max_iterations)
+        elif m < n and side == "left":
+            unitary, posdef, _, _ = lax_linalg.qdwh(_mH(a), eps=eps, max_iterations=max_iterations)
+            unitary, posdef = _mH(unitary), _mH(posdef)
+        else:
+            raise NotImplementedError(
+                "method='qdwh' only supports mxn matrices where m < n where side='right' and "
+                f"m >= n side='left', got {a.shape} with side={side!r}"
+            )
+    elif method == "svd":
+        u, s, vh = lax_linalg.svd(a, full_matrices=False)
+        s = s.astype(u.dtype)[None, :]
+        unitary = jnp.matmul(u, vh, precision=hp)
+        if side == "right":
+            posdef = jnp.matmul(_mH(vh) * s, vh, precision=hp)
+        else:
+            posdef = jnp.matmul(u * s, _mH(u), precision=hp)
     else:
-        posdef = jnp.matmul(u * s, _mH(u), precision=lax.Precision.HIGHEST)
+        raise ValueError(f"Unknown polar decomposition method {method}.")
     return unitary, posdef
 
 
