@@ -13,10 +13,10 @@ from ..lax.elementwise import naryop
 from ..lax.special import lower_via
 
 
-def elementwise(name, impl, *jvps):
+def elementwise(name, impl, *jvps, kinds=("float",)):
     """A float elementwise primitive computing ``impl(*operands, **params)`` (operands of
     one dtype, broadcast to one shape); ``jvps[i](g, ans, *operands, **params)`` is the
     tangent contributed by operand i (None: not differentiable in it)."""
-    p = naryop(name, ("float",), lower_via(impl))
+    p = naryop(name, kinds, lower_via(impl))
     defjvp2(p, *jvps)
     return p

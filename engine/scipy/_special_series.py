@@ -582,7 +582,9 @@ def erfcx(x):
     """The scaled complementary error function exp(x**2) erfc(x) (real arguments)."""
     (x,) = _args("erfcx", x)
     if dtypes.is_complex(dtype_of(x)):
-        raise NotImplementedError("erfcx of complex arguments is not supported here.")
+        from ._special_complex import wofz
+
+        return wofz(lax.complex(lax.neg(lax.imag(x)), lax.real(x)))  # erfcx(z) = w(i z)
     return _erfcx_p.bind(x)
 
 

@@ -14,7 +14,7 @@ import numpy as np
 from .. import dtypes, lax
 from .. import numpy as jnp
 from ..numpy._util import as_array, dtype_of, promote_args_inexact, weak_scalar
-from . import _custom
+from . import _custom, _special_complex
 from ._special_extra import bessel_jn, fresnel, hyp2f1, owens_t, sici  # noqa: F401
 from ._special_series import (  # noqa: F401
     bernoulli,
@@ -81,6 +81,7 @@ __all__ = [
     "softmax",
     "spence",
     "xlog1py",
+    "wofz",
     "xlogy",
     "zeta",
 ]
@@ -123,14 +124,16 @@ def gammasgn(x):
 def loggamma(x):
     """log Gamma(x) on its principal branch; for real x, NaN where x <= 0."""
     (x,) = _args("loggamma", x)
-    _real_only("loggamma", x)
+    if dtypes.is_complex(dtype_of(x)):
+        return _special_complex.complex_loggamma(x)
     return jnp.where(x > 0, lax.lgamma(x), lax.full_like(x, np.nan))
 
 
 def gamma(x):
     """Gamma(x) = sign * exp(log |Gamma(x)|) (real arguments)."""
     (x,) = _args("gamma", x)
-    _real_only("gamma", x)
+    if dtypes.is_complex(dtype_of(x)):
+        return _special_complex.complex_gamma(x)
     return gammasgn(x) * lax.exp(lax.lgamma(x))
 
 
@@ -441,6 +444,14 @@ def log_softmax(x, /, *, axis=None):
     from .. import nn
 
     return nn.log_softmax(x, axis=axis)
+
+
+def wofz(z):
+    """The Faddeeva function w(z) = exp(-z**2) erfc(-i z) (complex result)."""
+    from ..numpy._util import promote_args_complex
+
+    (z,) = (as_array(v) for v in promote_args_complex("wofz", z))
+    return _special_complex.wofz(z)
 
 
 # ---------------------------------------------------------------------------- Bessel
