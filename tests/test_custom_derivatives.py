@@ -554,3 +554,11 @@ def test_nn_functions_use_custom_jvp_as_jax(name):
 
 def test_grad_relu_at_zero():
     assert float(engine.grad(engine.nn.relu)(0.0)) == float(jax.grad(jax.nn.relu)(0.0)) == 0.0
+
+
+def test_jnp_sinc_derivatives_at_zero_as_jax():
+    f, g = engine.numpy.sinc, jnp.sinc
+    for _ in range(5):
+        assert_close(f(0.0), g(0.0), rtol=1e-5, atol=1e-5)
+        assert_close(f(0.3), g(0.3), rtol=1e-4, atol=1e-4)
+        f, g = engine.grad(f), jax.grad(g)

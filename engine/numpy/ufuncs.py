@@ -9,6 +9,7 @@ import operator
 import numpy as np
 
 from .. import core, dtypes, lax
+from ..custom_derivatives import custom_jvp
 from ._util import (
     as_array,
     as_operand,
@@ -837,9 +838,27 @@ def heaviside(x1, x2, /):
 
 
 def sinc(x, /):
-    """``sin(pi x) / (pi x)``, 1 at 0 (with a zero derivative there)."""
+    """``sin(pi x) / (pi x)``, 1 at 0, where every derivative is its Maclaurin term
+    (a custom JVP rule, as JAX's)."""
     (x,) = promote_args_inexact("sinc", x)
     is_zero = lax.eq(x, _zero(x))
     pi_x = lax.mul(_const(x, np.pi), x)
     safe = _select(is_zero, _const(x, 1), pi_x)
-    return _select(is_zero, lax.full_like(x, 1), lax.div(lax.sin(safe), safe))
+    return _select(is_zero, _sinc_maclaurin(0, pi_x), lax.div(lax.sin(safe), safe))
+
+
+def _sinc_maclaurin_impl(k, x):
+    """The k-th derivative of sin(x)/x at 0 (shaped like x; its JVP gives the next)."""
+    zero = lax.mul(x, _zero(x))
+    if k % 2:
+        return zero
+    return lax.add(zero, _const(x, (-1) ** (k // 2) / (k + 1)))
+
+
+def _sinc_maclaurin_jvp(k, primals, tangents):
+    (x,), (t,) = primals, tangents
+    return _sinc_maclaurin(k, x), lax.mul(_sinc_maclaurin(k + 1, x), t)
+
+
+_sinc_maclaurin = custom_jvp(_sinc_maclaurin_impl, nondiff_argnums=(0,))
+_sinc_maclaurin.defjvp(_sinc_maclaurin_jvp)
