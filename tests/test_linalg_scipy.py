@@ -176,3 +176,11 @@ def test_solve_sylvester(method):
     C = rand((3, 2), seed=2)
     got = both("solve_sylvester", A, B, C, method=method, tol=dict(rtol=1e-3, atol=1e-3))
     np.testing.assert_allclose(np.asarray(got), sl.solve_sylvester(A, B, C), rtol=1e-3, atol=1e-3)
+
+
+def test_compiled_like_jax():
+    a = well_conditioned((3, 3))
+    text = str(engine.make_jaxpr(el.solve_triangular)(a, a))
+    assert "jit[" in text and "name=solve_triangular" in text
+    text = str(engine.make_jaxpr(lambda a: el.cho_solve((a, True), a))(a))
+    assert "name=_cho_solve" in text

@@ -1,7 +1,8 @@
-"""``jax.scipy.linalg`` on ``lax.linalg``: cholesky,
-cho_factor/cho_solve, lu, lu_factor/lu_solve, qr, svd, eigh, solve, solve_triangular,
-inv, det, expm (scaling and squaring with JAX's Pade orders), block_diag, schur,
-hessenberg."""
+"""``jax.scipy.linalg`` on ``lax.linalg``: cholesky, cho_factor/cho_solve, lu,
+lu_factor/lu_solve, qr, qr_multiply, svd, eigh, solve, solve_triangular,
+solve_sylvester, inv, det, expm (scaling and squaring with JAX's Pade orders),
+expm_frechet, polar, sqrtm, schur, hessenberg, block_diag, toeplitz, hankel,
+circulant, hilbert. The functions JAX compiles are compiled here too."""
 
 from __future__ import annotations
 
@@ -76,6 +77,10 @@ def cho_factor(a, lower=False, overwrite_a=False, check_finite=True):
 
 def cho_solve(c_and_lower, b, overwrite_b=False, check_finite=True):
     c, lower = c_and_lower
+    return _cho_solve(c, b, bool(lower))
+
+
+def _cho_solve(c, b, lower):
     c, b = _inexact(c, b)
     b = _batched_tri_solve(c, b, lower=lower, transpose_a=not lower, conjugate_a=not lower)
     return _batched_tri_solve(c, b, lower=lower, transpose_a=lower, conjugate_a=lower)
@@ -663,3 +668,47 @@ def solve_sylvester(A, B, C, *, method="schur", tol=1e-8):
     for _ in batch:
         fn = vmap(fn)
     return fn(A, B, C)
+
+
+def _jit_as_jax():
+    """Compile what JAX compiles: one executable per signature (fast eager calls) and a
+    ``jit[name=...]`` equation in jaxprs."""
+    from ..jit import jit
+
+    g = globals()
+    for name, static in (
+        ("_cho_solve", ("lower",)),
+        ("svd", ("full_matrices", "compute_uv", "overwrite_a", "check_finite", "lapack_driver")),
+        (
+            "eigh",
+            (
+                "lower",
+                "eigvals_only",
+                "overwrite_a",
+                "overwrite_b",
+                "turbo",
+                "eigvals",
+                "type",
+                "check_finite",
+            ),
+        ),
+        ("schur", ("output",)),
+        ("lu_factor", ("overwrite_a", "check_finite")),
+        ("lu_solve", ("trans", "overwrite_b", "check_finite")),
+        ("lu", ("permute_l", "overwrite_a", "check_finite")),
+        ("qr", ("overwrite_a", "lwork", "mode", "pivoting", "check_finite")),
+        ("solve", ("lower", "overwrite_a", "overwrite_b", "debug", "check_finite", "assume_a")),
+        (
+            "solve_triangular",
+            ("trans", "lower", "unit_diagonal", "overwrite_b", "debug", "check_finite"),
+        ),
+        ("expm", ("upper_triangular", "max_squarings")),
+        ("expm_frechet", ("method", "compute_expm")),
+        ("polar", ("side", "method", "eps", "max_iterations")),
+        ("sqrtm", ("blocksize",)),
+        ("solve_sylvester", ("method", "tol")),
+    ):
+        g[name] = jit(g[name], static_argnames=static)
+
+
+_jit_as_jax()
