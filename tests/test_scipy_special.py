@@ -311,8 +311,7 @@ def test_names_match_jax():
     wanted = {n for n in dir(jsp) if not n.startswith("_")}
     have = {n for n in esp.__all__}
     assert have <= wanted
-    # complex-plane and special-purpose functions not built yet
-    assert wanted - have <= {"sph_harm_y"}, wanted - have
+    assert wanted == have, wanted ^ have
 
 
 @pytest.mark.parametrize("x64_on", [False, True], ids=["f32", "f64"])
@@ -390,3 +389,22 @@ def test_complex_arguments(x64_on):
                 jax.grad(lambda t: f(t, jsp))(rt(1.3)),
                 rtol=1e-4,
             )
+
+
+@pytest.mark.parametrize("x64_on", [False, True], ids=["f32", "f64"])
+def test_sph_harm_y(x64_on):
+    with x64(x64_on):
+        dt = np.float64 if x64_on else np.float32
+        n = np.array([0, 1, 2, 3, 4, 4, 2])
+        m = np.array([0, -1, 2, 1, -3, 4, 0])
+        th = np.linspace(0.1, 3.0, 7).astype(dt)
+        ph = np.linspace(-2, 2, 7).astype(dt)
+        tol = dict(rtol=1e-12, atol=1e-14) if x64_on else dict(rtol=1e-5, atol=1e-6)
+        assert_close(esp.sph_harm_y(n, m, th, ph), jsp.sph_harm_y(n, m, th, ph), **tol)
+        assert_close(
+            esp.sph_harm_y(n, m, th, ph, n_max=6), jsp.sph_harm_y(n, m, th, ph, n_max=6), **tol
+        )
+        if x64_on:
+            assert_close(esp.sph_harm_y(n, m, th, ph), ss.sph_harm_y(n, m, th, ph), rtol=1e-10)
+        with pytest.raises(NotImplementedError, match="diff_n"):
+            esp.sph_harm_y(n, m, th, ph, diff_n=1)

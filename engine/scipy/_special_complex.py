@@ -121,3 +121,79 @@ _wofz_p = _custom.elementwise("wofz", _wofz_impl, _wofz_jvp, kinds=("complex",))
 
 def wofz(z):
     return _wofz_p.bind(z)
+
+
+# ---------------------------------------------------------------------------- sph_harm_y
+
+
+def _recurrence_masks(l_max, dtype):
+    """The normalized three-term recurrence coefficients, laid out so that step i of
+    the recurrence updates entry (m, l) with l = m + i (constants, built with NumPy in
+    the working dtype)."""
+    dt = np.dtype(dtype)
+    m, l_ = np.meshgrid(
+        np.arange(l_max + 1, dtype=dt), np.arange(l_max + 1, dtype=dt), indexing="ij"
+    )
+    with np.errstate(divide="ignore", invalid="ignore"):
+        c0, c1, c2, c3 = l_ * l_, m * m, dt.type(2.0) * l_, (l_ - 1) * (l_ - 1)
+        d0 = np.sqrt((dt.type(4.0) * c0 - 1) / (c0 - c1))
+        d1 = np.sqrt((c2 + 1) * (c3 - c1) / ((c2 - 3) * (c0 - c1)))
+    d0 = np.where(np.triu(np.ones_like(d0, bool), 1), d0, 0).astype(dt)
+    d1 = np.where(np.triu(np.ones_like(d1, bool), 2), d1, 0).astype(dt)
+    i, j, k = np.ogrid[: l_max + 1, : l_max + 1, : l_max + 1]
+    diag = (i + j - k == 0).astype(dt)
+    return d0[None] * diag, d1[None] * diag
+
+
+def _associated_legendre(l_max, x):
+    """Normalized associated Legendre functions P[m, l, :] at x, l, m <= l_max."""
+    dt = x.dtype
+    n = x.shape[0]
+    p = jnp.zeros((l_max + 1, l_max + 1, n), dtype=dt)
+    a_idx = jnp.arange(1, l_max + 1, dtype=dt)
+    b_idx = jnp.arange(l_max, dtype=dt)
+    start = 0.5 / jnp.sqrt(np.pi)
+    f_a = jnp.cumprod(-1 * jnp.sqrt(1.0 + 0.5 / a_idx))
+    f_b = jnp.sqrt(2.0 * b_idx + 3.0)
+    p = p.at[0, 0].set(start)
+    y = jnp.cumprod(jnp.broadcast_to(jnp.sqrt(1.0 - x * x), (l_max, n)), axis=0)
+    diag = start * (f_a[:, None] * y)
+    idx = np.arange(l_max + 1)
+    p = p.at[idx[1:], idx[1:]].set(diag)
+    off = (f_b[:, None] * x[None, :]) * p[idx[:l_max], idx[:l_max]]
+    p = p.at[idx[:l_max], idx[:l_max] + 1].set(off)
+    d0, d1 = _recurrence_masks(l_max, dt)
+    for i in range(2, l_max + 1):
+        h = d0[i][:, :, None] * (jnp.roll(p, 1, axis=1) * x[None, None, :])
+        p = p + (h - d1[i][:, :, None] * jnp.roll(p, 2, axis=1))
+    return p
+
+
+def sph_harm_y(n, m, theta, phi, diff_n=None, n_max=None):
+    """Spherical harmonics Y_n^m at polar angle ``theta`` and azimuth ``phi`` (complex);
+    ``n_max`` (the largest degree) must be static under jit."""
+    from ..numpy._util import static_int
+
+    if diff_n is not None:
+        raise NotImplementedError(
+            "The 'diff_n' argument to jax.scipy.special.sph_harm_y is not supported."
+        )
+    if jnp.isscalar(theta):
+        theta = jnp.array([theta])
+    if n_max is None:
+        n_max = np.max(np.asarray(n))
+    n_max = static_int(
+        n_max,
+        "The `n_max` argument of `jnp.scipy.special.sph_harm` must be statically specified "
+        "to use `sph_harm` within JAX transformations.",
+    )
+    n, m = jnp.asarray(n), jnp.asarray(m)
+    theta, phi = jnp.asarray(theta), jnp.asarray(phi)
+    legendre = _associated_legendre(n_max, jnp.cos(theta))
+    mi = jnp.clip(jnp.abs(m), 0, n_max)
+    ni = jnp.clip(n, 0, n_max)
+    cols = jnp.clip(jnp.arange(n.shape[0] if n.ndim else 1), 0, legendre.shape[2] - 1)
+    val = legendre[mi, ni, cols]
+    angle = jnp.abs(m) * phi
+    harm = lax.complex(val * jnp.cos(angle), val * jnp.sin(angle))
+    return jnp.where(m < 0, (-1.0) ** jnp.abs(m) * jnp.conjugate(harm), harm)

@@ -80,6 +80,7 @@ __all__ = [
     "sici",
     "softmax",
     "spence",
+    "sph_harm_y",
     "xlog1py",
     "wofz",
     "xlogy",
@@ -444,6 +445,9 @@ def log_softmax(x, /, *, axis=None):
     from .. import nn
 
     return nn.log_softmax(x, axis=axis)
+
+
+sph_harm_y = _special_complex.sph_harm_y
 
 
 def wofz(z):
