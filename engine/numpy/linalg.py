@@ -203,8 +203,19 @@ def _jit_as_jax():
         (d.solve, ()),
         (d.cond, ("p",)),
         (norm, ("ord", "axis", "keepdims")),
+        (d.pinv, ("hermitian",)),
     ):
         g[fn.__name__] = jit(fn, static_argnames=static)
+    jitted_lstsq = jit(d.lstsq, static_argnames=("numpy_resid",))
+
+    def lstsq(a, b, rcond=None, *, numpy_resid=False):
+        # numpy_resid decides the residuals' shape from the rank: not compiled, as in JAX
+        if numpy_resid:
+            return d.lstsq(a, b, rcond, numpy_resid=True)
+        return jitted_lstsq(a, b, rcond)
+
+    lstsq.__doc__ = d.lstsq.__doc__
+    g["lstsq"] = lstsq
 
 
 _jit_as_jax()
