@@ -86,6 +86,26 @@ def test_bfgs_under_jit_and_vmap():
     _check_results(run_e(x0s), run_j(x0s), dict(rtol=2e-4, atol=2e-5))
 
 
+@pytest.mark.parametrize(
+    "x0,options",
+    [
+        ([0.0, 0.0, 0.0, 0.0], None),
+        ([-1.2, 1.0, 0.5], dict(maxcor=3)),
+        ([0.0, 0.0, 0.0], dict(maxiter=4)),
+        ([1.0, -2.0, 3.0, 0.5], dict(gtol=1e-3, maxls=5)),
+    ],
+)
+def test_lbfgs_matches_jax(x0, options):
+    x0 = np.asarray(x0, np.float32)
+    method = "l-bfgs-experimental-do-not-rely-on-this"
+    res_e = eopt.minimize(rosenbrock(ejnp), x0, method=method, options=options)
+    res_j = jopt.minimize(rosenbrock(jjnp), x0, method=method, options=options)
+    assert res_e.hess_inv is None and res_j.hess_inv is None
+    _check_results(
+        res_e._replace(hess_inv=0), res_j._replace(hess_inv=0), dict(rtol=2e-4, atol=2e-5)
+    )
+
+
 def test_minimize_errors():
     f = rosenbrock(ejnp)
     x0 = np.zeros(2, np.float32)

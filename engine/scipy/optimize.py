@@ -66,6 +66,20 @@ def minimize(fun, x0, args=(), *, method, tol=None, options=None):
             njev=r["ngev"],
             nit=r["k"],
         )
+    if method.lower() == "l-bfgs-experimental-do-not-rely-on-this":
+        r = _lbfgs(objective, as_array(x0), **options)
+        success = r["converged"] & jnp.logical_not(r["failed"])
+        return OptimizeResults(
+            x=r["x"],
+            success=success,
+            status=r["status"],
+            fun=r["f"],
+            jac=r["g"],
+            hess_inv=None,
+            nfev=r["nfev"],
+            njev=r["ngev"],
+            nit=r["k"],
+        )
     raise ValueError(f"Method {method} not recognized")
 
 
@@ -338,3 +352,106 @@ def line_search(f, xk, pk, old_fval=None, old_old_fval=None, gfk=None, c1=1e-4, 
         g_k=s["g_star"],
         status=status,
     )
+
+
+# ---------------------------------------------------------------------------- L-BFGS
+
+
+def _lbfgs(
+    fun,
+    x0,
+    maxiter=None,
+    norm=np.inf,
+    maxcor=10,
+    ftol=2.220446049250313e-09,
+    gtol=1e-5,
+    maxfun=None,
+    maxgrad=None,
+    maxls=20,
+):
+    """Limited-memory BFGS (JAX's experimental method): the last ``maxcor`` steps and
+    gradient changes stand in for the inverse Hessian (the two-loop recursion)."""
+    d = len(x0)
+    dt = x0.dtype
+    if maxiter is None and maxfun is None and maxgrad is None:
+        maxiter = d * 200
+    maxiter = np.inf if maxiter is None else maxiter
+    maxfun = np.inf if maxfun is None else maxfun
+    maxgrad = np.inf if maxgrad is None else maxgrad
+    f0, g0 = api.value_and_grad(fun)(x0)
+    i32 = np.int32
+    state = {
+        "converged": jnp.array(False),
+        "failed": jnp.array(False),
+        "k": jnp.array(0, i32),
+        "nfev": jnp.array(1, i32),
+        "ngev": jnp.array(1, i32),
+        "x": x0,
+        "f": f0,
+        "g": g0,
+        "s_hist": jnp.zeros((maxcor, d), dtype=dt),
+        "y_hist": jnp.zeros((maxcor, d), dtype=dt),
+        "rho_hist": jnp.zeros((maxcor,), dtype=dt),
+        "gamma": jnp.array(1.0, dt),
+        "status": jnp.array(0, i32),
+        "ls_status": jnp.array(0, i32),
+    }
+
+    def step(s):
+        p = _two_loop(s)
+        ls = line_search(fun, s["x"], p, old_fval=s["f"], gfk=s["g"], maxiter=maxls)
+        s_k = jnp.asarray(ls.a_k).astype(p.dtype) * p
+        y_k = ls.g_k - s["g"]
+        rho_inv = jnp.real(_dot(y_k, s_k))
+        rho = jnp.reciprocal(rho_inv).astype(y_k.dtype)
+        gamma = rho_inv / jnp.real(_dot(jnp.conj(y_k), y_k))
+        status = jnp.array(0, i32)
+        status = jnp.where(s["f"] - ls.f_k < ftol, 4, status)
+        status = jnp.where(s["ngev"] >= maxgrad, 3, status)
+        status = jnp.where(s["nfev"] >= maxfun, 2, status)
+        status = jnp.where(s["k"] >= maxiter, 1, status)
+        status = jnp.where(ls.failed, 5, status)
+        converged = jnp.linalg.norm(ls.g_k, ord=norm) < gtol
+        return {
+            "converged": converged,
+            "failed": (status > 0) & ~converged,
+            "k": s["k"] + 1,
+            "nfev": s["nfev"] + ls.nfev,
+            "ngev": s["ngev"] + ls.ngev,
+            "x": (s["x"] + s_k).astype(s["x"].dtype),
+            "f": ls.f_k.astype(s["f"].dtype),
+            "g": ls.g_k.astype(s["g"].dtype),
+            "s_hist": jnp.roll(s["s_hist"], -1, axis=0).at[-1, :].set(s_k),
+            "y_hist": jnp.roll(s["y_hist"], -1, axis=0).at[-1, :].set(y_k),
+            "rho_hist": jnp.roll(s["rho_hist"], -1, axis=0).at[-1].set(rho),
+            "gamma": gamma.astype(s["g"].dtype),
+            "status": jnp.where(converged, 0, status).astype(i32),
+            "ls_status": ls.status.astype(i32),
+        }
+
+    return lax.while_loop(lambda s: ~s["converged"] & ~s["failed"], step, state)
+
+
+def _two_loop(s):
+    """-H g by the L-BFGS two-loop recursion over the stored (s, y, rho) pairs."""
+    dt = s["rho_hist"].dtype
+    size = len(s["rho_hist"])
+    used = jnp.where(s["k"] < size, s["k"], size)
+    q = -jnp.conj(s["g"])
+    alphas = jnp.zeros_like(s["rho_hist"])
+
+    def newest_first(j, carry):
+        q, alphas = carry
+        i = size - 1 - j
+        a_i = s["rho_hist"][i] * _dot(jnp.conj(s["s_hist"][i]), q).real.astype(dt)
+        return q - a_i * jnp.conj(s["y_hist"][i]), alphas.at[i].set(a_i)
+
+    q, alphas = lax.fori_loop(0, used, newest_first, (q, alphas))
+    q = s["gamma"] * q
+
+    def oldest_first(j, q):
+        i = size - used + j
+        b_i = s["rho_hist"][i] * _dot(s["y_hist"][i], q).real.astype(dt)
+        return q + (alphas[i] - b_i) * s["s_hist"][i]
+
+    return lax.fori_loop(0, used, oldest_first, q)
