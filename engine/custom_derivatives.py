@@ -104,7 +104,7 @@ class SymbolicZero:
         return f"SymbolicZero({self.aval.str_short()})"
 
     def instantiate(self) -> Any:
-        return instantiate(Zero(self.aval))
+        return _instantiate(Zero(self.aval))
 
     @staticmethod
     def from_primal_value(val: Any) -> SymbolicZero:
@@ -123,6 +123,18 @@ def zero_from_primal(val: Any, symbolic_zeros: bool = False) -> Any:
 
 def _to_symbolic(t: Any) -> Any:
     return SymbolicZero(t.aval) if type(t) is Zero else _user_value(t)
+
+
+def _instantiate(t: Any) -> Any:
+    """Zeros for a symbolic ``Zero``, weakly typed where its aval is (as JAX's)."""
+    if type(t) is not Zero:
+        return t
+    aval = t.aval
+    if aval.weak_type and aval.dtype != dtypes.float0:
+        from . import lax
+
+        return lax.full_like(core.WeakScalar(0, aval.dtype), 0, shape=aval.shape)
+    return instantiate(t)
 
 
 def _user_value(x: Any) -> Any:
@@ -331,7 +343,7 @@ def _custom_jvp_call_jvp(primals, tangents, *, call_jaxpr, jvp, num_consts, symb
         raise CustomJVPException()
     ps, ts = list(primals[num_consts:]), list(tangents[num_consts:])
     if not symbolic_zeros:
-        ts = [instantiate(t) for t in ts]
+        ts = [_instantiate(t) for t in ts]
     outs, touts = jvp(ps, ts)
     return list(outs), list(touts)
 
@@ -351,7 +363,7 @@ def _custom_jvp_call_batch(size, vals, dims, *, call_jaxpr, jvp, num_consts, sym
 
         def flat(*args):
             outs, touts = jvp(list(args[:n]), list(args[n:]))
-            return list(outs) + [instantiate(t) for t in touts]
+            return list(outs) + [_instantiate(t) for t in touts]
 
         res = batching.batch_flat(
             flat, size, list(ps) + list(ts), pdims + t_dims, [0] * (2 * n_out)
@@ -500,7 +512,7 @@ def _jvp_directly(trace: JVPTrace, vals: Sequence[Any], rule: _Rule, symbolic_ze
             zeros=[type(t) is Zero for t in tangents],
             impl=_custom_jvp_call_jvp,
         )
-    ts = list(tangents) if symbolic_zeros else [instantiate(t) for t in tangents]
+    ts = list(tangents) if symbolic_zeros else [_instantiate(t) for t in tangents]
     with core.set_current_trace(trace.parent):
         outs, touts = rule(list(primals), ts)
     if call is not None:
@@ -622,10 +634,10 @@ def _custom_vjp_call_jvp(
         raise CustomVJPException()
     ps, ts = list(primals[num_consts:]), list(tangents[num_consts:])
     outs, res, bwd_flat = fwd(ps, [type(t) is not Zero for t in ts])
-    out_avals = tuple(tangent_aval(core.get_aval(x).strip_weak_type()) for x in outs)
+    out_avals = tuple(tangent_aval(core.get_aval(x)) for x in outs)
     touts = custom_lin_p.bind(
         *res,
-        *[instantiate(t) for t in ts],
+        *[_instantiate(t) for t in ts],
         num_res=len(res),
         bwd=bwd_flat,
         out_avals=out_avals,
@@ -664,12 +676,12 @@ def _custom_vjp_call_batch(
         def batched_bwd(res_, cts):
             def flatb(*args):
                 cts_in = box["bwd"](list(args[:n_res]), list(args[n_res:]))
-                return [instantiate(c) for c in cts_in]
+                return [_instantiate(c) for c in cts_in]
 
             out = batching.batch_flat(
                 flatb,
                 size,
-                list(res_) + [instantiate(c) for c in cts],
+                list(res_) + [_instantiate(c) for c in cts],
                 [0] * (n_res + len(cts)),
                 [0] * len(ps),
             )
@@ -732,7 +744,7 @@ def _custom_lin_transpose(cts, *invals, num_res, bwd, out_avals, symbolic_zeros)
     if symbolic_zeros:
         cts = list(cts)
     else:
-        cts = [instantiate(c) for c in cts]
+        cts = [_instantiate(c) for c in cts]
     cts_in = bwd(res, cts)
     return [None] * num_res + list(cts_in)
 
@@ -1122,7 +1134,7 @@ def linear_transpose(fun: Callable[..., Any], *primals: Any, reduce_axes: tuple 
         return tree_unflatten(
             in_tree,
             [
-                instantiate(r) if r is not None else instantiate(Zero(a))
+                _instantiate(r) if r is not None else _instantiate(Zero(a))
                 for r, a in zip(res, in_avals)
             ],
         )
