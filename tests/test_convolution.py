@@ -400,3 +400,14 @@ def test_random_configurations_match_jax(nsp, size, k, stride, lhs_dil, rhs_dil,
     assert_close(fe(x, w), fj(x, w), **TOL)
     loss = lambda f: lambda x, w: (f(x, w) ** 2).sum()  # noqa: E731
     assert_close(engine.grad(loss(fe), (0, 1))(x, w), jax.grad(loss(fj), (0, 1))(x, w), **GRAD_TOL)
+
+
+def test_argument_errors_name_the_users_line():
+    x, w = rand((1, 3, 5, 5)), rand((2, 3, 3, 3))
+    with pytest.raises(TypeError) as e:
+        lax.conv_general_dilated(x, w, (1, 1), "SAME", dimension_numbers=("NCHW", "OIHW", "NHWQ"))
+    assert "must contain the characters 'N' and 'C'" in str(e.value)
+    assert "conv_general_dilated" in str(e.value) and "test_convolution.py" in str(e.value)
+    with pytest.raises(RuntimeError) as e:
+        lax.conv(x, w, (1, 1), "FULL")
+    assert "Unrecognized padding type" in str(e.value) and "test_convolution.py" in str(e.value)

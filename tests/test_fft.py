@@ -207,3 +207,13 @@ def test_bad_input():
     _raises_like_jax(
         lambda: lax.fft(xc, "dft", (6,)), lambda: jlax.fft(xc, "dft", (6,)), "Unknown FFT type"
     )
+
+
+def test_argument_errors_name_the_users_line():
+    x = rand((4, 6))
+    with pytest.raises(ValueError) as e:
+        ejnp.fft.fft(x, axis=(0, 1))
+    assert "does not support multiple axes" in str(e.value) and "test_fft.py" in str(e.value)
+    with pytest.raises(ValueError) as e:
+        lax.fft(x, "dft", (6,))
+    assert "Unknown FFT type" in str(e.value) and "test_fft.py" in str(e.value)

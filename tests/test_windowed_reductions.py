@@ -304,3 +304,14 @@ def test_generic_select_and_scatter_and_shape_tuple():
         assert_close(got, want, **TOL)
     args = ((7, 8), (2, 3), (2, 1), ((0, 1), (1, 1)))
     assert lax.reduce_window_shape_tuple(*args) == jlax.reduce_window_shape_tuple(*args)
+
+
+def test_argument_errors_name_the_users_line():
+    x = rand((4, 5))
+    with pytest.raises(RuntimeError) as e:
+        lax.reduce_window(x, 0.0, lax.add, (2, 2), (1, 1), "FULL")
+    assert "Unrecognized padding type" in str(e.value)
+    assert "test_windowed_reductions.py" in str(e.value)
+    with pytest.raises(ValueError) as e:
+        lax.reduce((x, x), (0.0,), lambda a, b: a, (0,))
+    assert "same tree structure" in str(e.value) and "test_windowed_reductions.py" in str(e.value)

@@ -8,6 +8,7 @@ strides turned into rhs dilation), as in JAX."""
 
 from __future__ import annotations
 
+import contextlib
 import math
 import operator
 from typing import NamedTuple
@@ -200,6 +201,22 @@ def conv_general_shape_tuple(lhs_shape, rhs_shape, window_strides, padding, dime
 conv_general_dilated_p = Primitive("conv_general_dilated")
 
 
+@contextlib.contextmanager
+def user_errors(prim, *operands):
+    """Argument errors found before binding ``prim`` name the primitive, the operand
+    types and the user's line, like the errors of its shape rule."""
+    try:
+        yield
+    except (TypeError, ValueError, RuntimeError) as e:
+        avals = []
+        for x in operands:
+            try:
+                avals.append(core.get_aval(x))
+            except Exception:
+                pass
+        raise core._annotate(e, prim, avals) from None
+
+
 def _ints(xs):
     return tuple(int(x) for x in xs)
 
@@ -221,38 +238,39 @@ def conv_general_dilated(
     """General n-d convolution (XLA's Convolution) with strides, padding ('SAME',
     'SAME_LOWER', 'VALID' or (low, high) pairs), lhs dilation (transposed convolution),
     rhs dilation (atrous), feature/batch groups and dimension numbers."""
-    lshape, rshape = np.shape(lhs), np.shape(rhs)
-    dnums = conv_dimension_numbers(lshape, rshape, dimension_numbers)
-    nsp = len(lshape) - 2
-    if lhs_dilation is None:
-        lhs_dilation = (1,) * nsp
-    elif isinstance(padding, str) and any(d != 1 for d in lhs_dilation):
-        raise ValueError(
-            "String padding is not implemented for transposed convolution using this "
-            "op. Please either exactly specify the required padding or use conv_transpose."
-        )
-    if rhs_dilation is None:
-        rhs_dilation = (1,) * (len(rshape) - 2)
-    if isinstance(padding, str):
-        lp, rp, _ = dnums
-        kernel = [rshape[i] for i in rp[2:]]
-        padding = padtype_to_pads(
-            [lshape[i] for i in lp[2:]], _dilate(kernel, rhs_dilation), window_strides, padding
-        )
-    else:
-        try:
-            padding = tuple((operator.index(lo), operator.index(hi)) for lo, hi in padding)
-        except (ValueError, TypeError) as e:
+    with user_errors(conv_general_dilated_p, lhs, rhs):
+        lshape, rshape = np.shape(lhs), np.shape(rhs)
+        dnums = conv_dimension_numbers(lshape, rshape, dimension_numbers)
+        nsp = len(lshape) - 2
+        if lhs_dilation is None:
+            lhs_dilation = (1,) * nsp
+        elif isinstance(padding, str) and any(d != 1 for d in lhs_dilation):
             raise ValueError(
-                "padding argument to conv_general_dilated should be a string or a "
-                f"sequence of (low, high) pairs, got {padding}"
-            ) from e
-    if preferred_element_type is not None:
-        preferred_element_type = dtypes.canonicalize_user_dtype(
-            preferred_element_type, "conv_general_dilated"
-        )
-    if out_sharding is not None:
-        raise NotImplementedError("conv_general_dilated: out_sharding is not supported")
+                "String padding is not implemented for transposed convolution using this "
+                "op. Please either exactly specify the required padding or use conv_transpose."
+            )
+        if rhs_dilation is None:
+            rhs_dilation = (1,) * (len(rshape) - 2)
+        if isinstance(padding, str):
+            lp, rp, _ = dnums
+            kernel = [rshape[i] for i in rp[2:]]
+            padding = padtype_to_pads(
+                [lshape[i] for i in lp[2:]], _dilate(kernel, rhs_dilation), window_strides, padding
+            )
+        else:
+            try:
+                padding = tuple((operator.index(lo), operator.index(hi)) for lo, hi in padding)
+            except (ValueError, TypeError) as e:
+                raise ValueError(
+                    "padding argument to conv_general_dilated should be a string or a "
+                    f"sequence of (low, high) pairs, got {padding}"
+                ) from e
+        if preferred_element_type is not None:
+            preferred_element_type = dtypes.canonicalize_user_dtype(
+                preferred_element_type, "conv_general_dilated"
+            )
+        if out_sharding is not None:
+            raise NotImplementedError("conv_general_dilated: out_sharding is not supported")
     return conv_general_dilated_p.bind(
         lhs,
         rhs,

@@ -55,35 +55,43 @@ def _real_dtype(dtype):
 def fft(x, fft_type, fft_lengths):
     """The transform ``fft_type`` ('fft', 'ifft', 'rfft', 'irfft' or an FftType) over
     the last ``len(fft_lengths)`` axes of ``x``."""
-    from ..numpy._util import as_operand
+    from .convolution import user_errors
 
-    if isinstance(fft_type, str):
-        if fft_type.lower() not in _NAMES or fft_type not in (fft_type.lower(), fft_type.upper()):
-            raise ValueError(f"Unknown FFT type '{fft_type}'")
-        typ = _NAMES[fft_type.lower()]
-    elif isinstance(fft_type, FftType):
-        typ = fft_type
-    else:
-        raise TypeError(f"Unknown FFT type value '{fft_type}'")
-    x = as_operand(x)
-    dtype = core.get_aval(x).dtype
-    if typ == FftType.RFFT:
-        if dtypes.is_complex(dtype):
-            raise ValueError("only real valued inputs supported for rfft")
-        target = dtypes.canonicalize_dtype(np.float64) if not dtypes.is_inexact(dtype) else dtype
-    else:
-        target = (
-            dtype
-            if dtypes.is_complex(dtype)
-            else dtypes.canonicalize_dtype(
-                _complex_dtype(dtype) if dtypes.is_inexact(dtype) else np.complex128
+    with user_errors(fft_p, x):
+        from ..numpy._util import as_operand
+
+        if isinstance(fft_type, str):
+            if fft_type.lower() not in _NAMES or fft_type not in (
+                fft_type.lower(),
+                fft_type.upper(),
+            ):
+                raise ValueError(f"Unknown FFT type '{fft_type}'")
+            typ = _NAMES[fft_type.lower()]
+        elif isinstance(fft_type, FftType):
+            typ = fft_type
+        else:
+            raise TypeError(f"Unknown FFT type value '{fft_type}'")
+        x = as_operand(x)
+        dtype = core.get_aval(x).dtype
+        if typ == FftType.RFFT:
+            if dtypes.is_complex(dtype):
+                raise ValueError("only real valued inputs supported for rfft")
+            target = (
+                dtypes.canonicalize_dtype(np.float64) if not dtypes.is_inexact(dtype) else dtype
             )
-        )
-    if target != dtype:
-        x = convert_element_type(x, target)
-    fft_lengths = tuple(int(n) for n in fft_lengths)
-    if not fft_lengths:
-        return x
+        else:
+            target = (
+                dtype
+                if dtypes.is_complex(dtype)
+                else dtypes.canonicalize_dtype(
+                    _complex_dtype(dtype) if dtypes.is_inexact(dtype) else np.complex128
+                )
+            )
+        if target != dtype:
+            x = convert_element_type(x, target)
+        fft_lengths = tuple(int(n) for n in fft_lengths)
+        if not fft_lengths:
+            return x
     return fft_p.bind(x, fft_type=typ, fft_lengths=fft_lengths)
 
 

@@ -106,6 +106,13 @@ def reduce(operands, init_values, computation, dimensions, out_sharding=None):
     """Reduce ``operands`` (a pytree of equal-shape arrays) over ``dimensions`` with the
     scalar ``computation(accumulator_tree, value_tree) -> tree``, starting at
     ``init_values``."""
+    from .convolution import user_errors
+
+    with user_errors(reduce_p, *tree_util.tree_leaves(operands)):
+        return _reduce(operands, init_values, computation, dimensions)
+
+
+def _reduce(operands, init_values, computation, dimensions):
     from ..numpy._util import as_operand
     from .convert import convert_element_type
 

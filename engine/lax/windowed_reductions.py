@@ -517,6 +517,31 @@ def reduce_window(
 ):
     """Reduce each window of ``operand`` (a pytree of arrays) with ``computation``,
     starting from ``init_value``: pooling, running sums, cumulative reductions."""
+    from .convolution import user_errors
+
+    with user_errors(reduce_window_p, *tree_util.tree_leaves(operand)):
+        return _reduce_window(
+            operand,
+            init_value,
+            computation,
+            window_dimensions,
+            window_strides,
+            padding,
+            base_dilation,
+            window_dilation,
+        )
+
+
+def _reduce_window(
+    operand,
+    init_value,
+    computation,
+    window_dimensions,
+    window_strides,
+    padding,
+    base_dilation,
+    window_dilation,
+):
     from ..numpy._util import as_operand
 
     flat, tree = tree_util.tree_flatten(operand)

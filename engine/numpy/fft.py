@@ -34,6 +34,21 @@ __all__ = [
 ]
 
 
+def _user_errors(fn):
+    """Argument errors of a jnp.fft function name the user's line."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(name, fft_type, a, *args):
+        from ..lax.convolution import user_errors
+        from ..lax.fft import fft_p
+
+        with user_errors(fft_p, a):
+            return fn(name, fft_type, a, *args)
+
+    return wrapper
+
+
 def _jnp():
     from .. import numpy as jnp
 
@@ -59,6 +74,7 @@ def _scale(x, factor):
     return _lax.mul(x, np.asarray(factor, core.get_aval(x).dtype))
 
 
+@_user_errors
 def _fft_core(func_name, fft_type, a, s, axes, norm):
     jnp = _jnp()
     full_name = f"jax.numpy.fft.{func_name}"
@@ -137,6 +153,7 @@ def _check_1d(func_name, axis):
         )
 
 
+@_user_errors
 def _fft_1d(func_name, fft_type, a, n, axis, norm):
     _check_1d(func_name, axis)
     return _fft_core(
@@ -144,6 +161,7 @@ def _fft_1d(func_name, fft_type, a, n, axis, norm):
     )
 
 
+@_user_errors
 def _fft_2d(func_name, fft_type, a, s, axes, norm):
     if len(axes) != 2:
         raise ValueError(f"jax.numpy.fft.{func_name} only supports 2 axes. Got axes = {axes!r}.")
