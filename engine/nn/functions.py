@@ -1,8 +1,9 @@
 """``engine.nn``: the activation functions and helpers of ``jax.nn``.
 
 Where JAX defines a derivative by hand (relu's is 0 at 0, relu6's is 0 at both kinks,
-log1mexp's), so does this module, with ``custom_jvp`` as JAX; softmax, log_softmax and logsumexp subtract a
-``stop_gradient``-ed maximum for numerical stability, as JAX does."""
+log1mexp's is ``1 / expm1(x)``), so does this module, with ``custom_jvp`` as JAX;
+softmax, log_softmax and logsumexp subtract a ``stop_gradient``-ed maximum for numerical
+stability, as JAX does."""
 
 from __future__ import annotations
 
@@ -351,14 +352,10 @@ def log1mexp(x):
     """``log(1 - exp(-x))``, through ``expm1`` below ``log(2)`` and ``log1p`` above,
     with JAX's custom derivative ``1 / expm1(x)``."""
     x = _float_arg("log1mexp", x)
-    c = jnp.log(2.0)
-    low = jnp.less(x, c)
-    x_low = jnp.where(low, x, c)
-    x_high = jnp.where(low, c, x)
     return jnp.where(
-        low,
-        jnp.log(jnp.negative(jnp.expm1(jnp.negative(x_low)))),
-        jnp.log1p(jnp.negative(jnp.exp(jnp.negative(x_high)))),
+        jnp.less(x, jnp.log(2.0)),
+        jnp.log(jnp.negative(jnp.expm1(jnp.negative(x)))),
+        jnp.log1p(jnp.negative(jnp.exp(jnp.negative(x)))),
     )
 
 
