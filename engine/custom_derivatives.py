@@ -1048,7 +1048,7 @@ def custom_gradient(fun: Callable[..., Any]) -> Callable[..., Any]:
 
     def fwd(*args):
         out, vjp = fun(*args)
-        ct_example = tree_map(lambda x: SymbolicZero.from_primal_value(x).instantiate(), out)
+        ct_example = tree_map(lambda x: _instantiate(Zero(tangent_aval(core.get_aval(x)))), out)
         conv, consts = closure_convert(vjp, ct_example)
         key = _stash(conv, len(consts))
         return out, (key, consts)

@@ -562,3 +562,65 @@ def test_jnp_sinc_derivatives_at_zero_as_jax():
         assert_close(f(0.0), g(0.0), rtol=1e-5, atol=1e-5)
         assert_close(f(0.3), g(0.3), rtol=1e-4, atol=1e-4)
         f, g = engine.grad(f), jax.grad(g)
+
+
+# ---------------------------------------------------------------------------- more corners
+
+
+def test_custom_vjp_symbolic_zeros_perturbed_flags():
+    def prog(m):
+        seen = []
+
+        @m.jax.custom_vjp
+        def h(x, y):
+            return x * y
+
+        def h_fwd(x, y):
+            seen.append((type(x).__name__, bool(x.perturbed), bool(y.perturbed)))
+            return x.value * y.value, (x.value, y.value)
+
+        def h_bwd(res, g):
+            return (g * res[1], None)
+
+        h.defvjp(h_fwd, h_bwd, symbolic_zeros=True)
+        return [m.jax.grad(h)(2.0, 3.0), m.jax.jit(m.jax.grad(h))(2.0, 3.0)], seen
+
+    (ours, eseen), (theirs, jseen) = prog(E), prog(J)
+    assert_close(ours, theirs)
+    assert eseen == jseen
+
+
+def test_more_corners():
+    def prog(m, x):
+        @m.jax.custom_vjp
+        def two(x):
+            return x * 2, x * 3
+
+        two.defvjp(lambda x: ((x * 2, x * 3), None), lambda r, g: (g[0] * 2 + g[1] * 3,))
+
+        @m.jax.custom_jvp
+        def fi(x, n):
+            return x * n
+
+        fi.defjvp(lambda p, t: (fi(*p), t[0] * p[1]))
+        cg = m.jax.custom_gradient(lambda x, y: (x * y, lambda g: (g * y, g * x)))
+        return [
+            m.jax.grad(lambda a: two(a)[0])(x),
+            m.jax.grad(fi)(x, 3),
+            m.jax.jacfwd(m.jax.nn.relu)(m.np.array([-1.0, 0.0, 2.0])),
+            m.jax.grad(cg, argnums=(0, 1))(x, 3.0),
+            m.jax.jvp(
+                lambda a: m.lax.fori_loop(0, 3, lambda i, c: m.jax.nn.relu(c) * 2.0, a),
+                (x,),
+                (1.0,),
+            )[1],
+        ]
+
+    both(prog, 2.0)
+
+
+def test_jit_of_jvp_of_custom_vjp_raises_jax_error():
+    g = sin_vjp(E)
+    with pytest.raises(TypeError, match="can't apply forward-mode autodiff"):
+        engine.jit(lambda x: engine.jvp(g, (x,), (1.0,)))(1.0)
+    assert float(engine.jit(engine.grad(g))(0.0)) == 3.0
