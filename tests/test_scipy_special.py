@@ -408,3 +408,19 @@ def test_sph_harm_y(x64_on):
             assert_close(esp.sph_harm_y(n, m, th, ph), ss.sph_harm_y(n, m, th, ph), rtol=1e-10)
         with pytest.raises(NotImplementedError, match="diff_n"):
             esp.sph_harm_y(n, m, th, ph, diff_n=1)
+
+
+def test_float16_and_bfloat16():
+    x = np.array([0.5, 1.0, 3.0], np.float16)
+    for name, args in [
+        ("i0e", (x,)),
+        ("xlogy", (x, x)),
+        ("betainc", (x, x, x / 4)),
+        ("logit", (x / 4,)),
+    ]:
+        assert_close(getattr(esp, name)(*args), getattr(jsp, name)(*args), rtol=1e-3)
+    with pytest.raises(TypeError, match="not supported"):
+        esp.log_ndtr(x)
+    xb = engine.numpy.array([1.0, 2.0], dtype=engine.numpy.bfloat16)
+    jb = jax.numpy.array([1.0, 2.0], dtype=jax.numpy.bfloat16)
+    assert_close(esp.i0e(xb), jsp.i0e(jb), rtol=1e-2)

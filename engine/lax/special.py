@@ -139,10 +139,10 @@ defjvp(polygamma_p, _polygamma_jvp_m, lambda g, m, x: mul(g, polygamma(add(m, _c
 # ---------------------------------------------------------------------------- lax-level lowerings
 
 
-def lower_via(impl):
+def lower_via(impl, upcast=True):
     """The lowering, for ``naryop``, that emits the ops of ``impl(*operands, **params)``
     (lax functions on operands broadcast to the output shape), traced once per shape/dtype/params. float16
-    and bfloat16 compute in float32, as in JAX."""
+    and bfloat16 compute in float32 (unless ``upcast`` is False), as in JAX."""
     cache = {}
 
     def rule(ctx, *args, **params):
@@ -157,7 +157,7 @@ def lower_via(impl):
             def traced(*xs):
                 from .convert import convert_element_type
 
-                low = out.dtype in (np.dtype(np.float16), dtypes.bfloat16)
+                low = upcast and out.dtype in (np.dtype(np.float16), dtypes.bfloat16)
                 if low:
                     xs = [convert_element_type(x, np.float32) for x in xs]
                 y = impl(*xs, **params)
