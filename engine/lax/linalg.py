@@ -384,10 +384,9 @@ lu_pivots_to_permutation_p = linalg_primitive(
 def _pivots_to_permutation(swaps, m):
     """Apply swap i <-> swaps[..., i] for i = 0..k-1 to iota(m), batched elementwise."""
     from .control_flow import fori_loop
-    from .elementwise import _const
     from .logic import eq, select
     from .reductions import reduce_sum
-    from .structural import broadcast_in_dim, broadcasted_iota, expand_dims
+    from .structural import broadcast_in_dim, broadcasted_iota
 
     shape = aval(swaps).shape
     k = shape[-1]
@@ -415,7 +414,6 @@ def _pivots_to_permutation(swaps, m):
         perm = select(at_i, broadcast_in_dim(pj, full, tuple(range(nb))), perm)
         return select(at_j, broadcast_in_dim(pi, full, tuple(range(nb))), perm)
 
-    del expand_dims, _const
     return fori_loop(np.int32(0), np.int32(k), body, perm0)
 
 

@@ -351,7 +351,6 @@ def _tridiagonal_product(dl, d, du, b):
 
     s = aval(b).shape
     nd = len(s)
-    diag_shape = aval(d).shape
 
     def col(v):
         return broadcast_in_dim(v, s, tuple(range(nd - 1)))
@@ -366,7 +365,6 @@ def _tridiagonal_product(dl, d, du, b):
         )
         above = mul(col(du), pad(b, zero, [(0, 0, 0)] * (nd - 2) + [(-1, 1, 0), (0, 0, 0)]))
         y = add(add(y, below), above)
-    del diag_shape
     return y
 
 
