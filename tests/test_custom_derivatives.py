@@ -624,3 +624,72 @@ def test_jit_of_jvp_of_custom_vjp_raises_jax_error():
     with pytest.raises(TypeError, match="can't apply forward-mode autodiff"):
         engine.jit(lambda x: engine.jvp(g, (x,), (1.0,)))(1.0)
     assert float(engine.jit(engine.grad(g))(0.0)) == 3.0
+
+
+# ---------------------------------------------------------------------------- custom_linear_solve / custom_root
+
+_A = np.array([[4.0, 1.0, 0.5], [1.0, 3.0, 0.2], [0.5, 0.2, 2.0]], np.float32)
+_B = np.array([[4.0, 1.0, 0.5], [0.3, 3.0, 0.2], [0.1, 0.7, 2.0]], np.float32)
+_b0 = np.array([1.0, 2.0, 3.0], np.float32)
+
+
+def _lin_solve(m, M, b, symmetric):
+    return m.lax.custom_linear_solve(
+        lambda x: M @ x,
+        b,
+        lambda matvec, y: m.np.linalg.solve(M, y),
+        None if symmetric else (lambda vecmat, y: m.np.linalg.solve(M.T, y)),
+        symmetric=symmetric,
+    )
+
+
+SOLVE_PROGRAMS = {
+    "value": lambda m: _lin_solve(m, m.np.asarray(_A), _b0, True),
+    "grad_b_symmetric": lambda m: m.jax.grad(
+        lambda b: m.np.sum(_lin_solve(m, m.np.asarray(_A), b, True) ** 2)
+    )(_b0),
+    "grad_M": lambda m: m.jax.grad(lambda M: m.np.sum(_lin_solve(m, M, _b0, False) ** 2))(
+        m.np.asarray(_B)
+    ),
+    "jvp_M": lambda m: m.jax.jvp(
+        lambda M: _lin_solve(m, M, _b0, False), (m.np.asarray(_B),), (m.np.ones((3, 3)),)
+    ),
+    "jit_grad_M": lambda m: m.jax.jit(
+        m.jax.grad(lambda M: m.np.sum(_lin_solve(m, M, _b0, False) ** 2))
+    )(m.np.asarray(_B)),
+    "vmap_grad_b": lambda m: m.jax.vmap(
+        m.jax.grad(lambda b: m.np.sum(_lin_solve(m, m.np.asarray(_B), b, False) ** 2))
+    )(m.np.stack([_b0, 2 * _b0])),
+    "vmap_M": lambda m: m.jax.vmap(lambda M: _lin_solve(m, M, _b0, False))(
+        m.np.stack([m.np.asarray(_B), m.np.asarray(_A)])
+    ),
+    "hessian_b": lambda m: m.jax.hessian(
+        lambda b: m.np.sum(_lin_solve(m, m.np.asarray(_B), b, False) ** 3)
+    )(_b0),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SOLVE_PROGRAMS))
+def test_custom_linear_solve(name):
+    ours, theirs = SOLVE_PROGRAMS[name](E), SOLVE_PROGRAMS[name](J)
+    assert_close(ours, theirs, rtol=1e-4, atol=1e-5)
+
+
+def _sqrt_root(m, a):
+    def newton(f, x0):
+        return m.lax.fori_loop(0, 30, lambda i, x: x - f(x) / m.jax.grad(f)(x), x0)
+
+    return m.lax.custom_root(lambda x: x**2 - a, 1.0, newton, lambda g, y: y / g(1.0))
+
+
+def test_custom_root():
+    def prog(m):
+        f = functools.partial(_sqrt_root, m)
+        return [
+            f(2.0),
+            m.jax.grad(f)(2.0),
+            m.jax.grad(m.jax.grad(f))(2.0),
+            m.jax.jit(m.jax.vmap(m.jax.grad(f)))(m.np.array([1.0, 4.0, 9.0])),
+        ]
+
+    assert_close(prog(E), prog(J), rtol=1e-5, atol=1e-6)

@@ -22,3 +22,4 @@ from .special_gamma import *  # noqa: F401,F403
 from .structural import *  # noqa: F401,F403
 from .windowed_reductions import *  # noqa: F401,F403
 from . import linalg  # noqa: F401,E402
+from .custom_solve import custom_linear_solve, custom_root  # noqa: F401,E402
