@@ -64,6 +64,15 @@ from .custom_derivatives import (  # noqa: F401,E402
     custom_vjp,
     linear_transpose,
 )
+from .debugging import (  # noqa: F401,E402
+    checking_leaks,
+    debug_infs,
+    debug_nans,
+    effects_barrier,
+    ensure_compile_time_eval,
+    named_call,
+    named_scope,
+)
 from .dtypes import float0  # noqa: F401
 from .jit import all_jitted, jit  # noqa: F401
 

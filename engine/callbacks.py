@@ -78,6 +78,21 @@ class Effect:
         return self.name
 
 
+class _ShownAs:
+    """A callable parameter printed in jaxprs as the function it wraps (JAX's text)."""
+
+    __slots__ = ("fn",)
+
+    def __init__(self, fn: Callable[..., Any]) -> None:
+        self.fn = fn
+
+    def __call__(self, *args: Any) -> Any:
+        return self.fn(*args)
+
+    def __repr__(self) -> str:
+        return repr(self.fn)
+
+
 debug_effect = Effect("Debug", False)
 ordered_debug_effect = Effect("OrderedDebug", True)
 
@@ -522,7 +537,7 @@ def debug_callback(
     code; under ``vmap`` once per batch element. ``debug_callback(ordered=True)`` with no
     callback returns the function to call (JAX's two-call form)."""
 
-    def call(callback, *c_args, **c_kwargs):
+    def _debug_callback(callback, *c_args, **c_kwargs):
         if not callable(callback):
             raise TypeError(
                 "first argument to jax.debug.callback must be callable, "
@@ -537,19 +552,19 @@ def debug_callback(
 
         debug_callback_p.bind(
             *dyn,
-            callback=_flat_callback,
+            callback=_ShownAs(_flat_callback),
             effect=ordered_debug_effect if ordered else debug_effect,
             partitioned=partitioned,
         )
 
     if callback is not None:
-        call(callback, *args, **kwargs)
+        _debug_callback(callback, *args, **kwargs)
         return None
     if args or kwargs:
         raise TypeError(
             f"debug_callback received unexpected arguments in the two-call form: {args=} {kwargs=}"
         )
-    return call
+    return _debug_callback
 
 
 # ---------------------------------------------------------------------------- debug_print

@@ -21,6 +21,10 @@ class Config:
         "jax_platforms": os.environ.get("JAX_PLATFORMS", ""),
         "jax_disable_jit": False,
         "jax_default_matmul_precision": None,
+        # engine/debugging.py: check outputs for NaN / Inf; leaked tracers
+        "jax_debug_nans": os.environ.get("JAX_DEBUG_NANS", "0").lower() in ("1", "true"),
+        "jax_debug_infs": os.environ.get("JAX_DEBUG_INFS", "0").lower() in ("1", "true"),
+        "jax_check_tracer_leaks": False,
     }
     # Flags whose value changes what tracing or lowering produces (part of cache keys).
     # ``jax_disable_jit`` is not one: it bypasses the caches altogether.

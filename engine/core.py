@@ -488,6 +488,7 @@ class _Context(threading.local):
     def __init__(self):
         self.trace = eval_trace  # one bottom trace shared by every thread
         self.source_info = None
+        self.name_stack = ""  # the named_scope names around the code being traced
 
 
 eval_trace = EvalTrace()
@@ -520,7 +521,10 @@ def source_info_context(info):
 
 
 def current_source_info():
-    return _ctx.source_info if _ctx.source_info is not None else user_frame()
+    info = _ctx.source_info if _ctx.source_info is not None else user_frame()
+    if _ctx.name_stack and info is not None:
+        info = info.in_scope(_ctx.name_stack)
+    return info
 
 
 def escaped_tracer_error(tracer, primitive=None):

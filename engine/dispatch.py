@@ -185,6 +185,10 @@ def apply_primitive(prim, args, params):
         entry.hits += 1
     outs = execute(entry.exe, args, _buffers(args, device))
     results = [Array(b, a, device) for b, a in zip(outs, entry.out_avals)]
+    if config.jax_debug_nans or config.jax_debug_infs:
+        from .debugging import check_primitive_outputs
+
+        check_primitive_outputs(prim, results)
     return results if prim.multiple_results else results[0]
 
 

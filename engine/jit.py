@@ -655,7 +655,13 @@ class JitFunction:
 
     # -- calling
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        if kwargs or self._has_static or config.jax_disable_jit:
+        if (
+            kwargs
+            or self._has_static
+            or config.jax_disable_jit
+            or config.jax_debug_nans
+            or config.jax_debug_infs
+        ):
             return self._call_general(args, kwargs)
         flat, in_tree = tree_util.tree_flatten(args)
         avals = tuple([x.aval if type(x) is Array else _arg_aval(x) for x in flat])
@@ -716,9 +722,14 @@ class JitFunction:
         e = self._cache.call_entry(self.fun, opts, static, in_tree, avals, device, ctx)
         bufs = e.const_args + dispatch._buffers(flat, device)
         outs = dispatch.execute(e.compiled._exe, flat, bufs)
-        return tree_util.tree_unflatten(
+        result = tree_util.tree_unflatten(
             e.out_tree, [Array(b, a, device) for b, a in zip(outs, e.out_avals)]
         )
+        if config.jax_debug_nans or config.jax_debug_infs:
+            from .debugging import check_jit_outputs
+
+            check_jit_outputs(self.__name__, self.fun, args, kwargs, result)
+        return result
 
     # -- stages
     def trace(self, *args: Any, **kwargs: Any) -> Traced:

@@ -26,23 +26,33 @@ def is_internal(filename):
 
 
 class SourceInfo:
-    __slots__ = ("file", "line", "function")
+    """Where an equation came from: the user's file, line and function, and the
+    ``named_scope`` names around it (``name_stack``, "outer/inner"; "" when none)."""
 
-    def __init__(self, file, line, function):
+    __slots__ = ("file", "line", "function", "name_stack")
+
+    def __init__(self, file, line, function, name_stack=""):
         self.file, self.line, self.function = file, line, function
+        self.name_stack = name_stack
+
+    def in_scope(self, scope):
+        """This location inside the named scope ``scope`` (outermost first)."""
+        stack = f"{scope}/{self.name_stack}" if self.name_stack else scope
+        return SourceInfo(self.file, self.line, self.function, stack)
 
     def __repr__(self):
         return f"{self.file}:{self.line} ({self.function})"
 
     def __eq__(self, other):
-        return isinstance(other, SourceInfo) and (self.file, self.line, self.function) == (
-            other.file,
-            other.line,
-            other.function,
-        )
+        return isinstance(other, SourceInfo) and (
+            self.file,
+            self.line,
+            self.function,
+            self.name_stack,
+        ) == (other.file, other.line, other.function, other.name_stack)
 
     def __hash__(self):
-        return hash((self.file, self.line, self.function))
+        return hash((self.file, self.line, self.function, self.name_stack))
 
 
 _internal_cache = {}

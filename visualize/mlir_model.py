@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 
-EQN_TAG = re.compile(r"^(?P<prim>.+)\.eqn(?P<path>\d+(?:_s?\d+)*)$")
+EQN_TAG = re.compile(r"^(?:.*/)?(?P<prim>[^/]+)\.eqn(?P<path>\d+(?:_s?\d+)*)$")
 
 
 def parse_eqn_tag(name):

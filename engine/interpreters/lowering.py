@@ -205,7 +205,8 @@ def jaxpr_subcomp(mctx, jaxpr, consts, args, path=()):
             raise NotImplementedError(f"No lowering rule for primitive '{prim.name}'")
         eqn_path = path + (i,)
         tag = eqn_tag(prim.name, eqn_path)
-        loc = _location(eqn.source_info, tag, mctx.locations)
+        scope = getattr(eqn.source_info, "name_stack", "")  # named_scope: XLA's op_name prefix
+        loc = _location(eqn.source_info, f"{scope}/{tag}" if scope else tag, mctx.locations)
         mctx.eqn_records.append((eqn_path, prim.name, tag, loc, mctx.function, eqn))
         with loc:
             ins = [read(v) for v in eqn.invars]
