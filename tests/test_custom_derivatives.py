@@ -693,3 +693,22 @@ def test_custom_root():
         ]
 
     assert_close(prog(E), prog(J), rtol=1e-5, atol=1e-6)
+
+
+_ONES3 = np.ones(3, np.float32)
+JAXPR_PROGRAMS = {
+    "grad_custom_jvp": (lambda m: m.jax.grad(sin_jvp(m)), (1.0, 2.0)),
+    "vmap_custom_jvp": (lambda m: m.jax.vmap(sin_jvp(m)), (_ONES3, _ONES3)),
+    "jit_custom_vjp": (lambda m: m.jax.jit(sin_vjp(m)), (1.0,)),
+    "vmap_custom_vjp": (lambda m: m.jax.vmap(sin_vjp(m)), (_ONES3,)),
+    "grad_vmap_custom_vjp": (
+        lambda m: m.jax.grad(lambda x: m.np.sum(m.jax.vmap(sin_vjp(m))(x))),
+        (_ONES3,),
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(JAXPR_PROGRAMS))
+def test_jaxpr_text_under_transformations(name):
+    make, args = JAXPR_PROGRAMS[name]
+    assert str(engine.make_jaxpr(make(E))(*args)) == str(jax.make_jaxpr(make(J))(*args))
