@@ -50,6 +50,10 @@ __all__ = [
     "custom_lin_p",
     "custom_vjp",
     "custom_vjp_call_p",
+    "CustomVJPPrimal",
+    "custom_vjp_primal_tree_values",
+    "linear_call",
+    "linear_call_p",
     "linear_transpose",
     "zero_from_primal",
 ]
@@ -1140,3 +1144,149 @@ def linear_transpose(fun: Callable[..., Any], *primals: Any, reduce_axes: tuple 
         )
 
     return transposed
+
+
+def custom_vjp_primal_tree_values(tree: Any) -> Any:
+    """The values of a pytree of ``CustomVJPPrimal``s (what a ``symbolic_zeros=True`` fwd
+    rule receives)."""
+    return tree_map(
+        lambda x: x.value if isinstance(x, CustomVJPPrimal) else x,
+        tree,
+        is_leaf=lambda x: isinstance(x, CustomVJPPrimal),
+    )
+
+
+# ============================================================================ linear_call
+
+linear_call_p = Primitive("linear_call", multiple_results=True)
+linear_call_p.subjaxprs_rule = lambda p: (p["callee"], p["transpose"])
+
+
+@linear_call_p.def_abstract_eval
+def _linear_call_abstract_eval(*avals, callee, **_):
+    return callee.out_avals
+
+
+def _linear_call_split(args, num_callee_consts, num_transpose_consts):
+    a, b = num_callee_consts, num_callee_consts + num_transpose_consts
+    return list(args[:a]), list(args[a:b]), list(args[b:])
+
+
+@linear_call_p.def_impl
+def _linear_call_impl(*args, callee, num_callee_consts, num_transpose_consts, **_):
+    cc, _, rest = _linear_call_split(args, num_callee_consts, num_transpose_consts)
+    return core.eval_jaxpr(callee.jaxpr, [], *cc, *rest)
+
+
+@linear_call_p.def_lowering
+def _linear_call_lowering(ctx, *args, callee, num_callee_consts, num_transpose_consts, **_):
+    cc, _, rest = _linear_call_split(args, num_callee_consts, num_transpose_consts)
+    return lowering.lower_jaxpr_inline(ctx, callee, cc + rest)
+
+
+def _linear_call_jvp(primals, tangents, **params):
+    outs = linear_call_p.bind(*primals, **params)
+    n_fixed = params["num_callee_consts"] + params["num_transpose_consts"] + params["num_res"]
+    lin_t = tangents[n_fixed:]
+    if all(type(t) is Zero for t in lin_t):
+        return outs, [Zero(tangent_aval(core.get_aval(o))) for o in outs]
+    touts = linear_call_p.bind(*primals[:n_fixed], *[_instantiate(t) for t in lin_t], **params)
+    return outs, touts
+
+
+linear_call_p.def_jvp(_linear_call_jvp)
+
+
+@linear_call_p.def_transpose
+def _linear_call_transpose(
+    cts, *args, callee, transpose, num_callee_consts, num_transpose_consts, num_res
+):
+    cc, tc, rest = _linear_call_split(args, num_callee_consts, num_transpose_consts)
+    res = rest[:num_res]
+    cts_lin = linear_call_p.bind(
+        *tc,
+        *cc,
+        *res,
+        *[_instantiate(c) for c in cts],
+        callee=transpose,
+        transpose=callee,
+        num_callee_consts=num_transpose_consts,
+        num_transpose_consts=num_callee_consts,
+        num_res=num_res,
+    )
+    return [None] * (num_callee_consts + num_transpose_consts + num_res) + list(cts_lin)
+
+
+@linear_call_p.def_batch
+def _linear_call_batch(
+    size, vals, dims, *, callee, transpose, num_callee_consts, num_transpose_consts, num_res
+):
+    vals = [batching.move_batch_axis(size, d, 0, v) for v, d in zip(vals, dims)]
+    cc, tc, rest = _linear_call_split(vals, num_callee_consts, num_transpose_consts)
+    n_ct = len(callee.out_avals)
+    bc, _ = jt.batch_jaxpr(callee, size, (0,) * (len(cc) + len(rest)), (True,) * n_ct)
+    n_t_in = len(tc) + num_res + n_ct
+    bt, _ = jt.batch_jaxpr(transpose, size, (0,) * n_t_in, (True,) * len(transpose.out_avals))
+    bc, bc_consts = _hoist(bc)
+    bt, bt_consts = _hoist(bt)
+    outs = linear_call_p.bind(
+        *bc_consts,
+        *cc,
+        *bt_consts,
+        *tc,
+        *rest,
+        callee=bc,
+        transpose=bt,
+        num_callee_consts=len(bc_consts) + len(cc),
+        num_transpose_consts=len(bt_consts) + len(tc),
+        num_res=num_res,
+    )
+    return outs, [0] * len(outs)
+
+
+def linear_call(
+    fun: Callable[..., Any], fun_transpose: Callable[..., Any], residual_args: Any, linear_args: Any
+) -> Any:
+    """Call ``fun(residual_args, linear_args)``, linear in ``linear_args``, whose
+    transpose is ``fun_transpose(residual_args, out_cotangent)`` (JAX's ``linear_call``)."""
+    res_flat, res_tree = tree_flatten(residual_args)
+    lin_flat, lin_tree = tree_flatten(linear_args)
+    n_res = len(res_flat)
+    res_avals = [core.get_aval(x) for x in res_flat]
+    lin_avals = [core.get_aval(x) for x in lin_flat]
+    name = _fun_name(fun)
+    tree_in = tree_structure((residual_args, linear_args))
+    callee, c_consts, out_tree = _trace_flat(
+        lambda r, l: fun(r, l), tree_in, res_avals + lin_avals, name
+    )
+    del n_res
+    ct_avals = [tangent_aval(a) for a in callee.out_avals]
+    ct_example = tree_unflatten(out_tree, [_instantiate(Zero(a)) for a in ct_avals])
+    t_tree_in = tree_structure((residual_args, ct_example))
+    t_box: list[Any] = []
+
+    def t_fun(r, ct):
+        out = fun_transpose(r, ct)
+        t_box.append(tree_structure(out))
+        return out
+
+    transpose, t_consts, t_out_tree = _trace_flat(
+        t_fun, t_tree_in, res_avals + ct_avals, _fun_name(fun_transpose)
+    )
+    if t_out_tree != lin_tree:
+        raise TypeError(
+            "transpose output pytree structure must match that of linear inputs, got output "
+            f"structure {t_out_tree} for linear inputs structure {lin_tree}."
+        )
+    outs = linear_call_p.bind(
+        *c_consts,
+        *t_consts,
+        *res_flat,
+        *lin_flat,
+        callee=callee,
+        transpose=transpose,
+        num_callee_consts=len(c_consts),
+        num_transpose_consts=len(t_consts),
+        num_res=len(res_flat),
+    )
+    return tree_unflatten(out_tree, outs)

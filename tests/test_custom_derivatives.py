@@ -712,3 +712,32 @@ JAXPR_PROGRAMS = {
 def test_jaxpr_text_under_transformations(name):
     make, args = JAXPR_PROGRAMS[name]
     assert str(engine.make_jaxpr(make(E))(*args)) == str(jax.make_jaxpr(make(J))(*args))
+
+
+def test_linear_call_and_primal_tree_values():
+    def prog(m):
+        from importlib import import_module
+
+        cd = import_module(f"{m.jax.__name__}.custom_derivatives")
+
+        def mul(r, x):
+            return r * x
+
+        def mul_t(r, ct):  # deliberately not the true transpose, so its use is visible
+            return 3.0 * r * ct
+
+        f = lambda r, x: cd.linear_call(mul, mul_t, r, x)  # noqa: E731
+        x = m.np.array([1.0, 2.0, 3.0])
+        pv = cd.custom_vjp_primal_tree_values(
+            (cd.CustomVJPPrimal(x, True), cd.CustomVJPPrimal(x, False))
+        )
+        return [
+            f(2.0, x),
+            m.jax.grad(lambda x: m.np.sum(f(2.0, x)))(x),
+            m.jax.jit(m.jax.grad(lambda x: m.np.sum(f(2.0, x))))(x),
+            m.jax.jvp(lambda x: f(2.0, x), (x,), (x,)),
+            m.jax.linear_transpose(lambda x: f(2.0, x), x)(x),
+            pv,
+        ]
+
+    both(prog)
