@@ -129,3 +129,35 @@ def test_add_any_is_the_ad_util_primitive():
     assert jvp.Zero is ad_util.Zero
     jaxpr = engine.make_jaxpr(engine.grad(lambda x: x * x))(2.0)
     assert "add_any" in str(jaxpr)
+
+
+# engine.numpy's modules, each importing only modules before it (at module level).
+NUMPY_LAYERS = [
+    "_util",
+    "ufuncs",
+    "shape_ops",
+    "reductions",
+    "creation",
+    "indexing",
+    "linalg_ops",
+    "sorting",
+    "misc",
+    "statistics",
+    "scalar_types",
+]
+
+
+def test_engine_numpy_imports_follow_one_order():
+    """No sibling imported inside a function to dodge a cycle: each layer imports, at
+    module level, only the layers below it."""
+    for i, name in enumerate(NUMPY_LAYERS):
+        path = ENGINE / "numpy" / f"{name}.py"
+        tree = ast.parse(path.read_text())
+        top = set(tree.body)
+        for node in ast.walk(tree):
+            if not (isinstance(node, ast.ImportFrom) and node.level == 1):
+                continue
+            sibling = node.module or ""
+            assert node in top, f"engine/numpy/{name}.py imports .{sibling} inside a function"
+            if sibling in NUMPY_LAYERS:
+                assert NUMPY_LAYERS.index(sibling) < i, f"{name} imports {sibling}, a later layer"

@@ -4,7 +4,14 @@ Modules by theme: ``creation`` (array, zeros, arange, ...), ``ufuncs`` (elementw
 comparisons, logic), ``reductions`` (sum, mean, var, cumsum, ...), ``shape_ops`` (reshape,
 concatenate, split, pad, ...), ``sorting``, ``linalg_ops`` (matmul, dot, einsum, ...),
 ``statistics`` (quantile, cov, bincount, ...), ``misc`` and ``indexing``; ``scalar_types``
-holds the callable ``jnp.float32`` & co, ``linalg`` the norms."""
+holds the callable ``jnp.float32`` & co, ``linalg`` the norms.
+
+Import order (acyclic; each module imports, at module level, only those before it):
+``_util`` (helpers, ``array``/``asarray``) < ``ufuncs`` < ``shape_ops`` < ``reductions`` <
+``creation`` < ``indexing`` < ``linalg_ops`` < ``sorting`` < ``misc`` (with ``where``, whose
+one-argument form is ``nonzero``) < ``statistics`` < ``scalar_types``. A helper a lower
+module needs moves down rather than being imported inside a function.
+(tests/test_import_cycles.py checks it.)"""
 
 import numpy as _np
 

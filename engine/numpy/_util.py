@@ -3,11 +3,13 @@ promotion (with weak types), rank promotion and axis handling."""
 
 from __future__ import annotations
 
+import builtins
 import operator
+import types
 
 import numpy as np
 
-from .. import core, dtypes, lax
+from .. import core, dispatch, dtypes, errors, lax
 from ..array import Array
 from ..config import config
 
@@ -224,8 +226,6 @@ def strong_scalar(x, dtype):
     key = (type(x), value.tobytes(), value.dtype)  # by bits: 0.0 == -0.0 in Python
     arr = _strong_scalars.get(key)
     if arr is None:
-        from .. import dispatch
-
         if len(_strong_scalars) > 1024:
             _strong_scalars.clear()
         arr = _strong_scalars[key] = dispatch.device_put_value(value)
@@ -246,11 +246,7 @@ def as_array(x):
     """``x`` as an Array or tracer (for results that pass an input through)."""
     if isinstance(x, (Array, core.Tracer)):
         return x
-    from .creation import asarray
-
     if type(x) is core.WeakScalar:
-        from .. import dispatch
-
         return dispatch.device_put_value(x)
     return asarray(x)
 
@@ -318,8 +314,6 @@ def static_int(x, what):
     if isinstance(x, core.Tracer):
         v = x.to_concrete_value()
         if v is None:
-            from .. import errors
-
             raise errors.ConcretizationTypeError(
                 f"{what} must be a concrete (static) value; got a traced array with shape "
                 f"{x.shape} and dtype {x.dtype}."
@@ -333,8 +327,6 @@ def concrete_value(x, what):
     if isinstance(x, core.Tracer):
         v = x.to_concrete_value()
         if v is None:
-            from .. import errors
-
             raise errors.ConcretizationTypeError(
                 f"Abstract tracer value encountered where concrete value is expected: {what} "
                 f"requires a concrete value, got a traced array with shape {x.shape} and "
@@ -342,3 +334,116 @@ def concrete_value(x, what):
             )
         x = v
     return np.asarray(x)
+
+
+# ---------------------------------------------------------------------------- array / asarray
+# Here, below every other module of engine.numpy: they all turn inputs into arrays.
+
+_object_dtype = np.dtype(object)
+
+
+def _user_dtype(dtype, fun_name):
+    return None if dtype is None else dtypes.canonicalize_user_dtype(dtype, fun_name)
+
+
+def array(object, dtype=None, copy=True, order="K", ndmin=0):
+    """An Array from a value: Arrays, tracers, NumPy values, Python scalars and (nested)
+    lists/tuples of them. Python scalars are weakly typed; lists are not."""
+    dtype = _user_dtype(dtype, "array")
+    if hasattr(object, "__jax_array__") and not isinstance(object, (Array, core.Tracer)):
+        object = object.__jax_array__()
+    if isinstance(object, core.WeakScalar):
+        object = object.value
+    if isinstance(object, (Array, core.Tracer)):
+        out = object
+    elif isinstance(object, (list, tuple)):
+        out = _from_sequence(object, dtype)
+    elif dtypes.is_python_scalar(object):
+        _check_int_range(object, dtype)
+        dt = dtype if dtype is not None else dtypes.python_scalar_dtype(object)
+        weak = dtype is None and type(object) is not bool
+        out = dispatch.device_put_value(np.asarray(object).astype(dt), None, weak_type=weak)
+    elif object is None:
+        raise ValueError("None is not a valid value for jnp.array")
+    else:
+        if isinstance(object, types.GeneratorType):
+            raise TypeError(
+                f"Value {object!r} with dtype object is not a valid JAX array type. "
+                "Only arrays of numeric types are supported by JAX."
+            )
+        val = np.asarray(object)
+        if val.dtype == _object_dtype:
+            raise TypeError("JAX only supports number and bool dtypes, got dtype object in array")
+        target = dtype if dtype is not None else dtypes.canonicalize_dtype(val.dtype)
+        out = dispatch.device_put_value(val.astype(target, copy=False))
+    if dtype is not None and core.get_aval(out).dtype != dtype:
+        out = lax.convert_element_type(out, dtype)
+    if ndmin and ndim_of(out) < ndmin:
+        out = lax.broadcast_to_rank(out, ndmin)
+    return out
+
+
+def _check_int_range(x, dtype):
+    if type(x) is int:
+        dt = (
+            dtype
+            if dtype is not None and dtypes.is_int(dtype)
+            else (dtypes.default_int_dtype() if dtype is None else None)
+        )
+        if dt is not None:
+            info = np.iinfo(dt)
+            if not info.min <= x <= info.max:
+                raise OverflowError(f"Python int {x} too large to convert to {dt.name}")
+
+
+def _leaves(seq):
+    for x in seq:
+        if isinstance(x, (list, tuple)):
+            yield from _leaves(x)
+        else:
+            yield x
+
+
+def _from_sequence(seq, dtype):
+    leaves = list(_leaves(seq))
+    if builtins.any(x is None for x in leaves):
+        raise ValueError("None is not a valid value for jnp.array")
+    traced = any(isinstance(x, (Array, core.Tracer)) for x in leaves)
+    if not traced:
+        if dtype is None and not builtins.all(dtypes.is_python_scalar(x) for x in leaves):
+            dtype = dtypes.result_type(*leaves)  # NumPy scalars keep their width
+        val = np.asarray(seq) if dtype is None else np.asarray(seq, dtype)
+        if val.dtype == _object_dtype:
+            raise TypeError(
+                "JAX only supports number and bool dtypes, got dtype object in "
+                "array (ragged or unsupported values)"
+            )
+        target = dtype if dtype is not None else dtypes.canonicalize_dtype(val.dtype)
+        return dispatch.device_put_value(val.astype(target, copy=False))
+    if dtype is None:
+        dtype = dtypes.result_type(*leaves) if leaves else dtypes.default_float_dtype()
+    return _stack_nested(seq, dtype)
+
+
+def _stack_nested(seq, dtype):
+    if isinstance(seq, (list, tuple)):
+        parts = [_stack_nested(x, dtype) for x in seq]
+        shapes = {shape_of(p) for p in parts}
+        if len(shapes) > 1:
+            raise ValueError(
+                f"setting an array element with a sequence: inhomogeneous shapes {sorted(shapes)}"
+            )
+        parts = [
+            lax.broadcast_in_dim(p, (1,) + shape_of(p), tuple(range(1, ndim_of(p) + 1)))
+            for p in parts
+        ]
+        if not parts:
+            return dispatch.device_put_value(np.zeros((0,), dtype))
+        return lax.concatenate(parts, 0) if len(parts) > 1 else parts[0]
+    if isinstance(seq, (Array, core.Tracer)):
+        return lax.convert_element_type(seq, dtype)
+    return dispatch.device_put_value(np.asarray(seq).astype(dtype))
+
+
+def asarray(a, dtype=None, order=None, *, copy=None):
+    return array(a, dtype=dtype, copy=bool(copy), order=order)

@@ -3,14 +3,25 @@
 from __future__ import annotations
 
 import builtins
-import types
 import operator
 
 import numpy as np
 
-from .. import core, dispatch, dtypes, lax
+from .. import core, dtypes, lax
 from ..array import Array
-from ._util import as_array, check_arraylike, concrete_value, ndim_of, shape_of, to_inexact_dtype
+from ._util import (
+    _user_dtype,
+    array,
+    as_array,
+    asarray,
+    check_arraylike,
+    concrete_value,
+    ndim_of,
+    shape_of,
+    to_inexact_dtype,
+)
+from .shape_ops import broadcast_to
+from .ufuncs import power
 
 __all__ = [
     "array",
@@ -35,115 +46,6 @@ __all__ = [
     "from_dlpack",
     "frombuffer",
 ]
-
-_object_dtype = np.dtype(object)
-
-
-def _user_dtype(dtype, fun_name):
-    return None if dtype is None else dtypes.canonicalize_user_dtype(dtype, fun_name)
-
-
-def array(object, dtype=None, copy=True, order="K", ndmin=0):
-    """An Array from a value: Arrays, tracers, NumPy values, Python scalars and (nested)
-    lists/tuples of them. Python scalars are weakly typed; lists are not."""
-    dtype = _user_dtype(dtype, "array")
-    if hasattr(object, "__jax_array__") and not isinstance(object, (Array, core.Tracer)):
-        object = object.__jax_array__()
-    if isinstance(object, core.WeakScalar):
-        object = object.value
-    if isinstance(object, (Array, core.Tracer)):
-        out = object
-    elif isinstance(object, (list, tuple)):
-        out = _from_sequence(object, dtype)
-    elif dtypes.is_python_scalar(object):
-        _check_int_range(object, dtype)
-        dt = dtype if dtype is not None else dtypes.python_scalar_dtype(object)
-        weak = dtype is None and type(object) is not bool
-        out = dispatch.device_put_value(np.asarray(object).astype(dt), None, weak_type=weak)
-    elif object is None:
-        raise ValueError("None is not a valid value for jnp.array")
-    else:
-        if isinstance(object, types.GeneratorType):
-            raise TypeError(
-                f"Value {object!r} with dtype object is not a valid JAX array type. "
-                "Only arrays of numeric types are supported by JAX."
-            )
-        val = np.asarray(object)
-        if val.dtype == _object_dtype:
-            raise TypeError("JAX only supports number and bool dtypes, got dtype object in array")
-        target = dtype if dtype is not None else dtypes.canonicalize_dtype(val.dtype)
-        out = dispatch.device_put_value(val.astype(target, copy=False))
-    if dtype is not None and core.get_aval(out).dtype != dtype:
-        out = lax.convert_element_type(out, dtype)
-    if ndmin and ndim_of(out) < ndmin:
-        out = lax.broadcast_to_rank(out, ndmin)
-    return out
-
-
-def _check_int_range(x, dtype):
-    if type(x) is int:
-        dt = (
-            dtype
-            if dtype is not None and dtypes.is_int(dtype)
-            else (dtypes.default_int_dtype() if dtype is None else None)
-        )
-        if dt is not None:
-            info = np.iinfo(dt)
-            if not info.min <= x <= info.max:
-                raise OverflowError(f"Python int {x} too large to convert to {dt.name}")
-
-
-def _leaves(seq):
-    for x in seq:
-        if isinstance(x, (list, tuple)):
-            yield from _leaves(x)
-        else:
-            yield x
-
-
-def _from_sequence(seq, dtype):
-    leaves = list(_leaves(seq))
-    if builtins.any(x is None for x in leaves):
-        raise ValueError("None is not a valid value for jnp.array")
-    traced = any(isinstance(x, (Array, core.Tracer)) for x in leaves)
-    if not traced:
-        if dtype is None and not builtins.all(dtypes.is_python_scalar(x) for x in leaves):
-            dtype = dtypes.result_type(*leaves)  # NumPy scalars keep their width
-        val = np.asarray(seq) if dtype is None else np.asarray(seq, dtype)
-        if val.dtype == _object_dtype:
-            raise TypeError(
-                "JAX only supports number and bool dtypes, got dtype object in "
-                "array (ragged or unsupported values)"
-            )
-        target = dtype if dtype is not None else dtypes.canonicalize_dtype(val.dtype)
-        return dispatch.device_put_value(val.astype(target, copy=False))
-    if dtype is None:
-        dtype = dtypes.result_type(*leaves) if leaves else dtypes.default_float_dtype()
-    return _stack_nested(seq, dtype)
-
-
-def _stack_nested(seq, dtype):
-    if isinstance(seq, (list, tuple)):
-        parts = [_stack_nested(x, dtype) for x in seq]
-        shapes = {shape_of(p) for p in parts}
-        if len(shapes) > 1:
-            raise ValueError(
-                f"setting an array element with a sequence: inhomogeneous shapes {sorted(shapes)}"
-            )
-        parts = [
-            lax.broadcast_in_dim(p, (1,) + shape_of(p), tuple(range(1, ndim_of(p) + 1)))
-            for p in parts
-        ]
-        if not parts:
-            return dispatch.device_put_value(np.zeros((0,), dtype))
-        return lax.concatenate(parts, 0) if len(parts) > 1 else parts[0]
-    if isinstance(seq, (Array, core.Tracer)):
-        return lax.convert_element_type(seq, dtype)
-    return dispatch.device_put_value(np.asarray(seq).astype(dtype))
-
-
-def asarray(a, dtype=None, order=None, *, copy=None):
-    return array(a, dtype=dtype, copy=bool(copy), order=order)
 
 
 def copy(a, order=None):
@@ -212,7 +114,6 @@ def full(shape, fill_value, dtype=None, *, device=None):
 
 
 def broadcast_array(x, shape):
-    from .shape_ops import broadcast_to
 
     return broadcast_to(x, shape)
 
@@ -348,7 +249,6 @@ def _skip(ndim, axis):
 
 
 def logspace(start, stop, num=50, endpoint=True, base=10.0, dtype=None, axis=0):
-    from .ufuncs import power
 
     dtype = _user_dtype(dtype, "logspace")
     comp = dtypes.result_type(start, stop, dtypes.default_float_dtype())

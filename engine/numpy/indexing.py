@@ -18,6 +18,9 @@ import numpy as np
 from .. import core, dtypes, errors, lax
 from ..array import Array
 from ..lax import GatherDimensionNumbers, GatherScatterMode, ScatterDimensionNumbers
+from ._util import check_arraylike, promote_dtypes
+from .creation import array, asarray
+from .ufuncs import divide, power
 
 NONE, ELLIPSIS, SLICE, INT, BOOL, ARRAY = "none", "ellipsis", "slice", "int", "bool", "array"
 
@@ -91,7 +94,6 @@ def _has_arrays(seq):
 
 
 def _jnp_array(x):
-    from . import array
 
     return array(x)
 
@@ -544,12 +546,10 @@ def _broadcast_index(a, shape):
 
 
 def _as_array(x, fun_name):
-    from ._util import check_arraylike
 
     check_arraylike(fun_name, x)
     if isinstance(x, (Array, core.Tracer)):
         return x
-    from . import asarray
 
     return asarray(x.value if isinstance(x, core.WeakScalar) else x)
 
@@ -631,7 +631,6 @@ def _scatter_update(
     normalize_indices=True,
 ):
     """x with ``x[idx] (op)= y`` applied, functionally."""
-    from ._util import promote_dtypes
 
     x = _as_array(x, "scatter")
     x_aval = core.get_aval(x)
@@ -677,7 +676,6 @@ def _scatter_update(
 def _update_operand(x_aval, y):
     """The update values as an operand: Python ints that fit take x's integer dtype;
     other Python scalars are weakly typed."""
-    from ._util import check_arraylike
 
     if isinstance(y, (Array, core.Tracer)):
         return y
@@ -693,7 +691,6 @@ def _update_operand(x_aval, y):
     if isinstance(y, (list, tuple)):
         return _jnp_array(y)
     check_arraylike("scatter", y)
-    from . import asarray
 
     return asarray(y)
 
@@ -840,7 +837,6 @@ class _IndexUpdateRef:
         mode=None,
         wrap_negative_indices=True,
     ):
-        from . import divide
 
         return divide(
             self.array,
@@ -864,7 +860,6 @@ class _IndexUpdateRef:
         mode=None,
         wrap_negative_indices=True,
     ):
-        from . import power
 
         return power(
             self.array,

@@ -19,6 +19,8 @@ from ._util import (
     promote_dtypes,
     shape_of,
 )
+from .shape_ops import broadcast_arrays, moveaxis, stack
+from .ufuncs import multiply, subtract
 
 __all__ = [
     "matmul",
@@ -192,7 +194,6 @@ def vecdot(x1, x2, /, *, axis=-1, precision=None, preferred_element_type=None):
     x1, x2, dtype = _operands("vecdot", x1, x2)
     if dtypes.is_complex(dtype_of(x1)):
         x1 = lax.conj(x1)
-    from .shape_ops import broadcast_arrays, moveaxis
 
     x1, x2 = broadcast_arrays(x1, x2) if shape_of(x1) != shape_of(x2) else (x1, x2)
     nd = ndim_of(x1)
@@ -229,8 +230,6 @@ def vecmat(x1, x2, /, *, precision=None, preferred_element_type=None):
 def inner(a, b, *, precision=None, preferred_element_type=None):
     a, b, dtype = _operands("inner", a, b)
     if ndim_of(a) == 0 or ndim_of(b) == 0:
-        from .ufuncs import multiply
-
         return _finish(multiply(a, b), dtype, preferred_element_type)
     pref = dtype if preferred_element_type is None else preferred_element_type
     return _dot_general(a, b, ((ndim_of(a) - 1,), (ndim_of(b) - 1,)), ((), ()), precision, pref)
@@ -238,7 +237,6 @@ def inner(a, b, *, precision=None, preferred_element_type=None):
 
 def outer(a, b, out=None):
     check_arraylike("outer", a, b)
-    from .ufuncs import multiply
 
     a, b = _ravel(as_operand(a)), _ravel(as_operand(b))
     return multiply(lax.expand_dims(a, (1,)), lax.expand_dims(b, (0,)))
@@ -277,7 +275,6 @@ def tensordot(a, b, axes=2, *, precision=None, preferred_element_type=None):
 
 def kron(a, b):
     check_arraylike("kron", a, b)
-    from .ufuncs import multiply
 
     a, b = promote_dtypes(a, b)
     a, b = as_array(a), as_array(b)
@@ -292,8 +289,6 @@ def kron(a, b):
 def cross(a, b, axisa=-1, axisb=-1, axisc=-1, axis=None):
     """Cross product of 3-vectors (2-vectors are padded with a zero z component)."""
     check_arraylike("cross", a, b)
-    from .shape_ops import broadcast_arrays, moveaxis
-    from .ufuncs import multiply, subtract
 
     if axis is not None:
         axisa = axisb = axisc = axis
@@ -321,7 +316,6 @@ def cross(a, b, axisa=-1, axisb=-1, axisc=-1, axis=None):
         subtract(multiply(a0, b1), multiply(a1, b0)),
     ]
     c = broadcast_arrays(*c)
-    from .shape_ops import stack
 
     return moveaxis(stack(c, -1), -1, axisc)
 

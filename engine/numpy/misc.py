@@ -23,8 +23,16 @@ from ._util import (
     shape_of,
     weak_scalar,
 )
+from .reductions import all as all_
+from .reductions import any as any_
+from .reductions import cumsum
+from .reductions import sum as sum_
+from .shape_ops import atleast_1d, broadcast_to, concatenate, moveaxis, ravel, stack
+from .ufuncs import add, imag, isfinite, isnan, isneginf, isposinf, multiply
+from .ufuncs import where as _where3
 
 __all__ = [
+    "where",
     "isclose",
     "allclose",
     "array_equal",
@@ -79,7 +87,6 @@ def isclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
         else lax.convert_element_type(atol, real)
     )
     both_nan = lax.bitwise_and(lax.ne(a, a), lax.ne(b, b))
-    from .ufuncs import isfinite
 
     finite = isfinite(b)
     close = lax.le(lax.abs(lax.sub(a, b)), lax.add(atol, lax.mul(rtol, lax.abs(b))))
@@ -90,13 +97,11 @@ def isclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
 
 
 def allclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
-    from .reductions import all as all_
 
     return all_(isclose(a, b, rtol, atol, equal_nan))
 
 
 def array_equal(a1, a2, equal_nan=False):
-    from .reductions import all as all_
 
     try:
         a1, a2 = as_operand(a1), as_operand(a2)
@@ -113,7 +118,6 @@ def array_equal(a1, a2, equal_nan=False):
 
 
 def array_equiv(a1, a2):
-    from .reductions import all as all_
 
     a1, a2 = as_operand(a1), as_operand(a2)
     try:
@@ -130,7 +134,6 @@ def array_equiv(a1, a2):
 def diff(a, n=1, axis=-1, prepend=None, append=None):
     """``n``-th discrete difference along ``axis`` (``not_equal`` for booleans)."""
     check_arraylike("diff", a)
-    from .shape_ops import concatenate
 
     a = as_array(as_operand(a))
     nd = ndim_of(a)
@@ -158,7 +161,6 @@ def diff(a, n=1, axis=-1, prepend=None, append=None):
 
 def _diff_extra(extra, a, ax):
     """A ``prepend``/``append`` value: scalars become a size-1 slab along ``ax``."""
-    from .shape_ops import broadcast_to
 
     extra = as_operand(extra)
     if ndim_of(extra) == 0:
@@ -169,7 +171,6 @@ def _diff_extra(extra, a, ax):
 
 
 def ediff1d(ary, to_end=None, to_begin=None):
-    from .shape_ops import concatenate, ravel
 
     out = diff(ravel(ary))
     parts = [ravel(to_begin)] if to_begin is not None else []
@@ -211,7 +212,6 @@ def diagonal(a, offset=0, axis1=0, axis2=1):
     """The ``offset`` diagonal of the plane (axis1, axis2), as the last axis: a strided
     slice of the plane flattened."""
     check_arraylike("diagonal", a)
-    from .shape_ops import moveaxis
 
     a = as_array(as_operand(a))
     nd = ndim_of(a)
@@ -241,8 +241,6 @@ def trace(a, offset=0, axis1=0, axis2=1, dtype=None, out=None):
     if out is not None:
         raise NotImplementedError("The 'out' argument to jnp.trace is not supported.")
     check_arraylike("trace", a)
-    from .reductions import sum as sum_
-    from .shape_ops import moveaxis
 
     a = as_array(as_operand(a))
     nd = ndim_of(a)
@@ -282,7 +280,6 @@ def diag(v, k=0):
 
 
 def diagflat(v, k=0):
-    from .shape_ops import ravel
 
     return diag(ravel(v), k)
 
@@ -329,7 +326,6 @@ def isrealobj(x):
 
 
 def iscomplex(x):
-    from .ufuncs import imag
 
     x = as_operand(x)
     i = imag(x)
@@ -337,7 +333,6 @@ def iscomplex(x):
 
 
 def isreal(x):
-    from .ufuncs import imag
 
     x = as_operand(x)
     i = imag(x)
@@ -372,10 +367,14 @@ def nonzero(a, *, size=None, fill_value=None):
     return _nonzero_sized(a, int(size), fill_value, idt)
 
 
+def where(condition, x=None, y=None, /, *, size=None, fill_value=None):
+    """``x`` where ``condition`` holds, else ``y``; with one argument, ``nonzero``."""
+    if x is None and y is None:
+        return nonzero(condition, size=size, fill_value=fill_value)
+    return _where3(condition, x, y)
+
+
 def _nonzero_sized(a, size, fill_value, idt):
-    from .reductions import cumsum
-    from .reductions import sum as sum_
-    from .shape_ops import ravel
 
     flat = ravel(a)
     mask = lax.ne(flat, lax.full_like(flat, 0)) if dtype_of(flat) != np.bool_ else flat
@@ -403,13 +402,11 @@ def _nonzero_sized(a, size, fill_value, idt):
 
 
 def flatnonzero(a, *, size=None, fill_value=None):
-    from .shape_ops import ravel
 
     return nonzero(ravel(a), size=size, fill_value=fill_value)[0]
 
 
 def argwhere(a, *, size=None, fill_value=None):
-    from .shape_ops import atleast_1d, stack
 
     a = atleast_1d(as_operand(a))
     idx = nonzero(a, size=size, fill_value=fill_value)
@@ -431,8 +428,6 @@ def select(condlist, choicelist, default=0):
         )
     if not condlist:
         raise ValueError("condlist must be non-empty")
-    from .ufuncs import where
-
     out = default
     for cond, choice in zip(condlist[::-1], choicelist[::-1]):
         out = where(cond, choice, out)
@@ -441,7 +436,6 @@ def select(condlist, choicelist, default=0):
 
 def nan_to_num(x, copy=True, nan=0.0, posinf=None, neginf=None):
     check_arraylike("nan_to_num", x)
-    from .ufuncs import isnan, isneginf, isposinf, where
 
     x = as_operand(x)
     dt = dtype_of(x)
@@ -461,8 +455,6 @@ def nan_to_num(x, copy=True, nan=0.0, posinf=None, neginf=None):
 
 def isin(element, test_elements, assume_unique=False, invert=False):
     """Whether each element is in ``test_elements`` (a broadcast comparison)."""
-    from .reductions import any as any_
-    from .shape_ops import ravel
 
     check_arraylike("isin", element, test_elements)
     element, test = promote_dtypes(element, test_elements)
@@ -482,7 +474,6 @@ def polyval(p, x, *, unroll=16):
     check_arraylike("polyval", p, x)
     p, x = promote_dtypes(p, x)
     p = as_array(p)
-    from .ufuncs import add, multiply
 
     out = lax.full_like(x, 0) if not dtypes.is_python_scalar(x) else 0 * x
     for i in range(shape_of(p)[0]):
@@ -492,7 +483,6 @@ def polyval(p, x, *, unroll=16):
 
 def trapezoid(y, x=None, dx=1.0, axis=-1):
     """Integral of ``y`` by the trapezoidal rule."""
-    from .reductions import sum as sum_
 
     (y,) = promote_args_inexact("trapezoid", y)
     y = as_array(y)
@@ -511,6 +501,5 @@ def trapezoid(y, x=None, dx=1.0, axis=-1):
         shape = [1] * ndim_of(avg)
         shape[ax] = shape_of(dxs)[0]
         dxs = lax.reshape(as_array(dxs), tuple(shape))
-    from .ufuncs import multiply
 
     return sum_(multiply(avg, dxs), axis=ax)

@@ -21,6 +21,9 @@ from ._util import (
     to_inexact_dtype,
     weak_scalar,
 )
+from .shape_ops import broadcast_to
+from .ufuncs import where
+from .ufuncs import where as where_fn
 
 __all__ = [
     "sum",
@@ -83,7 +86,6 @@ def _default_accumulator(dtype):
 
 
 def _where_fill(mask, a, fill):
-    from .ufuncs import where
 
     return where(mask, a, fill)
 
@@ -304,7 +306,6 @@ def _count(a, axes, where):
     if where is None:
         shape = shape_of(a)
         return int(np.prod([shape[ax] for ax in axes], dtype=np.int64))
-    from .shape_ops import broadcast_to
 
     mask = broadcast_to(as_operand(where), shape_of(a))
     counts = lax.convert_element_type(mask, dtypes.default_int_dtype())
@@ -344,8 +345,6 @@ def average(a, axis=None, weights=None, returned=False, keepdims=False):
         n = int(np.prod([shape_of(a)[ax] for ax in axes], dtype=np.int64))
         wsum = lax.full_like(avg, n)
     else:
-        from .shape_ops import broadcast_to
-
         a, weights = promote_dtypes_inexact(a, weights)
         if shape_of(weights) != shape_of(a):
             if axis is None or len(shape_of(weights)) != 1:
@@ -357,8 +356,6 @@ def average(a, axis=None, weights=None, returned=False, keepdims=False):
         wsum = sum(weights, axis=axis, keepdims=keepdims)
         avg = lax.div(sum(lax.mul(a, weights), axis=axis, keepdims=keepdims), wsum)
     if returned:
-        from .shape_ops import broadcast_to
-
         return avg, broadcast_to(wsum, shape_of(avg))
     return avg
 
@@ -400,7 +397,6 @@ def var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=Non
         normalizer = lax.sub(normalizer, lax.convert_element_type(as_operand(ddof), real_comp))
     total = sum(centered, axis, keepdims=keepdims, where=where)
     result = lax.convert_element_type(lax.div(total, normalizer), result_dtype)
-    from .ufuncs import where as where_fn
 
     return where_fn(
         lax.gt(normalizer, weak_scalar(0, real_comp)), result, weak_scalar(np.nan, real_comp)
@@ -513,7 +509,6 @@ def cumulative_prod(x, /, *, axis=None, dtype=None, include_initial=False):
 
 
 def _nan_to(a, value):
-    from .ufuncs import where
 
     a = as_operand(a)
     if not dtypes.is_inexact(dtype_of(a)):
@@ -539,7 +534,6 @@ def _nan_extreme(name, reducer, a, axis, out, keepdims, initial, where):
     fill = -np.inf if name == "nanmax" else np.inf
     res = reducer(_nan_to(a, fill), axis, out, keepdims, initial, where)
     all_nan = all(lax.ne(a, a), axis=axis, keepdims=keepdims)
-    from .ufuncs import where as where_fn
 
     return where_fn(all_nan, weak_scalar(np.nan, dtype_of(res)), res)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import dtypes
+from .creation import asarray
 
 __all__ = [
     "bool_",
@@ -66,7 +67,6 @@ class _ScalarType(type):
         return cls.dtype
 
     def __call__(cls, x):
-        from .creation import asarray
 
         return asarray(x, dtype=cls.dtype)
 

@@ -21,6 +21,7 @@ from ._util import (
     shape_of,
     weak_scalar,
 )
+from .ufuncs import remainder
 
 __all__ = [
     "reshape",
@@ -569,7 +570,6 @@ def roll(a, shift, axis=None):
 
 
 def _roll_dynamic(a, shift, ax, n):
-    from .ufuncs import remainder
 
     shift = lax.convert_element_type(as_operand(shift), dtypes.default_int_dtype())
     start = lax.sub(weak_scalar(n, dtype_of(shift)), remainder(shift, n))

@@ -15,6 +15,7 @@ from ._util import (
     promote_dtypes,
     shape_of,
 )
+from .indexing import take
 
 __all__ = ["sort", "argsort", "lexsort", "searchsorted", "sort_complex"]
 
@@ -87,8 +88,6 @@ def searchsorted(a, v, side="left", sorter=None, *, method="compare_all"):
     if ndim_of(a) != 1:
         raise ValueError("a should be 1-dimensional")
     if sorter is not None:
-        from .indexing import take
-
         a = take(a, sorter)
     a, v = promote_dtypes(a, v)
     a, v = as_array(a), as_array(v)

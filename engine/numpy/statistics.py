@@ -19,6 +19,16 @@ from ._util import (
     shape_of,
     weak_scalar,
 )
+from .creation import zeros
+from .indexing import take, take_along_axis
+from .linalg_ops import dot
+from .misc import diagonal
+from .reductions import any as any_
+from .reductions import mean
+from .reductions import sum as sum_
+from .shape_ops import atleast_2d, concatenate, moveaxis, reshape
+from .sorting import argsort, searchsorted
+from .ufuncs import add, clip, remainder, sqrt, subtract, where
 
 __all__ = [
     "quantile",
@@ -86,11 +96,6 @@ def nanmedian(a, axis=None, out=None, overwrite_input=False, keepdims=False):
 
 
 def _quantile(name, a, q, axis, method, keepdims, nan_aware):
-    from .indexing import take_along_axis
-    from .reductions import any as any_
-    from .reductions import sum as sum_
-    from .shape_ops import moveaxis, reshape
-    from .ufuncs import where
 
     check_arraylike(name, a, q)
     if method not in _METHODS:
@@ -174,9 +179,6 @@ def _quantile(name, a, q, axis, method, keepdims, nan_aware):
 
 def cov(m, y=None, rowvar=True, bias=False, ddof=None, fweights=None, aweights=None):
     """Covariance of the variables in the rows (or columns) of ``m`` (and ``y``)."""
-    from .linalg_ops import dot
-    from .reductions import mean
-    from .shape_ops import atleast_2d, concatenate
 
     check_arraylike("cov", m)
     if fweights is not None or aweights is not None:
@@ -209,7 +211,6 @@ def cov(m, y=None, rowvar=True, bias=False, ddof=None, fweights=None, aweights=N
 
 
 def corrcoef(x, y=None, rowvar=True):
-    from .ufuncs import clip, sqrt
 
     c = as_array(cov(x, y, rowvar))
     if ndim_of(c) == 0:
@@ -221,7 +222,6 @@ def corrcoef(x, y=None, rowvar=True):
 
 
 def _diag(c):
-    from .misc import diagonal
 
     return diagonal(c)
 
@@ -229,7 +229,6 @@ def _diag(c):
 def bincount(x, weights=None, minlength=0, *, length=None):
     """Counts (or summed ``weights``) of each non-negative integer in ``x``. Under a
     transformation the output size must be given as ``length``."""
-    from .creation import zeros
 
     check_arraylike("bincount", x)
     x = as_array(as_operand(x))
@@ -289,23 +288,17 @@ def unique(
 
 def interp(x, xp, fp, left=None, right=None, period=None):
     """Piecewise-linear interpolation of (``xp``, ``fp``) at ``x`` (``xp`` increasing)."""
-    from .indexing import take
-    from .sorting import searchsorted
-    from .ufuncs import remainder, where
 
     check_arraylike("interp", x, xp, fp)
     x, xp, fp = (as_array(v) for v in promote_dtypes_inexact(x, xp, fp))
     if period is not None:
         # one period of samples, sorted, extended by a sample on each side
-        from .shape_ops import concatenate
-        from .sorting import argsort
 
         x = remainder(x, period)
         xp = remainder(xp, period)
         order = argsort(xp)
         xp, fp = take(xp, order), take(fp, order)
         m = shape_of(xp)[0]
-        from .ufuncs import add, subtract
 
         xp = concatenate(
             [

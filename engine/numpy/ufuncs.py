@@ -93,7 +93,6 @@ __all__ = [
     "fmax",
     "fmin",
     "clip",
-    "where",
     "equal",
     "not_equal",
     "less",
@@ -600,11 +599,8 @@ def clip(
 
 
 def where(condition, x=None, y=None, /, *, size=None, fill_value=None):
-    """``x`` where ``condition`` holds, else ``y`` (with one argument: ``nonzero``)."""
-    if x is None and y is None:
-        from .misc import nonzero
-
-        return nonzero(condition, size=size, fill_value=fill_value)
+    """``x`` where ``condition`` holds, else ``y``. (``jnp.where``, in ``misc``, adds the
+    one-argument form, ``nonzero``, which needs modules above this one.)"""
     if x is None or y is None:
         raise ValueError(
             "Either both or neither of the x and y arguments should be provided "
