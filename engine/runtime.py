@@ -875,6 +875,71 @@ def _compile_options(device, options, dump_dir):
     return opts
 
 
+# ---------------------------------------------------------------------------
+# Ctrl-C safety. A SIGINT that arrives while the main thread is inside a long jaxlib
+# call (an XLA compile can take seconds) used to surface as a KeyboardInterrupt raised
+# while XLA was still working on the call's data, and the process then crashed. So the
+# main thread hands such calls to a worker thread and waits for them in short waits
+# that a KeyboardInterrupt can break: the user gets control back at once, the call
+# finishes in the background and its result is dropped. The worker is not a daemon, so
+# an exiting interpreter waits for it instead of tearing XLA down under it.
+
+_WAIT_SLICE_S = 0.05
+_background: set = set()  # calls abandoned by a Ctrl-C and still running
+_background_lock = threading.Lock()
+
+
+class _Call(threading.Thread):
+    def __init__(self, fn, what):
+        super().__init__(name=f"glassjax-{what}", daemon=False)
+        self._fn = fn
+        self.done = threading.Event()
+        self.result = None
+        self.error = None
+
+    def run(self):
+        try:
+            self.result = self._fn()
+        except BaseException as e:  # handed to the waiting thread
+            self.error = e
+        finally:
+            self._fn = None
+            self.done.set()
+            with _background_lock:
+                _background.discard(self)
+
+
+def run_interruptibly(fn, what="call"):
+    """``fn()``, run so that Ctrl-C on the main thread returns promptly and safely.
+
+    Off the main thread (where no SIGINT is delivered) this is a plain call."""
+    if threading.current_thread() is not threading.main_thread():
+        return fn()
+    call = _Call(fn, what)
+    call.start()
+    try:
+        while not call.done.wait(_WAIT_SLICE_S):
+            pass
+    except BaseException:
+        # KeyboardInterrupt (or any exception a signal handler raised): leave the call
+        # to finish on its own thread; its result is discarded.
+        with _background_lock:
+            if not call.done.is_set():
+                _background.add(call)
+        raise
+    if call.error is not None:
+        error, call.error = call.error, None
+        raise error
+    result, call.result = call.result, None
+    return result
+
+
+def background_calls() -> int:
+    """How many interrupted jaxlib calls are still finishing in the background."""
+    with _background_lock:
+        return len(_background)
+
+
 def compile(
     mlir_text: str, device, out_avals, *, options=None, dump_dir=None, donated=()
 ) -> Executable:
@@ -884,11 +949,12 @@ def compile(
     opts = _compile_options(device, options, dump_dir)
     client = device.client
     compile_fn = getattr(client, "compile_and_load", None) or _require(client, "compile", "compile")
+    if HOST_CALLBACKS_ATTR in mlir_text:
+        work = lambda: _compile_with_host_callbacks(compile_fn, mlir_text, device, opts)  # noqa: E731
+    else:
+        work = lambda: compile_fn(mlir_text, xc.DeviceList((device,)), opts)  # noqa: E731
     try:
-        if HOST_CALLBACKS_ATTR in mlir_text:
-            loaded = _compile_with_host_callbacks(compile_fn, mlir_text, device, opts)
-        else:
-            loaded = compile_fn(mlir_text, xc.DeviceList((device,)), opts)
+        loaded = run_interruptibly(work, "XLA compile")
     except Exception as e:
         message = str(e)
         if "No such compile option" in message:
