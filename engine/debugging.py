@@ -204,29 +204,27 @@ def checking_leaks() -> Iterator[None]:
         config.update("jax_check_tracer_leaks", old)
 
 
-def check_leaked_tracers(trace: core.Trace) -> None:
-    """Raise if a tracer of ``trace`` (just finished) is still referenced by anything
-    but the garbage collector's own lists (as JAX's leak checker does)."""
+def check_leaked_tracers(trace: core.Trace, name: str | None = None) -> None:
+    """Raise if a tracer of ``trace`` (just finished) is still referenced, naming what
+    holds it (as JAX's leak checker does)."""
     gc.collect()
-    leaked = [
-        o
-        for o in gc.get_objects()
-        if isinstance(o, core.Tracer) and getattr(o, "_trace", None) is trace
-    ]
+    leaked = [o for o in gc.get_objects() if isinstance(o, core.Tracer) and o._trace is trace]
     if not leaked:
         return
-    t = leaked[0]
-    holders = [
-        type(r).__name__
-        for r in gc.get_referrers(t)
-        if r is not leaked and not isinstance(r, type(gc))
-    ]
+    lines = []
+    for t in leaked[:3]:
+        holders = [r for r in gc.get_referrers(t) if r is not leaked]
+        lines.append(
+            f"{t._short_repr()} is referred to by "
+            + (", ".join(f"<{type(r).__name__} {id(r)}>" for r in holders[:3]) or "nothing known")
+        )
+    where = f" while tracing the function {name}" if name else ""
+    del leaked
     raise Exception(
-        f"Leaked trace {trace!r}. Leaked tracer(s):\n\n{t._short_repr()}\n"
-        f"It is referenced by: {', '.join(holders[:5]) or 'unknown'}.\n"
-        "A function transformed by jit, grad, vmap or similar stored one of its "
-        "intermediate values outside (in a global, a list or an attribute); return it "
-        "instead."
+        f"Leaked trace {type(trace).__name__}{where}. Leaked tracer(s):\n\n"
+        + "\n".join(lines)
+        + "\nA function transformed by jit, grad, vmap or similar stored one of its traced "
+        "values outside (in a global, a list or an attribute); return it instead."
     )
 
 

@@ -385,3 +385,40 @@ def test_named_call_and_errors():
 def test_named_scope_survives_grad_and_vmap():
     jaxpr = engine.make_jaxpr(engine.vmap(engine.grad(lambda x: _scoped(E)(x).sum())))(X23)
     assert any(e.source_info.name_stack.startswith("outer") for e in jaxpr.eqns)
+
+
+# ---------------------------------------------------------------------------- tracer leaks
+
+
+def test_checking_leaks_names_the_leak_and_session_survives():
+    for m in (E, J):
+        leaked = []
+
+        def f(x):
+            leaked.append(x)
+            return x
+
+        with m.jax.checking_leaks():
+            with pytest.raises(Exception, match="Leaked trace") as info:
+                m.jax.jit(f)(np.float32(1.0))
+        assert "Leaked tracer" in str(info.value)
+        leaked.clear()
+        assert float(m.jax.jit(lambda x: x + 1)(np.float32(1.0))) == 2.0
+
+
+def test_checking_leaks_no_false_positives():
+    def prog(m, x):
+        def body(c, y):
+            return c * y + m.np.sin(c), c
+
+        f = lambda x: m.lax.scan(body, x, X3)[0]  # noqa: E731
+        g = lambda x: m.lax.cond(x > 0, m.np.sin, m.np.cos, x)  # noqa: E731
+        with m.jax.checking_leaks():
+            return (
+                m.jax.jit(f)(x),
+                m.jax.grad(f)(x),
+                m.jax.jit(m.jax.vmap(m.jax.grad(g)))(X3),
+                m.jax.make_jaxpr(f)(x).jaxpr.outvars[0].aval.shape,
+            )
+
+    assert_close(prog(E, np.float32(0.3)), prog(J, np.float32(0.3)))

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from .. import core, dtypes, events
+from ..config import config
 from ..core import ClosedJaxpr, Jaxpr, JaxprEqn, Literal, Tracer, Var
 from ..events import active as _listening
 
@@ -154,6 +155,11 @@ def trace_to_jaxpr(
         closed = trace.to_closed_jaxpr(in_tracers, outs)
     finally:
         trace.invalidate()
+    if config.jax_check_tracer_leaks:  # engine/debugging.py
+        from ..debugging import check_leaked_tracers
+
+        del in_tracers, outs
+        check_leaked_tracers(trace, debug_name)
     return closed
 
 
