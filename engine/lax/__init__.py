@@ -3,11 +3,13 @@
 Each module declares its primitives with all their rules, and lists its public
 functions and ``*_p`` primitive objects in ``__all__``."""
 
+from . import linalg  # noqa: F401,E402
 from ._base import broadcast_shapes_lax  # noqa: F401
 from .control_flow import *  # noqa: F401,F403
-from .convolution import *  # noqa: F401,F403
 from .conv_helpers import *  # noqa: F401,F403
 from .convert import *  # noqa: F401,F403
+from .convolution import *  # noqa: F401,F403
+from .custom_solve import custom_linear_solve, custom_root  # noqa: F401,E402
 from .dot import *  # noqa: F401,F403
 from .elementwise import *  # noqa: F401,F403
 from .fft import *  # noqa: F401,F403
@@ -21,5 +23,3 @@ from .special import *  # noqa: F401,F403
 from .special_gamma import *  # noqa: F401,F403
 from .structural import *  # noqa: F401,F403
 from .windowed_reductions import *  # noqa: F401,F403
-from . import linalg  # noqa: F401,E402
-from .custom_solve import custom_linear_solve, custom_root  # noqa: F401,E402
