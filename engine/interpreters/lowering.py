@@ -469,7 +469,7 @@ def _is_ancestor(holder: Any, op: Any) -> bool:
 
 def _announce(info: LoweringInfo) -> None:
     """Emit ``EqnLowered`` for each equation of a module just lowered."""
-    if not events._wanted(events.EqnLowered):
+    if not events.wanted(events.EqnLowered):
         return
     for e in info.eqns.values():
         events.emit(
