@@ -68,10 +68,10 @@ def check_jit_outputs(
     kind = next((k for k in map(_bad_kind, tree_util.tree_leaves(outs)) if k), None)
     if kind is None:
         return
-    logger.warning(
-        "Invalid %s value encountered in the output of a jax.jit function. "
-        "Calling the de-optimized version.",
-        kind,
+    # JAX's note, word for word (its text says "nan" for Infs too), on stdout as JAX's
+    print(
+        "Invalid nan value encountered in the output of a jax.jit function. "
+        "Calling the de-optimized version."
     )
     with disable_jit():  # the arguments as given (NumPy and Python values stay so)
         fun(*args, **kwargs)
