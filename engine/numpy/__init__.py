@@ -29,6 +29,15 @@ from .signal_ops import *  # noqa: F401,F403
 from .sorting import *  # noqa: F401,F403
 from .statistics import *  # noqa: F401,F403
 from .ufuncs import *  # noqa: F401,F403
+from .array_edit import *  # noqa: F401,F403,E402
+from .histograms import *  # noqa: F401,F403,E402
+from .index_tricks import *  # noqa: F401,F403,E402
+from .io_and_types import *  # noqa: F401,F403,E402
+from .math_extra import *  # noqa: F401,F403,E402
+from .polynomial import *  # noqa: F401,F403,E402
+from .set_ops import *  # noqa: F401,F403,E402  (unique with size=, after statistics)
+from .vectorize_ufunc import *  # noqa: F401,F403,E402
+from .window_functions import *  # noqa: F401,F403,E402
 
 pi = _np.pi
 e = _np.e

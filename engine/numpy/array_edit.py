@@ -1,0 +1,463 @@
+"""Functions that pick, drop, insert or place elements, with JAX's semantics (arrays are
+immutable: ``put``/``place``/``put_along_axis``/``fill_diagonal`` need
+``inplace=False`` and return a new array): ``block``, ``choose``, ``compress``,
+``extract``, ``delete``, ``insert``, ``place``, ``put``, ``put_along_axis``,
+``piecewise``, ``apply_along_axis``, ``apply_over_axes``, ``partition`` and
+``argpartition`` (through ``lax.top_k``, so the order inside each side is JAX's)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import dtypes
+
+__all__ = [
+    "block",
+    "choose",
+    "compress",
+    "extract",
+    "delete",
+    "insert",
+    "place",
+    "put",
+    "put_along_axis",
+    "piecewise",
+    "apply_along_axis",
+    "apply_over_axes",
+    "partition",
+    "argpartition",
+]
+
+
+def _jnp():
+    from .. import numpy as jnp
+
+    return jnp
+
+
+def _concrete(x, msg):
+    from ._util import concrete_value
+
+    return np.asarray(concrete_value(x, msg))
+
+
+def _inplace_error(name):
+    return ValueError(
+        f"jax.numpy.{name} cannot modify arrays in-place, because JAX arrays are immutable. "
+        f"Pass inplace=False to instead return an updated array."
+    )
+
+
+# ---------------------------------------------------------------------------- block
+
+
+def _block_depth(x):
+    if isinstance(x, list):
+        if not x:
+            raise ValueError("Lists cannot be empty")
+        depths = {_block_depth(y) for y in x}
+        if len(depths) != 1:
+            raise ValueError("List depths are mismatched")
+        return depths.pop() + 1
+    if isinstance(x, tuple):
+        raise TypeError("jax.numpy.block does not allow tuples, got " + repr(x))
+    return 0
+
+
+def block(arrays):
+    """Assemble an array from nested lists of blocks (the innermost list joins along
+    the last axis)."""
+    jnp = _jnp()
+    depth = _block_depth(arrays)
+
+    def leaves(x):
+        return [y for z in x for y in leaves(z)] if isinstance(x, list) else [jnp.asarray(x)]
+
+    ndim = max([depth] + [a.ndim for a in leaves(arrays)])
+
+    def rec(x, d):
+        if not isinstance(x, list):
+            a = jnp.asarray(x)
+            return jnp.reshape(a, (1,) * (ndim - a.ndim) + a.shape)
+        return jnp.concatenate([rec(y, d + 1) for y in x], axis=ndim - depth + d)
+
+    return rec(arrays, 0)
+
+
+# ---------------------------------------------------------------------------- selecting
+
+
+def choose(a, choices, out=None, mode="raise"):
+    """``choices[a[i]][i]`` for every ``i`` (``mode``: 'raise' needs concrete ``a``;
+    'wrap' or 'clip' trace)."""
+    jnp = _jnp()
+    if out is not None:
+        raise NotImplementedError("The 'out' argument to jnp.choose is not supported.")
+    a = jnp.asarray(a)
+    if not dtypes.is_int(a.dtype):
+        raise ValueError("jnp.choose index array must be of integer type")
+    choices = [jnp.asarray(c) for c in choices]
+    n = len(choices)
+    if mode == "raise":
+        v = _concrete(
+            a,
+            "The error occurred because jnp.choose was jit-compiled with "
+            "mode='raise'. Use mode='wrap' or mode='clip' instead.",
+        )
+        if np.any((v < 0) | (v >= n)):
+            raise ValueError("invalid entry in choice array")
+    elif mode == "wrap":
+        a = a % n
+    elif mode == "clip":
+        a = jnp.clip(a, 0, n - 1)
+    else:
+        raise ValueError(f"mode={mode!r} not understood. Must be 'raise', 'wrap', or 'clip'")
+    arrs = jnp.broadcast_arrays(a, *choices)
+    a, stacked = arrs[0], jnp.stack(arrs[1:], 0)
+    return jnp.take_along_axis(stacked, a[None], axis=0)[0]
+
+
+def compress(condition, a, axis=None, *, size=None, fill_value=0, out=None):
+    """The slices of ``a`` along ``axis`` where ``condition`` is true (a static ``size``
+    pads with ``fill_value`` and traces)."""
+    jnp = _jnp()
+    if out is not None:
+        raise NotImplementedError("The 'out' argument to jnp.compress is not supported.")
+    cond = jnp.asarray(condition)
+    if cond.ndim != 1:
+        raise ValueError("condition must be a 1D array")
+    a = jnp.asarray(a)
+    if axis is None:
+        axis, a = 0, jnp.ravel(a)
+    axis = axis % a.ndim
+    a = jnp.moveaxis(a, axis, 0)
+    n = a.shape[0]
+    if size is not None and not 0 < size <= n:
+        raise ValueError(
+            "size must be positive and not greater than the size of the array axis;"
+            f" got size={size} for a.shape[axis]={n}"
+        )
+    c = cond.astype(bool)
+    if c.shape[0] < n:
+        c = jnp.concatenate([c, jnp.zeros((n - c.shape[0],), bool)])
+    elif c.shape[0] > n:
+        if np.any(_concrete(c[n:], "compress condition longer than the axis")):
+            raise ValueError(
+                "compress: condition is longer than the array and selects past its end"
+            )
+        c = c[:n]
+    (ind,) = jnp.nonzero(c, size=size, fill_value=n)
+    if size is None:
+        out_ = a[ind]
+    else:
+        valid = jnp.reshape(ind < n, (-1,) + (1,) * (a.ndim - 1))
+        out_ = jnp.where(valid, a[jnp.minimum(ind, n - 1)], jnp.asarray(fill_value, a.dtype))
+    return jnp.moveaxis(out_, 0, axis)
+
+
+def extract(condition, arr, *, size=None, fill_value=0):
+    """The elements of ``arr`` where ``condition`` (flattened) is true."""
+    jnp = _jnp()
+    cond = jnp.ravel(jnp.asarray(condition)).astype(bool)
+    return compress(cond, jnp.ravel(jnp.asarray(arr)), size=size, fill_value=fill_value)
+
+
+# ---------------------------------------------------------------------------- delete/insert
+
+
+def _axis_and_array(arr, axis):
+    jnp = _jnp()
+    a = jnp.asarray(arr)
+    if axis is None:
+        return jnp.ravel(a), 0
+    return a, axis % max(a.ndim, 1)
+
+
+def delete(arr, obj, axis=None, *, assume_unique_indices=False):
+    """``arr`` without the entries ``obj`` (an int, slice or index array) along ``axis``."""
+    jnp = _jnp()
+    a, axis = _axis_and_array(arr, axis)
+    n = a.shape[axis]
+    if isinstance(obj, slice):
+        drop = np.arange(n)[obj]
+    else:
+        o = jnp.asarray(obj)
+        if assume_unique_indices:
+            if not dtypes.is_int(o.dtype):
+                raise ValueError(
+                    "jnp.delete(..., assume_unique_indices=True) requires integer indices"
+                )
+            o = jnp.where(o < 0, o + n, o)
+            mask_idx = jnp.arange(n - o.size)
+            shift = (mask_idx[:, None] >= (jnp.sort(o.ravel()) - jnp.arange(o.size))[None, :]).sum(
+                1
+            )
+            return jnp.take(a, mask_idx + shift, axis=axis)
+        ov = _concrete(
+            o, "jnp.delete(arr, obj): obj must be concrete (or pass assume_unique_indices=True)"
+        )
+        if ov.dtype == np.bool_:
+            if ov.shape != (n,):
+                raise ValueError(
+                    "np.delete(arr, obj): for boolean indices, obj must be one-dimensional with length matching specified axis."
+                )
+            drop = np.flatnonzero(ov)
+        else:
+            if not np.issubdtype(ov.dtype, np.integer):
+                raise IndexError(
+                    "np.delete(): only integers, slices, and boolean arrays are valid indices"
+                )
+            drop = ov.ravel()
+            if np.any((drop < -n) | (drop >= n)):
+                raise IndexError(f"index out of bounds for axis {axis} with size {n}")
+            drop = drop % n if n else drop
+    keep = np.setdiff1d(np.arange(n), drop)
+    return jnp.take(a, jnp.asarray(keep.astype(dtypes.default_int_dtype())), axis=axis)
+
+
+def insert(arr, obj, values, axis=None):
+    """``arr`` with ``values`` inserted before the indices ``obj`` along ``axis``
+    (``obj`` concrete)."""
+    jnp = _jnp()
+    a, axis = _axis_and_array(arr, axis)
+    n = a.shape[axis]
+    values = jnp.asarray(values)
+    if isinstance(obj, slice):
+        idx = np.arange(*obj.indices(n))
+        scalar = False
+    else:
+        ov = _concrete(jnp.asarray(obj), "jnp.insert(arr, obj, values): obj must be concrete")
+        if ov.dtype == np.bool_:
+            raise ValueError("jnp.insert(): boolean indices are not supported")
+        scalar = ov.ndim == 0
+        idx = ov.ravel().astype(np.int64)
+        if np.any((idx < -n) | (idx > n)):
+            raise IndexError(f"index {idx} is out of bounds for axis {axis} with size {n}")
+        idx = np.where(idx < 0, idx + n, idx)
+    values = values.astype(a.dtype)
+    if scalar:
+        v = jnp.reshape(values, (1,) * (a.ndim - values.ndim) + values.shape)
+        v = jnp.moveaxis(v, 0, axis)
+        shape = list(a.shape)
+        shape[axis] = v.shape[axis]
+        v = jnp.moveaxis(jnp.broadcast_to(v, shape), axis, 0)
+        k = v.shape[0]
+        idx = np.full(k, idx[0])
+    else:
+        k = idx.shape[0]
+        shape = list(a.shape)
+        shape[axis] = k
+        vv = values
+        if vv.ndim == 1 and a.ndim > 1 and vv.shape[0] == k:
+            vv = jnp.reshape(vv, [k if i == axis else 1 for i in range(a.ndim)])
+        v = jnp.moveaxis(jnp.broadcast_to(vv, shape), axis, 0)
+        order = np.argsort(idx, kind="stable")
+        idx, v = idx[order], v[jnp.asarray(order)]
+    # final positions: inserted values go at idx + (their rank); old values shift
+    new_pos = idx + np.arange(k)
+    old_pos = np.arange(n) + np.searchsorted(idx, np.arange(n), side="right")
+    out_shape = list(a.shape)
+    out_shape[axis] = n + k
+    am = jnp.moveaxis(a, axis, 0)
+    out = jnp.zeros([out_shape[axis]] + list(am.shape[1:]), a.dtype)
+    out = out.at[jnp.asarray(old_pos)].set(am).at[jnp.asarray(new_pos)].set(v)
+    return jnp.moveaxis(out, 0, axis)
+
+
+# ---------------------------------------------------------------------------- placing
+
+
+def place(arr, mask, vals, *, inplace=True):
+    """A copy of ``arr`` whose entries where ``mask`` holds are ``vals`` (cycled)."""
+    jnp = _jnp()
+    if inplace:
+        raise _inplace_error("place")
+    a = jnp.asarray(arr)
+    m = jnp.ravel(jnp.asarray(mask)).astype(bool)
+    v = jnp.ravel(jnp.asarray(vals)).astype(a.dtype)
+    if m.shape[0] != a.size:
+        raise ValueError("place: arr and mask must be the same size")
+    if v.size == 0:
+        raise ValueError("Cannot place values from an empty array")
+    which = (jnp.cumsum(m) - 1) % v.size
+    flat = jnp.where(m, v[which], jnp.ravel(a))
+    return jnp.reshape(flat, a.shape)
+
+
+def put(a, ind, v, mode=None, *, inplace=True):
+    """A copy of ``a`` with the flat positions ``ind`` set to ``v`` (``mode``: 'clip'
+    (default) or 'wrap')."""
+    jnp = _jnp()
+    if inplace:
+        raise _inplace_error("put")
+    a = jnp.asarray(a)
+    ind = jnp.ravel(jnp.asarray(ind))
+    v = jnp.ravel(jnp.asarray(v)).astype(a.dtype)
+    if ind.size == 0 or v.size == 0:
+        return a
+    v = jnp.resize(v, ind.shape) if v.shape != ind.shape else v
+    n = a.size
+    if mode is None or mode == "clip":
+        ind = jnp.clip(ind, 0, n - 1)
+    elif mode == "wrap":
+        ind = ind % n
+    elif mode == "raise":
+        raise NotImplementedError("The 'raise' mode to jnp.put is not supported.")
+    else:
+        raise ValueError(f"mode should be one of 'wrap' or 'clip'; got mode={mode!r}")
+    return jnp.reshape(jnp.ravel(a).at[ind].set(v), a.shape)
+
+
+def put_along_axis(arr, indices, values, axis, inplace=True, *, mode=None):
+    """A copy of ``arr`` with ``values`` written at ``indices`` along ``axis``, the
+    converse of ``take_along_axis``."""
+    jnp = _jnp()
+    if inplace:
+        raise _inplace_error("put_along_axis")
+    a = jnp.asarray(arr)
+    idx = jnp.asarray(indices)
+    if axis is None:
+        a_flat = jnp.ravel(a)
+        return jnp.reshape(
+            put_along_axis(a_flat, jnp.ravel(idx), values, 0, inplace=False, mode=mode), a.shape
+        )
+    axis = axis % a.ndim
+    if idx.ndim != a.ndim:
+        raise ValueError("indices and arr must have the same number of dimensions")
+    shape = jnp.broadcast_shapes(
+        tuple(idx.shape[i] if i == axis else max(idx.shape[i], 1) for i in range(a.ndim)), idx.shape
+    )
+    full_idx = []
+    for i in range(a.ndim):
+        if i == axis:
+            k = jnp.broadcast_to(idx, shape)
+            full_idx.append(jnp.where(k < 0, k + a.shape[axis], k))
+        else:
+            s = [1] * a.ndim
+            s[i] = a.shape[i] if idx.shape[i] != 1 or shape[i] == a.shape[i] else 1
+            r = jnp.arange(a.shape[i]) if idx.shape[i] == a.shape[i] else jnp.arange(idx.shape[i])
+            full_idx.append(
+                jnp.broadcast_to(
+                    jnp.reshape(r, [idx.shape[i] if j == i else 1 for j in range(a.ndim)]), shape
+                )
+            )
+    vals = jnp.broadcast_to(jnp.asarray(values).astype(a.dtype), shape)
+    return a.at[tuple(full_idx)].set(vals, mode=mode)
+
+
+# ---------------------------------------------------------------------------- functional
+
+
+def piecewise(x, condlist, funclist, *args, **kw):
+    """``funclist[i](x)`` where ``condlist[i]`` holds (a last extra function or value is
+    the default); every function is evaluated on all of ``x``, as under JAX's switch."""
+    jnp = _jnp()
+    x = jnp.asarray(x)
+    if (
+        isinstance(condlist, (bool, np.bool_))
+        or np.ndim(condlist) == 0
+        or (
+            not isinstance(condlist, (list, tuple))
+            and jnp.asarray(condlist).ndim == x.ndim
+            and x.ndim > 0
+        )
+        and not isinstance(condlist, (list, tuple))
+    ):
+        condlist = [condlist]
+    conds = [jnp.asarray(c).astype(bool) for c in condlist]
+    nc, nf = len(conds), len(funclist)
+    if nf == nc + 1:
+        default = funclist[-1]
+        funclist = funclist[:-1]
+    elif nf == nc:
+        default = 0
+    else:
+        raise ValueError(
+            f"with {nc} condition(s), either {nc} or {nc + 1} functions are expected; got {nf}"
+        )
+
+    def val(f):
+        r = f(x, *args, **kw) if callable(f) else f
+        return jnp.broadcast_to(jnp.asarray(r).astype(x.dtype), x.shape)
+
+    out = val(default)
+    for c, f in zip(conds, funclist):
+        out = jnp.where(c, val(f), out)
+    return out
+
+
+def apply_along_axis(func1d, axis, arr, *args, **kwargs):
+    """``func1d`` applied to each 1-d slice of ``arr`` along ``axis`` (through ``vmap``)."""
+    from ..api import vmap
+
+    jnp = _jnp()
+    arr = jnp.asarray(arr)
+    nd = arr.ndim
+    axis = axis % nd if nd else 0
+    f = lambda a: func1d(a, *args, **kwargs)  # noqa: E731
+    for i in range(1, nd - axis):
+        f = vmap(f, in_axes=i, out_axes=-1)
+    for _ in range(axis):
+        f = vmap(f, in_axes=0, out_axes=0)
+    return f(arr)
+
+
+def apply_over_axes(func, a, axes):
+    """``func(a, axis)`` applied for each axis in turn, keeping the rank."""
+    jnp = _jnp()
+    a = jnp.asarray(a)
+    for ax in axes:
+        b = func(a, ax)
+        b = jnp.asarray(b)
+        if b.ndim == a.ndim - 1:
+            b = jnp.expand_dims(b, ax)
+        elif b.ndim != a.ndim:
+            raise ValueError("function is not returning an array of the correct shape")
+        a = b
+    return a
+
+
+def partition(a, kth, axis=-1):
+    """``a`` with the ``kth`` smallest value at position ``kth`` along ``axis``, smaller
+    ones before it and larger ones after it."""
+    from ..lax import top_k
+
+    jnp = _jnp()
+    a = jnp.asarray(a)
+    if a.ndim == 0:
+        raise TypeError("jnp.partition() does not support scalar inputs")
+    axis = axis % a.ndim
+    kth = int(kth)
+    n = a.shape[axis]
+    if not -n <= kth < n:
+        raise ValueError(f"kth={kth} out of bounds for axis of size {n}")
+    kth = kth % n
+    x = jnp.moveaxis(a, axis, -1)
+    bottom = -top_k(-x, kth + 1)[0]
+    top = top_k(x, n - kth - 1)[0]
+    return jnp.moveaxis(jnp.concatenate([bottom, top], axis=-1), -1, axis)
+
+
+def argpartition(a, kth, axis=-1):
+    """The indices that would ``partition`` ``a``."""
+    from ..api import vmap
+    from ..lax import top_k
+
+    jnp = _jnp()
+    a = jnp.asarray(a)
+    if a.ndim == 0:
+        raise TypeError("jnp.argpartition() does not support scalar inputs")
+    axis = axis % a.ndim
+    kth = int(kth)
+    n = a.shape[axis]
+    if not -n <= kth < n:
+        raise ValueError(f"kth={kth} out of bounds for axis of size {n}")
+    kth = kth % n
+    x = jnp.moveaxis(a, axis, -1)
+    bottom_ind = top_k(-x, kth + 1)[1]
+    zero_at = lambda p, i: p.at[i].set(0)  # noqa: E731
+    for _ in range(x.ndim - 1):
+        zero_at = vmap(zero_at)
+    proxy = zero_at(jnp.ones(x.shape), bottom_ind)
+    top_ind = top_k(proxy, n - kth - 1)[1]
+    return jnp.moveaxis(jnp.concatenate([bottom_ind, top_ind], axis=-1), -1, axis)

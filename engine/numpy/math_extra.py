@@ -1,0 +1,321 @@
+"""More elementwise and numerical functions, as JAX computes them: ``gcd``/``lcm``
+(Euclid's algorithm in a ``while_loop``), ``frexp``/``ldexp``/``modf``/``spacing``
+(bit manipulation and ``nextafter``), ``bitwise_count``, ``gradient``, ``unwrap``,
+``geomspace``, ``packbits``/``unpackbits``."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import dtypes
+
+__all__ = [
+    "gcd",
+    "lcm",
+    "frexp",
+    "ldexp",
+    "modf",
+    "spacing",
+    "bitwise_count",
+    "gradient",
+    "unwrap",
+    "geomspace",
+    "packbits",
+    "unpackbits",
+]
+
+
+def _jnp():
+    from .. import numpy as jnp
+
+    return jnp
+
+
+def _int_args(name, x1, x2):
+    from ._util import promote_args
+
+    x1, x2 = promote_args(name, x1, x2)
+    if not dtypes.is_int(_jnp().asarray(x1).dtype) and _jnp().asarray(x1).dtype != np.bool_:
+        raise ValueError(f"Arguments to jax.numpy.{name} must be integers.")
+    return x1, x2
+
+
+def gcd(x1, x2, /):
+    """The greatest common divisor of ``|x1|`` and ``|x2|``."""
+    from ..lax import while_loop
+
+    jnp = _jnp()
+    x1, x2 = _int_args("gcd", x1, x2)
+    a, b = jnp.broadcast_arrays(jnp.abs(x1), jnp.abs(x2))
+    a, b = jnp.where(a < b, b, a), jnp.where(a < b, a, b)
+
+    def cond(c):
+        return jnp.any(c[1] != 0)
+
+    def body(c):
+        x, y = c
+        nz = y != 0
+        ys = jnp.where(nz, y, 1)
+        return jnp.where(nz, y, x), jnp.where(nz, x % ys, 0)
+
+    return while_loop(cond, body, (a, b))[0]
+
+
+def lcm(x1, x2, /):
+    """The least common multiple of ``|x1|`` and ``|x2|``."""
+    jnp = _jnp()
+    x1, x2 = _int_args("lcm", x1, x2)
+    d = gcd(x1, x2)
+    return jnp.where(
+        d == 0,
+        jnp.zeros_like(d),
+        jnp.abs(jnp.multiply(x1, jnp.floor_divide(x2, jnp.where(d == 0, 1, d)))),
+    )
+
+
+def _float_bits(dt):
+    info = dtypes.finfo(dt)
+    nbits = np.dtype(dt).itemsize * 8
+    mant = int(info.nmant)
+    return {16: np.int16, 32: np.int32, 64: np.int64}[nbits], nbits, mant, int(info.maxexp) - 1
+
+
+def frexp(x, /):
+    """Mantissa in ``[0.5, 1)`` and integer exponent with ``x == m * 2**e``."""
+    from ..lax import bitcast_convert_type
+    from ._util import promote_args_inexact
+
+    jnp = _jnp()
+    (x,) = promote_args_inexact("frexp", x)
+    x = jnp.asarray(x)
+    if dtypes.is_complex(x.dtype):
+        raise TypeError("frexp does not support complex-valued inputs")
+    itype, nbits, mant, bias = _float_bits(x.dtype)
+    # scale subnormals into the normal range first
+    tiny = float(dtypes.finfo(x.dtype).smallest_normal)
+    sub = (jnp.abs(x) < tiny) & (x != 0)
+    scale = mant + 1
+    xs = jnp.where(sub, x * (2.0**scale), x)
+    bits = bitcast_convert_type(xs, itype)
+    exp_mask = ((1 << (nbits - 1 - mant)) - 1) << mant
+    e = ((bits & exp_mask) >> mant).astype(dtypes.default_int_dtype()) - (bias - 1)
+    m_bits = (bits & ~np.array(exp_mask, itype)) | np.array((bias - 1) << mant, itype)
+    m = bitcast_convert_type(m_bits, x.dtype)
+    e = jnp.where(sub, e - scale, e)
+    special = (x == 0) | jnp.isinf(x) | jnp.isnan(x)
+    return jnp.where(special, x, m), jnp.where(special, 0, e).astype(dtypes.default_int_dtype())
+
+
+def ldexp(x1, x2, /):
+    """``x1 * 2**x2`` (``x2`` integer)."""
+    from ._util import promote_args_inexact
+
+    jnp = _jnp()
+    x2 = jnp.asarray(x2)
+    if not dtypes.is_int(x2.dtype):
+        raise ValueError(f"ldexp: exponent must be integer, got {x2.dtype}")
+    (x1,) = promote_args_inexact("ldexp", x1)
+    x1 = jnp.asarray(x1) if not isinstance(x1, (int, float)) else x1
+    dt = jnp.asarray(x1).dtype
+    # split the power so that neither factor overflows
+    e = x2.astype(np.int32)
+    half = e // 2
+    two = jnp.asarray(2.0, dt)
+    return x1 * jnp.power(two, half.astype(dt)) * jnp.power(two, (e - half).astype(dt))
+
+
+def modf(x, /, out=None):
+    """Fractional and integral parts, both with the sign of ``x``."""
+    from ._util import promote_args_inexact
+
+    jnp = _jnp()
+    if out is not None:
+        raise NotImplementedError("The 'out' argument to jnp.modf is not supported.")
+    (x,) = promote_args_inexact("modf", x)
+    whole = jnp.trunc(x)
+    return x - whole, whole
+
+
+def spacing(x, /):
+    """The distance from ``x`` to the next representable value away from zero."""
+    from ..lax import nextafter
+    from ._util import promote_args_inexact
+
+    jnp = _jnp()
+    (x,) = promote_args_inexact("spacing", x)
+    x = jnp.asarray(x)
+    if dtypes.is_complex(x.dtype):
+        raise ValueError("jnp.spacing is not defined for complex inputs.")
+    inf = jnp.full_like(x, np.inf)
+    toward = jnp.where(x < 0, -inf, inf)
+    step = nextafter(x, toward)
+    out = jnp.where(x == 0, step, step - x)  # 0's spacing is a subnormal: no subtraction
+    return jnp.where(jnp.isinf(x), jnp.full_like(x, np.nan), out)
+
+
+def bitwise_count(x, /):
+    """The number of 1 bits in ``|x|``, as uint8."""
+    from ..lax import population_count
+
+    jnp = _jnp()
+    x = jnp.asarray(x)
+    if not (dtypes.is_int(x.dtype) or x.dtype == np.bool_):
+        raise TypeError(f"bitwise_count requires integer or boolean input, got {x.dtype}")
+    if x.dtype == np.bool_:
+        x = x.astype(np.uint8)
+    return population_count(jnp.abs(x)).astype(np.uint8)
+
+
+def gradient(f, *varargs, axis=None, edge_order=None):
+    """Central differences inside, one-sided ones at the edges (``edge_order=1``)."""
+    jnp = _jnp()
+    from ._util import promote_dtypes_inexact
+
+    if edge_order is not None:
+        raise NotImplementedError("The 'edge_order' argument to jnp.gradient is not supported.")
+    (a,) = promote_dtypes_inexact(jnp.asarray(f))
+    if axis is None:
+        axes = list(range(a.ndim))
+    elif isinstance(axis, int):
+        axes = [axis % a.ndim]
+    else:
+        axes = [ax % a.ndim for ax in axis]
+    if len(varargs) == 0:
+        spacings = [1.0] * len(axes)
+    elif len(varargs) == 1:
+        spacings = list(varargs) * len(axes)
+    elif len(varargs) == len(axes):
+        spacings = list(varargs)
+    else:
+        raise TypeError("Invalid number of spacing arguments")
+    outs = []
+    for ax, h in zip(axes, spacings):
+        n = a.shape[ax]
+        if n < 2:
+            raise ValueError(
+                "Shape of array too small to calculate a numerical gradient, at least 2 elements are required."
+            )
+
+        def sl(s, e, n=n, ax=ax):
+            return jnp.take(a, jnp.arange(s, e if e is not None else n), axis=ax)
+
+        h = jnp.asarray(h)
+        if h.ndim == 0:
+            inner = (sl(2, None) - sl(0, n - 2)) / (2 * h)
+            first = (sl(1, 2) - sl(0, 1)) / h
+            last = (sl(n - 1, n) - sl(n - 2, n - 1)) / h
+        else:
+            if h.shape[0] != n:
+                raise ValueError("Spacing arrays must have the same length as the dimension")
+            dx = jnp.diff(h)
+            shp = [1] * a.ndim
+            shp[ax] = n - 2
+            d1 = jnp.reshape(dx[:-1], shp)
+            d2 = jnp.reshape(dx[1:], shp)
+            inner = (
+                -(d2 / (d1 * (d1 + d2))) * sl(0, n - 2)
+                + ((d2 - d1) / (d1 * d2)) * sl(1, n - 1)
+                + (d1 / (d2 * (d1 + d2))) * sl(2, None)
+            )
+            first = (sl(1, 2) - sl(0, 1)) / dx[0]
+            last = (sl(n - 1, n) - sl(n - 2, n - 1)) / dx[-1]
+        outs.append(jnp.concatenate([first, inner, last], axis=ax))
+    return outs[0] if len(outs) == 1 else outs
+
+
+def unwrap(p, discont=None, axis=-1, period=2 * np.pi):
+    """``p`` with jumps larger than ``discont`` replaced by their ``period`` complement."""
+    jnp = _jnp()
+    from ._util import promote_dtypes_inexact
+
+    (p,) = promote_dtypes_inexact(jnp.asarray(p))
+    if dtypes.is_complex(p.dtype):
+        raise ValueError("jnp.unwrap does not support complex inputs.")
+    if p.shape[axis] == 0:
+        return p
+    if discont is None:
+        discont = period / 2
+    interval = period / 2
+    dd = jnp.diff(p, axis=axis)
+    ddmod = jnp.mod(dd + interval, period) - interval
+    ddmod = jnp.where((ddmod == -interval) & (dd > 0), interval, ddmod)
+    correct = jnp.where(jnp.abs(dd) < discont, 0, ddmod - dd)
+    first = jnp.take(p, jnp.arange(1), axis=axis)
+    cum = jnp.cumsum(correct, axis=axis)
+    return jnp.concatenate(
+        [first, jnp.take(p, jnp.arange(1, p.shape[axis]), axis=axis) + cum], axis=axis
+    )
+
+
+def geomspace(start, stop, num=50, endpoint=True, dtype=None, axis=0):
+    """Numbers spaced evenly on a log scale, from ``start`` to ``stop``."""
+    jnp = _jnp()
+    from ._util import promote_dtypes_inexact
+
+    start, stop = promote_dtypes_inexact(jnp.asarray(start), jnp.asarray(stop))
+    dt = dtypes.canonicalize_dtype(dtype) if dtype is not None else start.dtype
+    sign = jnp.sign(start)
+    log_start = jnp.log10(start / sign)
+    log_stop = jnp.log10(stop / sign)
+    res = jnp.logspace(log_start, log_stop, num, endpoint=endpoint, base=10.0, axis=axis)
+    bshape = [1] * res.ndim
+    sgn = jnp.expand_dims(sign, axis) if sign.ndim else sign
+    res = sgn * res
+    if num > 0:
+        idx0 = [slice(None)] * res.ndim
+        idx0[axis] = 0
+        res = res.at[tuple(idx0)].set(start)
+        if endpoint and num > 1:
+            idx0[axis] = -1
+            res = res.at[tuple(idx0)].set(stop)
+    del bshape
+    return res.astype(dt)
+
+
+def packbits(a, axis=None, bitorder="big"):
+    """Booleans (nonzero values) packed eight to a uint8."""
+    jnp = _jnp()
+    a = jnp.asarray(a)
+    if not (dtypes.is_int(a.dtype) or a.dtype == np.bool_):
+        raise TypeError("Expected an input array of integer or boolean data type")
+    if bitorder not in ("little", "big"):
+        raise ValueError("'order' must be either 'little' or 'big'")
+    bits = (a > 0).astype(np.uint8)
+    if axis is None:
+        bits, axis = jnp.ravel(bits), 0
+    bits = jnp.moveaxis(bits, axis, -1)
+    n = bits.shape[-1]
+    pad = (-n) % 8
+    if pad:
+        bits = jnp.concatenate([bits, jnp.zeros(bits.shape[:-1] + (pad,), np.uint8)], axis=-1)
+    bits = jnp.reshape(bits, bits.shape[:-1] + (-1, 8))
+    shifts = np.arange(8, dtype=np.uint8)
+    if bitorder == "big":
+        shifts = shifts[::-1]
+    packed = (bits << jnp.asarray(shifts)).sum(axis=-1).astype(np.uint8)
+    return jnp.moveaxis(packed, -1, axis)
+
+
+def unpackbits(a, axis=None, count=None, bitorder="big"):
+    """The bits of a uint8 array as 0/1 uint8 values."""
+    jnp = _jnp()
+    a = jnp.asarray(a)
+    if a.dtype != np.uint8:
+        raise TypeError("Expected an input array of unsigned byte data type")
+    if bitorder not in ("little", "big"):
+        raise ValueError("'order' must be either 'little' or 'big'")
+    shifts = np.arange(8, dtype=np.uint8)
+    if bitorder == "big":
+        shifts = shifts[::-1]
+    bits = (a[..., None] >> jnp.asarray(shifts)) & np.uint8(1)
+    if axis is None:
+        bits, axis = jnp.ravel(bits), 0
+    else:
+        axis = axis % a.ndim
+        bits = jnp.moveaxis(bits, -1, axis + 1)
+        shape = list(a.shape)
+        shape[axis] *= 8
+        bits = jnp.reshape(bits, shape)
+    if count is not None:
+        bits = jnp.take(bits, jnp.arange(min(count, bits.shape[axis])), axis=axis)
+    return bits
