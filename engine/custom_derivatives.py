@@ -311,6 +311,31 @@ def _peel(trace: core.Trace, args: Sequence[Any]) -> str:
     return "bind"
 
 
+def _decide(flat: Sequence[Any]) -> tuple[core.Trace, str, list[Any]]:
+    """How to process a custom call on ``flat``: "eval" (no trace below involves the
+    arguments: call the function as it is, on the current trace), "jvp" (the current
+    trace is a JVP trace with a nonzero tangent: apply the rule at once, without a
+    jaxpr of the function, which may then branch on concrete values as in JAX), or
+    "bind" (trace the function and bind the primitive on the current trace, which
+    hands it down the traces with any closed-over values as explicit operands).
+    Traces that do not involve the arguments are passed over as JAX does (a JVP trace
+    further down then applies the rule), so a rule closing over their tracers fails as
+    in JAX. Returns (trace, how, the arguments as that trace sees them)."""
+    top = trace = core.current_trace()
+    vals = list(flat)
+    while True:
+        how = _peel(trace, vals)
+        if how == "eval":
+            return top, "eval", list(flat)
+        if how == "pass":
+            vals = [_unwrap(trace, x) for x in vals]
+            trace = trace.parent
+            continue
+        if how == "jvp":
+            return trace, "jvp", vals
+        return top, "bind", list(flat)
+
+
 def _unwrap(trace: core.Trace, x: Any) -> Any:
     """A value as the parent of ``trace`` sees it (for "pass")."""
     if isinstance(trace, JVPTrace):
@@ -466,21 +491,9 @@ class custom_jvp:
         jvp_flat = _make_jvp_flat(self, static, in_tree, out_tree_box, name)
         rule = _Rule(jvp_flat, _fun_name(self.jvp))
 
-        # Work down the traces that have nothing to do with these arguments; a JVP
-        # trace with a nonzero tangent applies the rule at once (the primal function is
-        # then never traced, so it may use Python control flow on concrete values).
-        trace = core.current_trace()
-        vals = list(flat)
-        while True:
-            how = _peel(trace, vals)
-            if how == "eval":
-                with core.set_current_trace(trace):
-                    return primal(*tree_unflatten(in_tree, vals))
-            if how == "pass":
-                vals = [_unwrap(trace, x) for x in vals]
-                trace = trace.parent
-                continue
-            break
+        trace, how, vals = _decide(flat)
+        if how == "eval":
+            return primal(*dyn)
         with core.set_current_trace(trace):
             if how == "jvp":
                 outs = _jvp_directly(trace, vals, rule, self.symbolic_zeros, name)
@@ -804,18 +817,9 @@ class custom_vjp:
         fwd_rule = _Rule(fwd_flat, _fun_name(self.fwd))
         bwd_rule = _Rule(self.bwd, _fun_name(self.bwd))
 
-        trace = core.current_trace()
-        vals = list(flat)
-        while True:
-            how = _peel(trace, vals)
-            if how == "eval":
-                with core.set_current_trace(trace):
-                    return primal(*tree_unflatten(in_tree, vals))
-            if how == "pass":
-                vals = [_unwrap(trace, x) for x in vals]
-                trace = trace.parent
-                continue
-            break
+        trace, how, vals = _decide(flat)
+        if how == "eval":
+            return primal(*dyn)
         with core.set_current_trace(trace):
             if how == "jvp":
                 outs = _vjp_jvp_directly(trace, vals, fwd_rule, bwd_rule, self.symbolic_zeros, name)

@@ -741,3 +741,26 @@ def test_linear_call_and_primal_tree_values():
         ]
 
     both(prog)
+
+
+def test_closure_over_batched_value():
+    """Only a closed-over value is batched: it reaches the primitive as an operand."""
+
+    def prog(m):
+        def outer(x, y):
+            @m.jax.custom_jvp
+            def f(a):
+                return a * y
+
+            f.defjvps(lambda t, ans, a: t * y * 2.0)
+            return f(x)
+
+        ys = m.np.arange(3.0)
+        return [
+            m.jax.vmap(lambda y: outer(1.0, y))(ys),
+            m.jax.vmap(m.jax.grad(outer), in_axes=(None, 0))(1.0, ys),
+            m.jax.vmap(outer)(ys, ys + 1),
+            m.jax.grad(lambda y: y * m.jax.nn.relu(2.0))(3.0),
+        ]
+
+    both(prog)
