@@ -124,18 +124,54 @@ def detail(key):
     }
 
 
+_MAX_ECHO = 200  # characters of a request's own text ever sent back to the sidebar
+_MAX_KEY = 1000  # a function key is "<module>:<qualname>:<id>"; longer is not a key
+
+
+def _clip(text, limit=_MAX_ECHO):
+    text = str(text)
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
+
+
+def _rid(data):
+    """The request id to echo: only a short string or an integer, never anything big."""
+    rid = data.get("rid") if isinstance(data, dict) else None
+    if isinstance(rid, bool) or not isinstance(rid, (str, int)):
+        return None
+    if isinstance(rid, str) and len(rid) > 64:
+        return None
+    return rid
+
+
 def answer(data):
-    """The reply to one request from the sidebar."""
-    request = (data or {}).get("request")
+    """The reply to one request from the sidebar (a JSON object with ``request``)."""
+    if not isinstance(data, dict):
+        return {
+            "kind": "error",
+            "error": f"a request must be a JSON object, got {type(data).__name__}",
+        }
+    request = data.get("request")
     if request == "list":
         reply = {"kind": "list", "functions": list_functions()}
     elif request == "detail":
-        reply = {"kind": "detail", **detail(str(data.get("key")))}
+        key = data.get("key")
+        if not isinstance(key, str) or len(key) > _MAX_KEY:
+            what = f"{len(key)} characters" if isinstance(key, str) else type(key).__name__
+            reply = {"kind": "error", "error": f"detail needs a function key ({what} given)"}
+        else:
+            reply = {"kind": "detail", **detail(key)}
     else:
-        reply = {"kind": "error", "error": f"unknown request {request!r}"}
-    if "rid" in data:
-        reply["rid"] = data["rid"]
+        reply = {"kind": "error", "error": f"unknown request {_clip(repr(request))}"}
+    rid = _rid(data)
+    if rid is not None:
+        reply["rid"] = rid
     return reply
+
+
+def _data(msg):
+    """A comm message's payload; anything malformed becomes ``None`` (answered as an error)."""
+    content = msg.get("content") if isinstance(msg, dict) else None
+    return content.get("data") if isinstance(content, dict) else None
 
 
 class Inspector:
@@ -147,19 +183,18 @@ class Inspector:
 
     def on_open(self, comm, open_msg):
         self.comms.append(comm)
-        comm.on_msg(lambda msg: self._reply(comm, msg["content"]["data"]))
+        comm.on_msg(lambda msg: self._reply(comm, _data(msg)))
         comm.on_close(lambda msg: self._forget(comm))
-        self._reply(comm, open_msg["content"]["data"])
+        self._reply(comm, _data(open_msg))
 
     def _reply(self, comm, data):
         try:
             reply = answer(data)
         except Exception as e:  # never let a bad request kill the kernel's comm
-            reply = {
-                "kind": "error",
-                "error": f"{type(e).__name__}: {e}",
-                "rid": (data or {}).get("rid"),
-            }
+            reply = {"kind": "error", "error": _clip(f"{type(e).__name__}: {e}")}
+            rid = _rid(data)
+            if rid is not None:
+                reply["rid"] = rid
         comm.send(reply)
         if reply.get("kind") == "list":
             self._last = reply["functions"]
