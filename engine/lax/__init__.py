@@ -23,3 +23,5 @@ from .special import *  # noqa: F401,F403
 from .special_gamma import *  # noqa: F401,F403
 from .structural import *  # noqa: F401,F403
 from .windowed_reductions import *  # noqa: F401,F403
+from .extra_ops import *  # noqa: F401,F403,E402
+from .shape_extra import *  # noqa: F401,F403,E402
