@@ -29,6 +29,9 @@ from .signal_ops import *  # noqa: F401,F403
 from .sorting import *  # noqa: F401,F403
 from .statistics import *  # noqa: F401,F403
 from .ufuncs import *  # noqa: F401,F403
+
+# isort: split
+# (after the modules above on purpose: a later star import wins a shared name)
 from .array_edit import *  # noqa: F401,F403,E402
 from .histograms import *  # noqa: F401,F403,E402
 from .index_tricks import *  # noqa: F401,F403,E402
