@@ -190,18 +190,19 @@ def emit_python_callback(
     token = None
     if ordered:
         tokens = mctx.__dict__.setdefault("callback_tokens", {})
-        block = _block_key(ir.InsertionPoint.current.block)
-        token = tokens.get(block)
-        if token is None:
-            token = hlo.create_token()
+        here = ir.InsertionPoint.current.block
+        block = _block_key(here)
+        token, after = _order_inputs(mctx, here, tokens)
         operands.insert(0, token)
         result_types.insert(0, hlo.TokenType.get())
         layouts_in.insert(0, _empty_layout())
         layouts_out.insert(0, _empty_layout())
-        inner = host_fn
+        operands += after
+        layouts_in += [_empty_layout()] * len(after)
+        inner, n_after = host_fn, len(after)
 
         def host_fn(tok, *args):
-            return (tok, *inner(*args))
+            return (tok, *inner(*args[: len(args) - n_after]))
 
     index = len(callbacks)
     callbacks.append(host_fn)
@@ -222,6 +223,95 @@ def emit_python_callback(
     if ordered:
         tokens[block] = results.pop(0)
     return results
+
+
+def _order_inputs(mctx: Any, here: Any, tokens: dict) -> tuple[Any, list[Any]]:
+    """The token an ordered callback emitted in block ``here`` takes, and scalars it must
+    also wait for, so XLA keeps program order across control flow:
+
+    - into a region (a while/cond/case body): the first callback there takes the token
+      of the nearest enclosing block that has one (MLIR lets a region capture it; XLA
+      threads it through the loop or branch);
+    - out of one: an op of this block that holds callbacks (a loop, a conditional, a
+      call of a function with callbacks) since the last callback here hands one element
+      of its first result to the next callback here, so that callback waits for it.
+    Every block (and every called function) starts its own chain otherwise."""
+    key = _block_key(here)
+    token = tokens.get(key)
+    path = _enclosing_ops(here)
+    effectful = mctx.__dict__.setdefault("callback_ops", [])
+    waits = []
+    if token is None:
+        for op, parent in path:
+            # what the enclosing block ran before this op, the region waits for too
+            with ir.InsertionPoint(op):
+                waits += _waits(mctx, parent, effectful, upto=op)
+            token = tokens.get(_block_key(parent))
+            if token is not None:
+                break
+    if token is None:
+        token = hlo.create_token()
+    for op, _parent in path:
+        if not any(op == o for o in effectful):
+            effectful.append(op)
+    if not path:  # a function body: a call of this function holds callbacks
+        mctx.__dict__.setdefault("callback_functions", set()).add(mctx.function)
+    return token, waits + _waits(mctx, here, effectful)
+
+
+def _enclosing_ops(block: Any) -> list[tuple[Any, Any]]:
+    """(op, the block holding it) from ``block``'s owner outwards, up to the function."""
+    out = []
+    while True:
+        owner = block.owner
+        if owner is None or owner.operation.name == "func.func":
+            return out
+        op = owner.operation
+        block = op.block
+        out.append((op, block))
+
+
+def _waits(mctx: Any, here: Any, effectful: list, upto: Any = None) -> list[Any]:
+    """Scalars from the ops of block ``here`` holding callbacks, from the last callback
+    emitted here (or the block's start) to its end, or to ``upto`` (excluded)."""
+    seen = mctx.__dict__.setdefault("callback_seen", {})
+    key = _block_key(here)
+    start = seen.get(key, 0)
+    functions = mctx.__dict__.get("callback_functions", set())
+    ops = [o.operation for o in here.operations]
+    if upto is not None:
+        ops = ops[: next((i for i, o in enumerate(ops) if o == upto), len(ops))]
+    else:
+        seen[key] = len(ops) + 1  # the callback about to be emitted
+    waits = []
+    for op in ops[start:]:
+        holds = any(op == o for o in effectful)
+        if not holds and op.name == "func.call" and functions:
+            callee = ir.FlatSymbolRefAttr(op.attributes["callee"]).value
+            holds = callee in functions
+        if holds:
+            waits += _one_element(op)
+    return waits
+
+
+def _one_element(op: Any) -> list[Any]:
+    """A scalar read from each of the op's non-empty tensor results: a data dependence
+    on the op at the cost of one element per result (several, because XLA may fold a
+    result it can compute, e.g. a loop's final counter, and drop that dependence)."""
+    out = []
+    for r in op.results:
+        try:
+            t = ir.RankedTensorType(r.type)
+        except ValueError:  # a token
+            continue
+        shape = list(t.shape)
+        if 0 in shape:
+            continue
+        if shape:
+            one = hlo.slice(r, [0] * len(shape), [1] * len(shape), [1] * len(shape))
+            r = hlo.reshape(ir.RankedTensorType.get([], t.element_type), one)
+        out.append(r)
+    return out
 
 
 def _layout(aval: ShapedArray) -> Any:

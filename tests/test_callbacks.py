@@ -367,3 +367,48 @@ def test_debug_callback_raising_under_jit():
         with pytest.raises(KeyError, match="nope"):  # eagerly: the callback's own error
             m.jax.debug.callback(broken_debug_cb, np.float32(1))
     assert float(engine.jit(lambda v: v + 1)(1.0)) == 2.0
+
+
+def test_ordered_callbacks_keep_program_order_across_control_flow():
+    logs = {"engine": [], "jax": []}
+
+    def prog(m, x):
+        log = logs[m.name]
+
+        def cb(tag):
+            return lambda v: log.append((tag, np.asarray(v).tolist()))
+
+        @m.jax.jit
+        def inner(x):
+            m.io_callback(cb("inner"), None, x, ordered=True)
+            return x * 2
+
+        @m.jax.jit
+        def f(x):
+            m.io_callback(cb("a"), None, x, ordered=True)
+            y = m.lax.cond(
+                x.sum() > 0,
+                lambda v: (m.io_callback(cb("t"), None, v, ordered=True), v)[1],
+                lambda v: (m.io_callback(cb("f"), None, v, ordered=True), -v)[1],
+                x,
+            )
+            z = inner(y)
+
+            def body(c):
+                m.io_callback(cb("w"), None, c, ordered=True)
+                return c + 1
+
+            w = m.lax.while_loop(lambda c: c < 3, body, (x[0] - 1).astype(np.int32))
+
+            def step(c, v):
+                m.io_callback(cb("s"), None, v, ordered=True)
+                return c + v, c
+
+            s = m.lax.scan(step, np.float32(0), z)
+            m.io_callback(cb("b"), None, z, ordered=True)
+            return z, w, s
+
+        return f(x)
+
+    both(prog, np.ones(2, np.float32))
+    assert logs["engine"] == logs["jax"], logs
