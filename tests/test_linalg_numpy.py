@@ -251,3 +251,15 @@ def test_jitted_like_jax_and_jaxpr_text():
     got, want = jaxpr_text(enp.linalg.eigvalsh, jnp.linalg.eigvalsh, a)
     assert got.splitlines()[:2] == want.splitlines()[:2]  # both a jit[name=eigvalsh]
     assert "jit[" in str(engine.make_jaxpr(enp.linalg.solve)(a, a[0]))
+
+
+def test_custom_jvps_at_singular_matrices():
+    # JAX's custom JVPs (cofactor solve for det, the pseudo-inverse rule for pinv) keep
+    # these gradients finite where differentiating the factorization would not
+    singular = (rand((4, 2)) @ rand((2, 4), seed=1)).astype(np.float32)
+    grad_both(lambda m: m.linalg.det, singular)
+    grad_both(lambda m: lambda a: m.sum(m.linalg.pinv(a) ** 2), singular)
+    assert np.isfinite(np.asarray(engine.grad(enp.linalg.det)(singular))).all()
+    text = str(engine.make_jaxpr(enp.linalg.solve)(well_conditioned((3, 3)), rand((3,))))
+    assert "custom_linear_solve" in text
+    assert "custom_jvp_call" in str(engine.make_jaxpr(enp.linalg.det)(well_conditioned((4, 4))))

@@ -1,7 +1,6 @@
 """Solves built on the decompositions: ``lu_solve`` (with JAX's trans=0/1/2) and a
-general ``solve`` through LU (differentiable through the lu and triangular_solve rules;
-JAX's custom_linear_solve, which reuses the factorization for the gradient, is not
-built yet)."""
+general ``solve``: LU of stop_gradient(a) inside ``custom_linear_solve`` (as JAX), so
+derivatives reuse the factorization instead of differentiating it."""
 
 from __future__ import annotations
 
@@ -94,9 +93,47 @@ def lu_solve(lu_, permutation, b, trans=0):
     return squeeze(x, (aval(x).ndim - 1,)) if rhs_vector else x
 
 
-def solve(a, b):
-    """a x = b through LU with partial pivoting; b is [..., m] or [..., m, k]."""
-    from .linalg import lu
+def _broadcasted_matvec(a, x):
+    """(..., n, m) @ (..., m) -> (..., n), batch dims broadcast."""
+    from .dot import Precision, dot_general
+    from .structural import broadcast_in_dim
 
-    lu_, _, perm = lu(a)
-    return lu_solve(lu_, perm, b, trans=0)
+    aa, xa = aval(a), aval(x)
+    batch = tuple(np.broadcast_shapes(aa.shape[:-2], xa.shape[:-1]))
+    nb = len(batch)
+    a = broadcast_in_dim(a, batch + aa.shape[-2:], tuple(range(nb + 2 - aa.ndim, nb + 2)))
+    x = broadcast_in_dim(x, batch + xa.shape[-1:], tuple(range(nb + 1 - xa.ndim, nb + 1)))
+    bd = tuple(range(nb))
+    return dot_general(a, x, (((nb + 1,), (nb,)), (bd, bd)), precision=Precision.HIGHEST)
+
+
+def solve(a, b):
+    """a x = b with a [..., m, m] and b [..., m] or [..., m, k] (b's batch dims as a's)."""
+    from ..api import vmap
+    from .custom_solve import custom_linear_solve
+    from .linalg import lu
+    from .misc import stop_gradient
+
+    aa, ba = aval(a), aval(b)
+    if not (
+        aa.ndim >= 2
+        and ba.ndim in (aa.ndim, aa.ndim - 1)
+        and aa.shape[-1] == aa.shape[-2] == ba.shape[aa.ndim - 2]
+    ):
+        raise ValueError(
+            "The arguments to solve must have shapes a=[..., m, m] and b=[..., m, k] or "
+            f"b=[..., m]; got a={aa.shape} and b={ba.shape}"
+        )
+    lu_, _, perm = lu(stop_gradient(a))
+
+    def custom_solve(x):
+        return custom_linear_solve(
+            lambda y: _broadcasted_matvec(a, y),
+            x,
+            solve=lambda _, y: lu_solve(lu_, perm, y, trans=0),
+            transpose_solve=lambda _, y: lu_solve(lu_, perm, y, trans=1),
+        )
+
+    if aa.ndim == ba.ndim + 1:
+        return custom_solve(b)
+    return vmap(custom_solve, ba.ndim - 1, max(aa.ndim, ba.ndim) - 1)(b)

@@ -12,7 +12,7 @@ import numpy as np
 
 from .. import dtypes, lax
 from ..lax import linalg as lax_linalg
-from ..lax.linalg_solve_helpers import lu_solve
+from ..lax.linalg_solve_helpers import solve as _lu_solve_custom
 from ._util import as_array, check_arraylike, promote_dtypes_inexact
 
 
@@ -179,9 +179,7 @@ def solve(a, b):
                 "vectorized function with excluded=frozenset() and "
                 "signature='(m,m),(m)->(m)'"
             )
-        b = broadcast_to(b, a.shape[:-1])
-        lu_, _, perm = lax_linalg.lu(a)
-        return lu_solve(lu_, perm, b, trans=0)
+        return _lu_solve_custom(a, broadcast_to(b, a.shape[:-1]))
     if b.shape[-2] != m:
         raise ValueError(
             f"inconsistent size for core dimension 'm': {b.shape[-2]} vs {m} on "
@@ -191,8 +189,7 @@ def solve(a, b):
     batch = tuple(np.broadcast_shapes(a.shape[:-2], b.shape[:-2]))
     a = broadcast_to(a, batch + a.shape[-2:])
     b = broadcast_to(b, batch + b.shape[-2:])
-    lu_, _, perm = lax_linalg.lu(a)
-    return lu_solve(lu_, perm, b, trans=0)
+    return _lu_solve_custom(a, b)
 
 
 def inv(a):
@@ -271,9 +268,9 @@ def slogdet(a, *, method=None):
     if method is None or method == "lu":
         if a.shape[-1] in (1, 2):
             return SlogdetResult(*_slogdet_small(a))
-        return SlogdetResult(*_slogdet_lu(a))
+        return SlogdetResult(*_custom("slogdet_lu")(a))
     if method == "qr":
-        return SlogdetResult(*_slogdet_qr(a))
+        return SlogdetResult(*_custom("slogdet_qr")(a))
     raise ValueError(
         f"Unknown slogdet method '{method}'. Supported methods are 'lu' (`None`), and 'qr'."
     )
@@ -281,9 +278,7 @@ def slogdet(a, *, method=None):
 
 def det(a):
     """The determinant: closed forms for 2x2 and 3x3 (as JAX), else sign * exp(logdet)
-    through LU. (JAX's custom JVP for det is replaced by differentiating through lu.)"""
-    from .ufuncs import exp
-
+    through LU, with JAX's custom JVP (a cofactor solve, finite at singular a)."""
     (a,) = _inexact("jnp.linalg.det", a)
     if a.ndim >= 2 and a.shape[-2:] == (2, 2):
         return a[..., 0, 0] * a[..., 1, 1] - a[..., 0, 1] * a[..., 1, 0]
@@ -297,21 +292,24 @@ def det(a):
             - a[..., 0, 1] * a[..., 1, 0] * a[..., 2, 2]
         )
     if a.ndim >= 2 and a.shape[-1] == a.shape[-2]:
-        sign, logdet = slogdet(a)
-        return sign * exp(logdet).astype(sign.dtype)
+        return _custom("det")(a)
     raise ValueError(f"Argument to _det() must have shape [..., n, n], got {a.shape}")
 
 
 def pinv(a, rtol=None, hermitian=False, *, rcond=None):
     """Moore-Penrose pseudo-inverse through the SVD (singular values below
-    rtol * largest are dropped)."""
-    from .creation import asarray, empty
-    from .ufuncs import conj, where
-
+    rtol * largest are dropped), with JAX's custom JVP (valid at rank-deficient a)."""
     if rcond is not None:
         if rtol is not None:
             raise ValueError("pinv: only one of rtol and rcond may be specified.")
         rtol = rcond
+    return _pinv_custom()(a, rtol, hermitian)
+
+
+def _pinv_impl(a, rtol=None, hermitian=False):
+    from .creation import asarray, empty
+    from .ufuncs import conj, where
+
     (a,) = _inexact("jnp.linalg.pinv", a)
     m, n = a.shape[-2:]
     if m == 0 or n == 0:
@@ -326,6 +324,38 @@ def pinv(a, rtol=None, hermitian=False, *, rcond=None):
     s = where(s > cutoff, s, np.inf).astype(u.dtype)
     res = _mm(_mT(vh), _mT(u) / s[..., None])
     return lax.convert_element_type(res, arr.dtype)
+
+
+def _pinv_jvp(rtol, hermitian, primals, tangents):
+    # the derivative of the pseudo-inverse (Golub and Pereyra 1973, eq. 4.12)
+    (a,), (a_dot,) = primals, tangents
+    p = _pinv_impl(a, rtol, hermitian)
+    a, a_dot = _inexact("jnp.linalg.pinv", a, a_dot)
+    if hermitian:
+        a, a_dot = (a + _H(a)) / 2, (a_dot + _H(a_dot)) / 2
+    m, n = a.shape[-2:]
+    if m >= n:
+        s = _mm(_mm(p, _H(p)), _H(a_dot))
+        t = _mm(_mm(_H(a_dot), _H(p)), p)
+        p_dot = -_mm(_mm(p, a_dot), p) + s - _mm(_mm(s, a), p) + t - _mm(_mm(p, a), t)
+    else:
+        s = _mm(p, _mm(_H(p), _H(a_dot)))
+        t = _mm(_H(a_dot), _mm(_H(p), p))
+        p_dot = -_mm(p, _mm(a_dot, p)) + s - _mm(s, _mm(a, p)) + t - _mm(p, _mm(a, t))
+    return p, p_dot
+
+
+_PINV = []
+
+
+def _pinv_custom():
+    if not _PINV:
+        from ..custom_derivatives import custom_jvp
+
+        f = custom_jvp(_pinv_impl, nondiff_argnums=(1, 2))
+        f.defjvp(_pinv_jvp)
+        _PINV.append(f)
+    return _PINV[0]
 
 
 def lstsq(a, b, rcond=None, *, numpy_resid=False):
@@ -536,3 +566,96 @@ def multi_dot(arrays, *, precision=None):
             counts[c] = counts.get(c, 0) + 1
     out = "".join(c for c in sorted(counts, key=letters.index) if counts[c] == 1)
     return einsum(",".join(ins) + "->" + out, *arrs, optimize="auto", precision=precision)
+
+
+# ---------------------------------------------------------------------------- custom JVPs
+
+
+def _det_lu(a):
+    from .ufuncs import exp
+
+    sign, logdet = slogdet(a)
+    return sign * exp(logdet).astype(sign.dtype)
+
+
+def _slogdet_jvp(primals, tangents):
+    from .creation import zeros_like
+    from .misc import trace
+    from .ufuncs import real
+
+    (x,), (g,) = primals, tangents
+    sign, ans = slogdet(x)
+    ans_dot = trace(solve(x, g), axis1=-1, axis2=-2)
+    if dtypes.is_complex(x.dtype):
+        sign_dot = (ans_dot - real(ans_dot).astype(ans_dot.dtype)) * sign
+        ans_dot = real(ans_dot)
+    else:
+        sign_dot = zeros_like(sign)
+    return (sign, ans), (sign_dot, ans_dot)
+
+
+def _cofactor_solve(a, b):
+    """(det(a), adj(a) b) for square a, robust where a is singular (JAX's _cofactor_solve:
+    LU with the last pivot replaced so the solve stays finite)."""
+    from .creation import arange, ones, zeros_like
+    from .indexing import take_along_axis
+    from .misc import diagonal
+    from .reductions import any as any_
+    from .reductions import count_nonzero, cumprod
+    from .shape_ops import broadcast_to, concatenate
+    from .ufuncs import isinf, isnan, logical_or, where
+
+    a, b = _inexact("jnp.linalg._cofactor_solve", a, b)
+    n = a.shape[-1]
+    if n == 1:
+        return a[..., 0, 0], b
+    lu_, pivots, permutation = lax_linalg.lu(a)
+    dtype = a.dtype
+    batch = tuple(np.broadcast_shapes(lu_.shape[:-2], b.shape[:-2]))
+    x = broadcast_to(b, batch + b.shape[-2:])
+    lu_ = broadcast_to(lu_, batch + lu_.shape[-2:])
+    diag = diagonal(lu_, 0, -2, -1)
+    iota = lax.expand_dims(arange(n, dtype=pivots.dtype), tuple(range(pivots.ndim - 1)))
+    parity = count_nonzero(pivots != iota, axis=-1)
+    sign = (-2 * (parity % 2) + 1).astype(dtype)
+    partial_det = cumprod(diag, axis=-1) * sign[..., None]
+    lu_ = lu_.at[..., -1, -1].set(1.0 / partial_det[..., -2])
+    permutation = broadcast_to(permutation, batch + (n,))
+    d = ones(x.shape[:-1], x.dtype)
+    d = lax_linalg.triangular_solve(lu_, d, left_side=True, lower=False)
+    d = any_(logical_or(isnan(d), isinf(d)), axis=-1)
+    d = broadcast_to(d[..., None, None], x.shape)
+    x = where(d, zeros_like(x), x)
+    x = take_along_axis(x, broadcast_to(permutation[..., None], x.shape[:-1] + (1,)), axis=-2)
+    x = lax_linalg.triangular_solve(lu_, x, left_side=True, lower=True, unit_diagonal=True)
+    x = concatenate((x[..., :-1, :] * partial_det[..., -1, None, None], x[..., -1:, :]), axis=-2)
+    x = lax_linalg.triangular_solve(lu_, x, left_side=True, lower=False)
+    x = where(d, zeros_like(x), x)
+    return partial_det[..., -1], x
+
+
+def _det_jvp(primals, tangents):
+    from .misc import trace
+
+    (x,), (g,) = primals, tangents
+    y, z = _cofactor_solve(x, g)
+    return y, trace(z, axis1=-1, axis2=-2)
+
+
+_CUSTOM = {}
+
+
+def _custom(name):
+    """JAX's custom-JVP functions, made on first use (custom_derivatives imports jit)."""
+    if name not in _CUSTOM:
+        from ..custom_derivatives import custom_jvp
+
+        impl, rule = {
+            "det": (_det_lu, _det_jvp),
+            "slogdet_lu": (_slogdet_lu, _slogdet_jvp),
+            "slogdet_qr": (_slogdet_qr, _slogdet_jvp),
+        }[name]
+        f = custom_jvp(impl)
+        f.defjvp(rule)
+        _CUSTOM[name] = f
+    return _CUSTOM[name]
