@@ -500,7 +500,7 @@ class custom_jvp:
                 return tree_unflatten(out_tree_box[0], outs)
             avals = [core.get_aval(x) for x in vals]
             call_jaxpr, consts, out_tree = _trace_flat(primal, in_tree, avals, name)
-            out_tree_box.append(out_tree)
+            out_tree_box += [out_tree, call_jaxpr.out_avals]
             outs = custom_jvp_call_p.bind(
                 *consts,
                 *vals,
@@ -578,6 +578,8 @@ def _make_jvp_flat(cj: custom_jvp, static, in_tree, out_tree_box, name):
             )
         if not out_tree_box:
             out_tree_box.append(out_tree)
+        elif len(out_tree_box) > 1:
+            _check_primal_outs(outs, out_tree, out_tree_box[1], "JVP", jvp_name, name)
         _check_tangents(outs, touts)
         touts = [_from_symbolic(t) for t in touts]
         if span is not None:
@@ -585,6 +587,25 @@ def _make_jvp_flat(cj: custom_jvp, static, in_tree, out_tree_box, name):
         return outs, touts
 
     return jvp_flat
+
+
+def _check_primal_outs(outs, out_tree, expected, kind, rule_name, name) -> None:
+    """The rule's primal outputs have the custom function's shapes and dtypes."""
+    got = [core.get_aval(x) for x in outs]
+    if all((a.shape, a.dtype) == (b.shape, b.dtype) for a, b in zip(got, expected)):
+        return
+    deco = "custom_jvp" if kind == "JVP" else "custom_vjp"
+    ours = tree_unflatten(out_tree, [a.str_short() for a in got])
+    theirs = tree_unflatten(out_tree, [a.str_short() for a in expected])
+    raise TypeError(
+        f"Custom {kind} rule {rule_name} for function {name} must produce a pair (list or "
+        "tuple of length two) where the first element represents the primal output "
+        f"(equal in value to the output of the {deco}-decorated function {name}, and in "
+        "particular with leaves of the same shape/dtype), but instead the "
+        f"{kind.split()[0]} rule output's first element had shapes/dtypes of:\n"
+        f"    {str(ours).replace(chr(39), '')}\nwhile the {deco}-decorated function "
+        f"{name} had output shapes/dtypes of:\n    {str(theirs).replace(chr(39), '')}"
+    )
 
 
 def _long(a: core.ShapedArray) -> str:
@@ -826,7 +847,7 @@ class custom_vjp:
                 return tree_unflatten(out_tree_box[0], outs)
             avals = [core.get_aval(x) for x in vals]
             call_jaxpr, consts, out_tree = _trace_flat(primal, in_tree, avals, name)
-            out_tree_box.append(out_tree)
+            out_tree_box += [out_tree, call_jaxpr.out_avals]
             outs = custom_vjp_call_p.bind(
                 *consts,
                 *vals,
@@ -923,6 +944,8 @@ def _make_fwd_flat(cv: custom_vjp, static, in_tree, in_avals, out_tree_box, name
             )
         if not out_tree_box:
             out_tree_box.append(out_tree)
+        elif len(out_tree_box) > 1:
+            _check_primal_outs(outs, out_tree, out_tree_box[1], "VJP fwd", fwd_name, name)
         if span is not None:
             span.done(list(outs) + list(res))
         bwd_flat = _make_bwd_flat(

@@ -764,3 +764,22 @@ def test_closure_over_batched_value():
         ]
 
     both(prog)
+
+
+def test_rule_primal_output_type_checked_against_function():
+    def prog(m):
+        @m.jax.custom_jvp
+        def my_fun(x):
+            return m.np.sin(x)
+
+        @my_fun.defjvp
+        def my_rule(p, t):
+            return m.np.ones(3), t[0] * m.np.ones(3)
+
+        return m.jax.jvp(m.jax.jit(my_fun), (1.0,), (1.0,))
+
+    (ec, em), (jc, jm) = _errors(prog)
+    assert ec is jc is TypeError
+    phrase = "Custom JVP rule my_rule for function my_fun must produce a pair"
+    assert phrase in em and phrase in jm
+    assert "had output shapes/dtypes of" in em and "had output shapes/dtypes of" in jm
