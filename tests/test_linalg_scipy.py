@@ -184,3 +184,15 @@ def test_compiled_like_jax():
     assert "jit[" in text and "name=solve_triangular" in text
     text = str(engine.make_jaxpr(lambda a: el.cho_solve((a, True), a))(a))
     assert "name=_cho_solve" in text
+
+
+def test_solve_pos_gradient_through_custom_linear_solve():
+    s, b = spd(4), rand((4, 2), seed=1)
+
+    def f(mod, lib):
+        return lambda s, b: mod.sum(mod.sin(lib.solve(s, b, assume_a="pos")))
+
+    got = engine.grad(f(enp, el), argnums=(0, 1))(s, b)
+    want = jax.grad(f(jnp, jl), argnums=(0, 1))(s, b)
+    assert_close(got, want, rtol=1e-3, atol=1e-3)
+    assert "custom_linear_solve" in str(engine.make_jaxpr(f(enp, el))(s, b))

@@ -228,7 +228,23 @@ def solve(
             "The arguments to solve must have shapes a=[..., m, m] and b=[..., m, k] or "
             f"b=[..., m]; got a={a.shape} and b={b.shape}"
         )
-    return cho_solve(cho_factor(a, lower=lower), b)
+    from ..api import vmap
+    from ..lax.custom_solve import custom_linear_solve
+    from ..lax.linalg_solve_helpers import _broadcasted_matvec
+
+    factors = cho_factor(lax.stop_gradient(a), lower=lower)
+
+    def custom_solve(x):
+        return custom_linear_solve(
+            lambda y: _broadcasted_matvec(a, y),
+            x,
+            solve=lambda _, y: cho_solve(factors, y),
+            symmetric=True,
+        )
+
+    if a.ndim == b.ndim + 1:
+        return custom_solve(b)
+    return vmap(custom_solve, b.ndim - 1, max(a.ndim, b.ndim) - 1)(b)
 
 
 def solve_triangular(
