@@ -54,6 +54,8 @@ from .api import (  # noqa: F401
     vmap,
 )
 from .array import Array  # noqa: F401
+from . import ad_checkpoint  # noqa: F401,E402
+from .ad_checkpoint import checkpoint, checkpoint_policies, remat  # noqa: F401,E402
 from .callbacks import pure_callback  # noqa: F401,E402
 from .config import config, enable_x64  # noqa: F401
 from .core import ClosedJaxpr, Jaxpr, ShapedArray  # noqa: F401
@@ -65,6 +67,7 @@ from .custom_derivatives import (  # noqa: F401,E402
     linear_transpose,
 )
 from .debugging import (  # noqa: F401,E402
+    check_tracer_leaks,
     checking_leaks,
     debug_infs,
     debug_nans,

@@ -88,6 +88,7 @@ __all__ = [
     "EqnLowered",
     "CustomRuleStarted",
     "CustomRuleApplied",
+    "RematDecision",
     "emit",
     "begin",
     "end",
@@ -393,6 +394,22 @@ class CustomRuleApplied(End):
     source_info: SourceInfo | None = None
     primitive: str = ""
     out_avals: tuple[Any, ...] = ()
+
+
+@dataclass(eq=False)
+class RematDecision(Event):
+    """Partial evaluation of a ``checkpoint`` (``remat2``) equation split its jaxpr by
+    the policy (``engine/ad_checkpoint.py``): ``saved``: the known values kept as
+    residuals, each ``(description, aval)`` as ``print_saved_residuals`` words it;
+    ``recomputed``: the known equations copied into the backward (differentiated)
+    jaxpr to compute again there; ``known_eqns``: those run now; ``policy``: its name."""
+
+    kind: ClassVar[str] = "remat_decision"
+    trace: int = 0
+    policy: str = ""
+    saved: tuple[Any, ...] = ()
+    recomputed: tuple[Any, ...] = ()
+    known_eqns: tuple[Any, ...] = ()
 
 
 def event_types() -> dict[str, type[Event]]:

@@ -1,0 +1,528 @@
+"""Rematerialization: ``checkpoint`` / ``remat``, its policies, ``checkpoint_name`` and
+``print_saved_residuals``, with the ``remat2`` primitive and all its rules beside it.
+
+``checkpoint(f)`` traces ``f`` to a jaxpr and binds ``remat2`` on it. Evaluated, jitted
+or batched, the equation is just its jaxpr. Differentiated, its partial-evaluation rule
+is the point: of the known (primal) work, only what the policy calls saveable is kept
+as a residual; every other known value the tangent work needs is recomputed inside a
+new ``remat2[differentiated=True]`` equation of the linear jaxpr, so the backward pass
+runs the forward computation again instead of holding its intermediates in memory."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import inspect
+import weakref
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+from . import core, events, tree_util
+from .core import ClosedJaxpr, Jaxpr, Primitive, Var
+from .events import active as _listening
+from .interpreters import jaxpr_transforms as jt
+from .interpreters import jvp as jvp_mod
+from .interpreters import lowering, transpose
+from .interpreters.tracing import convert_constvars_to_invars, trace_to_jaxpr
+
+__all__ = [
+    "checkpoint",
+    "remat",
+    "checkpoint_name",
+    "checkpoint_policies",
+    "print_saved_residuals",
+    "saved_residuals",
+    "remat_p",
+    "name_p",
+]
+
+# ---------------------------------------------------------------------------- name
+
+name_p = Primitive("name")
+
+
+def checkpoint_name(x: Any, name: str) -> Any:
+    """Tag every array of ``x`` with ``name``, for policies such as
+    ``save_only_these_names`` (the identity otherwise)."""
+    return tree_util.tree_map(lambda v: name_p.bind(v, name=name), x)
+
+
+name_p.def_impl(lambda x, *, name: x)
+name_p.def_abstract_eval(lambda aval, *, name: aval)
+name_p.def_jvp(lambda primals, tangents, *, name: (name_p.bind(primals[0], name=name), tangents[0]))
+name_p.def_transpose(lambda ct, x, *, name: [ct])
+name_p.def_batch(lambda size, vals, dims, *, name: (name_p.bind(vals[0], name=name), dims[0]))
+name_p.def_lowering(lambda ctx, x, *, name: [x])
+
+
+# ---------------------------------------------------------------------------- policies
+#
+# A policy is called as ``policy(primitive, *in_avals, **params)`` for each known
+# equation whose result the tangent work reads, and answers whether that result may be
+# saved (True) or must be recomputed (False).
+
+
+def everything_saveable(*_, **__) -> bool:
+    return True
+
+
+def nothing_saveable(*_, **__) -> bool:
+    return False
+
+
+def _is_dot(prim) -> bool:
+    return getattr(prim, "name", None) == "dot_general"
+
+
+@dataclasses.dataclass(frozen=True)
+class DotsSaveable:
+    only_if_no_batch_dims: bool = False
+
+    def __call__(self, prim, *_, **params) -> bool:
+        if not _is_dot(prim):
+            return False
+        if not self.only_if_no_batch_dims:
+            return True
+        (_, _), (lhs_b, rhs_b) = params["dimension_numbers"]
+        return not lhs_b and not rhs_b
+
+
+dots_saveable = checkpoint_dots = DotsSaveable(False)
+dots_with_no_batch_dims_saveable = checkpoint_dots_with_no_batch_dims = DotsSaveable(True)
+
+
+@dataclasses.dataclass(frozen=True)
+class SaveOnlyTheseNames:
+    saveable_names: frozenset
+
+    def __call__(self, prim, *_, **params) -> bool:
+        return prim is name_p and params["name"] in self.saveable_names
+
+
+@dataclasses.dataclass(frozen=True)
+class SaveAnyNamesButThese:
+    names: frozenset
+
+    def __call__(self, prim, *_, **params) -> bool:
+        return prim is name_p and params["name"] not in self.names
+
+
+def save_only_these_names(*names: str) -> SaveOnlyTheseNames:
+    """Save only the values tagged by ``checkpoint_name`` with one of ``names``."""
+    return SaveOnlyTheseNames(frozenset(names))
+
+
+def save_any_names_but_these(*names: str) -> SaveAnyNamesButThese:
+    """Save every named value except those named ``names`` (unnamed ones are recomputed)."""
+    return SaveAnyNamesButThese(frozenset(names))
+
+
+def save_anything_except_these_names(*names: str) -> Callable[..., bool]:
+    """Save every value except those tagged with one of ``names``."""
+    names_ = frozenset(names)
+    return lambda prim, *_, **params: not (prim is name_p and params["name"] in names_)
+
+
+def save_from_both_policies(policy_1: Callable, policy_2: Callable) -> Callable[..., bool]:
+    """Save what either policy saves."""
+
+    def policy(prim, *avals, **params):
+        return bool(policy_1(prim, *avals, **params)) or bool(policy_2(prim, *avals, **params))
+
+    return policy
+
+
+def _no_offload(name: str) -> Callable[..., Any]:
+    def policy(*_, **__):
+        raise NotImplementedError(
+            f"checkpoint_policies.{name}: offloading residuals to host memory is not "
+            "supported by this engine (it has one memory space per device); use "
+            "save_only_these_names / dots_with_no_batch_dims_saveable instead"
+        )
+
+    policy.__name__ = name
+    return policy
+
+
+def offload_dot_with_no_batch_dims(offload_src: str, offload_dst: str) -> Callable:
+    return _no_offload("offload_dot_with_no_batch_dims")()
+
+
+def save_and_offload_only_these_names(
+    *, names_which_can_be_saved, names_which_can_be_offloaded, offload_src, offload_dst
+) -> Callable:
+    return _no_offload("save_and_offload_only_these_names")()
+
+
+class _Policies:
+    """``jax.checkpoint_policies``: the policies by name."""
+
+    everything_saveable = staticmethod(everything_saveable)
+    nothing_saveable = staticmethod(nothing_saveable)
+    dots_saveable = dots_saveable
+    checkpoint_dots = checkpoint_dots
+    dots_with_no_batch_dims_saveable = dots_with_no_batch_dims_saveable
+    checkpoint_dots_with_no_batch_dims = checkpoint_dots_with_no_batch_dims
+    save_only_these_names = staticmethod(save_only_these_names)
+    save_any_names_but_these = staticmethod(save_any_names_but_these)
+    save_anything_except_these_names = staticmethod(save_anything_except_these_names)
+    save_from_both_policies = staticmethod(save_from_both_policies)
+    offload_dot_with_no_batch_dims = staticmethod(offload_dot_with_no_batch_dims)
+    save_and_offload_only_these_names = staticmethod(save_and_offload_only_these_names)
+
+    def __repr__(self):
+        return "<module 'checkpoint_policies'>"
+
+
+checkpoint_policies = _Policies()
+
+
+# ---------------------------------------------------------------------------- the primitive
+
+remat_p = Primitive("remat2", multiple_results=True)
+remat_p.subjaxprs_rule = lambda p: (p["jaxpr"],)
+
+_closed_of: weakref.WeakKeyDictionary[Jaxpr, ClosedJaxpr] = weakref.WeakKeyDictionary()
+
+
+def _closed(jaxpr: Jaxpr) -> ClosedJaxpr:
+    """The param's open jaxpr as a ClosedJaxpr (one per jaxpr, so transforms memoize)."""
+    c = _closed_of.get(jaxpr)
+    if c is None:
+        c = _closed_of[jaxpr] = ClosedJaxpr(jaxpr, [])
+    return c
+
+
+def _bind(args, closed: ClosedJaxpr, prevent_cse, differentiated, policy):
+    closed, consts = convert_constvars_to_invars(closed)
+    return remat_p.bind(
+        *consts,
+        *args,
+        jaxpr=closed.jaxpr,
+        prevent_cse=prevent_cse,
+        differentiated=differentiated,
+        policy=policy,
+    )
+
+
+@remat_p.def_abstract_eval
+def _remat_abstract_eval(*avals, jaxpr, **_):
+    return [v.aval for v in jaxpr.outvars]
+
+
+@remat_p.def_impl
+def _remat_impl(*args, jaxpr, **_):
+    return core.eval_jaxpr(jaxpr, (), *args)
+
+
+def _remat_jvp(primals, tangents, *, jaxpr, prevent_cse, differentiated, policy):
+    nonzeros = tuple(type(t) is not jvp_mod.Zero for t in tangents)
+    n_out = len(jaxpr.outvars)
+    new, out_nz = jt.jvp_jaxpr(_closed(jaxpr), nonzeros, (False,) * n_out)
+    tans = [t for t in tangents if type(t) is not jvp_mod.Zero]
+    outs = _bind(list(primals) + tans, new, prevent_cse, differentiated, policy)
+    touts = iter(outs[n_out:])
+    return outs[:n_out], [
+        next(touts) if nz else jvp_mod.Zero(jvp_mod.tangent_aval(v.aval))
+        for nz, v in zip(out_nz, jaxpr.outvars)
+    ]
+
+
+remat_p.def_jvp(_remat_jvp)
+
+
+def _policy_name(policy) -> str:
+    if policy is None:
+        return "None"
+    return getattr(policy, "__name__", None) or repr(policy)
+
+
+def split_by_policy(jaxpr: Jaxpr, in_unknowns: Sequence[bool], policy) -> dict[str, Any]:
+    """Split ``jaxpr`` for partial evaluation under ``policy``.
+
+    Returns a dict: ``known`` (the known equations, in order), ``out_unknowns``,
+    ``residuals`` (known Vars the unknown side reads: known inputs, or results of
+    equations the policy saves), ``recomputed`` (known equations copied into the
+    unknown side), ``staged`` (the unknown side's jaxpr: residuals + unknown inputs ->
+    unknown outputs)."""
+    policy = policy or nothing_saveable
+    unknown: set[Var] = {v for v, u in zip(jaxpr.invars, in_unknowns) if u}
+    eqn_unknown = []
+    for eqn in jaxpr.eqns:
+        u = any(type(v) is not core.Literal and v in unknown for v in eqn.invars)
+        eqn_unknown.append(u)
+        if u:
+            unknown.update(eqn.outvars)
+    out_unknowns = [type(v) is not core.Literal and v in unknown for v in jaxpr.outvars]
+    needed = {v for v, u in zip(jaxpr.outvars, out_unknowns) if u}
+    staged_rev, recomputed_rev = [], []
+    residual_set: set[Var] = set()
+    for eqn, u in zip(reversed(jaxpr.eqns), reversed(eqn_unknown)):
+        if not any(v in needed for v in eqn.outvars):
+            continue
+        if not u:
+            avals = [v.aval for v in eqn.invars]
+            if policy(eqn.primitive, *avals, **eqn.params):
+                residual_set.update(v for v in eqn.outvars if v in needed)
+                continue
+            recomputed_rev.append(eqn)
+        staged_rev.append(eqn)
+        needed.update(v for v in eqn.invars if type(v) is not core.Literal)
+    known_in = [v for v, u in zip(jaxpr.invars, in_unknowns) if not u]
+    residual_set.update(v for v in known_in if v in needed)
+    # residuals in the order they are made: known inputs first, then equation results
+    order = list(known_in) + [v for e in jaxpr.eqns for v in e.outvars]
+    residuals = [v for v in dict.fromkeys(order) if v in residual_set]
+    unknown_in = [v for v, u in zip(jaxpr.invars, in_unknowns) if u]
+    staged = Jaxpr(
+        [],
+        residuals + unknown_in,
+        [v for v, u in zip(jaxpr.outvars, out_unknowns) if u],
+        list(reversed(staged_rev)),
+        jaxpr.debug_name,
+    )
+    # the known side computes its outputs and the residuals, nothing more (as JAX)
+    live = {v for v, u in zip(jaxpr.outvars, out_unknowns) if not u and type(v) is Var}
+    live.update(residual_set)
+    known_rev = []
+    for eqn, u in zip(reversed(jaxpr.eqns), reversed(eqn_unknown)):
+        if u or not any(v in live for v in eqn.outvars):
+            continue
+        known_rev.append(eqn)
+        live.update(v for v in eqn.invars if type(v) is not core.Literal)
+    known = list(reversed(known_rev))
+    return dict(
+        known=known,
+        known_in=known_in,
+        out_unknowns=out_unknowns,
+        residuals=residuals,
+        recomputed=list(reversed(recomputed_rev)),
+        staged=staged,
+    )
+
+
+def _describe(v: Var, jaxpr: Jaxpr) -> str:
+    if v in jaxpr.invars:
+        return f"from input {jaxpr.invars.index(v)}"
+    for e in jaxpr.eqns:
+        if v in e.outvars:
+            return _eqn_source(e)
+    return "from a constant"
+
+
+def _eqn_source(e) -> str:
+    src = repr(e.source_info) if e.source_info is not None else "<unknown>"
+    if e.primitive is name_p:
+        return f"named '{e.params['name']}' from {src}"
+    if e.primitive.name == "jit":
+        return f"output of jitted function '{e.params['name']}' from {src}"
+    return f"output of {e.primitive.name} from {src}"
+
+
+def _remat_partial_eval(trace, args, unknowns, params):
+    jaxpr = params["jaxpr"]
+    split = split_by_policy(jaxpr, unknowns, params["policy"])
+    known_j = Jaxpr(
+        [],
+        split["known_in"],
+        [v for v, u in zip(jaxpr.outvars, split["out_unknowns"]) if not u] + split["residuals"],
+        split["known"],
+        jaxpr.debug_name,
+    )
+    known_args = [x for x, u in zip(args, unknowns) if not u]
+    # the known work runs now, inline (as JAX's rule does)
+    with core.set_current_trace(trace.parent):
+        known_outs = core.eval_jaxpr(known_j, (), *known_args)
+    nres = len(split["residuals"])
+    n_known = len(known_outs) - nres
+    known_vals, residuals = known_outs[:n_known], known_outs[n_known:]
+    if _listening:
+        events.emit(
+            events.RematDecision,
+            trace=events.trace_id(trace),
+            policy=_policy_name(params["policy"]),
+            saved=tuple((_describe(v, jaxpr), v.aval) for v in split["residuals"]),
+            recomputed=tuple(split["recomputed"]),
+            known_eqns=tuple(split["known"]),
+        )
+    unknown_outs: list[Any] = []
+    if any(split["out_unknowns"]):
+        ins = [trace.instantiate_const(r) for r in residuals]
+        ins += [trace.instantiate_const(x) for x, u in zip(args, unknowns) if u]
+        new_params = dict(params, jaxpr=split["staged"], differentiated=True)
+        unknown_outs = trace.record(remat_p, ins, new_params)
+    it_k, it_u = iter(known_vals), iter(unknown_outs)
+    return [next(it_u) if u else next(it_k) for u in split["out_unknowns"]]
+
+
+remat_p.partial_eval = _remat_partial_eval
+
+
+def _remat_transpose(cts, *args, jaxpr, prevent_cse, differentiated, policy):
+    linear = tuple(transpose.is_undefined_primal(x) for x in args)
+    tj = jt.transpose_jaxpr(_closed(jaxpr), linear)
+    nonlin = [x for x in args if not transpose.is_undefined_primal(x)]
+    cts = [jvp_mod.instantiate(c) for c in cts]
+    outs = iter(_bind(nonlin + cts, tj, prevent_cse, True, policy))
+    return [next(outs) if lin else None for lin in linear]
+
+
+remat_p.def_transpose(_remat_transpose)
+
+
+def _remat_batch(size, vals, dims, *, jaxpr, prevent_cse, differentiated, policy):
+    new, out_b = jt.batch_jaxpr(_closed(jaxpr), size, tuple(dims), (False,) * len(jaxpr.outvars))
+    outs = _bind(list(vals), new, prevent_cse, differentiated, policy)
+    return outs, [0 if b else None for b in out_b]
+
+
+remat_p.def_batch(_remat_batch)
+
+
+@remat_p.def_lowering
+def _remat_lowering(ctx, *args, jaxpr, prevent_cse, differentiated, policy):
+    # As JAX: the recomputation of a differentiated checkpoint reads its inputs through
+    # an optimization barrier, so XLA cannot merge it with the forward pass's copy (CSE)
+    # and so undo the rematerialization.
+    args = list(args)
+    if differentiated and prevent_cse:
+        from jaxlib.mlir.dialects import stablehlo as hlo
+
+        if isinstance(prevent_cse, bool):
+            flags = [True] * len(args)
+        else:
+            flags = list(prevent_cse)
+        idx = [i for i, f in enumerate(flags) if f]
+        if idx:
+            res = hlo.OptimizationBarrierOp([args[i] for i in idx]).results
+            for i, r in zip(idx, res):
+                args[i] = r
+    return lowering.lower_jaxpr_inline(ctx, _closed(jaxpr), args)
+
+
+# ---------------------------------------------------------------------------- the API
+
+
+def checkpoint(
+    fun: Callable | None = None,
+    *,
+    prevent_cse: bool = True,
+    policy: Callable[..., bool] | None = None,
+    static_argnums: int | Sequence[int] = (),
+    static_argnames: str | Iterable[str] = (),
+    concrete: Any = None,
+) -> Callable:
+    """Make ``fun`` recompute its intermediates in the backward pass instead of saving
+    them (those the ``policy`` calls saveable are still saved). As ``jax.checkpoint``."""
+    if fun is None:
+        return functools.partial(
+            checkpoint,
+            prevent_cse=prevent_cse,
+            policy=policy,
+            static_argnums=static_argnums,
+            static_argnames=static_argnames,
+        )
+    if concrete not in (None, False):
+        raise NotImplementedError(
+            "The 'concrete' option to jax.checkpoint / jax.remat is deprecated; "
+            "use static_argnums instead"
+        )
+    if isinstance(static_argnums, int):
+        static_argnums = (static_argnums,)
+    static_argnums = tuple(static_argnums)
+    if isinstance(static_argnames, str):
+        static_argnames = (static_argnames,)
+    static_argnames = tuple(static_argnames)
+    name = getattr(fun, "__name__", "checkpoint")
+
+    @functools.wraps(fun)
+    def fun_remat(*args, **kwargs):
+        n = len(args)
+        statics = {i % n if n else i for i in static_argnums}
+        for i in statics:
+            if i >= n:
+                raise ValueError(
+                    f"static_argnums {static_argnums} out of range for {n} positional arguments"
+                )
+        dyn_args = [a for i, a in enumerate(args) if i not in statics]
+        static_kw = {k: v for k, v in kwargs.items() if k in static_argnames}
+        dyn_kw = {k: v for k, v in kwargs.items() if k not in static_argnames}
+        leaves, in_tree = tree_util.tree_flatten((dyn_args, dyn_kw))
+        out_tree: list[Any] = []
+
+        def flat_fun(*flat):
+            d_args, d_kw = tree_util.tree_unflatten(in_tree, list(flat))
+            it = iter(d_args)
+            full = [args[i] if i in statics else next(it) for i in range(n)]
+            out = fun(*full, **d_kw, **static_kw)
+            out_leaves, tree = tree_util.tree_flatten(out)
+            out_tree.append(tree)
+            return out_leaves
+
+        avals = [core.get_aval(x) for x in leaves]
+        closed = trace_to_jaxpr(flat_fun, avals, name)
+        outs = _bind(leaves, closed, prevent_cse, False, policy)
+        return tree_util.tree_unflatten(out_tree[0], outs)
+
+    return fun_remat
+
+
+remat = checkpoint
+
+
+# ---------------------------------------------------------------------------- saved residuals
+
+
+def _arg_names(f, args, kwargs) -> list[str]:
+    try:
+        bound = inspect.signature(f).bind(*args, **kwargs)
+        named = list(bound.arguments.items())
+    except (TypeError, ValueError):
+        named = [(f"args[{i}]", a) for i, a in enumerate(args)] + list(kwargs.items())
+    names = []
+    for pname, val in named:
+        for path, _ in tree_util.tree_flatten_with_path(val)[0]:
+            names.append(pname + tree_util.keystr(path))
+    return names
+
+
+def saved_residuals(f: Callable, *args, **kwargs) -> list[tuple[core.ShapedArray, str]]:
+    """What reverse-mode differentiation of ``f`` at ``args`` keeps from the forward
+    pass: ``(aval, where it comes from)`` per residual, as ``jax.ad_checkpoint`` words it."""
+    from .api import make_jaxpr
+    from .interpreters import partial_eval as pe
+
+    leaves, in_tree = tree_util.tree_flatten((args, kwargs))
+
+    def flat_f(*flat):
+        a, kw = tree_util.tree_unflatten(in_tree, list(flat))
+        return tree_util.tree_leaves(f(*a, **kw))
+
+    def residuals_of(*flat):
+        _, lin = pe.linearize_flat(flat_f, list(flat))
+        return [c for c in lin.consts if isinstance(c, core.Tracer)]
+
+    closed = make_jaxpr(residuals_of)(*leaves)
+    jaxpr = closed.jaxpr
+    names = _arg_names(f, args, kwargs)
+    if len(names) != len(jaxpr.invars):
+        names = [f"at flattened index {i}" for i in range(len(jaxpr.invars))]
+    res = {v for v in jaxpr.outvars if type(v) is not core.Literal}
+    out = []
+    for v in jaxpr.constvars:
+        if v in res:
+            out.append((v.aval, "from a constant"))
+    for i, v in enumerate(jaxpr.invars):
+        if v in res:
+            out.append((v.aval, f"from the argument {names[i]}"))
+    for e in jaxpr.eqns:
+        for v in e.outvars:
+            if v in res:
+                out.append((v.aval, _eqn_source(e)))
+    return out
+
+
+def print_saved_residuals(f: Callable, *args, **kwargs) -> None:
+    """Print each residual ``f``'s gradient saves: its type and where it comes from."""
+    for aval, src in saved_residuals(f, *args, **kwargs):
+        print(f"{aval.str_short()} {src}")
