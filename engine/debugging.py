@@ -194,14 +194,19 @@ def named_call(fun: Callable[..., Any], *, name: str | None = None) -> Callable[
 
 
 @contextlib.contextmanager
-def checking_leaks() -> Iterator[None]:
-    """Turn on ``jax_check_tracer_leaks`` for the block."""
+def check_tracer_leaks(value: bool = True) -> Iterator[None]:
+    """Set ``jax_check_tracer_leaks`` for the block."""
     old = config.jax_check_tracer_leaks
-    config.update("jax_check_tracer_leaks", True)
+    config.update("jax_check_tracer_leaks", value)
     try:
         yield
     finally:
         config.update("jax_check_tracer_leaks", old)
+
+
+def checking_leaks() -> contextlib.AbstractContextManager[None]:
+    """Turn on ``jax_check_tracer_leaks`` for the block."""
+    return check_tracer_leaks(True)
 
 
 def check_leaked_tracers(trace: core.Trace, name: str | None = None) -> None:

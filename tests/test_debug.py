@@ -403,6 +403,9 @@ def test_checking_leaks_names_the_leak_and_session_survives():
                 m.jax.jit(f)(np.float32(1.0))
         assert "Leaked tracer" in str(info.value)
         leaked.clear()
+        with m.jax.check_tracer_leaks(True):
+            assert m.jax.config.jax_check_tracer_leaks
+        assert not m.jax.config.jax_check_tracer_leaks
         assert float(m.jax.jit(lambda x: x + 1)(np.float32(1.0))) == 2.0
 
 
