@@ -116,6 +116,8 @@ def get_aval(x: Any) -> ShapedArray:
     if dtypes.is_python_scalar(x):
         return ShapedArray((), dtypes.python_scalar_dtype(x), weak_type=True)
     if isinstance(x, (np.ndarray, np.generic)):
+        if errors.is_invalid_numpy_dtype(x.dtype):
+            raise TypeError(errors.invalid_dtype_message(x.dtype))
         return ShapedArray(x.shape, dtypes.canonicalize_dtype(x.dtype))
     if hasattr(x, "__jax_array__"):
         return get_aval(x.__jax_array__())

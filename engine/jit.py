@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from . import core, dispatch, runtime, tree_util
+from . import core, dispatch, errors, runtime, tree_util
 from .array import Array
 from .config import config
 from .core import Primitive
@@ -379,6 +379,7 @@ class _FunctionCache:
         self.jaxprs = {}
         self.entries = {}
         self.fast = {}
+        self.tracing = set()  # jaxpr keys being traced (under self.lock): recursion check
         self.trace_count = self.lower_count = self.compile_count = 0
         self.evicted_hits = 0
         self.compile_seconds = 0.0
@@ -393,7 +394,13 @@ class _FunctionCache:
             with self.lock:
                 rec = self.jaxprs.get(key)
                 if rec is None:
-                    rec = _Jaxpr(*_trace(fun, opts, static, in_tree, avals))
+                    if key in self.tracing:  # the lock is ours: this thread re-entered
+                        raise errors.recursive_jit_error(opts.name)
+                    self.tracing.add(key)
+                    try:
+                        rec = _Jaxpr(*_trace(fun, opts, static, in_tree, avals))
+                    finally:
+                        self.tracing.discard(key)
                     self.trace_count += 1
                     if len(self.jaxprs) >= CACHE_SIZE:
                         dispatch.evict_one(self.jaxprs)
@@ -783,6 +790,8 @@ def _arg_aval(x):
     try:
         return core.get_aval(x)
     except TypeError:
+        if isinstance(x, (np.ndarray, np.generic)):
+            raise  # a NumPy array of strings, objects, ...: core's message says so
         raise TypeError(
             f"Argument {x!r} of type {type(x).__name__} is not a valid JAX type; "
             "pass arrays, or mark it static with static_argnums/static_argnames"

@@ -28,6 +28,7 @@ from jaxlib import xla_client as xc
 from jaxlib.mlir import ir
 from jaxlib.mlir.dialects import chlo, stablehlo
 
+from . import errors as _errors
 from .config import config
 
 _TESTED = ((0, 10), (0, 11))  # (major, minor) pairs this module was run against
@@ -950,10 +951,48 @@ def background_calls() -> int:
         return len(_background)
 
 
+# XLA aborts the whole process (an uncaught C++ exception) on a tensor of 2^63 bytes or
+# more, so every tensor type of a module is checked before it is handed over.
+_TENSOR_RE = re.compile(r"tensor<((?:\d+x)+)(complex<\w+>|\w+)")
+_MAX_BYTES = 2**63
+_MLIR_PREFIX = (
+    ("complex<f", "complex"),
+    ("bf", "bfloat"),
+    ("ui", "uint"),
+    ("f", "float"),
+    ("i", "int"),
+)
+
+
+def _element_name_and_bytes(element):
+    bits = int(re.search(r"\d+", element).group()) if re.search(r"\d+", element) else 8
+    if element == "i1":
+        return "bool", 1
+    for prefix, name in _MLIR_PREFIX:
+        if element.startswith(prefix):
+            total = 2 * bits if name == "complex" else bits
+            return f"{name}{total}", max(1, total // 8)
+    return element, max(1, bits // 8)
+
+
+def _check_sizes(mlir_text):
+    for dims, element in set(_TENSOR_RE.findall(mlir_text)):
+        shape = [int(d) for d in dims[:-1].split("x")]
+        elements = 1
+        for d in shape:
+            elements *= d
+        if elements < _MAX_BYTES // 16:
+            continue
+        name, size = _element_name_and_bytes(element)
+        if elements * size >= _MAX_BYTES:
+            raise ValueError(_errors.array_too_large_message(shape, name, elements * size))
+
+
 def compile(
     mlir_text: str, device, out_avals, *, options=None, dump_dir=None, donated=()
 ) -> Executable:
     """Compile StableHLO text (debug locations allowed) for one device."""
+    _check_sizes(mlir_text)
     if donated:
         mlir_text = _set_donors(mlir_text, set(donated))
     opts = _compile_options(device, options, dump_dir)

@@ -426,13 +426,24 @@ def _new_treedef(node, num_leaves=None):
     return td
 
 
+def _recursion_error(tree):
+    try:  # lazily: this module also loads on its own, outside the engine package
+        from .errors import pytree_recursion_error
+    except ImportError:
+        return RecursionError("Cannot flatten this pytree: too deep, or it contains itself.")
+    return pytree_recursion_error(tree)
+
+
 def tree_flatten(tree, is_leaf=None):
     """Return ``(leaves, treedef)``; leaves in left-to-right depth-first order."""
     leaves = []
-    if is_leaf is None:
-        node = _flatten(tree, leaves)
-    else:
-        node = _flatten_general(tree, leaves, is_leaf, None)
+    try:
+        if is_leaf is None:
+            node = _flatten(tree, leaves)
+        else:
+            node = _flatten_general(tree, leaves, is_leaf, None)
+    except RecursionError:
+        raise _recursion_error(tree) from None
     td = object.__new__(PyTreeDef)  # _new_treedef inlined: this is the hot path
     td._node = node
     td._num_leaves = len(leaves)
@@ -442,10 +453,13 @@ def tree_flatten(tree, is_leaf=None):
 
 def tree_leaves(tree, is_leaf=None):
     leaves = []
-    if is_leaf is None:
-        _leaves(tree, leaves)
-    else:
-        _flatten_general(tree, leaves, is_leaf, None)
+    try:
+        if is_leaf is None:
+            _leaves(tree, leaves)
+        else:
+            _flatten_general(tree, leaves, is_leaf, None)
+    except RecursionError:
+        raise _recursion_error(tree) from None
     return leaves
 
 
@@ -466,7 +480,10 @@ def _path_is_leaf(is_leaf, is_leaf_takes_path):
 def tree_flatten_with_path(tree, is_leaf=None, is_leaf_takes_path=False):
     """Return ``([(key_path, leaf), ...], treedef)``."""
     out = []
-    node = _flatten_general(tree, out, _path_is_leaf(is_leaf, is_leaf_takes_path), ())
+    try:
+        node = _flatten_general(tree, out, _path_is_leaf(is_leaf, is_leaf_takes_path), ())
+    except RecursionError:
+        raise _recursion_error(tree) from None
     return out, _new_treedef(node, len(out))
 
 

@@ -195,17 +195,25 @@ def _bind_cond(index, funs, operands, what):
         for f in funs
     ]
     out_tree = traced[0][1]
-    for _, t in traced[1:]:
-        if t != out_tree:
-            raise TypeError(
-                f"{what} branches must have the same output tree structure, got {out_tree} and {t}."
-            )
+    # Messages name the branches in the order the user wrote them (cond: true_fun
+    # first, though it is branch 1 internally), so no one misreads which one is wrong.
+    names = (
+        ["false_fun", "true_fun"] if what == "cond" else [f"branch {i}" for i in range(len(funs))]
+    )
+    shown = [1, 0] if what == "cond" else list(range(len(funs)))
     outs_avals = [c.out_avals for c, _ in traced]
-    for oa in outs_avals[1:]:
-        if [(a.shape, a.dtype) for a in oa] != [(a.shape, a.dtype) for a in outs_avals[0]]:
+    for i, j in zip(shown, shown[1:]):
+        if traced[i][1] != traced[j][1]:
             raise TypeError(
-                f"{what} branches must have identical output types, got "
-                f"{' and '.join(_avals_str(o) for o in outs_avals)}."
+                f"{what} branch outputs must have the same pytree structure, but they "
+                f"differ: {names[i]} returns {traced[i][1]} and {names[j]} returns {traced[j][1]}."
+            )
+    for i, j in zip(shown, shown[1:]):
+        a_i, a_j = outs_avals[i], outs_avals[j]
+        if [(a.shape, a.dtype) for a in a_i] != [(a.shape, a.dtype) for a in a_j]:
+            raise TypeError(
+                f"{what} branches must have equal output types, but {names[i]} returns "
+                f"{_avals_str(a_i)} and {names[j]} returns {_avals_str(a_j)}."
             )
     strong = [not all(o[i].weak_type for o in outs_avals) for i in range(len(outs_avals[0]))]
     if any(any(o[i].weak_type for o in outs_avals) and s for i, s in enumerate(strong)):

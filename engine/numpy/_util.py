@@ -372,8 +372,10 @@ def array(object, dtype=None, copy=True, order="K", ndmin=0):
                 "Only arrays of numeric types are supported by JAX."
             )
         val = np.asarray(object)
-        if val.dtype == _object_dtype:
+        if val.dtype == _object_dtype and not isinstance(object, np.ndarray):
             raise TypeError("JAX only supports number and bool dtypes, got dtype object in array")
+        if errors.is_invalid_numpy_dtype(val.dtype):
+            raise TypeError(errors.invalid_dtype_message(val.dtype, "jnp.array", "a JAX value"))
         target = dtype if dtype is not None else dtypes.canonicalize_dtype(val.dtype)
         out = dispatch.device_put_value(val.astype(target, copy=False))
     if dtype is not None and core.get_aval(out).dtype != dtype:
