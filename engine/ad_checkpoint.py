@@ -118,9 +118,9 @@ def save_any_names_but_these(*names: str) -> SaveAnyNamesButThese:
 
 
 def save_anything_except_these_names(*names: str) -> Callable[..., bool]:
-    """Save every value except those tagged with one of ``names``."""
-    names_ = frozenset(names)
-    return lambda prim, *_, **params: not (prim is name_p and params["name"] in names_)
+    """Meant to save every value except those tagged with one of ``names``; JAX 0.10.2's
+    saves everything (the names are ignored), and so does this one, to match it."""
+    return lambda *_, **__: True
 
 
 def save_from_both_policies(policy_1: Callable, policy_2: Callable) -> Callable[..., bool]:
@@ -319,20 +319,101 @@ def _eqn_source(e) -> str:
     return f"output of {e.primitive.name} from {src}"
 
 
-def _remat_partial_eval(trace, args, unknowns, params):
-    jaxpr = params["jaxpr"]
-    split = split_by_policy(jaxpr, unknowns, params["policy"])
-    known_j = Jaxpr(
+def _has_own_partial_eval(jaxpr: Jaxpr) -> bool:
+    """Whether an equation needs its primitive's own partial-eval rule (a nested
+    checkpoint, jit, scan, ...: one equation whose outputs may split known/unknown)."""
+    return any(
+        e.primitive.partial_eval is not None or e.primitive.subjaxprs_rule is not None
+        for e in jaxpr.eqns
+    )
+
+
+def split_nested(jaxpr: Jaxpr, in_unknowns: Sequence[bool], policy) -> dict[str, Any]:
+    """``split_by_policy`` for jaxprs with higher-order equations: partially evaluate
+    with the engine's interpreter (each nested primitive by its own rule), then move
+    every residual the policy does not save back to the unknown side, recomputed from
+    the saved ones. Returns the same dict, with ``consts`` for the known side."""
+    from .interpreters import partial_eval as pe
+
+    policy = policy or nothing_saveable
+    kj, uj, out_unknowns, nres = pe.partial_eval_jaxpr(_closed(jaxpr), list(in_unknowns))
+    kx, ux = kj.jaxpr, uj.jaxpr
+    n_known = len(kx.outvars) - nres
+    res_atoms = kx.outvars[n_known:]
+    producer = {v: e for e in kx.eqns for v in e.outvars}
+    frontier: dict[Any, None] = {}
+    recompute: set[int] = set()
+    stack = [v for v in reversed(res_atoms) if type(v) is not core.Literal]
+    seen: set[Any] = set()
+    while stack:
+        v = stack.pop()
+        if v in seen:
+            continue
+        seen.add(v)
+        e = producer.get(v)
+        if e is None or policy(e.primitive, *[x.aval for x in e.invars], **e.params):
+            frontier[v] = None
+            continue
+        recompute.add(id(e))
+        stack.extend(x for x in reversed(e.invars) if type(x) is not core.Literal)
+    # keep the frontier in the order values are made
+    order = list(kx.constvars) + list(kx.invars) + [v for e in kx.eqns for v in e.outvars]
+    residuals = [v for v in dict.fromkeys(order) if v in frontier]
+    recomputed = [e for e in kx.eqns if id(e) in recompute]
+    sub = dict(zip(ux.invars[:nres], res_atoms))
+
+    def s(v):
+        return v if type(v) is core.Literal else sub.get(v, v)
+
+    staged_eqns = recomputed + [e.replace(invars=[s(v) for v in e.invars]) for e in ux.eqns]
+    staged = Jaxpr(
         [],
+        residuals + list(ux.invars[nres:]),
+        [s(v) for v in ux.outvars],
+        staged_eqns,
+        jaxpr.debug_name,
+    )
+    live = {v for v in kx.outvars[:n_known] if type(v) is not core.Literal} | set(residuals)
+    known_rev = []
+    for e in reversed(kx.eqns):
+        if any(v in live for v in e.outvars):
+            known_rev.append(e)
+            live.update(v for v in e.invars if type(v) is not core.Literal)
+    known = list(reversed(known_rev))
+    return dict(
+        known=known,
+        known_in=list(kx.invars),
+        known_consts=(list(kx.constvars), list(kj.consts)),
+        known_outvars=list(kx.outvars[:n_known]),
+        out_unknowns=list(out_unknowns),
+        residuals=residuals,
+        recomputed=recomputed,
+        staged=staged,
+        source=kx,
+    )
+
+
+def _remat_partial_eval(trace, args, unknowns, params):
+    jaxpr, policy = params["jaxpr"], params["policy"]
+    if _has_own_partial_eval(jaxpr):
+        split = split_nested(jaxpr, unknowns, policy)
+    else:
+        split = split_by_policy(jaxpr, unknowns, policy)
+        split["known_outvars"] = [v for v, u in zip(jaxpr.outvars, split["out_unknowns"]) if not u]
+        split["known_consts"] = ([], [])
+        split["source"] = jaxpr
+    constvars, consts = split["known_consts"]
+    known_j = Jaxpr(
+        constvars,
         split["known_in"],
-        [v for v, u in zip(jaxpr.outvars, split["out_unknowns"]) if not u] + split["residuals"],
+        split["known_outvars"] + split["residuals"],
         split["known"],
         jaxpr.debug_name,
     )
     known_args = [x for x, u in zip(args, unknowns) if not u]
     # the known work runs now, inline (as JAX's rule does)
     with core.set_current_trace(trace.parent):
-        known_outs = core.eval_jaxpr(known_j, (), *known_args)
+        known_outs = core.eval_jaxpr(known_j, consts, *known_args)
     nres = len(split["residuals"])
     n_known = len(known_outs) - nres
     known_vals, residuals = known_outs[:n_known], known_outs[n_known:]
@@ -340,8 +421,8 @@ def _remat_partial_eval(trace, args, unknowns, params):
         events.emit(
             events.RematDecision,
             trace=events.trace_id(trace),
-            policy=_policy_name(params["policy"]),
-            saved=tuple((_describe(v, jaxpr), v.aval) for v in split["residuals"]),
+            policy=_policy_name(policy),
+            saved=tuple((_describe(v, split["source"]), v.aval) for v in split["residuals"]),
             recomputed=tuple(split["recomputed"]),
             known_eqns=tuple(split["known"]),
         )
