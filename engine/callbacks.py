@@ -110,7 +110,14 @@ def _to_arrays(values: Sequence[Any]) -> list[Any]:
     from .dispatch import device_put_value
 
     dev = _cpu_device()
-    return [device_put_value(np.asarray(v) if not hasattr(v, "aval") else v, dev) for v in values]
+    # Python scalars stay weakly typed (as JAX's device_put keeps them); NumPy values
+    # (what XLA hands a compiled program's callback) are copied, their buffer is XLA's.
+    return [
+        device_put_value(
+            v if hasattr(v, "aval") or dtypes.is_python_scalar(v) else np.asarray(v), dev
+        )
+        for v in values
+    ]
 
 
 def _canonical(x: Any) -> np.ndarray:

@@ -412,3 +412,20 @@ def test_ordered_callbacks_keep_program_order_across_control_flow():
 
     both(prog, np.ones(2, np.float32))
     assert logs["engine"] == logs["jax"], logs
+
+
+def test_callback_arguments_outlive_the_run():
+    kept = {"engine": [], "jax": []}
+
+    def prog(m, x):
+        def keep(v):
+            kept[m.name].append(v)
+            return np.asarray(v)
+
+        f = m.jax.jit(lambda v: m.jax.pure_callback(keep, sds(m, v.shape), v * 2) + 1)
+        return f(x), f(x + 1)
+
+    both(prog, X3)
+    for name in kept:
+        np.testing.assert_allclose(np.asarray(kept[name][0]), X3 * 2)
+        np.testing.assert_allclose(np.asarray(kept[name][1]), (X3 + 1) * 2)

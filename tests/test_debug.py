@@ -164,7 +164,7 @@ def test_print_pytrees_format_specs_and_static_args(capsys, ordered):
     def prog(m, x):
         def f(x):
             p = m.jax.debug.print(ordered=ordered)
-            tree = {"a": x, "b": (x[0], [x[1], None]), "c": "text"}
+            tree = {"a": x, "b": (x[0], [x[1], None]), "c": "text", "d": [1, 2.5]}
             p("tree={t}", t=tree)
             p("{0} and {1} and {0}", x[0], x[1])
             p("fmt {x:.3f} {y!r} {z:>6}", x=x[0], y="s", z=7)
