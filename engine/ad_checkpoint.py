@@ -34,6 +34,9 @@ __all__ = [
     "saved_residuals",
     "remat_p",
     "name_p",
+    "Saveable",
+    "Recompute",
+    "Offloadable",
 ]
 
 # ---------------------------------------------------------------------------- name
@@ -60,6 +63,48 @@ name_p.def_lowering(lambda ctx, x, *, name: [x])
 # A policy is called as ``policy(primitive, *in_avals, **params)`` for each known
 # equation whose result the tangent work reads, and answers whether that result may be
 # saved (True) or must be recomputed (False).
+
+
+class SaveableType:
+    """What a policy may return to save a value (as ``True``)."""
+
+    def __repr__(self):
+        return "Saveable"
+
+
+class RecomputeType:
+    """What a policy may return to recompute a value (as ``False``)."""
+
+    def __repr__(self):
+        return "Recompute"
+
+
+Saveable = SaveableType()
+Recompute = RecomputeType()
+
+
+@dataclasses.dataclass(frozen=True)
+class Offloadable:
+    """A policy's answer "move this value to another memory kind" (not supported here)."""
+
+    src: Any
+    dst: Any
+
+
+def _saves(policy, prim, avals, params) -> bool:
+    """Ask ``policy`` about one equation; True: save its result, False: recompute it."""
+    ans = policy(prim, *avals, **params)
+    if isinstance(ans, Offloadable):
+        raise NotImplementedError(
+            f"checkpoint policy {_policy_name(policy)} asked to offload the result of "
+            f"{prim.name} from {ans.src} to {ans.dst}; this engine has one memory space per "
+            "device and cannot offload residuals (save or recompute it instead)"
+        )
+    if ans is Saveable:
+        return True
+    if ans is Recompute:
+        return False
+    return bool(ans)
 
 
 def everything_saveable(*_, **__) -> bool:
@@ -127,7 +172,7 @@ def save_from_both_policies(policy_1: Callable, policy_2: Callable) -> Callable[
     """Save what either policy saves."""
 
     def policy(prim, *avals, **params):
-        return bool(policy_1(prim, *avals, **params)) or bool(policy_2(prim, *avals, **params))
+        return _saves(policy_1, prim, avals, params) or _saves(policy_2, prim, avals, params)
 
     return policy
 
@@ -262,7 +307,7 @@ def split_by_policy(jaxpr: Jaxpr, in_unknowns: Sequence[bool], policy) -> dict[s
             continue
         if not u:
             avals = [v.aval for v in eqn.invars]
-            if policy(eqn.primitive, *avals, **eqn.params):
+            if _saves(policy, eqn.primitive, avals, eqn.params):
                 residual_set.update(v for v in eqn.outvars if v in needed)
                 continue
             recomputed_rev.append(eqn)
@@ -351,7 +396,7 @@ def split_nested(jaxpr: Jaxpr, in_unknowns: Sequence[bool], policy) -> dict[str,
             continue
         seen.add(v)
         e = producer.get(v)
-        if e is None or policy(e.primitive, *[x.aval for x in e.invars], **e.params):
+        if e is None or _saves(policy, e.primitive, [x.aval for x in e.invars], e.params):
             frontier[v] = None
             continue
         recompute.add(id(e))

@@ -326,3 +326,82 @@ def test_remat_decision_event_lists_saved_and_recomputed():
     assert "tanh" in recomputed or "name" in recomputed
     assert ev.policy.startswith("SaveOnlyTheseNames")
     assert "remat_decision" in events.event_types()
+
+
+# ---------------------------------------------------------------------------- edge cases
+
+
+def test_closure_over_outer_tracer_to_second_order():
+    def prog(m):
+        def outer(a):
+            f = m.jax.checkpoint(lambda x: m.np.sin(x * a))
+            return m.np.sum(f(X3))
+
+        a = np.float32(0.3)
+        return m.jax.grad(outer)(a), m.jax.grad(m.jax.grad(outer))(a)
+
+    both(prog)
+
+
+def test_int_inputs_and_passthrough_outputs():
+    def prog(m):
+        f = m.jax.checkpoint(lambda x, i: m.np.sin(x) * i)
+        g = m.jax.checkpoint(lambda x: (x, 1.0, m.np.ones(2), m.np.cos(x)))
+        return (
+            m.jax.grad(lambda x: m.np.sum(f(x, m.np.arange(3))))(X3),
+            m.jax.grad(lambda x: m.np.sum(g(x)[0] + g(x)[3]))(X3),
+            m.jax.jacrev(lambda x: g(x)[3])(X3),
+            m.jax.jit(m.jax.vmap(m.jax.grad(lambda x: m.np.sum(g(x)[3]))))(
+                np.ones((2, 3), np.float32)
+            ),
+        )
+
+    both(prog)
+
+
+def test_cond_inside_and_keyword_args():
+    def prog(m):
+        h = m.jax.checkpoint(lambda x: m.lax.cond(x[0] > 0, m.np.sin, m.np.cos, x))
+
+        @m.jax.checkpoint
+        def k(x, *, scale=2.0):
+            return m.np.sum(m.np.tanh(x) * scale)
+
+        return m.jax.grad(lambda x: m.np.sum(h(x)))(X3), m.jax.grad(k)(X3)
+
+    both(prog)
+
+
+def test_policy_answers_saveable_recompute_objects():
+    def prog(m):
+        def pol(prim, *_, **__):
+            return m.ad.Saveable if prim.name == "sin" else m.ad.Recompute
+
+        f = m.jax.checkpoint(lambda x: m.np.cos(m.np.sin(x) ** 2), policy=pol)
+        return m.jax.grad(lambda x: m.np.sum(f(x)))(X3)
+
+    both(prog)
+
+    def count(m):
+        def pol(prim, *_, **__):
+            return m.ad.Saveable if prim.name == "sin" else m.ad.Recompute
+
+        f = m.jax.checkpoint(lambda x: m.np.cos(m.np.sin(x) ** 2), policy=pol)
+        buf = io.StringIO()
+        with contextlib.redirect_stdout(buf):
+            m.ad.print_saved_residuals(f, X3)
+        return re.sub(r" from (?!the argument).*", " from", buf.getvalue())
+
+    assert count(E) == count(J)
+
+
+def test_nested_checkpoint_grad_values():
+    def prog(m):
+        inner = m.jax.checkpoint(lambda x: m.np.sin(x) * x)
+        outer = m.jax.checkpoint(
+            lambda y: inner(y) ** 2, policy=m.jax.checkpoint_policies.everything_saveable
+        )
+        x = np.float32(0.3)
+        return m.jax.grad(outer)(x), m.jax.grad(m.jax.grad(outer))(x)
+
+    both(prog)
