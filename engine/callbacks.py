@@ -320,6 +320,7 @@ def pure_callback(
 # ---------------------------------------------------------------------------- io_callback
 
 io_callback_p = Primitive("io_callback", multiple_results=True)
+io_callback_p.effectful = True  # has side effects: never drop or merge it
 
 
 @io_callback_p.def_abstract_eval
@@ -391,6 +392,7 @@ def io_callback(
 # ---------------------------------------------------------------------------- debug_callback
 
 debug_callback_p = Primitive("debug_callback", multiple_results=True)
+debug_callback_p.effectful = True  # has side effects: never drop or merge it
 
 
 def _run_debug(callback: Callable[..., Any], args: Sequence[Any]) -> None:
@@ -494,6 +496,7 @@ def debug_callback(
 # ---------------------------------------------------------------------------- debug_print
 
 debug_print_p = Primitive("debug_print", multiple_results=True)
+debug_print_p.effectful = True  # has side effects: never drop or merge it
 
 
 class _FormatChecker(string.Formatter):
