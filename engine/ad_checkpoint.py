@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import inspect
+import types
 import weakref
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
@@ -226,6 +227,18 @@ checkpoint_policies = _Policies()
 
 remat_p = Primitive("remat2", multiple_results=True)
 remat_p.subjaxprs_rule = lambda p: (p["jaxpr"],)
+
+
+def _pp_remat_params(params):
+    # JAX prints a function policy as Python's repr with the address masked
+    out = {k: params[k] for k in sorted(params)}
+    pol = out.get("policy")
+    if isinstance(pol, types.FunctionType):
+        out["policy"] = f"<function {pol.__qualname__} at 0xXXXXXXXXXXXX>"
+    return out
+
+
+remat_p.pp_params = _pp_remat_params
 
 _closed_of: weakref.WeakKeyDictionary[Jaxpr, ClosedJaxpr] = weakref.WeakKeyDictionary()
 

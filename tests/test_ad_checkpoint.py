@@ -405,3 +405,53 @@ def test_nested_checkpoint_grad_values():
         return m.jax.grad(outer)(x), m.jax.grad(m.jax.grad(outer))(x)
 
     both(prog)
+
+
+# ---------------------------------------------------------------------------- the remat tutorial
+
+
+def _tutorial(m):
+    """Cells of JAX's "Gradient checkpointing" tutorial; returns what they print."""
+    jnp, out = m.np, io.StringIO()
+
+    def g(W, x):
+        return jnp.sin(jnp.dot(W, x))
+
+    def f(W1, W2, W3, x):
+        return g(W3, g(W2, g(W1, x)))
+
+    def f2(W1, W2, W3, x):
+        x = m.jax.checkpoint(g)(W1, x)
+        x = m.jax.checkpoint(g)(W2, x)
+        return m.jax.checkpoint(g)(W3, x)
+
+    def predict(params, x):
+        *Ws, Wlast = params
+        for i, W in enumerate(Ws):
+            x = g(W, x)
+            x = m.ad.checkpoint_name(x, name=f"layer{i}_output")
+        return jnp.dot(Wlast, x)
+
+    W1, W2, W3 = jnp.ones((5, 4)), jnp.ones((6, 5)), jnp.ones((7, 6))
+    x = jnp.ones(4)
+    cp = m.jax.checkpoint_policies
+    with contextlib.redirect_stdout(out):
+        m.ad.print_saved_residuals(f, W1, W2, W3, x)
+        m.ad.print_saved_residuals(f2, W1, W2, W3, x)
+        f3 = m.jax.checkpoint(f, policy=cp.dots_with_no_batch_dims_saveable)
+        m.ad.print_saved_residuals(f3, W1, W2, W3, x)
+        m.ad.print_saved_residuals(predict, [W1, W2, W3], x)
+        pol = cp.save_only_these_names("layer1_output")
+        m.ad.print_saved_residuals(m.jax.checkpoint(predict, policy=pol), [W1, W2, W3], x)
+        print(m.jax.make_jaxpr(m.jax.checkpoint(g))(W1, x))
+        y, f_vjp = m.jax.vjp(m.jax.checkpoint(g), W1, x)
+        print(m.jax.make_jaxpr(lambda ct: f_vjp(ct))(y))
+        ff = m.jax.checkpoint(lambda x: jnp.sin(jnp.sin(x)), policy=cp.everything_saveable)
+        print(m.jax.make_jaxpr(m.jax.grad(ff))(1.0))
+    return re.sub(r" from (?!the argument).*", " from", out.getvalue())
+
+
+def test_gradient_checkpointing_tutorial_cells():
+    ours, theirs = _tutorial(E), _tutorial(J)
+    assert ours.replace("<lambda>", "") == theirs.replace("<lambda>", "")
+    assert "from the argument params[1]" in ours
