@@ -251,13 +251,21 @@ def _closed(jaxpr: Jaxpr) -> ClosedJaxpr:
     return c
 
 
+def _cse_flags(prevent_cse, n: int):
+    """``prevent_cse`` for an equation of ``n`` operands: a per-operand tuple that no
+    longer lines up (a transformation changed the operands) becomes one flag."""
+    if isinstance(prevent_cse, tuple) and len(prevent_cse) != n:
+        return any(prevent_cse)
+    return prevent_cse
+
+
 def _bind(args, closed: ClosedJaxpr, prevent_cse, differentiated, policy):
     closed, consts = convert_constvars_to_invars(closed)
     return remat_p.bind(
         *consts,
         *args,
         jaxpr=closed.jaxpr,
-        prevent_cse=prevent_cse,
+        prevent_cse=_cse_flags(prevent_cse, len(consts) + len(args)),
         differentiated=differentiated,
         policy=policy,
     )
@@ -488,7 +496,12 @@ def _remat_partial_eval(trace, args, unknowns, params):
     if any(split["out_unknowns"]):
         ins = [trace.instantiate_const(r) for r in residuals]
         ins += [trace.instantiate_const(x) for x, u in zip(args, unknowns) if u]
-        new_params = dict(params, jaxpr=split["staged"], differentiated=True)
+        new_params = dict(
+            params,
+            jaxpr=split["staged"],
+            differentiated=True,
+            prevent_cse=_cse_flags(params["prevent_cse"], len(ins)),
+        )
         unknown_outs = trace.record(remat_p, ins, new_params)
     it_k, it_u = iter(known_vals), iter(unknown_outs)
     return [next(it_u) if u else next(it_k) for u in split["out_unknowns"]]
@@ -572,6 +585,8 @@ def checkpoint(
     if isinstance(static_argnames, str):
         static_argnames = (static_argnames,)
     static_argnames = tuple(static_argnames)
+    if not isinstance(prevent_cse, bool):
+        prevent_cse = tuple(bool(p) for p in prevent_cse)
     name = getattr(fun, "__name__", "checkpoint")
 
     @functools.wraps(fun)
@@ -646,7 +661,20 @@ def saved_residuals(f: Callable, *args, **kwargs) -> list[tuple[core.ShapedArray
     names = _arg_names(f, args, kwargs)
     if len(names) != len(jaxpr.invars):
         names = [f"at flattened index {i}" for i in range(len(jaxpr.invars))]
-    res = {v for v in jaxpr.outvars if type(v) is not core.Literal}
+    # a jitted call's output that is just one of its inputs is that input (JAX forwards
+    # such values around the call instead of returning them from it)
+    fwd: dict[Any, Any] = {}
+    for e in jaxpr.eqns:
+        sub = e.params.get("jaxpr") if e.primitive.name == "jit" else None
+        if sub is None:
+            continue
+        inner = sub.jaxpr
+        for o, io_ in zip(e.outvars, inner.outvars):
+            if type(io_) is not core.Literal and io_ in inner.invars:
+                src = e.invars[inner.invars.index(io_)]
+                if type(src) is not core.Literal:
+                    fwd[o] = fwd.get(src, src)
+    res = {fwd.get(v, v) for v in jaxpr.outvars if type(v) is not core.Literal}
     out = []
     for v in jaxpr.constvars:
         if v in res:

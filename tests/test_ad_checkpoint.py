@@ -455,3 +455,37 @@ def test_gradient_checkpointing_tutorial_cells():
     ours, theirs = _tutorial(E), _tutorial(J)
     assert ours.replace("<lambda>", "") == theirs.replace("<lambda>", "")
     assert "from the argument params[1]" in ours
+
+
+def test_saved_residuals_through_jitted_calls_and_kwargs():
+    def run(m):
+        @m.jax.jit
+        def g(W, x):
+            return m.np.sin(m.np.dot(W, x))
+
+        def f(W, x, *, k=1.0):
+            return m.np.sum(g(W, g(W, x)) * k)
+
+        W, x, out = m.np.ones((4, 4)), m.np.ones(4), io.StringIO()
+        with contextlib.redirect_stdout(out):
+            m.ad.print_saved_residuals(f, W, x, k=2.0)
+            m.ad.print_saved_residuals(m.jax.checkpoint(f), W, x)
+            pol = m.jax.checkpoint_policies.everything_saveable
+            m.ad.print_saved_residuals(m.jax.checkpoint(f, policy=pol), W, x)
+        return re.sub(r" from (?!the argument).*", " from", out.getvalue())
+
+    ours = run(E)
+    assert ours == run(J)
+    assert "output of jitted function 'g'" in ours
+
+
+def test_prevent_cse_per_argument():
+    def prog(m):
+        h = m.jax.checkpoint(lambda a, b: m.np.sin(a) * b, prevent_cse=(True, False))
+        return (
+            h(1.0, 2.0),
+            m.jax.grad(h)(1.0, 2.0),
+            m.jax.jit(m.jax.grad(h, argnums=(0, 1)))(1.0, 2.0),
+        )
+
+    both(prog)
