@@ -316,9 +316,11 @@ def test_eager_and_jit_values():
 def test_remat_decision_event_lists_saved_and_recomputed():
     pol = engine.checkpoint_policies.save_only_these_names("a")
     f = engine.checkpoint(lambda W, x: g_named(E, W, x), policy=pol)
-    with events.listen(kinds=(events.RematDecision,)) as rec:
+    with events.listen(kinds=(events.RematDecision, events.RuleStarted)) as rec:
         engine.grad(f)(W33, X3)
     (ev,) = rec.of(events.RematDecision)
+    rule = next(iter(rec.ancestors(ev, events.RuleStarted)))
+    assert rule.primitive == "remat2" and rule.interpreter == "partial_eval"
     saved = [s for s, _ in ev.saved]
     assert any("named 'a'" in s for s in saved)
     assert not any("named 'b'" in s for s in saved)
