@@ -639,3 +639,31 @@ def test_renaming_interpreter_locals_changes_nothing(monkeypatch):
         assert "self" not in renamed.__code__.co_varnames
         monkeypatch.setattr(cls, "process_primitive", renamed)
     assert summary() == before
+
+
+def test_grad_widget_stage_changes_land_on_step_one():
+    # issue 13 item 4: from the last step of a stage, Next goes to step 1 of the next
+    # stage, and picking a stage (tab) from a high step opens it at step 1.
+    pytest.importorskip("ipywidgets")
+    w = grad_stepper(mlp, PARAMS, X, Y, progress=False)
+    counts = {t[0]: t[1] for t in w.tracks}
+    assert counts["partial_eval"] > counts["transpose"] > 1
+    w.select("partial_eval")
+    w.go(w.slider.max)
+    assert (
+        w.label.value == f"partial_eval: step {counts['partial_eval']} of {counts['partial_eval']}"
+    )
+    w.next()
+    assert (w.track, w.position) == ("transpose", 0)
+    assert w.label.value == f"transpose: step 1 of {counts['transpose']}"
+    assert w.model.stage_of(w.model.position) == ("transpose", 0)
+    w.next()
+    assert (w.track, w.position) == ("transpose", 1)
+    for name in ("jvp", "partial_eval", "transpose", "jvp", "transpose", "partial_eval"):
+        w.go(10_000)
+        w.select(name)
+        assert (w.track, w.position) == (name, 0)
+        assert w.label.value == f"{name}: step 1 of {counts[name]}"
+        assert w.model.stage_of(w.model.position) == (name, 0)
+    w.play.value = 0
+    assert w.slider.value == 0

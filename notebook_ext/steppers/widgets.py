@@ -112,10 +112,13 @@ class StepperWidget(widgets.VBox):
     def _select_track(self, t):
         self._track = t
         n = self.tracks[t][1]
-        with self.slider.hold_trait_notifications():
-            self.slider.value = 0
-            self.slider.max = max(n - 1, 0)
-            self.play.max = max(n - 1, 0)
+        # Step 1 first, then the new range: setting both under hold_trait_notifications
+        # let traitlets' deferred cross-validation restore the old (higher) value, so a
+        # stage change landed mid-stage (issue 13 item 4). Play is linked to the slider.
+        self.slider.value = 0
+        self.play.value = 0
+        self.slider.max = max(n - 1, 0)
+        self.play.max = max(n - 1, 0)
         disabled = n <= 1
         for w in (self.slider, self.play, self.prev_button, self.next_button):
             w.disabled = disabled and len(self.tracks) == 1
