@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from . import core, dispatch, dtypes, runtime, tree_util
+from . import core, dispatch, dtypes, runtime, traceback_util, tree_util
 from .array import Array
 from .config import config
 from .interpreters import batching, transpose
@@ -705,3 +705,30 @@ def clear_caches() -> None:
 
     for f in all_jitted():
         f.clear_cache()
+
+
+# ------------------------------------------------------------- traceback filtering
+# Exceptions leave the transformations with the engine's frames filtered out (see
+# engine/traceback_util.py): the direct entry points are wrapped, and the functions the
+# transformation factories return are wrapped too.
+
+
+def _boundary_factory(factory):
+    @functools.wraps(factory)
+    def make(*args, **kwargs):
+        return traceback_util.api_boundary(factory(*args, **kwargs))
+
+    return make
+
+
+jvp = traceback_util.api_boundary(jvp)
+linearize = traceback_util.api_boundary(linearize)
+vjp = traceback_util.api_boundary(vjp)
+eval_shape = traceback_util.api_boundary(eval_shape)
+grad = _boundary_factory(grad)
+value_and_grad = _boundary_factory(value_and_grad)
+vmap = _boundary_factory(vmap)
+jacfwd = _boundary_factory(jacfwd)
+jacrev = _boundary_factory(jacrev)
+hessian = _boundary_factory(hessian)
+make_jaxpr = _boundary_factory(make_jaxpr)

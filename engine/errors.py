@@ -55,13 +55,18 @@ _DTYPE_KINDS = {
 }
 
 
+_FLOAT0 = np.dtype([("float0", np.void, 0)])
+
+
 def is_invalid_numpy_dtype(dtype) -> bool:
     """True for NumPy dtypes no JAX array can have (strings, objects, dates, records).
     ml_dtypes' types (bfloat16, float8_*) have kind 'V' too, but are not np.void."""
     kind = dtype.kind
     if kind in "USOMm":
         return True
-    return kind == "V" and (dtype.fields is not None or dtype.type is np.void)
+    if kind != "V" or dtype == _FLOAT0:  # float0: the dtype of integer inputs' tangents
+        return False
+    return dtype.fields is not None or dtype.type is np.void
 
 
 def invalid_dtype_message(dtype, where="a JAX operation", as_what="an abstract array") -> str:

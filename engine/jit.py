@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from . import core, dispatch, errors, runtime, tree_util
+from . import core, dispatch, errors, runtime, traceback_util, tree_util
 from .array import Array
 from .config import config
 from .core import Primitive
@@ -661,7 +661,7 @@ class JitFunction:
         self._cache.clear()
 
     # -- calling
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+    def _call(self, *args: Any, **kwargs: Any) -> Any:
         if (
             kwargs
             or self._has_static
@@ -764,6 +764,13 @@ class JitFunction:
             t.out_tree,
             [ShapeDtypeStruct(a.shape, a.dtype, weak_type=a.weak_type) for a in t.jaxpr.out_avals],
         )
+
+    # Public entry points: exceptions leave them with the engine's frames filtered out
+    # (engine/traceback_util.py, config ``jax_traceback_filtering``).
+    __call__ = traceback_util.api_boundary(_call)
+    trace = traceback_util.api_boundary(trace)
+    lower = traceback_util.api_boundary(lower)
+    eval_shape = traceback_util.api_boundary(eval_shape)
 
 
 def _put(x, device):
