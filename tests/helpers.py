@@ -15,6 +15,13 @@ def real_jax():
         import jax as _jax
         import jax.numpy as _jnp
 
+        # engine.runtime turns jaxlib's per-call Python tracebacks off when it is imported
+        # before jax; the oracle's jaxprs need them for their equations' source lines.
+        import jaxlib
+
+        enable = getattr(getattr(jaxlib, "_jax", None), "set_tracebacks_enabled", None)
+        if enable is not None:
+            enable(True)
         jax, jnp = _jax, _jnp
     return jax, jnp
 
