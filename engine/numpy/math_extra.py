@@ -98,12 +98,12 @@ def frexp(x, /):
     xs = jnp.where(sub, x * (2.0**scale), x)
     bits = bitcast_convert_type(xs, itype)
     exp_mask = ((1 << (nbits - 1 - mant)) - 1) << mant
-    e = ((bits & exp_mask) >> mant).astype(dtypes.default_int_dtype()) - (bias - 1)
+    e = ((bits & exp_mask) >> mant).astype(np.int32) - (bias - 1)
     m_bits = (bits & ~np.array(exp_mask, itype)) | np.array((bias - 1) << mant, itype)
     m = bitcast_convert_type(m_bits, x.dtype)
     e = jnp.where(sub, e - scale, e)
     special = (x == 0) | jnp.isinf(x) | jnp.isnan(x)
-    return jnp.where(special, x, m), jnp.where(special, 0, e).astype(dtypes.default_int_dtype())
+    return jnp.where(special, x, m), jnp.where(special, 0, e).astype(np.int32)
 
 
 def ldexp(x1, x2, /):

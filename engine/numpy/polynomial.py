@@ -171,17 +171,6 @@ def poly(seq_of_zeros):
     out = jnp.ones((1,), a.dtype)
     for i in range(a.shape[0]):
         out = jnp.convolve(out, jnp.stack([jnp.ones((), a.dtype), -a[i]]), mode="full")
-    if dtypes.is_complex(out.dtype):
-        from ._util import concrete_value
-
-        try:
-            v = np.asarray(concrete_value(a, ""))
-        except Exception:
-            return out
-        pos = np.sort_complex(v[v.imag > 0])
-        neg = np.sort_complex(np.conjugate(v[v.imag < 0]))
-        if pos.shape == neg.shape and np.all(pos == neg):
-            return out.real
     return out
 
 
@@ -217,7 +206,7 @@ def roots(p, *, strip_zeros=True):
         comp = comp.at[0, :].set(-p[1:] / p[0])
         r = jnp.linalg.eigvals(comp)
     if trailing:
-        r = jnp.concatenate([r, jnp.zeros((trailing,), r.dtype)])
+        r = jnp.concatenate([jnp.zeros((trailing,), r.dtype), r])
     return r
 
 

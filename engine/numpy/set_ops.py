@@ -156,8 +156,8 @@ def _sorted_with_mask(values, keep, size, fill_value, what):
     (ind,) = jnp.nonzero(keep, size=size, fill_value=values.shape[0])
     valid = ind < values.shape[0]
     safe = jnp.where(valid, ind, 0)
-    if fill_value is None:
-        fill = values[0] if values.shape[0] else jnp.zeros((), values.dtype)
+    if fill_value is None:  # the first selected value (or 0 when none is)
+        fill = jnp.where(valid[0], values[safe[0]], 0) if size else jnp.zeros((), values.dtype)
     else:
         fill = jnp.asarray(fill_value, values.dtype)
     return jnp.where(valid, values[safe], fill), ind, valid

@@ -163,7 +163,7 @@ class ufunc:
             nd = None
             axis = axis % a.ndim
         x = jnp.moveaxis(a, axis, 0)
-        if initial is None and self.identity is not None and x.shape[0] == 0:
+        if initial is None and self.identity is not None:
             initial = self.identity
         if initial is None:
             if x.shape[0] == 0:
@@ -251,8 +251,19 @@ class ufunc:
         outs = []
         for k, s in enumerate(ind):
             e = int(ind[k + 1]) if k + 1 < len(ind) else n
-            outs.append(self.reduce(x[int(s) : e], axis=0, dtype=dtype) if e > s else x[int(s)])
+            seg = x[int(s) : e] if e > s else x[int(s) : int(s) + 1]
+            outs.append(self._fold(seg, dtype))
         return jnp.moveaxis(jnp.stack(outs, 0), 0, axis)
+
+    def _fold(self, x, dtype):
+        """Reduce along axis 0 from the first element (no identity)."""
+        from ..lax import scan
+
+        jnp = _jnp()
+        if dtype is not None:
+            x = x.astype(dtype)
+        step = lambda c, v: (jnp.asarray(self._call(c, v)).astype(c.dtype), None)  # noqa: E731
+        return scan(step, x[0], x[1:])[0] if x.shape[0] > 1 else x[0]
 
 
 def frompyfunc(func, /, nin, nout, *, identity=None):
