@@ -667,3 +667,20 @@ def test_grad_widget_stage_changes_land_on_step_one():
         assert w.model.stage_of(w.model.position) == (name, 0)
     w.play.value = 0
     assert w.slider.value == 0
+
+
+def test_failed_trace_step_shows_a_failure_not_tracing_continues():
+    # issue 13 item 9: the step where tracing failed is not "(tracing continues)"
+    pytest.importorskip("ipywidgets")
+    w = trace_stepper(_bad, XS, progress=False)
+    assert w.position == len(w.model.steps) - 1
+    html = w.body.value
+    assert "tracing continues" not in html
+    assert "tracing failed" in html and "gj-st-failed" in html
+    assert 'class="gj-st-cur"' not in html  # the current-step (success) colour
+    w.go(0)
+    if len(w.model.steps) > 1:
+        assert "tracing continues" in w.body.value and "gj-st-failed" not in w.body.value
+    ok = trace_stepper(where_red, X, progress=False)
+    ok.go(0)
+    assert "tracing continues" in ok.body.value and "tracing failed" not in ok.body.value

@@ -47,6 +47,7 @@ _CSS = """
   border: 1px solid var(--gj-kw); border-radius: 6px; padding: 6px 8px; margin: 6px 0;
   color: var(--gj-fg); background: var(--gj-bg2); }
 .gj-stepper .gj-st-error b { color: var(--gj-kw); }
+.gj-stepper .gj-st-failed { box-shadow: inset 3px 0 0 var(--gj-kw); color: var(--gj-kw); }
 .gj-stepper .gj-st-error pre {
   margin: 4px 0 0; font-family: var(--gj-font); white-space: pre-wrap; }
 .gj-stepper .gj-st-frame {
@@ -282,22 +283,26 @@ def trace_view(st, k=None, theme=None):
             else "a sub-jaxpr (traced, then transformed or retraced)"
         )
     )
+    failed = state["error"] is not None  # the last step before tracing raised
     parts.append(
         header(
             f"Step {k + 1} of {n}: <code>{e(step.primitive)}</code> recorded by "
             f"<code>{e(step.trace)}</code>",
-            [where, f"{state['top_count']} top-level equations"],
+            (["tracing failed after this step"] if failed else [])
+            + [where, f"{state['top_count']} top-level equations"],
         )
     )
     parts.append(error_html(state["error"]))
     grid = [source_pane(state["source_block"], step.source)]
-    eq = [line_div(step.text, "gj-st-cur")]
+    eq = [line_div(step.text, "gj-st-failed" if failed else "gj-st-cur")]
     eq.append(note(f"({', '.join(step.in_avals)}) \u2192 ({', '.join(step.out_avals)})"))
     if step.source is not None:
         eq.append(
             note(f"{step.source.where()} in {step.source.function}: {step.source.text.strip()}")
         )
-    grid.append(pane("Equation just emitted", "".join(eq)))
+    grid.append(
+        pane("Last equation before the error" if failed else "Equation just emitted", "".join(eq))
+    )
     grid.append(
         pane(
             "Trace stack (who handled the bind)",
@@ -318,10 +323,20 @@ def trace_view(st, k=None, theme=None):
     else:
         count = state["top_count"]
         lo = max(0, count - WINDOW)
-        mark = [step.top_index] if step.top and step.top_index is not None else ()
+        mark = [step.top_index] if step.top and step.top_index is not None and not failed else ()
         body = jaxpr_lines(text, lo, count, marked=mark, footer=False)
-        body += note("    \u2026 (tracing continues)")
-        grid.append(pane("jaxpr so far", body, sub=f"{count} of {len(text)} equations", wide=True))
+        if failed:
+            err = state["error"]
+            at = f" at {err.source.where()}" if err.source is not None else ""
+            body += (
+                f'<div class="gj-st-error gj-st-failed" role="alert">\u2716 tracing failed'
+                f"{e(at)}: {e(err.type)}</div>"
+            )
+            title = "jaxpr when tracing failed"
+        else:
+            body += note("    \u2026 (tracing continues)")
+            title = "jaxpr so far"
+        grid.append(pane(title, body, sub=f"{count} of {len(text)} equations", wide=True))
         if not step.top:
             inner = st.inner_so_far(k)
             grid.append(
