@@ -19,6 +19,7 @@ from notebook_ext.steppers import (
     TraceStepper,
     VmapStepper,
     grad_stepper,
+    render,
     trace_stepper,
     vmap_stepper,
 )
@@ -684,3 +685,29 @@ def test_failed_trace_step_shows_a_failure_not_tracing_continues():
     ok = trace_stepper(where_red, X, progress=False)
     ok.go(0)
     assert "tracing continues" in ok.body.value and "tracing failed" not in ok.body.value
+
+
+def test_source_lines_in_ipython_cells_name_the_cell():
+    # issue 13 item 9: a function defined in a notebook cell shows as "In [N], line L",
+    # not as IPython's temporary file name; other files keep their path.
+    from IPython.core.interactiveshell import InteractiveShell
+
+    ip = InteractiveShell.instance()
+    ip.user_ns.update(enp=enp, XS=XS, TraceStepper=TraceStepper, GradStepper=GradStepper)
+    code = "def in_cell(x):\n    y = enp.sin(x)\n    return enp.sum(y * x)\n"
+    assert ip.run_cell(code, store_history=True).success
+    n = ip.execution_count - 1
+    res = ip.run_cell("st = TraceStepper(in_cell, XS)\ng = GradStepper(in_cell, XS)")
+    assert res.success, res.error_in_exec
+    st = ip.user_ns["st"]
+    src = st.steps[0].source
+    assert src.function == "in_cell" and src.line == 2 and "enp.sin" in src.text
+    assert src.cell == f"In [{n}]" and src.where() == f"In [{n}], line 2"
+    html = render.trace_view(st, 0)
+    assert f"In [{n}], line 2" in html and render.e(src.file) not in html
+    g = ip.user_ns["g"]
+    assert any(s.source and s.source.where() == f"In [{n}], line 2" for s in g.steps)
+    assert ip.run_cell("bad = TraceStepper(in_cell, 'no')").success
+    assert ip.user_ns["bad"].error.source.where().startswith(f"In [{n}], line ")
+    here = TraceStepper(where_red, X).steps[0].source  # a file: its path
+    assert here.cell == "" and here.where() == f"{here.file}:{here.line}"

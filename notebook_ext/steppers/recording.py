@@ -131,7 +131,27 @@ def source_line(info) -> SourceLine | None:
     if info is None:
         return None
     text = linecache.getline(info.file, info.line).rstrip("\n")
-    return SourceLine(info.file, info.line, info.function, text)
+    return SourceLine(info.file, info.line, info.function, text, cell_label(info.file))
+
+
+def cell_label(filename) -> str:
+    """``"In [5]"`` for the temporary file IPython compiled cell 5 into
+    (``ipykernel_NNNN/987618802.py``), through IPython's public
+    ``CachingCompiler.format_code_name`` (what its tracebacks use); "" outside IPython or
+    for any other file (the path is shown then)."""
+    import sys
+
+    if "IPython" not in sys.modules or not filename:
+        return ""
+    try:
+        ip = sys.modules["IPython"].get_ipython()
+        named = ip.compile.format_code_name(filename) if ip is not None else None
+    except Exception:  # noqa: BLE001 - a label is never worth an error
+        return ""
+    if not named:
+        return ""
+    name = str(named[1])
+    return "In [" + name[3:] if name.startswith("In[") else name
 
 
 class SourceBlocks:
@@ -200,12 +220,14 @@ def error_info(exc, fun=None):
     src = None
     if user is not None:
         text = (user.line or linecache.getline(user.filename, user.lineno)).rstrip("\n")
-        src = SourceLine(user.filename, user.lineno, user.name, text)
+        src = SourceLine(user.filename, user.lineno, user.name, text, cell_label(user.filename))
     else:
         code = getattr(getattr(fun, "__wrapped__", fun), "__code__", None)
         if code is not None:
             line = code.co_firstlineno
             text = linecache.getline(code.co_filename, line).rstrip("\n")
-            src = SourceLine(code.co_filename, line, code.co_name, text)
+            src = SourceLine(
+                code.co_filename, line, code.co_name, text, cell_label(code.co_filename)
+            )
     text = "".join(traceback.format_exception(type(exc), exc, tb, limit=-12))
     return ErrorInfo(type(exc).__name__, str(exc), src, text)

@@ -158,9 +158,7 @@ def source_html(block, line):
 def source_pane(block, src):
     if src is None:
         return pane("Source", note("(no user source line)"))
-    return pane(
-        "Source", source_html(block, src.line), sub=f"{src.file}:{src.line}", src=block is not None
-    )
+    return pane("Source", source_html(block, src.line), sub=src.where(), src=block is not None)
 
 
 # ---------------------------------------------------------------------------- jaxprs
