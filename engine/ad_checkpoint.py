@@ -18,6 +18,8 @@ import weakref
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
+import numpy as np
+
 from . import core, events, tree_util
 from .core import ClosedJaxpr, Jaxpr, Primitive, Var
 from .events import active as _listening
@@ -303,23 +305,65 @@ def _policy_name(policy) -> str:
     return getattr(policy, "__name__", None) or repr(policy)
 
 
-def split_by_policy(jaxpr: Jaxpr, in_unknowns: Sequence[bool], policy) -> dict[str, Any]:
-    """Split ``jaxpr`` for partial evaluation under ``policy``.
+def _lit(v) -> bool:
+    return type(v) is core.Literal
 
-    Returns a dict: ``known`` (the known equations, in order), ``out_unknowns``,
-    ``residuals`` (known Vars the unknown side reads: known inputs, or results of
-    equations the policy saves), ``recomputed`` (known equations copied into the
-    unknown side), ``staged`` (the unknown side's jaxpr: residuals + unknown inputs ->
-    unknown outputs)."""
+
+def _dce(eqns, live: set) -> list:
+    """The equations (in order) that the ``live`` variables need."""
+    kept = []
+    for e in reversed(eqns):
+        if any(v in live for v in e.outvars):
+            kept.append(e)
+            live.update(v for v in e.invars if not _lit(v))
+    return list(reversed(kept))
+
+
+def _reduce_precision_residuals(eqns: list, residuals: Sequence[Var]) -> list:
+    """As JAX: a saved float value the known side also reads goes through
+    ``reduce_precision`` to its own type, so forward and backward see the same bits
+    (XLA may otherwise keep it in excess precision on one side only)."""
+    from . import dtypes
+    from .lax.convert import reduce_precision_p
+
+    used = {v for e in eqns for v in e.invars if not _lit(v)}
+    eqns = list(eqns)
+    for v in residuals:
+        dt = v.aval.dtype
+        if not dtypes.issubdtype(dt, np.floating) or v not in used:
+            continue
+        idx = next((i for i, e in enumerate(eqns) if v in e.outvars), None)
+        if idx is None:
+            continue
+        fi = dtypes.finfo(dt)
+        params = dict(exponent_bits=int(fi.nexp), mantissa_bits=int(fi.nmant))
+        e = eqns[idx]
+        if e.primitive is reduce_precision_p and e.params == params:
+            continue
+        fresh = Var(v.aval)
+        eqns[idx] = e.replace(outvars=[fresh if o is v else o for o in e.outvars])
+        eqns.insert(idx + 1, core.JaxprEqn(reduce_precision_p, [fresh], [v], params, e.source_info))
+    return eqns
+
+
+def split_by_policy(jaxpr: Jaxpr, in_unknowns: Sequence[bool], policy) -> dict[str, Any]:
+    """Split ``jaxpr`` for partial evaluation under ``policy`` (as JAX does).
+
+    Returns a dict: ``known`` (the known equations the known outputs and residuals
+    need, in order), ``known_in``, ``known_outvars``, ``out_unknowns``, ``residuals``
+    (results of known equations the policy saves and the unknown side reads),
+    ``staged_args`` (indices of the operands, known or not, the unknown side reads
+    directly), ``recomputed`` (known equations copied into the unknown side) and
+    ``staged`` (the unknown side: residuals + those operands -> unknown outputs)."""
     policy = policy or nothing_saveable
     unknown: set[Var] = {v for v, u in zip(jaxpr.invars, in_unknowns) if u}
     eqn_unknown = []
     for eqn in jaxpr.eqns:
-        u = any(type(v) is not core.Literal and v in unknown for v in eqn.invars)
+        u = any(not _lit(v) and v in unknown for v in eqn.invars)
         eqn_unknown.append(u)
         if u:
             unknown.update(eqn.outvars)
-    out_unknowns = [type(v) is not core.Literal and v in unknown for v in jaxpr.outvars]
+    out_unknowns = [not _lit(v) and v in unknown for v in jaxpr.outvars]
     needed = {v for v, u in zip(jaxpr.outvars, out_unknowns) if u}
     staged_rev, recomputed_rev = [], []
     residual_set: set[Var] = set()
@@ -333,37 +377,31 @@ def split_by_policy(jaxpr: Jaxpr, in_unknowns: Sequence[bool], policy) -> dict[s
                 continue
             recomputed_rev.append(eqn)
         staged_rev.append(eqn)
-        needed.update(v for v in eqn.invars if type(v) is not core.Literal)
-    known_in = [v for v, u in zip(jaxpr.invars, in_unknowns) if not u]
-    residual_set.update(v for v in known_in if v in needed)
-    # residuals in the order they are made: known inputs first, then equation results
-    order = list(known_in) + [v for e in jaxpr.eqns for v in e.outvars]
-    residuals = [v for v in dict.fromkeys(order) if v in residual_set]
-    unknown_in = [v for v, u in zip(jaxpr.invars, in_unknowns) if u]
+        needed.update(v for v in eqn.invars if not _lit(v))
+    residuals = [v for e in jaxpr.eqns for v in e.outvars if v in residual_set]
+    residuals = list(dict.fromkeys(residuals))
+    staged_args = [i for i, v in enumerate(jaxpr.invars) if v in needed]
     staged = Jaxpr(
         [],
-        residuals + unknown_in,
+        residuals + [jaxpr.invars[i] for i in staged_args],
         [v for v, u in zip(jaxpr.outvars, out_unknowns) if u],
         list(reversed(staged_rev)),
         jaxpr.debug_name,
     )
-    # the known side computes its outputs and the residuals, nothing more (as JAX)
-    live = {v for v, u in zip(jaxpr.outvars, out_unknowns) if not u and type(v) is Var}
-    live.update(residual_set)
-    known_rev = []
-    for eqn, u in zip(reversed(jaxpr.eqns), reversed(eqn_unknown)):
-        if u or not any(v in live for v in eqn.outvars):
-            continue
-        known_rev.append(eqn)
-        live.update(v for v in eqn.invars if type(v) is not core.Literal)
-    known = list(reversed(known_rev))
+    known_outvars = [v for v, u in zip(jaxpr.outvars, out_unknowns) if not u]
+    live = {v for v in known_outvars if not _lit(v)} | set(residuals)
+    known = _dce([e for e, u in zip(jaxpr.eqns, eqn_unknown) if not u], live)
     return dict(
-        known=known,
-        known_in=known_in,
+        known=_reduce_precision_residuals(known, residuals),
+        known_in=[v for v, u in zip(jaxpr.invars, in_unknowns) if not u],
+        known_consts=([], []),
+        known_outvars=known_outvars,
         out_unknowns=out_unknowns,
         residuals=residuals,
+        staged_args=staged_args,
         recomputed=list(reversed(recomputed_rev)),
         staged=staged,
+        source=jaxpr,
     )
 
 
@@ -398,7 +436,7 @@ def split_nested(jaxpr: Jaxpr, in_unknowns: Sequence[bool], policy) -> dict[str,
     """``split_by_policy`` for jaxprs with higher-order equations: partially evaluate
     with the engine's interpreter (each nested primitive by its own rule), then move
     every residual the policy does not save back to the unknown side, recomputed from
-    the saved ones. Returns the same dict, with ``consts`` for the known side."""
+    the saved ones. Returns the same dict."""
     from .interpreters import partial_eval as pe
 
     policy = policy or nothing_saveable
@@ -407,9 +445,9 @@ def split_nested(jaxpr: Jaxpr, in_unknowns: Sequence[bool], policy) -> dict[str,
     n_known = len(kx.outvars) - nres
     res_atoms = kx.outvars[n_known:]
     producer = {v: e for e in kx.eqns for v in e.outvars}
-    frontier: dict[Any, None] = {}
+    frontier: set[Any] = set()
     recompute: set[int] = set()
-    stack = [v for v in reversed(res_atoms) if type(v) is not core.Literal]
+    stack = [v for v in reversed(res_atoms) if not _lit(v)]
     seen: set[Any] = set()
     while stack:
         v = stack.pop()
@@ -418,41 +456,43 @@ def split_nested(jaxpr: Jaxpr, in_unknowns: Sequence[bool], policy) -> dict[str,
         seen.add(v)
         e = producer.get(v)
         if e is None or _saves(policy, e.primitive, [x.aval for x in e.invars], e.params):
-            frontier[v] = None
+            frontier.add(v)
             continue
         recompute.add(id(e))
-        stack.extend(x for x in reversed(e.invars) if type(x) is not core.Literal)
-    # keep the frontier in the order values are made
-    order = list(kx.constvars) + list(kx.invars) + [v for e in kx.eqns for v in e.outvars]
+        stack.extend(x for x in reversed(e.invars) if not _lit(x))
+    order = list(kx.constvars) + [v for e in kx.eqns for v in e.outvars]
     residuals = [v for v in dict.fromkeys(order) if v in frontier]
     recomputed = [e for e in kx.eqns if id(e) in recompute]
     sub = dict(zip(ux.invars[:nres], res_atoms))
 
     def s(v):
-        return v if type(v) is core.Literal else sub.get(v, v)
+        return v if _lit(v) else sub.get(v, v)
 
     staged_eqns = recomputed + [e.replace(invars=[s(v) for v in e.invars]) for e in ux.eqns]
+    staged_out = [s(v) for v in ux.outvars]
+    used = {v for e in staged_eqns for v in e.invars if not _lit(v)}
+    used.update(v for v in staged_out if not _lit(v))
+    k_vars, u_vars = iter(kx.invars), iter(ux.invars[nres:])
+    arg_vars = [next(u_vars) if u else next(k_vars) for u in in_unknowns]
+    staged_args = [i for i, v in enumerate(arg_vars) if v in used]
     staged = Jaxpr(
         [],
-        residuals + list(ux.invars[nres:]),
-        [s(v) for v in ux.outvars],
+        residuals + [arg_vars[i] for i in staged_args],
+        staged_out,
         staged_eqns,
         jaxpr.debug_name,
     )
-    live = {v for v in kx.outvars[:n_known] if type(v) is not core.Literal} | set(residuals)
-    known_rev = []
-    for e in reversed(kx.eqns):
-        if any(v in live for v in e.outvars):
-            known_rev.append(e)
-            live.update(v for v in e.invars if type(v) is not core.Literal)
-    known = list(reversed(known_rev))
+    known_outvars = list(kx.outvars[:n_known])
+    live = {v for v in known_outvars if not _lit(v)} | set(residuals)
+    known = _dce(list(kx.eqns), live)
     return dict(
-        known=known,
+        known=_reduce_precision_residuals(known, residuals),
         known_in=list(kx.invars),
         known_consts=(list(kx.constvars), list(kj.consts)),
-        known_outvars=list(kx.outvars[:n_known]),
+        known_outvars=known_outvars,
         out_unknowns=list(out_unknowns),
         residuals=residuals,
+        staged_args=staged_args,
         recomputed=recomputed,
         staged=staged,
         source=kx,
@@ -465,9 +505,6 @@ def _remat_partial_eval(trace, args, unknowns, params):
         split = split_nested(jaxpr, unknowns, policy)
     else:
         split = split_by_policy(jaxpr, unknowns, policy)
-        split["known_outvars"] = [v for v, u in zip(jaxpr.outvars, split["out_unknowns"]) if not u]
-        split["known_consts"] = ([], [])
-        split["source"] = jaxpr
     constvars, consts = split["known_consts"]
     known_j = Jaxpr(
         constvars,
@@ -484,24 +521,29 @@ def _remat_partial_eval(trace, args, unknowns, params):
     n_known = len(known_outs) - nres
     known_vals, residuals = known_outs[:n_known], known_outs[n_known:]
     if _listening:
+        src = split["source"]
+        saved = [(_describe(v, src), v.aval) for v in split["residuals"]]
+        saved += [
+            (f"from the argument at index {i}", core.get_aval(args[i]))
+            for i in split["staged_args"]
+            if not unknowns[i]
+        ]
         events.emit(
             events.RematDecision,
             trace=events.trace_id(trace),
             policy=_policy_name(policy),
-            saved=tuple((_describe(v, split["source"]), v.aval) for v in split["residuals"]),
+            saved=tuple(saved),
             recomputed=tuple(split["recomputed"]),
             known_eqns=tuple(split["known"]),
         )
     unknown_outs: list[Any] = []
     if any(split["out_unknowns"]):
         ins = [trace.instantiate_const(r) for r in residuals]
-        ins += [trace.instantiate_const(x) for x, u in zip(args, unknowns) if u]
-        new_params = dict(
-            params,
-            jaxpr=split["staged"],
-            differentiated=True,
-            prevent_cse=_cse_flags(params["prevent_cse"], len(ins)),
-        )
+        ins += [trace.instantiate_const(args[i]) for i in split["staged_args"]]
+        pcse = params["prevent_cse"]
+        if isinstance(pcse, tuple):
+            pcse = (True,) * nres + tuple(pcse[i] for i in split["staged_args"])
+        new_params = dict(params, jaxpr=split["staged"], differentiated=True, prevent_cse=pcse)
         unknown_outs = trace.record(remat_p, ins, new_params)
     it_k, it_u = iter(known_vals), iter(unknown_outs)
     return [next(it_u) if u else next(it_k) for u in split["out_unknowns"]]
@@ -665,6 +707,11 @@ def saved_residuals(f: Callable, *args, **kwargs) -> list[tuple[core.ShapedArray
     # such values around the call instead of returning them from it)
     fwd: dict[Any, Any] = {}
     for e in jaxpr.eqns:
+        if e.primitive.name == "reduce_precision":  # look through it, as JAX does
+            src = e.invars[0]
+            if type(src) is not core.Literal:
+                fwd[e.outvars[0]] = fwd.get(src, src)
+            continue
         sub = e.params.get("jaxpr") if e.primitive.name == "jit" else None
         if sub is None:
             continue
