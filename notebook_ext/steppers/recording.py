@@ -139,12 +139,12 @@ def cell_label(filename) -> str:
     (``ipykernel_NNNN/987618802.py``), through IPython's public
     ``CachingCompiler.format_code_name`` (what its tracebacks use); "" outside IPython or
     for any other file (the path is shown then)."""
-    import sys
-
-    if "IPython" not in sys.modules or not filename:
+    if not filename:
         return ""
     try:
-        ip = sys.modules["IPython"].get_ipython()
+        from IPython import get_ipython
+
+        ip = get_ipython()
         named = ip.compile.format_code_name(filename) if ip is not None else None
     except Exception:  # noqa: BLE001 - a label is never worth an error
         return ""
