@@ -9,6 +9,7 @@ functions do."""
 
 from __future__ import annotations
 
+from .. import core, dispatch, dtypes
 from ..interpreters.jvp import defjvp2
 from ..lax.elementwise import naryop
 from ..lax.special import lower_via
@@ -19,5 +20,20 @@ def elementwise(name, impl, *jvps, kinds=("float",)):
     one dtype, broadcast to one shape); ``jvps[i](g, ans, *operands, **params)`` is the
     tangent contributed by operand i (None: not differentiable in it)."""
     p = naryop(name, kinds, lower_via(impl, upcast=False))
-    defjvp2(p, *jvps)
+    defjvp2(p, *(None if fn is None else _on_arrays(fn) for fn in jvps))
     return p
+
+
+def _on_arrays(jvp):
+    # Eagerly, a Python-number operand reaches the rule as itself or as a WeakScalar, and
+    # neither mixes with the rule's weak constants: make it a (weakly typed) Array first.
+    def rule(g, ans, *operands, **params):
+        operands = [
+            dispatch.device_put_value(x)
+            if type(x) is core.WeakScalar or dtypes.is_python_scalar(x)
+            else x
+            for x in operands
+        ]
+        return jvp(g, ans, *operands, **params)
+
+    return rule
