@@ -98,7 +98,9 @@ def _sra(p, bits):
 def _mulhi_lower(ctx, x, y):
     from .linalg_ffi import lower_fun
 
-    return lower_fun(ctx, _mulhi_fn, [x, y], ctx.avals_in, None, False)
+    out = ctx.avals_out[0]  # the operands arrive broadcast to the output shape
+    avals = [ShapedArray(out.shape, a.dtype) for a in ctx.avals_in]
+    return lower_fun(ctx, _mulhi_fn, [x, y], avals, None, False)
 
 
 mulhi_p = naryop("mulhi", ("int",), _mulhi_lower)
@@ -245,17 +247,16 @@ def _rbg_lowering(ctx, key, *, algorithm, dtype, out_sharding, shape):
 zero_jvp(rng_bit_generator_p)
 
 
-def _rbg_batch(size, vals, dims, **params):
-    from .structural import concatenate, expand_dims
+def _rbg_batch(size, vals, dims, *, shape, **params):
+    """As JAX: the first key of the batch generates bits for the whole batch (shape
+    ``(size, *shape)``), and only that key is advanced."""
+    from .slicing import dynamic_update_index_in_dim, index_in_dim
 
-    key, d = vals[0], dims[0]
-    key = batching.move_batch_axis(size, d, 0, key)
-    keys, bits = [], []
-    for i in range(size):
-        k, b = rng_bit_generator_p.bind(key[i], **params)
-        keys.append(expand_dims(k, (0,)))
-        bits.append(expand_dims(b, (0,)))
-    return [concatenate(keys, 0), concatenate(bits, 0)], [0, 0]
+    keys = batching.move_batch_axis(size, dims[0], 0, vals[0])
+    new_key, bits = rng_bit_generator_p.bind(
+        index_in_dim(keys, 0, 0, keepdims=False), shape=(size,) + tuple(shape), **params
+    )
+    return [dynamic_update_index_in_dim(keys, new_key, 0, 0), bits], [0, 0]
 
 
 rng_bit_generator_p.def_batch(_rbg_batch)
