@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import inspect
+import threading
 import types
 import weakref
 from collections.abc import Callable, Iterable, Sequence
@@ -423,6 +424,41 @@ def _eqn_source(e) -> str:
     return f"output of {e.primitive.name} from {src}"
 
 
+def _inline_remat(eqn, alias: dict) -> list:
+    """A known checkpoint equation copied into a recomputation runs its jaxpr inline
+    there (as JAX's); any other equation is copied as it is. Outputs that are just an
+    input or a literal go into ``alias`` (result var -> what it equals)."""
+
+    def a(v):
+        return v if _lit(v) else alias.get(v, v)
+
+    if eqn.primitive is not remat_p or eqn.params["differentiated"]:
+        return [eqn.replace(invars=[a(v) for v in eqn.invars])]
+    inner = eqn.params["jaxpr"]
+    produced = {v for e in inner.eqns for v in e.outvars}
+    env: dict[Any, Any] = dict(zip(inner.invars, [a(v) for v in eqn.invars]))
+    for o, v in zip(eqn.outvars, inner.outvars):
+        if not _lit(v) and v in produced and v not in env:
+            env[v] = o
+    out = []
+    for e in inner.eqns:
+        ins = [v if _lit(v) else env[v] for v in e.invars]
+        outs = []
+        for v in e.outvars:
+            if v not in env:
+                env[v] = Var(v.aval)
+            outs.append(env[v])
+        out.append(e.replace(invars=ins, outvars=outs))
+    for o, v in zip(eqn.outvars, inner.outvars):
+        src = v if _lit(v) else env[v]
+        if src is not o:
+            alias[o] = src
+    return out
+
+
+_nested = threading.local()  # .depth: how many split_nested calls are under way here
+
+
 def _has_own_partial_eval(jaxpr: Jaxpr) -> bool:
     """Whether an equation needs its primitive's own partial-eval rule (a nested
     checkpoint, jit, scan, ...: one equation whose outputs may split known/unknown)."""
@@ -440,7 +476,11 @@ def split_nested(jaxpr: Jaxpr, in_unknowns: Sequence[bool], policy) -> dict[str,
     from .interpreters import partial_eval as pe
 
     policy = policy or nothing_saveable
-    kj, uj, out_unknowns, nres = pe.partial_eval_jaxpr(_closed(jaxpr), list(in_unknowns))
+    _nested.depth = getattr(_nested, "depth", 0) + 1
+    try:
+        kj, uj, out_unknowns, nres = pe.partial_eval_jaxpr(_closed(jaxpr), list(in_unknowns))
+    finally:
+        _nested.depth -= 1
     kx, ux = kj.jaxpr, uj.jaxpr
     n_known = len(kx.outvars) - nres
     res_atoms = kx.outvars[n_known:]
@@ -468,8 +508,15 @@ def split_nested(jaxpr: Jaxpr, in_unknowns: Sequence[bool], policy) -> dict[str,
     def s(v):
         return v if _lit(v) else sub.get(v, v)
 
-    staged_eqns = recomputed + [e.replace(invars=[s(v) for v in e.invars]) for e in ux.eqns]
-    staged_out = [s(v) for v in ux.outvars]
+    alias: dict[Any, Any] = {}
+    staged_eqns = [x for e in recomputed for x in _inline_remat(e, alias)]
+
+    def s2(v):
+        v = s(v)
+        return v if _lit(v) else alias.get(v, v)
+
+    staged_eqns += [e.replace(invars=[s2(v) for v in e.invars]) for e in ux.eqns]
+    staged_out = [s2(v) for v in ux.outvars]
     used = {v for e in staged_eqns for v in e.invars if not _lit(v)}
     used.update(v for v in staged_out if not _lit(v))
     k_vars, u_vars = iter(kx.invars), iter(ux.invars[nres:])
@@ -514,9 +561,15 @@ def _remat_partial_eval(trace, args, unknowns, params):
         jaxpr.debug_name,
     )
     known_args = [x for x, u in zip(args, unknowns) if not u]
-    # the known work runs now, inline (as JAX's rule does)
     with core.set_current_trace(trace.parent):
-        known_outs = core.eval_jaxpr(known_j, consts, *known_args)
+        if getattr(_nested, "depth", 0) and known_j.eqns:
+            # inside another checkpoint's split the known side stays a checkpoint of
+            # its own (as JAX's jaxpr-level rule keeps it), for the outer policy to see
+            known_j, kc = convert_constvars_to_invars(ClosedJaxpr(known_j, consts))
+            known_outs = _bind(list(kc) + known_args, known_j, params["prevent_cse"], False, policy)
+        else:
+            # at the top the known work runs now, inline (as JAX's rule does)
+            known_outs = core.eval_jaxpr(known_j, consts, *known_args)
     nres = len(split["residuals"])
     n_known = len(known_outs) - nres
     known_vals, residuals = known_outs[:n_known], known_outs[n_known:]

@@ -93,6 +93,13 @@ JAXPR_CASES = {
     ),
     "remat_alias": lambda m, x: m.jax.make_jaxpr(m.jax.remat(lambda x: f_sin(m, x)))(x),
     "name": lambda m, x: m.jax.make_jaxpr(lambda x: m.ad.checkpoint_name(m.np.sin(x), "s"))(x),
+    "nested_grad": lambda m, x: m.jax.make_jaxpr(
+        m.jax.grad(
+            lambda x: m.jax.checkpoint(
+                lambda y: m.jax.checkpoint(lambda z: m.np.sin(z) * z)(y) ** 2
+            )(x)
+        )
+    )(x),
     "dots_policy": lambda m, x: m.jax.make_jaxpr(
         m.jax.checkpoint(
             lambda W, v: g_named(m, W, v), policy=m.jax.checkpoint_policies.dots_saveable
