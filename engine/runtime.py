@@ -559,6 +559,15 @@ def live_buffer_count(backend: str = "cpu") -> int:
     return len(live())
 
 
+def live_buffers(backend: str = "cpu") -> list:
+    """jaxlib's live (not deleted, not collected) arrays of ``backend``'s client."""
+    client = backends()[_canonical_platform(backend)]
+    live = getattr(client, "live_arrays", None) or _require(
+        client, "live_buffers", "live buffer list"
+    )
+    return list(live())
+
+
 # ---------------------------------------------------------------------------
 # Arrays
 
@@ -744,6 +753,14 @@ def block_until_ready(buf):
     return buf
 
 
+def copy_to_host_async(buf):
+    """Start copying ``buf`` to the host (a later read finds it there); no-op where
+    jaxlib has no such call."""
+    start = getattr(buf, "_copy_single_device_array_to_host_async", None)
+    if start is not None:
+        start()
+
+
 # ---------------------------------------------------------------------------
 # Compiling and running
 
@@ -927,7 +944,10 @@ def run_interruptibly(fn, what="call"):
     if threading.current_thread() is not threading.main_thread():
         return fn()
     call = _Call(fn, what)
-    call.start()
+    try:
+        call.start()
+    except RuntimeError:  # no new threads (e.g. at interpreter shutdown): call directly
+        return fn()
     try:
         while not call.done.wait(_WAIT_SLICE_S):
             pass

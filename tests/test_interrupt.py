@@ -132,3 +132,26 @@ def test_jupyter_interrupt_during_compile():
         assert max(o[1] for o in outcomes) < 5.0, outcomes
     finally:
         km.shutdown_kernel(now=True)
+
+
+def test_sigint_during_a_long_execute_is_safe():
+    """An execute is not moved off the main thread (that would cost every call); the
+    KeyboardInterrupt comes when XLA's run returns, and nothing crashes."""
+    r = _run(
+        """
+        from engine import lax
+        import numpy as np
+        loop = jax.jit(lambda x: lax.fori_loop(0, 20_000_000, lambda i, c: jnp.sin(c) + 1e-3, x))
+        x = jnp.ones(16)
+        loop.lower(x).compile()
+        sigint_in(0.3)
+        try:
+            np.asarray(loop(x))
+            print("NOT INTERRUPTED", flush=True)
+        except KeyboardInterrupt:
+            print("interrupted", flush=True)
+        print("small", jax.jit(lambda x: x + 1)(jnp.ones(2)).tolist(), flush=True)
+        """
+    )
+    assert r.returncode == 0, (r.returncode, r.stdout, r.stderr[-3000:])
+    assert "small [2.0, 2.0]" in r.stdout
