@@ -217,3 +217,40 @@ def test_helpers():
     assert_close(lax.stage(X), jlax.stage(X))
     same_jaxpr(lax.stage, jlax.stage, X)
     assert int(lax.RandomAlgorithm.RNG_PHILOX) == int(jlax.RandomAlgorithm.RNG_PHILOX)
+
+
+def test_ragged_dot():
+    lhs = np.arange(20, dtype=np.float32).reshape(5, 4) / 10
+    rhs = np.arange(24, dtype=np.float32).reshape(3, 4, 2) / 10 - 1
+    for gs in ([1, 3, 1], [0, 2, 3], [2, 2, 0], [1, 1, 1]):
+        gs = np.array(gs, np.int32)
+        assert_close(lax.ragged_dot(lhs, rhs, gs), jlax.ragged_dot(lhs, rhs, gs), rtol=1e-5)
+        assert_close(
+            engine.jit(lax.ragged_dot)(lhs, rhs, gs),
+            jax.jit(jlax.ragged_dot)(lhs, rhs, gs),
+            rtol=1e-5,
+        )
+        ge = engine.grad(lambda a, b: (lax.ragged_dot(a, b, gs) ** 2).sum(), (0, 1))(lhs, rhs)
+        gj = jax.grad(lambda a, b: (jlax.ragged_dot(a, b, gs) ** 2).sum(), (0, 1))(lhs, rhs)
+        assert_close(ge, gj, rtol=1e-4, atol=1e-5)
+    with pytest.raises(ValueError):
+        lax.ragged_dot(lhs, rhs[0], np.array([5], np.int32))
+
+
+def test_scatter_apply():
+    dn_e = lax.ScatterDimensionNumbers(
+        update_window_dims=(), inserted_window_dims=(0,), scatter_dims_to_operand_dims=(0,)
+    )
+    dn_j = jlax.ScatterDimensionNumbers(
+        update_window_dims=(), inserted_window_dims=(0,), scatter_dims_to_operand_dims=(0,)
+    )
+    op = np.arange(5, dtype=np.float32)
+    idx = np.array([[1], [3], [1]], np.int32)
+    fe = lambda o: lax.scatter_apply(o, idx, lambda x: x * 2 + 1, dn_e, update_shape=(3,))  # noqa: E731
+    fj = lambda o: jlax.scatter_apply(o, idx, lambda x: x * 2 + 1, dn_j, update_shape=(3,))  # noqa: E731
+    assert_close(fe(op), fj(op))
+    assert_close(engine.jit(fe)(op), jax.jit(fj)(op))
+    oi = np.arange(5, dtype=np.int32)
+    ge = lax.scatter_apply(oi, idx, lambda x: -x, dn_e, update_shape=(3,), mode="clip")
+    gj = jlax.scatter_apply(oi, idx, lambda x: -x, dn_j, update_shape=(3,), mode="clip")
+    assert_close(ge, gj)

@@ -503,11 +503,9 @@ LAX_NOT_YET = {
     # dot variants not yet built
     "DotAlgorithm": "dot algorithms",
     "DotAlgorithmPreset": "dot algorithms",
-    "ragged_dot": "ragged dot",
-    "ragged_dot_general": "ragged dot",
+    "ragged_dot_general": "general ragged dot (lax.ragged_dot exists)",
     "RaggedDotDimensionNumbers": "ragged dot",
     "scaled_dot": "scaled (MX) dot",
-    "scatter_apply": "scatter with a function update computation",
 }
 
 

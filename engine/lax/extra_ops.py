@@ -42,6 +42,8 @@ __all__ = [
     "platform_dependent",
     "composite",
     "stage",
+    "scatter_apply",
+    "ragged_dot",
     "DotDimensionNumbers",
     "PrecisionLike",
 ]
@@ -420,6 +422,77 @@ def composite(decomposition, name, version=0):
     wrapped.composite_name = name
     wrapped.composite_version = version
     return wrapped
+
+
+def scatter_apply(
+    operand,
+    scatter_indices,
+    func,
+    dimension_numbers,
+    *,
+    update_shape=(),
+    indices_are_sorted=False,
+    unique_indices=False,
+    mode=None,
+):
+    """``operand`` with ``func`` applied at each scattered position (once per
+    occurrence of an index): a ``scatter`` whose update computation is ``func``."""
+    from ..interpreters.tracing import trace_to_jaxpr
+    from .gather_scatter import GatherScatterMode, _canon_scatter_dnums, scatter_p
+    from .structural import full
+
+    dt = aval_of(operand).dtype
+    scalar = ShapedArray((), dt)
+    closed = trace_to_jaxpr(lambda x, _: [func(x)], [scalar, scalar])
+    if closed.consts:
+        raise NotImplementedError("scatter_apply: func must not close over arrays")
+    return scatter_p.bind(
+        operand,
+        scatter_indices,
+        full(tuple(update_shape), 0, dt),
+        dimension_numbers=_canon_scatter_dnums(dimension_numbers),
+        indices_are_sorted=bool(indices_are_sorted),
+        mode=GatherScatterMode.from_any(mode),
+        unique_indices=bool(unique_indices),
+        update_consts=(),
+        update_jaxpr=closed.jaxpr,
+    )
+
+
+def ragged_dot(
+    lhs,
+    rhs,
+    group_sizes,
+    precision=None,
+    preferred_element_type=None,
+    group_offset=None,
+    out_sharding=None,
+):
+    """``lhs[m, k]`` times ``rhs[g, k, n]``, row ``i`` of ``lhs`` using the group it
+    falls in (``group_sizes[g]`` consecutive rows each; rows past the groups give 0)."""
+    from .. import numpy as jnp
+    from .dot import dot_general
+
+    if group_offset is not None:
+        raise NotImplementedError("ragged_dot: group_offset is not supported")
+    la, ra = aval_of(lhs), aval_of(rhs)
+    if la.ndim != 2 or ra.ndim != 3 or la.shape[1] != ra.shape[1]:
+        raise ValueError(
+            f"ragged_dot expects lhs [m, k] and rhs [g, k, n]; got {la.shape} and {ra.shape}"
+        )
+    ends = jnp.cumsum(jnp.asarray(group_sizes))
+    starts = ends - jnp.asarray(group_sizes)
+    rows = jnp.arange(la.shape[0])
+    mask = (rows[None, :] >= starts[:, None]) & (rows[None, :] < ends[:, None])  # [g, m]
+    per_group = dot_general(
+        lhs,
+        rhs,
+        (((1,), (1,)), ((), ())),
+        precision=precision,
+        preferred_element_type=preferred_element_type,
+    )  # [m, g, n]
+    out = jnp.where(jnp.transpose(mask)[:, :, None], per_group, jnp.zeros((), per_group.dtype))
+    return out.sum(axis=1).astype(per_group.dtype)
 
 
 def stage(x, /):
