@@ -310,11 +310,15 @@ def _lit(v) -> bool:
     return type(v) is core.Literal
 
 
+def _effectful(eqn) -> bool:
+    return bool(getattr(eqn.primitive, "effectful", False))
+
+
 def _dce(eqns, live: set) -> list:
     """The equations (in order) that the ``live`` variables need."""
     kept = []
     for e in reversed(eqns):
-        if any(v in live for v in e.outvars):
+        if _effectful(e) or any(v in live for v in e.outvars):
             kept.append(e)
             live.update(v for v in e.invars if not _lit(v))
     return list(reversed(kept))
@@ -369,11 +373,13 @@ def split_by_policy(jaxpr: Jaxpr, in_unknowns: Sequence[bool], policy) -> dict[s
     staged_rev, recomputed_rev = [], []
     residual_set: set[Var] = set()
     for eqn, u in zip(reversed(jaxpr.eqns), reversed(eqn_unknown)):
-        if not any(v in needed for v in eqn.outvars):
+        # a side effect (a debug print) happens in the forward pass and again in the
+        # recomputation, as in JAX
+        if not _effectful(eqn) and not any(v in needed for v in eqn.outvars):
             continue
         if not u:
             avals = [v.aval for v in eqn.invars]
-            if _saves(policy, eqn.primitive, avals, eqn.params):
+            if not _effectful(eqn) and _saves(policy, eqn.primitive, avals, eqn.params):
                 residual_set.update(v for v in eqn.outvars if v in needed)
                 continue
             recomputed_rev.append(eqn)

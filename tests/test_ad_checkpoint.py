@@ -545,3 +545,22 @@ def test_prevent_cse_per_argument():
         )
 
     both(prog)
+
+
+def test_debug_print_inside_runs_forward_and_in_recomputation():
+    def run(m):
+        @m.jax.checkpoint
+        def f(x):
+            m.jax.debug.print("x={x}", x=x)
+            return m.np.sin(x) * 2
+
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            g = m.jax.grad(f)(1.0)
+            gj = m.jax.jit(m.jax.grad(f))(1.0)
+            m.jax.effects_barrier()
+        return out.getvalue(), float(g), float(gj)
+
+    ours, theirs = run(E), run(J)
+    assert ours == theirs
+    assert ours[0].count("x=1.0") == 4
