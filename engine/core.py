@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
-from . import dtypes, errors, events
+from . import dtypes, errors, events, traceback_util
 from .events import active as _listening
 from .source_info import user_frame
 
@@ -361,7 +361,11 @@ class Primitive:
         return self.name
 
     def bind(self, *args: Any, **params: Any) -> Any:
-        return _ctx.trace.process_primitive(self, args, params)
+        try:
+            return _ctx.trace.process_primitive(self, args, params)
+        except Exception as e:  # an eager op's error leaves with the engine's frames filtered
+            traceback_util.filter_exception(e)
+            raise
 
     def impl(self, *args, **params):
         if self.impl_rule is not None:
@@ -652,3 +656,7 @@ def unmapped_aval(size, axis, aval):
     shape = list(aval.shape)
     shape.insert(axis, size)
     return aval.update(shape=tuple(shape))
+
+
+# An eager primitive is a public entry point too (engine/traceback_util.py).
+traceback_util.register_boundary(Primitive.bind)

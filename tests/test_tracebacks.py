@@ -138,3 +138,11 @@ def test_successful_calls_are_unchanged():
     assert f(jnp.ones(2)).tolist() == [2.0, 2.0]
     assert engine.grad(lambda x: x * x)(3.0) == 6.0
     assert engine.vmap(lambda x: x + 1)(jnp.arange(3.0)).tolist() == [1.0, 2.0, 3.0]
+
+
+def test_eager_op_error_hides_the_dispatch_frames():
+    e = _catch(lambda: jnp.dot(jnp.ones((3, 4)), jnp.ones(5)))
+    assert len(_engine_frames(e.__traceback__)) <= 3, traceback.format_tb(e.__traceback__)
+    engine.config.update("jax_traceback_filtering", "off")
+    e = _catch(lambda: jnp.dot(jnp.ones((3, 4)), jnp.ones(5)))
+    assert len(_engine_frames(e.__traceback__)) >= 6
