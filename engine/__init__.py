@@ -12,8 +12,8 @@ import os as _os
 _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
 
 
-from . import array_methods as _array_methods  # noqa: F401
 from . import (  # noqa: F401,E402
+    ad_checkpoint,  # noqa: F401,E402
     custom_derivatives,  # noqa: F401,E402
     debug,
     dtypes,  # noqa: F401
@@ -27,6 +27,8 @@ from . import (  # noqa: F401,E402
     scipy,  # noqa: F401
     tree_util,  # noqa: F401
 )
+from . import array_methods as _array_methods  # noqa: F401
+from .ad_checkpoint import checkpoint, checkpoint_policies, remat  # noqa: F401,E402
 from .api import (  # noqa: F401
     ShapeDtypeStruct,
     block_until_ready,
@@ -54,8 +56,6 @@ from .api import (  # noqa: F401
     vmap,
 )
 from .array import Array  # noqa: F401
-from . import ad_checkpoint  # noqa: F401,E402
-from .ad_checkpoint import checkpoint, checkpoint_policies, remat  # noqa: F401,E402
 from .callbacks import pure_callback  # noqa: F401,E402
 from .config import config, enable_x64  # noqa: F401
 from .core import ClosedJaxpr, Jaxpr, ShapedArray  # noqa: F401
@@ -78,5 +78,11 @@ from .debugging import (  # noqa: F401,E402
 )
 from .dtypes import float0  # noqa: F401
 from .jit import all_jitted, jit  # noqa: F401
+from .transfer_guard import (  # noqa: F401,E402
+    transfer_guard,
+    transfer_guard_device_to_device,
+    transfer_guard_device_to_host,
+    transfer_guard_host_to_device,
+)
 
 __version__ = "0.1.0"

@@ -665,28 +665,41 @@ def default_backend() -> str:
 
 def device_put(x: Any, device: Any = None) -> Any:
     """Put (a pytree of) values on ``device`` (committing them there), or on the default
-    device."""
-    return tree_map(lambda v: dispatch.device_put_value(v, device, committed=device is not None), x)
+    device. An explicit transfer for ``transfer_guard``."""
+    committed = device is not None
+    return tree_map(
+        lambda v: dispatch.device_put_value(v, device, committed=committed, explicit=True), x
+    )
 
 
 def device_get(x: Any) -> Any:
+    """(A pytree of) arrays as NumPy arrays: an explicit transfer for ``transfer_guard``."""
+
     def get(v):
         if isinstance(v, Array):
-            return np.asarray(v)
+            return v._value(explicit=True)
         return v
 
     return tree_map(get, x)
 
 
 def block_until_ready(x: Any) -> Any:
+    """Wait until every array in the pytree ``x`` is computed; returns ``x``."""
     for leaf in tree_util.tree_leaves(x):
         if isinstance(leaf, Array):
             leaf.block_until_ready()
     return x
 
 
-def live_arrays(backend: str | None = None) -> int:
-    return runtime.live_buffer_count(backend or "cpu")
+def live_arrays(platform: str | None = None) -> list[Array]:
+    """The arrays alive on ``platform``'s devices (default: the default backend), as
+    JAX's: deleted and garbage-collected ones are gone."""
+    out = []
+    for buf in runtime.live_buffers(platform or runtime.default_backend()):
+        a = buf.aval
+        aval = core.ShapedArray(tuple(a.shape), np.dtype(a.dtype), bool(a.weak_type))
+        out.append(Array(buf, aval, runtime.buffer_device(buf)))
+    return out
 
 
 @contextlib.contextmanager
@@ -700,11 +713,21 @@ def disable_jit(disable: bool = True) -> Iterator[None]:
 
 
 def clear_caches() -> None:
-    dispatch._prim_cache.clear()
-    from .jit import all_jitted
+    """Forget every compiled program and cached value: each jitted function's traces and
+    executables, the eager one-primitive executables and the cached scalar arrays."""
+    import importlib
 
-    for f in all_jitted():
+    from .numpy import _util as jnp_util
+
+    jit_module = importlib.import_module(".jit", __package__)  # the module, not engine.jit
+
+    dispatch.clear_caches()
+    for cache in list(jit_module._caches.values()):
+        cache.clear()
+    for f in jit_module.all_jitted():
         f.clear_cache()
+    jit_module._jaxpr_exe_cache.clear()
+    jnp_util._strong_scalars.clear()
 
 
 # ------------------------------------------------------------- traceback filtering

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import core, dtypes, runtime
+from . import transfer_guard as _tg
 
 
 class Array:
@@ -55,9 +56,13 @@ class Array:
         return SingleDeviceSharding(self._device)
 
     # -- host transfer
-    def _value(self):
+    def _value(self, explicit=False):
         v = self._npy
         if v is None:
+            if self._buf.is_deleted():
+                raise _deleted(self)
+            if _tg.d2h:
+                _tg.check_device_to_host(self, explicit)
             v = runtime.to_numpy(self._buf)
             v.flags.writeable = False
             self._npy = v
@@ -82,10 +87,14 @@ class Array:
         return self
 
     def copy_to_host_async(self):
-        self._buf.copy_to_host_async()
+        if self._buf.is_deleted():
+            raise _deleted(self)
+        if self._npy is None:
+            runtime.copy_to_host_async(self._buf)
 
     def delete(self):
         self._buf.delete()
+        self._npy = None
 
     def is_deleted(self):
         return self._buf.is_deleted()
@@ -158,6 +167,12 @@ class Array:
 
     def __deepcopy__(self, memo):
         return self
+
+
+def _deleted(x):
+    """JAX's error for reading a deleted (or donated) array."""
+    shape = ",".join(map(str, x.shape))
+    return RuntimeError(f"Array has been deleted with shape={x.dtype.name}[{shape}].")
 
 
 def _reconstruct(value, weak_type):

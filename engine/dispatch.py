@@ -8,6 +8,7 @@ import struct
 import numpy as np
 
 from . import core, dtypes, runtime
+from . import transfer_guard as _tg
 from .array import Array
 from .config import config
 from .core import ClosedJaxpr, Jaxpr, JaxprEqn, Var
@@ -78,13 +79,18 @@ def evict_one(cache):
 _scalar_cache: dict[tuple, Array] = {}
 
 
-def device_put_value(x, device=None, weak_type=None, committed=False):
-    """A concrete value (NumPy, Python scalar, Array) as an Array on ``device``."""
+def device_put_value(x, device=None, weak_type=None, committed=False, explicit=False, guard=True):
+    """A concrete value (NumPy, Python scalar, Array) as an Array on ``device``.
+    For the transfer guard: ``explicit`` says a user's ``device_put`` made it, not an
+    implicit conversion; ``guard=False`` that it is no transfer the user sees (a jitted
+    program's constants, embedded in the program in JAX)."""
     if isinstance(x, Array):
         if device is None or x._device == device:
             if committed and not x._committed:
                 return Array(x._buf, x.aval, x._device, True)
             return x
+        if _tg.d2d:
+            _tg.check_device_to_device(x, device, explicit)
         buf = runtime.copy_to_device(x._buf, device)
         return Array(buf, x.aval, device, committed=True)
     if isinstance(x, core.Tracer):
@@ -99,6 +105,8 @@ def device_put_value(x, device=None, weak_type=None, committed=False):
     aval = core.get_aval(x)
     if weak_type is not None:
         aval = aval.update(weak_type=weak_type)
+    if _tg.h2d and guard:
+        _tg.check_host_to_device(aval, device, explicit)
     if type(x) is core.WeakScalar or dtypes.is_python_scalar(x):
         v = x.value if type(x) is core.WeakScalar else x
         key = (scalar_key(v), aval.dtype, aval.weak_type, device)

@@ -152,7 +152,9 @@ class Compiled:
         self.dump_dir = dump_dir
         self.compile_seconds = 0.0
         t = lowered.traced
-        self._const_bufs = [dispatch.device_put_value(c, t.device)._buf for c in lowered._consts]
+        self._const_bufs = [
+            dispatch.device_put_value(c, t.device, guard=False)._buf for c in lowered._consts
+        ]
         self.out_avals = lowered._closed.out_avals
         self._execute, self._handlers = exe.fast_call_parts()
 

@@ -10,6 +10,7 @@ import types
 import numpy as np
 
 from .. import core, dispatch, dtypes, errors, lax
+from .. import transfer_guard as _tg
 from ..array import Array
 from ..config import config
 
@@ -229,6 +230,8 @@ def strong_scalar(x, dtype):
         if len(_strong_scalars) > 1024:
             _strong_scalars.clear()
         arr = _strong_scalars[key] = dispatch.device_put_value(value)
+    elif _tg.h2d:  # a cached scalar still counts as a transfer, as in JAX (which has no cache)
+        _tg.check_host_to_device(arr.aval, arr._device)
     return arr
 
 
