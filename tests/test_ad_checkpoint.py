@@ -564,3 +564,35 @@ def test_debug_print_inside_runs_forward_and_in_recomputation():
     ours, theirs = run(E), run(J)
     assert ours == theirs
     assert ours[0].count("x=1.0") == 4
+
+
+def test_constant_outputs_aux_hessians_and_loops():
+    def prog(m):
+        jnp, lax, cp = m.np, m.lax, m.jax.checkpoint_policies
+        c = m.jax.checkpoint(lambda x: jnp.ones(3) * 2.0)
+        h = m.jax.checkpoint(lambda x: (jnp.sum(x**2), jnp.argmax(x)))
+        saved = m.jax.checkpoint(lambda x: jnp.sum(jnp.sin(x) ** 3), policy=cp.everything_saveable)
+        tanh3 = m.jax.checkpoint(lambda x: jnp.sum(jnp.tanh(x) ** 3))
+
+        def loop(x):
+            def body(c, _):
+                return m.jax.checkpoint(lambda c: jnp.sin(c) * 1.1, policy=cp.nothing_saveable)(
+                    c
+                ), None
+
+            return jnp.sum(lax.scan(body, x, None, length=4)[0])
+
+        return (
+            m.jax.grad(lambda x: jnp.sum(c(x)) + jnp.sum(x))(X3),
+            m.jax.grad(h, has_aux=True)(X3),
+            m.jax.jacfwd(m.jax.checkpoint(jnp.sin))(X3),
+            m.jax.hessian(saved)(X3),
+            m.jax.jit(m.jax.vmap(m.jax.hessian(tanh3)))(np.stack([X3, 2 * X3])),
+            m.jax.grad(loop)(X3),
+            m.jax.grad(m.jax.grad(lambda x: loop(x * jnp.ones(3))))(0.3),
+            m.jax.grad(
+                lambda x: jnp.sum(lax.fori_loop(0, 3, lambda i, c: m.jax.checkpoint(jnp.cos)(c), x))
+            )(X3),
+        )
+
+    both(prog)
