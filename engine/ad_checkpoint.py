@@ -59,7 +59,7 @@ name_p.def_abstract_eval(lambda aval, *, name: aval)
 name_p.def_jvp(lambda primals, tangents, *, name: (name_p.bind(primals[0], name=name), tangents[0]))
 name_p.def_transpose(lambda ct, x, *, name: [ct])
 name_p.def_batch(lambda size, vals, dims, *, name: (name_p.bind(vals[0], name=name), dims[0]))
-name_p.def_lowering(lambda ctx, x, *, name: [x])
+name_p.def_lowering(lambda ctx, x, *, name: x)
 
 
 # ---------------------------------------------------------------------------- policies

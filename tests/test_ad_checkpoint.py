@@ -242,7 +242,8 @@ def test_values_and_grads_match(policy):
         plain = lambda W, x: g_named(m, W, x)  # noqa: E731
         gf = m.jax.grad(f, argnums=(0, 1))(W33, X3)
         gp = m.jax.grad(plain, argnums=(0, 1))(W33, X3)
-        return f(W33, X3), gf, gp
+        gj = m.jax.jit(m.jax.grad(f, argnums=(0, 1)))(W33, X3)
+        return f(W33, X3), gf, gp, gj, m.jax.jit(f)(W33, X3)
 
     ours, _ = both(prog)
     assert_close(ours[1], ours[2], rtol=1e-5, atol=1e-6)
