@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import core, dtypes, runtime
-from . import transfer_guard as _tg
+from .transfer_guard import sites as _tg
 
 
 class Array:

@@ -8,10 +8,10 @@ import struct
 import numpy as np
 
 from . import core, dtypes, runtime
-from . import transfer_guard as _tg
 from .array import Array
 from .config import config
 from .core import ClosedJaxpr, Jaxpr, JaxprEqn, Var
+from .transfer_guard import sites as _tg
 
 _CACHE_LIMIT = 4096  # eager one-primitive executables kept (see evict_one)
 _SCALAR_CACHE_LIMIT = 1024

@@ -12,7 +12,7 @@ Levels, per kind of transfer (host-to-device, device-to-device, device-to-host):
 Set them with ``config.update("jax_transfer_guard", level)`` (which sets every kind, as
 JAX's) or ``"jax_transfer_guard_host_to_device"`` etc. (one kind), or for a block with ``transfer_guard(level)`` / ``transfer_guard_host_to_device(level)``.
 
-The transfer sites read one module attribute (``h2d``, ``d2d``, ``d2h``: ``None`` when
+The transfer sites read one attribute (``sites.h2d``, ``.d2d``, ``.d2h``: ``None`` when
 allowed) and call :func:`check` only when it is set, so an unguarded program pays one
 attribute read per transfer. As on JAX, reading a CPU array on the host is not a
 transfer (the host reads the device's memory in place), so the device-to-host guard
@@ -33,15 +33,40 @@ _KINDS = {
     "device_to_device": "device-to-device",
     "device_to_host": "device-to-host",
 }
+_ATTR = {"host_to_device": "h2d", "device_to_device": "d2d", "device_to_host": "d2h"}
 _GLOBAL = "jax_transfer_guard"
 _OPTIONS = (_GLOBAL,) + tuple(f"{_GLOBAL}_{k}" for k in _KINDS)
 
 logger = logging.getLogger("engine.transfer_guard")
 
 # Effective level of each kind; None when transfers are allowed (what the sites test).
-h2d: str | None = None
-d2d: str | None = None
-d2h: str | None = None
+
+
+class _Sites:
+    """What the transfer sites import (``from .transfer_guard import sites as _tg``; a
+    plain ``from . import transfer_guard`` can get the function ``engine.transfer_guard``
+    instead of this module): the effective level of each kind (None when allowed) and
+    the checks."""
+
+    __slots__ = ("h2d", "d2d", "d2h")
+
+    def __init__(self):
+        self.h2d = self.d2d = self.d2h = None
+
+    @staticmethod
+    def check_host_to_device(aval, device, explicit=False):
+        check_host_to_device(aval, device, explicit)
+
+    @staticmethod
+    def check_device_to_device(array, device, explicit=False):
+        check_device_to_device(array, device, explicit)
+
+    @staticmethod
+    def check_device_to_host(array, explicit=False):
+        check_device_to_host(array, explicit)
+
+
+sites = _Sites()
 
 
 def _validate(level):
@@ -52,7 +77,6 @@ def _validate(level):
 
 
 def _refresh(name=None, value=None):
-    global h2d, d2d, d2h
     if name is not None:
         if name not in _OPTIONS:
             return
@@ -67,7 +91,7 @@ def _refresh(name=None, value=None):
                 config.update(n, value)
             return
     eff = [config._values[n] for n in _OPTIONS[1:]]
-    h2d, d2d, d2h = (None if v in (None, "allow") else v for v in eff)
+    sites.h2d, sites.d2d, sites.d2h = (None if v in (None, "allow") else v for v in eff)
 
 
 for _name in _OPTIONS:
@@ -86,7 +110,7 @@ def _set(name, level):
 def check(kind: str, explicit: bool, describe) -> None:
     """Apply the guard of ``kind`` ('host_to_device', ...) to one transfer; ``describe()``
     gives the text after 'transfer: ' (called only when something is logged or raised)."""
-    level = {"host_to_device": h2d, "device_to_device": d2d, "device_to_host": d2h}[kind]
+    level = getattr(sites, _ATTR[kind])
     if level is None or (explicit and level in ("log", "disallow")):
         return
     what = _KINDS[kind]

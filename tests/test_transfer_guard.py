@@ -271,3 +271,35 @@ def test_clear_caches_recompiles():
     engine.clear_caches()
     ejnp.sin(y)
     assert dispatch.stats.eager_compiles == compiles + 1
+
+
+def test_device_to_host_guard_fires_off_cpu():
+    # No GPU here: a stand-in array on a non-CPU device goes through the same check
+    # Array._value and device_get make (CPU arrays are read in place, as in JAX).
+    import importlib
+
+    tg = importlib.import_module("engine.transfer_guard")  # engine.transfer_guard: the function
+
+    class _Device:
+        platform = "gpu"
+
+        def __repr__(self):
+            return "CudaDevice(id=0)"
+
+    class _OnGpu:
+        aval = engine.core.ShapedArray((2,), np.dtype(np.float32))
+        _device = _Device()
+
+    x = _OnGpu()
+    with engine.transfer_guard_device_to_host("disallow"):
+        tg.check_device_to_host(x, explicit=True)  # device_get
+        with pytest.raises(engine.errors.JaxRuntimeError, match="Disallowed device-to-host"):
+            tg.check_device_to_host(x)
+    with engine.transfer_guard_device_to_host("disallow_explicit"):
+        with pytest.raises(engine.errors.JaxRuntimeError, match="Disallowed device-to-host"):
+            tg.check_device_to_host(x, explicit=True)
+    with engine.transfer_guard_device_to_host("allow"):
+        tg.check_device_to_host(x)
+    cpu_array = ejnp.ones(2)
+    with engine.transfer_guard_device_to_host("disallow_explicit"):
+        tg.check_device_to_host(cpu_array, explicit=True)

@@ -10,9 +10,9 @@ import types
 import numpy as np
 
 from .. import core, dispatch, dtypes, errors, lax
-from .. import transfer_guard as _tg
 from ..array import Array
 from ..config import config
+from ..transfer_guard import sites as _tg
 
 
 def is_array_like(x):
