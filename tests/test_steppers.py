@@ -176,7 +176,7 @@ def test_tracing_scan_body_steps():
     assert st.jaxpr_text(len(st.steps) - 1) == str(final)
     scan_index = [e.primitive.name for e in final.eqns].index("scan")
     body = [s for s in st.steps if s.nested_in == str(scan_index)]
-    assert [s.primitive for s in body] == ["sin", "mul", "add", "mul"]
+    assert [s.primitive for s in body] == ["sin", "convert_element_type", "mul", "add", "mul"]
     assert all(not s.top and s.source.function == "body" for s in body)
     # the body is traced before the scan equation is recorded
     scan_step = next(s for s in st.steps if s.primitive == "scan")
@@ -185,10 +185,8 @@ def test_tracing_scan_body_steps():
     assert st.inner_so_far(body[-1].index)[-1] == body[-1].text
     ref = jax.make_jaxpr(jscanned)(XS)
     ref_scan = next(e for e in ref.eqns if e.primitive.name == "scan")
-    # (JAX converts the weakly typed carry inside the body, the engine before the scan)
-    ref_body = [
-        e for e in ref_scan.params["jaxpr"].jaxpr.eqns if e.primitive.name != "convert_element_type"
-    ]
+    # the weakly typed carry (1.0) is converted inside the body, in JAX and the engine
+    ref_body = ref_scan.params["jaxpr"].jaxpr.eqns
     assert [s.primitive for s in body] == [e.primitive.name for e in ref_body]
     assert [s.source.line for s in body] == [_jax_frame(e)[1] for e in ref_body]
 
@@ -711,3 +709,36 @@ def test_source_lines_in_ipython_cells_name_the_cell():
     assert ip.user_ns["bad"].error.source.where().startswith(f"In [{n}], line ")
     here = TraceStepper(where_red, X).steps[0].source  # a file: its path
     assert here.cell == "" and here.where() == f"{here.file}:{here.line}"
+
+
+def make_counter_scan(np_, lax_):
+    def body(c, xi):
+        i, s = c
+        return (i + 1, s + np_.sin(xi) * i), s
+
+    def counted(xs):
+        return lax_.scan(body, (0, 0.0), xs)
+
+    return counted
+
+
+counted, jcounted = make_counter_scan(enp, elax), make_counter_scan(jjnp, jax.lax)
+
+
+def test_scan_with_weak_carry_is_traced_once_as_jax():
+    # issue 13 item 9: a weakly typed carry (0.0) whose output is strong is not promoted
+    # and retraced (JAX's typematch ignores weak types): the body is traced once, and no
+    # convert_element_type of the init appears before the scan.
+    ref = jax.make_jaxpr(jcounted)(XS)
+    got = engine.make_jaxpr(counted)(XS)
+    assert [e.primitive.name for e in got.eqns] == [e.primitive.name for e in ref.eqns]
+    assert _norm(str(got)) == _norm(str(ref))
+    st = TraceStepper(counted, XS)
+    body_traces = {s.trace for s in st.steps if not s.top}
+    assert len(body_traces) == 1
+    assert [s.primitive for s in st.steps if s.top] == ["scan"]
+    assert_close(engine.jit(counted)(XS), jax.jit(jcounted)(XS))
+    assert_close(
+        engine.grad(lambda x: counted(x)[0][1])(XS), jax.grad(lambda x: jcounted(x)[0][1])(XS)
+    )
+    assert_close(engine.vmap(counted)(XS[None]), jax.vmap(jcounted)(XS[None]))

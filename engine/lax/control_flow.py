@@ -125,7 +125,9 @@ def _promote_weak_carry(init_avals, out_avals, what):
                 f"{what} must have identical types, got input carry "
                 f"{_avals_str(init_avals)} and output carry {_avals_str(out_avals)}."
             )
-        new.append(a if a.weak_type == b.weak_type else a.update(weak_type=False))
+        # Only weak types differ: the types match (JAX's ``core.typematch`` ignores weak
+        # types), so the init is kept as is and the body is not traced a second time.
+        new.append(a)
     return new
 
 
