@@ -694,8 +694,11 @@ def block_until_ready(x: Any) -> Any:
 def live_arrays(platform: str | None = None) -> list[Array]:
     """The arrays alive on ``platform``'s devices (default: the default backend), as
     JAX's: deleted and garbage-collected ones are gone."""
+    held = _engine_held_buffers()
     out = []
     for buf in runtime.live_buffers(platform or runtime.default_backend()):
+        if id(buf) in held:
+            continue
         a = buf.aval
         aval = core.ShapedArray(tuple(a.shape), np.dtype(a.dtype), bool(a.weak_type))
         out.append(Array(buf, aval, runtime.buffer_device(buf)))
@@ -710,6 +713,23 @@ def disable_jit(disable: bool = True) -> Iterator[None]:
         yield
     finally:
         config.update("jax_disable_jit", old)
+
+
+def _engine_held_buffers() -> set[int]:
+    """ids of the buffers the engine's own caches hold (cached scalars, jitted programs'
+    constants): not the user's arrays, so ``live_arrays`` leaves them out (JAX has no
+    such caches) and deleting every live array cannot break a later call."""
+    import importlib
+
+    from .numpy import _util as jnp_util
+
+    jit_module = importlib.import_module(".jit", __package__)
+    held = {id(a._buf) for a in dispatch._scalar_cache.values()}
+    held.update(id(a._buf) for a in jnp_util._strong_scalars.values())
+    for cache in list(jit_module._caches.values()):
+        for entry in list(cache.entries.values()):
+            held.update(id(b) for b in getattr(entry, "const_args", ()) or ())
+    return held
 
 
 def clear_caches() -> None:

@@ -95,6 +95,7 @@ class Array:
     def delete(self):
         self._buf.delete()
         self._npy = None
+        _forget_cached(self)
 
     def is_deleted(self):
         return self._buf.is_deleted()
@@ -167,6 +168,17 @@ class Array:
 
     def __deepcopy__(self, memo):
         return self
+
+
+def _forget_cached(x):
+    """Drop a deleted array from the engine's scalar caches (``device_put(1.0)`` and
+    ``jnp.float32(2)`` hand out cached arrays), so later calls never meet it."""
+    from . import dispatch
+    from .numpy import _util
+
+    for cache in (dispatch._scalar_cache, _util._strong_scalars):
+        for key in [k for k, v in cache.items() if v is x]:
+            del cache[key]
 
 
 def _deleted(x):

@@ -303,3 +303,43 @@ def test_device_to_host_guard_fires_off_cpu():
     cpu_array = ejnp.ones(2)
     with engine.transfer_guard_device_to_host("disallow_explicit"):
         tg.check_device_to_host(cpu_array, explicit=True)
+
+
+_DELETE_ALL_SCRIPT = textwrap.dedent(
+    """
+    import numpy as np
+    import engine
+    import engine.numpy as jnp
+
+    x = jnp.arange(3.0)
+    f = engine.jit(lambda a: a * 2.0 + np.arange(3, dtype=np.float32))
+    f(x)
+    x * 2.0, jnp.float32(2.0) + x, jnp.mean(x), engine.nn.relu(x - 1.0)
+    engine.random.normal(engine.random.PRNGKey(0), (3,))
+    one = engine.device_put(1.0)
+    one.delete()
+    for a in engine.live_arrays():
+        a.delete()
+    assert engine.live_arrays() == [], engine.live_arrays()
+    assert x.is_deleted()
+    y = jnp.arange(3.0)
+    np.testing.assert_array_equal(np.asarray(f(y)), [0.0, 3.0, 6.0])
+    np.testing.assert_array_equal(np.asarray(y * 2.0 + engine.device_put(1.0)), [1.0, 3.0, 5.0])
+    np.testing.assert_array_equal(np.asarray(jnp.float32(2.0) + y), [2.0, 3.0, 4.0])
+    assert float(jnp.mean(y)) == 1.0
+    np.testing.assert_array_equal(np.asarray(engine.nn.relu(y - 1.0)), [0.0, 0.0, 1.0])
+    engine.random.normal(engine.random.PRNGKey(0), (3,))
+    print("fine")
+    """
+)
+
+
+def test_deleting_every_live_array_leaves_the_engine_working(tmp_path):
+    # JAX's idiom for freeing device memory (in a fresh process: it deletes everything).
+    # The engine's own cached scalars and jitted constants are not listed, and a deleted
+    # cached scalar is forgotten.
+    script = tmp_path / "delete_all.py"
+    script.write_text(_DELETE_ALL_SCRIPT)
+    env = dict(os.environ, PYTHONPATH=os.getcwd())
+    p = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env)
+    assert p.returncode == 0 and "fine" in p.stdout, p.stderr
