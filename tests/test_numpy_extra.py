@@ -518,3 +518,40 @@ def test_missing_names_are_the_allow_list():
 
     assert _public(jnp) - _public(ejnp) == set(JNP_NOT_YET)
     assert _public(jax.lax) - _public(elax) == set(LAX_NOT_YET)
+
+
+UFUNC_NAMES = [n for n in dir(jnp) if isinstance(getattr(jnp, n), jnp.ufunc)]
+
+
+def test_builtin_ufuncs():
+    assert sorted(UFUNC_NAMES) == sorted(
+        n for n in dir(ejnp) if isinstance(getattr(ejnp, n), ejnp.ufunc)
+    )
+    x = np.array([1, 3, 2, 6], np.int32)
+    f = np.array([0.5, -1.0, 2.0, 0.25], np.float32)
+    for name in UFUNC_NAMES:
+        ue, uj = getattr(ejnp, name), getattr(jnp, name)
+        assert (ue.nin, ue.nout, repr(ue)) == (uj.nin, uj.nout, repr(uj)), name
+        assert ue.identity == uj.identity or (np.isnan(ue.identity) and np.isnan(uj.identity)), name
+        arg = x > 2 if name.startswith("logical") else (f if name.startswith("logaddexp") else x)
+        if ue.nin == 1:
+            assert_close(ue(arg), uj(arg))
+            continue
+        assert_close(ue(arg, arg[::-1]), uj(arg, arg[::-1]))
+        assert_close(ue.reduce(arg), uj.reduce(arg), rtol=1e-5)
+        assert_close(ue.accumulate(arg), uj.accumulate(arg), rtol=1e-5)
+        assert_close(ue.outer(arg, arg[:2]), uj.outer(arg, arg[:2]))
+        if not name.startswith("logical"):
+            assert_close(
+                ue.at(arg, np.array([0, 0, 2]), arg[1], inplace=False),
+                uj.at(arg, np.array([0, 0, 2]), arg[1], inplace=False),
+                rtol=1e-5,
+            )
+    assert_close(
+        ejnp.add.reduce(A, axis=1, keepdims=True), jnp.add.reduce(A, axis=1, keepdims=True)
+    )
+    assert_close(engine.jit(ejnp.multiply.reduce)(A), jax.jit(jnp.multiply.reduce)(A), rtol=1e-5)
+    assert_close(
+        engine.grad(lambda v: ejnp.add.reduce(v * v))(V),
+        jax.grad(lambda v: jnp.add.reduce(v * v))(V),
+    )
