@@ -21,7 +21,7 @@ _PRELUDE = textwrap.dedent(
     import engine.numpy as jnp
 
     def big(x):
-        for i in range(800):
+        for i in range(1200):
             x = jnp.sin(x) * (1 + i * 1e-3) + jnp.cos(x * 0.5)
         return x
 
@@ -46,7 +46,7 @@ def _run(body, timeout=240):
 def test_three_sigints_during_compile_then_jit_works():
     r = _run(
         """
-        for delay in (0.05, 0.4, 1.2):
+        for delay in (0.05, 0.3, 0.8):
             sigint_in(delay)
             t0 = time.perf_counter()
             try:
@@ -111,11 +111,12 @@ def test_jupyter_interrupt_during_compile():
         kc.start_channels()
         kc.wait_for_ready(timeout=60)
         setup = _PRELUDE.format(root=ROOT)
+        setup += "\nlowered2 = jax.jit(big).lower(jnp.ones(4))\n"  # a second, distinct program
         reply = kc.execute_interactive(setup, timeout=120)
         assert reply["content"]["status"] == "ok", reply["content"]
         outcomes = []
-        for delay in (0.2, 1.0):
-            msg_id = kc.execute("lowered.compile()")
+        for name, delay in (("lowered", 0.2), ("lowered2", 0.6)):
+            msg_id = kc.execute(f"{name}.compile()")
             time.sleep(delay)
             t0 = time.monotonic()
             km.interrupt_kernel()
