@@ -31,8 +31,12 @@ import sys
 import threading
 import traceback
 import types
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from .config import config
+
+_F = TypeVar("_F", bound=Callable[..., Any])
 
 _ENGINE_DIR = os.path.dirname(os.path.abspath(__file__))
 _MODES = ("off", "tracebackhide", "remove_frames", "quiet_remove_frames", "auto")
@@ -208,7 +212,7 @@ def filter_exception(e: BaseException):
     e.with_traceback(filtered)
 
 
-def api_boundary(fun):
+def api_boundary(fun: _F) -> _F:
     """``fun`` wrapped as a public entry point: exceptions leave it filtered."""
 
     @functools.wraps(fun)
@@ -219,7 +223,7 @@ def api_boundary(fun):
             filter_exception(e)
             raise
 
-    return api_boundary_call
+    return api_boundary_call  # type: ignore[return-value]
 
 
 register_boundary(api_boundary(lambda: None))  # the wrappers share one code object

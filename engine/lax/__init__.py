@@ -23,5 +23,8 @@ from .special import *  # noqa: F401,F403
 from .special_gamma import *  # noqa: F401,F403
 from .structural import *  # noqa: F401,F403
 from .windowed_reductions import *  # noqa: F401,F403
+
+# isort: split
+# (last on purpose: their names win over older modules' of the same name)
 from .extra_ops import *  # noqa: F401,F403,E402
 from .shape_extra import *  # noqa: F401,F403,E402

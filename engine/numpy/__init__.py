@@ -40,6 +40,8 @@ from .math_extra import *  # noqa: F401,F403,E402
 from .polynomial import *  # noqa: F401,F403,E402
 from .set_ops import *  # noqa: F401,F403,E402  (unique with size=, after statistics)
 from .vectorize_ufunc import *  # noqa: F401,F403,E402
+
+# isort: split
 from .ufunc_objects import *  # noqa: F401,F403,E402  (jnp.add & co as ufuncs, as in JAX)
 from .window_functions import *  # noqa: F401,F403,E402
 
