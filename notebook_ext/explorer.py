@@ -71,20 +71,18 @@ GRAPH_CSS = """
 .gjx-graph-box svg [stroke="black"] { stroke: var(--gj-muted); }
 .gjx-graph-box svg [fill="black"] { fill: var(--gj-muted); }
 .gjx-graph-box svg g[data-hlo-opt], .gjx-graph-box svg g[data-eqn] { cursor: pointer; }
-.gjx-graph-box svg g.gj-hv > path, .gjx-graph-box svg g.gj-hv > polygon,
-.gjx-graph-box svg g.gj-hv > ellipse, .gjx-graph-box svg g.gj-hv > a > path,
-.gjx-graph-box svg g.gj-hv > a > polygon, .gjx-graph-box svg g.gj-hv > a > ellipse {
+/* a node's shapes sit in its tooltip link: g.node > g > a > ellipse (Graphviz), so the
+   rules reach them as descendants; nodes and clusters are siblings, never nested */
+.gjx-graph-box svg g.gj-hv path, .gjx-graph-box svg g.gj-hv polygon,
+.gjx-graph-box svg g.gj-hv ellipse {
   stroke: var(--gj-hl-ring); stroke-dasharray: 3 2; }
-.gjx-graph-box svg g.gj-hl > path, .gjx-graph-box svg g.gj-hl > polygon,
-.gjx-graph-box svg g.gj-hl > ellipse, .gjx-graph-box svg g.gj-hl > a > path,
-.gjx-graph-box svg g.gj-hl > a > polygon, .gjx-graph-box svg g.gj-hl > a > ellipse {
+.gjx-graph-box svg g.gj-hl path, .gjx-graph-box svg g.gj-hl polygon,
+.gjx-graph-box svg g.gj-hl ellipse {
   stroke: var(--gj-hl-ring); stroke-width: 2.5; fill: var(--gj-hl-bg); }
-.gjx-graph-box svg g.gj-sel > path, .gjx-graph-box svg g.gj-sel > polygon,
-.gjx-graph-box svg g.gj-sel > ellipse, .gjx-graph-box svg g.gj-sel > a > path,
-.gjx-graph-box svg g.gj-sel > a > polygon, .gjx-graph-box svg g.gj-sel > a > ellipse {
+.gjx-graph-box svg g.gj-sel path, .gjx-graph-box svg g.gj-sel polygon,
+.gjx-graph-box svg g.gj-sel ellipse {
   stroke: var(--gj-sel-ring); stroke-width: 3; fill: var(--gj-sel-bg); }
-.gjx-graph-box svg g.gjx-changed > path, .gjx-graph-box svg g.gjx-changed > polygon,
-.gjx-graph-box svg g.gjx-changed > a > path, .gjx-graph-box svg g.gjx-changed > a > polygon {
+.gjx-graph-box svg g.gjx-changed path, .gjx-graph-box svg g.gjx-changed polygon {
   stroke: #d29922; stroke-width: 2.2; }
 .gjx-graph-msg { color: var(--gj-muted); font-family: var(--gj-ui-font); padding: 6px; }
 .gjx-exe-table { border-collapse: collapse; font-family: var(--gj-ui-font); margin: 2px 0 8px; }
