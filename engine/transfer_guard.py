@@ -22,6 +22,7 @@ fires only for arrays on other platforms.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 from collections.abc import Iterator
 
@@ -189,3 +190,37 @@ def transfer_guard_device_to_device(level: str):
 
 def transfer_guard_device_to_host(level: str):
     return _guard((f"{_GLOBAL}_device_to_host",), level)
+
+
+# ---------------------------------------------------------------------------- library functions
+
+
+def jitted_in_jax(n_dynamic: int = 1):
+    """For a ``jnp``/``nn`` function that JAX runs under ``jit`` (so the constants it
+    makes inside are part of the program, no transfers): run eagerly here, its own
+    constants are not guarded, only its first ``n_dynamic`` positional arguments are (as
+    jit's arguments are). Costs one attribute read when no guard is set."""
+
+    def wrap(fn):
+        @functools.wraps(fn)
+        def guarded(*args, **kwargs):
+            if sites.h2d is None:
+                return fn(*args, **kwargs)
+            from . import core, runtime
+
+            for a in args[:n_dynamic]:
+                if not isinstance(a, (core.Array, core.Tracer)):
+                    try:
+                        aval = core.get_aval(a)
+                    except TypeError:
+                        continue  # not array-like: fn raises its own error
+                    check_host_to_device(aval, runtime.default_device())
+            saved, sites.h2d = sites.h2d, None
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                sites.h2d = saved
+
+        return guarded
+
+    return wrap

@@ -51,6 +51,19 @@ CASES = {
         lambda: j.jit(lambda a: a + np.arange(3, dtype=np.float32))(x)
     ),
     "jnp_sum": lambda j, jnp, x, s: lambda: jnp.sum(x),
+    # library functions: the constants of those JAX jits (mean, log_softmax, allclose,
+    # tril) are no transfers; those of the others are
+    "jnp_mean": lambda j, jnp, x, s: lambda: jnp.mean(x),
+    "jnp_mean_numpy": lambda j, jnp, x, s: lambda: jnp.mean(np.ones(3, np.float32)),
+    "nn_log_softmax": lambda j, jnp, x, s: lambda: j.nn.log_softmax(x),
+    "jnp_allclose": lambda j, jnp, x, s: lambda: jnp.allclose(x, x),
+    "jnp_tril": lambda j, jnp, x, s: lambda: jnp.tril(jnp.ones((3, 3))),
+    "jnp_var": lambda j, jnp, x, s: lambda: jnp.var(x),
+    "nn_gelu": lambda j, jnp, x, s: lambda: j.nn.gelu(x),
+    "jnp_where_scalar": lambda j, jnp, x, s: lambda: jnp.where(x > 0, x, 0.0),
+    "jnp_zeros": lambda j, jnp, x, s: lambda: jnp.zeros(3),
+    "matmul": lambda j, jnp, x, s: lambda: x @ x,
+    "random_normal": lambda j, jnp, x, s: lambda: j.random.normal(j.random.PRNGKey(0), (3,)),
 }
 
 

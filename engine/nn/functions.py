@@ -23,6 +23,7 @@ from ..numpy._util import (
     shape_of,
     weak_scalar,
 )
+from ..transfer_guard import jitted_in_jax
 
 __all__ = [
     "identity",
@@ -239,6 +240,7 @@ def softmax(x, axis=-1, where=None, initial=None):
     return result
 
 
+@jitted_in_jax(1)  # JAX jits it: its constants are no transfers
 def log_softmax(x, axis=-1, where=None, initial=None):
     """``x - max - log(sum(exp(x - max)))`` along ``axis``."""
     x = _float_arg("log_softmax", x)

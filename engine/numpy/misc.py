@@ -9,6 +9,7 @@ import numpy as np
 
 from .. import core, dtypes, lax
 from ..array import Array
+from ..transfer_guard import jitted_in_jax
 from ._util import (
     as_array,
     as_operand,
@@ -96,6 +97,7 @@ def isclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
     return out
 
 
+@jitted_in_jax(4)  # JAX jits it: its constants are no transfers
 def allclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
 
     return all_(isclose(a, b, rtol, atol, equal_nan))
@@ -190,6 +192,7 @@ def _tri_mask(shape, k, lower):
     return lax.ge(rows, cols) if lower else lax.le(rows, cols)
 
 
+@jitted_in_jax(1)  # JAX jits it: its constants are no transfers
 def tril(m, k=0):
     """Zero the elements above the ``k``-th diagonal (of the last two axes)."""
     return _triangle("tril", m, k, True)

@@ -10,6 +10,7 @@ import builtins
 import numpy as np
 
 from .. import core, dtypes, lax
+from ..transfer_guard import jitted_in_jax
 from ._util import (
     as_operand,
     canonicalize_axis,
@@ -320,6 +321,7 @@ def _mean_dtypes(a, dtype, name):
     return result, result
 
 
+@jitted_in_jax(1)  # JAX jits it: its constants are no transfers
 def mean(a, axis=None, dtype=None, out=None, keepdims=False, *, where=None):
     """``sum / count``, accumulated in float32 for float16 inputs."""
     _no_out(out, "mean")
