@@ -417,22 +417,28 @@ def apply_over_axes(func, a, axes):
     return a
 
 
+def _partition_operand(a, kth, axis, name):
+    """``a`` as an array with ``axis`` moved last, and ``kth`` (checked, made
+    nonnegative), the size ``n`` of that axis and ``axis`` (nonnegative)."""
+    jnp = _jnp()
+    a = jnp.asarray(a)
+    if a.ndim == 0:
+        raise TypeError(f"jnp.{name}() does not support scalar inputs")
+    axis = axis % a.ndim
+    kth = int(kth)
+    n = a.shape[axis]
+    if not -n <= kth < n:
+        raise ValueError(f"kth={kth} out of bounds for axis of size {n}")
+    return jnp.moveaxis(a, axis, -1), kth % n, n, axis
+
+
 def partition(a, kth, axis=-1):
     """``a`` with the ``kth`` smallest value at position ``kth`` along ``axis``, smaller
     ones before it and larger ones after it."""
     from ..lax import top_k
 
     jnp = _jnp()
-    a = jnp.asarray(a)
-    if a.ndim == 0:
-        raise TypeError("jnp.partition() does not support scalar inputs")
-    axis = axis % a.ndim
-    kth = int(kth)
-    n = a.shape[axis]
-    if not -n <= kth < n:
-        raise ValueError(f"kth={kth} out of bounds for axis of size {n}")
-    kth = kth % n
-    x = jnp.moveaxis(a, axis, -1)
+    x, kth, n, axis = _partition_operand(a, kth, axis, "partition")
     bottom = -top_k(-x, kth + 1)[0]
     top = top_k(x, n - kth - 1)[0]
     return jnp.moveaxis(jnp.concatenate([bottom, top], axis=-1), -1, axis)
@@ -444,16 +450,7 @@ def argpartition(a, kth, axis=-1):
     from ..lax import top_k
 
     jnp = _jnp()
-    a = jnp.asarray(a)
-    if a.ndim == 0:
-        raise TypeError("jnp.argpartition() does not support scalar inputs")
-    axis = axis % a.ndim
-    kth = int(kth)
-    n = a.shape[axis]
-    if not -n <= kth < n:
-        raise ValueError(f"kth={kth} out of bounds for axis of size {n}")
-    kth = kth % n
-    x = jnp.moveaxis(a, axis, -1)
+    x, kth, n, axis = _partition_operand(a, kth, axis, "argpartition")
     bottom_ind = top_k(-x, kth + 1)[1]
     zero_at = lambda p, i: p.at[i].set(0)  # noqa: E731
     for _ in range(x.ndim - 1):
