@@ -26,6 +26,8 @@ import functools
 import logging
 from collections.abc import Iterator
 
+import numpy as np
+
 from .config import config
 
 LEVELS = ("allow", "log", "disallow", "log_explicit", "disallow_explicit")
@@ -65,6 +67,10 @@ class _Sites:
     @staticmethod
     def check_device_to_host(array, explicit=False):
         check_device_to_host(array, explicit)
+
+    @staticmethod
+    def check_static_index(idx, shape, device):
+        check_static_index(idx, shape, device)
 
 
 sites = _Sites()
@@ -224,3 +230,29 @@ def jitted_in_jax(n_dynamic: int = 1):
         return guarded
 
     return wrap
+
+
+def check_static_index(idx, shape, device) -> None:
+    """``x[idx]`` run eagerly with a static index: JAX turns each integer index, and the
+    start of each unit-step slice that is not the whole axis, into an int32 array (a
+    host-to-device transfer); a strided slice, ``None`` and ``...`` transfer nothing."""
+    items = idx if isinstance(idx, tuple) else (idx,)
+    n_axes = sum(1 for i in items if i is not None and i is not Ellipsis)
+    axis = 0
+    for i in items:
+        if i is Ellipsis:
+            axis += len(shape) - n_axes
+            continue
+        if i is None:
+            continue
+        dim = shape[axis] if axis < len(shape) else 0
+        axis += 1
+        if isinstance(i, slice):
+            if i.step not in (None, 1) or i.indices(dim) == (0, dim, 1):
+                continue
+        elif isinstance(i, bool) or not isinstance(i, (int, np.integer)):
+            continue
+        from . import core
+
+        check_host_to_device(core.ShapedArray((), np.dtype(np.int32), True), device)
+        return

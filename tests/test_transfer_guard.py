@@ -63,6 +63,15 @@ CASES = {
     "jnp_where_scalar": lambda j, jnp, x, s: lambda: jnp.where(x > 0, x, 0.0),
     "jnp_zeros": lambda j, jnp, x, s: lambda: jnp.zeros(3),
     "matmul": lambda j, jnp, x, s: lambda: x @ x,
+    # static indices: integers and unit-step partial slices are put on the device
+    "index_int": lambda j, jnp, x, s: lambda: x[0],
+    "index_numpy_int": lambda j, jnp, x, s: lambda: x[np.int32(-1)],
+    "index_slice": lambda j, jnp, x, s: lambda: x[1:],
+    "index_full_slice": lambda j, jnp, x, s: lambda: x[0:3],
+    "index_strided_slice": lambda j, jnp, x, s: lambda: x[1::2],
+    "index_none_ellipsis": lambda j, jnp, x, s: lambda: x[None, ...],
+    "index_ellipsis_int": lambda j, jnp, x, s: lambda: x[..., 1],
+    "at_get": lambda j, jnp, x, s: lambda: x.at[1].get(),
     "random_normal": lambda j, jnp, x, s: lambda: j.random.normal(j.random.PRNGKey(0), (3,)),
 }
 

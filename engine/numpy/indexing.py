@@ -18,6 +18,7 @@ import numpy as np
 from .. import core, dtypes, errors, lax
 from ..array import Array
 from ..lax import GatherDimensionNumbers, GatherScatterMode, ScatterDimensionNumbers
+from ..transfer_guard import sites as _tg
 from ._util import check_arraylike, promote_dtypes
 from .creation import array, asarray
 from .ufuncs import divide, power
@@ -576,6 +577,8 @@ def _rewriting_take(
     if normalize_indices:
         plan = _static_plan(parsed, shape, mode)
         if plan is not None:
+            if _tg.h2d and type(arr) is Array:  # JAX puts static indices on the device
+                _tg.check_static_index(idx, shape, arr._device)
             return _apply_static(arr, plan)
         plan = _dynamic_plan(parsed, shape, mode)
         if plan is not None:
