@@ -54,33 +54,27 @@ def minimize(fun, x0, args=(), *, method, tol=None, options=None):
 
     if method.lower() == "bfgs":
         r = _bfgs(objective, as_array(x0), **options)
-        success = r["converged"] & jnp.logical_not(r["failed"])
-        return OptimizeResults(
-            x=r["x"],
-            success=success,
-            status=r["status"],
-            fun=r["f"],
-            jac=r["g"],
-            hess_inv=r["H"],
-            nfev=r["nfev"],
-            njev=r["ngev"],
-            nit=r["k"],
-        )
+        return _results(r, hess_inv=r["H"])
     if method.lower() == "l-bfgs-experimental-do-not-rely-on-this":
         r = _lbfgs(objective, as_array(x0), **options)
-        success = r["converged"] & jnp.logical_not(r["failed"])
-        return OptimizeResults(
-            x=r["x"],
-            success=success,
-            status=r["status"],
-            fun=r["f"],
-            jac=r["g"],
-            hess_inv=None,
-            nfev=r["nfev"],
-            njev=r["ngev"],
-            nit=r["k"],
-        )
+        return _results(r, hess_inv=None)
     raise ValueError(f"Method {method} not recognized")
+
+
+def _results(r, hess_inv):
+    """``OptimizeResults`` from a solver's final state ``r``."""
+    success = r["converged"] & jnp.logical_not(r["failed"])
+    return OptimizeResults(
+        x=r["x"],
+        success=success,
+        status=r["status"],
+        fun=r["f"],
+        jac=r["g"],
+        hess_inv=hess_inv,
+        nfev=r["nfev"],
+        njev=r["ngev"],
+        nit=r["k"],
+    )
 
 
 # ---------------------------------------------------------------------------- BFGS
