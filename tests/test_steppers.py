@@ -742,3 +742,30 @@ def test_scan_with_weak_carry_is_traced_once_as_jax():
         engine.grad(lambda x: counted(x)[0][1])(XS), jax.grad(lambda x: jcounted(x)[0][1])(XS)
     )
     assert_close(engine.vmap(counted)(XS[None]), jax.vmap(jcounted)(XS[None]))
+
+
+def _literal_div(np_):
+    return lambda x: np_.sum(np_.sin(x) / 128.0)
+
+
+def test_linear_jaxpr_keeps_scalar_literals_as_jax():
+    # issue 13 item 9: a known scalar literal stays a literal in the linear (unknown)
+    # jaxpr ("div c 128.0"), not a residual, as JAX's partial_eval_jaxpr_nounits does.
+    from jax._src.interpreters import partial_eval as jpe
+
+    f, jf = _literal_div(enp), _literal_div(jjnp)
+    jvp_j = jax.make_jaxpr(lambda x, t: jax.jvp(jf, (x,), (t,)))(XS, XS)
+    jknown, junknown, _, jres = jpe.partial_eval_jaxpr_nounits(jvp_j, [False, True], False)
+    st = GradStepper(f, XS)
+    lin_j = st.linear_jaxpr.jaxpr
+    assert [str(v.aval) for v in lin_j.constvars + lin_j.invars] == [
+        _ty(v) for v in junknown.jaxpr.invars
+    ]  # residuals (cos x) + the tangent, no 128.0
+    assert [r.kind for r in st.residuals] == ["eqn"]
+    body = _norm(str(junknown.jaxpr)).split(". let", 1)[1]
+    assert str(lin_j).split(". let", 1)[1] == body  # ... div c 128.0:f32[] ...
+    assert len(st.known_jaxpr.jaxpr.outvars) == len(jknown.jaxpr.outvars) == 1 + len(jres)
+    _, lin = engine.linearize(f, XS)
+    _, jlin = jax.linearize(jf, XS)
+    assert_close(lin(XS), jlin(XS))
+    assert_close(engine.grad(f)(XS), jax.grad(jf)(XS))

@@ -8,10 +8,10 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from .. import core, events
-from ..core import ClosedJaxpr, Jaxpr, JaxprEqn, Tracer, Var
+from ..core import ClosedJaxpr, Jaxpr, JaxprEqn, Literal, Tracer, Var
 from ..events import active as _listening
 from .jvp import jvp_flat, tangent_aval
-from .tracing import JaxprTrace
+from .tracing import JaxprTrace, _inlinable, _scalar_value
 
 
 class _EqnRecipe:
@@ -147,7 +147,11 @@ class PartialEvalTrace(core.Trace):
             elif kind == "const":
                 val = t.recipe[1]
                 cid = id(val)
-                if cid in const_ids:
+                if not isinstance(val, Tracer) and t.aval.shape == () and _inlinable(val):
+                    # a known scalar stays a literal (``div t 128.0``), not a residual,
+                    # as JAX's partial evaluation writes it
+                    var_of[id(t)] = Literal(_scalar_value(val, t.aval), t.aval)  # type: ignore[assignment]
+                elif cid in const_ids:
                     var_of[id(t)] = const_ids[cid]
                 else:
                     v = var(t)
