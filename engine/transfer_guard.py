@@ -10,7 +10,10 @@ Levels, per kind of transfer (host-to-device, device-to-device, device-to-host):
 - ``log_explicit`` / ``disallow_explicit``: explicit transfers are logged / raise too.
 
 Set them with ``config.update("jax_transfer_guard", level)`` (which sets every kind, as
-JAX's) or ``"jax_transfer_guard_host_to_device"`` etc. (one kind), or for a block with ``transfer_guard(level)`` / ``transfer_guard_host_to_device(level)``.
+JAX's) or ``"jax_transfer_guard_host_to_device"`` etc. (one kind), with the environment
+variables ``JAX_TRANSFER_GUARD``, ``JAX_TRANSFER_GUARD_HOST_TO_DEVICE``, ..., or for a
+block with ``transfer_guard(level)`` / ``transfer_guard_host_to_device(level)`` etc.
+(process-wide here; JAX's blocks are per thread).
 
 The transfer sites read one attribute (``sites.h2d``, ``.d2d``, ``.d2h``: ``None`` when
 allowed) and call :func:`check` only when it is set, so an unguarded program pays one
@@ -24,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
+import os
 from collections.abc import Iterator
 
 import numpy as np
@@ -101,9 +105,12 @@ def _refresh(name=None, value=None):
     sites.h2d, sites.d2d, sites.d2h = (None if v in (None, "allow") else v for v in eff)
 
 
+# Defaults from JAX's environment variables (JAX_TRANSFER_GUARD sets every kind).
+_env = {n: os.environ.get(n.upper()) or None for n in _OPTIONS}
 for _name in _OPTIONS:
     if _name not in config._values:
-        config.define(_name, None)
+        _validate(_env[_name])
+        config.define(_name, _env[_name] or _env[_GLOBAL])
 _valid = {n: config._values[n] for n in _OPTIONS}
 config.on_change(_refresh)
 _refresh()

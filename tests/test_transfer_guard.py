@@ -365,3 +365,24 @@ def test_deleting_every_live_array_leaves_the_engine_working(tmp_path):
     env = dict(os.environ, PYTHONPATH=os.getcwd())
     p = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env)
     assert p.returncode == 0 and "fine" in p.stdout, p.stderr
+
+
+def test_environment_variable_sets_every_kind_as_jax():
+    code = (
+        "import numpy as np, sys\n"
+        "import {m} as j\n"
+        "print(j.config.jax_transfer_guard, j.config.jax_transfer_guard_device_to_host)\n"
+        "try:\n"
+        "    j.jit(lambda a: a)(np.ones(2))\n"
+        "except RuntimeError as e:\n"
+        "    print(type(e).__name__, str(e).split(':')[1])\n"
+    )
+    env = dict(os.environ, PYTHONPATH=os.getcwd(), JAX_TRANSFER_GUARD="disallow")
+    outs = [
+        subprocess.run(
+            [sys.executable, "-c", code.format(m=m)], capture_output=True, text=True, env=env
+        ).stdout
+        for m in ("jax", "engine")
+    ]
+    assert "Disallowed host-to-device transfer" in outs[0]
+    assert outs[1] == outs[0]
