@@ -73,16 +73,25 @@ def trace_scalar_computation(computation, init_avals, tree, name):
     return out
 
 
-def _monoid(computation, inits):
-    from .. import lax
-    from . import reductions as r
-
+def concrete_scalar_init(inits):
+    """The one initial value of a reduction as a NumPy scalar when it is concrete (None
+    when there are several, or it is traced or not a scalar): what decides whether a
+    computation with it is a known monoid."""
     if len(inits) != 1:
         return None
     val = core.concrete_or_none(inits[0])
     if val is None or np.shape(val) != ():
         return None
-    val = np.asarray(val)
+    return np.asarray(val)
+
+
+def _monoid(computation, inits):
+    from .. import lax
+    from . import reductions as r
+
+    val = concrete_scalar_init(inits)
+    if val is None:
+        return None
     dtype = val.dtype
     intlike = dtype == np.bool_ or dtypes.is_int(dtype)
     if computation is lax.add:

@@ -489,13 +489,11 @@ def _as_init(v, like):
 
 def _monoid_reducer(computation, inits):
     from .. import lax as _lax
+    from .generic_reductions import concrete_scalar_init
 
-    if len(inits) != 1:
+    val = concrete_scalar_init(inits)
+    if val is None:
         return None
-    val = core.concrete_or_none(inits[0])
-    if val is None or np.shape(val) != ():
-        return None
-    val = np.asarray(val)
     if computation is _lax.add:
         return reduce_window_sum_p if val == 0 else None
     if computation is _lax.max:
