@@ -29,15 +29,16 @@ import functools
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from . import core, events
+from . import core
 from .ad_util import Zero
-from .core import Primitive
 from .custom_rules_base import (  # noqa: F401
     CustomJVPException,
     SymbolicZero,
     _bind_positional,
+    _call_primitive,
     _check_leaves,
     _check_primal_outs,
+    _CustomFunction,
     _decide,
     _from_symbolic,
     _fun_name,
@@ -48,6 +49,7 @@ from .custom_rules_base import (  # noqa: F401
     _pp_params,
     _resolve_argnums,
     _Rule,
+    _rule_directly,
     _RuleSpan,
     _split_nondiff,
     _to_symbolic,
@@ -56,7 +58,7 @@ from .custom_rules_base import (  # noqa: F401
     zero_from_primal,
 )
 from .events import active as _listening
-from .interpreters import batching, lowering
+from .interpreters import batching
 from .interpreters import jaxpr_transforms as jt
 from .interpreters.jvp import JVPTrace, tangent_aval
 from .tree_util import tree_flatten, tree_map, tree_unflatten
@@ -81,24 +83,7 @@ __all__ = [
 
 # ============================================================================ custom_jvp
 
-custom_jvp_call_p = Primitive("custom_jvp_call", multiple_results=True)
-custom_jvp_call_p.pp_params = lambda p: _pp_params(p, ("jvp",))
-custom_jvp_call_p.subjaxprs_rule = lambda p: (p["call_jaxpr"],)
-
-
-@custom_jvp_call_p.def_abstract_eval
-def _custom_jvp_call_abstract_eval(*avals, call_jaxpr, **_):
-    return call_jaxpr.out_avals
-
-
-@custom_jvp_call_p.def_impl
-def _custom_jvp_call_impl(*args, call_jaxpr, **_):
-    return core.eval_jaxpr(call_jaxpr.jaxpr, call_jaxpr.consts, *args)
-
-
-@custom_jvp_call_p.def_lowering
-def _custom_jvp_call_lowering(ctx, *args, call_jaxpr, **_):
-    return lowering.lower_jaxpr_inline(ctx, call_jaxpr, args)
+custom_jvp_call_p = _call_primitive("custom_jvp_call", ("jvp",))
 
 
 def _custom_jvp_call_jvp(primals, tangents, *, call_jaxpr, jvp, num_consts, symbolic_zeros, name):
@@ -148,7 +133,7 @@ def _custom_jvp_call_batch(size, vals, dims, *, call_jaxpr, jvp, num_consts, sym
 custom_jvp_call_p.def_batch(_custom_jvp_call_batch)
 
 
-class custom_jvp:
+class custom_jvp(_CustomFunction):
     """A function with a custom JVP rule (``jax.custom_jvp``).
 
     ``@custom_jvp def f(x): ...`` then ``@f.defjvp def f_jvp(primals, tangents): return
@@ -160,16 +145,9 @@ class custom_jvp:
         fun: Callable[..., Any],
         nondiff_argnums: Sequence[int] = (),
     ) -> None:
-        functools.update_wrapper(self, fun)
-        self.fun = fun
-        self.nondiff_argnums = _resolve_argnums(fun, nondiff_argnums)
+        self._wrap(fun, nondiff_argnums)
         self.jvp: Callable[..., Any] | None = None
         self.symbolic_zeros = False
-
-    def __get__(self, obj: Any, objtype: Any = None) -> Any:
-        if obj is None:
-            return self
-        return functools.partial(self, obj)
 
     def defjvp(self, jvp: Callable[..., Any], symbolic_zeros: bool = False) -> Callable[..., Any]:
         """Set the rule: ``jvp(*nondiff_args, primals, tangents) -> (primal_out,
@@ -203,65 +181,36 @@ class custom_jvp:
         name = _fun_name(self.fun)
         if self.jvp is None:
             raise AttributeError(f"No JVP defined for custom_jvp function {name} using defjvp.")
-        args = _bind_positional(self.fun, args, kwargs, "custom_jvp")
-        static, dyn = _split_nondiff(args, self.nondiff_argnums)
-        nd = self.nondiff_argnums
-        flat, in_tree = tree_flatten(tuple(dyn))
-        _check_leaves(name, flat, "an argument")
-
-        def primal(*dyn_args):
-            return self.fun(*_merge_nondiff(static, dyn_args, nd))
-
+        static, dyn, flat, in_tree, primal = self._arguments(args, kwargs, "custom_jvp", name)
         out_tree_box: list[Any] = []
         jvp_flat = _make_jvp_flat(self, static, in_tree, out_tree_box, name)
         rule = _Rule(jvp_flat, _fun_name(self.jvp))
-
-        trace, how, vals = _decide(flat)
-        if how == "eval":
-            return primal(*dyn)
-        with core.set_current_trace(trace):
-            if how == "jvp":
-                outs = _jvp_directly(trace, vals, rule, self.symbolic_zeros, name)
-                return tree_unflatten(out_tree_box[0], outs)
-            avals = [core.get_aval(x) for x in vals]
-            call_jaxpr, consts, out_tree = _trace_flat(primal, in_tree, avals, name)
-            out_tree_box += [out_tree, call_jaxpr.out_avals]
-            outs = custom_jvp_call_p.bind(
-                *consts,
-                *vals,
-                call_jaxpr=call_jaxpr,
-                jvp=rule,
-                num_consts=len(consts),
-                symbolic_zeros=self.symbolic_zeros,
-                name=name,
-            )
-        return tree_unflatten(out_tree, outs)
+        return self._process(
+            flat,
+            dyn,
+            in_tree,
+            primal,
+            out_tree_box,
+            name,
+            custom_jvp_call_p,
+            {"jvp": rule},
+            lambda trace, vals: _jvp_directly(trace, vals, rule, self.symbolic_zeros, name),
+        )
 
 
 def _jvp_directly(trace: JVPTrace, vals: Sequence[Any], rule: _Rule, symbolic_zeros: bool, name):
     """What ``JVPTrace.process_primitive`` does for ``custom_jvp_call``, without a jaxpr
     of the primal function."""
-    primals, tangents = zip(*map(trace.lift, vals)) if vals else ((), ())
     params = {"name": name, "jvp": rule, "symbolic_zeros": symbolic_zeros}
-    call = None
-    if _listening:
-        call = events.rule_started(
-            trace,
-            custom_jvp_call_p,
-            params,
-            "jvp",
-            primals,
-            zeros=[type(t) is Zero for t in tangents],
-            impl=_custom_jvp_call_jvp,
-        )
-    ts = list(tangents) if symbolic_zeros else [_instantiate(t) for t in tangents]
-    with core.set_current_trace(trace.parent):
-        outs, touts = rule(list(primals), ts)
-    if call is not None:
-        events.rule_applied(
-            call, trace, custom_jvp_call_p, "jvp", outs, zeros=[type(t) is Zero for t in touts]
-        )
-    return [trace.pack(p, t) for p, t in zip(outs, touts)]
+    return _rule_directly(
+        trace,
+        vals,
+        custom_jvp_call_p,
+        params,
+        _custom_jvp_call_jvp,
+        lambda primals, tangents: rule(list(primals), list(tangents)),
+        instantiate_tangents=not symbolic_zeros,
+    )
 
 
 def _make_jvp_flat(cj: custom_jvp, static, in_tree, out_tree_box, name):

@@ -9,11 +9,13 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, cast
 
 from . import core, dtypes, events
 from .ad_util import Zero, instantiate
-from .core import ClosedJaxpr
+from .core import ClosedJaxpr, Primitive
+from .events import active as _listening
+from .interpreters import lowering
 from .interpreters.batching import BatchTrace
 from .interpreters.jvp import JVPTrace, tangent_aval
 from .interpreters.partial_eval import PartialEvalTrace
@@ -339,3 +341,131 @@ def _check_primal_outs(outs, out_tree, expected, kind, rule_name, name) -> None:
 def _long(a: core.ShapedArray) -> str:
     """An aval as JAX writes it in these messages (``float32[3]``)."""
     return f"{a.dtype.name}[{','.join(map(str, a.shape))}]"
+
+
+# ---------------------------------------------------------------------------- what custom_jvp and custom_vjp share
+
+
+def _call_primitive(name: str, rules: tuple[str, ...]) -> Primitive:
+    """A ``custom_jvp_call`` / ``custom_vjp_call`` primitive carrying the function as
+    ``call_jaxpr`` (evaluated and lowered as it is) and the user's ``rules``."""
+    prim = Primitive(name, multiple_results=True)
+    prim.pp_params = lambda p: _pp_params(p, rules)
+    prim.subjaxprs_rule = lambda p: (p["call_jaxpr"],)
+
+    @prim.def_abstract_eval
+    def _abstract_eval(*avals, call_jaxpr, **_):
+        return call_jaxpr.out_avals
+
+    @prim.def_impl
+    def _impl(*args, call_jaxpr, **_):
+        return core.eval_jaxpr(call_jaxpr.jaxpr, call_jaxpr.consts, *args)
+
+    @prim.def_lowering
+    def _lowering(ctx, *args, call_jaxpr, **_):
+        return lowering.lower_jaxpr_inline(ctx, call_jaxpr, args)
+
+    return prim
+
+
+def _rule_directly(
+    trace: JVPTrace,
+    vals: Sequence[Any],
+    primitive: Primitive,
+    params: dict,
+    impl: Callable[..., Any],
+    apply: Callable[[Sequence[Any], Sequence[Any]], tuple[Any, Any]],
+    instantiate_tangents: bool = False,
+) -> list[Any]:
+    """What ``JVPTrace.process_primitive`` does for ``primitive``, without a jaxpr of the
+    custom function: ``apply(primals, tangents)`` on the parent trace, with the rule
+    events around it."""
+    primals, tangents = zip(*map(trace.lift, vals)) if vals else ((), ())
+    call = None
+    if _listening:
+        call = events.rule_started(
+            trace,
+            primitive,
+            params,
+            "jvp",
+            primals,
+            zeros=[type(t) is Zero for t in tangents],
+            impl=impl,
+        )
+    ts = [_instantiate(t) for t in tangents] if instantiate_tangents else tangents
+    with core.set_current_trace(trace.parent):
+        outs, touts = apply(primals, ts)
+    if call is not None:
+        events.rule_applied(
+            call, trace, primitive, "jvp", outs, zeros=[type(t) is Zero for t in touts]
+        )
+    return [trace.pack(p, t) for p, t in zip(outs, touts)]
+
+
+class _CustomFunction:
+    """What ``custom_jvp`` and ``custom_vjp`` share: wrapping ``fun`` (bound as a method
+    like a function), resolving a call's arguments, and processing the call on the
+    current trace."""
+
+    fun: Callable[..., Any]
+    nondiff_argnums: tuple[int, ...]
+    symbolic_zeros: bool
+
+    def _wrap(self, fun: Callable[..., Any], nondiff_argnums: Sequence[int]) -> None:
+        functools.update_wrapper(cast(Any, self), fun)
+        self.fun = fun
+        self.nondiff_argnums = _resolve_argnums(fun, nondiff_argnums)
+
+    def __get__(self, obj: Any, objtype: Any = None) -> Any:
+        if obj is None:
+            return self
+        return functools.partial(cast(Any, self), obj)
+
+    def _arguments(self, args: tuple, kwargs: dict, kind: str, name: str):
+        """(nondiff args, the others, their flat leaves, their tree, the function of the
+        others alone)."""
+        args = _bind_positional(self.fun, args, kwargs, kind)
+        static, dyn = _split_nondiff(args, self.nondiff_argnums)
+        nd = self.nondiff_argnums
+        flat, in_tree = tree_flatten(tuple(dyn))
+        _check_leaves(name, flat, "an argument")
+
+        def primal(*dyn_args):
+            return self.fun(*_merge_nondiff(static, dyn_args, nd))
+
+        return static, dyn, flat, in_tree, primal
+
+    def _process(
+        self,
+        flat: list[Any],
+        dyn: list[Any],
+        in_tree: Any,
+        primal: Callable[..., Any],
+        out_tree_box: list[Any],
+        name: str,
+        primitive: Primitive,
+        rules: dict[str, Any],
+        directly: Callable[[JVPTrace, list[Any]], list[Any]],
+    ) -> Any:
+        """Call the function as it is, apply its rule at once (``directly``), or bind
+        ``primitive`` with ``rules``, as ``_decide`` says."""
+        trace, how, vals = _decide(flat)
+        if how == "eval":
+            return primal(*dyn)
+        with core.set_current_trace(trace):
+            if how == "jvp":
+                outs = directly(trace, vals)  # type: ignore[arg-type]
+                return tree_unflatten(out_tree_box[0], outs)
+            avals = [core.get_aval(x) for x in vals]
+            call_jaxpr, consts, out_tree = _trace_flat(primal, in_tree, avals, name)
+            out_tree_box += [out_tree, call_jaxpr.out_avals]
+            outs = primitive.bind(
+                *consts,
+                *vals,
+                call_jaxpr=call_jaxpr,
+                **rules,
+                num_consts=len(consts),
+                symbolic_zeros=self.symbolic_zeros,
+                name=name,
+            )
+        return tree_unflatten(out_tree, outs)

@@ -9,19 +9,20 @@ error."""
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from . import core, dtypes, events
+from . import core, dtypes
 from .ad_util import Zero
 from .core import Primitive
 from .custom_rules_base import (  # noqa: F401
     CustomVJPException,
     SymbolicZero,
     _bind_positional,
+    _call_primitive,
     _check_leaves,
     _check_primal_outs,
+    _CustomFunction,
     _decide,
     _fun_name,
     _hoist,
@@ -30,6 +31,7 @@ from .custom_rules_base import (  # noqa: F401
     _pp_params,
     _resolve_argnums,
     _Rule,
+    _rule_directly,
     _RuleSpan,
     _split_nondiff,
     _to_symbolic,
@@ -37,31 +39,14 @@ from .custom_rules_base import (  # noqa: F401
     _user_value,
 )
 from .events import active as _listening
-from .interpreters import batching, lowering
+from .interpreters import batching
 from .interpreters import jaxpr_transforms as jt
 from .interpreters.jvp import JVPTrace, tangent_aval
 from .tree_util import tree_flatten, tree_structure, tree_unflatten
 
 # ============================================================================ custom_vjp
 
-custom_vjp_call_p = Primitive("custom_vjp_call", multiple_results=True)
-custom_vjp_call_p.pp_params = lambda p: _pp_params(p, ("bwd", "fwd"))
-custom_vjp_call_p.subjaxprs_rule = lambda p: (p["call_jaxpr"],)
-
-
-@custom_vjp_call_p.def_abstract_eval
-def _custom_vjp_call_abstract_eval(*avals, call_jaxpr, **_):
-    return call_jaxpr.out_avals
-
-
-@custom_vjp_call_p.def_impl
-def _custom_vjp_call_impl(*args, call_jaxpr, **_):
-    return core.eval_jaxpr(call_jaxpr.jaxpr, call_jaxpr.consts, *args)
-
-
-@custom_vjp_call_p.def_lowering
-def _custom_vjp_call_lowering(ctx, *args, call_jaxpr, **_):
-    return lowering.lower_jaxpr_inline(ctx, call_jaxpr, args)
+custom_vjp_call_p = _call_primitive("custom_vjp_call", ("bwd", "fwd"))
 
 
 def _custom_vjp_call_jvp(
@@ -186,7 +171,7 @@ def _custom_lin_transpose(cts, *invals, num_res, bwd, out_avals, symbolic_zeros)
     return [None] * num_res + list(cts_in)
 
 
-class custom_vjp:
+class custom_vjp(_CustomFunction):
     """A function with a custom VJP rule (``jax.custom_vjp``).
 
     ``@custom_vjp def f(x): ...``; ``f.defvjp(f_fwd, f_bwd)`` with ``f_fwd(*args) ->
@@ -194,18 +179,11 @@ class custom_vjp:
     residuals, out_cotangent) -> tuple of input cotangents`` (None: zero)."""
 
     def __init__(self, fun: Callable[..., Any], nondiff_argnums: Sequence[int] = ()) -> None:
-        functools.update_wrapper(self, fun)
-        self.fun = fun
-        self.nondiff_argnums = _resolve_argnums(fun, nondiff_argnums)
+        self._wrap(fun, nondiff_argnums)
         self.fwd: Callable[..., Any] | None = None
         self.bwd: Callable[..., Any] | None = None
         self.symbolic_zeros = False
         self.optimize_remat = False
-
-    def __get__(self, obj: Any, objtype: Any = None) -> Any:
-        if obj is None:
-            return self
-        return functools.partial(self, obj)
 
     def defvjp(
         self,
@@ -222,60 +200,36 @@ class custom_vjp:
         name = _fun_name(self.fun)
         if self.fwd is None or self.bwd is None:
             raise AttributeError(f"No VJP defined for custom_vjp function {name} using defvjp.")
-        args = _bind_positional(self.fun, args, kwargs, "custom_vjp")
-        static, dyn = _split_nondiff(args, self.nondiff_argnums)
-        nd = self.nondiff_argnums
-        flat, in_tree = tree_flatten(tuple(dyn))
-        _check_leaves(name, flat, "an argument")
-
-        def primal(*dyn_args):
-            return self.fun(*_merge_nondiff(static, dyn_args, nd))
-
+        static, dyn, flat, in_tree, primal = self._arguments(args, kwargs, "custom_vjp", name)
         out_tree_box: list[Any] = []
         in_avals = [core.get_aval(x) for x in flat]
         fwd_flat = _make_fwd_flat(self, static, in_tree, in_avals, out_tree_box, name)
         fwd_rule = _Rule(fwd_flat, _fun_name(self.fwd))
         bwd_rule = _Rule(self.bwd, _fun_name(self.bwd))
-
-        trace, how, vals = _decide(flat)
-        if how == "eval":
-            return primal(*dyn)
-        with core.set_current_trace(trace):
-            if how == "jvp":
-                outs = _vjp_jvp_directly(trace, vals, fwd_rule, bwd_rule, self.symbolic_zeros, name)
-                return tree_unflatten(out_tree_box[0], outs)
-            avals = [core.get_aval(x) for x in vals]
-            call_jaxpr, consts, out_tree = _trace_flat(primal, in_tree, avals, name)
-            out_tree_box += [out_tree, call_jaxpr.out_avals]
-            outs = custom_vjp_call_p.bind(
-                *consts,
-                *vals,
-                call_jaxpr=call_jaxpr,
-                fwd=fwd_rule,
-                bwd=bwd_rule,
-                num_consts=len(consts),
-                symbolic_zeros=self.symbolic_zeros,
-                name=name,
-            )
-        return tree_unflatten(out_tree, outs)
+        return self._process(
+            flat,
+            dyn,
+            in_tree,
+            primal,
+            out_tree_box,
+            name,
+            custom_vjp_call_p,
+            {"fwd": fwd_rule, "bwd": bwd_rule},
+            lambda trace, vals: _vjp_jvp_directly(
+                trace, vals, fwd_rule, bwd_rule, self.symbolic_zeros, name
+            ),
+        )
 
 
 def _vjp_jvp_directly(trace: JVPTrace, vals, fwd_rule, bwd_rule, symbolic_zeros, name):
-    primals, tangents = zip(*map(trace.lift, vals)) if vals else ((), ())
     params = {"name": name, "fwd": fwd_rule, "bwd": bwd_rule, "symbolic_zeros": symbolic_zeros}
-    call = None
-    if _listening:
-        call = events.rule_started(
-            trace,
-            custom_vjp_call_p,
-            params,
-            "jvp",
-            primals,
-            zeros=[type(t) is Zero for t in tangents],
-            impl=_custom_vjp_call_jvp,
-        )
-    with core.set_current_trace(trace.parent):
-        outs, touts = _custom_vjp_call_jvp(
+    return _rule_directly(
+        trace,
+        vals,
+        custom_vjp_call_p,
+        params,
+        _custom_vjp_call_jvp,
+        lambda primals, tangents: _custom_vjp_call_jvp(
             primals,
             tangents,
             call_jaxpr=None,
@@ -284,12 +238,8 @@ def _vjp_jvp_directly(trace: JVPTrace, vals, fwd_rule, bwd_rule, symbolic_zeros,
             num_consts=0,
             symbolic_zeros=symbolic_zeros,
             name=name,
-        )
-    if call is not None:
-        events.rule_applied(
-            call, trace, custom_vjp_call_p, "jvp", outs, zeros=[type(t) is Zero for t in touts]
-        )
-    return [trace.pack(p, t) for p, t in zip(outs, touts)]
+        ),
+    )
 
 
 class CustomVJPPrimal:
