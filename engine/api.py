@@ -234,6 +234,23 @@ def _split_args(fun, args, kwargs, nums):
     return f_partial, dyn
 
 
+def _diff_args(fun, args, kwargs, argnums, allow_int, holomorphic, name):
+    """``fun`` of the ``argnums`` arguments alone and those arguments, checked (the
+    argnums and the arguments' dtypes) as ``name`` does."""
+    nums = _check_argnums(argnums, len(args), name)
+    f_partial, dyn = _split_args(fun, args, kwargs, nums)
+    for d in dyn:
+        _check_input_dtype(d, allow_int, holomorphic, name)
+    return f_partial, dyn
+
+
+def _vjp_maybe_aux(f_partial, dyn, has_aux):
+    """``vjp(f_partial, *dyn)`` as (out, vjp function, aux: None without ``has_aux``)."""
+    if has_aux:
+        return vjp(f_partial, *dyn, has_aux=True)
+    return (*vjp(f_partial, *dyn), None)
+
+
 def _check_input_dtype(x, allow_int, holomorphic, name):
     for leaf in tree_util.tree_leaves(x):
         dt = core.get_aval(leaf).dtype
@@ -264,14 +281,8 @@ def value_and_grad(
 
     @functools.wraps(fun)
     def value_and_grad_f(*args, **kwargs):
-        nums = _check_argnums(argnums, len(args), "grad")
-        f_partial, dyn = _split_args(fun, args, kwargs, nums)
-        for d in dyn:
-            _check_input_dtype(d, allow_int, holomorphic, "grad")
-        if has_aux:
-            ans, vjp_fn, aux = vjp(f_partial, *dyn, has_aux=True)
-        else:
-            ans, vjp_fn = vjp(f_partial, *dyn)
+        f_partial, dyn = _diff_args(fun, args, kwargs, argnums, allow_int, holomorphic, "grad")
+        ans, vjp_fn, aux = _vjp_maybe_aux(f_partial, dyn, has_aux)
         _check_scalar_output(ans, name, holomorphic)
         aval = core.get_aval(ans)
         seed = core.WeakScalar(1, aval.dtype) if aval.weak_type else np.ones((), aval.dtype)
@@ -461,10 +472,7 @@ def jacfwd(
     """The Jacobian by forward mode: one JVP per input element, batched with vmap."""
 
     def jacfun(*args, **kwargs):
-        nums = _check_argnums(argnums, len(args), "jacfwd")
-        f_partial, dyn = _split_args(fun, args, kwargs, nums)
-        for d in dyn:
-            _check_input_dtype(d, False, holomorphic, "jacfwd")
+        f_partial, dyn = _diff_args(fun, args, kwargs, argnums, False, holomorphic, "jacfwd")
         flat_dyn, dyn_tree = tree_flatten(dyn)
         basis, n = _std_basis(flat_dyn)
 
@@ -508,14 +516,8 @@ def jacrev(
     """The Jacobian by reverse mode: one VJP per output element, batched with vmap."""
 
     def jacfun(*args, **kwargs):
-        nums = _check_argnums(argnums, len(args), "jacrev")
-        f_partial, dyn = _split_args(fun, args, kwargs, nums)
-        for d in dyn:
-            _check_input_dtype(d, allow_int, holomorphic, "jacrev")
-        if has_aux:
-            y, pullback, aux = vjp(f_partial, *dyn, has_aux=True)
-        else:
-            y, pullback = vjp(f_partial, *dyn)
+        f_partial, dyn = _diff_args(fun, args, kwargs, argnums, allow_int, holomorphic, "jacrev")
+        y, pullback, aux = _vjp_maybe_aux(f_partial, dyn, has_aux)
         flat_y, y_tree = tree_flatten(y)
         basis, n = _std_basis(flat_y)
         cts = vmap(lambda *b: pullback(tree_unflatten(y_tree, b)))(*basis)
