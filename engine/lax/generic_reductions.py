@@ -121,10 +121,8 @@ def reduce(operands, init_values, computation, dimensions, out_sharding=None):
         return _reduce(operands, init_values, computation, dimensions)
 
 
-def _reduce(operands, init_values, computation, dimensions):
-    from ..numpy._util import as_operand
-    from .convert import convert_element_type
-
+def flatten_operands_and_inits(operands, init_values):
+    """(operand leaves, their tree, init leaves, their tree), checked to match."""
     flat, tree = tree_util.tree_flatten(operands)
     inits, init_tree = tree_util.tree_flatten(init_values)
     if tree != init_tree:
@@ -135,6 +133,14 @@ def _reduce(operands, init_values, computation, dimensions):
         raise ValueError(
             f"Must have same total number of operands as init_values:  {len(flat)} vs. {len(inits)}"
         )
+    return flat, tree, inits, init_tree
+
+
+def _reduce(operands, init_values, computation, dimensions):
+    from ..numpy._util import as_operand
+    from .convert import convert_element_type
+
+    flat, tree, inits, init_tree = flatten_operands_and_inits(operands, init_values)
     dimensions = tuple(int(d) for d in dimensions)
     monoid = _monoid(computation, inits)
     if monoid is not None:

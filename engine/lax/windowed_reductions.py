@@ -541,17 +541,9 @@ def _reduce_window(
     window_dilation,
 ):
     from ..numpy._util import as_operand
+    from .generic_reductions import flatten_operands_and_inits
 
-    flat, tree = tree_util.tree_flatten(operand)
-    inits, init_tree = tree_util.tree_flatten(init_value)
-    if tree != init_tree:
-        raise ValueError(
-            f"Operands must have the same tree structure as init_values: {tree} vs. {init_tree}"
-        )
-    if len(flat) != len(inits):
-        raise ValueError(
-            f"Must have same total number of operands as init_values:  {len(flat)} vs. {len(inits)}"
-        )
+    flat, tree, inits, init_tree = flatten_operands_and_inits(operand, init_value)
     if not flat:
         raise ValueError("reduce_window must have at least one operand.")
     flat = [as_operand(x) for x in flat]
