@@ -15,7 +15,10 @@ ENGINE_DIR = os.path.dirname(os.path.abspath(engine.__file__))
 
 
 @pytest.fixture(autouse=True)
-def _restore_mode():
+def _restore_mode(monkeypatch):
+    # These tests describe a plain Python process: another test in the same worker may
+    # have started an IPython shell, under which "auto" means tracebackhide.
+    monkeypatch.setattr(traceback_util, "_running_under_ipython", lambda: False)
     old = engine.config.jax_traceback_filtering
     yield
     engine.config.update("jax_traceback_filtering", old)
@@ -128,9 +131,11 @@ def test_invalid_mode_is_refused():
     assert engine.config.jax_traceback_filtering in traceback_util._MODES
 
 
-def test_mode_auto_picks_quiet_outside_ipython():
+def test_mode_auto_picks_quiet_outside_ipython(monkeypatch):
     engine.config.update("jax_traceback_filtering", "auto")
-    assert traceback_util.mode() in ("quiet_remove_frames", "tracebackhide")
+    assert traceback_util.mode() == "quiet_remove_frames"
+    monkeypatch.setattr(traceback_util, "_running_under_ipython", lambda: True)
+    assert traceback_util.mode() == "tracebackhide"
 
 
 def test_successful_calls_are_unchanged():
