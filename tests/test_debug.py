@@ -265,7 +265,11 @@ def test_debug_nans_names_the_primitive(flags, jitted):
         m.jax.config.update("jax_debug_nans", True)
         f = _log_twice(m)
         g = m.jax.jit(f) if jitted else f
-        with pytest.raises(FloatingPointError, match=r"invalid value \(nan\) encountered in log"):
+        # JAX's wording depends on its process state (in a long test worker its
+        # de-optimized rerun may report "did not produce invalid values"): JAX is held to
+        # the class, the engine to the class and the message
+        phrase = r"invalid value \(nan\) encountered in log" if m is E else None
+        with pytest.raises(FloatingPointError, match=phrase):
             g(np.float32(-1.0))
         assert float(g(np.float32(2.0))) == pytest.approx(2 * np.log(2.0))  # still usable
     with pytest.raises(FloatingPointError, match=r"test_debug\.py:\d+ \(f\)"):  # the user's line
