@@ -913,6 +913,7 @@ def _compile_options(device, options, dump_dir):
 # an exiting interpreter waits for it instead of tearing XLA down under it.
 
 _WAIT_SLICE_S = 0.05
+_CALL_STACK_BYTES = 512 * 1024 * 1024
 _background: set = set()  # calls abandoned by a Ctrl-C and still running
 _background_lock = threading.Lock()
 
@@ -944,10 +945,17 @@ def run_interruptibly(fn, what="call"):
     if threading.current_thread() is not threading.main_thread():
         return fn()
     call = _Call(fn, what)
+    # XLA's compiler recurses deeply on nested loops: give its thread the room the main
+    # thread would have (a pthread's default stack overflowed on a vmapped x64 gamma
+    # sampler). The size is a reservation of address space, not memory.
+    old_size = threading.stack_size()
     try:
+        threading.stack_size(_CALL_STACK_BYTES)
         call.start()
-    except RuntimeError:  # no new threads (e.g. at interpreter shutdown): call directly
+    except (RuntimeError, ValueError):  # no new threads (e.g. at shutdown): call directly
         return fn()
+    finally:
+        threading.stack_size(old_size)
     try:
         while not call.done.wait(_WAIT_SLICE_S):
             pass
