@@ -11,11 +11,13 @@ versions are looked up with ``getattr`` and fail with a message naming what is
 missing.
 """
 
+import atexit
 import ctypes
 import glob
 import importlib.metadata
 import importlib.util
 import os
+import queue
 import re
 import sys
 import threading
@@ -918,24 +920,59 @@ _background: set = set()  # calls abandoned by a Ctrl-C and still running
 _background_lock = threading.Lock()
 
 
-class _Call(threading.Thread):
-    def __init__(self, fn, what):
-        super().__init__(name=f"glassjax-{what}", daemon=False)
-        self._fn = fn
+class _Call:
+    """One jaxlib call handed to the worker thread, and its outcome."""
+
+    def __init__(self, fn):
+        self.fn = fn
         self.done = threading.Event()
         self.result = None
         self.error = None
 
     def run(self):
         try:
-            self.result = self._fn()
+            self.result = self.fn()
         except BaseException as e:  # handed to the waiting thread
             self.error = e
         finally:
-            self._fn = None
+            self.fn = None
             self.done.set()
             with _background_lock:
                 _background.discard(self)
+
+
+# One long-lived worker runs the main thread's compiles, one at a time, so that XLA sees
+# the same thread every time (as it would the main thread) and never a thread that exits
+# under its thread-local state. It is a daemon; at exit we wait for a call it is still
+# running, so XLA is never torn down under a compile.
+_calls: queue.SimpleQueue = queue.SimpleQueue()
+_worker_thread: list = []
+
+
+def _worker_loop():
+    while True:
+        _calls.get().run()
+
+
+def _worker():
+    if not _worker_thread:
+        old_size = threading.stack_size()
+        try:
+            threading.stack_size(_CALL_STACK_BYTES)  # XLA's compiler recurses deeply
+            t = threading.Thread(target=_worker_loop, name="glassjax-compile", daemon=True)
+            t.start()
+        finally:
+            threading.stack_size(old_size)
+        _worker_thread.append(t)
+    return _worker_thread[0]
+
+
+@atexit.register
+def _wait_for_background_calls():
+    with _background_lock:
+        pending = list(_background)
+    for call in pending:
+        call.done.wait()
 
 
 def run_interruptibly(fn, what="call"):
@@ -944,24 +981,18 @@ def run_interruptibly(fn, what="call"):
     Off the main thread (where no SIGINT is delivered) this is a plain call."""
     if threading.current_thread() is not threading.main_thread():
         return fn()
-    call = _Call(fn, what)
-    # XLA's compiler recurses deeply on nested loops: give its thread the room the main
-    # thread would have (a pthread's default stack overflowed on a vmapped x64 gamma
-    # sampler). The size is a reservation of address space, not memory.
-    old_size = threading.stack_size()
+    call = _Call(fn)
     try:
-        threading.stack_size(_CALL_STACK_BYTES)
-        call.start()
+        _worker()
     except (RuntimeError, ValueError):  # no new threads (e.g. at shutdown): call directly
         return fn()
-    finally:
-        threading.stack_size(old_size)
+    _calls.put(call)
     try:
         while not call.done.wait(_WAIT_SLICE_S):
             pass
     except BaseException:
         # KeyboardInterrupt (or any exception a signal handler raised): leave the call
-        # to finish on its own thread; its result is discarded.
+        # to finish on the worker; its result is discarded.
         with _background_lock:
             if not call.done.is_set():
                 _background.add(call)
