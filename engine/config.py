@@ -25,6 +25,16 @@ class Config:
         "jax_debug_nans": os.environ.get("JAX_DEBUG_NANS", "0").lower() in ("1", "true"),
         "jax_debug_infs": os.environ.get("JAX_DEBUG_INFS", "0").lower() in ("1", "true"),
         "jax_check_tracer_leaks": False,
+        # engine/compilation_cache.py: the persistent compilation cache (JAX's names)
+        "jax_compilation_cache_dir": os.environ.get("JAX_COMPILATION_CACHE_DIR") or None,
+        "jax_enable_compilation_cache": os.environ.get("JAX_ENABLE_COMPILATION_CACHE", "1").lower()
+        in ("1", "true"),
+        "jax_persistent_cache_min_compile_time_secs": 1.0,
+        "jax_persistent_cache_min_entry_size_bytes": 0,
+        "jax_persistent_cache_enable_xla_caches": "xla_gpu_per_fusion_autotune_cache_dir",
+        "jax_compilation_cache_max_size": -1,
+        "jax_compilation_cache_include_metadata_in_key": False,
+        "jax_raise_persistent_cache_errors": False,
     }
     # Flags whose value changes what tracing or lowering produces (part of cache keys).
     # ``jax_disable_jit`` is not one: it bypasses the caches altogether.

@@ -21,6 +21,7 @@ import queue
 import re
 import sys
 import threading
+import time
 import warnings
 
 import jaxlib
@@ -30,6 +31,7 @@ from jaxlib import xla_client as xc
 from jaxlib.mlir import ir
 from jaxlib.mlir.dialects import chlo, stablehlo
 
+from . import compilation_cache as _pcache
 from . import errors as _errors
 from .config import config
 
@@ -152,12 +154,15 @@ _default_device = None
 _GPU_PLATFORMS = ("cuda", "rocm")
 
 
-def set_cpu_device_count(n: int):
+def set_cpu_device_count(n: int | None):
     """Make the CPU client with ``n`` devices; only before the first backend use.
 
     The environment variable JAX_NUM_CPU_DEVICES does the same.
     """
     global _cpu_device_count
+    if n is None:
+        _cpu_device_count = None
+        return
     if _backends is not None:
         raise RuntimeError(
             "set_cpu_device_count() must be called before the CPU backend is "
@@ -222,6 +227,20 @@ def _register_cuda_solver_targets():
         if names:
             break
     _linalg_targets["cuda"] = frozenset(names)
+
+
+def _on_config_change(name, value):
+    if name == "jax_num_cpu_devices":
+        if _backends is not None:
+            raise RuntimeError(
+                "jax_num_cpu_devices config should be updated before backends are "
+                "initialized (before the first devices(), device_put or compile)."
+            )
+        set_cpu_device_count(value if value is not None and value >= 0 else None)
+
+
+config.define("jax_num_cpu_devices", -1)
+config.on_change(_on_config_change)
 
 
 def _make_cpu_client():
@@ -803,6 +822,8 @@ def _result_handler(aval, sharding):
 class Executable:
     """A compiled program on one device. ``exe(bufs) -> list of result arrays``."""
 
+    loaded_from_cache = False  # True when read from the persistent compilation cache
+
     def __init__(self, loaded, device, out_avals, mlir_text, dump_dir=None):
         self._loaded = loaded
         self._execute = loaded.execute_sharded
@@ -1056,11 +1077,23 @@ def compile(
         mlir_text = _set_donors(mlir_text, set(donated))
     opts = _compile_options(device, options, dump_dir)
     client = device.client
+    # Persistent cache: not for pass dumps (their files are the point) nor for modules
+    # calling Python callbacks (their callback lists live in this process only).
+    key = None
+    if dump_dir is None and HOST_CALLBACKS_ATTR not in mlir_text and _pcache.cache_dir():
+        _pcache.enable_xla_caches(opts.executable_build_options.debug_options, client.platform)
+        key = _pcache.cache_key(mlir_text, _module_name(mlir_text), device, opts, jaxlib_version())
+        hit = _pcache.load(key, client, xc.DeviceList((device,)), opts)
+        if hit is not None:
+            exe = Executable(hit[0], device, out_avals, mlir_text, dump_dir)
+            exe.loaded_from_cache = True
+            return exe
     compile_fn = getattr(client, "compile_and_load", None) or _require(client, "compile", "compile")
     if HOST_CALLBACKS_ATTR in mlir_text:
         work = lambda: _compile_with_host_callbacks(compile_fn, mlir_text, device, opts)  # noqa: E731
     else:
         work = lambda: compile_fn(mlir_text, xc.DeviceList((device,)), opts)  # noqa: E731
+    started = time.perf_counter()
     try:
         loaded = run_interruptibly(work, "XLA compile")
     except Exception as e:
@@ -1068,7 +1101,17 @@ def compile(
         if "No such compile option" in message:
             raise ValueError(f"Unknown XLA option: {message}") from None
         raise
+    if key is not None:
+        _pcache.store(key, loaded, time.perf_counter() - started)
     return Executable(loaded, device, out_avals, mlir_text, dump_dir)
+
+
+_MODULE_NAME_RE = re.compile(r"module @([\w.$-]+)")
+
+
+def _module_name(mlir_text: str) -> str:
+    m = _MODULE_NAME_RE.search(mlir_text[:4096])
+    return m.group(1) if m else "module"
 
 
 # ---------------------------------------------------------------------------

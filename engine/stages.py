@@ -151,6 +151,8 @@ class Compiled:
         self._exe = exe
         self.dump_dir = dump_dir
         self.compile_seconds = 0.0
+        # read from the persistent compilation cache (engine/compilation_cache.py)
+        self.loaded_from_cache: bool = bool(getattr(exe, "loaded_from_cache", False))
         t = lowered.traced
         self._const_bufs = [
             dispatch.device_put_value(c, t.device, guard=False)._buf for c in lowered._consts

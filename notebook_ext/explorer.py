@@ -257,6 +257,8 @@ def executable_pane(report, hlo_opt, note=None):
     instruction), each row linkable like the optimized HLO's instructions."""
     rows = []
     if report is not None:
+        if getattr(report, "loaded_from_cache", False):
+            rows.append(("executable", "loaded from cache"))
         c = report.cost
         rows += [
             ("flops (XLA estimate)", f"{c['flops']:,.0f}"),

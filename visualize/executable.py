@@ -97,6 +97,8 @@ class ExecutableReport:
         device = getattr(exe, "device", None)
         self.device = str(device) if device is not None else None
         self.platform = getattr(device, "platform", None)
+        # True when the engine read this executable from its persistent compilation cache
+        self.loaded_from_cache = bool(getattr(compiled, "loaded_from_cache", False))
         self.cost = self._cost(compiled.cost_analysis())
         self.memory = self._memory(dict(compiled.memory_analysis()), timeline)
         self.timing = None
@@ -237,6 +239,7 @@ class ExecutableReport:
             "name": self.name,
             "device": self.device,
             "platform": self.platform,
+            "loaded_from_cache": self.loaded_from_cache,
             "cost": self.cost,
             "memory": self.memory,
             "timing": self.timing,
