@@ -25,6 +25,7 @@ from . import (  # noqa: F401,E402
     numpy,  # noqa: F401
     random,  # noqa: F401
     scipy,  # noqa: F401
+    sharding,  # noqa: F401
     tree_util,  # noqa: F401
 )
 from . import array_methods as _array_methods  # noqa: F401
@@ -78,6 +79,7 @@ from .debugging import (  # noqa: F401,E402
 )
 from .dtypes import float0  # noqa: F401
 from .jit import all_jitted, jit  # noqa: F401
+from .sharding import NamedSharding, P, make_mesh, set_mesh  # noqa: F401,E402
 from .transfer_guard import (  # noqa: F401,E402
     transfer_guard,
     transfer_guard_device_to_device,

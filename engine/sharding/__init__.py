@@ -1,0 +1,20 @@
+"""``jax.sharding``: meshes of devices and how arrays are laid out over them."""
+
+from .mesh import (  # noqa: F401
+    AbstractMesh,
+    AxisType,
+    Mesh,
+    get_abstract_mesh,
+    get_mesh,
+    make_mesh,
+    set_mesh,
+)
+from .named import (  # noqa: F401
+    UNCONSTRAINED,
+    DuplicateSpecError,
+    NamedSharding,
+    P,
+    PartitionSpec,
+    Sharding,
+    SingleDeviceSharding,
+)
