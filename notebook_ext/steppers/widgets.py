@@ -8,13 +8,19 @@ import time
 
 import ipywidgets as widgets
 
+from visualize.static_steps import MAX_DECK_STEPS, deck_window, step_deck
+
+from ..static_form import StaticMirror
 from . import render
 
 
-class StepperWidget(widgets.VBox):
+class StepperWidget(StaticMirror, widgets.VBox):
     """A view over one or more *tracks* of steps: ``tracks`` is a list of
     ``(name, count, render(i) -> html)``; with several, a toggle picks the track (the
-    autodiff stepper's stages). ``model`` is the pure stepper behind it."""
+    autodiff stepper's stages). ``model`` is the pure stepper behind it. Displayed, it
+    also shows a static copy holding every recorded step (see ``static_form``)."""
+
+    static_kind = "stepper"
 
     def __init__(self, model, tracks, *, interval=700):
         self.model = model
@@ -108,6 +114,34 @@ class StepperWidget(widgets.VBox):
         data["text/html"] = f"<style>{render.css()}</style>{self.body.value}"
         return data
 
+    # -- static copy: every recorded step, the current one shown first
+    def static_text(self):
+        return self.summary()
+
+    def static_html(self):
+        cache = self.__dict__.setdefault("_step_html", {})
+        counts = [max(n, 1) for _, n, _ in self.tracks]
+        current = (self._track, self.slider.value)
+        windows = deck_window(counts, current, MAX_DECK_STEPS)
+        tracks = []
+        for t, (name, _, fn) in enumerate(self.tracks):
+            steps = []
+            for i in windows[t]:
+                if (t, i) not in cache:
+                    cache[(t, i)] = fn(i)
+                steps.append(cache[(t, i)])
+            tracks.append((name, steps))
+        # rendering a step moves the model there: put it back on the shown step
+        self.tracks[self._track][2](self.slider.value)
+        deck = step_deck(
+            tracks,
+            current,
+            title=f"{self.summary()} (saved; the buttons below step through the recording)",
+            first=[w.start for w in windows],
+            totals=counts,
+        )
+        return f"<style>{render.css()}</style>{deck}"
+
     # -- internals
     def _select_track(self, t):
         self._track = t
@@ -142,6 +176,7 @@ class StepperWidget(widgets.VBox):
                 f'<div class="gj-st-error"><b>could not render this step</b>: '
                 f"{render.e(type(exc).__name__)}: {render.e(exc)}</div>"
             )
+        self.refresh_static()
 
 
 class ProgressReporter:
