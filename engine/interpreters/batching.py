@@ -3,7 +3,9 @@ each primitive's batching rule computes on the whole batch at once."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import contextlib
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from .. import core, events
@@ -11,6 +13,51 @@ from ..core import Tracer
 from ..events import active as _listening
 
 not_mapped = None
+
+
+# ---------------------------------------------------------------------------- named axes
+#
+# The named axes in scope (vmap's axis_name, shard_map's mesh axes, pmap's axis) are a
+# dynamic stack of (name, size) frames: collectives look their axes up here. Collective
+# primitives register in ``collective_batchers``: a BatchTrace runs their rule even on
+# unbatched operands when its own axis is one they reduce over (psum of a constant,
+# axis_index, which has no operands at all).
+
+
+class _AxisContext(threading.local):
+    def __init__(self) -> None:
+        self.frames: list[tuple[Any, int]] = []
+        self.rule_axis_name: Any = None  # the named axis whose batching rule is running
+
+
+_axes = _AxisContext()
+_INHERIT = object()
+
+# primitive -> (axis names its params name, rule(size, name, vals, dims, **params))
+collective_batchers: dict[core.Primitive, tuple[Callable[..., Any], Callable[..., Any]]] = {}
+
+
+@contextlib.contextmanager
+def extend_axis_env(frames: Sequence[tuple[Any, int]]) -> Iterator[None]:
+    """Bind named axes (name, size) while tracing the code inside."""
+    n = len(_axes.frames)
+    _axes.frames.extend(frames)
+    try:
+        yield
+    finally:
+        del _axes.frames[n:]
+
+
+def axis_frame_size(name: Any) -> int | None:
+    """The size of the innermost axis bound to ``name``, or None where none is."""
+    for n, size in reversed(_axes.frames):
+        if n == name:
+            return size
+    return None
+
+
+def current_rule_axis_name() -> Any:
+    return _axes.rule_axis_name
 
 
 class BatchTracer(Tracer):
@@ -36,9 +83,12 @@ class BatchTrace(core.Trace):
 
     interpreter = "batching"
 
-    def __init__(self, parent: core.Trace | None, axis_size: int, axis_name: Any = None) -> None:
+    def __init__(
+        self, parent: core.Trace | None, axis_size: int, axis_name: Any = _INHERIT
+    ) -> None:
         self.axis_size = axis_size
-        self.axis_name = axis_name
+        # a trace made inside a batching rule (a jit body's) batches the same named axis
+        self.axis_name = _axes.rule_axis_name if axis_name is _INHERIT else axis_name
         super().__init__(parent)
 
     def event_info(self) -> dict[str, Any]:
@@ -56,6 +106,11 @@ class BatchTrace(core.Trace):
     ) -> Any:
         vals, dims = zip(*map(self.lift, args)) if args else ((), ())
         unbatched = all(d is None for d in dims)
+        collective = collective_batchers.get(primitive)
+        if collective is not None and (
+            not unbatched or (self.axis_name is not None and self.axis_name in collective[0](params))
+        ):
+            return self._process_collective(primitive, vals, dims, params, collective[1])
         call = None
         if _listening:
             call = events.rule_started(
@@ -77,8 +132,24 @@ class BatchTrace(core.Trace):
         rule = primitive.batch
         if rule is None:
             raise NotImplementedError(f"Batching rule for '{primitive.name}' not implemented")
+        prev, _axes.rule_axis_name = _axes.rule_axis_name, self.axis_name
+        try:
+            with core.set_current_trace(self.parent):
+                out, out_dims = rule(self.axis_size, vals, dims, **params)
+        finally:
+            _axes.rule_axis_name = prev
+        if call is not None:
+            events.rule_applied(call, self, primitive, "batch", out, dims=out_dims)
+        if primitive.multiple_results:
+            return [self.pack(x, d) for x, d in zip(out, out_dims)]
+        return self.pack(out, out_dims)
+
+    def _process_collective(self, primitive, vals, dims, params, rule):
+        call = None
+        if _listening:
+            call = events.rule_started(self, primitive, params, "batch", vals, dims=dims, impl=rule)
         with core.set_current_trace(self.parent):
-            out, out_dims = rule(self.axis_size, vals, dims, **params)
+            out, out_dims = rule(self.axis_size, self.axis_name, vals, dims, **params)
         if call is not None:
             events.rule_applied(call, self, primitive, "batch", out, dims=out_dims)
         if primitive.multiple_results:
@@ -95,15 +166,16 @@ def batch_flat(
     vals: Sequence[Any],
     in_dims: Sequence[int | None],
     out_dims_wanted: Any,
-    axis_name: Any = None,
+    axis_name: Any = _INHERIT,
 ) -> list[Any]:
     """Run ``flat_fun`` on batched values; move each output's batch axis to the wanted
     position (broadcasting unbatched outputs), or keep it unbatched where the wanted
     axis is None and the output does not depend on the batch."""
     trace = BatchTrace(core.current_trace(), axis_size, axis_name)
     args = [BatchTracer(trace, v, d) if d is not None else v for v, d in zip(vals, in_dims)]
+    frames = [] if trace.axis_name is None else [(trace.axis_name, axis_size)]
     try:
-        with core.set_current_trace(trace):
+        with core.set_current_trace(trace), extend_axis_env(frames):
             outs = flat_fun(*args)
         if callable(out_dims_wanted):  # when it depends on the output's tree
             out_dims_wanted = out_dims_wanted()

@@ -75,7 +75,6 @@ def jvp_jaxpr(
     return jaxpr, tuple(out_nz)
 
 
-@memo_on_jaxpr
 def batch_jaxpr(
     closed: core.ClosedJaxpr,
     size: int,
@@ -84,14 +83,22 @@ def batch_jaxpr(
 ) -> tuple[core.ClosedJaxpr, tuple[bool, ...]]:
     """Batch a jaxpr whose inputs are batched at ``in_dims`` (None: unbatched). Outputs
     are batched at axis 0, or left unbatched where possible and not instantiated.
-    Returns (ClosedJaxpr, out_batched)."""
+    Returns (ClosedJaxpr, out_batched). Inside a named vmap the axis name is part of
+    the memo key: collectives over it batch differently from those over others."""
+    return _batch_jaxpr(
+        closed, size, in_dims, instantiate_out, batching.current_rule_axis_name()
+    )
+
+
+@memo_on_jaxpr
+def _batch_jaxpr(closed, size, in_dims, instantiate_out, axis_name):
     avals = [
         a if d is None else core.unmapped_aval(size, d, a) for a, d in zip(closed.in_avals, in_dims)
     ]
     out_b = []
 
     def fun(*args):
-        trace = batching.BatchTrace(core.current_trace(), size)
+        trace = batching.BatchTrace(core.current_trace(), size, axis_name)
         ins = [
             batching.BatchTracer(trace, v, d) if d is not None else v for v, d in zip(args, in_dims)
         ]

@@ -28,3 +28,4 @@ from .windowed_reductions import *  # noqa: F401,F403
 # (last on purpose: their names win over older modules' of the same name)
 from .extra_ops import *  # noqa: F401,F403,E402
 from .shape_extra import *  # noqa: F401,F403,E402
+from .parallel import *  # noqa: F401,F403,E402

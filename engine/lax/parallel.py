@@ -1,0 +1,720 @@
+"""Collectives over named axes (psum, pmean, pmax, pmin, all_gather, psum_scatter,
+all_to_all, ppermute, pbroadcast, axis_index, axis_size, pcast) with their rules.
+
+A named axis is bound by ``vmap(..., axis_name=)``, ``shard_map`` (its mesh axes) or
+``pmap``. Under vmap a collective's batching rule computes it on the whole batch (psum
+over the vmapped axis is a reduce_sum over the batch axis). ``shard_map`` runs its
+body the same way, with one nested batch axis per mesh axis, so these rules are also
+what gives a shard_map its values on any number of devices.
+
+Differentiation follows JAX's rules for pmap-style collectives: psum transposes to
+psum (a psum is a psum followed by a broadcast), all_gather to psum_scatter and back,
+ppermute to the inverse permutation, all_to_all to the swapped all_to_all.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from .. import core, tree_util
+from ..core import Primitive, ShapedArray
+from ..interpreters import batching
+from ..interpreters.jvp import deflinear
+from . import elementwise as ew
+from .convert import convert_element_type
+from .logic import eq, select
+from .reductions import reduce_max, reduce_min, reduce_sum
+from .structural import broadcast_in_dim, full_like, iota, reshape, transpose
+
+__all__ = [
+    "psum",
+    "pmean",
+    "pmax",
+    "pmin",
+    "all_gather",
+    "psum_scatter",
+    "all_to_all",
+    "ppermute",
+    "pshuffle",
+    "pbroadcast",
+    "pcast",
+    "axis_index",
+    "axis_size",
+    "psum_p",
+    "pmax_p",
+    "pmin_p",
+    "all_gather_p",
+    "reduce_scatter_p",
+    "all_to_all_p",
+    "ppermute_p",
+    "pbroadcast_p",
+    "axis_index_p",
+    "pvary_p",
+]
+
+
+# ---------------------------------------------------------------------------- axis names
+
+
+def _as_axes(axis_name: Any) -> tuple[Any, ...]:
+    return tuple(axis_name) if isinstance(axis_name, (tuple, list)) else (axis_name,)
+
+
+def _check_axis_names(axes: tuple[Any, ...], api_name: str) -> None:
+    for name in axes:
+        if isinstance(name, int):
+            raise NotImplementedError(
+                f"{api_name} over a positional (integer) axis is not implemented; "
+                "reduce positional axes with lax.reduce_sum and friends"
+            )
+        if batching.axis_frame_size(name) is None:
+            raise NameError(
+                f"Found an unbound axis name: {name}. To fix this, please call "
+                f"{api_name} under `jax.shard_map`."
+            )
+
+
+def _no_groups(axis_index_groups: Any, api_name: str) -> None:
+    if axis_index_groups is not None:
+        raise NotImplementedError(f"{api_name} with axis_index_groups is not implemented")
+
+
+def axis_size(axis_name: Any) -> int:
+    """The size of the named axis (a product over a tuple of names), a Python int."""
+    axes = _as_axes(axis_name)
+    _check_axis_names(axes, "axis_size")
+    return math.prod(batching.axis_frame_size(n) for n in axes)  # type: ignore[misc]
+
+
+def _collective_axes(key: str):
+    return lambda params: _as_axes(params[key])
+
+
+def _impl_outside(name: str):
+    """Eager evaluation reaches a collective only when no named axis took it."""
+
+    def impl(*args, **params):
+        axes = params.get("axes", params.get("axis_name"))
+        first = _as_axes(axes)[0]
+        raise NameError(
+            f"Found an unbound axis name: {first}. To fix this, please call {name} "
+            "under `jax.shard_map`."
+        )
+
+    return impl
+
+
+def _moveaxis(x: Any, src: int, dst: int) -> Any:
+    nd = core.get_aval(x).ndim
+    src, dst = src % nd, dst % nd
+    if src == dst:
+        return x
+    perm = [i for i in range(nd) if i != src]
+    perm.insert(dst, src)
+    return transpose(x, tuple(perm))
+
+
+def _split_axis(x: Any, axis: int, factor: int) -> Any:
+    shape = list(core.get_aval(x).shape)
+    shape[axis : axis + 1] = [factor, shape[axis] // factor]
+    return reshape(x, tuple(shape))
+
+
+def _fold_axis(x: Any, axis: int) -> Any:
+    """Merge axis and axis+1 into one."""
+    shape = list(core.get_aval(x).shape)
+    shape[axis : axis + 2] = [shape[axis] * shape[axis + 1]]
+    return reshape(x, tuple(shape))
+
+
+def _broadcast_batch(x: Any, size: int, d: int | None) -> tuple[Any, int]:
+    if d is not None:
+        return x, d
+    return batching.move_batch_axis(size, None, 0, x), 0
+
+
+def _take_along(x: Any, indices: np.ndarray, axis: int) -> Any:
+    """x with axis ``axis`` reindexed by a static index list (a static gather)."""
+    from .slicing import index_in_dim
+    from .structural import concatenate
+
+    parts = [index_in_dim(x, int(i), axis, keepdims=True) for i in indices]
+    return parts[0] if len(parts) == 1 else concatenate(parts, axis)
+
+
+# ---------------------------------------------------------------------------- psum, pmax, pmin
+
+
+def _allreduce_abstract_eval(x: ShapedArray, *, axes, axis_index_groups) -> ShapedArray:
+    return x
+
+
+def _make_allreduce(name: str, reduce_batch, if_unbatched) -> Primitive:
+    prim = Primitive(name)
+    prim.def_abstract_eval(_allreduce_abstract_eval)
+    prim.def_impl(_impl_outside(name))
+
+    def rule(size, frame, vals, dims, *, axes, axis_index_groups):
+        (x,), (d,) = vals, dims
+        if frame not in axes:
+            return prim.bind(x, axes=axes, axis_index_groups=axis_index_groups), d
+        _no_groups(axis_index_groups, name)
+        rest = tuple(a for a in axes if a != frame)
+        y = if_unbatched(x, size) if d is None else reduce_batch(x, (d,))
+        if rest:
+            y = prim.bind(y, axes=rest, axis_index_groups=None)
+        return y, None
+
+    batching.collective_batchers[prim] = (_collective_axes("axes"), rule)
+    return prim
+
+
+def _scale(x, size):
+    return ew.mul(x, full_like(x, size))
+
+
+psum_p = _make_allreduce("psum", reduce_sum, _scale)
+pmax_p = _make_allreduce("pmax", reduce_max, lambda x, size: x)
+pmin_p = _make_allreduce("pmin", reduce_min, lambda x, size: x)
+
+
+def _psum_transpose(ct, x, *, axes, axis_index_groups):
+    return [psum_p.bind(ct, axes=axes, axis_index_groups=axis_index_groups)]
+
+
+deflinear(psum_p, _psum_transpose)
+
+
+def _reduce_leaves(x, axis_name, axis_index_groups, prim, api_name):
+    axes = _as_axes(axis_name)
+    if not axes:
+        return x
+    _check_axis_names(axes, api_name)
+    _no_groups(axis_index_groups, api_name)
+
+    def bind(leaf):
+        if prim is psum_p and core.get_aval(leaf).dtype == np.bool_:
+            leaf = convert_element_type(leaf, np.int32)
+        if prim is psum_p and not core.is_tracer(leaf):
+            # a constant is the same on every member: the sum is a multiple of it
+            return axis_size(axes) * leaf
+        return prim.bind(leaf, axes=axes, axis_index_groups=None)
+
+    return tree_util.tree_map(bind, x)
+
+
+def psum(x: Any, axis_name: Any, *, axis_index_groups: Any = None) -> Any:
+    """All-reduce sum of ``x`` (a pytree) over the named axis or axes."""
+    return _reduce_leaves(x, axis_name, axis_index_groups, psum_p, "psum")
+
+
+def pmax(x: Any, axis_name: Any, *, axis_index_groups: Any = None) -> Any:
+    """All-reduce maximum of ``x`` over the named axis or axes."""
+    return _reduce_leaves(x, axis_name, axis_index_groups, pmax_p, "pmax")
+
+
+def pmin(x: Any, axis_name: Any, *, axis_index_groups: Any = None) -> Any:
+    """All-reduce minimum of ``x`` over the named axis or axes."""
+    return _reduce_leaves(x, axis_name, axis_index_groups, pmin_p, "pmin")
+
+
+def pmean(x: Any, axis_name: Any, *, axis_index_groups: Any = None) -> Any:
+    """All-reduce mean of ``x`` over the named axis or axes."""
+    total = psum(x, axis_name, axis_index_groups=axis_index_groups)
+    n = axis_size(axis_name)
+    return tree_util.tree_map(lambda v: v / n, total)
+
+
+# ---------------------------------------------------------------------------- axis_index
+
+axis_index_p = Primitive("axis_index")
+axis_index_p.def_impl(_impl_outside("axis_index"))
+
+
+@axis_index_p.def_abstract_eval
+def _axis_index_abstract_eval(*, axis_name):
+    return ShapedArray((), np.int32)
+
+
+def _axis_index_rule(size, frame, vals, dims, *, axis_name):
+    return iota(np.int32, size), 0
+
+
+batching.collective_batchers[axis_index_p] = (_collective_axes("axis_name"), _axis_index_rule)
+
+
+def axis_index(axis_name: Any) -> Any:
+    """This member's index along the named axis (row-major over a tuple of names)."""
+    axes = _as_axes(axis_name)
+    _check_axis_names(axes, "axis_index")
+    if len(axes) == 1:
+        return axis_index_p.bind(axis_name=axes[0])
+    index, inner = None, 1
+    for name in reversed(axes):
+        term = ew.mul(axis_index_p.bind(axis_name=name), np.int32(inner))
+        index = term if index is None else ew.add(index, term)
+        inner *= axis_size(name)
+    return index
+
+
+# ---------------------------------------------------------------------------- ppermute
+
+ppermute_p = Primitive("ppermute")
+ppermute_p.def_impl(_impl_outside("ppermute"))
+ppermute_p.def_abstract_eval(lambda x, *, axis_name, perm: x)
+
+
+def _ppermute_rule(size, frame, vals, dims, *, axis_name, perm):
+    (x,), (d,) = vals, dims
+    if frame not in axis_name:
+        return ppermute_p.bind(x, axis_name=axis_name, perm=perm), d
+    rest = tuple(a for a in axis_name if a != frame)
+    if rest:
+        raise NotImplementedError("ppermute over several named axes under vmap")
+    x, d = _broadcast_batch(x, size, d)
+    source = np.zeros(size, np.int64)
+    received = np.zeros(size, bool)
+    for src, dst in perm:
+        source[dst], received[dst] = src, True
+    y = _take_along(x, source, d)
+    if not received.all():  # members nobody sends to receive zeros
+        shape = core.get_aval(y).shape
+        mask = broadcast_in_dim(np.asarray(received), shape, (d,))
+        y = select(mask, y, full_like(y, 0))
+    return y, d
+
+
+batching.collective_batchers[ppermute_p] = (_collective_axes("axis_name"), _ppermute_rule)
+
+
+def _ppermute_transpose(ct, x, *, axis_name, perm):
+    inverse = tuple((dst, src) for src, dst in perm)
+    return [ppermute_p.bind(ct, axis_name=axis_name, perm=inverse)]
+
+
+deflinear(ppermute_p, _ppermute_transpose)
+
+
+def ppermute(x: Any, axis_name: Any, perm: Any) -> Any:
+    """Send each member's ``x`` to another: ``perm`` lists (source, destination) pairs;
+    members no one sends to get zeros."""
+    axes = _as_axes(axis_name)
+    _check_axis_names(axes, "ppermute")
+    perm = tuple((int(s), int(d)) for s, d in perm)
+    srcs, dsts = [s for s, _ in perm], [d for _, d in perm]
+    if len(set(srcs)) != len(srcs) or len(set(dsts)) != len(dsts):
+        raise ValueError(f"ppermute sources and destinations must be unique, got {perm}.")
+    n = axis_size(axes)
+    if any(not 0 <= i < n for i in srcs + dsts):
+        raise ValueError(f"ppermute indices must lie in [0, {n}) for axis {axis_name}, got {perm}")
+    return tree_util.tree_map(lambda leaf: ppermute_p.bind(leaf, axis_name=axes, perm=perm), x)
+
+
+def pshuffle(x: Any, axis_name: Any, perm: Any) -> Any:
+    """Member i receives the value of member ``perm[i]``."""
+    if set(perm) != set(range(len(perm))):
+        raise ValueError(f"`perm` does not represent a permutation: {perm}")
+    return ppermute(x, axis_name, list(zip(perm, range(len(perm)))))
+
+
+# ---------------------------------------------------------------------------- pbroadcast
+
+pbroadcast_p = Primitive("pbroadcast")
+pbroadcast_p.def_impl(_impl_outside("pbroadcast"))
+pbroadcast_p.def_abstract_eval(lambda x, *, axis_name, source: x)
+
+
+def _pbroadcast_rule(size, frame, vals, dims, *, axis_name, source):
+    (x,), (d,) = vals, dims
+    if frame not in axis_name:
+        return pbroadcast_p.bind(x, axis_name=axis_name, source=source), d
+    if len(axis_name) > 1:
+        raise NotImplementedError("pbroadcast batcher only supports a single axis")
+    if d is None:
+        return x, None
+    return _take_along(x, np.full(size, source), d), d
+
+
+batching.collective_batchers[pbroadcast_p] = (_collective_axes("axis_name"), _pbroadcast_rule)
+
+
+def _pbroadcast_transpose(ct, x, *, axis_name, source):
+    is_source = eq(axis_index(axis_name), np.int32(source))
+    total = psum_p.bind(ct, axes=axis_name, axis_index_groups=None)
+    shape = core.get_aval(ct).shape
+    mask = broadcast_in_dim(is_source, shape, ())
+    return [select(mask, total, full_like(ct, 0))]
+
+
+deflinear(pbroadcast_p, _pbroadcast_transpose)
+
+
+def pbroadcast(x: Any, axis_name: Any, source: int) -> Any:
+    """Every member gets member ``source``'s value of ``x``."""
+    axes = _as_axes(axis_name)
+    _check_axis_names(axes, "pbroadcast")
+    return tree_util.tree_map(
+        lambda leaf: pbroadcast_p.bind(leaf, axis_name=axes, source=int(source)), x
+    )
+
+
+# ---------------------------------------------------------------------------- all_gather
+
+all_gather_p = Primitive("all_gather")
+all_gather_p.def_impl(_impl_outside("all_gather"))
+
+
+@all_gather_p.def_abstract_eval
+def _all_gather_abstract_eval(
+    x, *, all_gather_dimension, axis_name, axis_index_groups, axis_size, tiled
+):
+    shape = list(x.shape)
+    if tiled:
+        shape[all_gather_dimension] *= axis_size
+    else:
+        shape.insert(all_gather_dimension, axis_size)
+    return x.update(shape=tuple(shape))
+
+
+def _all_gather_rule(
+    size, frame, vals, dims, *, all_gather_dimension, axis_name, axis_index_groups, axis_size, tiled
+):
+    (x,), (d,) = vals, dims
+    params = dict(
+        axis_name=axis_name, axis_index_groups=axis_index_groups, axis_size=axis_size, tiled=tiled
+    )
+    dim = all_gather_dimension
+    if frame not in axis_name:
+        if d is not None:
+            if d <= dim:
+                dim += 1
+            elif not tiled:
+                d += 1
+        return all_gather_p.bind(x, all_gather_dimension=dim, **params), d
+    _no_groups(axis_index_groups, "all_gather")
+    if len(axis_name) > 1:
+        raise NotImplementedError("all_gather over several named axes under vmap")
+    x, d = _broadcast_batch(x, size, d)
+    y = _moveaxis(x, d, dim)
+    if tiled:
+        y = _fold_axis(y, dim)
+    return y, None
+
+
+batching.collective_batchers[all_gather_p] = (_collective_axes("axis_name"), _all_gather_rule)
+
+
+def _all_gather_transpose(
+    ct, x, *, all_gather_dimension, axis_name, axis_index_groups, axis_size, tiled
+):
+    return [
+        reduce_scatter_p.bind(
+            ct,
+            scatter_dimension=all_gather_dimension,
+            axis_name=axis_name,
+            axis_index_groups=axis_index_groups,
+            axis_size=axis_size,
+            tiled=tiled,
+        )
+    ]
+
+
+deflinear(all_gather_p, _all_gather_transpose)
+
+
+def _canonical_axis(axis: int, ndim: int, api_name: str) -> int:
+    if not -ndim <= axis < ndim:
+        raise ValueError(f"{api_name}: axis {axis} is out of bounds for an array of rank {ndim}")
+    return axis % ndim
+
+
+def all_gather(
+    x: Any, axis_name: Any, *, axis_index_groups: Any = None, axis: int = 0, tiled: bool = False
+) -> Any:
+    """Gather every member's ``x``: stacked along a new axis ``axis`` (concatenated
+    along the existing ``axis`` when ``tiled``)."""
+    axes = _as_axes(axis_name)
+    if not axes:
+        return x
+    _check_axis_names(axes, "all_gather")
+    _no_groups(axis_index_groups, "all_gather")
+    n = axis_size(axes)
+
+    def bind(leaf):
+        nd = core.get_aval(leaf).ndim
+        dim = _canonical_axis(axis, nd if tiled else nd + 1, "all_gather")
+        return all_gather_p.bind(
+            leaf,
+            all_gather_dimension=dim,
+            axis_name=axes,
+            axis_index_groups=None,
+            axis_size=n,
+            tiled=tiled,
+        )
+
+    return tree_util.tree_map(bind, x)
+
+
+# ---------------------------------------------------------------------------- psum_scatter
+
+reduce_scatter_p = Primitive("reduce_scatter")
+reduce_scatter_p.def_impl(_impl_outside("psum_scatter"))
+
+
+@reduce_scatter_p.def_abstract_eval
+def _reduce_scatter_abstract_eval(
+    x, *, scatter_dimension, axis_name, axis_index_groups, axis_size, tiled
+):
+    shape = list(x.shape)
+    if shape[scatter_dimension] % axis_size if tiled else shape[scatter_dimension] != axis_size:
+        raise ValueError(
+            f"psum_scatter: the scattered dimension has size {shape[scatter_dimension]}, "
+            f"which {'is not a multiple of' if tiled else 'does not equal'} the size "
+            f"{axis_size} of axis {axis_name}"
+        )
+    if tiled:
+        shape[scatter_dimension] //= axis_size
+    else:
+        del shape[scatter_dimension]
+    return x.update(shape=tuple(shape))
+
+
+def _reduce_scatter_rule(
+    size, frame, vals, dims, *, scatter_dimension, axis_name, axis_index_groups, axis_size, tiled
+):
+    (x,), (d,) = vals, dims
+    params = dict(
+        axis_name=axis_name, axis_index_groups=axis_index_groups, axis_size=axis_size, tiled=tiled
+    )
+    dim = scatter_dimension
+    if frame not in axis_name:
+        if d is not None:
+            if d <= dim:
+                dim += 1
+            elif not tiled:
+                d += 1
+        return reduce_scatter_p.bind(x, scatter_dimension=dim, **params), d
+    _no_groups(axis_index_groups, "psum_scatter")
+    if len(axis_name) > 1:
+        raise NotImplementedError("psum_scatter over several named axes under vmap")
+    y = _scale(x, size) if d is None else reduce_sum(x, (d,))
+    if tiled:
+        y = _split_axis(y, dim, size)
+    return y, dim
+
+
+batching.collective_batchers[reduce_scatter_p] = (
+    _collective_axes("axis_name"),
+    _reduce_scatter_rule,
+)
+
+
+def _reduce_scatter_transpose(
+    ct, x, *, scatter_dimension, axis_name, axis_index_groups, axis_size, tiled
+):
+    return [
+        all_gather_p.bind(
+            ct,
+            all_gather_dimension=scatter_dimension,
+            axis_name=axis_name,
+            axis_index_groups=axis_index_groups,
+            axis_size=axis_size,
+            tiled=tiled,
+        )
+    ]
+
+
+deflinear(reduce_scatter_p, _reduce_scatter_transpose)
+
+
+def psum_scatter(
+    x: Any,
+    axis_name: Any,
+    *,
+    scatter_dimension: int = 0,
+    axis_index_groups: Any = None,
+    tiled: bool = False,
+) -> Any:
+    """psum, of which each member keeps only its block along ``scatter_dimension``."""
+    axes = _as_axes(axis_name)
+    if not axes:
+        return x
+    _check_axis_names(axes, "psum_scatter")
+    _no_groups(axis_index_groups, "psum_scatter")
+    n = axis_size(axes)
+
+    def bind(leaf):
+        dim = _canonical_axis(scatter_dimension, core.get_aval(leaf).ndim, "psum_scatter")
+        return reduce_scatter_p.bind(
+            leaf,
+            scatter_dimension=dim,
+            axis_name=axes,
+            axis_index_groups=None,
+            axis_size=n,
+            tiled=tiled,
+        )
+
+    return tree_util.tree_map(bind, x)
+
+
+# ---------------------------------------------------------------------------- all_to_all
+
+all_to_all_p = Primitive("all_to_all")
+all_to_all_p.def_impl(_impl_outside("all_to_all"))
+
+
+@all_to_all_p.def_abstract_eval
+def _all_to_all_abstract_eval(x, *, split_axis, concat_axis, axis_name, axis_index_groups, tiled):
+    n = math.prod(batching.axis_frame_size(a) or 1 for a in axis_name)
+    shape = list(x.shape)
+    shape[split_axis] //= n
+    shape[concat_axis] *= n
+    return x.update(shape=tuple(shape))
+
+
+def _all_to_all_rule(
+    size, frame, vals, dims, *, split_axis, concat_axis, axis_name, axis_index_groups, tiled
+):
+    (x,), (d,) = vals, dims
+    params = dict(axis_name=axis_name, axis_index_groups=axis_index_groups, tiled=tiled)
+    if frame not in axis_name:
+        return all_to_all_p.bind(
+            x,
+            split_axis=split_axis + (d <= split_axis),
+            concat_axis=concat_axis + (d <= concat_axis),
+            **params,
+        ), d
+    _no_groups(axis_index_groups, "all_to_all")
+    if len(axis_name) > 1:
+        raise NotImplementedError("all_to_all over several named axes under vmap")
+    x, d = _broadcast_batch(x, size, d)
+    # member k's block j along split_axis goes to member j, at block k of concat_axis
+    if split_axis == concat_axis:
+        axis = split_axis + (d <= split_axis)
+        x = _split_axis(x, axis, size)
+        d2 = d + (axis <= d)
+        perm = list(range(core.get_aval(x).ndim))
+        perm[d2], perm[axis] = perm[axis], perm[d2]
+        return _fold_axis(transpose(x, tuple(perm)), axis), d
+    x = _fold_axis(_moveaxis(x, d, concat_axis), concat_axis)
+    return _split_axis(x, split_axis, size), split_axis
+
+
+batching.collective_batchers[all_to_all_p] = (_collective_axes("axis_name"), _all_to_all_rule)
+
+
+def _all_to_all_transpose(ct, x, *, split_axis, concat_axis, axis_name, axis_index_groups, tiled):
+    return [
+        all_to_all_p.bind(
+            ct,
+            split_axis=concat_axis,
+            concat_axis=split_axis,
+            axis_name=axis_name,
+            axis_index_groups=axis_index_groups,
+            tiled=tiled,
+        )
+    ]
+
+
+deflinear(all_to_all_p, _all_to_all_transpose)
+
+
+def all_to_all(
+    x: Any,
+    axis_name: Any,
+    split_axis: int,
+    concat_axis: int,
+    *,
+    axis_index_groups: Any = None,
+    tiled: bool = False,
+) -> Any:
+    """Split ``x`` along ``split_axis`` into one block per member, send block j to
+    member j, and put the blocks received along ``concat_axis``."""
+    axes = _as_axes(axis_name)
+    _check_axis_names(axes, "all_to_all")
+    _no_groups(axis_index_groups, "all_to_all")
+    n = axis_size(axes)
+
+    def bind(leaf, split_axis=split_axis, concat_axis=concat_axis):
+        from .structural import expand_dims, squeeze
+
+        shape = core.get_aval(leaf).shape
+        if tiled:
+            if shape[split_axis] % n != 0:
+                raise ValueError(
+                    f"The size of all_to_all split_axis ({shape[split_axis]}) has to be "
+                    f"divisible by the size of the named axis {axis_name} ({n})"
+                )
+        else:
+            if n != shape[split_axis]:
+                raise ValueError(
+                    "all_to_all requires the size of the mapped axis axis_name to equal "
+                    f"x.shape[split_axis], but they are {n} and {shape[split_axis]} "
+                    "respectively."
+                )
+            if split_axis < concat_axis:
+                concat_axis += 1
+                leaf = expand_dims(leaf, (concat_axis,))
+            elif split_axis > concat_axis:
+                leaf = expand_dims(leaf, (concat_axis,))
+                split_axis += 1
+        out = all_to_all_p.bind(
+            leaf,
+            split_axis=split_axis,
+            concat_axis=concat_axis,
+            axis_name=axes,
+            axis_index_groups=None,
+            tiled=tiled,
+        )
+        if not tiled and split_axis != concat_axis:
+            out = squeeze(out, (split_axis,))
+        return out
+
+    return tree_util.tree_map(bind, x)
+
+
+# ---------------------------------------------------------------------------- pcast / pvary
+
+pvary_p = Primitive("pvary")
+pvary_p.def_abstract_eval(lambda x, *, axes: x)
+
+
+def _pvary_impl(x, *, axes):
+    raise ValueError("pvary should be called under jax.shard_map.")
+
+
+pvary_p.def_impl(_pvary_impl)
+# Values are the same on every member, so each member's copy is x itself; the
+# cotangent is summed by shard_map's transpose over the axes its input spec leaves out.
+deflinear(pvary_p, lambda ct, x, *, axes: [ct])
+
+
+def _pvary_rule(size, frame, vals, dims, *, axes):
+    if frame in axes:
+        return vals[0], dims[0]
+    return pvary_p.bind(vals[0], axes=axes), dims[0]
+
+
+batching.collective_batchers[pvary_p] = (_collective_axes("axes"), _pvary_rule)
+pvary_p.def_lowering(lambda ctx, x, *, axes: [x])
+
+_PCAST_TO = ("unreduced", "reduced", "varying")
+
+
+def pcast(x: Any, axis_name: Any, *, to: str) -> Any:
+    """Change a value's type over named axes; only invariant -> ``to='varying'`` is
+    implemented (the engine tracks variance only when checking shard_map's out_specs)."""
+    if isinstance(axis_name, (set, frozenset)):
+        raise TypeError(f"axis_name={axis_name} must be a tuple or a str. Got {axis_name}")
+    axes = _as_axes(axis_name)
+    if not axis_name:
+        return x
+    if to not in _PCAST_TO:
+        raise ValueError(f"Got unexpected `to` value. Allowed `to` values are: {set(_PCAST_TO)}")
+    if to != "varying":
+        raise NotImplementedError(f"pcast to={to!r} (reduced/unreduced types) is not implemented")
+    _check_axis_names(axes, "pcast")
+    return tree_util.tree_map(lambda leaf: pvary_p.bind(leaf, axes=axes), x)
