@@ -133,10 +133,9 @@ def test_hit_in_process_is_marked_and_shown(cache):
     jax, jjnp = real_jax()
     assert_close(second(x), jax.jit(lambda x: jjnp.sin(x) * 2.0 + 1.0)(x))
 
+    from notebook_ext.explorer import executable_pane
     from visualize import executable_report
     from visualize.hlo_model import parse_hlo_module
-
-    from notebook_ext.explorer import executable_pane
 
     report = executable_report(second)
     assert report.to_dict()["loaded_from_cache"] is True
