@@ -31,6 +31,7 @@ import engine
 from engine.jit import JitFunction
 
 from .rich_display import BuildingWidget, escape, set_html, style_tag
+from .static_form import StaticMirror
 
 PANES = ("Source", "jaxpr", "StableHLO", "HLO", "optimized HLO", "fusion graph", "executable")
 OPTIONAL_PANES = ("StableHLO", "HLO", "optimized HLO", "fusion graph", "executable")
@@ -372,15 +373,27 @@ def explorer_page(
 # ---------------------------------------------------------------------------- the widget
 
 
-class Explorer(BuildingWidget, widgets.VBox):
+class Explorer(StaticMirror, BuildingWidget, widgets.VBox):
     """The explorer widget; see the module docstring. State (read after building):
     ``stages`` (visualize.StageModels), ``link_table``, ``graph`` (GraphView of the
     optimized module), ``report`` (ExecutableReport), ``panes``, ``layout_mode``,
     ``html`` (what the page shows), ``error`` (an ErrorInfo if tracing or compiling
-    failed)."""
+    failed). Displayed, it also shows a static copy of the page (kept current)."""
 
     html = ""
     _exe_note = None
+    static_kind = "explorer"
+
+    def static_text(self):
+        return f"explorer of {self.name}: {', '.join(self.panes)}"
+
+    def static_html(self):
+        if self.error is not None:
+            return self.header.value + self.error_view.value
+        if not self.html:
+            return f'{self.header.value}<div class="gjx-note">not built yet</div>'
+        # its own element ids: the live page's scripts look theirs up by id
+        return self.header.value + self.html.replace(self.uid, self.uid + "-saved")
 
     def __init__(
         self,
@@ -526,6 +539,7 @@ class Explorer(BuildingWidget, widgets.VBox):
             )
         self.html = page
         set_html(self.view, page, f"explorer of {self.name}: {', '.join(self.panes)}")
+        self.refresh_static()
 
     # -- state
     @property

@@ -27,6 +27,7 @@ import ipywidgets as widgets
 
 from .explorer import GRAPH_CSS, graph_pane, graph_sub, js_string, json_script, tool_jit
 from .rich_display import BuildingWidget, escape, set_html, style_tag
+from .static_form import StaticMirror
 
 ALL_PASSES = {"xla_dump_hlo_pass_re": ".+"}
 MAX_DIFF_LINES = 3000
@@ -142,10 +143,13 @@ def _line_code(file, line):
     return linecache.getline(file, line).rstrip("\n")
 
 
-class FusionStepper(BuildingWidget, widgets.VBox):
+class FusionStepper(StaticMirror, BuildingWidget, widgets.VBox):
     """See the module docstring. State: ``timeline`` (visualize.PassTimeline), ``steps``
     (every PassView), ``visible_steps``, ``position``, ``current``, ``show_unchanged``,
-    ``error``."""
+    ``error``. Displayed, it also shows a static copy: the current pass's full view and
+    every shown pass's summary and diff, steppable without a kernel."""
+
+    static_kind = "pass stepper"
 
     def __init__(
         self,
@@ -385,8 +389,55 @@ class FusionStepper(BuildingWidget, widgets.VBox):
         page = self._page_html(step, st)
         self.page_html = page
         set_html(self.view, page, f"{st['title']}: {st['summary']}")
+        self.refresh_static()
 
     page_html = ""
+
+    # -- static copy
+    def static_text(self):
+        step = self.current if self._built else None
+        where = f": {step.title}" if step is not None else ""
+        return f"XLA pass stepper of {self.name}{where}"
+
+    def static_html(self):
+        from visualize.static_steps import MAX_DECK_STEPS, deck_window, step_deck
+
+        if self.error is not None:
+            return self.error_view.value
+        if not self._built or self.current is None:
+            return f'{style_tag()}<div class="gjx-note">{escape(self.static_text())}</div>'
+        vis = self.visible_steps
+        cache = self.__dict__.setdefault("_info_cache", {})
+        (window,) = deck_window([len(vis)], (0, self.position), MAX_DECK_STEPS)
+        bodies = []
+        for i in window:
+            step = vis[i]
+            key = (step.order, len(vis))
+            if key not in cache:
+                light = {
+                    "title": step.title,
+                    "position": i,
+                    "of": len(vis),
+                    "summary": step.summary,
+                    "fused": step.fused,
+                    "fusions_created": step.fusions_created,
+                    "text_diff": step.text_diff,
+                }
+                cache[key] = self._info_html(step, light).replace(style_tag(), "", 1)
+            body = cache[key]
+            if i == self.position:  # the saved pass also keeps its graph and panes
+                body = self.info.value.replace(style_tag(), "", 1) + self.page_html.replace(
+                    self.uid, self.uid + "-saved"
+                )
+            bodies.append(body)
+        deck = step_deck(
+            [("pass", bodies)],
+            (0, self.position),
+            title=f"{self.static_text()} (saved; the buttons below step through the passes)",
+            first=[window.start],
+            totals=[len(vis)],
+        )
+        return style_tag() + deck
 
     def _info_html(self, step, st):
         badge = "" if step.changed else ' <span class="gjx-chip">unchanged</span>'

@@ -25,6 +25,7 @@ import engine
 
 from .explorer import tool_jit
 from .rich_display import BuildingWidget, escape, style_tag
+from .static_form import StaticMirror
 
 
 def all_devices():
@@ -152,9 +153,23 @@ def bar_chart_svg(runs, width=560):
     return "".join(parts)
 
 
-class Launcher(BuildingWidget, widgets.VBox):
+class Launcher(StaticMirror, BuildingWidget, widgets.VBox):
     """See the module docstring. State: ``devices``, ``runs`` (RunResults, oldest
-    first), ``compiled`` ({device label: Compiled}), ``error``."""
+    first), ``compiled`` ({device label: Compiled}), ``error``. Displayed, it also shows
+    a static copy of its devices, last output, chart and table (kept current)."""
+
+    static_kind = "launcher"
+
+    def static_text(self):
+        last = f"; last: {self.runs[-1].label}" if self.runs else ""
+        return f"launcher of {self.name}: {len(self.runs)} run(s){last}"
+
+    def static_html(self):
+        shown = [self.header, self.devices_view, self.output_view, self.chart_view]
+        parts = [w.value for w in shown + [self.table_view]]
+        if self.error is not None:
+            parts.insert(2, self.error_view.value)
+        return "".join(parts)
 
     def __init__(self, f, *args, repeats=20, warmup=3, run=True, lazy=None, **kwargs):
         super().__init__()
@@ -314,6 +329,7 @@ class Launcher(BuildingWidget, widgets.VBox):
     def render(self):
         if not self.runs:
             self.output_view.value = self.chart_view.value = self.table_view.value = ""
+            self.refresh_static()
             return
         last = self.runs[-1]
         self.output_view.value = (
@@ -337,6 +353,7 @@ class Launcher(BuildingWidget, widgets.VBox):
             f'<div class="gjx-note">after {self.warmup} uncounted warm-up runs; each run '
             "waited on with block_until_ready; arguments already on the device</div>"
         )
+        self.refresh_static()
 
 
 def launcher(f, *args, repeats=20, warmup=3, run=True, lazy=None, **kwargs):

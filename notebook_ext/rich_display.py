@@ -263,6 +263,9 @@ class BuildingWidget:
         finally:
             self._built, self._building = True, False
             self.progress_box.layout.display = "none"
+        refresh = getattr(self, "refresh_static", None)
+        if refresh is not None:  # the saved copy shows the built view (or its error)
+            refresh()
         return self
 
     def show_error(self, info, what=None):

@@ -21,6 +21,7 @@ import ipywidgets as widgets
 
 from . import inspector
 from .rich_display import _shell, escape, style_tag
+from .static_form import StaticMirror
 
 
 def user_functions():
@@ -46,9 +47,21 @@ def example_arguments(f, index=0):
     return entries[index].signature.example_arguments()
 
 
-class SessionInspector(widgets.VBox):
+class SessionInspector(StaticMirror, widgets.VBox):
     """See the module docstring. ``refresh()`` re-reads the list; ``open_explorer(key)`` explores a
-    function in the widget's lower half."""
+    function in the widget's lower half. Displayed, it also shows a static copy of the
+    table, the chosen function's programs and any explorer opened (kept current)."""
+
+    static_kind = "session"
+
+    def static_text(self):
+        return f"session inspector: {len(self.functions)} jitted function(s)"
+
+    def static_html(self):
+        parts = [self.header.value, self.table_view.value, self.artifacts_view.value]
+        if self.explorer is not None:
+            parts.append(self.explorer.static_html())
+        return "".join(parts)
 
     def __init__(self, auto_refresh=True):
         super().__init__()
@@ -169,12 +182,14 @@ class SessionInspector(widgets.VBox):
         if key is None:
             self.signature_menu.options = []
             self.artifacts_view.value = ""
+            self.refresh_static()
             return
         row = next((r for r in self.functions if r["key"] == key), None)
         sigs = row["signatures"] if row else []
         self.signature_menu.options = [(s, i) for i, s in enumerate(sigs)]
         self.signature_menu.value = 0 if sigs else None
         self.artifacts_view.value = self._artifacts_html(key)
+        self.refresh_static()
 
     def artifacts(self, key):
         """Per traced signature of a function: its jaxpr and, once compiled, XLA's
@@ -218,6 +233,7 @@ class SessionInspector(widgets.VBox):
         self.explorer = explore(f, *args, lazy="manual", **explore_kwargs, **kwargs)
         self.detail.children = [self.explorer]  # on the page first: its progress shows
         self.explorer.ensure_built()
+        self.refresh_static()
         return self.explorer
 
 
