@@ -14,11 +14,13 @@ _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
 
 from . import (  # noqa: F401,E402
     ad_checkpoint,  # noqa: F401,E402
+    compilation_cache,  # noqa: F401
     custom_derivatives,  # noqa: F401,E402
     debug,
     dtypes,  # noqa: F401
     errors,  # noqa: F401
     experimental,
+    ffi,  # noqa: F401
     image,  # noqa: F401
     lax,  # noqa: F401
     nn,  # noqa: F401
