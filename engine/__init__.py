@@ -20,6 +20,7 @@ from . import (  # noqa: F401,E402
     dtypes,  # noqa: F401
     errors,  # noqa: F401
     experimental,
+    export,  # noqa: F401
     ffi,  # noqa: F401
     image,  # noqa: F401
     lax,  # noqa: F401

@@ -37,7 +37,8 @@ class ShapedArray:
     weak_type: bool
 
     def __init__(self, shape: Sequence[int], dtype: Any, weak_type: bool = False) -> None:
-        self.shape = tuple(int(d) for d in shape)
+        # symbolic dimensions (engine.export.symbolic_shape) stay as they are
+        self.shape = tuple(d if hasattr(d, "_is_symbolic_dim") else int(d) for d in shape)
         self.dtype = np.dtype(dtype)
         self.weak_type = bool(weak_type)
         self._hash = None

@@ -47,7 +47,15 @@ def ir_element_type(dtype):
 
 
 def ir_type(aval):
-    return ir.RankedTensorType.get(aval.shape, ir_element_type(aval.dtype))
+    try:
+        return ir.RankedTensorType.get(aval.shape, ir_element_type(aval.dtype))
+    except Exception:
+        if all(type(d) is int for d in aval.shape):
+            raise
+    # symbolic dimensions (shape-polymorphic export) are dynamic ("?") in MLIR
+    from ..export.poly_lowering import ir_shape
+
+    return ir.RankedTensorType.get(ir_shape(aval.shape), ir_element_type(aval.dtype))
 
 
 def _splat_attr(elt, dtype, x):
@@ -110,6 +118,10 @@ def broadcast_to(x, aval_in, shape):
             d != 1 and d != s for d, s in zip(aval_in.shape, shape[len(shape) - aval_in.ndim :])
         ):
             raise TypeError(f"cannot broadcast {aval_in.str_short()} to {shape}")
+    if not all(type(d) is int for d in shape):
+        from ..export.poly_lowering import dynamic_broadcast
+
+        return dynamic_broadcast(x, out, dims)
     return hlo.broadcast_in_dim(ir_type(out), x, dims)
 
 
@@ -292,6 +304,10 @@ def lower_jaxpr_with_info(
         lower_function(
             mctx, "main", closed, public=True, arg_attrs=attrs, result_names=result_names
         )
+    if getattr(mctx, "needs_shape_refinement", False):  # it calls a polymorphic export
+        from ..export.poly_lowering import refine_module
+
+        module = refine_module(module, ctx)
     info = LoweringInfo(module, ctx, mctx.eqn_records)
     if _listening:
         _announce(info)

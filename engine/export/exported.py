@@ -1,0 +1,380 @@
+"""``export(jit(f))(*args)`` -> ``Exported``: a function lowered to StableHLO, with what
+it takes to call it again later or elsewhere (avals, pytrees, platforms), as
+``jax.export``; and ``call_exported``, the primitive that calls one (eagerly, under
+``jit`` or any transformation that traces)."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from .. import core, runtime, tree_util
+from ..core import Primitive, ShapedArray
+from . import poly_lowering, shape_poly
+
+CALLING_CONVENTION_VERSION = 10  # what JAX 0.10.2 writes by default
+
+
+class DisabledSafetyCheck:
+    """A safety check not to run when the exported function is called (``platform()``
+    or ``custom_call(target)``), as JAX's."""
+
+    def __init__(self, impl: str) -> None:
+        self._impl = impl
+
+    @classmethod
+    def platform(cls) -> DisabledSafetyCheck:
+        return cls("platform")
+
+    @classmethod
+    def custom_call(cls, target_name: str) -> DisabledSafetyCheck:
+        return cls(f"custom_call:{target_name}")
+
+    @classmethod
+    def shape_assertions(cls) -> DisabledSafetyCheck:
+        return cls("shape_assertions")
+
+    def is_custom_call(self) -> str | None:
+        return self._impl[len("custom_call:") :] if self._impl.startswith("custom_call:") else None
+
+    def __str__(self) -> str:
+        return self._impl
+
+    __repr__ = __str__
+
+    def __eq__(self, other: Any) -> bool:
+        return isinstance(other, DisabledSafetyCheck) and self._impl == other._impl
+
+    def __hash__(self) -> int:
+        return hash(self._impl)
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Exported:
+    """A lowered function, serializable in JAX's format (``serialize()``) and callable
+    (``call``). ``mlir_module_serialized`` is a StableHLO portable artifact."""
+
+    fun_name: str
+    in_tree: Any
+    in_avals: tuple
+    out_tree: Any
+    out_avals: tuple
+    in_shardings_hlo: tuple
+    out_shardings_hlo: tuple
+    nr_devices: int
+    platforms: tuple
+    ordered_effects: tuple
+    unordered_effects: tuple
+    disabled_safety_checks: tuple
+    mlir_module_serialized: bytes
+    calling_convention_version: int
+    module_kept_var_idx: tuple
+    uses_global_constants: bool
+    _get_vjp: Callable[[Exported], Exported] | None = None
+
+    def mlir_module(self) -> str:
+        """The StableHLO module, as text."""
+        ctx = runtime.make_mlir_context()
+        module = poly_lowering.deserialize_module(self.mlir_module_serialized, ctx)
+        with ctx:
+            return str(module)
+
+    def __str__(self) -> str:
+        return f"Exported(fun_name={self.fun_name}, ...)"
+
+    def in_shardings_jax(self, mesh: Any = None) -> tuple:
+        return (None,) * len(self.in_avals)
+
+    def out_shardings_jax(self, mesh: Any = None) -> tuple:
+        return (None,) * len(self.out_avals)
+
+    def has_vjp(self) -> bool:
+        return self._get_vjp is not None
+
+    def vjp(self) -> Exported:
+        """The exported VJP: arguments are the primal inputs then the output
+        cotangents; results are the input cotangents."""
+        if self._get_vjp is None:
+            raise ValueError("No VJP is available")
+        return self._get_vjp(self)
+
+    def serialize(self, vjp_order: int = 0) -> bytearray:
+        from .serialization import serialize
+
+        return serialize(self, vjp_order=vjp_order)
+
+    def call(self, *args: Any, **kwargs: Any) -> Any:
+        return call_exported(self)(*args, **kwargs)
+
+
+def default_export_platform() -> str:
+    """The platform of the default device, by JAX's name for it ('cpu', 'cuda', ...)."""
+    from .. import dispatch
+
+    p = dispatch._pick_device(()).platform
+    return "cuda" if p == "gpu" else p
+
+
+def _lowering_platform(platform: str) -> str:
+    p = platform.lower()
+    if p in ("cuda", "rocm", "gpu"):
+        return "gpu"
+    if p in ("cpu", "tpu"):
+        return p
+    raise ValueError(f"Unsupported platform '{platform}' (use 'cpu', 'cuda', 'rocm' or 'tpu')")
+
+
+def export(
+    fun_jit: Any,
+    *,
+    platforms: Sequence[str] | None = None,
+    disabled_checks: Sequence[DisabledSafetyCheck] = (),
+) -> Callable[..., Exported]:
+    """``export(jit(f))(*args, **kwargs)``: the ``Exported`` of ``f`` for arguments of
+    these shapes and dtypes (arrays or ``ShapeDtypeStruct`` s, whose shapes may be
+    symbolic, from ``symbolic_shape``)."""
+    from ..jit import JitFunction
+
+    if not isinstance(fun_jit, JitFunction):
+        raise ValueError(f"Function to be exported must be the result of `jit` but is: {fun_jit!r}")
+    if isinstance(platforms, str):
+        platforms = (platforms,)
+    chosen = tuple(p.lower() for p in platforms) if platforms else (default_export_platform(),)
+    if len(chosen) > 1:
+        raise NotImplementedError(
+            "multi-platform export (a platform index argument and per-platform lowering) "
+            "is not supported by this engine; export once per platform"
+        )
+
+    def do_export(*args: Any, **kwargs: Any) -> Exported:
+        traced = fun_jit.trace(*args, **kwargs)
+        closed = traced.jaxpr
+        _check_one_scope(traced.in_avals)
+        if getattr(closed.jaxpr, "effects", None):
+            raise NotImplementedError(
+                f"exporting a function with effects {closed.jaxpr.effects} is not supported"
+            )
+        module, _ctx = poly_lowering.lower_for_export(
+            closed, traced.fun_name, _lowering_platform(chosen[0])
+        )
+        in_avals = tuple(a.strip_weak_type() for a in traced.in_avals)
+        poly = not all(shape_poly.is_constant_shape(a.shape) for a in in_avals)
+        return Exported(
+            fun_name=traced.fun_name,
+            in_tree=traced.in_tree,
+            in_avals=in_avals,
+            out_tree=traced.out_tree,
+            out_avals=tuple(closed.out_avals),
+            in_shardings_hlo=(None,) * len(in_avals),
+            out_shardings_hlo=(None,) * len(closed.out_avals),
+            nr_devices=1,
+            platforms=chosen,
+            ordered_effects=(),
+            unordered_effects=(),
+            disabled_safety_checks=tuple(disabled_checks),
+            mlir_module_serialized=poly_lowering.serialize_module(module),
+            calling_convention_version=CALLING_CONVENTION_VERSION,
+            module_kept_var_idx=tuple(range(len(in_avals))),
+            uses_global_constants=poly,
+            _get_vjp=_memo_vjp(closed),
+        )
+
+    return do_export
+
+
+def _check_one_scope(avals: Sequence[ShapedArray]) -> None:
+    scope = None
+    for a in avals:
+        for d in a.shape:
+            if isinstance(d, shape_poly.DimExpr):
+                if scope is not None and d.scope is not scope:
+                    raise ValueError(
+                        "Invalid mixing of symbolic scopes when exporting: all symbolic "
+                        "dimensions must come from one SymbolicScope "
+                        "(use symbolic_shape(..., scope=...))"
+                    )
+                scope = d.scope
+
+
+def _memo_vjp(closed: Any) -> Callable[[Exported], Exported]:
+    made: list = []
+
+    def get(primal: Exported) -> Exported:
+        if not made:
+            made.append(_export_vjp(closed, primal))
+        return made[0]
+
+    return get
+
+
+def _export_vjp(closed: Any, primal: Exported) -> Exported:
+    from .. import api
+    from ..jit import jit
+
+    n_in = len(primal.in_avals)
+
+    def vjp_fun(*args: Any) -> Any:
+        primals, cts = args[:n_in], args[n_in:]
+        _, pullback = api.vjp(
+            lambda *xs: core.eval_jaxpr(closed.jaxpr, closed.consts, *xs), *primals
+        )
+        return pullback(list(cts))
+
+    specs = [api.ShapeDtypeStruct(a.shape, a.dtype) for a in primal.in_avals + primal.out_avals]
+    vjp_fun.__name__ = f"vjp_{primal.fun_name}"
+    return export(jit(vjp_fun), platforms=primal.platforms)(*specs)
+
+
+# ---------------------------------------------------------------------------- calling
+
+
+def _describe(exported: Exported, arg_idx: int, dim: int | None = None) -> str:
+    where = f"args[{arg_idx}]" if dim is None else f"args[{arg_idx}].shape[{dim}]"
+    return where
+
+
+def solve_dim_vars(exported: Exported, avals: Sequence[ShapedArray]) -> dict:
+    """The value of each dimension variable of ``exported.in_avals`` given the actual
+    argument avals; checks dtypes, ranks and constant dimensions (JAX's messages)."""
+    if len(avals) != len(exported.in_avals):
+        raise ValueError(
+            f"Function {exported.fun_name} was exported for {len(exported.in_avals)} "
+            f"arguments and is called with {len(avals)}"
+        )
+    env: dict = {}
+    for i, (exp_aval, aval) in enumerate(zip(exported.in_avals, avals)):
+        if len(exp_aval.shape) != len(aval.shape):
+            raise ValueError(
+                f"Rank mismatch for {_describe(exported, i)}: expected {exp_aval.shape} "
+                f"and called with {aval.shape}"
+            )
+        if exp_aval.dtype != aval.dtype:
+            raise ValueError(
+                f"Dtype mismatch for {_describe(exported, i)}: expected {exp_aval.dtype} "
+                f"and called with {aval.dtype}"
+            )
+        for j, (e, d) in enumerate(zip(exp_aval.shape, aval.shape)):
+            if isinstance(e, int):
+                if not isinstance(d, int) or e != d:
+                    raise ValueError(
+                        f"Shape mismatch for {_describe(exported, i, j)} (expected same "
+                        f"constant): expected {exp_aval.shape} and called with {aval.shape}"
+                    )
+            else:
+                v = e._as_var()
+                if v is not None and v not in env:
+                    env[v] = d
+    for i, (exp_aval, aval) in enumerate(zip(exported.in_avals, avals)):
+        for j, (e, d) in enumerate(zip(exp_aval.shape, aval.shape)):
+            if isinstance(e, int):
+                continue
+            missing = e._vars() - set(env)
+            if missing:
+                raise NotImplementedError(
+                    f"cannot solve for dimension variables {sorted(missing)} from "
+                    f"{_describe(exported, i, j)} = '{e}'; this engine solves only "
+                    "variables that are a dimension of their own"
+                )
+            got = shape_poly.evaluate(e, env)
+            if not isinstance(got, int) and not isinstance(d, int):
+                same = got == d
+            else:
+                same = got == d
+            if not same:
+                raise ValueError(
+                    f"Shape mismatch for {_describe(exported, i, j)}: expected '{e}' = {got} "
+                    f"from the other dimensions, and called with {d}"
+                )
+            if isinstance(got, int) and got < 1:
+                raise ValueError(
+                    f"Dimension variable in {_describe(exported, i, j)} must have integer "
+                    f"value >= 1. Found {got}."
+                )
+    return env
+
+
+call_exported_p = Primitive("call_exported", multiple_results=True)
+
+
+@call_exported_p.def_abstract_eval
+def _call_exported_abstract_eval(*avals: ShapedArray, exported: Exported) -> list:
+    env = solve_dim_vars(exported, avals)
+    return [
+        ShapedArray(tuple(shape_poly.evaluate(d, env) for d in a.shape), a.dtype)
+        for a in exported.out_avals
+    ]
+
+
+def _call_exported_lowering(ctx: Any, *args: Any, exported: Exported) -> list:
+    if exported.ordered_effects:
+        raise NotImplementedError("calling an exported function with ordered effects")
+    here = ctx.platform
+    names = [_lowering_platform(p) for p in exported.platforms]
+    if here in names:
+        index = names.index(here)
+    elif DisabledSafetyCheck.platform() in exported.disabled_safety_checks:
+        index = 0
+    else:
+        raise ValueError(
+            f"Function '{exported.fun_name}' was exported for platforms "
+            f"'{exported.platforms}' but it is used on '{(here,)}'."
+        )
+    platform_index = index if len(exported.platforms) > 1 else None
+    return poly_lowering.merge_and_call(ctx, exported, args, platform_index)
+
+
+call_exported_p.lowering = _call_exported_lowering
+
+
+def _call_exported_jvp(primals: Sequence[Any], tangents: Sequence[Any], *, exported: Exported):
+    raise NotImplementedError(
+        "forward-mode differentiation of an exported function is not supported "
+        "(JAX differentiates it in reverse mode through its exported VJP)"
+    )
+
+
+call_exported_p.def_jvp(_call_exported_jvp)
+
+
+def call_exported(exported: Exported) -> Callable[..., Any]:
+    """A function of the same pytrees as the exported one that runs its module."""
+
+    def f_imported(*args: Any, **kwargs: Any) -> Any:
+        flat, tree = tree_util.tree_flatten((args, kwargs))
+        if tree != exported.in_tree:
+            raise ValueError(
+                "The invocation args and kwargs must have the same pytree structure "
+                f"as when the function '{exported.fun_name}' was exported, but they "
+                f"have the following structural differences: got {tree}, expected "
+                f"{exported.in_tree}"
+            )
+        flat = [x if hasattr(x, "aval") else np.asarray(x) for x in flat]
+        if exported.has_vjp():
+            outs = _call_with_vjp(exported)(*flat)
+        else:
+            outs = call_exported_p.bind(*flat, exported=exported)
+        return tree_util.tree_unflatten(exported.out_tree, outs)
+
+    return f_imported
+
+
+def _call_with_vjp(exported: Exported) -> Callable[..., Any]:
+    """The call, differentiable in reverse mode through ``exported.vjp()``."""
+    from ..custom_derivatives import custom_vjp
+
+    @custom_vjp
+    def f(*flat: Any) -> Any:
+        return tuple(call_exported_p.bind(*flat, exported=exported))
+
+    def fwd(*flat: Any) -> Any:
+        return tuple(call_exported_p.bind(*flat, exported=exported)), flat
+
+    def bwd(res: Any, cts: Any) -> Any:
+        vjp_exp = exported.vjp()
+        return tuple(call_exported_p.bind(*res, *cts, exported=vjp_exp))
+
+    f.defvjp(fwd, bwd)
+    return lambda *flat: list(f(*flat))

@@ -1,0 +1,279 @@
+"""Lowering with symbolic dimensions, and bringing exported modules into a module.
+
+An exported polymorphic module follows JAX's calling convention: its public ``@main``
+takes arrays with dynamic (``?``) dimensions and computes each dimension variable itself
+(``stablehlo.get_dimension_size`` of an argument dimension that is that variable). While
+such a module is lowered, ``current_env`` maps each variable to its ``tensor<i64>``
+value, which the lowering's hooks (``engine/interpreters/lowering.py``: ``ir_type`` and
+``broadcast_to``) use for dynamic types and ``dynamic_broadcast_in_dim``.
+
+A module that calls a polymorphic exported function gets its shapes refined (jaxlib's
+``refine_polymorphic_shapes``) before it is compiled, as JAX does."""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import numpy as np
+from jaxlib.mlir import ir
+from jaxlib.mlir.dialects import func as func_dialect
+from jaxlib.mlir.dialects import stablehlo as hlo
+
+from .. import core, runtime
+from ..interpreters import lowering
+from . import shape_poly
+
+_state = threading.local()
+
+
+def current_env() -> dict | None:
+    return getattr(_state, "env", None)
+
+
+@contextlib.contextmanager
+def dim_env(env: dict) -> Iterator[None]:
+    prev = current_env()
+    _state.env = env
+    try:
+        yield
+    finally:
+        _state.env = prev
+
+
+def ir_shape(shape: Sequence[Any]) -> list[int]:
+    """The MLIR shape of ``shape``: symbolic dimensions become dynamic (``?``)."""
+    dyn = ir.ShapedType.get_dynamic_size()
+    return [d if isinstance(d, int) else dyn for d in shape]
+
+
+class _I64:
+    """A ``tensor<i64>`` value with the arithmetic ``shape_poly.evaluate`` needs."""
+
+    def __init__(self, v: Any) -> None:
+        self.v = v
+
+    @staticmethod
+    def lift(x: Any) -> _I64:
+        if isinstance(x, _I64):
+            return x
+        c = hlo.constant(ir.DenseElementsAttr.get(np.array(x, np.int64)))
+        return _I64(getattr(c, "result", c))
+
+    def __add__(self, o: Any) -> _I64:
+        return _I64(hlo.add(self.v, _I64.lift(o).v))
+
+    __radd__ = __add__
+
+    def __mul__(self, o: Any) -> _I64:
+        if isinstance(o, int) and o == 1:
+            return self
+        return _I64(hlo.multiply(self.v, _I64.lift(o).v))
+
+    __rmul__ = __mul__
+
+    def __floordiv__(self, o: Any) -> _I64:
+        a, b = self.v, _I64.lift(o).v
+        # floor division: truncated division, minus one when the signs differ and inexact
+        q = hlo.divide(a, b)
+        r = hlo.remainder(a, b)
+        zero = _I64.lift(0).v
+        inexact = lowering.compare(r, zero, "NE", core.ShapedArray((), np.int64))
+        r_neg = lowering.compare(r, zero, "LT", core.ShapedArray((), np.int64))
+        b_neg = lowering.compare(b, zero, "LT", core.ShapedArray((), np.int64))
+        signs = lowering.compare(r_neg, b_neg, "NE", core.ShapedArray((), np.bool_))
+        fix = hlo.and_(inexact, signs)
+        return _I64(hlo.select(fix, hlo.subtract(q, _I64.lift(1).v), q))
+
+    def __rfloordiv__(self, o: Any) -> _I64:
+        return _I64.lift(o) // self
+
+    def __mod__(self, o: Any) -> _I64:
+        q = self // o
+        return _I64(hlo.subtract(self.v, hlo.multiply(q.v, _I64.lift(o).v)))
+
+    def __rmod__(self, o: Any) -> _I64:
+        return _I64.lift(o) % self
+
+
+def dim_value(d: Any) -> Any:
+    """A ``tensor<i64>`` holding dimension ``d`` (under the current environment)."""
+    env = current_env()
+    if env is None and isinstance(d, shape_poly.DimExpr):
+        raise NotImplementedError(
+            f"symbolic dimension '{d}' met outside a shape-polymorphic export lowering"
+        )
+    return _I64.lift(shape_poly.evaluate(d, {k: _I64(v) for k, v in (env or {}).items()})).v
+
+
+def shape_tensor(shape: Sequence[Any]) -> Any:
+    """A ``tensor<Nxi64>`` of ``shape``'s dimensions (for dynamic_* ops)."""
+    t1 = ir.RankedTensorType.get([1], ir.IntegerType.get_signless(64))
+    parts = [hlo.reshape(t1, dim_value(d)) for d in shape]
+    if not parts:
+        return hlo.constant(ir.DenseElementsAttr.get(np.zeros((0,), np.int64)))
+    return parts[0] if len(parts) == 1 else hlo.concatenate(parts, 0)
+
+
+def dynamic_broadcast(x: Any, out_aval: Any, dims: Sequence[int]) -> Any:
+    return hlo.dynamic_broadcast_in_dim(
+        lowering.ir_type(out_aval), x, shape_tensor(out_aval.shape), list(dims)
+    )
+
+
+# ---------------------------------------------------------------------------- export lowering
+
+
+def _dim_sources(avals: Sequence[Any]) -> dict[str, tuple[int, int]]:
+    """For each dimension variable, an (argument, axis) whose size is exactly it."""
+    found: dict[str, tuple[int, int]] = {}
+    for i, a in enumerate(avals):
+        for j, d in enumerate(a.shape):
+            if isinstance(d, shape_poly.DimExpr):
+                v = d._as_var()
+                if v is not None and v not in found:
+                    found[v] = (i, j)
+    missing = [v for v in shape_poly.all_dim_vars([a.shape for a in avals]) if v not in found]
+    if missing:
+        raise NotImplementedError(
+            f"dimension variables {missing} appear only inside expressions of the input "
+            "shapes; this engine's export needs each variable as a dimension of its own "
+            "(e.g. 'b' beside '2*b')"
+        )
+    return found
+
+
+def lower_for_export(closed: Any, name: str, platform: str) -> tuple[ir.Module, ir.Context]:
+    """A module whose public ``@main`` computes ``closed`` (consts embedded), with
+    dynamic dimensions for the symbolic ones, each computed from the arguments."""
+    ctx = runtime.make_mlir_context()
+    avals = closed.in_avals
+    with ctx, ir.Location.unknown():
+        module = ir.Module.create()
+        module.operation.attributes["sym_name"] = ir.StringAttr.get(
+            lowering._symbol_name(f"jit_{name}")
+        )
+        mctx = lowering.ModuleContext(module, platform, name)
+        in_types = [lowering.ir_type(a) for a in avals]
+        out_types = [lowering.ir_type(a) for a in closed.out_avals]
+        with ir.InsertionPoint(module.body):
+            fn = func_dialect.FuncOp("main", ir.FunctionType.get(in_types, out_types))
+        fn.attributes["sym_visibility"] = ir.StringAttr.get("public")
+        block = fn.add_entry_block()
+        with ir.InsertionPoint(block):
+            env = {}
+            i64 = ir.RankedTensorType.get([], ir.IntegerType.get_signless(64))
+            for var, (i, j) in sorted(_dim_sources(avals).items()):
+                size = hlo.get_dimension_size(block.arguments[i], j)
+                env[var] = hlo.convert(i64, size)
+            with dim_env(env):
+                consts = [lowering.constant(np.asarray(c), core.get_aval(c)) for c in closed.consts]
+                outs = lowering.jaxpr_subcomp(mctx, closed.jaxpr, consts, list(block.arguments))
+                func_dialect.ReturnOp(outs)
+        module.operation.attributes["jax.uses_shape_polymorphism"] = ir.BoolAttr.get(bool(env))
+        module.operation.attributes["mhlo.num_partitions"] = ir.IntegerAttr.get(
+            ir.IntegerType.get_signless(32), 1
+        )
+        module.operation.attributes["mhlo.num_replicas"] = ir.IntegerAttr.get(
+            ir.IntegerType.get_signless(32), 1
+        )
+        if not module.operation.verify():
+            raise RuntimeError("the exported module does not verify")
+    return module, ctx
+
+
+def serialize_module(module: ir.Module) -> bytes:
+    """The module as a StableHLO portable artifact (the version JAX targets: about
+    four weeks old, so that older consumers can read it)."""
+    target = hlo.get_version_from_compatibility_requirement(
+        hlo.StablehloCompatibilityRequirement.WEEK_4
+    )
+    with module.context:
+        return bytes(hlo.serialize_portable_artifact(module, target, True))
+
+
+def deserialize_module(data: bytes, context: ir.Context) -> ir.Module:
+    return hlo.deserialize_portable_artifact(context, data)
+
+
+# ---------------------------------------------------------------------------- calling
+
+
+def merge_and_call(
+    ctx: Any, exported: Any, args: Sequence[Any], platform_index: int | None
+) -> list:
+    """Copy the exported module's functions into the module being lowered (renamed),
+    then call its ``@main``; arguments and results get converted between the caller's
+    static types and the callee's (possibly dynamic) ones."""
+    mctx = ctx.module_ctx
+    context = mctx.module.context
+    sub = deserialize_module(exported.mlir_module_serialized, context)
+    count = getattr(mctx, "exported_calls", 0)
+    mctx.exported_calls = count + 1
+    prefix = lowering._symbol_name(f"call_exported_{exported.fun_name}_{count}")
+    named = [op for op in sub.body.operations if "sym_name" in op.attributes]
+    renames = []
+    for op in named:
+        old = ir.StringAttr(op.attributes["sym_name"]).value
+        renames.append((op, old, prefix if old == "main" else f"{prefix}_{old}"))
+    for op, old, new in renames:
+        ir.SymbolTable.replace_all_symbol_uses(old, new, sub.operation)
+        op.attributes["sym_name"] = ir.StringAttr.get(new)
+    main = _find(sub, prefix)
+    main.attributes["sym_visibility"] = ir.StringAttr.get("private")
+    callee_type = ir.FunctionType(ir.TypeAttr(main.attributes["function_type"]).value)
+    for op in list(sub.body.operations):
+        mctx.module.body.append(op)
+    operands = []
+    if platform_index is not None:
+        operands.append(
+            hlo.convert(
+                callee_type.inputs[0],
+                hlo.constant(ir.DenseElementsAttr.get(np.array(platform_index, np.int32))),
+            )
+        )
+    kept = [a for i, a in enumerate(args) if i in exported.module_kept_var_idx]
+    for a, t in zip(kept, callee_type.inputs[len(operands) :]):
+        operands.append(a if a.type == t else hlo.convert(t, a))
+    call = func_dialect.CallOp(
+        list(callee_type.results), ir.FlatSymbolRefAttr.get(prefix), operands
+    )
+    outs = []
+    for r, aval in zip(call.results, ctx.avals_out):
+        t = lowering.ir_type(aval)
+        outs.append(r if r.type == t else hlo.convert(t, r))
+    if any(not shape_poly.is_constant_shape(a.shape) for a in exported.in_avals):
+        mctx.needs_shape_refinement = True
+    return outs
+
+
+def _find(module: ir.Module, name: str) -> Any:
+    for op in module.body.operations:
+        if "sym_name" in op.attributes and ir.StringAttr(op.attributes["sym_name"]).value == name:
+            return op
+    raise ValueError(f"the exported module has no function '{name}'")
+
+
+def refine_module(module: ir.Module, context: ir.Context) -> ir.Module:
+    """The module with every dynamic shape made static from @main's static arguments."""
+    refine = runtime_refine()
+    with context:
+        data = lowering.module_to_text(module, debug_info=True).encode()
+        refined = refine(data, enable_shape_assertions=True, validate_static_shapes=True)
+        return ir.Module.parse(refined)
+
+
+def runtime_refine() -> Any:
+    import jaxlib
+
+    fn = getattr(
+        getattr(getattr(jaxlib, "_jax", None), "mlir", None), "refine_polymorphic_shapes", None
+    )
+    if fn is None:
+        raise NotImplementedError(
+            "this jaxlib has no refine_polymorphic_shapes; calling shape-polymorphic "
+            "exported functions needs it"
+        )
+    return fn

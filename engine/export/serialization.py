@@ -1,0 +1,256 @@
+"""``Exported`` to and from bytes in JAX 0.10.2's format (its ``jax.export`` FlatBuffers
+schema: table ``Exported`` and the tables it holds), so that artifacts move both ways
+between this engine and JAX. Slot numbers, enums and conventions follow the schema;
+sharding is always "unspecified" (the engine exports for one device)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .. import dtypes, tree_util
+from ..core import ShapedArray
+from . import flatbuf, shape_poly
+from .exported import DisabledSafetyCheck, Exported
+
+# table Exported: field slots
+_VERSION, _FUN_NAME, _IN_TREE, _IN_AVALS, _OUT_TREE, _OUT_AVALS = 0, 1, 2, 3, 4, 5
+_NR_DEVICES_SHORT, _IN_SHARDINGS, _OUT_SHARDINGS, _PLATFORMS = 6, 7, 8, 9
+_ORDERED_EFFECTS, _UNORDERED_EFFECTS, _DISABLED_CHECKS, _MODULE = 10, 11, 12, 13
+_CALLING_CONVENTION, _KEPT_VAR_IDX, _USES_GLOBAL_CONSTANTS, _VJP = 14, 15, 16, 17
+_NR_DEVICES, _UNIQUE_AVALS, _UNIQUE_MESHES, _UNIQUE_SHARDINGS = 18, 19, 20, 21
+_IN_AVALS_IDXS, _OUT_AVALS_IDXS, _IN_SHARDINGS_IDXS, _OUT_SHARDINGS_IDXS = 22, 23, 24, 25
+
+# JAX's deserializers before 2026 accepted only versions 2 and 3; JAX itself writes 3
+_WRITTEN_VERSION = 3
+
+_TREE_LEAF, _TREE_NONE, _TREE_TUPLE, _TREE_LIST, _TREE_DICT, _TREE_CUSTOM = range(6)
+_MEMORY_DEVICE = 1
+_CHECK_PLATFORM, _CHECK_CUSTOM_CALL, _CHECK_SHAPE_ASSERTIONS = 0, 1, 2
+
+_DTYPES = [
+    np.dtype("bool"),
+    np.dtype("int8"),
+    np.dtype("int16"),
+    np.dtype("int32"),
+    np.dtype("int64"),
+    np.dtype("uint8"),
+    np.dtype("uint16"),
+    np.dtype("uint32"),
+    np.dtype("uint64"),
+    np.dtype("float16"),
+    np.dtype("float32"),
+    np.dtype("float64"),
+    np.dtype("complex64"),
+    np.dtype("complex128"),
+    dtypes.bfloat16,
+]
+_DTYPE_TO_KIND = {d: k for k, d in enumerate(_DTYPES)}
+_DTYPE_TO_KIND[np.dtype(dtypes.float0)] = 22
+_KIND_TO_DTYPE = {k: d for d, k in _DTYPE_TO_KIND.items()}
+
+
+def serialize(exp: Exported, vjp_order: int = 0) -> bytearray:
+    """The bytes of ``exp`` (and ``vjp_order`` levels of its VJP) in JAX's format."""
+    return bytearray(flatbuf.encode(_exported_table(exp, vjp_order)))
+
+
+def deserialize(blob: bytes | bytearray) -> Exported:
+    """An ``Exported`` from bytes written by ``serialize`` or by JAX's
+    ``Exported.serialize()``. The bytes must be trusted: running the module runs any
+    custom call it names."""
+    return _read_exported(flatbuf.View.root(bytes(blob)))
+
+
+# ---------------------------------------------------------------------------- writing
+
+
+def _strs(values: Any) -> flatbuf.TableVec:
+    return flatbuf.TableVec([flatbuf.Str(str(v).encode()) for v in values])
+
+
+def _aval_table(aval: ShapedArray) -> flatbuf.Table:
+    if aval.dtype not in _DTYPE_TO_KIND:
+        raise NotImplementedError(f"serializing arrays of dtype {aval.dtype}")
+    t = flatbuf.Table()
+    t.scalar(0, "i8", 0)  # shapedArray
+    t.child(1, _strs(aval.shape))
+    t.scalar(2, "i8", _DTYPE_TO_KIND[aval.dtype])
+    t.scalar(3, "i8", _MEMORY_DEVICE)
+    return t
+
+
+def _tree_table(tree: Any) -> flatbuf.Table:
+    t = flatbuf.Table()
+    node = tree.node_data()
+    children = tree.children()
+    if node is None:
+        kind = _TREE_LEAF
+    elif node[0] is type(None):
+        kind = _TREE_NONE
+    elif node[0] is tuple:
+        kind = _TREE_TUPLE
+    elif node[0] is list:
+        kind = _TREE_LIST
+    elif node[0] is dict:
+        kind = _TREE_DICT
+        keys = list(node[1])
+        for k in keys:
+            if not isinstance(k, str):
+                raise TypeError(
+                    "Serialization is supported only for dictionaries with string keys."
+                    f" Found key {k} of type {type(k)}."
+                )
+        t.child(2, _strs(keys))
+    else:
+        raise ValueError(f"Cannot serialize PyTreeDef containing an unregistered type `{node[0]}`.")
+    t.scalar(0, "i8", kind)
+    if children:
+        t.child(1, flatbuf.TableVec([_tree_table(c) for c in children]))
+    return t
+
+
+def _check_table(check: DisabledSafetyCheck) -> flatbuf.Table:
+    t = flatbuf.Table()
+    target = check.is_custom_call()
+    if target is not None:
+        t.scalar(0, "i8", _CHECK_CUSTOM_CALL)
+        t.child(1, flatbuf.Str(target.encode()))
+    elif check == DisabledSafetyCheck.platform():
+        t.scalar(0, "i8", _CHECK_PLATFORM)
+    else:
+        raise NotImplementedError(f"serializing DisabledSafetyCheck: {check}")
+    return t
+
+
+def _exported_table(exp: Exported, vjp_order: int) -> flatbuf.Table:
+    if exp.ordered_effects or exp.unordered_effects:
+        raise NotImplementedError("serializing an Exported with effects")
+    uniques: list = []
+    for a in exp.in_avals + exp.out_avals:
+        if a not in uniques:
+            uniques.append(a)
+    t = flatbuf.Table()
+    t.scalar(_VERSION, "u16", _WRITTEN_VERSION)
+    t.child(_FUN_NAME, flatbuf.Str(exp.fun_name.encode()))
+    t.child(_IN_TREE, _tree_table(exp.in_tree))
+    t.child(_IN_AVALS, flatbuf.TableVec([_aval_table(a) for a in exp.in_avals]))
+    t.child(_OUT_TREE, _tree_table(exp.out_tree))
+    t.child(_OUT_AVALS, flatbuf.TableVec([_aval_table(a) for a in exp.out_avals]))
+    t.scalar(_NR_DEVICES, "u32", exp.nr_devices)
+    # unspecified shardings: empty Sharding tables, and index 0 ("None") below
+    t.child(_IN_SHARDINGS, flatbuf.TableVec([flatbuf.Table() for _ in exp.in_avals]))
+    t.child(_OUT_SHARDINGS, flatbuf.TableVec([flatbuf.Table() for _ in exp.out_avals]))
+    t.child(_PLATFORMS, _strs(exp.platforms))
+    t.child(_ORDERED_EFFECTS, flatbuf.TableVec([]))
+    t.child(_UNORDERED_EFFECTS, flatbuf.TableVec([]))
+    t.child(
+        _DISABLED_CHECKS, flatbuf.TableVec([_check_table(c) for c in exp.disabled_safety_checks])
+    )
+    t.child(_MODULE, flatbuf.ScalarVec("u8", list(exp.mlir_module_serialized)))
+    t.scalar(_CALLING_CONVENTION, "u16", exp.calling_convention_version)
+    t.child(_KEPT_VAR_IDX, flatbuf.ScalarVec("u16", list(exp.module_kept_var_idx)))
+    t.scalar(_USES_GLOBAL_CONSTANTS, "bool", exp.uses_global_constants)
+    if vjp_order > 0:
+        if not exp.has_vjp():
+            raise ValueError(
+                "serialization of an Exported that does not have vjps of high-enough order"
+            )
+        t.child(_VJP, _exported_table(exp.vjp(), vjp_order - 1))
+    t.child(_UNIQUE_AVALS, flatbuf.TableVec([_aval_table(a) for a in uniques]))
+    t.child(_UNIQUE_MESHES, flatbuf.TableVec([]))
+    t.child(_UNIQUE_SHARDINGS, flatbuf.TableVec([]))
+    t.child(_IN_AVALS_IDXS, flatbuf.ScalarVec("u32", [uniques.index(a) for a in exp.in_avals]))
+    t.child(_OUT_AVALS_IDXS, flatbuf.ScalarVec("u32", [uniques.index(a) for a in exp.out_avals]))
+    t.child(_IN_SHARDINGS_IDXS, flatbuf.ScalarVec("u32", [0] * len(exp.in_avals)))
+    t.child(_OUT_SHARDINGS_IDXS, flatbuf.ScalarVec("u32", [0] * len(exp.out_avals)))
+    return t
+
+
+# ---------------------------------------------------------------------------- reading
+
+
+def _read_aval(v: flatbuf.View, scope: shape_poly.SymbolicScope) -> ShapedArray:
+    if v.scalar(0, "i8") != 0:
+        raise NotImplementedError("deserializing a token abstract value")
+    kind = v.scalar(2, "i8")
+    if kind not in _KIND_TO_DTYPE:
+        raise NotImplementedError(f"deserializing arrays of dtype kind {kind}")
+    shape = shape_poly.symbolic_shape(",".join(v.strings(1)), scope=scope)
+    return ShapedArray(shape, _KIND_TO_DTYPE[kind])
+
+
+def _read_tree_value(v: flatbuf.View, leaves: Any) -> Any:
+    kind = v.scalar(0, "i8")
+    children = [_read_tree_value(c, leaves) for c in v.tables(1)]
+    if kind == _TREE_LEAF:
+        return next(leaves)
+    if kind == _TREE_NONE:
+        return None
+    if kind == _TREE_TUPLE:
+        return tuple(children)
+    if kind == _TREE_LIST:
+        return list(children)
+    if kind == _TREE_DICT:
+        return dict(zip(v.strings(2), children))
+    if kind == _TREE_CUSTOM:
+        raise NotImplementedError(
+            f"deserializing a PyTreeDef with the custom node '{v.string(3)}' "
+            "(register_pytree_node_serialization is not supported by this engine)"
+        )
+    raise ValueError(f"Cannot deserialize PyTreeDef with unknown kind: {kind}")
+
+
+def _read_tree(v: flatbuf.View) -> Any:
+    return tree_util.tree_structure(_read_tree_value(v, iter(range(1 << 30))))
+
+
+def _read_check(v: flatbuf.View) -> DisabledSafetyCheck:
+    kind = v.scalar(0, "i8")
+    if kind == _CHECK_CUSTOM_CALL:
+        return DisabledSafetyCheck.custom_call(v.string(1) or "")
+    if kind == _CHECK_PLATFORM:
+        return DisabledSafetyCheck.platform()
+    if kind == _CHECK_SHAPE_ASSERTIONS:
+        return DisabledSafetyCheck.shape_assertions()
+    raise ValueError(f"Cannot deserialize DisabledSafetyCheck with unknown kind: {kind}")
+
+
+def _read_exported(v: flatbuf.View) -> Exported:
+    scope = shape_poly.SymbolicScope()
+    unique = [_read_aval(a, scope) for a in v.tables(_UNIQUE_AVALS)]
+    if v.has(_IN_AVALS_IDXS) or unique:
+        in_avals = tuple(unique[i] for i in v.scalars(_IN_AVALS_IDXS, "u32"))
+        out_avals = tuple(unique[i] for i in v.scalars(_OUT_AVALS_IDXS, "u32"))
+    else:
+        in_avals = tuple(_read_aval(a, scope) for a in v.tables(_IN_AVALS))
+        out_avals = tuple(_read_aval(a, scope) for a in v.tables(_OUT_AVALS))
+    for name, sharded in (
+        ("input", v.scalars(_IN_SHARDINGS_IDXS, "u32")),
+        ("output", v.scalars(_OUT_SHARDINGS_IDXS, "u32")),
+    ):
+        if any(sharded):
+            raise NotImplementedError(f"deserializing an Exported with {name} shardings")
+    if v.tables(_ORDERED_EFFECTS) or v.tables(_UNORDERED_EFFECTS):
+        raise NotImplementedError("deserializing an Exported with effects")
+    vjp = v.table(_VJP)
+    return Exported(
+        fun_name=v.string(_FUN_NAME) or "",
+        in_tree=_read_tree(v.table(_IN_TREE)),  # type: ignore[arg-type]
+        in_avals=in_avals,
+        out_tree=_read_tree(v.table(_OUT_TREE)),  # type: ignore[arg-type]
+        out_avals=out_avals,
+        in_shardings_hlo=(None,) * len(in_avals),
+        out_shardings_hlo=(None,) * len(out_avals),
+        nr_devices=v.scalar(_NR_DEVICES, "u32") or v.scalar(_NR_DEVICES_SHORT, "i16") or 1,
+        platforms=tuple(v.strings(_PLATFORMS)),
+        ordered_effects=(),
+        unordered_effects=(),
+        disabled_safety_checks=tuple(_read_check(c) for c in v.tables(_DISABLED_CHECKS)),
+        mlir_module_serialized=v.bytes_(_MODULE),
+        calling_convention_version=v.scalar(_CALLING_CONVENTION, "u16"),
+        module_kept_var_idx=tuple(v.scalars(_KEPT_VAR_IDX, "u16")),
+        uses_global_constants=bool(v.scalar(_USES_GLOBAL_CONSTANTS, "bool")),
+        _get_vjp=None if vjp is None else (lambda _exp, _v=vjp: _read_exported(_v)),
+    )

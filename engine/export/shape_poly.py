@@ -1,0 +1,733 @@
+"""Symbolic dimensions for shape-polymorphic export, as ``jax.export.symbolic_shape``.
+
+A dimension expression is a polynomial with integer coefficients over *factors*: dimension
+variables (``b``) and the non-exact ``floordiv(e, k)`` / ``mod(e, k)`` of an expression.
+Expressions that turn out constant are plain ``int`` s. Every variable is ``>= 1``; a
+``SymbolicScope`` may add constraints (``"b >= 4"``, ``"a <= b"``, ``"a == 2*b"``), which
+narrow the bounds used to decide comparisons. A comparison whose answer depends on the
+variables' values raises ``InconclusiveDimensionOperation`` (equality answers ``False``,
+as JAX's does, since hashing relies on it)."""
+
+from __future__ import annotations
+
+import math
+import operator
+import re
+from collections.abc import Sequence
+from typing import Any, Union
+
+DimSize = Union[int, "DimExpr"]
+
+_HELP = (
+    "\nThis error arises for comparison operations with shapes that\n"
+    "are non-constant, and the result of the operation cannot be represented as\n"
+    "a boolean value for all values of the symbolic dimensions involved.\n"
+)
+
+
+class InconclusiveDimensionOperation(Exception):
+    """A computation with symbolic dimensions whose result depends on their values."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(f"{message}{_HELP}")
+
+
+# A factor: a variable name, or ("floordiv" | "mod", operand, divisor).
+# A monomial: tuple of (factor, power) sorted; () is the constant monomial.
+
+
+def _factor_key(f: Any) -> tuple:
+    if isinstance(f, str):
+        return (0, f)
+    return (1, f[0], str(f[1]), str(f[2]))
+
+
+def _factor_str(f: Any) -> str:
+    return f if isinstance(f, str) else f"{f[0]}({f[1]}, {f[2]})"
+
+
+def _mono_str(m: tuple) -> str:
+    return "*".join(_factor_str(f) + (f"^{p}" if p > 1 else "") for f, p in m)
+
+
+def _mono_degree(m: tuple) -> int:
+    return sum(p for _, p in m)
+
+
+def _mono_mul(m1: tuple, m2: tuple) -> tuple:
+    powers: dict = {}
+    keys: dict = {}
+    for f, p in m1 + m2:
+        k = _factor_key(f)
+        powers[k] = powers.get(k, 0) + p
+        keys[k] = f
+    return tuple((keys[k], powers[k]) for k in sorted(powers))
+
+
+def _mono_sort_key(m: tuple) -> tuple:
+    # larger terms first, the constant last: descending degree, then by names
+    return (-_mono_degree(m), [(_factor_key(f), -p) for f, p in m])
+
+
+class SymbolicScope:
+    """The constraints under which a set of symbolic dimensions is reasoned about."""
+
+    def __init__(self, constraints_str: Sequence[str] = ()) -> None:
+        if isinstance(constraints_str, str):
+            raise ValueError(
+                f"The symbolic constraints should be a sequence of strings. Got {constraints_str!r}"
+            )
+        self._constraints_str = tuple(constraints_str)
+        self._geq0: list[DimExpr] = []  # expressions known to be >= 0
+        self._var_lb: dict[str, float] = {}
+        self._var_ub: dict[str, float] = {}
+        self._rules: dict[tuple, Any] = {}  # monomial -> the expression it equals
+        for c in self._constraints_str:
+            self._add_constraint(c)
+
+    def _add_constraint(self, c: str) -> None:
+        if not isinstance(c, str):
+            raise ValueError(f"SymbolicScope constraint must be a string: got {c!r}")
+        for op in ("==", ">=", "<="):
+            if op in c:
+                left, right = c.split(op, 1)
+                break
+        else:
+            raise ValueError("Constraint parsing error: must contain one of '==' or '>=' or '<='")
+        e1 = _parse_expr(left, self, c)
+        e2 = _parse_expr(right, self, c)
+        if op == "==":
+            if not isinstance(e1, DimExpr) or len(e1._terms) != 1 or e1._terms[0][1] != 1:
+                raise ValueError(
+                    f"Invalid equality constraint: {e1} == {e2}. "
+                    "The left-hand-side must be of the form `term * coefficient`."
+                )
+            self._rules[e1._terms[0][0]] = e2
+            return
+        diff = _sub(e1, e2) if op == ">=" else _sub(e2, e1)
+        if not isinstance(diff, DimExpr):
+            if diff < 0:
+                raise ValueError(f"Unsatisfiable explicit constraint: {c}")
+            return
+        self._geq0.append(diff)
+        # a bound on one variable: +-v + k >= 0
+        if len(diff._terms) <= 2:
+            var_terms = [(m, k) for m, k in diff._terms if m]
+            const = sum(k for m, k in diff._terms if not m)
+            if len(var_terms) == 1:
+                (m, k) = var_terms[0]
+                if len(m) == 1 and m[0][1] == 1 and isinstance(m[0][0], str) and abs(k) == 1:
+                    v = m[0][0]
+                    if k == 1:
+                        self._var_lb[v] = max(self._var_lb.get(v, 1), -const)
+                    else:
+                        self._var_ub[v] = min(self._var_ub.get(v, math.inf), const)
+
+    def __str__(self) -> str:
+        return ", ".join(self._constraints_str)
+
+    __repr__ = __str__
+
+
+_DEFAULT_SCOPE = SymbolicScope()
+
+
+class DimExpr:
+    """A symbolic dimension: a normalized polynomial over dimension variables."""
+
+    __slots__ = ("_terms", "scope", "_hash")
+    _is_symbolic_dim = True
+
+    def __init__(self, terms: tuple, scope: SymbolicScope) -> None:
+        self._terms = terms  # ((monomial, coefficient), ...) sorted, no zero coefficients
+        self.scope = scope
+        self._hash: int | None = None
+
+    # -------------------------------------------------------------- construction
+    @staticmethod
+    def _build(coeffs: dict, scope: SymbolicScope) -> DimSize:
+        terms = tuple((m, coeffs[m]) for m in sorted(coeffs, key=_mono_sort_key) if coeffs[m])
+        if not terms:
+            return 0
+        if len(terms) == 1 and terms[0][0] == ():
+            return terms[0][1]
+        if scope._rules:
+            for m, _k in terms:
+                if m in scope._rules:
+                    rest = dict(coeffs)
+                    k = rest.pop(m)
+                    return _add(DimExpr._build(rest, scope), _mul(scope._rules[m], k))
+        return DimExpr(terms, scope)
+
+    @staticmethod
+    def _factor(f: Any, scope: SymbolicScope) -> DimSize:
+        return DimExpr._build({((f, 1),): 1}, scope)
+
+    def _coeffs(self) -> dict:
+        return dict(self._terms)
+
+    # -------------------------------------------------------------- queries
+    def _vars(self) -> set:
+        out: set = set()
+        for m, _ in self._terms:
+            for f, _p in m:
+                if isinstance(f, str):
+                    out.add(f)
+                else:
+                    for x in f[1:]:
+                        if isinstance(x, DimExpr):
+                            out |= x._vars()
+        return out
+
+    def _as_var(self) -> str | None:
+        """The variable's name when this expression is exactly one variable."""
+        if len(self._terms) == 1:
+            m, k = self._terms[0]
+            if k == 1 and len(m) == 1 and m[0][1] == 1 and isinstance(m[0][0], str):
+                return m[0][0]
+        return None
+
+    def bounds(self) -> tuple[float, float]:
+        lb, ub = _direct_bounds(self)
+        for g in self.scope._geq0:  # self = (self - g) + g >= lb(self - g)
+            lb = max(lb, _bounds_of(_sub(self, g), direct=True)[0])
+            ub = min(ub, _bounds_of(_add(self, g), direct=True)[1])
+        return lb, ub
+
+    # -------------------------------------------------------------- Python protocol
+    def __hash__(self) -> int:
+        if self._hash is None:
+            self._hash = hash(self._terms)
+        return self._hash
+
+    def __str__(self) -> str:
+        parts = []
+        for m, k in self._terms:
+            sign = "+" if k > 0 else "-"
+            if not m:
+                parts.append(f"{sign} {abs(k)}")
+            elif abs(k) == 1:
+                parts.append(f"{sign} {_mono_str(m)}")
+            else:
+                parts.append(f"{sign} {abs(k)}*{_mono_str(m)}")
+        s = " ".join(parts)
+        return s[2:] if s.startswith("+ ") else s
+
+    __repr__ = __str__
+
+    def __int__(self) -> int:
+        raise InconclusiveDimensionOperation(
+            f"Symbolic dimension '{self}' used in a context that requires a constant"
+        )
+
+    __index__ = __int__
+
+    def __bool__(self) -> bool:
+        return True
+
+    def __eq__(self, other: Any) -> bool:
+        if isinstance(other, DimExpr):
+            if other.scope is not self.scope:
+                return False
+        elif not isinstance(other, (int,)) and not _is_int(other):
+            return False
+        diff = _sub(self, other)
+        return not isinstance(diff, DimExpr) and diff == 0
+
+    def __ne__(self, other: Any) -> bool:
+        return not self.__eq__(other)
+
+    def __ge__(self, other: Any) -> bool:
+        return _geq(self, other, lambda: f"'{self}' >= '{other}'")
+
+    def __le__(self, other: Any) -> bool:
+        return _geq(other, self, lambda: f"'{self}' <= '{other}'")
+
+    def __gt__(self, other: Any) -> bool:
+        return not _geq(other, self, lambda: f"'{self}' > '{other}'")
+
+    def __lt__(self, other: Any) -> bool:
+        return not _geq(self, other, lambda: f"'{self}' < '{other}'")
+
+    def __add__(self, other: Any) -> DimSize:
+        return _add(self, other) if _is_dim(other) else NotImplemented
+
+    __radd__ = __add__
+
+    def __sub__(self, other: Any) -> DimSize:
+        return _sub(self, other) if _is_dim(other) else NotImplemented
+
+    def __rsub__(self, other: Any) -> DimSize:
+        return _sub(other, self) if _is_dim(other) else NotImplemented
+
+    def __neg__(self) -> DimSize:
+        return _mul(self, -1)
+
+    def __mul__(self, other: Any) -> DimSize:
+        return _mul(self, other) if _is_dim(other) else NotImplemented
+
+    __rmul__ = __mul__
+
+    def __pow__(self, power: Any) -> DimSize:
+        if not _is_int(power):
+            raise ValueError(
+                f"Symbolic dimension cannot be raised to non-integer powers: '{self}' ** '{power}'"
+            )
+        if power < 0:
+            raise ValueError(
+                f"Symbolic dimension cannot be raised to negative powers: '{self}' ** '{power}'"
+            )
+        out: DimSize = 1
+        for _ in range(int(power)):
+            out = _mul(out, self)
+        return out
+
+    def __floordiv__(self, other: Any) -> DimSize:
+        return _divmod(self, other)[0] if _is_dim(other) else NotImplemented
+
+    def __rfloordiv__(self, other: Any) -> DimSize:
+        return _divmod(other, self)[0] if _is_dim(other) else NotImplemented
+
+    def __mod__(self, other: Any) -> DimSize:
+        return _divmod(self, other)[1] if _is_dim(other) else NotImplemented
+
+    def __rmod__(self, other: Any) -> DimSize:
+        return _divmod(other, self)[1] if _is_dim(other) else NotImplemented
+
+    def __divmod__(self, other: Any) -> tuple[DimSize, DimSize]:
+        return _divmod(self, other)
+
+    def __truediv__(self, other: Any) -> DimSize:
+        q, r = _divmod(self, other)
+        if isinstance(r, DimExpr) or r != 0:
+            raise InconclusiveDimensionOperation(
+                f"Symbolic dimension '{self}' cannot be divided exactly by '{other}'"
+            )
+        return q
+
+
+def _is_int(x: Any) -> bool:
+    return isinstance(x, int) or (hasattr(x, "__index__") and not isinstance(x, (float, DimExpr)))
+
+
+def _is_dim(x: Any) -> bool:
+    return isinstance(x, DimExpr) or _is_int(x)
+
+
+def is_symbolic_dim(d: Any) -> bool:
+    return isinstance(d, DimExpr)
+
+
+def is_constant_shape(shape: Sequence[Any]) -> bool:
+    return not any(isinstance(d, DimExpr) for d in shape)
+
+
+def _scope_of(*xs: Any) -> SymbolicScope:
+    scope = None
+    for x in xs:
+        if isinstance(x, DimExpr):
+            if scope is not None and x.scope is not scope:
+                raise ValueError(
+                    f"Invalid mixing of symbolic scopes for '{xs[0]}' and '{xs[1]}': "
+                    "the expressions were built under different SymbolicScopes."
+                )
+            scope = x.scope
+    return scope or _DEFAULT_SCOPE
+
+
+def _coeffs_of(x: DimSize) -> dict:
+    if isinstance(x, DimExpr):
+        return x._coeffs()
+    return {(): operator.index(x)} if operator.index(x) else {}
+
+
+def _add(a: DimSize, b: DimSize) -> DimSize:
+    if not isinstance(a, DimExpr) and not isinstance(b, DimExpr):
+        return operator.index(a) + operator.index(b)
+    scope = _scope_of(a, b)
+    c = _coeffs_of(a)
+    for m, k in _coeffs_of(b).items():
+        c[m] = c.get(m, 0) + k
+    return DimExpr._build(c, scope)
+
+
+def _sub(a: DimSize, b: DimSize) -> DimSize:
+    return _add(a, _mul(b, -1))
+
+
+def _mul(a: DimSize, b: DimSize) -> DimSize:
+    if not isinstance(a, DimExpr) and not isinstance(b, DimExpr):
+        return operator.index(a) * operator.index(b)
+    scope = _scope_of(a, b)
+    c: dict = {}
+    for m1, k1 in _coeffs_of(a).items():
+        for m2, k2 in _coeffs_of(b).items():
+            m = _mono_mul(m1, m2)
+            c[m] = c.get(m, 0) + k1 * k2
+    return DimExpr._build(c, scope)
+
+
+def _divmod(a: DimSize, b: DimSize) -> tuple[DimSize, DimSize]:
+    if not isinstance(a, DimExpr) and not isinstance(b, DimExpr):
+        return divmod(operator.index(a), operator.index(b))
+    scope = _scope_of(a, b)
+    if not isinstance(b, DimExpr):
+        b = operator.index(b)
+        if b == 0:
+            raise ZeroDivisionError("Symbolic dimension division by zero")
+        qs: dict = {}
+        rem = 0
+        for m, k in _coeffs_of(a).items():
+            q, r = divmod(k, b)
+            if m == ():
+                if q:
+                    qs[m] = q
+                rem = r
+            elif r:
+                break
+            else:
+                qs[m] = q
+        else:
+            return DimExpr._build(qs, scope), rem
+    elif isinstance(a, DimExpr) and len(b._terms) == 1:
+        # exact division by a single term, e.g. (2*a*b) // (a) = 2*b
+        (bm, bk) = b._terms[0]
+        qs = {}
+        for m, k in a._terms:
+            pm = dict((_factor_key(f), (f, p)) for f, p in m)
+            ok = k % bk == 0
+            for f, p in bm:
+                got = pm.get(_factor_key(f))
+                if not ok or got is None or got[1] < p:
+                    ok = False
+                    break
+                pm[_factor_key(f)] = (f, got[1] - p)
+            if not ok:
+                break
+            qm = tuple(v for key, v in sorted(pm.items()) if v[1] > 0)
+            qs[qm] = k // bk
+        else:
+            return DimExpr._build(qs, scope), 0
+    return (
+        DimExpr._factor(("floordiv", a, b), scope),
+        DimExpr._factor(("mod", a, b), scope),
+    )
+
+
+def _factor_bounds(f: Any, scope: SymbolicScope) -> tuple[float, float]:
+    if isinstance(f, str):
+        return scope._var_lb.get(f, 1), scope._var_ub.get(f, math.inf)
+    kind, e, d = f
+    elb, eub = _bounds_of(e)
+    if isinstance(d, DimExpr):
+        dlb, dub = d.bounds()
+    else:
+        dlb = dub = d
+    if kind == "mod":
+        if dlb > 0:
+            return 0, dub - 1
+        return -math.inf, math.inf
+    if dlb > 0 and dlb == dub:
+        return _floordiv_bound(elb, dlb), _floordiv_bound(eub, dlb)
+    if dlb > 0 and elb >= 0:
+        return 0, _floordiv_bound(eub, dlb)
+    return -math.inf, math.inf
+
+
+def _floordiv_bound(x: float, d: float) -> float:
+    return x if math.isinf(x) else float(math.floor(x / d))
+
+
+def _mul_bounds(a: tuple, b: tuple) -> tuple[float, float]:
+    prods = []
+    for x in a:
+        for y in b:
+            prods.append(0.0 if (x == 0 or y == 0) else x * y)
+    return min(prods), max(prods)
+
+
+def _direct_bounds(e: DimExpr) -> tuple[float, float]:
+    lb = ub = 0.0
+    for m, k in e._terms:
+        mb: tuple[float, float] = (1.0, 1.0)
+        for f, p in m:
+            fb = _factor_bounds(f, e.scope)
+            for _ in range(p):
+                mb = _mul_bounds(mb, fb)
+        tb = _mul_bounds(mb, (k, k))
+        lb += tb[0]
+        ub += tb[1]
+    return lb, ub
+
+
+def _bounds_of(e: DimSize, direct: bool = False) -> tuple[float, float]:
+    if not isinstance(e, DimExpr):
+        return e, e
+    return _direct_bounds(e) if direct else e.bounds()
+
+
+def _geq(e1: Any, e2: Any, describe: Any) -> bool:
+    if not isinstance(e1, DimExpr) and not isinstance(e2, DimExpr):
+        return operator.index(e1) >= operator.index(e2)
+    scope = _scope_of(e1, e2)
+    lb, ub = _bounds_of(_sub(e1, e2))
+    if lb >= 0:
+        return True
+    if ub < 0:
+        return False
+    where = f"\nUsing symbolic scope {scope}" if scope._constraints_str else ""
+    raise InconclusiveDimensionOperation(
+        f"Symbolic dimension comparison {describe()} is inconclusive.{where}"
+    )
+
+
+# ---------------------------------------------------------------------------- parsing
+
+_TOKEN = re.compile(r"\s*(?:(\d+)|([A-Za-z_][A-Za-z0-9_.]*)|(\.\.\.)|(.))")
+
+
+class _Parser:
+    def __init__(self, text: str, scope: SymbolicScope, spec: str) -> None:
+        self.spec = spec
+        self.toks: list[tuple[str, str]] = []
+        for num, name, dots, other in _TOKEN.findall(text):
+            if num:
+                self.toks.append(("int", num))
+            elif name:
+                self.toks.append(("name", name))
+            elif dots:
+                self.toks.append(("op", "..."))
+            elif other.strip():
+                self.toks.append(("op", other))
+        self.i = 0
+        self.scope = scope
+
+    def error(self, detail: str) -> ValueError:
+        return ValueError(f"syntax error in symbolic shape {self.spec!r}: {detail}")
+
+    def peek(self) -> tuple[str, str] | None:
+        return self.toks[self.i] if self.i < len(self.toks) else None
+
+    def take(self, value: str | None = None) -> tuple[str, str]:
+        t = self.peek()
+        if t is None:
+            raise self.error("unexpected end of string")
+        if value is not None and t[1] != value:
+            raise self.error(f"expecting '{value}', found '{t[1]}'")
+        self.i += 1
+        return t
+
+    def expr(self) -> DimSize:
+        t = self.peek()
+        sign = 1
+        if t is not None and t[1] in "+-":
+            self.take()
+            sign = -1 if t[1] == "-" else 1
+        acc = _mul(self.term(), sign)
+        while (t := self.peek()) is not None and t[1] in ("+", "-"):
+            self.take()
+            rhs = self.term()
+            acc = _add(acc, rhs) if t[1] == "+" else _sub(acc, rhs)
+        return acc
+
+    def term(self) -> DimSize:
+        acc = self.power()
+        while (t := self.peek()) is not None and t[1] == "*":
+            self.take()
+            acc = _mul(acc, self.power())
+        return acc
+
+    def power(self) -> DimSize:
+        base = self.atom()
+        t = self.peek()
+        if t is not None and t[1] == "^":
+            self.take()
+            kind, val = self.take()
+            if kind != "int":
+                raise self.error(f"expecting integer, found {val}")
+            return base ** int(val) if isinstance(base, DimExpr) else base ** int(val)
+        return base
+
+    def atom(self) -> DimSize:
+        kind, val = self.take()
+        if kind == "int":
+            return int(val)
+        if val == "(":
+            e = self.expr()
+            self.take(")")
+            return e
+        if kind == "name":
+            if val in ("floordiv", "mod") and self.peek() == ("op", "("):
+                self.take("(")
+                a = self.expr()
+                self.take(",")
+                b = self.expr()
+                self.take(")")
+                q, r = _divmod(a, b)
+                return q if val == "floordiv" else r
+            if val in ("max", "min") and self.peek() == ("op", "("):
+                raise NotImplementedError(
+                    f"symbolic {val}(...) is not supported by this engine's shape polymorphism"
+                )
+            return DimExpr._factor(val, self.scope)
+        raise self.error(f"unexpected '{val}'")
+
+
+def _parse_expr(text: str, scope: SymbolicScope, spec: str) -> DimSize:
+    p = _Parser(text, scope, spec)
+    e = p.expr()
+    if p.peek() is not None:
+        raise p.error(f"unexpected '{p.peek()[1]}'")  # type: ignore[index]
+    return e
+
+
+def _split_top_level(text: str) -> list[str]:
+    parts, depth, cur = [], 0, ""
+    for ch in text:
+        if ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        if ch == "," and depth == 0:
+            parts.append(cur)
+            cur = ""
+        else:
+            cur += ch
+    parts.append(cur)
+    return parts
+
+
+def symbolic_shape(
+    shape_spec: str | None,
+    *,
+    constraints: Sequence[str] = (),
+    scope: SymbolicScope | None = None,
+    like: Sequence[int | None] | None = None,
+) -> tuple[DimSize, ...]:
+    """Parse a shape like ``"b, 4"`` or ``"(2*b, _, ...)"`` into a tuple of dimensions
+    (``int`` or symbolic). ``_`` and ``...`` take their sizes from ``like``."""
+    if scope is not None and constraints:
+        raise ValueError("Cannot specify both a `scope` and `constraints`.")
+    if scope is None:
+        scope = SymbolicScope(constraints) if constraints else SymbolicScope()
+    if shape_spec is None:
+        shape_spec = "..."
+    elif not isinstance(shape_spec, str):
+        raise ValueError(
+            f"polymorphic shape spec should be None or a string. Found {shape_spec!r}."
+        )
+    text = shape_spec.strip()
+    if text.startswith("(") and text.endswith(")") and _balanced(text[1:-1]):
+        text = text[1:-1]
+    pieces = [p.strip() for p in _split_top_level(text)] if text.strip() else []
+    if pieces and pieces[-1] == "":
+        pieces.pop()  # "b," is a 1-tuple
+    dims: list[DimSize] = []
+    for k, piece in enumerate(pieces):
+        if piece == "...":
+            if like is None:
+                raise ValueError(
+                    f"syntax error in symbolic shape {shape_spec!r}: '...' requires `like`"
+                )
+            if k != len(pieces) - 1:
+                raise ValueError(
+                    f"syntax error in symbolic shape {shape_spec!r}: '...' must be last"
+                )
+            dims.extend(_like_dim(like, i, shape_spec) for i in range(len(dims), len(like)))
+            continue
+        if piece == "_":
+            if like is None or k >= len(like):
+                raise ValueError(
+                    f"syntax error in symbolic shape {shape_spec!r}: '_' requires `like`"
+                )
+            dims.append(_like_dim(like, k, shape_spec))
+            continue
+        if piece == "":
+            raise ValueError(f"syntax error in symbolic shape {shape_spec!r}: empty dimension")
+        dims.append(_parse_expr(piece, scope, shape_spec))
+    if like is not None and len(dims) != len(like):
+        raise ValueError(
+            f"syntax error in symbolic shape {shape_spec!r}: "
+            f"rank mismatch with `like` shape {tuple(like)}"
+        )
+    return tuple(dims)
+
+
+def _balanced(text: str) -> bool:
+    depth = 0
+    for ch in text:
+        depth += ch == "("
+        depth -= ch == ")"
+        if depth < 0:
+            return False
+    return depth == 0
+
+
+def _like_dim(like: Sequence[Any], i: int, spec: str) -> int:
+    d = like[i]
+    if d is None:
+        raise ValueError(
+            f"syntax error in symbolic shape {spec!r}: dimension {i} of `like` is unknown"
+        )
+    return int(d)
+
+
+def symbolic_args_specs(
+    args: Any,
+    shapes_specs: Any,
+    constraints: Sequence[str] = (),
+    scope: SymbolicScope | None = None,
+) -> Any:
+    """``ShapeDtypeStruct`` s like ``args``, their shapes parsed from ``shapes_specs``
+    (one string, or a pytree of strings like ``args``), all in one scope."""
+    from .. import api, tree_util
+
+    if scope is not None and constraints:
+        raise ValueError("Cannot use both `scope` and `constraints`")
+    if scope is None:
+        scope = SymbolicScope(constraints)
+    leaves, tree = tree_util.tree_flatten(args)
+    if isinstance(shapes_specs, str) or shapes_specs is None:
+        specs = [shapes_specs] * len(leaves)
+    else:
+        specs = tree_util.tree_leaves(shapes_specs, is_leaf=lambda x: x is None)
+        if len(specs) != len(leaves):
+            raise ValueError(f"shapes_specs has {len(specs)} entries for {len(leaves)} arguments")
+    out = []
+    for x, spec in zip(leaves, specs):
+        shape = symbolic_shape(spec, scope=scope, like=tuple(x.shape))
+        out.append(api.ShapeDtypeStruct(shape, x.dtype))
+    return tree_util.tree_unflatten(tree, out)
+
+
+def all_dim_vars(shapes: Sequence[Sequence[Any]]) -> list[str]:
+    """The dimension variables of ``shapes``, sorted by name (JAX's order)."""
+    found: set = set()
+    for shape in shapes:
+        for d in shape:
+            if isinstance(d, DimExpr):
+                found |= d._vars()
+    return sorted(found)
+
+
+def evaluate(d: DimSize, env: dict) -> Any:
+    """``d`` with each variable replaced from ``env`` (ints, or any values with +, *,
+    // and % such as IR builders)."""
+    if not isinstance(d, DimExpr):
+        return d
+    total: Any = None
+    for m, k in d._terms:
+        acc: Any = None
+        for f, p in m:
+            if isinstance(f, str):
+                if f not in env:
+                    raise KeyError(f"dimension variable '{f}' has no value")
+                v = env[f]
+            else:
+                a, b = evaluate(f[1], env), evaluate(f[2], env)
+                v = a // b if f[0] == "floordiv" else a % b
+            for _ in range(p):
+                acc = v if acc is None else acc * v
+        acc = k if acc is None else (acc if k == 1 else acc * k)
+        total = acc if total is None else total + acc
+    return total
