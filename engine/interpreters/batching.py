@@ -108,7 +108,8 @@ class BatchTrace(core.Trace):
         unbatched = all(d is None for d in dims)
         collective = collective_batchers.get(primitive)
         if collective is not None and (
-            not unbatched or (self.axis_name is not None and self.axis_name in collective[0](params))
+            not unbatched
+            or (self.axis_name is not None and self.axis_name in collective[0](params))
         ):
             return self._process_collective(primitive, vals, dims, params, collective[1])
         call = None
