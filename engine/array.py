@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import core, dtypes, runtime
+from .sharding.named import SingleDeviceSharding
 from .transfer_guard import sites as _tg
 
 
@@ -15,7 +16,9 @@ class Array:
     reductions run as XLA computations on the array's device.
     """
 
-    __slots__ = ("_buf", "aval", "_device", "_committed", "_npy", "__weakref__")
+    # ``_device``: a jaxlib Device, or for an array sharded over a mesh the runtime's
+    # DeviceGroup of its devices; ``_sharding`` (unset until read) caches its sharding.
+    __slots__ = ("_buf", "aval", "_device", "_committed", "_npy", "_sharding", "__weakref__")
     __array_priority__ = 100
 
     def __init__(self, buf, aval, device, committed=False):
@@ -42,9 +45,13 @@ class Array:
 
     @property
     def device(self):
+        if type(self._device) is runtime.DeviceGroup:
+            return self.sharding
         return self._device
 
     def devices(self):
+        if type(self._device) is runtime.DeviceGroup:
+            return set(self._device.devices)
         return {self._device}
 
     @property
@@ -53,7 +60,32 @@ class Array:
 
     @property
     def sharding(self):
-        return SingleDeviceSharding(self._device)
+        group = self._device
+        if type(group) is not runtime.DeviceGroup:
+            return SingleDeviceSharding(group)
+        try:
+            return self._sharding
+        except AttributeError:
+            from .sharding.arrays import sharding_of_buffer
+
+            s = self._sharding = sharding_of_buffer(self._buf, group, self.ndim)
+            return s
+
+    @property
+    def addressable_shards(self):
+        from .sharding.arrays import addressable_shards
+
+        return addressable_shards(self)
+
+    global_shards = addressable_shards
+
+    @property
+    def is_fully_replicated(self):
+        return self.sharding.is_fully_replicated
+
+    @property
+    def is_fully_addressable(self):
+        return True
 
     # -- host transfer
     def _value(self, explicit=False):
@@ -89,7 +121,7 @@ class Array:
     def copy_to_host_async(self):
         if self._buf.is_deleted():
             raise _deleted(self)
-        if self._npy is None:
+        if self._npy is None and type(self._device) is not runtime.DeviceGroup:
             runtime.copy_to_host_async(self._buf)
 
     def delete(self):
@@ -191,15 +223,6 @@ def _reconstruct(value, weak_type):
     from .dispatch import device_put_value
 
     return device_put_value(value, None, weak_type=weak_type)
-
-
-class SingleDeviceSharding:
-    def __init__(self, device):
-        self.device = device
-        self.device_set = {device}
-
-    def __repr__(self):
-        return f"SingleDeviceSharding(device={self.device!r})"
 
 
 core.Array = Array

@@ -1,5 +1,6 @@
 """``jax.sharding``: meshes of devices and how arrays are laid out over them."""
 
+from . import spmd as _spmd  # noqa: F401,E402  (registers eager SPMD compiles)
 from .mesh import (  # noqa: F401
     AbstractMesh,
     AxisType,

@@ -172,6 +172,14 @@ class Mesh(_BaseMesh):
         return self._hash
 
     @property
+    def _group(self) -> runtime.DeviceGroup:
+        """The runtime's placement for arrays and programs over this mesh's devices."""
+        group = runtime.DeviceGroup(self._flat_devices)
+        if self not in group.meshes:
+            group.meshes.append(self)
+        return group
+
+    @property
     def device_ids(self) -> np.ndarray:
         return np.vectorize(lambda d: d.id, otypes=[int])(self.devices)
 

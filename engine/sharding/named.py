@@ -9,6 +9,7 @@ lowering."""
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -320,7 +321,9 @@ def _hlo_sharding(mesh: Mesh, spec: PartitionSpec, ndim: int):
         dims.append(math.prod(sizes[a] for a in axes))
     rest = [i for i in range(len(names)) if i not in order]
     replicated = math.prod(mesh.axis_sizes[i] for i in rest)
-    ids = np.vectorize(lambda dev: dev.id, otypes=[np.int64])(mesh.devices)
+    # Positions in the mesh's device tuple: the logical ids of a program whose device
+    # assignment is that tuple (and of jaxlib's sharding over it).
+    ids = np.arange(mesh.size).reshape(mesh.axis_sizes)
     ids = np.transpose(ids, order + rest).reshape(-1)
     op = xc.OpSharding()
     if all(n == 1 for n in dims):
@@ -331,3 +334,46 @@ def _hlo_sharding(mesh: Mesh, spec: PartitionSpec, ndim: int):
     op.tile_assignment_devices = [int(i) for i in ids]
     op.replicate_on_last_tile_dim = replicated > 1
     return xc.HloSharding.from_proto(op)
+
+
+def spec_from_hlo(mesh: Mesh, hlo, ndim: int) -> PartitionSpec | None:
+    """The PartitionSpec over ``mesh`` whose layout is ``hlo`` (trailing unsplit
+    dimensions dropped, as JAX prints them), or None if none is."""
+    return _spec_from_hlo(mesh, str(hlo), ndim, hlo)
+
+
+@functools.lru_cache(maxsize=512)
+def _spec_from_hlo(mesh, text, ndim, hlo):
+    if hlo.is_replicated():
+        return PartitionSpec()
+    axes = [a for a, n in zip(mesh.axis_names, mesh.axis_sizes) if n > 1]
+    for assignment in _assignments(len(axes), ndim):
+        entries = [[] for _ in range(ndim)]
+        for a, d in zip(axes, assignment):
+            if d >= 0:
+                entries[d].append(a)
+        for entry_orders in _orders(entries):
+            spec = _trimmed(entry_orders)
+            if _hlo_sharding(mesh, spec, ndim) == hlo:
+                return spec
+    return None
+
+
+def _assignments(n_axes, ndim):
+    if n_axes == 0:
+        yield ()
+        return
+    for rest in _assignments(n_axes - 1, ndim):
+        for d in range(-1, ndim):
+            yield (d, *rest)
+
+
+def _orders(entries):
+    yield from itertools.product(*(itertools.permutations(e) for e in entries))
+
+
+def _trimmed(entries) -> PartitionSpec:
+    parts = [None if not e else (e[0] if len(e) == 1 else tuple(e)) for e in entries]
+    while parts and parts[-1] is None:
+        parts.pop()
+    return PartitionSpec(*parts)

@@ -1,0 +1,319 @@
+"""Sharded arrays: putting values onto a mesh, reading their shards, building them from
+per-device pieces, and ``typeof``.
+
+A sharded ``Array`` wraps one jaxlib array made of per-device buffers; its ``_device``
+is the runtime's ``DeviceGroup`` of its mesh (so every array of one mesh shares a
+placement, as one-device arrays share a device) and its sharding is read from the
+buffer's layout and that mesh."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from .. import core, dtypes, runtime
+from .mesh import Mesh
+from .named import (
+    NamedSharding,
+    PartitionSpec,
+    Sharding,
+    SingleDeviceSharding,
+    check_rank,
+    spec_from_hlo,
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class Shard:
+    """One device's block of an array: ``data`` is that block as a one-device Array."""
+
+    device: Any
+    index: tuple
+    replica_id: int
+    data: Any
+
+    def __repr__(self) -> str:
+        return (
+            f"Shard(device={self.device!r}, index={self.index}, replica_id={self.replica_id}, "
+            f"data={self.data})"
+        )
+
+
+class GSPMDSharding(Sharding):
+    """A layout XLA chose that no PartitionSpec over the array's mesh describes."""
+
+    def __init__(self, devices: tuple, hlo):
+        self._device_assignment = tuple(devices)
+        self._hlo = hlo
+
+    @property
+    def is_fully_replicated(self) -> bool:
+        return self._hlo.is_replicated()
+
+    def devices_indices_map(self, shape: Sequence[int]) -> dict:
+        indices = runtime.hlo_device_indices(self._hlo, shape)
+        if indices is None:
+            return {d: (slice(None),) * len(shape) for d in self._device_assignment}
+        return {self._device_assignment[p]: idx for p, idx in indices.items()}
+
+    def shard_shape(self, shape: Sequence[int]) -> tuple:
+        index = next(iter(self.devices_indices_map(shape).values()))
+        return tuple(len(range(*s.indices(n))) for s, n in zip(index, shape))
+
+    def __eq__(self, other) -> bool:
+        return (
+            isinstance(other, GSPMDSharding)
+            and self._device_assignment == other._device_assignment
+            and self._hlo == other._hlo
+        )
+
+    def __hash__(self) -> int:
+        return hash((self._device_assignment, str(self._hlo)))
+
+    def __repr__(self) -> str:
+        return f"GSPMDSharding({self._hlo}, memory_kind=device)"
+
+
+def mesh_of_group(group: runtime.DeviceGroup) -> Mesh:
+    if group.meshes:
+        return group.meshes[-1]
+    return Mesh(np.array(group.devices, dtype=object), ("_",))
+
+
+def sharding_of_buffer(buf, group: runtime.DeviceGroup, ndim: int) -> Sharding:
+    """The NamedSharding (over the latest mesh on ``group`` that describes it) of a
+    jaxlib array; a GSPMDSharding if no mesh does."""
+    hlo = runtime.hlo_of_buffer(buf)
+    for mesh in reversed(group.meshes):
+        spec = spec_from_hlo(mesh, hlo, ndim)
+        if spec is not None:
+            return NamedSharding(mesh, spec)
+    return GSPMDSharding(group.devices, hlo)
+
+
+def wrap(buf, aval, group: runtime.DeviceGroup, sharding: Sharding | None = None):
+    """An engine Array of a sharded jaxlib array (``sharding`` if known)."""
+    from ..array import Array
+
+    x = Array(buf, aval, group, True)
+    if sharding is not None:
+        x._sharding = sharding
+    return x
+
+
+def host_value(x) -> np.ndarray:
+    from ..array import Array
+
+    if isinstance(x, Array):
+        return np.asarray(x._value(explicit=True))
+    return np.asarray(x)
+
+
+def put(x: Any, sharding: Sharding, *, weak_type: bool | None = None):
+    """``device_put(x, sharding)`` for one leaf."""
+    from .. import dispatch
+    from ..array import Array
+
+    if isinstance(sharding, SingleDeviceSharding):
+        return dispatch.device_put_value(x, sharding.device, committed=True, explicit=True)
+    if isinstance(sharding, PartitionSpec):
+        from .mesh import get_mesh
+
+        mesh = get_mesh()
+        if mesh is None:
+            raise ValueError(
+                "device_put with a PartitionSpec needs a mesh: use jax.set_mesh(mesh) or "
+                "pass NamedSharding(mesh, spec)"
+            )
+        sharding = NamedSharding(mesh, sharding)
+    if not isinstance(sharding, NamedSharding):
+        raise TypeError(f"device_put expects a Device or Sharding, got {sharding!r}")
+    if not isinstance(sharding.mesh, Mesh):
+        raise TypeError(f"device_put needs a concrete Mesh, got {sharding.mesh!r}")
+    if isinstance(x, core.Tracer):
+        raise NotImplementedError(
+            "device_put of a traced value onto a NamedSharding (use "
+            "lax.with_sharding_constraint inside jit)"
+        )
+    if isinstance(x, Array):
+        aval = x.aval
+        if x._device is sharding.mesh._group and getattr(x, "sharding", None) == sharding:
+            return x
+    else:
+        aval = core.get_aval(x)
+        if weak_type is not None:
+            aval = aval.update(weak_type=weak_type)
+    ndim = len(aval.shape)
+    _check_layout(sharding, tuple(aval.shape))
+    value = host_value(x)
+    if value.dtype != aval.dtype:
+        value = value.astype(aval.dtype)
+    group = sharding.mesh._group
+    hlo = sharding._hlo_sharding(ndim)
+    buf = runtime.put_sharded(
+        value, group, hlo, runtime._Aval(aval.shape, aval.dtype, aval.weak_type)
+    )
+    return wrap(buf, aval, group, sharding)
+
+
+def _check_layout(sharding: NamedSharding, shape: tuple):
+    if len(sharding.spec) > len(shape):
+        raise ValueError(
+            f"One of device_put args is incompatible with its sharding annotation "
+            f"{sharding!r}: Sharding {sharding!r} is only valid for values of rank at least "
+            f"{len(sharding.spec)}, but was applied to a value of rank {len(shape)}."
+        )
+    check_rank(sharding, len(shape))
+    sharding.shard_shape(shape)  # raises on an uneven split
+
+
+def addressable_shards(x) -> list:
+    """The shards of Array ``x`` (one for a one-device array)."""
+    from ..array import Array
+
+    if type(x._device) is not runtime.DeviceGroup:
+        index = (slice(None),) * x.ndim
+        return [Shard(x._device, index, 0, x)]
+    sharding = x.sharding
+    indices = sharding.devices_indices_map(x.shape)
+    group = x._device
+    seen: dict = {}
+    out = []
+    for device, buf in zip(group.devices, runtime.shard_buffers(x._buf)):
+        index = indices[device]
+        key = tuple((s.start, s.stop) for s in index)
+        replica = seen.get(key, 0)
+        seen[key] = replica + 1
+        shape = tuple(buf.aval.shape)
+        aval = core.ShapedArray(shape, x.dtype, x.weak_type)
+        out.append(Shard(device, index, replica, Array(buf, aval, device, True)))
+    return out
+
+
+def make_array_from_callback(
+    shape: Sequence[int], sharding: Sharding, data_callback: Callable[[tuple], Any]
+):
+    """An array of ``shape`` laid out as ``sharding``, each device's block made by
+    ``data_callback(index)``."""
+    shape = tuple(shape)
+    if isinstance(sharding, SingleDeviceSharding):
+        value = np.asarray(data_callback((slice(None),) * len(shape)))
+        return put(value, sharding)
+    _check_layout(sharding, shape)
+    group = sharding.mesh._group
+    blocks, dtype = [], None
+    for device in group.devices:
+        index = sharding.devices_indices_map(shape)[device]
+        block = np.asarray(host_value(data_callback(index)))
+        dtype = dtypes.canonicalize_dtype(block.dtype) if dtype is None else dtype
+        blocks.append(runtime.device_put(block.astype(dtype, copy=False), device))
+    expect = sharding.shard_shape(shape)
+    for b in blocks:
+        if tuple(b.aval.shape) != expect:
+            raise ValueError(
+                f"make_array_from_callback: data_callback returned a block of shape "
+                f"{tuple(b.aval.shape)}, expected {expect} for sharding {sharding!r}"
+            )
+    aval = core.ShapedArray(shape, np.dtype(dtype))
+    buf = runtime.assemble(
+        runtime._Aval(shape, np.dtype(dtype)), group, sharding._hlo_sharding(len(shape)), blocks
+    )
+    return wrap(buf, aval, group, sharding)
+
+
+def make_array_from_single_device_arrays(shape: Sequence[int], sharding: Sharding, arrays: list):
+    """An array of ``shape`` laid out as ``sharding`` from one one-device Array per
+    device (each on its device, holding that device's block)."""
+    shape = tuple(shape)
+    if isinstance(sharding, SingleDeviceSharding):
+        if len(arrays) != 1:
+            raise ValueError(f"expected 1 array for {sharding!r}, got {len(arrays)}")
+        return arrays[0]
+    _check_layout(sharding, shape)
+    group = sharding.mesh._group
+    if len(arrays) != len(group.devices):
+        raise ValueError(
+            f"make_array_from_single_device_arrays: got {len(arrays)} arrays for a sharding "
+            f"over {len(group.devices)} devices"
+        )
+    by_device = {a._device: a for a in arrays}
+    expect = sharding.shard_shape(shape)
+    bufs = []
+    for device in group.devices:
+        a = by_device.get(device)
+        if a is None:
+            raise ValueError(f"no array on {device} among the single-device arrays")
+        if tuple(a.shape) != expect:
+            raise ValueError(
+                f"make_array_from_single_device_arrays: the array on {device} has shape "
+                f"{tuple(a.shape)}, expected {expect} for sharding {sharding!r}"
+            )
+        bufs.append(a._buf)
+    dtype = arrays[0].dtype
+    aval = core.ShapedArray(shape, dtype, arrays[0].weak_type)
+    buf = runtime.assemble(
+        runtime._Aval(shape, dtype, aval.weak_type), group, sharding._hlo_sharding(len(shape)), bufs
+    )
+    return wrap(buf, aval, group, sharding)
+
+
+def make_array_from_process_local_data(
+    sharding: Sharding, local_data: Any, global_shape: Sequence[int] | None = None
+):
+    """In one process the local data is the whole array: ``device_put(data, sharding)``."""
+    value = host_value(local_data)
+    if global_shape is not None and tuple(global_shape) != value.shape:
+        raise ValueError(
+            f"make_array_from_process_local_data: global_shape {tuple(global_shape)} differs "
+            f"from the data's shape {value.shape} in a single-process run"
+        )
+    return put(value, sharding)
+
+
+class ShapedArrayWithSharding(core.ShapedArray):
+    """What ``typeof`` returns for an array on a mesh with Explicit axes: the aval, printed
+    with each split dimension's mesh axes (``float32[8@x,4]``)."""
+
+    def __init__(self, shape, dtype, weak_type=False, sharding=None):
+        super().__init__(shape, dtype, weak_type)
+        self.sharding = sharding
+
+    def str_short(self, *args, **kwargs) -> str:
+        sharding = self.sharding
+        if not isinstance(sharding, NamedSharding):
+            return f"{self.dtype.name}[{','.join(map(str, self.shape))}]"
+        from .mesh import AxisType
+
+        types = dict(zip(sharding.mesh.axis_names, sharding.mesh.axis_types))
+        dims = []
+        for d, n in enumerate(self.shape):
+            axes = [a for a in sharding.spec._axes_of(d) if types[a] == AxisType.Explicit]
+            if not axes:
+                dims.append(str(n))
+            elif len(axes) == 1:
+                dims.append(f"{n}@{axes[0]}")
+            else:
+                dims.append(f"{n}@({','.join(axes)})")
+        return f"{self.dtype.name}[{','.join(dims)}]"
+
+    def __str__(self) -> str:
+        return self.str_short()
+
+    def __repr__(self) -> str:
+        weak = ", weak_type=True" if self.weak_type else ""
+        return f"ShapedArray({self.str_short()}{weak})"
+
+
+def typeof(x: Any) -> core.ShapedArray:
+    """The abstract value of ``x``; for an array on a mesh it shows the sharding."""
+    from ..array import Array
+
+    if isinstance(x, Array) and type(x._device) is runtime.DeviceGroup:
+        a = x.aval
+        return ShapedArrayWithSharding(a.shape, a.dtype, a.weak_type, x.sharding)
+    if isinstance(x, core.Tracer):
+        return x.aval
+    return core.get_aval(x)

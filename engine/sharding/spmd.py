@@ -1,0 +1,142 @@
+"""Sharding annotations on StableHLO modules, as JAX 0.10.2 writes them with Shardy
+(its default partitioner): a ``sdy.mesh @mesh`` symbol, ``sdy.sharding`` attributes on
+``@main``'s arguments and results, and ``mhlo.num_partitions`` on the module. XLA's
+SPMD partitioner (Shardy) then splits the program over the mesh's devices.
+
+Eager operations on sharded arrays compile a one-primitive module without annotations;
+``SpecializingExecutable`` annotates and compiles it for the layouts of the arrays it is
+called with (a cache per layout), as JAX runs such ops as jitted primitives."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from jaxlib.mlir import ir
+
+from .. import runtime
+from .mesh import Mesh
+from .named import NamedSharding, PartitionSpec, spec_from_hlo
+
+MESH_NAME = "mesh"
+
+
+def mesh_text(mesh: Mesh) -> str:
+    axes = ", ".join(f'"{a}"={n}' for a, n in zip(mesh.axis_names, mesh.axis_sizes))
+    return f"sdy.mesh @{MESH_NAME} = <[{axes}]>"
+
+
+def sharding_attr_text(spec: PartitionSpec, ndim: int) -> str:
+    dims = ["{" + ", ".join(f'"{a}"' for a in spec._axes_of(d)) + "}" for d in range(ndim)]
+    return f"#sdy.sharding<@{MESH_NAME}, [{', '.join(dims)}]>"
+
+
+def _main(module):
+    for op in module.body.operations:
+        if op.operation.name == "func.func" and ir.StringAttr(op.attributes["sym_name"]).value == (
+            "main"
+        ):
+            return op
+    raise ValueError("the module has no func.func named 'main'")
+
+
+def _set_attrs(func, key: str, specs: Sequence, ndims: Sequence[int], which: str):
+    old = func.attributes[which] if which in func.attributes else None
+    attrs = []
+    for i, (spec, ndim) in enumerate(zip(specs, ndims)):
+        entries = {}
+        if old is not None:
+            d = ir.DictAttr(old[i])
+            entries = {d[j].name: d[j].attr for j in range(len(d))}
+        if spec is not None:
+            entries[key] = ir.Attribute.parse(sharding_attr_text(spec, ndim))
+        attrs.append(ir.DictAttr.get(entries))
+    func.attributes[which] = ir.ArrayAttr.get(attrs)
+
+
+def annotate_module(
+    module, mesh: Mesh, in_specs: Sequence, in_ndims: Sequence[int], out_specs, out_ndims
+):
+    """Add the mesh and the arguments' (and results') shardings to ``module`` in place,
+    in its own context. A None spec leaves that argument or result to XLA."""
+    with module.context, ir.Location.unknown():
+        body = module.body
+        mesh_op = ir.Operation.parse(mesh_text(mesh))
+        first = body.operations[0] if len(body.operations) else None
+        if first is not None:
+            ir.InsertionPoint(first).insert(mesh_op)
+        else:
+            ir.InsertionPoint(body).insert(mesh_op)
+        i32 = ir.IntegerType.get_signless(32)
+        module.operation.attributes["mhlo.num_partitions"] = ir.IntegerAttr.get(i32, mesh.size)
+        module.operation.attributes["mhlo.num_replicas"] = ir.IntegerAttr.get(i32, 1)
+        main = _main(module)
+        _set_attrs(main, "sdy.sharding", in_specs, in_ndims, "arg_attrs")
+        if out_specs is not None and any(s is not None for s in out_specs):
+            _set_attrs(main, "sdy.sharding", out_specs, out_ndims, "res_attrs")
+    return module
+
+
+def annotate_text(text: str, mesh: Mesh, in_specs, in_ndims, out_specs=None, out_ndims=()):
+    ctx = runtime.make_mlir_context()
+    with ctx:
+        module = ir.Module.parse(text)
+        annotate_module(module, mesh, in_specs, in_ndims, out_specs, out_ndims)
+        return module.operation.get_asm(enable_debug_info=True)
+
+
+class SpecializingExecutable:
+    """An un-annotated module over a DeviceGroup, compiled per layout of its inputs."""
+
+    def __init__(self, mlir_text, group, out_avals, options=None, donated=()):
+        self.mlir_text = mlir_text
+        self.group = self.device = group
+        self.out_avals = list(out_avals)
+        self._options, self._donated = options, donated
+        self._by_layout: dict = {}
+
+    def _mesh(self) -> Mesh:
+        from .arrays import mesh_of_group
+
+        return mesh_of_group(self.group)
+
+    def _specialize(self, bufs):
+        hlos = tuple(runtime.hlo_of_buffer(b) for b in bufs)
+        key = tuple(str(h) for h in hlos)
+        exe = self._by_layout.get(key)
+        if exe is None:
+            mesh = self._mesh()
+            ndims = [len(b.aval.shape) for b in bufs]
+            specs = []
+            for h, nd in zip(hlos, ndims):
+                spec = spec_from_hlo(mesh, h, nd)
+                if spec is None:
+                    raise NotImplementedError(
+                        f"an input laid out as {h} is not a PartitionSpec over {mesh!r}"
+                    )
+                specs.append(spec)
+            text = annotate_text(self.mlir_text, mesh, specs, ndims)
+            exe = self._by_layout[key] = runtime.compile_spmd(
+                text, self.group, self.out_avals, options=self._options, donated=self._donated
+            )
+        return exe
+
+    def __call__(self, bufs):
+        return self._specialize(bufs)(bufs)
+
+    def fast_call_parts(self):
+        raise NotImplementedError("a specializing executable has no fixed layout to call")
+
+    def __repr__(self):
+        return f"<SpecializingExecutable on {self.group}: {len(self._by_layout)} layouts>"
+
+
+def _unannotated(mlir_text, group, out_avals, options=None, dump_dir=None, donated=()):
+    return SpecializingExecutable(mlir_text, group, out_avals, options, donated)
+
+
+runtime.set_spmd_specializer(_unannotated)
+
+
+def named_sharding_of(mesh: Mesh, hlo, ndim: int):
+    spec = spec_from_hlo(mesh, hlo, ndim)
+    return None if spec is None else NamedSharding(mesh, spec)
