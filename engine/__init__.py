@@ -17,6 +17,7 @@ from . import (  # noqa: F401,E402
     compilation_cache,  # noqa: F401
     custom_derivatives,  # noqa: F401,E402
     debug,
+    dlpack,  # noqa: F401  (gives Array __dlpack__ / __dlpack_device__)
     dtypes,  # noqa: F401
     errors,  # noqa: F401
     experimental,
@@ -24,12 +25,16 @@ from . import (  # noqa: F401,E402
     ffi,  # noqa: F401
     image,  # noqa: F401
     lax,  # noqa: F401
+    monitoring,  # noqa: F401
     nn,  # noqa: F401
     numpy,  # noqa: F401
     random,  # noqa: F401
     scipy,  # noqa: F401
     sharding,  # noqa: F401
+    tree,
     tree_util,  # noqa: F401
+    typing,
+    version,
 )
 from . import array_methods as _array_methods  # noqa: F401
 from .ad_checkpoint import checkpoint, checkpoint_policies, remat  # noqa: F401,E402
@@ -81,13 +86,42 @@ from .debugging import (  # noqa: F401,E402
     named_scope,
 )
 from .dtypes import float0  # noqa: F401
+from .environment import (  # noqa: F401,E402
+    copy_to_host_async,
+    default_device,
+    enable_checks,
+    print_environment_info,
+    process_count,
+    process_index,
+)
 from .jit import all_jitted, jit  # noqa: F401
 from .sharding import NamedSharding, P, make_mesh, set_mesh  # noqa: F401,E402
+from .sharding.arrays import (  # noqa: F401,E402
+    make_array_from_callback,
+    make_array_from_process_local_data,
+    make_array_from_single_device_arrays,
+    typeof,
+)
 from .transfer_guard import (  # noqa: F401,E402
     transfer_guard,
     transfer_guard_device_to_device,
     transfer_guard_device_to_host,
     transfer_guard_host_to_device,
 )
+from .version import __version__  # noqa: F401,E402
 
-__version__ = "0.1.0"
+# Submodules JAX's top level also exposes, imported on first use (they cost import time
+# and most programs never touch them).
+_LAZY_SUBMODULES = frozenset({"profiler"})
+
+
+def __getattr__(name: str):
+    if name in _LAZY_SUBMODULES:
+        import importlib
+
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | _LAZY_SUBMODULES)

@@ -19,6 +19,9 @@ from .interpreters import jvp as jvp_mod
 from .interpreters import partial_eval as pe
 from .interpreters.tracing import trace_to_jaxpr
 from .jit import _arg_aval
+from .sharding import arrays as _sharded
+from .sharding.named import PartitionSpec as _PartitionSpec
+from .sharding.named import Sharding as _Sharding
 from .tree_util import tree_flatten, tree_map, tree_unflatten
 
 
@@ -159,17 +162,40 @@ def vjp(fun: Callable[..., Any], *primals: Any, has_aux: bool = False) -> tuple[
     main_tree = _main_tree(out_tree, has_aux)
     n_out = main_tree.num_leaves
     in_avals = [core.get_aval(p) for p in flat_p]
-    main_out = out_p[:n_out]
-    out_avals = [core.get_aval(x) for x in main_out]
+    out_avals = [core.get_aval(x) for x in out_p[:n_out]]
+    aux_avals = [core.get_aval(x) for x in out_p[n_out:]]
+    pullback = _Pullback(lin.jaxpr, in_tree, main_tree, in_avals, out_avals, aux_avals)
+    # A pytree, as JAX's: the residuals are its leaves and the pullback its static part,
+    # so it can be returned from (and passed into) jit, vmap, scan, ...
+    vjp_fun = tree_util.Partial(pullback, list(lin.consts))
+    vjp_fun.linear_jaxpr = lin  # type: ignore[attr-defined]
+    if has_aux:
+        out, aux = tree_unflatten(out_tree, out_p)
+        return out, vjp_fun, aux
+    return tree_unflatten(out_tree, out_p), vjp_fun
 
-    def vjp_fun(cotangent):
+
+class _Pullback:
+    """vjp's function less its residuals: ``pullback(residuals, cotangent)`` transposes
+    the linear jaxpr (whose constvars the residuals fill) to the input cotangents."""
+
+    __slots__ = ("jaxpr", "in_tree", "main_tree", "in_avals", "out_avals", "aux_avals")
+
+    def __init__(self, jaxpr, in_tree, main_tree, in_avals, out_avals, aux_avals) -> None:
+        self.jaxpr, self.in_tree, self.main_tree = jaxpr, in_tree, main_tree
+        self.in_avals, self.out_avals, self.aux_avals = in_avals, out_avals, aux_avals
+
+    def __repr__(self):
+        return f"<vjp pullback of {self.jaxpr.debug_name or 'function'}>"
+
+    def __call__(self, residuals: list[Any], cotangent: Any) -> Any:
         flat_ct, ct_tree = tree_flatten(cotangent)
-        if ct_tree != main_tree:
+        if ct_tree != self.main_tree:
             raise ValueError(
                 f"unexpected tree structure of argument to vjp function: got "
-                f"{ct_tree}, but expected to match {main_tree}"
+                f"{ct_tree}, but expected to match {self.main_tree}"
             )
-        for ct, a in zip(flat_ct, out_avals):
+        for ct, a in zip(flat_ct, self.out_avals):
             ca = core.get_aval(ct)
             want = jvp_mod.tangent_aval(a)
             if ca.shape != a.shape or (ca.dtype != want.dtype and not ca.weak_type):
@@ -179,17 +205,11 @@ def vjp(fun: Callable[..., Any], *primals: Any, has_aux: bool = False) -> tuple[
                     "because the corresponding output of the differentiated function "
                     f"had JAX type {_jax_type(a)}"
                 )
-        cts = list(flat_ct) + [jvp_mod.Zero(core.get_aval(x)) for x in out_p[n_out:]]
-        lin_args = [transpose.UndefinedPrimal(v.aval) for v in lin.jaxpr.invars]
-        cts_in = transpose.backward_pass(lin.jaxpr, lin.consts, lin_args, cts)
-        cts_in = [_instantiate_ct(ct, a) for ct, a in zip(cts_in, in_avals)]
-        return tree_unflatten(in_tree, cts_in)
-
-    vjp_fun.linear_jaxpr = lin  # type: ignore[attr-defined]
-    if has_aux:
-        out, aux = tree_unflatten(out_tree, out_p)
-        return out, vjp_fun, aux
-    return tree_unflatten(out_tree, out_p), vjp_fun
+        cts = list(flat_ct) + [jvp_mod.Zero(a) for a in self.aux_avals]
+        lin_args = [transpose.UndefinedPrimal(v.aval) for v in self.jaxpr.invars]
+        cts_in = transpose.backward_pass(self.jaxpr, residuals, lin_args, cts)
+        cts_in = [_instantiate_ct(ct, a) for ct, a in zip(cts_in, self.in_avals)]
+        return tree_unflatten(self.in_tree, cts_in)
 
 
 def _instantiate_ct(ct, aval):
@@ -668,6 +688,8 @@ def default_backend() -> str:
 def device_put(x: Any, device: Any = None) -> Any:
     """Put (a pytree of) values on ``device`` (committing them there), or on the default
     device. An explicit transfer for ``transfer_guard``."""
+    if isinstance(device, (_Sharding, _PartitionSpec)):
+        return tree_map(lambda v: _sharded.put(v, device), x)
     committed = device is not None
     return tree_map(
         lambda v: dispatch.device_put_value(v, device, committed=committed, explicit=True), x

@@ -726,6 +726,9 @@ def to_numpy(buf) -> np.ndarray:
 def _to_numpy_slow(buf):
     if buf.is_deleted():
         raise RuntimeError("cannot read an array that has been deleted or donated")
+    shards = shard_buffers(buf)
+    if len(shards) > 1:
+        return _gather_shards(buf, shards)
     if _DID_COPY is not None and "jax" in sys.modules:
         out = _DID_COPY(buf)[0]
         out.flags.writeable = False
@@ -1351,6 +1354,22 @@ def set_spmd_specializer(fn):
     executable compiled per layout of its inputs, for eager ops on sharded arrays)."""
     global _spmd_specializer
     _spmd_specializer = fn
+
+
+def _gather_shards(buf, shards):
+    """The host value of a sharded array, put together from its devices' blocks."""
+    aval = buf.aval
+    indices = hlo_device_indices(hlo_of_buffer(buf), aval.shape)
+    if indices is None:
+        return to_numpy(shards[0])
+    out = None
+    for pos, shard in enumerate(shards):
+        block = to_numpy(shard)
+        if out is None:
+            out = np.empty(tuple(aval.shape), dtype=block.dtype)
+        out[indices[pos]] = block
+    out.flags.writeable = False
+    return out
 
 
 class SpmdExecutable(Executable):
