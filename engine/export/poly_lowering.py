@@ -145,11 +145,50 @@ def _dim_sources(avals: Sequence[Any]) -> dict[str, tuple[int, int]]:
     return found
 
 
+# calls whose body is lowered as a function of its own; custom rules are no longer
+# needed once a program is lowered
+_INLINED = ("jit", "custom_jvp_call", "custom_vjp_call", "closed_call")
+
+
+def inline_nested_calls(closed: Any) -> Any:
+    """``closed`` retraced with its nested ``jit`` calls inlined: a nested function
+    would need the dimension variables passed in (JAX's dimension arguments), so a
+    polymorphic export emits one function instead."""
+    if not any(e.primitive.name in _INLINED for e in closed.jaxpr.eqns):
+        return closed
+    from .. import api
+
+    def run(jaxpr: Any, consts: Any, *args: Any) -> list:
+        env: dict = {}
+
+        def read(v: Any) -> Any:
+            return v.val if type(v) is core.Literal else env[v]
+
+        env.update(zip(jaxpr.constvars, consts))
+        env.update(zip(jaxpr.invars, args))
+        for eqn in jaxpr.eqns:
+            ins = [read(v) for v in eqn.invars]
+            if eqn.primitive.name in _INLINED:
+                inner = eqn.params.get("jaxpr") or eqn.params["call_jaxpr"]
+                outs = run(inner.jaxpr, inner.consts, *ins)
+            else:
+                outs = eqn.primitive.bind(*ins, **eqn.params)
+                if not eqn.primitive.multiple_results:
+                    outs = [outs]
+            env.update(zip(eqn.outvars, outs))
+        return [read(v) for v in jaxpr.outvars]
+
+    specs = [api.ShapeDtypeStruct(a.shape, a.dtype, a.weak_type) for a in closed.in_avals]
+    return api.make_jaxpr(lambda *xs: run(closed.jaxpr, closed.consts, *xs))(*specs)
+
+
 def lower_for_export(closed: Any, name: str, platform: str) -> tuple[ir.Module, ir.Context]:
     """A module whose public ``@main`` computes ``closed`` (consts embedded), with
     dynamic dimensions for the symbolic ones, each computed from the arguments."""
     ctx = runtime.make_mlir_context()
     avals = closed.in_avals
+    if not all(shape_poly.is_constant_shape(a.shape) for a in avals):
+        closed = inline_nested_calls(closed)
     with ctx, ir.Location.unknown():
         module = ir.Module.create()
         module.operation.attributes["sym_name"] = ir.StringAttr.get(
