@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from . import core, dispatch, errors, runtime, traceback_util, tree_util
+from . import core, dispatch, errors, monitoring, runtime, traceback_util, tree_util
 from .array import Array
 from .config import config
 from .core import Primitive
@@ -27,6 +27,7 @@ from .interpreters import jvp as jvp_mod
 from .interpreters import lowering, transpose
 from .interpreters import partial_eval as pe
 from .interpreters.tracing import convert_constvars_to_invars, trace_to_jaxpr
+from .sharding.jit_shardings import resolve_target
 from .stages import Lowered, Traced, compile_lowered
 
 jit_p = Primitive("jit", multiple_results=True)
@@ -484,6 +485,10 @@ class _FunctionCache:
             t0 = time.perf_counter()
             compiled = compile_lowered(lowered, options, dump_passes, dump_dir)
             seconds = time.perf_counter() - t0
+            if monitoring._duration_listeners:
+                monitoring.record_event_duration_secs(
+                    monitoring.BACKEND_COMPILE_EVENT, seconds, fun_name=f"jit({lowered.fun_name})"
+                )
             compiled.compile_seconds = seconds
             self.compile_seconds += seconds
             self.compile_count += 1
@@ -596,7 +601,7 @@ class JitFunction:
             donate_argnums = (donate_argnums,)
         self._signature = _try_signature(fun)
         static_argnums, static_argnames = _resolve_statics(
-            self._signature, static_argnums, static_argnames
+            self._signature, static_argnums, static_argnames, donate_argnums
         )
         self.__name__ = getattr(fun, "__name__", "fun")
         opts = _Options(
@@ -616,7 +621,10 @@ class JitFunction:
         self.compiler_options = opts.compiler_options
         self._device = device
         self._backend = backend
-        self._has_static = bool(opts.static_argnums or opts.static_argnames)
+        # Static arguments and shardings take the general path (never the fast one).
+        self._has_static = bool(opts.static_argnums or opts.static_argnames) or (
+            in_shardings is not None or out_shardings is not None
+        )
         self._cache = _cache_for(fun)
         self._fast = self._cache.fast_dict(opts.key)
         _all_jitted[next(_serial)] = self
@@ -678,6 +686,8 @@ class JitFunction:
         key = (in_tree, avals, device, config.trace_context_id)
         entry = self._fast.get(key)
         if entry is None:
+            if type(device) is runtime.DeviceGroup:  # a sharded argument: over its mesh
+                return self._call_general(args, kwargs)
             entry = self._cache.call_entry(
                 self.fun,
                 self._opts,
@@ -726,6 +736,11 @@ class JitFunction:
             outs = bind_jit(consts + list(flat), closed, self.__name__)
             return tree_util.tree_unflatten(rec.out_tree, outs)
         device = opts.resolve_device(flat)
+        if type(device) is runtime.DeviceGroup or opts.shardings != (None, None):
+            target = resolve_target(self.fun, opts, flat, in_tree, avals)
+            if target is not None:
+                e = self._cache.call_entry(self.fun, opts, static, in_tree, avals, target, ctx)
+                return e.compiled._run_partitioned(flat)
         e = self._cache.call_entry(self.fun, opts, static, in_tree, avals, device, ctx)
         bufs = e.const_args + dispatch._buffers(flat, device)
         outs = dispatch.execute(e.compiled._exe, flat, bufs)
@@ -746,6 +761,9 @@ class JitFunction:
         flat, in_tree = tree_util.tree_flatten((dyn_args, dyn_kwargs))
         avals = tuple(_arg_aval(x) for x in flat)
         device = opts.resolve_device([x for x in flat if isinstance(x, Array)])
+        target = resolve_target(self.fun, opts, flat, in_tree, avals)
+        if target is not None:
+            device = target
         e = self._cache.entry(
             self.fun, opts, static, in_tree, avals, device, config.trace_context_id
         )
@@ -800,8 +818,9 @@ def _arg_aval(x):
         if isinstance(x, (np.ndarray, np.generic)):
             raise  # a NumPy array of strings, objects, ...: core's message says so
         raise TypeError(
-            f"Argument {x!r} of type {type(x).__name__} is not a valid JAX type; "
-            "pass arrays, or mark it static with static_argnums/static_argnames"
+            f"Error interpreting argument to a jitted function as an abstract array: the "
+            f"value {x!r} of type {type(x).__name__} is not a valid JAX type; pass arrays, "
+            "or mark it static with static_argnums/static_argnames"
         ) from None
 
 
@@ -823,8 +842,8 @@ def _hashable_static(v, where):
         hash(v)
     except TypeError:
         raise ValueError(
-            f"Non-hashable static argument {where!r} of type {type(v).__name__}: "
-            "static arguments must be hashable (use a tuple instead of a list)"
+            f"Non-hashable static arguments are not supported: static argument {where!r} "
+            f"is a {type(v).__name__}, which cannot be hashed (use a tuple instead of a list)"
         ) from None
     return _Static(v, _static_key(v))
 
@@ -847,7 +866,37 @@ def _try_signature(fun):
         return None
 
 
-def _resolve_statics(sig, argnums, argnames):
+def _validate_argnums(sig, argnums, option):
+    """JAX's ValueError for argument numbers the function's signature cannot have."""
+    params = list(sig.parameters.values())
+    if not argnums or any(p.kind == p.VAR_POSITIONAL for p in params):
+        return
+    n = sum(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in params)
+    if any(not -n <= i < n for i in argnums):
+        raise ValueError(
+            f"Jitted function has {option}={tuple(argnums)}, but only accepts {n} "
+            "positional arguments."
+        )
+
+
+def _validate_argnames(sig, argnames):
+    params = sig.parameters.values()
+    if any(p.kind == p.VAR_KEYWORD for p in params):
+        return
+    names = {p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+    invalid = set(argnames) - names
+    if invalid:
+        raise ValueError(
+            f"Jitted function has invalid argnames {invalid} in static_argnames. Function "
+            "does not take these args."
+        )
+
+
+def _resolve_statics(sig, argnums, argnames, donate_argnums=()):
+    if sig is not None:
+        _validate_argnums(sig, argnums, "static_argnums")
+        _validate_argnums(sig, donate_argnums, "donate_argnums")
+        _validate_argnames(sig, argnames)
     argnums, argnames = set(argnums), set(argnames)
     if sig is None:
         return argnums, argnames
@@ -885,6 +934,8 @@ def jit(
     shardings = {k: unused[k] for k in ("in_shardings", "out_shardings") if k in unused}
 
     def make(f: Callable) -> JitFunction:
+        if not callable(f):
+            raise TypeError(f"Expected a callable value, got {f!r}")
         return JitFunction(
             f,
             static_argnums,

@@ -19,6 +19,10 @@ from . import dispatch, runtime, tree_util
 from .array import Array
 from .interpreters import lowering
 from .interpreters.tracing import convert_constvars_to_invars
+from .sharding import spmd
+from .sharding.arrays import wrap
+from .sharding.jit_shardings import SpmdTarget, output_shardings, place, single_device_shardings
+from .sharding.named import P
 
 
 class Traced:
@@ -78,6 +82,18 @@ class Lowered:
         module, ctx, info = lowering.lower_jaxpr_with_info(
             closed, traced.fun_name, runtime.platform_of(traced.device), donated=self.donated
         )
+        target = traced.device
+        if type(target) is SpmdTarget:  # partitioned: the mesh and shardings, as Shardy's
+            in_specs = [P()] * len(consts) + [s.spec for s in target.in_shardings]
+            out_specs = target.out_specs(traced.out_tree, closed.out_avals)
+            spmd.annotate_module(
+                module,
+                target.mesh,
+                in_specs,
+                [len(a.shape) for a in closed.in_avals],
+                out_specs,
+                [len(a.shape) for a in closed.out_avals],
+            )
         self._module, self._ctx = module, ctx
         # eqn path -> the StableHLO ops it produced, and its source info (data for views)
         self.lowering_info: lowering.LoweringInfo = info
@@ -129,9 +145,10 @@ def compile_lowered(
     made_dir = None
     if dump_passes and dump_dir is None:
         dump_dir = made_dir = tempfile.mkdtemp(prefix=f"glassjax_{lowered.fun_name}_")
+    device = lowered.traced.device
     exe = dispatch.compile_text(
         lowered.mlir_text,
-        lowered.traced.device,
+        device.group if type(device) is SpmdTarget else device,
         lowered._closed.out_avals,
         options=compiler_options,
         dump_dir=dump_dir,
@@ -154,11 +171,55 @@ class Compiled:
         # read from the persistent compilation cache (engine/compilation_cache.py)
         self.loaded_from_cache: bool = bool(getattr(exe, "loaded_from_cache", False))
         t = lowered.traced
+        device = t.device.group if type(t.device) is SpmdTarget else t.device
         self._const_bufs = [
-            dispatch.device_put_value(c, t.device, guard=False)._buf for c in lowered._consts
+            dispatch.device_put_value(c, device, guard=False)._buf for c in lowered._consts
         ]
         self.out_avals = lowered._closed.out_avals
         self._execute, self._handlers = exe.fast_call_parts()
+        self._out_shardings = None
+
+    # -- shardings
+    def _output_sharding_leaves(self) -> list:
+        if self._out_shardings is None:
+            t = self.lowered.traced
+            if type(t.device) is SpmdTarget:
+                self._out_shardings = output_shardings(t.device, self._exe, self.out_avals)
+            else:
+                self._out_shardings = single_device_shardings(t.device, len(self.out_avals))
+        return self._out_shardings
+
+    @property
+    def input_shardings(self) -> Any:
+        """The sharding of each argument, as ``(args, kwargs)`` like JAX's."""
+        t = self.lowered.traced
+        if type(t.device) is SpmdTarget:
+            leaves = list(t.device.in_shardings)
+        else:
+            leaves = single_device_shardings(t.device, len(t.in_avals))
+        return tree_util.tree_unflatten(t.in_tree, leaves)
+
+    @property
+    def output_shardings(self) -> Any:
+        """The sharding of each output (what XLA's partitioner chose where not given)."""
+        t = self.lowered.traced
+        return tree_util.tree_unflatten(t.out_tree, self._output_sharding_leaves())
+
+    def _run_partitioned(self, flat: list) -> Any:
+        """Run over the mesh: inputs moved to their layouts where they are not in it."""
+        t = self.lowered.traced
+        target = t.device
+        bufs = self._const_bufs + [
+            place(x, s, target.group) for x, s in zip(flat, target.in_shardings)
+        ]
+        outs = dispatch.execute(self._exe, flat, bufs)
+        return tree_util.tree_unflatten(
+            t.out_tree,
+            [
+                wrap(b, a, target.group, s)
+                for b, a, s in zip(outs, self.out_avals, self._output_sharding_leaves())
+            ],
+        )
 
     def as_text(self) -> str:
         """XLA's optimized HLO, with its fusions."""
@@ -193,6 +254,8 @@ class Compiled:
                 f"{[a.str_short() for a in avals]}"
             )
         device = t.device
+        if type(device) is SpmdTarget:
+            return self._run_partitioned(flat)
         outs = dispatch.execute(self._exe, flat, self._const_bufs + dispatch._buffers(flat, device))
         return tree_util.tree_unflatten(
             t.out_tree, [Array(b, a, device) for b, a in zip(outs, self.out_avals)]

@@ -1,0 +1,287 @@
+"""``jit`` over a mesh: which layout each input gets (``in_shardings``, or the sharding
+a committed input already has, or replicated), the ``SpmdTarget`` that keys the compile
+cache and stands for the devices in the stage objects, and running a partitioned call.
+
+A jit call runs over a mesh when its ``in_shardings``/``out_shardings`` name one or an
+argument is already sharded; otherwise it stays on the one-device path untouched."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .. import core, runtime, tree_util
+from .arrays import host_value, put
+from .mesh import Mesh, get_mesh
+from .named import NamedSharding, PartitionSpec, Sharding, SingleDeviceSharding, spec_from_hlo
+
+
+class SpmdTarget:
+    """Where a partitioned program runs and how its inputs are laid out: the mesh, one
+    NamedSharding per dynamic input leaf, and the user's ``out_shardings``. Stands in
+    for the device in jit's cache keys and stage objects."""
+
+    __slots__ = ("mesh", "in_shardings", "out_shardings", "_key", "group")
+
+    def __init__(self, mesh: Mesh, in_shardings: tuple, out_shardings: Any):
+        self.mesh = mesh
+        self.in_shardings = tuple(in_shardings)
+        self.out_shardings = out_shardings
+        self.group = mesh._group
+        try:
+            hash(out_shardings)
+            out_key = out_shardings
+        except TypeError:
+            out_key = repr(out_shardings)
+        self._key = (mesh, self.in_shardings, out_key)
+
+    platform = property(lambda self: self.group.platform)
+    client = property(lambda self: self.group.client)
+    devices = property(lambda self: self.group.devices)
+
+    def __eq__(self, other) -> bool:
+        return type(other) is SpmdTarget and self._key == other._key
+
+    def __hash__(self) -> int:
+        return hash(self._key)
+
+    def __repr__(self) -> str:
+        return f"SpmdTarget({self.mesh._short_repr()}, {len(self.in_shardings)} inputs)"
+
+    def out_specs(self, out_tree, out_avals) -> list:
+        """The PartitionSpec of each output leaf from ``out_shardings`` (None: XLA's)."""
+        if self.out_shardings is None:
+            return [None] * len(out_avals)
+        per_leaf = _broadcast_prefix(self.out_shardings, out_tree, "out_shardings")
+        return [None if s is None else self._spec(s) for s in per_leaf]
+
+    def _spec(self, s) -> PartitionSpec:
+        s = _as_named(s)
+        if s.mesh._flat_devices != self.mesh._flat_devices:
+            raise ValueError(
+                "Received incompatible devices for jitted computation. Got out_shardings "
+                f"with device ids {[d.id for d in s.mesh._flat_devices]} and arguments with "
+                f"device ids {[d.id for d in self.mesh._flat_devices]}"
+            )
+        return s.spec
+
+
+def _is_sharding(x) -> bool:
+    return x is None or isinstance(x, (Sharding, PartitionSpec))
+
+
+def _as_named(s) -> NamedSharding:
+    if isinstance(s, PartitionSpec):
+        mesh = get_mesh()
+        if mesh is None:
+            raise ValueError(
+                f"jit got the PartitionSpec {s!r} as a sharding but no mesh is set: use "
+                "jax.set_mesh(mesh) or NamedSharding(mesh, spec)"
+            )
+        return NamedSharding(mesh, s)
+    if not isinstance(s, NamedSharding):
+        raise NotImplementedError(
+            f"jit shardings other than NamedSharding/PartitionSpec over a mesh: got {s!r}"
+        )
+    return s
+
+
+def _broadcast_prefix(prefix, tree, what: str) -> list:
+    """One entry of ``prefix`` (a pytree prefix of ``tree`` with shardings as leaves)
+    per leaf of ``tree``."""
+    if _is_sharding(prefix):
+        return [prefix] * tree.num_leaves
+    prefix_leaves, prefix_tree = tree_util.tree_flatten(prefix, is_leaf=_is_sharding)
+    try:
+        subtrees = prefix_tree.flatten_up_to(tree_util.tree_unflatten(tree, [0] * tree.num_leaves))
+    except (ValueError, TypeError) as e:
+        raise ValueError(
+            f"{what} should be a pytree prefix of the values it describes: {e}"
+        ) from None
+    out = []
+    for s, sub in zip(prefix_leaves, subtrees):
+        out.extend([s] * len(tree_util.tree_leaves(sub)))
+    return out
+
+
+def _in_sharding_leaves(in_shardings, in_tree, n_leaves) -> list:
+    if in_shardings is None:
+        return [None] * n_leaves
+    args_tree, kwargs_tree = tree_util.treedef_children(in_tree)
+    if kwargs_tree.num_leaves and not _is_sharding(in_shardings):
+        raise ValueError(
+            "pjit does not support kwargs when in_shardings is specified (pass them positionally)."
+        )
+    if not _is_sharding(in_shardings) and not isinstance(in_shardings, (tuple, list)):
+        in_shardings = (in_shardings,)
+    if not _is_sharding(in_shardings):
+        in_shardings = tuple(in_shardings)
+        n_args = len(tree_util.treedef_children(args_tree))
+        if len(in_shardings) != n_args:
+            raise ValueError(
+                f"jit in_shardings has {len(in_shardings)} entries but the function was "
+                f"called with {n_args} positional arguments"
+            )
+    per_args = _broadcast_prefix(in_shardings, args_tree, "in_shardings")
+    return per_args + [None] * kwargs_tree.num_leaves
+
+
+def _group_of(x):
+    return x._device if type(getattr(x, "_device", None)) is runtime.DeviceGroup else None
+
+
+def _aval_text(aval) -> str:
+    return f"{aval.dtype.name}[{','.join(map(str, aval.shape))}]"
+
+
+def _arg_name(fun, i) -> str:
+    return f"argument {i} of {getattr(fun, '__qualname__', getattr(fun, '__name__', 'fun'))}"
+
+
+def _incompatible(fun, i, a, ids_a, j, b, ids_b) -> ValueError:
+    return ValueError(
+        "Received incompatible devices for jitted computation. Got "
+        f"{_arg_name(fun, i)} with shape {_aval_text(a)} and with device ids {ids_a} on "
+        f"platform CPU and {_arg_name(fun, j)} with shape {_aval_text(b)} and with device "
+        f"ids {ids_b} on platform CPU"
+    )
+
+
+def resolve_target(fun, opts, flat, in_tree, avals) -> SpmdTarget | None:
+    """The SpmdTarget of a call (None when nothing in it is sharded)."""
+    from ..array import Array
+
+    in_user, out_user = opts.shardings
+    user = _in_sharding_leaves(in_user, in_tree, len(flat))
+    sharded_args = [
+        i
+        for i, x in enumerate(flat)
+        if _group_of(x) is not None
+        or (type(x) is not Array and isinstance(getattr(x, "sharding", None), NamedSharding))
+    ]
+    if not sharded_args and all(s is None for s in user) and out_user is None:
+        return None
+    user = [None if s is None else _as_named(s) for s in user]
+    mesh = None
+    for s in user:
+        if s is not None:
+            mesh = s.mesh
+            break
+    if mesh is None and sharded_args:
+        mesh = flat[sharded_args[0]].sharding.mesh
+    if mesh is None:
+        out_leaves = [
+            s for s in tree_util.tree_leaves(out_user, is_leaf=_is_sharding) if s is not None
+        ]
+        if not out_leaves:
+            return None
+        mesh = _as_named(out_leaves[0]).mesh
+    if not isinstance(mesh, Mesh):
+        raise TypeError(f"jit needs shardings over a concrete Mesh, got {mesh!r}")
+    ids = [d.id for d in mesh._flat_devices]
+    devices = set(mesh._flat_devices)
+    shardings = []
+    for i, (x, s, aval) in enumerate(zip(flat, user, avals)):
+        if s is not None and set(s.mesh._flat_devices) != devices:
+            raise ValueError(
+                "Received incompatible devices for jitted computation. Got ARG_SHARDING "
+                f"with device ids {ids} on platform CPU and ARG_SHARDING with device ids "
+                f"{[d.id for d in s.mesh._flat_devices]} on platform CPU"
+            )
+        have = x.sharding if _group_of(x) is not None else None
+        if (
+            have is None
+            and type(x) is not Array
+            and isinstance(getattr(x, "sharding", None), NamedSharding)
+        ):
+            have = x.sharding  # a ShapeDtypeStruct with a sharding (jit(f).lower(...))
+        if have is not None and set(have._device_assignment) != devices:
+            j = sharded_args[0] if sharded_args[0] != i else i
+            first = flat[j]
+            raise _incompatible(
+                fun,
+                j,
+                first.aval,
+                [d.id for d in first.sharding._device_assignment],
+                i,
+                aval,
+                [d.id for d in have._device_assignment],
+            )
+        if have is None and type(x) is Array and x._committed and x._device not in devices:
+            raise _incompatible(fun, i, aval, [x._device.id], -1, aval, ids)
+        if have is None and type(x) is Array and x._committed and len(devices) > 1:
+            other = sharded_args[0] if sharded_args else None
+            if other is not None:
+                raise _incompatible(fun, other, flat[other].aval, ids, i, aval, [x._device.id])
+        if s is not None:
+            s.shard_shape(aval.shape) if len(s.spec) <= len(aval.shape) else _rank_error(s, aval)
+            if have is not None and not _same_layout(have, s, aval):
+                raise ValueError(
+                    "Sharding passed to jit does not match the sharding on the respective "
+                    f"arg. Got jit sharding: {s!r},\narg sharding: {have!r} for arg type: "
+                    f"{_aval_text(aval)}"
+                )
+            shardings.append(NamedSharding(mesh, s.spec) if s.mesh != mesh else s)
+        elif have is not None and isinstance(have, NamedSharding):
+            spec = have.spec
+            if have.mesh != mesh:
+                spec = spec_from_hlo(mesh, have._hlo_sharding(len(aval.shape)), len(aval.shape))
+            shardings.append(NamedSharding(mesh, spec if spec is not None else PartitionSpec()))
+        else:
+            shardings.append(NamedSharding(mesh, PartitionSpec()))
+    return SpmdTarget(mesh, tuple(shardings), out_user)
+
+
+def _rank_error(s, aval):
+    raise ValueError(
+        f"One of pjit arguments with pytree key path args is incompatible with its sharding "
+        f"annotation {s!r}: Sharding {s!r} is only valid for values of rank at least "
+        f"{len(s.spec)}, but was applied to a value of rank {len(aval.shape)}"
+    )
+
+
+def _same_layout(have, want: NamedSharding, aval) -> bool:
+    if have == want:
+        return True
+    if not isinstance(have, NamedSharding):
+        return False
+    nd = len(aval.shape)
+    return have.mesh._flat_devices == want.mesh._flat_devices and have._hlo_sharding(
+        nd
+    ) == want._hlo_sharding(nd)
+
+
+def place(x, sharding: NamedSharding, group):
+    """The jaxlib array of ``x`` laid out as ``sharding`` (moved if it is not)."""
+    if type(getattr(x, "_device", None)) is runtime.DeviceGroup and x._device is group:
+        hlo = runtime.hlo_of_buffer(x._buf)
+        if hlo == sharding._hlo_sharding(x.ndim):
+            return x._buf
+    if isinstance(x, core.Tracer):
+        raise TypeError("a traced value cannot be an argument of a partitioned call here")
+    weak = getattr(x, "weak_type", None)
+    if weak is None and not isinstance(x, np.ndarray):
+        weak = core.get_aval(x).weak_type
+    if type(getattr(x, "_device", None)) is runtime.DeviceGroup:
+        x = host_value(x)
+    return put(x, sharding, weak_type=weak)._buf
+
+
+def output_shardings(target: SpmdTarget, exe, out_avals) -> list:
+    """NamedSharding of each output leaf of a compiled partitioned program."""
+    from .arrays import GSPMDSharding
+
+    out = []
+    for hlo, aval in zip(exe.output_hlo_shardings, out_avals):
+        spec = spec_from_hlo(target.mesh, hlo, len(aval.shape))
+        out.append(
+            NamedSharding(target.mesh, spec)
+            if spec is not None
+            else GSPMDSharding(target.group.devices, hlo)
+        )
+    return out
+
+
+def single_device_shardings(device, n: int) -> list:
+    return [SingleDeviceSharding(device)] * n
