@@ -89,8 +89,8 @@ def set_cache_dir(path: str | os.PathLike | None) -> None:
 
 
 def reset_cache() -> None:
-    """Turn the persistent cache off (the folder's entries stay on disk)."""
-    config.update("jax_compilation_cache_dir", None)
+    """Zero the hit/miss counters (``stats``). The folder in use is read from the config
+    at every compile, so there is no other state to reset; entries stay on disk."""
     for k in stats:
         stats[k] = 0
 
@@ -134,9 +134,13 @@ def _canonical_module(mlir_text: str) -> str:
 
     from .runtime import make_mlir_context
 
-    with make_mlir_context():
-        module = ir.Module.parse(mlir_text)
-        return module.operation.get_asm(enable_debug_info=False)
+    try:
+        with make_mlir_context():
+            module = ir.Module.parse(mlir_text)
+            return module.operation.get_asm(enable_debug_info=False)
+    except Exception:  # a module this context cannot parse: key it with its locations
+        logger.debug("cache key: module not parsed; source locations stay in the key")
+        return mlir_text
 
 
 def _canonical_options(compile_options: Any) -> bytes:

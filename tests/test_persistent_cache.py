@@ -68,7 +68,8 @@ _SCRIPT = textwrap.dedent(
     import engine.numpy as jnp
     from engine import compilation_cache as cc
 
-    engine.config.update("jax_compilation_cache_dir", sys.argv[1])
+    if sys.argv[1] != "env":  # else JAX_COMPILATION_CACHE_DIR names the folder
+        engine.config.update("jax_compilation_cache_dir", sys.argv[1])
     engine.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
 
     def mlp(w, x):
@@ -84,11 +85,14 @@ _SCRIPT = textwrap.dedent(
 )
 
 
-def _run_script(folder, out, concurrent=1):
+def _run_script(folder, out, concurrent=1, through_env=False):
     env = {**os.environ, "PYTHONPATH": ROOT, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    env.pop("JAX_COMPILATION_CACHE_DIR", None)
+    if through_env:
+        env["JAX_COMPILATION_CACHE_DIR"] = str(folder)
     procs = [
         subprocess.Popen(
-            [sys.executable, "-c", _SCRIPT, str(folder), f"{out}{i}.npy"],
+            [sys.executable, "-c", _SCRIPT, "env" if through_env else str(folder), f"{out}{i}.npy"],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -114,7 +118,7 @@ def test_hit_across_processes_and_concurrent_writers(tmp_path):
         assert line.split()[3] == "0", line  # no damaged entries seen
     assert not [n for n in os.listdir(folder) if n.startswith(".tmp-")]
     assert len(cc.entries(str(folder))) == 1
-    (line,) = _run_script(folder, tmp_path / "b")
+    (line,) = _run_script(folder, tmp_path / "b", through_env=True)
     assert line == "LOADED True 1 0"
 
     jax, jjnp = real_jax()
@@ -229,6 +233,10 @@ def test_thresholds_and_size_bound(cache):
     assert len(left) == 2 and oldest not in left
     assert sum(s for _, s, _ in cc.entries()) <= size * 2.5
 
+    cc.set_cache_dir(None)
+    assert cc.cache_dir() is None and not cc.is_persistent_cache_enabled()
+    cc.set_cache_dir(cache)
+    assert cc.cache_dir() == str(cache)
     engine.config.update("jax_compilation_cache_max_size", 0)  # 0: cache off
     assert cc.cache_dir() is None
     assert not _compile(fns[1], x).loaded_from_cache
