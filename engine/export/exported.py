@@ -279,14 +279,12 @@ def solve_dim_vars(exported: Exported, avals: Sequence[ShapedArray]) -> dict:
                     "variables that are a dimension of their own"
                 )
             got = shape_poly.evaluate(e, env)
-            if not isinstance(got, int) and not isinstance(d, int):
-                same = got == d
-            else:
-                same = got == d
-            if not same:
+            if not got == d:
                 raise ValueError(
-                    f"Shape mismatch for {_describe(exported, i, j)}: expected '{e}' = {got} "
-                    f"from the other dimensions, and called with {d}"
+                    "Input shapes do not match the polymorphic shapes specification. "
+                    "Found inconsistency between dimension size "
+                    f"{_describe(exported, i, j)} (= {d}) and the specification '{e}' "
+                    f"(= {got})."
                 )
             if isinstance(got, int) and got < 1:
                 raise ValueError(

@@ -65,8 +65,8 @@ def _mono_mul(m1: tuple, m2: tuple) -> tuple:
 
 
 def _mono_sort_key(m: tuple) -> tuple:
-    # larger terms first, the constant last: descending degree, then by names
-    return (-_mono_degree(m), [(_factor_key(f), -p) for f, p in m])
+    # sorted in reverse: larger terms first, the constant last (as JAX prints them)
+    return (_mono_degree(m), len(m), [(_factor_key(f), p) for f, p in m])
 
 
 class SymbolicScope:
@@ -146,7 +146,8 @@ class DimExpr:
     # -------------------------------------------------------------- construction
     @staticmethod
     def _build(coeffs: dict, scope: SymbolicScope) -> DimSize:
-        terms = tuple((m, coeffs[m]) for m in sorted(coeffs, key=_mono_sort_key) if coeffs[m])
+        order = sorted(coeffs, key=_mono_sort_key, reverse=True)
+        terms = tuple((m, coeffs[m]) for m in order if coeffs[m])
         if not terms:
             return 0
         if len(terms) == 1 and terms[0][0] == ():
@@ -475,7 +476,10 @@ def _geq(e1: Any, e2: Any, describe: Any) -> bool:
         return True
     if ub < 0:
         return False
-    where = f"\nUsing symbolic scope {scope}" if scope._constraints_str else ""
+    where = ""
+    if scope._constraints_str:
+        listed = "".join(f"\n  {c}" for c in scope._constraints_str)
+        where = f"\nUsing symbolic scope with constraints:{listed}"
     raise InconclusiveDimensionOperation(
         f"Symbolic dimension comparison {describe()} is inconclusive.{where}"
     )
@@ -698,6 +702,26 @@ def symbolic_args_specs(
         shape = symbolic_shape(spec, scope=scope, like=tuple(x.shape))
         out.append(api.ShapeDtypeStruct(shape, x.dtype))
     return tree_util.tree_unflatten(tree, out)
+
+
+def broadcast_shapes(*shapes: Sequence[DimSize]) -> tuple[DimSize, ...]:
+    """NumPy's broadcasting of shapes that may hold symbolic dimensions."""
+    nd = max((len(s) for s in shapes), default=0)
+    out: list[DimSize] = []
+    for i in range(nd):
+        dims = [s[len(s) - nd + i] for s in shapes if len(s) - nd + i >= 0]
+        res: DimSize = 1
+        for d in dims:
+            if isinstance(d, int) and d == 1:
+                continue
+            if isinstance(res, int) and res == 1:
+                res = d
+            elif not (res == d):
+                raise ValueError(
+                    f"Incompatible shapes for broadcasting: shapes={[tuple(s) for s in shapes]}"
+                )
+        out.append(res)
+    return tuple(out)
 
 
 def all_dim_vars(shapes: Sequence[Sequence[Any]]) -> list[str]:

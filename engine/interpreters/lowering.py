@@ -125,6 +125,16 @@ def broadcast_to(x, aval_in, shape):
     return hlo.broadcast_in_dim(ir_type(out), x, dims)
 
 
+def broadcast_in_dim(x, out_aval, dims):
+    """stablehlo.broadcast_in_dim, or its dynamic form when ``out_aval`` has symbolic
+    dimensions (a shape-polymorphic export)."""
+    if not all(type(d) is int for d in out_aval.shape):
+        from ..export.poly_lowering import dynamic_broadcast
+
+        return dynamic_broadcast(x, out_aval, dims)
+    return hlo.broadcast_in_dim(ir_type(out_aval), x, list(dims))
+
+
 def convert(x, aval_in, dtype):
     if aval_in.dtype == np.dtype(dtype):
         return x

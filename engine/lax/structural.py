@@ -130,7 +130,7 @@ def _broadcast_in_dim_abstract_eval(x, *, shape, broadcast_dimensions, sharding)
 
 @broadcast_in_dim_p.def_lowering
 def _broadcast_in_dim_lowering(ctx, x, *, shape, broadcast_dimensions, sharding):
-    return hlo.broadcast_in_dim(lowering.ir_type(ctx.avals_out[0]), x, list(broadcast_dimensions))
+    return lowering.broadcast_in_dim(x, ctx.avals_out[0], broadcast_dimensions)
 
 
 def _broadcast_in_dim_transpose(ct, x, *, shape, broadcast_dimensions, sharding):

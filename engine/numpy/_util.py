@@ -168,9 +168,17 @@ def promote_shapes(fun_name, *args):
     return tuple(out)
 
 
+def _broadcast_shapes(*shapes):
+    if all(type(d) is int for s in shapes for d in s):
+        return np.broadcast_shapes(*shapes)
+    from ..export.shape_poly import broadcast_shapes  # symbolic dimensions
+
+    return broadcast_shapes(*shapes)
+
+
 def _check_broadcastable(fun_name, shapes):
     try:
-        np.broadcast_shapes(*shapes)
+        _broadcast_shapes(*shapes)
     except ValueError:
         raise ValueError(
             f"Incompatible shapes for broadcasting: shapes={[tuple(s) for s in shapes]}"
@@ -281,7 +289,9 @@ def _raise_not_arraylike(fun_name, x, pos):
 
 def broadcast_all(*args):
     """Broadcast operands (already of one rank or rank 0) to their common shape."""
-    shape = np.broadcast_shapes(*(shape_of(a) for a in args))
+    shapes = [shape_of(a) for a in args]
+    _check_broadcastable("broadcast", shapes)
+    shape = _broadcast_shapes(*shapes)
     return tuple(lax.broadcast_to_shape(a, shape) if shape_of(a) != shape else a for a in args)
 
 
