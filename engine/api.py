@@ -51,10 +51,16 @@ def _name(fun):
 # ---------------------------------------------------------------------------- forward mode
 
 
+def _check_callable(fun: Any) -> None:
+    if not callable(fun):
+        raise TypeError(f"Expected a callable value, got {fun!r}")
+
+
 def jvp(
     fun: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any], has_aux: bool = False
 ) -> tuple[Any, ...]:
     """Forward-mode: ``(fun(*primals), directional derivative along tangents)``."""
+    _check_callable(fun)
     if not isinstance(primals, (tuple, list)) or not isinstance(tangents, (tuple, list)):
         raise TypeError(
             "primal and tangent arguments to jvp must be tuples or lists; found "
@@ -77,7 +83,7 @@ def jvp(
                 f"jvp called with different primal and tangent shapes; Got primal "
                 f"shape {pa.shape} and tangent shape as {ta.shape}"
             )
-        if want.dtype != ta.dtype and not (pa.weak_type or ta.weak_type):
+        if want.dtype != ta.dtype:  # as JAX: weakly typed values too
             raise TypeError(
                 "primal and tangent arguments to jvp do not match; dtypes must be "
                 f"equal, or in case of int/bool primal dtype the tangent dtype must be "
@@ -98,6 +104,7 @@ def jvp(
 def linearize(fun: Callable[..., Any], *primals: Any, has_aux: bool = False) -> tuple[Any, ...]:
     """``(fun(*primals), f_jvp)`` where ``f_jvp`` is the linear map, evaluated from a
     jaxpr of tangent work only (primal work was done once, now)."""
+    _check_callable(fun)
     flat_p, in_tree = tree_flatten(primals)
     store: list[Any] = []
     flat_fun = _flatten_fun(fun, in_tree, store)
@@ -135,7 +142,10 @@ def _main_tree(out_tree, has_aux):
         return out_tree
     children = out_tree.children()
     if len(children) != 2:
-        raise TypeError("a function with has_aux=True must return a pair (output, aux)")
+        raise TypeError(
+            "expected function with aux output to return a two-element tuple "
+            f"(output, aux), but got a pytree of structure {out_tree}"
+        )
     return children[0]
 
 
@@ -154,6 +164,7 @@ def _jax_type(aval):
 def vjp(fun: Callable[..., Any], *primals: Any, has_aux: bool = False) -> tuple[Any, ...]:
     """Reverse-mode: ``(fun(*primals), vjp_fun)``; ``vjp_fun(cotangent)`` pulls an output
     cotangent back to a tuple of input cotangents. Built as linearize + transpose."""
+    _check_callable(fun)
     flat_p, in_tree = tree_flatten(primals)
     store: list[Any] = []
     flat_fun = _flatten_fun(fun, in_tree, store)
@@ -297,6 +308,7 @@ def value_and_grad(
     allow_int: bool = False,
 ) -> Callable[..., Any]:
     """``fun``'s value and its gradient with respect to ``argnums``."""
+    _check_callable(fun)
     name = _name(fun)
 
     @functools.wraps(fun)
@@ -397,6 +409,7 @@ def vmap(
     spmd_axis_name: Any = None,
 ) -> Callable[..., Any]:
     """Vectorize ``fun`` over an array axis."""
+    _check_callable(fun)
     if isinstance(in_axes, list):
         in_axes = tuple(in_axes)
     if not (in_axes is None or isinstance(in_axes, (int, tuple, dict))):
@@ -490,6 +503,7 @@ def jacfwd(
     holomorphic: bool = False,
 ) -> Callable[..., Any]:
     """The Jacobian by forward mode: one JVP per input element, batched with vmap."""
+    _check_callable(fun)
 
     def jacfun(*args, **kwargs):
         f_partial, dyn = _diff_args(fun, args, kwargs, argnums, False, holomorphic, "jacfwd")
@@ -534,6 +548,7 @@ def jacrev(
     allow_int: bool = False,
 ) -> Callable[..., Any]:
     """The Jacobian by reverse mode: one VJP per output element, batched with vmap."""
+    _check_callable(fun)
 
     def jacfun(*args, **kwargs):
         f_partial, dyn = _diff_args(fun, args, kwargs, argnums, allow_int, holomorphic, "jacrev")

@@ -243,6 +243,8 @@ class ClosedJaxpr:
     in_avals = property(lambda self: self.jaxpr.in_avals)
     out_avals = property(lambda self: self.jaxpr.out_avals)
     eqns = property(lambda self: self.jaxpr.eqns)
+    # JAX's name for the constvars' values (what its "Writing custom interpreters" reads)
+    literals = property(lambda self: self.consts)
 
     def __str__(self):
         return str(self.jaxpr)

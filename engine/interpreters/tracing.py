@@ -155,6 +155,8 @@ def trace_to_jaxpr(
         closed = trace.to_closed_jaxpr(in_tracers, outs)
     finally:
         trace.invalidate()
+    if getattr(config, "jax_enable_checks", False):  # engine/environment.py
+        core.check_jaxpr(closed.jaxpr)
     if config.jax_check_tracer_leaks:  # engine/debugging.py
         from ..debugging import check_leaked_tracers
 
