@@ -137,7 +137,7 @@ def _canonical_module(mlir_text: str) -> str:
     try:
         with make_mlir_context():
             module = ir.Module.parse(mlir_text)
-            return module.operation.get_asm(enable_debug_info=False)
+            return str(module.operation.get_asm(enable_debug_info=False))
     except Exception:  # a module this context cannot parse: key it with its locations
         logger.debug("cache key: module not parsed; source locations stay in the key")
         return mlir_text
@@ -266,7 +266,7 @@ def _atomic_write(dest: str, data: bytes) -> None:
 def entries(path: str | None = None) -> list[tuple[str, int, float]]:
     """(key, bytes, last access) of every entry in the folder, oldest access first."""
     folder = path or cache_dir()
-    out = []
+    out: list[tuple[str, int, float]] = []
     if not folder or not os.path.isdir(folder):
         return out
     with os.scandir(folder) as it:

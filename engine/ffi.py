@@ -191,7 +191,7 @@ def ir_attribute(val: Any) -> Any:
             if isinstance(element, ir.FloatType):
                 return ir.FloatAttr.get(element, float(arr))
             raise TypeError(f"Unsupported scalar attribute type: {arr.dtype}")
-        return ir.DenseElementsAttr.get(np.ascontiguousarray(arr), type=element, shape=arr.shape)
+        return _dense(np.ascontiguousarray(arr), element, arr.shape)
     raise TypeError(f"No attribute handler defined for type: {type(val)}")
 
 
@@ -202,16 +202,14 @@ def _default_layout(aval: Any) -> tuple[int, ...]:
     return tuple(reversed(range(len(aval.shape))))
 
 
+def _dense(array: Any, element: Any, shape: Any = None) -> Any:
+    return ir.DenseElementsAttr.get(array, type=element, shape=shape)
+
+
 def _layout_attr(layouts: Sequence[Sequence[int]]) -> Any:
+    index = ir.IndexType.get()
     return ir.ArrayAttr.get(
-        [
-            ir.DenseElementsAttr.get(
-                np.atleast_1d(np.asarray(lay, dtype=np.int64)), type=ir.IndexType.get()
-            )
-            if len(lay)
-            else ir.DenseElementsAttr.get(np.zeros((0,), np.int64), type=ir.IndexType.get())
-            for lay in layouts
-        ]
+        [_dense(np.asarray(lay, dtype=np.int64).reshape(-1), index) for lay in layouts]
     )
 
 
@@ -226,7 +224,7 @@ def emit_custom_call(
     result_layouts: Sequence[Sequence[int]] | None = None,
     operand_output_aliases: Mapping[int, int] | None = None,
     api_version: int = 4,
-    backend_config: str | None = None,
+    backend_config: Mapping[str, Any] | str | None = None,
     attributes: Mapping[str, Any] | None = None,
 ) -> list[Any]:
     """Emit ``stablehlo.custom_call @target_name``; typed FFI (``api_version >= 4``)
@@ -256,9 +254,12 @@ def emit_custom_call(
                 "The use of ffi_call attributes requires a custom call API version "
                 f"of at least 4; got api_version={api_version}."
             )
-        config = None
-        attrs["backend_config"] = ir.StringAttr.get(backend_config or "")
-        version = api_version
+        if isinstance(backend_config, Mapping):  # a dict needs mhlo.backend_config
+            config, version = dict(backend_config), 1
+            attrs["backend_config"] = ir.StringAttr.get("")
+        else:
+            config, version = None, api_version
+            attrs["backend_config"] = ir.StringAttr.get(backend_config or "")
     attrs["api_version"] = ir.IntegerAttr.get(ir.IntegerType.get_signless(32), version)
     if operand_output_aliases:
         attrs["output_operand_aliases"] = ir.ArrayAttr.get(

@@ -302,3 +302,24 @@ def test_explorer_links_the_custom_call(kernels):
     kernels_ = {i.name: i for i in s.hlo_opt.top_level_instructions()}
     linked = [kernels_[n] for n in names if n in kernels_]
     assert [(i.opcode, i.custom_call_target) for i in linked] == [("custom-call", SCALE_SHIFT)]
+
+
+def test_legacy_api_lowers_like_jax():
+    jax, _ = real_jax()
+
+    def f(mod):
+        out = mod.ShapeDtypeStruct((2, 3), np.float32)
+        call = mod.ffi.ffi_call(
+            "legacy_target", out, custom_call_api_version=2, legacy_backend_config="opaque"
+        )
+        return lambda x: call(x)
+
+    ours = custom_call_lines(engine.jit(f(engine)).lower(X).as_text())
+    assert ours == custom_call_lines(jax.jit(f(jax)).lower(X).as_text())
+    assert 'backend_config = "opaque"' in ours[0] and "api_version = 2" in ours[0]
+    for mod in (engine, jax):
+        call = mod.ffi.ffi_call(
+            "legacy_target", mod.ShapeDtypeStruct((2, 3), np.float32), custom_call_api_version=2
+        )
+        with pytest.raises(ValueError, match="requires a custom call API version of at least 4"):
+            mod.jit(lambda x, call=call: call(x, attr=1)).lower(X)
