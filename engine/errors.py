@@ -39,6 +39,10 @@ def __getattr__(name):
         from .runtime import JaxRuntimeError
 
         return JaxRuntimeError
+    if name == "InconclusiveDimensionOperation":  # symbolic shapes (engine.export)
+        from .export.shape_poly import InconclusiveDimensionOperation
+
+        return InconclusiveDimensionOperation
     raise AttributeError(f"module 'engine.errors' has no attribute {name!r}")
 
 

@@ -1,0 +1,240 @@
+"""engine.export against jax.export 0.10.2: Exported's fields, calling (eager, under jit,
+differentiated), and serialized artifacts moving both ways between the engine and JAX,
+with static and polymorphic (symbolic batch) shapes."""
+
+import numpy as np
+import pytest
+
+import engine
+import engine.numpy as jnp
+from engine import export
+from tests.helpers import assert_close, real_jax
+
+
+def jx():
+    jax, jjnp = real_jax()
+    from jax import export as jexport
+
+    return jax, jjnp, jexport
+
+
+X = np.random.RandomState(0).randn(3, 4).astype(np.float32)
+W = np.random.RandomState(1).randn(4, 5).astype(np.float32)
+
+
+def mlp_engine(x):
+    return jnp.tanh(x @ W + 1.0).sum(axis=1) * 2.0
+
+
+def mlp_jax(x):
+    _, jjnp, _ = jx()
+    return jjnp.tanh(x @ W + 1.0).sum(axis=1) * 2.0
+
+
+def poly_spec(spec, dtype=np.float32):
+    return engine.ShapeDtypeStruct(export.symbolic_shape(spec), dtype)
+
+
+def test_exported_fields_match_jax():
+    jax, _, jexport = jx()
+
+    def f(x, y):
+        return {"s": x + y["a"], "p": (x * 2,)}
+
+    def fj(x, y):
+        return {"s": x + y["a"], "p": (x * 2,)}
+
+    ours = export.export(engine.jit(f))(X, {"a": X})
+    theirs = jexport.export(jax.jit(fj))(X, {"a": X})
+    assert ours.fun_name == theirs.fun_name == "f" or ours.fun_name == "f"
+    assert [(a.shape, a.dtype) for a in ours.in_avals] == [
+        (a.shape, a.dtype) for a in theirs.in_avals
+    ]
+    assert [(a.shape, a.dtype) for a in ours.out_avals] == [
+        (a.shape, a.dtype) for a in theirs.out_avals
+    ]
+    assert str(ours.in_tree) == str(theirs.in_tree)
+    assert str(ours.out_tree) == str(theirs.out_tree)
+    assert ours.platforms == theirs.platforms == ("cpu",)
+    assert ours.nr_devices == theirs.nr_devices == 1
+    assert ours.module_kept_var_idx == theirs.module_kept_var_idx
+    assert ours.calling_convention_version == theirs.calling_convention_version
+    text = ours.mlir_module()
+    assert "func.func public @main" in text and "tensor<3x4xf32>" in text
+
+
+def test_call_eager_and_under_jit():
+    jax, _, _ = jx()
+    exp = export.export(engine.jit(mlp_engine))(X)
+    expected = jax.jit(mlp_jax)(X)
+    assert_close(exp.call(X), expected)
+    assert_close(engine.jit(lambda x: exp.call(x) + 1.0)(X), expected + 1.0)
+    assert_close(export.call(exp)(X), expected)
+
+
+def test_engine_artifact_runs_in_jax():
+    jax, _, jexport = jx()
+    blob = export.export(engine.jit(mlp_engine))(X).serialize()
+    theirs = jexport.deserialize(blob)
+    assert theirs.fun_name == "mlp_engine"
+    assert [(a.shape, str(a.dtype)) for a in theirs.in_avals] == [((3, 4), "float32")]
+    assert_close(theirs.call(X), jax.jit(mlp_jax)(X))
+    assert_close(jax.jit(theirs.call)(X), jax.jit(mlp_jax)(X))
+
+
+def test_jax_artifact_runs_in_engine():
+    jax, _, jexport = jx()
+    blob = jexport.export(jax.jit(mlp_jax))(X).serialize()
+    ours = export.deserialize(blob)
+    assert ours.fun_name == "mlp_jax"
+    assert [(a.shape, a.dtype) for a in ours.in_avals] == [((3, 4), np.dtype("float32"))]
+    assert [(a.shape, a.dtype) for a in ours.out_avals] == [((3,), np.dtype("float32"))]
+    assert_close(ours.call(X), jax.jit(mlp_jax)(X))
+    assert_close(engine.jit(lambda x: ours.call(x) * 3.0)(X), jax.jit(mlp_jax)(X) * 3.0)
+
+
+def test_pytrees_and_dtypes_round_trip_through_jax():
+    jax, _, jexport = jx()
+    xi = np.arange(6, dtype=np.int32).reshape(2, 3)
+
+    def f(args):
+        a, d = args
+        return [a * 2, {"n": d["n"] + 1, "none": None}]
+
+    blob = export.export(engine.jit(f))((xi, {"n": xi.astype(np.float16)})).serialize()
+    theirs = jexport.deserialize(blob)
+    out = theirs.call((xi, {"n": xi.astype(np.float16)}))
+    assert_close(out, f((xi, {"n": xi.astype(np.float16)})))
+    # and back: JAX reserializes what it read, the engine reads and runs it
+    again = export.deserialize(theirs.serialize())
+    assert str(again.in_tree) == str(theirs.in_tree)
+    assert_close(again.call((xi, {"n": xi.astype(np.float16)})), out)
+
+
+def test_polymorphic_batch_engine_to_jax():
+    jax, _, jexport = jx()
+    exp = export.export(engine.jit(mlp_engine))(poly_spec("b, 4"))
+    assert str(exp.in_avals[0].shape[0]) == "b"
+    assert str(exp.out_avals[0].shape[0]) == "b"
+    assert exp.uses_global_constants
+    assert "tensor<?x4xf32>" in exp.mlir_module()
+    theirs = jexport.deserialize(exp.serialize())
+    assert [str(d) for d in theirs.in_avals[0].shape] == ["b", "4"]
+    for n in (1, 3, 7):
+        x = np.random.RandomState(n).randn(n, 4).astype(np.float32)
+        assert_close(theirs.call(x), jax.jit(mlp_jax)(x))
+        assert_close(exp.call(x), jax.jit(mlp_jax)(x))
+
+
+def test_polymorphic_batch_jax_to_engine():
+    jax, jjnp, jexport = jx()
+
+    def g(x):
+        return jjnp.cos(x) * 3.0 + jjnp.sum(x, axis=0) + x[0]
+
+    spec = jax.ShapeDtypeStruct(jexport.symbolic_shape("b, 4"), np.float32)
+    ours = export.deserialize(jexport.export(jax.jit(g))(spec).serialize())
+    assert [str(d) for d in ours.in_avals[0].shape] == ["b", "4"]
+    assert export.is_symbolic_dim(ours.out_avals[0].shape[0])
+    for n in (2, 5):
+        x = np.random.RandomState(n).randn(n, 4).astype(np.float32)
+        assert_close(ours.call(x), jax.jit(g)(x), rtol=1e-5, atol=1e-5)
+        assert_close(engine.jit(ours.call)(x), jax.jit(g)(x), rtol=1e-5, atol=1e-5)
+    # JAX's shape assertion (b >= 1) is checked when the call is compiled
+    with pytest.raises(Exception):
+        ours.call(np.zeros((0, 4), np.float32))
+
+
+def test_polymorphic_shapes_used_together():
+    jax, _, jexport = jx()
+    b = export.symbolic_shape("b, 4")
+
+    def f(x, y):
+        return jnp.concatenate([x, y[0] + x], axis=0)
+
+    exp = export.export(engine.jit(f))(
+        engine.ShapeDtypeStruct(b, np.float32), engine.ShapeDtypeStruct(b, np.float32)
+    )
+    assert str(exp.out_avals[0].shape[0]) == "2*b"
+    theirs = jexport.deserialize(exp.serialize())
+    assert str(theirs.out_avals[0].shape[0]) == "2*b"
+    assert_close(theirs.call(X, X), f(X, X))
+    with pytest.raises(ValueError, match="Found inconsistency between dimension size"):
+        exp.call(X, X[:2])
+    with pytest.raises(ValueError, match="Found inconsistency between dimension size"):
+        theirs.call(X, X[:2])
+
+
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        (np.ones((3, 5), np.float32), r"Shape mismatch for args\[0\].shape\[1\] \(expected same"),
+        (np.ones((3,), np.float32), r"Rank mismatch for args\[0\]"),
+        (np.ones((3, 4), np.int32), r"Dtype mismatch for args\[0\]"),
+    ],
+)
+def test_call_errors_match_jax(bad, message):
+    jax, jjnp, jexport = jx()
+    ours = export.export(engine.jit(jnp.sin))(poly_spec("b, 4"))
+    theirs = jexport.export(jax.jit(jjnp.sin))(
+        jax.ShapeDtypeStruct(jexport.symbolic_shape("b, 4"), np.float32)
+    )
+    with pytest.raises(ValueError, match=message):
+        theirs.call(bad)
+    with pytest.raises(ValueError, match=message):
+        ours.call(bad)
+
+
+def test_structure_platform_and_jit_errors_match_jax():
+    jax, jjnp, jexport = jx()
+    ours = export.export(engine.jit(jnp.sin))(X)
+    theirs = jexport.export(jax.jit(jjnp.sin))(X)
+    phrase = "must have the same pytree structure"
+    with pytest.raises(ValueError, match=phrase):
+        theirs.call(X, X)
+    with pytest.raises(ValueError, match=phrase):
+        ours.call(X, X)
+    phrase = "was exported for platforms"
+    with pytest.raises(ValueError, match=phrase):
+        jexport.export(jax.jit(jjnp.sin), platforms=["tpu"])(X).call(X)
+    with pytest.raises(ValueError, match=phrase):
+        export.export(engine.jit(jnp.sin), platforms=["tpu"])(X).call(X)
+    phrase = "Function to be exported must be the result of `jit`"
+    with pytest.raises(ValueError, match=phrase):
+        jexport.export(lambda x: x)(X)
+    with pytest.raises(ValueError, match=phrase):
+        export.export(lambda x: x)(X)
+
+
+def sin_mul(x):
+    return jnp.sin(x) * x
+
+
+def dsin_mul(x):
+    return np.cos(x) * x + np.sin(x)
+
+
+def test_grad_through_exported_vjp():
+    exp = export.export(engine.jit(sin_mul))(X)
+    assert exp.has_vjp()
+    vjp_exp = exp.vjp()
+    assert [a.shape for a in vjp_exp.in_avals] == [(3, 4), (3, 4)]
+    g = engine.grad(lambda x: exp.call(x).sum())(X)
+    np.testing.assert_allclose(np.asarray(g), dsin_mul(X), rtol=1e-5, atol=1e-6)
+
+
+def test_vjp_serialized_both_ways():
+    jax, jjnp, jexport = jx()
+    exp = export.export(engine.jit(sin_mul))(poly_spec("b, 4"))
+    theirs = jexport.deserialize(exp.serialize(vjp_order=1))
+    assert theirs.has_vjp()
+    g = jax.grad(lambda x: theirs.call(x).sum())(X[:2])
+    np.testing.assert_allclose(np.asarray(g), dsin_mul(X[:2]), rtol=1e-5, atol=1e-6)
+
+    jexp = jexport.export(jax.jit(lambda x: jjnp.sin(x) * x))(X)
+    ours = export.deserialize(jexp.serialize(vjp_order=1))
+    assert ours.has_vjp()
+    g = engine.grad(lambda x: ours.call(x).sum())(X)
+    np.testing.assert_allclose(np.asarray(g), dsin_mul(X), rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="does not have vjps of high-enough order"):
+        export.deserialize(jexp.serialize()).serialize(vjp_order=1)
