@@ -26,6 +26,11 @@ if TYPE_CHECKING:
 # ---------------------------------------------------------------------------- avals
 
 
+def _canonical_dim(d: Any) -> Any:
+    # symbolic dimensions (engine.export.symbolic_shape) stay as they are
+    return d if hasattr(d, "_is_symbolic_dim") else int(d)
+
+
 class ShapedArray:
     """An abstract value: shape, dtype and weak-typedness (a Python scalar's type)."""
 
@@ -37,8 +42,7 @@ class ShapedArray:
     weak_type: bool
 
     def __init__(self, shape: Sequence[int], dtype: Any, weak_type: bool = False) -> None:
-        # symbolic dimensions (engine.export.symbolic_shape) stay as they are
-        self.shape = tuple(d if hasattr(d, "_is_symbolic_dim") else int(d) for d in shape)
+        self.shape = tuple(d if type(d) is int else _canonical_dim(d) for d in shape)
         self.dtype = np.dtype(dtype)
         self.weak_type = bool(weak_type)
         self._hash = None
