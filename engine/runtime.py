@@ -1245,22 +1245,23 @@ def trace_events(fn):
 
 class DeviceGroup:
     """Devices acting together as one placement: where a sharded array lives and an
-    SPMD program runs (a mesh's devices in the mesh's order). One object per tuple."""
+    SPMD program runs (a mesh's devices in the mesh's order). One object per tuple and
+    ``tag`` (engine.sharding tags each group with its mesh, kept in ``meshes``)."""
 
     _groups: dict = {}
     __slots__ = ("devices", "platform", "client", "replicated", "meshes", "__weakref__")
 
-    def __new__(cls, devices):
+    def __new__(cls, devices, tag=None):
         devices = tuple(devices)
-        group = cls._groups.get(devices)
+        group = cls._groups.get((devices, tag))
         if group is None:
             group = object.__new__(cls)
             group.devices = devices
             group.platform = devices[0].platform
             group.client = devices[0].client
             group.replicated = xc.GSPMDSharding(devices, xc.HloSharding.replicate())
-            group.meshes = []  # engine.sharding meshes over exactly these devices
-            cls._groups[devices] = group
+            group.meshes = [] if tag is None else [tag]
+            cls._groups[(devices, tag)] = group
         return group
 
     @property

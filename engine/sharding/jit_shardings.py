@@ -14,7 +14,14 @@ import numpy as np
 from .. import core, runtime, tree_util
 from .arrays import host_value, put
 from .mesh import Mesh, get_mesh
-from .named import NamedSharding, PartitionSpec, Sharding, SingleDeviceSharding, spec_from_hlo
+from .named import (
+    IndivisibleError,
+    NamedSharding,
+    PartitionSpec,
+    Sharding,
+    SingleDeviceSharding,
+    spec_from_hlo,
+)
 
 
 class SpmdTarget:
@@ -215,7 +222,9 @@ def resolve_target(fun, opts, flat, in_tree, avals) -> SpmdTarget | None:
             if other is not None:
                 raise _incompatible(fun, other, flat[other].aval, ids, i, aval, [x._device.id])
         if s is not None:
-            s.shard_shape(aval.shape) if len(s.spec) <= len(aval.shape) else _rank_error(s, aval)
+            if len(s.spec) > len(aval.shape):
+                _rank_error(s, aval)
+            _check_divisible(s, aval)
             if have is not None and not _same_layout(have, s, aval):
                 raise ValueError(
                     "Sharding passed to jit does not match the sharding on the respective "
@@ -231,6 +240,17 @@ def resolve_target(fun, opts, flat, in_tree, avals) -> SpmdTarget | None:
         else:
             shardings.append(NamedSharding(mesh, PartitionSpec()))
     return SpmdTarget(mesh, tuple(shardings), out_user)
+
+
+def _check_divisible(s: NamedSharding, aval):
+    parts = s._parts_per_dim(len(aval.shape))
+    for d, (n, k) in enumerate(zip(aval.shape, parts)):
+        if n % k:
+            raise IndivisibleError(
+                f"Sharding {s!r} implies that array axis {d} is partitioned {k} times, but "
+                f"the dimension size is {n} (full shape: {tuple(aval.shape)}, per-dimension "
+                f"tiling factors: {parts} should evenly divide the shape)"
+            )
 
 
 def _rank_error(s, aval):

@@ -174,10 +174,7 @@ class Mesh(_BaseMesh):
     @property
     def _group(self) -> runtime.DeviceGroup:
         """The runtime's placement for arrays and programs over this mesh's devices."""
-        group = runtime.DeviceGroup(self._flat_devices)
-        if self not in group.meshes:
-            group.meshes.append(self)
-        return group
+        return runtime.DeviceGroup(self._flat_devices, self)
 
     @property
     def device_ids(self) -> np.ndarray:

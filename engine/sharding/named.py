@@ -24,6 +24,11 @@ class DuplicateSpecError(Exception):
     """A PartitionSpec maps one mesh axis to two array dimensions (JAX's class)."""
 
 
+class IndivisibleError(ValueError):
+    """An array dimension does not split evenly over its mesh axes (JAX's class, raised
+    where jit checks its in_shardings)."""
+
+
 class _Unconstrained:
     def __repr__(self) -> str:
         return "UNCONSTRAINED"

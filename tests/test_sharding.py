@@ -1,0 +1,536 @@
+"""Meshes, shardings, sharded arrays and partitioned jit (issue 10 items 1-3), each
+compared with real JAX 0.10.2 on 8 CPU devices.
+
+Both need 8 CPU devices before their backends start, which a pytest worker that already
+ran other tests cannot give, so the cases run in one subprocess (this file run as a
+script) and each test reads its case's outcome."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import traceback
+
+import numpy as np
+import pytest
+
+CASES: dict = {}
+
+
+def case(fn):
+    CASES[fn.__name__] = fn
+    return fn
+
+
+def _libs():
+    import jax
+    import jax.numpy as jnp
+
+    import engine
+    import engine.numpy as enp
+
+    return engine, enp, jax, jnp
+
+
+def _meshes(axis_types="auto"):
+    engine, _, jax, _ = _libs()
+    if axis_types == "auto":
+        return (
+            engine.make_mesh((4, 2), ("x", "y"), axis_types=(engine.sharding.AxisType.Auto,) * 2),
+            jax.make_mesh((4, 2), ("x", "y"), axis_types=(jax.sharding.AxisType.Auto,) * 2),
+        )
+    return engine.make_mesh((4, 2), ("x", "y")), jax.make_mesh((4, 2), ("x", "y"))
+
+
+def _error(fn):
+    try:
+        fn()
+    except Exception as e:  # compared by class name and message
+        return type(e).__name__, str(e)
+    raise AssertionError("no error raised")
+
+
+def _same_error(engine_fn, jax_fn, phrase, same_class=True):
+    ec, em = _error(engine_fn)
+    jc, jm = _error(jax_fn)
+    assert phrase in jm, (phrase, jm)
+    assert phrase in em, (phrase, em)
+    if same_class:
+        assert ec == jc, (ec, jc)
+    return em, jm
+
+
+# ---------------------------------------------------------------- item 1: devices, meshes
+
+
+@case
+def devices_and_meshes():
+    engine, _, jax, _ = _libs()
+    assert engine.device_count() == jax.device_count() == 8
+    assert [d.id for d in engine.devices()] == [d.id for d in jax.devices()]
+    em, jm = engine.make_mesh((4, 2), ("x", "y")), jax.make_mesh((4, 2), ("x", "y"))
+    assert repr(em) == repr(jm)
+    assert em.shape == jm.shape and em.axis_names == jm.axis_names and em.size == jm.size
+    assert repr(em.axis_types) == repr(jm.axis_types)  # Explicit by default in 0.10.2
+    assert repr(em.abstract_mesh) == repr(jm.abstract_mesh)
+    assert (em.device_ids == jm.device_ids).all()
+    e2 = engine.sharding.Mesh(np.array(engine.devices()).reshape(2, 4), ("a", "b"))
+    j2 = jax.sharding.Mesh(np.array(jax.devices()).reshape(2, 4), ("a", "b"))
+    assert repr(e2) == repr(j2)  # Auto axes by default
+    assert repr(engine.sharding.AbstractMesh((2, 4), ("a", "b"))) == repr(
+        jax.sharding.AbstractMesh((2, 4), ("a", "b"))
+    )
+    assert [repr(t) for t in engine.sharding.AxisType] == [repr(t) for t in jax.sharding.AxisType]
+    assert em == engine.make_mesh((4, 2), ("x", "y")) and hash(em) == hash(
+        engine.make_mesh((4, 2), ("x", "y"))
+    )
+
+
+@case
+def mesh_errors():
+    engine, _, jax, _ = _libs()
+    _same_error(
+        lambda: engine.make_mesh((4, 4), ("x", "y")),
+        lambda: jax.make_mesh((4, 4), ("x", "y")),
+        "Number of devices 8 must be >= the product of mesh_shape (4, 4)",
+    )
+    _same_error(
+        lambda: engine.sharding.Mesh(np.array(engine.devices()), ("x", "y")),
+        lambda: jax.sharding.Mesh(np.array(jax.devices()), ("x", "y")),
+        "devices.ndim == 1 and len(axis_names) == 2",
+    )
+
+
+@case
+def set_mesh_is_ambient():
+    engine, _, jax, _ = _libs()
+    em, jm = _meshes("explicit")
+    assert repr(engine.sharding.get_abstract_mesh()) == repr(jax.sharding.get_abstract_mesh())
+    with engine.set_mesh(em), jax.set_mesh(jm):
+        assert repr(engine.sharding.get_abstract_mesh()) == repr(jax.sharding.get_abstract_mesh())
+        x = np.arange(32, dtype=np.float32).reshape(8, 4)
+        ex = engine.device_put(x, engine.P("x"))
+        jx = jax.device_put(x, jax.P("x"))
+        assert repr(ex.sharding) == repr(jx.sharding)
+    assert repr(engine.sharding.get_abstract_mesh()) == repr(jax.sharding.get_abstract_mesh())
+
+
+# ---------------------------------------------------------------- item 2: shardings, arrays
+
+
+@case
+def partition_specs():
+    engine, _, jax, _ = _libs()
+    for args in [("x", None), (("x", "y"),), (), (None,), (("x",),), ("x",)]:
+        assert repr(engine.P(*args)) == repr(jax.P(*args)), args
+        assert len(engine.P(*args)) == len(jax.P(*args))
+        assert list(engine.P(*args)) == list(jax.P(*args))
+    assert (engine.P("x") == engine.P("x", None)) == (jax.P("x") == jax.P("x", None))
+    assert (engine.P(("x",)) == engine.P("x")) == (jax.P(("x",)) == jax.P("x"))
+    assert (engine.P("x") == ("x",)) == (jax.P("x") == ("x",))
+
+
+@case
+def named_sharding_layouts():
+    engine, _, jax, _ = _libs()
+    em, jm = _meshes()
+    for spec in [("x",), (None, "y"), ("y", "x"), (("x", "y"),), (("y", "x"), None), ()]:
+        es = engine.NamedSharding(em, engine.P(*spec))
+        js = jax.NamedSharding(jm, jax.P(*spec))
+        assert repr(es) == repr(js)
+        shape = (8, 4)
+        assert es.shard_shape(shape) == js.shard_shape(shape), spec
+        assert es.is_fully_replicated == js.is_fully_replicated
+        assert es.num_devices == js.num_devices
+        emap = {d.id: idx for d, idx in es.devices_indices_map(shape).items()}
+        jmap = {d.id: idx for d, idx in js.devices_indices_map(shape).items()}
+        assert emap == jmap, spec
+
+
+@case
+def named_sharding_errors():
+    engine, _, jax, _ = _libs()
+    em, jm = _meshes()
+    _same_error(
+        lambda: engine.NamedSharding(em, engine.P("z")),
+        lambda: jax.NamedSharding(jm, jax.P("z")),
+        "Resource axis: z of P('z',) is not found in mesh: ('x', 'y').",
+    )
+    _same_error(
+        lambda: engine.NamedSharding(em, engine.P("x", "x")),
+        lambda: jax.NamedSharding(jm, jax.P("x", "x")),
+        "P('x', 'x') has duplicate entries for `x`",
+    )
+
+
+@case
+def device_put_sharded_values_and_shards():
+    engine, _, jax, _ = _libs()
+    for kind in ("auto", "explicit"):
+        em, jm = _meshes(kind)
+        x = np.arange(64, dtype=np.float32).reshape(8, 8)
+        for spec in [("x",), (None, "y"), ("x", "y"), ("y", "x"), (("x", "y"),), ()]:
+            ea = engine.device_put(x, engine.NamedSharding(em, engine.P(*spec)))
+            ja = jax.device_put(x, jax.NamedSharding(jm, jax.P(*spec)))
+            assert repr(ea.sharding) == repr(ja.sharding)
+            np.testing.assert_array_equal(np.asarray(ea), np.asarray(ja))
+            np.testing.assert_array_equal(engine.device_get(ea), jax.device_get(ja))
+            assert ea.is_fully_replicated == ja.is_fully_replicated
+            assert ea.committed and ja.committed
+            assert {d.id for d in ea.devices()} == {d.id for d in ja.devices()}
+            assert str(engine.typeof(ea)) == str(jax.typeof(ja)), (kind, spec)
+            assert repr(engine.typeof(ea)) == repr(jax.typeof(ja))
+            es, js = ea.addressable_shards, ja.addressable_shards
+            assert len(es) == len(js)
+            for a, b in zip(es, js):
+                assert a.device.id == b.device.id and a.index == b.index
+                assert a.replica_id == b.replica_id
+                np.testing.assert_array_equal(np.asarray(a.data), np.asarray(b.data))
+
+
+@case
+def one_device_arrays_and_typeof():
+    engine, enp, jax, jnp = _libs()
+    ea, ja = enp.ones(3), jnp.ones(3)
+    assert repr(ea.sharding) == repr(ja.sharding)
+    assert [(s.device.id, s.index, s.replica_id) for s in ea.addressable_shards] == [
+        (s.device.id, s.index, s.replica_id) for s in ja.addressable_shards
+    ]
+    assert ea.is_fully_replicated == ja.is_fully_replicated
+    assert repr(engine.typeof(ea)) == repr(jax.typeof(ja))
+    assert repr(engine.typeof(3.0)) == repr(jax.typeof(3.0))
+    # (the engine's ShapedArray prints a 2-d shape as [2, 3], JAX's as [2,3]: core.py)
+    assert engine.typeof(np.ones((2, 3), np.int32)) == engine.core.ShapedArray((2, 3), np.int32)
+    assert engine.typeof(ea) == ea.aval
+
+
+@case
+def device_put_errors():
+    engine, _, jax, _ = _libs()
+    em, jm = _meshes("explicit")
+    _same_error(
+        lambda: engine.device_put(np.arange(6.0), engine.NamedSharding(em, engine.P("x"))),
+        lambda: jax.device_put(np.arange(6.0), jax.NamedSharding(jm, jax.P("x"))),
+        "implies that array axis 0 is partitioned 4 times, but does not evenly divide the "
+        "dimension size 6",
+    )
+    em, jm = _meshes()
+    _same_error(
+        lambda: engine.device_put(
+            np.ones((8, 4)), engine.NamedSharding(em, engine.P(None, None, "y"))
+        ),
+        lambda: jax.device_put(np.ones((8, 4)), jax.NamedSharding(jm, jax.P(None, None, "y"))),
+        "is only valid for values of rank at least 3, but was applied to a value of rank 2",
+    )
+
+
+@case
+def make_arrays_from_pieces():
+    engine, _, jax, _ = _libs()
+    em, jm = _meshes()
+    x = np.arange(32, dtype=np.float32).reshape(8, 4)
+    es = engine.NamedSharding(em, engine.P("x", "y"))
+    js = jax.NamedSharding(jm, jax.P("x", "y"))
+    ea = engine.make_array_from_callback(x.shape, es, lambda idx: x[idx])
+    ja = jax.make_array_from_callback(x.shape, js, lambda idx: x[idx])
+    np.testing.assert_array_equal(np.asarray(ea), np.asarray(ja))
+    assert repr(ea.sharding) == repr(ja.sharding)
+    pieces_e = [
+        engine.device_put(x[i], d) for d, i in es.addressable_devices_indices_map(x.shape).items()
+    ]
+    pieces_j = [
+        jax.device_put(x[i], d) for d, i in js.addressable_devices_indices_map(x.shape).items()
+    ]
+    eb = engine.make_array_from_single_device_arrays(x.shape, es, pieces_e)
+    jb = jax.make_array_from_single_device_arrays(x.shape, js, pieces_j)
+    np.testing.assert_array_equal(np.asarray(eb), np.asarray(jb))
+    assert repr(eb.sharding) == repr(jb.sharding)
+    ec = engine.make_array_from_process_local_data(es, x)
+    jc = jax.make_array_from_process_local_data(js, x)
+    np.testing.assert_array_equal(np.asarray(ec), np.asarray(jc))
+    assert repr(ec.sharding) == repr(jc.sharding)
+
+
+@case
+def eager_ops_keep_shardings():
+    engine, enp, jax, jnp = _libs()
+    em, jm = _meshes()
+    x = np.arange(32, dtype=np.float32).reshape(8, 4)
+    ea = engine.device_put(x, engine.NamedSharding(em, engine.P("x")))
+    ja = jax.device_put(x, jax.NamedSharding(jm, jax.P("x")))
+    for ef, jf in [
+        (lambda a: a * 2 + 1, lambda a: a * 2 + 1),
+        (lambda a: enp.sin(a), lambda a: jnp.sin(a)),
+        (lambda a: a.sum(0), lambda a: a.sum(0)),
+        (lambda a: a + a, lambda a: a + a),
+    ]:
+        eo, jo = ef(ea), jf(ja)
+        np.testing.assert_allclose(np.asarray(eo), np.asarray(jo), rtol=1e-6)
+        assert repr(eo.sharding) == repr(jo.sharding), (eo.sharding, jo.sharding)
+
+
+# ---------------------------------------------------------------- item 3: partitioned jit
+
+
+def _jit_pairs():
+    engine, enp, jax, jnp = _libs()
+    return [
+        (lambda a: a * 2, lambda a: a * 2),
+        (lambda a: a.sum(0), lambda a: a.sum(0)),
+        (lambda a: a.T, lambda a: a.T),
+        (lambda a: enp.tanh(a) @ a.T, lambda a: jnp.tanh(a) @ a.T),
+        (lambda a: (a, a.sum()), lambda a: (a, a.sum())),
+    ]
+
+
+@case
+def jit_propagates_from_sharded_inputs():
+    engine, _, jax, _ = _libs()
+    em, jm = _meshes()
+    x = np.arange(32, dtype=np.float32).reshape(8, 4)
+    for spec in [("x",), (None, "y"), ("x", "y")]:
+        ea = engine.device_put(x, engine.NamedSharding(em, engine.P(*spec)))
+        ja = jax.device_put(x, jax.NamedSharding(jm, jax.P(*spec)))
+        for ef, jf in _jit_pairs():
+            eo, jo = engine.jit(ef)(ea), jax.jit(jf)(ja)
+            el, jl = engine.tree_util.tree_leaves(eo), jax.tree_util.tree_leaves(jo)
+            for a, b in zip(el, jl):
+                np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-5)
+                assert repr(a.sharding) == repr(b.sharding), (spec, a.sharding, b.sharding)
+
+
+@case
+def jit_in_and_out_shardings():
+    engine, _, jax, _ = _libs()
+    em, jm = _meshes()
+    x = np.arange(32, dtype=np.float32).reshape(8, 4)
+    w = np.arange(24, dtype=np.float32).reshape(4, 6) / 10
+
+    def run(lib, mesh, f):
+        ns = lib.NamedSharding
+        return lib.jit(
+            f,
+            in_shardings=(ns(mesh, lib.P("x")), ns(mesh, lib.P(None, "y"))),
+            out_shardings=ns(mesh, lib.P(None, "y")),
+        )
+
+    f = lambda a, b: (a @ b).sum(0, keepdims=True)  # noqa: E731
+    eo, jo = run(engine, em, f)(x, w), run(jax, jm, f)(x, w)
+    np.testing.assert_allclose(np.asarray(eo), np.asarray(jo), rtol=1e-5)
+    assert repr(eo.sharding) == repr(jo.sharding)
+    ec = run(engine, em, f).lower(x, w).compile()
+    jc = run(jax, jm, f).lower(x, w).compile()
+    assert repr(ec.input_shardings) == repr(jc.input_shardings)
+    assert repr(ec.output_shardings) == repr(jc.output_shardings)
+    # One device: SingleDeviceSharding everywhere, as JAX's.
+    ec1 = engine.jit(lambda a: a).lower(np.ones(3, np.float32)).compile()
+    jc1 = jax.jit(lambda a: a).lower(np.ones(3, np.float32)).compile()
+    assert repr(ec1.input_shardings) == repr(jc1.input_shardings)
+    assert repr(ec1.output_shardings) == repr(jc1.output_shardings)
+    # Output sharding left to XLA but inputs given: the partitioner's choice, as JAX's.
+    g = lambda a: a * 2  # noqa: E731
+    eo = engine.jit(g, in_shardings=engine.NamedSharding(em, engine.P("y")))(x)
+    jo = jax.jit(g, in_shardings=jax.NamedSharding(jm, jax.P("y")))(x)
+    assert repr(eo.sharding) == repr(jo.sharding)
+
+
+_SDY = re.compile(r"sdy\.sharding = (#sdy\.sharding<[^>]*>)")
+
+
+@case
+def lowered_text_has_shardy_annotations():
+    engine, _, jax, _ = _libs()
+    em, jm = _meshes()
+    x = np.ones((8, 4), np.float32)
+    w = np.ones((4, 6), np.float32)
+    f = lambda a, b: (a @ b).sum(0)  # noqa: E731
+    el = engine.jit(
+        f,
+        in_shardings=(
+            engine.NamedSharding(em, engine.P("x")),
+            engine.NamedSharding(em, engine.P(None, "y")),
+        ),
+        out_shardings=engine.NamedSharding(em, engine.P()),
+    ).lower(x, w)
+    jl = jax.jit(
+        f,
+        in_shardings=(jax.NamedSharding(jm, jax.P("x")), jax.NamedSharding(jm, jax.P(None, "y"))),
+        out_shardings=jax.NamedSharding(jm, jax.P()),
+    ).lower(x, w)
+    et, jt = el.as_text(), jl.as_text()
+    assert _SDY.findall(et) == _SDY.findall(jt), (_SDY.findall(et), _SDY.findall(jt))
+    assert 'sdy.mesh @mesh = <["x"=4, "y"=2]>' in et and 'sdy.mesh @mesh = <["x"=4, "y"=2]>' in jt
+    for attr in ("mhlo.num_partitions = 8 : i32", "mhlo.num_replicas = 1 : i32"):
+        assert attr in et and attr in jt
+
+
+_COLLECTIVES = ("all-reduce", "all-gather", "reduce-scatter", "all-to-all", "collective-permute")
+
+
+def _collective_counts(text):
+    return {c: len(re.findall(rf"= \S+ {c}(?:-start)?\(", text)) for c in _COLLECTIVES}
+
+
+@case
+def partitioned_hlo_collectives_match():
+    engine, enp, jax, jnp = _libs()
+    em, jm = _meshes()
+    x = np.ones((8, 4), np.float32)
+    w = np.ones((4, 6), np.float32)
+    f_e = lambda a, b: enp.tanh(a @ b).sum(0)  # noqa: E731
+    f_j = lambda a, b: jnp.tanh(a @ b).sum(0)  # noqa: E731
+    shard_e = (
+        engine.NamedSharding(em, engine.P("x")),
+        engine.NamedSharding(em, engine.P(None, "y")),
+    )
+    shard_j = (jax.NamedSharding(jm, jax.P("x")), jax.NamedSharding(jm, jax.P(None, "y")))
+    et = engine.jit(f_e, in_shardings=shard_e).lower(x, w).compile().as_text()
+    jt = jax.jit(f_j, in_shardings=shard_j).lower(x, w).compile().as_text()
+    ec, jc = _collective_counts(et), _collective_counts(jt)
+    assert ec == jc, (ec, jc)
+    assert sum(ec.values()) > 0
+    assert "num_partitions=8" in et
+
+
+@case
+def jit_sharding_errors():
+    engine, _, jax, _ = _libs()
+    em, jm = _meshes()
+    x = np.ones((8, 4), np.float32)
+    ea = engine.device_put(x, engine.NamedSharding(em, engine.P("x")))
+    ja = jax.device_put(x, jax.NamedSharding(jm, jax.P("x")))
+    _same_error(
+        lambda: engine.jit(lambda a: a * 2, in_shardings=engine.NamedSharding(em, engine.P("y")))(
+            ea
+        ),
+        lambda: jax.jit(lambda a: a * 2, in_shardings=jax.NamedSharding(jm, jax.P("y")))(ja),
+        "Sharding passed to jit does not match the sharding on the respective arg",
+    )
+    _same_error(
+        lambda: engine.jit(lambda a: a, in_shardings=engine.NamedSharding(em, engine.P("x")))(
+            np.ones((6, 4))
+        ),
+        lambda: jax.jit(lambda a: a, in_shardings=jax.NamedSharding(jm, jax.P("x")))(
+            np.ones((6, 4))
+        ),
+        "implies that array axis 0 is partitioned 4 times",
+    )
+
+
+@case
+def mismatched_meshes_between_arguments():
+    engine, enp, jax, jnp = _libs()
+    ed, jd = engine.devices(), jax.devices()
+    ema = engine.sharding.Mesh(np.array(ed[:4]).reshape(2, 2), ("x", "y"))
+    emb = engine.sharding.Mesh(np.array(ed[4:]).reshape(2, 2), ("x", "y"))
+    jma = jax.sharding.Mesh(np.array(jd[:4]).reshape(2, 2), ("x", "y"))
+    jmb = jax.sharding.Mesh(np.array(jd[4:]).reshape(2, 2), ("x", "y"))
+    x = np.ones((8, 4), np.float32)
+    ea = engine.device_put(x, engine.NamedSharding(ema, engine.P("x")))
+    eb = engine.device_put(x, engine.NamedSharding(emb, engine.P("x")))
+    ja = jax.device_put(x, jax.NamedSharding(jma, jax.P("x")))
+    jb = jax.device_put(x, jax.NamedSharding(jmb, jax.P("x")))
+    em, jm = (
+        _error(lambda: engine.jit(lambda a, b: a + b)(ea, eb)),
+        _error(lambda: jax.jit(lambda a, b: a + b)(ja, jb)),
+    )
+    assert em[0] == jm[0] == "ValueError"
+    for phrase in (
+        "Received incompatible devices for jitted computation",
+        "device ids [0, 1, 2, 3]",
+        "device ids [4, 5, 6, 7]",
+    ):
+        assert phrase in em[1] and phrase in jm[1], (phrase, em, jm)
+    _same_error(
+        lambda: engine.jit(
+            lambda a, b: a + b,
+            in_shardings=(
+                engine.NamedSharding(ema, engine.P()),
+                engine.NamedSharding(emb, engine.P()),
+            ),
+        )(np.ones(2), np.ones(2)),
+        lambda: jax.jit(
+            lambda a, b: a + b,
+            in_shardings=(jax.NamedSharding(jma, jax.P()), jax.NamedSharding(jmb, jax.P())),
+        )(np.ones(2), np.ones(2)),
+        "Received incompatible devices for jitted computation",
+    )
+    # a committed one-device array with a sharded one
+    one_e = engine.device_put(x, ed[1])
+    one_j = jax.device_put(x, jd[1])
+    em, jm = (
+        _error(lambda: engine.jit(lambda a, b: a + b)(ea, one_e)),
+        _error(lambda: jax.jit(lambda a, b: a + b)(ja, one_j)),
+    )
+    assert em[0] == jm[0] == "ValueError"
+    assert "Received incompatible devices for jitted computation" in em[1]
+    # the session is still usable
+    np.testing.assert_array_equal(np.asarray(engine.jit(lambda a: a + 1)(ea)), x + 1)
+
+
+@case
+def jit_cache_reuses_partitioned_programs():
+    engine, _, _, _ = _libs()
+    em, _ = _meshes()
+    x = np.ones((8, 4), np.float32)
+    ea = engine.device_put(x, engine.NamedSharding(em, engine.P("x")))
+    eb = engine.device_put(x, engine.NamedSharding(em, engine.P(None, "y")))
+    f = engine.jit(lambda a: a * 3)
+    f(ea), f(ea), f(eb), f(eb)
+    assert f.compile_count == 2 and f.trace_count == 1
+    one = f(np.ones((8, 4), np.float32))  # the one-device path is untouched
+    assert repr(one.sharding).startswith("SingleDeviceSharding")
+
+
+# ---------------------------------------------------------------- the subprocess
+
+
+def _run_cases(names):
+    os.environ["JAX_PLATFORMS"] = "cpu"
+    import jax
+
+    jax.config.update("jax_num_cpu_devices", 8)
+    import engine
+
+    engine.config.update("jax_num_cpu_devices", 8)
+    out = {}
+    for name in names:
+        try:
+            CASES[name]()
+            out[name] = "ok"
+        except Exception:
+            out[name] = traceback.format_exc()
+    return out
+
+
+_results: dict = {}
+
+
+def _results_for_all():
+    if not _results:
+        proc = subprocess.run(
+            [sys.executable, __file__],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+        )
+        lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
+        if not lines:
+            raise AssertionError(f"the sharding cases did not run:\n{proc.stdout}\n{proc.stderr}")
+        _results.update(json.loads(lines[-1]))
+    return _results
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_sharding_case(name):
+    outcome = _results_for_all().get(name)
+    assert outcome == "ok", outcome
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    print(json.dumps(_run_cases(sys.argv[1:] or sorted(CASES))))
