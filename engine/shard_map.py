@@ -1,0 +1,640 @@
+"""``shard_map``: run a function on each block of its arguments over a mesh of devices,
+with collectives over the mesh axes.
+
+The body is traced once, on one block's shapes, with the mesh's manual axes bound as
+named axes; ``shard_map_p`` carries that jaxpr. Its values come from running the body
+as nested named batches, one per manual mesh axis, which is exactly the semantics of
+"every device runs the body on its block" (collectives become reductions, gathers and
+permutations along the batch axes): see engine/lax/parallel.py. The program is compiled
+once per signature; its outputs are laid out over the mesh as out_specs say.
+
+Differentiation, batching and partial evaluation transform the body jaxpr, as JAX's
+rules do for shard_map with pmap-style collectives: output cotangents of values
+replicated over a mesh axis are divided by its size, and input cotangents are summed
+over the mesh axes an input is replicated on.
+"""
+
+from __future__ import annotations
+
+import math
+import weakref
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from . import core, tree_util
+from .core import ClosedJaxpr, Primitive
+from .interpreters import batching, lowering
+from .interpreters import jaxpr_transforms as jt
+from .interpreters import partial_eval as pe
+from .interpreters.jvp import Zero, instantiate, tangent_aval
+from .interpreters.tracing import convert_constvars_to_invars, trace_to_jaxpr
+from .interpreters.transpose import is_undefined_primal
+from .sharding import AbstractMesh, Mesh, NamedSharding, P, PartitionSpec
+from .sharding.mesh import get_mesh
+
+__all__ = ["shard_map", "shard_map_p"]
+
+
+# ---------------------------------------------------------------------------- specs
+
+
+def _spec_axes(spec: PartitionSpec, dim: int) -> tuple[Any, ...]:
+    if dim >= len(spec):
+        return ()
+    entry = spec[dim]
+    if entry is None:
+        return ()
+    return tuple(entry) if isinstance(entry, tuple) else (entry,)
+
+
+def _spec_names(spec: PartitionSpec) -> set[Any]:
+    return {a for d in range(len(spec)) for a in _spec_axes(spec, d)}
+
+
+def _block_shape(shape: Sequence[int], spec: PartitionSpec, sizes: dict) -> tuple[int, ...]:
+    return tuple(n // math.prod(sizes[a] for a in _spec_axes(spec, d)) for d, n in enumerate(shape))
+
+
+def _global_shape(shape: Sequence[int], spec: PartitionSpec, sizes: dict) -> tuple[int, ...]:
+    return tuple(n * math.prod(sizes[a] for a in _spec_axes(spec, d)) for d, n in enumerate(shape))
+
+
+def _fun_name(f: Any) -> str:
+    return getattr(f, "__name__", str(f))
+
+
+def _check_specs(kind: str, specs: Any, manual: frozenset) -> None:
+    # a None in in_specs marks an argument the body closes over (not split, not traced)
+    leaves = [x for x in tree_util.tree_leaves(specs, is_leaf=_is_spec) if x is not None]
+    bad_type = [x for x in leaves if not isinstance(x, PartitionSpec)]
+    if bad_type:
+        raise TypeError(
+            f"shard_map {kind}_specs argument must be a pytree of "
+            f"`jax.sharding.PartitionSpec` instances, but got {bad_type[0]!r} of type "
+            f"{type(bad_type[0]).__name__}. Check the {kind}_specs values passed to shard_map."
+        )
+    for p in leaves:
+        for name in _spec_names(p):
+            if name not in manual:
+                raise ValueError(
+                    f"shard_map {kind}_specs argument must refer to an axis marked as "
+                    f"manual ({set(manual)}), but {kind}_specs entry {p} refers to "
+                    f"{name!r}. Check the {kind}_specs values passed to shard_map."
+                )
+
+
+def _check_rank(kind: str, f: Any, specs: Sequence[PartitionSpec], avals) -> None:
+    for spec, aval in zip(specs, avals):
+        if len(spec) > aval.ndim:
+            where = "the passed args" if kind == "in" else f"{_fun_name(f)}(*args)"
+            raise ValueError(
+                f"shard_map applied to the function '{_fun_name(f)}' was given an "
+                f"{kind}_specs entry which is too long to be compatible with the "
+                f"corresponding {kind}put value from the function: {kind}_specs entry "
+                f"{spec} has length {len(spec)}, but {where} has a value of shape "
+                f"{aval.str_short()}, which has rank {aval.ndim} (and {aval.ndim} < "
+                f"{len(spec)}). Entries in {kind}_specs must be of length no greater "
+                f"than the number of axes in the corresponding {kind}put value."
+            )
+
+
+def _check_divisible(f: Any, mesh: Any, specs, avals) -> None:
+    sizes = dict(mesh.shape)
+    for spec, aval in zip(specs, avals):
+        for d in range(len(spec)):
+            names = _spec_axes(spec, d)
+            total = math.prod(sizes[n] for n in names)
+            if names and aval.shape[d] % total:
+                axis = f"axes {names}" if len(names) > 1 else f"axis '{names[0]}'"
+                raise ValueError(
+                    f"shard_map applied to the function '{_fun_name(f)}' was given "
+                    "argument arrays with axis sizes that are not evenly divisible by "
+                    f"the corresponding mesh axis sizes: the mesh given has shape "
+                    f"{tuple(sizes.values())} with corresponding axis names "
+                    f"{mesh.axis_names}; the passed argument of shape {aval.str_short()} "
+                    f"corresponds to in_specs entry {spec}, which maps array axis {d} "
+                    f"(of size {aval.shape[d]}) to mesh {axis} (of size {total}), but "
+                    f"{total} does not evenly divide {aval.shape[d]}."
+                )
+
+
+# ---------------------------------------------------------------------------- variance
+
+
+def _varying_axes(jaxpr: core.Jaxpr, in_vma: Sequence[frozenset]) -> list[frozenset]:
+    """Which manual axes each output of a shard_map body may vary over (JAX's check_vma
+    types, inferred from the jaxpr): inputs vary over the axes their spec names;
+    psum/pmax/pmin make a value invariant over their axes; axis_index varies."""
+    from .lax import parallel as par
+
+    env: dict[Any, frozenset] = {}
+
+    def read(v):
+        return frozenset() if type(v) is core.Literal else env.get(v, frozenset())
+
+    for v, m in zip(jaxpr.invars, in_vma):
+        env[v] = m
+    reducers = (par.psum_p, par.pmax_p, par.pmin_p)
+    for eqn in jaxpr.eqns:
+        ins = frozenset().union(*map(read, eqn.invars)) if eqn.invars else frozenset()
+        p, params = eqn.primitive, eqn.params
+        if p in reducers:
+            outs = [ins - set(params["axes"])]
+        elif p is par.axis_index_p:
+            outs = [frozenset([params["axis_name"]])]
+        elif p is par.pvary_p:
+            outs = [ins | set(params["axes"])]
+        elif p in (par.all_gather_p, par.reduce_scatter_p, par.all_to_all_p, par.ppermute_p):
+            outs = [ins | set(params["axis_name"])]
+        elif isinstance(params.get("jaxpr"), ClosedJaxpr) and len(
+            params["jaxpr"].jaxpr.invars
+        ) == len(eqn.invars):
+            outs = _varying_axes(params["jaxpr"].jaxpr, [read(v) for v in eqn.invars])
+        else:
+            outs = [ins] * len(eqn.outvars)
+        for v, m in zip(eqn.outvars, outs):
+            env[v] = m
+    return [read(v) for v in jaxpr.outvars]
+
+
+def _check_out_replication(f, mesh, manual, jaxpr, in_specs, out_specs) -> None:
+    in_vma = [frozenset(_spec_names(s)) for s in in_specs]
+    out_vma = _varying_axes(jaxpr.jaxpr, in_vma)
+    for spec, varying in zip(out_specs, out_vma):
+        unmentioned = [a for a in mesh.axis_names if a in manual and a not in _spec_names(spec)]
+        bad = [a for a in unmentioned if a in varying]
+        if not bad:
+            continue
+        if len(unmentioned) > 1:
+            detail = (
+                f"out_specs is {spec} which implies that the corresponding output value is "
+                f"only varying across mesh axes {{{','.join(map(str, _spec_names(spec)))}}} "
+                f"and not {{{','.join(map(str, bad))}}}, but it was inferred to be possibly "
+                f"varying over {{{','.join(map(str, sorted(varying, key=str)))}}}"
+            )
+        else:
+            detail = (
+                f"out_specs is {spec} which implies that the corresponding output value is "
+                f"replicated across mesh axis '{unmentioned[0]}', but could not infer "
+                "replication over any axes"
+            )
+        raise ValueError(
+            f"shard_map applied to the function '{_fun_name(f)}' was given out_specs which "
+            "require replication which can't be statically inferred given the mesh:\n\n"
+            f"The mesh given has shape {tuple(mesh.shape.values())} with corresponding "
+            f"axis names {mesh.axis_names}.\n\n{detail}\n\nCheck if these output values "
+            "are meant to be replicated over those mesh axes. If not, consider revising "
+            "the corresponding out_specs entries. If so, consider disabling the check by "
+            "passing the check_vma=False argument to `jax.shard_map`."
+        )
+
+
+# ---------------------------------------------------------------------------- the API
+
+
+def shard_map(
+    f: Callable | None = None,
+    /,
+    *,
+    out_specs: Any,
+    in_specs: Any = None,
+    mesh: Mesh | AbstractMesh | None = None,
+    axis_names: Any = frozenset(),
+    check_vma: bool = True,
+) -> Any:
+    """Map ``f`` over blocks of its arguments laid out over ``mesh`` by ``in_specs``;
+    its results' blocks are put together by ``out_specs``. Inside, collectives
+    (``lax.psum`` and friends) act over the mesh axes named in ``axis_names`` (all of
+    them by default)."""
+    if f is None:
+        return lambda g: shard_map(
+            g,
+            out_specs=out_specs,
+            in_specs=in_specs,
+            mesh=mesh,
+            axis_names=axis_names,
+            check_vma=check_vma,
+        )
+    if not callable(f):
+        raise TypeError(
+            f"shard_map requires a callable for its first argument, but got {f} of type {type(f)}."
+        )
+
+    def wrapped(*args):
+        the_mesh, manual = _mesh_and_axes(mesh, axis_names)
+        _check_specs("in", in_specs, manual)
+        _check_specs("out", out_specs, manual)
+        all_flat, in_tree = tree_util.tree_flatten(args)
+        all_specs = _broadcast_specs("in", in_specs, args)
+        flat = [x for x, s in zip(all_flat, all_specs) if s is not None]
+        specs_flat = [s for s in all_specs if s is not None]
+        avals = [core.get_aval(x) for x in flat]
+        _check_rank("in", f, specs_flat, avals)
+        _check_divisible(f, the_mesh, specs_flat, avals)
+        sizes = dict(the_mesh.shape)
+        block_avals = [
+            a.update(shape=_block_shape(a.shape, s, sizes)) for a, s in zip(avals, specs_flat)
+        ]
+        out_info: dict[str, Any] = {}
+
+        def body(*blocks):
+            it = iter(blocks)
+            leaves = [x if s is None else next(it) for x, s in zip(all_flat, all_specs)]
+            outs = f(*tree_util.tree_unflatten(in_tree, leaves))
+            out_flat, out_tree = tree_util.tree_flatten(outs)
+            out_info["tree"] = out_tree
+            out_info["specs"] = _broadcast_specs("out", out_specs, outs)
+            return out_flat
+
+        frames = [(a, sizes[a]) for a in the_mesh.axis_names if a in manual]
+        with batching.extend_axis_env(frames):
+            jaxpr = trace_to_jaxpr(body, block_avals, f"shmap_body({_fun_name(f)})")
+        outs_specs = tuple(out_info["specs"])
+        _check_rank("out", f, outs_specs, jaxpr.out_avals)
+        if check_vma:
+            _check_out_replication(f, the_mesh, manual, jaxpr, specs_flat, outs_specs)
+        jaxpr, consts = convert_constvars_to_invars(jaxpr)
+        outs = shard_map_p.bind(
+            *consts,
+            *flat,
+            jaxpr=jaxpr,
+            mesh=the_mesh,
+            in_specs=(P(),) * len(consts) + tuple(specs_flat),
+            out_specs=outs_specs,
+            manual_axes=tuple(a for a in the_mesh.axis_names if a in manual),
+            check_vma=check_vma,
+        )
+        return tree_util.tree_unflatten(out_info["tree"], outs)
+
+    wrapped.__name__ = _fun_name(f)
+    wrapped.__wrapped__ = f  # type: ignore[attr-defined]
+    return wrapped
+
+
+def _mesh_and_axes(mesh: Any, axis_names: Any) -> tuple[Any, frozenset]:
+    if mesh is None:
+        mesh = get_mesh()
+        if mesh is None:
+            raise ValueError(
+                "The context mesh cannot be empty. Use `jax.set_mesh(mesh)` to enter "
+                "into a mesh context"
+            )
+    if not isinstance(mesh, (Mesh, AbstractMesh)):
+        raise TypeError(
+            "shard_map requires a `jax.sharding.Mesh` or a `jax.sharding.AbstractMesh` "
+            f"instance for its second argument, but got {mesh} of type {type(mesh)}."
+        )
+    if mesh.empty:
+        raise ValueError(f"shard_map requires a non-empty mesh. Got {mesh}")
+    if not isinstance(axis_names, (set, frozenset)):
+        raise TypeError(
+            "`axis_names` argument of shard_map should be of type `frozenset` or `set`. "
+            f"Got type: {type(axis_names)}"
+        )
+    manual = frozenset(axis_names) or frozenset(mesh.axis_names)
+    if not manual <= set(mesh.axis_names):
+        raise ValueError(
+            f"jax.shard_map requires axis_names={manual} to be a subset of "
+            f"mesh.axis_names={frozenset(mesh.axis_names)}"
+        )
+    return mesh, manual
+
+
+def _is_spec(x: Any) -> bool:
+    return x is None or isinstance(x, PartitionSpec)
+
+
+def _broadcast_specs(kind: str, specs: Any, tree: Any) -> list[Any]:
+    try:
+        return tree_util.tree_leaves(
+            tree_util.tree_broadcast(specs, tree, is_leaf=_is_spec), is_leaf=_is_spec
+        )
+    except (ValueError, TypeError) as e:
+        raise ValueError(
+            f"shard_map {kind}_specs must be a tree prefix of the "
+            f"{'arguments' if kind == 'in' else 'outputs'}: {e}"
+        ) from None
+
+
+# ---------------------------------------------------------------------------- the primitive
+
+shard_map_p = Primitive("shard_map", multiple_results=True)
+shard_map_p.subjaxprs_rule = lambda p: (p["jaxpr"],)
+shard_map_p.pp_params = lambda p: {
+    "jaxpr": p["jaxpr"],
+    "mesh": p["mesh"],
+    "in_specs": p["in_specs"],
+    "out_specs": p["out_specs"],
+    "manual_axes": p["manual_axes"],
+    "check_vma": p["check_vma"],
+}
+
+
+@shard_map_p.def_abstract_eval
+def _shard_map_abstract_eval(*avals, jaxpr, mesh, in_specs, out_specs, manual_axes, check_vma):
+    sizes = dict(mesh.shape)
+    return [
+        a.update(shape=_global_shape(a.shape, s, sizes)) for a, s in zip(jaxpr.out_avals, out_specs)
+    ]
+
+
+def _to_blocks(x: Any, spec: PartitionSpec, manual: Sequence[Any], sizes: dict):
+    """x (global) -> (array whose leading axes are the manual mesh axes its spec names,
+    in mesh order, then one block's axes; those mesh axes)."""
+    from . import lax
+
+    shape = core.get_aval(x).shape
+    split_shape, where = [], {}
+    for d, n in enumerate(shape):
+        names = _spec_axes(spec, d)
+        for a in names:
+            where[a] = len(split_shape)
+            split_shape.append(sizes[a])
+        split_shape.append(n // math.prod(sizes[a] for a in names))
+    named = [a for a in manual if a in where]
+    if not named:
+        return x, named
+    lead = [where[a] for a in named]
+    rest = [i for i in range(len(split_shape)) if i not in lead]
+    y = lax.reshape(x, tuple(split_shape))
+    return lax.transpose(y, tuple(lead + rest)), named
+
+
+def _from_blocks(y: Any, spec: PartitionSpec, manual: Sequence[Any], sizes: dict):
+    """The inverse of _to_blocks for an output batched over every manual axis (leading,
+    in mesh order): replicated axes keep member 0's value; named ones are concatenated."""
+    from . import lax
+
+    mentioned = _spec_names(spec)
+    for i in reversed(range(len(manual))):
+        if manual[i] not in mentioned:
+            y = lax.index_in_dim(y, 0, i, keepdims=False)
+    lead = [a for a in manual if a in mentioned]
+    block = core.get_aval(y).shape[len(lead) :]
+    perm, merged = [], []
+    for d, n in enumerate(block):
+        names = _spec_axes(spec, d)
+        perm += [lead.index(a) for a in names] + [len(lead) + d]
+        merged.append(n * math.prod(sizes[a] for a in names))
+    if not lead:
+        return y
+    return lax.reshape(lax.transpose(y, tuple(perm)), tuple(merged))
+
+
+def _run_body(args, *, jaxpr, mesh, in_specs, out_specs, manual_axes):
+    """Every member's body at once: one named batch axis per manual mesh axis."""
+    sizes = dict(mesh.shape)
+    blocked = [_to_blocks(x, s, manual_axes, sizes) for x, s in zip(args, in_specs)]
+    vals = [b for b, _ in blocked]
+    named = [n for _, n in blocked]
+    n_out = len(jaxpr.out_avals)
+
+    def level(k, *xs):
+        if k == len(manual_axes):
+            return core.eval_jaxpr(jaxpr.jaxpr, jaxpr.consts, *xs)
+        axis = manual_axes[k]
+        dims = [0 if axis in nm else None for nm in named]
+        return batching.batch_flat(
+            lambda *ys: level(k + 1, *ys), sizes[axis], xs, dims, [0] * n_out, axis
+        )
+
+    outs = level(0, *vals)
+    return [_from_blocks(y, s, manual_axes, sizes) for y, s in zip(outs, out_specs)]
+
+
+_compiled: weakref.WeakKeyDictionary[Any, dict] = weakref.WeakKeyDictionary()
+
+
+def _program(params: dict) -> ClosedJaxpr:
+    """The whole shard_map as one jaxpr on global arrays (cached per body and specs)."""
+    key = (params["mesh"], params["in_specs"], params["out_specs"], params["manual_axes"])
+    per = _compiled.setdefault(params["jaxpr"], {})
+    closed = per.get(key)
+    if closed is None:
+        sizes = dict(params["mesh"].shape)
+        in_avals = [
+            a.update(shape=_global_shape(a.shape, s, sizes))
+            for a, s in zip(params["jaxpr"].in_avals, params["in_specs"])
+        ]
+        body_params = {k: v for k, v in params.items() if k != "check_vma"}
+        closed = trace_to_jaxpr(
+            lambda *xs: _run_body(xs, **body_params),
+            in_avals,
+            params["jaxpr"].jaxpr.debug_name,
+        )
+        per[key] = closed
+    return closed
+
+
+@shard_map_p.def_impl
+def _shard_map_impl(*args, **params):
+    from .jit import bind_jit
+
+    program = _program(params)
+    program, consts = convert_constvars_to_invars(program)
+    outs = bind_jit(consts + list(args), program, "shard_map")
+    mesh = params["mesh"]
+    if isinstance(mesh, Mesh) and mesh.size > 1:
+        from .sharding.arrays import put
+
+        outs = [put(o, NamedSharding(mesh, s)) for o, s in zip(outs, params["out_specs"])]
+    return outs
+
+
+@shard_map_p.def_lowering
+def _shard_map_lowering(ctx, *args, **params):
+    return lowering.call_function(ctx, _program(params), "shmap_body", args)
+
+
+# ---------------------------------------------------------------------------- JVP
+
+
+def _shard_map_jvp(primals, tangents, *, jaxpr, in_specs, out_specs, **params):
+    nonzeros = tuple(type(t) is not Zero for t in tangents)
+    frames = _frames(params)
+    with batching.extend_axis_env(frames):
+        new, out_nz = jt.jvp_jaxpr(jaxpr, nonzeros, (False,) * len(jaxpr.out_avals))
+    new, consts = convert_constvars_to_invars(new)
+    tans = [t for t in tangents if type(t) is not Zero]
+    t_specs = [s for s, nz in zip(in_specs, nonzeros) if nz]
+    out_t_specs = [s for s, nz in zip(out_specs, out_nz) if nz]
+    outs = shard_map_p.bind(
+        *consts,
+        *primals,
+        *tans,
+        jaxpr=new,
+        in_specs=(P(),) * len(consts) + tuple(in_specs) + tuple(t_specs),
+        out_specs=tuple(out_specs) + tuple(out_t_specs),
+        **params,
+    )
+    n = len(jaxpr.out_avals)
+    touts = iter(outs[n:])
+    return outs[:n], [
+        next(touts) if nz else Zero(tangent_aval(core.get_aval(p)))
+        for nz, p in zip(out_nz, outs[:n])
+    ]
+
+
+def _frames(params: dict) -> list[tuple[Any, int]]:
+    sizes = dict(params["mesh"].shape)
+    return [(a, sizes[a]) for a in params["manual_axes"]]
+
+
+shard_map_p.def_jvp(_shard_map_jvp)
+
+
+# ---------------------------------------------------------------------------- partial eval
+
+
+def _shard_map_partial_eval(trace, args, unknowns, params):
+    """Known blocks run now; residuals leave the known shard_map stacked over every
+    manual axis (one block per member) and enter the unknown one the same way."""
+    jaxpr, in_specs, out_specs = params["jaxpr"], params["in_specs"], params["out_specs"]
+    manual = params["manual_axes"]
+    rest = {k: v for k, v in params.items() if k not in ("jaxpr", "in_specs", "out_specs")}
+    with batching.extend_axis_env(_frames(params)):
+        known_j, unknown_j, out_unknowns, nres = pe.partial_eval_jaxpr(jaxpr, unknowns)
+        known_j, kconsts = convert_constvars_to_invars(known_j)
+        known_j = _stack_residuals(known_j, nres)
+    res_spec = P(manual)
+    known_in_specs = (P(),) * len(kconsts) + tuple(s for s, u in zip(in_specs, unknowns) if not u)
+    known_out_specs = tuple(s for s, u in zip(out_specs, out_unknowns) if not u)
+    known_out_specs += (res_spec,) * nres
+    known_args = [x for x, u in zip(args, unknowns) if not u]
+    with core.set_current_trace(trace.parent):
+        known_outs = shard_map_p.bind(
+            *kconsts,
+            *known_args,
+            jaxpr=known_j,
+            in_specs=known_in_specs,
+            out_specs=known_out_specs,
+            **rest,
+        )
+    n_known = len(known_outs) - nres
+    known_vals, residuals = known_outs[:n_known], known_outs[n_known:]
+    with batching.extend_axis_env(_frames(params)):
+        unknown_j = _unstack_residuals(unknown_j, nres)
+    ins = [trace.instantiate_const(r) for r in residuals]
+    ins += [trace.instantiate_const(x) for x, u in zip(args, unknowns) if u]
+    unknown_specs = (res_spec,) * nres + tuple(s for s, u in zip(in_specs, unknowns) if u)
+    unknown_outs = trace.record(
+        shard_map_p,
+        ins,
+        dict(
+            jaxpr=unknown_j,
+            in_specs=unknown_specs,
+            out_specs=tuple(s for s, u in zip(out_specs, out_unknowns) if u),
+            **rest,
+        ),
+    )
+    it_k, it_u = iter(known_vals), iter(unknown_outs)
+    return [next(it_u) if u else next(it_k) for u in out_unknowns]
+
+
+def _stack_residuals(known: ClosedJaxpr, nres: int) -> ClosedJaxpr:
+    from . import lax
+
+    def fun(*xs):
+        outs = core.eval_jaxpr(known.jaxpr, known.consts, *xs)
+        n = len(outs) - nres
+        return outs[:n] + [lax.expand_dims(r, (0,)) for r in outs[n:]]
+
+    return trace_to_jaxpr(fun, known.in_avals, known.jaxpr.debug_name)
+
+
+def _unstack_residuals(unknown: ClosedJaxpr, nres: int) -> ClosedJaxpr:
+    from . import lax
+
+    avals = [a.update(shape=(1,) + a.shape) for a in unknown.in_avals[:nres]]
+    avals += unknown.in_avals[nres:]
+
+    def fun(*xs):
+        res = [lax.squeeze(r, (0,)) for r in xs[:nres]]
+        return core.eval_jaxpr(unknown.jaxpr, unknown.consts, *res, *xs[nres:])
+
+    return trace_to_jaxpr(fun, avals, unknown.jaxpr.debug_name)
+
+
+shard_map_p.partial_eval = _shard_map_partial_eval
+
+
+# ---------------------------------------------------------------------------- transpose
+
+
+def _shard_map_transpose(cts, *args, jaxpr, in_specs, out_specs, **params):
+    from .lax import parallel as par
+
+    sizes = dict(params["mesh"].shape)
+    manual = params["manual_axes"]
+    linear = tuple(is_undefined_primal(x) for x in args)
+    ct_specs = [s for s, c in zip(out_specs, cts)]
+    cts = [instantiate(c) if type(c) is Zero else c for c in cts]
+
+    def unmentioned(spec):
+        return tuple(a for a in manual if a not in _spec_names(spec))
+
+    with batching.extend_axis_env(_frames(params)):
+        tj = jt.transpose_jaxpr(jaxpr, linear)
+        n_nl = len(tj.in_avals) - len(cts)
+
+        def body(*xs):
+            nonlin, out_cts = xs[:n_nl], list(xs[n_nl:])
+            scaled = []
+            for c, s in zip(out_cts, ct_specs):
+                n = math.prod(sizes[a] for a in unmentioned(s))
+                scaled.append(c / n if n != 1 and core.get_aval(c).dtype.kind in "fc" else c)
+            outs = core.eval_jaxpr(tj.jaxpr, tj.consts, *nonlin, *scaled)
+            lin_specs = [s for s, lin in zip(in_specs, linear) if lin]
+            return [
+                par.psum_p.bind(o, axes=unmentioned(s), axis_index_groups=None)
+                if unmentioned(s)
+                else o
+                for o, s in zip(outs, lin_specs)
+            ]
+
+        new = trace_to_jaxpr(body, tj.in_avals, f"transpose({jaxpr.jaxpr.debug_name})")
+    new, consts = convert_constvars_to_invars(new)
+    nonlin_args = [x for x in args if not is_undefined_primal(x)]
+    nonlin_specs = tuple(s for s, lin in zip(in_specs, linear) if not lin)
+    outs = iter(
+        shard_map_p.bind(
+            *consts,
+            *nonlin_args,
+            *cts,
+            jaxpr=new,
+            in_specs=(P(),) * len(consts) + nonlin_specs + tuple(ct_specs),
+            out_specs=tuple(s for s, lin in zip(in_specs, linear) if lin),
+            **params,
+        )
+    )
+    return [next(outs) if lin else None for lin in linear]
+
+
+shard_map_p.def_transpose(_shard_map_transpose)
+
+
+# ---------------------------------------------------------------------------- batching
+
+
+def _shard_map_batch(size, vals, dims, *, jaxpr, in_specs, out_specs, **params):
+    vals = [
+        batching.move_batch_axis(size, d, 0, v) if d is not None else v for v, d in zip(vals, dims)
+    ]
+    in_dims = tuple(0 if d is not None else None for d in dims)
+    with batching.extend_axis_env(_frames(params)):
+        new, out_b = jt.batch_jaxpr(jaxpr, size, in_dims, (False,) * len(jaxpr.out_avals))
+    new, consts = convert_constvars_to_invars(new)
+    new_in = tuple(P(None, *s) if d is not None else s for s, d in zip(in_specs, in_dims))
+    new_out = tuple(P(None, *s) if b else s for s, b in zip(out_specs, out_b))
+    outs = shard_map_p.bind(
+        *consts,
+        *vals,
+        jaxpr=new,
+        in_specs=(P(),) * len(consts) + new_in,
+        out_specs=new_out,
+        **params,
+    )
+    return outs, [0 if b else None for b in out_b]
+
+
+shard_map_p.def_batch(_shard_map_batch)
