@@ -116,7 +116,9 @@ def test_jupyter_interrupt_during_compile():
         assert reply["content"]["status"] == "ok", reply["content"]
         outcomes = []
         for name, delay in (("lowered", 0.2), ("lowered2", 0.6)):
-            msg_id = kc.execute(f"{name}.compile()")
+            # stop_on_error=False: the KeyboardInterrupt must not make the kernel abort
+            # the requests queued behind it (ipykernel does that for a short window).
+            msg_id = kc.execute(f"{name}.compile()", stop_on_error=False)
             time.sleep(delay)
             t0 = time.monotonic()
             km.interrupt_kernel()
@@ -124,13 +126,13 @@ def test_jupyter_interrupt_during_compile():
             while reply["parent_header"].get("msg_id") != msg_id:
                 reply = kc.get_shell_msg(timeout=60)
             outcomes.append((reply["content"].get("ename"), time.monotonic() - t0))
+        assert [o[0] for o in outcomes] == ["KeyboardInterrupt"] * 2, outcomes
+        assert max(o[1] for o in outcomes) < 5.0, outcomes
         reply = kc.execute_interactive(
             "print(jax.jit(lambda x: x + 1)(jnp.ones(2)).tolist())", timeout=60
         )
         assert reply["content"]["status"] == "ok", reply["content"]
         assert km.is_alive()
-        assert [o[0] for o in outcomes] == ["KeyboardInterrupt"] * 2, outcomes
-        assert max(o[1] for o in outcomes) < 5.0, outcomes
     finally:
         km.shutdown_kernel(now=True)
 
