@@ -238,3 +238,50 @@ def test_vjp_serialized_both_ways():
     np.testing.assert_allclose(np.asarray(g), dsin_mul(X), rtol=1e-5, atol=1e-6)
     with pytest.raises(ValueError, match="does not have vjps of high-enough order"):
         export.deserialize(jexp.serialize()).serialize(vjp_order=1)
+
+
+def test_polymorphic_training_step_runs_in_jax():
+    """value_and_grad of a mean loss, exported for any batch size, run by JAX."""
+    jax, jjnp, jexport = jx()
+
+    def loss(w, x, y):
+        return jnp.mean((jnp.tanh(x @ w) - y) ** 2)
+
+    def loss_jax(w, x, y):
+        return jjnp.mean((jjnp.tanh(x @ w) - y) ** 2)
+
+    w = W[:, :3]
+    sx, sy = export.symbolic_args_specs(
+        (np.zeros((2, 4), np.float32), np.zeros((2, 3), np.float32)), ("b, 4", "b, 3")
+    )
+    exp = export.export(engine.jit(engine.value_and_grad(loss)))(w, sx, sy)
+    theirs = jexport.deserialize(exp.serialize())
+    for n in (1, 6):
+        x = np.random.RandomState(n).randn(n, 4).astype(np.float32)
+        y = np.random.RandomState(n + 10).randn(n, 3).astype(np.float32)
+        expected = jax.value_and_grad(loss_jax)(w, x, y)
+        assert_close(exp.call(w, x, y), expected, rtol=1e-5, atol=1e-6)
+        assert_close(theirs.call(w, x, y), expected, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["where", "relu", "softmax", "mean", "max", "transpose"])
+def test_polymorphic_ops_against_jax(name):
+    jax, jjnp, jexport = jx()
+    ops = {
+        "where": (lambda x: jnp.where(x > 0, x, 0.5), lambda x: jjnp.where(x > 0, x, 0.5)),
+        "relu": (engine.nn.relu, jax.nn.relu),
+        "softmax": (engine.nn.softmax, jax.nn.softmax),
+        "mean": (lambda x: jnp.mean(x, axis=0), lambda x: jjnp.mean(x, axis=0)),
+        "max": (lambda x: jnp.max(x, axis=1), lambda x: jjnp.max(x, axis=1)),
+        "transpose": (lambda x: x.T * 2, lambda x: x.T * 2),
+    }
+    f, fj = ops[name]
+    exp = export.export(engine.jit(f))(poly_spec("b, 4"))
+    jexp = jexport.export(jax.jit(fj))(
+        jax.ShapeDtypeStruct(jexport.symbolic_shape("b, 4"), np.float32)
+    )
+    assert [str(d) for d in exp.out_avals[0].shape] == [str(d) for d in jexp.out_avals[0].shape]
+    theirs = jexport.deserialize(exp.serialize())
+    x = np.random.RandomState(5).randn(5, 4).astype(np.float32)
+    assert_close(exp.call(x), jax.jit(fj)(x), rtol=1e-5, atol=1e-6)
+    assert_close(theirs.call(x), jax.jit(fj)(x), rtol=1e-5, atol=1e-6)

@@ -123,6 +123,34 @@ def dynamic_broadcast(x: Any, out_aval: Any, dims: Sequence[int]) -> Any:
     )
 
 
+# ---------------------------------------------------------------------------- dimensions as values
+
+dim_as_value_p = core.Primitive("dim_as_value")
+
+
+@dim_as_value_p.def_abstract_eval
+def _dim_as_value_abstract_eval(*, dim: Any) -> core.ShapedArray:
+    from .. import dtypes
+
+    return core.ShapedArray((), dtypes.default_int_dtype(), weak_type=True)
+
+
+def _dim_as_value_lowering(ctx: Any, *, dim: Any) -> Any:
+    out = lowering.ir_type(ctx.avals_out[0])
+    return hlo.convert(out, dim_value(dim))
+
+
+dim_as_value_p.lowering = _dim_as_value_lowering
+
+
+def dimension_as_value(d: Any) -> Any:
+    """A symbolic dimension as a (traced) integer scalar, e.g. the divisor of a mean
+    over a polymorphic batch; an int stays an int."""
+    if not isinstance(d, shape_poly.DimExpr):
+        return d
+    return dim_as_value_p.bind(dim=d)
+
+
 # ---------------------------------------------------------------------------- export lowering
 
 

@@ -226,6 +226,12 @@ class DimExpr:
     def __bool__(self) -> bool:
         return True
 
+    def __jax_array__(self) -> Any:
+        # used as an array operand (e.g. a mean's divisor): a traced integer scalar
+        from .poly_lowering import dimension_as_value
+
+        return dimension_as_value(self)
+
     def __eq__(self, other: Any) -> bool:
         if isinstance(other, DimExpr):
             if other.scope is not self.scope:

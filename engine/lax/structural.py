@@ -60,7 +60,7 @@ broadcast_in_dim_p.pp_params = lambda p: (
 
 def broadcast_in_dim(operand, shape, broadcast_dimensions, *, out_sharding=None):
     """Place operand dimension i at output dimension ``broadcast_dimensions[i]``."""
-    shape = tuple(int(d) for d in shape)
+    shape = core.ShapedArray(shape, np.float32).shape  # ints, or symbolic dimensions
     broadcast_dimensions = tuple(int(d) for d in broadcast_dimensions)
     if dtypes.is_python_scalar(operand):
         operand = core.WeakScalar(operand, dtypes.python_scalar_dtype(operand))

@@ -6,6 +6,7 @@ accumulated in float32, and results are never weakly typed."""
 from __future__ import annotations
 
 import builtins
+import math
 
 import numpy as np
 
@@ -306,7 +307,7 @@ def _count(a, axes, where):
     """Number of elements reduced: a Python int, or an array when ``where`` is given."""
     if where is None:
         shape = shape_of(a)
-        return int(np.prod([shape[ax] for ax in axes], dtype=np.int64))
+        return math.prod(shape[ax] for ax in axes)  # an int, or a symbolic dimension
 
     mask = broadcast_to(as_operand(where), shape_of(a))
     counts = lax.convert_element_type(mask, dtypes.default_int_dtype())
@@ -335,7 +336,11 @@ def mean(a, axis=None, dtype=None, out=None, keepdims=False, *, where=None):
         total = sum(a, axis=axis, dtype=comp, keepdims=keepdims, where=where)
         return lax.convert_element_type(lax.div(total, count), result_dtype)
     total = sum(a, axis=axis, dtype=comp, keepdims=keepdims)
-    out = lax.div(total, weak_scalar(count, comp))
+    if type(count) is not int:  # a symbolic batch size (engine.export): a traced value
+        count = lax.convert_element_type(count.__jax_array__(), comp)
+    else:
+        count = weak_scalar(count, comp)
+    out = lax.div(total, count)
     return lax.convert_element_type(out, result_dtype)
 
 
