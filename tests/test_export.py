@@ -285,3 +285,27 @@ def test_polymorphic_ops_against_jax(name):
     x = np.random.RandomState(5).randn(5, 4).astype(np.float32)
     assert_close(exp.call(x), jax.jit(fj)(x), rtol=1e-5, atol=1e-6)
     assert_close(theirs.call(x), jax.jit(fj)(x), rtol=1e-5, atol=1e-6)
+
+
+def test_multi_platform_artifacts_both_ways():
+    jax, jjnp, jexport = jx()
+
+    def f(x):
+        return engine.nn.relu(jnp.sin(x)) * 2.0
+
+    def fj(x):
+        return jax.nn.relu(jjnp.sin(x)) * 2.0
+
+    exp = export.export(engine.jit(f), platforms=("cuda", "cpu"))(poly_spec("b, 4"))
+    assert exp.platforms == ("cuda", "cpu")
+    assert "func.func public @main(%arg0: tensor<i32>" in exp.mlir_module()
+    theirs = jexport.deserialize(exp.serialize())
+    assert theirs.platforms == ("cuda", "cpu")
+    assert_close(theirs.call(X), jax.jit(fj)(X))
+    assert_close(exp.call(X), jax.jit(fj)(X))
+
+    ours = export.deserialize(jexport.export(jax.jit(fj), platforms=("tpu", "cpu"))(X).serialize())
+    assert ours.platforms == ("tpu", "cpu")
+    assert_close(ours.call(X), jax.jit(fj)(X))
+    with pytest.raises(ValueError, match="platforms must not repeat"):
+        export.export(engine.jit(f), platforms=("cpu", "cpu"))(X)

@@ -143,11 +143,9 @@ def export(
     if isinstance(platforms, str):
         platforms = (platforms,)
     chosen = tuple(p.lower() for p in platforms) if platforms else (default_export_platform(),)
-    if len(chosen) > 1:
-        raise NotImplementedError(
-            "multi-platform export (a platform index argument and per-platform lowering) "
-            "is not supported by this engine; export once per platform"
-        )
+    if len(set(chosen)) != len(chosen):
+        raise ValueError(f"platforms must not repeat: {chosen}")
+    lowering_platforms = tuple(_lowering_platform(p) for p in chosen)
 
     def do_export(*args: Any, **kwargs: Any) -> Exported:
         traced = fun_jit.trace(*args, **kwargs)
@@ -157,9 +155,7 @@ def export(
             raise NotImplementedError(
                 f"exporting a function with effects {closed.jaxpr.effects} is not supported"
             )
-        module, _ctx = poly_lowering.lower_for_export(
-            closed, traced.fun_name, _lowering_platform(chosen[0])
-        )
+        module, _ctx = poly_lowering.lower_for_export(closed, traced.fun_name, lowering_platforms)
         in_avals = tuple(a.strip_weak_type() for a in traced.in_avals)
         poly = not all(shape_poly.is_constant_shape(a.shape) for a in in_avals)
         return Exported(

@@ -210,9 +210,14 @@ def inline_nested_calls(closed: Any) -> Any:
     return api.make_jaxpr(lambda *xs: run(closed.jaxpr, closed.consts, *xs))(*specs)
 
 
-def lower_for_export(closed: Any, name: str, platform: str) -> tuple[ir.Module, ir.Context]:
+def lower_for_export(
+    closed: Any, name: str, platforms: Sequence[str]
+) -> tuple[ir.Module, ir.Context]:
     """A module whose public ``@main`` computes ``closed`` (consts embedded), with
-    dynamic dimensions for the symbolic ones, each computed from the arguments."""
+    dynamic dimensions for the symbolic ones, each computed from the arguments.
+    ``platforms`` are lowering platforms ('cpu', 'gpu', 'tpu'); with several, ``@main``
+    takes the platform's index first and runs that platform's lowering (JAX's
+    convention)."""
     ctx = runtime.make_mlir_context()
     avals = closed.in_avals
     if not all(shape_poly.is_constant_shape(a.shape) for a in avals):
@@ -222,13 +227,44 @@ def lower_for_export(closed: Any, name: str, platform: str) -> tuple[ir.Module, 
         module.operation.attributes["sym_name"] = ir.StringAttr.get(
             lowering._symbol_name(f"jit_{name}")
         )
-        mctx = lowering.ModuleContext(module, platform, name)
-        in_types = [lowering.ir_type(a) for a in avals]
-        out_types = [lowering.ir_type(a) for a in closed.out_avals]
-        with ir.InsertionPoint(module.body):
-            fn = func_dialect.FuncOp("main", ir.FunctionType.get(in_types, out_types))
-        fn.attributes["sym_visibility"] = ir.StringAttr.get("public")
-        block = fn.add_entry_block()
+        mctx = lowering.ModuleContext(module, platforms[0], name)
+        if len(platforms) == 1:
+            uses_dims = _emit_function(mctx, "main", closed, public=True)
+        else:
+            names = []
+            for k, platform in enumerate(platforms):
+                # nested functions are lowered again per platform, under fresh names
+                mctx.symbols = {(k, key): sym for key, sym in mctx.symbols.items()}
+                mctx.platform = platform
+                names.append(f"_main_{k}_{platform}")
+                uses_dims = _emit_function(mctx, names[-1], closed, public=False)
+            _emit_platform_dispatch(module, closed, names)
+        module.operation.attributes["jax.uses_shape_polymorphism"] = ir.BoolAttr.get(uses_dims)
+        i32 = ir.IntegerType.get_signless(32)
+        module.operation.attributes["mhlo.num_partitions"] = ir.IntegerAttr.get(i32, 1)
+        module.operation.attributes["mhlo.num_replicas"] = ir.IntegerAttr.get(i32, 1)
+        try:
+            module.operation.verify()
+        except ir.MLIRError as e:
+            detail = str(e).splitlines()[1] if len(str(e).splitlines()) > 1 else str(e)
+            raise NotImplementedError(
+                "the exported module does not verify; with symbolic dimensions this means "
+                f"a lowering rule needs static shapes: {detail.strip()}"
+            ) from None
+    return module, ctx
+
+
+def _emit_function(mctx: Any, fname: str, closed: Any, public: bool) -> bool:
+    """Emit ``closed`` as ``fname``; True if it computes dimension variables."""
+    avals = closed.in_avals
+    in_types = [lowering.ir_type(a) for a in avals]
+    out_types = [lowering.ir_type(a) for a in closed.out_avals]
+    with ir.InsertionPoint(mctx.module.body):
+        fn = func_dialect.FuncOp(fname, ir.FunctionType.get(in_types, out_types))
+    fn.attributes["sym_visibility"] = ir.StringAttr.get("public" if public else "private")
+    block = fn.add_entry_block()
+    outer, mctx.function = mctx.function, fname
+    try:
         with ir.InsertionPoint(block):
             env = {}
             i64 = ir.RankedTensorType.get([], ir.IntegerType.get_signless(64))
@@ -239,16 +275,30 @@ def lower_for_export(closed: Any, name: str, platform: str) -> tuple[ir.Module, 
                 consts = [lowering.constant(np.asarray(c), core.get_aval(c)) for c in closed.consts]
                 outs = lowering.jaxpr_subcomp(mctx, closed.jaxpr, consts, list(block.arguments))
                 func_dialect.ReturnOp(outs)
-        module.operation.attributes["jax.uses_shape_polymorphism"] = ir.BoolAttr.get(bool(env))
-        module.operation.attributes["mhlo.num_partitions"] = ir.IntegerAttr.get(
-            ir.IntegerType.get_signless(32), 1
-        )
-        module.operation.attributes["mhlo.num_replicas"] = ir.IntegerAttr.get(
-            ir.IntegerType.get_signless(32), 1
-        )
-        if not module.operation.verify():
-            raise RuntimeError("the exported module does not verify")
-    return module, ctx
+    finally:
+        mctx.function = outer
+    return bool(env)
+
+
+def _emit_platform_dispatch(module: ir.Module, closed: Any, names: Sequence[str]) -> None:
+    """``@main(platform_index, *args)``: a case over the per-platform functions."""
+    i32 = ir.RankedTensorType.get([], ir.IntegerType.get_signless(32))
+    in_types = [lowering.ir_type(a) for a in closed.in_avals]
+    out_types = [lowering.ir_type(a) for a in closed.out_avals]
+    with ir.InsertionPoint(module.body):
+        fn = func_dialect.FuncOp("main", ir.FunctionType.get([i32, *in_types], out_types))
+    fn.attributes["sym_visibility"] = ir.StringAttr.get("public")
+    block = fn.add_entry_block()
+    with ir.InsertionPoint(block):
+        case = hlo.CaseOp(out_types, block.arguments[0], num_branches=len(names))
+        for k, fname in enumerate(names):
+            branch = case.regions[k].blocks.append()
+            with ir.InsertionPoint(branch):
+                call = func_dialect.CallOp(
+                    out_types, ir.FlatSymbolRefAttr.get(fname), list(block.arguments[1:])
+                )
+                hlo.return_(list(call.results))
+        func_dialect.ReturnOp(list(case.results))
 
 
 def serialize_module(module: ir.Module) -> bytes:
