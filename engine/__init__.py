@@ -95,8 +95,9 @@ from .environment import (  # noqa: F401,E402
     process_index,
 )
 from .jit import all_jitted, jit  # noqa: F401
-from .sharding import NamedSharding, P, make_mesh, set_mesh  # noqa: F401,E402
+from .pmap import pmap  # noqa: F401,E402
 from .shard_map import shard_map  # noqa: F401,E402
+from .sharding import NamedSharding, P, make_mesh, reshard, set_mesh  # noqa: F401,E402
 from .sharding.arrays import (  # noqa: F401,E402
     make_array_from_callback,
     make_array_from_process_local_data,

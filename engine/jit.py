@@ -27,7 +27,7 @@ from .interpreters import jvp as jvp_mod
 from .interpreters import lowering, transpose
 from .interpreters import partial_eval as pe
 from .interpreters.tracing import convert_constvars_to_invars, trace_to_jaxpr
-from .sharding.jit_shardings import resolve_target
+from .sharding.jit_shardings import constrained_target, resolve_target
 from .stages import Lowered, Traced, compile_lowered
 
 jit_p = Primitive("jit", multiple_results=True)
@@ -688,6 +688,11 @@ class JitFunction:
         if entry is None:
             if type(device) is runtime.DeviceGroup:  # a sharded argument: over its mesh
                 return self._call_general(args, kwargs)
+            rec = self._cache.jaxpr(
+                self.fun, self._opts, (), tree_util.tree_structure((args, {})), avals, key[3]
+            )
+            if constrained_target(rec.closed, len(flat), None) is not None:
+                return self._call_general(args, kwargs)  # over its constraints' mesh
             entry = self._cache.call_entry(
                 self.fun,
                 self._opts,
@@ -736,11 +741,13 @@ class JitFunction:
             outs = bind_jit(consts + list(flat), closed, self.__name__)
             return tree_util.tree_unflatten(rec.out_tree, outs)
         device = opts.resolve_device(flat)
-        if type(device) is runtime.DeviceGroup or opts.shardings != (None, None):
-            target = resolve_target(self.fun, opts, flat, in_tree, avals)
-            if target is not None:
-                e = self._cache.call_entry(self.fun, opts, static, in_tree, avals, target, ctx)
-                return e.compiled._run_partitioned(flat)
+        target = resolve_target(self.fun, opts, flat, in_tree, avals)
+        if target is None:
+            rec = self._cache.jaxpr(self.fun, opts, static, in_tree, avals, ctx)
+            target = constrained_target(rec.closed, len(flat), opts.shardings[1])
+        if target is not None:
+            e = self._cache.call_entry(self.fun, opts, static, in_tree, avals, target, ctx)
+            return e.compiled._run_partitioned(flat)
         e = self._cache.call_entry(self.fun, opts, static, in_tree, avals, device, ctx)
         bufs = e.const_args + dispatch._buffers(flat, device)
         outs = dispatch.execute(e.compiled._exe, flat, bufs)
@@ -762,6 +769,9 @@ class JitFunction:
         avals = tuple(_arg_aval(x) for x in flat)
         device = opts.resolve_device([x for x in flat if isinstance(x, Array)])
         target = resolve_target(self.fun, opts, flat, in_tree, avals)
+        if target is None:
+            rec = self._cache.jaxpr(self.fun, opts, static, in_tree, avals, config.trace_context_id)
+            target = constrained_target(rec.closed, len(flat), opts.shardings[1])
         if target is not None:
             device = target
         e = self._cache.entry(

@@ -1428,6 +1428,9 @@ def compile_spmd(
     build.use_shardy_partitioner = "sdy.mesh" in mlir_text
     # Results without an annotation take the sharding XLA's propagation gives them.
     build.allow_spmd_sharding_propagation_to_output = [True]
+    # Arguments without an annotation get what XLA's propagation chooses (as JAX's
+    # unspecified in_shardings); callers read it from input_hlo_shardings.
+    build.allow_spmd_sharding_propagation_to_parameters = [True]
     compile_fn = getattr(group.client, "compile_and_load", None) or _require(
         group.client, "compile", "compile"
     )

@@ -21,8 +21,14 @@ from .interpreters import lowering
 from .interpreters.tracing import convert_constvars_to_invars
 from .sharding import spmd
 from .sharding.arrays import wrap
-from .sharding.jit_shardings import SpmdTarget, output_shardings, place, single_device_shardings
-from .sharding.named import P
+from .sharding.constraint import lowering_for_mesh
+from .sharding.jit_shardings import (
+    SpmdTarget,
+    input_shardings,
+    output_shardings,
+    place,
+    single_device_shardings,
+)
 
 
 class Traced:
@@ -79,12 +85,15 @@ class Lowered:
         self._closed, self._consts = closed, consts
         # donated: among the dynamic leaves; in the module, after the closed-over consts
         self.donated = tuple(i + len(consts) for i in donated)
-        module, ctx, info = lowering.lower_jaxpr_with_info(
-            closed, traced.fun_name, runtime.platform_of(traced.device), donated=self.donated
-        )
         target = traced.device
+        with lowering_for_mesh(target.mesh if type(target) is SpmdTarget else None):
+            module, ctx, info = lowering.lower_jaxpr_with_info(
+                closed, traced.fun_name, runtime.platform_of(target), donated=self.donated
+            )
         if type(target) is SpmdTarget:  # partitioned: the mesh and shardings, as Shardy's
-            in_specs = [P()] * len(consts) + [s.spec for s in target.in_shardings]
+            in_specs = [None] * len(consts) + [
+                None if u else s.spec for s, u in zip(target.in_shardings, target.unspecified)
+            ]
             out_specs = target.out_specs(traced.out_tree, closed.out_avals)
             spmd.annotate_module(
                 module,
@@ -172,9 +181,18 @@ class Compiled:
         self.loaded_from_cache: bool = bool(getattr(exe, "loaded_from_cache", False))
         t = lowered.traced
         device = t.device.group if type(t.device) is SpmdTarget else t.device
-        self._const_bufs = [
-            dispatch.device_put_value(c, device, guard=False)._buf for c in lowered._consts
-        ]
+        self._in_shardings = None
+        if type(t.device) is SpmdTarget:  # what XLA chose where inputs were unspecified
+            self._in_shardings = input_shardings(t.device, exe, lowered._closed.in_avals)
+            nc = len(lowered._consts)
+            self._const_bufs = [
+                place(c, s, device) for c, s in zip(lowered._consts, self._in_shardings[:nc])
+            ]
+            self._in_shardings = self._in_shardings[nc:]
+        else:
+            self._const_bufs = [
+                dispatch.device_put_value(c, device, guard=False)._buf for c in lowered._consts
+            ]
         self.out_avals = lowered._closed.out_avals
         self._execute, self._handlers = exe.fast_call_parts()
         self._out_shardings = None
@@ -194,7 +212,7 @@ class Compiled:
         """The sharding of each argument, as ``(args, kwargs)`` like JAX's."""
         t = self.lowered.traced
         if type(t.device) is SpmdTarget:
-            leaves = list(t.device.in_shardings)
+            leaves = list(self._in_shardings)
         else:
             leaves = single_device_shardings(t.device, len(t.in_avals))
         return tree_util.tree_unflatten(t.in_tree, leaves)
@@ -210,7 +228,7 @@ class Compiled:
         t = self.lowered.traced
         target = t.device
         bufs = self._const_bufs + [
-            place(x, s, target.group) for x, s in zip(flat, target.in_shardings)
+            place(x, s, target.group) for x, s in zip(flat, self._in_shardings)
         ]
         outs = dispatch.execute(self._exe, flat, bufs)
         return tree_util.tree_unflatten(

@@ -485,6 +485,59 @@ def jit_cache_reuses_partitioned_programs():
     assert repr(one.sharding).startswith("SingleDeviceSharding")
 
 
+@case
+def with_sharding_constraint_and_reshard():
+    engine, _, jax, _ = _libs()
+    em, jm = _meshes()
+    es, js = engine.NamedSharding(em, engine.P("x")), jax.NamedSharding(jm, jax.P("x"))
+    fe = lambda a: engine.lax.with_sharding_constraint(a * 2, es) + 1  # noqa: E731
+    fj = lambda a: jax.lax.with_sharding_constraint(a * 2, js) + 1  # noqa: E731
+    x = np.arange(32, dtype=np.float32).reshape(8, 4)
+    et = engine.jit(fe).lower(x).as_text()
+    jt = jax.jit(fj).lower(x).as_text()
+    constraint = re.compile(r"sdy\.sharding_constraint %\w+ (<[^>]*>)")
+    assert constraint.findall(et) == constraint.findall(jt) == ['<@mesh, [{"x"}, {}]>']
+    assert _SDY.findall(et) == _SDY.findall(jt)  # the unspecified input: no annotation
+    for ef, jf, arg in [
+        (engine.jit(fe), jax.jit(fj), x),
+        (fe, fj, x),
+        (engine.grad(lambda a: fe(a).sum()), jax.grad(lambda a: fj(a).sum()), x),
+        (
+            engine.jit(engine.grad(lambda a: fe(a).sum())),
+            jax.jit(jax.grad(lambda a: fj(a).sum())),
+            x,
+        ),
+        (engine.vmap(fe), jax.vmap(fj), np.stack([x, x, x])),
+        (engine.jit(engine.vmap(fe)), jax.jit(jax.vmap(fj)), np.stack([x, x, x])),
+    ]:
+        eo, jo = ef(arg), jf(arg)
+        np.testing.assert_allclose(np.asarray(eo), np.asarray(jo))
+        assert repr(eo.sharding) == repr(jo.sharding), (eo.sharding, jo.sharding)
+    _same_error(
+        lambda: engine.lax.with_sharding_constraint(np.ones((6, 4), np.float32), es),
+        lambda: jax.lax.with_sharding_constraint(np.ones((6, 4), np.float32), js),
+        "implies that array axis 0 is partitioned 4 times, but the dimension size is 6",
+    )
+    eme, jme = _meshes("explicit")
+    with engine.set_mesh(eme), jax.set_mesh(jme):
+        ea = engine.device_put(x, engine.P("x"))
+        ja = jax.device_put(x, jax.P("x"))
+        eb, jb = engine.reshard(ea, engine.P(None, "y")), jax.reshard(ja, jax.P(None, "y"))
+        assert repr(eb.sharding) == repr(jb.sharding)
+        assert str(engine.typeof(eb)) == str(jax.typeof(jb))
+        np.testing.assert_array_equal(np.asarray(eb), np.asarray(jb))
+    em_, jm_ = (
+        _error(
+            lambda: engine.reshard(
+                engine.device_put(x, es), engine.NamedSharding(em, engine.P("y"))
+            )
+        ),
+        _error(lambda: jax.reshard(jax.device_put(x, js), jax.NamedSharding(jm, jax.P("y")))),
+    )
+    phrase = "PartitionSpec passed to reshard cannot contain axis names that are of type Auto"
+    assert em_[0] == jm_[0] and phrase in em_[1] and phrase in jm_[1]
+
+
 # ---------------------------------------------------------------- the subprocess
 
 

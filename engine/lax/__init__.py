@@ -29,3 +29,6 @@ from .windowed_reductions import *  # noqa: F401,F403
 from .extra_ops import *  # noqa: F401,F403,E402
 from .shape_extra import *  # noqa: F401,F403,E402
 from .parallel import *  # noqa: F401,F403,E402
+
+# isort: split
+from ..sharding.constraint import sharding_constraint_p, with_sharding_constraint  # noqa: F401,E402

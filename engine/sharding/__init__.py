@@ -1,6 +1,7 @@
 """``jax.sharding``: meshes of devices and how arrays are laid out over them."""
 
 from . import spmd as _spmd  # noqa: F401,E402  (registers eager SPMD compiles)
+from .constraint import reshard  # noqa: F401
 from .mesh import (  # noqa: F401
     AbstractMesh,
     AxisType,

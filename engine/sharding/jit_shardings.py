@@ -29,19 +29,23 @@ class SpmdTarget:
     NamedSharding per dynamic input leaf, and the user's ``out_shardings``. Stands in
     for the device in jit's cache keys and stage objects."""
 
-    __slots__ = ("mesh", "in_shardings", "out_shardings", "_key", "group")
+    __slots__ = ("mesh", "in_shardings", "out_shardings", "unspecified", "_key", "group")
 
-    def __init__(self, mesh: Mesh, in_shardings: tuple, out_shardings: Any):
+    def __init__(
+        self, mesh: Mesh, in_shardings: tuple, out_shardings: Any, unspecified: tuple = ()
+    ):
         self.mesh = mesh
         self.in_shardings = tuple(in_shardings)
         self.out_shardings = out_shardings
+        # inputs neither given a sharding nor sharded: left unannotated (replicated)
+        self.unspecified = tuple(unspecified) or (False,) * len(self.in_shardings)
         self.group = mesh._group
         try:
             hash(out_shardings)
             out_key = out_shardings
         except TypeError:
             out_key = repr(out_shardings)
-        self._key = (mesh, self.in_shardings, out_key)
+        self._key = (mesh, self.in_shardings, out_key, self.unspecified)
 
     platform = property(lambda self: self.group.platform)
     client = property(lambda self: self.group.client)
@@ -188,8 +192,9 @@ def resolve_target(fun, opts, flat, in_tree, avals) -> SpmdTarget | None:
         raise TypeError(f"jit needs shardings over a concrete Mesh, got {mesh!r}")
     ids = [d.id for d in mesh._flat_devices]
     devices = set(mesh._flat_devices)
-    shardings = []
+    shardings, unspecified = [], []
     for i, (x, s, aval) in enumerate(zip(flat, user, avals)):
+        unspecified.append(False)
         if s is not None and set(s.mesh._flat_devices) != devices:
             raise ValueError(
                 "Received incompatible devices for jitted computation. Got ARG_SHARDING "
@@ -239,7 +244,8 @@ def resolve_target(fun, opts, flat, in_tree, avals) -> SpmdTarget | None:
             shardings.append(NamedSharding(mesh, spec if spec is not None else PartitionSpec()))
         else:
             shardings.append(NamedSharding(mesh, PartitionSpec()))
-    return SpmdTarget(mesh, tuple(shardings), out_user)
+            unspecified[-1] = True
+    return SpmdTarget(mesh, tuple(shardings), out_user, tuple(unspecified))
 
 
 def _check_divisible(s: NamedSharding, aval):
@@ -288,6 +294,25 @@ def place(x, sharding: NamedSharding, group):
     return put(x, sharding, weak_type=weak)._buf
 
 
+def input_shardings(target: SpmdTarget, exe, in_avals) -> list:
+    """NamedSharding of each parameter (closed-over constants first) of a compiled
+    partitioned program: as annotated, or as XLA chose for unannotated ones."""
+    hlos = exe.input_hlo_shardings
+    if len(hlos) != len(in_avals):
+        n = len(in_avals) - len(target.in_shardings)
+        return [NamedSharding(target.mesh, PartitionSpec())] * n + list(target.in_shardings)
+    out = []
+    for hlo, aval in zip(hlos, in_avals):
+        spec = spec_from_hlo(target.mesh, hlo, len(aval.shape))
+        if spec is None:
+            raise NotImplementedError(
+                f"XLA laid out an input as {hlo}, which no PartitionSpec over "
+                f"{target.mesh!r} describes"
+            )
+        out.append(NamedSharding(target.mesh, spec))
+    return out
+
+
 def output_shardings(target: SpmdTarget, exe, out_avals) -> list:
     """NamedSharding of each output leaf of a compiled partitioned program."""
     from .arrays import GSPMDSharding
@@ -305,3 +330,15 @@ def output_shardings(target: SpmdTarget, exe, out_avals) -> list:
 
 def single_device_shardings(device, n: int) -> list:
     return [SingleDeviceSharding(device)] * n
+
+
+def constrained_target(closed, n_leaves: int, out_user) -> SpmdTarget | None:
+    """A call with no sharded input whose function constrains a value's sharding runs
+    over the constraint's mesh, its inputs replicated (as JAX)."""
+    from .constraint import constraint_mesh
+
+    mesh = constraint_mesh(closed)
+    if mesh is None:
+        return None
+    replicated = (NamedSharding(mesh, PartitionSpec()),) * n_leaves
+    return SpmdTarget(mesh, replicated, out_user, (True,) * n_leaves)

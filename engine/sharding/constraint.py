@@ -1,0 +1,201 @@
+"""``lax.with_sharding_constraint`` and ``reshard``: pin an intermediate value's layout.
+
+Inside a partitioned jit the ``sharding_constraint`` equation lowers to Shardy's
+``sdy.sharding_constraint`` (as JAX 0.10.2 lowers it); eagerly it moves the value to the
+layout. A jitted function with a constraint and no sharded input runs over the
+constraint's mesh, as in JAX."""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import weakref
+from typing import Any
+
+from jaxlib.mlir import ir
+from jaxlib.mlir.dialects import sdy
+
+from .. import core, tree_util
+from ..core import Primitive
+from ..interpreters.jvp import deflinear
+from .mesh import AxisType, Mesh, get_mesh
+from .named import NamedSharding, PartitionSpec, check_rank, spec_from_hlo
+
+sharding_constraint_p = Primitive("sharding_constraint")
+sharding_constraint_p.pp_params = lambda p: {
+    "layout": None,
+    "sharding": p["sharding"],
+    "unconstrained_dims": frozenset(),
+}
+
+
+def _as_sharding(s, what: str) -> NamedSharding:
+    if isinstance(s, PartitionSpec):
+        mesh = get_mesh()
+        if mesh is None:
+            raise ValueError(
+                f"{what} got the PartitionSpec {s!r} but no mesh is set: use "
+                "jax.set_mesh(mesh) or pass NamedSharding(mesh, spec)"
+            )
+        return NamedSharding(mesh, s)
+    if not isinstance(s, NamedSharding):
+        raise NotImplementedError(f"{what} with a sharding other than NamedSharding: {s!r}")
+    if not isinstance(s.mesh, Mesh):
+        raise NotImplementedError(f"{what} over an AbstractMesh: {s!r}")
+    return s
+
+
+def _check(s: NamedSharding, aval):
+    from .jit_shardings import _check_divisible
+
+    check_rank(s, len(aval.shape))
+    _check_divisible(s, aval)
+
+
+def with_sharding_constraint(x: Any, shardings: Any) -> Any:
+    """``x`` (a pytree) laid out as ``shardings`` (one, or a matching pytree)."""
+    leaves, tree = tree_util.tree_flatten(x)
+    if isinstance(shardings, (NamedSharding, PartitionSpec)):
+        per_leaf = [shardings] * len(leaves)
+    else:
+        per_leaf = tree_util.tree_leaves(
+            shardings, is_leaf=lambda s: isinstance(s, (NamedSharding, PartitionSpec))
+        )
+        if len(per_leaf) != len(leaves):
+            raise ValueError(
+                f"with_sharding_constraint got {len(per_leaf)} shardings for {len(leaves)} arrays"
+            )
+    outs = []
+    for leaf, s in zip(leaves, per_leaf):
+        s = _as_sharding(s, "with_sharding_constraint")
+        _check(s, core.get_aval(leaf))
+        outs.append(sharding_constraint_p.bind(leaf, sharding=s))
+    return tree_util.tree_unflatten(tree, outs)
+
+
+def reshard(x: Any, out_shardings: Any) -> Any:
+    """``x`` moved to ``out_shardings``; the mesh axes named must be Explicit (as JAX)."""
+    leaves, tree = tree_util.tree_flatten(x)
+    outs = []
+    for leaf in leaves:
+        s = _as_sharding(out_shardings, "reshard")
+        types = dict(zip(s.mesh.axis_names, s.mesh.axis_types))
+        for a in s.spec._used_axes():
+            if types[a] != AxisType.Explicit:
+                raise ValueError(
+                    "PartitionSpec passed to reshard cannot contain axis names that are of "
+                    f"type Auto or Manual. Got PartitionSpec: {s.spec!r} with axis name: {a} "
+                    f"of type: AxisType.{types[a].name}."
+                )
+        _check(s, core.get_aval(leaf))
+        outs.append(sharding_constraint_p.bind(leaf, sharding=s))
+    return tree_util.tree_unflatten(tree, outs)
+
+
+@sharding_constraint_p.def_impl
+def _impl(x, *, sharding):
+    from .arrays import put
+
+    return put(x, sharding)
+
+
+sharding_constraint_p.def_abstract_eval(lambda x, *, sharding: x)
+deflinear(
+    sharding_constraint_p,
+    lambda ct, x, *, sharding: [sharding_constraint_p.bind(ct, sharding=sharding)],
+)
+
+
+@sharding_constraint_p.def_batch
+def _batch(size, vals, dims, *, sharding):
+    (x,), (d,) = vals, dims
+    if d is None:
+        return sharding_constraint_p.bind(x, sharding=sharding), None
+    parts = list(sharding.spec._normalized(len(core.get_aval(x).shape) - 1))
+    parts.insert(d, None)
+    return sharding_constraint_p.bind(
+        x, sharding=NamedSharding(sharding.mesh, PartitionSpec(*parts))
+    ), d
+
+
+# -- lowering: only a module lowered for a mesh (engine/stages.py sets it) gets the op;
+# elsewhere (a one-device program) the constraint is the identity.
+
+_lowering = threading.local()
+
+
+@contextlib.contextmanager
+def lowering_for_mesh(mesh: Mesh | None):
+    old = getattr(_lowering, "mesh", None)
+    _lowering.mesh = mesh
+    try:
+        yield
+    finally:
+        _lowering.mesh = old
+
+
+@sharding_constraint_p.def_lowering
+def _lower(ctx, x, *, sharding):
+    from .spmd import sharding_attr_text
+
+    mesh = getattr(_lowering, "mesh", None)
+    if mesh is None:
+        return x
+    ndim = len(ctx.avals_in[0].shape)
+    spec = sharding.spec
+    if sharding.mesh != mesh:
+        spec = spec_from_hlo(mesh, sharding._hlo_sharding(ndim), ndim)
+        if spec is None:
+            raise ValueError(
+                f"with_sharding_constraint over {sharding.mesh!r} inside a program over "
+                f"{mesh!r}: the layouts cannot be expressed on one mesh"
+            )
+    attr = ir.Attribute.parse(sharding_attr_text(spec, ndim))
+    return sdy.ShardingConstraintOp(x, attr).result
+
+
+_constraint_meshes: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def constraint_mesh(closed) -> Mesh | None:
+    """The mesh of the first sharding constraint in ``closed`` (nested jaxprs too);
+    remembered per jaxpr."""
+    try:
+        return _constraint_meshes[closed]
+    except (KeyError, TypeError):
+        pass
+    mesh = _find_constraint_mesh(closed)
+    try:
+        _constraint_meshes[closed] = mesh
+    except TypeError:
+        pass
+    return mesh
+
+
+def _find_constraint_mesh(closed) -> Mesh | None:
+    seen = set()
+
+    def walk(jaxpr):
+        if id(jaxpr) in seen:
+            return None
+        seen.add(id(jaxpr))
+        for eqn in jaxpr.eqns:
+            if eqn.primitive is sharding_constraint_p:
+                return eqn.params["sharding"].mesh
+            for sub in _subjaxprs(eqn):
+                found = walk(sub)
+                if found is not None:
+                    return found
+        return None
+
+    return walk(getattr(closed, "jaxpr", closed))
+
+
+def _subjaxprs(eqn):
+    for v in eqn.params.values():
+        for item in v if isinstance(v, (tuple, list)) else (v,):
+            inner = getattr(item, "jaxpr", None)
+            if inner is not None and hasattr(inner, "eqns"):
+                yield inner
+            elif hasattr(item, "eqns"):
+                yield item
