@@ -309,3 +309,17 @@ def test_multi_platform_artifacts_both_ways():
     assert_close(ours.call(X), jax.jit(fj)(X))
     with pytest.raises(ValueError, match="platforms must not repeat"):
         export.export(engine.jit(f), platforms=("cpu", "cpu"))(X)
+
+
+def test_exported_calls_nest_and_run_in_jax():
+    jax, _, jexport = jx()
+    inner = export.export(engine.jit(lambda x: jnp.sin(x) * 2.0))(poly_spec("b, 4"))
+    expected = np.sin(X) * 2.0 + 1.0
+    poly_outer = export.export(engine.jit(lambda x: inner.call(x) + 1.0))(poly_spec("c, 4"))
+    assert str(poly_outer.out_avals[0].shape[0]) == "c"
+    static_outer = export.export(engine.jit(lambda x: inner.call(x) + 1.0))(X)
+    assert "?x4" not in static_outer.mlir_module()  # refined when exported
+    for outer in (poly_outer, static_outer):
+        np.testing.assert_allclose(np.asarray(outer.call(X)), expected, rtol=1e-6)
+        theirs = jexport.deserialize(outer.serialize())
+        np.testing.assert_allclose(np.asarray(theirs.call(X)), expected, rtol=1e-6)

@@ -359,9 +359,11 @@ def _call_with_vjp(exported: Exported) -> Callable[..., Any]:
     """The call, differentiable in reverse mode through ``exported.vjp()``."""
     from ..custom_derivatives import custom_vjp
 
-    @custom_vjp
-    def f(*flat: Any) -> Any:
+    def call(*flat: Any) -> Any:
         return tuple(call_exported_p.bind(*flat, exported=exported))
+
+    call.__name__ = call.__qualname__ = f"call_exported_{exported.fun_name}"
+    f = custom_vjp(call)
 
     def fwd(*flat: Any) -> Any:
         return tuple(call_exported_p.bind(*flat, exported=exported)), flat

@@ -243,6 +243,9 @@ def lower_for_export(
         i32 = ir.IntegerType.get_signless(32)
         module.operation.attributes["mhlo.num_partitions"] = ir.IntegerAttr.get(i32, 1)
         module.operation.attributes["mhlo.num_replicas"] = ir.IntegerAttr.get(i32, 1)
+        if getattr(mctx, "needs_shape_refinement", False) and not uses_dims:
+            # a static program calling a polymorphic export: make every shape static
+            module = refine_module(module, ctx)
         try:
             module.operation.verify()
         except ir.MLIRError as e:
