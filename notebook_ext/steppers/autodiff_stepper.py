@@ -22,8 +22,9 @@ from engine.interpreters import partial_eval as pe
 from engine.interpreters import transpose as tr
 from engine.interpreters.tracing import JaxprTracer, trace_to_jaxpr
 
+from . import custom_rules_view as crv
 from .base import Stepper, arg_aval, check_argnums, flatten_fun, fun_name
-from .events import JVPStep, PEStep, Residual, TransposeStep
+from .events import JVPStep, PEStep, RematInfo, Residual, TransposeStep
 from .jaxpr_text import JaxprText
 from .recording import (
     TraceNames,
@@ -123,8 +124,16 @@ class GradStepper(Stepper):
     (residuals[, output cotangents] -> input cotangents), ``final_jaxpr`` (==
     ``make_jaxpr(grad(f))(*args)``); each with a ``JaxprText`` in ``texts[stage]``.
     ``eqn_kinds[stage]``: per equation, "primal"/"tangent", "known", "linear" or
-    "forward"/"backward"/"other". ``residuals``: [Residual]. ``error``: ErrorInfo from
-    the first stage that failed (later stages are then absent).
+    "forward"/"backward"/"other". ``residuals``: [Residual]; ``saved_residuals``: them
+    as ``print_saved_residuals`` prints them. ``error``: ErrorInfo from the first stage
+    that failed (later stages are then absent).
+
+    Custom rules and checkpoints: a step's ``custom_rules`` ([CustomRuleRun]) names the
+    user's ``custom_jvp`` rule / ``custom_vjp`` ``fwd`` / ``bwd`` (and its line) that ran
+    inside it (JVP and transpose steps, with the equations it emitted) or that bound its
+    primitive (partial-eval steps); ``remat`` (RematInfo) on the partial-eval and
+    transpose steps of a ``checkpoint`` lists what its policy saved and what the
+    backward pass recomputes.
     """
 
     title = "Autodiff"
@@ -139,6 +148,8 @@ class GradStepper(Stepper):
         self.texts = {}
         self.eqn_kinds = {}
         self.residuals = []
+        self.saved_residuals = []
+        self.residual_sources = []
         self.jvp_jaxpr = self.known_jaxpr = self.linear_jaxpr = None
         self.transpose_jaxpr = self.final_jaxpr = None
         self._progress, self._argnums = progress, argnums
@@ -192,7 +203,7 @@ class GradStepper(Stepper):
             spans = _rules_on(rec, ev, "jvp", top)
             if spans:  # (else emitted outside any JVP rule: instantiating a zero output)
                 emitted.setdefault(spans[0].call, []).append((ev, i))
-        steps = []
+        steps, by_call = [], {}
         for b in rec.of(events.RuleStarted):
             t = rec.traces.get(b.trace)
             if b.interpreter != "jvp" or t is None or t.parent_trace != top:
@@ -217,6 +228,13 @@ class GradStepper(Stepper):
             for _, i in eqns:
                 (step.tangent_eqns if kinds[i] == "tangent" else step.primal_eqns).append(i)
             steps.append(step)
+            by_call[b.call] = step
+
+        def index(ev):
+            return text.index.get(id(ev.eqn)) if ev.trace == top else None
+
+        for step, run in crv.rules_inside(rec, by_call, index):
+            step.custom_rules.append(run)
         self._add_stage("jvp", steps)
 
     # ------------------------------------------------------------------ stage 2: partial eval
@@ -246,7 +264,7 @@ class GradStepper(Stepper):
         self.eqn_kinds["partial_eval"] = ["known"] * len(closed.jaxpr.eqns)
         self.eqn_kinds["linear"] = ["linear"] * len(lin.jaxpr.eqns)
         names = TraceNames(rec)
-        steps, by_call = [], {}
+        steps, by_call, begins = [], {}, {}
         for b in rec.of(events.RuleStarted):
             t = rec.traces.get(b.trace)
             if b.interpreter != "partial_eval" or t is None or t.parent_trace != top:
@@ -259,6 +277,10 @@ class GradStepper(Stepper):
                 known=b.rule is None,
                 via=via,
             )
+            bound = crv.rule_binding(rec, b)
+            if bound is not None:
+                step.custom_rules.append(bound)
+            begins[b.call] = b
             steps.append(step)
 
         def step_of(call):
@@ -284,6 +306,20 @@ class GradStepper(Stepper):
             if step is not None:
                 step.known_eqns.append(i)
         self._residuals(closed, lin, ktext, ltext, steps)
+        arg_names = crv.argument_names(a.f, a.args)
+        self.residual_sources = [
+            crv.residual_source(r, ktext, arg_names)[1] for r in self.residuals
+        ]
+        self.saved_residuals = crv.saved_residual_lines(ktext, self.residuals, arg_names)
+        for ev in rec.of(events.RematDecision):
+            call = crv.owner(rec, ev, {c: c for c in by_call})
+            if call is None:
+                continue  # a checkpoint inside a sub-jaxpr (a scan body's)
+            operands = [
+                ktext.name(x.var) if isinstance(x, JaxprTracer) else None
+                for x in begins[call].inputs
+            ]
+            by_call[call].remat = crv.remat_info(ev, operands)
         self._add_stage("partial_eval", steps)
 
     def _residuals(self, known, lin, ktext, ltext, steps):
@@ -357,7 +393,7 @@ class GradStepper(Stepper):
         for e in lin.jaxpr.eqns:
             linear_vars.update(e.outvars)
         top_eqns = {id(ev): i for ev, i in _top_eqns(rec, top, text)}
-        steps, pending, nested, contrib = [], {}, 0, {}
+        steps, pending, nested, contrib, by_call = [], {}, 0, {}, {}
         for ev in rec.events:
             if isinstance(ev, events.EqnTransposed):
                 begin = rec.begin_of(ev.parent)
@@ -394,6 +430,7 @@ class GradStepper(Stepper):
                 for j in emitted:
                     kinds[j] = "backward"
                 steps.append(step)
+                by_call[ev.call] = step
                 nested = 0
             elif id(ev) in top_eqns:
                 j = top_eqns[id(ev)]
@@ -409,7 +446,37 @@ class GradStepper(Stepper):
                 elif child is not None:
                     pending.setdefault(child.call, []).append(j)
         self.eqn_kinds["transpose"] = kinds
+        by_event = {}
+        for ev, i in _top_eqns(rec, top, text):
+            by_event[id(ev)] = i
+        for step, run in crv.rules_inside(rec, by_call, lambda ev: by_event.get(id(ev))):
+            step.custom_rules.append(run)
+        for call, step in by_call.items():
+            if step.primitive == crv.REMAT_PRIMITIVE:
+                step.remat = self._remat_backward(rec, call, step)
         self._add_stage("transpose", steps)
+
+    def _remat_backward(self, rec, call, step):
+        """A checkpoint's transpose: the residuals it reads and what it recomputes."""
+        lin = self.linear_jaxpr.jaxpr
+        ltext = self.texts["linear"]
+        policy = ""
+        for pe_step in self.stage_steps.get("partial_eval", []):
+            if pe_step.remat is not None and step.forward_eqn in pe_step.linear_eqns:
+                policy = pe_step.remat.policy
+        res_index = {v: r for r, v in enumerate(lin.constvars)}
+        saved = []
+        for v in lin.eqns[step.forward_eqn].invars:
+            r = res_index.get(v) if type(v) is core.Var else None
+            if r is not None:
+                src = self.residual_sources[r] if r < len(self.residual_sources) else ""
+                saved.append(f"{ltext.name(v)}:{self.residuals[r].aval} {src}".rstrip())
+        recomputed = crv.recomputation_events(rec, call)
+        return RematInfo(
+            policy=policy,
+            saved=saved,
+            recomputed=[crv.eqn_label(ev.eqn) for ev in recomputed],
+        )
 
     def _primal_out_aval(self):
         return self.known_jaxpr.jaxpr.outvars[0].aval

@@ -63,6 +63,39 @@ class Value:
 
 
 @dataclass
+class CustomRuleRun:
+    """A user's custom differentiation rule (``custom_jvp`` / ``custom_vjp``) the engine
+    ran: ``relation`` "ran" (inside this step's rule: its equations are this step's) or
+    "bound" (this step's primitive was bound by the user's rule)."""
+
+    rule_kind: str  # "jvp" (custom_jvp), "fwd" or "bwd" (custom_vjp)
+    function: str  # the custom function's name
+    rule: str  # the rule function's name
+    source: SourceLine | None  # where the rule is defined (its first line)
+    relation: str = "ran"
+    eqns: list = field(default_factory=list)  # indices into the stage's jaxpr it emitted
+    primitives: list = field(default_factory=list)  # what it bound, in order (all levels)
+    out_avals: list = field(default_factory=list)
+
+    def label(self):
+        where = f" ({self.source.where()})" if self.source else ""
+        return f"{self.rule}{where}"
+
+
+@dataclass
+class RematInfo:
+    """A ``checkpoint`` split by its policy (partial-eval stage) or its recomputation in
+    the backward pass (transpose stage)."""
+
+    policy: str
+    saved: (
+        list  # ["f32[3] output of dot_general from file:line (f)", ...] kept from the forward pass
+    )
+    recomputed: list  # ["sin from file:line", ...] forward equations run again in the backward pass
+    known: int = 0  # partial eval: known equations run now
+
+
+@dataclass
 class EqnStep:
     """Tracing stepper: one equation emitted."""
 
@@ -96,6 +129,7 @@ class JVPStep:
     tangent_out_zero: list
     primal_eqns: list = field(default_factory=list)  # indices into the JVP jaxpr
     tangent_eqns: list = field(default_factory=list)
+    custom_rules: list = field(default_factory=list)  # [CustomRuleRun]
 
 
 @dataclass
@@ -111,6 +145,8 @@ class PEStep:
     linear_eqns: list = field(default_factory=list)  # indices into the linear jaxpr
     residuals: list = field(default_factory=list)  # residual indices its eqns produced
     link: str = ""  # "recorded": linear_eqns are those its rule span recorded; "" if none
+    custom_rules: list = field(default_factory=list)  # [CustomRuleRun]
+    remat: RematInfo | None = None  # a checkpoint's saved vs recomputed values
 
 
 @dataclass
@@ -139,6 +175,8 @@ class TransposeStep:
     accumulate_eqns: list = field(default_factory=list)  # add_any's summing cotangents
     nested_steps: int = 0  # equations transposed inside it (a scan's body)
     cotangents: dict = field(default_factory=dict)  # linear var -> [contributions]
+    custom_rules: list = field(default_factory=list)  # [CustomRuleRun]
+    remat: RematInfo | None = None  # a checkpoint's saved vs recomputed values
 
 
 @dataclass

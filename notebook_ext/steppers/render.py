@@ -11,6 +11,8 @@ import html
 
 from visualize.render_html import highlight_python, page_css
 
+from . import custom_rules_view
+
 WINDOW = 40  # equations shown around the current ones
 SOURCE_CONTEXT = 12  # source lines shown either side of the current one
 FULL_LIMIT = 300  # a final jaxpr up to this many equations is shown whole
@@ -71,7 +73,7 @@ def e(s):
 
 def css():
     """The whole stylesheet (visualize's, with the theme, and the steppers' rules)."""
-    return page_css() + _CSS
+    return page_css() + _CSS + custom_rules_view.CSS
 
 
 def root(inner, theme=None):
@@ -400,6 +402,9 @@ def grad_view(st, stage=None, i=None, theme=None):
     else:
         text = st.texts["final"]
         kinds = st.eqn_kinds.get("final")
+        if st.saved_residuals:
+            lines = "".join(line_div(x, "gj-st-saved") for x in st.saved_residuals)
+            grid.append(pane("Saved residuals (print_saved_residuals)", lines, code=False))
         grid.append(
             pane(
                 "Final jaxpr",
@@ -408,8 +413,25 @@ def grad_view(st, stage=None, i=None, theme=None):
                 wide=True,
             )
         )
+    grid = _custom_panes(st, stage, step) + grid
     parts.append('<div class="gj-st-grid">' + "".join(grid) + "</div>")
     return root("".join(parts), theme)
+
+
+def _custom_panes(st, stage, step):
+    """Panes for a custom rule that ran in (or bound) the step, and a checkpoint's
+    saved vs recomputed values."""
+    out = []
+    runs = getattr(step, "custom_rules", None)
+    if runs:
+        text = st.texts.get(stage)
+        title = "Custom rule" if runs[0].relation == "ran" else "Bound by a custom rule"
+        out.append(pane(title, custom_rules_view.rules_html(runs, text.eqn_text), code=False))
+    remat = getattr(step, "remat", None)
+    if remat is not None:
+        body = custom_rules_view.remat_html(remat, stage)
+        out.append(pane("Checkpoint: saved vs recomputed", body, code=False))
+    return out + ([_BREAK] if out else [])
 
 
 def _whole(text, kinds):
