@@ -538,6 +538,37 @@ def with_sharding_constraint_and_reshard():
     assert em_[0] == jm_[0] and phrase in em_[1] and phrase in jm_[1]
 
 
+@case
+def visualize_and_inspect_array_sharding():
+    engine, _, jax, _ = _libs()
+    from engine.sharding.visual import sharding_blocks
+
+    em, jm = _meshes()
+    x = np.ones((8, 4), np.float32)
+    for spec in [("x",), ("x", "y"), (), (None, "y"), (("y", "x"),)]:
+        ea = engine.device_put(x, engine.NamedSharding(em, engine.P(*spec)))
+        ja = jax.device_put(x, jax.NamedSharding(jm, jax.P(*spec)))
+        expect: dict = {}
+        for d, idx in ja.sharding.devices_indices_map(x.shape).items():
+            key = tuple(s.indices(n)[:2] for s, n in zip(idx, x.shape))
+            expect.setdefault(key, []).append(d.id)
+        got = {b.ranges: list(b.device_ids) for b in sharding_blocks(x.shape, ea.sharding)}
+        assert got == {k: sorted(v) for k, v in expect.items()}, spec
+        text = engine.debug.visualize_array_sharding(ea)
+        for ids in got.values():
+            assert f"CPU {','.join(map(str, ids))}" in text
+        seen_e, seen_j = [], []
+        engine.debug.inspect_array_sharding(ea, callback=seen_e.append)
+        jax.debug.inspect_array_sharding(ja, callback=seen_j.append)
+        assert [repr(s) for s in seen_e] == [repr(s) for s in seen_j]
+    try:
+        engine.jit(lambda a: engine.debug.inspect_array_sharding(a, callback=print))(ea)
+    except NotImplementedError as e:
+        assert "inspect_array_sharding inside a transformation" in str(e)
+    else:
+        raise AssertionError("expected NotImplementedError")
+
+
 # ---------------------------------------------------------------- the subprocess
 
 
