@@ -94,11 +94,26 @@ def jvp(
     store: list[Any] = []
     flat_fun = _flatten_fun(fun, tree_p, store)
     out_p, out_t = jvp_mod.jvp_flat(flat_fun, flat_p, tans)
+    out_t = [_weak_as_primal(p, t, flat_t) for p, t in zip(out_p, out_t)]
     out_tree = store[0]
     if has_aux:
         (p, aux), (t, _) = tree_unflatten(out_tree, out_p), tree_unflatten(out_tree, out_t)
         return p, t, aux
     return tree_unflatten(out_tree, out_p), tree_unflatten(out_tree, out_t)
+
+
+def _weak_as_primal(primal, tangent, tangents_in):
+    """The output tangent, weakly typed where its primal is. JAX's jnp functions are
+    jitted, and a jitted function's tangents take their primals' weak types; a tangent
+    passed through untouched stays the caller's value, as in JAX."""
+    if any(tangent is t for t in tangents_in):
+        return tangent
+    pa, ta = core.get_aval(primal), core.get_aval(tangent)
+    if pa.weak_type and not ta.weak_type and pa.dtype == ta.dtype:
+        from . import lax
+
+        return lax.convert_element_type(tangent, ta.dtype, True)
+    return tangent
 
 
 def linearize(fun: Callable[..., Any], *primals: Any, has_aux: bool = False) -> tuple[Any, ...]:
@@ -496,6 +511,56 @@ def _std_basis(flat):
     return out, total
 
 
+def _float0_as_zeros(t, y):
+    """A float0 tangent (of an integer output) as zeros of the output's dtype."""
+    ta = core.get_aval(t)
+    if ta.dtype != dtypes.float0:
+        return t
+    from . import lax
+
+    return lax.full(ta.shape, 0, core.get_aval(y).dtype)
+
+
+def _cast_like(x, example):
+    """``x`` with ``example``'s dtype and weak type (complex to real drops the imaginary
+    part), as JAX casts each Jacobian block."""
+    from . import lax
+
+    xa, ea = core.get_aval(x), core.get_aval(example)
+    if xa.dtype == ea.dtype and xa.weak_type == ea.weak_type:
+        return x
+    if dtypes.is_complex(xa.dtype) and not dtypes.is_complex(ea.dtype):
+        x = lax.real(x)
+    return lax.convert_element_type(x, ea.dtype, ea.weak_type)
+
+
+def _check_output_dtype(name, out, holomorphic, integer_ok):
+    """jacfwd / jacrev's checks of the function's output dtypes, with JAX's messages."""
+    for leaf in tree_util.tree_leaves(out):
+        dt = core.get_aval(leaf).dtype
+        if holomorphic:
+            if not dtypes.is_complex(dt):
+                raise TypeError(
+                    f"{name} with holomorphic=True requires outputs with complex dtype, "
+                    f"but got {dt.name}."
+                )
+        elif integer_ok:
+            continue
+        elif dtypes.is_complex(dt):
+            raise TypeError(
+                f"{name} requires real-valued outputs (output dtype that is a sub-dtype of "
+                f"np.floating), but got {dt.name}. For holomorphic differentiation, pass "
+                "holomorphic=True. For differentiation of non-holomorphic functions involving "
+                "complex outputs, use jax.vjp directly."
+            )
+        elif not dtypes.is_float(dt):
+            raise TypeError(
+                f"{name} requires real-valued outputs (output dtype that is a sub-dtype of "
+                f"np.floating), but got {dt.name}. For differentiation of functions with "
+                "integer outputs, use jax.vjp directly."
+            )
+
+
 def jacfwd(
     fun: Callable[..., Any],
     argnums: int | Sequence[int] = 0,
@@ -514,12 +579,16 @@ def jacfwd(
             tans = tree_unflatten(dyn_tree, tangent_leaves)
             if has_aux:
                 y, t, aux = jvp(f_partial, dyn, tans, has_aux=True)
-                return y, t, aux
-            y, t = jvp(f_partial, dyn, tans)
-            return y, t
+            else:
+                (y, t), aux = jvp(f_partial, dyn, tans), None
+            _check_output_dtype("jacfwd", y, holomorphic, integer_ok=True)
+            t = tree_map(_float0_as_zeros, t, y)
+            return (y, t, aux) if has_aux else (y, t)
 
         res = vmap(push, out_axes=-1 if not has_aux else (None, -1, None))(*basis)
         y, jac_flat = res[0], res[1]
+        # As JAX: each Jacobian has its output's dtype and weak type.
+        jac_flat = tree_map(_cast_like, jac_flat, y)
 
         # jac leaves: out_shape + (n,) -> split n into each input's shape
         def split(t):
@@ -553,11 +622,14 @@ def jacrev(
     def jacfun(*args, **kwargs):
         f_partial, dyn = _diff_args(fun, args, kwargs, argnums, allow_int, holomorphic, "jacrev")
         y, pullback, aux = _vjp_maybe_aux(f_partial, dyn, has_aux)
+        _check_output_dtype("jacrev", y, holomorphic, integer_ok=False)
         flat_y, y_tree = tree_flatten(y)
         basis, n = _std_basis(flat_y)
         cts = vmap(lambda *b: pullback(tree_unflatten(y_tree, b)))(*basis)
         # cts: tuple over dyn args of leaves with leading n -> reshape n into each output
         flat_ct, ct_tree = tree_flatten(cts)
+        # As JAX: each Jacobian has its input's dtype and weak type.
+        flat_ct = [_cast_like(ct, x) for ct, x in zip(flat_ct, tree_util.tree_leaves(dyn))]
 
         def per_output(ct):
             outs, off = [], 0

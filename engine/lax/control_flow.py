@@ -626,9 +626,11 @@ def _while_lowering(ctx, *args, cond_jaxpr, body_jaxpr, cond_nconsts, body_ncons
     return list(op.results)[nc + nb :]
 
 
-def fori_loop(lower, upper, body_fun, init_val):
-    """``for i in range(lower, upper): val = body_fun(i, val)``. With Python-int bounds it
-    is a ``scan`` (reverse-differentiable), otherwise a ``while``."""
+def fori_loop(lower, upper, body_fun, init_val, *, unroll=None):
+    """``for i in range(lower, upper): val = body_fun(i, val)``. With concrete bounds it
+    is a ``scan`` (reverse-differentiable) whose index starts as a Python int, so it is
+    weakly typed as in JAX; otherwise a ``while`` on the bounds' common type."""
+    from .convert import convert_element_type
     from .elementwise import add
     from .logic import lt
 
@@ -638,13 +640,16 @@ def fori_loop(lower, upper, body_fun, init_val):
     hi_dt = dtypes.canonicalize_dtype(dtypes.dtype_of(upper))
     # differing bounds are allowed only when both are signed ints and exactly one is a
     # weakly typed (Python) scalar, which then takes the other's type
-    signed = all(np.issubdtype(d, np.signedinteger) for d in (lo_dt, hi_dt))
-    one_weak = dtypes.is_weakly_typed(lower) != dtypes.is_weakly_typed(upper)
-    if lo_dt != hi_dt and not (signed and one_weak):
-        raise TypeError(
-            "lower and upper arguments to fori_loop must have equal types, "
-            f"got {lo_dt.name} and {hi_dt.name}"
-        )
+    dt = lo_dt
+    if lo_dt != hi_dt:
+        signed = all(np.issubdtype(d, np.signedinteger) for d in (lo_dt, hi_dt))
+        lo_weak, hi_weak = dtypes.is_weakly_typed(lower), dtypes.is_weakly_typed(upper)
+        if not (signed and lo_weak != hi_weak):
+            raise TypeError(
+                "lower and upper arguments to fori_loop must have equal types, "
+                f"got {lo_dt.name} and {hi_dt.name}"
+            )
+        dt = hi_dt if lo_weak else lo_dt
     lo_c, hi_c = core.concrete_or_none(lower), core.concrete_or_none(upper)
     static = all(
         isinstance(v, (int, np.integer))
@@ -653,13 +658,19 @@ def fori_loop(lower, upper, body_fun, init_val):
     )
     if static and lo_c is not None and hi_c is not None:
         lo, hi = int(np.asarray(lo_c)), int(np.asarray(hi_c))
-        dt = dtypes.canonicalize_dtype(np.int32)
 
         def step(carry, _):
             i, x = carry
-            return (add(i, np.asarray(1, dt)), body_fun(i, x)), None
+            return (i + 1, body_fun(i, x)), None
 
-        (_, out), _ = scan(step, (np.asarray(lo, dt), init_val), None, length=max(hi - lo, 0))
+        length = max(hi - lo, 0)
+        (_, out), _ = scan(
+            step,
+            (lo, init_val),
+            None,
+            length=length,
+            unroll=1 if unroll in (None, False) else unroll,
+        )
         return out
 
     def cond_f(c):
@@ -667,7 +678,7 @@ def fori_loop(lower, upper, body_fun, init_val):
 
     def body_f(c):
         i, hi, x = c
-        return (add(i, 1), hi, body_fun(i, x))
+        return (add(i, _one_like(i)), hi, body_fun(i, x))
 
     _, _, out = while_loop(cond_f, body_f, (lower, upper, init_val))
     return out
@@ -679,6 +690,14 @@ scan_p = Primitive("scan", multiple_results=True)
 scan_p.subjaxprs_rule = lambda p: (p["jaxpr"],)
 scan_p.pp_params = lambda p: {
     k: p[k] for k in ("jaxpr", "length", "num_carry", "num_consts", "reverse", "unroll")
+    if unroll is not None and unroll is not False and unroll != 1:
+        raise ValueError(
+            "Can only use `unroll` in `fori_loop` if the loop bounds are statically known."
+        )
+    if lo_dt != dt:
+        lower = convert_element_type(lower, dt)
+    if hi_dt != dt:
+        upper = convert_element_type(upper, dt)
 }
 
 
@@ -691,6 +710,14 @@ def scan(f, init, xs=None, length=None, reverse=False, unroll=1):
     if any(core.get_aval(x).ndim == 0 for x in xs_flat):
         raise ValueError("scan got value with no leading axis to scan over.")
     if length is not None:
+def _one_like(x):
+    """1 of ``x``'s dtype and weak type (lax ops take no Python scalars)."""
+    aval = core.get_aval(x)
+    if aval.weak_type:
+        return core.WeakScalar(1, aval.dtype)
+    return np.ones((), aval.dtype)
+
+
         lengths.add(int(length))
     if len(lengths) > 1:
         raise ValueError(f"scan got inconsistent lengths for the leading axis: {sorted(lengths)}")
