@@ -434,7 +434,7 @@ def _shard_map_impl(*args, **params):
     program, consts = convert_constvars_to_invars(program)
     outs = bind_jit(consts + list(args), program, "shard_map")
     mesh = params["mesh"]
-    if isinstance(mesh, Mesh) and mesh.size > 1:
+    if isinstance(mesh, Mesh):
         from .sharding.arrays import put
 
         outs = [put(o, NamedSharding(mesh, s)) for o, s in zip(outs, params["out_specs"])]

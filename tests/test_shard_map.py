@@ -1,11 +1,12 @@
 """shard_map with collectives on 8 CPU devices, against real JAX 0.10.2: values, output
 shardings, grad, jit and vmap of a shard_map, and JAX's errors for bad specs.
 
-Both JAX and the engine need 8 CPU devices before their backends start; when another
-test started one first (a whole-suite worker), this file reruns itself in a fresh
-process."""
+Both JAX and the engine need 8 CPU devices before their backends start, and the rest of
+the suite expects one: the tests run in a child process of their own (test_in_a_child),
+which sets the device count first."""
 
 import os
+import re
 import subprocess
 import sys
 
@@ -29,21 +30,34 @@ def _eight_devices():
     return len(jax.devices()) == 8 and len(engine.devices()) == 8
 
 
-HAVE_8 = _eight_devices()
-needs_8 = pytest.mark.skipif(not HAVE_8, reason="backend already started; run in a child")
+IN_CHILD = os.environ.get(_CHILD) == "1"
+HAVE_8 = IN_CHILD and _eight_devices()
+needs_8 = pytest.mark.skipif(not HAVE_8, reason="runs in the child process (test_in_a_child)")
 
 
-@pytest.mark.skipif(HAVE_8 or os.environ.get(_CHILD) == "1", reason="devices available here")
-def test_in_a_fresh_process():
+def rerun_in_child(path):
+    """Run the test file at ``path`` in a fresh process that can start 8 devices."""
     env = dict(os.environ, **{_CHILD: "1"})
     r = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", __file__],
+        [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", path],
         env=env,
         capture_output=True,
         text=True,
         timeout=600,
     )
     assert r.returncode == 0, r.stdout[-4000:] + r.stderr[-2000:]
+    summary = r.stdout.strip().splitlines()[-1]
+    skipped = re.search(r"(\d+) skipped", summary)
+    # every test ran there but test_in_a_child itself
+    assert " passed" in summary and (skipped is None or skipped.group(1) == "1"), summary
+
+
+in_parent_only = pytest.mark.skipif(IN_CHILD, reason="this is the child")
+
+
+@in_parent_only
+def test_in_a_child():
+    rerun_in_child(__file__)
 
 
 def meshes(shape, names):

@@ -1,0 +1,149 @@
+"""pmap (JAX 0.10.2's: jit of a shard_map over a one-axis mesh) on 8 CPU devices,
+against real JAX: values, output shardings, in/out axes, static and donated arguments,
+derivatives, the program's structure and JAX's errors."""
+
+import numpy as np
+import pytest
+
+import engine
+import engine.lax as elax
+from tests.helpers import assert_close, rand, real_jax
+from tests.test_shard_map import in_parent_only, needs_8, rerun_in_child
+
+
+@in_parent_only
+def test_in_a_child():
+    rerun_in_child(__file__)
+
+
+def both(make, *args, rtol=1e-5, atol=1e-6, **kwargs):
+    jax, _ = real_jax()
+    got = make(engine.pmap, elax)(*args, **kwargs)
+    want = make(jax.pmap, jax.lax)(*args, **kwargs)
+    assert_close(got, want, rtol=rtol, atol=atol)
+    for g, w in zip(engine.tree_util.tree_leaves(got), jax.tree_util.tree_leaves(want)):
+        assert tuple(g.sharding.spec) == tuple(w.sharding.spec), (g.sharding, w.sharding)
+        assert len(g.sharding.mesh.devices.flat) == len(w.sharding.mesh.devices.flat)
+    return got, want
+
+
+@needs_8
+@pytest.mark.parametrize("n", [8, 4, 1])
+def test_collectives(n):
+    x = rand((n, 3), seed=n)
+
+    def make(pmap, lax):
+        def member(v):
+            return (
+                v / lax.psum(v, "i"),
+                lax.pmean(v, "i"),
+                lax.pmax(v, "i"),
+                lax.all_gather(v, "i"),
+                v * lax.axis_index("i"),
+                lax.ppermute(v, "i", [(k, (k + 1) % n) for k in range(n)]),
+            )
+
+        return pmap(member, axis_name="i")
+
+    both(make, x)
+
+
+@needs_8
+def test_axes_kwargs_static_and_donated():
+    x, w = rand((4, 2, 3), seed=1), rand((3, 5), seed=2)
+    both(lambda pmap, lax: pmap(lambda a, b: a @ b, in_axes=(0, None), out_axes=1), x, w)
+    both(lambda pmap, lax: pmap(lambda a, b: a @ b, in_axes=(1, None)), np.swapaxes(x, 0, 1), w)
+    both(lambda pmap, lax: pmap(lambda a, b: (a, b), out_axes=(0, None)), x, x)
+    both(lambda pmap, lax: pmap(lambda a, *, s: a * s), x, s=np.full((4,), 2.0, np.float32))
+    both(
+        lambda pmap, lax: pmap(lambda a, k: a * k, static_broadcasted_argnums=1, axis_name="i"),
+        x,
+        3,
+    )
+    both(lambda pmap, lax: pmap(lambda a, b: a + b, donate_argnums=0), x.copy(), x)
+
+
+@needs_8
+def test_default_axis_name_and_a_data_parallel_step():
+    jax, _ = real_jax()
+    xs, ys = rand((8, 4, 3), seed=3), rand((8, 4), seed=4)
+    w = rand((3,), seed=5)
+
+    def make(pmap, lax, grad):
+        def step(w, x, y):
+            g = grad(lambda w: ((x @ w - y) ** 2).mean())(w)
+            return w - 0.1 * lax.pmean(g, "batch")
+
+        return pmap(step, axis_name="batch", in_axes=(None, 0, 0))
+
+    got = make(engine.pmap, elax, engine.grad)(w, xs, ys)
+    want = make(jax.pmap, jax.lax, jax.grad)(w, xs, ys)
+    assert_close(got, want, rtol=1e-5, atol=1e-6)
+    both(lambda pmap, lax: pmap(lambda v: v + 1), xs)
+
+
+@needs_8
+def test_grad_of_pmap():
+    jax, _ = real_jax()
+    x = rand((8, 3), seed=6)
+
+    def make(pmap, lax):
+        f = pmap(
+            lambda v, w: lax.psum(jnp_sin(lax, v * w).sum(), "i"), axis_name="i", in_axes=(0, None)
+        )
+        return lambda w: f(x, w).sum()
+
+    w = rand((3,), seed=7)
+    assert_close(
+        engine.grad(make(engine.pmap, elax))(w), jax.grad(make(jax.pmap, jax.lax))(w), rtol=1e-5
+    )
+
+
+def jnp_sin(lax, x):
+    return lax.sin(x)
+
+
+@needs_8
+def test_program_structure_matches_jax():
+    jax, _ = real_jax()
+    x = np.ones((4,), np.float32)
+    ours = engine.make_jaxpr(engine.pmap(lambda v: elax.psum(v, "i"), axis_name="i"))(x)
+    theirs = jax.make_jaxpr(jax.pmap(lambda v: jax.lax.psum(v, "i"), axis_name="i"))(x)
+
+    def shape(eqns):
+        out = []
+        for e in eqns:
+            inner = e.params.get("jaxpr")
+            sub = getattr(inner, "jaxpr", inner)
+            out.append((e.primitive.name, shape(sub.eqns) if sub is not None else None))
+        return out
+
+    assert shape(ours.jaxpr.eqns) == shape(theirs.jaxpr.eqns)
+    (jit_eqn,) = ours.jaxpr.eqns
+    assert jit_eqn.params["name"] == theirs.jaxpr.eqns[0].params["name"]
+    (smap,) = jit_eqn.params["jaxpr"].jaxpr.eqns
+    (jsmap,) = theirs.jaxpr.eqns[0].params["jaxpr"].eqns
+    assert smap.params["check_vma"] is jsmap.params["check_vma"] is False
+    assert [tuple(s) for s in smap.params["in_specs"]] == [
+        tuple(s) for s in jsmap.params["in_specs"]
+    ]
+
+
+@needs_8
+def test_errors():
+    jax, _ = real_jax()
+    for pmap in (jax.pmap, engine.pmap):
+        with pytest.raises(
+            ValueError, match="pmap requires at least one argument with a mapped axis"
+        ):
+            pmap(lambda a: a, in_axes=None)(np.ones(3))
+        with pytest.raises(TypeError, match="pmap in_axes must be an int, None, or"):
+            pmap(lambda a: a, in_axes="x")
+        with pytest.raises(
+            ValueError, match="static_broadcasted_argnums=.* but was called with only"
+        ):
+            pmap(lambda a, b: a, static_broadcasted_argnums=2)(np.ones(2), 1)
+        with pytest.raises(ValueError, match="implies that array axis 0 is partitioned 8 times"):
+            pmap(lambda a: a)(np.ones((9, 2)))
+    # the session still works
+    both(lambda pmap, lax: pmap(lambda v: lax.psum(v, "i"), axis_name="i"), rand((2, 2)))
