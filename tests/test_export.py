@@ -323,3 +323,52 @@ def test_exported_calls_nest_and_run_in_jax():
         np.testing.assert_allclose(np.asarray(outer.call(X)), expected, rtol=1e-6)
         theirs = jexport.deserialize(outer.serialize())
         np.testing.assert_allclose(np.asarray(theirs.call(X)), expected, rtol=1e-6)
+
+
+Pair = __import__("collections").namedtuple("Pair", ["w", "b"])
+
+
+class Box:
+    def __init__(self, v, tag):
+        self.v, self.tag = v, tag
+
+
+def test_custom_pytree_nodes_serialize_both_ways():
+    jax, _, jexport = jx()
+    engine.tree_util.register_pytree_node(Box, lambda b: ((b.v,), b.tag), lambda t, c: Box(c[0], t))
+    jax.tree_util.register_pytree_node(Box, lambda b: ((b.v,), b.tag), lambda t, c: Box(c[0], t))
+    for mod in (export, jexport):
+        mod.register_namedtuple_serialization(Pair, serialized_name="test_export.Pair")
+        mod.register_pytree_node_serialization(
+            Box,
+            serialized_name="test_export.Box",
+            serialize_auxdata=lambda tag: tag.encode(),
+            deserialize_auxdata=lambda data: data.decode(),
+        )
+
+    def f(p, box):
+        return Pair(w=p.w * 2, b=p.b + box.v)
+
+    args = (Pair(X, X), Box(X, "tag"))
+    ours = export.export(engine.jit(f))(*args)
+    theirs = jexport.export(jax.jit(f))(*args)
+    assert str(ours.in_tree) == str(theirs.in_tree)
+    from_ours = jexport.deserialize(ours.serialize())
+    from_theirs = export.deserialize(theirs.serialize())
+    assert str(from_ours.in_tree) == str(from_theirs.in_tree) == str(theirs.in_tree)
+    expected = f(*args)
+    for got in (from_ours.call(*args), from_theirs.call(*args)):
+        assert type(got) is Pair
+        assert_close(tuple(got), tuple(expected))
+    with pytest.raises(ValueError, match="Duplicate serialization registration"):
+        export.register_namedtuple_serialization(Pair, serialized_name="other")
+
+
+def test_unregistered_custom_node_errors_like_jax():
+    jax, _, jexport = jx()
+    Unreg = __import__("collections").namedtuple("Unreg", ["a"])
+    phrase = "Cannot serialize PyTreeDef containing an unregistered type"
+    with pytest.raises(ValueError, match=phrase):
+        jexport.export(jax.jit(lambda u: u.a))(Unreg(X)).serialize()
+    with pytest.raises(ValueError, match=phrase):
+        export.export(engine.jit(lambda u: u.a))(Unreg(X)).serialize()

@@ -10,6 +10,10 @@ from .exported import (
     default_export_platform,
     export,
 )
+from .pytree_serialization import (
+    register_namedtuple_serialization,
+    register_pytree_node_serialization,
+)
 from .serialization import deserialize
 from .shape_poly import (
     DimExpr,
@@ -37,6 +41,8 @@ __all__ = [
     "deserialize",
     "export",
     "is_symbolic_dim",
+    "register_namedtuple_serialization",
+    "register_pytree_node_serialization",
     "symbolic_args_specs",
     "symbolic_shape",
 ]

@@ -13,6 +13,7 @@ from .. import dtypes, tree_util
 from ..core import ShapedArray
 from . import flatbuf, shape_poly
 from .exported import DisabledSafetyCheck, Exported
+from .pytree_serialization import deserialization_registry, serialization_registry
 
 # table Exported: field slots
 _VERSION, _FUN_NAME, _IN_TREE, _IN_AVALS, _OUT_TREE, _OUT_AVALS = 0, 1, 2, 3, 4, 5
@@ -103,8 +104,23 @@ def _tree_table(tree: Any) -> flatbuf.Table:
                     f" Found key {k} of type {type(k)}."
                 )
         t.child(2, _strs(keys))
+    elif node[0] in serialization_registry:
+        kind = _TREE_CUSTOM
+        name, serialize_aux = serialization_registry[node[0]]
+        data = serialize_aux(node[1])
+        if not isinstance(data, (bytes, bytearray)):
+            raise ValueError(
+                "The custom serialization function for `node_type` must return a `bytes` "
+                f"object. It returned a {type(data)}."
+            )
+        t.child(3, flatbuf.Str(name.encode()))
+        t.child(4, flatbuf.ScalarVec("u8", list(bytes(data))))
     else:
-        raise ValueError(f"Cannot serialize PyTreeDef containing an unregistered type `{node[0]}`.")
+        raise ValueError(
+            f"Cannot serialize PyTreeDef containing an unregistered type `{node[0]}`. "
+            "Use `export.register_pytree_node_serialization` or "
+            "`export.register_namedtuple_serialization`."
+        )
     t.scalar(0, "i8", kind)
     if children:
         t.child(1, flatbuf.TableVec([_tree_table(c) for c in children]))
@@ -195,10 +211,15 @@ def _read_tree_value(v: flatbuf.View, leaves: Any) -> Any:
     if kind == _TREE_DICT:
         return dict(zip(v.strings(2), children))
     if kind == _TREE_CUSTOM:
-        raise NotImplementedError(
-            f"deserializing a PyTreeDef with the custom node '{v.string(3)}' "
-            "(register_pytree_node_serialization is not supported by this engine)"
-        )
+        name = v.string(3) or ""
+        if name not in deserialization_registry:
+            raise ValueError(
+                f"Cannot deserialize a PyTreeDef containing an unregistered type `{name}`. "
+                "Use `export.register_pytree_node_serialization` or "
+                "`export.register_namedtuple_serialization`."
+            )
+        _nodetype, deserialize_aux, from_children = deserialization_registry[name]
+        return from_children(deserialize_aux(v.bytes_(4)), children)
     raise ValueError(f"Cannot deserialize PyTreeDef with unknown kind: {kind}")
 
 
