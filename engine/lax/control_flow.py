@@ -672,6 +672,14 @@ def fori_loop(lower, upper, body_fun, init_val, *, unroll=None):
             unroll=1 if unroll in (None, False) else unroll,
         )
         return out
+    if unroll is not None and unroll is not False and unroll != 1:
+        raise ValueError(
+            "Can only use `unroll` in `fori_loop` if the loop bounds are statically known."
+        )
+    if lo_dt != dt:
+        lower = convert_element_type(lower, dt)
+    if hi_dt != dt:
+        upper = convert_element_type(upper, dt)
 
     def cond_f(c):
         return lt(c[0], c[1])
@@ -684,20 +692,20 @@ def fori_loop(lower, upper, body_fun, init_val, *, unroll=None):
     return out
 
 
+def _one_like(x):
+    """1 of ``x``'s dtype and weak type (lax ops take no Python scalars)."""
+    aval = core.get_aval(x)
+    if aval.weak_type:
+        return core.WeakScalar(1, aval.dtype)
+    return np.ones((), aval.dtype)
+
+
 # ============================================================================ scan
 
 scan_p = Primitive("scan", multiple_results=True)
 scan_p.subjaxprs_rule = lambda p: (p["jaxpr"],)
 scan_p.pp_params = lambda p: {
     k: p[k] for k in ("jaxpr", "length", "num_carry", "num_consts", "reverse", "unroll")
-    if unroll is not None and unroll is not False and unroll != 1:
-        raise ValueError(
-            "Can only use `unroll` in `fori_loop` if the loop bounds are statically known."
-        )
-    if lo_dt != dt:
-        lower = convert_element_type(lower, dt)
-    if hi_dt != dt:
-        upper = convert_element_type(upper, dt)
 }
 
 
@@ -710,14 +718,6 @@ def scan(f, init, xs=None, length=None, reverse=False, unroll=1):
     if any(core.get_aval(x).ndim == 0 for x in xs_flat):
         raise ValueError("scan got value with no leading axis to scan over.")
     if length is not None:
-def _one_like(x):
-    """1 of ``x``'s dtype and weak type (lax ops take no Python scalars)."""
-    aval = core.get_aval(x)
-    if aval.weak_type:
-        return core.WeakScalar(1, aval.dtype)
-    return np.ones((), aval.dtype)
-
-
         lengths.add(int(length))
     if len(lengths) > 1:
         raise ValueError(f"scan got inconsistent lengths for the leading axis: {sorted(lengths)}")
