@@ -371,7 +371,7 @@ _COLLECTIVES = ("all-reduce", "all-gather", "reduce-scatter", "all-to-all", "col
 
 
 def _collective_counts(text):
-    return {c: len(re.findall(rf"= \S+ {c}(?:-start)?\(", text)) for c in _COLLECTIVES}
+    return {c: len(re.findall(rf" {c}(?:-start)?\(", text)) for c in _COLLECTIVES}
 
 
 @case
