@@ -5,6 +5,7 @@ sharding is always "unspecified" (the engine exports for one device)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -194,7 +195,7 @@ def _read_aval(v: flatbuf.View, scope: shape_poly.SymbolicScope) -> ShapedArray:
     if kind not in _KIND_TO_DTYPE:
         raise NotImplementedError(f"deserializing arrays of dtype kind {kind}")
     shape = shape_poly.symbolic_shape(",".join(v.strings(1)), scope=scope)
-    return ShapedArray(shape, _KIND_TO_DTYPE[kind])
+    return ShapedArray(shape, _KIND_TO_DTYPE[kind])  # type: ignore[arg-type]  # symbolic dims
 
 
 def _read_tree_value(v: flatbuf.View, leaves: Any) -> Any:
@@ -273,5 +274,16 @@ def _read_exported(v: flatbuf.View) -> Exported:
         calling_convention_version=v.scalar(_CALLING_CONVENTION, "u16"),
         module_kept_var_idx=tuple(v.scalars(_KEPT_VAR_IDX, "u16")),
         uses_global_constants=bool(v.scalar(_USES_GLOBAL_CONSTANTS, "bool")),
-        _get_vjp=None if vjp is None else (lambda _exp, _v=vjp: _read_exported(_v)),
+        _get_vjp=None if vjp is None else _vjp_reader(vjp),
     )
+
+
+def _vjp_reader(v: flatbuf.View) -> Callable[[Exported], Exported]:
+    made: list[Exported] = []
+
+    def get(_primal: Exported) -> Exported:
+        if not made:
+            made.append(_read_exported(v))
+        return made[0]
+
+    return get

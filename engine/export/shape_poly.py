@@ -706,7 +706,7 @@ def symbolic_args_specs(
     out = []
     for x, spec in zip(leaves, specs):
         shape = symbolic_shape(spec, scope=scope, like=tuple(x.shape))
-        out.append(api.ShapeDtypeStruct(shape, x.dtype))
+        out.append(api.ShapeDtypeStruct(shape, x.dtype))  # type: ignore[arg-type]
     return tree_util.tree_unflatten(tree, out)
 
 
