@@ -135,6 +135,15 @@ def broadcast_in_dim(x, out_aval, dims):
     return hlo.broadcast_in_dim(ir_type(out_aval), x, list(dims))
 
 
+def reshape(x, out_aval):
+    """stablehlo.reshape, or dynamic_reshape when ``out_aval`` has symbolic dimensions."""
+    if not all(type(d) is int for d in out_aval.shape):
+        from ..export.poly_lowering import shape_tensor
+
+        return hlo.dynamic_reshape(ir_type(out_aval), x, shape_tensor(out_aval.shape))
+    return hlo.reshape(ir_type(out_aval), x)
+
+
 def convert(x, aval_in, dtype):
     if aval_in.dtype == np.dtype(dtype):
         return x

@@ -3,6 +3,8 @@ concatenate, copy and iota; and the helpers built on them (expand_dims, full, co
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from jaxlib.mlir.dialects import stablehlo as hlo
 
@@ -170,7 +172,7 @@ reshape_p = Primitive("reshape")
 
 def reshape(operand, new_sizes, dimensions=None, *, out_sharding=None):
     """Reshape (in row-major order) after transposing by ``dimensions`` if given."""
-    new_sizes = tuple(int(d) for d in new_sizes)
+    new_sizes = core.ShapedArray(new_sizes, np.float32).shape  # ints, or symbolic
     aval = core.get_aval(operand)
     if dimensions is not None:
         dimensions = tuple(int(d) for d in dimensions)
@@ -185,7 +187,7 @@ def reshape(operand, new_sizes, dimensions=None, *, out_sharding=None):
 def _reshape_abstract_eval(x, *, new_sizes, dimensions, sharding):
     if any(d < 0 for d in new_sizes):
         raise TypeError(f"reshape new_sizes must all be nonnegative, got {new_sizes}.")
-    if int(np.prod(new_sizes, dtype=np.int64)) != x.size:
+    if math.prod(new_sizes) != x.size:
         raise TypeError(
             f"reshape total size must be unchanged, got new_sizes {new_sizes} (of "
             f"total size {int(np.prod(new_sizes, dtype=np.int64))}) for shape "
@@ -203,7 +205,7 @@ def _reshape_abstract_eval(x, *, new_sizes, dimensions, sharding):
 def _reshape_lowering(ctx, x, *, new_sizes, dimensions, sharding):
     if dimensions is not None:
         x = hlo.transpose(x, list(dimensions))
-    return hlo.reshape(lowering.ir_type(ctx.avals_out[0]), x)
+    return lowering.reshape(x, ctx.avals_out[0])
 
 
 def _reshape_transpose(ct, x, *, new_sizes, dimensions, sharding):

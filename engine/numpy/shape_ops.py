@@ -4,6 +4,7 @@ flipping, rolling and padding."""
 from __future__ import annotations
 
 import builtins
+import math
 import operator
 
 import numpy as np
@@ -67,7 +68,8 @@ __all__ = [
 
 
 def _prod(xs):
-    return int(np.prod(xs, dtype=np.int64))
+    p = math.prod(xs)
+    return p if hasattr(p, "_is_symbolic_dim") else int(p)  # symbolic: engine.export
 
 
 def reshape(a, shape=None, order="C", *, newshape=None, copy=None):
@@ -86,7 +88,7 @@ def _infer_shape(old, shape):
     if isinstance(shape, (int, np.integer)):
         shape = (shape,)
     shape = tuple(
-        operator.index(d)
+        (d if hasattr(d, "_is_symbolic_dim") else operator.index(d))
         if not isinstance(d, core.Tracer)
         else int(concrete_value(d, "reshape's shape"))
         for d in shape

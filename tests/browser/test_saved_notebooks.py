@@ -1,0 +1,296 @@
+"""Lessons survive saving (issue 13 item 2), in a real JupyterLab: a notebook's widgets
+are run and stepped, the notebook is saved with its outputs, the server is stopped, and
+a new server (with no kernel the notebook could use) reopens it. With no kernel, every
+widget's static copy shows, at the step the user was on, and the steppers' recorded
+steps can be stepped through (CSS only: nothing runs). While the live widget is on the
+page, its static copy is hidden (computed style)."""
+
+import contextlib
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+
+import pytest
+
+try:
+    import nbformat
+except ImportError:  # the browser_requirements fixture skips (or fails) and says why
+    nbformat = None
+
+SETUP = """\
+%load_ext notebook_ext
+import notebook_ext
+import engine as jax
+import engine.numpy as jnp
+
+def f(x):
+    y = jnp.sin(x)
+    z = y * x
+    return jnp.sum(z)
+
+x = jnp.arange(4.0)
+"""
+CELLS = [
+    SETUP,
+    "notebook_ext.trace_stepper(f, x)",
+    "notebook_ext.grad_stepper(f, x)",
+    "notebook_ext.fusion_stepper(f, x)",
+    "notebook_ext.explore(f, x, measure=False)",
+]
+KERNEL_IDLE_JS = """() => {
+  const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;
+  const k = w && w.sessionContext && w.sessionContext.session && w.sessionContext.session.kernel;
+  return !!k && k.status === 'idle' && k.connectionStatus === 'connected';
+}"""
+VISIBLE_STEPS_JS = """(el) => [...el.querySelectorAll('.gj-deck-step')]
+  .filter(s => getComputedStyle(s).display !== 'none')
+  .map(s => s.dataset.track + ':' + s.dataset.step)"""
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def jupyter_lab(home, root, extra=()):
+    """A `jupyter lab` on ``root`` whose config, data (the notebook-signing secret and
+    database) and settings live under ``home``, so a second server trusts what the
+    first one saved."""
+    env = dict(
+        os.environ,
+        JUPYTER_CONFIG_DIR=str(home / "config"),
+        JUPYTER_RUNTIME_DIR=str(home / "runtime"),
+        JUPYTER_DATA_DIR=str(home / "data"),
+        JUPYTERLAB_SETTINGS_DIR=str(home / "lab-settings"),
+        JUPYTERLAB_WORKSPACES_DIR=str(home / "workspaces"),
+        IPYTHONDIR=str(home / "ipython"),
+        PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""),
+    )
+    env.pop("JUPYTER_PATH", None)
+    quiet = home / "lab-settings/@jupyterlab/apputils-extension/notification.jupyterlab-settings"
+    quiet.parent.mkdir(parents=True, exist_ok=True)
+    quiet.write_text('{"fetchNews": "false", "checkForUpdates": false}')
+    port, token = _free_port(), uuid.uuid4().hex
+    cmd = [
+        sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}",
+        "--ServerApp.ip=127.0.0.1", "--ServerApp.port_retries=0", "--allow-root",
+        f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
+        "--LabApp.news_url=None",
+        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+        "--LabApp.expose_app_in_browser=True", *extra,
+    ]  # fmt: skip
+    log_path = home / f"server-{port}.log"
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(cmd, env=env, cwd=root, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"jupyter lab exited:\n{log_path.read_text(errors='replace')}")
+            try:
+                with urllib.request.urlopen(f"{url}/api/status?token={token}", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"jupyter lab did not start:\n{log_path.read_text(errors='replace')}")
+            time.sleep(0.2)
+        yield lambda nb: f"{url}/lab/tree/{nb}?token={token}&reset"
+    finally:
+        proc.terminate()  # SIGTERM also shuts its kernels down
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+
+
+def run_all(page, n):
+    page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
+    page.wait_for_function(KERNEL_IDLE_JS, timeout=60_000)
+    page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
+    page.wait_for_function(
+        """(n) => {
+          if (document.querySelector('.jp-OutputArea-output[data-mime-type*="error"]')) return true;
+          const p = [...document.querySelectorAll('.jp-CodeCell .jp-InputArea-prompt')];
+          return p.length >= n && p.slice(0, n).every(e => /\\[\\d+\\]/.test(e.textContent));
+        }""",
+        arg=n,
+        timeout=120_000,
+    )
+    errors = page.locator('.jp-OutputArea-output[data-mime-type*="error"]').all_inner_texts()
+    assert not errors, errors
+
+
+def static_copy(cell):
+    return cell.locator(".glassjax-static")
+
+
+def shown_steps(locator):
+    return locator.evaluate(VISIBLE_STEPS_JS)
+
+
+def test_saved_notebook_steps_without_a_kernel(browser_requirements, browser, tmp_path):
+    from playwright.sync_api import expect
+
+    home, root = tmp_path / "home", tmp_path / "root"
+    root.mkdir(parents=True)
+    shots = os.environ.get("GLASSJAX_ARTIFACTS_DIR") or "/tmp/glassjax-artifacts"
+    shots = os.path.join(shots, "saved-notebooks")
+    os.makedirs(shots, exist_ok=True)
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(s) for s in CELLS]
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    nbformat.write(nb, str(root / "lesson.ipynb"))
+
+    # -- live: run, step, save
+    with jupyter_lab(home, root) as url:
+        ctx = browser.new_context(viewport={"width": 1400, "height": 1800})
+        page = ctx.new_page()
+        page.set_default_timeout(60_000)
+        page.goto(url("lesson.ipynb"))
+        try:
+            run_all(page, len(CELLS))
+        except Exception:
+            page.screenshot(path=os.path.join(shots, "00-run-failed.png"), full_page=True)
+            raise
+        cells = page.locator(".jp-NotebookPanel:visible .jp-CodeCell")
+        trace = cells.nth(1)
+        trace.locator(".glassjax-stepper").wait_for(state="visible")
+        # the static copy is in the page but hidden while the live widget shows
+        static_copy(trace).wait_for(state="attached")
+        assert static_copy(trace).evaluate("e => getComputedStyle(e).display") == "none"
+        trace.locator(".glassjax-stepper button:has-text('Next')").click()
+        trace.locator(".glassjax-stepper button:has-text('Next')").click()
+        expect(trace.locator(".glassjax-stepper div.widget-label")).to_have_text(
+            "tracing: step 3 of 3"
+        )
+        grad = cells.nth(2)
+        grad.locator(
+            ".glassjax-stepper .widget-toggle-buttons button:has-text('transpose')"
+        ).click()
+        grad.locator(".glassjax-stepper button:has-text('Next')").click()
+        expect(grad.locator(".glassjax-stepper div.widget-label")).to_have_text(
+            re.compile(r"transpose: step 2 of \d+")
+        )
+        passes = cells.nth(3)
+        passes.locator(".gjx-title:has-text('XLA passes of')").wait_for(state="visible")
+        page.wait_for_function(
+            "(el) => el.querySelectorAll('.widget-html .gjx-title').length >= 2",
+            arg=passes.element_handle(),
+        )  # built after the cell ran
+        passes.locator("button:has-text('next')").click()
+        cells.nth(4).locator("section[aria-label='jaxpr']").first.wait_for(state="visible")
+        page.screenshot(path=os.path.join(shots, "01-live.png"), full_page=True)
+        # the copies follow the steps (update_display from the widget's callbacks)
+        for cell, want in ((trace, "-0-2"), (passes, "-0-1")):
+            page.wait_for_function(
+                """([el, want]) => {
+                  const r = el.querySelector('.glassjax-static input.gj-deck-radio:checked');
+                  return r && r.id.endsWith(want); }""",
+                arg=[cell.element_handle(), want],
+            )
+        page.keyboard.press("Escape")
+        page.keyboard.press("Control+s")
+        page.wait_for_selector(
+            ".lm-DockPanel-tabBar .lm-TabBar-tab.jp-mod-current:not(.jp-mod-dirty)"
+        )
+        ctx.close()
+
+    saved = nbformat.read(str(root / "lesson.ipynb"), as_version=4)
+    mime = "application/vnd.glassjax.stages+json"
+    kinds = [
+        o["data"][mime]["widget"]
+        for c in saved.cells
+        for o in c.outputs
+        if mime in o.get("data", {})
+    ]
+    assert kinds == ["stepper", "stepper", "pass stepper", "explorer"], kinds
+
+    # -- a new server with no kernel this notebook could start
+    with jupyter_lab(home, root, ["--KernelSpecManager.allowed_kernelspecs=glassjax-none"]) as url:
+        for theme, light in (("JupyterLab Light", True), ("JupyterLab Dark", False)):
+            ctx = browser.new_context(viewport={"width": 1400, "height": 1800})
+            page = ctx.new_page()
+            page.set_default_timeout(60_000)
+            errors = []
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.goto(url("lesson.ipynb"))
+            dialog = page.locator(".jp-Dialog")
+            with contextlib.suppress(Exception):
+                dialog.wait_for(state="visible", timeout=15_000)
+            if dialog.count():
+                no_kernel = dialog.locator("button:has-text('No Kernel')")
+                if no_kernel.count():
+                    no_kernel.first.click()
+                else:
+                    dialog.locator("button.jp-mod-reject").first.click()
+                dialog.wait_for(state="detached")
+            page.wait_for_selector(".jp-Notebook .jp-Cell")
+            if not light:
+                page.evaluate(
+                    "window.jupyterapp.commands.execute('apputils:change-theme', "
+                    f"{{theme: '{theme}'}})"
+                )
+                page.wait_for_function("document.body.dataset.jpThemeLight === 'false'")
+                page.wait_for_selector("#jupyterlab-splash", state="detached")
+            assert page.evaluate(
+                "() => !(window.jupyterapp.shell.currentWidget.sessionContext.session || {}).kernel"
+            )
+            cells = page.locator(".jp-NotebookPanel:visible .jp-CodeCell")
+            trace, grad, passes, explorer = (cells.nth(i) for i in range(1, 5))
+            for cell in (trace, grad, passes, explorer):
+                static_copy(cell).wait_for(state="visible")
+                # drawn by the Glassjax renderer from the saved JSON, not sanitized away
+                assert cell.locator(".glassjax-stages .glassjax-static").count() == 1
+            # the trace stepper opens where the user left it, and steps with no kernel
+            deck = static_copy(trace).locator(".gj-deck")
+            assert shown_steps(deck) == ["tracing:2"]
+            deck.locator(".gj-deck-step:visible label:has-text('Prev')").click()
+            assert shown_steps(deck) == ["tracing:1"]
+            deck.locator(".gj-deck-nav label:text-is('1')").click()
+            assert shown_steps(deck) == ["tracing:0"]
+            assert "sin" in deck.locator(".gj-deck-step:visible").inner_text()
+            page.screenshot(
+                path=os.path.join(shots, f"02-no-kernel-{theme[11:].lower()}.png"), full_page=True
+            )
+            # the autodiff stepper: saved at transpose step 2, Next goes on in the stage
+            gdeck = static_copy(grad).locator(".gj-deck")
+            assert shown_steps(gdeck) == ["transpose:1"]
+            gdeck.locator(".gj-deck-step:visible label:has-text('Next')").click()
+            assert shown_steps(gdeck) == ["transpose:2"]
+            # the pass stepper: saved at its second pass, with its graph; steps back
+            pdeck = static_copy(passes).locator(".gj-deck")
+            assert shown_steps(pdeck) == ["pass:1"]
+            assert pdeck.locator(".gj-deck-step:visible svg").count() >= 1
+            pdeck.locator(".gj-deck-step:visible label:has-text('Prev')").click()
+            assert shown_steps(pdeck) == ["pass:0"]
+            # the explorer: its panes, with the program's jaxpr
+            ex = static_copy(explorer)
+            assert "sin" in ex.locator("section[aria-label='jaxpr']").first.inner_text()
+            assert ex.locator("section[aria-label='Source']").count() >= 1
+            for i, cell in enumerate((trace, grad, passes, explorer)):
+                cell.screenshot(
+                    path=os.path.join(shots, f"03-{theme[11:].lower()}-cell{i + 1}.png")
+                )
+            if not light:  # the copy follows the theme: light text on a dark page
+                color = deck.locator(".gj-deck-title").first.evaluate(
+                    "e => getComputedStyle(e).color"
+                )
+                r, g, b = (int(v) for v in re.findall(r"\d+", color)[:3])
+                assert r + g + b > 3 * 128, color
+            assert not errors, errors
+            ctx.close()
