@@ -71,7 +71,10 @@ def custom_rule_run(
     emitted = list(emitted)
     eqns: list[int] = []
     if index is not None:
-        eqns = [i for i in map(index, emitted) if i is not None]
+        at = [(ev, index(ev)) for ev in emitted]
+        eqns = [i for _, i in at if i is not None]
+        if eqns:  # what it emitted into the stage's jaxpr (sub-jaxprs' bodies aside)
+            emitted = [ev for ev, i in at if i is not None]
     return CustomRuleRun(
         rule_kind=begin.rule_kind,
         function=begin.function,

@@ -74,7 +74,9 @@ class CustomRuleRun:
     source: SourceLine | None  # where the rule is defined (its first line)
     relation: str = "ran"
     eqns: list = field(default_factory=list)  # indices into the stage's jaxpr it emitted
-    primitives: list = field(default_factory=list)  # what it bound, in order (all levels)
+    # what it emitted, in order: into the stage's jaxpr (``eqns``) when it emitted there,
+    # else at every level (a rule run inside a scan body)
+    primitives: list = field(default_factory=list)
     out_avals: list = field(default_factory=list)
 
     def label(self):
