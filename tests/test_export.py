@@ -264,7 +264,9 @@ def test_polymorphic_training_step_runs_in_jax():
         assert_close(theirs.call(w, x, y), expected, rtol=1e-5, atol=1e-6)
 
 
-@pytest.mark.parametrize("name", ["where", "relu", "softmax", "mean", "max", "transpose"])
+@pytest.mark.parametrize(
+    "name", ["where", "relu", "softmax", "mean", "max", "transpose", "flatten", "reshape"]
+)
 def test_polymorphic_ops_against_jax(name):
     jax, jjnp, jexport = jx()
     ops = {
@@ -274,6 +276,11 @@ def test_polymorphic_ops_against_jax(name):
         "mean": (lambda x: jnp.mean(x, axis=0), lambda x: jjnp.mean(x, axis=0)),
         "max": (lambda x: jnp.max(x, axis=1), lambda x: jjnp.max(x, axis=1)),
         "transpose": (lambda x: x.T * 2, lambda x: x.T * 2),
+        "flatten": (lambda x: x.reshape(-1), lambda x: x.reshape(-1)),
+        "reshape": (
+            lambda x: jnp.reshape(x, (x.shape[0], 2, 2)).sum(-1),
+            lambda x: jjnp.reshape(x, (x.shape[0], 2, 2)).sum(-1),
+        ),
     }
     f, fj = ops[name]
     exp = export.export(engine.jit(f))(poly_spec("b, 4"))
