@@ -191,11 +191,14 @@ def _build(fun, name, static_vals, tree, axes_flat, out_axes, mesh_devices, dona
     jitted = jit(mapped, donate_argnums=donate)
 
     def run(*flat_args):
-        # laid out over the mesh as JAX's out_shardings put them (the values are the same)
         from .sharding import NamedSharding
         from .sharding.arrays import put
 
-        out = jitted(*flat_args)
+        if any(core.is_tracer(x) for x in flat_args):
+            out = jitted(*flat_args)  # inside a transformation: a jit of the shard_map
+        else:
+            out = mapped(*flat_args)  # one SPMD program over the mesh's devices
+        # laid out over the mesh as JAX's out_shardings put them
         specs = tree_util.tree_broadcast(out_specs, out, is_leaf=lambda x: x is None)
         return tree_util.tree_map(
             lambda x, spec: x if core.is_tracer(x) else put(x, NamedSharding(mesh, spec)),

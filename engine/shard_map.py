@@ -17,9 +17,14 @@ over the mesh axes an input is replicated on.
 from __future__ import annotations
 
 import math
+import threading
 import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
+
+import numpy as np
+from jaxlib.mlir import ir
+from jaxlib.mlir.dialects import sdy
 
 from . import core, tree_util
 from .core import ClosedJaxpr, Primitive
@@ -29,7 +34,7 @@ from .interpreters import partial_eval as pe
 from .interpreters.jvp import Zero, instantiate, tangent_aval
 from .interpreters.tracing import convert_constvars_to_invars, trace_to_jaxpr
 from .interpreters.transpose import is_undefined_primal
-from .sharding import AbstractMesh, Mesh, NamedSharding, P, PartitionSpec
+from .sharding import AbstractMesh, Mesh, NamedSharding, P, PartitionSpec, spmd
 from .sharding.mesh import get_mesh
 
 __all__ = ["shard_map", "shard_map_p"]
@@ -428,22 +433,135 @@ def _program(params: dict) -> ClosedJaxpr:
 
 @shard_map_p.def_impl
 def _shard_map_impl(*args, **params):
+    mesh = params["mesh"]
+    if isinstance(mesh, Mesh):
+        return _run_spmd(args, params)
     from .jit import bind_jit
 
     program = _program(params)
     program, consts = convert_constvars_to_invars(program)
-    outs = bind_jit(consts + list(args), program, "shard_map")
-    mesh = params["mesh"]
-    if isinstance(mesh, Mesh):
-        from .sharding.arrays import put
+    return bind_jit(consts + list(args), program, "shard_map")
 
-        outs = [put(o, NamedSharding(mesh, s)) for o, s in zip(outs, params["out_specs"])]
-    return outs
+
+class _LoweringMode(threading.local):
+    def __init__(self) -> None:
+        self.spmd = False
+
+
+_mode = _LoweringMode()
 
 
 @shard_map_p.def_lowering
 def _shard_map_lowering(ctx, *args, **params):
+    if _mode.spmd:
+        return _manual_computation(ctx, args, **params)
+    # inside another program compiled for one device: every member's body at once
     return lowering.call_function(ctx, _program(params), "shmap_body", args)
+
+
+# ---------------------------------------------------------------------------- SPMD
+
+
+def _sdy_sharding(spec: PartitionSpec, ndim: int) -> str:
+    dims = ", ".join(
+        "{" + ", ".join(f'"{a}"' for a in _spec_axes(spec, d)) + "}" for d in range(ndim)
+    )
+    return f"<@{spmd.MESH_NAME}, [{dims}]>"
+
+
+def _per_value(specs, avals) -> ir.Attribute:
+    items = ", ".join(_sdy_sharding(s, a.ndim) for s, a in zip(specs, avals))
+    return ir.Attribute.parse(f"#sdy.sharding_per_value<[{items}]>")
+
+
+def _manual_computation(ctx, args, *, jaxpr, mesh, in_specs, out_specs, manual_axes, check_vma):
+    """``sdy.manual_computation``: XLA splits the arguments as in_specs say, runs the body
+    on each device's blocks (collectives across devices) and puts the results together
+    as out_specs say, as JAX 0.10.2 lowers shard_map with Shardy."""
+    from .lax import parallel
+
+    manual = ", ".join(f'"{a}"' for a in manual_axes)
+    op = sdy.ManualComputationOp(
+        [lowering.ir_type(a) for a in ctx.avals_out],
+        list(args),
+        _per_value(in_specs, ctx.avals_in),
+        _per_value(out_specs, ctx.avals_out),
+        ir.Attribute.parse(f"#sdy<manual_axes{{{manual}}}>"),
+    )
+    block = op.regions[0].blocks.append(*[lowering.ir_type(a) for a in jaxpr.in_avals])
+    with ir.InsertionPoint(block), parallel.spmd_lowering(mesh):
+        consts = [lowering.constant(np.asarray(c), core.get_aval(c)) for c in jaxpr.consts]
+        outs = lowering.jaxpr_subcomp(
+            ctx.module_ctx, jaxpr.jaxpr, consts, list(block.arguments), ctx.eqn_path
+        )
+        sdy.ReturnOp(outs)
+    return list(op.results)
+
+
+# (body's text, params) -> (module text, executable, out avals). A shard_map called
+# eagerly traces its body on each call (closed-over values may change); its program is
+# compiled once per distinct body and layout.
+_spmd_programs: dict[Any, tuple] = {}
+_SPMD_CACHE_SIZE = 64
+
+
+def spmd_module_text(params: dict) -> str:
+    """The StableHLO module (Shardy-annotated) that runs a shard_map over its mesh."""
+    return _spmd_program(params)[0]
+
+
+def _spmd_program(params: dict):
+    jaxpr = params["jaxpr"]
+    key = (str(jaxpr), tuple(map(str, jaxpr.in_avals)), tuple(map(str, jaxpr.out_avals)))
+    key += tuple((k, v) for k, v in params.items() if k != "jaxpr")
+    entry = _spmd_programs.get(key)
+    if entry is None:
+        from . import runtime
+
+        mesh, in_specs, out_specs = params["mesh"], params["in_specs"], params["out_specs"]
+        sizes = dict(mesh.shape)
+        in_avals = [
+            a.update(shape=_global_shape(a.shape, s, sizes))
+            for a, s in zip(params["jaxpr"].in_avals, in_specs)
+        ]
+        outer = trace_to_jaxpr(
+            lambda *xs: shard_map_p.bind(*xs, **params),
+            in_avals,
+            params["jaxpr"].jaxpr.debug_name,
+        )
+        _mode.spmd, prev = True, _mode.spmd
+        try:
+            module, mctx, _ = lowering.lower_jaxpr_with_info(outer, "main")
+        finally:
+            _mode.spmd = prev
+        with mctx:
+            spmd.annotate_module(
+                module,
+                mesh,
+                in_specs,
+                [a.ndim for a in in_avals],
+                out_specs,
+                [a.ndim for a in outer.out_avals],
+            )
+            text = lowering.module_to_text(module)
+        exe = runtime.compile_spmd(text, mesh._group, outer.out_avals)
+        if len(_spmd_programs) >= _SPMD_CACHE_SIZE:
+            del _spmd_programs[next(iter(_spmd_programs))]
+        entry = _spmd_programs[key] = (text, exe, outer.out_avals)
+    return entry
+
+
+def _run_spmd(args, params):
+    from .sharding.arrays import put, wrap
+
+    _, exe, out_avals = _spmd_program(params)
+    mesh = params["mesh"]
+    placed = [put(x, NamedSharding(mesh, s)) for x, s in zip(args, params["in_specs"])]
+    outs = exe([x._buf for x in placed])
+    return [
+        wrap(b, a, mesh._group, NamedSharding(mesh, s))
+        for b, a, s in zip(outs, out_avals, params["out_specs"])
+    ]
 
 
 # ---------------------------------------------------------------------------- JVP
