@@ -379,3 +379,31 @@ def test_unregistered_custom_node_errors_like_jax():
         jexport.export(jax.jit(lambda u: u.a))(Unreg(X)).serialize()
     with pytest.raises(ValueError, match=phrase):
         export.export(engine.jit(lambda u: u.a))(Unreg(X)).serialize()
+
+
+def test_argument_names_and_batch_bounds_in_errors_like_jax():
+    jax, _, jexport = jx()
+
+    def f(x, y):
+        return x + y["a"]
+
+    ours = export.export(engine.jit(f))(
+        poly_spec("b, 4"), {"a": engine.ShapeDtypeStruct((1, 4), np.float32)}
+    )
+    theirs = jexport.export(jax.jit(f))(
+        jax.ShapeDtypeStruct(jexport.symbolic_shape("b, 4"), np.float32),
+        {"a": jax.ShapeDtypeStruct((1, 4), np.float32)},
+    )
+    one = {"a": np.zeros((1, 4), np.float32)}
+    cases = [
+        (
+            (np.zeros((2, 4), np.float32), {"a": np.zeros((2, 4), np.float32)}),
+            r"Shape mismatch for args\[1\]\['a'\].shape\[0\] \(expected same constant\)",
+        ),
+        ((np.zeros((0, 4), np.float32), one), "Expected value >= 1 for dimension variable 'b'"),
+    ]
+    for args, phrase in cases:
+        with pytest.raises(ValueError, match=phrase):
+            theirs.call(*args)
+        with pytest.raises(ValueError, match=phrase):
+            ours.call(*args)

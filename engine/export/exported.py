@@ -228,8 +228,44 @@ def _export_vjp(closed: Any, primal: Exported) -> Exported:
 
 
 def _describe(exported: Exported, arg_idx: int, dim: int | None = None) -> str:
-    where = f"args[{arg_idx}]" if dim is None else f"args[{arg_idx}].shape[{dim}]"
-    return where
+    """How JAX names a flat argument (``args[1]['a']``, ``kwargs['y']``) and a
+    dimension of it (``.shape[0]``)."""
+    names = _leaf_names(exported.in_tree)
+    where = names[arg_idx] if arg_idx < len(names) else f"args[{arg_idx}]"
+    return where if dim is None else f"{where}.shape[{dim}]"
+
+
+def _leaf_names(in_tree: Any) -> list[str]:
+    n = in_tree.num_leaves
+    tree = tree_util.tree_unflatten(in_tree, [_Leaf(i) for i in range(n)])
+    names = [""] * n
+
+    def walk(x: Any, prefix: str) -> None:
+        if isinstance(x, _Leaf):
+            names[x.i] = prefix
+        elif isinstance(x, (tuple, list)):
+            for k, c in enumerate(x):
+                walk(c, f"{prefix}[{k}]")
+        elif isinstance(x, dict):
+            for k, c in x.items():
+                walk(c, f"{prefix}[{k!r}]")
+        else:  # a custom node: its children in flattening order
+            for k, c in enumerate(tree_util.tree_leaves(x, is_leaf=lambda y: y is not x)):
+                walk(c, f"{prefix}[{k}]")
+
+    if isinstance(tree, tuple) and len(tree) == 2:
+        walk(tree[0], "args")
+        walk(tree[1], "kwargs")
+    else:
+        walk(tree, "args")
+    return names
+
+
+class _Leaf:
+    __slots__ = ("i",)
+
+    def __init__(self, i: int) -> None:
+        self.i = i
 
 
 def solve_dim_vars(exported: Exported, avals: Sequence[ShapedArray]) -> dict:
@@ -282,11 +318,12 @@ def solve_dim_vars(exported: Exported, avals: Sequence[ShapedArray]) -> dict:
                     f"{_describe(exported, i, j)} (= {d}) and the specification '{e}' "
                     f"(= {got})."
                 )
-            if isinstance(got, int) and got < 1:
-                raise ValueError(
-                    f"Dimension variable in {_describe(exported, i, j)} must have integer "
-                    f"value >= 1. Found {got}."
-                )
+    for var, value in env.items():
+        if isinstance(value, int) and value < 1:
+            raise ValueError(
+                "Input shapes do not match the polymorphic shapes specification. "
+                f"Expected value >= 1 for dimension variable '{var}'. Found {value}."
+            )
     return env
 
 
