@@ -681,6 +681,24 @@ class ShapeDtypeStruct:
         self.weak_type = weak_type
         self.sharding = sharding
 
+    @classmethod
+    def like(cls, x: Any) -> ShapeDtypeStruct:
+        """The ShapeDtypeStruct of an array, scalar, tracer or ShapeDtypeStruct: its
+        shape, dtype, weak type and (for arrays) sharding."""
+        if isinstance(x, str):
+            raise TypeError(f"Argument {x!r} of type {type(x)} is not a valid JAX type")
+        if isinstance(x, (list, tuple, dict)) or not (
+            core.valid_array_value(x) or isinstance(x, ShapeDtypeStruct)
+        ):
+            if not hasattr(x, "dtype"):
+                raise TypeError(
+                    f"Cannot interpret value of type {type(x)} as an abstract array; it "
+                    "does not have a dtype attribute"
+                )
+        aval = x.aval if isinstance(x, ShapeDtypeStruct) else _arg_aval(x)
+        sharding = getattr(x, "sharding", None) if not isinstance(x, core.Tracer) else None
+        return cls(aval.shape, aval.dtype, aval.weak_type, sharding)
+
     @property
     def aval(self):
         return core.ShapedArray(self.shape, self.dtype, self.weak_type)

@@ -168,6 +168,14 @@ def compile_lowered(
     return compiled
 
 
+def _tree_mismatch(fun_name: str, want: Any, got: Any) -> str:
+    return (
+        f"Function compiled with input pytree does not match the input pytree it was "
+        f"called with: Compiled {fun_name} was compiled for argument structure {want}, got "
+        f"{got}"
+    )
+
+
 class Compiled:
     """An XLA executable for one signature; call it with arguments of that signature."""
 
@@ -255,15 +263,30 @@ class Compiled:
             return []
         return sorted(os.listdir(self.dump_dir))
 
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        t = self.lowered.traced
+    def _dynamic_leaves(self, t: Traced, args: tuple, kwargs: dict) -> tuple[list, Any]:
+        """The call's array leaves. As JAX, a Compiled takes the dynamic arguments only
+        (static ones were fixed when tracing); the full argument list with the same static
+        values is accepted too."""
+        flat, in_tree = tree_util.tree_flatten((args, kwargs))
+        if in_tree == t.in_tree or not t.static:
+            if in_tree != t.in_tree:
+                raise TypeError(_tree_mismatch(self.fun_name, t.in_tree, in_tree))
+            return flat, in_tree
         static, dyn_args, dyn_kwargs = t._options.split(args, kwargs)
         flat, in_tree = tree_util.tree_flatten((dyn_args, dyn_kwargs))
         if in_tree != t.in_tree:
+            raise TypeError(_tree_mismatch(self.fun_name, t.in_tree, in_tree))
+        if static != t.static:
             raise TypeError(
-                f"Compiled {self.fun_name} was compiled for argument structure "
-                f"{t.in_tree}, got {in_tree}"
+                f"Compiled {self.fun_name} was compiled for static arguments "
+                f"{[(k, v.value) for k, v in t.static]}, got {[(k, v.value) for k, v in static]}; "
+                "call it with the dynamic arguments only, or trace again"
             )
+        return flat, in_tree
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        t = self.lowered.traced
+        flat, in_tree = self._dynamic_leaves(t, args, kwargs)
         avals = tuple(getattr(x, "aval", None) or dispatch.core.get_aval(x) for x in flat)
         if [(a.shape, a.dtype) for a in avals] != [(a.shape, a.dtype) for a in t.in_avals]:
             raise TypeError(
