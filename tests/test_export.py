@@ -140,8 +140,7 @@ def test_polymorphic_batch_jax_to_engine():
         x = np.random.RandomState(n).randn(n, 4).astype(np.float32)
         assert_close(ours.call(x), jax.jit(g)(x), rtol=1e-5, atol=1e-5)
         assert_close(engine.jit(ours.call)(x), jax.jit(g)(x), rtol=1e-5, atol=1e-5)
-    # JAX's shape assertion (b >= 1) is checked when the call is compiled
-    with pytest.raises(Exception):
+    with pytest.raises(ValueError, match="Expected value >= 1 for dimension variable 'b'"):
         ours.call(np.zeros((0, 4), np.float32))
 
 
