@@ -361,3 +361,91 @@ def test_remat_alias_with_grad_argnum_default():
     assert "dot_general" in _primitives(pe.remat.recomputed)
     got = _eval(st.final_jaxpr, *MLP_ARGS)[0]
     assert_close(got, jax.grad(jg)(*MLP_ARGS), rtol=2e-5, atol=1e-5)
+
+
+# ---------------------------------------------------------------------------- nested
+
+
+def make_two_checkpoints(jx, jnp):
+    def inner(x):
+        return jnp.sin(jnp.sin(x))
+
+    c = jx.checkpoint(inner)
+
+    def two(x):
+        return c(c(x)) + jx.jit(c)(x)
+
+    return two
+
+
+def test_checkpoints_called_twice_and_inside_jit():
+    jax, jnp = real_jax()
+    from jax.ad_checkpoint import print_saved_residuals as jax_print
+
+    two, jtwo = make_two_checkpoints(engine, enp), make_two_checkpoints(jax, jnp)
+    st = GradStepper(two, np.float32(0.7))
+    assert st.error is None
+    theirs = _same_form(_printed(jax_print, jtwo, np.float32(0.7)))
+    assert st.saved_residuals == theirs  # a jit's forwarded input is the argument
+    pe = [s for s in st.stage_steps["partial_eval"] if s.remat is not None]
+    assert [(s.primitive, s.remat.nested_in) for s in pe] == [
+        ("remat2", ""),
+        ("remat2", ""),
+        ("jit", "jit"),
+    ]
+    for s in pe:
+        assert _primitives(s.remat.recomputed) == ["sin", "cos", "cos"]
+        assert s.remat.policy == "None"
+    view = render.grad_view(st, "partial_eval", pe[-1].index)
+    assert "inside this jit" in view and "only the checkpoint&#x27;s inputs" in view
+    tp = [s for s in st.stage_steps["transpose"] if s.remat is not None]
+    assert len(tp) == 2 and all(
+        _primitives(s.remat.recomputed) == ["sin", "cos", "cos"] for s in tp
+    )
+    got = _eval(st.final_jaxpr, np.float32(0.7))[0]
+    assert_close(got, jax.grad(jtwo)(np.float32(0.7)), rtol=1e-5)
+
+
+def test_custom_jvp_inside_jit_shows_on_the_jit_step():
+    loss, rule = make_log1pexp(engine, enp)
+    st = GradStepper(engine.jit(loss), np.float32(2.0))
+    assert st.error is None
+    (step,) = [s for s in st.stage_steps["jvp"] if s.custom_rules]
+    (run,) = step.custom_rules
+    assert step.primitive == "jit" and run.eqns == []  # emitted into the jit's body
+    assert (run.rule, run.source.line) == ("log1pexp_jvp", _first_line(rule))
+    jax, jnp = real_jax()
+    jaxpr = jax.make_jaxpr(lambda x, t: jax.jvp(_custom_of(jax, jnp), (x,), (t,)))(2.0, 1.0)
+    assert Counter(run.primitives) == Counter(e.primitive.name for e in jaxpr.jaxpr.eqns)
+    view = render.grad_view(st, "jvp", step.index)
+    assert "emitted: " in view and "log1pexp_jvp" in view
+
+
+def test_custom_vjp_inside_scan_body():
+    loss, fwd, bwd = make_clip_gradient(engine, enp)
+    jax, jnp = real_jax()
+    jloss, _, _ = make_clip_gradient(jax, jnp)
+
+    def scanned(lax, f):
+        def run(xs):
+            def body(c, x):
+                return c + f(x * c), None
+
+            return lax.scan(body, np.float32(1.0), xs)[0]
+
+        return run
+
+    xs = np.linspace(-1.0, 1.0, 6).astype(np.float32).reshape(3, 2)
+    st = GradStepper(scanned(engine.lax, loss), xs)
+    assert st.error is None
+    fwd_runs = [r for s in st.stage_steps["jvp"] for r in s.custom_rules]
+    assert fwd_runs and {(r.rule, r.source.line) for r in fwd_runs} == {
+        ("clipped_fwd", _first_line(fwd))
+    }
+    (tstep,) = [s for s in st.stage_steps["transpose"] if s.custom_rules]
+    assert tstep.primitive == "scan"
+    assert {(r.rule, r.source.line) for r in tstep.custom_rules} == {
+        ("clipped_bwd", _first_line(bwd))
+    }
+    got = _eval(st.final_jaxpr, xs)[0]
+    assert_close(got, jax.grad(scanned(jax.lax, jloss))(xs), rtol=1e-5)

@@ -315,11 +315,16 @@ class GradStepper(Stepper):
             call = crv.owner(rec, ev, {c: c for c in by_call})
             if call is None:
                 continue  # a checkpoint inside a sub-jaxpr (a scan body's)
-            operands = [
-                ktext.name(x.var) if isinstance(x, JaxprTracer) else None
-                for x in begins[call].inputs
-            ]
-            by_call[call].remat = crv.remat_info(ev, operands)
+            step = by_call[call]
+            if call == ev.parent and step.primitive == crv.REMAT_PRIMITIVE:
+                operands = [
+                    ktext.name(x.var) if isinstance(x, JaxprTracer) else None
+                    for x in begins[call].inputs
+                ]
+                info = crv.remat_info(ev, operands)
+            else:  # inside the step's own rule (a jit's partial eval)
+                info = crv.remat_info(ev, [], nested_in=step.primitive)
+            step.remat = crv.merge_remat(step.remat, info)
         self._add_stage("partial_eval", steps)
 
     def _residuals(self, known, lin, ktext, ltext, steps):

@@ -103,8 +103,23 @@ def rules_inside(
         outer = next(rec.ancestors(b, events.CustomRuleStarted), None)
         if outer is not None and owner(rec, outer, owners) is step:
             continue
-        out.append((step, custom_rule_run(rec, b, "ran", by_rule.get(b.call, ()), index)))
+        emitted = _rule_level(rec, b, by_rule.get(b.call, []))
+        out.append((step, custom_rule_run(rec, b, "ran", emitted, index)))
     return out
+
+
+def _rule_level(
+    rec: events.Recording, b: events.CustomRuleStarted, emitted: list[events.EqnEmitted]
+) -> list[events.EqnEmitted]:
+    """The equations a rule emitted at its own level: into the trace the interpreter
+    running it computes on (not those of a function it traced into a sub-jaxpr), when
+    that is known and holds any; else all of them."""
+    rule = next(rec.ancestors(b, events.RuleStarted), None)
+    t = rec.traces.get(rule.trace) if rule is not None else None
+    if t is None or t.parent_trace is None:
+        return emitted
+    own = [ev for ev in emitted if ev.trace == t.parent_trace]
+    return own or emitted
 
 
 def rule_binding(rec: events.Recording, ev: events.Event) -> CustomRuleRun | None:
@@ -129,9 +144,11 @@ def eqn_label(eqn: Any) -> str:
 def remat_info(
     decision: events.RematDecision,
     operand_names: list[str | None],
+    nested_in: str = "",
 ) -> RematInfo:
     """A RematDecision as plain data; an operand saved as is is named by
-    ``operand_names`` (its name in the known jaxpr) where known."""
+    ``operand_names`` (its name in the known jaxpr) where known; ``nested_in``: the
+    primitive of the step it happened inside (a jit, a scan), "" when it is the step's."""
     saved = []
     for desc, aval in decision.saved:
         text = str(desc)
@@ -146,6 +163,21 @@ def remat_info(
         saved=saved,
         recomputed=[eqn_label(e) for e in decision.recomputed],
         known=len(decision.known_eqns),
+        nested_in=nested_in,
+    )
+
+
+def merge_remat(a: RematInfo | None, b: RematInfo) -> RematInfo:
+    """Two checkpoints inside one step (a jit holding two) as one list of each."""
+    if a is None:
+        return b
+    policies = a.policy if a.policy == b.policy else f"{a.policy}; {b.policy}"
+    return RematInfo(
+        policy=policies,
+        saved=a.saved + b.saved,
+        recomputed=a.recomputed + b.recomputed,
+        known=a.known + b.known,
+        nested_in=a.nested_in or b.nested_in,
     )
 
 
@@ -212,16 +244,38 @@ def residual_source(r: Residual, ktext: Any, arg_names: list[str]) -> tuple[int,
         return i, f"from the argument {_arg_name(arg_names, i)}"
     producer = {v: e for e in jaxpr.eqns for v in e.outvars}
     eqn = jaxpr.eqns[r.produced_by]
-    while eqn.primitive.name == "reduce_precision" and type(eqn.invars[0]) is core.Var:
-        src = eqn.invars[0]
+    value = next((v for v in eqn.outvars if ktext.name(v) == r.known_name), None)
+    while True:
+        src = _forwarded(eqn, value)
+        if src is None:
+            break
         if src in producer:
-            eqn = producer[src]
+            eqn, value = producer[src], src
             continue
         if src in jaxpr.invars:
             i = jaxpr.invars.index(src)
             return i, f"from the argument {_arg_name(arg_names, i)}"
         break
     return n_in + ktext.index.get(id(eqn), n_eqns), _eqn_source(eqn)
+
+
+def _forwarded(eqn: Any, value: Any) -> Any:
+    """The operand an equation's output ``value`` only passes on (a ``reduce_precision``
+    marking a saved value, a jit returning one of its inputs), else None."""
+    if eqn.primitive.name == "reduce_precision":
+        src = eqn.invars[0]
+    elif eqn.primitive.name == "jit":
+        inner = eqn.params["jaxpr"]
+        inner = getattr(inner, "jaxpr", inner)
+        if value not in eqn.outvars:
+            return None
+        out = inner.outvars[eqn.outvars.index(value)]
+        if type(out) is not core.Var or out not in inner.invars:
+            return None
+        src = eqn.invars[inner.invars.index(out)]
+    else:
+        return None
+    return src if type(src) is core.Var else None
 
 
 def saved_residual_lines(ktext: Any, residuals: list[Residual], arg_names: list[str]) -> list[str]:
@@ -302,8 +356,13 @@ def remat_html(info: RematInfo, stage: str) -> str:
         lead = "the backward pass recomputes these forward equations, reading the saved values"
     else:
         lead = f"the policy split it: {info.known} known equations run now"
+    if info.nested_in:
+        lead = f"inside this {info.nested_in}, {lead}"
+    policy = info.policy
+    if policy == "None":
+        policy = "None (the default: only the checkpoint's inputs are saved)"
     return (
-        f'<div class="gj-st-remat"><div><b>checkpoint</b>, policy <code>{_e(info.policy)}'
+        f'<div class="gj-st-remat"><div><b>checkpoint</b>, policy <code>{_e(policy)}'
         f"</code>: {_e(lead)}</div>"
         f'<div class="gj-st-remat-head">saved (residuals) \u2014 {len(info.saved)}</div>'
         + items(info.saved, "gj-st-saved", "(nothing saved)")

@@ -95,6 +95,7 @@ class RematInfo:
     )
     recomputed: list  # ["sin from file:line", ...] forward equations run again in the backward pass
     known: int = 0  # partial eval: known equations run now
+    nested_in: str = ""  # the step's primitive when the checkpoint is inside it (a jit)
 
 
 @dataclass
