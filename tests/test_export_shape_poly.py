@@ -196,8 +196,22 @@ def test_inconclusive_comparison_while_tracing_like_jax():
         )
 
 
-def test_unsupported_polymorphic_use_says_what_is_missing():
-    # a dimension variable that only appears inside an expression cannot be solved here
-    spec = engine.ShapeDtypeStruct(export.symbolic_shape("2*b"), np.float32)
-    with pytest.raises(NotImplementedError, match="appear only inside expressions"):
-        export.export(engine.jit(jnp.sin))(spec)
+def test_dimension_variables_solved_like_jax():
+    jax, jjnp = real_jax()
+    je = jexport()
+    x = np.random.RandomState(0).randn(7, 3).astype(np.float32)
+    ours = export.export(engine.jit(lambda x: jnp.sum(x, axis=0) * 2.0))(
+        engine.ShapeDtypeStruct(export.symbolic_shape("2*b + 1, c"), np.float32)
+    )
+    theirs = je.deserialize(ours.serialize())
+    for exp in (ours, theirs):
+        np.testing.assert_allclose(np.asarray(exp.call(x)), x.sum(0) * 2, rtol=1e-5)
+        with pytest.raises(ValueError, match="Division had remainder 1 when computing the value"):
+            exp.call(np.zeros((6, 3), np.float32))
+    phrase = "Cannot solve for values of dimension variables"
+    with pytest.raises(ValueError, match=phrase):
+        je.export(jax.jit(jjnp.sin))(jax.ShapeDtypeStruct(je.symbolic_shape("a + b"), np.float32))
+    with pytest.raises(ValueError, match=phrase):
+        export.export(engine.jit(jnp.sin))(
+            engine.ShapeDtypeStruct(export.symbolic_shape("a + b"), np.float32)
+        )

@@ -295,20 +295,19 @@ def solve_dim_vars(exported: Exported, avals: Sequence[ShapedArray]) -> dict:
                         f"Shape mismatch for {_describe(exported, i, j)} (expected same "
                         f"constant): expected {exp_aval.shape} and called with {aval.shape}"
                     )
-            else:
-                v = e._as_var()
-                if v is not None and v not in env:
-                    env[v] = d
+    env = shape_poly.solve_dim_vars(
+        [(e, d) for a, x in zip(exported.in_avals, avals) for e, d in zip(a.shape, x.shape)]
+    )
     for i, (exp_aval, aval) in enumerate(zip(exported.in_avals, avals)):
         for j, (e, d) in enumerate(zip(exp_aval.shape, aval.shape)):
             if isinstance(e, int):
                 continue
             missing = e._vars() - set(env)
             if missing:
-                raise NotImplementedError(
-                    f"cannot solve for dimension variables {sorted(missing)} from "
-                    f"{_describe(exported, i, j)} = '{e}'; this engine solves only "
-                    "variables that are a dimension of their own"
+                raise ValueError(
+                    f"Cannot solve for the dimension variables {sorted(missing)} of "
+                    f"{_describe(exported, i, j)} = '{e}': no input dimension is linear "
+                    "in one of them alone"
                 )
             got = shape_poly.evaluate(e, env)
             if not got == d:

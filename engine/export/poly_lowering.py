@@ -59,6 +59,8 @@ class _I64:
     def lift(x: Any) -> _I64:
         if isinstance(x, _I64):
             return x
+        if isinstance(x, _LazySize):
+            return x.value()
         c = hlo.constant(ir.DenseElementsAttr.get(np.array(x, np.int64)))
         return _I64(getattr(c, "result", c))
 
@@ -73,6 +75,14 @@ class _I64:
         return _I64(hlo.multiply(self.v, _I64.lift(o).v))
 
     __rmul__ = __mul__
+
+    def __sub__(self, o: Any) -> _I64:
+        if isinstance(o, int) and o == 0:
+            return self
+        return _I64(hlo.subtract(self.v, _I64.lift(o).v))
+
+    def __rsub__(self, o: Any) -> _I64:
+        return _I64(hlo.subtract(_I64.lift(o).v, self.v))
 
     def __floordiv__(self, o: Any) -> _I64:
         a, b = self.v, _I64.lift(o).v
@@ -154,23 +164,36 @@ def dimension_as_value(d: Any) -> Any:
 # ---------------------------------------------------------------------------- export lowering
 
 
-def _dim_sources(avals: Sequence[Any]) -> dict[str, tuple[int, int]]:
-    """For each dimension variable, an (argument, axis) whose size is exactly it."""
-    found: dict[str, tuple[int, int]] = {}
-    for i, a in enumerate(avals):
+def _dim_values(avals: Sequence[Any], args: Sequence[Any]) -> dict:
+    """Each dimension variable as a ``tensor<i64>``, solved from the arguments'
+    dimension sizes (``stablehlo.get_dimension_size``)."""
+    i64 = ir.RankedTensorType.get([], ir.IntegerType.get_signless(64))
+    pairs = []
+    for a, x in zip(avals, args):
         for j, d in enumerate(a.shape):
             if isinstance(d, shape_poly.DimExpr):
-                v = d._as_var()
-                if v is not None and v not in found:
-                    found[v] = (i, j)
-    missing = [v for v in shape_poly.all_dim_vars([a.shape for a in avals]) if v not in found]
+                pairs.append((d, _LazySize(x, j, i64)))
+    env = shape_poly.solve_dim_vars(pairs)
+    missing = [v for v in shape_poly.all_dim_vars([a.shape for a in avals]) if v not in env]
     if missing:
-        raise NotImplementedError(
-            f"dimension variables {missing} appear only inside expressions of the input "
-            "shapes; this engine's export needs each variable as a dimension of its own "
-            "(e.g. 'b' beside '2*b')"
+        raise ValueError(
+            f"Cannot solve for values of dimension variables {missing}. We can only solve "
+            "linear uni-variate constraints (an input dimension like 'b' or '2*b + 1')."
         )
-    return found
+    return {k: _I64.lift(v).v for k, v in env.items()}
+
+
+class _LazySize:
+    """An argument's dimension size, read (``get_dimension_size``) on first use."""
+
+    def __init__(self, x: Any, dim: int, i64: Any) -> None:
+        self.x, self.dim, self.i64 = x, dim, i64
+
+    def value(self) -> _I64:
+        return _I64(hlo.convert(self.i64, hlo.get_dimension_size(self.x, self.dim)))
+
+    def __sub__(self, o: Any) -> _I64:
+        return self.value() - o
 
 
 # calls whose body is lowered as a function of its own; custom rules are no longer
@@ -269,11 +292,7 @@ def _emit_function(mctx: Any, fname: str, closed: Any, public: bool) -> bool:
     outer, mctx.function = mctx.function, fname
     try:
         with ir.InsertionPoint(block):
-            env = {}
-            i64 = ir.RankedTensorType.get([], ir.IntegerType.get_signless(64))
-            for var, (i, j) in sorted(_dim_sources(avals).items()):
-                size = hlo.get_dimension_size(block.arguments[i], j)
-                env[var] = hlo.convert(i64, size)
+            env = _dim_values(avals, list(block.arguments))
             with dim_env(env):
                 consts = [lowering.constant(np.asarray(c), core.get_aval(c)) for c in closed.consts]
                 outs = lowering.jaxpr_subcomp(mctx, closed.jaxpr, consts, list(block.arguments))

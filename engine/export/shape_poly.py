@@ -730,6 +730,46 @@ def broadcast_shapes(*shapes: Sequence[DimSize]) -> tuple[DimSize, ...]:
     return tuple(out)
 
 
+def solve_dim_vars(pairs: Sequence[tuple[Any, Any]]) -> dict:
+    """Values of the dimension variables from (expression, its actual size) pairs: each
+    step solves an expression linear in its one unknown variable (``b``, ``2*b + 1``),
+    as JAX does; variables no such expression determines are left out. Sizes may be
+    ints or any values with ``-`` and ``//`` (IR builders)."""
+    env: dict = {}
+    todo = sorted(
+        ((e, v) for e, v in pairs if isinstance(e, DimExpr)), key=lambda p: len(p[0]._terms)
+    )
+    progress = True
+    while progress:
+        progress = False
+        for e, value in todo:
+            unknown = e._vars() - env.keys()
+            if len(unknown) != 1:
+                continue
+            (var,) = unknown
+            mono = ((var, 1),)
+            k = dict(e._terms).get(mono)
+            rest = {m: c for m, c in e._terms if m != mono}
+            if k is None or any(var in DimExpr(((m, 1),), e.scope)._vars() for m in rest):
+                continue
+            rest_value = evaluate(DimExpr._build(rest, e.scope), env)
+            if k == 1:
+                env[var] = value - rest_value
+                progress = True
+                continue
+            if isinstance(value, int) and isinstance(rest_value, int):
+                remainder = (value - rest_value) % k
+                if remainder:
+                    raise ValueError(
+                        "Input shapes do not match the polymorphic shapes specification. "
+                        f"Division had remainder {remainder} when computing the value of "
+                        f"'{var}'."
+                    )
+            env[var] = (value - rest_value) // k
+            progress = True
+    return env
+
+
 def all_dim_vars(shapes: Sequence[Sequence[Any]]) -> list[str]:
     """The dimension variables of ``shapes``, sorted by name (JAX's order)."""
     found: set = set()

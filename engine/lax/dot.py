@@ -281,6 +281,10 @@ def _dot_general_lowering(
     la, ra = ctx.avals_in
     # mixed operand types are computed in the wider one (as JAX lowers them)
     common = _operand_dtype(la.dtype, ra.dtype)
+    out_dtype = ctx.avals_out[0].dtype
+    if la.dtype != ra.dtype and _type_rank(out_dtype) > _type_rank(common):
+        # a wider preferred type takes both (f16 x bf16 -> f32 must not round f16 to bf16)
+        common = out_dtype
     if la.dtype != ra.dtype:
         lhs = lowering.convert(lhs, la, common)
         rhs = lowering.convert(rhs, ra, common)

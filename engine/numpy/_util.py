@@ -62,7 +62,9 @@ def promote_dtypes(*args):
         return tuple(as_operand(a) for a in args)
     avals = [core.get_aval(a) for a in args]
     first = avals[0]
-    if all(a.dtype == first.dtype and a.weak_type == first.weak_type for a in avals[1:]):
+    same = all(a.dtype == first.dtype and a.weak_type == first.weak_type for a in avals[1:])
+    # weak bools promote to a strong bool (JAX's lattice has no weak bool)
+    if same and not (first.weak_type and first.dtype == np.bool_):
         return tuple(as_operand(a) for a in args)
     dtype, weak = _result_type(args, avals)
     return tuple(convert(a, av, dtype, weak) for a, av in zip(args, avals))
@@ -102,7 +104,8 @@ def convert(x, aval_, dtype, weak):
 
 def _to_dtype(args, dtype):
     avals = [core.get_aval(a) for a in args]
-    weak = all(a.weak_type for a in avals)
+    # a weak bool counts as strong in promotion, as in JAX's lattice
+    weak = all(a.weak_type and a.dtype != np.bool_ for a in avals)
     return tuple(convert(a, av, dtype, weak) for a, av in zip(args, avals))
 
 
@@ -195,6 +198,8 @@ def _same_avals(args):
         if first is None:
             first = a.aval
         elif a.aval != first:
+            if first.weak_type and first.dtype == np.bool_:
+                return False  # a weak bool promotes to a strong one
             return False
     return True
 

@@ -645,10 +645,10 @@ greater_equal = _comparison("greater_equal", lax.ge, True)
 
 
 def _to_bool(x):
-    # JAX's zero here is weak only for a (weak) Python scalar: the bool follows it
+    # JAX's zero here is weak for a weakly typed scalar (Python or 0-d array): the bool follows it
     if dtype_of(x) == np.bool_:
         return x
-    return lax.ne(x, _zero(x) if type(x) is core.WeakScalar else _strong(x, 0))
+    return lax.ne(x, _zero(x) if type(x) is core.WeakScalar else _lax_const(x, 0))
 
 
 def _logical(name, lax_fn):

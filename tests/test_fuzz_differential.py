@@ -1,0 +1,157 @@
+"""Differential fuzzer: random small programs through the engine and through real JAX
+0.10.2, compared on values (tolerance per dtype), dtypes, weak types and error classes.
+
+The programs (tests/fuzz_programs.py) mix elementwise, comparison, bitwise, reduction,
+cumulative, structural, indexing, scatter, dot, select, cast and control-flow ops on
+float32/float16/bfloat16/int32/int8/uint8/bool arrays and Python scalars, with NaN, inf,
+-0.0 and integer extremes in the data; tests/fuzz_compare.py applies jit, grad, vmap, jvp
+and their compositions. This is the fast profile: derandomized, so CI is reproducible.
+The long profile is scripts/fuzz_long.py (seeded; each finding prints its seed).
+
+Findings the fuzzer made are pinned below as plain regression tests.
+"""
+
+import os
+import warnings
+
+import ml_dtypes
+import numpy as np
+import pytest
+
+jax = pytest.importorskip("jax")
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+import engine  # noqa: E402
+import engine.numpy as ejnp  # noqa: E402
+from tests.fuzz_compare import (  # noqa: E402
+    TRANSFORMS,
+    Case,
+    check_case,
+    draw_case,
+    known_divergence,
+)
+from tests.fuzz_programs import HypothesisChooser, Input, Op, Program  # noqa: E402
+from tests.helpers import real_jax  # noqa: E402
+
+# GLASSJAX_FUZZ_SCALE multiplies the example counts (e.g. 10 for a local soak).
+SCALE = float(os.environ.get("GLASSJAX_FUZZ_SCALE", "1"))
+
+
+def fast_profile(examples: int):
+    return settings(
+        max_examples=max(1, int(examples * SCALE)),
+        derandomize=True,
+        database=None,
+        deadline=None,
+        print_blob=True,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
+
+
+def _check(data, transforms) -> None:
+    case = draw_case(HypothesisChooser(data), transforms=transforms)
+    problems = check_case(case)
+    if problems and known_divergence(case, problems):
+        return
+    assert not problems, "\n".join(problems) + "\n" + case.text()
+
+
+PRIMAL = tuple(t for t in TRANSFORMS if not set(t) & {"grad", "jvp", "vmap"})
+BATCHED = tuple(t for t in TRANSFORMS if "vmap" in t and not set(t) & {"grad", "jvp"})
+REVERSE = tuple(t for t in TRANSFORMS if "grad" in t)
+FORWARD = tuple(t for t in TRANSFORMS if "jvp" in t and "grad" not in t)
+
+
+@fast_profile(30)
+@given(st.data())
+def test_fuzz_eager_and_jit(data):
+    _check(data, PRIMAL)
+
+
+@fast_profile(20)
+@given(st.data())
+def test_fuzz_vmap(data):
+    _check(data, BATCHED)
+
+
+@fast_profile(20)
+@given(st.data())
+def test_fuzz_grad(data):
+    _check(data, REVERSE)
+
+
+@fast_profile(15)
+@given(st.data())
+def test_fuzz_jvp(data):
+    _check(data, FORWARD)
+
+
+# ---- findings of the fuzzer, pinned -------------------------------------------------
+
+
+def _both(fn):
+    """fn(api, numpy module) through JAX and through the engine: (JAX's, engine's)."""
+    jx, jnp = real_jax()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return fn(jx, jnp), fn(engine, ejnp)
+
+
+def _dtype_and_weak(x):
+    return np.asarray(x).dtype, bool(x.weak_type)
+
+
+@pytest.mark.parametrize(
+    "name", ["sin", "sqrt", "sinc", "cosh", "arcsin", "exp", "negative", "square", "abs"]
+)
+def test_weak_bool_promotes_as_a_strong_bool(name):
+    """jnp.isnan of a weak float is a weak bool; computing on it gives strong results in
+    JAX (a weak bool is a plain bool in the promotion lattice). The engine gave weak ones."""
+    ref, out = _both(lambda api, jnp: getattr(jnp, name)(jnp.isnan(jnp.asarray(1.0))))
+    assert _dtype_and_weak(out) == _dtype_and_weak(ref)
+    np.testing.assert_array_equal(np.asarray(out), np.asarray(ref))
+
+
+def test_weak_bool_plus_weak_bool_is_strong():
+    ref, out = _both(lambda api, jnp: jnp.add(jnp.isnan(jnp.asarray(1.0)), jnp.isinf(2.0)))
+    assert _dtype_and_weak(out) == _dtype_and_weak(ref) == (np.dtype(bool), False)
+
+
+@pytest.mark.parametrize("name", ["logical_and", "logical_or", "logical_xor"])
+def test_logical_ops_of_weak_scalars_stay_weak(name):
+    """JAX's zero inside logical ops is weak for any weakly typed 0-d value, not only for
+    Python scalars: logical_or(asarray(1), asarray(False)) is a weak bool."""
+    ref, out = _both(lambda api, jnp: getattr(jnp, name)(jnp.asarray(1), jnp.asarray(False)))
+    assert _dtype_and_weak(out) == _dtype_and_weak(ref)
+    ref, out = _both(lambda api, jnp: getattr(jnp, name)(jnp.asarray(2.0), jnp.asarray(0.0)))
+    assert _dtype_and_weak(out) == _dtype_and_weak(ref)
+
+
+def test_known_divergence_is_narrow():
+    """The one accepted divergence (JAX's accidental OverflowError for lax.cumlogsumexp on
+    integers, where the engine raises a TypeError naming the dtype) matches only itself."""
+    prog = Program(
+        [
+            Input("array", "int16", (2,), np.array([1, 2], np.int16)),
+            Op("lax.cumlogsumexp", (0,), {"axis": 0, "reverse": False}),
+        ],
+        (1,),
+    )
+    case = Case(prog, ("jit",), [prog.inputs[0].value], (), (None,))
+    problems = check_case(case)
+    assert problems and known_divergence(case, problems)
+    other = Case(prog, ("jit",), [prog.inputs[0].value], (), (None,))
+    assert not known_divergence(other, ["output 0 dtype: engine int16, JAX int32"])
+
+
+def test_matmul_of_float16_and_bfloat16_computes_in_float32():
+    """Mixed f16 x bf16 operands (result f32) were lowered by rounding the f16 operand to
+    bf16 first; JAX hands both to the dot unchanged and gets the float32 product."""
+    a = np.array([-0.497802734375, 1.1], np.float16)
+    b = np.array([0.29296875, 3.3], ml_dtypes.bfloat16)
+    ref, out = _both(lambda api, jnp: jnp.matmul(a, b))
+    assert np.asarray(out).dtype == np.asarray(ref).dtype == np.float32
+    np.testing.assert_array_equal(np.asarray(out), np.asarray(ref))
+    ref, out = _both(lambda api, jnp: api.jit(jnp.dot)(a[:1], b[:1]))
+    np.testing.assert_array_equal(np.asarray(out), np.asarray(ref))
