@@ -376,7 +376,7 @@ def remat_html(info: RematInfo, stage: str) -> str:
 CSS = """
 .gj-stepper .gj-st-custom-rule { margin: 2px 0; }
 .gj-stepper .gj-st-custom-rule code { color: var(--gj-prim); }
-.gj-stepper .gj-st-custom-eqn { box-shadow: inset 3px 0 0 var(--gj-key); padding-left: 6px;
+.gj-stepper .gj-st-custom-eqn { box-shadow: inset 3px 0 0 var(--gj-prim); padding-left: 6px;
   white-space: pre; }
 .gj-stepper .gj-st-remat-head { margin-top: 4px; color: var(--gj-muted); font-weight: 600; }
 .gj-stepper .gj-st-saved, .gj-stepper .gj-st-recomputed {
