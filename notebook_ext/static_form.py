@@ -7,7 +7,8 @@ the user was on.
 
 While the live widget is on the page, the copy hides itself: its stylesheet hides a
 static output that follows an output holding a ``glassjax-live`` widget. Without a
-kernel (no widget rendered: "Loading widget..." or "model not found"), it shows.
+kernel (no widget rendered: "Loading widget..." or "model not found"), it shows, and
+the widget output's placeholder is hidden instead.
 """
 
 from __future__ import annotations
@@ -21,9 +22,13 @@ STATIC_CLASS = "glassjax-static"
 
 # :has() finds the live widget's output (JupyterLab and Notebook 7 wrap every output in
 # .jp-OutputArea-child); nbconvert's pages use .output_area / .jp-OutputArea-child too.
+# And the other way round: a widget output that could not draw its widget (no kernel:
+# "Loading widget...", a new kernel: "model not found") hides behind its static copy.
 HIDE_WHEN_LIVE_CSS = (
     f".jp-OutputArea-child:has(.{LIVE_CLASS}) + .jp-OutputArea-child .{STATIC_CLASS},"
     f".output_area:has(.{LIVE_CLASS}) + .output_area .{STATIC_CLASS}"
+    "{display:none !important}"
+    f".jp-OutputArea-child:not(:has(.{LIVE_CLASS})):has(+ .jp-OutputArea-child .{STATIC_CLASS})"
     "{display:none !important}"
 )
 

@@ -170,6 +170,8 @@ def test_saved_notebook_steps_without_a_kernel(browser_requirements, browser, tm
         cells = page.locator(".jp-NotebookPanel:visible .jp-CodeCell")
         trace = cells.nth(1)
         trace.locator(".glassjax-stepper").wait_for(state="visible")
+        live_output = trace.locator(".jp-OutputArea-child").first
+        assert live_output.evaluate("e => getComputedStyle(e).display") != "none"
         # the static copy is in the page but hidden while the live widget shows
         static_copy(trace).wait_for(state="attached")
         assert static_copy(trace).evaluate("e => getComputedStyle(e).display") == "none"
@@ -254,6 +256,10 @@ def test_saved_notebook_steps_without_a_kernel(browser_requirements, browser, tm
             trace, grad, passes, explorer = (cells.nth(i) for i in range(1, 5))
             for cell in (trace, grad, passes, explorer):
                 static_copy(cell).wait_for(state="visible")
+                # the widget output's "Loading widget..." gives way to the copy
+                placeholder = cell.locator(".jp-OutputArea-child").first
+                assert "Loading widget" in placeholder.inner_text()
+                assert placeholder.evaluate("e => getComputedStyle(e).display") == "none"
                 # drawn by the Glassjax renderer from the saved JSON, not sanitized away
                 assert cell.locator(".glassjax-stages .glassjax-static").count() == 1
             # the trace stepper opens where the user left it, and steps with no kernel
