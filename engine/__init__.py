@@ -28,6 +28,7 @@ from . import (  # noqa: F401,E402
     monitoring,  # noqa: F401
     nn,  # noqa: F401
     numpy,  # noqa: F401
+    ops,  # noqa: F401
     random,  # noqa: F401
     scipy,  # noqa: F401
     sharding,  # noqa: F401

@@ -43,6 +43,7 @@ SUBMODULES = [
     "monitoring",
     "nn",
     "numpy",
+    "ops",
     "profiler",
     "random",
     "scipy",
@@ -540,6 +541,42 @@ def test_monitoring_listeners_of_each_kind():
             ("scalar", "/v", 3, {}),
         ]
     )
+
+
+# ---------------------------------------------------------------------------- ops
+
+SEGMENT_DATA = np.arange(12, dtype=np.float32).reshape(6, 2) - 5
+SEGMENT_IDS = np.array([0, 0, 1, 3, 3, 7])  # 7 is out of range for 5 segments: dropped
+
+
+@pytest.mark.parametrize("name", ["segment_sum", "segment_prod", "segment_max", "segment_min"])
+@pytest.mark.parametrize(
+    "kw", [{"num_segments": 5}, {}, {"num_segments": 5, "bucket_size": 2}], ids=str
+)
+def test_segment_reductions_match_jax(name, kw):
+    ours = getattr(engine.ops, name)(SEGMENT_DATA, SEGMENT_IDS, **kw)
+    same(ours, getattr(jax.ops, name)(SEGMENT_DATA, SEGMENT_IDS, **kw))
+
+
+def test_segment_reductions_of_ints_under_jit_and_grad():
+    ids = np.array([0, 0, 2, 2, 1])
+    x = np.arange(5, dtype=np.int32)
+    same(engine.ops.segment_max(x, ids, 4), jax.ops.segment_max(x, ids, 4))
+    same(engine.ops.segment_sum(np.arange(5), ids), jax.ops.segment_sum(np.arange(5), ids))
+    f = lambda m: m.jit(lambda d, i: m.ops.segment_sum(d, i, 8))  # noqa: E731
+    same(f(engine)(SEGMENT_DATA, SEGMENT_IDS), f(jax)(SEGMENT_DATA, SEGMENT_IDS))
+    g = lambda m: m.grad(lambda d: m.ops.segment_max(d, SEGMENT_IDS, 5).sum())  # noqa: E731
+    same(g(engine)(SEGMENT_DATA), g(jax)(SEGMENT_DATA))
+
+
+def test_segment_reduction_errors_as_jax():
+    for m in (engine, jax):
+        with pytest.raises(TypeError, match="requires ndarray or scalar arguments"):
+            m.ops.segment_sum([1.0, 2.0], SEGMENT_IDS)
+        with pytest.raises(m.errors.ConcretizationTypeError):
+            m.jit(lambda d, i: m.ops.segment_sum(d, i))(SEGMENT_DATA, SEGMENT_IDS)
+        with pytest.raises(ValueError, match="num_segments must be non-negative"):
+            m.ops.segment_sum(SEGMENT_DATA, SEGMENT_IDS, -1)
 
 
 # ---------------------------------------------------------------------------- profiler
