@@ -225,7 +225,8 @@ def shard_map(
             f"shard_map requires a callable for its first argument, but got {f} of type {type(f)}."
         )
 
-    def wrapped(*args):
+    def prepare(args):
+        """(inputs, shard_map_p's params, output tree) for a call on ``args``."""
         the_mesh, manual = _mesh_and_axes(mesh, axis_names)
         _check_specs("in", in_specs, manual)
         _check_specs("out", out_specs, manual)
@@ -259,9 +260,7 @@ def shard_map(
         if check_vma:
             _check_out_replication(f, the_mesh, manual, jaxpr, specs_flat, outs_specs)
         jaxpr, consts = convert_constvars_to_invars(jaxpr)
-        outs = shard_map_p.bind(
-            *consts,
-            *flat,
+        params = dict(
             jaxpr=jaxpr,
             mesh=the_mesh,
             in_specs=(P(),) * len(consts) + tuple(specs_flat),
@@ -269,11 +268,39 @@ def shard_map(
             manual_axes=tuple(a for a in the_mesh.axis_names if a in manual),
             check_vma=check_vma,
         )
-        return tree_util.tree_unflatten(out_info["tree"], outs)
+        return list(consts) + flat, params, out_info["tree"]
+
+    def wrapped(*args):
+        ins, params, out_tree = prepare(args)
+        return tree_util.tree_unflatten(out_tree, shard_map_p.bind(*ins, **params))
+
+    def lower(*args):
+        """The SPMD program a call on ``args`` runs (``.as_text()``: its StableHLO)."""
+        _, params, _ = prepare(args)
+        if not isinstance(params["mesh"], Mesh):
+            raise ValueError("lowering a shard_map needs a concrete Mesh, not an AbstractMesh")
+        return LoweredShardMap(spmd_module_text(params), _spmd_program(params)[1])
 
     wrapped.__name__ = _fun_name(f)
     wrapped.__wrapped__ = f  # type: ignore[attr-defined]
+    wrapped.lower = lower  # type: ignore[attr-defined]
     return wrapped
+
+
+class LoweredShardMap:
+    """A shard_map's SPMD program: its StableHLO module and XLA's compiled form."""
+
+    def __init__(self, text: str, executable: Any) -> None:
+        self._text, self._executable = text, executable
+
+    def as_text(self, debug_info: bool = False) -> str:
+        if debug_info:
+            return self._text
+        return "\n".join(line for line in self._text.splitlines() if not line.startswith("#loc"))
+
+    def compiled_hlo_text(self) -> str:
+        """XLA's optimized HLO, after the SPMD partitioner."""
+        return self._executable.hlo_text()
 
 
 def _mesh_and_axes(mesh: Any, axis_names: Any) -> tuple[Any, frozenset]:
@@ -453,7 +480,9 @@ _mode = _LoweringMode()
 
 @shard_map_p.def_lowering
 def _shard_map_lowering(ctx, *args, **params):
-    if _mode.spmd:
+    # (a module lowered for a mesh, by shard_map's own SPMD path or by a jit whose module
+    # context carries the same mesh, gets the manual computation itself)
+    if _mode.spmd or getattr(ctx.module_ctx, "mesh", None) == params["mesh"]:
         return _manual_computation(ctx, args, **params)
     # inside another program compiled for one device: every member's body at once
     return lowering.call_function(ctx, _program(params), "shmap_body", args)

@@ -354,3 +354,70 @@ def test_context_mesh():
     assert_close(got, want)
     with pytest.raises(ValueError, match="The context mesh cannot be empty"):
         engine.shard_map(lambda v: v, in_specs=engine.P(), out_specs=engine.P())(X)
+
+
+def _collectives(text):
+    """Each collective op's kind and groups in a StableHLO module, in program order."""
+    found = []
+    for line in text.splitlines():
+        m = re.search(
+            r'"?stablehlo\.(all_reduce|all_gather|reduce_scatter|all_to_all|collective_permute)"?',
+            line,
+        )
+        if m:
+            groups = re.search(r"(replica_groups|source_target_pairs) = (dense<[^>]*>)", line)
+            found.append((m.group(1), groups.group(2) if groups else None))
+    return found
+
+
+@needs_8
+def test_spmd_program_is_jax_s():
+    """The program runs over all 8 devices and is the module JAX lowers: one
+    sdy.manual_computation with the same shardings, the same collectives and groups."""
+    jax, _ = real_jax()
+    m_e, m_j = meshes((4, 2), ("i", "j"))
+    x = rand((8, 4), seed=8)
+
+    def make(smap, lax, P, mesh):
+        def body(v):
+            return (
+                lax.psum(v, "i"),
+                lax.all_gather(v, "j", axis=1, tiled=True),
+                lax.ppermute(v, "i", [(0, 1), (1, 2), (2, 3), (3, 0)]),
+                v * lax.axis_index("j"),
+                lax.psum_scatter(
+                    lax.all_gather(v, "j", axis=1, tiled=True), "j", scatter_dimension=1, tiled=True
+                ),
+                lax.all_to_all(v, "j", 1, 1, tiled=True),
+            )
+
+        outs = (P(None, "j"), P("i"), P("i", "j"), P("i", "j"), P("i", "j"), P("i", "j"))
+        return smap(body, mesh=mesh, in_specs=P("i", "j"), out_specs=outs, check_vma=False)
+
+    f_e = make(engine.shard_map, elax, engine.P, m_e)
+    got = f_e(x)
+    want = make(jax.shard_map, jax.lax, jax.P, m_j)(x)
+    assert_close(got, want)
+    for g in got:
+        shards = g.addressable_shards
+        assert sorted(s.device.id for s in shards) == list(range(8))
+    lowered = f_e.lower(x)
+    ours = lowered.as_text()
+    theirs = jax.jit(make(jax.shard_map, jax.lax, jax.P, m_j)).lower(x).as_text()
+    assert _collectives(ours) == _collectives(theirs)
+    assert len(_collectives(ours)) == 6
+    manual = lambda t: re.search(r"sdy\.manual_computation\(%arg0\) (.*?) \(%arg1", t).group(1)  # noqa: E731
+    assert manual(ours) == manual(theirs)
+    assert "mhlo.num_partitions = 8" in ours
+    # after XLA's SPMD partitioner: the same collectives as JAX's compiled program
+    hlo_j = jax.jit(make(jax.shard_map, jax.lax, jax.P, m_j)).lower(x).compile().as_text()
+    hlo_e = lowered.compiled_hlo_text()
+    for op in (
+        "all-reduce(",
+        "all-gather(",
+        "collective-permute(",
+        "reduce-scatter(",
+        "all-to-all(",
+    ):
+        assert hlo_e.count(op) == hlo_j.count(op), op
+    assert hlo_e.count("all-reduce(") >= 1 and hlo_e.count("collective-permute(") >= 1
