@@ -263,6 +263,15 @@ def test_custom_vjp_fwd_in_jvp_and_bwd_in_transpose():
     for p in set(brun.primitives):
         assert jprims[p] >= brun.primitives.count(p), (p, jgrad)
     assert_close(_eval(st.final_jaxpr, x)[0], jax.grad(jloss)(x), rtol=1e-5)
+    # the final jaxpr marks the equations each rule emitted
+    final = st.final_jaxpr.jaxpr.eqns
+    by_note = {}
+    for j, text in st.final_notes.items():
+        by_note.setdefault(text, []).append(final[j].primitive.name)
+    assert by_note == {
+        "fwd rule clipped_fwd of clipped_sin": ["sin", "cos"],
+        "bwd rule clipped_bwd of clipped_sin": brun.primitives,
+    }
 
 
 def test_custom_rules_render_in_widget_and_static_deck():
@@ -318,6 +327,9 @@ def test_checkpoint_saved_and_recomputed_match_jax(policy):
     for label in pe.remat.recomputed:
         file, line = re.fullmatch(r"\S+ from (.+):(\d+)", label).groups()
         assert file == __file__ and int(line) in body, label
+    (j,) = st.final_notes
+    assert st.final_jaxpr.jaxpr.eqns[j].primitive.name == "remat2"
+    assert "recomputes" in st.final_notes[j]
     # the final gradients are JAX's
     got = _eval(st.final_jaxpr, *MLP_ARGS)
     want = jax.grad(jg, argnums=(0, 1, 2))(*MLP_ARGS)

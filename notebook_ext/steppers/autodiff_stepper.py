@@ -150,6 +150,7 @@ class GradStepper(Stepper):
         self.residuals = []
         self.saved_residuals = []
         self.residual_sources = []
+        self.final_notes = {}  # final jaxpr equation index -> where it came from
         self.jvp_jaxpr = self.known_jaxpr = self.linear_jaxpr = None
         self.transpose_jaxpr = self.final_jaxpr = None
         self._progress, self._argnums = progress, argnums
@@ -524,8 +525,18 @@ class GradStepper(Stepper):
                 kinds[j] = "backward"
             elif any(b.interpreter == "partial_eval" for b in rule_spans(rec, ev)):
                 kinds[j] = "forward"
+            self._final_note(rec, ev, j)
         self.eqn_kinds["final"] = kinds
         self._add_stage("final", [])
+
+    def _final_note(self, rec, ev, j):
+        """Mark a final equation a user's custom rule emitted, or a checkpoint's
+        recomputation in the backward pass."""
+        rule = next(rec.ancestors(ev, events.CustomRuleStarted), None)
+        if rule is not None:
+            self.final_notes[j] = f"{rule.rule_kind} rule {rule.rule} of {rule.function}"
+        elif ev.primitive == crv.REMAT_PRIMITIVE and ev.eqn.params.get("differentiated"):
+            self.final_notes[j] = "checkpoint: recomputes its forward values, then backward"
 
     # ------------------------------------------------------------------ helpers
     def _add_stage(self, stage, steps):

@@ -408,7 +408,8 @@ def grad_view(st, stage=None, i=None, theme=None):
         grid.append(
             pane(
                 "Final jaxpr",
-                legend(_KIND_LEGEND["final"]) + _whole(text, kinds),
+                legend(_KIND_LEGEND["final"])
+                + _whole(text, kinds, getattr(st, "final_notes", None)),
                 sub=f"{len(text)} equations: make_jaxpr({st.mode}(f))",
                 wide=True,
             )
@@ -434,9 +435,9 @@ def _custom_panes(st, stage, step):
     return out + ([_BREAK] if out else [])
 
 
-def _whole(text, kinds):
+def _whole(text, kinds, notes=None):
     n = len(text)
-    return jaxpr_lines(text, 0, min(n, FULL_LIMIT), kinds)
+    return jaxpr_lines(text, 0, min(n, FULL_LIMIT), kinds, notes=notes)
 
 
 def _jvp_panes(st, step):
