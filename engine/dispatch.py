@@ -132,6 +132,8 @@ def _pick_device(args):
                 return x._device
             if device is None:
                 device = x._device
+            elif type(x._device) is runtime.DeviceGroup:  # a mesh's (sharded) array wins
+                return x._device
     return device or runtime.default_device()
 
 
