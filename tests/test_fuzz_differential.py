@@ -153,3 +153,14 @@ def test_matmul_of_float16_and_bfloat16_computes_in_float32():
     np.testing.assert_array_equal(np.asarray(out), np.asarray(ref))
     ref, out = _both(lambda api, jnp: api.jit(jnp.dot)(a[:1], b[:1]))
     np.testing.assert_array_equal(np.asarray(out), np.asarray(ref))
+
+
+def test_vmap_of_jvp_with_a_bool_output_gives_float0_tangents():
+    """The float0 tangent of an integer/bool output, unbatched inside vmap, was broadcast
+    on the device (JaxRuntimeError 'Unknown NumPy dtype'); JAX keeps it a float0 array."""
+    x = np.ones((2, 3), np.float32)
+    ref, out = _both(lambda api, jnp: api.vmap(lambda v: api.jvp(lambda y: y > 0, (v,), (v,)))(x))
+    for o, r in zip(out, ref):
+        assert np.asarray(o).dtype == np.asarray(r).dtype
+        assert np.shape(o) == np.shape(r) == (2, 3)
+    np.testing.assert_array_equal(np.asarray(out[0]), np.asarray(ref[0]))

@@ -8,6 +8,8 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
+import numpy as np
+
 from .. import core, events
 from ..core import Tracer
 from ..events import active as _listening
@@ -205,6 +207,8 @@ def move_batch_axis(size: int, src: int | None, dst: int | None, x: Any) -> Any:
         shape = list(aval.shape)
         dst = dst % (len(shape) + 1)
         shape.insert(dst, size)
+        if aval.dtype == _float0():  # a float0 tangent stays a host array, as in JAX
+            return np.zeros(tuple(shape), aval.dtype)
         dims = tuple(i for i in range(len(shape)) if i != dst)
         return lax.broadcast_in_dim(x, tuple(shape), dims)
     ndim = core.get_aval(x).ndim
@@ -212,6 +216,12 @@ def move_batch_axis(size: int, src: int | None, dst: int | None, x: Any) -> Any:
     perm = [i for i in range(ndim) if i != src]
     perm.insert(dst, src)
     return lax.transpose(x, tuple(perm))
+
+
+def _float0():
+    from ..dtypes import float0
+
+    return float0
 
 
 def bdim_at_front(size: int, x: Any, d: int | None) -> Any:
