@@ -264,7 +264,8 @@ def test_polymorphic_training_step_runs_in_jax():
 
 
 @pytest.mark.parametrize(
-    "name", ["where", "relu", "softmax", "mean", "max", "transpose", "flatten", "reshape"]
+    "name",
+    ["where", "relu", "softmax", "mean", "max", "transpose", "flatten", "reshape", "slices"],
 )
 def test_polymorphic_ops_against_jax(name):
     jax, jjnp, jexport = jx()
@@ -276,6 +277,10 @@ def test_polymorphic_ops_against_jax(name):
         "max": (lambda x: jnp.max(x, axis=1), lambda x: jjnp.max(x, axis=1)),
         "transpose": (lambda x: x.T * 2, lambda x: x.T * 2),
         "flatten": (lambda x: x.reshape(-1), lambda x: x.reshape(-1)),
+        "slices": (
+            lambda x: x[1:, 1:3] - x[:-1, ::2] + x[::2][0, :2],
+            lambda x: x[1:, 1:3] - x[:-1, ::2] + x[::2][0, :2],
+        ),
         "reshape": (
             lambda x: jnp.reshape(x, (x.shape[0], 2, 2)).sum(-1),
             lambda x: jjnp.reshape(x, (x.shape[0], 2, 2)).sum(-1),

@@ -396,6 +396,10 @@ def _divmod(a: DimSize, b: DimSize) -> tuple[DimSize, DimSize]:
                 qs[m] = q
         else:
             return DimExpr._build(qs, scope), rem
+        if isinstance(a, DimExpr) and b > 0 and all(k < 0 for m, k in a._terms if m):
+            # floor(a / b) = -floor((-a + b - 1) / b): keeps the operand's terms positive
+            q = _mul(_divmod(_add(_mul(a, -1), b - 1), b)[0], -1)
+            return q, _sub(a, _mul(q, b))
     elif isinstance(a, DimExpr) and len(b._terms) == 1:
         # exact division by a single term, e.g. (2*a*b) // (a) = 2*b
         (bm, bk) = b._terms[0]
@@ -768,6 +772,31 @@ def solve_dim_vars(pairs: Sequence[tuple[Any, Any]]) -> dict:
             env[var] = (value - rest_value) // k
             progress = True
     return env
+
+
+def slice_indices(
+    start: int | None, stop: int | None, step: int | None, size: DimSize
+) -> tuple[DimSize, DimSize, int, DimSize]:
+    """``slice(start, stop, step).indices(size)`` and the length, for a symbolic
+    ``size`` (positive steps; a bound that needs ``min``/``max`` of symbolic values
+    raises ``InconclusiveDimensionOperation``)."""
+    step = 1 if step is None else step
+    if step <= 0:
+        raise NotImplementedError(
+            "slices with negative steps over symbolic dimensions are not supported"
+        )
+
+    def clamp(i: DimSize | None, default: DimSize) -> DimSize:
+        if i is None:
+            return default
+        i = _add(size, i) if i < 0 else i
+        if not i >= 0:
+            return 0
+        return i if size >= i else size
+
+    lo, hi = clamp(start, 0), clamp(stop, size)
+    n = _divmod(_add(_sub(hi, lo), step - 1), step)[0]
+    return lo, hi, step, n if n >= 0 else 0
 
 
 def all_dim_vars(shapes: Sequence[Sequence[Any]]) -> list[str]:

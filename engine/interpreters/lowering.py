@@ -144,6 +144,17 @@ def reshape(x, out_aval):
     return hlo.reshape(ir_type(out_aval), x)
 
 
+def slice_op(x, out_aval, starts, limits, strides):
+    """stablehlo.slice, or real_dynamic_slice when a bound is symbolic."""
+    if not all(type(i) is int for i in (*starts, *limits)):
+        from ..export.poly_lowering import shape_tensor
+
+        return hlo.real_dynamic_slice(
+            ir_type(out_aval), x, shape_tensor(starts), shape_tensor(limits), shape_tensor(strides)
+        )
+    return hlo.slice(x, list(starts), list(limits), list(strides))
+
+
 def convert(x, aval_in, dtype):
     if aval_in.dtype == np.dtype(dtype):
         return x

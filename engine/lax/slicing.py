@@ -13,7 +13,7 @@ from jaxlib.mlir.dialects import stablehlo as hlo
 
 from .. import core, dtypes
 from ..core import Primitive, ShapedArray
-from ..interpreters import batching
+from ..interpreters import batching, lowering
 from ..interpreters.jvp import Zero, instantiate, tangent_aval
 from ..interpreters.transpose import is_undefined_primal
 from ._base import aval_of
@@ -43,14 +43,16 @@ def slice(operand, start_indices, limit_indices, strides=None):
     """``operand[start:limit:stride]`` in every dimension, with static bounds."""
     return slice_p.bind(
         operand,
-        start_indices=tuple(int(i) for i in start_indices),
-        limit_indices=tuple(int(i) for i in limit_indices),
+        # ints, or symbolic dimensions (engine.export)
+        start_indices=core.ShapedArray(start_indices, np.float32).shape,
+        limit_indices=core.ShapedArray(limit_indices, np.float32).shape,
         strides=None if strides is None else tuple(int(s) for s in strides),
     )
 
 
 def _sliced_size(start, limit, stride):
-    return max(0, -(-(limit - start) // stride))
+    n = -(-(limit - start) // stride)
+    return n if n >= 0 else 0  # max(0, n), decidable for symbolic sizes
 
 
 @slice_p.def_abstract_eval
@@ -97,7 +99,7 @@ def _slice_abstract_eval(x, *, start_indices, limit_indices, strides):
 @slice_p.def_lowering
 def _slice_lowering(ctx, x, *, start_indices, limit_indices, strides):
     strides = strides or (1,) * len(start_indices)
-    return hlo.slice(x, list(start_indices), list(limit_indices), list(strides))
+    return lowering.slice_op(x, ctx.avals_out[0], start_indices, limit_indices, strides)
 
 
 def _slice_transpose(ct, x, *, start_indices, limit_indices, strides):

@@ -181,6 +181,10 @@ def _static_int(v, what="Slice entries"):
 def _slice_indices(s, size):
     """(start, stop, step, length) of a slice with static entries."""
     s = slice(_static_int(s.start), _static_int(s.stop), _static_int(s.step))
+    if type(size) is not int:  # a symbolic dimension (engine.export)
+        from ..export.shape_poly import slice_indices
+
+        return slice_indices(s.start, s.stop, s.step, size)
     start, stop, step = s.indices(size)
     return start, stop, step, len(range(start, stop, step))
 
@@ -240,7 +244,7 @@ def _static_plan(parsed, shape, mode):
             start, stop, step, n = _slice_indices(p.value, size)
             if step > 0:
                 starts.append(start)
-                limits.append(max(start, stop))
+                limits.append(stop if stop >= start else start)  # decidable if symbolic
                 strides.append(step)
             else:
                 lo = start + step * (n - 1) if n else min(max(start + 1, 0), size)
