@@ -56,7 +56,8 @@ class Array:
 
     @property
     def committed(self):
-        return self._committed
+        # an array on a mesh is always committed to it (as JAX's sharded arrays)
+        return self._committed or type(self._device) is runtime.DeviceGroup
 
     @property
     def sharding(self):

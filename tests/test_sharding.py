@@ -272,6 +272,28 @@ def eager_ops_keep_shardings():
         assert repr(eo.sharding) == repr(jo.sharding), (eo.sharding, jo.sharding)
 
 
+@case
+def eager_transformations_of_sharded_arrays():
+    engine, enp, jax, jnp = _libs()
+    em, jm = _meshes()
+    x = np.arange(32, dtype=np.float32).reshape(8, 4)
+    ea = engine.device_put(x, engine.NamedSharding(em, engine.P("x")))
+    ja = jax.device_put(x, jax.NamedSharding(jm, jax.P("x")))
+    eo = engine.grad(lambda a: (a**2).sum())(ea)
+    jo = jax.grad(lambda a: (a**2).sum())(ja)
+    np.testing.assert_allclose(np.asarray(eo), np.asarray(jo))
+    assert repr(eo.sharding) == repr(jo.sharding)
+    eo, ef = engine.vjp(lambda a: enp.sin(a), ea)
+    jo, jf = jax.vjp(lambda a: jnp.sin(a), ja)
+    (eg,), (jg,) = ef(enp.ones((8, 4))), jf(jnp.ones((8, 4)))
+    np.testing.assert_allclose(np.asarray(eg), np.asarray(jg), rtol=1e-6)
+    assert repr(eg.sharding) == repr(jg.sharding)
+    assert (ea * 2).committed == (ja * 2).committed
+    eo, jo = engine.vmap(lambda r: r.sum())(ea), jax.vmap(lambda r: r.sum())(ja)
+    np.testing.assert_allclose(np.asarray(eo), np.asarray(jo))
+    assert repr(eo.sharding) == repr(jo.sharding)
+
+
 # ---------------------------------------------------------------- item 3: partitioned jit
 
 
@@ -567,6 +589,35 @@ def visualize_and_inspect_array_sharding():
         assert "inspect_array_sharding inside a transformation" in str(e)
     else:
         raise AssertionError("expected NotImplementedError")
+
+
+def test_xla_flags_device_count_and_late_config_update():
+    """The XLA_FLAGS route to N CPU devices, and updating jax_num_cpu_devices after the
+    backend started, each in a fresh process for the engine and for JAX."""
+    code = (
+        "import sys, {lib} as j\n"
+        "print(j.device_count())\n"
+        "try:\n"
+        "    j.config.update('jax_num_cpu_devices', 2)\n"
+        "except RuntimeError as e:\n"
+        "    print('RuntimeError', e)\n"
+    )
+    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=4")
+    env.pop("JAX_NUM_CPU_DEVICES", None)
+    outs = {}
+    for lib in ("engine", "jax"):
+        r = subprocess.run(
+            [sys.executable, "-c", code.format(lib=lib)],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
+        )
+        outs[lib] = r.stdout.splitlines()
+    assert outs["engine"][0] == outs["jax"][0] == "4", outs
+    phrase = "jax_num_cpu_devices config should be updated before backends are initialized"
+    assert outs["engine"][1].startswith("RuntimeError") and phrase in outs["engine"][1]
+    assert outs["jax"][1].startswith("RuntimeError") and phrase in outs["jax"][1]
 
 
 # ---------------------------------------------------------------- the subprocess
