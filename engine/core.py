@@ -32,6 +32,11 @@ def _canonical_dim(d: Any) -> Any:
     return d if hasattr(d, "_is_symbolic_dim") else int(d)
 
 
+def canonical_shape(shape: Sequence[Any]) -> tuple:
+    """``shape`` as a tuple of Python ints (and symbolic dimensions, kept as they are)."""
+    return tuple(d if type(d) is int else _canonical_dim(d) for d in shape)
+
+
 class ShapedArray:
     """An abstract value: shape, dtype and weak-typedness (a Python scalar's type)."""
 

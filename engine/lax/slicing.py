@@ -43,9 +43,8 @@ def slice(operand, start_indices, limit_indices, strides=None):
     """``operand[start:limit:stride]`` in every dimension, with static bounds."""
     return slice_p.bind(
         operand,
-        # ints, or symbolic dimensions (engine.export)
-        start_indices=core.ShapedArray(start_indices, np.float32).shape,
-        limit_indices=core.ShapedArray(limit_indices, np.float32).shape,
+        start_indices=core.canonical_shape(start_indices),
+        limit_indices=core.canonical_shape(limit_indices),
         strides=None if strides is None else tuple(int(s) for s in strides),
     )
 

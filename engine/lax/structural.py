@@ -62,7 +62,7 @@ broadcast_in_dim_p.pp_params = lambda p: (
 
 def broadcast_in_dim(operand, shape, broadcast_dimensions, *, out_sharding=None):
     """Place operand dimension i at output dimension ``broadcast_dimensions[i]``."""
-    shape = core.ShapedArray(shape, np.float32).shape  # ints, or symbolic dimensions
+    shape = core.canonical_shape(shape)
     broadcast_dimensions = tuple(int(d) for d in broadcast_dimensions)
     if dtypes.is_python_scalar(operand):
         operand = core.WeakScalar(operand, dtypes.python_scalar_dtype(operand))
@@ -172,7 +172,7 @@ reshape_p = Primitive("reshape")
 
 def reshape(operand, new_sizes, dimensions=None, *, out_sharding=None):
     """Reshape (in row-major order) after transposing by ``dimensions`` if given."""
-    new_sizes = core.ShapedArray(new_sizes, np.float32).shape  # ints, or symbolic
+    new_sizes = core.canonical_shape(new_sizes)
     aval = core.get_aval(operand)
     if dimensions is not None:
         dimensions = tuple(int(d) for d in dimensions)
