@@ -143,7 +143,7 @@ def _varying_axes(jaxpr: core.Jaxpr, in_vma: Sequence[frozenset]) -> list[frozen
     for eqn in jaxpr.eqns:
         ins = frozenset().union(*map(read, eqn.invars)) if eqn.invars else frozenset()
         p, params = eqn.primitive, eqn.params
-        if p in reducers:
+        if p in reducers and params["axis_index_groups"] is None:
             outs = [ins - set(params["axes"])]
         elif p is par.axis_index_p:
             outs = [frozenset([params["axis_name"]])]

@@ -49,6 +49,32 @@ def test_collectives(n):
 
 
 @needs_8
+def test_axis_index_groups():
+    x = rand((4, 4), seed=9)
+    pairs, crossed = [[0, 1], [2, 3]], [[0, 2], [3, 1]]
+
+    def make(pmap, lax):
+        def member(v):
+            return (
+                lax.psum(v, "i", axis_index_groups=pairs),
+                lax.pmean(v, "i", axis_index_groups=crossed),
+                lax.pmax(v, "i", axis_index_groups=pairs),
+                lax.all_gather(v, "i", axis_index_groups=crossed),
+                lax.psum_scatter(v, "i", axis_index_groups=pairs, tiled=True),
+            )
+
+        return pmap(member, axis_name="i")
+
+    both(make, x)
+    jax, _ = real_jax()
+    for pmap, lax in ((jax.pmap, jax.lax), (engine.pmap, elax)):
+        with pytest.raises(
+            ValueError, match="axis_index_groups must cover all indices exactly once"
+        ):
+            pmap(lambda v: lax.psum(v, "i", axis_index_groups=[[0, 1], [1, 2]]), axis_name="i")(x)
+
+
+@needs_8
 def test_axes_kwargs_static_and_donated():
     x, w = rand((4, 2, 3), seed=1), rand((3, 5), seed=2)
     both(lambda pmap, lax: pmap(lambda a, b: a @ b, in_axes=(0, None), out_axes=1), x, w)

@@ -87,6 +87,38 @@ def _no_groups(axis_index_groups: Any, api_name: str) -> None:
         raise NotImplementedError(f"{api_name} with axis_index_groups is not implemented")
 
 
+def _no_groups_in_vmap(axis_index_groups: Any, api_name: str) -> None:
+    if axis_index_groups is not None:
+        raise NotImplementedError(
+            f"axis_index_groups not supported in vmap collectives ({api_name}); they run "
+            "inside shard_map and pmap"
+        )
+
+
+def _groups(axis_index_groups: Any) -> tuple[tuple[int, ...], ...] | None:
+    """Validated axis_index_groups (members reduced together), as tuples."""
+    if axis_index_groups is None:
+        return None
+    groups = tuple(tuple(int(i) for i in g) for g in axis_index_groups)
+    members = [i for g in groups for i in g]
+    if sorted(members) != list(range(len(members))):
+        raise ValueError("axis_index_groups must cover all indices exactly once")
+    if len({len(g) for g in groups}) != 1:
+        raise ValueError("axis_index_groups must all be the same size")
+    return groups
+
+
+def _group_size(axes: tuple[Any, ...], groups: Any) -> int:
+    if groups is not None:
+        if axis_size(axes) != sum(len(g) for g in groups):
+            raise ValueError(
+                f"axis_index_groups {groups} do not cover the {axis_size(axes)} members of "
+                f"axis {axes}"
+            )
+        return len(groups[0])
+    return axis_size(axes)
+
+
 def axis_size(axis_name: Any) -> int:
     """The size of the named axis (a product over a tuple of names), a Python int."""
     axes = _as_axes(axis_name)
@@ -166,7 +198,7 @@ def _make_allreduce(name: str, reduce_batch, if_unbatched) -> Primitive:
         (x,), (d,) = vals, dims
         if frame not in axes:
             return prim.bind(x, axes=axes, axis_index_groups=axis_index_groups), d
-        _no_groups(axis_index_groups, name)
+        _no_groups_in_vmap(axis_index_groups, name)
         rest = tuple(a for a in axes if a != frame)
         y = if_unbatched(x, size) if d is None else reduce_batch(x, (d,))
         if rest:
@@ -198,15 +230,16 @@ def _reduce_leaves(x, axis_name, axis_index_groups, prim, api_name):
     if not axes:
         return x
     _check_axis_names(axes, api_name)
-    _no_groups(axis_index_groups, api_name)
+    groups = _groups(axis_index_groups)
+    size = _group_size(axes, groups)
 
     def bind(leaf):
         if prim is psum_p and core.get_aval(leaf).dtype == np.bool_:
             leaf = convert_element_type(leaf, np.int32)
         if prim is psum_p and not core.is_tracer(leaf):
             # a constant is the same on every member: the sum is a multiple of it
-            return axis_size(axes) * leaf
-        return prim.bind(leaf, axes=axes, axis_index_groups=None)
+            return size * leaf
+        return prim.bind(leaf, axes=axes, axis_index_groups=groups)
 
     return tree_util.tree_map(bind, x)
 
@@ -229,7 +262,7 @@ def pmin(x: Any, axis_name: Any, *, axis_index_groups: Any = None) -> Any:
 def pmean(x: Any, axis_name: Any, *, axis_index_groups: Any = None) -> Any:
     """All-reduce mean of ``x`` over the named axis or axes."""
     total = psum(x, axis_name, axis_index_groups=axis_index_groups)
-    n = axis_size(axis_name)
+    n = _group_size(_as_axes(axis_name), _groups(axis_index_groups))
     return tree_util.tree_map(lambda v: v / n, total)
 
 
@@ -399,7 +432,7 @@ def _all_gather_rule(
             elif not tiled:
                 d += 1
         return all_gather_p.bind(x, all_gather_dimension=dim, **params), d
-    _no_groups(axis_index_groups, "all_gather")
+    _no_groups_in_vmap(axis_index_groups, "all_gather")
     if len(axis_name) > 1:
         raise NotImplementedError("all_gather over several named axes under vmap")
     x, d = _broadcast_batch(x, size, d)
@@ -445,8 +478,8 @@ def all_gather(
     if not axes:
         return x
     _check_axis_names(axes, "all_gather")
-    _no_groups(axis_index_groups, "all_gather")
-    n = axis_size(axes)
+    groups = _groups(axis_index_groups)
+    n = _group_size(axes, groups)
 
     def bind(leaf):
         nd = core.get_aval(leaf).ndim
@@ -455,7 +488,7 @@ def all_gather(
             leaf,
             all_gather_dimension=dim,
             axis_name=axes,
-            axis_index_groups=None,
+            axis_index_groups=groups,
             axis_size=n,
             tiled=tiled,
         )
@@ -502,7 +535,7 @@ def _reduce_scatter_rule(
             elif not tiled:
                 d += 1
         return reduce_scatter_p.bind(x, scatter_dimension=dim, **params), d
-    _no_groups(axis_index_groups, "psum_scatter")
+    _no_groups_in_vmap(axis_index_groups, "psum_scatter")
     if len(axis_name) > 1:
         raise NotImplementedError("psum_scatter over several named axes under vmap")
     y = _scale(x, size) if d is None else reduce_sum(x, (d,))
@@ -548,8 +581,8 @@ def psum_scatter(
     if not axes:
         return x
     _check_axis_names(axes, "psum_scatter")
-    _no_groups(axis_index_groups, "psum_scatter")
-    n = axis_size(axes)
+    groups = _groups(axis_index_groups)
+    n = _group_size(axes, groups)
 
     def bind(leaf):
         dim = _canonical_axis(scatter_dimension, core.get_aval(leaf).ndim, "psum_scatter")
@@ -557,7 +590,7 @@ def psum_scatter(
             leaf,
             scatter_dimension=dim,
             axis_name=axes,
-            axis_index_groups=None,
+            axis_index_groups=groups,
             axis_size=n,
             tiled=tiled,
         )
@@ -761,13 +794,16 @@ def _lowering_mesh(name: str) -> Any:
     return _spmd.mesh
 
 
-def _replica_groups(axes: Sequence[Any], name: str) -> np.ndarray:
+def _replica_groups(axes: Sequence[Any], name: str, axis_index_groups: Any = None) -> np.ndarray:
     mesh = _lowering_mesh(name)
     names = list(mesh.axis_names)
     ids = np.arange(mesh.size).reshape(mesh.axis_sizes)
     moved = [names.index(a) for a in axes]
     rest = [i for i in range(len(names)) if i not in moved]
-    return ids.transpose(rest + moved).reshape(-1, math.prod(mesh.axis_sizes[i] for i in moved))
+    groups = ids.transpose(rest + moved).reshape(-1, math.prod(mesh.axis_sizes[i] for i in moved))
+    if axis_index_groups is not None:
+        groups = np.array([[g[i] for i in sub] for g in groups for sub in axis_index_groups])
+    return groups
 
 
 def _groups_attr(groups: np.ndarray) -> ir.DenseIntElementsAttr:
@@ -793,11 +829,13 @@ def _combiner(prim: Primitive, dtype: Any):
     return hlo.and_ if dtype == np.bool_ else hlo.minimum
 
 
-def _all_reduce(prim: Primitive, x: Any, aval: ShapedArray, axes: Sequence[Any]) -> Any:
+def _all_reduce(
+    prim: Primitive, x: Any, aval: ShapedArray, axes: Sequence[Any], groups=None
+) -> Any:
     op = hlo.AllReduceOp(
         [x.type],
         [x],
-        replica_groups=_groups_attr(_replica_groups(axes, prim.name)),
+        replica_groups=_groups_attr(_replica_groups(axes, prim.name, groups)),
         channel_handle=_channel(),
         use_global_device_ids=True,
     )
@@ -807,8 +845,7 @@ def _all_reduce(prim: Primitive, x: Any, aval: ShapedArray, axes: Sequence[Any])
 
 def _allreduce_lowering(prim: Primitive):
     def rule(ctx, x, *, axes, axis_index_groups):
-        _no_groups(axis_index_groups, prim.name)
-        return _all_reduce(prim, x, ctx.avals_in[0], axes)
+        return _all_reduce(prim, x, ctx.avals_in[0], axes, axis_index_groups)
 
     prim.def_lowering(rule)
 
@@ -839,7 +876,6 @@ def _axis_index_lowering(ctx, *, axis_name):
 def _all_gather_lowering(
     ctx, x, *, all_gather_dimension, axis_name, axis_index_groups, axis_size, tiled
 ):
-    _no_groups(axis_index_groups, "all_gather")
     aval_in, aval_out = ctx.avals_in[0], ctx.avals_out[0]
     if not tiled:  # gather into a new axis of size 1, then tile along it
         shape = list(aval_in.shape)
@@ -851,7 +887,7 @@ def _all_gather_lowering(
         [lowering.ir_type(aval_out)],
         [x],
         all_gather_dim=all_gather_dimension,
-        replica_groups=_groups_attr(_replica_groups(axis_name, "all_gather")),
+        replica_groups=_groups_attr(_replica_groups(axis_name, "all_gather", axis_index_groups)),
         channel_handle=_channel(),
         use_global_device_ids=True,
     )
@@ -862,7 +898,6 @@ def _all_gather_lowering(
 def _reduce_scatter_lowering(
     ctx, x, *, scatter_dimension, axis_name, axis_index_groups, axis_size, tiled
 ):
-    _no_groups(axis_index_groups, "psum_scatter")
     aval_in, aval_out = ctx.avals_in[0], ctx.avals_out[0]
     shape = list(aval_in.shape)
     shape[scatter_dimension] //= axis_size
@@ -871,7 +906,7 @@ def _reduce_scatter_lowering(
         lowering.ir_type(tiled_aval),
         x,
         scatter_dimension,
-        _groups_attr(_replica_groups(axis_name, "psum_scatter")),
+        _groups_attr(_replica_groups(axis_name, "psum_scatter", axis_index_groups)),
         channel_handle=_channel(),
         use_global_device_ids=True,
     )
