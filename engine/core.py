@@ -117,6 +117,14 @@ class WeakScalar:
         return f"WeakScalar({self.value!r}, {self.aval.dtype.name})"
 
 
+def python_scalar_operand(x: Any) -> Any:
+    """A Python scalar as a lax operand: int/float/complex weakly typed, bool strongly
+    (JAX never makes a Python bool weak)."""
+    if type(x) is bool:
+        return np.bool_(x)
+    return WeakScalar(x, dtypes.python_scalar_dtype(x))
+
+
 def get_aval(x: Any) -> ShapedArray:
     """The abstract value of a tracer, Array, NumPy value or Python scalar."""
     if isinstance(x, Tracer):
@@ -125,7 +133,8 @@ def get_aval(x: Any) -> ShapedArray:
     if aval is not None:
         return aval
     if dtypes.is_python_scalar(x):
-        return ShapedArray((), dtypes.python_scalar_dtype(x), weak_type=True)
+        # JAX: Python int/float/complex are weakly typed, bool is not
+        return ShapedArray((), dtypes.python_scalar_dtype(x), weak_type=type(x) is not bool)
     if isinstance(x, (np.ndarray, np.generic)):
         if errors.is_invalid_numpy_dtype(x.dtype):
             raise TypeError(errors.invalid_dtype_message(x.dtype))
@@ -295,8 +304,7 @@ def eval_jaxpr(jaxpr: Jaxpr, consts: Sequence[Any], *args: Any) -> list[Any]:
 # ---------------------------------------------------------------------------- type checking
 
 
-class JaxprTypeError(TypeError):
-    pass
+JaxprTypeError = errors.JaxprTypeError  # one class, public as engine.errors.JaxprTypeError
 
 
 def check_jaxpr(jaxpr: Jaxpr) -> None:
@@ -546,6 +554,12 @@ def current_source_info():
     return info
 
 
+def user_line_note() -> str:
+    """'\nThe problem arose at file:line (function).' for the user's current line, or ''."""
+    src = current_source_info()
+    return f"\nThe problem arose at {src}." if src is not None else ""
+
+
 def escaped_tracer_error(tracer, primitive=None):
     where = f" while evaluating {primitive.name}" if primitive is not None else ""
     return errors.UnexpectedTracerError(
@@ -553,6 +567,7 @@ def escaped_tracer_error(tracer, primitive=None):
         f"{type(tracer._trace).__name__} that has already finished. A function "
         "transformed by jit, grad, vmap or similar saved one of its intermediate values "
         "outside (in a global, a list or an attribute); return it as an output instead."
+        f"{user_line_note()}"
     )
 
 
@@ -590,47 +605,68 @@ class Tracer:
     def __repr__(self):
         return f"{self._short_repr()}with<{type(self._trace).__name__}>"
 
-    def _concrete_or_raise(self, kind, err_cls):
+    def _type_str(self):
+        """As JAX prints a traced array's type in these messages: float32[2,3]."""
+        return f"{self.dtype.name}[{','.join(str(d) for d in self.shape)}]"
+
+    def _concrete_or_raise(self, err_cls, headline, advice):
         v = self.to_concrete_value()
         if v is not None:
             return v
-        src = current_source_info()
-        where = f"\nThe problem arose at {src}." if src is not None else ""
-        raise err_cls(
-            f"Attempted {kind} on a traced array with shape {self.shape} and dtype "
-            f"{self.dtype}: its value is not known while tracing.{where}\n"
-            "Use lax.cond or jnp.where to branch on traced values, or mark the argument "
-            "static (jit(f, static_argnums=...)) if it is a Python value."
+        raise err_cls(f"{headline}{user_line_note()}\n{advice}")
+
+    def _needs_concrete(self, what):
+        """JAX's ConcretizationTypeError headline, then what asked for the value."""
+        return self._concrete_or_raise(
+            errors.ConcretizationTypeError,
+            "Abstract tracer value encountered where concrete value is expected: traced "
+            f"array with shape {self._type_str()}",
+            f"{what} needs the value, which is not known while tracing. To change the dtype "
+            "use x.astype(...) or jnp.asarray(x, dtype); to branch on it use lax.cond or "
+            "jnp.where; or mark the argument static (jit(f, static_argnums=...)).",
         )
 
     def __bool__(self):
         return bool(
             self._concrete_or_raise(
-                "boolean conversion (Python if/while/and/or)", errors.TracerBoolConversionError
+                errors.TracerBoolConversionError,
+                f"Attempted boolean conversion of traced array with shape {self._type_str()}.",
+                "Python's if/while/and/or/not need the value, which is not known while "
+                "tracing. Use lax.cond, lax.while_loop or jnp.where on traced values, or mark "
+                "the argument static (jit(f, static_argnums=...)) if it is a Python value.",
             )
         )
 
     def __int__(self):
-        return int(self._concrete_or_raise("int() conversion", errors.TracerIntegerConversionError))
+        return int(self._needs_concrete("int()"))
 
     def __index__(self):
         return self._concrete_or_raise(
-            "use as an index (__index__)", errors.TracerIntegerConversionError
+            errors.TracerIntegerConversionError,
+            f"The __index__() method was called on traced array with shape {self._type_str()}",
+            "A traced value cannot be a Python index, size or range bound: its value is not "
+            "known while tracing. Use lax.dynamic_slice or x.at[...] for traced positions, "
+            "lax.fori_loop for a traced trip count, or mark the argument static.",
         ).__index__()
 
     def __float__(self):
-        return float(self._concrete_or_raise("float() conversion", errors.ConcretizationTypeError))
+        return float(self._needs_concrete("float()"))
 
     def __complex__(self):
-        return complex(
-            self._concrete_or_raise("complex() conversion", errors.ConcretizationTypeError)
-        )
+        return complex(self._needs_concrete("complex()"))
+
+    def item(self, *args):
+        return np.asarray(self._needs_concrete("item()")).item(*args)
+
+    def tolist(self):
+        return np.asarray(self._needs_concrete("tolist()")).tolist()
 
     def __array__(self, dtype=None, copy=None):
         raise errors.TracerArrayConversionError(
             f"The numpy.ndarray conversion method __array__() was called on traced array "
             f"{self._short_repr()}. NumPy cannot run on traced values: use engine.numpy "
             "(jnp) functions instead of numpy functions inside transformed code."
+            f"{user_line_note()}"
         )
 
     def __hash__(self):
@@ -643,8 +679,8 @@ class Tracer:
 
     def __setitem__(self, idx, value):
         raise TypeError(
-            "JAX arrays are immutable and do not support item assignment. "
-            "Use x = x.at[idx].set(value) instead."
+            "JAX arrays are immutable and do not support in-place item assignment. "
+            "Instead of x[idx] = y, use x = x.at[idx].set(y)."
         )
 
 

@@ -109,6 +109,8 @@ def device_put_value(x, device=None, weak_type=None, committed=False, explicit=F
         _tg.check_host_to_device(aval, device, explicit)
     if type(x) is core.WeakScalar or dtypes.is_python_scalar(x):
         v = x.value if type(x) is core.WeakScalar else x
+        if type(v) is int and aval.dtype == dtypes.default_int_dtype():
+            dtypes.check_python_int(v)
         key = (scalar_key(v), aval.dtype, aval.weak_type, device)
         arr = _scalar_cache.get(key)
         if arr is None:

@@ -218,6 +218,42 @@ def python_scalar_dtype(x):
             return _default_for(np.dtype(typ))
 
 
+def check_python_int(x: int) -> None:
+    """OverflowError (JAX's) for a Python int outside the default integer type."""
+    bound = 2**63 if config.jax_enable_x64 else 2**31
+    if not -bound <= x < bound:
+        name = "int64" if bound == 2**63 else "int32"
+        raise OverflowError(f"Python int {x} too large to convert to {name}")
+
+
+def python_scalar_as(x, dtype) -> np.ndarray:
+    """A Python number as a NumPy scalar of ``dtype``, converted as JAX converts it: first
+    to its default type (int32/float32/... or the 64-bit ones under x64; an int that does
+    not fit raises OverflowError), then cast like ``convert_element_type`` (ints wrap)."""
+    canonical = python_scalar_dtype(x)
+    if type(x) is int:
+        check_python_int(x)
+    value = np.asarray(x, canonical)
+    dtype = np.dtype(dtype)
+    if dtype == canonical:
+        return value
+    return host_convert(value, dtype)
+
+
+def host_convert(value: np.ndarray, dtype) -> np.ndarray:
+    """``value.astype(dtype)`` with XLA's convert semantics, which NumPy's cast lacks:
+    float to integer truncates and saturates (NaN gives 0); integers wrap."""
+    dtype = np.dtype(dtype)
+    with np.errstate(over="ignore", invalid="ignore"):
+        if value.dtype.kind not in "fc" or dtype.kind not in "iu":
+            return value.astype(dtype)
+        real = np.real(value).astype(np.float64)
+        info = np.iinfo(dtype)
+        above, below = real >= float(info.max), real <= float(info.min)
+        inside = np.where(above | below | np.isnan(real), 0.0, real).astype(dtype)
+        return np.where(above, info.max, np.where(below, info.min, inside)).astype(dtype)
+
+
 def _is_engine_value(x):
     return hasattr(x, "weak_type") or hasattr(x, "aval")
 

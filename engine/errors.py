@@ -29,7 +29,19 @@ class UnexpectedTracerError(JAXTypeError):
     pass
 
 
-class NonConcreteBooleanIndexError(IndexError):
+class KeyReuseError(JAXTypeError):
+    """JAX's class; the engine has no jax_debug_key_reuse checker that raises it yet."""
+
+
+class JAXIndexError(IndexError):
+    pass
+
+
+class NonConcreteBooleanIndexError(JAXIndexError):
+    pass
+
+
+class JaxprTypeError(TypeError):
     pass
 
 

@@ -601,7 +601,7 @@ class JitFunction:
             donate_argnums = (donate_argnums,)
         self._signature = _try_signature(fun)
         static_argnums, static_argnames = _resolve_statics(
-            self._signature, static_argnums, static_argnames, donate_argnums
+            self._signature, static_argnums, static_argnames
         )
         self.__name__ = getattr(fun, "__name__", "fun")
         opts = _Options(
@@ -889,6 +889,18 @@ def _validate_argnums(sig, argnums, option):
         )
 
 
+def _validate_options(fun, static_argnums, static_argnames, donate_argnums):
+    """What the user asked ``jit`` for must fit ``fun``'s signature (JAX's ValueErrors);
+    the engine's own JitFunctions may name statics their function lacks."""
+    sig = _try_signature(fun)
+    if sig is None:
+        return
+    as_tuple = lambda v, t: (v,) if isinstance(v, t) else tuple(v)  # noqa: E731
+    _validate_argnums(sig, as_tuple(static_argnums, int), "static_argnums")
+    _validate_argnums(sig, as_tuple(donate_argnums, int), "donate_argnums")
+    _validate_argnames(sig, as_tuple(static_argnames, str))
+
+
 def _validate_argnames(sig, argnames):
     params = sig.parameters.values()
     if any(p.kind == p.VAR_KEYWORD for p in params):
@@ -902,11 +914,7 @@ def _validate_argnames(sig, argnames):
         )
 
 
-def _resolve_statics(sig, argnums, argnames, donate_argnums=()):
-    if sig is not None:
-        _validate_argnums(sig, argnums, "static_argnums")
-        _validate_argnums(sig, donate_argnums, "donate_argnums")
-        _validate_argnames(sig, argnames)
+def _resolve_statics(sig, argnums, argnames):
     argnums, argnames = set(argnums), set(argnames)
     if sig is None:
         return argnums, argnames
@@ -946,6 +954,7 @@ def jit(
     def make(f: Callable) -> JitFunction:
         if not callable(f):
             raise TypeError(f"Expected a callable value, got {f!r}")
+        _validate_options(f, static_argnums, static_argnames, donate_argnums)
         return JitFunction(
             f,
             static_argnums,

@@ -305,9 +305,14 @@ _split_jit = jit(_split, static_argnums=(1,))
 
 
 def _num_to_shape(num):
-    if isinstance(num, Sequence):
-        return tuple(operator.index(d) for d in num)
-    return (operator.index(num),)
+    shape = (
+        tuple(operator.index(d) for d in num)
+        if isinstance(num, Sequence)
+        else (operator.index(num),)
+    )
+    if any(d < 0 for d in shape):  # JAX: an MLIRError deep in lowering
+        raise TypeError(f"split: the number of keys must be non-negative, got {num}.")
+    return shape
 
 
 def split(key, num=2):

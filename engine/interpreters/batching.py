@@ -205,17 +205,23 @@ def move_batch_axis(size: int, src: int | None, dst: int | None, x: Any) -> Any:
     if src is None:
         aval = core.get_aval(x)
         shape = list(aval.shape)
-        dst = dst % (len(shape) + 1)
+        dst = _check_out_axis(dst, len(shape) + 1)
         shape.insert(dst, size)
         if aval.dtype == _float0():  # a float0 tangent stays a host array, as in JAX
             return np.zeros(tuple(shape), aval.dtype)
         dims = tuple(i for i in range(len(shape)) if i != dst)
         return lax.broadcast_in_dim(x, tuple(shape), dims)
     ndim = core.get_aval(x).ndim
-    src, dst = src % ndim, dst % ndim
+    src, dst = src % ndim, _check_out_axis(dst, ndim)
     perm = [i for i in range(ndim) if i != src]
     perm.insert(dst, src)
     return lax.transpose(x, tuple(perm))
+
+
+def _check_out_axis(axis: int, ndim: int) -> int:
+    if not -ndim <= axis < ndim:  # e.g. vmap(f, out_axes=2) of a rank-0 output
+        raise ValueError(f"axis {axis} is out of bounds for array of dimension {ndim}")
+    return axis % ndim
 
 
 def _float0():

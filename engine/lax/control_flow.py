@@ -54,7 +54,7 @@ def _trace_fun(fun, in_tree, avals, name, splat=True):
 
 def _as_operand(x):
     if dtypes.is_python_scalar(x):
-        return core.WeakScalar(x, dtypes.python_scalar_dtype(x))
+        return core.python_scalar_operand(x)
     return x
 
 
@@ -122,8 +122,9 @@ def _promote_weak_carry(init_avals, out_avals, what):
     for a, b in zip(init_avals, out_avals):
         if (a.shape, a.dtype) != (b.shape, b.dtype):
             raise TypeError(
-                f"{what} must have identical types, got input carry "
-                f"{_avals_str(init_avals)} and output carry {_avals_str(out_avals)}."
+                f"{what} carry input and carry output must have equal types, but they "
+                f"differ: input carry {_avals_str(init_avals)} and output carry "
+                f"{_avals_str(out_avals)}."
             )
         # Only weak types differ: the types match (JAX's ``core.typematch`` ignores weak
         # types), so the init is kept as is and the body is not traced a second time.
@@ -175,7 +176,10 @@ def cond(pred, true_fun, false_fun, *operands):
 
     if not callable(true_fun) or not callable(false_fun):
         raise TypeError("lax.cond: true_fun and false_fun arguments should be callable.")
-    aval = core.get_aval(pred)
+    try:
+        aval = core.get_aval(pred)
+    except TypeError:
+        raise TypeError(f"Pred must be a scalar, got {pred} of type {type(pred)}") from None
     if aval.shape != ():
         raise TypeError(f"Pred must be a scalar, got {pred} of shape {aval.shape}.")
     if aval.dtype != np.bool_ and not (dtypes.is_int(aval.dtype) or dtypes.is_float(aval.dtype)):
@@ -186,6 +190,15 @@ def cond(pred, true_fun, false_fun, *operands):
         pred = ne(pred, np.zeros((), aval.dtype))
     index = convert_element_type(pred, np.int32)
     return _bind_cond(index, [false_fun, true_fun], operands, "cond")
+
+
+def _fun_location(f):
+    """'name at file:line' of a Python function (through functools.partial)."""
+    while hasattr(f, "func"):
+        f = f.func
+    code = getattr(f, "__code__", None)
+    name = getattr(f, "__name__", type(f).__name__)
+    return f"{name} at {code.co_filename}:{code.co_firstlineno}" if code else name
 
 
 def _bind_cond(index, funs, operands, what):
@@ -204,18 +217,23 @@ def _bind_cond(index, funs, operands, what):
     )
     shown = [1, 0] if what == "cond" else list(range(len(funs)))
     outs_avals = [c.out_avals for c, _ in traced]
+
+    def where(i, j):  # the user's lines, as JAX gives them
+        return "".join(f"\n{names[k]} is {_fun_location(funs[k])}" for k in (i, j))
+
     for i, j in zip(shown, shown[1:]):
         if traced[i][1] != traced[j][1]:
             raise TypeError(
                 f"{what} branch outputs must have the same pytree structure, but they "
-                f"differ: {names[i]} returns {traced[i][1]} and {names[j]} returns {traced[j][1]}."
+                f"differ: {names[i]} returns {traced[i][1]} and {names[j]} returns "
+                f"{traced[j][1]}.{where(i, j)}"
             )
     for i, j in zip(shown, shown[1:]):
         a_i, a_j = outs_avals[i], outs_avals[j]
         if [(a.shape, a.dtype) for a in a_i] != [(a.shape, a.dtype) for a in a_j]:
             raise TypeError(
                 f"{what} branches must have equal output types, but {names[i]} returns "
-                f"{_avals_str(a_i)} and {names[j]} returns {_avals_str(a_j)}."
+                f"{_avals_str(a_i)} and {names[j]} returns {_avals_str(a_j)}.{where(i, j)}"
             )
     strong = [not all(o[i].weak_type for o in outs_avals) for i in range(len(outs_avals[0]))]
     if any(any(o[i].weak_type for o in outs_avals) and s for i, s in enumerate(strong)):
@@ -403,10 +421,10 @@ def while_loop(cond_fun, body_fun, init_val):
     )
     if body_tree != in_tree:
         raise TypeError(
-            f"body_fun output and input must have identical types, got input "
-            f"structure {in_tree} and output structure {body_tree}."
+            "while_loop body function carry input and carry output must have the same "
+            f"pytree structure, but they differ: input {in_tree} and output {body_tree}."
         )
-    new_avals = _promote_weak_carry(avals, body.out_avals, "body_fun output and input")
+    new_avals = _promote_weak_carry(avals, body.out_avals, "while_loop body function")
     if new_avals != avals:
         flat, avals = _convert_to(flat, new_avals), new_avals
         body, _ = _trace_fun(
@@ -720,7 +738,16 @@ def scan(f, init, xs=None, length=None, reverse=False, unroll=1):
     if length is not None:
         lengths.add(int(length))
     if len(lengths) > 1:
-        raise ValueError(f"scan got inconsistent lengths for the leading axis: {sorted(lengths)}")
+        sizes = sorted({core.get_aval(x).shape[0] for x in xs_flat})
+        if length is not None:
+            raise ValueError(
+                f"scan got `length` argument of {length} which disagrees with leading axis "
+                f"sizes {sizes}."
+            )
+        raise ValueError(
+            "scan got values with different leading axis sizes: "
+            f"{', '.join(str(n) for n in sizes)}."
+        )
     if not lengths:
         raise ValueError("scan got no values to scan over and `length` not provided.")
     n = lengths.pop()
@@ -741,7 +768,7 @@ def scan(f, init, xs=None, length=None, reverse=False, unroll=1):
             out = body(list(a[: len(c_avals)]), list(a[len(c_avals) :]))
             if not isinstance(out, tuple) or len(out) != 2:
                 raise TypeError(
-                    f"scan body function must return a pair (carry, y), got {type(out).__name__}."
+                    f"scan body output must be a pair (carry, y), got {type(out).__name__}."
                 )
             c, y = out
             c_leaves, c_tree = tree_util.tree_flatten(c)
@@ -755,12 +782,10 @@ def scan(f, init, xs=None, length=None, reverse=False, unroll=1):
     closed, (c_tree, y_tree, nc) = trace(carry_avals)
     if c_tree != init_tree:
         raise TypeError(
-            f"scan carry output and input must have the same tree structure, got "
-            f"input {init_tree} and output {c_tree}."
+            "scan body function carry input and carry output must have the same pytree "
+            f"structure, but they differ: input {init_tree} and output {c_tree}."
         )
-    new_avals = _promote_weak_carry(
-        carry_avals, closed.out_avals[:nc], "scan carry output and input"
-    )
+    new_avals = _promote_weak_carry(carry_avals, closed.out_avals[:nc], "scan body function")
     if new_avals != carry_avals:
         init_flat, carry_avals = _convert_to(init_flat, new_avals), new_avals
         closed, (c_tree, y_tree, nc) = trace(carry_avals)

@@ -51,7 +51,7 @@ def convert_element_type(operand, new_dtype, weak_type=False):
             _warn_if_complex_to_real(old_dtype, new_dtype)
             with warnings.catch_warnings():  # NumPy's own warning would repeat ours
                 warnings.simplefilter("ignore", np.exceptions.ComplexWarning)
-                return device_put_value(np.asarray(operand).astype(new_dtype))
+                return device_put_value(dtypes.host_convert(np.asarray(operand), new_dtype))
         operand = core.WeakScalar(operand, old_dtype)
     aval = core.get_aval(operand)
     if aval.dtype == new_dtype and aval.weak_type == weak_type:

@@ -106,7 +106,7 @@ def _canon_scatter_dnums(d):
 
 def _as_operand(x):
     if dtypes.is_python_scalar(x):
-        return core.WeakScalar(x, dtypes.python_scalar_dtype(x))
+        return core.python_scalar_operand(x)
     return x
 
 

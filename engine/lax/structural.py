@@ -65,7 +65,7 @@ def broadcast_in_dim(operand, shape, broadcast_dimensions, *, out_sharding=None)
     shape = core.canonical_shape(shape)
     broadcast_dimensions = tuple(int(d) for d in broadcast_dimensions)
     if dtypes.is_python_scalar(operand):
-        operand = core.WeakScalar(operand, dtypes.python_scalar_dtype(operand))
+        operand = core.python_scalar_operand(operand)
     aval = core.get_aval(operand)
     if aval.shape == shape and broadcast_dimensions == tuple(range(len(shape))):
         return operand
@@ -103,6 +103,10 @@ def broadcast_to_rank(x, rank):
 
 @broadcast_in_dim_p.def_abstract_eval
 def _broadcast_in_dim_abstract_eval(x, *, shape, broadcast_dimensions, sharding):
+    if any(d < 0 for d in shape):
+        raise TypeError(
+            f"broadcast_in_dim shape must have every element be nonnegative, got {shape}."
+        )
     if len(broadcast_dimensions) != x.ndim:
         raise TypeError(
             f"broadcast_in_dim broadcast_dimensions must have length equal to operand "
@@ -658,8 +662,15 @@ def _full(shape, fill_value, dtype, weak):
         from .convert import convert_element_type
 
         value = convert_element_type(fill_value, dtype, weak)
-    elif weak:
-        value = core.WeakScalar(np.asarray(fill_value, dtype).item(), dtype)
     else:
-        value = np.asarray(fill_value, dtype)
+        if dtypes.is_python_scalar(fill_value):  # as convert_element_type (no range check)
+            value = dtypes.host_convert(np.asarray(fill_value), dtype)
+        else:
+            value = np.asarray(fill_value, dtype)
+        if weak:
+            value = core.WeakScalar(value.item(), dtype)
+        if not shape and core.current_trace() is core.eval_trace:
+            from ..dispatch import device_put_value
+
+            return device_put_value(value)  # an Array, not the host literal
     return broadcast_in_dim(value, shape, ())

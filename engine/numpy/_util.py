@@ -156,8 +156,9 @@ def promote_shapes(fun_name, *args):
     if len(args) < 2:
         return args
     shapes = [core.get_aval(a).shape for a in args]
-    ranked = {s for s in shapes if s}
-    if len(ranked) <= 1:  # equal shapes, or scalars with one shape: lax broadcasts these
+    # one rank among the non-scalars: lax broadcasts these (and its shape rule raises
+    # JAX's TypeError "add got incompatible shapes for broadcasting" on a mismatch)
+    if len({len(s) for s in shapes if s}) <= 1:
         return args
     nd = max(len(s) for s in shapes)
     _check_broadcastable(fun_name, shapes)
@@ -234,7 +235,7 @@ _strong_scalars = {}
 def strong_scalar(x, dtype):
     """A Python number as a strongly typed scalar of ``dtype``: a NumPy scalar (a literal
     when traced); run eagerly, a cached device array, so hot loops skip the transfer."""
-    value = np.asarray(x, dtype)
+    value = dtypes.python_scalar_as(x, dtype)
     if core.current_trace() is not core.eval_trace:
         return value
     key = (type(x), value.tobytes(), value.dtype)  # by bits: 0.0 == -0.0 in Python
@@ -251,11 +252,13 @@ def strong_scalar(x, dtype):
 def weak_scalar(x, dtype):
     """A Python number as a weakly typed literal of ``dtype`` (its value rounded to it)."""
     dtype = np.dtype(dtype)
+    if type(x) is int:
+        dtypes.check_python_int(x)  # JAX converts it to the default int type first
     if dtypes.is_complex(dtype):
         return core.WeakScalar(complex(np.asarray(x, dtype).item()), dtype)
     if dtypes.is_inexact(dtype):
         return core.WeakScalar(float(np.asarray(x, dtype).item()), dtype)
-    return core.WeakScalar(int(x), dtype)
+    return core.WeakScalar(int(dtypes.python_scalar_as(x, dtype)), dtype)
 
 
 def as_array(x):
@@ -272,6 +275,8 @@ def as_operand(x):
     if dtypes.is_python_scalar(x):
         if type(x) is bool:
             return np.bool_(x)
+        if type(x) is int:
+            dtypes.check_python_int(x)
         return core.WeakScalar(x, dtypes.python_scalar_dtype(x))
     if hasattr(x, "__jax_array__") and not isinstance(x, (Array, core.Tracer)):
         return x.__jax_array__()
@@ -349,6 +354,7 @@ def concrete_value(x, what):
                 f"Abstract tracer value encountered where concrete value is expected: {what} "
                 f"requires a concrete value, got a traced array with shape {x.shape} and "
                 f"dtype {x.dtype}. The size of an array must be known at trace time."
+                f"{core.user_line_note()}"
             )
         x = v
     return np.asarray(x)
@@ -413,7 +419,9 @@ def _check_int_range(x, dtype):
         if dt is not None:
             info = np.iinfo(dt)
             if not info.min <= x <= info.max:
-                raise OverflowError(f"Python int {x} too large to convert to {dt.name}")
+                if dtype is None:
+                    raise OverflowError(f"Python int {x} too large to convert to {dt.name}")
+                raise OverflowError(f"Python integer {x} out of bounds for {dt.name}")
 
 
 def _leaves(seq):
@@ -439,6 +447,11 @@ def _from_sequence(seq, dtype):
                 "array (ragged or unsupported values)"
             )
         target = dtype if dtype is not None else dtypes.canonicalize_dtype(val.dtype)
+        if target != val.dtype and val.size and dtypes.is_int(target) and val.dtype.kind in "iu":
+            info = np.iinfo(target)
+            for bad in (val.min(), val.max()):
+                if not info.min <= bad <= info.max:
+                    raise OverflowError(f"Python integer {bad} out of bounds for {target.name}")
         return dispatch.device_put_value(val.astype(target, copy=False))
     if dtype is None:
         dtype = dtypes.result_type(*leaves) if leaves else dtypes.default_float_dtype()

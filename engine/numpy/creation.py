@@ -68,6 +68,10 @@ def frombuffer(buffer, dtype=float, count=-1, offset=0):
 # ---------------------------------------------------------------------------- filled arrays
 
 
+def _has_tracer(shape):
+    return isinstance(shape, (tuple, list)) and any(isinstance(s, core.Tracer) for s in shape)
+
+
 def _shape(shape, fun_name):
     if (
         isinstance(shape, (Array, core.Tracer))
@@ -85,9 +89,13 @@ def _shape(shape, fun_name):
     except TypeError:
         raise TypeError(
             f"Shapes must be 1D sequences of concrete values of integer type, got {shape}."
+            + (core.user_line_note() if _has_tracer(shape) else "")
         ) from None
     if any(d < 0 for d in out):
-        raise ValueError(f"negative dimensions are not allowed, got {out}")
+        raise TypeError(  # JAX's class and words (its zeros/ones/full broadcast a scalar)
+            f"broadcast_in_dim shape must have every element be nonnegative, got {out}. "
+            f"{fun_name}: negative dimensions are not allowed."
+        )
     return out
 
 

@@ -650,7 +650,7 @@ def _scatter_update(
         # a literal of the promoted type (no conversion equation for a constant)
         dtype, weak = dtypes.result_type(x, y, return_weak_type_flag=True)
         xp = lax.convert_element_type(x, dtype, weak)
-        y = np.asarray(y, dtype)
+        y = dtypes.python_scalar_as(y, dtype)
     else:
         xp, y = promote_dtypes(x, y)
     y = _broadcast_update(y, plan.slice_shape)
@@ -928,9 +928,10 @@ def _index_operand(indices, fun_name):
         indices = _sequence_to_array(list(indices))
     indices = _as_array(indices, fun_name)
     if not dtypes.is_int(core.get_aval(indices).dtype):
-        raise TypeError(
-            f"{fun_name} indices must be of integer type, got {core.get_aval(indices).dtype.name}"
-        )
+        dt = core.get_aval(indices).dtype.name
+        if fun_name == "take":  # JAX's take raises a ValueError, take_along_axis a TypeError
+            raise ValueError(f"indices must have an integer type (take got {dt})")
+        raise TypeError(f"{fun_name} indices must be of integer type, got {dt}")
     return indices
 
 

@@ -68,6 +68,10 @@ def _finish(out, dtype, preferred_element_type):
     return lax.convert_element_type(out, target) if dtype_of(out) != target else out
 
 
+def _type_str(x):
+    return f"{dtype_of(x).name}[{','.join(str(d) for d in shape_of(x))}]"
+
+
 def matmul(a, b, *, precision=None, preferred_element_type=None):
     """Matrix product with NumPy's rules: 1-D operands are vectors, leading axes are batch
     axes that broadcast (size-1 batch axes are squeezed, not materialized)."""
@@ -80,9 +84,8 @@ def matmul(a, b, *, precision=None, preferred_element_type=None):
     a_nd, b_nd = ndim_of(a), ndim_of(b)
     if a_nd == 0 or b_nd == 0:
         raise ValueError(
-            f"matmul: Input operand {0 if a_nd == 0 else 1} does not have enough "
-            "dimensions (has 0, gufunc core with signature (n?,k),(k,m?)->(n?,m?) "
-            "requires 1)"
+            f"matmul input operand {0 if a_nd == 0 else 1} must have ndim at least 1, "
+            "but it has ndim 0"
         )
     a_shape, b_shape = shape_of(a), shape_of(b)
     a_batch = a_shape[:-2] if a_nd > 1 else ()
@@ -90,10 +93,9 @@ def matmul(a, b, *, precision=None, preferred_element_type=None):
     a_k = a_nd - 1
     b_k = b_nd - 2 if b_nd > 1 else 0
     if a_shape[a_k] != b_shape[b_k]:
-        raise ValueError(
-            f"matmul: Input operand 1 has a mismatch in its core dimension 0, "
-            f"with gufunc signature (n?,k),(k,m?)->(n?,m?) (size {b_shape[b_k]} is "
-            f"different from {a_shape[a_k]})"
+        raise TypeError(  # JAX's class and words (its matmul is a dot_general)
+            "dot_general requires contracting dimensions to have the same shape, got "
+            f"({a_shape[a_k]},) and ({b_shape[b_k]},)."
         )
     nb = max(len(a_batch), len(b_batch))
     # classify every (right-aligned) output batch axis: shared by both operands, or a free
@@ -111,7 +113,9 @@ def matmul(a, b, *, precision=None, preferred_element_type=None):
             a_bdims.append(ai)
             b_bdims.append(bi)
         elif sa is not None and sb is not None and sa != 1 and sb != 1:
-            raise ValueError(f"Incompatible shapes for broadcasting: {a_batch} and {b_batch}")
+            raise ValueError(
+                f"Incompatible types for matmul arguments: {_type_str(a)} and {_type_str(b)}"
+            )
         elif sb is None:
             roles.append(("a", ai))
         elif sa is None:

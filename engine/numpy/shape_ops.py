@@ -131,7 +131,10 @@ def transpose(a, axes=None):
     else:
         perm = tuple(canonicalize_axis(ax, nd) for ax in axes)
         if sorted(perm) != list(range(nd)):
-            raise ValueError(f"axes {tuple(axes)} don't match array of dimension {nd}")
+            raise TypeError(
+                "transpose permutation isn't a permutation of operand dimensions, got "
+                f"permutation {tuple(axes)} for operand shape {shape_of(a)}."
+            )
     if perm == tuple(range(nd)):
         return a
     return lax.transpose(a, perm)
