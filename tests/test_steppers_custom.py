@@ -461,3 +461,64 @@ def test_custom_vjp_inside_scan_body():
     }
     got = _eval(st.final_jaxpr, xs)[0]
     assert_close(got, jax.grad(scanned(jax.lax, jloss))(xs), rtol=1e-5)
+
+
+# ---------------------------------------------------------------------------- failing rules
+
+
+def make_bad_bwd(jx, jnp):
+    @jx.custom_vjp
+    def f(x):
+        return jnp.sin(x)
+
+    def f_fwd(x):
+        return jnp.sin(x), jnp.cos(x)
+
+    def f_bwd(res, g):
+        return (res * g, res)  # one cotangent too many
+
+    f.defvjp(f_fwd, f_bwd)
+    return (lambda x: f(x) * 2.0), f_bwd
+
+
+def make_raising_jvp(jx, jnp):
+    @jx.custom_jvp
+    def f(x):
+        return jnp.sin(x)
+
+    @f.defjvp
+    def f_jvp(primals, tangents):
+        raise ValueError("the rule gave up")
+
+    return (lambda x: f(x) * 2.0), f_jvp
+
+
+def test_a_bwd_rule_whose_output_the_engine_rejects_is_named():
+    loss, bwd = make_bad_bwd(engine, enp)
+    st = GradStepper(loss, np.float32(1.0))
+    assert st.stages == ["jvp", "partial_eval"]  # the transpose stage failed
+    jax, jnp = real_jax()
+    jloss, _ = make_bad_bwd(jax, jnp)
+    with pytest.raises(Exception) as want:
+        jax.grad(jloss)(np.float32(1.0))
+    assert st.error.type == type(want.value).__name__ == "TypeError"
+    phrase = "Custom VJP bwd rule must produce an output with the same container"
+    assert phrase in st.error.message and phrase in str(want.value)
+    rule = st.error.custom_rule
+    assert (rule.rule, rule.relation, rule.source.line) == ("f_bwd", "failed", _first_line(bwd))
+    assert "custom rule f_bwd" in st.error.summary()
+    view = render.grad_view(st, "partial_eval", 0)
+    assert 'role="alert"' in view and "f_bwd" in view and "engine rejects" in view
+
+
+def test_a_rule_that_raises_is_named():
+    loss, rule_fn = make_raising_jvp(engine, enp)
+    st = GradStepper(loss, np.float32(1.0))
+    assert st.stages == [] and st.error.type == "ValueError"
+    assert st.error.message == "the rule gave up"
+    rule = st.error.custom_rule
+    assert (rule.rule, rule.relation, rule.rule_kind) == ("f_jvp", "failed", "jvp")
+    assert rule.source.line == _first_line(rule_fn)
+    # the session goes on: the same function differentiates once the rule is fixed
+    fixed, _ = make_log1pexp(engine, enp)
+    assert GradStepper(fixed, np.float32(1.0)).error is None

@@ -39,11 +39,14 @@ from .recording import (
 STAGES = ("jvp", "partial_eval", "transpose", "final")
 
 
-def _run(build_fun, in_avals, name, progress, phase):
+def _run(build_fun, in_avals, name, progress, phase, recordings=None):
     """Trace ``build_fun`` (flat tracers -> flat outputs) to a jaxpr while recording the
-    engine's events; returns (closed jaxpr, id of the top jaxpr trace, recording)."""
+    engine's events; returns (closed jaxpr, id of the top jaxpr trace, recording).
+    ``recordings`` (a list) gets the recording first, so it is kept when tracing fails."""
     tick = (lambda n: progress(n, None, phase)) if progress else None
     with record(None, tick) as rec:
+        if recordings is not None:
+            recordings.append(rec)
         closed = trace_to_jaxpr(build_fun, list(in_avals), debug_name=name)
     return closed, top_trace(rec).trace, rec
 
@@ -154,6 +157,7 @@ class GradStepper(Stepper):
         self.jvp_jaxpr = self.known_jaxpr = self.linear_jaxpr = None
         self.transpose_jaxpr = self.final_jaxpr = None
         self._progress, self._argnums = progress, argnums
+        self._recordings = []
         try:
             self._a = _Args(f, args, argnums)
             self._stage_jvp()
@@ -163,6 +167,9 @@ class GradStepper(Stepper):
             self._stage_final()
         except Exception as e:  # noqa: BLE001 - shown in the view, never raised
             self.error = error_info(e, f)
+            if self._recordings:
+                self.error.custom_rule = crv.failing_rule(self._recordings[-1])
+        self._recordings = []  # the steps hold what they need, as plain data
         self.steps = [s for st in self.stages for s in self.stage_steps.get(st, [])]
         self._offsets = {}
         n = 0
@@ -186,7 +193,9 @@ class GradStepper(Stepper):
             return list(po) + list(to)
 
         in_avals = list(a.avals) + [t for t, h in zip(tan_avals, has_t) if h]
-        closed, top, rec = _run(fun, in_avals, f"jvp({self.fun_name})", self._progress, "JVP")
+        closed, top, rec = _run(
+            fun, in_avals, f"jvp({self.fun_name})", self._progress, "JVP", self._recordings
+        )
         self.jvp_jaxpr = closed
         text = self.texts["jvp"] = JaxprText(closed)
         # tangent equations: those that depend on a tangent input
@@ -256,6 +265,7 @@ class GradStepper(Stepper):
             f"linearize({self.fun_name})",
             self._progress,
             "partial evaluation",
+            self._recordings,
         )
         n_out, lin = holder[0]
         self.known_jaxpr, self.linear_jaxpr = closed, lin
@@ -391,6 +401,7 @@ class GradStepper(Stepper):
             f"transpose({self.fun_name})",
             self._progress,
             "transpose",
+            self._recordings,
         )
         self.transpose_jaxpr = closed
         text = self.texts["transpose"] = JaxprText(closed)
@@ -516,7 +527,9 @@ class GradStepper(Stepper):
 
             in_avals = list(a.avals) + out_avals
             name = a.f
-        closed, top, rec = _run(build, in_avals, fun_name(name), self._progress, "final")
+        closed, top, rec = _run(
+            build, in_avals, fun_name(name), self._progress, "final", self._recordings
+        )
         self.final_jaxpr = closed
         text = self.texts["final"] = JaxprText(closed)
         kinds = ["other"] * len(closed.jaxpr.eqns)

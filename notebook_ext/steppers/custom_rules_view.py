@@ -129,6 +129,16 @@ def rule_binding(rec: events.Recording, ev: events.Event) -> CustomRuleRun | Non
     return custom_rule_run(rec, b, "bound") if b is not None else None
 
 
+def failing_rule(rec: events.Recording) -> CustomRuleRun | None:
+    """The user's custom rule a failed trace points at: the innermost whose span was
+    still open when it failed (the rule raised, or the engine's check of what it
+    returned did), as a "failed" CustomRuleRun; None when no rule was running."""
+    for b in reversed(rec.of(events.CustomRuleStarted)):
+        if rec.end_of(b.call) is None:
+            return custom_rule_run(rec, b, "failed")
+    return None
+
+
 # ---------------------------------------------------------------------------- remat
 
 
@@ -310,6 +320,13 @@ _KIND_WORDS = {
 }
 
 
+_RELATION_WORDS = {
+    "ran": "ran",
+    "bound": "bound this primitive",
+    "failed": "failed: it raised, or returned what the engine rejects",
+}
+
+
 def rules_html(runs: list[CustomRuleRun], eqn_text: Callable[[int], str] | None = None) -> str:
     """The custom rules of a step: name, kind, where it is defined, what it emitted."""
     parts = []
@@ -320,7 +337,7 @@ def rules_html(runs: list[CustomRuleRun], eqn_text: Callable[[int], str] | None 
             where = (
                 f' <span class="gj-st-note">defined at <code>{_e(r.source.where())}</code></span>'
             )
-        verb = "ran" if r.relation == "ran" else "bound this primitive"
+        verb = _RELATION_WORDS.get(r.relation, r.relation)
         head = (
             f'<div class="gj-st-custom-rule"><b>{_e(kind)}</b> <code>{_e(r.rule)}</code> '
             f"of <code>{_e(r.function)}</code> {verb}{where}</div>"

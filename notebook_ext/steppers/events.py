@@ -41,10 +41,14 @@ class ErrorInfo:
     message: str
     source: SourceLine | None
     traceback: str = ""
+    custom_rule: CustomRuleRun | None = None  # the user's rule running when it failed
 
     def summary(self):
         where = f" at {self.source.where()}" if self.source else ""
-        return f"{self.type}{where}: {self.message}"
+        rule = ""
+        if self.custom_rule is not None:
+            rule = f" (in custom rule {self.custom_rule.label()})"
+        return f"{self.type}{where}{rule}: {self.message}"
 
 
 @dataclass
@@ -65,8 +69,9 @@ class Value:
 @dataclass
 class CustomRuleRun:
     """A user's custom differentiation rule (``custom_jvp`` / ``custom_vjp``) the engine
-    ran: ``relation`` "ran" (inside this step's rule: its equations are this step's) or
-    "bound" (this step's primitive was bound by the user's rule)."""
+    ran: ``relation`` "ran" (inside this step's rule: its equations are this step's),
+    "bound" (this step's primitive was bound by the user's rule) or "failed" (tracing
+    failed while it ran: ``ErrorInfo.custom_rule``)."""
 
     rule_kind: str  # "jvp" (custom_jvp), "fwd" or "bwd" (custom_vjp)
     function: str  # the custom function's name

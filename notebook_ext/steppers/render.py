@@ -109,6 +109,9 @@ def error_html(err):
             f"{e(err.source.function)}</code></div>"
             f"<pre>{e(err.source.text.strip())}</pre>"
         )
+    rule = getattr(err, "custom_rule", None)
+    if rule is not None:
+        where += custom_rules_view.rules_html([rule])
     return (
         f'<div class="gj-st-error" role="alert"><b>{e(err.type)}</b>: '
         f'<span class="gj-st-errmsg">{e(err.message)}</span>{where}</div>'
