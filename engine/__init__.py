@@ -15,6 +15,7 @@ _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
 from . import (  # noqa: F401,E402
     ad_checkpoint,  # noqa: F401,E402
     compilation_cache,  # noqa: F401
+    custom_batching,  # noqa: F401
     custom_derivatives,  # noqa: F401,E402
     debug,
     dlpack,  # noqa: F401  (gives Array __dlpack__ / __dlpack_device__)
