@@ -245,6 +245,8 @@ class GradStepper(Stepper):
 
         for step, run in crv.rules_inside(rec, by_call, index):
             step.custom_rules.append(run)
+            if run.rule_kind == "fwd":
+                run.note = crv.bwd_note(text, step.primal_eqns + step.tangent_eqns)
         self._add_stage("jvp", steps)
 
     # ------------------------------------------------------------------ stage 2: partial eval

@@ -129,6 +129,18 @@ def rule_binding(rec: events.Recording, ev: events.Event) -> CustomRuleRun | Non
     return custom_rule_run(rec, b, "bound") if b is not None else None
 
 
+def bwd_note(text: Any, eqns: list[int]) -> str:
+    """Where a custom_vjp JVP step left the user's bwd rule: the ``custom_lin`` equation
+    (of ``text``, among ``eqns``) that holds it until the transpose stage."""
+    for i in eqns:
+        eqn = text.eqns[i]
+        if eqn.primitive.name == "custom_lin":
+            bwd = getattr(eqn.params.get("bwd"), "__name__", "bwd")
+            out = ", ".join(text.name(v) for v in eqn.outvars)
+            return f"its bwd rule {bwd} waits in custom_lin ({out}) for the transpose stage"
+    return ""
+
+
 def failing_rule(rec: events.Recording) -> CustomRuleRun | None:
     """The user's custom rule a failed trace points at: the innermost whose span was
     still open when it failed (the rule raised, or the engine's check of what it
@@ -357,6 +369,8 @@ def rules_html(runs: list[CustomRuleRun], eqn_text: Callable[[int], str] | None 
                 body += '<div class="gj-st-note">emitted no equation</div>'
             if r.out_avals:
                 body += f'<div class="gj-st-note">returned: {_e(", ".join(r.out_avals))}</div>'
+        if r.note:
+            body += f'<div class="gj-st-note">{_e(r.note)}</div>'
         parts.append(head + body)
     return "".join(parts)
 

@@ -83,6 +83,7 @@ class CustomRuleRun:
     # else at every level (a rule run inside a scan body)
     primitives: list = field(default_factory=list)
     out_avals: list = field(default_factory=list)
+    note: str = ""  # e.g. where a custom_vjp's bwd rule was left for the transpose stage
 
     def label(self):
         where = f" ({self.source.where()})" if self.source else ""
