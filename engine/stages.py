@@ -24,6 +24,7 @@ from .sharding.arrays import wrap
 from .sharding.constraint import lowering_for_mesh
 from .sharding.jit_shardings import (
     SpmdTarget,
+    check_compiled_shardings,
     input_shardings,
     output_shardings,
     place,
@@ -296,6 +297,7 @@ class Compiled:
             )
         device = t.device
         if type(device) is SpmdTarget:
+            check_compiled_shardings(self.fun_name, flat, avals, self._in_shardings)
             return self._run_partitioned(flat)
         outs = dispatch.execute(self._exe, flat, self._const_bufs + dispatch._buffers(flat, device))
         return tree_util.tree_unflatten(

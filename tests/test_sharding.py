@@ -359,6 +359,39 @@ def jit_in_and_out_shardings():
     assert repr(eo.sharding) == repr(jo.sharding)
 
 
+@case
+def lower_shape_dtype_structs_with_shardings():
+    engine, _, jax, _ = _libs()
+    em, jm = _meshes()
+    outs = {}
+    for lib, mesh in ((engine, em), (jax, jm)):
+        s = lib.NamedSharding(mesh, lib.P("x"))
+        low = lib.jit(lambda a: a * 2).lower(lib.ShapeDtypeStruct((8, 4), np.float32, sharding=s))
+        c = low.compile()
+        out = c(np.ones((8, 4), np.float32))
+        wrong = lib.device_put(np.ones((8, 4), np.float32), lib.NamedSharding(mesh, lib.P("y")))
+        with lib.set_mesh(mesh):
+            f = lib.jit(lambda a: a + 1, in_shardings=lib.P("y"), out_shardings=lib.P(None, "x"))
+            g = f(np.ones((8, 4), np.float32))
+        outs[lib.__name__] = (
+            _SDY.findall(low.as_text()),
+            repr(c.input_shardings),
+            repr(out.sharding),
+            float(np.asarray(out).sum()),
+            repr(g.sharding),
+            _error(lambda: c(wrong)),
+        )
+    e, j = outs["engine"], outs["jax"]
+    assert e[:5] == j[:5], (e, j)
+    assert e[5][0] == j[5][0] == "ValueError"
+    for phrase in (
+        "Computation was compiled for input shardings that disagree",
+        "Passed sharding: ",
+        "Required sharding: ",
+    ):
+        assert phrase in e[5][1] and phrase in j[5][1]
+
+
 _SDY = re.compile(r"sdy\.sharding = (#sdy\.sharding<[^>]*>)")
 
 

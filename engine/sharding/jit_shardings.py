@@ -342,3 +342,23 @@ def constrained_target(closed, n_leaves: int, out_user) -> SpmdTarget | None:
         return None
     replicated = (NamedSharding(mesh, PartitionSpec()),) * n_leaves
     return SpmdTarget(mesh, replicated, out_user, (True,) * n_leaves)
+
+
+def check_compiled_shardings(name: str, flat, avals, required) -> None:
+    """A Compiled object called with sharded arrays laid out otherwise than it was
+    compiled for: JAX's error, listing each mismatch."""
+    bad = []
+    for i, (x, aval, want) in enumerate(zip(flat, avals, required)):
+        if _group_of(x) is None:
+            continue
+        have = x.sharding
+        if not _same_layout(have, want, aval):
+            bad.append(
+                f"Argument {i} with shape {_aval_text(aval)}:\n  Passed sharding: {have!r}\n"
+                f"  Required sharding: {want!r}"
+            )
+    if bad:
+        raise ValueError(
+            "Computation was compiled for input shardings that disagree with the shardings "
+            f"of arguments passed to it. Here are the {len(bad)} mismatches:\n" + "\n".join(bad)
+        )
