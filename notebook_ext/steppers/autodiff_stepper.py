@@ -470,12 +470,13 @@ class GradStepper(Stepper):
             by_event[id(ev)] = i
         for step, run in crv.rules_inside(rec, by_call, lambda ev: by_event.get(id(ev))):
             step.custom_rules.append(run)
-        for call, step in by_call.items():
-            if step.primitive == crv.REMAT_PRIMITIVE:
-                step.remat = self._remat_backward(rec, call, step)
+        remats = {c for c, step in by_call.items() if step.primitive == crv.REMAT_PRIMITIVE}
+        recomputed = crv.recomputation_events(rec, remats)
+        for call in remats:
+            by_call[call].remat = self._remat_backward(by_call[call], recomputed[call])
         self._add_stage("transpose", steps)
 
-    def _remat_backward(self, rec, call, step):
+    def _remat_backward(self, step, recomputed):
         """A checkpoint's transpose: the residuals it reads and what it recomputes."""
         lin = self.linear_jaxpr.jaxpr
         ltext = self.texts["linear"]
@@ -490,7 +491,6 @@ class GradStepper(Stepper):
             if r is not None:
                 src = self.residual_sources[r] if r < len(self.residual_sources) else ""
                 saved.append(f"{ltext.name(v)}:{self.residuals[r].aval} {src}".rstrip())
-        recomputed = crv.recomputation_events(rec, call)
         return RematInfo(
             policy=policy,
             saved=saved,

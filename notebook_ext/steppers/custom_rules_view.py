@@ -203,18 +203,23 @@ def merge_remat(a: RematInfo | None, b: RematInfo) -> RematInfo:
     )
 
 
-def recomputation_events(rec: events.Recording, step_call: int) -> list[events.EqnEmitted]:
-    """The equations emitted inside transpose span ``step_call`` while a nested backward
-    pass evaluated its non-linear ("forward") equations: a checkpoint's recomputation."""
-    out = []
+def recomputation_events(
+    rec: events.Recording, step_calls: set[int]
+) -> dict[int, list[events.EqnEmitted]]:
+    """{transpose span in ``step_calls``: the equations emitted inside it while a nested
+    backward pass evaluated its non-linear ("forward") equations}: a checkpoint's
+    recomputation."""
+    out: dict[int, list[events.EqnEmitted]] = {c: [] for c in step_calls}
+    if not step_calls:
+        return out
     for ev in rec.of(events.EqnEmitted):
         forward = False
         for b in rec.ancestors(ev):
             if isinstance(b, events.PhaseStarted) and b.phase == "forward":
                 forward = True
-            if b.call == step_call:
+            if b.call in step_calls:
                 if forward:
-                    out.append(ev)
+                    out[b.call].append(ev)
                 break
     return out
 
