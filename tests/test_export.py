@@ -265,7 +265,19 @@ def test_polymorphic_training_step_runs_in_jax():
 
 @pytest.mark.parametrize(
     "name",
-    ["where", "relu", "softmax", "mean", "max", "transpose", "flatten", "reshape", "slices"],
+    [
+        "where",
+        "relu",
+        "softmax",
+        "mean",
+        "max",
+        "transpose",
+        "flatten",
+        "reshape",
+        "slices",
+        "ones",
+        "argmax",
+    ],
 )
 def test_polymorphic_ops_against_jax(name):
     jax, jjnp, jexport = jx()
@@ -280,6 +292,14 @@ def test_polymorphic_ops_against_jax(name):
         "slices": (
             lambda x: x[1:, 1:3] - x[:-1, ::2] + x[::2][0, :2],
             lambda x: x[1:, 1:3] - x[:-1, ::2] + x[::2][0, :2],
+        ),
+        "ones": (
+            lambda x: jnp.ones((x.shape[0], 2)) * x[:, :2],
+            lambda x: jjnp.ones((x.shape[0], 2)) * x[:, :2],
+        ),
+        "argmax": (
+            lambda x: engine.nn.one_hot(jnp.argmax(x, axis=1), 4) * x,
+            lambda x: jax.nn.one_hot(jjnp.argmax(x, axis=1), 4) * x,
         ),
         "reshape": (
             lambda x: jnp.reshape(x, (x.shape[0], 2, 2)).sum(-1),

@@ -155,6 +155,15 @@ def slice_op(x, out_aval, starts, limits, strides):
     return hlo.slice(x, list(starts), list(limits), list(strides))
 
 
+def iota(out_aval, dimension):
+    """stablehlo.iota, or dynamic_iota when ``out_aval`` has symbolic dimensions."""
+    if not all(type(d) is int for d in out_aval.shape):
+        from ..export.poly_lowering import shape_tensor
+
+        return hlo.dynamic_iota(ir_type(out_aval), shape_tensor(out_aval.shape), dimension)
+    return hlo.iota(ir_type(out_aval), dimension)
+
+
 def convert(x, aval_in, dtype):
     if aval_in.dtype == np.dtype(dtype):
         return x

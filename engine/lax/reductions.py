@@ -364,7 +364,7 @@ def _arg_reducer(name, pick_greater):
         x_aval, out_aval = ctx.avals_in[0], ctx.avals_out[0]
         (axis,) = axes
         idx_aval = x_aval.update(dtype=index_dtype, weak_type=False)
-        idx = hlo.iota(lowering.ir_type(idx_aval), axis)
+        idx = lowering.iota(idx_aval, axis)
         vs = x_aval.update(shape=(), weak_type=False)
         ids = idx_aval.update(shape=())
         init_v = lowering.constant(

@@ -593,7 +593,7 @@ def iota(dtype, size):
 def broadcasted_iota(dtype, shape, dimension, *, out_sharding=None):
     """An array of ``shape`` whose values count up along ``dimension``."""
     dtype = dtypes.canonicalize_dtype(dtype)
-    shape = tuple(int(d) for d in shape)
+    shape = core.canonical_shape(shape)
     return iota_p.bind(dtype=dtype, shape=shape, dimension=int(dimension), sharding=None)
 
 
@@ -615,8 +615,8 @@ def _iota_lowering(ctx, *, dtype, shape, dimension, sharding):
     out = ctx.avals_out[0]
     if dtypes.is_complex(dtype):  # count in the real type, then widen
         real = out.update(dtype=dtypes.real_dtype(dtype))
-        return hlo.convert(lowering.ir_type(out), hlo.iota(lowering.ir_type(real), dimension))
-    return hlo.iota(lowering.ir_type(out), dimension)
+        return hlo.convert(lowering.ir_type(out), lowering.iota(real, dimension))
+    return lowering.iota(out, dimension)
 
 
 # ---------------------------------------------------------------------------- creation helpers
@@ -625,7 +625,7 @@ def _iota_lowering(ctx, *, dtype, shape, dimension, sharding):
 def _canonical_shape(shape):
     if isinstance(shape, (int, np.integer)):
         return (int(shape),)
-    return tuple(int(d) for d in shape)
+    return core.canonical_shape(shape)
 
 
 def full(shape, fill_value, dtype=None, *, sharding=None):

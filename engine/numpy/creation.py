@@ -81,7 +81,7 @@ def _shape(shape, fun_name):
         shape = (shape,)
     try:
         out = tuple(
-            operator.index(s)
+            (s if hasattr(s, "_is_symbolic_dim") else operator.index(s))
             if not isinstance(s, core.Tracer)
             else int(concrete_value(s, f"{fun_name}'s shape"))
             for s in shape
