@@ -197,12 +197,22 @@ def _check_out_replication(f, mesh, manual, jaxpr, in_specs, out_specs) -> None:
 # ---------------------------------------------------------------------------- the API
 
 
+class _Infer:
+    """in_specs' default: the specs of the arguments' shardings (Explicit meshes only)."""
+
+    def __repr__(self) -> str:
+        return "Infer"
+
+
+Infer = _Infer()
+
+
 def shard_map(
     f: Callable | None = None,
     /,
     *,
     out_specs: Any,
-    in_specs: Any = None,
+    in_specs: Any = Infer,
     mesh: Mesh | AbstractMesh | None = None,
     axis_names: Any = frozenset(),
     check_vma: bool = True,
@@ -228,10 +238,23 @@ def shard_map(
     def prepare(args):
         """(inputs, shard_map_p's params, output tree) for a call on ``args``."""
         the_mesh, manual = _mesh_and_axes(mesh, axis_names)
-        _check_specs("in", in_specs, manual)
+        explicit = _all_explicit(the_mesh, manual)
+        if in_specs is Infer and not explicit:
+            types = ", ".join(str(_axis_type(the_mesh, a)) for a in sorted(manual, key=str))
+            raise TypeError(
+                "shard_map in_specs argument must be a pytree of `jax.sharding.PartitionSpec` "
+                f"instances, but it was `None` when axis_names={manual} are of type {types}"
+            )
+        if in_specs is not Infer:
+            _check_specs("in", in_specs, manual)
         _check_specs("out", out_specs, manual)
         all_flat, in_tree = tree_util.tree_flatten(args)
-        all_specs = _broadcast_specs("in", in_specs, args)
+        if in_specs is Infer:
+            all_specs = [_manual_spec(_input_spec(x), manual) for x in all_flat]
+        else:
+            all_specs = _broadcast_specs("in", in_specs, args)
+            if explicit and manual == frozenset(the_mesh.axis_names):
+                _check_explicit_inputs(all_flat, all_specs)
         flat = [x for x, s in zip(all_flat, all_specs) if s is not None]
         specs_flat = [s for s in all_specs if s is not None]
         avals = [core.get_aval(x) for x in flat]
@@ -301,6 +324,52 @@ class LoweredShardMap:
     def compiled_hlo_text(self) -> str:
         """XLA's optimized HLO, after the SPMD partitioner."""
         return self._executable.hlo_text()
+
+
+def _axis_type(mesh: Any, name: Any) -> Any:
+    return dict(zip(mesh.axis_names, mesh.axis_types))[name]
+
+
+def _all_explicit(mesh: Any, manual: frozenset) -> bool:
+    from .sharding import AxisType
+
+    return all(_axis_type(mesh, a) == AxisType.Explicit for a in manual)
+
+
+def _input_spec(x: Any) -> PartitionSpec:
+    """The spec of a concrete argument's sharding (P() for one on a single device)."""
+    sharding = None if core.is_tracer(x) else getattr(x, "sharding", None)
+    spec = getattr(sharding, "spec", None)
+    return spec if isinstance(spec, PartitionSpec) else P()
+
+
+def _manual_spec(spec: PartitionSpec, manual: frozenset) -> PartitionSpec:
+    out = []
+    for d in range(len(spec)):
+        names = tuple(a for a in _spec_axes(spec, d) if a in manual)
+        out.append(None if not names else names[0] if len(names) == 1 else names)
+    return P(*out)
+
+
+def _check_explicit_inputs(flat: Sequence[Any], specs: Sequence[Any]) -> None:
+    """On a mesh of Explicit axes, in_specs must say how the arguments are laid out."""
+    for x, spec in zip(flat, specs):
+        if spec is None or core.is_tracer(x):
+            continue
+        ndim = core.get_aval(x).ndim
+        want = tuple(spec) + (None,) * (ndim - len(spec))
+        have_spec = _input_spec(x)
+        have = tuple(have_spec) + (None,) * (ndim - len(have_spec))
+        if want != have:
+            from .sharding.arrays import typeof
+
+            raise ValueError(
+                f"in_specs passed to shard_map: {P(*want)} does not match the specs of the "
+                f"input: {P(*have)} for arg: {typeof(x)}. `in_specs` is an optional argument "
+                "so you can omit specifying it and shard_map will infer the in_specs from "
+                "the arguments. If you want to reshard your inputs, you can use `jax.reshard` "
+                "on the arguments and then pass those args to shard_map."
+            )
 
 
 def _mesh_and_axes(mesh: Any, axis_names: Any) -> tuple[Any, frozenset]:

@@ -421,3 +421,27 @@ def test_spmd_program_is_jax_s():
     ):
         assert hlo_e.count(op) == hlo_j.count(op), op
     assert hlo_e.count("all-reduce(") >= 1 and hlo_e.count("collective-permute(") >= 1
+
+
+@needs_8
+def test_explicit_mesh_specs_inferred_and_checked():
+    """On make_mesh's Explicit axes, in_specs default to the arguments' shardings and
+    must match them when given; on Auto axes they are required."""
+    jax, _ = real_jax()
+    x = rand((8, 16), seed=10)
+    for lib, lax in ((jax, jax.lax), (engine, elax)):
+        mesh = lib.make_mesh((4, 2), ("x", "y"))
+        body = lambda a: lax.psum(a, "y")  # noqa: E731
+        given = lib.shard_map(body, mesh=mesh, in_specs=lib.P("x", "y"), out_specs=lib.P("x"))
+        with pytest.raises(
+            ValueError, match=r"in_specs passed to shard_map: P\('x', 'y'\) does not"
+        ):
+            given(x)
+        placed = lib.device_put(x, lib.sharding.NamedSharding(mesh, lib.P("x", "y")))
+        inferred = lib.shard_map(body, mesh=mesh, out_specs=lib.P("x"))
+        for out in (given(placed), inferred(placed)):
+            np.testing.assert_allclose(np.asarray(out), x.reshape(8, 2, 8).sum(1), rtol=1e-6)
+            assert tuple(out.sharding.spec) == ("x",)
+        auto = lib.sharding.Mesh(np.array(lib.devices()).reshape(4, 2), ("x", "y"))
+        with pytest.raises(TypeError, match="but it was `None` when axis_names="):
+            lib.shard_map(body, mesh=auto, out_specs=lib.P())(x)
