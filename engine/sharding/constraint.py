@@ -134,6 +134,11 @@ def lowering_for_mesh(mesh: Mesh | None):
         _lowering.mesh = old
 
 
+def current_lowering_mesh() -> Mesh | None:
+    """The mesh the module being lowered is partitioned over (None: one device)."""
+    return getattr(_lowering, "mesh", None)
+
+
 @sharding_constraint_p.def_lowering
 def _lower(ctx, x, *, sharding):
     from .spmd import sharding_attr_text

@@ -8,7 +8,12 @@ import dataclasses
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from .. import core, tree_util
+from jaxlib import xla_client as xc
+from jaxlib.mlir import ir
+from jaxlib.mlir.dialects import stablehlo as hlo
+
+from .. import core, runtime, tree_util
+from ..core import Primitive
 
 
 @dataclasses.dataclass(frozen=True)
@@ -77,12 +82,70 @@ def visualize_array_sharding(arr: Any, **kwargs: Any) -> str:
 
 
 def inspect_array_sharding(value: Any, *, callback: Callable[[Any], None]) -> None:
-    """Call ``callback(sharding)`` for each array in the pytree ``value``."""
+    """Call ``callback(sharding)`` for each array in the pytree ``value``: now for
+    concrete arrays; inside ``jit``, when XLA's partitioner has chosen the layout (at
+    compile time), as JAX does."""
     for leaf in tree_util.tree_leaves(value):
-        if isinstance(leaf, core.Tracer):
-            raise NotImplementedError(
-                "inspect_array_sharding inside a transformation (JAX reports the sharding "
-                "XLA chose at compile time; the engine does not yet): call it on the "
-                "jitted function's concrete outputs, or read Compiled.output_shardings"
-            )
-        callback(leaf.sharding)
+        inspect_sharding_p.bind(leaf, callback=callback)
+
+
+inspect_sharding_p = Primitive("inspect_sharding", multiple_results=True)
+inspect_sharding_p.effectful = True  # reports something: never drop it
+
+
+@inspect_sharding_p.def_impl
+def _inspect_impl(x, *, callback):
+    callback(x.sharding)
+    return []
+
+
+inspect_sharding_p.def_abstract_eval(lambda x, *, callback: [])
+
+
+def _inspect_jvp(primals, tangents, *, callback):
+    return inspect_sharding_p.bind(*primals, callback=callback), []
+
+
+inspect_sharding_p.def_jvp(_inspect_jvp)
+
+
+def _inspect_batch(size, vals, dims, *, callback):
+    raise NotImplementedError("inspect_array_sharding under vmap")
+
+
+inspect_sharding_p.def_batch(_inspect_batch)
+
+_keepalive: list = []  # the partitioner's callbacks must outlive the compile
+
+
+@inspect_sharding_p.def_lowering
+def _inspect_lowering(ctx, x, *, callback):
+    from .arrays import GSPMDSharding
+    from .constraint import current_lowering_mesh
+    from .named import NamedSharding, spec_from_hlo
+
+    mesh = current_lowering_mesh()
+    ndim = len(ctx.avals_in[0].shape)
+    if mesh is None:  # a one-device program: replicated, known now
+        callback(GSPMDSharding((runtime.default_device(),), xc.HloSharding.replicate()))
+        return []
+
+    def on_partition(hlo):
+        spec = spec_from_hlo(mesh, hlo, ndim)
+        callback(
+            NamedSharding(mesh, spec)
+            if spec is not None
+            else GSPMDSharding(mesh._flat_devices, hlo)
+        )
+
+    _keepalive.append(on_partition)
+    hlo.CustomCallOp(
+        [x.type],
+        [x],
+        call_target_name=ir.StringAttr.get("InspectSharding"),
+        has_side_effect=ir.BoolAttr.get(True),
+        api_version=ir.IntegerAttr.get(ir.IntegerType.get_signless(32), 1),
+        called_computations=ir.ArrayAttr.get([]),
+        backend_config=ir.StringAttr.get(xc.encode_inspect_sharding_callback(on_partition)),
+    )
+    return []
