@@ -91,10 +91,15 @@ from .dtypes import float0  # noqa: F401
 from .environment import (  # noqa: F401,E402
     copy_to_host_async,
     default_device,
+    default_matmul_precision,
     enable_checks,
+    host_count,
+    host_id,
+    host_ids,
     print_environment_info,
     process_count,
     process_index,
+    process_indices,
 )
 from .jit import all_jitted, jit  # noqa: F401
 from .pmap import pmap  # noqa: F401,E402

@@ -1,13 +1,16 @@
 """Small top-level names about the process and its environment, as JAX has them:
-``process_count``/``process_index`` (one process until multi-process exists),
-``print_environment_info``, the ``default_device`` and ``enable_checks`` flags (config
+``process_count``/``process_index``/``process_indices`` (one process until multi-process
+exists; ``host_*`` are JAX's older names), ``print_environment_info``, the
+``default_device``, ``enable_checks`` and ``default_matmul_precision`` flags (config
 options that are also context managers), and ``copy_to_host_async``."""
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import platform
 import sys
+import warnings
 from collections.abc import Iterator
 from typing import Any
 
@@ -58,6 +61,13 @@ enable_checks = ConfigFlag(
     "output types as its primitive's shape rule gives); slower, for debugging the engine.",
 )
 
+default_matmul_precision = ConfigFlag(
+    "jax_default_matmul_precision",
+    None,
+    "The precision dot_general uses when none is given: None (the backend's default), "
+    "'bfloat16', 'tensorfloat32', 'float32', or JAX's other names ('highest', ...).",
+)
+
 
 def _check_default_device(name: str, value: Any) -> None:
     if name == "jax_default_device" and value is not None:
@@ -81,6 +91,33 @@ def process_count(backend: str | None = None) -> int:
 def process_index(backend: str | None = None) -> int:
     """This process's index among ``process_count()``: 0."""
     return 0
+
+
+def process_indices(backend: str | None = None) -> list[int]:
+    """The indices of the processes of the computation: [0]."""
+    return [0]
+
+
+def _renamed(new: Any, old_name: str) -> Any:
+    """JAX's older name for ``new``: same result, with JAX's UserWarning."""
+
+    @functools.wraps(new)
+    def old(backend: str | None = None) -> Any:
+        warnings.warn(
+            f"jax.{old_name} has been renamed to jax.{new.__name__}. This alias will "
+            "eventually be removed; please update your code.",
+            UserWarning,
+            stacklevel=2,
+        )
+        return new(backend)
+
+    old.__name__ = old_name
+    return old
+
+
+host_count = _renamed(process_count, "host_count")
+host_id = _renamed(process_index, "host_id")
+host_ids = _renamed(process_indices, "host_ids")
 
 
 def copy_to_host_async(x: Any) -> Any:

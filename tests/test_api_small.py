@@ -94,10 +94,23 @@ def test_version():
 
 
 def test_process_count_and_index():
-    assert (engine.process_count(), engine.process_index()) == (
-        jax.process_count(),
-        jax.process_index(),
-    )
+    names = ["process_count", "process_index", "process_indices"]
+    assert [getattr(engine, n)() for n in names] == [getattr(jax, n)() for n in names]
+    for old in ("host_count", "host_id", "host_ids"):
+        with pytest.warns(UserWarning, match="This alias will eventually be removed"):
+            theirs = getattr(jax, old)()
+        with pytest.warns(UserWarning, match=f"jax.{old} has been renamed"):
+            assert getattr(engine, old)() == theirs
+
+
+def test_default_matmul_precision_flag_reaches_dot_general():
+    x = np.ones((2, 2), np.float32)
+    with engine.default_matmul_precision("float32"), jax.default_matmul_precision("float32"):
+        assert engine.config.jax_default_matmul_precision == "float32"
+        ours = str(engine.make_jaxpr(lambda a: a @ a)(x))
+        theirs = str(jax.make_jaxpr(lambda a: a @ a)(x))
+    assert engine.default_matmul_precision.value is None
+    assert "precision" in ours and "precision" in theirs
 
 
 def test_print_environment_info(capsys):
