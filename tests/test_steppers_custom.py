@@ -123,12 +123,13 @@ def _same_form(lines):
     return [re.sub(r"\((?:[\w<>]+\.)+(\w+)\)$", r"(\1)", s) for s in lines]
 
 
-def _jax_recomputed(g, args):
+def _jax_recomputed(g, args, closed=None):
     """The forward primitives JAX's backward pass recomputes: in the differentiated
-    ``remat2`` of ``make_jaxpr(grad(g))``, the equations that do not depend on the
-    cotangent (its last input)."""
+    ``remat2`` of ``make_jaxpr(grad(g))`` (or of ``closed``), the equations that do not
+    depend on the cotangent (its last input)."""
     jax, _ = real_jax()
-    closed = jax.make_jaxpr(jax.grad(g, argnums=(0, 1, 2)))(*args)
+    if closed is None:
+        closed = jax.make_jaxpr(jax.grad(g, argnums=(0, 1, 2)))(*args)
     (eqn,) = [e for e in closed.jaxpr.eqns if e.primitive.name == "remat2"]
     assert eqn.params["differentiated"]
     inner = eqn.params["jaxpr"]
@@ -523,3 +524,26 @@ def test_a_rule_that_raises_is_named():
     # the session goes on: the same function differentiates once the rule is fixed
     fixed, _ = make_log1pexp(engine, enp)
     assert GradStepper(fixed, np.float32(1.0)).error is None
+
+
+def test_vjp_mode_of_a_vmapped_checkpoint():
+    jax, _ = real_jax()
+    xs = np.random.RandomState(3).randn(5, 3).astype(np.float32)
+    g = engine.vmap(_checkpointed("dots_saveable", False), in_axes=(None, None, 0))
+    jg = jax.vmap(_checkpointed("dots_saveable", True), in_axes=(None, None, 0))
+    st = GradStepper(g, *MLP_ARGS[:2], xs, mode="vjp", argnums=2)
+    assert st.error is None
+    pe = [s for s in st.stage_steps["partial_eval"] if s.remat is not None]
+    tp = [s for s in st.stage_steps["transpose"] if s.remat is not None]
+    assert len(pe) == len(tp) == 1
+    ct = np.linspace(0.5, 1.5, 5).astype(np.float32)
+
+    def jax_vjp(x, ct):
+        return jax.vjp(lambda x: jg(*MLP_ARGS[:2], x), x)[1](ct)
+
+    want = _jax_recomputed(None, None, jax.make_jaxpr(jax_vjp)(xs, ct))
+    assert want and "dot_general" not in want  # the dots are saved
+    assert _primitives(pe[0].remat.recomputed) == _primitives(tp[0].remat.recomputed) == want
+    got = _eval(st.final_jaxpr, *MLP_ARGS[:2], xs, ct)[0]
+    _, pull = jax.vjp(lambda x: jg(*MLP_ARGS[:2], x), xs)
+    assert_close(got, pull(ct)[0], rtol=2e-5, atol=1e-5)
