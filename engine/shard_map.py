@@ -302,7 +302,13 @@ def shard_map(
         _, params, _ = prepare(args)
         if not isinstance(params["mesh"], Mesh):
             raise ValueError("lowering a shard_map needs a concrete Mesh, not an AbstractMesh")
-        return LoweredShardMap(spmd_module_text(params), _spmd_program(params)[1])
+        text, exe, _ = _spmd_program(params)
+        if exe is None:
+            raise NotImplementedError(
+                "host callbacks in a program partitioned over several devices are not "
+                "supported: this shard_map runs on one device"
+            )
+        return LoweredShardMap(text, exe)
 
     wrapped.__name__ = _fun_name(f)
     wrapped.__wrapped__ = f  # type: ignore[attr-defined]
@@ -642,7 +648,13 @@ def _spmd_program(params: dict):
                 [a.ndim for a in outer.out_avals],
             )
             text = lowering.module_to_text(module)
-        exe = runtime.compile_spmd(text, mesh._group, outer.out_avals)
+        # XLA runs host callbacks (debug.print) on one device only: such bodies run as
+        # every member's body at once on one device, then are laid out over the mesh
+        exe = (
+            None
+            if runtime.HOST_CALLBACKS_ATTR in text
+            else runtime.compile_spmd(text, mesh._group, outer.out_avals)
+        )
         if len(_spmd_programs) >= _SPMD_CACHE_SIZE:
             del _spmd_programs[next(iter(_spmd_programs))]
         entry = _spmd_programs[key] = (text, exe, outer.out_avals)
@@ -654,6 +666,12 @@ def _run_spmd(args, params):
 
     _, exe, out_avals = _spmd_program(params)
     mesh = params["mesh"]
+    if exe is None:
+        from .jit import bind_jit
+
+        program, consts = convert_constvars_to_invars(_program(params))
+        outs = bind_jit(consts + list(args), program, "shard_map")
+        return [put(o, NamedSharding(mesh, s)) for o, s in zip(outs, params["out_specs"])]
     placed = [put(x, NamedSharding(mesh, s)) for x, s in zip(args, params["in_specs"])]
     outs = exe([x._buf for x in placed])
     return [

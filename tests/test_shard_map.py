@@ -445,3 +445,23 @@ def test_explicit_mesh_specs_inferred_and_checked():
         auto = lib.sharding.Mesh(np.array(lib.devices()).reshape(4, 2), ("x", "y"))
         with pytest.raises(TypeError, match="but it was `None` when axis_names="):
             lib.shard_map(body, mesh=auto, out_specs=lib.P())(x)
+
+
+@needs_8
+def test_debug_print_inside_shard_map(capfd):
+    """A body with a host callback prints once per block, as JAX's does."""
+    jax, _ = real_jax()
+    x = np.arange(4.0, dtype=np.float32)
+    printed = []
+    for lib, lax in ((jax, jax.lax), (engine, elax)):
+        mesh = lib.sharding.Mesh(np.array(lib.devices()[:4]), ("x",))
+
+        def body(a, lib=lib, lax=lax):
+            lib.debug.print("block {}", a)
+            return lax.psum(a, "x")
+
+        out = lib.shard_map(body, mesh=mesh, in_specs=lib.P("x"), out_specs=lib.P())(x)
+        lib.effects_barrier()
+        np.testing.assert_allclose(np.asarray(out), [6.0])
+        printed.append(sorted(capfd.readouterr().out.splitlines()))
+    assert printed[0] == printed[1] == [f"block [{i}.]" for i in range(4)]
