@@ -356,12 +356,15 @@ def _check_scalar_output(ans, name, holomorphic):
                 f"got {aval.dtype.name}."
             )
     elif not dtypes.is_float(aval.dtype):
-        what = "complex" if dtypes.is_complex(aval.dtype) else aval.dtype.name
+        hint = (
+            "For holomorphic differentiation, pass holomorphic=True. For differentiation of "
+            "non-holomorphic functions involving complex outputs, use jax.vjp directly."
+            if dtypes.is_complex(aval.dtype)
+            else "For differentiation of functions with integer outputs, use jax.vjp directly."
+        )
         raise TypeError(
             f"grad requires real-valued outputs (output dtype that is a sub-dtype of "
-            f"np.floating), but got {what}. For holomorphic differentiation, pass "
-            "holomorphic=True. For differentiation of non-holomorphic functions "
-            "involving complex outputs, use jax.vjp directly."
+            f"np.floating), but got {aval.dtype.name}. {hint}"
         )
 
 
@@ -726,6 +729,8 @@ def make_jaxpr(
     fun: Callable[..., Any], static_argnums: int | Sequence[int] = (), return_shape: bool = False
 ) -> Callable[..., Any]:
     """A function that traces ``fun`` on its arguments' shapes and returns the ClosedJaxpr."""
+    if not callable(fun):
+        raise TypeError(f"the first argument must be callable, got {fun!r}")  # JAX's words
     if isinstance(static_argnums, int):
         static_argnums = (static_argnums,)
 
@@ -795,6 +800,11 @@ def device_put(x: Any, device: Any = None) -> Any:
     device. An explicit transfer for ``transfer_guard``."""
     if isinstance(device, (_Sharding, _PartitionSpec)):
         return tree_map(lambda v: _sharded.put(v, device), x)
+    if isinstance(device, (str, bytes, int, float)):
+        raise ValueError(
+            "`jax.device_put` only accepts `None`, `jax.sharding.Sharding`, `jax.Device`, "
+            f"or a pytree of these values. Received invalid value: {device}"
+        )
     committed = device is not None
     return tree_map(
         lambda v: dispatch.device_put_value(v, device, committed=committed, explicit=True), x

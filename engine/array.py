@@ -147,19 +147,27 @@ class Array:
     def __bool__(self):
         return bool(self._value())
 
+    def _scalar_value(self):
+        if self.ndim:  # JAX (unlike NumPy) refuses size-1 arrays too
+            raise TypeError(
+                f"Only scalar arrays can be converted to Python scalars; got arr.ndim={self.ndim}"
+            )
+        return self._value()
+
     def __int__(self):
-        return int(self._value())
+        return int(self._scalar_value())
 
     def __float__(self):
-        return float(self._value())
+        return float(self._scalar_value())
 
     def __complex__(self):
-        return complex(self._value())
+        return complex(self._scalar_value())
 
     def __index__(self):
-        if not dtypes.is_int(self.dtype) and self.dtype != np.bool_:
+        if self.ndim or (not dtypes.is_int(self.dtype) and self.dtype != np.bool_):
             raise TypeError(
-                f"only integer scalar arrays can be converted to a scalar index, got {self.dtype}"
+                "Only integer scalar arrays can be converted to a scalar index; got an array "
+                f"of shape {self.shape} and dtype {self.dtype}"
             )
         return self._value().__index__()
 

@@ -291,9 +291,9 @@ class Compiled:
         avals = tuple(getattr(x, "aval", None) or dispatch.core.get_aval(x) for x in flat)
         if [(a.shape, a.dtype) for a in avals] != [(a.shape, a.dtype) for a in t.in_avals]:
             raise TypeError(
-                f"Compiled {self.fun_name} was compiled for argument types "
-                f"{[a.str_short() for a in t.in_avals]}, got "
-                f"{[a.str_short() for a in avals]}"
+                "Argument types differ from the types for which this computation was "
+                f"compiled: {self.fun_name} was compiled for argument types "
+                f"{[a.str_short() for a in t.in_avals]}, got {[a.str_short() for a in avals]}"
             )
         device = t.device
         if type(device) is SpmdTarget:

@@ -186,6 +186,24 @@ CASES = [
     ("jax.jit(1)", "Expected a callable value, got 1"),
     ("jax.grad(1)", "Expected a callable value, got 1"),
     ("jax.vmap(1)", "Expected a callable value, got 1"),
+    (
+        "jax.jit(lambda x: x).lower(1.0).compile()(jnp.ones(2))",
+        "Argument types differ from the types for which this computation was compiled",
+    ),
+    (
+        "jax.jit(lambda x: x).lower(1.0).compile()(1.0, 2.0)",
+        "Function compiled with input pytree does not match the input pytree it was called with",
+    ),
+    ("jax.make_jaxpr(1)", "the first argument must be callable"),
+    ("jax.device_put(jnp.ones(3), 'cpu')", "Received invalid value: cpu"),
+    ("lax.fori_loop(0, 3, lambda i: i, 0)", "takes 1 positional argument but 2 were given"),
+    # arrays used as Python scalars
+    ("float(jnp.ones(3))", "Only scalar arrays can be converted to Python scalars; got arr.ndim=1"),
+    ("int(jnp.ones((1, 1)))", "Only scalar arrays can be converted to Python scalars"),
+    ("range(jnp.ones(1, int))", "Only integer scalar arrays can be converted to a scalar index"),
+    ("bool(jnp.ones(2))", "The truth value of an array with more than one element is ambiguous"),
+    ("len(jnp.float32(1))", "len() of unsized object"),
+    ("hash(jnp.ones(3))", "unhashable type"),
     # in-place assignment and indexing
     (
         "(lambda x: x.__setitem__(0, 1))(jnp.ones(3))",
@@ -200,6 +218,11 @@ CASES = [
     ("jnp.ones(3)['a']", "JAX does not support string indexing"),
     ("jnp.ones(3)[::0]", "slice step cannot be zero"),
     ("jnp.take(jnp.ones(3), 1.5)", "indices must have an integer type"),
+    (
+        "jnp.ones(3)[jnp.array([True, False])]",
+        "boolean index did not match shape of indexed array",
+    ),
+    ("jnp.ones(3).at[0].set(1.0, mode='foo')", 'Unknown gather mode "foo"'),
     # vmap axes
     (
         "jax.vmap(lambda x: x, in_axes=1)(jnp.ones(3))",
@@ -226,6 +249,14 @@ CASES = [
     ),
     ("jax.grad(lambda x: (x, x))(1.0)", "Gradient only defined for scalar-output functions"),
     ("jax.grad(lambda x: x * 2)(1)", "grad requires real- or complex-valued inputs"),
+    (
+        "jax.grad(lambda x: jnp.sum(x > 0))(1.0)",
+        "but got int32. For differentiation of functions with integer outputs, use jax.vjp",
+    ),
+    (
+        "jax.grad(lambda x: x.astype(complex))(1.0)",
+        "but got complex64. For holomorphic differentiation, pass holomorphic=True",
+    ),
     (
         "jax.grad(lambda x: x, has_aux=True)(1.0)",
         "expected function with aux output to return a two-element tuple",
@@ -269,6 +300,25 @@ CASES = [
     ("jnp.split(jnp.ones(5), 2)", "array split does not result in an equal division"),
     ("jnp.linalg.inv(jnp.ones(3))", "Argument to inv must have shape [..., n, n], got (3,)."),
     ("jnp.array([[1, 2], [3]])", "inhomogeneous shape"),
+    ("jnp.concatenate([])", "Need at least one array to concatenate"),
+    ("jnp.pad(jnp.ones(3), ((1, 1), (1, 1)))", "pad_width with nd=1 has unsupported shape (2, 2)"),
+    ("jnp.linspace(0, 1, -1)", "Number of samples, -1, must be non-negative"),
+    (
+        "jnp.linalg.solve(jnp.ones((2, 2)), jnp.ones(3))",
+        "inconsistent size for core dimension 'm'",
+    ),
+    (
+        "lax.dynamic_update_slice(jnp.ones(3), jnp.ones(4), (0,))",
+        "dynamic_update_slice update shape must be smaller than operand shape",
+    ),
+    (
+        "jax.lax.reduce(jnp.ones(3), 0.0, lax.add, (1,))",
+        "reduction axes (1,) contains out-of-bounds indices for float32[3]",
+    ),
+    (
+        "jax.tree_util.tree_unflatten(jax.tree_util.tree_structure([1, 2]), [1])",
+        "Too few leaves for PyTreeDef",
+    ),
     (
         "lax.dynamic_slice(jnp.ones(3), (0,), (5,))",
         "slice slice_sizes must be less than or equal to operand shape",
@@ -287,6 +337,14 @@ CASES = [
     (
         "jax.random.randint(jax.random.PRNGKey(0), (2,), 0, 10, dtype=jnp.float32)",
         "randint only accepts integer dtypes",
+    ),
+    (
+        "jax.random.normal(jax.random.PRNGKey(0), (2,), dtype=jnp.int32)",
+        "dtype argument to `normal` must be a float or complex dtype",
+    ),
+    (
+        "jax.random.choice(jax.random.PRNGKey(0), 5, (6,), replace=False)",
+        "Cannot take a larger sample (size 6) than population (size 5)",
     ),
     # Python ints that do not fit the default integer type (JAX's jitted jnp functions word
     # it differently; both name the value)
@@ -353,6 +411,18 @@ BEYOND_JAX = [
         "TypeError",
         "the number of keys must be non-negative",
         "MLIRError: invalid tensor dimension size",
+    ),
+    (
+        "jnp.ones(3).mean(axis=(0, 1))",
+        "ValueError",
+        "axis 1 is out of bounds for array of dimension 1",
+        "IndexError: tuple index out of range",
+    ),
+    (
+        "jnp.argmax(jnp.ones((2, 3)), axis=2)",
+        "ValueError",
+        "axis 2 is out of bounds for array of dimension 2",
+        "IndexError: tuple index out of range",
     ),
     (
         "lax.reshape(jnp.ones(6), (4,))",

@@ -593,7 +593,13 @@ def _pad_widths(pad_width, nd):
     )
     if not np.issubdtype(pw.dtype, np.integer):
         raise TypeError(f"`pad_width` must be of integral type, got {pw.dtype}")
-    pw = np.broadcast_to(pw, (nd, 2))
+    try:
+        pw = np.broadcast_to(pw, (nd, 2))
+    except ValueError:
+        raise ValueError(
+            f"jnp.pad: pad_width with nd={nd} has unsupported shape {pw.shape}. Valid shapes "
+            f"are ({nd}, 2), (1, 2), (2,), (1,), or ()."
+        ) from None
     if (pw < 0).any():
         raise ValueError("index can't contain negative values")
     return [(int(lo), int(hi)) for lo, hi in pw]
