@@ -431,3 +431,45 @@ def test_argument_names_and_batch_bounds_in_errors_like_jax():
             theirs.call(*args)
         with pytest.raises(ValueError, match=phrase):
             ours.call(*args)
+
+
+def test_host_callbacks_cannot_be_exported_like_jax():
+    jax, _, jexport = jx()
+    shape = np.ones(3, np.float32)
+
+    def g(x):
+        return engine.pure_callback(
+            lambda a: np.asarray(a) * 2, engine.ShapeDtypeStruct((3,), np.float32), x
+        )
+
+    def gj(x):
+        return jax.pure_callback(
+            lambda a: np.asarray(a) * 2, jax.ShapeDtypeStruct((3,), np.float32), x
+        )
+
+    phrase = "serialization of host_callbacks is not yet implemented"
+    with pytest.raises(NotImplementedError, match=phrase):
+        jexport.export(jax.jit(gj))(shape)
+    with pytest.raises(NotImplementedError, match=phrase):
+        export.export(engine.jit(g))(shape)
+
+
+def test_unstable_custom_call_targets_are_refused_unless_disabled():
+    from jaxlib.mlir import ir
+
+    from engine import runtime
+    from engine.export import module_checks
+
+    text = """
+    func.func public @main(%x: tensor<3xf32>) -> tensor<3xf32> {
+      %0 = stablehlo.custom_call @my_kernel(%x) : (tensor<3xf32>) -> tensor<3xf32>
+      %1 = stablehlo.custom_call @lapack_spotrf_ffi(%0) : (tensor<3xf32>) -> tensor<3xf32>
+      return %1 : tensor<3xf32>
+    }"""
+    ctx = runtime.make_mlir_context()
+    with ctx:
+        module = ir.Module.parse(text)
+    with pytest.raises(ValueError, match="custom calls whose targets have no compatibility") as e:
+        module_checks.check_custom_calls(module, [])
+    assert "my_kernel" in str(e.value) and "lapack_spotrf_ffi" not in str(e.value)
+    module_checks.check_custom_calls(module, [export.DisabledSafetyCheck.custom_call("my_kernel")])

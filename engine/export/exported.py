@@ -13,7 +13,7 @@ import numpy as np
 
 from .. import core, runtime, tree_util
 from ..core import Primitive, ShapedArray
-from . import poly_lowering, shape_poly
+from . import module_checks, poly_lowering, shape_poly
 
 CALLING_CONVENTION_VERSION = 10  # what JAX 0.10.2 writes by default
 
@@ -156,6 +156,8 @@ def export(
                 f"exporting a function with effects {closed.jaxpr.effects} is not supported"
             )
         module, _ctx = poly_lowering.lower_for_export(closed, traced.fun_name, lowering_platforms)
+        module_checks.check_no_host_callbacks(module)
+        module_checks.check_custom_calls(module, disabled_checks)
         in_avals = tuple(a.strip_weak_type() for a in traced.in_avals)
         poly = not all(shape_poly.is_constant_shape(a.shape) for a in in_avals)
         return Exported(
