@@ -349,8 +349,10 @@ def spec_from_hlo(mesh: Mesh, hlo, ndim: int) -> PartitionSpec | None:
 
 @functools.lru_cache(maxsize=512)
 def _spec_from_hlo(mesh, text, ndim, hlo):
+    # Over Explicit axes JAX's types give every dimension an entry (P('x', None)).
+    explicit = any(t.name == "Explicit" for t in mesh.axis_types)
     if hlo.is_replicated():
-        return PartitionSpec()
+        return PartitionSpec(*([None] * ndim)) if explicit else PartitionSpec()
     axes = [a for a, n in zip(mesh.axis_names, mesh.axis_sizes) if n > 1]
     for assignment in _assignments(len(axes), ndim):
         entries = [[] for _ in range(ndim)]
@@ -358,7 +360,7 @@ def _spec_from_hlo(mesh, text, ndim, hlo):
             if d >= 0:
                 entries[d].append(a)
         for entry_orders in _orders(entries):
-            spec = _trimmed(entry_orders)
+            spec = _trimmed(entry_orders, keep_rank=explicit)
             if _hlo_sharding(mesh, spec, ndim) == hlo:
                 return spec
     return None
@@ -377,8 +379,8 @@ def _orders(entries):
     yield from itertools.product(*(itertools.permutations(e) for e in entries))
 
 
-def _trimmed(entries) -> PartitionSpec:
+def _trimmed(entries, keep_rank: bool = False) -> PartitionSpec:
     parts = [None if not e else (e[0] if len(e) == 1 else tuple(e)) for e in entries]
-    while parts and parts[-1] is None:
+    while parts and parts[-1] is None and not keep_rank:
         parts.pop()
     return PartitionSpec(*parts)
