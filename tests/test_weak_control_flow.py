@@ -28,8 +28,9 @@ def same(ours, theirs):
         )
 
 
-def _body_add_one(m):
-    return lambda i, c: c + 1
+def _weak(m):
+    """A weakly typed float32 Array (from two Python floats)."""
+    return m.lax.add(1.0, 1.0)
 
 
 CASES = {
@@ -65,7 +66,9 @@ CASES = {
         m.lax.scan(lambda c, x: (c * 1.5, None), 1.0, None, length=2)[0]
         + m.np.asarray(1, m.np.bfloat16)
     ),
-    "scan_ys_of_weak_literal": lambda m: m.lax.scan(lambda c, x: (c + 1.0, 2.0), 0.0, None, length=2),
+    "scan_ys_of_weak_literal": lambda m: m.lax.scan(
+        lambda c, x: (c + 1.0, 2.0), 0.0, None, length=2
+    ),
     "cond_weak_branches": lambda m: m.lax.cond(True, lambda: 1, lambda: 2),
     "cond_weak_operand": lambda m: m.lax.cond(False, lambda x: x + 1, lambda x: x, 1.0),
     "switch_weak": lambda m: m.lax.switch(1, [lambda x: x, lambda x: x * 3], 2),
@@ -78,6 +81,19 @@ CASES = {
     "weak_bool_in_where": lambda m: m.np.where(m.np.asarray(1.0) < 2.0, 1, 0),
     "weak_bool_then_int8": lambda m: (m.np.asarray(1) < 2) + m.np.int8(1),
     "not_equal_weak": lambda m: m.np.not_equal(2.0, m.np.asarray(1.0)),
+    "lax_lt_weak": lambda m: m.lax.lt(_weak(m), _weak(m)),
+    "isnan_weak": lambda m: m.np.isnan(_weak(m)),
+    "logical_not_weak_bool": lambda m: m.np.logical_not(_weak(m) < 3.0),
+    "and_of_weak_bools": lambda m: (_weak(m) < 3.0) & (_weak(m) > 0.0),
+    "and_with_strong_bool": lambda m: (_weak(m) < 3.0) & np.bool_(True),
+    "where_on_weak_bool": lambda m: m.np.where(_weak(m) < 3.0, _weak(m), 0.0),
+    "equal_weak_ints": lambda m: m.np.equal(3, m.lax.add(1, 2)),
+    "cond_on_weak_bool": lambda m: m.lax.cond(_weak(m) < 3.0, lambda: 1.0, lambda: 2.0),
+    "jit_compare_python_arg": lambda m: m.jax.jit(lambda a: a < 3.0)(2.0),
+    "vmap_compare": lambda m: m.jax.vmap(lambda a: a < 3.0)(np.arange(3.0)),
+    "while_weak_bool_carry": lambda m: m.lax.while_loop(
+        lambda c: c[0] < 3, lambda c: (c[0] + 1, c[0] > 1), (0, False)
+    ),
 }
 
 
