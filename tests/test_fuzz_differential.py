@@ -164,3 +164,14 @@ def test_vmap_of_jvp_with_a_bool_output_gives_float0_tangents():
         assert np.asarray(o).dtype == np.asarray(r).dtype
         assert np.shape(o) == np.shape(r) == (2, 3)
     np.testing.assert_array_equal(np.asarray(out[0]), np.asarray(ref[0]))
+
+
+def test_sinc_of_a_weak_array_is_strong():
+    """sinc's constants are weak only for weakly typed scalars (as JAX's); a weak array
+    (jnp.full with a Python scalar, where with Python scalars) gives a strong result."""
+    for make in (lambda jnp: jnp.full((2,), 3), lambda jnp: jnp.asarray(0.0), lambda jnp: 2.0):
+        ref, out = _both(lambda api, jnp: jnp.sinc(make(jnp)))
+        assert _dtype_and_weak(out) == _dtype_and_weak(ref)
+        np.testing.assert_allclose(np.asarray(out), np.asarray(ref), rtol=1e-6)
+    ref, out = _both(lambda api, jnp: api.grad(api.grad(jnp.sinc))(0.0))
+    np.testing.assert_allclose(np.asarray(out), np.asarray(ref), rtol=1e-6)

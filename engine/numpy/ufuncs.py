@@ -838,8 +838,8 @@ def sinc(x, /):
     (a custom JVP rule, as JAX's)."""
     (x,) = promote_args_inexact("sinc", x)
     is_zero = lax.eq(x, _zero(x))
-    pi_x = lax.mul(_const(x, np.pi), x)
-    safe = _select(is_zero, _const(x, 1), pi_x)
+    pi_x = lax.mul(_lax_const(x, np.pi), x)
+    safe = _select(is_zero, _lax_const(x, 1), pi_x)
     return _select(is_zero, _sinc_maclaurin(0, pi_x), lax.div(lax.sin(safe), safe))
 
 
@@ -848,7 +848,7 @@ def _sinc_maclaurin_impl(k, x):
     zero = lax.mul(x, _zero(x))
     if k % 2:
         return zero
-    return lax.add(zero, _const(x, (-1) ** (k // 2) / (k + 1)))
+    return lax.add(zero, _lax_const(x, (-1) ** (k // 2) / (k + 1)))
 
 
 def _sinc_maclaurin_jvp(k, primals, tangents):
