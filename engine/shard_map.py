@@ -427,14 +427,33 @@ def _broadcast_specs(kind: str, specs: Any, tree: Any) -> list[Any]:
 
 shard_map_p = Primitive("shard_map", multiple_results=True)
 shard_map_p.subjaxprs_rule = lambda p: (p["jaxpr"],)
-shard_map_p.pp_params = lambda p: {
-    "jaxpr": p["jaxpr"],
-    "mesh": p["mesh"],
-    "in_specs": p["in_specs"],
-    "out_specs": p["out_specs"],
-    "manual_axes": p["manual_axes"],
-    "check_vma": p["check_vma"],
-}
+
+
+class _Shown:
+    """A param value printed as given text (JAX's spelling of the mesh and axes)."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+def _pp_shard_map(p: dict) -> dict:
+    mesh = p["mesh"]
+    short = getattr(mesh, "_short_repr", None)
+    axes = ", ".join(repr(a) for a in p["manual_axes"])
+    return {
+        "check_vma": p["check_vma"],
+        "in_specs": p["in_specs"],
+        "jaxpr": p["jaxpr"],
+        "mesh": _Shown(short()) if short else mesh,
+        "newly_manual_axes": _Shown(f"frozenset({{{axes}}})"),
+        "out_specs": p["out_specs"],
+    }
+
+
+shard_map_p.pp_params = _pp_shard_map
 
 
 @shard_map_p.def_abstract_eval

@@ -145,6 +145,7 @@ def test_program_structure_matches_jax():
         return out
 
     assert shape(ours.jaxpr.eqns) == shape(theirs.jaxpr.eqns)
+    assert str(ours) == str(theirs)
     (jit_eqn,) = ours.jaxpr.eqns
     assert jit_eqn.params["name"] == theirs.jaxpr.eqns[0].params["name"]
     (smap,) = jit_eqn.params["jaxpr"].jaxpr.eqns

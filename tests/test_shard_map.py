@@ -465,3 +465,27 @@ def test_debug_print_inside_shard_map(capfd):
         np.testing.assert_allclose(np.asarray(out), [6.0])
         printed.append(sorted(capfd.readouterr().out.splitlines()))
     assert printed[0] == printed[1] == [f"block [{i}.]" for i in range(4)]
+
+
+@needs_8
+def test_jaxpr_text_matches_jax_without_vma_types():
+    """With check_vma=False (no varying-axis types in JAX's text) the jaxprs print alike."""
+    jax, _ = real_jax()
+    m_e, m_j = meshes((4, 2), ("i", "j"))
+    x = np.ones((8, 4), np.float32)
+
+    def make(smap, lax, P, mesh):
+        def body(v):
+            return lax.psum(v * lax.axis_index("j"), "i"), lax.all_gather(v, "j", tiled=True)
+
+        return smap(
+            body,
+            mesh=mesh,
+            in_specs=P("i", "j"),
+            out_specs=(P(None, "j"), P("i")),
+            check_vma=False,
+        )
+
+    ours = str(engine.make_jaxpr(make(engine.shard_map, elax, engine.P, m_e))(x))
+    theirs = str(jax.make_jaxpr(make(jax.shard_map, jax.lax, jax.P, m_j))(x))
+    assert ours == theirs, (ours, theirs)
