@@ -232,14 +232,19 @@ def _register_cuda_solver_targets():
 def _on_config_change(name, value):
     if name == "jax_num_cpu_devices":
         if _backends is not None:
+            # the flag keeps the count the backend was made with
+            config._values[name] = object.__getattribute__(config, "_started_cpu_devices")
+            object.__setattr__(config, name, config._values[name])
             raise RuntimeError(
                 "jax_num_cpu_devices config should be updated before backends are "
                 "initialized (before the first devices(), device_put or compile)."
             )
         set_cpu_device_count(value if value is not None and value >= 0 else None)
+        object.__setattr__(config, "_started_cpu_devices", value)
 
 
 config.define("jax_num_cpu_devices", -1)
+object.__setattr__(config, "_started_cpu_devices", -1)
 config.on_change(_on_config_change)
 
 

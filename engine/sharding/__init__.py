@@ -19,4 +19,5 @@ from .named import (  # noqa: F401
     PartitionSpec,
     Sharding,
     SingleDeviceSharding,
+    make_single_device_sharding,
 )

@@ -384,3 +384,7 @@ def _trimmed(entries, keep_rank: bool = False) -> PartitionSpec:
     while parts and parts[-1] is None and not keep_rank:
         parts.pop()
     return PartitionSpec(*parts)
+
+
+def make_single_device_sharding(device: Any) -> SingleDeviceSharding:
+    return SingleDeviceSharding(device)
