@@ -5,7 +5,8 @@ engine and real JAX 0.10.2 for a time budget, every program reproducible from it
     .venv/bin/python scripts/fuzz_long.py --seed 100123     # rerun one program, print it
 
 Prints one block per mismatch (seed, transformation, program, differences) and a summary:
-programs run, mismatches, accepted divergences, and counts per transformation.
+programs run, mismatches, accepted divergences, known (pinned) bugs hit, and counts per
+transformation.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from tests.fuzz_compare import check_case, draw_case, known_divergence  # noqa: E402
+from tests.fuzz_compare import check_case, draw_case, known_bug, known_divergence  # noqa: E402
 from tests.fuzz_programs import RandomChooser  # noqa: E402
 
 
@@ -51,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     deadline = time.monotonic() + args.minutes * 60
     seed, runs, per_transform = args.start_seed, 0, collections.Counter()
     mismatches: list[dict] = []
-    accepted = 0
+    accepted, known_bugs = 0, collections.Counter()
     while time.monotonic() < deadline:
         case, problems = run_one(seed, args.max_ops)
         name = "+".join(case.transform) or "eager"
@@ -59,6 +60,8 @@ def main(argv: list[str] | None = None) -> int:
         per_transform[name] += 1
         if problems and known_divergence(case, problems):
             accepted += 1
+        elif problems and known_bug(problems):
+            known_bugs[known_bug(problems)[:60]] += 1
         elif problems:
             mismatches.append({"seed": seed, "transform": name, "problems": problems})
             print(f"=== seed {seed} [{name}]\n{case.text()}\n  " + "\n  ".join(problems))
@@ -69,6 +72,7 @@ def main(argv: list[str] | None = None) -> int:
         "programs": runs,
         "mismatches": len(mismatches),
         "accepted_divergences": accepted,
+        "known_bugs": dict(known_bugs),
         "seeds": [args.start_seed, seed - 1],
         "per_transform": dict(per_transform),
     }

@@ -62,7 +62,14 @@ class Case:
         name = "f"
         for layer in self.transform:
             name = f"{layer}({name})"
-        return f"{name} with in_axes={self.in_axes}, diff={self.diff}\n{self.program.text()}"
+        text = f"{name} with in_axes={self.in_axes}, diff={self.diff}\n{self.program.text()}"
+        if "vmap" in self.transform or "jvp" in self.transform:  # the arguments differ
+            args = [
+                repr(a) if not isinstance(a, np.ndarray) else f"{a.dtype}{a.shape} {a.tolist()}"
+                for a in self.args
+            ]
+            text += "\nwith arguments (inputs, then tangents):\n  " + "\n  ".join(args)
+        return text
 
 
 def draw_case(ch: Chooser, max_ops: int = 5, transforms=TRANSFORMS) -> Case:
@@ -128,7 +135,10 @@ def build(b: Backend, case: Case):
     diff = case.diff
 
     def base(*all_args):
-        return case.program.run(b, *all_args[:n_inputs])
+        args = all_args[:n_inputs]
+        if not case.transform:  # eager: start from device arrays, not NumPy's
+            args = [b.jnp.asarray(a) if isinstance(a, np.ndarray) else a for a in args]
+        return case.program.run(b, *args)
 
     def with_diff(f, all_args, d):
         merged = list(all_args)
@@ -254,16 +264,22 @@ def _float_values(where: str, a: np.ndarray, e: np.ndarray, exact_zeros: bool) -
         | (a64 == e64)
         | (np.abs(a64 - e64) <= rtol * np.abs(e64) + 4 * rtol * scale * 1e-2)
     )
+    problems = []
     if exact_zeros:
         zeros = (a64 == 0) & (e64 == 0)
-        bad |= zeros & (np.signbit(a64) != np.signbit(e64))
+        wrong_sign = zeros & (np.signbit(a64) != np.signbit(e64))
+        if wrong_sign.any():
+            idx = tuple(int(i) for i in np.argwhere(wrong_sign)[0])
+            problems.append(
+                f"{where} zero sign differs at {idx}: engine {a64[idx]!r} JAX {e64[idx]!r}"
+            )
     if bad.any():
-        idx = tuple(np.argwhere(bad)[0])
-        return [
+        idx = tuple(int(i) for i in np.argwhere(bad)[0])
+        problems.append(
             f"{where} values differ at {idx}: engine {a64[idx]!r} JAX {e64[idx]!r} "
             f"({int(bad.sum())} of {bad.size}, dtype {a.dtype})"
-        ]
-    return []
+        )
+    return problems
 
 
 def _short(e: BaseException) -> str:
@@ -290,8 +306,17 @@ KNOWN_DIVERGENCES = (
 )
 
 
+ZERO_SIGN_WHY = (
+    "the sign of a zero un-jitted: the engine runs op by op (IEEE: False * -2.0 is -0.0) "
+    "where each jnp function of JAX is one XLA computation that XLA's simplifier may "
+    "rewrite (convert(b) * x -> select(b, x, 0) is +0.0); under jit both agree"
+)
+
+
 def known_divergence(case: Case, problems: list[str]) -> str | None:
-    """The reason, when the problems are exactly one accepted divergence."""
+    """The reason, when the problems are exactly accepted divergences."""
+    if "jit" not in case.transform and all(" zero sign differs at " in p for p in problems):
+        return ZERO_SIGN_WHY
     names = {n.name for n in case.program.ops}
     if len(problems) != 1:
         return None
@@ -301,5 +326,24 @@ def known_divergence(case: Case, problems: list[str]) -> str | None:
             and problems[0].startswith(f"error class: engine {engine_error}:")
             and f"| JAX {jax_error}:" in problems[0]
         ):
+            return why
+    return None
+
+
+# Engine bugs the fuzzer found that need more than a local fix; each is pinned by an
+# xfail test in tests/test_fuzz_differential.py. (pattern in a problem line, why)
+KNOWN_BUGS = (
+    (
+        "Unknown NumPy dtype dtype([('float0'",
+        "a float0 value crossing a jit boundary (a jitted jvp or grad with an integer/bool "
+        "output): the engine sends it to the device; JAX lowers float0 as bool and hands "
+        "back host float0 arrays (needs result handlers for float0 outputs in runtime/jit)",
+    ),
+)
+
+
+def known_bug(problems: list[str]) -> str | None:
+    for pattern, why in KNOWN_BUGS:
+        if problems and all(pattern in p for p in problems):
             return why
     return None
