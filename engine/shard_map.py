@@ -197,6 +197,14 @@ def _check_out_replication(f, mesh, manual, jaxpr, in_specs, out_specs) -> None:
 # ---------------------------------------------------------------------------- the API
 
 
+class _TracingBody(threading.local):
+    def __init__(self) -> None:
+        self.mesh: Any = None  # the mesh of the shard_map whose body is being traced
+
+
+_tracing = _TracingBody()
+
+
 class _Infer:
     """in_specs' default: the specs of the arguments' shardings (Explicit meshes only)."""
 
@@ -276,8 +284,18 @@ def shard_map(
             return out_flat
 
         frames = [(a, sizes[a]) for a in the_mesh.axis_names if a in manual]
-        with batching.extend_axis_env(frames):
-            jaxpr = trace_to_jaxpr(body, block_avals, f"shmap_body({_fun_name(f)})")
+        outer = _tracing.mesh
+        if outer is not None and outer != the_mesh:
+            raise ValueError(
+                f"The context mesh {outer!r} should match the mesh passed to shard_map "
+                f"{the_mesh!r} (a shard_map inside another runs on the same mesh)"
+            )
+        _tracing.mesh = the_mesh
+        try:
+            with batching.extend_axis_env(frames):
+                jaxpr = trace_to_jaxpr(body, block_avals, f"shmap_body({_fun_name(f)})")
+        finally:
+            _tracing.mesh = outer
         outs_specs = tuple(out_info["specs"])
         _check_rank("out", f, outs_specs, jaxpr.out_avals)
         if check_vma:

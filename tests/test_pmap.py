@@ -174,3 +174,30 @@ def test_errors():
             pmap(lambda a: a)(np.ones((9, 2)))
     # the session still works
     both(lambda pmap, lax: pmap(lambda v: lax.psum(v, "i"), axis_name="i"), rand((2, 2)))
+
+
+@needs_8
+def test_pmap_under_jit_and_vmap_and_vmap_inside():
+    jax, _ = real_jax()
+    x = rand((2, 4), seed=11)
+    for wrap in ("jit", "vmap"):
+        got = getattr(engine, wrap)(engine.pmap(lambda v: elax.psum(v, "i"), "i"))
+        want = getattr(jax, wrap)(jax.pmap(lambda v: jax.lax.psum(v, "i"), "i"))
+        arg = x[0] if wrap == "jit" else x
+        assert_close(got(arg), want(arg))
+
+    def inner(pmap, vmap, lax):
+        member = vmap(lambda v: lax.psum(v, "i") * lax.axis_index("k"), axis_name="k")
+        return pmap(member, "i")
+
+    xt = np.ascontiguousarray(x.T)
+    assert_close(inner(engine.pmap, engine.vmap, elax)(xt), inner(jax.pmap, jax.vmap, jax.lax)(xt))
+
+
+@needs_8
+def test_nested_pmap_is_refused_as_in_jax():
+    jax, _ = real_jax()
+    x = rand((2, 4), seed=12)
+    for pmap, lax in ((jax.pmap, jax.lax), (engine.pmap, elax)):
+        with pytest.raises(ValueError, match="should match the mesh passed to shard_map"):
+            pmap(pmap(lambda v: lax.psum(v, "i"), "i"), "j")(x)
