@@ -27,7 +27,8 @@ from .interpreters import jvp as jvp_mod
 from .interpreters import lowering, transpose
 from .interpreters import partial_eval as pe
 from .interpreters.tracing import convert_constvars_to_invars, trace_to_jaxpr
-from .sharding.jit_shardings import constrained_target, resolve_target
+from .sharding.constraint import constraint_mesh
+from .sharding.jit_shardings import ConstrainedProgram, constrained_target, resolve_target
 from .stages import Lowered, Traced, compile_lowered
 
 jit_p = Primitive("jit", multiple_results=True)
@@ -57,7 +58,13 @@ def _jit_impl(*args, jaxpr, name, donated_invars):
     exe = per.get(device)
     if exe is None:
         donated = tuple(i for i, d in enumerate(donated_invars) if d)
-        exe = per[device] = dispatch.compile_closed_jaxpr(jaxpr, device, name, donated)
+        mesh = constraint_mesh(jaxpr)
+        if mesh is not None:  # it constrains shardings: compiled over that mesh
+            exe = per[device] = ConstrainedProgram(jaxpr, mesh, name, donated)
+        else:
+            exe = per[device] = dispatch.compile_closed_jaxpr(jaxpr, device, name, donated)
+    if type(exe) is ConstrainedProgram:
+        return exe(args)
     return dispatch.run_executable(exe, jaxpr.out_avals, args, device)
 
 

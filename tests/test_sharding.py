@@ -555,6 +555,35 @@ def jit_cache_reuses_partitioned_programs():
 
 
 @case
+def transformations_and_control_flow_over_a_mesh():
+    engine, enp, jax, jnp = _libs()
+    em, jm = _meshes()
+    x = np.arange(32, dtype=np.float32).reshape(8, 4)
+    results = {}
+    for lib, np_, mesh in ((engine, enp, em), (jax, jnp, jm)):
+        a = lib.device_put(x, lib.NamedSharding(mesh, lib.P("x")))
+        s = lib.NamedSharding(mesh, lib.P(None, "y"))
+        f = lib.jit(lambda b, np_=np_: np_.sin(b).sum())
+        lax = lib.lax
+        outs = [
+            lib.grad(f)(a),
+            lib.jit(lib.value_and_grad(f))(a)[1],
+            lib.grad(lambda b: lib.jit(lambda c: lax.with_sharding_constraint(c * 2, s).sum())(b))(
+                a
+            ),
+            lib.jit(lambda b: lax.fori_loop(0, 3, lambda i, c: c * 2, b))(a),
+            lib.jit(lambda b: lax.cond(True, lambda: b + 1, lambda: b - 1))(a),
+            lib.jit(lambda b, np_=np_: lax.scan(lambda c, r: (c + r, r * 2), np_.zeros(4), b))(a)[
+                1
+            ],
+        ]
+        results[lib.__name__] = [(repr(o.sharding), np.asarray(o)) for o in outs]
+    for (es, ev), (js, jv) in zip(results["engine"], results["jax"]):
+        assert es == js, (es, js)
+        np.testing.assert_allclose(ev, jv, rtol=1e-5)
+
+
+@case
 def with_sharding_constraint_and_reshard():
     engine, _, jax, _ = _libs()
     em, jm = _meshes()

@@ -362,3 +362,47 @@ def check_compiled_shardings(name: str, flat, avals, required) -> None:
             "Computation was compiled for input shardings that disagree with the shardings "
             f"of arguments passed to it. Here are the {len(bad)} mismatches:\n" + "\n".join(bad)
         )
+
+
+class ConstrainedProgram:
+    """A jaxpr bound by a transformation (``jit`` inside ``grad``...) that constrains
+    shardings: lowered with its constraints, compiled over their mesh, and run with its
+    inputs placed as XLA's partitioner chose."""
+
+    def __init__(self, closed, mesh: Mesh, name: str, donated: tuple = ()):
+        from ..interpreters import lowering
+        from . import spmd
+        from .constraint import lowering_for_mesh
+
+        n = len(closed.in_avals)
+        self.target = SpmdTarget(
+            mesh, (NamedSharding(mesh, PartitionSpec()),) * n, None, (True,) * n
+        )
+        group = self.group = mesh._group
+        with lowering_for_mesh(mesh):
+            module, _ = lowering.lower_jaxpr_to_module(
+                closed, name, runtime.platform_of(group), donated=donated
+            )
+        spmd.annotate_module(
+            module,
+            mesh,
+            [None] * n,
+            [len(a.shape) for a in closed.in_avals],
+            None,
+            [len(a.shape) for a in closed.out_avals],
+        )
+        self.out_avals = closed.out_avals
+        text = lowering.module_to_text(module, debug_info=True)
+        self.exe = runtime.compile_spmd(text, group, self.out_avals)
+        self.in_shardings = input_shardings(self.target, self.exe, closed.in_avals)
+        self.out_shardings = output_shardings(self.target, self.exe, self.out_avals)
+
+    def __call__(self, args) -> list:
+        from .. import dispatch
+        from .arrays import wrap
+
+        bufs = [place(x, s, self.group) for x, s in zip(args, self.in_shardings)]
+        outs = dispatch.execute(self.exe, args, bufs)
+        return [
+            wrap(b, a, self.group, s) for b, a, s in zip(outs, self.out_avals, self.out_shardings)
+        ]
