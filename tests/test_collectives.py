@@ -77,6 +77,11 @@ def test_all_to_all(split, concat, tiled):
     both(lambda lax: lambda v: lax.all_to_all(v, "i", split, concat, tiled=tiled), xt, in_axes=1)
 
 
+def test_pswapaxes():
+    x = rand((4, 3, 4), seed=12)
+    both(lambda lax: lambda v: lax.pswapaxes(v, "i", 1), x)
+
+
 @pytest.mark.parametrize(
     "perm",
     [[(0, 1), (1, 2), (2, 3), (3, 0)], [(0, 2), (3, 1)], [(1, 1)]],

@@ -42,6 +42,7 @@ __all__ = [
     "all_gather",
     "psum_scatter",
     "all_to_all",
+    "pswapaxes",
     "ppermute",
     "pshuffle",
     "pbroadcast",
@@ -712,6 +713,11 @@ def all_to_all(
         return out
 
     return tree_util.tree_map(bind, x)
+
+
+def pswapaxes(x: Any, axis_name: Any, axis: int, *, axis_index_groups: Any = None) -> Any:
+    """Swap the named axis with positional axis ``axis`` (an all_to_all)."""
+    return all_to_all(x, axis_name, axis, axis, axis_index_groups=axis_index_groups)
 
 
 # ---------------------------------------------------------------------------- pcast / pvary
