@@ -34,6 +34,8 @@ def f(x):
     return jnp.sum(z)
 
 x = jnp.arange(4.0)
+jf = jax.jit(f)
+jf(x);
 """
 CELLS = [
     SETUP,
@@ -41,6 +43,8 @@ CELLS = [
     "notebook_ext.grad_stepper(f, x)",
     "notebook_ext.fusion_stepper(f, x)",
     "notebook_ext.explore(f, x, measure=False)",
+    "notebook_ext.launcher(f, x, repeats=2, warmup=0)",
+    "notebook_ext.session()",
 ]
 KERNEL_IDLE_JS = """() => {
   const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;
@@ -59,7 +63,7 @@ def _free_port():
 
 
 @contextlib.contextmanager
-def jupyter_lab(home, root, extra=()):
+def jupyter_lab(home, root, extra=(), app="jupyterlab"):
     """A `jupyter lab` on ``root`` whose config, data (the notebook-signing secret and
     database) and settings live under ``home``, so a second server trusts what the
     first one saved."""
@@ -79,12 +83,17 @@ def jupyter_lab(home, root, extra=()):
     quiet.write_text('{"fetchNews": "false", "checkForUpdates": false}')
     port, token = _free_port(), uuid.uuid4().hex
     cmd = [
-        sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}",
+        sys.executable, "-m", app, "--no-browser", f"--port={port}",
         "--ServerApp.ip=127.0.0.1", "--ServerApp.port_retries=0", "--allow-root",
         f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
-        "--LabApp.news_url=None",
-        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
-        "--LabApp.expose_app_in_browser=True", *extra,
+        *(
+            ["--LabApp.news_url=None",
+             "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+             "--LabApp.expose_app_in_browser=True"]
+            if app == "jupyterlab"
+            else ["--JupyterNotebookApp.expose_app_in_browser=True"]
+        ),
+        *extra,
     ]  # fmt: skip
     log_path = home / f"server-{port}.log"
     with open(log_path, "wb") as log:
@@ -104,7 +113,10 @@ def jupyter_lab(home, root, extra=()):
             if time.monotonic() > deadline:
                 pytest.fail(f"jupyter lab did not start:\n{log_path.read_text(errors='replace')}")
             time.sleep(0.2)
-        yield lambda nb: f"{url}/lab/tree/{nb}?token={token}&reset"
+        if app == "jupyterlab":
+            yield lambda nb: f"{url}/lab/tree/{nb}?token={token}&reset"
+        else:
+            yield lambda nb: f"{url}/notebooks/{nb}?token={token}"
     finally:
         proc.terminate()  # SIGTERM also shuts its kernels down
         try:
@@ -139,14 +151,53 @@ def shown_steps(locator):
     return locator.evaluate(VISIBLE_STEPS_JS)
 
 
-def test_saved_notebook_steps_without_a_kernel(browser_requirements, browser, tmp_path):
+def shots_dir():
+    base = os.environ.get("GLASSJAX_ARTIFACTS_DIR") or "/tmp/glassjax-artifacts"
+    path = os.path.join(base, "saved-notebooks")
+    os.makedirs(path, exist_ok=True)
+    return path
+
+
+def open_without_kernel(page, url):
+    """Opens the notebook; the kernel it names is not allowed: choose no kernel."""
+    page.goto(url)
+    dialog = page.locator(".jp-Dialog")
+    with contextlib.suppress(Exception):
+        dialog.wait_for(state="visible", timeout=15_000)
+    if dialog.count():
+        no_kernel = dialog.locator("button:has-text('No Kernel')")
+        if no_kernel.count():
+            no_kernel.first.click()
+        else:
+            dialog.locator("button.jp-mod-reject").first.click()
+        dialog.wait_for(state="detached")
+    page.wait_for_selector(".jp-Notebook .jp-Cell")
+    assert page.evaluate(
+        "() => !(window.jupyterapp.shell.currentWidget.sessionContext.session || {}).kernel"
+    )
+
+
+def check_trace_deck(cell):
+    """The trace stepper's copy opens at the saved step 3 and steps with no kernel."""
+    deck = static_copy(cell).locator(".gj-deck")
+    assert shown_steps(deck) == ["tracing:2"]
+    deck.locator(".gj-deck-step:visible label:has-text('Prev')").click()
+    assert shown_steps(deck) == ["tracing:1"]
+    deck.locator(".gj-deck-nav label:text-is('1')").click()
+    assert shown_steps(deck) == ["tracing:0"]
+    assert "sin" in deck.locator(".gj-deck-step:visible").inner_text()
+    return deck
+
+
+@pytest.fixture(scope="module")
+def saved_lesson(browser_requirements, browser, tmp_path_factory):
+    """The lesson run and stepped in JupyterLab, then saved: (home, root) of that server."""
     from playwright.sync_api import expect
 
-    home, root = tmp_path / "home", tmp_path / "root"
+    base = tmp_path_factory.mktemp("saved")
+    home, root = base / "home", base / "root"
     root.mkdir(parents=True)
-    shots = os.environ.get("GLASSJAX_ARTIFACTS_DIR") or "/tmp/glassjax-artifacts"
-    shots = os.path.join(shots, "saved-notebooks")
-    os.makedirs(shots, exist_ok=True)
+    shots = shots_dir()
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell(s) for s in CELLS]
     nb.metadata["kernelspec"] = {
@@ -220,28 +271,31 @@ def test_saved_notebook_steps_without_a_kernel(browser_requirements, browser, tm
         for o in c.outputs
         if mime in o.get("data", {})
     ]
-    assert kinds == ["stepper", "stepper", "pass stepper", "explorer"], kinds
+    assert kinds == [
+        "stepper",
+        "stepper",
+        "pass stepper",
+        "explorer",
+        "launcher",
+        "session",
+    ], kinds
+    return home, root
 
-    # -- a new server with no kernel this notebook could start
-    with jupyter_lab(home, root, ["--KernelSpecManager.allowed_kernelspecs=glassjax-none"]) as url:
+
+NO_KERNEL = ["--KernelSpecManager.allowed_kernelspecs=glassjax-none"]
+
+
+def test_saved_notebook_steps_without_a_kernel(saved_lesson, browser):
+    home, root = saved_lesson
+    shots = shots_dir()
+    with jupyter_lab(home, root, NO_KERNEL) as url:
         for theme, light in (("JupyterLab Light", True), ("JupyterLab Dark", False)):
             ctx = browser.new_context(viewport={"width": 1400, "height": 1800})
             page = ctx.new_page()
             page.set_default_timeout(60_000)
             errors = []
             page.on("pageerror", lambda e: errors.append(str(e)))
-            page.goto(url("lesson.ipynb"))
-            dialog = page.locator(".jp-Dialog")
-            with contextlib.suppress(Exception):
-                dialog.wait_for(state="visible", timeout=15_000)
-            if dialog.count():
-                no_kernel = dialog.locator("button:has-text('No Kernel')")
-                if no_kernel.count():
-                    no_kernel.first.click()
-                else:
-                    dialog.locator("button.jp-mod-reject").first.click()
-                dialog.wait_for(state="detached")
-            page.wait_for_selector(".jp-Notebook .jp-Cell")
+            open_without_kernel(page, url("lesson.ipynb"))
             if not light:
                 page.evaluate(
                     "window.jupyterapp.commands.execute('apputils:change-theme', "
@@ -249,12 +303,9 @@ def test_saved_notebook_steps_without_a_kernel(browser_requirements, browser, tm
                 )
                 page.wait_for_function("document.body.dataset.jpThemeLight === 'false'")
                 page.wait_for_selector("#jupyterlab-splash", state="detached")
-            assert page.evaluate(
-                "() => !(window.jupyterapp.shell.currentWidget.sessionContext.session || {}).kernel"
-            )
             cells = page.locator(".jp-NotebookPanel:visible .jp-CodeCell")
-            trace, grad, passes, explorer = (cells.nth(i) for i in range(1, 5))
-            for cell in (trace, grad, passes, explorer):
+            trace, grad, passes, explorer, launch, session = (cells.nth(i) for i in range(1, 7))
+            for cell in (trace, grad, passes, explorer, launch, session):
                 static_copy(cell).wait_for(state="visible")
                 # the widget output's "Loading widget..." gives way to the copy
                 placeholder = cell.locator(".jp-OutputArea-child").first
@@ -262,14 +313,7 @@ def test_saved_notebook_steps_without_a_kernel(browser_requirements, browser, tm
                 assert placeholder.evaluate("e => getComputedStyle(e).display") == "none"
                 # drawn by the Glassjax renderer from the saved JSON, not sanitized away
                 assert cell.locator(".glassjax-stages .glassjax-static").count() == 1
-            # the trace stepper opens where the user left it, and steps with no kernel
-            deck = static_copy(trace).locator(".gj-deck")
-            assert shown_steps(deck) == ["tracing:2"]
-            deck.locator(".gj-deck-step:visible label:has-text('Prev')").click()
-            assert shown_steps(deck) == ["tracing:1"]
-            deck.locator(".gj-deck-nav label:text-is('1')").click()
-            assert shown_steps(deck) == ["tracing:0"]
-            assert "sin" in deck.locator(".gj-deck-step:visible").inner_text()
+            deck = check_trace_deck(trace)
             page.screenshot(
                 path=os.path.join(shots, f"02-no-kernel-{theme[11:].lower()}.png"), full_page=True
             )
@@ -288,7 +332,10 @@ def test_saved_notebook_steps_without_a_kernel(browser_requirements, browser, tm
             ex = static_copy(explorer)
             assert "sin" in ex.locator("section[aria-label='jaxpr']").first.inner_text()
             assert ex.locator("section[aria-label='Source']").count() >= 1
-            for i, cell in enumerate((trace, grad, passes, explorer)):
+            # the launcher's run and the session's jitted function, as they were
+            assert static_copy(launch).locator("table.gjx-table tr").count() >= 2
+            assert "f" in static_copy(session).locator("table code").all_inner_texts()
+            for i, cell in enumerate((trace, grad, passes, explorer, launch, session)):
                 cell.screenshot(
                     path=os.path.join(shots, f"03-{theme[11:].lower()}-cell{i + 1}.png")
                 )
@@ -300,3 +347,22 @@ def test_saved_notebook_steps_without_a_kernel(browser_requirements, browser, tm
                 assert r + g + b > 3 * 128, color
             assert not errors, errors
             ctx.close()
+
+
+def test_saved_notebook_in_notebook7_without_a_kernel(saved_lesson, browser):
+    pytest.importorskip("notebook", reason="the Notebook 7 check needs `pip install notebook`")
+    home, root = saved_lesson
+    with jupyter_lab(home, root, NO_KERNEL, app="notebook") as url:
+        ctx = browser.new_context(viewport={"width": 1400, "height": 1800})
+        page = ctx.new_page()
+        page.set_default_timeout(60_000)
+        open_without_kernel(page, url("lesson.ipynb"))
+        cells = page.locator(".jp-CodeCell")
+        for i in range(1, len(CELLS)):
+            static_copy(cells.nth(i)).wait_for(state="visible")
+            assert cells.nth(i).locator(".glassjax-stages .glassjax-static").count() == 1
+        check_trace_deck(cells.nth(1))
+        page.screenshot(
+            path=os.path.join(shots_dir(), "04-notebook7-no-kernel.png"), full_page=True
+        )
+        ctx.close()
