@@ -27,8 +27,8 @@ from .windowed_reductions import *  # noqa: F401,F403
 # isort: split
 # (last on purpose: their names win over older modules' of the same name)
 from .extra_ops import *  # noqa: F401,F403,E402
-from .shape_extra import *  # noqa: F401,F403,E402
 from .parallel import *  # noqa: F401,F403,E402
+from .shape_extra import *  # noqa: F401,F403,E402
 
 # isort: split
 from ..sharding.constraint import sharding_constraint_p, with_sharding_constraint  # noqa: F401,E402
