@@ -893,7 +893,8 @@ def _mismatch_error(fname, treedef, i, other, err):
     except Exception:  # e.g. unsortable dict keys
         other_structure = f"<not a valid pytree: {_short(other)}>"
     return ValueError(
-        f"{fname}: tree {i} does not match the structure of the first tree at "
+        f"pytree structure error: {fname}: tree {i} does not match the structure of the "
+        "first tree at "
         f"{err.where()}: the first tree has {err.expected} there, but tree {i} has "
         f"{err.got}. (Each leaf of the first tree may stand for a whole subtree of "
         f"the others.)\n  first tree: {treedef}\n  tree {i}:     {other_structure}"

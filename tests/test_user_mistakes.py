@@ -319,6 +319,9 @@ CASES = [
         "jax.tree_util.tree_unflatten(jax.tree_util.tree_structure([1, 2]), [1])",
         "Too few leaves for PyTreeDef",
     ),
+    ("jax.tree_util.tree_map(lambda a, b: a + b, [1, 2], [1])", "pytree structure error"),
+    ("jax.tree_util.tree_map(lambda a, b: a + b, {'a': 1}, {'b': 1})", "pytree structure error"),
+    ("jax.tree_util.tree_map(lambda a, b: a, [1], 1)", "pytree structure error"),
     (
         "lax.dynamic_slice(jnp.ones(3), (0,), (5,))",
         "slice slice_sizes must be less than or equal to operand shape",
