@@ -400,7 +400,7 @@ class FusionStepper(StaticMirror, BuildingWidget, widgets.VBox):
         return f"XLA pass stepper of {self.name}{where}"
 
     def static_html(self):
-        from visualize.static_steps import MAX_DECK_STEPS, deck_window, step_deck
+        from visualize.static_steps import deck_limit, deck_window, step_deck
 
         if self.error is not None:
             return self.error_view.value
@@ -408,7 +408,9 @@ class FusionStepper(StaticMirror, BuildingWidget, widgets.VBox):
             return f'{style_tag()}<div class="gjx-note">{escape(self.static_text())}</div>'
         vis = self.visible_steps
         cache = self.__dict__.setdefault("_info_cache", {})
-        (window,) = deck_window([len(vis)], (0, self.position), MAX_DECK_STEPS)
+        # the saved pass carries its graph and panes; the others their summary and diff
+        limit = deck_limit(4 * len(diff_html(self.current.text_diff or "")) + 2000)
+        (window,) = deck_window([len(vis)], (0, self.position), limit)
         bodies = []
         for i in window:
             step = vis[i]

@@ -17,6 +17,8 @@ from collections.abc import Sequence
 # Steps kept in one deck: a window around the current step beyond this (each step is a few
 # kB of HTML; a long trace would make the saved notebook large).
 MAX_DECK_STEPS = 120
+# ...and about this much HTML (a deck is resent whole each time the user steps)
+MAX_DECK_BYTES = 600_000
 PREV, NEXT = "\u25c0 Prev", "Next \u25b6"
 
 DECK_CSS = """
@@ -36,6 +38,11 @@ DECK_CSS = """
 
 def _e(s: object) -> str:
     return html.escape(str(s), quote=True)
+
+
+def deck_limit(step_bytes: int) -> int:
+    """How many steps of about ``step_bytes`` each a deck keeps (at least 10)."""
+    return max(10, min(MAX_DECK_STEPS, MAX_DECK_BYTES // max(step_bytes, 1)))
 
 
 def deck_window(counts: Sequence[int], current: tuple[int, int], limit: int) -> list[range]:

@@ -8,7 +8,7 @@ import time
 
 import ipywidgets as widgets
 
-from visualize.static_steps import MAX_DECK_STEPS, deck_window, step_deck
+from visualize.static_steps import deck_limit, deck_window, step_deck
 
 from ..static_form import StaticMirror
 from . import render
@@ -122,7 +122,9 @@ class StepperWidget(StaticMirror, widgets.VBox):
         cache = self.__dict__.setdefault("_step_html", {})
         counts = [max(n, 1) for _, n, _ in self.tracks]
         current = (self._track, self.slider.value)
-        windows = deck_window(counts, current, MAX_DECK_STEPS)
+        if current not in cache:
+            cache[current] = self.tracks[self._track][2](self.slider.value)
+        windows = deck_window(counts, current, deck_limit(len(cache[current])))
         tracks = []
         for t, (name, _, fn) in enumerate(self.tracks):
             steps = []
