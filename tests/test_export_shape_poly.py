@@ -41,6 +41,13 @@ def outcome(fn):
         "a*b*c + a*b + 2*c - 1",
         "b*mod(a, 2) + a",
         "",
+        "max(a, b) + min(a, 3)",
+        "a*b*c + a^4",
+        "a^3 + a*b",
+        "floordiv(a*b, 3) + floordiv(a + b, 3)",
+        "max(a, b) * min(a, b) + a*b*c",
+        "min(a, b) + min(a, 2)",
+        "max(a, 0) + 1, min(a, b) * 2",
     ],
 )
 def test_parse_and_print_like_jax(spec):
@@ -88,6 +95,34 @@ def test_arithmetic_and_comparisons_like_jax(expr):
     def run(mod):
         a, b = mod.symbolic_shape("a, b")
         return outcome(lambda: eval(expr, {"a": a, "b": b}))
+
+    assert run(export) == run(jexport())
+
+
+MAX_MIN = [
+    "M >= a",
+    "M >= b",
+    "M >= a + 1",
+    "m <= 3",
+    "m <= a",
+    "m >= 1",
+    "m >= 2",
+    "M - a >= 0",
+    "a - m >= 0",
+    "M + m",
+    "M * 2",
+    "M > m",
+    "M >= m",
+    "M // 2",
+    "int(m)",
+]
+
+
+@pytest.mark.parametrize("expr", MAX_MIN)
+def test_max_min_like_jax(expr):
+    def run(mod):
+        a, b, big, small = mod.symbolic_shape("a, b, max(a, b), min(a, 3)")
+        return outcome(lambda: eval(expr, {"a": a, "b": b, "M": big, "m": small}))
 
     assert run(export) == run(jexport())
 

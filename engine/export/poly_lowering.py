@@ -84,6 +84,10 @@ class _I64:
     def __rsub__(self, o: Any) -> _I64:
         return _I64(hlo.subtract(_I64.lift(o).v, self.v))
 
+    def minmax(self, kind: str, o: Any) -> _I64:
+        op = hlo.maximum if kind == "max" else hlo.minimum
+        return _I64(op(self.v, _I64.lift(o).v))
+
     def __floordiv__(self, o: Any) -> _I64:
         a, b = self.v, _I64.lift(o).v
         # floor division: truncated division, minus one when the signs differ and inexact

@@ -32,14 +32,43 @@ class InconclusiveDimensionOperation(Exception):
         super().__init__(f"{message}{_HELP}")
 
 
-# A factor: a variable name, or ("floordiv" | "mod", operand, divisor).
+# A factor: a variable name, ("floordiv" | "mod", operand, divisor), or
+# ("max" | "min", e1, e2).
 # A monomial: tuple of (factor, power) sorted; () is the constant monomial.
+
+
+# Ordering (JAX's syntactic order, so expressions print alike): by size first (a
+# variable 1, an operation 1 + its operands' sizes, a term the sum of 1 + power * size
+# over its factors, an expression the sum of 1 + |coefficient| * size over its terms),
+# then by names, operations and operands.
+
+
+def _factor_size(f: Any) -> int:
+    if isinstance(f, str):
+        return 1
+    return 1 + _expr_size(f[1]) + _expr_size(f[2])
+
+
+def _expr_size(e: Any) -> int:
+    if not isinstance(e, DimExpr):
+        return 1
+    return sum(1 + abs(k) * _mono_size(m) for m, k in e._terms)
+
+
+def _mono_size(m: tuple) -> int:
+    return sum(1 + p * _factor_size(f) for f, p in m)
+
+
+def _expr_key(e: Any) -> tuple:
+    if not isinstance(e, DimExpr):
+        return (1, (((0, ()), e),))
+    return (_expr_size(e), tuple((_mono_sort_key(m), k) for m, k in e._terms))
 
 
 def _factor_key(f: Any) -> tuple:
     if isinstance(f, str):
-        return (0, f)
-    return (1, f[0], str(f[1]), str(f[2]))
+        return (1, f)
+    return (_factor_size(f), "", f[0], _expr_key(f[1]), _expr_key(f[2]))
 
 
 def _factor_str(f: Any) -> str:
@@ -65,8 +94,9 @@ def _mono_mul(m1: tuple, m2: tuple) -> tuple:
 
 
 def _mono_sort_key(m: tuple) -> tuple:
-    # sorted in reverse: larger terms first, the constant last (as JAX prints them)
-    return (_mono_degree(m), len(m), [(_factor_key(f), p) for f, p in m])
+    # terms are sorted in reverse: larger terms first, the constant last
+    # (a term's factors are compared largest first)
+    return (_mono_size(m), tuple(sorted(((_factor_key(f), p) for f, p in m), reverse=True)))
 
 
 class SymbolicScope:
@@ -430,6 +460,10 @@ def _factor_bounds(f: Any, scope: SymbolicScope) -> tuple[float, float]:
         return scope._var_lb.get(f, 1), scope._var_ub.get(f, math.inf)
     kind, e, d = f
     elb, eub = _bounds_of(e)
+    if kind in ("max", "min"):
+        dlb, dub = _bounds_of(d)
+        pick = max if kind == "max" else min
+        return pick(elb, dlb), pick(eub, dub)
     if isinstance(d, DimExpr):
         dlb, dub = d.bounds()
     else:
@@ -477,15 +511,98 @@ def _bounds_of(e: DimSize, direct: bool = False) -> tuple[float, float]:
     return _direct_bounds(e) if direct else e.bounds()
 
 
-def _geq(e1: Any, e2: Any, describe: Any) -> bool:
-    if not isinstance(e1, DimExpr) and not isinstance(e2, DimExpr):
-        return operator.index(e1) >= operator.index(e2)
-    scope = _scope_of(e1, e2)
+def _minmax_operands(e: Any) -> tuple[str, Any, Any] | None:
+    """(kind, x, y) when ``e`` is exactly ``max(x, y)`` or ``min(x, y)``."""
+    if isinstance(e, DimExpr) and len(e._terms) == 1:
+        m, k = e._terms[0]
+        if k == 1 and len(m) == 1 and m[0][1] == 1 and not isinstance(m[0][0], str):
+            f = m[0][0]
+            if f[0] in ("max", "min"):
+                return f
+    return None
+
+
+def _decide_geq(e1: Any, e2: Any) -> bool | None:
+    """``e1 >= e2`` when the bounds (or the max/min operands) decide it, else None."""
     lb, ub = _bounds_of(_sub(e1, e2))
     if lb >= 0:
         return True
     if ub < 0:
         return False
+    # e1 >= max(x, y) iff e1 >= x and e1 >= y; e1 >= min(x, y) iff e1 >= x or e1 >= y;
+    # and the mirrored forms when e1 is the max/min
+    for side, other, flip in ((e2, e1, False), (e1, e2, True)):
+        mm = _minmax_operands(side)
+        if mm is None:
+            continue
+        kind, x, y = mm
+        dx = _decide_geq(x, other) if flip else _decide_geq(other, x)
+        dy = _decide_geq(y, other) if flip else _decide_geq(other, y)
+        conj = (kind == "max") != flip  # a conjunction of the two comparisons
+        if conj:
+            if dx is False or dy is False:
+                return False
+            if dx and dy:
+                return True
+        else:
+            if dx or dy:
+                return True
+            if dx is False and dy is False:
+                return False
+    return _decide_by_substitution(_sub(e1, e2))
+
+
+def _decide_by_substitution(diff: Any) -> bool | None:
+    """``diff >= 0`` decided through a max/min term: its value is one of its operands,
+    and (with the coefficient's sign) one substitution bounds ``diff`` from below."""
+    if not isinstance(diff, DimExpr):
+        return None
+    for m, k in diff._terms:
+        if len(m) == 1 and m[0][1] == 1 and not isinstance(m[0][0], str):
+            kind, x, y = m[0][0]
+            if kind not in ("max", "min"):
+                continue
+            rest = _sub(diff, _mul(DimExpr._factor(m[0][0], diff.scope), k))
+            dx = _decide_geq(_add(rest, _mul(x, k)), 0)
+            dy = _decide_geq(_add(rest, _mul(y, k)), 0)
+            lower = (kind == "max") == (k > 0)  # each substitution is then <= diff
+            if (lower and (dx or dy)) or (dx and dy):
+                return True
+            if (dx is False and dy is False) or (not lower and False in (dx, dy)):
+                return False
+            return None
+    return None
+
+
+def max_dim(a: DimSize, b: DimSize) -> DimSize:
+    """``max(a, b)``: one of them when the comparison is decided, else symbolic."""
+    if not isinstance(a, DimExpr) and not isinstance(b, DimExpr):
+        return max(operator.index(a), operator.index(b))
+    if _decide_geq(a, b):
+        return a
+    if _decide_geq(b, a):
+        return b
+    return DimExpr._factor(("max", a, b), _scope_of(a, b))
+
+
+def min_dim(a: DimSize, b: DimSize) -> DimSize:
+    """``min(a, b)``: one of them when the comparison is decided, else symbolic."""
+    if not isinstance(a, DimExpr) and not isinstance(b, DimExpr):
+        return min(operator.index(a), operator.index(b))
+    if _decide_geq(a, b):
+        return b
+    if _decide_geq(b, a):
+        return a
+    return DimExpr._factor(("min", a, b), _scope_of(a, b))
+
+
+def _geq(e1: Any, e2: Any, describe: Any) -> bool:
+    if not isinstance(e1, DimExpr) and not isinstance(e2, DimExpr):
+        return operator.index(e1) >= operator.index(e2)
+    scope = _scope_of(e1, e2)
+    decided = _decide_geq(e1, e2)
+    if decided is not None:
+        return decided
     where = ""
     if scope._constraints_str:
         listed = "".join(f"\n  {c}" for c in scope._constraints_str)
@@ -580,9 +697,12 @@ class _Parser:
                 q, r = _divmod(a, b)
                 return q if val == "floordiv" else r
             if val in ("max", "min") and self.peek() == ("op", "("):
-                raise NotImplementedError(
-                    f"symbolic {val}(...) is not supported by this engine's shape polymorphism"
-                )
+                self.take("(")
+                a = self.expr()
+                self.take(",")
+                b = self.expr()
+                self.take(")")
+                return max_dim(a, b) if val == "max" else min_dim(a, b)
             return DimExpr._factor(val, self.scope)
         raise self.error(f"unexpected '{val}'")
 
@@ -790,13 +910,18 @@ def slice_indices(
         if i is None:
             return default
         i = _add(size, i) if i < 0 else i
-        if not i >= 0:
-            return 0
-        return i if size >= i else size
+        return min_dim(size, max_dim(0, i))
 
     lo, hi = clamp(start, 0), clamp(stop, size)
     n = _divmod(_add(_sub(hi, lo), step - 1), step)[0]
     return lo, hi, step, n if n >= 0 else 0
+
+
+def _minmax_value(kind: str, a: Any, b: Any) -> Any:
+    if _is_dim(a) and _is_dim(b):
+        return max_dim(a, b) if kind == "max" else min_dim(a, b)
+    builder = a if not _is_dim(a) else b  # an IR value with minmax()
+    return builder.minmax(kind, b if builder is a else a)
 
 
 def all_dim_vars(shapes: Sequence[Sequence[Any]]) -> list[str]:
@@ -824,7 +949,10 @@ def evaluate(d: DimSize, env: dict) -> Any:
                 v = env[f]
             else:
                 a, b = evaluate(f[1], env), evaluate(f[2], env)
-                v = a // b if f[0] == "floordiv" else a % b
+                if f[0] in ("max", "min"):
+                    v = _minmax_value(f[0], a, b)
+                else:
+                    v = a // b if f[0] == "floordiv" else a % b
             for _ in range(p):
                 acc = v if acc is None else acc * v
         acc = k if acc is None else (acc if k == 1 else acc * k)
