@@ -35,6 +35,7 @@ from .interpreters.jvp import Zero, instantiate, tangent_aval
 from .interpreters.tracing import convert_constvars_to_invars, trace_to_jaxpr
 from .interpreters.transpose import is_undefined_primal
 from .sharding import AbstractMesh, Mesh, NamedSharding, P, PartitionSpec, spmd
+from .sharding.constraint import current_lowering_mesh
 from .sharding.mesh import get_mesh
 
 __all__ = ["shard_map", "shard_map_p"]
@@ -592,9 +593,9 @@ _mode = _LoweringMode()
 
 @shard_map_p.def_lowering
 def _shard_map_lowering(ctx, *args, **params):
-    # (a module lowered for a mesh, by shard_map's own SPMD path or by a jit whose module
-    # context carries the same mesh, gets the manual computation itself)
-    if _mode.spmd or getattr(ctx.module_ctx, "mesh", None) == params["mesh"]:
+    # a module lowered for the mesh (shard_map's own program, or a jit partitioned over
+    # it: engine/sharding/constraint.py) gets the manual computation itself
+    if _mode.spmd or current_lowering_mesh() == params["mesh"]:
         return _manual_computation(ctx, args, **params)
     # inside another program compiled for one device: every member's body at once
     return lowering.call_function(ctx, _program(params), "shmap_body", args)

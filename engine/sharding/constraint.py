@@ -187,6 +187,9 @@ def _find_constraint_mesh(closed) -> Mesh | None:
         for eqn in jaxpr.eqns:
             if eqn.primitive is sharding_constraint_p:
                 return eqn.params["sharding"].mesh
+            # a shard_map over a concrete mesh (engine/shard_map.py) runs over it too
+            if eqn.primitive.name == "shard_map" and isinstance(eqn.params["mesh"], Mesh):
+                return eqn.params["mesh"]
             for sub in _subjaxprs(eqn):
                 found = walk(sub)
                 if found is not None:
