@@ -202,3 +202,22 @@ def test_zero_sign_divergence_is_accepted_only_without_jit():
     problems = check_case(eager)
     assert problems and all(known_divergence(eager, [p]) for p in problems)
     assert not known_divergence(Case(prog, ("jit",), args, (), (None, None)), problems or ["x"])
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="known bug: grad through lax.scan sends a zero cotangent through an unused "
+    "per-step output (0 * nan = nan); JAX drops the dead output (scan DCE / symbolic zeros)",
+)
+def test_grad_of_scan_ignores_an_unused_output_with_nan():
+    x = np.array([[0.0, np.nan, 2.2], [-0.31, -1.90, -1.45]], np.float32)
+
+    def loss(api, jnp):
+        def f(v):
+            carry, _ = api.lax.scan(lambda c, e: (c + e, jnp.negative(c * e)), v[0], v)
+            return jnp.sum(carry)
+
+        return api.grad(f)(x)
+
+    ref, out = _both(loss)
+    np.testing.assert_array_equal(np.asarray(out), np.asarray(ref))
