@@ -5,6 +5,11 @@ In a notebook::
 
     %load_ext notebook_ext        # display hooks + the sidebar's inspector comm
     notebook_ext.show_stages(f, x)
+
+Every widget also leaves a static copy that saved notebooks keep (``static_form``);
+``import notebook_ext.as_jax`` makes a JAX notebook's ``import jax`` the engine
+(``as_jax``); ``glassjax lab`` / ``python -m notebook_ext lab`` opens JupyterLab on the
+user's copy of the tutorials (``lab``).
 """
 
 import importlib

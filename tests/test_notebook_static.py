@@ -12,7 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from visualize.static_steps import deck_window, step_deck
+from visualize.static_steps import (
+    MAX_DECK_BYTES,
+    MAX_DECK_STEPS,
+    deck_limit,
+    deck_window,
+    step_deck,
+)
 
 nbformat = pytest.importorskip("nbformat", reason="install the [test] extra")
 nbclient = pytest.importorskip("nbclient", reason="install the [test] extra")
@@ -102,6 +108,10 @@ def test_deck_window_keeps_steps_around_the_current_one():
     assert deck_window([10, 10], (1, 5), 6) == [range(0), range(2, 8)]
     assert deck_window([10, 10], (0, 0), 4) == [range(0, 4), range(0)]
     assert deck_window([5, 5], (0, 4), 4) == [range(2, 5), range(0, 1)]
+    # how many: by the size of a step, within [10, MAX_DECK_STEPS]
+    assert deck_limit(1) == MAX_DECK_STEPS
+    assert deck_limit(MAX_DECK_BYTES) == 10
+    assert deck_limit(MAX_DECK_BYTES // 40) == 40
 
 
 # -- in a kernel
