@@ -47,7 +47,7 @@ class Str:
 @dataclass
 class ScalarVec:
     kind: str
-    values: list
+    values: Any  # a list of ints, or bytes for a "u8" vector
 
 
 @dataclass
@@ -77,8 +77,10 @@ def _place(buf: bytearray, obj: Any) -> int:
         _align(buf, max(4, size))
         pos = len(buf)
         buf += struct.pack("<I", len(obj.values))
-        for v in obj.values:
-            buf += struct.pack(fmt, v)
+        if isinstance(obj.values, (bytes, bytearray)):
+            buf += obj.values  # a byte vector (the serialized module), as it is
+        else:
+            buf += struct.pack(f"<{len(obj.values)}{fmt[1:]}", *obj.values)
         return pos
     if isinstance(obj, TableVec):
         _align(buf, 4)

@@ -115,7 +115,7 @@ def _tree_table(tree: Any) -> flatbuf.Table:
                 f"object. It returned a {type(data)}."
             )
         t.child(3, flatbuf.Str(name.encode()))
-        t.child(4, flatbuf.ScalarVec("u8", list(bytes(data))))
+        t.child(4, flatbuf.ScalarVec("u8", bytes(data)))
     else:
         raise ValueError(
             f"Cannot serialize PyTreeDef containing an unregistered type `{node[0]}`. "
@@ -165,7 +165,7 @@ def _exported_table(exp: Exported, vjp_order: int) -> flatbuf.Table:
     t.child(
         _DISABLED_CHECKS, flatbuf.TableVec([_check_table(c) for c in exp.disabled_safety_checks])
     )
-    t.child(_MODULE, flatbuf.ScalarVec("u8", list(exp.mlir_module_serialized)))
+    t.child(_MODULE, flatbuf.ScalarVec("u8", bytes(exp.mlir_module_serialized)))
     t.scalar(_CALLING_CONVENTION, "u16", exp.calling_convention_version)
     t.child(_KEPT_VAR_IDX, flatbuf.ScalarVec("u16", list(exp.module_kept_var_idx)))
     t.scalar(_USES_GLOBAL_CONSTANTS, "bool", exp.uses_global_constants)
