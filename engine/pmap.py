@@ -62,8 +62,8 @@ def pmap(
             )
     cache: dict[Any, Callable] = {}
 
-    @functools.wraps(fun)
-    def pmapped(*args, **kwargs):
+    def prepare(args, kwargs):
+        """(flat dynamic arguments, the runner compiled for their signature)."""
         if static and max(static) >= len(args):
             raise ValueError(
                 f"pmapped function has static_broadcasted_argnums={static} but was called "
@@ -91,13 +91,24 @@ def pmap(
                 f"Non-hashable static arguments are not supported: {e}. Static arguments "
                 "of pmap (static_broadcasted_argnums) must be hashable."
             ) from None
-        jitted = cache.get(key)
-        if jitted is None:
-            jitted = cache[key] = _build(
+        runner = cache.get(key)
+        if runner is None:
+            runner = cache[key] = _build(
                 fun, name, static_vals, tree, axes_flat, out_axes, mesh_devices, donate
             )
-        return jitted(*flat)
+        return flat, runner
 
+    @functools.wraps(fun)
+    def pmapped(*args, **kwargs):
+        flat, runner = prepare(args, kwargs)
+        return runner(*flat)
+
+    def lower(*args, **kwargs):
+        """The jit of the shard_map a call on these arguments runs, lowered."""
+        flat, runner = prepare(args, kwargs)
+        return runner.jitted.lower(*flat)
+
+    pmapped.lower = lower  # type: ignore[attr-defined]
     return pmapped
 
 
@@ -194,10 +205,8 @@ def _build(fun, name, static_vals, tree, axes_flat, out_axes, mesh_devices, dona
         from .sharding import NamedSharding
         from .sharding.arrays import put
 
-        if any(core.is_tracer(x) for x in flat_args):
-            out = jitted(*flat_args)  # inside a transformation: a jit of the shard_map
-        else:
-            out = mapped(*flat_args)  # one SPMD program over the mesh's devices
+        # one SPMD program over the mesh's devices (a jit of a shard_map runs over its mesh)
+        out = jitted(*flat_args)
         # laid out over the mesh as JAX's out_shardings put them
         specs = tree_util.tree_broadcast(out_specs, out, is_leaf=lambda x: x is None)
         return tree_util.tree_map(
@@ -206,4 +215,5 @@ def _build(fun, name, static_vals, tree, axes_flat, out_axes, mesh_devices, dona
             specs,
         )
 
+    run.jitted = jitted  # type: ignore[attr-defined]
     return run

@@ -201,3 +201,19 @@ def test_nested_pmap_is_refused_as_in_jax():
     for pmap, lax in ((jax.pmap, jax.lax), (engine.pmap, elax)):
         with pytest.raises(ValueError, match="should match the mesh passed to shard_map"):
             pmap(pmap(lambda v: lax.psum(v, "i"), "i"), "j")(x)
+
+
+@needs_8
+def test_lowered_over_the_devices_as_jax():
+    jax, _ = real_jax()
+    x = rand((8, 3), seed=13)
+
+    def make(pmap, lax):
+        return pmap(lambda v: lax.psum(v, "i") * lax.axis_index("i"), axis_name="i")
+
+    ours = make(engine.pmap, elax).lower(x).as_text()
+    theirs = make(jax.pmap, jax.lax).lower(x).as_text()
+    for text in (ours, theirs):
+        assert "mhlo.num_partitions = 8" in text and "sdy.manual_computation" in text
+        assert "replica_groups = dense<[[0, 1, 2, 3, 4, 5, 6, 7]]>" in text
+        assert "stablehlo.partition_id" in text
