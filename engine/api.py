@@ -800,7 +800,7 @@ def device_put(x: Any, device: Any = None) -> Any:
     device. An explicit transfer for ``transfer_guard``."""
     if isinstance(device, (_Sharding, _PartitionSpec)):
         return tree_map(lambda v: _sharded.put(v, device), x)
-    if isinstance(device, (str, bytes, int, float)):
+    if isinstance(device, (str, int, float)):
         raise ValueError(
             "`jax.device_put` only accepts `None`, `jax.sharding.Sharding`, `jax.Device`, "
             f"or a pytree of these values. Received invalid value: {device}"
