@@ -731,9 +731,8 @@ def to_numpy(buf) -> np.ndarray:
 def _to_numpy_slow(buf):
     if buf.is_deleted():
         raise RuntimeError("cannot read an array that has been deleted or donated")
-    shards = shard_buffers(buf)
-    if len(shards) > 1:
-        return _gather_shards(buf, shards)
+    if len(buffer_devices(buf)) > 1:
+        return _gather_shards(buf, shard_buffers(buf))
     if _DID_COPY is not None and "jax" in sys.modules:
         out = _DID_COPY(buf)[0]
         out.flags.writeable = False
@@ -767,7 +766,7 @@ def buffer_device(buf):
 
 def copy_to_device(buf, device):
     """A copy of ``buf`` on ``device`` (same aval); falls back to a host round trip."""
-    if type(device) is DeviceGroup or len(shard_buffers(buf)) > 1:
+    if type(device) is DeviceGroup or len(buffer_devices(buf)) > 1:
         return device_put(to_numpy(buf), device, aval=buf.aval)
     copy_fn = getattr(xc, "batched_copy_array_to_devices_with_sharding", None)
     if copy_fn is not None and buffer_device(buf).client is device.client:
@@ -1338,9 +1337,12 @@ def assemble(aval, group: DeviceGroup, hlo, shard_bufs):
 
 
 def shard_buffers(buf) -> list:
-    """The per-device buffers of a jaxlib array (itself for a one-device array)."""
-    arrays = getattr(buf, "_arrays", None)
-    return list(arrays) if arrays else [buf]
+    """The per-device buffers of a jaxlib array (itself for a one-device array).
+    jaxlib imports jax the first time it splits an array (``_arrays``); one-device
+    arrays never get there."""
+    if len(buffer_devices(buf)) == 1:
+        return [buf]
+    return list(buf._arrays)
 
 
 def buffer_devices(buf) -> tuple:
