@@ -294,8 +294,8 @@ def test_polymorphic_ops_against_jax(name):
             lambda x: (x[1:, 1:3] - x[:-1, ::2] + x[::2][0, :2], x[-3:], x[:2]),
         ),
         "ones": (
-            lambda x: jnp.ones((x.shape[0], 2)) * x[:, :2],
-            lambda x: jjnp.ones((x.shape[0], 2)) * x[:, :2],
+            lambda x: (jnp.ones((x.shape[0], 2)) * x[:, :2], jnp.arange(x.shape[0]) * 2),
+            lambda x: (jjnp.ones((x.shape[0], 2)) * x[:, :2], jjnp.arange(x.shape[0]) * 2),
         ),
         "argmax": (
             lambda x: engine.nn.one_hot(jnp.argmax(x, axis=1), 4) * x,

@@ -170,6 +170,8 @@ empty_like = zeros_like
 def arange(start, stop=None, step=None, dtype=None, *, device=None):
     """Evenly spaced values: an ``iota``, scaled by ``step`` and shifted by ``start``."""
     dtype = _user_dtype(dtype, "arange")
+    if hasattr(start, "_is_symbolic_dim") and stop is None and step is None:
+        return lax.iota(dtype or dtypes.default_int_dtype(), start)  # arange(batch size)
     for name, v in (("start", start), ("stop", stop), ("step", step)):
         if v is not None:
             concrete_value(v, f"arange's {name} argument")
