@@ -167,5 +167,5 @@ def _hardware_id(device: Any) -> int:
     return int(device.id if hid is None else hid)
 
 
-Array.__dlpack__ = _array_dlpack  # type: ignore[attr-defined]
-Array.__dlpack_device__ = _array_dlpack_device  # type: ignore[attr-defined]
+Array.__dlpack__ = _array_dlpack  # type: ignore[attr-defined,method-assign]
+Array.__dlpack_device__ = _array_dlpack_device  # type: ignore[attr-defined,method-assign]

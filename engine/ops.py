@@ -4,6 +4,7 @@ reduction's identity (out-of-range ids are dropped, as JAX's default mode)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -66,7 +67,13 @@ def _segment_reduce(
     buckets = -(-n // bucket_size)
     out = jnp.full((buckets, num_segments) + data.shape[1:], init, dtype=data.dtype)
     out = getattr(out.at[jnp.arange(n) // bucket_size, segment_ids], kind)(data, **kw)
-    reduce = {"add": jnp.sum, "mul": jnp.prod, "max": jnp.max, "min": jnp.min}[kind]
+    reducers: dict[str, Callable[..., Any]] = {
+        "add": jnp.sum,
+        "mul": jnp.prod,
+        "max": jnp.max,
+        "min": jnp.min,
+    }
+    reduce = reducers[kind]
     return reduce(out, axis=0).astype(data.dtype)
 
 

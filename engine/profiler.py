@@ -57,7 +57,7 @@ def start_trace(
     log_dir: os.PathLike | str,
     create_perfetto_link: bool = False,
     create_perfetto_trace: bool = False,
-    profiler_options: ProfileOptions | None = None,
+    profiler_options: _profiler.ProfileOptions | None = None,
 ) -> None:
     """Start recording a profile, written to ``log_dir`` by :func:`stop_trace`.
     RuntimeError if a trace is already running."""
@@ -95,7 +95,7 @@ def trace(
     log_dir: os.PathLike | str,
     create_perfetto_link: bool = False,
     create_perfetto_trace: bool = False,
-    profiler_options: ProfileOptions | None = None,
+    profiler_options: _profiler.ProfileOptions | None = None,
 ) -> Iterator[None]:
     """``with trace(dir):`` profiles the block (start_trace ... stop_trace)."""
     start_trace(log_dir, create_perfetto_link, create_perfetto_trace, profiler_options)
