@@ -366,3 +366,26 @@ def test_saved_notebook_in_notebook7_without_a_kernel(saved_lesson, browser):
             path=os.path.join(shots_dir(), "04-notebook7-no-kernel.png"), full_page=True
         )
         ctx.close()
+
+
+def test_nbconvert_export_steps_without_a_kernel(saved_lesson, browser, tmp_path):
+    """The saved notebook exported by nbconvert (its lab template) and opened as a file:
+    the copies show (the widget outputs give way to them) and the decks step."""
+    nbconvert = pytest.importorskip("nbconvert")
+    _, root = saved_lesson
+    body, _ = nbconvert.HTMLExporter().from_filename(str(root / "lesson.ipynb"))
+    page_path = tmp_path / "lesson.html"
+    page_path.write_text(body)
+    ctx = browser.new_context(viewport={"width": 1400, "height": 1800})
+    page = ctx.new_page()
+    page.goto(page_path.as_uri())
+    copies = page.locator(".glassjax-static")
+    assert copies.count() == len(CELLS) - 1
+    for i in range(copies.count()):
+        assert copies.nth(i).is_visible()
+    deck = copies.nth(0).locator(".gj-deck")
+    assert shown_steps(deck) == ["tracing:2"]
+    deck.locator(".gj-deck-step:visible label:has-text('Prev')").click()
+    assert shown_steps(deck) == ["tracing:1"]
+    page.screenshot(path=os.path.join(shots_dir(), "05-nbconvert-html.png"), full_page=True)
+    ctx.close()
