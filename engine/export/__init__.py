@@ -15,14 +15,8 @@ from .pytree_serialization import (
     register_pytree_node_serialization,
 )
 from .serialization import deserialize
-from .shape_poly import (
-    DimExpr,
-    InconclusiveDimensionOperation,
-    SymbolicScope,
-    is_symbolic_dim,
-    symbolic_args_specs,
-    symbolic_shape,
-)
+from .shape_parse import symbolic_args_specs, symbolic_shape
+from .shape_poly import DimExpr, InconclusiveDimensionOperation, SymbolicScope, is_symbolic_dim
 
 
 def call(exported: Exported):  # type: ignore[no-untyped-def]

@@ -12,7 +12,7 @@ import numpy as np
 
 from .. import dtypes, tree_util
 from ..core import ShapedArray
-from . import flatbuf, shape_poly
+from . import flatbuf, shape_parse, shape_poly
 from .exported import DisabledSafetyCheck, Exported
 from .pytree_serialization import deserialization_registry, serialization_registry
 
@@ -194,7 +194,7 @@ def _read_aval(v: flatbuf.View, scope: shape_poly.SymbolicScope) -> ShapedArray:
     kind = v.scalar(2, "i8")
     if kind not in _KIND_TO_DTYPE:
         raise NotImplementedError(f"deserializing arrays of dtype kind {kind}")
-    shape = shape_poly.symbolic_shape(",".join(v.strings(1)), scope=scope)
+    shape = shape_parse.symbolic_shape(",".join(v.strings(1)), scope=scope)
     return ShapedArray(shape, _KIND_TO_DTYPE[kind])  # type: ignore[arg-type]  # symbolic dims
 
 
