@@ -4,12 +4,14 @@ activity and write TensorBoard/XProf files (``plugins/profile/<run>/<host>.xplan
 under ``dir``; ``TraceAnnotation`` / ``StepTraceAnnotation`` / ``annotate_function``
 name spans on that timeline; ``ProfileData`` reads a written profile back in Python.
 
-Not here (they need pieces the engine lacks): Perfetto links, device memory profiles."""
+``device_memory_profile`` gives the live buffers and executables as a gzipped pprof
+protocol buffer (``pprof`` reads it). Not here: Perfetto traces and links."""
 
 from __future__ import annotations
 
 import contextlib
 import functools
+import gzip
 import os
 import threading
 from collections.abc import Callable, Iterator
@@ -29,6 +31,9 @@ __all__ = [
     "StepTraceAnnotation",
     "TraceAnnotation",
     "annotate_function",
+    "device_memory_profile",
+    "register_subprocess",
+    "save_device_memory_profile",
     "start_server",
     "start_trace",
     "stop_server",
@@ -148,3 +153,22 @@ def stop_server() -> None:
     if _state.server is None:
         raise ValueError("No active profiler server.")
     _state.server = None  # jaxlib stops it when the last reference goes
+
+
+def register_subprocess(pid: int, port: int) -> Any:
+    """Have a profile started in this process also collect from the subprocess ``pid``
+    (which runs a profiler server on ``port``)."""
+    return _profiler.register_subprocess(pid, port)
+
+
+def device_memory_profile(backend: str | None = None) -> bytes:
+    """The memory held on ``backend``'s devices (arrays and executables, with the
+    Python stacks that made them) as a gzipped pprof protocol buffer."""
+    client = runtime.devices(backend)[0].client
+    return gzip.compress(client.heap_profile())
+
+
+def save_device_memory_profile(filename: os.PathLike | str, backend: str | None = None) -> None:
+    """Write :func:`device_memory_profile` to ``filename``."""
+    with open(filename, "wb") as f:
+        f.write(device_memory_profile(backend))

@@ -714,6 +714,21 @@ def test_profiler_trace_writes_a_profile_with_annotations(tmp_path):
     assert any("annotated_step" in n for n in names)
 
 
+def test_device_memory_profile_is_gzipped_pprof(tmp_path):
+    import gzip
+
+    from engine import profiler
+
+    keep = enp.arange(1000.0)  # a live buffer to report
+    ours, theirs = profiler.device_memory_profile(), jax.profiler.device_memory_profile()
+    for blob in (ours, theirs):
+        raw = gzip.decompress(blob)
+        assert raw and raw[:1] == b"\x0a"  # a protocol buffer starting with field 1
+    profiler.save_device_memory_profile(tmp_path / "mem.prof")
+    assert gzip.decompress((tmp_path / "mem.prof").read_bytes())
+    del keep
+
+
 def test_profiler_state_errors_as_jax(tmp_path):
     from engine import profiler
 
