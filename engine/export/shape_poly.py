@@ -1,8 +1,9 @@
 """Symbolic dimensions for shape-polymorphic export, as ``jax.export.symbolic_shape``.
 
 A dimension expression is a polynomial with integer coefficients over *factors*: dimension
-variables (``b``) and the non-exact ``floordiv(e, k)`` / ``mod(e, k)`` of an expression.
-Expressions that turn out constant are plain ``int`` s. Every variable is ``>= 1``; a
+variables (``b``), the non-exact ``floordiv(e, k)`` / ``mod(e, k)`` of an expression, and
+undecided ``max``/``min`` of two. Expressions that turn out constant are plain ``int`` s
+(the parser of shape specifications is ``shape_parse.py``). Every variable is ``>= 1``; a
 ``SymbolicScope`` may add constraints (``"b >= 4"``, ``"a <= b"``, ``"a == 2*b"``), which
 narrow the bounds used to decide comparisons. A comparison whose answer depends on the
 variables' values raises ``InconclusiveDimensionOperation`` (equality answers ``False``,
