@@ -22,9 +22,9 @@ from . import core, dispatch, errors, monitoring, runtime, traceback_util, tree_
 from .array import Array
 from .config import config
 from .core import Primitive
+from .interpreters import batching, lowering, transpose
 from .interpreters import jaxpr_transforms as jt
 from .interpreters import jvp as jvp_mod
-from .interpreters import lowering, transpose
 from .interpreters import partial_eval as pe
 from .interpreters.tracing import convert_constvars_to_invars, trace_to_jaxpr
 from .sharding.constraint import constraint_mesh
@@ -743,7 +743,10 @@ class JitFunction:
         avals = tuple(x.aval if type(x) is Array else _arg_aval(x) for x in flat)
         ctx = config.trace_context_id
         if core._ctx.trace is not core.eval_trace:  # inside a transformation: bind
-            rec = self._cache.jaxpr(self.fun, opts, static, in_tree, avals, ctx)
+            # (named axes in scope change collectives' shapes: part of the trace key)
+            named = batching.axis_env_key()
+            key_ctx = (ctx, named) if named else ctx
+            rec = self._cache.jaxpr(self.fun, opts, static, in_tree, avals, key_ctx)
             closed, consts = convert_constvars_to_invars(rec.closed)
             outs = bind_jit(consts + list(flat), closed, self.__name__)
             return tree_util.tree_unflatten(rec.out_tree, outs)
