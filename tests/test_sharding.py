@@ -202,8 +202,11 @@ def one_device_arrays_and_typeof():
     assert ea.is_fully_replicated == ja.is_fully_replicated
     assert repr(engine.typeof(ea)) == repr(jax.typeof(ja))
     assert repr(engine.typeof(3.0)) == repr(jax.typeof(3.0))
-    # (the engine's ShapedArray prints a 2-d shape as [2, 3], JAX's as [2,3]: core.py)
+    for v in (3.0, np.ones((2, 3), np.int32), True, np.float16(1)):
+        assert repr(engine.typeof(v)) == repr(jax.typeof(v)), v
+        assert str(engine.typeof(v)) == str(jax.typeof(v)), v
     assert engine.typeof(np.ones((2, 3), np.int32)) == engine.core.ShapedArray((2, 3), np.int32)
+    assert engine.core.ShapedArray((2, 3), np.int32) == engine.typeof(np.ones((2, 3), np.int32))
     assert engine.typeof(ea) == ea.aval
 
 
@@ -704,6 +707,93 @@ def test_xla_flags_device_count_and_late_config_update():
     phrase = "jax_num_cpu_devices config should be updated before backends are initialized"
     assert outs["engine"][1].startswith("RuntimeError") and phrase in outs["engine"][1]
     assert outs["jax"][1].startswith("RuntimeError") and phrase in outs["jax"][1]
+
+
+# The cells of JAX's "Introduction to parallel programming" (sharded-computation) tutorial
+# that items 1-3 cover (shard_map's cells are tested with shard_map), as one script.
+TUTORIAL_CELLS = """
+import sys
+import numpy as np
+if sys.argv[1] == "jax":
+    import jax, jax.numpy as jnp
+else:
+    import engine as jax, engine.numpy as jnp
+jax.config.update("jax_num_cpu_devices", 8)
+P, AxisType = jax.sharding.PartitionSpec, jax.sharding.AxisType
+print(jax.devices())
+arr = jnp.arange(32.0).reshape(4, 8)
+print(arr.devices(), arr.sharding)
+mesh = jax.make_mesh((2, 4), ("x", "y"))
+sharding = jax.sharding.NamedSharding(mesh, P("x", "y"))
+print(sharding)
+arr_sharded = jax.device_put(arr, sharding)
+print(arr_sharded)
+
+@jax.jit
+def f_elementwise(x):
+    return 2 * jnp.sin(x) + 1
+
+result = f_elementwise(arr_sharded)
+print("shardings match:", result.sharding == arr_sharded.sharding)
+
+@jax.jit
+def f_contract(x):
+    return x.sum(axis=0)
+
+result = f_contract(arr_sharded)
+print(result, result.sharding)
+some_array = np.arange(8)
+print(f"JAX-level type of some_array: {jax.typeof(some_array)}")
+mesh = jax.make_mesh((2, 4), ("X", "Y"), axis_types=(AxisType.Explicit, AxisType.Explicit))
+replicated_array = np.arange(8).reshape(4, 2)
+sharded_array = jax.device_put(replicated_array, jax.NamedSharding(mesh, P("X", None)))
+print(f"replicated_array type: {jax.typeof(replicated_array)}")
+print(f"sharded_array type: {jax.typeof(sharded_array)}")
+arg0 = jax.device_put(np.arange(4).reshape(4, 1), jax.NamedSharding(mesh, P("X", None)))
+arg1 = jax.device_put(np.arange(8).reshape(1, 8), jax.NamedSharding(mesh, P(None, "Y")))
+
+@jax.jit
+def add_arrays(x, y):
+    return x + y
+
+with jax.set_mesh(mesh):
+    ans = add_arrays(arg0, arg1)
+    print(jax.typeof(ans), ans.sharding)
+mesh = jax.make_mesh((2, 4), ("x", "y"), axis_types=(AxisType.Auto, AxisType.Auto))
+x = jax.device_put(np.arange(32.0).reshape(4, 8), jax.NamedSharding(mesh, P("x", "y")))
+
+@jax.jit
+def f_auto(x):
+    y = jnp.sin(x) + 1
+    return jax.lax.with_sharding_constraint(y, jax.NamedSharding(mesh, P(None, "y")))
+
+out = f_auto(x)
+print(out.sharding, float(out.sum()))
+
+def layer(x, W, b):
+    return jax.nn.sigmoid(x @ W + b)
+
+W = jax.device_put(np.ones((8, 4), np.float32), jax.NamedSharding(mesh, P()))
+b = jax.device_put(np.ones(4, np.float32), jax.NamedSharding(mesh, P()))
+xb = jax.device_put(np.ones((32, 8), np.float32), jax.NamedSharding(mesh, P("x")))
+o = jax.jit(layer)(xb, W, b)
+print(o.sharding, o.shape)
+"""
+
+
+def test_sharded_computation_tutorial_cells_print_what_jax_prints():
+    outs = {}
+    for lib in ("engine", "jax"):
+        r = subprocess.run(
+            [sys.executable, "-c", TUTORIAL_CELLS, lib],
+            capture_output=True,
+            text=True,
+            timeout=180,
+            env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", JAX_PLATFORMS="cpu"),
+        )
+        assert r.returncode == 0, r.stderr[-3000:]
+        outs[lib] = r.stdout
+    assert outs["engine"] == outs["jax"]
 
 
 # ---------------------------------------------------------------- the subprocess

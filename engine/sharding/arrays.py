@@ -274,14 +274,27 @@ def make_array_from_process_local_data(
 
 
 class ShapedArrayWithSharding(core.ShapedArray):
-    """What ``typeof`` returns for an array on a mesh with Explicit axes: the aval, printed
-    with each split dimension's mesh axes (``float32[8@x,4]``)."""
+    """What ``typeof`` returns: the aval printed as JAX prints one (``float32[8,4]``,
+    ``~float32[]`` for a weak type), with the mesh axes splitting each dimension over
+    Explicit axes (``float32[8@x,4]``). Equal to the plain aval of the same type."""
 
     def __init__(self, shape, dtype, weak_type=False, sharding=None):
         super().__init__(shape, dtype, weak_type)
         self.sharding = sharding
 
-    def str_short(self, *args, **kwargs) -> str:
+    def __eq__(self, other) -> bool:
+        return (
+            isinstance(other, core.ShapedArray)
+            and self.shape == other.shape
+            and self.dtype == other.dtype
+            and self.weak_type == other.weak_type
+            and getattr(other, "sharding", self.sharding) == self.sharding
+        )
+
+    def __hash__(self) -> int:
+        return hash((self.shape, self.dtype, self.weak_type))
+
+    def _text(self) -> str:
         sharding = self.sharding
         if not isinstance(sharding, NamedSharding):
             return f"{self.dtype.name}[{','.join(map(str, self.shape))}]"
@@ -299,21 +312,24 @@ class ShapedArrayWithSharding(core.ShapedArray):
                 dims.append(f"{n}@({','.join(axes)})")
         return f"{self.dtype.name}[{','.join(dims)}]"
 
+    def str_short(self, *args, **kwargs) -> str:
+        return self._text()
+
     def __str__(self) -> str:
-        return self.str_short()
+        return ("~" if self.weak_type else "") + self._text()
 
     def __repr__(self) -> str:
         weak = ", weak_type=True" if self.weak_type else ""
-        return f"ShapedArray({self.str_short()}{weak})"
+        return f"ShapedArray({self._text()}{weak})"
 
 
 def typeof(x: Any) -> core.ShapedArray:
-    """The abstract value of ``x``; for an array on a mesh it shows the sharding."""
+    """The abstract value of ``x``, printed as JAX's; for an array on a mesh it shows
+    the sharding."""
     from ..array import Array
 
+    sharding = None
     if isinstance(x, Array) and type(x._device) is runtime.DeviceGroup:
-        a = x.aval
-        return ShapedArrayWithSharding(a.shape, a.dtype, a.weak_type, x.sharding)
-    if isinstance(x, core.Tracer):
-        return x.aval
-    return core.get_aval(x)
+        sharding = x.sharding
+    a = x.aval if isinstance(x, (Array, core.Tracer)) else core.get_aval(x)
+    return ShapedArrayWithSharding(a.shape, a.dtype, a.weak_type, sharding)
