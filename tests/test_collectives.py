@@ -240,3 +240,28 @@ def test_all_to_all_size_mismatch():
         jax.vmap(lambda v: jax.lax.all_to_all(v, "i", 0, 0), axis_name="i")(X)
     with pytest.raises(ValueError, match=phrase):
         engine.vmap(lambda v: elax.all_to_all(v, "i", 0, 0), axis_name="i")(X)
+
+
+def test_all_to_all_shape_follows_the_axis_size():
+    """The same per-member shape under axes of two sizes (the shape rule reads the size)."""
+    jax, _ = real_jax()
+    for n in (4, 2):
+        x = rand((n, 8, 2), seed=n)
+        both(lambda lax: lambda v: lax.all_to_all(v, "i", 0, 1, tiled=True), x)
+        got = engine.vmap(
+            engine.jit(lambda v: elax.all_to_all(v, "i", 0, 1, tiled=True)), axis_name="i"
+        )(x)
+        want = jax.vmap(
+            jax.jit(lambda v: jax.lax.all_to_all(v, "i", 0, 1, tiled=True)), axis_name="i"
+        )(x)
+        assert_close(got, want)
+
+
+def test_one_jit_under_named_axes_of_two_sizes():
+    """A jitted function's trace depends on the named axes in scope (as JAX's cache)."""
+    jax, _ = real_jax()
+    g_e = engine.jit(lambda v: (elax.all_gather(v, "i"), v * elax.axis_size("i")))
+    g_j = jax.jit(lambda v: (jax.lax.all_gather(v, "i"), v * jax.lax.axis_size("i")))
+    for n in (4, 2):
+        x = rand((n, 3), seed=n)
+        assert_close(engine.vmap(g_e, axis_name="i")(x), jax.vmap(g_j, axis_name="i")(x))

@@ -61,6 +61,7 @@ def test_axis_index_groups():
                 lax.pmax(v, "i", axis_index_groups=pairs),
                 lax.all_gather(v, "i", axis_index_groups=crossed),
                 lax.psum_scatter(v, "i", axis_index_groups=pairs, tiled=True),
+                lax.all_to_all(v, "i", 0, 0, axis_index_groups=crossed, tiled=True),
             )
 
         return pmap(member, axis_name="i")

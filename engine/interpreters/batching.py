@@ -62,6 +62,11 @@ def current_rule_axis_name() -> Any:
     return _axes.rule_axis_name
 
 
+def axis_env_key() -> tuple[tuple[Any, int], ...]:
+    """The named axes in scope, for trace caches (empty outside named vmaps/shard_maps)."""
+    return tuple(_axes.frames)
+
+
 class BatchTracer(Tracer):
     __slots__ = ("val", "batch_dim")
 

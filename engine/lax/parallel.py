@@ -601,13 +601,25 @@ def psum_scatter(
 
 # ---------------------------------------------------------------------------- all_to_all
 
-all_to_all_p = Primitive("all_to_all")
+
+class _AxisEnvPrimitive(Primitive):
+    """A primitive whose shape rule reads the named axes' sizes (not in its params, as
+    in JAX): its answers depend on more than avals and params, so none is memoized."""
+
+    def abstract_eval(self, *avals, **params):
+        return self.abstract_eval_rule(*avals, **params)
+
+
+all_to_all_p = _AxisEnvPrimitive("all_to_all")
 all_to_all_p.def_impl(_impl_outside("all_to_all"))
 
 
 @all_to_all_p.def_abstract_eval
 def _all_to_all_abstract_eval(x, *, split_axis, concat_axis, axis_name, axis_index_groups, tiled):
-    n = math.prod(batching.axis_frame_size(a) or 1 for a in axis_name)
+    if axis_index_groups is not None:
+        n = len(axis_index_groups[0])
+    else:
+        n = math.prod(batching.axis_frame_size(a) or 1 for a in axis_name)
     shape = list(x.shape)
     shape[split_axis] //= n
     shape[concat_axis] *= n
@@ -626,7 +638,7 @@ def _all_to_all_rule(
             concat_axis=concat_axis + (d <= concat_axis),
             **params,
         ), d
-    _no_groups(axis_index_groups, "all_to_all")
+    _no_groups_in_vmap(axis_index_groups, "all_to_all")
     if len(axis_name) > 1:
         raise NotImplementedError("all_to_all over several named axes under vmap")
     x, d = _broadcast_batch(x, size, d)
@@ -674,8 +686,8 @@ def all_to_all(
     member j, and put the blocks received along ``concat_axis``."""
     axes = _as_axes(axis_name)
     _check_axis_names(axes, "all_to_all")
-    _no_groups(axis_index_groups, "all_to_all")
-    n = axis_size(axes)
+    groups = _groups(axis_index_groups)
+    n = _group_size(axes, groups)
 
     def bind(leaf, split_axis=split_axis, concat_axis=concat_axis):
         from .structural import expand_dims, squeeze
@@ -705,7 +717,7 @@ def all_to_all(
             split_axis=split_axis,
             concat_axis=concat_axis,
             axis_name=axes,
-            axis_index_groups=None,
+            axis_index_groups=groups,
             tiled=tiled,
         )
         if not tiled and split_axis != concat_axis:
@@ -924,8 +936,7 @@ def _reduce_scatter_lowering(
 
 @all_to_all_p.def_lowering
 def _all_to_all_lowering(ctx, x, *, split_axis, concat_axis, axis_name, axis_index_groups, tiled):
-    _no_groups(axis_index_groups, "all_to_all")
-    groups = _replica_groups(axis_name, "all_to_all")
+    groups = _replica_groups(axis_name, "all_to_all", axis_index_groups)
     op = hlo.AllToAllOp(
         [x],
         split_axis,
