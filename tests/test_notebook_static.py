@@ -88,7 +88,8 @@ def test_deck_navigation_markup():
     )
     assert checked_step(html) == (0, 1)
     radios = re.findall(
-        r'<input type="radio" class="gj-deck-radio" name="gjd-0123456789" id="([^"]+)"', html
+        r'<input type="radio" hidden class="gj-deck-radio" name="gjd-0123456789" id="([^"]+)"',
+        html,
     )
     assert radios == ["gjd-0123456789-0-0", "gjd-0123456789-0-1", "gjd-0123456789-1-0"]
     # each step has Prev/Next labels pointing at its neighbours (none before the first)
@@ -101,6 +102,20 @@ def test_deck_navigation_markup():
         ".gj-deck-radio:nth-of-type(3):checked ~ .gj-deck-steps > .gj-deck-step:nth-of-type(3)"
         in html
     )
+
+
+def test_deck_without_its_stylesheet_shows_every_step_in_order():
+    """What a viewer that strips <style> and form elements (GitHub, JupyterLab's
+    sanitizer for untrusted notebooks) shows: every step, each under its heading."""
+    html = step_deck([("a", ["<p>a0</p>", "<p>a1</p>"]), ("b", ["<p>b0</p>"])], (0, 1))
+    bare = re.sub(r"<style>.*?</style>|<input[^>]*>", "", html, flags=re.S)
+    text = re.sub(r"<[^>]+>", " ", bare)
+    order = [
+        text.index(s)
+        for s in ("a: step 1 of 2", "a0", "a: step 2 of 2", "a1", "b: step 1 of 1", "b0")
+    ]
+    assert order == sorted(order)
+    assert "display" not in bare  # nothing hides a step once the stylesheet is gone
 
 
 def test_deck_window_keeps_steps_around_the_current_one():

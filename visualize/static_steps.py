@@ -108,7 +108,7 @@ def step_deck(
             "color: white; }"
         )
     radios = "".join(
-        f'<input type="radio" class="gj-deck-radio" name="{_e(uid)}" id="{_e(rid(key))}"'
+        f'<input type="radio" hidden class="gj-deck-radio" name="{_e(uid)}" id="{_e(rid(key))}"'
         f"{' checked' if key == current else ''}>"
         for key in keys
     )

@@ -389,3 +389,29 @@ def test_nbconvert_export_steps_without_a_kernel(saved_lesson, browser, tmp_path
     assert shown_steps(deck) == ["tracing:1"]
     page.screenshot(path=os.path.join(shots_dir(), "05-nbconvert-html.png"), full_page=True)
     ctx.close()
+
+
+def test_untrusted_copy_is_sanitized_and_shows_every_step(saved_lesson, browser):
+    """The same notebook edited outside Jupyter (its signature no longer matches): the
+    copies go through JupyterLab's sanitizer, which drops <style>; every recorded step
+    then shows, one after another, and nothing from the copy runs."""
+    home, root = saved_lesson
+    nb = nbformat.read(str(root / "lesson.ipynb"), as_version=4)
+    nb.cells.append(nbformat.v4.new_markdown_cell("edited elsewhere"))
+    nbformat.write(nb, str(root / "untrusted.ipynb"))
+    with jupyter_lab(home, root, NO_KERNEL) as url:
+        ctx = browser.new_context(viewport={"width": 1400, "height": 1800})
+        page = ctx.new_page()
+        page.set_default_timeout(60_000)
+        open_without_kernel(page, url("untrusted.ipynb"))
+        trace = page.locator(".jp-NotebookPanel:visible .jp-CodeCell").nth(1)
+        copy = static_copy(trace)
+        copy.wait_for(state="visible")
+        assert copy.locator("style").count() == 0
+        steps = copy.locator(".gj-deck-step")  # (the sanitizer drops data-* attributes)
+        assert steps.count() == 3
+        assert all(steps.nth(i).is_visible() for i in range(3))
+        titles = copy.locator(".gj-deck-step .gj-deck-title").all_inner_texts()
+        assert titles == [f"tracing: step {k} of 3" for k in (1, 2, 3)]
+        page.screenshot(path=os.path.join(shots_dir(), "06-untrusted.png"))
+        ctx.close()
