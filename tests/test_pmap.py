@@ -218,3 +218,16 @@ def test_lowered_over_the_devices_as_jax():
         assert "mhlo.num_partitions = 8" in text and "sdy.manual_computation" in text
         assert "replica_groups = dense<[[0, 1, 2, 3, 4, 5, 6, 7]]>" in text
         assert "stablehlo.partition_id" in text
+
+
+@needs_8
+def test_devices_and_axis_size():
+    jax, _ = real_jax()
+    x = np.array([2.0, 3.0], np.float32)
+    for lib, lax in ((jax, jax.lax), (engine, elax)):
+        f = lib.pmap(lambda v: v / lax.psum(v, "i"), axis_name="i", devices=lib.devices()[-2:])
+        y = f(x)
+        np.testing.assert_allclose(np.asarray(y), [0.4, 0.6], rtol=1e-6)
+        assert sorted(s.device.id for s in y.addressable_shards) == [6, 7]
+        with pytest.raises(ValueError, match="Specified axis_size 3 doesn't match received"):
+            lib.pmap(lambda v: v, axis_size=3)(np.ones((4,)))
