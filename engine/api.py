@@ -780,15 +780,31 @@ def devices(backend: str | None = None) -> list[Any]:
     return runtime.devices(backend)
 
 
-def local_devices(backend: str | None = None) -> list[Any]:
-    return runtime.devices(backend)
+def local_devices(
+    process_index: int | None = None, backend: str | None = None, host_id: int | None = None
+) -> list[Any]:
+    """The devices of process ``process_index`` (this process by default)."""
+    if host_id is not None:
+        process_index = host_id
+    if process_index is None:
+        return runtime.local_devices(backend)
+    everywhere = runtime.devices(backend)
+    count = max(d.process_index for d in everywhere) + 1
+    if not 0 <= process_index < count:
+        raise ValueError(f"Unknown process_index {process_index}")
+    return [d for d in everywhere if d.process_index == process_index]
 
 
 def device_count(backend: str | None = None) -> int:
+    """The number of devices of every process."""
     return len(runtime.devices(backend))
 
 
-local_device_count = device_count
+def local_device_count(backend: str | None = None) -> int:
+    """The number of this process's devices."""
+    return len(runtime.local_devices(backend))
+
+
 
 
 def default_backend() -> str:
