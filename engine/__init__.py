@@ -18,6 +18,7 @@ from . import (  # noqa: F401,E402
     custom_batching,  # noqa: F401
     custom_derivatives,  # noqa: F401,E402
     debug,
+    distributed,  # noqa: F401
     dlpack,  # noqa: F401  (gives Array __dlpack__ / __dlpack_device__)
     dtypes,  # noqa: F401
     errors,  # noqa: F401

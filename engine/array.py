@@ -86,7 +86,10 @@ class Array:
 
     @property
     def is_fully_addressable(self):
-        return True
+        if type(self._device) is not runtime.DeviceGroup:
+            return True
+        devices = self._device.devices
+        return len(runtime.addressable(devices)) == len(devices)
 
     # -- host transfer
     def _value(self, explicit=False):

@@ -84,18 +84,19 @@ config.on_change(_check_default_device)
 
 
 def process_count(backend: str | None = None) -> int:
-    """The number of processes of the computation: 1 (the engine runs in one process)."""
-    return 1
+    """The number of processes of the computation (1 unless ``distributed.initialize``
+    made this one of several): one more than the highest device's process index."""
+    return max((d.process_index for d in runtime.devices(backend)), default=0) + 1
 
 
 def process_index(backend: str | None = None) -> int:
-    """This process's index among ``process_count()``: 0."""
-    return 0
+    """This process's index among ``process_count()`` (0 in a one-process run)."""
+    return runtime.process_index(backend)
 
 
 def process_indices(backend: str | None = None) -> list[int]:
-    """The indices of the processes of the computation: [0]."""
-    return [0]
+    """The indices of the processes of the computation: ``range(process_count())``."""
+    return list(range(process_count(backend)))
 
 
 def _renamed(new: Any, old_name: str) -> Any:

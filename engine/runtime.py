@@ -248,11 +248,37 @@ object.__setattr__(config, "_started_cpu_devices", -1)
 config.on_change(_on_config_change)
 
 
+_distributed = None  # (client, process_id, num_processes) once distributed.initialize ran
+
+
+def set_distributed(state) -> None:
+    """engine.distributed's hook: ``(DistributedRuntimeClient, process_id, num_processes)``
+    makes the CPU client one node of that job, with gloo TCP collectives (as JAX's
+    xla_bridge does); None goes back to one process. Only before the backends exist."""
+    global _distributed
+    if state is not None and _backends is not None:
+        raise RuntimeError("the distributed runtime must be set before the backends are made")
+    _distributed = state
+
+
+def backends_are_initialized() -> bool:
+    return _backends is not None
+
+
 def _make_cpu_client():
     register_lapack_targets()
     n = _cpu_device_count
     if n is None and os.environ.get("JAX_NUM_CPU_DEVICES"):
         n = int(os.environ["JAX_NUM_CPU_DEVICES"])
+    if _distributed is not None:
+        client, process_id, num_processes = _distributed
+        return xc.make_cpu_client(
+            distributed_client=client,
+            node_id=process_id,
+            num_nodes=num_processes,
+            collectives=xc._xla.make_gloo_tcp_collectives(distributed_client=client),
+            num_devices=n,
+        )
     if n is None:
         return xc.make_cpu_client()
     return xc.make_cpu_client(num_devices=n)
@@ -562,13 +588,30 @@ def devices(backend: str | None = None) -> list:
     return list(backends()[platform].devices())
 
 
+def local_devices(backend: str | None = None) -> list:
+    """This process's devices of ``backend`` (all of them unless distributed.initialize
+    made this process one of several)."""
+    platform = _canonical_platform(backend or default_backend())
+    return list(backends()[platform].local_devices())
+
+
+def process_index(backend: str | None = None) -> int:
+    platform = _canonical_platform(backend or default_backend())
+    return backends()[platform].process_index()
+
+
+def addressable(devices) -> list:
+    """Those of ``devices`` this process can hold buffers on."""
+    return [d for d in devices if d.process_index == d.client.process_index()]
+
+
 def default_device():
     global _default_device
     chosen = getattr(config, "jax_default_device", None)  # engine/environment.py
     if chosen is not None:
         return devices(chosen)[0] if isinstance(chosen, str) else chosen
     if _default_device is None:
-        _default_device = devices()[0]
+        _default_device = local_devices()[0]
     return _default_device
 
 
@@ -713,7 +756,7 @@ def _reinterpret_on_device(buf, dtype):
 
 
 def _to_cpu(buf):
-    cpu = backends()["cpu"].devices()[0]
+    cpu = backends()["cpu"].local_devices()[0]
     copy_fn = _require(xc, "batched_copy_array_to_devices_with_sharding", "array copy")
     return copy_fn(
         [buf], [xc.DeviceList((cpu,))], [_sharding(cpu)], [xc.ArrayCopySemantics.ALWAYS_COPY]
@@ -1325,6 +1368,8 @@ def put_sharded(x, group: DeviceGroup, hlo=None, aval=None, weak_type: bool = Fa
     indices = None if hlo is None else hlo_device_indices(hlo, x.shape)
     shards = []
     for pos, device in enumerate(group.devices):
+        if device.process_index != device.client.process_index():
+            continue  # another process of a distributed job holds that block
         block = x if indices is None else np.ascontiguousarray(x[indices[pos]])
         shards.append(device_put(block, device, aval=_Aval(block.shape, x.dtype, aval.weak_type)))
     sharding = group.replicated if hlo is None else group_sharding(group, hlo)
@@ -1367,6 +1412,14 @@ def set_spmd_specializer(fn):
 def _gather_shards(buf, shards):
     """The host value of a sharded array, put together from its devices' blocks."""
     aval = buf.aval
+    if len(shards) != len(buffer_devices(buf)):
+        raise RuntimeError(
+            "Fetching value for `jax.Array` that spans non-addressable (non process local) "
+            "devices is not possible. You can use "
+            "`jax.experimental.multihost_utils.process_allgather` to print the global "
+            "array or use `.addressable_shards` method of jax.Array to inspect the "
+            "addressable (process local) shards."
+        )
     indices = hlo_device_indices(hlo_of_buffer(buf), aval.shape)
     if indices is None:
         return to_numpy(shards[0])

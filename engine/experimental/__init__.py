@@ -8,6 +8,10 @@ def __getattr__(name: str) -> Any:
         from ..callbacks import io_callback
 
         return io_callback
+    if name == "multihost_utils":
+        import importlib
+
+        return importlib.import_module(f"{__name__}.multihost_utils")
     raise AttributeError(f"module 'engine.experimental' has no attribute {name!r}")
 
 

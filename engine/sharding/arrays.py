@@ -182,7 +182,7 @@ def addressable_shards(x) -> list:
     group = x._device
     seen: dict = {}
     out = []
-    for device, buf in zip(group.devices, runtime.shard_buffers(x._buf)):
+    for device, buf in zip(runtime.addressable(group.devices), runtime.shard_buffers(x._buf)):
         index = indices[device]
         key = tuple((s.start, s.stop) for s in index)
         replica = seen.get(key, 0)
@@ -205,7 +205,7 @@ def make_array_from_callback(
     _check_layout(sharding, shape)
     group = sharding.mesh._group
     blocks, dtype = [], None
-    for device in group.devices:
+    for device in runtime.addressable(group.devices):
         index = sharding.devices_indices_map(shape)[device]
         block = np.asarray(host_value(data_callback(index)))
         dtype = dtypes.canonicalize_dtype(block.dtype) if dtype is None else dtype
@@ -234,15 +234,16 @@ def make_array_from_single_device_arrays(shape: Sequence[int], sharding: Shardin
         return arrays[0]
     _check_layout(sharding, shape)
     group = sharding.mesh._group
-    if len(arrays) != len(group.devices):
+    local = runtime.addressable(group.devices)  # all of them in a one-process run
+    if len(arrays) != len(local):
         raise ValueError(
             f"make_array_from_single_device_arrays: got {len(arrays)} arrays for a sharding "
-            f"over {len(group.devices)} devices"
+            f"over {len(local)} devices of this process"
         )
     by_device = {a._device: a for a in arrays}
     expect = sharding.shard_shape(shape)
     bufs = []
-    for device in group.devices:
+    for device in local:
         a = by_device.get(device)
         if a is None:
             raise ValueError(f"no array on {device} among the single-device arrays")
@@ -264,6 +265,10 @@ def make_array_from_process_local_data(
     sharding: Sharding, local_data: Any, global_shape: Sequence[int] | None = None
 ):
     """In one process the local data is the whole array: ``device_put(data, sharding)``."""
+    if runtime.process_index() != 0 or len(runtime.local_devices()) != len(runtime.devices()):
+        from ..distributed import array_from_process_local_data
+
+        return array_from_process_local_data(sharding, local_data, global_shape)
     value = host_value(local_data)
     if global_shape is not None and tuple(global_shape) != value.shape:
         raise ValueError(
