@@ -25,7 +25,7 @@ from .sharding.named import Sharding as _Sharding
 from .tree_util import tree_flatten, tree_map, tree_unflatten
 
 
-def _flatten_fun(fun, in_tree, store, kwargs=None):
+def _flatten_fun(fun, in_tree, store, kwargs=None, traced_for="a transformation"):
     """``fun`` on pytrees -> a function on flat leaves; the output treedef goes into ``store``."""
 
     def flat_fun(*flat):
@@ -33,12 +33,7 @@ def _flatten_fun(fun, in_tree, store, kwargs=None):
         out = fun(*args, **(kwargs or {}))
         leaves, out_tree = tree_flatten(out)
         store.append(out_tree)
-        for x in leaves:
-            if not core.valid_array_value(x):
-                raise TypeError(
-                    f"{_name(fun)} returned a value of type {type(x).__name__}; "
-                    "transformed functions must return arrays (or pytrees of arrays)"
-                )
+        core.check_traced_outputs(fun, leaves, traced_for)
         return leaves
 
     return flat_fun
@@ -277,6 +272,7 @@ def _split_args(fun, args, kwargs, nums):
             full[i] = a
         return fun(*full, **kwargs)
 
+    f_partial.__wrapped__ = fun  # type: ignore[attr-defined]  # errors name the user's fun
     return f_partial, dyn
 
 
@@ -306,6 +302,13 @@ def _check_input_dtype(x, allow_int, holomorphic, name):
                     f"{name} with holomorphic=True requires inputs with complex "
                     f"dtype, but got {dt.name}."
                 )
+        elif name == "jacfwd" and not dtypes.is_float(dt):  # complex inputs too, as JAX
+            raise TypeError(
+                f"jacfwd requires real-valued inputs (input dtype that is a sub-dtype of "
+                f"np.floating), but got {dt.name}. For holomorphic differentiation, pass "
+                "holomorphic=True. For differentiation of non-holomorphic functions involving "
+                "complex inputs or integer inputs, use jax.jvp directly."
+            )
         elif not dtypes.is_inexact(dt) and not allow_int:
             raise TypeError(
                 f"{name} requires real- or complex-valued inputs (input dtype that "
@@ -430,7 +433,7 @@ def vmap(
     _check_callable(fun)
     if isinstance(in_axes, list):
         in_axes = tuple(in_axes)
-    if not (in_axes is None or isinstance(in_axes, (int, tuple, dict))):
+    if not (in_axes is None or isinstance(in_axes, (int, tuple))):  # JAX: no dict here
         raise TypeError(
             "vmap in_axes must be an int, None, or a tuple of entries corresponding "
             f"to the positional arguments passed to the function, but got {in_axes}."
@@ -743,10 +746,14 @@ def make_jaxpr(
             full = [a if i in static_argnums else next(it) for i, a in enumerate(args)]
             return fun(*full, **kwargs)
 
+        f_dyn.__wrapped__ = fun  # type: ignore[attr-defined]
+
         flat, in_tree = tree_flatten(tuple(dyn))
         store = []
         closed = trace_to_jaxpr(
-            _flatten_fun(f_dyn, in_tree, store), [_arg_aval(x) for x in flat], debug_name=_name(fun)
+            _flatten_fun(f_dyn, in_tree, store, traced_for="jit"),
+            [_arg_aval(x) for x in flat],
+            debug_name=_name(fun),
         )
         if return_shape:
             shapes = tree_unflatten(
@@ -764,7 +771,7 @@ def eval_shape(fun: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     flat, in_tree = tree_flatten(args)
     store: list[Any] = []
     closed = trace_to_jaxpr(
-        _flatten_fun(fun, in_tree, store, kwargs),
+        _flatten_fun(fun, in_tree, store, kwargs, traced_for="jit"),
         [_arg_aval(x) for x in flat],
         debug_name=_name(fun),
     )
@@ -803,8 +810,6 @@ def device_count(backend: str | None = None) -> int:
 def local_device_count(backend: str | None = None) -> int:
     """The number of this process's devices."""
     return len(runtime.local_devices(backend))
-
-
 
 
 def default_backend() -> str:

@@ -141,13 +141,37 @@ def get_aval(x: Any) -> ShapedArray:
         return ShapedArray(x.shape, dtypes.canonicalize_dtype(x.dtype))
     if hasattr(x, "__jax_array__"):
         return get_aval(x.__jax_array__())
-    raise TypeError(f"Value {x!r} of type {type(x).__name__} is not a valid array type")
+    raise TypeError(f"Argument '{x!s}' of type {type(x)} is not a valid JAX type")
 
 
 def valid_array_value(x: Any) -> bool:
     if isinstance(x, Tracer) or hasattr(x, "aval"):
         return True
     return dtypes.is_python_scalar(x) or isinstance(x, (np.ndarray, np.generic))
+
+
+def fun_location(fun: Any) -> str:
+    """'name at file:line' of the user's function (through wrappers and partials), as
+    JAX's errors name it; just the name when it has no Python code."""
+    for _ in range(100):
+        inner = getattr(fun, "__wrapped__", None) or getattr(fun, "func", None)
+        if inner is None or not callable(inner):
+            break
+        fun = inner
+    code = getattr(fun, "__code__", None)
+    name = getattr(fun, "__name__", type(fun).__name__)
+    return f"{name} at {code.co_filename}:{code.co_firstlineno}" if code is not None else name
+
+
+def check_traced_outputs(fun: Any, leaves: Sequence[Any], traced_for: str) -> None:
+    """JAX's TypeError for an output leaf that is not an array (a string, None, ...)."""
+    for i, x in enumerate(leaves):
+        if not valid_array_value(x):
+            at = f" at output component [{i}]" if len(leaves) > 1 else ""
+            raise TypeError(
+                f"function {fun_location(fun)} traced for {traced_for} returned a value of "
+                f"type {type(x)}{at}, which is not a valid JAX type"
+            )
 
 
 # ---------------------------------------------------------------------------- the IR

@@ -80,13 +80,15 @@ def is_invalid_numpy_dtype(dtype) -> bool:
     kind = dtype.kind
     if kind in "USOMm":
         return True
+    if (kind == "f" and dtype.itemsize > 8) or (kind == "c" and dtype.itemsize > 16):
+        return True  # long double (float128, complex256): XLA has no such type
     if kind != "V" or dtype == _FLOAT0:  # float0: the dtype of integer inputs' tangents
         return False
     return dtype.fields is not None or dtype.type is np.void
 
 
 def invalid_dtype_message(dtype, where="a JAX operation", as_what="an abstract array") -> str:
-    what = _DTYPE_KINDS.get(dtype.kind, "values")
+    what = "long doubles" if dtype.kind in "fc" else _DTYPE_KINDS.get(dtype.kind, "values")
     return (
         f"Error interpreting argument to {where} as {as_what}: a NumPy array of dtype "
         f"{dtype} ({what}) is not a valid JAX array type. JAX arrays hold booleans and "

@@ -569,12 +569,7 @@ def _trace(fun, opts, static, in_tree, avals):
         out = fun(*args, **kwargs)
         leaves, out_tree = tree_util.tree_flatten(out)
         store.append(out_tree)
-        for x in leaves:
-            if not core.valid_array_value(x):
-                raise TypeError(
-                    f"jit-compiled function {name} returned a value of type "
-                    f"{type(x).__name__}, which is not an array type"
-                )
+        core.check_traced_outputs(fun, leaves, "jit")
         return leaves
 
     closed = trace_to_jaxpr(flat_fun, list(avals), debug_name=name)

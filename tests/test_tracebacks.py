@@ -119,7 +119,7 @@ def test_engine_error_without_a_line_gets_one():
     def g(x):
         return "not an array"
 
-    with pytest.raises(TypeError, match="not an array type") as info:
+    with pytest.raises(TypeError, match="which is not a valid JAX type") as info:
         engine.jit(g)(jnp.ones(2))
     notes = "".join(getattr(info.value, "__notes__", []))
     assert f"{__file__}:" in notes, notes

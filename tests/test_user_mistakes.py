@@ -195,6 +195,27 @@ CASES = [
         "Function compiled with input pytree does not match the input pytree it was called with",
     ),
     ("jax.make_jaxpr(1)", "the first argument must be callable"),
+    # functions that return something that is not an array (JAX names the function's line)
+    (
+        "jax.jit(lambda x: 'a')(1.0)",
+        "function <lambda> at <string>:1 traced for jit returned a value of type <class 'str'>",
+    ),
+    ("jax.make_jaxpr(lambda x: object())(1.0)", "which is not a valid JAX type"),
+    ("jax.eval_shape(lambda x: 'a', 1.0)", "traced for jit returned a value of type"),
+    (
+        "lax.scan(lambda c, x: (c, 'a'), 0.0, jnp.ones(3))",
+        "traced for scan returned a value of type <class 'str'> at output component [1]",
+    ),
+    ("lax.cond(True, lambda: 'a', lambda: 'b')", "traced for cond returned a value of type"),
+    ("jax.grad(lambda x: 'a')(1.0)", "is not a valid JAX type"),
+    ("jax.vmap(lambda x: 'a')(jnp.ones(3))", "is not a valid JAX type"),
+    ("jax.lax.stop_gradient('a')", "Argument 'a' of type <class 'str'> is not a valid JAX type"),
+    (
+        "jax.lax.while_loop(lambda c: True, lambda c: c, 'a')",
+        "Argument 'a' of type <class 'str'> is not a valid JAX type",
+    ),
+    ("jax.jit(lambda x: x)(np.ones(2, np.longdouble))", "Error interpreting argument to"),
+    ("jnp.asarray(np.ones(2, np.clongdouble))", "Error interpreting argument to"),
     ("jax.device_put(jnp.ones(3), 'cpu')", "Received invalid value: cpu"),
     ("lax.fori_loop(0, 3, lambda i: i, 0)", "takes 1 positional argument but 2 were given"),
     # arrays used as Python scalars
@@ -239,6 +260,10 @@ CASES = [
         "but got len(in_axes)=2, len(args)=1",
     ),
     (
+        "jax.vmap(lambda x: x, in_axes={'a': 0})(jnp.ones(3))",
+        "vmap in_axes must be an int, None, or a tuple of entries",
+    ),
+    (
         "jax.vmap(lambda x: x, out_axes=2)(jnp.ones(3))",
         "axis 2 is out of bounds for array of dimension 1",
     ),
@@ -249,6 +274,9 @@ CASES = [
     ),
     ("jax.grad(lambda x: (x, x))(1.0)", "Gradient only defined for scalar-output functions"),
     ("jax.grad(lambda x: x * 2)(1)", "grad requires real- or complex-valued inputs"),
+    ("jax.jacfwd(lambda x: x)(1)", "jacfwd requires real-valued inputs"),
+    ("jax.jacfwd(lambda x: x)(1j)", "jacfwd requires real-valued inputs"),
+    ("jax.hessian(lambda x: x.real)(1j)", "jacfwd requires real-valued inputs"),
     (
         "jax.grad(lambda x: jnp.sum(x > 0))(1.0)",
         "but got int32. For differentiation of functions with integer outputs, use jax.vjp",

@@ -36,7 +36,7 @@ __all__ = [
 # ---------------------------------------------------------------------------- shared helpers
 
 
-def _trace_fun(fun, in_tree, avals, name, splat=True):
+def _trace_fun(fun, in_tree, avals, name, splat=True, traced_for="a control-flow primitive"):
     """Trace a pytree function; returns (ClosedJaxpr, out_tree). ``splat``: the tree is
     the tuple of positional arguments (else the single argument)."""
     store = []
@@ -46,6 +46,7 @@ def _trace_fun(fun, in_tree, avals, name, splat=True):
         out = fun(*tree) if splat else fun(tree)
         leaves, out_tree = tree_util.tree_flatten(out)
         store.append(out_tree)
+        core.check_traced_outputs(fun, leaves, traced_for)
         return [_as_operand(x) for x in leaves]
 
     closed = trace_to_jaxpr(flat_fun, avals, debug_name=name)
@@ -192,21 +193,12 @@ def cond(pred, true_fun, false_fun, *operands):
     return _bind_cond(index, [false_fun, true_fun], operands, "cond")
 
 
-def _fun_location(f):
-    """'name at file:line' of a Python function (through functools.partial)."""
-    while hasattr(f, "func"):
-        f = f.func
-    code = getattr(f, "__code__", None)
-    name = getattr(f, "__name__", type(f).__name__)
-    return f"{name} at {code.co_filename}:{code.co_firstlineno}" if code else name
-
-
 def _bind_cond(index, funs, operands, what):
     flat, in_tree = tree_util.tree_flatten(operands)
     flat = [_as_operand(x) for x in flat]
     avals = [core.get_aval(x) for x in flat]
     traced = [
-        _trace_fun(lambda *a, f=f: f(*a), in_tree, avals, getattr(f, "__name__", "branch"))
+        _trace_fun(f, in_tree, avals, getattr(f, "__name__", "branch"), traced_for=what)
         for f in funs
     ]
     out_tree = traced[0][1]
@@ -219,7 +211,7 @@ def _bind_cond(index, funs, operands, what):
     outs_avals = [c.out_avals for c, _ in traced]
 
     def where(i, j):  # the user's lines, as JAX gives them
-        return "".join(f"\n{names[k]} is {_fun_location(funs[k])}" for k in (i, j))
+        return "".join(f"\n{names[k]} is {core.fun_location(funs[k])}" for k in (i, j))
 
     for i, j in zip(shown, shown[1:]):
         if traced[i][1] != traced[j][1]:
@@ -417,7 +409,12 @@ def while_loop(cond_fun, body_fun, init_val):
     flat = [_as_operand(x) for x in flat]
     avals = [core.get_aval(x) for x in flat]
     body, body_tree = _trace_fun(
-        body_fun, in_tree, avals, getattr(body_fun, "__name__", "body"), splat=False
+        body_fun,
+        in_tree,
+        avals,
+        getattr(body_fun, "__name__", "body"),
+        splat=False,
+        traced_for="while_loop",
     )
     if body_tree != in_tree:
         raise TypeError(
@@ -428,10 +425,20 @@ def while_loop(cond_fun, body_fun, init_val):
     if new_avals != avals:
         flat, avals = _convert_to(flat, new_avals), new_avals
         body, _ = _trace_fun(
-            body_fun, in_tree, avals, getattr(body_fun, "__name__", "body"), splat=False
+            body_fun,
+            in_tree,
+            avals,
+            getattr(body_fun, "__name__", "body"),
+            splat=False,
+            traced_for="while_loop",
         )
     condj, cond_tree = _trace_fun(
-        cond_fun, in_tree, avals, getattr(cond_fun, "__name__", "cond"), splat=False
+        cond_fun,
+        in_tree,
+        avals,
+        getattr(cond_fun, "__name__", "cond"),
+        splat=False,
+        traced_for="while_loop",
     )
     if (
         len(condj.out_avals) != 1
@@ -773,6 +780,7 @@ def scan(f, init, xs=None, length=None, reverse=False, unroll=1):
             c, y = out
             c_leaves, c_tree = tree_util.tree_flatten(c)
             y_leaves, y_tree = tree_util.tree_flatten(y)
+            core.check_traced_outputs(f, c_leaves + y_leaves, "scan")
             store.append((c_tree, y_tree, len(c_leaves)))
             return [_as_operand(v) for v in c_leaves + y_leaves]
 
