@@ -316,39 +316,10 @@ def shard_map(
         ins, params, out_tree = prepare(args)
         return tree_util.tree_unflatten(out_tree, shard_map_p.bind(*ins, **params))
 
-    def lower(*args):
-        """The SPMD program a call on ``args`` runs (``.as_text()``: its StableHLO)."""
-        _, params, _ = prepare(args)
-        if not isinstance(params["mesh"], Mesh):
-            raise ValueError("lowering a shard_map needs a concrete Mesh, not an AbstractMesh")
-        text, exe, _ = _spmd_program(params)
-        if exe is None:
-            raise NotImplementedError(
-                "host callbacks in a program partitioned over several devices are not "
-                "supported: this shard_map runs on one device"
-            )
-        return LoweredShardMap(text, exe)
-
+    # (its program: jit(shard_map(...)).lower(*args), partitioned over the mesh as JAX's)
     wrapped.__name__ = _fun_name(f)
     wrapped.__wrapped__ = f  # type: ignore[attr-defined]
-    wrapped.lower = lower  # type: ignore[attr-defined]
     return wrapped
-
-
-class LoweredShardMap:
-    """A shard_map's SPMD program: its StableHLO module and XLA's compiled form."""
-
-    def __init__(self, text: str, executable: Any) -> None:
-        self._text, self._executable = text, executable
-
-    def as_text(self, debug_info: bool = False) -> str:
-        if debug_info:
-            return self._text
-        return "\n".join(line for line in self._text.splitlines() if not line.startswith("#loc"))
-
-    def compiled_hlo_text(self) -> str:
-        """XLA's optimized HLO, after the SPMD partitioner."""
-        return self._executable.hlo_text()
 
 
 def _axis_type(mesh: Any, name: Any) -> Any:

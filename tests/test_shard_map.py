@@ -401,7 +401,7 @@ def test_spmd_program_is_jax_s():
     for g in got:
         shards = g.addressable_shards
         assert sorted(s.device.id for s in shards) == list(range(8))
-    lowered = f_e.lower(x)
+    lowered = engine.jit(f_e).lower(x)
     ours = lowered.as_text()
     theirs = jax.jit(make(jax.shard_map, jax.lax, jax.P, m_j)).lower(x).as_text()
     assert _collectives(ours) == _collectives(theirs)
@@ -409,14 +409,10 @@ def test_spmd_program_is_jax_s():
     manual = lambda t: re.search(r"sdy\.manual_computation\(%arg0\) (.*?) \(%arg1", t).group(1)  # noqa: E731
     assert manual(ours) == manual(theirs)
     assert "mhlo.num_partitions = 8" in ours
-    # a jit of the shard_map is partitioned over the mesh the same way
-    jitted = engine.jit(f_e).lower(x).as_text()
-    assert _collectives(jitted) == _collectives(theirs)
-    assert manual(jitted) == manual(theirs)
     assert_close(engine.jit(f_e)(x), want)
     # after XLA's SPMD partitioner: the same collectives as JAX's compiled program
     hlo_j = jax.jit(make(jax.shard_map, jax.lax, jax.P, m_j)).lower(x).compile().as_text()
-    hlo_e = lowered.compiled_hlo_text()
+    hlo_e = lowered.compile().as_text()
     for op in (
         "all-reduce(",
         "all-gather(",
