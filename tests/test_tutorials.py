@@ -25,7 +25,19 @@ from nbclient.exceptions import CellExecutionError, CellTimeoutError  # noqa: E4
 ROOT = Path(__file__).resolve().parent.parent
 TUTORIALS = ROOT / "tutorials"
 NOTEBOOKS = sorted(TUTORIALS.glob("*.ipynb"))
-EXPECTED = {"01_from_python_to_jaxpr.ipynb", "02_how_grad_works.ipynb"}
+EXPECTED = {
+    "01_from_python_to_jaxpr.ipynb",
+    "02_how_grad_works.ipynb",
+    "03_vmap_and_batching_rules.ipynb",
+    "04_jit_to_xla_fusion.ipynb",
+    "05_control_flow.ipynb",
+    "06_prng_and_threefry.ipynb",
+    "07_custom_derivatives.ipynb",
+    "08_memory_and_remat.ipynb",
+    "09_training_with_stax.ipynb",
+    "10_writing_an_interpreter.ipynb",
+    "11_sharding_on_8_cpus.ipynb",
+}
 KERNEL_NAME = "glassjax-tutorials-test"
 CELL_TIMEOUT_S = 300  # a hang guard, not a speed check (each notebook takes seconds)
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
@@ -62,6 +74,27 @@ def test_stored_without_outputs(path):
     sources = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
     assert "import engine as jax" in sources and "import engine.numpy as jnp" in sources
     assert "import jax" not in sources.replace("import engine as jax", "")
+
+
+WITHOUT_EXERCISES = {"01_from_python_to_jaxpr.ipynb", "02_how_grad_works.ipynb"}
+
+
+@pytest.mark.parametrize(
+    "path", [p for p in NOTEBOOKS if p.name not in WITHOUT_EXERCISES], ids=_ids
+)
+def test_ends_with_checked_exercises(path):
+    """At least two exercises, each a cell tagged `solution` followed by a code cell that
+    asserts what the solution defines (so running the notebook checks every answer)."""
+    cells = nbformat.read(path, as_version=4).cells
+    solutions = [i for i, c in enumerate(cells) if "solution" in c.metadata.get("tags", [])]
+    assert len(solutions) >= 2, f"{path.name}: {len(solutions)} solution cells"
+    for i in solutions:
+        assert cells[i].cell_type == "code"
+        check = next((c for c in cells[i + 1 :] if c.cell_type == "code"), None)
+        assert check is not None and ("assert" in check.source), (
+            f"{path.name}: the solution in cell {i} has no checking cell after it"
+        )
+    assert solutions[0] > len(cells) // 2, f"{path.name}: exercises belong at the end"
 
 
 @pytest.fixture(scope="module")
