@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 jax = pytest.importorskip("jax")
-from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import HealthCheck, Phase, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 import engine  # noqa: E402
@@ -46,6 +46,9 @@ def fast_profile(examples: int):
         database=None,
         deadline=None,
         print_blob=True,
+        # no shrinking in CI: a failure prints its whole program, and derandomize makes it
+        # rerun the same way (scripts/fuzz_long.py --seed N for the long profile's)
+        phases=[Phase.explicit, Phase.generate],
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
     )
 
@@ -221,3 +224,25 @@ def test_grad_of_scan_ignores_an_unused_output_with_nan():
 
     ref, out = _both(loss)
     np.testing.assert_array_equal(np.asarray(out), np.asarray(ref))
+
+
+def test_pad_keeps_a_weak_arrays_weak_type():
+    for make in (lambda jnp: jnp.asarray(2.0), lambda jnp: jnp.full((2,), 2.0)):
+        ref, out = _both(lambda api, jnp: jnp.pad(make(jnp), 1, constant_values=1.5))
+        assert _dtype_and_weak(out) == _dtype_and_weak(ref) == (np.dtype(np.float32), True)
+        np.testing.assert_array_equal(np.asarray(out), np.asarray(ref))
+
+
+def test_integer_power_with_an_array_exponent_is_strong():
+    """JAX's integer power (square-and-multiply) starts from strong constants: a weak base
+    (a Python int) with an integer or bool array exponent gives a strong result."""
+    b = np.array([True, False])
+    e = np.array([0, 1, 2, 5], np.int32)
+    for fn in (
+        lambda api, jnp: 0 ** jnp.asarray(b),
+        lambda api, jnp: jnp.power(jnp.asarray(2), jnp.asarray(b)),
+        lambda api, jnp: api.jit(jnp.power)(3, jnp.asarray(e)),
+    ):
+        ref, out = _both(fn)
+        assert _dtype_and_weak(out) == _dtype_and_weak(ref)
+        np.testing.assert_array_equal(np.asarray(out), np.asarray(ref))

@@ -636,7 +636,8 @@ def _pad_constant(array, widths, constant_values):
     cv = constant_values
     if isinstance(cv, (core.Tracer,)) or hasattr(cv, "aval") or np.ndim(cv) == 0:
         if np.ndim(cv) == 0 or ndim_of(cv) == 0:
-            val = lax.convert_element_type(as_operand(cv), dt)
+            # the pad value takes the array's weak type (a weak array stays weak), as JAX's
+            val = lax.convert_element_type(as_operand(cv), dt, dtypes.is_weakly_typed(array))
             return lax.pad(array, val, [(lo, hi, 0) for lo, hi in widths])
     cvs = np.broadcast_to(np.asarray(cv), (len(widths), 2))
     for ax, (lo, hi) in enumerate(widths):

@@ -277,7 +277,7 @@ def _integer_power(x1, x2):
     exponents; here they give 0, except for bases 1 and -1 (1 and +-1)."""
     dt = dtype_of(x1)
     x1, x2 = broadcast_all(x1, x2)
-    acc = lax.full_like(x1, 1)
+    acc = lax.full(core.get_aval(x1).shape, 1, dt)  # strong, as JAX's (weak bases too)
     if not dtypes.is_unsigned(dt):
         # 1 ** negative == 1, (-1) ** negative == +-1, others give 0
         neg = lax.lt(x2, _zero(x2))
