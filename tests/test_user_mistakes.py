@@ -523,6 +523,11 @@ ACCEPTED = [
     "jax.jit(lambda x: x)(True)",
     "lax.cond(True, lambda: True, lambda: False)",
     "jnp.full((), True)",
+    "jax.jit(lambda: True)()",
+    "jnp.maximum(True, 1)",
+    "jnp.add(True, 1.0)",
+    "jnp.asarray(1) < 2",
+    "(jnp.asarray(1) < 2) & True",
     "jnp.zeros(())",
     "jax.jit(lambda x: x)(1)",
 ]

@@ -94,7 +94,7 @@ def convert(x, aval_, dtype, weak):
             return x
         x = x.value
     if dtypes.is_python_scalar(x):
-        if weak and type(x) is not bool and dtype != np.bool_:
+        if weak and dtype != np.bool_:  # True + 1: a weak int, as in JAX
             return weak_scalar(x, dtype)
         return strong_scalar(x, dtype)
     if aval_.dtype == dtype and aval_.weak_type == weak:
