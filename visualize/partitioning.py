@@ -59,6 +59,12 @@ def collective_kind(opcode: str) -> str | None:
     return base if base in COLLECTIVE_KINDS else None
 
 
+def num_partitions(hlo_text: str) -> int:
+    """``num_partitions`` from an HLO module's header line (1 when not printed)."""
+    m = re.search(r"\bnum_partitions=(\d+)", hlo_text.split("\n", 1)[0])
+    return int(m.group(1)) if m else 1
+
+
 def count_collectives(module: HloModule | str) -> dict[str, int]:
     """How many of each collective a (partitioned) HLO module holds, in any computation."""
     if isinstance(module, str):
@@ -216,7 +222,7 @@ class PartitioningView:
         self.before = lowered.as_text(debug_info=True)
         self.after = compiled.as_text()
         self.module = parse_hlo_module(self.after)
-        self.num_partitions = int(self.module.attributes.get("num_partitions", "1"))
+        self.num_partitions = num_partitions(self.after)
         self.mesh = _mesh_of(compiled)
         self.axis_names = tuple(self.mesh.axis_names) if self.mesh is not None else ()
         self.axis_sizes = tuple(self.mesh.shape.values()) if self.mesh is not None else ()

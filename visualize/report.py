@@ -56,6 +56,7 @@ class Report:
         self.stages, self.timeline, self.executable = stages, timeline, executable
         self.graphs = graphs
         self.timings = timings
+        self.partitioning = None  # PartitioningView of a program over several partitions
         self.path = None
 
     @property
@@ -160,9 +161,48 @@ def build_report(
     timings["graphs_s"] = clock() - start
 
     start = clock()
-    page = _page(stages, timeline, exe, graphs, payload, title=title, theme=theme, timings=timings)
+    partition = _partitioning_view(lowered, compiled, timeline)
+    timings["partitioning_s"] = clock() - start
+
+    start = clock()
+    page = _page(
+        stages,
+        timeline,
+        exe,
+        graphs,
+        payload,
+        title=title,
+        theme=theme,
+        timings=timings,
+        partition=partition,
+    )
     timings["html_s"] = clock() - start
-    return Report(page, stages, timeline, exe, graphs, timings)
+    r = Report(page, stages, timeline, exe, graphs, timings)
+    r.partitioning = partition
+    return r
+
+
+def _partitioning_view(lowered, compiled, timeline):
+    """The SPMD partitioning view of a program compiled over several partitions, else None."""
+    from .partitioning import PartitioningView, num_partitions
+
+    if num_partitions(compiled.as_text()) <= 1:
+        return None
+    return PartitioningView(lowered, compiled, timeline)
+
+
+def _partitioning_section(view):
+    if view is None:
+        return ""
+    from .partitioning_html import partitioning_html
+
+    counts = ", ".join(f"{k} \u00d7{n}" for k, n in view.counts().items()) or "no collectives"
+    return _section(
+        "gjr-partitioning",
+        "SPMD partitioning",
+        partitioning_html(view, uid="gjr-part"),
+        sub=f"{view.num_partitions} partitions; {counts}",
+    )
 
 
 # ---------------------------------------------------------------------------- helpers
@@ -754,12 +794,16 @@ def _about():
     )
 
 
-def _page(stages, timeline, exe, graphs, payload, *, title, theme, timings):
+def _page(stages, timeline, exe, graphs, payload, *, title, theme, timings, partition=None):
     fun = getattr(stages.traced, "fun_name", None) or "f"
     heading = f"jit({fun})"
     header = _header(exe, timings)
     sections = (
-        _graphs_section(payload) + _passes_section(timeline) + _executable_section(exe) + _about()
+        _graphs_section(payload)
+        + _partitioning_section(partition)
+        + _passes_section(timeline)
+        + _executable_section(exe)
+        + _about()
     )
     root = stages_html(
         stages,
