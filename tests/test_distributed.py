@@ -1,0 +1,323 @@
+"""Multi-process runs (``engine.distributed``) on loopback, against the one-process run
+and real JAX.
+
+Two processes of 4 CPU devices each join one job through jaxlib's distributed runtime
+(gloo TCP collectives) and train a data-parallel MLP step over an 8-device global mesh;
+their parameters must equal the one-process 8-device run's, the engine's and real
+JAX's. Every run is a subprocess (a process can join one job, before its backend
+exists); all of them are killed in ``finally`` whatever happens."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from helpers import real_jax
+
+import engine
+from engine.experimental import multihost_utils as mhu
+
+ROOT = Path(__file__).resolve().parent.parent
+DEADLINE_S = 50
+
+# Runs as: python worker.py LIB MODE OUT [PROCESS_ID PORT]; LIB is "engine" or "jax",
+# MODE "single" (one process, 8 devices) or "dist" (one of 2 processes, 4 devices each).
+WORKER = r"""
+import importlib, json, sys
+import numpy as np
+
+lib, mode, out = sys.argv[1], sys.argv[2], sys.argv[3]
+jax = importlib.import_module(lib)
+jnp = importlib.import_module(lib + ".numpy")
+mhu = importlib.import_module(lib + ".experimental.multihost_utils")
+from_lib = importlib.import_module(lib + ".sharding")
+Mesh, NamedSharding, P = from_lib.Mesh, from_lib.NamedSharding, from_lib.PartitionSpec
+
+facts = {}
+if mode == "dist":
+    pid, port = int(sys.argv[4]), int(sys.argv[5])
+    jax.config.update("jax_num_cpu_devices", 4)
+    jax.distributed.initialize(f"127.0.0.1:{port}", num_processes=2, process_id=pid,
+                               initialization_timeout=40)
+else:
+    jax.config.update("jax_num_cpu_devices", 8)
+
+devices = jax.devices()
+facts["process"] = [jax.process_index(), jax.process_count()]
+facts["devices"] = [len(devices), jax.device_count(), jax.local_device_count()]
+facts["local_ids"] = [d.id for d in jax.local_devices()]
+facts["local_of_1"] = [d.process_index for d in jax.local_devices(process_index=jax.process_count() - 1)]
+
+mesh = Mesh(np.array(devices).reshape(8), ("data",))
+replicated = NamedSharding(mesh, P())
+by_rows = NamedSharding(mesh, P("data"))
+
+rng = np.random.default_rng(0)
+x_all = rng.normal(size=(32, 6)).astype(np.float32)
+y_all = rng.normal(size=(32, 2)).astype(np.float32)
+params0 = {
+    "w1": (rng.normal(size=(6, 16)) * 0.3).astype(np.float32),
+    "b1": np.zeros(16, np.float32),
+    "w2": (rng.normal(size=(16, 2)) * 0.3).astype(np.float32),
+}
+
+def loss(p, x, y):
+    h = jnp.tanh(x @ p["w1"] + p["b1"])
+    return jnp.mean((h @ p["w2"] - y) ** 2)
+
+def step(p, x, y):
+    value, g = jax.value_and_grad(loss)(p, x, y)  # the batch mean: XLA all-reduces it
+    return jax.tree_util.tree_map(lambda a, b: a - 0.1 * b, p, g), value
+
+train = jax.jit(step, in_shardings=(replicated, by_rows, by_rows),
+                out_shardings=(replicated, replicated))
+
+if mode == "dist":
+    rows = slice(16 * pid, 16 * (pid + 1))  # this process's half of the global batch
+    x = jax.make_array_from_process_local_data(by_rows, x_all[rows])
+    y = jax.make_array_from_process_local_data(by_rows, y_all[rows], (32, 2))
+    facts["x_global"] = [list(x.shape), x.is_fully_addressable]
+    facts["x_local_rows"] = sorted(s.index[0].start for s in x.addressable_shards)
+else:
+    x, y = jax.device_put(x_all, by_rows), jax.device_put(y_all, by_rows)
+params = jax.device_put(params0, replicated)
+
+hlo = train.lower(params, x, y).compile().as_text()
+facts["all_reduce"] = "all-reduce" in hlo
+losses = []
+for _ in range(3):
+    params, value = train(params, x, y)
+    losses.append(float(np.asarray(value.addressable_shards[0].data)))
+facts["losses"] = losses
+result = {k: np.asarray(v.addressable_shards[0].data).tolist() for k, v in params.items()}
+
+if mode == "dist":
+    try:
+        np.asarray(x)
+        facts["fetch_global"] = None
+    except Exception as e:
+        facts["fetch_global"] = [type(e).__name__, str(e)]
+    facts["allgather"] = mhu.process_allgather(np.array([pid, 10 + pid])).tolist()
+    facts["allgather_tiled"] = mhu.process_allgather(np.arange(2.0) + 2 * pid, tiled=True).tolist()
+    facts["allgather_global"] = mhu.process_allgather(x, tiled=True).tolist()
+    facts["broadcast"] = np.asarray(mhu.broadcast_one_to_all(np.float32(pid + 5))).tolist()
+    facts["broadcast_from_1"] = np.asarray(
+        mhu.broadcast_one_to_all(np.array([pid, pid]), is_source=pid == 1)).tolist()
+    mhu.sync_global_devices("after training")
+    # one 4-device array per process, assembled into one 8-device array
+    locals_ = [jax.device_put(np.full((1, 3), d.id, np.float32), d) for d in jax.local_devices()]
+    z = jax.make_array_from_single_device_arrays((8, 3), by_rows, locals_)
+    total = jax.jit(lambda z: z.sum(), out_shardings=replicated)(z)
+    facts["assembled_sum"] = float(np.asarray(total.addressable_shards[0].data))
+    jax.distributed.shutdown()
+
+with open(out, "w") as f:
+    json.dump({"facts": facts, "params": result}, f)
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _launch(script: Path, *args: str) -> subprocess.Popen:
+    env = dict(os.environ, PYTHONPATH=str(ROOT), TF_CPP_MIN_LOG_LEVEL="2")
+    env.pop("XLA_FLAGS", None)
+    env.pop("JAX_NUM_CPU_DEVICES", None)
+    return subprocess.Popen(
+        [sys.executable, str(script), *args],
+        cwd=str(ROOT),
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def _run_all(procs: dict[str, subprocess.Popen]) -> dict[str, str]:
+    """Wait for every process (all together, at most DEADLINE_S); kill any left."""
+    logs = {}
+    start = time.monotonic()
+    try:
+        for name, p in procs.items():
+            left = max(1.0, DEADLINE_S - (time.monotonic() - start))
+            try:
+                logs[name], _ = p.communicate(timeout=left)
+            except subprocess.TimeoutExpired:
+                pytest.fail(f"{name} did not finish in {DEADLINE_S} s")
+            assert p.returncode == 0, f"{name} failed:\n{logs[name][-4000:]}"
+    finally:
+        for p in procs.values():
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+    return logs
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory) -> dict[str, dict]:
+    tmp = tmp_path_factory.mktemp("distributed")
+    script = tmp / "worker.py"
+    script.write_text(WORKER)
+    port = str(_free_port())
+    out = {name: tmp / f"{name}.json" for name in ("p0", "p1", "single", "jax")}
+    procs = {
+        "p0": _launch(script, "engine", "dist", str(out["p0"]), "0", port),
+        "p1": _launch(script, "engine", "dist", str(out["p1"]), "1", port),
+        "single": _launch(script, "engine", "single", str(out["single"])),
+        "jax": _launch(script, "jax", "single", str(out["jax"])),
+    }
+    _run_all(procs)
+    return {name: json.loads(path.read_text()) for name, path in out.items()}
+
+
+def test_two_processes_train_like_one_process_of_8_devices(runs):
+    single, oracle = runs["single"]["params"], runs["jax"]["params"]
+    for proc in ("p0", "p1"):
+        for name, value in runs[proc]["params"].items():
+            np.testing.assert_allclose(value, single[name], rtol=2e-6, atol=1e-7)
+            np.testing.assert_allclose(value, oracle[name], rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(
+            runs[proc]["facts"]["losses"], runs["jax"]["facts"]["losses"], rtol=1e-5
+        )
+    # the loss went down, so the step is a real step and not a no-op
+    losses = runs["p0"]["facts"]["losses"]
+    assert losses[2] < losses[0]
+
+
+def test_gradients_are_averaged_by_xla_collectives(runs):
+    for name in ("p0", "p1", "single", "jax"):
+        assert runs[name]["facts"]["all_reduce"], name
+
+
+def test_process_and_device_counts(runs):
+    p0, p1 = runs["p0"]["facts"], runs["p1"]["facts"]
+    assert p0["process"] == [0, 2] and p1["process"] == [1, 2]
+    assert p0["devices"] == p1["devices"] == [8, 8, 4]
+    assert len(set(p0["local_ids"]) | set(p1["local_ids"])) == 8
+    assert p0["local_of_1"] == p1["local_of_1"] == [1, 1, 1, 1]
+    assert runs["single"]["facts"]["process"] == runs["jax"]["facts"]["process"] == [0, 1]
+    assert runs["single"]["facts"]["devices"] == runs["jax"]["facts"]["devices"] == [8, 8, 8]
+
+
+def test_process_local_data_makes_one_global_array(runs):
+    for proc, first in (("p0", 0), ("p1", 16)):
+        facts = runs[proc]["facts"]
+        assert facts["x_global"] == [[32, 6], False]
+        assert facts["x_local_rows"] == [first + 4 * k for k in range(4)]
+    # 4 arrays of each process, one row each holding its device id, summed over 8 devices
+    ids = runs["p0"]["facts"]["local_ids"] + runs["p1"]["facts"]["local_ids"]
+    for proc in ("p0", "p1"):
+        assert runs[proc]["facts"]["assembled_sum"] == 3 * sum(ids)
+
+
+def test_fetching_a_global_array_is_jaxs_error(runs):
+    kind, message = runs["p0"]["facts"]["fetch_global"]
+    assert kind == "RuntimeError"
+    assert "spans non-addressable (non process local) devices" in message
+
+
+def test_multihost_utils_across_processes(runs):
+    x_all = np.random.default_rng(0).normal(size=(32, 6)).astype(np.float32)
+    for proc in ("p0", "p1"):
+        facts = runs[proc]["facts"]
+        assert facts["allgather"] == [[0, 10], [1, 11]]
+        assert facts["allgather_tiled"] == [0.0, 1.0, 2.0, 3.0]
+        np.testing.assert_array_equal(np.asarray(facts["allgather_global"], np.float32), x_all)
+        assert facts["broadcast"] == 5.0
+        assert facts["broadcast_from_1"] == [1, 1]
+
+
+# ------------------------------------------------------------- initialize's errors
+
+ERRORS = r"""
+import importlib, json, sys
+lib, port, out = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+jax = importlib.import_module(lib)
+seen = []
+
+def attempt(**kw):
+    try:
+        jax.distributed.initialize(**kw)
+        seen.append(None)
+    except Exception as e:
+        seen.append([type(e).__name__, str(e)])
+
+address = f"127.0.0.1:{port}"
+attempt(coordinator_address=address, num_processes=2, process_id=2)
+attempt(coordinator_address=address, num_processes=2, process_id="0")
+attempt(coordinator_address=address, num_processes=1, process_id=0, initialization_timeout=20)
+attempt(coordinator_address=address, num_processes=1, process_id=0)
+seen.append(jax.distributed.is_initialized())
+seen.append([jax.process_index(), jax.process_count(), jax.device_count()])
+jax.distributed.shutdown()
+seen.append(jax.distributed.is_initialized())
+jax.distributed.shutdown()  # a second shutdown does nothing
+attempt(coordinator_address=address, num_processes=1, process_id=0)
+with open(out, "w") as f:
+    json.dump(seen, f)
+"""
+
+
+def test_initialize_errors_match_jax(tmp_path):
+    script = tmp_path / "errors.py"
+    script.write_text(ERRORS)
+    out = {lib: tmp_path / f"{lib}.json" for lib in ("engine", "jax")}
+    procs = {lib: _launch(script, lib, str(_free_port()), str(path)) for lib, path in out.items()}
+    _run_all(procs)
+    engine_seen, jax_seen = (json.loads(out[lib].read_text()) for lib in ("engine", "jax"))
+    phrases = [
+        "process_id < num_processes",
+        "process_id must be a nonnegative int",
+        None,
+        "distributed.initialize should only be called once",
+        True,
+        [0, 1, 1],
+        False,
+        "must be called before any JAX calls that might initialise the XLA backend",
+    ]
+    for got, want, phrase in zip(engine_seen, jax_seen, phrases):
+        if isinstance(phrase, str):
+            assert got[0] == want[0], (got, want)
+            assert phrase in got[1] and phrase in want[1], (got, want)
+        else:
+            assert got == want == phrase
+    assert len(engine_seen) == len(jax_seen) == len(phrases)
+
+
+# ------------------------------------------------------------- one process (in here)
+
+
+def test_one_process_answers_as_jax():
+    jax, _ = real_jax()
+    from jax.experimental import multihost_utils as jax_mhu
+
+    assert engine.process_index() == jax.process_index() == 0
+    assert engine.process_count() == jax.process_count() == 1
+    assert engine.process_indices() == jax.process_indices() == [0]
+    assert engine.local_devices(process_index=0) == engine.devices()
+    assert not engine.distributed.is_initialized()
+    with pytest.raises(ValueError, match="Unknown process_index 3"):
+        engine.local_devices(process_index=3)
+    with pytest.raises(ValueError, match="Unknown process_index 3"):
+        jax.local_devices(process_index=3)
+    value = np.arange(6.0).reshape(2, 3)
+    for tiled in (False, True):
+        got = mhu.process_allgather({"a": value, "s": 2.5}, tiled=tiled)
+        want = jax_mhu.process_allgather({"a": value, "s": 2.5}, tiled=tiled)
+        for key in ("a", "s"):
+            assert np.shape(got[key]) == np.shape(want[key])
+            np.testing.assert_array_equal(got[key], want[key])
+    got = mhu.broadcast_one_to_all({"a": value})
+    np.testing.assert_array_equal(got["a"], jax_mhu.broadcast_one_to_all({"a": value})["a"])
+    mhu.sync_global_devices("one process")
+    mhu.assert_equal(value)
