@@ -192,6 +192,8 @@ class Array:
         return (_reconstruct, (np.array(self._value()), self.weak_type))
 
     def __repr__(self):
+        if not self.is_fully_addressable:  # its blocks live in several processes
+            return f"Array(shape={self.shape}, dtype={self.dtype.name})"
         v = self._value()
         prefix = "Array("
         extra = f", dtype={self.dtype.name}" + (", weak_type=True" if self.weak_type else "")

@@ -116,6 +116,14 @@ if mode == "dist":
     z = jax.make_array_from_single_device_arrays((8, 3), by_rows, locals_)
     total = jax.jit(lambda z: z.sum(), out_shardings=replicated)(z)
     facts["assembled_sum"] = float(np.asarray(total.addressable_shards[0].data))
+    facts["repr"] = repr(x)
+    grid = Mesh(np.array(devices).reshape(2, 4), ("p", "d"))
+    facts["local_mesh"] = [list(grid.local_mesh.devices.shape), grid.is_multi_process]
+    v = jax.device_put(np.arange(16.0, dtype=np.float32), NamedSharding(grid, P(("p", "d"))))
+    facts["eager"] = [np.asarray(s.data).tolist() for s in (v * 2).addressable_shards]
+    psum = jax.shard_map(lambda a: jax.lax.psum(a, ("p", "d")), mesh=grid,
+                         in_specs=P(("p", "d")), out_specs=P())
+    facts["shard_map_psum"] = np.asarray(jax.jit(psum)(v).addressable_shards[0].data).tolist()
     jax.distributed.shutdown()
 
 with open(out, "w") as f:
@@ -218,6 +226,18 @@ def test_process_local_data_makes_one_global_array(runs):
     ids = runs["p0"]["facts"]["local_ids"] + runs["p1"]["facts"]["local_ids"]
     for proc in ("p0", "p1"):
         assert runs[proc]["facts"]["assembled_sum"] == 3 * sum(ids)
+
+
+def test_global_arrays_compute_eagerly_and_in_shard_map(runs):
+    for proc in ("p0", "p1"):
+        facts, pid = runs[proc]["facts"], int(proc[1])
+        assert facts["local_mesh"] == [[1, 4], True]
+        start = 8 * pid
+        assert facts["eager"] == [
+            [2.0 * (start + 2 * k), 2.0 * (start + 2 * k + 1)] for k in range(4)
+        ]
+        assert facts["shard_map_psum"] == [56.0, 64.0]  # sums of the even and odd elements
+        assert facts["repr"] == "Array(shape=(32, 6), dtype=float32)"
 
 
 def test_fetching_a_global_array_is_jaxs_error(runs):

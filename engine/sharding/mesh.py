@@ -182,11 +182,26 @@ class Mesh(_BaseMesh):
 
     @property
     def local_devices(self) -> list:
-        return list(self._flat_devices)
+        """The mesh's devices this process holds (all of them in a one-process run)."""
+        return runtime.addressable(self._flat_devices)
 
     @property
     def is_multi_process(self) -> bool:
-        return False
+        return len(self.local_devices) != len(self._flat_devices)
+
+    @property
+    def local_mesh(self) -> Mesh:
+        """The block of this mesh held by this process, as a mesh of the same axes."""
+        mine = np.vectorize(lambda d: d.process_index == d.client.process_index(), otypes=[bool])(
+            self.devices
+        )
+        where = np.nonzero(mine)
+        box = tuple(slice(int(i.min()), int(i.max()) + 1) for i in where)
+        if not where[0].size or mine[box].size != int(mine.sum()):
+            raise ValueError(
+                "this process's devices do not form one block of the mesh, so it has no local mesh"
+            )
+        return Mesh(self.devices[box], self.axis_names, self.axis_types)
 
     @property
     def abstract_mesh(self) -> AbstractMesh:
