@@ -98,6 +98,8 @@ class StaticMirror:
         self.add_class(LIVE_CLASS)
         live = {k: v for k, v in self._repr_mimebundle_().items() if k != "text/html"}
         display(live, raw=True)
+        if getattr(_shell(), "kernel", None) is None:
+            return  # a terminal shows text/plain: once is enough, nothing is saved
         handle = display(_StaticCopy(self.static_bundle()), display_id=True)
         if handle is not None:
             self.__dict__.setdefault("_static_handles", []).append(handle)

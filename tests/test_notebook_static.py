@@ -233,3 +233,27 @@ def test_nbconvert_html_keeps_the_deck(executed):
     body, _ = nbconvert.HTMLExporter().from_notebook_node(executed)
     assert body.count('class="gj-deck"') >= 3
     assert "glassjax-static" in body
+
+
+def test_terminal_shell_shows_the_widget_once():
+    """Outside a kernel (a terminal IPython) there is nothing to save: no static copy."""
+    import subprocess
+    import textwrap
+
+    code = textwrap.dedent(
+        """
+        from IPython.core.interactiveshell import InteractiveShell
+        from IPython.utils.capture import capture_output
+        sh = InteractiveShell.instance()
+        sh.run_cell("import engine.numpy as jnp\\nfrom notebook_ext.steppers import trace_stepper")
+        with capture_output() as c:
+            sh.run_cell("trace_stepper(lambda x: jnp.sin(x) * 2, jnp.ones(3))")
+        print([sorted(o.data) for o in c.outputs])
+        """
+    )
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip().splitlines()[-1] == str([[WIDGET_MIME, "text/plain"]])
