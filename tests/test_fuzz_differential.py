@@ -67,25 +67,25 @@ REVERSE = tuple(t for t in TRANSFORMS if "grad" in t)
 FORWARD = tuple(t for t in TRANSFORMS if "jvp" in t and "grad" not in t)
 
 
-@fast_profile(30)
+@fast_profile(160)
 @given(st.data())
 def test_fuzz_eager_and_jit(data):
     _check(data, PRIMAL)
 
 
-@fast_profile(20)
+@fast_profile(100)
 @given(st.data())
 def test_fuzz_vmap(data):
     _check(data, BATCHED)
 
 
-@fast_profile(20)
+@fast_profile(100)
 @given(st.data())
 def test_fuzz_grad(data):
     _check(data, REVERSE)
 
 
-@fast_profile(15)
+@fast_profile(80)
 @given(st.data())
 def test_fuzz_jvp(data):
     _check(data, FORWARD)
