@@ -1,0 +1,216 @@
+"""shard_map's transformation rules (engine/shard_map.py): JVP, partial evaluation,
+transposition and batching, each making a new shard_map from a transformed body.
+
+As JAX's rules for shard_map with pmap-style collectives: output cotangents of values
+replicated over a mesh axis are divided by its size, and input cotangents are summed
+over the mesh axes an input is replicated on. Residuals of partial evaluation leave the
+known shard_map stacked over every manual axis (one block per member)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from . import core
+from .core import ClosedJaxpr
+from .interpreters import batching
+from .interpreters import jaxpr_transforms as jt
+from .interpreters import partial_eval as pe
+from .interpreters.jvp import Zero, instantiate, tangent_aval
+from .interpreters.tracing import convert_constvars_to_invars, trace_to_jaxpr
+from .interpreters.transpose import is_undefined_primal
+from .shard_map import _spec_names, shard_map_p
+from .sharding import P
+
+# ---------------------------------------------------------------------------- JVP
+
+
+def _shard_map_jvp(primals, tangents, *, jaxpr, in_specs, out_specs, **params):
+    nonzeros = tuple(type(t) is not Zero for t in tangents)
+    frames = _frames(params)
+    with batching.extend_axis_env(frames):
+        new, out_nz = jt.jvp_jaxpr(jaxpr, nonzeros, (False,) * len(jaxpr.out_avals))
+    new, consts = convert_constvars_to_invars(new)
+    tans = [t for t in tangents if type(t) is not Zero]
+    t_specs = [s for s, nz in zip(in_specs, nonzeros) if nz]
+    out_t_specs = [s for s, nz in zip(out_specs, out_nz) if nz]
+    outs = shard_map_p.bind(
+        *consts,
+        *primals,
+        *tans,
+        jaxpr=new,
+        in_specs=(P(),) * len(consts) + tuple(in_specs) + tuple(t_specs),
+        out_specs=tuple(out_specs) + tuple(out_t_specs),
+        **params,
+    )
+    n = len(jaxpr.out_avals)
+    touts = iter(outs[n:])
+    return outs[:n], [
+        next(touts) if nz else Zero(tangent_aval(core.get_aval(p)))
+        for nz, p in zip(out_nz, outs[:n])
+    ]
+
+
+def _frames(params: dict) -> list[tuple[Any, int]]:
+    sizes = dict(params["mesh"].shape)
+    return [(a, sizes[a]) for a in params["manual_axes"]]
+
+
+shard_map_p.def_jvp(_shard_map_jvp)
+
+
+# ---------------------------------------------------------------------------- partial eval
+
+
+def _shard_map_partial_eval(trace, args, unknowns, params):
+    """Known blocks run now; residuals leave the known shard_map stacked over every
+    manual axis (one block per member) and enter the unknown one the same way."""
+    jaxpr, in_specs, out_specs = params["jaxpr"], params["in_specs"], params["out_specs"]
+    manual = params["manual_axes"]
+    rest = {k: v for k, v in params.items() if k not in ("jaxpr", "in_specs", "out_specs")}
+    with batching.extend_axis_env(_frames(params)):
+        known_j, unknown_j, out_unknowns, nres = pe.partial_eval_jaxpr(jaxpr, unknowns)
+        known_j, kconsts = convert_constvars_to_invars(known_j)
+        known_j = _stack_residuals(known_j, nres)
+    res_spec = P(manual)
+    known_in_specs = (P(),) * len(kconsts) + tuple(s for s, u in zip(in_specs, unknowns) if not u)
+    known_out_specs = tuple(s for s, u in zip(out_specs, out_unknowns) if not u)
+    known_out_specs += (res_spec,) * nres
+    known_args = [x for x, u in zip(args, unknowns) if not u]
+    with core.set_current_trace(trace.parent):
+        known_outs = shard_map_p.bind(
+            *kconsts,
+            *known_args,
+            jaxpr=known_j,
+            in_specs=known_in_specs,
+            out_specs=known_out_specs,
+            **rest,
+        )
+    n_known = len(known_outs) - nres
+    known_vals, residuals = known_outs[:n_known], known_outs[n_known:]
+    with batching.extend_axis_env(_frames(params)):
+        unknown_j = _unstack_residuals(unknown_j, nres)
+    ins = [trace.instantiate_const(r) for r in residuals]
+    ins += [trace.instantiate_const(x) for x, u in zip(args, unknowns) if u]
+    unknown_specs = (res_spec,) * nres + tuple(s for s, u in zip(in_specs, unknowns) if u)
+    unknown_outs = trace.record(
+        shard_map_p,
+        ins,
+        dict(
+            jaxpr=unknown_j,
+            in_specs=unknown_specs,
+            out_specs=tuple(s for s, u in zip(out_specs, out_unknowns) if u),
+            **rest,
+        ),
+    )
+    it_k, it_u = iter(known_vals), iter(unknown_outs)
+    return [next(it_u) if u else next(it_k) for u in out_unknowns]
+
+
+def _stack_residuals(known: ClosedJaxpr, nres: int) -> ClosedJaxpr:
+    from . import lax
+
+    def fun(*xs):
+        outs = core.eval_jaxpr(known.jaxpr, known.consts, *xs)
+        n = len(outs) - nres
+        return outs[:n] + [lax.expand_dims(r, (0,)) for r in outs[n:]]
+
+    return trace_to_jaxpr(fun, known.in_avals, known.jaxpr.debug_name)
+
+
+def _unstack_residuals(unknown: ClosedJaxpr, nres: int) -> ClosedJaxpr:
+    from . import lax
+
+    avals = [a.update(shape=(1,) + a.shape) for a in unknown.in_avals[:nres]]
+    avals += unknown.in_avals[nres:]
+
+    def fun(*xs):
+        res = [lax.squeeze(r, (0,)) for r in xs[:nres]]
+        return core.eval_jaxpr(unknown.jaxpr, unknown.consts, *res, *xs[nres:])
+
+    return trace_to_jaxpr(fun, avals, unknown.jaxpr.debug_name)
+
+
+shard_map_p.partial_eval = _shard_map_partial_eval
+
+
+# ---------------------------------------------------------------------------- transpose
+
+
+def _shard_map_transpose(cts, *args, jaxpr, in_specs, out_specs, **params):
+    from .lax import parallel as par
+
+    sizes = dict(params["mesh"].shape)
+    manual = params["manual_axes"]
+    linear = tuple(is_undefined_primal(x) for x in args)
+    ct_specs = [s for s, c in zip(out_specs, cts)]
+    cts = [instantiate(c) if type(c) is Zero else c for c in cts]
+
+    def unmentioned(spec):
+        return tuple(a for a in manual if a not in _spec_names(spec))
+
+    with batching.extend_axis_env(_frames(params)):
+        tj = jt.transpose_jaxpr(jaxpr, linear)
+        n_nl = len(tj.in_avals) - len(cts)
+
+        def body(*xs):
+            nonlin, out_cts = xs[:n_nl], list(xs[n_nl:])
+            scaled = []
+            for c, s in zip(out_cts, ct_specs):
+                n = math.prod(sizes[a] for a in unmentioned(s))
+                scaled.append(c / n if n != 1 and core.get_aval(c).dtype.kind in "fc" else c)
+            outs = core.eval_jaxpr(tj.jaxpr, tj.consts, *nonlin, *scaled)
+            lin_specs = [s for s, lin in zip(in_specs, linear) if lin]
+            return [
+                par.psum_p.bind(o, axes=unmentioned(s), axis_index_groups=None)
+                if unmentioned(s)
+                else o
+                for o, s in zip(outs, lin_specs)
+            ]
+
+        new = trace_to_jaxpr(body, tj.in_avals, f"transpose({jaxpr.jaxpr.debug_name})")
+    new, consts = convert_constvars_to_invars(new)
+    nonlin_args = [x for x in args if not is_undefined_primal(x)]
+    nonlin_specs = tuple(s for s, lin in zip(in_specs, linear) if not lin)
+    outs = iter(
+        shard_map_p.bind(
+            *consts,
+            *nonlin_args,
+            *cts,
+            jaxpr=new,
+            in_specs=(P(),) * len(consts) + nonlin_specs + tuple(ct_specs),
+            out_specs=tuple(s for s, lin in zip(in_specs, linear) if lin),
+            **params,
+        )
+    )
+    return [next(outs) if lin else None for lin in linear]
+
+
+shard_map_p.def_transpose(_shard_map_transpose)
+
+
+# ---------------------------------------------------------------------------- batching
+
+
+def _shard_map_batch(size, vals, dims, *, jaxpr, in_specs, out_specs, **params):
+    vals = [
+        batching.move_batch_axis(size, d, 0, v) if d is not None else v for v, d in zip(vals, dims)
+    ]
+    in_dims = tuple(0 if d is not None else None for d in dims)
+    with batching.extend_axis_env(_frames(params)):
+        new, out_b = jt.batch_jaxpr(jaxpr, size, in_dims, (False,) * len(jaxpr.out_avals))
+    new, consts = convert_constvars_to_invars(new)
+    new_in = tuple(P(None, *s) if d is not None else s for s, d in zip(in_specs, in_dims))
+    new_out = tuple(P(None, *s) if b else s for s, b in zip(out_specs, out_b))
+    outs = shard_map_p.bind(
+        *consts,
+        *vals,
+        jaxpr=new,
+        in_specs=(P(),) * len(consts) + new_in,
+        out_specs=new_out,
+        **params,
+    )
+    return outs, [0 if b else None for b in out_b]
+
+
+shard_map_p.def_batch(_shard_map_batch)
