@@ -323,6 +323,24 @@ def executable_pane(report, hlo_opt, note=None):
     )
 
 
+def partitioning_pane(view, uid):
+    """A program compiled over several partitions: its layouts, annotations, the
+    collectives XLA inserted (rows linked to the optimized HLO's instructions) and the
+    module before and after partitioning (``visualize.partitioning_html``)."""
+    from visualize.partitioning_html import partitioning_html
+
+    counts = ", ".join(f"{k} \u00d7{n}" for k, n in view.counts().items()) or "no collectives"
+    sub = f"{view.num_partitions} partitions; {counts}"
+    return (
+        f'<section class="gj-pane gjx-part-pane" data-kind="hlo_opt" aria-label="partitioning">'
+        f'<div class="gj-pane-head"><span class="gj-pane-title">partitioning</span>'
+        f'<span class="gj-pane-sub">{escape(sub)}</span>'
+        f'<span class="gj-count" aria-live="polite"></span></div>'
+        f'<div class="gj-code" tabindex="0" style="white-space:normal">'
+        f"{partitioning_html(view, uid=uid + '-part')}</div></section>"
+    )
+
+
 # ---------------------------------------------------------------------------- the page
 
 
@@ -348,9 +366,11 @@ def explorer_page(
     layout="auto",
     title=None,
     exe_note=None,
+    partition=None,
 ):
     """The explorer's HTML: ``stages_html`` of the chosen text panes, with the fusion
-    graph and executable panes added inside the same linked root (and tab bar)."""
+    graph and executable panes added inside the same linked root (and tab bar), and a
+    partitioning pane when ``partition`` (a visualize PartitioningView) is given."""
     from visualize import render_html as R
 
     keep = set(panes)
@@ -362,12 +382,22 @@ def explorer_page(
         info["graph"] = how
     if "executable" in keep and stages.hlo_opt is not None:
         extra.append(("executable", executable_pane(report, stages.hlo_opt, exe_note)))
+    if partition is not None:
+        extra.append(("partitioning", partitioning_pane(partition, uid)))
     page = R.stages_html(_Subset(stages, keep), uid=uid, title=title, extra_panes=extra)
     wrapper = (
         f'<div class="gjx-explorer gjx-layout-{escape(layout)}" data-uid="{escape(uid)}">'
         f"<style>{GRAPH_CSS}</style>{page}</div>"
     )
     return wrapper, info
+
+
+def _partitioning_of(lowered, compiled):
+    from visualize.partitioning import PartitioningView, num_partitions
+
+    if num_partitions(compiled.as_text()) <= 1:
+        return None
+    return PartitioningView(lowered, compiled)
 
 
 # ---------------------------------------------------------------------------- the widget
@@ -412,6 +442,7 @@ class Explorer(StaticMirror, BuildingWidget, widgets.VBox):
         self.f, self.args, self.kwargs = f, args, kwargs
         self.name = getattr(f, "__name__", None) or type(f).__name__
         self.stages = self.table = self.graph = self.report = None
+        self.partitioning = None  # a PartitioningView when compiled over several partitions
         self.graph_layout, self.measure, self.title_text = graph_layout, measure, title
         self.graph_how = None
         self.uid = "gjx-" + uuid.uuid4().hex[:10]
@@ -497,6 +528,7 @@ class Explorer(StaticMirror, BuildingWidget, widgets.VBox):
         self._step(4, total, "fusion graph and executable")
         self.graph = G.hlo_graph(self.stages.hlo_opt, id_prefix=self.uid + "-")
         self.report = self._report(compiled)
+        self.partitioning = _partitioning_of(lowered, compiled)
         self._step(5, total, "rendering")
         self.render()
 
@@ -530,6 +562,7 @@ class Explorer(StaticMirror, BuildingWidget, widgets.VBox):
             layout=self._layout,
             title=self.title_text,
             exe_note=self._exe_note,
+            partition=self.partitioning,
         )
         self.graph_how = info["graph"]
         if n > LARGE_PROGRAM_EQNS and not {"StableHLO", "HLO"} <= set(self.panes):

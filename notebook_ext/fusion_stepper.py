@@ -108,6 +108,20 @@ class PassView:
     def is_fusion_pass(self):
         return self.step is not None and self.step.is_fusion_pass
 
+    @property
+    def is_partitioner_pass(self):
+        """A step of XLA's sharding and SPMD-partitioning pipelines."""
+        from visualize.partitioning import PARTITIONER_PASS
+
+        return bool(PARTITIONER_PASS.search(f"{self.pipeline or ''} {self.pass_name or ''}"))
+
+    @property
+    def collectives(self):
+        """{kind: count} of the collectives in the module after this pass."""
+        from visualize.partitioning import count_collectives
+
+        return count_collectives(self.module)
+
     def changed_names(self):
         """{instruction name: css class} of what this pass added or rewrote."""
         d = self.diff
@@ -303,6 +317,11 @@ class FusionStepper(StaticMirror, BuildingWidget, widgets.VBox):
         exact = [s for s in self.steps if s.pass_name == name]
         return exact or [s for s in self.steps if name in (s.pass_name or "")]
 
+    def partitioner_steps(self):
+        """Steps (all, changed or not) of XLA's sharding and SPMD-partitioning passes."""
+        self.ensure_built()
+        return [s for s in self.steps if s.is_partitioner_pass]
+
     def _sync_slider(self, value):
         n = len(self.visible_steps)
         self._quiet = True
@@ -356,6 +375,8 @@ class FusionStepper(StaticMirror, BuildingWidget, widgets.VBox):
             "graph": ms["graph"],
             "fusion_lines": ms["fusion_lines"],
             "link_table": ms["table"],
+            "partitioner": step.is_partitioner_pass,
+            "collectives": step.collectives,
         }
 
     def _module_state(self, module):
@@ -445,6 +466,13 @@ class FusionStepper(StaticMirror, BuildingWidget, widgets.VBox):
         badge = "" if step.changed else ' <span class="gjx-chip">unchanged</span>'
         if step.is_fusion_pass:
             badge += ' <span class="gjx-chip gjx-changed">fusion</span>'
+        if st.get("partitioner"):
+            badge += ' <span class="gjx-chip gjx-changed">SPMD partitioner</span>'
+        if st.get("collectives"):
+            badge += "".join(
+                f' <span class="gjx-chip">{escape(k)} \u00d7{n}</span>'
+                for k, n in st["collectives"].items()
+            )
         parts = [
             style_tag(),
             '<div class="gjx">',

@@ -375,9 +375,51 @@ def report_includes_partitioning_section():
     b = _put(engine, me, np.ones((16, 4), np.float32), "y", None)
     r = visualize.build_report(lambda a, b: a @ b, a, b, repeats=1, warmup=0, profile=False)
     assert r.partitioning is not None and r.partitioning.counts().get("all-reduce", 0) >= 1
-    assert 'id="gjr-partitioning"' in r.html and "gjs-grid" in r.html
+    assert 'id="gjr-partitioning"' in r.html and 'class="gjs-grid"' in r.html
     one = visualize.build_report(lambda a: a + 1, np.ones(3, np.float32), repeats=1, profile=False)
     assert one.partitioning is None and 'id="gjr-partitioning"' not in one.html
+
+
+@case
+def explorer_shows_partitioning_pane():
+    engine, enp, _, _ = _libs()
+    from notebook_ext.explorer import explore
+
+    me, _ = _meshes()
+    a = _put(engine, me, np.ones((8, 16), np.float32), "x", "y")
+    b = _put(engine, me, np.ones((16, 4), np.float32), "y", None)
+    e = explore(lambda a, b: a @ b, a, b, lazy=False, graph_layout="browser", measure=False)
+    assert e.error is None, e.error
+    assert e.partitioning is not None and e.partitioning.counts().get("all-reduce", 0) >= 1
+    pane = 'class="gj-pane gjx-part-pane"'  # the Source pane shows this file's text too
+    assert pane in e.html
+    red = [c for c in e.partitioning.collectives if c.kind == "all-reduce"][0]
+    # the collective's row carries the optimized HLO instruction name the linker uses
+    assert f'data-hlo-opt="{red.name}"' in e.html
+    one = explore(lambda a: a + 1, np.ones(3, np.float32), lazy=False, measure=False)
+    assert one.partitioning is None, one.partitioning
+    assert pane not in one.html
+
+
+@case
+def pass_stepper_marks_partitioner_passes():
+    engine, enp, _, _ = _libs()
+    from notebook_ext.fusion_stepper import fusion_stepper
+
+    me, _ = _meshes()
+    a = _put(engine, me, np.ones((8, 16), np.float32), "x", "y")
+    b = _put(engine, me, np.ones((16, 4), np.float32), "y", None)
+    s = fusion_stepper(lambda a, b: a @ b, a, b, lazy=False, graph_layout="browser")
+    assert s.error is None, s.error
+    part = s.partitioner_steps()
+    names = {p.pass_name for p in part}
+    assert {"sharding-propagation", "spmd-partitioning"} & names, names
+    first = next(p for p in s.steps if p.collectives)
+    assert first.is_partitioner_pass and first.collectives.get("all-reduce", 0) >= 1
+    s.go(first)
+    st = s.state()
+    assert st["partitioner"] and st["collectives"] == first.collectives
+    assert "SPMD partitioner" in s.info.value and "all-reduce" in s.info.value
 
 
 # ---------------------------------------------------------------- the subprocess

@@ -52,11 +52,14 @@ def _e(s: Any) -> str:
     return html.escape(str(s), quote=True)
 
 
-def _table(head: list[str], rows: list[list[str]]) -> str:
+def _table(head: list[str], rows: list[list[str]], row_attrs: list[str] | None = None) -> str:
     out = ['<table class="gjp-table"><thead><tr>']
     out += [f"<th>{_e(h)}</th>" for h in head]
     out.append("</tr></thead><tbody>")
-    out += ["<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows]
+    attrs = row_attrs or [""] * len(rows)
+    out += [
+        f"<tr{a}>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for a, row in zip(attrs, rows)
+    ]
     out.append("</tbody></table>")
     return "".join(out)
 
@@ -164,7 +167,9 @@ def _collectives_html(view: PartitioningView, uid: str) -> str:
             ]
         )
     head = ["kind", "instruction", "per-device shape", "mesh axes", "groups (partitions)"]
-    return _table(head + ["source line", "equation", "annotations naming those axes"], rows)
+    head += ["source line", "equation", "annotations naming those axes"]
+    # data-hlo-opt: pages with an optimized-HLO pane link the row to its instruction
+    return _table(head, rows, [f' data-hlo-opt="{_e(c.name)}"' for c in view.collectives])
 
 
 def _annotations_html(view: PartitioningView, uid: str) -> str:
