@@ -93,6 +93,11 @@ class ShapedArray:
     def str_short(self) -> str:
         return f"{dtypes.short_name(self.dtype)}[{','.join(map(str, self.shape))}]"
 
+    def str_long(self) -> str:
+        """As JAX prints a type in a tracer's repr: ``~float32[3]`` (``~``: weak)."""
+        weak = "~" if self.weak_type else ""
+        return f"{weak}{self.dtype.name}[{','.join(map(str, self.shape))}]"
+
     def __repr__(self):
         w = ", weak_type=True" if self.weak_type else ""
         return f"ShapedArray({self.dtype.name}{list(self.shape)}{w})"

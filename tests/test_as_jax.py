@@ -276,5 +276,4 @@ def test_thinking_in_jax_runs_unchanged(tmp_path):
 DIFFERENT_OUTPUT = {
     "type(x_jnp)": "the array class is engine.array.Array, not jaxlib's ArrayImpl",
     "%timeit": "timings",
-    'print("print(x) ->", x)': "a tracer's repr: Traced<f32[]>with<JaxprTrace>, not JitTracer(~float32[])",
 }

@@ -80,6 +80,12 @@ class BatchTracer(Tracer):
             return aval
         return core.mapped_aval(self._trace.axis_size, self.batch_dim, aval)
 
+    def __repr__(self) -> str:
+        if self.batch_dim is None:  # JAX does not wrap an unbatched value at all
+            return repr(self.val)
+        batched = core.get_aval(self.val).str_long()
+        return f"VmapTracer(aval={self.aval.str_long()}, batched={batched})"
+
 
 class BatchTrace(core.Trace):
     """Each value carries its batch axis; primitives run their batching rules.

@@ -33,6 +33,13 @@ class JVPTracer(Tracer):
     def to_concrete_value(self) -> Any:
         return core.concrete_or_none(self.primal)
 
+    def __repr__(self) -> str:
+        # As JAX's: under grad the tangent is being linearized (a partial-eval tracer).
+        tangent = self.tangent
+        if getattr(getattr(tangent, "_trace", None), "interpreter", "") == "partial_eval":
+            return f"GradTracer(primal={self.primal!s}, typeof(tangent)={tangent.aval})"
+        return f"JVPTracer(primal={self.primal!s}, tangent={tangent!s})"
+
 
 class JVPTrace(core.Trace):
     """Each value is a (primal, tangent) pair; primitives run their JVP rules.

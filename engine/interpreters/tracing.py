@@ -24,6 +24,9 @@ class JaxprTracer(Tracer):
     def aval(self) -> core.ShapedArray:
         return self._aval
 
+    def __repr__(self) -> str:
+        return f"JitTracer({self._aval.str_long()})"
+
 
 class JaxprTrace(core.Trace):
     """Records primitives into equations. Values from outside (closed-over arrays or
