@@ -230,3 +230,62 @@ def array_from_process_local_data(sharding: Any, local_data: Any, global_shape=N
     aval = core.ShapedArray(global_shape, value.dtype)
     buf = runtime.assemble(runtime._Aval(global_shape, value.dtype), group, hlo, bufs)
     return wrap(buf, aval, group, sharding)
+
+
+# ---------------------------------------------------------------- pmap across processes
+# JAX's pmap maps each process's leading axis over that process's devices and runs one
+# program over all of them: collectives see every process's members; results are local.
+
+
+def spans_processes(backend: str | None = None) -> bool:
+    everywhere = runtime.devices(backend)
+    return len(runtime.local_devices(backend)) != len(everywhere)
+
+
+def pmap_devices(local_size: int, backend: str | None = None) -> tuple:
+    """The devices of a pmap whose mapped axes have ``local_size`` members in each
+    process: the first ``local_size`` devices of every process, process by process."""
+    everywhere = runtime.devices(backend)
+    count = max(d.process_index for d in everywhere) + 1
+    out = []
+    for p in range(count):
+        mine = sorted((d for d in everywhere if d.process_index == p), key=lambda d: d.id)
+        if local_size > len(mine):
+            raise ValueError(
+                f"pmap maps an axis of size {local_size} but process {p} has only "
+                f"{len(mine)} devices"
+            )
+        out.extend(mine[:local_size])
+    return tuple(out)
+
+
+def to_global(x: Any, mesh: Any, spec: Any) -> Any:
+    """This process's value ``x`` as its part of a global array over ``mesh`` laid out
+    as ``spec`` (its mapped axis concatenated over processes; replicated if unmapped)."""
+    from .sharding.arrays import host_value, put
+    from .sharding.named import NamedSharding
+
+    sharding = NamedSharding(mesh, spec)
+    if all(axis is None for axis in spec):
+        return put(host_value(x), sharding)
+    return array_from_process_local_data(sharding, x)
+
+
+def to_local(x: Any) -> Any:
+    """The part of a global array (mapped along its pmap axis) this process holds, as
+    one array over this process's devices."""
+    from .sharding.arrays import make_array_from_single_device_arrays
+    from .sharding.named import NamedSharding
+
+    if x.is_fully_addressable:
+        return x
+    sharding = x.sharding
+    shards = x.addressable_shards
+    block = shards[0].data.shape
+    # each dimension: this process's distinct blocks along it, side by side
+    shape = tuple(
+        block[k] * len({s.index[k].indices(n)[0] for s in shards}) for k, n in enumerate(x.shape)
+    )
+    return make_array_from_single_device_arrays(
+        shape, NamedSharding(sharding.mesh.local_mesh, sharding.spec), [s.data for s in shards]
+    )

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from . import core, tree_util
+from . import core, distributed, tree_util
 
 __all__ = ["pmap"]
 
@@ -81,8 +81,13 @@ def pmap(
             )
         from . import devices as all_devices
 
-        mesh_devices = (devices if devices is not None else tuple(all_devices()))[:size]
-        _check_split(name, flat, axes_flat, len(mesh_devices))
+        if devices is None and distributed.spans_processes(backend):
+            # each process maps its own members; the program spans every process's devices
+            _check_split(name, flat, axes_flat, size)
+            mesh_devices = distributed.pmap_devices(size, backend)
+        else:
+            mesh_devices = (devices if devices is not None else tuple(all_devices()))[:size]
+            _check_split(name, flat, axes_flat, len(mesh_devices))
         try:
             key = (static_vals, tree, tuple(axes_flat), mesh_devices)
             hash(key)
@@ -205,6 +210,9 @@ def _build(fun, name, static_vals, tree, axes_flat, out_axes, mesh_devices, dona
         from .sharding import NamedSharding
         from .sharding.arrays import put
 
+        if mesh.is_multi_process:
+            ins = [distributed.to_global(x, mesh, spec) for x, spec in zip(flat_args, in_specs)]
+            return tree_util.tree_map(distributed.to_local, jitted(*ins))
         # one SPMD program over the mesh's devices (a jit of a shard_map runs over its mesh)
         out = jitted(*flat_args)
         # laid out over the mesh as JAX's out_shardings put them

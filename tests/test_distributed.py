@@ -117,6 +117,11 @@ if mode == "dist":
     total = jax.jit(lambda z: z.sum(), out_shardings=replicated)(z)
     facts["assembled_sum"] = float(np.asarray(total.addressable_shards[0].data))
     facts["repr"] = repr(x)
+    local = np.arange(4.0, dtype=np.float32) + 10 * pid
+    summed = jax.pmap(lambda a: jax.lax.psum(a, "i"), axis_name="i")(local)
+    facts["pmap_psum"] = [list(summed.shape), summed.is_fully_addressable, np.asarray(summed).tolist()]
+    index = jax.pmap(lambda a: jax.lax.axis_index("i") + a, axis_name="i")(np.zeros(4, np.int32))
+    facts["pmap_axis_index"] = np.asarray(index).tolist()
     grid = Mesh(np.array(devices).reshape(2, 4), ("p", "d"))
     facts["local_mesh"] = [list(grid.local_mesh.devices.shape), grid.is_multi_process]
     v = jax.device_put(np.arange(16.0, dtype=np.float32), NamedSharding(grid, P(("p", "d"))))
@@ -238,6 +243,14 @@ def test_global_arrays_compute_eagerly_and_in_shard_map(runs):
         ]
         assert facts["shard_map_psum"] == [56.0, 64.0]  # sums of the even and odd elements
         assert facts["repr"] == "Array(shape=(32, 6), dtype=float32)"
+
+
+def test_pmap_maps_each_process_members_over_all_devices(runs):
+    # as JAX: each process passes its 4 members; psum sees all 8; the result is local
+    for proc in ("p0", "p1"):
+        facts, pid = runs[proc]["facts"], int(proc[1])
+        assert facts["pmap_psum"] == [[4], True, [52.0] * 4]  # 0+1+2+3 + 10+11+12+13
+        assert facts["pmap_axis_index"] == [4 * pid + k for k in range(4)]
 
 
 def test_fetching_a_global_array_is_jaxs_error(runs):
