@@ -97,7 +97,7 @@ ordered_debug_effect = Effect("OrderedDebug", True)
 
 def _cpu_device():
     try:
-        return runtime.devices("cpu")[0]
+        return runtime.local_devices("cpu")[0]
     except Exception as e:  # no CPU backend
         raise RuntimeError(
             "host callbacks need a local CPU device to place their inputs on; make sure "

@@ -256,7 +256,7 @@ class _Options:
         if self.device is not None:
             return self.device
         if self.backend is not None:
-            return runtime.devices(self.backend)[0]
+            return runtime.local_devices(self.backend)[0]
         return dispatch._pick_device(flat)
 
 
@@ -721,7 +721,7 @@ class JitFunction:
 
     def _pick(self, flat):
         if self._backend is not None:
-            return runtime.devices(self._backend)[0]
+            return runtime.local_devices(self._backend)[0]
         for x in flat:
             if type(x) is Array:
                 if x._committed or len(flat) == 1:
