@@ -329,6 +329,8 @@ def partitioning_pane(view, uid):
     module before and after partitioning (``visualize.partitioning_html``)."""
     from visualize.partitioning_html import partitioning_html
 
+    if isinstance(view, str):  # why the view could not be built
+        return f'<section class="gj-pane gjx-part-pane"><div class="gjx-note">{escape(view)}</div></section>'
     counts = ", ".join(f"{k} \u00d7{n}" for k, n in view.counts().items()) or "no collectives"
     sub = f"{view.num_partitions} partitions; {counts}"
     return (
@@ -397,7 +399,10 @@ def _partitioning_of(lowered, compiled):
 
     if num_partitions(compiled.as_text()) <= 1:
         return None
-    return PartitioningView(lowered, compiled)
+    try:
+        return PartitioningView(lowered, compiled)
+    except Exception as e:  # the other panes stand without this one
+        return f"the partitioning view failed: {type(e).__name__}: {e}"
 
 
 # ---------------------------------------------------------------------------- the widget
@@ -442,7 +447,8 @@ class Explorer(StaticMirror, BuildingWidget, widgets.VBox):
         self.f, self.args, self.kwargs = f, args, kwargs
         self.name = getattr(f, "__name__", None) or type(f).__name__
         self.stages = self.table = self.graph = self.report = None
-        self.partitioning = None  # a PartitioningView when compiled over several partitions
+        # a PartitioningView when compiled over several partitions (a str if it failed)
+        self.partitioning = None
         self.graph_layout, self.measure, self.title_text = graph_layout, measure, title
         self.graph_how = None
         self.uid = "gjx-" + uuid.uuid4().hex[:10]

@@ -339,7 +339,9 @@ def sharding_view_html_is_interactive_and_escaped():
     assert "gjs-vector" in vec and vec.count('class="gjs-tile"') == 4
     cube = sharding_html(_put(engine, me, np.ones((4, 2, 2), np.float32), "x", "y"), uid="v3")
     assert "gjs-table" in cube and cube.count('class="gjs-tile"') == 8
-    assert len(array_sharding_model(xe).tiles) == 8
+    model = array_sharding_model(xe)
+    assert len(model.tiles) == 8
+    assert model._repr_html_().count('class="gjs-tile"') == 8  # displays in a notebook
 
 
 @case
@@ -363,6 +365,7 @@ def partitioning_html_escapes_and_links():
     assert f'href="#p-after-{red.line}"' in page and f'id="p-after-{red.line}"' in page
     assert 'class="gjp-coll"' in page and 'class="gjp-ann"' in page
     assert "spmd-partitioning" in page
+    assert 'class="gjp-root"' in view._repr_html_()
 
 
 @case

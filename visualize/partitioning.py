@@ -287,6 +287,11 @@ class PartitioningView:
             text=ins.text,
         )
 
+    def _repr_html_(self) -> str:
+        from .partitioning_html import partitioning_html
+
+        return partitioning_html(self)
+
     def __repr__(self) -> str:
         counts = ", ".join(f"{k}: {n}" for k, n in self.counts().items()) or "no collectives"
         return f"<PartitioningView {self.fun_name} over {self.num_partitions} partitions: {counts}>"

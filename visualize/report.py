@@ -56,7 +56,8 @@ class Report:
         self.stages, self.timeline, self.executable = stages, timeline, executable
         self.graphs = graphs
         self.timings = timings
-        self.partitioning = None  # PartitioningView of a program over several partitions
+        # PartitioningView of a program over several partitions (a str if it failed)
+        self.partitioning = None
         self.path = None
 
     @property
@@ -188,12 +189,19 @@ def _partitioning_view(lowered, compiled, timeline):
 
     if num_partitions(compiled.as_text()) <= 1:
         return None
-    return PartitioningView(lowered, compiled, timeline)
+    try:
+        return PartitioningView(lowered, compiled, timeline)
+    except Exception as e:  # the rest of the report stands without this section
+        return f"the partitioning view failed: {type(e).__name__}: {e}"
 
 
 def _partitioning_section(view):
     if view is None:
         return ""
+    if isinstance(view, str):
+        return _section(
+            "gjr-partitioning", "SPMD partitioning", f'<p class="gj-note">{_e(view)}</p>'
+        )
     from .partitioning_html import partitioning_html
 
     counts = ", ".join(f"{k} \u00d7{n}" for k, n in view.counts().items()) or "no collectives"

@@ -71,6 +71,9 @@ class ShardingModel:
     def is_fully_replicated(self) -> bool:
         return len(self.tiles) == 1
 
+    def _repr_html_(self) -> str:
+        return sharding_html(self)
+
 
 def _ranges(index: Sequence[slice], shape: Sequence[int]) -> tuple[tuple[int, int], ...]:
     return tuple(tuple(s.indices(n)[:2]) for s, n in zip(index, shape))
