@@ -117,6 +117,10 @@ if mode == "dist":
     total = jax.jit(lambda z: z.sum(), out_shardings=replicated)(z)
     facts["assembled_sum"] = float(np.asarray(total.addressable_shards[0].data))
     facts["repr"] = repr(x)
+    halves = mhu.host_local_array_to_global_array({"x": x_all[rows]}, mesh, P("data"))
+    back = mhu.global_array_to_host_local_array(halves, mesh, P("data"))["x"]
+    facts["host_local"] = [list(halves["x"].shape), list(back.shape), back.is_fully_addressable,
+                           bool(np.array_equal(np.asarray(back), x_all[rows]))]
     local = np.arange(4.0, dtype=np.float32) + 10 * pid
     summed = jax.pmap(lambda a: jax.lax.psum(a, "i"), axis_name="i")(local)
     facts["pmap_psum"] = [list(summed.shape), summed.is_fully_addressable, np.asarray(summed).tolist()]
@@ -251,6 +255,11 @@ def test_pmap_maps_each_process_members_over_all_devices(runs):
         facts, pid = runs[proc]["facts"], int(proc[1])
         assert facts["pmap_psum"] == [[4], True, [52.0] * 4]  # 0+1+2+3 + 10+11+12+13
         assert facts["pmap_axis_index"] == [4 * pid + k for k in range(4)]
+
+
+def test_host_local_arrays_round_trip_through_a_global_one(runs):
+    for proc in ("p0", "p1"):
+        assert runs[proc]["facts"]["host_local"] == [[32, 6], [16, 6], True, True]
 
 
 def test_fetching_a_global_array_is_jaxs_error(runs):

@@ -130,3 +130,41 @@ def sync_global_devices(name: str) -> None:
     same ``name``, or it raises AssertionError."""
     h = np.uint32(zlib.crc32(name.encode()))
     assert_equal(h, f"sync_global_devices name mismatch ('{name}')")
+
+
+def _per_leaf(fun: Any, tree: Any, global_mesh: Any, pspecs: Any) -> Any:
+    from ..sharding.named import PartitionSpec
+
+    if pspecs is None:
+        raise ValueError(
+            "`None` is not a valid input to the pspecs argument. Please use "
+            "jax.sharding.PartitionSpec() if you wanted to replicate your input."
+        )
+    leaves, treedef = tree_util.tree_flatten(tree)
+    if isinstance(pspecs, PartitionSpec):
+        specs = [pspecs] * len(leaves)
+    else:
+        specs = treedef.flatten_up_to(pspecs)
+    return treedef.unflatten([fun(x, global_mesh, s) for x, s in zip(leaves, specs)])
+
+
+def host_local_array_to_global_array(local_inputs: Any, global_mesh: Any, pspecs: Any) -> Any:
+    """Each process's arrays (its block under ``pspecs`` over ``global_mesh.local_mesh``)
+    as one global array per leaf over ``global_mesh``."""
+    from ..distributed import array_from_process_local_data
+    from ..sharding.named import NamedSharding
+
+    def leaf(x: Any, mesh: Any, spec: Any) -> Any:
+        if _is_global(x):
+            return x
+        return array_from_process_local_data(NamedSharding(mesh, spec), x)
+
+    return _per_leaf(leaf, local_inputs, global_mesh, pspecs)
+
+
+def global_array_to_host_local_array(global_inputs: Any, global_mesh: Any, pspecs: Any) -> Any:
+    """The inverse: each global array's blocks held by this process, as one array over
+    ``global_mesh.local_mesh``."""
+    from ..distributed import to_local
+
+    return _per_leaf(lambda x, mesh, spec: to_local(x), global_inputs, global_mesh, pspecs)
