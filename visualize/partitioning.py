@@ -67,10 +67,9 @@ def num_partitions(hlo_text: str) -> int:
 
 def count_collectives(module: HloModule | str) -> dict[str, int]:
     """How many of each collective a (partitioned) HLO module holds, in any computation."""
-    if isinstance(module, str):
-        module = parse_hlo_module(module)
+    parsed = parse_hlo_module(module) if isinstance(module, str) else module
     counts: dict[str, int] = {}
-    for ins in module.instructions():
+    for ins in parsed.instructions():
         kind = collective_kind(ins.opcode)
         if kind is not None:
             counts[kind] = counts.get(kind, 0) + 1
@@ -147,10 +146,10 @@ def mesh_axes_of_groups(
 
 
 def mesh_axes_of_pairs(
-    pairs: Sequence[tuple[int, int]], axis_names: Sequence[str], axis_sizes: Sequence[int]
+    pairs: Sequence[Sequence[int]], axis_names: Sequence[str], axis_sizes: Sequence[int]
 ) -> tuple[str, ...]:
     """The mesh axes along which a collective-permute's (source, target) pairs move."""
-    moved = set()
+    moved: set[int] = set()
     for s, t in pairs:
         cs, ct = np.unravel_index(s, axis_sizes), np.unravel_index(t, axis_sizes)
         moved.update(a for a in range(len(axis_names)) if cs[a] != ct[a])
@@ -228,8 +227,8 @@ class PartitioningView:
         self.axis_sizes = tuple(self.mesh.shape.values()) if self.mesh is not None else ()
         self.annotations = _annotations(self.before, getattr(lowered, "lowering_info", None))
         self.inputs, self.outputs = _layouts(compiled, self.module)
-        self.collectives = [self._collective(i) for i in self.module.instructions()]
-        self.collectives = [c for c in self.collectives if c is not None]
+        found = [self._collective(i) for i in self.module.instructions()]
+        self.collectives: list[Collective] = [c for c in found if c is not None]
         self.timeline = timeline
         self.passes = partitioner_passes(timeline) if timeline is not None else []
 

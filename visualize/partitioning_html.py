@@ -194,9 +194,9 @@ def _passes_html(view: PartitioningView) -> str:
     for s in view.passes:
         try:
             counts = count_collectives(s.module)
+            tally = ", ".join(f"{k} {n}" for k, n in counts.items()) or "no collectives"
         except Exception as e:  # a dump the HLO parser does not read
-            counts = {"(unparsed)": f"{type(e).__name__}"}
-        tally = ", ".join(f"{k} {n}" for k, n in counts.items()) or "no collectives"
+            tally = f"collectives not counted ({type(e).__name__})"
         out.append(
             f"<details><summary><code>{_e(s.pipeline or '')}</code> / "
             f"<b>{_e(s.pass_name)}</b> \u2014 {_e(tally)}</summary>{_diff(s.text_diff)}</details>"

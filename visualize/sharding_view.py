@@ -76,7 +76,7 @@ class ShardingModel:
 
 
 def _ranges(index: Sequence[slice], shape: Sequence[int]) -> tuple[tuple[int, int], ...]:
-    return tuple(tuple(s.indices(n)[:2]) for s, n in zip(index, shape))
+    return tuple((s.indices(n)[0], s.indices(n)[1]) for s, n in zip(index, shape))
 
 
 def _group(shape, entries) -> list[ShardTile]:
