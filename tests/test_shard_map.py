@@ -490,3 +490,37 @@ def test_jaxpr_text_matches_jax_without_vma_types():
     ours = str(engine.make_jaxpr(make(engine.shard_map, elax, engine.P, m_e))(x))
     theirs = str(jax.make_jaxpr(make(jax.shard_map, jax.lax, jax.P, m_j))(x))
     assert ours == theirs, (ours, theirs)
+
+
+@needs_8
+def test_jax_docstring_examples_print_alike():
+    """lax.axis_size / axis_index docstring examples: the same reprs as JAX's."""
+    jax, _ = real_jax()
+    shown = []
+    for lib, lax in ((jax, jax.lax), (engine, elax)):
+        mesh = lib.make_mesh((8,), "i")
+        mesh2 = lib.make_mesh((4, 2), ("i", "j"))
+        place = lambda x, m, spec: lib.device_put(x, lib.NamedSharding(m, spec))  # noqa: E731
+        f = lib.shard_map(
+            lambda _: lax.axis_size("i"), mesh=mesh, in_specs=lib.P("i"), out_specs=lib.P()
+        )
+        g = lib.shard_map(
+            lambda _: lax.axis_size(("i", "j")),
+            mesh=mesh2,
+            in_specs=lib.P("i", "j"),
+            out_specs=lib.P(),
+        )
+        h = lib.shard_map(
+            lambda x: lax.axis_index(("i", "j")).reshape(1, 1) + 0 * x[:1, :1].astype(np.int32),
+            mesh=mesh2,
+            in_specs=lib.P("i", "j"),
+            out_specs=lib.P("i", "j"),
+        )
+        shown.append(
+            [
+                repr(f(place(np.zeros(16, np.float32), mesh, lib.P("i")))),
+                repr(g(place(np.zeros((16, 8), np.float32), mesh2, lib.P("i", "j")))),
+                repr(h(place(np.zeros((4, 2), np.float32), mesh2, lib.P("i", "j")))),
+            ]
+        )
+    assert shown[0] == shown[1]
