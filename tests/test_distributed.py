@@ -117,7 +117,7 @@ if mode == "dist":
     total = jax.jit(lambda z: z.sum(), out_shardings=replicated)(z)
     facts["assembled_sum"] = float(np.asarray(total.addressable_shards[0].data))
     facts["repr"] = repr(x)
-    halves = mhu.host_local_array_to_global_array({"x": x_all[rows]}, mesh, P("data"))
+    halves = mhu.host_local_array_to_global_array({"x": x_all[rows]}, mesh, {"x": P("data")})
     back = mhu.global_array_to_host_local_array(halves, mesh, P("data"))["x"]
     facts["host_local"] = [list(halves["x"].shape), list(back.shape), back.is_fully_addressable,
                            bool(np.array_equal(np.asarray(back), x_all[rows]))]

@@ -141,10 +141,10 @@ def _per_leaf(fun: Any, tree: Any, global_mesh: Any, pspecs: Any) -> Any:
             "jax.sharding.PartitionSpec() if you wanted to replicate your input."
         )
     leaves, treedef = tree_util.tree_flatten(tree)
-    if isinstance(pspecs, PartitionSpec):
-        specs = [pspecs] * len(leaves)
-    else:
-        specs = treedef.flatten_up_to(pspecs)
+    is_spec = lambda s: isinstance(s, PartitionSpec)  # noqa: E731
+    specs = tree_util.tree_leaves(
+        tree_util.tree_broadcast(pspecs, tree, is_leaf=is_spec), is_leaf=is_spec
+    )
     return treedef.unflatten([fun(x, global_mesh, s) for x, s in zip(leaves, specs)])
 
 
