@@ -194,8 +194,8 @@ class _Options:
         self.donate_argnums = tuple(sorted(set(donate_argnums)))
         self.device, self.backend = device, backend
         self.compiler_options = dict(copts) if copts else None
-        # (in_shardings, out_shardings): accepted, no effect on one device yet; they are
-        # part of the key so that they can change the Lowered stage when they do.
+        # (in_shardings, out_shardings) as the user gave them: resolved per call into an
+        # SpmdTarget (engine/sharding/jit_shardings.py); part of the key.
         self.shardings = shardings
         try:
             hash(shardings)
@@ -949,8 +949,10 @@ def jit(
 ) -> JitFunction | Callable[[Callable], JitFunction]:
     """Compile ``fun`` with XLA. Usable as ``@jit`` or ``@jit(static_argnums=...)``.
 
-    JAX's sharding and layout options (``in_shardings``, ``keep_unused``, ...) are
-    accepted for compatibility and have no effect on one device."""
+    ``in_shardings``/``out_shardings`` (NamedShardings, or PartitionSpecs under
+    ``set_mesh``) partition the program over their mesh with XLA's SPMD partitioner, as
+    do arguments already sharded (engine/sharding/jit_shardings.py). JAX's layout
+    options (``keep_unused``, ``inline``, ...) are accepted and have no effect."""
     unknown = set(unused) - _ACCEPTED_JAX_OPTIONS
     if unknown:
         raise TypeError(f"jit() got unexpected keyword argument(s): {sorted(unknown)}")

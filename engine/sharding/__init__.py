@@ -6,10 +6,13 @@ from .mesh import (  # noqa: F401
     AbstractMesh,
     AxisType,
     Mesh,
+    auto_axes,
+    explicit_axes,
     get_abstract_mesh,
     get_mesh,
     make_mesh,
     set_mesh,
+    use_abstract_mesh,
 )
 from .named import (  # noqa: F401
     UNCONSTRAINED,

@@ -305,3 +305,19 @@ def set_mesh(mesh: Mesh) -> contextlib.AbstractContextManager:
 
 def iter_mesh_devices(mesh: Mesh) -> Iterator:
     return iter(mesh._flat_devices)
+
+
+def _sharding_in_types(name: str):
+    def missing(*args, **kwargs):
+        raise NotImplementedError(
+            f"jax.sharding.{name}: the engine does not model JAX's sharding-in-types "
+            "(Explicit axes in traced types); shardings are propagated by XLA's partitioner"
+        )
+
+    missing.__name__ = name
+    return missing
+
+
+auto_axes = _sharding_in_types("auto_axes")
+explicit_axes = _sharding_in_types("explicit_axes")
+use_abstract_mesh = _sharding_in_types("use_abstract_mesh")
