@@ -77,6 +77,7 @@ _CLUSTER_STYLE = {
     "fusion": 'style="rounded,filled" fillcolor="#54aeff1c" color="#54aeff"',
     "sub": 'style="rounded,dashed" color="#8c959f"',
     "block": 'style="rounded,dotted" color="#8c959f"',
+    "scope": 'style="rounded,dashed" color="#bf8700" fontcolor="#9a6700"',
 }
 
 
@@ -519,6 +520,40 @@ class GraphView:
         ``dot`` binary nor ``node`` is available."""
         return render_svg(self.source, timeout=timeout)
 
+    # -- interop: the `graphviz` package and IPython's rich display
+    def to_graphviz(self):
+        """This view as a ``graphviz.Source`` (the `graphviz` Python package), which
+        renders with the system's ``dot``: ``g.to_graphviz().render("g", format="pdf")``.
+        The same as ``graphviz.Source(g.source)``."""
+        try:
+            import graphviz
+        except ImportError:
+            raise ImportError(
+                "to_graphviz needs the `graphviz` Python package (pip install graphviz) and, "
+                "to render, Graphviz's `dot` on the PATH; g.source is the DOT text and "
+                "g.svg() lays it out without them"
+            ) from None
+        return graphviz.Source(self.source)
+
+    def _repr_svg_(self):
+        """SVG laid out here (`dot`, else node with the bundled WASM Graphviz); None
+        when neither exists, so IPython falls back to the text form."""
+        try:
+            return self.svg()
+        except RuntimeError:
+            return None
+
+    def _repr_mimebundle_(self, include=None, exclude=None):
+        bundle = {"text/vnd.graphviz": self.source, "text/plain": repr(self)}
+        svg = self._repr_svg_()
+        if svg is not None:
+            bundle["image/svg+xml"] = svg[max(0, svg.find("<svg")) :]
+        if include:
+            bundle = {k: v for k, v in bundle.items() if k in include}
+        if exclude:
+            bundle = {k: v for k, v in bundle.items() if k not in exclude}
+        return bundle
+
     def to_dict(self):
         return {
             "kind": self.kind,
@@ -726,10 +761,46 @@ def _jaxpr_fine_graph(model, title=None):
     return fine
 
 
-def _jaxpr_scope(model, fine, eqn_ids, env, parent):
+def _name_stack(m):
+    info = getattr(m.eqn, "source_info", None)
+    return getattr(info, "name_stack", "") or ""
+
+
+def _scope_parent(fine, parent, stack, base):
+    """The cluster for ``jax.named_scope`` names ``stack`` ("outer/inner") below
+    ``parent``, made on first use; ``base`` is the enclosing equation's own stack,
+    which equations inside its sub-jaxprs repeat."""
+    if base and (stack == base or stack.startswith(base + "/")):
+        stack = stack[len(base) :].lstrip("/")
+    if not stack:
+        return parent
+    path, root = "", parent or fine.kind_prefix
+    for name in stack.split("/"):
+        path = f"{path}/{name}" if path else name
+        key = f"{root}:scope-{path}"
+        if key not in fine.items:
+            fine.add(
+                _Item(
+                    key,
+                    parent,
+                    _clip(name),
+                    f"jax.named_scope {path!r}",
+                    "gj-scope",
+                    is_group=True,
+                    auto_open=True,
+                    cluster_style="scope",
+                )
+            )
+        parent = key
+    return parent
+
+
+def _jaxpr_scope(model, fine, eqn_ids, env, parent, base=""):
+    scope_root = parent
     for eid in eqn_ids:
         m = model.eqn(eid)
         key = "eqn-" + eid
+        parent = _scope_parent(fine, scope_root, _name_stack(m), base)
         if not m.subjaxprs:
             fine.add(_Item(key, parent, _eqn_label(m), _eqn_tooltip(m), "gj-eqn", member=eid))
             for a in m.eqn.invars:
@@ -778,7 +849,7 @@ def _jaxpr_scope(model, fine, eqn_ids, env, parent):
                 if _is_var(outer):
                     inner[iv] = env.get(outer, ())
                     mapped.add(id(outer))
-            _jaxpr_scope(model, fine, sm.eqns, inner, scope)
+            _jaxpr_scope(model, fine, sm.eqns, inner, scope, _name_stack(m))
             for j, atom in enumerate(_sub_results(m, sm, sub)):
                 if atom is None:
                     continue
@@ -828,7 +899,11 @@ def _sub_label(sm):
 
 
 def _describe_eqn_block(model, fine, chunk):
-    ids = [fine.items[k].member for k in chunk if fine.items[k].member is not None]
+    ids = [  # a named_scope cluster stands for the equations inside it
+        i
+        for k in chunk
+        for i in ([fine.items[k].member] if fine.items[k].member is not None else fine.members(k))
+    ]
     lines = [model.eqn(e).line for e in ids if model.eqn(e).line is not None]
     funcs = list(dict.fromkeys(model.eqn(e).source[2] for e in ids if model.eqn(e).source))
     label = f"eqns {ids[0]}\u2013{ids[-1]}" if ids else "items"
@@ -899,14 +974,17 @@ class _HloBuilder:
             self.drawn.add(module.entry.name)
             self.computation(module.entry, None, None)
 
-    def computation(self, comp, param_env, parent):
-        """Add ``comp``'s instructions; return the producers of its root."""
+    def computation(self, comp, param_env, parent, base=""):
+        """Add ``comp``'s instructions; return the producers of its root. ``base``:
+        the named_scope stack of the instruction that calls ``comp``."""
         env = {}
         fine = self.fine
+        comp_parent = parent
         for ins in comp.instructions:
             if ins.opcode == "parameter" and param_env is not None:
                 env[ins.name] = param_env.get(ins.parameter_number, ())
                 continue
+            parent = _scope_parent(fine, comp_parent, _hlo_name_stack(ins), base)
             operands = [env.get(op, ()) for op in ins.operands]
             key = self.prefix + ins.name
             called = [
@@ -1009,7 +1087,7 @@ class _HloBuilder:
                     )
                 )
             before = len(fine.items)
-            root = self.computation(comps[comp_name], feed, scope)
+            root = self.computation(comps[comp_name], feed, scope, _hlo_name_stack(ins))
             if ins.opcode == "while" and comp_name == _attr_name(ins, "condition"):
                 continue
             made = set(list(fine.items)[before:])
@@ -1048,6 +1126,13 @@ class _HloBuilder:
         if src is not None:
             text += f"\n{src[0]}:{src[1]}"
         return _clip(text, 500)
+
+
+def _hlo_name_stack(ins):
+    """The named_scope names in an instruction's ``op_name`` ("outer/inner/sin.eqn3"
+    -> "outer/inner"); "" for none."""
+    op_name = getattr(ins.metadata, "op_name", None) or ""
+    return op_name.rpartition("/")[0]
 
 
 def _attr_name(ins, key):
