@@ -524,3 +524,32 @@ def test_jax_docstring_examples_print_alike():
             ]
         )
     assert shown[0] == shown[1]
+
+
+@needs_8
+def test_ppermute_negative_indices_and_duplicates():
+    jax, _ = real_jax()
+    x = rand((8, 2), seed=14)
+    both(
+        lambda smap, lax, P, mesh: smap(
+            lambda v: lax.ppermute(v, "d", [(0, -1), (-1, 0)]),
+            mesh=mesh,
+            in_specs=P("d"),
+            out_specs=P("d"),
+        ),
+        x,
+        shape=(8,),
+        names=("d",),
+    )
+    m_e, m_j = meshes((8,), ("d",))
+    for smap, lax, P, mesh in (
+        (jax.shard_map, jax.lax, jax.P, m_j),
+        (engine.shard_map, elax, engine.P, m_e),
+    ):
+        with pytest.raises(ValueError, match="ppermute sources and destinations must be unique"):
+            smap(
+                lambda v: lax.ppermute(v, "d", [(0, 1), (2, 1)]),
+                mesh=mesh,
+                in_specs=P("d"),
+                out_specs=P("d"),
+            )(x)

@@ -337,13 +337,16 @@ def ppermute(x: Any, axis_name: Any, perm: Any) -> Any:
     members no one sends to get zeros."""
     axes = _as_axes(axis_name)
     _check_axis_names(axes, "ppermute")
-    perm = tuple((int(s), int(d)) for s, d in perm)
+    n = axis_size(axes)
+    given = tuple((int(s), int(d)) for s, d in perm)
+    if any(not -n <= i < n for pair in given for i in pair):
+        raise ValueError(
+            f"ppermute indices must lie in [-{n}, {n}) for axis {axis_name}, got {given}"
+        )
+    perm = tuple((s % n, d % n) for s, d in given)  # negative indices count from the end
     srcs, dsts = [s for s, _ in perm], [d for _, d in perm]
     if len(set(srcs)) != len(srcs) or len(set(dsts)) != len(dsts):
-        raise ValueError(f"ppermute sources and destinations must be unique, got {perm}.")
-    n = axis_size(axes)
-    if any(not 0 <= i < n for i in srcs + dsts):
-        raise ValueError(f"ppermute indices must lie in [0, {n}) for axis {axis_name}, got {perm}")
+        raise ValueError(f"ppermute sources and destinations must be unique, got {given}.")
     return tree_util.tree_map(lambda leaf: ppermute_p.bind(leaf, axis_name=axes, perm=perm), x)
 
 
