@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -33,6 +34,7 @@ class State:
     client: Any = None
     preemption_sync_manager: Any = None
     coordinator_address: str | None = None
+    partition_index: int | None = None
 
     def initialize(
         self,
@@ -130,6 +132,8 @@ def initialize(
     heartbeat_timeout_seconds: int = 100,
     shutdown_timeout_seconds: int = 300,
     coordinator_bind_address: str | None = None,
+    slice_index: int | None = None,
+    partition_index: int | None = None,
 ) -> None:
     """Join this process to a job of ``num_processes`` processes whose process 0 serves
     at ``coordinator_address`` ("host:port"). Call it before anything that makes the
@@ -147,6 +151,17 @@ def initialize(
             "the engine detects no clusters (Slurm, MPI, TPU); pass coordinator_address, "
             "num_processes and process_id"
         )
+    if partition_index is None:
+        if slice_index is not None:
+            warnings.warn(
+                "`slice_index` has been deprecated. Please use `partition_index` instead.",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+        partition_index = slice_index
+    if partition_index is None and os.environ.get("JAX_PARTITION_INDEX") is not None:
+        partition_index = int(os.environ["JAX_PARTITION_INDEX"])
+    global_state.partition_index = partition_index  # kept for the program; CPU ignores it
     global_state.initialize(
         coordinator_address,
         num_processes,
@@ -179,16 +194,17 @@ def array_from_process_local_data(sharding: Any, local_data: Any, global_shape=N
 
     from . import core, dtypes
     from .sharding.arrays import host_value, wrap
+    from .sharding.mesh import Mesh
     from .sharding.named import NamedSharding
 
-    if not isinstance(sharding, NamedSharding):
+    if not isinstance(sharding, NamedSharding) or not isinstance(sharding.mesh, Mesh):
         raise TypeError(
-            f"make_array_from_process_local_data across processes needs a NamedSharding, "
-            f"got {sharding!r}"
+            f"make_array_from_process_local_data across processes needs a NamedSharding "
+            f"over a concrete Mesh, got {sharding!r}"
         )
     value = np.asarray(host_value(local_data))
     value = value.astype(dtypes.canonicalize_dtype(value.dtype), copy=False)
-    group = sharding.mesh._group
+    group: Any = sharding.mesh._group
     hlo = sharding._hlo_sharding(value.ndim)
     local = runtime.addressable(group.devices)
     position = {d: p for p, d in enumerate(group.devices)}

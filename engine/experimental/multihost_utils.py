@@ -5,6 +5,7 @@ processes, columns: each process's local devices), as JAX does it."""
 from __future__ import annotations
 
 import zlib
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -46,12 +47,16 @@ def _one_device_array(value: np.ndarray, device) -> Array:
     return Array(buf, core.ShapedArray(value.shape, value.dtype), device, True)
 
 
-def _replicated(x: Array, fun=lambda v: v) -> np.ndarray:
+def _identity(v: Any) -> Any:
+    return v
+
+
+def _replicated(x: Any, fun: Callable[[Any], Any] = _identity) -> np.ndarray:
     """``fun(x)`` computed over x's mesh with a replicated result; this process's copy."""
     from ..jit import jit
     from ..sharding.named import NamedSharding, PartitionSpec
 
-    out = jit(fun, out_shardings=NamedSharding(x.sharding.mesh, PartitionSpec()))(x)
+    out: Any = jit(fun, out_shardings=NamedSharding(x.sharding.mesh, PartitionSpec()))(x)
     return np.asarray(out.addressable_shards[0].data)
 
 
