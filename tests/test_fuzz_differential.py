@@ -188,6 +188,15 @@ def test_jit_of_jvp_with_a_bool_output_returns_float0_tangents():
     assert [np.asarray(o).dtype for o in out] == [np.asarray(r).dtype for r in ref]
 
 
+@pytest.mark.xfail(strict=True, reason="known bug: float0 outputs of a jitted jvp (KNOWN_BUGS)")
+def test_jit_of_jvp_with_an_int_output_returns_float0_tangents():
+    x = np.ones(3, np.float32)
+    ref, out = _both(
+        lambda api, jnp: api.jit(lambda v: api.jvp(lambda y: (y > 0).astype(int), (v,), (v,)))(x)
+    )
+    assert [np.asarray(o).dtype for o in out] == [np.asarray(r).dtype for r in ref]
+
+
 def test_zero_sign_divergence_is_accepted_only_without_jit():
     """False * -2.0: the engine's op-by-op -0.0 against JAX's simplified +0.0 is accepted
     un-jitted, never under jit (where both must give the same bits)."""
