@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from . import core
+from . import core, dtypes
 from .core import ClosedJaxpr
 from .interpreters import batching
 from .interpreters import jaxpr_transforms as jt
@@ -163,7 +163,7 @@ def _shard_map_transpose(cts, *args, jaxpr, in_specs, out_specs, **params):
             lin_specs = [s for s, lin in zip(in_specs, linear) if lin]
             return [
                 par.psum_p.bind(o, axes=unmentioned(s), axis_index_groups=None)
-                if unmentioned(s)
+                if unmentioned(s) and core.get_aval(o).dtype != dtypes.float0
                 else o
                 for o, s in zip(outs, lin_specs)
             ]
