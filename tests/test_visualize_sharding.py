@@ -131,18 +131,27 @@ def _compare_with_jax(fe, fj, args_e, args_j, **jit_kwargs_pair):
     """The engine's view of ``fe`` and JAX's compiled text of ``fj``; asserts the same
     collectives (kind, mesh axes, per-device shape) and the same per-device shapes of
     arguments and results as JAX's arrays."""
-    from visualize.partitioning import count_collectives, partitioning
+    from visualize.partitioning import _annotations, count_collectives, partitioning
 
     engine, _, jax, _ = _libs()
     ekw = {k[2:]: v for k, v in jit_kwargs_pair.items() if k.startswith("e_")}
     jkw = {k[2:]: v for k, v in jit_kwargs_pair.items() if k.startswith("j_")}
     view = partitioning(engine.jit(fe, **ekw), *args_e)
     jitted = jax.jit(fj, **jkw)
-    jtext = jitted.lower(*args_j).compile().as_text()
+    jlowered = jitted.lower(*args_j)
+    jcompiled = jlowered.compile()
+    jtext = jcompiled.as_text()
     assert view.counts() == count_collectives(jtext), (view.counts(), count_collectives(jtext))
     assert _axes_by_kind(view) == _axes_by_kind(jtext)
-    for layout, arg in zip(view.inputs, args_j):
-        assert layout.per_device_shape == arg.addressable_shards[0].data.shape, layout
+    # the same sharding annotations as JAX's StableHLO, read by the same parser
+    want = [
+        (a.where, a.text, a.axes) for a in _annotations(jlowered.as_text(debug_info=True), None)
+    ]
+    assert [(a.where, a.text, a.axes) for a in view.annotations] == want
+    j_in = jax.tree_util.tree_leaves(jcompiled.input_shardings)
+    assert len(view.inputs) == len(j_in) == len(args_j)
+    for layout, sharding, arg in zip(view.inputs, j_in, args_j):
+        assert layout.per_device_shape == sharding.shard_shape(np.shape(arg)), layout
     out_j = jax.tree_util.tree_leaves(jitted(*args_j))
     assert len(view.outputs) == len(out_j)
     for layout, o in zip(view.outputs, out_j):
@@ -224,6 +233,31 @@ def out_shardings_of_partial_sums():
 
 
 @case
+def in_and_out_shardings_some_left_to_xla():
+    engine, enp, jax, jnp = _libs()
+    me, mj = _meshes()
+    x, w = np.ones((8, 16), np.float32), np.ones((16, 4), np.float32)
+
+    def f(a, b):
+        return a @ b, a.sum()
+
+    def named(lib, mesh, *spec):
+        return lib.sharding.NamedSharding(mesh, lib.sharding.PartitionSpec(*spec))
+
+    view = _compare_with_jax(
+        f,
+        f,
+        (x, w),
+        (x, w),
+        e_in_shardings=(None, named(engine, me, "y", None)),
+        j_in_shardings=(None, named(jax, mj, "y", None)),
+        e_out_shardings=(named(engine, me, "x", None), None),
+        j_out_shardings=(named(jax, mj, "x", None), None),
+    )
+    assert [a.where for a in view.annotations] == ["argument 1", "result 0"]
+
+
+@case
 def shard_map_psum_and_ppermute():
     engine, enp, jax, jnp = _libs()
     me, mj = _meshes()
@@ -242,8 +276,12 @@ def shard_map_psum_and_ppermute():
     view = _compare_with_jax(
         f(engine, me), f(jax, mj), (_put(engine, me, x, "x", "y"),), (_put(jax, mj, x, "x", "y"),)
     )
+    manual = [a for a in view.annotations if a.where.startswith("sdy.manual_computation")]
+    assert len(manual) == 1 and manual[0].axes == ("x", "y")
+    assert manual[0].source is not None and manual[0].source[0] == os.path.abspath(__file__)
     kinds = {c.kind: c for c in view.collectives}
     assert kinds["all-reduce"].mesh_axes == ("y",)
+    assert any(a.where.startswith("sdy.manual") for a in kinds["all-reduce"].caused_by)
     assert kinds["collective-permute"].mesh_axes == ("x",)
 
 

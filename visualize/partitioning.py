@@ -162,8 +162,9 @@ def mesh_axes_of_pairs(
 @dataclasses.dataclass
 class Annotation:
     """A sharding annotation in the lowered StableHLO: on an argument or result of
-    ``@main`` (``where`` = 'argument 0', 'result 0') or a ``sdy.sharding_constraint`` op
-    (``where`` = its op id), with the mesh axes it names and its source line."""
+    ``@main`` (``where`` = 'argument 0', 'result 0'), a ``sdy.sharding_constraint`` op or a
+    shard_map's ``sdy.manual_computation`` (``where`` = op name and id), with the mesh
+    axes it names (a shard_map's: its manual axes) and its source line."""
 
     where: str
     text: str
@@ -306,7 +307,15 @@ def _mesh_of(compiled: Any) -> Any:
 
 
 _SDY_DIMS = re.compile(r'"([^"]+)"')
-_ARG_SHARDING = re.compile(r"%arg(\d+): [^{]*?\{[^}]*?sdy\.sharding = (#sdy\.sharding<[^>]*>)")
+_SDY_SHARDING = re.compile(r"#sdy\.sharding<@[^,>]+, \[.*?\]>")
+
+
+def _sdy_annotation(where: str, segment: str, line: int) -> Annotation | None:
+    m = _SDY_SHARDING.search(segment)
+    if m is None:
+        return None
+    axes = tuple(dict.fromkeys(_SDY_DIMS.findall(m.group(0).split("[", 1)[1])))
+    return Annotation(where, m.group(0), axes, None, line)
 
 
 def _annotations(text: str, lowering_info: Any) -> list[Annotation]:
@@ -316,22 +325,30 @@ def _annotations(text: str, lowering_info: Any) -> list[Annotation]:
         if "func.func public @main(" not in line:
             continue
         head, _, results = line.partition(") -> ")
-        for am in _ARG_SHARDING.finditer(head):
-            axes = tuple(dict.fromkeys(_SDY_DIMS.findall(am.group(2).split("[", 1)[1])))
-            out.append(Annotation(f"argument {am.group(1)}", am.group(2), axes, None, no))
-        for i, rm in enumerate(re.finditer(r"tensor<[^>]*>( \{[^}]*\})?", results)):
-            sm = re.search(r"#sdy\.sharding<[^>]*>", rm.group(1) or "")
-            if sm:
-                axes = tuple(dict.fromkeys(_SDY_DIMS.findall(sm.group(0).split("[", 1)[1])))
-                out.append(Annotation(f"result {i}", sm.group(0), axes, None, no))
+        # one segment per argument / result: its type and attribute dictionary
+        for seg in re.split(r"(?=%arg\d+: )", head):
+            m = re.match(r"%arg(\d+): ", seg)
+            a = _sdy_annotation(f"argument {m.group(1)}", seg, no) if m else None
+            if a is not None:
+                out.append(a)
+        for i, seg in enumerate(re.split(r"(?=tensor<)", results)[1:]):
+            a = _sdy_annotation(f"result {i}", seg, no)
+            if a is not None:
+                out.append(a)
         break
     module = parse_mlir_module(text, lowering_info)
     for op in module.ops():
-        if op.name not in ("sdy.sharding_constraint", "sdy.reshard"):
+        if op.name in ("sdy.sharding_constraint", "sdy.reshard"):
+            m = re.search(r"<@\w+, \[.*?\]>", op.text)
+            spec = m.group(0) if m else op.text
+            axes = tuple(dict.fromkeys(_SDY_DIMS.findall(spec)))
+        elif op.name == "sdy.manual_computation":  # a shard_map: its specs and manual axes
+            m = re.search(r"in_shardings=.*?manual_axes=\{[^}]*\}", op.text)
+            spec = m.group(0) if m else op.text
+            manual = re.search(r"manual_axes=\{([^}]*)\}", spec)
+            axes = tuple(_SDY_DIMS.findall(manual.group(1))) if manual else ()
+        else:
             continue
-        m = re.search(r"<@\w+, \[.*?\]>", op.text)
-        spec = m.group(0) if m else op.text
-        axes = tuple(dict.fromkeys(_SDY_DIMS.findall(spec)))
         fl = op.location.file_location()
         source = (fl[0], fl[1]) if fl is not None else None
         out.append(Annotation(f"{op.name} {op.id}", spec, axes, source, op.line))
