@@ -493,6 +493,40 @@ def jit_sharding_errors():
 
 
 @case
+def jit_sharding_argument_errors():
+    engine, _, jax, _ = _libs()
+    em, jm = _meshes()
+    x = np.ones((8, 4), np.float32)
+    es, js = engine.NamedSharding(em, engine.P("x")), jax.NamedSharding(jm, jax.P("x"))
+    for make, phrase in [
+        (
+            lambda lib, s: lib.jit(lambda a, b: a + b, in_shardings=(s,))(x, x),
+            "But pjit in_shardings is the wrong length: got a tuple or list of length 1 for "
+            "an args tuple of length 2",
+        ),
+        (
+            lambda lib, s: lib.jit(lambda a, b: a + b, in_shardings=(s, s))(x, b=x),
+            "pjit does not support kwargs when in_shardings is specified",
+        ),
+        (
+            lambda lib, s: lib.jit(lambda a: a, in_shardings=lib.P("x"))(x),
+            "jit requires a non-empty mesh in context if you are passing `PartitionSpec`s "
+            "to in_shardings",
+        ),
+        (
+            lambda lib, s: lib.jit(lambda a: a, out_shardings=lib.P("x"))(x),
+            "jit requires a non-empty mesh in context if you are passing `PartitionSpec`s "
+            "to out_shardings",
+        ),
+        (
+            lambda lib, s: lib.jit(lambda a: (a, a), out_shardings=(s, s, s))(x),
+            "pjit out_shardings",
+        ),
+    ]:
+        _same_error(lambda: make(engine, es), lambda: make(jax, js), phrase)
+
+
+@case
 def mismatched_meshes_between_arguments():
     engine, enp, jax, jnp = _libs()
     ed, jd = engine.devices(), jax.devices()

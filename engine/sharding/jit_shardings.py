@@ -68,7 +68,7 @@ class SpmdTarget:
         return [None if s is None else self._spec(s) for s in per_leaf]
 
     def _spec(self, s) -> PartitionSpec:
-        s = _as_named(s)
+        s = _as_named(s, "out_shardings")
         if s.mesh._flat_devices != self.mesh._flat_devices:
             raise ValueError(
                 "Received incompatible devices for jitted computation. Got out_shardings "
@@ -82,13 +82,15 @@ def _is_sharding(x) -> bool:
     return x is None or isinstance(x, (Sharding, PartitionSpec))
 
 
-def _as_named(s) -> NamedSharding:
+def _as_named(s, what: str = "in_shardings") -> NamedSharding:
     if isinstance(s, PartitionSpec):
         mesh = get_mesh()
         if mesh is None:
-            raise ValueError(
-                f"jit got the PartitionSpec {s!r} as a sharding but no mesh is set: use "
-                "jax.set_mesh(mesh) or NamedSharding(mesh, spec)"
+            raise RuntimeError(
+                "jit requires a non-empty mesh in context if you are passing "
+                f"`PartitionSpec`s to {what}. You can define a context mesh via "
+                f"`jax.set_mesh(mesh)`. Alternatively, provide `Sharding`s to {what} and "
+                "then the mesh context manager is not required."
             )
         return NamedSharding(mesh, s)
     if not isinstance(s, NamedSharding):
@@ -108,7 +110,8 @@ def _broadcast_prefix(prefix, tree, what: str) -> list:
         subtrees = prefix_tree.flatten_up_to(tree_util.tree_unflatten(tree, [0] * tree.num_leaves))
     except (ValueError, TypeError) as e:
         raise ValueError(
-            f"{what} should be a pytree prefix of the values it describes: {e}"
+            f"pytree structure error: pjit {what} should be a pytree prefix of the "
+            f"values it describes: {e}"
         ) from None
     out = []
     for s, sub in zip(prefix_leaves, subtrees):
@@ -121,9 +124,7 @@ def _in_sharding_leaves(in_shardings, in_tree, n_leaves) -> list:
         return [None] * n_leaves
     args_tree, kwargs_tree = tree_util.treedef_children(in_tree)
     if kwargs_tree.num_leaves and not _is_sharding(in_shardings):
-        raise ValueError(
-            "pjit does not support kwargs when in_shardings is specified (pass them positionally)."
-        )
+        raise ValueError("pjit does not support kwargs when in_shardings is specified.")
     if not _is_sharding(in_shardings) and not isinstance(in_shardings, (tuple, list)):
         in_shardings = (in_shardings,)
     if not _is_sharding(in_shardings):
@@ -131,8 +132,12 @@ def _in_sharding_leaves(in_shardings, in_tree, n_leaves) -> list:
         n_args = len(tree_util.treedef_children(args_tree))
         if len(in_shardings) != n_args:
             raise ValueError(
-                f"jit in_shardings has {len(in_shardings)} entries but the function was "
-                f"called with {n_args} positional arguments"
+                "pjit in_shardings specification must be a tree prefix of the positional "
+                "arguments tuple. In particular, pjit in_shardings must either be a "
+                "Sharding, a PartitionSpec, or a tuple of length equal to the number of "
+                "positional arguments. But pjit in_shardings is the wrong length: got a "
+                f"tuple or list of length {len(in_shardings)} for an args tuple of length "
+                f"{n_args}."
             )
     per_args = _broadcast_prefix(in_shardings, args_tree, "in_shardings")
     return per_args + [None] * kwargs_tree.num_leaves
@@ -187,7 +192,7 @@ def resolve_target(fun, opts, flat, in_tree, avals) -> SpmdTarget | None:
         ]
         if not out_leaves:
             return None
-        mesh = _as_named(out_leaves[0]).mesh
+        mesh = _as_named(out_leaves[0], "out_shardings").mesh
     if not isinstance(mesh, Mesh):
         raise TypeError(f"jit needs shardings over a concrete Mesh, got {mesh!r}")
     ids = [d.id for d in mesh._flat_devices]
