@@ -86,6 +86,8 @@ GRAPH_CSS = """
 .gjx-graph-box svg g.gjx-changed path, .gjx-graph-box svg g.gjx-changed polygon {
   stroke: #d29922; stroke-width: 2.2; }
 .gjx-graph-msg { color: var(--gj-muted); font-family: var(--gj-ui-font); padding: 6px; }
+.gjx-zoom-tools[hidden] { display: none !important; }
+.gjx-zoom-level { color: var(--gj-muted); font-size: 11px; min-width: 3.2em; text-align: right; }
 .gjx-exe-table { border-collapse: collapse; font-family: var(--gj-ui-font); margin: 2px 0 8px; }
 .gjx-exe-table.gjx-exe-table td, .gjx-exe-table.gjx-exe-table th { padding: 1px 8px;
   text-align: left; border: none; border-bottom: 1px solid var(--gj-border); }
@@ -204,6 +206,7 @@ def graph_body(view, uid, *, layout="auto", extra_classes=None, timeout=60):
         "svg.querySelectorAll('[data-hlo-opt],[data-eqn]').forEach(function(g){"
         "var n=g.getAttribute('data-hlo-opt')||g.getAttribute('data-eqn');"
         "if(cfg.extra[n])g.classList.add(cfg.extra[n]);});"
+        "if(window.GlassjaxGraphZoom)GlassjaxGraphZoom.attach(box);"
         "var root=box.closest('.gj-root');if(root&&root.__gjLinker)root.__gjLinker.index={};"
         "box.setAttribute('data-laid-out','browser');"
         "},function(err){target.innerHTML='';var d=document.createElement('div');"
@@ -223,16 +226,37 @@ def graph_pane(
     view, uid, *, title="fusion graph", sub="", layout="auto", extra_classes=None, kind="hlo_opt"
 ):
     """A ``.gj-pane`` holding a graph; ``kind`` is the linker's pane kind of its nodes."""
+    from visualize.graph import graph_zoom_js
+
     body, how = graph_body(view, uid, layout=layout, extra_classes=extra_classes)
     laid = f' data-laid-out="{escape(how)}"' if how != "browser" else ""
+    # zoom controls stay hidden until the script runs (a saved copy has no scripts)
+    zoom_tools = (
+        '<span class="gj-pane-tools gjx-zoom-tools" hidden><span class="gjx-zoom-level"></span>'
+        + "".join(
+            f'<button type="button" class="gj-btn" data-gjx-zoom="{act}" title="{tip}">'
+            f"{text}</button>"
+            for act, text, tip in (
+                ("out", "\u2212", "zoom out (-)"),
+                ("in", "+", "zoom in (+)"),
+                ("fit", "fit", "fit the pane (0); drag to pan, Ctrl+wheel to zoom"),
+                ("one", "1:1", "actual size (1)"),
+            )
+        )
+        + "</span>"
+    )
+    zoom_script = (
+        f"<script>{graph_zoom_js()}\nGlassjaxGraphZoom.attach(document.getElementById("
+        f"{js_string(uid + '-graph')}));</script>"
+    )
     pane = (
         f'<section class="gj-pane gjx-graph-pane" data-kind="{kind}" '
         f'aria-label="{escape(title)}"><div class="gj-pane-head">'
         f'<span class="gj-pane-title">{escape(title)}</span>'
         f'<span class="gj-pane-sub">{escape(sub)}</span>'
-        f'<span class="gj-count" aria-live="polite"></span></div>'
+        f'<span class="gj-count" aria-live="polite"></span>{zoom_tools}</div>'
         f'<div class="gj-code gjx-graph-box" id="{escape(uid)}-graph" tabindex="0"{laid}>'
-        f"{body}</div></section>"
+        f"{body}</div>{zoom_script}</section>"
     )
     return pane, how
 

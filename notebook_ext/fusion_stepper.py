@@ -196,8 +196,10 @@ class FusionStepper(StaticMirror, BuildingWidget, widgets.VBox):
             value=0,
             description="pass",
             continuous_update=False,
+            readout=False,  # the slider's index counts from 0; `counter` says "k of n"
             layout=widgets.Layout(width="420px"),
         )
+        self.counter = widgets.Label("", layout=widgets.Layout(min_width="7em"))
         self.play = widgets.Play(min=0, max=0, value=0, interval=1500, description="play")
         widgets.jslink((self.play, "value"), (self.slider, "value"))
         self.prev_button = widgets.Button(description="\u25c0 prev", layout={"width": "80px"})
@@ -211,7 +213,14 @@ class FusionStepper(StaticMirror, BuildingWidget, widgets.VBox):
         self.children = [
             self.header,
             widgets.HBox(
-                [self.play, self.prev_button, self.slider, self.next_button, self.unchanged_box],
+                [
+                    self.play,
+                    self.prev_button,
+                    self.slider,
+                    self.counter,
+                    self.next_button,
+                    self.unchanged_box,
+                ],
                 layout=widgets.Layout(flex_flow="row wrap", align_items="center"),
             ),
             self.progress_box,
@@ -330,8 +339,14 @@ class FusionStepper(StaticMirror, BuildingWidget, widgets.VBox):
             self.slider.value = min(value, max(0, n - 1))
         finally:
             self._quiet = False
+        self._count()
+
+    def _count(self):
+        n = len(self.visible_steps)
+        self.counter.value = f"{self.slider.value + 1} of {n}" if n else ""
 
     def _on_slider(self, change):
+        self._count()
         if not self._quiet:
             self.render()
 

@@ -1202,6 +1202,12 @@ def graph_layout_js():
     return _static_text("graph_layout.js")
 
 
+def graph_zoom_js():
+    """The browser glue for zoom, pan and fit of a drawn graph (``graph_zoom.js``):
+    ``GlassjaxGraphZoom.attach(box)``; see the file's header."""
+    return resources.files("visualize").joinpath("static/graph_zoom.js").read_text("utf-8")
+
+
 def graphviz_notice():
     """The licence notice to ship beside the bundled layout engine (Apache-2.0 for the
     wrapper, EPL-1.0 for Graphviz, MIT for Expat and the Emscripten runtime)."""
