@@ -16,13 +16,9 @@ import warnings
 from collections.abc import Sequence
 from typing import Any
 
-from jaxlib import xla_client as _xc
-
 from . import runtime
 
 logger = logging.getLogger(__name__)
-
-_jaxlib = _xc._xla
 
 
 class State:
@@ -83,7 +79,7 @@ class State:
             if self.service is not None:
                 raise RuntimeError("distributed.initialize should only be called once.")
             logger.info("Starting the distributed runtime service on %s", bind)
-            self.service = _jaxlib.get_distributed_runtime_service(
+            self.service = runtime.distributed_runtime("get_distributed_runtime_service")(
                 bind,
                 num_processes,
                 heartbeat_timeout=heartbeat_timeout_seconds,
@@ -91,7 +87,7 @@ class State:
             )
         if self.client is not None:
             raise RuntimeError("distributed.initialize should only be called once.")
-        client = _jaxlib.get_distributed_runtime_client(
+        client = runtime.distributed_runtime("get_distributed_runtime_client")(
             coordinator_address,
             process_id,
             init_timeout=initialization_timeout,
@@ -103,7 +99,9 @@ class State:
         self.coordinator_address = coordinator_address
         self.process_id = process_id
         self.num_processes = num_processes
-        self.preemption_sync_manager = _jaxlib.create_preemption_sync_manager()
+        self.preemption_sync_manager = runtime.distributed_runtime(
+            "create_preemption_sync_manager"
+        )()
         self.preemption_sync_manager.initialize(client)
         runtime.set_distributed((client, process_id, num_processes))
 

@@ -265,6 +265,12 @@ def backends_are_initialized() -> bool:
     return _backends is not None
 
 
+def distributed_runtime(name: str):
+    """jaxlib's distributed-runtime entry point ``name`` (get_distributed_runtime_service,
+    get_distributed_runtime_client, create_preemption_sync_manager)."""
+    return _require(xc._xla, name, "distributed runtime")
+
+
 def _make_cpu_client():
     register_lapack_targets()
     n = _cpu_device_count
@@ -276,7 +282,9 @@ def _make_cpu_client():
             distributed_client=client,
             node_id=process_id,
             num_nodes=num_processes,
-            collectives=xc._xla.make_gloo_tcp_collectives(distributed_client=client),
+            collectives=_require(xc._xla, "make_gloo_tcp_collectives", "gloo collectives")(
+                distributed_client=client
+            ),
             num_devices=n,
         )
     if n is None:
