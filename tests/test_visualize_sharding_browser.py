@@ -60,11 +60,26 @@ def _write_pages(folder: str) -> dict:
     with open(path, "w", encoding="utf-8") as fh:
         fh.write(html_document(page, title="sharding"))
     red = [c for c in view.collectives if c.kind == "all-reduce"][0]
+    from visualize.report import report
+
+    def matmul_then_tanh(a, b):
+        c = a @ b
+        return engine.numpy.tanh(c)
+
+    r = report(matmul_then_tanh, xe, b, path=os.path.join(folder, "report.html"), repeats=1)
+    rep_red = [c for c in r.partitioning.collectives if c.kind == "all-reduce"][0]
     shards = {
         s.device.id: [[sl.indices(n)[0] for sl, n in zip(s.index, x.shape)], list(s.data.shape)]
         for s in xj.addressable_shards
     }
-    return {"path": path, "line": red.line, "shards": shards}
+    return {
+        "path": path,
+        "line": red.line,
+        "shards": shards,
+        "report": r.path,
+        "report_collective": rep_red.name,
+        "report_source": f"{rep_red.source[0]}:{rep_red.source[1]}",
+    }
 
 
 @pytest.fixture(scope="module")
@@ -118,6 +133,21 @@ def test_sharding_and_partitioning_views_in_chromium(pages):
             assert "all-reduce(" in target.text_content()
             assert pg.evaluate("location.hash") == f"#part-after-{pages['line']}"
             assert "gjp-coll" in (target.get_attribute("class") or "")
+
+            # in the report, clicking a collective's row lights up its user source line
+            pg.goto(Path(pages["report"]).as_uri())
+            row = pg.locator(f'#gjr-partitioning tr[data-hlo-opt="{pages["report_collective"]}"]')
+            row.scroll_into_view_if_needed()
+            row.click()
+            lit = pg.evaluate(
+                "() => Array.from(document.querySelectorAll("
+                "'.gj-panes > .gj-pane[data-kind=source] .gj-hl'), e => e.dataset.line)"
+            )
+            assert lit == [pages["report_source"]], lit
+            opt = pg.locator(
+                f'.gj-panes > .gj-pane[data-kind=hlo_opt] [data-hlo-opt="{pages["report_collective"]}"]'
+            )
+            assert "gj-hl" in (opt.first.get_attribute("class") or "")
         finally:
             browser.close()
     assert not errors, errors

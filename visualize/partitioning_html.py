@@ -36,6 +36,8 @@ PARTITIONING_CSS = (
 .gjp-code { white-space: pre; overflow: auto; max-height: 420px; border: 1px solid #8886;
   padding: 2px 4px; margin: 0; }
 .gjp-code > span { display: block; }
+.gjp-links { display: block; border: 0; background: none; }
+.gjp-links tr[data-hlo-opt] { cursor: pointer; }
 .gjp-ann { background: #54aeff33; }
 .gjp-coll { background: #d4a72c44; font-weight: 600; }
 .gjp-code > span:target { outline: 2px solid #0969da; }
@@ -168,8 +170,10 @@ def _collectives_html(view: PartitioningView, uid: str) -> str:
         )
     head = ["kind", "instruction", "per-device shape", "mesh axes", "groups (partitions)"]
     head += ["source line", "equation", "annotations naming those axes"]
-    # data-hlo-opt: pages with an optimized-HLO pane link the row to its instruction
-    return _table(head, rows, [f' data-hlo-opt="{_e(c.name)}"' for c in view.collectives])
+    # In a page with Glassjax's linker (the report, the explorer), a pane of the optimized
+    # HLO's kind links each row (data-hlo-opt) to its instruction and source line.
+    table = _table(head, rows, [f' data-hlo-opt="{_e(c.name)}"' for c in view.collectives])
+    return f'<div class="gj-pane gjp-links" data-kind="hlo_opt">{table}</div>'
 
 
 def _annotations_html(view: PartitioningView, uid: str) -> str:
