@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -146,54 +147,88 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _launch(script: Path, *args: str) -> subprocess.Popen:
+def _run_all(runs: dict[str, list[str]], logs: Path) -> None:
+    """Start every run (``name: [script, *args]``) at once and wait for all of them, at
+    most DEADLINE_S in all; whatever happens, none is left running."""
     env = dict(os.environ, PYTHONPATH=str(ROOT), TF_CPP_MIN_LOG_LEVEL="2")
     env.pop("XLA_FLAGS", None)
     env.pop("JAX_NUM_CPU_DEVICES", None)
-    return subprocess.Popen(
-        [sys.executable, str(script), *args],
-        cwd=str(ROOT),
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-
-
-def _run_all(procs: dict[str, subprocess.Popen]) -> dict[str, str]:
-    """Wait for every process (all together, at most DEADLINE_S); kill any left."""
-    logs = {}
+    procs: dict[str, subprocess.Popen] = {}
     start = time.monotonic()
     try:
+        for name, argv in runs.items():
+            with open(logs / f"{name}.log", "w") as log:  # a file: no pipe to fill up
+                procs[name] = subprocess.Popen(
+                    [sys.executable, *argv], cwd=str(ROOT), env=env, stdout=log, stderr=log
+                )
         for name, p in procs.items():
             left = max(1.0, DEADLINE_S - (time.monotonic() - start))
             try:
-                logs[name], _ = p.communicate(timeout=left)
+                p.wait(timeout=left)
             except subprocess.TimeoutExpired:
                 pytest.fail(f"{name} did not finish in {DEADLINE_S} s")
-            assert p.returncode == 0, f"{name} failed:\n{logs[name][-4000:]}"
+            text = (logs / f"{name}.log").read_text()
+            assert p.returncode == 0, f"{name} failed:\n{text[-4000:]}"
     finally:
         for p in procs.values():
             if p.poll() is None:
                 p.kill()
                 p.wait()
-    return logs
+
+
+# ------------------------------------------------------------- initialize's errors
+
+ERRORS = r"""
+import importlib, json, sys
+lib, port, out = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+jax = importlib.import_module(lib)
+seen = []
+
+def attempt(**kw):
+    try:
+        jax.distributed.initialize(**kw)
+        seen.append(None)
+    except Exception as e:
+        seen.append([type(e).__name__, str(e)])
+
+address = f"127.0.0.1:{port}"
+attempt(coordinator_address=address, num_processes=2, process_id=2)
+attempt(coordinator_address=address, num_processes=2, process_id="0")
+attempt(coordinator_address=address, num_processes=1, process_id=0, initialization_timeout=20)
+attempt(coordinator_address=address, num_processes=1, process_id=0)
+seen.append(jax.distributed.is_initialized())
+seen.append([jax.process_index(), jax.process_count(), jax.device_count()])
+jax.distributed.shutdown()
+seen.append(jax.distributed.is_initialized())
+jax.distributed.shutdown()  # a second shutdown does nothing
+attempt(coordinator_address=address, num_processes=1, process_id=0)
+with open(out, "w") as f:
+    json.dump(seen, f)
+"""
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory) -> dict[str, dict]:
+def runs(tmp_path_factory) -> dict[str, Any]:
     tmp = tmp_path_factory.mktemp("distributed")
     script = tmp / "worker.py"
     script.write_text(WORKER)
     port = str(_free_port())
-    out = {name: tmp / f"{name}.json" for name in ("p0", "p1", "single", "jax")}
-    procs = {
-        "p0": _launch(script, "engine", "dist", str(out["p0"]), "0", port),
-        "p1": _launch(script, "engine", "dist", str(out["p1"]), "1", port),
-        "single": _launch(script, "engine", "single", str(out["single"])),
-        "jax": _launch(script, "jax", "single", str(out["jax"])),
-    }
-    _run_all(procs)
+    errors = tmp / "errors.py"
+    errors.write_text(ERRORS)
+    names = ("p0", "p1", "single", "jax", "errors_engine", "errors_jax")
+    out = {name: tmp / f"{name}.json" for name in names}
+    # all at once: the whole file stays well under a minute
+    _run_all(
+        {
+            "p0": [str(script), "engine", "dist", str(out["p0"]), "0", port],
+            "p1": [str(script), "engine", "dist", str(out["p1"]), "1", port],
+            "single": [str(script), "engine", "single", str(out["single"])],
+            "jax": [str(script), "jax", "single", str(out["jax"])],
+            "errors_engine": [str(errors), "engine", str(_free_port()), str(out["errors_engine"])],
+            "errors_jax": [str(errors), "jax", str(_free_port()), str(out["errors_jax"])],
+        },
+        tmp,
+    )
     return {name: json.loads(path.read_text()) for name, path in out.items()}
 
 
@@ -279,44 +314,8 @@ def test_multihost_utils_across_processes(runs):
         assert facts["broadcast_from_1"] == [1, 1]
 
 
-# ------------------------------------------------------------- initialize's errors
-
-ERRORS = r"""
-import importlib, json, sys
-lib, port, out = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-jax = importlib.import_module(lib)
-seen = []
-
-def attempt(**kw):
-    try:
-        jax.distributed.initialize(**kw)
-        seen.append(None)
-    except Exception as e:
-        seen.append([type(e).__name__, str(e)])
-
-address = f"127.0.0.1:{port}"
-attempt(coordinator_address=address, num_processes=2, process_id=2)
-attempt(coordinator_address=address, num_processes=2, process_id="0")
-attempt(coordinator_address=address, num_processes=1, process_id=0, initialization_timeout=20)
-attempt(coordinator_address=address, num_processes=1, process_id=0)
-seen.append(jax.distributed.is_initialized())
-seen.append([jax.process_index(), jax.process_count(), jax.device_count()])
-jax.distributed.shutdown()
-seen.append(jax.distributed.is_initialized())
-jax.distributed.shutdown()  # a second shutdown does nothing
-attempt(coordinator_address=address, num_processes=1, process_id=0)
-with open(out, "w") as f:
-    json.dump(seen, f)
-"""
-
-
-def test_initialize_errors_match_jax(tmp_path):
-    script = tmp_path / "errors.py"
-    script.write_text(ERRORS)
-    out = {lib: tmp_path / f"{lib}.json" for lib in ("engine", "jax")}
-    procs = {lib: _launch(script, lib, str(_free_port()), str(path)) for lib, path in out.items()}
-    _run_all(procs)
-    engine_seen, jax_seen = (json.loads(out[lib].read_text()) for lib in ("engine", "jax"))
+def test_initialize_errors_match_jax(runs):
+    engine_seen, jax_seen = runs["errors_engine"], runs["errors_jax"]
     phrases = [
         "process_id < num_processes",
         "process_id must be a nonnegative int",
