@@ -363,7 +363,7 @@ def partitioning_pane(view, uid):
         f'<span class="gj-pane-sub">{escape(sub)}</span>'
         f'<span class="gj-count" aria-live="polite"></span></div>'
         f'<div class="gj-code" tabindex="0" style="white-space:normal">'
-        f"{partitioning_html(view, uid=uid + '-part')}</div></section>"
+        f"{partitioning_html(view, uid=uid + '-part', max_module_lines=1500)}</div></section>"
     )
 
 

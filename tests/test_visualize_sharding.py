@@ -404,6 +404,9 @@ def partitioning_html_escapes_and_links():
     assert 'class="gjp-coll"' in page and 'class="gjp-ann"' in page
     assert "spmd-partitioning" in page
     assert 'class="gjp-root"' in view._repr_html_()
+    short = partitioning_html(view, uid="q", max_module_lines=3)
+    assert "more lines" in short and 'id="q-after-3"' not in short
+    assert f'href="#q-after-{red.line}"' not in short  # no link to a line not shown
 
 
 @case

@@ -83,15 +83,15 @@ def _groups(c: Collective) -> str:
     return f"<code>{_e(shown or 'all partitions')}{_e(more)}</code>"
 
 
-def _code(text: str, uid: str, side: str, marks: dict[int, str]) -> str:
+def _code(text: str, uid: str, side: str, marks: dict[int, str], limit: int) -> str:
     lines = text.splitlines()
     out = [f'<pre class="gjp-code" id="{uid}-{side}">']
-    for no, line in enumerate(lines[:MAX_MODULE_LINES]):
+    for no, line in enumerate(lines[:limit]):
         cls = marks.get(no)
         attr = f' class="{cls}"' if cls else ""
         out.append(f'<span id="{uid}-{side}-{no}"{attr}>{_e(line) or " "}</span>')
-    if len(lines) > MAX_MODULE_LINES:
-        out.append(f"<span>\u2026 {len(lines) - MAX_MODULE_LINES} more lines</span>")
+    if len(lines) > limit:
+        out.append(f"<span>\u2026 {len(lines) - limit} more lines</span>")
     out.append("</pre>")
     return "".join(out)
 
@@ -112,8 +112,8 @@ def _diff(text: str) -> str:
     return "".join(out)
 
 
-def _link(uid: str, side: str, line: int | None, text: str) -> str:
-    if line is None:
+def _link(uid: str, side: str, line: int | None, text: str, limit: int) -> str:
+    if line is None or line >= limit:  # no line, or one past what the page shows
         return _e(text)
     return f'<a href="#{uid}-{side}-{line}"><code>{_e(text)}</code></a>'
 
@@ -150,16 +150,16 @@ def _layouts_html(view: PartitioningView, uid: str) -> str:
     return table + f'<div class="gjp-layouts">{"".join(views)}</div>'
 
 
-def _collectives_html(view: PartitioningView, uid: str) -> str:
+def _collectives_html(view: PartitioningView, uid: str, limit: int) -> str:
     if not view.collectives:
         return "<p>XLA inserted no collectives: every device computes its blocks alone.</p>"
     rows = []
     for c in view.collectives:
-        causes = ", ".join(_link(uid, "before", a.line, a.where) for a in c.caused_by)
+        causes = ", ".join(_link(uid, "before", a.line, a.where, limit) for a in c.caused_by)
         rows.append(
             [
                 f'<span class="gjp-badge">{_e(c.kind)}</span>',
-                _link(uid, "after", c.line, c.name),
+                _link(uid, "after", c.line, c.name, limit),
                 f"<code>{_e(c.shape)}</code>",
                 _e(", ".join(c.mesh_axes) if c.mesh_axes else "\u2014"),
                 _groups(c),
@@ -176,12 +176,12 @@ def _collectives_html(view: PartitioningView, uid: str) -> str:
     return f'<div class="gj-pane gjp-links" data-kind="hlo_opt">{table}</div>'
 
 
-def _annotations_html(view: PartitioningView, uid: str) -> str:
+def _annotations_html(view: PartitioningView, uid: str, limit: int) -> str:
     if not view.annotations:
         return "<p>No sharding annotations: XLA chose every layout.</p>"
     rows = [
         [
-            _link(uid, "before", a.line, a.where),
+            _link(uid, "before", a.line, a.where, limit),
             f"<code>{_e(a.text)}</code>",
             _e(", ".join(a.axes) or "replicated"),
             _source(a.source),
@@ -209,10 +209,16 @@ def _passes_html(view: PartitioningView) -> str:
 
 
 def partitioning_html(
-    view: PartitioningView, *, uid: str | None = None, styles: bool = True
+    view: PartitioningView,
+    *,
+    uid: str | None = None,
+    styles: bool = True,
+    max_module_lines: int = MAX_MODULE_LINES,
 ) -> str:
     """The view as one HTML fragment (all user text escaped). ``styles=False`` leaves out
-    the ``<style>`` block (``PARTITIONING_CSS``), for pages that include it once."""
+    the ``<style>`` block (``PARTITIONING_CSS``), for pages that include it once;
+    ``max_module_lines``: lines shown of each module (pages that show the modules in
+    full elsewhere keep this small)."""
     uid = uid or f"gjp-{next(_uids)}"
     mesh = ", ".join(f"{n}={k}" for n, k in zip(view.axis_names, view.axis_sizes))
     counts = view.counts()
@@ -228,12 +234,12 @@ def partitioning_html(
         f"<p><b>jit({_e(view.fun_name)})</b> over {view.num_partitions} partitions"
         f"{f' (mesh {_e(mesh)})' if mesh else ''}: {badges or 'no collectives'}</p>"
         f"<h3>Arrays: global and per-device shapes</h3>{_layouts_html(view, uid)}"
-        f"<h3>Sharding annotations (lowered StableHLO)</h3>{_annotations_html(view, uid)}"
-        f"<h3>Collectives XLA inserted</h3>{_collectives_html(view, uid)}"
+        f"<h3>Sharding annotations (lowered StableHLO)</h3>{_annotations_html(view, uid, max_module_lines)}"
+        f"<h3>Collectives XLA inserted</h3>{_collectives_html(view, uid, max_module_lines)}"
         f'<h3>Before and after partitioning</h3><div class="gjp-panes">'
         f"<div><b>StableHLO with sharding annotations</b>"
-        f"{_code(view.before, uid, 'before', before_marks)}</div>"
+        f"{_code(view.before, uid, 'before', before_marks, max_module_lines)}</div>"
         f"<div><b>XLA's partitioned, optimized HLO (per-device shapes)</b>"
-        f"{_code(view.after, uid, 'after', after_marks)}</div></div>"
+        f"{_code(view.after, uid, 'after', after_marks, max_module_lines)}</div></div>"
         f"<h3>Partitioner passes</h3>{_passes_html(view)}</div>"
     )

@@ -208,7 +208,7 @@ def _partitioning_section(view):
     return _section(
         "gjr-partitioning",
         "SPMD partitioning",
-        partitioning_html(view, uid="gjr-part"),
+        partitioning_html(view, uid="gjr-part", max_module_lines=1500),
         sub=f"{view.num_partitions} partitions; {counts}",
     )
 
