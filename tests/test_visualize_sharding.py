@@ -131,7 +131,7 @@ def _compare_with_jax(fe, fj, args_e, args_j, **jit_kwargs_pair):
     """The engine's view of ``fe`` and JAX's compiled text of ``fj``; asserts the same
     collectives (kind, mesh axes, per-device shape) and the same per-device shapes of
     arguments and results as JAX's arrays."""
-    from visualize.partitioning import _annotations, count_collectives, partitioning
+    from visualize.partitioning import count_collectives, partitioning, sharding_annotations
 
     engine, _, jax, _ = _libs()
     ekw = {k[2:]: v for k, v in jit_kwargs_pair.items() if k.startswith("e_")}
@@ -145,7 +145,8 @@ def _compare_with_jax(fe, fj, args_e, args_j, **jit_kwargs_pair):
     assert _axes_by_kind(view) == _axes_by_kind(jtext)
     # the same sharding annotations as JAX's StableHLO, read by the same parser
     want = [
-        (a.where, a.text, a.axes) for a in _annotations(jlowered.as_text(debug_info=True), None)
+        (a.where, a.text, a.axes)
+        for a in sharding_annotations(jlowered.as_text(debug_info=True), None)
     ]
     assert [(a.where, a.text, a.axes) for a in view.annotations] == want
     j_in = jax.tree_util.tree_leaves(jcompiled.input_shardings)

@@ -226,7 +226,9 @@ class PartitioningView:
         self.mesh = _mesh_of(compiled)
         self.axis_names = tuple(self.mesh.axis_names) if self.mesh is not None else ()
         self.axis_sizes = tuple(self.mesh.shape.values()) if self.mesh is not None else ()
-        self.annotations = _annotations(self.before, getattr(lowered, "lowering_info", None))
+        self.annotations = sharding_annotations(
+            self.before, getattr(lowered, "lowering_info", None)
+        )
         self.inputs, self.outputs = _layouts(compiled, self.module)
         found = [self._collective(i) for i in self.module.instructions()]
         self.collectives: list[Collective] = [c for c in found if c is not None]
@@ -318,7 +320,10 @@ def _sdy_annotation(where: str, segment: str, line: int) -> Annotation | None:
     return Annotation(where, m.group(0), axes, None, line)
 
 
-def _annotations(text: str, lowering_info: Any) -> list[Annotation]:
+def sharding_annotations(text: str, lowering_info: Any = None) -> list[Annotation]:
+    """The sharding annotations of a StableHLO module's text (with debug info, for
+    source lines): ``@main``'s argument and result ``sdy.sharding``, sharding
+    constraints and reshards, and shard_maps' manual computations."""
     out: list[Annotation] = []
     lines = text.splitlines()
     for no, line in enumerate(lines):
