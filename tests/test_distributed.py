@@ -150,7 +150,8 @@ def _free_port() -> int:
 def _run_all(runs: dict[str, list[str]], logs: Path) -> None:
     """Start every run (``name: [script, *args]``) at once and wait for all of them, at
     most DEADLINE_S in all; whatever happens, none is left running."""
-    env = dict(os.environ, PYTHONPATH=str(ROOT), TF_CPP_MIN_LOG_LEVEL="2")
+    # CPU only: on a GPU machine both processes would otherwise share its one GPU
+    env = dict(os.environ, PYTHONPATH=str(ROOT), TF_CPP_MIN_LOG_LEVEL="2", JAX_PLATFORMS="cpu")
     env.pop("XLA_FLAGS", None)
     env.pop("JAX_NUM_CPU_DEVICES", None)
     procs: dict[str, subprocess.Popen] = {}
