@@ -6,6 +6,10 @@ made as one node of the job with gloo TCP collectives (``runtime.set_distributed
 ``devices()`` lists every process's devices and XLA's collectives cross processes.
 Nothing here is home-made: the service, client, topology exchange and collectives are
 jaxlib's.
+
+Not yet: GPU/TPU clients joined to the job (only the CPU client is; a GPU plugin's
+client stays one-process), ``local_device_ids``, and cluster auto-detection (Slurm, MPI,
+TPU); these raise NotImplementedError or act as one process.
 """
 
 from __future__ import annotations
