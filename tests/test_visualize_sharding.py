@@ -259,6 +259,47 @@ def in_and_out_shardings_some_left_to_xla():
 
 
 @case
+def data_parallel_mlp_grad_step():
+    engine, enp, jax, jnp = _libs()
+    me, mj = _meshes()
+    r = np.random.RandomState(0)
+    w1, w2 = r.randn(16, 32).astype(np.float32), r.randn(32, 4).astype(np.float32)
+    x, y = r.randn(64, 16).astype(np.float32), r.randn(64, 4).astype(np.float32)
+
+    def step(lib, np_):
+        def loss(params, x, y):
+            h = np_.tanh(x @ params[0])
+            return np_.mean((h @ params[1] - y) ** 2)
+
+        def train(params, x, y):
+            g = lib.grad(loss)(params, x, y)
+            return [p - 0.1 * d for p, d in zip(params, g)]
+
+        return train
+
+    def args(lib, mesh):
+        return (
+            [_put(lib, mesh, w1, None, None), _put(lib, mesh, w2, None, None)],
+            _put(lib, mesh, x, ("x", "y"), None),
+            _put(lib, mesh, y, ("x", "y"), None),
+        )
+
+    ae, aj = args(engine, me), args(jax, mj)
+    from visualize.partitioning import count_collectives, partitioning
+
+    view = partitioning(engine.jit(step(engine, enp)), *ae)
+    jitted = jax.jit(step(jax, jnp))
+    jtext = jitted.lower(*aj).compile().as_text()
+    assert view.counts() == count_collectives(jtext), (view.counts(), count_collectives(jtext))
+    assert _axes_by_kind(view) == _axes_by_kind(jtext)
+    assert view.counts().get("all-reduce", 0) >= 1
+    # the gradient's all-reduce spans the whole batch axis and comes from the user's loss
+    assert all(c.mesh_axes == ("x", "y") for c in view.collectives if c.kind == "all-reduce")
+    assert all(c.source and c.source[0] == os.path.abspath(__file__) for c in view.collectives)
+    assert [a.per_device_shape for a in view.inputs] == [(16, 32), (32, 4), (8, 16), (8, 4)]
+
+
+@case
 def shard_map_psum_and_ppermute():
     engine, enp, jax, jnp = _libs()
     me, mj = _meshes()
