@@ -1344,7 +1344,7 @@ def hlo_of_buffer(buf):
 
 def hlo_device_indices(hlo, shape) -> dict:
     """{position in the device tuple: index (tuple of slices)} of the block each device
-    holds under ``hlo``; only even splits (what the engine's shardings allow)."""
+    holds under ``hlo`` (XLA's tiles: ceil(n / parts) long, the last ones shorter)."""
     shape = tuple(shape)
     if hlo.is_replicated():
         return None
@@ -1360,8 +1360,9 @@ def hlo_device_indices(hlo, shape) -> dict:
             if parts == 1:
                 index.append(slice(None))
             else:
-                block = n // parts
-                index.append(slice(tile[d] * block, (tile[d] + 1) * block))
+                block = -(-n // parts)
+                start = min(tile[d] * block, n)
+                index.append(slice(start, min(start + block, n)))
         out[int(positions[tile])] = tuple(index)
     return out
 

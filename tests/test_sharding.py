@@ -522,6 +522,10 @@ def jit_sharding_argument_errors():
             lambda lib, s: lib.jit(lambda a: (a, a), out_shardings=(s, s, s))(x),
             "pjit out_shardings",
         ),
+        (
+            lambda lib, s: lib.jit(lambda a: a[:6], out_shardings=s)(x),
+            "implies that array axis 0 is partitioned 4 times, but the dimension size is 6",
+        ),
     ]:
         _same_error(lambda: make(engine, es), lambda: make(jax, js), phrase)
 

@@ -65,10 +65,13 @@ class SpmdTarget:
         if self.out_shardings is None:
             return [None] * len(out_avals)
         per_leaf = _broadcast_prefix(self.out_shardings, out_tree, "out_shardings")
-        return [None if s is None else self._spec(s) for s in per_leaf]
+        return [None if s is None else self._spec(s, a) for s, a in zip(per_leaf, out_avals)]
 
-    def _spec(self, s) -> PartitionSpec:
+    def _spec(self, s, aval) -> PartitionSpec:
         s = _as_named(s, "out_shardings")
+        if len(s.spec) > len(aval.shape):
+            _rank_error(s, aval)
+        _check_divisible(s, aval)
         if s.mesh._flat_devices != self.mesh._flat_devices:
             raise ValueError(
                 "Received incompatible devices for jitted computation. Got out_shardings "
