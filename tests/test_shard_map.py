@@ -477,17 +477,23 @@ def test_jaxpr_text_matches_jax_without_vma_types():
 
     def make(smap, lax, P, mesh):
         def body(v):
-            return lax.psum(v * lax.axis_index("j"), "i"), lax.all_gather(v, "j", tiled=True)
+            return (
+                lax.psum(v * lax.axis_index("j"), "i"),
+                lax.all_gather(v, "j", tiled=True),
+                lax.all_to_all(v, "j", 0, 0, tiled=True),
+                lax.psum_scatter(v, "j", scatter_dimension=1, tiled=True),
+                lax.ppermute(lax.pmax(v, "j"), "i", [(0, 1), (1, 0)]),
+            )
 
-        return smap(
-            body,
-            mesh=mesh,
-            in_specs=P("i", "j"),
-            out_specs=(P(None, "j"), P("i")),
-            check_vma=False,
-        )
+        outs = (P(None, "j"), P("i"), P("i", "j"), P("i", "j"), P("i", "j"))
+        return smap(body, mesh=mesh, in_specs=P("i", "j"), out_specs=outs, check_vma=False)
 
-    ours = str(engine.make_jaxpr(make(engine.shard_map, elax, engine.P, m_e))(x))
+    x = np.ones((8, 8), np.float32)
+    engine.config.update("jax_enable_checks", True)  # every traced jaxpr type-checked
+    try:
+        ours = str(engine.make_jaxpr(make(engine.shard_map, elax, engine.P, m_e))(x))
+    finally:
+        engine.config.update("jax_enable_checks", False)
     theirs = str(jax.make_jaxpr(make(jax.shard_map, jax.lax, jax.P, m_j))(x))
     assert ours == theirs, (ours, theirs)
 

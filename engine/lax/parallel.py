@@ -600,35 +600,46 @@ def psum_scatter(
 # ---------------------------------------------------------------------------- all_to_all
 
 
-class _AxisEnvPrimitive(Primitive):
-    """A primitive whose shape rule reads the named axes' sizes (not in its params, as
-    in JAX): its answers depend on more than avals and params, so none is memoized."""
-
-    def abstract_eval(self, *avals, **params):
-        return self.abstract_eval_rule(*avals, **params)
-
-
-all_to_all_p = _AxisEnvPrimitive("all_to_all")
+all_to_all_p = Primitive("all_to_all")
 all_to_all_p.def_impl(_impl_outside("all_to_all"))
+# The group size is a param (JAX reads it from the axis environment instead) so that the
+# shape rule depends on params and avals only; it is not printed, as JAX prints none.
+all_to_all_p.pp_params = lambda p: {
+    "axis_index_groups": p["axis_index_groups"],
+    "axis_name": p["axis_name"][0] if len(p["axis_name"]) == 1 else p["axis_name"],
+    "concat_axis": p["concat_axis"],
+    "split_axis": p["split_axis"],
+    "tiled": p["tiled"],
+}
 
 
 @all_to_all_p.def_abstract_eval
-def _all_to_all_abstract_eval(x, *, split_axis, concat_axis, axis_name, axis_index_groups, tiled):
-    if axis_index_groups is not None:
-        n = len(axis_index_groups[0])
-    else:
-        n = math.prod(batching.axis_frame_size(a) or 1 for a in axis_name)
+def _all_to_all_abstract_eval(
+    x, *, split_axis, concat_axis, axis_name, axis_index_groups, axis_size, tiled
+):
     shape = list(x.shape)
-    shape[split_axis] //= n
-    shape[concat_axis] *= n
+    shape[split_axis] //= axis_size
+    shape[concat_axis] *= axis_size
     return x.update(shape=tuple(shape))
 
 
 def _all_to_all_rule(
-    size, frame, vals, dims, *, split_axis, concat_axis, axis_name, axis_index_groups, tiled
+    size,
+    frame,
+    vals,
+    dims,
+    *,
+    split_axis,
+    concat_axis,
+    axis_name,
+    axis_index_groups,
+    axis_size,
+    tiled,
 ):
     (x,), (d,) = vals, dims
-    params = dict(axis_name=axis_name, axis_index_groups=axis_index_groups, tiled=tiled)
+    params = dict(
+        axis_name=axis_name, axis_index_groups=axis_index_groups, axis_size=axis_size, tiled=tiled
+    )
     if frame not in axis_name:
         return all_to_all_p.bind(
             x,
@@ -655,17 +666,8 @@ def _all_to_all_rule(
 batching.collective_batchers[all_to_all_p] = (_collective_axes("axis_name"), _all_to_all_rule)
 
 
-def _all_to_all_transpose(ct, x, *, split_axis, concat_axis, axis_name, axis_index_groups, tiled):
-    return [
-        all_to_all_p.bind(
-            ct,
-            split_axis=concat_axis,
-            concat_axis=split_axis,
-            axis_name=axis_name,
-            axis_index_groups=axis_index_groups,
-            tiled=tiled,
-        )
-    ]
+def _all_to_all_transpose(ct, x, *, split_axis, concat_axis, **params):
+    return [all_to_all_p.bind(ct, split_axis=concat_axis, concat_axis=split_axis, **params)]
 
 
 deflinear(all_to_all_p, _all_to_all_transpose)
@@ -716,6 +718,7 @@ def all_to_all(
             concat_axis=concat_axis,
             axis_name=axes,
             axis_index_groups=groups,
+            axis_size=n,
             tiled=tiled,
         )
         if not tiled and split_axis != concat_axis:

@@ -184,7 +184,9 @@ def _reduce_scatter_lowering(
 
 
 @all_to_all_p.def_lowering
-def _all_to_all_lowering(ctx, x, *, split_axis, concat_axis, axis_name, axis_index_groups, tiled):
+def _all_to_all_lowering(
+    ctx, x, *, split_axis, concat_axis, axis_name, axis_index_groups, axis_size, tiled
+):
     groups = _replica_groups(axis_name, "all_to_all", axis_index_groups)
     op = hlo.AllToAllOp(
         [x],
