@@ -367,11 +367,24 @@ def _cond_batch(size, vals, dims, branches):
         bb = [_batch_jaxpr_nz(b, size, odims, [True] * n_out)[0] for b in branches]
         bb, consts = _join_consts(bb)
         return cond_p.bind(index, *consts, *ops, branches=tuple(bb)), [0] * n_out
-    # a batched index: run every branch, then select elementwise
+    # a batched index: run every branch on the whole batch, then select elementwise. As
+    # in JAX, branch i sees the elements that take another branch through stop_gradient,
+    # so an untaken branch adds nothing to a gradient (log's 1/x at x = 0 stays out).
+    from .logic import eq
+    from .misc import stop_gradient
+
     index = batching.move_batch_axis(size, idim, 0, index)
-    per_branch = [
-        batching.batch_flat(core.jaxpr_as_fun(b), size, ops, odims, [0] * n_out) for b in branches
-    ]
+    ops = [batching.bdim_at_front(size, x, d) for x, d in zip(ops, odims)]
+    per_branch = []
+    for i, b in enumerate(branches):
+        taken = eq(index, np.array(i, core.get_aval(index).dtype))
+        masked = []
+        for x in ops:
+            stopped = stop_gradient(x)
+            masked.append(select_n(_bcast_to(taken, x), stopped, x))
+        per_branch.append(
+            batching.batch_flat(core.jaxpr_as_fun(b), size, masked, [0] * len(ops), [0] * n_out)
+        )
     outs = []
     for k in range(n_out):
         cases = [pb[k] for pb in per_branch]
@@ -379,6 +392,13 @@ def _cond_batch(size, vals, dims, branches):
         which = broadcast_in_dim(index, shape, (0,))
         outs.append(select_n(which, *cases))
     return outs, [0] * n_out
+
+
+def _bcast_to(pred, x):
+    from .structural import broadcast_in_dim
+
+    shape = core.get_aval(x).shape
+    return pred if len(shape) == 1 else broadcast_in_dim(pred, shape, (0,))
 
 
 cond_p.def_batch(_cond_batch)
