@@ -230,6 +230,9 @@ def test_jit_and_vmap_of_shard_map_and_vmap_inside():
     assert_close(engine.vmap(f_e)(xs), jax.vmap(f_j)(xs))
     xt = np.ascontiguousarray(xs.transpose(1, 0, 2))
     assert_close(engine.vmap(f_e, in_axes=1)(xt), jax.vmap(f_j, in_axes=1)(xt))
+    assert_close(
+        engine.vmap(f_e, in_axes=1, out_axes=1)(xt), jax.vmap(f_j, in_axes=1, out_axes=1)(xt)
+    )
 
     def inner(smap, lax, P, mesh, vmap):
         body = lambda v: vmap(lambda r: lax.psum(r, "k") + lax.psum(r, "i"), axis_name="k")(v)
