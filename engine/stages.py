@@ -190,7 +190,7 @@ class Compiled:
         self.loaded_from_cache: bool = bool(getattr(exe, "loaded_from_cache", False))
         t = lowered.traced
         device = t.device.group if type(t.device) is SpmdTarget else t.device
-        self._in_shardings = None
+        self._in_shardings: list | None = None
         if type(t.device) is SpmdTarget:  # what XLA chose where inputs were unspecified
             self._in_shardings = input_shardings(t.device, exe, lowered._closed.in_avals)
             nc = len(lowered._consts)
@@ -204,24 +204,26 @@ class Compiled:
             ]
         self.out_avals = lowered._closed.out_avals
         self._execute, self._handlers = exe.fast_call_parts()
-        self._out_shardings = None
+        self._out_shardings: list | None = None
 
     # -- shardings
     def _output_sharding_leaves(self) -> list:
-        if self._out_shardings is None:
+        leaves = self._out_shardings
+        if leaves is None:
             t = self.lowered.traced
             if type(t.device) is SpmdTarget:
-                self._out_shardings = output_shardings(t.device, self._exe, self.out_avals)
+                leaves = output_shardings(t.device, self._exe, self.out_avals)
             else:
-                self._out_shardings = single_device_shardings(t.device, len(self.out_avals))
-        return self._out_shardings
+                leaves = single_device_shardings(t.device, len(self.out_avals))
+            self._out_shardings = leaves
+        return leaves
 
     @property
     def input_shardings(self) -> Any:
         """The sharding of each argument, as ``(args, kwargs)`` like JAX's."""
         t = self.lowered.traced
         if type(t.device) is SpmdTarget:
-            leaves = list(self._in_shardings)
+            leaves = list(self._in_shardings or ())
         else:
             leaves = single_device_shardings(t.device, len(t.in_avals))
         return tree_util.tree_unflatten(t.in_tree, leaves)
@@ -237,7 +239,7 @@ class Compiled:
         t = self.lowered.traced
         target = t.device
         bufs = self._const_bufs + [
-            place(x, s, target.group) for x, s in zip(flat, self._in_shardings)
+            place(x, s, target.group) for x, s in zip(flat, self._in_shardings or ())
         ]
         outs = dispatch.execute(self._exe, flat, bufs)
         return tree_util.tree_unflatten(

@@ -112,7 +112,7 @@ def host_value(x) -> np.ndarray:
     return np.asarray(x)
 
 
-def put(x: Any, sharding: Sharding, *, weak_type: bool | None = None):
+def put(x: Any, sharding: Any, *, weak_type: bool | None = None):
     """``device_put(x, sharding)`` for one leaf."""
     from .. import dispatch
     from ..array import Array
