@@ -1,0 +1,186 @@
+"""Graphs in JupyterLab as a user sees them: the explorer's fusion-graph pane and the
+pass stepper's graph fit the pane when drawn and zoom, pan and fit from their controls
+(checked on the SVG's viewBox and laid-out size), named_scope clusters are drawn, and
+long source and jaxpr lines scroll instead of being cut off (computed styles)."""
+
+import re
+
+from playwright.sync_api import expect
+
+try:
+    import nbformat
+except ImportError:  # the lab_server fixture skips (or fails) and says why
+    nbformat = None
+
+LONG = "a_rather_long_name_for_a_value_so_that_this_line_runs_past_the_pane"
+SETUP = f"""\
+import numpy as np
+import engine as jax
+import engine.numpy as jnp
+import notebook_ext
+
+def mlp(x, w):
+    for i in range(4):
+        with jax.named_scope(f"dense{{i}}"):
+            x = jnp.tanh(x @ w) + jnp.sin(x)
+    {LONG} = x * 2.0 + x * 3.0 + x * 4.0 + x * 5.0 + x * 6.0 + x * 7.0 + x * 8.0 + x * 9.0
+    return jnp.sum({LONG} ** 2)
+
+x = np.ones((4, 8), np.float32)
+w = np.full((8, 8), 0.1, np.float32)
+g = jax.jit(jax.grad(mlp))
+"""
+CELLS = [
+    "%load_ext notebook_ext",
+    SETUP,
+    "notebook_ext.explore(g, x, w, measure=False, layout='tabs',"
+    " panes=['optimized HLO', 'fusion graph'])",
+    "s = notebook_ext.fusion_stepper(g, x, w)\ns",
+]
+KERNEL_IDLE_JS = """() => {
+  const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;
+  const k = w && w.sessionContext && w.sessionContext.session && w.sessionContext.session.kernel;
+  return !!k && k.status === 'idle' && k.connectionStatus === 'connected';
+}"""
+# the drawing's box on screen vs the svg element's: how much of the pane it fills
+FILL_JS = """(svg) => {
+  const s = svg.getBoundingClientRect(), g = svg.querySelector('g.graph').getBoundingClientRect();
+  return {w: g.width / s.width, h: g.height / s.height, svgW: s.width, svgH: s.height};
+}"""
+
+
+def write_notebook(root, name, sources):
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(s) for s in sources]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "python3", "language": "python"}
+    nbformat.write(nb, str(root / name))
+
+
+def run_all_cells(page, n):
+    page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
+    page.wait_for_function(KERNEL_IDLE_JS, timeout=60_000)
+    page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
+    page.wait_for_function(
+        """(n) => {
+          const p = [...document.querySelectorAll('.jp-CodeCell .jp-InputArea-prompt')];
+          return p.length >= n && p.slice(0, n).every(e => /\\[\\d+\\]/.test(e.textContent));
+        }""",
+        arg=n,
+        timeout=120_000,
+    )
+    outputs = page.locator(".jp-OutputArea-output").all_inner_texts()
+    assert not [t for t in outputs if "Traceback" in t], outputs
+
+
+def view_box(svg):
+    return [float(v) for v in svg.get_attribute("viewBox").split()]
+
+
+def check_zoom(page, pane):
+    """Fit on first draw; + and - change the viewBox; a drag pans; fit restores."""
+    box = pane.locator(".gjx-graph-box")
+    expect(box).to_have_attribute("data-zoom", "ready", timeout=90_000)
+    svg = box.locator("svg")
+    tools = pane.locator(".gjx-zoom-tools")
+    expect(tools).to_be_visible()
+    level = pane.locator(".gjx-zoom-level")
+    fitted = view_box(svg)
+    fill = svg.evaluate(FILL_JS)
+    # fitted: the drawing fills the pane's width or height (not a corner of empty space)
+    assert max(fill["w"], fill["h"]) > 0.9, fill
+    assert fill["svgH"] >= 160 and fill["svgW"] > 300, fill
+    assert box.get_attribute("data-zoom-fitted") == "true"
+    fit_level = level.inner_text()
+    assert re.fullmatch(r"\d+%", fit_level)
+
+    pane.locator("[data-gjx-zoom=in]").click()
+    zoomed = view_box(svg)
+    assert zoomed[2] < fitted[2] * 0.85 and zoomed[3] < fitted[3] * 0.85
+    assert level.inner_text() != fit_level
+    assert box.get_attribute("data-zoom-fitted") == "false"
+    g_scale = float(box.get_attribute("data-zoom-scale"))
+
+    bb = svg.bounding_box()
+    page.mouse.move(bb["x"] + bb["width"] / 2, bb["y"] + bb["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(bb["x"] + bb["width"] / 2 - 120, bb["y"] + bb["height"] / 2 - 60, steps=6)
+    page.mouse.up()
+    panned = view_box(svg)
+    assert panned[0] > zoomed[0] and panned[1] > zoomed[1], (zoomed, panned)
+    assert panned[2:] == zoomed[2:]  # a pan keeps the scale
+    # the pan moved the drawing by the pointer's distance, in drawing units
+    assert abs((panned[0] - zoomed[0]) * g_scale * 4 / 3 - 120) < 8
+
+    pane.locator("[data-gjx-zoom=out]").click()
+    assert view_box(svg)[2] > panned[2]
+    pane.locator("[data-gjx-zoom=one]").click()
+    assert box.get_attribute("data-zoom-scale") == "1.000"
+    assert level.inner_text() == "100%"
+    pane.locator("[data-gjx-zoom=fit]").click()
+    assert view_box(svg) == fitted
+    assert level.inner_text() == fit_level
+    return svg
+
+
+def test_graph_panes_zoom_pan_fit_in_lab(lab_server, page, artifacts):
+    write_notebook(lab_server.root, "graphs.ipynb", CELLS)
+    page.goto(lab_server.page_url("graphs.ipynb"))
+    run_all_cells(page, len(CELLS))
+    page.set_viewport_size({"width": 1400, "height": 1600})
+    cells = page.locator(".jp-NotebookPanel:visible .jp-CodeCell")
+
+    # the explorer: open the fusion graph tab
+    explorer = cells.nth(2)
+    explorer.locator(".gj-tab:has-text('fusion graph'):visible").click()
+    pane = explorer.locator("section.gjx-graph-pane:visible")
+    expect(pane).to_be_visible()
+    svg = check_zoom(page, pane)
+    scopes = svg.locator("g.cluster.gj-scope")
+    assert scopes.count() >= 4  # dense0..dense3, drawn as clusters
+    titles = set(scopes.evaluate_all("(gs) => gs.map((g) => g.querySelector('text').textContent)"))
+    assert {"dense0", "dense1", "dense2", "dense3"} <= titles, titles
+    artifacts(explorer, "explorer-graph-fit")
+    pane.locator("[data-gjx-zoom=in]").click()
+    pane.locator("[data-gjx-zoom=in]").click()
+    artifacts(explorer, "explorer-graph-zoomed")
+    pane.locator("[data-gjx-zoom=fit]").click()
+
+    # a drag does not select; a click still does (the linker lights the HLO line)
+    node = svg.locator("g.node[data-hlo-opt]").first
+    node.click()
+    expect(svg.locator("g.gj-sel")).to_have_count(1)
+
+    # the pass stepper: the pass that fused, its graph
+    stepper = cells.nth(3)
+    counter = stepper.locator(".widget-label").filter(has_text=re.compile(r"^\d+ of \d+$"))
+    expect(counter).to_have_text(re.compile(r"^1 of \d+$"), timeout=90_000)
+    n = int(counter.inner_text().split(" of ")[1])
+    stepper.locator("button:has-text('next'):visible").click()
+    expect(counter).to_have_text(f"2 of {n}")
+    pane = stepper.locator("section.gjx-graph-pane:visible")
+    expect(pane).to_be_visible(timeout=60_000)
+    check_zoom(page, pane)
+    artifacts(stepper, "pass-stepper-graph")
+
+    # long lines scroll inside their pane; nothing is cut off (a narrow window)
+    page.set_viewport_size({"width": 760, "height": 1600})
+    for label in ("Source", "jaxpr"):
+        explorer.locator(f".gj-tab:visible:has-text('{label}')").first.click()
+        code = explorer.locator(f"section.gj-pane[aria-label='{label}'] .gj-code:visible").first
+        expect(code).to_be_visible()
+        style = code.evaluate(
+            "(e) => { const s = getComputedStyle(e); return {ox: s.overflowX, ws: s.whiteSpace,"
+            " sw: e.scrollWidth, cw: e.clientWidth}; }"
+        )
+        assert style["ox"] in ("auto", "scroll") or style["ws"] in ("pre-wrap", "break-spaces"), (
+            label,
+            style,
+        )
+        if style["ws"] == "pre":  # scrolls: the long line is wider than the pane
+            assert style["sw"] > style["cw"], (label, style)
+            code.evaluate("(e) => { e.scrollLeft = e.scrollWidth; }")
+            assert code.evaluate("(e) => e.scrollLeft") > 0, label
+        if label == "Source":
+            assert LONG in code.inner_text()
+    artifacts(explorer, "explorer-source-scrolled")
+    page.wait_for_function(KERNEL_IDLE_JS)
