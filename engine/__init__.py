@@ -104,7 +104,7 @@ from .environment import (  # noqa: F401,E402
 )
 from .jit import all_jitted, jit  # noqa: F401
 from .pmap import pmap  # noqa: F401,E402
-from .shard_map import shard_map  # noqa: F401,E402
+from .shard_map import shard_map, smap  # noqa: F401,E402
 from .sharding import NamedSharding, P, make_mesh, reshard, set_mesh  # noqa: F401,E402
 from .sharding.arrays import (  # noqa: F401,E402
     make_array_from_callback,

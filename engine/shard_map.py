@@ -34,7 +34,7 @@ from .sharding import AbstractMesh, Mesh, NamedSharding, P, PartitionSpec, spmd
 from .sharding.constraint import current_lowering_mesh
 from .sharding.mesh import get_mesh
 
-__all__ = ["shard_map", "shard_map_p"]
+__all__ = ["shard_map", "smap", "shard_map_p"]
 
 
 # ---------------------------------------------------------------------------- specs
@@ -318,6 +318,44 @@ def shard_map(
     return wrapped
 
 
+def smap(
+    f: Callable | None = None, /, *, in_axes: Any = Infer, out_axes: Any, axis_name: Any
+) -> Any:
+    """shard_map over one axis of the context mesh, with vmap-style ``in_axes`` and
+    ``out_axes`` (the position of the split axis; None: replicated)."""
+    if f is None:
+        return lambda g: smap(g, in_axes=in_axes, out_axes=out_axes, axis_name=axis_name)
+    if isinstance(axis_name, (list, tuple)):
+        raise TypeError(f"smap axis_name should be a `str` or a `Hashable`, but got {axis_name}")
+    if in_axes is not None and in_axes is not Infer and not isinstance(in_axes, (int, tuple)):
+        raise TypeError(
+            "smap in_axes must be an int, None, jax.sharding.Infer, or a tuple of entries "
+            f"corresponding to the positional arguments passed to the function, but got {in_axes}."
+        )
+    if in_axes is not Infer and not all(
+        isinstance(leaf, int) for leaf in tree_util.tree_leaves(in_axes)
+    ):
+        raise TypeError(
+            "smap in_axes must be an int, None, jax.sharding.Infer, or (nested) container "
+            f"with those types as leaves, but got {in_axes}."
+        )
+    if not all(isinstance(leaf, int) for leaf in tree_util.tree_leaves(out_axes)):
+        raise TypeError(
+            "smap out_axes must be an int, None, or (nested) container with those types as "
+            f"leaves, but got {out_axes}."
+        )
+
+    def to_spec(axis):
+        return P() if axis is None else P(*([None] * axis + [axis_name]))
+
+    is_none = lambda x: x is None  # noqa: E731
+    in_specs = Infer if in_axes is Infer else tree_util.tree_map(to_spec, in_axes, is_leaf=is_none)
+    out_specs = tree_util.tree_map(to_spec, out_axes, is_leaf=is_none)
+    return shard_map(
+        f, in_specs=in_specs, out_specs=out_specs, axis_names={axis_name}, check_vma=True
+    )
+
+
 def _axis_type(mesh: Any, name: Any) -> Any:
     return dict(zip(mesh.axis_names, mesh.axis_types))[name]
 
@@ -598,7 +636,7 @@ def _manual_computation(ctx, args, *, jaxpr, mesh, in_specs, out_specs, manual_a
         ir.Attribute.parse(f"#sdy<manual_axes{{{manual}}}>"),
     )
     block = op.regions[0].blocks.append(*[lowering.ir_type(a) for a in jaxpr.in_avals])
-    with ir.InsertionPoint(block), parallel_lowering.spmd_lowering(mesh):
+    with ir.InsertionPoint(block), parallel_lowering.spmd_lowering(mesh, manual_axes):
         consts = [lowering.constant(np.asarray(c), core.get_aval(c)) for c in jaxpr.consts]
         outs = lowering.jaxpr_subcomp(
             ctx.module_ctx, jaxpr.jaxpr, consts, list(block.arguments), ctx.eqn_path

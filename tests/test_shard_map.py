@@ -562,3 +562,28 @@ def test_ppermute_negative_indices_and_duplicates():
                 in_specs=P("d"),
                 out_specs=P("d"),
             )(x)
+
+
+@needs_8
+def test_smap_and_partial_manual_axis_index():
+    """jax.smap over one axis of the context mesh (the other stays automatic), with
+    axis_index inside (lowered in a nested fully manual computation, as JAX)."""
+    jax, _ = real_jax()
+    x, w = rand((8, 4), seed=15), rand((4,), seed=16)
+    outs = []
+    for lib, lax in ((jax, jax.lax), (engine, elax)):
+        mesh = lib.sharding.Mesh(np.array(lib.devices()).reshape(4, 2), ("i", "j"))
+        with lib.set_mesh(mesh):
+            f = lib.smap(
+                lambda a, b: lax.psum(a * b, "i"), in_axes=(0, None), out_axes=None, axis_name="i"
+            )
+            g = lib.smap(lambda a: a * lax.axis_index("i"), in_axes=1, out_axes=1, axis_name="i")
+            y, z = f(x, w), g(np.ones((2, 8), np.float32))
+            outs.append(
+                (np.asarray(y), np.asarray(z), tuple(y.sharding.spec), tuple(z.sharding.spec))
+            )
+    for a, b in zip(*outs):
+        if isinstance(a, np.ndarray):
+            np.testing.assert_allclose(a, b, rtol=1e-6)
+        else:
+            assert a == b

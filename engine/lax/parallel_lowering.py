@@ -37,19 +37,23 @@ from .parallel import (
 class _SpmdContext(threading.local):
     def __init__(self) -> None:
         self.mesh: Any = None
+        self.manual: frozenset = frozenset()  # the mesh axes manual where lowering now
 
 
 _spmd = _SpmdContext()
 
 
 @contextlib.contextmanager
-def spmd_lowering(mesh: Any) -> Iterator[None]:
-    """Collectives lowered inside talk across ``mesh``'s devices."""
-    prev, _spmd.mesh = _spmd.mesh, mesh
+def spmd_lowering(mesh: Any, manual_axes: Sequence[Any] = ()) -> Iterator[None]:
+    """Collectives lowered inside talk across ``mesh``'s devices (``manual_axes``: the
+    axes the enclosing manual computation made manual, added to those already)."""
+    prev = _spmd.mesh, _spmd.manual
+    _spmd.mesh = mesh
+    _spmd.manual = (_spmd.manual if prev[0] == mesh else frozenset()) | frozenset(manual_axes)
     try:
         yield
     finally:
-        _spmd.mesh = prev
+        _spmd.mesh, _spmd.manual = prev
 
 
 def _lowering_mesh(name: str) -> Any:
@@ -124,6 +128,9 @@ for _prim in (psum_p, pmax_p, pmin_p):
 def _axis_index_value(name: Any) -> Any:
     """This device's index along mesh axis ``name``, from its partition id (int32)."""
     mesh = _lowering_mesh("axis_index")
+    auto = [a for a in mesh.axis_names if a not in _spmd.manual]
+    if auto:  # partition_id means something only where every axis is manual (as JAX)
+        return _in_fully_manual(mesh, auto, lambda: _axis_index_value(name))
     names = list(mesh.axis_names)
     pos = names.index(name)
     stride = math.prod(mesh.axis_sizes[pos + 1 :])
@@ -132,6 +139,28 @@ def _axis_index_value(name: Any) -> Any:
     div = hlo.divide(pid, lowering.constant(np.uint32(stride), u32))
     idx = hlo.remainder(div, lowering.constant(np.uint32(mesh.axis_sizes[pos]), u32))
     return lowering.convert(idx, u32, np.int32)
+
+
+def _in_fully_manual(mesh: Any, auto: Sequence[Any], scalar_fn) -> Any:
+    """``scalar_fn()`` (an int32 scalar, the same on every device of each group) computed
+    inside a nested manual computation over the still automatic mesh axes."""
+    from jaxlib.mlir.dialects import sdy
+
+    from ..sharding.spmd import MESH_NAME
+
+    i32 = lowering.ir_type(ShapedArray((), np.int32))
+    manual = ", ".join(f'"{a}"' for a in auto)
+    op = sdy.ManualComputationOp(
+        [i32],
+        [],
+        ir.Attribute.parse("#sdy.sharding_per_value<[]>"),
+        ir.Attribute.parse(f"#sdy.sharding_per_value<[<@{MESH_NAME}, []>]>"),
+        ir.Attribute.parse(f"#sdy<manual_axes{{{manual}}}>"),
+    )
+    block = op.regions[0].blocks.append()
+    with ir.InsertionPoint(block), spmd_lowering(mesh, auto):
+        sdy.ReturnOp([scalar_fn()])
+    return op.results[0]
 
 
 @axis_index_p.def_lowering
