@@ -187,7 +187,9 @@ def addressable_shards(x) -> list:
         key = tuple((s.start, s.stop) for s in index)
         replica = seen.get(key, 0)
         seen[key] = replica + 1
-        shape = tuple(buf.aval.shape)
+        # from the index, not buf.aval: jaxlib leaves a split-off buffer's aval None
+        # where it cannot import jax
+        shape = tuple(len(range(*s.indices(n))) for s, n in zip(index, x.shape))
         aval = core.ShapedArray(shape, x.dtype, x.weak_type)
         out.append(Shard(device, index, replica, Array(buf, aval, device, True)))
     return out
