@@ -415,6 +415,15 @@ def _mesh_and_axes(mesh: Any, axis_names: Any) -> tuple[Any, frozenset]:
             "shard_map requires a `jax.sharding.Mesh` or a `jax.sharding.AbstractMesh` "
             f"instance for its second argument, but got {mesh} of type {type(mesh)}."
         )
+    context = get_mesh()
+    if context is not None and context is not mesh and _tracing.mesh is None:
+        if context.abstract_mesh != mesh.abstract_mesh:
+            raise ValueError(
+                f"The context mesh {context.abstract_mesh!r} should match the mesh passed "
+                f"to shard_map {mesh!r}"
+            )
+        if isinstance(mesh, AbstractMesh):
+            mesh = context  # the devices of the context mesh run it
     if mesh.empty:
         raise ValueError(f"shard_map requires a non-empty mesh. Got {mesh}")
     if not isinstance(axis_names, (set, frozenset)):

@@ -357,6 +357,22 @@ def test_context_mesh():
     assert_close(got, want)
     with pytest.raises(ValueError, match="The context mesh cannot be empty"):
         engine.shard_map(lambda v: v, in_specs=engine.P(), out_specs=engine.P())(X)
+    # an AbstractMesh runs on the context mesh's devices; another mesh is refused
+    other_e, other_j = meshes((2, 4), ("i", "j"))
+    for lib, lax, mesh, other in ((jax, jax.lax, m_j, other_j), (engine, elax, m_e, other_e)):
+        f = lib.shard_map(
+            lambda v, lax=lax: lax.psum(v, "i"),
+            mesh=mesh.abstract_mesh,
+            in_specs=lib.P("i"),
+            out_specs=lib.P(),
+        )
+        with lib.set_mesh(mesh):
+            for y in (f(X), lib.jit(f)(X)):
+                assert_close(y, want)
+                assert len(y.sharding.mesh.devices.flat) == 8
+        with lib.set_mesh(other):
+            with pytest.raises(ValueError, match="should match the mesh passed to shard_map"):
+                f(X)
 
 
 def _collectives(text):
