@@ -255,3 +255,36 @@ def test_integer_power_with_an_array_exponent_is_strong():
         ref, out = _both(fn)
         assert _dtype_and_weak(out) == _dtype_and_weak(ref)
         np.testing.assert_array_equal(np.asarray(out), np.asarray(ref))
+
+
+@pytest.mark.parametrize(
+    "loop",
+    [
+        lambda api, jnp: api.lax.fori_loop(0, 3, lambda i, c: c + 0.5, 0),
+        lambda api, jnp: api.lax.fori_loop(0, 0, lambda i, c: jnp.tanh(c) * 0.5, 0),
+        lambda api, jnp: api.lax.while_loop(lambda c: c < 3, lambda c: c + 1.5, 0),
+        lambda api, jnp: api.lax.scan(lambda c, x: (c + x, c), 0, jnp.ones(3))[0],
+        lambda api, jnp: api.jit(
+            lambda: api.lax.fori_loop(0, 3, lambda i, c: c + np.float16(0.5), 1)
+        )(),
+        lambda api, jnp: api.grad(lambda x: api.lax.fori_loop(0, 3, lambda i, c: c + x, 0))(2.0),
+    ],
+)
+def test_weak_loop_carry_takes_the_bodys_type(loop):
+    """A weak init carry whose body output has another dtype is promoted (JAX's
+    _promote_weak_typed_input); the engine raised 'carry input and carry output must have
+    equal types'."""
+    ref, out = _both(loop)
+    assert _dtype_and_weak(out) == _dtype_and_weak(ref)
+    np.testing.assert_allclose(np.asarray(out), np.asarray(ref))
+
+
+def test_weak_loop_carry_still_checked_after_promotion():
+    for loop in (
+        lambda api, jnp: api.lax.fori_loop(0, 3, lambda i, c: c.astype("float32") > 1, 0),
+        lambda api, jnp: api.lax.while_loop(lambda c: c < 3, lambda c: (c + 1.5) > 2, 0),
+    ):
+        jx, jnp = real_jax()
+        for api, numpy_module in ((jx, jnp), (engine, ejnp)):
+            with pytest.raises(TypeError, match="carry input and carry output must have equal"):
+                loop(api, numpy_module)

@@ -121,6 +121,11 @@ def _promote_weak_carry(init_avals, out_avals, what):
     """Carry types must match; a weak input may take its output's strong type."""
     new = []
     for a, b in zip(init_avals, out_avals):
+        if a.weak_type and a.shape == b.shape and a.dtype != b.dtype:
+            # a weak init (fori_loop(0, n, lambda i, c: c + 0.5, 0)) takes the promoted
+            # type, as JAX's _promote_weak_typed_input; the caller retraces the body
+            new.append(a.update(dtype=dtypes.result_type(a, b), weak_type=False))
+            continue
         if (a.shape, a.dtype) != (b.shape, b.dtype):
             raise TypeError(
                 f"{what} carry input and carry output must have equal types, but they "
@@ -452,6 +457,7 @@ def while_loop(cond_fun, body_fun, init_val):
             splat=False,
             traced_for="while_loop",
         )
+        _promote_weak_carry(avals, body.out_avals, "while_loop body function")  # match now
     condj, cond_tree = _trace_fun(
         cond_fun,
         in_tree,
@@ -817,6 +823,7 @@ def scan(f, init, xs=None, length=None, reverse=False, unroll=1):
     if new_avals != carry_avals:
         init_flat, carry_avals = _convert_to(init_flat, new_avals), new_avals
         closed, (c_tree, y_tree, nc) = trace(carry_avals)
+        _promote_weak_carry(carry_avals, closed.out_avals[:nc], "scan body function")
     closed, consts = _no_consts(closed)
     outs = scan_p.bind(
         *consts,
