@@ -7,6 +7,8 @@ script) and each test reads its case's outcome."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import re
@@ -693,7 +695,9 @@ def visualize_and_inspect_array_sharding():
             expect.setdefault(key, []).append(d.id)
         got = {b.ranges: list(b.device_ids) for b in sharding_blocks(x.shape, ea.sharding)}
         assert got == {k: sorted(v) for k, v in expect.items()}, spec
-        text = engine.debug.visualize_array_sharding(ea)
+        with contextlib.redirect_stdout(io.StringIO()) as printed:
+            engine.debug.visualize_array_sharding(ea)
+        text = printed.getvalue()
         for ids in got.values():
             assert f"CPU {','.join(map(str, ids))}" in text
         seen_e, seen_j = [], []
