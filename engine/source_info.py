@@ -29,16 +29,36 @@ class SourceInfo:
     """Where an equation came from: the user's file, line and function, and the
     ``named_scope`` names around it (``name_stack``, "outer/inner"; "" when none)."""
 
-    __slots__ = ("file", "line", "function", "name_stack")
+    __slots__ = ("file", "line", "function", "name_stack", "_code", "_lasti")
 
-    def __init__(self, file, line, function, name_stack=""):
+    def __init__(self, file, line, function, name_stack="", code=None, lasti=-1):
         self.file, self.line, self.function = file, line, function
         self.name_stack = name_stack
+        self._code, self._lasti = code, lasti  # the column is computed only when asked for
 
     def in_scope(self, scope):
         """This location inside the named scope ``scope`` (outermost first)."""
         stack = f"{scope}/{self.name_stack}" if self.name_stack else scope
-        return SourceInfo(self.file, self.line, self.function, stack)
+        return SourceInfo(self.file, self.line, self.function, stack, self._code, self._lasti)
+
+    @property
+    def qualname(self):
+        """The function's qualified name (``outer.<locals>.f``), as JAX's summaries give it."""
+        return self._code.co_qualname if self._code is not None else self.function
+
+    @property
+    def column(self):
+        """0-based column where the call on ``line`` starts (as JAX's locations give it),
+        or None when unknown."""
+        if self._code is None or self._lasti < 0:
+            return None
+        positions = _positions.get(self._code)
+        if positions is None:
+            if len(_positions) > 1024:
+                _positions.clear()
+            positions = _positions[self._code] = list(self._code.co_positions())
+        i = self._lasti // 2
+        return positions[i][2] if i < len(positions) else None
 
     def __repr__(self):
         return f"{self.file}:{self.line} ({self.function})"
@@ -56,6 +76,7 @@ class SourceInfo:
 
 
 _internal_cache = {}
+_positions = {}  # code object -> its co_positions(), one entry per 2-byte code unit
 
 
 def _is_internal(filename):
@@ -85,7 +106,7 @@ def user_frame(depth_limit=64):
                 _internal_code.clear()
             internal = _internal_code[code] = _is_internal(code.co_filename)
         if not internal:
-            return SourceInfo(code.co_filename, f.f_lineno, code.co_name)
+            return SourceInfo(code.co_filename, f.f_lineno, code.co_name, "", code, f.f_lasti)
         f = f.f_back
         n += 1
     return None
