@@ -258,3 +258,65 @@ def test_pass_slider_counter_counts_from_one():
     assert s.counter.value == f"{n} of {n}"
     s.show_unchanged = True
     assert s.counter.value == f"{s.position + 1} of {len(s.visible_steps)}"
+
+
+# ---------------------------------------------------------------------------- nbconvert
+
+
+def code_texts(html_text):
+    """The text of every code pane line, as a browser's DOM holds it."""
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup(html_text, features="html.parser")
+    return [el.get_text() for el in soup.select(".gj-code > div, .gj-code .gj-ln")]
+
+
+def test_indentation_survives_nbconverts_html_reserialization():
+    """nbconvert's HTML export re-serializes outputs with BeautifulSoup, which collapses
+    whitespace-only text outside <pre>: a line's indentation before its first token."""
+    pytest.importorskip("bs4")
+    from bs4 import BeautifulSoup
+
+    import visualize
+    from visualize.render_html import highlight_python, stages_html
+
+    def f(x):
+        for _ in range(2):
+            if True:
+                x = enp.sin(x) * 2.0
+        return engine.lax.cond(True, lambda a: a + 1.0, lambda a: a, x)
+
+    stages = visualize.stage_models(f, np.ones(3, np.float32))
+    html_text = stages_html(stages)
+    before = code_texts(html_text)
+    after = code_texts(str(BeautifulSoup(html_text, features="html.parser")))
+    assert after == before
+    indented = [t for t in before if t.startswith("        ")]
+    assert any("x = enp.sin(x) * 2.0" in t for t in indented)
+    assert any(re.match(r" {4}\w+:f32\[3\] = ", t) for t in before)  # jaxpr equations
+    lines = highlight_python("def g():\n    if a:\n        return  b")
+    round_trip = [
+        BeautifulSoup(f"<div>{ln}</div>", features="html.parser").get_text() for ln in lines
+    ]
+    assert round_trip == ["def g():", "    if a:", "        return  b"]
+
+
+def test_nbconvert_export_keeps_indentation(tmp_path):
+    nbformat = pytest.importorskip("nbformat")
+    nbconvert = pytest.importorskip("nbconvert")
+    from visualize.render_html import source_html
+
+    def f(x):
+        if True:
+            y = enp.cos(x)
+        return y
+
+    frag = source_html(f)
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("f")
+    cell.outputs = [nbformat.v4.new_output("display_data", data={"text/html": frag})]
+    nb.cells = [cell]
+    body, _ = nbconvert.HTMLExporter().from_notebook_node(nb)
+    texts = code_texts(body)
+    assert "            y = enp.cos(x)" in texts, texts
+    assert "        if True:" in texts, texts

@@ -217,8 +217,8 @@ def _root(inner, *, uid, theme, table, extra_class="", head="", tail=""):
         f'<div class="gj-root{extra_class}" id="{_e(uid)}"{theme_attr}>',
         f"<style>{page_css()}</style>",
         head,
-        inner,
-        tail,
+        keep_whitespace(inner),
+        keep_whitespace(tail),
     ]
     if table is not None:
         parts.append(_json_script(table))
@@ -893,7 +893,18 @@ def highlight_python(text):
         emit(text[a:b], cls)
         pos = b
     emit(text[pos:], None)
-    return ["".join(parts) for parts in out][: len(lines)]
+    return [keep_whitespace("".join(parts)) for parts in out][: len(lines)]
+
+
+_WS_BEFORE_SPAN = re.compile(r"(^|>)([ \t\n]+)<span\b([^>]*)>")
+
+
+def keep_whitespace(html):
+    """Whitespace between two tags (a line's indentation before its first token) moved
+    into the span that follows it. HTML re-serializers such as BeautifulSoup's, which
+    nbconvert runs over an export, collapse whitespace-only text outside <pre> to one
+    space; inside the span it survives, and with ``white-space: pre`` it looks the same."""
+    return _WS_BEFORE_SPAN.sub(r"\1<span\3>\2", html)
 
 
 _DEF_LINE = re.compile(r"^\s*(?:async\s+)?def\s")

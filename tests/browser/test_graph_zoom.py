@@ -36,6 +36,7 @@ CELLS = [
     "notebook_ext.explore(g, x, w, measure=False, layout='tabs',"
     " panes=['optimized HLO', 'fusion graph'])",
     "s = notebook_ext.fusion_stepper(g, x, w)\ns",
+    "notebook_ext.trace_stepper(mlp, x, w)",
 ]
 KERNEL_IDLE_JS = """() => {
   const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;
@@ -183,4 +184,28 @@ def test_graph_panes_zoom_pan_fit_in_lab(lab_server, page, artifacts):
         if label == "Source":
             assert LONG in code.inner_text()
     artifacts(explorer, "explorer-source-scrolled")
+
+    # the tracing stepper at the long line: its Source and Equation panes scroll too
+    tracer = cells.nth(4)
+    next_button = tracer.locator("button:has-text('Next'):visible")
+    source_line = tracer.locator("section[aria-label='Source'] .gj-ln.gj-st-cur:visible")
+    for _ in range(40):
+        if LONG in source_line.inner_text():
+            break
+        next_button.click()
+        page.wait_for_timeout(150)
+    assert LONG in source_line.inner_text()
+    for label in ("Source", "Equation just emitted"):
+        code = tracer.locator(f"section[aria-label='{label}'] .gj-code:visible").first
+        style = code.evaluate(
+            "(e) => { const s = getComputedStyle(e); return {ox: s.overflowX, ws: s.whiteSpace,"
+            " sw: e.scrollWidth, cw: e.clientWidth}; }"
+        )
+        clipped = code.evaluate(
+            "(e) => { const b = e.getBoundingClientRect(); return [...e.querySelectorAll('*')]"
+            ".some((c) => c.getBoundingClientRect().right > b.right + 1); }"
+        )
+        if clipped:  # wider than the pane: it must scroll to it
+            assert style["ox"] in ("auto", "scroll") and style["sw"] > style["cw"], (label, style)
+    artifacts(tracer, "trace-stepper-long-line")
     page.wait_for_function(KERNEL_IDLE_JS)
