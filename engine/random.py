@@ -452,11 +452,13 @@ def _normal(data, shape, dtype):
 _normal_jit = jit(_normal, static_argnums=(1, 2))
 
 
-def normal(key, shape=(), dtype=None):
+def normal(key, shape=(), dtype=None, *, out_sharding=None):
     """Standard normal floats: sqrt(2) * erfinv(u) for u uniform in (-1, 1)."""
+    from .sharding.constraint import apply_out_sharding
+
     data, _ = _key_data_of("normal", key)
     dtype = _float_dtype("normal", dtype, ("float", "complex"))
-    return _normal_jit(data, _canonical_shape(shape), dtype)
+    return apply_out_sharding(_normal_jit(data, _canonical_shape(shape), dtype), out_sharding)
 
 
 def _truncated_normal(data, lower, upper, shape, dtype):

@@ -72,7 +72,13 @@ def _type_str(x):
     return f"{dtype_of(x).name}[{','.join(str(d) for d in shape_of(x))}]"
 
 
-def matmul(a, b, *, precision=None, preferred_element_type=None):
+def _out_sharding(x, out_sharding):
+    from ..sharding.constraint import apply_out_sharding
+
+    return apply_out_sharding(x, out_sharding)
+
+
+def matmul(a, b, *, precision=None, preferred_element_type=None, out_sharding=None):
     """Matrix product with NumPy's rules: 1-D operands are vectors, leading axes are batch
     axes that broadcast (size-1 batch axes are squeezed, not materialized)."""
     a, b, dtype = _operands("matmul", a, b)
@@ -158,10 +164,10 @@ def matmul(a, b, *, precision=None, preferred_element_type=None):
         perm.append(pos[("b", new_index(b_nd - 1, b_squeeze))])
     if perm != list(range(len(perm))):
         out = lax.transpose(out, tuple(perm))
-    return out
+    return _out_sharding(out, out_sharding)
 
 
-def dot(a, b, *, precision=None, preferred_element_type=None):
+def dot(a, b, *, precision=None, preferred_element_type=None, out_sharding=None):
     """NumPy's dot: scalars multiply, otherwise the last axis of ``a`` meets the
     second-to-last of ``b`` (its only axis if 1-D)."""
     a, b, dtype = _operands("dot", a, b)
@@ -175,7 +181,7 @@ def dot(a, b, *, precision=None, preferred_element_type=None):
         contract = ((), ())
     else:
         contract = ((a_nd - 1,), (max(b_nd - 2, 0),))
-    return _dot_general(a, b, contract, ((), ()), precision, pref)
+    return _out_sharding(_dot_general(a, b, contract, ((), ()), precision, pref), out_sharding)
 
 
 def vdot(a, b, *, precision=None, preferred_element_type=None):

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from .. import core, dtypes, runtime
-from .mesh import Mesh
+from .mesh import AbstractMesh, Mesh
 from .named import (
     NamedSharding,
     PartitionSpec,
@@ -337,6 +337,24 @@ def typeof(x: Any) -> core.ShapedArray:
 
     sharding = None
     if isinstance(x, Array) and type(x._device) is runtime.DeviceGroup:
-        sharding = x.sharding
+        sharding = _type_sharding(x.sharding, x.ndim)
     a = x.aval if isinstance(x, (Array, core.Tracer)) else core.get_aval(x)
+    if sharding is None and not isinstance(x, core.Tracer):  # on no mesh, as JAX says
+        sharding = NamedSharding(AbstractMesh((), ()), PartitionSpec(*[None] * len(a.shape)))
     return ShapedArrayWithSharding(a.shape, a.dtype, a.weak_type, sharding)
+
+
+def _type_sharding(sharding: Any, ndim: int) -> Any:
+    """The sharding a type carries, as JAX's: on the abstract mesh, one entry per
+    dimension, naming only the Explicit axes (Auto axes are the compiler's business)."""
+    if not isinstance(sharding, NamedSharding):
+        return sharding
+    from .mesh import AxisType
+
+    mesh = sharding.mesh.abstract_mesh
+    types = dict(zip(mesh.axis_names, mesh.axis_types))
+    entries = []
+    for d in range(ndim):
+        axes = tuple(a for a in sharding.spec._axes_of(d) if types[a] == AxisType.Explicit)
+        entries.append(None if not axes else axes[0] if len(axes) == 1 else axes)
+    return NamedSharding(mesh, PartitionSpec(*entries))

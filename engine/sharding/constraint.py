@@ -73,6 +73,13 @@ def with_sharding_constraint(x: Any, shardings: Any) -> Any:
     return tree_util.tree_unflatten(tree, outs)
 
 
+def apply_out_sharding(x: Any, out_sharding: Any) -> Any:
+    """What an ``out_sharding=`` argument (jnp.dot, random.normal, ...) does here: the
+    engine has no shardings in its types, so the result is constrained to that layout
+    (eagerly: put there), which gives the layout JAX's typed result has."""
+    return x if out_sharding is None else with_sharding_constraint(x, out_sharding)
+
+
 def reshard(x: Any, out_shardings: Any) -> Any:
     """``x`` moved to ``out_shardings``; the mesh axes named must be Explicit (as JAX)."""
     leaves, tree = tree_util.tree_flatten(x)

@@ -232,6 +232,9 @@ class Mesh(_BaseMesh):
     def _short_repr(self) -> str:
         return f"Mesh({self._short_axes()}, axis_types={self._axis_types_text()})"
 
+    def __str__(self) -> str:
+        return "Mesh()" if self.empty else self._short_repr()
+
 
 def make_mesh(
     axis_shapes: Sequence[int],

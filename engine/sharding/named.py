@@ -193,6 +193,8 @@ class NamedSharding(Sharding):
                 f"NamedSharding expects a PartitionSpec (jax.P), got {type(spec).__name__} {spec!r}"
             )
         self.mesh, self.spec = mesh, spec
+        if memory_kind is not None or isinstance(mesh, AbstractMesh):
+            self.memory_kind = memory_kind  # as JAX: none for a sharding on an abstract mesh
         check_spec_axes(mesh, spec)
         self._device_assignment = mesh._flat_devices if isinstance(mesh, Mesh) else ()
 
@@ -208,7 +210,8 @@ class NamedSharding(Sharding):
 
     def __repr__(self) -> str:
         mesh = self.mesh._short_repr() if isinstance(self.mesh, Mesh) else repr(self.mesh)
-        return f"NamedSharding(mesh={mesh}, spec={self.spec!r}, memory_kind=device)"
+        memory = "" if self.memory_kind is None else f", memory_kind={self.memory_kind}"
+        return f"NamedSharding(mesh={mesh}, spec={self.spec!r}{memory})"
 
     def with_spec(self, spec: PartitionSpec) -> NamedSharding:
         return NamedSharding(self.mesh, spec)
