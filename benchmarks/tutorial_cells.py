@@ -21,6 +21,7 @@ import builtins
 import contextlib
 import functools
 import io
+import logging
 import re
 import sys
 import tempfile
@@ -111,6 +112,8 @@ class _Pyplot(types.ModuleType):
             print(f"plot {a.shape} {a.dtype}: {np.array2string(sample, precision=5)}")
 
     def __getattr__(self, name):
+        if name.startswith("__"):  # inspect.getmodule probes __file__ on every module
+            raise AttributeError(name)
         return lambda *a, **k: None
 
 
@@ -185,6 +188,8 @@ def run(cells: list[Cell], backend: str, skip: set[int]) -> dict[int, Record]:
     bi["__import__"] = _importer(backend)
     ns: dict = {"__builtins__": bi, "__name__": "__main__"}
     saved = {k: sys.modules.get(k) for k in _stand_in_modules()}
+    # logging.warning() installs a root handler on the stream of the moment (this run's)
+    root_handlers = logging.root.handlers[:]
     sys.modules.update(_stand_in_modules())
     records = {}
     try:
@@ -193,6 +198,7 @@ def run(cells: list[Cell], backend: str, skip: set[int]) -> dict[int, Record]:
                 continue
             records[cell.index] = _run_cell(cell, backend, ns)
     finally:
+        logging.root.handlers[:] = root_handlers
         for k, v in saved.items():
             if v is None:
                 sys.modules.pop(k, None)

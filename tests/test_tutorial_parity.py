@@ -133,3 +133,36 @@ def test_tutorial_runner_reads_cells_and_compares_both_runs(tmp_path, mods):
     assert ref[2].error.startswith("TypeError: add got incompatible shapes for broadcasting")
     rows = tutorial_cells.compare(cells, eng, ref, {1: "needs a prompt"}, {})
     assert [r.verdict for r in rows] == ["exact", "skipped", "exact"]
+
+
+# ---------------------------------------------------------------------------- breakpoint
+
+
+def _guarded_divide(m):
+    def stop_if_nonfinite(z):
+        m.jax.lax.cond(
+            m.jnp.isfinite(z).all(), lambda z: None, lambda z: m.jax.debug.breakpoint(), z
+        )
+
+    @m.jax.jit
+    def divide(x, y):
+        z = x / y
+        stop_if_nonfinite(z)
+        return z
+
+    return divide
+
+
+def test_breakpoint_in_a_branch_not_taken_lets_the_program_run(mods):
+    E, J = mods
+    ours, theirs = _guarded_divide(E)(2.0, 1.0), _guarded_divide(J)(2.0, 1.0)
+    assert float(ours) == float(theirs) == 2.0
+    assert ours.dtype == theirs.dtype and ours.weak_type == theirs.weak_type
+
+
+def test_breakpoint_reached_says_it_is_not_built():
+    with pytest.raises(NotImplementedError, match="jax.debug.breakpoint is not supported"):
+        engine.debug.breakpoint()  # eagerly
+    with pytest.raises(Exception, match="jax.debug.breakpoint is not supported"):
+        _guarded_divide(SimpleNamespace(jax=engine, jnp=ejnp))(2.0, 0.0)
+        engine.effects_barrier()
