@@ -288,3 +288,39 @@ def test_weak_loop_carry_still_checked_after_promotion():
         for api, numpy_module in ((jx, jnp), (engine, ejnp)):
             with pytest.raises(TypeError, match="carry input and carry output must have equal"):
                 loop(api, numpy_module)
+
+
+def test_power_with_a_concrete_0d_integer_array_exponent_is_integer_pow():
+    """JAX treats a concrete 0-d integer array exponent as static (integer_pow): the base
+    alone sets the dtype, and a negative exponent of an integer base raises."""
+    for fn in (
+        lambda api, jnp: jnp.power(3, jnp.asarray(np.int8(2))),
+        lambda api, jnp: jnp.power(jnp.asarray(np.int8(3)), jnp.asarray(np.int32(2))),
+        lambda api, jnp: jnp.power(jnp.asarray(np.float16(3)), np.array(2, np.int32)),
+    ):
+        ref, out = _both(fn)
+        assert _dtype_and_weak(out) == _dtype_and_weak(ref)
+        np.testing.assert_array_equal(np.asarray(out), np.asarray(ref))
+    jx, jnp = real_jax()
+    for api, numpy_module in ((jx, jnp), (engine, ejnp)):
+        with pytest.raises(TypeError, match="Integers cannot be raised to negative powers"):
+            3 ** numpy_module.asarray(np.int32(-3))
+
+
+def test_power_of_a_weak_float_base_and_an_integer_exponent_is_strong():
+    ref, out = _both(lambda api, jnp: api.jit(lambda e: jnp.power(2.0, e))(np.int32(3)))
+    assert _dtype_and_weak(out) == _dtype_and_weak(ref) == (np.dtype(np.float32), False)
+    x, e = np.float32([[2], [3]]), np.int8([3, -1])
+    ref, out = _both(lambda api, jnp: api.jit(lambda a, b: a**b)(x, e))
+    np.testing.assert_allclose(np.asarray(out), np.asarray(ref), rtol=1e-6)
+
+
+def test_ldexp_takes_bool_exponents_and_refuses_inexact_ones_as_jax():
+    ref, out = _both(lambda api, jnp: jnp.ldexp(np.array([True, False]), np.array([True, True])))
+    assert _dtype_and_weak(out) == _dtype_and_weak(ref)
+    np.testing.assert_array_equal(np.asarray(out), np.asarray(ref))
+    jx, jnp = real_jax()
+    for api, numpy_module in ((jx, jnp), (engine, ejnp)):
+        for x1, x2 in ((1.0, 2.0), (np.complex64(1), 2)):
+            with pytest.raises(ValueError, match="ldexp not supported for input types"):
+                numpy_module.ldexp(x1, x2)

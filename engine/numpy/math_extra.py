@@ -112,8 +112,10 @@ def ldexp(x1, x2, /):
 
     jnp = _jnp()
     x2 = jnp.asarray(x2)
-    if not dtypes.is_int(x2.dtype):
-        raise ValueError(f"ldexp: exponent must be integer, got {x2.dtype}")
+    x1_dtype = jnp.asarray(x1).dtype
+    # as JAX: bool exponents are fine; complex mantissas and inexact exponents are not
+    if dtypes.is_complex(x1_dtype) or dtypes.is_inexact(x2.dtype):
+        raise ValueError(f"ldexp not supported for input types {(x1_dtype, x2.dtype)}")
     (x1,) = promote_args_inexact("ldexp", x1)
     x1 = jnp.asarray(x1) if not isinstance(x1, (int, float)) else x1
     dt = jnp.asarray(x1).dtype

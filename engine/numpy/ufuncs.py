@@ -9,6 +9,7 @@ import operator
 import numpy as np
 
 from .. import core, dtypes, lax
+from ..array import Array
 from ..custom_derivatives import custom_jvp
 from ._util import (
     as_array,
@@ -252,6 +253,9 @@ def _static_integer(x):
         return None
     if isinstance(x, (int, np.integer)):
         return int(x)
+    # a concrete 0-d integer array is static too (JAX: core.is_concrete + operator.index)
+    if isinstance(x, (Array, np.ndarray)) and x.ndim == 0 and np.dtype(x.dtype).kind in "iu":
+        return int(x)
     return None
 
 
@@ -265,11 +269,14 @@ def power(x1, x2, /):
         if dtype_of(x1) == np.bool_:
             x1 = lax.convert_element_type(x1, dtypes.default_int_dtype())
         return lax.integer_pow(x1, n)
-    x1, x2 = promote_args_numeric("power", x1, x2)
-    dt = dtype_of(x1)
-    if dtypes.is_int(dt):
-        return _integer_power(x1, x2)
-    return lax.pow(x1, x2)
+    p1, p2 = promote_args_numeric("power", x1, x2)
+    if dtypes.is_int(dtype_of(p1)):
+        return _integer_power(p1, p2)
+    if dtypes.is_inexact(dtype_of(x1)) and dtypes.is_int(dtype_of(x2)):
+        # float base, integer exponent: lax.pow takes them unpromoted (as JAX), so a weak
+        # base with a strong integer exponent gives a strong result
+        return lax.pow(*broadcast_all(as_operand(x1), as_operand(x2)))
+    return lax.pow(p1, p2)
 
 
 def _integer_power(x1, x2):
