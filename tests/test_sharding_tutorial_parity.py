@@ -1,0 +1,313 @@
+"""Regression tests for what running JAX's sharding tutorials cell by cell through the
+engine showed (benchmarks/tutorial_sharding.py): each compares the engine with real JAX
+0.10.2 on 8 CPU devices, in one subprocess (the device count is fixed at startup)."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import subprocess
+import sys
+import traceback
+
+import numpy as np
+import pytest
+
+CASES: dict = {}
+
+
+def case(fn):
+    CASES[fn.__name__] = fn
+    return fn
+
+
+def _libs():
+    import jax
+
+    import engine
+
+    return engine, jax
+
+
+def _both(fn):
+    """fn(lib) for the engine and for JAX."""
+    engine, jax = _libs()
+    return fn(engine), fn(jax)
+
+
+def _printed(fn) -> str:
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        result = fn()
+    assert result is None, result  # printed, not returned (a notebook would show it twice)
+    return buf.getvalue()
+
+
+# What JAX 0.10.2's visualize_array_sharding printed (rich 15, a plain-text console) for an
+# array of zeros of this shape on a (4, 2) mesh ('X', 'Y') under this spec and keywords
+# (as (name, value) pairs).
+JAX_GRIDS = {
+    ((8, 4), ("X", "Y"), ()): (
+        "┌───────┬───────┐\n"
+        "│ CPU 0 │ CPU 1 │\n"
+        "├───────┼───────┤\n"
+        "│ CPU 2 │ CPU 3 │\n"
+        "├───────┼───────┤\n"
+        "│ CPU 4 │ CPU 5 │\n"
+        "├───────┼───────┤\n"
+        "│ CPU 6 │ CPU 7 │\n"
+        "└───────┴───────┘\n"
+    ),
+    ((8, 4), ("Y", "X"), ()): (
+        "┌───────┬───────┬───────┬───────┐\n"
+        "│       │       │       │       │\n"
+        "│ CPU 0 │ CPU 2 │ CPU 4 │ CPU 6 │\n"
+        "│       │       │       │       │\n"
+        "│       │       │       │       │\n"
+        "├───────┼───────┼───────┼───────┤\n"
+        "│       │       │       │       │\n"
+        "│ CPU 1 │ CPU 3 │ CPU 5 │ CPU 7 │\n"
+        "│       │       │       │       │\n"
+        "│       │       │       │       │\n"
+        "└───────┴───────┴───────┴───────┘\n"
+    ),
+    ((8, 4), ("X", None), ()): (
+        "┌──────────┐\n"
+        "│ CPU 0,1  │\n"
+        "├──────────┤\n"
+        "│ CPU 2,3  │\n"
+        "├──────────┤\n"
+        "│ CPU 4,5  │\n"
+        "├──────────┤\n"
+        "│ CPU 6,7  │\n"
+        "└──────────┘\n"
+    ),
+    ((8, 4), (("X", "Y"),), ()): (
+        "┌──────────┐\n"
+        "│  CPU 0   │\n"
+        "├──────────┤\n"
+        "│  CPU 1   │\n"
+        "├──────────┤\n"
+        "│  CPU 2   │\n"
+        "├──────────┤\n"
+        "│  CPU 3   │\n"
+        "├──────────┤\n"
+        "│  CPU 4   │\n"
+        "├──────────┤\n"
+        "│  CPU 5   │\n"
+        "├──────────┤\n"
+        "│  CPU 6   │\n"
+        "├──────────┤\n"
+        "│  CPU 7   │\n"
+        "└──────────┘\n"
+    ),
+    ((8, 4), (), ()): (
+        "┌───────────────────┐\n"
+        "│                   │\n"
+        "│                   │\n"
+        "│                   │\n"
+        "│                   │\n"
+        "│CPU 0,1,2,3,4,5,6,7│\n"
+        "│                   │\n"
+        "│                   │\n"
+        "│                   │\n"
+        "│                   │\n"
+        "└───────────────────┘\n"
+    ),
+    ((16,), ("X",), ()): (
+        "┌───────┬───────┬───────┬───────┐\n"
+        "│CPU 0,1│CPU 2,3│CPU 4,5│CPU 6,7│\n"
+        "└───────┴───────┴───────┴───────┘\n"
+    ),
+    ((16,), (("X", "Y"),), ()): (
+        "┌───────┬───────┬───────┬───────┬───────┬───────┬───────┬───────┐\n"
+        "│ CPU 0 │ CPU 1 │ CPU 2 │ CPU 3 │ CPU 4 │ CPU 5 │ CPU 6 │ CPU 7 │\n"
+        "└───────┴───────┴───────┴───────┴───────┴───────┴───────┴───────┘\n"
+    ),
+    ((64, 2), ("X", "Y"), (("max_width", 20),)): (
+        "┌───────┬───────┐\n"
+        "│ CPU 0 │ CPU 1 │\n"
+        "├───────┼───────┤\n"
+        "│ CPU 2 │ CPU 3 │\n"
+        "├───────┼───────┤\n"
+        "│ CPU 4 │ CPU 5 │\n"
+        "├───────┼───────┤\n"
+        "│ CPU 6 │ CPU 7 │\n"
+        "└───────┴───────┘\n"
+    ),
+    ((4, 4), ("X",), (("min_width", 12),)): (
+        "┌───────────────────────┐\n"
+        "│        CPU 0,1        │\n"
+        "├───────────────────────┤\n"
+        "│        CPU 2,3        │\n"
+        "├───────────────────────┤\n"
+        "│        CPU 4,5        │\n"
+        "├───────────────────────┤\n"
+        "│        CPU 6,7        │\n"
+        "└───────────────────────┘\n"
+    ),
+}
+
+
+def _grid(lib, shape, spec, kw) -> str:
+    mesh = lib.make_mesh((4, 2), ("X", "Y"))
+    x = lib.device_put(np.zeros(shape, np.float32), lib.NamedSharding(mesh, lib.P(*spec)))
+    return _printed(lambda: lib.debug.visualize_array_sharding(x, **dict(kw)))
+
+
+@case
+def visualize_array_sharding_prints_jax_grids():
+    engine, jax = _libs()
+    for (shape, spec, kw), expected in JAX_GRIDS.items():
+        assert _grid(engine, shape, spec, kw) == expected, (shape, spec, kw)
+
+
+@case
+def visualize_array_sharding_equals_jax_with_rich():
+    engine, jax = _libs()
+    try:
+        import rich  # noqa: F401  (JAX's visualize_array_sharding needs it)
+    except ImportError:
+        pytest.skip("rich is not installed: JAX_GRIDS holds what JAX printed")
+    for shape, spec, kw in list(JAX_GRIDS) + [((8, 8), ("X", "Y"), (("scale", 2.0),))]:
+        assert _grid(engine, shape, spec, kw) == _grid(jax, shape, spec, kw), (shape, spec, kw)
+
+
+@case
+def visualize_array_sharding_rejects_rank_3():
+    engine, jax = _libs()
+    x = engine.device_put(np.zeros((2, 2, 2), np.float32), engine.devices()[0])
+    with pytest.raises(ValueError, match="only works for shapes with 1 and 2 dimensions"):
+        engine.debug.visualize_array_sharding(x)
+
+
+@case
+def mesh_str_and_repr():
+    e, j = _both(lambda lib: lib.make_mesh((4, 2), ("X", "Y")))
+    assert str(e) == str(j) == "Mesh('X': 4, 'Y': 2, axis_types=(Explicit, Explicit))"
+    assert repr(e) == repr(j)
+
+
+def _typeof_texts(lib):
+    explicit = lib.make_mesh((4, 2), ("X", "Y"))
+    auto = lib.make_mesh((4, 2), ("X", "Y"), (lib.sharding.AxisType.Auto,) * 2)
+    x = np.arange(32.0, dtype=np.float32).reshape(8, 4)
+    out = []
+    for mesh, spec in [
+        (explicit, ("X", "Y")),
+        (explicit, ("X",)),
+        (explicit, (("X", "Y"),)),
+        (explicit, (None, "Y")),
+        (auto, ("X", "Y")),
+    ]:
+        a = lib.device_put(x, lib.NamedSharding(mesh, lib.P(*spec)))
+        t = lib.typeof(a)
+        out.append((str(t), repr(t.sharding), repr(t.sharding.spec), t.sharding.memory_kind))
+        out.append((repr(a.sharding), t.sharding.mesh == mesh.abstract_mesh))
+    t = lib.typeof(np.ones(3, np.float32))
+    out.append((str(t), repr(t.sharding)))
+    return out
+
+
+@case
+def typeof_sharding_is_on_the_abstract_mesh():
+    e, j = _both(_typeof_texts)
+    assert e == j
+
+
+@case
+def named_sharding_on_an_abstract_mesh_has_no_memory_kind():
+    def texts(lib):
+        mesh = lib.make_mesh((4, 2), ("X", "Y"))
+        on_abstract = lib.NamedSharding(mesh.abstract_mesh, lib.P("X"))
+        concrete = lib.NamedSharding(mesh, lib.P("X"))
+        return repr(on_abstract), on_abstract.memory_kind, repr(concrete), concrete.memory_kind
+
+    e, j = _both(texts)
+    assert e == j
+
+
+def _out_sharding_results(lib):
+    jnp = lib.numpy
+    mesh = lib.make_mesh((4, 2), ("X", "Y"))
+    out = []
+    with lib.set_mesh(mesh):
+        x = lib.device_put(jnp.arange(8 * 4.0).reshape(8, 4), lib.P(None, "X"))
+        y = lib.device_put(jnp.arange(4 * 16.0).reshape(4, 16), lib.P("X", None))
+        z = jnp.dot(x, y, out_sharding=lib.P("X", None))
+        out.append((np.asarray(z), repr(z.sharding), str(lib.typeof(z))))
+        z = lib.jit(lambda a, b: jnp.dot(a, b, out_sharding=lib.P(None, "Y")))(x, y)
+        out.append((np.asarray(z), repr(z.sharding), str(lib.typeof(z))))
+        z = jnp.matmul(x, y, out_sharding=lib.P("Y", "X"))
+        out.append((np.asarray(z), repr(z.sharding), str(lib.typeof(z))))
+        r = lib.random.normal(lib.random.key(0), (8, 4), out_sharding=lib.P("X", "Y"))
+        out.append((np.asarray(r), repr(r.sharding), str(lib.typeof(r))))
+    return out
+
+
+@case
+def out_sharding_on_dot_matmul_and_normal():
+    e, j = _both(_out_sharding_results)
+    assert len(e) == len(j)
+    for (ev, *et), (jv, *jt) in zip(e, j):
+        np.testing.assert_allclose(ev, jv, rtol=1e-6)
+        assert ev.dtype == jv.dtype
+        assert et == jt
+
+
+# ---------------------------------------------------------------- the subprocess
+
+
+def _run_cases(names):
+    os.environ["JAX_PLATFORMS"] = "cpu"
+    import jax
+
+    jax.config.update("jax_num_cpu_devices", 8)
+    import engine
+
+    engine.config.update("jax_num_cpu_devices", 8)
+    out = {}
+    for name in names:
+        try:
+            CASES[name]()
+            out[name] = "ok"
+        except pytest.skip.Exception as e:
+            out[name] = f"skip: {e}"
+        except Exception:
+            out[name] = traceback.format_exc()
+    return out
+
+
+_results: dict = {}
+
+
+def _results_for_all():
+    if not _results:
+        proc = subprocess.run(
+            [sys.executable, __file__],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+            env=dict(os.environ, JAX_PLATFORMS="cpu"),
+        )
+        lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
+        if not lines:
+            raise AssertionError(f"the cases did not run:\n{proc.stdout}\n{proc.stderr}")
+        _results.update(json.loads(lines[-1]))
+    return _results
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_sharding_tutorial_case(name):
+    outcome = _results_for_all().get(name)
+    if outcome is not None and outcome.startswith("skip: "):
+        pytest.skip(outcome[len("skip: ") :])
+    assert outcome == "ok", outcome
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    print(json.dumps(_run_cases(sys.argv[1:] or sorted(CASES))))
