@@ -255,6 +255,13 @@ def shard_map(
         _check_specs("out", out_specs, manual)
         all_flat, in_tree = tree_util.tree_flatten(args)
         if in_specs is Infer:
+            if any(core.is_tracer(x) for x in all_flat):
+                raise NotImplementedError(
+                    "shard_map without in_specs on traced arguments (under jit, grad, vmap, "
+                    "...): JAX infers in_specs from the Explicit shardings in the traced "
+                    "values' types, which the engine's traced values do not carry; pass "
+                    "in_specs= (e.g. the specs the arguments were device_put with)"
+                )
             all_specs = [_manual_spec(_input_spec(x), manual) for x in all_flat]
         else:
             all_specs = _broadcast_specs("in", in_specs, args)
