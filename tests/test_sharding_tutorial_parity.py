@@ -257,6 +257,27 @@ def out_sharding_on_dot_matmul_and_normal():
         assert et == jt
 
 
+def _psum_of_sharded(lib, jitted: bool, given_specs: bool):
+    jnp = lib.numpy
+    with lib.set_mesh(lib.make_mesh((4,), ("batch",))):
+        x = lib.device_put(np.arange(128.0, dtype=np.float32).reshape(8, 16), lib.P("batch"))
+        specs = {"in_specs": lib.P("batch")} if given_specs else {}
+        f = lib.shard_map(lambda b: lib.lax.psum(jnp.sum(b), "batch"), out_specs=lib.P(), **specs)
+        return np.asarray((lib.jit(f) if jitted else f)(x))
+
+
+@case
+def shard_map_inferred_in_specs_never_silently_replicate():
+    engine, jax = _libs()
+    want = _psum_of_sharded(jax, jitted=True, given_specs=False)
+    np.testing.assert_allclose(want, np.arange(128.0).sum())
+    for jitted, given in [(False, False), (False, True), (True, True)]:
+        np.testing.assert_allclose(_psum_of_sharded(engine, jitted, given), want)
+    # under jit JAX reads the specs from the traced values' types, which the engine's lack
+    with pytest.raises(NotImplementedError, match="pass in_specs="):
+        _psum_of_sharded(engine, jitted=True, given_specs=False)
+
+
 # ---------------------------------------------------------------- the subprocess
 
 
