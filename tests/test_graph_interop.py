@@ -137,8 +137,12 @@ def test_mimebundle_carries_dot_and_svg():
         svg = bundle["image/svg+xml"]
         assert svg.startswith("<svg") and 'id="eqn-0"' in html.unescape(svg)
         assert g._repr_svg_().count("<svg") == 1
+        page = bundle["text/html"]  # the same SVG with zoom controls for notebooks
+        assert svg in page and '<div class="gjx-zoom-tools" hidden' in page
+        assert ".querySelector('.gjx-graph-box'));</script>" in page
     else:
         assert "image/svg+xml" not in bundle and g._repr_svg_() is None
+        assert "text/html" not in bundle
     only = g._repr_mimebundle_(include={"text/vnd.graphviz"})
     assert list(only) == ["text/vnd.graphviz"]
     assert "text/vnd.graphviz" not in g._repr_mimebundle_(exclude={"text/vnd.graphviz"})

@@ -547,7 +547,9 @@ class GraphView:
         bundle = {"text/vnd.graphviz": self.source, "text/plain": repr(self)}
         svg = self._repr_svg_()
         if svg is not None:
-            bundle["image/svg+xml"] = svg[max(0, svg.find("<svg")) :]
+            svg = svg[max(0, svg.find("<svg")) :]
+            bundle["image/svg+xml"] = svg
+            bundle["text/html"] = zoomable_svg_html(svg)
         if include:
             bundle = {k: v for k, v in bundle.items() if k in include}
         if exclude:
@@ -1206,6 +1208,39 @@ def graph_zoom_js():
     """The browser glue for zoom, pan and fit of a drawn graph (``graph_zoom.js``):
     ``GlassjaxGraphZoom.attach(box)``; see the file's header."""
     return resources.files("visualize").joinpath("static/graph_zoom.js").read_text("utf-8")
+
+
+def zoomable_svg_html(svg):
+    """A laid-out SVG with zoom, pan and fit (``graph_zoom.js``), for a notebook
+    output: the controls show once the script runs; without scripts, the bare SVG."""
+    import json
+    import uuid
+
+    uid = "gjg-" + uuid.uuid4().hex[:10]
+    buttons = "".join(
+        f'<button type="button" data-gjx-zoom="{act}" title="{tip}">{text}</button> '
+        for act, text, tip in (
+            ("out", "\u2212", "zoom out (-)"),
+            ("in", "+", "zoom in (+)"),
+            ("fit", "fit", "fit (0); drag to pan, Ctrl+wheel to zoom"),
+            ("one", "1:1", "actual size (1)"),
+        )
+    )
+    uid_js = json.dumps(uid)
+    # Graphviz draws in black: follow the notebook's theme (JupyterLab's variables)
+    theme = (
+        f"<style>#{uid} svg text {{ fill: var(--jp-content-font-color1, #1f2328); }}"
+        f'#{uid} svg [stroke="black"] {{ stroke: var(--jp-content-font-color2, #57606a); }}'
+        f'#{uid} svg [fill="black"] {{ fill: var(--jp-content-font-color2, #57606a); }}</style>'
+    )
+    return (
+        f'{theme}<div class="gj-graph-view" id="{uid}">'
+        '<div class="gjx-zoom-tools" hidden style="text-align:right;font-size:11px">'
+        f'<span class="gjx-zoom-level"></span> {buttons}</div>'
+        f'<div class="gjx-graph-box" tabindex="0">{svg}</div></div>'
+        f"<script>{graph_zoom_js()}\nGlassjaxGraphZoom.attach(document.getElementById("
+        f"{uid_js}).querySelector('.gjx-graph-box'));</script>"
+    )
 
 
 def graphviz_notice():

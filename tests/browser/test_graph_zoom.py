@@ -37,6 +37,8 @@ CELLS = [
     " panes=['optimized HLO', 'fusion graph'])",
     "s = notebook_ext.fusion_stepper(g, x, w)\ns",
     "notebook_ext.trace_stepper(mlp, x, w)",
+    "from visualize.graph import jaxpr_graph\nfrom visualize.jaxpr_model import JaxprModel\n"
+    "jaxpr_graph(JaxprModel(jax.make_jaxpr(mlp)(x, w)))",
 ]
 KERNEL_IDLE_JS = """() => {
   const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;
@@ -101,6 +103,7 @@ def check_zoom(page, pane):
     assert box.get_attribute("data-zoom-fitted") == "false"
     g_scale = float(box.get_attribute("data-zoom-scale"))
 
+    svg.scroll_into_view_if_needed()
     bb = svg.bounding_box()
     page.mouse.move(bb["x"] + bb["width"] / 2, bb["y"] + bb["height"] / 2)
     page.mouse.down()
@@ -208,4 +211,12 @@ def test_graph_panes_zoom_pan_fit_in_lab(lab_server, page, artifacts):
         if clipped:  # wider than the pane: it must scroll to it
             assert style["ox"] in ("auto", "scroll") and style["sw"] > style["cw"], (label, style)
     artifacts(tracer, "trace-stepper-long-line")
+
+    # a graph object displayed on its own (its _repr_mimebundle_'s text/html)
+    page.set_viewport_size({"width": 1400, "height": 1600})
+    shown = cells.nth(5).locator(".gj-graph-view")
+    expect(shown).to_be_visible()
+    svg = check_zoom(page, shown)
+    assert svg.locator("g.cluster.gj-scope").count() == 4
+    artifacts(cells.nth(5), "graph-object-fit")
     page.wait_for_function(KERNEL_IDLE_JS)

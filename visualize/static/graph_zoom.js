@@ -113,6 +113,9 @@
     }, {passive: false});
 
     var drag = null;
+    /* Graphviz wraps nodes in <a> for their tooltips: a drag would drag the link */
+    svg.addEventListener("dragstart", function (ev) { ev.preventDefault(); });
+    svg.style.userSelect = "none";
     svg.addEventListener("pointerdown", function (ev) {
       if (ev.button !== 0) return;
       drag = {x: ev.clientX, y: ev.clientY, cx: st.cx, cy: st.cy, id: ev.pointerId};
