@@ -756,7 +756,7 @@ def _pvary_rule(size, frame, vals, dims, *, axes):
 
 
 batching.collective_batchers[pvary_p] = (_collective_axes("axes"), _pvary_rule)
-pvary_p.def_lowering(lambda ctx, x, *, axes: [x])
+pvary_p.def_lowering(lambda ctx, x, *, axes: x)
 
 _PCAST_TO = ("unreduced", "reduced", "varying")
 
