@@ -278,6 +278,30 @@ def shard_map_inferred_in_specs_never_silently_replicate():
         _psum_of_sharded(engine, jitted=True, given_specs=False)
 
 
+def _scan_over_pcast_carry(lib):
+    P = lib.P
+    with lib.set_mesh(lib.make_mesh((2,), ("i",))):
+
+        @lib.shard_map(in_specs=(P("i"), P()), out_specs=P("i"))
+        def f(x, y):
+            def swap(carry, _):
+                return carry[::-1], ()
+
+            y = lib.lax.pcast(y, "i", to="varying")
+            return lib.lax.scan(swap, (x, y), (), length=3)[0]
+
+        x = lib.device_put(np.arange(6.0, dtype=np.float32), P("i"))
+        return [np.asarray(a) for a in f(x, np.arange(3.0, dtype=np.float32) + 10)]
+
+
+@case
+def pcast_value_carried_by_scan_lowers():
+    e, j = _both(_scan_over_pcast_carry)
+    for a, b in zip(e, j):
+        np.testing.assert_array_equal(a, b)
+        assert a.dtype == b.dtype
+
+
 # ---------------------------------------------------------------- the subprocess
 
 
