@@ -132,12 +132,14 @@ def _worker(backend: str, path: str, out: str) -> None:
 
 _NUM = re.compile(r"-?(?:\d+\.\d*|\.\d+|\d+)(?:e[-+]?\d+)?|nan|-?inf")
 _ADDR = re.compile(r" at 0x[0-9a-f]+")
+# a default object repr names the module that implements the class: keep only the class
+_MODULE_PATH = re.compile(r"<(?:[A-Za-z_][\w]*\.)+(\w+ object at 0x)")
 
 
 def compare_text(ours: str, theirs: str) -> str:
     """'exact' (object addresses aside), 'close' (the same text but for float digits
     within rtol 1e-4, the last printed digit of a float32), or 'DIFFERS'."""
-    ours, theirs = _ADDR.sub(" at 0x…", ours), _ADDR.sub(" at 0x…", theirs)
+    ours, theirs = (_ADDR.sub(" at 0x…", _MODULE_PATH.sub(r"<\1", t)) for t in (ours, theirs))
     if ours == theirs:
         return "exact"
     a, b = _NUM.findall(ours), _NUM.findall(theirs)

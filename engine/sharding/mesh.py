@@ -3,7 +3,6 @@ axes without devices), ``AxisType``, ``make_mesh`` and the ambient mesh of ``set
 
 from __future__ import annotations
 
-import contextlib
 import enum
 import math
 import threading
@@ -284,8 +283,9 @@ def get_abstract_mesh() -> AbstractMesh:
     return AbstractMesh((), ()) if mesh is None else mesh.abstract_mesh
 
 
-class _SetMesh:
-    """``set_mesh(mesh)``: sets the ambient mesh now; as a context manager, until exit."""
+class set_mesh:  # noqa: N801  (a class, as JAX's, so a notebook shows the same object)
+    """Make ``mesh`` the ambient mesh now; as a context manager (``with set_mesh(mesh):``),
+    until exit."""
 
     def __init__(self, mesh: Mesh):
         if not isinstance(mesh, Mesh):
@@ -299,11 +299,6 @@ class _SetMesh:
 
     def __exit__(self, *exc) -> None:
         _state.stack[:] = self._previous
-
-
-def set_mesh(mesh: Mesh) -> contextlib.AbstractContextManager:
-    """Make ``mesh`` the ambient mesh (``with set_mesh(mesh):`` scopes it)."""
-    return _SetMesh(mesh)
 
 
 def iter_mesh_devices(mesh: Mesh) -> Iterator:
