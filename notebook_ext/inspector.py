@@ -1,14 +1,25 @@
 """The kernel side of the session inspector: what the JupyterLab sidebar lists.
 
 The sidebar opens a comm to the ``glassjax.inspector`` target and sends requests
-``{"request": "list" | "detail", "key": ..., "rid": ...}``; each reply echoes ``rid``.
-After every cell that changed the list, the kernel also pushes ``{"kind": "list"}`` to
-every open inspector comm, so the sidebar follows the notebook without polling.
+``{"request": "list" | "detail" | "explorer" | "passes", "key": ..., "rid": ...}``;
+each reply echoes ``rid``. After every cell that changed the list, the kernel also
+pushes ``{"kind": "list"}`` to every open inspector comm, so the sidebar follows the
+notebook without polling.
+
+``explorer`` answers with the explorer's page (every pane, fusion graph, executable) of
+one cached program of the function (``index``; the newest by default); ``passes`` with
+one step of the XLA pass stepper of that program (``step``, ``unchanged``). Each list
+row carries a ``stamp`` of the programs its cache holds, so the main-area explorer knows
+when the function was recompiled.
 """
 
+import collections
+import hashlib
 import inspect
 import itertools
 import os
+import types
+import uuid
 import weakref
 
 import engine
@@ -72,7 +83,18 @@ def function_info(f, info=None):
         "cache_hits": info.hits,
         "compile_seconds": round(float(info.compile_seconds), 6),
         "programs": len(info.entries),
+        "stamp": programs_stamp(info),
     }
+
+
+def programs_stamp(info):
+    """Changes when the cache gains a program or one gets lowered or compiled; not when
+    a cached program runs again (a hit) or is compiled once more for a view."""
+    parts = [
+        (signature_label(e.signature), e.lowered is not None, e.compiled is not None)
+        for e in info.entries
+    ]
+    return hashlib.sha1(repr(parts).encode()).hexdigest()[:12]
 
 
 def list_functions():
@@ -124,6 +146,167 @@ def detail(key):
     }
 
 
+def _function(key):
+    for f in user_jitted():
+        if _key(f) == key:
+            return f
+    raise LookupError("this function is gone (the kernel forgot it)")
+
+
+def _entry(f, index):
+    """(info, index, entry): the cached program ``index`` (None: the newest)."""
+    info = f.cache_info()
+    n = len(info.entries)
+    if n == 0:
+        raise LookupError(f"{f.__name__} has no cached program: call it first")
+    if index is None:
+        index = n - 1
+    if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < n:
+        raise IndexError(f"program index {_clip(repr(index))} out of range: {n} cached")
+    return info, index, info.entries[index]
+
+
+_VIEWS_KEPT = 4  # explorer pages and pass steppers kept per kernel (each is megabytes)
+_explorer_pages = collections.OrderedDict()
+_pass_steppers = collections.OrderedDict()
+
+
+def _remember(cache, key, make):
+    value = cache.get(key)
+    if value is None:
+        value = make()
+        while len(cache) >= _VIEWS_KEPT:
+            _, old = cache.popitem(last=False)
+            close = getattr(old, "close_views", None)
+            if close is not None:
+                close()
+    cache[key] = value
+    cache.move_to_end(key)
+    return value
+
+
+def explorer_page_html(f, entry):
+    """The explorer's page of one cache entry, from its stage objects (an entry only
+    traced is lowered here; one not compiled shows no optimized panes)."""
+    import visualize
+    from visualize import graph as G
+
+    from .explorer import LARGE_PROGRAM_EQNS, PANES, explorer_page
+    from .rich_display import style_tag
+
+    lowered = entry.lowered if entry.lowered is not None else entry.traced.lower()
+    compiled = entry.compiled
+    stages = visualize.StageModels(entry.traced, lowered, compiled)
+    uid = "gjx-" + uuid.uuid4().hex[:10]
+    panes = set(PANES)
+    if len(stages.jaxpr.all_eqns) > LARGE_PROGRAM_EQNS:
+        panes -= {"StableHLO", "HLO"}
+    graph = report = partition = None
+    if compiled is not None:
+        from .explorer import _partitioning_of
+
+        graph = G.hlo_graph(stages.hlo_opt, id_prefix=uid + "-")
+        report = visualize.executable_report(compiled)
+        partition = _partitioning_of(lowered, compiled)
+    page, info = explorer_page(
+        stages,
+        panes,
+        uid=uid,
+        graph_view=graph,
+        report=report,
+        exe_note="not measured: the sidebar has the program, not argument values "
+        "(explore(f, *args) measures)",
+        partition=partition,
+    )
+    return style_tag() + page, info["graph"]
+
+
+def explorer_view(key, index=None):
+    """The main-area explorer's reply: the page of program ``index`` and what to pick."""
+    f = _function(key)
+    info, index, entry = _entry(f, index)
+    stamp = programs_stamp(info)
+    page, graph_how = _remember(
+        _explorer_pages, (key, stamp, index), lambda: explorer_page_html(f, entry)
+    )
+    return {
+        "key": key,
+        "name": f.__name__,
+        "index": index,
+        "signatures": [signature_label(e.signature) for e in info.entries],
+        "compiled": entry.compiled is not None,
+        "stamp": stamp,
+        "graph_layout": graph_how,
+        "html": page,
+    }
+
+
+def _entry_pass_stepper(name, lowered):
+    from .fusion_stepper import ALL_PASSES, FusionStepper
+
+    class EntryPassStepper(FusionStepper):
+        """The pass stepper of a program already lowered (a cache entry's)."""
+
+        def build(self):
+            import visualize
+            from visualize.jaxpr_model import JaxprModel
+            from visualize.mlir_model import parse_mlir_module
+
+            self.timeline = visualize.compile_with_passes(lowered, compiler_options=ALL_PASSES)
+            self._jaxpr = JaxprModel(lowered.traced.jaxpr)
+            self._mlir = parse_mlir_module(lowered.mlir_text, lowered.lowering_info)
+            self.steps = self._make_steps(self.timeline)
+            self._sync_slider(0)
+            self.render()
+
+        def close_views(self):
+            for w in (self, *self.children):
+                for child in getattr(w, "children", ()):
+                    child.close()
+                w.close()
+
+    stepper = EntryPassStepper(types.SimpleNamespace(__name__=name), lazy="manual")
+    stepper.ensure_built()
+    return stepper
+
+
+def passes_view(key, index=None, step=None, unchanged=False):
+    """One step of the pass stepper of program ``index``: XLA compiles the program again
+    (once per program, then kept) with its module dumped after every pass."""
+    from .rich_display import style_tag
+
+    f = _function(key)
+    info, index, entry = _entry(f, index)
+    stamp = programs_stamp(info)
+
+    def make():
+        lowered = entry.lowered if entry.lowered is not None else entry.traced.lower()
+        return _entry_pass_stepper(f.__name__, lowered)
+
+    stepper = _remember(_pass_steppers, (key, stamp, index), make)
+    if stepper.error is not None:
+        raise RuntimeError(
+            f"the pass stepper failed: {stepper.error.kind}: {stepper.error.message}"
+        )
+    stepper.show_unchanged = bool(unchanged)
+    if step is not None:
+        if isinstance(step, bool) or not isinstance(step, int):
+            raise TypeError(f"step must be an integer, got {type(step).__name__}")
+        stepper.go(step)
+    current = stepper.current
+    return {
+        "key": key,
+        "name": f.__name__,
+        "index": index,
+        "stamp": stamp,
+        "position": stepper.position,
+        "count": len(stepper.visible_steps),
+        "unchanged": stepper.show_unchanged,
+        "title": current.title if current is not None else "",
+        "html": style_tag() + stepper.info.value + getattr(stepper, "page_html", ""),
+    }
+
+
 _MAX_ECHO = 200  # characters of a request's own text ever sent back to the sidebar
 _MAX_KEY = 1000  # a function key is "<module>:<qualname>:<id>"; longer is not a key
 
@@ -160,6 +343,18 @@ def answer(data):
             reply = {"kind": "error", "error": f"detail needs a function key ({what} given)"}
         else:
             reply = {"kind": "detail", **detail(key)}
+    elif request in ("explorer", "passes"):
+        key = data.get("key")
+        if not isinstance(key, str) or len(key) > _MAX_KEY:
+            what = f"{len(key)} characters" if isinstance(key, str) else type(key).__name__
+            reply = {"kind": "error", "error": f"{request} needs a function key ({what} given)"}
+        elif request == "explorer":
+            reply = {"kind": "explorer", **explorer_view(key, data.get("index"))}
+        else:
+            view = passes_view(
+                key, data.get("index"), data.get("step"), bool(data.get("unchanged"))
+            )
+            reply = {"kind": "passes", **view}
     else:
         reply = {"kind": "error", "error": f"unknown request {_clip(repr(request))}"}
     rid = _rid(data)

@@ -1,7 +1,7 @@
 /**
  * The Glassjax sidebar: the session inspector. It lists the current notebook kernel's
  * jitted functions (through the `glassjax.inspector` comm) and opens one in the main
- * area with its jaxpr and optimized HLO.
+ * area as the full explorer (explorer.ts), which follows the function's recompiles.
  *
  * It uses `app.shell` rather than requiring ILabShell so that it also loads in Notebook 7.
  */
@@ -14,119 +14,15 @@ import {
   NotebookActions,
   NotebookPanel
 } from '@jupyterlab/notebook';
-import { LabIcon } from '@jupyterlab/ui-components';
-import { Message } from '@lumino/messaging';
 import { Widget } from '@lumino/widgets';
 
-import {
-  IFunctionDetail,
-  IFunctionInfo,
-  InspectorClient
-} from './kernel';
+import { ExplorerPanel } from './explorer';
+import { IFunctionInfo, InspectorClient } from './kernel';
+import { el, formatSeconds, glassIcon } from './util';
+
+export { glassIcon };
 
 const SIDEBAR_ID = 'glassjax-inspector';
-
-const glassIconSvg =
-  '<svg xmlns="http://www.w3.org/2000/svg" width="16" height="16" viewBox="0 0 24 24">' +
-  '<g class="jp-icon3" fill="none" stroke="#616161" stroke-width="2">' +
-  '<circle cx="10" cy="10" r="6"/><path d="M14.5 14.5 L21 21"/>' +
-  '<path d="M7 10h6M10 7v6" stroke-width="1.5"/></g></svg>';
-
-export const glassIcon = new LabIcon({
-  name: 'glassjax:inspector',
-  svgstr: glassIconSvg
-});
-
-function el<K extends keyof HTMLElementTagNameMap>(
-  tag: K,
-  className: string,
-  text?: string
-): HTMLElementTagNameMap[K] {
-  const node = document.createElement(tag);
-  node.className = className;
-  if (text !== undefined) {
-    node.textContent = text;
-  }
-  return node;
-}
-
-function formatSeconds(s: number): string {
-  return s < 1 ? `${(s * 1000).toFixed(1)} ms` : `${s.toFixed(2)} s`;
-}
-
-/** A main-area panel for one jitted function: for now its jaxpr and optimized HLO. */
-class ProgramPanel extends Widget {
-  constructor(key: string, name: string) {
-    super();
-    this.id = `glassjax-program-${key}`;
-    this.addClass('glassjax-ProgramPanel');
-    this.title.label = name;
-    this.title.caption = `Glassjax: the programs of ${name}`;
-    this.title.icon = glassIcon;
-    this.title.closable = true;
-    this.node.tabIndex = -1;
-    this.node.appendChild(el('div', 'glassjax-status', 'Asking the kernel…'));
-  }
-
-  showDetail(detail: IFunctionDetail): void {
-    const node = this.node;
-    node.textContent = '';
-    node.appendChild(el('h2', 'glassjax-program-name', detail.name));
-    if (detail.info) {
-      const i = detail.info;
-      node.appendChild(
-        el(
-          'p',
-          'glassjax-program-counts',
-          `traced ${i.trace_count}× · compiled ${i.compile_count}× · ` +
-            `${i.cache_hits} cache hits · compile time ${formatSeconds(i.compile_seconds)}`
-        )
-      );
-    }
-    if (detail.programs.length === 0) {
-      node.appendChild(
-        el('p', 'glassjax-status', 'Not traced yet: call the function first.')
-      );
-    }
-    for (const p of detail.programs) {
-      const section = el('section', 'glassjax-program');
-      section.appendChild(
-        el('h3', 'glassjax-program-signature', `${detail.name}${p.signature}`)
-      );
-      if (p.device) {
-        section.appendChild(el('p', 'glassjax-program-device', `device: ${p.device}`));
-      }
-      const panes = el('div', 'glassjax-panes');
-      panes.appendChild(this._pane('jaxpr', 'glassjax-jaxpr', p.jaxpr));
-      panes.appendChild(
-        this._pane(
-          'optimized HLO',
-          'glassjax-hlo',
-          p.hlo ?? '(not compiled yet: only traced)'
-        )
-      );
-      section.appendChild(panes);
-      node.appendChild(section);
-    }
-  }
-
-  protected onActivateRequest(msg: Message): void {
-    // focus makes this panel the shell's current widget
-    this.node.focus();
-  }
-
-  showError(message: string): void {
-    this.node.textContent = '';
-    this.node.appendChild(el('div', 'glassjax-status glassjax-error', message));
-  }
-
-  private _pane(title: string, cls: string, text: string): HTMLElement {
-    const pane = el('div', 'glassjax-pane');
-    pane.appendChild(el('h4', 'glassjax-pane-title', title));
-    pane.appendChild(el('pre', `glassjax-code ${cls}`, text));
-    return pane;
-  }
-}
 
 /** The left sidebar panel. */
 class InspectorSidebar extends Widget {
@@ -259,26 +155,25 @@ class InspectorSidebar extends Widget {
       );
       item.onclick = () => void this._open(f);
       this._list.appendChild(item);
+      const panel = this._panels.get(f.key);
+      if (panel && !panel.isDisposed) {
+        panel.listed(f);
+      }
     }
   }
 
   private async _open(f: IFunctionInfo): Promise<void> {
-    const client = this._client;
-    if (!client) {
+    if (!this._client) {
       return;
     }
     let panel = this._panels.get(f.key);
     if (!panel || panel.isDisposed) {
-      panel = new ProgramPanel(f.key, f.name);
+      panel = new ExplorerPanel(this._app, f.key, f.name, () => this._client);
       this._panels.set(f.key, panel);
       this._app.shell.add(panel, 'main');
     }
     this._app.shell.activateById(panel.id);
-    try {
-      panel.showDetail(await client.detail(f.key));
-    } catch (err) {
-      panel.showError(String((err as Error).message ?? err));
-    }
+    await panel.load();
   }
 
   private _app: JupyterFrontEnd;
@@ -287,7 +182,7 @@ class InspectorSidebar extends Widget {
   private _source: HTMLElement;
   private _status: HTMLElement;
   private _list: HTMLElement;
-  private _panels = new Map<string, ProgramPanel>();
+  private _panels = new Map<string, ExplorerPanel>();
 }
 
 const sidebarPlugin: JupyterFrontEndPlugin<void> = {

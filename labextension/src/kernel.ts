@@ -18,6 +18,8 @@ export interface IFunctionInfo {
   cache_hits: number;
   compile_seconds: number;
   programs: number;
+  /** changes when the cache gains a program (a recompile), not on a cache hit */
+  stamp: string;
 }
 
 export interface IProgram {
@@ -35,7 +37,33 @@ export interface IFunctionDetail {
   error?: string;
 }
 
+/** The explorer's page of one cached program (`index`) of a function. */
+export interface IExplorerView {
+  key: string;
+  name: string;
+  index: number;
+  signatures: string[];
+  compiled: boolean;
+  stamp: string;
+  graph_layout: string | null;
+  html: string;
+}
+
+/** One step of the XLA pass stepper of one cached program. */
+export interface IPassStep {
+  key: string;
+  index: number;
+  stamp: string;
+  position: number;
+  count: number;
+  unchanged: boolean;
+  title: string;
+  html: string;
+}
+
 const REPLY_TIMEOUT_MS = 10000;
+// building an explorer or compiling with a dump after every pass takes longer
+const VIEW_TIMEOUT_MS = 180000;
 
 /** One comm to one kernel. `connect()` rejects when the kernel has no such target. */
 export class InspectorClient {
@@ -80,6 +108,27 @@ export class InspectorClient {
     return content as unknown as IFunctionDetail;
   }
 
+  async explorer(key: string, index: number | null): Promise<IExplorerView> {
+    const content = await this._request(
+      { request: 'explorer', key, index },
+      VIEW_TIMEOUT_MS
+    );
+    return content as IExplorerView;
+  }
+
+  async passes(
+    key: string,
+    index: number,
+    step: number | null,
+    unchanged: boolean
+  ): Promise<IPassStep> {
+    const content = await this._request(
+      { request: 'passes', key, index, step, unchanged },
+      VIEW_TIMEOUT_MS
+    );
+    return content as IPassStep;
+  }
+
   dispose(): void {
     this.kernel.statusChanged.disconnect(this._onStatus, this);
     const comm = this._comm;
@@ -94,22 +143,25 @@ export class InspectorClient {
     this._failPending('inspector closed');
   }
 
-  private _request(data: { [key: string]: string }): Promise<any> {
+  private _request(
+    data: { [key: string]: string | number | boolean | null },
+    timeoutMs: number = REPLY_TIMEOUT_MS
+  ): Promise<any> {
     if (!this._comm || this._comm.isDisposed) {
       return Promise.reject(new Error('inspector not connected'));
     }
     const rid = this._nextRid();
-    const reply = this._waitFor(rid);
+    const reply = this._waitFor(rid, timeoutMs);
     this._comm.send({ ...data, rid });
     return reply;
   }
 
-  private _waitFor(rid: string): Promise<any> {
+  private _waitFor(rid: string, timeoutMs: number = REPLY_TIMEOUT_MS): Promise<any> {
     return new Promise((resolve, reject) => {
       const timer = window.setTimeout(() => {
         this._pending.delete(rid);
         reject(new Error('the kernel did not answer (is it busy?)'));
-      }, REPLY_TIMEOUT_MS);
+      }, timeoutMs);
       this._pending.set(rid, { resolve, reject, timer });
     });
   }

@@ -1,0 +1,303 @@
+"""The explorer in JupyterLab's main area (issue 13, item 4), in a real JupyterLab and
+headless Chromium: the sidebar's click opens the full explorer (every pane, the fusion
+graph, the executable, the pass stepper) of a jitted function; calling the function
+with a new shape (a recompile) updates the panel; a pane pops out into its own panel
+beside it and stays linked; light and dark themes. Screenshots go to the artifacts
+folder ($GLASSJAX_ARTIFACTS_DIR)."""
+
+import re
+
+import engine
+import engine.numpy as enp
+
+try:
+    import nbformat
+except ImportError:  # the lab_server fixture skips (or fails) and says why
+    nbformat = None
+
+SOURCES = [
+    "%load_ext notebook_ext",
+    """\
+import engine as jax
+import engine.numpy as jnp
+
+@jax.jit
+def glassjax_probe(x):
+    return jnp.sum(jnp.sin(x) * x)
+
+glassjax_probe(jnp.arange(4.0))
+""",
+    "glassjax_probe(jnp.arange(6.0))  # a new shape: a recompile",
+]
+PANES = ["Source", "jaxpr", "StableHLO", "HLO", "optimized HLO", "fusion graph", "executable"]
+
+KERNEL_IDLE_JS = """() => {
+  const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;
+  const k = w && w.sessionContext && w.sessionContext.session && w.sessionContext.session.kernel;
+  return !!k && k.status === 'idle' && k.connectionStatus === 'connected';
+}"""
+VISIBILITY_JS = """e => {
+  const s = getComputedStyle(e), r = e.getBoundingClientRect();
+  return {display: s.display, visibility: s.visibility, opacity: Number(s.opacity),
+          x: r.x, y: r.y, w: r.width, h: r.height};
+}"""
+EXPLORER = ".lm-DockPanel .glassjax-ExplorerPanel"
+
+
+def probe(x):  # SOURCES' function, for the expected texts
+    return enp.sum(enp.sin(x) * x)
+
+
+def oracle_jaxpr(n):
+    """Real JAX's jaxpr of the probe at f32[n] (the engine's where JAX is absent)."""
+    try:
+        import jax
+        import jax.numpy as jnp
+    except ImportError:
+        return str(engine.make_jaxpr(probe)(enp.arange(float(n))))
+    return str(jax.make_jaxpr(lambda x: jnp.sum(jnp.sin(x) * x))(jnp.arange(float(n))))
+
+
+def assert_visible(locator, what):
+    box = locator.evaluate(VISIBILITY_JS)
+    assert box["display"] != "none" and box["visibility"] == "visible", (what, box)
+    assert box["opacity"] > 0.5 and box["w"] > 20 and box["h"] > 10, (what, box)
+    return box
+
+
+def luminance(locator):
+    rgb = locator.evaluate("e => getComputedStyle(e).backgroundColor")
+    r, g, b = (int(v) for v in re.findall(r"\d+", rgb)[:3])
+    return (0.2126 * r + 0.7152 * g + 0.0722 * b) / 255
+
+
+def set_theme(page, theme, light):
+    page.evaluate(
+        f"window.jupyterapp.commands.execute('apputils:change-theme', {{theme: '{theme}'}})"
+    )
+    page.wait_for_function(f"document.body.dataset.jpThemeLight === '{str(light).lower()}'")
+    page.wait_for_selector("#jupyterlab-splash", state="detached")
+
+
+def run_cell(page, index, prompt_count):
+    """Runs the notebook's cell ``index`` (the notebook tab must be current)."""
+    page.wait_for_function(KERNEL_IDLE_JS, timeout=60_000)
+    page.evaluate(
+        """(i) => { const nb = window.jupyterapp.shell.currentWidget.content;
+                     nb.activeCellIndex = i;
+                     return window.jupyterapp.commands.execute('notebook:run-cell'); }""",
+        index,
+    )
+    page.wait_for_function(
+        """([i, n]) => {
+          const p = document.querySelectorAll('.jp-CodeCell .jp-InputArea-prompt')[i];
+          return p && p.textContent.includes('[' + n + ']');
+        }""",
+        arg=[index, prompt_count],
+        timeout=90_000,
+    )
+    outputs = page.locator(".jp-OutputArea-output").all_inner_texts()
+    assert not [t for t in outputs if "Traceback" in t], outputs
+
+
+def pane_labels(explorer):
+    return explorer.evaluate(
+        "e => [...e.querySelectorAll('.gjx-explorer .gj-panes > .gj-pane')]"
+        ".map(p => p.getAttribute('aria-label'))"
+    )
+
+
+def test_main_area_explorer_opens_updates_and_pops_out(lab_server, page, artifacts):
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(s) for s in SOURCES]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "python3", "language": "python"}
+    nbformat.write(nb, str(lab_server.root / "explorer.ipynb"))
+    page.goto(lab_server.page_url("explorer.ipynb"))
+    page.wait_for_selector(".jp-NotebookPanel .jp-Notebook .jp-Cell", timeout=60_000)
+    assert page.evaluate("window.jupyterapp.isPluginActivated('glassjax:inspector')")
+    run_cell(page, 0, 1)
+    run_cell(page, 1, 2)
+
+    # the sidebar lists the function; a click opens the explorer in the main area
+    page.click(".jp-SideBar.jp-mod-left .lm-TabBar-tab[data-id='glassjax-inspector']")
+    item = page.locator("#glassjax-inspector .glassjax-fn[data-name='glassjax_probe']")
+    item.wait_for(state="visible")
+    item.click()
+    explorer = page.locator(f"{EXPLORER}[data-state='ready']")
+    explorer.wait_for(state="visible", timeout=120_000)
+    assert "glassjax_probe" in page.locator(".lm-DockPanel-tabBar .jp-mod-current").inner_text()
+    assert explorer.get_attribute("data-signature") == "(f32[4])"
+    assert explorer.locator(".glassjax-program-name").inner_text() == "glassjax_probe"
+    assert (
+        explorer.locator(".glassjax-program-counts")
+        .inner_text()
+        .startswith("traced 1× · compiled 1×")
+    )
+    assert pane_labels(explorer) == PANES
+
+    # side by side: every pane is laid out and visible (computed style and size)
+    explorer.locator("select.glassjax-layout-select").select_option("side")
+    page_root = explorer.locator(".gjx-explorer")
+    assert "gjx-layout-side" in page_root.get_attribute("class")
+    for label in PANES:
+        assert_visible(explorer.locator(f".gj-pane[aria-label='{label}']"), label)
+    assert_visible(explorer.locator(".glassjax-popout-button[data-pane='jaxpr']"), "pop-out")
+    jaxpr_pane = explorer.locator(".gj-pane[aria-label='jaxpr'] .gj-code")
+    assert "f32[4]" in jaxpr_pane.inner_text() and "sin" in jaxpr_pane.inner_text()
+    # the programs as text: real JAX's jaxpr, and the HLO XLA optimized
+    assert explorer.locator(".glassjax-jaxpr").inner_text().strip() == oracle_jaxpr(4)
+    assert explorer.locator(".glassjax-hlo").inner_text().startswith("HloModule jit_glassjax_probe")
+    # the fusion graph is laid out (an SVG with the optimized module's instructions)
+    graph = explorer.locator(".gj-pane[aria-label='fusion graph'] .gjx-graph-box svg")
+    graph.wait_for(state="visible", timeout=60_000)
+    assert graph.locator("g[data-hlo-opt]").count() >= 2
+    exe = explorer.locator(".gj-pane[aria-label='executable']")
+    assert "flops (XLA estimate)" in exe.inner_text()
+    assert exe.locator("tr[data-hlo-opt]").count() >= 1
+
+    # linked: a click on the sine's equation lights up its source line
+    sin_eqn = explorer.locator(".gj-pane[aria-label='jaxpr'] [data-eqn]:has-text('sin')").first
+    sin_eqn.click()
+    lit = explorer.locator(".gj-pane[aria-label='Source'] [data-line].gj-hl")
+    assert lit.count() >= 1 and "jnp.sin(x)" in lit.first.inner_text()
+    assert luminance(lit.first) != luminance(explorer.locator(".gj-pane[aria-label='Source']"))
+    artifacts(page, "explorer-light")
+
+    # a new shape recompiles: the panel (still open) follows without a click
+    page.click(".lm-DockPanel-tabBar .lm-TabBar-tab:has-text('explorer.ipynb')")
+    run_cell(page, 2, 3)
+    page.click(".lm-DockPanel-tabBar .lm-TabBar-tab:has-text('glassjax_probe')")
+    explorer = page.locator(f"{EXPLORER}[data-state='ready'][data-signature='(f32[6])']")
+    explorer.wait_for(state="visible", timeout=120_000)
+    assert "program 2 of 2" in explorer.locator(".glassjax-shown-program").inner_text()
+    assert "f32[6]" in explorer.locator(".gj-pane[aria-label='jaxpr'] .gj-code").inner_text()
+    assert (
+        explorer.locator(".glassjax-program-counts")
+        .inner_text()
+        .startswith("traced 2× · compiled 2×")
+    )
+    assert [t.strip() for t in explorer.locator(".glassjax-jaxpr").all_inner_texts()] == [
+        oracle_jaxpr(4),
+        oracle_jaxpr(6),
+    ]
+    assert explorer.locator("select.glassjax-program-select option").count() == 3
+    assert "gjx-layout-side" in explorer.locator(".gjx-explorer").get_attribute("class")
+
+    # pop the jaxpr pane out: its own panel, to the right of the explorer
+    explorer.locator(".glassjax-popout-button[data-pane='jaxpr']").click()
+    popout = page.locator(".lm-DockPanel .glassjax-PanePanel[data-pane='jaxpr']")
+    popout.wait_for(state="visible")
+    ex_box = assert_visible(explorer, "explorer beside the pop-out")
+    pop_box = assert_visible(popout, "popped-out pane")
+    assert pop_box["x"] >= ex_box["x"] + ex_box["w"] - 2, (ex_box, pop_box)
+    assert "f32[6]" in popout.locator(".gj-code").inner_text()
+    assert explorer.locator(".gj-pane[aria-label='jaxpr']").count() == 0
+    assert_visible(explorer.locator(".glassjax-popped[data-pane='jaxpr']"), "placeholder")
+    # still linked: a click in the popped-out jaxpr lights up the explorer's source line
+    popout.locator("[data-eqn]:has-text('sin')").first.click()
+    lit = explorer.locator(
+        ".gj-pane[aria-label='Source'] [data-line].gj-sel, "
+        ".gj-pane[aria-label='Source'] [data-line].gj-hl"
+    )
+    assert lit.count() >= 1 and "jnp.sin(x)" in lit.first.inner_text()
+    artifacts(page, "popped-out-light")
+
+    # the pass stepper, stepped through the kernel
+    explorer.locator(".glassjax-passes-start").click()
+    passes = explorer.locator(".glassjax-passes[data-state='ready']")
+    passes.wait_for(state="visible", timeout=120_000)
+    count = passes.locator(".glassjax-pass-count").inner_text()
+    n = int(re.fullmatch(r"1 of (\d+)", count).group(1))
+    assert n >= 1
+    assert_visible(passes.locator(".glassjax-pass-view .gjx-graph-box"), "pass graph")
+    if n > 1:
+        passes.locator(".glassjax-pass-next").click()
+        explorer.locator(".glassjax-passes[data-state='ready'][data-position='1']").wait_for()
+        assert passes.locator(".glassjax-pass-count").inner_text() == f"2 of {n}"
+    passes.locator(".glassjax-pass-unchanged input").check()
+    explorer.locator(".glassjax-passes[data-state='ready']").wait_for()
+    m = int(passes.locator(".glassjax-pass-count").inner_text().split(" of ")[1])
+    assert m > n  # XLA runs many passes that change nothing
+    artifacts(explorer.locator(".glassjax-passes"), "pass-stepper-light")
+
+    # dark theme: the explorer, its panes and the popped-out pane follow
+    assert luminance(explorer) > 0.8 and luminance(popout) > 0.8
+    set_theme(page, "JupyterLab Dark", light=False)
+    try:
+        assert luminance(explorer) < 0.3
+        assert luminance(explorer.locator(".gj-root").first) < 0.3
+        assert luminance(popout) < 0.3
+        fg = popout.locator(".gj-code").evaluate("e => getComputedStyle(e).color")
+        assert sum(int(v) for v in re.findall(r"\d+", fg)[:3]) > 3 * 128, fg
+        artifacts(page, "popped-out-dark")
+        explorer.locator(".gj-pane[aria-label='fusion graph']").scroll_into_view_if_needed()
+        artifacts(page, "explorer-dark")
+    finally:
+        set_theme(page, "JupyterLab Light", light=True)
+
+    # closing the pop-out brings the pane back into the explorer
+    page.locator(
+        ".lm-DockPanel-tabBar .lm-TabBar-tab:has-text('glassjax_probe: jaxpr') "
+        ".lm-TabBar-tabCloseIcon"
+    ).click()
+    popout.wait_for(state="detached")
+    assert pane_labels(explorer) == PANES
+    assert_visible(explorer.locator(".gj-pane[aria-label='jaxpr']"), "jaxpr back")
+
+
+# ---------------------------------------------------------------- the kernel side (no browser)
+
+
+def test_inspector_explorer_and_passes_requests():
+    """What the panel asks the kernel: the explorer of the newest program (or a chosen
+    one), a stamp that changes on a recompile only, pass steps, and clear errors."""
+    from notebook_ext import inspector
+
+    @engine.jit
+    def main_area_probe(x):
+        return enp.sum(enp.sin(x) * x)
+
+    main_area_probe(enp.arange(4.0))
+    (row,) = [r for r in inspector.list_functions() if r["name"] == "main_area_probe"]
+    key, stamp = row["key"], row["stamp"]
+    view = inspector.answer({"request": "explorer", "key": key, "rid": 7})
+    assert view["kind"] == "explorer" and view["rid"] == 7
+    assert (view["index"], view["signatures"], view["stamp"]) == (0, ["(f32[4])"], stamp)
+    for label in PANES:
+        assert f'aria-label="{label}"' in view["html"], label
+    assert "<svg" in view["html"] or "gjx-gv-src" in view["html"]  # laid out here or in the page
+
+    main_area_probe(enp.arange(4.0))  # a cache hit: same programs, same stamp
+    step = inspector.answer({"request": "passes", "key": key, "index": 0})
+    assert step["kind"] == "passes" and step["position"] == 0 and step["count"] >= 1
+    assert 'aria-label="fusions"' in step["html"]
+    (row,) = [r for r in inspector.list_functions() if r["name"] == "main_area_probe"]
+    assert row["stamp"] == stamp  # the pass stepper's own compile is no new program
+    everything = inspector.answer({"request": "passes", "key": key, "index": 0, "unchanged": True})
+    assert everything["count"] > step["count"] and everything["unchanged"] is True
+
+    main_area_probe(enp.arange(6.0))  # a new shape: a recompile
+    (row,) = [r for r in inspector.list_functions() if r["name"] == "main_area_probe"]
+    assert row["stamp"] != stamp and row["programs"] == 2
+    newest = inspector.answer({"request": "explorer", "key": key})
+    assert newest["index"] == 1 and newest["signatures"] == ["(f32[4])", "(f32[6])"]
+    assert "f32[6]" in newest["html"]
+
+    class Comm:
+        sent = []
+
+        def send(self, data):
+            self.sent.append(data)
+
+    comm, insp = Comm(), inspector.Inspector()
+    for bad, phrase in [
+        ({"request": "explorer", "key": key, "index": 5, "rid": 1}, "IndexError: program index 5"),
+        ({"request": "explorer", "key": "nope", "rid": 2}, "this function is gone"),
+        ({"request": "explorer", "key": 3, "rid": 3}, "explorer needs a function key (int given)"),
+        ({"request": "passes", "key": key, "step": 10**6, "rid": 4}, "IndexError: step 1000000"),
+        ({"request": "passes", "key": key, "step": "1", "rid": 5}, "step must be an integer"),
+    ]:
+        insp._reply(comm, bad)
+        reply = comm.sent[-1]
+        assert reply["kind"] == "error" and reply["rid"] == bad["rid"], reply
+        assert phrase in reply["error"], (phrase, reply)
