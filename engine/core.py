@@ -381,6 +381,9 @@ def check_jaxpr(jaxpr: Jaxpr) -> None:
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+apply_primitive = None  # engine.dispatch.apply_primitive (set there: no import per op)
+
+
 class Primitive:
     """A primitive operation. Its rules are attached where it is declared:
 
@@ -420,8 +423,8 @@ class Primitive:
     def impl(self, *args, **params):
         if self.impl_rule is not None:
             return self.impl_rule(*args, **params)
-        from .dispatch import apply_primitive
-
+        if apply_primitive is None:  # engine.dispatch sets it when it loads
+            from . import dispatch  # noqa: F401
         return apply_primitive(self, args, params)
 
     def abstract_eval(self, *avals: ShapedArray, **params: Any) -> Any:

@@ -140,17 +140,7 @@ def _pick_device(args):
 
 
 def _buffers(args, device):
-    bufs = []
-    for x in args:
-        if type(x) is not Array or x._device != device:
-            if type(x) is Array and x._committed:
-                raise ValueError(
-                    f"Received incompatible devices for a computation: {x._device} "
-                    f"and {device}. Move arrays with device_put first."
-                )
-            x = device_put_value(x, device)
-        bufs.append(x._buf)
-    return bufs
+    return [_buffer(x, device) for x in args]
 
 
 # ---------------------------------------------------------------------------- eager primitives
@@ -159,31 +149,54 @@ _prim_cache: dict[tuple, _PrimEntry] = {}  # (prim, params, avals, device, trace
 
 
 class _PrimEntry:
-    __slots__ = ("exe", "out_avals", "hits", "seen")
+    __slots__ = ("exe", "out_avals", "hits", "seen", "execute", "handlers")
 
     def __init__(self, exe, out_avals):
         self.exe, self.out_avals = exe, out_avals
         self.hits = self.seen = 0
+        # the executable's jaxlib call and result handlers, so a hit runs them directly
+        if type(exe).__call__ is runtime.Executable.__call__:
+            self.execute, self.handlers = exe._execute, exe._handlers
+        else:
+            self.execute = self.handlers = None
 
 
 def _params_key(params):
-    try:
+    """``params`` as a cache key (floats keyed by their bits: ``0.0 == -0.0``), or None
+    where a value is unhashable (then the program is compiled uncached)."""
+    if not params:
+        return ()
+    types = tuple(map(type, params.values()))
+    if float in types or complex in types:
+        key = tuple(
+            (k, scalar_key(v) if type(v) in (float, complex) else v) for k, v in params.items()
+        )
+    else:
         key = tuple(params.items())
+    try:
         hash(key)
     except TypeError:
         return None
-    for v in params.values():
-        if type(v) is float or type(v) is complex:  # 0.0 == -0.0: key floats by bits
-            return tuple(
-                (k, scalar_key(v) if type(v) in (float, complex) else v) for k, v in params.items()
-            )
     return key
+
+
+def _buffer(x, device):
+    """``x``'s buffer on ``device`` (put there if it is not an Array already there)."""
+    if type(x) is Array:
+        if x._device == device:
+            return x._buf
+        if x._committed:
+            raise ValueError(
+                f"Received incompatible devices for a computation: {x._device} "
+                f"and {device}. Move arrays with device_put first."
+            )
+    return device_put_value(x, device)._buf
 
 
 def apply_primitive(prim, args, params):
     """Run one primitive now, as a compiled one-equation XLA program (cached)."""
     device = _pick_device(args)
-    avals = tuple(x.aval if type(x) is Array else core.get_aval(x) for x in args)
+    avals = tuple([x.aval if type(x) is Array else core.get_aval(x) for x in args])
     pkey = _params_key(params)
     key = (prim, pkey, avals, device, config.trace_context_id)
     entry = _prim_cache.get(key) if pkey is not None else None
@@ -195,8 +208,21 @@ def apply_primitive(prim, args, params):
             _prim_cache[key] = entry
     else:
         entry.hits += 1
-    outs = execute(entry.exe, args, _buffers(args, device))
-    results = [Array(b, a, device) for b, a in zip(outs, entry.out_avals)]
+    bufs = [
+        x._buf if type(x) is Array and x._device is device else _buffer(x, device) for x in args
+    ]
+    try:
+        if entry.execute is not None:
+            outs = entry.execute(bufs).consume_with_handlers(entry.handlers)
+        else:
+            outs = entry.exe(bufs)
+    except Exception:
+        check_not_deleted(args)
+        raise
+    if prim.multiple_results:
+        results = [Array(b, a, device) for b, a in zip(outs, entry.out_avals)]
+    else:
+        results = [Array(outs[0], entry.out_avals[0], device)]
     if config.jax_debug_nans or config.jax_debug_infs:
         from .debugging import check_primitive_outputs
 
@@ -272,3 +298,6 @@ def clear_caches():
     """Forget every eager executable and cached scalar buffer."""
     _prim_cache.clear()
     _scalar_cache.clear()
+
+
+core.apply_primitive = apply_primitive

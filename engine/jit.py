@@ -353,6 +353,7 @@ class _Entry:
         "const_args",
         "out_avals",
         "out_tree",
+        "single_out",
     )
 
     def __init__(self, key, traced):
@@ -367,6 +368,7 @@ class _Entry:
         self.execute, self.handlers = compiled._execute, compiled._handlers
         self.const_args, self.out_avals = compiled._const_bufs, compiled.out_avals
         self.out_tree = self.traced.out_tree
+        self.single_out = self.out_tree == _LEAF_TREE  # returns one bare array
         self.compiled = compiled
 
 
@@ -627,6 +629,7 @@ class JitFunction:
         self._has_static = bool(opts.static_argnums or opts.static_argnames) or (
             in_shardings is not None or out_shardings is not None
         )
+        self._pick_first = device is None and backend is None  # one Array: its device
         self._cache = _cache_for(fun)
         self._fast = self._cache.fast_dict(opts.key)
         _all_jitted[next(_serial)] = self
@@ -671,42 +674,61 @@ class JitFunction:
         self._cache.clear()
 
     # -- calling
-    def _call(self, *args: Any, **kwargs: Any) -> Any:
-        if (
-            kwargs
-            or self._has_static
-            or config.jax_disable_jit
-            or config.jax_debug_nans
-            or config.jax_debug_infs
-        ):
-            return self._call_general(args, kwargs)
-        flat, in_tree = tree_util.tree_flatten(args)
-        avals = tuple([x.aval if type(x) is Array else _arg_aval(x) for x in flat])
-        if core._ctx.trace is not core.eval_trace:
-            return self._call_general(args, kwargs)
-        device = self._device or self._pick(flat)
-        key = (in_tree, avals, device, config.trace_context_id)
-        entry = self._fast.get(key)
-        if entry is None:
-            if type(device) is runtime.DeviceGroup:  # a sharded argument: over its mesh
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        # The hot path, inlined (one Python frame): every per-call check that can be made
+        # once is (the flags that force the general path fold into ``_general_flags``).
+        try:
+            if kwargs or self._has_static or _general_flags[0]:
                 return self._call_general(args, kwargs)
-            rec = self._cache.jaxpr(
-                self.fun, self._opts, (), tree_util.tree_structure((args, {})), avals, key[3]
-            )
-            if constrained_target(rec.closed, len(flat), None) is not None:
-                return self._call_general(args, kwargs)  # over its constraints' mesh
-            entry = self._cache.call_entry(
-                self.fun,
-                self._opts,
-                (),
-                tree_util.tree_structure((args, {})),
-                avals,
-                device,
-                key[3],
-                (self._fast, key),
-            )
-        else:
+            if core._ctx.trace is not core.eval_trace:
+                return self._call_general(args, kwargs)
+            n = len(args)
+            avals = [x.aval for x in args if type(x) is Array]
+            if len(avals) == n:  # all Arrays: the tree is n positional leaves
+                flat = args
+                in_tree = _flat_trees.get(n) or _flat_tree(n)
+                avals = tuple(avals)
+            else:
+                flat, in_tree = tree_util.tree_flatten(args)
+                avals = tuple([x.aval if type(x) is Array else _arg_aval(x) for x in flat])
+            if self._pick_first and n == 1 and flat is args:
+                device = args[0]._device
+            else:
+                device = self._device or self._pick(flat)
+            key = (in_tree, avals, device, config.trace_context_id)
+            entry = self._fast.get(key)
+            if entry is None:
+                return self._call_miss(args, flat, avals, device, key)
             entry.hits += 1
+            bufs = entry.const_args + [
+                x._buf if type(x) is Array and x._device is device else _put(x, device)
+                for x in flat
+            ]
+            try:
+                outs = entry.execute(bufs).consume_with_handlers(entry.handlers)
+            except Exception:
+                dispatch.check_not_deleted(flat)
+                raise
+            if entry.single_out:
+                return Array(outs[0], entry.out_avals[0], device)
+            return entry.out_tree.unflatten(
+                [Array(b, a, device) for b, a in zip(outs, entry.out_avals)]
+            )
+        except Exception as e:
+            traceback_util.filter_exception(e)
+            raise
+
+    def _call_miss(self, args, flat, avals, device, key):
+        """A call whose signature the fast path has not seen: trace/compile, then run."""
+        if type(device) is runtime.DeviceGroup:  # a sharded argument: over its mesh
+            return self._call_general(args, {})
+        in_tree = tree_util.tree_structure((args, {}))
+        rec = self._cache.jaxpr(self.fun, self._opts, (), in_tree, avals, key[3])
+        if constrained_target(rec.closed, len(flat), None) is not None:
+            return self._call_general(args, {})  # over its constraints' mesh
+        entry = self._cache.call_entry(
+            self.fun, self._opts, (), in_tree, avals, device, key[3], (self._fast, key)
+        )
         bufs = entry.const_args + [
             x._buf if type(x) is Array and x._device is device else _put(x, device) for x in flat
         ]
@@ -800,10 +822,33 @@ class JitFunction:
 
     # Public entry points: exceptions leave them with the engine's frames filtered out
     # (engine/traceback_util.py, config ``jax_traceback_filtering``).
-    __call__ = traceback_util.api_boundary(_call)
     trace = traceback_util.api_boundary(trace)
     lower = traceback_util.api_boundary(lower)
     eval_shape = traceback_util.api_boundary(eval_shape)
+
+
+traceback_util.register_boundary(JitFunction.__call__)
+
+# Flags that send every call down the general path, folded into one read per call.
+_general_flags = [False]
+
+
+def _update_general_flags(name=None, value=None):
+    _general_flags[0] = bool(
+        config.jax_disable_jit or config.jax_debug_nans or config.jax_debug_infs
+    )
+
+
+_update_general_flags()
+config.on_change(_update_general_flags)
+
+_LEAF_TREE = tree_util.tree_structure(0)
+_flat_trees: dict[int, Any] = {}  # n -> the treedef of a tuple of n leaves
+
+
+def _flat_tree(n):
+    t = _flat_trees[n] = tree_util.tree_structure((0,) * n)
+    return t
 
 
 def _put(x, device):
