@@ -819,6 +819,8 @@ def default_backend() -> str:
 def device_put(x: Any, device: Any = None) -> Any:
     """Put (a pytree of) values on ``device`` (committing them there), or on the default
     device. An explicit transfer for ``transfer_guard``."""
+    if isinstance(device, (tuple, list, dict)):  # one per leaf or subtree of x, as JAX
+        return _device_put_each(x, device)
     if isinstance(device, (_Sharding, _PartitionSpec)):
         return tree_map(lambda v: _sharded.put(v, device), x)
     if isinstance(device, (str, int, float)):
@@ -830,6 +832,24 @@ def device_put(x: Any, device: Any = None) -> Any:
     return tree_map(
         lambda v: dispatch.device_put_value(v, device, committed=committed, explicit=True), x
     )
+
+
+def _device_put_each(x: Any, devices: Any) -> Any:
+    """device_put with a pytree of devices/shardings that is a prefix of ``x``'s."""
+    from .tree_util import tree_structure
+
+    def is_target(d):
+        return d is None or not isinstance(d, (tuple, list, dict))
+
+    targets, target_tree = tree_flatten(devices, is_leaf=is_target)
+    try:
+        subtrees = target_tree.flatten_up_to(x)
+    except ValueError as e:
+        raise ValueError(
+            f"device_put device specification must be a tree prefix of the corresponding value; {e}"
+        ) from None
+    parts = [device_put(sub, target) for sub, target in zip(subtrees, targets)]
+    return tree_structure(devices, is_leaf=is_target).unflatten(parts)
 
 
 def device_get(x: Any) -> Any:
