@@ -302,6 +302,38 @@ def pcast_value_carried_by_scan_lowers():
         assert a.dtype == b.dtype
 
 
+def _put_per_leaf(lib):
+    mesh = lib.make_mesh((8,), ("x",))
+    rng = np.random.default_rng(0)
+    values = (rng.normal(size=(32,)), rng.normal(size=(32, 4)), rng.normal(size=(4,)))
+    rep, split = lib.NamedSharding(mesh, lib.P()), lib.NamedSharding(mesh, lib.P("x"))
+    out = lib.device_put(values, (split, split, rep))
+    nested = lib.device_put(
+        {"a": values[2], "b": [values[2], values[2]]}, {"a": None, "b": lib.devices()[3]}
+    )
+    return (
+        [(np.asarray(o), repr(o.sharding)) for o in out],
+        {
+            k: sorted(d.id for d in v.devices())
+            for k, v in (("a", nested["a"]), ("b", nested["b"][1]))
+        },
+    )
+
+
+@case
+def device_put_with_a_pytree_of_shardings():
+    (e_out, e_nested), (j_out, j_nested) = _both(_put_per_leaf)
+    for (ev, es), (jv, js) in zip(e_out, j_out):
+        np.testing.assert_array_equal(ev, jv)
+        assert ev.dtype == jv.dtype and es == js
+    assert e_nested == j_nested
+    engine, jax = _libs()
+    phrase = "device_put device specification must be a tree prefix of the corresponding value"
+    for lib in (engine, jax):
+        with pytest.raises(ValueError, match=phrase):
+            lib.device_put((np.ones(2), np.ones(2)), (lib.devices()[0],))
+
+
 # ---------------------------------------------------------------- the subprocess
 
 
