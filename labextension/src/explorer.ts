@@ -221,6 +221,7 @@ export class ExplorerPanel extends Widget {
   /** A list row from the kernel: new counts, and a reload if the programs changed. */
   listed(info: IFunctionInfo): void {
     this._showCounts(info);
+    this._listedStamp = info.stamp;
     if (this._view && info.stamp !== this._view.stamp && !this._loading) {
       void this.load();
     }
@@ -259,6 +260,12 @@ export class ExplorerPanel extends Widget {
       this._showError(String((err as Error).message ?? err));
     } finally {
       this._loading = false;
+    }
+    // a recompile announced while this load was under way
+    const view = this._view;
+    if (view && this._listedStamp && this._listedStamp !== view.stamp) {
+      this._listedStamp = '';
+      void this.load();
     }
   }
 
@@ -475,6 +482,7 @@ export class ExplorerPanel extends Widget {
   private _view: IExplorerView | null = null;
   private _pinned: number | null = null;
   private _loading = false;
+  private _listedStamp = '';
   private _popouts = new Map<string, PanePanel>();
 }
 

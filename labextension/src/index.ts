@@ -156,7 +156,8 @@ class InspectorSidebar extends Widget {
       item.onclick = () => void this._open(f);
       this._list.appendChild(item);
       const panel = this._panels.get(f.key);
-      if (panel && !panel.isDisposed) {
+      // keys are per kernel: after a restart the same key may name another function
+      if (panel && !panel.isDisposed && panel.functionName === f.name) {
         panel.listed(f);
       }
     }
