@@ -218,6 +218,19 @@ def test_graph_panes_zoom_pan_fit_in_lab(lab_server, page, artifacts):
     expect(shown).to_be_visible()
     svg = check_zoom(page, shown)
     assert svg.locator("g.cluster.gj-scope").count() == 4
+    # a node highlighted out of view (as the pane linker marks partners) is panned to
+    shown.locator("[data-gjx-zoom=one]").click()
+    before = view_box(svg)
+    last = svg.locator("g.node").last
+    inside_js = """([el, svg]) => { const r = el.getBoundingClientRect(),
+      b = svg.getBoundingClientRect(); return r.left >= b.left && r.right <= b.right &&
+      r.top >= b.top && r.bottom <= b.bottom; }"""
+    assert not page.evaluate(inside_js, [last.element_handle(), svg.element_handle()])
+    last.evaluate("(g) => g.classList.add('gj-sel')")
+    page.wait_for_timeout(200)
+    assert view_box(svg) != before
+    assert page.evaluate(inside_js, [last.element_handle(), svg.element_handle()])
+    shown.locator("[data-gjx-zoom=fit]").click()
     artifacts(cells.nth(5), "graph-object-fit")
 
     # dark theme: the graphs' text and the zoom controls follow it

@@ -162,12 +162,13 @@
     var pending = false, shown = "";
     function reveal() {
       pending = false;
+      var b = svg.getBoundingClientRect();
+      if (!b.width) return;  /* hidden (another tab): nothing to pan */
       var els = svg.querySelectorAll("g.gj-sel, g.gj-hl");
       var sig = Array.prototype.map.call(els, function (e) { return e.id; }).join(" ");
       if (sig === shown) return;  /* hovering changes classes too: only new highlights */
       shown = sig;
       if (!els.length) return;
-      var b = svg.getBoundingClientRect();
       for (var i = 0; i < els.length; i++) {
         var r = els[i].getBoundingClientRect();
         if (r.right > b.left && r.left < b.right && r.bottom > b.top && r.top < b.bottom) return;
