@@ -281,7 +281,12 @@ def _same_error(a: str | None, b: str | None) -> bool:
     return a.split(":")[0] == b.split(":")[0] and a[:60] == b[:60]
 
 
-def compare(cells, eng, ref, skip: dict[int, str], notes: dict[int, str]) -> list[Row]:
+def where(cell: Cell) -> str:
+    """``file.md:line`` of the cell's fence: how the scripts' notes name a cell."""
+    return f"{Path(cell.path).name}:{cell.line}"
+
+
+def compare(cells, eng, ref, skip: dict[int, str], notes: dict[str, str]) -> list[Row]:
     rows = []
     for cell in cells:
         if cell.index in skip:
@@ -294,7 +299,7 @@ def compare(cells, eng, ref, skip: dict[int, str], notes: dict[int, str]) -> lis
             verdict = "DIFFERS"
         else:
             verdict = compare_text(e.text, j.text)
-        note = notes.get(cell.index, "") if verdict in ("DIFFERS", "ERROR") else ""
+        note = notes.get(where(cell), "") if verdict in ("DIFFERS", "ERROR") else ""
         rows.append(Row(cell, verdict, note, e, j))
     return rows
 
@@ -306,8 +311,7 @@ def report(title: str, rows: list[Row], verbose: bool = False) -> tuple[int, int
         first = textwrap.shorten(
             r.cell.source.strip().splitlines()[0] if r.cell.source.strip() else "", 50
         )
-        where = f"{Path(r.cell.path).name}:{r.cell.line}"
-        print(f"cell {r.cell.index:2d} {r.verdict:8s} {where:<36} {first}")
+        print(f"cell {r.cell.index:2d} {r.verdict:8s} {where(r.cell):<36} {first}")
         if r.note:
             print(f"         why: {r.note}")
         if r.engine is not None and (verbose or r.verdict in ("DIFFERS", "ERROR")):
@@ -327,13 +331,14 @@ def report(title: str, rows: list[Row], verbose: bool = False) -> tuple[int, int
 def main(
     argv: list[str] | None,
     title: str,
-    notes: dict[int, str] | None = None,
+    notes: dict[str, str] | None = None,
     skip: dict[int, str] | None = None,
     python_blocks: bool = False,
 ) -> int:
     """Command line of a per-tutorial script: ``script.py PATH.md [PATH.md ...] [-v]``.
 
-    ``notes``: why a cell is known to differ (by index); ``skip``: cells not run, and why.
+    ``notes``: why a cell is known to differ, by ``file.md:line`` of its fence (as the
+    report prints it); ``skip``: cells not run (by index), and why.
     Cells tagged ``skip-execution`` in JAX's docs are skipped too (JAX's docs never run them).
     """
     ap = argparse.ArgumentParser(description=title)

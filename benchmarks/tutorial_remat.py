@@ -15,15 +15,15 @@ from tutorial_cells import main
 
 TITLE = "Gradient checkpointing (jax.checkpoint), engine vs JAX"
 
-# Why a cell differs, by cell index (the tutorial at jax-v0.10.2).
-NOTES: dict[int, str] = {
-    21: (
+# Why a cell differs, by file:line of its fence (the tutorial at jax-v0.10.2).
+NOTES: dict[str, str] = {
+    "gradient-checkpointing.md:350": (
         "JAX's cell reuses JAX's cached trace of `loss` from cell 18, made before cell 19 "
         "redefined the global `predict` with checkpoint_name, so JAX sees no names and saves "
         "none; the engine retraces and saves 'layer0_output' (what JAX saves too when `loss` "
         "was not traced before: checked in a fresh process)"
     ),
-    23: (
+    "gradient-checkpointing.md:382": (
         "JAX-only internals: the cell imports jax._src.test_util (the engine has no _src; "
         "real JAX fails on it here too, for want of absl); it only defines a function"
     ),

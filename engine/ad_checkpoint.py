@@ -422,13 +422,7 @@ def _describe(v: Var, jaxpr: Jaxpr) -> str:
 
 
 def _eqn_source(e) -> str:
-    si = e.source_info
-    if si is None:
-        src = "<unknown>"
-    elif si.column is None:
-        src = repr(si)
-    else:  # JAX's words: file:line:column (function)
-        src = f"{si.file}:{si.line}:{si.column} ({si.qualname})"
+    src = e.source_info.summary() if e.source_info is not None else "<unknown>"
     if e.primitive is name_p:
         return f"named '{e.params['name']}' from {src}"
     if e.primitive.name == "jit":

@@ -196,12 +196,19 @@ class Array:
             return f"Array(shape={self.shape}, dtype={self.dtype.name})"
         v = self._value()
         prefix = "Array("
-        extra = f", dtype={self.dtype.name}" + (", weak_type=True" if self.weak_type else "")
-        if v.size == 0 and v.shape != (0,):
+        dtype_str = f"dtype={self.dtype.name}" + (", weak_type=True" if self.weak_type else "")
+        width = np.get_printoptions()["linewidth"]
+        if v.size == 0:
             body = f"[], shape={v.shape}"
         else:
-            body = np.array2string(v, separator=", ", prefix=prefix, suffix=extra)
-        return f"{prefix}{body}{extra})"
+            body = np.array2string(
+                v, separator=", ", prefix=prefix, suffix=",", max_line_width=width
+            )
+        # as JAX's: the values wrap on their own; a dtype that does not fit on the last
+        # line is set off by spaces (not a new line), so reprs read the same in both
+        last_line_len = len(body) - body.rfind("\n") + 1
+        sep = " " * len(prefix) if last_line_len + len(dtype_str) + 2 > width else " "
+        return f"{prefix}{body},{sep}{dtype_str})"
 
     def __str__(self):
         return str(self._value())

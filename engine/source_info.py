@@ -41,6 +41,15 @@ class SourceInfo:
         stack = f"{scope}/{self.name_stack}" if self.name_stack else scope
         return SourceInfo(self.file, self.line, self.function, stack, self._code, self._lasti)
 
+    def summary(self):
+        """``file:line:column (qualified name)``, as JAX's ``print_saved_residuals`` and
+        its error messages place a value (``file:line (function)`` when the column is
+        unknown)."""
+        column = self.column
+        if column is None:
+            return repr(self)
+        return f"{self.file}:{self.line}:{column} ({self.qualname})"
+
     @property
     def qualname(self):
         """The function's qualified name (``outer.<locals>.f``), as JAX's summaries give it."""

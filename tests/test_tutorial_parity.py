@@ -166,3 +166,42 @@ def test_breakpoint_reached_says_it_is_not_built():
     with pytest.raises(Exception, match="jax.debug.breakpoint is not supported"):
         _guarded_divide(SimpleNamespace(jax=engine, jnp=ejnp))(2.0, 0.0)
         engine.effects_barrier()
+
+
+# ---------------------------------------------------------------------------- Array repr
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda m: m.jnp.sin(m.jnp.arange(5.0)),  # the dtype does not fit on the values' line
+        lambda m: m.jnp.arange(5.0) * 0.1234567,  # it just fits
+        lambda m: m.jnp.arange(40.0).reshape(4, 10) / 7,  # wrapped rows
+        lambda m: m.jnp.arange(100),  # wrapped values
+        lambda m: m.jnp.zeros(0),  # empty, one axis
+        lambda m: m.jnp.zeros((0, 3), dtype=m.jnp.int32),
+        lambda m: m.jnp.arange(7.0) + 1.5,  # strong
+        lambda m: m.jnp.asarray([0.5, -2.0, 3.25, 1e-3, 7.0]) * 2.0,
+        lambda m: m.jax.grad(lambda x, y: x * 3.0, (0, 1))(1.0, 2.0)[1],  # weak scalar
+    ],
+)
+def test_array_repr_wraps_as_jax(mods, make):
+    E, J = mods
+    assert repr(make(E)) == repr(make(J))
+
+
+def test_gradient_of_an_unused_weak_input_is_a_weak_zero(mods):
+    def run(m):
+        @m.jax.custom_vjp
+        def h(x, y):
+            return x**2
+
+        h.defvjp(lambda x, y: (x**2, x), lambda x, g: (2 * x * g, None))
+        plain = m.jax.grad(lambda x, y: x * 2.0, (0, 1))(1.0, 2.0)
+        via_vjp = m.jax.vjp(lambda x, y: x * 2.0, 1.0, 2.0)[1](1.0)
+        return [*plain, *via_vjp, *m.jax.grad(h, (0, 1))(1.0, 2.0)]
+
+    E, J = mods
+    ours, theirs = run(E), run(J)
+    for a, b in zip(ours, theirs):
+        assert (float(a), a.dtype, a.weak_type) == (float(b), b.dtype, b.weak_type)

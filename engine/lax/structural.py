@@ -637,8 +637,11 @@ def full(shape, fill_value, dtype=None, *, sharding=None):
     return _full(shape, fill_value, dtypes.canonicalize_dtype(dtype), False)
 
 
-# AD's zeros (engine.ad_util) are lax's: a broadcast literal, as JAX's.
-ad_util.register_zeros_maker(lambda aval: full(aval.shape, 0, aval.dtype))
+# AD's zeros (engine.ad_util) are lax's: a broadcast literal, weakly typed where the
+# aval is, as JAX's (an unused weak input's gradient is a weak zero).
+ad_util.register_zeros_maker(
+    lambda aval: _full(aval.shape, 0, dtypes.canonicalize_dtype(aval.dtype), aval.weak_type)
+)
 
 
 def full_like(x, fill_value, dtype=None, shape=None, sharding=None):

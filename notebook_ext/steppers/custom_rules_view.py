@@ -243,7 +243,7 @@ def argument_names(f: Callable[..., Any], args: tuple) -> list[str]:
 
 
 def _where(info: Any) -> str:
-    return f"{info.file}:{info.line} ({info.function})" if info is not None else "<unknown>"
+    return info.summary() if info is not None else "<unknown>"
 
 
 def _eqn_source(eqn: Any) -> str:
