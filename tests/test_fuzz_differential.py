@@ -337,3 +337,15 @@ def test_grad_ignores_a_while_loop_that_no_output_uses():
 
     ref, out = _both(run)
     np.testing.assert_allclose(np.asarray(out), np.asarray(ref))
+
+
+@pytest.mark.parametrize("name", ["logaddexp", "divide", "arctan2", "hypot"])
+def test_inexact_binary_ops_convert_python_ints_straight_to_float(name):
+    """int8 array with a Python int out of int8's range: JAX converts both straight to the
+    float type; the engine went through int8 first (300 wrapped to 44): silently wrong."""
+    x = np.array([[-2, 5]], np.int8)
+    ref, out = _both(lambda api, jnp: getattr(jnp, name)(x, 300))
+    assert _dtype_and_weak(out) == _dtype_and_weak(ref)
+    np.testing.assert_allclose(np.asarray(out), np.asarray(ref), rtol=1e-6)
+    ref, out = _both(lambda api, jnp: api.vmap(lambda a: getattr(jnp, name)(a, 1000))(x))
+    np.testing.assert_allclose(np.asarray(out), np.asarray(ref), rtol=1e-6)

@@ -121,6 +121,14 @@ def to_inexact_dtype(dtype):
 def promote_dtypes_inexact(*args):
     """Promote, then (if the result is not inexact) to a float type: int32 -> float32,
     int64 -> float64, as in JAX."""
+    if len(args) > 1:
+        avals = [core.get_aval(a) for a in args]
+        dtype, weak = _result_type(args, avals)
+        if not dtypes.is_inexact(dtype):
+            # straight to the float type, as JAX: int8 array / 300 must not wrap 300 to int8
+            return tuple(
+                convert(a, av, to_inexact_dtype(dtype), weak) for a, av in zip(args, avals)
+            )
     args = promote_dtypes(*args)
     dt = core.get_aval(args[0]).dtype
     if not dtypes.is_inexact(dt):
