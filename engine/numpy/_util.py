@@ -206,9 +206,9 @@ def _same_avals(args):
             return False
         if first is None:
             first = a.aval
-        elif a.aval != first:
             if first.weak_type and first.dtype == np.bool_:
                 return False  # a weak bool promotes to a strong one
+        elif a.aval != first:
             return False
     return True
 
