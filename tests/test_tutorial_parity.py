@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from types import SimpleNamespace
 
+import numpy as np
 import pytest
 from helpers import real_jax
 
@@ -205,3 +206,24 @@ def test_gradient_of_an_unused_weak_input_is_a_weak_zero(mods):
     ours, theirs = run(E), run(J)
     for a, b in zip(ours, theirs):
         assert (float(a), a.dtype, a.weak_type) == (float(b), b.dtype, b.weak_type)
+
+
+# ---------------------------------------------------------------------------- linspace
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        (0, 10, 1000),  # the custom-derivatives tutorial's plot axis
+        (-3.0, 7.5, 333, False),
+        (0.1, 0.9, 77),
+    ],
+)
+def test_linspace_values_bit_equal_to_jax(mods, args):
+    E, J = mods
+    ours, theirs = E.jnp.linspace(*args), J.jnp.linspace(*args)
+    assert ours.dtype == theirs.dtype
+    np.testing.assert_array_equal(np.asarray(ours), np.asarray(theirs))
+    assert [
+        e.params.get("name") for e in E.jax.make_jaxpr(lambda: E.jnp.linspace(*args))().eqns
+    ] == ["_linspace"]

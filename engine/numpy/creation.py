@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import builtins
+import functools
 import operator
 
 import numpy as np
@@ -213,6 +214,19 @@ def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis
         raise ValueError(f"Number of samples, {num}, must be non-negative.")
     check_arraylike("linspace", start, stop)
     dtype = _user_dtype(dtype, "linspace")
+    return _jitted_linspace()(start, stop, num, endpoint, retstep, dtype, axis)
+
+
+@functools.cache
+def _jitted_linspace():
+    """JAX compiles linspace (``jit[name=_linspace]`` in jaxprs): so does the engine, so
+    that XLA computes its values the same way (op by op they can differ in the last bit)."""
+    from ..jit import jit
+
+    return jit(_linspace, static_argnames=("num", "endpoint", "retstep", "dtype", "axis"))
+
+
+def _linspace(start, stop, num, endpoint, retstep, dtype, axis):
     if dtype is None:
         dtype = to_inexact_dtype(dtypes.result_type(start, stop))
     comp = to_inexact_dtype(dtype)
