@@ -334,6 +334,23 @@ def device_put_with_a_pytree_of_shardings():
             lib.device_put((np.ones(2), np.ones(2)), (lib.devices()[0],))
 
 
+@case
+def set_mesh_is_a_class_as_jax():
+    def facts(lib):
+        mesh = lib.make_mesh((4, 2), ("X", "Y"))
+        with lib.set_mesh(mesh) as entered:
+            ctx = lib.set_mesh(mesh)
+            return (
+                isinstance(lib.set_mesh, type),
+                type(ctx).__name__,
+                entered,
+                str(lib.sharding.get_abstract_mesh()),
+            )
+
+    e, j = _both(facts)
+    assert e == j
+
+
 # ---------------------------------------------------------------- the subprocess
 
 

@@ -294,8 +294,8 @@ class set_mesh:  # noqa: N801  (a class, as JAX's, so a notebook shows the same 
         self._previous = list(_state.stack)
         _state.stack[:] = [mesh]
 
-    def __enter__(self) -> Mesh:
-        return self.mesh
+    def __enter__(self) -> None:  # as JAX's: ``with set_mesh(m) as v`` binds None
+        return None
 
     def __exit__(self, *exc) -> None:
         _state.stack[:] = self._previous
