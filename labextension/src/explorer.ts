@@ -17,7 +17,14 @@ import {
   IFunctionInfo,
   InspectorClient
 } from './kernel';
-import { el, formatSeconds, glassIcon, setViewHtml } from './util';
+import {
+  addToMainArea,
+  el,
+  formatSeconds,
+  glassIcon,
+  setViewHtml,
+  showWidget
+} from './util';
 
 // what the pane linker (visualize/static/linker.js) links, by attribute
 const LINKED = '[data-line],[data-eqn],[data-mlir],[data-hlo],[data-hlo-opt]';
@@ -273,7 +280,7 @@ export class ExplorerPanel extends Widget {
   popOut(label: string): PanePanel | null {
     let panel = this._popouts.get(label);
     if (panel && !panel.isDisposed) {
-      this._app.shell.activateById(panel.id);
+      showWidget(this._app, panel);
       return panel;
     }
     const pane = this._findPane(label);
@@ -283,8 +290,7 @@ export class ExplorerPanel extends Widget {
     panel = new PanePanel(this, label);
     this._popouts.set(label, panel);
     panel.adopt(this._detach(pane, label), this._linkerRoot());
-    this._app.shell.add(panel, 'main', { mode: 'split-right', ref: this.id });
-    this._app.shell.activateById(panel.id);
+    addToMainArea(this._app, panel, { mode: 'split-right', ref: this.id });
     return panel;
   }
 

@@ -18,7 +18,7 @@ import { Widget } from '@lumino/widgets';
 
 import { ExplorerPanel } from './explorer';
 import { IFunctionInfo, InspectorClient } from './kernel';
-import { el, formatSeconds, glassIcon } from './util';
+import { addToMainArea, el, formatSeconds, glassIcon, showWidget } from './util';
 
 export { glassIcon };
 
@@ -171,9 +171,10 @@ class InspectorSidebar extends Widget {
     if (!panel || panel.isDisposed) {
       panel = new ExplorerPanel(this._app, f.key, f.name, () => this._client);
       this._panels.set(f.key, panel);
-      this._app.shell.add(panel, 'main');
+      addToMainArea(this._app, panel);
+    } else {
+      showWidget(this._app, panel);
     }
-    this._app.shell.activateById(panel.id);
     await panel.load();
   }
 

@@ -1,5 +1,7 @@
 /** Small DOM helpers and the Glassjax icon, shared by the sidebar and the panels. */
+import { JupyterFrontEnd } from '@jupyterlab/application';
 import { LabIcon } from '@jupyterlab/ui-components';
+import { SplitPanel, TabPanel, Widget } from '@lumino/widgets';
 
 const glassIconSvg =
   '<svg xmlns="http://www.w3.org/2000/svg" width="16" height="16" viewBox="0 0 24 24">' +
@@ -46,5 +48,42 @@ export function setViewHtml(host: HTMLElement, html: string): void {
     const script = document.createElement('script');
     script.textContent = old.textContent;
     old.replaceWith(script);
+  }
+}
+
+/**
+ * Adds a panel to the main area and shows it. Notebook 7's main area holds the notebook
+ * alone (it ignores a second widget): there the panel goes to the area below it, and
+ * a pane popped out goes beside the explorer as another tab of that area.
+ */
+export function addToMainArea(
+  app: JupyterFrontEnd,
+  widget: Widget,
+  options?: Parameters<JupyterFrontEnd.IShell['add']>[2]
+): void {
+  app.shell.add(widget, 'main', options);
+  if (!widget.isAttached) {
+    app.shell.add(widget, 'down');
+    // that area starts a few pixels high: give it half the page
+    let parent = widget.parent;
+    while (parent && !(parent instanceof SplitPanel)) {
+      parent = parent.parent;
+    }
+    if (parent instanceof SplitPanel && parent.widgets.length === 2) {
+      parent.setRelativeSizes([1, 1]);
+    }
+  }
+  showWidget(app, widget);
+}
+
+/** Activates a panel; in Notebook 7's area below the notebook, selects its tab. */
+export function showWidget(app: JupyterFrontEnd, widget: Widget): void {
+  app.shell.activateById(widget.id);
+  let parent = widget.parent;
+  while (parent && !(parent instanceof TabPanel)) {
+    parent = parent.parent;
+  }
+  if (parent instanceof TabPanel && parent.currentWidget !== widget) {
+    parent.currentWidget = widget;
   }
 }

@@ -2,10 +2,20 @@
 headless Chromium: the sidebar's click opens the full explorer (every pane, the fusion
 graph, the executable, the pass stepper) of a jitted function; calling the function
 with a new shape (a recompile) updates the panel; a pane pops out into its own panel
-beside it and stays linked; light and dark themes. Screenshots go to the artifacts
-folder ($GLASSJAX_ARTIFACTS_DIR)."""
+beside it and stays linked; light and dark themes; Notebook 7. Screenshots go to the
+artifacts folder ($GLASSJAX_ARTIFACTS_DIR)."""
 
+import importlib.util
+import os
 import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+
+import pytest
 
 import engine
 import engine.numpy as enp
@@ -42,6 +52,14 @@ VISIBILITY_JS = """e => {
           x: r.x, y: r.y, w: r.width, h: r.height};
 }"""
 EXPLORER = ".lm-DockPanel .glassjax-ExplorerPanel"
+NOTEBOOK7_DIRS = {
+    "JUPYTER_CONFIG_DIR": "config",
+    "JUPYTER_RUNTIME_DIR": "runtime",
+    "JUPYTER_DATA_DIR": "data",
+    "JUPYTERLAB_SETTINGS_DIR": "settings",
+    "JUPYTERLAB_WORKSPACES_DIR": "workspaces",
+    "IPYTHONDIR": "ipython",
+}
 
 
 def probe(x):  # SOURCES' function, for the expected texts
@@ -243,6 +261,93 @@ def test_main_area_explorer_opens_updates_and_pops_out(lab_server, page, artifac
     popout.wait_for(state="detached")
     assert pane_labels(explorer) == PANES
     assert_visible(explorer.locator(".gj-pane[aria-label='jaxpr']"), "jaxpr back")
+
+
+# ---------------------------------------------------------------- Notebook 7
+
+
+@pytest.fixture(scope="module")
+def notebook7(browser_requirements, lab_server, tmp_path_factory):
+    """`jupyter notebook` (Notebook 7), with its own dirs, on a free port."""
+    if importlib.util.find_spec("notebook") is None:
+        pytest.skip("the Notebook 7 test needs the Python package notebook")
+    home = tmp_path_factory.mktemp("notebook7-explorer")
+    root = home / "root"
+    root.mkdir()
+    env = dict(
+        os.environ,
+        **{k: str(home / d) for k, d in NOTEBOOK7_DIRS.items()},
+        PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""),
+    )
+    env.pop("JUPYTER_PATH", None)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    token = uuid.uuid4().hex
+    cmd = [sys.executable, "-m", "notebook", "--no-browser", f"--port={port}"]
+    cmd += ["--ServerApp.ip=127.0.0.1", "--ServerApp.port_retries=0", "--allow-root"]
+    cmd += [f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}"]
+    cmd += ["--JupyterNotebookApp.expose_app_in_browser=True"]
+    log_path = home / "server.log"
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(cmd, env=env, cwd=root, stdout=log, stderr=subprocess.STDOUT)
+    server = type(lab_server)(f"http://127.0.0.1:{port}", token, root, log_path)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert proc.poll() is None, f"jupyter notebook exited:\n{server.log()}"
+            try:
+                url = f"{server.url}/api/status?token={token}"
+                with urllib.request.urlopen(url, timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            assert time.monotonic() < deadline, f"no answer in 60 s:\n{server.log()}"
+            time.sleep(0.2)
+        yield server
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+
+
+def test_explorer_in_notebook7(notebook7, browser, artifacts):
+    """Notebook 7's main area holds the notebook alone: the explorer opens in the area
+    below it, and a popped-out pane beside it as another tab there."""
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(s) for s in SOURCES[:2]]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "python3", "language": "python"}
+    nbformat.write(nb, str(notebook7.root / "nb7.ipynb"))
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    try:
+        page.goto(f"{notebook7.url}/notebooks/nb7.ipynb?token={notebook7.token}")
+        page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
+        run_cell(page, 0, 1)
+        run_cell(page, 1, 2)
+        page.evaluate("window.jupyterapp.shell.activateById('glassjax-inspector')")
+        page.locator("#glassjax-inspector .glassjax-fn[data-name='glassjax_probe']").click()
+        explorer = page.locator(".glassjax-ExplorerPanel[data-state='ready']")
+        explorer.wait_for(state="visible", timeout=120_000)
+        assert_visible(explorer, "explorer below the notebook")
+        assert_visible(page.locator(".jp-NotebookPanel"), "the notebook above it")
+        assert pane_labels(explorer) == PANES
+        explorer.locator(".glassjax-popout-button[data-pane='fusion graph']").click()
+        popout = page.locator(".glassjax-PanePanel[data-pane='fusion graph']")
+        popout.wait_for(state="visible")
+        assert_visible(popout.locator(".gjx-graph-box svg"), "popped-out graph")
+        artifacts(page, "notebook7")
+    finally:
+        context.close()
+    errors = [e for e in errors if "reading 'schema'" not in e]  # Notebook 7's own
+    assert not errors, f"uncaught errors in the page: {errors}"
 
 
 # ---------------------------------------------------------------- the kernel side (no browser)
