@@ -10,7 +10,9 @@ where it raised, the exception's class and first line. Plotting and ``rich`` tab
 replaced by stand-ins that print what would be drawn (the same stand-ins for both runs).
 
 The per-tutorial scripts (``tutorial_remat.py``, ``tutorial_debugging.py``, ...) call
-:func:`main` with their notes on the cells known to differ, and say why.
+:func:`main` with their notes on the cells known to differ, and say why. The tutorials'
+files come from a clone of jax-ml/jax at the tag of the installed JAX, e.g.
+``git -C jax show jax-v0.10.2:docs/gradient-checkpointing.md > /tmp/gradient-checkpointing.md``.
 """
 
 from __future__ import annotations
