@@ -161,25 +161,6 @@ class _PrimEntry:
             self.execute = self.handlers = None
 
 
-def _params_key(params):
-    """``params`` as a cache key (floats keyed by their bits: ``0.0 == -0.0``), or None
-    where a value is unhashable (then the program is compiled uncached)."""
-    if not params:
-        return ()
-    types = tuple(map(type, params.values()))
-    if float in types or complex in types:
-        key = tuple(
-            (k, scalar_key(v) if type(v) in (float, complex) else v) for k, v in params.items()
-        )
-    else:
-        key = tuple(params.items())
-    try:
-        hash(key)
-    except TypeError:
-        return None
-    return key
-
-
 def _buffer(x, device):
     """``x``'s buffer on ``device`` (put there if it is not an Array already there)."""
     if type(x) is Array:
@@ -195,22 +176,48 @@ def _buffer(x, device):
 
 def apply_primitive(prim, args, params):
     """Run one primitive now, as a compiled one-equation XLA program (cached)."""
-    device = _pick_device(args)
-    avals = tuple([x.aval if type(x) is Array else core.get_aval(x) for x in args])
-    pkey = _params_key(params)
+    # Unary and binary ops on Arrays of one device, the commonest eager calls, skip the
+    # general loops; the rest pick a device and convert operands as _pick_device says.
+    n = len(args)
+    if n == 2 and type(a := args[0]) is Array and type(b := args[1]) is Array:
+        device = a._device
+        if b._device is device:
+            avals, bufs = (a.aval, b.aval), [a._buf, b._buf]
+        else:
+            device, bufs = _pick_device(args), None
+            avals = (a.aval, b.aval)
+    elif n == 1 and type(a := args[0]) is Array:
+        device, avals, bufs = a._device, (a.aval,), [a._buf]
+    else:
+        device, bufs = _pick_device(args), None
+        avals = tuple([x.aval if type(x) is Array else core.get_aval(x) for x in args])
+    if params:
+        types = tuple(map(type, params.values()))
+        if float in types or complex in types:  # 0.0 == -0.0: key floats by bits
+            pkey = tuple(
+                (k, scalar_key(v) if type(v) in (float, complex) else v) for k, v in params.items()
+            )
+        else:
+            pkey = tuple(params.items())
+    else:
+        pkey = ()
     key = (prim, pkey, avals, device, config.trace_context_id)
-    entry = _prim_cache.get(key) if pkey is not None else None
+    try:
+        entry = _prim_cache.get(key)
+    except TypeError:  # an unhashable parameter: compiled each time, never cached
+        key = entry = None
     if entry is None:
         entry = _PrimEntry(*_compile_primitive(prim, avals, params, device))
-        if pkey is not None:
+        if key is not None:
             if len(_prim_cache) >= _CACHE_LIMIT:
                 evict_one(_prim_cache)
             _prim_cache[key] = entry
     else:
         entry.hits += 1
-    bufs = [
-        x._buf if type(x) is Array and x._device is device else _buffer(x, device) for x in args
-    ]
+    if bufs is None:
+        bufs = [
+            x._buf if type(x) is Array and x._device is device else _buffer(x, device) for x in args
+        ]
     try:
         if entry.execute is not None:
             outs = entry.execute(bufs).consume_with_handlers(entry.handlers)
@@ -221,13 +228,31 @@ def apply_primitive(prim, args, params):
         raise
     if prim.multiple_results:
         results = [Array(b, a, device) for b, a in zip(outs, entry.out_avals)]
-    else:
-        results = [Array(outs[0], entry.out_avals[0], device)]
-    if config.jax_debug_nans or config.jax_debug_infs:
-        from .debugging import check_primitive_outputs
+        if _debug_flags[0]:
+            _check_outputs(prim, results)
+        return results
+    result = Array(outs[0], entry.out_avals[0], device)
+    if _debug_flags[0]:
+        _check_outputs(prim, [result])
+    return result
 
-        check_primitive_outputs(prim, results)
-    return results if prim.multiple_results else results[0]
+
+def _check_outputs(prim, results):
+    from .debugging import check_primitive_outputs
+
+    check_primitive_outputs(prim, results)
+
+
+# jax_debug_nans or jax_debug_infs, kept current by a config listener (one read per op)
+_debug_flags = [False]
+
+
+def _update_debug_flags(name=None, value=None):
+    _debug_flags[0] = bool(config.jax_debug_nans or config.jax_debug_infs)
+
+
+_update_debug_flags()
+config.on_change(_update_debug_flags)
 
 
 def _compile_primitive(prim, avals, params, device):

@@ -683,27 +683,36 @@ class JitFunction:
             if core._ctx.trace is not core.eval_trace:
                 return self._call_general(args, kwargs)
             n = len(args)
-            avals = [x.aval for x in args if type(x) is Array]
-            if len(avals) == n:  # all Arrays: the tree is n positional leaves
-                flat = args
-                in_tree = _flat_trees.get(n) or _flat_tree(n)
-                avals = tuple(avals)
+            if n == 1 and type(args[0]) is Array:  # the commonest call, without loops
+                flat, x = args, args[0]
+                in_tree, avals = 1, (x.aval,)
+                device = x._device if self._pick_first else self._device or self._pick(flat)
             else:
-                flat, in_tree = tree_util.tree_flatten(args)
-                avals = tuple([x.aval if type(x) is Array else _arg_aval(x) for x in flat])
-            if self._pick_first and n == 1 and flat is args:
-                device = args[0]._device
-            else:
+                avals = [x.aval for x in args if type(x) is Array]
+                if len(avals) == n:  # all Arrays: the tree is n positional leaves
+                    flat = args
+                    in_tree = n  # an int stands for the tuple of n leaves (cheap to hash)
+                    avals = tuple(avals)
+                else:
+                    flat, in_tree = tree_util.tree_flatten(args)
+                    avals = tuple([x.aval if type(x) is Array else _arg_aval(x) for x in flat])
+                    if in_tree == (_flat_trees.get(len(flat)) or _flat_tree(len(flat))):
+                        in_tree = len(flat)  # the key the all-Array call uses
                 device = self._device or self._pick(flat)
             key = (in_tree, avals, device, config.trace_context_id)
             entry = self._fast.get(key)
             if entry is None:
                 return self._call_miss(args, flat, avals, device, key)
             entry.hits += 1
-            bufs = entry.const_args + [
-                x._buf if type(x) is Array and x._device is device else _put(x, device)
-                for x in flat
-            ]
+            if n == 1 and flat is args and args[0]._device is device:
+                bufs = [args[0]._buf]
+            else:
+                bufs = [
+                    x._buf if type(x) is Array and x._device is device else _put(x, device)
+                    for x in flat
+                ]
+            if entry.const_args:
+                bufs = entry.const_args + bufs
             try:
                 outs = entry.execute(bufs).consume_with_handlers(entry.handlers)
             except Exception:
