@@ -177,7 +177,7 @@ def test_mlp_pass_list_names_the_fusion_pass(mlp):
     assert "fusion" in names and len(names) == len(r.timeline.passes)
     (fusion,) = [s for s in steps if s.attrs["data-pass"] == "fusion"]
     assert "gjr-fusion-pass" in fusion.classes() and "open" in fusion.attrs
-    summary = fusion.find(lambda n: "gjr-pass-summary" in n.classes())[0].text()
+    summary = fusion.find(lambda n: "gjr-pass-summary" in n.classes())[0].text().strip()
     assert re.match(r"fused \d+ instructions into \d+ fusions \(kLoop\)", summary), summary
     # the fusions created, over all passes, are the executable's fusions
     hlo_text = r.stages.compiled.as_text()
