@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from . import core, dtypes
+from . import core, dtypes, source_info
 from .ad_util import Zero
 from .core import Primitive
 from .custom_rules_base import (  # noqa: F401
@@ -313,7 +313,11 @@ def _make_bwd_flat(user_bwd, static, res_tree, out_tree, in_tree, in_avals, name
         )
         span = _RuleSpan("bwd", name, user_bwd, "custom_vjp_call") if _listening else None
         cts_in = user_bwd(*static, py_res, py_cts)
-        flat = _flatten_bwd_output(cts_in, in_tree, in_avals)
+        try:
+            flat = _flatten_bwd_output(cts_in, in_tree, in_avals)
+        except (TypeError, ValueError) as e:
+            where = source_info.describe_function(user_bwd)
+            raise type(e)(f"{e}\nThe bwd rule is {where}.") from None
         if span is not None:
             span.done(flat)
         return flat
