@@ -31,6 +31,7 @@ import uuid
 
 from engine import core
 
+from .cells import display_name
 from .hlo_model import HloModule
 from .hlo_model import match_close as _match_close
 from .jaxpr_model import JaxprModel
@@ -965,9 +966,11 @@ def _line_div(file, n, body, table, work):
 
 
 def _file_open(file):
+    shown = display_name(file)
+    title = f' title="{_e(file)}"' if shown != file else ""
     return (
-        f'<details class="gj-file" open data-file="{_e(file)}"><summary>{_tog()}'
-        f"{_e(file)}</summary>"
+        f'<details class="gj-file" open data-file="{_e(file)}"><summary{title}>{_tog()}'
+        f"{_e(shown)}</summary>"
     )
 
 

@@ -12,7 +12,7 @@ class SourceLine:
     line: int
     function: str
     text: str  # the line as written (may be "" when the source is not available)
-    cell: str = ""  # "In [5]" when the file is an IPython cell (see recording.cell_label)
+    cell: str = ""  # "In [5]" when the file is an IPython cell (see visualize.cells.cell_label)
 
     def where(self):
         if self.cell:

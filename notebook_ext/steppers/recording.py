@@ -20,6 +20,7 @@ import traceback
 from collections.abc import Callable, Iterable
 
 from engine import events, source_info
+from visualize.cells import cell_label
 
 from .events import ErrorInfo, Handler, SourceLine
 
@@ -132,26 +133,6 @@ def source_line(info) -> SourceLine | None:
         return None
     text = linecache.getline(info.file, info.line).rstrip("\n")
     return SourceLine(info.file, info.line, info.function, text, cell_label(info.file))
-
-
-def cell_label(filename) -> str:
-    """``"In [5]"`` for the temporary file IPython compiled cell 5 into
-    (``ipykernel_NNNN/987618802.py``), through IPython's public
-    ``CachingCompiler.format_code_name`` (what its tracebacks use); "" outside IPython or
-    for any other file (the path is shown then)."""
-    if not filename:
-        return ""
-    try:
-        from IPython import get_ipython
-
-        ip = get_ipython()
-        named = ip.compile.format_code_name(filename) if ip is not None else None
-    except Exception:  # noqa: BLE001 - a label is never worth an error
-        return ""
-    if not named:
-        return ""
-    name = str(named[1])
-    return "In [" + name[3:] if name.startswith("In[") else name
 
 
 class SourceBlocks:
