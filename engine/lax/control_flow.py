@@ -1148,6 +1148,8 @@ def _scan_lowering(ctx, *args, jaxpr, length, reverse, num_consts, num_carry, un
     i32 = ShapedArray((), np.int32)
     y_avals = ctx.avals_out[ncar:]
     ys0 = [lowering.constant(np.zeros((), a.dtype), a) for a in y_avals]
+    if length == 0:  # no iteration: a loop body slicing 1 of 0 rows would not verify
+        return list(args[nc : nc + ncar]) + ys0
     state = [lowering.constant(np.int32(0), i32)] + list(args) + ys0
     state_avals = [i32] + list(ctx.avals_in) + list(y_avals)
     types = [lowering.ir_type(a) for a in state_avals]
