@@ -384,6 +384,7 @@ lu_pivots_to_permutation_p = linalg_primitive(
 def _pivots_to_permutation(swaps, m):
     """Apply swap i <-> swaps[..., i] for i = 0..k-1 to iota(m), batched elementwise."""
     from .control_flow import fori_loop
+    from .convert import convert_element_type
     from .logic import eq, select
     from .reductions import reduce_sum
     from .structural import broadcast_in_dim, broadcasted_iota
@@ -404,7 +405,8 @@ def _pivots_to_permutation(swaps, m):
         return reduce_sum(select(hit, x, _zeros_like(x)), (nb,))
 
     def body(i, perm):
-        i_b = broadcast_in_dim(i, batch, ())
+        # the loop index is a weak default int (int64 under x64, as JAX's fori_loop)
+        i_b = broadcast_in_dim(convert_element_type(i, np.int32), batch, ())
         j = pick(swaps, i_b, kpos)
         pi = pick(perm, i_b, pos)
         pj = pick(perm, j, pos)
