@@ -6,7 +6,6 @@ untouched) and in a kernel against real JAX's values; JAX's "Thinking in JAX" tu
 runs unchanged when a copy is given (GLASSJAX_THINKING_IN_JAX=path/to/thinking_in_jax.md
 or .ipynb; see the module's report in README)."""
 
-import importlib
 import json
 import os
 import re
@@ -34,13 +33,21 @@ JAX_MODULES = [
 
 
 def jax_public_names_now():
-    """{module: sorted public names} of the installed real JAX."""
-    real_jax()
-    out = {}
-    for name in JAX_MODULES:
-        mod = importlib.import_module(name)
-        out[name] = sorted(n for n in dir(mod) if n.isidentifier() and not n.startswith("_"))
-    return out
+    """{module: sorted public names} of the installed real JAX, as a fresh process sees
+    them (a module's dir() grows with the submodules other tests import)."""
+    code = textwrap.dedent(
+        f"""
+        import importlib, json
+        out = {{}}
+        for name in {JAX_MODULES!r}:
+            mod = importlib.import_module(name)
+            out[name] = sorted(n for n in dir(mod) if n.isidentifier() and not n.startswith("_"))
+        print(json.dumps(out))
+        """
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    return json.loads(r.stdout)
 
 
 def test_name_list_is_jaxs():
