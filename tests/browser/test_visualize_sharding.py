@@ -10,25 +10,13 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-
-
-def _chromium():
-    for path in (
-        os.environ.get("GLASSJAX_CHROMIUM"),
-        "/usr/bin/chromium",
-        shutil.which("chromium"),
-    ):
-        if path and os.access(path, os.X_OK):
-            return path
-    return None
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _write_pages(folder: str) -> dict:
@@ -83,10 +71,7 @@ def _write_pages(folder: str) -> dict:
 
 
 @pytest.fixture(scope="module")
-def pages(tmp_path_factory):
-    if _chromium() is None:
-        pytest.skip("chromium is not installed (apt-get install chromium, or GLASSJAX_CHROMIUM)")
-    pytest.importorskip("playwright")
+def pages(browser_requirements, tmp_path_factory):
     folder = tmp_path_factory.mktemp("sharding_pages")
     proc = subprocess.run(
         [sys.executable, __file__, str(folder)],
@@ -100,56 +85,51 @@ def pages(tmp_path_factory):
     return json.loads(lines[-1])
 
 
-def test_sharding_and_partitioning_views_in_chromium(pages):
-    from playwright.sync_api import sync_playwright
-
+def test_sharding_and_partitioning_views_in_chromium(pages, browser):
     errors = []
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=_chromium(), args=["--no-sandbox", "--disable-gpu"]
-        )
-        try:
-            pg = browser.new_page(viewport={"width": 1300, "height": 900})
-            pg.on("pageerror", lambda e: errors.append(str(e)))
-            pg.goto(Path(pages["path"]).as_uri())
-            tiles = pg.locator("#arr .gjs-tile")
-            assert tiles.count() == 8
-            detail = pg.locator("#arr .gjs-detail")
-            for i in range(8):
-                tiles.nth(i).hover()
-                text = detail.text_content()
-                device = int(text.split("device ")[1].split(",")[0])
-                start, shape = pages["shards"][str(device)]
-                assert f"block [{start[0]}:{start[0] + shape[0]}, {start[1]}:" in text, text
-                assert f"shard shape float32[{shape[0]},{shape[1]}]" in text, text
-                assert f"device {device}, shard " in text
-            tiles.nth(3).click()
-            assert "gjs-sel" in (tiles.nth(3).get_attribute("class") or "")
-            pg.mouse.move(0, 0)
-            # a collective's link goes to its line of the partitioned module
-            link = pg.locator(f'#part a[href="#part-after-{pages["line"]}"]')
-            link.click()
-            target = pg.locator(f"#part-after-{pages['line']}")
-            assert "all-reduce(" in target.text_content()
-            assert pg.evaluate("location.hash") == f"#part-after-{pages['line']}"
-            assert "gjp-coll" in (target.get_attribute("class") or "")
+    context = browser.new_context(viewport={"width": 1300, "height": 900})
+    try:
+        pg = context.new_page()
+        pg.on("pageerror", lambda e: errors.append(str(e)))
+        pg.goto(Path(pages["path"]).as_uri())
+        tiles = pg.locator("#arr .gjs-tile")
+        assert tiles.count() == 8
+        detail = pg.locator("#arr .gjs-detail")
+        for i in range(8):
+            tiles.nth(i).hover()
+            text = detail.text_content()
+            device = int(text.split("device ")[1].split(",")[0])
+            start, shape = pages["shards"][str(device)]
+            assert f"block [{start[0]}:{start[0] + shape[0]}, {start[1]}:" in text, text
+            assert f"shard shape float32[{shape[0]},{shape[1]}]" in text, text
+            assert f"device {device}, shard " in text
+        tiles.nth(3).click()
+        assert "gjs-sel" in (tiles.nth(3).get_attribute("class") or "")
+        pg.mouse.move(0, 0)
+        # a collective's link goes to its line of the partitioned module
+        link = pg.locator(f'#part a[href="#part-after-{pages["line"]}"]')
+        link.click()
+        target = pg.locator(f"#part-after-{pages['line']}")
+        assert "all-reduce(" in target.text_content()
+        assert pg.evaluate("location.hash") == f"#part-after-{pages['line']}"
+        assert "gjp-coll" in (target.get_attribute("class") or "")
 
-            # in the report, clicking a collective's row lights up its user source line
-            pg.goto(Path(pages["report"]).as_uri())
-            row = pg.locator(f'#gjr-partitioning tr[data-hlo-opt="{pages["report_collective"]}"]')
-            row.scroll_into_view_if_needed()
-            row.click()
-            lit = pg.evaluate(
-                "() => Array.from(document.querySelectorAll("
-                "'.gj-panes > .gj-pane[data-kind=source] .gj-hl'), e => e.dataset.line)"
-            )
-            assert lit == [pages["report_source"]], lit
-            opt = pg.locator(
-                f'.gj-panes > .gj-pane[data-kind=hlo_opt] [data-hlo-opt="{pages["report_collective"]}"]'
-            )
-            assert "gj-hl" in (opt.first.get_attribute("class") or "")
-        finally:
-            browser.close()
+        # in the report, clicking a collective's row lights up its user source line
+        pg.goto(Path(pages["report"]).as_uri())
+        row = pg.locator(f'#gjr-partitioning tr[data-hlo-opt="{pages["report_collective"]}"]')
+        row.scroll_into_view_if_needed()
+        row.click()
+        lit = pg.evaluate(
+            "() => Array.from(document.querySelectorAll("
+            "'.gj-panes > .gj-pane[data-kind=source] .gj-hl'), e => e.dataset.line)"
+        )
+        assert lit == [pages["report_source"]], lit
+        opt = pg.locator(
+            f'.gj-panes > .gj-pane[data-kind=hlo_opt] [data-hlo-opt="{pages["report_collective"]}"]'
+        )
+        assert "gj-hl" in (opt.first.get_attribute("class") or "")
+    finally:
+        context.close()
     assert not errors, errors
 
 
