@@ -688,11 +688,11 @@ class JitFunction:
                 in_tree, avals = 1, (x.aval,)
                 device = x._device if self._pick_first else self._device or self._pick(flat)
             else:
-                avals = [x.aval for x in args if type(x) is Array]
-                if len(avals) == n:  # all Arrays: the tree is n positional leaves
+                arg_avals = [x.aval for x in args if type(x) is Array]
+                if len(arg_avals) == n:  # all Arrays: the tree is n positional leaves
                     flat = args
                     in_tree = n  # an int stands for the tuple of n leaves (cheap to hash)
-                    avals = tuple(avals)
+                    avals = tuple(arg_avals)
                 else:
                     flat, in_tree = tree_util.tree_flatten(args)
                     avals = tuple([x.aval if type(x) is Array else _arg_aval(x) for x in flat])

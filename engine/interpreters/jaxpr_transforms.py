@@ -85,9 +85,7 @@ def batch_jaxpr(
     are batched at axis 0, or left unbatched where possible and not instantiated.
     Returns (ClosedJaxpr, out_batched). Inside a named vmap the axis name is part of
     the memo key: collectives over it batch differently from those over others."""
-    return _batch_jaxpr(
-        closed, size, in_dims, instantiate_out, batching.current_rule_axis_name()
-    )
+    return _batch_jaxpr(closed, size, in_dims, instantiate_out, batching.current_rule_axis_name())
 
 
 @memo_on_jaxpr
