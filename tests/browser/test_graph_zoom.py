@@ -246,16 +246,25 @@ def test_graph_panes_zoom_pan_fit_in_lab(lab_server, page, artifacts):
     artifacts(cells.nth(5), "graph-object-fit")
 
     # dark theme: the graphs' text and the zoom controls follow it
-    page.evaluate(
-        "window.jupyterapp.commands.execute('apputils:change-theme', {theme: 'JupyterLab Dark'})"
-    )
-    page.wait_for_function("document.body.dataset.jpThemeLight === 'false'", timeout=30_000)
-    page.wait_for_timeout(500)
-    explorer.locator(".gj-tab:has-text('fusion graph'):visible").click()
-    for where in (shown, explorer.locator("section.gjx-graph-pane:visible")):
-        fill = where.locator("svg g.node text").first.evaluate("(t) => getComputedStyle(t).fill")
-        rgb = [int(v) for v in re.findall(r"\d+", fill)[:3]]
-        assert sum(rgb) / 3 > 150, fill  # light text on the dark background
-    artifacts(cells.nth(5), "graph-object-dark")
-    artifacts(explorer, "explorer-graph-dark")
+    try:
+        page.evaluate(
+            "window.jupyterapp.commands.execute('apputils:change-theme', {theme: 'JupyterLab Dark'})"
+        )
+        page.wait_for_function("document.body.dataset.jpThemeLight === 'false'", timeout=30_000)
+        page.wait_for_timeout(500)
+        explorer.locator(".gj-tab:has-text('fusion graph'):visible").click()
+        for where in (shown, explorer.locator("section.gjx-graph-pane:visible")):
+            fill = where.locator("svg g.node text").first.evaluate(
+                "(t) => getComputedStyle(t).fill"
+            )
+            rgb = [int(v) for v in re.findall(r"\d+", fill)[:3]]
+            assert sum(rgb) / 3 > 150, fill  # light text on the dark background
+        artifacts(cells.nth(5), "graph-object-dark")
+        artifacts(explorer, "explorer-graph-dark")
+    finally:  # the lab server's settings outlive this test: leave the light theme
+        page.evaluate(
+            "window.jupyterapp.commands.execute('apputils:change-theme', "
+            "{theme: 'JupyterLab Light'})"
+        )
+        page.wait_for_function("document.body.dataset.jpThemeLight === 'true'", timeout=30_000)
     page.wait_for_function(KERNEL_IDLE_JS)
