@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import contextlib
 import io
-import json
 import os
 import re
 import subprocess
 import sys
-import traceback
 
+import eight_devices
 import numpy as np
 import pytest
 
@@ -841,49 +840,11 @@ def test_sharded_computation_tutorial_cells_print_what_jax_prints():
 # ---------------------------------------------------------------- the subprocess
 
 
-def _run_cases(names):
-    os.environ["JAX_PLATFORMS"] = "cpu"
-    import jax
-
-    jax.config.update("jax_num_cpu_devices", 8)
-    import engine
-
-    engine.config.update("jax_num_cpu_devices", 8)
-    out = {}
-    for name in names:
-        try:
-            CASES[name]()
-            out[name] = "ok"
-        except Exception:
-            out[name] = traceback.format_exc()
-    return out
-
-
-_results: dict = {}
-
-
-def _results_for_all():
-    if not _results:
-        proc = subprocess.run(
-            [sys.executable, __file__],
-            capture_output=True,
-            text=True,
-            timeout=300,
-            cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-        )
-        lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
-        if not lines:
-            raise AssertionError(f"the sharding cases did not run:\n{proc.stdout}\n{proc.stderr}")
-        _results.update(json.loads(lines[-1]))
-    return _results
-
-
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_sharding_case(name):
-    outcome = _results_for_all().get(name)
-    assert outcome == "ok", outcome
+    result = eight_devices.outcome(__file__, name)
+    assert result == "ok", result
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    print(json.dumps(_run_cases(sys.argv[1:] or sorted(CASES))))
+    eight_devices.main(CASES)
