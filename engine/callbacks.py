@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from . import core, dtypes, runtime, source_info, tree_util
+from . import core, dtypes, runtime, tree_util
 from .core import Primitive, ShapedArray
 from .host_callback import emit_python_callback
 from .lax import control_flow, slicing, structural
@@ -264,7 +264,7 @@ def _host_pure(callback, result_avals, what):
             return _check_results(outs, result_avals)
         except RuntimeError as e:
             user_fn = getattr(callback, "callback_func", callback)
-            where = source_info.describe_function(user_fn)
+            where = core.fun_location(user_fn)
             raise RuntimeError(f"{e} (from the {what} callback {where})") from None
 
     return host

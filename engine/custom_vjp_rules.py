@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from . import core, dtypes, source_info
+from . import core, dtypes
 from .ad_util import Zero
 from .core import Primitive
 from .custom_rules_base import (  # noqa: F401
@@ -316,7 +316,7 @@ def _make_bwd_flat(user_bwd, static, res_tree, out_tree, in_tree, in_avals, name
         try:
             flat = _flatten_bwd_output(cts_in, in_tree, in_avals)
         except (TypeError, ValueError) as e:
-            where = source_info.describe_function(user_bwd)
+            where = core.fun_location(user_bwd)
             raise type(e)(f"{e}\nThe bwd rule is {where}.") from None
         if span is not None:
             span.done(flat)

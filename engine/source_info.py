@@ -119,14 +119,3 @@ def user_frame(depth_limit=64):
         f = f.f_back
         n += 1
     return None
-
-
-def describe_function(fn) -> str:
-    """``name (file:line)`` of a user's function, for messages that name it (the name
-    alone where Python keeps no code object, e.g. a builtin or a callable object)."""
-    fn = getattr(fn, "__wrapped__", fn)
-    name = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or repr(fn)
-    code = getattr(fn, "__code__", None)
-    if code is None:
-        return name
-    return f"{name} ({code.co_filename}:{code.co_firstlineno})"
