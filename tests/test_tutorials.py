@@ -76,12 +76,7 @@ def test_stored_without_outputs(path):
     assert "import jax" not in sources.replace("import engine as jax", "")
 
 
-WITHOUT_EXERCISES = {"01_from_python_to_jaxpr.ipynb", "02_how_grad_works.ipynb"}
-
-
-@pytest.mark.parametrize(
-    "path", [p for p in NOTEBOOKS if p.name not in WITHOUT_EXERCISES], ids=_ids
-)
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=_ids)
 def test_ends_with_checked_exercises(path):
     """At least two exercises, each a cell tagged `solution` followed by a code cell that
     asserts what the solution defines (so running the notebook checks every answer)."""
