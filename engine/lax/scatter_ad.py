@@ -1,0 +1,296 @@
+"""The scatter family's JVP and transpose rules (registered on import).
+
+scatter-add/-sub are linear in operand and updates; scatter-mul is linear in each alone;
+scatter-min/-max share a tied derivative between the values that equal the result; plain
+scatter finds out which colliding update won so value and tangent agree.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import core
+from ..interpreters.jvp import Zero, add_tangents, instantiate, tangent_aval
+from ..interpreters.transpose import is_undefined_primal
+from . import elementwise as ew
+from .convert import convert_element_type
+from .gather_scatter import (
+    GatherScatterMode,
+    _inverse_gather,
+    _update_jaxpr,
+    gather,
+    scatter,
+    scatter_add,
+    scatter_add_p,
+    scatter_max_p,
+    scatter_min_p,
+    scatter_mul,
+    scatter_mul_p,
+    scatter_p,
+    scatter_sub_p,
+)
+from .logic import eq, select
+from .structural import broadcast_in_dim, full
+
+
+def _zeros_of(x):
+    a = core.get_aval(x)
+    return full(a.shape, 0, a.dtype)
+
+
+def _tangent_zero(out):
+    return Zero(tangent_aval(core.get_aval(out)))
+
+
+def _addsub_jvp(p):
+    def rule(primals, tangents, **params):
+        operand, indices, updates = primals
+        t_op, _, t_up = tangents
+        out = p.bind(operand, indices, updates, **params)
+        if type(t_op) is Zero and type(t_up) is Zero:
+            return out, _tangent_zero(out)
+        return out, p.bind(instantiate(t_op), indices, instantiate(t_up), **params)
+
+    return rule
+
+
+def _addsub_transpose(p):
+    def rule(
+        ct,
+        operand,
+        indices,
+        updates,
+        *,
+        dimension_numbers,
+        indices_are_sorted,
+        mode,
+        unique_indices,
+        update_consts,
+        update_jaxpr,
+    ):
+        assert not is_undefined_primal(indices)
+        op_ct = up_ct = None
+        if is_undefined_primal(operand):
+            op_ct = Zero(operand.aval) if type(ct) is Zero else ct
+        if is_undefined_primal(updates):
+            if type(ct) is Zero:
+                up_ct = Zero(updates.aval)
+            else:
+                up_ct = _gather_updates(
+                    ct,
+                    indices,
+                    updates.aval.shape,
+                    dimension_numbers,
+                    mode,
+                    indices_are_sorted,
+                    unique_indices,
+                )
+                if p is scatter_sub_p:
+                    up_ct = ew.neg(up_ct)
+        return [op_ct, None, up_ct]
+
+    return rule
+
+
+def _gather_updates(
+    x, indices, updates_shape, dnums, mode, indices_are_sorted=False, unique_indices=False
+):
+    """Read back, for each update element, the value of ``x`` at the place it scatters to
+    (0 where the update was dropped)."""
+    gdn, sizes = _inverse_gather(dnums, core.get_aval(x).shape, updates_shape)
+    fill = 0 if mode == GatherScatterMode.FILL_OR_DROP else None
+    return gather(
+        x,
+        indices,
+        gdn,
+        sizes,
+        mode=mode,
+        fill_value=fill,
+        indices_are_sorted=indices_are_sorted,
+        unique_indices=unique_indices,
+    )
+
+
+for _p in (scatter_add_p, scatter_sub_p):
+    _p.def_jvp(_addsub_jvp(_p))
+    _p.def_transpose(_addsub_transpose(_p))
+
+
+def _scatter_mul_jvp(primals, tangents, **params):
+    operand, indices, updates = primals
+    t_op, _, t_up = tangents
+    out = scatter_mul_p.bind(operand, indices, updates, **params)
+    if type(t_op) is Zero and type(t_up) is Zero:
+        return out, _tangent_zero(out)
+    t_out = _tangent_zero(out)
+    if type(t_op) is not Zero:
+        t_out = scatter_mul_p.bind(t_op, indices, updates, **params)
+    if type(t_up) is not Zero:
+        if not params["unique_indices"]:
+            raise NotImplementedError(
+                "scatter_mul gradients are only implemented if `unique_indices=True`"
+            )
+        add_params = dict(params, update_jaxpr=_update_jaxpr("add", core.get_aval(t_up).dtype))
+        spread = scatter_add_p.bind(_zeros_of(operand), indices, t_up, **add_params)
+        contrib = ew.mul(operand, spread)
+        t_out = contrib if type(t_out) is Zero else add_tangents(t_out, contrib)
+    return out, t_out
+
+
+scatter_mul_p.def_jvp(_scatter_mul_jvp)
+
+
+def _scatter_mul_transpose(
+    ct,
+    operand,
+    indices,
+    updates,
+    *,
+    dimension_numbers,
+    indices_are_sorted,
+    mode,
+    unique_indices,
+    update_consts,
+    update_jaxpr,
+):
+    if is_undefined_primal(updates):
+        if not unique_indices:
+            raise NotImplementedError(
+                "scatter_mul gradients are only implemented if `unique_indices=True`"
+            )
+        if is_undefined_primal(operand):
+            raise ValueError("scatter_mul is not linear in operand and updates together")
+        up_ct = _gather_updates(
+            ew.mul(ct, operand), indices, updates.aval.shape, dimension_numbers, mode
+        )
+        return [None, None, up_ct]
+    op_ct = scatter_mul(
+        ct,
+        indices,
+        updates,
+        dimension_numbers,
+        indices_are_sorted=indices_are_sorted,
+        unique_indices=unique_indices,
+        mode=mode,
+    )
+    return [op_ct, None, None]
+
+
+scatter_mul_p.def_transpose(_scatter_mul_transpose)
+
+
+def _extremal_jvp(p):
+    """Ties share the derivative: each output element's tangent is the mean of the
+    tangents of every value (operand element or update) that equals the result there."""
+
+    def rule(primals, tangents, **params):
+        operand, indices, updates = primals
+        t_op, _, t_up = tangents
+        out = p.bind(operand, indices, updates, **params)
+        if type(t_op) is Zero and type(t_up) is Zero:
+            return out, _tangent_zero(out)
+        t_op, t_up = instantiate(t_op), instantiate(t_up)
+        dn, mode = params["dimension_numbers"], params["mode"]
+        dtype = core.get_aval(t_op).dtype
+        upd_shape = core.get_aval(updates).shape
+        kept = convert_element_type(eq(operand, out), dtype)
+        won = convert_element_type(
+            eq(updates, _gather_updates(out, indices, upd_shape, dn, mode)), dtype
+        )
+        add_kw = dict(
+            indices_are_sorted=params["indices_are_sorted"],
+            unique_indices=params["unique_indices"],
+            mode=mode,
+        )
+        count = ew.add(kept, scatter_add(_zeros_of(kept), indices, won, dn, **add_kw))
+        total = ew.add(
+            ew.mul(kept, t_op),
+            scatter_add(_zeros_of(t_op), indices, ew.mul(won, t_up), dn, **add_kw),
+        )
+        return out, ew.div(total, count)
+
+    return rule
+
+
+scatter_min_p.def_jvp(_extremal_jvp(scatter_min_p))
+scatter_max_p.def_jvp(_extremal_jvp(scatter_max_p))
+
+
+def _scatter_jvp(primals, tangents, **params):
+    """With unique indices, scatter the tangents like the values. Otherwise which of
+    several colliding updates wins is unspecified, so find out: scatter an id per update
+    window, read the ids back, and rebuild the result (and its tangent) with scatter-adds
+    of only the winners, so value and tangent agree."""
+    operand, indices, updates = primals
+    t_op, _, t_up = tangents
+    if type(t_op) is Zero and type(t_up) is Zero:
+        out = scatter_p.bind(operand, indices, updates, **params)
+        return out, _tangent_zero(out)
+    t_op, t_up = instantiate(t_op), instantiate(t_up)
+    if params["unique_indices"]:
+        return (
+            scatter_p.bind(operand, indices, updates, **params),
+            scatter_p.bind(t_op, indices, t_up, **params),
+        )
+    dn, mode = params["dimension_numbers"], params["mode"]
+    upd_shape = core.get_aval(updates).shape
+    op_shape = core.get_aval(operand).shape
+    id_shape = tuple(1 if d in dn.update_window_dims else s for d, s in enumerate(upd_shape))
+    ids = np.arange(1, int(np.prod(id_shape, dtype=np.int64)) + 1, dtype=np.int32)
+    ids = broadcast_in_dim(ids.reshape(id_shape), upd_shape, tuple(range(len(upd_shape))))
+    kw = dict(indices_are_sorted=params["indices_are_sorted"], unique_indices=False, mode=mode)
+    placed = scatter(full(op_shape, 0, np.int32), indices, ids, dn, **kw)
+    winner = eq(ids, _gather_updates(placed, indices, upd_shape, dn, mode))
+    untouched = eq(placed, 0)
+
+    def rebuild(x, u):
+        zx, zu = _zeros_of(x), _zeros_of(u)
+        return scatter_add(select(untouched, x, zx), indices, select(winner, u, zu), dn, **kw)
+
+    return rebuild(operand, updates), rebuild(t_op, t_up)
+
+
+scatter_p.def_jvp(_scatter_jvp)
+
+
+def _scatter_transpose(
+    ct,
+    operand,
+    indices,
+    updates,
+    *,
+    dimension_numbers,
+    indices_are_sorted,
+    mode,
+    unique_indices,
+    update_consts,
+    update_jaxpr,
+):
+    if not unique_indices:
+        raise NotImplementedError("scatter transpose is only implemented where unique_indices=True")
+    op_ct = up_ct = None
+    upd_shape = updates.aval.shape if is_undefined_primal(updates) else core.get_aval(updates).shape
+    if is_undefined_primal(operand):
+        if type(ct) is Zero:
+            op_ct = Zero(operand.aval)
+        else:
+            zeros = full(upd_shape, 0, core.get_aval(ct).dtype)
+            op_ct = scatter(
+                ct,
+                indices,
+                zeros,
+                dimension_numbers,
+                indices_are_sorted=indices_are_sorted,
+                unique_indices=True,
+                mode=mode,
+            )
+    if is_undefined_primal(updates):
+        up_ct = (
+            Zero(updates.aval)
+            if type(ct) is Zero
+            else _gather_updates(ct, indices, upd_shape, dimension_numbers, mode)
+        )
+    return [op_ct, None, up_ct]
+
+
+scatter_p.def_transpose(_scatter_transpose)
