@@ -750,41 +750,82 @@ def angle(z, deg=False):
 
 
 def logaddexp(x1, x2, /):
-    """``log(exp(x1) + exp(x2))`` without overflow: ``max + log1p(exp(min - max))``.
-
-    Written with max and min (not ``-|x1 - x2|``) so that the derivative at ties is 1/2
-    for each operand, the value JAX's hand-written derivative gives."""
+    """``log(exp(x1) + exp(x2))`` without overflow."""
     x1, x2 = promote_args_inexact("logaddexp", x1, x2)
-    if dtypes.is_complex(dtype_of(x1)):
-        return _complex_logaddexp(x1, x2, lax.exp, lax.log1p)
-    amax, amin = lax.max(x1, x2), lax.min(x1, x2)
-    delta = lax.sub(x1, x2)
-    smooth = lax.add(amax, lax.log1p(lax.exp(lax.sub(amin, amax))))
-    return lax.select_n(lax.ne(delta, delta), smooth, lax.add(x1, x2))
+    return _logaddexp(x1, x2)
 
 
 def logaddexp2(x1, x2, /):
     x1, x2 = promote_args_inexact("logaddexp2", x1, x2)
+    return _logaddexp2(x1, x2)
+
+
+def _logaddexp_impl(x1, x2):
+    """``max + log1p(exp(-|x1 - x2|))``; NaNs and same-signed infinities give ``x1 + x2``."""
     if dtypes.is_complex(dtype_of(x1)):
-        ln2 = _strong(x1, np.log(2))
-        return lax.div(
-            _complex_logaddexp(lax.mul(x1, ln2), lax.mul(x2, ln2), lax.exp, lax.log1p), ln2
-        )
-    amax, amin = lax.max(x1, x2), lax.min(x1, x2)
-    delta = lax.sub(x1, x2)
-    smooth = lax.add(
-        amax, lax.mul(_lax_const(amax, 1 / np.log(2)), lax.log1p(lax.exp2(lax.sub(amin, amax))))
-    )
-    return lax.select_n(lax.ne(delta, delta), smooth, lax.add(x1, x2))
+        return _complex_logaddexp(x1, x2, lax.exp, np.pi)
+    amax, delta = lax.max(x1, x2), lax.sub(x1, x2)
+    is_nan, total = lax.ne(delta, delta), lax.add(x1, x2)
+    smooth = lax.add(amax, lax.log1p(lax.exp(lax.neg(lax.abs(delta)))))
+    return lax.select_n(is_nan, smooth, total)
 
 
-def _complex_logaddexp(x1, x2, exp_fn, log1p_fn):
-    """``a + log1p(exp(b - a))`` with ``a`` the operand of larger real part."""
-    x1, x2 = broadcast_all(x1, x2)
-    first = lax.ge(lax.real(x1), lax.real(x2))
-    big = lax.select_n(first, x2, x1)
-    small = lax.select_n(first, x1, x2)
-    return lax.add(big, log1p_fn(exp_fn(lax.sub(small, big))))
+def _logaddexp2_impl(x1, x2):
+    if dtypes.is_complex(dtype_of(x1)):
+        return _complex_logaddexp(x1, x2, lax.exp2, np.pi / np.log(2))
+    amax, delta = lax.max(x1, x2), lax.sub(x1, x2)
+    is_nan, total = lax.ne(delta, delta), lax.add(x1, x2)
+    scaled = lax.mul(_lax_const(amax, 1 / np.log(2)), lax.log1p(lax.exp2(lax.neg(lax.abs(delta)))))
+    return lax.select_n(is_nan, lax.add(amax, scaled), total)
+
+
+def _finite_or_zero(x):
+    """``x`` with +inf replaced by 0: the derivative rules below stay finite (JAX's rule)."""
+    real = lax.real(x) if dtypes.is_complex(dtype_of(x)) else x
+    is_inf = lax.eq(real, _lax_const(real, np.inf))
+    return lax.select_n(is_inf, x, lax.full_like(x, 0))
+
+
+def _logaddexp_tangent(exp_fn, x1, x2, t1, t2, out):
+    # d/dx1 log(e^x1 + e^x2) = e^(x1 - out), with +inf read as 0 so that the derivative
+    # at an infinite operand is e^0 = 1, as JAX's hand-written rule gives.
+    d1 = exp_fn(lax.sub(_finite_or_zero(x1), _finite_or_zero(out)))
+    d2 = exp_fn(lax.sub(_finite_or_zero(x2), _finite_or_zero(out)))
+    return lax.add(lax.mul(t1, d1), lax.mul(t2, d2))
+
+
+def _logaddexp_jvp(primals, tangents):
+    out = _logaddexp(*primals)
+    return out, _logaddexp_tangent(lax.exp, *primals, *tangents, out)
+
+
+def _logaddexp2_jvp(primals, tangents):
+    out = _logaddexp2(*primals)
+    return out, _logaddexp_tangent(lax.exp2, *primals, *tangents, out)
+
+
+_logaddexp_impl.__name__ = "logaddexp"
+_logaddexp2_impl.__name__ = "logaddexp2"
+_logaddexp = custom_jvp(_logaddexp_impl)
+_logaddexp.defjvp(_logaddexp_jvp)
+_logaddexp2 = custom_jvp(_logaddexp2_impl)
+_logaddexp2.defjvp(_logaddexp2_jvp)
+
+
+def _complex_logaddexp(x1, x2, exp_fn, half_period):
+    """``amax + log1p(exp(x1 + x2 - 2 amax))`` (``amax`` the lexicographic max), its
+    imaginary part wrapped into ``[-half_period, half_period]`` as JAX's."""
+    amax = lax.max(x1, x2)
+    delta = lax.sub(lax.add(x1, x2), lax.mul(amax, _lax_const(amax, 2)))
+    log_term = lax.log1p(exp_fn(delta))
+    if exp_fn is lax.exp2:
+        log_term = lax.mul(_lax_const(amax, 1 / np.log(2)), log_term)
+    out = lax.add(amax, log_term)
+    imag = lax.imag(out)
+    a, two_a = _lax_const(imag, half_period), _lax_const(imag, 2 * half_period)
+    rem = lax.rem(lax.add(imag, a), two_a)
+    rem = lax.select_n(lax.lt(rem, _lax_const(imag, 0)), rem, lax.add(rem, two_a))
+    return lax.complex(lax.real(out), lax.sub(rem, a))
 
 
 def nextafter(x1, x2, /):
