@@ -1,0 +1,136 @@
+"""What the control-flow primitives share: tracing user functions to closed jaxprs,
+moving consts to leading inputs, reordering a jaxpr's inputs and outputs, and the
+carry-type checks of the loops."""
+
+from __future__ import annotations
+
+from ... import core, dtypes, tree_util
+from ...core import ClosedJaxpr, Jaxpr, Var
+from ...interpreters import jaxpr_transforms as jt
+from ...interpreters.tracing import trace_to_jaxpr
+
+__all__ = [
+    "as_operand",
+    "avals_str",
+    "batch_jaxpr_nz",
+    "convert_to",
+    "join_consts",
+    "jvp_jaxpr_nz",
+    "no_consts",
+    "permute_jaxpr",
+    "promote_weak_carry",
+    "trace_fun",
+    "zeros",
+]
+
+
+def trace_fun(fun, in_tree, avals, name, splat=True, traced_for="a control-flow primitive"):
+    """Trace a pytree function; returns (ClosedJaxpr, out_tree). ``splat``: the tree is
+    the tuple of positional arguments (else the single argument)."""
+    store = []
+
+    def flat_fun(*flat):
+        tree = tree_util.tree_unflatten(in_tree, flat)
+        out = fun(*tree) if splat else fun(tree)
+        leaves, out_tree = tree_util.tree_flatten(out)
+        store.append(out_tree)
+        core.check_traced_outputs(fun, leaves, traced_for)
+        return [as_operand(x) for x in leaves]
+
+    closed = trace_to_jaxpr(flat_fun, avals, debug_name=name)
+    return closed, store[0]
+
+
+def as_operand(x):
+    if dtypes.is_python_scalar(x):
+        return core.python_scalar_operand(x)
+    return x
+
+
+def join_consts(closed_list):
+    """Turn each jaxpr's consts into leading inputs shared by all: every jaxpr takes
+    (consts of jaxpr 0, ..., consts of jaxpr n-1, *args)."""
+    consts = [c for cj in closed_list for c in cj.consts]
+    out, offset = [], 0
+    for cj in closed_list:
+        n = len(cj.consts)
+        j = cj.jaxpr
+        before = [Var(core.get_aval(c)) for c in consts[:offset]]
+        after = [Var(core.get_aval(c)) for c in consts[offset + n :]]
+        out.append(
+            ClosedJaxpr(
+                Jaxpr([], before + j.constvars + after + j.invars, j.outvars, j.eqns, j.debug_name),
+                [],
+            )
+        )
+        offset += n
+    return out, consts
+
+
+def no_consts(closed):
+    (j,), consts = join_consts([closed])
+    return j, consts
+
+
+def avals_str(avals):
+    return "(" + ", ".join(a.str_short() for a in avals) + ")"
+
+
+def jvp_jaxpr_nz(closed, nonzeros, instantiate_out):
+    return jt.jvp_jaxpr(closed, tuple(nonzeros), tuple(instantiate_out))
+
+
+def batch_jaxpr_nz(closed, size, in_dims, instantiate_out):
+    return jt.batch_jaxpr(closed, size, tuple(in_dims), tuple(instantiate_out))
+
+
+def permute_jaxpr(closed, in_order, out_order):
+    """Same jaxpr, inputs and outputs reordered (``in_order[i]``: old index of new input i)."""
+    j = closed.jaxpr
+    return ClosedJaxpr(
+        Jaxpr(
+            j.constvars,
+            [j.invars[i] for i in in_order],
+            [j.outvars[i] for i in out_order],
+            j.eqns,
+            j.debug_name,
+        ),
+        closed.consts,
+    )
+
+
+def zeros(aval):
+    from ..structural import full
+
+    return full(aval.shape, 0, aval.dtype)
+
+
+def promote_weak_carry(init_avals, out_avals, what):
+    """Carry types must match; a weak input may take its output's strong type."""
+    new = []
+    for a, b in zip(init_avals, out_avals):
+        if a.weak_type and a.shape == b.shape and a.dtype != b.dtype:
+            # a weak init (fori_loop(0, n, lambda i, c: c + 0.5, 0)) takes the promoted
+            # type, as JAX's _promote_weak_typed_input; the caller retraces the body
+            new.append(a.update(dtype=dtypes.result_type(a, b), weak_type=False))
+            continue
+        if (a.shape, a.dtype) != (b.shape, b.dtype):
+            raise TypeError(
+                f"{what} carry input and carry output must have equal types, but they "
+                f"differ: input carry {avals_str(init_avals)} and output carry "
+                f"{avals_str(out_avals)}."
+            )
+        # Only weak types differ: the types match (JAX's ``core.typematch`` ignores weak
+        # types), so the init is kept as is and the body is not traced a second time.
+        new.append(a)
+    return new
+
+
+def convert_to(values, avals):
+    from ..convert import convert_element_type
+
+    out = []
+    for v, a in zip(values, avals):
+        va = core.get_aval(v)
+        out.append(v if va == a else convert_element_type(v, a.dtype, a.weak_type))
+    return out

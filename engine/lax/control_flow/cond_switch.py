@@ -1,0 +1,295 @@
+"""``cond`` and ``switch``: the ``cond`` primitive (one staged equation over a list of
+branch jaxprs) with its JVP, partial-eval, transpose, batching and lowering rules."""
+
+from __future__ import annotations
+
+import numpy as np
+from jaxlib.mlir import ir
+from jaxlib.mlir.dialects import stablehlo as hlo
+
+from ... import core, dtypes, tree_util
+from ...core import ClosedJaxpr, Jaxpr, Primitive, Var
+from ...interpreters import batching, lowering
+from ...interpreters import jaxpr_transforms as jt
+from ...interpreters import partial_eval as pe
+from ...interpreters import transpose as tr
+from ...interpreters.jvp import Zero, instantiate, tangent_aval
+from ...interpreters.tracing import trace_to_jaxpr
+from .common import (
+    as_operand,
+    avals_str,
+    batch_jaxpr_nz,
+    join_consts,
+    jvp_jaxpr_nz,
+    trace_fun,
+    zeros,
+)
+
+__all__ = ["cond", "switch", "cond_p"]
+
+cond_p = Primitive("cond", multiple_results=True)
+cond_p.subjaxprs_rule = lambda p: p["branches"]
+cond_p.pp_params = lambda p: {"branches": p["branches"]}
+
+
+def switch(index, branches, *operands):
+    """``branches[clamp(index)](*operands)``, staged as one ``cond`` equation."""
+    from ..convert import convert_element_type
+    from ..logic import clamp
+
+    branches = list(branches)
+    if not branches:
+        raise ValueError("Empty branch sequence")
+    idx_aval = core.get_aval(index)
+    if idx_aval.shape != ():
+        raise TypeError(f"Branch index must be scalar, got {index} of shape {idx_aval.shape}.")
+    if not (dtypes.is_int(idx_aval.dtype) or idx_aval.dtype == np.bool_):
+        raise TypeError(f"Index type must be an integer, got {idx_aval.dtype.name}.")
+    if len(branches) == 1:
+        return branches[0](*operands)
+    index = convert_element_type(index, np.int32)
+    index = clamp(np.int32(0), index, np.int32(len(branches) - 1))
+    return _bind_cond(index, branches, operands, "switch")
+
+
+def cond(pred, true_fun, false_fun, *operands):
+    """``true_fun(*operands) if pred else false_fun(*operands)``, with both branches
+    staged (use this instead of Python ``if`` on traced values)."""
+    from ..convert import convert_element_type
+
+    if not callable(true_fun) or not callable(false_fun):
+        raise TypeError("lax.cond: true_fun and false_fun arguments should be callable.")
+    try:
+        aval = core.get_aval(pred)
+    except TypeError:
+        raise TypeError(f"Pred must be a scalar, got {pred} of type {type(pred)}") from None
+    if aval.shape != ():
+        raise TypeError(f"Pred must be a scalar, got {pred} of shape {aval.shape}.")
+    if aval.dtype != np.bool_ and not (dtypes.is_int(aval.dtype) or dtypes.is_float(aval.dtype)):
+        raise TypeError(f"Pred type must be either boolean or number, got {aval.dtype.name}.")
+    if aval.dtype != np.bool_:
+        from ..logic import ne
+
+        pred = ne(pred, np.zeros((), aval.dtype))
+    index = convert_element_type(pred, np.int32)
+    return _bind_cond(index, [false_fun, true_fun], operands, "cond")
+
+
+def _bind_cond(index, funs, operands, what):
+    flat, in_tree = tree_util.tree_flatten(operands)
+    flat = [as_operand(x) for x in flat]
+    avals = [core.get_aval(x) for x in flat]
+    traced = [
+        trace_fun(f, in_tree, avals, getattr(f, "__name__", "branch"), traced_for=what)
+        for f in funs
+    ]
+    out_tree = traced[0][1]
+    # Messages name the branches in the order the user wrote them (cond: true_fun
+    # first, though it is branch 1 internally), so no one misreads which one is wrong.
+    names = (
+        ["false_fun", "true_fun"] if what == "cond" else [f"branch {i}" for i in range(len(funs))]
+    )
+    shown = [1, 0] if what == "cond" else list(range(len(funs)))
+    outs_avals = [c.out_avals for c, _ in traced]
+
+    def where(i, j):  # the user's lines, as JAX gives them
+        return "".join(f"\n{names[k]} is {core.fun_location(funs[k])}" for k in (i, j))
+
+    for i, j in zip(shown, shown[1:]):
+        if traced[i][1] != traced[j][1]:
+            raise TypeError(
+                f"{what} branch outputs must have the same pytree structure, but they "
+                f"differ: {names[i]} returns {traced[i][1]} and {names[j]} returns "
+                f"{traced[j][1]}.{where(i, j)}"
+            )
+    for i, j in zip(shown, shown[1:]):
+        a_i, a_j = outs_avals[i], outs_avals[j]
+        if [(a.shape, a.dtype) for a in a_i] != [(a.shape, a.dtype) for a in a_j]:
+            raise TypeError(
+                f"{what} branches must have equal output types, but {names[i]} returns "
+                f"{avals_str(a_i)} and {names[j]} returns {avals_str(a_j)}.{where(i, j)}"
+            )
+    strong = [not all(o[i].weak_type for o in outs_avals) for i in range(len(outs_avals[0]))]
+    if any(any(o[i].weak_type for o in outs_avals) and s for i, s in enumerate(strong)):
+
+        def fix(f):
+            def g(*a):
+                leaves, t = tree_util.tree_flatten(f(*a))
+                from ..convert import convert_element_type
+
+                leaves = [
+                    convert_element_type(as_operand(x), core.get_aval(as_operand(x)).dtype)
+                    if s
+                    else x
+                    for x, s in zip(leaves, strong)
+                ]
+                return tree_util.tree_unflatten(t, leaves)
+
+            return g
+
+        traced = [trace_fun(fix(f), in_tree, avals, getattr(f, "__name__", "branch")) for f in funs]
+    branches, consts = join_consts([c for c, _ in traced])
+    outs = cond_p.bind(index, *consts, *flat, branches=tuple(branches))
+    return tree_util.tree_unflatten(out_tree, outs)
+
+
+@cond_p.def_abstract_eval
+def _cond_abstract_eval(index, *ops, branches):
+    if index.dtype != np.int32 or index.shape != ():
+        raise TypeError(f"cond index must be an int32 scalar, got {index.str_short()}")
+    return branches[0].out_avals
+
+
+def _cond_jvp(primals, tangents, branches):
+    index, *ops = primals
+    nonzeros = [type(t) is not Zero for t in tangents[1:]]
+    n_out = len(branches[0].out_avals)
+    out_nz = [False] * n_out
+    for b in branches:
+        _, nz = jvp_jaxpr_nz(b, nonzeros, [False] * n_out)
+        out_nz = [x or y for x, y in zip(out_nz, nz)]
+    jb = [jvp_jaxpr_nz(b, nonzeros, out_nz)[0] for b in branches]
+    jb, consts = join_consts(jb)
+    tans = [t for t in tangents[1:] if type(t) is not Zero]
+    outs = cond_p.bind(index, *consts, *ops, *tans, branches=tuple(jb))
+    primals_out, tans_out = outs[:n_out], iter(outs[n_out:])
+    return primals_out, [
+        next(tans_out) if nz else Zero(tangent_aval(a))
+        for nz, a in zip(out_nz, branches[0].out_avals)
+    ]
+
+
+cond_p.def_jvp(_cond_jvp)
+
+
+def _cond_partial_eval(trace, args, unknowns, params):
+    branches = params["branches"]
+    if unknowns[0]:
+        return trace.record(cond_p, [trace.instantiate_const(x) for x in args], params)
+    index, ops = args[0], args[1:]
+    op_uk = list(unknowns[1:])
+    n_out = len(branches[0].out_avals)
+    out_uk = [False] * n_out
+    for b in branches:
+        _, _, uk, _ = pe.partial_eval_jaxpr(b, op_uk)
+        out_uk = [x or y for x, y in zip(out_uk, uk)]
+    splits = [pe.partial_eval_jaxpr(b, op_uk, instantiate=out_uk) for b in branches]
+    res_avals = [s[0].out_avals[len(s[0].out_avals) - s[3] :] for s in splits]
+    all_res = [a for r in res_avals for a in r]
+    known_avals = [core.get_aval(x) for x, u in zip(ops, op_uk) if not u]
+    n_known_out = n_out - sum(out_uk)
+
+    known_branches = []
+    for i, (kj, _, _, _nres) in enumerate(splits):
+
+        def known_fun(*a, kj=kj, i=i):
+            outs = core.eval_jaxpr(kj.jaxpr, kj.consts, *a)
+            kouts, res = outs[:n_known_out], outs[n_known_out:]
+            pads = [[zeros(x) for x in r] for r in res_avals]
+            pads[i] = res
+            return kouts + [x for p in pads for x in p]
+
+        known_branches.append(trace_to_jaxpr(known_fun, known_avals, kj.jaxpr.debug_name))
+    known_branches, kconsts = join_consts(known_branches)
+    known_ops = [x for x, u in zip(ops, op_uk) if not u]
+    with core.set_current_trace(trace.parent):
+        kouts = cond_p.bind(index, *kconsts, *known_ops, branches=tuple(known_branches))
+    known_vals, residuals = kouts[:n_known_out], kouts[n_known_out:]
+
+    unknown_branches = []
+    offsets = np.cumsum([0] + [len(r) for r in res_avals])
+    for i, (_, uj, _, nres) in enumerate(splits):
+        j = uj.jaxpr
+        own = j.invars[:nres]
+        res_vars = [Var(a) for a in all_res]
+        res_vars[offsets[i] : offsets[i + 1]] = own
+        unknown_branches.append(
+            ClosedJaxpr(
+                Jaxpr(j.constvars, res_vars + j.invars[nres:], j.outvars, j.eqns, j.debug_name),
+                uj.consts,
+            )
+        )
+    unknown_branches, uconsts = join_consts(unknown_branches)
+    ins = [trace.instantiate_const(index)] + [trace.instantiate_const(c) for c in uconsts]
+    ins += [trace.instantiate_const(r) for r in residuals]
+    ins += [trace.instantiate_const(x) for x, u in zip(ops, op_uk) if u]
+    uouts = trace.record(cond_p, ins, dict(branches=tuple(unknown_branches)))
+    it_k, it_u = iter(known_vals), iter(uouts)
+    return [next(it_u) if u else next(it_k) for u in out_uk]
+
+
+cond_p.partial_eval = _cond_partial_eval
+
+
+def _cond_transpose(cts, index, *ops, branches):
+    if tr.is_undefined_primal(index):
+        raise ValueError("cond is not linear in its index")
+    linear = [tr.is_undefined_primal(x) for x in ops]
+    tb = [jt.transpose_jaxpr(b, tuple(linear)) for b in branches]
+    tb, consts = join_consts(tb)
+    nonlin = [x for x in ops if not tr.is_undefined_primal(x)]
+    cts = [instantiate(ct) if type(ct) is not Zero else zeros(ct.aval) for ct in cts]
+    outs = iter(cond_p.bind(index, *consts, *nonlin, *cts, branches=tuple(tb)))
+    return [None] + [next(outs) if lin else None for lin in linear]
+
+
+cond_p.def_transpose(_cond_transpose)
+
+
+def _cond_batch(size, vals, dims, branches):
+    from ..logic import select_n
+    from ..structural import broadcast_in_dim
+
+    index, *ops = vals
+    idim, *odims = dims
+    n_out = len(branches[0].out_avals)
+    if idim is None:
+        bb = [batch_jaxpr_nz(b, size, odims, [True] * n_out)[0] for b in branches]
+        bb, consts = join_consts(bb)
+        return cond_p.bind(index, *consts, *ops, branches=tuple(bb)), [0] * n_out
+    # a batched index: run every branch on the whole batch, then select elementwise. As
+    # in JAX, branch i sees the elements that take another branch through stop_gradient,
+    # so an untaken branch adds nothing to a gradient (log's 1/x at x = 0 stays out).
+    from ..logic import eq
+    from ..misc import stop_gradient
+
+    index = batching.move_batch_axis(size, idim, 0, index)
+    ops = [batching.bdim_at_front(size, x, d) for x, d in zip(ops, odims)]
+    per_branch = []
+    for i, b in enumerate(branches):
+        taken = eq(index, np.array(i, core.get_aval(index).dtype))
+        masked = []
+        for x in ops:
+            stopped = stop_gradient(x)
+            masked.append(select_n(_bcast_to(taken, x), stopped, x))
+        per_branch.append(
+            batching.batch_flat(core.jaxpr_as_fun(b), size, masked, [0] * len(ops), [0] * n_out)
+        )
+    outs = []
+    for k in range(n_out):
+        cases = [pb[k] for pb in per_branch]
+        shape = core.get_aval(cases[0]).shape
+        which = broadcast_in_dim(index, shape, (0,))
+        outs.append(select_n(which, *cases))
+    return outs, [0] * n_out
+
+
+def _bcast_to(pred, x):
+    from ..structural import broadcast_in_dim
+
+    shape = core.get_aval(x).shape
+    return pred if len(shape) == 1 else broadcast_in_dim(pred, shape, (0,))
+
+
+cond_p.def_batch(_cond_batch)
+
+
+@cond_p.def_lowering
+def _cond_lowering(ctx, index, *ops, branches):
+    out_types = [lowering.ir_type(a) for a in ctx.avals_out]
+    case = hlo.CaseOp(out_types, index, num_branches=len(branches))
+    for i, b in enumerate(branches):
+        block = case.regions[i].blocks.append()
+        with ir.InsertionPoint(block):
+            hlo.return_(lowering.lower_jaxpr_inline(ctx, b, ops, sub=i))
+    return list(case.results)

@@ -1,0 +1,463 @@
+"""``scan`` and ``map``: the ``scan`` primitive with its JVP, partial-eval, transpose,
+batching and lowering (a StableHLO ``while`` over the scanned axis) rules."""
+
+from __future__ import annotations
+
+import numpy as np
+from jaxlib.mlir import ir
+from jaxlib.mlir.dialects import stablehlo as hlo
+
+from ... import core, tree_util
+from ...core import ClosedJaxpr, Jaxpr, Primitive, ShapedArray
+from ...interpreters import batching, lowering
+from ...interpreters import partial_eval as pe
+from ...interpreters import transpose as tr
+from ...interpreters.jvp import Zero, instantiate, tangent_aval
+from ...interpreters.tracing import trace_to_jaxpr
+from .common import (
+    as_operand,
+    batch_jaxpr_nz,
+    convert_to,
+    jvp_jaxpr_nz,
+    no_consts,
+    permute_jaxpr,
+    promote_weak_carry,
+    zeros,
+)
+
+__all__ = ["scan", "map", "scan_p"]
+
+scan_p = Primitive("scan", multiple_results=True)
+scan_p.subjaxprs_rule = lambda p: (p["jaxpr"],)
+scan_p.pp_params = lambda p: {
+    k: p[k] for k in ("jaxpr", "length", "num_carry", "num_consts", "reverse", "unroll")
+}
+
+
+def scan(f, init, xs=None, length=None, reverse=False, unroll=1):
+    """``carry, y = f(carry, x)`` over the leading axis of ``xs``; returns the final
+    carry and the stacked ``y``s."""
+    xs_flat, xs_tree = tree_util.tree_flatten(xs)
+    xs_flat = [as_operand(x) for x in xs_flat]
+    lengths = {core.get_aval(x).shape[0] for x in xs_flat if core.get_aval(x).ndim}
+    if any(core.get_aval(x).ndim == 0 for x in xs_flat):
+        raise ValueError("scan got value with no leading axis to scan over.")
+    if length is not None:
+        lengths.add(int(length))
+    if len(lengths) > 1:
+        sizes = sorted({core.get_aval(x).shape[0] for x in xs_flat})
+        if length is not None:
+            raise ValueError(
+                f"scan got `length` argument of {length} which disagrees with leading axis "
+                f"sizes {sizes}."
+            )
+        raise ValueError(
+            "scan got values with different leading axis sizes: "
+            f"{', '.join(str(n) for n in sizes)}."
+        )
+    if not lengths:
+        raise ValueError("scan got no values to scan over and `length` not provided.")
+    n = lengths.pop()
+    init_flat, init_tree = tree_util.tree_flatten(init)
+    init_flat = [as_operand(x) for x in init_flat]
+    carry_avals = [core.get_aval(x) for x in init_flat]
+    x_avals = [core.mapped_aval(n, 0, core.get_aval(x)) for x in xs_flat]
+
+    def body(carry_flat, x_flat):
+        carry = tree_util.tree_unflatten(init_tree, carry_flat)
+        x = tree_util.tree_unflatten(xs_tree, x_flat)
+        return f(carry, x)
+
+    def trace(c_avals):
+        store = []
+
+        def flat_body(*a):
+            out = body(list(a[: len(c_avals)]), list(a[len(c_avals) :]))
+            if not isinstance(out, tuple) or len(out) != 2:
+                raise TypeError(
+                    f"scan body output must be a pair (carry, y), got {type(out).__name__}."
+                )
+            c, y = out
+            c_leaves, c_tree = tree_util.tree_flatten(c)
+            y_leaves, y_tree = tree_util.tree_flatten(y)
+            core.check_traced_outputs(f, c_leaves + y_leaves, "scan")
+            store.append((c_tree, y_tree, len(c_leaves)))
+            return [as_operand(v) for v in c_leaves + y_leaves]
+
+        closed = trace_to_jaxpr(flat_body, list(c_avals) + x_avals, getattr(f, "__name__", "body"))
+        return closed, store[0]
+
+    closed, (c_tree, y_tree, nc) = trace(carry_avals)
+    if c_tree != init_tree:
+        raise TypeError(
+            "scan body function carry input and carry output must have the same pytree "
+            f"structure, but they differ: input {init_tree} and output {c_tree}."
+        )
+    new_avals = promote_weak_carry(carry_avals, closed.out_avals[:nc], "scan body function")
+    if new_avals != carry_avals:
+        init_flat, carry_avals = convert_to(init_flat, new_avals), new_avals
+        closed, (c_tree, y_tree, nc) = trace(carry_avals)
+        promote_weak_carry(carry_avals, closed.out_avals[:nc], "scan body function")
+    closed, consts = no_consts(closed)
+    outs = scan_p.bind(
+        *consts,
+        *init_flat,
+        *xs_flat,
+        jaxpr=closed,
+        length=n,
+        reverse=bool(reverse),
+        num_consts=len(consts),
+        num_carry=nc,
+        unroll=int(unroll) if unroll is not True else n,
+        linear=(False,) * (len(consts) + nc + len(xs_flat)),
+    )
+    return tree_util.tree_unflatten(c_tree, outs[:nc]), tree_util.tree_unflatten(y_tree, outs[nc:])
+
+
+def map(f, xs):  # noqa: A001 - lax's name
+    """``jnp.stack([f(x) for x in xs])`` as a scan."""
+    _, ys = scan(lambda c, x: (c, f(x)), (), xs)
+    return ys
+
+
+@scan_p.def_abstract_eval
+def _scan_abstract_eval(*args, jaxpr, length, reverse, num_consts, num_carry, unroll, linear):
+    outs = jaxpr.out_avals
+    ys = [core.unmapped_aval(length, 0, a) for a in outs[num_carry:]]
+    return list(outs[:num_carry]) + ys
+
+
+def _bind_scan(consts, carry, xs, jaxpr, length, reverse, unroll):
+    jaxpr, jc = no_consts(jaxpr)
+    consts = list(jc) + list(consts)
+    ops = consts + list(carry) + list(xs)
+    return scan_p.bind(
+        *ops,
+        jaxpr=jaxpr,
+        length=length,
+        reverse=reverse,
+        num_consts=len(consts),
+        num_carry=len(carry),
+        unroll=unroll,
+        linear=(False,) * len(ops),
+    )
+
+
+def _scan_jvp(primals, tangents, jaxpr, length, reverse, num_consts, num_carry, unroll, linear):
+    nc, ncar = num_consts, num_carry
+    nx = len(primals) - nc - ncar
+    const_nz = [type(t) is not Zero for t in tangents[:nc]]
+    carry_nz = [type(t) is not Zero for t in tangents[nc : nc + ncar]]
+    xs_nz = [type(t) is not Zero for t in tangents[nc + ncar :]]
+    n_y = len(jaxpr.out_avals) - ncar
+    while True:
+        _, out_nz = jvp_jaxpr_nz(jaxpr, const_nz + carry_nz + xs_nz, [False] * (ncar + n_y))
+        new = [a or b for a, b in zip(carry_nz, out_nz[:ncar])]
+        if new == carry_nz:
+            break
+        carry_nz = new
+    jj, out_nz = jvp_jaxpr_nz(jaxpr, const_nz + carry_nz + xs_nz, carry_nz + [False] * n_y)
+    ys_nz = out_nz[ncar:]
+    n_ct, n_cart, n_xt, n_yt = sum(const_nz), sum(carry_nz), sum(xs_nz), sum(ys_nz)
+    P = nc + ncar + nx
+    # inputs of jj: consts, carry, xs, const_t, carry_t, xs_t -> scan layout
+    in_order = (
+        list(range(nc))
+        + list(range(P, P + n_ct))
+        + list(range(nc, nc + ncar))
+        + list(range(P + n_ct, P + n_ct + n_cart))
+        + list(range(nc + ncar, P))
+        + list(range(P + n_ct + n_cart, P + n_ct + n_cart + n_xt))
+    )
+    # outputs of jj: carry, ys, carry_t, ys_t -> (carry, carry_t, ys, ys_t)
+    Q = ncar + n_y
+    out_order = (
+        list(range(ncar))
+        + list(range(Q, Q + n_cart))
+        + list(range(ncar, Q))
+        + list(range(Q + n_cart, Q + n_cart + n_yt))
+    )
+    jj = permute_jaxpr(jj, in_order, out_order)
+    consts, carry, xs = primals[:nc], primals[nc : nc + ncar], primals[nc + ncar :]
+    ct = [t for t, nz in zip(tangents[:nc], const_nz) if nz]
+    cart = [
+        instantiate(t) if type(t) is not Zero else zeros(t.aval)
+        for t, nz in zip(tangents[nc : nc + ncar], carry_nz)
+        if nz
+    ]
+    xt = [t for t, nz in zip(tangents[nc + ncar :], xs_nz) if nz]
+    outs = _bind_scan(
+        list(consts) + ct, list(carry) + cart, list(xs) + xt, jj, length, reverse, unroll
+    )
+    carry_out, carry_t = outs[:ncar], iter(outs[ncar : ncar + n_cart])
+    ys, ys_t = outs[ncar + n_cart : ncar + n_cart + n_y], iter(outs[ncar + n_cart + n_y :])
+    avals_out = _scan_abstract_eval(
+        *[core.get_aval(p) for p in primals],
+        jaxpr=jaxpr,
+        length=length,
+        reverse=reverse,
+        num_consts=nc,
+        num_carry=ncar,
+        unroll=unroll,
+        linear=linear,
+    )
+    t_out = [
+        next(carry_t) if nz else Zero(tangent_aval(a)) for nz, a in zip(carry_nz, avals_out[:ncar])
+    ]
+    t_out += [next(ys_t) if nz else Zero(tangent_aval(a)) for nz, a in zip(ys_nz, avals_out[ncar:])]
+    return list(carry_out) + list(ys), t_out
+
+
+scan_p.def_jvp(_scan_jvp)
+
+
+def _scan_partial_eval(trace, args, unknowns, params):
+    jaxpr, length, reverse = params["jaxpr"], params["length"], params["reverse"]
+    nc, ncar, unroll = params["num_consts"], params["num_carry"], params["unroll"]
+    n_y = len(jaxpr.out_avals) - ncar
+    const_uk, carry_uk, xs_uk = (
+        list(unknowns[:nc]),
+        list(unknowns[nc : nc + ncar]),
+        list(unknowns[nc + ncar :]),
+    )
+    while True:
+        _, _, out_uk, _ = pe.partial_eval_jaxpr(jaxpr, const_uk + carry_uk + xs_uk)
+        new = [a or b for a, b in zip(carry_uk, out_uk[:ncar])]
+        if new == carry_uk:
+            break
+        carry_uk = new
+    kj, uj, out_uk, nres = pe.partial_eval_jaxpr(
+        jaxpr, const_uk + carry_uk + xs_uk, instantiate=carry_uk + [False] * n_y
+    )
+    ys_uk = out_uk[ncar:]
+    consts, carry, xs = args[:nc], args[nc : nc + ncar], args[nc + ncar :]
+    k_consts = [c for c, u in zip(consts, const_uk) if not u]
+    k_carry = [c for c, u in zip(carry, carry_uk) if not u]
+    k_xs = [x for x, u in zip(xs, xs_uk) if not u]
+    n_kc, n_kcar = len(k_consts), len(k_carry)
+    n_ky = n_y - sum(ys_uk)
+    # Residuals that are loop-invariant (a known const, a literal, a jaxpr const) are
+    # passed to the unknown scan as consts; the others are stacked per iteration.
+    kjj = kj.jaxpr
+    res_vars = kjj.outvars[n_kcar + n_ky :]
+    invariant = {}  # residual index -> value
+    for r, v in enumerate(res_vars):
+        if type(v) is core.Literal:
+            invariant[r] = v.val
+        elif v in kjj.constvars:
+            invariant[r] = kj.consts[kjj.constvars.index(v)]
+        elif v in kjj.invars[:n_kc]:
+            invariant[r] = k_consts[kjj.invars.index(v)]
+    ext = [r for r in range(nres) if r not in invariant]
+    known_body = ClosedJaxpr(
+        Jaxpr(
+            kjj.constvars,
+            kjj.invars,
+            kjj.outvars[: n_kcar + n_ky] + [res_vars[r] for r in ext],
+            kjj.eqns,
+            kjj.debug_name,
+        ),
+        kj.consts,
+    )
+    with core.set_current_trace(trace.parent):
+        kouts = _bind_scan(k_consts, k_carry, k_xs, known_body, length, reverse, unroll)
+    k_carry_out, k_ys, ext_res = (
+        kouts[:n_kcar],
+        kouts[n_kcar : n_kcar + n_ky],
+        kouts[n_kcar + n_ky :],
+    )
+    # unknown body inputs: residuals, then unknown consts, carry, xs -> scan layout
+    ujj = uj.jaxpr
+    inv = sorted(invariant)
+    n_uc, n_ucar = sum(const_uk), sum(carry_uk)
+    in_order = (
+        inv
+        + [nres + i for i in range(n_uc)]
+        + [nres + n_uc + i for i in range(n_ucar)]
+        + ext
+        + [nres + n_uc + n_ucar + i for i in range(len(ujj.invars) - nres - n_uc - n_ucar)]
+    )
+    ubody = permute_jaxpr(uj, in_order, list(range(len(ujj.outvars))))
+    ubody, ucs = no_consts(ubody)
+    u_consts = list(ucs) + [invariant[r] for r in inv] + [c for c, u in zip(consts, const_uk) if u]
+    u_carry = [c for c, u in zip(carry, carry_uk) if u]
+    u_xs = list(ext_res) + [x for x, u in zip(xs, xs_uk) if u]
+    ins = [trace.instantiate_const(x) for x in u_consts + u_carry + u_xs]
+    uouts = trace.record(
+        scan_p,
+        ins,
+        dict(
+            jaxpr=ubody,
+            length=length,
+            reverse=reverse,
+            num_consts=len(u_consts),
+            num_carry=len(u_carry),
+            unroll=unroll,
+            linear=(False,) * len(ins),
+        ),
+    )
+    u_carry_out, u_ys = uouts[: len(u_carry)], uouts[len(u_carry) :]
+    kc, uc = iter(k_carry_out), iter(u_carry_out)
+    ky, uy = iter(k_ys), iter(u_ys)
+    return [next(uc) if u else next(kc) for u in carry_uk] + [
+        next(uy) if u else next(ky) for u in ys_uk
+    ]
+
+
+scan_p.partial_eval = _scan_partial_eval
+
+
+def _scan_transpose(cts, *args, jaxpr, length, reverse, num_consts, num_carry, unroll, linear):
+    nc, ncar = num_consts, num_carry
+    consts, carry, xs = args[:nc], args[nc : nc + ncar], args[nc + ncar :]
+    is_lin = tr.is_undefined_primal
+    # A carry that is not an UndefinedPrimal here is a known value (e.g. an instantiated
+    # zero tangent) sitting in a linear position: treat it as linear, drop its cotangent.
+    const_lin = [is_lin(c) for c in consts]
+    xs_lin = [is_lin(x) for x in xs]
+    res_consts = [c for c, l in zip(consts, const_lin) if not l]
+    res_xs = [x for x, l in zip(xs, xs_lin) if not l]
+    lin_const_avals = [c.aval for c, l in zip(consts, const_lin) if l]
+    carry_avals = [c.aval if is_lin(c) else core.get_aval(c) for c in carry]
+    body_in = jaxpr.in_avals
+    x_avals = body_in[nc + ncar :]
+    res_x_avals = [a for a, l in zip(x_avals, xs_lin) if not l]
+    y_avals = jaxpr.out_avals[ncar:]
+    n_rc, n_lc, n_rx = len(res_consts), len(lin_const_avals), len(res_x_avals)
+
+    def body_t(*a):
+        rc = a[:n_rc]
+        acc = a[n_rc : n_rc + n_lc]
+        ct_carry = a[n_rc + n_lc : n_rc + n_lc + ncar]
+        rx = a[n_rc + n_lc + ncar : n_rc + n_lc + ncar + n_rx]
+        ct_y = a[n_rc + n_lc + ncar + n_rx :]
+        it_rc, it_rx = iter(rc), iter(rx)
+        lin_args = (
+            [tr.UndefinedPrimal(a_) if l else next(it_rc) for a_, l in zip(body_in[:nc], const_lin)]
+            + [tr.UndefinedPrimal(a_) for a_ in body_in[nc : nc + ncar]]
+            + [tr.UndefinedPrimal(a_) if l else next(it_rx) for a_, l in zip(x_avals, xs_lin)]
+        )
+        cts_in = tr.backward_pass(jaxpr.jaxpr, jaxpr.consts, lin_args, list(ct_carry) + list(ct_y))
+        c_cts = [ct for ct, l in zip(cts_in[:nc], const_lin) if l]
+        new_acc = []
+        for acc_i, ct in zip(acc, c_cts):
+            from ..elementwise import add_any
+
+            new_acc.append(acc_i if type(ct) is Zero or ct is None else add_any(acc_i, ct))
+        carry_cts = [_inst(ct, a_) for ct, a_ in zip(cts_in[nc : nc + ncar], carry_avals)]
+        x_cts = [_inst(ct, a_) for ct, a_, l in zip(cts_in[nc + ncar :], x_avals, xs_lin) if l]
+        return new_acc + carry_cts + x_cts
+
+    bt = trace_to_jaxpr(
+        body_t,
+        list(body_in[:nc][i] for i in range(nc) if not const_lin[i])
+        + lin_const_avals
+        + carry_avals
+        + res_x_avals
+        + list(y_avals),
+        f"transpose({jaxpr.jaxpr.debug_name})",
+    )
+    ct_carry = [_inst(ct, a) for ct, a in zip(cts[:ncar], carry_avals)]
+    ct_ys = [_inst(ct, core.unmapped_aval(length, 0, a)) for ct, a in zip(cts[ncar:], y_avals)]
+    acc0 = [zeros(a) for a in lin_const_avals]
+    outs = _bind_scan(res_consts, acc0 + ct_carry, res_xs + ct_ys, bt, length, not reverse, unroll)
+    acc, carry_ct, xs_ct = outs[:n_lc], outs[n_lc : n_lc + ncar], outs[n_lc + ncar :]
+    it_acc, it_x = iter(acc), iter(xs_ct)
+    return (
+        [next(it_acc) if l else None for l in const_lin]
+        + list(carry_ct)
+        + [next(it_x) if l else None for l in xs_lin]
+    )
+
+
+def _inst(ct, aval):
+    if ct is None or type(ct) is Zero:
+        return zeros(aval)
+    return ct
+
+
+scan_p.def_transpose(_scan_transpose)
+
+
+def _scan_batch(size, vals, dims, jaxpr, length, reverse, num_consts, num_carry, unroll, linear):
+    nc, ncar = num_consts, num_carry
+    cd, card, xd = dims[:nc], dims[nc : nc + ncar], dims[nc + ncar :]
+    consts, carry, xs = vals[:nc], vals[nc : nc + ncar], vals[nc + ncar :]
+    n_y = len(jaxpr.out_avals) - ncar
+    # xs: scan axis is 0, so the batch axis goes to 1 (0 inside the body)
+    xs = [batching.move_batch_axis(size, d, 1, x) if d is not None else x for x, d in zip(xs, xd)]
+    x_body_dims = [0 if d is not None else None for d in xd]
+    carry_b = [d is not None for d in card]
+    while True:
+        _, out_b = batch_jaxpr_nz(
+            jaxpr,
+            size,
+            list(cd) + [0 if b else None for b in carry_b] + x_body_dims,
+            carry_b + [False] * n_y,
+        )
+        new = [a or b for a, b in zip(carry_b, out_b[:ncar])]
+        if new == carry_b:
+            break
+        carry_b = new
+    bj, out_b = batch_jaxpr_nz(
+        jaxpr,
+        size,
+        list(cd) + [0 if b else None for b in carry_b] + x_body_dims,
+        carry_b + [False] * n_y,
+    )
+    carry = [
+        batching.move_batch_axis(size, d, 0, c) if b else c for c, d, b in zip(carry, card, carry_b)
+    ]
+    outs = _bind_scan(consts, carry, xs, bj, length, reverse, unroll)
+    out_dims = [0 if b else None for b in carry_b] + [1 if b else None for b in out_b[ncar:]]
+    return outs, out_dims
+
+
+scan_p.def_batch(_scan_batch)
+
+
+@scan_p.def_lowering
+def _scan_lowering(ctx, *args, jaxpr, length, reverse, num_consts, num_carry, unroll, linear):
+    nc, ncar = num_consts, num_carry
+    i32 = ShapedArray((), np.int32)
+    y_avals = ctx.avals_out[ncar:]
+    ys0 = [lowering.constant(np.zeros((), a.dtype), a) for a in y_avals]
+    if length == 0:  # no iteration: a loop body slicing 1 of 0 rows would not verify
+        return list(args[nc : nc + ncar]) + ys0
+    state = [lowering.constant(np.int32(0), i32)] + list(args) + ys0
+    state_avals = [i32] + list(ctx.avals_in) + list(y_avals)
+    types = [lowering.ir_type(a) for a in state_avals]
+    op = hlo.WhileOp(types, state)
+    cblock = op.regions[0].blocks.append(*types)
+    with ir.InsertionPoint(cblock):
+        limit = lowering.constant(np.int32(length), i32)
+        hlo.return_([lowering.compare(cblock.arguments[0], limit, "LT", i32)])
+    bblock = op.regions[1].blocks.append(*types)
+    with ir.InsertionPoint(bblock):
+        a = list(bblock.arguments)
+        i = a[0]
+        n_in = len(ctx.avals_in)
+        ops = a[1 : 1 + n_in]
+        ys = a[1 + n_in :]
+        consts, carry, xs = ops[:nc], ops[nc : nc + ncar], ops[nc + ncar :]
+        idx = i
+        if reverse:
+            idx = hlo.subtract(lowering.constant(np.int32(length - 1), i32), i)
+        zero = lowering.constant(np.int32(0), i32)
+        x_slices = []
+        for x, xa in zip(xs, ctx.avals_in[nc + ncar :]):
+            sl_aval = xa.update(shape=(1,) + xa.shape[1:])
+            s = hlo.dynamic_slice(x, [idx] + [zero] * (xa.ndim - 1), [1] + list(xa.shape[1:]))
+            x_slices.append(hlo.reshape(lowering.ir_type(xa.update(shape=xa.shape[1:])), s))
+            del sl_aval
+        outs = lowering.lower_jaxpr_inline(ctx, jaxpr, list(consts) + list(carry) + x_slices)
+        new_carry, y_vals = outs[:ncar], outs[ncar:]
+        new_ys = []
+        for acc, y, ya in zip(ys, y_vals, y_avals):
+            y1 = hlo.reshape(lowering.ir_type(ya.update(shape=(1,) + ya.shape[1:])), y)
+            new_ys.append(hlo.dynamic_update_slice(acc, y1, [idx] + [zero] * (ya.ndim - 1)))
+        one = lowering.constant(np.int32(1), i32)
+        hlo.return_([hlo.add(i, one)] + list(consts) + list(new_carry) + list(xs) + new_ys)
+    results = list(op.results)
+    n_in = len(ctx.avals_in)
+    return results[1 + nc : 1 + nc + ncar] + results[1 + n_in :]

@@ -1,0 +1,357 @@
+"""``while_loop`` and ``fori_loop``: the ``while`` primitive with its JVP, partial-eval,
+batching and lowering rules; ``fori_loop`` with static bounds is a ``scan``."""
+
+from __future__ import annotations
+
+import numpy as np
+from jaxlib.mlir import ir
+from jaxlib.mlir.dialects import stablehlo as hlo
+
+from ... import core, dtypes, tree_util
+from ...core import ClosedJaxpr, Jaxpr, Primitive, Var
+from ...interpreters import batching, lowering
+from ...interpreters.jvp import Zero, instantiate, tangent_aval
+from ...interpreters.tracing import trace_to_jaxpr
+from .common import (
+    as_operand,
+    avals_str,
+    batch_jaxpr_nz,
+    convert_to,
+    jvp_jaxpr_nz,
+    no_consts,
+    permute_jaxpr,
+    promote_weak_carry,
+    trace_fun,
+    zeros,
+)
+from .scan_map import scan
+
+__all__ = ["while_loop", "fori_loop", "while_p"]
+
+while_p = Primitive("while", multiple_results=True)
+while_p.subjaxprs_rule = lambda p: (p["cond_jaxpr"], p["body_jaxpr"])
+
+
+def while_loop(cond_fun, body_fun, init_val):
+    """Repeat ``init_val = body_fun(init_val)`` while ``cond_fun(init_val)``. Forward-mode
+    differentiable and batchable; reverse mode needs ``scan`` (or fori_loop with
+    static bounds)."""
+    flat, in_tree = tree_util.tree_flatten(init_val)
+    flat = [as_operand(x) for x in flat]
+    avals = [core.get_aval(x) for x in flat]
+    body, body_tree = trace_fun(
+        body_fun,
+        in_tree,
+        avals,
+        getattr(body_fun, "__name__", "body"),
+        splat=False,
+        traced_for="while_loop",
+    )
+    if body_tree != in_tree:
+        raise TypeError(
+            "while_loop body function carry input and carry output must have the same "
+            f"pytree structure, but they differ: input {in_tree} and output {body_tree}."
+        )
+    new_avals = promote_weak_carry(avals, body.out_avals, "while_loop body function")
+    if new_avals != avals:
+        flat, avals = convert_to(flat, new_avals), new_avals
+        body, _ = trace_fun(
+            body_fun,
+            in_tree,
+            avals,
+            getattr(body_fun, "__name__", "body"),
+            splat=False,
+            traced_for="while_loop",
+        )
+        promote_weak_carry(avals, body.out_avals, "while_loop body function")  # match now
+    condj, cond_tree = trace_fun(
+        cond_fun,
+        in_tree,
+        avals,
+        getattr(cond_fun, "__name__", "cond"),
+        splat=False,
+        traced_for="while_loop",
+    )
+    if (
+        len(condj.out_avals) != 1
+        or condj.out_avals[0].shape != ()
+        or condj.out_avals[0].dtype != np.bool_
+    ):
+        raise TypeError(
+            f"cond_fun must return a boolean scalar, but got output type(s) "
+            f"{avals_str(condj.out_avals)}."
+        )
+    condj, cconsts = no_consts(condj)
+    body, bconsts = no_consts(body)
+    outs = while_p.bind(
+        *cconsts,
+        *bconsts,
+        *flat,
+        cond_jaxpr=condj,
+        body_jaxpr=body,
+        cond_nconsts=len(cconsts),
+        body_nconsts=len(bconsts),
+    )
+    return tree_util.tree_unflatten(in_tree, outs)
+
+
+@while_p.def_abstract_eval
+def _while_abstract_eval(*args, cond_jaxpr, body_jaxpr, cond_nconsts, body_nconsts):
+    return body_jaxpr.out_avals
+
+
+def _while_jvp(primals, tangents, cond_jaxpr, body_jaxpr, cond_nconsts, body_nconsts):
+    nc, nb = cond_nconsts, body_nconsts
+    cconsts, bconsts, carry = primals[:nc], primals[nc : nc + nb], primals[nc + nb :]
+    bconst_nz = [type(t) is not Zero for t in tangents[nc : nc + nb]]
+    carry_nz = [type(t) is not Zero for t in tangents[nc + nb :]]
+    while True:
+        _, out_nz = jvp_jaxpr_nz(body_jaxpr, bconst_nz + carry_nz, [False] * len(carry))
+        new = [a or b for a, b in zip(carry_nz, out_nz)]
+        if new == carry_nz:
+            break
+        carry_nz = new
+    jb, _ = jvp_jaxpr_nz(body_jaxpr, bconst_nz + carry_nz, carry_nz)
+    n_bt = sum(bconst_nz)
+    n_ct = sum(carry_nz)
+    nb_total = nb + n_bt
+    # reorder inputs to (bconsts, bconst tangents, carry, carry tangents)
+    order = (
+        list(range(nb))
+        + list(range(nb + len(carry), nb + len(carry) + n_bt))
+        + list(range(nb, nb + len(carry)))
+        + list(range(nb + len(carry) + n_bt, nb + len(carry) + n_bt + n_ct))
+    )
+    jb = permute_jaxpr(jb, order, list(range(len(jb.out_avals))))
+    jb, jconsts = no_consts(jb)
+    carry_t_avals = [tangent_aval(core.get_aval(c)) for c, nz in zip(carry, carry_nz) if nz]
+    cj = cond_jaxpr.jaxpr
+    cond_ext = ClosedJaxpr(
+        Jaxpr(
+            cj.constvars,
+            cj.invars + [Var(a) for a in carry_t_avals],
+            cj.outvars,
+            cj.eqns,
+            cj.debug_name,
+        ),
+        cond_jaxpr.consts,
+    )
+    btans = [t for t, nz in zip(tangents[nc : nc + nb], bconst_nz) if nz]
+    ctans = [instantiate(t) if nz else None for t, nz in zip(tangents[nc + nb :], carry_nz)]
+    ctans = [t if type(t) is not Zero else zeros(t.aval) for t in ctans if t is not None]
+    outs = while_p.bind(
+        *cconsts,
+        *jconsts,
+        *bconsts,
+        *btans,
+        *carry,
+        *ctans,
+        cond_jaxpr=cond_ext,
+        body_jaxpr=jb,
+        cond_nconsts=nc,
+        body_nconsts=len(jconsts) + nb_total,
+    )
+    n = len(carry)
+    tans = iter(outs[n:])
+    return outs[:n], [
+        next(tans) if nz else Zero(tangent_aval(core.get_aval(c))) for c, nz in zip(carry, carry_nz)
+    ]
+
+
+while_p.def_jvp(_while_jvp)
+
+
+def _while_transpose(cts, *args, **params):
+    raise ValueError(
+        "Reverse-mode differentiation does not work for lax.while_loop or "
+        "lax.fori_loop with dynamic start/stop values. Try using lax.scan, or "
+        "fori_loop with static (Python int) bounds."
+    )
+
+
+while_p.def_transpose(_while_transpose)
+
+
+def _while_partial_eval(trace, args, unknowns, params):
+    _while_transpose(None)
+
+
+while_p.partial_eval = _while_partial_eval
+
+
+def _while_batch(size, vals, dims, cond_jaxpr, body_jaxpr, cond_nconsts, body_nconsts):
+    from ..logic import select_n
+    from ..reductions import reduce_or
+    from ..structural import broadcast_in_dim
+
+    nc, nb = cond_nconsts, body_nconsts
+    cd, bd, carry_d = dims[:nc], dims[nc : nc + nb], dims[nc + nb :]
+    carry_b = [d is not None for d in carry_d]
+    while True:
+        _, out_b = batch_jaxpr_nz(
+            body_jaxpr, size, list(bd) + [0 if b else None for b in carry_b], carry_b
+        )
+        new = [a or b for a, b in zip(carry_b, out_b)]
+        _, pred_b = batch_jaxpr_nz(
+            cond_jaxpr, size, list(cd) + [0 if b else None for b in new], [False]
+        )
+        if pred_b[0]:
+            new = [True] * len(new)
+        if new == carry_b:
+            break
+        carry_b = new
+    vals = list(vals)
+    carry = [
+        batching.move_batch_axis(size, d, 0, v) if b else v
+        for v, d, b in zip(vals[nc + nb :], carry_d, carry_b)
+    ]
+    carry_dims = [0 if b else None for b in carry_b]
+    bj, _ = batch_jaxpr_nz(body_jaxpr, size, list(bd) + carry_dims, carry_b)
+    cj, pred_b = batch_jaxpr_nz(cond_jaxpr, size, list(cd) + carry_dims, [False])
+    cconsts, bconsts = vals[:nc], vals[nc : nc + nb]
+    if not pred_b[0]:
+        cj, cc = no_consts(cj)
+        bj, bc = no_consts(bj)
+        outs = while_p.bind(
+            *cc,
+            *cconsts,
+            *bc,
+            *bconsts,
+            *carry,
+            cond_jaxpr=cj,
+            body_jaxpr=bj,
+            cond_nconsts=len(cc) + nc,
+            body_nconsts=len(bc) + nb,
+        )
+        return outs, carry_dims
+    # A batched predicate: loop while any element continues; finished elements keep
+    # their values (every carry is batched here).
+    n_cc = len(cconsts)
+
+    def cond_any(*a):
+        (pred,) = core.eval_jaxpr(cj.jaxpr, cj.consts, *a)
+        return [reduce_or(pred, (0,))]
+
+    def body_sel(*a):
+        cc, bc, c = a[:n_cc], a[n_cc : n_cc + nb], a[n_cc + nb :]
+        (pred,) = core.eval_jaxpr(cj.jaxpr, cj.consts, *cc, *c)
+        new = core.eval_jaxpr(bj.jaxpr, bj.consts, *bc, *c)
+        out = []
+        for x_new, x_old in zip(new, c):
+            shape = core.get_aval(x_new).shape
+            out.append(select_n(broadcast_in_dim(pred, shape, (0,)), x_old, x_new))
+        return out
+
+    cavals = [core.get_aval(x) for x in cconsts]
+    bavals = [core.get_aval(x) for x in bconsts]
+    carry_avals = [core.get_aval(x) for x in carry]
+    cjax, cc = no_consts(trace_to_jaxpr(cond_any, cavals + carry_avals, "cond"))
+    bjax, bc = no_consts(trace_to_jaxpr(body_sel, cavals + bavals + carry_avals, "body"))
+    outs = while_p.bind(
+        *cc,
+        *cconsts,
+        *bc,
+        *cconsts,
+        *bconsts,
+        *carry,
+        cond_jaxpr=cjax,
+        body_jaxpr=bjax,
+        cond_nconsts=len(cc) + nc,
+        body_nconsts=len(bc) + nc + nb,
+    )
+    return outs, carry_dims
+
+
+while_p.def_batch(_while_batch)
+
+
+@while_p.def_lowering
+def _while_lowering(ctx, *args, cond_jaxpr, body_jaxpr, cond_nconsts, body_nconsts):
+    nc, nb = cond_nconsts, body_nconsts
+    types = [lowering.ir_type(a) for a in ctx.avals_in]
+    op = hlo.WhileOp(types, list(args))
+    cblock = op.regions[0].blocks.append(*types)
+    with ir.InsertionPoint(cblock):
+        a = list(cblock.arguments)
+        (pred,) = lowering.lower_jaxpr_inline(ctx, cond_jaxpr, a[:nc] + a[nc + nb :], sub=1)
+        hlo.return_([pred])
+    bblock = op.regions[1].blocks.append(*types)
+    with ir.InsertionPoint(bblock):
+        a = list(bblock.arguments)
+        new = lowering.lower_jaxpr_inline(ctx, body_jaxpr, a[nc : nc + nb] + a[nc + nb :], sub=0)
+        hlo.return_(a[: nc + nb] + list(new))
+    return list(op.results)[nc + nb :]
+
+
+def fori_loop(lower, upper, body_fun, init_val, *, unroll=None):
+    """``for i in range(lower, upper): val = body_fun(i, val)``. With concrete bounds it
+    is a ``scan`` (reverse-differentiable) whose index starts as a Python int, so it is
+    weakly typed as in JAX; otherwise a ``while`` on the bounds' common type."""
+    from ..convert import convert_element_type
+    from ..elementwise import add
+    from ..logic import lt
+
+    if not callable(body_fun):
+        raise TypeError("lax.fori_loop: body_fun argument should be callable.")
+    lo_dt = dtypes.canonicalize_dtype(dtypes.dtype_of(lower))
+    hi_dt = dtypes.canonicalize_dtype(dtypes.dtype_of(upper))
+    # differing bounds are allowed only when both are signed ints and exactly one is a
+    # weakly typed (Python) scalar, which then takes the other's type
+    dt = lo_dt
+    if lo_dt != hi_dt:
+        signed = all(np.issubdtype(d, np.signedinteger) for d in (lo_dt, hi_dt))
+        lo_weak, hi_weak = dtypes.is_weakly_typed(lower), dtypes.is_weakly_typed(upper)
+        if not (signed and lo_weak != hi_weak):
+            raise TypeError(
+                "lower and upper arguments to fori_loop must have equal types, "
+                f"got {lo_dt.name} and {hi_dt.name}"
+            )
+        dt = hi_dt if lo_weak else lo_dt
+    lo_c, hi_c = core.concrete_or_none(lower), core.concrete_or_none(upper)
+    static = all(
+        isinstance(v, (int, np.integer))
+        or (v is not None and not isinstance(v, core.Tracer) and np.ndim(v) == 0)
+        for v in (lo_c, hi_c)
+    )
+    if static and lo_c is not None and hi_c is not None:
+        lo, hi = int(np.asarray(lo_c)), int(np.asarray(hi_c))
+
+        def step(carry, _):
+            i, x = carry
+            return (i + 1, body_fun(i, x)), None
+
+        length = max(hi - lo, 0)
+        (_, out), _ = scan(
+            step,
+            (lo, init_val),
+            None,
+            length=length,
+            unroll=1 if unroll in (None, False) else unroll,
+        )
+        return out
+    if unroll is not None and unroll is not False and unroll != 1:
+        raise ValueError(
+            "Can only use `unroll` in `fori_loop` if the loop bounds are statically known."
+        )
+    if lo_dt != dt:
+        lower = convert_element_type(lower, dt)
+    if hi_dt != dt:
+        upper = convert_element_type(upper, dt)
+
+    def cond_f(c):
+        return lt(c[0], c[1])
+
+    def body_f(c):
+        i, hi, x = c
+        return (add(i, _one_like(i)), hi, body_fun(i, x))
+
+    _, _, out = while_loop(cond_f, body_f, (lower, upper, init_val))
+    return out
+
+
+def _one_like(x):
+    """1 of ``x``'s dtype and weak type (lax ops take no Python scalars)."""
+    aval = core.get_aval(x)
+    if aval.weak_type:
+        return core.WeakScalar(1, aval.dtype)
+    return np.ones((), aval.dtype)
