@@ -30,6 +30,7 @@ _WIDGETS = {
     "trace_stepper": ("steppers", "trace_stepper"),
     "grad_stepper": ("steppers", "grad_stepper"),
     "vmap_stepper": ("steppers", "vmap_stepper"),
+    "cross_backend": ("cross_backend", "cross_backend"),
 }
 
 
