@@ -57,3 +57,32 @@ def test_complex_logaddexp_wraps_the_phase_as_jax(name):
     got = engine.jvp(getattr(ejnp, name), (x, y), (y, x))
     want = jx.jvp(getattr(jnp, name), (x, y), (y, x))
     assert_close(got, want, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float16", "bfloat16"])
+def test_ldexp_and_frexp_derivatives_are_jaxs(dtype):
+    # seed 300480: jvp of ldexp(x, 1) at x = -inf was 2 t (the engine multiplied by
+    # 2 ** n); JAX passes zeros and infinities through (tangent t) and differentiates
+    # the mantissa of frexp by its custom rule t * 2 ** -e.
+    jx, jnp = real_jax()
+    r = np.random.RandomState(1)
+    x = (3 * r.randn(12)).astype(dtype)
+    x[:6] = [0.0, -0.0, np.inf, -np.inf, np.nan, 1e-4]
+    t = r.randn(12).astype(dtype)
+    n = np.array([1, -3, 200, 5, 0, 1, -130, 40, 2, 3, -1, 7], np.int32)
+    got = engine.jvp(lambda a: ejnp.ldexp(a, n), (x,), (t,))
+    want = jx.jvp(lambda a: jnp.ldexp(a, n), (x,), (t,))
+    assert_close(got, want, rtol=1e-3)
+    got = engine.jvp(ejnp.frexp, (x,), (t,))
+    want = jx.jvp(jnp.frexp, (x,), (t,))
+    assert_close(got[:1], want[:1], rtol=1e-3)
+    assert_close(got[1][0], want[1][0], rtol=1e-3)
+
+
+def test_frexp_of_a_subnormal_eagerly_is_one_computation():
+    # eagerly, op by op, XLA's CPU flushes the subnormal to 0 between ops and frexp gave
+    # (1e-40, 0); JAX compiles frexp whole and gives (0.5, -149)
+    jx, jnp = real_jax()
+    x = np.array([1e-40, -3e-39, 1.0], np.float32)
+    assert_close(ejnp.frexp(x), jnp.frexp(x))
+    assert_close(ejnp.ldexp(x, np.int32(3)), jnp.ldexp(x, np.int32(3)))

@@ -73,57 +73,108 @@ def lcm(x1, x2, /):
     )
 
 
-def _float_bits(dt):
-    info = dtypes.finfo(dt)
-    nbits = np.dtype(dt).itemsize * 8
-    mant = int(info.nmant)
-    return {16: np.int16, 32: np.int32, 64: np.int64}[nbits], nbits, mant, int(info.maxexp) - 1
+def _compiled(fn, name):
+    """``fn`` under jit, named ``name`` (a ``jit[name=...]`` equation as in JAX's
+    jaxprs): eagerly it runs as one XLA computation, as JAX's does, so values that op by
+    op would meet XLA's denormal flushing between ops (frexp of a subnormal) agree."""
+    jitted = _jitted.get(name)
+    if jitted is None:
+        from ..jit import jit
+
+        fn.__name__ = fn.__qualname__ = name
+        jitted = _jitted[name] = jit(fn)
+    return jitted
+
+
+_jitted: dict = {}
 
 
 def frexp(x, /):
     """Mantissa in ``[0.5, 1)`` and integer exponent with ``x == m * 2**e``."""
-    from ..lax import bitcast_convert_type
-    from ._util import promote_args_inexact
+    return _compiled(_frexp_checked, "frexp")(x)
+
+
+def _frexp_checked(x):
+    from ._util import check_arraylike, promote_args_inexact
+
+    check_arraylike("frexp", x)
+    (x,) = promote_args_inexact("frexp", x)
+    if dtypes.is_complex(_jnp().asarray(x).dtype):
+        raise TypeError("frexp does not support complex-valued inputs")
+    return _frexp(x)
+
+
+def _frexp_impl(x):
+    from .. import lax
 
     jnp = _jnp()
-    (x,) = promote_args_inexact("frexp", x)
     x = jnp.asarray(x)
-    if dtypes.is_complex(x.dtype):
-        raise TypeError("frexp does not support complex-valued inputs")
-    itype, nbits, mant, bias = _float_bits(x.dtype)
+    info = dtypes.finfo(x.dtype)
+    itype = {16: np.int16, 32: np.int32, 64: np.int64}[int(info.bits)]
+    nmant, mask, bias = int(info.nmant), (1 << int(info.nexp)) - 1, 1 - int(info.minexp)
     # scale subnormals into the normal range first
-    tiny = float(dtypes.finfo(x.dtype).smallest_normal)
-    sub = (jnp.abs(x) < tiny) & (x != 0)
-    scale = mant + 1
-    xs = jnp.where(sub, x * (2.0**scale), x)
-    bits = bitcast_convert_type(xs, itype)
-    exp_mask = ((1 << (nbits - 1 - mant)) - 1) << mant
-    e = ((bits & exp_mask) >> mant).astype(np.int32) - (bias - 1)
-    m_bits = (bits & ~np.array(exp_mask, itype)) | np.array((bias - 1) << mant, itype)
-    m = bitcast_convert_type(m_bits, x.dtype)
-    e = jnp.where(sub, e - scale, e)
-    special = (x == 0) | jnp.isinf(x) | jnp.isnan(x)
-    return jnp.where(special, x, m), jnp.where(special, 0, e).astype(np.int32)
+    tiny = lax.abs(x) < float(info.tiny)
+    bits = lax.bitcast_convert_type(jnp.where(tiny, x * np.asarray(1 << nmant, x.dtype), x), itype)
+    e = jnp.where(tiny, itype(-nmant), itype(0))
+    e = e + (((bits >> nmant) & mask) - bias + 1)
+    m = lax.bitcast_convert_type((bits & ~(mask << nmant)) | ((bias - 1) << nmant), x.dtype)
+    special = jnp.isinf(x) | jnp.isnan(x) | (x == 0)
+    e = jnp.where(special, lax.full_like(e, 0), e)
+    return jnp.where(special, x, m), lax.convert_element_type(e, np.int32)
+
+
+def _frexp_jvp(primals, tangents):
+    ((x,), (t,)) = primals, tangents
+    m, e = _frexp(x)
+    m_dot = t * _jnp().exp2(-e.astype(t.dtype))
+    return (m, e), (m_dot, np.zeros(np.shape(e), dtypes.float0))
+
+
+def _custom_frexp():
+    from ..custom_derivatives import custom_jvp
+
+    _frexp_impl.__name__ = "_frexp"
+    f = custom_jvp(_frexp_impl)
+    f.defjvp(_frexp_jvp)
+    return f
+
+
+def _frexp(x):
+    global _frexp_fn
+    if _frexp_fn is None:  # custom_derivatives imports engine.numpy: build it on first use
+        _frexp_fn = _custom_frexp()
+    return _frexp_fn(x)
+
+
+_frexp_fn = None
 
 
 def ldexp(x1, x2, /):
-    """``x1 * 2**x2`` (``x2`` integer)."""
-    from ._util import promote_args_inexact
+    """``x1 * 2**x2`` (``x2`` integer), split through frexp so that ``x1 * 2**x2`` may be
+    finite where ``2**x2`` is not; zeros and infinities pass through (derivative 1)."""
+    return _compiled(_ldexp, "ldexp")(x1, x2)
+
+
+def _ldexp(x1, x2):
+    from .. import lax
+    from ._util import check_arraylike, promote_args_inexact
 
     jnp = _jnp()
-    x2 = jnp.asarray(x2)
-    x1_dtype = jnp.asarray(x1).dtype
+    check_arraylike("ldexp", x1, x2)
+    x1_dtype, x2_dtype = jnp.asarray(x1).dtype, jnp.asarray(x2).dtype
     # as JAX: bool exponents are fine; complex mantissas and inexact exponents are not
-    if dtypes.is_complex(x1_dtype) or dtypes.is_inexact(x2.dtype):
-        raise ValueError(f"ldexp not supported for input types {(x1_dtype, x2.dtype)}")
+    if dtypes.is_complex(x1_dtype) or dtypes.is_inexact(x2_dtype):
+        raise ValueError(f"ldexp not supported for input types {(x1_dtype, x2_dtype)}")
     (x1,) = promote_args_inexact("ldexp", x1)
-    x1 = jnp.asarray(x1) if not isinstance(x1, (int, float)) else x1
-    dt = jnp.asarray(x1).dtype
-    # split the power so that neither factor overflows
-    e = x2.astype(np.int32)
-    half = e // 2
-    two = jnp.asarray(2.0, dt)
-    return x1 * jnp.power(two, half.astype(dt)) * jnp.power(two, (e - half).astype(dt))
+    x1 = jnp.asarray(x1)
+    x2 = lax.convert_element_type(x2, x1.dtype)
+    m, e = frexp(x1)
+    e = (e.astype(x2.dtype) + x2).astype(x1.dtype)
+    # the exponent may overflow by 1 and the result still be finite
+    m = jnp.where(e > 0, m * 2, m)
+    e = jnp.where(e > 0, e - 1, e)
+    x = m * (2 ** e.astype(m.dtype))
+    return jnp.where(jnp.isinf(x1) | (x1 == 0), x1, x)
 
 
 def modf(x, /, out=None):
