@@ -317,7 +317,8 @@ class CacheInfo:
     """What ``jitted.cache_info()`` returns. The cache is shared by every ``jit`` wrapper
     of the same function (``cache_id`` tells which), so are the counts: ``trace_count``
     jaxprs traced, ``lower_count`` StableHLO modules lowered, ``compile_count`` XLA
-    compiles, ``hits`` calls answered from the cache, ``compile_seconds`` spent in XLA."""
+    compiles, ``hits`` calls answered from the cache, ``compile_seconds`` spent in XLA.
+    A compile with ``dump_passes``/``dump_dir`` (uncached, for a view) is not counted."""
 
     name: str
     cache_id: int
@@ -499,10 +500,10 @@ class _FunctionCache:
                     monitoring.BACKEND_COMPILE_EVENT, seconds, fun_name=f"jit({lowered.fun_name})"
                 )
             compiled.compile_seconds = seconds
+            if dumping:  # a view's compile (the pass stepper's), not one of the function's
+                return compiled
             self.compile_seconds += seconds
             self.compile_count += 1
-            if dumping:
-                return compiled
             if extra is not None:
                 if len(e.extra) >= 8:
                     del e.extra[next(iter(e.extra))]

@@ -1,6 +1,6 @@
 """The fusion stepper: a slider over XLA's optimization passes of one program.
 
-    s = fusion_stepper(step, params, x, y)
+    s = fusion_stepper(step, params, x, y)   # or fusion_stepper(jit(step).lower(...))
     len(s.visible_steps)           # the passes that changed the module (default)
     s.show_unchanged = True        # ... and every other pass XLA ran, unchanged
     s.go(s.find("fusion")[0])      # jump to a pass; s.next(), s.prev()
@@ -15,15 +15,21 @@ linked: click a fusion (in the graph or the list) to light up its lines, or a li
 light up its fusions.
 
 XLA is asked to dump the module after *every* pass (``xla_dump_hlo_pass_re=".+"``);
-the passes whose module text did not change are the hidden ones.
+the passes whose module text did not change are the hidden ones. That compile is made
+once per program (``pass_timeline``): every stepper of the same ``Lowered`` stage shares
+it, and it is not counted as a compile of the function (it is a view's, not cached).
 """
 
 from __future__ import annotations
 
+import collections
 import linecache
+import threading
 import uuid
 
 import ipywidgets as widgets
+
+from engine.stages import Lowered
 
 from .explorer import GRAPH_CSS, graph_pane, graph_sub, js_string, json_script, tool_jit
 from .rich_display import BuildingWidget, escape, set_html, style_tag
@@ -31,6 +37,34 @@ from .static_form import StaticMirror
 
 ALL_PASSES = {"xla_dump_hlo_pass_re": ".+"}
 MAX_DIFF_LINES = 3000
+_TIMELINES_KEPT = 4  # pass timelines kept per kernel (each holds every pass's module)
+_timelines: collections.OrderedDict = collections.OrderedDict()
+_timelines_lock = threading.Lock()
+
+
+def pass_timeline(lowered: Lowered, compiler_options: dict | None = None):
+    """XLA's module after every pass of a ``Lowered`` stage (``visualize.PassTimeline``).
+
+    The compile that dumps every pass is made once per stage and options and shared by
+    every stepper of that program: the notebook's ``fusion_stepper`` and the main-area
+    explorer's pass stepper of the same cached program compile it once between them."""
+    key = (id(lowered), tuple(sorted((compiler_options or {}).items())))
+    with _timelines_lock:
+        kept = _timelines.get(key)
+        if kept is not None and kept[0] is lowered:
+            _timelines.move_to_end(key)
+            return kept[1]
+    import visualize
+
+    timeline = visualize.compile_with_passes(lowered, compiler_options=compiler_options)
+    with _timelines_lock:
+        kept = _timelines.get(key)
+        if kept is not None and kept[0] is lowered:  # another thread compiled it meanwhile
+            return kept[1]
+        _timelines[key] = (lowered, timeline)
+        while len(_timelines) > _TIMELINES_KEPT:
+            _timelines.popitem(last=False)
+    return timeline
 
 
 class PassView:
@@ -177,8 +211,13 @@ class FusionStepper(StaticMirror, BuildingWidget, widgets.VBox):
     ):
         super().__init__()
         self.add_class("gjx")
+        if isinstance(f, Lowered) and (args or kwargs):
+            raise TypeError("fusion_stepper(lowered) takes no example arguments")
         self.f, self.args, self.kwargs = f, args, kwargs
-        self.name = getattr(f, "__name__", None) or type(f).__name__
+        if isinstance(f, Lowered):
+            self.name = f.fun_name
+        else:
+            self.name = getattr(f, "__name__", None) or type(f).__name__
         self.all_passes, self.graph_layout = all_passes, graph_layout
         self.timeline = None
         self.steps = []
@@ -237,18 +276,25 @@ class FusionStepper(StaticMirror, BuildingWidget, widgets.VBox):
     def _what(self):
         return f"compiling {self.name} pass by pass"
 
+    def close_views(self):
+        """Close this widget and every widget inside it (their front-end models)."""
+        for w in (self, *self.children):
+            for child in getattr(w, "children", ()):
+                child.close()
+            w.close()
+
     # -- building
     def build(self):
-        import visualize
         from visualize.jaxpr_model import JaxprModel
         from visualize.mlir_model import parse_mlir_module
 
         self._step(0, 4, "tracing and lowering")
-        lowered = tool_jit(self.f).lower(*self.args, **self.kwargs)
+        if isinstance(self.f, Lowered):
+            lowered = self.f
+        else:
+            lowered = tool_jit(self.f).lower(*self.args, **self.kwargs)
         self._step(1, 4, "compiling with XLA, keeping the module after every pass")
-        self.timeline = visualize.compile_with_passes(
-            lowered, compiler_options=ALL_PASSES if self.all_passes else None
-        )
+        self.timeline = pass_timeline(lowered, ALL_PASSES if self.all_passes else None)
         self._step(2, 4, "reading the passes")
         self._jaxpr = JaxprModel(lowered.traced.jaxpr)
         self._mlir = parse_mlir_module(lowered.mlir_text, lowered.lowering_info)
@@ -601,8 +647,8 @@ class FusionStepper(StaticMirror, BuildingWidget, widgets.VBox):
 def fusion_stepper(
     f, *args, show_unchanged=False, all_passes=True, graph_layout="auto", lazy=None, **kwargs
 ):
-    """A stepper over XLA's passes compiling ``f`` at these arguments; see the module
-    docstring."""
+    """A stepper over XLA's passes compiling ``f`` at these arguments (or a ``Lowered``
+    stage, with no arguments); see the module docstring."""
     return FusionStepper(
         f,
         *args,

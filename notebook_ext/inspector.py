@@ -18,7 +18,6 @@ import hashlib
 import inspect
 import itertools
 import os
-import types
 import uuid
 import weakref
 
@@ -241,38 +240,10 @@ def explorer_view(key, index=None):
     }
 
 
-def _entry_pass_stepper(name, lowered):
-    from .fusion_stepper import ALL_PASSES, FusionStepper
-
-    class EntryPassStepper(FusionStepper):
-        """The pass stepper of a program already lowered (a cache entry's)."""
-
-        def build(self):
-            import visualize
-            from visualize.jaxpr_model import JaxprModel
-            from visualize.mlir_model import parse_mlir_module
-
-            self.timeline = visualize.compile_with_passes(lowered, compiler_options=ALL_PASSES)
-            self._jaxpr = JaxprModel(lowered.traced.jaxpr)
-            self._mlir = parse_mlir_module(lowered.mlir_text, lowered.lowering_info)
-            self.steps = self._make_steps(self.timeline)
-            self._sync_slider(0)
-            self.render()
-
-        def close_views(self):
-            for w in (self, *self.children):
-                for child in getattr(w, "children", ()):
-                    child.close()
-                w.close()
-
-    stepper = EntryPassStepper(types.SimpleNamespace(__name__=name), lazy="manual")
-    stepper.ensure_built()
-    return stepper
-
-
 def passes_view(key, index=None, step=None, unchanged=False):
-    """One step of the pass stepper of program ``index``: XLA compiles the program again
-    (once per program, then kept) with its module dumped after every pass."""
+    """One step of the pass stepper of program ``index``: XLA compiles the program once
+    more with its module dumped after every pass (once per program, shared with any
+    notebook stepper of it; not counted as a compile of the function)."""
     from .rich_display import style_tag
 
     f = _function(key)
@@ -280,8 +251,14 @@ def passes_view(key, index=None, step=None, unchanged=False):
     stamp = programs_stamp(info)
 
     def make():
+        from .fusion_stepper import FusionStepper
+
+        # the cache's own Lowered stage: a notebook stepper of this program shares its
+        # pass-by-pass compile (fusion_stepper.pass_timeline)
         lowered = entry.lowered if entry.lowered is not None else entry.traced.lower()
-        return _entry_pass_stepper(f.__name__, lowered)
+        stepper = FusionStepper(lowered, lazy="manual")
+        stepper.ensure_built()
+        return stepper
 
     stepper = _remember(_pass_steppers, (key, stamp, index), make)
     if stepper.error is not None:

@@ -406,3 +406,79 @@ def test_inspector_explorer_and_passes_requests():
         reply = comm.sent[-1]
         assert reply["kind"] == "error" and reply["rid"] == bad["rid"], reply
         assert phrase in reply["error"], (phrase, reply)
+
+
+def _pass_list(stepper):
+    return [(s.pipeline, s.pass_name, s.changed, s.text) for s in stepper.steps]
+
+
+def test_panel_pass_stepper_adds_no_compile_and_shares_the_notebooks():
+    """The panel's pass stepper is built from the cache entry's own Lowered stage: it
+    does not count as a compile of the function (the sidebar's count stays), its pass
+    list is that of an independent pass-by-pass compile of the program, and a notebook
+    stepper of the same program and the panel's share one XLA compile between them."""
+    from engine import monitoring
+    from notebook_ext import inspector
+
+    @engine.jit
+    def passes_probe(x):
+        return enp.sum(enp.tanh(x) * x + 1.0)
+
+    x = enp.arange(5.0)
+    passes_probe(x)
+    (row,) = [r for r in inspector.list_functions() if r["name"] == "passes_probe"]
+    before = passes_probe.cache_info()
+    assert before.compile_count == 1
+
+    xla_compiles = []
+
+    def on_duration(event, seconds, **kw):
+        if event == monitoring.BACKEND_COMPILE_EVENT and "passes_probe" in kw.get("fun_name", ""):
+            xla_compiles.append(seconds)
+
+    monitoring.register_event_duration_secs_listener(on_duration)
+    try:
+        check_shared_pass_compile(passes_probe, x, row, before, xla_compiles)
+    finally:
+        monitoring.unregister_event_duration_listener(on_duration)
+
+
+def check_shared_pass_compile(passes_probe, x, row, before, xla_compiles):
+    import visualize
+    from notebook_ext import inspector
+    from notebook_ext.fusion_stepper import FusionStepper, fusion_stepper
+
+    panel = inspector.answer({"request": "passes", "key": row["key"], "unchanged": True})
+    assert panel["kind"] == "passes" and panel["count"] > 1
+    after = passes_probe.cache_info()
+    assert (after.compile_count, after.trace_count, after.lower_count) == (
+        before.compile_count,
+        before.trace_count,
+        before.lower_count,
+    )
+    (row_after,) = [r for r in inspector.list_functions() if r["name"] == "passes_probe"]
+    assert row_after["compile_count"] == row["compile_count"]
+    assert row_after["stamp"] == row["stamp"]
+    assert len(xla_compiles) == 1  # the pass-by-pass compile, made once
+
+    # the notebook's stepper of the same program reuses that compile
+    notebook = fusion_stepper(passes_probe, x, lazy=False)
+    assert len(xla_compiles) == 1
+    assert passes_probe.cache_info().compile_count == before.compile_count
+    (key,) = [k for k in inspector._pass_steppers if k[0] == row["key"]]
+    shown = inspector._pass_steppers[key]
+    assert _pass_list(shown) == _pass_list(notebook)
+    assert notebook.timeline is shown.timeline
+
+    # ... and is the pass list of a fresh, independent pass-by-pass compile
+    fresh = visualize.compile_with_passes(
+        passes_probe.lower(x), compiler_options={"xla_dump_hlo_pass_re": ".+"}
+    )
+    assert [(s.pipeline, s.pass_name, s.text) for s in fresh.passes] == [
+        (s.pipeline, s.pass_name, s.text) for s in shown.steps if s.changed
+    ]
+    assert len(fresh.skipped) == sum(not s.changed for s in shown.steps)
+    assert panel["count"] == len(shown.steps)
+    assert isinstance(shown, FusionStepper) and shown.name == "passes_probe"
+    with pytest.raises(TypeError, match="takes no example arguments"):
+        FusionStepper(passes_probe.lower(x), x)
