@@ -169,6 +169,21 @@ def _broadcast_batch(x: Any, size: int, d: int | None) -> tuple[Any, int]:
     return batching.move_batch_axis(size, None, 0, x), 0
 
 
+def _other_axis(
+    prim: Primitive, x: Any, d: int | None, params: dict, dim_params: tuple, rank_change: int
+) -> tuple[Any, int | None]:
+    """A collective over named axes other than the one being batched: it runs on the
+    batched value as it is, its dimension params (``dim_params``) shifted past the
+    batch axis ``d``. ``rank_change`` (+1, -1 or 0) is how many dimensions the
+    collective adds at (or removes from) ``params[dim_params[0]]``; a batch axis after
+    that position moves with it."""
+    if d is None:
+        return prim.bind(x, **params), None
+    shifted = {k: params[k] + (d <= params[k]) for k in dim_params}
+    out_d = d + rank_change if d > params[dim_params[0]] else d
+    return prim.bind(x, **{**params, **shifted}), out_d
+
+
 def _take_along(x: Any, indices: np.ndarray, axis: int) -> Any:
     """x with axis ``axis`` reindexed by a static index list (a static gather)."""
     from .slicing import index_in_dim
@@ -421,16 +436,16 @@ def _all_gather_rule(
 ):
     (x,), (d,) = vals, dims
     params = dict(
-        axis_name=axis_name, axis_index_groups=axis_index_groups, axis_size=axis_size, tiled=tiled
+        all_gather_dimension=all_gather_dimension,
+        axis_name=axis_name,
+        axis_index_groups=axis_index_groups,
+        axis_size=axis_size,
+        tiled=tiled,
     )
-    dim = all_gather_dimension
     if frame not in axis_name:
-        if d is not None:
-            if d <= dim:
-                dim += 1
-            elif not tiled:
-                d += 1
-        return all_gather_p.bind(x, all_gather_dimension=dim, **params), d
+        gained = 0 if tiled else 1  # an untiled gather inserts a dimension
+        return _other_axis(all_gather_p, x, d, params, ("all_gather_dimension",), gained)
+    dim = all_gather_dimension
     _no_groups_in_vmap(axis_index_groups, "all_gather")
     if len(axis_name) > 1:
         raise NotImplementedError("all_gather over several named axes under vmap")
@@ -524,16 +539,16 @@ def _reduce_scatter_rule(
 ):
     (x,), (d,) = vals, dims
     params = dict(
-        axis_name=axis_name, axis_index_groups=axis_index_groups, axis_size=axis_size, tiled=tiled
+        scatter_dimension=scatter_dimension,
+        axis_name=axis_name,
+        axis_index_groups=axis_index_groups,
+        axis_size=axis_size,
+        tiled=tiled,
     )
-    dim = scatter_dimension
     if frame not in axis_name:
-        if d is not None:
-            if d <= dim:
-                dim += 1
-            elif not tiled:
-                d += 1
-        return reduce_scatter_p.bind(x, scatter_dimension=dim, **params), d
+        lost = 0 if tiled else -1  # an untiled scatter removes its dimension
+        return _other_axis(reduce_scatter_p, x, d, params, ("scatter_dimension",), lost)
+    dim = scatter_dimension
     _no_groups_in_vmap(axis_index_groups, "psum_scatter")
     if len(axis_name) > 1:
         raise NotImplementedError("psum_scatter over several named axes under vmap")
@@ -637,16 +652,16 @@ def _all_to_all_rule(
     tiled,
 ):
     (x,), (d,) = vals, dims
-    params = dict(
-        axis_name=axis_name, axis_index_groups=axis_index_groups, axis_size=axis_size, tiled=tiled
-    )
     if frame not in axis_name:
-        return all_to_all_p.bind(
-            x,
-            split_axis=split_axis + (d <= split_axis),
-            concat_axis=concat_axis + (d <= concat_axis),
-            **params,
-        ), d
+        params = dict(
+            split_axis=split_axis,
+            concat_axis=concat_axis,
+            axis_name=axis_name,
+            axis_index_groups=axis_index_groups,
+            axis_size=axis_size,
+            tiled=tiled,
+        )
+        return _other_axis(all_to_all_p, x, d, params, ("split_axis", "concat_axis"), 0)
     _no_groups_in_vmap(axis_index_groups, "all_to_all")
     if len(axis_name) > 1:
         raise NotImplementedError("all_to_all over several named axes under vmap")
