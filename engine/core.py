@@ -32,25 +32,35 @@ def _canonical_dim(d: Any) -> Any:
     return d if hasattr(d, "_is_symbolic_dim") else int(d)
 
 
+_KEEP: Any = object()  # ShapedArray.update: keep the sharding
+
+
 def canonical_shape(shape: Sequence[Any]) -> tuple:
     """``shape`` as a tuple of Python ints (and symbolic dimensions, kept as they are)."""
     return tuple(d if type(d) is int else _canonical_dim(d) for d in shape)
 
 
 class ShapedArray:
-    """An abstract value: shape, dtype and weak-typedness (a Python scalar's type)."""
+    """An abstract value: shape, dtype and weak-typedness (a Python scalar's type), and
+    optionally the sharding of JAX's sharding-in-types (a NamedSharding over an
+    AbstractMesh naming only Explicit axes; None where the value has none, which is
+    every value outside an Explicit mesh)."""
 
-    __slots__ = ("shape", "dtype", "weak_type", "_hash")
+    __slots__ = ("shape", "dtype", "weak_type", "sharding", "_hash")
     array_abstraction_level = 1
 
     shape: tuple[int, ...]
     dtype: np.dtype
     weak_type: bool
+    sharding: Any
 
-    def __init__(self, shape: Sequence[int], dtype: Any, weak_type: bool = False) -> None:
+    def __init__(
+        self, shape: Sequence[int], dtype: Any, weak_type: bool = False, sharding: Any = None
+    ) -> None:
         self.shape = tuple(d if type(d) is int else _canonical_dim(d) for d in shape)
         self.dtype = np.dtype(dtype)
         self.weak_type = bool(weak_type)
+        self.sharding = sharding
         self._hash = None
 
     @property
@@ -66,15 +76,23 @@ class ShapedArray:
         shape: Sequence[int] | None = None,
         dtype: Any = None,
         weak_type: bool | None = None,
+        sharding: Any = _KEEP,
     ) -> ShapedArray:
+        if sharding is _KEEP:
+            # a sharding describes the old dimensions: a new shape drops it
+            keep = shape is None or canonical_shape(shape) == self.shape
+            sharding = self.sharding if keep else None
         return ShapedArray(
             self.shape if shape is None else shape,
             self.dtype if dtype is None else dtype,
             self.weak_type if weak_type is None else weak_type,
+            sharding,
         )
 
     def strip_weak_type(self) -> ShapedArray:
-        return self if not self.weak_type else ShapedArray(self.shape, self.dtype, False)
+        if not self.weak_type:
+            return self
+        return ShapedArray(self.shape, self.dtype, False, self.sharding)
 
     def __eq__(self, other):
         return (
@@ -82,27 +100,66 @@ class ShapedArray:
             and self.shape == other.shape
             and self.dtype == other.dtype
             and self.weak_type == other.weak_type
+            and self.sharding == other.sharding
         )
 
     def __hash__(self):
         h = self._hash
-        if h is None:
+        if h is None:  # the sharding is left out: equal avals still hash equal
             h = self._hash = hash((self.shape, self.dtype, self.weak_type))
         return h
 
+    def _dims_text(self) -> str:
+        if self.sharding is None:
+            return ",".join(map(str, self.shape))
+        return sharded_dims_text(self.shape, self.sharding)
+
     def str_short(self) -> str:
-        return f"{dtypes.short_name(self.dtype)}[{','.join(map(str, self.shape))}]"
+        if self.sharding is None:
+            return f"{dtypes.short_name(self.dtype)}[{','.join(map(str, self.shape))}]"
+        text = f"{dtypes.short_name(self.dtype)}[{self._dims_text()}]"
+        return text + unreduced_suffix(self.sharding)
 
     def str_long(self) -> str:
         """As JAX prints a type in a tracer's repr: ``~float32[3]`` (``~``: weak)."""
         weak = "~" if self.weak_type else ""
-        return f"{weak}{self.dtype.name}[{','.join(map(str, self.shape))}]"
+        return f"{weak}{self.dtype.name}[{self._dims_text()}]{unreduced_suffix(self.sharding)}"
 
     def __repr__(self):
         w = ", weak_type=True" if self.weak_type else ""
+        if self.sharding is not None:
+            return f"ShapedArray({self.str_long().lstrip('~')}{w})"
         return f"ShapedArray({self.dtype.name}{list(self.shape)}{w})"
 
     __str__ = str_short
+
+
+class ShardingTypeError(Exception):
+    """Shardings in types that no rule can combine (JAX's ``core.ShardingTypeError``)."""
+
+
+def sharded_dims_text(shape: Sequence[Any], sharding: Any) -> str:
+    """``8@X,4``: JAX's form of a shape whose dimensions are split over mesh axes."""
+    dims = []
+    spec = sharding.spec
+    for d, n in enumerate(shape):
+        entry = spec[d] if d < len(spec) else None
+        if entry is None:
+            dims.append(str(n))
+        elif isinstance(entry, tuple):
+            dims.append(f"{n}@({','.join(entry)})")
+        else:
+            dims.append(f"{n}@{entry}")
+    return ",".join(dims)
+
+
+def unreduced_suffix(sharding: Any) -> str:
+    """``{U:Y}`` after a type whose value is unreduced over mesh axis Y (else '')."""
+    unreduced = getattr(sharding.spec, "unreduced", ()) if sharding is not None else ()
+    if not unreduced:
+        return ""
+    names = [a for a in sharding.mesh.axis_names if a in unreduced]
+    return "{U:" + (names[0] if len(names) == 1 else f"({','.join(names)})") + "}"
 
 
 class WeakScalar:
@@ -443,6 +500,11 @@ class Primitive:
             out = self.abstract_eval_rule(*avals, **params)
         except (TypeError, ValueError) as e:
             raise _annotate(e, self, avals) from None
+        if sharding_rule_hook is not None:
+            for a in avals:
+                if getattr(a, "sharding", None) is not None:  # sharding in types
+                    out = sharding_rule_hook(self, avals, out, params)
+                    break
         if key is not None:
             if len(self._shape_memo) > 2048:
                 self._shape_memo.clear()
@@ -476,6 +538,11 @@ class Primitive:
     def def_lowering(self, f: F) -> F:
         self.lowering = f
         return f
+
+
+# Set by engine.lax.sharding_rules: (primitive, in avals, out aval(s), params) -> the
+# out aval(s) with their shardings, for operands that carry shardings in their types.
+sharding_rule_hook: Callable[..., Any] | None = None
 
 
 def _annotate(err, prim, avals):

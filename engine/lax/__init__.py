@@ -32,3 +32,4 @@ from .shape_extra import *  # noqa: F401,F403,E402
 
 # isort: split
 from ..sharding.constraint import sharding_constraint_p, with_sharding_constraint  # noqa: F401,E402
+from . import sharding_rules as _sharding_rules  # noqa: F401,E402  (sharding in types)

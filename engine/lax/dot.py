@@ -101,15 +101,17 @@ def dot_general(
     dims = ((_index_tuple(lc), _index_tuple(rc)), (_index_tuple(lb), _index_tuple(rb)))
     if preferred_element_type is not None:
         preferred_element_type = dtypes.canonicalize_user_dtype(preferred_element_type, "dot")
-    if out_sharding is not None:
-        raise NotImplementedError("dot_general: out_sharding is not supported")
+    if out_sharding is not None:  # a NamedSharding (its type decides the result's)
+        from ..sharding.constraint import _as_sharding
+
+        out_sharding = _as_sharding(out_sharding, "dot_general")
     return dot_general_p.bind(
         lhs,
         rhs,
         dimension_numbers=dims,
         precision=canonicalize_precision(precision),
         preferred_element_type=preferred_element_type,
-        out_sharding=None,
+        out_sharding=out_sharding,
     )
 
 

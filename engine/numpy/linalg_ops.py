@@ -42,13 +42,14 @@ def _result_dtype(*args):
     return dtypes.lattice_result_type(*args)[0]
 
 
-def _dot_general(a, b, contract, batch=((), ()), precision=None, preferred=None):
+def _dot_general(a, b, contract, batch=((), ()), precision=None, preferred=None, out_sharding=None):
     return lax.dot_general(
         as_array(a),
         as_array(b),
         (contract, batch),
         precision=precision,
         preferred_element_type=preferred,
+        out_sharding=out_sharding,
     )
 
 
@@ -75,6 +76,8 @@ def _type_str(x):
 def _out_sharding(x, out_sharding):
     from ..sharding.constraint import apply_out_sharding
 
+    if getattr(getattr(x, "aval", None), "sharding", None) is not None:
+        return x  # dot_general typed its result with out_sharding (Explicit axes)
     return apply_out_sharding(x, out_sharding)
 
 
@@ -142,7 +145,9 @@ def matmul(a, b, *, precision=None, preferred_element_type=None, out_sharding=No
     b_bd = tuple(new_index(d, b_squeeze) for d in b_bdims)
     a_kd = new_index(a_k, a_squeeze)
     b_kd = new_index(b_k, b_squeeze)
-    out = _dot_general(a2, b2, ((a_kd,), (b_kd,)), (a_bd, b_bd), precision, pref)
+    # without batch axes no transpose follows: dot_general's result is matmul's
+    direct = out_sharding if a_nd <= 2 and b_nd <= 2 else None
+    out = _dot_general(a2, b2, ((a_kd,), (b_kd,)), (a_bd, b_bd), precision, pref, direct)
     # dot_general's output: batch axes, a's free axes, b's free axes (each in order)
     a_free = [d for d in range(ndim_of(a2)) if d not in a_bd and d != a_kd]
     b_free = [d for d in range(ndim_of(b2)) if d not in b_bd and d != b_kd]
@@ -181,7 +186,8 @@ def dot(a, b, *, precision=None, preferred_element_type=None, out_sharding=None)
         contract = ((), ())
     else:
         contract = ((a_nd - 1,), (max(b_nd - 2, 0),))
-    return _out_sharding(_dot_general(a, b, contract, ((), ()), precision, pref), out_sharding)
+    out = _dot_general(a, b, contract, ((), ()), precision, pref, out_sharding)
+    return _out_sharding(out, out_sharding)
 
 
 def vdot(a, b, *, precision=None, preferred_element_type=None):

@@ -2,17 +2,15 @@
 
 from . import spmd as _spmd  # noqa: F401,E402  (registers eager SPMD compiles)
 from .constraint import reshard  # noqa: F401
+from .in_types import auto_axes, explicit_axes, use_abstract_mesh  # noqa: F401
 from .mesh import (  # noqa: F401
     AbstractMesh,
     AxisType,
     Mesh,
-    auto_axes,
-    explicit_axes,
     get_abstract_mesh,
     get_mesh,
     make_mesh,
     set_mesh,
-    use_abstract_mesh,
 )
 from .named import (  # noqa: F401
     UNCONSTRAINED,

@@ -98,6 +98,10 @@ def wrap(buf, aval, group: runtime.DeviceGroup, sharding: Sharding | None = None
     """An engine Array of a sharded jaxlib array (``sharding`` if known)."""
     from ..array import Array
 
+    if sharding is not None and aval.sharding is None:  # a typed result keeps its type
+        from .in_types import typed_aval
+
+        aval = typed_aval(aval, sharding)
     x = Array(buf, aval, group, True)
     if sharding is not None:
         x._sharding = sharding
@@ -148,6 +152,8 @@ def put(x: Any, sharding: Any, *, weak_type: bool | None = None):
             aval = aval.update(weak_type=weak_type)
     ndim = len(aval.shape)
     _check_layout(sharding, tuple(aval.shape))
+    if sharding.spec.unreduced:
+        return _put_unreduced(x, sharding, aval)
     value = host_value(x)
     if value.dtype != aval.dtype:
         value = value.astype(aval.dtype)
@@ -156,7 +162,24 @@ def put(x: Any, sharding: Any, *, weak_type: bool | None = None):
     buf = runtime.put_sharded(
         value, group, hlo, runtime._Aval(aval.shape, aval.dtype, aval.weak_type)
     )
-    return wrap(buf, aval, group, sharding)
+    return wrap(buf, aval.update(sharding=None), group, sharding)  # typed anew
+
+
+def _identity(x):
+    return x
+
+
+def _put_unreduced(x, sharding: NamedSharding, aval):
+    """``x`` made unreduced over some mesh axes, as JAX does it: a partitioned identity
+    whose result is annotated unreduced, so XLA's partitioner decides which part of the
+    value each device keeps (the rest zero-filled; the parts sum to the value)."""
+    from ..array import Array
+    from ..jit import jit
+
+    if not (isinstance(x, Array) and x._device is sharding.mesh._group):
+        x = put(x, NamedSharding(sharding.mesh, PartitionSpec(*sharding.spec)))
+    out = jit(_identity, out_shardings=sharding)(x)
+    return wrap(out._buf, aval.update(sharding=None), sharding.mesh._group, sharding)
 
 
 def _check_layout(sharding: NamedSharding, shape: tuple):
@@ -295,7 +318,7 @@ class ShapedArrayWithSharding(core.ShapedArray):
             and self.shape == other.shape
             and self.dtype == other.dtype
             and self.weak_type == other.weak_type
-            and getattr(other, "sharding", self.sharding) == self.sharding
+            and _on_a_mesh(getattr(other, "sharding", None)) == _on_a_mesh(self.sharding)
         )
 
     def __hash__(self) -> int:
@@ -305,19 +328,15 @@ class ShapedArrayWithSharding(core.ShapedArray):
         sharding = self.sharding
         if not isinstance(sharding, NamedSharding):
             return f"{self.dtype.name}[{','.join(map(str, self.shape))}]"
-        from .mesh import AxisType
-
-        types = dict(zip(sharding.mesh.axis_names, sharding.mesh.axis_types))
-        dims = []
-        for d, n in enumerate(self.shape):
-            axes = [a for a in sharding.spec._axes_of(d) if types[a] == AxisType.Explicit]
-            if not axes:
-                dims.append(str(n))
-            elif len(axes) == 1:
-                dims.append(f"{n}@{axes[0]}")
-            else:
-                dims.append(f"{n}@({','.join(axes)})")
-        return f"{self.dtype.name}[{','.join(dims)}]"
+        mesh = sharding.mesh
+        explicit = {a for a, t in zip(mesh.axis_names, mesh.axis_types) if t.name == "Explicit"}
+        entries = []
+        for d in range(len(self.shape)):
+            axes = [a for a in sharding.spec._axes_of(d) if a in explicit]
+            entries.append(None if not axes else axes[0] if len(axes) == 1 else tuple(axes))
+        shown = NamedSharding(mesh, PartitionSpec(*entries, unreduced=sharding.spec.unreduced))
+        dims = core.sharded_dims_text(self.shape, shown)
+        return f"{self.dtype.name}[{dims}]{core.unreduced_suffix(shown)}"
 
     def str_short(self, *args, **kwargs) -> str:
         return self._text()
@@ -330,28 +349,39 @@ class ShapedArrayWithSharding(core.ShapedArray):
         return f"ShapedArray({self._text()}{weak})"
 
 
+def _on_a_mesh(sharding: Any) -> Any:
+    """A type's sharding, with none on an empty mesh (JAX's default) read as None."""
+    mesh = getattr(sharding, "mesh", None)
+    return None if mesh is None or mesh.empty else sharding
+
+
 def typeof(x: Any) -> core.ShapedArray:
     """The abstract value of ``x``, printed as JAX's; for an array on a mesh it shows
     the sharding."""
     from ..array import Array
+    from .in_types import context_abstract_mesh, replicated_type
+    from .mesh import get_abstract_mesh
 
-    sharding = None
-    if isinstance(x, Array) and type(x._device) is runtime.DeviceGroup:
-        sharding = _type_sharding(x.sharding, x.ndim)
     a = x.aval if isinstance(x, (Array, core.Tracer)) else core.get_aval(x)
-    if sharding is None and not isinstance(x, core.Tracer):  # on no mesh, as JAX says
-        sharding = NamedSharding(AbstractMesh((), ()), PartitionSpec(*[None] * len(a.shape)))
+    sharding = a.sharding
+    if sharding is None and isinstance(x, Array) and type(x._device) is runtime.DeviceGroup:
+        sharding = _type_sharding(x.sharding, x.ndim, context_abstract_mesh())
+    if sharding is None:  # no sharding in the type: replicated over the mesh in context
+        sharding = replicated_type(get_abstract_mesh(), len(a.shape))
     return ShapedArrayWithSharding(a.shape, a.dtype, a.weak_type, sharding)
 
 
-def _type_sharding(sharding: Any, ndim: int) -> Any:
-    """The sharding a type carries, as JAX's: on the abstract mesh, one entry per
-    dimension, naming only the Explicit axes (Auto axes are the compiler's business)."""
+def _type_sharding(sharding: Any, ndim: int, context: AbstractMesh | None = None) -> Any:
+    """The sharding a type carries, as JAX's: on the abstract mesh (``context`` where it
+    has the same axes: auto_axes switches their types), one entry per dimension, naming
+    only the Explicit axes (Auto axes are the compiler's business)."""
     if not isinstance(sharding, NamedSharding):
         return sharding
     from .mesh import AxisType
 
     mesh = sharding.mesh.abstract_mesh
+    if context is not None and context.axis_names == mesh.axis_names:
+        mesh = context
     types = dict(zip(mesh.axis_names, mesh.axis_types))
     entries = []
     for d in range(ndim):

@@ -31,7 +31,10 @@ sharding_constraint_p.pp_params = lambda p: {
 
 def _as_sharding(s, what: str) -> NamedSharding:
     if isinstance(s, PartitionSpec):
-        mesh = get_mesh()
+        from .in_types import concrete_mesh_for, context_abstract_mesh
+
+        abstract = context_abstract_mesh()
+        mesh = get_mesh() if abstract is None else concrete_mesh_for(abstract)
         if mesh is None:
             raise ValueError(
                 f"{what} got the PartitionSpec {s!r} but no mesh is set: use "
@@ -106,7 +109,15 @@ def _impl(x, *, sharding):
     return put(x, sharding)
 
 
-sharding_constraint_p.def_abstract_eval(lambda x, *, sharding: x)
+@sharding_constraint_p.def_abstract_eval
+def _abstract_eval(x, *, sharding):
+    from .in_types import typed_aval
+
+    # over Explicit axes the value's type carries the new layout (JAX's reshard);
+    # over Auto axes only the compiler sees it
+    return typed_aval(x, sharding)
+
+
 deflinear(
     sharding_constraint_p,
     lambda ct, x, *, sharding: [sharding_constraint_p.bind(ct, sharding=sharding)],

@@ -61,11 +61,15 @@ class SpmdTarget:
         return f"SpmdTarget({self.mesh._short_repr()}, {len(self.in_shardings)} inputs)"
 
     def out_specs(self, out_tree, out_avals) -> list:
-        """The PartitionSpec of each output leaf from ``out_shardings`` (None: XLA's)."""
+        """The PartitionSpec of each output leaf from ``out_shardings``, else from the
+        sharding its type carries (Explicit axes), else None (XLA's choice)."""
+        from .spmd import typed_out_specs
+
+        typed = typed_out_specs(self.mesh, out_avals) or [None] * len(out_avals)
         if self.out_shardings is None:
-            return [None] * len(out_avals)
+            return typed
         per_leaf = _broadcast_prefix(self.out_shardings, out_tree, "out_shardings")
-        return [None if s is None else self._spec(s, a) for s, a in zip(per_leaf, out_avals)]
+        return [t if s is None else self._spec(s, a) for s, a, t in zip(per_leaf, out_avals, typed)]
 
     def _spec(self, s, aval) -> PartitionSpec:
         s = _as_named(s, "out_shardings")

@@ -279,6 +279,13 @@ def get_mesh() -> Mesh | None:
 
 
 def get_abstract_mesh() -> AbstractMesh:
+    """The mesh tracing sees: set by ``use_abstract_mesh`` (or auto_axes/explicit_axes),
+    else the abstract mesh of the concrete mesh in context."""
+    from .in_types import context_abstract_mesh
+
+    override = context_abstract_mesh()
+    if override is not None:
+        return override
     mesh = get_mesh()
     return AbstractMesh((), ()) if mesh is None else mesh.abstract_mesh
 
@@ -303,19 +310,3 @@ class set_mesh:  # noqa: N801  (a class, as JAX's, so a notebook shows the same 
 
 def iter_mesh_devices(mesh: Mesh) -> Iterator:
     return iter(mesh._flat_devices)
-
-
-def _sharding_in_types(name: str):
-    def missing(*args, **kwargs):
-        raise NotImplementedError(
-            f"jax.sharding.{name}: the engine does not model JAX's sharding-in-types "
-            "(Explicit axes in traced types); shardings are propagated by XLA's partitioner"
-        )
-
-    missing.__name__ = name
-    return missing
-
-
-auto_axes = _sharding_in_types("auto_axes")
-explicit_axes = _sharding_in_types("explicit_axes")
-use_abstract_mesh = _sharding_in_types("use_abstract_mesh")

@@ -27,7 +27,10 @@ def mesh_text(mesh: Mesh) -> str:
 
 def sharding_attr_text(spec: PartitionSpec, ndim: int) -> str:
     dims = ["{" + ", ".join(f'"{a}"' for a in spec._axes_of(d)) + "}" for d in range(ndim)]
-    return f"#sdy.sharding<@{MESH_NAME}, [{', '.join(dims)}]>"
+    unreduced = ""
+    if spec.unreduced:
+        unreduced = ", unreduced={" + ", ".join(f'"{a}"' for a in sorted(spec.unreduced)) + "}"
+    return f"#sdy.sharding<@{MESH_NAME}, [{', '.join(dims)}]{unreduced}>"
 
 
 def _main(module):
@@ -51,6 +54,20 @@ def _set_attrs(func, key: str, specs: Sequence, ndims: Sequence[int], which: str
             entries[key] = ir.Attribute.parse(sharding_attr_text(spec, ndim))
         attrs.append(ir.DictAttr.get(entries))
     func.attributes[which] = ir.ArrayAttr.get(attrs)
+
+
+def typed_out_specs(mesh: Mesh, out_avals: Sequence) -> list | None:
+    """The layout of each result whose type carries a sharding (None for the others,
+    and None for all when none does): JAX lays results out as their types say."""
+    from .in_types import spec_on_mesh
+
+    specs = [
+        None
+        if getattr(a, "sharding", None) is None
+        else spec_on_mesh(a.sharding, mesh, len(a.shape))
+        for a in out_avals
+    ]
+    return specs if any(s is not None for s in specs) else None
 
 
 def annotate_module(
@@ -114,7 +131,9 @@ class SpecializingExecutable:
                         f"an input laid out as {h} is not a PartitionSpec over {mesh!r}"
                     )
                 specs.append(spec)
-            text = annotate_text(self.mlir_text, mesh, specs, ndims)
+            out_specs = typed_out_specs(mesh, self.out_avals)
+            out_ndims = [len(a.shape) for a in self.out_avals]
+            text = annotate_text(self.mlir_text, mesh, specs, ndims, out_specs, out_ndims)
             exe = self._by_layout[key] = runtime.compile_spmd(
                 text, self.group, self.out_avals, options=self._options, donated=self._donated
             )

@@ -1,0 +1,304 @@
+"""Sharding rules: how the shardings in operands' types (Explicit mesh axes) give the
+sharding of a primitive's result, as JAX 0.10.2's rules do, and the errors where no
+result sharding follows (sharded contracting dimensions, a mesh axis used twice).
+
+``core.Primitive.abstract_eval`` calls ``propagate`` when an operand's type carries a
+sharding. Elementwise primitives (every operand of rank 0 or of the result's rank, with
+equal or size-1 dimensions) broadcast; the structural ones below have their own rule.
+A primitive with neither leaves its result without a type sharding (XLA's partitioner
+chooses the layout): JAX would name the missing rule instead.
+
+Results of the primitives with a rule here are lowered with a Shardy sharding
+constraint naming their type's layout (as JAX's ``lower_with_sharding_in_types``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from .. import core
+from ..core import ShardingTypeError
+from ..sharding.in_types import type_sharding
+from ..sharding.named import DuplicateSpecError, NamedSharding, PartitionSpec
+
+Rule = Callable[..., Sequence[Any]]  # (avals, mesh, **params) -> one entry list per dim
+RULES: dict[str, Rule] = {}
+
+
+def _entries(aval) -> tuple:
+    s = aval.sharding
+    return tuple(s.spec._normalized(len(aval.shape))) if s is not None else (None,) * aval.ndim
+
+
+def _mesh_of(avals) -> Any:
+    mesh = None
+    for a in avals:
+        s = getattr(a, "sharding", None)
+        if s is None or s.mesh.empty:
+            continue
+        if mesh is not None and mesh != s.mesh:
+            raise ValueError(
+                f"Mesh for all inputs should be equal. Got one mesh: {mesh} and another "
+                f"mesh: {s.mesh}"
+            )
+        mesh = s.mesh
+    return mesh
+
+
+def propagate(prim: core.Primitive, avals: tuple, out: Any, params: dict) -> Any:
+    """``out`` (the primitive's result aval(s)) with the shardings its rule gives."""
+    outs = list(out) if prim.multiple_results else [out]
+    if any(getattr(o, "sharding", None) is not None for o in outs):
+        return out  # typed by the primitive itself (jit, shard_map, mesh_cast, ...)
+    mesh = _mesh_of(avals)
+    if mesh is None:
+        return out
+    rule = RULES.get(prim.name)
+    if rule is None:
+        if prim.multiple_results or not _elementwise(avals, outs[0], params):
+            return out
+        rule = _broadcasting
+    entries = rule(prim.name, avals, outs, mesh, **params)
+    if not prim.multiple_results:
+        entries = [entries]
+    typed = []
+    for o, e in zip(outs, entries):
+        if isinstance(e, NamedSharding):  # an out_sharding given by the caller
+            typed.append(o.update(sharding=type_sharding(e, len(o.shape))))
+            continue
+        try:
+            sharding = NamedSharding(mesh, PartitionSpec(*e))
+        except DuplicateSpecError:
+            raise _illegal(prim, avals, o, e, mesh) from None
+        typed.append(o.update(sharding=sharding))
+    return typed if prim.multiple_results else typed[0]
+
+
+def _illegal(prim, avals, out, entries, mesh) -> ShardingTypeError:
+    class _Spec:  # the duplicated spec, for printing only (no NamedSharding allows it)
+        spec = PartitionSpec(*entries)
+
+    _Spec.mesh = mesh
+    ins = ", ".join(a.str_short() for a in avals)
+    result = f"{core.dtypes.short_name(out.dtype)}[{core.sharded_dims_text(out.shape, _Spec)}]"
+    return ShardingTypeError(
+        f"{prim.name} operation with inputs: {ins} produces an illegally sharded result: {result}"
+    )
+
+
+def _has_subjaxpr(params: dict) -> bool:
+    return any(hasattr(v, "eqns") or hasattr(v, "jaxpr") for v in params.values())
+
+
+def _elementwise(avals, out, params) -> bool:
+    if not avals or _has_subjaxpr(params):
+        return False
+    shape = out.shape
+    for a in avals:
+        if not a.shape:
+            continue
+        if len(a.shape) != len(shape):
+            return False
+        if any(n != m and n != 1 for n, m in zip(a.shape, shape)):
+            return False
+    return True
+
+
+def _broadcasting(name, avals, outs, mesh, **_):
+    """JAX's broadcasting rule: a dimension takes the sharding its operands agree on;
+    size-1 unsharded dimensions do not vote; disagreeing shardings are an error."""
+    shaped = [a for a in avals if a.shape]
+    if not shaped:
+        return []
+    specs = [_entries(a) for a in shaped]
+    result = []
+    for i in range(len(shaped[0].shape)):
+        ss = [s[i] for s in specs]
+        if all(s == ss[0] for s in ss[1:]):
+            result.append(ss[0])
+            continue
+        voting = [s for s, a in zip(ss, shaped) if not (a.shape[i] == 1 and s is None)]
+        if not voting:
+            result.append(None)
+        elif all(s == voting[0] for s in voting[1:]):
+            result.append(voting[0])
+        else:
+            chosen = None
+            for s in ss:
+                if chosen is None and s is not None:
+                    chosen = s
+                elif chosen is not None and s is not None and s != chosen:
+                    raise ShardingTypeError(
+                        f"{name} got incompatible shardings for broadcasting: "
+                        f"{', '.join(str(tuple(s)) for s in specs)}."
+                    )
+            result.append(chosen)
+    return result
+
+
+def rule(*names: str) -> Callable[[Rule], Rule]:
+    def register(f: Rule) -> Rule:
+        for n in names:
+            RULES[n] = f
+        return f
+
+    return register
+
+
+@rule("broadcast_in_dim")
+def _broadcast_in_dim(name, avals, outs, mesh, *, shape, broadcast_dimensions, sharding=None):
+    if sharding is not None:
+        return sharding
+    operand = iter(_entries(avals[0]))
+    dims = set(broadcast_dimensions)
+    return [next(operand) if i in dims else None for i in range(len(shape))]
+
+
+@rule("transpose")
+def _transpose(name, avals, outs, mesh, *, permutation):
+    e = _entries(avals[0])
+    return [e[i] for i in permutation]
+
+
+@rule("squeeze")
+def _squeeze(name, avals, outs, mesh, *, dimensions):
+    drop = set(dimensions)
+    return [s for i, s in enumerate(_entries(avals[0])) if i not in drop]
+
+
+@rule("reduce_sum", "reduce_max", "reduce_min", "reduce_prod", "reduce_and", "reduce_or")
+def _reduce(name, avals, outs, mesh, *, axes, out_sharding=None, **_):
+    if out_sharding is not None:
+        return out_sharding
+    drop = set(axes)
+    return [s for i, s in enumerate(_entries(avals[0])) if i not in drop]
+
+
+@rule("reduce_xor", "argmax", "argmin")
+def _reduce_index(name, avals, outs, mesh, *, axes, **_):
+    drop = set(axes)
+    return [s for i, s in enumerate(_entries(avals[0])) if i not in drop]
+
+
+@rule("reshape")
+def _reshape(name, avals, outs, mesh, *, new_sizes, dimensions=None, sharding=None):
+    if sharding is not None:
+        return sharding
+    operand = avals[0]
+    entries = _entries(operand)
+    if all(s is None for s in entries):
+        return [None] * len(new_sizes)
+    if [n for n in operand.shape if n != 1] == [n for n in new_sizes if n != 1]:
+        kept = iter(s for n, s in zip(operand.shape, entries) if n != 1)
+        return [None if n == 1 else next(kept) for n in new_sizes]
+    raise ShardingTypeError(
+        "This reshape is not supported. Please specify the sharding of the output via the "
+        f"`out_sharding` argument of jax.lax.reshape. Got operand type: "
+        f"{_long(operand)}, new sizes: {tuple(new_sizes)}"
+    )
+
+
+def _long(aval) -> str:
+    return f"{aval.dtype.name}[{core.sharded_dims_text(aval.shape, aval.sharding)}]"
+
+
+@rule("dot_general")
+def _dot_general(name, avals, outs, mesh, *, dimension_numbers, out_sharding=None, **_):
+    lhs, rhs = avals
+    ls, rs = lhs.sharding, rhs.sharding
+    if ls is not None and rs is not None and not ls.mesh.empty and ls.mesh != rs.mesh:
+        raise ShardingTypeError(
+            f"Mesh of both lhs and rhs should match. Got lhs: {ls.mesh} and rhs: {rs.mesh}"
+        )
+    if out_sharding is not None:
+        return out_sharding
+    (lc, rc), (lb, rb) = dimension_numbers
+    le, re = _entries(lhs), _entries(rhs)
+    lhs_contracting_spec = tuple(le[i] for i in lc)
+    rhs_contracting_spec = tuple(re[i] for i in rc)
+    lhs_batch_spec = tuple(le[i] for i in lb)
+    rhs_batch_spec = tuple(re[i] for i in rb)
+    _match(
+        lhs_batch_spec,
+        rhs_batch_spec,
+        "dot_general requires lhs batch dimensions and rhs batch dimensions to have the "
+        f"consistent sharding, got {lhs_batch_spec} and {rhs_batch_spec}.",
+    )
+    _match(
+        lhs_contracting_spec,
+        rhs_contracting_spec,
+        "dot_general requires contracting dimensions to have consistent sharding, got "
+        f"{lhs_contracting_spec} and {rhs_contracting_spec}.",
+    )
+    for a, b in zip(lhs_contracting_spec, rhs_contracting_spec):
+        if a is not None and b is not None:
+            raise ShardingTypeError(
+                "Contracting dimensions are sharded and it is ambiguous how the output "
+                "should be sharded. Please specify the output sharding via the "
+                "`out_sharding` parameter. Got "
+                f"lhs_contracting_spec={lhs_contracting_spec} and "
+                f"rhs_contracting_spec={rhs_contracting_spec}"
+            )
+    lhs_free = [s for i, s in enumerate(le) if i not in lc and i not in lb]
+    rhs_free = [s for i, s in enumerate(re) if i not in rc and i not in rb]
+    return list(lhs_batch_spec) + lhs_free + rhs_free
+
+
+def _match(lhs, rhs, message):
+    for a, b in zip(lhs, rhs):
+        if a is not None and b is not None and a != b:
+            raise ShardingTypeError(message)
+
+
+# ---------------------------------------------------------------------------- lowering
+
+
+def _constrained(lowering: Callable) -> Callable:
+    """``lowering`` followed by a Shardy sharding constraint on each result whose type
+    carries a sharding, inside a program partitioned over a mesh."""
+
+    def lower(ctx, *args, **params):
+        out = lowering(ctx, *args, **params)
+        from ..sharding.constraint import current_lowering_mesh
+
+        mesh = current_lowering_mesh()
+        if mesh is None:
+            return out
+        many = isinstance(out, (list, tuple))
+        results = list(out) if many else [out]
+        results = [_constrain(r, a, mesh) for r, a in zip(results, ctx.avals_out)]
+        return results if many else results[0]
+
+    lower.__wrapped__ = lowering  # type: ignore[attr-defined]
+    return lower
+
+
+def _constrain(value, aval, mesh):
+    sharding = getattr(aval, "sharding", None)
+    if sharding is None:
+        return value
+    from jaxlib.mlir import ir
+    from jaxlib.mlir.dialects import sdy
+
+    from ..sharding.in_types import spec_on_mesh
+    from ..sharding.spmd import sharding_attr_text
+
+    spec = spec_on_mesh(sharding, mesh, len(aval.shape))
+    if spec is None:
+        return value
+    attr = ir.Attribute.parse(sharding_attr_text(spec, len(aval.shape)))
+    return sdy.ShardingConstraintOp(value, attr).result
+
+
+def _install() -> None:
+    from . import dot, reductions, structural
+
+    for module in (dot, reductions, structural):
+        for value in vars(module).values():
+            if isinstance(value, core.Primitive) and value.name in RULES:
+                if value.lowering is not None and not hasattr(value.lowering, "__wrapped__"):
+                    value.lowering = _constrained(value.lowering)
+    core.sharding_rule_hook = propagate
+
+
+_install()

@@ -1,0 +1,311 @@
+"""Sharding in types (JAX's "explicit sharding"): the sharding a value's type carries,
+the abstract mesh in context (``use_abstract_mesh``), switching mesh axes between
+Explicit and Auto (``auto_axes``, ``explicit_axes``), and ``mesh_cast``, the primitive
+that changes a value's type sharding without moving data.
+
+A type's sharding is a NamedSharding over an AbstractMesh naming only Explicit axes,
+one entry per dimension (``float32[8@X,4]``). Values over meshes with no Explicit axis
+carry none (``ShapedArray.sharding is None``), so nothing changes for them."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import numpy as np
+
+from .. import core, tree_util
+from ..core import Primitive
+from ..interpreters.jvp import deflinear
+from .mesh import AbstractMesh, AxisType, Mesh, get_mesh
+from .named import NamedSharding, PartitionSpec
+
+# ---------------------------------------------------------------------------- the context
+
+
+class _AbstractMeshes(threading.local):
+    def __init__(self):
+        self.stack: list = []
+
+
+_abstract = _AbstractMeshes()
+
+
+def context_abstract_mesh() -> AbstractMesh | None:
+    """The mesh ``use_abstract_mesh`` (or auto_axes/explicit_axes) set, or None."""
+    stack = _abstract.stack
+    return stack[-1] if stack else None
+
+
+@contextlib.contextmanager
+def use_abstract_mesh(mesh: AbstractMesh) -> Iterator[None]:
+    """Trace the body under ``mesh`` (axis sizes, names and types may change; the total
+    number of devices may not)."""
+    if not isinstance(mesh, AbstractMesh):
+        raise ValueError(f"Expected mesh of type `AbstractMesh`. Got {type(mesh)}")
+    outer = _current_abstract()
+    if not outer.empty and outer.size != mesh.size:
+        raise ValueError(
+            f"use_abstract_mesh: the new mesh's size ({mesh.size}) must equal the size of "
+            f"the mesh in context ({outer.size}). Got {mesh} and {outer}"
+        )
+    if mesh._platform is None and outer._platform is not None:  # as JAX prints it
+        mesh = AbstractMesh(
+            mesh.axis_sizes,
+            mesh.axis_names,
+            mesh.axis_types,
+            _device_kind=outer._device_kind,
+            _platform=outer._platform,
+        )
+    _abstract.stack.append(mesh)
+    try:
+        yield
+    finally:
+        _abstract.stack.pop()
+
+
+def _current_abstract() -> AbstractMesh:
+    mesh = context_abstract_mesh()
+    if mesh is not None:
+        return mesh
+    concrete = get_mesh()
+    return AbstractMesh((), ()) if concrete is None else concrete.abstract_mesh
+
+
+def concrete_mesh_for(abstract: AbstractMesh) -> Mesh:
+    """A concrete Mesh with ``abstract``'s axes over the devices of the mesh in context
+    (in their order), as JAX's programs under ``use_abstract_mesh`` place values."""
+    base = get_mesh()
+    if base is None:
+        raise ValueError(
+            f"a PartitionSpec over the abstract mesh {abstract} needs a concrete mesh in "
+            "context: use jax.set_mesh(mesh)"
+        )
+    if base.abstract_mesh == abstract:
+        return base
+    return _reshaped(base, abstract)
+
+
+@functools.lru_cache(maxsize=64)
+def _reshaped(base: Mesh, abstract: AbstractMesh) -> Mesh:
+    if abstract.axis_names == base.axis_names and abstract.axis_sizes == base.axis_sizes:
+        return Mesh(base.devices, base.axis_names, abstract.axis_types)
+    devices = np.array(base._flat_devices, dtype=object).reshape(abstract.axis_sizes)
+    return Mesh(devices, abstract.axis_names, abstract.axis_types)
+
+
+# ---------------------------------------------------------------------------- type shardings
+
+
+def type_sharding(sharding: Any, ndim: int) -> NamedSharding | None:
+    """The sharding a value laid out as ``sharding`` carries in its type: its Explicit
+    axes over the abstract mesh, one entry per dimension (None when the mesh has no
+    Explicit axis)."""
+    if not isinstance(sharding, NamedSharding):
+        return None
+    mesh = sharding.mesh.abstract_mesh
+    explicit = {a for a, t in zip(mesh.axis_names, mesh.axis_types) if t == AxisType.Explicit}
+    if not explicit:
+        return None
+    entries = []
+    for d in range(ndim):
+        axes = tuple(a for a in sharding.spec._axes_of(d) if a in explicit)
+        entries.append(None if not axes else axes[0] if len(axes) == 1 else axes)
+    unreduced = frozenset(sharding.spec.unreduced) & explicit
+    return NamedSharding(mesh, PartitionSpec(*entries, unreduced=unreduced))
+
+
+def replicated_type(mesh: AbstractMesh, ndim: int) -> NamedSharding:
+    return NamedSharding(mesh, PartitionSpec(*[None] * ndim))
+
+
+def spec_on_mesh(sharding: NamedSharding, mesh: Mesh, ndim: int) -> PartitionSpec | None:
+    """A type sharding's layout as a PartitionSpec over the concrete ``mesh`` a program
+    runs on (None when that mesh cannot express it)."""
+    from .named import spec_from_hlo
+
+    src = sharding.mesh
+    if src.axis_names == mesh.axis_names and src.axis_sizes == mesh.axis_sizes:
+        return PartitionSpec(*sharding.spec._normalized(ndim))
+    if src.size != mesh.size:
+        return None
+    concrete = _reshaped(mesh, src.abstract_mesh)
+    hlo = NamedSharding(concrete, PartitionSpec(*sharding.spec))._hlo_sharding(ndim)
+    return spec_from_hlo(mesh, hlo, ndim)
+
+
+def typed_aval(aval: core.ShapedArray, sharding: Any) -> core.ShapedArray:
+    """``aval`` carrying the type of a value laid out as ``sharding`` (unchanged over a
+    mesh with no Explicit axis)."""
+    t = type_sharding(sharding, len(aval.shape))
+    if t is None or aval.sharding == t:
+        return aval
+    return aval.update(sharding=t)
+
+
+# ---------------------------------------------------------------------------- mesh_cast
+
+mesh_cast_p = Primitive("mesh_cast")
+mesh_cast_p.pp_params = lambda p: {"dst_sharding": p["dst_sharding"]}
+
+
+def mesh_cast(x: Any, dst_sharding: NamedSharding | None) -> Any:
+    """``x`` with its type's sharding replaced by ``dst_sharding`` (None: no sharding in
+    the type, as under Auto axes). Moves no data."""
+    aval = core.get_aval(x)
+    if aval.sharding == dst_sharding:
+        return x
+    return mesh_cast_p.bind(x, dst_sharding=dst_sharding, src_sharding=aval.sharding)
+
+
+@mesh_cast_p.def_impl
+def _mesh_cast_impl(x, *, dst_sharding, src_sharding):
+    from ..array import Array
+
+    if type(x) is not Array:
+        from .. import dispatch
+
+        x = dispatch.device_put_value(x, None)
+    return Array(x._buf, x.aval.update(sharding=dst_sharding), x._device, x._committed)
+
+
+mesh_cast_p.def_abstract_eval(
+    lambda x, *, dst_sharding, src_sharding: x.update(sharding=dst_sharding)
+)
+deflinear(
+    mesh_cast_p,
+    lambda ct, x, *, dst_sharding, src_sharding: [
+        mesh_cast_p.bind(ct, dst_sharding=src_sharding, src_sharding=dst_sharding)
+    ],
+)
+
+
+@mesh_cast_p.def_batch
+def _mesh_cast_batch(size, vals, dims, *, dst_sharding, src_sharding):
+    (x,), (d,) = vals, dims
+
+    def widen(s):
+        if s is None or d is None:
+            return s
+        parts = list(s.spec)
+        parts.insert(d, None)
+        return NamedSharding(s.mesh, PartitionSpec(*parts))
+
+    return mesh_cast_p.bind(
+        x, dst_sharding=widen(dst_sharding), src_sharding=widen(src_sharding)
+    ), d
+
+
+mesh_cast_p.def_lowering(lambda ctx, x, **_: x)
+
+
+# ---------------------------------------------------------------------------- auto / explicit
+
+
+def _switched(mesh: AbstractMesh, axes: Any, to: AxisType) -> AbstractMesh:
+    names = set(mesh.axis_names if axes is None else ((axes,) if isinstance(axes, str) else axes))
+    for a in names:
+        if a not in mesh.axis_names:
+            raise ValueError(f"axis {a!r} is not an axis of the mesh in context: {mesh}")
+    types = tuple(to if n in names else t for n, t in zip(mesh.axis_names, mesh.axis_types))
+    return AbstractMesh(
+        mesh.axis_sizes,
+        mesh.axis_names,
+        types,
+        _device_kind=mesh._device_kind,
+        _platform=mesh._platform,
+    )
+
+
+def _needs_mesh(name: str) -> AbstractMesh:
+    mesh = _current_abstract()
+    if mesh.empty:
+        raise ValueError(f"{name} needs a mesh in context: use jax.set_mesh(mesh) around the call")
+    if any(t == AxisType.Manual for t in mesh.axis_types):
+        raise NotImplementedError(f"{name} inside shard_map (Manual mesh axes)")
+    return mesh
+
+
+def auto_axes(fun: Callable | None = None, *, axes: Any = None, out_sharding: Any = None) -> Any:
+    """``fun`` run with the mesh's ``axes`` (all by default) switched to Auto: the
+    compiler chooses its intermediates' shardings, and the result is laid out as
+    ``out_sharding`` (given here or to the wrapped function)."""
+    if fun is None:
+        return functools.partial(auto_axes, axes=axes, out_sharding=out_sharding)
+
+    @functools.wraps(fun)
+    def wrapped(*args, out_sharding=out_sharding, **kwargs):
+        from .constraint import with_sharding_constraint
+
+        if out_sharding is None:
+            raise TypeError(
+                "auto_axes: pass out_sharding (to auto_axes or to the wrapped function)"
+            )
+        outer = _needs_mesh("auto_axes")
+        inner = _switched(outer, axes, AxisType.Auto)
+        args, kwargs = tree_util.tree_map(lambda x: _retype(x, inner), (args, kwargs))
+        with use_abstract_mesh(inner):
+            out = fun(*args, **kwargs)
+        return with_sharding_constraint(out, out_sharding)
+
+    return wrapped
+
+
+def explicit_axes(fun: Callable | None = None, *, axes: Any = None, in_sharding: Any = None) -> Any:
+    """``fun`` run with the mesh's ``axes`` (all by default) switched to Explicit: its
+    arguments are laid out as ``in_sharding`` and carry it in their types; the result
+    goes back to the caller's axis types."""
+    if fun is None:
+        return functools.partial(explicit_axes, axes=axes, in_sharding=in_sharding)
+
+    @functools.wraps(fun)
+    def wrapped(*args, in_sharding=in_sharding, **kwargs):
+        from .constraint import with_sharding_constraint
+
+        if in_sharding is None:
+            raise TypeError(
+                "explicit_axes: pass in_sharding (to explicit_axes or to the wrapped function)"
+            )
+        outer = _needs_mesh("explicit_axes")
+        inner = _switched(outer, axes, AxisType.Explicit)
+        args = with_sharding_constraint(args, in_sharding)
+        leaves, tree = tree_util.tree_flatten(args)
+        specs = _spec_leaves(in_sharding, len(leaves))
+        leaves = [
+            mesh_cast(x, type_sharding(NamedSharding(inner, s), core.get_aval(x).ndim))
+            for x, s in zip(leaves, specs)
+        ]
+        args = tree_util.tree_unflatten(tree, leaves)
+        with use_abstract_mesh(inner):
+            out = fun(*args, **kwargs)
+        return tree_util.tree_map(lambda x: _retype(x, outer), out)
+
+    return wrapped
+
+
+def _spec_leaves(shardings: Any, n: int) -> list:
+    one = lambda s: isinstance(s, (PartitionSpec, NamedSharding))  # noqa: E731
+    if one(shardings):
+        leaves = [shardings] * n
+    else:
+        leaves = tree_util.tree_leaves(shardings, is_leaf=one)
+    return [s.spec if isinstance(s, NamedSharding) else s for s in leaves]
+
+
+def _retype(x: Any, mesh: AbstractMesh) -> Any:
+    """``x`` with the type it has under ``mesh``'s axis types (its Explicit axes only)."""
+    aval = core.get_aval(x)
+    src = aval.sharding
+    if src is None:
+        return x
+    if not any(t == AxisType.Explicit for t in mesh.axis_types):
+        return mesh_cast(x, None)
+    explicit = {a for a, t in zip(mesh.axis_names, mesh.axis_types) if t == AxisType.Explicit}
+    entries = []
+    for d in range(aval.ndim):
+        axes = tuple(a for a in src.spec._axes_of(d) if a in explicit)
+        entries.append(None if not axes else axes[0] if len(axes) == 1 else axes)
+    return mesh_cast(x, NamedSharding(mesh, PartitionSpec(*entries)))
