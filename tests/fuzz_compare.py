@@ -297,16 +297,6 @@ def check_case(case: Case) -> list[str]:
 
 # Divergences accepted on purpose: (an op in the program, regex a problem line must match, why).
 KNOWN_DIVERGENCES = (
-    *(
-        (
-            name,
-            r"output \d+ values: ",
-            "integer ** integer array with exponents < 0 or >= 64: JAX's square-and-multiply "
-            "reads only the exponent's low 6 bits (2 ** 70 == 64, 3 ** -2 == 703701817); "
-            "the engine wraps like NumPy (0) and gives 0 for negative exponents",
-        )
-        for name in ("operator.pow", "jnp.power")
-    ),
     (
         "lax.cumlogsumexp",
         r"error class: engine TypeError: cumlogsumexp does not accept dtype .* \| JAX OverflowError"

@@ -86,3 +86,17 @@ def test_frexp_of_a_subnormal_eagerly_is_one_computation():
     x = np.array([1e-40, -3e-39, 1.0], np.float32)
     assert_close(ejnp.frexp(x), jnp.frexp(x))
     assert_close(ejnp.ldexp(x, np.int32(3)), jnp.ldexp(x, np.int32(3)))
+
+
+def test_integer_power_reads_the_exponents_low_six_bits_as_jax():
+    # seed 302497: int ** int with negative or >= 64 exponents was NumPy-like (0) in the
+    # engine, an accepted divergence; JAX's square-and-multiply reads 6 bits. Now equal.
+    jx, jnp = real_jax()
+    base = np.array([[3], [-2], [0], [1], [-1], [7]], np.int32)
+    exp = np.array([[-3, -1, 0, 1, 63, 64, 70, -64]], np.int32)
+    for b, e in ((base, exp), (base.astype(np.int8), exp.astype(np.int8)), (base, exp > 0)):
+        got, want = ejnp.power(b, e), jnp.power(b, e)
+        assert_close(got, want)
+        assert bool(got.weak_type) == bool(want.weak_type)
+    u = np.arange(6, dtype=np.uint8)
+    assert_close(engine.jit(ejnp.power)(u[:, None], u * 20), jx.jit(jnp.power)(u[:, None], u * 20))

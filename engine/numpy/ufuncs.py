@@ -280,30 +280,16 @@ def power(x1, x2, /):
 
 
 def _integer_power(x1, x2):
-    """Square-and-multiply over the exponent's bits. NumPy rejects negative integer
-    exponents; here they give 0, except for bases 1 and -1 (1 and +-1)."""
-    dt = dtype_of(x1)
-    x1, x2 = broadcast_all(x1, x2)
-    acc = lax.full(core.get_aval(x1).shape, 1, dt)  # strong, as JAX's (weak bases too)
-    if not dtypes.is_unsigned(dt):
-        # 1 ** negative == 1, (-1) ** negative == +-1, others give 0
-        neg = lax.lt(x2, _zero(x2))
-        x2 = _select(neg, lax.neg(x2), x2)
-    base = x1
-    bits = np.iinfo(dt).bits
-    for _ in range(bits):
-        acc = _select(
-            lax.ne(lax.bitwise_and(x2, _const(x2, 1)), _zero(x2)), lax.mul(acc, base), acc
-        )
-        base = lax.mul(base, base)
-        x2 = lax.shift_right_logical(x2, _const(x2, 1))
-    if not dtypes.is_unsigned(dt):
-        one = lax.eq(x1, _const(x1, 1))
-        minus_one = lax.eq(x1, _const(x1, -1))
-        neg_result = _select(
-            one, lax.full_like(x1, 1), _select(minus_one, acc, lax.full_like(x1, 0))
-        )
-        acc = _select(neg, neg_result, acc)
+    """Square-and-multiply over the exponent's low 6 bits, as JAX computes it (more bits
+    would overflow for any base > 1): so ``2 ** 70 == 64`` and a negative exponent reads
+    its two's-complement bits (NumPy raises for those; JAX gives these values)."""
+    zero, one = np.asarray(0, dtype_of(x2)), np.asarray(1, dtype_of(x2))
+    # pow(0, n) is 0 for n != 0, 1 for n == 0
+    acc = _select(lax.bitwise_and(lax.eq(x1, zero), lax.ne(x2, zero)), zero, one)
+    for _ in range(6):
+        acc = _select(lax.ne(lax.bitwise_and(x2, one), zero), lax.mul(acc, x1), acc)
+        x1 = lax.mul(x1, x1)
+        x2 = lax.shift_right_logical(x2, one)
     return acc
 
 
