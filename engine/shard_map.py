@@ -255,12 +255,11 @@ def shard_map(
         _check_specs("out", out_specs, manual)
         all_flat, in_tree = tree_util.tree_flatten(args)
         if in_specs is Infer:
-            if any(core.is_tracer(x) for x in all_flat):
+            if any(core.is_tracer(x) and x.aval.sharding is None for x in all_flat):
                 raise NotImplementedError(
-                    "shard_map without in_specs on traced arguments (under jit, grad, vmap, "
-                    "...): JAX infers in_specs from the Explicit shardings in the traced "
-                    "values' types, which the engine's traced values do not carry; pass "
-                    "in_specs= (e.g. the specs the arguments were device_put with)"
+                    "shard_map without in_specs on a traced argument whose type carries no "
+                    "sharding (made by an operation with no sharding rule in the engine): "
+                    "pass in_specs= (e.g. the specs the arguments were device_put with)"
                 )
             all_specs = [_manual_spec(_input_spec(x), manual) for x in all_flat]
         else:
@@ -273,8 +272,9 @@ def shard_map(
         _check_rank("in", f, specs_flat, avals)
         _check_divisible(f, the_mesh, specs_flat, avals)
         sizes = dict(the_mesh.shape)
-        block_avals = [
-            a.update(shape=_block_shape(a.shape, s, sizes)) for a, s in zip(avals, specs_flat)
+        block_avals = [  # (a block's type carries no sharding: its axes are Manual)
+            a.update(shape=_block_shape(a.shape, s, sizes), sharding=None)
+            for a, s in zip(avals, specs_flat)
         ]
         out_info: dict[str, Any] = {}
 
@@ -374,8 +374,9 @@ def _all_explicit(mesh: Any, manual: frozenset) -> bool:
 
 
 def _input_spec(x: Any) -> PartitionSpec:
-    """The spec of a concrete argument's sharding (P() for one on a single device)."""
-    sharding = None if core.is_tracer(x) else getattr(x, "sharding", None)
+    """The spec of an argument's sharding (P() for one on a single device); a traced
+    argument's is the sharding in its type (Explicit axes)."""
+    sharding = x.aval.sharding if core.is_tracer(x) else getattr(x, "sharding", None)
     spec = getattr(sharding, "spec", None)
     return spec if isinstance(spec, PartitionSpec) else P()
 

@@ -267,11 +267,9 @@ def shard_map_inferred_in_specs_never_silently_replicate():
     engine, jax = _libs()
     want = _psum_of_sharded(jax, jitted=True, given_specs=False)
     np.testing.assert_allclose(want, np.arange(128.0).sum())
-    for jitted, given in [(False, False), (False, True), (True, True)]:
+    # under jit the specs come from the traced values' types (their Explicit shardings)
+    for jitted, given in [(False, False), (False, True), (True, True), (True, False)]:
         np.testing.assert_allclose(_psum_of_sharded(engine, jitted, given), want)
-    # under jit JAX reads the specs from the traced values' types, which the engine's lack
-    with pytest.raises(NotImplementedError, match="pass in_specs="):
-        _psum_of_sharded(engine, jitted=True, given_specs=False)
 
 
 def _scan_over_pcast_carry(lib):

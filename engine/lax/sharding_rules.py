@@ -104,7 +104,7 @@ def _elementwise(avals, out, params) -> bool:
     return True
 
 
-def _broadcasting(name, avals, outs, mesh, **_):
+def _broadcasting(name, avals, outs, type_mesh, **_):
     """JAX's broadcasting rule: a dimension takes the sharding its operands agree on;
     size-1 unsharded dimensions do not vote; disagreeing shardings are an error."""
     shaped = [a for a in avals if a.shape]
@@ -146,7 +146,7 @@ def rule(*names: str) -> Callable[[Rule], Rule]:
 
 
 @rule("broadcast_in_dim")
-def _broadcast_in_dim(name, avals, outs, mesh, *, shape, broadcast_dimensions, sharding=None):
+def _broadcast_in_dim(name, avals, outs, type_mesh, *, shape, broadcast_dimensions, sharding=None):
     if sharding is not None:
         return sharding
     operand = iter(_entries(avals[0]))
@@ -155,19 +155,19 @@ def _broadcast_in_dim(name, avals, outs, mesh, *, shape, broadcast_dimensions, s
 
 
 @rule("transpose")
-def _transpose(name, avals, outs, mesh, *, permutation):
+def _transpose(name, avals, outs, type_mesh, *, permutation):
     e = _entries(avals[0])
     return [e[i] for i in permutation]
 
 
 @rule("squeeze")
-def _squeeze(name, avals, outs, mesh, *, dimensions):
+def _squeeze(name, avals, outs, type_mesh, *, dimensions):
     drop = set(dimensions)
     return [s for i, s in enumerate(_entries(avals[0])) if i not in drop]
 
 
 @rule("reduce_sum", "reduce_max", "reduce_min", "reduce_prod", "reduce_and", "reduce_or")
-def _reduce(name, avals, outs, mesh, *, axes, out_sharding=None, **_):
+def _reduce(name, avals, outs, type_mesh, *, axes, out_sharding=None, **_):
     if out_sharding is not None:
         return out_sharding
     drop = set(axes)
@@ -175,13 +175,13 @@ def _reduce(name, avals, outs, mesh, *, axes, out_sharding=None, **_):
 
 
 @rule("reduce_xor", "argmax", "argmin")
-def _reduce_index(name, avals, outs, mesh, *, axes, **_):
+def _reduce_index(name, avals, outs, type_mesh, *, axes, **_):
     drop = set(axes)
     return [s for i, s in enumerate(_entries(avals[0])) if i not in drop]
 
 
 @rule("reshape")
-def _reshape(name, avals, outs, mesh, *, new_sizes, dimensions=None, sharding=None):
+def _reshape(name, avals, outs, type_mesh, *, new_sizes, dimensions=None, sharding=None):
     if sharding is not None:
         return sharding
     operand = avals[0]
@@ -203,7 +203,7 @@ def _long(aval) -> str:
 
 
 @rule("dot_general")
-def _dot_general(name, avals, outs, mesh, *, dimension_numbers, out_sharding=None, **_):
+def _dot_general(name, avals, outs, type_mesh, *, dimension_numbers, out_sharding=None, **_):
     lhs, rhs = avals
     ls, rs = lhs.sharding, rhs.sharding
     if ls is not None and rs is not None and not ls.mesh.empty and ls.mesh != rs.mesh:
@@ -250,6 +250,22 @@ def _match(lhs, rhs, message):
             raise ShardingTypeError(message)
 
 
+@rule("shard_map")
+def _shard_map(name, avals, outs, type_mesh, *, out_specs, **_):
+    """A shard_map's results are laid out as its out_specs say (their Explicit axes)."""
+    explicit = {
+        a for a, t in zip(type_mesh.axis_names, type_mesh.axis_types) if t.name == "Explicit"
+    }
+    result = []
+    for o, spec in zip(outs, out_specs):
+        entries = []
+        for d in range(len(o.shape)):
+            axes = tuple(a for a in spec._axes_of(d) if a in explicit)
+            entries.append(None if not axes else axes[0] if len(axes) == 1 else axes)
+        result.append(entries)
+    return result
+
+
 # ---------------------------------------------------------------------------- lowering
 
 
@@ -284,8 +300,8 @@ def _constrain(value, aval, mesh):
     from ..sharding.spmd import sharding_attr_text
 
     spec = spec_on_mesh(sharding, mesh, len(aval.shape))
-    if spec is None:
-        return value
+    if spec is None or not spec._used_axes():
+        return value  # (a replicated result is left to the partitioner)
     attr = ir.Attribute.parse(sharding_attr_text(spec, len(aval.shape)))
     return sdy.ShardingConstraintOp(value, attr).result
 
