@@ -71,8 +71,12 @@ def _factor_key(f: Any) -> tuple:
     return (_factor_size(f), "", f[0], _expr_key(f[1]), _expr_key(f[2]))
 
 
+def _operand_str(x: Any) -> str:
+    return f"- {-x}" if isinstance(x, int) and x < 0 else str(x)  # as JAX prints it
+
+
 def _factor_str(f: Any) -> str:
-    return f if isinstance(f, str) else f"{f[0]}({f[1]}, {f[2]})"
+    return f if isinstance(f, str) else f"{f[0]}({_operand_str(f[1])}, {_operand_str(f[2])})"
 
 
 def _mono_str(m: tuple) -> str:
@@ -562,9 +566,14 @@ def _decide_by_substitution(diff: Any) -> bool | None:
     for m, k in diff._terms:
         if len(m) == 1 and m[0][1] == 1 and not isinstance(m[0][0], str):
             kind, x, y = m[0][0]
+            rest = _sub(diff, _mul(DimExpr._factor(m[0][0], diff.scope), k))
+            if kind == "mod" and _decide_geq(y, 1):
+                # 0 <= mod(x, y) <= y - 1: the bound on the side that lowers diff
+                if _decide_geq(_add(rest, 0 if k > 0 else _mul(_sub(y, 1), k)), 0):
+                    return True
+                continue
             if kind not in ("max", "min"):
                 continue
-            rest = _sub(diff, _mul(DimExpr._factor(m[0][0], diff.scope), k))
             dx = _decide_geq(_add(rest, _mul(x, k)), 0)
             dy = _decide_geq(_add(rest, _mul(y, k)), 0)
             lower = (kind == "max") == (k > 0)  # each substitution is then <= diff
@@ -681,23 +690,31 @@ def slice_indices(
     start: int | None, stop: int | None, step: int | None, size: DimSize
 ) -> tuple[DimSize, DimSize, int, DimSize]:
     """``slice(start, stop, step).indices(size)`` and the length, for a symbolic
-    ``size`` (positive steps; a bound that needs ``min``/``max`` of symbolic values
-    raises ``InconclusiveDimensionOperation``)."""
+    ``size``: bounds are clamped with ``min``/``max`` of dimensions (as JAX's), so the
+    length of ``x[1:-1]`` is ``max(0, b - 2)``. A negative step's ``stop`` may be -1."""
     step = 1 if step is None else step
-    if step <= 0:
-        raise NotImplementedError(
-            "slices with negative steps over symbolic dimensions are not supported"
-        )
+    if step == 0:
+        raise ValueError("slice step cannot be zero")
+    forward = step > 0
 
-    def clamp(i: DimSize | None, default: DimSize) -> DimSize:
-        if i is None:
-            return default
-        i = _add(size, i) if i < 0 else i
-        return min_dim(size, max_dim(0, i))
+    def clamp(i: int, which: str) -> DimSize:
+        try:
+            nonneg = i >= 0
+        except InconclusiveDimensionOperation as e:
+            raise InconclusiveDimensionOperation(
+                f"In slice with non-constant elements the {which} ({i}) must be "
+                f"resolved statically if it is >= 0.\nDetails: {e}"
+            ) from None
+        if nonneg:
+            return min_dim(size if forward else _sub(size, 1), i)
+        return max_dim(0 if forward else -1, _add(size, i))
 
-    lo, hi = clamp(start, 0), clamp(stop, size)
-    n = _divmod(_add(_sub(hi, lo), step - 1), step)[0]
-    return lo, hi, step, n if n >= 0 else 0
+    lo = (0 if forward else _sub(size, 1)) if start is None else clamp(start, "start")
+    hi = (size if forward else -1) if stop is None else clamp(stop, "stop")
+    gap = abs(step)
+    distance = _sub(hi, lo) if forward else _sub(lo, hi)
+    n = _divmod(max_dim(0, _add(distance, gap - 1)), gap)[0]
+    return lo, hi, step, n
 
 
 def _minmax_value(kind: str, a: Any, b: Any) -> Any:

@@ -91,7 +91,7 @@ class GatherScatterMode(enum.Enum):
 
 
 def _ints(xs):
-    return tuple(int(x) for x in xs)
+    return tuple(x if hasattr(x, "_is_symbolic_dim") else int(x) for x in xs)
 
 
 def _canon_gather_dnums(d):
@@ -514,13 +514,35 @@ def _index_dtype(dtype):
     return np.dtype(np.int32)
 
 
+def _static(shape):
+    return all(type(d) is int for d in shape)
+
+
+def _dim_vector(vals, dtype):
+    """A 1-D constant of ``vals``; computed from the dimension variables when some are
+    symbolic (a shape-polymorphic export)."""
+    if _static(vals):
+        return _hlo_const_vec(np.asarray(vals, np.int64).astype(dtype), dtype)
+    from ..export.poly_lowering import shape_tensor
+
+    t = ir.RankedTensorType.get([len(vals)], lowering.ir_element_type(np.dtype(dtype)))
+    return hlo.convert(t, shape_tensor(vals))
+
+
+def _splat(val, aval):
+    """A constant ``val`` of ``aval`` (broadcast at run time if its shape is symbolic)."""
+    if _static(aval.shape):
+        return _hlo_const(val, aval.dtype, aval.shape)
+    return lowering.broadcast_in_dim(_hlo_const(val, aval.dtype), aval, [])
+
+
 def _in_bounds_mask(indices, idx_aval, upper):
     """bool[batch...]: every component of the index vector within [0, upper[k]]."""
     idt = _index_dtype(idx_aval.dtype)
     idx = lowering.convert(indices, idx_aval, idt)
     a = idx_aval.update(dtype=idt)
-    zero = _hlo_const(0, idt, a.shape)
-    ub = hlo.broadcast_in_dim(lowering.ir_type(a), _hlo_const_vec(upper, idt), [a.ndim - 1])
+    zero = _splat(0, a)
+    ub = lowering.broadcast_in_dim(_dim_vector(upper, idt), a, [a.ndim - 1])
     ok = hlo.and_(lowering.compare(idx, zero, "GE", a), lowering.compare(idx, ub, "LE", a))
     # all() over the index vector: reduce with `and` from True
     bool_aval = ShapedArray(a.shape[:-1], np.bool_)
@@ -554,7 +576,7 @@ def _gather_lowering(
 ):
     op_aval, idx_aval = ctx.avals_in
     out_aval = ctx.avals_out[0]
-    if out_aval.size == 0:
+    if _static(out_aval.shape) and out_aval.size == 0:
         return lowering.full_like_aval(0, out_aval)
     dn = dimension_numbers
     hdn = hlo.GatherDimensionNumbers.get(
@@ -565,21 +587,31 @@ def _gather_lowering(
         start_index_map=list(dn.start_index_map),
         index_vector_dim=idx_aval.ndim - 1,
     )
-    out = hlo.gather(
-        operand,
-        indices,
-        hdn,
-        list(slice_sizes),
-        indices_are_sorted=ir.BoolAttr.get(indices_are_sorted),
-        results=[lowering.ir_type(out_aval)],
-    )
+    if _static(slice_sizes):
+        out = hlo.gather(
+            operand,
+            indices,
+            hdn,
+            list(slice_sizes),
+            indices_are_sorted=ir.BoolAttr.get(indices_are_sorted),
+            results=[lowering.ir_type(out_aval)],
+        )
+    else:  # symbolic slice sizes, as JAX lowers them
+        out = hlo.dynamic_gather(
+            operand,
+            indices,
+            _dim_vector(slice_sizes, _index_dtype(idx_aval.dtype)),
+            hdn,
+            indices_are_sorted=ir.BoolAttr.get(indices_are_sorted),
+            results=[lowering.ir_type(out_aval)],
+        )
     if mode != GatherScatterMode.FILL_OR_DROP:
         return out  # XLA clamps the start indices: CLIP and PROMISE_IN_BOUNDS
     upper = [op_aval.shape[d] - slice_sizes[d] for d in dn.start_index_map]
     mask = _in_bounds_mask(indices, idx_aval, upper)
     batch_pos = [d for d in range(out_aval.ndim) if d not in dn.offset_dims]
-    mask = hlo.broadcast_in_dim(lowering.ir_type(out_aval.update(dtype=np.bool_)), mask, batch_pos)
-    fill = lowering.constant(np.asarray(fill_value).astype(out_aval.dtype), out_aval)
+    mask = lowering.broadcast_in_dim(mask, out_aval.update(dtype=np.bool_), batch_pos)
+    fill = _splat(np.asarray(fill_value).astype(out_aval.dtype), out_aval)
     return hlo.select(mask, out, fill)
 
 
@@ -662,11 +694,10 @@ def _declare(name, combiner):
 
 def _clamp_indices(indices, idx_aval, upper):
     idt = idx_aval.dtype
-    upper = np.minimum(np.asarray(upper, np.int64), np.iinfo(idt).max).astype(idt)
-    ub = hlo.broadcast_in_dim(
-        lowering.ir_type(idx_aval), _hlo_const_vec(upper, idt), [idx_aval.ndim - 1]
-    )
-    return hlo.clamp(_hlo_const(0, idt, idx_aval.shape), indices, ub)
+    if _static(upper):
+        upper = np.minimum(np.asarray(upper, np.int64), np.iinfo(idt).max).astype(idt)
+    ub = lowering.broadcast_in_dim(_dim_vector(upper, idt), idx_aval, [idx_aval.ndim - 1])
+    return hlo.clamp(_splat(0, idx_aval), indices, ub)
 
 
 def _scatter_lowering(

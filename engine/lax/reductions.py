@@ -449,10 +449,19 @@ def _cumulative(name, check, init_fn, combiner):
     def lower(ctx, x, *, axis, reverse):
         aval = ctx.avals_in[0]
         n = aval.shape[axis]
-        if n == 0:
+        if type(n) is int and n == 0:
             return x
         scalar = aval.update(shape=(), weak_type=False)
         init = lowering.constant(np.asarray(init_fn(aval.dtype), aval.dtype), scalar)
+        fn = combiner(aval.dtype)
+        if type(n) is not int:  # a symbolic axis (shape-polymorphic export)
+            from ..export.dynamic_ops import dynamic_reduce_window
+
+            window = [n if d == axis else 1 for d in range(aval.ndim)]
+            edge = (0, n - 1) if reverse else (n - 1, 0)
+            pads = [edge if d == axis else (0, 0) for d in range(aval.ndim)]
+            body = lambda a, b: fn(a, b, scalar)  # noqa: E731
+            return dynamic_reduce_window(ctx, x, init, ctx.avals_out[0], window, pads, body, name)
         window = [1] * aval.ndim
         window[axis] = n
         padding = np.zeros((aval.ndim, 2), np.int64)
@@ -468,7 +477,6 @@ def _cumulative(name, check, init_fn, combiner):
             window_strides=[1] * aval.ndim,
             padding=pad_attr,
         )
-        fn = combiner(aval.dtype)
         _scalar_body(op, lambda a, b: fn(a, b, scalar), [scalar, scalar])
         return op.result
 

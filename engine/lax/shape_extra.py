@@ -52,8 +52,8 @@ def _tile_lowering(ctx, x, *, reps):
     a, out = ctx.avals_in[0], ctx.avals_out[0]
     inter = tuple(v for r, d in zip(reps, a.shape) for v in (r, d))
     dims = [2 * i + 1 for i in range(a.ndim)]
-    b = hlo.broadcast_in_dim(lowering.ir_type(ShapedArray(inter, a.dtype)), x, dims)
-    return hlo.reshape(lowering.ir_type(out), b)
+    b = lowering.broadcast_in_dim(x, ShapedArray(inter, a.dtype), dims)  # dynamic if symbolic
+    return lowering.reshape(b, out)
 
 
 def _tile_transpose(ct, x, *, reps):
@@ -181,8 +181,8 @@ def _stack_abstract_eval(*xs, axis):
 @stack_p.def_lowering
 def _stack_lowering(ctx, *xs, axis):
     a = ctx.avals_in[0]
-    t = lowering.ir_type(ShapedArray(a.shape[:axis] + (1,) + a.shape[axis:], a.dtype))
-    return hlo.concatenate([hlo.reshape(t, x) for x in xs], axis)
+    one = ShapedArray(a.shape[:axis] + (1,) + a.shape[axis:], a.dtype)
+    return hlo.concatenate([lowering.reshape(x, one) for x in xs], axis)  # dynamic if symbolic
 
 
 def _stack_transpose(ct, *xs, axis):

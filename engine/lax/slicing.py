@@ -139,13 +139,18 @@ def _slice_batch(size, vals, dims, *, start_indices, limit_indices, strides):
 slice_p.def_batch(_slice_batch)
 
 
+def _static_bound(i):
+    """An int, or a symbolic dimension (shape-polymorphic export) as it is."""
+    return i if hasattr(i, "_is_symbolic_dim") else int(i)
+
+
 def slice_in_dim(operand, start_index, limit_index, stride=1, axis=0):
     """``slice`` along one axis; None bounds mean the ends, negative ones count from the end."""
     shape = core.get_aval(operand).shape
     axis = int(axis)
     n = shape[axis]
-    start = 0 if start_index is None else int(start_index)
-    limit = n if limit_index is None else int(limit_index)
+    start = 0 if start_index is None else _static_bound(start_index)
+    limit = n if limit_index is None else _static_bound(limit_index)
     start = start + n if start < 0 else start
     limit = limit + n if limit < 0 else limit
     starts, limits, strides = [0] * len(shape), list(shape), [1] * len(shape)

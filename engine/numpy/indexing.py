@@ -19,7 +19,7 @@ from .. import core, dtypes, errors, lax
 from ..array import Array
 from ..lax import GatherDimensionNumbers, GatherScatterMode, ScatterDimensionNumbers
 from ..transfer_guard import sites as _tg
-from ._util import check_arraylike, promote_dtypes
+from ._util import _broadcast_shapes, check_arraylike, promote_dtypes
 from .creation import array, asarray
 from .ufuncs import divide, power
 
@@ -189,6 +189,25 @@ def _slice_indices(s, size):
     return start, stop, step, len(range(start, stop, step))
 
 
+def _slice_bounds(start, stop, step, n):
+    """(low, high) bounds of a slice with ``n`` elements (the reversed range for a
+    negative step), or None when symbolic bounds leave them undecided (then it is
+    gathered, as JAX does)."""
+    from ..export.shape_poly import InconclusiveDimensionOperation
+
+    try:
+        if step > 0:
+            if step == 1 and not (type(start) is int and type(stop) is int):
+                return start, start + n  # exactly n elements, whatever the bounds
+            return start, stop if stop >= start else start
+        if not n:
+            return None if type(start) is not int else (start + 1, start + 1)
+        lo = start + step * (n - 1)
+        return (lo, start + 1) if lo >= 0 else None
+    except InconclusiveDimensionOperation:
+        return None
+
+
 def _concrete_slice(p):
     """A slice index whose entries are all known (so it can be sliced statically)."""
     try:
@@ -242,16 +261,20 @@ def _static_plan(parsed, shape, mode):
             squeeze.append(axis)
         else:
             start, stop, step, n = _slice_indices(p.value, size)
-            if step > 0:
-                starts.append(start)
-                limits.append(stop if stop >= start else start)  # decidable if symbolic
-                strides.append(step)
+            if type(size) is not int:
+                bounds = _slice_bounds(start, stop, step, n)
+                if bounds is None:
+                    return None
+                lo, hi = bounds
+            elif step > 0:
+                lo, hi = start, stop if stop >= start else start
             else:
                 lo = start + step * (n - 1) if n else min(max(start + 1, 0), size)
                 hi = start + 1 if n else lo
-                starts.append(lo)
-                limits.append(hi)
-                strides.append(-step)
+            starts.append(lo)
+            limits.append(hi)
+            strides.append(abs(step))
+            if step < 0:
                 rev.append(axis)
     return _StaticPlan(
         tuple(starts),
@@ -344,7 +367,16 @@ def _apply_dynamic(arr, plan):
 
 
 def _index_dtype(shape):
-    return np.dtype(np.int32) if all(d < 2**31 for d in shape) else np.dtype(np.int64)
+    # symbolic dimensions index with int32, as JAX's
+    small = all(type(d) is not int or d < 2**31 for d in shape)
+    return np.dtype(np.int32) if small else np.dtype(np.int64)
+
+
+def _index_value(d, idt):
+    """An int or a symbolic dimension as an index scalar of dtype ``idt``."""
+    if type(d) is int or isinstance(d, np.integer):
+        return np.asarray(d, idt)
+    return lax.convert_element_type(d.__jax_array__(), idt)
 
 
 def _is_numpy(v):
@@ -364,10 +396,15 @@ def _normalize(v, size):
     aval = core.get_aval(v)
     if dtypes.is_unsigned(aval.dtype):
         return v
-    if _is_numpy(v):
+    if _is_numpy(v) and type(size) is int:
         v = np.asarray(v)
         return np.where(v < 0, v + np.asarray(size).astype(v.dtype), v)
-    size = core.WeakScalar(size, aval.dtype)
+    if _is_numpy(v) and not np.any(np.asarray(v) < 0):
+        return v
+    if type(size) is not int:  # a symbolic dimension: a traced value
+        size = _index_value(size, aval.dtype)
+    else:
+        size = core.WeakScalar(size, aval.dtype)
     return lax.select(lax.lt(v, core.WeakScalar(0, aval.dtype)), lax.add(v, size), v)
 
 
@@ -420,6 +457,24 @@ def _insert_scalar_bools(items, shape):
         del shape[:n]
         axis += n
     return new_items, tuple(new_shape + shape), tuple(inserted)
+
+
+def _same_dim(a, b):
+    """Whether two dimensions are known to be equal (False when undecided)."""
+    try:
+        return bool(a == b)
+    except Exception:  # noqa: BLE001 - an inconclusive symbolic comparison
+        return False
+
+
+def _strided_range(start, step, n, idt):
+    """``start + step * arange(n)`` as indices (traced when ``start`` or ``n`` is symbolic)."""
+    if type(start) is int and type(n) is int:
+        return (start + step * np.arange(n)).astype(idt)
+    vals = lax.iota(idt, n)
+    if step != 1:
+        vals = lax.mul(vals, lax.full_like(vals, step))
+    return lax.add(vals, lax.broadcast_in_dim(_index_value(start, idt), (n,), ()))
 
 
 class _GatherPlan(NamedTuple):
@@ -494,8 +549,8 @@ def _gather_plan(parsed, shape, normalize=True):
             start, stop, step, n = _slice_indices(p.value, size)
             y_shape.append(n)
             if step == 1:
-                if n != size:
-                    comps.append((np.asarray(start, idt), len(batch_shape)))
+                if not _same_dim(n, size):
+                    comps.append((_index_value(start, idt), len(batch_shape)))
                     index_map.append(x_axis)
                 slice_sizes.append(n)
                 offset_dims.append(g_axis)
@@ -503,10 +558,10 @@ def _gather_plan(parsed, shape, normalize=True):
                 if step < 0:
                     lo = start + step * (n - 1)
                     reversed_dims.append(g_axis)
-                    vals = lo + (-step) * np.arange(n)
+                    vals = _strided_range(lo, -step, n, idt)
                 else:
-                    vals = start + step * np.arange(n)
-                comps.append((vals.astype(idt), len(batch_shape)))
+                    vals = _strided_range(start, step, n, idt)
+                comps.append((vals, len(batch_shape)))
                 batch_shape.append(n)
                 index_map.append(x_axis)
                 collapsed.append(x_axis)
@@ -705,7 +760,7 @@ def _update_operand(x_aval, y):
 def _broadcast_update(y, shape):
     yshape = core.get_aval(y).shape
     try:
-        ok = np.broadcast_shapes(yshape, shape) == tuple(shape)
+        ok = tuple(_broadcast_shapes(yshape, shape)) == tuple(shape)
     except ValueError:
         ok = False
     if not ok:
@@ -1024,7 +1079,7 @@ def take_along_axis(arr, indices, axis, mode=None, fill_value=None):
     size = shape[axis]
     others = [1 if d == axis else s for d, s in enumerate(shape)]
     try:
-        out_shape = np.broadcast_shapes(idx_shape, tuple(others))
+        out_shape = tuple(_broadcast_shapes(idx_shape, tuple(others)))
     except ValueError:
         raise ValueError(
             f"take_along_axis: indices of shape {idx_shape} cannot be broadcast "

@@ -391,10 +391,13 @@ def var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=Non
         centered = lax.square(centered)
     real_comp = dtypes.real_dtype(comp)
     if where is None:
-        n = int(np.prod([shape_of(a)[ax] for ax in axes], dtype=np.int64))
-        normalizer = lax.sub(
-            weak_scalar(n, real_comp), lax.convert_element_type(as_operand(ddof), real_comp)
+        n = math.prod(shape_of(a)[ax] for ax in axes)  # an int, or a symbolic dimension
+        n = (
+            weak_scalar(n, real_comp)
+            if type(n) is int
+            else lax.convert_element_type(n.__jax_array__(), real_comp)
         )
+        normalizer = lax.sub(n, lax.convert_element_type(as_operand(ddof), real_comp))
     else:
         normalizer = sum(
             lax.convert_element_type(_count(a, axes, where), real_comp),
