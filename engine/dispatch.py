@@ -143,6 +143,26 @@ def _buffers(args, device):
     return [_buffer(x, device) for x in args]
 
 
+# ---------------------------------------------------------------------------- fast-path gate
+# Inline caches on hot paths (a jitted call's last signature, an operator's last operand
+# avals: engine/jit.py, engine/array_methods.py) remember the ``_gate`` object they were
+# filled under and are used only while it is still the current one. It is replaced on
+# every config change (trace context, debug flags, disable_jit ...), on eviction and on
+# clear_caches, so one identity check on a hit stands for all of those conditions.
+_gate = [object()]
+
+
+def invalidate_fast_paths(name=None, value=None):
+    _gate[0] = object()
+
+
+config.on_change(invalidate_fast_paths)
+
+# While an operator's inline cache is being filled, apply_primitive notes each eager op it
+# runs on Arrays of one device: (prim, args, entry, device, result).
+_recorder: list = [None]
+
+
 # ---------------------------------------------------------------------------- eager primitives
 
 _prim_cache: dict[tuple, _PrimEntry] = {}  # (prim, params, avals, device, trace context)
@@ -211,13 +231,22 @@ def apply_primitive(prim, args, params):
         if key is not None:
             if len(_prim_cache) >= _CACHE_LIMIT:
                 evict_one(_prim_cache)
+                invalidate_fast_paths()
             _prim_cache[key] = entry
     else:
         entry.hits += 1
+    simple = bufs is not None  # Arrays of one device: what an inline cache can replay
     if bufs is None:
+        committed = False
+        for x in args:
+            if type(x) is Array and x._committed:
+                committed = True
+                break
         bufs = [
             x._buf if type(x) is Array and x._device is device else _buffer(x, device) for x in args
         ]
+    else:  # an op on a committed array gives a committed array, as in JAX
+        committed = a._committed or (n == 2 and b._committed)
     try:
         if entry.execute is not None:
             outs = entry.execute(bufs).consume_with_handlers(entry.handlers)
@@ -227,13 +256,15 @@ def apply_primitive(prim, args, params):
         check_not_deleted(args)
         raise
     if prim.multiple_results:
-        results = [Array(b, a, device) for b, a in zip(outs, entry.out_avals)]
+        results = [Array(b, a, device, committed) for b, a in zip(outs, entry.out_avals)]
         if _debug_flags[0]:
             _check_outputs(prim, results)
         return results
-    result = Array(outs[0], entry.out_avals[0], device)
+    result = Array(outs[0], entry.out_avals[0], device, committed)
     if _debug_flags[0]:
         _check_outputs(prim, [result])
+    elif _recorder[0] is not None and simple and key is not None:
+        _recorder[0].append((prim, args, entry, device, result))
     return result
 
 
@@ -314,15 +345,26 @@ def check_not_deleted(args):
             )
 
 
+def any_committed(args) -> bool:
+    """Whether a computation on ``args`` gives committed results (as JAX: any committed
+    Array among them)."""
+    for x in args:
+        if type(x) is Array and x._committed:
+            return True
+    return False
+
+
 def run_executable(exe, out_avals, args, device):
     outs = execute(exe, args, _buffers(args, device))
-    return [Array(b, a, device) for b, a in zip(outs, out_avals)]
+    committed = any_committed(args)
+    return [Array(b, a, device, committed) for b, a in zip(outs, out_avals)]
 
 
 def clear_caches():
     """Forget every eager executable and cached scalar buffer."""
     _prim_cache.clear()
     _scalar_cache.clear()
+    invalidate_fast_paths()
 
 
 core.apply_primitive = apply_primitive

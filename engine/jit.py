@@ -439,6 +439,7 @@ class _FunctionCache:
         return e
 
     def _evict(self):
+        dispatch.invalidate_fast_paths()
         _, old = dispatch.evict_one(self.entries)
         self.evicted_hits += old.hits
         if old.fast_dict is not None and old.fast_dict.get(old.fast_key) is old:
@@ -513,6 +514,7 @@ class _FunctionCache:
             return compiled
 
     def clear(self):
+        dispatch.invalidate_fast_paths()
         with self.lock:
             for e in self.entries.values():
                 self.evicted_hits += e.hits
@@ -631,6 +633,8 @@ class JitFunction:
             in_shardings is not None or out_shardings is not None
         )
         self._pick_first = device is None and backend is None  # one Array: its device
+        self._commit_out = not self._pick_first  # a named device commits the results
+        self._last = _NO_CALL  # the inline cache (see __call__)
         self._cache = _cache_for(fun)
         self._fast = self._cache.fast_dict(opts.key)
         _all_jitted[next(_serial)] = self
@@ -676,57 +680,90 @@ class JitFunction:
 
     # -- calling
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        # The hot path, inlined (one Python frame): every per-call check that can be made
-        # once is (the flags that force the general path fold into ``_general_flags``).
+        # The hot path, inlined (one Python frame). First the inline cache: the last
+        # all-Array signature this wrapper ran, valid while dispatch's gate object is the
+        # one it was filled under (any config change, eviction or clear_caches replaces it).
         try:
-            if kwargs or self._has_static or _general_flags[0]:
-                return self._call_general(args, kwargs)
-            if core._ctx.trace is not core.eval_trace:
-                return self._call_general(args, kwargs)
-            n = len(args)
-            if n == 1 and type(args[0]) is Array:  # the commonest call, without loops
-                flat, x = args, args[0]
-                in_tree, avals = 1, (x.aval,)
-                device = x._device if self._pick_first else self._device or self._pick(flat)
-            else:
-                arg_avals = [x.aval for x in args if type(x) is Array]
-                if len(arg_avals) == n:  # all Arrays: the tree is n positional leaves
-                    flat = args
-                    in_tree = n  # an int stands for the tuple of n leaves (cheap to hash)
-                    avals = tuple(arg_avals)
-                else:
-                    flat, in_tree = tree_util.tree_flatten(args)
-                    avals = tuple([x.aval if type(x) is Array else _arg_aval(x) for x in flat])
-                    if in_tree == (_flat_trees.get(len(flat)) or _flat_tree(len(flat))):
-                        in_tree = len(flat)  # the key the all-Array call uses
-                device = self._device or self._pick(flat)
-            key = (in_tree, avals, device, config.trace_context_id)
-            entry = self._fast.get(key)
-            if entry is None:
-                return self._call_miss(args, flat, avals, device, key)
-            entry.hits += 1
-            if n == 1 and flat is args and args[0]._device is device:
-                bufs = [args[0]._buf]
-            else:
-                bufs = [
-                    x._buf if type(x) is Array and x._device is device else _put(x, device)
-                    for x in flat
-                ]
-            if entry.const_args:
-                bufs = entry.const_args + bufs
-            try:
-                outs = entry.execute(bufs).consume_with_handlers(entry.handlers)
-            except Exception:
-                dispatch.check_not_deleted(flat)
-                raise
-            if entry.single_out:
-                return Array(outs[0], entry.out_avals[0], device)
-            return entry.out_tree.unflatten(
-                [Array(b, a, device) for b, a in zip(outs, entry.out_avals)]
-            )
+            c = self._last
+            if c[0] is _gate[0] and not kwargs and _ctx.trace is _eval_trace:
+                n = len(args)
+                if n == 1:
+                    x = args[0]
+                    if type(x) is Array and x.aval is c[1][0] and x._device is c[2]:
+                        e = c[3]
+                        e.hits += 1
+                        bufs = e.const_args + [x._buf] if e.const_args else [x._buf]
+                        try:
+                            outs = e.execute(bufs).consume_with_handlers(e.handlers)
+                        except Exception:
+                            dispatch.check_not_deleted(args)
+                            raise
+                        if e.single_out:
+                            return Array(outs[0], e.out_avals[0], c[2], x._committed)
+                        return _unflatten(e, outs, c[2], x._committed)
+                elif n == len(c[1]):
+                    device, committed = c[2], False
+                    for x, a in zip(args, c[1]):
+                        if type(x) is not Array or x.aval is not a or x._device is not device:
+                            break
+                        committed = committed or x._committed
+                    else:
+                        e = c[3]
+                        e.hits += 1
+                        bufs = e.const_args + [x._buf for x in args]
+                        try:
+                            outs = e.execute(bufs).consume_with_handlers(e.handlers)
+                        except Exception:
+                            dispatch.check_not_deleted(args)
+                            raise
+                        return _unflatten(e, outs, device, committed)
+            return self._call_fast(args, kwargs)
         except Exception as e:
             traceback_util.filter_exception(e)
             raise
+
+    def _call_fast(self, args, kwargs):
+        """A call the inline cache did not take: one dict lookup by signature, then run."""
+        if kwargs or self._has_static or _general_flags[0]:
+            return self._call_general(args, kwargs)
+        if _ctx.trace is not _eval_trace:
+            return self._call_general(args, kwargs)
+        gate = _gate[0]  # read before the signature: a config change after it is not missed
+        n = len(args)
+        if n == 1 and type(args[0]) is Array:
+            flat, x = args, args[0]
+            in_tree, avals = 1, (x.aval,)
+            device = x._device if self._pick_first else self._device or self._pick(flat)
+        else:
+            arg_avals = [x.aval for x in args if type(x) is Array]
+            if len(arg_avals) == n:  # all Arrays: the tree is n positional leaves
+                flat = args
+                in_tree = n  # an int stands for the tuple of n leaves (cheap to hash)
+                avals = tuple(arg_avals)
+            else:
+                flat, in_tree = tree_util.tree_flatten(args)
+                avals = tuple([x.aval if type(x) is Array else _arg_aval(x) for x in flat])
+                if in_tree == (_flat_trees.get(len(flat)) or _flat_tree(len(flat))):
+                    in_tree = len(flat)  # the key the all-Array call uses
+            device = self._device or self._pick(flat)
+        key = (in_tree, avals, device, config.trace_context_id)
+        entry = self._fast.get(key)
+        if entry is None:
+            return self._call_miss(args, flat, avals, device, key)
+        entry.hits += 1
+        bufs = [
+            x._buf if type(x) is Array and x._device is device else _put(x, device) for x in flat
+        ]
+        if entry.const_args:
+            bufs = entry.const_args + bufs
+        try:
+            outs = entry.execute(bufs).consume_with_handlers(entry.handlers)
+        except Exception:
+            dispatch.check_not_deleted(flat)
+            raise
+        if flat is args and self._pick_first and type(device) is not runtime.DeviceGroup:
+            self._last = (gate, avals, device, entry)  # every argument an Array on device
+        return _unflatten(entry, outs, device, self._commit_out or dispatch.any_committed(flat))
 
     def _call_miss(self, args, flat, avals, device, key):
         """A call whose signature the fast path has not seen: trace/compile, then run."""
@@ -748,8 +785,14 @@ class JitFunction:
             dispatch.check_not_deleted(flat)
             raise
         return tree_util.tree_unflatten(
-            entry.out_tree, [Array(b, a, device) for b, a in zip(outs, entry.out_avals)]
+            entry.out_tree,
+            [Array(b, a, device, self._committed(flat)) for b, a in zip(outs, entry.out_avals)],
         )
+
+    def _committed(self, flat):
+        """Whether this call's results are committed: as in JAX, when an argument is, or
+        when the wrapper names a device or backend."""
+        return self._commit_out or dispatch.any_committed(flat)
 
     def _pick(self, flat):
         if self._backend is not None:
@@ -788,8 +831,9 @@ class JitFunction:
         e = self._cache.call_entry(self.fun, opts, static, in_tree, avals, device, ctx)
         bufs = e.const_args + dispatch._buffers(flat, device)
         outs = dispatch.execute(e.compiled._exe, flat, bufs)
+        committed = self._committed(flat)
         result = tree_util.tree_unflatten(
-            e.out_tree, [Array(b, a, device) for b, a in zip(outs, e.out_avals)]
+            e.out_tree, [Array(b, a, device, committed) for b, a in zip(outs, e.out_avals)]
         )
         if config.jax_debug_nans or config.jax_debug_infs:
             from .debugging import check_jit_outputs
@@ -853,6 +897,17 @@ _update_general_flags()
 config.on_change(_update_general_flags)
 
 _LEAF_TREE = tree_util.tree_structure(0)
+_NO_CALL = (None, (), None, None)  # (gate, avals, device, entry): an empty inline cache
+_gate = dispatch._gate
+_ctx, _eval_trace = core._ctx, core.eval_trace
+
+
+def _unflatten(e, outs, device, committed):
+    if e.single_out:
+        return Array(outs[0], e.out_avals[0], device, committed)
+    return e.out_tree.unflatten([Array(b, a, device, committed) for b, a in zip(outs, e.out_avals)])
+
+
 _flat_trees: dict[int, Any] = {}  # n -> the treedef of a tuple of n leaves
 
 
