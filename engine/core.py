@@ -46,7 +46,7 @@ class ShapedArray:
     AbstractMesh naming only Explicit axes; None where the value has none, which is
     every value outside an Explicit mesh)."""
 
-    __slots__ = ("shape", "dtype", "weak_type", "sharding", "_hash")
+    __slots__ = ("shape", "dtype", "weak_type", "sharding", "vma", "_hash")
     array_abstraction_level = 1
 
     shape: tuple[int, ...]
@@ -55,11 +55,18 @@ class ShapedArray:
     sharding: Any
 
     def __init__(
-        self, shape: Sequence[int], dtype: Any, weak_type: bool = False, sharding: Any = None
+        self,
+        shape: Sequence[int],
+        dtype: Any,
+        weak_type: bool = False,
+        sharding: Any = None,
+        *,
+        vma: frozenset = frozenset(),
     ) -> None:
         self.shape = tuple(d if type(d) is int else _canonical_dim(d) for d in shape)
         self.dtype = np.dtype(dtype)
         self.weak_type = bool(weak_type)
+        self.vma = vma  # the manual mesh axes it may vary over (shard_map)
         self.sharding = sharding
         self._hash = None
 
@@ -77,6 +84,7 @@ class ShapedArray:
         dtype: Any = None,
         weak_type: bool | None = None,
         sharding: Any = _KEEP,
+        vma: frozenset | None = None,
     ) -> ShapedArray:
         if sharding is _KEEP:
             # a sharding describes the old dimensions: a new shape drops it
@@ -87,12 +95,13 @@ class ShapedArray:
             self.dtype if dtype is None else dtype,
             self.weak_type if weak_type is None else weak_type,
             sharding,
+            vma=self.vma if vma is None else frozenset(vma),
         )
 
     def strip_weak_type(self) -> ShapedArray:
         if not self.weak_type:
             return self
-        return ShapedArray(self.shape, self.dtype, False, self.sharding)
+        return ShapedArray(self.shape, self.dtype, False, self.sharding, vma=self.vma)
 
     def __eq__(self, other):
         return (
@@ -100,6 +109,7 @@ class ShapedArray:
             and self.shape == other.shape
             and self.dtype == other.dtype
             and self.weak_type == other.weak_type
+            and self.vma == other.vma
             and self.sharding == other.sharding
         )
 
@@ -114,13 +124,28 @@ class ShapedArray:
             return ",".join(map(str, self.shape))
         return sharded_dims_text(self.shape, self.sharding)
 
+    @property
+    def manual_axis_type(self) -> ManualAxisType:
+        """JAX's ``typeof(x).manual_axis_type``: ``.varying`` is the set of manual mesh
+        axes a value inside a check_vma shard_map body may vary over."""
+        return ManualAxisType(varying=self.vma)
+
+    mat = manual_axis_type
+
     def str_short(self) -> str:
+        return self._plain_str_short() + vma_suffix(self.vma)
+
+    def _plain_str_short(self) -> str:
         if self.sharding is None:
             return f"{dtypes.short_name(self.dtype)}[{','.join(map(str, self.shape))}]"
         text = f"{dtypes.short_name(self.dtype)}[{self._dims_text()}]"
         return text + unreduced_suffix(self.sharding)
 
     def str_long(self) -> str:
+        """As JAX prints a type in a tracer's repr: ``~float32[3]`` (``~``: weak)."""
+        return self._plain_str_long() + vma_suffix(self.vma)
+
+    def _plain_str_long(self) -> str:
         """As JAX prints a type in a tracer's repr: ``~float32[3]`` (``~``: weak)."""
         weak = "~" if self.weak_type else ""
         return f"{weak}{self.dtype.name}[{self._dims_text()}]{unreduced_suffix(self.sharding)}"
@@ -160,6 +185,81 @@ def unreduced_suffix(sharding: Any) -> str:
         return ""
     names = [a for a in sharding.mesh.axis_names if a in unreduced]
     return "{U:" + (names[0] if len(names) == 1 else f"({','.join(names)})") + "}"
+
+
+class ManualAxisType:
+    """The manual-axes part of a type, as JAX's: the mesh axes a value varies over
+    (``varying``); ``unreduced``/``reduced`` are empty (not modelled)."""
+
+    __slots__ = ("varying", "unreduced", "reduced")
+
+    def __init__(
+        self,
+        *,
+        varying: Any = frozenset(),
+        unreduced: Any = frozenset(),
+        reduced: Any = frozenset(),
+    ) -> None:
+        self.varying = frozenset(varying)
+        self.unreduced = frozenset(unreduced)
+        self.reduced = frozenset(reduced)
+
+    def __eq__(self, other: Any) -> bool:
+        return isinstance(other, ManualAxisType) and (
+            (self.varying, self.unreduced, self.reduced)
+            == (other.varying, other.unreduced, other.reduced)
+        )
+
+    def __hash__(self) -> int:
+        return hash((self.varying, self.unreduced, self.reduced))
+
+    def __repr__(self) -> str:
+        return (
+            f"ManualAxisType(varying={self.varying}, unreduced={self.unreduced}, "
+            f"reduced={self.reduced})"
+        )
+
+
+# Mesh axis names in the order of the last mesh a shard_map body used: varying axes
+# print and pvary names its axes in mesh order, as JAX's do.
+_axis_rank: dict[Any, int] = {}
+# How many check_vma shard_map bodies are being traced or run now (any thread): while
+# there are some, bind makes operands vary over the same manual axes (match_vma_hook,
+# set by engine.lax.parallel: JAX's implicit pvary).
+vma_bodies = 0
+match_vma_hook: Callable[[Sequence[Any]], Sequence[Any]] | None = None
+
+
+def note_axis_order(names: Sequence[Any]) -> None:
+    for i, name in enumerate(names):
+        _axis_rank[name] = i
+
+
+def order_axes(names: Any) -> tuple:
+    """``names`` in mesh order (names of no known mesh last, by their text)."""
+    return tuple(sorted(names, key=lambda n: (_axis_rank.get(n, len(_axis_rank)), str(n))))
+
+
+def vma_suffix(vma: frozenset) -> str:
+    """``{V:i}`` / ``{V:(i,j)}`` after a type that varies over manual axes; else ''."""
+    if not vma:
+        return ""
+    names = [str(n) for n in order_axes(vma)]
+    return "{V:" + (names[0] if len(names) == 1 else f"({','.join(names)})") + "}"
+
+
+def _with_operands_vma(avals: Sequence[Any], out: Any) -> Any:
+    """A primitive's result types varying over every axis its operands vary over."""
+    vma: frozenset = frozenset()
+    for a in avals:
+        v = getattr(a, "vma", None)
+        if v:
+            vma = vma | v
+    if not vma:
+        return out
+    if isinstance(out, (list, tuple)):
+        return type(out)(o.update(vma=vma) for o in out)
+    return out.update(vma=vma)
 
 
 class WeakScalar:
@@ -453,6 +553,8 @@ class Primitive:
     # how the printer shows params (set per primitive where needed)
     pp_params: Callable[[dict[str, Any]], dict[str, Any]] | None = None
     pp_alias_subjaxpr: Any = None
+    # collectives type their results' varying manual axes themselves
+    computes_vma = False
 
     def __init__(self, name: str, multiple_results: bool = False) -> None:
         self.name = name
@@ -472,6 +574,9 @@ class Primitive:
 
     def bind(self, *args: Any, **params: Any) -> Any:
         try:
+            if vma_bodies and len(args) > 1 and not self.computes_vma:
+                if self.subjaxprs_rule is None and match_vma_hook is not None:
+                    args = match_vma_hook(args)
             return _ctx.trace.process_primitive(self, args, params)
         except Exception as e:  # an eager op's error leaves with the engine's frames filtered
             traceback_util.filter_exception(e)
@@ -500,6 +605,8 @@ class Primitive:
             out = self.abstract_eval_rule(*avals, **params)
         except (TypeError, ValueError) as e:
             raise _annotate(e, self, avals) from None
+        if not self.computes_vma and self.subjaxprs_rule is None:
+            out = _with_operands_vma(avals, out)
         if sharding_rule_hook is not None:
             for a in avals:
                 if getattr(a, "sharding", None) is not None:  # sharding in types

@@ -123,46 +123,11 @@ def _check_divisible(f: Any, mesh: Any, specs, avals) -> None:
 # ---------------------------------------------------------------------------- variance
 
 
-def _varying_axes(jaxpr: core.Jaxpr, in_vma: Sequence[frozenset]) -> list[frozenset]:
-    """Which manual axes each output of a shard_map body may vary over (JAX's check_vma
-    types, inferred from the jaxpr): inputs vary over the axes their spec names;
-    psum/pmax/pmin make a value invariant over their axes; axis_index varies."""
-    from .lax import parallel as par
-
-    env: dict[Any, frozenset] = {}
-
-    def read(v):
-        return frozenset() if type(v) is core.Literal else env.get(v, frozenset())
-
-    for v, m in zip(jaxpr.invars, in_vma):
-        env[v] = m
-    reducers = (par.psum_p, par.pmax_p, par.pmin_p)
-    for eqn in jaxpr.eqns:
-        ins = frozenset().union(*map(read, eqn.invars)) if eqn.invars else frozenset()
-        p, params = eqn.primitive, eqn.params
-        if p in reducers and params["axis_index_groups"] is None:
-            outs = [ins - set(params["axes"])]
-        elif p is par.axis_index_p:
-            outs = [frozenset([params["axis_name"]])]
-        elif p is par.pvary_p:
-            outs = [ins | set(params["axes"])]
-        elif p in (par.all_gather_p, par.reduce_scatter_p, par.all_to_all_p, par.ppermute_p):
-            outs = [ins | set(params["axis_name"])]
-        elif isinstance(params.get("jaxpr"), ClosedJaxpr) and len(
-            params["jaxpr"].jaxpr.invars
-        ) == len(eqn.invars):
-            outs = _varying_axes(params["jaxpr"].jaxpr, [read(v) for v in eqn.invars])
-        else:
-            outs = [ins] * len(eqn.outvars)
-        for v, m in zip(eqn.outvars, outs):
-            env[v] = m
-    return [read(v) for v in jaxpr.outvars]
-
-
-def _check_out_replication(f, mesh, manual, jaxpr, in_specs, out_specs) -> None:
-    in_vma = [frozenset(_spec_names(s)) for s in in_specs]
-    out_vma = _varying_axes(jaxpr.jaxpr, in_vma)
-    for spec, varying in zip(out_specs, out_vma):
+def _check_out_vma(f, mesh, manual, out_vmas: Sequence[frozenset], out_specs) -> None:
+    """JAX's check_vma: an out_spec may leave out a manual mesh axis (claim the output is
+    the same on every member along it) only where the output's type is invariant over
+    that axis."""
+    for spec, varying in zip(out_specs, out_vmas):
         unmentioned = [a for a in mesh.axis_names if a in manual and a not in _spec_names(spec)]
         bad = [a for a in unmentioned if a in varying]
         if not bad:
@@ -172,7 +137,7 @@ def _check_out_replication(f, mesh, manual, jaxpr, in_specs, out_specs) -> None:
                 f"out_specs is {spec} which implies that the corresponding output value is "
                 f"only varying across mesh axes {{{','.join(map(str, _spec_names(spec)))}}} "
                 f"and not {{{','.join(map(str, bad))}}}, but it was inferred to be possibly "
-                f"varying over {{{','.join(map(str, sorted(varying, key=str)))}}}"
+                f"varying over {{{','.join(map(str, core.order_axes(varying)))}}}"
             )
         else:
             detail = (
@@ -240,8 +205,8 @@ def shard_map(
             f"shard_map requires a callable for its first argument, but got {f} of type {type(f)}."
         )
 
-    def prepare(args):
-        """(inputs, shard_map_p's params, output tree) for a call on ``args``."""
+    def resolve(args):
+        """The mesh, its manual axes and the arguments with their specs, checked."""
         the_mesh, manual = _mesh_and_axes(mesh, axis_names)
         explicit = _all_explicit(the_mesh, manual)
         if in_specs is Infer and not explicit:
@@ -271,9 +236,18 @@ def shard_map(
         avals = [core.get_aval(x) for x in flat]
         _check_rank("in", f, specs_flat, avals)
         _check_divisible(f, the_mesh, specs_flat, avals)
+        return the_mesh, manual, all_flat, in_tree, all_specs, flat, specs_flat, avals
+
+    def prepare(resolved):
+        """(inputs, shard_map_p's params, output tree): the body traced on one block."""
+        the_mesh, manual, all_flat, in_tree, all_specs, flat, specs_flat, avals = resolved
         sizes = dict(the_mesh.shape)
         block_avals = [  # (a block's type carries no sharding: its axes are Manual)
-            a.update(shape=_block_shape(a.shape, s, sizes), sharding=None)
+            a.update(
+                shape=_block_shape(a.shape, s, sizes),
+                vma=frozenset(_spec_names(s)) if check_vma else frozenset(),
+                sharding=None,
+            )
             for a, s in zip(avals, specs_flat)
         ]
         out_info: dict[str, Any] = {}
@@ -284,8 +258,12 @@ def shard_map(
             outs = f(*tree_util.tree_unflatten(in_tree, leaves))
             out_flat, out_tree = tree_util.tree_flatten(outs)
             out_info["tree"] = out_tree
-            out_info["specs"] = _broadcast_specs("out", out_specs, outs)
+            out_info["specs"] = specs = _broadcast_specs("out", out_specs, outs)
+            if check_vma:
+                out_flat = [par.vary_to_spec(x, sp) for x, sp in zip(out_flat, specs)]
             return out_flat
+
+        from .lax import parallel as par
 
         frames = [(a, sizes[a]) for a in the_mesh.axis_names if a in manual]
         outer = _tracing.mesh
@@ -296,14 +274,17 @@ def shard_map(
             )
         _tracing.mesh = the_mesh
         try:
-            with batching.extend_axis_env(frames):
+            with (
+                batching.extend_axis_env(frames),
+                par.manual_axes_context(manual, check_vma, the_mesh.axis_names),
+            ):
                 jaxpr = trace_to_jaxpr(body, block_avals, f"shmap_body({_fun_name(f)})")
         finally:
             _tracing.mesh = outer
         outs_specs = tuple(out_info["specs"])
         _check_rank("out", f, outs_specs, jaxpr.out_avals)
         if check_vma:
-            _check_out_replication(f, the_mesh, manual, jaxpr, specs_flat, outs_specs)
+            _check_out_vma(f, the_mesh, manual, [a.vma for a in jaxpr.out_avals], outs_specs)
         jaxpr, consts = convert_constvars_to_invars(jaxpr)
         params = dict(
             jaxpr=jaxpr,
@@ -312,17 +293,37 @@ def shard_map(
             out_specs=outs_specs,
             manual_axes=tuple(a for a in the_mesh.axis_names if a in manual),
             check_vma=check_vma,
+            mesh_from_context=mesh is None,  # then the jaxpr shows its abstract mesh, as JAX
         )
         return list(consts) + flat, params, out_info["tree"]
 
     def wrapped(*args):
-        ins, params, out_tree = prepare(args)
+        resolved = resolve(args)
+        the_mesh, manual, all_flat, in_tree, all_specs = resolved[:5]
+        if _runs_eagerly(the_mesh, all_flat):
+            from .shard_map_eager import run_eagerly
+
+            return run_eagerly(
+                f, the_mesh, manual, check_vma, all_flat, in_tree, all_specs, out_specs
+            )
+        ins, params, out_tree = prepare(resolved)
         return tree_util.tree_unflatten(out_tree, shard_map_p.bind(*ins, **params))
 
     # (its program: jit(shard_map(...)).lower(*args), partitioned over the mesh as JAX's)
     wrapped.__name__ = _fun_name(f)
     wrapped.__wrapped__ = f  # type: ignore[attr-defined]
     return wrapped
+
+
+def _runs_eagerly(mesh: Any, args: Sequence[Any]) -> bool:
+    """A shard_map called outside any transformation, on a mesh of devices, runs its
+    body eagerly (as JAX does); under jit, grad, vmap, ... it is traced."""
+    return (
+        type(core.current_trace()) is core.EvalTrace
+        and isinstance(mesh, Mesh)
+        and _tracing.mesh is None
+        and not any(core.is_tracer(x) for x in args)
+    )
 
 
 def smap(
@@ -482,6 +483,8 @@ class _Shown:
 
 def _pp_shard_map(p: dict) -> dict:
     mesh = p["mesh"]
+    if p.get("mesh_from_context"):
+        mesh = getattr(mesh, "abstract_mesh", mesh)
     short = getattr(mesh, "_short_repr", None)
     axes = ", ".join(repr(a) for a in p["manual_axes"])
     return {
@@ -498,10 +501,11 @@ shard_map_p.pp_params = _pp_shard_map
 
 
 @shard_map_p.def_abstract_eval
-def _shard_map_abstract_eval(*avals, jaxpr, mesh, in_specs, out_specs, manual_axes, check_vma):
+def _shard_map_abstract_eval(*avals, jaxpr, mesh, in_specs, out_specs, **params):
     sizes = dict(mesh.shape)
     return [
-        a.update(shape=_global_shape(a.shape, s, sizes)) for a, s in zip(jaxpr.out_avals, out_specs)
+        a.update(shape=_global_shape(a.shape, s, sizes), vma=frozenset())
+        for a, s in zip(jaxpr.out_avals, out_specs)
     ]
 
 
@@ -583,7 +587,9 @@ def _program(params: dict) -> ClosedJaxpr:
             a.update(shape=_global_shape(a.shape, s, sizes))
             for a, s in zip(params["jaxpr"].in_avals, params["in_specs"])
         ]
-        body_params = {k: v for k, v in params.items() if k != "check_vma"}
+        body_params = {
+            k: v for k, v in params.items() if k not in ("check_vma", "mesh_from_context")
+        }
         closed = trace_to_jaxpr(
             lambda *xs: _run_body(xs, **body_params),
             in_avals,
@@ -638,7 +644,7 @@ def _per_value(specs, avals) -> ir.Attribute:
     return ir.Attribute.parse(f"#sdy.sharding_per_value<[{items}]>")
 
 
-def _manual_computation(ctx, args, *, jaxpr, mesh, in_specs, out_specs, manual_axes, check_vma):
+def _manual_computation(ctx, args, *, jaxpr, mesh, in_specs, out_specs, manual_axes, **_):
     """``sdy.manual_computation``: XLA splits the arguments as in_specs say, runs the body
     on each device's blocks (collectives across devices) and puts the results together
     as out_specs say, as JAX 0.10.2 lowers shard_map with Shardy."""

@@ -8,7 +8,9 @@ known shard_map stacked over every manual axis (one block per member)."""
 
 from __future__ import annotations
 
+import contextlib
 import math
+from collections.abc import Iterator
 from typing import Any
 
 from . import core, dtypes
@@ -27,8 +29,7 @@ from .sharding import P
 
 def _shard_map_jvp(primals, tangents, *, jaxpr, in_specs, out_specs, **params):
     nonzeros = tuple(type(t) is not Zero for t in tangents)
-    frames = _frames(params)
-    with batching.extend_axis_env(frames):
+    with _in_body(params):
         new, out_nz = jt.jvp_jaxpr(jaxpr, nonzeros, (False,) * len(jaxpr.out_avals))
     new, consts = convert_constvars_to_invars(new)
     tans = [t for t in tangents if type(t) is not Zero]
@@ -56,6 +57,20 @@ def _frames(params: dict) -> list[tuple[Any, int]]:
     return [(a, sizes[a]) for a in params["manual_axes"]]
 
 
+@contextlib.contextmanager
+def _in_body(params: dict) -> Iterator[None]:
+    """While a shard_map body is transformed: its named axes bound, and its values typed
+    with the axes they vary over when it is check_vma."""
+    from .lax import parallel as par
+
+    manual = frozenset(params["manual_axes"])
+    with (
+        batching.extend_axis_env(_frames(params)),
+        par.manual_axes_context(manual, params["check_vma"], params["mesh"].axis_names),
+    ):
+        yield
+
+
 shard_map_p.def_jvp(_shard_map_jvp)
 
 
@@ -68,7 +83,7 @@ def _shard_map_partial_eval(trace, args, unknowns, params):
     jaxpr, in_specs, out_specs = params["jaxpr"], params["in_specs"], params["out_specs"]
     manual = params["manual_axes"]
     rest = {k: v for k, v in params.items() if k not in ("jaxpr", "in_specs", "out_specs")}
-    with batching.extend_axis_env(_frames(params)):
+    with _in_body(params):
         known_j, unknown_j, out_unknowns, nres = pe.partial_eval_jaxpr(jaxpr, unknowns)
         known_j, kconsts = convert_constvars_to_invars(known_j)
         known_j = _stack_residuals(known_j, nres)
@@ -88,7 +103,7 @@ def _shard_map_partial_eval(trace, args, unknowns, params):
         )
     n_known = len(known_outs) - nres
     known_vals, residuals = known_outs[:n_known], known_outs[n_known:]
-    with batching.extend_axis_env(_frames(params)):
+    with _in_body(params):
         unknown_j = _unstack_residuals(unknown_j, nres)
     ins = [trace.instantiate_const(r) for r in residuals]
     ins += [trace.instantiate_const(x) for x, u in zip(args, unknowns) if u]
@@ -149,7 +164,11 @@ def _shard_map_transpose(cts, *args, jaxpr, in_specs, out_specs, **params):
     def unmentioned(spec):
         return tuple(a for a in manual if a not in _spec_names(spec))
 
-    with batching.extend_axis_env(_frames(params)):
+    # pmap-style (check_vma=False): an output replicated over an axis gets each member's
+    # share of its cotangent, and an input replicated over one the sum of its members'.
+    # With varying types (check_vma=True) the body's pvary/psum transposes do that.
+    pmap_style = not params["check_vma"]
+    with _in_body(params):
         tj = jt.transpose_jaxpr(jaxpr, linear)
         n_nl = len(tj.in_avals) - len(cts)
 
@@ -157,14 +176,14 @@ def _shard_map_transpose(cts, *args, jaxpr, in_specs, out_specs, **params):
             nonlin, out_cts = xs[:n_nl], list(xs[n_nl:])
             scaled = []
             for c, s in zip(out_cts, ct_specs):
-                n = math.prod(sizes[a] for a in unmentioned(s))
+                n = math.prod(sizes[a] for a in unmentioned(s)) if pmap_style else 1
                 scaled.append(c / n if n != 1 and core.get_aval(c).dtype.kind in "fc" else c)
             outs = core.eval_jaxpr(tj.jaxpr, tj.consts, *nonlin, *scaled)
             lin_specs = [s for s, lin in zip(in_specs, linear) if lin]
             return [
                 par.psum_p.bind(o, axes=unmentioned(s), axis_index_groups=None)
-                if unmentioned(s) and core.get_aval(o).dtype != dtypes.float0
-                else o
+                if pmap_style and unmentioned(s) and core.get_aval(o).dtype != dtypes.float0
+                else par.vary_to_spec(o, s)
                 for o, s in zip(outs, lin_specs)
             ]
 
@@ -197,7 +216,7 @@ def _shard_map_batch(size, vals, dims, *, jaxpr, in_specs, out_specs, **params):
         batching.move_batch_axis(size, d, 0, v) if d is not None else v for v, d in zip(vals, dims)
     ]
     in_dims = tuple(0 if d is not None else None for d in dims)
-    with batching.extend_axis_env(_frames(params)):
+    with _in_body(params):
         new, out_b = jt.batch_jaxpr(jaxpr, size, in_dims, (False,) * len(jaxpr.out_avals))
     new, consts = convert_constvars_to_invars(new)
     new_in = tuple(P(None, *s) if d is not None else s for s, d in zip(in_specs, in_dims))

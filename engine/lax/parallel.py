@@ -14,7 +14,10 @@ ppermute to the inverse permutation, all_to_all to the swapped all_to_all.
 
 from __future__ import annotations
 
+import contextlib
 import math
+import threading
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -54,6 +57,7 @@ __all__ = [
     "pbroadcast_p",
     "axis_index_p",
     "pvary_p",
+    "psum_invariant_p",
 ]
 
 
@@ -193,15 +197,95 @@ def _take_along(x: Any, indices: np.ndarray, axis: int) -> Any:
     return parts[0] if len(parts) == 1 else concatenate(parts, axis)
 
 
+# ---------------------------------------------------------------------------- varying axes
+#
+# Inside a shard_map body traced with check_vma=True every value's type names the manual
+# mesh axes it may vary over (``aval.vma``, printed f32[3]{V:i}), as JAX 0.10.2's types
+# do. Collectives compute it themselves (psum makes a value invariant over its axes,
+# axis_index varies over its axis, pvary adds axes); every other primitive's result
+# varies over the union of its operands' axes, after core's bind has inserted pvary on
+# the operands that vary over fewer (JAX's implicit pcast).
+
+
+class _VmaContext(threading.local):
+    def __init__(self) -> None:
+        self.manual: frozenset = frozenset()  # the axes the enclosing shard_map made manual
+        self.check = False  # whether its body is typed with varying axes (check_vma)
+
+
+_vma = _VmaContext()
+
+
+@contextlib.contextmanager
+def manual_axes_context(
+    manual: frozenset, check_vma: bool, mesh_axis_names: Sequence[Any] = ()
+) -> Iterator[None]:
+    """While a shard_map body is traced or run: its manual axes, and whether values are
+    typed with the axes they vary over (then bind matches operands' varying axes)."""
+    prev = _vma.manual, _vma.check
+    _vma.manual, _vma.check = frozenset(manual), bool(check_vma)
+    if mesh_axis_names:
+        core.note_axis_order(mesh_axis_names)
+    core.vma_bodies += bool(check_vma)
+    try:
+        yield
+    finally:
+        core.vma_bodies -= bool(check_vma)
+        _vma.manual, _vma.check = prev
+
+
+def checking_vma() -> bool:
+    """Whether the code running now is a check_vma=True shard_map body."""
+    return _vma.check
+
+
+def _vma_of(x: Any) -> frozenset:
+    return core.get_aval(x).vma
+
+
+def _pvary_missing(x: Any, axes: Any) -> Any:
+    """x made varying over those of ``axes`` it does not vary over already."""
+    missing = set(axes) - _vma_of(x)
+    return pvary_p.bind(x, axes=core.order_axes(missing)) if missing else x
+
+
+def _match_vma(args: Sequence[Any]) -> Sequence[Any]:
+    """Operands made to vary over the same axes (JAX's implicit pcast to 'varying')."""
+    if not _vma.check:
+        return args
+    vmas = [_vma_of(x) for x in args]
+    union = frozenset().union(*vmas)
+    if all(v == union for v in vmas):
+        return args
+    return [_pvary_missing(x, union) for x in args]
+
+
+core.match_vma_hook = _match_vma
+
+
+def vary_to_spec(x: Any, spec: Any) -> Any:
+    """A shard_map output made varying over the mesh axes its out_spec names (JAX's
+    implicit pvary on outputs under check_vma)."""
+    from ..shard_map import _spec_names
+
+    return _pvary_missing(x, _spec_names(spec)) if core.is_tracer(x) else x
+
+
+def _collective_vma(x: Any, axes: Sequence[Any]) -> Any:
+    """A collective's operand made varying over its axes first (under check_vma)."""
+    return _pvary_missing(x, axes) if _vma.check and core.is_tracer(x) else x
+
+
 # ---------------------------------------------------------------------------- psum, pmax, pmin
 
 
 def _allreduce_abstract_eval(x: ShapedArray, *, axes, axis_index_groups) -> ShapedArray:
-    return x
+    return x.update(vma=x.vma - set(axes)) if x.vma else x
 
 
 def _make_allreduce(name: str, reduce_batch, if_unbatched) -> Primitive:
     prim = Primitive(name)
+    prim.computes_vma = True
     prim.def_abstract_eval(_allreduce_abstract_eval)
     prim.def_impl(_impl_outside(name))
 
@@ -228,12 +312,31 @@ psum_p = _make_allreduce("psum", reduce_sum, _scale)
 pmax_p = _make_allreduce("pmax", reduce_max, lambda x, size: x)
 pmin_p = _make_allreduce("pmin", reduce_min, lambda x, size: x)
 
+# psum of a varying value under check_vma: its transpose is pvary (psum's is psum)
+psum_invariant_p = Primitive("psum_invariant")
+psum_invariant_p.computes_vma = True
+psum_invariant_p.def_impl(_impl_outside("psum"))
+psum_invariant_p.def_abstract_eval(lambda x, *, axes: x.update(vma=x.vma - set(axes)))
+
+
+def _psum_invariant_rule(size, frame, vals, dims, *, axes):
+    (x,), (d,) = vals, dims
+    if frame not in axes:
+        return psum_invariant_p.bind(x, axes=axes), d
+    rest = tuple(a for a in axes if a != frame)
+    y = _scale(x, size) if d is None else reduce_sum(x, (d,))
+    return (psum_invariant_p.bind(y, axes=rest) if rest else y), None
+
+
+batching.collective_batchers[psum_invariant_p] = (_collective_axes("axes"), _psum_invariant_rule)
+
 
 def _psum_transpose(ct, x, *, axes, axis_index_groups):
     return [psum_p.bind(ct, axes=axes, axis_index_groups=axis_index_groups)]
 
 
 deflinear(psum_p, _psum_transpose)
+deflinear(psum_invariant_p, lambda ct, x, *, axes: [pvary_p.bind(ct, axes=axes)])
 
 
 def _reduce_leaves(x, axis_name, axis_index_groups, prim, api_name):
@@ -250,6 +353,14 @@ def _reduce_leaves(x, axis_name, axis_index_groups, prim, api_name):
         if prim is psum_p and not core.is_tracer(leaf):
             # a constant is the same on every member: the sum is a multiple of it
             return size * leaf
+        leaf = _collective_vma(leaf, axes)
+        if prim is psum_p and _vma.check:
+            if groups is not None:
+                raise NotImplementedError(
+                    "psum with axis_index_groups inside a check_vma=True shard_map; pass "
+                    "check_vma=False"
+                )
+            return psum_invariant_p.bind(leaf, axes=axes)
         return prim.bind(leaf, axes=axes, axis_index_groups=groups)
 
     return tree_util.tree_map(bind, x)
@@ -283,9 +394,24 @@ axis_index_p = Primitive("axis_index")
 axis_index_p.def_impl(_impl_outside("axis_index"))
 
 
+axis_index_p.computes_vma = True
+
+
+class _Unremembered(dict):
+    """A shape memo that keeps nothing: axis_index's type depends on the body it is in
+    (varying over its axis only in a check_vma one), not on its params alone."""
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        pass
+
+
+axis_index_p._shape_memo = _Unremembered()
+
+
 @axis_index_p.def_abstract_eval
 def _axis_index_abstract_eval(*, axis_name):
-    return ShapedArray((), np.int32)
+    varying = _vma.check and axis_name in _vma.manual
+    return ShapedArray((), np.int32, vma=frozenset([axis_name]) if varying else frozenset())
 
 
 def _axis_index_rule(size, frame, vals, dims, *, axis_name):
@@ -314,6 +440,7 @@ def axis_index(axis_name: Any) -> Any:
 ppermute_p = Primitive("ppermute")
 ppermute_p.def_impl(_impl_outside("ppermute"))
 ppermute_p.def_abstract_eval(lambda x, *, axis_name, perm: x)
+ppermute_p.computes_vma = True
 
 
 def _ppermute_rule(size, frame, vals, dims, *, axis_name, perm):
@@ -362,7 +489,9 @@ def ppermute(x: Any, axis_name: Any, perm: Any) -> Any:
     srcs, dsts = [s for s, _ in perm], [d for _, d in perm]
     if len(set(srcs)) != len(srcs) or len(set(dsts)) != len(dsts):
         raise ValueError(f"ppermute sources and destinations must be unique, got {given}.")
-    return tree_util.tree_map(lambda leaf: ppermute_p.bind(leaf, axis_name=axes, perm=perm), x)
+    return tree_util.tree_map(
+        lambda leaf: ppermute_p.bind(_collective_vma(leaf, axes), axis_name=axes, perm=perm), x
+    )
 
 
 def pshuffle(x: Any, axis_name: Any, perm: Any) -> Any:
@@ -377,6 +506,7 @@ def pshuffle(x: Any, axis_name: Any, perm: Any) -> Any:
 pbroadcast_p = Primitive("pbroadcast")
 pbroadcast_p.def_impl(_impl_outside("pbroadcast"))
 pbroadcast_p.def_abstract_eval(lambda x, *, axis_name, source: x)
+pbroadcast_p.computes_vma = True
 
 
 def _pbroadcast_rule(size, frame, vals, dims, *, axis_name, source):
@@ -409,13 +539,17 @@ def pbroadcast(x: Any, axis_name: Any, source: int) -> Any:
     axes = _as_axes(axis_name)
     _check_axis_names(axes, "pbroadcast")
     return tree_util.tree_map(
-        lambda leaf: pbroadcast_p.bind(leaf, axis_name=axes, source=int(source)), x
+        lambda leaf: pbroadcast_p.bind(
+            _collective_vma(leaf, axes), axis_name=axes, source=int(source)
+        ),
+        x,
     )
 
 
 # ---------------------------------------------------------------------------- all_gather
 
 all_gather_p = Primitive("all_gather")
+all_gather_p.computes_vma = True
 all_gather_p.def_impl(_impl_outside("all_gather"))
 
 
@@ -499,7 +633,7 @@ def all_gather(
         nd = core.get_aval(leaf).ndim
         dim = _canonical_axis(axis, nd if tiled else nd + 1, "all_gather")
         return all_gather_p.bind(
-            leaf,
+            _collective_vma(leaf, axes),
             all_gather_dimension=dim,
             axis_name=axes,
             axis_index_groups=groups,
@@ -513,6 +647,7 @@ def all_gather(
 # ---------------------------------------------------------------------------- psum_scatter
 
 reduce_scatter_p = Primitive("reduce_scatter")
+reduce_scatter_p.computes_vma = True
 reduce_scatter_p.def_impl(_impl_outside("psum_scatter"))
 
 
@@ -601,7 +736,7 @@ def psum_scatter(
     def bind(leaf):
         dim = _canonical_axis(scatter_dimension, core.get_aval(leaf).ndim, "psum_scatter")
         return reduce_scatter_p.bind(
-            leaf,
+            _collective_vma(leaf, axes),
             scatter_dimension=dim,
             axis_name=axes,
             axis_index_groups=groups,
@@ -616,6 +751,7 @@ def psum_scatter(
 
 
 all_to_all_p = Primitive("all_to_all")
+all_to_all_p.computes_vma = True
 all_to_all_p.def_impl(_impl_outside("all_to_all"))
 # The group size is a param (JAX reads it from the axis environment instead) so that the
 # shape rule depends on params and avals only; it is not printed, as JAX prints none.
@@ -728,7 +864,7 @@ def all_to_all(
                 leaf = expand_dims(leaf, (concat_axis,))
                 split_axis += 1
         out = all_to_all_p.bind(
-            leaf,
+            _collective_vma(leaf, axes),
             split_axis=split_axis,
             concat_axis=concat_axis,
             axis_name=axes,
@@ -751,7 +887,8 @@ def pswapaxes(x: Any, axis_name: Any, axis: int, *, axis_index_groups: Any = Non
 # ---------------------------------------------------------------------------- pcast / pvary
 
 pvary_p = Primitive("pvary")
-pvary_p.def_abstract_eval(lambda x, *, axes: x)
+pvary_p.computes_vma = True
+pvary_p.def_abstract_eval(lambda x, *, axes: x.update(vma=x.vma | set(axes)))
 
 
 def _pvary_impl(x, *, axes):
@@ -760,8 +897,9 @@ def _pvary_impl(x, *, axes):
 
 pvary_p.def_impl(_pvary_impl)
 # Values are the same on every member, so each member's copy is x itself; the
-# cotangent is summed by shard_map's transpose over the axes its input spec leaves out.
-deflinear(pvary_p, lambda ct, x, *, axes: [ct])
+# cotangent of an invariant value is the sum of every member's (pvary and psum transpose
+# to each other, as JAX's types have it).
+deflinear(pvary_p, lambda ct, x, *, axes: [psum_invariant_p.bind(ct, axes=axes)])
 
 
 def _pvary_rule(size, frame, vals, dims, *, axes):
@@ -778,7 +916,7 @@ _PCAST_TO = ("unreduced", "reduced", "varying")
 
 def pcast(x: Any, axis_name: Any, *, to: str) -> Any:
     """Change a value's type over named axes; only invariant -> ``to='varying'`` is
-    implemented (the engine tracks variance only when checking shard_map's out_specs)."""
+    implemented (reduced/unreduced types are not modelled)."""
     if isinstance(axis_name, (set, frozenset)):
         raise TypeError(f"axis_name={axis_name} must be a tuple or a str. Got {axis_name}")
     axes = _as_axes(axis_name)
@@ -789,7 +927,21 @@ def pcast(x: Any, axis_name: Any, *, to: str) -> Any:
     if to != "varying":
         raise NotImplementedError(f"pcast to={to!r} (reduced/unreduced types) is not implemented")
     _check_axis_names(axes, "pcast")
-    return tree_util.tree_map(lambda leaf: pvary_p.bind(leaf, axes=axes), x)
+    if not _vma.check and set(axes) <= _vma.manual:
+        return x  # a check_vma=False shard_map body has no varying types to cast
+    return tree_util.tree_map(lambda leaf: _pvary_leaf(leaf, axes), x)
+
+
+def _pvary_leaf(leaf: Any, axes: tuple[Any, ...]) -> Any:
+    already = set(axes) & _vma_of(leaf)
+    if already:
+        raise ValueError(
+            "pvary is a invariant->variant collective. This means that the axis names "
+            "mentioned in `axes` passed to `pvary` must not be present in "
+            f"`jax.typeof(inp).mat.varying`. Got axes={axes} and "
+            f"jax.typeof(inp)={core.get_aval(leaf)}"
+        )
+    return pvary_p.bind(leaf, axes=core.order_axes(axes))
 
 
 # the SPMD lowering rules (inside a shard_map lowered for its mesh) live beside these

@@ -29,6 +29,7 @@ from .parallel import (
     pmax_p,
     pmin_p,
     ppermute_p,
+    psum_invariant_p,
     psum_p,
     reduce_scatter_p,
 )
@@ -93,7 +94,7 @@ def _scalar_region(op: Any, dtype: Any, combine) -> None:
 
 
 def _combiner(prim: Primitive, dtype: Any):
-    if prim is psum_p or prim is reduce_scatter_p:
+    if prim in (psum_p, psum_invariant_p, reduce_scatter_p):
         return hlo.or_ if dtype == np.bool_ else hlo.add
     if prim is pmax_p:
         return hlo.or_ if dtype == np.bool_ else hlo.maximum
@@ -123,6 +124,11 @@ def _allreduce_lowering(prim: Primitive):
 
 for _prim in (psum_p, pmax_p, pmin_p):
     _allreduce_lowering(_prim)
+
+
+@psum_invariant_p.def_lowering
+def _psum_invariant_lowering(ctx, x, *, axes):
+    return _all_reduce(psum_invariant_p, x, ctx.avals_in[0], axes)
 
 
 def _axis_index_value(name: Any) -> Any:

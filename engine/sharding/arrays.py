@@ -308,8 +308,8 @@ class ShapedArrayWithSharding(core.ShapedArray):
     ``~float32[]`` for a weak type), with the mesh axes splitting each dimension over
     Explicit axes (``float32[8@x,4]``). Equal to the plain aval of the same type."""
 
-    def __init__(self, shape, dtype, weak_type=False, sharding=None):
-        super().__init__(shape, dtype, weak_type)
+    def __init__(self, shape, dtype, weak_type=False, sharding=None, vma=frozenset()):
+        super().__init__(shape, dtype, weak_type, vma=vma)
         self.sharding = sharding
 
     def __eq__(self, other) -> bool:
@@ -327,7 +327,7 @@ class ShapedArrayWithSharding(core.ShapedArray):
     def _text(self) -> str:
         sharding = self.sharding
         if not isinstance(sharding, NamedSharding):
-            return f"{self.dtype.name}[{','.join(map(str, self.shape))}]"
+            return f"{self.dtype.name}[{','.join(map(str, self.shape))}]{core.vma_suffix(self.vma)}"
         mesh = sharding.mesh
         explicit = {a for a, t in zip(mesh.axis_names, mesh.axis_types) if t.name == "Explicit"}
         entries = []
@@ -336,7 +336,8 @@ class ShapedArrayWithSharding(core.ShapedArray):
             entries.append(None if not axes else axes[0] if len(axes) == 1 else tuple(axes))
         shown = NamedSharding(mesh, PartitionSpec(*entries, unreduced=sharding.spec.unreduced))
         dims = core.sharded_dims_text(self.shape, shown)
-        return f"{self.dtype.name}[{dims}]{core.unreduced_suffix(shown)}"
+        vma = core.vma_suffix(self.vma)  # the manual axes it varies over (shard_map)
+        return f"{self.dtype.name}[{dims}]{vma}{core.unreduced_suffix(shown)}"
 
     def str_short(self, *args, **kwargs) -> str:
         return self._text()
@@ -368,7 +369,7 @@ def typeof(x: Any) -> core.ShapedArray:
         sharding = _type_sharding(x.sharding, x.ndim, context_abstract_mesh())
     if sharding is None:  # no sharding in the type: replicated over the mesh in context
         sharding = replicated_type(get_abstract_mesh(), len(a.shape))
-    return ShapedArrayWithSharding(a.shape, a.dtype, a.weak_type, sharding)
+    return ShapedArrayWithSharding(a.shape, a.dtype, a.weak_type, sharding, vma=a.vma)
 
 
 def _type_sharding(sharding: Any, ndim: int, context: AbstractMesh | None = None) -> Any:
