@@ -170,9 +170,7 @@ cy = jax.device_put(y, d[2])
 f = jax.jit(lambda a: a * 3)
 g = jax.jit(lambda a, b: a - b)
 def where(v):
-    # (not v.committed: the engine leaves an op's result on a committed operand's device
-    # uncommitted, JAX commits it; a known divergence, see the dispatch notes)
-    return (sorted(dv.id for dv in v.devices()), v.tolist())
+    return (sorted(dv.id for dv in v.devices()), v.committed, v.tolist())
 for _ in range(2):  # the second round runs from the caches
     print(where(cx * y), where(y * cx), where(x * y), where(-cx))
     print(where(f(cx)), where(f(x)), where(g(cx, y)), where(g(y, cx)))
