@@ -5,25 +5,12 @@ with a new shape (a recompile) updates the panel; a pane pops out into its own p
 beside it and stays linked; light and dark themes; Notebook 7. Screenshots go to the
 artifacts folder ($GLASSJAX_ARTIFACTS_DIR)."""
 
-import importlib.util
-import os
 import re
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
-import uuid
 
 import pytest
 
 import engine
 import engine.numpy as enp
-
-try:
-    import nbformat
-except ImportError:  # the lab_server fixture skips (or fails) and says why
-    nbformat = None
 
 SOURCES = [
     "%load_ext notebook_ext",
@@ -41,25 +28,12 @@ glassjax_probe(jnp.arange(4.0))
 ]
 PANES = ["Source", "jaxpr", "StableHLO", "HLO", "optimized HLO", "fusion graph", "executable"]
 
-KERNEL_IDLE_JS = """() => {
-  const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;
-  const k = w && w.sessionContext && w.sessionContext.session && w.sessionContext.session.kernel;
-  return !!k && k.status === 'idle' && k.connectionStatus === 'connected';
-}"""
 VISIBILITY_JS = """e => {
   const s = getComputedStyle(e), r = e.getBoundingClientRect();
   return {display: s.display, visibility: s.visibility, opacity: Number(s.opacity),
           x: r.x, y: r.y, w: r.width, h: r.height};
 }"""
 EXPLORER = ".lm-DockPanel .glassjax-ExplorerPanel"
-NOTEBOOK7_DIRS = {
-    "JUPYTER_CONFIG_DIR": "config",
-    "JUPYTER_RUNTIME_DIR": "runtime",
-    "JUPYTER_DATA_DIR": "data",
-    "JUPYTERLAB_SETTINGS_DIR": "settings",
-    "JUPYTERLAB_WORKSPACES_DIR": "workspaces",
-    "IPYTHONDIR": "ipython",
-}
 
 
 def probe(x):  # SOURCES' function, for the expected texts
@@ -89,35 +63,6 @@ def luminance(locator):
     return (0.2126 * r + 0.7152 * g + 0.0722 * b) / 255
 
 
-def set_theme(page, theme, light):
-    page.evaluate(
-        f"window.jupyterapp.commands.execute('apputils:change-theme', {{theme: '{theme}'}})"
-    )
-    page.wait_for_function(f"document.body.dataset.jpThemeLight === '{str(light).lower()}'")
-    page.wait_for_selector("#jupyterlab-splash", state="detached")
-
-
-def run_cell(page, index, prompt_count):
-    """Runs the notebook's cell ``index`` (the notebook tab must be current)."""
-    page.wait_for_function(KERNEL_IDLE_JS, timeout=60_000)
-    page.evaluate(
-        """(i) => { const nb = window.jupyterapp.shell.currentWidget.content;
-                     nb.activeCellIndex = i;
-                     return window.jupyterapp.commands.execute('notebook:run-cell'); }""",
-        index,
-    )
-    page.wait_for_function(
-        """([i, n]) => {
-          const p = document.querySelectorAll('.jp-CodeCell .jp-InputArea-prompt')[i];
-          return p && p.textContent.includes('[' + n + ']');
-        }""",
-        arg=[index, prompt_count],
-        timeout=90_000,
-    )
-    outputs = page.locator(".jp-OutputArea-output").all_inner_texts()
-    assert not [t for t in outputs if "Traceback" in t], outputs
-
-
 def pane_labels(explorer):
     return explorer.evaluate(
         "e => [...e.querySelectorAll('.gjx-explorer .gj-panes > .gj-pane')]"
@@ -125,16 +70,11 @@ def pane_labels(explorer):
     )
 
 
-def test_main_area_explorer_opens_updates_and_pops_out(lab_server, page, artifacts):
-    nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell(s) for s in SOURCES]
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "python3", "language": "python"}
-    nbformat.write(nb, str(lab_server.root / "explorer.ipynb"))
-    page.goto(lab_server.page_url("explorer.ipynb"))
-    page.wait_for_selector(".jp-NotebookPanel .jp-Notebook .jp-Cell", timeout=60_000)
-    assert page.evaluate("window.jupyterapp.isPluginActivated('glassjax:inspector')")
-    run_cell(page, 0, 1)
-    run_cell(page, 1, 2)
+def test_main_area_explorer_opens_updates_and_pops_out(lab_server, page, artifacts, jupyter_ui):
+    jupyter_ui.write_notebook(lab_server.root, "explorer.ipynb", SOURCES)
+    jupyter_ui.open_notebook(page, lab_server, "explorer.ipynb")
+    jupyter_ui.run_cell(page, 0, 1)
+    jupyter_ui.run_cell(page, 1, 2)
 
     # the sidebar lists the function; a click opens the explorer in the main area
     page.click(".jp-SideBar.jp-mod-left .lm-TabBar-tab[data-id='glassjax-inspector']")
@@ -183,7 +123,7 @@ def test_main_area_explorer_opens_updates_and_pops_out(lab_server, page, artifac
 
     # a new shape recompiles: the panel (still open) follows without a click
     page.click(".lm-DockPanel-tabBar .lm-TabBar-tab:has-text('explorer.ipynb')")
-    run_cell(page, 2, 3)
+    jupyter_ui.run_cell(page, 2, 3)
     page.click(".lm-DockPanel-tabBar .lm-TabBar-tab:has-text('glassjax_probe')")
     explorer = page.locator(f"{EXPLORER}[data-state='ready'][data-signature='(f32[6])']")
     explorer.wait_for(state="visible", timeout=120_000)
@@ -240,7 +180,7 @@ def test_main_area_explorer_opens_updates_and_pops_out(lab_server, page, artifac
 
     # dark theme: the explorer, its panes and the popped-out pane follow
     assert luminance(explorer) > 0.8 and luminance(popout) > 0.8
-    set_theme(page, "JupyterLab Dark", light=False)
+    jupyter_ui.set_theme(page, "JupyterLab Dark", light=False)
     try:
         assert luminance(explorer) < 0.3
         assert luminance(explorer.locator(".gj-root").first) < 0.3
@@ -251,7 +191,7 @@ def test_main_area_explorer_opens_updates_and_pops_out(lab_server, page, artifac
         explorer.locator(".gj-pane[aria-label='fusion graph']").scroll_into_view_if_needed()
         artifacts(page, "explorer-dark")
     finally:
-        set_theme(page, "JupyterLab Light", light=True)
+        jupyter_ui.set_theme(page, "JupyterLab Light", light=True)
 
     # closing the pop-out brings the pane back into the explorer
     page.locator(
@@ -267,71 +207,20 @@ def test_main_area_explorer_opens_updates_and_pops_out(lab_server, page, artifac
 
 
 @pytest.fixture(scope="module")
-def notebook7(browser_requirements, lab_server, tmp_path_factory):
-    """`jupyter notebook` (Notebook 7), with its own dirs, on a free port."""
-    if importlib.util.find_spec("notebook") is None:
-        pytest.skip("the Notebook 7 test needs the Python package notebook")
-    home = tmp_path_factory.mktemp("notebook7-explorer")
-    root = home / "root"
-    root.mkdir()
-    env = dict(
-        os.environ,
-        **{k: str(home / d) for k, d in NOTEBOOK7_DIRS.items()},
-        PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""),
-    )
-    env.pop("JUPYTER_PATH", None)
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    token = uuid.uuid4().hex
-    cmd = [sys.executable, "-m", "notebook", "--no-browser", f"--port={port}"]
-    cmd += ["--ServerApp.ip=127.0.0.1", "--ServerApp.port_retries=0", "--allow-root"]
-    cmd += [f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}"]
-    cmd += ["--JupyterNotebookApp.expose_app_in_browser=True"]
-    log_path = home / "server.log"
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(cmd, env=env, cwd=root, stdout=log, stderr=subprocess.STDOUT)
-    server = type(lab_server)(f"http://127.0.0.1:{port}", token, root, log_path)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert proc.poll() is None, f"jupyter notebook exited:\n{server.log()}"
-            try:
-                url = f"{server.url}/api/status?token={token}"
-                with urllib.request.urlopen(url, timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            assert time.monotonic() < deadline, f"no answer in 60 s:\n{server.log()}"
-            time.sleep(0.2)
-        yield server
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
+def notebook7(notebook7_server):
+    """`jupyter notebook` (Notebook 7): conftest's ``notebook7_server``."""
+    return notebook7_server
 
 
-def test_explorer_in_notebook7(notebook7, browser, artifacts):
+def test_explorer_in_notebook7(notebook7, browser, artifacts, jupyter_ui):
     """Notebook 7's main area holds the notebook alone: the explorer opens in the area
     below it, and a popped-out pane beside it as another tab there."""
-    nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell(s) for s in SOURCES[:2]]
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "python3", "language": "python"}
-    nbformat.write(nb, str(notebook7.root / "nb7.ipynb"))
-    context = browser.new_context(viewport={"width": 1400, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(30_000)
-    errors = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    try:
-        page.goto(f"{notebook7.url}/notebooks/nb7.ipynb?token={notebook7.token}")
-        page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
-        run_cell(page, 0, 1)
-        run_cell(page, 1, 2)
+    jupyter_ui.write_notebook(notebook7.root, "nb7.ipynb", SOURCES[:2])
+    # Notebook 7's own error on every page load
+    with jupyter_ui.new_page(browser, known_errors=("reading 'schema'",)) as page:
+        jupyter_ui.open_notebook(page, notebook7, "nb7.ipynb")
+        jupyter_ui.run_cell(page, 0, 1)
+        jupyter_ui.run_cell(page, 1, 2)
         page.evaluate("window.jupyterapp.shell.activateById('glassjax-inspector')")
         page.locator("#glassjax-inspector .glassjax-fn[data-name='glassjax_probe']").click()
         explorer = page.locator(".glassjax-ExplorerPanel[data-state='ready']")
@@ -344,10 +233,6 @@ def test_explorer_in_notebook7(notebook7, browser, artifacts):
         popout.wait_for(state="visible")
         assert_visible(popout.locator(".gjx-graph-box svg"), "popped-out graph")
         artifacts(page, "notebook7")
-    finally:
-        context.close()
-    errors = [e for e in errors if "reading 'schema'" not in e]  # Notebook 7's own
-    assert not errors, f"uncaught errors in the page: {errors}"
 
 
 # ---------------------------------------------------------------- the kernel side (no browser)

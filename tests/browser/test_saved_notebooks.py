@@ -5,15 +5,8 @@ widget's static copy shows, at the step the user was on, and the steppers' recor
 steps can be stepped through (CSS only: nothing runs). While the live widget is on the
 page, its static copy is hidden (computed style)."""
 
-import contextlib
 import os
 import re
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
-import uuid
 
 import pytest
 
@@ -46,101 +39,9 @@ CELLS = [
     "notebook_ext.launcher(f, x, repeats=2, warmup=0)",
     "notebook_ext.session()",
 ]
-KERNEL_IDLE_JS = """() => {
-  const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;
-  const k = w && w.sessionContext && w.sessionContext.session && w.sessionContext.session.kernel;
-  return !!k && k.status === 'idle' && k.connectionStatus === 'connected';
-}"""
 VISIBLE_STEPS_JS = """(el) => [...el.querySelectorAll('.gj-deck-step')]
   .filter(s => getComputedStyle(s).display !== 'none')
   .map(s => s.dataset.track + ':' + s.dataset.step)"""
-
-
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@contextlib.contextmanager
-def jupyter_lab(home, root, extra=(), app="jupyterlab"):
-    """A `jupyter lab` on ``root`` whose config, data (the notebook-signing secret and
-    database) and settings live under ``home``, so a second server trusts what the
-    first one saved."""
-    env = dict(
-        os.environ,
-        JUPYTER_CONFIG_DIR=str(home / "config"),
-        JUPYTER_RUNTIME_DIR=str(home / "runtime"),
-        JUPYTER_DATA_DIR=str(home / "data"),
-        JUPYTERLAB_SETTINGS_DIR=str(home / "lab-settings"),
-        JUPYTERLAB_WORKSPACES_DIR=str(home / "workspaces"),
-        IPYTHONDIR=str(home / "ipython"),
-        PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""),
-    )
-    env.pop("JUPYTER_PATH", None)
-    quiet = home / "lab-settings/@jupyterlab/apputils-extension/notification.jupyterlab-settings"
-    quiet.parent.mkdir(parents=True, exist_ok=True)
-    quiet.write_text('{"fetchNews": "false", "checkForUpdates": false}')
-    port, token = _free_port(), uuid.uuid4().hex
-    cmd = [
-        sys.executable, "-m", app, "--no-browser", f"--port={port}",
-        "--ServerApp.ip=127.0.0.1", "--ServerApp.port_retries=0", "--allow-root",
-        f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
-        *(
-            ["--LabApp.news_url=None",
-             "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
-             "--LabApp.expose_app_in_browser=True"]
-            if app == "jupyterlab"
-            else ["--JupyterNotebookApp.expose_app_in_browser=True"]
-        ),
-        *extra,
-    ]  # fmt: skip
-    log_path = home / f"server-{port}.log"
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(cmd, env=env, cwd=root, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"jupyter lab exited:\n{log_path.read_text(errors='replace')}")
-            try:
-                with urllib.request.urlopen(f"{url}/api/status?token={token}", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"jupyter lab did not start:\n{log_path.read_text(errors='replace')}")
-            time.sleep(0.2)
-        if app == "jupyterlab":
-            yield lambda nb: f"{url}/lab/tree/{nb}?token={token}&reset"
-        else:
-            yield lambda nb: f"{url}/notebooks/{nb}?token={token}"
-    finally:
-        proc.terminate()  # SIGTERM also shuts its kernels down
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
-
-
-def run_all(page, n):
-    page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
-    page.wait_for_function(KERNEL_IDLE_JS, timeout=60_000)
-    page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
-    page.wait_for_function(
-        """(n) => {
-          if (document.querySelector('.jp-OutputArea-output[data-mime-type*="error"]')) return true;
-          const p = [...document.querySelectorAll('.jp-CodeCell .jp-InputArea-prompt')];
-          return p.length >= n && p.slice(0, n).every(e => /\\[\\d+\\]/.test(e.textContent));
-        }""",
-        arg=n,
-        timeout=120_000,
-    )
-    errors = page.locator('.jp-OutputArea-output[data-mime-type*="error"]').all_inner_texts()
-    assert not errors, errors
 
 
 def static_copy(cell):
@@ -158,25 +59,6 @@ def shots_dir():
     return path
 
 
-def open_without_kernel(page, url):
-    """Opens the notebook; the kernel it names is not allowed: choose no kernel."""
-    page.goto(url)
-    dialog = page.locator(".jp-Dialog")
-    with contextlib.suppress(Exception):
-        dialog.wait_for(state="visible", timeout=15_000)
-    if dialog.count():
-        no_kernel = dialog.locator("button:has-text('No Kernel')")
-        if no_kernel.count():
-            no_kernel.first.click()
-        else:
-            dialog.locator("button.jp-mod-reject").first.click()
-        dialog.wait_for(state="detached")
-    page.wait_for_selector(".jp-Notebook .jp-Cell")
-    assert page.evaluate(
-        "() => !(window.jupyterapp.shell.currentWidget.sessionContext.session || {}).kernel"
-    )
-
-
 def check_trace_deck(cell):
     """The trace stepper's copy opens at the saved step 3 and steps with no kernel."""
     deck = static_copy(cell).locator(".gj-deck")
@@ -190,7 +72,7 @@ def check_trace_deck(cell):
 
 
 @pytest.fixture(scope="module")
-def saved_lesson(browser_requirements, browser, tmp_path_factory):
+def saved_lesson(browser_requirements, browser, tmp_path_factory, jupyter_ui):
     """The lesson run and stepped in JupyterLab, then saved: (home, root) of that server."""
     from playwright.sync_api import expect
 
@@ -198,23 +80,16 @@ def saved_lesson(browser_requirements, browser, tmp_path_factory):
     home, root = base / "home", base / "root"
     root.mkdir(parents=True)
     shots = shots_dir()
-    nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell(s) for s in CELLS]
-    nb.metadata["kernelspec"] = {
-        "name": "python3",
-        "display_name": "Python 3",
-        "language": "python",
-    }
-    nbformat.write(nb, str(root / "lesson.ipynb"))
+    jupyter_ui.write_notebook(root, "lesson.ipynb", CELLS, display_name="Python 3")
 
     # -- live: run, step, save
-    with jupyter_lab(home, root) as url:
+    with jupyter_ui.server(home, root) as server:
         ctx = browser.new_context(viewport={"width": 1400, "height": 1800})
         page = ctx.new_page()
         page.set_default_timeout(60_000)
-        page.goto(url("lesson.ipynb"))
+        jupyter_ui.open_notebook(page, server, "lesson.ipynb")
         try:
-            run_all(page, len(CELLS))
+            jupyter_ui.run_all_cells(page, len(CELLS))
         except Exception:
             page.screenshot(path=os.path.join(shots, "00-run-failed.png"), full_page=True)
             raise
@@ -285,24 +160,19 @@ def saved_lesson(browser_requirements, browser, tmp_path_factory):
 NO_KERNEL = ["--KernelSpecManager.allowed_kernelspecs=glassjax-none"]
 
 
-def test_saved_notebook_steps_without_a_kernel(saved_lesson, browser):
+def test_saved_notebook_steps_without_a_kernel(saved_lesson, browser, jupyter_ui):
     home, root = saved_lesson
     shots = shots_dir()
-    with jupyter_lab(home, root, NO_KERNEL) as url:
+    with jupyter_ui.server(home, root, extra=NO_KERNEL) as server:
         for theme, light in (("JupyterLab Light", True), ("JupyterLab Dark", False)):
             ctx = browser.new_context(viewport={"width": 1400, "height": 1800})
             page = ctx.new_page()
             page.set_default_timeout(60_000)
             errors = []
             page.on("pageerror", lambda e: errors.append(str(e)))
-            open_without_kernel(page, url("lesson.ipynb"))
+            jupyter_ui.open_without_kernel(page, server.page_url("lesson.ipynb"))
             if not light:
-                page.evaluate(
-                    "window.jupyterapp.commands.execute('apputils:change-theme', "
-                    f"{{theme: '{theme}'}})"
-                )
-                page.wait_for_function("document.body.dataset.jpThemeLight === 'false'")
-                page.wait_for_selector("#jupyterlab-splash", state="detached")
+                jupyter_ui.set_theme(page, theme, light)
             cells = page.locator(".jp-NotebookPanel:visible .jp-CodeCell")
             trace, grad, passes, explorer, launch, session = (cells.nth(i) for i in range(1, 7))
             for cell in (trace, grad, passes, explorer, launch, session):
@@ -349,14 +219,14 @@ def test_saved_notebook_steps_without_a_kernel(saved_lesson, browser):
             ctx.close()
 
 
-def test_saved_notebook_in_notebook7_without_a_kernel(saved_lesson, browser):
+def test_saved_notebook_in_notebook7_without_a_kernel(saved_lesson, browser, jupyter_ui):
     pytest.importorskip("notebook", reason="the Notebook 7 check needs `pip install notebook`")
     home, root = saved_lesson
-    with jupyter_lab(home, root, NO_KERNEL, app="notebook") as url:
+    with jupyter_ui.server(home, root, app="notebook", extra=NO_KERNEL) as server:
         ctx = browser.new_context(viewport={"width": 1400, "height": 1800})
         page = ctx.new_page()
         page.set_default_timeout(60_000)
-        open_without_kernel(page, url("lesson.ipynb"))
+        jupyter_ui.open_without_kernel(page, server.page_url("lesson.ipynb"))
         cells = page.locator(".jp-CodeCell")
         for i in range(1, len(CELLS)):
             static_copy(cells.nth(i)).wait_for(state="visible")
@@ -391,7 +261,7 @@ def test_nbconvert_export_steps_without_a_kernel(saved_lesson, browser, tmp_path
     ctx.close()
 
 
-def test_untrusted_copy_is_sanitized_and_shows_every_step(saved_lesson, browser):
+def test_untrusted_copy_is_sanitized_and_shows_every_step(saved_lesson, browser, jupyter_ui):
     """The same notebook edited outside Jupyter (its signature no longer matches): the
     copies go through JupyterLab's sanitizer, which drops <style>; every recorded step
     then shows, one after another, and nothing from the copy runs."""
@@ -399,11 +269,11 @@ def test_untrusted_copy_is_sanitized_and_shows_every_step(saved_lesson, browser)
     nb = nbformat.read(str(root / "lesson.ipynb"), as_version=4)
     nb.cells.append(nbformat.v4.new_markdown_cell("edited elsewhere"))
     nbformat.write(nb, str(root / "untrusted.ipynb"))
-    with jupyter_lab(home, root, NO_KERNEL) as url:
+    with jupyter_ui.server(home, root, extra=NO_KERNEL) as server:
         ctx = browser.new_context(viewport={"width": 1400, "height": 1800})
         page = ctx.new_page()
         page.set_default_timeout(60_000)
-        open_without_kernel(page, url("untrusted.ipynb"))
+        jupyter_ui.open_without_kernel(page, server.page_url("untrusted.ipynb"))
         trace = page.locator(".jp-NotebookPanel:visible .jp-CodeCell").nth(1)
         copy = static_copy(trace)
         copy.wait_for(state="visible")

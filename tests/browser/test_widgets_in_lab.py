@@ -4,24 +4,11 @@ are run in a kernel and clicked through; each step's DOM is checked against real
 jaxpr. Also the steppers' static fallback (text/html of the current step), without a
 browser: what a saved notebook or an nbconvert export shows."""
 
-import importlib.util
-import os
 import re
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
-import uuid
 
 import pytest
 
 import engine.numpy as enp
-
-try:
-    import nbformat
-except ImportError:  # the lab_server fixture skips (or fails) and says why
-    nbformat = None
 
 FUNCTION_SRC = """\
 import engine as jax
@@ -38,11 +25,6 @@ x = jnp.arange(4.0)
 # the lines of FUNCTION_SRC each step of tracing f comes from, in order
 F_LINES = [(6, "y = jnp.sin(x)"), (7, "z = y * x"), (8, "return jnp.sum(z)")]
 
-KERNEL_IDLE_JS = """() => {
-  const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;
-  const k = w && w.sessionContext && w.sessionContext.session && w.sessionContext.session.kernel;
-  return !!k && k.status === 'idle' && k.connectionStatus === 'connected';
-}"""
 # Notebook 7.6 throws this on every page load, with or without our extension
 NOTEBOOK7_KNOWN_ERRORS = ("reading 'schema'",)
 
@@ -70,29 +52,6 @@ def oracle_jaxpr():
 
 def squash(s):
     return " ".join(s.split())
-
-
-def write_notebook(root, name, sources):
-    nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell(s) for s in sources]
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "python3", "language": "python"}
-    nbformat.write(nb, str(root / name))
-
-
-def run_all_cells(page, n_code_cells):
-    page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
-    page.wait_for_function(KERNEL_IDLE_JS, timeout=60_000)
-    page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
-    page.wait_for_function(
-        """(n) => {
-          const p = [...document.querySelectorAll('.jp-CodeCell .jp-InputArea-prompt')];
-          return p.length >= n && p.slice(0, n).every(e => /\\[\\d+\\]/.test(e.textContent));
-        }""",
-        arg=n_code_cells,
-        timeout=90_000,
-    )
-    outputs = page.locator(".jp-OutputArea-output").all_inner_texts()
-    assert not [t for t in outputs if "Traceback" in t], outputs
 
 
 def wait_text(locator, want, exact=True, timeout=30_000):
@@ -150,10 +109,10 @@ def check_trace_stepper(page, cell, artifacts, shot_prefix=""):
 # ---------------------------------------------------------------------------- JupyterLab
 
 
-def test_steppers_click_through_in_lab(lab_server, page, artifacts):
+def test_steppers_click_through_in_lab(lab_server, page, artifacts, jupyter_ui):
     from notebook_ext.fusion_stepper import FusionStepper
 
-    write_notebook(
+    jupyter_ui.write_notebook(
         lab_server.root,
         "steppers.ipynb",
         [
@@ -163,8 +122,8 @@ def test_steppers_click_through_in_lab(lab_server, page, artifacts):
             "notebook_ext.fusion_stepper(f, x)",
         ],
     )
-    page.goto(lab_server.page_url("steppers.ipynb"))
-    run_all_cells(page, 4)
+    jupyter_ui.open_notebook(page, lab_server, "steppers.ipynb")
+    jupyter_ui.run_all_cells(page, 4)
     page.set_viewport_size({"width": 1400, "height": 1800})  # whole outputs in shots
     cells = page.locator(".jp-NotebookPanel:visible .jp-CodeCell")
     artifacts(page, "notebook")
@@ -221,103 +180,25 @@ def test_steppers_click_through_in_lab(lab_server, page, artifacts):
     prev_button.click()
     wait_text(title, fusion.title)
     artifacts(page, "page-end")
-    page.wait_for_function(KERNEL_IDLE_JS)  # no widget update in flight when the page closes
+    jupyter_ui.wait_kernel_idle(page)  # no widget update in flight when the page closes
 
 
 # ---------------------------------------------------------------------------- Notebook 7
 
 
-@pytest.fixture(scope="module")
-def notebook7_server(browser_requirements, lab_server, tmp_path_factory):
-    """`jupyter notebook` (Notebook 7) started like conftest's lab_server."""
-    if importlib.util.find_spec("notebook") is None:
-        message = "the Notebook 7 test needs the Python package notebook (pip install notebook)"
-        if os.environ.get("GLASSJAX_REQUIRE_NOTEBOOK7") == "1":
-            pytest.fail(message)
-        pytest.skip(message)
-    home = tmp_path_factory.mktemp("notebook7")
-    root = home / "root"
-    root.mkdir()
-    env = dict(
-        os.environ,
-        JUPYTER_CONFIG_DIR=str(home / "config"),
-        JUPYTER_RUNTIME_DIR=str(home / "runtime"),
-        JUPYTER_DATA_DIR=str(home / "data"),
-        JUPYTERLAB_SETTINGS_DIR=str(home / "settings"),
-        JUPYTERLAB_WORKSPACES_DIR=str(home / "workspaces"),
-        IPYTHONDIR=str(home / "ipython"),
-        PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""),
-    )
-    env.pop("JUPYTER_PATH", None)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    token = uuid.uuid4().hex
-    cmd = [
-        sys.executable,
-        "-m",
-        "notebook",
-        "--no-browser",
-        f"--port={port}",
-        "--ServerApp.ip=127.0.0.1",
-        "--ServerApp.port_retries=0",
-        "--allow-root",
-        f"--IdentityProvider.token={token}",
-        f"--ServerApp.root_dir={root}",
-        "--JupyterNotebookApp.expose_app_in_browser=True",
-    ]
-    log_path = home / "server.log"
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(cmd, env=env, cwd=root, stdout=log, stderr=subprocess.STDOUT)
-    server = type(lab_server)(f"http://127.0.0.1:{port}", token, root, log_path)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"jupyter notebook exited with {proc.returncode}:\n{server.log()}")
-            try:
-                with urllib.request.urlopen(
-                    f"{server.url}/api/status?token={token}", timeout=2
-                ) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"jupyter notebook did not answer in 60 s:\n{server.log()}")
-            time.sleep(0.2)
-        yield server
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
-
-
-def test_trace_stepper_in_notebook7(notebook7_server, browser, artifacts):
+def test_trace_stepper_in_notebook7(notebook7_server, browser, artifacts, jupyter_ui):
     server = notebook7_server
-    write_notebook(
+    jupyter_ui.write_notebook(
         server.root,
         "nb7.ipynb",
         ["%load_ext notebook_ext", FUNCTION_SRC, "notebook_ext.trace_stepper(f, x)"],
     )
-    context = browser.new_context(viewport={"width": 1400, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(30_000)
-    errors = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    try:
-        page.goto(f"{server.url}/notebooks/nb7.ipynb?token={server.token}")
-        run_all_cells(page, 3)
+    with jupyter_ui.new_page(browser, known_errors=NOTEBOOK7_KNOWN_ERRORS) as page:
+        jupyter_ui.open_notebook(page, server, "nb7.ipynb")
+        jupyter_ui.run_all_cells(page, 3)
         check_trace_stepper(page, page.locator(".jp-CodeCell").nth(2), artifacts, "nb7-")
         artifacts(page, "nb7-page")
-        page.wait_for_function(KERNEL_IDLE_JS)
-    finally:
-        context.close()
-    errors = [e for e in errors if not any(k in e for k in NOTEBOOK7_KNOWN_ERRORS)]
-    assert not errors, f"uncaught errors in the page: {errors}"
+        jupyter_ui.wait_kernel_idle(page)
 
 
 # ---------------------------------------------------------------------------- static fallback
