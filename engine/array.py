@@ -99,7 +99,10 @@ class Array:
                 raise _deleted(self)
             if _tg.d2h:
                 _tg.check_device_to_host(self, explicit)
-            v = runtime.to_numpy(self._buf)
+            if self.aval.dtype == dtypes.float0:  # its buffer is bool: float0 has no data
+                v = np.zeros(self.aval.shape, dtypes.float0)
+            else:
+                v = runtime.to_numpy(self._buf)
             v.flags.writeable = False
             self._npy = v
         return v

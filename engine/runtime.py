@@ -469,6 +469,9 @@ def device_put(x, device, weak_type: bool = False, *, aval=None, copy: bool = Tr
     """
     if not isinstance(x, np.ndarray):
         x = np.asarray(x)
+    if x.dtype.kind == "V" and x.dtype.names:  # float0 (a tangent with no data): a bool
+        # buffer, as lowered (ml_dtypes' bfloat16, float8, int4 ... are kind "V" too)
+        x, aval = np.zeros(x.shape, np.bool_), None
     if aval is None:
         aval = _Aval(x.shape, x.dtype, weak_type)
     if type(device) is DeviceGroup:

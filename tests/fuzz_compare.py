@@ -336,23 +336,11 @@ def known_divergence(case: Case, problems: list[str]) -> str | None:
     return None
 
 
-# Engine bugs the fuzzer found that need more than a local fix; each is pinned by an
-# xfail test in tests/test_fuzz_differential.py. (regex every problem line matches, why)
-KNOWN_BUGS = (
-    (
-        r"Unknown NumPy dtype dtype\(\[\('float0'|dtype: engine bool, JAX \[\('float0'",
-        "a float0 value crossing a jit boundary (a jitted jvp or grad with an integer/bool "
-        "output): the engine sends it to the device; JAX lowers float0 as bool and hands "
-        "back host float0 arrays (needs result handlers for float0 outputs in runtime/jit)",
-    ),
-    (
-        r"engine raised ValueError: Reverse-mode differentiation does not work for "
-        r"lax.while_loop.*; JAX did not",
-        "grad of a function with a while_loop whose tangent reaches no output: the engine's "
-        "while partial-eval rule raises at once; JAX splits the loop (known primal part, "
-        "staged tangent part) and raises only when a cotangent reaches it",
-    ),
-)
+# Engine bugs the fuzzer found that need more than a local fix, each pinned by an xfail
+# test in tests/test_fuzz_differential.py: (regex every problem line matches, why). Empty
+# since session 4 fixed the three it held (float0 across jit, grad of a scan with an
+# unused output, grad past an unused while_loop; tests/test_known_bugs_s4.py).
+KNOWN_BUGS: tuple[tuple[str, str], ...] = ()
 
 
 def known_bug(problems: list[str]) -> str | None:

@@ -181,14 +181,12 @@ def test_sinc_of_a_weak_array_is_strong():
     np.testing.assert_allclose(np.asarray(out), np.asarray(ref), rtol=1e-6)
 
 
-@pytest.mark.xfail(strict=True, reason="known bug: float0 outputs of a jitted jvp (KNOWN_BUGS)")
 def test_jit_of_jvp_with_a_bool_output_returns_float0_tangents():
     x = np.ones(3, np.float32)
     ref, out = _both(lambda api, jnp: api.jit(lambda v: api.jvp(lambda y: y > 0, (v,), (v,)))(x))
     assert [np.asarray(o).dtype for o in out] == [np.asarray(r).dtype for r in ref]
 
 
-@pytest.mark.xfail(strict=True, reason="known bug: float0 outputs of a jitted jvp (KNOWN_BUGS)")
 def test_jit_of_jvp_with_an_int_output_returns_float0_tangents():
     x = np.ones(3, np.float32)
     ref, out = _both(
@@ -216,11 +214,6 @@ def test_zero_sign_divergence_is_accepted_only_without_jit():
     assert not known_divergence(Case(prog, ("jit",), args, (), (None, None)), problems or ["x"])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known bug: grad through lax.scan sends a zero cotangent through an unused "
-    "per-step output (0 * nan = nan); JAX drops the dead output (scan DCE / symbolic zeros)",
-)
 def test_grad_of_scan_ignores_an_unused_output_with_nan():
     x = np.array([[0.0, np.nan, 2.2], [-0.31, -1.90, -1.45]], np.float32)
 
@@ -326,7 +319,6 @@ def test_ldexp_takes_bool_exponents_and_refuses_inexact_ones_as_jax():
                 numpy_module.ldexp(x1, x2)
 
 
-@pytest.mark.xfail(strict=True, reason="known bug: while_loop partial eval raises (KNOWN_BUGS)")
 def test_grad_ignores_a_while_loop_that_no_output_uses():
     def run(api, jnp):
         def f(x):

@@ -260,4 +260,85 @@ def linearize_flat(
         jaxpr, residuals = trace.to_jaxpr(tangents_in, tangents_out)
     finally:
         trace.invalidate()
+    # as JAX's linearize: outputs of higher-order equations nothing reads (a scan's
+    # unused per-step tangents) go, and with them the residuals only they needed
+    jaxpr, residuals = dce_consts(jaxpr, residuals)
     return primals_out, ClosedJaxpr(jaxpr, residuals)
+
+
+# ---------------------------------------------------------------------------- dead code
+
+# primitive -> rule(used_outputs, eqn) -> (used_inputs, new eqn or None): a higher-order
+# primitive drops the outputs nothing reads from its sub-jaxprs (scan's unused per-step
+# tangents), as JAX's dce_rules
+DceRule = Callable[[list[bool], JaxprEqn], tuple[list[bool], "JaxprEqn | None"]]
+dce_rules: dict[core.Primitive, DceRule] = {}
+
+# equations kept even when nothing reads their outputs (they act on the world)
+_EFFECTFUL = frozenset({"io_callback", "debug_callback", "debug_print", "dce_sink"})
+
+
+def has_effects(eqn: JaxprEqn) -> bool:
+    """Whether ``eqn`` (or an equation of one of its sub-jaxprs) has a side effect."""
+    if eqn.primitive.name in _EFFECTFUL:
+        return True
+    rule = eqn.primitive.subjaxprs_rule
+    if rule is None:
+        return False
+    for sub in rule(eqn.params):
+        j = sub.jaxpr if isinstance(sub, ClosedJaxpr) else sub
+        if any(has_effects(e) for e in j.eqns):
+            return True
+    return False
+
+
+def dce_jaxpr(
+    jaxpr: Jaxpr, used_outputs: Sequence[bool], instantiate: bool | Sequence[bool] = False
+) -> tuple[Jaxpr, list[bool]]:
+    """Drop the outputs not in ``used_outputs`` and every equation and input nothing
+    left reads (inputs named by ``instantiate`` are kept). Returns (the jaxpr, its
+    constvars unchanged, and which inputs it kept)."""
+    if isinstance(instantiate, bool):
+        instantiate = [instantiate] * len(jaxpr.invars)
+    outvars = [v for v, u in zip(jaxpr.outvars, used_outputs) if u]
+    eqns, live = _dce_eqns(jaxpr.eqns, outvars)
+    used_inputs = [v in live or inst for v, inst in zip(jaxpr.invars, instantiate)]
+    invars = [v for v, u in zip(jaxpr.invars, used_inputs) if u]
+    return Jaxpr(jaxpr.constvars, invars, outvars, eqns, jaxpr.debug_name), used_inputs
+
+
+def dce_consts(jaxpr: Jaxpr, consts: Sequence[Any]) -> tuple[Jaxpr, list[Any]]:
+    """Every output and input kept; constvars (residuals) that nothing reads any more
+    dropped with their values, as JAX prunes a linearized jaxpr's residuals."""
+    eqns, live = _dce_eqns(jaxpr.eqns, jaxpr.outvars)
+    keep = [v in live for v in jaxpr.constvars]
+    new = Jaxpr(
+        [v for v, k in zip(jaxpr.constvars, keep) if k],
+        jaxpr.invars,
+        jaxpr.outvars,
+        eqns,
+        jaxpr.debug_name,
+    )
+    return new, [c for c, k in zip(consts, keep) if k]
+
+
+def _dce_eqns(eqns: Sequence[JaxprEqn], outvars: Sequence[Any]) -> tuple[list[JaxprEqn], set]:
+    live = {v for v in outvars if type(v) is Var}
+    kept: list[JaxprEqn] = []
+    for eqn in reversed(eqns):
+        used = [v in live for v in eqn.outvars]
+        effects = has_effects(eqn)
+        if not any(used) and not effects:
+            continue
+        rule = dce_rules.get(eqn.primitive)
+        if rule is not None and not effects and not all(used):
+            used_in, new = rule(used, eqn)
+            if new is None:
+                continue
+            live.update(v for v, u in zip(eqn.invars, used_in) if u and type(v) is Var)
+            kept.append(new)
+            continue
+        live.update(v for v in eqn.invars if type(v) is Var)
+        kept.append(eqn)
+    kept.reverse()
+    return kept, live

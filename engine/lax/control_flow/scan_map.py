@@ -237,10 +237,13 @@ def _scan_partial_eval(trace, args, unknowns, params):
     n_kc, n_kcar = len(k_consts), len(k_carry)
     n_ky = n_y - sum(ys_uk)
     # Residuals that are loop-invariant (a known const, a literal, a jaxpr const) are
-    # passed to the unknown scan as consts; the others are stacked per iteration.
+    # passed to the unknown scan as consts; a known xs the body hands on unchanged is
+    # passed as it is (not stacked again, as JAX forwards it); the others are stacked
+    # per iteration by the known scan.
     kjj = kj.jaxpr
     res_vars = kjj.outvars[n_kcar + n_ky :]
     invariant = {}  # residual index -> value
+    forwarded = {}  # residual index -> known xs operand
     for r, v in enumerate(res_vars):
         if type(v) is core.Literal:
             invariant[r] = v.val
@@ -248,12 +251,17 @@ def _scan_partial_eval(trace, args, unknowns, params):
             invariant[r] = kj.consts[kjj.constvars.index(v)]
         elif v in kjj.invars[:n_kc]:
             invariant[r] = k_consts[kjj.invars.index(v)]
+        elif v in kjj.invars[n_kc + n_kcar :]:
+            x = k_xs[kjj.invars.index(v) - n_kc - n_kcar]
+            if not isinstance(x, np.ndarray):  # (JAX forwards no NumPy array either)
+                forwarded[r] = x
     ext = [r for r in range(nres) if r not in invariant]
+    stacked = [r for r in ext if r not in forwarded]
     known_body = ClosedJaxpr(
         Jaxpr(
             kjj.constvars,
             kjj.invars,
-            kjj.outvars[: n_kcar + n_ky] + [res_vars[r] for r in ext],
+            kjj.outvars[: n_kcar + n_ky] + [res_vars[r] for r in stacked],
             kjj.eqns,
             kjj.debug_name,
         ),
@@ -261,27 +269,27 @@ def _scan_partial_eval(trace, args, unknowns, params):
     )
     with core.set_current_trace(trace.parent):
         kouts = _bind_scan(k_consts, k_carry, k_xs, known_body, length, reverse, unroll)
-    k_carry_out, k_ys, ext_res = (
-        kouts[:n_kcar],
-        kouts[n_kcar : n_kcar + n_ky],
-        kouts[n_kcar + n_ky :],
-    )
+    k_carry_out, k_ys = kouts[:n_kcar], kouts[n_kcar : n_kcar + n_ky]
+    stacked_res = dict(zip(stacked, kouts[n_kcar + n_ky :]))
+    ext_res = [forwarded[r] if r in forwarded else stacked_res[r] for r in ext]
     # unknown body inputs: residuals, then unknown consts, carry, xs -> scan layout
+    # (invariant residuals, unknown consts, unknown carry, unknown xs, extensive residuals)
     ujj = uj.jaxpr
     inv = sorted(invariant)
     n_uc, n_ucar = sum(const_uk), sum(carry_uk)
+    n_ux = len(ujj.invars) - nres - n_uc - n_ucar
     in_order = (
         inv
         + [nres + i for i in range(n_uc)]
         + [nres + n_uc + i for i in range(n_ucar)]
+        + [nres + n_uc + n_ucar + i for i in range(n_ux)]
         + ext
-        + [nres + n_uc + n_ucar + i for i in range(len(ujj.invars) - nres - n_uc - n_ucar)]
     )
     ubody = permute_jaxpr(uj, in_order, list(range(len(ujj.outvars))))
     ubody, ucs = no_consts(ubody)
     u_consts = list(ucs) + [invariant[r] for r in inv] + [c for c, u in zip(consts, const_uk) if u]
     u_carry = [c for c, u in zip(carry, carry_uk) if u]
-    u_xs = list(ext_res) + [x for x, u in zip(xs, xs_uk) if u]
+    u_xs = [x for x, u in zip(xs, xs_uk) if u] + ext_res
     ins = [trace.instantiate_const(x) for x in u_consts + u_carry + u_xs]
     uouts = trace.record(
         scan_p,
@@ -323,6 +331,10 @@ def _scan_transpose(cts, *args, jaxpr, length, reverse, num_consts, num_carry, u
     x_avals = body_in[nc + ncar :]
     res_x_avals = [a for a, l in zip(x_avals, xs_lin) if not l]
     y_avals = jaxpr.out_avals[ncar:]
+    # a per-step output whose cotangent is a symbolic zero stays out of the transposed
+    # loop (an instantiated 0 would meet the body's residuals: 0 * nan = nan), as JAX's
+    # ct_ys_is_zeros
+    ys_zero = [ct is None or type(ct) is Zero for ct in cts[ncar:]]
     n_rc, n_lc, n_rx = len(res_consts), len(lin_const_avals), len(res_x_avals)
 
     def body_t(*a):
@@ -330,7 +342,8 @@ def _scan_transpose(cts, *args, jaxpr, length, reverse, num_consts, num_carry, u
         acc = a[n_rc : n_rc + n_lc]
         ct_carry = a[n_rc + n_lc : n_rc + n_lc + ncar]
         rx = a[n_rc + n_lc + ncar : n_rc + n_lc + ncar + n_rx]
-        ct_y = a[n_rc + n_lc + ncar + n_rx :]
+        it_ct_y = iter(a[n_rc + n_lc + ncar + n_rx :])
+        ct_y = [Zero(a_) if z else next(it_ct_y) for a_, z in zip(y_avals, ys_zero)]
         it_rc, it_rx = iter(rc), iter(rx)
         lin_args = (
             [tr.UndefinedPrimal(a_) if l else next(it_rc) for a_, l in zip(body_in[:nc], const_lin)]
@@ -354,13 +367,23 @@ def _scan_transpose(cts, *args, jaxpr, length, reverse, num_consts, num_carry, u
         + lin_const_avals
         + carry_avals
         + res_x_avals
-        + list(y_avals),
+        + [a for a, z in zip(y_avals, ys_zero) if not z],
         f"transpose({jaxpr.jaxpr.debug_name})",
     )
     ct_carry = [_inst(ct, a) for ct, a in zip(cts[:ncar], carry_avals)]
-    ct_ys = [_inst(ct, core.unmapped_aval(length, 0, a)) for ct, a in zip(cts[ncar:], y_avals)]
+    ct_ys = [ct for ct, z in zip(cts[ncar:], ys_zero) if not z]
     acc0 = [zeros(a) for a in lin_const_avals]
-    outs = _bind_scan(res_consts, acc0 + ct_carry, res_xs + ct_ys, bt, length, not reverse, unroll)
+    # residuals and cotangents the transposed body no longer reads are not passed in
+    n_x_in = n_rx + len(ct_ys)
+    body, used = pe.dce_jaxpr(
+        bt.jaxpr,
+        [True] * len(bt.out_avals),
+        [False] * n_rc + [True] * (n_lc + ncar) + [False] * n_x_in,
+    )
+    bt = ClosedJaxpr(body, bt.consts)
+    res_consts = [c for c, u in zip(res_consts, used[:n_rc]) if u]
+    x_in = [x for x, u in zip(res_xs + ct_ys, used[n_rc + n_lc + ncar :]) if u]
+    outs = _bind_scan(res_consts, acc0 + ct_carry, x_in, bt, length, not reverse, unroll)
     acc, carry_ct, xs_ct = outs[:n_lc], outs[n_lc : n_lc + ncar], outs[n_lc + ncar :]
     it_acc, it_x = iter(acc), iter(xs_ct)
     return (
@@ -461,3 +484,36 @@ def _scan_lowering(ctx, *args, jaxpr, length, reverse, num_consts, num_carry, un
     results = list(op.results)
     n_in = len(ctx.avals_in)
     return results[1 + nc : 1 + nc + ncar] + results[1 + n_in :]
+
+
+def _scan_dce(used_outputs, eqn):
+    """Keep the carries and per-step outputs something reads, and what they need: a
+    carry stays if its next value or anything kept reads it (JAX's scan DCE rule)."""
+    p = eqn.params
+    jaxpr, nc, ncar = p["jaxpr"], p["num_consts"], p["num_carry"]
+    n_x = len(eqn.invars) - nc - ncar
+    used_carry, used_ys = list(used_outputs[:ncar]), list(used_outputs[ncar:])
+    while True:
+        inst = [False] * nc + used_carry + [False] * n_x
+        body, used_in = pe.dce_jaxpr(jaxpr.jaxpr, used_carry + used_ys, inst)
+        new = [a or b for a, b in zip(used_carry, used_in[nc : nc + ncar])]
+        if new == used_carry:
+            break
+        used_carry = new
+    if not any(used_carry) and not any(used_ys):
+        return [False] * len(eqn.invars), None
+    new_eqn = eqn.replace(
+        invars=[v for v, u in zip(eqn.invars, used_in) if u],
+        outvars=[v for v, u in zip(eqn.outvars, used_carry + used_ys) if u],
+        params=dict(
+            p,
+            jaxpr=ClosedJaxpr(body, jaxpr.consts),
+            num_consts=sum(used_in[:nc]),
+            num_carry=sum(used_carry),
+            linear=tuple(l for l, u in zip(p["linear"], used_in) if u),
+        ),
+    )
+    return used_in, new_eqn
+
+
+pe.dce_rules[scan_p] = _scan_dce

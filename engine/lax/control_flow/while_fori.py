@@ -10,6 +10,7 @@ from jaxlib.mlir.dialects import stablehlo as hlo
 from ... import core, dtypes, tree_util
 from ...core import ClosedJaxpr, Jaxpr, Primitive, Var
 from ...interpreters import batching, lowering
+from ...interpreters import partial_eval as pe
 from ...interpreters.jvp import Zero, instantiate, tangent_aval
 from ...interpreters.tracing import trace_to_jaxpr
 from .common import (
@@ -165,7 +166,7 @@ def _while_transpose(cts, *args, **params):
     raise ValueError(
         "Reverse-mode differentiation does not work for lax.while_loop or "
         "lax.fori_loop with dynamic start/stop values. Try using lax.scan, or "
-        "fori_loop with static (Python int) bounds."
+        "using fori_loop with static start/stop."
     )
 
 
@@ -173,7 +174,48 @@ while_p.def_transpose(_while_transpose)
 
 
 def _while_partial_eval(trace, args, unknowns, params):
-    _while_transpose(None)
+    """As JAX's: while the predicate is known, a loop over the known carries runs now,
+    and the whole loop is recorded for the unknown ones (recomputing the known part).
+    So ``linearize`` works, and ``grad`` raises only if a cotangent reaches the loop
+    (its transpose rule); a loop whose outputs nothing uses is simply dropped."""
+    cond_jaxpr, body_jaxpr = params["cond_jaxpr"], params["body_jaxpr"]
+    nc, nb = params["cond_nconsts"], params["body_nconsts"]
+    cond_uk, body_uk = list(unknowns[:nc]), list(unknowns[nc : nc + nb])
+    carry_uk = list(unknowns[nc + nb :])
+    while True:
+        _, _, out_uk, _ = pe.partial_eval_jaxpr(body_jaxpr, body_uk + carry_uk, carry_uk)
+        new = [a or b for a, b in zip(carry_uk, out_uk)]
+        if new == carry_uk:
+            break
+        carry_uk = new
+    cond_known, _, (pred_uk,), _ = pe.partial_eval_jaxpr(cond_jaxpr, cond_uk + carry_uk)
+    everything = [trace.instantiate_const(x) for x in args]
+    if pred_uk or all(carry_uk):
+        return trace.record(while_p, everything, params)
+    body_known, _, _, _ = pe.partial_eval_jaxpr(body_jaxpr, body_uk + carry_uk, carry_uk)
+    n_known = len(carry_uk) - sum(carry_uk)
+    cond_known = _first_outputs(cond_known, 1)
+    body_known = _first_outputs(body_known, n_known)
+    known_args = [x for x, u in zip(args, cond_uk + body_uk + carry_uk) if not u]
+    with core.set_current_trace(trace.parent):
+        known_outs = while_p.bind(
+            *known_args,
+            cond_jaxpr=cond_known,
+            body_jaxpr=body_known,
+            cond_nconsts=nc - sum(cond_uk),
+            body_nconsts=nb - sum(body_uk),
+        )
+    unknown_outs = trace.record(while_p, everything, params)
+    it_k = iter(known_outs)
+    return [u_out if u else next(it_k) for u, u_out in zip(carry_uk, unknown_outs)]
+
+
+def _first_outputs(closed, n):
+    """``closed`` returning only its first ``n`` outputs (its residuals dropped)."""
+    j = closed.jaxpr
+    return ClosedJaxpr(
+        Jaxpr(j.constvars, j.invars, j.outvars[:n], j.eqns, j.debug_name), closed.consts
+    )
 
 
 while_p.partial_eval = _while_partial_eval
