@@ -330,7 +330,6 @@ def _transpose_one(ct, other, self_aval, dims, self_is_lhs, params):
     else:
         ct_o_free = tuple(range(nb, nb + len(o_free)))
     ct_dims = ((ct_o_free, o_free), (tuple(range(nb)), o_batch))
-    out = dot_general_p.bind(ct, other, dimension_numbers=ct_dims, **params)
     # out's axes: batch (in s_batch order), self free, then other's contracting dims in
     # increasing order; each of those stands for the paired self contracting dim.
     o_rest = sorted(range(len(o_contract)), key=lambda i: o_contract[i])
@@ -341,6 +340,11 @@ def _transpose_one(ct, other, self_aval, dims, self_is_lhs, params):
         where[d] = nb + i
     for pos, i in enumerate(o_rest):
         where[s_contract[i]] = nb + len(s_free) + pos
+    if self_aval.sharding is not None:  # the cotangent is sharded as its primal (JAX)
+        from .sharding_rules import permuted_sharding
+
+        params = {**params, "out_sharding": permuted_sharding(self_aval.sharding, where)}
+    out = dot_general_p.bind(ct, other, dimension_numbers=ct_dims, **params)
     out = transpose(out, tuple(where[d] for d in range(self_aval.ndim)))
     if core.get_aval(out).dtype != self_aval.dtype:
         out = convert_element_type(out, self_aval.dtype)

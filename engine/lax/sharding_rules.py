@@ -244,6 +244,14 @@ def _dot_general(name, avals, outs, type_mesh, *, dimension_numbers, out_shardin
     return list(lhs_batch_spec) + lhs_free + rhs_free
 
 
+def permuted_sharding(sharding: NamedSharding, where: dict) -> NamedSharding:
+    """``sharding`` of an array whose dimension d sits at ``where[d]`` in another."""
+    entries = [None] * len(where)
+    for d, p in where.items():
+        entries[p] = sharding.spec[d] if d < len(sharding.spec) else None
+    return NamedSharding(sharding.mesh, PartitionSpec(*entries))
+
+
 def _match(lhs, rhs, message):
     for a, b in zip(lhs, rhs):
         if a is not None and b is not None and a != b:
