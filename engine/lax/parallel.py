@@ -924,12 +924,28 @@ def pcast(x: Any, axis_name: Any, *, to: str) -> Any:
         return x
     if to not in _PCAST_TO:
         raise ValueError(f"Got unexpected `to` value. Allowed `to` values are: {set(_PCAST_TO)}")
-    if to != "varying":
-        raise NotImplementedError(f"pcast to={to!r} (reduced/unreduced types) is not implemented")
     _check_axis_names(axes, "pcast")
     if not _vma.check and set(axes) <= _vma.manual:
         return x  # a check_vma=False shard_map body has no varying types to cast
-    return tree_util.tree_map(lambda leaf: _pvary_leaf(leaf, axes), x)
+
+    def cast(leaf):
+        aval = core.get_aval(leaf)
+        states = {"varying" if a in aval.vma else "invarying" for a in axes}
+        if len(states) > 1:
+            raise ValueError(
+                "jax.lax.pcast can only accept axis_name which corresponds to one of "
+                "varying, unreduced, reduced or invarying state of the input. Got input "
+                f"type: {aval.str_long()}, axes: {axes} and input state: {states}"
+            )
+        if states == {"varying"}:
+            raise ValueError(f"Unsupported pcast from=varying, to={to!r}")
+        if to != "varying":
+            raise NotImplementedError(
+                f"pcast to={to!r} (reduced/unreduced types) is not implemented"
+            )
+        return _pvary_leaf(leaf, axes)
+
+    return tree_util.tree_map(cast, x)
 
 
 def _pvary_leaf(leaf: Any, axes: tuple[Any, ...]) -> Any:

@@ -105,8 +105,42 @@ def zeros(aval):
     return full(aval.shape, 0, aval.dtype)
 
 
+def _check_carry_vma(init_avals, out_avals, what):
+    """In a check_vma shard_map body, carry types include the manual axes a value varies
+    over: they must match too (JAX's TypeError; the fix is a pcast to 'varying')."""
+    bad = [i for i, (a, b) in enumerate(zip(init_avals, out_avals)) if a.vma != b.vma]
+    if not bad:
+        return
+    lines = [
+        f"the input carry component carry[{i}] has type {init_avals[i].str_long()} but the "
+        f"corresponding output carry component has type {out_avals[i].str_long()}, so the "
+        "manual axis types do not match"
+        for i in bad
+    ]
+    listed = (
+        "\n\n" + ";\n".join(f"  * {ln}" for ln in lines) + ".\n"
+        if len(lines) > 1
+        else f"\n\nThe {lines[0][4:]}.\n"
+    )
+    fixes = [
+        f"applying `jax.lax.pcast(..., {core.order_axes(out_avals[i].vma - init_avals[i].vma)}, "
+        f"to='varying')`, to the initial carry value corresponding to the input carry "
+        f"component carry[{i}]"
+        for i in bad
+        if out_avals[i].vma - init_avals[i].vma
+    ]
+    hint = f"\nThis might be fixed by {' and by '.join(fixes)}.\n" if fixes else ""
+    raise TypeError(
+        f"{what} carry input and carry output must have equal types, but they differ:"
+        f"{listed}{hint}See https://docs.jax.dev/en/latest/notebooks/shard_map.html#scan-vma "
+        "for more information.\n\nRevise the function so that all output types match the "
+        "corresponding input types."
+    )
+
+
 def promote_weak_carry(init_avals, out_avals, what):
     """Carry types must match; a weak input may take its output's strong type."""
+    _check_carry_vma(init_avals, out_avals, what)
     new = []
     for a, b in zip(init_avals, out_avals):
         if a.weak_type and a.shape == b.shape and a.dtype != b.dtype:

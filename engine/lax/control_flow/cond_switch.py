@@ -109,6 +109,18 @@ def _bind_cond(index, funs, operands, what):
                 f"{what} branches must have equal output types, but {names[i]} returns "
                 f"{avals_str(a_i)} and {names[j]} returns {avals_str(a_j)}.{where(i, j)}"
             )
+        for x, y in zip(a_i, a_j):
+            if x.vma != y.vma:  # manual axes they vary over (check_vma shard_map body)
+                raise TypeError(
+                    f"{what} branches must have equal output types but they differ.\n"
+                    f"{where(i, j)}\n\nThe output of {names[i]} has type {x.str_long()} "
+                    f"but the corresponding output of {names[j]} has type {y.str_long()}, so "
+                    "the manual axis types do not match.\n\nThis might be fixed by applying "
+                    "`jax.lax.pcast(..., to='varying')` to the output of the branch that varies "
+                    "over fewer axes.\nSee https://docs.jax.dev/en/latest/notebooks/"
+                    f"shard_map.html#scan-vma for more information.\n\nRevise {names[i]} "
+                    f"and/or {names[j]} so that all output types match."
+                )
     strong = [not all(o[i].weak_type for o in outs_avals) for i in range(len(outs_avals[0]))]
     if any(any(o[i].weak_type for o in outs_avals) and s for i, s in enumerate(strong)):
 
