@@ -335,14 +335,16 @@ def _scan_transpose(cts, *args, jaxpr, length, reverse, num_consts, num_carry, u
     # loop (an instantiated 0 would meet the body's residuals: 0 * nan = nan), as JAX's
     # ct_ys_is_zeros
     ys_zero = [ct is None or type(ct) is Zero for ct in cts[ncar:]]
-    n_rc, n_lc, n_rx = len(res_consts), len(lin_const_avals), len(res_x_avals)
+    n_rc, n_lc, n_cty = len(res_consts), len(lin_const_avals), len(ys_zero) - sum(ys_zero)
 
+    # transposed loop: consts (residuals), carry (const cotangent sums, carry
+    # cotangents), xs (per-step output cotangents, then per-step residuals), as JAX's
     def body_t(*a):
         rc = a[:n_rc]
         acc = a[n_rc : n_rc + n_lc]
         ct_carry = a[n_rc + n_lc : n_rc + n_lc + ncar]
-        rx = a[n_rc + n_lc + ncar : n_rc + n_lc + ncar + n_rx]
-        it_ct_y = iter(a[n_rc + n_lc + ncar + n_rx :])
+        it_ct_y = iter(a[n_rc + n_lc + ncar : n_rc + n_lc + ncar + n_cty])
+        rx = a[n_rc + n_lc + ncar + n_cty :]
         ct_y = [Zero(a_) if z else next(it_ct_y) for a_, z in zip(y_avals, ys_zero)]
         it_rc, it_rx = iter(rc), iter(rx)
         lin_args = (
@@ -366,15 +368,15 @@ def _scan_transpose(cts, *args, jaxpr, length, reverse, num_consts, num_carry, u
         list(body_in[:nc][i] for i in range(nc) if not const_lin[i])
         + lin_const_avals
         + carry_avals
-        + res_x_avals
-        + [a for a, z in zip(y_avals, ys_zero) if not z],
+        + [a for a, z in zip(y_avals, ys_zero) if not z]
+        + res_x_avals,
         f"transpose({jaxpr.jaxpr.debug_name})",
     )
     ct_carry = [_inst(ct, a) for ct, a in zip(cts[:ncar], carry_avals)]
     ct_ys = [ct for ct, z in zip(cts[ncar:], ys_zero) if not z]
     acc0 = [zeros(a) for a in lin_const_avals]
     # residuals and cotangents the transposed body no longer reads are not passed in
-    n_x_in = n_rx + len(ct_ys)
+    n_x_in = n_cty + len(res_xs)
     body, used = pe.dce_jaxpr(
         bt.jaxpr,
         [True] * len(bt.out_avals),
@@ -382,7 +384,7 @@ def _scan_transpose(cts, *args, jaxpr, length, reverse, num_consts, num_carry, u
     )
     bt = ClosedJaxpr(body, bt.consts)
     res_consts = [c for c, u in zip(res_consts, used[:n_rc]) if u]
-    x_in = [x for x, u in zip(res_xs + ct_ys, used[n_rc + n_lc + ncar :]) if u]
+    x_in = [x for x, u in zip(ct_ys + res_xs, used[n_rc + n_lc + ncar :]) if u]
     outs = _bind_scan(res_consts, acc0 + ct_carry, x_in, bt, length, not reverse, unroll)
     acc, carry_ct, xs_ct = outs[:n_lc], outs[n_lc : n_lc + ncar], outs[n_lc + ncar :]
     it_acc, it_x = iter(acc), iter(xs_ct)
