@@ -277,7 +277,8 @@ def _column_html(col: BackendColumn) -> str:
         f'<div class="gjcb-col" data-backend="{_e(col.backend)}">'
         f'<div class="gjcb-head">{_e(col.backend)} <span class="gjcb-muted">'
         f"({_e(col.platform)}{kind}, {count})</span></div>"
-        f'<div class="gjcb-muted">{len(col.kernels)} kernels in the entry computation, '
+        f'<div class="gjcb-muted">{len(col.kernels)} kernel{"" if len(col.kernels) == 1 else "s"} '
+        "in the entry computation, "
         f"{len(col.fusions)} fusion{'' if len(col.fusions) == 1 else 's'}"
         f"{'; ' + _e(cost) if cost else ''}</div>"
         f"{fusions}"

@@ -28,11 +28,12 @@ PARTITIONING_CSS = (
 .gjp-root { font-family: var(--gj-ui-font, sans-serif); font-size: 12px; }
 .gjp-root h3 { font-size: 13px; margin: 10px 0 4px; }
 .gjp-table { border-collapse: collapse; margin: 4px 0; }
-.gjp-table td, .gjp-table th { border: 1px solid #8886; padding: 1px 6px; text-align: left;
-  vertical-align: top; }
+/* class doubled: JupyterLab right-aligns output tables' cells with a (0,2,1) selector */
+.gjp-table.gjp-table td, .gjp-table.gjp-table th { border: 1px solid #8886; padding: 1px 6px;
+  text-align: left; vertical-align: top; }
 .gjp-table code, .gjp-code { font-family: var(--gj-font, monospace); }
 .gjp-badge { display: inline-block; padding: 0 6px; margin-right: 4px; border-radius: 8px;
-  font-weight: 600; background: #d4a72c33; }
+  font-weight: 600; background: #d4a72c33; white-space: nowrap; }
 .gjp-code { white-space: pre; overflow: auto; max-height: 420px; border: 1px solid #8886;
   padding: 2px 4px; margin: 0; }
 .gjp-code > span { display: block; }

@@ -192,7 +192,10 @@ def gallery():
 
     def shot(target, name, theme):
         path = folder / f"{name}-{theme}.png"
-        target.screenshot(path=str(path))
+        if hasattr(target, "goto"):  # a page: all of it, not just the viewport
+            target.screenshot(path=str(path), full_page=True)
+        else:
+            target.screenshot(path=str(path))
         print(f"screenshot: {path}")
         return path
 
@@ -237,6 +240,11 @@ def shoot_notebook_views(page, cells, gallery, theme):
         outputs = cell.locator(".jp-Cell-outputArea")
         assert cell.locator("[data-mime-type='application/vnd.jupyter.stderr']").count() == 0, name
         check_view(outputs, name, theme)
+        if name == "partitioning-view":  # text columns read left to right, not right-aligned
+            aligns = cell.locator(".gjp-table td, .gjp-table th").evaluate_all(
+                "cells => [...new Set(cells.map(c => getComputedStyle(c).textAlign))]"
+            )
+            assert aligns == ["left"], aligns
         gallery(outputs, name, theme)
 
 
