@@ -300,8 +300,9 @@ class FusionStepper(StaticMirror, BuildingWidget, widgets.VBox):
         self._mlir = parse_mlir_module(lowered.mlir_text, lowered.lowering_info)
         self.steps = self._make_steps(self.timeline)
         self._step(3, 4, "drawing the first step")
-        self._sync_slider(0)
+        self._sync_slider(0, count=False)
         self.render()
+        self._count()
 
     @staticmethod
     def _make_steps(timeline):
@@ -377,7 +378,7 @@ class FusionStepper(StaticMirror, BuildingWidget, widgets.VBox):
         self.ensure_built()
         return [s for s in self.steps if s.is_partitioner_pass]
 
-    def _sync_slider(self, value):
+    def _sync_slider(self, value, count=True):
         n = len(self.visible_steps)
         self._quiet = True
         try:
@@ -385,16 +386,19 @@ class FusionStepper(StaticMirror, BuildingWidget, widgets.VBox):
             self.slider.value = min(value, max(0, n - 1))
         finally:
             self._quiet = False
-        self._count()
+        if count:
+            self._count()
 
     def _count(self):
         n = len(self.visible_steps)
         self.counter.value = f"{self.slider.value + 1} of {n}" if n else ""
 
     def _on_slider(self, change):
-        self._count()
+        # "k of n" is sent after step k's view: a page that reads the counter finds the
+        # view it names (laying a graph out takes a while; the counter would run ahead)
         if not self._quiet:
             self.render()
+        self._count()
 
     def _on_unchanged(self, change):
         if not self.steps:
@@ -406,8 +410,9 @@ class FusionStepper(StaticMirror, BuildingWidget, widgets.VBox):
         new_vis = self.visible_steps
         if cur is not None and cur not in new_vis:
             cur = cur.previous
-        self._sync_slider(new_vis.index(cur) if cur in new_vis else 0)
+        self._sync_slider(new_vis.index(cur) if cur in new_vis else 0, count=False)
         self.render()
+        self._count()
 
     # -- what a step shows
     def state(self, step=None):

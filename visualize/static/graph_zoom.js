@@ -12,7 +12,7 @@
    {scale: screen px per px of the natural drawing, fitted}. */
 (function (root) {
   "use strict";
-  if (root.GlassjaxGraphZoom && root.GlassjaxGraphZoom.version >= 1) return;
+  if (root.GlassjaxGraphZoom && root.GlassjaxGraphZoom.version >= 2) return;
 
   var MIN_SCALE = 0.05, MAX_SCALE = 4, MIN_H = 160, MAX_H = 560, PX_PER_PT = 4 / 3;
 
@@ -30,7 +30,7 @@
     var nat = naturalBox(svg);
     /* user units are points: the drawing at 100% is nat[2] * 4/3 px wide */
     var st = {svg: svg, nat: nat, unit: 0, cx: nat[0] + nat[2] / 2, cy: nat[1] + nat[3] / 2,
-              fitted: true, scale: 1, moved: false};
+              fitted: true, scale: 1, moved: false, lastSize: null};
     box.__gjxZoom = st;
     var pane = box.closest(".gj-pane") || box.parentNode;
     var label = pane.querySelector(".gjx-zoom-level");
@@ -44,13 +44,20 @@
     box.style.overflow = "hidden";
     box.setAttribute("data-zoom", "ready");
 
-    function size() {
+    /* the svg's laid-out size, or null while it is not laid out (a hidden tab, a
+       collapsed output, a box not in the page yet) */
+    function measure() {
       var r = svg.getBoundingClientRect();
-      return [r.width || box.clientWidth || 600, r.height || height];
+      return r.width > 0 && r.height > 0 ? [r.width, r.height] : null;
+    }
+
+    function size() {
+      return measure() || st.lastSize || [box.clientWidth || 600, height];
     }
 
     function apply() {
       var sz = size(), u = st.unit;
+      if (!u) return;
       var w = sz[0] / u, h = sz[1] / u;
       svg.setAttribute("viewBox", [st.cx - w / 2, st.cy - h / 2, w, h].map(function (v) {
         return v.toFixed(2);
@@ -61,8 +68,17 @@
       if (label) label.textContent = Math.round(st.scale * 100) + "%";
     }
 
+    /* Fit the drawing to the svg's size. Not laid out: show the whole drawing and fit
+       once it is (a fit at a guessed size would be wrong the moment the tab opens). */
     function fit() {
-      var sz = size();
+      var sz = measure();
+      st.fitted = true;
+      if (!sz) {
+        if (!st.unit) svg.setAttribute("viewBox", nat.join(" "));
+        box.setAttribute("data-zoom-fitted", "true");
+        return;
+      }
+      st.lastSize = sz;
       st.unit = Math.min(sz[0] / nat[2], sz[1] / nat[3], MAX_SCALE * PX_PER_PT) * 0.98;
       st.cx = nat[0] + nat[2] / 2;
       st.cy = nat[1] + nat[3] / 2;
@@ -72,6 +88,8 @@
 
     /* zoom by `factor`, keeping the point under (px, py) (pixels in the svg) still */
     function zoomBy(factor, px, py) {
+      if (!st.unit) fit();
+      if (!st.unit) return;  /* not laid out: nothing to zoom yet */
       var sz = size();
       if (px === undefined) { px = sz[0] / 2; py = sz[1] / 2; }
       var u = st.unit;
@@ -85,6 +103,7 @@
     }
 
     function actual() {
+      if (!measure()) return;
       st.unit = PX_PER_PT;
       st.fitted = false;
       apply();
@@ -117,7 +136,7 @@
     svg.addEventListener("dragstart", function (ev) { ev.preventDefault(); });
     svg.style.userSelect = "none";
     svg.addEventListener("pointerdown", function (ev) {
-      if (ev.button !== 0) return;
+      if (ev.button !== 0 || !st.unit) return;
       drag = {x: ev.clientX, y: ev.clientY, cx: st.cx, cy: st.cy, id: ev.pointerId};
       st.moved = false;
     });
@@ -163,7 +182,7 @@
     function reveal() {
       pending = false;
       var b = svg.getBoundingClientRect();
-      if (!b.width) return;  /* hidden (another tab): nothing to pan */
+      if (!b.width || !st.unit) return;  /* hidden (another tab): nothing to pan */
       var els = svg.querySelectorAll("g.gj-sel, g.gj-hl");
       var sig = Array.prototype.map.call(els, function (e) { return e.id; }).join(" ");
       if (sig === shown) return;  /* hovering changes classes too: only new highlights */
@@ -184,18 +203,24 @@
         if (!pending) { pending = true; root.requestAnimationFrame(reveal); }
       }).observe(svg, {attributes: true, attributeFilter: ["class"], subtree: true});
     }
+    /* A new width keeps the user's zoom and centre (re-fit only while fitted). While
+       the notebook scrolls JupyterLab delays these callbacks (up to a second), so one
+       may come after a zoom: it reads the state as it is then, never the old one. */
     if (root.ResizeObserver) {
       var last = null;
       new ResizeObserver(function () {
-        var w = Math.round(size()[0]);
-        if (w === last || w === 0) return;
+        var sz = measure();
+        if (!sz) return;  /* hidden or detached: wait until it is laid out again */
+        var w = Math.round(sz[0]);
+        if (w === last) return;
         last = w;
-        if (st.fitted) fit(); else apply();
+        st.lastSize = sz;
+        if (st.fitted || !st.unit) fit(); else apply();
       }).observe(box);
     }
     fit();
     return st;
   }
 
-  root.GlassjaxGraphZoom = {version: 1, attach: attach};
+  root.GlassjaxGraphZoom = {version: 2, attach: attach};
 })(typeof window !== "undefined" ? window : this);
