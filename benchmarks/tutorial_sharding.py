@@ -13,7 +13,9 @@ what it printed, the repr of its last expression (as a notebook shows it) and, w
 it raised, the exception's class and message. The records are compared cell by cell.
 
 JAX's ``visualize_array_sharding`` needs the ``rich`` package; pass its location with
-``--jax-path DIR`` (added to the JAX run's ``sys.path``) when the environment lacks it.
+``--jax-path DIR`` (added to the JAX run's ``sys.path``) when the environment lacks it
+(``pip install --target DIR rich``); without it those cells differ only in JAX's
+"requires `rich`" error.
 
     .venv/bin/python benchmarks/tutorial_sharding.py PATH.md [PATH.md ...] [-v]
 
@@ -71,11 +73,6 @@ def _strip_options(lines: list[str]) -> str:
     return "\n".join(lines)
 
 
-_NO_TYPED_SHARDING = (
-    "JAX's sharding-in-types (Explicit axes carried by traced values, checked at trace "
-    "time) is not modelled: the engine's traced values carry no sharding and XLA's "
-    "partitioner decides the layouts"
-)
 _EAGER_SHARD_MAP = (
     "JAX runs an eager shard_map body per device (a printed value shows each device's "
     "block); the engine traces the body and runs it compiled (results equal)"
@@ -84,25 +81,10 @@ _VMA_TYPES = (
     "the varying-manual-axes part of types ({V:i}, manual_axis_type, implicit pvary "
     "equations) is not shown in the engine's types and jaxprs"
 )
-_INFER_UNDER_JIT = (
-    "shard_map without in_specs under jit: the engine raises NotImplementedError "
-    "(its traced values carry no sharding to infer in_specs from)"
-)
 
 # Why a cell is known to differ, by file:line of its code-cell fence at tag jax-v0.10.2
 # (docs/parallel.md, docs/notebooks/shard_map.md; sharded-computation.md at d3f9ee6^).
 NOTES: dict[str, str] = {
-    "parallel.md:185": "use_abstract_mesh + reshard inside jit: " + _NO_TYPED_SHARDING,
-    "parallel.md:272": (
-        "device_put with unreduced={'Y'}: JAX splits the value over the unreduced axis "
-        "(zero-filled parts that sum to it); the engine replicates it"
-    ),
-    "parallel.md:306": "typeof of a traced value has no sharding: " + _NO_TYPED_SHARDING,
-    "parallel.md:419": "no trace-time error for sharded contracting dims: " + _NO_TYPED_SHARDING,
-    "parallel.md:456": "no trace-time error for an illegal sharded add: " + _NO_TYPED_SHARDING,
-    "parallel.md:472": "auto_axes raises NotImplementedError: " + _NO_TYPED_SHARDING,
-    "parallel.md:535": "explicit_axes raises NotImplementedError: " + _NO_TYPED_SHARDING,
-    "parallel.md:571": "auto_axes raises NotImplementedError: " + _NO_TYPED_SHARDING,
     "shard_map.md:361": _EAGER_SHARD_MAP,
     "shard_map.md:377": _EAGER_SHARD_MAP,
     "shard_map.md:391": _EAGER_SHARD_MAP,
@@ -123,11 +105,6 @@ NOTES: dict[str, str] = {
     "shard_map.md:904": _EAGER_SHARD_MAP,
     "shard_map.md:964": _EAGER_SHARD_MAP,
     "shard_map.md:1000": _EAGER_SHARD_MAP,
-    "shard_map.md:1357": _INFER_UNDER_JIT,
-    "shard_map.md:1362": _INFER_UNDER_JIT,
-    "shard_map.md:1431": _INFER_UNDER_JIT,
-    "sharded-computation.md:202": "typeof inside jit has no sharding: " + _NO_TYPED_SHARDING,
-    "sharded-computation.md:337": "typeof inside jit has no sharding: " + _NO_TYPED_SHARDING,
 }
 
 # ------------------------------------------------------------------------------ worker side
