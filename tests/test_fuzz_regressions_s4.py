@@ -100,3 +100,25 @@ def test_integer_power_reads_the_exponents_low_six_bits_as_jax():
         assert bool(got.weak_type) == bool(want.weak_type)
     u = np.arange(6, dtype=np.uint8)
     assert_close(engine.jit(ejnp.power)(u[:, None], u * 20), jx.jit(jnp.power)(u[:, None], u * 20))
+
+
+@pytest.mark.parametrize("method", ["min", "max"])
+def test_scatter_extremal_derivative_is_jaxs_rule(method):
+    # seeds 300007, 300555, 302060: x.at[...].min/max under grad gave 0 where JAX's rule
+    # (counts gathered at each update's target) gives nan, for a nan operand or update;
+    # ties (operand and repeated updates equal to the result) share the tangent as JAX's.
+    jx, jnp = real_jax()
+    x = np.array([1.0, np.nan, 3.0, -np.inf, 2.0, 0.5], np.float32)
+    idx = np.array([0, 0, 2, 1, 4, 4])
+    upd = np.array([1.0, 1.0, 5.0, 2.0, 2.0, np.nan], np.float32)
+
+    def f(api_np, a, u):
+        return getattr(api_np.asarray(a).at[idx], method)(u)
+
+    for argnums in ((0,), (1,), (0, 1)):
+        got = engine.grad(lambda a, u: ejnp.sum(f(ejnp, a, u)), argnums=argnums)(x, upd)
+        want = jx.grad(lambda a, u: jnp.sum(f(jnp, a, u)), argnums=argnums)(x, upd)
+        assert_close(got, want)
+    got = engine.jvp(lambda a, u: f(ejnp, a, u), (x, upd), (x + 1, upd - 1))
+    want = jx.jvp(lambda a, u: f(jnp, a, u), (x, upd), (x + 1, upd - 1))
+    assert_close(got, want)

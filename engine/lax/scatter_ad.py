@@ -13,7 +13,6 @@ from .. import core
 from ..interpreters.jvp import Zero, add_tangents, instantiate, tangent_aval
 from ..interpreters.transpose import is_undefined_primal
 from . import elementwise as ew
-from .convert import convert_element_type
 from .gather_scatter import (
     GatherScatterMode,
     _inverse_gather,
@@ -180,8 +179,10 @@ scatter_mul_p.def_transpose(_scatter_mul_transpose)
 
 
 def _extremal_jvp(p):
-    """Ties share the derivative: each output element's tangent is the mean of the
-    tangents of every value (operand element or update) that equals the result there."""
+    """JAX's rule for scatter-min/-max: ties share the derivative (each value that equals
+    the result, operand element or update, gets an equal part), written as JAX writes it
+    (gathers of counts at each update's target), so NaNs and infinities propagate as
+    they do in JAX's derivatives."""
 
     def rule(primals, tangents, **params):
         operand, indices, updates = primals
@@ -190,24 +191,36 @@ def _extremal_jvp(p):
         if type(t_op) is Zero and type(t_up) is Zero:
             return out, _tangent_zero(out)
         t_op, t_up = instantiate(t_op), instantiate(t_up)
-        dn, mode = params["dimension_numbers"], params["mode"]
-        dtype = core.get_aval(t_op).dtype
-        upd_shape = core.get_aval(updates).shape
-        kept = convert_element_type(eq(operand, out), dtype)
-        won = convert_element_type(
-            eq(updates, _gather_updates(out, indices, upd_shape, dn, mode)), dtype
-        )
-        add_kw = dict(
+        dn = params["dimension_numbers"]
+        upd_aval = core.get_aval(updates)
+        gdn, sizes = _inverse_gather(dn, core.get_aval(operand).shape, upd_aval.shape)
+
+        def at_targets(x):
+            return gather(x, indices, gdn, sizes, mode=GatherScatterMode.PROMISE_IN_BOUNDS)
+
+        def count(per_update):
+            return at_targets(scatter_add(_zeros_of(operand), indices, per_update, dn))
+
+        ones = full(upd_aval.shape, 1, upd_aval.dtype)
+        target = at_targets(out)
+        won = updates == target
+        kept = at_targets(operand) == target
+        n_won = count(select(won, ones, _zeros_of(updates)))
+        n_refs = count(ones)
+        share = select(kept, 1.0 / (n_won + 1), 1.0 / n_won)
+        updates_coef = select(won, share, _zeros_of(updates))
+        operand_coef = (-1.0 + select(kept, 1.0 / (n_won + 1), _zeros_of(n_won))) / n_refs
+        t_updates = at_targets(t_op) * operand_coef + t_up * updates_coef
+        t_out = scatter_add(
+            t_op,
+            indices,
+            t_updates,
+            dn,
             indices_are_sorted=params["indices_are_sorted"],
             unique_indices=params["unique_indices"],
-            mode=mode,
+            mode=params["mode"],
         )
-        count = ew.add(kept, scatter_add(_zeros_of(kept), indices, won, dn, **add_kw))
-        total = ew.add(
-            ew.mul(kept, t_op),
-            scatter_add(_zeros_of(t_op), indices, ew.mul(won, t_up), dn, **add_kw),
-        )
-        return out, ew.div(total, count)
+        return out, t_out
 
     return rule
 
