@@ -121,6 +121,23 @@ def test_static_arguments_and_only_the_backends_asked_for():
         m.column("gpu")
 
 
+def test_a_jitted_function_keeps_its_statics_and_gets_no_extra_program():
+    def power(v, n):
+        for _ in range(n):
+            v = v * v
+        return v
+
+    jitted = engine.jit(power, static_argnums=1)
+    jitted(np.float32(1.5), 3)
+    m = cross_backend_model(jitted, np.float32(1.5), 3, backends=("cpu",))
+    assert m.signature == "(f32[])" and m.column("cpu").hlo_text.count(" multiply(") == 3
+    # the default backend's column is the program the call compiled (the sidebar and the
+    # session inspector show no second program for it)
+    assert (jitted.trace_count, jitted.compile_count) == (1, 1)
+    with pytest.raises(TypeError, match="static arguments from the function's own jit"):
+        cross_backend_model(jitted, np.float32(1.5), 3, static_argnums=1)
+
+
 def test_bad_backend_names_as_jax():
     jax, _ = real_jax()
     with pytest.raises(RuntimeError, match="Unknown backend") as want:

@@ -8,9 +8,11 @@
     html = cross_backend_html(m)        # the columns, the equation table, the HLO texts
 
 Everything comes from public stage objects: ``engine.devices(backend)`` says whether a
-backend is there, ``engine.jit(f, backend=b).lower(*args).compile()`` compiles for it,
-and ``Compiled.as_text()`` / ``cost_analysis()`` are XLA's own outputs (parsed with
-``visualize.hlo_model``). Equations are matched across backends by the ``op_name`` that
+backend is there; ``engine.jit(f).lower(*args).compile()``, with the arguments put on
+that backend's first device (``engine.device_put``, as JAX advises in place of its
+deprecated ``jit(backend=)``), compiles for it; ``Compiled.as_text()`` and
+``cost_analysis()`` are XLA's own outputs (parsed with ``visualize.hlo_model``). On the
+default backend that is the very program a call of ``f`` compiled (no second one). Equations are matched across backends by the ``op_name`` that
 lowering writes into every instruction's metadata (``tanh.eqn0``).
 """
 
@@ -22,6 +24,7 @@ import itertools
 from typing import Any
 
 import engine
+from engine.jit import JitFunction
 
 from .hlo_model import HloInstruction, HloModule, parse_hlo_module
 
@@ -159,8 +162,20 @@ def _placement(module: HloModule) -> dict[str, list[str]]:
     return placed
 
 
+def _on_device(jitted: Any, args: tuple, kwargs: dict, device: Any) -> tuple[tuple, dict]:
+    """The arguments committed to ``device`` (static ones as they are): the program is
+    compiled for the device its arguments are on, as a call would be, so the default
+    backend's column reuses the program a call already compiled."""
+    nums = {i % len(args) for i in jitted.static_argnums} if args else set()
+    names = set(jitted.static_argnames)
+    placed = tuple(a if i in nums else engine.device_put(a, device) for i, a in enumerate(args))
+    placed_kw = {k: v if k in names else engine.device_put(v, device) for k, v in kwargs.items()}
+    return placed, placed_kw
+
+
 def _column(backend: str, jitted: Any, args: tuple, kwargs: dict) -> BackendColumn:
     devices = engine.devices(backend)
+    args, kwargs = _on_device(jitted, args, kwargs, devices[0])
     compiled = jitted.lower(*args, **kwargs).compile()
     text = compiled.as_text()
     module = parse_hlo_module(text)
@@ -203,6 +218,15 @@ def cross_backend_model(
             wanted.append(c)
     if not wanted:
         raise ValueError("cross_backend_model needs at least one backend")
+    if isinstance(f, JitFunction):  # its own static arguments and options
+        if static_argnums or static_argnames:
+            raise TypeError(
+                "cross_backend_model of a jitted function takes its static arguments from "
+                "the function's own jit; pass static_argnums/static_argnames to jit instead"
+            )
+        jitted = f
+    else:
+        jitted = engine.jit(f, static_argnums=static_argnums, static_argnames=static_argnames)
     columns, missing = [], {}
     for b in wanted:
         try:
@@ -210,12 +234,11 @@ def cross_backend_model(
         except RuntimeError as err:
             missing[b] = str(err)
             continue
-        jitted = engine.jit(
-            f, backend=b, static_argnums=static_argnums, static_argnames=static_argnames
-        )
         columns.append(_column(b, jitted, args, kwargs))
     name = getattr(f, "__name__", None) or type(f).__name__
-    avals = [engine.core.get_aval(a) for a in engine.tree_util.tree_leaves(args)]
+    nums = {i % len(args) for i in jitted.static_argnums} if args else set()
+    dynamic = [a for i, a in enumerate(args) if i not in nums]
+    avals = [engine.core.get_aval(a) for a in engine.tree_util.tree_leaves(dynamic)]
     signature = "(" + ", ".join(a.str_short() for a in avals) + ")"
     return CrossBackendModel(name, signature, columns, missing)
 
