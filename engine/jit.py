@@ -106,6 +106,30 @@ def _jit_partial_eval(trace, args, unknowns, params):
 jit_p.partial_eval = _jit_partial_eval
 
 
+def _jit_dce(used_outputs, eqn):
+    """Outputs nothing reads leave the called jaxpr, with the inputs only they needed (as
+    JAX's pjit DCE rule): a linearized call's unused tangents never reach its transpose,
+    where their zero cotangents would meet the residuals (0 * nan = nan)."""
+    if not any(used_outputs):
+        return [False] * len(eqn.invars), None
+    jaxpr, donated = eqn.params["jaxpr"], eqn.params["donated_invars"]
+    body, used_in = pe.dce_jaxpr(jaxpr.jaxpr, used_outputs)
+    params = dict(
+        eqn.params,
+        jaxpr=core.ClosedJaxpr(body, jaxpr.consts),
+        donated_invars=tuple(d for d, u in zip(donated, used_in) if u),
+    )
+    new = eqn.replace(
+        invars=[v for v, u in zip(eqn.invars, used_in) if u],
+        outvars=[v for v, u in zip(eqn.outvars, used_outputs) if u],
+        params=params,
+    )
+    return used_in, new
+
+
+pe.dce_rules[jit_p] = _jit_dce
+
+
 def _jit_transpose(cts, *args, jaxpr, name, donated_invars):
     linear = tuple(transpose.is_undefined_primal(x) for x in args)
     tj = jt.transpose_jaxpr(jaxpr, linear)

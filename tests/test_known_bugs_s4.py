@@ -137,6 +137,54 @@ def test_vjp_of_scan_with_a_used_output_still_transposes_it():
     assert_close(out, ref)
 
 
+# ------------------------------------------------ the same for cond and jit (same cause)
+
+
+def cond_unused_output(api, np_):
+    def f(x, p):
+        true_fun = lambda x: (np_.sin(x), x * np.float32(np.nan))  # noqa: E731
+        a, _ = api.lax.cond(p > 0, true_fun, lambda x: (np_.cos(x), x), x)
+        return np_.sum(a)
+
+    return api.grad(f)
+
+
+def switch_unused_output(api, np_):
+    def f(x, p):
+        branches = [
+            lambda x: (np_.sin(x), np_.log(x)),
+            lambda x: (np_.cos(x), x / 0.0),
+            lambda x: (x * x, x),
+        ]
+        a, _ = api.lax.switch(np_.int32(p), branches, x)
+        return np_.sum(a)
+
+    return api.grad(f)
+
+
+def jit_unused_output(api, np_):
+    w = np.array([np.nan, 1.0, np.inf], np.float32)
+    inner = api.jit(lambda x: (np_.sin(x), x * w))
+
+    def f(x, p):
+        a, _ = inner(x * p)
+        return np_.sum(a)
+
+    return api.grad(f)
+
+
+@pytest.mark.parametrize(
+    "make", [cond_unused_output, switch_unused_output, jit_unused_output], ids=lambda f: f.__name__
+)
+@pytest.mark.parametrize("p", [1.0, -1.0])
+def test_grad_through_cond_and_jit_with_unused_outputs_matches_jax(make, p):
+    """An unused output of a cond or jit holding nan/inf: its zero cotangent must not
+    reach the gradient (JAX's DCE rules drop it when linearizing)."""
+    x = np.array([0.5, -1.0, 2.0], np.float32)
+    out, ref = _both(make, x, p)
+    assert_close(out, ref)
+
+
 # ---------------------------------------------------------------------------- while_loop
 
 

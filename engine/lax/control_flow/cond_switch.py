@@ -296,6 +296,32 @@ def _bcast_to(pred, x):
 cond_p.def_batch(_cond_batch)
 
 
+def _cond_dce(used_outputs, eqn):
+    """Keep the outputs something reads and the operands any branch needs for them (as
+    JAX's cond DCE rule): a linearized cond loses the tangents of unused outputs, whose
+    zero cotangents would otherwise meet the residuals (0 * nan = nan)."""
+    branches = eqn.params["branches"]
+    n_ops = len(eqn.invars) - 1
+    used_ops = [False] * n_ops
+    for b in branches:
+        _, used = pe.dce_jaxpr(b.jaxpr, used_outputs)
+        used_ops = [a or u for a, u in zip(used_ops, used)]
+    if not any(used_outputs):
+        return [False] * len(eqn.invars), None
+    new_branches = tuple(
+        ClosedJaxpr(pe.dce_jaxpr(b.jaxpr, used_outputs, used_ops)[0], b.consts) for b in branches
+    )
+    new_eqn = eqn.replace(
+        invars=[eqn.invars[0]] + [v for v, u in zip(eqn.invars[1:], used_ops) if u],
+        outvars=[v for v, u in zip(eqn.outvars, used_outputs) if u],
+        params=dict(eqn.params, branches=new_branches),
+    )
+    return [True] + used_ops, new_eqn
+
+
+pe.dce_rules[cond_p] = _cond_dce
+
+
 @cond_p.def_lowering
 def _cond_lowering(ctx, index, *ops, branches):
     out_types = [lowering.ir_type(a) for a in ctx.avals_out]
