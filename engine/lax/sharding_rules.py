@@ -23,6 +23,8 @@ from ..sharding.named import DuplicateSpecError, NamedSharding, PartitionSpec
 
 Rule = Callable[..., Sequence[Any]]  # (avals, mesh, **params) -> one entry list per dim
 RULES: dict[str, Rule] = {}
+# primitives whose shape rule sets the result's type sharding itself
+TYPED_BY_THEMSELVES = {"mesh_cast", "sharding_constraint"}
 
 
 def _entries(aval) -> tuple:
@@ -47,9 +49,11 @@ def _mesh_of(avals) -> Any:
 
 def propagate(prim: core.Primitive, avals: tuple, out: Any, params: dict) -> Any:
     """``out`` (the primitive's result aval(s)) with the shardings its rule gives."""
+    if prim.name in TYPED_BY_THEMSELVES:
+        return out
     outs = list(out) if prim.multiple_results else [out]
     if any(getattr(o, "sharding", None) is not None for o in outs):
-        return out  # typed by the primitive itself (jit, shard_map, mesh_cast, ...)
+        return out  # typed by the primitive itself (jit, ...)
     mesh = _mesh_of(avals)
     if mesh is None:
         return out
@@ -191,6 +195,76 @@ def _reshape(name, avals, outs, type_mesh, *, new_sizes, dimensions=None, shardi
     if [n for n in operand.shape if n != 1] == [n for n in new_sizes if n != 1]:
         kept = iter(s for n, s in zip(operand.shape, entries) if n != 1)
         return [None if n == 1 else next(kept) for n in new_sizes]
+    out: list = []
+    for ins, outs_ in _reshape_groups(operand.shape, new_sizes):
+        axes = [a for d in ins for a in _axes(entries[d])]
+        if len(ins) == 1 and len(outs_) == 1:
+            out.append(entries[ins[0]])
+        elif not axes:
+            out.extend([None] * len(outs_))
+        elif len(ins) == 1 or len(outs_) == 1:
+            # a split gives the dimension's axes to the new dimensions, major first; a
+            # merge keeps the merged axes if only the trailing dimensions were unsharded
+            flat = [entries[d] for d in ins]
+            while flat and flat[-1] is None:
+                flat.pop()
+            if None in flat:
+                _reshape_error(operand, new_sizes)
+            out.extend(
+                _split_axes(type_mesh, axes, [new_sizes[j] for j in outs_], operand, new_sizes)
+            )
+        else:
+            _reshape_error(operand, new_sizes)
+    return out
+
+
+def _axes(entry) -> tuple:
+    return () if entry is None else entry if isinstance(entry, tuple) else (entry,)
+
+
+def _reshape_groups(shape, new_sizes) -> list:
+    """Runs of input and output dimensions whose sizes multiply to the same number."""
+    groups, i, j = [], 0, 0
+    while i < len(shape) or j < len(new_sizes):
+        ins, outs_ = [i] if i < len(shape) else [], [j] if j < len(new_sizes) else []
+        a = shape[i] if ins else 1
+        b = new_sizes[j] if outs_ else 1
+        i, j = i + len(ins), j + len(outs_)
+        while a != b:
+            if a < b and i < len(shape):
+                a *= shape[i]
+                ins.append(i)
+                i += 1
+            elif j < len(new_sizes):
+                b *= new_sizes[j]
+                outs_.append(j)
+                j += 1
+            else:
+                break
+        groups.append((ins, outs_))
+    return groups
+
+
+def _split_axes(mesh, axes, sizes, operand, new_sizes) -> list:
+    it = iter(axes)
+    out = []
+    for n in sizes:
+        mine = []
+        while n > 1:
+            a = next(it, None)
+            if a is None:
+                break
+            n, rem = divmod(n, mesh.shape[a])
+            if rem:
+                _reshape_error(operand, new_sizes)
+            mine.append(a)
+        out.append(None if not mine else mine[0] if len(mine) == 1 else tuple(mine))
+    if next(it, None) is not None:
+        _reshape_error(operand, new_sizes)
+    return out
+
+
+def _reshape_error(operand, new_sizes):
     raise ShardingTypeError(
         "This reshape is not supported. Please specify the sharding of the output via the "
         f"`out_sharding` argument of jax.lax.reshape. Got operand type: "

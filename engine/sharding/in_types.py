@@ -52,14 +52,6 @@ def use_abstract_mesh(mesh: AbstractMesh) -> Iterator[None]:
             f"use_abstract_mesh: the new mesh's size ({mesh.size}) must equal the size of "
             f"the mesh in context ({outer.size}). Got {mesh} and {outer}"
         )
-    if mesh._platform is None and outer._platform is not None:  # as JAX prints it
-        mesh = AbstractMesh(
-            mesh.axis_sizes,
-            mesh.axis_names,
-            mesh.axis_types,
-            _device_kind=outer._device_kind,
-            _platform=outer._platform,
-        )
     _abstract.stack.append(mesh)
     try:
         yield

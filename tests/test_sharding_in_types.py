@@ -1,0 +1,303 @@
+"""Sharding in types (JAX's explicit sharding) against real JAX 0.10.2 on 8 CPU devices:
+typeof inside jit, the sharding rules of the common primitives and their errors,
+auto_axes / explicit_axes / use_abstract_mesh, device_put onto unreduced axes, and that
+programs over no Explicit mesh keep their types and jaxprs. The cases run in one child
+process (tests/eight_devices.py)."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import re
+
+import eight_devices
+import numpy as np
+import pytest
+
+CASES: dict = {}
+
+
+def case(fn):
+    CASES[fn.__name__] = fn
+    return fn
+
+
+def _libs():
+    import jax
+
+    import engine
+
+    return engine, jax
+
+
+def _both(fn):
+    engine, jax = _libs()
+    return fn(engine), fn(jax)
+
+
+def _mesh(lib, auto: bool = False):
+    types = (lib.sharding.AxisType.Auto,) * 2 if auto else None
+    return lib.make_mesh((4, 2), ("X", "Y"), types)
+
+
+def _typed_program_types(lib):
+    """str(typeof(...)) of intermediates inside jit, for each rule."""
+    jnp = lib.numpy
+    seen = []
+
+    def note(v):
+        seen.append(str(lib.typeof(v)))
+        return v
+
+    def f(a, b, c):
+        note(a)
+        s = note(jnp.sin(a) * 2.0)  # unary, binary with a weak scalar
+        note(s + b)  # broadcasting: (8@X,4) + (1,4@Y)
+        note(s.T)  # transpose
+        note(s.sum(0))  # reduce over a sharded axis
+        note(jnp.max(s, axis=1))
+        note(jnp.argmax(s, axis=1))
+        note(s[:, None, :])  # broadcast_in_dim / reshape with a singleton
+        note(jnp.expand_dims(s, 0).squeeze(0))
+        note(jnp.broadcast_to(b, (8, 4)))
+        note(jnp.dot(s, c))  # free dims keep their shardings
+        note(jnp.dot(s.T, s, out_sharding=lib.P("Y", None)))
+        note(s.astype(np.int32))
+        note(jnp.where(s > 0, s, b))
+        return s
+
+    with lib.set_mesh(_mesh(lib)):
+        a = lib.device_put(np.arange(32.0, dtype=np.float32).reshape(8, 4), lib.P("X", None))
+        b = lib.device_put(np.ones((1, 4), np.float32), lib.P(None, "Y"))
+        c = lib.device_put(np.ones((4, 6), np.float32), lib.P(None, None))
+        out = lib.jit(f)(a, b, c)
+        seen.append(str(lib.typeof(out)))
+        seen.append(repr(out.sharding))
+    return seen
+
+
+@case
+def typeof_inside_jit_follows_the_rules():
+    e, j = _both(_typed_program_types)
+    assert e == j
+
+
+def _errors(lib):
+    jnp = lib.numpy
+    out = []
+    with lib.set_mesh(_mesh(lib)):
+        x = lib.device_put(np.arange(16).reshape(4, 4), lib.P("X", None))
+        y = lib.device_put(np.arange(16).reshape(4, 4), lib.P(None, "X"))
+        u = lib.device_put(np.arange(32.0).reshape(8, 4), lib.P(None, "X"))
+        v = lib.device_put(np.arange(64.0).reshape(4, 16), lib.P("X", None))
+        for thunk in [
+            lambda: x + y,  # eagerly
+            lambda: lib.jit(lambda a, b: a * b)(x, y),
+            lambda: jnp.dot(u, v),
+            lambda: lib.jit(jnp.dot)(u, v),
+            lambda: lib.jit(lambda a: a.reshape(16))(x),
+        ]:
+            try:
+                thunk()
+                out.append("no error")
+            except Exception as err:
+                out.append((type(err).__name__, str(err).split("\n")[0]))
+    return out
+
+
+@case
+def sharding_rule_errors_as_jax():
+    e, j = _both(_errors)
+    assert e == j
+
+
+def _auto_explicit(lib):
+    jnp = lib.numpy
+    printed = io.StringIO()
+    out = []
+    with contextlib.redirect_stdout(printed), lib.set_mesh(_mesh(lib)):
+        x = lib.device_put(np.arange(16).reshape(4, 4), lib.P("X", None))
+        y = lib.device_put(np.arange(16).reshape(4, 4), lib.P(None, "X"))
+
+        @lib.sharding.auto_axes
+        def add(a, b):
+            print(lib.sharding.get_abstract_mesh(), lib.typeof(a))
+            return a + b
+
+        r = add(x, y, out_sharding=lib.P("X", None))
+        out += [str(lib.typeof(r)), repr(r.sharding), np.asarray(r)]
+        r = lib.jit(lambda a, b: add(a, b, out_sharding=lib.P(None, "Y")))(x, y)
+        out += [str(lib.typeof(r)), repr(r.sharding), np.asarray(r)]
+
+        @lib.sharding.explicit_axes
+        def g(a):
+            print(lib.sharding.get_abstract_mesh(), repr(lib.typeof(a)))
+            return a * 2
+
+        @lib.jit
+        def f(a):
+            return g(jnp.sin(a), in_sharding=lib.P("X", "Y")) + 1
+
+    with contextlib.redirect_stdout(printed), lib.set_mesh(_mesh(lib, auto=True)):
+        z = lib.device_put(np.arange(16.0).reshape(4, 4), lib.P("X", "Y"))
+        r = f(z)
+        out += [str(lib.typeof(r)), np.asarray(r)]
+
+        @lib.jit
+        def h(a):
+            mesh = lib.sharding.AbstractMesh((8,), ("A",), (lib.sharding.AxisType.Explicit,))
+            with lib.sharding.use_abstract_mesh(mesh):
+                print(lib.sharding.get_abstract_mesh())
+                return lib.reshard(a, lib.P("A", None)) * 2
+
+    with contextlib.redirect_stdout(printed), lib.set_mesh(_mesh(lib)):
+        r = h(lib.device_put(np.ones((8, 4), np.float32), lib.P("X", "Y")))
+        out += [str(lib.typeof(r)), np.asarray(r)]
+    return printed.getvalue(), out
+
+
+@case
+def auto_axes_explicit_axes_and_use_abstract_mesh_as_jax():
+    results = _both(_auto_explicit)
+    (ep, eo), (jp, jo) = results
+    assert ep == jp
+    assert len(eo) == len(jo)
+    for a, b in zip(eo, jo):
+        if isinstance(a, np.ndarray):
+            np.testing.assert_allclose(a, b, rtol=1e-6)
+        else:
+            assert a == b
+
+
+def _unreduced(lib):
+    with lib.set_mesh(_mesh(lib)):
+        x = lib.device_put(np.arange(32.0, dtype=np.float32).reshape(8, 4), lib.P("X", "Y"))
+        y = lib.device_put(x, lib.P("X", None, unreduced={"Y"}))
+        return [
+            repr(y.sharding),
+            str(lib.typeof(y)),
+            [(str(s.device), np.asarray(s.data).tolist()) for s in y.addressable_shards],
+        ]
+
+
+@case
+def device_put_unreduced_splits_as_jax():
+    e, j = _both(_unreduced)
+    assert e == j
+
+
+def _grad_of_sharded_contraction(lib):
+    jnp = lib.numpy
+    with lib.set_mesh(lib.make_mesh((8,), ("batch",))):
+        w = lib.device_put(np.linspace(-1, 1, 12, dtype=np.float32).reshape(4, 3), lib.P())
+        xs = lib.device_put(np.linspace(0, 1, 64, dtype=np.float32).reshape(16, 4), lib.P("batch"))
+
+        def loss(w, xs):
+            return jnp.sum(jnp.tanh(xs @ w) ** 2)
+
+        g = lib.jit(lib.grad(loss))(w, xs)
+        return np.asarray(g), str(lib.typeof(g)), repr(g.sharding)
+
+
+@case
+def grad_through_a_batch_sharded_contraction():
+    (ev, *et), (jv, *jt) = _both(_grad_of_sharded_contraction)
+    np.testing.assert_allclose(ev, jv, rtol=1e-5)
+    assert et == jt
+
+
+def _plain_programs(lib):
+    jnp = lib.numpy
+
+    def f(a, b):
+        return jnp.dot(jnp.sin(a), b).sum(0) + a[0, :3]
+
+    a = np.ones((4, 4), np.float32)
+    b = np.ones((4, 3), np.float32)
+    plain = str(lib.make_jaxpr(f)(a, b))
+    with lib.set_mesh(_mesh(lib, auto=True)):
+        x = lib.device_put(a, lib.P("X", "Y"))
+        auto = str(lib.make_jaxpr(f)(x, b))
+        inside = []
+        lib.jit(lambda v: inside.append(str(lib.typeof(v))))(x)
+    return plain, auto, inside
+
+
+@case
+def programs_without_explicit_axes_are_unchanged():
+    results = _both(_plain_programs)
+    assert results[0] == results[1]
+    assert "@" not in results[0][1]
+
+
+def _lowered_constraints(lib):
+    jnp = lib.numpy
+    with lib.set_mesh(_mesh(lib)):
+        u = lib.device_put(np.ones((8, 4), np.float32), lib.P(None, "X"))
+        v = lib.device_put(np.ones((4, 16), np.float32), lib.P("X", None))
+        text = (
+            lib.jit(lambda a, b: jnp.dot(a, b, out_sharding=lib.P("X", None))).lower(u, v).as_text()
+        )
+    return sorted(re.findall(r"sdy.sharding_constraint.*?(#sdy.sharding<[^>]*>)", text)), [
+        m for m in re.findall(r"sdy.sharding = (#sdy.sharding<[^>]*>)", text)
+    ]
+
+
+@case
+def lowering_annotates_typed_results_as_jax():
+    e, j = _both(_lowered_constraints)
+    assert e == j
+
+
+def _reshapes(lib):
+    out = []
+    with lib.set_mesh(_mesh(lib)):
+        for shape, spec, new in [
+            ((4, 4), ("X", None), (16,)),  # merge: the major dimension's axes stay
+            ((4, 4), (None, "X"), (16,)),  # error: a minor sharded dimension merged
+            ((16,), ("X",), (4, 4)),  # split
+            ((16,), (("X", "Y"),), (8, 2)),
+            ((16,), (("X", "Y"),), (2, 8)),  # error: 2 does not split over X (4)
+            ((8, 4), ("X", "Y"), (32,)),
+            ((8, 6), (None, "Y"), (8, 2, 3)),
+            ((2, 3, 4), (None, None, "X"), (6, 4)),
+            ((8, 4), ("X", None), (8, 1, 4)),  # singleton dimensions
+        ]:
+            x = lib.device_put(np.zeros(shape, np.float32), lib.P(*spec))
+            try:
+                out.append(str(lib.typeof(lib.jit(lambda a, n=new: a.reshape(n))(x))))
+            except Exception as err:
+                out.append((type(err).__name__, str(err).split("\n")[0]))
+    return out
+
+
+@case
+def reshape_rule_as_jax():
+    e, j = _both(_reshapes)
+    assert e == j
+
+
+# ---------------------------------------------------------------- without devices
+
+
+def test_unsharded_avals_print_and_compare_as_before():
+    import engine
+
+    a = engine.core.ShapedArray((2, 3), np.float32)
+    assert a.sharding is None
+    assert str(a) == "f32[2,3]" and repr(a) == "ShapedArray(float32[2, 3])"
+    assert a.update(shape=(3, 2)).sharding is None
+    assert a == engine.core.ShapedArray((2, 3), np.float32)
+
+
+# ---------------------------------------------------------------- the subprocess
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_sharding_in_types_case(name):
+    result = eight_devices.outcome(__file__, name)
+    assert result == "ok", result
+
+
+if __name__ == "__main__":
+    eight_devices.main(CASES)
