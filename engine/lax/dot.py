@@ -145,7 +145,7 @@ def _dims_text(dims):
 
 def _pp_params(params):
     out = {"dimension_numbers": _dims_text(params["dimension_numbers"])}
-    for k in ("precision", "preferred_element_type", "out_sharding"):
+    for k in ("precision", "preferred_element_type"):  # out_sharding: the result's type
         if params[k] is not None:
             out[k] = params[k]
     return out
