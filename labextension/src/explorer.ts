@@ -527,7 +527,8 @@ class PassStepperSection {
     const unchanged = el('label', 'glassjax-pass-unchanged');
     this._unchanged = el('input', '');
     this._unchanged.type = 'checkbox';
-    this._unchanged.onchange = () => void this._go(this._position);
+    // no step: the kernel's stepper stays on the pass it shows (its index changes)
+    this._unchanged.onchange = () => void this._go(null);
     unchanged.appendChild(this._unchanged);
     unchanged.appendChild(document.createTextNode(' show passes that changed nothing'));
     for (const c of [this._prev, this._slider, this._counter, this._next, unchanged]) {
@@ -561,7 +562,8 @@ class PassStepperSection {
     );
   }
 
-  private async _go(step: number): Promise<void> {
+  /** Shows pass `step` (among those shown), or with `null` the current pass again. */
+  private async _go(step: number | null): Promise<void> {
     const client = this._explorer.client;
     if (!client || this._index === null) {
       return;
@@ -575,7 +577,7 @@ class PassStepperSection {
       const reply = await client.passes(
         this._explorer.key,
         this._index,
-        Math.max(0, step),
+        step === null ? null : Math.max(0, step),
         this._unchanged.checked
       );
       if (ask !== this._asked) {

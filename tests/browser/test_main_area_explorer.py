@@ -367,3 +367,151 @@ def check_shared_pass_compile(passes_probe, x, row, before, xla_compiles):
     assert isinstance(shown, FusionStepper) and shown.name == "passes_probe"
     with pytest.raises(TypeError, match="takes no example arguments"):
         FusionStepper(passes_probe.lower(x), x)
+
+
+CONTROLS_PROBE = """\
+import engine as jax
+import engine.numpy as jnp
+
+@jax.jit
+def controls_probe(x):
+    y = jnp.tanh(x) * 2.0 + jnp.sin(x)
+    return jnp.sum(y @ y.T)
+
+controls_probe(jnp.ones((4, 4)))
+"""
+
+
+def open_explorer(page, jupyter_ui, lab_server, name, sources, function):
+    """Runs ``sources`` in a new notebook and opens ``function`` from the sidebar."""
+    jupyter_ui.write_notebook(lab_server.root, name, sources)
+    jupyter_ui.open_notebook(page, lab_server, name)
+    jupyter_ui.run_all_cells(page, len(sources))
+    page.click(".jp-SideBar.jp-mod-left .lm-TabBar-tab[data-id='glassjax-inspector']")
+    item = page.locator(f"#glassjax-inspector .glassjax-fn[data-name='{function}']")
+    item.wait_for(state="visible")
+    item.click()
+    explorer = page.locator(f"{EXPLORER}[data-state='ready']")
+    explorer.wait_for(state="visible", timeout=120_000)
+    return explorer
+
+
+def pass_title(explorer):
+    return explorer.locator(".glassjax-pass-view .gjx-title").first.inner_text()
+
+
+def test_every_main_area_control_works(lab_server, page, artifacts, jupyter_ui):
+    """Each control of the main-area explorer, clicked as a user would: the program
+    picker, reload, the layouts and their tabs, the graph's zoom buttons, pop out and
+    bring back, the pass stepper (start, next, prev, slider, show unchanged), the
+    programs-as-text toggle and the sidebar's refresh."""
+    from playwright.sync_api import expect
+
+    sources = [
+        "%load_ext notebook_ext",
+        CONTROLS_PROBE,
+        "controls_probe(jnp.ones((6, 6)))  # a second program",
+    ]
+    explorer = open_explorer(
+        page, jupyter_ui, lab_server, "controls.ipynb", sources, "controls_probe"
+    )
+    expect(explorer).to_have_attribute("data-signature", "(f32[6,6])")
+
+    # the program picker: an older program, then the newest again
+    picker = explorer.locator("select.glassjax-program-select")
+    picker.select_option("0")
+    expect(page.locator(f"{EXPLORER}[data-state='ready'][data-program='0']")).to_have_attribute(
+        "data-signature", "(f32[4,4])", timeout=60_000
+    )
+    assert "program 1 of 2" in explorer.locator(".glassjax-shown-program").inner_text()
+    picker.select_option("newest")
+    expect(page.locator(f"{EXPLORER}[data-state='ready'][data-program='1']")).to_have_attribute(
+        "data-signature", "(f32[6,6])", timeout=60_000
+    )
+
+    # reload asks the kernel again and shows the same program
+    explorer.locator("button.glassjax-reload").click()
+    expect(page.locator(f"{EXPLORER}[data-state='ready']")).to_have_attribute(
+        "data-program", "1", timeout=60_000
+    )
+
+    # tabs: each tab shows its pane alone (computed style)
+    explorer.locator("select.glassjax-layout-select").select_option("tabs")
+    tabs = explorer.locator(".gjx-explorer .gj-tab")
+    expect(tabs.first).to_be_visible()
+    assert tabs.count() == len(PANES)
+    for i, label in enumerate(PANES):
+        tabs.nth(i).click()
+        shown = explorer.evaluate(
+            "e => [...e.querySelectorAll('.gjx-explorer .gj-panes > .gj-pane')]"
+            ".filter(p => getComputedStyle(p).display !== 'none')"
+            ".map(p => p.getAttribute('aria-label'))"
+        )
+        assert shown == [label], (label, shown)
+
+    # the fusion graph's zoom buttons (its tab is the one shown)
+    tabs.nth(PANES.index("fusion graph")).click()
+    graph = explorer.locator(".gj-pane[aria-label='fusion graph']")
+    box = graph.locator(".gjx-graph-box")
+    expect(box).to_have_attribute("data-zoom-fitted", "true")
+    expect(graph.locator(".gjx-zoom-level")).to_have_text(re.compile(r"^\d+%$"))
+    before = box.locator("svg").get_attribute("viewBox")
+    graph.locator("[data-gjx-zoom=in]").click()
+    expect(box).to_have_attribute("data-zoom-fitted", "false")
+    assert box.locator("svg").get_attribute("viewBox") != before
+    graph.locator("[data-gjx-zoom=out]").click()
+    graph.locator("[data-gjx-zoom=one]").click()
+    expect(box).to_have_attribute("data-zoom-scale", "1.000")
+    graph.locator("[data-gjx-zoom=fit]").click()
+    expect(box).to_have_attribute("data-zoom-fitted", "true")
+    artifacts(page, "controls-tabs-graph")
+
+    # side by side again; pop a pane out and bring it back with the placeholder's button
+    explorer.locator("select.glassjax-layout-select").select_option("side")
+    explorer.locator(".glassjax-popout-button[data-pane='HLO']").click()
+    popout = page.locator(".lm-DockPanel .glassjax-PanePanel[data-pane='HLO']")
+    popout.wait_for(state="visible")
+    explorer.locator(".glassjax-popped[data-pane='HLO'] .glassjax-popin-button").click()
+    popout.wait_for(state="detached")
+    assert pane_labels(explorer) == PANES
+
+    # the pass stepper: start, next, prev, the slider, and "show unchanged" keeps the pass
+    passes = explorer.locator(".glassjax-passes")
+    explorer.locator(".glassjax-passes-start").click()
+    ready = explorer.locator(".glassjax-passes[data-state='ready']")
+    ready.wait_for(state="visible", timeout=120_000)
+    count = passes.locator(".glassjax-pass-count")
+    n = int(re.fullmatch(r"1 of (\d+)", count.inner_text()).group(1))
+    assert n >= 3, n
+    passes.locator(".glassjax-pass-next").click()
+    expect(count).to_have_text(f"2 of {n}", timeout=60_000)
+    passes.locator(".glassjax-pass-prev").click()
+    expect(count).to_have_text(f"1 of {n}", timeout=60_000)
+    assert passes.locator(".glassjax-pass-prev").is_disabled()
+    passes.locator(".glassjax-pass-slider").evaluate(
+        "(s) => { s.value = '3'; s.dispatchEvent(new Event('change')); }"
+    )
+    expect(count).to_have_text(f"3 of {n}", timeout=60_000)
+    explorer.locator(".glassjax-passes[data-state='ready'][data-position='2']").wait_for()
+    third = pass_title(explorer)
+    passes.locator(".glassjax-pass-unchanged input").check()
+    expect(count).not_to_have_text(f"3 of {n}", timeout=60_000)
+    explorer.locator(".glassjax-passes[data-state='ready']").wait_for()
+    m = int(count.inner_text().split(" of ")[1])
+    assert m > n
+    assert pass_title(explorer) == third  # the same pass, among all of them now
+    passes.locator(".glassjax-pass-unchanged input").uncheck()
+    expect(count).to_have_text(f"3 of {n}", timeout=60_000)
+    assert pass_title(explorer) == third
+    artifacts(passes, "controls-passes")
+
+    # the programs as text fold away
+    text = explorer.locator("details.glassjax-programs-text")
+    assert text.evaluate("d => d.open")
+    text.locator("summary").click()
+    assert not text.evaluate("d => d.open")
+
+    # the sidebar's refresh lists the function again, with its counts
+    page.locator("#glassjax-inspector button.glassjax-refresh").click()
+    row = page.locator("#glassjax-inspector .glassjax-fn[data-name='controls_probe']")
+    expect(row.locator(".glassjax-fn-counts")).to_contain_text("compiles 2")
