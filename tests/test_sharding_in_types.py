@@ -277,6 +277,27 @@ def reshape_rule_as_jax():
     assert e == j
 
 
+def _typed_jaxprs(lib):
+    jnp = lib.numpy
+    programs = [
+        lambda x, w: jnp.tanh(jnp.dot(x, w, out_sharding=lib.P("X", None))).sum(1) * 2,
+        lambda x, w: (x.T[None] + 1.0).reshape(4, 8),
+        lambda x, w: jnp.concatenate([jnp.maximum(x, 0.0)[:4], x[4:]])[:, :2].sum(1) + w.sum(),
+        # (not compared: grad, whose reduce_sum transpose JAX types with a reshard)
+    ]
+    with lib.set_mesh(_mesh(lib)):
+        x = lib.device_put(np.zeros((8, 4), np.float32), lib.P("X", "Y"))
+        w = lib.device_put(np.zeros((4, 6), np.float32), lib.P("Y", None))
+        return [str(lib.make_jaxpr(f)(x, w)) for f in programs]
+
+
+@case
+def typed_jaxprs_print_as_jax():
+    e, j = _both(_typed_jaxprs)
+    for a, b in zip(e, j):
+        assert a == b, (a, b)
+
+
 # ---------------------------------------------------------------- without devices
 
 

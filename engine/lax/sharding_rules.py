@@ -332,6 +332,58 @@ def _match(lhs, rhs, message):
             raise ShardingTypeError(message)
 
 
+def _keep_for_new_shape(name, operand, out):
+    """JAX's rule for slicing and padding: the operand's sharding, if each resized
+    sharded dimension still splits evenly."""
+    entries = _entries(operand)
+    for n, m, e in zip(operand.shape, out.shape, entries):
+        if n != m and e is not None:
+            parts = 1
+            for a in _axes(e):
+                parts *= operand.sharding.mesh.shape[a]
+            if m % parts:
+                raise ShardingTypeError(
+                    f"{name} on sharded dims where out dim ({m}) is not divisible by mesh "
+                    f"axes ({parts}) with spec ({e}) is not implemented. Got input "
+                    f"type={operand.str_short()} and output shape={tuple(out.shape)}"
+                )
+    return list(entries)
+
+
+@rule("slice")
+def _slice(name, avals, outs, type_mesh, **_):
+    return _keep_for_new_shape("slicing", avals[0], outs[0])
+
+
+@rule("dynamic_slice")
+def _dynamic_slice(name, avals, outs, type_mesh, **_):
+    return _keep_for_new_shape("dynamic_slice", avals[0], outs[0])
+
+
+@rule("pad")
+def _pad(name, avals, outs, type_mesh, **_):
+    return _keep_for_new_shape("padding", avals[0], outs[0])
+
+
+@rule("dynamic_update_slice")
+def _dynamic_update_slice(name, avals, outs, type_mesh, **_):
+    return list(_entries(avals[0]))
+
+
+@rule("concatenate")
+def _concatenate(name, avals, outs, type_mesh, **_):
+    specs = [_entries(a) for a in avals]
+    if any(s != specs[0] for s in specs[1:]):
+        shown = ", ".join(
+            str(a.sharding or NamedSharding(type_mesh, PartitionSpec(*[None] * a.ndim)))
+            for a in avals
+        )
+        raise ShardingTypeError(
+            f"All operands should have the same sharding. Got shardings {shown}"
+        )
+    return list(specs[0])
+
+
 @rule("shard_map")
 def _shard_map(name, avals, outs, type_mesh, *, out_specs, **_):
     """A shard_map's results are laid out as its out_specs say (their Explicit axes)."""
@@ -389,9 +441,9 @@ def _constrain(value, aval, mesh):
 
 
 def _install() -> None:
-    from . import dot, reductions, structural
+    from . import dot, reductions, slicing, structural
 
-    for module in (dot, reductions, structural):
+    for module in (dot, reductions, slicing, structural):
         for value in vars(module).values():
             if isinstance(value, core.Primitive) and value.name in RULES:
                 if value.lowering is not None and not hasattr(value.lowering, "__wrapped__"):
