@@ -73,38 +73,14 @@ def _strip_options(lines: list[str]) -> str:
     return "\n".join(lines)
 
 
-_EAGER_SHARD_MAP = (
-    "JAX runs an eager shard_map body per device (a printed value shows each device's "
-    "block); the engine traces the body and runs it compiled (results equal)"
-)
-_VMA_TYPES = (
-    "the varying-manual-axes part of types ({V:i}, manual_axis_type, implicit pvary "
-    "equations) is not shown in the engine's types and jaxprs"
-)
-
 # Why a cell is known to differ, by file:line of its code-cell fence at tag jax-v0.10.2
 # (docs/parallel.md, docs/notebooks/shard_map.md; sharded-computation.md at d3f9ee6^).
 NOTES: dict[str, str] = {
-    "shard_map.md:361": _EAGER_SHARD_MAP,
-    "shard_map.md:377": _EAGER_SHARD_MAP,
-    "shard_map.md:391": _EAGER_SHARD_MAP,
-    "shard_map.md:406": _VMA_TYPES,
-    "shard_map.md:427": _VMA_TYPES,
     "shard_map.md:454": (
-        "JAX's message names its internal wrapper '_rem_singleton' as the function; the "
-        "engine names the user's ('<lambda>'); the rest is identical"
+        "JAX's message names its internal wrapper '_rem_singleton' (its eager shard_map "
+        "moves results through one) as the function; the engine names the user's "
+        "('<lambda>'); the rest is identical"
     ),
-    "shard_map.md:474": _VMA_TYPES,
-    "shard_map.md:496": _VMA_TYPES + "; nor are sharded outer types (f32[6@i])",
-    "shard_map.md:706": _EAGER_SHARD_MAP,
-    "shard_map.md:733": _EAGER_SHARD_MAP,
-    "shard_map.md:755": _EAGER_SHARD_MAP,
-    "shard_map.md:780": _EAGER_SHARD_MAP,
-    "shard_map.md:809": _EAGER_SHARD_MAP,
-    "shard_map.md:840": _EAGER_SHARD_MAP,
-    "shard_map.md:904": _EAGER_SHARD_MAP,
-    "shard_map.md:964": _EAGER_SHARD_MAP,
-    "shard_map.md:1000": _EAGER_SHARD_MAP,
 }
 
 # ------------------------------------------------------------------------------ worker side
