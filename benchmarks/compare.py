@@ -1,6 +1,7 @@
 """Run each workload through the engine and through real JAX and print the ratios.
 
     python benchmarks/compare.py [--engine-python PY] [--jax-python PY] [--rounds N]
+                                 [--only NAME ...] [--clock wall|cpu]
 
 The engine side runs in ``--engine-python`` (default: this interpreter), ideally an
 environment WITHOUT jax installed, since jaxlib imports jax lazily where it can. Both
@@ -27,6 +28,9 @@ if {side!r} == "engine":
 else:
     import jax, jax.numpy as jnp
 import workloads
+if {clock!r} == "cpu":  # the thread's CPU time: what other processes on the core do is not counted
+    import time
+    workloads.time = type("clock", (), {{"perf_counter": staticmethod(time.thread_time)}})
 out = {{name: fn(jax, jnp) for name, fn in workloads.WORKLOADS.items() if name in {names!r}}}
 if {side!r} == "engine":
     out["_jax_imported"] = any(m == "jax" or m.startswith("jax.") for m in sys.modules)
@@ -34,8 +38,8 @@ print("RESULT" + json.dumps(out))
 """
 
 
-def run_side(python, side, names):
-    cmd = [python, "-c", CHILD.format(here=HERE, side=side, names=names)]
+def run_side(python, side, names, clock="wall"):
+    cmd = [python, "-c", CHILD.format(here=HERE, side=side, names=names, clock=clock)]
     if shutil.which("taskset"):
         cmd = ["taskset", "-c", "1"] + cmd
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
@@ -51,7 +55,14 @@ def main():
     ap.add_argument("--engine-python", default=sys.executable)
     ap.add_argument("--jax-python", default=sys.executable)
     ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--only", nargs="*", default=None)
+    ap.add_argument("--only", nargs="*", default=None, help="workload names (default: all)")
+    ap.add_argument(
+        "--clock",
+        choices=("wall", "cpu"),
+        default="wall",
+        help="wall: perf_counter; cpu: the measuring thread's CPU time (steadier on a "
+        "shared machine, but blind to work on other threads, e.g. XLA's)",
+    )
     args = ap.parse_args()
     sys.path.insert(0, HERE)
     import workloads
@@ -61,7 +72,7 @@ def main():
     jax_imported = False
     for rnd in range(args.rounds):
         for side, py in (("engine", args.engine_python), ("jax", args.jax_python)):
-            res = run_side(py, side, names)
+            res = run_side(py, side, names, args.clock)
             jax_imported |= bool(res.pop("_jax_imported", False))
             for k, v in res.items():
                 best[side][k] = min(v, best[side].get(k, float("inf")))
@@ -70,7 +81,7 @@ def main():
     for k in names:
         e, j = best["engine"][k], best["jax"][k]
         print(f"{k:<20}{e * 1e6:>11.1f} us{j * 1e6:>11.1f} us{e / j:>8.2f}x")
-    print(f"(engine side imported jax: {jax_imported})")
+    print(f"(engine side imported jax: {jax_imported}; clock: {args.clock})")
 
 
 if __name__ == "__main__":

@@ -49,12 +49,15 @@ def _binary(name, reflected=False):
 # (an inline cache: one slot per operator, valid while dispatch's gate is unchanged).
 _ctx, _eval_trace = core._ctx, core.eval_trace
 _gate, _recorder = dispatch._gate, dispatch._recorder
-_EMPTY = (None, None, None, None, None)
+_EMPTY = (None,) * 8
+_new_array = object.__new__
 
 
 def _fast_binary(name):
     slow = _binary(name)
-    slot = [_EMPTY]  # (gate, aval of self, aval of other, device, dispatch entry)
+    # (gate, aval of self, aval of other, device, dispatch entry, its out aval, execute,
+    # result handlers)
+    slot = [_EMPTY]
 
     def op(self, other):
         c = slot[0]
@@ -67,14 +70,16 @@ def _fast_binary(name):
             and other._device is device
             and _ctx.trace is _eval_trace
         ):
-            e = c[4]
-            e.hits += 1
+            c[4].hits += 1
             try:
-                outs = e.execute([self._buf, other._buf]).consume_with_handlers(e.handlers)
+                outs = c[6]([self._buf, other._buf]).consume_with_handlers(c[7])
             except Exception:
                 dispatch.check_not_deleted((self, other))
                 raise
-            return Array(outs[0], e.out_avals[0], device, self._committed or other._committed)
+            out = _new_array(Array)  # Array(...) without an __init__ frame
+            out._buf, out.aval, out._device = outs[0], c[5], device
+            out._committed, out._npy = self._committed or other._committed, None
+            return out
         if type(other) is not Array or _ctx.trace is not _eval_trace or _recorder[0] is not None:
             return slow(self, other)
         return _fill(slot, slow, self, other)
@@ -102,7 +107,16 @@ def _fill(slot, slow, a, b):
             and device is a._device
             and type(device) is not runtime.DeviceGroup
         ):
-            slot[0] = (gate, a.aval, b.aval, device, entry)
+            slot[0] = (
+                gate,
+                a.aval,
+                b.aval,
+                device,
+                entry,
+                entry.out_avals[0],
+                entry.execute,
+                entry.handlers,
+            )
     return out
 
 

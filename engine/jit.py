@@ -605,6 +605,9 @@ def _trace(fun, opts, static, in_tree, avals):
     return closed, store[0]
 
 
+_NO_ARG = object()  # JitFunction.__call__ without positional arguments
+
+
 class JitFunction:
     """What ``jit(f)`` returns: call it, or step through ``.trace``, ``.lower``,
     ``.compile`` (the same cached stage objects a call uses). ``cache_info()`` says
@@ -658,7 +661,7 @@ class JitFunction:
         )
         self._pick_first = device is None and backend is None  # one Array: its device
         self._commit_out = not self._pick_first  # a named device commits the results
-        self._last = _NO_CALL  # the inline cache (see __call__)
+        self._last = self._last1 = _NO_CALL  # the inline caches (see __call__)
         self._cache = _cache_for(fun)
         self._fast = self._cache.fast_dict(opts.key)
         _all_jitted[next(_serial)] = self
@@ -703,44 +706,54 @@ class JitFunction:
         self._cache.clear()
 
     # -- calling
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        # The hot path, inlined (one Python frame). First the inline cache: the last
-        # all-Array signature this wrapper ran, valid while dispatch's gate object is the
-        # one it was filled under (any config change, eviction or clear_caches replaces it).
+    def __call__(self, x: Any = _NO_ARG, /, *rest: Any, **kwargs: Any) -> Any:
+        # The hot path, inlined (one Python frame; the first argument apart saves building
+        # a tuple). First the inline caches: the last all-Array signature this wrapper ran,
+        # valid while dispatch's gate object is the one it was filled under (any config
+        # change, eviction or clear_caches replaces it).
         try:
+            c = self._last1  # one Array in, one out, no constants: the commonest call
+            if c[0] is _gate[0] and not rest and not kwargs:
+                if (
+                    type(x) is Array
+                    and x.aval is c[1]
+                    and x._device is c[2]
+                    and _ctx.trace is _eval_trace
+                ):
+                    c[3].hits += 1
+                    try:
+                        outs = c[4]([x._buf]).consume_with_handlers(c[5])
+                    except Exception:
+                        dispatch.check_not_deleted((x,))
+                        raise
+                    # Array(outs[0], c[6], c[2], x._committed) without an __init__ frame
+                    out = _new_array(Array)
+                    out._buf, out.aval, out._device = outs[0], c[6], c[2]
+                    out._committed, out._npy = x._committed, None
+                    return out
+            args = () if x is _NO_ARG else (x, *rest)
             c = self._last
-            if c[0] is _gate[0] and not kwargs and _ctx.trace is _eval_trace:
-                n = len(args)
-                if n == 1:
-                    x = args[0]
-                    if type(x) is Array and x.aval is c[1][0] and x._device is c[2]:
-                        e = c[3]
-                        e.hits += 1
-                        bufs = e.const_args + [x._buf] if e.const_args else [x._buf]
-                        try:
-                            outs = e.execute(bufs).consume_with_handlers(e.handlers)
-                        except Exception:
-                            dispatch.check_not_deleted(args)
-                            raise
-                        if e.single_out:
-                            return Array(outs[0], e.out_avals[0], c[2], x._committed)
-                        return _unflatten(e, outs, c[2], x._committed)
-                elif n == len(c[1]):
-                    device, committed = c[2], False
-                    for x, a in zip(args, c[1]):
-                        if type(x) is not Array or x.aval is not a or x._device is not device:
-                            break
-                        committed = committed or x._committed
-                    else:
-                        e = c[3]
-                        e.hits += 1
-                        bufs = e.const_args + [x._buf for x in args]
-                        try:
-                            outs = e.execute(bufs).consume_with_handlers(e.handlers)
-                        except Exception:
-                            dispatch.check_not_deleted(args)
-                            raise
-                        return _unflatten(e, outs, device, committed)
+            if (
+                c[0] is _gate[0]
+                and not kwargs
+                and len(args) == len(c[1])
+                and _ctx.trace is _eval_trace
+            ):
+                device, committed = c[2], False
+                for x, a in zip(args, c[1]):
+                    if type(x) is not Array or x.aval is not a or x._device is not device:
+                        break
+                    committed = committed or x._committed
+                else:
+                    e = c[3]
+                    e.hits += 1
+                    bufs = e.const_args + [x._buf for x in args]
+                    try:
+                        outs = e.execute(bufs).consume_with_handlers(e.handlers)
+                    except Exception:
+                        dispatch.check_not_deleted(args)
+                        raise
+                    return _unflatten(e, outs, device, committed)
             return self._call_fast(args, kwargs)
         except Exception as e:
             traceback_util.filter_exception(e)
@@ -786,7 +799,19 @@ class JitFunction:
             dispatch.check_not_deleted(flat)
             raise
         if flat is args and self._pick_first and type(device) is not runtime.DeviceGroup:
-            self._last = (gate, avals, device, entry)  # every argument an Array on device
+            # every argument an Array on ``device``: fill the inline cache (see __call__)
+            if n == 1 and entry.single_out and not entry.const_args:
+                self._last1 = (
+                    gate,
+                    avals[0],
+                    device,
+                    entry,
+                    entry.execute,
+                    entry.handlers,
+                    entry.out_avals[0],
+                )
+            else:
+                self._last = (gate, avals, device, entry)
         return _unflatten(entry, outs, device, self._commit_out or dispatch.any_committed(flat))
 
     def _call_miss(self, args, flat, avals, device, key):
@@ -921,9 +946,10 @@ _update_general_flags()
 config.on_change(_update_general_flags)
 
 _LEAF_TREE = tree_util.tree_structure(0)
-_NO_CALL = (None, (), None, None)  # (gate, avals, device, entry): an empty inline cache
+_NO_CALL = (None, (), None, None)  # an empty inline cache (its gate is never current)
 _gate = dispatch._gate
 _ctx, _eval_trace = core._ctx, core.eval_trace
+_new_array = object.__new__
 
 
 def _unflatten(e, outs, device, committed):
