@@ -33,43 +33,6 @@ def glassjax_probe(x):  # the same function as PROBE_SRC's, for the expected tex
     return enp.sum(enp.sin(x) * x)
 
 
-KERNEL_IDLE_JS = """() => {
-  const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;
-  const k = w && w.sessionContext && w.sessionContext.session && w.sessionContext.session.kernel;
-  return !!k && k.status === 'idle' && k.connectionStatus === 'connected';
-}"""
-
-
-def write_notebook(root, name, cells, kernel="python3"):
-    nb = nbformat.v4.new_notebook()
-    nb.cells = cells
-    nb.metadata["kernelspec"] = {"name": kernel, "display_name": kernel, "language": "python"}
-    nbformat.write(nb, str(root / name))
-
-
-def open_notebook(page, server, name):
-    page.goto(server.page_url(name))
-    page.wait_for_selector(".jp-NotebookPanel .jp-Notebook .jp-Cell", timeout=60_000)
-    assert page.evaluate("window.jupyterapp.isPluginActivated('glassjax:inspector')"), (
-        "the glassjax lab extension is not active: is the project pip-installed?"
-    )
-
-
-def run_all_cells(page, n_code_cells):
-    page.wait_for_function(KERNEL_IDLE_JS, timeout=60_000)
-    page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
-    page.wait_for_function(
-        """(n) => {
-          const p = [...document.querySelectorAll('.jp-CodeCell .jp-InputArea-prompt')];
-          return p.length >= n && p.slice(0, n).every(e => /\\[\\d+\\]/.test(e.textContent));
-        }""",
-        arg=n_code_cells,
-        timeout=90_000,
-    )
-    outputs = page.locator(".jp-OutputArea-output").all_inner_texts()
-    assert not [t for t in outputs if "Traceback" in t], outputs
-
-
 def expected_jaxpr():
     x = enp.arange(4.0)
     text = str(engine.make_jaxpr(glassjax_probe)(x))
@@ -83,8 +46,8 @@ def expected_jaxpr():
     return oracle
 
 
-def test_sidebar_lists_jitted_function_and_opens_it(lab_server, page, artifacts):
-    write_notebook(
+def test_sidebar_lists_jitted_function_and_opens_it(lab_server, page, artifacts, jupyter_ui):
+    jupyter_ui.write_notebook(
         lab_server.root,
         "inspector.ipynb",
         [
@@ -93,10 +56,10 @@ def test_sidebar_lists_jitted_function_and_opens_it(lab_server, page, artifacts)
             nbformat.v4.new_code_cell("notebook_ext.show_stages(glassjax_probe, jnp.arange(4.0))"),
         ],
     )
-    open_notebook(page, lab_server, "inspector.ipynb")
+    jupyter_ui.open_notebook(page, lab_server, "inspector.ipynb")
 
     # before %load_ext the kernel has no inspector, and the sidebar says what to do
-    page.wait_for_function(KERNEL_IDLE_JS, timeout=60_000)
+    jupyter_ui.wait_kernel_idle(page)
     page.click(".jp-SideBar.jp-mod-left .lm-TabBar-tab[data-id='glassjax-inspector']")
     status = page.locator("#glassjax-inspector .glassjax-status")
     page.wait_for_function("""() => document.querySelector('#glassjax-inspector .glassjax-status')
@@ -105,7 +68,7 @@ def test_sidebar_lists_jitted_function_and_opens_it(lab_server, page, artifacts)
     artifacts(page, "sidebar-before-load-ext")
 
     # after the cells ran, the sidebar is filled through the glassjax.inspector comm
-    run_all_cells(page, 3)
+    jupyter_ui.run_all_cells(page, 3)
     item = page.locator("#glassjax-inspector .glassjax-fn[data-name='glassjax_probe']")
     item.wait_for(state="visible")
     assert page.locator("#glassjax-inspector .glassjax-fn").count() == 1
@@ -150,13 +113,13 @@ def test_sidebar_lists_jitted_function_and_opens_it(lab_server, page, artifacts)
     # the sidebar and the program panel follow JupyterLab's dark theme
     page.click(".lm-DockPanel-tabBar .lm-TabBar-tab:has-text('glassjax_probe')")
     assert luminance(page, "#glassjax-inspector") > 0.8
-    set_theme(page, "JupyterLab Dark", light=False)
+    jupyter_ui.set_theme(page, "JupyterLab Dark", light=False)
     try:
         assert luminance(page, "#glassjax-inspector") < 0.3
         assert luminance(page, ".glassjax-ProgramPanel:visible .glassjax-jaxpr") < 0.3
         artifacts(page, "dark-theme")
     finally:
-        set_theme(page, "JupyterLab Light", light=True)
+        jupyter_ui.set_theme(page, "JupyterLab Light", light=True)
 
 
 def luminance(page, selector):
@@ -165,15 +128,7 @@ def luminance(page, selector):
     return (0.2126 * r + 0.7152 * g + 0.0722 * b) / 255
 
 
-def set_theme(page, theme, light):
-    page.evaluate(
-        f"window.jupyterapp.commands.execute('apputils:change-theme', {{theme: '{theme}'}})"
-    )
-    page.wait_for_function(f"document.body.dataset.jpThemeLight === '{str(light).lower()}'")
-    page.wait_for_selector("#jupyterlab-splash", state="detached")  # the switch's overlay
-
-
-def test_saved_output_renders_without_kernel(lab_server, page, artifacts):
+def test_saved_output_renders_without_kernel(lab_server, page, artifacts, jupyter_ui):
     """A notebook saved with glassjax outputs, opened with no kernel: the outputs are
     drawn from the saved JSON alone; untrusted HTML goes through the sanitizer."""
     view = notebook_ext.stages(glassjax_probe, enp.arange(4.0))
@@ -190,8 +145,10 @@ def test_saved_output_renders_without_kernel(lab_server, page, artifacts):
     ]
     cell = nbformat.v4.new_code_cell("notebook_ext.show_stages(glassjax_probe, x)")
     cell.outputs = outputs
-    write_notebook(lab_server.root, "saved.ipynb", [cell], kernel="glassjax-no-such-kernel")
-    open_notebook(page, lab_server, "saved.ipynb")
+    jupyter_ui.write_notebook(
+        lab_server.root, "saved.ipynb", [cell], kernel="glassjax-no-such-kernel"
+    )
+    jupyter_ui.open_notebook(page, lab_server, "saved.ipynb")
 
     # the kernelspec does not exist: JupyterLab asks; choose no kernel at all
     dialog = page.locator(".jp-Dialog")
