@@ -298,6 +298,36 @@ def typed_jaxprs_print_as_jax():
         assert a == b, (a, b)
 
 
+def _more_programs(lib):
+    jnp = lib.numpy
+    out = []
+    with lib.set_mesh(_mesh(lib)):
+        x = lib.device_put(np.ones((8, 4), np.float32), lib.P("X", "Y"))
+        for f in [
+            lambda x: lib.lax.fori_loop(0, 3, lambda i, c: c * 2 + 1, x),
+            lambda x: lib.lax.cond(x.sum() > 0, lambda a: a * 2, lambda a: a - 1, x),
+            lambda x: lib.lax.scan(lambda c, r: (c + r, r.sum()), x[0], x)[0],  # error
+            lambda x: jnp.cumsum(x, axis=1),  # error: along a sharded axis
+            lambda x: jnp.cumsum(x, axis=0)[:, :2],
+            lambda x: jnp.sort(x, axis=1),  # error
+            lambda x: jnp.zeros_like(x) + x,
+            lambda x: lib.nn.softmax(x, axis=-1),
+            lambda x: lib.vmap(lambda r: r * 2)(x),
+        ]:
+            try:
+                r = lib.jit(f)(x)
+                out.append((str(lib.typeof(r)), float(np.asarray(r).sum())))
+            except Exception as err:
+                out.append((type(err).__name__, str(err).split("\n")[0]))
+    return out
+
+
+@case
+def control_flow_and_reductions_as_jax():
+    e, j = _both(_more_programs)
+    assert e == j
+
+
 # ---------------------------------------------------------------- without devices
 
 

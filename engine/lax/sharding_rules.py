@@ -384,6 +384,34 @@ def _concatenate(name, avals, outs, type_mesh, **_):
     return list(specs[0])
 
 
+@rule("cumsum", "cumprod", "cummax", "cummin", "cumlogsumexp")
+def _cumulative(name, avals, outs, type_mesh, *, axis, **_):
+    entries = _entries(avals[0])
+    if entries[axis] is not None:
+        raise ShardingTypeError(
+            "Input should be unsharded over the axis being reduced. Got input type="
+            f"{_long(avals[0])} and axis={axis}"
+        )
+    return list(entries)
+
+
+@rule("sort")
+def _sort(name, avals, outs, type_mesh, *, dimension, **_):
+    shardings = [a.sharding for a in avals if a.sharding is not None]
+    for s in shardings:
+        if dimension < len(s.spec) and s.spec[dimension] is not None:
+            raise ShardingTypeError(
+                "Arguments to sort must be unsharded over the sorting dimension. Got arg "
+                f"sharding={s} and sorting dimension={dimension}"
+            )
+        if s != shardings[0]:
+            raise ShardingTypeError(
+                "Arguments to sort must have equal shardings, got: "
+                + " ".join(str(t) for t in shardings)
+            )
+    return [list(_entries(avals[0])) for _ in outs]
+
+
 @rule("shard_map")
 def _shard_map(name, avals, outs, type_mesh, *, out_specs, **_):
     """A shard_map's results are laid out as its out_specs say (their Explicit axes)."""
