@@ -13,7 +13,7 @@ import numpy as np
 
 from .. import core, runtime, tree_util
 from ..core import Primitive, ShapedArray
-from . import module_checks, poly_lowering, shape_poly
+from . import module_checks, poly_lowering, shape_assertions, shape_poly
 
 CALLING_CONVENTION_VERSION = 10  # what JAX 0.10.2 writes by default
 
@@ -155,7 +155,13 @@ def export(
             raise NotImplementedError(
                 f"exporting a function with effects {closed.jaxpr.effects} is not supported"
             )
-        module, _ctx = poly_lowering.lower_for_export(closed, traced.fun_name, lowering_platforms)
+        module, _ctx = poly_lowering.lower_for_export(
+            closed,
+            traced.fun_name,
+            lowering_platforms,
+            arg_names=_leaf_names(traced.in_tree),
+            shape_assertions=DisabledSafetyCheck.shape_assertions() not in disabled_checks,
+        )
         module_checks.check_no_host_callbacks(module)
         module_checks.check_custom_calls(module, disabled_checks)
         in_avals = tuple(a.strip_weak_type() for a in traced.in_avals)
@@ -297,6 +303,7 @@ def solve_dim_vars(exported: Exported, avals: Sequence[ShapedArray]) -> dict:
                         f"Shape mismatch for {_describe(exported, i, j)} (expected same "
                         f"constant): expected {exp_aval.shape} and called with {aval.shape}"
                     )
+    _check_constraints(exported, avals)  # JAX's checks, in its order and words
     env = shape_poly.solve_dim_vars(
         [(e, d) for a, x in zip(exported.in_avals, avals) for e, d in zip(a.shape, x.shape)]
     )
@@ -326,6 +333,20 @@ def solve_dim_vars(exported: Exported, avals: Sequence[ShapedArray]) -> dict:
                 f"Expected value >= 1 for dimension variable '{var}'. Found {value}."
             )
     return env
+
+
+def _check_constraints(exported: Exported, avals: Sequence[ShapedArray]) -> None:
+    """The shape checks JAX makes on concrete call shapes, with its messages."""
+    if not all(type(d) is int for a in avals for d in a.shape):
+        return
+    if DisabledSafetyCheck.shape_assertions() in exported.disabled_safety_checks:
+        return
+    names = [_describe(exported, i) for i in range(len(avals))]
+    checks = shape_assertions.shape_checks(exported.in_avals, names)
+    sizes = {
+        f"{names[i]}.shape[{j}]": d for i, a in enumerate(avals) for j, d in enumerate(a.shape)
+    }
+    shape_assertions.check_call_shapes(checks, sizes)
 
 
 call_exported_p = Primitive("call_exported", multiple_results=True)

@@ -238,7 +238,11 @@ def inline_nested_calls(closed: Any) -> Any:
 
 
 def lower_for_export(
-    closed: Any, name: str, platforms: Sequence[str]
+    closed: Any,
+    name: str,
+    platforms: Sequence[str],
+    arg_names: Sequence[str] | None = None,
+    shape_assertions: bool = True,
 ) -> tuple[ir.Module, ir.Context]:
     """A module whose public ``@main`` computes ``closed`` (consts embedded), with
     dynamic dimensions for the symbolic ones, each computed from the arguments.
@@ -255,6 +259,12 @@ def lower_for_export(
             lowering._symbol_name(f"jit_{name}")
         )
         mctx = lowering.ModuleContext(module, platforms[0], name)
+        mctx.shape_checks = None
+        if shape_assertions and not all(shape_poly.is_constant_shape(a.shape) for a in avals):
+            from .shape_assertions import shape_checks
+
+            names = arg_names or [f"args[{i}]" for i in range(len(avals))]
+            mctx.shape_checks = (shape_checks(avals, names), names)
         if len(platforms) == 1:
             uses_dims = _emit_function(mctx, "main", closed, public=True)
         else:
@@ -265,7 +275,7 @@ def lower_for_export(
                 mctx.platform = platform
                 names.append(f"_main_{k}_{platform}")
                 uses_dims = _emit_function(mctx, names[-1], closed, public=False)
-            _emit_platform_dispatch(module, closed, names)
+            _emit_platform_dispatch(module, closed, names, mctx.shape_checks)
         module.operation.attributes["jax.uses_shape_polymorphism"] = ir.BoolAttr.get(uses_dims)
         i32 = ir.IntegerType.get_signless(32)
         module.operation.attributes["mhlo.num_partitions"] = ir.IntegerAttr.get(i32, 1)
@@ -285,8 +295,28 @@ def lower_for_export(
 
 
 def _emit_function(mctx: Any, fname: str, closed: Any, public: bool) -> bool:
-    """Emit ``closed`` as ``fname``; True if it computes dimension variables."""
+    """Emit ``closed`` as ``fname``; True if it computes dimension variables. A public
+    polymorphic function checks its callers' shapes first, then calls the computation
+    (a private function, as JAX's ``_wrapped_jax_export_main``): shape refinement meets
+    a failing assertion before any op whose refined shape would be invalid."""
     avals = closed.in_avals
+    checks = getattr(mctx, "shape_checks", None)
+    if public and checks and checks[0]:
+        inner = f"_wrapped_{fname}"
+        in_types = [lowering.ir_type(a) for a in avals]
+        out_types = [lowering.ir_type(a) for a in closed.out_avals]
+        with ir.InsertionPoint(mctx.module.body):  # first in the module, as JAX's
+            fn = func_dialect.FuncOp(fname, ir.FunctionType.get(in_types, out_types))
+        fn.attributes["sym_visibility"] = ir.StringAttr.get("public")
+        uses_dims = _emit_function(mctx, inner, closed, public=False)
+        block = fn.add_entry_block()
+        with ir.InsertionPoint(block):
+            _emit_checks(checks, avals, list(block.arguments))
+            call = func_dialect.CallOp(
+                out_types, ir.FlatSymbolRefAttr.get(inner), list(block.arguments)
+            )
+            func_dialect.ReturnOp(list(call.results))
+        return uses_dims
     in_types = [lowering.ir_type(a) for a in avals]
     out_types = [lowering.ir_type(a) for a in closed.out_avals]
     with ir.InsertionPoint(mctx.module.body):
@@ -306,7 +336,24 @@ def _emit_function(mctx: Any, fname: str, closed: Any, public: bool) -> bool:
     return bool(env)
 
 
-def _emit_platform_dispatch(module: ir.Module, closed: Any, names: Sequence[str]) -> None:
+def _emit_checks(checks_and_names: Any, avals: Sequence[Any], args: Sequence[Any]) -> None:
+    """The shape assertions of a polymorphic module, on its arguments' sizes."""
+    from .shape_assertions import emit_shape_assertions
+
+    checks, names = checks_and_names
+    i64 = ir.RankedTensorType.get([], ir.IntegerType.get_signless(64))
+    sizes = {
+        f"{names[i]}.shape[{j}]": _LazySize(x, j, i64).value().v
+        for i, (a, x) in enumerate(zip(avals, args))
+        for j, d in enumerate(a.shape)
+        if isinstance(d, shape_poly.DimExpr)
+    }
+    emit_shape_assertions(checks, sizes)
+
+
+def _emit_platform_dispatch(
+    module: ir.Module, closed: Any, names: Sequence[str], checks: Any = None
+) -> None:
     """``@main(platform_index, *args)``: a case over the per-platform functions."""
     i32 = ir.RankedTensorType.get([], ir.IntegerType.get_signless(32))
     in_types = [lowering.ir_type(a) for a in closed.in_avals]
@@ -316,6 +363,8 @@ def _emit_platform_dispatch(module: ir.Module, closed: Any, names: Sequence[str]
     fn.attributes["sym_visibility"] = ir.StringAttr.get("public")
     block = fn.add_entry_block()
     with ir.InsertionPoint(block):
+        if checks and checks[0]:
+            _emit_checks(checks, closed.in_avals, list(block.arguments[1:]))
         case = hlo.CaseOp(out_types, block.arguments[0], num_branches=len(names))
         for k, fname in enumerate(names):
             branch = case.regions[k].blocks.append()
@@ -361,8 +410,12 @@ def merge_and_call(
     for op in named:
         old = ir.StringAttr(op.attributes["sym_name"]).value
         renames.append((op, old, prefix if old == "main" else f"{prefix}_{old}"))
-    for op, old, new in renames:
-        ir.SymbolTable.replace_all_symbol_uses(old, new, sub.operation)
+    # through temporary names: a new name may be an old one (a nested export's prefix)
+    for k, (op, old, _) in enumerate(renames):
+        ir.SymbolTable.replace_all_symbol_uses(old, f"__renaming_{k}", sub.operation)
+        op.attributes["sym_name"] = ir.StringAttr.get(f"__renaming_{k}")
+    for k, (op, _, new) in enumerate(renames):
+        ir.SymbolTable.replace_all_symbol_uses(f"__renaming_{k}", new, sub.operation)
         op.attributes["sym_name"] = ir.StringAttr.get(new)
     main = _find(sub, prefix)
     main.attributes["sym_visibility"] = ir.StringAttr.get("private")
@@ -404,8 +457,21 @@ def refine_module(module: ir.Module, context: ir.Context) -> ir.Module:
     refine = runtime_refine()
     with context:
         data = lowering.module_to_text(module, debug_info=True).encode()
-        refined = refine(data, enable_shape_assertions=True, validate_static_shapes=True)
+        try:
+            refined = refine(data, enable_shape_assertions=True, validate_static_shapes=True)
+        except Exception as e:  # noqa: BLE001 - jaxlib's runtime error, reworded as JAX's
+            raise ValueError(f"Error refining shapes. {_assertion_message(str(e))}") from None
         return ir.Module.parse(refined)
+
+
+def _assertion_message(text: str) -> str:
+    """The failed shape assertion's own message in jaxlib's refinement error."""
+    marker = text.find('"shape_assertion"')
+    if marker >= 0:
+        start = text.find(": ", text.find(")):", marker))
+        if start >= 0:
+            return text[start + 2 :].strip()
+    return text.strip()
 
 
 def runtime_refine() -> Any:

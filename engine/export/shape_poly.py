@@ -432,10 +432,6 @@ def _divmod(a: DimSize, b: DimSize) -> tuple[DimSize, DimSize]:
                 qs[m] = q
         else:
             return DimExpr._build(qs, scope), rem
-        if isinstance(a, DimExpr) and b > 0 and all(k < 0 for m, k in a._terms if m):
-            # floor(a / b) = -floor((-a + b - 1) / b): keeps the operand's terms positive
-            q = _mul(_divmod(_add(_mul(a, -1), b - 1), b)[0], -1)
-            return q, _sub(a, _mul(q, b))
     elif isinstance(a, DimExpr) and len(b._terms) == 1:
         # exact division by a single term, e.g. (2*a*b) // (a) = 2*b
         (bm, bk) = b._terms[0]
@@ -567,6 +563,12 @@ def _decide_by_substitution(diff: Any) -> bool | None:
         if len(m) == 1 and m[0][1] == 1 and not isinstance(m[0][0], str):
             kind, x, y = m[0][0]
             rest = _sub(diff, _mul(DimExpr._factor(m[0][0], diff.scope), k))
+            if kind == "floordiv" and isinstance(y, int) and y > 0 and k % y == 0:
+                # y*floordiv(x, y) = x - mod(x, y), with 0 <= mod(x, y) <= y - 1
+                low = _add(rest, _mul(x, k // y))
+                if _decide_geq(_add(low, 0 if k < 0 else -(k // y) * (y - 1)), 0):
+                    return True
+                continue
             if kind == "mod" and _decide_geq(y, 1):
                 # 0 <= mod(x, y) <= y - 1: the bound on the side that lowers diff
                 if _decide_geq(_add(rest, 0 if k > 0 else _mul(_sub(y, 1), k)), 0):

@@ -60,6 +60,19 @@ class PaddingType:
     SAME_LOWER = "SAME_LOWER"
 
 
+def _dim(d):
+    """An int, or a symbolic dimension (shape-polymorphic export) as it is."""
+    return d if hasattr(d, "_is_symbolic_dim") else int(d)
+
+
+def _max_dim(a, b):
+    if type(a) is int and type(b) is int:
+        return max(a, b)
+    from ..export.shape_poly import max_dim
+
+    return max_dim(a, b)
+
+
 def padtype_to_pads(in_shape, window_shape, window_strides, padding):
     """(low, high) pads per spatial dimension for 'VALID', 'SAME' or 'SAME_LOWER'. For
     SAME the output has ceil(in / stride) entries; an odd pad puts the extra one at the
@@ -77,9 +90,9 @@ def padtype_to_pads(in_shape, window_shape, window_strides, padding):
         return [(0, 0)] * len(in_shape)
     pads = []
     for n, k, s in zip(in_shape, window_shape, window_strides):
-        n, k, s = int(n), int(k), int(s)
+        n, k, s = _dim(n), _dim(k), int(s)
         out = -(-n // s)
-        total = max((out - 1) * s + k - n, 0)
+        total = _max_dim((out - 1) * s + k - n, 0)
         small, big = total // 2, total - total // 2
         pads.append((small, big) if name == "SAME" else (big, small))
     return pads
@@ -165,6 +178,8 @@ def _dilate(shape, dilation):
 
 
 def _stride_dim(n, k, s):
+    if type(n) is not int or type(k) is not int:
+        return _max_dim((n - k) // s + 1, 0)  # JAX's form for symbolic sizes
     return max(0, (n - k) // s + 1) if n >= k else 0
 
 
@@ -185,7 +200,7 @@ def conv_shape_tuple(lhs_shape, rhs_shape, strides, pads, batch_group_count=1):
         )
     space = tuple(_stride_dim(n, k, s) for n, k, s in zip(padded, rhs_shape[2:], strides))
     batch = lhs_shape[0] // batch_group_count if batch_group_count > 1 else lhs_shape[0]
-    return (int(batch), int(rhs_shape[0])) + tuple(int(d) for d in space)
+    return (_dim(batch), _dim(rhs_shape[0])) + tuple(_dim(d) for d in space)
 
 
 def conv_general_shape_tuple(lhs_shape, rhs_shape, window_strides, padding, dimension_numbers):
@@ -275,7 +290,7 @@ def conv_general_dilated(
         lhs,
         rhs,
         window_strides=_ints(window_strides),
-        padding=tuple((int(lo), int(hi)) for lo, hi in padding),
+        padding=tuple((_dim(lo), _dim(hi)) for lo, hi in padding),
         lhs_dilation=_ints(lhs_dilation),
         rhs_dilation=_ints(rhs_dilation),
         dimension_numbers=dnums,
@@ -440,12 +455,32 @@ def _emit_conv(ctx, out_type, lhs, rhs, params):
         output_spatial_dimensions=list(os_[2:]),
     )
     nsp = len(rs) - 2
-    pads = np.asarray(params["padding"], np.int64).reshape(nsp, 2)
+    prec = params["precision"] or (Precision.DEFAULT, Precision.DEFAULT)
+    i64 = ir.IntegerType.get_signless(64)
+    flat_pads = [p for pair in params["padding"] for p in pair]
+    if not all(type(p) is int for p in flat_pads):  # symbolic padding, as JAX lowers it
+        from ..export.dynamic_ops import dim_vector
+
+        i32 = ir.IntegerType.get_signless(32)
+        pads_v = hlo.reshape(ir.RankedTensorType.get([nsp, 2], i32), dim_vector(flat_pads))
+        return hlo.dynamic_conv(
+            out_type,
+            lhs,
+            rhs,
+            pads_v,
+            dimension_numbers=dnums,
+            feature_group_count=ir.IntegerAttr.get(i64, params["feature_group_count"]),
+            batch_group_count=ir.IntegerAttr.get(i64, params["batch_group_count"]),
+            window_strides=list(params["window_strides"]),
+            lhs_dilation=list(params["lhs_dilation"]),
+            rhs_dilation=list(params["rhs_dilation"]),
+            window_reversal=[False] * nsp,
+            precision_config=ir.ArrayAttr.get([hlo.PrecisionAttr.get(p.name) for p in prec]),
+        )
+    pads = np.asarray(flat_pads, np.int64).reshape(nsp, 2)
     pad_attr = ir.DenseIntElementsAttr.get(
         pads, type=ir.RankedTensorType.get([nsp, 2], ir.IntegerType.get_signless(64))
     )
-    prec = params["precision"] or (Precision.DEFAULT, Precision.DEFAULT)
-    i64 = ir.IntegerType.get_signless(64)
     return hlo.convolution(
         out_type,
         lhs,

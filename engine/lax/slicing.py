@@ -50,6 +50,10 @@ def slice(operand, start_indices, limit_indices, strides=None):
 
 
 def _sliced_size(start, limit, stride):
+    if not (type(start) is int and type(limit) is int):  # symbolic: as jnp's slices print it
+        from ..export.shape_poly import max_dim
+
+        return max_dim(0, limit - start + stride - 1) // stride
     n = -(-(limit - start) // stride)
     return n if n >= 0 else 0  # max(0, n), decidable for symbolic sizes
 
@@ -283,7 +287,7 @@ def _check_slice_sizes(name, shape, sizes):
             f"{name} slice_sizes must have the same length as the operand rank, got "
             f"slice_sizes {sizes} for operand shape {shape}."
         )
-    if any(s > n for s, n in zip(sizes, shape)):
+    if not all(n >= s for s, n in zip(sizes, shape)):  # JAX's comparison, if symbolic
         raise TypeError(
             f"slice slice_sizes must be less than or equal to operand shape, got "
             f"slice_sizes {sizes} for operand shape {shape}."

@@ -318,7 +318,7 @@ def _squeeze_abstract_eval(x, *, dimensions):
 
 @squeeze_p.def_lowering
 def _squeeze_lowering(ctx, x, *, dimensions):
-    return hlo.reshape(lowering.ir_type(ctx.avals_out[0]), x)
+    return lowering.reshape(x, ctx.avals_out[0])  # dynamic_reshape if symbolic
 
 
 deflinear(squeeze_p, lambda ct, x, *, dimensions: [expand_dims(ct, dimensions)])

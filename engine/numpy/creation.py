@@ -92,7 +92,7 @@ def _shape(shape, fun_name):
             f"Shapes must be 1D sequences of concrete values of integer type, got {shape}."
             + (core.user_line_note() if _has_tracer(shape) else "")
         ) from None
-    if any(d < 0 for d in out):
+    if not all(d >= 0 for d in out):  # JAX's comparison when a dimension is symbolic
         raise TypeError(  # JAX's class and words (its zeros/ones/full broadcast a scalar)
             f"broadcast_in_dim shape must have every element be nonnegative, got {out}. "
             f"{fun_name}: negative dimensions are not allowed."

@@ -167,8 +167,8 @@ def _expand_ellipsis(parsed, ndim):
 
 
 def _static_int(v, what="Slice entries"):
-    if v is None:
-        return None
+    if v is None or hasattr(v, "_is_symbolic_dim"):  # symbolic bounds (engine.export)
+        return v
     c = core.concrete_or_none(v)
     if c is None:
         raise IndexError(f"{what} must be static integers. Got {v}")
@@ -178,10 +178,14 @@ def _static_int(v, what="Slice entries"):
         return operator.index(np.asarray(c).item())
 
 
+def _is_dim_expr(d):
+    return hasattr(d, "_is_symbolic_dim")
+
+
 def _slice_indices(s, size):
     """(start, stop, step, length) of a slice with static entries."""
     s = slice(_static_int(s.start), _static_int(s.stop), _static_int(s.step))
-    if type(size) is not int:  # a symbolic dimension (engine.export)
+    if any(_is_dim_expr(d) for d in (size, s.start, s.stop)):  # symbolic (engine.export)
         from ..export.shape_poly import slice_indices
 
         return slice_indices(s.start, s.stop, s.step, size)
@@ -261,7 +265,7 @@ def _static_plan(parsed, shape, mode):
             squeeze.append(axis)
         else:
             start, stop, step, n = _slice_indices(p.value, size)
-            if type(size) is not int:
+            if not all(type(d) is int for d in (size, start, stop, n)):
                 bounds = _slice_bounds(start, stop, step, n)
                 if bounds is None:
                     return None
