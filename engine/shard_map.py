@@ -318,11 +318,16 @@ def shard_map(
 def _runs_eagerly(mesh: Any, args: Sequence[Any]) -> bool:
     """A shard_map called outside any transformation, on a mesh of devices, runs its
     body eagerly (as JAX does); under jit, grad, vmap, ... it is traced."""
+    from . import runtime
+
+    here = runtime.process_index()
     return (
         type(core.current_trace()) is core.EvalTrace
         and isinstance(mesh, Mesh)
         and _tracing.mesh is None
         and not any(core.is_tracer(x) for x in args)
+        # over several processes each runs its own devices' part: the compiled program
+        and all(getattr(d, "process_index", here) == here for d in mesh.devices.flat)
     )
 
 
