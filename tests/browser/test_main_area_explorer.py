@@ -475,6 +475,26 @@ def test_every_main_area_control_works(lab_server, page, artifacts, jupyter_ui):
     popout.wait_for(state="detached")
     assert pane_labels(explorer) == PANES
 
+    # the graph popped out zooms there, and follows a reload (a new page of the program)
+    explorer.locator(".glassjax-popout-button[data-pane='fusion graph']").click()
+    popped = page.locator(".lm-DockPanel .glassjax-PanePanel[data-pane='fusion graph']")
+    popped.wait_for(state="visible")
+    popped_box = popped.locator(".gjx-graph-box")
+    expect(popped.locator(".gjx-zoom-level")).to_have_text(re.compile(r"^\d+%$"))
+    before = popped_box.locator("svg").get_attribute("viewBox")
+    popped.locator("[data-gjx-zoom=in]").click()
+    expect(popped_box).to_have_attribute("data-zoom-fitted", "false")
+    assert popped_box.locator("svg").get_attribute("viewBox") != before
+    artifacts(page, "controls-popped-graph")
+    page.click(".lm-DockPanel-tabBar .lm-TabBar-tab:has-text('controls_probe'):not(:has-text(':'))")
+    explorer.locator("button.glassjax-reload").click()
+    page.locator(f"{EXPLORER}[data-state='ready']").wait_for(timeout=60_000)
+    expect(popped_box).to_have_attribute("data-zoom-fitted", "true")
+    assert popped_box.locator("svg g[data-hlo-opt]").count() >= 2
+    explorer.locator(".glassjax-popped[data-pane='fusion graph'] .glassjax-popin-button").click()
+    popped.wait_for(state="detached")
+    assert pane_labels(explorer) == PANES
+
     # the pass stepper: start, next, prev, the slider, and "show unchanged" keeps the pass
     passes = explorer.locator(".glassjax-passes")
     explorer.locator(".glassjax-passes-start").click()
