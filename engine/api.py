@@ -20,6 +20,7 @@ from .interpreters import partial_eval as pe
 from .interpreters.tracing import trace_to_jaxpr
 from .jit import _arg_aval
 from .sharding import arrays as _sharded
+from .sharding import in_types as _sharded_types
 from .sharding.named import PartitionSpec as _PartitionSpec
 from .sharding.named import Sharding as _Sharding
 from .tree_util import tree_flatten, tree_map, tree_unflatten
@@ -707,7 +708,10 @@ class ShapeDtypeStruct:
 
     @property
     def aval(self):
-        return core.ShapedArray(self.shape, self.dtype, self.weak_type)
+        aval = core.ShapedArray(self.shape, self.dtype, self.weak_type)
+        if self.sharding is not None:  # over Explicit mesh axes the type carries it
+            aval = _sharded_types.typed_aval(aval, self.sharding)
+        return aval
 
     ndim = property(lambda self: len(self.shape))
     size = property(lambda self: int(np.prod(self.shape, dtype=np.int64)))

@@ -291,6 +291,19 @@ def _typed_jaxprs(lib):
         return [str(lib.make_jaxpr(f)(x, w)) for f in programs]
 
 
+def _aot_from_shape_dtype_struct(lib):
+    jnp = lib.numpy
+    mesh = _mesh(lib)
+    s = lib.ShapeDtypeStruct((8, 4), np.float32, sharding=lib.NamedSharding(mesh, lib.P("X", None)))
+    return str(lib.jit(lambda a: jnp.sin(a).sum(1)).trace(s).jaxpr)
+
+
+@case
+def shape_dtype_struct_with_a_sharding_is_typed():
+    e, j = _both(_aot_from_shape_dtype_struct)
+    assert e == j and "8@X" in e
+
+
 @case
 def typed_jaxprs_print_as_jax():
     e, j = _both(_typed_jaxprs)
