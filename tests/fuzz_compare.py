@@ -307,29 +307,9 @@ KNOWN_DIVERGENCES = (
 )
 
 
-ZERO_SIGN_WHY = (
-    "the sign of a zero un-jitted: the engine runs op by op (IEEE: False * -2.0 is -0.0) "
-    "where each jnp function of JAX is one XLA computation that XLA's simplifier may "
-    "rewrite (convert(b) * x -> select(b, x, 0) is +0.0); under jit both agree"
-)
-
-
-BOOL_TIMES_NAN = (
-    r" zero sign differs at |values differ at .*: engine np.float64\(nan\) JAX np.float64\(-?0.0\)"
-)
-
-
 def known_divergence(case: Case, problems: list[str]) -> str | None:
     """The reason, when the problems are exactly accepted divergences."""
-    if "jit" not in case.transform and all(" zero sign differs at " in p for p in problems):
-        return ZERO_SIGN_WHY
     names = {n.name for n in case.program.ops}
-    if (
-        "jit" not in case.transform
-        and names & {"operator.mul", "jnp.multiply"}
-        and all(re.search(BOOL_TIMES_NAN, p) for p in problems)
-    ):
-        return ZERO_SIGN_WHY + "; likewise False * nan is nan op by op, 0 in JAX"
     for op_name, pattern, why in KNOWN_DIVERGENCES:
         if op_name in names and all(re.match(pattern, p) for p in problems):
             return why

@@ -195,23 +195,31 @@ def test_jit_of_jvp_with_an_int_output_returns_float0_tangents():
     assert [np.asarray(o).dtype for o in out] == [np.asarray(r).dtype for r in ref]
 
 
-def test_zero_sign_divergence_is_accepted_only_without_jit():
-    """False * -2.0: the engine's op-by-op -0.0 against JAX's simplified +0.0 is accepted
-    un-jitted, never under jit (where both must give the same bits)."""
+@pytest.mark.parametrize(
+    "op, floats",
+    [("operator.mul", [-2.0, 0.0, np.nan]), ("operator.truediv", [0.0])],
+)
+def test_bool_times_a_float_eagerly_gives_jaxs_zero(op, floats):
+    """False * -2.0 and False / 0.0: JAX compiles each jnp ufunc whole, where XLA turns
+    convert(b) * x into select(b, x, 0) (+0.0, not -0.0 or NaN); the engine ran the
+    conversion and the op one by one (session 3 accepted the difference un-jitted). Now
+    it runs a converting ufunc under jit when eager: equal, with and without jit."""
     prog = Program(
         [
-            Input("array", "bool", (1,), np.array([False])),
-            Input("array", "float32", (1,), np.array([-2.0], np.float32)),
-            Op("operator.mul", (0, 1), {"swap": False}),
+            Input("array", "bool", (3,), np.array([False, False, True])),
+            Input("array", "float32", (len(floats),), np.array(floats, np.float32)),
+            Op(op, (0, 1), {"swap": False}),
         ],
         (2,),
     )
     args = [n.value for n in prog.inputs]
-    assert not check_case(Case(prog, ("jit",), args, (), (None, None)))
-    eager = Case(prog, (), args, (), (None, None))
-    problems = check_case(eager)
-    assert problems and all(known_divergence(eager, [p]) for p in problems)
-    assert not known_divergence(Case(prog, ("jit",), args, (), (None, None)), problems or ["x"])
+    for transform in ((), ("jit",), ("vmap",), ("jvp",)):
+        in_axes = (0, 0) if transform == ("vmap",) else (None, None)
+        case_args = args + [args[1]] if transform == ("jvp",) else args
+        diff = (1,) if transform == ("jvp",) else ()
+        if transform == ("vmap",):
+            case_args = [np.stack([a, a[::-1]]) for a in args]
+        assert not check_case(Case(prog, transform, case_args, diff, in_axes)), transform
 
 
 def test_grad_of_scan_ignores_an_unused_output_with_nan():

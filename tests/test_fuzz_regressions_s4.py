@@ -122,3 +122,14 @@ def test_scatter_extremal_derivative_is_jaxs_rule(method):
     got = engine.jvp(lambda a, u: f(ejnp, a, u), (x, upd), (x + 1, upd - 1))
     want = jx.jvp(lambda a, u: f(jnp, a, u), (x, upd), (x + 1, upd - 1))
     assert_close(got, want)
+
+
+def test_fmod_of_bools_by_false_is_xlas_remainder():
+    # seed 301757: JAX replaces a zero divisor by 1 only when the operands' own result
+    # type is an integer; bools promote to int afterwards and XLA's x % 0 gives x
+    jx, jnp = real_jax()
+    b = np.array([False, True])
+    for args in ((True, b), (b, b[::-1]), (np.array([1, -3], np.int8), 0), (3, b)):
+        got, want = ejnp.fmod(*args), jnp.fmod(*args)
+        assert_close(got, want)
+        assert bool(got.weak_type) == bool(want.weak_type)

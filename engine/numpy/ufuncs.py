@@ -173,14 +173,80 @@ def subtract(x1, x2, /):
     return lax.sub(x1, x2)
 
 
-def multiply(x1, x2, /):
+def _eager() -> bool:
+    """Whether ops run now (eagerly, maybe under jvp or vmap) rather than into a jaxpr."""
+    from ..interpreters.batching import BatchTrace
+    from ..interpreters.jvp import JVPTrace
+
+    trace = core.current_trace()
+    while type(trace) is JVPTrace or type(trace) is BatchTrace:
+        trace = trace.parent
+    return type(trace) is core.EvalTrace
+
+
+def _compiled_whole_when_eager(fn, converts):
+    """JAX compiles each jnp ufunc whole (``jit(inline=True)``): eagerly, a conversion
+    and the op are one XLA computation, which XLA's simplifier may rewrite (``False *
+    nan`` and ``False / 0`` give 0 there, NaN op by op). So when ``converts(x1, x2)``
+    (the operands need a conversion first) and nothing is being staged, ``fn`` runs
+    under jit; in jaxprs it stays inline, as JAX's."""
+    jitted = None
+
+    def wrapper(x1, x2, /):
+        nonlocal jitted
+        if converts(x1, x2) and _eager():
+            if jitted is None:
+                from ..jit import jit
+
+                jitted = jit(fn)
+            return jitted(x1, x2)
+        return fn(x1, x2)
+
+    wrapper.__name__ = wrapper.__qualname__ = fn.__name__
+    wrapper.__doc__ = fn.__doc__
+    return wrapper
+
+
+_KIND_RANK = {"b": 0, "u": 1, "i": 1, "f": 2, "V": 2, "c": 3}  # V: bfloat16 and kin
+_SCALAR_KIND = {bool: "b", int: "i", float: "f", complex: "c"}
+
+
+def _array_converts(x1, x2):
+    """Whether an array operand is converted before the op: the two arrays' dtypes
+    differ, or an array is of a lower kind than a Python scalar operand (bool * 2.0)."""
+    d1, d2 = getattr(x1, "dtype", None), getattr(x2, "dtype", None)
+    if d1 is not None and d2 is not None:
+        return d1 != d2
+    if d1 is None and d2 is None:
+        return False
+    array_dtype, scalar = (d1, x2) if d1 is not None else (d2, x1)
+    kind = _SCALAR_KIND.get(type(scalar))
+    return kind is not None and _KIND_RANK.get(array_dtype.kind, 2) < _KIND_RANK[kind]
+
+
+def _array_converts_to_inexact(x1, x2):
+    if _array_converts(x1, x2):
+        return True
+    return any(
+        d is not None and not dtypes.is_inexact(d)
+        for d in (getattr(x1, "dtype", None), getattr(x2, "dtype", None))
+    )
+
+
+def _multiply(x1, x2, /):
     x1, x2 = promote_args("multiply", x1, x2)
     return lax.bitwise_and(x1, x2) if dtype_of(x1) == np.bool_ else lax.mul(x1, x2)
 
 
-def true_divide(x1, x2, /):
+def _true_divide(x1, x2, /):
     x1, x2 = promote_args_inexact("true_divide", x1, x2)
     return lax.div(x1, x2)
+
+
+_multiply.__name__ = "multiply"
+_true_divide.__name__ = "true_divide"
+multiply = _compiled_whole_when_eager(_multiply, _array_converts)
+true_divide = _compiled_whole_when_eager(_true_divide, _array_converts_to_inexact)
 
 
 divide = true_divide
@@ -234,9 +300,13 @@ mod = remainder
 
 
 def fmod(x1, x2, /):
+    check_arraylike("fmod", x1, x2)
+    # as JAX: a zero integer divisor becomes 1 only when the operands' own result type is
+    # an integer; bools promote to int first and XLA's ``x % 0`` gives ``x``
+    if dtypes.is_int(dtypes.result_type(x1, x2)):
+        x2 = as_operand(x2)
+        x2 = _select(lax.eq(x2, _zero(x2)), lax.full_like(x2, 1), x2)
     x1, x2 = promote_args_numeric("fmod", x1, x2)
-    if dtypes.is_int(dtype_of(x2)):
-        x2 = _select(lax.eq(x2, _zero(x2)), _const(x2, 1), x2)
     return lax.rem(x1, x2)
 
 
