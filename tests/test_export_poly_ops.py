@@ -45,6 +45,16 @@ CASES = {
     "diff": ("jnp.diff(x, axis=0)", "b, 4"),
     "roll": ("(jnp.roll(x, 1, axis=0), jnp.roll(x, -2, axis=0))", "b, 4"),
     "stack_tile": ("(jnp.stack([x, x], axis=1), jnp.tile(x, (2, 1)))", "b, 4"),
+    "broadcast_split": (
+        "(jnp.broadcast_to(x[:, :1], (x.shape[0], 4)) + x, jnp.split(x, 2, axis=1))",
+        "b, 4",
+    ),
+    "average": ("(jnp.average(x, axis=0), jnp.average(x, axis=0, returned=True))", "b, 4"),
+    "reduce_window": (
+        "(lax.reduce_window(x, 0.0, lax.add, (2, 1), (1, 1), 'VALID'),"
+        " lax.reduce_window(x, -np.inf, lax.max, (3, 1), (1, 1), 'SAME'))",
+        "b, 4",
+    ),
     "conv_batch": (
         "lax.conv_general_dilated(x[:, None, :], np.ones((2, 1, 3), np.float32), (1,), 'SAME')",
         "b, 4",

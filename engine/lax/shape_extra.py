@@ -118,7 +118,8 @@ def _split_lowering(ctx, x, *, sizes, axis):
         lo = [0] * a.ndim
         hi = list(a.shape)
         lo[axis], hi[axis] = start, start + s
-        outs.append(hlo.slice(x, lo, hi, [1] * a.ndim))
+        out = a.update(shape=tuple(h - lo_ for lo_, h in zip(lo, hi)))
+        outs.append(lowering.slice_op(x, out, lo, hi, [1] * a.ndim))  # dynamic if symbolic
         start += s
     return outs
 

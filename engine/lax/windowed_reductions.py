@@ -64,6 +64,11 @@ def reduce_window_shape_tuple(
     out = []
     for n, (lo, hi), k, s in zip(operand_shape, padding, window_dimensions, window_strides):
         padded = n + lo + hi
+        if not isinstance(padded, int):  # symbolic (engine.export): JAX's form
+            from ..export.shape_poly import max_dim
+
+            out.append(max_dim((padded - k) // s + 1, 0))
+            continue
         out.append(0 if padded < k else (padded - k) // s + 1)
     return tuple(out)
 

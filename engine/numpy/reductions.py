@@ -349,8 +349,12 @@ def average(a, axis=None, weights=None, returned=False, keepdims=False):
     if weights is None:
         avg = mean(a, axis=axis, keepdims=keepdims)
         axes = reduction_axes(axis, len(shape_of(a)))
-        n = int(np.prod([shape_of(a)[ax] for ax in axes], dtype=np.int64))
-        wsum = lax.full_like(avg, n)
+        n = math.prod(shape_of(a)[ax] for ax in axes)  # an int, or a symbolic dimension
+        if type(n) is int:
+            wsum = lax.full_like(avg, n)
+        else:
+            n = lax.convert_element_type(n.__jax_array__(), core.get_aval(avg).dtype)
+            wsum = lax.broadcast_in_dim(n, shape_of(avg), ())
     else:
         a, weights = promote_dtypes_inexact(a, weights)
         if shape_of(weights) != shape_of(a):

@@ -413,7 +413,7 @@ def broadcast_to(array, shape):
     shape = (
         (shape,)
         if isinstance(shape, (int, np.integer))
-        else tuple(operator.index(d) for d in shape)
+        else tuple(d if hasattr(d, "_is_symbolic_dim") else operator.index(d) for d in shape)
     )
     old = shape_of(array)
     if old == shape:
