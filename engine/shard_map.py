@@ -245,7 +245,9 @@ def shard_map(
         block_avals = [  # (a block's type carries no sharding: its axes are Manual)
             a.update(
                 shape=_block_shape(a.shape, s, sizes),
-                vma=frozenset(_spec_names(s)) if check_vma else frozenset(),
+                # a value varies over the axes its spec splits it on, and (in a nested
+                # shard_map) over the enclosing body's axes it already varied over
+                vma=a.vma | frozenset(_spec_names(s)) if check_vma else frozenset(),
                 sharding=None,
             )
             for a, s in zip(avals, specs_flat)
@@ -509,7 +511,7 @@ shard_map_p.pp_params = _pp_shard_map
 def _shard_map_abstract_eval(*avals, jaxpr, mesh, in_specs, out_specs, **params):
     sizes = dict(mesh.shape)
     return [
-        a.update(shape=_global_shape(a.shape, s, sizes), vma=frozenset())
+        a.update(shape=_global_shape(a.shape, s, sizes), vma=a.vma - set(params["manual_axes"]))
         for a, s in zip(jaxpr.out_avals, out_specs)
     ]
 

@@ -178,6 +178,41 @@ def grad_of_a_check_vma_shard_map():
 
 
 @case
+def nested_shard_map_keeps_the_outer_varying_axes():
+    """A shard_map over 'j' inside one over 'i': its body's values still vary over 'i'
+    (no stray pvary), and grad through both matches JAX's, with and without types."""
+
+    def run(lib):
+        P = lib.sharding.PartitionSpec
+        outs = []
+        for check in (True, False):
+
+            def inner(a, check=check):
+                return lib.shard_map(
+                    lambda b: lib.lax.psum(b, "j"),
+                    in_specs=P(None, "j"),
+                    out_specs=P(),
+                    axis_names={"j"},
+                    check_vma=check,
+                )(a)
+
+            nested = lib.shard_map(
+                inner, in_specs=P("i"), out_specs=P("i"), axis_names={"i"}, check_vma=check
+            )
+            loss = lambda a, nested=nested: (nested(a) ** 2).sum()  # noqa: E731
+            outs += [lib.jit(nested)(X84), lib.jit(lib.grad(loss))(X84)]
+            if check:
+                text = str(lib.make_jaxpr(nested)(X84))
+                outs.append(text[text.index("jaxpr=") : text.index("mesh=")])
+        return outs
+
+    ours, theirs = _on_both(_in_mesh(run, (4, 2), ("i", "j")))
+    assert ours[2] == theirs[2], (ours[2], theirs[2])
+    for a, b in zip(ours[:2] + ours[3:], theirs[:2] + theirs[3:]):
+        _close(a, b)
+
+
+@case
 def out_specs_claiming_replication():
     """JAX's ValueError for an out_spec that leaves out an axis the value varies over
     (one axis and two axes forms); check_vma=False takes it as given."""
