@@ -34,6 +34,14 @@ def run_one(seed: int, max_ops: int):
     return case, problems
 
 
+def _clear_caches() -> None:
+    import engine
+    from tests.helpers import real_jax
+
+    engine.clear_caches()
+    real_jax()[0].clear_caches()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=20.0)
@@ -41,6 +49,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-ops", type=int, default=6)
     parser.add_argument("--seed", type=int, help="run only this seed and print its program")
     parser.add_argument("--json", help="write the summary (and mismatch seeds) here")
+    parser.add_argument(
+        "--clear-every",
+        type=int,
+        default=200,
+        help="clear both sides' compile caches every N programs (each program compiles "
+        "its own executables; thousands of them exhaust the process's memory maps)",
+    )
     args = parser.parse_args(argv)
 
     if args.seed is not None:
@@ -67,6 +82,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"=== seed {seed} [{name}]\n{case.text()}\n  " + "\n  ".join(problems))
             sys.stdout.flush()
         seed += 1
+        if args.clear_every and runs % args.clear_every == 0:
+            _clear_caches()
 
     summary = {
         "programs": runs,
