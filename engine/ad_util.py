@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 from jaxlib.mlir.dialects import stablehlo as hlo
 
-from . import dtypes
+from . import core, dtypes
 from .core import Primitive, ShapedArray
 from .interpreters import batching, lowering
 
@@ -47,8 +47,12 @@ def register_zeros_maker(maker: Callable[[ShapedArray], Any]) -> None:
 
 
 def zeros_like_aval(aval: ShapedArray) -> Any:
-    """A zero array of ``aval`` (float0 zeros are host values: they carry no data)."""
+    """A zero array of ``aval`` (float0 zeros are host values: they carry no data;
+    while a jaxpr is being staged they are a ``broadcast_in_dim`` of a float0 literal,
+    as JAX writes them, not a constant captured by the program)."""
     if aval.dtype == dtypes.float0:
+        if core.current_trace().interpreter == "jaxpr" and _zeros_maker is not None:
+            return _zeros_maker(aval)
         return np.zeros(aval.shape, dtypes.float0)
     if _zeros_maker is None:
         raise RuntimeError("engine.lax has not registered its zeros maker (import engine)")

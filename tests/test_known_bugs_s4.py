@@ -336,3 +336,17 @@ def test_vmap_of_jit_of_jvp_with_a_bool_output():
     out, ref = _both(make, XS)
     assert _dtypes(out) == _dtypes(ref)
     assert_close(out, ref)
+
+
+def test_staged_float0_zeros_are_a_broadcast_literal_as_jax_writes_them():
+    """Under tracing a float0 zero tangent is ``broadcast_in_dim`` of a float0 literal
+    (JAX's jaxpr), not a host constant the jitted program would have to capture."""
+    jx, jnp = real_jax()
+    x = np.ones(3, np.float32)
+    for make in (
+        lambda api: api.jit(lambda v: api.jvp(lambda y: y > 0, (v,), (v,))),
+        lambda api: lambda v: api.jvp(lambda y: (y > 0).astype(int), (v,), (v,)),
+    ):
+        ours, theirs = jaxpr_text(make(engine), make(jx), x)
+        assert ours == theirs
+        assert "float0[3] = broadcast_in_dim" in ours
