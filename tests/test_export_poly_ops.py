@@ -55,6 +55,20 @@ CASES = {
         " lax.reduce_window(x, -np.inf, lax.max, (3, 1), (1, 1), 'SAME'))",
         "b, 4",
     ),
+    "dims_as_values": (
+        "(x.shape[0] + jnp.arange(3), jnp.arange(3) * x.shape[0], jnp.arange(3) < x.shape[0],"
+        " x.shape[0] - jnp.arange(3), x * x.shape[0])",
+        "b, 4",
+    ),
+    "while_over_rows": (
+        "lax.while_loop(lambda c: c[0] < c[1].shape[0],"
+        " lambda c: (c[0] + 1, c[1].at[c[0]].set(c[0] * 1.0)), (0, x))[1]",
+        "b, 4",
+    ),
+    "cond_symbolic_branches": (
+        "lax.cond(x.sum() > 0, lambda y: jnp.cumsum(y, axis=0), lambda y: y[::-1], x)",
+        "b, 4",
+    ),
     "conv_batch": (
         "lax.conv_general_dilated(x[:, None, :], np.ones((2, 1, 3), np.float32), (1,), 'SAME')",
         "b, 4",

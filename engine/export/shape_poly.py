@@ -280,36 +280,46 @@ class DimExpr:
     def __ne__(self, other: Any) -> bool:
         return not self.__eq__(other)
 
-    def __ge__(self, other: Any) -> bool:
+    def __ge__(self, other: Any) -> Any:
+        if not _is_dim(other):  # an array: compare the dimension's value
+            return self.__jax_array__() >= other
         return _geq(self, other, lambda: f"'{self}' >= '{other}'")
 
-    def __le__(self, other: Any) -> bool:
+    def __le__(self, other: Any) -> Any:
+        if not _is_dim(other):
+            return self.__jax_array__() <= other
         return _geq(other, self, lambda: f"'{self}' <= '{other}'")
 
-    def __gt__(self, other: Any) -> bool:
+    def __gt__(self, other: Any) -> Any:
+        if not _is_dim(other):
+            return self.__jax_array__() > other
         return not _geq(other, self, lambda: f"'{self}' > '{other}'")
 
-    def __lt__(self, other: Any) -> bool:
+    def __lt__(self, other: Any) -> Any:
+        if not _is_dim(other):
+            return self.__jax_array__() < other
         return not _geq(self, other, lambda: f"'{self}' < '{other}'")
 
-    def __add__(self, other: Any) -> DimSize:
-        return _add(self, other) if _is_dim(other) else NotImplemented
+    def __add__(self, other: Any) -> Any:
+        return _add(self, other) if _is_dim(other) else _as_value(self, other, "__add__")
 
-    __radd__ = __add__
+    def __radd__(self, other: Any) -> Any:
+        return _add(self, other) if _is_dim(other) else _as_value(self, other, "__radd__")
 
-    def __sub__(self, other: Any) -> DimSize:
-        return _sub(self, other) if _is_dim(other) else NotImplemented
+    def __sub__(self, other: Any) -> Any:
+        return _sub(self, other) if _is_dim(other) else _as_value(self, other, "__sub__")
 
-    def __rsub__(self, other: Any) -> DimSize:
-        return _sub(other, self) if _is_dim(other) else NotImplemented
+    def __rsub__(self, other: Any) -> Any:
+        return _sub(other, self) if _is_dim(other) else _as_value(self, other, "__rsub__")
 
     def __neg__(self) -> DimSize:
         return _mul(self, -1)
 
-    def __mul__(self, other: Any) -> DimSize:
-        return _mul(self, other) if _is_dim(other) else NotImplemented
+    def __mul__(self, other: Any) -> Any:
+        return _mul(self, other) if _is_dim(other) else _as_value(self, other, "__mul__")
 
-    __rmul__ = __mul__
+    def __rmul__(self, other: Any) -> Any:
+        return _mul(self, other) if _is_dim(other) else _as_value(self, other, "__rmul__")
 
     def __pow__(self, power: Any) -> DimSize:
         if not _is_int(power):
@@ -350,7 +360,20 @@ class DimExpr:
 
 
 def _is_int(x: Any) -> bool:
-    return isinstance(x, int) or (hasattr(x, "__index__") and not isinstance(x, (float, DimExpr)))
+    if isinstance(x, int):
+        return True
+    # integer-like, but not an array or tracer (those compare and combine as values)
+    return (
+        hasattr(x, "__index__") and not isinstance(x, (float, DimExpr)) and not hasattr(x, "aval")
+    )
+
+
+def _as_value(d: DimExpr, other: Any, op: str) -> Any:
+    """``d op other`` for an array or tracer ``other``: on the dimension's value (as
+    JAX's); anything else (a float, a string) is not supported."""
+    if not hasattr(other, "aval"):
+        return NotImplemented
+    return getattr(d.__jax_array__(), op)(other)
 
 
 def _is_dim(x: Any) -> bool:
