@@ -278,7 +278,9 @@ def shard_map(
         try:
             with (
                 batching.extend_axis_env(frames),
-                par.manual_axes_context(manual, check_vma, the_mesh.axis_names),
+                par.manual_axes_context(
+                    manual | par.enclosing_manual_axes(), check_vma, the_mesh.axis_names
+                ),
             ):
                 jaxpr = trace_to_jaxpr(body, block_avals, f"shmap_body({_fun_name(f)})")
         finally:
@@ -295,7 +297,9 @@ def shard_map(
             out_specs=outs_specs,
             manual_axes=tuple(a for a in the_mesh.axis_names if a in manual),
             check_vma=check_vma,
-            mesh_from_context=mesh is None,  # then the jaxpr shows its abstract mesh, as JAX
+            printed_mesh=_printed_mesh(the_mesh, par.enclosing_manual_axes())
+            if mesh is None
+            else None,
         )
         return list(consts) + flat, params, out_info["tree"]
 
@@ -315,6 +319,27 @@ def shard_map(
     wrapped.__name__ = _fun_name(f)
     wrapped.__wrapped__ = f  # type: ignore[attr-defined]
     return wrapped
+
+
+def _printed_mesh(mesh: Any, enclosing_manual: frozenset) -> AbstractMesh:
+    """What a jaxpr shows for a shard_map given its mesh by the context (JAX's param is
+    the abstract mesh, on which an enclosing shard_map's axes are Manual)."""
+    from .sharding import AxisType
+
+    am = mesh.abstract_mesh
+    if not enclosing_manual:
+        return am
+    types = [
+        AxisType.Manual if n in enclosing_manual else t
+        for n, t in zip(am.axis_names, am.axis_types)
+    ]
+    return AbstractMesh(
+        am.axis_sizes,
+        am.axis_names,
+        tuple(types),
+        _device_kind=am._device_kind,
+        _platform=am._platform,
+    )
 
 
 def _runs_eagerly(mesh: Any, args: Sequence[Any]) -> bool:
@@ -490,8 +515,7 @@ class _Shown:
 
 def _pp_shard_map(p: dict) -> dict:
     mesh = p["mesh"]
-    if p.get("mesh_from_context"):
-        mesh = getattr(mesh, "abstract_mesh", mesh)
+    mesh = p.get("printed_mesh") or mesh
     short = getattr(mesh, "_short_repr", None)
     axes = ", ".join(repr(a) for a in p["manual_axes"])
     return {
@@ -594,9 +618,7 @@ def _program(params: dict) -> ClosedJaxpr:
             a.update(shape=_global_shape(a.shape, s, sizes))
             for a, s in zip(params["jaxpr"].in_avals, params["in_specs"])
         ]
-        body_params = {
-            k: v for k, v in params.items() if k not in ("check_vma", "mesh_from_context")
-        }
+        body_params = {k: v for k, v in params.items() if k not in ("check_vma", "printed_mesh")}
         closed = trace_to_jaxpr(
             lambda *xs: _run_body(xs, **body_params),
             in_avals,

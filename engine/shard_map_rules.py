@@ -63,7 +63,7 @@ def _in_body(params: dict) -> Iterator[None]:
     with the axes they vary over when it is check_vma."""
     from .lax import parallel as par
 
-    manual = frozenset(params["manual_axes"])
+    manual = frozenset(params["manual_axes"]) | par.enclosing_manual_axes()
     with (
         batching.extend_axis_env(_frames(params)),
         par.manual_axes_context(manual, params["check_vma"], params["mesh"].axis_names),

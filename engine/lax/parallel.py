@@ -234,6 +234,11 @@ def manual_axes_context(
         _vma.manual, _vma.check = prev
 
 
+def enclosing_manual_axes() -> frozenset:
+    """The mesh axes made manual by the shard_map bodies around the code running now."""
+    return _vma.manual
+
+
 def checking_vma() -> bool:
     """Whether the code running now is a check_vma=True shard_map body."""
     return _vma.check
