@@ -111,6 +111,39 @@ def sharding_rule_errors_as_jax():
     assert e == j
 
 
+def _constraints(lib):
+    out = []
+    with lib.set_mesh(_mesh(lib)):
+        x = lib.device_put(np.ones((8, 4), np.float32), lib.P("X", None))
+        for f in [
+            lambda a: lib.lax.with_sharding_constraint(a, lib.P(None, "X")),  # an assertion
+            lambda a: lib.lax.with_sharding_constraint(a, lib.P("X", None)),
+            lambda a: lib.lax.with_sharding_constraint(a * 2, lib.P("X", "Y")),
+            lambda a: lib.reshard(a, lib.P(None, "Y")) + 1,
+        ]:
+            for transform in (lambda g: g, lib.jit):
+                try:
+                    r = transform(f)(x)
+                    out.append((str(lib.typeof(r)), repr(r.sharding)))
+                except Exception as err:
+                    out.append((type(err).__name__, str(err).split("\n")[0]))
+    with lib.set_mesh(_mesh(lib, auto=True)):
+        explicit = _mesh(lib)
+        try:
+            lib.lax.with_sharding_constraint(
+                np.ones((8, 4)), lib.NamedSharding(explicit, lib.P("X"))
+            )
+        except Exception as err:
+            out.append((type(err).__name__, str(err).split("\n")[0]))
+    return out
+
+
+@case
+def with_sharding_constraint_asserts_over_explicit_axes():
+    e, j = _both(_constraints)
+    assert e == j
+
+
 def _auto_explicit(lib):
     jnp = lib.numpy
     printed = io.StringIO()

@@ -19,7 +19,7 @@ from .. import core, tree_util
 from ..core import Primitive
 from ..interpreters.jvp import deflinear
 from .mesh import AxisType, Mesh, get_mesh
-from .named import NamedSharding, PartitionSpec, check_rank, spec_from_hlo
+from .named import UNCONSTRAINED, NamedSharding, PartitionSpec, check_rank, spec_from_hlo
 
 sharding_constraint_p = Primitive("sharding_constraint")
 sharding_constraint_p.pp_params = lambda p: {
@@ -68,19 +68,64 @@ def with_sharding_constraint(x: Any, shardings: Any) -> Any:
             raise ValueError(
                 f"with_sharding_constraint got {len(per_leaf)} shardings for {len(leaves)} arrays"
             )
+    from .mesh import get_abstract_mesh
+
+    context = get_abstract_mesh()
+    all_explicit = not context.empty and all(t == AxisType.Explicit for t in context.axis_types)
     outs = []
     for leaf, s in zip(leaves, per_leaf):
         s = _as_sharding(s, "with_sharding_constraint")
+        aval = core.get_aval(leaf)
+        _check(s, aval)
+        if all_explicit and aval.sharding is not None:
+            _assert_same_sharding(aval, s)  # over Explicit axes: an assertion, as JAX
+            outs.append(leaf)
+            continue
+        _check_auto_axes(s)
+        outs.append(sharding_constraint_p.bind(leaf, sharding=s))
+    return tree_util.tree_unflatten(tree, outs)
+
+
+def _assert_same_sharding(aval, s: NamedSharding) -> None:
+    have = aval.sharding.spec
+    want = PartitionSpec(*s.spec._normalized(len(aval.shape)))
+    for x, y in zip(have._normalized(len(aval.shape)), want):
+        if y is not UNCONSTRAINED and x != y:
+            raise AssertionError(
+                "`with_sharding_constraint` acts as an assert when all axes of mesh are of "
+                f"type `Explicit`. The array sharding: {have} did not match the sharding "
+                f"provided: {want}. Please use `jax.sharding.reshard` to shard your input to "
+                "the sharding you want."
+            )
+
+
+def _check_auto_axes(s: NamedSharding) -> None:
+    types = dict(zip(s.mesh.axis_names, s.mesh.axis_types))
+    if any(types[a] != AxisType.Auto for a in s.spec._used_axes()):
+        raise ValueError(
+            "The spec of NamedSharding passed to with_sharding_constraint can only refer to "
+            f"Auto axes of the mesh. Got spec={s.spec} and mesh={s.mesh.abstract_mesh}. You "
+            "probably meant to use `reshard` API?"
+        )
+
+
+def constrain(x: Any, sharding: Any) -> Any:
+    """``x`` (a pytree) laid out as ``sharding``, its type following it where the mesh's
+    axes are Explicit (auto_axes' and explicit_axes' boundary, JAX's mesh_cast)."""
+    leaves, tree = tree_util.tree_flatten(x)
+    outs = []
+    for leaf in leaves:
+        s = _as_sharding(sharding, "out_sharding")
         _check(s, core.get_aval(leaf))
         outs.append(sharding_constraint_p.bind(leaf, sharding=s))
     return tree_util.tree_unflatten(tree, outs)
 
 
 def apply_out_sharding(x: Any, out_sharding: Any) -> Any:
-    """What an ``out_sharding=`` argument (jnp.dot, random.normal, ...) does here: the
-    engine has no shardings in its types, so the result is constrained to that layout
-    (eagerly: put there), which gives the layout JAX's typed result has."""
-    return x if out_sharding is None else with_sharding_constraint(x, out_sharding)
+    """What an ``out_sharding=`` argument (random.normal, matmul with batch axes, ...)
+    does where the primitive does not take it: the result is laid out so (eagerly: put
+    there) and, over Explicit axes, its type says so."""
+    return x if out_sharding is None else constrain(x, out_sharding)
 
 
 def reshard(x: Any, out_shardings: Any) -> Any:

@@ -230,7 +230,7 @@ def auto_axes(fun: Callable | None = None, *, axes: Any = None, out_sharding: An
 
     @functools.wraps(fun)
     def wrapped(*args, out_sharding=out_sharding, **kwargs):
-        from .constraint import with_sharding_constraint
+        from .constraint import constrain
 
         if out_sharding is None:
             raise TypeError(
@@ -241,7 +241,7 @@ def auto_axes(fun: Callable | None = None, *, axes: Any = None, out_sharding: An
         args, kwargs = tree_util.tree_map(lambda x: _retype(x, inner), (args, kwargs))
         with use_abstract_mesh(inner):
             out = fun(*args, **kwargs)
-        return with_sharding_constraint(out, out_sharding)
+        return constrain(out, out_sharding)
 
     return wrapped
 
@@ -255,7 +255,7 @@ def explicit_axes(fun: Callable | None = None, *, axes: Any = None, in_sharding:
 
     @functools.wraps(fun)
     def wrapped(*args, in_sharding=in_sharding, **kwargs):
-        from .constraint import with_sharding_constraint
+        from .constraint import constrain
 
         if in_sharding is None:
             raise TypeError(
@@ -263,7 +263,7 @@ def explicit_axes(fun: Callable | None = None, *, axes: Any = None, in_sharding:
             )
         outer = _needs_mesh("explicit_axes")
         inner = _switched(outer, axes, AxisType.Explicit)
-        args = with_sharding_constraint(args, in_sharding)
+        args = constrain(args, in_sharding)
         leaves, tree = tree_util.tree_flatten(args)
         specs = _spec_leaves(in_sharding, len(leaves))
         leaves = [
