@@ -104,6 +104,33 @@ def test_grad_of_scan_with_unused_outputs_jaxpr_equals_jax(make):
     assert ours == theirs
 
 
+def test_dropping_dead_scan_outputs_keeps_the_bodys_callbacks():
+    """A debug callback in a scan body whose per-step output is dropped still runs once
+    per step, under grad and jit of grad, as in JAX."""
+
+    def make(api, np_, seen):
+        def f(c, v):
+            def body(c, x):
+                api.debug.callback(lambda a: seen.append(np.asarray(a).copy()), x)
+                return c + x, np_.negative(c * x)
+
+            carry, _ = api.lax.scan(body, c, v)
+            return np_.sum(carry)
+
+        return api.grad(f, argnums=(0, 1))
+
+    jx, jnp = real_jax()
+    for jitted in (False, True):
+        ours, theirs = [], []
+        grad_ours, grad_theirs = make(engine, ejnp, ours), make(jx, jnp, theirs)
+        if jitted:
+            grad_ours, grad_theirs = engine.jit(grad_ours), jx.jit(grad_theirs)
+        out, ref = grad_ours(C0, XS), grad_theirs(C0, XS)
+        assert len(ours) == len(theirs) == len(XS)
+        np.testing.assert_array_equal(np.stack(ours), np.stack(theirs))
+        assert_close(out, ref)
+
+
 def test_linear_transpose_of_scan_keeps_zero_output_cotangents_symbolic():
     """linear_transpose traces no DCE: the scan's unused per-step output gets a symbolic
     zero cotangent, which must not be multiplied into the body's nan constants."""

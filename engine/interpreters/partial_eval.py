@@ -4,6 +4,7 @@ by recorded equations become the jaxpr's constants: the residuals."""
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -287,9 +288,19 @@ def has_effects(eqn: JaxprEqn) -> bool:
         return False
     for sub in rule(eqn.params):
         j = sub.jaxpr if isinstance(sub, ClosedJaxpr) else sub
-        if any(has_effects(e) for e in j.eqns):
+        if isinstance(j, Jaxpr) and _jaxpr_has_effects(j):
             return True
     return False
+
+
+_effects_memo: weakref.WeakKeyDictionary[Jaxpr, bool] = weakref.WeakKeyDictionary()
+
+
+def _jaxpr_has_effects(jaxpr: Jaxpr) -> bool:
+    found = _effects_memo.get(jaxpr)
+    if found is None:
+        found = _effects_memo[jaxpr] = any(has_effects(e) for e in jaxpr.eqns)
+    return found
 
 
 def dce_jaxpr(
@@ -327,17 +338,16 @@ def _dce_eqns(eqns: Sequence[JaxprEqn], outvars: Sequence[Any]) -> tuple[list[Ja
     kept: list[JaxprEqn] = []
     for eqn in reversed(eqns):
         used = [v in live for v in eqn.outvars]
-        effects = has_effects(eqn)
-        if not any(used) and not effects:
-            continue
-        rule = dce_rules.get(eqn.primitive)
-        if rule is not None and not effects and not all(used):
-            used_in, new = rule(used, eqn)
-            if new is None:
+        if not any(used):
+            if not has_effects(eqn):
                 continue
-            live.update(v for v, u in zip(eqn.invars, used_in) if u and type(v) is Var)
-            kept.append(new)
-            continue
+        elif not all(used) and eqn.primitive in dce_rules:
+            # (a rule keeps its sub-jaxprs' effects: their equations stay live)
+            used_in, new = dce_rules[eqn.primitive](used, eqn)
+            if new is not None:
+                live.update(v for v, u in zip(eqn.invars, used_in) if u and type(v) is Var)
+                kept.append(new)
+                continue
         live.update(v for v in eqn.invars if type(v) is Var)
         kept.append(eqn)
     kept.reverse()
