@@ -8,6 +8,7 @@
  * popped-out pane still light up its partners in the others.
  */
 import { JupyterFrontEnd } from '@jupyterlab/application';
+import { Kernel } from '@jupyterlab/services';
 import { Message } from '@lumino/messaging';
 import { Widget } from '@lumino/widgets';
 
@@ -146,20 +147,24 @@ export class PanePanel extends Widget {
   private _root: Element | null = null;
 }
 
-/** The main-area explorer of one jitted function. */
+/**
+ * The main-area explorer of one jitted function. It talks to the kernel it was opened
+ * from through a comm of its own, so it keeps following that kernel's function when
+ * the sidebar moves on to another notebook.
+ */
 export class ExplorerPanel extends Widget {
   constructor(
     app: JupyterFrontEnd,
     key: string,
     name: string,
-    client: () => InspectorClient | null
+    kernel: Kernel.IKernelConnection
   ) {
     super();
     this._app = app;
-    this._client = client;
+    this._kernel = kernel;
     this.key = key;
     this.functionName = name;
-    this.id = `glassjax-program-${key}`;
+    this.id = `glassjax-program-${kernel.id}-${key}`;
     this.addClass('glassjax-ProgramPanel');
     this.addClass('glassjax-ExplorerPanel');
     this.title.label = name;
@@ -212,8 +217,14 @@ export class ExplorerPanel extends Widget {
   readonly key: string;
   readonly functionName: string;
 
+  /** This panel's comm to its kernel (null until connected, or once closed). */
   get client(): InspectorClient | null {
-    return this._client();
+    return this._own?.isOpen ? this._own : null;
+  }
+
+  /** The kernel this panel shows a function of. */
+  get kernel(): Kernel.IKernelConnection {
+    return this._kernel;
   }
 
   /** The program shown (its index in the function's cache). */
@@ -227,6 +238,10 @@ export class ExplorerPanel extends Widget {
 
   /** A list row from the kernel: new counts, and a reload if the programs changed. */
   listed(info: IFunctionInfo): void {
+    // keys are per kernel: after a restart the same key may name another function
+    if (info.key !== this.key || info.name !== this.functionName) {
+      return;
+    }
     this._showCounts(info);
     this._listedStamp = info.stamp;
     if (this._view && info.stamp !== this._view.stamp && !this._loading) {
@@ -236,15 +251,11 @@ export class ExplorerPanel extends Widget {
 
   /** Fetches the function's programs and the explorer of the chosen one. */
   async load(): Promise<void> {
-    const client = this._client();
-    if (!client) {
-      this._showError('The kernel has no glassjax inspector: run %load_ext notebook_ext.');
-      return;
-    }
     this._loading = true;
     this.node.dataset.state = 'loading';
     this._setStatus(this._view ? 'Updating…' : 'Asking the kernel…');
     try {
+      const client = await this._connect();
       const detail = await client.detail(this.key);
       if (detail.error) {
         throw new Error(detail.error);
@@ -322,7 +333,42 @@ export class ExplorerPanel extends Widget {
       panel.dispose();
     }
     this._popouts.clear();
+    this._own?.dispose();
+    this._own = null;
     super.dispose();
+  }
+
+  /** This panel's comm to its kernel, opened on first use and again after a restart. */
+  private async _connect(): Promise<InspectorClient> {
+    if (this._own?.isOpen) {
+      return this._own;
+    }
+    if (this._kernel.isDisposed) {
+      throw new Error("This function's kernel is gone: open it again from the sidebar.");
+    }
+    const client = new InspectorClient(this._kernel);
+    this._own = client;
+    client.listChanged.connect((_, fns) => {
+      const info = fns.find(f => f.key === this.key);
+      if (info) {
+        this.listed(info);
+      }
+    });
+    client.closed.connect(() => {
+      if (this._own === client) {
+        this._own = null;
+      }
+    });
+    try {
+      await client.connect();
+    } catch {
+      client.dispose();
+      if (this._own === client) {
+        this._own = null;
+      }
+      throw new Error('The kernel has no glassjax inspector: run %load_ext notebook_ext.');
+    }
+    return client;
   }
 
   private _showCounts(i: IFunctionInfo): void {
@@ -477,7 +523,8 @@ export class ExplorerPanel extends Widget {
   }
 
   private _app: JupyterFrontEnd;
-  private _client: () => InspectorClient | null;
+  private _kernel: Kernel.IKernelConnection;
+  private _own: InspectorClient | null = null;
   private _counts: HTMLElement;
   private _programSelect: HTMLSelectElement;
   private _layoutSelect: HTMLSelectElement;

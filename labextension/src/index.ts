@@ -155,11 +155,7 @@ class InspectorSidebar extends Widget {
       );
       item.onclick = () => void this._open(f);
       this._list.appendChild(item);
-      const panel = this._panels.get(f.key);
-      // keys are per kernel: after a restart the same key may name another function
-      if (panel && !panel.isDisposed && panel.functionName === f.name) {
-        panel.listed(f);
-      }
+      // (an open explorer panel follows its function through a comm of its own)
     }
   }
 
@@ -167,10 +163,17 @@ class InspectorSidebar extends Widget {
     if (!this._client) {
       return;
     }
-    let panel = this._panels.get(f.key);
+    // keys are per kernel ("f1" in two notebooks are two functions); a restarted
+    // kernel keeps its id, and its key may then name another function
+    const kernel = this._client.kernel;
+    const id = `${kernel.id}/${f.key}`;
+    let panel = this._panels.get(id);
+    if (panel && !panel.isDisposed && panel.functionName !== f.name) {
+      panel.dispose();
+    }
     if (!panel || panel.isDisposed) {
-      panel = new ExplorerPanel(this._app, f.key, f.name, () => this._client);
-      this._panels.set(f.key, panel);
+      panel = new ExplorerPanel(this._app, f.key, f.name, kernel);
+      this._panels.set(id, panel);
       addToMainArea(this._app, panel);
     } else {
       showWidget(this._app, panel);

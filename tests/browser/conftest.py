@@ -267,18 +267,30 @@ KERNEL_IDLE_JS = """() => {
   const k = w && w.sessionContext && w.sessionContext.session && w.sessionContext.session.kernel;
   return !!k && k.status === 'idle' && k.connectionStatus === 'connected';
 }"""
+# the current notebook's node (JupyterLab may hold several notebooks, some hidden)
+_NOTEBOOK_NODE_JS = """
+  const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;
+  const nb = (w && w.content && w.content.node) || document;
+  if (nb.querySelector('.jp-OutputArea-output[data-mime-type*="error"]')) return true;
+  const p = nb.querySelectorAll('.jp-CodeCell .jp-InputArea-prompt');"""
 # the first n code cells have run (a number in their prompt), or an error is shown
-CELLS_RAN_JS = """(n) => {
-  if (document.querySelector('.jp-OutputArea-output[data-mime-type*="error"]')) return true;
-  const p = [...document.querySelectorAll('.jp-CodeCell .jp-InputArea-prompt')];
-  return p.length >= n && p.slice(0, n).every(e => /\\[\\d+\\]/.test(e.textContent));
+CELLS_RAN_JS = (
+    "(n) => {"
+    + _NOTEBOOK_NODE_JS
+    + """
+  return p.length >= n && [...p].slice(0, n).every(e => /\\[\\d+\\]/.test(e.textContent));
 }"""
+)
 # cell i's prompt reads [n]
-CELL_RAN_JS = """([i, n]) => {
-  if (document.querySelector('.jp-OutputArea-output[data-mime-type*="error"]')) return true;
-  const p = document.querySelectorAll('.jp-CodeCell .jp-InputArea-prompt')[i];
-  return !!p && p.textContent.includes('[' + n + ']');
+CELL_RAN_JS = (
+    "([i, n]) => {"
+    + _NOTEBOOK_NODE_JS
+    + """
+  return !!p[i] && p[i].textContent.includes('[' + n + ']');
 }"""
+)
+# the page's current notebook panel (a hidden one's cells match plain selectors too)
+CURRENT_NOTEBOOK = ".jp-NotebookPanel:visible .jp-Notebook"
 
 
 class JupyterUI:
@@ -309,7 +321,7 @@ class JupyterUI:
         """Opens ``name`` on ``server`` and waits for its cells; ``extension``: also
         checks that the Glassjax lab extension is active."""
         page.goto(server.page_url(name))
-        page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
+        page.wait_for_selector(f"{CURRENT_NOTEBOOK} .jp-Cell", timeout=60_000)
         if extension:
             assert page.evaluate("window.jupyterapp.isPluginActivated('glassjax:inspector')"), (
                 "the glassjax lab extension is not active: is the project pip-installed?"
@@ -321,16 +333,17 @@ class JupyterUI:
 
     @staticmethod
     def assert_no_error_output(page):
-        errors = page.locator('.jp-OutputArea-output[data-mime-type*="error"]').all_inner_texts()
+        nb = page.locator(CURRENT_NOTEBOOK)
+        errors = nb.locator('.jp-OutputArea-output[data-mime-type*="error"]').all_inner_texts()
         assert not errors, errors
-        outputs = page.locator(".jp-OutputArea-output").all_inner_texts()
+        outputs = nb.locator(".jp-OutputArea-output").all_inner_texts()
         assert not [t for t in outputs if "Traceback" in t], outputs
 
     @classmethod
     def run_all_cells(cls, page, n, timeout=120_000):
         """Runs every cell and waits until the first ``n`` code cells have run; fails
         (with its text) on any error output."""
-        page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
+        page.wait_for_selector(f"{CURRENT_NOTEBOOK} .jp-Cell", timeout=60_000)
         cls.wait_kernel_idle(page)
         page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
         page.wait_for_function(CELLS_RAN_JS, arg=n, timeout=timeout)

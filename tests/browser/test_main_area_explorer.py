@@ -535,3 +535,51 @@ def test_every_main_area_control_works(lab_server, page, artifacts, jupyter_ui):
     page.locator("#glassjax-inspector button.glassjax-refresh").click()
     row = page.locator("#glassjax-inspector .glassjax-fn[data-name='controls_probe']")
     expect(row.locator(".glassjax-fn-counts")).to_contain_text("compiles 2")
+
+
+def test_explorer_panels_keep_their_own_kernel(lab_server, page, artifacts, jupyter_ui):
+    """Two notebooks, two kernels, the same function key ("f1") in each: each function
+    gets its own panel, and a panel keeps asking its own kernel after the sidebar has
+    moved on to the other notebook (reload, program picker and pass stepper)."""
+    from playwright.sync_api import expect
+
+    def cells(name, body):
+        return [
+            "%load_ext notebook_ext",
+            f"import engine as jax\nimport engine.numpy as jnp\n{body}",
+        ]
+
+    alpha = cells(
+        "alpha", "@jax.jit\ndef alpha_fn(x):\n    return jnp.sin(x)\n\nalpha_fn(jnp.ones(3))"
+    )
+    beta = cells(
+        "beta", "@jax.jit\ndef beta_fn(x):\n    return jnp.cos(x) * 2.0\n\nbeta_fn(jnp.ones(5))"
+    )
+    first = open_explorer(page, jupyter_ui, lab_server, "alpha.ipynb", alpha, "alpha_fn")
+    assert first.locator(".glassjax-program-name").inner_text() == "alpha_fn"
+
+    jupyter_ui.write_notebook(lab_server.root, "beta.ipynb", beta)
+    page.evaluate("window.jupyterapp.commands.execute('docmanager:open', {path: 'beta.ipynb'})")
+    page.locator(".jp-NotebookPanel:visible .jp-Cell").first.wait_for()
+    jupyter_ui.run_all_cells(page, 2)
+    item = page.locator("#glassjax-inspector .glassjax-fn[data-name='beta_fn']")
+    item.wait_for(state="visible", timeout=60_000)
+    item.click()
+    second = page.locator(f"{EXPLORER}[data-state='ready']:has(h2:text-is('beta_fn'))")
+    second.wait_for(state="visible", timeout=120_000)
+    assert "cos" in second.locator(".glassjax-jaxpr").inner_text()
+    alpha_panel = page.locator(f"{EXPLORER}:has(h2:text-is('alpha_fn'))")
+    assert alpha_panel.count() == 1  # its own panel, not the alpha one reused
+
+    # back to alpha's panel (the sidebar still shows beta's kernel): it asks alpha's
+    page.click(".lm-DockPanel-tabBar .lm-TabBar-tab:has-text('alpha_fn')")
+    alpha_panel.locator("button.glassjax-reload").click()
+    expect(alpha_panel).to_have_attribute("data-state", "ready", timeout=60_000)
+    assert alpha_panel.get_attribute("data-signature") == "(f32[3])"
+    jaxpr = alpha_panel.locator(".glassjax-jaxpr").inner_text()
+    assert "sin" in jaxpr and "cos" not in jaxpr, jaxpr
+    alpha_panel.locator(".glassjax-passes-start").click()
+    passes = alpha_panel.locator(".glassjax-passes[data-state='ready']")
+    passes.wait_for(state="visible", timeout=120_000)
+    assert "sine" in passes.locator(".glassjax-pass-view").inner_text()
+    artifacts(page, "two-kernels")
