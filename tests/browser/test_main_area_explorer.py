@@ -2,7 +2,9 @@
 headless Chromium: the sidebar's click opens the full explorer (every pane, the fusion
 graph, the executable, the pass stepper) of a jitted function; calling the function
 with a new shape (a recompile) updates the panel; a pane pops out into its own panel
-beside it and stays linked; light and dark themes; Notebook 7. Screenshots go to the
+beside it and stays linked; light and dark themes; Notebook 7; every control clicked;
+two notebooks' panels each keep their own kernel. Kernel side: the requests, and the
+panel's pass stepper adds no compile to the function's count. Screenshots go to the
 artifacts folder ($GLASSJAX_ARTIFACTS_DIR)."""
 
 import re
