@@ -8,10 +8,16 @@ as nested named batches, one per manual mesh axis, which is exactly the semantic
 permutations along the batch axes): see engine/lax/parallel.py. The program is compiled
 once per signature; its outputs are laid out over the mesh as out_specs say.
 
-Differentiation, batching and partial evaluation transform the body jaxpr, as JAX's
-rules do for shard_map with pmap-style collectives: output cotangents of values
-replicated over a mesh axis are divided by its size, and input cotangents are summed
-over the mesh axes an input is replicated on.
+With check_vma=True (the default) the body's values are typed with the manual mesh
+axes they may vary over (``aval.vma``, printed f32[3]{V:i}; engine/lax/parallel.py has
+the rules): out_specs are checked against those types, and differentiation follows
+them (pvary and psum transpose to each other). With check_vma=False, differentiation
+follows pmap-style rules: output cotangents of values replicated over a mesh axis are
+divided by its size, and input cotangents are summed over the axes an input is
+replicated on. Batching and partial evaluation transform the body jaxpr.
+
+Called outside any transformation, a shard_map runs its body eagerly, op by op, on
+every device's block (engine/shard_map_eager.py), as JAX does.
 """
 
 from __future__ import annotations

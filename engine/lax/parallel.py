@@ -1,5 +1,6 @@
 """Collectives over named axes (psum, pmean, pmax, pmin, all_gather, psum_scatter,
-all_to_all, ppermute, pbroadcast, axis_index, axis_size, pcast) with their rules.
+all_to_all, ppermute, pbroadcast, axis_index, axis_size, pcast) with their rules, and
+the varying-manual-axes types of check_vma shard_map bodies.
 
 A named axis is bound by ``vmap(..., axis_name=)``, ``shard_map`` (its mesh axes) or
 ``pmap``. Under vmap a collective's batching rule computes it on the whole batch (psum
@@ -7,9 +8,10 @@ over the vmapped axis is a reduce_sum over the batch axis). ``shard_map`` runs i
 body the same way, with one nested batch axis per mesh axis, so these rules are also
 what gives a shard_map its values on any number of devices.
 
-Differentiation follows JAX's rules for pmap-style collectives: psum transposes to
-psum (a psum is a psum followed by a broadcast), all_gather to psum_scatter and back,
-ppermute to the inverse permutation, all_to_all to the swapped all_to_all.
+Differentiation follows JAX's rules: psum transposes to psum (pmap-style, without
+varying-axis types), psum_invariant (a psum in a check_vma shard_map body) to pvary and
+back, all_gather to psum_scatter and back, ppermute to the inverse permutation,
+all_to_all to the swapped all_to_all.
 """
 
 from __future__ import annotations
