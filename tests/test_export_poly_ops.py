@@ -69,6 +69,22 @@ CASES = {
         "lax.cond(x.sum() > 0, lambda y: jnp.cumsum(y, axis=0), lambda y: y[::-1], x)",
         "b, 4",
     ),
+    "grad_of_slices": (
+        "jax.grad(lambda y: (y[1:-1] ** 2).sum() + (y[::-2] * 3).sum()"
+        " + (y[1:-1:2, ::3] ** 2).sum() + jnp.diff(y, axis=0).sum())(x)",
+        "b, 4",
+    ),
+    "grad_of_gathers": (
+        "jax.grad(lambda y: jnp.take(y, np.array([0, 1, 3]), axis=1).sum()"
+        " + (y.at[0].set(2.0) * y).sum() + y[jnp.argmax(y, axis=0), jnp.arange(4)].sum())(x)",
+        "b, 4",
+    ),
+    "dynamic_slices_traced": (
+        "(lax.dynamic_slice(x, (jnp.argmax(x[:, 0]) - 1, 0), (1, 4)),"
+        " lax.dynamic_update_slice(x, jnp.ones((1, 4)), (jnp.argmax(x[:, 0]) - 1, 0)),"
+        " jnp.argmax(x), jnp.argmin(x, keepdims=True))",
+        "b, 4",
+    ),
     "conv_batch": (
         "lax.conv_general_dilated(x[:, None, :], np.ones((2, 1, 3), np.float32), (1,), 'SAME')",
         "b, 4",
@@ -92,10 +108,10 @@ CASES = {
 def _functions(source):
     jax, jjnp, _ = jx()
     ours = eval(  # noqa: S307 - test-local source strings
-        "lambda x: " + source, {"jnp": jnp, "lax": lax, "np": np}
+        "lambda x: " + source, {"jnp": jnp, "lax": lax, "np": np, "jax": engine}
     )
     theirs = eval(  # noqa: S307
-        "lambda x: " + source, {"jnp": jjnp, "lax": jax.lax, "np": np}
+        "lambda x: " + source, {"jnp": jjnp, "lax": jax.lax, "np": np, "jax": jax}
     )
     return ours, theirs
 

@@ -17,7 +17,7 @@ from ..interpreters import batching, lowering
 from ..interpreters.jvp import Zero, instantiate, tangent_aval
 from ..interpreters.transpose import is_undefined_primal
 from ._base import aval_of
-from .structural import broadcast_in_dim, expand_dims, full, pad, squeeze
+from .structural import broadcast_in_dim, concatenate, expand_dims, full, pad, reshape, squeeze
 
 __all__ = [
     "slice",
@@ -109,11 +109,34 @@ def _slice_transpose(ct, x, *, start_indices, limit_indices, strides):
     # Scatter back with zeros: edge padding before/after, interior padding between strides.
     shape, out = x.aval.shape, aval_of(ct).shape
     strides = strides or (1,) * len(shape)
+    if not all(type(d) is int for d in (*shape, *out, *start_indices)):
+        return [_symbolic_slice_transpose(ct, shape, start_indices, strides)]
     config = []
     for n, lo, m, s in zip(shape, start_indices, out, strides):
         used = m + max(m - 1, 0) * (s - 1)
         config.append((lo, n - lo - used, s - 1))
     return [pad(ct, np.zeros((), aval_of(ct).dtype), tuple(config))]
+
+
+def _symbolic_slice_transpose(ct, shape, starts, strides):
+    """With symbolic sizes (engine.export): the cotangent spread by its strides
+    (static interior padding), written into zeros of the operand's shape at the starts."""
+    dtype = aval_of(ct).dtype
+    idx = [i if type(i) is int else i.__jax_array__() for i in starts]
+    if all(s == 1 for s in strides):
+        return dynamic_update_slice(full(shape, 0, dtype), ct, idx, allow_negative_indices=False)
+    # interleave s - 1 zeros after each element of a strided axis (m -> m*s elements),
+    # write into zeros with s more room, then cut back to the operand's shape
+    for axis, s in enumerate(strides):
+        if s == 1:
+            continue
+        cts = aval_of(ct).shape
+        gap = full(cts[: axis + 1] + (s - 1,) + cts[axis + 1 :], 0, dtype)
+        spread = concatenate([expand_dims(ct, (axis + 1,)), gap], axis + 1)
+        ct = reshape(spread, cts[:axis] + (cts[axis] * s,) + cts[axis + 1 :])
+    room = tuple(n + s for n, s in zip(shape, strides))
+    placed = dynamic_update_slice(full(room, 0, dtype), ct, idx, allow_negative_indices=False)
+    return slice(placed, (0,) * len(shape), shape)
 
 
 def _slice_jvp(primals, tangents, **params):
@@ -223,7 +246,12 @@ def _normalize_indices(operand, start_indices, allow_negative_indices):
         elif allow:
             negative = lt(i, np.asarray(0, dtype))
             strong = convert_element_type(i, dtype, False) if dtypes.is_weakly_typed(i) else i
-            out.append(select_n(negative, i, add(strong, np.asarray(n).astype(dtype))))
+            size = (  # a symbolic dimension (engine.export) as a traced value
+                np.asarray(n).astype(dtype)
+                if type(n) is int
+                else convert_element_type(n.__jax_array__(), dtype)
+            )
+            out.append(select_n(negative, i, add(strong, size)))
         else:
             out.append(i)
     return out

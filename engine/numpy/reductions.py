@@ -432,7 +432,7 @@ def _arg_reduce(name, lax_fn, a, axis, keepdims):
     if axis is None:
         if 0 in shape:
             raise ValueError(f"attempt to get {name} of an empty sequence")
-        a = lax.reshape(a, (int(np.prod(shape, dtype=np.int64)),))
+        a = lax.reshape(a, (math.prod(shape),))  # an int, or a symbolic size
         out = lax_fn(a, 0, dtypes.default_int_dtype())
         if keepdims:
             out = lax.expand_dims(out, tuple(range(len(shape))))
