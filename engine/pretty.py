@@ -44,6 +44,8 @@ def _literal_str(lit):
     dt = lit.aval.dtype
     if dt == dtypes.float0:
         return f"(b'',):{lit.aval.str_short()}"
+    if type(lit.val) is core.WeakScalar and type(lit.val.value) is float and dt.kind == "f":
+        return f"{lit.val.value!r}:{lit.aval.str_short()}"  # kept unrounded, as JAX
     v = np.asarray(lit.val)
     if v.shape == ():
         x = v.item()

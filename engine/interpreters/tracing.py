@@ -136,7 +136,12 @@ def _inlinable(x):
 
 
 def _scalar_value(x, aval):
-    """A literal's value: a weakly typed scalar stays weak when the jaxpr is re-run."""
+    """A literal's value: a weakly typed scalar stays weak when the jaxpr is re-run.
+    A weak Python float keeps its unrounded value, as JAX's literals do."""
+    if aval.weak_type and dtypes.is_inexact(aval.dtype) and not dtypes.is_complex(aval.dtype):
+        raw = x.value if type(x) is core.WeakScalar else x
+        if type(raw) is float:
+            return core.WeakScalar(raw, aval.dtype)
     val = np.asarray(x).astype(aval.dtype)
     if aval.weak_type:
         return core.WeakScalar(val.item(), aval.dtype)

@@ -146,8 +146,11 @@ _hide_none = hide_none
 
 
 def _const(v, x):
-    """A weakly typed scalar of ``x``'s dtype (prints as a literal)."""
-    return core.WeakScalar(v, aval_of(x).dtype)
+    """A weakly typed scalar of ``x``'s dtype (prints as a literal), rounded to it."""
+    dtype = aval_of(x).dtype
+    if type(v) is float:
+        v = np.asarray(v, dtype).item()
+    return core.WeakScalar(v, dtype)
 
 
 def _bcast_tangent(t, ans):

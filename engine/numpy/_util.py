@@ -95,6 +95,10 @@ def convert(x, aval_, dtype, weak):
         x = x.value
     if dtypes.is_python_scalar(x):
         if weak and dtype != np.bool_:  # True + 1: a weak int, as in JAX
+            if type(x) is float and dtypes.is_inexact(dtype) and not dtypes.is_complex(dtype):
+                # JAX keeps the Python value when the result stays weak (a jaxpr
+                # prints 0.1:f32[], not 0.10000000149011612); XLA rounds it.
+                return core.WeakScalar(x, dtype)
             return weak_scalar(x, dtype)
         return strong_scalar(x, dtype)
     if aval_.dtype == dtype and aval_.weak_type == weak:

@@ -186,21 +186,24 @@ def arange(start, stop=None, step=None, dtype=None, *, device=None):
         np.asarray(concrete_value(v, "arange")).item() if v is not None else None
         for v in (start, stop, step)
     ]
-    size = len(np.arange(vals[0], vals[1], 1 if vals[2] is None else vals[2]))
-    out = lax.iota(dtype, size)
-    if step is not None and vals[2] != 1:
-        out = lax.mul(
-            core.WeakScalar(vals[2], dtype)
-            if dtypes.is_python_scalar(vals[2])
-            else np.asarray(vals[2], dtype),
-            out,
+    start_v, stop_v, step_v = vals
+    if stop_v is None:
+        start_v, stop_v = 0, start_v
+    if step_v is not None:
+        # as JAX: start + step * iota, computed in float32 for narrower floats
+        work = dtype
+        if dtypes.is_inexact(dtype) and not dtypes.is_complex(dtype) and dtype.itemsize < 4:
+            work = np.dtype(np.float32)
+        size = builtins.max(0, int(np.ceil((stop_v - start_v) / step_v)))
+        out = lax.add(
+            np.asarray(start_v).astype(work),
+            lax.mul(np.asarray(step_v).astype(work), lax.iota(work, size)),
         )
-    return lax.add(
-        np.asarray(vals[0], dtype)
-        if not dtypes.is_python_scalar(vals[0])
-        else core.WeakScalar(vals[0], dtype),
-        out,
-    )
+        return out if work == dtype else lax.convert_element_type(out, dtype)
+    if start_v == 0:
+        return lax.iota(dtype, builtins.max(0, int(np.ceil(stop_v))))
+    size = builtins.max(0, int(np.ceil(stop_v - start_v)))
+    return lax.add(np.asarray(start_v).astype(dtype), lax.iota(dtype, size))
 
 
 def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis=0, *, device=None):
