@@ -16,10 +16,7 @@ all_to_all to the swapped all_to_all.
 
 from __future__ import annotations
 
-import contextlib
 import math
-import threading
-from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -31,6 +28,16 @@ from ..interpreters.jvp import deflinear
 from . import elementwise as ew
 from .convert import convert_element_type
 from .logic import eq, select
+from .parallel_vma import (  # noqa: F401  (the varying-axes machinery, re-exported)
+    checking_vma,
+    collective_vma,
+    enclosing_manual_axes,
+    manual_axes_context,
+    psum_invariant_p,
+    pvary_leaf,
+    pvary_p,
+    vary_to_spec,
+)
 from .reductions import reduce_max, reduce_min, reduce_sum
 from .structural import broadcast_in_dim, full_like, iota, reshape, transpose
 
@@ -199,90 +206,6 @@ def _take_along(x: Any, indices: np.ndarray, axis: int) -> Any:
     return parts[0] if len(parts) == 1 else concatenate(parts, axis)
 
 
-# ---------------------------------------------------------------------------- varying axes
-#
-# Inside a shard_map body traced with check_vma=True every value's type names the manual
-# mesh axes it may vary over (``aval.vma``, printed f32[3]{V:i}), as JAX 0.10.2's types
-# do. Collectives compute it themselves (psum makes a value invariant over its axes,
-# axis_index varies over its axis, pvary adds axes); every other primitive's result
-# varies over the union of its operands' axes, after core's bind has inserted pvary on
-# the operands that vary over fewer (JAX's implicit pcast).
-
-
-class _VmaContext(threading.local):
-    def __init__(self) -> None:
-        self.manual: frozenset = frozenset()  # the axes the enclosing shard_map made manual
-        self.check = False  # whether its body is typed with varying axes (check_vma)
-
-
-_vma = _VmaContext()
-
-
-@contextlib.contextmanager
-def manual_axes_context(
-    manual: frozenset, check_vma: bool, mesh_axis_names: Sequence[Any] = ()
-) -> Iterator[None]:
-    """While a shard_map body is traced or run: its manual axes, and whether values are
-    typed with the axes they vary over (then bind matches operands' varying axes)."""
-    prev = _vma.manual, _vma.check
-    _vma.manual, _vma.check = frozenset(manual), bool(check_vma)
-    if mesh_axis_names:
-        core.note_axis_order(mesh_axis_names)
-    core.vma_bodies += bool(check_vma)
-    try:
-        yield
-    finally:
-        core.vma_bodies -= bool(check_vma)
-        _vma.manual, _vma.check = prev
-
-
-def enclosing_manual_axes() -> frozenset:
-    """The mesh axes made manual by the shard_map bodies around the code running now."""
-    return _vma.manual
-
-
-def checking_vma() -> bool:
-    """Whether the code running now is a check_vma=True shard_map body."""
-    return _vma.check
-
-
-def _vma_of(x: Any) -> frozenset:
-    return core.get_aval(x).vma
-
-
-def _pvary_missing(x: Any, axes: Any) -> Any:
-    """x made varying over those of ``axes`` it does not vary over already."""
-    missing = set(axes) - _vma_of(x)
-    return pvary_p.bind(x, axes=core.order_axes(missing)) if missing else x
-
-
-def _match_vma(args: Sequence[Any]) -> Sequence[Any]:
-    """Operands made to vary over the same axes (JAX's implicit pcast to 'varying')."""
-    if not _vma.check:
-        return args
-    vmas = [_vma_of(x) for x in args]
-    union = frozenset().union(*vmas)
-    if all(v == union for v in vmas):
-        return args
-    return [_pvary_missing(x, union) for x in args]
-
-
-core.match_vma_hook = _match_vma
-
-
-def vary_to_spec(x: Any, spec: Any) -> Any:
-    """A shard_map output made varying over the mesh axes its out_spec names (JAX's
-    implicit pvary on outputs under check_vma)."""
-    from ..shard_map import _spec_names
-
-    return _pvary_missing(x, _spec_names(spec)) if core.is_tracer(x) else x
-
-
-def _collective_vma(x: Any, axes: Sequence[Any]) -> Any:
-    """A collective's operand made varying over its axes first (under check_vma)."""
-    return _pvary_missing(x, axes) if _vma.check and core.is_tracer(x) else x
-
-
 # ---------------------------------------------------------------------------- psum, pmax, pmin
 
 
@@ -319,31 +242,12 @@ psum_p = _make_allreduce("psum", reduce_sum, _scale)
 pmax_p = _make_allreduce("pmax", reduce_max, lambda x, size: x)
 pmin_p = _make_allreduce("pmin", reduce_min, lambda x, size: x)
 
-# psum of a varying value under check_vma: its transpose is pvary (psum's is psum)
-psum_invariant_p = Primitive("psum_invariant")
-psum_invariant_p.computes_vma = True
-psum_invariant_p.def_impl(_impl_outside("psum"))
-psum_invariant_p.def_abstract_eval(lambda x, *, axes: x.update(vma=x.vma - set(axes)))
-
-
-def _psum_invariant_rule(size, frame, vals, dims, *, axes):
-    (x,), (d,) = vals, dims
-    if frame not in axes:
-        return psum_invariant_p.bind(x, axes=axes), d
-    rest = tuple(a for a in axes if a != frame)
-    y = _scale(x, size) if d is None else reduce_sum(x, (d,))
-    return (psum_invariant_p.bind(y, axes=rest) if rest else y), None
-
-
-batching.collective_batchers[psum_invariant_p] = (_collective_axes("axes"), _psum_invariant_rule)
-
 
 def _psum_transpose(ct, x, *, axes, axis_index_groups):
     return [psum_p.bind(ct, axes=axes, axis_index_groups=axis_index_groups)]
 
 
 deflinear(psum_p, _psum_transpose)
-deflinear(psum_invariant_p, lambda ct, x, *, axes: [pvary_p.bind(ct, axes=axes)])
 
 
 def _reduce_leaves(x, axis_name, axis_index_groups, prim, api_name):
@@ -360,8 +264,8 @@ def _reduce_leaves(x, axis_name, axis_index_groups, prim, api_name):
         if prim is psum_p and not core.is_tracer(leaf):
             # a constant is the same on every member: the sum is a multiple of it
             return size * leaf
-        leaf = _collective_vma(leaf, axes)
-        if prim is psum_p and _vma.check:
+        leaf = collective_vma(leaf, axes)
+        if prim is psum_p and checking_vma():
             if groups is not None:
                 raise NotImplementedError(
                     "psum with axis_index_groups inside a check_vma=True shard_map; pass "
@@ -417,7 +321,7 @@ axis_index_p._shape_memo = _Unremembered()
 
 @axis_index_p.def_abstract_eval
 def _axis_index_abstract_eval(*, axis_name):
-    varying = _vma.check and axis_name in _vma.manual
+    varying = checking_vma() and axis_name in enclosing_manual_axes()
     return ShapedArray((), np.int32, vma=frozenset([axis_name]) if varying else frozenset())
 
 
@@ -497,7 +401,7 @@ def ppermute(x: Any, axis_name: Any, perm: Any) -> Any:
     if len(set(srcs)) != len(srcs) or len(set(dsts)) != len(dsts):
         raise ValueError(f"ppermute sources and destinations must be unique, got {given}.")
     return tree_util.tree_map(
-        lambda leaf: ppermute_p.bind(_collective_vma(leaf, axes), axis_name=axes, perm=perm), x
+        lambda leaf: ppermute_p.bind(collective_vma(leaf, axes), axis_name=axes, perm=perm), x
     )
 
 
@@ -547,7 +451,7 @@ def pbroadcast(x: Any, axis_name: Any, source: int) -> Any:
     _check_axis_names(axes, "pbroadcast")
     return tree_util.tree_map(
         lambda leaf: pbroadcast_p.bind(
-            _collective_vma(leaf, axes), axis_name=axes, source=int(source)
+            collective_vma(leaf, axes), axis_name=axes, source=int(source)
         ),
         x,
     )
@@ -640,7 +544,7 @@ def all_gather(
         nd = core.get_aval(leaf).ndim
         dim = _canonical_axis(axis, nd if tiled else nd + 1, "all_gather")
         return all_gather_p.bind(
-            _collective_vma(leaf, axes),
+            collective_vma(leaf, axes),
             all_gather_dimension=dim,
             axis_name=axes,
             axis_index_groups=groups,
@@ -743,7 +647,7 @@ def psum_scatter(
     def bind(leaf):
         dim = _canonical_axis(scatter_dimension, core.get_aval(leaf).ndim, "psum_scatter")
         return reduce_scatter_p.bind(
-            _collective_vma(leaf, axes),
+            collective_vma(leaf, axes),
             scatter_dimension=dim,
             axis_name=axes,
             axis_index_groups=groups,
@@ -871,7 +775,7 @@ def all_to_all(
                 leaf = expand_dims(leaf, (concat_axis,))
                 split_axis += 1
         out = all_to_all_p.bind(
-            _collective_vma(leaf, axes),
+            collective_vma(leaf, axes),
             split_axis=split_axis,
             concat_axis=concat_axis,
             axis_name=axes,
@@ -893,31 +797,6 @@ def pswapaxes(x: Any, axis_name: Any, axis: int, *, axis_index_groups: Any = Non
 
 # ---------------------------------------------------------------------------- pcast / pvary
 
-pvary_p = Primitive("pvary")
-pvary_p.computes_vma = True
-pvary_p.def_abstract_eval(lambda x, *, axes: x.update(vma=x.vma | set(axes)))
-
-
-def _pvary_impl(x, *, axes):
-    raise ValueError("pvary should be called under jax.shard_map.")
-
-
-pvary_p.def_impl(_pvary_impl)
-# Values are the same on every member, so each member's copy is x itself; the
-# cotangent of an invariant value is the sum of every member's (pvary and psum transpose
-# to each other, as JAX's types have it).
-deflinear(pvary_p, lambda ct, x, *, axes: [psum_invariant_p.bind(ct, axes=axes)])
-
-
-def _pvary_rule(size, frame, vals, dims, *, axes):
-    if frame in axes:
-        return vals[0], dims[0]
-    return pvary_p.bind(vals[0], axes=axes), dims[0]
-
-
-batching.collective_batchers[pvary_p] = (_collective_axes("axes"), _pvary_rule)
-pvary_p.def_lowering(lambda ctx, x, *, axes: x)
-
 _PCAST_TO = ("unreduced", "reduced", "varying")
 
 
@@ -932,7 +811,7 @@ def pcast(x: Any, axis_name: Any, *, to: str) -> Any:
     if to not in _PCAST_TO:
         raise ValueError(f"Got unexpected `to` value. Allowed `to` values are: {set(_PCAST_TO)}")
     _check_axis_names(axes, "pcast")
-    if not _vma.check and set(axes) <= _vma.manual:
+    if not checking_vma() and set(axes) <= enclosing_manual_axes():
         return x  # a check_vma=False shard_map body has no varying types to cast
 
     def cast(leaf):
@@ -950,21 +829,9 @@ def pcast(x: Any, axis_name: Any, *, to: str) -> Any:
             raise NotImplementedError(
                 f"pcast to={to!r} (reduced/unreduced types) is not implemented"
             )
-        return _pvary_leaf(leaf, axes)
+        return pvary_leaf(leaf, axes)
 
     return tree_util.tree_map(cast, x)
-
-
-def _pvary_leaf(leaf: Any, axes: tuple[Any, ...]) -> Any:
-    already = set(axes) & _vma_of(leaf)
-    if already:
-        raise ValueError(
-            "pvary is a invariant->variant collective. This means that the axis names "
-            "mentioned in `axes` passed to `pvary` must not be present in "
-            f"`jax.typeof(inp).mat.varying`. Got axes={axes} and "
-            f"jax.typeof(inp)={core.get_aval(leaf)}"
-        )
-    return pvary_p.bind(leaf, axes=core.order_axes(axes))
 
 
 # the SPMD lowering rules (inside a shard_map lowered for its mesh) live beside these
