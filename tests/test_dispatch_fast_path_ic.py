@@ -245,3 +245,17 @@ def test_repeated_calls_skip_the_general_machinery(monkeypatch):
     engine.config.update("jax_enable_x64", False)  # any config update drops both caches
     with pytest.raises(AssertionError, match="inline cache"):
         f(x, y)
+
+
+def test_results_of_the_caches_are_whole_arrays():
+    """The caches make their results without Array.__init__: every slot __init__ sets
+    must be set on them too (a guard for a slot added to Array later)."""
+    f = engine.jit(lambda a: a + 1)
+    x = ejnp.arange(3.0)
+    f(x), x * x
+    made = {"jit": f(x), "operator": x * x, "__init__": engine.Array(x._buf, x.aval, x._device)}
+    slots = [s for s in engine.Array.__slots__ if s != "__weakref__"]
+    present = {k: [hasattr(v, s) for s in slots] for k, v in made.items()}
+    assert present["jit"] == present["operator"] == present["__init__"]
+    for v in made.values():
+        assert repr(v).startswith("Array(") and v.committed is False
