@@ -133,3 +133,32 @@ def test_fmod_of_bools_by_false_is_xlas_remainder():
         got, want = ejnp.fmod(*args), jnp.fmod(*args)
         assert_close(got, want)
         assert bool(got.weak_type) == bool(want.weak_type)
+
+
+def test_std_and_var_eagerly_are_one_computation_as_jax():
+    # seed 300048: grad(jvp(std)) un-jitted differed from JAX in the last bits (32 ulp
+    # through the cancellation): JAX compiles std whole, the engine ran it op by op.
+    # Under jit both were equal; now eager runs std/var under jit too: the same bits.
+    jx, jnp = real_jax()
+    x = np.array([-0.5954655408859253, -1.2669997215270996, -0.08338263630867004], np.float32)
+    t = np.array([0.1, 0.2, 0.3], np.float32)
+
+    def loss(api, np_api):
+        def f(v):
+            p, tt = api.jvp(np_api.std, (v,), (t,))
+            return np_api.log1p(p) + p + tt + tt / (1 + p)
+
+        return api.grad(f)
+
+    np.testing.assert_array_equal(np.asarray(loss(engine, ejnp)(x)), np.asarray(loss(jx, jnp)(x)))
+    m = np.arange(12, dtype=np.float32).reshape(3, 4) ** 1.5
+    w = m > 3
+    for kw in ({}, {"ddof": 1}, {"axis": [0]}, {"axis": 1, "keepdims": True}, {"where": w}):
+        for name in ("std", "var"):
+            got, want = getattr(ejnp, name)(m, **kw), getattr(jnp, name)(m, **kw)
+            np.testing.assert_array_equal(np.asarray(got), np.asarray(want))
+            assert got.dtype == want.dtype and bool(got.weak_type) == bool(want.weak_type)
+    got = engine.vmap(lambda r: ejnp.var(r, ddof=1))(m)
+    np.testing.assert_array_equal(
+        np.asarray(got), np.asarray(jx.vmap(lambda r: jnp.var(r, ddof=1))(m))
+    )

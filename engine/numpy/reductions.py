@@ -378,6 +378,30 @@ def var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=Non
     check_arraylike("var", a)
     if correction is not None:
         ddof = correction
+    return _whole("var", _var, a, axis, dtype, ddof, keepdims, where)
+
+
+def _whole(name, fn, a, axis, dtype, ddof, keepdims, where):
+    """``fn`` under jit when eager, as JAX compiles var and std (one XLA computation:
+    the last bits of a derivative can differ from op by op). ``ddof`` is an argument of
+    that computation, as in JAX (a host-to-device transfer); a list axis becomes a tuple
+    (static arguments are hashed)."""
+    if isinstance(axis, list):
+        axis = tuple(axis)
+    run = _compiled.get(name)
+    if run is None:
+        from .ufuncs import compiled_when_eager
+
+        run = _compiled[name] = compiled_when_eager(
+            fn, static_argnames=("axis", "dtype", "keepdims")
+        )
+    return run(a, axis=axis, dtype=dtype, ddof=ddof, keepdims=keepdims, where=where)
+
+
+_compiled: dict = {}
+
+
+def _var(a, axis, dtype, ddof, keepdims, where):
     a = as_operand(a)
     in_dtype = dtype_of(a)
     if dtype is None:
@@ -419,7 +443,14 @@ def var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=Non
 
 def std(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=None, correction=None):
     _no_out(out, "std")
-    return lax.sqrt(var(a, axis, dtype, None, ddof, keepdims, where=where, correction=correction))
+    check_arraylike("std", a)
+    if correction is not None:
+        ddof = correction
+    return _whole("std", _std, a, axis, dtype, ddof, keepdims, where)
+
+
+def _std(a, axis, dtype, ddof, keepdims, where):
+    return lax.sqrt(_var(a, axis, dtype, ddof, keepdims, where))
 
 
 # ---------------------------------------------------------------------------- argmax, argmin

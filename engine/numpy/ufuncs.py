@@ -174,14 +174,35 @@ def subtract(x1, x2, /):
 
 
 def _eager() -> bool:
-    """Whether ops run now (eagerly, maybe under jvp or vmap) rather than into a jaxpr."""
+    """Whether ops run now (eagerly, maybe under jvp, vmap or grad's partial evaluation)
+    rather than into a jaxpr: where JAX's jit(inline=True) functions run as a jit call."""
     from ..interpreters.batching import BatchTrace
     from ..interpreters.jvp import JVPTrace
+    from ..interpreters.partial_eval import PartialEvalTrace
 
     trace = core.current_trace()
-    while type(trace) is JVPTrace or type(trace) is BatchTrace:
+    while type(trace) in (JVPTrace, BatchTrace, PartialEvalTrace):
         trace = trace.parent
     return type(trace) is core.EvalTrace
+
+
+def compiled_when_eager(fn, static_argnames=()):
+    """``fn`` that runs under jit when ``_eager()`` (JAX compiles these jnp functions
+    whole: one XLA computation, whose fusion may round or simplify differently from op
+    by op) and inline otherwise, so jaxprs show its equations as JAX's do."""
+    jitted = None
+
+    def wrapper(*args, **kwargs):
+        nonlocal jitted
+        if not _eager():
+            return fn(*args, **kwargs)
+        if jitted is None:
+            from ..jit import jit
+
+            jitted = jit(fn, static_argnames=static_argnames)
+        return jitted(*args, **kwargs)
+
+    return wrapper
 
 
 def _compiled_whole_when_eager(fn, converts):
