@@ -175,6 +175,11 @@ def _jit_lowering(ctx, *args, jaxpr, name, donated_invars):
 # A call is one dict lookup then an execute; on a miss it traces, lowers and compiles
 # through the same methods ``Traced.lower`` and ``Lowered.compile`` use, so both ways
 # honour donation, compiler options, static arguments and devices identically.
+#
+# Before the dict, each wrapper checks its inline cache (``_last1``/``_last``): the last
+# all-Array signature it ran, compared by identity (avals, device) and valid while
+# ``dispatch._gate`` holds the object it was filled under; config changes, evictions and
+# clears replace that object. A hit counts in the entry's ``hits`` like any other.
 
 CACHE_SIZE = 256  # signatures kept per function (dispatch.evict_one says which go)
 
