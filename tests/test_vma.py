@@ -319,6 +319,29 @@ def pcast_types_and_errors():
 
 
 @case
+def psum_over_axes_a_value_partly_varies_over():
+    """psum over ('i', 'j') of a value varying over 'i' only: JAX's ValueError; a value
+    invariant over both is first made varying (pvary) and summed."""
+
+    def run(lib):
+        P = lib.sharding.PartitionSpec
+        jnp = lib.numpy
+        bad = lib.shard_map(
+            lambda x: lib.lax.psum(jnp.sum(x), ("i", "j")), in_specs=P("i"), out_specs=P()
+        )
+        fine = lib.shard_map(
+            lambda x: lib.lax.psum(jnp.sum(x), ("i", "j")), in_specs=P(), out_specs=P()
+        )
+        return _error(lambda: lib.jit(bad)(X84)), fine(X84), str(lib.make_jaxpr(fine)(X84))
+
+    ours, theirs = _on_both(_in_mesh(run, (4, 2), ("i", "j")))
+    assert ours[0] == theirs[0], (ours[0], theirs[0])
+    assert "can only accept axis_name which corresponds to one of varying" in theirs[0][1]
+    _close(ours[1], theirs[1])
+    assert ours[2] == theirs[2], (ours[2], theirs[2])
+
+
+@case
 def eager_body_prints_every_devices_block():
     """Outside jit a body runs op by op: print(x) shows each device's block (1-D and
     2-D meshes, psum, all_gather, ppermute, psum_scatter, check_vma on and off)."""

@@ -29,6 +29,7 @@ from . import elementwise as ew
 from .convert import convert_element_type
 from .logic import eq, select
 from .parallel_vma import (  # noqa: F401  (the varying-axes machinery, re-exported)
+    axes_state,
     checking_vma,
     collective_vma,
     enclosing_manual_axes,
@@ -264,6 +265,8 @@ def _reduce_leaves(x, axis_name, axis_index_groups, prim, api_name):
         if prim is psum_p and not core.is_tracer(leaf):
             # a constant is the same on every member: the sum is a multiple of it
             return size * leaf
+        if prim is psum_p and checking_vma() and core.is_tracer(leaf):
+            axes_state(leaf, axes, "jax.lax.psum")  # (some varying, some not: JAX's error)
         leaf = collective_vma(leaf, axes)
         if prim is psum_p and checking_vma():
             if groups is not None:
@@ -815,15 +818,7 @@ def pcast(x: Any, axis_name: Any, *, to: str) -> Any:
         return x  # a check_vma=False shard_map body has no varying types to cast
 
     def cast(leaf):
-        aval = core.get_aval(leaf)
-        states = {"varying" if a in aval.vma else "invarying" for a in axes}
-        if len(states) > 1:
-            raise ValueError(
-                "jax.lax.pcast can only accept axis_name which corresponds to one of "
-                "varying, unreduced, reduced or invarying state of the input. Got input "
-                f"type: {aval.str_long()}, axes: {axes} and input state: {states}"
-            )
-        if states == {"varying"}:
+        if axes_state(leaf, axes, "jax.lax.pcast") == "varying":
             raise ValueError(f"Unsupported pcast from=varying, to={to!r}")
         if to != "varying":
             raise NotImplementedError(

@@ -157,6 +157,21 @@ batching.collective_batchers[psum_invariant_p] = (
 deflinear(psum_invariant_p, lambda ct, x, *, axes: [pvary_p.bind(ct, axes=axes)])
 
 
+def axes_state(leaf: Any, axes: Sequence[Any], api_name: str) -> str:
+    """'varying' or 'invarying': how ``leaf`` stands over all of ``axes`` (JAX's error
+    where it varies over some of them only)."""
+    aval = core.get_aval(leaf)
+    states = {"varying" if a in aval.vma else "invarying" for a in axes}
+    if len(states) > 1:
+        raise ValueError(
+            f"{api_name} can only accept axis_name which corresponds to one of varying, "
+            "unreduced, reduced or invarying state of the input. Got input type: "
+            f"{aval.str_long()}, axes: {tuple(axes)} and input state: {states}"
+        )
+    (state,) = states
+    return state
+
+
 def pvary_leaf(leaf: Any, axes: tuple[Any, ...]) -> Any:
     already = set(axes) & vma_of(leaf)
     if already:
