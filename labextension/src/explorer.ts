@@ -260,6 +260,13 @@ export class ExplorerPanel extends Widget {
       if (detail.error) {
         throw new Error(detail.error);
       }
+      if (detail.name !== this.functionName) {
+        // a restarted kernel numbers its functions afresh
+        throw new Error(
+          `The kernel restarted: ${this.functionName} is gone from it. ` +
+            'Run it again and open it from the sidebar.'
+        );
+      }
       this._showDetail(detail);
       const pinned =
         this._pinned !== null && this._pinned < detail.programs.length

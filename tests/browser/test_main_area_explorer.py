@@ -585,3 +585,37 @@ def test_explorer_panels_keep_their_own_kernel(lab_server, page, artifacts, jupy
     passes.wait_for(state="visible", timeout=120_000)
     assert "sine" in passes.locator(".glassjax-pass-view").inner_text()
     artifacts(page, "two-kernels")
+
+
+def test_panel_after_a_kernel_restart_names_what_happened(lab_server, page, jupyter_ui):
+    """After a restart the kernel numbers its functions afresh: the old panel's key now
+    names another function, so its reload says the function is gone (it used to show
+    the other function under the old title)."""
+    from playwright.sync_api import expect
+
+    head = "import engine as jax\nimport engine.numpy as jnp\n"
+    sources = [
+        "%load_ext notebook_ext",
+        head + "@jax.jit\ndef gamma_fn(x):\n    return jnp.sin(x)\n\ngamma_fn(jnp.ones(3))",
+        head + "@jax.jit\ndef delta_fn(x):\n    return jnp.exp(x)\n\ndelta_fn(jnp.ones(3))",
+    ]
+    jupyter_ui.write_notebook(lab_server.root, "restart.ipynb", sources)
+    jupyter_ui.open_notebook(page, lab_server, "restart.ipynb")
+    jupyter_ui.run_cell(page, 0, 1)
+    jupyter_ui.run_cell(page, 1, 2)
+    page.click(".jp-SideBar.jp-mod-left .lm-TabBar-tab[data-id='glassjax-inspector']")
+    page.locator("#glassjax-inspector .glassjax-fn[data-name='gamma_fn']").click()
+    panel = page.locator(f"{EXPLORER}:has(h2:text-is('gamma_fn'))")
+    expect(panel).to_have_attribute("data-state", "ready", timeout=120_000)
+
+    page.click(".lm-DockPanel-tabBar .lm-TabBar-tab:has-text('restart.ipynb')")
+    page.evaluate("window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.restart()")
+    jupyter_ui.run_cell(page, 0, 1)
+    jupyter_ui.run_cell(page, 2, 2)  # delta_fn is the new kernel's first function
+    page.locator("#glassjax-inspector .glassjax-fn[data-name='delta_fn']").wait_for()
+
+    page.click(".lm-DockPanel-tabBar .lm-TabBar-tab:has-text('gamma_fn')")
+    panel.locator("button.glassjax-reload").click()
+    expect(panel).to_have_attribute("data-state", "error", timeout=60_000)
+    assert "gamma_fn is gone" in panel.locator(".glassjax-status.glassjax-error").inner_text()
+    assert "exp" not in panel.locator(".glassjax-jaxpr").inner_text()
