@@ -30,6 +30,7 @@ import uuid
 import ipywidgets as widgets
 
 from engine.stages import Lowered
+from visualize.cells import cell_label, display_name
 
 from .explorer import GRAPH_CSS, graph_pane, graph_sub, js_string, json_script, tool_jit
 from .rich_display import BuildingWidget, escape, set_html, style_tag
@@ -189,6 +190,11 @@ def diff_html(text, max_lines=MAX_DIFF_LINES):
 
 def _line_code(file, line):
     return linecache.getline(file, line).rstrip("\n")
+
+
+def _short_name(file):
+    """A notebook cell as "In [5]" (not IPython's temporary file), else the file name."""
+    return cell_label(file) or file.rsplit("/", 1)[-1]
 
 
 class FusionStepper(StaticMirror, BuildingWidget, widgets.VBox):
@@ -599,7 +605,7 @@ class FusionStepper(StaticMirror, BuildingWidget, widgets.VBox):
         rows = []
         for name, lines in st["fusion_lines"].items():
             ins = step.module.instruction(name)
-            where = ", ".join(f"{f.rsplit('/', 1)[-1]}:{ln}" for f, ln in lines[:8])
+            where = ", ".join(f"{_short_name(f)}:{ln}" for f, ln in lines[:8])
             where += " \u2026" if len(lines) > 8 else ""
             rows.append(
                 f'<tr data-hlo-opt="{escape(name)}"><td>{escape(name)}</td>'
@@ -622,7 +628,9 @@ class FusionStepper(StaticMirror, BuildingWidget, widgets.VBox):
             if ln.isdigit():
                 by_file.setdefault(file, set()).add(int(ln))
         for file, nums in by_file.items():
-            lines.append(f'<div class="gj-note">{escape(file)}</div>')
+            lines.append(
+                f'<div class="gj-note" title="{escape(file)}">{escape(display_name(file))}</div>'
+            )
             for n in sorted(nums):
                 lines.append(
                     f'<div class="gj-ln gj-work" data-line="{escape(f"{file}:{n}")}">'

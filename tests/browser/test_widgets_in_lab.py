@@ -242,3 +242,32 @@ def test_stepper_survives_nbconvert_export():
     body, _ = nbconvert.HTMLExporter().from_notebook_node(nb)
     assert html.escape(eqns[1], quote=False) in body
     assert "Step 2 of 3" in body
+
+
+def test_pass_stepper_names_notebook_cells():
+    """The pass stepper's Source and fusions panes name a notebook cell "In [N]" (the
+    temporary file IPython compiled it into stays in the tooltip), as the explorer's do."""
+    pytest.importorskip("ipywidgets")
+    import html
+
+    from IPython.core.interactiveshell import InteractiveShell
+
+    import engine
+    from notebook_ext.fusion_stepper import FusionStepper
+
+    ip = InteractiveShell.instance()
+    ip.user_ns.update(enp=enp, engine=engine)
+    src = "def cell_fn(x):\n    y = enp.sin(x) * x\n    return enp.sum(y)\n"
+    assert ip.run_cell(src, store_history=True).success
+    n = ip.execution_count - 1
+    fn = ip.user_ns["cell_fn"]
+    tmp = fn.__code__.co_filename
+    s = FusionStepper(fn, enp.arange(4.0), lazy=False)
+    s.go(s.find("fusion")[0])
+    page = s.page_html
+    source = page[page.index('aria-label="Source"') :]
+    assert f">In [{n}]</div>" in source
+    assert f'title="{html.escape(tmp)}"' in source
+    fusions = page[page.index('aria-label="fusions"') : page.index('aria-label="Source"')]
+    assert re.search(rf"In \[{n}\]:[23]\b", fusions), fusions
+    assert tmp.rsplit("/", 1)[-1] not in fusions
