@@ -608,10 +608,14 @@ class Primitive:
         if not self.computes_vma and self.subjaxprs_rule is None:
             out = _with_operands_vma(avals, out)
         if sharding_rule_hook is not None:
-            for a in avals:
-                if getattr(a, "sharding", None) is not None:  # sharding in types
-                    out = sharding_rule_hook(self, avals, out, params)
-                    break
+            # operands with shardings in their types, or an explicit result sharding
+            if params.get("sharding") is not None or params.get("out_sharding") is not None:
+                out = sharding_rule_hook(self, avals, out, params)
+            else:
+                for a in avals:
+                    if getattr(a, "sharding", None) is not None:
+                        out = sharding_rule_hook(self, avals, out, params)
+                        break
         if key is not None:
             if len(self._shape_memo) > 2048:
                 self._shape_memo.clear()

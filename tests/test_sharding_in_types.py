@@ -331,6 +331,60 @@ def _aot_from_shape_dtype_struct(lib):
     return str(lib.jit(lambda a: jnp.sin(a).sum(1)).trace(s).jaxpr)
 
 
+def _reshards(lib):
+    jnp = lib.numpy
+    with lib.set_mesh(_mesh(lib)):
+        x = lib.device_put(np.arange(32.0, dtype=np.float32).reshape(8, 4), lib.P("X", None))
+
+        def f(a):
+            return lib.reshard(a, lib.P(None, "Y")) * 2
+
+        def loss(a):
+            return jnp.sum(f(a) * a)
+
+        g = lib.jit(lib.grad(loss))(x)
+        v = lib.vmap(f)(x.reshape(4, 2, 4))
+        return [
+            str(lib.make_jaxpr(f)(x)),
+            str(lib.typeof(g)),
+            repr(g.sharding),
+            np.asarray(g).tolist(),
+            np.asarray(v).tolist(),
+        ]
+
+
+def _cotangent_types(lib):
+    jnp = lib.numpy
+    with lib.set_mesh(_mesh(lib)):
+        x = lib.device_put(np.arange(32.0, dtype=np.float32).reshape(8, 4), lib.P("X", None))
+        b = lib.device_put(np.ones((1, 4), np.float32), lib.P(None, "Y"))
+
+        def f(a, b):
+            return jnp.sum(lib.reshard(a, lib.P(None, "Y")) * a + b)
+
+        out = []
+        for grad in (lib.grad(f, argnums=(0, 1)), lib.jit(lib.grad(f, argnums=(0, 1)))):
+            out += [
+                (str(lib.typeof(t)), repr(t.sharding), np.asarray(t).tolist()) for t in grad(x, b)
+            ]
+        jaxpr = str(lib.make_jaxpr(lib.grad(f, argnums=(0, 1)))(x, b))
+    # JAX reshards the scalar seed before broadcasting it (one equation more)
+    types = re.findall(r"\b[a-z]+:(f32\[[^\]]*\])", jaxpr)
+    return out, sorted(set(types) - {"f32[]"})
+
+
+@case
+def cotangents_take_their_operands_types():
+    e, j = _both(_cotangent_types)
+    assert e == j
+
+
+@case
+def reshard_prints_and_differentiates_as_jax():
+    e, j = _both(_reshards)
+    assert e == j
+
+
 @case
 def shape_dtype_struct_with_a_sharding_is_typed():
     e, j = _both(_aot_from_shape_dtype_struct)

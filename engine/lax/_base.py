@@ -272,11 +272,19 @@ def unbroadcast(x, aval_out_shape, aval_target):
 
     shape = tuple(aval_target.shape)
     xshape = tuple(aval_of(x).shape)
-    if xshape == shape:
+    target_sharding = getattr(aval_target, "sharding", None)
+    if xshape == shape and aval_of(x).sharding == target_sharding:
         return x
     if shape == ():
         return reduce_sum(x, tuple(range(len(xshape))))
     axes = tuple(i for i, (a, b) in enumerate(zip(shape, xshape)) if a == 1 and b != 1)
+    if target_sharding is not None:  # the cotangent gets its operand's type (as JAX)
+        from .sharding_rules import placed_as_typed
+        from .structural import reshape_p
+
+        y = reduce_sum(x, axes) if axes else x
+        y = reshape_p.bind(y, new_sizes=shape, dimensions=None, sharding=target_sharding)
+        return placed_as_typed(y, target_sharding)
     if not axes:
         return x
     return reshape(reduce_sum(x, axes), shape)

@@ -185,6 +185,14 @@ def _reduce_sum_lowering(ctx, x, *, axes, out_sharding):
 def _reduce_sum_transpose(ct, x, *, axes, out_sharding):
     shape = x.aval.shape
     kept = tuple(i for i in range(len(shape)) if i not in axes)
+    if x.aval.sharding is not None:  # the cotangent gets its operand's type, as JAX's
+        from .sharding_rules import placed_as_typed
+        from .structural import broadcast_in_dim_p
+
+        out = broadcast_in_dim_p.bind(
+            ct, shape=shape, broadcast_dimensions=kept, sharding=x.aval.sharding
+        )
+        return [placed_as_typed(out, x.aval.sharding)]
     return [broadcast_in_dim(ct, shape, kept)]
 
 

@@ -24,7 +24,7 @@ from ..sharding.named import DuplicateSpecError, NamedSharding, PartitionSpec
 Rule = Callable[..., Sequence[Any]]  # (avals, mesh, **params) -> one entry list per dim
 RULES: dict[str, Rule] = {}
 # primitives whose shape rule sets the result's type sharding itself
-TYPED_BY_THEMSELVES = {"mesh_cast", "sharding_constraint"}
+TYPED_BY_THEMSELVES = {"mesh_cast", "sharding_constraint", "reshard"}
 
 
 def _entries(aval) -> tuple:
@@ -55,8 +55,11 @@ def propagate(prim: core.Primitive, avals: tuple, out: Any, params: dict) -> Any
     if any(getattr(o, "sharding", None) is not None for o in outs):
         return out  # typed by the primitive itself (jit, ...)
     mesh = _mesh_of(avals)
-    if mesh is None:
-        return out
+    if mesh is None:  # untyped operands: a result sharding given as a parameter
+        given = params.get("sharding") or params.get("out_sharding")
+        if not isinstance(given, NamedSharding):
+            return out
+        mesh = given.mesh.abstract_mesh
     rule = RULES.get(prim.name)
     if rule is None:
         if prim.multiple_results or not _elementwise(avals, outs[0], params):
@@ -316,6 +319,24 @@ def _dot_general(name, avals, outs, type_mesh, *, dimension_numbers, out_shardin
     lhs_free = [s for i, s in enumerate(le) if i not in lc and i not in lb]
     rhs_free = [s for i, s in enumerate(re) if i not in rc and i not in rb]
     return list(lhs_batch_spec) + lhs_free + rhs_free
+
+
+def placed_as_typed(x: Any, sharding: NamedSharding) -> Any:
+    """An eager result typed ``sharding`` but computed on one device (its operands were
+    there) moved onto the mesh its type names, as JAX's eager op would have put it."""
+    from .. import runtime
+    from ..array import Array
+
+    if type(x) is not Array or type(x._device) is runtime.DeviceGroup:
+        return x
+    from ..sharding.arrays import put
+    from ..sharding.in_types import concrete_mesh_for
+
+    try:
+        mesh = concrete_mesh_for(sharding.mesh)
+    except ValueError:
+        return x
+    return put(x, NamedSharding(mesh, PartitionSpec(*sharding.spec)))
 
 
 def permuted_sharding(sharding: NamedSharding, where: dict) -> NamedSharding:

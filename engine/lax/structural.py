@@ -149,6 +149,13 @@ def _broadcast_in_dim_transpose(ct, x, *, shape, broadcast_dimensions, sharding)
     bdims = tuple(d for i, d in enumerate(broadcast_dimensions) if i not in unit)
     summed = tuple(i for i in range(len(shape)) if i not in bdims)
     out = reduce_sum(ct, summed) if summed else ct
+    target = x.aval.sharding
+    if target is not None and core.get_aval(out).sharding != target:
+        # the cotangent gets its operand's type (sharding in types), as JAX's
+        from .sharding_rules import placed_as_typed
+
+        out = reshape_p.bind(out, new_sizes=in_shape, dimensions=None, sharding=target)
+        return [placed_as_typed(out, target)]
     if unit:
         out = expand_dims(out, unit)
     return [out]

@@ -22,6 +22,10 @@ from .mesh import AxisType, Mesh, get_mesh
 from .named import UNCONSTRAINED, NamedSharding, PartitionSpec, check_rank, spec_from_hlo
 
 sharding_constraint_p = Primitive("sharding_constraint")
+# jax.reshard: the same layout change, a primitive of its own as in JAX's jaxprs (whose
+# printer leaves out its sharding: the result's type shows it)
+reshard_p = Primitive("reshard")
+reshard_p.pp_params = lambda p: {}
 sharding_constraint_p.pp_params = lambda p: {
     "layout": None,
     "sharding": p["sharding"],
@@ -143,7 +147,7 @@ def reshard(x: Any, out_shardings: Any) -> Any:
                     f"of type: AxisType.{types[a].name}."
                 )
         _check(s, core.get_aval(leaf))
-        outs.append(sharding_constraint_p.bind(leaf, sharding=s))
+        outs.append(reshard_p.bind(leaf, sharding=s))
     return tree_util.tree_unflatten(tree, outs)
 
 
@@ -170,15 +174,13 @@ deflinear(
 
 
 @sharding_constraint_p.def_batch
-def _batch(size, vals, dims, *, sharding):
+def _batch(size, vals, dims, *, sharding, prim=sharding_constraint_p):
     (x,), (d,) = vals, dims
     if d is None:
-        return sharding_constraint_p.bind(x, sharding=sharding), None
+        return prim.bind(x, sharding=sharding), None
     parts = list(sharding.spec._normalized(len(core.get_aval(x).shape) - 1))
     parts.insert(d, None)
-    return sharding_constraint_p.bind(
-        x, sharding=NamedSharding(sharding.mesh, PartitionSpec(*parts))
-    ), d
+    return prim.bind(x, sharding=NamedSharding(sharding.mesh, PartitionSpec(*parts))), d
 
 
 # -- lowering: only a module lowered for a mesh (engine/stages.py sets it) gets the op;
@@ -222,6 +224,33 @@ def _lower(ctx, x, *, sharding):
     return sdy.ShardingConstraintOp(x, attr).result
 
 
+def _reshard_transpose(ct, x, *, sharding):
+    """The cotangent goes back to the input's layout (its type's, where it has one)."""
+    src = getattr(getattr(x, "aval", None), "sharding", None)
+    if src is None:
+        return [sharding_constraint_p.bind(ct, sharding=sharding)]
+    from .in_types import concrete_mesh_for
+
+    mesh = sharding.mesh if sharding.mesh.abstract_mesh == src.mesh else None
+    if mesh is None:
+        try:
+            mesh = concrete_mesh_for(src.mesh)
+        except ValueError:
+            return [ct]
+    return [reshard_p.bind(ct, sharding=NamedSharding(mesh, src.spec))]
+
+
+reshard_p.def_impl(_impl)
+reshard_p.def_abstract_eval(_abstract_eval)
+reshard_p.def_lowering(_lower)
+deflinear(reshard_p, _reshard_transpose)
+
+
+@reshard_p.def_batch
+def _reshard_batch(size, vals, dims, *, sharding):
+    return _batch(size, vals, dims, sharding=sharding, prim=reshard_p)
+
+
 _constraint_meshes: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
@@ -248,7 +277,7 @@ def _find_constraint_mesh(closed) -> Mesh | None:
             return None
         seen.add(id(jaxpr))
         for eqn in jaxpr.eqns:
-            if eqn.primitive is sharding_constraint_p:
+            if eqn.primitive is sharding_constraint_p or eqn.primitive is reshard_p:
                 return eqn.params["sharding"].mesh
             # a shard_map over a concrete mesh (engine/shard_map.py) runs over it too
             if eqn.primitive.name == "shard_map" and isinstance(eqn.params["mesh"], Mesh):
