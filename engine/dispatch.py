@@ -166,6 +166,9 @@ _recorder: list = [None]
 # ---------------------------------------------------------------------------- eager primitives
 
 _prim_cache: dict[tuple, _PrimEntry] = {}  # (prim, params, avals, device, trace context)
+# prim -> its last Array-operand call (gate, avals, device, params key, entry, cache key):
+# a repeat skips building and hashing the cache key
+_prim_last: dict = {}
 
 
 class _PrimEntry:
@@ -212,29 +215,46 @@ def apply_primitive(prim, args, params):
         device, bufs = _pick_device(args), None
         avals = tuple([x.aval if type(x) is Array else core.get_aval(x) for x in args])
     if params:
-        types = tuple(map(type, params.values()))
-        if float in types or complex in types:  # 0.0 == -0.0: key floats by bits
-            pkey = tuple(
-                (k, scalar_key(v) if type(v) in (float, complex) else v) for k, v in params.items()
-            )
-        else:
-            pkey = tuple(params.items())
+        pkey = tuple(params.items())
+        for v in params.values():
+            t = type(v)
+            if t is float or t is complex:  # 0.0 == -0.0: key floats by bits
+                pkey = tuple(
+                    (k, scalar_key(v) if type(v) in (float, complex) else v)
+                    for k, v in params.items()
+                )
+                break
     else:
         pkey = ()
-    key = (prim, pkey, avals, device, config.trace_context_id)
-    try:
-        entry = _prim_cache.get(key)
-    except TypeError:  # an unhashable parameter: compiled each time, never cached
-        key = entry = None
-    if entry is None:
-        entry = _PrimEntry(*_compile_primitive(prim, avals, params, device))
-        if key is not None:
-            if len(_prim_cache) >= _CACHE_LIMIT:
-                evict_one(_prim_cache)
-                invalidate_fast_paths()
-            _prim_cache[key] = entry
+    gate = _gate[0]  # read before the trace context is (see _gate)
+    c = _prim_last.get(prim) if bufs is not None else None
+    if c is not None and c[0] is gate and c[2] is device and c[1] == avals:
+        try:
+            same = c[3] == pkey
+        except Exception:  # a parameter that compares elementwise (an array)
+            same = False
     else:
+        same = False
+    if same:
+        key, entry = c[5], c[4]  # this primitive's last signature again: no hashing
         entry.hits += 1
+    else:
+        key = (prim, pkey, avals, device, config.trace_context_id)
+        try:
+            entry = _prim_cache.get(key)
+        except TypeError:  # an unhashable parameter: compiled each time, never cached
+            key = entry = None
+        if entry is None:
+            entry = _PrimEntry(*_compile_primitive(prim, avals, params, device))
+            if key is not None:
+                if len(_prim_cache) >= _CACHE_LIMIT:
+                    evict_one(_prim_cache)
+                    invalidate_fast_paths()
+                _prim_cache[key] = entry
+        else:
+            entry.hits += 1
+        if bufs is not None and key is not None:
+            _prim_last[prim] = (gate, avals, device, pkey, entry, key)
     simple = bufs is not None  # Arrays of one device: what an inline cache can replay
     if bufs is None:
         committed = False
@@ -363,6 +383,7 @@ def run_executable(exe, out_avals, args, device):
 def clear_caches():
     """Forget every eager executable and cached scalar buffer."""
     _prim_cache.clear()
+    _prim_last.clear()
     _scalar_cache.clear()
     invalidate_fast_paths()
 

@@ -259,3 +259,22 @@ def test_results_of_the_caches_are_whole_arrays():
     assert present["jit"] == present["operator"] == present["__init__"]
     for v in made.values():
         assert repr(v).startswith("Array(") and v.committed is False
+
+
+def test_eager_primitives_alternating_params_and_avals_match_jax():
+    """A primitive's last signature is reused only for the same avals, device and
+    parameters: alternating any of them gives JAX's results."""
+    jax, jnp = real_jax()
+    from engine import lax as elax
+
+    xs = [np.arange(4, dtype=np.float32) - 1.5, np.arange(6, dtype=np.float32).reshape(2, 3)]
+    for _ in range(2):
+        for x in xs:
+            ex, jx = ejnp.asarray(x), jnp.asarray(x)
+            for n in (2, 3, 2):
+                _same(elax.integer_pow(ex, n), jax.lax.integer_pow(jx, n))
+            for dt in (np.int32, np.float16, np.int32):
+                _same(elax.convert_element_type(ex, dt), jax.lax.convert_element_type(jx, dt))
+            for lo in (0.0, -0.0, 0.0):
+                _same(elax.max(ex, ejnp.full_like(ex, lo)), jax.lax.max(jx, jnp.full_like(jx, lo)))
+            _same(ejnp.sin(ex), jnp.sin(jx))
