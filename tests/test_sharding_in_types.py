@@ -189,6 +189,39 @@ def _auto_explicit(lib):
     return printed.getvalue(), out
 
 
+def _pytree_boundaries(lib):
+    out = []
+    with lib.set_mesh(_mesh(lib, auto=True)):
+
+        @lib.sharding.explicit_axes
+        def g(a, b):
+            return a * 2, b + 1
+
+        x = lib.device_put(np.ones((8, 4), np.float32), lib.P("X", None))
+        r = lib.jit(lambda a: g(a, a, in_sharding=(lib.P("X", "Y"), lib.P(None, "X"))))(x)
+        out += [str(lib.typeof(t)) for t in r] + [repr(t.sharding) for t in r]
+    with lib.set_mesh(_mesh(lib)):
+
+        @lib.sharding.auto_axes
+        def h(a):
+            return a * 2, a.T
+
+        x = lib.device_put(np.ones((8, 4), np.float32), lib.P("X"))
+        r = h(x, out_sharding=(lib.P(None, "Y"), lib.P("X")))
+        out += [str(lib.typeof(t)) for t in r] + [repr(t.sharding) for t in r]
+        out.append(repr(x.sharding.spec))  # device_put keeps the spec as given
+        out.append(repr(lib.reshard(x, lib.P("Y")).sharding.spec))  # typed: one per dim
+        n = lib.random.normal(lib.random.key(0), (8, 4), out_sharding=lib.P("X"))
+        out.append(repr(n.sharding.spec))
+    return out
+
+
+@case
+def shardings_per_argument_and_typed_specs_as_jax():
+    e, j = _both(_pytree_boundaries)
+    assert e == j
+
+
 @case
 def auto_axes_explicit_axes_and_use_abstract_mesh_as_jax():
     results = _both(_auto_explicit)

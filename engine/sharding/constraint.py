@@ -118,11 +118,33 @@ def constrain(x: Any, sharding: Any) -> Any:
     axes are Explicit (auto_axes' and explicit_axes' boundary, JAX's mesh_cast)."""
     leaves, tree = tree_util.tree_flatten(x)
     outs = []
-    for leaf in leaves:
-        s = _as_sharding(sharding, "out_sharding")
+    for leaf, s in zip(leaves, _per_leaf(sharding, len(leaves), "out_sharding")):
+        s = _as_sharding(s, "out_sharding")
         _check(s, core.get_aval(leaf))
+        s = _typed_spec(s, core.get_aval(leaf).ndim)
         outs.append(sharding_constraint_p.bind(leaf, sharding=s))
     return tree_util.tree_unflatten(tree, outs)
+
+
+def _typed_spec(s: NamedSharding, ndim: int) -> NamedSharding:
+    """Over a mesh with Explicit axes a typed result's sharding has one entry per
+    dimension (JAX reads it from the type: P('X', None), not P('X',))."""
+    if not any(t == AxisType.Explicit for t in s.mesh.axis_types) or len(s.spec) >= ndim:
+        return s
+    spec = PartitionSpec(*s.spec._normalized(ndim), unreduced=s.spec.unreduced)
+    return NamedSharding(s.mesh, spec)
+
+
+def _per_leaf(shardings: Any, n: int, what: str) -> list:
+    """One sharding per leaf: ``shardings`` itself, or the leaves of a matching pytree."""
+    if isinstance(shardings, (NamedSharding, PartitionSpec)):
+        return [shardings] * n
+    leaves = tree_util.tree_leaves(
+        shardings, is_leaf=lambda s: isinstance(s, (NamedSharding, PartitionSpec))
+    )
+    if len(leaves) != n:
+        raise ValueError(f"{what} got {len(leaves)} shardings for {n} arrays")
+    return leaves
 
 
 def apply_out_sharding(x: Any, out_sharding: Any) -> Any:
@@ -147,7 +169,7 @@ def reshard(x: Any, out_shardings: Any) -> Any:
                     f"of type: AxisType.{types[a].name}."
                 )
         _check(s, core.get_aval(leaf))
-        outs.append(reshard_p.bind(leaf, sharding=s))
+        outs.append(reshard_p.bind(leaf, sharding=_typed_spec(s, core.get_aval(leaf).ndim)))
     return tree_util.tree_unflatten(tree, outs)
 
 

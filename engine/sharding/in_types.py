@@ -263,11 +263,12 @@ def explicit_axes(fun: Callable | None = None, *, axes: Any = None, in_sharding:
             )
         outer = _needs_mesh("explicit_axes")
         inner = _switched(outer, axes, AxisType.Explicit)
-        args = constrain(args, in_sharding)
         leaves, tree = tree_util.tree_flatten(args)
         specs = _spec_leaves(in_sharding, len(leaves))
         leaves = [
-            mesh_cast(x, type_sharding(NamedSharding(inner, s), core.get_aval(x).ndim))
+            mesh_cast(
+                constrain(x, s), type_sharding(NamedSharding(inner, s), core.get_aval(x).ndim)
+            )
             for x, s in zip(leaves, specs)
         ]
         args = tree_util.tree_unflatten(tree, leaves)
@@ -279,11 +280,9 @@ def explicit_axes(fun: Callable | None = None, *, axes: Any = None, in_sharding:
 
 
 def _spec_leaves(shardings: Any, n: int) -> list:
-    one = lambda s: isinstance(s, (PartitionSpec, NamedSharding))  # noqa: E731
-    if one(shardings):
-        leaves = [shardings] * n
-    else:
-        leaves = tree_util.tree_leaves(shardings, is_leaf=one)
+    from .constraint import _per_leaf
+
+    leaves = _per_leaf(shardings, n, "in_sharding")
     return [s.spec if isinstance(s, NamedSharding) else s for s in leaves]
 
 
