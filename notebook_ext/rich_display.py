@@ -23,6 +23,7 @@ import traceback
 import numpy as np
 
 from engine import source_info
+from visualize.cells import location
 
 from .display import MIME_TYPE, StagesView, sections_html
 
@@ -144,7 +145,7 @@ class ErrorInfo:
     def where(self):
         if self.file is None:
             return None
-        return f"{self.file}:{self.line} in {self.function}"
+        return f"{location(self.file, self.line)} in {self.function}"
 
     def text(self):
         out = f"{self.kind}: {self.message}"

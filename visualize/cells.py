@@ -26,3 +26,28 @@ def cell_label(filename: str | None) -> str:
 def display_name(filename: str) -> str:
     """What a pane shows for a source file: the cell's label, or the path."""
     return cell_label(filename) or filename
+
+
+def short_name(filename: str) -> str:
+    """The cell's label, or the file's base name (where space is short: tables)."""
+    return cell_label(filename) or str(filename).rsplit("/", 1)[-1]
+
+
+def location(filename: str, line: int | None, column: int | None = None) -> str:
+    """Where a line is, in the one wording every view uses: ``"In [5], line 3"``
+    (``", column 7"`` when known) for a notebook cell, ``"path/to/file.py:3"``
+    (``":7"``) for any other file."""
+    label = cell_label(filename)
+    if label:
+        where = f"{label}, line {line}"
+        return where + (f", column {column}" if column is not None else "")
+    where = f"{filename}:{line}"
+    return where + (f":{column}" if column is not None else "")
+
+
+def short_location(filename: str, line: int | None) -> str:
+    """``location`` with a file's base name instead of its path (``"f.py:3"``)."""
+    label = cell_label(filename)
+    if label:
+        return f"{label}, line {line}"
+    return f"{short_name(filename)}:{line}"

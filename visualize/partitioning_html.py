@@ -13,6 +13,7 @@ import html
 import itertools
 from typing import Any
 
+from .cells import short_location
 from .partitioning import Collective, PartitioningView, count_collectives
 from .sharding_view import SHARDING_CSS, sharding_html, sharding_model
 
@@ -72,8 +73,7 @@ def _source(src: Any) -> str:
         return "\u2014"
     file, line = src[0], src[1]
     fn = f" ({src[2]})" if len(src) > 2 and src[2] else ""
-    short = str(file).rsplit("/", 1)[-1]
-    return f'<code title="{_e(file)}">{_e(short)}:{_e(line)}{_e(fn)}</code>'
+    return f'<code title="{_e(file)}">{_e(short_location(file, line))}{_e(fn)}</code>'
 
 
 def _groups(c: Collective) -> str:

@@ -31,7 +31,7 @@ import uuid
 
 from engine import core
 
-from .cells import display_name
+from .cells import display_name, location
 from .hlo_model import HloModule
 from .hlo_model import match_close as _match_close
 from .jaxpr_model import JaxprModel
@@ -351,7 +351,7 @@ class _JaxprWriter:
     def title(self, e):
         parts = [f"{e.primitive}: ({', '.join(e.in_avals)}) -> ({', '.join(e.out_avals)})"]
         if e.source is not None:
-            parts.append(f"{e.source[0]}:{e.source[1]} in {e.source[2]}")
+            parts.append(f"{location(e.source[0], e.source[1])} in {e.source[2]}")
         parts.append(f"equation {e.id}")
         if e.shared_with is not None:
             parts.append(f"same equation object as {e.shared_with}")
@@ -681,9 +681,9 @@ class _HloWriter:
             parts.append(f"op_name: {md.op_name}")
         if md.stack:
             f = md.stack[0]
-            parts.append(f"{f.file}:{f.line}" + (f" in {f.function}" if f.function else ""))
+            parts.append(location(f.file, f.line) + (f" in {f.function}" if f.function else ""))
         elif md.source is not None:
-            parts.append(f"{md.source[0]}:{md.source[1]}")
+            parts.append(location(md.source[0], md.source[1]))
         link = self.links.get(ins.name)
         if link and link.get("e"):
             eqns = link["e"]

@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from engine import core, events, tree_util
+from visualize.cells import cell_label, location
 
 from .events import CustomRuleRun, RematInfo, Residual
 from .recording import source_line
@@ -173,7 +174,7 @@ def remat_info(
     primitive of the step it happened inside (a jit, a scan), "" when it is the step's."""
     saved = []
     for desc, aval in decision.saved:
-        text = str(desc)
+        text = _cell_located(str(desc), decision.known_eqns)
         prefix = "from the argument at index "
         if text.startswith(prefix):
             i = int(text[len(prefix) :])
@@ -187,6 +188,20 @@ def remat_info(
         known=len(decision.known_eqns),
         nested_in=nested_in,
     )
+
+
+def _cell_located(text: str, eqns: Iterable[Any]) -> str:
+    """A saved value's ``print_saved_residuals`` words (``"output of sin from
+    <file>:3:7 (f)"``) with the location of the equation that made it, when that is a
+    notebook cell, worded as ``_where`` words it ("In [5], line 3, column 7 (f)")."""
+    for eqn in eqns:
+        info = eqn.source_info
+        if info is None or not cell_label(info.file):
+            continue
+        summary = info.summary()
+        if text.endswith(" from " + summary):
+            return text[: -len(summary)] + _where(info)
+    return text
 
 
 def merge_remat(a: RematInfo | None, b: RematInfo) -> RematInfo:
@@ -243,7 +258,13 @@ def argument_names(f: Callable[..., Any], args: tuple) -> list[str]:
 
 
 def _where(info: Any) -> str:
-    return info.summary() if info is not None else "<unknown>"
+    """``info.summary()``'s wording, with a notebook cell's location as "In [5], line 3,
+    column 7" (not IPython's temporary file)."""
+    if info is None:
+        return "<unknown>"
+    if not cell_label(info.file):
+        return info.summary()
+    return f"{location(info.file, info.line, info.column)} ({info.qualname})"
 
 
 def _eqn_source(eqn: Any) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..cells import location
 from .jaxpr_graphs import _scope_parent
 from .views import (
     MAX_LAYOUT_EDGES,
@@ -218,7 +219,7 @@ class _HloBuilder:
         text = ins.text
         src = ins.metadata.source
         if src is not None:
-            text += f"\n{src[0]}:{src[1]}"
+            text += f"\n{location(src[0], src[1])}"
         return _clip(text, 500)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from engine import core
 
+from ..cells import location
 from .views import (
     MAX_LAYOUT_EDGES,
     MAX_LAYOUT_NODES,
@@ -75,7 +76,7 @@ def _eqn_tooltip(m):
         text += f"[{_clip(params, 200)}]"
     text += " " + " ".join(m.invars)
     if m.source:
-        text += f"\n{m.source[0]}:{m.source[1]} ({m.source[2]})"
+        text += f"\n{location(m.source[0], m.source[1])} ({m.source[2]})"
     return f"eqn {m.id}: " + _clip(text, 400)
 
 
