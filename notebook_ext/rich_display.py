@@ -23,7 +23,7 @@ import traceback
 import numpy as np
 
 from engine import source_info
-from visualize.cells import location
+from visualize.cells import cell_label, location
 
 from .display import MIME_TYPE, StagesView, sections_html
 
@@ -119,6 +119,25 @@ def _stdlib_dirs():
 _LIB_DIRS = _stdlib_dirs()
 
 
+def _traceback_text(exc):
+    """The formatted traceback, a notebook cell's frames named "In [5]" (as IPython's
+    own tracebacks name them), not by IPython's temporary file."""
+    te = traceback.TracebackException.from_exception(exc)
+    seen, todo = set(), [te]
+    while todo:
+        t = todo.pop()
+        if t is None or id(t) in seen:
+            continue
+        seen.add(id(t))
+        for frame in t.stack:
+            label = cell_label(frame.filename)
+            if label:
+                frame.line  # noqa: B018 - read the source line while the file is known
+                frame.filename = label
+        todo += [t.__cause__, t.__context__]
+    return "".join(te.format())
+
+
 class ErrorInfo:
     """A failure as people read it: ``kind`` (exception type), ``message``, the user's
     own line (``file``, ``line``, ``function``, ``code``) and the formatted traceback."""
@@ -139,7 +158,7 @@ class ErrorInfo:
             f = user[-1]
             self.file, self.line, self.function = f.filename, f.lineno, f.name
             self.code = (f.line or linecache.getline(f.filename, f.lineno)).strip()
-        self.traceback = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+        self.traceback = _traceback_text(exc)
 
     @property
     def where(self):
