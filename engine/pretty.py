@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import enum
 import string
 
@@ -18,6 +19,7 @@ class _Names:
     def __init__(self):
         self.names = {}
         self.count = 0
+        self.shared = {}  # jaxpr -> its name, for jaxprs printed once above the top level
 
     def __call__(self, v):
         if isinstance(v, core.DropVar):
@@ -73,8 +75,11 @@ def _binder(v, names):
 def format_param(v, names, indent, prefix=0):
     """A param's text; ``prefix`` is the width of "name=" before it on its line."""
     if isinstance(v, core.ClosedJaxpr):
-        return pp_jaxpr(v.jaxpr, names=names, indent=indent, prefix=prefix)
+        v = v.jaxpr
     if isinstance(v, core.Jaxpr):
+        shared = names.shared.get(v)
+        if shared is not None:
+            return shared
         return pp_jaxpr(v, names=names, indent=indent, prefix=prefix)
     if isinstance(v, np.dtype):
         return v.name
@@ -126,7 +131,7 @@ def _alias_subjaxpr(eqn, names):
     equation's own operands and results."""
     sub = eqn.params.get("jaxpr")
     sub = getattr(sub, "jaxpr", sub)
-    if sub is None:
+    if sub is None or sub in names.shared:
         return
     used = set()
     for inner, outer in zip(sub.invars, eqn.invars):
@@ -146,8 +151,59 @@ def pp_eqn_str(eqn):
     return pp_eqn(eqn, _Names(), 0)
 
 
+def _jaxprs_in_params(params):
+    for value in params.values():
+        for v in value if isinstance(value, tuple) else (value,):
+            if isinstance(v, core.ClosedJaxpr):
+                yield v.jaxpr
+            elif isinstance(v, core.Jaxpr):
+                yield v
+
+
+def _shared_jaxprs(top):
+    """As JAX's printer: the nested jaxprs used more than once, or with more than 10
+    equations, each named after the first ``name=`` equation that holds it ("jaxpr"
+    otherwise, numbered when names repeat), in breadth-first order."""
+    counts, names = {}, {}
+    queue = collections.deque([top])
+    while queue:
+        jaxpr = queue.popleft()
+        counts[jaxpr] = counts.get(jaxpr, 0) + 1
+        if jaxpr is not top and len(jaxpr.eqns) > 10:
+            counts[jaxpr] += 1
+        for eqn in jaxpr.eqns:
+            name = eqn.params.get("name")
+            for sub in _jaxprs_in_params(eqn.params):
+                queue.append(sub)
+                if isinstance(name, str):
+                    names.setdefault(sub, name.strip("<>"))
+    shared, used = {}, collections.Counter()
+    for jaxpr, count in counts.items():
+        if count == 1:
+            continue
+        name = names.get(jaxpr, "jaxpr")
+        if used[name] > 0:
+            used[name] += 1
+            name += str(used[name] - 1)
+        used[name] += 1
+        shared[jaxpr] = name
+    return shared
+
+
 def pp_jaxpr(jaxpr, names=None, indent=0, prefix=0):
-    names = names or _Names()
+    if names is None:
+        names = _Names()
+        names.shared = _shared_jaxprs(jaxpr)
+        if names.shared:
+            lets = []
+            for sub, name in names.shared.items():
+                text = _pp_jaxpr(sub, names, 0, len(f"let {name} = "))
+                lets.append(f"let {name} = {text} in\n")
+            return "".join(lets) + _pp_jaxpr(jaxpr, names, indent, prefix)
+    return _pp_jaxpr(jaxpr, names, indent, prefix)
+
+
+def _pp_jaxpr(jaxpr, names, indent, prefix):
     consts = " ".join(_binder(v, names) for v in jaxpr.constvars)
     invars = " ".join(_binder(v, names) for v in jaxpr.invars)
     head = f"{{ lambda {consts}; {invars}. let"

@@ -85,6 +85,28 @@ CASES = {
         " jnp.argmax(x), jnp.argmin(x, keepdims=True))",
         "b, 4",
     ),
+    "scan_over_batch": (
+        "(lax.scan(lambda c, r: (c + r, c * r), jnp.zeros(4, np.float32), x),"
+        " lax.scan(lambda c, r: (c + r, c * r), jnp.zeros(4, np.float32), x, reverse=True),"
+        " lax.map(lambda r: r.sum(), x))",
+        "b, 4",
+    ),
+    "scan_symbolic_rows": ("lax.scan(lambda c, r: (c + r.sum(), r * 2), 0.0, x.T)", "b, 4"),
+    "fori_symbolic_upper": (
+        "lax.fori_loop(0, x.shape[0], lambda i, c: c + x[i], jnp.zeros(4, np.float32))",
+        "b, 4",
+    ),
+    "grad_of_scan": (
+        "jax.grad(lambda y: lax.scan(lambda c, r: (c * r, c), jnp.ones(4, np.float32), y)[0]"
+        ".sum())(x)",
+        "b, 4",
+    ),
+    "jitted_ops_in_bodies": (
+        "(lax.scan(lambda c, r: (c + jnp.cumsum(r), c), jnp.zeros(4, np.float32), x),"
+        " lax.while_loop(lambda c: c[0] < 3,"
+        " lambda c: (c[0] + 1, jnp.cumsum(c[1], axis=0)), (0, x))[1])",
+        "b, 4",
+    ),
     "conv_batch": (
         "lax.conv_general_dilated(x[:, None, :], np.ones((2, 1, 3), np.float32), (1,), 'SAME')",
         "b, 4",

@@ -191,7 +191,6 @@ ALIASES = [
     ("bitwise_not", "invert"),
     ("mod", "remainder"),
     ("true_divide", "divide"),
-    ("around", "round"),
     ("amax", "max"),
     ("amin", "min"),
     ("pow", "power"),

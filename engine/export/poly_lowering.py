@@ -205,11 +205,32 @@ class _LazySize:
 _INLINED = ("jit", "custom_jvp_call", "custom_vjp_call", "closed_call")
 
 
+def _sub_jaxprs(params: dict) -> Iterator[Any]:
+    for v in params.values():
+        for x in v if type(v) is tuple else (v,):
+            if isinstance(x, core.ClosedJaxpr):
+                yield x
+
+
+def _has_nested_calls(jaxpr: Any) -> bool:
+    return any(
+        e.primitive.name in _INLINED
+        or any(_has_nested_calls(j.jaxpr) for j in _sub_jaxprs(e.params))
+        for e in jaxpr.eqns
+    )
+
+
+def _inline_in_param(v: Any) -> Any:
+    if type(v) is tuple and any(isinstance(x, core.ClosedJaxpr) for x in v):  # branches
+        return tuple(_inline_in_param(x) for x in v)
+    return inline_nested_calls(v) if isinstance(v, core.ClosedJaxpr) else v
+
+
 def inline_nested_calls(closed: Any) -> Any:
     """``closed`` retraced with its nested ``jit`` calls inlined: a nested function
     would need the dimension variables passed in (JAX's dimension arguments), so a
     polymorphic export emits one function instead."""
-    if not any(e.primitive.name in _INLINED for e in closed.jaxpr.eqns):
+    if not _has_nested_calls(closed.jaxpr):
         return closed
     from .. import api
 
@@ -226,8 +247,9 @@ def inline_nested_calls(closed: Any) -> Any:
             if eqn.primitive.name in _INLINED:
                 inner = eqn.params.get("jaxpr") or eqn.params["call_jaxpr"]
                 outs = run(inner.jaxpr, inner.consts, *ins)
-            else:
-                outs = eqn.primitive.bind(*ins, **eqn.params)
+            else:  # control flow: its bodies inlined too
+                params = {k: _inline_in_param(v) for k, v in eqn.params.items()}
+                outs = eqn.primitive.bind(*ins, **params)
                 if not eqn.primitive.multiple_results:
                     outs = [outs]
             env.update(zip(eqn.outvars, outs))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import dtypes
+from ._jitted import as_jax_jits
 
 __all__ = [
     "block",
@@ -64,6 +65,7 @@ def _block_depth(x):
     return 0
 
 
+@as_jax_jits("block")
 def block(arrays):
     """Assemble an array from nested lists of blocks (the innermost list joins along
     the last axis)."""

@@ -9,6 +9,7 @@ import operator
 import numpy as np
 
 from .. import dtypes, lax
+from ._jitted import as_jax_jits
 from ._util import (
     as_array,
     as_operand,
@@ -220,6 +221,7 @@ def vecdot(x1, x2, /, *, axis=-1, precision=None, preferred_element_type=None):
     return _dot_general(x1, x2, ((nd - 1,), (nd - 1,)), (batch, batch), precision, pref)
 
 
+@as_jax_jits("matvec")
 def matvec(x1, x2, /, *, precision=None, preferred_element_type=None):
     out = matmul(
         x1,
@@ -230,6 +232,7 @@ def matvec(x1, x2, /, *, precision=None, preferred_element_type=None):
     return lax.squeeze(out, (ndim_of(out) - 1,))
 
 
+@as_jax_jits("vecmat")
 def vecmat(x1, x2, /, *, precision=None, preferred_element_type=None):
     x1 = as_operand(x1)
     if dtypes.is_complex(dtype_of(x1)):
@@ -289,6 +292,7 @@ def tensordot(a, b, axes=2, *, precision=None, preferred_element_type=None):
     return _dot_general(a, b, (ca, cb), ((), ()), precision, pref)
 
 
+@as_jax_jits("kron")
 def kron(a, b):
     check_arraylike("kron", a, b)
 
@@ -302,6 +306,7 @@ def kron(a, b):
     return lax.reshape(multiply(a_e, b_e), out_shape)
 
 
+@as_jax_jits("cross", ("axisa", "axisb", "axisc", "axis"))
 def cross(a, b, axisa=-1, axisb=-1, axisc=-1, axis=None):
     """Cross product of 3-vectors (2-vectors are padded with a zero z component)."""
     check_arraylike("cross", a, b)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import dtypes
+from ._jitted import as_jax_jits
 
 __all__ = [
     "gcd",
@@ -40,6 +41,7 @@ def _int_args(name, x1, x2):
     return x1, x2
 
 
+@as_jax_jits("gcd")
 def gcd(x1, x2, /):
     """The greatest common divisor of ``|x1|`` and ``|x2|``."""
     from ..lax import while_loop
@@ -61,6 +63,7 @@ def gcd(x1, x2, /):
     return while_loop(cond, body, (a, b))[0]
 
 
+@as_jax_jits("lcm")
 def lcm(x1, x2, /):
     """The least common multiple of ``|x1|`` and ``|x2|``."""
     jnp = _jnp()
@@ -177,6 +180,7 @@ def _ldexp(x1, x2):
     return jnp.where(jnp.isinf(x1) | (x1 == 0), x1, x)
 
 
+@as_jax_jits("modf")
 def modf(x, /, out=None):
     """Fractional and integral parts, both with the sign of ``x``."""
     from ._util import promote_args_inexact
@@ -185,7 +189,7 @@ def modf(x, /, out=None):
     if out is not None:
         raise NotImplementedError("The 'out' argument to jnp.modf is not supported.")
     (x,) = promote_args_inexact("modf", x)
-    whole = jnp.trunc(x)
+    whole = jnp.where(jnp.greater_equal(x, 0), jnp.floor(x), jnp.ceil(x))
     return x - whole, whole
 
 
@@ -219,6 +223,7 @@ def bitwise_count(x, /):
     return population_count(jnp.abs(x)).astype(np.uint8)
 
 
+@as_jax_jits("gradient", ("axis", "edge_order"))
 def gradient(f, *varargs, axis=None, edge_order=None):
     """Central differences inside, one-sided ones at the edges (``edge_order=1``)."""
     jnp = _jnp()
@@ -276,6 +281,7 @@ def gradient(f, *varargs, axis=None, edge_order=None):
     return outs[0] if len(outs) == 1 else outs
 
 
+@as_jax_jits("unwrap", ("axis",))
 def unwrap(p, discont=None, axis=-1, period=2 * np.pi):
     """``p`` with jumps larger than ``discont`` replaced by their ``period`` complement."""
     jnp = _jnp()

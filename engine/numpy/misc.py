@@ -10,6 +10,7 @@ import numpy as np
 from .. import core, dtypes, lax
 from ..array import Array
 from ..transfer_guard import jitted_in_jax
+from ._jitted import as_jax_jits
 from ._util import (
     as_array,
     as_operand,
@@ -70,6 +71,7 @@ __all__ = [
 # ---------------------------------------------------------------------------- closeness
 
 
+@as_jax_jits("isclose", ("equal_nan",))
 def isclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
     """``|a - b| <= atol + rtol * |b|`` (infinities equal only to themselves)."""
     a, b = promote_args("isclose", a, b)
@@ -98,6 +100,7 @@ def isclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
 
 
 @jitted_in_jax(4)  # JAX jits it: its constants are no transfers
+@as_jax_jits("allclose", ("equal_nan",))
 def allclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
 
     return all_(isclose(a, b, rtol, atol, equal_nan))
@@ -133,6 +136,7 @@ def array_equiv(a1, a2):
 # ---------------------------------------------------------------------------- differences
 
 
+@as_jax_jits("diff", ("n", "axis"))
 def diff(a, n=1, axis=-1, prepend=None, append=None):
     """``n``-th discrete difference along ``axis`` (``not_equal`` for booleans)."""
     check_arraylike("diff", a)
@@ -172,6 +176,7 @@ def _diff_extra(extra, a, ax):
     return extra
 
 
+@as_jax_jits("ediff1d")
 def ediff1d(ary, to_end=None, to_begin=None):
 
     out = diff(ravel(ary))
@@ -193,11 +198,13 @@ def _tri_mask(shape, k, lower):
 
 
 @jitted_in_jax(1)  # JAX jits it: its constants are no transfers
+@as_jax_jits("tril", ("k",))
 def tril(m, k=0):
     """Zero the elements above the ``k``-th diagonal (of the last two axes)."""
     return _triangle("tril", m, k, True)
 
 
+@as_jax_jits("triu", ("k",))
 def triu(m, k=0):
     return _triangle("triu", m, k, False)
 
@@ -211,6 +218,7 @@ def _triangle(name, m, k, lower):
     return lax.select_n(mask, lax.full_like(m, 0), m)
 
 
+@as_jax_jits("diagonal", ("offset", "axis1", "axis2"))
 def diagonal(a, offset=0, axis1=0, axis2=1):
     """The ``offset`` diagonal of the plane (axis1, axis2), as the last axis: a strided
     slice of the plane flattened."""
@@ -239,6 +247,8 @@ def diagonal(a, offset=0, axis1=0, axis2=1):
     return lax.slice(flat, (0,) * nb + (start,), batch + (stop,), (1,) * nb + (m + 1,))
 
 
+# offset static too (JAX traces it: its body masks by a traced offset; this one slices)
+@as_jax_jits("trace", ("offset", "axis1", "axis2", "dtype"))
 def trace(a, offset=0, axis1=0, axis2=1, dtype=None, out=None):
     """Sum of the ``offset`` diagonal: the plane masked to its diagonal, then summed."""
     if out is not None:
@@ -261,6 +271,7 @@ def trace(a, offset=0, axis1=0, axis2=1, dtype=None, out=None):
     return sum_(masked, axis=(-2, -1), dtype=dtype)
 
 
+@as_jax_jits("_diag", ("k",))
 def diag(v, k=0):
     """A 1-D ``v`` placed on the ``k``-th diagonal of a square matrix, or the ``k``-th
     diagonal of a 2-D ``v``."""
@@ -328,18 +339,20 @@ def isrealobj(x):
     return not iscomplexobj(x)
 
 
+@as_jax_jits("iscomplex")
 def iscomplex(x):
 
     x = as_operand(x)
     i = imag(x)
-    return lax.ne(i, lax.full_like(i, 0))
+    return lax.ne(i, np.zeros((), i.dtype))
 
 
+@as_jax_jits("isreal")
 def isreal(x):
 
     x = as_operand(x)
     i = imag(x)
-    return lax.eq(i, lax.full_like(i, 0))
+    return lax.eq(i, np.zeros((), i.dtype))
 
 
 def iterable(y):
@@ -437,6 +450,7 @@ def select(condlist, choicelist, default=0):
     return out
 
 
+@as_jax_jits("nan_to_num")
 def nan_to_num(x, copy=True, nan=0.0, posinf=None, neginf=None):
     check_arraylike("nan_to_num", x)
 
@@ -456,6 +470,7 @@ def nan_to_num(x, copy=True, nan=0.0, posinf=None, neginf=None):
     return where(isneginf(out), weak_scalar(neginf, dt), out)
 
 
+@as_jax_jits("_in1d", ("assume_unique", "invert"))
 def isin(element, test_elements, assume_unique=False, invert=False):
     """Whether each element is in ``test_elements`` (a broadcast comparison)."""
 
@@ -484,6 +499,7 @@ def polyval(p, x, *, unroll=16):
     return as_array(out)
 
 
+@as_jax_jits("trapezoid", ("axis",))
 def trapezoid(y, x=None, dx=1.0, axis=-1):
     """Integral of ``y`` by the trapezoidal rule."""
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import dtypes
+from ._jitted import as_jax_jits
 
 __all__ = [
     "poly",
@@ -67,6 +68,7 @@ def _trim_leading(a):
     return a[int(nz[0]) :] if nz.size else a[:1]
 
 
+@as_jax_jits("polyval", ("unroll",))
 def polyval(p, x, *, unroll=16):
     """Horner's evaluation of the polynomial ``p`` at ``x``."""
     jnp = _jnp()

@@ -12,6 +12,7 @@ import numpy as np
 
 from .. import core, dtypes, lax
 from ..transfer_guard import jitted_in_jax
+from ._jitted import as_jax_jits
 from ._util import (
     as_operand,
     canonicalize_axis,
@@ -390,11 +391,10 @@ def _whole(name, fn, a, axis, dtype, ddof, keepdims, where):
         axis = tuple(axis)
     run = _compiled.get(name)
     if run is None:
-        from .ufuncs import compiled_when_eager
+        from ..jit import jit
 
-        run = _compiled[name] = compiled_when_eager(
-            fn, static_argnames=("axis", "dtype", "keepdims")
-        )
+        # a jit[name=_var] / jit[name=_std] equation in jaxprs, as JAX's
+        run = _compiled[name] = jit(fn, static_argnames=("axis", "dtype", "keepdims"))
     return run(a, axis=axis, dtype=dtype, ddof=ddof, keepdims=keepdims, where=where)
 
 
@@ -508,11 +508,13 @@ def _cumulative(name, lax_fn, a, axis, dtype, reverse=False):
     return lax_fn(a, ax, reverse=reverse)
 
 
+@as_jax_jits("cumsum", ("axis", "dtype"))
 def cumsum(a, axis=None, dtype=None, out=None):
     _no_out(out, "cumsum")
     return _cumulative("cumsum", lax.cumsum, a, axis, dtype)
 
 
+@as_jax_jits("cumprod", ("axis", "dtype"))
 def cumprod(a, axis=None, dtype=None, out=None):
     _no_out(out, "cumprod")
     return _cumulative("cumprod", lax.cumprod, a, axis, dtype)
@@ -561,11 +563,13 @@ def _nan_to(a, value):
     return where(lax.ne(a, a), value, a)
 
 
+@as_jax_jits("nansum", ("axis", "dtype", "keepdims"))
 def nansum(a, axis=None, dtype=None, out=None, keepdims=False, initial=None, where=None):
     check_arraylike("nansum", a)
     return sum(_nan_to(a, 0), axis, dtype, out, keepdims, initial, where)
 
 
+@as_jax_jits("nanprod", ("axis", "dtype", "keepdims"))
 def nanprod(a, axis=None, dtype=None, out=None, keepdims=False, initial=None, where=None):
     check_arraylike("nanprod", a)
     return prod(_nan_to(a, 1), axis, dtype, out, keepdims, initial, where)
@@ -583,14 +587,17 @@ def _nan_extreme(name, reducer, a, axis, out, keepdims, initial, where):
     return where_fn(all_nan, weak_scalar(np.nan, dtype_of(res)), res)
 
 
+@as_jax_jits("nanmax", ("axis", "keepdims"))
 def nanmax(a, axis=None, out=None, keepdims=False, initial=None, where=None):
     return _nan_extreme("nanmax", max, a, axis, out, keepdims, initial, where)
 
 
+@as_jax_jits("nanmin", ("axis", "keepdims"))
 def nanmin(a, axis=None, out=None, keepdims=False, initial=None, where=None):
     return _nan_extreme("nanmin", min, a, axis, out, keepdims, initial, where)
 
 
+@as_jax_jits("nanmean", ("axis", "dtype", "keepdims"))
 def nanmean(a, axis=None, dtype=None, out=None, keepdims=False, where=None):
     """``nansum / (number of non-NaN elements)``."""
     check_arraylike("nanmean", a)
@@ -606,6 +613,7 @@ def nanmean(a, axis=None, dtype=None, out=None, keepdims=False, where=None):
     return lax.div(total, lax.convert_element_type(count, result_dtype))
 
 
+@as_jax_jits("nanvar", ("axis", "dtype", "keepdims"))
 def nanvar(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, where=None):
     check_arraylike("nanvar", a)
     a = as_operand(a)
@@ -617,10 +625,12 @@ def nanvar(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, where=Non
     return var(_nan_to(a, 0), axis, dtype, out, ddof, keepdims, where=not_nan)
 
 
+@as_jax_jits("nanstd", ("axis", "dtype", "keepdims"))
 def nanstd(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, where=None):
     return lax.sqrt(nanvar(a, axis, dtype, out, ddof, keepdims, where))
 
 
+@as_jax_jits("_nanargmax", ("axis", "keepdims"))
 def nanargmax(a, axis=None, out=None, keepdims=None):
     a = as_operand(a)
     if not dtypes.is_inexact(dtype_of(a)):
@@ -628,6 +638,7 @@ def nanargmax(a, axis=None, out=None, keepdims=None):
     return argmax(_nan_to(a, -np.inf), axis, out, keepdims)
 
 
+@as_jax_jits("_nanargmin", ("axis", "keepdims"))
 def nanargmin(a, axis=None, out=None, keepdims=None):
     a = as_operand(a)
     if not dtypes.is_inexact(dtype_of(a)):
@@ -635,10 +646,12 @@ def nanargmin(a, axis=None, out=None, keepdims=None):
     return argmin(_nan_to(a, np.inf), axis, out, keepdims)
 
 
+@as_jax_jits("nancumsum", ("axis", "dtype"))
 def nancumsum(a, axis=None, dtype=None, out=None):
     return cumsum(_nan_to(a, 0), axis, dtype, out)
 
 
+@as_jax_jits("nancumprod", ("axis", "dtype"))
 def nancumprod(a, axis=None, dtype=None, out=None):
     return cumprod(_nan_to(a, 1), axis, dtype, out)
 
@@ -646,11 +659,13 @@ def nancumprod(a, axis=None, dtype=None, out=None):
 # ---------------------------------------------------------------------------- others
 
 
+@as_jax_jits("_ptp", ("axis", "keepdims"))
 def ptp(a, axis=None, out=None, keepdims=False):
     _no_out(out, "ptp")
     return lax.sub(max(a, axis, keepdims=keepdims), min(a, axis, keepdims=keepdims))
 
 
+@as_jax_jits("count_nonzero", ("axis", "keepdims"))
 def count_nonzero(a, axis=None, keepdims=False):
     check_arraylike("count_nonzero", a)
     a = as_operand(a)

@@ -10,6 +10,7 @@ import operator
 import numpy as np
 
 from .. import core, dtypes, lax
+from ._jitted import as_jax_jits
 from ._util import (
     as_array,
     as_operand,
@@ -244,6 +245,7 @@ def stack(arrays, axis=0, out=None, dtype=None):
     return concatenate([lax.expand_dims(a, (ax,)) for a in arrays], ax)
 
 
+@as_jax_jits("atleast_1d")
 def atleast_1d(*arys):
     out = [
         as_array(as_operand(a)) if ndim_of(a) >= 1 else lax.broadcast_to_rank(as_operand(a), 1)
@@ -252,6 +254,7 @@ def atleast_1d(*arys):
     return out[0] if len(out) == 1 else out
 
 
+@as_jax_jits("atleast_2d")
 def atleast_2d(*arys):
     out = []
     for a in arys:
@@ -260,6 +263,7 @@ def atleast_2d(*arys):
     return out[0] if len(out) == 1 else out
 
 
+@as_jax_jits("atleast_3d")
 def atleast_3d(*arys):
     out = []
     for a in arys:
@@ -302,6 +306,7 @@ def column_stack(tup):
     return concatenate(arrs, 1)
 
 
+@as_jax_jits("append", ("axis",))
 def append(arr, values, axis=None):
     if axis is None:
         return concatenate([ravel(arr), ravel(values)], 0)
@@ -507,6 +512,7 @@ def _axes_or_all(axis, nd):
     return tuple(canonicalize_axis(ax, nd) for ax in axes)
 
 
+@as_jax_jits("_flip", ("axis",))
 def flip(m, axis=None):
     check_arraylike("flip", m)
     m = as_array(as_operand(m))
@@ -522,6 +528,7 @@ def flipud(m):
     return flip(m, 0)
 
 
+@as_jax_jits("rot90", ("k", "axes"))
 def rot90(m, k=1, axes=(0, 1)):
     check_arraylike("rot90", m)
     ax1, ax2 = (canonicalize_axis(ax, ndim_of(m)) for ax in axes)

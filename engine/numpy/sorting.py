@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import dtypes, lax
+from ._jitted import as_jax_jits
 from ._util import (
     as_array,
     as_operand,
@@ -27,6 +28,7 @@ def _flatten_if_none(a, axis):
     return a, canonicalize_axis(axis, ndim_of(a))
 
 
+@as_jax_jits("sort", ("axis", "kind", "order", "stable", "descending"))
 def sort(a, axis=-1, *, kind=None, order=None, stable=True, descending=False):
     """Sorted copy along ``axis`` (NaNs last); ``descending`` reverses the result."""
     check_arraylike("sort", a)
@@ -37,6 +39,7 @@ def sort(a, axis=-1, *, kind=None, order=None, stable=True, descending=False):
     return lax.rev(out, (ax,)) if descending else out
 
 
+@as_jax_jits("argsort", ("axis", "kind", "order", "stable", "descending", "dtype"))
 def argsort(a, axis=-1, *, kind=None, order=None, stable=True, descending=False):
     """Indices that sort ``a`` along ``axis``: a sort of (a, iota) keyed on ``a``. With
     ``descending``, equal elements keep their original order."""
@@ -52,6 +55,7 @@ def argsort(a, axis=-1, *, kind=None, order=None, stable=True, descending=False)
     return lax.rev(idx, (ax,)) if descending else idx
 
 
+@as_jax_jits("lexsort", ("axis",))
 def lexsort(keys, axis=-1):
     """Indices sorting by the last key first, then the one before it, and so on."""
     keys = list(keys)
@@ -68,6 +72,7 @@ def lexsort(keys, axis=-1):
     return out[-1]
 
 
+@as_jax_jits("sort_complex")
 def sort_complex(a):
     a = sort(a, axis=0)
     dt = dtype_of(a)

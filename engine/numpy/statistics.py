@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import dtypes, lax
+from ._jitted import as_jax_jits
 from ._util import (
     as_array,
     as_operand,
@@ -67,6 +68,7 @@ def percentile(a, q, axis=None, out=None, overwrite_input=False, method="linear"
     )
 
 
+@as_jax_jits("median", ("axis", "overwrite_input", "keepdims"))
 def median(a, axis=None, out=None, overwrite_input=False, keepdims=False):
     return _quantile("median", a, 0.5, axis, "midpoint", keepdims, nan_aware=False)
 
@@ -91,6 +93,7 @@ def nanpercentile(
     )
 
 
+@as_jax_jits("nanmedian", ("axis", "overwrite_input", "keepdims"))
 def nanmedian(a, axis=None, out=None, overwrite_input=False, keepdims=False):
     return _quantile("nanmedian", a, 0.5, axis, "midpoint", keepdims, nan_aware=True)
 
@@ -177,6 +180,7 @@ def _quantile(name, a, q, axis, method, keepdims, nan_aware):
     return lax.convert_element_type(out, dt, False)  # reductions are never weakly typed
 
 
+@as_jax_jits("cov", ("rowvar", "bias", "ddof", "dtype"))
 def cov(m, y=None, rowvar=True, bias=False, ddof=None, fweights=None, aweights=None):
     """Covariance of the variables in the rows (or columns) of ``m`` (and ``y``)."""
 
@@ -210,6 +214,7 @@ def cov(m, y=None, rowvar=True, bias=False, ddof=None, fweights=None, aweights=N
     )
 
 
+@as_jax_jits("corrcoef", ("rowvar", "dtype"))
 def corrcoef(x, y=None, rowvar=True):
 
     c = as_array(cov(x, y, rowvar))

@@ -11,6 +11,7 @@ import numpy as np
 from .. import core, dtypes, lax
 from ..array import Array
 from ..custom_derivatives import custom_jvp
+from ._jitted import as_jax_jits
 from ._util import (
     as_array,
     as_operand,
@@ -273,6 +274,7 @@ true_divide = _compiled_whole_when_eager(_true_divide, _array_converts_to_inexac
 divide = true_divide
 
 
+@as_jax_jits("floor_divide")
 def floor_divide(x1, x2, /):
     x1, x2 = promote_args_numeric("floor_divide", x1, x2)
     dt = dtype_of(x1)
@@ -305,6 +307,7 @@ def _select(pred, on_true, on_false):
     return lax.select_n(pred, on_false, on_true)
 
 
+@as_jax_jits("remainder")
 def remainder(x1, x2, /):
     x1, x2 = promote_args_numeric("remainder", x1, x2)
     if dtypes.is_int(dtype_of(x2)):
@@ -320,6 +323,7 @@ def remainder(x1, x2, /):
 mod = remainder
 
 
+@as_jax_jits("fmod")
 def fmod(x1, x2, /):
     check_arraylike("fmod", x1, x2)
     # as JAX: a zero integer divisor becomes 1 only when the operands' own result type is
@@ -331,6 +335,7 @@ def fmod(x1, x2, /):
     return lax.rem(x1, x2)
 
 
+@as_jax_jits("divmod")
 def divmod(x1, x2, /):  # noqa: A001 - NumPy's name
     x1, x2 = promote_args_numeric("divmod", x1, x2)
     if dtypes.is_int(dtype_of(x1)):
@@ -464,7 +469,8 @@ sinh = _inexact_unary("sinh", lax.sinh)
 cosh = _inexact_unary("cosh", lax.cosh)
 tanh = _inexact_unary("tanh", lax.tanh)
 arcsinh = asinh = _inexact_unary("arcsinh", lax.asinh)
-arccosh = acosh = _inexact_unary("arccosh", lax.acosh)
+arccosh = as_jax_jits("arccosh")(_inexact_unary("arccosh", lax.acosh))
+acosh = arccosh
 arctanh = atanh = _inexact_unary("arctanh", lax.atanh)
 
 
@@ -499,6 +505,7 @@ def ceil(x, /):
     return as_array(x) if _is_int_or_bool(dtype_of(x)) else lax.ceil(x)
 
 
+@as_jax_jits("round", ("decimals",))
 def round(a, decimals=0, out=None):  # noqa: A001 - NumPy's name
     check_arraylike("round", a)
     decimals = operator.index(decimals)
@@ -527,9 +534,13 @@ def _round_float(x, decimals):
     return lax.div(lax.round(lax.mul(x, factor), lax.RoundingMethod.TO_NEAREST_EVEN), factor)
 
 
-around = round
+@as_jax_jits("around", ("decimals",))
+def around(a, decimals=0, out=None):
+    """``round``, by NumPy's older name."""
+    return round(a, decimals, out)
 
 
+@as_jax_jits("rint")
 def rint(x, /):
     check_arraylike("rint", x)
     x = as_operand(x)
@@ -540,11 +551,12 @@ def rint(x, /):
     return lax.round(x, lax.RoundingMethod.TO_NEAREST_EVEN)
 
 
+@as_jax_jits("trunc")
 def trunc(x, /):
     (x,) = promote_args("trunc", x)
     if _is_int_or_bool(dtype_of(x)):
         return as_array(x)
-    return lax.select_n(lax.lt(x, _zero(x)), lax.floor(x), lax.ceil(x))
+    return where(lax.lt(x, _zero(x)), lax.ceil(x), lax.floor(x))
 
 
 def fix(x, out=None):
@@ -571,6 +583,7 @@ def isnan(x, /):
     return lax.ne(x, x)
 
 
+@as_jax_jits("isinf")
 def isinf(x, /):
     check_arraylike("isinf", x)
     x = as_operand(x)
@@ -605,6 +618,7 @@ isposinf = _isinf_signed("isposinf", np.inf)
 isneginf = _isinf_signed("isneginf", -np.inf)
 
 
+@as_jax_jits("signbit")
 def signbit(x, /):
     (x,) = promote_args("signbit", x)
     dt = dtype_of(x)
@@ -635,12 +649,14 @@ def minimum(x1, x2, /):
     return lax.min(x1, x2)
 
 
+@as_jax_jits("fmax")
 def fmax(x1, x2):
     """The larger of two values, ignoring a NaN in either."""
     x1, x2 = promote_args("fmax", x1, x2)
     return where(lax.bitwise_or(greater(x1, x2), lax.ne(x2, x2)), x1, x2)
 
 
+@as_jax_jits("fmin")
 def fmin(x1, x2):
     x1, x2 = promote_args("fmin", x1, x2)
     return where(lax.bitwise_or(less(x1, x2), lax.ne(x2, x2)), x1, x2)
@@ -649,6 +665,7 @@ def fmin(x1, x2):
 _NO_ARG = object()
 
 
+@as_jax_jits("clip")
 def clip(
     arr=None,
     /,
@@ -691,11 +708,21 @@ def where(condition, x=None, y=None, /, *, size=None, fill_value=None):
             f"to jax.numpy.where, got {x} and {y}."
         )
     check_arraylike("where", condition, x, y)
+    return _where(condition, x, y)
+
+
+@as_jax_jits("_where")
+def _where(condition, x, y):
     condition = as_operand(condition)
     if dtype_of(condition) != np.bool_:
         condition = lax.ne(condition, _zero(condition))
     x, y = promote_dtypes(x, y)
-    condition, x, y = broadcast_all(*promote_shapes("where", condition, x, y))
+    if np.ndim(condition) == 0:  # select takes a scalar predicate unbroadcast
+        x, y = broadcast_all(*promote_shapes("where", x, y))
+    else:
+        condition, x, y = broadcast_all(*promote_shapes("where", condition, x, y))
+    if 0 in np.shape(x):
+        return x
     return lax.select_n(condition, y, x)
 
 
@@ -810,6 +837,7 @@ def conjugate(x, /):
 conj = conjugate
 
 
+@as_jax_jits("angle", ("deg",))
 def angle(z, deg=False):
     check_arraylike("angle", z)
     z = as_operand(z)
@@ -910,6 +938,7 @@ def nextafter(x1, x2, /):
     return lax.nextafter(x1, x2)
 
 
+@as_jax_jits("hypot")
 def hypot(x1, x2, /):
     x1, x2 = promote_args_inexact("hypot", x1, x2)
     if dtypes.is_complex(dtype_of(x1)):
@@ -927,6 +956,7 @@ def hypot(x1, x2, /):
     return _select(any_inf, _lax_const(out, np.inf), out)
 
 
+@as_jax_jits("copysign")
 def copysign(x1, x2, /):
     x1, x2 = promote_args_inexact("copysign", x1, x2)
     if dtypes.is_complex(dtype_of(x1)):
@@ -948,16 +978,15 @@ radians = deg2rad
 degrees = rad2deg
 
 
+@as_jax_jits("heaviside")
 def heaviside(x1, x2, /):
     x1, x2 = promote_args_inexact("heaviside", x1, x2)
+    negative, positive = lax.lt(x1, _zero(x1)), lax.gt(x1, _zero(x1))
     at_zero = where(lax.ne(x1, x1), x1, x2)  # NaN stays NaN
-    return where(
-        lax.lt(x1, _zero(x1)),
-        _lax_const(x1, 0),
-        where(lax.gt(x1, _zero(x1)), _lax_const(x1, 1), at_zero),
-    )
+    return where(negative, _lax_const(x1, 0), where(positive, _lax_const(x1, 1), at_zero))
 
 
+@as_jax_jits("sinc")
 def sinc(x, /):
     """``sin(pi x) / (pi x)``, 1 at 0, where every derivative is its Maclaurin term
     (a custom JVP rule, as JAX's)."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import dtypes
+from ._jitted import as_jax_jits
 
 __all__ = ["bartlett", "blackman", "hamming", "hanning", "kaiser", "i0"]
 
@@ -91,6 +92,7 @@ def _make_i0():
 _i0 = None
 
 
+@as_jax_jits("i0")
 def i0(x):
     """The modified Bessel function of the first kind, order 0 (real inputs)."""
     global _i0

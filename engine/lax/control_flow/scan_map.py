@@ -43,7 +43,7 @@ def scan(f, init, xs=None, length=None, reverse=False, unroll=1):
     if any(core.get_aval(x).ndim == 0 for x in xs_flat):
         raise ValueError("scan got value with no leading axis to scan over.")
     if length is not None:
-        lengths.add(int(length))
+        lengths.add(length if hasattr(length, "_is_symbolic_dim") else int(length))
     if len(lengths) > 1:
         sizes = sorted({core.get_aval(x).shape[0] for x in xs_flat})
         if length is not None:
@@ -441,13 +441,50 @@ def _scan_batch(size, vals, dims, jaxpr, length, reverse, num_consts, num_carry,
 scan_p.def_batch(_scan_batch)
 
 
+def _zeros(aval):
+    """Zeros of ``aval``, broadcast at run time when its shape is symbolic (export)."""
+    zero = np.zeros((), aval.dtype)
+    if all(type(d) is int for d in aval.shape):
+        return lowering.constant(zero, aval)
+    return lowering.broadcast_in_dim(lowering.constant(zero, aval.update(shape=())), aval, [])
+
+
+def _index_value(d):
+    """An int32 scalar of ``d``, an int or a symbolic dimension (export)."""
+    i32 = ShapedArray((), np.int32)
+    if type(d) is int:
+        return lowering.constant(np.int32(d), i32)
+    from ...export.poly_lowering import dim_value
+
+    return hlo.convert(lowering.ir_type(i32), dim_value(d))
+
+
+def _row(x, xa, idx, zero):
+    """Row ``idx`` of ``x`` (kept as a leading axis of 1); a real_dynamic_slice when the
+    row's other sizes are symbolic."""
+    if all(type(d) is int for d in xa.shape[1:]):
+        return hlo.dynamic_slice(x, [idx] + [zero] * (xa.ndim - 1), [1] + list(xa.shape[1:]))
+    from ...export.poly_lowering import shape_tensor
+
+    i64 = ir.RankedTensorType.get([1], ir.IntegerType.get_signless(64))
+    start = hlo.concatenate(
+        [hlo.reshape(i64, hlo.convert(ir.RankedTensorType.get([], i64.element_type), idx))]
+        + [hlo.reshape(i64, hlo.constant(ir.DenseElementsAttr.get(np.int64(0))))] * (xa.ndim - 1),
+        0,
+    )
+    sizes = shape_tensor((1,) + tuple(xa.shape[1:]))
+    ones = shape_tensor((1,) * xa.ndim)
+    row = xa.update(shape=(1,) + tuple(xa.shape[1:]))
+    return hlo.real_dynamic_slice(lowering.ir_type(row), x, start, hlo.add(start, sizes), ones)
+
+
 @scan_p.def_lowering
 def _scan_lowering(ctx, *args, jaxpr, length, reverse, num_consts, num_carry, unroll, linear):
     nc, ncar = num_consts, num_carry
     i32 = ShapedArray((), np.int32)
     y_avals = ctx.avals_out[ncar:]
-    ys0 = [lowering.constant(np.zeros((), a.dtype), a) for a in y_avals]
-    if length == 0:  # no iteration: a loop body slicing 1 of 0 rows would not verify
+    ys0 = [_zeros(a) for a in y_avals]
+    if type(length) is int and length == 0:  # no iteration: a body slicing 1 of 0 rows
         return list(args[nc : nc + ncar]) + ys0
     state = [lowering.constant(np.int32(0), i32)] + list(args) + ys0
     state_avals = [i32] + list(ctx.avals_in) + list(y_avals)
@@ -455,7 +492,7 @@ def _scan_lowering(ctx, *args, jaxpr, length, reverse, num_consts, num_carry, un
     op = hlo.WhileOp(types, state)
     cblock = op.regions[0].blocks.append(*types)
     with ir.InsertionPoint(cblock):
-        limit = lowering.constant(np.int32(length), i32)
+        limit = _index_value(length)
         hlo.return_([lowering.compare(cblock.arguments[0], limit, "LT", i32)])
     bblock = op.regions[1].blocks.append(*types)
     with ir.InsertionPoint(bblock):
@@ -467,19 +504,19 @@ def _scan_lowering(ctx, *args, jaxpr, length, reverse, num_consts, num_carry, un
         consts, carry, xs = ops[:nc], ops[nc : nc + ncar], ops[nc + ncar :]
         idx = i
         if reverse:
-            idx = hlo.subtract(lowering.constant(np.int32(length - 1), i32), i)
+            idx = hlo.subtract(_index_value(length - 1), i)
         zero = lowering.constant(np.int32(0), i32)
         x_slices = []
         for x, xa in zip(xs, ctx.avals_in[nc + ncar :]):
             sl_aval = xa.update(shape=(1,) + xa.shape[1:])
-            s = hlo.dynamic_slice(x, [idx] + [zero] * (xa.ndim - 1), [1] + list(xa.shape[1:]))
-            x_slices.append(hlo.reshape(lowering.ir_type(xa.update(shape=xa.shape[1:])), s))
+            s = _row(x, xa, idx, zero)
+            x_slices.append(lowering.reshape(s, xa.update(shape=xa.shape[1:])))
             del sl_aval
         outs = lowering.lower_jaxpr_inline(ctx, jaxpr, list(consts) + list(carry) + x_slices)
         new_carry, y_vals = outs[:ncar], outs[ncar:]
         new_ys = []
         for acc, y, ya in zip(ys, y_vals, y_avals):
-            y1 = hlo.reshape(lowering.ir_type(ya.update(shape=(1,) + ya.shape[1:])), y)
+            y1 = lowering.reshape(y, ya.update(shape=(1,) + ya.shape[1:]))
             new_ys.append(hlo.dynamic_update_slice(acc, y1, [idx] + [zero] * (ya.ndim - 1)))
         one = lowering.constant(np.int32(1), i32)
         hlo.return_([hlo.add(i, one)] + list(consts) + list(new_carry) + list(xs) + new_ys)

@@ -335,6 +335,10 @@ def fori_loop(lower, upper, body_fun, init_val, *, unroll=None):
 
     if not callable(body_fun):
         raise TypeError("lax.fori_loop: body_fun argument should be callable.")
+    # a symbolic bound (engine.export) is a traced value: the loop is a while_loop
+    lower, upper = (
+        b.__jax_array__() if hasattr(b, "_is_symbolic_dim") else b for b in (lower, upper)
+    )
     lo_dt = dtypes.canonicalize_dtype(dtypes.dtype_of(lower))
     hi_dt = dtypes.canonicalize_dtype(dtypes.dtype_of(upper))
     # differing bounds are allowed only when both are signed ints and exactly one is a

@@ -1,0 +1,211 @@
+"""jax.numpy functions JAX wraps in ``jit`` (``clip``, ``cumsum``, ``_var``, ``_where``,
+...): the engine's jaxprs show the same ``jit[name=...]`` equations with the same
+bodies (the whole make_jaxpr text, shared sub-jaxprs hoisted as ``let name = ...``),
+the same static arguments, and the same eager values, against real JAX 0.10.2."""
+
+import numpy as np
+import pytest
+from helpers import assert_close, jaxpr_text, real_jax, weak_type_of
+
+import engine
+import engine.numpy as enp
+
+jax, jnp = real_jax()
+
+X = np.linspace(0.1, 0.9, 6, dtype=np.float32).reshape(2, 3)
+Y = np.array([[0.5, -2.0, 0.0], [np.nan, 3.0, -0.25]], np.float32)
+SQ = np.linspace(-1.0, 2.0, 9, dtype=np.float32).reshape(3, 3)
+V3 = np.array([1.0, -2.0, 3.0], np.float32)
+I2 = (np.array([4, 6, -9], np.int32), np.array([6, 9, 12], np.int32))
+
+# name -> (positional args, keyword args); keywords that JAX makes static included
+CASES = {
+    "acosh": ((X + 1,), {}),
+    "arccosh": ((X + 1,), {}),
+    "allclose": ((X, X), {}),
+    "angle": ((X,), {"deg": True}),
+    "append": ((X, X), {"axis": 0}),
+    "argsort": ((Y,), {"axis": 0}),
+    "around": ((X,), {"decimals": 1}),
+    "atleast_1d": ((X,), {}),
+    "atleast_2d": ((V3,), {}),
+    "atleast_3d": ((X,), {}),
+    "block": ((X,), {}),
+    "clip": ((X, 0.2, 0.7), {}),
+    "copysign": ((X, Y), {}),
+    "corrcoef": ((SQ,), {}),
+    "count_nonzero": ((Y,), {"axis": 1}),
+    "cov": ((SQ,), {}),
+    "cross": ((X, X[::-1]), {}),
+    "cumprod": ((X,), {"axis": 1}),
+    "cumsum": ((X,), {"axis": 0}),
+    "diag": ((SQ,), {"k": 1}),
+    "diagonal": ((SQ,), {}),
+    "diff": ((X,), {"axis": 0}),
+    "divmod": ((X, Y), {}),
+    "ediff1d": ((X,), {}),
+    "flip": ((X,), {"axis": 1}),
+    "fliplr": ((X,), {}),
+    "flipud": ((X,), {}),
+    "floor_divide": ((X, Y), {}),
+    "fmax": ((X, Y), {}),
+    "fmin": ((X, Y), {}),
+    "fmod": ((X, Y), {}),
+    "gcd": (I2, {}),
+    "gradient": ((X,), {"axis": 1}),
+    "heaviside": ((Y, X), {}),
+    "hypot": ((X, Y), {}),
+    "i0": ((X,), {}),
+    "isclose": ((X, Y), {}),
+    "iscomplex": ((X,), {}),
+    "isin": ((X, X), {}),
+    "isinf": ((Y,), {}),
+    "isreal": ((X,), {}),
+    "kron": ((X, X), {}),
+    "lcm": (I2, {}),
+    "lexsort": ((X,), {}),
+    "matvec": ((SQ, V3), {}),
+    "median": ((X,), {"axis": 1}),
+    "mod": ((X, Y), {}),
+    "modf": ((Y,), {}),
+    "nan_to_num": ((Y,), {}),
+    "nanargmax": ((Y,), {"axis": 0}),
+    "nanargmin": ((Y,), {"axis": 0}),
+    "nancumprod": ((Y,), {"axis": 1}),
+    "nancumsum": ((Y,), {"axis": 1}),
+    "nanmax": ((Y,), {"axis": 1}),
+    "nanmean": ((Y,), {}),
+    "nanmedian": ((Y,), {}),
+    "nanmin": ((Y,), {"axis": 0}),
+    "nanprod": ((Y,), {}),
+    "nanstd": ((Y,), {}),
+    "nansum": ((Y,), {"keepdims": True}),
+    "nanvar": ((Y,), {}),
+    "polyval": ((V3, X), {}),
+    "ptp": ((X,), {"axis": 1}),
+    "remainder": ((X, Y), {}),
+    "rint": ((X * 3,), {}),
+    "rot90": ((X,), {"k": 3}),
+    "round": ((X,), {"decimals": 2}),
+    "signbit": ((Y,), {}),
+    "sinc": ((Y,), {}),
+    "sort": ((Y,), {"axis": 0}),
+    "sort_complex": ((V3,), {}),
+    "std": ((X,), {"axis": 0}),
+    "trace": ((SQ,), {}),
+    "trapezoid": ((X,), {}),
+    "tril": ((SQ,), {"k": -1}),
+    "triu": ((SQ,), {}),
+    "trunc": ((Y * 3,), {}),
+    "unwrap": ((X * 9,), {}),
+    "var": ((X,), {"axis": 1}),
+    "vecmat": ((V3, SQ), {}),
+    "where": ((Y > 0, X, 0.0), {}),
+}
+
+# Bodies the engine still builds differently from JAX's (same jit names and values):
+# the full-text comparison is expected to fail for these until their bodies are ported.
+BODY_DIFFERS = {
+    "allclose", "angle", "argsort", "corrcoef", "cov", "cross", "nancumprod",
+    "nancumsum", "diagonal", "diff", "divmod", "ediff1d", "floor_divide", "gradient",
+    "hypot", "i0", "isclose", "isin", "lexsort", "matvec", "median", "nanmedian",
+    "nan_to_num", "nanmax", "nanmin", "nanmean", "nansum", "nanprod", "nanvar",
+    "nanstd", "polyval", "sinc", "sort_complex", "trace", "trapezoid", "triu",
+    "unwrap", "vecmat", "gcd", "lcm", "std", "diag", "nanargmax", "nanargmin",
+}  # fmt: skip
+
+
+def _jit_names(jaxpr):
+    return [e.params["name"] for e in jaxpr.jaxpr.eqns if e.primitive.name in ("jit", "pjit")]
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_jit_equation_names(name):
+    args, kw = CASES[name]
+    fe, fj = getattr(enp, name), getattr(jnp, name)
+    ours = engine.make_jaxpr(lambda *a: fe(*a, **kw))(*args)
+    theirs = jax.make_jaxpr(lambda *a: fj(*a, **kw))(*args)
+    assert _jit_names(ours) == _jit_names(theirs)
+    assert _jit_names(theirs), "JAX shows a jit equation here"
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param(n, marks=pytest.mark.xfail(reason="body not yet JAX's", strict=True))
+        if n in BODY_DIFFERS
+        else n
+        for n in sorted(CASES)
+    ],
+)
+def test_jaxpr_text_identical(name):
+    args, kw = CASES[name]
+    fe, fj = getattr(enp, name), getattr(jnp, name)
+    ours, theirs = jaxpr_text(lambda *a: fe(*a, **kw), lambda *a: fj(*a, **kw), *args)
+    assert ours == theirs
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_eager_values(name):
+    args, kw = CASES[name]
+    ours, theirs = getattr(enp, name)(*args, **kw), getattr(jnp, name)(*args, **kw)
+    assert_close(ours, theirs, rtol=2e-6, atol=1e-6)
+    for o, t in zip(engine.tree_util.tree_leaves(ours), jax.tree_util.tree_leaves(theirs)):
+        assert weak_type_of(o) == weak_type_of(t)
+
+
+def test_shared_sub_jaxprs_hoisted_as_jax():
+    """A sub-jaxpr used twice (two _where calls of one signature) or longer than ten
+    equations prints once, above the top level, as JAX's printer does."""
+
+    def f(jn):
+        return lambda a, b: (
+            jn.heaviside(a, b) + jn.var(a) + jn.where(a > 0, a, b) + jn.where(b > 0, b, a)
+        )
+
+    ours, theirs = jaxpr_text(f(enp), f(jnp), X, Y)
+    assert "let _where = " in theirs
+    assert ours == theirs
+
+
+@pytest.mark.parametrize(
+    "name, kw",
+    [("cumsum", "axis"), ("sort", "axis"), ("tril", "k"), ("round", "decimals")],
+)
+def test_static_argument_is_part_of_the_trace(name, kw):
+    """A static argument JAX's decorator names cannot be a tracer: JAX raises the same
+    class; and each value is its own program (axis=0 and axis=1 both right)."""
+    fe, fj = getattr(enp, name), getattr(jnp, name)
+    for value in (0, 1):
+        assert_close(fe(SQ, **{kw: value}), fj(SQ, **{kw: value}))
+    with pytest.raises(Exception) as theirs:
+        jax.jit(lambda v: fj(SQ, **{kw: v}))(1)
+    with pytest.raises(type(theirs.value)):
+        engine.jit(lambda v: fe(SQ, **{kw: v}))(1)
+
+
+def test_clip_weak_bounds_convert_inside_the_jit():
+    ours, theirs = jaxpr_text(lambda a: enp.clip(a, 0, 1), lambda a: jnp.clip(a, 0, 1), X)
+    assert "convert_element_type" in theirs
+    assert ours == theirs
+
+
+def test_var_ddof_is_a_traced_argument_as_jax():
+    ours, theirs = jaxpr_text(lambda a: enp.var(a, ddof=1), lambda a: jnp.var(a, ddof=1), X)
+    assert "name=_var" in theirs
+    assert ours == theirs
+
+
+def test_jit_wrapped_under_grad_and_vmap():
+    for name in ("clip", "cumsum", "var", "sort"):
+        fe, fj = getattr(enp, name), getattr(jnp, name)
+        args = (X, 0.2, 0.7) if name == "clip" else (X,)
+
+        def loss(f):
+            return lambda a: (f(a, *args[1:]) ** 2).sum()
+
+        assert_close(engine.grad(loss(fe))(X), jax.grad(loss(fj))(X), rtol=1e-5)
+        assert_close(
+            engine.vmap(fe)(SQ) if name != "clip" else engine.vmap(lambda r: fe(r, 0.2, 0.7))(SQ),
+            jax.vmap(fj)(SQ) if name != "clip" else jax.vmap(lambda r: fj(r, 0.2, 0.7))(SQ),
+        )
