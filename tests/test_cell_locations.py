@@ -61,12 +61,12 @@ def visible_text(page: str) -> str:
 
 @pytest.fixture(scope="module")
 def shell():
+    from IPython.core.interactiveshell import InteractiveShell
+
+    before = InteractiveShell.instance().compile
     ip = kernel_shell()
     yield ip
-    # later modules may use the shell as plain IPython again
-    from IPython.core.compilerop import CachingCompiler
-
-    ip.compile = CachingCompiler()
+    ip.compile = before  # later modules use the shell as plain IPython again
 
 
 def test_location_wording(shell):
