@@ -89,8 +89,14 @@ class Lowered:
         target = traced.device
         with lowering_for_mesh(target.mesh if type(target) is SpmdTarget else None):
             module, ctx, info = lowering.lower_jaxpr_with_info(
-                closed, traced.fun_name, runtime.platform_of(target), donated=self.donated
+                closed,
+                traced.fun_name,
+                runtime.platform_of(target),
+                donated=self.donated,
+                result_names=_result_names(traced.out_tree),
             )
+        if type(target) is not SpmdTarget:
+            lowering.mark_single_device(module)
         if type(target) is SpmdTarget:  # partitioned: the mesh and shardings, as Shardy's
             in_specs = [None] * len(consts) + [
                 None if u else s.spec for s, u in zip(target.in_shardings, target.unspecified)
@@ -143,6 +149,13 @@ class Lowered:
         if owner is not None:
             return owner.compile(self.traced._entry, compiler_options, dump_passes, dump_dir)
         return compile_lowered(self, compiler_options, dump_passes, dump_dir)
+
+
+def _result_names(out_tree: Any) -> list[str]:
+    """JAX's ``jax.result_info`` of each result: "result" and the leaf's key path."""
+    marks = [object() for _ in range(out_tree.num_leaves)]
+    tree = tree_util.tree_unflatten(out_tree, marks)
+    return ["result" + tree_util.keystr(p) for p, _ in tree_util.tree_flatten_with_path(tree)[0]]
 
 
 def compile_lowered(

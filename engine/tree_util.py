@@ -100,10 +100,10 @@ def _sorted_keys(d):
     try:
         return tuple(sorted(d))
     except TypeError as e:
-        raise ValueError(
-            f"pytree dict keys must be sortable, as JAX sorts them; sorting "
-            f"{_short(list(d))} failed: {e}"
-        ) from None
+        raise ValueError(  # JAX's sentence, then which keys
+            f"Comparator raised exception while sorting pytree dictionary keys. "
+            f"Keys {_short(list(d))} must be sortable, as JAX sorts them: {e}"
+        ) from e
 
 
 def _short(x, limit=120):

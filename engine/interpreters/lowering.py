@@ -332,7 +332,10 @@ def lower_jaxpr_with_info(
     ctx = runtime.make_mlir_context()
     with ctx, ir.Location.unknown():
         module = ir.Module.create()
-        module.operation.attributes["sym_name"] = ir.StringAttr.get(_symbol_name(f"jit_{name}"))
+        # JAX names the module after "jit(name)" with odd characters as "_", trailing ones cut
+        module.operation.attributes["sym_name"] = ir.StringAttr.get(
+            _symbol_name(f"jit_{name}").rstrip("_")
+        )
         mctx = ModuleContext(module, platform, name)
         attrs = None
         if donated:
@@ -351,6 +354,15 @@ def lower_jaxpr_with_info(
     if _listening:
         _announce(info)
     return module, ctx, info
+
+
+def mark_single_device(module) -> None:
+    """JAX's module attributes for a program on one device (a mesh's annotation sets its
+    own)."""
+    with module.context:
+        i32 = ir.IntegerType.get_signless(32)
+        module.operation.attributes["mhlo.num_partitions"] = ir.IntegerAttr.get(i32, 1)
+        module.operation.attributes["mhlo.num_replicas"] = ir.IntegerAttr.get(i32, 1)
 
 
 def module_to_text(module, debug_info=True):
