@@ -214,6 +214,9 @@ def _triangle(name, m, k, lower):
     m = as_array(as_operand(m))
     if ndim_of(m) < 2:
         raise ValueError(f"Argument to jax.numpy.{name} must be at least 2D")
+    if not lower:  # the upper triangle is what the lower one of k - 1 leaves out
+        mask = lax.broadcast_to_shape(_tri_mask(shape_of(m)[-2:], k - 1, True), shape_of(m))
+        return lax.select_n(mask, m, lax.full_like(m, 0))
     mask = lax.broadcast_to_shape(_tri_mask(shape_of(m)[-2:], k, lower), shape_of(m))
     return lax.select_n(mask, lax.full_like(m, 0), m)
 

@@ -560,7 +560,8 @@ def _nan_to(a, value):
     a = as_operand(a)
     if not dtypes.is_inexact(dtype_of(a)):
         return a
-    return where(lax.ne(a, a), value, a)
+    # the fill is a constant of a's dtype (not a weak scalar), as JAX's
+    return where(lax.ne(a, a), np.asarray(value, dtype_of(a)), a)
 
 
 @as_jax_jits("nansum", ("axis", "dtype", "keepdims"))
@@ -584,7 +585,7 @@ def _nan_extreme(name, reducer, a, axis, out, keepdims, initial, where):
     res = reducer(_nan_to(a, fill), axis, out, keepdims, initial, where)
     all_nan = all(lax.ne(a, a), axis=axis, keepdims=keepdims)
 
-    return where_fn(all_nan, weak_scalar(np.nan, dtype_of(res)), res)
+    return where_fn(all_nan, np.asarray(np.nan, dtype_of(res)), res)
 
 
 @as_jax_jits("nanmax", ("axis", "keepdims"))

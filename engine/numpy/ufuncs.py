@@ -846,7 +846,7 @@ def angle(z, deg=False):
     else:
         (re,) = promote_args_inexact("angle", z)
         re = lax.convert_element_type(re, dtype_of(re), False)
-        im = _strong(re, 0)
+        im = lax.full_like(re, 0)
     out = lax.atan2(im, re)
     return rad2deg(out) if deg else out
 
