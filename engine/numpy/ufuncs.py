@@ -293,7 +293,7 @@ def floor_divide(x1, x2, /):
 
 def _float_divmod(x1, x2):
     mod = lax.rem(x1, x2)
-    safe = _select(lax.eq(x2, _zero(x2)), x1, lax.sub(x1, mod))
+    safe = where(lax.eq(x2, _zero(x2)), x1, lax.sub(x1, mod))
     div = lax.div(safe, x2)
     ind = lax.bitwise_and(lax.ne(mod, _zero(mod)), lax.ne(lax.sign(x2), lax.sign(mod)))
     mod = _select(ind, lax.add(mod, x2), mod)
@@ -993,8 +993,8 @@ def sinc(x, /):
     (x,) = promote_args_inexact("sinc", x)
     is_zero = lax.eq(x, _zero(x))
     pi_x = lax.mul(_lax_const(x, np.pi), x)
-    safe = _select(is_zero, _lax_const(x, 1), pi_x)
-    return _select(is_zero, _sinc_maclaurin(0, pi_x), lax.div(lax.sin(safe), safe))
+    safe = where(is_zero, _lax_const(x, 1), pi_x)
+    return where(is_zero, _sinc_maclaurin(0, pi_x), lax.div(lax.sin(safe), safe))
 
 
 def _sinc_maclaurin_impl(k, x):
@@ -1010,5 +1010,6 @@ def _sinc_maclaurin_jvp(k, primals, tangents):
     return _sinc_maclaurin(k, x), lax.mul(_sinc_maclaurin(k + 1, x), t)
 
 
+_sinc_maclaurin_impl.__name__ = "_sinc_maclaurin"  # custom_jvp_call[name=...] as JAX's
 _sinc_maclaurin = custom_jvp(_sinc_maclaurin_impl, nondiff_argnums=(0,))
 _sinc_maclaurin.defjvp(_sinc_maclaurin_jvp)
