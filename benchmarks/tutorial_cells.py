@@ -29,6 +29,7 @@ import sys
 import tempfile
 import textwrap
 import types
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -194,12 +195,15 @@ def run(cells: list[Cell], backend: str, skip: set[int]) -> dict[int, Record]:
     root_handlers = logging.root.handlers[:]
     sys.modules.update(_stand_in_modules())
     records = {}
+    saved_show = warnings.showwarning
+    warnings.showwarning = _show_warning
     try:
         for cell in cells:
             if cell.index in skip:
                 continue
             records[cell.index] = _run_cell(cell, backend, ns)
     finally:
+        warnings.showwarning = saved_show
         logging.root.handlers[:] = root_handlers
         for k, v in saved.items():
             if v is None:
@@ -207,6 +211,19 @@ def run(cells: list[Cell], backend: str, skip: set[int]) -> dict[int, Record]:
             else:
                 sys.modules[k] = v
     return records
+
+
+_LIBRARY_FILE = re.compile(r"[/\\](?:site-packages[/\\]jax(?:lib)?|engine)[/\\]")
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    """Python's warning line, but a warning raised inside JAX or the engine is said to come
+    from "<library>" (which library file warns is not what a tutorial shows)."""
+    if _LIBRARY_FILE.search(str(filename)):
+        text = f"<library>: {category.__name__}: {message}\n"
+    else:
+        text = warnings.formatwarning(message, category, filename, lineno, line)
+    (file or sys.stderr).write(text)
 
 
 @functools.cache
@@ -268,7 +285,7 @@ def compare_text(ours: str, theirs: str) -> str:
     if ours == theirs:
         return "exact"
     a, b = _NUM.findall(ours), _NUM.findall(theirs)
-    squash = lambda s: re.sub(r"\s+", " ", _NUM.sub("#", s)).strip()  # noqa: E731
+    squash = lambda s: re.sub(r"\s+", "", _NUM.sub("#", s))  # noqa: E731 - numpy pads by width
     if len(a) == len(b) and squash(ours) == squash(theirs):
         fa, fb = [float(x) for x in a], [float(x) for x in b]
         if np.allclose(fa, fb, rtol=1e-4, atol=1e-6, equal_nan=True):

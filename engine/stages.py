@@ -9,11 +9,16 @@ arguments mean the same whichever way a program is compiled."""
 
 from __future__ import annotations
 
+import collections
+import math
 import os
 import shutil
 import tempfile
+import warnings
 import weakref
 from typing import Any
+
+import numpy as np
 
 from . import dispatch, runtime, tree_util
 from .array import Array
@@ -97,6 +102,7 @@ class Lowered:
             )
         if type(target) is not SpmdTarget:
             lowering.mark_single_device(module)
+            _warn_unusable_donations(closed.in_avals, self.donated, closed.out_avals)
         if type(target) is SpmdTarget:  # partitioned: the mesh and shardings, as Shardy's
             in_specs = [None] * len(consts) + [
                 None if u else s.spec for s, u in zip(target.in_shardings, target.unspecified)
@@ -149,6 +155,35 @@ class Lowered:
         if owner is not None:
             return owner.compile(self.traced._entry, compiler_options, dump_passes, dump_dir)
         return compile_lowered(self, compiler_options, dump_passes, dump_dir)
+
+
+def _warn_unusable_donations(in_avals, donated, out_avals) -> None:
+    """JAX's warning (once per lowering) for donated arguments no result can reuse: each
+    result takes the first donated argument of its shape and dtype, then the results left
+    take those left of their element count."""
+    key = lambda a: (tuple(a.shape), np.dtype(a.dtype))  # noqa: E731
+    free = collections.Counter(key(a) for a in out_avals)
+    left = []
+    for i in donated:
+        if free[key(in_avals[i])]:
+            free[key(in_avals[i])] -= 1
+        else:
+            left.append(key(in_avals[i]))
+    free_size = collections.Counter()
+    for (shape, _), n in free.items():
+        free_size[math.prod(shape)] += n
+    unusable = []
+    for shape, dtype in left:
+        if free_size[math.prod(shape)]:
+            free_size[math.prod(shape)] -= 1
+        else:
+            unusable.append(f"{dtype.name}[{','.join(map(str, shape))}]")
+    if unusable:
+        warnings.warn(
+            f"Some donated buffers were not usable: {', '.join(unusable)}.\n"
+            "See an explanation at https://docs.jax.dev/en/latest/faq.html#buffer-donation.",
+            stacklevel=2,
+        )
 
 
 def _result_names(out_tree: Any) -> list[str]:

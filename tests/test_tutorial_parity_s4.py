@@ -86,3 +86,59 @@ def test_doctest_page_reader_splits_prompts(tmp_path):
     assert [c.source for c in cells[1:]] == ["def g(v):\n  return v + 1", "g(2)", "w = 5"]
     assert "import jax" in cells[0].source  # the doctest run's imports
     assert [c.index for c in cells] == [0, 1, 2, 3]
+
+
+_DONATION_CASES = {
+    "reduced": (lambda a, b: a.sum(), (0,), (2, 3)),
+    "one_of_two_used": (lambda a, b: a - b, (0, 1), (2, 3)),
+    "other_shape": (lambda a, b: a + b, (1,), (1, 3)),
+    "same_size_other_dtype": (lambda a, b: (a * b).astype(np.int32), (0,), (2, 3)),
+    "all_used": (lambda a, b: (a * 2, b * 2, a + 1), (0, 1), (2, 3)),
+    "by_element_count": (lambda a, b: (a + b).reshape(3, 2), (0,), (2, 3)),
+}
+
+
+@pytest.mark.parametrize("case", sorted(_DONATION_CASES))
+def test_unusable_donation_warning_and_deletion_as_jax(jx, case):
+    import warnings
+
+    jax, _ = jx
+    f, donate, b_shape = _DONATION_CASES[case]
+
+    def run(mod):
+        a = mod.device_put(np.ones((2, 3), np.float32))
+        b = mod.device_put(np.ones(b_shape, np.float32))
+        with warnings.catch_warnings(record=True) as seen:
+            warnings.simplefilter("always")
+            mod.jit(f, donate_argnums=donate)(a, b)
+        messages = [str(w.message) for w in seen if "donated" in str(w.message)]
+        return messages, a.is_deleted(), b.is_deleted()
+
+    assert run(engine) == run(jax)
+
+
+def test_runner_compares_arrays_padded_to_other_widths_as_close():
+    sys.path.insert(0, str(BENCH))
+    from tutorial_cells import compare_text
+
+    ours = repr(np.array([1.2345671 + 2.5j, 3.0 - 1.25j], np.complex64))
+    theirs = repr(np.array([1.2345672 + 2.5j, 3.0 - 1.25j], np.complex64))
+    padded = theirs.replace("j,", "j ,")  # numpy pads each entry to the widest one
+    assert compare_text(ours, padded) == "close"
+    assert compare_text(ours, padded.replace("3.", "4.")) == "DIFFERS"
+
+
+def test_runner_names_a_library_warning_by_no_file(tmp_path):
+    sys.path.insert(0, str(BENCH))
+    from tutorial_cells import read_cells, run
+
+    page = tmp_path / "page.md"
+    page.write_text(
+        "```{code-cell}\nimport warnings\nimport numpy as np\n"
+        "x = jax.device_put(np.ones(4, np.float32))\n"
+        "jax.jit(lambda v: v.sum(), donate_argnums=0)(x);\n```\n"
+    )
+    cells = read_cells(page)
+    cells[0].source = "import jax\n" + cells[0].source
+    record = run(cells, "engine", set())[0]
+    assert "<library>: UserWarning: Some donated buffers were not usable" in record.text
