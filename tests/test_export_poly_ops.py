@@ -51,6 +51,11 @@ CASES = {
         "b, 4",
     ),
     "average": ("(jnp.average(x, axis=0), jnp.average(x, axis=0, returned=True))", "b, 4"),
+    "eye_median_percentile": (
+        "(jnp.eye(x.shape[0]) @ x, jnp.median(x, axis=0), jnp.percentile(x, 30.0, axis=0),"
+        " jnp.nanmedian(x, axis=0))",
+        "b, 4",
+    ),
     "reduce_window": (
         "(lax.reduce_window(x, 0.0, lax.add, (2, 1), (1, 1), 'VALID'),"
         " lax.reduce_window(x, -np.inf, lax.max, (3, 1), (1, 1), 'SAME'))",

@@ -287,8 +287,8 @@ def logspace(start, stop, num=50, endpoint=True, base=10.0, dtype=None, axis=0):
 def eye(N, M=None, k=0, dtype=None, *, device=None):
     """Ones on the ``k``-th diagonal: ``iota_row + k == iota_col``."""
     dtype = _user_dtype(dtype, "eye") or dtypes.default_float_dtype()
-    N = operator.index(N)
-    M = N if M is None else operator.index(M)
+    N = N if hasattr(N, "_is_symbolic_dim") else operator.index(N)  # symbolic: engine.export
+    M = N if M is None else (M if hasattr(M, "_is_symbolic_dim") else operator.index(M))
     if N < 0 or M < 0:
         raise ValueError(f"negative dimensions are not allowed, got {N} and {M}")
     k = operator.index(k)

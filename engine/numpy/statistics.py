@@ -3,6 +3,8 @@ ignoring forms), ``cov``/``corrcoef``, ``bincount``, ``unique``, ``interp``."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .. import dtypes, lax
@@ -118,14 +120,20 @@ def _quantile(name, a, q, axis, method, keepdims, nan_aware):
     kept = [i for i in range(nd) if i not in axes]
     a = moveaxis(a, axes, tuple(range(len(kept), nd))) if axes else a
     kept_shape = tuple(shape_of(a)[: len(kept)])
-    n = int(np.prod(shape_of(a)[len(kept) :], dtype=np.int64))
+    n = math.prod(shape_of(a)[len(kept) :])  # an int, or a symbolic size (engine.export)
     a = reshape(a, kept_shape + (n,))
     is_nan = lax.ne(a, a)
     a = lax.sort(a, dimension=len(kept_shape))  # NaNs sort last
     if nan_aware:
         count = sum_(lax.bitwise_not(is_nan), axis=-1, keepdims=True, dtype=dt)
     else:
-        count = lax.full(kept_shape + (1,), n, dt)
+        count = (
+            lax.full(kept_shape + (1,), n, dt)
+            if type(n) is int
+            else lax.broadcast_in_dim(
+                lax.convert_element_type(n.__jax_array__(), dt), kept_shape + (1,), ()
+            )
+        )
     q_shape = shape_of(q)
     qb = lax.broadcast_in_dim(
         q,
