@@ -883,12 +883,17 @@ class JitFunction:
             e = self._cache.call_entry(self.fun, opts, static, in_tree, avals, target, ctx)
             return e.compiled._run_partitioned(flat)
         e = self._cache.call_entry(self.fun, opts, static, in_tree, avals, device, ctx)
+        if config.jax_debug_key_reuse:  # engine/key_reuse.py: raises before running
+            from . import key_reuse
+
+            pending = key_reuse.check_jit_call(e.traced.jaxpr, flat)
         bufs = e.const_args + dispatch._buffers(flat, device)
         outs = dispatch.execute(e.compiled._exe, flat, bufs)
         committed = self._committed(flat)
-        result = tree_util.tree_unflatten(
-            e.out_tree, [Array(b, a, device, committed) for b, a in zip(outs, e.out_avals)]
-        )
+        outs = [Array(b, a, device, committed) for b, a in zip(outs, e.out_avals)]
+        if config.jax_debug_key_reuse:
+            key_reuse.after_jit_call(pending, outs)
+        result = tree_util.tree_unflatten(e.out_tree, outs)
         if config.jax_debug_nans or config.jax_debug_infs:
             from .debugging import check_jit_outputs
 
@@ -943,7 +948,10 @@ _general_flags = [False]
 
 def _update_general_flags(name=None, value=None):
     _general_flags[0] = bool(
-        config.jax_disable_jit or config.jax_debug_nans or config.jax_debug_infs
+        config.jax_disable_jit
+        or config.jax_debug_nans
+        or config.jax_debug_infs
+        or getattr(config, "jax_debug_key_reuse", False)  # defined by engine/key_reuse.py
     )
 
 

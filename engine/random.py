@@ -29,7 +29,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from . import core, dtypes, lax, tree_util
+from . import core, dtypes, key_reuse, lax, tree_util
 from .config import config
 from .jit import jit
 from .lax.random_bits import iota_2x32_shape, threefry2x32
@@ -49,6 +49,10 @@ __all__ = [
     "randint",
     "truncated_normal",
 ]
+
+# jax_debug_key_reuse (engine/key_reuse.py): one folded flag read per random call
+_checking = key_reuse.checking
+_NOT_CONSUMING = frozenset({"key_data", "key_impl", "fold_in"})
 
 _UINT_BY_BITS = {8: dtypes.uint8, 16: dtypes.uint16, 32: dtypes.uint32, 64: dtypes.uint64}
 
@@ -104,6 +108,8 @@ class PRNGKeyArray:
             idx = (idx,)
         if any(i is Ellipsis for i in idx):
             idx = idx + (slice(None),)  # keep the trailing key-data axis whole
+        if _checking[0]:
+            key_reuse.index_key(self._data, idx, self.shape)
         return PRNGKeyArray(self._data[idx])
 
     def reshape(self, *shape):
@@ -113,7 +119,10 @@ class PRNGKeyArray:
         if -1 in shape:
             known = math.prod(d for d in shape if d != -1)
             shape = tuple(self.size // max(known, 1) if d == -1 else d for d in shape)
-        return PRNGKeyArray(lax.reshape(self._data, shape + (2,)))
+        out = PRNGKeyArray(lax.reshape(self._data, shape + (2,)))
+        if _checking[0]:
+            key_reuse.forward(out._data, self._data)
+        return out
 
     def __eq__(self, other):
         if not isinstance(other, PRNGKeyArray):
@@ -183,6 +192,8 @@ def _key_data_of(name, key, allow_batched=False):
             f"{name} accepts a single key, but was given a key array of shape "
             f"{shown} != (). Use jax.vmap for batching."
         )
+    if _checking[0] and typed and name not in _NOT_CONSUMING:
+        key_reuse.consume(data)
     return data, typed
 
 
@@ -278,6 +289,8 @@ def wrap_key_data(key_bits_array, *, impl=None, dtype=None):
     if not core.valid_array_value(data):
         data = np.asarray(data)
     _check_key_data(data)
+    if _checking[0]:  # a new key, whatever the data's key was
+        data = key_reuse.fresh_copy(data)
     return PRNGKeyArray(data)
 
 
@@ -390,7 +403,7 @@ _bits_jit = jit(_random_bits, static_argnums=(1, 2))
 
 
 def _float_dtype(name, dtype, kinds=("float",)):
-    dtype = dtypes.canonicalize_user_dtype(float if dtype is None else dtype, name)
+    dtype = dtypes.canonicalize_user_dtype(float if dtype is None else dtype)  # JAX names none
     ok = dtypes.is_float(dtype) or ("complex" in kinds and dtypes.is_complex(dtype))
     if not ok:
         what = "a float or complex" if "complex" in kinds else "a float"
@@ -635,5 +648,7 @@ from .random_distributions import *  # noqa: E402,F401,F403
 from .random_distributions import __all__ as _dist_all  # noqa: E402
 from .random_gamma import *  # noqa: E402,F401,F403
 from .random_gamma import __all__ as _gamma_all  # noqa: E402
+
+key_reuse._on_config()  # JAX_DEBUG_KEY_REUSE=1 in the environment
 
 __all__ += ["key_dtype"] + _choice_all + _gamma_all + _dist_all + _discrete_all

@@ -308,5 +308,10 @@ def geometric(key, p, shape=None, dtype=None):
 
 
 def clone(key):
-    """The same key (JAX's key-reuse checker treats a clone as a fresh key)."""
+    """The same keys, unconsumed as far as ``jax_debug_key_reuse`` is concerned."""
+    from .key_reuse import checking, fresh_copy
+    from .random import PRNGKeyArray
+
+    if checking[0] and isinstance(key, PRNGKeyArray):
+        return PRNGKeyArray(fresh_copy(key._data))
     return key
