@@ -103,6 +103,7 @@ from .environment import (  # noqa: F401,E402
     process_indices,
 )
 from .jit import all_jitted, jit  # noqa: F401
+from .key_reuse import debug_key_reuse  # noqa: F401,E402
 from .pmap import pmap  # noqa: F401,E402
 from .shard_map import shard_map, smap  # noqa: F401,E402
 from .sharding import NamedSharding, P, make_mesh, reshard, set_mesh  # noqa: F401,E402

@@ -30,7 +30,7 @@ class UnexpectedTracerError(JAXTypeError):
 
 
 class KeyReuseError(JAXTypeError):
-    """JAX's class; the engine has no jax_debug_key_reuse checker that raises it yet."""
+    """A typed PRNG key used twice under ``jax_debug_key_reuse`` (engine/key_reuse.py)."""
 
 
 class JAXIndexError(IndexError):
