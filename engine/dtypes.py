@@ -7,6 +7,7 @@ than NumPy's value-based tables.  The x64 flag is read from ``config`` on
 every call: with it off, 64-bit types are squeezed to 32 bits.
 """
 
+import sys
 import warnings
 
 import ml_dtypes
@@ -185,9 +186,20 @@ def canonicalize_user_dtype(dtype, fun_name=None):
             "environment variable. See https://github.com/jax-ml/jax#current-gotchas "
             "for more.",
             UserWarning,
-            stacklevel=3,
+            stacklevel=_user_stacklevel(),
         )
     return canonical
+
+
+def _user_stacklevel() -> int:
+    """``warnings.warn``'s stacklevel, in the function calling this, that names the first
+    frame outside the engine: the user's line, wherever the engine's call chain starts."""
+    from .source_info import is_internal
+
+    f, level = sys._getframe(1), 1
+    while f.f_back is not None and is_internal(f.f_code.co_filename):
+        f, level = f.f_back, level + 1
+    return level
 
 
 check_user_dtype = canonicalize_user_dtype

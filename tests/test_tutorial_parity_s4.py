@@ -142,3 +142,21 @@ def test_runner_names_a_library_warning_by_no_file(tmp_path):
     cells[0].source = "import jax\n" + cells[0].source
     record = run(cells, "engine", set())[0]
     assert "<library>: UserWarning: Some donated buffers were not usable" in record.text
+
+
+@pytest.mark.parametrize("sampler", ["uniform", "normal", "exponential", "gamma", "beta"])
+def test_random_x64_dtype_warning_names_the_callers_line_as_jax(jx, sampler):
+    import warnings
+
+    jax, _ = jx
+
+    def warned(mod):
+        fn = getattr(mod.random, sampler)
+        extra = {"gamma": (2.0,), "beta": (2.0, 3.0)}.get(sampler, ())
+        with warnings.catch_warnings(record=True) as seen:
+            warnings.simplefilter("always")
+            fn(mod.random.key(1), *extra, (2,), dtype=np.float64)
+        return [(str(w.message), w.category, w.filename) for w in seen]
+
+    ours, theirs = warned(engine), warned(jax)
+    assert ours == theirs and len(ours) == 1 and ours[0][2] == __file__
