@@ -73,9 +73,21 @@ def _strip_options(lines: list[str]) -> str:
     return "\n".join(lines)
 
 
+_NEEDS_RICH = (
+    "JAX's visualize_array_sharding needs the rich package (not in .venv): JAX raises "
+    "ValueError; with rich on --jax-path the cell equals JAX's"
+)
+
 # Why a cell is known to differ, by file:line of its code-cell fence at tag jax-v0.10.2
 # (docs/parallel.md, docs/notebooks/shard_map.md; sharded-computation.md at d3f9ee6^).
 NOTES: dict[str, str] = {
+    "parallel.md:92": _NEEDS_RICH,
+    "parallel.md:207": _NEEDS_RICH,
+    "parallel.md:229": _NEEDS_RICH,
+    "parallel.md:235": _NEEDS_RICH,
+    "parallel.md:254": _NEEDS_RICH,
+    "shard_map.md:104": _NEEDS_RICH,
+    "shard_map.md:136": _NEEDS_RICH,
     "shard_map.md:454": (
         "JAX's message names its internal wrapper '_rem_singleton' (its eager shard_map "
         "moves results through one) as the function; the engine names the user's "
