@@ -123,7 +123,7 @@ from .version import __version__  # noqa: F401,E402
 
 # Submodules JAX's top level also exposes, imported on first use (they cost import time
 # and most programs never touch them).
-_LAZY_SUBMODULES = frozenset({"profiler"})
+_LAZY_SUBMODULES = frozenset({"extend", "profiler"})
 
 
 def __getattr__(name: str):

@@ -160,3 +160,74 @@ def test_random_x64_dtype_warning_names_the_callers_line_as_jax(jx, sampler):
 
     ours, theirs = warned(engine), warned(jax)
     assert ours == theirs and len(ours) == 1 and ours[0][2] == __file__
+
+
+def _eval_by_hand(jax_mod, core_mod, safe_map, closed, *args):
+    """A jaxpr interpreter written against jax.extend.core, as user code writes one."""
+    env = {}
+
+    def read(v):
+        return v.val if type(v) is core_mod.Literal else env[v]
+
+    def write(v, x):
+        env[v] = x
+
+    jaxpr = closed.jaxpr
+    safe_map(write, jaxpr.constvars, closed.consts)
+    safe_map(write, jaxpr.invars, args)
+    for eqn in jaxpr.eqns:
+        outs = eqn.primitive.bind(*safe_map(read, eqn.invars), **eqn.params)
+        safe_map(write, eqn.outvars, outs if eqn.primitive.multiple_results else [outs])
+    return safe_map(read, jaxpr.outvars)
+
+
+def test_extend_core_interpreter_walks_a_jaxpr_as_in_jax(jx):
+    jax, jnp = jx
+    from jax._src.util import safe_map as j_safe_map
+    from jax.extend import core as j_core
+
+    from engine._src.util import safe_map as e_safe_map
+    from engine.extend import core as e_core
+
+    def f(w, v):
+        return jnp.tanh(w @ v) * 2.0 + 1, jnp.sum(v)
+
+    def f_engine(w, v):
+        return engine.numpy.tanh(w @ v) * 2.0 + 1, engine.numpy.sum(v)
+
+    w, v = np.linspace(-1, 1, 12, dtype=np.float32).reshape(3, 4), np.arange(4.0, dtype="f4")
+    ours = _eval_by_hand(engine, e_core, e_safe_map, engine.make_jaxpr(f_engine)(w, v), w, v)
+    theirs = _eval_by_hand(jax, j_core, j_safe_map, jax.make_jaxpr(f)(w, v), w, v)
+    for a, b in zip(ours, theirs, strict=True):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-6)
+        assert np.asarray(a).dtype == np.asarray(b).dtype
+
+
+def test_extend_primitives_by_jax_name(jx):
+    from jax.extend.core import primitives as j_prims
+
+    from engine.extend.core import primitives as e_prims
+
+    for name in ("exp_p", "dot_general_p", "name_p", "log_p"):
+        assert getattr(e_prims, name).name == getattr(j_prims, name).name
+    with pytest.raises(NotImplementedError, match="no such primitive"):
+        getattr(e_prims, "not_a_primitive_p")
+    with pytest.raises(NotImplementedError, match="gensym"):
+        getattr(engine.extend.core, "gensym")
+
+
+@pytest.mark.parametrize("args", [([1, 2], [1]), ([1], [1, 2]), ([1, 2], [3, 4], [5])])
+def test_safe_map_and_zip_length_errors_as_jax(jx, args):
+    from jax._src import util as j_util
+
+    from engine._src import util as e_util
+
+    for name, call in (("safe_map", lambda m: m.safe_map(max, *args)), ("safe_zip", None)):
+        fn = call or (lambda m: m.safe_zip(*args))
+        with pytest.raises(ValueError) as theirs:
+            fn(j_util)
+        with pytest.raises(ValueError) as ours:
+            fn(e_util)
+        assert str(ours.value) == str(theirs.value), name
+    assert e_util.safe_map(max, [1, 5], [4, 2]) == j_util.safe_map(max, [1, 5], [4, 2])
+    assert e_util.safe_zip("ab", (1, 2)) == j_util.safe_zip("ab", (1, 2))
