@@ -211,9 +211,9 @@ def test_extend_primitives_by_jax_name(jx):
     for name in ("exp_p", "dot_general_p", "name_p", "log_p"):
         assert getattr(e_prims, name).name == getattr(j_prims, name).name
     with pytest.raises(NotImplementedError, match="no such primitive"):
-        getattr(e_prims, "not_a_primitive_p")
+        _ = e_prims.not_a_primitive_p
     with pytest.raises(NotImplementedError, match="gensym"):
-        getattr(engine.extend.core, "gensym")
+        _ = engine.extend.core.gensym
 
 
 @pytest.mark.parametrize("args", [([1, 2], [1]), ([1], [1, 2]), ([1, 2], [3, 4], [5])])
