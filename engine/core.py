@@ -358,6 +358,13 @@ class DropVar(Var):
     __slots__ = ()
 
 
+class UnreadVar(DropVar):
+    """An output nobody read when it was traced: JAX's printer writes ``_`` for it only
+    in the top-level jaxpr; in a nested one it has a name."""
+
+    __slots__ = ()
+
+
 class Literal:
     """A constant operand written in the jaxpr's text (a scalar)."""
 

@@ -20,9 +20,17 @@ class _Names:
         self.names = {}
         self.count = 0
         self.shared = {}  # jaxpr -> its name, for jaxprs printed once above the top level
+        self.top_level = None  # the top-level jaxpr's equation outputs, when known
+
+    def dropped(self, v):
+        """Whether ``v`` prints as ``_``: a dropped output, or an unread one of the
+        top-level jaxpr (JAX names unread outputs of nested jaxprs)."""
+        if not isinstance(v, core.DropVar):
+            return False
+        return type(v) is not core.UnreadVar or self.top_level is None or v in self.top_level
 
     def __call__(self, v):
-        if isinstance(v, core.DropVar):
+        if self.dropped(v):
             return "_"
         name = self.names.get(v)
         if name is None:
@@ -142,7 +150,7 @@ def _alias_subjaxpr(eqn, names):
         if (
             type(inner) is core.Var
             and inner not in names.names
-            and not isinstance(outer, core.DropVar)
+            and not names.dropped(outer)
         ):
             names.names[inner] = names(outer)
 
@@ -194,6 +202,7 @@ def pp_jaxpr(jaxpr, names=None, indent=0, prefix=0):
     if names is None:
         names = _Names()
         names.shared = _shared_jaxprs(jaxpr)
+        names.top_level = {v for e in jaxpr.eqns for v in e.outvars}
         if names.shared:
             lets = []
             for sub, name in names.shared.items():

@@ -14,6 +14,12 @@ from ..core import ClosedJaxpr, Jaxpr, JaxprEqn, Literal, Tracer, Var
 from ..events import active as _listening
 
 
+# primitive -> rule(args, params): the value an equation on host constants (NumPy values,
+# Python scalars) has, or None to record the equation; as JAX's const_fold_rules, so
+# such an equation never appears in a jaxpr
+const_fold_rules: dict[core.Primitive, Callable[[Sequence[Any], dict], Any]] = {}
+
+
 class JaxprTracer(Tracer):
     __slots__ = ("_aval", "var")
 
@@ -73,6 +79,11 @@ class JaxprTrace(core.Trace):
     def process_primitive(
         self, primitive: core.Primitive, args: Sequence[Any], params: dict
     ) -> Any:
+        fold = const_fold_rules.get(primitive)
+        if fold is not None:
+            folded = fold(args, params)
+            if folded is not None:
+                return folded
         atoms = [self.to_atom(x) for x in args]
         out_avals = primitive.abstract_eval(*[a.aval for a in atoms], **params)
         src = core.current_source_info()
@@ -125,7 +136,7 @@ def _drop_unused(eqns, outvars):
         used.update(v for v in e.invars if type(v) is Var)
     for e in eqns:
         if any(v not in used for v in e.outvars):
-            e.outvars = [v if v in used else core.DropVar(v.aval) for v in e.outvars]
+            e.outvars = [v if v in used else core.UnreadVar(v.aval) for v in e.outvars]
     return eqns
 
 
