@@ -210,7 +210,7 @@ def test_initializers():
 
 
 def test_errors():
-    with pytest.raises(TypeError, match="requires ndarray or scalar arguments, got list"):
+    with pytest.raises(TypeError, match="requires ndarray or scalar arguments, got <class 'list'>"):
         enn.relu([1.0, -1.0])
     with pytest.raises(TypeError):
         enn.softmax([1.0, 2.0])

@@ -26,15 +26,7 @@ def is_array_like(x):
 def check_arraylike(fun_name, *args):
     for i, a in enumerate(args):
         if not is_array_like(a):
-            if isinstance(a, (list, tuple)):
-                raise TypeError(
-                    f"{fun_name} requires ndarray or scalar arguments, got "
-                    f"{type(a).__name__} at position {i}."
-                )
-            raise TypeError(
-                f"{fun_name} requires ndarray or scalar arguments, got "
-                f"{type(a).__name__} at position {i}."
-            )
+            _raise_not_arraylike(fun_name, a, i)
 
 
 def aval(x):
@@ -304,8 +296,7 @@ def ensure_array(fun_name, x, pos=0):
 
 def _raise_not_arraylike(fun_name, x, pos):
     raise TypeError(
-        f"{fun_name} requires ndarray or scalar arguments, got "
-        f"{type(x).__name__} at position {pos}."
+        f"{fun_name} requires ndarray or scalar arguments, got {type(x)} at position {pos}."
     )
 
 
