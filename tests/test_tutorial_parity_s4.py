@@ -231,3 +231,15 @@ def test_safe_map_and_zip_length_errors_as_jax(jx, args):
         assert str(ours.value) == str(theirs.value), name
     assert e_util.safe_map(max, [1, 5], [4, 2]) == j_util.safe_map(max, [1, 5], [4, 2])
     assert e_util.safe_zip("ab", (1, 2)) == j_util.safe_zip("ab", (1, 2))
+
+
+@pytest.mark.parametrize(
+    "name, args", [("sum", ([1, 2],)), ("add", (1.0, None)), ("mean", ((1,),))]
+)
+def test_non_array_argument_error_names_the_type_as_jax(jx, name, args):
+    _, jnp = jx
+    with pytest.raises(TypeError) as theirs:
+        getattr(jnp, name)(*args)
+    with pytest.raises(TypeError) as ours:
+        getattr(engine.numpy, name)(*args)
+    assert str(ours.value) == str(theirs.value)
