@@ -158,9 +158,12 @@ def diff(a, n=1, axis=-1, prepend=None, append=None):
     if len(parts) > 1:
         a = concatenate(parts, ax)
     for _ in range(n):
-        size = shape_of(a)[ax]
-        hi = lax.slice_in_dim(a, 1, size, axis=ax)
-        lo = lax.slice_in_dim(a, 0, size - 1, axis=ax)
+        shape = list(shape_of(a))
+        starts, his, los = [0] * len(shape), list(shape), list(shape)
+        starts[ax], los[ax] = 1, shape[ax] - 1
+        # basic slices (strides=None), as JAX's a[1:] - a[:-1]
+        hi = lax.slice(a, starts, his)
+        lo = lax.slice(a, [0] * len(shape), los)
         a = lax.ne(hi, lo) if dtype_of(a) == np.bool_ else lax.sub(hi, lo)
     return a
 

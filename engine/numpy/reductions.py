@@ -490,13 +490,15 @@ def argmin(a, axis=None, out=None, keepdims=None):
 # ---------------------------------------------------------------------------- cumulative
 
 
-def _cumulative(name, lax_fn, a, axis, dtype, reverse=False):
+def _cumulative(name, lax_fn, a, axis, dtype, reverse=False, nan_fill=None):
     check_arraylike(name, a)
     a = _strong(as_operand(a))
     if axis is None:
         a = lax.reshape(a, (int(np.prod(shape_of(a), dtype=np.int64)),))
         axis = 0
     ax = canonicalize_axis(axis, len(shape_of(a)))
+    if nan_fill is not None:  # nancumsum/nancumprod: after the flattening, as JAX's
+        a = where(lax.ne(a, a), np.asarray(nan_fill, dtype_of(a)), a)
     in_dtype = dtype_of(a)
     if dtype is not None:
         target = dtypes.canonicalize_user_dtype(dtype, name)
@@ -649,12 +651,14 @@ def nanargmin(a, axis=None, out=None, keepdims=None):
 
 @as_jax_jits("nancumsum", ("axis", "dtype"))
 def nancumsum(a, axis=None, dtype=None, out=None):
-    return cumsum(_nan_to(a, 0), axis, dtype, out)
+    _no_out(out, "nancumsum")
+    return _cumulative("nancumsum", lax.cumsum, a, axis, dtype, nan_fill=0)
 
 
 @as_jax_jits("nancumprod", ("axis", "dtype"))
 def nancumprod(a, axis=None, dtype=None, out=None):
-    return cumprod(_nan_to(a, 1), axis, dtype, out)
+    _no_out(out, "nancumprod")
+    return _cumulative("nancumprod", lax.cumprod, a, axis, dtype, nan_fill=1)
 
 
 # ---------------------------------------------------------------------------- others
