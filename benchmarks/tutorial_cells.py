@@ -22,6 +22,7 @@ import ast
 import builtins
 import contextlib
 import functools
+import importlib
 import io
 import logging
 import random
@@ -196,7 +197,10 @@ def run(cells: list[Cell], backend: str, skip: set[int]) -> dict[int, Record]:
     root_handlers = logging.root.handlers[:]
     sys.modules.update(_stand_in_modules())
     records = {}
-    np.random.seed(0)  # unseeded np.random draws in a tutorial: the same for both runs
+    # unseeded np.random draws in a tutorial: the same for both runs (importing JAX draws
+    # from numpy's global generator, so the backend is imported first)
+    importlib.import_module("engine.numpy" if backend == "engine" else "jax.numpy")
+    np.random.seed(0)
     random.seed(0)
     saved_show = warnings.showwarning
     warnings.showwarning = _show_warning
