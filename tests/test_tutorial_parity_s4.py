@@ -243,3 +243,17 @@ def test_non_array_argument_error_names_the_type_as_jax(jx, name, args):
     with pytest.raises(TypeError) as ours:
         getattr(engine.numpy, name)(*args)
     assert str(ours.value) == str(theirs.value)
+
+
+def test_runner_gives_both_runs_the_same_unseeded_numpy_draws(tmp_path, jx):
+    sys.path.insert(0, str(BENCH))
+    from tutorial_cells import compare_text, read_cells, run
+
+    page = tmp_path / "page.md"
+    page.write_text(
+        "```{code-cell}\nimport numpy as np\nimport jax.numpy as jnp\n"
+        "jnp.asarray(np.random.randn(3), dtype=jnp.float32)\n```\n"
+    )
+    cells = read_cells(page)
+    ours, theirs = run(cells, "engine", set())[0], run(cells, "jax", set())[0]
+    assert "Array([" in ours.text and compare_text(ours.text, theirs.text) == "exact"
