@@ -101,6 +101,11 @@ CASES = {
     "var": ((X,), {"axis": 1}),
     "vecmat": ((V3, SQ), {}),
     "where": ((Y > 0, X, 0.0), {}),
+    # an array argument: its rows go through vmap of one atleast_*d jit, as in JAX
+    "column_stack": ((X,), {}),
+    "dstack": ((X,), {}),
+    "hstack": ((X,), {}),
+    "vstack": ((X,), {}),
 }
 
 # Bodies the engine still builds differently from JAX's (same jit names and values):
@@ -112,6 +117,8 @@ BODY_DIFFERS = {
     "nan_to_num", "nanmean", "nanvar",
     "nanstd", "polyval", "sort_complex", "trace", "trapezoid",
     "unwrap", "vecmat", "gcd", "lcm", "std", "diag", "nanargmax", "nanargmin",
+    # JAX's batched broadcast_in_dim prints broadcast_dimensions=(0, np.int64(2))
+    "column_stack", "dstack", "vstack",
 }  # fmt: skip
 
 

@@ -284,20 +284,56 @@ def _as_list(name, tup):
     return [as_operand(a) for a in tup]
 
 
+def _is_array(tup):
+    return isinstance(tup, (np.ndarray, core.Tracer)) or hasattr(tup, "_buf")
+
+
+def _rows_through(fn, tup):
+    """``fn`` mapped over an array's rows with vmap (one jit equation, as JAX's
+    stacking functions do for an array argument)."""
+    from ..api import vmap
+
+    return vmap(fn)(as_operand(tup))
+
+
+def _concatenate_rows(arr, axis, dtype=None):
+    """Concatenate the rows of one array along ``axis`` (one reshape, as JAX's)."""
+    arr = as_array(arr, dtype=dtype) if dtype is not None else as_operand(arr)
+    shape = shape_of(arr)
+    if len(shape) == 0 or shape[0] == 0:
+        raise ValueError("Need at least one array to concatenate.")
+    if len(shape) == 1:
+        raise ValueError("Zero-dimensional arrays cannot be concatenated.")
+    ax = canonicalize_axis(axis, len(shape) - 1)
+    new = shape[1 : ax + 1] + (shape[0] * shape[ax + 1],) + shape[ax + 2 :]
+    return lax.reshape(arr, new, [*range(1, ax + 1), 0, *range(ax + 1, len(shape))])
+
+
 def hstack(tup, dtype=None):
+    if _is_array(tup):
+        arrs = _rows_through(atleast_1d, tup)
+        return _concatenate_rows(arrs, 0 if ndim_of(arrs) == 2 else 1, dtype)
     arrs = [atleast_1d(a) for a in _as_list("hstack", tup)]
     return concatenate(arrs, 0 if ndim_of(arrs[0]) == 1 else 1, dtype=dtype)
 
 
 def vstack(tup, dtype=None):
+    if _is_array(tup):
+        return _concatenate_rows(_rows_through(atleast_2d, tup), 0, dtype)
     return concatenate([atleast_2d(a) for a in _as_list("vstack", tup)], 0, dtype=dtype)
 
 
 def dstack(tup, dtype=None):
+    if _is_array(tup):
+        return _concatenate_rows(_rows_through(atleast_3d, tup), 2, dtype)
     return concatenate([atleast_3d(a) for a in _as_list("dstack", tup)], 2, dtype=dtype)
 
 
 def column_stack(tup):
+    if _is_array(tup):
+        if ndim_of(tup) >= 3:
+            return _concatenate_rows(tup, 1)
+        return _concatenate_rows(_rows_through(lambda r: atleast_2d(r).T, tup), 1)
     arrs = []
     for a in _as_list("column_stack", tup):
         if ndim_of(a) < 2:
