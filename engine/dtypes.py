@@ -208,8 +208,8 @@ check_user_dtype = canonicalize_user_dtype
 def _check_valid(dt, value):
     if dt not in _VALID_DTYPES:
         raise TypeError(
-            f"Value {value!r} with dtype {dt} is not a valid JAX array type. "
-            "Only arrays of numeric types are supported."
+            f"Value '{value}' with dtype {dt} is not a valid JAX array type. "
+            "Only arrays of numeric types are supported by JAX."
         )
     return dt
 

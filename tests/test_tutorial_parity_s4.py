@@ -257,3 +257,20 @@ def test_runner_gives_both_runs_the_same_unseeded_numpy_draws(tmp_path, jx):
     cells = read_cells(page)
     ours, theirs = run(cells, "engine", set())[0], run(cells, "jax", set())[0]
     assert "Array([" in ours.text and compare_text(ours.text, theirs.text) == "exact"
+
+
+class _Opaque:
+    def __repr__(self):
+        return "<opaque>"
+
+
+@pytest.mark.parametrize(
+    "value", [_Opaque(), [1.0, _Opaque()], "text", {"k": 1}], ids=["obj", "list", "str", "dict"]
+)
+def test_asarray_of_a_non_numeric_value_errors_as_jax(jx, value):
+    _, jnp = jx
+    with pytest.raises(TypeError) as theirs:
+        jnp.asarray(value)
+    with pytest.raises(TypeError) as ours:
+        engine.numpy.asarray(value)
+    assert str(ours.value) == str(theirs.value)

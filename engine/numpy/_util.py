@@ -399,8 +399,13 @@ def array(object, dtype=None, copy=True, order="K", ndmin=0):
                 "Only arrays of numeric types are supported by JAX."
             )
         val = np.asarray(object)
-        if val.dtype == _object_dtype and not isinstance(object, np.ndarray):
-            raise TypeError("JAX only supports number and bool dtypes, got dtype object in array")
+        if not isinstance(object, np.ndarray) and (
+            val.dtype == _object_dtype or errors.is_invalid_numpy_dtype(val.dtype)
+        ):  # JAX's words for a value that is not an array (a string, a class instance)
+            raise TypeError(
+                f"Value '{object}' with dtype {val.dtype} is not a valid JAX array type. "
+                "Only arrays of numeric types are supported by JAX."
+            )
         if errors.is_invalid_numpy_dtype(val.dtype):
             raise TypeError(errors.invalid_dtype_message(val.dtype, "jnp.array", "a JAX value"))
         target = dtype if dtype is not None else dtypes.canonicalize_dtype(val.dtype)
