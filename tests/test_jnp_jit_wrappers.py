@@ -106,6 +106,8 @@ CASES = {
     "dstack": ((X,), {}),
     "hstack": ((X,), {}),
     "vstack": ((X,), {}),
+    "logspace": ((0.0, 2.0), {"num": 5}),
+    "geomspace": ((1.0, 100.0), {"num": 5}),
 }
 
 # Bodies the engine still builds differently from JAX's (same jit names and values):
@@ -118,7 +120,7 @@ BODY_DIFFERS = {
     "nanstd", "polyval", "sort_complex", "trace", "trapezoid",
     "unwrap", "vecmat", "gcd", "lcm", "std", "diag", "nanargmax", "nanargmin",
     # JAX's batched broadcast_in_dim prints broadcast_dimensions=(0, np.int64(2))
-    "column_stack", "dstack", "vstack",
+    "column_stack", "dstack", "vstack", "logspace", "geomspace",
 }  # fmt: skip
 
 

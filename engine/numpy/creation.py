@@ -10,6 +10,7 @@ import numpy as np
 
 from .. import core, dtypes, lax
 from ..array import Array
+from ._jitted import as_jax_jits
 from ._util import (
     _user_dtype,
     array,
@@ -276,7 +277,13 @@ def _skip(ndim, axis):
 
 
 def logspace(start, stop, num=50, endpoint=True, base=10.0, dtype=None, axis=0):
+    """Numbers spaced evenly on a log scale: ``base ** linspace(start, stop)``."""
+    num, axis = operator.index(num), operator.index(axis)
+    return _logspace(start, stop, num, endpoint, base, dtype, axis)
 
+
+@as_jax_jits("_logspace", ("num", "endpoint", "dtype", "axis"))
+def _logspace(start, stop, num, endpoint, base, dtype, axis):
     dtype = _user_dtype(dtype, "logspace")
     comp = dtypes.result_type(start, stop, dtypes.default_float_dtype())
     lin = linspace(start, stop, num, endpoint=endpoint, dtype=comp, axis=axis)

@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+import operator
+
 import numpy as np
 
 from .. import dtypes
@@ -308,6 +310,12 @@ def unwrap(p, discont=None, axis=-1, period=2 * np.pi):
 
 def geomspace(start, stop, num=50, endpoint=True, dtype=None, axis=0):
     """Numbers spaced evenly on a log scale, from ``start`` to ``stop``."""
+    num, axis = operator.index(num), operator.index(axis)
+    return _geomspace(start, stop, num, endpoint, dtype, axis)
+
+
+@as_jax_jits("_geomspace", ("num", "endpoint", "dtype", "axis"))
+def _geomspace(start, stop, num, endpoint, dtype, axis):
     jnp = _jnp()
     from ._util import promote_dtypes_inexact
 
