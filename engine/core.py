@@ -154,7 +154,7 @@ class ShapedArray:
         w = ", weak_type=True" if self.weak_type else ""
         if self.sharding is not None:
             return f"ShapedArray({self.str_long().lstrip('~')}{w})"
-        return f"ShapedArray({self.dtype.name}{list(self.shape)}{vma_suffix(self.vma)}{w})"
+        return f"ShapedArray({self.dtype.name}[{self._dims_text()}]{vma_suffix(self.vma)}{w})"
 
     __str__ = str_short
 
