@@ -218,3 +218,12 @@ def test_jit_wrapped_under_grad_and_vmap():
             engine.vmap(fe)(SQ) if name != "clip" else engine.vmap(lambda r: fe(r, 0.2, 0.7))(SQ),
             jax.vmap(fj)(SQ) if name != "clip" else jax.vmap(lambda r: fj(r, 0.2, 0.7))(SQ),
         )
+
+
+@pytest.mark.parametrize("k", [0, 2, -1])
+def test_diagflat_scatters_without_a_diag_jit(k):
+    """JAX's diagflat is not jitted and calls no _diag: a scatter into flat zeros."""
+    ours, theirs = jaxpr_text(lambda v: enp.diagflat(v, k), lambda v: jnp.diagflat(v, k), X)
+    assert "jit" not in theirs
+    assert ours == theirs
+    assert_close(enp.diagflat(X, k), jnp.diagflat(X, k))

@@ -300,8 +300,17 @@ def diag(v, k=0):
 
 
 def diagflat(v, k=0):
+    """A square array with the flattened ``v`` on its ``k``-th diagonal: a scatter into
+    the flat zeros (no ``diag`` jit), as JAX's."""
+    from .creation import arange, zeros
 
-    return diag(ravel(v), k)
+    check_arraylike("diagflat", v)
+    flat = ravel(v)
+    size = shape_of(flat)[0] + builtins.abs(k)
+    out = zeros(size * size, dtype=dtype_of(flat))
+    i = arange(0, size - builtins.abs(k))
+    flat_index = i + k + i * size if k >= 0 else i + (i - k) * size
+    return out.at[flat_index].set(flat).reshape(size, size)
 
 
 # ---------------------------------------------------------------------------- shape queries
