@@ -422,7 +422,7 @@ def _expand_bools(parsed, shape):
         val = core.concrete_or_none(p.value) if isinstance(p.value, core.Tracer) else p.value
         if val is None:
             raise errors.NonConcreteBooleanIndexError(
-                f"Array boolean indices must be concrete; got {core.get_aval(p.value)!r}\n\n"
+                f"Array boolean indices must be concrete; got {core.get_aval(p.value)}\n\n"
                 "Boolean indexing makes the output's shape depend on the values. Use "
                 "jnp.where(mask, x, fill) for a fixed-shape result, or index outside jit."
             )
