@@ -274,3 +274,36 @@ def test_asarray_of_a_non_numeric_value_errors_as_jax(jx, value):
     with pytest.raises(TypeError) as ours:
         engine.numpy.asarray(value)
     assert str(ours.value) == str(theirs.value)
+
+
+_TRACED_SHAPES = {
+    "scalar": lambda x, jnp: jnp.array(x.shape).prod(),
+    "tuple": lambda x, jnp: (jnp.array(x.shape).prod(),),
+    "list_mixed": lambda x, jnp: [2, jnp.sum(x).astype(int)],
+}
+
+
+@pytest.mark.parametrize("case", sorted(_TRACED_SHAPES))
+@pytest.mark.parametrize("how", ["method", "function"])
+def test_reshape_to_a_traced_shape_errors_as_jax(jx, case, how):
+    jax, jnp = jx
+    shape = _TRACED_SHAPES[case]
+
+    def first_line(mod, np_mod):
+        def f(x):
+            s = shape(x, np_mod)
+            return x.reshape(s) if how == "method" else np_mod.reshape(x, s)
+
+        with pytest.raises(TypeError) as info:
+            mod.jit(f)(np.ones((2, 3), np.float32))
+        return str(info.value).splitlines()[0]
+
+    assert first_line(engine, engine.numpy) == first_line(jax, jnp)
+
+
+def test_reshape_to_a_concrete_0d_array_as_jax(jx):
+    _, jnp = jx
+    x = np.arange(6.0, dtype=np.float32)
+    ours = engine.numpy.asarray(x).reshape(engine.numpy.array(6))
+    theirs = jnp.asarray(x).reshape(jnp.array(6))
+    assert ours.shape == theirs.shape and np.array_equal(ours, theirs)

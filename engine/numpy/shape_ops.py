@@ -88,6 +88,14 @@ def reshape(a, shape=None, order="C", *, newshape=None, copy=None):
 def _infer_shape(old, shape):
     if isinstance(shape, (int, np.integer)):
         shape = (shape,)
+    elif getattr(shape, "ndim", None) == 0:  # a 0-d array: JAX reads it as [size]
+        shape = [shape]
+    if _traced_shape(shape):
+        raise TypeError(
+            f"Shapes must be 1D sequences of concrete values of integer type, got {shape!r}.\n"
+            "If using `jit`, try using `static_argnums` or applying `jit` to smaller "
+            f"subfunctions.{core.user_line_note()}"
+        )
     shape = tuple(
         (d if hasattr(d, "_is_symbolic_dim") else operator.index(d))
         if not isinstance(d, core.Tracer)
@@ -112,6 +120,12 @@ def _infer_shape(old, shape):
             f"(size {_prod(shape)})"
         )
     return shape
+
+
+def _traced_shape(shape) -> bool:
+    """Whether a shape holds (or is) a traced value that has no concrete value."""
+    parts = [shape] if isinstance(shape, core.Tracer) else shape
+    return any(isinstance(d, core.Tracer) and d.to_concrete_value() is None for d in parts)
 
 
 def ravel(a, order="C"):
