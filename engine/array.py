@@ -181,10 +181,7 @@ class Array:
         raise TypeError("unhashable type: 'Array'")
 
     def __setitem__(self, idx, value):
-        raise TypeError(
-            "JAX arrays are immutable and do not support in-place item assignment. "
-            "Instead of x[idx] = y, use x = x.at[idx].set(y)."
-        )
+        raise TypeError(core.IMMUTABLE_SETITEM)
 
     def __format__(self, spec):
         if self.ndim == 0:

@@ -790,6 +790,14 @@ def escaped_tracer_error(tracer, primitive=None):
     )
 
 
+# JAX's wording (users and tests match on it); Array.__setitem__ raises it too.
+IMMUTABLE_SETITEM = (
+    "JAX arrays are immutable and do not support in-place item assignment. Instead of "
+    "x[idx] = y, use x = x.at[idx].set(y) or another .at[] method: "
+    "https://docs.jax.dev/en/latest/_autosummary/jax.numpy.ndarray.at.html"
+)
+
+
 class Tracer:
     """A value that stands in for an array while a trace records or transforms work."""
 
@@ -897,10 +905,7 @@ class Tracer:
         return (self[i] for i in range(self.shape[0]))
 
     def __setitem__(self, idx, value):
-        raise TypeError(
-            "JAX arrays are immutable and do not support in-place item assignment. "
-            "Instead of x[idx] = y, use x = x.at[idx].set(y)."
-        )
+        raise TypeError(IMMUTABLE_SETITEM)
 
 
 def is_tracer(x: Any) -> bool:
