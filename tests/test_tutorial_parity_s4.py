@@ -307,3 +307,15 @@ def test_reshape_to_a_concrete_0d_array_as_jax(jx):
     ours = engine.numpy.asarray(x).reshape(engine.numpy.array(6))
     theirs = jnp.asarray(x).reshape(jnp.array(6))
     assert ours.shape == theirs.shape and np.array_equal(ours, theirs)
+
+
+def test_array_of_traced_scalars_jaxpr_as_jax(jx):
+    jax, jnp = jx
+
+    def make(np_mod):
+        return lambda a, b, c: np_mod.array([[a, b], [c, 2.5], [b, a]])
+
+    args = (np.int32(1), np.float32(2.0), np.float32(3.0))
+    assert str(engine.make_jaxpr(make(engine.numpy))(*args)) == str(
+        jax.make_jaxpr(make(jnp))(*args)
+    )

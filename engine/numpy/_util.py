@@ -468,16 +468,17 @@ def _from_sequence(seq, dtype):
 
 def _stack_nested(seq, dtype):
     if isinstance(seq, (list, tuple)):
-        parts = [_stack_nested(x, dtype) for x in seq]
-        shapes = {shape_of(p) for p in parts}
-        if len(shapes) > 1:
-            raise ValueError(
-                f"setting an array element with a sequence: inhomogeneous shapes {sorted(shapes)}"
+        parts = []  # each element converted, then given its leading axis (JAX's order)
+        for x in seq:
+            p = _stack_nested(x, dtype)
+            if parts and shape_of(p) != shape_of(parts[0])[1:]:
+                raise ValueError(
+                    "setting an array element with a sequence: inhomogeneous shapes "
+                    f"{sorted({shape_of(parts[0])[1:], shape_of(p)})}"
+                )
+            parts.append(
+                lax.broadcast_in_dim(p, (1,) + shape_of(p), tuple(range(1, ndim_of(p) + 1)))
             )
-        parts = [
-            lax.broadcast_in_dim(p, (1,) + shape_of(p), tuple(range(1, ndim_of(p) + 1)))
-            for p in parts
-        ]
         if not parts:
             return dispatch.device_put_value(np.zeros((0,), dtype))
         return lax.concatenate(parts, 0) if len(parts) > 1 else parts[0]
