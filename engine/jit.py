@@ -136,7 +136,7 @@ def _jit_transpose(cts, *args, jaxpr, name, donated_invars):
     tj, consts = convert_constvars_to_invars(tj)
     nonlin = [x for x in args if not transpose.is_undefined_primal(x)]
     cts = [jvp_mod.instantiate(c) for c in cts]
-    outs = iter(bind_jit(consts + nonlin + cts, tj, f"transpose({name})"))
+    outs = iter(bind_jit(consts + nonlin + cts, tj, name))
     return [next(outs) if lin else None for lin in linear]
 
 

@@ -235,6 +235,9 @@ def partial_eval_jaxpr(
             known_closed = known_trace.to_closed_jaxpr(known_in, known_outs + residuals)
     finally:
         known_trace.invalidate()
+    # as JAX's linearize_jaxpr: the known side keeps its outputs, not its dead equations
+    kj, kconsts = dce_consts(known_closed.jaxpr, known_closed.consts)
+    known_closed = ClosedJaxpr(kj, kconsts)
     # residuals become leading inputs of the unknown jaxpr
     ujaxpr = Jaxpr(
         [], ujaxpr.constvars + ujaxpr.invars, ujaxpr.outvars, ujaxpr.eqns, closed.jaxpr.debug_name

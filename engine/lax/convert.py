@@ -10,7 +10,7 @@ from jaxlib.mlir.dialects import stablehlo as hlo
 
 from .. import core, dtypes
 from ..core import Primitive, ShapedArray
-from ..interpreters import batching, lowering
+from ..interpreters import batching, lowering, tracing
 from ..interpreters.jvp import Zero, deflinear, tangent_aval, zero_jvp
 from ._base import check_dtypes
 
@@ -132,6 +132,33 @@ def _convert_transpose(ct, x, *, new_dtype, weak_type, sharding):
 
 
 convert_element_type_p.def_transpose(_convert_transpose)
+
+
+def _convert_fold(args, params):
+    """While tracing, a conversion to the operand's own type is no equation, and a
+    scalar host constant converts on the host (as JAX's forwarding and folding rules):
+    the jaxpr gets the operand or the converted literal."""
+    (c,) = args
+    if params["sharding"] is not None:
+        return None
+    aval = core.get_aval(c)
+    if aval.dtype == params["new_dtype"] and aval.weak_type == params["weak_type"]:
+        return c  # nothing to convert: forwarded, as JAX's forwarding rule
+    if not isinstance(c, _HOST_SCALAR_TYPES):
+        return None
+    value = np.asarray(c)
+    if value.shape or value.dtype == object or not isinstance(params["new_dtype"], np.dtype):
+        return None
+    if value.dtype.kind == "c" and not dtypes.is_complex(params["new_dtype"]):
+        value = value.real
+    out = dtypes.host_convert(value, params["new_dtype"])
+    if params["weak_type"]:
+        return core.WeakScalar(out.item(), out.dtype)
+    return out
+
+
+_HOST_SCALAR_TYPES = (np.ndarray, np.generic, core.WeakScalar, int, float, complex)
+tracing.const_fold_rules[convert_element_type_p] = _convert_fold
 batching.broadcast_batcher(convert_element_type_p)
 
 
