@@ -162,3 +162,31 @@ def test_std_and_var_eagerly_are_one_computation_as_jax():
     np.testing.assert_array_equal(
         np.asarray(got), np.asarray(jx.vmap(lambda r: jnp.var(r, ddof=1))(m))
     )
+
+
+def test_pow_jvp_with_integer_exponents_broadcasts_as_jax():
+    # seed 320176: jvp(vmap(lax.pow(x, int8[1]))) raised a select shape error; JAX's rule
+    # brings x and y to their common shape first
+    jx, _ = real_jax()
+    x = np.array([65504.0, 0.91, 0.0, -2.0], np.float32)
+    for n in (np.array([6], np.int8), np.array([0], np.int32), np.array([-1], np.int32)):
+
+        def f(lax, v, n=n):
+            return lax.pow(v.reshape(1), n)
+
+        got = engine.jvp(engine.vmap(lambda v: f(engine.lax, v)), (x,), (x + 1,))
+        want = jx.jvp(jx.vmap(lambda v: f(jx.lax, v)), (x,), (x + 1,))
+        assert_close(got, want)
+
+
+@pytest.mark.parametrize("name", ["clz", "population_count"])
+def test_bit_counts_have_no_derivative_rule_as_jax(name):
+    # seeds 320022, 320607: JAX defines no JVP for clz/population_count, so grad of one
+    # (of a float) raises NotImplementedError before its dtype is checked
+    jx, _ = real_jax()
+    x = np.array([1.5], np.float32)
+    for api in (engine, jx):
+        with pytest.raises(NotImplementedError, match=f"Differentiation rule for '{name}'"):
+            api.grad(lambda v, api=api: getattr(api.lax, name)(v).sum())(x)
+    n = np.array([3, 5], np.int32)
+    assert_close(getattr(engine.lax, name)(n), getattr(jx.lax, name)(n))

@@ -522,15 +522,27 @@ def pow(x, y):  # noqa: A001 - lax's name
 def _pow_jvp_x(g, ans, x, y):
     from .convert import convert_element_type
     from .logic import eq, select
+    from .structural import broadcast_in_dim
 
     dt = aval_of(x).dtype
     if dtypes.is_inexact(aval_of(y).dtype):
         return mul(g, mul(y, pow(x, sub(y, _const(1, y)))))
-    # integer exponents: the y == 0 term is exactly 0, even at x == 0
-    yf = convert_element_type(y, dt)
-    deriv = mul(yf, pow(x, sub(yf, _const(1, yf))))
-    zeros = _bcast_scalar(0, deriv)
-    return mul(g, select(eq(yf, _const(0, yf)), zeros, deriv))
+    # integer exponents, as JAX: both operands at their common shape, and the y == 0 term
+    # exactly 0 (even at x == 0); y == 0 replaced by 1 in the other branch
+    y = convert_element_type(y, dt)
+    x_shape, y_shape = aval_of(x).shape, aval_of(y).shape
+    if x_shape != y_shape:
+        shape = np.broadcast_shapes(x_shape, y_shape)
+        x, y = (
+            v
+            if s == shape
+            else broadcast_in_dim(v, shape, tuple(range(len(shape) - len(s), len(shape))))
+            for v, s in ((x, x_shape), (y, y_shape))
+        )
+    is_zero = eq(y, _const(0, y))
+    y_safe = select(is_zero, _bcast_scalar(1, y), y)
+    jac = select(is_zero, _bcast_scalar(0, y), mul(y_safe, pow(x, sub(y, _const(1, y)))))
+    return mul(g, jac)
 
 
 def _pow_jvp_y(g, ans, x, y):

@@ -142,13 +142,9 @@ shift_right_logical_p = naryop("shift_right_logical", _int, plain(hlo.shift_righ
 shift_right_arithmetic_p = naryop("shift_right_arithmetic", _int, plain(hlo.shift_right_arithmetic))
 population_count_p = naryop("population_count", _int, plain(hlo.popcnt))
 clz_p = naryop("clz", _int, plain(hlo.count_leading_zeros))
-for _p in (
-    shift_left_p,
-    shift_right_logical_p,
-    shift_right_arithmetic_p,
-    population_count_p,
-    clz_p,
-):
+# population_count and clz have no JVP rule in JAX: differentiating one (of a float, so
+# before its dtype is checked) raises NotImplementedError, as JAX's does
+for _p in (shift_left_p, shift_right_logical_p, shift_right_arithmetic_p):
     zero_jvp(_p)
 
 
