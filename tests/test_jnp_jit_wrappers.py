@@ -118,7 +118,7 @@ BODY_DIFFERS = {
     "hypot", "i0", "isin", "lexsort", "matvec", "median", "nanmedian",
     "nan_to_num", "nanmean", "nanvar",
     "nanstd", "polyval", "sort_complex", "trace", "trapezoid",
-    "unwrap", "vecmat", "gcd", "lcm", "std", "diag", "nanargmax", "nanargmin",
+    "unwrap", "vecmat", "gcd", "lcm", "diag", "nanargmax", "nanargmin",
     # JAX's batched broadcast_in_dim prints broadcast_dimensions=(0, np.int64(2))
     "column_stack", "dstack", "vstack", "logspace", "geomspace",
 }  # fmt: skip

@@ -450,7 +450,8 @@ def std(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=Non
 
 
 def _std(a, axis, dtype, ddof, keepdims, where):
-    return lax.sqrt(_var(a, axis, dtype, ddof, keepdims, where))
+    # through var's jit: a jit[name=_var] inside jit[name=_std], as JAX's
+    return lax.sqrt(_whole("var", _var, a, axis, dtype, ddof, keepdims, where))
 
 
 # ---------------------------------------------------------------------------- argmax, argmin
