@@ -190,3 +190,22 @@ def test_bit_counts_have_no_derivative_rule_as_jax(name):
             api.grad(lambda v, api=api: getattr(api.lax, name)(v).sum())(x)
     n = np.array([3, 5], np.int32)
     assert_close(getattr(engine.lax, name)(n), getattr(jx.lax, name)(n))
+
+
+def test_matmul_of_a_weak_float_and_int8_is_weak_as_jax():
+    # seed 321209: weak f32 @ int8 promotes to weak f32; dot_general alone gave a strong
+    # result; JAX's matmul/dot/tensordot convert it to the promoted weak type
+    jx, jnp = real_jax()
+    b = np.array([[-4, 3, -20], [-5, 2, 13]], np.int8)
+    for fn in (
+        lambda m: m.matmul(m.full((3, 2), 1.5), b),
+        lambda m: m.dot(m.full((3, 2), 1.5), b),
+        lambda m: m.tensordot(m.full((3, 2), 1.5), b, 1),
+        lambda m: m.matmul(m.full((3, 2), 1.5), b, preferred_element_type=np.float32),
+    ):
+        got, want = fn(ejnp), fn(jnp)
+        assert_close(got, want)
+        assert bool(got.weak_type) == bool(want.weak_type)
+    got = engine.make_jaxpr(lambda a: ejnp.matmul(a, b))(ejnp.full((3, 2), 1.0))
+    want = jx.make_jaxpr(lambda a: jnp.matmul(a, b))(jnp.full((3, 2), 1.0))
+    assert str(got) == str(want)

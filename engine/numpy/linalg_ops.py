@@ -8,7 +8,7 @@ import operator
 
 import numpy as np
 
-from .. import dtypes, lax
+from .. import core, dtypes, lax
 from ._jitted import as_jax_jits
 from ._util import (
     as_array,
@@ -68,6 +68,15 @@ def _finish(out, dtype, preferred_element_type):
         else dtypes.canonicalize_user_dtype(preferred_element_type, "dot")
     )
     return lax.convert_element_type(out, target) if dtype_of(out) != target else out
+
+
+def _weak_as_promoted(out, a, b, preferred_element_type):
+    """dot_general's result is weak only when both operands are; JAX's matmul/dot/
+    tensordot make it weak as their operands' promotion is (weak f32 @ int8 is weak f32)."""
+    if preferred_element_type is not None or getattr(core.get_aval(out), "weak_type", True):
+        return out
+    dtype, weak = dtypes.lattice_result_type(a, b)
+    return lax.convert_element_type(out, dtype, True) if weak else out
 
 
 def _type_str(x):
@@ -170,6 +179,7 @@ def matmul(a, b, *, precision=None, preferred_element_type=None, out_sharding=No
         perm.append(pos[("b", new_index(b_nd - 1, b_squeeze))])
     if perm != list(range(len(perm))):
         out = lax.transpose(out, tuple(perm))
+    out = _weak_as_promoted(out, a, b, preferred_element_type)
     return _out_sharding(out, out_sharding)
 
 
@@ -188,6 +198,7 @@ def dot(a, b, *, precision=None, preferred_element_type=None, out_sharding=None)
     else:
         contract = ((a_nd - 1,), (max(b_nd - 2, 0),))
     out = _dot_general(a, b, contract, ((), ()), precision, pref, out_sharding)
+    out = _weak_as_promoted(out, a, b, preferred_element_type)
     return _out_sharding(out, out_sharding)
 
 
@@ -289,7 +300,8 @@ def tensordot(a, b, axes=2, *, precision=None, preferred_element_type=None):
             f"of lists/tuples of ints; got {axes}"
         )
     pref = dtype if preferred_element_type is None else preferred_element_type
-    return _dot_general(a, b, (ca, cb), ((), ()), precision, pref)
+    out = _dot_general(a, b, (ca, cb), ((), ()), precision, pref)
+    return _weak_as_promoted(out, a, b, preferred_element_type)
 
 
 @as_jax_jits("kron")
