@@ -108,6 +108,9 @@ CASES = {
     "vstack": ((X,), {}),
     "logspace": ((0.0, 2.0), {"num": 5}),
     "geomspace": ((1.0, 100.0), {"num": 5}),
+    "bitwise_count": (I2[:1], {}),
+    "ldexp": ((X, np.array([1, -2, 3], np.int32)), {}),
+    "frexp": ((Y,), {}),
 }
 
 # Bodies the engine still builds differently from JAX's (same jit names and values):
@@ -120,7 +123,7 @@ BODY_DIFFERS = {
     "nanstd", "polyval", "sort_complex", "trace", "trapezoid",
     "unwrap", "vecmat", "gcd", "lcm", "diag", "nanargmax", "nanargmin",
     # JAX's batched broadcast_in_dim prints broadcast_dimensions=(0, np.int64(2))
-    "column_stack", "dstack", "vstack", "logspace", "geomspace",
+    "column_stack", "dstack", "vstack", "logspace", "geomspace", "ldexp", "frexp",
 }  # fmt: skip
 
 

@@ -212,6 +212,7 @@ def spacing(x, /):
     return jnp.where(jnp.isinf(x), jnp.full_like(x, np.nan), out)
 
 
+@as_jax_jits("bitwise_count")
 def bitwise_count(x, /):
     """The number of 1 bits in ``|x|``, as uint8."""
     from ..lax import population_count
