@@ -209,3 +209,20 @@ def test_matmul_of_a_weak_float_and_int8_is_weak_as_jax():
     got = engine.make_jaxpr(lambda a: ejnp.matmul(a, b))(ejnp.full((3, 2), 1.0))
     want = jx.make_jaxpr(lambda a: jnp.matmul(a, b))(jnp.full((3, 2), 1.0))
     assert str(got) == str(want)
+
+
+def test_select_under_vmap_checks_case_shapes_as_unbatched():
+    # seed 320758: vmap of lax.select(pred, x, 300) broadcast the scalar case silently;
+    # JAX raises a TypeError for it unbatched (and fails an internal assert batched: an
+    # accepted divergence, see KNOWN_DIVERGENCES in tests/fuzz_compare.py)
+    jx, _ = real_jax()
+    x = np.ones((3, 2), np.int32)
+    with pytest.raises(TypeError, match="select cases must have the same shapes"):
+        jx.lax.select(x[0] > 0, x[0], 300)
+    with pytest.raises(TypeError, match="select cases must have the same shapes"):
+        engine.vmap(lambda v: engine.lax.select(v > 0, v, 300))(x)
+    for f in (
+        lambda api: api.vmap(lambda v: api.lax.select(v > 0, v, v * 2))(x),
+        lambda api: api.vmap(lambda v, w: api.lax.select(w, v, v * 2), in_axes=(0, None))(x, True),
+    ):
+        assert_close(f(engine), f(jx))

@@ -295,6 +295,14 @@ select_n_p.def_transpose(_select_n_transpose)
 def _select_n_batch(size, vals, dims):
     which, *cases = vals
     wd, *cds = dims
+    # one example's operands must pass select's own shape checks (JAX's batching rule
+    # asserts this instead, an AssertionError; the engine raises the unbatched TypeError)
+    per_example = []
+    for v, d in zip(vals, dims):
+        a = aval_of(v)
+        shape = a.shape if d is None else a.shape[:d] + a.shape[d + 1 :]
+        per_example.append(ShapedArray(shape, a.dtype, a.weak_type))
+    select_n_p.abstract_eval(*per_example)
     w_ndim, c_ndim = aval_of(which).ndim, aval_of(cases[0]).ndim
     if all(d == wd for d in cds) and w_ndim == c_ndim:
         return select_n(which, *cases), wd
