@@ -268,7 +268,7 @@ def logsumexp(a, axis=None, b=None, keepdims=False, return_sign=False, where=Non
     nd = len(shape_of(a))
     axes = reduction_axes(axis, nd)
     amax = jnp.max(a, axis=axes, where=where, initial=-np.inf)
-    amax = lax.stop_gradient(jnp.where(jnp.isfinite(amax), amax, lax.full_like(amax, 0)))
+    amax = lax.stop_gradient(lax.select(jnp.isfinite(amax), amax, lax.full_like(amax, 0)))
     amax_kept = lax.expand_dims(amax, axes)
     exp_a = lax.exp(lax.sub(a, amax_kept))
     if b is not None:
