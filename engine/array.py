@@ -96,7 +96,7 @@ class Array:
         v = self._npy
         if v is None:
             if self._buf.is_deleted():
-                raise _deleted(self)
+                raise deleted_error(self)
             if _tg.d2h:
                 _tg.check_device_to_host(self, explicit)
             if self.aval.dtype == dtypes.float0:  # its buffer is bool: float0 has no data
@@ -127,7 +127,7 @@ class Array:
 
     def copy_to_host_async(self):
         if self._buf.is_deleted():
-            raise _deleted(self)
+            raise deleted_error(self)
         if self._npy is None and type(self._device) is not runtime.DeviceGroup:
             runtime.copy_to_host_async(self._buf)
 
@@ -234,7 +234,7 @@ def _forget_cached(x):
             del cache[key]
 
 
-def _deleted(x):
+def deleted_error(x):
     """JAX's error for reading a deleted (or donated) array."""
     shape = ",".join(map(str, x.shape))
     return RuntimeError(f"Array has been deleted with shape={x.dtype.name}[{shape}].")

@@ -9,6 +9,7 @@ import numpy as np
 
 from . import core, dtypes, runtime
 from .array import Array
+from .array import deleted_error as array_deleted_error
 from .config import config
 from .core import ClosedJaxpr, Jaxpr, JaxprEqn, Var
 from .transfer_guard import sites as _tg
@@ -359,10 +360,7 @@ def execute(exe, args, bufs):
 def check_not_deleted(args):
     for x in args:
         if type(x) is Array and x.is_deleted():
-            raise RuntimeError(
-                f"Array has been deleted with shape={x.dtype.name}{list(x.shape)}. "
-                "It was donated to a jitted computation or deleted explicitly."
-            )
+            raise array_deleted_error(x)
 
 
 def any_committed(args) -> bool:
