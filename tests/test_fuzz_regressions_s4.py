@@ -226,3 +226,19 @@ def test_select_under_vmap_checks_case_shapes_as_unbatched():
         lambda api: api.vmap(lambda v, w: api.lax.select(w, v, v * 2), in_axes=(0, None))(x, True),
     ):
         assert_close(f(engine), f(jx))
+
+
+def test_cumlogsumexp_derivative_at_infinity_is_jaxs():
+    # seed 321700: cumlogsumexp's JVP scans with logaddexp; JAX's combine is logaddexp
+    # with its custom JVP (+inf read as 0), the engine's its own formula
+    jx, _ = real_jax()
+    x = np.array([[np.inf, 1.5, 0.0], [-np.inf, -1.0, np.nan], [2.0, np.inf, -0.5]], np.float32)
+    t = np.arange(9, dtype=np.float32).reshape(3, 3) / 4 - 1
+    for axis, reverse in ((0, False), (1, True)):
+        got = engine.jit(
+            lambda v: engine.jvp(lambda u: engine.lax.cumlogsumexp(u, axis, reverse), (v,), (t,))
+        )(x)
+        want = jx.jit(
+            lambda v: jx.jvp(lambda u: jx.lax.cumlogsumexp(u, axis, reverse), (v,), (t,))
+        )(x)
+        assert_close(got, want)

@@ -16,14 +16,13 @@ from . import elementwise as ew
 from ._base import aval_of
 from .convert import convert_element_type
 from .gather_scatter import GatherDimensionNumbers, gather
-from .logic import eq, select
+from .logic import eq
 from .slicing import slice_in_dim
 from .structural import (
     broadcast_in_dim,
     broadcasted_iota,
     concatenate,
     full,
-    full_like,
     pad,
     reshape,
     rev,
@@ -567,18 +566,20 @@ def _scan_jvp(combine):
     return rule
 
 
-def _logaddexp(a, b):
-    """log(exp(a) + exp(b)) from differentiable ops: max + log1p(exp(min - max))."""
-    big, small = ew.max(a, b), ew.min(a, b)
-    # equal operands (also equal infinities, where min - max is nan) differ by 0
-    delta = select(eq(small, big), full_like(big, 0), ew.sub(small, big))
-    return ew.add(big, ew.log1p(ew.exp(delta)))
-
-
 cumprod_p.def_jvp(_scan_jvp(ew.mul))
 cummax_p.def_jvp(_scan_jvp(ew.max))
 cummin_p.def_jvp(_scan_jvp(ew.min))
-cumlogsumexp_p.def_jvp(_scan_jvp(_logaddexp))
+
+
+def _logaddexp_as_jax(a, b):
+    """JAX's combine for cumlogsumexp's derivative: logaddexp with its own custom JVP
+    (+inf read as 0), so infinite inputs get JAX's tangents."""
+    from ..numpy.ufuncs import _logaddexp as logaddexp
+
+    return logaddexp(a, b)
+
+
+cumlogsumexp_p.def_jvp(_scan_jvp(_logaddexp_as_jax))
 
 
 def _prefix_scan(fn, elem, axis, reverse):
