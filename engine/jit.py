@@ -88,12 +88,15 @@ jit_p.def_jvp(_jit_jvp)
 def _jit_partial_eval(trace, args, unknowns, params):
     jaxpr, name = params["jaxpr"], params["name"]
     known_j, unknown_j, out_unknowns, nres = pe.partial_eval_jaxpr(jaxpr, unknowns)
-    known_j, kconsts = convert_constvars_to_invars(known_j)
     known_args = [x for x, u in zip(args, unknowns) if not u]
+    # residuals that are known inputs are passed from outside, not returned (JAX's _fwd)
+    known_j, fwd = pe.forward_input_residuals(known_j, nres)
+    known_j, kconsts = convert_constvars_to_invars(known_j)
     with core.set_current_trace(trace.parent):
         known_outs = bind_jit(kconsts + known_args, known_j, name)
-    n_known = len(known_outs) - nres
-    known_vals, residuals = known_outs[:n_known], known_outs[n_known:]
+    n_known = len(known_outs) - (nres - sum(f is not None for f in fwd))
+    known_vals, it_res = known_outs[:n_known], iter(known_outs[n_known:])
+    residuals = [next(it_res) if f is None else known_args[f] for f in fwd]
     ins = [trace.instantiate_const(r) for r in residuals]
     ins += [trace.instantiate_const(x) for x, u in zip(args, unknowns) if u]
     unknown_outs = trace.record(

@@ -147,12 +147,9 @@ def _alias_subjaxpr(eqn, names):
             names.names[inner] = names(outer)
             used.add(outer)
     for inner, outer in zip(sub.outvars, eqn.outvars):
-        if (
-            type(inner) is core.Var
-            and inner not in names.names
-            and not names.dropped(outer)
-        ):
-            names.names[inner] = names(outer)
+        if type(inner) is core.Var and inner not in names.names:
+            # a dropped result names its inner variable '_' too, as JAX prints it
+            names.names[inner] = "_" if names.dropped(outer) else names(outer)
 
 
 def pp_eqn_str(eqn):

@@ -136,7 +136,8 @@ def test_grad_jaxpr_with_saved_residuals_matches_jax(policy):
 
     ours, theirs = text(E), text(J)
     split = _strip_let(theirs)
-    if isinstance(split, tuple):  # compare the hoisted sub-jaxpr and the rest apart
+    if isinstance(split, tuple) and not ours.startswith("let "):
+        # JAX hoisted a sub-jaxpr the engine printed inline: compare the two apart
         rest, name, body = split
         sub = re.search(r"jaxpr=(\{ lambda .*?\n\s+in \(\w+,\) \})", ours, re.S).group(1)
         assert _canon(sub) == _canon(body)

@@ -171,12 +171,15 @@ class PartialEvalTrace(core.Trace):
                 if _listening:
                     events.eqn_emitted(self, eqn, "partial_eval", r.origin)
         jaxpr = Jaxpr(constvars, invars, [var(t) for t in out_tracers], eqns)
+        # as JAX's tangent trace (auto DCE): dead equations and the residuals only they
+        # read go before anyone is told which residuals were made
+        jaxpr, consts = dce_consts(jaxpr, consts)
         if _listening:
             events.emit(
                 events.ResidualsCreated,
                 trace=events.trace_id(self),
                 values=tuple(consts),
-                avals=tuple(v.aval for v in constvars),
+                avals=tuple(v.aval for v in jaxpr.constvars),
             )
         return jaxpr, consts
 
@@ -245,6 +248,20 @@ def partial_eval_jaxpr(
     return known_closed, ClosedJaxpr(ujaxpr, []), out_unknowns, len(residuals)
 
 
+def forward_input_residuals(known: ClosedJaxpr, num_res: int) -> tuple[ClosedJaxpr, list]:
+    """Drop the residual outputs of ``known`` that are its own inputs. Returns the
+    jaxpr and, per residual, the index of the input it is (None when still an output)."""
+    j = known.jaxpr
+    n_out = len(j.outvars) - num_res
+    where = {v: i for i, v in enumerate(j.invars)}
+    fwd = [where.get(v) if type(v) is Var else None for v in j.outvars[n_out:]]
+    if all(f is None for f in fwd):
+        return known, fwd
+    outvars = j.outvars[:n_out] + [v for v, f in zip(j.outvars[n_out:], fwd) if f is None]
+    new = Jaxpr(j.constvars, j.invars, outvars, j.eqns, j.debug_name)
+    return ClosedJaxpr(new, known.consts), fwd
+
+
 def linearize_flat(
     flat_fun: Callable[..., Sequence[Any]], primals: Sequence[Any]
 ) -> tuple[list[Any], ClosedJaxpr]:
@@ -264,9 +281,6 @@ def linearize_flat(
         jaxpr, residuals = trace.to_jaxpr(tangents_in, tangents_out)
     finally:
         trace.invalidate()
-    # as JAX's linearize: outputs of higher-order equations nothing reads (a scan's
-    # unused per-step tangents) go, and with them the residuals only they needed
-    jaxpr, residuals = dce_consts(jaxpr, residuals)
     return primals_out, ClosedJaxpr(jaxpr, residuals)
 
 
