@@ -155,19 +155,30 @@ def _sink(data: Any, name: str, index: int, where: Any = True) -> None:
 # ---------------------------------------------------------------------------- random functions
 
 
-def consume(key_data: Any) -> None:
-    """A random function (a ``jit`` in JAX, hence its name) uses the key with data ``key_data``."""
-    _sink(key_data, "jit", 0)
+def consume(key_data: Any, name: str = "jit") -> None:
+    """A random function uses the key with data ``key_data``. ``name`` is what JAX's
+    error calls it: a ``jit`` (JAX's random functions are jitted) or ``random_split``."""
+    _sink(key_data, name, 0)
 
 
-def index_key(parent_data: Any, idx: tuple, key_shape: tuple) -> None:
-    """``keys[idx]`` reads (consumes) those rows of ``keys``; the result is fresh."""
-    try:
-        mask = np.zeros(key_shape, dtype=bool)
-        mask[idx] = True
-    except (IndexError, TypeError, ValueError):  # traced or unusual indices: all of it
-        mask = True
+def index_key(parent_data: Any, out_data: Any, idx: tuple, key_shape: tuple) -> None:
+    """``keys[idx]`` with static indices (JAX's ``slice``) consumes the rows it reads and
+    gives a fresh key; traced or array indices (``dynamic_slice``/``gather``) forward
+    ``keys`` itself, as in JAX."""
+    if not all(_is_static_index(i) for i in idx):
+        forward(out_data, parent_data)
+        return
+    mask = np.zeros(key_shape, dtype=bool)
+    mask[idx[: len(key_shape)] if Ellipsis not in idx else idx[:-1]] = True
     _sink(parent_data, "slice", 0, mask)
+
+
+def _is_static_index(i: Any) -> bool:
+    if i is None or i is Ellipsis or isinstance(i, (int, np.integer)):
+        return True
+    if isinstance(i, slice):
+        return all(v is None or isinstance(v, (int, np.integer)) for v in (i.start, i.stop, i.step))
+    return False
 
 
 def forward(out_data: Any, in_data: Any) -> None:
@@ -229,6 +240,11 @@ def _jit_rule(args: tuple, params: dict) -> tuple[dict, dict]:
     return sinks, forwards
 
 
+def _remat_rule(args: tuple, params: dict) -> tuple[dict, dict]:
+    # the differentiated pass consumes only what the forward pass already did (as JAX)
+    return ({}, {}) if params.get("differentiated") else _jit_rule(args, params)
+
+
 def _cond_rule(args: tuple, params: dict) -> tuple[dict, dict]:
     sigs = [_signature(_jaxpr_of(b)) for b in params["branches"]]
     sinks: dict[int, Any] = {}
@@ -276,7 +292,13 @@ def _while_rule(args: tuple, params: dict) -> tuple[dict, dict]:
     }
 
 
-_RULES = {"jit": _jit_rule, "cond": _cond_rule, "scan": _scan_rule, "while": _while_rule}
+_RULES = {
+    "jit": _jit_rule,
+    "cond": _cond_rule,
+    "scan": _scan_rule,
+    "while": _while_rule,
+    "remat2": _remat_rule,
+}
 
 
 def _checked_bind(prim: core.Primitive, args: tuple, params: dict) -> Any:
@@ -311,12 +333,13 @@ def after_jit_call(pending: dict, flat_outs: list) -> None:
 
 
 def _primitives() -> list[core.Primitive]:
+    from .ad_checkpoint import remat_p
     from .jit import jit_p
     from .lax.control_flow.cond_switch import cond_p
     from .lax.control_flow.scan_map import scan_p
     from .lax.control_flow.while_fori import while_p
 
-    return [jit_p, cond_p, scan_p, while_p]
+    return [jit_p, cond_p, scan_p, while_p, remat_p]
 
 
 def _on_config(name: str | None = None, value: Any = None) -> None:

@@ -108,9 +108,10 @@ class PRNGKeyArray:
             idx = (idx,)
         if any(i is Ellipsis for i in idx):
             idx = idx + (slice(None),)  # keep the trailing key-data axis whole
+        out = PRNGKeyArray(self._data[idx])
         if _checking[0]:
-            key_reuse.index_key(self._data, idx, self.shape)
-        return PRNGKeyArray(self._data[idx])
+            key_reuse.index_key(self._data, out._data, idx, self.shape)
+        return out
 
     def reshape(self, *shape):
         if len(shape) == 1 and isinstance(shape[0], Sequence):
@@ -193,7 +194,7 @@ def _key_data_of(name, key, allow_batched=False):
             f"{shown} != (). Use jax.vmap for batching."
         )
     if _checking[0] and typed and name not in _NOT_CONSUMING:
-        key_reuse.consume(data)
+        key_reuse.consume(data, "random_split" if name == "split" else "jit")
     return data, typed
 
 

@@ -13,10 +13,20 @@ from tests.helpers import real_jax
 def _namespaces():
     jax, jnp = real_jax()
     eng = types.SimpleNamespace(
-        jit=engine.jit, vmap=engine.vmap, grad=engine.grad, random=engine.random, lax=engine.lax
+        jit=engine.jit,
+        vmap=engine.vmap,
+        grad=engine.grad,
+        checkpoint=engine.checkpoint,
+        random=engine.random,
+        lax=engine.lax,
     )
     ref = types.SimpleNamespace(
-        jit=jax.jit, vmap=jax.vmap, grad=jax.grad, random=jax.random, lax=jax.lax
+        jit=jax.jit,
+        vmap=jax.vmap,
+        grad=jax.grad,
+        checkpoint=jax.checkpoint,
+        random=jax.random,
+        lax=jax.lax,
     )
     return eng, ref
 
@@ -265,6 +275,160 @@ def _closure_in_jit_called_twice(m):
     g(1.0)
 
 
+def _cond_after_consume(m):
+    k = m.random.key(0)
+    m.random.normal(k)
+    m.lax.cond(True, lambda k: m.random.normal(k), lambda k: 0.0, k)
+
+
+def _scan_after_consume(m):
+    k = m.random.key(0)
+    m.random.normal(k)
+    m.lax.scan(lambda c, _: (m.random.split(c)[0], 0.0), k, None, length=2)
+
+
+def _while_split_carry(m):
+    def body(c):
+        k, i = c
+        k, _ = m.random.split(k)
+        return k, i + 1
+
+    m.lax.while_loop(lambda c: c[1] < 3, body, (m.random.key(0), 0))
+
+
+def _while_cond_and_body_share_key(m):
+    m.lax.while_loop(
+        lambda c: (m.random.uniform(c[0]) < 3) & (c[1] < 3),
+        lambda c: (m.random.split(c[0])[0], c[1] + 1),
+        (m.random.key(0), 0),
+    )
+
+
+def _permutation_then_choice(m):
+    k = m.random.key(0)
+    m.random.permutation(k, 5)
+    m.random.choice(k, 5)
+
+
+def _gamma_then_bernoulli(m):
+    k = m.random.key(0)
+    m.random.gamma(k, 1.0)
+    m.random.bernoulli(k)
+
+
+def _checkpoint_then_use(m):
+    k = m.random.key(0)
+    m.checkpoint(lambda x: x * m.random.normal(k))(1.0)
+    m.random.normal(k)
+
+
+def _checkpoint_in_jit(m):
+    m.jit(lambda k: m.checkpoint(lambda k: m.random.normal(k))(k) + m.random.normal(k))(
+        m.random.key(0)
+    )
+
+
+def _vmap_split_then_use(m):
+    ks = m.random.split(m.random.key(0), 3)
+    m.vmap(lambda k: m.random.split(k))(ks)
+    m.random.normal(ks[0])
+
+
+def _jit_split_outputs_fresh(m):
+    ks = m.jit(lambda k: m.random.split(k))(m.random.key(0))
+    m.random.normal(ks[0])
+    m.random.normal(ks[1])
+
+
+def _normal_then_split(m):
+    k = m.random.key(0)
+    m.random.normal(k)
+    m.random.split(k)
+
+
+def _split_after_normal_in_jit(m):
+    m.jit(lambda k: (m.random.normal(k), m.random.split(k)))(m.random.key(0))
+
+
+def _consumed_key_to_non_consuming_jit(m):
+    k = m.random.key(0)
+    m.random.normal(k)
+    m.jit(lambda k: m.random.key_data(k))(k)
+
+
+def _fold_in_after_consume(m):
+    k = m.random.key(0)
+    m.random.normal(k)
+    m.random.fold_in(k, 3)
+
+
+def _slice_of_slice(m):
+    ks = m.random.split(m.random.key(0), 4)
+    m.random.normal(ks[1:3][0])
+    m.random.normal(ks[1])
+
+
+def _disjoint_slice_ranges(m):
+    ks = m.random.split(m.random.key(0), 4)
+    m.vmap(m.random.normal)(ks[:2])
+    m.vmap(m.random.normal)(ks[2:])
+    m.random.normal(ks[1])
+
+
+def _grad_consumes_twice(m):
+    k = m.random.key(0)
+    m.grad(lambda x: x * m.random.normal(k) + m.random.normal(k))(1.0)
+
+
+def _fori_fold_in_in_jit(m):
+    def f(k):
+        return m.lax.fori_loop(0, 3, lambda i, c: c + m.random.normal(m.random.fold_in(k, i)), 0.0)
+
+    m.jit(f)(m.random.key(0))
+
+
+def _traced_index_twice(m):
+    f = m.jit(lambda ks, i: m.random.normal(ks[i]) + m.random.normal(ks[i]))
+    f(m.random.split(m.random.key(0)), 0)
+
+
+def _traced_then_static_index(m):
+    f = m.jit(lambda ks, i: m.random.normal(ks[i]) + m.random.normal(ks[0]))
+    f(m.random.split(m.random.key(0)), 0)
+
+
+def _cond_closure_in_jit(m):
+    def f(k):
+        return m.lax.cond(True, lambda: m.random.normal(k), lambda: 0.0) + m.random.normal(k)
+
+    m.jit(f)(m.random.key(0))
+
+
+def _switch_then_use(m):
+    k = m.random.key(0)
+    branches = [lambda k: m.random.normal(k), lambda k: m.random.uniform(k), lambda k: 0.0]
+    m.lax.switch(1, branches, k)
+    m.random.normal(k)
+
+
+def _vmap_closure_then_use(m):
+    k = m.random.key(0)
+    m.vmap(lambda x: x + m.random.normal(k))(np.ones(3, np.float32))
+    m.random.normal(k)
+
+
+def _jit_returns_consumed_key(m):
+    _, k2 = m.jit(lambda k: (m.random.normal(k), k))(m.random.key(0))
+    m.random.normal(k2)
+
+
+def _scan_final_carry_twice(m):
+    body = lambda k, _: (m.random.split(k)[0], 0.0)  # noqa: E731
+    c, _ = m.lax.scan(body, m.random.key(0), None, length=2)
+    m.random.normal(c)
+    m.random.normal(c)
+
+
 CASES = [
     _eager_twice,
     _jit_twice,
@@ -305,6 +469,31 @@ CASES = [
     _jit_in_jit,
     _clone_in_jit,
     _closure_in_jit_called_twice,
+    _cond_after_consume,
+    _scan_after_consume,
+    _while_split_carry,
+    _while_cond_and_body_share_key,
+    _permutation_then_choice,
+    _gamma_then_bernoulli,
+    _checkpoint_then_use,
+    _checkpoint_in_jit,
+    _vmap_split_then_use,
+    _jit_split_outputs_fresh,
+    _normal_then_split,
+    _split_after_normal_in_jit,
+    _consumed_key_to_non_consuming_jit,
+    _fold_in_after_consume,
+    _slice_of_slice,
+    _disjoint_slice_ranges,
+    _grad_consumes_twice,
+    _fori_fold_in_in_jit,
+    _traced_index_twice,
+    _traced_then_static_index,
+    _cond_closure_in_jit,
+    _switch_then_use,
+    _vmap_closure_then_use,
+    _jit_returns_consumed_key,
+    _scan_final_carry_twice,
 ]
 
 
@@ -333,8 +522,23 @@ def test_reuse_cases_do_raise(checking):
             case(eng)
 
 
-@pytest.mark.parametrize("case", CASES, ids=lambda f: f.__name__.lstrip("_"))
-def test_flag_off_accepts_everything(case):
+# one program per construct that raises with the flag on
+REUSING = [
+    _eager_twice,
+    _jit_twice,
+    _user_jit_twice,
+    _slices,
+    _vmap_in_jit,
+    _scan_reused_carry,
+    _cond_branch_twice,
+    _fori_reused_carry,
+    _while_cond_and_body_share_key,
+    _closure_in_jit_called_twice,
+]
+
+
+@pytest.mark.parametrize("case", REUSING, ids=lambda f: f.__name__.lstrip("_"))
+def test_flag_off_accepts_reuse(case):
     assert not engine.config.jax_debug_key_reuse
     eng, _ = _namespaces()
     assert _outcome(case, eng) is None
@@ -364,3 +568,25 @@ def test_context_manager_matches_jax():
                 info.value
             )
     assert _outcome(_eager_twice, _namespaces()[0]) is None
+
+
+def test_environment_variable_turns_checking_on():
+    import subprocess
+    import sys
+
+    code = (
+        "import engine\n"
+        "k = engine.random.key(0)\n"
+        "engine.random.normal(k)\n"
+        "try:\n"
+        "    engine.random.normal(k)\n"
+        "except engine.errors.KeyReuseError as e:\n"
+        "    print('raised', e)\n"
+    )
+    env = {**__import__("os").environ, "JAX_DEBUG_KEY_REUSE": "1", "JAX_PLATFORMS": "cpu"}
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert "raised Previously-consumed key passed to jit-compiled function at index 0" in (
+        out.stdout
+    ), out.stderr
