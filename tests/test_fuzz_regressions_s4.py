@@ -242,3 +242,26 @@ def test_cumlogsumexp_derivative_at_infinity_is_jaxs():
             lambda v: jx.jvp(lambda u: jx.lax.cumlogsumexp(u, axis, reverse), (v,), (t,))
         )(x)
         assert_close(got, want)
+
+
+def test_logistic_and_silu_round_as_jax_in_low_precision():
+    # seed 321851: logistic lowered to stablehlo.logistic rounds bf16/f16 differently from
+    # JAX's 1 / (1 + exp(-x)); and nn.silu is jitted in JAX (a call boundary that keeps
+    # its bf16 result rounded inside an outer jit): both now as JAX's, bit for bit
+    import ml_dtypes
+
+    jx, jnp = real_jax()
+    for dt in (ml_dtypes.bfloat16, np.float16, np.float32):
+        x = np.linspace(-30, 30, 41).astype(dt)
+        np.testing.assert_array_equal(
+            np.asarray(engine.lax.logistic(x)), np.asarray(jx.lax.logistic(x))
+        )
+    x = np.array([[-0.51171875, -0.6953125, -2.59375]], ml_dtypes.bfloat16)
+    y = np.array([[-2.64, -2.86, -np.inf]], np.float32)
+    got = engine.grad(
+        engine.jit(lambda a, b: ejnp.logaddexp(engine.nn.silu(a), b).sum()), argnums=(0, 1)
+    )(x, y)
+    want = jx.grad(jx.jit(lambda a, b: jnp.logaddexp(jx.nn.silu(a), b).sum()), argnums=(0, 1))(x, y)
+    for g, w in zip(got, want):
+        np.testing.assert_array_equal(np.asarray(g), np.asarray(w))
+    assert str(engine.make_jaxpr(engine.nn.silu)(x)) == str(jx.make_jaxpr(jx.nn.silu)(x))

@@ -622,7 +622,16 @@ exp2_p = naryop("exp2", _inexact, _exp2_lowering)
 log_p = _unop_acc("log", _inexact, hlo.log)
 log1p_p = _unop_acc("log1p", _inexact, hlo.log_plus_one)
 expm1_p = _unop_acc("expm1", _inexact, hlo.exponential_minus_one)
-logistic_p = _unop_acc("logistic", _inexact, hlo.logistic)
+
+
+def _logistic_lowering(ctx, x, *, accuracy):
+    # as JAX lowers it on every platform, 1 / (1 + exp(-x)), not stablehlo.logistic
+    # (whose float16/bfloat16 results round differently)
+    one = lowering.full_like_aval(1, ctx.avals_out[0])
+    return hlo.divide(one, hlo.add(one, hlo.exponential(hlo.negate(x))))
+
+
+logistic_p = naryop("logistic", _inexact, _logistic_lowering)
 sqrt_p = _unop_acc("sqrt", _inexact, hlo.sqrt)
 rsqrt_p = _unop_acc("rsqrt", _inexact, hlo.rsqrt)
 cbrt_p = _unop_acc("cbrt", _float, hlo.cbrt)
