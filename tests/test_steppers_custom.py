@@ -179,15 +179,14 @@ def test_custom_jvp_under_grad_names_the_rule_and_its_equations():
 
 
 def _all_primitives(jaxpr):
-    """Primitives of a JAX jaxpr, those of nested jit calls inlined (JAX's ``jnp.clip``
-    is a jitted function; the engine's binds max and min directly)."""
+    """Primitives of a JAX jaxpr, nested jit calls (``jnp.clip`` is one) and those of
+    their bodies alike."""
     out = []
     for e in jaxpr.eqns:
+        out.append("jit" if e.primitive.name == "pjit" else e.primitive.name)
         sub = e.params.get("jaxpr") if e.primitive.name in ("pjit", "jit") else None
         if sub is not None:
             out += _all_primitives(getattr(sub, "jaxpr", sub))
-        else:
-            out.append(e.primitive.name)
     return out
 
 
