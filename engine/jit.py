@@ -769,10 +769,10 @@ class JitFunction:
 
     def _call_fast(self, args, kwargs):
         """A call the inline cache did not take: one dict lookup by signature, then run."""
-        if kwargs or self._has_static or _general_flags[0]:
+        if _general_flags[0] or _ctx.trace is not _eval_trace:
             return self._call_general(args, kwargs)
-        if _ctx.trace is not _eval_trace:
-            return self._call_general(args, kwargs)
+        if kwargs or self._has_static:
+            return self._call_keyed(args, kwargs)
         gate = _gate[0]  # read before the signature: a config change after it is not missed
         n = len(args)
         if n == 1 and type(args[0]) is Array:
@@ -821,6 +821,43 @@ class JitFunction:
             else:
                 self._last = (gate, avals, device, entry)
         return _unflatten(entry, outs, device, self._commit_out or dispatch.any_committed(flat))
+
+    def _call_keyed(self, args, kwargs):
+        """A call with static or keyword arguments (``jnp.round(x, 2)`` is one): the fast
+        path's dict lookup, keyed by the static values and the argument tree as well.
+        Calls over a mesh and the first call of a signature take the general path."""
+        opts = self._opts
+        static, dyn_args, dyn_kwargs = opts.split(args, kwargs)
+        flat, in_tree = tree_util.tree_flatten((dyn_args, dyn_kwargs))
+        avals = tuple([x.aval if type(x) is Array else _arg_aval(x) for x in flat])
+        device = opts.resolve_device(flat)
+        key = (static, in_tree, avals, device, config.trace_context_id)
+        entry = self._fast.get(key)
+        if entry is None:
+            if (
+                type(device) is runtime.DeviceGroup
+                or resolve_target(self.fun, opts, flat, in_tree, avals) is not None
+            ):
+                return self._call_general(args, kwargs)
+            rec = self._cache.jaxpr(self.fun, opts, static, in_tree, avals, key[4])
+            if constrained_target(rec.closed, len(flat), None) is not None:
+                return self._call_general(args, kwargs)
+            entry = self._cache.call_entry(
+                self.fun, opts, static, in_tree, avals, device, key[4], (self._fast, key)
+            )
+        else:
+            entry.hits += 1
+        bufs = [
+            x._buf if type(x) is Array and x._device is device else _put(x, device) for x in flat
+        ]
+        if entry.const_args:
+            bufs = entry.const_args + bufs
+        try:
+            outs = entry.execute(bufs).consume_with_handlers(entry.handlers)
+        except Exception:
+            dispatch.check_not_deleted(flat)
+            raise
+        return _unflatten(entry, outs, device, self._committed(flat))
 
     def _call_miss(self, args, flat, avals, device, key):
         """A call whose signature the fast path has not seen: trace/compile, then run."""
