@@ -71,6 +71,13 @@ def _splat_attr(elt, dtype, x):
 
 def _dense_attr(val, aval):
     dtype = aval.dtype
+    if not aval.shape and dtype.kind in "biuf" and dtype != dtypes.float0:
+        # a scalar (most literals): its splat straight away, no array work
+        x = np.asarray(val).astype(dtype)[()]
+        elt = ir_element_type(dtype)
+        return ir.DenseElementsAttr.get_splat(
+            ir.RankedTensorType.get((), elt), _splat_attr(elt, dtype, x)
+        )
     if dtype == dtypes.float0:
         dtype = np.dtype(np.bool_)
         val = np.zeros(aval.shape, np.bool_)
