@@ -583,7 +583,7 @@ class Primitive:
         try:
             if vma_bodies and len(args) > 1 and not self.computes_vma:
                 if self.subjaxprs_rule is None and match_vma_hook is not None:
-                    args = match_vma_hook(args)
+                    args = tuple(match_vma_hook(args))
             return _ctx.trace.process_primitive(self, args, params)
         except Exception as e:  # an eager op's error leaves with the engine's frames filtered
             traceback_util.filter_exception(e)

@@ -669,7 +669,8 @@ class JitFunction:
         )
         self._pick_first = device is None and backend is None  # one Array: its device
         self._commit_out = not self._pick_first  # a named device commits the results
-        self._last = self._last1 = _NO_CALL  # the inline caches (see __call__)
+        self._last: Any = _NO_CALL  # the inline caches (see __call__)
+        self._last1: Any = _NO_CALL
         self._cache = _cache_for(fun)
         self._fast = self._cache.fast_dict(opts.key)
         _all_jitted[next(_serial)] = self

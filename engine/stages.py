@@ -169,7 +169,7 @@ def _warn_unusable_donations(in_avals, donated, out_avals) -> None:
             free[key(in_avals[i])] -= 1
         else:
             left.append(key(in_avals[i]))
-    free_size = collections.Counter()
+    free_size: collections.Counter[int] = collections.Counter()
     for (shape, _), n in free.items():
         free_size[math.prod(shape)] += n
     unusable = []

@@ -13,7 +13,6 @@ from ..config import config
 from ..core import ClosedJaxpr, Jaxpr, JaxprEqn, Literal, Tracer, Var
 from ..events import active as _listening
 
-
 # primitive -> rule(args, params): the value an equation on host constants (NumPy values,
 # Python scalars) has, or None to record the equation; as JAX's const_fold_rules, so
 # such an equation never appears in a jaxpr
