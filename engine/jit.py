@@ -797,16 +797,7 @@ class JitFunction:
         if entry is None:
             return self._call_miss(args, flat, avals, device, key)
         entry.hits += 1
-        bufs = [
-            x._buf if type(x) is Array and x._device is device else _put(x, device) for x in flat
-        ]
-        if entry.const_args:
-            bufs = entry.const_args + bufs
-        try:
-            outs = entry.execute(bufs).consume_with_handlers(entry.handlers)
-        except Exception:
-            dispatch.check_not_deleted(flat)
-            raise
+        outs = _run(entry, flat, device)
         if flat is args and self._pick_first and type(device) is not runtime.DeviceGroup:
             # every argument an Array on ``device``: fill the inline cache (see __call__)
             if n == 1 and entry.single_out and not entry.const_args:
@@ -848,16 +839,7 @@ class JitFunction:
             )
         else:
             entry.hits += 1
-        bufs = [
-            x._buf if type(x) is Array and x._device is device else _put(x, device) for x in flat
-        ]
-        if entry.const_args:
-            bufs = entry.const_args + bufs
-        try:
-            outs = entry.execute(bufs).consume_with_handlers(entry.handlers)
-        except Exception:
-            dispatch.check_not_deleted(flat)
-            raise
+        outs = _run(entry, flat, device)
         return _unflatten(entry, outs, device, self._committed(flat))
 
     def _call_miss(self, args, flat, avals, device, key):
@@ -871,18 +853,7 @@ class JitFunction:
         entry = self._cache.call_entry(
             self.fun, self._opts, (), in_tree, avals, device, key[3], (self._fast, key)
         )
-        bufs = entry.const_args + [
-            x._buf if type(x) is Array and x._device is device else _put(x, device) for x in flat
-        ]
-        try:
-            outs = entry.execute(bufs).consume_with_handlers(entry.handlers)
-        except Exception:
-            dispatch.check_not_deleted(flat)
-            raise
-        return tree_util.tree_unflatten(
-            entry.out_tree,
-            [Array(b, a, device, self._committed(flat)) for b, a in zip(outs, entry.out_avals)],
-        )
+        return _unflatten(entry, _run(entry, flat, device), device, self._committed(flat))
 
     def _committed(self, flat):
         """Whether this call's results are committed: as in JAX, when an argument is, or
@@ -1004,6 +975,18 @@ _NO_CALL = (None, (), None, None)  # an empty inline cache (its gate is never cu
 _gate = dispatch._gate
 _ctx, _eval_trace = core._ctx, core.eval_trace
 _new_array = object.__new__
+
+
+def _run(entry, flat, device):
+    """Run a cache entry on the flat arguments (put on ``device`` where they are not)."""
+    bufs = [x._buf if type(x) is Array and x._device is device else _put(x, device) for x in flat]
+    if entry.const_args:
+        bufs = entry.const_args + bufs
+    try:
+        return entry.execute(bufs).consume_with_handlers(entry.handlers)
+    except Exception:
+        dispatch.check_not_deleted(flat)
+        raise
 
 
 def _unflatten(e, outs, device, committed):
