@@ -30,19 +30,24 @@ from ..source_info import SourceInfo
 
 def ir_element_type(dtype):
     dtype = np.dtype(dtype)
-    if dtype == dtypes.float0 or dtype == np.bool_:
-        return ir.IntegerType.get_signless(1)
-    if dtype == dtypes.bfloat16:
-        return ir.BF16Type.get()
-    kind = dtype.kind
+    kind = dtype.kind  # the common kinds first: comparing with float0 or bfloat16 is slow
     if kind == "f":
-        return {2: ir.F16Type.get, 4: ir.F32Type.get, 8: ir.F64Type.get}[dtype.itemsize]()
+        size = dtype.itemsize
+        return (
+            ir.F32Type.get() if size == 4 else ir.F64Type.get() if size == 8 else ir.F16Type.get()
+        )
     if kind == "i":
         return ir.IntegerType.get_signless(8 * dtype.itemsize)
+    if kind == "b":
+        return ir.IntegerType.get_signless(1)
     if kind == "u":
         return ir.IntegerType.get_unsigned(8 * dtype.itemsize)
     if kind == "c":
         return ir.ComplexType.get(ir_element_type(dtypes.real_dtype(dtype)))
+    if dtype == dtypes.float0:
+        return ir.IntegerType.get_signless(1)
+    if dtype == dtypes.bfloat16:
+        return ir.BF16Type.get()
     raise TypeError(f"cannot lower dtype {dtype}")
 
 
