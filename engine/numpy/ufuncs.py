@@ -345,9 +345,9 @@ def divmod(x1, x2, /):  # noqa: A001 - NumPy's name
 
 def _static_integer(x):
     """``x`` as a Python int if it is a concrete integer scalar (not traced), else None."""
-    if isinstance(x, (bool, np.bool_)) or isinstance(x, core.Tracer):
+    if isinstance(x, np.bool_) or isinstance(x, core.Tracer):
         return None
-    if isinstance(x, (int, np.integer)):
+    if isinstance(x, (int, np.integer)):  # a Python bool too (operator.index takes it, as JAX)
         return int(x)
     # a concrete 0-d integer array is static too (JAX: core.is_concrete + operator.index)
     if isinstance(x, (Array, np.ndarray)) and x.ndim == 0 and np.dtype(x.dtype).kind in "iu":
