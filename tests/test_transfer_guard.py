@@ -161,6 +161,8 @@ def test_config_options_and_kinds_as_jax():
             assert j.config.jax_transfer_guard == "disallow"
         finally:
             j.config.update("jax_transfer_guard", None)
+            # the kind set on its own stays set: leave the library as found
+            j.config.update("jax_transfer_guard_host_to_device", None)
         assert j.config.jax_transfer_guard_device_to_host is None
         f()
         with pytest.raises(ValueError, match="new enum value must be None or in"):
