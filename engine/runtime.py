@@ -14,6 +14,7 @@ versions are looked up with ``getattr`` and fail with a message naming what is
 missing.
 """
 
+import importlib
 import os
 import re
 import sys
@@ -298,6 +299,8 @@ def backends() -> dict:
             p for p in ("tpu", "cuda", "rocm") if requested is None or p in _expand(requested)
         ]
         made = {"cpu": _make_cpu_client()}
+        from .runtime_plugins import _make_plugin_client, find_plugins
+
         plugins = find_plugins()
         for platform in wanted:
             if platform not in plugins:
@@ -475,6 +478,8 @@ def device_put(x, device, weak_type: bool = False, *, aval=None, copy: bool = Tr
     if aval is None:
         aval = _Aval(x.shape, x.dtype, weak_type)
     if type(device) is DeviceGroup:
+        from .runtime_spmd import put_sharded
+
         return put_sharded(x, device, None, aval)
     # enable_x64=True: x already has its final dtype, so no 64->32 narrowing.
     return _put(
@@ -539,6 +544,8 @@ def _reinterpret_on_device(buf, dtype):
             f'  %0 = "stablehlo.{op}"(%arg0) : ({src}) -> {dst}\n'
             f"  return %0 : {dst}\n}}\n"
         )
+        from .runtime_compile import compile
+
         exe = _reinterpreters[key] = compile(text, device, [_Aval(shape, np.dtype(out_dtype))])
     return exe([buf])[0], out_dtype
 
@@ -563,6 +570,8 @@ def _to_numpy_slow(buf):
     if buf.is_deleted():
         raise RuntimeError("cannot read an array that has been deleted or donated")
     if len(buffer_devices(buf)) > 1:
+        from .runtime_spmd import _gather_shards
+
         return _gather_shards(buf, shard_buffers(buf))
     if _DID_COPY is not None and "jax" in sys.modules:
         out = _DID_COPY(buf)[0]
@@ -682,33 +691,41 @@ def buffer_devices(buf) -> tuple:
 
 
 # ---------------------------------------------------------------------------
-# The rest of the fence lives beside this module; its names stay importable from here.
-from .runtime_compile import (  # noqa: E402, F401
-    HOST_CALLBACKS_ATTR,
-    Executable,
-    JaxRuntimeError,
-    MemoryStats,
-    _check_sizes,
-    _compile_options,
-    _result_handler,
-    _set_donors,
-    background_calls,
-    compile,
-    mlir_to_hlo_text,
-    python_callback_target,
-    register_host_callbacks,
-    run_interruptibly,
-    trace_events,
-)
-from .runtime_plugins import _make_plugin_client, find_plugins  # noqa: E402, F401
-from .runtime_spmd import (  # noqa: E402, F401
-    SpmdExecutable,
-    _gather_shards,
-    assemble,
-    compile_spmd,
-    group_sharding,
-    hlo_device_indices,
-    hlo_of_buffer,
-    put_sharded,
-    set_spmd_specializer,
-)
+# The rest of the fence lives beside this module (those modules import this one); their
+# names stay importable from here, fetched on first use (PEP 562).
+_BESIDE = {
+    "HOST_CALLBACKS_ATTR": "runtime_compile",
+    "Executable": "runtime_compile",
+    "JaxRuntimeError": "runtime_compile",
+    "MemoryStats": "runtime_compile",
+    "_check_sizes": "runtime_compile",
+    "_compile_options": "runtime_compile",
+    "_result_handler": "runtime_compile",
+    "_set_donors": "runtime_compile",
+    "background_calls": "runtime_compile",
+    "compile": "runtime_compile",
+    "mlir_to_hlo_text": "runtime_compile",
+    "python_callback_target": "runtime_compile",
+    "register_host_callbacks": "runtime_compile",
+    "run_interruptibly": "runtime_compile",
+    "trace_events": "runtime_compile",
+    "_make_plugin_client": "runtime_plugins",
+    "find_plugins": "runtime_plugins",
+    "SpmdExecutable": "runtime_spmd",
+    "_gather_shards": "runtime_spmd",
+    "assemble": "runtime_spmd",
+    "compile_spmd": "runtime_spmd",
+    "group_sharding": "runtime_spmd",
+    "hlo_device_indices": "runtime_spmd",
+    "hlo_of_buffer": "runtime_spmd",
+    "put_sharded": "runtime_spmd",
+    "set_spmd_specializer": "runtime_spmd",
+}
+
+
+def __getattr__(name):
+    module = _BESIDE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = globals()[name] = getattr(importlib.import_module(f"engine.{module}"), name)
+    return value

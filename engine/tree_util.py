@@ -11,9 +11,7 @@ with ``children`` a tuple of nodes. Plain tuples hash and compare in C, which ke
 on ``type(x)``; the answer for unregistered types is cached in the same dict.
 """
 
-import collections
-import dataclasses
-import operator
+import functools
 from itertools import islice, repeat
 
 from engine.tree_util_keys import (
@@ -64,175 +62,29 @@ __all__ = [
     "treedef_tuple",
 ]
 
-_NoneType = type(None)
-
-# Kinds of types; all nonzero so `_kinds.get(t) or _classify(t)` works.
-_LEAF, _TUPLE, _LIST, _DICT, _NONE, _NAMEDTUPLE, _CUSTOM = range(1, 8)
-_kinds = {tuple: _TUPLE, list: _LIST, dict: _DICT, _NoneType: _NONE}
-_kind_get = _kinds.get
-_MAX_CACHED_TYPES = 50_000  # bound on cached leaf types (classes made in a loop)
-
-_NONE_NODE = (_NoneType, None, ())
-_EMPTY_DICT_NODE = (dict, (), ())
-
-
-class _CustomNodeType:
-    __slots__ = ("flatten", "unflatten", "flatten_with_keys")
-
-    def __init__(self, flatten, unflatten, flatten_with_keys):
-        self.flatten = flatten
-        self.unflatten = unflatten
-        self.flatten_with_keys = flatten_with_keys
-
-
-_custom = {}  # type -> _CustomNodeType
-
-
-def _classify(t):
-    """Kind of a type not seen before: a namedtuple or a leaf."""
-    kind = _NAMEDTUPLE if issubclass(t, tuple) and hasattr(t, "_fields") else _LEAF
-    if len(_kinds) < _MAX_CACHED_TYPES:
-        _kinds[t] = kind
-    return kind
-
-
-def _sorted_keys(d):
-    try:
-        return tuple(sorted(d))
-    except TypeError as e:
-        raise ValueError(  # JAX's sentence, then which keys
-            f"Comparator raised exception while sorting pytree dictionary keys. "
-            f"Keys {_short(list(d))} must be sortable, as JAX sorts them: {e}"
-        ) from e
-
-
-def _short(x, limit=120):
-    s = repr(x)
-    return s if len(s) <= limit else s[: limit - 3] + "..."
-
-
-# ------------------------------------------------------------------ registration
-
-
-def register_pytree_node(nodetype, flatten_func, unflatten_func, flatten_with_keys_func=None):
-    """Make ``nodetype`` a container: ``flatten_func(x) -> (children, aux)`` and
-    ``unflatten_func(aux, children) -> x``. ``aux`` should be hashable."""
-    if _kinds.get(nodetype) in (_TUPLE, _LIST, _DICT, _NONE, _CUSTOM):
-        raise ValueError(f"Duplicate pytree node type registration for {nodetype}.")
-    _custom[nodetype] = _CustomNodeType(flatten_func, unflatten_func, flatten_with_keys_func)
-    _kinds[nodetype] = _CUSTOM
-
-
-def register_pytree_node_class(cls):
-    """Class decorator: use ``cls.tree_flatten`` and classmethod ``cls.tree_unflatten``."""
-    register_pytree_node(cls, operator.methodcaller("tree_flatten"), cls.tree_unflatten)
-    return cls
-
-
-def register_pytree_with_keys(nodetype, flatten_with_keys, unflatten_func, flatten_func=None):
-    """Like ``register_pytree_node`` with ``flatten_with_keys(x) -> ([(key, child)], aux)``."""
-    if flatten_func is None:
-
-        def flatten_func(x):
-            pairs, aux = flatten_with_keys(x)
-            return [child for _, child in pairs], aux
-
-    register_pytree_node(nodetype, flatten_func, unflatten_func, flatten_with_keys)
-
-
-def register_pytree_with_keys_class(cls):
-    """Class decorator: ``tree_flatten_with_keys``, ``tree_unflatten`` and, if present,
-    ``tree_flatten``."""
-    flatten = operator.methodcaller("tree_flatten") if hasattr(cls, "tree_flatten") else None
-    register_pytree_with_keys(
-        cls, operator.methodcaller("tree_flatten_with_keys"), cls.tree_unflatten, flatten
-    )
-    return cls
-
-
-def register_dataclass(nodetype, data_fields=None, meta_fields=None, drop_fields=()):
-    """Make a (data)class a container: ``data_fields`` are children, ``meta_fields`` go
-    in the treedef. On a dataclass both may be omitted; fields whose metadata has
-    ``static=True`` are then meta fields. Usable as a decorator; returns ``nodetype``."""
-    if data_fields is None or meta_fields is None:
-        if (data_fields is None) != (meta_fields is None):
-            raise TypeError(
-                "register_dataclass: give both data_fields and meta_fields, or neither; "
-                f"got data_fields={data_fields!r} meta_fields={meta_fields!r}."
-            )
-        if not dataclasses.is_dataclass(nodetype):
-            raise TypeError(
-                "register_dataclass: data_fields and meta_fields are required for a "
-                f"class that is not a dataclass; got {nodetype}."
-            )
-        fields = dataclasses.fields(nodetype)
-        data_fields = [f.name for f in fields if not f.metadata.get("static", False)]
-        meta_fields = [f.name for f in fields if f.metadata.get("static", False)]
-    data_fields, meta_fields = tuple(data_fields), tuple(meta_fields)
-    given = {*data_fields, *meta_fields}
-    if dataclasses.is_dataclass(nodetype):
-        init_fields = {f.name for f in dataclasses.fields(nodetype) if f.init}
-        init_fields -= set(drop_fields)
-        if given != init_fields:
-            msg = (
-                "register_dataclass: data_fields and meta_fields together must be "
-                "exactly the dataclass fields with init=True."
-            )
-            if init_fields - given:
-                msg += (
-                    f" Missing: {init_fields - given}; list them in drop_fields "
-                    "to leave them out on purpose."
-                )
-            if given - init_fields:
-                msg += f" Not init fields: {given - init_fields}."
-            raise ValueError(msg)
-    if set(data_fields) & set(meta_fields):
-        raise ValueError(
-            "register_dataclass: data_fields and meta_fields overlap: "
-            f"{set(data_fields) & set(meta_fields)}."
-        )
-    getters = [operator.attrgetter(name) for name in data_fields]
-    keys = [GetAttrKey(name) for name in data_fields]
-
-    def flatten(x):
-        return ([get(x) for get in getters], tuple([getattr(x, name) for name in meta_fields]))
-
-    def flatten_with_keys(x):
-        children, meta = flatten(x)
-        return list(zip(keys, children)), meta
-
-    def unflatten(meta, children):
-        return nodetype(**dict(zip(meta_fields, meta)), **dict(zip(data_fields, children)))
-
-    register_pytree_node(nodetype, flatten, unflatten, flatten_with_keys)
-    return nodetype
-
-
-def register_static(cls):
-    """Make instances of ``cls`` pytrees with no leaves (the value lives in the treedef)."""
-    register_pytree_with_keys(cls, lambda x: ((), x), lambda x, _: x)
-    return cls
-
-
-register_pytree_with_keys(
-    collections.OrderedDict,
-    lambda d: ([(DictKey(k), v) for k, v in d.items()], tuple(d)),
-    lambda keys, values: collections.OrderedDict(zip(keys, values)),
-    lambda d: (list(d.values()), tuple(d)),
+from engine.tree_util_registry import (
+    _CUSTOM,
+    _DICT,
+    _EMPTY_DICT_NODE,
+    _LEAF,
+    _LIST,
+    _NAMEDTUPLE,
+    _NONE,
+    _NONE_NODE,
+    _TUPLE,
+    _classify,
+    _custom,
+    _kind_get,
+    _NoneType,
+    _short,
+    _sorted_keys,
+    register_dataclass,
+    register_pytree_node,
+    register_pytree_node_class,
+    register_pytree_with_keys,
+    register_pytree_with_keys_class,
+    register_static,
 )
-
-
-def _defaultdict_with_keys(d):
-    keys = _sorted_keys(d)
-    return [(DictKey(k), d[k]) for k in keys], (d.default_factory, keys)
-
-
-register_pytree_with_keys(
-    collections.defaultdict,
-    _defaultdict_with_keys,
-    lambda aux, values: collections.defaultdict(aux[0], zip(aux[1], values)),
-)
-
 
 # -------------------------------------------------------------------- flattening
 
@@ -815,14 +667,155 @@ def flatten_one_level_with_keys(tree):
     return tuple(pairs), aux
 
 
-# Built on the definitions above; imported last because that module imports them.
-from engine.tree_util_mapping import (  # noqa: E402
+# ------------------------------------------------------------------------ mapping
+
+
+def _mismatch_error(fname, treedef, i, other, err):
+    try:
+        other_structure = str(tree_structure(other))
+    except Exception:  # e.g. unsortable dict keys
+        other_structure = f"<not a valid pytree: {_short(other)}>"
+    return ValueError(
+        f"pytree structure error: {fname}: tree {i} does not match the structure of the "
+        "first tree at "
+        f"{err.where()}: the first tree has {err.expected} there, but tree {i} has "
+        f"{err.got}. (Each leaf of the first tree may stand for a whole subtree of "
+        f"the others.)\n  first tree: {treedef}\n  tree {i}:     {other_structure}"
+    )
+
+
+def _leaves_up_to(fname, treedef, rest):
+    all_leaves = []
+    for i, other in enumerate(rest, 2):
+        if treedef._node is None:
+            all_leaves.append([other])
+            continue
+        out = []
+        try:
+            _flatten_up_to(treedef._node, other, out)
+        except _Mismatch as e:
+            raise _mismatch_error(fname, treedef, i, other, e) from None
+        all_leaves.append(out)
+    return all_leaves
+
+
+def tree_map(f, tree, *rest, is_leaf=None):
+    """Apply ``f`` to the leaves of ``tree`` (and the matching subtrees of ``rest``)."""
+    leaves, treedef = tree_flatten(tree, is_leaf)
+    if not rest:
+        return treedef.unflatten([f(x) for x in leaves])
+    others = _leaves_up_to("tree_map", treedef, rest)
+    return treedef.unflatten([f(*xs) for xs in zip(leaves, *others)])
+
+
+def tree_map_with_path(f, tree, *rest, is_leaf=None, is_leaf_takes_path=False):
+    """Like tree_map, calling ``f(key_path, leaf, *others)``."""
+    pairs, treedef = tree_flatten_with_path(tree, is_leaf, is_leaf_takes_path)
+    others = _leaves_up_to("tree_map_with_path", treedef, rest)
+    return treedef.unflatten([f(p, x, *xs) for (p, x), *xs in zip(pairs, *others)])
+
+
+class _Unspecified:
+    def __repr__(self):
+        return "<unspecified>"
+
+
+_UNSPECIFIED = _Unspecified()
+
+
+def tree_reduce(function, tree, initializer=_UNSPECIFIED, is_leaf=None):
+    if initializer is _UNSPECIFIED:
+        return functools.reduce(function, tree_leaves(tree, is_leaf))
+    return functools.reduce(function, tree_leaves(tree, is_leaf), initializer)
+
+
+def _reduce_halves(seq, op, identity):
+    if not seq:
+        if identity is _UNSPECIFIED:
+            raise TypeError("tree_reduce_associative: empty tree; pass identity=.")
+        return identity
+    if len(seq) == 1:
+        return seq[0]
+    mid = len(seq) // 2
+    return op(_reduce_halves(seq[:mid], op, identity), _reduce_halves(seq[mid:], op, identity))
+
+
+def tree_reduce_associative(operation, tree, *, identity=_UNSPECIFIED, is_leaf=None):
+    """Reduce the leaves as a balanced binary tree of ``operation`` calls."""
+    return _reduce_halves(tree_leaves(tree, is_leaf), operation, identity)
+
+
+def tree_all(tree, *, is_leaf=None):
+    return all(tree_leaves(tree, is_leaf))
+
+
+def tree_transpose(outer_treedef, inner_treedef, pytree_to_transpose):
+    """Turn an outer-of-inner tree into an inner-of-outer tree."""
+    flat, treedef = tree_flatten(pytree_to_transpose)
+    if inner_treedef is None:
+        inner_treedef = tree_structure(outer_treedef.flatten_up_to(pytree_to_transpose)[0])
+    n_inner, n_outer = inner_treedef.num_leaves, outer_treedef.num_leaves
+    if treedef.num_leaves != n_inner * n_outer:
+        raise TypeError(
+            f"tree_transpose: the tree has structure\n{treedef}\nbut outer "
+            f"and inner treedefs compose to\n"
+            f"{outer_treedef.compose(inner_treedef)}"
+        )
+    rows = [flat[i * n_inner : (i + 1) * n_inner] for i in range(n_outer)]
+    return inner_treedef.unflatten([outer_treedef.unflatten(col) for col in zip(*rows)])
+
+
+def tree_broadcast(prefix_tree, full_tree, is_leaf=None):
+    """Repeat each leaf of ``prefix_tree`` over the matching subtree of ``full_tree``."""
+    leaves, treedef = tree_flatten(prefix_tree, is_leaf)
+    (subtrees,) = _leaves_up_to("tree_broadcast", treedef, [full_tree])
+    out = []
+    for leaf, sub in zip(leaves, subtrees):
+        out.extend([leaf] * tree_structure(sub).num_leaves)
+    return tree_structure(full_tree).unflatten(out)
+
+
+# ------------------------------------------------------------------------ Partial
+
+
+class _HashableCallableShim:
+    """Wraps a functools.partial so Partial does not merge its arguments in."""
+
+    def __init__(self, fun):
+        self.fun = fun
+
+    def __call__(self, *args, **kwargs):
+        return self.fun(*args, **kwargs)
+
+    def __hash__(self):
+        return hash(self.fun)
+
+    def __eq__(self, other):
+        if isinstance(other, _HashableCallableShim):
+            return self.fun == other.fun
+        return self.fun == other
+
+    def __repr__(self):
+        return f"_HashableCallableShim({self.fun!r})"
+
+
+class Partial(functools.partial):
+    """functools.partial that is a pytree: bound arguments are its children and the
+    function is static (in the treedef)."""
+
+    def __new__(cls, func, *args, **kwargs):
+        if not isinstance(func, functools.partial):
+            return super().__new__(cls, func, *args, **kwargs)
+        # functools.partial would flatten a partial's own arguments into ours;
+        # those belong to the function, not the pytree, so box it first.
+        shim = _HashableCallableShim(func)
+        out = super().__new__(cls, shim, *args, **kwargs)
+        shim.func, shim.args, shim.keywords = func.func, func.args, func.keywords
+        return out
+
+
+register_pytree_node(
     Partial,
-    tree_all,
-    tree_broadcast,
-    tree_map,
-    tree_map_with_path,
-    tree_reduce,
-    tree_reduce_associative,
-    tree_transpose,
+    lambda p: ((p.args, p.keywords), p.func),
+    lambda func, children: Partial(func, *children[0], **children[1]),
 )

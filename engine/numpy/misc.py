@@ -25,6 +25,7 @@ from ._util import (
     shape_of,
     weak_scalar,
 )
+from .creation import arange, zeros
 from .reductions import all as all_
 from .reductions import any as any_
 from .reductions import cumsum
@@ -302,8 +303,6 @@ def diag(v, k=0):
 def diagflat(v, k=0):
     """A square array with the flattened ``v`` on its ``k``-th diagonal: a scatter into
     the flat zeros (no ``diag`` jit), as JAX's."""
-    from .creation import arange, zeros
-
     check_arraylike("diagflat", v)
     flat = ravel(v)
     size = shape_of(flat)[0] + builtins.abs(k)
