@@ -195,10 +195,13 @@ def _shared_jaxprs(top):
     return shared
 
 
-def pp_jaxpr(jaxpr, names=None, indent=0, prefix=0):
+def pp_jaxpr(jaxpr, names=None, indent=0, prefix=0, hoist=True):
+    """A jaxpr's text as JAX prints it; ``hoist=False`` writes every nested jaxpr where it
+    is used instead of naming shared or long ones first (``let name = {...} in``), the
+    form the visualizer's linked panes show."""
     if names is None:
         names = _Names()
-        names.shared = _shared_jaxprs(jaxpr)
+        names.shared = _shared_jaxprs(jaxpr) if hoist else {}
         names.top_level = {v for e in jaxpr.eqns for v in e.outvars}
         if names.shared:
             lets = []

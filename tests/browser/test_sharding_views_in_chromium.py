@@ -34,8 +34,11 @@ def _write_pages(folder: str) -> dict:
     from visualize.render_html import html_document
     from visualize.sharding_view import sharding_html
 
-    me = engine.make_mesh((4, 2), ("x", "y"))
-    mj = jax.make_mesh((4, 2), ("x", "y"))
+    # Auto axes: XLA's partitioner picks the matmul's layout and inserts the all-reduce
+    # (over Explicit axes, the default, a sharded contraction needs an out_sharding)
+    auto = (engine.sharding.AxisType.Auto,) * 2
+    me = engine.make_mesh((4, 2), ("x", "y"), axis_types=auto)
+    mj = jax.make_mesh((4, 2), ("x", "y"), axis_types=(jax.sharding.AxisType.Auto,) * 2)
     x = np.ones((8, 16), np.float32)
     xe = engine.device_put(x, engine.sharding.NamedSharding(me, engine.sharding.P("x", "y")))
     xj = jax.device_put(x, jax.sharding.NamedSharding(mj, jax.sharding.PartitionSpec("x", "y")))
