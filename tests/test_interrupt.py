@@ -16,6 +16,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _PRELUDE = textwrap.dedent(
     """
     import os, signal, sys, threading, time
+    # as an interactive Python has it, even when the test runner's process ignores
+    # SIGINT (a child then inherits SIG_IGN and Python installs no handler of its own)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     sys.path.insert(0, {root!r})
     import engine as jax
     import engine.numpy as jnp
