@@ -1,9 +1,11 @@
 """Cases that need 8 CPU devices run in one child process (the device count is fixed
 when a backend starts, and this worker's engine and JAX already have one device).
 
-A test file defines ``CASES`` (name -> function), parametrizes its tests over them with
+A test file makes its registry with ``CASES, case = case_registry()``, decorates each
+case with ``@case``, parametrizes its tests over ``CASES`` with
 ``outcome(__file__, name)``, and ends with ``if __name__ == "__main__": main(CASES)``.
-A case may call ``pytest.skip``; its test then skips with the same reason."""
+A case may call ``pytest.skip``; its test then skips with the same reason. Inside a
+case, ``both(fn)`` runs ``fn(lib)`` on the engine and on real JAX."""
 
 from __future__ import annotations
 
@@ -12,12 +14,39 @@ import os
 import subprocess
 import sys
 import traceback
+from collections.abc import Callable
 
 import pytest
 
 TESTS = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(TESTS)
 _results: dict[str, dict] = {}
+
+
+def case_registry() -> tuple[dict[str, Callable[[], None]], Callable]:
+    """A test file's cases (name -> function) and the decorator that adds one."""
+    cases: dict[str, Callable[[], None]] = {}
+
+    def case(fn: Callable[[], None]) -> Callable[[], None]:
+        cases[fn.__name__] = fn
+        return fn
+
+    return cases, case
+
+
+def libs():
+    """(engine, jax), imported in the child only: the parent never starts a backend."""
+    import jax
+
+    import engine
+
+    return engine, jax
+
+
+def both(fn: Callable) -> tuple:
+    """fn(lib) on the engine and on JAX: (engine's result, JAX's result)."""
+    engine, jax = libs()
+    return fn(engine), fn(jax)
 
 
 def main(cases: dict) -> None:

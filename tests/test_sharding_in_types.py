@@ -13,26 +13,9 @@ import re
 import eight_devices
 import numpy as np
 import pytest
+from eight_devices import both
 
-CASES: dict = {}
-
-
-def case(fn):
-    CASES[fn.__name__] = fn
-    return fn
-
-
-def _libs():
-    import jax
-
-    import engine
-
-    return engine, jax
-
-
-def _both(fn):
-    engine, jax = _libs()
-    return fn(engine), fn(jax)
+CASES, case = eight_devices.case_registry()
 
 
 def _mesh(lib, auto: bool = False):
@@ -78,7 +61,7 @@ def _typed_program_types(lib):
 
 @case
 def typeof_inside_jit_follows_the_rules():
-    e, j = _both(_typed_program_types)
+    e, j = both(_typed_program_types)
     assert e == j
 
 
@@ -107,7 +90,7 @@ def _errors(lib):
 
 @case
 def sharding_rule_errors_as_jax():
-    e, j = _both(_errors)
+    e, j = both(_errors)
     assert e == j
 
 
@@ -140,7 +123,7 @@ def _constraints(lib):
 
 @case
 def with_sharding_constraint_asserts_over_explicit_axes():
-    e, j = _both(_constraints)
+    e, j = both(_constraints)
     assert e == j
 
 
@@ -218,13 +201,13 @@ def _pytree_boundaries(lib):
 
 @case
 def shardings_per_argument_and_typed_specs_as_jax():
-    e, j = _both(_pytree_boundaries)
+    e, j = both(_pytree_boundaries)
     assert e == j
 
 
 @case
 def auto_axes_explicit_axes_and_use_abstract_mesh_as_jax():
-    results = _both(_auto_explicit)
+    results = both(_auto_explicit)
     (ep, eo), (jp, jo) = results
     assert ep == jp
     assert len(eo) == len(jo)
@@ -248,7 +231,7 @@ def _unreduced(lib):
 
 @case
 def device_put_unreduced_splits_as_jax():
-    e, j = _both(_unreduced)
+    e, j = both(_unreduced)
     assert e == j
 
 
@@ -267,7 +250,7 @@ def _grad_of_sharded_contraction(lib):
 
 @case
 def grad_through_a_batch_sharded_contraction():
-    (ev, *et), (jv, *jt) = _both(_grad_of_sharded_contraction)
+    (ev, *et), (jv, *jt) = both(_grad_of_sharded_contraction)
     np.testing.assert_allclose(ev, jv, rtol=1e-5)
     assert et == jt
 
@@ -291,7 +274,7 @@ def _plain_programs(lib):
 
 @case
 def programs_without_explicit_axes_are_unchanged():
-    results = _both(_plain_programs)
+    results = both(_plain_programs)
     assert results[0] == results[1]
     assert "@" not in results[0][1]
 
@@ -311,7 +294,7 @@ def _lowered_constraints(lib):
 
 @case
 def lowering_annotates_typed_results_as_jax():
-    e, j = _both(_lowered_constraints)
+    e, j = both(_lowered_constraints)
     assert e == j
 
 
@@ -339,7 +322,7 @@ def _reshapes(lib):
 
 @case
 def reshape_rule_as_jax():
-    e, j = _both(_reshapes)
+    e, j = both(_reshapes)
     assert e == j
 
 
@@ -408,25 +391,25 @@ def _cotangent_types(lib):
 
 @case
 def cotangents_take_their_operands_types():
-    e, j = _both(_cotangent_types)
+    e, j = both(_cotangent_types)
     assert e == j
 
 
 @case
 def reshard_prints_and_differentiates_as_jax():
-    e, j = _both(_reshards)
+    e, j = both(_reshards)
     assert e == j
 
 
 @case
 def shape_dtype_struct_with_a_sharding_is_typed():
-    e, j = _both(_aot_from_shape_dtype_struct)
+    e, j = both(_aot_from_shape_dtype_struct)
     assert e == j and "8@X" in e
 
 
 @case
 def typed_jaxprs_print_as_jax():
-    e, j = _both(_typed_jaxprs)
+    e, j = both(_typed_jaxprs)
     for a, b in zip(e, j):
         assert a == b, (a, b)
 
@@ -457,7 +440,7 @@ def _more_programs(lib):
 
 @case
 def control_flow_and_reductions_as_jax():
-    e, j = _both(_more_programs)
+    e, j = both(_more_programs)
     assert e == j
 
 

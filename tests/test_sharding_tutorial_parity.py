@@ -10,27 +10,9 @@ import io
 import eight_devices
 import numpy as np
 import pytest
+from eight_devices import both, libs
 
-CASES: dict = {}
-
-
-def case(fn):
-    CASES[fn.__name__] = fn
-    return fn
-
-
-def _libs():
-    import jax
-
-    import engine
-
-    return engine, jax
-
-
-def _both(fn):
-    """fn(lib) for the engine and for JAX."""
-    engine, jax = _libs()
-    return fn(engine), fn(jax)
+CASES, case = eight_devices.case_registry()
 
 
 def _printed(fn) -> str:
@@ -155,14 +137,14 @@ def _grid(lib, shape, spec, kw) -> str:
 
 @case
 def visualize_array_sharding_prints_jax_grids():
-    engine, jax = _libs()
+    engine, jax = libs()
     for (shape, spec, kw), expected in JAX_GRIDS.items():
         assert _grid(engine, shape, spec, kw) == expected, (shape, spec, kw)
 
 
 @case
 def visualize_array_sharding_equals_jax_with_rich():
-    engine, jax = _libs()
+    engine, jax = libs()
     try:
         import rich  # noqa: F401  (JAX's visualize_array_sharding needs it)
     except ImportError:
@@ -173,7 +155,7 @@ def visualize_array_sharding_equals_jax_with_rich():
 
 @case
 def visualize_array_sharding_rejects_rank_3():
-    engine, jax = _libs()
+    engine, jax = libs()
     x = engine.device_put(np.zeros((2, 2, 2), np.float32), engine.devices()[0])
     with pytest.raises(ValueError, match="only works for shapes with 1 and 2 dimensions"):
         engine.debug.visualize_array_sharding(x)
@@ -181,7 +163,7 @@ def visualize_array_sharding_rejects_rank_3():
 
 @case
 def mesh_str_and_repr():
-    e, j = _both(lambda lib: lib.make_mesh((4, 2), ("X", "Y")))
+    e, j = both(lambda lib: lib.make_mesh((4, 2), ("X", "Y")))
     assert str(e) == str(j) == "Mesh('X': 4, 'Y': 2, axis_types=(Explicit, Explicit))"
     assert repr(e) == repr(j)
 
@@ -209,7 +191,7 @@ def _typeof_texts(lib):
 
 @case
 def typeof_sharding_is_on_the_abstract_mesh():
-    e, j = _both(_typeof_texts)
+    e, j = both(_typeof_texts)
     assert e == j
 
 
@@ -221,7 +203,7 @@ def named_sharding_on_an_abstract_mesh_has_no_memory_kind():
         concrete = lib.NamedSharding(mesh, lib.P("X"))
         return repr(on_abstract), on_abstract.memory_kind, repr(concrete), concrete.memory_kind
 
-    e, j = _both(texts)
+    e, j = both(texts)
     assert e == j
 
 
@@ -245,7 +227,7 @@ def _out_sharding_results(lib):
 
 @case
 def out_sharding_on_dot_matmul_and_normal():
-    e, j = _both(_out_sharding_results)
+    e, j = both(_out_sharding_results)
     assert len(e) == len(j)
     for (ev, *et), (jv, *jt) in zip(e, j):
         np.testing.assert_allclose(ev, jv, rtol=1e-6)
@@ -264,7 +246,7 @@ def _psum_of_sharded(lib, jitted: bool, given_specs: bool):
 
 @case
 def shard_map_inferred_in_specs_never_silently_replicate():
-    engine, jax = _libs()
+    engine, jax = libs()
     want = _psum_of_sharded(jax, jitted=True, given_specs=False)
     np.testing.assert_allclose(want, np.arange(128.0).sum())
     # under jit the specs come from the traced values' types (their Explicit shardings)
@@ -290,7 +272,7 @@ def _scan_over_pcast_carry(lib):
 
 @case
 def pcast_value_carried_by_scan_lowers():
-    e, j = _both(_scan_over_pcast_carry)
+    e, j = both(_scan_over_pcast_carry)
     for a, b in zip(e, j):
         np.testing.assert_array_equal(a, b)
         assert a.dtype == b.dtype
@@ -316,12 +298,12 @@ def _put_per_leaf(lib):
 
 @case
 def device_put_with_a_pytree_of_shardings():
-    (e_out, e_nested), (j_out, j_nested) = _both(_put_per_leaf)
+    (e_out, e_nested), (j_out, j_nested) = both(_put_per_leaf)
     for (ev, es), (jv, js) in zip(e_out, j_out):
         np.testing.assert_array_equal(ev, jv)
         assert ev.dtype == jv.dtype and es == js
     assert e_nested == j_nested
-    engine, jax = _libs()
+    engine, jax = libs()
     phrase = "device_put device specification must be a tree prefix of the corresponding value"
     for lib in (engine, jax):
         with pytest.raises(ValueError, match=phrase):
@@ -341,7 +323,7 @@ def set_mesh_is_a_class_as_jax():
                 str(lib.sharding.get_abstract_mesh()),
             )
 
-    e, j = _both(facts)
+    e, j = both(facts)
     assert e == j
 
 

@@ -15,27 +15,9 @@ import io
 import eight_devices
 import numpy as np
 import pytest
+from eight_devices import both
 
-CASES: dict = {}
-
-
-def case(fn):
-    CASES[fn.__name__] = fn
-    return fn
-
-
-def _libs():
-    import jax
-
-    import engine
-
-    return engine, jax
-
-
-def _on_both(run):
-    """run(lib) on the engine and on JAX: (engine's result, JAX's result)."""
-    engine, jax = _libs()
-    return run(engine), run(jax)
+CASES, case = eight_devices.case_registry()
 
 
 def _mesh(lib, shape=(2,), names=("i",)):
@@ -101,7 +83,7 @@ def typeof_shows_varying_axes():
         jitted = _printed(lambda: lib.jit(f)(X84))
         return eager, jitted
 
-    (e_eager, e_jit), (j_eager, j_jit) = _on_both(_in_mesh(run, (4, 2), ("i", "j")))
+    (e_eager, e_jit), (j_eager, j_jit) = both(_in_mesh(run, (4, 2), ("i", "j")))
     assert e_eager[0] == j_eager[0] and e_jit[0] == j_jit[0], (e_eager[0], j_eager[0])
     assert "{V:(i,j)}" in j_eager[0]
     _close(e_eager[1], j_eager[1])
@@ -125,7 +107,7 @@ def jaxpr_shows_pvary_and_psum_invariant():
         f = lib.shard_map(body, mesh=mesh, in_specs=(P("i"), P()), out_specs=P("j"))
         return str(lib.make_jaxpr(f)(np.arange(8.0, dtype=np.float32), X6[:2]))
 
-    ours, theirs = _on_both(_in_mesh(run, (4, 2), ("i", "j")))
+    ours, theirs = both(_in_mesh(run, (4, 2), ("i", "j")))
     assert ours == theirs, (ours, theirs)
     assert "psum_invariant" in theirs and "pvary" in theirs
 
@@ -147,7 +129,7 @@ def grad_inside_a_check_vma_body():
             outs += [f(np.arange(8.0, dtype=np.float32)), lib.jit(f)(X84[:, 0])]
         return outs
 
-    ours, theirs = _on_both(_in_mesh(run, (4,), ("i",)))
+    ours, theirs = both(_in_mesh(run, (4,), ("i",)))
     for a, b in zip(ours, theirs):
         _close(a, b)
 
@@ -172,7 +154,7 @@ def grad_of_a_check_vma_shard_map():
             outs += list(lib.jit(lib.grad(loss, argnums=(0, 1)))(X6[:4] * 2, X6[:1] + 1.5))
         return outs
 
-    ours, theirs = _on_both(_in_mesh(run, (4,), ("i",)))
+    ours, theirs = both(_in_mesh(run, (4,), ("i",)))
     for a, b in zip(ours, theirs):
         _close(a, b)
 
@@ -205,7 +187,7 @@ def nested_shard_map_keeps_the_outer_varying_axes():
                 outs.append(str(lib.make_jaxpr(nested)(X84)))  # the inner mesh: (Manual, Auto)
         return outs
 
-    ours, theirs = _on_both(_in_mesh(run, (4, 2), ("i", "j")))
+    ours, theirs = both(_in_mesh(run, (4, 2), ("i", "j")))
     assert ours[2] == theirs[2], (ours[2], theirs[2])
     for a, b in zip(ours[:2] + ours[3:], theirs[:2] + theirs[3:]):
         _close(a, b)
@@ -227,7 +209,7 @@ def out_specs_claiming_replication():
         fine = lib.shard_map(lambda x: x, in_specs=P("i"), out_specs=P(), check_vma=False)(X84)
         return one, two, fine
 
-    ours, theirs = _on_both(_in_mesh(run, (4, 2), ("i", "j")))
+    ours, theirs = both(_in_mesh(run, (4, 2), ("i", "j")))
     for (ec, em), (jc, jm) in zip(ours[:2], theirs[:2]):
         assert ec == jc == "ValueError", (ec, jc)
         assert "require replication which can't be statically inferred" in jm
@@ -269,7 +251,7 @@ def carries_and_branches_must_agree_on_varying_axes():
         errors.append(_error(lambda: lib.jit(cond)(X6)))
         return errors, f(True)(X6, X6[:3])
 
-    ours, theirs = _on_both(_in_mesh(run))
+    ours, theirs = both(_in_mesh(run))
     phrases = ["carry input and carry output must have equal types"] * 2
     phrases.append("branches must have equal output types")
     for (ec, em), (jc, jm), phrase in zip(ours[0], theirs[0], phrases):
@@ -311,7 +293,7 @@ def pcast_types_and_errors():
         )
         return printed, out, _error(lambda: again(X6)), "pvary" in text
 
-    ours, theirs = _on_both(_in_mesh(run))
+    ours, theirs = both(_in_mesh(run))
     assert ours[0] == theirs[0] == "float32[6] float32[6]{V:i}\n", (ours[0], theirs[0])
     _close(ours[1], theirs[1])
     assert ours[2] == theirs[2], (ours[2], theirs[2])
@@ -334,7 +316,7 @@ def psum_over_axes_a_value_partly_varies_over():
         )
         return _error(lambda: lib.jit(bad)(X84)), fine(X84), str(lib.make_jaxpr(fine)(X84))
 
-    ours, theirs = _on_both(_in_mesh(run, (4, 2), ("i", "j")))
+    ours, theirs = both(_in_mesh(run, (4, 2), ("i", "j")))
     assert ours[0] == theirs[0], (ours[0], theirs[0])
     assert "can only accept axis_name which corresponds to one of varying" in theirs[0][1]
     _close(ours[1], theirs[1])
@@ -380,7 +362,7 @@ def eager_body_prints_every_devices_block():
             outs.append(_printed(lambda: f2(jnp.arange(16).reshape(4, 4))))
         return outs
 
-    ours, theirs = _on_both(run)
+    ours, theirs = both(run)
     for (e_text, e_out), (j_text, j_out) in zip(ours, theirs):
         assert e_text == j_text, (e_text, j_text)
         _close(e_out, j_out)
@@ -411,7 +393,7 @@ def eager_body_invariant_values_are_concrete():
         res = lib.shard_map(f, in_specs=P("i"), out_specs=P())(X6)
         return res, out
 
-    ours, theirs = _on_both(_in_mesh(run))
+    ours, theirs = both(_in_mesh(run))
     _close(ours[0], theirs[0])
     assert ours[1] == theirs[1] == ["pos", "TracerBoolConversionError"], (ours[1], theirs[1])
 
@@ -438,7 +420,7 @@ def collectives_batched_over_another_axis():
             outs.append(lambda f=f: lib.jit(f)(X48))
         return outs
 
-    ours, theirs = _on_both(run)
+    ours, theirs = both(run)
     # JAX 0.10.2's own rule fails on the untiled psum_scatter (IndexError): NumPy's sum
     np.testing.assert_array_equal(ours[0](), X48.reshape(4, 4, 3).sum(0).ravel())
     for a, b in zip(ours[1:], theirs[1:]):
