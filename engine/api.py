@@ -903,14 +903,12 @@ def _engine_held_buffers() -> set[int]:
     """ids of the buffers the engine's own caches hold (cached scalars, jitted programs'
     constants): not the user's arrays, so ``live_arrays`` leaves them out (JAX has no
     such caches) and deleting every live array cannot break a later call."""
-    import importlib
-
+    from . import jit_cache
     from .numpy import _util as jnp_util
 
-    jit_module = importlib.import_module(".jit", __package__)
     held = {id(a._buf) for a in dispatch._scalar_cache.values()}
     held.update(id(a._buf) for a in jnp_util._strong_scalars.values())
-    for cache in list(jit_module._caches.values()):
+    for cache in list(jit_cache._caches.values()):
         for entry in list(cache.entries.values()):
             held.update(id(b) for b in getattr(entry, "const_args", ()) or ())
     return held
@@ -921,12 +919,13 @@ def clear_caches() -> None:
     executables, the eager one-primitive executables and the cached scalar arrays."""
     import importlib
 
+    from . import jit_cache
     from .numpy import _util as jnp_util
 
     jit_module = importlib.import_module(".jit", __package__)  # the module, not engine.jit
 
     dispatch.clear_caches()
-    for cache in list(jit_module._caches.values()):
+    for cache in list(jit_cache._caches.values()):
         cache.clear()
     for f in jit_module.all_jitted():
         f.clear_cache()

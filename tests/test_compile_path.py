@@ -16,9 +16,8 @@ from helpers import real_jax
 
 import engine
 import engine.numpy as enp
-from engine import dispatch, lax
+from engine import dispatch, jit_cache, lax
 
-jit_module = importlib.import_module("engine.jit")
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
 
@@ -79,7 +78,7 @@ def test_cache_is_weakly_keyed_on_the_function():
     g = engine.jit(f)
     g(enp.ones(3))
     g.lower(enp.ones(4)).compile()
-    cache = weakref.ref(jit_module._caches[f])
+    cache = weakref.ref(jit_cache._caches[f])
     assert engine.jit(f)._cache is cache()  # a second wrapper shares it
     del f, g
     gc.collect()
@@ -218,7 +217,7 @@ def test_cache_info_signatures_with_weak_types_and_statics():
     assert [s.static for s in sigs] == [(("k", 2),), (("k", 2),), (("k", 3),)]
     assert [str(s) for s in sigs] == ["(f32[], k=2)", "(f32[], k=2)", "(f32[], k=3)"]
     assert dict(sigs[0].config)["jax_enable_x64"] is False
-    assert info.maxsize == jit_module.CACHE_SIZE and info.currsize == 3
+    assert info.maxsize == jit_cache.CACHE_SIZE and info.currsize == 3
     args, kwargs = sigs[2].example_arguments()
     assert kwargs == {"k": 3} and args[0].shape == () and args[0].dtype == np.float32
 
@@ -432,7 +431,7 @@ def test_general_path_from_a_thread_hits_the_cache():
 
 
 def test_full_jit_cache_evicts_one_entry_not_all(monkeypatch):
-    monkeypatch.setattr(jit_module, "CACHE_SIZE", 8)
+    monkeypatch.setattr(jit_cache, "CACHE_SIZE", 8)
     f = engine.jit(lambda x: x + 1.0)
     shapes = [(n,) for n in range(1, 11)]
 

@@ -14,6 +14,7 @@ from helpers import assert_close, real_jax, weak_type_of
 
 import engine
 import engine.numpy as ejnp
+from engine import jit_cache
 
 jit_module = importlib.import_module("engine.jit")  # the module (engine.jit is the function)
 
@@ -197,7 +198,7 @@ def test_hits_and_compiles_are_counted_through_the_inline_cache():
 
 def test_eviction_drops_the_inline_cache(monkeypatch):
     jax, jnp = real_jax()
-    monkeypatch.setattr(jit_module, "CACHE_SIZE", 2)
+    monkeypatch.setattr(jit_cache, "CACHE_SIZE", 2)
     f, g = engine.jit(lambda a: a * 3), jax.jit(lambda a: a * 3)
     shapes = [(1,), (2,), (3,)]
     for _ in range(2):
