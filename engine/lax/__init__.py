@@ -9,6 +9,7 @@ from .control_flow import *  # noqa: F401,F403
 from .conv_helpers import *  # noqa: F401,F403
 from .convert import *  # noqa: F401,F403
 from .convolution import *  # noqa: F401,F403
+from .cumulative import *  # noqa: F401,F403
 from .custom_solve import custom_linear_solve, custom_root  # noqa: F401,E402
 from .dot import *  # noqa: F401,F403
 from .elementwise import *  # noqa: F401,F403
@@ -19,6 +20,7 @@ from .logic import *  # noqa: F401,F403
 from .misc import *  # noqa: F401,F403
 from .reductions import *  # noqa: F401,F403
 from .slicing import *  # noqa: F401,F403
+from .sorting import *  # noqa: F401,F403
 from .special import *  # noqa: F401,F403
 from .special_gamma import *  # noqa: F401,F403
 from .structural import *  # noqa: F401,F403

@@ -486,7 +486,7 @@ def _approx_lowering(ctx, x, *, k, reduction_dimension, is_max_k, **_):
 
 
 def _approx_jvp(primals, tangents, **params):
-    from .reductions import _take_along_indices
+    from .sorting import _take_along_indices
 
     (x,), (t,) = primals, tangents
     vals, idx = approx_top_k_p.bind(x, **params)

@@ -13,7 +13,7 @@ from .linalg_base import aval
 
 def _lu_solve_core(lu_, permutation, b, trans):
     from .linalg import triangular_solve
-    from .reductions import sort_key_val
+    from .sorting import sort_key_val
     from .structural import iota, reshape
 
     m = aval(lu_).shape[0]
