@@ -40,14 +40,12 @@ def while_loop(cond_fun, body_fun, init_val):
     flat, in_tree = tree_util.tree_flatten(init_val)
     flat = [as_operand(x) for x in flat]
     avals = [core.get_aval(x) for x in flat]
-    body, body_tree = trace_fun(
-        body_fun,
-        in_tree,
-        avals,
-        getattr(body_fun, "__name__", "body"),
-        splat=False,
-        traced_for="while_loop",
-    )
+
+    def trace_body(avals):
+        name = getattr(body_fun, "__name__", "body")
+        return trace_fun(body_fun, in_tree, avals, name, splat=False, traced_for="while_loop")
+
+    body, body_tree = trace_body(avals)
     if body_tree != in_tree:
         raise TypeError(
             "while_loop body function carry input and carry output must have the same "
@@ -56,14 +54,7 @@ def while_loop(cond_fun, body_fun, init_val):
     new_avals = promote_weak_carry(avals, body.out_avals, "while_loop body function")
     if new_avals != avals:
         flat, avals = convert_to(flat, new_avals), new_avals
-        body, _ = trace_fun(
-            body_fun,
-            in_tree,
-            avals,
-            getattr(body_fun, "__name__", "body"),
-            splat=False,
-            traced_for="while_loop",
-        )
+        body, _ = trace_body(avals)
         promote_weak_carry(avals, body.out_avals, "while_loop body function")  # match now
     condj, cond_tree = trace_fun(
         cond_fun,
@@ -96,6 +87,14 @@ def while_loop(cond_fun, body_fun, init_val):
     return tree_util.tree_unflatten(in_tree, outs)
 
 
+def _split_operands(seq, cond_nconsts, body_nconsts):
+    """A while's operand list (or anything parallel to it) as (cond consts, body consts,
+    carry)."""
+    nc, nb = cond_nconsts, body_nconsts
+    seq = list(seq)
+    return seq[:nc], seq[nc : nc + nb], seq[nc + nb :]
+
+
 @while_p.def_abstract_eval
 def _while_abstract_eval(*args, cond_jaxpr, body_jaxpr, cond_nconsts, body_nconsts):
     return body_jaxpr.out_avals
@@ -103,9 +102,10 @@ def _while_abstract_eval(*args, cond_jaxpr, body_jaxpr, cond_nconsts, body_ncons
 
 def _while_jvp(primals, tangents, cond_jaxpr, body_jaxpr, cond_nconsts, body_nconsts):
     nc, nb = cond_nconsts, body_nconsts
-    cconsts, bconsts, carry = primals[:nc], primals[nc : nc + nb], primals[nc + nb :]
-    bconst_nz = [type(t) is not Zero for t in tangents[nc : nc + nb]]
-    carry_nz = [type(t) is not Zero for t in tangents[nc + nb :]]
+    cconsts, bconsts, carry = _split_operands(primals, nc, nb)
+    _, bconst_tans, carry_tans = _split_operands(tangents, nc, nb)
+    bconst_nz = [type(t) is not Zero for t in bconst_tans]
+    carry_nz = [type(t) is not Zero for t in carry_tans]
     while True:
         _, out_nz = jvp_jaxpr_nz(body_jaxpr, bconst_nz + carry_nz, [False] * len(carry))
         new = [a or b for a, b in zip(carry_nz, out_nz)]
@@ -137,8 +137,8 @@ def _while_jvp(primals, tangents, cond_jaxpr, body_jaxpr, cond_nconsts, body_nco
         ),
         cond_jaxpr.consts,
     )
-    btans = [t for t, nz in zip(tangents[nc : nc + nb], bconst_nz) if nz]
-    ctans = [instantiate(t) if nz else None for t, nz in zip(tangents[nc + nb :], carry_nz)]
+    btans = [t for t, nz in zip(bconst_tans, bconst_nz) if nz]
+    ctans = [instantiate(t) if nz else None for t, nz in zip(carry_tans, carry_nz)]
     ctans = [t if type(t) is not Zero else zeros(t.aval) for t in ctans if t is not None]
     outs = while_p.bind(
         *cconsts,
@@ -180,8 +180,7 @@ def _while_partial_eval(trace, args, unknowns, params):
     (its transpose rule); a loop whose outputs nothing uses is simply dropped."""
     cond_jaxpr, body_jaxpr = params["cond_jaxpr"], params["body_jaxpr"]
     nc, nb = params["cond_nconsts"], params["body_nconsts"]
-    cond_uk, body_uk = list(unknowns[:nc]), list(unknowns[nc : nc + nb])
-    carry_uk = list(unknowns[nc + nb :])
+    cond_uk, body_uk, carry_uk = _split_operands(unknowns, nc, nb)
     while True:
         _, _, out_uk, _ = pe.partial_eval_jaxpr(body_jaxpr, body_uk + carry_uk, carry_uk)
         new = [a or b for a, b in zip(carry_uk, out_uk)]
@@ -227,30 +226,27 @@ def _while_batch(size, vals, dims, cond_jaxpr, body_jaxpr, cond_nconsts, body_nc
     from ..structural import broadcast_in_dim
 
     nc, nb = cond_nconsts, body_nconsts
-    cd, bd, carry_d = dims[:nc], dims[nc : nc + nb], dims[nc + nb :]
+    cd, bd, carry_d = _split_operands(dims, nc, nb)
+    cconsts, bconsts, carry_vals = _split_operands(vals, nc, nb)
     carry_b = [d is not None for d in carry_d]
     while True:
         _, out_b = batch_jaxpr_nz(
-            body_jaxpr, size, list(bd) + [0 if b else None for b in carry_b], carry_b
+            body_jaxpr, size, bd + [0 if b else None for b in carry_b], carry_b
         )
         new = [a or b for a, b in zip(carry_b, out_b)]
-        _, pred_b = batch_jaxpr_nz(
-            cond_jaxpr, size, list(cd) + [0 if b else None for b in new], [False]
-        )
+        _, pred_b = batch_jaxpr_nz(cond_jaxpr, size, cd + [0 if b else None for b in new], [False])
         if pred_b[0]:
             new = [True] * len(new)
         if new == carry_b:
             break
         carry_b = new
-    vals = list(vals)
     carry = [
         batching.move_batch_axis(size, d, 0, v) if b else v
-        for v, d, b in zip(vals[nc + nb :], carry_d, carry_b)
+        for v, d, b in zip(carry_vals, carry_d, carry_b)
     ]
     carry_dims = [0 if b else None for b in carry_b]
-    bj, _ = batch_jaxpr_nz(body_jaxpr, size, list(bd) + carry_dims, carry_b)
-    cj, pred_b = batch_jaxpr_nz(cond_jaxpr, size, list(cd) + carry_dims, [False])
-    cconsts, bconsts = vals[:nc], vals[nc : nc + nb]
+    bj, _ = batch_jaxpr_nz(body_jaxpr, size, bd + carry_dims, carry_b)
+    cj, pred_b = batch_jaxpr_nz(cond_jaxpr, size, cd + carry_dims, [False])
     if not pred_b[0]:
         cj, cc = no_consts(cj)
         bj, bc = no_consts(bj)
@@ -314,14 +310,14 @@ def _while_lowering(ctx, *args, cond_jaxpr, body_jaxpr, cond_nconsts, body_ncons
     op = hlo.WhileOp(types, list(args))
     cblock = op.regions[0].blocks.append(*types)
     with ir.InsertionPoint(cblock):
-        a = list(cblock.arguments)
-        (pred,) = lowering.lower_jaxpr_inline(ctx, cond_jaxpr, a[:nc] + a[nc + nb :], sub=1)
+        cconsts, _, carry = _split_operands(cblock.arguments, nc, nb)
+        (pred,) = lowering.lower_jaxpr_inline(ctx, cond_jaxpr, cconsts + carry, sub=1)
         hlo.return_([pred])
     bblock = op.regions[1].blocks.append(*types)
     with ir.InsertionPoint(bblock):
-        a = list(bblock.arguments)
-        new = lowering.lower_jaxpr_inline(ctx, body_jaxpr, a[nc : nc + nb] + a[nc + nb :], sub=0)
-        hlo.return_(a[: nc + nb] + list(new))
+        cconsts, bconsts, carry = _split_operands(bblock.arguments, nc, nb)
+        new = lowering.lower_jaxpr_inline(ctx, body_jaxpr, bconsts + carry, sub=0)
+        hlo.return_(cconsts + bconsts + list(new))
     return list(op.results)[nc + nb :]
 
 
