@@ -349,7 +349,7 @@ class Var:
         self.suffix = suffix
 
     def __repr__(self):
-        return f"Var({self.aval.str_short()})@{id(self) % 10000}"
+        return f"Var(id={id(self)}):{self.aval.str_long().lstrip('~')}"
 
 
 class DropVar(Var):
@@ -357,12 +357,17 @@ class DropVar(Var):
 
     __slots__ = ()
 
+    def __repr__(self):
+        return "_"
+
 
 class UnreadVar(DropVar):
     """An output nobody read when it was traced: JAX's printer writes ``_`` for it only
     in the top-level jaxpr; in a nested one it has a name."""
 
     __slots__ = ()
+
+    __repr__ = Var.__repr__
 
 
 class Literal:
@@ -374,7 +379,21 @@ class Literal:
         self.val, self.aval = val, aval
 
     def __repr__(self):
-        return f"Literal({self.val})"
+        return f"Literal({literal_value_text(self.val)})"
+
+
+def literal_value_text(val: Any) -> str:
+    """A literal's value as JAX's ``Literal.__repr__`` shows it: a weakly typed Python
+    int or complex as JAX's typed scalar (``TypedInt(2, dtype=int32)``), a weak float as
+    the Python float, any other value as its Python scalar (``format`` of a 0-d array)."""
+    if type(val) is WeakScalar:
+        dtype_name = val.aval.dtype.name
+        if dtypes.is_int(val.aval.dtype):
+            return f"TypedInt({int(val.value)}, dtype={dtype_name})"
+        if dtypes.is_complex(val.aval.dtype):
+            return f"TypedComplex({complex(val.value)}, dtype={dtype_name})"
+        return str(float(val.value))
+    return f"{val}"
 
 
 class JaxprEqn:
