@@ -48,6 +48,9 @@ class JVPTrace(core.Trace):
     None when every tangent is a symbolic zero and the bind goes to the parent as is)."""
 
     interpreter = "jvp"
+    # set when the tangents are being linearized (grad, vjp, linearize): the partial
+    # evaluation trace whose unknowns are the values that depend on the tangent inputs
+    linearize_trace: Any = None
 
     def lift(self, x: Any) -> tuple[Any, Any]:
         if isinstance(x, JVPTracer) and x._trace is self:
@@ -98,6 +101,11 @@ class JVPTrace(core.Trace):
     def pack(self, primal: Any, tangent: Any) -> Any:
         if type(tangent) is Zero:
             return primal
+        lin = self.linearize_trace
+        if lin is not None and not lin.is_unknown(tangent):
+            # As JAX's linearize: a tangent computed without the tangent inputs (integer_pow
+            # y=0's zeros) is a symbolic zero, so later primitives are not differentiated.
+            return primal
         return JVPTracer(self, primal, tangent)
 
 
@@ -106,9 +114,13 @@ def jvp_flat(
     primals: Sequence[Any],
     tangents: Sequence[Any],
     instantiate_zeros: bool = True,
+    linearize_trace: Any = None,
 ) -> tuple[list[Any], list[Any]]:
-    """Run ``flat_fun`` on (primal, tangent) pairs; tangents may be ``Zero``."""
+    """Run ``flat_fun`` on (primal, tangent) pairs; tangents may be ``Zero``. With
+    ``linearize_trace`` (the partial evaluation trace whose unknowns are the tangents),
+    tangents that do not depend on the tangent inputs become symbolic zeros."""
     trace = JVPTrace(parent=core.current_trace())
+    trace.linearize_trace = linearize_trace
     in_tracers = [
         JVPTracer(trace, p, t) if type(t) is not Zero else p for p, t in zip(primals, tangents)
     ]

@@ -274,7 +274,9 @@ def linearize_flat(
     tangents_in = [trace.new_unknown(tangent_aval(core.get_aval(p))) for p in primals]
     try:
         with core.set_current_trace(trace):
-            primals_out, tangents_out = jvp_flat(flat_fun, primals, tangents_in)
+            primals_out, tangents_out = jvp_flat(
+                flat_fun, primals, tangents_in, linearize_trace=trace
+            )
         for p in primals_out:
             if trace.is_unknown(p):
                 raise RuntimeError("a primal output depends on a tangent input (internal error)")
