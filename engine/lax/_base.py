@@ -234,7 +234,8 @@ def broadcasting_lowering(lower):
 
 def plain(hlo_fn):
     """Lowering that applies one StableHLO/CHLO op, naming the output type."""
-    return lambda ctx, *args, **params: hlo_fn(*args, results=[lowering.ir_type(ctx.avals_out[0])])
+    build = lowering.simple_op(hlo_fn)
+    return lambda ctx, *args, **params: build(lowering.ir_type(ctx.avals_out[0]), *args)
 
 
 def naryop(name, kinds, lower, result_dtype=None, require_same=True):

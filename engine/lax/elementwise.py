@@ -215,9 +215,11 @@ def _accuracy_attr(accuracy):
 def _accurate(hlo_fn):
     """Lowering of an op that takes an ``accuracy`` param (StableHLO result_accuracy)."""
 
+    build = lowering.simple_op(hlo_fn)
+
     def lower(ctx, x, *, accuracy):
         if accuracy is None:
-            return hlo_fn(x)
+            return build(lowering.ir_type(ctx.avals_out[0]), x)
         return hlo_fn(x, result_accuracy=_accuracy_attr(accuracy))
 
     return lower
