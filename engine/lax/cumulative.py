@@ -186,6 +186,11 @@ def _prefix_scan(fn, elem, axis, reverse):
     in the even positions. O(n) work, O(log n) depth, made only of slices, pads and fn."""
     if reverse:
         return rev(_prefix_scan(fn, rev(elem, (axis,)), axis, False), (axis,))
+    # as JAX's associative_scan: reversed first, then the axis checked (its message)
+    ndim = aval_of(elem).ndim
+    if not -ndim <= axis < ndim:
+        raise ValueError(f"axis {axis} is out of bounds for array of dimension {ndim}")
+    axis %= ndim
     n = aval_of(elem).shape[axis]
     if n < 2:
         return elem
