@@ -47,7 +47,7 @@ def as_jax_jits(
         params = inspect.signature(fn).parameters
         static = tuple(n for n in static_argnames if n in params)
         if inline:
-            from .ufuncs import compiled_when_eager
+            from .ufuncs_arith import compiled_when_eager
 
             run = compiled_when_eager(_renamed(fn, name), static_argnames=static)
             return functools.wraps(fn)(run)  # type: ignore[return-value]
