@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import functools
 import operator
 
 import numpy as np
@@ -44,7 +45,10 @@ def _result_dtype(*args):
 
 
 def _dot_general(a, b, contract, batch=((), ()), precision=None, preferred=None, out_sharding=None):
-    return lax.dot_general(
+    from ..sharding.constraint import canonicalize_sharding, check_type_divisible
+
+    out_sharding = canonicalize_sharding(out_sharding, "dot_general")
+    out = lax.dot_general(
         as_array(a),
         as_array(b),
         (contract, batch),
@@ -52,6 +56,9 @@ def _dot_general(a, b, contract, batch=((), ()), precision=None, preferred=None,
         preferred_element_type=preferred,
         out_sharding=out_sharding,
     )
+    if out_sharding is not None:
+        check_type_divisible(out_sharding, shape_of(out))
+    return out
 
 
 def _operands(name, a, b):
@@ -94,7 +101,10 @@ def _out_sharding(x, out_sharding):
 def matmul(a, b, *, precision=None, preferred_element_type=None, out_sharding=None):
     """Matrix product with NumPy's rules: 1-D operands are vectors, leading axes are batch
     axes that broadcast (size-1 batch axes are squeezed, not materialized)."""
+    from ..sharding.constraint import canonicalize_sharding
+
     a, b, dtype = _operands("matmul", a, b)
+    out_sharding = canonicalize_sharding(out_sharding, "dot_general")
     pref = (
         dtype
         if preferred_element_type is None
@@ -364,15 +374,34 @@ def einsum(
     precision=None,
     preferred_element_type=None,
     _dot_general=None,
+    out_sharding=None,
 ):
     """Einstein summation: repeated labels within an operand take diagonals, labels missing
     from the output are summed, and pairs of operands contract (left to right) with
-    ``dot_general``, batching over labels they share that are still needed."""
+    ``dot_general``, batching over labels they share that are still needed.
+
+    ``out_sharding`` (Explicit mesh axes) types the one contraction's result; with more
+    than two operands the contractions run over Auto axes and the result is resharded
+    to it, as in JAX."""
+    from ..sharding.constraint import canonicalize_sharding
+
     if out is not None:
         raise NotImplementedError("The 'out' argument to jnp.einsum is not supported.")
     if not isinstance(subscripts, str):
         raise NotImplementedError("jnp.einsum supports only string subscripts")
     check_arraylike("einsum", *operands)
+    out_sharding = canonicalize_sharding(out_sharding, "einsum")
+    if out_sharding is not None and len(operands) > 2:
+        from ..sharding.in_types import auto_axes
+
+        mesh = out_sharding.mesh
+        explicit = tuple(
+            a for a, t in zip(mesh.axis_names, mesh.axis_types) if t.name == "Explicit"
+        )
+        contract = functools.partial(
+            einsum, subscripts, precision=precision, preferred_element_type=preferred_element_type
+        )
+        return auto_axes(contract, axes=explicit, out_sharding=out_sharding)(*operands)
     ops = list(promote_dtypes(*operands)) if len(operands) > 1 else [as_operand(operands[0])]
     dtype = dtype_of(ops[0])
     ops = [as_array(o) for o in ops]
@@ -395,7 +424,7 @@ def einsum(
     for i, (labels, op) in enumerate(zip(in_labels, ops)):
         op, labels = _drop_broadcast_ones(op, labels, sizes)
         others = set(out_labels).union(*(set(l) for j, l in enumerate(in_labels) if j != i))
-        op, labels = _diagonals_and_sums(op, labels, others)
+        op, labels = _diagonals_and_sums(op, labels, others, out_sharding)
         terms.append((op, labels))
     while len(terms) > 1:
         (a, la), (b, lb) = terms[0], terms[1]
@@ -405,7 +434,9 @@ def einsum(
         b, lb = _sum_unique(b, lb, keep | set(la))
         final = not rest
         terms = [
-            _contract(a, la, b, lb, keep, out_labels if final else None, precision, pref)
+            _contract(
+                a, la, b, lb, keep, out_labels if final else None, precision, pref, out_sharding
+            )
         ] + rest
     op, labels = terms[0]
     op, labels = _sum_unique(op, labels, set(out_labels))
@@ -475,7 +506,7 @@ def _drop_broadcast_ones(op, labels, sizes):
     return lax.squeeze(op, drop), [lab for i, lab in enumerate(labels) if i not in drop]
 
 
-def _diagonals_and_sums(op, labels, needed):
+def _diagonals_and_sums(op, labels, needed, out_sharding=None):
     """Mask a label repeated within one operand to its diagonal, then sum away (in one
     reduction) the repeats and every label no other term needs."""
     shape = shape_of(op)
@@ -495,10 +526,14 @@ def _diagonals_and_sums(op, labels, needed):
         op = lax.select_n(mask, lax.full(shape, 0, dtype_of(op)), op)
     if not drop:
         return op, labels
-    return (
-        lax.reduce_sum(op, tuple(sorted(drop))),
-        [lab for i, lab in enumerate(labels) if i not in drop],
-    )
+    axes = tuple(sorted(drop))
+    if out_sharding is None:
+        return lax.reduce_sum(op, axes), [lab for i, lab in enumerate(labels) if i not in drop]
+    # lax.reduce_sum does not take out_sharding yet; the primitive does (JAX's param)
+    from ..lax.reductions import reduce_sum_p
+
+    summed = reduce_sum_p.bind(op, axes=axes, out_sharding=out_sharding)
+    return summed, [lab for i, lab in enumerate(labels) if i not in drop]
 
 
 def _sum_unique(op, labels, needed):
@@ -508,7 +543,7 @@ def _sum_unique(op, labels, needed):
     return lax.reduce_sum(op, axes), [lab for i, lab in enumerate(labels) if i not in axes]
 
 
-def _contract(a, la, b, lb, keep, out_labels, precision, pref):
+def _contract(a, la, b, lb, keep, out_labels, precision, pref, out_sharding=None):
     shared = [lab for lab in la if lab in lb]
     batch = [lab for lab in shared if lab in keep]
     contract = [lab for lab in shared if lab not in keep]
@@ -527,5 +562,24 @@ def _contract(a, la, b, lb, keep, out_labels, precision, pref):
         (tuple(la.index(x) for x in contract), tuple(lb.index(x) for x in contract)),
         (tuple(la.index(x) for x in batch), tuple(lb.index(x) for x in batch)),
     )
-    out = lax.dot_general(a, b, dims, precision=precision, preferred_element_type=pref)
-    return out, result_labels(la, lb)
+    labels = result_labels(la, lb)
+    if out_sharding is not None and out_labels is not None and labels != list(out_labels):
+        from ..sharding.named import NamedSharding, PartitionSpec
+
+        # the result is transposed to out_labels afterwards: type it in its own order
+        spec = out_sharding.spec._normalized(len(out_labels))
+        inverse = PartitionSpec(
+            *[spec[list(out_labels).index(lab)] for lab in labels],
+            unreduced=out_sharding.spec.unreduced,
+            reduced=out_sharding.spec.reduced,
+        )
+        out_sharding = NamedSharding(out_sharding.mesh, inverse)
+    out_sharding = out_sharding if out_labels is not None else None
+    out = lax.dot_general(
+        a, b, dims, precision=precision, preferred_element_type=pref, out_sharding=out_sharding
+    )
+    if out_sharding is not None:
+        from ..sharding.constraint import check_type_divisible
+
+        check_type_divisible(out_sharding, shape_of(out))
+    return out, labels

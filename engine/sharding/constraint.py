@@ -52,6 +52,67 @@ def _as_sharding(s, what: str) -> NamedSharding:
     return s
 
 
+def canonicalize_sharding(sharding: Any, api_name: str) -> NamedSharding | None:
+    """An ``out_sharding=`` argument as JAX's APIs take it (einsum, dot_general): None, a
+    NamedSharding over the mesh in context, or a PartitionSpec over that mesh; every axis
+    it names must be Explicit there."""
+    from .in_types import _current_abstract
+
+    if sharding is None or (isinstance(sharding, NamedSharding) and sharding.mesh.empty):
+        return None
+    if not isinstance(sharding, (NamedSharding, PartitionSpec)):
+        raise TypeError(
+            f"`out_sharding` argument of {api_name} only supports instances of "
+            f"`NamedSharding` or `PartitionSpec`. Got {sharding} of type: {type(sharding)}"
+        )
+    current = _current_abstract()
+    if isinstance(sharding, PartitionSpec):
+        if current.empty:
+            raise ValueError(
+                "Using PartitionSpec when you are not under a mesh context is not allowed. "
+                "Please pass a NamedSharding instance or enter into a mesh context via "
+                f"`jax.set_mesh`. Got {sharding}"
+            )
+        sharding = _as_sharding(sharding, api_name)
+    else:
+        given = sharding.mesh.abstract_mesh
+        all_auto = all(t == AxisType.Auto for t in given.axis_types + current.axis_types)
+        if not all_auto and not current.empty and given != current:
+            raise ValueError(
+                f"Context mesh {current} should match the mesh of sharding {given} passed "
+                f"to {api_name}."
+            )
+    types = dict(zip(sharding.mesh.axis_names, sharding.mesh.axis_types))
+    spec = sharding.spec
+    for axis in [*spec._used_axes(), *sorted(spec.unreduced), *sorted(spec.reduced)]:
+        if types.get(axis) in (AxisType.Auto, AxisType.Manual):
+            raise ValueError(
+                f"PartitionSpec passed to {api_name} cannot contain axis names that are of "
+                f"type Auto or Manual. Got PartitionSpec: {spec} with axis name: {axis} of "
+                f"type: AxisType.{types[axis].name}."
+            )
+    return sharding
+
+
+def check_type_divisible(sharding: NamedSharding, shape: tuple) -> None:
+    """Raise JAX's error when a result typed ``sharding`` cannot split ``shape`` evenly."""
+    sizes = dict(zip(sharding.mesh.axis_names, sharding.mesh.axis_sizes))
+    for dim, n in enumerate(shape[: len(sharding.spec)]):
+        axes = sharding.spec._axes_of(dim)
+        if not axes:
+            continue
+        parts = 1
+        for a in axes:
+            parts *= sizes[a]
+        if n % parts:
+            raise ValueError(
+                f"Sharding spec {axes} implies that array axis {dim} is partitioned {parts} "
+                f"times, but does not evenly divide the dimension size {n}. Got shape: "
+                f"{tuple(shape)} and sharding NamedSharding(mesh="
+                f"{sharding.mesh.abstract_mesh!r}, spec={sharding.spec!r})"
+            )
+
+
 def _check(s: NamedSharding, aval):
     from .jit_shardings import _check_divisible
 
@@ -147,6 +208,22 @@ def _per_leaf(shardings: Any, n: int, what: str) -> list:
     return leaves
 
 
+def _prefix_leaves(shardings: Any, x: Any) -> list:
+    """One sharding per leaf of ``x``: ``shardings`` itself, or a tree prefix of ``x``
+    whose leaves are shardings (each standing for the leaves below it)."""
+    if isinstance(shardings, (NamedSharding, PartitionSpec)):
+        return [shardings] * len(tree_util.tree_leaves(x))
+    out: list = []
+
+    def spread(s, sub):
+        out.extend([s] * len(tree_util.tree_leaves(sub)))
+
+    tree_util.tree_map(
+        spread, shardings, x, is_leaf=lambda s: isinstance(s, (NamedSharding, PartitionSpec))
+    )
+    return out
+
+
 def apply_out_sharding(x: Any, out_sharding: Any) -> Any:
     """What an ``out_sharding=`` argument (random.normal, matmul with batch axes, ...)
     does where the primitive does not take it: the result is laid out so (eagerly: put
@@ -158,8 +235,8 @@ def reshard(x: Any, out_shardings: Any) -> Any:
     """``x`` moved to ``out_shardings``; the mesh axes named must be Explicit (as JAX)."""
     leaves, tree = tree_util.tree_flatten(x)
     outs = []
-    for leaf in leaves:
-        s = _as_sharding(out_shardings, "reshard")
+    for leaf, given in zip(leaves, _prefix_leaves(out_shardings, x)):
+        s = _as_sharding(given, "reshard")
         types = dict(zip(s.mesh.axis_names, s.mesh.axis_types))
         for a in s.spec._used_axes():
             if types[a] != AxisType.Explicit:
@@ -263,8 +340,47 @@ def _reshard_transpose(ct, x, *, sharding):
 
 
 reshard_p.def_impl(_impl)
-reshard_p.def_abstract_eval(_abstract_eval)
-reshard_p.def_lowering(_lower)
+
+
+@reshard_p.def_abstract_eval
+def _reshard_abstract_eval(x, *, sharding):
+    from .in_types import type_sharding
+
+    # the type is the new layout's Explicit part (none when its mesh has no Explicit axis)
+    return x.update(sharding=type_sharding(sharding, len(x.shape)))
+
+
+@reshard_p.def_lowering
+def _lower_reshard(ctx, x, *, sharding):
+    """As JAX lowers a typed result: nothing over a mesh with no Explicit axis; over a mesh
+    mixing Auto and Explicit axes every dimension stays open to the Auto axes and the
+    unused Explicit ones are pinned replicated."""
+    from .in_types import spec_on_mesh, type_sharding
+    from .spmd import MESH_NAME
+
+    mesh = getattr(_lowering, "mesh", None)
+    ndim = len(ctx.avals_out[0].shape)
+    typed = type_sharding(sharding, ndim)
+    if mesh is None or typed is None:
+        return x
+    types = dict(zip(sharding.mesh.axis_names, sharding.mesh.axis_types))
+    if all(t == AxisType.Explicit for t in types.values()):
+        return _lower(ctx, x, sharding=sharding)
+    spec = spec_on_mesh(typed, mesh, ndim)
+    if spec is None:
+        return x
+    dims = ["{" + "".join(f'"{a}", ' for a in spec._axes_of(d)) + "?}" for d in range(ndim)]
+    used = set(spec._used_axes()) | set(spec.unreduced) | set(spec.reduced)
+    replicated = [a for a in mesh.axis_names if types[a] == AxisType.Explicit and a not in used]
+    extra = ""
+    if replicated:
+        extra += ", replicated={" + ", ".join(f'"{a}"' for a in replicated) + "}"
+    if spec.unreduced:
+        extra += ", unreduced={" + ", ".join(f'"{a}"' for a in sorted(spec.unreduced)) + "}"
+    attr = ir.Attribute.parse(f"#sdy.sharding<@{MESH_NAME}, [{', '.join(dims)}]{extra}>")
+    return sdy.ShardingConstraintOp(x, attr).result
+
+
 deflinear(reshard_p, _reshard_transpose)
 
 

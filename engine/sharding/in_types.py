@@ -197,106 +197,137 @@ mesh_cast_p.def_lowering(lambda ctx, x, **_: x)
 # ---------------------------------------------------------------------------- auto / explicit
 
 
-def _switched(mesh: AbstractMesh, axes: Any, to: AxisType) -> AbstractMesh:
-    names = set(mesh.axis_names if axes is None else ((axes,) if isinstance(axes, str) else axes))
+def _switched_mesh(axes: Any, to: AxisType, api: str, shardings: Any = None):
+    """(mesh in context, that mesh with ``axes`` switched to ``to``, the axes), or None
+    when neither the context nor ``shardings`` names a mesh."""
+    current = _current_abstract()
+    given = AbstractMesh((), ())
+    for s in tree_util.tree_leaves(shardings):
+        if isinstance(s, NamedSharding):
+            if not given.empty and given != s.mesh.abstract_mesh:
+                raise ValueError(
+                    f"Shardings passed to {api} should have the same mesh. Got one mesh "
+                    f"{given} and another {s.mesh}"
+                )
+            given = s.mesh.abstract_mesh
+    if given.empty and current.empty:
+        return None
+    if not given.empty and not current.empty and given != current:
+        raise ValueError(
+            f"Context mesh {current} must match the mesh passed to shardings {given}. "
+            "Recommended approach is to use `jax.set_mesh` context manager."
+        )
+    mesh = current if not current.empty else given
+    names = mesh.axis_names if axes is None else axes if isinstance(axes, tuple) else (axes,)
+    types = dict(zip(mesh.axis_names, mesh.axis_types))
     for a in names:
-        if a not in mesh.axis_names:
+        if a not in types:
             raise ValueError(f"axis {a!r} is not an axis of the mesh in context: {mesh}")
-    types = tuple(to if n in names else t for n, t in zip(mesh.axis_names, mesh.axis_types))
-    return AbstractMesh(
+        if types[a] == AxisType.Manual:
+            raise NotImplementedError(
+                "Going from `Manual` AxisType to `Auto` or `Explicit` AxisType is not "
+                "allowed. Please file a bug at https://github.com/jax-ml/jax/issues with "
+                "your use case"
+            )
+    new_types = tuple(to if n in names else t for n, t in zip(mesh.axis_names, mesh.axis_types))
+    new = AbstractMesh(
         mesh.axis_sizes,
         mesh.axis_names,
-        types,
+        new_types,
         _device_kind=mesh._device_kind,
         _platform=mesh._platform,
     )
+    return mesh, new, tuple(names)
 
 
-def _needs_mesh(name: str) -> AbstractMesh:
-    mesh = _current_abstract()
-    if mesh.empty:
-        raise ValueError(f"{name} needs a mesh in context: use jax.set_mesh(mesh) around the call")
-    if any(t == AxisType.Manual for t in mesh.axis_types):
-        raise NotImplementedError(f"{name} inside shard_map (Manual mesh axes)")
-    return mesh
-
-
-def auto_axes(fun: Callable | None = None, *, axes: Any = None, out_sharding: Any = None) -> Any:
-    """``fun`` run with the mesh's ``axes`` (all by default) switched to Auto: the
-    compiler chooses its intermediates' shardings, and the result is laid out as
-    ``out_sharding`` (given here or to the wrapped function)."""
-    if fun is None:
-        return functools.partial(auto_axes, axes=axes, out_sharding=out_sharding)
-
-    @functools.wraps(fun)
-    def wrapped(*args, out_sharding=out_sharding, **kwargs):
-        from .constraint import constrain
-
-        if out_sharding is None:
-            raise TypeError(
-                "auto_axes: pass out_sharding (to auto_axes or to the wrapped function)"
-            )
-        outer = _needs_mesh("auto_axes")
-        inner = _switched(outer, axes, AxisType.Auto)
-        args, kwargs = tree_util.tree_map(lambda x: _retype(x, inner), (args, kwargs))
-        with use_abstract_mesh(inner):
-            out = fun(*args, **kwargs)
-        return constrain(out, out_sharding)
-
-    return wrapped
-
-
-def explicit_axes(fun: Callable | None = None, *, axes: Any = None, in_sharding: Any = None) -> Any:
-    """``fun`` run with the mesh's ``axes`` (all by default) switched to Explicit: its
-    arguments are laid out as ``in_sharding`` and carry it in their types; the result
-    goes back to the caller's axis types."""
-    if fun is None:
-        return functools.partial(explicit_axes, axes=axes, in_sharding=in_sharding)
-
-    @functools.wraps(fun)
-    def wrapped(*args, in_sharding=in_sharding, **kwargs):
-        from .constraint import constrain
-
-        if in_sharding is None:
-            raise TypeError(
-                "explicit_axes: pass in_sharding (to explicit_axes or to the wrapped function)"
-            )
-        outer = _needs_mesh("explicit_axes")
-        inner = _switched(outer, axes, AxisType.Explicit)
-        leaves, tree = tree_util.tree_flatten(args)
-        specs = _spec_leaves(in_sharding, len(leaves))
-        leaves = [
-            mesh_cast(
-                constrain(x, s), type_sharding(NamedSharding(inner, s), core.get_aval(x).ndim)
-            )
-            for x, s in zip(leaves, specs)
-        ]
-        args = tree_util.tree_unflatten(tree, leaves)
-        with use_abstract_mesh(inner):
-            out = fun(*args, **kwargs)
-        return tree_util.tree_map(lambda x: _retype(x, outer), out)
-
-    return wrapped
-
-
-def _spec_leaves(shardings: Any, n: int) -> list:
-    from .constraint import _per_leaf
-
-    leaves = _per_leaf(shardings, n, "in_sharding")
-    return [s.spec if isinstance(s, NamedSharding) else s for s in leaves]
-
-
-def _retype(x: Any, mesh: AbstractMesh) -> Any:
-    """``x`` with the type it has under ``mesh``'s axis types (its Explicit axes only)."""
-    aval = core.get_aval(x)
-    src = aval.sharding
-    if src is None:
-        return x
-    if not any(t == AxisType.Explicit for t in mesh.axis_types):
-        return mesh_cast(x, None)
+def _explicit_part(spec: PartitionSpec, mesh: AbstractMesh, ndim: int) -> PartitionSpec:
+    """``spec`` naming only ``mesh``'s Explicit axes (the type a value has there)."""
     explicit = {a for a, t in zip(mesh.axis_names, mesh.axis_types) if t == AxisType.Explicit}
     entries = []
-    for d in range(aval.ndim):
-        axes = tuple(a for a in src.spec._axes_of(d) if a in explicit)
+    for d in range(ndim):
+        axes = tuple(a for a in spec._axes_of(d) if a in explicit)
         entries.append(None if not axes else axes[0] if len(axes) == 1 else axes)
-    return mesh_cast(x, NamedSharding(mesh, PartitionSpec(*entries)))
+    return PartitionSpec(
+        *entries,
+        unreduced=frozenset(spec.unreduced) & explicit,
+        reduced=frozenset(spec.reduced) & explicit,
+    )
+
+
+def _type_spec(x: Any) -> PartitionSpec:
+    aval = core.get_aval(x)
+    return aval.sharding.spec if aval.sharding is not None else PartitionSpec(*[None] * aval.ndim)
+
+
+def _resharded_to_types(tree: Any, mesh: AbstractMesh) -> Any:
+    from .constraint import reshard
+
+    def one(x):
+        return reshard(x, _explicit_part(_type_spec(x), mesh, core.get_aval(x).ndim))
+
+    return tree_util.tree_map(one, tree)
+
+
+def _run_auto(fun: Callable, args, kwargs, axes, out_sharding):
+    from .constraint import reshard
+
+    switch = _switched_mesh(axes, AxisType.Auto, "auto_axes", out_sharding)
+    if switch is None:
+        return fun(*args, **kwargs)
+    outer, inner, names = switch
+    if {a for a, t in zip(outer.axis_names, outer.axis_types) if t == AxisType.Auto} == set(names):
+        return fun(*args, **kwargs)
+    with use_abstract_mesh(inner):
+        args = _resharded_to_types(args, inner)
+        out = fun(*args, **kwargs)
+    return reshard(out, out_sharding)
+
+
+def _run_explicit(fun: Callable, args, kwargs, axes, in_sharding):
+    from .constraint import reshard
+
+    switch = _switched_mesh(axes, AxisType.Explicit, "explicit_axes")
+    if switch is None:
+        raise ValueError(
+            "Context mesh cannot be empty. Please use `jax.set_mesh` API to enter into a "
+            "mesh context when using `explicit_axes` API."
+        )
+    outer, inner, _ = switch
+    with use_abstract_mesh(inner):
+        args = reshard(args, in_sharding)
+        out = fun(*args, **kwargs)
+    return _resharded_to_types(out, outer)
+
+
+def _axis_type_switch(fun: Callable, axes: Any, sharding: Any, keyword: str, run: Callable):
+    """``fun`` wrapped to run with mesh axes switched by ``run``; the sharding it needs
+    comes from the decorator or, when that gave none, from the call's ``keyword``."""
+
+    @functools.wraps(fun)
+    def wrapped(*args, **kwargs):
+        given = sharding
+        if given is None:
+            if keyword not in kwargs:
+                raise TypeError(f"Missing required keyword argument: '{keyword}'")
+            given = kwargs.pop(keyword)
+        return run(fun, args, kwargs, axes, given)
+
+    return wrapped
+
+
+def auto_axes(f=None, /, *, axes: str | tuple[str, ...] | None = None, out_sharding=None):
+    """``f`` run with the mesh's ``axes`` (all by default) switched to Auto: its arguments
+    lose those axes from their types, the compiler chooses its intermediates' layouts,
+    and the result is resharded to ``out_sharding`` (given here or to the wrapped call)."""
+    if f is None:
+        return lambda g: _axis_type_switch(g, axes, out_sharding, "out_sharding", _run_auto)
+    return _axis_type_switch(f, axes, out_sharding, "out_sharding", _run_auto)
+
+
+def explicit_axes(f=None, /, *, axes: str | tuple[str, ...] | None = None, in_sharding=None):
+    """``f`` run with the mesh's ``axes`` (all by default) switched to Explicit: its
+    arguments are resharded to ``in_sharding`` (given here or to the wrapped call) and
+    carry it in their types; the results go back to the caller's axis types."""
+    if f is None:
+        return lambda g: _axis_type_switch(g, axes, in_sharding, "in_sharding", _run_explicit)
+    return _axis_type_switch(f, axes, in_sharding, "in_sharding", _run_explicit)

@@ -1,0 +1,291 @@
+"""Sharding APIs against real JAX 0.10.2 on 8 CPU devices: ``jnp.einsum(...,
+out_sharding=)`` (and dot/matmul's checks of it), ``auto_axes``/``explicit_axes`` as
+JAX builds them (reshards in the jaxpr, the lowered Shardy annotations of a reshard over
+a mesh mixing Auto and Explicit axes), and ``reshard`` of a pytree with a prefix of
+shardings. The cases run in one child process (tests/eight_devices.py)."""
+
+from __future__ import annotations
+
+import inspect
+import re
+
+import eight_devices
+import numpy as np
+import pytest
+
+CASES, case = eight_devices.case_registry()
+both = eight_devices.both
+
+
+def _explicit(lib):
+    return lib.make_mesh((4, 2), ("X", "Y"), (lib.sharding.AxisType.Explicit,) * 2)
+
+
+def _auto(lib):
+    return lib.make_mesh((4, 2), ("X", "Y"), (lib.sharding.AxisType.Auto,) * 2)
+
+
+def _operands(lib):
+    P = lib.P
+    a = lib.device_put(np.arange(32.0, dtype=np.float32).reshape(8, 4), P("X", None))
+    b = lib.device_put(np.linspace(-1, 1, 24, dtype=np.float32).reshape(4, 6), P(None, "Y"))
+    c = lib.device_put(np.linspace(0, 2, 12, dtype=np.float32).reshape(6, 2), P(None, None))
+    return a, b, c
+
+
+def _raised(fn):
+    try:
+        fn()
+    except Exception as e:  # the class and message are what is compared
+        return type(e).__name__, str(e)
+    raise AssertionError("expected an exception")
+
+
+def _same_error(e, j, phrase):
+    assert e[0] == j[0], (e, j)
+    assert phrase in e[1] and phrase in j[1], (e, j)
+
+
+def _short(lib, aval):
+    # JAX's str_short spells dtypes in full unless asked; the engine's is always short
+    return aval.str_short(short_dtypes=True) if lib.__name__ == "jax" else aval.str_short()
+
+
+# ---------------------------------------------------------------------------- einsum
+
+
+@case
+def einsum_out_sharding_types_the_contraction():
+    """One contraction: dot_general carries the out_sharding (in its own dimension order
+    when a transpose follows, or as the operands swapped); one operand: reduce_sum."""
+
+    def run(lib):
+        jnp, P = lib.numpy, lib.P
+        out = []
+        with lib.set_mesh(_explicit(lib)):
+            a, b, _ = _operands(lib)
+            x = lib.device_put(np.ones((8, 4, 6), np.float32), P("X", None, None))
+            y = lib.device_put(np.ones((8, 6, 2), np.float32), P("X", None, None))
+            programs = [
+                (lambda a, b: jnp.einsum("ij,jk->ik", a, b, out_sharding=P("X", "Y")), (a, b)),
+                (lambda a, b: jnp.einsum("ij,jk->ki", a, b, out_sharding=P("Y", "X")), (a, b)),
+                (lambda a, b: jnp.einsum("ij,jk->ik", a, b, out_sharding=P(None, "Y")), (a, b)),
+                (lambda a: jnp.einsum("ij->i", a, out_sharding=P("X")), (a,)),
+                (lambda a: jnp.einsum("ij->ji", a, out_sharding=P(None, "X")), (a,)),
+                (lambda a: jnp.einsum("ij,jk->ik", a.T, a, out_sharding=P(None, None)), (a,)),
+                (
+                    lambda x, y: jnp.einsum("bij,bjk->bik", x, y, out_sharding=P("X", "Y", None)),
+                    (x, y),
+                ),
+            ]
+            for f, args in programs:
+                jaxpr = str(lib.make_jaxpr(f)(*args))
+                # JAX prints reduce_sum's out_sharding parameter; the engine's printer
+                # leaves it out (the result type shows it in both)
+                jaxpr = re.sub(
+                    r"\n\s*out_sharding=NamedSharding[^\n]*| out_sharding=None", "", jaxpr
+                )
+                out.append(re.sub(r"\s+\]", "]", re.sub(r"\[\s+", "[", jaxpr)))
+                r = lib.jit(f)(*args)
+                eager = f(*args)
+                out.append((str(lib.typeof(r)), repr(r.sharding.spec), str(lib.typeof(eager))))
+                out.append(np.asarray(r).round(4).tolist())
+        return out
+
+    e, j = both(run)
+    assert e == j
+
+
+@case
+def einsum_of_three_operands_reshards_through_auto_axes():
+    """JAX contracts more than two operands with the mesh's Explicit axes switched to
+    Auto (reshards in, one reshard to out_sharding at the end)."""
+
+    def run(lib):
+        jnp, P = lib.numpy, lib.P
+        with lib.set_mesh(_explicit(lib)):
+            a, b, c = _operands(lib)
+
+            def f(a, b, c):
+                return jnp.einsum("ij,jk,kl->il", a, b, c, out_sharding=P("X", None))
+
+            jaxpr = lib.make_jaxpr(f)(a, b, c).jaxpr
+            eqns = [(e.primitive.name, _short(lib, e.outvars[0].aval)) for e in jaxpr.eqns]
+            r = lib.jit(f)(a, b, c)
+            return (
+                eqns[:3],
+                eqns[-1],
+                [e[0] for e in eqns].count("dot_general"),
+                str(lib.typeof(r)),
+                np.asarray(r).round(3).tolist(),
+            )
+
+    e, j = both(run)
+    assert e == j
+
+
+@case
+def einsum_and_dot_out_sharding_errors():
+    def errors(lib):
+        jnp, P = lib.numpy, lib.P
+        out = {}
+        with lib.set_mesh(_explicit(lib)):
+            a, b, c = _operands(lib)
+            device = lib.devices()[0]
+            out["single device"] = _raised(
+                lambda: jnp.einsum(
+                    "ij,jk->ik", a, b, out_sharding=lib.sharding.SingleDeviceSharding(device)
+                )
+            )
+            out["str"] = _raised(lambda: jnp.einsum("ij,jk->ik", a, b, out_sharding="X"))
+            out["uneven"] = _raised(
+                lambda: jnp.einsum("ij,jk->ik", a, c[:4, :], out_sharding=P(None, "X"))
+            )
+            out["uneven dot"] = _raised(lambda: jnp.dot(a, c[:4, :], out_sharding=P(None, "X")))
+            out["unknown axis"] = _raised(
+                lambda: jnp.einsum("ij,jk->ik", a, b, out_sharding=P("Z", None))
+            )
+            out["ambiguous"] = _raised(lambda: jnp.einsum("ij,jk->ik", a.T, a))
+        with lib.set_mesh(_auto(lib)):
+            a, b, _ = _operands(lib)
+            out["auto einsum"] = _raised(
+                lambda: jnp.einsum("ij,jk->ik", a, b, out_sharding=P("X", "Y"))
+            )
+            out["auto dot"] = _raised(lambda: jnp.dot(a, b, out_sharding=P("X", "Y")))
+            out["auto matmul"] = _raised(lambda: jnp.matmul(a, b, out_sharding=P("X", "Y")))
+        x = np.ones((8, 4), np.float32)
+        out["no mesh"] = _raised(lambda: jnp.einsum("ij,jk->ik", x, x.T, out_sharding=P("X")))
+        return out
+
+    e, j = both(errors)
+    phrases = {
+        "single device": "only supports instances of `NamedSharding` or `PartitionSpec`",
+        "str": "argument of einsum only supports instances of",
+        "uneven": "implies that array axis 1 is partitioned 4 times, but does not evenly "
+        "divide the dimension size 2. Got shape: (8, 2)",
+        "uneven dot": "implies that array axis 1 is partitioned 4 times, but does not evenly",
+        "unknown axis": "Resource axis: Z of P('Z', None) is not found in mesh",
+        "ambiguous": "Contracting dimensions are sharded and it is ambiguous",
+        "auto einsum": "PartitionSpec passed to einsum cannot contain axis names that are of "
+        "type Auto or Manual. Got PartitionSpec: P('X', 'Y') with axis name: X of type: "
+        "AxisType.Auto.",
+        "auto dot": "PartitionSpec passed to dot_general cannot contain axis names that are "
+        "of type Auto or Manual",
+        "auto matmul": "PartitionSpec passed to dot_general cannot contain axis names",
+        "no mesh": "Using PartitionSpec when you are not under a mesh context is not allowed",
+    }
+    assert e.keys() == j.keys() == phrases.keys()
+    for name, phrase in phrases.items():
+        _same_error(e[name], j[name], phrase)
+
+
+# ---------------------------------------------------------------------------- auto / explicit
+
+
+def _axis_switch_jaxprs(lib):
+    P, sharding = lib.P, lib.sharding
+    out = []
+    with lib.set_mesh(_explicit(lib)):
+        a = lib.device_put(np.arange(32.0, dtype=np.float32).reshape(8, 4), P("X", "Y"))
+        seen = []
+
+        @sharding.auto_axes
+        def double(x):
+            seen.append(str(lib.typeof(x)))
+            return x * 2
+
+        def f(a):
+            return double(a, out_sharding=P("X", None))
+
+        out.append(str(lib.make_jaxpr(f)(a)))
+        plus = sharding.auto_axes(lambda x: x + 1, axes="X", out_sharding=P("X", "Y"))
+        out.append(str(lib.make_jaxpr(plus)(a)))
+        r = lib.jit(f)(a)
+        out += [str(lib.typeof(r)), repr(r.sharding.spec), np.asarray(r).tolist()]
+        out.append(_raised(lambda: double(a)))
+        out.append(sorted(set(seen)))  # (JAX's jit reuses make_jaxpr's trace)
+    with lib.set_mesh(_auto(lib)):
+        a = lib.device_put(np.arange(32.0, dtype=np.float32).reshape(8, 4), P("X", "Y"))
+        seen = []
+
+        @sharding.explicit_axes(in_sharding=P("X", None))
+        def triple(x):
+            seen.append(str(lib.typeof(x)))
+            return x * 3
+
+        out.append(str(lib.make_jaxpr(triple)(a)))
+        r = lib.jit(triple)(a)
+        out += [str(lib.typeof(r)), np.asarray(r).tolist()]
+        on_y = sharding.explicit_axes(lambda x: x - 1, axes=("Y",))
+        out.append(str(lib.make_jaxpr(lambda a: on_y(a, in_sharding=P(None, "Y")))(a)))
+        out.append(_raised(lambda: on_y(a)))
+        # a pytree of arguments with one sharding each (reshard takes a tree prefix)
+        pair = sharding.explicit_axes(lambda x, y: x + y.T)
+        r = lib.jit(lambda a: pair(a, a.T, in_sharding=(P("X", "Y"), P("Y", "X"))))(a)
+        out += [str(lib.typeof(r)), np.asarray(r).tolist()]
+        out.append(sorted(set(seen)))
+    out.append(_raised(lambda: sharding.explicit_axes(lambda x: x, in_sharding=P())(np.ones(3))))
+    return out
+
+
+@case
+def auto_and_explicit_axes_trace_as_jax():
+    e, j = both(_axis_switch_jaxprs)
+    assert e == j
+
+
+@case
+def auto_and_explicit_axes_signatures_as_jax():
+    engine, jax = eight_devices.libs()
+    for name in ("auto_axes", "explicit_axes"):
+        ours = inspect.signature(getattr(engine.sharding, name))
+        theirs = inspect.signature(getattr(jax.sharding, name))
+        assert [(p.name, p.kind, p.default) for p in ours.parameters.values()] == [
+            (p.name, p.kind, p.default) for p in theirs.parameters.values()
+        ]
+        assert getattr(engine.sharding, name).__doc__
+
+
+def _constraint_lines(text):
+    """The Shardy annotations of a lowered module: main's signature and each
+    sharding_constraint (SSA names and locations dropped)."""
+    out = []
+    for line in text.splitlines():
+        if "sdy.sharding_constraint" in line or "func.func public @main" in line:
+            line = re.sub(r" loc\(.*\)", "", line)
+            out.append(re.sub(r"%[\w#]+", "%", line).strip())
+    return out
+
+
+@case
+def reshard_over_mixed_axis_types_lowers_as_jax():
+    """A reshard into a mesh with Auto axes leaves every dimension open and pins the
+    unused Explicit axes replicated; into an all-Auto mesh it lowers to nothing."""
+
+    def run(lib):
+        P, sharding = lib.P, lib.sharding
+        out = []
+        with lib.set_mesh(_explicit(lib)):
+            a = lib.device_put(np.arange(32.0, dtype=np.float32).reshape(8, 4), P("X", None))
+            for axes, spec in ((None, P("X", "Y")), ("X", P("X", "Y")), ("Y", P(None, "Y"))):
+                f = sharding.auto_axes(lambda x: x, axes=axes, out_sharding=spec)
+                out.append(_constraint_lines(lib.jit(f).lower(a).as_text()))
+        with lib.set_mesh(_auto(lib)):
+            a = lib.device_put(np.arange(32.0, dtype=np.float32).reshape(8, 4), P("X", None))
+            for axes, spec in ((None, P("X", "Y")), ("Y", P(None, "Y"))):
+                f = sharding.explicit_axes(lambda x: x, axes=axes, in_sharding=spec)
+                out.append(_constraint_lines(lib.jit(f).lower(a).as_text()))
+        return out
+
+    e, j = both(run)
+    assert e == j
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_sharding_api_case(name):
+    result = eight_devices.outcome(__file__, name)
+    assert result == "ok", result
+
+
+if __name__ == "__main__":
+    eight_devices.main(CASES)
