@@ -21,6 +21,7 @@ from .interpreters.tracing import trace_to_jaxpr
 from .jit import _arg_aval
 from .sharding import arrays as _sharded
 from .sharding import in_types as _sharded_types
+from .sharding.constraint import typed_seed
 from .sharding.named import PartitionSpec as _PartitionSpec
 from .sharding.named import Sharding as _Sharding
 from .tree_util import tree_flatten, tree_map, tree_unflatten
@@ -337,7 +338,7 @@ def value_and_grad(
         _check_scalar_output(ans, name, holomorphic)
         aval = core.get_aval(ans)
         seed = core.WeakScalar(1, aval.dtype) if aval.weak_type else np.ones((), aval.dtype)
-        g = vjp_fn(seed)
+        g = vjp_fn(typed_seed(seed, aval))
         g = g[0] if isinstance(argnums, int) else g
         return ((ans, aux), g) if has_aux else (ans, g)
 

@@ -179,6 +179,40 @@ def einsum_and_dot_out_sharding_errors():
         _same_error(e[name], j[name], phrase)
 
 
+# ---------------------------------------------------------------------------- grad's seed
+
+
+@case
+def grad_seed_is_resharded_as_jax():
+    """Over Explicit axes JAX reshards grad's seed (replicated, the result's mesh) before
+    the backward pass; vjp with a given cotangent, untyped results and Auto meshes don't."""
+
+    def run(lib):
+        jnp, P = lib.numpy, lib.P
+        out = []
+        for mesh in (_explicit(lib), _auto(lib)):
+            with lib.set_mesh(mesh):
+                a = lib.device_put(np.arange(32.0, dtype=np.float32).reshape(8, 4), P("X", "Y"))
+                w = lib.device_put(np.ones((4, 2), np.float32), P(None, None))
+                programs = [
+                    (lib.grad(lambda x: jnp.sin(x).sum()), (a,)),
+                    (lib.grad(lambda x, w: (x @ w).sum(), argnums=(0, 1)), (a, w)),
+                    (lib.grad(lambda x: (x * 2).mean()), (a,)),
+                    (lib.value_and_grad(lambda x: (x**2).sum()), (a,)),
+                    (lambda x: lib.vjp(lambda x: (x**2).sum(), x)[1](1.0), (a,)),
+                    (lib.grad(lambda x: jnp.sin(x).sum()), (np.ones(3, np.float32),)),
+                ]
+                for f, args in programs:
+                    out.append(str(lib.make_jaxpr(f)(*args)))
+                g = lib.grad(lambda x: jnp.sin(x).sum())
+                for r in (lib.jit(g)(a), g(a)):
+                    out.append((str(lib.typeof(r)), np.asarray(r).round(5).tolist()))
+        return out
+
+    e, j = both(run)
+    assert e == j
+
+
 # ---------------------------------------------------------------------------- auto / explicit
 
 

@@ -208,6 +208,22 @@ def _per_leaf(shardings: Any, n: int, what: str) -> list:
     return leaves
 
 
+def typed_seed(seed: Any, aval: Any) -> Any:
+    """grad's seed cotangent as JAX makes it for a result whose type carries a sharding:
+    resharded to that mesh, replicated (its unreduced and reduced axes swapped)."""
+    typed = getattr(aval, "sharding", None)
+    if typed is None:
+        return seed
+    from .in_types import concrete_mesh_for
+
+    try:
+        mesh = concrete_mesh_for(typed.mesh)
+    except ValueError:  # no mesh in context to place it on: left as it is
+        return seed
+    spec = PartitionSpec(unreduced=typed.spec.reduced, reduced=typed.spec.unreduced)
+    return reshard_p.bind(seed, sharding=NamedSharding(mesh, spec))
+
+
 def _prefix_leaves(shardings: Any, x: Any) -> list:
     """One sharding per leaf of ``x``: ``shardings`` itself, or a tree prefix of ``x``
     whose leaves are shardings (each standing for the leaves below it)."""
