@@ -10,7 +10,12 @@ same way, so that both its jaxpr and its eager values match JAX's.
 - ``static_argnames`` are the arguments JAX's decorator makes static: they select
   the trace (a traced ``axis`` is an error there) and are hashed.
 - ``inline=True``: no ``jit`` equation in jaxprs (the body's equations appear inline);
-  eagerly the function still runs as one compiled computation.
+  eagerly the function still runs as one compiled computation, whose fusion may round
+  or simplify differently from op by op (``False * nan`` is 0 there).
+- ``compiled_if`` (with ``inline=True``): a test of the positional arguments; eagerly,
+  only calls it accepts run compiled, the others op by op (``multiply`` compiles only
+  when an operand is converted first: a single ``mul`` gives the same values either
+  way, and op by op is faster).
 """
 
 from __future__ import annotations
@@ -21,7 +26,22 @@ import types
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
+from .. import core
+
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _eager() -> bool:
+    """Whether ops run now (eagerly, maybe under jvp, vmap or grad's partial evaluation)
+    rather than into a jaxpr: where JAX's jit(inline=True) functions run as a jit call."""
+    from ..interpreters.batching import BatchTrace
+    from ..interpreters.jvp import JVPTrace
+    from ..interpreters.partial_eval import PartialEvalTrace
+
+    trace: core.Trace | None = core.current_trace()
+    while trace is not None and type(trace) in (JVPTrace, BatchTrace, PartialEvalTrace):
+        trace = trace.parent
+    return type(trace) is core.EvalTrace
 
 
 def _renamed(fn: Callable, name: str) -> Callable:
@@ -36,22 +56,37 @@ def _renamed(fn: Callable, name: str) -> Callable:
 
 
 def as_jax_jits(
-    name: str, static_argnames: Iterable[str] = (), *, inline: bool = False
+    name: str,
+    static_argnames: Iterable[str] = (),
+    *,
+    inline: bool = False,
+    compiled_if: Callable[..., bool] | None = None,
 ) -> Callable[[F], F]:
     """Decorator: run the function under ``jit`` named ``name`` with JAX's
     ``static_argnames`` (or, with ``inline=True``, compiled when eager and inline in
     jaxprs), as JAX's ``@jit`` of that ``jax.numpy`` function does."""
+    if compiled_if is not None and not inline:
+        raise ValueError("compiled_if applies to inline jits only")
 
     def decorate(fn: F) -> F:
         # JAX's names that this engine function lacks (a newer option) cannot be passed
         params = inspect.signature(fn).parameters
         static = tuple(n for n in static_argnames if n in params)
-        if inline:
-            from .ufuncs_arith import compiled_when_eager
-
-            run = compiled_when_eager(_renamed(fn, name), static_argnames=static)
-            return functools.wraps(fn)(run)  # type: ignore[return-value]
         jitted = None
+        if inline:
+
+            @functools.wraps(fn)
+            def inline_wrapper(*args: Any, **kwargs: Any) -> Any:
+                nonlocal jitted
+                if (compiled_if is None or compiled_if(*args)) and _eager():
+                    if jitted is None:
+                        from ..jit import jit
+
+                        jitted = jit(_renamed(fn, name), static_argnames=static)
+                    return jitted(*args, **kwargs)
+                return fn(*args, **kwargs)
+
+            return inline_wrapper  # type: ignore[return-value]
 
         @functools.wraps(fn)
         def wrapper(*args: Any, **kwargs: Any) -> Any:

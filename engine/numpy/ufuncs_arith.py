@@ -59,61 +59,6 @@ def subtract(x1, x2, /):
     return lax.sub(x1, x2)
 
 
-def _eager() -> bool:
-    """Whether ops run now (eagerly, maybe under jvp, vmap or grad's partial evaluation)
-    rather than into a jaxpr: where JAX's jit(inline=True) functions run as a jit call."""
-    from ..interpreters.batching import BatchTrace
-    from ..interpreters.jvp import JVPTrace
-    from ..interpreters.partial_eval import PartialEvalTrace
-
-    trace: core.Trace | None = core.current_trace()
-    while trace is not None and type(trace) in (JVPTrace, BatchTrace, PartialEvalTrace):
-        trace = trace.parent
-    return type(trace) is core.EvalTrace
-
-
-def compiled_when_eager(fn, static_argnames=()):
-    """``fn`` that runs under jit when ``_eager()`` (JAX compiles these jnp functions
-    whole: one XLA computation, whose fusion may round or simplify differently from op
-    by op) and inline otherwise, so jaxprs show its equations as JAX's do."""
-    jitted = None
-
-    def wrapper(*args, **kwargs):
-        nonlocal jitted
-        if not _eager():
-            return fn(*args, **kwargs)
-        if jitted is None:
-            from ..jit import jit
-
-            jitted = jit(fn, static_argnames=static_argnames)
-        return jitted(*args, **kwargs)
-
-    return wrapper
-
-
-def _compiled_whole_when_eager(fn, converts):
-    """JAX compiles each jnp ufunc whole (``jit(inline=True)``): eagerly, a conversion
-    and the op are one XLA computation, which XLA's simplifier may rewrite (``False *
-    nan`` and ``False / 0`` give 0 there, NaN op by op). So when ``converts(x1, x2)``
-    (the operands need a conversion first) and nothing is being staged, ``fn`` runs
-    under jit; in jaxprs it stays inline, as JAX's."""
-    jitted = None
-
-    def wrapper(x1, x2, /):
-        nonlocal jitted
-        if converts(x1, x2) and _eager():
-            if jitted is None:
-                from ..jit import jit
-
-                jitted = jit(fn)
-            return jitted(x1, x2)
-        return fn(x1, x2)
-
-    wrapper.__name__ = wrapper.__qualname__ = fn.__name__
-    wrapper.__doc__ = fn.__doc__
-    return wrapper
-
-
 _KIND_RANK = {"b": 0, "u": 1, "i": 1, "f": 2, "V": 2, "c": 3}  # V: bfloat16 and kin
 _SCALAR_KIND = {bool: "b", int: "i", float: "f", complex: "c"}
 
@@ -140,20 +85,19 @@ def _array_converts_to_inexact(x1, x2):
     )
 
 
-def _multiply(x1, x2, /):
+# JAX compiles each jnp ufunc whole (jit(inline=True)): eagerly, a conversion and the op
+# are one XLA computation, which XLA's simplifier may rewrite (False * nan and False / 0
+# give 0 there, NaN op by op); without a conversion op by op gives the same values.
+@as_jax_jits("multiply", inline=True, compiled_if=_array_converts)
+def multiply(x1, x2, /):
     x1, x2 = promote_args("multiply", x1, x2)
     return lax.bitwise_and(x1, x2) if dtype_of(x1) == np.bool_ else lax.mul(x1, x2)
 
 
-def _true_divide(x1, x2, /):
+@as_jax_jits("true_divide", inline=True, compiled_if=_array_converts_to_inexact)
+def true_divide(x1, x2, /):
     x1, x2 = promote_args_inexact("true_divide", x1, x2)
     return lax.div(x1, x2)
-
-
-_multiply.__name__ = "multiply"
-_true_divide.__name__ = "true_divide"
-multiply = _compiled_whole_when_eager(_multiply, _array_converts)
-true_divide = _compiled_whole_when_eager(_true_divide, _array_converts_to_inexact)
 
 
 divide = true_divide
