@@ -287,10 +287,29 @@ def python_scalar_operand(x: Any) -> Any:
     return WeakScalar(x, dtypes.python_scalar_dtype(x))
 
 
+# (Python scalar type or NumPy dtype, x64 on) -> the rank-0 aval of such a value, shared
+# (avals are immutable): literals are the values tracing meets most
+_scalar_avals: dict[tuple[Any, bool], ShapedArray] = {}
+
+
 def get_aval(x: Any) -> ShapedArray:
     """The abstract value of a tracer, Array, NumPy value or Python scalar."""
     if isinstance(x, Tracer):
         return x.aval
+    kind = type(x)
+    if (kind is np.ndarray and not x.shape) or kind in _SCALAR_TYPES:
+        key = (x.dtype if kind is np.ndarray else kind, dtypes.config.jax_enable_x64)
+        aval = _scalar_avals.get(key)
+        if aval is None:
+            aval = _scalar_avals[key] = _get_aval(x)
+        return aval
+    return _get_aval(x)
+
+
+_SCALAR_TYPES = frozenset({bool, int, float, complex})
+
+
+def _get_aval(x: Any) -> ShapedArray:
     aval = getattr(x, "aval", None)
     if aval is not None:
         return aval
