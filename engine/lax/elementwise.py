@@ -18,7 +18,7 @@ from .. import core, dtypes
 from ..ad_util import add_any, add_any_p  # declared with AD, which needs it
 from ..core import Primitive, ShapedArray
 from ..interpreters import batching, lowering
-from ..interpreters.jvp import defjvp, defjvp2, deflinear, zero_jvp
+from ..interpreters.jvp import Zero, defjvp, defjvp2, deflinear, tangent_aval, zero_jvp
 from ..interpreters.transpose import is_undefined_primal
 from ._base import (
     aval_of,
@@ -262,15 +262,27 @@ def _sub_transpose(ct, x, y):
     ]
 
 
-defjvp2(
-    add_p, lambda g, ans, x, y: _bcast_tangent(g, ans), lambda g, ans, x, y: _bcast_tangent(g, ans)
-)
+def _add_sub_jvp(primitive, negate_y):
+    """As JAX's _add_jvp/_sub_jvp: with two nonzero tangents the output tangent is the
+    primitive itself on them (``add``, not ``add_any``, in the jaxpr)."""
+
+    def rule(primals, tangents):
+        ans = primitive.bind(*primals)
+        xdot, ydot = tangents
+        if type(xdot) is Zero and type(ydot) is Zero:
+            return ans, Zero(tangent_aval(aval_of(ans)))
+        if type(xdot) is Zero:
+            return ans, _bcast_tangent(neg(ydot) if negate_y else ydot, ans)
+        if type(ydot) is Zero:
+            return ans, _bcast_tangent(xdot, ans)
+        return ans, primitive.bind(_bcast_tangent(xdot, ans), _bcast_tangent(ydot, ans))
+
+    primitive.def_jvp(rule)
+
+
+_add_sub_jvp(add_p, False)
 add_p.def_transpose(_add_transpose)
-defjvp2(
-    sub_p,
-    lambda g, ans, x, y: _bcast_tangent(g, ans),
-    lambda g, ans, x, y: _bcast_tangent(neg(g), ans),
-)
+_add_sub_jvp(sub_p, True)
 sub_p.def_transpose(_sub_transpose)
 deflinear(neg_p, lambda ct, x: [neg(ct)])
 
