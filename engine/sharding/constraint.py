@@ -352,7 +352,10 @@ def _reshard_transpose(ct, x, *, sharding):
             mesh = concrete_mesh_for(src.mesh)
         except ValueError:
             return [ct]
-    return [reshard_p.bind(ct, sharding=NamedSharding(mesh, src.spec))]
+    # a cotangent's type swaps the primal's unreduced and reduced axes (JAX's
+    # primal_sharding_to_cotangent_sharding): an unreduced primal's cotangent is reduced
+    spec = PartitionSpec(*src.spec, unreduced=src.spec.reduced, reduced=src.spec.unreduced)
+    return [reshard_p.bind(ct, sharding=NamedSharding(mesh, spec))]
 
 
 reshard_p.def_impl(_impl)

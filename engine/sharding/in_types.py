@@ -107,7 +107,8 @@ def type_sharding(sharding: Any, ndim: int) -> NamedSharding | None:
         axes = tuple(a for a in sharding.spec._axes_of(d) if a in explicit)
         entries.append(None if not axes else axes[0] if len(axes) == 1 else axes)
     unreduced = frozenset(sharding.spec.unreduced) & explicit
-    return NamedSharding(mesh, PartitionSpec(*entries, unreduced=unreduced))
+    reduced = frozenset(sharding.spec.reduced) & explicit
+    return NamedSharding(mesh, PartitionSpec(*entries, unreduced=unreduced, reduced=reduced))
 
 
 def replicated_type(mesh: AbstractMesh, ndim: int) -> NamedSharding:
