@@ -284,8 +284,10 @@ def conv_general_dilated(
             preferred_element_type = dtypes.canonicalize_user_dtype(
                 preferred_element_type, "conv_general_dilated"
             )
-        if out_sharding is not None:
-            raise NotImplementedError("conv_general_dilated: out_sharding is not supported")
+        if out_sharding is not None:  # a NamedSharding (its type decides the result's)
+            from ..sharding.constraint import canonicalize_sharding
+
+            out_sharding = canonicalize_sharding(out_sharding, "dot_general")
     return conv_general_dilated_p.bind(
         lhs,
         rhs,
@@ -298,7 +300,7 @@ def conv_general_dilated(
         batch_group_count=int(batch_group_count),
         precision=canonicalize_precision(precision),
         preferred_element_type=preferred_element_type,
-        out_sharding=None,
+        out_sharding=out_sharding,
     )
 
 
@@ -602,6 +604,7 @@ def _transpose_lhs(g, rhs, lhs_aval, params):
         batch_group_count=1,
         precision=params["precision"],
         preferred_element_type=params["preferred_element_type"],
+        out_sharding=getattr(lhs_aval, "sharding", None),  # the operand's type (JAX's)
     )
     if core.get_aval(out).dtype != lhs_aval.dtype:
         out = convert_element_type(out, lhs_aval.dtype)
@@ -648,6 +651,7 @@ def _transpose_rhs(g, lhs, rhs_aval, params):
         batch_group_count=bgc,
         precision=params["precision"],
         preferred_element_type=params["preferred_element_type"],
+        out_sharding=getattr(rhs_aval, "sharding", None),
     )
     if core.get_aval(out).dtype != rhs_aval.dtype:
         out = convert_element_type(out, rhs_aval.dtype)

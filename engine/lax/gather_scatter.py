@@ -23,7 +23,7 @@ from ..interpreters.jvp import Zero, tangent_aval
 from ..interpreters.tracing import trace_to_jaxpr
 from ..interpreters.transpose import is_undefined_primal
 from . import elementwise as ew
-from .structural import full
+from .structural import broadcast_in_dim_p, full
 
 __all__ = [
     "GatherDimensionNumbers",
@@ -408,7 +408,16 @@ def _gather_transpose(
     assert is_undefined_primal(operand) and not is_undefined_primal(indices)
     if type(ct) is Zero:
         return [Zero(operand.aval), None]
-    zeros = full(operand.aval.shape, 0, core.get_aval(ct).dtype)
+    sharding = getattr(operand.aval, "sharding", None)
+    if sharding is None:
+        zeros = full(operand.aval.shape, 0, core.get_aval(ct).dtype)
+    else:  # typed as the operand, as JAX's
+        zeros = broadcast_in_dim_p.bind(
+            np.zeros((), core.get_aval(ct).dtype),
+            shape=operand.aval.shape,
+            broadcast_dimensions=(),
+            sharding=sharding,
+        )
     out = scatter_add(
         zeros,
         indices,
@@ -617,7 +626,7 @@ def _gather_lowering(
 
 # ---------------------------------------------------------------------------- scatters
 
-_update_jaxprs = {}
+_update_jaxprs: dict = {}
 
 
 def _update_jaxpr(name, dtype):

@@ -85,7 +85,7 @@ def _illegal(prim, avals, out, entries, mesh) -> ShardingTypeError:
     class _Spec:  # the duplicated spec, for printing only (no NamedSharding allows it)
         spec = PartitionSpec(*entries)
 
-    _Spec.mesh = mesh
+    setattr(_Spec, "mesh", mesh)  # noqa: B010
     ins = ", ".join(a.str_short() for a in avals)
     result = f"{core.dtypes.short_name(out.dtype)}[{core.sharded_dims_text(out.shape, _Spec)}]"
     return ShardingTypeError(
@@ -189,35 +189,55 @@ def _reduce_index(name, avals, outs, type_mesh, *, axes, **_):
 
 @rule("reshape")
 def _reshape(name, avals, outs, type_mesh, *, new_sizes, dimensions=None, sharding=None):
+    """JAX's rule: a sharded operand may only drop or add size-1 dimensions, or split one
+    dimension into several (or merge several into one); anything else needs out_sharding."""
     if sharding is not None:
         return sharding
     operand = avals[0]
     entries = _entries(operand)
     if all(s is None for s in entries):
         return [None] * len(new_sizes)
-    if [n for n in operand.shape if n != 1] == [n for n in new_sizes if n != 1]:
-        kept = iter(s for n, s in zip(operand.shape, entries) if n != 1)
+    shape, new_sizes = tuple(operand.shape), tuple(new_sizes)
+    if [n for n in shape if n != 1] == [n for n in new_sizes if n != 1]:
+        kept = iter(s for n, s in zip(shape, entries) if n != 1)
         return [None if n == 1 else next(kept) for n in new_sizes]
-    out: list = []
-    for ins, outs_ in _reshape_groups(operand.shape, new_sizes):
-        axes = [a for d in ins for a in _axes(entries[d])]
-        if len(ins) == 1 and len(outs_) == 1:
-            out.append(entries[ins[0]])
-        elif not axes:
-            out.extend([None] * len(outs_))
-        elif len(ins) == 1 or len(outs_) == 1:
-            # a split gives the dimension's axes to the new dimensions, major first; a
-            # merge keeps the merged axes if only the trailing dimensions were unsharded
-            flat = [entries[d] for d in ins]
-            while flat and flat[-1] is None:
-                flat.pop()
-            if None in flat:
+    mesh = operand.sharding.mesh
+    try:
+        split = _one_group(shape, new_sizes)
+        merge = _one_group(new_sizes, shape) if split is None else None
+    except _TwoGroups:
+        _reshape_error(operand, new_sizes)
+    if split is not None:
+        out: list = []
+        for sizes, entry in zip(split, entries):
+            if not isinstance(sizes, list):
+                out.append(entry)
+            elif entry is None:
+                out.extend([None] * len(sizes))
+            elif dimensions is not None:
                 _reshape_error(operand, new_sizes)
-            out.extend(
-                _split_axes(type_mesh, axes, [new_sizes[j] for j in outs_], operand, new_sizes)
-            )
-        else:
+            else:
+                out.extend(_split_axes(mesh, _axes(entry), sizes, operand, new_sizes))
+        return out
+    if merge is None:
+        _reshape_error(operand, new_sizes)
+    out, it = [], iter(entries)
+    for size, sizes in zip(new_sizes, merge):
+        if not isinstance(sizes, list):
+            out.append(next(it))
+            continue
+        merged = [next(it) for _ in sizes]
+        if all(e is None for e in merged):
+            out.append(None)
+            continue
+        if dimensions is not None:
             _reshape_error(operand, new_sizes)
+        axes = [a for e in merged for a in (_axes(e) if e is not None else [None])]
+        while axes[-1] is None:  # merged dims after the sharded ones may be unsharded
+            axes.pop()
+        if None in axes:
+            _reshape_error(operand, new_sizes)
+        out.extend(_split_axes(mesh, axes, [size], operand, new_sizes))
     return out
 
 
@@ -225,30 +245,61 @@ def _axes(entry) -> tuple:
     return () if entry is None else entry if isinstance(entry, tuple) else (entry,)
 
 
-def _reshape_groups(shape, new_sizes) -> list:
-    """Runs of input and output dimensions whose sizes multiply to the same number."""
-    groups, i, j = [], 0, 0
-    while i < len(shape) or j < len(new_sizes):
-        ins, outs_ = [i] if i < len(shape) else [], [j] if j < len(new_sizes) else []
-        a = shape[i] if ins else 1
-        b = new_sizes[j] if outs_ else 1
-        i, j = i + len(ins), j + len(outs_)
-        while a != b:
-            if a < b and i < len(shape):
-                a *= shape[i]
-                ins.append(i)
-                i += 1
-            elif j < len(new_sizes):
-                b *= new_sizes[j]
-                outs_.append(j)
+class _TwoGroups(Exception):
+    pass
+
+
+def _one_group(shape, new_sizes) -> list | None:
+    """Per dimension of ``shape``: its size, or the list of ``new_sizes`` it splits
+    into, when exactly one dimension splits (trailing 1s of ``new_sizes`` join a group);
+    None when ``new_sizes`` is not such a split of ``shape``. Two split dimensions are
+    ``_TwoGroups`` (JAX's rule sees only one group per reshape)."""
+    if len(new_sizes) <= len(shape):
+        return None
+    ones = 0
+    while shape[len(shape) - 1 - ones] == 1 and new_sizes[len(new_sizes) - 1 - ones] == 1:
+        ones += 1
+    shape, new_sizes = shape[: len(shape) - ones], new_sizes[: len(new_sizes) - ones]
+    groups: list = []
+    i = j = 0
+    while j < len(new_sizes):
+        if i >= len(shape):
+            return None  # (JAX 0.10.2 fails here with an IndexError)
+        if shape[i] == new_sizes[j]:
+            groups.append(shape[i])
+        elif any(isinstance(g, list) for g in groups):
+            raise _TwoGroups
+        else:
+            part = [new_sizes[j]]
+            while _prod(part) != shape[i] or (j + 1 < len(new_sizes) and new_sizes[j + 1] == 1):
+                if _prod(part) > shape[i]:
+                    return None
+                if (
+                    _prod(part) == shape[i]
+                    and i + 1 < len(shape)
+                    and new_sizes[j + 1] == shape[i + 1]
+                ):
+                    break  # the 1 that follows is the next dimension's, not this group's
                 j += 1
-            else:
-                break
-        groups.append((ins, outs_))
-    return groups
+                if j >= len(new_sizes):
+                    return None
+                part.append(new_sizes[j])
+            groups.append(part)
+        i += 1
+        j += 1
+    return groups + [1] * ones
+
+
+def _prod(sizes) -> int:
+    n = 1
+    for s in sizes:
+        n *= s
+    return n
 
 
 def _split_axes(mesh, axes, sizes, operand, new_sizes) -> list:
+    """The mesh axes ``axes`` (major first) dealt out to dimensions of ``sizes``: each
+    takes axes while its size still divides, the reshape error where one does not."""
     it = iter(axes)
     out = []
     for n in sizes:
@@ -333,7 +384,7 @@ def placed_as_typed(x: Any, sharding: NamedSharding) -> Any:
     from ..sharding.in_types import concrete_mesh_for
 
     try:
-        mesh = concrete_mesh_for(sharding.mesh)
+        mesh = concrete_mesh_for(sharding.mesh.abstract_mesh)
     except ValueError:
         return x
     return put(x, NamedSharding(mesh, PartitionSpec(*sharding.spec)))
@@ -345,6 +396,38 @@ def permuted_sharding(sharding: NamedSharding, where: dict) -> NamedSharding:
     for d, p in where.items():
         entries[p] = sharding.spec[d] if d < len(sharding.spec) else None
     return NamedSharding(sharding.mesh, PartitionSpec(*entries))
+
+
+def same_layout(a, b) -> bool:
+    """Whether two types' shardings agree dimension for dimension (an untyped value is
+    replicated): loop carries and cond branches must agree, as in JAX."""
+    if getattr(a, "sharding", None) is None and getattr(b, "sharding", None) is None:
+        return True
+    return _entries(a) == _entries(b)
+
+
+def scanned_slice_types(avals) -> list:
+    """The types of the slices ``xs[i]`` that a scan body sees: the dimensions after the
+    leading one keep their shardings; leading ones must be replicated (JAX's error)."""
+    if any(a.sharding is not None and _entries(a)[0] is not None for a in avals):
+        specs = ", ".join(str(a.sharding.spec if a.sharding else PartitionSpec()) for a in avals)
+        raise ValueError(f"0th dimension of all xs should be replicated. Got {specs}")
+    out = []
+    for a in avals:
+        if a.sharding is None:
+            out.append(a.update(shape=a.shape[1:]))
+        else:
+            sliced = NamedSharding(a.sharding.mesh, PartitionSpec(*_entries(a)[1:]))
+            out.append(a.update(shape=a.shape[1:], sharding=sliced))
+    return out
+
+
+def stacked_type(length, aval):
+    """The type of a scan's stacked outputs: a new replicated leading dimension."""
+    if aval.sharding is None:
+        return aval.update(shape=(length, *aval.shape))
+    stacked = NamedSharding(aval.sharding.mesh, PartitionSpec(None, *_entries(aval)))
+    return aval.update(shape=(length, *aval.shape), sharding=stacked)
 
 
 def _match(lhs, rhs, message):
@@ -490,9 +573,20 @@ def _constrain(value, aval, mesh):
 
 
 def _install() -> None:
-    from . import dot, reductions, slicing, structural
+    from . import (
+        convolution,
+        dot,
+        gather_scatter,
+        reductions,
+        sharding_rules_indexing,  # noqa: F401  (register their rules)
+        sharding_rules_windows,  # noqa: F401
+        slicing,
+        structural,
+        windowed_reductions,
+    )
 
-    for module in (dot, reductions, slicing, structural):
+    modules = (dot, reductions, slicing, structural, gather_scatter, convolution)
+    for module in modules + (windowed_reductions,):
         for value in vars(module).values():
             if isinstance(value, core.Primitive) and value.name in RULES:
                 if value.lowering is not None and not hasattr(value.lowering, "__wrapped__"):

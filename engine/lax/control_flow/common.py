@@ -157,7 +157,32 @@ def promote_weak_carry(init_avals, out_avals, what):
         # Only weak types differ: the types match (JAX's ``core.typematch`` ignores weak
         # types), so the init is kept as is and the body is not traced a second time.
         new.append(a)
+    _check_carry_sharding(init_avals, out_avals, what)
     return new
+
+
+def _check_carry_sharding(init_avals, out_avals, what):
+    """Carry types include their shardings over Explicit mesh axes (JAX's TypeError)."""
+    from ..sharding_rules import same_layout
+
+    bad = [i for i, (a, b) in enumerate(zip(init_avals, out_avals)) if not same_layout(a, b)]
+    if not bad:
+        return
+    lines = [
+        f"the input carry component carry[{i}] has type {init_avals[i].str_long()} but the "
+        f"corresponding output carry component has type {out_avals[i].str_long()}"
+        for i in bad
+    ]
+    listed = (
+        "\n\n" + ";\n".join(f"  * {ln}" for ln in lines) + ".\n"
+        if len(lines) > 1
+        else f"\n\nThe {lines[0][4:]}.\n"
+    )
+    raise TypeError(
+        f"{what} carry input and carry output must have equal types, but they differ:"
+        f"{listed}\nRevise the function so that all output types match the corresponding "
+        "input types."
+    )
 
 
 def convert_to(values, avals):

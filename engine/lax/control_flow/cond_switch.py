@@ -102,6 +102,8 @@ def _bind_cond(index, funs, operands, what):
                 f"differ: {names[i]} returns {traced[i][1]} and {names[j]} returns "
                 f"{traced[j][1]}.{where(i, j)}"
             )
+    from ..sharding_rules import same_layout
+
     for i, j in zip(shown, shown[1:]):
         a_i, a_j = outs_avals[i], outs_avals[j]
         if [(a.shape, a.dtype) for a in a_i] != [(a.shape, a.dtype) for a in a_j]:
@@ -120,6 +122,13 @@ def _bind_cond(index, funs, operands, what):
                     "over fewer axes.\nSee https://docs.jax.dev/en/latest/notebooks/"
                     f"shard_map.html#scan-vma for more information.\n\nRevise {names[i]} "
                     f"and/or {names[j]} so that all output types match."
+                )
+            if not same_layout(x, y):  # shardings over Explicit mesh axes
+                raise TypeError(
+                    f"{what} branches must have equal output types but they differ.\n"
+                    f"{where(i, j)}\n\nThe output of {names[i]} has type {x.str_long()} "
+                    f"but the corresponding output of {names[j]} has type {y.str_long()}.\n\n"
+                    f"Revise {names[i]} and/or {names[j]} so that all output types match."
                 )
     strong = [not all(o[i].weak_type for o in outs_avals) for i in range(len(outs_avals[0]))]
     if any(any(o[i].weak_type for o in outs_avals) and s for i, s in enumerate(strong)):

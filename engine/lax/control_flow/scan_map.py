@@ -61,7 +61,9 @@ def scan(f, init, xs=None, length=None, reverse=False, unroll=1):
     init_flat, init_tree = tree_util.tree_flatten(init)
     init_flat = [as_operand(x) for x in init_flat]
     carry_avals = [core.get_aval(x) for x in init_flat]
-    x_avals = [core.mapped_aval(n, 0, core.get_aval(x)) for x in xs_flat]
+    from ..sharding_rules import scanned_slice_types
+
+    x_avals = scanned_slice_types([core.get_aval(x) for x in xs_flat])
 
     def body(carry_flat, x_flat):
         carry = tree_util.tree_unflatten(init_tree, carry_flat)
@@ -123,7 +125,9 @@ def map(f, xs):  # noqa: A001 - lax's name
 @scan_p.def_abstract_eval
 def _scan_abstract_eval(*args, jaxpr, length, reverse, num_consts, num_carry, unroll, linear):
     outs = jaxpr.out_avals
-    ys = [core.unmapped_aval(length, 0, a) for a in outs[num_carry:]]
+    from ..sharding_rules import stacked_type
+
+    ys = [stacked_type(length, a) for a in outs[num_carry:]]
     return list(outs[:num_carry]) + ys
 
 
