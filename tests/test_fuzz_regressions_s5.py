@@ -1,0 +1,156 @@
+"""Regression tests for the differential fuzzer's findings of session 5 (long-profile seeds
+named in each test; scripts/fuzz_long.py --seed N reruns one). Each compares the engine
+with real JAX 0.10.2 on the same inputs."""
+
+import numpy as np
+import pytest
+
+jax = pytest.importorskip("jax")
+
+import engine  # noqa: E402
+import engine.lax as elax  # noqa: E402
+import engine.nn as enn  # noqa: E402
+import engine.numpy as ejnp  # noqa: E402
+from tests.fuzz_compare import check_case, draw_case  # noqa: E402
+from tests.fuzz_programs import RandomChooser  # noqa: E402
+from tests.helpers import assert_close, real_jax  # noqa: E402
+
+
+def _outcome(fn):
+    """(value, None) or (None, the exception) of ``fn()``."""
+    try:
+        return fn(), None
+    except Exception as e:  # noqa: BLE001 - the error is what is compared
+        return None, e
+
+
+@pytest.mark.parametrize("seed", [330877, 331192, 331737])
+def test_long_profile_seed_matches_jax(seed):
+    case = draw_case(RandomChooser(seed), max_ops=6)
+    assert check_case(case) == []
+
+
+# ---------------------------------------------------------------- seed 330877: cummin on 0-d
+
+
+@pytest.mark.parametrize("name", ["cummin", "cummax", "cumprod", "cumlogsumexp"])
+@pytest.mark.parametrize("axis, reverse, ndim", [(0, False, 0), (3, False, 1), (-1, False, 1)])
+def test_cumulative_grad_checks_the_axis_as_jax(name, axis, reverse, ndim):
+    # grad of lax.cummin on a 0-d operand raised IndexError from the engine's scan; JAX's
+    # rule runs associative_scan, which raises ValueError naming the dimension
+    jx, _ = real_jax()
+    x = np.array(0.75 if ndim == 0 else [3, 1, 2, 0.5], np.float32)
+
+    def loss(L):
+        return lambda a: getattr(L, name)(a, axis=axis, reverse=reverse).sum()
+
+    got, got_err = _outcome(lambda: engine.grad(loss(elax))(x))
+    want, want_err = _outcome(lambda: jx.grad(loss(jx.lax))(x))
+    if want_err is None:
+        assert got_err is None, got_err
+        assert_close(got, want)
+    else:
+        assert type(got_err) is type(want_err), (got_err, want_err)
+        assert "out of bounds for array of dimension" in str(want_err)
+        assert f"axis {axis} is out of bounds for array of dimension {ndim}" in str(got_err)
+
+
+@pytest.mark.parametrize("name", ["cummin", "cumprod"])
+def test_reversed_cumulative_grad_with_negative_axis_fails_as_jax(name):
+    # JAX reverses before checking the axis: rev rejects the negative dimension
+    jx, _ = real_jax()
+    x = np.array([3, 1, 2], np.float32)
+    _, got = _outcome(lambda: engine.jvp(lambda a: getattr(elax, name)(a, -1, True), (x,), (x,)))
+    _, want = _outcome(lambda: jx.jvp(lambda a: getattr(jx.lax, name)(a, -1, True), (x,), (x,)))
+    assert type(got) is type(want) is TypeError
+    assert "nonnegative" in str(got) and "nonnegative" in str(want)
+
+
+# ------------------------------------------- seed 331192: linearize's known tangents are zeros
+
+
+def _nextafter_of_constant_power(jnp):
+    # integer_pow[y=0]'s tangent does not depend on the input tangent: under linearize it
+    # is a symbolic zero and nextafter (no JVP rule) is never differentiated
+    def f(x):
+        y = jnp.square(x**0)
+        return jnp.nextafter(-1.0, y).sum()
+
+    return f
+
+
+@pytest.mark.parametrize("api", ["grad", "vjp", "linearize", "vmap_grad"])
+def test_linearize_treats_tangents_made_without_the_input_as_zero(api):
+    jx, jnp = real_jax()
+    x = np.array([1.5, 2.0, -0.5], np.float32)
+    fe, fj = _nextafter_of_constant_power(ejnp), _nextafter_of_constant_power(jnp)
+    if api == "grad":
+        got, want = engine.grad(fe)(x), jx.grad(fj)(x)
+    elif api == "vjp":
+        got = engine.vjp(fe, x)[1](np.float32(1))
+        want = jx.vjp(fj, x)[1](np.float32(1))
+    elif api == "linearize":
+        got = engine.linearize(fe, x)[1](x)
+        want = jx.linearize(fj, x)[1](x)
+    else:
+        got, want = engine.vmap(engine.grad(fe))(x[None]), jx.vmap(jx.grad(fj))(x[None])
+    assert_close(got, want)
+
+
+def test_plain_jvp_still_differentiates_a_materialised_zero_as_jax():
+    jx, jnp = real_jax()
+    x = np.array([1.5, 2.0], np.float32)
+    fe, fj = _nextafter_of_constant_power(ejnp), _nextafter_of_constant_power(jnp)
+    _, got = _outcome(lambda: engine.jvp(fe, (x,), (x,)))
+    _, want = _outcome(lambda: jx.jvp(fj, (x,), (x,)))
+    assert type(got) is type(want) is NotImplementedError
+    assert "Differentiation rule for 'nextafter' not implemented" in str(got)
+
+
+def test_grad_jaxpr_of_a_zero_tangent_is_jaxs():
+    # the zero tangent is known work (broadcast_in_dim in the primal part), nothing linear
+    jx, jnp = real_jax()
+    x = np.array([1.5, 2.0], np.float32)
+    got = engine.make_jaxpr(engine.grad(_nextafter_of_constant_power(ejnp)))(x)
+    want = jx.make_jaxpr(jx.grad(_nextafter_of_constant_power(jnp)))(x)
+    assert [e.primitive.name for e in got.jaxpr.eqns] == [e.primitive.name for e in want.jaxpr.eqns]
+
+
+# ------------------------------------------------ seed 331737: f16 gelu under grad(jvp)
+
+
+@pytest.mark.parametrize("op", ["add", "sub"])
+def test_add_and_sub_jvp_jaxprs_are_jaxs(op):
+    jx, _ = real_jax()
+    x, y = np.float32(1.5), np.float32(0.25)
+
+    def jvps(E, L):
+        fn = getattr(L, op)
+        return {
+            "both": lambda a, b: E.jvp(fn, (a, b), (b, a)),
+            "x only": lambda a, b: E.jvp(lambda p: fn(p, b), (a,), (b,)),
+            "y only": lambda a, b: E.jvp(lambda q: fn(a, q), (b,), (a,)),
+        }
+
+    for (label, fe), fj in zip(jvps(engine, elax).items(), jvps(jx, jx.lax).values()):
+        got, want = engine.make_jaxpr(fe)(x, y), jx.make_jaxpr(fj)(x, y)
+        names = [[e.primitive.name for e in j.jaxpr.eqns] for j in (got, want)]
+        assert names[0] == names[1], label
+        assert_close(fe(x, y), fj(x, y))
+
+
+def test_f16_gelu_of_silu_under_grad_of_jvp_is_jaxs_to_the_bit():
+    # the transposed gelu's cotangents were summed in another order than JAX's: 4 ulp apart
+    jx, _ = real_jax()
+    x, t = np.float16(-0.830078125), np.float16(-1.9453125)
+
+    def f(E, nn):
+        def primal_and_tangent(a):
+            out, tan = E.jvp(lambda v: nn.gelu(nn.silu(v)), (a,), (t,))
+            return out + tan
+
+        return E.grad(primal_and_tangent)
+
+    got, want = f(engine, enn)(x), f(jx, jx.nn)(x)
+    assert np.asarray(got).dtype == np.float16
+    assert np.asarray(got).tobytes() == np.asarray(want).tobytes(), (got, want)
