@@ -9,19 +9,25 @@ checked, as in JAX):
 * A key's state lives beside its uint32 data: for concrete data the ``Array`` object,
   while tracing a jaxpr the ``Var`` its tracer stands for (batching and JVP tracers are
   unwrapped to the value they carry). A state is a bool mask over the key shape, so
-  ``keys[0]`` consumes only row 0 of ``keys``. Forwarded keys share one state object.
+  ``keys[0]`` consumes only row 0 of ``keys``. In a jaxpr forwarded keys share one
+  state object; run eagerly, a forwarded key starts from a copy (as JAX's key arrays).
 * ``random`` functions consume their key (``split`` too; ``fold_in`` and ``key_data``
   do not); ``clone`` and ``wrap_key_data`` make fresh keys; indexing consumes the rows
-  it reads and returns a fresh key.
+  it reads and returns a fresh key (indexing every key, a squeeze in JAX, forwards).
 * Jaxprs need no analysis pass: what a traced function consumed is already recorded on
-  its input ``Var``s. When a ``jit``/``scan``/``cond``/``while`` equation is bound (or a
-  ``jit`` runs eagerly), the rules below read its sub-jaxprs' input states and consume
-  the outer operands, raising JAX's ``KeyReuseError`` messages.
+  its input ``Var``s. When a ``jit``/``scan``/``cond``/``while``/``shard_map`` equation
+  is bound (or a ``jit`` runs eagerly; ``pmap`` is a jit of a shard_map), the rules
+  below read its sub-jaxprs' input states and consume the outer operands, raising JAX's
+  ``KeyReuseError`` messages.
+* Two bodies JAX treats apart: a custom_jvp/custom_vjp function traced for its
+  primitive is not looked into (the call consumes every key operand), and an eagerly run
+  shard_map body works on copies of its operands' states (what it consumes stays in it).
 """
 
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import weakref
 from collections.abc import Iterator
@@ -58,10 +64,27 @@ class _State:
         self.mask = np.logical_or(self.mask, where)
 
 
+def _over(mask: Any, shape: tuple) -> Any:
+    """A sink mask over the keys of ``shape``: a mask over one shard_map block holds on
+    every block (tiled); one that does not fit consumes every key."""
+    mask = np.asarray(mask)
+    if mask.ndim == 0 or mask.shape == shape:
+        return mask
+    if mask.ndim == len(shape) and all(b and n % b == 0 for b, n in zip(mask.shape, shape)):
+        return np.tile(mask, [n // b for b, n in zip(mask.shape, shape)])
+    return np.any(mask)
+
+
 # Concrete data: id -> (weakref, state); traced data: Var -> state (Vars have no weakrefs;
 # the table is emptied when checking is turned off).
 _concrete: dict[int, tuple[weakref.ref, _State]] = {}
 _vars: dict[core.Var, _State] = {}
+# an eagerly run shard_map body's trace -> id -> (its value, state), while it runs
+_blocks: dict[Any, dict[int, tuple[Any, _State]]] = {}
+# custom_jvp/custom_vjp bodies being traced -> the key data they were seen using (by id)
+_custom_bodies: weakref.WeakKeyDictionary[Any, dict] = weakref.WeakKeyDictionary()
+# a traced custom function's call_jaxpr -> the operands its call consumes (its key ones)
+_custom_key_operands: weakref.WeakKeyDictionary[Any, tuple[int, ...]] = weakref.WeakKeyDictionary()
 
 
 def _forget(ref: weakref.ref, ident: int) -> None:
@@ -70,18 +93,27 @@ def _forget(ref: weakref.ref, ident: int) -> None:
         del _concrete[ident]
 
 
-def _slot(data: Any) -> tuple[Any, bool]:
-    """(what the state hangs on, whether it is traced) for key data (or tracer) ``data``."""
+def _slot(data: Any) -> tuple[Any, str]:
+    """(what key data ``data``'s state hangs on, how): "var", a jaxpr's Var (traced);
+    "array", concrete data; "block", a value of an eagerly run shard_map body; "copy", a
+    concrete key read inside such a body (checked, never marked: JAX lifts a fresh copy
+    of it at each use). (None, ...) when it is not tracked."""
     from .interpreters.batching import BatchTracer
     from .interpreters.jvp import JVPTracer
     from .interpreters.tracing import JaxprTrace, JaxprTracer
+    from .shard_map_eager import ShardMapTracer
 
     cur = core._ctx.trace
+    if cur in _custom_bodies:
+        # JAX never analyzes a custom_jvp/custom_vjp body traced for its primitive (its
+        # call consumes the key operands whole): note the keys it uses, track nothing
+        _custom_bodies[cur][id(data)] = data
+        return None, "var"
     if isinstance(cur, JaxprTrace) and not (isinstance(data, JaxprTracer) and data._trace is cur):
         # a key from outside this jaxpr (closed over): its constant Var inside it
         atom = cur.to_atom(data)
         if isinstance(atom, core.Var):
-            return atom, True
+            return atom, "var"
     while True:
         if isinstance(data, BatchTracer):
             data = data.val
@@ -90,50 +122,82 @@ def _slot(data: Any) -> tuple[Any, bool]:
         else:
             break
     if isinstance(data, JaxprTracer):
-        return data.var, True
+        return data.var, "var"
+    in_body = _in_eager_shard_map(cur)
+    if isinstance(data, ShardMapTracer):
+        return (data, "block") if _blocks.get(data._trace) is not None else (None, "block")
     if isinstance(data, core.Tracer):  # another trace (partial eval): not tracked
-        return None, True
-    return data, False
+        return None, "var"
+    return data, "copy" if in_body else "array"
+
+
+def _in_eager_shard_map(cur: Any) -> bool:
+    """Whether an eagerly run shard_map body is under trace ``cur`` (a jit traced in one
+    is a fresh trace with no parent: checked as any jaxpr)."""
+    while cur is not None:
+        if cur.interpreter == "shard_map":
+            return True
+        cur = cur.parent
+    return False
 
 
 def state_of(data: Any, create: bool = True) -> tuple[_State | None, bool]:
-    slot, traced = _slot(data)
+    """(``data``'s key state, whether it is traced)."""
+    slot, how = _slot(data)
     if slot is None:
-        return None, traced
-    if traced:
+        return None, how == "var"
+    if how == "var":
         st = _vars.get(slot)
         if st is None and create:
             st = _vars[slot] = _State()
-        return st, traced
+        return st, True
+    if how == "block":
+        table = _blocks[slot._trace]
+        entry = table.get(id(slot))
+        if entry is not None:
+            return entry[1], False
+        if not create:
+            return None, False
+        st = _State()
+        table[id(slot)] = (slot, st)
+        return st, False
     entry = _concrete.get(id(slot))
-    if entry is not None and entry[0]() is slot:
-        return entry[1], False
-    if not create:
-        return None, False
+    found = entry[1] if entry is not None and entry[0]() is slot else None
+    if how == "copy":
+        return _State(False if found is None else found.mask), False
+    if found is not None or not create:
+        return found, False
     st = _State()
+    return (st if _hang(slot, st) else None), False
+
+
+def _hang(slot: Any, st: _State) -> bool:
+    """Hang ``st`` on concrete data ``slot`` (dropped with it); False when ``slot`` takes
+    no weak reference (a NumPy array or scalar: nothing to hang a state on)."""
+    ident = id(slot)
     try:
-        ref = weakref.ref(slot, lambda r, i=id(slot): _forget(r, i))
-    except TypeError:  # a NumPy array or scalar: nothing to hang a state on
-        return None, False
-    _concrete[id(slot)] = (ref, st)
-    return st, False
+        ref = weakref.ref(slot, lambda r: _forget(r, ident))
+    except TypeError:
+        return False
+    _concrete[ident] = (ref, st)
+    return True
 
 
 def _share(data: Any, st: _State | None) -> None:
-    """Make ``data``'s key state ``st`` (a forwarded key)."""
+    """``data`` is the key ``st`` is the state of (forwarded): in a jaxpr the same key (JAX
+    resolves a forward to its source); run eagerly, a key starting from ``st`` as it is
+    now (JAX copies the consumed flag to the new key array)."""
     if st is None:
         return
-    slot, traced = _slot(data)
-    if slot is None:
+    slot, how = _slot(data)
+    if slot is None or how == "copy":
         return
-    if traced:
+    if how == "var":
         _vars[slot] = st
+    elif how == "block":
+        _blocks[slot._trace][id(slot)] = (slot, _State(st.mask))
     else:
-        try:
-            ref = weakref.ref(slot, lambda r, i=id(slot): _forget(r, i))
-        except TypeError:
-            return
-        _concrete[id(slot)] = (ref, st)
+        _hang(slot, _State(st.mask))
 
 
 def _reuse_error(name: str, index: int, traced: bool) -> KeyReuseError:
@@ -147,6 +211,7 @@ def _sink(data: Any, name: str, index: int, where: Any = True) -> None:
     st, traced = state_of(data)
     if st is None:
         return
+    where = _over(where, _key_shape(data))
     if st.any(where):
         raise _reuse_error(name, index, traced)
     st.add(where)
@@ -170,7 +235,14 @@ def index_key(parent_data: Any, out_data: Any, idx: tuple, key_shape: tuple) -> 
         return
     mask = np.zeros(key_shape, dtype=bool)
     mask[idx[: len(key_shape)] if Ellipsis not in idx else idx[:-1]] = True
+    if mask.all():  # no slice in JAX's program (keys[0] of one key is a squeeze)
+        forward(out_data, parent_data)
+        return
     _sink(parent_data, "slice", 0, mask)
+
+
+def _key_shape(data: Any) -> tuple:
+    return tuple(core.get_aval(data).shape[:-1])
 
 
 def _is_static_index(i: Any) -> bool:
@@ -206,7 +278,12 @@ def _signature(jaxpr: core.Jaxpr) -> tuple[dict[int, Any], dict[int, int], set[i
     jaxpr, inputs numbered over invars then constvars (as JAX numbers them)."""
     inputs = [*jaxpr.invars, *jaxpr.constvars]
     states = [_vars.get(v) for v in inputs]
-    sinks = {i: st.mask for i, st in enumerate(states) if st is not None and np.any(st.mask)}
+    viewed = _consumed_through_views(jaxpr)
+    sinks = {}
+    for i, (var, st) in enumerate(zip(inputs, states)):
+        mask = np.logical_or(False if st is None else st.mask, viewed.get(var, False))
+        if np.any(mask):
+            sinks[i] = mask
     by_state = {id(st): i for i, st in enumerate(states) if st is not None}
     by_var = {v: i for i, v in enumerate(inputs)}
     forwards, sources = {}, set()
@@ -224,6 +301,29 @@ def _signature(jaxpr: core.Jaxpr) -> tuple[dict[int, Any], dict[int, int], set[i
     return sinks, forwards, sources
 
 
+# the engine's own views of key data (pmap gives each member its keys squeezed): what
+# consumes the view consumes the key, as a squeeze or reshape forwards a key in JAX
+_VIEWS = ("squeeze", "reshape")
+
+
+def _consumed_through_views(jaxpr: core.Jaxpr) -> dict[core.Var, Any]:
+    """Var -> mask consumed through a squeeze/reshape of it, over the var's key shape."""
+    consumed: dict[core.Var, Any] = {}
+    for eqn in reversed(jaxpr.eqns):
+        src = eqn.invars[0] if eqn.invars else None
+        if eqn.primitive.name not in _VIEWS or not isinstance(src, core.Var):
+            continue
+        out = eqn.outvars[0]
+        st = _vars.get(out)
+        mask = np.logical_or(False if st is None else st.mask, consumed.get(out, False))
+        if not np.any(mask):
+            continue
+        shape = tuple(src.aval.shape[:-1])
+        mask = np.reshape(mask, shape) if np.size(mask) == math.prod(shape) else np.any(mask)
+        consumed[src] = np.logical_or(consumed.get(src, False), mask)
+    return consumed
+
+
 def _apply(name: str, args: tuple, outs: Any, sinks: dict, forwards: dict) -> None:
     for i, mask in sorted(sinks.items()):
         _sink(args[i], name, i, mask)
@@ -231,7 +331,10 @@ def _apply(name: str, args: tuple, outs: Any, sinks: dict, forwards: dict) -> No
         return
     outs = outs if isinstance(outs, (list, tuple)) else [outs]
     for o, i in forwards.items():
-        st, _ = state_of(args[i], create=False)
+        # in a jaxpr a forwarded key is the same key (JAX resolves forwards to their
+        # source); an eager call's output starts with the input's state as it is now
+        traced = _slot(args[i])[1] == "var"
+        st, _ = state_of(args[i], create=traced)
         _share(outs[o], st)
 
 
@@ -292,13 +395,81 @@ def _while_rule(args: tuple, params: dict) -> tuple[dict, dict]:
     }
 
 
+def _custom_call_rule(args: tuple, params: dict) -> tuple[dict, dict]:
+    # JAX has no rule for these: its default consumes every key operand, whatever the
+    # function does with it, and forwards none
+    keys = _custom_key_operands.get(params["call_jaxpr"], ())
+    return {i: True for i in keys}, {}
+
+
 _RULES = {
     "jit": _jit_rule,
+    "shard_map": _jit_rule,  # pmap is a jit of a shard_map: both rules apply
     "cond": _cond_rule,
     "scan": _scan_rule,
     "while": _while_rule,
     "remat2": _remat_rule,
+    "custom_jvp_call": _custom_call_rule,
+    "custom_vjp_call": _custom_call_rule,
 }
+
+
+def _run_shard_map_eagerly(original: Any, f: Any, mesh: Any, *rest: Any) -> Any:
+    """shard_map_eager.run_eagerly: the body's operands start as copies of the keys
+    passed in (JAX's eager shard_map gives the body new key arrays with the same consumed
+    flags); what the body consumes stays inside it."""
+    all_flat = rest[2]
+
+    def body(*args):
+        trace = core._ctx.trace
+        table = _blocks[trace] = {}
+        from .tree_util import tree_leaves
+
+        for operand, leaf in zip(all_flat, tree_leaves(args)):
+            st, _ = state_of(operand, create=False) if not core.is_tracer(operand) else (None, 0)
+            if st is not None and leaf is not operand:
+                table[id(leaf)] = (leaf, _State(np.any(st.mask)))
+        try:
+            return f(*args)
+        finally:
+            del _blocks[trace]
+
+    return original(body, mesh, *rest)
+
+
+def _trace_custom_body(original: Any, fun: Any, in_tree: Any, in_avals: Any, name: str) -> Any:
+    """custom_rules_base._trace_flat for a custom_jvp/custom_vjp call: its body's key uses
+    go unchecked, and its call_jaxpr remembers which operands are keys."""
+    from .random import PRNGKeyArray
+
+    seen: dict[int, Any] = {}
+
+    def body(*args):
+        _custom_bodies[core._ctx.trace] = seen
+        is_key = lambda x: isinstance(x, PRNGKeyArray)  # noqa: E731
+        from .tree_util import tree_leaves
+
+        seen.update((id(k._data), k._data) for k in tree_leaves(args, is_leaf=is_key) if is_key(k))
+        return fun(*args)
+
+    call_jaxpr, consts, out_tree = original(body, in_tree, in_avals, name)
+    inputs = call_jaxpr.jaxpr.invars  # the consts' variables, then the arguments'
+    n_consts = len(consts)
+    keys = []
+    for i, v in enumerate(inputs):
+        outer = consts[i] if i < n_consts else None
+        if any(_is_atom_of(d, v, outer) for d in seen.values()):
+            keys.append(i)
+    _custom_key_operands[call_jaxpr] = tuple(keys)
+    return call_jaxpr, consts, out_tree
+
+
+def _is_atom_of(data: Any, var: core.Var, outer: Any) -> bool:
+    """Whether key data ``data`` seen in a custom body is input ``var`` (an argument's
+    tracer) or the closed-over value ``outer`` bound to it."""
+    if outer is not None and data is outer:
+        return True
+    return getattr(data, "var", None) is var
 
 
 def _checked_bind(prim: core.Primitive, args: tuple, params: dict) -> Any:
@@ -334,12 +505,23 @@ def after_jit_call(pending: dict, flat_outs: list) -> None:
 
 def _primitives() -> list[core.Primitive]:
     from .ad_checkpoint import remat_p
+    from .custom_derivatives import custom_jvp_call_p, custom_vjp_call_p
     from .jit import jit_p
     from .lax.control_flow.cond_switch import cond_p
     from .lax.control_flow.scan_map import scan_p
     from .lax.control_flow.while_fori import while_p
+    from .shard_map import shard_map_p
 
-    return [jit_p, cond_p, scan_p, while_p, remat_p]
+    return [
+        jit_p,
+        cond_p,
+        scan_p,
+        while_p,
+        remat_p,
+        shard_map_p,
+        custom_jvp_call_p,
+        custom_vjp_call_p,
+    ]
 
 
 def _on_config(name: str | None = None, value: Any = None) -> None:
@@ -351,11 +533,26 @@ def _on_config(name: str | None = None, value: Any = None) -> None:
     checking[0] = on
     for prim in _primitives():
         if on:
-            prim.bind = lambda *a, _p=prim, **kw: _checked_bind(_p, a, kw)
+            prim.bind = lambda *a, _p=prim, **kw: _checked_bind(_p, a, kw)  # type: ignore[method-assign]
         else:
             prim.__dict__.pop("bind", None)
-    if not on:
+    from . import custom_rules_base, shard_map_eager
+
+    if on:
+        # the two calls whose bodies JAX checks differently from other code (above)
+        trace_flat = custom_rules_base._trace_flat
+        custom_rules_base._trace_flat = lambda *a: _trace_custom_body(trace_flat, *a)
+        run_eagerly = shard_map_eager.run_eagerly
+        shard_map_eager.run_eagerly = lambda *a: _run_shard_map_eagerly(run_eagerly, *a)
+        _unpatch.append(lambda: setattr(custom_rules_base, "_trace_flat", trace_flat))
+        _unpatch.append(lambda: setattr(shard_map_eager, "run_eagerly", run_eagerly))
+    else:
+        while _unpatch:
+            _unpatch.pop()()
         _vars.clear()
+
+
+_unpatch: list[Any] = []
 
 
 config.on_change(_on_config)
