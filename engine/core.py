@@ -804,10 +804,16 @@ def source_info_context(info):
         _ctx.source_info = prev
 
 
-def current_source_info():
-    info = _ctx.source_info if _ctx.source_info is not None else user_frame()
-    if _ctx.name_stack and info is not None:
-        info = info.in_scope(_ctx.name_stack)
+def current_source_info(skip: int = 0):
+    """The source info of the equation being recorded: the user's innermost frame (or
+    the one set by ``source_info_context``), inside the current named scopes. ``skip``:
+    how many frames above the caller's are known to be the engine's."""
+    ctx = _ctx
+    info = ctx.source_info
+    if info is None:
+        info = user_frame(skip=1 + skip)  # this function's frame is the engine's
+    if ctx.name_stack and info is not None:
+        info = info.in_scope(ctx.name_stack)
     return info
 
 

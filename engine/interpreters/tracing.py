@@ -20,17 +20,15 @@ const_fold_rules: dict[core.Primitive, Callable[[Sequence[Any], dict], Any]] = {
 
 
 class JaxprTracer(Tracer):
-    __slots__ = ("_aval", "var")
+    # ``aval`` a slot, not a property: the numpy layer reads it several times an op
+    __slots__ = ("aval", "var")
+    aval: core.ShapedArray
 
     def __init__(self, trace: JaxprTrace, aval: core.ShapedArray, var: Var) -> None:
-        self._trace, self._aval, self.var = trace, aval, var
-
-    @property
-    def aval(self) -> core.ShapedArray:
-        return self._aval
+        self._trace, self.aval, self.var = trace, aval, var
 
     def __repr__(self) -> str:
-        return f"JitTracer({self._aval.str_long()})"
+        return f"JitTracer({self.aval.str_long()})"
 
 
 class JaxprTrace(core.Trace):
@@ -83,15 +81,18 @@ class JaxprTrace(core.Trace):
             folded = fold(args, params)
             if folded is not None:
                 return folded
-        atoms = [self.to_atom(x) for x in args]
+        atoms = [
+            x.var if type(x) is JaxprTracer and x._trace is self else self.to_atom(x) for x in args
+        ]
         out_avals = primitive.abstract_eval(*[a.aval for a in atoms], **params)
-        src = core.current_source_info()
+        src = core.current_source_info(skip=1)  # this frame is the engine's
         if primitive.multiple_results:
             outvars = [Var(a) for a in out_avals]
             outs: Any = [JaxprTracer(self, a, v) for a, v in zip(out_avals, outvars)]
         else:
-            outvars = [Var(out_avals)]
-            outs = JaxprTracer(self, out_avals, outvars[0])
+            var = Var(out_avals)
+            outvars = [var]
+            outs = JaxprTracer(self, out_avals, var)
         eqn = JaxprEqn(primitive, atoms, outvars, params, src)
         self.eqns.append(eqn)
         if _listening:

@@ -226,7 +226,11 @@ def broadcasting_lowering(lower):
 
     def rule(ctx, *args, **params):
         shape = ctx.avals_out[0].shape
-        args = [lowering.broadcast_to(x, a, shape) for x, a in zip(args, ctx.avals_in)]
+        avals_in = ctx.avals_in
+        for a in avals_in:
+            if a.shape != shape:  # most operands already have the output's shape
+                args = [lowering.broadcast_to(x, a, shape) for x, a in zip(args, avals_in)]
+                break
         return lower(ctx, *args, **params)
 
     return rule
