@@ -210,6 +210,19 @@ def p_grad_cond_residual_shared(a):
     )
 
 
+def p_grad_cond_array_residuals(a):
+    def f(x):
+        def true_fun(q):
+            return a.np.sin(q).sum()
+
+        def false_fun(q):
+            return a.np.exp(q.sum())
+
+        return a.lax.cond(x.sum() > 0, true_fun, false_fun, x)
+
+    return a.grad(f)
+
+
 def p_grad_mul_chain(a):
     return a.grad(lambda x: x * a.np.sin(x) * a.np.cos(x))
 
@@ -220,37 +233,14 @@ WEAK, STRONG = 1.0, np.float32(0.7)
 INPUTS = {"vmap_grad_cond": np.arange(3.0, dtype=np.float32) - 1.0}
 INPUTS["vmap_grad_jit"] = INPUTS["vmap_grad_cond"]
 INPUTS["grad_vmap_scan"] = np.arange(2.0, dtype=np.float32)
+INPUTS["grad_cond_array_residuals"] = np.array([0.5, -0.25, 1.5], np.float32)
 
 # case -> why the engine's text still differs from JAX's
-_COND_RESIDUALS = (
-    "cond partial eval: JAX shares residual slots of one type between branches (a branch "
-    "without that residual fills it with an empty2 equation); the engine gives each "
-    "branch its own slots, filled with 0.0 literals elsewhere"
-)
 XFAIL: dict[str, str] = {
-    **{
-        f"{n}-{k}": _COND_RESIDUALS
-        for n in (
-            "grad_cond_sin",
-            "grad_cond_two_operands",
-            "grad_cond_residual_shared",
-            "grad_switch",
-        )
-        for k in ("weak", "strong")
-    },
-    "vmap_grad_cond-array": _COND_RESIDUALS,
     **{
         f"grad_grad_jit-{k}": (
             "jit partial eval: the known jit returns one residual twice (JAX deduplicates "
             "residuals that are the same value)"
-        )
-        for k in ("weak", "strong")
-    },
-    **{
-        f"grad_mul_chain-{k}": (
-            "order of equations: JAX's direct linearize emits the tangent terms of x*sin(x)*cos(x) "
-            "in another order than the engine's JVP + partial eval, so the transposed muls "
-            "come in another order"
         )
         for k in ("weak", "strong")
     },
@@ -287,3 +277,16 @@ def test_transformed_jaxpr_is_jaxs(name, arg):
     build = PROGRAMS[name]
     ours, theirs = jaxpr_text(build(_api(engine, ejnp)), build(_api(jax, jnp)), arg)
     assert ours == theirs
+
+
+@pytest.mark.parametrize("name,arg", [pytest.param(*c.values, id=c.id) for c in CASES])
+def test_transformed_values_are_jaxs(name, arg):
+    build = PROGRAMS[name]
+    ours = build(_api(engine, ejnp))(arg)
+    theirs = build(_api(jax, jnp))(arg)
+    ours_leaves, ours_tree = engine.tree_util.tree_flatten(ours)
+    their_leaves, their_tree = jax.tree_util.tree_flatten(theirs)
+    assert len(ours_leaves) == len(their_leaves) > 0
+    for x, y in zip(ours_leaves, their_leaves):
+        assert np.asarray(x).dtype == np.asarray(y).dtype
+        np.testing.assert_allclose(np.asarray(x), np.asarray(y), rtol=1e-6, atol=1e-6)

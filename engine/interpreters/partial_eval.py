@@ -4,6 +4,7 @@ by recorded equations become the jaxpr's constants: the residuals."""
 
 from __future__ import annotations
 
+import itertools
 import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -14,15 +15,28 @@ from ..events import active as _listening
 from .jvp import jvp_flat, tangent_aval
 from .tracing import JaxprTrace, _inlinable, _scalar_value
 
+_recipe_order = itertools.count()
+
 
 class _EqnRecipe:
-    __slots__ = ("primitive", "in_tracers", "params", "out_tracers", "source_info", "origin")
+    __slots__ = (
+        "primitive",
+        "in_tracers",
+        "params",
+        "out_tracers",
+        "source_info",
+        "origin",
+        "order",
+    )
 
     def __init__(self, primitive, in_tracers, params, source_info, origin=None):
         self.primitive, self.in_tracers, self.params = primitive, in_tracers, params
         self.source_info = source_info
         self.out_tracers = []
         self.origin = origin  # the event span that recorded it (when someone listens)
+        # recording order: the jaxpr lists equations as they were recorded, as JAX's
+        # linearize emits them (a dependency-first walk would reorder independent ones)
+        self.order = next(_recipe_order)
 
 
 class PETracer(Tracer):
@@ -139,38 +153,45 @@ class PartialEvalTrace(core.Trace):
 
         invars = [var(t) for t in in_tracers]
         in_ids = {id(t) for t in in_tracers}
-        seen_recipes = set()
-        for t in _toposort(out_tracers):
+
+        def atom(t):
+            v = var_of.get(id(t))
+            if v is not None:
+                return v
             kind = t.recipe[0]
             if kind == "arg":
-                if id(t) not in in_ids:
-                    raise core.escaped_tracer_error(t)
-            elif kind == "const":
-                val = t.recipe[1]
-                cid = id(val)
-                if not isinstance(val, Tracer) and t.aval.shape == () and _inlinable(val):
-                    # a known scalar stays a literal (``div t 128.0``), not a residual,
-                    # as JAX's partial evaluation writes it
-                    var_of[id(t)] = Literal(_scalar_value(val, t.aval), t.aval)  # type: ignore[assignment]
-                elif cid in const_ids:
-                    var_of[id(t)] = const_ids[cid]
-                else:
-                    v = var(t)
-                    const_ids[cid] = v
-                    constvars.append(v)
-                    consts.append(val)
+                raise core.escaped_tracer_error(t)
+            assert kind == "const"
+            val = t.recipe[1]
+            cid = id(val)
+            if not isinstance(val, Tracer) and t.aval.shape == () and _inlinable(val):
+                # a known scalar stays a literal (``div t 128.0``), not a residual,
+                # as JAX's partial evaluation writes it
+                v = var_of[id(t)] = Literal(_scalar_value(val, t.aval), t.aval)  # type: ignore[assignment]
+            elif cid in const_ids:
+                v = var_of[id(t)] = const_ids[cid]
             else:
-                r = t.recipe[1]
-                if id(r) in seen_recipes:
-                    continue
-                seen_recipes.add(id(r))
-                ins: list[Any] = [var(x) for x in r.in_tracers]
-                outs = [var(x) for x in r.out_tracers]
-                eqn = JaxprEqn(r.primitive, ins, outs, r.params, r.source_info)
-                eqns.append(eqn)
-                if _listening:
-                    events.eqn_emitted(self, eqn, "partial_eval", r.origin)
-        jaxpr = Jaxpr(constvars, invars, [var(t) for t in out_tracers], eqns)
+                v = var(t)
+                const_ids[cid] = v
+                constvars.append(v)
+                consts.append(val)
+            return v
+
+        recipes = {}
+        for t in _toposort(out_tracers):
+            if t.recipe[0] == "arg" and id(t) not in in_ids:
+                raise core.escaped_tracer_error(t)
+            if t.recipe[0] == "eqn":
+                recipes[id(t.recipe[1])] = t.recipe[1]
+        for r in sorted(recipes.values(), key=lambda r: r.order):
+            ins: list[Any] = [atom(x) for x in r.in_tracers]
+            outs = [var(x) for x in r.out_tracers]
+            eqn = JaxprEqn(r.primitive, ins, outs, r.params, r.source_info)
+            eqns.append(eqn)
+            if _listening:
+                events.eqn_emitted(self, eqn, "partial_eval", r.origin)
+        outvars = [atom(t) for t in out_tracers]
+        jaxpr = Jaxpr(constvars, invars, outvars, eqns)
         # as JAX's tangent trace (auto DCE): dead equations and the residuals only they
         # read go before anyone is told which residuals were made
         jaxpr, consts = dce_consts(jaxpr, consts)

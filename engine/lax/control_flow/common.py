@@ -4,9 +4,14 @@ carry-type checks of the loops."""
 
 from __future__ import annotations
 
+import enum
+
+import numpy as np
+
 from ... import core, dtypes, tree_util
-from ...core import ClosedJaxpr, Jaxpr, Var
+from ...core import ClosedJaxpr, Jaxpr, Primitive, ShapedArray, Var
 from ...interpreters import jaxpr_transforms as jt
+from ...interpreters import lowering
 from ...interpreters.tracing import trace_to_jaxpr
 
 __all__ = [
@@ -14,6 +19,8 @@ __all__ = [
     "avals_str",
     "batch_jaxpr_nz",
     "convert_to",
+    "empty2_p",
+    "empty_like",
     "join_consts",
     "jvp_jaxpr_nz",
     "no_consts",
@@ -97,6 +104,35 @@ def permute_jaxpr(closed, in_order, out_order):
         ),
         closed.consts,
     )
+
+
+class MemorySpace(enum.Enum):
+    """Where a value lives (JAX's enum; printed as ``MemorySpace.Device``)."""
+
+    Device = "device"
+
+
+# A value nobody reads: what a cond branch puts in a residual slot that another branch
+# fills (JAX's empty2; lowered as a zero).
+empty2_p = Primitive("empty2")
+
+
+@empty2_p.def_abstract_eval
+def _empty2_abstract_eval(*, dtype, memory_space):
+    return ShapedArray((), dtype)
+
+
+@empty2_p.def_lowering
+def _empty2_lowering(ctx, *, dtype, memory_space):
+    return lowering.constant(np.zeros((), dtype), ctx.avals_out[0])
+
+
+def empty_like(aval):
+    """An array of ``aval``'s shape and dtype whose values do not matter."""
+    from ..structural import broadcast
+
+    scalar = empty2_p.bind(dtype=aval.dtype, memory_space=MemorySpace.Device)
+    return broadcast(scalar, aval.shape) if aval.shape else scalar
 
 
 def zeros(aval):

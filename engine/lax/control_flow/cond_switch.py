@@ -19,6 +19,7 @@ from .common import (
     as_operand,
     avals_str,
     batch_jaxpr_nz,
+    empty_like,
     join_consts,
     jvp_jaxpr_nz,
     trace_fun,
@@ -196,7 +197,7 @@ def _cond_partial_eval(trace, args, unknowns, params):
         out_uk = [x or y for x, y in zip(out_uk, uk)]
     splits = [pe.partial_eval_jaxpr(b, op_uk, instantiate=out_uk) for b in branches]
     res_avals = [s[0].out_avals[len(s[0].out_avals) - s[3] :] for s in splits]
-    all_res = [a for r in res_avals for a in r]
+    all_res, slots = _merge_branch_residuals(res_avals)
     known_avals = [core.get_aval(x) for x, u in zip(ops, op_uk) if not u]
     n_known_out = n_out - sum(out_uk)
 
@@ -206,9 +207,10 @@ def _cond_partial_eval(trace, args, unknowns, params):
         def known_fun(*a, kj=kj, i=i):
             outs = core.eval_jaxpr(kj.jaxpr, kj.consts, *a)
             kouts, res = outs[:n_known_out], outs[n_known_out:]
-            pads = [[zeros(x) for x in r] for r in res_avals]
-            pads[i] = res
-            return kouts + [x for p in pads for x in p]
+            filled = [empty_like(r) for r in all_res]
+            for slot, x in zip(slots[i], res):
+                filled[slot] = x
+            return kouts + filled
 
         known_branches.append(trace_to_jaxpr(known_fun, known_avals, kj.jaxpr.debug_name))
     known_branches, kconsts = join_consts(known_branches)
@@ -218,15 +220,15 @@ def _cond_partial_eval(trace, args, unknowns, params):
     known_vals, residuals = kouts[:n_known_out], kouts[n_known_out:]
 
     unknown_branches = []
-    offsets = np.cumsum([0] + [len(r) for r in res_avals])
+    res_vars = [Var(a) for a in all_res]
     for i, (_, uj, _, nres) in enumerate(splits):
         j = uj.jaxpr
-        own = j.invars[:nres]
-        res_vars = [Var(a) for a in all_res]
-        res_vars[offsets[i] : offsets[i + 1]] = own
+        branch_res = list(res_vars)
+        for slot, v in zip(slots[i], j.invars[:nres]):
+            branch_res[slot] = v
         unknown_branches.append(
             ClosedJaxpr(
-                Jaxpr(j.constvars, res_vars + j.invars[nres:], j.outvars, j.eqns, j.debug_name),
+                Jaxpr(j.constvars, branch_res + j.invars[nres:], j.outvars, j.eqns, j.debug_name),
                 uj.consts,
             )
         )
@@ -240,6 +242,23 @@ def _cond_partial_eval(trace, args, unknowns, params):
 
 
 cond_p.partial_eval = _cond_partial_eval
+
+
+def _merge_branch_residuals(res_avals_per_branch):
+    """One list of residual slots for all branches, as JAX's: a branch's k-th residual
+    of a type shares the slot of every other branch's k-th residual of that type.
+    Returns (slot avals, per branch the slot of each of its residuals)."""
+    slot_of: dict = {}
+    per_branch = []
+    for avals in res_avals_per_branch:
+        seen: dict = {}
+        slots = []
+        for a in avals:
+            key = (a, seen.get(a, 0))
+            seen[a] = key[1] + 1
+            slots.append(slot_of.setdefault(key, len(slot_of)))
+        per_branch.append(slots)
+    return [a for a, _ in slot_of], per_branch
 
 
 def _cond_transpose(cts, index, *ops, branches):
