@@ -231,21 +231,104 @@ def gather_grads_scatter_into_typed_zeros():
 
 
 @case
-def at_set_broadcasts_its_updates_to_the_slice_type():
+def at_updates_take_the_slice_type():
     """JAX's ``.at[]`` broadcasts the updates to the type of ``x[idx]`` (its sharding
-    included) before scattering; the engine's jnp indexing (engine/numpy/indexing.py)
-    broadcasts them untyped, so its scatter then has no sharding to follow."""
+    included) before scattering; the engine's untyped updates take that layout."""
+    rows, cols = np.array([1, 2]), np.array([3, 0])
+    programs = [
+        (lambda lib, n, x: n(x.at[rows].set(0.0)), Y),
+        (lambda lib, n, x: n(x.at[:, 1:3].set(0.0)), X),
+        (lambda lib, n, x: n(x.at[:, 1].add(1.0)), X),
+        (lambda lib, n, x: n(x.at[:, cols].multiply(2.0)), X),
+        (lambda lib, n, x: n(x.at[rows].max(np.ones(4, np.float32))), Y),
+    ]
+    for fn, spec in programs:
+        _same(fn, (_arr((8, 4)), spec))
 
-    def set_rows(lib, n, x):
-        return n(x.at[np.array([1, 2])].set(0.0))
+    def mismatched(lib, n, x, u):
+        return n(x.at[:, cols].add(u))
 
-    (e_seen, e_err, _), (j_seen, j_err, _) = both(
-        lambda lib: _run(lib, set_rows, [(_arr((8, 4)), Y)])
+    (_, e_err, _), (_, j_err, _) = both(
+        lambda lib: _run(lib, mismatched, [(_arr((8, 4)), X), (_arr((8, 2)), Y)])
     )
-    assert j_err is None and j_seen[0] == "float32[8,4@Y]", (j_seen, j_err)
-    if e_err is not None and SCATTER in e_err[1]:
-        pytest.skip("known divergence: jnp .at[] broadcasts updates without the slice's type")
-    assert e_seen == j_seen, (e_seen, e_err)
+    # JAX's .at[] fails broadcasting the updates to the slice type (ValueError); the
+    # engine's broadcast is untyped, so its scatter rule raises (accepted divergence)
+    assert j_err[0] == "ValueError" and "Incompatible types for broadcasting" in j_err[1]
+    assert e_err[0] == "ShardingTypeError" and SCATTER in e_err[1], e_err
+
+
+# ---------------------------------------------------------------------------- split, stack, ...
+
+
+@case
+def split_stack_tile_top_k_reduce_and_dynamic_update_slice():
+    x = _arr((8, 4))
+    ok = [
+        lambda lib, n, x: [n(a) for a in lib.lax.split(x, (1, 3), axis=1)][1],
+        lambda lib, n, x: n(lib.lax.split(x, (4, 4), axis=0)[0]),
+        lambda lib, n, x: n(lib.numpy.stack([x, x * 2.0], axis=1)),
+        lambda lib, n, x: n(lib.lax.top_k(x, 2)[1]),
+        lambda lib, n, x: n(
+            lib.lax.reduce((x, x), (0.0, 1.0), lambda a, b: (a[0] + b[0], a[1] * b[1]), (1,))[1]
+        ),
+        lambda lib, n, x: n(
+            lib.grad(lambda x: (lib.lax.split(x, (1, 3), axis=1)[1] ** 2).sum())(x)
+        ),
+        lambda lib, n, x: n(lib.grad(lambda x: (lib.numpy.stack([x, 2 * x]) ** 2).sum())(x)),
+        lambda lib, n, x: n(lib.grad(lambda x: (lib.lax.top_k(x, 2)[0] ** 2).sum())(x)),
+        lambda lib, n, x: n(lib.numpy.concatenate([x, x], axis=1)),
+    ]
+    for fn in ok:
+        _same(fn, (x, X))
+    _same(
+        lambda lib, n, x: n(lib.lax.split(x, (2, 6), axis=0)[0]),
+        (x, X),
+        phrases=("split on sharded dims where out dim (2) is not divisible by mesh axes (4)",),
+    )
+    _same(
+        lambda lib, n, x: n(lib.lax.top_k(x, 2)[0]),
+        (x, Y),
+        phrases=(
+            "The input should be unsharded over the axis along which to compute the top_k",
+            "Got input type=float32[8,4@Y] and axis=1",
+        ),
+    )
+    _same(
+        lambda lib, n, x: n(lib.numpy.tile(x, (2, 1))),
+        (x, X),
+        phrases=("Operand cannot be sharded on dimension 0 when the tiling is non-trivial",),
+    )
+    _same(
+        lambda lib, n, x, y: n(lib.numpy.stack([x, y])),
+        (x, X),
+        (x, Y),
+        phrases=("All operands should have the same sharding",),
+    )
+
+    def dus(lib, n, x, u):
+        f = lambda x, u: (lib.lax.dynamic_update_slice(x, u, (0, 1)) ** 2).sum()  # noqa: E731
+        gx, gu = lib.grad(f, argnums=(0, 1))(x, u)
+        n(gx)
+        return n(gu)
+
+    _same(dus, (x, X), (_arr((8, 2)), X))
+    _same(
+        lambda lib, n, x, u: n(lib.lax.dynamic_update_slice(x, u, (0, 1))),
+        (x, X),
+        (_arr((8, 2)), Y),
+        phrases=(
+            "dynamic_update_slice operand sharding must be equal to update sharding",
+            "float32[8@X,4]({Explicit: ('X', 'Y')})",
+            "float32[8,2@Y]({Explicit: ('X', 'Y')})",
+        ),
+    )
+    # tile's result: JAX keeps the operand's sharding; the engine leaves it untyped
+    # (its transpose would need a reshape with out_sharding, as JAX's has)
+    (e_seen, _, e_out), (j_seen, _, j_out) = both(
+        lambda lib: _run(lib, lambda lib, n, x: n(lib.numpy.tile(x, (1, 2))), [(x, X)])
+    )
+    assert j_seen[0] == "float32[8@X,8]" and e_seen[0] == "float32[8,8]", (e_seen, j_seen)
+    np.testing.assert_array_equal(e_out, j_out)
 
 
 # ---------------------------------------------------------------------------- convolution

@@ -23,8 +23,18 @@ from ..sharding.named import DuplicateSpecError, NamedSharding, PartitionSpec
 
 Rule = Callable[..., Sequence[Any]]  # (avals, mesh, **params) -> one entry list per dim
 RULES: dict[str, Rule] = {}
+# a rule's answer for a result left without a sharding in its type
+UNTYPED = object()
 # primitives whose shape rule sets the result's type sharding itself
 TYPED_BY_THEMSELVES = {"mesh_cast", "sharding_constraint", "reshard"}
+
+
+def voting(avals) -> list:
+    """The operands whose types carry a sharding, or all if none does. A value the
+    engine made without one (a zeros in a transpose rule, an update broadcast by
+    jnp's ``.at[]``) is one JAX gives the layout its rule needs: it does not vote."""
+    typed = [a for a in avals if getattr(a, "sharding", None) is not None]
+    return typed or list(avals)
 
 
 def _entries(aval) -> tuple:
@@ -70,6 +80,9 @@ def propagate(prim: core.Primitive, avals: tuple, out: Any, params: dict) -> Any
         entries = [entries]
     typed = []
     for o, e in zip(outs, entries):
+        if e is UNTYPED:
+            typed.append(o)
+            continue
         if isinstance(e, NamedSharding):  # an out_sharding given by the caller
             typed.append(o.update(sharding=type_sharding(e, len(o.shape))))
             continue
@@ -471,12 +484,33 @@ def _pad(name, avals, outs, type_mesh, **_):
 
 @rule("dynamic_update_slice")
 def _dynamic_update_slice(name, avals, outs, type_mesh, **_):
-    return list(_entries(avals[0]))
+    operand, update = avals[:2]
+    if update.sharding is not None and _entries(operand) != _entries(update):
+        raise ShardingTypeError(
+            "dynamic_update_slice operand sharding must be equal to update sharding, got "
+            f"operand sharding {_with_axis_types(operand, type_mesh)} and update sharding "
+            f"{_with_axis_types(update, type_mesh)}."
+        )
+    return list(_entries(operand))
+
+
+def _with_axis_types(aval, mesh) -> str:
+    """``float32[8@X,4]({Explicit: ('X', 'Y')})``: a type and its mesh's axis types."""
+    by_type: dict = {}
+    for a, t in zip(mesh.axis_names, mesh.axis_types):
+        by_type.setdefault(t.name, []).append(a)
+    types = ", ".join(f"{t}: {tuple(names)}" for t, names in by_type.items())
+    dims = (
+        core.sharded_dims_text(aval.shape, aval.sharding)
+        if aval.sharding
+        else ",".join(map(str, aval.shape))
+    )
+    return f"{aval.dtype.name}[{dims}]({{{types}}})"
 
 
 @rule("concatenate")
 def _concatenate(name, avals, outs, type_mesh, **_):
-    specs = [_entries(a) for a in avals]
+    specs = [_entries(a) for a in voting(avals)]
     if any(s != specs[0] for s in specs[1:]):
         shown = ", ".join(
             str(a.sharding or NamedSharding(type_mesh, PartitionSpec(*[None] * a.ndim)))
@@ -575,18 +609,23 @@ def _constrain(value, aval, mesh):
 def _install() -> None:
     from . import (
         convolution,
+        cumulative,
         dot,
         gather_scatter,
+        generic_reductions,
         reductions,
+        shape_extra,
         sharding_rules_indexing,  # noqa: F401  (register their rules)
+        sharding_rules_shapes,  # noqa: F401
         sharding_rules_windows,  # noqa: F401
         slicing,
+        sorting,
         structural,
         windowed_reductions,
     )
 
-    modules = (dot, reductions, slicing, structural, gather_scatter, convolution)
-    for module in modules + (windowed_reductions,):
+    modules = (dot, reductions, cumulative, sorting, slicing, structural, shape_extra)
+    for module in modules + (gather_scatter, convolution, windowed_reductions, generic_reductions):
         for value in vars(module).values():
             if isinstance(value, core.Primitive) and value.name in RULES:
                 if value.lowering is not None and not hasattr(value.lowering, "__wrapped__"):

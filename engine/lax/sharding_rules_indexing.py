@@ -67,13 +67,17 @@ def _scatter_entries(operand, indices, updates, dnums) -> list | None:
     if all(e is None for e in op + idx + upd):
         return [None] * len(operand.shape)
     upd_batch = _updates_batch_dims(dnums, indices, updates)
+    skipped = set(dnums.inserted_window_dims) | set(dnums.operand_batching_dims)
+    operand_window = [d for d in range(len(operand.shape)) if d not in skipped]
+    pairs = list(zip(dnums.update_window_dims, operand_window))
+    if updates.sharding is None:
+        # updates made without a type (jnp's .at[] broadcasting a scalar) take the
+        # layout JAX's .at[] gives them: the operand's along the window
+        upd = tuple(dict((u, op[o]) for u, o in pairs).get(d) for d in range(len(upd)))
     triples = list(zip(dnums.operand_batching_dims, dnums.scatter_indices_batching_dims, upd_batch))
     for o, i, u in triples:
         if len({e for e in (op[o], idx[i], upd[u]) if e is not None}) > 1:
             return None
-    skipped = set(dnums.inserted_window_dims) | set(dnums.operand_batching_dims)
-    operand_window = [d for d in range(len(operand.shape)) if d not in skipped]
-    pairs = list(zip(dnums.update_window_dims, operand_window))
     # a window dimension is written whole with the operand's sharding, or is replicated
     for u, o in pairs:
         whole = updates.shape[u] == operand.shape[o] and upd[u] == op[o]

@@ -1,0 +1,66 @@
+"""Sharding rules of the shape-changing primitives beside reshape, as JAX 0.10.2's:
+split, stack, tile, top_k and the generic reduce. Each keeps the operand's shardings
+where its dimensions are kept whole, and raises JAX's ShardingTypeError where a sharded
+dimension would have to be cut unevenly, repeated or searched across devices.
+
+The rules register themselves in ``sharding_rules.RULES`` (imported from there)."""
+
+from __future__ import annotations
+
+from ..core import ShardingTypeError
+from ..sharding.named import NamedSharding, PartitionSpec
+from .sharding_rules import UNTYPED, _entries, _keep_for_new_shape, _long, rule, voting
+
+
+@rule("split")
+def _split(name, avals, outs, type_mesh, **_):
+    return [_keep_for_new_shape("split", avals[0], o) for o in outs]
+
+
+@rule("stack")
+def _stack(name, avals, outs, type_mesh, *, axis, **_):
+    typed = voting(avals)
+    if any(_entries(a) != _entries(typed[0]) for a in typed):
+        shown = ", ".join(
+            str(a.sharding or NamedSharding(type_mesh, PartitionSpec(*[None] * a.ndim)))
+            for a in avals
+        )
+        raise ShardingTypeError(
+            f"All operands should have the same sharding. Got shardings {shown}"
+        )
+    entries = list(_entries(typed[0]))
+    entries.insert(axis, None)
+    return entries
+
+
+@rule("tile")
+def _tile(name, avals, outs, type_mesh, *, reps, **_):
+    x = avals[0]
+    for i, (r, e) in enumerate(zip(reps, _entries(x))):
+        if r != 1 and e is not None:
+            raise ShardingTypeError(
+                f"Operand cannot be sharded on dimension {i} when the tiling is non-trivial. "
+                f"Got input type: {_long(x)} with reps: {tuple(reps)}"
+            )
+    # JAX's result keeps the operand's sharding; typing it here would need tile's
+    # transpose to reshape with that out_sharding, as JAX's does (not yet the engine's)
+    return UNTYPED
+
+
+@rule("top_k")
+def _top_k(name, avals, outs, type_mesh, *, axis, **_):
+    x = avals[0]
+    entries = list(_entries(x))
+    if entries[axis] is not None:
+        raise ShardingTypeError(
+            "The input should be unsharded over the axis along which to compute the top_k "
+            f"values. Got input type={_long(x)} and axis={axis}"
+        )
+    return [entries, entries]
+
+
+@rule("reduce")
+def _reduce(name, avals, outs, type_mesh, *, dimensions, **_):
+    operands = avals[: len(avals) // 2]
+    drop = set(dimensions)
+    return [[e for i, e in enumerate(_entries(a)) if i not in drop] for a in operands]
