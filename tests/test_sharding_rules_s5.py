@@ -544,6 +544,42 @@ def cond_branches_must_agree():
     _same(switch_bad, (_arr((8, 4)), X), (np.float32(1.0), ()), phrases=phrases)
 
 
+# ---------------------------------------------------------------------------- eager
+
+
+def _eager(lib, fn, inputs):
+    with lib.set_mesh(lib.make_mesh((4, 2), ("X", "Y"))):
+        args = [lib.device_put(value, lib.P(*spec)) for value, spec in inputs]
+        out = fn(lib, *args)
+        return str(lib.typeof(out)), repr(out.sharding.spec), np.asarray(out)
+
+
+@case
+def eager_results_are_typed_and_placed_as_jaxs():
+    x, img, w = _arr((8, 4)), _arr((8, 2, 4, 4)), _arr((3, 2, 3, 3))
+    conv_x = (img, ("X", None, None, None))
+    programs = [
+        (lambda lib, x: x[:, np.array([0, 2])], [(x, X)]),
+        (lambda lib, x: x.at[:, 1:3].set(0.0), [(x, X)]),
+        (lambda lib, x, w: _conv(lib, x, w), [conv_x, (w, (None,) * 4)]),
+        (
+            lambda lib, x: lib.lax.reduce_window(x, 0.0, lib.lax.add, (1, 2), (1, 2), "VALID"),
+            [(x, X)],
+        ),
+        (lambda lib, x: lib.lax.scan(lambda c, a: (c + a, c * a), x[0], x)[1], [(x, Y)]),
+        (lambda lib, x: lib.lax.split(x, (1, 3), axis=1)[1], [(x, X)]),
+        (lambda lib, x: lib.grad(lambda x: x[np.array([1, 2])].sum())(x), [(x, Y)]),
+        (
+            lambda lib, x, w: lib.grad(lambda x, w: _conv(lib, x, w).sum(), argnums=1)(x, w),
+            [conv_x, (w, (None,) * 4)],
+        ),
+    ]
+    for fn, inputs in programs:
+        (e_type, e_spec, e_out), (j_type, j_spec, j_out) = both(lambda lib: _eager(lib, fn, inputs))
+        assert (e_type, e_spec) == (j_type, j_spec)
+        np.testing.assert_allclose(e_out, j_out, rtol=1e-5, atol=1e-5)
+
+
 # ---------------------------------------------------------------------------- the subprocess
 
 
