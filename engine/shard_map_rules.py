@@ -78,36 +78,53 @@ shard_map_p.def_jvp(_shard_map_jvp)
 
 
 def _shard_map_partial_eval(trace, args, unknowns, params):
-    """Known blocks run now; residuals leave the known shard_map stacked over every
-    manual axis (one block per member) and enter the unknown one the same way."""
+    """Known blocks run now; as in JAX, the residuals come first out of the known
+    shard_map, each concatenated along its first axis over the manual axes it varies
+    over (scalars as one-element blocks), and enter the unknown one the same way. A
+    residual that is a known input or a known result is passed on as that value."""
     jaxpr, in_specs, out_specs = params["jaxpr"], params["in_specs"], params["out_specs"]
-    manual = params["manual_axes"]
     rest = {k: v for k, v in params.items() if k not in ("jaxpr", "in_specs", "out_specs")}
     with _in_body(params):
         known_j, unknown_j, out_unknowns, nres = pe.partial_eval_jaxpr(jaxpr, unknowns)
         known_j, kconsts = convert_constvars_to_invars(known_j)
-        known_j = _stack_residuals(known_j, nres)
-    res_spec = P(manual)
-    known_in_specs = (P(),) * len(kconsts) + tuple(s for s, u in zip(in_specs, unknowns) if not u)
-    known_out_specs = tuple(s for s, u in zip(out_specs, out_unknowns) if not u)
-    known_out_specs += (res_spec,) * nres
+        n_out = len(known_j.out_avals) - nres
+        in_fwd, out_fwd = _forwarded_residuals(known_j.jaxpr, len(kconsts), n_out, nres)
+        new = [i is None and o is None for i, o in zip(in_fwd, out_fwd)]
+        res_avals = known_j.out_avals[n_out:]
+        scalar = [not a.shape and n for a, n in zip(res_avals, new)]
+        known_j = _residuals_first(known_j, new, scalar)
+    known_in = tuple(s for s, u in zip(in_specs, unknowns) if not u)
+    known_out = tuple(s for s, u in zip(out_specs, out_unknowns) if not u)
+    new_specs = tuple(_residual_spec(a, params) for a, n in zip(res_avals, new) if n)
     known_args = [x for x, u in zip(args, unknowns) if not u]
     with core.set_current_trace(trace.parent):
         known_outs = shard_map_p.bind(
             *kconsts,
             *known_args,
             jaxpr=known_j,
-            in_specs=known_in_specs,
-            out_specs=known_out_specs,
+            in_specs=(P(),) * len(kconsts) + known_in,
+            out_specs=new_specs + known_out,
             **rest,
         )
-    n_known = len(known_outs) - nres
-    known_vals, residuals = known_outs[:n_known], known_outs[n_known:]
+    n_new = len(new_specs)
+    new_res, known_vals = iter(known_outs[:n_new]), known_outs[n_new:]
+    new_spec_it = iter(new_specs)
+    residuals, res_specs = [], []
+    for i, o in zip(in_fwd, out_fwd):
+        if i is not None:
+            residuals.append(known_args[i])
+            res_specs.append(known_in[i])
+        elif o is not None:
+            residuals.append(known_vals[o])
+            res_specs.append(known_out[o])
+        else:
+            residuals.append(next(new_res))
+            res_specs.append(next(new_spec_it))
     with _in_body(params):
-        unknown_j = _unstack_residuals(unknown_j, nres)
+        unknown_j = _scalar_residuals_unpromoted(unknown_j, scalar)
     ins = [trace.instantiate_const(r) for r in residuals]
     ins += [trace.instantiate_const(x) for x, u in zip(args, unknowns) if u]
-    unknown_specs = (res_spec,) * nres + tuple(s for s, u in zip(in_specs, unknowns) if u)
+    unknown_specs = tuple(res_specs) + tuple(s for s, u in zip(in_specs, unknowns) if u)
     unknown_outs = trace.record(
         shard_map_p,
         ins,
@@ -122,25 +139,64 @@ def _shard_map_partial_eval(trace, args, unknowns, params):
     return [next(it_u) if u else next(it_k) for u in out_unknowns]
 
 
-def _stack_residuals(known: ClosedJaxpr, nres: int) -> ClosedJaxpr:
+def _forwarded_residuals(known, n_consts: int, n_out: int, nres: int) -> tuple[list, list]:
+    """For each residual: the index of the known input it is (else None), and of the
+    known result it is (else None), as JAX's in_fwd/out_fwd."""
+    inputs = {id(v): i for i, v in enumerate(known.invars[n_consts:])}
+    results: dict[int, int] = {}
+    for k, v in enumerate(known.outvars[:n_out]):
+        results.setdefault(id(v), k)
+    in_fwd: list[int | None] = []
+    out_fwd: list[int | None] = []
+    for v in known.outvars[n_out:]:
+        i = inputs.get(id(v)) if isinstance(v, core.Var) else None
+        in_fwd.append(i)
+        out_fwd.append(results.get(id(v)) if i is None and isinstance(v, core.Var) else None)
+    return in_fwd, out_fwd
+
+
+def _residual_spec(aval, params: dict) -> P:
+    """JAX's ``nospec``: the manual axes (in mesh order) a residual varies over, or all of
+    them without varying types."""
+    mesh_order = params["mesh"].axis_names
+    if params["check_vma"]:
+        varying: frozenset = getattr(aval, "vma", frozenset())
+        names = tuple(a for a in mesh_order if a in varying)
+    else:
+        names = tuple(a for a in mesh_order if a in params["manual_axes"])
+    return P(names) if names else P()
+
+
+def _residuals_first(known: ClosedJaxpr, new: list, scalar: list) -> ClosedJaxpr:
+    """``known`` returning its new residuals (scalars as one-element blocks) first."""
     from . import lax
+
+    nres = len(scalar)
 
     def fun(*xs):
         outs = core.eval_jaxpr(known.jaxpr, known.consts, *xs)
         n = len(outs) - nres
-        return outs[:n] + [lax.expand_dims(r, (0,)) for r in outs[n:]]
+        res = [
+            lax.expand_dims(r, (0,)) if s else r
+            for r, s, keep in zip(outs[n:], scalar, new)
+            if keep
+        ]
+        return res + outs[:n]
 
     return trace_to_jaxpr(fun, known.in_avals, known.jaxpr.debug_name)
 
 
-def _unstack_residuals(unknown: ClosedJaxpr, nres: int) -> ClosedJaxpr:
+def _scalar_residuals_unpromoted(unknown: ClosedJaxpr, scalar: list) -> ClosedJaxpr:
     from . import lax
 
-    avals = [a.update(shape=(1,) + a.shape) for a in unknown.in_avals[:nres]]
+    nres = len(scalar)
+    if not any(scalar):
+        return unknown
+    avals = [a.update(shape=(1,)) if s else a for a, s in zip(unknown.in_avals, scalar)]
     avals += unknown.in_avals[nres:]
 
     def fun(*xs):
-        res = [lax.squeeze(r, (0,)) for r in xs[:nres]]
+        res = [lax.squeeze(r, (0,)) if s else r for r, s in zip(xs, scalar)]
         return core.eval_jaxpr(unknown.jaxpr, unknown.consts, *res, *xs[nres:])
 
     return trace_to_jaxpr(fun, avals, unknown.jaxpr.debug_name)
@@ -187,17 +243,21 @@ def _shard_map_transpose(cts, *args, jaxpr, in_specs, out_specs, **params):
                 for o, s in zip(outs, lin_specs)
             ]
 
-        new = trace_to_jaxpr(body, tj.in_avals, f"transpose({jaxpr.jaxpr.debug_name})")
+        def cts_first(*xs):  # JAX's transposed shard_map takes the cotangents first
+            return body(*xs[len(cts) :], *xs[: len(cts)])
+
+        avals = tj.in_avals[n_nl:] + tj.in_avals[:n_nl]
+        new = trace_to_jaxpr(cts_first, avals, f"transpose({jaxpr.jaxpr.debug_name})")
     new, consts = convert_constvars_to_invars(new)
     nonlin_args = [x for x in args if not is_undefined_primal(x)]
     nonlin_specs = tuple(s for s, lin in zip(in_specs, linear) if not lin)
     outs = iter(
         shard_map_p.bind(
             *consts,
-            *nonlin_args,
             *cts,
+            *nonlin_args,
             jaxpr=new,
-            in_specs=(P(),) * len(consts) + nonlin_specs + tuple(ct_specs),
+            in_specs=(P(),) * len(consts) + tuple(ct_specs) + nonlin_specs,
             out_specs=tuple(s for s, lin in zip(in_specs, linear) if lin),
             **params,
         )

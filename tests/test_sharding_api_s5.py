@@ -242,6 +242,73 @@ def grad_through_an_unreduced_value_as_jax():
     assert e == j
 
 
+# ---------------------------------------------------------------------------- eager shard_map
+
+
+def _canonical(jaxpr_text: str) -> str:
+    """A jaxpr's text without what JAX's printer adds beside the program: its line
+    wrapping, np.int64(...) around parameters, and reduce_sum's out_sharding (which the
+    engine's printer leaves out)."""
+    text = re.sub(
+        r"out_sharding=(None|NamedSharding\(mesh=AbstractMesh\(.*?\), spec=P\([^)]*\)\))",
+        "",
+        jaxpr_text,
+    )
+    text = re.sub(r"np\.int64\((-?\d+)\)", r"\1", text)
+    return re.sub(r"\s+", " ", text).replace("[ ", "[").replace(" ]", "]")
+
+
+def _values(xs) -> list:
+    return [np.asarray(x) for x in xs]
+
+
+def _eager_shard_map_transforms(lib):
+    """grad, vjp, jvp and vmap of a shard_map called outside jit: jaxprs and values."""
+    jnp, P = lib.numpy, lib.P
+    mesh = _auto(lib)
+    x = np.arange(32.0, dtype=np.float32).reshape(8, 4) / 7
+
+    def body(a, s):
+        return lib.lax.psum(jnp.sin(a) * s, "X"), (a * s.sum()).sum(0, keepdims=True)
+
+    sm = lib.shard_map(
+        body, mesh=mesh, in_specs=(P("X", "Y"), P()), out_specs=(P(None, "Y"), P("X", "Y"))
+    )
+    s = np.float32(1.5)
+
+    def loss(a, s):
+        u, v = sm(a, s)
+        return u.sum() + (v**2).sum()
+
+    out = []
+    with lib.set_mesh(mesh):  # (without a mesh in context JAX reshards grad's seed)
+        grad = lib.grad(loss, argnums=(0, 1))
+        out.append(_canonical(str(lib.make_jaxpr(grad)(x, s))))
+        out.append(_values(grad(x, s)))
+    ct = (np.ones((2, 4), np.float32), np.ones((4, 4), np.float32))
+    pullback = lambda a, s: lib.vjp(sm, a, s)[1](ct)  # noqa: E731
+    out.append(_canonical(str(lib.make_jaxpr(pullback)(x, s))))
+    out.append(_values(pullback(x, s)))
+    out.append(_values(lib.jvp(sm, (x, s), (np.ones_like(x), np.float32(0.5)))[1]))
+    xs = np.stack([x, 2 * x])
+    batched = lib.vmap(sm, in_axes=(0, None))
+    out.append(_canonical(str(lib.make_jaxpr(batched)(xs, s))))
+    out.append(_values(batched(xs, s)))
+    return out
+
+
+@case
+def grad_and_vmap_of_an_eager_shard_map_as_jax():
+    e, j = both(_eager_shard_map_transforms)
+    assert len(e) == len(j)
+    for ours, theirs in zip(e, j):
+        if isinstance(ours, str):
+            assert ours == theirs, f"{ours}\n!=\n{theirs}"
+        else:
+            for a, b in zip(ours, theirs, strict=True):
+                np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
+
+
 # ---------------------------------------------------------------------------- auto / explicit
 
 
