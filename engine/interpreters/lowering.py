@@ -186,10 +186,10 @@ def _literal_constant(mctx, lit):
     entry = mctx.literal_attrs.get(key) if key is not None else None
     if entry is None:
         attr = _dense_attr(val, lit.aval)
-        entry = (attr, attr.type)
+        entry = ((attr.type,), {"value": attr})
         if key is not None:
             mctx.literal_attrs[key] = entry
-    return op_result("stablehlo.constant", entry[1], (), {"value": entry[0]})
+    return ir.Operation.create("stablehlo.constant", entry[0], (), entry[1]).result
 
 
 def full_like_aval(val, aval):
@@ -301,7 +301,8 @@ class ModuleContext:
         self.keepalive = []
         self.eqn_count = 0
         self.locations = {}  # SourceInfo -> its MLIR location
-        self.literal_attrs = {}  # (dtype, type, Python value) -> (attribute, its type)
+        # a literal's key (see _literal_constant) -> its constant's (result types, attributes)
+        self.literal_attrs = {}
         self.function = name  # the func.func being emitted
         # one (path, primitive, tag, location, function, eqn) per lowered equation
         self.eqn_records = []
@@ -369,7 +370,11 @@ def jaxpr_subcomp(mctx, jaxpr, consts, args, path=()):
         tag = f"{prim.name}.eqn{tag_prefix}{i}"
         src = eqn.source_info
         scope = getattr(src, "name_stack", "")  # named_scope: XLA's op_name prefix
-        loc = _location(src, f"{scope}/{tag}" if scope else tag, locations)
+        # _location's work, inline: this runs for every equation
+        base = locations.get((src.file, src.line, src.function) if src is not None else None)
+        if base is None:
+            base = _location(src, None, locations)
+        loc = ir.Location.name(f"{scope}/{tag}" if scope else tag, childLoc=base)
         records.append((eqn_path, prim.name, tag, loc, function, eqn))
         invars, outvars = eqn.invars, eqn.outvars
         with loc:
