@@ -36,6 +36,20 @@ def run_eager_op(jax, jnp):
     return _best(lambda: x * y, 2000, 7)
 
 
+def run_keyed_round(jax, jnp):
+    """Eager ``jnp.round(x, 2)`` on 8 elements: a jitted call with a static argument."""
+    x = jnp.linspace(0.0, 1.0, 8, dtype=jnp.float32)
+    jnp.round(x, 2).block_until_ready()
+    return _best(lambda: jnp.round(x, 2), 2000, 7)
+
+
+def run_keyed_clip(jax, jnp):
+    """Eager ``jnp.clip(x, 0.0, 1.0)`` on 8 elements: a jitted call with Python scalars."""
+    x = jnp.linspace(-1.0, 2.0, 8, dtype=jnp.float32)
+    jnp.clip(x, 0.0, 1.0).block_until_ready()
+    return _best(lambda: jnp.clip(x, 0.0, 1.0), 2000, 7)
+
+
 def _long_program(jnp):
     def f(x):
         for _ in range(400):
@@ -191,6 +205,8 @@ def cnn_step_result(jax, jnp):
 WORKLOADS = {
     "jit_dispatch": run_jit_dispatch,
     "eager_op": run_eager_op,
+    "keyed_round": run_keyed_round,
+    "keyed_clip": run_keyed_clip,
     "trace_lower_2000": run_trace_lower,
     "mlp_step": run_mlp_step,
     "cholesky_solve_512": run_cholesky_solve,

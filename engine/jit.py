@@ -7,6 +7,7 @@ evaluation, transposition, batching) and lower it as a called function."""
 from __future__ import annotations
 
 import functools
+import types
 import weakref
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
@@ -32,6 +33,7 @@ from .jit_options import (
 from .sharding.constraint import constraint_mesh
 from .sharding.jit_shardings import ConstrainedProgram, constrained_target, resolve_target
 from .stages import Lowered, Traced
+from .transfer_guard import sites as _tg
 
 jit_p = Primitive("jit", multiple_results=True)
 jit_p.pp_params = lambda p: {"name": p["name"], "jaxpr": p["jaxpr"]}
@@ -169,7 +171,9 @@ def _jit_lowering(ctx, *args, jaxpr, name, donated_invars):
 # (``_last1``/``_last``): the last all-Array signature it ran, compared by identity
 # (avals, device) and valid while ``dispatch._gate`` holds the object it was filled
 # under; config changes, evictions and clears replace that object. A hit counts in the
-# entry's ``hits`` like any other.
+# entry's ``hits`` like any other. Calls with static, keyword or Python-scalar arguments
+# have their own inline cache, a small LRU dict per wrapper under the same gate (see
+# ``_call_keyed``).
 
 _all_jitted: weakref.WeakValueDictionary[int, JitFunction] = weakref.WeakValueDictionary()
 _NO_ARG = object()  # JitFunction.__call__ without positional arguments
@@ -230,9 +234,14 @@ class JitFunction:
         self._commit_out = not self._pick_first  # a named device commits the results
         self._last: Any = _NO_CALL  # the inline caches (see __call__)
         self._last1: Any = _NO_CALL
+        self._keyed: dict = {}  # the keyed calls' inline cache (see _call_keyed)
+        self._keyed_gate: Any = None
+        self._keyed_last: Any = None  # its most recently used record
         self._cache = _cache_for(fun)
         self._fast = self._cache.fast_dict(opts.key)
         _all_jitted[next(_serial)] = self
+        if self._has_static:  # its calls skip the all-Array inline caches
+            self.__class__ = _KeyedJitFunction
 
     def __repr__(self):
         return f"<jitted function {self.__name__}>"
@@ -340,16 +349,12 @@ class JitFunction:
             in_tree, avals = 1, (x.aval,)
             device = x._device if self._pick_first else self._device or self._pick(flat)
         else:
-            arg_avals = [x.aval for x in args if type(x) is Array]
-            if len(arg_avals) == n:  # all Arrays: the tree is n positional leaves
-                flat = args
-                in_tree = n  # an int stands for the tuple of n leaves (cheap to hash)
-                avals = tuple(arg_avals)
-            else:
-                flat, in_tree = tree_util.tree_flatten(args)
-                avals = tuple([x.aval if type(x) is Array else _arg_aval(x) for x in flat])
-                if in_tree == (_flat_trees.get(len(flat)) or _flat_tree(len(flat))):
-                    in_tree = len(flat)  # the key the all-Array call uses
+            for x in args:
+                if type(x) is not Array:  # a Python scalar, a pytree, None ...
+                    return self._call_keyed(args, kwargs)
+            flat = args  # all Arrays: the tree is n positional leaves
+            in_tree = n  # an int stands for the tuple of n leaves (cheap to hash)
+            avals = tuple([x.aval for x in args])
             device = self._device or self._pick(flat)
         key = (in_tree, avals, device, config.trace_context_id)
         entry = self._fast.get(key)
@@ -374,9 +379,96 @@ class JitFunction:
         return _unflatten(entry, outs, device, self._commit_out or dispatch.any_committed(flat))
 
     def _call_keyed(self, args, kwargs):
-        """A call with static or keyword arguments (``jnp.round(x, 2)`` is one): the fast
-        path's dict lookup, keyed by the static values and the argument tree as well.
-        Calls over a mesh and the first call of a signature take the general path."""
+        """A call with static, keyword or non-Array arguments (``jnp.round(x, 2)``,
+        ``jnp.clip(x, 0.0, 1.0)``). First the keyed inline cache: a small dict per
+        wrapper keyed by what decides the signature and costs nothing to hash (each
+        Array's aval, each Python scalar's type, each static value with its type), so
+        a repeat skips splitting, flattening and the avals of the scalars."""
+        gate = _gate[0]  # read before the signature: a config change after it is not missed
+        statics = self._opts.static_set
+        key = [len(args)]
+        dyn = []  # the dynamic leaves, in the order tree_flatten gives them
+        device = None  # the Arrays' one device
+        committed = self._commit_out
+        items: Any = enumerate(args)
+        if kwargs:  # flattened in sorted order of their names
+            names = sorted(kwargs) if len(kwargs) > 1 else list(kwargs)
+            key.append(tuple(names))
+            items = (*items, *[(k, kwargs[k]) for k in names])
+        for k, a in items:
+            t = type(a)
+            if k in statics:
+                if t in _KEYED_STATIC_TYPES or (
+                    t is tuple and all([type(v) in _KEYED_TUPLE_ITEMS for v in a])
+                ):
+                    key.append(t)  # the type apart: 1, 1.0 and True are different keys
+                    key.append(a)
+                    continue
+                break
+            if t is Array:
+                if a._device is not device:
+                    if device is not None:
+                        break
+                    device = a._device
+                key.append(a.aval)
+                dyn.append(a)
+                committed = committed or a._committed
+            elif t in _KEYED_SCALAR_TYPES:  # its aval: weak, of its type's default dtype
+                key.append(t)
+                dyn.append(a)
+            elif a is None:  # an empty subtree
+                key.append(None)
+            else:
+                break
+        else:
+            key.append(device)
+            ic_key = tuple(key)
+            if self._keyed_gate is gate:
+                ic = self._keyed.get(ic_key)
+                if ic is not None:
+                    if self._keyed_last is not ic:  # least recently used first in the dict
+                        cache = self._keyed
+                        if cache.pop(ic_key, None) is ic:
+                            cache[ic_key] = ic
+                        self._keyed_last = ic
+                    e = ic.entry
+                    e.hits += 1
+                    scalars = ic.scalars  # position -> (the last scalar, its buffer)
+                    bufs = []
+                    if scalars is None:  # Arrays only
+                        for a in dyn:
+                            bufs.append(a._buf)
+                    else:
+                        for j, a in enumerate(dyn):
+                            if type(a) is Array:
+                                bufs.append(a._buf)
+                                continue
+                            last = scalars[j]
+                            if last is None or last[0] is not a:  # the same object: same bits
+                                buf = dispatch.device_put_value(a, ic.device)._buf
+                                last = scalars[j] = (a, buf)
+                            bufs.append(last[1])
+                    if e.const_args:
+                        bufs = e.const_args + bufs
+                    try:
+                        outs = e.execute(bufs).consume_with_handlers(e.handlers)
+                    except Exception:
+                        dispatch.check_not_deleted(dyn)
+                        raise
+                    if e.single_out:  # Array(outs[0], ...) without an __init__ frame
+                        out = _new_array(Array)
+                        out._buf, out.aval, out._device = outs[0], e.out_avals[0], ic.device
+                        out._committed, out._npy = committed, None
+                        return out
+                    return _unflatten(e, outs, ic.device, committed)
+            return self._call_keyed_miss(args, kwargs, gate, ic_key, dyn, device)
+        return self._call_keyed_miss(args, kwargs, gate)
+
+    def _call_keyed_miss(self, args, kwargs, gate, ic_key=None, dyn=(), arrays_device=None):
+        """A keyed call the inline cache did not answer: the fast path's dict lookup,
+        keyed by the static values and the argument tree as well (tracing and compiling
+        on a first call); then the inline cache is filled under ``ic_key``. Calls over a
+        mesh take the general path."""
         opts = self._opts
         static, dyn_args, dyn_kwargs = opts.split(args, kwargs)
         flat, in_tree = tree_util.tree_flatten((dyn_args, dyn_kwargs))
@@ -399,6 +491,21 @@ class JitFunction:
         else:
             entry.hits += 1
         outs = _run(entry, flat, device)
+        if (
+            ic_key is not None
+            and (arrays_device is None or arrays_device is device)
+            and not opts.donate_argnums  # a scalar's buffer is reused: never donate one
+            and _tg.h2d is None  # the guard checks every scalar's transfer
+            and len(flat) == len(dyn)
+            and all([a is b for a, b in zip(flat, dyn)])
+        ):
+            if self._keyed_gate is not gate:
+                self._keyed, self._keyed_gate = {}, gate
+            cache = self._keyed
+            if len(cache) >= KEYED_CACHE_SIZE:
+                del cache[next(iter(cache))]  # the least recently used (hits move to the end)
+            scalars = any(type(a) is not Array for a in dyn)
+            cache[ic_key] = self._keyed_last = _KeyedCall(entry, device, len(dyn), scalars)
         return _unflatten(entry, outs, device, self._committed(flat))
 
     def _call_miss(self, args, flat, avals, device, key):
@@ -513,6 +620,23 @@ class JitFunction:
 
 traceback_util.register_boundary(JitFunction.__call__)
 
+
+class _KeyedJitFunction(JitFunction):
+    """A ``JitFunction`` with static arguments or shardings: no call of it can take the
+    all-Array inline caches, so its calls go straight to the keyed path."""
+
+    def __call__(self, /, *args: Any, **kwargs: Any) -> Any:
+        try:
+            if _general_flags[0] or _ctx.trace is not _eval_trace:
+                return self._call_general(args, kwargs)
+            return self._call_keyed(args, kwargs)
+        except Exception as e:
+            traceback_util.filter_exception(e)
+            raise
+
+
+traceback_util.register_boundary(_KeyedJitFunction.__call__)
+
 # Flags that send every call down the general path, folded into one read per call.
 _general_flags = [False]
 
@@ -553,12 +677,27 @@ def _unflatten(e, outs, device, committed):
     return e.out_tree.unflatten([Array(b, a, device, committed) for b, a in zip(outs, e.out_avals)])
 
 
-_flat_trees: dict[int, Any] = {}  # n -> the treedef of a tuple of n leaves
+KEYED_CACHE_SIZE = 16  # keyed signatures each wrapper's inline cache keeps (LRU)
+# Types whose values key the keyed inline cache exactly: ``==`` between two of the same
+# type means the same program (so no floats: 0.0 == -0.0), and a value cannot change
+# after the call (no mutable objects hashed by content).
+_KEYED_STATIC_TYPES = frozenset(
+    {int, bool, str, type(None), type, types.FunctionType, types.BuiltinFunctionType}
+    | {type(np.dtype(c)) for c in "?bBhHiIlLqQefdgFDG"}
+)
+_KEYED_TUPLE_ITEMS = frozenset({int, str, type(None)})  # never equal across these types
+_KEYED_SCALAR_TYPES = frozenset({int, float, bool, complex})
 
 
-def _flat_tree(n):
-    t = _flat_trees[n] = tree_util.tree_structure((0,) * n)
-    return t
+class _KeyedCall:
+    """One signature in a wrapper's keyed inline cache: the cache entry it runs, where,
+    and per dynamic leaf the last Python scalar passed there with its device buffer."""
+
+    __slots__ = ("entry", "device", "scalars")
+
+    def __init__(self, entry, device, n_leaves, has_scalars):
+        self.entry, self.device = entry, device
+        self.scalars = [None] * n_leaves if has_scalars else None
 
 
 def _put(x, device):

@@ -26,6 +26,7 @@ class _Options:
         "compiler_options",
         "shardings",
         "key",
+        "static_set",
     )
 
     def __init__(
@@ -42,6 +43,7 @@ class _Options:
         self.name = name
         self.static_argnums = frozenset(static_argnums)
         self.static_argnames = frozenset(static_argnames)
+        self.static_set = self.static_argnums | self.static_argnames  # positions and names
         self.donate_argnums = tuple(sorted(set(donate_argnums)))
         self.device, self.backend = device, backend
         self.compiler_options = dict(copts) if copts else None

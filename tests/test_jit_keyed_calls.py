@@ -2,11 +2,17 @@
 static values, argument tree and avals): the same results, counts and retracing as the
 general path, and as JAX."""
 
+import importlib
+import threading
+
 import numpy as np
-from helpers import real_jax
+import pytest
+from helpers import real_jax, weak_type_of
 
 import engine
 import engine.numpy as enp
+
+jit_module = importlib.import_module("engine.jit")  # the module (engine.jit is the function)
 
 
 def test_static_and_keyword_calls_count_and_retrace_as_jax():
@@ -60,3 +66,243 @@ def test_debug_nans_still_checks_static_calls():
             pass
         else:
             raise AssertionError("debug_nans missed a nan of a static-argument call")
+
+
+# ------------------------------------------------- the keyed calls' inline cache
+# A repeated keyed call (static, keyword or Python-scalar arguments) is answered by the
+# wrapper's keyed inline cache, keyed by each Array's aval, each scalar's type and each
+# static value with its type. Each case runs every call twice (the second from the inline
+# cache) and compares with real JAX: values, dtypes, weak types, signs of zeros.
+
+
+def _same(ours, theirs):
+    a, b = np.asarray(ours), np.asarray(theirs)
+    assert a.dtype == b.dtype and a.shape == b.shape, (a.dtype, b.dtype, a.shape, b.shape)
+    np.testing.assert_array_equal(a, b)
+    if a.dtype.kind == "f":
+        np.testing.assert_array_equal(np.signbit(a), np.signbit(b))
+    assert weak_type_of(ours) == weak_type_of(theirs)
+
+
+def _counting_misses(monkeypatch):
+    """White-box: how many keyed calls the inline cache did not answer."""
+    misses = []
+    miss = jit_module.JitFunction._call_keyed_miss
+
+    def counted(self, *args, **kwargs):
+        misses.append(args[:2])
+        return miss(self, *args, **kwargs)
+
+    monkeypatch.setattr(jit_module.JitFunction, "_call_keyed_miss", counted)
+    return misses
+
+
+def test_signed_zero_scalars_are_values_not_keys():
+    jax, jnp = real_jax()
+    ef, jf = engine.jit(lambda x, k: x * k), jax.jit(lambda x, k: x * k)
+    x = np.array([1.0, -2.0, 0.0], np.float32)
+    ex, jx = enp.asarray(x), jnp.asarray(x)
+    for k in (0.0, -0.0, 0.0, -0.0, float("-0"), 2.5):
+        _same(ef(ex, k), jf(jx, k))
+    for lo in (-0.0, 0.0, -0.0):
+        _same(enp.clip(ex, lo, 1.0), jnp.clip(jx, lo, 1.0))
+        _same(enp.clip(-ex, None, lo), jnp.clip(-jx, None, lo))
+
+
+def test_signed_zero_statics_are_different_programs():
+    """``f(x, 0.0)`` and ``f(x, -0.0)`` with a static ``k`` trace twice, each giving what
+    a fresh JAX jit gives for that value (JAX's own cache shares the two, answering the
+    second value with the first one's program)."""
+    jax, jnp = real_jax()
+    ef = engine.jit(lambda x, k: x * k, static_argnums=1)
+    x = np.ones(2, np.float32)
+    for k in (0.0, -0.0, 0.0, -0.0):
+        fresh = jax.jit(lambda x, k: x * k, static_argnums=1)
+        _same(ef(enp.asarray(x), k), fresh(jnp.asarray(x), k))
+    assert ef.trace_count == 2
+
+
+def test_bool_int_float_scalars_keep_their_types():
+    jax, jnp = real_jax()
+    ef, jf = engine.jit(lambda x, k: x * k), jax.jit(lambda x, k: x * k)
+    for dtype in (np.bool_, np.int8, np.float32):
+        x = np.array([1, 0, 1], dtype)
+        ex, jx = enp.asarray(x), jnp.asarray(x)
+        for k in (True, 1, 1.0, 1j, True, 1, 1.0, 1j, False, 0):
+            _same(ef(ex, k), jf(jx, k))
+
+
+def test_bool_int_float_statics_are_different_keys_as_jax():
+    jax, jnp = real_jax()
+    traces = {"engine": 0, "jax": 0}
+
+    def make(which):
+        def f(x, k):
+            traces[which] += 1
+            return x * k
+
+        return f
+
+    ef = engine.jit(make("engine"), static_argnums=1)
+    jf = jax.jit(make("jax"), static_argnums=1)
+    x = np.array([True, False])
+    for k in (1, True, 1.0, 1, True, 1.0, (1, 2)[0]):
+        _same(ef(enp.asarray(x), k), jf(jnp.asarray(x), k))
+    assert traces["engine"] == traces["jax"] == 3
+
+
+def test_keyed_cache_follows_x64_switches():
+    jax, jnp = real_jax()
+    ef, jf = engine.jit(lambda x, k: x + k), jax.jit(lambda x, k: x + k)
+    eg = engine.jit(lambda x, k: x * k, static_argnames="k")
+    jg = jax.jit(lambda x, k: x * k, static_argnames="k")
+    for flag in (False, True, False, True, False):
+        for cfg in (engine.config, jax.config):
+            cfg.update("jax_enable_x64", flag)
+        try:
+            for _ in range(2):
+                _same(ef(2, 3), jf(2, 3))
+                _same(ef(enp.arange(3), 2.5), jf(jnp.arange(3), 2.5))
+                _same(eg(enp.arange(3), k=3), jg(jnp.arange(3), k=3))
+                _same(enp.clip(enp.arange(4), 1, 2), jnp.clip(jnp.arange(4), 1, 2))
+        finally:
+            for cfg in (engine.config, jax.config):
+                cfg.update("jax_enable_x64", False)
+
+
+def test_keyword_order_and_empty_subtrees():
+    """Keyword arguments flatten in sorted order whatever order they came in; None is an
+    empty subtree, not a leaf."""
+    jax, jnp = real_jax()
+
+    def f(x, a, b, c=None):
+        return x * a - b if c is None else x * a - b + c
+
+    ef, jf = engine.jit(f), jax.jit(f)
+    ex, jx = enp.arange(3.0), jnp.arange(3.0)
+    for _ in range(2):
+        _same(ef(ex, a=2.0, b=0.5), jf(jx, a=2.0, b=0.5))
+        _same(ef(ex, b=0.5, a=2.0), jf(jx, b=0.5, a=2.0))
+        _same(ef(ex, b=ex, a=3), jf(jx, b=jx, a=3))
+        _same(ef(ex, 2.0, 0.5, None), jf(jx, 2.0, 0.5, None))
+        _same(ef(ex, 2.0, 0.5, ex), jf(jx, 2.0, 0.5, jx))
+        _same(ef(ex, c=1.0, b=ex, a=ex), jf(jx, c=1.0, b=jx, a=jx))
+
+
+def test_changing_scalar_values_reach_the_program():
+    """A scalar's value is no key: a new value of the same type reuses the program and
+    passes the new value (the buffer remembered for the last object is not reused)."""
+    jax, jnp = real_jax()
+    ef, jf = engine.jit(lambda x, k: x * k), jax.jit(lambda x, k: x * k)
+    ex, jx = enp.ones(2), jnp.ones(2)
+    for i in range(6):
+        k = 0.5 * i  # a new float object each time
+        _same(ef(ex, k), jf(jx, k))
+        _same(ef(ex, 7), jf(jx, 7))
+        _same(ef(ex, i), jf(jx, i))
+    assert ef.trace_count == 2  # float and int
+
+
+def test_repeats_are_answered_by_the_keyed_inline_cache(monkeypatch):
+    jax, jnp = real_jax()
+    misses = _counting_misses(monkeypatch)
+    x = np.linspace(0.0, 1.0, 8, dtype=np.float32)
+    ex, jx = enp.asarray(x), jnp.asarray(x)
+    ef = engine.jit(lambda x, k, *, s: x * k + s, static_argnums=1)
+    jf = jax.jit(lambda x, k, *, s: x * k + s, static_argnums=1)
+    calls = [
+        lambda m, f, a: m.round(a, 2),
+        lambda m, f, a: m.clip(a, 0.25, 0.75),
+        lambda m, f, a: m.clip(a, max=0.5),
+        lambda m, f, a: f(a, 3, s=0.5),
+        lambda m, f, a: f(a, 3, s=a),
+        lambda m, f, a: f(x=a, k=3, s=1.0),  # keywords in unsorted order
+    ]
+    for call in calls:
+        _same(call(enp, ef, ex), call(jnp, jf, jx))  # fills the inline cache
+    n = len(misses)
+    for _ in range(3):
+        for call in calls:
+            _same(call(enp, ef, ex), call(jnp, jf, jx))
+    assert len(misses) == n
+
+
+def test_cache_counters_count_inline_cache_hits():
+    jax, jnp = real_jax()
+    traces = {"engine": 0, "jax": 0}
+
+    def make(which):
+        def f(x, k, s):
+            traces[which] += 1
+            return x * k + s
+
+        return f
+
+    ef = engine.jit(make("engine"), static_argnums=1)
+    jf = jax.jit(make("jax"), static_argnums=1)
+    ex, jx = enp.arange(3.0), jnp.arange(3.0)
+    calls = [(2, 1.0), (2, 2.0), (3, 1.0), (2, 1), (3, 0.5), (2, 1.0), (2, True)]
+    for k, s in calls * 2:
+        _same(ef(ex, k, s), jf(jx, k, s))
+    assert traces["engine"] == traces["jax"] == 4
+    info = ef.cache_info()
+    assert (info.trace_count, info.compile_count, info.currsize) == (4, 4, 4)
+    assert info.hits == ef.cache_hits == 2 * len(calls) - 4
+    assert sorted(e.hits for e in info.entries) == [1, 1, 3, 5]
+
+
+def test_least_recently_used_signature_leaves_first(monkeypatch):
+    jax, jnp = real_jax()
+    monkeypatch.setattr(jit_module, "KEYED_CACHE_SIZE", 2)
+    misses = _counting_misses(monkeypatch)
+    ef = engine.jit(lambda x, k: x * k, static_argnums=1)
+    jf = jax.jit(lambda x, k: x * k, static_argnums=1)
+    ex, jx = enp.arange(3.0), jnp.arange(3.0)
+
+    def run(*ks):
+        n = len(misses)
+        for k in ks:
+            _same(ef(ex, k), jf(jx, k))
+        return len(misses) - n
+
+    assert run(1, 2) == 2  # both fill
+    assert run(1, 2, 1) == 0  # 2 is now the least recently used
+    assert run(3) == 1  # fills, evicting 2
+    assert run(1, 3) == 0
+    assert run(2) == 1  # evicted: the dict lookup answers it (no retrace)
+    assert ef.trace_count == 3
+
+
+def test_unhashable_and_unkeyable_statics_keep_jax_errors():
+    jax, jnp = real_jax()
+    ef = engine.jit(lambda x, k: x * len(k), static_argnums=1)
+    jf = jax.jit(lambda x, k: x * len(k), static_argnums=1)
+    ex, jx = enp.ones(2), jnp.ones(2)
+    for _ in range(2):
+        _same(ef(ex, (1, 2)), jf(jx, (1, 2)))
+        _same(ef(ex, "ab"), jf(jx, "ab"))
+        _same(ef(ex, (1.5, -0.0)), jf(jx, (1.5, -0.0)))  # keyed by the general path
+    for bad in ([1, 2], (1, [2]), {"a": 1}):
+        for f, x in ((ef, ex), (jf, jx)):
+            with pytest.raises(ValueError, match="Non-hashable static arguments are not supported"):
+                f(x, bad)
+
+
+def test_scalars_from_many_threads_get_their_own_values():
+    f = engine.jit(lambda x, k: x * k)
+    x = enp.ones(3)
+    errors = []
+
+    def work(n):
+        for i in range(100):
+            k = float(n * 1000 + i)
+            got = np.asarray(f(x, k))
+            if not np.array_equal(got, np.full(3, k, np.float32)):
+                errors.append((k, got))
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
