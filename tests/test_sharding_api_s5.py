@@ -411,6 +411,26 @@ def reshard_over_mixed_axis_types_lowers_as_jax():
     assert e == j
 
 
+@case
+def mesh_symbol_lowers_as_jax():
+    def run(lib):
+        P = lib.P
+        out = []
+        for shape, names in (((4, 2), ("X", "Y")), ((8,), ("batch",))):
+            devices = np.array(lib.devices()[::-1]).reshape(shape)
+            mesh = lib.sharding.Mesh(devices, names)
+            spec = P(*names)
+            x = lib.device_put(
+                np.ones((8, 4)[: len(shape)], np.float32), lib.NamedSharding(mesh, spec)
+            )
+            text = lib.jit(lambda a: a * 2).lower(x).as_text()
+            out.append([ln.strip() for ln in text.splitlines() if "sdy.mesh" in ln])
+        return out
+
+    e, j = both(run)
+    assert e == j
+
+
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_sharding_api_case(name):
     result = eight_devices.outcome(__file__, name)

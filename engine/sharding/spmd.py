@@ -21,8 +21,11 @@ MESH_NAME = "mesh"
 
 
 def mesh_text(mesh: Mesh) -> str:
-    axes = ", ".join(f'"{a}"={n}' for a, n in zip(mesh.axis_names, mesh.axis_sizes))
-    return f"sdy.mesh @{MESH_NAME} = <[{axes}]>"
+    """The module's ``sdy.mesh`` op, with the ``stablehlo.mesh`` attribute JAX adds."""
+    pairs = list(zip(mesh.axis_names, mesh.axis_sizes))
+    axes = ", ".join(f'"{a}"={n}' for a, n in pairs)
+    described = ", ".join(f'{{name = "{a}", size = {n} : i64}}' for a, n in pairs)
+    return f"sdy.mesh @{MESH_NAME} = <[{axes}]> {{stablehlo.mesh = {{axes = [{described}]}}}}"
 
 
 def sharding_attr_text(spec: PartitionSpec, ndim: int) -> str:
