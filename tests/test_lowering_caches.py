@@ -4,8 +4,10 @@ per module) never changes what they produce: programs full of repeated, signed-z
 and mixed-type literals lower to JAX's StableHLO text, under x64 as well, and lowering
 in several threads at once gives each module its own types."""
 
+import gc
 import sys
 import threading
+import weakref
 from pathlib import Path
 
 import jax
@@ -115,3 +117,14 @@ def test_lowering_in_threads_keeps_each_modules_types():
     assert not errors
     for k in shapes:
         assert len(got[k]) == 15 and set(got[k]) == {expected[k]}
+
+
+def test_a_dropped_lowering_frees_its_mlir_context():
+    # the type cache must not keep the last context (and all it uniqued) alive
+    big = np.arange(4096, dtype=np.float32)
+    lowered = engine.jit(lambda x: x * big + 1.0).lower(np.ones(4096, np.float32))
+    assert "stablehlo.multiply" in lowered.as_text()
+    context = weakref.ref(lowered._ctx)
+    del lowered
+    gc.collect()
+    assert context() is None

@@ -94,6 +94,14 @@ def _new_type_cache(context):
     return cache
 
 
+def release_type_cache(context):
+    """Forget the types of ``context`` (its types hold it alive, and with it every
+    attribute it uniqued, such as embedded constants) once its module is lowered."""
+    global _type_cache
+    if _type_cache[0] is context:
+        _type_cache = (None, {})
+
+
 def op_result(name, result_type, operands, attributes=None):
     """The result of a new single-result operation ``name`` at the current insertion
     point and location: what the generated builders (``hlo.add(...)``) make, at a
@@ -447,22 +455,25 @@ def lower_jaxpr_with_info(
     computes ``closed``, and the map between its equations and the module's ops (built
     on first use, or at once when someone listens for ``events.EqnLowered``)."""
     ctx = runtime.make_mlir_context()
-    with ctx, ir.Location.unknown():
-        module = ir.Module.create()
-        # JAX names the module after "jit(name)" with odd characters as "_", trailing ones cut
-        module.operation.attributes["sym_name"] = ir.StringAttr.get(
-            _symbol_name(f"jit_{name}").rstrip("_")
-        )
-        mctx = ModuleContext(module, platform, name)
-        attrs = None
-        if donated:
-            attrs = [
-                {"jax.buffer_donor": ir.BoolAttr.get(True)} if i in donated else {}
-                for i in range(len(closed.in_avals))
-            ]
-        lower_function(
-            mctx, "main", closed, public=True, arg_attrs=attrs, result_names=result_names
-        )
+    try:
+        with ctx, ir.Location.unknown():
+            module = ir.Module.create()
+            # JAX names the module after "jit(name)", odd characters as "_", trailing ones cut
+            module.operation.attributes["sym_name"] = ir.StringAttr.get(
+                _symbol_name(f"jit_{name}").rstrip("_")
+            )
+            mctx = ModuleContext(module, platform, name)
+            attrs = None
+            if donated:
+                attrs = [
+                    {"jax.buffer_donor": ir.BoolAttr.get(True)} if i in donated else {}
+                    for i in range(len(closed.in_avals))
+                ]
+            lower_function(
+                mctx, "main", closed, public=True, arg_attrs=attrs, result_names=result_names
+            )
+    finally:
+        release_type_cache(ctx)
     if getattr(mctx, "needs_shape_refinement", False):  # it calls a polymorphic export
         from ..export.poly_lowering import refine_module
 
