@@ -74,6 +74,11 @@ def warm_jit():
     g(jnp.ones(3))
     g(deleted())
 
+def keyed_jit():
+    f = jax.jit(lambda a, n: a * n, static_argnums=1)
+    f(jnp.ones(3), 2)
+    f(deleted(), 2)
+
 def operator_with_scalar():
     deleted() + 1
 
@@ -113,6 +118,7 @@ DONATED_CASES = [
     "jit_called_again",
     "other_jit_first_call",
     "warm_jit",
+    "keyed_jit",
     "operator_with_scalar",
     "operator_warm",
     "jnp_function",
@@ -148,7 +154,7 @@ def _log_lines_per_case(lib):
 
 # JAX's warmed fast paths: PJRT's log line, then ValueError("INVALID_ARGUMENT: Invalid
 # buffer passed to Execute() ..."). The engine raises JAX's other error there too.
-JAX_FAST_PATH_CASES = {"jit_called_again", "warm_jit", "operator_warm"}
+JAX_FAST_PATH_CASES = {"jit_called_again", "warm_jit", "keyed_jit", "operator_warm"}
 
 
 def test_using_a_donated_array_raises_jax_error():
