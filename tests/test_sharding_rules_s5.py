@@ -331,6 +331,32 @@ def split_stack_tile_top_k_reduce_and_dynamic_update_slice():
     np.testing.assert_array_equal(e_out, j_out)
 
 
+@case
+def select_cases_and_which_must_agree():
+    x, y = _arr((8, 4)), _arr((8, 4)) + 1.0
+    ok = [
+        (lambda lib, n, x: n(lib.numpy.where(x > 1, x, 0.0)), [(x, X)]),
+        (lambda lib, n, x, b: n(lib.numpy.where(x > 0, x, b)), [(x, X), (_arr((1, 4)), Y)]),
+        (lambda lib, n, x: n(lib.grad(lambda x: lib.nn.relu(x).sum())(x)), [(x, X)]),
+        (lambda lib, n, x: n(lib.grad(lambda x: lib.numpy.clip(x, 0.0, 2.0).sum())(x)), [(x, Y)]),
+    ]
+    for fn, inputs in ok:
+        _same(fn, *inputs)
+    other = (y, ("Y", None))
+    _same(
+        lambda lib, n, x, y: n(lib.numpy.where(x > 1, x, y)),
+        (x, X),
+        other,
+        phrases=("select cases must have the same shardings, got [NamedSharding(",),
+    )
+    _same(
+        lambda lib, n, x, y: n(lib.lax.select(y > 1, x, x)),
+        (x, X),
+        other,
+        phrases=("select `which` must be scalar or have the same sharding as cases",),
+    )
+
+
 # ---------------------------------------------------------------------------- convolution
 
 

@@ -1,5 +1,6 @@
 """Sharding rules of the shape-changing primitives beside reshape, as JAX 0.10.2's:
-split, stack, tile, top_k and the generic reduce. Each keeps the operand's shardings
+split, stack, tile, top_k and the generic reduce; and select_n, stricter than the
+elementwise broadcasting rule (its cases and ``which`` must agree). Each keeps the operand's shardings
 where its dimensions are kept whole, and raises JAX's ShardingTypeError where a sharded
 dimension would have to be cut unevenly, repeated or searched across devices.
 
@@ -21,10 +22,7 @@ def _split(name, avals, outs, type_mesh, **_):
 def _stack(name, avals, outs, type_mesh, *, axis, **_):
     typed = voting(avals)
     if any(_entries(a) != _entries(typed[0]) for a in typed):
-        shown = ", ".join(
-            str(a.sharding or NamedSharding(type_mesh, PartitionSpec(*[None] * a.ndim)))
-            for a in avals
-        )
+        shown = ", ".join(str(_shown(a, type_mesh)) for a in avals)
         raise ShardingTypeError(
             f"All operands should have the same sharding. Got shardings {shown}"
         )
@@ -64,3 +62,36 @@ def _reduce(name, avals, outs, type_mesh, *, dimensions, **_):
     operands = avals[: len(avals) // 2]
     drop = set(dimensions)
     return [[e for i, e in enumerate(_entries(a)) if i not in drop] for a in operands]
+
+
+@rule("select_n")
+def _select_n(name, avals, outs, type_mesh, **_):
+    """JAX's rule wants the cases and ``which`` typed alike, and JAX's jnp broadcasts
+    operands to one merged sharding before selecting; the engine's jnp broadcasts each
+    alone, so here a dimension takes the one mesh axis its operands name, and two
+    different axes on one dimension are JAX's error."""
+    which, cases = avals[0], avals[1:]
+    case_entries = [_entries(c) for c in cases]
+    merged: list = [None] * len(case_entries[0])
+    for entries in case_entries:
+        if _conflict(merged, entries):
+            shown = ", ".join(str(_shown(c, type_mesh)) for c in cases)
+            raise ShardingTypeError(f"select cases must have the same shardings, got [{shown}].")
+        merged = [m if m is not None else e for m, e in zip(merged, entries)]
+    if which.shape:
+        if _conflict(merged, _entries(which)):
+            raise ShardingTypeError(
+                "select `which` must be scalar or have the same sharding as cases, got "
+                f"`which` sharding {_shown(which, type_mesh)} but case sharding "
+                f"{_shown(cases[0], type_mesh)}."
+            )
+        merged = [m if m is not None else w for m, w in zip(merged, _entries(which))]
+    return merged
+
+
+def _conflict(a, b) -> bool:
+    return any(x is not None and y is not None and x != y for x, y in zip(a, b))
+
+
+def _shown(aval, mesh) -> NamedSharding:
+    return aval.sharding or NamedSharding(mesh, PartitionSpec(*[None] * aval.ndim))
