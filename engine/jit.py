@@ -74,7 +74,9 @@ def _jit_impl(*args, jaxpr, name, donated_invars):
 
 def _jit_jvp(primals, tangents, jaxpr, name, donated_invars):
     nonzeros = tuple(type(t) is not jvp_mod.Zero for t in tangents)
-    new, out_nz = jt.jvp_jaxpr(jaxpr, nonzeros, (False,) * len(jaxpr.out_avals))
+    # under grad, as JAX's jit linearization: tangents made without inputs are zeros
+    lin = jvp_mod.linearizing()
+    new, out_nz = jt.jvp_jaxpr(jaxpr, nonzeros, (False,) * len(jaxpr.out_avals), lin)
     new, consts = convert_constvars_to_invars(new)
     tans = [t for t in tangents if type(t) is not jvp_mod.Zero]
     outs = bind_jit(consts + list(primals) + tans, new, name)

@@ -97,14 +97,48 @@ def test_linearize_treats_tangents_made_without_the_input_as_zero(api):
     assert_close(got, want)
 
 
+def _wrapped(E, lax, where):
+    """The same function inside a jit, cond, scan, loop or remat: JAX's jit, cond and
+    scan linearize their bodies (zeros stay symbolic); while and remat run a plain JVP."""
+    g = _nextafter_of_constant_power(E.numpy)
+    return {
+        "jit": E.jit(g),
+        "jit in jit": E.jit(lambda x: E.jit(g)(x) * 2),
+        "cond": lambda x: lax.cond(True, g, lambda x: x.sum(), x),
+        "switch": lambda x: lax.switch(0, [g, lambda x: x.sum()], x),
+        "scan": lambda x: lax.scan(lambda c, _: (c + g(x), None), 0.0, None, length=2)[0],
+        "fori": lambda x: lax.fori_loop(0, 2, lambda i, c: c + g(x), 0.0),
+        "while": lambda x: lax.while_loop(
+            lambda c: c[0] < x.sum().astype(int), lambda c: (c[0] + 1, c[1] + g(x)), (0, 0.0)
+        )[1],
+        "remat": E.checkpoint(g),
+    }[where]
+
+
+@pytest.mark.parametrize(
+    "where", ["jit", "jit in jit", "cond", "switch", "scan", "fori", "while", "remat"]
+)
+def test_grad_through_higher_order_primitives_zeros_as_jax(where):
+    jx, _ = real_jax()
+    x = np.array([1.5, 2.0], np.float32)
+    got, got_err = _outcome(lambda: engine.grad(_wrapped(engine, elax, where))(x))
+    want, want_err = _outcome(lambda: jx.grad(_wrapped(jx, jx.lax, where))(x))
+    if want_err is None:
+        assert got_err is None, got_err
+        assert_close(got, want)
+    else:
+        assert type(got_err) is type(want_err) is NotImplementedError, (got_err, want_err)
+
+
 def test_plain_jvp_still_differentiates_a_materialised_zero_as_jax():
     jx, jnp = real_jax()
     x = np.array([1.5, 2.0], np.float32)
     fe, fj = _nextafter_of_constant_power(ejnp), _nextafter_of_constant_power(jnp)
-    _, got = _outcome(lambda: engine.jvp(fe, (x,), (x,)))
-    _, want = _outcome(lambda: jx.jvp(fj, (x,), (x,)))
-    assert type(got) is type(want) is NotImplementedError
-    assert "Differentiation rule for 'nextafter' not implemented" in str(got)
+    for wrap_e, wrap_j in [(lambda f: f, lambda f: f), (engine.jit, jx.jit)]:
+        _, got = _outcome(lambda: engine.jvp(wrap_e(fe), (x,), (x,)))
+        _, want = _outcome(lambda: jx.jvp(wrap_j(fj), (x,), (x,)))
+        assert type(got) is type(want) is NotImplementedError
+        assert "Differentiation rule for 'nextafter' not implemented" in str(got)
 
 
 def test_grad_jaxpr_of_a_zero_tangent_is_jaxs():

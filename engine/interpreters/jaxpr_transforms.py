@@ -13,7 +13,7 @@ from .. import core, dtypes
 from . import batching
 from . import transpose as tr
 from .jvp import JVPTrace, JVPTracer, Zero, instantiate, tangent_aval
-from .tracing import trace_to_jaxpr
+from .tracing import JaxprTrace, JaxprTracer, trace_to_jaxpr
 
 
 def memo_on_jaxpr(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -35,14 +35,37 @@ def _is_float0(aval):
     return aval.dtype == dtypes.float0
 
 
+class _TangentDependence:
+    """While a jaxpr is traced: whether a value was computed without the tangent inputs
+    (the equations recorded since the last question are scanned once, forwards)."""
+
+    def __init__(self, trace: JaxprTrace, tangent_inputs: list[Any]) -> None:
+        self.trace, self.scanned = trace, 0
+        self.dependent = {t.var for t in tangent_inputs}
+
+    def independent(self, tangent: Any) -> bool:
+        if not (isinstance(tangent, JaxprTracer) and tangent._trace is self.trace):
+            return True
+        eqns, dependent = self.trace.eqns, self.dependent
+        for eqn in eqns[self.scanned :]:
+            if any(type(v) is core.Var and v in dependent for v in eqn.invars):
+                dependent.update(eqn.outvars)
+        self.scanned = len(eqns)
+        return tangent.var not in dependent
+
+
 @memo_on_jaxpr
 def jvp_jaxpr(
-    closed: core.ClosedJaxpr, nonzeros: tuple[bool, ...], instantiate_out: tuple[bool, ...]
+    closed: core.ClosedJaxpr,
+    nonzeros: tuple[bool, ...],
+    instantiate_out: tuple[bool, ...],
+    linearize: bool = False,
 ) -> tuple[core.ClosedJaxpr, tuple[bool, ...]]:
     """JVP of a jaxpr: inputs (primals, tangents of the ``nonzeros`` inputs), outputs
     (primal outs, tangents that are nonzero or asked for by ``instantiate_out``).
-    Integer outputs (float0 tangents) never get a tangent output. Returns
-    (ClosedJaxpr, out_nonzeros)."""
+    Integer outputs (float0 tangents) never get a tangent output. With ``linearize`` (as
+    JAX's linearize_jaxpr), tangents computed without the tangent inputs are symbolic
+    zeros. Returns (ClosedJaxpr, out_nonzeros)."""
     avals = closed.in_avals
     tan_avals = [tangent_aval(a) for a, nz in zip(avals, nonzeros) if nz]
     n = len(avals)
@@ -52,6 +75,8 @@ def jvp_jaxpr(
         primals, tans = args[:n], iter(args[n:])
         tangents = [next(tans) if nz else Zero(tangent_aval(a)) for a, nz in zip(avals, nonzeros)]
         trace = JVPTrace(parent=core.current_trace())
+        if linearize:
+            trace.symbolic_zero = _TangentDependence(core.current_trace(), args[n:]).independent
         ins = [
             JVPTracer(trace, p, t) if type(t) is not Zero else p for p, t in zip(primals, tangents)
         ]

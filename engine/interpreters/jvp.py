@@ -4,6 +4,7 @@ so no work is spent on them."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -18,6 +19,20 @@ def tangent_aval(aval: core.ShapedArray) -> core.ShapedArray:
     if dtypes.is_inexact(aval.dtype):
         return aval
     return aval.update(dtype=dtypes.float0, weak_type=False)
+
+
+class _RuleContext(threading.local):
+    linearizing = False
+
+
+_rules = _RuleContext()
+
+
+def linearizing() -> bool:
+    """Whether the JVP rule running now is linearizing (grad, vjp, linearize): jit, cond
+    and scan then differentiate their bodies as JAX's linearize rules do, with tangents
+    computed without the tangent inputs as symbolic zeros."""
+    return _rules.linearizing
 
 
 class JVPTracer(Tracer):
@@ -48,9 +63,9 @@ class JVPTrace(core.Trace):
     None when every tangent is a symbolic zero and the bind goes to the parent as is)."""
 
     interpreter = "jvp"
-    # set when the tangents are being linearized (grad, vjp, linearize): the partial
-    # evaluation trace whose unknowns are the values that depend on the tangent inputs
-    linearize_trace: Any = None
+    # set when the tangents are being linearized (grad, vjp, linearize): whether a tangent
+    # was computed without the tangent inputs (then it is a symbolic zero, as in JAX)
+    symbolic_zero: Callable[[Any], bool] | None = None
 
     def lift(self, x: Any) -> tuple[Any, Any]:
         if isinstance(x, JVPTracer) and x._trace is self:
@@ -87,8 +102,12 @@ class JVPTrace(core.Trace):
             raise NotImplementedError(
                 f"Differentiation rule for '{primitive.name}' not implemented"
             )
-        with core.set_current_trace(self.parent):
-            primal_out, tangent_out = rule(primals, tangents, **params)
+        prev, _rules.linearizing = _rules.linearizing, self.symbolic_zero is not None
+        try:
+            with core.set_current_trace(self.parent):
+                primal_out, tangent_out = rule(primals, tangents, **params)
+        finally:
+            _rules.linearizing = prev
         if call is not None:
             t_outs = tangent_out if primitive.multiple_results else [tangent_out]
             events.rule_applied(
@@ -101,8 +120,7 @@ class JVPTrace(core.Trace):
     def pack(self, primal: Any, tangent: Any) -> Any:
         if type(tangent) is Zero:
             return primal
-        lin = self.linearize_trace
-        if lin is not None and not lin.is_unknown(tangent):
+        if self.symbolic_zero is not None and self.symbolic_zero(tangent):
             # As JAX's linearize: a tangent computed without the tangent inputs (integer_pow
             # y=0's zeros) is a symbolic zero, so later primitives are not differentiated.
             return primal
@@ -120,7 +138,8 @@ def jvp_flat(
     ``linearize_trace`` (the partial evaluation trace whose unknowns are the tangents),
     tangents that do not depend on the tangent inputs become symbolic zeros."""
     trace = JVPTrace(parent=core.current_trace())
-    trace.linearize_trace = linearize_trace
+    if linearize_trace is not None:
+        trace.symbolic_zero = lambda t: not linearize_trace.is_unknown(t)
     in_tracers = [
         JVPTracer(trace, p, t) if type(t) is not Zero else p for p, t in zip(primals, tangents)
     ]

@@ -83,8 +83,8 @@ def avals_str(avals):
     return "(" + ", ".join(a.str_short() for a in avals) + ")"
 
 
-def jvp_jaxpr_nz(closed, nonzeros, instantiate_out):
-    return jt.jvp_jaxpr(closed, tuple(nonzeros), tuple(instantiate_out))
+def jvp_jaxpr_nz(closed, nonzeros, instantiate_out, linearize=False):
+    return jt.jvp_jaxpr(closed, tuple(nonzeros), tuple(instantiate_out), linearize)
 
 
 def batch_jaxpr_nz(closed, size, in_dims, instantiate_out):

@@ -13,7 +13,7 @@ from ...interpreters import batching, lowering
 from ...interpreters import jaxpr_transforms as jt
 from ...interpreters import partial_eval as pe
 from ...interpreters import transpose as tr
-from ...interpreters.jvp import Zero, instantiate, tangent_aval
+from ...interpreters.jvp import Zero, instantiate, linearizing, tangent_aval
 from ...interpreters.tracing import trace_to_jaxpr
 from .common import (
     as_operand,
@@ -167,10 +167,11 @@ def _cond_jvp(primals, tangents, branches):
     nonzeros = [type(t) is not Zero for t in tangents[1:]]
     n_out = len(branches[0].out_avals)
     out_nz = [False] * n_out
+    lin = linearizing()  # as JAX's cond linearization: tangents made without inputs are zeros
     for b in branches:
-        _, nz = jvp_jaxpr_nz(b, nonzeros, [False] * n_out)
+        _, nz = jvp_jaxpr_nz(b, nonzeros, [False] * n_out, lin)
         out_nz = [x or y for x, y in zip(out_nz, nz)]
-    jb = [jvp_jaxpr_nz(b, nonzeros, out_nz)[0] for b in branches]
+    jb = [jvp_jaxpr_nz(b, nonzeros, out_nz, lin)[0] for b in branches]
     jb, consts = join_consts(jb)
     tans = [t for t in tangents[1:] if type(t) is not Zero]
     outs = cond_p.bind(index, *consts, *ops, *tans, branches=tuple(jb))

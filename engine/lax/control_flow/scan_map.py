@@ -12,7 +12,7 @@ from ...core import ClosedJaxpr, Jaxpr, Primitive, ShapedArray
 from ...interpreters import batching, lowering
 from ...interpreters import partial_eval as pe
 from ...interpreters import transpose as tr
-from ...interpreters.jvp import Zero, instantiate, tangent_aval
+from ...interpreters.jvp import Zero, instantiate, linearizing, tangent_aval
 from ...interpreters.tracing import trace_to_jaxpr
 from .common import (
     as_operand,
@@ -154,13 +154,14 @@ def _scan_jvp(primals, tangents, jaxpr, length, reverse, num_consts, num_carry, 
     carry_nz = [type(t) is not Zero for t in tangents[nc : nc + ncar]]
     xs_nz = [type(t) is not Zero for t in tangents[nc + ncar :]]
     n_y = len(jaxpr.out_avals) - ncar
+    lin = linearizing()  # as JAX's scan linearization: tangents made without inputs are zeros
     while True:
-        _, out_nz = jvp_jaxpr_nz(jaxpr, const_nz + carry_nz + xs_nz, [False] * (ncar + n_y))
+        _, out_nz = jvp_jaxpr_nz(jaxpr, const_nz + carry_nz + xs_nz, [False] * (ncar + n_y), lin)
         new = [a or b for a, b in zip(carry_nz, out_nz[:ncar])]
         if new == carry_nz:
             break
         carry_nz = new
-    jj, out_nz = jvp_jaxpr_nz(jaxpr, const_nz + carry_nz + xs_nz, carry_nz + [False] * n_y)
+    jj, out_nz = jvp_jaxpr_nz(jaxpr, const_nz + carry_nz + xs_nz, carry_nz + [False] * n_y, lin)
     ys_nz = out_nz[ncar:]
     n_ct, n_cart, n_xt, n_yt = sum(const_nz), sum(carry_nz), sum(xs_nz), sum(ys_nz)
     P = nc + ncar + nx
