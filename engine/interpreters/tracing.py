@@ -54,6 +54,9 @@ class JaxprTrace(core.Trace):
         return JaxprTracer(self, aval, v)
 
     def to_atom(self, x: Any) -> Var | Literal:
+        if type(x) is np.ndarray and not x.shape:  # a scalar constant: the common literal
+            aval = core.get_aval(x)
+            return Literal(_scalar_value(x, aval), aval)
         if isinstance(x, JaxprTracer) and x._trace is self:
             return x.var
         if isinstance(x, Tracer):
