@@ -418,16 +418,16 @@ def _run_shard_map_eagerly(original: Any, f: Any, mesh: Any, *rest: Any) -> Any:
     """shard_map_eager.run_eagerly: the body's operands start as copies of the keys
     passed in (JAX's eager shard_map gives the body new key arrays with the same consumed
     flags); what the body consumes stays inside it."""
+    from .tree_util import tree_leaves
+
     all_flat = rest[2]
+    initial = [state_of(x, create=False)[0] for x in all_flat]  # (read outside the body)
 
     def body(*args):
         trace = core._ctx.trace
         table = _blocks[trace] = {}
-        from .tree_util import tree_leaves
-
-        for operand, leaf in zip(all_flat, tree_leaves(args)):
-            st, _ = state_of(operand, create=False) if not core.is_tracer(operand) else (None, 0)
-            if st is not None and leaf is not operand:
+        for st, operand, leaf in zip(initial, all_flat, tree_leaves(args)):
+            if st is not None and leaf is not operand:  # (not a closed-over value)
                 table[id(leaf)] = (leaf, _State(np.any(st.mask)))
         try:
             return f(*args)
