@@ -429,9 +429,10 @@ def _manual_spec(spec: PartitionSpec, manual: frozenset) -> PartitionSpec:
 
 
 def _check_explicit_inputs(flat: Sequence[Any], specs: Sequence[Any]) -> None:
-    """On a mesh of Explicit axes, in_specs must say how the arguments are laid out."""
+    """On a mesh of Explicit axes, in_specs must say how the arguments are laid out (a
+    traced argument's layout is its type's: replicated when it carries none)."""
     for x, spec in zip(flat, specs):
-        if spec is None or core.is_tracer(x):
+        if spec is None:
             continue
         ndim = core.get_aval(x).ndim
         want = tuple(spec) + (None,) * (ndim - len(spec))

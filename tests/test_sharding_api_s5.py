@@ -309,6 +309,28 @@ def grad_and_vmap_of_an_eager_shard_map_as_jax():
                 np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
 
 
+@case
+def traced_shard_map_input_checked_against_its_type_on_explicit_axes():
+    """Under grad, an input's type (replicated for a NumPy array) must match in_specs on a
+    mesh of Explicit axes, as when called directly."""
+
+    def run(lib):
+        P = lib.P
+        mesh = _explicit(lib)
+        x = np.arange(32.0, dtype=np.float32).reshape(8, 4)
+        sm = lib.shard_map(lambda a: a * 2, mesh=mesh, in_specs=P("X", "Y"), out_specs=P("X", "Y"))
+        out = [_raised(lambda: lib.grad(lambda a: sm(a).sum())(x))]
+        with lib.set_mesh(mesh):
+            sharded = lib.device_put(x, P("X", "Y"))
+            g = lib.grad(lambda a: sm(a).sum())(sharded)
+            out.append((str(lib.typeof(g)), np.asarray(g).tolist()))
+        return out
+
+    e, j = both(run)
+    assert e[1] == j[1]
+    _same_error(e[0], j[0], "in_specs passed to shard_map: P('X', 'Y') does not match the specs")
+
+
 # ---------------------------------------------------------------------------- auto / explicit
 
 
