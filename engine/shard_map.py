@@ -553,7 +553,8 @@ def _to_blocks(x: Any, spec: PartitionSpec, manual: Sequence[Any], sizes: dict):
     from . import lax
 
     shape = core.get_aval(x).shape
-    split_shape, where = [], {}
+    split_shape: list[int] = []
+    where: dict[Any, int] = {}
     for d, n in enumerate(shape):
         names = _spec_axes(spec, d)
         for a in names:
