@@ -570,6 +570,69 @@ def cond_branches_must_agree():
     _same(switch_bad, (_arr((8, 4)), X), (np.float32(1.0), ()), phrases=phrases)
 
 
+# ---------------------------------------------------------------------------- linalg, fft
+
+
+def _spd(lib, x):
+    return x @ lib.numpy.swapaxes(x, -1, -2) + 4.0 * lib.numpy.eye(4, dtype=x.dtype)
+
+
+@case
+def linalg_shards_batch_dimensions_only():
+    batch, rows, cols = ("X", None, None), (None, "Y", None), (None, None, "Y")
+    x = _arr((8, 4, 4)) / 4.0
+    ok = [
+        lambda lib, n, x: n(lib.lax.linalg.eigh(_spd(lib, x))[1]),
+        lambda lib, n, x: n(lib.lax.linalg.svd(x)[0]),
+        lambda lib, n, x: n(lib.lax.linalg.lu(x)[2]),
+        lambda lib, n, x: n(
+            lib.lax.linalg.triangular_solve(_spd(lib, x), x, left_side=True, lower=True)
+        ),
+        lambda lib, n, x: n(lib.grad(lambda x: lib.numpy.linalg.eigh(_spd(lib, x))[0].sum())(x)),
+        lambda lib, n, x: n(lib.grad(lambda x: lib.numpy.linalg.slogdet(_spd(lib, x))[1].sum())(x)),
+    ]
+    for fn in ok:
+        _same(fn, (x, batch))
+    for spec, where in ((rows, "P(None, 'Y', None)"), (cols, "P(None, None, 'Y')")):
+        for fn, name in (
+            (lambda lib, n, x: n(lib.lax.linalg.qr(x)[0]), "qr"),
+            (lambda lib, n, x: n(lib.lax.linalg.svd(x)[1]), "svd"),
+            (lambda lib, n, x: n(lib.lax.linalg.lu(x)[0]), "lu"),
+        ):
+            phrase = (
+                f"Input 0 to {name} must be unsharded on non-batch dimensions, but got {where}."
+            )
+            _same(fn, (x, spec), phrases=(phrase,))
+
+
+@case
+def fft_keeps_its_operands_sharding():
+    x = _arr((8, 4, 4))
+    specs = [("X", None, None), (None, "Y", None), (None, None, "Y")]
+    programs = [
+        lambda lib, n, x: n(lib.numpy.fft.rfft(x, axis=1).real),
+        lambda lib, n, x: n(lib.numpy.fft.irfft(x)),
+        lambda lib, n, x: n(lib.numpy.fft.fft2(x).imag),
+    ]
+    for spec in specs:
+        for fn in programs[1:] if spec == specs[1] else programs:
+            _same(fn, (x, spec))
+    # jnp's rfft moves its axis last: the halved length (3) is then a 'Y' one
+    last = lambda lib, n, x: n(lib.numpy.fft.rfft(x).real)  # noqa: E731
+    for fn, spec in ((programs[0], specs[1]), (last, specs[2])):
+        _same(
+            fn,
+            (x, spec),
+            phrases=("implies that array axis 2 is partitioned 2 times, but does not evenly",),
+        )
+    _same(
+        lambda lib, n, x: n(
+            lib.grad(lambda x: (lib.numpy.abs(lib.numpy.fft.rfft(x)) ** 2).sum())(x)
+        ),
+        (x, specs[0]),
+    )
+
+
 # ---------------------------------------------------------------------------- eager
 
 

@@ -412,9 +412,10 @@ def permuted_sharding(sharding: NamedSharding, where: dict) -> NamedSharding:
 
 
 def same_layout(a, b) -> bool:
-    """Whether two types' shardings agree dimension for dimension (an untyped value is
-    replicated): loop carries and cond branches must agree, as in JAX."""
-    if getattr(a, "sharding", None) is None and getattr(b, "sharding", None) is None:
+    """Whether two types' shardings agree dimension for dimension: loop carries and
+    cond branches must agree, as in JAX. A type without a sharding (a value the engine
+    made untyped where JAX's would carry the layout needed) agrees with any."""
+    if getattr(a, "sharding", None) is None or getattr(b, "sharding", None) is None:
         return True
     return _entries(a) == _entries(b)
 
@@ -616,6 +617,7 @@ def _install() -> None:
         reductions,
         shape_extra,
         sharding_rules_indexing,  # noqa: F401  (register their rules)
+        sharding_rules_linalg,  # noqa: F401
         sharding_rules_shapes,  # noqa: F401
         sharding_rules_windows,  # noqa: F401
         slicing,

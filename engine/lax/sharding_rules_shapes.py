@@ -1,5 +1,5 @@
 """Sharding rules of the shape-changing primitives beside reshape, as JAX 0.10.2's:
-split, stack, tile, top_k and the generic reduce; and select_n, stricter than the
+split, stack, tile, top_k, fft and the generic reduce; and select_n, stricter than the
 elementwise broadcasting rule (its cases and ``which`` must agree). Each keeps the operand's shardings
 where its dimensions are kept whole, and raises JAX's ShardingTypeError where a sharded
 dimension would have to be cut unevenly, repeated or searched across devices.
@@ -95,3 +95,12 @@ def _conflict(a, b) -> bool:
 
 def _shown(aval, mesh) -> NamedSharding:
     return aval.sharding or NamedSharding(mesh, PartitionSpec(*[None] * aval.ndim))
+
+
+@rule("fft")
+def _fft(name, avals, outs, type_mesh, **_):
+    """JAX's fft keeps its operand's sharding as it is, even on a transformed dimension
+    whose length changes (rfft, irfft): there it must still split evenly."""
+    entries = _entries(avals[0])
+    NamedSharding(type_mesh, PartitionSpec(*entries)).shard_shape(outs[0].shape)
+    return list(entries)
