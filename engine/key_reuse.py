@@ -83,8 +83,11 @@ _vars: dict[core.Var, _State] = {}
 _blocks: dict[Any, dict[int, tuple[Any, _State]]] = {}
 # custom_jvp/custom_vjp bodies being traced -> the key data they were seen using (by id)
 _custom_bodies: weakref.WeakKeyDictionary[Any, dict] = weakref.WeakKeyDictionary()
-# a traced custom function's call_jaxpr -> the operands its call consumes (its key ones)
-_custom_key_operands: weakref.WeakKeyDictionary[Any, tuple[int, ...]] = weakref.WeakKeyDictionary()
+# a staged custom function's call_jaxpr -> (its key operands, its key outputs); None for
+# one called eagerly (under vmap or grad), whose body is checked like a jit's
+_custom_keys: weakref.WeakKeyDictionary[Any, tuple | None] = weakref.WeakKeyDictionary()
+# the traces of custom function bodies called eagerly: errors in them read as eager ones
+_eager_custom_bodies: weakref.WeakSet[Any] = weakref.WeakSet()
 
 
 def _forget(ref: weakref.ref, ident: int) -> None:
@@ -213,7 +216,8 @@ def _sink(data: Any, name: str, index: int, where: Any = True) -> None:
         return
     where = _over(where, _key_shape(data))
     if st.any(where):
-        raise _reuse_error(name, index, traced)
+        # a custom function's body run for an eager call: JAX runs it op by op
+        raise _reuse_error(name, index, traced and core._ctx.trace not in _eager_custom_bodies)
     st.add(where)
 
 
@@ -396,10 +400,21 @@ def _while_rule(args: tuple, params: dict) -> tuple[dict, dict]:
 
 
 def _custom_call_rule(args: tuple, params: dict) -> tuple[dict, dict]:
-    # JAX has no rule for these: its default consumes every key operand, whatever the
-    # function does with it, and forwards none
-    keys = _custom_key_operands.get(params["call_jaxpr"], ())
-    return {i: True for i in keys}, {}
+    keys = _custom_keys.get(params["call_jaxpr"], ((), ()))
+    if keys is None:  # called eagerly: JAX runs the body, consuming what it consumes
+        return _jit_rule(args, {"jaxpr": params["call_jaxpr"]})
+    # staged, JAX has no rule for these: its default consumes every key operand, whatever
+    # the function does with it, and forwards none
+    return {i: True for i in keys[0]}, {}
+
+
+def _consume_custom_key_outputs(params: dict, outs: Any) -> None:
+    # ... and a staged call's key results come out consumed (JAX's default rule)
+    keys = _custom_keys.get(params["call_jaxpr"])
+    for o in keys[1] if keys else ():
+        st, traced = state_of(outs[o])
+        if st is not None and traced:
+            st.add(True)
 
 
 _RULES = {
@@ -438,21 +453,36 @@ def _run_shard_map_eagerly(original: Any, f: Any, mesh: Any, *rest: Any) -> Any:
 
 
 def _trace_custom_body(original: Any, fun: Any, in_tree: Any, in_avals: Any, name: str) -> Any:
-    """custom_rules_base._trace_flat for a custom_jvp/custom_vjp call: its body's key uses
-    go unchecked, and its call_jaxpr remembers which operands are keys."""
+    """custom_rules_base._trace_flat for a custom_jvp/custom_vjp call. Staged into a
+    jaxpr (the trace it is called at stands on a jaxpr trace), its body's key uses go
+    unchecked and its call_jaxpr remembers which operands and results are keys; called
+    eagerly (under vmap, say), its body is checked and its call consumes what it did."""
+    from .interpreters.tracing import JaxprTrace
     from .random import PRNGKeyArray
+    from .tree_util import tree_leaves
 
+    root = core._ctx.trace
+    while root.parent is not None:
+        root = root.parent
+    staged = isinstance(root, JaxprTrace)
+    is_key = lambda x: isinstance(x, PRNGKeyArray)  # noqa: E731
     seen: dict[int, Any] = {}
+    key_outs: list[int] = []
 
     def body(*args):
+        if not staged:
+            _eager_custom_bodies.add(core._ctx.trace)
+            return fun(*args)
         _custom_bodies[core._ctx.trace] = seen
-        is_key = lambda x: isinstance(x, PRNGKeyArray)  # noqa: E731
-        from .tree_util import tree_leaves
-
         seen.update((id(k._data), k._data) for k in tree_leaves(args, is_leaf=is_key) if is_key(k))
-        return fun(*args)
+        out = fun(*args)
+        key_outs.extend(i for i, x in enumerate(tree_leaves(out, is_leaf=is_key)) if is_key(x))
+        return out
 
     call_jaxpr, consts, out_tree = original(body, in_tree, in_avals, name)
+    if not staged:
+        _custom_keys[call_jaxpr] = None
+        return call_jaxpr, consts, out_tree
     inputs = call_jaxpr.jaxpr.invars  # the consts' variables, then the arguments'
     n_consts = len(consts)
     keys = []
@@ -460,7 +490,7 @@ def _trace_custom_body(original: Any, fun: Any, in_tree: Any, in_avals: Any, nam
         outer = consts[i] if i < n_consts else None
         if any(_is_atom_of(d, v, outer) for d in seen.values()):
             keys.append(i)
-    _custom_key_operands[call_jaxpr] = tuple(keys)
+    _custom_keys[call_jaxpr] = (tuple(keys), tuple(key_outs))
     return call_jaxpr, consts, out_tree
 
 
@@ -473,15 +503,29 @@ def _is_atom_of(data: Any, var: core.Var, outer: Any) -> bool:
 
 
 def _checked_bind(prim: core.Primitive, args: tuple, params: dict) -> Any:
+    # a trace that binds the same equation again on its parent (partial evaluation of a
+    # custom function's call, say): one use of the keys, checked once
+    call = (prim, *map(id, params.values()))
+    if call in _binding:
+        return core.Primitive.bind(prim, *args, **params)
     sinks, forwards = _RULES[prim.name](args, params)
     # an already-consumed operand raises before the primitive runs
     for i, mask in sinks.items():
         st, traced = state_of(args[i], create=False)
         if st is not None and st.any(mask):
             raise _reuse_error(prim.name, i, traced)
-    outs = core.Primitive.bind(prim, *args, **params)
+    _binding.append(call)
+    try:
+        outs = core.Primitive.bind(prim, *args, **params)
+    finally:
+        _binding.pop()
     _apply(prim.name, args, outs, sinks, forwards)
+    if prim.name in ("custom_jvp_call", "custom_vjp_call"):
+        _consume_custom_key_outputs(params, outs)
     return outs
+
+
+_binding: list[tuple] = []  # the calls being bound, innermost last
 
 
 def check_jit_call(closed: core.ClosedJaxpr, flat_args: list) -> dict:

@@ -613,6 +613,78 @@ FORWARD_CASES = [
     _reshape_then_original,
 ]
 
+
+def _custom_jvp_under_vmap_twice(m):
+    f = _custom_jvp_of(m, lambda k: m.random.normal(k) + m.random.normal(k))
+    m.vmap(f)(m.random.split(m.random.key(0), 3))
+
+
+def _custom_jvp_under_vmap_then_use(m):
+    ks = m.random.split(m.random.key(0), 3)
+    m.vmap(_custom_jvp_of(m, lambda k: m.random.normal(k)))(ks)
+    m.vmap(m.random.normal)(ks)
+
+
+def _custom_jvp_under_vmap_in_jit_then_use(m):
+    f = _custom_jvp_of(m, lambda k: m.random.normal(k))
+    m.jit(lambda ks: m.vmap(f)(ks) + m.vmap(m.random.normal)(ks))(
+        m.random.split(m.random.key(0), 3)
+    )
+
+
+def _custom_jvp_grad_in_jit_then_use(m):
+    g = m.custom_jvp(lambda x, k: x * m.random.normal(k))
+    g.defjvp(lambda primals, tangents: (g(*primals), tangents[0]))
+    m.jit(lambda k: m.grad(lambda x: g(x, k))(1.0) + m.random.normal(k))(m.random.key(0))
+
+
+def _custom_jvp_nondiff_key_under_grad(m):
+    f = m.custom_jvp(lambda k, x: x * m.random.normal(k), nondiff_argnums=(0,))
+    f.defjvp(lambda k, primals, tangents: (f(k, *primals), tangents[0]))
+    k = m.random.key(0)
+    m.grad(lambda x: f(k, x))(1.0)
+    m.random.normal(k)
+
+
+def _custom_jvp_returns_its_key_in_jit(m):
+    f = m.custom_jvp(lambda k: (k, 1.0))
+    f.defjvp(lambda primals, tangents: (f(*primals), (tangents[0], 0.0)))
+    m.jit(lambda k: m.random.normal(f(k)[0]) + m.random.normal(k))(m.random.key(0))
+
+
+def _custom_jvp_returns_its_key_eager(m):
+    f = m.custom_jvp(lambda k: (k, 1.0))
+    f.defjvp(lambda primals, tangents: (f(*primals), (tangents[0], 0.0)))
+    k = m.random.key(0)
+    k2, _ = f(k)
+    m.random.normal(k2)
+    m.random.normal(k)
+
+
+def _custom_jvp_new_key_result_used_once_in_jit(m):
+    # JAX's default rule: a staged call's key results come out consumed
+    f = m.custom_jvp(lambda k: (m.random.split(k)[0], 1.0))
+    f.defjvp(lambda primals, tangents: (f(*primals), (tangents[0], 0.0)))
+    m.jit(lambda k: m.random.normal(f(k)[0]))(m.random.key(0))
+
+
+def _custom_jvp_new_key_result_used_once_eager(m):
+    f = m.custom_jvp(lambda k: (m.random.split(k)[0], 1.0))
+    f.defjvp(lambda primals, tangents: (f(*primals), (tangents[0], 0.0)))
+    m.random.normal(f(m.random.key(0))[0])
+
+
+def _custom_vjp_under_vmap_twice(m):
+    f = _custom_vjp_of(m, lambda x, k: x * (m.random.normal(k) + m.random.normal(k)))
+    m.vmap(f)(np.ones(3, np.float32), m.random.split(m.random.key(0), 3))
+
+
+def _custom_vjp_under_vmap_then_use(m):
+    ks = m.random.split(m.random.key(0), 3)
+    m.vmap(_custom_vjp_of(m, lambda x, k: x * m.random.normal(k)))(np.ones(3, np.float32), ks)
+    m.vmap(m.random.normal)(ks)
+
+
 CUSTOM_CASES = [
     _custom_jvp_twice_eager,
     _custom_jvp_twice_in_jit,
@@ -634,6 +706,17 @@ CUSTOM_CASES = [
     _custom_vjp_key_data_then_use_in_jit,
     _custom_vjp_in_jit_twice_called,
     _custom_vjp_second_operand_index,
+    _custom_jvp_under_vmap_twice,
+    _custom_jvp_under_vmap_then_use,
+    _custom_jvp_under_vmap_in_jit_then_use,
+    _custom_jvp_grad_in_jit_then_use,
+    _custom_jvp_nondiff_key_under_grad,
+    _custom_jvp_returns_its_key_in_jit,
+    _custom_jvp_returns_its_key_eager,
+    _custom_jvp_new_key_result_used_once_in_jit,
+    _custom_jvp_new_key_result_used_once_eager,
+    _custom_vjp_under_vmap_twice,
+    _custom_vjp_under_vmap_then_use,
 ]
 
 
