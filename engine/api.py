@@ -18,7 +18,7 @@ from .interpreters import batching, transpose
 from .interpreters import jvp as jvp_mod
 from .interpreters import partial_eval as pe
 from .interpreters.tracing import trace_to_jaxpr
-from .jit import _arg_aval
+from .jit_arguments import _arg_aval
 from .sharding import arrays as _sharded
 from .sharding import in_types as _sharded_types
 from .sharding.constraint import typed_seed

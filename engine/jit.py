@@ -23,6 +23,7 @@ from .interpreters import jaxpr_transforms as jt
 from .interpreters import jvp as jvp_mod
 from .interpreters import partial_eval as pe
 from .interpreters.tracing import convert_constvars_to_invars
+from .jit_arguments import call_avals
 from .jit_cache import CacheEntryInfo, CacheInfo, Signature, _cache_for, _serial  # noqa: F401
 from .jit_options import (
     _Options,
@@ -392,7 +393,7 @@ class JitFunction:
         dyn = []  # the dynamic leaves, in the order tree_flatten gives them
         device = None  # the Arrays' one device
         committed = self._commit_out
-        items: Any = enumerate(args)
+        items = enumerate(args)
         if kwargs:  # flattened in sorted order of their names
             names = sorted(kwargs) if len(kwargs) > 1 else list(kwargs)
             key.append(tuple(names))
@@ -447,7 +448,10 @@ class JitFunction:
                                 continue
                             last = scalars[j]
                             if last is None or last[0] is not a:  # the same object: same bits
-                                buf = dispatch.device_put_value(a, ic.device)._buf
+                                try:
+                                    buf = dispatch.device_put_value(a, ic.device)._buf
+                                except OverflowError:  # an int out of range: JAX's error
+                                    return self._call_keyed_miss(args, kwargs, gate)
                                 last = scalars[j] = (a, buf)
                             bufs.append(last[1])
                     if e.const_args:
@@ -474,7 +478,7 @@ class JitFunction:
         opts = self._opts
         static, dyn_args, dyn_kwargs = opts.split(args, kwargs)
         flat, in_tree = tree_util.tree_flatten((dyn_args, dyn_kwargs))
-        avals = tuple([x.aval if type(x) is Array else _arg_aval(x) for x in flat])
+        avals = call_avals(flat, self.fun, self._signature, opts, args, kwargs)
         device = opts.resolve_device(flat)
         key = (static, in_tree, avals, device, config.trace_context_id)
         entry = self._fast.get(key)
@@ -544,7 +548,7 @@ class JitFunction:
         opts = self._opts
         static, dyn_args, dyn_kwargs = opts.split(args, kwargs)
         flat, in_tree = tree_util.tree_flatten((dyn_args, dyn_kwargs))
-        avals = tuple(x.aval if type(x) is Array else _arg_aval(x) for x in flat)
+        avals = call_avals(flat, self.fun, self._signature, opts, args, kwargs)
         ctx = config.trace_context_id
         if core._ctx.trace is not core.eval_trace:  # inside a transformation: bind
             # (named axes in scope change collectives' shapes: part of the trace key)
@@ -586,7 +590,7 @@ class JitFunction:
         opts = self._opts
         static, dyn_args, dyn_kwargs = opts.split(args, kwargs)
         flat, in_tree = tree_util.tree_flatten((dyn_args, dyn_kwargs))
-        avals = tuple(_arg_aval(x) for x in flat)
+        avals = call_avals(flat, self.fun, self._signature, opts, args, kwargs)
         device = opts.resolve_device([x for x in flat if isinstance(x, Array)])
         target = resolve_target(self.fun, opts, flat, in_tree, avals)
         if target is None:
@@ -709,30 +713,6 @@ def _put(x, device):
             f"is committed to {x._device}, the computation runs on {device}."
         )
     return dispatch.device_put_value(x, device)._buf
-
-
-def _arg_aval(x):
-    if isinstance(x, Array) or isinstance(x, core.Tracer):
-        return x.aval
-    aval = getattr(x, "aval", None)
-    if aval is not None:
-        return aval
-    if hasattr(x, "shape") and hasattr(x, "dtype") and not hasattr(x, "__array__"):
-        from . import dtypes
-
-        return core.ShapedArray(
-            x.shape, dtypes.canonicalize_dtype(x.dtype), getattr(x, "weak_type", False)
-        )
-    try:
-        return core.get_aval(x)
-    except TypeError:
-        if isinstance(x, (np.ndarray, np.generic)):
-            raise  # a NumPy array of strings, objects, ...: core's message says so
-        raise TypeError(
-            f"Error interpreting argument to a jitted function as an abstract array: the "
-            f"value {x!r} of type {type(x).__name__} is not a valid JAX type; pass arrays, "
-            "or mark it static with static_argnums/static_argnames"
-        ) from None
 
 
 def jit(

@@ -371,29 +371,42 @@ def _reshard_abstract_eval(x, *, sharding):
 
 @reshard_p.def_lowering
 def _lower_reshard(ctx, x, *, sharding):
-    """As JAX lowers a typed result: nothing over a mesh with no Explicit axis; over a mesh
-    mixing Auto and Explicit axes every dimension stays open to the Auto axes and the
-    unused Explicit ones are pinned replicated."""
-    from .in_types import spec_on_mesh, type_sharding
+    from .in_types import type_sharding
+
+    ndim = len(ctx.avals_out[0].shape)
+    return constrain_to_type(x, type_sharding(sharding, ndim), ndim)
+
+
+def constrain_to_type(x, typed: NamedSharding | None, ndim: int):
+    """``x`` with a Shardy constraint saying the layout its type carries, as JAX lowers a
+    typed result (``lower_with_sharding_in_types``): nothing outside a partitioned
+    program or over a mesh with no Explicit axis; over a mesh mixing Auto and Explicit
+    axes every dimension stays open to the Auto axes and the unused Explicit ones are
+    pinned replicated."""
+    from .in_types import spec_on_mesh
     from .spmd import MESH_NAME
 
     mesh = getattr(_lowering, "mesh", None)
-    ndim = len(ctx.avals_out[0].shape)
-    typed = type_sharding(sharding, ndim)
     if mesh is None or typed is None:
         return x
-    types = dict(zip(sharding.mesh.axis_names, sharding.mesh.axis_types))
-    if all(t == AxisType.Explicit for t in types.values()):
-        return _lower(ctx, x, sharding=sharding)
     spec = spec_on_mesh(typed, mesh, ndim)
     if spec is None:
         return x
-    dims = ["{" + "".join(f'"{a}", ' for a in spec._axes_of(d)) + "?}" for d in range(ndim)]
-    used = set(spec._used_axes()) | set(spec.unreduced) | set(spec.reduced)
-    replicated = [a for a in mesh.axis_names if types[a] == AxisType.Explicit and a not in used]
+    types = dict(zip(typed.mesh.axis_names, typed.mesh.axis_types))
+    mixed = any(t != AxisType.Explicit for t in types.values())
+    open_ = ", ?" if mixed else ""
+    dims = []
+    for d in range(ndim):
+        axes = ", ".join(f'"{a}"' for a in spec._axes_of(d))
+        dims.append("{" + (axes + open_ if axes else "?" if mixed else "") + "}")
     extra = ""
-    if replicated:
-        extra += ", replicated={" + ", ".join(f'"{a}"' for a in replicated) + "}"
+    if mixed:
+        used = set(spec._used_axes()) | set(spec.unreduced) | set(spec.reduced)
+        replicated = [
+            a for a in mesh.axis_names if types.get(a) == AxisType.Explicit and a not in used
+        ]
+        if replicated:
+            extra += ", replicated={" + ", ".join(f'"{a}"' for a in replicated) + "}"
     if spec.unreduced:
         extra += ", unreduced={" + ", ".join(f'"{a}"' for a in sorted(spec.unreduced)) + "}"
     attr = ir.Attribute.parse(f"#sdy.sharding<@{MESH_NAME}, [{', '.join(dims)}]{extra}>")
