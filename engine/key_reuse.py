@@ -29,6 +29,7 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import threading
 import weakref
 from collections.abc import Iterator
 from typing import Any
@@ -506,7 +507,8 @@ def _checked_bind(prim: core.Primitive, args: tuple, params: dict) -> Any:
     # a trace that binds the same equation again on its parent (partial evaluation of a
     # custom function's call, say): one use of the keys, checked once
     call = (prim, *map(id, params.values()))
-    if call in _binding:
+    binding = _binding.calls
+    if call in binding:
         return core.Primitive.bind(prim, *args, **params)
     sinks, forwards = _RULES[prim.name](args, params)
     # an already-consumed operand raises before the primitive runs
@@ -514,18 +516,23 @@ def _checked_bind(prim: core.Primitive, args: tuple, params: dict) -> Any:
         st, traced = state_of(args[i], create=False)
         if st is not None and st.any(mask):
             raise _reuse_error(prim.name, i, traced)
-    _binding.append(call)
+    binding.append(call)
     try:
         outs = core.Primitive.bind(prim, *args, **params)
     finally:
-        _binding.pop()
+        binding.pop()
     _apply(prim.name, args, outs, sinks, forwards)
     if prim.name in ("custom_jvp_call", "custom_vjp_call"):
         _consume_custom_key_outputs(params, outs)
     return outs
 
 
-_binding: list[tuple] = []  # the calls being bound, innermost last
+class _Binding(threading.local):
+    def __init__(self) -> None:
+        self.calls: list[tuple] = []  # the calls this thread is binding, innermost last
+
+
+_binding = _Binding()
 
 
 def check_jit_call(closed: core.ClosedJaxpr, flat_args: list) -> dict:
