@@ -1,20 +1,71 @@
-"""Issue 12's figures for a closing note: counts, not timings.
+"""Issue 12's figures for a closing note, as a table: counts, not timings.
 
-    .venv/bin/python scripts/reliability_figures.py
+    .venv/bin/python scripts/reliability_figures.py [--sigint-runs 4] [--fuzz-json F ...]
 
-Signed-zero results that were silently wrong, compiles for 8 threads x 1,000 calls of a
-closure, compiles for 3 rounds over 300 shapes with the 256-entry limit, and allocated
-blocks per 1,000 jitted calls and eager ops.
+SIGINTs sent during XLA compiles (child processes, 3 each) and how many crashed, signed-zero
+results that were silently wrong, compiles for 8 threads x 1,000 calls of a closure,
+compiles for 3 rounds over 300 shapes with the 256-entry limit, allocated blocks per 1,000
+jitted calls and eager ops, int8 + 1000, and the long fuzz profile's runs (the JSON files
+scripts/fuzz_long.py --json writes). The "issue 12" column is what the issue measured
+before any fix; the "now" column is measured by this run.
 """
 
+import argparse
 import gc
+import json
+import os
+import subprocess
 import sys
+import textwrap
 import threading
 
 import numpy as np
 
-import engine
-import engine.numpy as jnp
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import engine  # noqa: E402
+import engine.numpy as jnp  # noqa: E402
+
+# A child lowers a program whose compile takes seconds, sends itself SIGINT at three
+# points of three compiles, then runs a small jit: it must exit 0 and print "alive".
+_SIGINT_CHILD = textwrap.dedent(
+    """
+    import os, signal, sys, threading, time
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    sys.path.insert(0, {root!r})
+    import engine as jax
+    import engine.numpy as jnp
+
+    def big(x):
+        for i in range(1200):
+            x = jnp.sin(x) * (1 + i * 1e-3) + jnp.cos(x * 0.5)
+        return x
+
+    lowered = jax.jit(big).lower(jnp.ones(3))
+    for delay in (0.05, 0.3, 0.8):
+        threading.Timer(delay, os.kill, (os.getpid(), signal.SIGINT)).start()
+        try:
+            lowered.compile()
+            print("not interrupted", flush=True)
+        except KeyboardInterrupt:
+            print("interrupted", flush=True)
+        time.sleep(0.1)
+    print("alive", jax.jit(lambda x: x * 2 + 1)(jnp.arange(3.0)).tolist(), flush=True)
+    """
+)
+
+
+def sigint_crashes(runs: int) -> tuple[int, int, int]:
+    """(SIGINTs sent, processes that crashed or lost control, compiles interrupted)."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    code = _SIGINT_CHILD.format(root=root)
+    crashed = interrupted = 0
+    for _ in range(runs):
+        r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+        ok = r.returncode == 0 and "alive [1.0, 3.0, 5.0]" in r.stdout
+        crashed += not ok
+        interrupted += r.stdout.count("interrupted") - r.stdout.count("not interrupted")
+    return 3 * runs, crashed, interrupted
 
 
 def signed_zero_wrong() -> int:
@@ -74,12 +125,78 @@ def blocks_per_thousand():
     return counts
 
 
-if __name__ == "__main__":
-    print("signed-zero results silently wrong:", signed_zero_wrong(), "of 5")
+def int8_plus_1000() -> str:
+    try:
+        return str(jnp.arange(3, dtype=jnp.int8) + 1000)
+    except Exception as e:  # noqa: BLE001 - the figure is what happens
+        return type(e).__name__
+
+
+def fuzz_rows(paths: list[str]) -> list[tuple[str, str, str]]:
+    rows = []
+    for path in paths:
+        with open(path) as f:
+            run = json.load(f)
+        lo, hi = run["seeds"]
+        rows.append(
+            (
+                f"long fuzz profile, seeds {lo}-{hi}",
+                "",
+                f"{run['programs']:,} programs, {run['mismatches']} mismatches "
+                f"({run['accepted_divergences']} accepted divergences)",
+            )
+        )
+    return rows
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sigint-runs", type=int, default=4, help="child processes, 3 each")
+    parser.add_argument("--fuzz-json", nargs="*", default=[], help="fuzz_long.py --json files")
+    args = parser.parse_args(argv)
+
+    rows = []
+    if args.sigint_runs:
+        sent, crashed, interrupted = sigint_crashes(args.sigint_runs)
+        rows.append(
+            (
+                "SIGINT during compile: crashes",
+                "12 of 12",
+                f"{crashed} of {sent} ({interrupted} compiles interrupted)",
+            )
+        )
+    rows.append(("signed-zero results silently wrong", "5 of 5", f"{signed_zero_wrong()} of 5"))
     info = thread_compiles()
-    print("8 threads x 1000 calls: compiles", info.compile_count, "hits", info.hits)
+    rows.append(
+        (
+            "compiles, 8 threads x 1,000 calls of a closure",
+            "8,000",
+            f"{info.compile_count} ({info.hits:,} hits counted)",
+        )
+    )
     info = eviction_compiles()
-    print(f"3 rounds x 300 shapes, limit {info.maxsize}: compiles {info.compile_count}")
+    rows.append(
+        (
+            f"compiles, 3 rounds x 300 shapes, limit {info.maxsize}",
+            "900",
+            f"{info.compile_count} ({info.compile_count - 300} after the first round)",
+        )
+    )
     jitted, eager = blocks_per_thousand()
-    print(f"allocated blocks per 1000 jitted calls: {jitted:.1f}; per 1000 eager ops: {eager:.1f}")
-    print("live arrays:", len(engine.live_arrays()))
+    rows.append(
+        (
+            "allocated blocks per 1,000 calls",
+            "~1,000 (one object a call)",
+            f"{jitted:.1f} jitted, {eager:.1f} eager",
+        )
+    )
+    rows.append(("jnp.arange(3, dtype=int8) + 1000", "OverflowError", int8_plus_1000()))
+    rows += fuzz_rows(args.fuzz_json)
+    print("| figure | issue 12 | now |\n|---|---|---|")
+    for row in rows:
+        print("| " + " | ".join(row) + " |")
+    print(f"\nlive arrays at the end: {len(engine.live_arrays())}")
+
+
+if __name__ == "__main__":
+    main()
