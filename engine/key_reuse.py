@@ -127,12 +127,11 @@ def _slot(data: Any) -> tuple[Any, str]:
             break
     if isinstance(data, JaxprTracer):
         return data.var, "var"
-    in_body = _in_eager_shard_map(cur)
     if isinstance(data, ShardMapTracer):
         return (data, "block") if _blocks.get(data._trace) is not None else (None, "block")
     if isinstance(data, core.Tracer):  # another trace (partial eval): not tracked
         return None, "var"
-    return data, "copy" if in_body else "array"
+    return data, "copy" if _in_eager_shard_map(cur) else "array"
 
 
 def _in_eager_shard_map(cur: Any) -> bool:
