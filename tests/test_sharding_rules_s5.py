@@ -312,6 +312,17 @@ def split_stack_tile_top_k_reduce_and_dynamic_update_slice():
         return n(gu)
 
     _same(dus, (x, X), (_arr((8, 2)), X))
+    # dynamic_slice's transpose updates zeros the engine makes untyped
+    i = (np.float32(1.0), ())
+    grads = [
+        lambda lib, n, x, i: n(
+            lib.grad(lambda x: (lib.lax.dynamic_slice(x, (0, i.astype(int)), (8, 2)) ** 2).sum())(x)
+        ),
+        lambda lib, n, x, i: n(lib.grad(lambda x: (x[:, i.astype(int)] ** 2).sum())(x)),
+    ]
+    for fn in grads:
+        _same(fn, (x, X), i)
+    _same(lambda lib, n, x, i: n(lib.grad(lambda x: (x[i.astype(int)] ** 2).sum())(x)), (x, Y), i)
     _same(
         lambda lib, n, x, u: n(lib.lax.dynamic_update_slice(x, u, (0, 1))),
         (x, X),

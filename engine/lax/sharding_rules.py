@@ -486,13 +486,13 @@ def _pad(name, avals, outs, type_mesh, **_):
 @rule("dynamic_update_slice")
 def _dynamic_update_slice(name, avals, outs, type_mesh, **_):
     operand, update = avals[:2]
-    if update.sharding is not None and _entries(operand) != _entries(update):
+    if not same_layout(operand, update):
         raise ShardingTypeError(
             "dynamic_update_slice operand sharding must be equal to update sharding, got "
             f"operand sharding {_with_axis_types(operand, type_mesh)} and update sharding "
             f"{_with_axis_types(update, type_mesh)}."
         )
-    return list(_entries(operand))
+    return list(_entries(voting([operand, update])[0]))
 
 
 def _with_axis_types(aval, mesh) -> str:

@@ -8,7 +8,7 @@ The rules register themselves in ``sharding_rules.RULES`` (imported from there).
 from __future__ import annotations
 
 from ..core import ShardingTypeError
-from .sharding_rules import _entries, _keep_for_new_shape, rule
+from .sharding_rules import _entries, _keep_for_new_shape, rule, same_layout, voting
 
 
 @rule("conv_general_dilated")
@@ -41,12 +41,12 @@ def _reduce_window_generic(name, avals, outs, type_mesh, **_):
 @rule("select_and_gather_add")
 def _select_and_gather_add(name, avals, outs, type_mesh, **_):
     tangents, operand = avals
-    if _entries(tangents) != _entries(operand):
+    if not same_layout(tangents, operand):
         raise ShardingTypeError(
             "select_and_gather_add tangents and operand shardings must match, got "
             f"{tangents.sharding} and {operand.sharding}."
         )
-    return _keep_for_new_shape("reduce_window", operand, outs[0])
+    return _keep_for_new_shape("reduce_window", voting(avals)[-1], outs[0])
 
 
 @rule("select_and_scatter_add")
