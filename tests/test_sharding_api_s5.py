@@ -97,6 +97,26 @@ def einsum_out_sharding_types_the_contraction():
 
 
 @case
+def batched_matmul_out_sharding_types_its_dot_general():
+    def run(lib):
+        jnp, P = lib.numpy, lib.P
+        out = []
+        with lib.set_mesh(_explicit(lib)):
+            x = lib.device_put(np.ones((8, 4, 6), np.float32), P("X", None, None))
+            y = lib.device_put(np.ones((8, 6, 2), np.float32), P("X", None, None))
+            w = lib.device_put(np.ones((6, 2), np.float32), P(None, None))
+            for b, spec in ((y, P("X", "Y", None)), (y, P("X", None, None)), (w, P("X", "Y"))):
+                f = lambda x, b, spec=spec: jnp.matmul(x, b, out_sharding=spec)  # noqa: E731
+                out.append(str(lib.make_jaxpr(f)(x, b)))
+                r = lib.jit(f)(x, b)
+                out.append((str(lib.typeof(r)), np.asarray(r).tolist()))
+        return out
+
+    e, j = both(run)
+    assert e == j
+
+
+@case
 def einsum_of_three_operands_reshards_through_auto_axes():
     """JAX contracts more than two operands with the mesh's Explicit axes switched to
     Auto (reshards in, one reshard to out_sharding at the end)."""

@@ -165,9 +165,8 @@ def matmul(a, b, *, precision=None, preferred_element_type=None, out_sharding=No
     b_bd = tuple(new_index(d, b_squeeze) for d in b_bdims)
     a_kd = new_index(a_k, a_squeeze)
     b_kd = new_index(b_k, b_squeeze)
-    # without batch axes no transpose follows: dot_general's result is matmul's
-    direct = out_sharding if a_nd <= 2 and b_nd <= 2 else None
-    out = _dot_general(a2, b2, ((a_kd,), (b_kd,)), (a_bd, b_bd), precision, pref, direct)
+    # as JAX: out_sharding types dot_general's result (batch axes first), then transposed
+    out = _dot_general(a2, b2, ((a_kd,), (b_kd,)), (a_bd, b_bd), precision, pref, out_sharding)
     # dot_general's output: batch axes, a's free axes, b's free axes (each in order)
     a_free = [d for d in range(ndim_of(a2)) if d not in a_bd and d != a_kd]
     b_free = [d for d in range(ndim_of(b2)) if d not in b_bd and d != b_kd]
