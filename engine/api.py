@@ -904,6 +904,8 @@ def _engine_held_buffers() -> set[int]:
     """ids of the buffers the engine's own caches hold (cached scalars, jitted programs'
     constants): not the user's arrays, so ``live_arrays`` leaves them out (JAX has no
     such caches) and deleting every live array cannot break a later call."""
+    import importlib
+
     from . import jit_cache
     from .numpy import _util as jnp_util
 
@@ -912,6 +914,7 @@ def _engine_held_buffers() -> set[int]:
     for cache in list(jit_cache._caches.values()):
         for entry in list(cache.entries.values()):
             held.update(id(b) for b in getattr(entry, "const_args", ()) or ())
+    held.update(id(b) for b in importlib.import_module(".jit", __package__).keyed_cache_buffers())
     return held
 
 

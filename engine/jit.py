@@ -284,6 +284,7 @@ class JitFunction:
     def clear_cache(self) -> None:
         """Forget every trace and executable of this function (for all its wrappers)."""
         self._cache.clear()
+        self._keyed, self._keyed_gate, self._keyed_last = {}, None, None
 
     # -- calling
     def __call__(self, x: Any = _NO_ARG, /, *rest: Any, **kwargs: Any) -> Any:
@@ -693,6 +694,17 @@ _KEYED_STATIC_TYPES = frozenset(
 )
 _KEYED_TUPLE_ITEMS = frozenset({int, str, type(None)})  # never equal across these types
 _KEYED_SCALAR_TYPES = frozenset({int, float, bool, complex})
+
+
+def keyed_cache_buffers():
+    """The device buffers the keyed inline caches hold (Python scalars' and constants'):
+    the engine's, not the user's arrays."""
+    for f in list(_all_jitted.values()):
+        for ic in list(f._keyed.values()):
+            yield from ic.entry.const_args or ()
+            for last in ic.scalars or ():
+                if last is not None:
+                    yield last[1]
 
 
 class _KeyedCall:

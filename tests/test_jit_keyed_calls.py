@@ -306,3 +306,35 @@ def test_scalars_from_many_threads_get_their_own_values():
     for t in threads:
         t.join()
     assert errors == []
+
+
+def test_remembered_scalar_buffers_are_no_live_arrays(monkeypatch):
+    """The buffers the keyed cache keeps for Python scalars are the engine's: after the
+    engine's scalar cache lets them go (evicted, or ``clear_caches``), ``live_arrays``
+    still leaves them out, as JAX (which keeps none) lists nothing new."""
+    import gc
+
+    from engine import dispatch
+
+    jax, jnp = real_jax()
+    monkeypatch.setattr(dispatch, "_SCALAR_CACHE_LIMIT", 2)
+
+    def live_delta(m, work):
+        gc.collect()
+        before = len(m.live_arrays())
+        work()
+        gc.collect()
+        return len(m.live_arrays()) - before
+
+    for m, np_ in ((engine, enp), (jax, jnp)):
+        f, g = m.jit(lambda x, k: x * k), m.jit(lambda x, k: x + k)
+        x = np_.ones(3)
+
+        def calls(f=f, g=g, x=x):
+            for k in (0.5, 0.5, 3, 3):
+                f(x, k).block_until_ready()
+            for k in (1.0, 2.0, 4.0, 8.0):  # push f's scalars out of the scalar cache
+                g(x, k).block_until_ready()
+
+        assert live_delta(m, calls) == 0, m
+        assert live_delta(m, m.clear_caches) == 0, m
