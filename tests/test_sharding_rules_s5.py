@@ -644,6 +644,69 @@ def fft_keeps_its_operands_sharding():
     )
 
 
+# ---------------------------------------------------------------------------- a sweep
+
+
+def _sweep_programs(lib):
+    jnp, lax = lib.numpy, lib.lax
+    idx = np.array([0, 2, 1])
+    return {
+        "take": lambda x: x[idx].sum() + x[:, idx].sum(),
+        "at": lambda x: x.at[idx].set(1.0).sum() + x.at[:, 1].add(2.0).sum(),
+        "reshape": lambda x: (x.reshape(-1) ** 2).sum() + x.reshape(x.shape[0], 2, -1).sum(),
+        "stack": lambda x: (jnp.stack([x, x * 2]) ** 2).sum(),
+        "concat_zeros": lambda x: (jnp.concatenate([x, jnp.zeros_like(x)], 1) ** 2).sum(),
+        "split": lambda x: sum((p**2).sum() for p in jnp.split(x, 2, axis=1)),
+        "tile": lambda x: (jnp.tile(x, (1, 2)) ** 2).sum(),
+        "pad": lambda x: (jnp.pad(x, ((0, 0), (1, 1))) ** 2).sum(),
+        "where": lambda x: jnp.where(x > 1, x**2, 0.0).sum(),
+        "top_k": lambda x: lax.top_k(x, 2)[0].sum(),
+        "pool_max": lambda x: lax.reduce_window(x, -np.inf, lax.max, (1, 2), (1, 2), "VALID").sum(),
+        "pool_avg": lambda x: lax.reduce_window(x, 0.0, lax.add, (2, 1), (2, 1), "VALID").sum(),
+        "scan": lambda x: lax.scan(lambda c, a: (c * 0.5 + a, c), x[0] * 0, x)[0].sum(),
+        "fori": lambda x: lax.fori_loop(0, 3, lambda i, c: jnp.sin(c), x).sum(),
+        "cond": lambda x: lax.cond(True, lambda x: x * 2, jnp.sin, x).sum(),
+        "map": lambda x: lax.map(lambda r: r**2, x).sum(),
+        "dynamic_slice": lambda x: lax.dynamic_slice_in_dim(x, 1, 2, axis=1).sum(),
+        "dus": lambda x: lax.dynamic_update_slice_in_dim(x, x[:, :2] * 3, 1, axis=1).sum(),
+        "diag": lambda x: jnp.diagonal(x[:4, :4]).sum(),
+        "broadcast": lambda x: (jnp.broadcast_to(x[:, None, :], (8, 2, 4)) ** 2).sum(),
+    }
+
+
+def _sweep(lib):
+    out = {}
+    with lib.set_mesh(lib.make_mesh((4, 2), ("X", "Y"))):
+        for spec in (X, Y, (("X", "Y"), None)):
+            x = lib.device_put(_arr((8, 4)) / 3.0 + 1.5, lib.P(*spec))
+            for name, f in _sweep_programs(lib).items():
+                for mode, g in (("fwd", f), ("grad", lib.grad(f))):
+                    try:
+                        r = lib.jit(g)(x)
+                        out[name, spec, mode] = (str(lib.typeof(r)), np.asarray(r))
+                    except Exception as e:  # compared by class below
+                        out[name, spec, mode] = (type(e).__name__, None)
+    return out
+
+
+@case
+def where_jax_runs_the_engine_runs_alike():
+    """Common programs over three layouts, values and grads: wherever JAX runs one, the
+    engine gives the same type and value; where JAX raises, the engine raises the same
+    class of error."""
+    ours, theirs = both(_sweep)
+    raised = 0
+    for key, (j_type, j_value) in theirs.items():
+        e_type, e_value = ours[key]
+        assert e_type == j_type, (key, e_type, j_type)
+        if j_value is None:
+            raised += 1
+            assert e_value is None, key
+            continue
+        np.testing.assert_allclose(e_value, j_value, rtol=1e-5, atol=1e-5, err_msg=str(key))
+    assert 0 < raised < len(theirs) / 2, raised  # both outcomes are exercised
+
+
 # ---------------------------------------------------------------------------- eager
 
 
