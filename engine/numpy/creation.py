@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import builtins
-import functools
 import operator
 
 import numpy as np
@@ -18,12 +17,13 @@ from ._util import (
     asarray,
     check_arraylike,
     concrete_value,
+    dtype_of,
     ndim_of,
     shape_of,
     to_inexact_dtype,
 )
 from .shape_ops import broadcast_to
-from .ufuncs import power
+from .ufuncs import add, power
 
 __all__ = [
     "array",
@@ -218,58 +218,57 @@ def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis
         raise ValueError(f"Number of samples, {num}, must be non-negative.")
     check_arraylike("linspace", start, stop)
     dtype = _user_dtype(dtype, "linspace")
-    return _jitted_linspace()(start, stop, num, endpoint, retstep, dtype, axis)
+    return _linspace(start, stop, num, endpoint, retstep, dtype, axis)
 
 
-@functools.cache
-def _jitted_linspace():
-    """JAX compiles linspace (``jit[name=_linspace]`` in jaxprs): so does the engine, so
-    that XLA computes its values the same way (op by op they can differ in the last bit)."""
-    from ..jit import jit
-
-    return jit(_linspace, static_argnames=("num", "endpoint", "retstep", "dtype", "axis"))
-
-
+# JAX compiles linspace's body: XLA then computes its values as JAX's (op by op they can
+# differ in the last bit)
+@as_jax_jits("_linspace", ("num", "endpoint", "retstep", "dtype", "axis"))
 def _linspace(start, stop, num, endpoint, retstep, dtype, axis):
+    start, stop = asarray(start), asarray(stop)
     if dtype is None:
         dtype = to_inexact_dtype(dtypes.result_type(start, stop))
     comp = to_inexact_dtype(dtype)
-    start = lax.convert_element_type(asarray(start), comp)
-    stop = lax.convert_element_type(asarray(stop), comp)
-    bshape = np.broadcast_shapes(shape_of(start), shape_of(stop))
-    start, stop = lax.broadcast_to_shape(start, bshape), lax.broadcast_to_shape(stop, bshape)
-    out_shape = list(bshape)
-    axis = axis % (len(bshape) + 1) if axis < 0 else axis
-    out_shape.insert(axis, num)
+    start = lax.convert_element_type(start, comp)
+    stop = lax.convert_element_type(stop, comp)
+    bounds_shape = list(np.broadcast_shapes(shape_of(start), shape_of(stop)))
+    start_b = lax.broadcast_to_shape(start, tuple(bounds_shape))
+    stop_b = lax.broadcast_to_shape(stop, tuple(bounds_shape))
+    axis = len(bounds_shape) + axis + 1 if axis < 0 else axis
+    bounds_shape.insert(axis, 1)
+    expand = tuple(bounds_shape)
     div = num - 1 if endpoint else num
-    step = None
     if num > 1:
-        step = lax.div(lax.sub(stop, start), core.WeakScalar(float(div), comp))
-        iota_shape = [1] * len(bshape)
-        iota_shape.insert(axis, div)
-        t = lax.div(
-            lax.broadcasted_iota(comp, tuple(iota_shape), axis), core.WeakScalar(float(div), comp)
+        step = lax.div(lax.sub(stop, start), np.asarray(div, comp))
+        real_dtype = dtypes.finfo(comp).dtype
+        iota_shape = [1] * len(expand)
+        iota_shape[axis] = div
+        t = _reshaped(lax.iota(real_dtype, div), tuple(iota_shape))
+        t = lax.convert_element_type(lax.div(t, np.asarray(div, real_dtype)), comp)
+        out = lax.add(
+            lax.mul(_reshaped(start_b, expand), lax.sub(core.WeakScalar(1.0, comp), t)),
+            lax.mul(_reshaped(stop_b, expand), t),
         )
-        expand = tuple(out_shape[:axis]) + (1,) + tuple(out_shape[axis + 1 :])
-        start_e = lax.reshape(start, expand)
-        stop_e = lax.reshape(stop, expand)
-        out = lax.add(lax.mul(start_e, lax.sub(core.WeakScalar(1.0, comp), t)), lax.mul(stop_e, t))
         if endpoint:
             out = lax.concatenate(
-                [out, lax.broadcast_in_dim(stop, expand, _skip(len(expand), axis))], axis
+                [out, lax.broadcast_in_dim(stop_b, expand, _skip(len(expand), axis))], axis
             )
     elif num == 1:
-        out = lax.broadcast_in_dim(start, tuple(out_shape), _skip(len(out_shape), axis))
-        step = lax.full_like(start, np.nan) if retstep else None
+        step = lax.full((), np.nan, comp) if endpoint else lax.sub(stop, start)
+        out = _reshaped(start_b, expand)
     else:
-        out = lax.full(tuple(out_shape), 0, comp)
-        step = lax.full_like(start, np.nan) if retstep else None
-    if dtypes.is_int(dtype):
+        step = lax.full((), np.nan, comp)
+        empty_shape = list(np.broadcast_shapes(shape_of(start), shape_of(stop)))
+        empty_shape.insert(axis, 0)
+        out = lax.full(tuple(empty_shape), 0, dtype)
+    if dtypes.is_int(dtype) and not dtypes.is_int(out.dtype):
         out = lax.floor(out)
     out = lax.convert_element_type(out, dtype)
-    if retstep:
-        return out, lax.convert_element_type(step, dtype) if step is not None else step
-    return out
+    return (out, step) if retstep else out
+
+
+def _reshaped(x, shape):
+    return x if shape_of(x) == shape else lax.reshape(x, shape)
 
 
 def _skip(ndim, axis):
@@ -285,10 +284,14 @@ def logspace(start, stop, num=50, endpoint=True, base=10.0, dtype=None, axis=0):
 @as_jax_jits("_logspace", ("num", "endpoint", "dtype", "axis"))
 def _logspace(start, stop, num, endpoint, base, dtype, axis):
     dtype = _user_dtype(dtype, "logspace")
-    comp = dtypes.result_type(start, stop, dtypes.default_float_dtype())
-    lin = linspace(start, stop, num, endpoint=endpoint, dtype=comp, axis=axis)
-    out = power(asarray(base, dtype=comp), lin)
-    return out if dtype is None else lax.convert_element_type(out, dtype)
+    if dtype is None:
+        dtype = to_inexact_dtype(dtypes.result_type(start, stop))
+    comp = to_inexact_dtype(dtype)
+    check_arraylike("logspace", start, stop)
+    start = lax.convert_element_type(asarray(start), comp)
+    stop = lax.convert_element_type(asarray(stop), comp)
+    lin = linspace(start, stop, num, endpoint=endpoint, retstep=False, dtype=None, axis=axis)
+    return lax.convert_element_type(power(base, lin), dtype)
 
 
 def eye(N, M=None, k=0, dtype=None, *, device=None):
@@ -298,11 +301,17 @@ def eye(N, M=None, k=0, dtype=None, *, device=None):
     M = N if M is None else (M if hasattr(M, "_is_symbolic_dim") else operator.index(M))
     if N < 0 or M < 0:
         raise ValueError(f"negative dimensions are not allowed, got {N} and {M}")
-    k = operator.index(k)
-    idt = dtypes.default_int_dtype()
+    if isinstance(k, (Array, core.Tracer, np.ndarray)):  # a traced offset too (jnp.trace's)
+        offset = k
+        idt = dtype_of(k)
+        if np.shape(k) != () or not dtypes.is_int(idt):
+            raise ValueError(f"k must be a scalar integer; got {k}")
+    else:
+        idt = dtypes.default_int_dtype()
+        offset = core.WeakScalar(operator.index(k), idt)
     rows = lax.broadcasted_iota(idt, (N, M), 0)
     cols = lax.broadcasted_iota(idt, (N, M), 1)
-    return lax.convert_element_type(lax.eq(lax.add(rows, core.WeakScalar(k, idt)), cols), dtype)
+    return lax.convert_element_type(lax.eq(add(rows, offset), cols), dtype)
 
 
 def identity(n, dtype=None):

@@ -12,6 +12,7 @@ import numpy as np
 from .. import core, dtypes, lax
 from ._jitted import as_jax_jits
 from ._util import (
+    array,
     as_array,
     as_operand,
     canonicalize_axis,
@@ -21,7 +22,9 @@ from ._util import (
     promote_dtypes,
     shape_of,
 )
-from .shape_ops import broadcast_arrays, moveaxis, stack
+from .creation import zeros_like
+from .indexing import _getitem
+from .shape_ops import broadcast_arrays, moveaxis
 from .ufuncs import multiply, subtract
 
 __all__ = [
@@ -331,35 +334,26 @@ def kron(a, b):
 def cross(a, b, axisa=-1, axisb=-1, axisc=-1, axis=None):
     """Cross product of 3-vectors (2-vectors are padded with a zero z component)."""
     check_arraylike("cross", a, b)
-
     if axis is not None:
         axisa = axisb = axisc = axis
-    a, b = promote_dtypes(a, b)
     a, b = moveaxis(as_array(a), axisa, -1), moveaxis(as_array(b), axisb, -1)
     if shape_of(a)[-1] not in (2, 3) or shape_of(b)[-1] not in (2, 3):
         raise ValueError("Dimension must be either 2 or 3 for cross product")
     if shape_of(a)[-1] == 2 and shape_of(b)[-1] == 2:
-        a0, a1 = (lax.index_in_dim(a, i, -1 % ndim_of(a), False) for i in range(2))
-        b0, b1 = (lax.index_in_dim(b, i, -1 % ndim_of(b), False) for i in range(2))
-        return subtract(multiply(a0, b1), multiply(a1, b0))
-
-    def comps(x):
-        ax = ndim_of(x) - 1
-        cs = [lax.index_in_dim(x, i, ax, False) for i in range(shape_of(x)[-1])]
-        if len(cs) == 2:
-            cs.append(lax.full_like(cs[0], 0))
-        return cs
-
-    a0, a1, a2 = comps(a)
-    b0, b1, b2 = comps(b)
-    c = [
-        subtract(multiply(a1, b2), multiply(a2, b1)),
-        subtract(multiply(a2, b0), multiply(a0, b2)),
-        subtract(multiply(a0, b1), multiply(a1, b0)),
-    ]
-    c = broadcast_arrays(*c)
-
-    return moveaxis(stack(c, -1), -1, axisc)
+        first = multiply(_getitem(a, (Ellipsis, 0)), _getitem(b, (Ellipsis, 1)))
+        return subtract(first, multiply(_getitem(a, (Ellipsis, 1)), _getitem(b, (Ellipsis, 0))))
+    a0, a1 = _getitem(a, (Ellipsis, 0)), _getitem(a, (Ellipsis, 1))
+    a2 = _getitem(a, (Ellipsis, 2)) if shape_of(a)[-1] == 3 else zeros_like(a0)
+    b0, b1 = _getitem(b, (Ellipsis, 0)), _getitem(b, (Ellipsis, 1))
+    b2 = _getitem(b, (Ellipsis, 2)) if shape_of(b)[-1] == 3 else zeros_like(b0)
+    c = array(
+        [
+            subtract(multiply(a1, b2), multiply(a2, b1)),
+            subtract(multiply(a2, b0), multiply(a0, b2)),
+            subtract(multiply(a0, b1), multiply(a1, b0)),
+        ]
+    )
+    return moveaxis(c, 0, axisc)
 
 
 # ---------------------------------------------------------------------------- einsum

@@ -43,39 +43,56 @@ def _int_args(name, x1, x2):
     return x1, x2
 
 
+def _gcd_cond(xs):
+    return _jnp().any(xs[1] != 0)
+
+
+def _gcd_body(xs):
+    jnp = _jnp()
+    x1, x2 = xs
+    x1, x2 = jnp.where(x2 != 0, x2, x1), jnp.where(x2 != 0, _lax().rem(x1, x2), _lax_zero(x2))
+    return jnp.where(x1 < x2, x2, x1), jnp.where(x1 < x2, x1, x2)
+
+
+def _lax():
+    from .. import lax
+
+    return lax
+
+
+def _lax_zero(x):
+    from .ufuncs_logic import _lax_const
+
+    return _lax_const(x, 0)
+
+
+def _int_operands(name, x1, x2):
+    from ._util import check_arraylike, promote_dtypes
+
+    check_arraylike(name, x1, x2)
+    x1, x2 = promote_dtypes(x1, x2)
+    if not dtypes.is_int(x1.dtype):
+        raise ValueError(f"Arguments to jax.numpy.{name} must be integers.")
+    return x1, x2
+
+
 @as_jax_jits("gcd")
 def gcd(x1, x2, /):
-    """The greatest common divisor of ``|x1|`` and ``|x2|``."""
-    from ..lax import while_loop
-
+    """The greatest common divisor of ``|x1|`` and ``|x2|``: Euclid's algorithm in a
+    ``while_loop``, as JAX's."""
     jnp = _jnp()
-    x1, x2 = _int_args("gcd", x1, x2)
-    a, b = jnp.broadcast_arrays(jnp.abs(x1), jnp.abs(x2))
-    a, b = jnp.where(a < b, b, a), jnp.where(a < b, a, b)
-
-    def cond(c):
-        return jnp.any(c[1] != 0)
-
-    def body(c):
-        x, y = c
-        nz = y != 0
-        ys = jnp.where(nz, y, 1)
-        return jnp.where(nz, y, x), jnp.where(nz, x % ys, 0)
-
-    return while_loop(cond, body, (a, b))[0]
+    x1, x2 = jnp.broadcast_arrays(*_int_operands("gcd", x1, x2))
+    return _lax().while_loop(_gcd_cond, _gcd_body, (jnp.abs(x1), jnp.abs(x2)))[0]
 
 
 @as_jax_jits("lcm")
 def lcm(x1, x2, /):
     """The least common multiple of ``|x1|`` and ``|x2|``."""
     jnp = _jnp()
-    x1, x2 = _int_args("lcm", x1, x2)
+    x1, x2 = _int_operands("lcm", x1, x2)
+    x1, x2 = jnp.abs(x1), jnp.abs(x2)
     d = gcd(x1, x2)
-    return jnp.where(
-        d == 0,
-        jnp.zeros_like(d),
-        jnp.abs(jnp.multiply(x1, jnp.floor_divide(x2, jnp.where(d == 0, 1, d)))),
-    )
+    return jnp.where(d == 0, _lax_zero(d), jnp.multiply(x1, jnp.floor_divide(x2, d)))
 
 
 def _compiled(fn, name):
@@ -119,8 +136,9 @@ def _frexp_impl(x):
     nmant, mask, bias = int(info.nmant), (1 << int(info.nexp)) - 1, 1 - int(info.minexp)
     # scale subnormals into the normal range first
     tiny = lax.abs(x) < float(info.tiny)
-    bits = lax.bitcast_convert_type(jnp.where(tiny, x * np.asarray(1 << nmant, x.dtype), x), itype)
+    scaled = jnp.where(tiny, x * np.asarray(1 << nmant, x.dtype), x)
     e = jnp.where(tiny, itype(-nmant), itype(0))
+    bits = lax.bitcast_convert_type(scaled, itype)
     e = e + (((bits >> nmant) & mask) - bias + 1)
     m = lax.bitcast_convert_type((bits & ~(mask << nmant)) | ((bias - 1) << nmant), x.dtype)
     special = jnp.isinf(x) | jnp.isnan(x) | (x == 0)
@@ -317,27 +335,31 @@ def geomspace(start, stop, num=50, endpoint=True, dtype=None, axis=0):
 
 @as_jax_jits("_geomspace", ("num", "endpoint", "dtype", "axis"))
 def _geomspace(start, stop, num, endpoint, dtype, axis):
-    jnp = _jnp()
-    from ._util import promote_dtypes_inexact
+    from .. import lax
+    from ._util import _user_dtype, check_arraylike, to_inexact_dtype
 
-    start, stop = promote_dtypes_inexact(jnp.asarray(start), jnp.asarray(stop))
-    dt = dtypes.canonicalize_dtype(dtype) if dtype is not None else start.dtype
+    jnp = _jnp()
+    dtype = _user_dtype(dtype, "geomspace")
+    if dtype is None:
+        dtype = to_inexact_dtype(dtypes.result_type(start, stop))
+    comp = to_inexact_dtype(dtype)
+    check_arraylike("geomspace", start, stop)
+    start = lax.convert_element_type(jnp.asarray(start), comp)
+    stop = lax.convert_element_type(jnp.asarray(stop), comp)
     sign = jnp.sign(start)
-    log_start = jnp.log10(start / sign)
-    log_stop = jnp.log10(stop / sign)
-    res = jnp.logspace(log_start, log_stop, num, endpoint=endpoint, base=10.0, axis=axis)
-    bshape = [1] * res.ndim
-    sgn = jnp.expand_dims(sign, axis) if sign.ndim else sign
-    res = sgn * res
-    if num > 0:
-        idx0 = [slice(None)] * res.ndim
-        idx0[axis] = 0
-        res = res.at[tuple(idx0)].set(start)
-        if endpoint and num > 1:
-            idx0[axis] = -1
-            res = res.at[tuple(idx0)].set(stop)
-    del bshape
-    return res.astype(dt)
+    res = sign * jnp.logspace(
+        jnp.log10(start / sign),
+        jnp.log10(stop / sign),
+        num,
+        endpoint=endpoint,
+        base=10.0,
+        dtype=comp,
+        axis=0,
+    )
+    axis = axis + res.ndim if axis < 0 else axis
+    if axis != 0:
+        res = lax.transpose(res, (*range(1, axis + 1), 0, *range(axis + 1, res.ndim)))
+    return lax.convert_element_type(res, dtype)
 
 
 def packbits(a, axis=None, bitorder="big"):

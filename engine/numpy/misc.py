@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import builtins
+import operator
 
 import numpy as np
 
@@ -14,6 +15,7 @@ from ._jitted import as_jax_jits
 from ._util import (
     as_array,
     as_operand,
+    asarray,
     canonicalize_axis,
     check_arraylike,
     concrete_value,
@@ -25,7 +27,8 @@ from ._util import (
     shape_of,
     weak_scalar,
 )
-from .creation import arange, zeros
+from .creation import arange, eye, zeros, zeros_like
+from .indexing import _getitem
 from .reductions import all as all_
 from .reductions import any as any_
 from .reductions import cumsum
@@ -227,55 +230,46 @@ def _triangle(name, m, k, lower):
 
 @as_jax_jits("diagonal", ("offset", "axis1", "axis2"))
 def diagonal(a, offset=0, axis1=0, axis2=1):
-    """The ``offset`` diagonal of the plane (axis1, axis2), as the last axis: a strided
-    slice of the plane flattened."""
+    """The ``offset`` diagonal of the plane (axis1, axis2), as the last axis: a gather of
+    ``a[..., i, i + offset]``, as JAX's body on every platform but Mosaic."""
     check_arraylike("diagonal", a)
-
     a = as_array(as_operand(a))
     nd = ndim_of(a)
     if nd < 2:
         raise ValueError("diagonal requires an array of at least two dimensions.")
-    ax1, ax2 = canonicalize_axis(axis1, nd), canonicalize_axis(axis2, nd)
-    if ax1 == ax2:
+    if canonicalize_axis(axis1, nd) == canonicalize_axis(axis2, nd):
         raise ValueError("axis1 and axis2 must not be equal")
-    a = moveaxis(a, (ax1, ax2), (-2, -1))
-    *batch, n, m = shape_of(a)
-    offset = int(offset)
-    length = builtins.max(
-        0, builtins.min(n, m - offset) if offset >= 0 else builtins.min(n + offset, m)
+    offset = operator.index(offset)
+    a_shape = shape_of(a)
+    a = moveaxis(a, (axis1, axis2), (-2, -1))
+    size = builtins.max(
+        0,
+        builtins.min(
+            a_shape[axis1] + builtins.min(offset, 0), a_shape[axis2] - builtins.max(offset, 0)
+        ),
     )
-    batch = tuple(batch)
-    if length == 0:
-        return lax.full(batch + (0,), 0, dtype_of(a))
-    flat = lax.reshape(a, batch + (n * m,))
-    start = offset if offset >= 0 else -offset * m
-    stop = start + (length - 1) * (m + 1) + 1
-    nb = len(batch)
-    return lax.slice(flat, (0,) * nb + (start,), batch + (stop,), (1,) * nb + (m + 1,))
+    i = arange(size)
+    j = arange(builtins.abs(offset), builtins.abs(offset) + size)
+    return _getitem(a, (Ellipsis, i, j) if offset >= 0 else (Ellipsis, j, i))
 
 
-# offset static too (JAX traces it: its body masks by a traced offset; this one slices)
-@as_jax_jits("trace", ("offset", "axis1", "axis2", "dtype"))
+@as_jax_jits("trace", ("axis1", "axis2", "dtype"))
 def trace(a, offset=0, axis1=0, axis2=1, dtype=None, out=None):
-    """Sum of the ``offset`` diagonal: the plane masked to its diagonal, then summed."""
+    """Sum of the ``offset`` diagonal: the plane masked to its diagonal (``offset`` may be
+    traced, as in JAX), then summed."""
     if out is not None:
         raise NotImplementedError("The 'out' argument to jnp.trace is not supported.")
     check_arraylike("trace", a)
-
     a = as_array(as_operand(a))
     nd = ndim_of(a)
     if nd < 2:
         raise ValueError("trace requires an array of at least two dimensions.")
-    a = moveaxis(a, (canonicalize_axis(axis1, nd), canonicalize_axis(axis2, nd)), (-2, -1))
-    n, m = shape_of(a)[-2:]
-    idt = dtypes.default_int_dtype()
-    rows = lax.broadcasted_iota(idt, (n, m), 0)
-    cols = lax.broadcasted_iota(idt, (n, m), 1)
-    mask = lax.broadcast_to_shape(
-        lax.eq(lax.add(rows, weak_scalar(offset, idt)), cols), shape_of(a)
-    )
-    masked = lax.select_n(mask, lax.full_like(a, 0), a)
-    return sum_(masked, axis=(-2, -1), dtype=dtype)
+    if canonicalize_axis(axis1, nd) == canonicalize_axis(axis2, nd):
+        raise ValueError(f"axis1 and axis2 can not be same. axis1={axis1} and axis2={axis2}")
+    a_shape = shape_of(a)
+    a = moveaxis(a, (axis1, axis2), (-2, -1))
+    mask = eye(a_shape[axis1], a_shape[axis2], k=offset, dtype=np.bool_)
+    return sum_(_where3(mask, a, zeros_like(a)), axis=(-2, -1), dtype=dtype)
 
 
 @as_jax_jits("_diag", ("k",))
@@ -284,20 +278,15 @@ def diag(v, k=0):
     diagonal of a 2-D ``v``."""
     check_arraylike("diag", v)
     v = as_array(as_operand(v))
+    k = operator.index(k)
     if ndim_of(v) == 2:
-        return diagonal(v, k)
+        return diagonal(v, offset=k)
     if ndim_of(v) != 1:
         raise ValueError("diag input must be 1d or 2d")
-    k = int(k)
     n = shape_of(v)[0] + builtins.abs(k)
-    v = lax.pad(v, np.asarray(0, dtype_of(v)), ((0, builtins.abs(k), 0),))
-    idt = dtypes.default_int_dtype()
-    rows = lax.broadcasted_iota(idt, (n, n), 0)
-    cols = lax.broadcasted_iota(idt, (n, n), 1)
-    mask = lax.eq(lax.add(rows, weak_scalar(k, idt)), cols)
-    # the value on row i (k >= 0) or column j (k < 0) is v[i] / v[j]
-    vals = lax.broadcast_in_dim(v, (n, n), (0,) if k >= 0 else (1,))
-    return lax.select_n(mask, lax.full_like(vals, 0), vals)
+    zero = lax.full_like(v, 0, shape=())
+    v = lax.pad(v, zero, ((builtins.max(0, -k), builtins.max(0, k), 0),))
+    return _where3(eye(n, k=k, dtype=np.bool_), _getitem(v, (slice(None), None)), zero)
 
 
 def diagflat(v, k=0):
@@ -479,9 +468,9 @@ def nan_to_num(x, copy=True, nan=0.0, posinf=None, neginf=None):
     info = dtypes.finfo(dt)
     posinf = float(info.max) if posinf is None else posinf
     neginf = float(info.min) if neginf is None else neginf
-    out = where(isnan(x), weak_scalar(nan, dt), x)
-    out = where(isposinf(out), weak_scalar(posinf, dt), out)
-    return where(isneginf(out), weak_scalar(neginf, dt), out)
+    out = where(isnan(x), asarray(nan, dtype=dt), x)
+    out = where(isposinf(out), asarray(posinf, dtype=dt), out)
+    return where(isneginf(out), asarray(neginf, dtype=dt), out)
 
 
 @as_jax_jits("_in1d", ("assume_unique", "invert"))

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import builtins
 import math
+import operator
 
 import numpy as np
 
@@ -25,7 +26,7 @@ from ._util import (
     weak_scalar,
 )
 from .shape_ops import broadcast_to
-from .ufuncs import where
+from .ufuncs import subtract, where
 from .ufuncs import where as where_fn
 
 __all__ = [
@@ -89,8 +90,8 @@ def _default_accumulator(dtype):
 
 
 def _where_fill(mask, a, fill):
-
-    return where(mask, a, fill)
+    # a strong constant, as JAX's reduction init values (np.array(init, a.dtype))
+    return where(mask, a, np.asarray(fill, dtype_of(a)))
 
 
 def _reduce(
@@ -108,11 +109,16 @@ def _reduce(
     widen=False,
     upcast_f16=False,
     bool_reduce=None,
+    bool_as_int=False,
 ):
     """The shared recipe: convert, mask with ``where``, reduce, apply ``initial``, keep
-    dims, convert to the result dtype."""
+    dims, convert to the result dtype. ``bool_as_int``: booleans become the default
+    integer first (JAX's sum and prod count them: bool -> int32 -> float32 for a float
+    ``dtype``)."""
     check_arraylike(name, a)
     a = as_operand(a)
+    if bool_as_int and dtype_of(a) == np.bool_:
+        a = lax.convert_element_type(a, dtypes.default_int_dtype())
     in_dtype = dtype_of(a)
     if dtype is not None:
         result_dtype = dtypes.canonicalize_user_dtype(dtype, name)
@@ -187,7 +193,8 @@ def sum(
         identity=_identity_of(0),
         widen=promote_integers,
         upcast_f16=True,
-        bool_reduce=None,
+        bool_reduce=lax.reduce_or,
+        bool_as_int=True,
     )
 
 
@@ -215,6 +222,8 @@ def prod(
         identity=_identity_of(1),
         widen=promote_integers,
         upcast_f16=True,
+        bool_reduce=lax.reduce_and,
+        bool_as_int=True,
     )
 
 
@@ -586,8 +595,9 @@ def _nan_extreme(name, reducer, a, axis, out, keepdims, initial, where):
         return reducer(a, axis, out, keepdims, initial, where)
     fill = -np.inf if name == "nanmax" else np.inf
     res = reducer(_nan_to(a, fill), axis, out, keepdims, initial, where)
+    if initial is not None:  # an all-NaN slice gives ``initial``, as JAX's
+        return res
     all_nan = all(lax.ne(a, a), axis=axis, keepdims=keepdims)
-
     return where_fn(all_nan, np.asarray(np.nan, dtype_of(res)), res)
 
 
@@ -612,42 +622,105 @@ def nanmean(a, axis=None, dtype=None, out=None, keepdims=False, where=None):
         dtype_of(a) if dtype is None else dtypes.canonicalize_user_dtype(dtype, "nanmean")
     )
     not_nan = lax.bitwise_not(lax.ne(a, a))
-    count = sum(not_nan, axis, keepdims=keepdims, where=where)
-    total = nansum(a, axis, result_dtype, keepdims=keepdims, where=where)
-    return lax.div(total, lax.convert_element_type(count, result_dtype))
+    count = sum(not_nan, axis, dtype=result_dtype, keepdims=keepdims, where=where)
+    return lax.div(nansum(a, axis, result_dtype, keepdims=keepdims, where=where), count)
 
 
 @as_jax_jits("nanvar", ("axis", "dtype", "keepdims"))
-def nanvar(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, where=None):
+def nanvar(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, where=None, mean=None):
+    """``var`` of the non-NaN values: NaNs count as centered zeros and leave the count."""
     check_arraylike("nanvar", a)
+    if dtype is not None:
+        dtype = dtypes.canonicalize_user_dtype(dtype, "nanvar")
+    _no_out(out, "nanvar")
     a = as_operand(a)
-    if not dtypes.is_inexact(dtype_of(a)):
-        return var(a, axis, dtype, out, ddof, keepdims, where=where)
-    not_nan = lax.bitwise_not(lax.ne(a, a))
-    if where is not None:
-        not_nan = lax.bitwise_and(not_nan, where)
-    return var(_nan_to(a, 0), axis, dtype, out, ddof, keepdims, where=not_nan)
+    comp, dtype = _var_promote_types(dtype_of(a), dtype)
+    a = lax.convert_element_type(a, comp)
+    if mean is None:
+        a_mean = nanmean(a, axis, dtype=comp, keepdims=True, where=where)
+    else:
+        check_arraylike("nanvar", mean)
+        a_mean = lax.convert_element_type(as_operand(mean), comp)
+    # zero where NaN (not a NaN-propagating square): gradients stay finite
+    centered = where_fn(lax.ne(a, a), 0, lax.sub(a, a_mean))
+    if dtypes.is_complex(dtype_of(centered)):
+        centered = lax.real(lax.mul(centered, lax.conj(centered)))
+    else:
+        centered = lax.square(centered)
+    normalizer = sum(lax.bitwise_not(lax.ne(a, a)), axis=axis, keepdims=keepdims, where=where)
+    normalizer = subtract(normalizer, ddof)
+    normalizer_mask = lax.le(normalizer, np.zeros((), dtype_of(normalizer)))
+    result = sum(centered, axis, keepdims=keepdims, where=where)
+    result = where_fn(normalizer_mask, np.nan, result)
+    divisor = where_fn(normalizer_mask, 1, normalizer)
+    result = lax.div(result, lax.convert_element_type(divisor, dtype_of(result)))
+    return lax.convert_element_type(result, dtype)
+
+
+def _var_promote_types(a_dtype, dtype):
+    """(computation dtype, result dtype) of var-like reductions, as JAX's."""
+    if dtype is not None:
+        if not dtypes.is_complex(dtype) and dtypes.is_complex(a_dtype):
+            raise ValueError(
+                "jax.numpy.var does not yet support real dtype parameters when computing the "
+                "variance of an array of complex values. The semantics of numpy.var seem "
+                "unclear in this case. Please comment on "
+                "https://github.com/jax-ml/jax/issues/2283 if this behavior is important to you."
+            )
+        comp = dtype
+    elif not dtypes.is_inexact(a_dtype):
+        dtype = comp = to_inexact_dtype(a_dtype)
+    else:
+        dtype, comp = dtypes.real_dtype(a_dtype), a_dtype
+    return _upcast_f16(comp), np.dtype(dtype)
 
 
 @as_jax_jits("nanstd", ("axis", "dtype", "keepdims"))
-def nanstd(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, where=None):
-    return lax.sqrt(nanvar(a, axis, dtype, out, ddof, keepdims, where))
+def nanstd(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, where=None, mean=None):
+    check_arraylike("nanstd", a)
+    if dtype is not None:
+        dtype = dtypes.canonicalize_user_dtype(dtype, "nanstd")
+    _no_out(out, "nanstd")
+    return lax.sqrt(
+        nanvar(a, axis=axis, dtype=dtype, ddof=ddof, keepdims=keepdims, where=where, mean=mean)
+    )
+
+
+def nanargmax(a, axis=None, out=None, keepdims=None):
+    """The index of the largest non-NaN value (-1 where a slice is all NaN)."""
+    return _nanarg("nanargmax", _nanargmax, a, axis, out, keepdims)
+
+
+def nanargmin(a, axis=None, out=None, keepdims=None):
+    """The index of the smallest non-NaN value (-1 where a slice is all NaN)."""
+    return _nanarg("nanargmin", _nanargmin, a, axis, out, keepdims)
+
+
+def _nanarg(name, body, a, axis, out, keepdims):
+    if out is not None:
+        raise NotImplementedError(f"The 'out' argument to jnp.{name} is not supported.")
+    check_arraylike(name, a)
+    return body(
+        as_operand(a), None if axis is None else operator.index(axis), keepdims=bool(keepdims)
+    )
 
 
 @as_jax_jits("_nanargmax", ("axis", "keepdims"))
-def nanargmax(a, axis=None, out=None, keepdims=None):
-    a = as_operand(a)
+def _nanargmax(a, axis=None, keepdims=False):
     if not dtypes.is_inexact(dtype_of(a)):
-        return argmax(a, axis, out, keepdims)
-    return argmax(_nan_to(a, -np.inf), axis, out, keepdims)
+        return argmax(a, axis=axis, keepdims=keepdims)
+    nan_mask = lax.ne(a, a)
+    res = argmax(where(nan_mask, -np.inf, a), axis=axis, keepdims=keepdims)
+    return where(all(nan_mask, axis=axis, keepdims=keepdims), -1, res)
 
 
 @as_jax_jits("_nanargmin", ("axis", "keepdims"))
-def nanargmin(a, axis=None, out=None, keepdims=None):
-    a = as_operand(a)
+def _nanargmin(a, axis=None, keepdims=False):
     if not dtypes.is_inexact(dtype_of(a)):
-        return argmin(a, axis, out, keepdims)
-    return argmin(_nan_to(a, np.inf), axis, out, keepdims)
+        return argmin(a, axis=axis, keepdims=keepdims)
+    nan_mask = lax.ne(a, a)
+    res = argmin(where(nan_mask, np.inf, a), axis=axis, keepdims=keepdims)
+    return where(all(nan_mask, axis=axis, keepdims=keepdims), -1, res)
 
 
 @as_jax_jits("nancumsum", ("axis", "dtype"))

@@ -19,7 +19,7 @@ from ._util import (
     promote_args_inexact,
     promote_args_numeric,
 )
-from .ufuncs_logic import _const, _select, _zero, where
+from .ufuncs_logic import _const, _select, _where, _zero, where
 
 __all__ = [
     "add",
@@ -114,7 +114,7 @@ def floor_divide(x1, x2, /):
         fix = lax.bitwise_and(
             lax.ne(lax.sign(x1), lax.sign(x2)), lax.ne(lax.rem(x1, x2), _zero(x1))
         )
-        return _select(fix, lax.sub(quotient, _const(quotient, 1)), quotient)
+        return _where(fix, lax.sub(quotient, _const(quotient, 1)), quotient)
     if dtypes.is_complex(dt):
         raise TypeError("floor_divide does not support complex-valued inputs")
     return _float_divmod(x1, x2)[0]
@@ -134,7 +134,7 @@ def _float_divmod(x1, x2):
 def remainder(x1, x2, /):
     x1, x2 = promote_args_numeric("remainder", x1, x2)
     if dtypes.is_int(dtype_of(x2)):
-        x2 = _select(lax.eq(x2, _zero(x2)), _const(x2, 1), x2)
+        x2 = _where(lax.eq(x2, _zero(x2)), lax.full_like(x2, 1), x2)
     trunc_mod = lax.rem(x1, x2)
     nonzero = lax.ne(trunc_mod, _zero(trunc_mod))
     do_plus = lax.bitwise_and(
@@ -153,7 +153,7 @@ def fmod(x1, x2, /):
     # an integer; bools promote to int first and XLA's ``x % 0`` gives ``x``
     if dtypes.is_int(dtypes.result_type(x1, x2)):
         x2 = as_operand(x2)
-        x2 = _select(lax.eq(x2, _zero(x2)), lax.full_like(x2, 1), x2)
+        x2 = _where(lax.eq(x2, _zero(x2)), lax.full_like(x2, 1), x2)
     x1, x2 = promote_args_numeric("fmod", x1, x2)
     return lax.rem(x1, x2)
 

@@ -164,10 +164,11 @@ def _where(condition, x, y):
     if dtype_of(condition) != np.bool_:
         condition = lax.ne(condition, _zero(condition))
     x, y = promote_dtypes(x, y)
+    # each operand broadcast once to the common shape (no rank promotion first, as JAX's)
     if np.ndim(condition) == 0:  # select takes a scalar predicate unbroadcast
-        x, y = broadcast_all(*promote_shapes("where", x, y))
+        x, y = broadcast_all(x, y)
     else:
-        condition, x, y = broadcast_all(*promote_shapes("where", condition, x, y))
+        condition, x, y = broadcast_all(condition, x, y)
     if 0 in np.shape(x):
         return x
     return lax.select_n(condition, y, x)

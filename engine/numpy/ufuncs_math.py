@@ -20,7 +20,7 @@ from ._util import (
     promote_args_inexact,
     weak_scalar,
 )
-from .ufuncs_logic import _const, _is_int_or_bool, _lax_const, _select, _strong, _zero, where
+from .ufuncs_logic import _const, _is_int_or_bool, _lax_const, _select, _strong, _where, _zero, where
 
 __all__ = [
     "sqrt",
@@ -412,13 +412,13 @@ def hypot(x1, x2, /):
             "convert to real values first, such as by using abs(x)"
         )
     x1, x2 = lax.abs(x1), lax.abs(x2)
-    any_inf = lax.bitwise_or(lax.eq(x1, _const(x1, np.inf)), lax.eq(x2, _const(x2, np.inf)))
+    any_inf = lax.bitwise_or(isposinf(x1), isposinf(x2))
     big, small = lax.max(x1, x2), lax.min(x1, x2)
     is_zero = lax.eq(big, _zero(big))
-    safe_big = _select(is_zero, lax.full_like(big, 1), big)
+    safe_big = _where(lax.eq(big, _zero(big)), lax.full_like(big, 1), big)
     out = lax.mul(big, lax.sqrt(lax.add(_const(big, 1), lax.square(lax.div(small, safe_big)))))
-    out = _select(is_zero, big, out)
-    return _select(any_inf, _lax_const(out, np.inf), out)
+    out = _where(is_zero, big, out)
+    return _where(any_inf, _lax_const(out, np.inf), out)
 
 
 @as_jax_jits("copysign")
