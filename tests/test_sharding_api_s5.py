@@ -406,6 +406,34 @@ def auto_and_explicit_axes_trace_as_jax():
     assert e == j
 
 
+def _padded(spec, ndim: int) -> tuple:
+    return tuple(spec) + (None,) * (ndim - len(spec))
+
+
+@case
+def eager_auto_and_explicit_axes_place_as_jax():
+    """Outside jit: the result's type and values as JAX's; a reshard back onto a mesh of
+    Auto axes moves nothing (it lowers to no constraint), so the layout stays."""
+
+    def run(lib):
+        jnp, P, sharding = lib.numpy, lib.P, lib.sharding
+        out = []
+        with lib.set_mesh(_explicit(lib)):
+            a = lib.device_put(np.arange(32.0, dtype=np.float32).reshape(8, 4), P("X", "Y"))
+            r = sharding.auto_axes(lambda x: x * 2 + 1, out_sharding=P("X", None))(a)
+            out.append((str(lib.typeof(r)), _padded(r.sharding.spec, 2), np.asarray(r).tolist()))
+            r = sharding.auto_axes(lambda x: jnp.sin(x).sum(0), axes="X", out_sharding=P("Y"))(a)
+            out.append((str(lib.typeof(r)), np.asarray(r).round(5).tolist()))
+        with lib.set_mesh(_auto(lib)):
+            a = lib.device_put(np.arange(32.0, dtype=np.float32).reshape(8, 4), P("X", "Y"))
+            r = sharding.explicit_axes(lambda x: x * 2, in_sharding=P("X", None))(a)
+            out.append((str(lib.typeof(r)), _padded(r.sharding.spec, 2), np.asarray(r).tolist()))
+        return out
+
+    e, j = both(run)
+    assert e == j
+
+
 @case
 def auto_and_explicit_axes_signatures_as_jax():
     engine, jax = eight_devices.libs()

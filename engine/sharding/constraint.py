@@ -358,7 +358,21 @@ def _reshard_transpose(ct, x, *, sharding):
     return [reshard_p.bind(ct, sharding=NamedSharding(mesh, spec))]
 
 
-reshard_p.def_impl(_impl)
+@reshard_p.def_impl
+def _reshard_impl(x, *, sharding):
+    from .in_types import type_sharding
+
+    aval = core.get_aval(x)
+    have = getattr(x, "sharding", None)
+    if type_sharding(sharding, aval.ndim) is None and isinstance(have, NamedSharding):
+        # onto a mesh with no Explicit axis a reshard lowers to nothing (as JAX's): the
+        # value keeps its layout, now over the destination mesh's axis types
+        mesh = sharding.mesh
+        if have.mesh.axis_names == mesh.axis_names and have.mesh.devices.tolist() == (
+            mesh.devices.tolist()
+        ):
+            return _impl(x, sharding=NamedSharding(mesh, have.spec))
+    return _impl(x, sharding=sharding)
 
 
 @reshard_p.def_abstract_eval
