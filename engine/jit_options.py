@@ -140,10 +140,12 @@ class _Static:
 def _hashable_static(v, where):
     try:
         hash(v)
-    except TypeError:
+    except TypeError as e:  # JAX's wording, then which argument and what to do
         raise ValueError(
-            f"Non-hashable static arguments are not supported: static argument {where!r} "
-            f"is a {type(v).__name__}, which cannot be hashed (use a tuple instead of a list)"
+            "Non-hashable static arguments are not supported. An error occurred while trying "
+            f"to hash an object of type {type(v)}, {v}. The error was:\n"
+            f"{type(e).__name__}: {e}\n"
+            f"(static argument {where!r}: pass a hashable value, e.g. a tuple, not a list)"
         ) from None
     return _Static(v, _static_key(v))
 

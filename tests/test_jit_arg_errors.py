@@ -106,3 +106,21 @@ def test_int_range_follows_x64():
     finally:
         for cfg in (engine.config, jax.config):
             cfg.update("jax_enable_x64", False)
+
+
+@pytest.mark.parametrize("bad", [[1, 2], (1, [2]), {"a": 1}, {3}])
+def test_unhashable_static_argument_is_jax_value_error(bad):
+    """JAX's two lines: what could not be hashed, and Python's own TypeError."""
+    jax, jnp = real_jax()
+    ef, jf = engine.jit(f, static_argnums=1), jax.jit(f, static_argnums=1)
+    eg, jg = engine.jit(f, static_argnames="y"), jax.jit(f, static_argnames="y")
+    ef(1.0, 2), jf(1.0, 2)  # warm
+    for e, j in (
+        (lambda: ef(1.0, bad), lambda: jf(1.0, bad)),
+        (lambda: eg(1.0, y=bad), lambda: jg(1.0, y=bad)),
+    ):
+        with pytest.raises(ValueError) as je:
+            j()
+        with pytest.raises(ValueError) as ee:
+            e()
+        assert str(ee.value).split("\n")[:2] == str(je.value).split("\n")[:2]
