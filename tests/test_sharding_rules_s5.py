@@ -563,6 +563,17 @@ def cond_branches_must_agree():
 
     _same(grad_cond, (_arr((8, 4)), X), (np.float32(-1.0), ()))
 
+    def zeros_branch(lib, n, x, p):
+        return n(lib.lax.cond(p > 0, lambda x: x * 2.0, lib.numpy.zeros_like, x))
+
+    _same(zeros_branch, (_arr((8, 4)), X), (np.float32(-1.0), ()))
+
+    def grad_zeros_branch(lib, n, x, p):
+        f = lambda x: zeros_branch(lib, lambda v: v, x, p).sum()  # noqa: E731
+        return n(lib.grad(f)(x))
+
+    _same(grad_zeros_branch, (_arr((8, 4)), X), (np.float32(1.0), ()))
+
     def cond_bad(lib, n, x, p):
         other = lambda x: lib.reshard(x, lib.P(None, "Y"))  # noqa: E731
         return lib.lax.cond(p > 0, lambda x: x * 2.0, other, x)

@@ -420,6 +420,16 @@ def same_layout(a, b) -> bool:
     return _entries(a) == _entries(b)
 
 
+def first_typed(alternatives) -> list:
+    """Per position, the first of the alternatives' types (cond branches' results) that
+    carries a sharding: a branch returning a value the engine made untyped (zeros_like)
+    beside one typed as JAX types both gives the typed result, as JAX's cond."""
+    return [
+        next((a for a in column if getattr(a, "sharding", None) is not None), column[0])
+        for column in zip(*alternatives)
+    ]
+
+
 def scanned_slice_types(avals) -> list:
     """The types of the slices ``xs[i]`` that a scan body sees: the dimensions after the
     leading one keep their shardings; leading ones must be replicated (JAX's error)."""

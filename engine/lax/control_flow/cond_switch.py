@@ -159,7 +159,9 @@ def _bind_cond(index, funs, operands, what):
 def _cond_abstract_eval(index, *ops, branches):
     if index.dtype != np.int32 or index.shape != ():
         raise TypeError(f"cond index must be an int32 scalar, got {index.str_short()}")
-    return branches[0].out_avals
+    from ..sharding_rules import first_typed
+
+    return first_typed([b.out_avals for b in branches])
 
 
 def _cond_jvp(primals, tangents, branches):
