@@ -131,28 +131,40 @@ def _bind_cond(index, funs, operands, what):
                     f"but the corresponding output of {names[j]} has type {y.str_long()}.\n\n"
                     f"Revise {names[i]} and/or {names[j]} so that all output types match."
                 )
-    strong = [not all(o[i].weak_type for o in outs_avals) for i in range(len(outs_avals[0]))]
-    if any(any(o[i].weak_type for o in outs_avals) and s for i, s in enumerate(strong)):
-
-        def fix(f):
-            def g(*a):
-                leaves, t = tree_util.tree_flatten(f(*a))
-                from ..convert import convert_element_type
-
-                leaves = [
-                    convert_element_type(as_operand(x), core.get_aval(as_operand(x)).dtype)
-                    if s
-                    else x
-                    for x, s in zip(leaves, strong)
-                ]
-                return tree_util.tree_unflatten(t, leaves)
-
-            return g
-
-        traced = [trace_fun(fix(f), in_tree, avals, getattr(f, "__name__", "branch")) for f in funs]
+    # As JAX's: the result has branch 0's types (branches may differ in weak type alone),
+    # and an output every branch forwards from the same operand is that operand.
     branches, consts = join_consts([c for c, _ in traced])
-    outs = cond_p.bind(index, *consts, *flat, branches=tuple(branches))
+    in_fwd = _common_forwarding([b.jaxpr for b in branches])
+    keep = [f is None for f in in_fwd]
+    branches = [_keep_outputs(b, keep) for b in branches]
+    outs = iter(cond_p.bind(index, *consts, *flat, branches=tuple(branches)))
+    operands = [*consts, *flat]
+    outs = [next(outs) if f is None else _forwarded(operands[f]) for f in in_fwd]
     return tree_util.tree_unflatten(out_tree, outs)
+
+
+def _common_forwarding(jaxprs):
+    """Per output, the input index every jaxpr returns there unchanged (else None)."""
+    per_jaxpr = []
+    for j in jaxprs:
+        where = {v: i for i, v in enumerate(j.invars)}
+        per_jaxpr.append([where.get(v) if type(v) is Var else None for v in j.outvars])
+    return [f[0] if len(set(f)) == 1 else None for f in zip(*per_jaxpr)]
+
+
+def _keep_outputs(closed, keep):
+    j = closed.jaxpr
+    outvars = [v for v, k in zip(j.outvars, keep) if k]
+    return ClosedJaxpr(Jaxpr(j.constvars, j.invars, outvars, j.eqns, j.debug_name), closed.consts)
+
+
+def _forwarded(x):
+    """An operand returned as a result: an array, as JAX's lax.asarray makes it."""
+    if isinstance(x, core.Tracer):
+        return x
+    from ...dispatch import device_put_value
+
+    return device_put_value(x)
 
 
 @cond_p.def_abstract_eval

@@ -241,10 +241,11 @@ def _scan_partial_eval(trace, args, unknowns, params):
     k_xs = [x for x, u in zip(xs, xs_uk) if not u]
     n_kc, n_kcar = len(k_consts), len(k_carry)
     n_ky = n_y - sum(ys_uk)
-    # Residuals that are loop-invariant (a known const, a literal, a jaxpr const) are
-    # passed to the unknown scan as consts; a known xs the body hands on unchanged is
-    # passed as it is (not stacked again, as JAX forwards it); the others are stacked
-    # per iteration by the known scan.
+    # Residuals that are loop-invariant (a known const, a literal, a jaxpr const, or
+    # computed from those alone: hoisted out of the loop, as JAX's) are passed to the
+    # unknown scan as consts; a known xs the body hands on unchanged is passed as it is
+    # (not stacked again, as JAX forwards it); the others are stacked per iteration by
+    # the known scan.
     kjj = kj.jaxpr
     res_vars = kjj.outvars[n_kcar + n_ky :]
     invariant = {}  # residual index -> value
@@ -260,20 +261,30 @@ def _scan_partial_eval(trace, args, unknowns, params):
             x = k_xs[kjj.invars.index(v) - n_kc - n_kcar]
             if not isinstance(x, np.ndarray):  # (JAX forwards no NumPy array either)
                 forwarded[r] = x
-    ext = [r for r in range(nres) if r not in invariant]
-    stacked = [r for r in ext if r not in forwarded]
+    computed = [r for r in range(nres) if r not in invariant and r not in forwarded]
     known_body = ClosedJaxpr(
         Jaxpr(
             kjj.constvars,
             kjj.invars,
-            kjj.outvars[: n_kcar + n_ky] + [res_vars[r] for r in stacked],
+            kjj.outvars[: n_kcar + n_ky] + [res_vars[r] for r in computed],
             kjj.eqns,
             kjj.debug_name,
         ),
         kj.consts,
     )
-    with core.set_current_trace(trace.parent):
-        kouts = _bind_scan(k_consts, k_carry, k_xs, known_body, length, reverse, unroll)
+    known_body, body_consts, hoisted = _hoist_invariants(
+        trace.parent, known_body, k_consts, len(computed)
+    )
+    for r, value in zip(computed, hoisted):
+        if value is not _LOOP_VARIANT:
+            invariant[r] = value
+    ext = [r for r in range(nres) if r not in invariant]
+    stacked = [r for r in ext if r not in forwarded]
+    if known_body.out_avals or any(pe.has_effects(e) for e in known_body.jaxpr.eqns):
+        with core.set_current_trace(trace.parent):
+            kouts = _bind_scan(body_consts, k_carry, k_xs, known_body, length, reverse, unroll)
+    else:
+        kouts = []
     k_carry_out, k_ys = kouts[:n_kcar], kouts[n_kcar : n_kcar + n_ky]
     stacked_res = dict(zip(stacked, kouts[n_kcar + n_ky :]))
     ext_res = [forwarded[r] if r in forwarded else stacked_res[r] for r in ext]
@@ -318,6 +329,36 @@ def _scan_partial_eval(trace, args, unknowns, params):
 
 
 scan_p.partial_eval = _scan_partial_eval
+
+_LOOP_VARIANT = object()
+
+
+def _hoist_invariants(parent, body, consts, num_res):
+    """JAX's known-scan hoisting: run the work of ``body`` (consts, carry, xs -> outs +
+    ``num_res`` residuals) that depends on its consts alone once, on ``parent``, outside
+    the loop. Returns (the body left to loop over, taking new consts first; those
+    consts; per residual its loop-invariant value or _LOOP_VARIANT)."""
+    n_c = len(consts)
+    if any(pe.has_effects(e) for e in body.jaxpr.eqns):
+        # (an effect, e.g. a debug callback, runs once per step: nothing moves out)
+        return body, list(consts), [_LOOP_VARIANT] * num_res
+    trace = pe.PartialEvalTrace(parent=parent)
+    try:
+        loop_in = [trace.new_unknown(a) for a in body.in_avals[n_c:]]
+        with core.set_current_trace(trace):
+            outs = core.eval_jaxpr(body.jaxpr, body.consts, *consts, *loop_in)
+        n_out = len(outs) - num_res
+        res = outs[n_out:]
+        varying = [trace.is_unknown(x) for x in res]
+        kept = list(outs[:n_out]) + [x for x, v in zip(res, varying) if v]
+        jaxpr, new_consts = trace.to_jaxpr(loop_in, kept)
+    finally:
+        trace.invalidate()
+    loop_body = ClosedJaxpr(
+        Jaxpr([], jaxpr.constvars + jaxpr.invars, jaxpr.outvars, jaxpr.eqns, body.jaxpr.debug_name),
+        [],
+    )
+    return loop_body, new_consts, [_LOOP_VARIANT if v else x for x, v in zip(res, varying)]
 
 
 def _scan_transpose(cts, *args, jaxpr, length, reverse, num_consts, num_carry, unroll, linear):
