@@ -69,6 +69,8 @@ def _fast_binary(name):
             and (device := self._device) is c[3]
             and other._device is device
             and _ctx.trace is _eval_trace
+            and not self._buf.is_deleted()  # (PJRT logs to stderr on a deleted one)
+            and not other._buf.is_deleted()
         ):
             c[4].hits += 1
             try:

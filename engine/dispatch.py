@@ -268,6 +268,7 @@ def apply_primitive(prim, args, params):
         ]
     else:  # an op on a committed array gives a committed array, as in JAX
         committed = a._committed or (n == 2 and b._committed)
+    check_not_deleted(args)  # before PJRT, which logs to stderr on a deleted buffer
     try:
         if entry.execute is not None:
             outs = entry.execute(bufs).consume_with_handlers(entry.handlers)
@@ -349,7 +350,9 @@ def compile_text(text, device, out_avals, donated=(), options=None, dump_dir=Non
 
 
 def execute(exe, args, bufs):
-    """Run ``exe``; a failure caused by a deleted (e.g. donated) input says so."""
+    """Run ``exe``; a deleted (e.g. donated) input raises JAX's error before it runs
+    (PJRT would log an ``E...`` line to stderr before failing)."""
+    check_not_deleted(args)
     try:
         return exe(bufs)
     except Exception:

@@ -300,6 +300,7 @@ class JitFunction:
                     and x.aval is c[1]
                     and x._device is c[2]
                     and _ctx.trace is _eval_trace
+                    and not x._buf.is_deleted()  # (PJRT logs to stderr on a deleted one)
                 ):
                     c[3].hits += 1
                     try:
@@ -322,7 +323,12 @@ class JitFunction:
             ):
                 device, committed = c[2], False
                 for x, a in zip(args, c[1]):
-                    if type(x) is not Array or x.aval is not a or x._device is not device:
+                    if (
+                        type(x) is not Array
+                        or x.aval is not a
+                        or x._device is not device
+                        or x._buf.is_deleted()
+                    ):
                         break
                     committed = committed or x._committed
                 else:
@@ -457,6 +463,7 @@ class JitFunction:
                             bufs.append(last[1])
                     if e.const_args:
                         bufs = e.const_args + bufs
+                    dispatch.check_not_deleted(dyn)  # before PJRT, which logs on a deleted one
                     try:
                         outs = e.execute(bufs).consume_with_handlers(e.handlers)
                     except Exception:
@@ -566,7 +573,14 @@ class JitFunction:
             target = constrained_target(rec.closed, len(flat), opts.shardings[1])
         if target is not None:
             e = self._cache.call_entry(self.fun, opts, static, in_tree, avals, target, ctx)
-            return e.compiled._run_partitioned(flat)
+            if not config.jax_debug_key_reuse:
+                return e.compiled._run_partitioned(flat)
+            from . import key_reuse  # as below: a partitioned call checks its keys too
+
+            pending = key_reuse.check_jit_call(e.traced.jaxpr, flat)
+            result = e.compiled._run_partitioned(flat)
+            key_reuse.after_jit_call(pending, tree_util.tree_leaves(result))
+            return result
         e = self._cache.call_entry(self.fun, opts, static, in_tree, avals, device, ctx)
         if config.jax_debug_key_reuse:  # engine/key_reuse.py: raises before running
             from . import key_reuse
@@ -671,6 +685,7 @@ def _run(entry, flat, device):
     bufs = [x._buf if type(x) is Array and x._device is device else _put(x, device) for x in flat]
     if entry.const_args:
         bufs = entry.const_args + bufs
+    dispatch.check_not_deleted(flat)  # before PJRT, which logs to stderr on one
     try:
         return entry.execute(bufs).consume_with_handlers(entry.handlers)
     except Exception:

@@ -357,32 +357,7 @@ def pmap_closed_over_key_then_use():
     _same_outcome(run, expect_error=True)
 
 
-# An eager call of a jit whose program is partitioned over a mesh (every pmap; a jit of
-# a shard_map) runs through engine/jit.py's partitioned branch, which does not yet call
-# key_reuse.check_jit_call/after_jit_call as the single-device branch does.
-NEEDS_PARTITIONED_CHECK = {
-    "shard_map_in_jit_then_use_operand_eagerly",
-    "pmap_then_use_operand",
-    "pmap_called_twice_on_same_keys",
-    "pmap_closed_over_key_then_use",
-}
-
-
-@pytest.mark.parametrize(
-    "name",
-    [
-        pytest.param(
-            n,
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="engine/jit.py's partitioned call does not check keys yet",
-            ),
-        )
-        if n in NEEDS_PARTITIONED_CHECK
-        else n
-        for n in sorted(CASES)
-    ],
-)
+@pytest.mark.parametrize("name", sorted(CASES))
 def test_key_reuse_across_devices_matches_jax(name):
     result = eight_devices.outcome(__file__, name)
     assert result == "ok", result

@@ -4,8 +4,6 @@ import os
 import subprocess
 import sys
 
-import pytest
-
 SCRIPT = """
 import numpy as np
 import engine as jax
@@ -168,11 +166,6 @@ def test_using_a_donated_array_raises_jax_error():
             assert theirs[case] == "RuntimeError" and not theirs_logged[case], case
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the executable call paths (engine/jit.py, dispatch.py, array_methods.py) run "
-    "PJRT on a deleted buffer before checking it, and PJRT logs an E line first",
-)
 def test_using_a_donated_array_writes_nothing_to_stderr():
     _, logged = _log_lines_per_case("engine")
     assert logged == {case: [] for case in DONATED_CASES}, logged
