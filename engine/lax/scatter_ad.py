@@ -75,15 +75,8 @@ def _addsub_transpose(p):
             if type(ct) is Zero:
                 up_ct = Zero(updates.aval)
             else:
-                up_ct = _gather_updates(
-                    ct,
-                    indices,
-                    updates.aval.shape,
-                    dimension_numbers,
-                    mode,
-                    indices_are_sorted,
-                    unique_indices,
-                )
+                # JAX's transpose gathers without the scatter's sorted/unique promises
+                up_ct = _gather_updates(ct, indices, updates.aval.shape, dimension_numbers, mode)
                 if p is scatter_sub_p:
                     up_ct = ew.neg(up_ct)
         return [op_ct, None, up_ct]
@@ -91,9 +84,7 @@ def _addsub_transpose(p):
     return rule
 
 
-def _gather_updates(
-    x, indices, updates_shape, dnums, mode, indices_are_sorted=False, unique_indices=False
-):
+def _gather_updates(x, indices, updates_shape, dnums, mode):
     """Read back, for each update element, the value of ``x`` at the place it scatters to
     (0 where the update was dropped)."""
     gdn, sizes = _inverse_gather(dnums, core.get_aval(x).shape, updates_shape)
@@ -105,8 +96,6 @@ def _gather_updates(
         sizes,
         mode=mode,
         fill_value=fill,
-        indices_are_sorted=indices_are_sorted,
-        unique_indices=unique_indices,
     )
 
 
@@ -202,9 +191,10 @@ def _extremal_jvp(p):
             return at_targets(scatter_add(_zeros_of(operand), indices, per_update, dn))
 
         ones = full(upd_aval.shape, 1, upd_aval.dtype)
+        initial = at_targets(operand)
         target = at_targets(out)
-        won = updates == target
-        kept = at_targets(operand) == target
+        won = eq(updates, target)
+        kept = eq(initial, target)
         n_won = count(select(won, ones, _zeros_of(updates)))
         n_refs = count(ones)
         share = select(kept, 1.0 / (n_won + 1), 1.0 / n_won)
