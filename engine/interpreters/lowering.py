@@ -355,8 +355,10 @@ def _location(source_info, tag=None, cache=None):
     return loc
 
 
-def jaxpr_subcomp(mctx, jaxpr, consts, args, path=()):
-    """Emit the ops of ``jaxpr`` at the current insertion point; returns its outputs."""
+def jaxpr_subcomp(mctx, jaxpr, consts, args, path=(), eqn_indices=None):
+    """Emit the ops of ``jaxpr`` at the current insertion point; returns its outputs.
+    ``eqn_indices``: each equation's index in the jaxpr it was pruned from (dead code
+    removed before lowering keeps the traced jaxpr's equation paths)."""
     env = {}
 
     def read(v):
@@ -370,7 +372,8 @@ def jaxpr_subcomp(mctx, jaxpr, consts, args, path=()):
         env[v] = x
     tag_prefix = f"{'_'.join(map(str, path))}_" if path else ""  # eqn_tag's, per equation
     records, locations, function = mctx.eqn_records, mctx.locations, mctx.function
-    for i, eqn in enumerate(jaxpr.eqns):
+    numbered = enumerate(jaxpr.eqns) if eqn_indices is None else zip(eqn_indices, jaxpr.eqns)
+    for i, eqn in numbered:
         prim = eqn.primitive
         if prim.lowering is None:
             raise NotImplementedError(f"No lowering rule for primitive '{prim.name}'")
@@ -406,7 +409,16 @@ def jaxpr_subcomp(mctx, jaxpr, consts, args, path=()):
     return [read(v) for v in jaxpr.outvars]
 
 
-def lower_function(mctx, name, closed, public=False, path=(), arg_attrs=None, result_names=None):
+def lower_function(
+    mctx,
+    name,
+    closed,
+    public=False,
+    path=(),
+    arg_attrs=None,
+    result_names=None,
+    eqn_indices=None,
+):
     """Emit ``closed`` as a func.func; its consts are embedded as constants."""
     jaxpr = closed.jaxpr
     in_types = [ir_type(a) for a in closed.in_avals]
@@ -425,7 +437,7 @@ def lower_function(mctx, name, closed, public=False, path=(), arg_attrs=None, re
     try:
         with ir.InsertionPoint(block):
             consts = [constant(np.asarray(c), core.get_aval(c)) for c in closed.consts]
-            outs = jaxpr_subcomp(mctx, jaxpr, consts, list(block.arguments), path)
+            outs = jaxpr_subcomp(mctx, jaxpr, consts, list(block.arguments), path, eqn_indices)
             func_dialect.ReturnOp(outs)
     finally:
         mctx.function = outer
@@ -450,6 +462,7 @@ def lower_jaxpr_with_info(
     donated: Sequence[int] = (),
     arg_names: Sequence[str] | None = None,
     result_names: Sequence[str] | None = None,
+    eqn_indices: Sequence[int] | None = None,
 ) -> tuple[ir.Module, ir.Context, LoweringInfo]:
     """(module, MLIR context, ``LoweringInfo``): the StableHLO module whose public @main
     computes ``closed``, and the map between its equations and the module's ops (built
@@ -470,7 +483,13 @@ def lower_jaxpr_with_info(
                     for i in range(len(closed.in_avals))
                 ]
             lower_function(
-                mctx, "main", closed, public=True, arg_attrs=attrs, result_names=result_names
+                mctx,
+                "main",
+                closed,
+                public=True,
+                arg_attrs=attrs,
+                result_names=result_names,
+                eqn_indices=eqn_indices,
             )
     finally:
         release_type_cache(ctx)
