@@ -18,6 +18,7 @@ __all__ = [
     "as_operand",
     "avals_str",
     "batch_jaxpr_nz",
+    "carry_components",
     "convert_to",
     "empty2_p",
     "empty_like",
@@ -141,14 +142,36 @@ def zeros(aval):
     return full(aval.shape, 0, aval.dtype)
 
 
-def _check_carry_vma(init_avals, out_avals, what):
+def carry_components(fun, tree) -> list:
+    """How JAX's carry-type errors name each leaf of a loop's carry: by the body's first
+    parameter and the leaf's path (``the input carry component c[0]``)."""
+    import inspect
+
+    try:
+        name = next(iter(inspect.signature(fun).parameters), None)
+    except (TypeError, ValueError):
+        name = None
+    skeleton = tree_util.tree_unflatten(tree, [0] * tree.num_leaves)
+    out = []
+    for path, _ in tree_util.tree_flatten_with_path(skeleton)[0]:
+        key = tree_util.keystr(path)
+        if name:
+            out.append(
+                f"the input carry component {name}{key}" if path else f"the input carry {name}"
+            )
+        else:
+            out.append(f"the input carry at path {key}" if path else "the input carry")
+    return out
+
+
+def _check_carry_vma(init_avals, out_avals, what, components):
     """In a check_vma shard_map body, carry types include the manual axes a value varies
     over: they must match too (JAX's TypeError; the fix is a pcast to 'varying')."""
     bad = [i for i, (a, b) in enumerate(zip(init_avals, out_avals)) if a.vma != b.vma]
     if not bad:
         return
     lines = [
-        f"the input carry component carry[{i}] has type {init_avals[i].str_long()} but the "
+        f"{components[i]} has type {init_avals[i].str_long()} but the "
         f"corresponding output carry component has type {out_avals[i].str_long()}, so the "
         "manual axis types do not match"
         for i in bad
@@ -160,8 +183,7 @@ def _check_carry_vma(init_avals, out_avals, what):
     )
     fixes = [
         f"applying `jax.lax.pcast(..., {core.order_axes(out_avals[i].vma - init_avals[i].vma)}, "
-        f"to='varying')`, to the initial carry value corresponding to the input carry "
-        f"component carry[{i}]"
+        f"to='varying')`, to the initial carry value corresponding to {components[i]}"
         for i in bad
         if out_avals[i].vma - init_avals[i].vma
     ]
@@ -174,9 +196,12 @@ def _check_carry_vma(init_avals, out_avals, what):
     )
 
 
-def promote_weak_carry(init_avals, out_avals, what):
-    """Carry types must match; a weak input may take its output's strong type."""
-    _check_carry_vma(init_avals, out_avals, what)
+def promote_weak_carry(init_avals, out_avals, what, components=None):
+    """Carry types must match; a weak input may take its output's strong type.
+    ``components`` names the leaves in errors (``carry_components``)."""
+    if components is None:
+        components = [f"the input carry component carry[{i}]" for i in range(len(init_avals))]
+    _check_carry_vma(init_avals, out_avals, what, components)
     new = []
     for a, b in zip(init_avals, out_avals):
         if a.weak_type and a.shape == b.shape and a.dtype != b.dtype:
@@ -193,11 +218,11 @@ def promote_weak_carry(init_avals, out_avals, what):
         # Only weak types differ: the types match (JAX's ``core.typematch`` ignores weak
         # types), so the init is kept as is and the body is not traced a second time.
         new.append(a)
-    _check_carry_sharding(init_avals, out_avals, what)
+    _check_carry_sharding(init_avals, out_avals, what, components)
     return new
 
 
-def _check_carry_sharding(init_avals, out_avals, what):
+def _check_carry_sharding(init_avals, out_avals, what, components):
     """Carry types include their shardings over Explicit mesh axes (JAX's TypeError)."""
     from ..sharding_rules import same_layout
 
@@ -205,7 +230,7 @@ def _check_carry_sharding(init_avals, out_avals, what):
     if not bad:
         return
     lines = [
-        f"the input carry component carry[{i}] has type {init_avals[i].str_long()} but the "
+        f"{components[i]} has type {init_avals[i].str_long()} but the "
         f"corresponding output carry component has type {out_avals[i].str_long()}"
         for i in bad
     ]

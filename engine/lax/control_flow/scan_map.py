@@ -17,6 +17,7 @@ from ...interpreters.tracing import trace_to_jaxpr
 from .common import (
     as_operand,
     batch_jaxpr_nz,
+    carry_components,
     convert_to,
     jvp_jaxpr_nz,
     no_consts,
@@ -95,11 +96,14 @@ def scan(f, init, xs=None, length=None, reverse=False, unroll=1):
             "scan body function carry input and carry output must have the same pytree "
             f"structure, but they differ: input {init_tree} and output {c_tree}."
         )
-    new_avals = promote_weak_carry(carry_avals, closed.out_avals[:nc], "scan body function")
+    components = carry_components(f, init_tree)
+    new_avals = promote_weak_carry(
+        carry_avals, closed.out_avals[:nc], "scan body function", components
+    )
     if new_avals != carry_avals:
         init_flat, carry_avals = convert_to(init_flat, new_avals), new_avals
         closed, (c_tree, y_tree, nc) = trace(carry_avals)
-        promote_weak_carry(carry_avals, closed.out_avals[:nc], "scan body function")
+        promote_weak_carry(carry_avals, closed.out_avals[:nc], "scan body function", components)
     closed, consts = no_consts(closed)
     outs = scan_p.bind(
         *consts,

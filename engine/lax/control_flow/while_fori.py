@@ -17,6 +17,7 @@ from .common import (
     as_operand,
     avals_str,
     batch_jaxpr_nz,
+    carry_components,
     convert_to,
     jvp_jaxpr_nz,
     no_consts,
@@ -51,11 +52,12 @@ def while_loop(cond_fun, body_fun, init_val):
             "while_loop body function carry input and carry output must have the same "
             f"pytree structure, but they differ: input {in_tree} and output {body_tree}."
         )
-    new_avals = promote_weak_carry(avals, body.out_avals, "while_loop body function")
+    what, components = "while_loop body function", carry_components(body_fun, in_tree)
+    new_avals = promote_weak_carry(avals, body.out_avals, what, components)
     if new_avals != avals:
         flat, avals = convert_to(flat, new_avals), new_avals
         body, _ = trace_body(avals)
-        promote_weak_carry(avals, body.out_avals, "while_loop body function")  # match now
+        promote_weak_carry(avals, body.out_avals, what, components)  # match now
     condj, cond_tree = trace_fun(
         cond_fun,
         in_tree,
@@ -358,8 +360,8 @@ def fori_loop(lower, upper, body_fun, init_val, *, unroll=None):
     if static and lo_c is not None and hi_c is not None:
         lo, hi = int(np.asarray(lo_c)), int(np.asarray(hi_c))
 
-        def step(carry, _):
-            i, x = carry
+        def step(loop_carry, _):  # (JAX's name, in carry-type errors)
+            i, x = loop_carry
             return (i + 1, body_fun(i, x)), None
 
         length = max(hi - lo, 0)
@@ -383,8 +385,8 @@ def fori_loop(lower, upper, body_fun, init_val, *, unroll=None):
     def cond_f(c):
         return lt(c[0], c[1])
 
-    def body_f(c):
-        i, hi, x = c
+    def body_f(loop_carry):
+        i, hi, x = loop_carry
         return (add(i, _one_like(i)), hi, body_fun(i, x))
 
     _, _, out = while_loop(cond_f, body_f, (lower, upper, init_val))
