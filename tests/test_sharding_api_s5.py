@@ -351,6 +351,21 @@ def traced_shard_map_input_checked_against_its_type_on_explicit_axes():
     _same_error(e[0], j[0], "in_specs passed to shard_map: P('X', 'Y') does not match the specs")
 
 
+@case
+def eager_reshard_of_an_unreduced_value_is_typed_as_jax():
+    def run(lib):
+        jnp, P = lib.numpy, lib.P
+        with lib.set_mesh(_explicit(lib)):
+            a = lib.device_put(np.arange(32.0, dtype=np.float32).reshape(8, 4), P(None, "X"))
+            b = lib.device_put(np.linspace(-1, 1, 24, dtype=np.float32).reshape(4, 6), P("X"))
+            partial = jnp.dot(a, b, out_sharding=P(None, None, unreduced={"X"}))
+            r = lib.sharding.reshard(partial, P(None, None))
+            return str(lib.typeof(partial)), str(lib.typeof(r)), np.asarray(r).round(4).tolist()
+
+    e, j = both(run)
+    assert e == j
+
+
 # ---------------------------------------------------------------------------- auto / explicit
 
 

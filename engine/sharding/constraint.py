@@ -372,7 +372,15 @@ def _reshard_impl(x, *, sharding):
             mesh.devices.tolist()
         ):
             return _impl(x, sharding=NamedSharding(mesh, have.spec))
-    return _impl(x, sharding=sharding)
+    out = _impl(x, sharding=sharding)
+    want = type_sharding(sharding, aval.ndim)
+    if core.get_aval(out).sharding != want:
+        # the layout was already there (an eager unreduced value holds its sum): only
+        # the type changes, as the reshard's result type says
+        from .in_types import _mesh_cast_impl
+
+        out = _mesh_cast_impl(out, dst_sharding=want, src_sharding=aval.sharding)
+    return out
 
 
 @reshard_p.def_abstract_eval
