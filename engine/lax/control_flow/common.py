@@ -142,26 +142,41 @@ def zeros(aval):
     return full(aval.shape, 0, aval.dtype)
 
 
-def carry_components(fun, tree) -> list:
+def carry_components(fun, tree) -> _CarryNames:
     """How JAX's carry-type errors name each leaf of a loop's carry: by the body's first
-    parameter and the leaf's path (``the input carry component c[0]``)."""
-    import inspect
+    parameter and the leaf's path (``the input carry component c[0]``); worked out
+    only when an error needs them."""
+    return _CarryNames(fun, tree)
 
-    try:
-        name = next(iter(inspect.signature(fun).parameters), None)
-    except (TypeError, ValueError):
-        name = None
-    skeleton = tree_util.tree_unflatten(tree, [0] * tree.num_leaves)
-    out = []
-    for path, _ in tree_util.tree_flatten_with_path(skeleton)[0]:
-        key = tree_util.keystr(path)
-        if name:
-            out.append(
-                f"the input carry component {name}{key}" if path else f"the input carry {name}"
-            )
-        else:
-            out.append(f"the input carry at path {key}" if path else "the input carry")
-    return out
+
+class _CarryNames:
+    def __init__(self, fun, tree):
+        self.fun, self.tree = fun, tree
+        self._names: list | None = None
+
+    def __getitem__(self, i: int) -> str:
+        if self._names is None:
+            self._names = self._work_out()
+        return self._names[i]
+
+    def _work_out(self) -> list:
+        import inspect
+
+        try:
+            name = next(iter(inspect.signature(self.fun).parameters), None)
+        except (TypeError, ValueError):
+            name = None
+        skeleton = tree_util.tree_unflatten(self.tree, [0] * self.tree.num_leaves)
+        out = []
+        for path, _ in tree_util.tree_flatten_with_path(skeleton)[0]:
+            key = tree_util.keystr(path)
+            if name:
+                out.append(
+                    f"the input carry component {name}{key}" if path else f"the input carry {name}"
+                )
+            else:
+                out.append(f"the input carry at path {key}" if path else "the input carry")
+        return out
 
 
 def _check_carry_vma(init_avals, out_avals, what, components):
