@@ -55,7 +55,7 @@ def _gather(name, avals, outs, type_mesh, *, dimension_numbers, slice_sizes, **_
     return entries
 
 
-def _updates_batch_dims(dnums, indices, updates) -> list:
+def _updates_batch_dims(dnums, updates) -> list:
     """The updates dimension matching each indices batching dimension: the updates'
     non-window dimensions are the indices' query dimensions, in order."""
     queries = [d for d in range(len(updates.shape)) if d not in dnums.update_window_dims]
@@ -66,7 +66,7 @@ def _scatter_entries(operand, indices, updates, dnums) -> list | None:
     op, idx, upd = _entries(operand), _entries(indices), _entries(updates)
     if all(e is None for e in op + idx + upd):
         return [None] * len(operand.shape)
-    upd_batch = _updates_batch_dims(dnums, indices, updates)
+    upd_batch = _updates_batch_dims(dnums, updates)
     skipped = set(dnums.inserted_window_dims) | set(dnums.operand_batching_dims)
     operand_window = [d for d in range(len(operand.shape)) if d not in skipped]
     pairs = list(zip(dnums.update_window_dims, operand_window))
