@@ -598,13 +598,20 @@ def cond_branches_must_agree():
         "has type float32[8@X,4] but the corresponding output of",
         "has type float32[8,4@Y]",
     )
-    _same(cond_bad, (_arr((8, 4)), X), (np.float32(1.0), ()), phrases=phrases)
+    _same(cond_bad, (_arr((8, 4)), X), (np.float32(1.0), ()), phrases=phrases, exact=True)
 
     def switch_bad(lib, n, x, p):
         other = lambda x: lib.reshard(x, lib.P(None, "Y"))  # noqa: E731
         return lib.lax.switch(p.astype(np.int32), [lambda x: x * 2.0, other], x)
 
-    _same(switch_bad, (_arr((8, 4)), X), (np.float32(1.0), ()), phrases=phrases)
+    _same(switch_bad, (_arr((8, 4)), X), (np.float32(1.0), ()), phrases=phrases, exact=True)
+
+    def switch_third_bad(lib, n, x, p):
+        other = lambda x: lib.reshard(x, lib.P(None, "Y"))  # noqa: E731
+        return lib.lax.switch(p.astype(np.int32), [lambda x: x * 2.0, lambda x: x, other], x)
+
+    # JAX compares branch 0 with each other branch, and names the others 'branch2'
+    _same(switch_third_bad, (_arr((8, 4)), X), (np.float32(1.0), ()), phrases=phrases, exact=True)
 
 
 # ---------------------------------------------------------------------------- linalg, fft

@@ -86,17 +86,20 @@ def _bind_cond(index, funs, operands, what):
     ]
     out_tree = traced[0][1]
     # Messages name the branches in the order the user wrote them (cond: true_fun
-    # first, though it is branch 1 internally), so no one misreads which one is wrong.
+    # first, though it is branch 1 internally), so no one misreads which one is wrong;
+    # switch compares branch 0 with each other one, named as JAX's ('branch1').
     names = (
-        ["false_fun", "true_fun"] if what == "cond" else [f"branch {i}" for i in range(len(funs))]
+        ["false_fun", "true_fun"]
+        if what == "cond"
+        else ["branch 0"] + [f"branch{i}" for i in range(1, len(funs))]
     )
-    shown = [1, 0] if what == "cond" else list(range(len(funs)))
+    pairs = [(1, 0)] if what == "cond" else [(0, k) for k in range(1, len(funs))]
     outs_avals = [c.out_avals for c, _ in traced]
 
     def where(i, j):  # the user's lines, as JAX gives them
         return "".join(f"\n{names[k]} is {core.fun_location(funs[k])}" for k in (i, j))
 
-    for i, j in zip(shown, shown[1:]):
+    for i, j in pairs:
         if traced[i][1] != traced[j][1]:
             raise TypeError(
                 f"{what} branch outputs must have the same pytree structure, but they "
@@ -105,7 +108,7 @@ def _bind_cond(index, funs, operands, what):
             )
     from ..sharding_rules import same_layout
 
-    for i, j in zip(shown, shown[1:]):
+    for i, j in pairs:
         a_i, a_j = outs_avals[i], outs_avals[j]
         if [(a.shape, a.dtype) for a in a_i] != [(a.shape, a.dtype) for a in a_j]:
             raise TypeError(
