@@ -198,6 +198,7 @@ class JitFunction:
         compiler_options: dict[str, Any] | None = None,
         in_shardings: Any = None,
         out_shardings: Any = None,
+        keep_unused: bool = False,
     ):
         functools.update_wrapper(self, fun)
         self.fun = fun
@@ -221,6 +222,7 @@ class JitFunction:
             backend,
             compiler_options,
             (in_shardings, out_shardings),
+            keep_unused,
         )
         self._opts = opts
         self.static_argnums = opts.static_argnums
@@ -587,7 +589,7 @@ class JitFunction:
 
             pending = key_reuse.check_jit_call(e.traced.jaxpr, flat)
         bufs = e.const_args + dispatch._buffers(flat, device)
-        outs = dispatch.execute(e.compiled._exe, flat, bufs)
+        outs = dispatch.execute(e.compiled._run_bufs, flat, bufs)
         committed = self._committed(flat)
         outs = [Array(b, a, device, committed) for b, a in zip(outs, e.out_avals)]
         if config.jax_debug_key_reuse:
@@ -757,12 +759,16 @@ def jit(
 
     ``in_shardings``/``out_shardings`` (NamedShardings, or PartitionSpecs under
     ``set_mesh``) partition the program over their mesh with XLA's SPMD partitioner, as
-    do arguments already sharded (engine/sharding/jit_shardings.py). JAX's layout
-    options (``keep_unused``, ``inline``, ...) are accepted and have no effect."""
+    do arguments already sharded (engine/sharding/jit_shardings.py). As JAX's, the
+    module takes only the arguments the program uses unless ``keep_unused=True``
+    (engine/stages.py); JAX's other options (``inline``, ...) are accepted and have no
+    effect."""
     unknown = set(unused) - _ACCEPTED_JAX_OPTIONS
     if unknown:
         raise TypeError(f"jit() got unexpected keyword argument(s): {sorted(unknown)}")
-    shardings = {k: unused[k] for k in ("in_shardings", "out_shardings") if k in unused}
+    passed_on = {
+        k: unused[k] for k in ("in_shardings", "out_shardings", "keep_unused") if k in unused
+    }
 
     def make(f: Callable) -> JitFunction:
         if not callable(f):
@@ -776,7 +782,7 @@ def jit(
             device,
             backend,
             compiler_options,
-            **shardings,
+            **passed_on,
         )
 
     return make if fun is None else make(fun)

@@ -27,6 +27,7 @@ class _Options:
         "shardings",
         "key",
         "static_set",
+        "keep_unused",
     )
 
     def __init__(
@@ -39,6 +40,7 @@ class _Options:
         backend,
         copts,
         shardings=(None, None),
+        keep_unused=False,
     ):
         self.name = name
         self.static_argnums = frozenset(static_argnums)
@@ -47,6 +49,8 @@ class _Options:
         self.donate_argnums = tuple(sorted(set(donate_argnums)))
         self.device, self.backend = device, backend
         self.compiler_options = dict(copts) if copts else None
+        # keep every argument in the module (JAX's keep_unused); else the unused are pruned
+        self.keep_unused = bool(keep_unused)
         # (in_shardings, out_shardings) as the user gave them: resolved per call into an
         # SpmdTarget (engine/sharding/jit_shardings.py); part of the key.
         self.shardings = shardings
@@ -62,6 +66,7 @@ class _Options:
             backend,
             _freeze_options(self.compiler_options),
             shardings,
+            self.keep_unused,
         )
 
     def split(self, args, kwargs):

@@ -22,7 +22,9 @@ import numpy as np
 
 from . import dispatch, runtime, tree_util
 from .array import Array
+from .core import ClosedJaxpr, Jaxpr, Var
 from .interpreters import lowering
+from .interpreters.partial_eval import dce_rules, has_effects
 from .interpreters.tracing import convert_constvars_to_invars
 from .sharding import spmd
 from .sharding.arrays import wrap
@@ -82,30 +84,56 @@ class Traced:
 
 class Lowered:
     """The StableHLO module of a ``Traced``, with donated arguments marked as buffer
-    donors. ``compile()`` gives (and caches) its ``Compiled``."""
+    donors. ``compile()`` gives (and caches) its ``Compiled``.
+
+    As JAX's (``keep_unused=False``), the module computes the jaxpr with its dead code
+    removed and takes only the closed-over consts and arguments left in use:
+    ``kept_var_idx`` lists the dynamic leaves it takes (``None``: all of them)."""
 
     def __init__(self, traced: Traced, donated: tuple = ()) -> None:
         self.traced = traced
         self.fun_name = traced.fun_name
         closed, consts = convert_constvars_to_invars(traced.jaxpr)
+        nc = len(consts)
+        keep_unused = traced._options.keep_unused
+        closed, used, eqn_indices = prune_unused(closed, keep_unused)
+        self.kept_var_idx: tuple | None = None
+        if used is not None:
+            consts = [c for c, u in zip(consts, used) if u]
+            self.kept_var_idx = tuple(i for i, u in enumerate(used[nc:]) if u)
+            new_pos = {i: len(consts) + k for k, i in enumerate(self.kept_var_idx)}
+            # an unused donated argument is not in the module, and not donated
+            self.donated = tuple(new_pos[i] for i in donated if i in new_pos)
+        else:
+            # donated: among the dynamic leaves; in the module, after the closed-over consts
+            self.donated = tuple(i + nc for i in donated)
         self._closed, self._consts = closed, consts
-        # donated: among the dynamic leaves; in the module, after the closed-over consts
-        self.donated = tuple(i + len(consts) for i in donated)
+        # the traced jaxpr's top-level equations removed as dead code (they have no ops)
+        self.dead_eqn_indices: frozenset[int] = (
+            frozenset()
+            if eqn_indices is None
+            else frozenset(range(len(traced.jaxpr.jaxpr.eqns))) - set(eqn_indices)
+        )
         target = traced.device
+        donors, aliases = self.donated, None
+        if type(target) is not SpmdTarget and donors:
+            donors, aliases = _plan_donations(closed.in_avals, donors, closed.out_avals)
         with lowering_for_mesh(target.mesh if type(target) is SpmdTarget else None):
             module, ctx, info = lowering.lower_jaxpr_with_info(
                 closed,
                 traced.fun_name,
                 runtime.platform_of(target),
-                donated=self.donated,
+                donated=donors,
                 result_names=_result_names(traced.out_tree),
+                eqn_indices=eqn_indices,
+                aliases=aliases,
             )
         if type(target) is not SpmdTarget:
             lowering.mark_single_device(module)
-            _warn_unusable_donations(closed.in_avals, self.donated, closed.out_avals)
         if type(target) is SpmdTarget:  # partitioned: the mesh and shardings, as Shardy's
             in_specs = [None] * len(consts) + [
-                None if u else s.spec for s, u in zip(target.in_shardings, target.unspecified)
+                None if target.unspecified[i] else target.in_shardings[i].spec
+                for i in self.kept_var_idx or range(len(target.in_shardings))
             ]
             out_specs = target.out_specs(traced.out_tree, closed.out_avals)
             spmd.annotate_module(
@@ -157,25 +185,74 @@ class Lowered:
         return compile_lowered(self, compiler_options, dump_passes, dump_dir)
 
 
-def _warn_unusable_donations(in_avals, donated, out_avals) -> None:
-    """JAX's warning (once per lowering) for donated arguments no result can reuse: each
-    result takes the first donated argument of its shape and dtype, then the results left
-    take those left of their element count."""
+def prune_unused(closed: ClosedJaxpr, keep_unused: bool) -> tuple[ClosedJaxpr, Any, Any]:
+    """JAX's dead-code elimination before lowering (``dce_jaxpr``; equations with
+    effects stay): (the jaxpr left, which inputs it reads, each equation's index in
+    ``closed``), or (``closed``, None, None) when nothing goes. ``closed`` has no
+    constvars (they are its first inputs). Nothing is pruned under ``keep_unused``, nor
+    from a program with symbolic shapes (as JAX)."""
+    jaxpr = closed.jaxpr
+    if keep_unused or not all(
+        isinstance(d, (int, np.integer)) for a in closed.in_avals for d in a.shape
+    ):
+        return closed, None, None
+    live = {v for v in jaxpr.outvars if type(v) is Var}
+    kept: list = []
+    eqns = jaxpr.eqns
+    for i in range(len(eqns) - 1, -1, -1):
+        eqn = eqns[i]
+        used = [v in live for v in eqn.outvars]
+        if not any(used):
+            if not has_effects(eqn):
+                continue
+        elif not all(used) and eqn.primitive in dce_rules:
+            used_in, new = dce_rules[eqn.primitive](used, eqn)
+            if new is not None:
+                live.update(v for v, u in zip(eqn.invars, used_in) if u and type(v) is Var)
+                kept.append((i, new))
+                continue
+        live.update(v for v in eqn.invars if type(v) is Var)
+        kept.append((i, eqn))
+    used_inputs = [v in live for v in jaxpr.invars]
+    if len(kept) == len(eqns) and all(used_inputs) and all(e is eqns[i] for i, e in kept):
+        return closed, None, None
+    kept.reverse()
+    pruned = Jaxpr(
+        [],
+        [v for v, u in zip(jaxpr.invars, used_inputs) if u],
+        jaxpr.outvars,
+        [e for _, e in kept],
+        jaxpr.debug_name,
+    )
+    eqn_indices = None if len(kept) == len(eqns) else tuple(i for i, _ in kept)
+    return ClosedJaxpr(pruned, []), (None if all(used_inputs) else used_inputs), eqn_indices
+
+
+def _plan_donations(in_avals, donated, out_avals) -> tuple[tuple, dict]:
+    """JAX's donation plan for a program on one device: each result, in order, is
+    aliased to the first donated argument of its shape and dtype left (``aliases``:
+    argument -> result); the other donated arguments stay donors where a result not
+    aliased has their element count. Returns (the donors, ``aliases``); warns (JAX's
+    warning, once per lowering) for the donated arguments no result can reuse."""
     key = lambda a: (tuple(a.shape), np.dtype(a.dtype))  # noqa: E731
-    free = collections.Counter(key(a) for a in out_avals)
-    left = []
+    waiting: dict = collections.defaultdict(collections.deque)
     for i in donated:
-        if free[key(in_avals[i])]:
-            free[key(in_avals[i])] -= 1
-        else:
-            left.append(key(in_avals[i]))
+        waiting[key(in_avals[i])].append(i)
+    aliases: dict[int, int] = {}
     free_size: collections.Counter[int] = collections.Counter()
-    for (shape, _), n in free.items():
-        free_size[math.prod(shape)] += n
-    unusable = []
-    for shape, dtype in left:
-        if free_size[math.prod(shape)]:
+    for r, a in enumerate(out_avals):
+        if waiting[key(a)]:
+            aliases[waiting[key(a)].popleft()] = r
+        else:
+            free_size[math.prod(a.shape)] += 1
+    donors, unusable = [], []
+    for i in donated:
+        shape, dtype = key(in_avals[i])
+        if i in aliases:
+            donors.append(i)
+        elif free_size[math.prod(shape)]:
             free_size[math.prod(shape)] -= 1
+            donors.append(i)
         else:
             unusable.append(f"{dtype.name}[{','.join(map(str, shape))}]")
     if unusable:
@@ -184,6 +261,7 @@ def _warn_unusable_donations(in_avals, donated, out_avals) -> None:
             "See an explanation at https://docs.jax.dev/en/latest/faq.html#buffer-donation.",
             stacklevel=2,
         )
+    return tuple(donors), aliases
 
 
 def _result_names(out_tree: Any) -> list[str]:
@@ -239,6 +317,7 @@ class Compiled:
         t = lowered.traced
         device = t.device.group if type(t.device) is SpmdTarget else t.device
         self._in_shardings: list | None = None
+        kept = lowered.kept_var_idx
         if type(t.device) is SpmdTarget:  # what XLA chose where inputs were unspecified
             self._in_shardings = input_shardings(t.device, exe, lowered._closed.in_avals)
             nc = len(lowered._consts)
@@ -246,12 +325,28 @@ class Compiled:
                 place(c, s, device) for c, s in zip(lowered._consts, self._in_shardings[:nc])
             ]
             self._in_shardings = self._in_shardings[nc:]
+            if kept is not None:  # an argument not in the module: as the jit placed it
+                leaves = list(t.device.in_shardings)
+                for i, s in zip(kept, self._in_shardings):
+                    leaves[i] = s
+                self._in_shardings = leaves
         else:
             self._const_bufs = [
                 dispatch.device_put_value(c, device, guard=False)._buf for c in lowered._consts
             ]
         self.out_avals = lowered._closed.out_avals
         self._execute, self._handlers = exe.fast_call_parts()
+        if kept is not None:
+            # Every call path hands (kept consts + every dynamic leaf)'s buffers to
+            # ``_execute``; the module's are picked by one index tuple made here, once.
+            nc = len(self._const_bufs)
+            picks = (*range(nc), *(nc + i for i in kept))
+            run = self._execute
+
+            def execute_kept(bufs: list) -> Any:
+                return run([bufs[i] for i in picks])
+
+            self._execute = execute_kept
         self._out_shardings: list | None = None
 
     # -- shardings
@@ -282,6 +377,10 @@ class Compiled:
         t = self.lowered.traced
         return tree_util.tree_unflatten(t.out_tree, self._output_sharding_leaves())
 
+    def _run_bufs(self, bufs: list) -> list:
+        """Run on (kept consts + every dynamic leaf)'s buffers."""
+        return self._execute(bufs).consume_with_handlers(self._handlers)
+
     def _run_partitioned(self, flat: list) -> Any:
         """Run over the mesh: inputs moved to their layouts where they are not in it."""
         t = self.lowered.traced
@@ -289,7 +388,7 @@ class Compiled:
         bufs = self._const_bufs + [
             place(x, s, target.group) for x, s in zip(flat, self._in_shardings or ())
         ]
-        outs = dispatch.execute(self._exe, flat, bufs)
+        outs = dispatch.execute(self._run_bufs, flat, bufs)
         return tree_util.tree_unflatten(
             t.out_tree,
             [
@@ -349,7 +448,9 @@ class Compiled:
         if type(device) is SpmdTarget:
             check_compiled_shardings(self.fun_name, flat, avals, self._in_shardings)
             return self._run_partitioned(flat)
-        outs = dispatch.execute(self._exe, flat, self._const_bufs + dispatch._buffers(flat, device))
+        outs = dispatch.execute(
+            self._run_bufs, flat, self._const_bufs + dispatch._buffers(flat, device)
+        )
         return tree_util.tree_unflatten(
             t.out_tree, [Array(b, a, device) for b, a in zip(outs, self.out_avals)]
         )

@@ -133,9 +133,10 @@ def test_lower_compile_donates_as_the_call_does():
         x2 = mnp.ones(4)
         f(x2, y)
         assert x2.is_deleted(), m.__name__
-    assert "jax.buffer_donor = true" in engine.jit(lambda a: a * 2.0, donate_argnums=0).lower(
-        enp.ones(3)
-    ).as_text(debug_info=False)
+    jax, jnp = real_jax()  # the donated argument aliased to the result, as JAX marks it
+    theirs = jax.jit(lambda a: a * 2.0, donate_argnums=0).lower(jnp.ones(3)).as_text()
+    ours = engine.jit(lambda a: a * 2.0, donate_argnums=0).lower(enp.ones(3)).as_text()
+    assert "tf.aliasing_output = 0" in theirs and "tf.aliasing_output = 0" in ours
     assert (
         engine.jit(lambda a: a * 2.0, donate_argnums=0).lower(enp.ones(3)).compile().lowered.donated
     )

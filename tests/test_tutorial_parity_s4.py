@@ -39,8 +39,7 @@ def test_lowered_text_has_module_attributes_and_result_names(jx, make, uses_arg)
     ours = _header(engine.jit(make()).lower(x).as_text())
     theirs = _header(jax.jit(make()).lower(x).as_text())
     assert ours[0] == theirs[0]  # module name (JAX cuts trailing '_') and attributes
-    if uses_arg:  # JAX drops unused arguments from @main (keep_unused=False): not done
-        assert ours[1] == theirs[1]
+    assert ours[1] == theirs[1]  # an unused argument is dropped from @main (uses_arg=False)
 
 
 def test_lowered_text_module_name_of_a_named_function(jx):

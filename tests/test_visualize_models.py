@@ -584,6 +584,8 @@ def test_source_map_links(name):
             assert len(eqns) == fn_calls[op.function] >= 1
     for eid in sm.unlinked()["eqns_without_mlir"]:
         e = jm.eqn(eid)
+        if e.tag_path[0] in s.lowered.dead_eqn_indices:  # dead code, removed as JAX does
+            continue
         assert e.out_avals[0] in e.in_avals, e
     # every user line that did live work reaches at least one optimized instruction
     for line, eqns in _live_lines(s).items():

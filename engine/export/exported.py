@@ -12,7 +12,9 @@ from typing import Any
 import numpy as np
 
 from .. import core, runtime, tree_util
-from ..core import Primitive, ShapedArray
+from ..core import ClosedJaxpr, Jaxpr, Primitive, ShapedArray
+from ..interpreters.tracing import convert_constvars_to_invars
+from ..stages import prune_unused
 from . import module_checks, poly_lowering, shape_assertions, shape_poly
 
 CALLING_CONVENTION_VERSION = 10  # what JAX 0.10.2 writes by default
@@ -155,11 +157,13 @@ def export(
             raise NotImplementedError(
                 f"exporting a function with effects {closed.jaxpr.effects} is not supported"
             )
+        lowered_jaxpr, kept = _prune_for_export(closed, fun_jit._opts.keep_unused)
+        names = _leaf_names(traced.in_tree)
         module, _ctx = poly_lowering.lower_for_export(
-            closed,
+            lowered_jaxpr,
             traced.fun_name,
             lowering_platforms,
-            arg_names=_leaf_names(traced.in_tree),
+            arg_names=[names[i] for i in kept],
             shape_assertions=DisabledSafetyCheck.shape_assertions() not in disabled_checks,
         )
         module_checks.check_no_host_callbacks(module)
@@ -181,12 +185,29 @@ def export(
             disabled_safety_checks=tuple(disabled_checks),
             mlir_module_serialized=poly_lowering.serialize_module(module),
             calling_convention_version=CALLING_CONVENTION_VERSION,
-            module_kept_var_idx=tuple(range(len(in_avals))),
+            module_kept_var_idx=kept,
             uses_global_constants=poly,
             _get_vjp=_memo_vjp(closed),
         )
 
     return do_export
+
+
+def _prune_for_export(closed: Any, keep_unused: bool) -> tuple[Any, tuple]:
+    """As ``jit(f).lower`` (engine/stages.py): the jaxpr with dead code and unused
+    arguments and consts removed (consts stay embedded), and the arguments it keeps
+    (JAX's ``module_kept_var_idx``)."""
+    n_args = len(closed.jaxpr.invars)
+    flat, consts = convert_constvars_to_invars(closed)
+    pruned, used, _ = prune_unused(flat, keep_unused)
+    if pruned is flat:
+        return closed, tuple(range(n_args))
+    nc = len(consts)
+    used = used if used is not None else [True] * (nc + n_args)
+    kept_consts = [c for c, u in zip(consts, used[:nc]) if u]
+    j, nk = pruned.jaxpr, len(kept_consts)
+    jaxpr = Jaxpr(j.invars[:nk], j.invars[nk:], j.outvars, j.eqns, j.debug_name)
+    return ClosedJaxpr(jaxpr, kept_consts), tuple(i for i, u in enumerate(used[nc:]) if u)
 
 
 def _check_one_scope(avals: Sequence[ShapedArray]) -> None:

@@ -463,6 +463,7 @@ def lower_jaxpr_with_info(
     arg_names: Sequence[str] | None = None,
     result_names: Sequence[str] | None = None,
     eqn_indices: Sequence[int] | None = None,
+    aliases: dict[int, int] | None = None,
 ) -> tuple[ir.Module, ir.Context, LoweringInfo]:
     """(module, MLIR context, ``LoweringInfo``): the StableHLO module whose public @main
     computes ``closed``, and the map between its equations and the module's ops (built
@@ -478,8 +479,18 @@ def lower_jaxpr_with_info(
             mctx = ModuleContext(module, platform, name)
             attrs = None
             if donated:
+                # a donated argument that ``aliases`` pairs with a result is aliased to it
+                # (JAX's tf.aliasing_output); any other is a donor XLA may reuse
+                aliases = aliases or {}
+                i32 = ir.IntegerType.get_signless(32)
                 attrs = [
-                    {"jax.buffer_donor": ir.BoolAttr.get(True)} if i in donated else {}
+                    (
+                        {"tf.aliasing_output": ir.IntegerAttr.get(i32, aliases[i])}
+                        if i in aliases
+                        else {"jax.buffer_donor": ir.BoolAttr.get(True)}
+                    )
+                    if i in donated
+                    else {}
                     for i in range(len(closed.in_avals))
                 ]
             lower_function(
