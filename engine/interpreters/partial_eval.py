@@ -321,7 +321,7 @@ _EFFECTFUL = frozenset({"io_callback", "debug_callback", "debug_print", "dce_sin
 
 def has_effects(eqn: JaxprEqn) -> bool:
     """Whether ``eqn`` (or an equation of one of its sub-jaxprs) has a side effect."""
-    if eqn.primitive.name in _EFFECTFUL:
+    if eqn.primitive.name in _EFFECTFUL or getattr(eqn.primitive, "effectful", False):
         return True
     rule = eqn.primitive.subjaxprs_rule
     if rule is None:
@@ -373,6 +373,22 @@ def dce_consts(jaxpr: Jaxpr, consts: Sequence[Any]) -> tuple[Jaxpr, list[Any]]:
     return new, [c for c, k in zip(consts, keep) if k]
 
 
+def _dce_changed(eqn: JaxprEqn, new: JaxprEqn) -> bool:
+    """Whether a DCE rule dropped anything (else the original equation stays, the one
+    listeners were told about)."""
+    if len(new.invars) != len(eqn.invars) or len(new.outvars) != len(eqn.outvars):
+        return True
+    rule = eqn.primitive.subjaxprs_rule
+    if rule is None:
+        return False
+    subs = zip(rule(eqn.params), rule(new.params))
+    return any(_jaxpr_of(a).eqns != _jaxpr_of(b).eqns for a, b in subs)
+
+
+def _jaxpr_of(sub: Any) -> Jaxpr:
+    return sub.jaxpr if isinstance(sub, ClosedJaxpr) else sub
+
+
 def _dce_eqns(eqns: Sequence[JaxprEqn], outvars: Sequence[Any]) -> tuple[list[JaxprEqn], set]:
     live = {v for v in outvars if type(v) is Var}
     kept: list[JaxprEqn] = []
@@ -381,12 +397,14 @@ def _dce_eqns(eqns: Sequence[JaxprEqn], outvars: Sequence[Any]) -> tuple[list[Ja
         if not any(used):
             if not has_effects(eqn):
                 continue
-        elif not all(used) and eqn.primitive in dce_rules:
-            # (a rule keeps its sub-jaxprs' effects: their equations stay live)
+        elif eqn.primitive in dce_rules:
+            # As JAX's: a rule runs even when every output is used, so the sub-jaxprs lose
+            # their dead equations (a cond branch's unused empty2 residual slot). It keeps
+            # their effects: those equations stay live.
             used_in, new = dce_rules[eqn.primitive](used, eqn)
             if new is not None:
                 live.update(v for v, u in zip(eqn.invars, used_in) if u and type(v) is Var)
-                kept.append(new)
+                kept.append(new if _dce_changed(eqn, new) else eqn)
                 continue
         live.update(v for v in eqn.invars if type(v) is Var)
         kept.append(eqn)
