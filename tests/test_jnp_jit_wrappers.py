@@ -115,7 +115,6 @@ CASES = {
 
 # Bodies the engine still builds differently from JAX's (same jit names and values), each
 # with why: the full-text comparison is expected to fail for these.
-_NOT_PORTED = "body not yet ported from JAX's"
 _VMAP_NP_INT = (
     "JAX's batched broadcast_in_dim prints broadcast_dimensions=(0, np.int64(2)) (a NumPy "
     "integer from its batching rule)"
@@ -124,32 +123,19 @@ _CUSTOM_JVP_NAME = (
     "JAX names a hoisted custom_jvp_call body 'jaxpr' (its name= is only printed, not a "
     "param); engine/pretty.py names it after the equation's name param ('_frexp')"
 )
+_PLATFORM_INDEX = (
+    "JAX's square 2-D offset-0 diagonal is platform_dependent (a Mosaic branch): "
+    "platform_index + cond[branches_platforms]; the engine has no platform_index "
+    "primitive (its platform_dependent picks the branch while tracing)"
+)
 BODY_DIFFERS = {
-    "corrcoef": _NOT_PORTED,
-    "cov": _NOT_PORTED,
-    "diagonal": (
-        "JAX's square 2-D offset-0 diagonal is platform_dependent (a Mosaic branch): "
-        "platform_index + cond[branches_platforms]; the engine has no platform_index "
-        "primitive (its platform_dependent picks the branch while tracing)"
-    ),
-    "ediff1d": _NOT_PORTED,
-    "gradient": _NOT_PORTED,
-    "i0": _NOT_PORTED,
-    "isin": _NOT_PORTED,
-    "lexsort": _NOT_PORTED,
-    "matvec": _NOT_PORTED,
-    "median": _NOT_PORTED,
-    "nanmedian": _NOT_PORTED,
+    "diagonal": _PLATFORM_INDEX,
+    "corrcoef": _PLATFORM_INDEX,  # through diag -> diagonal of the square covariance
     "nan_to_num": (
         "same body; JAX's printer breaks an operand list that passes column 80 onto the "
         "next line (jit[name=_where ...] j 3.4028234663852886e+38:f32[] / i), "
         "engine/pretty.py keeps it on one line"
     ),
-    "polyval": _NOT_PORTED,
-    "sort_complex": _NOT_PORTED,
-    "trapezoid": _NOT_PORTED,
-    "unwrap": _NOT_PORTED,
-    "vecmat": _NOT_PORTED,
     "column_stack": _VMAP_NP_INT,
     "dstack": _VMAP_NP_INT,
     "vstack": _VMAP_NP_INT,

@@ -245,28 +245,28 @@ def vecdot(x1, x2, /, *, axis=-1, precision=None, preferred_element_type=None):
 
 
 @as_jax_jits("matvec")
-def matvec(x1, x2, /, *, precision=None, preferred_element_type=None):
-    out = matmul(
-        x1,
-        lax.expand_dims(as_array(as_operand(x2)), (-1,)),
-        precision=precision,
-        preferred_element_type=preferred_element_type,
-    )
-    return lax.squeeze(out, (ndim_of(out) - 1,))
+def matvec(x1, x2, /):
+    """Matrix-vector products over the broadcast leading dimensions (``vectorize`` of
+    ``matmul``, as JAX's)."""
+    check_arraylike("matvec", x1, x2)
+    return _vectorize(matmul, signature="(n,m),(m)->(n)")(x1, x2)
 
 
 @as_jax_jits("vecmat")
-def vecmat(x1, x2, /, *, precision=None, preferred_element_type=None):
+def vecmat(x1, x2, /):
+    """Conjugated vector-matrix products over the broadcast leading dimensions."""
+    check_arraylike("matvec", x1, x2)  # JAX's name in its message
     x1 = as_operand(x1)
     if dtypes.is_complex(dtype_of(x1)):
         x1 = lax.conj(x1)
-    out = matmul(
-        lax.expand_dims(as_array(x1), (-2,)),
-        x2,
-        precision=precision,
-        preferred_element_type=preferred_element_type,
-    )
-    return lax.squeeze(out, (ndim_of(out) - 2,))
+    return _vectorize(matmul, signature="(n),(n,m)->(m)")(x1, x2)
+
+
+def _vectorize(fn, signature):
+    # vectorize lives above this module (it maps with vmap over any engine.numpy function)
+    from .. import numpy as jnp
+
+    return jnp.vectorize(fn, signature=signature)
 
 
 def inner(a, b, *, precision=None, preferred_element_type=None):

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import builtins
 import operator
 
 import numpy as np
@@ -246,85 +247,100 @@ def bitwise_count(x, /):
 
 @as_jax_jits("gradient", ("axis", "edge_order"))
 def gradient(f, *varargs, axis=None, edge_order=None):
-    """Central differences inside, one-sided ones at the edges (``edge_order=1``)."""
-    jnp = _jnp()
-    from ._util import promote_dtypes_inexact
+    """Central differences inside, one-sided ones at the edges (``edge_order=1``); a
+    spacing is a scalar or the coordinates along the axis."""
+    from .. import lax
+    from ._util import canonicalize_axis, check_arraylike, promote_dtypes_inexact
 
+    jnp = _jnp()
     if edge_order is not None:
         raise NotImplementedError("The 'edge_order' argument to jnp.gradient is not supported.")
-    (a,) = promote_dtypes_inexact(jnp.asarray(f))
+    check_arraylike("gradient", f, *varargs)
+    a, *spacing = promote_dtypes_inexact(f, *varargs)
     if axis is None:
-        axes = list(range(a.ndim))
-    elif isinstance(axis, int):
-        axes = [axis % a.ndim]
+        axes = tuple(range(a.ndim))
     else:
-        axes = [ax % a.ndim for ax in axis]
-    if len(varargs) == 0:
-        spacings = [1.0] * len(axes)
-    elif len(varargs) == 1:
-        spacings = list(varargs) * len(axes)
-    elif len(varargs) == len(axes):
-        spacings = list(varargs)
+        axes = tuple(canonicalize_axis(i, a.ndim) for i in np.atleast_1d(np.asarray(axis, object)))
+    if len(axes) == 0:
+        return []
+    if builtins.min(s for i, s in enumerate(a.shape) if i in axes) < 2:
+        raise ValueError(
+            "Shape of array too small to calculate a numerical gradient, "
+            "at least 2 elements are required."
+        )
+    if len(spacing) == 0:
+        dx = [1.0] * len(axes)
+    elif len(spacing) == 1:
+        dx = list(spacing) * len(axes)
+    elif len(spacing) == len(axes):
+        dx = list(spacing)
     else:
-        raise TypeError("Invalid number of spacing arguments")
-    outs = []
-    for ax, h in zip(axes, spacings):
-        n = a.shape[ax]
-        if n < 2:
+        raise TypeError(f"Invalid number of spacing arguments {len(spacing)} for {axis=}")
+
+    def along(a, h, axis):
+        def sliced(start, stop):
+            return lax.slice_in_dim(a, start, stop, axis=axis)
+
+        upper_edge = sliced(1, 2) - sliced(0, 1)
+        lower_edge = sliced(-1, None) - sliced(-2, -1)
+        if np.ndim(h) == 0:
+            inner = (sliced(2, None) - sliced(None, -2)) * 0.5 / h
+            lower_edge = lower_edge / h
+            return jnp.concatenate((upper_edge / h, inner, lower_edge), axis=axis)
+        if np.ndim(h) != 1:
+            raise ValueError("Spacing arrays must be 1D arrays or scalars.")
+        if len(h) != a.shape[axis]:
             raise ValueError(
-                "Shape of array too small to calculate a numerical gradient, at least 2 elements are required."
+                "Spacing arrays must have the same length as the dimension along which the "
+                "gradient is calculated."
             )
+        h_shape = [1] * a.ndim
+        h_shape[axis] = len(h)
+        h = jnp.reshape(h, h_shape)
 
-        def sl(s, e, n=n, ax=ax):
-            return jnp.take(a, jnp.arange(s, e if e is not None else n), axis=ax)
+        def sliced_h(start, stop):
+            return lax.slice_in_dim(h, start, stop, axis=axis)
 
-        h = jnp.asarray(h)
-        if h.ndim == 0:
-            inner = (sl(2, None) - sl(0, n - 2)) / (2 * h)
-            first = (sl(1, 2) - sl(0, 1)) / h
-            last = (sl(n - 1, n) - sl(n - 2, n - 1)) / h
-        else:
-            if h.shape[0] != n:
-                raise ValueError("Spacing arrays must have the same length as the dimension")
-            dx = jnp.diff(h)
-            shp = [1] * a.ndim
-            shp[ax] = n - 2
-            d1 = jnp.reshape(dx[:-1], shp)
-            d2 = jnp.reshape(dx[1:], shp)
-            inner = (
-                -(d2 / (d1 * (d1 + d2))) * sl(0, n - 2)
-                + ((d2 - d1) / (d1 * d2)) * sl(1, n - 1)
-                + (d1 / (d2 * (d1 + d2))) * sl(2, None)
-            )
-            first = (sl(1, 2) - sl(0, 1)) / dx[0]
-            last = (sl(n - 1, n) - sl(n - 2, n - 1)) / dx[-1]
-        outs.append(jnp.concatenate([first, inner, last], axis=ax))
-    return outs[0] if len(outs) == 1 else outs
+        upper_edge = upper_edge / (sliced_h(1, 2) - sliced_h(0, 1))
+        lower_edge = lower_edge / (sliced_h(-1, None) - sliced_h(-2, -1))
+        dx1 = sliced_h(1, -1) - sliced_h(0, -2)
+        dx2 = sliced_h(2, None) - sliced_h(1, -1)
+        wa = -(dx2) / (dx1 * (dx1 + dx2))
+        wb = (dx2 - dx1) / (dx1 * dx2)
+        wc = dx1 / (dx2 * (dx1 + dx2))
+        inner = wa * sliced(0, -2) + wb * sliced(1, -1) + wc * sliced(2, None)
+        return jnp.concatenate((upper_edge, inner, lower_edge), axis=axis)
+
+    grads = [along(a, h, ax) for ax, h in zip(axes, dx)]
+    return grads[0] if len(axes) == 1 else grads
 
 
 @as_jax_jits("unwrap", ("axis",))
 def unwrap(p, discont=None, axis=-1, period=2 * np.pi):
     """``p`` with jumps larger than ``discont`` replaced by their ``period`` complement."""
-    jnp = _jnp()
-    from ._util import promote_dtypes_inexact
+    from .. import lax
+    from ._util import check_arraylike, promote_dtypes
 
-    (p,) = promote_dtypes_inexact(jnp.asarray(p))
+    jnp = _jnp()
+    check_arraylike("unwrap", p)
+    p, period = promote_dtypes(p, period)
     if dtypes.is_complex(p.dtype):
         raise ValueError("jnp.unwrap does not support complex inputs.")
     if p.shape[axis] == 0:
         return p
     if discont is None:
-        discont = period / 2
-    interval = period / 2
+        discont = jnp.true_divide(period, 2)
+    if dtypes.is_int(p.dtype):
+        interval = jnp.floor_divide(period, 2)
+    else:
+        interval = jnp.true_divide(period, 2)
     dd = jnp.diff(p, axis=axis)
     ddmod = jnp.mod(dd + interval, period) - interval
     ddmod = jnp.where((ddmod == -interval) & (dd > 0), interval, ddmod)
     correct = jnp.where(jnp.abs(dd) < discont, 0, ddmod - dd)
-    first = jnp.take(p, jnp.arange(1), axis=axis)
-    cum = jnp.cumsum(correct, axis=axis)
-    return jnp.concatenate(
-        [first, jnp.take(p, jnp.arange(1, p.shape[axis]), axis=axis) + cum], axis=axis
-    )
+    first = lax.slice_in_dim(p, 0, 1, axis=axis)
+    rest = lax.slice_in_dim(p, 1, None, axis=axis) + jnp.cumsum(correct, axis=axis)
+    return jnp.concatenate((first, rest), axis=axis)
 
 
 def geomspace(start, stop, num=50, endpoint=True, dtype=None, axis=0):

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import builtins
+import math
 import operator
 
 import numpy as np
@@ -22,8 +23,8 @@ from ._util import (
     dtype_of,
     ndim_of,
     promote_args,
-    promote_args_inexact,
     promote_dtypes,
+    promote_dtypes_inexact,
     shape_of,
     weak_scalar,
 )
@@ -33,8 +34,9 @@ from .reductions import all as all_
 from .reductions import any as any_
 from .reductions import cumsum
 from .reductions import sum as sum_
-from .shape_ops import atleast_1d, broadcast_to, concatenate, moveaxis, ravel, stack
-from .ufuncs import add, imag, isfinite, isnan, isneginf, isposinf, multiply
+from .shape_ops import atleast_1d, broadcast_to, concatenate, moveaxis, ravel, reshape, stack
+from .sorting import searchsorted
+from .ufuncs import add, imag, isfinite, isnan, isneginf, isposinf, multiply, subtract
 from .ufuncs import where as _where3
 
 __all__ = [
@@ -66,7 +68,6 @@ __all__ = [
     "isreal",
     "nan_to_num",
     "isin",
-    "polyval",
     "trapezoid",
     "iterable",
 ]
@@ -185,13 +186,22 @@ def _diff_extra(extra, a, ax):
 
 @as_jax_jits("ediff1d")
 def ediff1d(ary, to_end=None, to_begin=None):
-
-    out = diff(ravel(ary))
-    parts = [ravel(to_begin)] if to_begin is not None else []
-    parts.append(out)
+    """Differences of consecutive elements of the flattened ``ary``, with ``to_begin``
+    and ``to_end`` (cast to its dtype) around them."""
+    check_arraylike("ediff1d", ary)
+    arr = ravel(ary)
+    result = lax.sub(_getitem(arr, slice(1, None)), _getitem(arr, slice(None, -1)))
+    if to_begin is not None:
+        check_arraylike("ediff1d", to_begin)
+        result = concatenate(
+            (ravel(lax.convert_element_type(as_operand(to_begin), dtype_of(arr))), result)
+        )
     if to_end is not None:
-        parts.append(ravel(to_end))
-    return concatenate(parts) if len(parts) > 1 else out
+        check_arraylike("ediff1d", to_end)
+        result = concatenate(
+            (result, ravel(lax.convert_element_type(as_operand(to_end), dtype_of(arr))))
+        )
+    return result
 
 
 # ---------------------------------------------------------------------------- triangles, diagonals
@@ -473,55 +483,78 @@ def nan_to_num(x, copy=True, nan=0.0, posinf=None, neginf=None):
     return where(isneginf(out), asarray(neginf, dtype=dt), out)
 
 
-@as_jax_jits("_in1d", ("assume_unique", "invert"))
-def isin(element, test_elements, assume_unique=False, invert=False):
-    """Whether each element is in ``test_elements`` (a broadcast comparison)."""
-
+def isin(element, test_elements, assume_unique=False, invert=False, *, method="auto"):
+    """Whether each element is in ``test_elements``; ``method`` as JAX's: 'compare_all'
+    (the default 'auto': every pair compared), 'binary_search' or 'sort'."""
     check_arraylike("isin", element, test_elements)
-    element, test = promote_dtypes(element, test_elements)
-    element, test = as_array(element), ravel(test)
-    es = shape_of(element)
-    n = shape_of(test)[0]
-    eq = lax.eq(
-        lax.broadcast_in_dim(element, es + (n,), tuple(range(len(es)))),
-        lax.broadcast_in_dim(test, es + (n,), (len(es),)),
+    result = _in1d(
+        element, test_elements, invert=invert, method=method, assume_unique=assume_unique
     )
-    out = any_(eq, axis=-1)
-    return lax.bitwise_not(out) if invert else out
+    return reshape(result, np.shape(element))
 
 
-def polyval(p, x, *, unroll=16):
-    """Horner's rule: ``p[0] * x**(n-1) + ... + p[n-1]``."""
-    check_arraylike("polyval", p, x)
-    p, x = promote_dtypes(p, x)
-    p = as_array(p)
+@as_jax_jits("_in1d", ("assume_unique", "invert", "method"))
+def _in1d(ar1, ar2, invert, method="auto", assume_unique=False):
+    check_arraylike("in1d", ar1, ar2)
+    arr1, arr2 = promote_dtypes(ar1, ar2)
+    arr1, arr2 = ravel(arr1), ravel(arr2)
+    if math.prod(shape_of(arr1)) == 0 or math.prod(shape_of(arr2)) == 0:
+        return lax.full(shape_of(arr1), invert, np.bool_)
+    if method in ("auto", "compare_all"):
+        column, row = _getitem(arr1, (slice(None), None)), _getitem(arr2, (None, slice(None)))
+        if invert:
+            return all_(lax.ne(column, row), axis=-1)
+        return any_(lax.eq(column, row), axis=-1)
+    if method == "binary_search":
+        arr2 = lax.sort(arr2)
+        found = _getitem(arr2, searchsorted(arr2, arr1))
+        return lax.ne(arr1, found) if invert else lax.eq(arr1, found)
+    if method == "sort":
+        return _in1d_by_sorting(arr1, arr2, invert, assume_unique)
+    raise ValueError(
+        f"{method=} is not implemented; options are 'compare_all', 'binary_search', 'sort', "
+        "and 'auto'"
+    )
 
-    out = lax.full_like(x, 0) if not dtypes.is_python_scalar(x) else 0 * x
-    for i in range(shape_of(p)[0]):
-        out = add(multiply(out, x), lax.index_in_dim(p, i, 0, keepdims=False))
-    return as_array(out)
+
+def _in1d_by_sorting(arr1, arr2, invert, assume_unique):
+    """Sort both together: an element of ``arr1`` is in ``arr2`` where it equals its
+    successor (``arr1`` made unique first, unless ``assume_unique``)."""
+    from .. import numpy as jnp  # unique lives above this module
+
+    n1 = shape_of(arr1)[0]
+    ind_out = slice(None)
+    if not assume_unique:
+        arr1, ind_out = jnp.unique(arr1, size=n1, return_inverse=True, fill_value=jnp.max(arr2))
+    aux, ind = lax.sort_key_val(concatenate([arr1, arr2]), arange(n1 + shape_of(arr2)[0]))
+    same = (lax.ne if invert else lax.eq)(
+        _getitem(aux, slice(1, None)), _getitem(aux, slice(None, -1))
+    )
+    start = lax.full(shape_of(arr1), invert, np.bool_)
+    marked = as_array(start).at[_getitem(ind, slice(None, -1))].set(same, mode="drop")
+    return _getitem(marked, ind_out)
 
 
 @as_jax_jits("trapezoid", ("axis",))
 def trapezoid(y, x=None, dx=1.0, axis=-1):
-    """Integral of ``y`` by the trapezoidal rule."""
-
-    (y,) = promote_args_inexact("trapezoid", y)
-    y = as_array(y)
-    ax = canonicalize_axis(axis, ndim_of(y))
-    n = shape_of(y)[ax]
-    avg = lax.mul(
-        lax.add(lax.slice_in_dim(y, 1, n, axis=ax), lax.slice_in_dim(y, 0, n - 1, axis=ax)),
-        weak_scalar(0.5, dtype_of(y)),
-    )
+    """Integral of ``y`` by the trapezoidal rule; a constant spacing takes JAX's fast
+    path ``dx * (sum(y) - (y[0] + y[-1]) / 2)``."""
     if x is None:
-        return lax.mul(
-            sum_(avg, axis=ax), weak_scalar(dx, dtype_of(y)) if dtypes.is_python_scalar(dx) else dx
-        )
-    dxs = diff(x, axis=ax if ndim_of(x) > 1 else -1)
-    if ndim_of(dxs) == 1 and ndim_of(avg) > 1:
-        shape = [1] * ndim_of(avg)
-        shape[ax] = shape_of(dxs)[0]
-        dxs = lax.reshape(as_array(dxs), tuple(shape))
-
-    return sum_(multiply(avg, dxs), axis=ax)
+        check_arraylike("trapezoid", y)
+        (y,) = promote_dtypes_inexact(y)
+        dx = dx if dtypes.is_python_scalar(dx) else asarray(dx)  # a scalar stays a literal
+        if ndim_of(dx) > 0:
+            dx = lax.expand_dims(dx, tuple(range(ndim_of(y) - ndim_of(dx))))
+            dx = moveaxis(dx, axis, -1)
+    else:
+        check_arraylike("trapezoid", y, x)
+        y, x = promote_dtypes_inexact(y, x)
+        dx = diff(x) if ndim_of(x) == 1 else moveaxis(diff(x, axis=axis), axis, -1)
+    y = moveaxis(as_array(y), axis, -1)
+    if ndim_of(dx) == 0 or shape_of(dx)[-1] == 1:
+        dx = dx if ndim_of(dx) == 0 else _getitem(dx, (Ellipsis, 0))
+        total = sum_(y, axis=-1)
+        ends = add(_getitem(y, (Ellipsis, 0)), _getitem(y, (Ellipsis, -1)))
+        return multiply(dx, subtract(total, multiply(0.5, ends)))
+    pairs = add(_getitem(y, (Ellipsis, slice(1, None))), _getitem(y, (Ellipsis, slice(None, -1))))
+    return multiply(0.5, sum_(multiply(dx, pairs), axis=-1))

@@ -70,12 +70,17 @@ def _trim_leading(a):
 
 @as_jax_jits("polyval", ("unroll",))
 def polyval(p, x, *, unroll=16):
-    """Horner's evaluation of the polynomial ``p`` at ``x``."""
-    jnp = _jnp()
-    p, x = _promote(jnp.asarray(p), x)
-    y = jnp.zeros_like(x)
-    for i in range(p.shape[0]):
-        y = y * x + p[i]
+    """Horner's evaluation of the polynomial ``p`` at ``x``: a ``scan`` over the
+    coefficients, as JAX's."""
+    from .. import lax
+    from ._util import _broadcast_shapes, _check_broadcastable, check_arraylike, promote_dtypes
+
+    check_arraylike("polyval", p, x)
+    p, x = promote_dtypes(p, x)
+    _check_broadcastable("polyval", [np.shape(p)[1:], np.shape(x)])
+    shape = _broadcast_shapes(np.shape(p)[1:], np.shape(x))
+    y = lax.full_like(x, 0, shape=shape, dtype=x.dtype)
+    y, _ = lax.scan(lambda y, c: (y * x + c, None), y, p, unroll=unroll)
     return y
 
 

@@ -26,7 +26,7 @@ from ._util import (
     weak_scalar,
 )
 from .shape_ops import broadcast_to
-from .ufuncs import subtract, where
+from .ufuncs import multiply, subtract, true_divide, where
 from .ufuncs import where as where_fn
 
 __all__ = [
@@ -355,29 +355,50 @@ def mean(a, axis=None, dtype=None, out=None, keepdims=False, *, where=None):
 
 
 def average(a, axis=None, weights=None, returned=False, keepdims=False):
-    check_arraylike("average", a)
+    """The (``weights``-)weighted mean along ``axis``; with ``returned``, also the sum of
+    the weights (broadcast to the mean's shape)."""
+    return _average(a, tuple(axis) if isinstance(axis, list) else axis, weights, returned, keepdims)
+
+
+@as_jax_jits("_average", ("axis", "returned", "keepdims"), inline=True)
+def _average(a, axis=None, weights=None, returned=False, keepdims=False):
+    nd = len(np.shape(a))
+    if axis is None:
+        axes = tuple(range(nd))
+    else:  # in the caller's order (the weights' axes follow it)
+        axes = tuple(
+            canonicalize_axis(ax, nd) for ax in (axis if isinstance(axis, tuple) else (axis,))
+        )
     if weights is None:
+        check_arraylike("average", a)
+        (a,) = promote_dtypes_inexact(a)
         avg = mean(a, axis=axis, keepdims=keepdims)
-        axes = reduction_axes(axis, len(shape_of(a)))
         n = math.prod(shape_of(a)[ax] for ax in axes)  # an int, or a symbolic dimension
         if type(n) is int:
-            wsum = lax.full_like(avg, n)
+            weights_sum = lax.full((), n, dtype_of(avg))
         else:
-            n = lax.convert_element_type(n.__jax_array__(), core.get_aval(avg).dtype)
-            wsum = lax.broadcast_in_dim(n, shape_of(avg), ())
+            weights_sum = lax.convert_element_type(n.__jax_array__(), dtype_of(avg))
     else:
+        check_arraylike("average", a, weights)
         a, weights = promote_dtypes_inexact(a, weights)
-        if shape_of(weights) != shape_of(a):
-            if axis is None or len(shape_of(weights)) != 1:
+        if shape_of(a) != shape_of(weights):
+            if axis is None:
                 raise ValueError("Axis must be specified when shapes of a and weights differ.")
-            ax = canonicalize_axis(axis, len(shape_of(a)))
-            shape = [1] * len(shape_of(a))
-            shape[ax] = shape_of(weights)[0]
-            weights = broadcast_to(lax.reshape(weights, tuple(shape)), shape_of(a))
-        wsum = sum(weights, axis=axis, keepdims=keepdims)
-        avg = lax.div(sum(lax.mul(a, weights), axis=axis, keepdims=keepdims), wsum)
+            if shape_of(weights) != tuple(shape_of(a)[ax] for ax in axes):
+                raise ValueError(
+                    "Shape of weights must be consistent with shape of a along specified axis."
+                )
+            new_shape = tuple(d if i in axes else 1 for i, d in enumerate(shape_of(a)))
+            order = tuple(int(i) for i in np.argsort(axes))
+            weights = lax.reshape(
+                weights, new_shape, None if order == tuple(range(len(order))) else order
+            )
+        weights_sum = sum(weights, axis=axis, keepdims=keepdims)
+        avg = true_divide(sum(multiply(a, weights), axis=axis, keepdims=keepdims), weights_sum)
     if returned:
-        return avg, broadcast_to(wsum, shape_of(avg))
+        if shape_of(avg) != shape_of(weights_sum):
+            weights_sum = broadcast_to(weights_sum, shape_of(avg))
+        return avg, weights_sum
     return avg
 
 

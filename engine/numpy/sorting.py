@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import dtypes, lax
+from .. import core, dtypes, lax
+from ..array import Array
 from ._jitted import as_jax_jits
 from ._util import (
     as_array,
@@ -58,6 +59,13 @@ def argsort(a, axis=-1, *, kind=None, order=None, stable=True, descending=False)
 @as_jax_jits("lexsort", ("axis",))
 def lexsort(keys, axis=-1):
     """Indices sorting by the last key first, then the one before it, and so on."""
+    if isinstance(keys, (Array, core.Tracer, np.ndarray)):
+        # an array's rows, as iterating over a JAX array gives them (index_in_dim)
+        check_arraylike("lexsort", keys)
+        keys = as_operand(keys)
+        if ndim_of(keys) == 0:
+            raise TypeError("iteration over a 0-d array")
+        keys = [lax.index_in_dim(keys, i, 0, keepdims=False) for i in range(shape_of(keys)[0])]
     keys = list(keys)
     check_arraylike("lexsort", *keys)
     if not keys:
@@ -74,7 +82,11 @@ def lexsort(keys, axis=-1):
 
 @as_jax_jits("sort_complex")
 def sort_complex(a):
-    a = sort(a, axis=0)
+    """``a`` sorted along its last axis (complex values by real part, then imaginary), as
+    a complex array."""
+    check_arraylike("sort_complex", a)
+    a = as_operand(a)
+    a = lax.sort(a, dimension=ndim_of(a) - 1)
     dt = dtype_of(a)
     if not dtypes.is_complex(dt):
         cdt = dtypes.canonicalize_dtype(

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import builtins
 import re
 
 import numpy as np
@@ -45,58 +46,112 @@ class vectorize:
         self.__wrapped__ = pyfunc
 
     def __call__(self, *args, **kwargs):
+        """As JAX's: size-1 loop dimensions are squeezed away and each loop dimension is
+        one ``vmap`` (``in_axes=None`` for the arguments that lack it), so no argument is
+        broadcast first; loop dimensions no argument has come back by ``expand_dims``."""
         from ..api import vmap
 
         jnp = _jnp()
+        context = (
+            f"on vectorized function with excluded={self.excluded!r} and "
+            f"signature={self.signature!r}"
+        )
         excluded = {i for i in self.excluded if isinstance(i, int)}
         excluded_kw = {k: v for k, v in kwargs.items() if k in self.excluded}
-        kwargs = {k: v for k, v in kwargs.items() if k not in self.excluded}
-        if kwargs:
+        if builtins.any(k not in self.excluded for k in kwargs):
             raise NotImplementedError("vectorize: keyword arguments must be excluded")
-        arr_pos = [i for i in range(len(args)) if i not in excluded]
-        arrs = [jnp.asarray(args[i]) for i in arr_pos]
+        dynamic = [i for i in range(len(args)) if i not in excluded]
         if self.signature is None:
-            in_core = [()] * len(arrs)
-            out_core = None
+            in_core, out_core = [()] * len(dynamic), None
         else:
             in_core, out_core = _parse_signature(self.signature)
-            if len(in_core) != len(arrs):
+            if len(in_core) != len(dynamic):
                 raise TypeError(
-                    f"wrong number of positional arguments: expected {len(in_core)}, got {len(arrs)}"
+                    f"wrong number of positional arguments: expected {len(in_core)}, "
+                    f"got {len(dynamic)} {context}"
                 )
-        sizes = {}
+        nones = [k for k, i in enumerate(dynamic) if args[i] is None]
+        if nones:  # passed through unmapped, as excluded arguments
+            if builtins.any(in_core[k] != () for k in nones):
+                raise ValueError(
+                    f"Cannot pass None at locations {set(nones)} with signature={self.signature!r}"
+                )
+            in_core = [c for k, c in enumerate(in_core) if k not in nones]
+            dynamic = [i for k, i in enumerate(dynamic) if k not in nones]
+        arrs = [jnp.asarray(args[i]) for i in dynamic]
+        sizes: dict = {}
         loop_shapes = []
         for a, core in zip(arrs, in_core):
-            if a.ndim < len(core):
-                raise ValueError(
-                    f"input with shape {a.shape} does not have enough dimensions for its core dimensions {core}"
-                )
-            core_shape = a.shape[a.ndim - len(core) :]
-            for d, n in zip(core, core_shape):
-                if sizes.setdefault(d, n) != n:
-                    raise ValueError(
-                        f"inconsistent size for core dimension {d!r}: {sizes[d]} vs {n}"
-                    )
+            _check_core_dims(sizes, a.shape, core, context, is_input=True)
             loop_shapes.append(a.shape[: a.ndim - len(core)])
-        loop = np.broadcast_shapes(*loop_shapes) if loop_shapes else ()
-        arrs = [
-            jnp.broadcast_to(a, loop + a.shape[a.ndim - len(c) :]) for a, c in zip(arrs, in_core)
-        ]
+        try:
+            loop = np.broadcast_shapes(*loop_shapes)
+        except ValueError:
+            raise ValueError(
+                f"Incompatible shapes for broadcasting: shapes={[tuple(s) for s in loop_shapes]}"
+            ) from None
 
-        def f(*xs):
+        def call(*xs):
             full = list(args)
-            for i, x in zip(arr_pos, xs):
+            for i, x in zip(dynamic, xs):
                 full[i] = x
             out = self.pyfunc(*full, **excluded_kw)
+            if out_core is not None:
+                _check_outputs(out, dict(sizes), out_core, context)
             return jnp.asarray(out) if not isinstance(out, tuple) else tuple(map(jnp.asarray, out))
 
-        g = f
-        for _ in range(len(loop)):
-            g = vmap(g)
-        out = g(*arrs)
-        if out_core is not None and len(out_core) > 1 and not isinstance(out, tuple):
-            raise ValueError("vectorize: function returned one output, signature names several")
-        return out
+        squeezed, rev_filled = [], []
+        for a, core in zip(arrs, in_core):
+            loop_shape = a.shape[: a.ndim - len(core)]
+            rev_filled.append(((1,) * (len(loop) - len(loop_shape)) + loop_shape)[::-1])
+            ones = tuple(d for d, n in enumerate(loop_shape) if n == 1)
+            squeezed.append(jnp.squeeze(a, axis=ones) if ones else a)
+        mapped, expand = call, []
+        for negdim, axis_sizes in enumerate(zip(*rev_filled)):
+            in_axes = tuple(None if n == 1 else 0 for n in axis_sizes)
+            if builtins.all(ax is None for ax in in_axes):
+                expand.append(len(loop) - 1 - negdim)
+            else:
+                mapped = vmap(mapped, in_axes)
+        out = mapped(*squeezed)
+        if not expand:
+            return out
+        if isinstance(out, tuple):
+            return tuple(jnp.expand_dims(r, axis=tuple(expand)) for r in out)
+        return jnp.expand_dims(out, axis=tuple(expand))
+
+
+def _check_core_dims(sizes, shape, core, context, *, is_input):
+    """Check ``shape``'s core dimensions against (and record them in) ``sizes``."""
+    if is_input and len(shape) < len(core):
+        raise ValueError(
+            f"input with shape {tuple(shape)!r} does not have enough dimensions for all core "
+            f"dimensions {core!r} {context}"
+        )
+    if not is_input and len(shape) != len(core):
+        raise ValueError(
+            f"output shape {tuple(shape)!r} does not match core dimensions {core!r} {context}"
+        )
+    core_shape = tuple(shape[len(shape) - len(core) :]) if core else ()
+    for dim, size in zip(core, core_shape):
+        if sizes.setdefault(dim, size) != size:
+            raise ValueError(
+                f"inconsistent size for core dimension {dim!r}: {size} vs {sizes[dim]} {context}"
+            )
+
+
+def _check_outputs(out, sizes, out_core, context):
+    if len(out_core) > 1 and not isinstance(out, tuple):
+        raise TypeError(
+            f"output must be a tuple when multiple outputs are expected, got: {out!r}\n{context}"
+        )
+    outs = out if isinstance(out, tuple) else (out,)
+    if len(outs) != len(out_core):
+        raise TypeError(
+            f"wrong number of output arguments: expected {len(out_core)}, got {len(outs)} {context}"
+        )
+    for o, core in zip(outs, out_core):
+        _check_core_dims(sizes, np.shape(o), core, context, is_input=False)
 
 
 class ufunc:

@@ -71,21 +71,24 @@ def kaiser(M, beta):
 def _i0_impl(x):
     from .. import lax
 
-    return lax.exp(lax.abs(x)) * lax.bessel_i0e(x)
+    abs_x = lax.abs(x)
+    return lax.mul(lax.exp(abs_x), lax.bessel_i0e(abs_x))
+
+
+def _i0_jvp(primals, tangents):
+    # the derivative of exp(|x|) i0e(|x|), with 0 at x == 0 (where |x| has none), as JAX's
+    from ..api import jvp
+
+    primal_out, tangent_out = jvp(_i0_impl, primals, tangents)
+    return primal_out, _jnp().where(primals[0] == 0, 0.0, tangent_out)
 
 
 def _make_i0():
     from ..custom_derivatives import custom_jvp
 
+    _i0_impl.__name__ = "_i0"  # custom_jvp_call[name=_i0], as JAX's
     f = custom_jvp(_i0_impl)
-
-    @f.defjvp
-    def _jvp(primals, tangents):
-        from .. import lax
-
-        (x,), (t,) = primals, tangents
-        return f(x), lax.exp(lax.abs(x)) * lax.bessel_i1e(x) * t
-
+    f.defjvp(_i0_jvp)
     return f
 
 
@@ -98,10 +101,10 @@ def i0(x):
     global _i0
     from ._util import promote_args_inexact
 
-    jnp = _jnp()
     (x,) = promote_args_inexact("i0", x)
-    if dtypes.is_complex(jnp.asarray(x).dtype):
-        raise ValueError("i0 does not support complex-valued inputs")
+    dt = _jnp().asarray(x).dtype
+    if not dtypes.is_float(dt):
+        raise ValueError(f"Unsupported input type to jax.numpy.i0: {dt}")
     if _i0 is None:
         _i0 = _make_i0()
     return _i0(x)
