@@ -225,13 +225,29 @@ def broadcasting_lowering(lower):
     to the output shape (rank-0 and size-1 operands are implicit broadcasts in lax)."""
 
     def rule(ctx, *args, **params):
-        shape = ctx.avals_out[0].shape
+        out = ctx.avals_out[0]
+        shape = out.shape
         avals_in = ctx.avals_in
-        for a in avals_in:
-            if a.shape != shape:  # most operands already have the output's shape
-                args = [lowering.broadcast_to(x, a, shape) for x, a in zip(args, avals_in)]
-                break
-        return lower(ctx, *args, **params)
+        typed = getattr(out, "sharding", None)
+        if typed is None:
+            for a in avals_in:
+                if a.shape != shape:  # most operands already have the output's shape
+                    args = [lowering.broadcast_to(x, a, shape) for x, a in zip(args, avals_in)]
+                    break
+            return lower(ctx, *args, **params)
+        from ..sharding.constraint import constrain_to_type
+
+        # as JAX: a broadcast operand and the result carry the result type's layout
+        args = [
+            x
+            if a.shape == shape
+            else constrain_to_type(lowering.broadcast_to(x, a, shape), typed, len(shape))
+            for x, a in zip(args, avals_in)
+        ]
+        result = lower(ctx, *args, **params)
+        if isinstance(result, (list, tuple)):
+            return [constrain_to_type(r, typed, len(shape)) for r in result]
+        return constrain_to_type(result, typed, len(shape))
 
     return rule
 

@@ -20,6 +20,7 @@ from .. import core
 from ..core import ShardingTypeError
 from ..sharding.in_types import type_sharding
 from ..sharding.named import DuplicateSpecError, NamedSharding, PartitionSpec
+from ..sharding.unreduced import carries_any, unreduced_and_reduced
 
 Rule = Callable[..., Sequence[Any]]  # (avals, mesh, **params) -> one entry list per dim
 RULES: dict[str, Rule] = {}
@@ -71,13 +72,24 @@ def propagate(prim: core.Primitive, avals: tuple, out: Any, params: dict) -> Any
             return out
         mesh = given.mesh.abstract_mesh
     rule = RULES.get(prim.name)
+    elementwise = False
     if rule is None:
         if prim.multiple_results or not _elementwise(avals, outs[0], params):
             return out
-        rule = _broadcasting
+        rule, elementwise = _broadcasting, True
+    ur = None
+    if not prim.multiple_results and carries_any(avals):
+        ur = unreduced_and_reduced(prim.name, avals, params, elementwise)
     entries = rule(prim.name, avals, outs, mesh, **params)
     if not prim.multiple_results:
         entries = [entries]
+    if ur is not None and ur != (frozenset(), frozenset()):
+        entries = [
+            NamedSharding(mesh, PartitionSpec(*e, unreduced=ur[0], reduced=ur[1]))
+            if not isinstance(e, NamedSharding) and e is not UNTYPED
+            else e
+            for e in entries
+        ]
     typed = []
     for o, e in zip(outs, entries):
         if e is UNTYPED:
@@ -601,27 +613,17 @@ def _constrained(lowering: Callable) -> Callable:
 
 
 def _constrain(value, aval, mesh):
-    sharding = getattr(aval, "sharding", None)
-    if sharding is None:
-        return value
-    from jaxlib.mlir import ir
-    from jaxlib.mlir.dialects import sdy
+    from ..sharding.constraint import constrain_to_type
 
-    from ..sharding.in_types import spec_on_mesh
-    from ..sharding.spmd import sharding_attr_text
-
-    spec = spec_on_mesh(sharding, mesh, len(aval.shape))
-    if spec is None or not spec._used_axes():
-        return value  # (a replicated result is left to the partitioner)
-    attr = ir.Attribute.parse(sharding_attr_text(spec, len(aval.shape)))
-    return sdy.ShardingConstraintOp(value, attr).result
+    return constrain_to_type(value, getattr(aval, "sharding", None), len(aval.shape))
 
 
 def _install() -> None:
+    import importlib
+
     from . import (
         convolution,
         cumulative,
-        dot,
         gather_scatter,
         generic_reductions,
         reductions,
@@ -636,7 +638,9 @@ def _install() -> None:
         windowed_reductions,
     )
 
-    modules = (dot, reductions, cumulative, sorting, slicing, structural, shape_extra)
+    # ``from . import dot`` would give lax.dot the function (the package re-exports it)
+    dot_module = importlib.import_module(f"{__package__}.dot")
+    modules = (dot_module, reductions, cumulative, sorting, slicing, structural, shape_extra)
     for module in modules + (gather_scatter, convolution, windowed_reductions, generic_reductions):
         for value in vars(module).values():
             if isinstance(value, core.Primitive) and value.name in RULES:

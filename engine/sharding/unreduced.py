@@ -1,0 +1,125 @@
+"""Unreduced and reduced axes through operations, as JAX 0.10.2's ``ur_rule``s: a value
+unreduced over mesh axis X holds per-device partial sums (a dot over an X-sharded
+contraction with ``out_sharding=P(..., unreduced={'X'})``); a reduced one is replicated
+over X and its cotangent is unreduced. Only linear operations may carry unreduced values
+through; anything else must reshard (reduce) first."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..core import ShardingTypeError
+
+# operations that keep their (one) operand's unreduced and reduced axes
+_PASS_THROUGH = frozenset(
+    {
+        "transpose",
+        "squeeze",
+        "reshape",
+        "pad",
+        "reduce_precision",
+        "broadcast_in_dim",
+        "copy",
+        "copy_p",
+    }
+)
+
+
+def _u(aval) -> frozenset:
+    s = getattr(aval, "sharding", None)
+    return frozenset(s.spec.unreduced) if s is not None else frozenset()
+
+
+def _r(aval) -> frozenset:
+    s = getattr(aval, "sharding", None)
+    return frozenset(s.spec.reduced) if s is not None else frozenset()
+
+
+def carries_any(avals) -> bool:
+    return any(_u(a) or _r(a) for a in avals)
+
+
+def _nary_reduced(avals) -> frozenset:
+    specs = {r for a in avals if (r := _r(a))}
+    if len(specs) > 1:
+        raise ShardingTypeError(
+            f"All inputs should be reduced across the same mesh axes. Got specs: {specs}"
+        )
+    return next(iter(specs)) if specs else frozenset()
+
+
+def _add(x, y) -> tuple[frozenset, frozenset]:
+    reduced = _nary_reduced((x, y))
+    xu, yu = _u(x), _u(y)
+    if xu and yu:
+        if xu != yu:
+            raise ShardingTypeError(
+                "lhs and rhs to `add` must be unreduced along the same mesh axes. "
+                f"Got lhs={xu}, rhs={yu}"
+            )
+        return xu, reduced
+    if xu or yu:
+        lhs, rhs = ("lhs", "rhs") if xu else ("rhs", "lhs")
+        raise ShardingTypeError(
+            f"{lhs} is unreduced while {rhs} is not. `add` operation does not allow this "
+            "because there will be implicit communication. Please reduce "
+            f"{lhs} via `reshard` before calling `add`."
+        )
+    return frozenset(), reduced
+
+
+def _mul(x, y) -> tuple[frozenset, frozenset]:
+    reduced = _nary_reduced((x, y))
+    xu, yu = _u(x), _u(y)
+    if xu and yu:
+        raise ShardingTypeError(
+            "lhs and rhs to `mul` cannot be unreduced since mul is bilinear. "
+            f"Got lhs={xu}, rhs={yu}"
+        )
+    if xu and xu != _r(y):
+        raise ShardingTypeError(
+            f"RHS should be reduced along the same axes LHS is unreduced on. Got lhs={x} "
+            f"and rhs={y}"
+        )
+    if yu and _r(x) != yu:
+        raise ShardingTypeError(
+            f"LHS should be reduced along the same axes RHS is unreduced on. Got lhs={x} "
+            f"and rhs={y}"
+        )
+    unreduced = xu or yu
+    return unreduced, (frozenset() if unreduced else reduced)
+
+
+def unreduced_and_reduced(
+    name: str, avals: tuple, params: dict, elementwise: bool
+) -> tuple[frozenset, frozenset]:
+    """The result's (unreduced, reduced) axes, or JAX's error for ``name``."""
+    if name in ("add", "add_any"):
+        return _add(*avals)
+    if name == "mul":
+        return _mul(*avals)
+    if name in _PASS_THROUGH or name == "convert_element_type":
+        return _u(avals[0]), _r(avals[0])
+    if name == "reduce_sum":
+        given: Any = params.get("out_sharding")
+        if given is not None and given.spec.unreduced:
+            return frozenset(given.spec.unreduced), _r(avals[0])
+        return _u(avals[0]), _r(avals[0])
+    if name == "select_n":
+        return _u(avals[1]), _r(avals[1])
+    if name == "dot_general":
+        given = params.get("out_sharding")
+        u = frozenset(given.spec.unreduced) if given is not None else frozenset()
+        r = frozenset(given.spec.reduced) if given is not None else frozenset()
+        return u, r
+    if elementwise:
+        if any(_u(a) for a in avals):
+            raise NotImplementedError(
+                f"unreduced rule for {name} is not implemented. Please file an issue at "
+                "https://github.com/jax-ml/jax/issues"
+            )
+        return frozenset(), (_r(avals[0]) if len(avals) == 1 else _nary_reduced(avals))
+    raise NotImplementedError(
+        f"unreduced/reduced rule for {name} is not implemented. Please file an issue at "
+        "https://github.com/jax-ml/jax/issues"
+    )
