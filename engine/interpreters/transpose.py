@@ -45,10 +45,13 @@ def backward_pass(
     consts: Sequence[Any],
     linear_args: Sequence[Any],
     cotangents_out: Sequence[Any],
+    initial_cts: Sequence[Any] | None = None,
 ) -> list[Any]:
     """Transpose ``jaxpr``. ``linear_args`` holds an UndefinedPrimal for each linear
     input and a value for each non-linear one; returns the cotangent of every input
-    (``Zero`` where nothing flowed).
+    (``Zero`` where nothing flowed). ``initial_cts`` (per input, None for none) seeds
+    the cotangents that inputs' contributions are added to as they arrive (a loop's
+    running sums, as JAX's accumulators start from them).
 
     Emits (when someone listens) a "transpose" ``TraceStarted`` / ``TraceFinished``
     around the pass, a "forward" phase while the non-linear equations are evaluated,
@@ -56,17 +59,21 @@ def backward_pass(
     ``CotangentWritten`` for each cotangent contribution (inside an "accumulate" phase
     when it is added to an earlier one)."""
     if not _listening:
-        return _backward_pass(jaxpr, consts, linear_args, cotangents_out, False)
+        return _backward_pass(jaxpr, consts, linear_args, cotangents_out, initial_cts, False)
     p = _Pass(jaxpr)
     call = events.trace_started(p, jaxpr)  # type: ignore[arg-type]
     try:
-        return _backward_pass(jaxpr, consts, linear_args, cotangents_out, call is not None)
+        observed = call is not None
+        return _backward_pass(jaxpr, consts, linear_args, cotangents_out, initial_cts, observed)
     finally:
         events.trace_finished(p, call)  # type: ignore[arg-type]
 
 
-def _backward_pass(jaxpr, consts, linear_args, cotangents_out, observed):
+def _backward_pass(jaxpr, consts, linear_args, cotangents_out, initial_cts, observed):
     primal_env, ct_env = {}, {}
+    for v, ct in zip(jaxpr.invars, initial_cts or ()):
+        if ct is not None:
+            ct_env[v] = ct
 
     def read_primal(v):
         if type(v) is Literal:

@@ -402,13 +402,16 @@ def _scan_transpose(cts, *args, jaxpr, length, reverse, num_consts, num_carry, u
             + [tr.UndefinedPrimal(a_) for a_ in body_in[nc : nc + ncar]]
             + [tr.UndefinedPrimal(a_) if l else next(it_rx) for a_, l in zip(x_avals, xs_lin)]
         )
-        cts_in = tr.backward_pass(jaxpr.jaxpr, jaxpr.consts, lin_args, list(ct_carry) + list(ct_y))
-        c_cts = [ct for ct, l in zip(cts_in[:nc], const_lin) if l]
-        new_acc = []
-        for acc_i, ct in zip(acc, c_cts):
-            from ..elementwise import add_any
-
-            new_acc.append(acc_i if type(ct) is Zero or ct is None else add_any(acc_i, ct))
+        # a linear const's running sum is where its cotangents add up, as they arrive
+        it_acc = iter(acc)
+        acc_in = [next(it_acc) if l else None for l in const_lin]
+        cts_in = tr.backward_pass(
+            jaxpr.jaxpr, jaxpr.consts, lin_args, list(ct_carry) + list(ct_y), acc_in
+        )
+        new_acc = [
+            acc_i if type(ct) is Zero or ct is None else ct
+            for acc_i, ct in zip(acc, [ct for ct, l in zip(cts_in[:nc], const_lin) if l])
+        ]
         carry_cts = [_inst(ct, a_) for ct, a_ in zip(cts_in[nc : nc + ncar], carry_avals)]
         x_cts = [_inst(ct, a_) for ct, a_, l in zip(cts_in[nc + ncar :], x_avals, xs_lin) if l]
         return new_acc + carry_cts + x_cts
