@@ -203,7 +203,8 @@ def prune_unused(closed: ClosedJaxpr, keep_unused: bool) -> tuple[ClosedJaxpr, A
         eqn = eqns[i]
         used = [v in live for v in eqn.outvars]
         if not any(used):
-            if not has_effects(eqn):
+            # (effectful primitives beyond has_effects' names: inspect_sharding, ffi calls)
+            if not has_effects(eqn) and not getattr(eqn.primitive, "effectful", False):
                 continue
         elif not all(used) and eqn.primitive in dce_rules:
             used_in, new = dce_rules[eqn.primitive](used, eqn)
@@ -325,8 +326,8 @@ class Compiled:
                 place(c, s, device) for c, s in zip(lowered._consts, self._in_shardings[:nc])
             ]
             self._in_shardings = self._in_shardings[nc:]
-            if kept is not None:  # an argument not in the module: as the jit placed it
-                leaves = list(t.device.in_shardings)
+            if kept is not None:  # an argument not in the module has none (JAX's None)
+                leaves: list = [None] * len(t.in_avals)
                 for i, s in zip(kept, self._in_shardings):
                     leaves[i] = s
                 self._in_shardings = leaves
@@ -369,6 +370,9 @@ class Compiled:
             leaves = list(self._in_shardings or ())
         else:
             leaves = single_device_shardings(t.device, len(t.in_avals))
+            kept = self.lowered.kept_var_idx
+            if kept is not None:  # an argument not in the module has none, as in JAX
+                leaves = [s if i in kept else None for i, s in enumerate(leaves)]
         return tree_util.tree_unflatten(t.in_tree, leaves)
 
     @property
@@ -386,7 +390,8 @@ class Compiled:
         t = self.lowered.traced
         target = t.device
         bufs = self._const_bufs + [
-            place(x, s, target.group) for x, s in zip(flat, self._in_shardings or ())
+            None if s is None else place(x, s, target.group)  # None: not in the module
+            for x, s in zip(flat, self._in_shardings or ())
         ]
         outs = dispatch.execute(self._run_bufs, flat, bufs)
         return tree_util.tree_unflatten(
@@ -446,7 +451,11 @@ class Compiled:
             )
         device = t.device
         if type(device) is SpmdTarget:
-            check_compiled_shardings(self.fun_name, flat, avals, self._in_shardings)
+            required = [  # an argument not in the module may come in any layout
+                getattr(x, "sharding", None) if s is None else s
+                for x, s in zip(flat, self._in_shardings or ())
+            ]
+            check_compiled_shardings(self.fun_name, flat, avals, required)
             return self._run_partitioned(flat)
         outs = dispatch.execute(
             self._run_bufs, flat, self._const_bufs + dispatch._buffers(flat, device)

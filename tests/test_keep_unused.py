@@ -61,6 +61,18 @@ CASES = [
         {},
         {},
     ),
+    (
+        "inspect_sharding_keeps_it",
+        lambda lib, np_: (
+            lambda x, y: (
+                lib.debug.inspect_array_sharding(y, callback=lambda s: None),
+                x + 1,
+            )[1]
+        ),
+        (X, Y),
+        {},
+        {},
+    ),
     ("keep_unused", lambda lib, np_: lambda x, y: x + 1, (X, Y), {}, {"keep_unused": True}),
     (
         "keep_unused_dead_code",
@@ -99,6 +111,13 @@ def test_lowered_and_compiled_arguments_as_jax(case, capfd):
     assert _main_args(el.as_text()) == _main_args(jl.as_text())
     assert ("stablehlo.sine" in el.as_text()) == ("stablehlo.sine" in jl.as_text())
     assert _params(ec.as_text()) == _params(jc.as_text())
+    jax, _ = real_jax()  # an argument left out of the module has no input sharding
+
+    def unsharded(c):
+        leaves = jax.tree_util.tree_leaves(c.input_shardings, is_leaf=lambda s: s is None)
+        return [s is None for s in leaves]
+
+    assert unsharded(ec) == unsharded(jc)
     # the same values through every call path: jit (twice: the inline caches), Compiled
     want = jf(*args, **kwargs)
     for result in (ef(*args, **kwargs), ef(*args, **kwargs), ec(*args, **kwargs)):
@@ -250,6 +269,37 @@ def sharded_unused_argument():
             np.asarray(compiled(xs, ys)).tolist(),
             str(out.sharding.spec),
         )
+
+    got, want = eight_devices.both(run)
+    assert got == want, (got, want)
+
+
+@sharded_case
+def sharded_arrays_unused_one_unspecified():
+    """Sharded arrays without in_shardings, and an unused argument whose sharding is
+    left to XLA: what the compiled program says it takes."""
+
+    def run(lib):
+        mesh = lib.make_mesh((8,), ("x",))
+        s = lib.sharding.NamedSharding(mesh, lib.sharding.PartitionSpec("x"))
+        a = np.arange(16, dtype=np.float32)
+        xs, ys = lib.device_put(a, s), lib.device_put(a + 1, s)
+        got = []
+        for f in (
+            lib.jit(lambda x, y: y + 1),
+            lib.jit(lambda x, y: y + 1, in_shardings=(None, s)),
+        ):
+            compiled = f.lower(xs, ys).compile()
+            specs = [str(getattr(sh, "spec", sh)) for sh in compiled.input_shardings[0]]
+            got.append(
+                (
+                    _main_args(f.lower(xs, ys).as_text()),
+                    specs,
+                    np.asarray(f(xs, ys)).tolist(),
+                    np.asarray(compiled(xs, ys)).tolist(),
+                )
+            )
+        return got
 
     got, want = eight_devices.both(run)
     assert got == want, (got, want)
