@@ -1,8 +1,9 @@
 """``engine.numpy``: NumPy's API on engine arrays (the ``jnp`` of this engine).
 
 Modules by theme: ``creation`` (array, zeros, arange, ...), ``ufuncs`` (elementwise math,
-comparisons, logic), ``reductions`` (sum, mean, var, cumsum, ...), ``shape_ops`` (reshape,
-concatenate, split, pad, ...), ``sorting``, ``linalg_ops`` (matmul, dot, einsum, ...),
+comparisons, logic; gathered from ``ufuncs_logic`` < ``ufuncs_arith`` < ``ufuncs_math``),
+``reductions`` (sum, mean, var, cumsum, ...), ``shape_ops`` (reshape, concatenate, split,
+pad, ...), ``sorting``, ``linalg_ops`` (matmul, dot, einsum, ...),
 ``statistics`` (quantile, cov, bincount, ...), ``misc`` and ``indexing``; ``scalar_types``
 holds the callable ``jnp.float32`` & co, ``linalg`` the norms.
 

@@ -96,28 +96,11 @@ def lcm(x1, x2, /):
     return jnp.where(d == 0, _lax_zero(d), jnp.multiply(x1, jnp.floor_divide(x2, d)))
 
 
-def _compiled(fn, name):
-    """``fn`` under jit, named ``name`` (a ``jit[name=...]`` equation as in JAX's
-    jaxprs): eagerly it runs as one XLA computation, as JAX's does, so values that op by
-    op would meet XLA's denormal flushing between ops (frexp of a subnormal) agree."""
-    jitted = _jitted.get(name)
-    if jitted is None:
-        from ..jit import jit
-
-        fn.__name__ = fn.__qualname__ = name
-        jitted = _jitted[name] = jit(fn)
-    return jitted
-
-
-_jitted: dict = {}
-
-
+# frexp and ldexp run as one XLA computation eagerly, as JAX's: op by op, XLA's denormal
+# flushing between ops would change the values for subnormals
+@as_jax_jits("frexp")
 def frexp(x, /):
     """Mantissa in ``[0.5, 1)`` and integer exponent with ``x == m * 2**e``."""
-    return _compiled(_frexp_checked, "frexp")(x)
-
-
-def _frexp_checked(x):
     from ._util import check_arraylike, promote_args_inexact
 
     check_arraylike("frexp", x)
@@ -173,13 +156,10 @@ def _frexp(x):
 _frexp_fn = None
 
 
+@as_jax_jits("ldexp")
 def ldexp(x1, x2, /):
     """``x1 * 2**x2`` (``x2`` integer), split through frexp so that ``x1 * 2**x2`` may be
     finite where ``2**x2`` is not; zeros and infinities pass through (derivative 1)."""
-    return _compiled(_ldexp, "ldexp")(x1, x2)
-
-
-def _ldexp(x1, x2):
     from .. import lax
     from ._util import check_arraylike, promote_args_inexact
 

@@ -409,28 +409,14 @@ def var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=Non
     check_arraylike("var", a)
     if correction is not None:
         ddof = correction
-    return _whole("var", _var, a, axis, dtype, ddof, keepdims, where)
+    # a list axis becomes a tuple: static arguments are hashed
+    axis = tuple(axis) if isinstance(axis, list) else axis
+    return _var(a, axis=axis, dtype=dtype, ddof=ddof, keepdims=keepdims, where=where)
 
 
-def _whole(name, fn, a, axis, dtype, ddof, keepdims, where):
-    """``fn`` under jit when eager, as JAX compiles var and std (one XLA computation:
-    the last bits of a derivative can differ from op by op). ``ddof`` is an argument of
-    that computation, as in JAX (a host-to-device transfer); a list axis becomes a tuple
-    (static arguments are hashed)."""
-    if isinstance(axis, list):
-        axis = tuple(axis)
-    run = _compiled.get(name)
-    if run is None:
-        from ..jit import jit
-
-        # a jit[name=_var] / jit[name=_std] equation in jaxprs, as JAX's
-        run = _compiled[name] = jit(fn, static_argnames=("axis", "dtype", "keepdims"))
-    return run(a, axis=axis, dtype=dtype, ddof=ddof, keepdims=keepdims, where=where)
-
-
-_compiled: dict = {}
-
-
+# JAX compiles var and std whole (jit[name=_var] / jit[name=_std]; eagerly one XLA
+# computation, so a derivative's last bits agree); ddof is an argument of it, as in JAX
+@as_jax_jits("_var", ("axis", "dtype", "keepdims"))
 def _var(a, axis, dtype, ddof, keepdims, where):
     a = as_operand(a)
     in_dtype = dtype_of(a)
@@ -476,12 +462,14 @@ def std(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=Non
     check_arraylike("std", a)
     if correction is not None:
         ddof = correction
-    return _whole("std", _std, a, axis, dtype, ddof, keepdims, where)
+    axis = tuple(axis) if isinstance(axis, list) else axis
+    return _std(a, axis=axis, dtype=dtype, ddof=ddof, keepdims=keepdims, where=where)
 
 
+@as_jax_jits("_std", ("axis", "dtype", "keepdims"))
 def _std(a, axis, dtype, ddof, keepdims, where):
     # through var's jit: a jit[name=_var] inside jit[name=_std], as JAX's
-    return lax.sqrt(_whole("var", _var, a, axis, dtype, ddof, keepdims, where))
+    return lax.sqrt(_var(a, axis=axis, dtype=dtype, ddof=ddof, keepdims=keepdims, where=where))
 
 
 # ---------------------------------------------------------------------------- argmax, argmin
