@@ -220,7 +220,11 @@ def hide_none(params):
     return {k: v for k, v in params.items() if v is not None}
 
 
-def broadcasting_lowering(lower):
+# JAX lowers comparisons without constraining their (boolean) result
+_COMPARISONS = frozenset({"eq", "ne", "lt", "le", "gt", "ge", "eq_to", "le_to", "lt_to"})
+
+
+def broadcasting_lowering(lower, constrain_result=True):
     """Wrap ``lower(ctx, *operands, **params)`` so it sees operands already broadcast
     to the output shape (rank-0 and size-1 operands are implicit broadcasts in lax)."""
 
@@ -237,19 +241,31 @@ def broadcasting_lowering(lower):
             return lower(ctx, *args, **params)
         from ..sharding.constraint import constrain_to_type
 
-        # as JAX: a broadcast operand and the result carry the result type's layout
+        # as JAX's multi_broadcast_in_dim: a broadcast operand, or one of the result's
+        # shape typed otherwise (a literal, say), carries the result type's layout
         args = [
-            x
-            if a.shape == shape
-            else constrain_to_type(lowering.broadcast_to(x, a, shape), typed, len(shape))
+            constrain_to_type(lowering.broadcast_to(x, a, shape), typed, len(shape))
+            if a.shape != shape
+            else x
+            if _keeps_layout(a, typed)
+            else constrain_to_type(x, typed, len(shape))
             for x, a in zip(args, avals_in)
         ]
         result = lower(ctx, *args, **params)
+        if not constrain_result:
+            return result
         if isinstance(result, (list, tuple)):
             return [constrain_to_type(r, typed, len(shape)) for r in result]
         return constrain_to_type(result, typed, len(shape))
 
     return rule
+
+
+def _keeps_layout(aval, typed) -> bool:
+    sharding = getattr(aval, "sharding", None)
+    if sharding is None:
+        return False
+    return bool(sharding.spec.unreduced or sharding.spec.reduced) or sharding == typed
 
 
 def plain(hlo_fn):
@@ -264,7 +280,7 @@ def naryop(name, kinds, lower, result_dtype=None, require_same=True):
     The caller adds the JVP (and transpose) rules beside it."""
     p = Primitive(name)
     p.def_abstract_eval(naryop_rule(name, kinds, result_dtype, require_same))
-    p.def_lowering(broadcasting_lowering(lower))
+    p.def_lowering(broadcasting_lowering(lower, constrain_result=name not in _COMPARISONS))
     batching.broadcast_batcher(p)
     p.pp_params = hide_none
     return p

@@ -78,7 +78,7 @@ def propagate(prim: core.Primitive, avals: tuple, out: Any, params: dict) -> Any
             return out
         rule, elementwise = _broadcasting, True
     ur = None
-    if not prim.multiple_results and carries_any(avals):
+    if not prim.multiple_results and (carries_any(avals) or _asks_unreduced(prim, params)):
         ur = unreduced_and_reduced(prim.name, avals, params, elementwise)
     entries = rule(prim.name, avals, outs, mesh, **params)
     if not prim.multiple_results:
@@ -104,6 +104,11 @@ def propagate(prim: core.Primitive, avals: tuple, out: Any, params: dict) -> Any
             raise _illegal(prim, avals, o, e, mesh) from None
         typed.append(o.update(sharding=sharding))
     return typed if prim.multiple_results else typed[0]
+
+
+def _asks_unreduced(prim: core.Primitive, params: dict) -> bool:
+    given = params.get("out_sharding") if prim.name == "dot_general" else None
+    return given is not None and bool(given.spec.unreduced)
 
 
 def _illegal(prim, avals, out, entries, mesh) -> ShardingTypeError:
@@ -646,6 +651,20 @@ def _install() -> None:
             if isinstance(value, core.Primitive) and value.name in RULES:
                 if value.lowering is not None and not hasattr(value.lowering, "__wrapped__"):
                     value.lowering = _constrained(value.lowering)
+    # elementwise results JAX also constrains (its lowering rules end in
+    # lower_with_sharding_in_types) whose lowering here is not ``broadcasting_lowering``
+    from . import convert, elementwise, logic
+
+    for p in (
+        convert.convert_element_type_p,
+        convert.bitcast_convert_type_p,
+        convert.reduce_precision_p,
+        elementwise.integer_pow_p,
+        logic.select_n_p,
+        structural.iota_p,
+    ):
+        if p.lowering is not None and not hasattr(p.lowering, "__wrapped__"):
+            p.lowering = _constrained(p.lowering)
     core.sharding_rule_hook = propagate
 
 

@@ -15,7 +15,6 @@ _PASS_THROUGH = frozenset(
     {
         "transpose",
         "squeeze",
-        "reshape",
         "pad",
         "reduce_precision",
         "broadcast_in_dim",
@@ -90,6 +89,47 @@ def _mul(x, y) -> tuple[frozenset, frozenset]:
     return unreduced, (frozenset() if unreduced else reduced)
 
 
+def _flat_axes(entries) -> list:
+    return [a for e in entries if e is not None for a in ((e,) if isinstance(e, str) else e)]
+
+
+def _dot_general(lhs, rhs, dimension_numbers, out_sharding) -> frozenset:
+    if _u(lhs) or _u(rhs):
+        raise ShardingTypeError(
+            "lhs or rhs passed to dot_general cannot be unreduced. Got "
+            f"lhs=ShapedArray({lhs.str_short()}) and rhs=ShapedArray({rhs.str_short()})"
+        )
+    if out_sharding is None or not out_sharding.spec.unreduced:
+        return frozenset()
+    (lhs_contracting, rhs_contracting), _ = dimension_numbers
+    lhs_spec = tuple(lhs.sharding.spec._normalized(len(lhs.shape))[i] for i in lhs_contracting)
+    rhs_spec = tuple(rhs.sharding.spec._normalized(len(rhs.shape))[i] for i in rhs_contracting)
+    if lhs_spec != rhs_spec:
+        raise ShardingTypeError(
+            "lhs and rhs contracting dims should be sharded identically when out_sharding "
+            "provided to dot_general mentions unreduced_axes. Got "
+            f"lhs_contracting_spec={lhs_spec}, rhs_contracting_spec={rhs_spec}"
+        )
+    if frozenset(out_sharding.spec.unreduced) != frozenset(_flat_axes(lhs_spec)):
+        raise ShardingTypeError(
+            "out_sharding's unreduced axes should be equal to the contracting specs. Got "
+            f"unreduced axes={frozenset(out_sharding.spec.unreduced)} and "
+            f"contracting spec={lhs_spec}"
+        )
+    return frozenset(out_sharding.spec.unreduced)
+
+
+def _check_reshape(aval, new_sizes) -> None:
+    # JAX 0.10.2 keeps an unsplit operand's spec as it is and then trims it to the new
+    # rank by indexing, which a spec with unreduced/reduced axes refuses
+    spec = aval.sharding.spec
+    if len(new_sizes) < len(aval.shape) and not spec._used_axes():
+        raise ValueError(
+            "Using pspec[...] is dangerous when PartitionSpec has non-empty "
+            "unreduced/reduced set. Please use spec.partitions[...]"
+        )
+
+
 def unreduced_and_reduced(
     name: str, avals: tuple, params: dict, elementwise: bool
 ) -> tuple[frozenset, frozenset]:
@@ -98,7 +138,9 @@ def unreduced_and_reduced(
         return _add(*avals)
     if name == "mul":
         return _mul(*avals)
-    if name in _PASS_THROUGH or name == "convert_element_type":
+    if name == "reshape":
+        _check_reshape(avals[0], params["new_sizes"])
+    if name in _PASS_THROUGH or name in ("convert_element_type", "reshape"):
         return _u(avals[0]), _r(avals[0])
     if name == "reduce_sum":
         given: Any = params.get("out_sharding")
@@ -108,10 +150,9 @@ def unreduced_and_reduced(
     if name == "select_n":
         return _u(avals[1]), _r(avals[1])
     if name == "dot_general":
-        given = params.get("out_sharding")
-        u = frozenset(given.spec.unreduced) if given is not None else frozenset()
-        r = frozenset(given.spec.reduced) if given is not None else frozenset()
-        return u, r
+        lhs, rhs = avals
+        unreduced = _dot_general(lhs, rhs, params["dimension_numbers"], params.get("out_sharding"))
+        return unreduced, frozenset()  # (JAX 0.10.2 propagates no reduced through a dot)
     if elementwise:
         if any(_u(a) for a in avals):
             raise NotImplementedError(
