@@ -300,7 +300,8 @@ def _quantile(a, q, axis, method, keepdims, squash_nans, weights=None):
             a, weights = lax.sort_key_val(a, weights, dimension=axis)
         else:
             a = lax.sort(a, dimension=axis)
-        n = lax.convert_element_type(a_shape[axis], dtype_of(q))
+        n = a_shape[axis]  # an int, or a symbolic dimension (engine.export)
+        n = lax.convert_element_type(n if type(n) is int else n.__jax_array__(), dtype_of(q))
         q = lax.mul(q, subtract(n, 1))
         low, high = lax.floor(q), lax.ceil(q)
         high_weight = lax.sub(q, low)
