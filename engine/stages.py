@@ -206,9 +206,14 @@ def prune_unused(closed: ClosedJaxpr, keep_unused: bool) -> tuple[ClosedJaxpr, A
             # (effectful primitives beyond has_effects' names: inspect_sharding, ffi calls)
             if not has_effects(eqn) and not getattr(eqn.primitive, "effectful", False):
                 continue
-        elif not all(used) and eqn.primitive in dce_rules:
+        elif eqn.primitive in dce_rules:
+            # JAX applies the rule with every output used too (a nested jit's unused
+            # arguments go); then only where no nested equation goes, so that the
+            # explorer's paths into its sub-jaxprs stay the traced jaxpr's
             used_in, new = dce_rules[eqn.primitive](used, eqn)
-            if new is not None:
+            if new is not None and (
+                not all(used) or (not all(used_in) and _eqn_count(new) == _eqn_count(eqn))
+            ):
                 live.update(v for v, u in zip(eqn.invars, used_in) if u and type(v) is Var)
                 kept.append((i, new))
                 continue
@@ -227,6 +232,19 @@ def prune_unused(closed: ClosedJaxpr, keep_unused: bool) -> tuple[ClosedJaxpr, A
     )
     eqn_indices = None if len(kept) == len(eqns) else tuple(i for i, _ in kept)
     return ClosedJaxpr(pruned, []), (None if all(used_inputs) else used_inputs), eqn_indices
+
+
+def _eqn_count(eqn: Any) -> int:
+    """``eqn`` and every equation of its sub-jaxprs, at any depth."""
+    rule = eqn.primitive.subjaxprs_rule
+    if rule is None:
+        return 1
+    total = 1
+    for sub in rule(eqn.params):
+        j = sub.jaxpr if isinstance(sub, ClosedJaxpr) else sub
+        if isinstance(j, Jaxpr):
+            total += sum(_eqn_count(e) for e in j.eqns)
+    return total
 
 
 def _plan_donations(in_avals, donated, out_avals) -> tuple[tuple, dict]:

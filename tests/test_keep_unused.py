@@ -73,6 +73,20 @@ CASES = [
         {},
         {},
     ),
+    (
+        "nested_jit_unused",
+        lambda lib, np_: (lambda inner: lambda x, y: inner(x, y) * 2)(lib.jit(lambda a, b: a + 1)),
+        (X, Y),
+        {},
+        {},
+    ),
+    (
+        "cond_operand_unused",
+        lambda lib, np_: lambda x, y: lib.lax.cond(True, lambda a, b: a, lambda a, b: a * 2, x, y),
+        (X, Y),
+        {},
+        {},
+    ),
     ("keep_unused", lambda lib, np_: lambda x, y: x + 1, (X, Y), {}, {"keep_unused": True}),
     (
         "keep_unused_dead_code",
