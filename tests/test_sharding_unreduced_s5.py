@@ -139,6 +139,27 @@ def _raised(fn):
 
 
 @case
+def typed_integer_pow_values_as_jax():
+    """integer_pow over an Explicit mesh (lowered as JAX's square-and-multiply with a
+    constraint on each step): values and result types."""
+
+    def run(lib):
+        P, lax = lib.P, lib.lax
+        out = []
+        with lib.set_mesh(_mesh(lib)):
+            x = lib.device_put(np.linspace(0.5, 2, 32, dtype=np.float32).reshape(8, 4), P("X"))
+            for y in (-3, -2, 0, 4, 5, 7):
+                r = lib.jit(lambda x, y=y: lax.integer_pow(x, y))(x)
+                out.append((str(lib.typeof(r)), np.asarray(r).tolist()))
+        return out
+
+    e, j = both(run)
+    assert [t for t, _ in e] == [t for t, _ in j]
+    for (_, ev), (_, jv) in zip(e, j):
+        np.testing.assert_allclose(ev, jv, rtol=1e-6)
+
+
+@case
 def unreduced_errors_as_jax():
     def run(lib):
         jnp, P, reshard = lib.numpy, lib.P, lib.sharding.reshard
@@ -217,6 +238,9 @@ def _lowering_programs(lib):
         "convert": lambda x, w, b: (x.astype(jnp.bfloat16) * 2).astype(jnp.float32),
         "where": lambda x, w, b: jnp.where(x > 0.5, x, 0.0),
         "integer_pow_abs": lambda x, w, b: x**2 + jnp.abs(x),
+        "integer_pow_general": lambda x, w, b: (
+            lib.lax.integer_pow(x + 1.0, -2) + lib.lax.integer_pow(x, 5) - lib.lax.integer_pow(x, 0)
+        ),
         "iota": lambda x, w, b: x + jnp.arange(4.0),
         "argmax": lambda x, w, b: jnp.argmax(x @ w, axis=1),
     }
@@ -224,10 +248,8 @@ def _lowering_programs(lib):
 
 # what the engine still writes differently from JAX (issue 10, item 2)
 _LOWERING_GAPS: dict[str, str] = {
-    "grad_mlp": "the backward pass misses two of JAX's constraints (a scalar and a typed "
-    "cotangent)",
-    "grad_elementwise_chain": "the backward pass misses one [X, -] constraint",
-    "grad_softmax": "the backward pass misses [X, -] constraints on 8x1 intermediates",
+    "grad_mlp": "tanh's JVP: JAX's 1 - ans takes a scalar 1 resharded to the mesh "
+    "(reshard 1.0, constrained replicated), the engine's a literal",
     "where": "jnp.where's broadcast of the scalar inside its nested jit is untyped in "
     "the engine (JAX types it as the result)",
     "iota": "the engine's iota (jnp.arange) is untyped; JAX types it replicated on the "
@@ -282,6 +304,7 @@ for _name in (
     "convert",
     "where",
     "integer_pow_abs",
+    "integer_pow_general",
     "iota",
     "argmax",
 ):

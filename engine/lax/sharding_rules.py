@@ -623,6 +623,46 @@ def _constrain(value, aval, mesh):
     return constrain_to_type(value, getattr(aval, "sharding", None), len(aval.shape))
 
 
+def _integer_pow_as_jax(lowering: Callable) -> Callable:
+    """integer_pow lowered as JAX lowers it over an Explicit mesh: powers other than
+    1, 2, 3 and -1 are JAX's square-and-multiply traced as lax ops, so each product, the
+    broadcast one and the reciprocal carry the result type's constraint too."""
+
+    def lower(ctx, x, *, y):
+        from jaxlib.mlir.dialects import stablehlo as hlo
+
+        from ..interpreters import lowering as lo
+        from ..sharding.constraint import constrain_to_type, current_lowering_mesh
+
+        out = ctx.avals_out[0]
+        typed = getattr(out, "sharding", None)
+        if y in (1, 2, 3, -1) or typed is None or current_lowering_mesh() is None:
+            return lowering(ctx, x, y=y)
+        ndim = len(out.shape)
+
+        def pinned(v):
+            return constrain_to_type(v, typed, ndim)
+
+        def ones():
+            scalar = out.update(shape=(), sharding=None)
+            return pinned(lo.broadcast_to(lo.full_like_aval(1, scalar), scalar, out.shape))
+
+        n, acc = abs(y), None
+        while n:
+            if n & 1:
+                acc = x if acc is None else pinned(hlo.multiply(acc, x))
+            n >>= 1
+            if n:
+                x = pinned(hlo.multiply(x, x))
+        result = ones() if acc is None else acc
+        if y < 0:
+            result = pinned(hlo.divide(ones(), result))
+        return pinned(result)
+
+    lower.__wrapped__ = lowering  # type: ignore[attr-defined]
+    return lower
+
+
 def _install() -> None:
     import importlib
 
@@ -653,18 +693,22 @@ def _install() -> None:
                     value.lowering = _constrained(value.lowering)
     # elementwise results JAX also constrains (its lowering rules end in
     # lower_with_sharding_in_types) whose lowering here is not ``broadcasting_lowering``
+    from .. import ad_util
     from . import convert, elementwise, logic
 
     for p in (
+        ad_util.add_any_p,
         convert.convert_element_type_p,
         convert.bitcast_convert_type_p,
         convert.reduce_precision_p,
-        elementwise.integer_pow_p,
         logic.select_n_p,
         structural.iota_p,
     ):
         if p.lowering is not None and not hasattr(p.lowering, "__wrapped__"):
             p.lowering = _constrained(p.lowering)
+    pow_lowering = elementwise.integer_pow_p.lowering
+    if pow_lowering is not None and not hasattr(pow_lowering, "__wrapped__"):
+        elementwise.integer_pow_p.lowering = _integer_pow_as_jax(_constrained(pow_lowering))
     core.sharding_rule_hook = propagate
 
 
