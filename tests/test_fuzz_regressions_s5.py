@@ -24,7 +24,7 @@ def _outcome(fn):
         return None, e
 
 
-@pytest.mark.parametrize("seed", [330877, 331192, 331737])
+@pytest.mark.parametrize("seed", [330877, 331192, 331737, 351767])
 def test_long_profile_seed_matches_jax(seed):
     case = draw_case(RandomChooser(seed), max_ops=6)
     assert check_case(case) == []
@@ -154,16 +154,18 @@ def test_grad_jaxpr_of_a_zero_tangent_is_jaxs():
 
 
 @pytest.mark.parametrize("op", ["add", "sub"])
-def test_add_and_sub_jvp_jaxprs_are_jaxs(op):
+@pytest.mark.parametrize("x_shape", [(), (3,)])
+def test_add_and_sub_jvp_jaxprs_are_jaxs(op, x_shape):
+    # with a rank-0 y the tangents combine unbroadcast, as JAX's (no broadcast_in_dim)
     jx, _ = real_jax()
-    x, y = np.float32(1.5), np.float32(0.25)
+    x, y = np.full(x_shape, 1.5, np.float32), np.float32(0.25)
 
     def jvps(E, L):
         fn = getattr(L, op)
         return {
-            "both": lambda a, b: E.jvp(fn, (a, b), (b, a)),
-            "x only": lambda a, b: E.jvp(lambda p: fn(p, b), (a,), (b,)),
-            "y only": lambda a, b: E.jvp(lambda q: fn(a, q), (b,), (a,)),
+            "both": lambda a, b: E.jvp(fn, (a, b), (a * 3, b)),
+            "x only": lambda a, b: E.jvp(lambda p: fn(p, b), (a,), (a * 3,)),
+            "y only": lambda a, b: E.jvp(lambda q: fn(a, q), (b,), (b,)),
         }
 
     for (label, fe), fj in zip(jvps(engine, elax).items(), jvps(jx, jx.lax).values()):
@@ -171,6 +173,23 @@ def test_add_and_sub_jvp_jaxprs_are_jaxs(op):
         names = [[e.primitive.name for e in j.jaxpr.eqns] for j in (got, want)]
         assert names[0] == names[1], label
         assert_close(fe(x, y), fj(x, y))
+
+
+@pytest.mark.parametrize("op", ["add", "sub", "mul"])
+def test_vmap_of_grad_of_mismatched_ranks_raises_as_jax(op):
+    # seed 351767: JAX's batching rule lets vmap(lax.add) of ranks 3 and 1 through, but
+    # the tangents then meet in the primitive unbatched and its shape rule raises
+    jx, _ = real_jax()
+    a, b = np.ones((2, 4, 2, 1), np.float16), np.ones((2, 1), np.float16)
+
+    def f(E, L):
+        return E.vmap(E.grad(lambda x, y: getattr(L, op)(x, y).sum(), argnums=(0, 1)))
+
+    got, got_err = _outcome(lambda: f(engine, elax)(a, b))
+    want, want_err = _outcome(lambda: f(jx, jx.lax)(a, b))
+    assert type(got_err) is type(want_err) is TypeError, (got_err, want_err)
+    assert "must have the same number of dimensions" in str(got_err)
+    assert_close(engine.vmap(getattr(elax, op))(a, b), jx.vmap(getattr(jx.lax, op))(a, b))
 
 
 def test_f16_gelu_of_silu_under_grad_of_jvp_is_jaxs_to_the_bit():

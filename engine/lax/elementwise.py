@@ -275,7 +275,9 @@ def _add_sub_jvp(primitive, negate_y):
             return ans, _bcast_tangent(neg(ydot) if negate_y else ydot, ans)
         if type(ydot) is Zero:
             return ans, _bcast_tangent(xdot, ans)
-        return ans, primitive.bind(_bcast_tangent(xdot, ans), _bcast_tangent(ydot, ans))
+        # unbroadcast, as JAX's: the tangents have the operands' shapes, which the
+        # primitive accepted (under vmap JAX's batching rule accepts more: then it raises)
+        return ans, primitive.bind(xdot, ydot)
 
     primitive.def_jvp(rule)
 
