@@ -104,7 +104,7 @@ def _add_any_shape(x: ShapedArray, y: ShapedArray) -> tuple[int, ...]:
 def _add_any_abstract_eval(x: ShapedArray, y: ShapedArray) -> ShapedArray:
     if x.dtype != y.dtype:
         raise TypeError(f"add_any adds values of one dtype, got {x.dtype.name} and {y.dtype.name}.")
-    return ShapedArray(_add_any_shape(x, y), x.dtype, x.weak_type and y.weak_type)
+    return ShapedArray(_add_any_shape(x, y), x.dtype, x.weak_type)  # JAX: the first operand's type
 
 
 @add_any_p.def_lowering

@@ -98,12 +98,19 @@ def _jit_partial_eval(trace, args, unknowns, params):
     known_args = [x for x, u in zip(args, unknowns) if not u]
     # residuals that are known inputs are passed from outside, not returned (JAX's _fwd)
     known_j, fwd = pe.forward_input_residuals(known_j, nres)
+    # and residuals that are known outputs are returned once (JAX's out-to-out forwarding)
+    n_known = len(known_j.out_avals) - sum(f is None for f in fwd)
+    known_j, out_fwd = pe.forward_output_residuals(known_j, n_known)
     known_j, kconsts = convert_constvars_to_invars(known_j)
     with core.set_current_trace(trace.parent):
         known_outs = bind_jit(kconsts + known_args, known_j, name)
-    n_known = len(known_outs) - (nres - sum(f is not None for f in fwd))
-    known_vals, it_res = known_outs[:n_known], iter(known_outs[n_known:])
-    residuals = [next(it_res) if f is None else known_args[f] for f in fwd]
+    known_vals, it_res, it_out_fwd = known_outs[:n_known], iter(known_outs[n_known:]), iter(out_fwd)
+    residuals = []
+    for f in fwd:
+        o = None if f is not None else next(it_out_fwd)
+        residuals.append(
+            known_args[f] if f is not None else known_vals[o] if o is not None else next(it_res)
+        )
     ins = [trace.instantiate_const(r) for r in residuals]
     ins += [trace.instantiate_const(x) for x, u in zip(args, unknowns) if u]
     unknown_outs = trace.record(

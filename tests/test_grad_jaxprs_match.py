@@ -315,27 +315,6 @@ INPUTS["grad_cond_array_residuals"] = np.array([0.5, -0.25, 1.5], np.float32)
 # case -> why the engine's text still differs from JAX's
 XFAIL: dict[str, str] = {
     **{
-        f"grad_grad_jit-{k}": (
-            "jit partial eval: the known jit returns one residual twice (JAX deduplicates "
-            "residuals that are the same value)"
-        )
-        for k in ("weak", "strong")
-    },
-    **{
-        case: (
-            "transposed scan body: a weak carry's cotangent term is converted to weak before "
-            "add_any; JAX's transposed loop carries the cotangents' (strong) types, and its "
-            "add_any takes its first operand's type (the engine's is weak only when both are)"
-        )
-        for case in (
-            "grad_scan_mul-weak",
-            "grad_nested_scan-weak",
-            "grad_scan_closure-weak",
-            "grad_scan_closure_xs-weak",
-            "grad_scan_closure_xs-strong",
-        )
-    },
-    **{
         f"grad_checkpoint_cond-{k}": (
             "remat partial eval of cond (JAX's _cond_partial_eval_custom): JAX's known cond "
             "outside the remat returns the primal alone and the recomputing cond inside it the "
@@ -367,12 +346,7 @@ def test_transformed_jaxpr_is_jaxs(name, arg):
 
 
 # case -> why the engine's result differs from JAX's (weak type only; values equal)
-VALUE_XFAIL = {
-    "grad_scan-weak": (
-        "the transposed scan carries the primal carry's weak type, so the gradient of a weak "
-        "input is weak; JAX's transposed loop carries the cotangent's (strong) type"
-    ),
-}
+VALUE_XFAIL: dict[str, str] = {}
 
 
 @pytest.mark.parametrize(

@@ -283,6 +283,23 @@ def forward_input_residuals(known: ClosedJaxpr, num_res: int) -> tuple[ClosedJax
     return ClosedJaxpr(new, known.consts), fwd
 
 
+def forward_output_residuals(known: ClosedJaxpr, num_out: int) -> tuple[ClosedJaxpr, list]:
+    """Drop the residual outputs of ``known`` (those after its first ``num_out``) that
+    are one of those outputs. Returns the jaxpr and, per residual, the index of the
+    output it is (None when still an output of its own)."""
+    j = known.jaxpr
+    first = {}
+    for i, v in enumerate(j.outvars[:num_out]):
+        if type(v) is Var:
+            first.setdefault(v, i)
+    fwd = [first.get(v) if type(v) is Var else None for v in j.outvars[num_out:]]
+    if all(f is None for f in fwd):
+        return known, fwd
+    outvars = j.outvars[:num_out] + [v for v, f in zip(j.outvars[num_out:], fwd) if f is None]
+    new = Jaxpr(j.constvars, j.invars, outvars, j.eqns, j.debug_name)
+    return ClosedJaxpr(new, known.consts), fwd
+
+
 def linearize_flat(
     flat_fun: Callable[..., Sequence[Any]], primals: Sequence[Any]
 ) -> tuple[list[Any], ClosedJaxpr]:

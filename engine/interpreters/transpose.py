@@ -78,7 +78,8 @@ def _backward_pass(jaxpr, consts, linear_args, cotangents_out, initial_cts, obse
     def read_primal(v):
         if type(v) is Literal:
             return v.val
-        return primal_env.get(v, _undefined(v))
+        x = primal_env.get(v)
+        return _undefined(v) if x is None else x
 
     def write_ct(v, ct, eqn=None, index=None):
         if type(v) is Literal or ct is None or type(ct) is Zero:
@@ -114,8 +115,9 @@ def _backward_pass(jaxpr, consts, linear_args, cotangents_out, initial_cts, obse
     for v, x in zip(jaxpr.invars, linear_args):
         if is_undefined_primal(x):
             linear_vars.add(v)
-        else:
-            primal_env[v] = x
+        # a linear input reads as the caller's UndefinedPrimal, whose type may differ
+        # from the binder's in weakness (JAX's accumulators carry the caller's type)
+        primal_env[v] = x
 
     # Equations whose inputs are all non-linear are evaluated forward first.
     forward = None

@@ -376,7 +376,12 @@ def _scan_transpose(cts, *args, jaxpr, length, reverse, num_consts, num_carry, u
     res_consts = [c for c, l in zip(consts, const_lin) if not l]
     res_xs = [x for x, l in zip(xs, xs_lin) if not l]
     lin_const_avals = [c.aval for c, l in zip(consts, const_lin) if l]
-    carry_avals = [c.aval if is_lin(c) else core.get_aval(c) for c in carry]
+    # the transposed loop carries the cotangents' types, as JAX's (a weak carry whose
+    # output is strong gets a strong cotangent, with no conversion back to weak)
+    ct_carry = [
+        _inst(ct, c.aval if is_lin(c) else core.get_aval(c)) for ct, c in zip(cts[:ncar], carry)
+    ]
+    carry_avals = [core.get_aval(ct) for ct in ct_carry]
     body_in = jaxpr.in_avals
     x_avals = body_in[nc + ncar :]
     res_x_avals = [a for a, l in zip(x_avals, xs_lin) if not l]
@@ -399,7 +404,7 @@ def _scan_transpose(cts, *args, jaxpr, length, reverse, num_consts, num_carry, u
         it_rc, it_rx = iter(rc), iter(rx)
         lin_args = (
             [tr.UndefinedPrimal(a_) if l else next(it_rc) for a_, l in zip(body_in[:nc], const_lin)]
-            + [tr.UndefinedPrimal(a_) for a_ in body_in[nc : nc + ncar]]
+            + [tr.UndefinedPrimal(a_) for a_ in carry_avals]
             + [tr.UndefinedPrimal(a_) if l else next(it_rx) for a_, l in zip(x_avals, xs_lin)]
         )
         # a linear const's running sum is where its cotangents add up, as they arrive
@@ -425,7 +430,6 @@ def _scan_transpose(cts, *args, jaxpr, length, reverse, num_consts, num_carry, u
         + res_x_avals,
         f"transpose({jaxpr.jaxpr.debug_name})",
     )
-    ct_carry = [_inst(ct, a) for ct, a in zip(cts[:ncar], carry_avals)]
     ct_ys = [ct for ct, z in zip(cts[ncar:], ys_zero) if not z]
     acc0 = [zeros(a) for a in lin_const_avals]
     # residuals and cotangents the transposed body no longer reads are not passed in
@@ -449,8 +453,10 @@ def _scan_transpose(cts, *args, jaxpr, length, reverse, num_consts, num_carry, u
 
 
 def _inst(ct, aval):
-    if ct is None or type(ct) is Zero:
+    if ct is None:
         return zeros(aval)
+    if type(ct) is Zero:
+        return zeros(ct.aval)
     return ct
 
 
