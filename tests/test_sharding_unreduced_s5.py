@@ -237,6 +237,11 @@ def _lowering_programs(lib):
         ),
         "convert": lambda x, w, b: (x.astype(jnp.bfloat16) * 2).astype(jnp.float32),
         "where": lambda x, w, b: jnp.where(x > 0.5, x, 0.0),
+        "compare_mask": lambda x, w, b: (
+            (x > 0.5).astype(jnp.float32) * x
+            + (lib.lax.lt(x, 1.0) & (x != 0.2)).astype(jnp.float32)
+        ),
+        "grad_relu": lambda x, w, b: lib.grad(lambda x: lib.nn.relu(x @ w).sum())(x),
         "integer_pow_abs": lambda x, w, b: x**2 + jnp.abs(x),
         "integer_pow_general": lambda x, w, b: (
             lib.lax.integer_pow(x + 1.0, -2) + lib.lax.integer_pow(x, 5) - lib.lax.integer_pow(x, 0)
@@ -252,9 +257,12 @@ _LOWERING_GAPS: dict[str, str] = {
     "(reshard 1.0, constrained replicated), the engine's a literal",
     "where": "jnp.where's broadcast of the scalar inside its nested jit is untyped in "
     "the engine (JAX types it as the result)",
-    "iota": "the engine's iota (jnp.arange) is untyped; JAX types it replicated on the "
-    "context mesh, so it and its reshape are constrained",
+    "iota": "the engine's iota (jnp.arange) is untyped: core's sharding hook skips "
+    "operandless primitives; JAX types it replicated on the context mesh, so it and its "
+    "broadcast are constrained",
     "argmax": "JAX constrains the iota and every scalar in argmax's variadic reducer body",
+    "grad_relu": "max's JVP: the engine's zeros (full_like of the operand) are untyped and "
+    "one dead zeros comes first; JAX's take the operand's sharding",
 }
 
 
@@ -303,6 +311,8 @@ for _name in (
     "grad_softmax",
     "convert",
     "where",
+    "compare_mask",
+    "grad_relu",
     "integer_pow_abs",
     "integer_pow_general",
     "iota",
