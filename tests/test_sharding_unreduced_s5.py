@@ -71,6 +71,18 @@ def _programs(lib):
         "reshard_reduced": lambda a, b: reshard(part(a, b), P(None, None, reduced={"X"})),
         "reduced_plus_reduced": lambda a, b: _reduced_ones(lib) + _reduced_ones(lib),
         "sin_of_reduced": lambda a, b: jnp.sin(_reduced_ones(lib)),
+        "concatenate_unreduced": lambda a, b: lax.concatenate([part(a, b), part(a, b)], 0),
+        "concatenate_reduced": lambda a, b: lax.concatenate(
+            [_reduced_ones(lib), _reduced_ones(lib)], 0
+        ),
+        "stack_unreduced": lambda a, b: jnp.stack([part(a, b), part(a, b)]),
+        "slice_unreduced": lambda a, b: part(a, b)[:4],
+        "pad_unreduced": lambda a, b: lax.pad(part(a, b), 0.0, [(1, 1, 0), (0, 0, 0)]),
+        "squeeze_unreduced": lambda a, b: lax.squeeze(lax.reshape(part(a, b), (8, 6, 1)), (2,)),
+        "select_two_unreduced": lambda a, b: lax.select(
+            jnp.ones((8, 6), bool), part(a, b), part(a, b)
+        ),
+        "reduce_precision_unreduced": lambda a, b: lax.reduce_precision(part(a, b), 5, 10),
     }
 
 
@@ -187,6 +199,12 @@ def unreduced_errors_as_jax():
                 "reshape_to_lower_rank": lambda: part().reshape(48),
                 "reduced_over_different_axes": lambda: (
                     _reduced_ones(lib) + reshard(jnp.ones((8, 6)), P(None, None, reduced={"Y"}))
+                ),
+                "reduced_plus_sharded_on_its_axis": lambda: (
+                    _reduced_ones(lib) + lib.device_put(np.ones((8, 6), np.float32), P("X", None))
+                ),
+                "concatenate_unreduced_and_reduced": lambda: lib.lax.concatenate(
+                    [part(), reshard(jnp.ones((8, 6)), P(None, None, reduced={"X"}))], 0
                 ),
             }
             for name, fn in programs.items():

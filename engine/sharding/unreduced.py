@@ -20,6 +20,8 @@ _PASS_THROUGH = frozenset(
         "broadcast_in_dim",
         "copy",
         "copy_p",
+        "slice",
+        "dynamic_slice",
     }
 )
 
@@ -44,7 +46,34 @@ def _nary_reduced(avals) -> frozenset:
         raise ShardingTypeError(
             f"All inputs should be reduced across the same mesh axes. Got specs: {specs}"
         )
-    return next(iter(specs)) if specs else frozenset()
+    reduced = next(iter(specs)) if specs else frozenset()
+    for a in avals if reduced else ():
+        s = getattr(a, "sharding", None)
+        if s is None:
+            continue
+        used = frozenset(s.spec._used_axes())
+        if (frozenset(s.mesh.axis_names) - used - s.spec.unreduced - s.spec.reduced) & reduced:
+            raise ShardingTypeError(
+                "Inputs cannot be replicated on the same axes that another input is reduced "
+                f"on. Got input type: {a.str_short()} and reduced spec: {reduced}"
+            )
+        if used & reduced:
+            raise ShardingTypeError(
+                "Inputs cannot be sharded/varying on the same axes that another input is "
+                "reduced on. Reshard the input which is reduced to be sharded on the mesh "
+                "axes it is reduced on via `jax.sharding.reshard(inp, jax.P(...))`. Got "
+                f"input type: {a.str_short()} and reduced spec: {reduced}"
+            )
+    return reduced
+
+
+def _same_sharding(avals, message: str) -> tuple[frozenset, frozenset]:
+    """The operands' one (unreduced, reduced) pair: JAX's sharding rules compare the
+    whole sharding, these axes included (untyped operands aside)."""
+    typed = [a for a in avals if getattr(a, "sharding", None) is not None]
+    if len({(_u(a), _r(a)) for a in typed}) > 1:
+        raise ShardingTypeError(message + ", ".join(str(a.sharding) for a in typed))
+    return (_u(typed[0]), _r(typed[0])) if typed else (frozenset(), frozenset())
 
 
 def _add(x, y) -> tuple[frozenset, frozenset]:
@@ -148,7 +177,9 @@ def unreduced_and_reduced(
             return frozenset(given.spec.unreduced), _r(avals[0])
         return _u(avals[0]), _r(avals[0])
     if name == "select_n":
-        return _u(avals[1]), _r(avals[1])
+        return _same_sharding(avals[1:], "select cases must have the same shardings, got ")
+    if name in ("concatenate", "stack"):
+        return _same_sharding(avals, "All operands should have the same sharding. Got shardings ")
     if name == "dot_general":
         lhs, rhs = avals
         unreduced = _dot_general(lhs, rhs, params["dimension_numbers"], params.get("out_sharding"))
