@@ -207,6 +207,15 @@ def unreduced_errors_as_jax():
                     [part(), reshard(jnp.ones((8, 6)), P(None, None, reduced={"X"}))], 0
                 ),
             }
+            for source, make in (("unreduced", part), ("reduced", lambda: _reduced_ones(lib))):
+                for op, reduce in (
+                    ("max", lambda v: v.max(0)),
+                    ("prod", lambda v: v.prod()),
+                    ("argmax", lambda v: jnp.argmax(v, 0)),
+                    ("cumsum", lambda v: jnp.cumsum(v, 0)),
+                    ("cummax", lambda v: lib.lax.cummax(v, 0)),
+                ):
+                    programs[f"{op}_of_{source}"] = lambda make=make, reduce=reduce: reduce(make())
             for name, fn in programs.items():
                 out[name] = _raised(lambda fn=fn: lib.jit(fn)())
         return out

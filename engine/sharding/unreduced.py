@@ -148,6 +148,28 @@ def _dot_general(lhs, rhs, dimension_numbers, out_sharding) -> frozenset:
     return frozenset(out_sharding.spec.unreduced)
 
 
+# JAX 0.10.2's sharding rules for these read the operand's spec by unpacking or indexing
+# it, which a spec with unreduced/reduced axes refuses (a ValueError, not a rule)
+_UNPACK_SPEC = frozenset(
+    {"reduce_max", "reduce_min", "reduce_prod", "reduce_and", "reduce_or", "reduce_xor"}
+)
+_INDEX_SPEC = frozenset(
+    {"argmax", "argmin", "cumsum", "cumprod", "cummax", "cummin", "cumlogsumexp"}
+)
+
+
+def _refused_spec(name: str) -> ValueError:
+    if name in _UNPACK_SPEC:
+        return ValueError(
+            "Using *pspec is dangerous when PartitionSpec has non-empty unreduced/reduced "
+            "set. Please use *spec.partitions"
+        )
+    return ValueError(
+        "Using pspec[...] is dangerous when PartitionSpec has non-empty unreduced/reduced "
+        "set. Please use spec.partitions[...]"
+    )
+
+
 def _check_reshape(aval, new_sizes) -> None:
     # JAX 0.10.2 keeps an unsplit operand's spec as it is and then trims it to the new
     # rank by indexing, which a spec with unreduced/reduced axes refuses
@@ -167,6 +189,8 @@ def unreduced_and_reduced(
         return _add(*avals)
     if name == "mul":
         return _mul(*avals)
+    if name in _UNPACK_SPEC or name in _INDEX_SPEC:
+        raise _refused_spec(name)
     if name == "reshape":
         _check_reshape(avals[0], params["new_sizes"])
     if name in _PASS_THROUGH or name in ("convert_element_type", "reshape"):
