@@ -77,6 +77,8 @@ def _programs(lib):
         ),
         "stack_unreduced": lambda a, b: jnp.stack([part(a, b), part(a, b)]),
         "slice_unreduced": lambda a, b: part(a, b)[:4],
+        "split_unreduced": lambda a, b: lax.split(part(a, b), (4, 4))[1],
+        "split_reduced": lambda a, b: lax.split(_reduced_ones(lib), (2, 4), axis=1)[0],
         "pad_unreduced": lambda a, b: lax.pad(part(a, b), 0.0, [(1, 1, 0), (0, 0, 0)]),
         "squeeze_unreduced": lambda a, b: lax.squeeze(lax.reshape(part(a, b), (8, 6, 1)), (2,)),
         "select_two_unreduced": lambda a, b: lax.select(

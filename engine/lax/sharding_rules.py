@@ -78,7 +78,8 @@ def propagate(prim: core.Primitive, avals: tuple, out: Any, params: dict) -> Any
             return out
         rule, elementwise = _broadcasting, True
     ur = None
-    if not prim.multiple_results and (carries_any(avals) or _asks_unreduced(prim, params)):
+    one_type = not prim.multiple_results or prim.name == "split"  # (split: all alike)
+    if one_type and (carries_any(avals) or _asks_unreduced(prim, params)):
         ur = unreduced_and_reduced(prim.name, avals, params, elementwise)
     entries = rule(prim.name, avals, outs, mesh, **params)
     if not prim.multiple_results:

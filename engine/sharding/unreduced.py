@@ -22,6 +22,7 @@ _PASS_THROUGH = frozenset(
         "copy_p",
         "slice",
         "dynamic_slice",
+        "split",
     }
 )
 
