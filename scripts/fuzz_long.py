@@ -50,6 +50,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, help="run only this seed and print its program")
     parser.add_argument("--json", help="write the summary (and mismatch seeds) here")
     parser.add_argument(
+        "--progress",
+        help="rewrite this file with each seed before running it (a crash inside XLA "
+        "kills the process: the file then names the program that did it)",
+    )
+    parser.add_argument(
         "--clear-every",
         type=int,
         default=200,
@@ -69,6 +74,9 @@ def main(argv: list[str] | None = None) -> int:
     mismatches: list[dict] = []
     accepted, known_bugs = 0, collections.Counter()
     while time.monotonic() < deadline:
+        if args.progress:
+            with open(args.progress, "w") as f:
+                f.write(f"{seed}\n")
         case, problems = run_one(seed, args.max_ops)
         name = "+".join(case.transform) or "eager"
         runs += 1
