@@ -115,23 +115,43 @@ def _pp_params(eqn, names, indent):
     return [f"{k}={format_param(params[k], names, indent + 2, len(k) + 1)}" for k in keys]
 
 
+def _fill(items, column, indent, sep=""):
+    """A list of variables as JAX's printer lays it out from ``column``: on one line when
+    it all fits in WIDTH; otherwise each item after a separator goes on the same line
+    while the line has not reached WIDTH, else on a new line at ``indent + 2``."""
+    if not items or column + len((sep + " ").join(items)) <= WIDTH:
+        return (sep + " ").join(items)
+    text, col = items[0], column + len(items[0])
+    for item in items[1:]:
+        text, col = text + sep, col + len(sep)
+        if col + 1 <= WIDTH:
+            text, col = f"{text} {item}", col + 1 + len(item)
+        else:
+            text, col = f"{text}\n{' ' * (indent + 2)}{item}", indent + 2 + len(item)
+    return text
+
+
+def _last_line_width(text, column):
+    """The column where ``text`` ends when written from ``column``."""
+    tail = text.rsplit("\n", 1)
+    return column + len(text) if len(tail) == 1 else len(tail[1])
+
+
 def pp_eqn(eqn, names, indent):
     """The lines of one equation (the first one unindented)."""
-    outs = " ".join(_binder(v, names) for v in eqn.outvars)
-    ins = " ".join(_atom(a, names) for a in eqn.invars)
+    outs = _fill([_binder(v, names) for v in eqn.outvars], indent, indent)
+    ins = [_atom(a, names) for a in eqn.invars]
     if getattr(eqn.primitive, "pp_alias_subjaxpr", False):
         _alias_subjaxpr(eqn, names)
     params = _pp_params(eqn, names, indent)
     head = f"{outs} = {eqn.primitive.name}" if eqn.outvars else eqn.primitive.name
-    if not params:
-        return f"{head} {ins}"
-    one = f"{head}[{' '.join(params)}]"
+    one = f"{head}[{' '.join(params)}]" if params else head
     # As JAX's printer: the params stay on one line when the text up to "]" fits.
-    if "\n" not in one and indent + len(one) <= WIDTH:
-        return f"{one} {ins}"
-    pad = " " * (indent + 2)
-    body = "".join(f"\n{pad}{p}" for p in params)
-    return f"{head}[{body}\n{' ' * indent}] {ins}"
+    if params and (any("\n" in p for p in params) or _last_line_width(one, indent) > WIDTH):
+        pad = " " * (indent + 2)
+        body = "".join(f"\n{pad}{p}" for p in params)
+        one = f"{head}[{body}\n{' ' * indent}]"
+    return f"{one} {_fill(ins, _last_line_width(one, indent) + 1, indent)}"
 
 
 def _alias_subjaxpr(eqn, names):
@@ -167,7 +187,7 @@ def _jaxprs_in_params(params):
 
 def _shared_jaxprs(top):
     """As JAX's printer: the nested jaxprs used more than once, or with more than 10
-    equations, each named after the first ``name=`` equation that holds it ("jaxpr"
+    equations, each named after the first equation with a ``name`` param that holds it ("jaxpr"
     otherwise, numbered when names repeat), in breadth-first order."""
     counts, names = {}, {}
     queue = collections.deque([top])
@@ -177,7 +197,10 @@ def _shared_jaxprs(top):
         if jaxpr is not top and len(jaxpr.eqns) > 10:
             counts[jaxpr] += 1
         for eqn in jaxpr.eqns:
-            name = eqn.params.get("name")
+            # JAX's custom_jvp_call / custom_vjp_call hold no `name` param (their printer
+            # adds it), so the jaxprs they carry keep the default name "jaxpr".
+            custom_call = eqn.primitive.name in ("custom_jvp_call", "custom_vjp_call")
+            name = None if custom_call else eqn.params.get("name")
             for sub in _jaxprs_in_params(eqn.params):
                 queue.append(sub)
                 if isinstance(name, str):

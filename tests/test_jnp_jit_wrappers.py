@@ -119,10 +119,6 @@ _VMAP_NP_INT = (
     "JAX's batched broadcast_in_dim prints broadcast_dimensions=(0, np.int64(2)) (a NumPy "
     "integer from its batching rule)"
 )
-_CUSTOM_JVP_NAME = (
-    "JAX names a hoisted custom_jvp_call body 'jaxpr' (its name= is only printed, not a "
-    "param); engine/pretty.py names it after the equation's name param ('_frexp')"
-)
 _PLATFORM_INDEX = (
     "JAX's square 2-D offset-0 diagonal is platform_dependent (a Mosaic branch): "
     "platform_index + cond[branches_platforms]; the engine has no platform_index "
@@ -131,16 +127,9 @@ _PLATFORM_INDEX = (
 BODY_DIFFERS = {
     "diagonal": _PLATFORM_INDEX,
     "corrcoef": _PLATFORM_INDEX,  # through diag -> diagonal of the square covariance
-    "nan_to_num": (
-        "same body; JAX's printer breaks an operand list that passes column 80 onto the "
-        "next line (jit[name=_where ...] j 3.4028234663852886e+38:f32[] / i), "
-        "engine/pretty.py keeps it on one line"
-    ),
     "column_stack": _VMAP_NP_INT,
     "dstack": _VMAP_NP_INT,
     "vstack": _VMAP_NP_INT,
-    "ldexp": _CUSTOM_JVP_NAME,
-    "frexp": _CUSTOM_JVP_NAME,
 }
 
 
