@@ -17,9 +17,11 @@ import numpy as np
 
 from .. import core, dtypes, errors, lax
 from ..array import Array
-from ..lax import GatherDimensionNumbers, GatherScatterMode, ScatterDimensionNumbers
+from ..lax import GatherDimensionNumbers, GatherScatterMode
+from ..sharding.in_types import auto_axes
+from ..sharding.mesh import AxisType
 from ..transfer_guard import sites as _tg
-from ._util import _broadcast_shapes, check_arraylike, promote_dtypes
+from ._util import check_arraylike
 from .creation import array, asarray
 
 NONE, ELLIPSIS, SLICE, INT, BOOL, ARRAY = "none", "ellipsis", "slice", "int", "bool", "array"
@@ -490,9 +492,10 @@ class _GatherPlan(NamedTuple):
     newaxis_dims: tuple  # axes of x[idx] that None added
     bool_dims: tuple  # unit axes added to x for scalar boolean indices
     empty_indices: bool  # nothing to gather: x[idx] is x (up to rev/newaxis)
+    slice_entries: tuple  # x[idx]'s sharding spec, as JAX's index_to_gather makes it
 
 
-def _gather_plan(parsed, shape, normalize=True):
+def _gather_plan(parsed, shape, normalize=True, x_entries=None):
     for p in parsed:
         if p.kind == SLICE:
             for v in (p.value.start, p.value.stop, p.value.step):
@@ -501,6 +504,9 @@ def _gather_plan(parsed, shape, normalize=True):
     contiguous = all(b - a == 1 for a, b in zip(adv_pos, adv_pos[1:]))
     items = _expand_ellipsis(parsed, len(shape))
     items, shape, bool_dims = _insert_scalar_bools(items, shape)
+    x_entries = list(x_entries or (None,) * (len(shape) - len(bool_dims)))
+    for d in bool_dims:
+        x_entries.insert(d, None)
     idt = _index_dtype(shape)
 
     def prepared(p):
@@ -516,7 +522,7 @@ def _gather_plan(parsed, shape, normalize=True):
     comps = []  # (index array, first index-batch axis it spans)
     batch_shape = []  # index batch shape (without the index-vector axis)
     offset_dims, collapsed, index_map, slice_sizes = [], [], [], []
-    y_shape, newaxis, reversed_dims = [], [], []
+    y_shape, newaxis, reversed_dims, y_entries = [], [], [], []
     g_axis = 0  # axis of the gather's output
     x_axis = 0
     for pos, p in enumerate(items):
@@ -531,6 +537,7 @@ def _gather_plan(parsed, shape, normalize=True):
                 index_map.append(q.axes[0])
                 collapsed.append(q.axes[0])
             y_shape.extend(bshape)
+            y_entries.extend(_spec_entries(comps[-len(arrs)][0], len(bshape)))
             g_axis += len(bshape)
         if adv and p.kind in (INT, ARRAY):
             slice_sizes.append(1)
@@ -547,10 +554,12 @@ def _gather_plan(parsed, shape, normalize=True):
         elif p.kind == NONE:
             newaxis.append(len(y_shape))
             y_shape.append(1)
+            y_entries.append(None)
         else:
             size = shape[x_axis]
             start, stop, step, n = _slice_indices(p.value, size)
             y_shape.append(n)
+            y_entries.append(x_entries[x_axis])
             if step == 1:
                 if not _same_dim(n, size):
                     comps.append((_index_value(start, idt), len(batch_shape)))
@@ -596,7 +605,13 @@ def _gather_plan(parsed, shape, normalize=True):
         tuple(newaxis),
         bool_dims,
         not comps,
+        tuple(y_entries),
     )
+
+
+def _spec_entries(x, ndim):
+    s = getattr(core.get_aval(x), "sharding", None) if not _is_numpy(x) else None
+    return tuple(s.spec._normalized(ndim)) if s is not None else (None,) * ndim
 
 
 def _broadcast_index(a, shape):
@@ -630,13 +645,14 @@ def _rewriting_take(
     mode=None,
     fill_value=None,
     normalize_indices=True,
+    out_sharding=None,
 ):
     arr = _as_array(arr, "getitem")
     shape = core.get_aval(arr).shape
     if mode is not None:
         mode = GatherScatterMode.from_any(mode)
     parsed = _parse(idx, shape)
-    if normalize_indices:
+    if normalize_indices and not _partial_on_many_devices(arr, parsed, shape):
         plan = _static_plan(parsed, shape, mode)
         if plan is not None:
             if _tg.h2d and type(arr) is Array:  # JAX puts static indices on the device
@@ -646,6 +662,47 @@ def _rewriting_take(
         if plan is not None:
             return _apply_dynamic(arr, plan)
     parsed = _expand_bools(parsed, shape)
+    options = (normalize_indices, indices_are_sorted, unique_indices, mode, fill_value)
+    if out_sharding is None:
+        return _gather(parsed, *options, arr)
+    # as JAX's: gathered with the mesh's Explicit axes made Auto, then resharded; the
+    # index arrays go in as arguments so that their types lose those axes too
+    leaves = [i for i, p in enumerate(parsed) if isinstance(p.value, (Array, core.Tracer))]
+
+    def gather_with(arr, *values):
+        given = dict(zip(leaves, values))
+        at = [p._replace(value=given[i]) if i in given else p for i, p in enumerate(parsed)]
+        return _gather(at, *options, arr)
+
+    run = auto_axes(gather_with, out_sharding=out_sharding, axes=_explicit_axes(out_sharding))
+    return run(arr, *[parsed[i].value for i in leaves])
+
+
+def _partial_on_many_devices(arr, parsed, shape):
+    """JAX reads part of an array laid out over several devices by a gather, never a
+    (static or dynamic) slice, which would not keep its sharding."""
+    if type(arr) is not Array or arr.sharding.num_devices == 1:
+        return False
+    for p in parsed:
+        if p.kind == INT:
+            return True
+        if p.kind == SLICE:
+            try:
+                _, _, step, n = _slice_indices(p.value, shape[p.axes[0]])
+            except (TypeError, ValueError, IndexError):
+                return True
+            if abs(step) != 1 or n != shape[p.axes[0]]:
+                return True
+    return False
+
+
+def _explicit_axes(sharding):
+    mesh = sharding.mesh.abstract_mesh
+    return tuple(n for n, t in zip(mesh.axis_names, mesh.axis_types) if t == AxisType.Explicit)
+
+
+def _gather(parsed, normalize_indices, indices_are_sorted, unique_indices, mode, fill_value, arr):
+    shape = core.get_aval(arr).shape
     plan = _gather_plan(parsed, shape, normalize_indices)
     if fill_value is not None:
         fv = core.concrete_or_none(fill_value)
@@ -680,97 +737,6 @@ def _rewriting_take(
     if plan.newaxis_dims:
         y = lax.expand_dims(y, plan.newaxis_dims)
     return y
-
-
-# ---------------------------------------------------------------------------- updates
-
-
-def _scatter_update(
-    x,
-    idx,
-    y,
-    scatter_op,
-    indices_are_sorted=False,
-    unique_indices=False,
-    mode=None,
-    normalize_indices=True,
-):
-    """x with ``x[idx] (op)= y`` applied, functionally."""
-
-    x = _as_array(x, "scatter")
-    x_aval = core.get_aval(x)
-    y = _update_operand(x_aval, y)
-    parsed = _expand_bools(_parse(idx, x_aval.shape), x_aval.shape)
-    plan = _gather_plan(parsed, x_aval.shape, normalize_indices)
-    if any(d == 0 for d in plan.slice_shape):
-        return x
-    if dtypes.is_python_scalar(y):
-        # a literal of the promoted type (no conversion equation for a constant)
-        dtype, weak = dtypes.result_type(x, y, return_weak_type_flag=True)
-        xp = lax.convert_element_type(x, dtype, weak)
-        y = dtypes.python_scalar_as(y, dtype)
-    else:
-        xp, y = promote_dtypes(x, y)
-    y = _broadcast_update(y, plan.slice_shape)
-    if plan.newaxis_dims:
-        y = lax.squeeze(y, plan.newaxis_dims)
-    if plan.reversed_dims:
-        y = lax.rev(y, plan.reversed_dims)
-    if plan.bool_dims:
-        xp = lax.expand_dims(xp, plan.bool_dims)
-    d = plan.dnums
-    dnums = ScatterDimensionNumbers(
-        update_window_dims=d.offset_dims,
-        inserted_window_dims=d.collapsed_slice_dims,
-        scatter_dims_to_operand_dims=d.start_index_map,
-    )
-    out = scatter_op(
-        xp,
-        plan.indices,
-        y,
-        dnums,
-        indices_are_sorted=indices_are_sorted or not plan.advanced,
-        unique_indices=unique_indices or not plan.advanced,
-        mode=mode,
-    )
-    if plan.bool_dims:
-        out = lax.squeeze(out, plan.bool_dims)
-    return lax.convert_element_type(out, x_aval.dtype, x_aval.weak_type)
-
-
-def _update_operand(x_aval, y):
-    """The update values as an operand: Python ints that fit take x's integer dtype;
-    other Python scalars are weakly typed."""
-
-    if isinstance(y, (Array, core.Tracer)):
-        return y
-    if (
-        isinstance(y, int)
-        and not isinstance(y, bool)
-        and dtypes.is_int(x_aval.dtype)
-        and np.iinfo(x_aval.dtype).min <= y <= np.iinfo(x_aval.dtype).max
-    ):
-        return np.asarray(y, x_aval.dtype)
-    if dtypes.is_python_scalar(y):
-        return y
-    if isinstance(y, (list, tuple)):
-        return _jnp_array(y)
-    check_arraylike("scatter", y)
-
-    return asarray(y)
-
-
-def _broadcast_update(y, shape):
-    yshape = core.get_aval(y).shape
-    try:
-        ok = tuple(_broadcast_shapes(yshape, shape)) == tuple(shape)
-    except ValueError:
-        ok = False
-    if not ok:
-        raise ValueError(
-            f"Incompatible shapes for broadcasting: {yshape} and requested shape {tuple(shape)}"
-        )
-    return lax.broadcast_to_shape(y, tuple(shape))
 
 
 # The .at[] update helpers and take/take_along_axis live beside this module (importing
