@@ -236,20 +236,24 @@ def pp_jaxpr(jaxpr, names=None, indent=0, prefix=0, hoist=True):
 
 
 def _pp_jaxpr(jaxpr, names, indent, prefix):
-    consts = " ".join(_binder(v, names) for v in jaxpr.constvars)
-    invars = " ".join(_binder(v, names) for v in jaxpr.invars)
-    head = f"{{ lambda {consts}; {invars}. let"
-    if not jaxpr.constvars:
-        head = f"{{ lambda ; {invars}. let"
+    consts = [_binder(v, names) for v in jaxpr.constvars]
+    invars = [_binder(v, names) for v in jaxpr.invars]
     eqn_strs = [pp_eqn(e, names, indent + 4) for e in jaxpr.eqns]
-    outs = ", ".join(_atom(v, names) for v in jaxpr.outvars)
-    tail = f"in ({outs}{',' if len(jaxpr.outvars) == 1 else ''}) }}"
-    one_line = f"{head} {'; '.join(eqn_strs)} {tail}"
+    outs = [_atom(v, names) for v in jaxpr.outvars]
+    close = ",) }" if len(outs) == 1 else ") }"
+    one_line = (
+        f"{{ lambda {' '.join(consts)}; {' '.join(invars)}. let {'; '.join(eqn_strs)} "
+        f"in ({', '.join(outs)}{close}"
+    )
     if "\n" not in one_line and indent + prefix + len(one_line) <= WIDTH:
         return one_line
+    # Broken over lines, each variable list still fills its line as JAX's printer does.
+    head = "{ lambda " + _fill(consts, indent + prefix + 9, indent + 2)
+    head += "; " + _fill(invars, _last_line_width(head, indent + prefix) + 2, indent + 2)
     pad = " " * (indent + 4)
     body = "".join(f"\n{pad}{s}" for s in eqn_strs)
-    return f"{head}{body}\n{' ' * (indent + 2)}{tail}"
+    tail = "in (" + _fill(outs, indent + 6, indent + 2, sep=",") + close
+    return f"{head}. let{body}\n{' ' * (indent + 2)}{tail}"
 
 
 # Public names for renderers (visualize) that must name variables exactly as printed.
