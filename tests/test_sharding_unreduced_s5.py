@@ -295,7 +295,7 @@ _LOWERING_GAPS: dict[str, str] = {
 }
 
 
-def _lowered(lib):
+def _lowered_dense(lib):
     P = lib.P
     out = {}
     with lib.set_mesh(_mesh(lib)):
@@ -304,6 +304,28 @@ def _lowered(lib):
         b = lib.device_put(np.ones((6,), np.float32), P("Y"))
         for name, fn in _lowering_programs(lib).items():
             out[name] = _constraint_lines(lib.jit(fn).lower(x, w, b).as_text())
+    return out
+
+
+def _unreduced_lowering_programs(lib):
+    jnp, P, reshard = lib.numpy, lib.P, lib.sharding.reshard
+    part = lambda a, b: _partial(lib, a, b)  # noqa: E731
+    return {
+        "unreduced_reshard_replicated": lambda a, b: reshard(part(a, b), P(None, None)),
+        "unreduced_reshard_reduced": lambda a, b: reshard(part(a, b), P(None, None, reduced={"X"})),
+        "unreduced_add_sum_reshard": lambda a, b: reshard((part(a, b) + part(a, b)).sum(0), P("Y")),
+        "grad_unreduced_reshard": lib.grad(
+            lambda a, b: jnp.sin(reshard(part(a, b), P(None, None))).sum(), argnums=(0, 1)
+        ),
+    }
+
+
+def _lowered(lib):
+    out = _lowered_dense(lib)
+    with lib.set_mesh(_mesh(lib)):
+        a, b = _operands(lib)
+        for name, fn in _unreduced_lowering_programs(lib).items():
+            out[name] = _constraint_lines(lib.jit(fn).lower(a, b).as_text())
     return out
 
 
@@ -346,6 +368,10 @@ for _name in (
     "integer_pow_general",
     "iota",
     "argmax",
+    "unreduced_reshard_replicated",
+    "unreduced_reshard_reduced",
+    "unreduced_add_sum_reshard",
+    "grad_unreduced_reshard",
 ):
     _lowering_case(_name)
 

@@ -414,6 +414,9 @@ def constrain_to_type(x, typed: NamedSharding | None, ndim: int):
     spec = spec_on_mesh(typed, mesh, ndim)
     if spec is None:
         return x
+    # (spec_on_mesh keeps the partitions only; an unreduced value's constraint says so)
+    same_names = tuple(typed.mesh.axis_names) == tuple(mesh.axis_names)
+    unreduced = set(spec.unreduced) | (set(typed.spec.unreduced) if same_names else set())
     types = dict(zip(typed.mesh.axis_names, typed.mesh.axis_types))
     mixed = any(t != AxisType.Explicit for t in types.values())
     open_ = ", ?" if mixed else ""
@@ -423,14 +426,14 @@ def constrain_to_type(x, typed: NamedSharding | None, ndim: int):
         dims.append("{" + (axes + open_ if axes else "?" if mixed else "") + "}")
     extra = ""
     if mixed:
-        used = set(spec._used_axes()) | set(spec.unreduced) | set(spec.reduced)
+        used = set(spec._used_axes()) | unreduced | set(spec.reduced)
         replicated = [
             a for a in mesh.axis_names if types.get(a) == AxisType.Explicit and a not in used
         ]
         if replicated:
             extra += ", replicated={" + ", ".join(f'"{a}"' for a in replicated) + "}"
-    if spec.unreduced:
-        extra += ", unreduced={" + ", ".join(f'"{a}"' for a in sorted(spec.unreduced)) + "}"
+    if unreduced:
+        extra += ", unreduced={" + ", ".join(f'"{a}"' for a in sorted(unreduced)) + "}"
     attr = ir.Attribute.parse(f"#sdy.sharding<@{MESH_NAME}, [{', '.join(dims)}]{extra}>")
     return sdy.ShardingConstraintOp(x, attr).result
 
