@@ -50,6 +50,22 @@ def run_keyed_clip(jax, jnp):
     return _best(lambda: jnp.clip(x, 0.0, 1.0), 2000, 7)
 
 
+def run_eager_sum_axis(jax, jnp):
+    """Eager ``jnp.sum(x, axis=0)`` on a (4, 8) array: a reduction with a static axis."""
+    x = jnp.ones((4, 8), jnp.float32)
+    jnp.sum(x, axis=0).block_until_ready()
+    return _best(lambda: jnp.sum(x, axis=0), 2000, 7)
+
+
+def run_eager_where(jax, jnp):
+    """Eager ``jnp.where(c, x, y)`` on 8 elements: a jitted select with a bool mask."""
+    x = jnp.linspace(-1.0, 2.0, 8, dtype=jnp.float32)
+    y = jnp.zeros((8,), jnp.float32)
+    c = x > 0.5
+    jnp.where(c, x, y).block_until_ready()
+    return _best(lambda: jnp.where(c, x, y), 2000, 7)
+
+
 def _long_program(jnp):
     def f(x):
         for _ in range(400):
@@ -207,6 +223,8 @@ WORKLOADS = {
     "eager_op": run_eager_op,
     "keyed_round": run_keyed_round,
     "keyed_clip": run_keyed_clip,
+    "eager_sum_axis": run_eager_sum_axis,
+    "eager_where": run_eager_where,
     "trace_lower_2000": run_trace_lower,
     "mlp_step": run_mlp_step,
     "cholesky_solve_512": run_cholesky_solve,

@@ -31,15 +31,23 @@ from .. import core
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+_TRANSPARENT_TRACES: tuple[type, ...] = ()
+
+
 def _eager() -> bool:
     """Whether ops run now (eagerly, maybe under jvp, vmap or grad's partial evaluation)
     rather than into a jaxpr: where JAX's jit(inline=True) functions run as a jit call."""
-    from ..interpreters.batching import BatchTrace
-    from ..interpreters.jvp import JVPTrace
-    from ..interpreters.partial_eval import PartialEvalTrace
-
+    global _TRANSPARENT_TRACES
     trace: core.Trace | None = core.current_trace()
-    while trace is not None and type(trace) in (JVPTrace, BatchTrace, PartialEvalTrace):
+    if type(trace) is core.EvalTrace:  # the common eager case, without the imports below
+        return True
+    if not _TRANSPARENT_TRACES:
+        from ..interpreters.batching import BatchTrace
+        from ..interpreters.jvp import JVPTrace
+        from ..interpreters.partial_eval import PartialEvalTrace
+
+        _TRANSPARENT_TRACES = (JVPTrace, BatchTrace, PartialEvalTrace)
+    while trace is not None and type(trace) in _TRANSPARENT_TRACES:
         trace = trace.parent
     return type(trace) is core.EvalTrace
 

@@ -12,6 +12,7 @@ import operator
 import numpy as np
 
 from .. import core, dtypes, lax
+from ..array import Array
 from ..transfer_guard import jitted_in_jax
 from ._jitted import as_jax_jits
 from ._util import (
@@ -169,17 +170,26 @@ def _extreme(which, dtype):
     return np.asarray(info.min if which == "max_id" else info.max, dtype)
 
 
-def sum(
-    a,
-    axis=None,
-    dtype=None,
-    out=None,
-    keepdims=False,
-    initial=None,
-    where=None,  # noqa: A001
-    promote_integers=True,
-):
-    _no_out(out, "sum")
+def _compilable(a, axis, dtype=None, keepdims=False, initial=None, where=None, *_):
+    """Whether an eager reduction may run as one cached jit call (JAX's ``_reduce_sum``
+    and kin are ``jit(inline=True)``): an engine array, no ``initial``/``where`` (a
+    Python-scalar ``initial`` keeps its weak type only op by op), and static arguments
+    that hash as JAX's do. Other calls run op by op, with the same values and errors."""
+    if type(a) is not Array or initial is not None or where is not None:
+        return False
+    if axis is not None and type(axis) is not int:
+        if type(axis) is not tuple or not builtins.all(type(ax) is int for ax in axis):
+            return False
+    return dtype is None or isinstance(dtype, (type, np.dtype, str))
+
+
+@as_jax_jits(
+    "_reduce_sum",
+    ("axis", "dtype", "keepdims", "promote_integers"),
+    inline=True,
+    compiled_if=_compilable,
+)
+def _reduce_sum(a, axis, dtype, keepdims, initial, where, promote_integers):
     return _reduce(
         "sum",
         a,
@@ -198,6 +208,20 @@ def sum(
     )
 
 
+def sum(
+    a,
+    axis=None,
+    dtype=None,
+    out=None,
+    keepdims=False,
+    initial=None,
+    where=None,  # noqa: A001
+    promote_integers=True,
+):
+    _no_out(out, "sum")
+    return _reduce_sum(a, axis, dtype, keepdims, initial, where, promote_integers)
+
+
 def prod(
     a,
     axis=None,
@@ -209,6 +233,16 @@ def prod(
     promote_integers=True,
 ):
     _no_out(out, "prod")
+    return _reduce_prod(a, axis, dtype, keepdims, initial, where, promote_integers)
+
+
+@as_jax_jits(
+    "_reduce_prod",
+    ("axis", "dtype", "keepdims", "promote_integers"),
+    inline=True,
+    compiled_if=_compilable,
+)
+def _reduce_prod(a, axis, dtype, keepdims, initial, where, promote_integers):
     return _reduce(
         "prod",
         a,
@@ -230,6 +264,11 @@ def prod(
 def max(a, axis=None, out=None, keepdims=False, initial=None, where=None):  # noqa: A001
     _no_out(out, "max")
     _check_where_initial("max", where, initial)
+    return _reduce_max(a, axis, None, keepdims, initial, where)
+
+
+@as_jax_jits("_reduce_max", ("axis", "keepdims"), inline=True, compiled_if=_compilable)
+def _reduce_max(a, axis, dtype, keepdims, initial, where):
     return _reduce(
         "max",
         a,
@@ -247,6 +286,11 @@ def max(a, axis=None, out=None, keepdims=False, initial=None, where=None):  # no
 def min(a, axis=None, out=None, keepdims=False, initial=None, where=None):  # noqa: A001
     _no_out(out, "min")
     _check_where_initial("min", where, initial)
+    return _reduce_min(a, axis, None, keepdims, initial, where)
+
+
+@as_jax_jits("_reduce_min", ("axis", "keepdims"), inline=True, compiled_if=_compilable)
+def _reduce_min(a, axis, dtype, keepdims, initial, where):
     return _reduce(
         "min",
         a,
@@ -336,6 +380,18 @@ def _mean_dtypes(a, dtype, name):
 def mean(a, axis=None, dtype=None, out=None, keepdims=False, *, where=None):
     """``sum / count``, accumulated in float32 for float16 inputs."""
     _no_out(out, "mean")
+    return _mean(a, axis, dtype, keepdims, where)
+
+
+@as_jax_jits(
+    "_mean",
+    ("axis", "dtype", "keepdims"),
+    inline=True,
+    compiled_if=lambda a, axis, dtype, keepdims, where: _compilable(
+        a, axis, dtype, keepdims, None, where
+    ),
+)
+def _mean(a, axis, dtype, keepdims, where):
     check_arraylike("mean", a)
     a = as_operand(a)
     result_dtype, comp = _mean_dtypes(a, dtype, "mean")
