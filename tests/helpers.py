@@ -1,5 +1,7 @@
 """Shared test helpers: run the same function through the engine and through real JAX."""
 
+import contextlib
+
 import numpy as np
 
 import engine
@@ -24,6 +26,20 @@ def real_jax():
             enable(True)
         jax, jnp = _jax, _jnp
     return jax, jnp
+
+
+@contextlib.contextmanager
+def x64_both(enabled=True):
+    """Set real JAX's and the engine's ``jax_enable_x64`` together; restore both after."""
+    jax = real_jax()[0]
+    old_j, old_e = jax.config.jax_enable_x64, engine.config.jax_enable_x64
+    jax.config.update("jax_enable_x64", enabled)
+    engine.config.update("jax_enable_x64", enabled)
+    try:
+        yield
+    finally:
+        jax.config.update("jax_enable_x64", old_j)
+        engine.config.update("jax_enable_x64", old_e)
 
 
 def to_np(x):

@@ -3,11 +3,10 @@ conv_transpose, conv_general_dilated_patches), jnp.convolve/correlate and
 engine.scipy.signal against real JAX (and SciPy): values, first and second derivatives,
 vmap over either or both operands, float64 and complex, jaxpr text, and bad input."""
 
-import contextlib
-
 import numpy as np
 import pytest
 from helpers import assert_close, real_jax
+from helpers import x64_both as x64
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -29,18 +28,6 @@ def rand(shape, dtype=np.float32, seed=0):
     if np.dtype(dtype).kind == "c":
         x = x + 1j * r.uniform(-1, 1, size=shape)
     return x.astype(dtype)
-
-
-@contextlib.contextmanager
-def x64():
-    old_j, old_e = jax.config.jax_enable_x64, engine.config.jax_enable_x64
-    jax.config.update("jax_enable_x64", True)
-    engine.config.update("jax_enable_x64", True)
-    try:
-        yield
-    finally:
-        jax.config.update("jax_enable_x64", old_j)
-        engine.config.update("jax_enable_x64", old_e)
 
 
 # (lhs shape, rhs shape, keyword arguments of conv_general_dilated)

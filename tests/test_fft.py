@@ -2,11 +2,10 @@
 axis/axes and norm, first and second derivatives (the RFFT/IRFFT transposes), vmap,
 float64/complex128 under x64, jaxpr text and bad input."""
 
-import contextlib
-
 import numpy as np
 import pytest
 from helpers import assert_close, real_jax
+from helpers import x64_both as x64
 
 import engine
 import engine.numpy as ejnp
@@ -24,18 +23,6 @@ def rand(shape, dtype=np.float32, seed=0):
     if np.dtype(dtype).kind == "c":
         x = x + 1j * r.uniform(-1, 1, size=shape)
     return x.astype(dtype)
-
-
-@contextlib.contextmanager
-def x64():
-    old_j, old_e = jax.config.jax_enable_x64, engine.config.jax_enable_x64
-    jax.config.update("jax_enable_x64", True)
-    engine.config.update("jax_enable_x64", True)
-    try:
-        yield
-    finally:
-        jax.config.update("jax_enable_x64", old_j)
-        engine.config.update("jax_enable_x64", old_e)
 
 
 REAL_IN = {"rfft", "ihfft", "rfft2", "rfftn"}

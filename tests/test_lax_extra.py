@@ -5,11 +5,10 @@ each algorithm and dtype), rng_uniform, empty, dce_sink and the plain helpers
 (broadcast_like, broadcast_shapes, dtype, shape_as_value, index_take, batch_matmul,
 platform_dependent, composite, stage) against real JAX 0.10.2."""
 
-import contextlib
-
 import numpy as np
 import pytest
 from helpers import assert_close, real_jax
+from helpers import x64_both as x64
 
 import engine
 import engine.numpy as ejnp
@@ -19,18 +18,6 @@ jax, jnp = real_jax()
 jlax = jax.lax
 
 X = np.arange(24, dtype=np.float32).reshape(2, 3, 4) / 7 - 1
-
-
-@contextlib.contextmanager
-def x64():
-    old_j, old_e = jax.config.jax_enable_x64, engine.config.jax_enable_x64
-    jax.config.update("jax_enable_x64", True)
-    engine.config.update("jax_enable_x64", True)
-    try:
-        yield
-    finally:
-        jax.config.update("jax_enable_x64", old_j)
-        engine.config.update("jax_enable_x64", old_e)
 
 
 def same_jaxpr(fe, fj, *args):

@@ -3,13 +3,12 @@ log1mexp (whose derivative JAX defines by hand), logmeanexp, identity, standardi
 algorithms, masked softmax gradients, dot_product_attention with every masking option,
 grouped heads, bias, residuals, gradients and vmap, and the public name list."""
 
-import contextlib
-
 import numpy as np
 import pytest
 
 jax = pytest.importorskip("jax")
 import jax.numpy as jnp  # noqa: E402
+from helpers import x64_both as x64
 
 import engine  # noqa: E402
 import engine.nn as enn  # noqa: E402
@@ -185,18 +184,6 @@ def test_attention_errors():
         enn.dot_product_attention(Q, KEY, V, implementation="bogus")
     with pytest.raises(NotImplementedError, match="cuDNN"):
         enn.dot_product_attention(Q, KEY, V, implementation="cudnn")
-
-
-@contextlib.contextmanager
-def x64():
-    old_j, old_e = jax.config.jax_enable_x64, engine.config.jax_enable_x64
-    jax.config.update("jax_enable_x64", True)
-    engine.config.update("jax_enable_x64", True)
-    try:
-        yield
-    finally:
-        jax.config.update("jax_enable_x64", old_j)
-        engine.config.update("jax_enable_x64", old_e)
 
 
 ALL = [

@@ -1,7 +1,5 @@
 """engine.scipy.optimize / integrate / interpolate against their jax.scipy counterparts."""
 
-import contextlib
-
 import numpy as np
 import pytest
 
@@ -17,17 +15,7 @@ import jax.scipy.integrate as jint  # noqa: E402
 import jax.scipy.interpolate as jint_p  # noqa: E402
 import jax.scipy.optimize as jopt  # noqa: E402
 
-
-@contextlib.contextmanager
-def x64(on):
-    old_e, old_j = engine.config.jax_enable_x64, jax.config.jax_enable_x64
-    engine.config.update("jax_enable_x64", on)
-    jax.config.update("jax_enable_x64", on)
-    try:
-        yield
-    finally:
-        engine.config.update("jax_enable_x64", old_e)
-        jax.config.update("jax_enable_x64", old_j)
+from tests.helpers import x64_both as x64  # noqa: E402
 
 
 def rosenbrock(np_):

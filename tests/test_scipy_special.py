@@ -2,8 +2,6 @@
 and SciPy: values over ranges with edge cases (0, negatives, inf, nan), first- and
 second-order gradients, vmap, float32 and float64."""
 
-import contextlib
-
 import numpy as np
 import pytest
 import scipy.special as ss
@@ -16,18 +14,7 @@ from tests.helpers import assert_close, real_jax
 jax, _ = real_jax()
 import jax.scipy.special as jsp  # noqa: E402
 
-
-@contextlib.contextmanager
-def x64(on):
-    old_e, old_j = engine.config.jax_enable_x64, jax.config.jax_enable_x64
-    engine.config.update("jax_enable_x64", on)
-    jax.config.update("jax_enable_x64", on)
-    try:
-        yield
-    finally:
-        engine.config.update("jax_enable_x64", old_e)
-        jax.config.update("jax_enable_x64", old_j)
-
+from tests.helpers import x64_both as x64  # noqa: E402
 
 EDGES = [0.0, -0.0, 1.0, 2.0, 0.5, 1e-3, -3.0, 30.0, 150.0, -150.0, np.inf, -np.inf, np.nan]
 REAL = np.concatenate([np.linspace(-5, 5, 21), EDGES])

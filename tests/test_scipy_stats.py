@@ -1,8 +1,6 @@
 """engine.scipy.stats against jax.scipy.stats (and SciPy): values over ranges with edge cases,
 gradients, vmap, float32 and float64."""
 
-import contextlib
-
 import numpy as np
 import pytest
 import scipy.stats as sps
@@ -14,18 +12,7 @@ from tests.helpers import assert_close, real_jax
 jax, _ = real_jax()
 import jax.scipy.stats as jst  # noqa: E402
 
-
-@contextlib.contextmanager
-def x64(on):
-    old_e, old_j = engine.config.jax_enable_x64, jax.config.jax_enable_x64
-    engine.config.update("jax_enable_x64", on)
-    jax.config.update("jax_enable_x64", on)
-    try:
-        yield
-    finally:
-        engine.config.update("jax_enable_x64", old_e)
-        jax.config.update("jax_enable_x64", old_j)
-
+from tests.helpers import x64_both as x64  # noqa: E402
 
 R = np.random.RandomState(0)
 REAL = np.concatenate(

@@ -4,12 +4,12 @@
 dtype=int32))`` for a weak Python int, ``Literal(2.0)`` for a weak float and the Python
 scalar for any other value."""
 
-import contextlib
 import re
 
 import numpy as np
 import pytest
 from helpers import real_jax
+from helpers import x64_both as _x64
 
 import engine
 import engine.numpy as ejnp
@@ -94,18 +94,6 @@ def _var_texts(jaxpr):
         texts.append(re.sub(r"id=(\d+)", number, repr(v)))
         texts.append(re.sub(r"id=(\d+)", number, str(v)))
     return texts
-
-
-@contextlib.contextmanager
-def _x64():
-    old_j, old_e = jax.config.jax_enable_x64, engine.config.jax_enable_x64
-    jax.config.update("jax_enable_x64", True)
-    engine.config.update("jax_enable_x64", True)
-    try:
-        yield
-    finally:
-        jax.config.update("jax_enable_x64", old_j)
-        engine.config.update("jax_enable_x64", old_e)
 
 
 def _both(case):
