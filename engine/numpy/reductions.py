@@ -170,12 +170,13 @@ def _extreme(which, dtype):
     return np.asarray(info.min if which == "max_id" else info.max, dtype)
 
 
-def _compilable(a, axis, dtype=None, keepdims=False, initial=None, where=None, *_):
-    """Whether an eager reduction may run as one cached jit call (JAX's ``_reduce_sum``
-    and kin are ``jit(inline=True)``): an engine array, no ``initial``/``where`` (a
-    Python-scalar ``initial`` keeps its weak type only op by op), and static arguments
-    that hash as JAX's do. Other calls run op by op, with the same values and errors."""
-    if type(a) is not Array or initial is not None or where is not None:
+def _compilable(a, axis, dtype=None, keepdims=False, *_):
+    """Whether an eager reduction without ``initial``/``where`` may run as one cached
+    jit call (JAX's ``_reduce_sum`` and kin are ``jit(inline=True)``): an engine array
+    and static arguments that hash as JAX's do. Other calls run op by op, with the same
+    values and errors. (Calls with ``initial`` or ``where`` skip the jit: a
+    Python-scalar ``initial`` keeps its weak type only op by op.)"""
+    if type(a) is not Array:
         return False
     if axis is not None and type(axis) is not int:
         if type(axis) is not tuple or not builtins.all(type(ax) is int for ax in axis):
@@ -183,13 +184,7 @@ def _compilable(a, axis, dtype=None, keepdims=False, initial=None, where=None, *
     return dtype is None or isinstance(dtype, (type, np.dtype, str))
 
 
-@as_jax_jits(
-    "_reduce_sum",
-    ("axis", "dtype", "keepdims", "promote_integers"),
-    inline=True,
-    compiled_if=_compilable,
-)
-def _reduce_sum(a, axis, dtype, keepdims, initial, where, promote_integers):
+def _sum_body(a, axis, dtype, keepdims, promote_integers, initial=None, where=None):
     return _reduce(
         "sum",
         a,
@@ -208,6 +203,14 @@ def _reduce_sum(a, axis, dtype, keepdims, initial, where, promote_integers):
     )
 
 
+_reduce_sum = as_jax_jits(
+    "_reduce_sum",
+    ("axis", "dtype", "keepdims", "promote_integers"),
+    inline=True,
+    compiled_if=_compilable,
+)(_sum_body)
+
+
 def sum(
     a,
     axis=None,
@@ -219,7 +222,9 @@ def sum(
     promote_integers=True,
 ):
     _no_out(out, "sum")
-    return _reduce_sum(a, axis, dtype, keepdims, initial, where, promote_integers)
+    if initial is None and where is None:
+        return _reduce_sum(a, axis, dtype, keepdims, promote_integers)
+    return _sum_body(a, axis, dtype, keepdims, promote_integers, initial, where)
 
 
 def prod(
@@ -233,16 +238,12 @@ def prod(
     promote_integers=True,
 ):
     _no_out(out, "prod")
-    return _reduce_prod(a, axis, dtype, keepdims, initial, where, promote_integers)
+    if initial is None and where is None:
+        return _reduce_prod(a, axis, dtype, keepdims, promote_integers)
+    return _prod_body(a, axis, dtype, keepdims, promote_integers, initial, where)
 
 
-@as_jax_jits(
-    "_reduce_prod",
-    ("axis", "dtype", "keepdims", "promote_integers"),
-    inline=True,
-    compiled_if=_compilable,
-)
-def _reduce_prod(a, axis, dtype, keepdims, initial, where, promote_integers):
+def _prod_body(a, axis, dtype, keepdims, promote_integers, initial=None, where=None):
     return _reduce(
         "prod",
         a,
@@ -261,14 +262,23 @@ def _reduce_prod(a, axis, dtype, keepdims, initial, where, promote_integers):
     )
 
 
+_reduce_prod = as_jax_jits(
+    "_reduce_prod",
+    ("axis", "dtype", "keepdims", "promote_integers"),
+    inline=True,
+    compiled_if=_compilable,
+)(_prod_body)
+
+
 def max(a, axis=None, out=None, keepdims=False, initial=None, where=None):  # noqa: A001
     _no_out(out, "max")
     _check_where_initial("max", where, initial)
-    return _reduce_max(a, axis, None, keepdims, initial, where)
+    if initial is None and where is None:
+        return _reduce_max(a, axis, None, keepdims)
+    return _max_body(a, axis, None, keepdims, initial, where)
 
 
-@as_jax_jits("_reduce_max", ("axis", "keepdims"), inline=True, compiled_if=_compilable)
-def _reduce_max(a, axis, dtype, keepdims, initial, where):
+def _max_body(a, axis, dtype, keepdims, initial=None, where=None):
     return _reduce(
         "max",
         a,
@@ -283,14 +293,20 @@ def _reduce_max(a, axis, dtype, keepdims, initial, where):
     )
 
 
+_reduce_max = as_jax_jits(
+    "_reduce_max", ("axis", "keepdims"), inline=True, compiled_if=_compilable
+)(_max_body)
+
+
 def min(a, axis=None, out=None, keepdims=False, initial=None, where=None):  # noqa: A001
     _no_out(out, "min")
     _check_where_initial("min", where, initial)
-    return _reduce_min(a, axis, None, keepdims, initial, where)
+    if initial is None and where is None:
+        return _reduce_min(a, axis, None, keepdims)
+    return _min_body(a, axis, None, keepdims, initial, where)
 
 
-@as_jax_jits("_reduce_min", ("axis", "keepdims"), inline=True, compiled_if=_compilable)
-def _reduce_min(a, axis, dtype, keepdims, initial, where):
+def _min_body(a, axis, dtype, keepdims, initial=None, where=None):
     return _reduce(
         "min",
         a,
@@ -303,6 +319,11 @@ def _reduce_min(a, axis, dtype, keepdims, initial, where):
         combine=lax.min,
         identity=lambda dt: _extreme("min_id", dt) if where is not None else None,
     )
+
+
+_reduce_min = as_jax_jits(
+    "_reduce_min", ("axis", "keepdims"), inline=True, compiled_if=_compilable
+)(_min_body)
 
 
 amax = max
@@ -380,18 +401,12 @@ def _mean_dtypes(a, dtype, name):
 def mean(a, axis=None, dtype=None, out=None, keepdims=False, *, where=None):
     """``sum / count``, accumulated in float32 for float16 inputs."""
     _no_out(out, "mean")
+    if where is None:
+        return _mean_jitted(a, axis, dtype, keepdims)
     return _mean(a, axis, dtype, keepdims, where)
 
 
-@as_jax_jits(
-    "_mean",
-    ("axis", "dtype", "keepdims"),
-    inline=True,
-    compiled_if=lambda a, axis, dtype, keepdims, where: _compilable(
-        a, axis, dtype, keepdims, None, where
-    ),
-)
-def _mean(a, axis, dtype, keepdims, where):
+def _mean(a, axis, dtype, keepdims, where=None):
     check_arraylike("mean", a)
     a = as_operand(a)
     result_dtype, comp = _mean_dtypes(a, dtype, "mean")
@@ -408,6 +423,11 @@ def _mean(a, axis, dtype, keepdims, where):
         count = weak_scalar(count, comp)
     out = lax.div(total, count)
     return lax.convert_element_type(out, result_dtype)
+
+
+_mean_jitted = as_jax_jits(
+    "_mean", ("axis", "dtype", "keepdims"), inline=True, compiled_if=_compilable
+)(_mean)
 
 
 def average(a, axis=None, weights=None, returned=False, keepdims=False):
