@@ -20,7 +20,15 @@ from ._util import (
     promote_args_inexact,
     weak_scalar,
 )
-from .ufuncs_logic import _const, _is_int_or_bool, _lax_const, _select, _strong, _where, _zero, where
+from .ufuncs_logic import (
+    _const,
+    _is_int_or_bool,
+    _lax_const,
+    _strong,
+    _where,
+    _zero,
+    where,
+)
 
 __all__ = [
     "sqrt",
