@@ -288,7 +288,7 @@ def forward_output_residuals(known: ClosedJaxpr, num_out: int) -> tuple[ClosedJa
     are one of those outputs. Returns the jaxpr and, per residual, the index of the
     output it is (None when still an output of its own)."""
     j = known.jaxpr
-    first = {}
+    first: dict[Var, int] = {}
     for i, v in enumerate(j.outvars[:num_out]):
         if type(v) is Var:
             first.setdefault(v, i)
