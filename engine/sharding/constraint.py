@@ -18,7 +18,7 @@ from jaxlib.mlir.dialects import sdy
 from .. import core, tree_util
 from ..core import Primitive
 from ..interpreters.jvp import deflinear
-from .mesh import AxisType, Mesh, get_mesh
+from .mesh import AbstractMesh, AxisType, Mesh, get_mesh
 from .named import UNCONSTRAINED, NamedSharding, PartitionSpec, check_rank, spec_from_hlo
 
 sharding_constraint_p = Primitive("sharding_constraint")
@@ -343,7 +343,10 @@ def _reshard_transpose(ct, x, *, sharding):
     """The cotangent goes back to the input's layout (its type's, where it has one)."""
     src = getattr(getattr(x, "aval", None), "sharding", None)
     if src is None:
-        return [sharding_constraint_p.bind(ct, sharding=sharding)]
+        # an input with no Explicit axes in its type (inside auto_axes' Auto region): as
+        # JAX, the cotangent is resharded to that untyped layout, which drops its type's
+        # Explicit axes and lowers to nothing
+        return [reshard_p.bind(ct, sharding=_all_auto(sharding))]
     from .in_types import concrete_mesh_for
 
     mesh = sharding.mesh if sharding.mesh.abstract_mesh == src.mesh else None
@@ -356,6 +359,22 @@ def _reshard_transpose(ct, x, *, sharding):
     # primal_sharding_to_cotangent_sharding): an unreduced primal's cotangent is reduced
     spec = PartitionSpec(*src.spec, unreduced=src.spec.reduced, reduced=src.spec.unreduced)
     return [reshard_p.bind(ct, sharding=NamedSharding(mesh, spec))]
+
+
+def _all_auto(sharding: NamedSharding) -> NamedSharding:
+    """A replicated sharding over ``sharding``'s mesh with every axis Auto."""
+    mesh = sharding.mesh
+    auto = (AxisType.Auto,) * len(mesh.axis_names)
+    if isinstance(mesh, Mesh):
+        return NamedSharding(Mesh(mesh.devices, mesh.axis_names, auto), PartitionSpec())
+    abstract = AbstractMesh(
+        mesh.axis_sizes,
+        mesh.axis_names,
+        auto,
+        _device_kind=mesh._device_kind,
+        _platform=mesh._platform,
+    )
+    return NamedSharding(abstract, PartitionSpec())
 
 
 @reshard_p.def_impl
