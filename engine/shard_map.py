@@ -237,6 +237,7 @@ def shard_map(
             all_specs = _broadcast_specs("in", in_specs, args)
             if explicit and manual == frozenset(the_mesh.axis_names):
                 _check_explicit_inputs(all_flat, all_specs)
+        _refuse_unreduced(all_flat, all_specs, out_specs)
         flat = [x for x, s in zip(all_flat, all_specs) if s is not None]
         specs_flat = [s for s in all_specs if s is not None]
         avals = [core.get_aval(x) for x in flat]
@@ -428,6 +429,40 @@ def _manual_spec(spec: PartitionSpec, manual: frozenset) -> PartitionSpec:
     return P(*out)
 
 
+def _padded(spec: PartitionSpec, ndim: int) -> PartitionSpec:
+    entries = tuple(spec) + (None,) * (ndim - len(spec))
+    return P(*entries, unreduced=spec.unreduced, reduced=spec.reduced)
+
+
+def _refuse_unreduced(flat: Sequence[Any], in_specs: Sequence[Any], out_specs: Any) -> None:
+    """The body's types do not model unreduced or reduced axes (JAX's body sees the
+    per-device partial sums typed {U:X} and its psum binds unreduced_psum): refuse rather
+    than hand the body the summed value, which psum would count once per device."""
+    for x, spec in zip(flat, in_specs):
+        if spec is None:
+            continue
+        typed = _input_spec(x)
+        for what, shown in (("in_specs entry", spec), ("argument type", typed)):
+            if shown.unreduced or shown.reduced:
+                from .sharding.arrays import typeof
+
+                raise NotImplementedError(
+                    f"shard_map with an unreduced or reduced {what} ({shown} for an "
+                    f"argument of type {typeof(x)}) is not implemented "
+                    "in the engine: the body would see the summed value, not each device's "
+                    "partial sum. Reshard the argument to a plain layout first (e.g. "
+                    "jax.sharding.reshard(x, P(None, None))) and drop unreduced= from in_specs"
+                )
+    for spec in tree_util.tree_leaves(out_specs, is_leaf=_is_spec):
+        if isinstance(spec, PartitionSpec) and (spec.unreduced or spec.reduced):
+            raise NotImplementedError(
+                f"shard_map with an unreduced or reduced out_specs entry ({spec}) is not "
+                "implemented in the engine (JAX casts the body's result with "
+                "vary_unreduced_cast); reduce inside the body with psum and use a plain "
+                "out_spec"
+            )
+
+
 def _check_explicit_inputs(flat: Sequence[Any], specs: Sequence[Any]) -> None:
     """On a mesh of Explicit axes, in_specs must say how the arguments are laid out (a
     traced argument's layout is its type's: replicated when it carries none)."""
@@ -435,15 +470,15 @@ def _check_explicit_inputs(flat: Sequence[Any], specs: Sequence[Any]) -> None:
         if spec is None:
             continue
         ndim = core.get_aval(x).ndim
-        want = tuple(spec) + (None,) * (ndim - len(spec))
         have_spec = _input_spec(x)
-        have = tuple(have_spec) + (None,) * (ndim - len(have_spec))
+        want = _padded(spec, ndim)
+        have = _padded(have_spec, ndim)
         if want != have:
             from .sharding.arrays import typeof
 
             raise ValueError(
-                f"in_specs passed to shard_map: {P(*want)} does not match the specs of the "
-                f"input: {P(*have)} for arg: {typeof(x)}. `in_specs` is an optional argument "
+                f"in_specs passed to shard_map: {want} does not match the specs of the "
+                f"input: {have} for arg: {typeof(x)}. `in_specs` is an optional argument "
                 "so you can omit specifying it and shard_map will infer the in_specs from "
                 "the arguments. If you want to reshard your inputs, you can use `jax.reshard` "
                 "on the arguments and then pass those args to shard_map."

@@ -376,43 +376,101 @@ for _name in (
     _lowering_case(_name)
 
 
+def _shard_map_of_partial(lib, body, in_specs, out_specs):
+    """jit-able shard_map(body) applied to a @ b left unreduced over X."""
+    kw = {} if in_specs is None else {"in_specs": in_specs}
+    mapped = lib.shard_map(body, out_specs=out_specs, **kw)
+    return lambda a, b: mapped(_partial(lib, a, b))
+
+
 @case
-def shard_map_of_an_unreduced_value_as_jax():
-    """An unreduced value entering shard_map with an unreduced in_spec holds each
-    device's partial sum; psum over X inside gives the full product once."""
+def shard_map_of_an_unreduced_value_refused():
+    """JAX's body sees each device's partial sum typed {U:X} and its psum binds
+    unreduced_psum; the engine does not model that, so it refuses (NotImplementedError)
+    rather than hand the body the summed value (psum over X then gave 4x JAX's)."""
+    engine, jax = eight_devices.libs()
+    product = np.arange(32.0, dtype=np.float32).reshape(8, 4) @ np.linspace(
+        -1, 1, 24, dtype=np.float32
+    ).reshape(4, 6)
+    # JAX's result is the product once; the engine must never silently contradict it
+    with jax.set_mesh(_mesh(jax)):
+        a, b = _operands(jax)
+        for in_specs in (jax.P(None, None, unreduced={"X"}), None):  # given and inferred
+            psum_x = lambda p: jax.lax.psum(p, "X")  # noqa: E731
+            r = jax.jit(_shard_map_of_partial(jax, psum_x, in_specs, jax.P(None, None)))(a, b)
+            assert str(jax.typeof(r)) == "float32[8,6]"
+            np.testing.assert_allclose(np.asarray(r), product, rtol=1e-5)
+    P = engine.P
+    psum_x = lambda p: engine.lax.psum(p, "X")  # noqa: E731
+    refused = {
+        "unreduced_in_spec_psum": (
+            psum_x,
+            P(None, None, unreduced={"X"}),
+            P(None, None),
+            "unreduced or reduced in_specs entry (P(None, None, unreduced={'X'})",
+        ),
+        "inferred_in_spec_psum": (
+            psum_x,
+            None,
+            P(None, None),
+            "unreduced or reduced argument type (P(None, None, unreduced={'X'})",
+        ),
+        "unreduced_out_spec": (
+            lambda p: p,
+            P(None, None, unreduced={"X"}),
+            P(None, None, unreduced={"X"}),
+            "for an argument of type float32[8,6]{U:X}",
+        ),
+    }
+    with engine.set_mesh(_mesh(engine)):
+        a, b = _operands(engine)
+        for body, ins, outs, phrase in refused.values():
+            with pytest.raises(NotImplementedError, match=re.escape(phrase)):
+                engine.jit(_shard_map_of_partial(engine, body, ins, outs))(a, b)
+        with pytest.raises(NotImplementedError, match="unreduced or reduced out_specs entry"):
+            c = engine.device_put(np.ones((8, 6), np.float32), P(None, None))
+            engine.jit(
+                engine.shard_map(
+                    lambda p: p, in_specs=P(None, None), out_specs=P(None, None, unreduced={"X"})
+                )
+            )(c)
+        # the session stays usable: the value reduced first maps as expected
+        doubled = engine.shard_map(
+            lambda p: p * 2.0, in_specs=P(None, None), out_specs=P(None, None)
+        )
+        ok = engine.jit(
+            lambda a, b: doubled(engine.sharding.reshard(_partial(engine, a, b), P(None, None)))
+        )(a, b)
+        np.testing.assert_allclose(np.asarray(ok), 2 * product, rtol=1e-5)
+
+
+@case
+def shard_map_unreduced_spec_mismatch_as_jax():
+    """An in_spec that disagrees with the argument's unreduced axes (either way) is
+    JAX's ValueError on an Explicit mesh."""
 
     def run(lib):
         P = lib.P
+        out = {}
         with lib.set_mesh(_mesh(lib)):
             a, b = _operands(lib)
-            summed = lib.shard_map(
-                lambda p: lib.lax.psum(p, "X"),
-                in_specs=P(None, None, unreduced={"X"}),
-                out_specs=P(None, None),
+            c = lib.device_put(np.ones((8, 6), np.float32), P(None, None))
+            psum_x = lambda p: lib.lax.psum(p, "X")  # noqa: E731
+            plain = _shard_map_of_partial(lib, psum_x, P(None, None), P(None, None))
+            out["plain_spec_on_unreduced"] = _raised(lambda: lib.jit(plain)(a, b))
+            unreduced_spec = lib.shard_map(
+                psum_x, in_specs=P(None, None, unreduced={"X"}), out_specs=P(None, None)
             )
-            r = lib.jit(lambda a, b: summed(_partial(lib, a, b)))(a, b)
-            return str(lib.typeof(r)), np.asarray(r).round(4).tolist()
+            out["unreduced_spec_on_plain"] = _raised(lambda: lib.jit(unreduced_spec)(c))
+        return out
 
     e, j = both(run)
     assert e == j
 
 
-# the engine gives a wrong result here (JAX's is the oracle)
-_WRONG = {
-    "shard_map_of_an_unreduced_value_as_jax": "engine/shard_map.py does not model unreduced "
-    "in_specs: the body sees the reduced sum, so psum over X multiplies it by 4 (JAX: "
-    "the body sees f32[8,6]{U:X} and psum binds unreduced_psum)",
-}
-
-
 @pytest.mark.parametrize(
     "name",
-    [
-        pytest.param(n, marks=pytest.mark.xfail(strict=True, reason=_WRONG[n]))
-        if n in _WRONG
-        else n
-        for n in sorted(CASES)
-    ],
+    sorted(CASES),
 )
 def test_sharding_unreduced_case(name):
     result = eight_devices.outcome(__file__, name)
