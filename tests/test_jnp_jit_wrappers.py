@@ -115,10 +115,6 @@ CASES = {
 
 # Bodies the engine still builds differently from JAX's (same jit names and values), each
 # with why: the full-text comparison is expected to fail for these.
-_VMAP_NP_INT = (
-    "JAX's batched broadcast_in_dim prints broadcast_dimensions=(0, np.int64(2)) (a NumPy "
-    "integer from its batching rule)"
-)
 _PLATFORM_INDEX = (
     "JAX's square 2-D offset-0 diagonal is platform_dependent (a Mosaic branch): "
     "platform_index + cond[branches_platforms]; the engine has no platform_index "
@@ -127,9 +123,6 @@ _PLATFORM_INDEX = (
 BODY_DIFFERS = {
     "diagonal": _PLATFORM_INDEX,
     "corrcoef": _PLATFORM_INDEX,  # through diag -> diagonal of the square covariance
-    "column_stack": _VMAP_NP_INT,
-    "dstack": _VMAP_NP_INT,
-    "vstack": _VMAP_NP_INT,
 }
 
 

@@ -3,6 +3,7 @@ one equation), with shape rules, linear JVPs and transposes, batching and loweri
 
 from __future__ import annotations
 
+import numpy as np
 from jaxlib.mlir.dialects import stablehlo as hlo
 
 from ..ad_util import Zero, instantiate
@@ -115,6 +116,7 @@ def _split_lowering(ctx, x, *, sizes, axis):
     a = ctx.avals_in[0]
     outs, start = [], 0
     for s in sizes:
+        s = int(s) if isinstance(s, np.integer) else s  # jnp.split's np.int64 sizes, as JAX's
         lo = [0] * a.ndim
         hi = list(a.shape)
         lo[axis], hi[axis] = start, start + s

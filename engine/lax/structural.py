@@ -167,7 +167,8 @@ deflinear(broadcast_in_dim_p, _broadcast_in_dim_transpose)
 def _broadcast_in_dim_batch(size, vals, dims, *, shape, broadcast_dimensions, sharding):
     (x,), (d,) = vals, dims
     x = batching.move_batch_axis(size, d, 0, x)
-    new_dims = (0,) + tuple(b + 1 for b in broadcast_dimensions)
+    # NumPy integers, as JAX's rule builds them (its jaxprs print np.int64(2))
+    new_dims = (0,) + tuple(np.add(1, broadcast_dimensions))
     return broadcast_in_dim_p.bind(
         x, shape=(size,) + shape, broadcast_dimensions=new_dims, sharding=None
     ), 0

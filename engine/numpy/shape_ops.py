@@ -395,7 +395,10 @@ def _split(name, ary, indices_or_sections, axis, strict):
     lax_split = getattr(lax, "split", None)
     offsets = np.cumsum([0] + [n for _, n in pieces[:-1]])
     if lax_split is not None and builtins.all(s == o for (s, _), o in zip(pieces, offsets)):
-        return list(lax_split(ary, tuple(n for _, n in pieces), ax))
+        # JAX's sizes are NumPy integers (its jaxprs print sizes=(np.int64(1), ...)),
+        # which lax.split would turn into ints
+        sizes = tuple(np.int64(n) if isinstance(n, (int, np.integer)) else n for _, n in pieces)
+        return list(lax.split_p.bind(ary, sizes=sizes, axis=ax))
     return [lax.slice_in_dim(ary, s, s + n, axis=ax) for s, n in pieces]
 
 
