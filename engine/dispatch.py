@@ -349,14 +349,16 @@ def compile_text(text, device, out_avals, donated=(), options=None, dump_dir=Non
     )
 
 
-def execute(exe, args, bufs):
+def execute(exe, args, bufs, check_deleted=None):
     """Run ``exe``; a deleted (e.g. donated) input raises JAX's error before it runs
-    (PJRT would log an ``E...`` line to stderr before failing)."""
-    check_not_deleted(args)
+    (PJRT would log an ``E...`` line to stderr before failing). ``check_deleted``
+    replaces the check over all ``args`` (a jit entry's looks at its kept ones only)."""
+    check = check_not_deleted if check_deleted is None else check_deleted
+    check(args)
     try:
         return exe(bufs)
     except Exception:
-        check_not_deleted(args)
+        check(args)
         raise
 
 

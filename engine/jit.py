@@ -472,11 +472,11 @@ class JitFunction:
                             bufs.append(last[1])
                     if e.const_args:
                         bufs = e.const_args + bufs
-                    dispatch.check_not_deleted(dyn)  # before PJRT, which logs on a deleted one
+                    e.compiled._check_deleted(dyn)  # before PJRT, which logs on a deleted one
                     try:
                         outs = e.execute(bufs).consume_with_handlers(e.handlers)
                     except Exception:
-                        dispatch.check_not_deleted(dyn)
+                        e.compiled._check_deleted(dyn)
                         raise
                     if e.single_out:  # Array(outs[0], ...) without an __init__ frame
                         out = _new_array(Array)
@@ -596,7 +596,7 @@ class JitFunction:
 
             pending = key_reuse.check_jit_call(e.traced.jaxpr, flat)
         bufs = e.const_args + dispatch._buffers(flat, device)
-        outs = dispatch.execute(e.compiled._run_bufs, flat, bufs)
+        outs = dispatch.execute(e.compiled._run_bufs, flat, bufs, e.compiled._check_deleted)
         committed = self._committed(flat)
         outs = [Array(b, a, device, committed) for b, a in zip(outs, e.out_avals)]
         if config.jax_debug_key_reuse:
@@ -694,11 +694,12 @@ def _run(entry, flat, device):
     bufs = [x._buf if type(x) is Array and x._device is device else _put(x, device) for x in flat]
     if entry.const_args:
         bufs = entry.const_args + bufs
-    dispatch.check_not_deleted(flat)  # before PJRT, which logs to stderr on one
+    # before PJRT, which logs to stderr on one (only the arguments the module takes)
+    entry.compiled._check_deleted(flat)
     try:
         return entry.execute(bufs).consume_with_handlers(entry.handlers)
     except Exception:
-        dispatch.check_not_deleted(flat)
+        entry.compiled._check_deleted(flat)
         raise
 
 

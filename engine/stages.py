@@ -16,6 +16,7 @@ import shutil
 import tempfile
 import warnings
 import weakref
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -355,7 +356,16 @@ class Compiled:
             ]
         self.out_avals = lowered._closed.out_avals
         self._execute, self._handlers = exe.fast_call_parts()
+        # the call paths' check for deleted (e.g. donated) inputs, before PJRT sees them:
+        # only the arguments in the module count (JAX runs with a deleted unused one)
+        self._check_deleted: Callable[[Any], None] = dispatch.check_not_deleted
         if kept is not None:
+            check_kept = dispatch.check_not_deleted
+
+            def check_deleted_kept(args: Any) -> None:
+                check_kept([args[i] for i in kept])
+
+            self._check_deleted = check_deleted_kept
             # Every call path hands (kept consts + every dynamic leaf)'s buffers to
             # ``_execute``; the module's are picked by one index tuple made here, once.
             nc = len(self._const_bufs)
@@ -411,7 +421,7 @@ class Compiled:
             None if s is None else place(x, s, target.group)  # None: not in the module
             for x, s in zip(flat, self._in_shardings or ())
         ]
-        outs = dispatch.execute(self._run_bufs, flat, bufs)
+        outs = dispatch.execute(self._run_bufs, flat, bufs, self._check_deleted)
         return tree_util.tree_unflatten(
             t.out_tree,
             [
@@ -476,7 +486,10 @@ class Compiled:
             check_compiled_shardings(self.fun_name, flat, avals, required)
             return self._run_partitioned(flat)
         outs = dispatch.execute(
-            self._run_bufs, flat, self._const_bufs + dispatch._buffers(flat, device)
+            self._run_bufs,
+            flat,
+            self._const_bufs + dispatch._buffers(flat, device),
+            self._check_deleted,
         )
         return tree_util.tree_unflatten(
             t.out_tree, [Array(b, a, device) for b, a in zip(outs, self.out_avals)]

@@ -260,6 +260,77 @@ def test_pruned_export_round_trips_with_jax_both_ways():
     np.testing.assert_allclose(np.asarray(engine.jit(in_engine.call)(X, Y)), want, rtol=1e-6)
 
 
+def _with_deleted(lib, path, keep_unused):
+    """Three calls of a jitted function (or its Compiled) with one argument deleted
+    before them: each call's result, or its error's class and message."""
+    jnp_ = lib.numpy
+    x, y = jnp_.asarray(X), jnp_.asarray(Y)
+    deleted = y
+    if path == "one_array":  # the one-Array inline cache and the signature lookup
+        f, args, kwargs, deleted = (
+            lib.jit(lambda x: jnp_.float32(5), keep_unused=keep_unused),
+            (x,),
+            {},
+            x,
+        )
+    elif path == "all_arrays":
+        f, args, kwargs = lib.jit(lambda x, y: x + 1, keep_unused=keep_unused), (x, y), {}
+    elif path == "keyword":  # the keyed inline cache
+        f, args, kwargs = lib.jit(lambda x, *, z: x * 2, keep_unused=keep_unused), (x,), {"z": y}
+    elif path == "python_scalar":
+        f, args, kwargs = lib.jit(lambda x, y, s: x + s, keep_unused=keep_unused), (x, y, 1.5), {}
+    elif path == "static":
+        fun = lib.jit(lambda x, y, n: x + n, keep_unused=keep_unused, static_argnums=2)
+        f, args, kwargs = fun, (x, y, 2), {}
+    elif path == "compiled":
+        fun = lib.jit(lambda x, y: x + 1, keep_unused=keep_unused)
+        f, args, kwargs = fun.lower(x, y).compile(), (x, y), {}
+    else:  # the deleted argument is used: an error whichever keep_unused
+        f, args, kwargs, deleted = (
+            lib.jit(lambda x, y: x + 1, keep_unused=keep_unused),
+            (x, y),
+            {},
+            x,
+        )
+    deleted.delete()
+    results = []
+    for _ in range(3):
+        try:
+            results.append(np.asarray(f(*args, **kwargs)).tolist())
+        except Exception as e:  # compared by class and message
+            results.append((type(e).__name__, str(e)))
+    return results
+
+
+DELETED_PATHS = [
+    "one_array",
+    "all_arrays",
+    "keyword",
+    "python_scalar",
+    "static",
+    "compiled",
+    "used",
+]
+
+
+@pytest.mark.parametrize("keep_unused", [False, True])
+@pytest.mark.parametrize("path", DELETED_PATHS)
+def test_a_deleted_unused_argument_as_jax(path, keep_unused, capfd):
+    """JAX runs with an unused argument deleted when the module does not take it
+    (keep_unused=False) and raises when it does; so does every call path here, without
+    a line on stderr."""
+    jax, _ = real_jax()
+    want = _with_deleted(jax, path, keep_unused)
+    capfd.readouterr()
+    got = _with_deleted(engine, path, keep_unused)
+    assert got == want
+    assert capfd.readouterr().err == ""
+    raises = keep_unused or path == "used"
+    assert all(isinstance(r, tuple) for r in got) == raises, got
+    if raises:
+        assert "Array has been deleted" in want[0][1]
+
+
 # ---------------------------------------------------------------- 8 devices, in a child
 
 SHARDED, sharded_case = eight_devices.case_registry()
@@ -317,6 +388,35 @@ def sharded_arrays_unused_one_unspecified():
 
     got, want = eight_devices.both(run)
     assert got == want, (got, want)
+
+
+@sharded_case
+def sharded_deleted_unused_argument():
+    """A partitioned program run with its unused argument deleted (and, kept, refused)."""
+
+    def run(lib):
+        mesh = lib.make_mesh((8,), ("x",))
+        s = lib.sharding.NamedSharding(mesh, lib.sharding.PartitionSpec("x"))
+        a = np.arange(16, dtype=np.float32)
+        got = []
+        for keep_unused in (False, True):
+            xs, ys = lib.device_put(a, s), lib.device_put(a + 1, s)
+            f = lib.jit(lambda x, y: x * 2, keep_unused=keep_unused)
+            compiled = f.lower(xs, ys).compile()
+            ys.delete()
+            for call in (f, compiled):
+                try:
+                    got.append(np.asarray(call(xs, ys)).tolist())
+                except Exception as e:  # compared by class and key phrase
+                    got.append((type(e).__name__, "Array has been deleted" in str(e)))
+        return got
+
+    # (JAX's message names the type, float32[16@x]; the engine's deleted_error in
+    # engine/array.py the shape and dtype only)
+    got, want = eight_devices.both(run)
+    assert got == want, (got, want)
+    assert want[2:] == [("RuntimeError", True)] * 2, want
+    assert want[0] == want[1] == (np.arange(16) * 2).tolist(), want
 
 
 @pytest.mark.parametrize("name", sorted(SHARDED))
