@@ -236,8 +236,10 @@ def _forget_cached(x):
 
 def deleted_error(x):
     """JAX's error for reading a deleted (or donated) array."""
-    shape = ",".join(map(str, x.shape))
-    return RuntimeError(f"Array has been deleted with shape={x.dtype.name}[{shape}].")
+    from .sharding.arrays import typeof
+
+    # JAX's str_short: the type with its sharding (float32[16@x]), no weak-type mark
+    return RuntimeError(f"Array has been deleted with shape={str(typeof(x)).lstrip('~')}.")
 
 
 def _reconstruct(value, weak_type):
