@@ -96,8 +96,14 @@ def format_param(v, names, indent, prefix=0):
     if isinstance(v, enum.Enum):
         return str(v)
     if isinstance(v, tuple) and v and any(isinstance(x, (core.ClosedJaxpr, core.Jaxpr)) for x in v):
+        items = [format_param(x, names, indent + 2) for x in v]
+        hoisted = [
+            getattr(x, "jaxpr", x) for x in v if isinstance(x, core.ClosedJaxpr | core.Jaxpr)
+        ]
+        if len(hoisted) == len(v) and all(j in names.shared for j in hoisted):  # (jaxpr jaxpr)
+            return f"({' '.join(items)})"
         pad = " " * (indent + 2)
-        body = "".join(f"\n{pad}{format_param(x, names, indent + 2)}" for x in v)
+        body = "".join(f"\n{pad}{t}" for t in items)
         return f"({body}\n{' ' * indent})"
     if callable(v) and hasattr(v, "__name__"):
         return v.__name__

@@ -80,10 +80,14 @@ def _bind_cond(index, funs, operands, what):
     flat, in_tree = tree_util.tree_flatten(operands)
     flat = [as_operand(x) for x in flat]
     avals = [core.get_aval(x) for x in flat]
-    traced = [
-        trace_fun(f, in_tree, avals, getattr(f, "__name__", "branch"), traced_for=what)
-        for f in funs
-    ]
+    # one trace per function object, as JAX's tracing cache: cond(p, f, f, x) holds one
+    # branch jaxpr twice (printed once, as `let jaxpr = ...`)
+    by_fun: dict = {}
+    for f in funs:
+        if id(f) not in by_fun:
+            name = getattr(f, "__name__", "branch")
+            by_fun[id(f)] = trace_fun(f, in_tree, avals, name, traced_for=what)
+    traced = [by_fun[id(f)] for f in funs]
     out_tree = traced[0][1]
     # Messages name the branches in the order the user wrote them (cond: true_fun
     # first, though it is branch 1 internally), so no one misreads which one is wrong;
@@ -136,14 +140,61 @@ def _bind_cond(index, funs, operands, what):
                 )
     # As JAX's: the result has branch 0's types (branches may differ in weak type alone),
     # and an output every branch forwards from the same operand is that operand.
-    branches, consts = join_consts([c for c, _ in traced])
+    branches, consts = _join_branch_consts([c for c, _ in traced])
     in_fwd = _common_forwarding([b.jaxpr for b in branches])
     keep = [f is None for f in in_fwd]
-    branches = [_keep_outputs(b, keep) for b in branches]
+    branches = _per_distinct(branches, lambda b: _keep_outputs(b, keep))
     outs = iter(cond_p.bind(index, *consts, *flat, branches=tuple(branches)))
     operands = [*consts, *flat]
     outs = [next(outs) if f is None else _forwarded(operands[f]) for f in in_fwd]
     return tree_util.tree_unflatten(out_tree, outs)
+
+
+def _per_distinct(branches, transform):
+    """``transform`` of each branch, once per distinct branch object, so branches that
+    were one jaxpr stay one (as JAX's jaxpr-transform caches keep them)."""
+    done: dict = {}
+    for b in branches:
+        if id(b) not in done:
+            done[id(b)] = transform(b)
+    return [done[id(b)] for b in branches]
+
+
+def _join_branch_consts(closed_list):
+    """The branches' consts as leading inputs every branch takes, each distinct const
+    once, as JAX's _merge_common_consts: a branch reads its own const through the input
+    of that const's first occurrence (whichever branch it came from). Without consts, a
+    branch object repeated stays one object."""
+    closed_list = list(closed_list)
+    consts = [c for cj in closed_list for c in cj.consts]
+    if not consts:
+        bare = _per_distinct(closed_list, lambda cj: join_consts([cj])[0][0])
+        return bare, []
+    first_pos: dict = {}
+    for pos, c in enumerate(consts):
+        first_pos.setdefault(id(c), pos)
+    distinct = sorted(first_pos.values())
+    out, offset = [], 0
+    for cj in closed_list:
+        j, n = cj.jaxpr, len(cj.consts)
+        at_pos = [
+            j.constvars[p - offset] if offset <= p < offset + n else Var(core.get_aval(consts[p]))
+            for p in range(len(consts))
+        ]
+        canonical = {v: at_pos[first_pos[id(consts[p])]] for p, v in enumerate(at_pos)}
+        renamed = {v: w for v, w in canonical.items() if v is not w}
+        eqns, outvars = j.eqns, j.outvars
+        if renamed:
+            eqns = [e.replace(invars=_renamed(e.invars, renamed)) for e in eqns]
+            outvars = _renamed(outvars, renamed)
+        invars = [at_pos[p] for p in distinct] + list(j.invars)
+        out.append(ClosedJaxpr(Jaxpr([], invars, outvars, eqns, j.debug_name), []))
+        offset += n
+    return out, [consts[p] for p in distinct]
+
+
+def _renamed(atoms, renamed):
+    return [renamed.get(x, x) if type(x) is Var else x for x in atoms]
 
 
 def _common_forwarding(jaxprs):
@@ -188,8 +239,8 @@ def _cond_jvp(primals, tangents, branches):
     for b in branches:
         _, nz = jvp_jaxpr_nz(b, nonzeros, [False] * n_out, lin)
         out_nz = [x or y for x, y in zip(out_nz, nz)]
-    jb = [jvp_jaxpr_nz(b, nonzeros, out_nz, lin)[0] for b in branches]
-    jb, consts = join_consts(jb)
+    jb = _per_distinct(branches, lambda b: jvp_jaxpr_nz(b, nonzeros, out_nz, lin)[0])
+    jb, consts = _join_branch_consts(jb)
     tans = [t for t in tangents[1:] if type(t) is not Zero]
     outs = cond_p.bind(index, *consts, *ops, *tans, branches=tuple(jb))
     primals_out, tans_out = outs[:n_out], iter(outs[n_out:])
@@ -231,7 +282,7 @@ def _cond_partial_eval(trace, args, unknowns, params):
             return kouts + filled
 
         known_branches.append(trace_to_jaxpr(known_fun, known_avals, kj.jaxpr.debug_name))
-    known_branches, kconsts = join_consts(known_branches)
+    known_branches, kconsts = _join_branch_consts(known_branches)
     known_ops = [x for x, u in zip(ops, op_uk) if not u]
     with core.set_current_trace(trace.parent):
         kouts = cond_p.bind(index, *kconsts, *known_ops, branches=tuple(known_branches))
@@ -250,7 +301,7 @@ def _cond_partial_eval(trace, args, unknowns, params):
                 uj.consts,
             )
         )
-    unknown_branches, uconsts = join_consts(unknown_branches)
+    unknown_branches, uconsts = _join_branch_consts(unknown_branches)
     ins = [trace.instantiate_const(index)] + [trace.instantiate_const(c) for c in uconsts]
     ins += [trace.instantiate_const(r) for r in residuals]
     ins += [trace.instantiate_const(x) for x, u in zip(ops, op_uk) if u]
@@ -283,6 +334,8 @@ def _cond_transpose(cts, index, *ops, branches):
     if tr.is_undefined_primal(index):
         raise ValueError("cond is not linear in its index")
     linear = [tr.is_undefined_primal(x) for x in ops]
+    # not shared, unlike jvp and vmap: JAX's branches reach transposition split apart
+    # by linearization
     tb = [jt.transpose_jaxpr(b, tuple(linear)) for b in branches]
     tb, consts = join_consts(tb)
     nonlin = [x for x in ops if not tr.is_undefined_primal(x)]
@@ -302,8 +355,8 @@ def _cond_batch(size, vals, dims, branches):
     idim, *odims = dims
     n_out = len(branches[0].out_avals)
     if idim is None:
-        bb = [batch_jaxpr_nz(b, size, odims, [True] * n_out)[0] for b in branches]
-        bb, consts = join_consts(bb)
+        bb = _per_distinct(branches, lambda b: batch_jaxpr_nz(b, size, odims, [True] * n_out)[0])
+        bb, consts = _join_branch_consts(bb)
         return cond_p.bind(index, *consts, *ops, branches=tuple(bb)), [0] * n_out
     # a batched index: run every branch on the whole batch, then select elementwise. As
     # in JAX, branch i sees the elements that take another branch through stop_gradient,
@@ -355,7 +408,10 @@ def _cond_dce(used_outputs, eqn):
     if not any(used_outputs):
         return [False] * len(eqn.invars), None
     new_branches = tuple(
-        ClosedJaxpr(pe.dce_jaxpr(b.jaxpr, used_outputs, used_ops)[0], b.consts) for b in branches
+        _per_distinct(
+            branches,
+            lambda b: ClosedJaxpr(pe.dce_jaxpr(b.jaxpr, used_outputs, used_ops)[0], b.consts),
+        )
     )
     new_eqn = eqn.replace(
         invars=[eqn.invars[0]] + [v for v, u in zip(eqn.invars[1:], used_ops) if u],
