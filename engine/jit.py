@@ -7,12 +7,9 @@ evaluation, transposition, batching) and lower it as a called function."""
 from __future__ import annotations
 
 import functools
-import types
 import weakref
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
-
-import numpy as np
 
 from . import core, dispatch, runtime, traceback_util, tree_util
 from .array import Array
@@ -23,7 +20,15 @@ from .interpreters import jaxpr_transforms as jt
 from .interpreters import jvp as jvp_mod
 from .interpreters import partial_eval as pe
 from .interpreters.tracing import convert_constvars_to_invars
-from .jit_arguments import call_avals
+from .jit_arguments import (
+    _KEYED_CONTAINERS,
+    _KEYED_SCALAR_TYPES,
+    _KEYED_STATIC_TYPES,
+    _KEYED_TUPLE_ITEMS,
+    _key_container,
+    _KeyedCall,
+    call_avals,
+)
 from .jit_cache import CacheEntryInfo, CacheInfo, Signature, _cache_for, _serial  # noqa: F401
 from .jit_options import (
     _Options,
@@ -437,19 +442,39 @@ class JitFunction:
                 dyn.append(a)
             elif a is None:  # an empty subtree
                 key.append(None)
+            elif t in _KEYED_CONTAINERS:  # builtin containers: their leaves after them
+                n_dyn = len(dyn)
+                if not _key_container(a, t, key, dyn):
+                    break
+                for a in dyn[n_dyn:]:
+                    if type(a) is Array:
+                        if a._device is not device:
+                            if device is not None:
+                                break
+                            device = a._device
+                        committed = committed or a._committed
+                else:
+                    continue
+                break
             else:
                 break
         else:
             key.append(device)
-            ic_key = tuple(key)
+            ic_key = None
             if self._keyed_gate is gate:
-                ic = self._keyed.get(ic_key)
-                if ic is not None:
-                    if self._keyed_last is not ic:  # least recently used first in the dict
+                ic = self._keyed_last
+                # the last signature again: compared as a list (mostly the same objects,
+                # so no aval hashed), else by the dict
+                if ic is None or key != ic.key:
+                    ic_key = tuple(key)
+                    ic = self._keyed.get(ic_key)
+                    if ic is not None:  # least recently used first in the dict
                         cache = self._keyed
                         if cache.pop(ic_key, None) is ic:
                             cache[ic_key] = ic
                         self._keyed_last = ic
+                if ic is not None:
+                    ic.key = key  # this call's objects, compared first next time
                     e = ic.entry
                     e.hits += 1
                     scalars = ic.scalars  # position -> (the last scalar, its buffer)
@@ -484,6 +509,8 @@ class JitFunction:
                         out._committed, out._npy = committed, None
                         return out
                     return _unflatten(e, outs, ic.device, committed)
+            if ic_key is None:
+                ic_key = tuple(key)
             return self._call_keyed_miss(args, kwargs, gate, ic_key, dyn, device)
         return self._call_keyed_miss(args, kwargs, gate)
 
@@ -528,7 +555,8 @@ class JitFunction:
             if len(cache) >= KEYED_CACHE_SIZE:
                 del cache[next(iter(cache))]  # the least recently used (hits move to the end)
             scalars = any(type(a) is not Array for a in dyn)
-            cache[ic_key] = self._keyed_last = _KeyedCall(entry, device, len(dyn), scalars)
+            ic = cache[ic_key] = self._keyed_last = _KeyedCall(entry, device, len(dyn), scalars)
+            ic.key = list(ic_key)
         return _unflatten(entry, outs, device, self._committed(flat))
 
     def _call_miss(self, args, flat, avals, device, key):
@@ -706,19 +734,15 @@ def _run(entry, flat, device):
 def _unflatten(e, outs, device, committed):
     if e.single_out:
         return Array(outs[0], e.out_avals[0], device, committed)
-    return e.out_tree.unflatten([Array(b, a, device, committed) for b, a in zip(outs, e.out_avals)])
+    arrays = []
+    for b, a in zip(outs, e.out_avals):  # Array(b, a, device, committed) without __init__
+        x = _new_array(Array)
+        x._buf, x.aval, x._device, x._committed, x._npy = b, a, device, committed, None
+        arrays.append(x)
+    return e.out_tree.unflatten(arrays)
 
 
 KEYED_CACHE_SIZE = 16  # keyed signatures each wrapper's inline cache keeps (LRU)
-# Types whose values key the keyed inline cache exactly: ``==`` between two of the same
-# type means the same program (so no floats: 0.0 == -0.0), and a value cannot change
-# after the call (no mutable objects hashed by content).
-_KEYED_STATIC_TYPES = frozenset(
-    {int, bool, str, type(None), type, types.FunctionType, types.BuiltinFunctionType}
-    | {type(np.dtype(c)) for c in "?bBhHiIlLqQefdgFDG"}
-)
-_KEYED_TUPLE_ITEMS = frozenset({int, str, type(None)})  # never equal across these types
-_KEYED_SCALAR_TYPES = frozenset({int, float, bool, complex})
 
 
 def keyed_cache_buffers():
@@ -730,17 +754,6 @@ def keyed_cache_buffers():
             for last in ic.scalars or ():
                 if last is not None:
                     yield last[1]
-
-
-class _KeyedCall:
-    """One signature in a wrapper's keyed inline cache: the cache entry it runs, where,
-    and per dynamic leaf the last Python scalar passed there with its device buffer."""
-
-    __slots__ = ("entry", "device", "scalars")
-
-    def __init__(self, entry, device, n_leaves, has_scalars):
-        self.entry, self.device = entry, device
-        self.scalars = [None] * n_leaves if has_scalars else None
 
 
 def _put(x, device):
