@@ -434,6 +434,8 @@ class JitFunction:
                     if device is not None:
                         break
                     device = a._device
+                if a._buf.is_deleted():  # the general path's error (or none, if pruned)
+                    break
                 key.append(a.aval)
                 dyn.append(a)
                 committed = committed or a._committed
@@ -478,11 +480,10 @@ class JitFunction:
                     e = ic.entry
                     e.hits += 1
                     scalars = ic.scalars  # position -> (the last scalar, its buffer)
-                    bufs = []
                     if scalars is None:  # Arrays only
-                        for a in dyn:
-                            bufs.append(a._buf)
+                        bufs = [a._buf for a in dyn]
                     else:
+                        bufs = []
                         for j, a in enumerate(dyn):
                             if type(a) is Array:
                                 bufs.append(a._buf)
@@ -497,7 +498,6 @@ class JitFunction:
                             bufs.append(last[1])
                     if e.const_args:
                         bufs = e.const_args + bufs
-                    e.compiled._check_deleted(dyn)  # before PJRT, which logs on a deleted one
                     try:
                         outs = e.execute(bufs).consume_with_handlers(e.handlers)
                     except Exception:

@@ -136,8 +136,13 @@ def _key_container(x, t, key, dyn):
         items = x
     for a in items:
         t = type(a)
-        if t is Array or t in _KEYED_SCALAR_TYPES:
-            key.append(a.aval if t is Array else t)
+        if t is Array:
+            if a._buf.is_deleted():  # checked before PJRT, which logs on a deleted one
+                return False
+            key.append(a.aval)
+            dyn.append(a)
+        elif t in _KEYED_SCALAR_TYPES:
+            key.append(t)
             dyn.append(a)
         elif a is None:
             key.append(None)

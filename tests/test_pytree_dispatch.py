@@ -177,3 +177,20 @@ def test_config_change_is_seen_by_the_container_cache():
         assert f([enp.ones(2, dtype=np.float32), 1.0]).dtype == np.float32
     assert f([enp.ones(2), 1.0]).dtype == np.float32
     assert jit_module.KEYED_CACHE_SIZE >= 2
+
+
+@pytest.mark.parametrize("keep_unused", [False, True])
+def test_deleted_unused_array_in_a_list_as_jax(keep_unused):
+    jax, jnp = real_jax()
+    outcomes = []
+    for jit, m in [(engine.jit, enp), (jax.jit, jnp)]:
+        f = jit(lambda p: p[0] * 2, keep_unused=keep_unused)
+        p = [m.ones(2), m.ones(3)]
+        f(p)
+        f(p)
+        p[1].delete()
+        try:
+            outcomes.append(np.asarray(f(p)).tolist())
+        except RuntimeError as e:
+            outcomes.append("Array has been deleted" in str(e))
+    assert outcomes[0] == outcomes[1]
