@@ -739,7 +739,7 @@ def _unflatten(e, outs, device, committed):
         x = _new_array(Array)
         x._buf, x.aval, x._device, x._committed, x._npy = b, a, device, committed, None
         arrays.append(x)
-    return e.out_tree.unflatten(arrays)
+    return e.build_out(arrays)
 
 
 KEYED_CACHE_SIZE = 16  # keyed signatures each wrapper's inline cache keeps (LRU)

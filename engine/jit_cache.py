@@ -123,6 +123,7 @@ class _Entry:
         "out_avals",
         "out_tree",
         "single_out",
+        "build_out",
     )
 
     def __init__(self, key, traced):
@@ -138,7 +139,35 @@ class _Entry:
         self.const_args, self.out_avals = compiled._const_bufs, compiled.out_avals
         self.out_tree = self.traced.out_tree
         self.single_out = self.out_tree == _LEAF_TREE  # returns one bare array
+        self.build_out = _out_builder(self.out_tree)
         self.compiled = compiled
+
+
+def _out_builder(tree):
+    """A function from a result's leaves to its tree: for a list or tuple of leaves and
+    of lists/tuples of leaves (a step's new parameters), slices put together without
+    walking the tree per call; otherwise ``tree.unflatten``."""
+    node = tree._node
+    if node is None or node[0] not in (list, tuple):
+        return tree.unflatten
+    parts = []  # per child: (None, index) for a leaf, (list or tuple, start, stop)
+    i = 0
+    for kid in node[2]:
+        if kid is None:
+            parts.append((None, i, i + 1))
+            i += 1
+        elif kid[0] in (list, tuple) and all([k is None for k in kid[2]]):
+            parts.append((kid[0], i, i + len(kid[2])))
+            i += len(kid[2])
+        else:
+            return tree.unflatten
+    outer = node[0]
+
+    def build(leaves):
+        out = [leaves[a] if t is None else t(leaves[a:b]) for t, a, b in parts]
+        return out if outer is list else tuple(out)
+
+    return build
 
 
 class _Jaxpr:

@@ -194,3 +194,25 @@ def test_deleted_unused_array_in_a_list_as_jax(keep_unused):
         except RuntimeError as e:
             outcomes.append("Array has been deleted" in str(e))
     assert outcomes[0] == outcomes[1]
+
+
+def test_result_trees_built_as_jax():
+    jax, jnp = real_jax()
+    Pair = collections.namedtuple("Pair", "a b")
+
+    def f(x):
+        return [
+            [(x, x + 1), [x * 2], (), x - 1, []],
+            ((x, (x, x)), None),
+            (x, Pair(x, x)),
+            [{"a": x}, (x,)],
+            (x, [x, x], (x,), [], ()),
+        ]
+
+    ef, jf = engine.jit(f), jax.jit(f)
+    for make in range(2):  # the first call fills the caches, the second uses them
+        e_out, j_out = ef(enp.arange(3.0)), jf(jnp.arange(3.0))
+        for e, j in zip(e_out, j_out):
+            _assert_trees_close(e, j)
+            assert type(e) is type(j)
+    assert ef.compile_count == 1
