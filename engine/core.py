@@ -637,8 +637,12 @@ class Primitive:
     def abstract_eval(self, *avals: ShapedArray, **params: Any) -> Any:
         # Shape rules are pure: remember their answers for avals and params seen before
         # (tracing a long program meets the same few signatures again and again).
+        ambient = None
+        if ambient_mesh_hook is not None and self.name in AMBIENT_TYPED:
+            # a result made from untyped operands takes the Explicit ambient mesh's type
+            ambient = ambient_mesh_hook()
         try:
-            key = (avals, tuple(params.items()))
+            key = (avals, tuple(params.items()), ambient)
             out = self._shape_memo.get(key)
         except TypeError:  # an unhashable param
             key, out = None, None
@@ -661,6 +665,9 @@ class Primitive:
                     if getattr(a, "sharding", None) is not None:
                         out = sharding_rule_hook(self, avals, out, params)
                         break
+                else:
+                    if ambient is not None:
+                        out = sharding_rule_hook(self, avals, out, params, ambient)
         if key is not None:
             if len(self._shape_memo) > 2048:
                 self._shape_memo.clear()
@@ -699,6 +706,10 @@ class Primitive:
 # Set by engine.lax.sharding_rules: (primitive, in avals, out aval(s), params) -> the
 # out aval(s) with their shardings, for operands that carry shardings in their types.
 sharding_rule_hook: Callable[..., Any] | None = None
+# Also set there: () -> the ambient abstract mesh when it has Explicit axes, else None;
+# it types the results of the (operandless) primitives named in AMBIENT_TYPED.
+ambient_mesh_hook: Callable[[], Any] | None = None
+AMBIENT_TYPED: set[str] = set()
 
 
 def _annotate(err, prim, avals):

@@ -286,9 +286,6 @@ _LOWERING_GAPS: dict[str, str] = {
     "(reshard 1.0, constrained replicated), the engine's a literal",
     "where": "jnp.where's broadcast of the scalar inside its nested jit is untyped in "
     "the engine (JAX types it as the result)",
-    "iota": "the engine's iota (jnp.arange) is untyped: core's sharding hook skips "
-    "operandless primitives; JAX types it replicated on the context mesh, so it and its "
-    "broadcast are constrained",
     "argmax": "JAX constrains the iota and every scalar in argmax's variadic reducer body",
     "grad_relu": "max's JVP: the engine's zeros (full_like of the operand) are untyped and "
     "one dead zeros comes first; JAX's take the operand's sharding",

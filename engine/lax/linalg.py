@@ -383,6 +383,7 @@ lu_pivots_to_permutation_p = linalg_primitive(
 
 def _pivots_to_permutation(swaps, m):
     """Apply swap i <-> swaps[..., i] for i = 0..k-1 to iota(m), batched elementwise."""
+    from ..sharding.named import PartitionSpec
     from .control_flow import fori_loop
     from .convert import convert_element_type
     from .logic import eq, select
@@ -393,7 +394,12 @@ def _pivots_to_permutation(swaps, m):
     k = shape[-1]
     batch = shape[:-1]
     nb = len(batch)
-    perm0 = broadcasted_iota(np.int32, batch + (m,), nb)
+    typed = aval(swaps).sharding  # the permutation takes the swaps' batch layout, as JAX's
+    batch_layout = None
+    if typed is not None:
+        spec = typed.spec._normalized(nb + 1)[:nb]
+        batch_layout = typed.with_spec(PartitionSpec(*spec, None))
+    perm0 = broadcasted_iota(np.int32, batch + (m,), nb, out_sharding=batch_layout)
     if m == 0 or k == 0:
         return perm0
     pos = broadcasted_iota(np.int32, batch + (m,), nb)

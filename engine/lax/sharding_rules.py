@@ -58,8 +58,11 @@ def _mesh_of(avals) -> Any:
     return mesh
 
 
-def propagate(prim: core.Primitive, avals: tuple, out: Any, params: dict) -> Any:
-    """``out`` (the primitive's result aval(s)) with the shardings its rule gives."""
+def propagate(
+    prim: core.Primitive, avals: tuple, out: Any, params: dict, ambient: Any = None
+) -> Any:
+    """``out`` (the primitive's result aval(s)) with the shardings its rule gives; with
+    ``ambient`` (an Explicit mesh, for untyped operands), replicated over it as JAX's."""
     if prim.name in TYPED_BY_THEMSELVES:
         return out
     outs = list(out) if prim.multiple_results else [out]
@@ -68,9 +71,12 @@ def propagate(prim: core.Primitive, avals: tuple, out: Any, params: dict) -> Any
     mesh = _mesh_of(avals)
     if mesh is None:  # untyped operands: a result sharding given as a parameter
         given = params.get("sharding") or params.get("out_sharding")
-        if not isinstance(given, NamedSharding):
+        if isinstance(given, NamedSharding):
+            mesh = given.mesh.abstract_mesh
+        elif ambient is not None and prim.name in RULES:
+            mesh = ambient
+        else:
             return out
-        mesh = given.mesh.abstract_mesh
     rule = RULES.get(prim.name)
     elementwise = False
     if rule is None:
@@ -190,6 +196,11 @@ def _broadcast_in_dim(name, avals, outs, type_mesh, *, shape, broadcast_dimensio
     operand = iter(_entries(avals[0]))
     dims = set(broadcast_dimensions)
     return [next(operand) if i in dims else None for i in range(len(shape))]
+
+
+@rule("iota")
+def _iota(name, avals, outs, type_mesh, *, shape, sharding=None, **_):
+    return sharding if sharding is not None else [None] * len(shape)
 
 
 @rule("transpose")
@@ -711,6 +722,24 @@ def _install() -> None:
     if pow_lowering is not None and not hasattr(pow_lowering, "__wrapped__"):
         elementwise.integer_pow_p.lowering = _integer_pow_as_jax(_constrained(pow_lowering))
     core.sharding_rule_hook = propagate
+    core.ambient_mesh_hook = explicit_ambient_mesh
+    core.AMBIENT_TYPED.update(AMBIENT_TYPED)
+
+
+# primitives with no operand that JAX types over the ambient mesh (replicated, unless
+# given an out_sharding). The engine's jnp does not pass JAX's merged sharding to the
+# scalars it broadcasts, so broadcast_in_dim of an untyped operand stays untyped.
+AMBIENT_TYPED = {"iota"}
+
+
+def explicit_ambient_mesh() -> Any:
+    """The abstract mesh tracing sees, when it has an Explicit axis; else None."""
+    from ..sharding.mesh import get_abstract_mesh
+
+    mesh = get_abstract_mesh()
+    if mesh.empty or not any(t.name == "Explicit" for t in mesh.axis_types):
+        return None
+    return mesh
 
 
 _install()

@@ -126,7 +126,7 @@ def _take_along_indices(idx, axis):
 
 def _sort_jvp(primals, tangents, *, dimension, is_stable, num_keys):
     shape = aval_of(primals[0]).shape
-    iota = broadcasted_iota(np.int32, shape, dimension)
+    iota = broadcasted_iota(np.int32, shape, dimension, out_sharding=aval_of(primals[0]).sharding)
     *outs, perm = sort_p.bind(
         *primals, iota, dimension=dimension, is_stable=is_stable, num_keys=num_keys
     )
@@ -139,13 +139,32 @@ sort_p.def_jvp(_sort_jvp)
 
 def _sort_batch(size, vals, dims, *, dimension, is_stable, num_keys):
     d = next(d for d in dims if d is not None)
-    vals = [batching.move_batch_axis(size, dv, d, v) for v, dv in zip(vals, dims)]
+    # an unbatched operand typed on an Explicit mesh (an iota) is broadcast to a batched
+    # operand's layout, as JAX's batching does: sort wants its operands' layouts equal
+    typed = next((aval_of(v).sharding for v, dv in zip(vals, dims) if dv is not None), None)
+    vals = [
+        _broadcast_as(size, d, v, typed)
+        if dv is None and typed is not None and aval_of(v).sharding is not None
+        else batching.move_batch_axis(size, dv, d, v)
+        for v, dv in zip(vals, dims)
+    ]
     return sort_p.bind(
         *vals, dimension=_batched_axis(dimension, d), is_stable=is_stable, num_keys=num_keys
     ), [d] * len(vals)
 
 
 sort_p.def_batch(_sort_batch)
+
+
+def _broadcast_as(size, d, x, sharding):
+    from .structural import broadcast_in_dim_p
+
+    shape = list(aval_of(x).shape)
+    shape.insert(d, size)
+    dims = tuple(i for i in range(len(shape)) if i != d)
+    return broadcast_in_dim_p.bind(
+        x, shape=tuple(shape), broadcast_dimensions=dims, sharding=sharding
+    )
 
 
 # ---------------------------------------------------------------------------- top_k

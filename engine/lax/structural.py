@@ -602,7 +602,10 @@ def broadcasted_iota(dtype, shape, dimension, *, out_sharding=None):
     """An array of ``shape`` whose values count up along ``dimension``."""
     dtype = dtypes.canonicalize_dtype(dtype)
     shape = core.canonical_shape(shape)
-    return iota_p.bind(dtype=dtype, shape=shape, dimension=int(dimension), sharding=None)
+    from ..sharding.constraint import canonicalize_sharding
+
+    sharding = canonicalize_sharding(out_sharding, "broadcasted_iota")
+    return iota_p.bind(dtype=dtype, shape=shape, dimension=int(dimension), sharding=sharding)
 
 
 @iota_p.def_abstract_eval

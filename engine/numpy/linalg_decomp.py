@@ -10,7 +10,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .. import dtypes, lax
+from .. import core, dtypes, lax
 from ..lax import linalg as lax_linalg
 from ..lax.linalg_solve_helpers import solve as _lu_solve_custom
 from ._util import as_array, check_arraylike, promote_dtypes_inexact
@@ -83,7 +83,9 @@ def svd(a, full_matrices=True, compute_uv=True, hermitian=False, subset_by_index
         if not compute_uv:
             return lax.rev(lax.sort(s, dimension=-1), (s.ndim - 1,))
         sign = lax.sign(v)
-        idxs = lax.broadcasted_iota(np.int32, s.shape, s.ndim - 1)
+        idxs = lax.broadcasted_iota(
+            np.int32, s.shape, s.ndim - 1, out_sharding=core.get_aval(s).sharding
+        )
         s, idxs, sign = lax.sort((s, idxs, sign), dimension=-1, num_keys=1)
         s, idxs, sign = (lax.rev(t, (s.ndim - 1,)) for t in (s, idxs, sign))
         u = take_along_axis(w, idxs[..., None, :], axis=-1)

@@ -49,7 +49,7 @@ def argsort(a, axis=-1, *, kind=None, order=None, stable=True, descending=False)
         raise ValueError("The 'order' argument to argsort is not supported.")
     a, ax = _flatten_if_none(a, axis)
     idt = dtypes.default_int_dtype()
-    iota = lax.broadcasted_iota(idt, shape_of(a), ax)
+    iota = lax.broadcasted_iota(idt, shape_of(a), ax, out_sharding=core.get_aval(a).sharding)
     if descending:
         a, iota = lax.rev(a, (ax,)), lax.rev(iota, (ax,))
     _, idx = lax.sort((a, iota), dimension=ax, is_stable=stable, num_keys=1)
