@@ -97,12 +97,8 @@ class _IndexUpdateRef:
         out_sharding=None,
         wrap_negative_indices=True,
     ):
-        options = dict(
-            indices_are_sorted=indices_are_sorted,
-            unique_indices=unique_indices,
-            mode=mode,
-            normalize_indices=wrap_negative_indices,
-            out_sharding=out_sharding,
+        options = _scatter_options(
+            indices_are_sorted, unique_indices, mode, wrap_negative_indices, out_sharding
         )
         return self._update(lax.scatter, values, options, ".set")
 
@@ -116,12 +112,8 @@ class _IndexUpdateRef:
         out_sharding=None,
         wrap_negative_indices=True,
     ):
-        options = dict(
-            indices_are_sorted=indices_are_sorted,
-            unique_indices=unique_indices,
-            mode=mode,
-            normalize_indices=wrap_negative_indices,
-            out_sharding=out_sharding,
+        options = _scatter_options(
+            indices_are_sorted, unique_indices, mode, wrap_negative_indices, out_sharding
         )
         return self._update(lax.scatter_add, values, options, ".add")
 
@@ -135,12 +127,8 @@ class _IndexUpdateRef:
         out_sharding=None,
         wrap_negative_indices=True,
     ):
-        options = dict(
-            indices_are_sorted=indices_are_sorted,
-            unique_indices=unique_indices,
-            mode=mode,
-            normalize_indices=wrap_negative_indices,
-            out_sharding=out_sharding,
+        options = _scatter_options(
+            indices_are_sorted, unique_indices, mode, wrap_negative_indices, out_sharding
         )
         return self._update(lax.scatter_sub, values, options, ".subtract")
 
@@ -154,12 +142,8 @@ class _IndexUpdateRef:
         out_sharding=None,
         wrap_negative_indices=True,
     ):
-        options = dict(
-            indices_are_sorted=indices_are_sorted,
-            unique_indices=unique_indices,
-            mode=mode,
-            normalize_indices=wrap_negative_indices,
-            out_sharding=out_sharding,
+        options = _scatter_options(
+            indices_are_sorted, unique_indices, mode, wrap_negative_indices, out_sharding
         )
         return self._update(lax.scatter_mul, values, options, ".multiply")
 
@@ -175,12 +159,8 @@ class _IndexUpdateRef:
         out_sharding=None,
         wrap_negative_indices=True,
     ):
-        options = dict(
-            indices_are_sorted=indices_are_sorted,
-            unique_indices=unique_indices,
-            mode=mode,
-            normalize_indices=wrap_negative_indices,
-            out_sharding=out_sharding,
+        options = _scatter_options(
+            indices_are_sorted, unique_indices, mode, wrap_negative_indices, out_sharding
         )
         ones = self._update(
             lax.scatter_mul, values, options, ".divide", array=_ones_like(self.array)
@@ -197,12 +177,8 @@ class _IndexUpdateRef:
         out_sharding=None,
         wrap_negative_indices=True,
     ):
-        options = dict(
-            indices_are_sorted=indices_are_sorted,
-            unique_indices=unique_indices,
-            mode=mode,
-            normalize_indices=wrap_negative_indices,
-            out_sharding=out_sharding,
+        options = _scatter_options(
+            indices_are_sorted, unique_indices, mode, wrap_negative_indices, out_sharding
         )
         ones = self._update(
             lax.scatter_mul, values, options, ".power", array=_ones_like(self.array)
@@ -219,12 +195,8 @@ class _IndexUpdateRef:
         out_sharding=None,
         wrap_negative_indices=True,
     ):
-        options = dict(
-            indices_are_sorted=indices_are_sorted,
-            unique_indices=unique_indices,
-            mode=mode,
-            normalize_indices=wrap_negative_indices,
-            out_sharding=out_sharding,
+        options = _scatter_options(
+            indices_are_sorted, unique_indices, mode, wrap_negative_indices, out_sharding
         )
         return self._update(lax.scatter_min, values, options, ".min")
 
@@ -238,12 +210,8 @@ class _IndexUpdateRef:
         out_sharding=None,
         wrap_negative_indices=True,
     ):
-        options = dict(
-            indices_are_sorted=indices_are_sorted,
-            unique_indices=unique_indices,
-            mode=mode,
-            normalize_indices=wrap_negative_indices,
-            out_sharding=out_sharding,
+        options = _scatter_options(
+            indices_are_sorted, unique_indices, mode, wrap_negative_indices, out_sharding
         )
         return self._update(lax.scatter_max, values, options, ".max")
 
@@ -332,6 +300,17 @@ def _scatter(parsed, scatter_op, indices_are_sorted, unique_indices, mode, norma
     if plan.bool_dims:
         out = lax.squeeze(out, plan.bool_dims)
     return lax.convert_element_type(out, x_aval.dtype, x_aval.weak_type)
+
+
+def _scatter_options(indices_are_sorted, unique_indices, mode, wrap_negative_indices, out_sharding):
+    """The scatter keywords every ``.at[]`` update method takes (JAX spells each out)."""
+    return dict(
+        indices_are_sorted=indices_are_sorted,
+        unique_indices=unique_indices,
+        mode=mode,
+        normalize_indices=wrap_negative_indices,
+        out_sharding=out_sharding,
+    )
 
 
 def _update_operand(x_aval, y):
