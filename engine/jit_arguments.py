@@ -118,10 +118,16 @@ _KEYED_SCALAR_TYPES = frozenset({int, float, bool, complex})
 _KEYED_CONTAINERS = frozenset({list, tuple, dict})  # exact types: no subclass's own flattening
 
 
-def _key_container(x, t, key, dyn):
+_KEYED_DEPTH = 16
+
+
+def _key_container(x, t, key, dyn, depth=0):
     """Extend a keyed call's key by a list, tuple or dict (its type, length or key
     names, then its leaves' keys, recursively) and ``dyn`` by its dynamic leaves in
-    tree_flatten's order. False where something is not keyable this way."""
+    tree_flatten's order. False where something is not keyable this way (also past
+    ``_KEYED_DEPTH`` levels: a cyclic container then gets tree_flatten's error)."""
+    if depth > _KEYED_DEPTH:
+        return False
     key.append(t)
     if t is dict:
         names = list(x)
@@ -147,7 +153,7 @@ def _key_container(x, t, key, dyn):
         elif a is None:
             key.append(None)
         elif t in _KEYED_CONTAINERS:
-            if not _key_container(a, t, key, dyn):
+            if not _key_container(a, t, key, dyn, depth + 1):
                 return False
         else:
             return False
