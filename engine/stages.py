@@ -204,8 +204,7 @@ def prune_unused(closed: ClosedJaxpr, keep_unused: bool) -> tuple[ClosedJaxpr, A
         eqn = eqns[i]
         used = [v in live for v in eqn.outvars]
         if not any(used):
-            # (effectful primitives beyond has_effects' names: inspect_sharding, ffi calls)
-            if not has_effects(eqn) and not getattr(eqn.primitive, "effectful", False):
+            if not has_effects(eqn):  # (Primitive.effectful ones too: inspect_sharding, ffi)
                 continue
         elif eqn.primitive in dce_rules:
             # JAX applies the rule with every output used too (a nested jit's unused

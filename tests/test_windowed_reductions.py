@@ -3,11 +3,10 @@ gradient primitives, lax.reduce, associative_scan, approx_max_k/approx_min_k, cu
 reductions, multi-operand sort and stable argsort against real JAX: values, first and
 second derivatives, vmap, x64, jaxpr text and bad input."""
 
-import contextlib
-
 import numpy as np
 import pytest
 from helpers import assert_close, real_jax
+from helpers import x64_both as x64
 
 import engine
 import engine.numpy as ejnp
@@ -25,18 +24,6 @@ def rand(shape, dtype=np.float32, seed=0):
     if np.issubdtype(np.dtype(dtype), np.integer):
         return r.randint(-5, 6, size=shape).astype(dtype)
     return r.uniform(-2, 2, size=shape).astype(dtype)
-
-
-@contextlib.contextmanager
-def x64():
-    old_j, old_e = jax.config.jax_enable_x64, engine.config.jax_enable_x64
-    jax.config.update("jax_enable_x64", True)
-    engine.config.update("jax_enable_x64", True)
-    try:
-        yield
-    finally:
-        jax.config.update("jax_enable_x64", old_j)
-        engine.config.update("jax_enable_x64", old_e)
 
 
 MONOIDS = {
