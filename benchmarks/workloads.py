@@ -140,6 +140,82 @@ def mlp_step_result(jax, jnp):
     return [np.asarray(w) for wb in step(params, x, y) for w in wb]
 
 
+def _transformer_step(jax, jnp):
+    """One pre-LN decoder block (token + position embedding, causal multi-head attention
+    through einsum and softmax, a GELU MLP, a tied output projection) trained by
+    cross-entropy: jax.grad and an SGD update over a dict of parameters."""
+    vocab, d, heads, hidden, batch, seq = 256, 128, 4, 512, 8, 64
+    dh = d // heads
+    r = np.random.RandomState(0)
+
+    def w(*shape, scale):
+        return jnp.asarray((r.randn(*shape) * scale).astype(np.float32))
+
+    params = {
+        "embed": w(vocab, d, scale=0.02),
+        "pos": w(seq, d, scale=0.02),
+        "ln1_g": jnp.ones((d,), jnp.float32),
+        "ln1_b": jnp.zeros((d,), jnp.float32),
+        "wqkv": w(d, 3 * d, scale=d**-0.5),
+        "wo": w(d, d, scale=d**-0.5),
+        "ln2_g": jnp.ones((d,), jnp.float32),
+        "ln2_b": jnp.zeros((d,), jnp.float32),
+        "w1": w(d, hidden, scale=d**-0.5),
+        "b1": jnp.zeros((hidden,), jnp.float32),
+        "w2": w(hidden, d, scale=hidden**-0.5),
+        "b2": jnp.zeros((d,), jnp.float32),
+        "lnf_g": jnp.ones((d,), jnp.float32),
+        "lnf_b": jnp.zeros((d,), jnp.float32),
+    }
+
+    def layer_norm(x, g, b):
+        m = jnp.mean(x, axis=-1, keepdims=True)
+        v = jnp.mean(jnp.square(x - m), axis=-1, keepdims=True)
+        return (x - m) * jax.lax.rsqrt(v + 1e-5) * g + b
+
+    def forward(p, tokens):
+        x = p["embed"][tokens] + p["pos"]
+        h = layer_norm(x, p["ln1_g"], p["ln1_b"])
+        q, k, v = jnp.split(h @ p["wqkv"], 3, axis=-1)
+        q, k, v = (t.reshape(batch, seq, heads, dh) for t in (q, k, v))
+        s = jnp.einsum("bqhd,bkhd->bhqk", q, k) / np.sqrt(dh).astype(np.float32)
+        causal = jnp.tril(jnp.ones((seq, seq), bool))
+        a = jax.nn.softmax(jnp.where(causal, s, -1e9), axis=-1)
+        o = jnp.einsum("bhqk,bkhd->bqhd", a, v).reshape(batch, seq, d)
+        x = x + o @ p["wo"]
+        h = layer_norm(x, p["ln2_g"], p["ln2_b"])
+        x = x + jax.nn.gelu(h @ p["w1"] + p["b1"]) @ p["w2"] + p["b2"]
+        return layer_norm(x, p["lnf_g"], p["lnf_b"]) @ p["embed"].T
+
+    def loss(p, tokens, targets):
+        logp = jax.nn.log_softmax(forward(p, tokens), axis=-1)
+        return -jnp.mean(jnp.take_along_axis(logp, targets[..., None], axis=-1))
+
+    @jax.jit
+    def step(p, tokens, targets):
+        g = jax.grad(loss)(p, tokens, targets)
+        return {k: p[k] - 0.05 * g[k] for k in p}
+
+    data = r.randint(0, vocab, (batch, seq + 1)).astype(np.int32)
+    return step, params, jnp.asarray(data[:, :-1]), jnp.asarray(data[:, 1:])
+
+
+def run_transformer_step(jax, jnp):
+    """Steady-state time of one decoder-block SGD step (d=128, 4 heads, MLP 512, vocab
+    256, batch 8 x 64 tokens)."""
+    step, params, tokens, targets = _transformer_step(jax, jnp)
+    params = step(params, tokens, targets)
+    jax.block_until_ready(params)
+    return _best(lambda: jax.block_until_ready(step(params, tokens, targets)), 20, 7)
+
+
+def transformer_step_result(jax, jnp):
+    """The updated params after one decoder-block step, for a correctness check."""
+    step, params, tokens, targets = _transformer_step(jax, jnp)
+    out = step(params, tokens, targets)
+    return {k: np.asarray(v) for k, v in out.items()}
+
+
 def run_cholesky_solve(jax, jnp):
     """A jitted 512x512 Cholesky factorization and two triangular solves (8 right-hand
     sides): LAPACK potrf + trsm on CPU."""
@@ -230,4 +306,5 @@ WORKLOADS = {
     "cholesky_solve_512": run_cholesky_solve,
     "fft_65536": run_fft_65536,
     "cnn_step": run_cnn_step,
+    "transformer_step": run_transformer_step,
 }

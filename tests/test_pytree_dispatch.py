@@ -216,3 +216,23 @@ def test_result_trees_built_as_jax():
             _assert_trees_close(e, j)
             assert type(e) is type(j)
     assert ef.compile_count == 1
+
+
+def test_benchmark_transformer_step_matches_jax():
+    """benchmarks/workloads.py's decoder-block step (a dict of 14 parameters, embedding
+    gather, causal einsum attention, softmax, GELU MLP, grad + SGD): the same updated
+    parameters as JAX's over three steps, answered by the keyed inline cache."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import workloads
+
+    jax, jnp = real_jax()
+    estep, ep, et, ey = workloads._transformer_step(engine, enp)
+    jstep, jp, jt, jy = workloads._transformer_step(jax, jnp)
+    for _ in range(3):
+        ep, jp = estep(ep, et, ey), jstep(jp, jt, jy)
+        _assert_trees_close(ep, jp)
+    assert estep.compile_count == 1 and estep.cache_hits == 2
+    assert estep._keyed_last is not None
