@@ -133,22 +133,17 @@ class ShapedArray:
     mat = manual_axis_type
 
     def str_short(self) -> str:
-        return self._plain_str_short() + vma_suffix(self.vma)
-
-    def _plain_str_short(self) -> str:
         if self.sharding is None:
-            return f"{dtypes.short_name(self.dtype)}[{','.join(map(str, self.shape))}]"
-        text = f"{dtypes.short_name(self.dtype)}[{self._dims_text()}]"
-        return text + unreduced_suffix(self.sharding)
+            dims = ",".join(map(str, self.shape))
+            return f"{dtypes.short_name(self.dtype)}[{dims}]{vma_suffix(self.vma)}"
+        dims = self._dims_text()
+        return f"{dtypes.short_name(self.dtype)}[{dims}]{axes_suffix(self.vma, self.sharding)}"
 
     def str_long(self) -> str:
         """As JAX prints a type in a tracer's repr: ``~float32[3]`` (``~``: weak)."""
-        return self._plain_str_long() + vma_suffix(self.vma)
-
-    def _plain_str_long(self) -> str:
-        """As JAX prints a type in a tracer's repr: ``~float32[3]`` (``~``: weak)."""
         weak = "~" if self.weak_type else ""
-        return f"{weak}{self.dtype.name}[{self._dims_text()}]{unreduced_suffix(self.sharding)}"
+        suffix = axes_suffix(self.vma, self.sharding)
+        return f"{weak}{self.dtype.name}[{self._dims_text()}]{suffix}"
 
     def __repr__(self):
         w = ", weak_type=True" if self.weak_type else ""
@@ -179,12 +174,27 @@ def sharded_dims_text(shape: Sequence[Any], sharding: Any) -> str:
 
 
 def unreduced_suffix(sharding: Any) -> str:
-    """``{U:Y}`` after a type whose value is unreduced over mesh axis Y (else '')."""
-    unreduced = getattr(sharding.spec, "unreduced", ()) if sharding is not None else ()
-    if not unreduced:
-        return ""
-    names = [a for a in sharding.mesh.axis_names if a in unreduced]
-    return "{U:" + (names[0] if len(names) == 1 else f"({','.join(names)})") + "}"
+    """``{U:Y}`` after a type whose value is unreduced over mesh axis Y, ``{R:Y}`` when
+    reduced over it, ``{U:X, R:Y}`` both (else '')."""
+    return axes_suffix(frozenset(), sharding)
+
+
+def _axes_part(letter: str, names: Sequence[str]) -> str:
+    return f"{letter}:" + (names[0] if len(names) == 1 else f"({','.join(names)})")
+
+
+def axes_suffix(vma: frozenset, sharding: Any) -> str:
+    """JAX's ``{V:i, U:X, R:Y}`` after a type: the manual axes it varies over, then the
+    mesh axes it is unreduced and reduced over, each part only when not empty."""
+    parts = [_axes_part("V", [str(n) for n in order_axes(vma)])] if vma else []
+    spec = sharding.spec if sharding is not None else None
+    for letter, axes in (
+        ("U", getattr(spec, "unreduced", ())),
+        ("R", getattr(spec, "reduced", ())),
+    ):
+        if axes:
+            parts.append(_axes_part(letter, [a for a in sharding.mesh.axis_names if a in axes]))
+    return "{" + ", ".join(parts) + "}" if parts else ""
 
 
 class ManualAxisType:

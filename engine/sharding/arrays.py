@@ -324,23 +324,27 @@ class ShapedArrayWithSharding(core.ShapedArray):
     def __hash__(self) -> int:
         return hash((self.shape, self.dtype, self.weak_type))
 
-    def _text(self) -> str:
+    def _text(self, short_dtypes: bool = False) -> str:
         sharding = self.sharding
+        name = dtypes.short_name(self.dtype) if short_dtypes else self.dtype.name
         if not isinstance(sharding, NamedSharding):
-            return f"{self.dtype.name}[{','.join(map(str, self.shape))}]{core.vma_suffix(self.vma)}"
+            return f"{name}[{','.join(map(str, self.shape))}]{core.vma_suffix(self.vma)}"
         mesh = sharding.mesh
         explicit = {a for a, t in zip(mesh.axis_names, mesh.axis_types) if t.name == "Explicit"}
         entries = []
         for d in range(len(self.shape)):
             axes = [a for a in sharding.spec._axes_of(d) if a in explicit]
             entries.append(None if not axes else axes[0] if len(axes) == 1 else tuple(axes))
-        shown = NamedSharding(mesh, PartitionSpec(*entries, unreduced=sharding.spec.unreduced))
+        spec = sharding.spec
+        shown = NamedSharding(
+            mesh, PartitionSpec(*entries, unreduced=spec.unreduced, reduced=spec.reduced)
+        )
         dims = core.sharded_dims_text(self.shape, shown)
-        vma = core.vma_suffix(self.vma)  # the manual axes it varies over (shard_map)
-        return f"{self.dtype.name}[{dims}]{vma}{core.unreduced_suffix(shown)}"
+        # JAX's {V:i, U:X, R:Y}: manual axes it varies over (shard_map), unreduced, reduced
+        return f"{name}[{dims}]{core.axes_suffix(self.vma, shown)}"
 
-    def str_short(self, *args, **kwargs) -> str:
-        return self._text()
+    def str_short(self, short_dtypes: bool = False, **kwargs) -> str:
+        return self._text(short_dtypes)
 
     def __str__(self) -> str:
         return ("~" if self.weak_type else "") + self._text()
