@@ -14,9 +14,7 @@ import argparse
 import gc
 import json
 import os
-import subprocess
 import sys
-import textwrap
 import threading
 
 import numpy as np
@@ -26,42 +24,29 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import engine  # noqa: E402
 import engine.numpy as jnp  # noqa: E402
 
-# A child lowers a program whose compile takes seconds, sends itself SIGINT at three
-# points of three compiles, then runs a small jit: it must exit 0 and print "alive".
-_SIGINT_CHILD = textwrap.dedent(
-    """
-    import os, signal, sys, threading, time
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    sys.path.insert(0, {root!r})
-    import engine as jax
-    import engine.numpy as jnp
-
-    def big(x):
-        for i in range(1200):
-            x = jnp.sin(x) * (1 + i * 1e-3) + jnp.cos(x * 0.5)
-        return x
-
-    lowered = jax.jit(big).lower(jnp.ones(3))
-    for delay in (0.05, 0.3, 0.8):
-        threading.Timer(delay, os.kill, (os.getpid(), signal.SIGINT)).start()
-        try:
-            lowered.compile()
-            print("not interrupted", flush=True)
-        except KeyboardInterrupt:
-            print("interrupted", flush=True)
-        time.sleep(0.1)
-    print("alive", jax.jit(lambda x: x * 2 + 1)(jnp.arange(3.0)).tolist(), flush=True)
-    """
-)
+# The child is tests/test_interrupt.py's: it lowers a program whose compile takes seconds,
+# sends itself SIGINT at three points of three compiles, then runs a small jit; it must
+# exit 0 and print "alive".
+_SIGINT_BODY = """
+for delay in (0.05, 0.3, 0.8):
+    sigint_in(delay)
+    try:
+        lowered.compile()
+        print("not interrupted", flush=True)
+    except KeyboardInterrupt:
+        print("interrupted", flush=True)
+    time.sleep(0.1)
+print("alive", jax.jit(lambda x: x * 2 + 1)(jnp.arange(3.0)).tolist(), flush=True)
+"""
 
 
 def sigint_crashes(runs: int) -> tuple[int, int, int]:
     """(SIGINTs sent, processes that crashed or lost control, compiles interrupted)."""
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    code = _SIGINT_CHILD.format(root=root)
+    from tests.test_interrupt import run_interrupted_child
+
     crashed = interrupted = 0
     for _ in range(runs):
-        r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+        r = run_interrupted_child(_SIGINT_BODY, timeout=None)
         ok = r.returncode == 0 and "alive [1.0, 3.0, 5.0]" in r.stdout
         crashed += not ok
         interrupted += r.stdout.count("interrupted") - r.stdout.count("not interrupted")

@@ -39,7 +39,9 @@ _PRELUDE = textwrap.dedent(
 )
 
 
-def _run(body, timeout=240):
+def run_interrupted_child(body, timeout=240):
+    """Runs ``body`` after the prelude (``lowered``, ``sigint_in``) in a fresh Python;
+    scripts/reliability_figures.py counts its crashes with the same child."""
     code = _PRELUDE.format(root=ROOT) + textwrap.dedent(body)
     return subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout
@@ -47,7 +49,7 @@ def _run(body, timeout=240):
 
 
 def test_three_sigints_during_compile_then_jit_works():
-    r = _run(
+    r = run_interrupted_child(
         """
         for delay in (0.05, 0.3, 0.8):
             sigint_in(delay)
@@ -73,7 +75,7 @@ def test_three_sigints_during_compile_then_jit_works():
 
 
 def test_uncaught_sigint_during_compile_exits_as_keyboard_interrupt():
-    r = _run(
+    r = run_interrupted_child(
         """
         sigint_in(0.3)
         lowered.compile()
@@ -88,7 +90,7 @@ def test_uncaught_sigint_during_compile_exits_as_keyboard_interrupt():
 
 
 def test_interrupted_compile_then_same_program_compiles_and_runs():
-    r = _run(
+    r = run_interrupted_child(
         """
         sigint_in(0.2)
         try:
@@ -143,7 +145,7 @@ def test_jupyter_interrupt_during_compile():
 def test_sigint_during_a_long_execute_is_safe():
     """An execute is not moved off the main thread (that would cost every call); the
     KeyboardInterrupt comes when XLA's run returns, and nothing crashes."""
-    r = _run(
+    r = run_interrupted_child(
         """
         from engine import lax
         import numpy as np
