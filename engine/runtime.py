@@ -70,6 +70,14 @@ def jaxlib_version() -> tuple:
     return _JAXLIB_VERSION
 
 
+def portable_artifact_serializer():
+    """jaxlib's ``serialize_portable_artifact`` (JAX's export writer, which also hoists
+    constants to the top of each block), or None when this jaxlib lacks it."""
+    return getattr(
+        getattr(getattr(jaxlib, "_jax", None), "mlir", None), "serialize_portable_artifact", None
+    )
+
+
 def _require(obj, name, what):
     """getattr that names the missing jaxlib API instead of a bare AttributeError."""
     value = getattr(obj, name, None)

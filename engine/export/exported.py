@@ -15,7 +15,7 @@ from .. import core, runtime, tree_util
 from ..core import ClosedJaxpr, Jaxpr, Primitive, ShapedArray
 from ..interpreters.tracing import convert_constvars_to_invars
 from ..stages import prune_unused
-from . import module_checks, poly_lowering, shape_assertions, shape_poly
+from . import locations, module_checks, poly_lowering, shape_assertions, shape_poly
 
 CALLING_CONVENTION_VERSION = 10  # what JAX 0.10.2 writes by default
 
@@ -54,7 +54,7 @@ class DisabledSafetyCheck:
         return hash(self._impl)
 
 
-@dataclasses.dataclass(frozen=True, eq=False)
+@dataclasses.dataclass(frozen=True, eq=False, kw_only=True)
 class Exported:
     """A lowered function, serializable in JAX's format (``serialize()``) and callable
     (``call``). ``mlir_module_serialized`` is a StableHLO portable artifact."""
@@ -64,6 +64,11 @@ class Exported:
     in_avals: tuple
     out_tree: Any
     out_avals: tuple
+    # JAX's since 2026: NamedShardings over abstract meshes (None: unspecified), stored
+    # in place of in/out_shardings_hlo, which new exports leave all None
+    _has_named_shardings: bool = True
+    _in_named_shardings: tuple | None = None
+    _out_named_shardings: tuple | None = None
     in_shardings_hlo: tuple
     out_shardings_hlo: tuple
     nr_devices: int
@@ -77,12 +82,18 @@ class Exported:
     uses_global_constants: bool
     _get_vjp: Callable[[Exported], Exported] | None = None
 
+    def __post_init__(self) -> None:
+        if self._in_named_shardings is None:
+            object.__setattr__(self, "_in_named_shardings", (None,) * len(self.in_avals))
+        if self._out_named_shardings is None:
+            object.__setattr__(self, "_out_named_shardings", (None,) * len(self.out_avals))
+
     def mlir_module(self) -> str:
         """The StableHLO module, as text."""
         ctx = runtime.make_mlir_context()
         module = poly_lowering.deserialize_module(self.mlir_module_serialized, ctx)
         with ctx:
-            return str(module)
+            return module.operation.get_asm(enable_debug_info=True)
 
     def __str__(self) -> str:
         return f"Exported(fun_name={self.fun_name}, ...)"
@@ -150,7 +161,9 @@ def export(
     lowering_platforms = tuple(_lowering_platform(p) for p in chosen)
 
     def do_export(*args: Any, **kwargs: Any) -> Exported:
-        traced = fun_jit.trace(*args, **kwargs)
+        caller = locations.caller_frame()
+        with locations.TracebackRecorder(caller) as recorder:
+            traced = fun_jit.trace(*args, **kwargs)
         closed = traced.jaxpr
         _check_one_scope(traced.in_avals)
         if getattr(closed.jaxpr, "effects", None):
@@ -159,12 +172,18 @@ def export(
             )
         lowered_jaxpr, kept = _prune_for_export(closed, fun_jit._opts.keep_unused)
         names = _leaf_names(traced.in_tree)
-        module, _ctx = poly_lowering.lower_for_export(
+        debug_names = _debug_arg_names(fun_jit, args, kwargs, len(names))
+        module, _ctx, records = poly_lowering.lower_for_export(
             lowered_jaxpr,
             traced.fun_name,
             lowering_platforms,
             arg_names=[names[i] for i in kept],
             shape_assertions=DisabledSafetyCheck.shape_assertions() not in disabled_checks,
+            loc_names=[debug_names[i] for i in kept],
+            result_names=result_names(traced.out_tree),
+        )
+        locations.apply_jax_locations(
+            module, records, traced.fun_name, recorder, locations.user_frames(caller)
         )
         module_checks.check_no_host_callbacks(module)
         module_checks.check_custom_calls(module, disabled_checks)
@@ -191,6 +210,22 @@ def export(
         )
 
     return do_export
+
+
+def result_names(out_tree: Any) -> list[str]:
+    """JAX's ``jax.result_info`` of each result: "result" and the leaf's key path."""
+    tree = tree_util.tree_unflatten(out_tree, [_Leaf(i) for i in range(out_tree.num_leaves)])
+    return ["result" + tree_util.keystr(p) for p, _ in tree_util.tree_flatten_with_path(tree)[0]]
+
+
+def _debug_arg_names(fun_jit: Any, args: Any, kwargs: Any, n: int) -> list:
+    """JAX's argument names for the module's ``loc("...")`` (None where they cannot be
+    matched to the flat arguments)."""
+    try:
+        names = locations.jax_arg_names(fun_jit._signature, args, kwargs, fun_jit._opts)
+    except Exception:  # an unusual signature: the arguments stay unnamed
+        return [None] * n
+    return names if len(names) == n else [None] * n
 
 
 def _prune_for_export(closed: Any, keep_unused: bool) -> tuple[Any, tuple]:
@@ -227,12 +262,14 @@ def _check_one_scope(avals: Sequence[ShapedArray]) -> None:
 def _memo_vjp(closed: Any) -> Callable[[Exported], Exported]:
     made: list = []
 
-    def get(primal: Exported) -> Exported:
+    def _get_exported_vjp(primal: Exported) -> Exported:
         if not made:
             made.append(_export_vjp(closed, primal))
         return made[0]
 
-    return get
+    # how JAX's repr names it (its getter is a closure of _export_lowered)
+    _get_exported_vjp.__qualname__ = "_export_lowered.<locals>._get_exported_vjp"
+    return _get_exported_vjp
 
 
 def _export_vjp(closed: Any, primal: Exported) -> Exported:

@@ -27,6 +27,7 @@ from ..interpreters import lowering
 from . import shape_poly
 
 _state = threading.local()
+_jaxlib_serialize = runtime.portable_artifact_serializer()
 
 
 def current_env() -> dict | None:
@@ -265,7 +266,9 @@ def lower_for_export(
     platforms: Sequence[str],
     arg_names: Sequence[str] | None = None,
     shape_assertions: bool = True,
-) -> tuple[ir.Module, ir.Context]:
+    loc_names: Sequence[str] | None = None,
+    result_names: Sequence[str] | None = None,
+) -> tuple[ir.Module, ir.Context, list]:
     """A module whose public ``@main`` computes ``closed`` (consts embedded), with
     dynamic dimensions for the symbolic ones, each computed from the arguments.
     ``platforms`` are lowering platforms ('cpu', 'gpu', 'tpu'); with several, ``@main``
@@ -282,6 +285,7 @@ def lower_for_export(
         )
         mctx = lowering.ModuleContext(module, platforms[0], name)
         mctx.shape_checks = None
+        mctx.export_names = (loc_names, result_names)
         if shape_assertions and not all(shape_poly.is_constant_shape(a.shape) for a in avals):
             from .shape_assertions import shape_checks
 
@@ -313,7 +317,7 @@ def lower_for_export(
                 "the exported module does not verify; with symbolic dimensions this means "
                 f"a lowering rule needs static shapes: {detail.strip()}"
             ) from None
-    return module, ctx
+    return module, ctx, mctx.eqn_records
 
 
 def _emit_function(mctx: Any, fname: str, closed: Any, public: bool) -> bool:
@@ -330,6 +334,7 @@ def _emit_function(mctx: Any, fname: str, closed: Any, public: bool) -> bool:
         with ir.InsertionPoint(mctx.module.body):  # first in the module, as JAX's
             fn = func_dialect.FuncOp(fname, ir.FunctionType.get(in_types, out_types))
         fn.attributes["sym_visibility"] = ir.StringAttr.get("public")
+        _name_function(mctx, fn)
         uses_dims = _emit_function(mctx, inner, closed, public=False)
         block = fn.add_entry_block()
         with ir.InsertionPoint(block):
@@ -344,7 +349,9 @@ def _emit_function(mctx: Any, fname: str, closed: Any, public: bool) -> bool:
     with ir.InsertionPoint(mctx.module.body):
         fn = func_dialect.FuncOp(fname, ir.FunctionType.get(in_types, out_types))
     fn.attributes["sym_visibility"] = ir.StringAttr.get("public" if public else "private")
+    _name_function(mctx, fn)
     block = fn.add_entry_block()
+    _name_arguments(mctx, block)
     outer, mctx.function = mctx.function, fname
     try:
         with ir.InsertionPoint(block):
@@ -356,6 +363,25 @@ def _emit_function(mctx: Any, fname: str, closed: Any, public: bool) -> bool:
     finally:
         mctx.function = outer
     return bool(env)
+
+
+def _name_function(mctx: Any, fn: Any) -> None:
+    """JAX's ``jax.result_info`` on each result."""
+    names = getattr(mctx, "export_names", (None, None))[1]
+    if names:
+        fn.result_attrs = ir.ArrayAttr.get(
+            [ir.DictAttr.get({"jax.result_info": ir.StringAttr.get(n)}) for n in names]
+        )
+
+
+def _name_arguments(mctx: Any, block: Any) -> None:
+    """JAX's ``loc("x")`` on each array argument (the trailing ones)."""
+    names = getattr(mctx, "export_names", (None, None))[0]
+    if not names:
+        return
+    args = list(block.arguments)[-len(names) :] if len(names) <= len(block.arguments) else []
+    for arg, n in zip(args, names):
+        arg.set_location(ir.Location.name(n) if n else ir.Location.unknown())
 
 
 def _emit_checks(checks_and_names: Any, avals: Sequence[Any], args: Sequence[Any]) -> None:
@@ -405,6 +431,8 @@ def serialize_module(module: ir.Module) -> bytes:
         hlo.StablehloCompatibilityRequirement.WEEK_4
     )
     with module.context:
+        if _jaxlib_serialize is not None:  # jaxlib's, as JAX: it hoists constants
+            return bytes(_jaxlib_serialize(module, target, True))
         return bytes(hlo.serialize_portable_artifact(module, target, True))
 
 

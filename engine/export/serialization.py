@@ -286,4 +286,5 @@ def _vjp_reader(v: flatbuf.View) -> Callable[[Exported], Exported]:
             made.append(_read_exported(v))
         return made[0]
 
+    get.__qualname__ = "_deserialize_exported.<locals>.<lambda>"  # as JAX's repr names it
     return get

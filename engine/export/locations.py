@@ -1,0 +1,282 @@
+"""JAX's MLIR locations in an exported module: argument names (``loc("x")``), and each
+op's ``loc("jit(f)/scope/prim"(callsite(...)))`` built from the user's frames.
+
+JAX names an equation's ops after its name stack and primitive, around the call-site
+chain of the user's frames (innermost first, at most a hundred, each ``qualname`` around a
+``file:line:col to :endcol`` range): the frames inside the traced function, then those
+of the code that called ``export``. Ops made outside any equation (literal constants,
+closed-over constants, the ``return``) carry ``jit(f)`` around the caller's frames.
+
+The engine records only the innermost user frame of an equation, so while ``export``
+traces, ``TracebackRecorder`` listens for each equation emitted and keeps the frames
+between it and ``export``'s caller."""
+
+from __future__ import annotations
+
+import os
+import sys
+import sysconfig
+from collections.abc import Iterable, Sequence
+from types import FrameType
+from typing import Any
+
+import numpy as np
+from jaxlib.mlir import ir
+
+from .. import events, source_info, tree_util
+
+FRAME_LIMIT = 100  # JAX's jax_traceback_in_locations_limit
+_STDLIB = tuple(p for p in {sysconfig.get_path("stdlib"), os.path.dirname(os.__file__)} if p)
+
+Frame = tuple  # (code, lasti)
+
+
+def is_user_file(filename: str) -> bool:
+    """Neither the engine's code (nor a layer registered as internal) nor Python's
+    standard library: JAX's rule, with the engine in place of JAX's own folder (frozen
+    modules such as ``<frozen runpy>`` count as the user's, as in JAX)."""
+    prefixes = tuple(source_info._internal_prefixes)
+    key = (filename, len(prefixes))
+    r = _user_cache.get(key)
+    if r is None:
+        if len(_user_cache) > 4096:
+            _user_cache.clear()
+        r = _user_cache[key] = not filename.startswith(prefixes + _STDLIB)
+    return r
+
+
+_user_cache: dict[tuple, bool] = {}
+
+
+def user_frames(frame: FrameType | None, stop: FrameType | None = None) -> list[Frame]:
+    """(code, lasti) of each user frame from ``frame`` outwards, up to ``stop``."""
+    out = []
+    while frame is not None and frame is not stop:
+        code = frame.f_code
+        if is_user_file(code.co_filename):
+            out.append((code, frame.f_lasti))
+        frame = frame.f_back
+    return out
+
+
+def caller_frame(depth: int = 1) -> FrameType | None:
+    """The innermost user frame above the caller (the frame that called ``export``)."""
+    f: FrameType | None = sys._getframe(depth + 1)
+    while f is not None and not is_user_file(f.f_code.co_filename):
+        f = f.f_back
+    return f
+
+
+class TracebackRecorder:
+    """While active, the user frames of each equation traced below ``stop`` (the frame
+    that called ``export``), keyed by the identity of the equation's source info."""
+
+    def __init__(self, stop: FrameType | None) -> None:
+        self.stop = stop
+        self.frames: dict[int, tuple[Any, list[Frame]]] = {}
+        self._listener = events.listen(kinds=[events.EqnEmitted], on_event=self._on_event)
+
+    def _on_event(self, ev: Any) -> None:
+        src = getattr(ev, "source_info", None)
+        if src is None or self.stop is None or id(src) in self.frames:
+            return
+        frames: list[Frame] = []
+        f: FrameType | None = sys._getframe(1)
+        while f is not None and f is not self.stop:
+            code = f.f_code
+            if is_user_file(code.co_filename):
+                frames.append((code, f.f_lasti))
+            f = f.f_back
+        if f is None:  # traced elsewhere (another thread): only the recorded frame
+            return
+        self.frames[id(src)] = (src, frames)  # keeps src alive: its id stays unique
+
+    def __enter__(self) -> TracebackRecorder:
+        self._listener.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._listener.__exit__(*exc)
+
+    def inner_frames(self, src: Any) -> list[Frame]:
+        got = self.frames.get(id(src))
+        if got is not None and got[0] is src:
+            return got[1]
+        code = getattr(src, "_code", None)  # traced before: the one frame it recorded
+        if code is None:
+            return []
+        return [(code, src._lasti)]
+
+
+# ---------------------------------------------------------------------------- locations
+
+
+class _LocationMaker:
+    def __init__(self, context: ir.Context) -> None:
+        self.context = context
+        self._frames: dict[Frame, Any] = {}
+
+    def frame(self, fr: Frame) -> Any:
+        loc = self._frames.get(fr)
+        if loc is None:
+            code, lasti = fr
+            pos = _positions(code, lasti)
+            if pos is None or pos[0] is None:
+                rng = ir.Location.file(code.co_filename, code.co_firstlineno, 0)
+            else:
+                line, end_line, col, end_col = pos
+                rng = ir.Location.file(
+                    code.co_filename,
+                    line,
+                    col or 0,
+                    end_line if end_line is not None else line,
+                    end_col if end_col is not None else (col or 0),
+                )
+            loc = self._frames[fr] = ir.Location.name(code.co_qualname, childLoc=rng)
+        return loc
+
+    def chain(self, frames: Sequence[Frame]) -> Any:
+        frames = list(frames)[:FRAME_LIMIT]
+        if not frames:
+            return ir.Location.unknown()
+        loc = self.frame(frames[-1])
+        for fr in reversed(frames[:-1]):
+            loc = ir.Location.callsite(self.frame(fr), [loc])
+        return loc
+
+
+_pos_cache: dict[Any, list] = {}
+
+
+def _positions(code: Any, lasti: int) -> tuple | None:
+    pos = _pos_cache.get(code)
+    if pos is None:
+        if len(_pos_cache) > 1024:
+            _pos_cache.clear()
+        pos = _pos_cache[code] = list(code.co_positions())
+    i = lasti // 2
+    return pos[i] if 0 <= i < len(pos) else None
+
+
+def _walk(op: Any) -> Iterable[Any]:
+    for region in op.regions:
+        for block in region.blocks:
+            for inner in block.operations:
+                yield inner
+                yield from _walk(inner.operation)
+
+
+def _literal_attrs(eqn: Any) -> set[str]:
+    """The text of the constant attributes a literal operand of ``eqn`` lowers to."""
+    from ..core import Literal
+
+    out = set()
+    for v in eqn.invars:
+        if type(v) is Literal:
+            try:
+                arr = np.asarray(v.val, dtype=v.aval.dtype)
+                out.add(str(ir.DenseElementsAttr.get(arr)))
+            except Exception:  # an extended dtype: never a plain constant
+                pass
+    return out
+
+
+def apply_jax_locations(
+    module: ir.Module,
+    records: Sequence[tuple],
+    fun_name: str,
+    recorder: TracebackRecorder | None,
+    outer: Sequence[Frame],
+) -> None:
+    """Rewrite the locations of ``module``'s ops (as the engine's lowering set them, one
+    name per equation) to JAX's: see the module docstring."""
+    make = _LocationMaker(module.context)
+    jit_name = f"jit({fun_name})"
+    with module.context:
+        func_loc = ir.Location.name(jit_name, childLoc=make.chain(outer))
+        by_loc: dict[str, tuple[Any, set[str]]] = {}
+        for _path, prim, _tag, loc, _fn, eqn in records:
+            key = str(loc)
+            if key in by_loc:
+                continue
+            src = eqn.source_info
+            inner = recorder.inner_frames(src) if recorder is not None else []
+            if recorder is None and getattr(src, "_code", None) is not None:
+                inner = [(src._code, src._lasti)]
+            scope = getattr(src, "name_stack", "") or ""
+            name = f"{jit_name}/{scope}/{prim}" if scope else f"{jit_name}/{prim}"
+            new = ir.Location.name(name, childLoc=make.chain(list(inner) + list(outer)))
+            by_loc[key] = (new, _literal_attrs(eqn))
+        unknown = str(ir.Location.unknown())
+        for fop in module.body.operations:  # a func.func itself stays unknown
+            for op in _walk(fop.operation):
+                key = str(op.location)
+                hit = by_loc.get(key)
+                if hit is None:
+                    if key == unknown or op.name == "func.return":
+                        _set_location(op, func_loc)
+                    continue
+                new, literals = hit
+                if (
+                    op.name == "stablehlo.constant"
+                    and literals
+                    and str(op.attributes["value"]) in literals
+                ):
+                    _set_location(op, func_loc)  # a literal operand: read outside the eqn
+                else:
+                    _set_location(op, new)
+
+
+def _set_location(op: Any, loc: Any) -> None:
+    op.operation.location = loc
+
+
+def set_arg_locations(func_op: Any, names: Sequence[str | None]) -> None:
+    """``loc("name")`` on each block argument of ``func_op``'s body (None: unknown)."""
+    block = func_op.regions[0].blocks[0]
+    with func_op.context:
+        for arg, n in zip(block.arguments, names):
+            arg.set_location(ir.Location.name(n) if n else ir.Location.unknown())
+
+
+# ---------------------------------------------------------------------------- names
+
+
+def jax_arg_names(signature: Any, args: Sequence[Any], kwargs: dict, opts: Any) -> list[str]:
+    """JAX's debug names of the non-static argument leaves: the parameter's name and the
+    leaf's key path (``x``, ``d['p']``, ``k``), positional first then keywords sorted;
+    ``args[i]``/``kwargs['k']`` when the signature is unknown or does not bind."""
+    static = object()
+    nums = {i if i >= 0 else i + len(args) for i in opts.static_argnums}
+    args_ = [static if i in nums else x for i, x in enumerate(args)]
+    kwargs_ = {k: static if k in opts.static_argnames else x for k, x in kwargs.items()}
+    ordered: list[tuple[str, Any]] | None = None
+    if signature is not None:
+        try:
+            ba = signature.bind(*args_, **kwargs_)
+        except (TypeError, ValueError):
+            ba = None
+        if ba is not None:
+            var_kw = next(
+                (n for n, p in signature.parameters.items() if p.kind == p.VAR_KEYWORD), None
+            )
+            positional = [
+                (n, x) for n, x in ba.arguments.items() if n not in kwargs and n != var_kw
+            ]
+            kws = sorted(kwargs_.items(), key=lambda kv: kv[0])
+            ordered = positional + [
+                (n if n in ba.arguments else f"{var_kw}['{n}']", x) for n, x in kws
+            ]
+    if ordered is None:
+        ordered = [("args", args_)] + sorted(
+            ((f"kwargs['{n}']", x) for n, x in kwargs_.items() if x is not static),
+            key=lambda kv: kv[0],
+        )
+    names = []
+    for name, x in ordered:
+        if x is static:
+            continue
+        for path, leaf in tree_util.tree_flatten_with_path(x)[0]:
+            if leaf is not static:
+                names.append(f"{name}{tree_util.keystr(path)}")
+    return names
