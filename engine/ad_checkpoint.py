@@ -27,6 +27,7 @@ from .events import active as _listening
 from .interpreters import jaxpr_transforms as jt
 from .interpreters import jvp as jvp_mod
 from .interpreters import lowering, transpose
+from .interpreters import partial_eval as pe
 from .interpreters.tracing import convert_constvars_to_invars, trace_to_jaxpr
 
 __all__ = [
@@ -630,6 +631,26 @@ def _remat_batch(size, vals, dims, *, jaxpr, prevent_cse, differentiated, policy
 
 
 remat_p.def_batch(_remat_batch)
+
+
+def _remat_dce(used_outputs, eqn):
+    """JAX's remat_dce: the checkpointed jaxpr keeps the outputs something reads and
+    the equations and inputs they need (so jit can drop an argument only it read)."""
+    if not any(used_outputs):
+        return [False] * len(eqn.invars), None
+    body, used_in = pe.dce_jaxpr(eqn.params["jaxpr"], used_outputs)
+    pcse = eqn.params["prevent_cse"]
+    if isinstance(pcse, tuple):
+        pcse = tuple(p for p, u in zip(pcse, used_in) if u)
+    new = eqn.replace(
+        invars=[v for v, u in zip(eqn.invars, used_in) if u],
+        outvars=[v for v, u in zip(eqn.outvars, used_outputs) if u],
+        params=dict(eqn.params, jaxpr=body, prevent_cse=pcse),
+    )
+    return used_in, new
+
+
+pe.dce_rules[remat_p] = _remat_dce
 
 
 @remat_p.def_lowering

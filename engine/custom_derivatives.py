@@ -60,6 +60,7 @@ from .custom_rules_base import (  # noqa: F401
 from .events import active as _listening
 from .interpreters import batching
 from .interpreters import jaxpr_transforms as jt
+from .interpreters import partial_eval as pe
 from .interpreters.jvp import JVPTrace, tangent_aval
 from .tree_util import tree_flatten, tree_map, tree_unflatten
 
@@ -131,6 +132,36 @@ def _custom_jvp_call_batch(size, vals, dims, *, call_jaxpr, jvp, num_consts, sym
 
 
 custom_jvp_call_p.def_batch(_custom_jvp_call_batch)
+
+
+def _custom_jvp_call_dce(used_outs, eqn):
+    """JAX's custom_jvp_call DCE rule: the function's jaxpr loses the outputs nothing
+    reads and the equations only they needed, but keeps every input (the JVP rule may
+    read them); the rule's results are cut to the same outputs."""
+    from .interpreters import partial_eval as pe
+
+    if not any(used_outs):
+        return [False] * len(eqn.invars), None
+    p = eqn.params
+    call = p["call_jaxpr"]
+    body, _ = pe.dce_jaxpr(call.jaxpr, used_outs, True)
+    jvp = p["jvp"]
+
+    def dce_jvp(ps, ts):
+        outs, touts = jvp(ps, ts)
+        return (
+            [o for o, u in zip(outs, used_outs) if u],
+            [t for t, u in zip(touts, used_outs) if u],
+        )
+
+    params = dict(
+        p, call_jaxpr=core.ClosedJaxpr(body, call.consts), jvp=_Rule(dce_jvp, jvp.__name__)
+    )
+    new = eqn.replace(outvars=[v for v, u in zip(eqn.outvars, used_outs) if u], params=params)
+    return [True] * len(eqn.invars), new
+
+
+pe.dce_rules[custom_jvp_call_p] = _custom_jvp_call_dce
 
 
 class custom_jvp(_CustomFunction):

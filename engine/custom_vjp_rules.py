@@ -41,6 +41,7 @@ from .custom_rules_base import (  # noqa: F401
 from .events import active as _listening
 from .interpreters import batching
 from .interpreters import jaxpr_transforms as jt
+from .interpreters import partial_eval as pe
 from .interpreters.jvp import JVPTrace, tangent_aval
 from .tree_util import tree_flatten, tree_structure, tree_unflatten
 
@@ -125,6 +126,41 @@ def _custom_vjp_call_batch(
 
 
 custom_vjp_call_p.def_batch(_custom_vjp_call_batch)
+
+
+def _custom_vjp_call_dce(used_outs, eqn):
+    """JAX's custom_vjp_call DCE rule: the function's jaxpr loses the outputs nothing
+    reads and the equations only they needed, keeping every input; fwd's outputs are
+    cut to the same ones and bwd gets zero cotangents for the others."""
+    if not any(used_outs):
+        return [False] * len(eqn.invars), None
+    p = eqn.params
+    call = p["call_jaxpr"]
+    body, _ = pe.dce_jaxpr(call.jaxpr, used_outs, True)
+    fwd, symbolic = p["fwd"], p["symbolic_zeros"]
+    ct_avals = [tangent_aval(a) for a in call.out_avals]
+
+    def dce_fwd(ps, perturbed):
+        outs, res, bwd_flat = fwd(ps, perturbed)
+
+        def dce_bwd(res_, cts):
+            it = iter(cts)
+            full = [
+                next(it) if u else (Zero(a) if symbolic else _instantiate(Zero(a)))
+                for u, a in zip(used_outs, ct_avals)
+            ]
+            return bwd_flat(res_, full)
+
+        return [o for o, u in zip(outs, used_outs) if u], res, dce_bwd
+
+    params = dict(
+        p, call_jaxpr=core.ClosedJaxpr(body, call.consts), fwd=_Rule(dce_fwd, fwd.__name__)
+    )
+    new = eqn.replace(outvars=[v for v, u in zip(eqn.outvars, used_outs) if u], params=params)
+    return [True] * len(eqn.invars), new
+
+
+pe.dce_rules[custom_vjp_call_p] = _custom_vjp_call_dce
 
 
 # -- custom_lin: linear in the tangents, its transpose is the user's bwd

@@ -23,9 +23,9 @@ import numpy as np
 
 from . import dispatch, runtime, tree_util
 from .array import Array
-from .core import ClosedJaxpr, Jaxpr, Var
+from .core import ClosedJaxpr, Jaxpr
 from .interpreters import lowering
-from .interpreters.partial_eval import dce_rules, has_effects
+from .interpreters.partial_eval import dce_eqns, nested_eqn_indices
 from .interpreters.tracing import convert_constvars_to_invars
 from .sharding import spmd
 from .sharding.arrays import wrap
@@ -97,7 +97,8 @@ class Lowered:
         closed, consts = convert_constvars_to_invars(traced.jaxpr)
         nc = len(consts)
         keep_unused = traced._options.keep_unused
-        closed, used, eqn_indices = prune_unused(closed, keep_unused)
+        closed, used, where = prune_unused(closed, keep_unused)
+        eqn_indices = None if where is None else where.top
         self.kept_var_idx: tuple | None = None
         if used is not None:
             consts = [c for c, u in zip(consts, used) if u]
@@ -127,6 +128,7 @@ class Lowered:
                 donated=donors,
                 result_names=_result_names(traced.out_tree),
                 eqn_indices=eqn_indices,
+                sub_eqn_indices=None if where is None else where.nested,
                 aliases=aliases,
             )
         if type(target) is not SpmdTarget:
@@ -187,64 +189,47 @@ class Lowered:
 
 
 def prune_unused(closed: ClosedJaxpr, keep_unused: bool) -> tuple[ClosedJaxpr, Any, Any]:
-    """JAX's dead-code elimination before lowering (``dce_jaxpr``; equations with
-    effects stay): (the jaxpr left, which inputs it reads, each equation's index in
-    ``closed``), or (``closed``, None, None) when nothing goes. ``closed`` has no
-    constvars (they are its first inputs). Nothing is pruned under ``keep_unused``, nor
-    from a program with symbolic shapes (as JAX)."""
+    """JAX's dead-code elimination before lowering (``pe.dce_jaxpr``; equations with
+    effects stay; nested jit/cond/scan/remat/custom calls pruned by their DCE rules, so
+    an argument only dead code inside them reads goes too): (the jaxpr left, which
+    inputs it reads, ``EqnIndices``), or (``closed``, None, None) when nothing goes.
+    ``closed`` has no constvars (they are its first inputs). Nothing is pruned under
+    ``keep_unused``, nor from a program with symbolic shapes (as JAX)."""
     jaxpr = closed.jaxpr
     if keep_unused or not all(
         isinstance(d, (int, np.integer)) for a in closed.in_avals for d in a.shape
     ):
         return closed, None, None
-    live = {v for v in jaxpr.outvars if type(v) is Var}
-    kept: list = []
     eqns = jaxpr.eqns
-    for i in range(len(eqns) - 1, -1, -1):
-        eqn = eqns[i]
-        used = [v in live for v in eqn.outvars]
-        if not any(used):
-            if not has_effects(eqn):  # (Primitive.effectful ones too: inspect_sharding, ffi)
-                continue
-        elif eqn.primitive in dce_rules:
-            # JAX applies the rule with every output used too (a nested jit's unused
-            # arguments go); then only where no nested equation goes, so that the
-            # explorer's paths into its sub-jaxprs stay the traced jaxpr's
-            used_in, new = dce_rules[eqn.primitive](used, eqn)
-            if new is not None and (
-                not all(used) or (not all(used_in) and _eqn_count(new) == _eqn_count(eqn))
-            ):
-                live.update(v for v, u in zip(eqn.invars, used_in) if u and type(v) is Var)
-                kept.append((i, new))
-                continue
-        live.update(v for v in eqn.invars if type(v) is Var)
-        kept.append((i, eqn))
+    kept, live, indices = dce_eqns(eqns, jaxpr.outvars)
     used_inputs = [v in live for v in jaxpr.invars]
-    if len(kept) == len(eqns) and all(used_inputs) and all(e is eqns[i] for i, e in kept):
+    if len(kept) == len(eqns) and all(used_inputs) and all(e is o for e, o in zip(kept, eqns)):
         return closed, None, None
-    kept.reverse()
     pruned = Jaxpr(
         [],
         [v for v, u in zip(jaxpr.invars, used_inputs) if u],
         jaxpr.outvars,
-        [e for _, e in kept],
+        kept,
         jaxpr.debug_name,
     )
-    eqn_indices = None if len(kept) == len(eqns) else tuple(i for i, _ in kept)
-    return ClosedJaxpr(pruned, []), (None if all(used_inputs) else used_inputs), eqn_indices
+    nested: dict = {}
+    for i, e in zip(indices, kept):
+        if e is not eqns[i]:
+            nested.update(nested_eqn_indices(eqns[i], e))
+    where = EqnIndices(None if len(kept) == len(eqns) else tuple(indices), nested)
+    return ClosedJaxpr(pruned, []), (None if all(used_inputs) else used_inputs), where
 
 
-def _eqn_count(eqn: Any) -> int:
-    """``eqn`` and every equation of its sub-jaxprs, at any depth."""
-    rule = eqn.primitive.subjaxprs_rule
-    if rule is None:
-        return 1
-    total = 1
-    for sub in rule(eqn.params):
-        j = sub.jaxpr if isinstance(sub, ClosedJaxpr) else sub
-        if isinstance(j, Jaxpr):
-            total += sum(_eqn_count(e) for e in j.eqns)
-    return total
+class EqnIndices:
+    """Where the equations of a pruned jaxpr were in the traced one, so that lowering
+    tags their ops with the traced jaxpr's paths: ``top``, each top-level equation's
+    index (None: none went); ``nested``, per sub-jaxpr that lost equations, its
+    equations' indices in the original sub-jaxpr."""
+
+    __slots__ = ("top", "nested")
+
+    def __init__(self, top: tuple[int, ...] | None, nested: dict) -> None:
+        self.top, self.nested = top, nested
 
 
 def _plan_donations(in_avals, donated, out_avals) -> tuple[tuple, dict]:

@@ -314,6 +314,8 @@ class ModuleContext:
         self.function = name  # the func.func being emitted
         # one (path, primitive, tag, location, function, eqn) per lowered equation
         self.eqn_records = []
+        # a sub-jaxpr pruned of dead code -> its equations' indices in the traced one
+        self.eqn_indices = {}
 
 
 class RuleContext:
@@ -372,6 +374,8 @@ def jaxpr_subcomp(mctx, jaxpr, consts, args, path=(), eqn_indices=None):
         env[v] = x
     tag_prefix = f"{'_'.join(map(str, path))}_" if path else ""  # eqn_tag's, per equation
     records, locations, function = mctx.eqn_records, mctx.locations, mctx.function
+    if eqn_indices is None and mctx.eqn_indices:
+        eqn_indices = mctx.eqn_indices.get(jaxpr)
     numbered = enumerate(jaxpr.eqns) if eqn_indices is None else zip(eqn_indices, jaxpr.eqns)
     for i, eqn in numbered:
         prim = eqn.primitive
@@ -464,6 +468,7 @@ def lower_jaxpr_with_info(
     result_names: Sequence[str] | None = None,
     eqn_indices: Sequence[int] | None = None,
     aliases: dict[int, int] | None = None,
+    sub_eqn_indices: dict | None = None,
 ) -> tuple[ir.Module, ir.Context, LoweringInfo]:
     """(module, MLIR context, ``LoweringInfo``): the StableHLO module whose public @main
     computes ``closed``, and the map between its equations and the module's ops (built
@@ -477,6 +482,8 @@ def lower_jaxpr_with_info(
                 _symbol_name(f"jit_{name}").rstrip("_")
             )
             mctx = ModuleContext(module, platform, name)
+            if sub_eqn_indices:  # (the same for sub-jaxprs pruned of dead code)
+                mctx.eqn_indices.update(sub_eqn_indices)
             attrs = None
             if donated:
                 # a donated argument that ``aliases`` pairs with a result is aliased to it

@@ -368,17 +368,29 @@ def dce_jaxpr(
     constvars unchanged, and which inputs it kept)."""
     if isinstance(instantiate, bool):
         instantiate = [instantiate] * len(jaxpr.invars)
-    outvars = [v for v, u in zip(jaxpr.outvars, used_outputs) if u]
-    eqns, live = _dce_eqns(jaxpr.eqns, outvars)
-    used_inputs = [v in live or inst for v, inst in zip(jaxpr.invars, instantiate)]
-    invars = [v for v, u in zip(jaxpr.invars, used_inputs) if u]
-    return Jaxpr(jaxpr.constvars, invars, outvars, eqns, jaxpr.debug_name), used_inputs
+    # memoized per jaxpr, as JAX's (weakref_lru_cache): two calls of one nested jit
+    # pruned alike share their jaxpr, printed once (``let inner = ...``)
+    key = (tuple(used_outputs), tuple(instantiate))
+    memo = _dce_memo.get(jaxpr)
+    if memo is None:
+        memo = _dce_memo[jaxpr] = {}
+    hit = memo.get(key)
+    if hit is None:
+        outvars = [v for v, u in zip(jaxpr.outvars, used_outputs) if u]
+        eqns, live, _ = dce_eqns(jaxpr.eqns, outvars)
+        used = [v in live or inst for v, inst in zip(jaxpr.invars, instantiate)]
+        invars = [v for v, u in zip(jaxpr.invars, used) if u]
+        hit = memo[key] = (Jaxpr(jaxpr.constvars, invars, outvars, eqns, jaxpr.debug_name), used)
+    return hit[0], list(hit[1])
+
+
+_dce_memo: weakref.WeakKeyDictionary[Jaxpr, dict] = weakref.WeakKeyDictionary()
 
 
 def dce_consts(jaxpr: Jaxpr, consts: Sequence[Any]) -> tuple[Jaxpr, list[Any]]:
     """Every output and input kept; constvars (residuals) that nothing reads any more
     dropped with their values, as JAX prunes a linearized jaxpr's residuals."""
-    eqns, live = _dce_eqns(jaxpr.eqns, jaxpr.outvars)
+    eqns, live, _ = dce_eqns(jaxpr.eqns, jaxpr.outvars)
     keep = [v in live for v in jaxpr.constvars]
     new = Jaxpr(
         [v for v, k in zip(jaxpr.constvars, keep) if k],
@@ -406,24 +418,79 @@ def _jaxpr_of(sub: Any) -> Jaxpr:
     return sub.jaxpr if isinstance(sub, ClosedJaxpr) else sub
 
 
-def _dce_eqns(eqns: Sequence[JaxprEqn], outvars: Sequence[Any]) -> tuple[list[JaxprEqn], set]:
+def dce_eqns(
+    eqns: Sequence[JaxprEqn], outvars: Sequence[Any]
+) -> tuple[list[JaxprEqn], set, list[int]]:
+    """JAX's dead-code walk (``_dce_jaxpr``) over ``eqns``, last to first, from the
+    ``outvars`` in use: an equation nothing reads goes unless it has effects; one with a
+    DCE rule (a nested jit, cond, scan, remat, custom_jvp/vjp call) is replaced by what
+    the rule makes of it, which prunes its sub-jaxprs and can stop reading an input.
+    Returns (the equations kept, the variables read, each kept equation's index in
+    ``eqns``). An equation the rule left as it was stays the same object (the one
+    listeners were told about); ``nested_eqn_indices`` maps a replaced one's
+    sub-jaxprs back to the original's."""
     live = {v for v in outvars if type(v) is Var}
     kept: list[JaxprEqn] = []
-    for eqn in reversed(eqns):
+    indices: list[int] = []
+    for i in range(len(eqns) - 1, -1, -1):
+        eqn = eqns[i]
         used = [v in live for v in eqn.outvars]
         if not any(used):
             if not has_effects(eqn):
                 continue
         elif eqn.primitive in dce_rules:
             # As JAX's: a rule runs even when every output is used, so the sub-jaxprs lose
-            # their dead equations (a cond branch's unused empty2 residual slot). It keeps
-            # their effects: those equations stay live.
+            # their dead equations (a cond branch's unused empty2 residual slot) and a
+            # nested call the inputs only those read. Effects stay live.
             used_in, new = dce_rules[eqn.primitive](used, eqn)
             if new is not None:
                 live.update(v for v, u in zip(eqn.invars, used_in) if u and type(v) is Var)
                 kept.append(new if _dce_changed(eqn, new) else eqn)
+                indices.append(i)
                 continue
         live.update(v for v in eqn.invars if type(v) is Var)
         kept.append(eqn)
+        indices.append(i)
     kept.reverse()
-    return kept, live
+    indices.reverse()
+    return kept, live, indices
+
+
+def nested_eqn_indices(old: JaxprEqn, new: JaxprEqn) -> dict[Jaxpr, tuple[int, ...]]:
+    """For each sub-jaxpr of ``new`` (a DCE rule's rewrite of ``old``) that lost
+    equations, at any depth: each of its equations' index in ``old``'s matching
+    sub-jaxpr. DCE only removes, so a kept equation is the next one of the original's
+    with its primitive that shares an output with it (or that has no outputs)."""
+    out: dict[Jaxpr, tuple[int, ...]] = {}
+    rule = old.primitive.subjaxprs_rule
+    if rule is None or new is old:
+        return out
+    for a, b in zip(rule(old.params), rule(new.params)):
+        ja, jb = _jaxpr_of(a), _jaxpr_of(b)
+        if ja is jb or not isinstance(jb, Jaxpr) or jb in out:
+            continue
+        idx: list[int] = []
+        k = 0
+        for e in jb.eqns:
+            while k < len(ja.eqns) and not _same_eqn(ja.eqns[k], e):
+                k += 1
+            if k == len(ja.eqns):  # not a pure removal: no mapping for this one
+                break
+            idx.append(k)
+            out.update(nested_eqn_indices(ja.eqns[k], e))
+            k += 1
+        else:
+            if len(idx) != len(ja.eqns):
+                out[jb] = tuple(idx)
+    return out
+
+
+def _same_eqn(old: JaxprEqn, new: JaxprEqn) -> bool:
+    if old is new:
+        return True
+    if old.primitive is not new.primitive:
+        return False
+    if not new.outvars:
+        return not old.outvars and old.source_info is new.source_info
+    outs = set(old.outvars)
+    return any(v in outs for v in new.outvars)

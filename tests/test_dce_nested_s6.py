@@ -1,0 +1,346 @@
+"""Dead code inside nested jaxprs, as JAX 0.10.2's ``pe.dce_jaxpr`` and the DCE rules of
+jit, cond, scan and checkpoint (remat): jit's argument pruning (``keep_unused=False``)
+prunes inside sub-jaxprs and then drops an argument only their dead code read, from
+``@main``, ``Exported.module_kept_var_idx`` and ``Compiled.input_shardings``; while
+loops (no DCE rule in JAX) keep theirs. The pruned module's ops keep the traced
+jaxpr's equation paths, nested ones included. Each case compared with real JAX."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+from helpers import real_jax
+
+import engine
+import engine.numpy as enp
+from engine.interpreters import partial_eval as epe
+
+X = np.linspace(0.0, 1.0, 3).astype(np.float32)
+Y = np.linspace(2.0, 3.0, 3).astype(np.float32)
+Z = np.linspace(4.0, 5.0, 3).astype(np.float32)
+
+
+def _main_args(text: str) -> list[str]:
+    sig = re.search(r"func\.func public @main\((.*?)\) ->", text)
+    assert sig is not None, text
+    return re.findall(r"%arg\d+: (tensor<[^>]*>)", sig.group(1))
+
+
+def nested_jit_dead_output(lib, np_):
+    def f(x, y):
+        @lib.jit
+        def inner(a, b):
+            return a + 1, b * 2
+
+        return inner(x, y)[0]
+
+    return f
+
+
+def nested_jit_dead_equation(lib, np_):
+    def f(x, y):
+        @lib.jit
+        def inner(a, b):
+            np_.sin(b)  # dead inside the nested jit, all of whose outputs are used
+            return a + 1
+
+        return inner(x, y)
+
+    return f
+
+
+def nested_jit_two_deep(lib, np_):
+    def f(x, y):
+        @lib.jit
+        def inner(a, b):
+            @lib.jit
+            def inner2(p, q):
+                return p * 3, np_.cos(q)
+
+            return inner2(a, b)[0]
+
+        return inner(x, y)
+
+    return f
+
+
+def nested_jit_called_twice(lib, np_):
+    def f(x, y, z):
+        @lib.jit
+        def inner(a, b, c):
+            return a + b, np_.sin(c)
+
+        return inner(x, y, z)[0] + inner(x, z, y)[0]
+
+    return f
+
+
+def cond_dead_output(lib, np_):
+    return lambda x, y: lib.lax.cond(
+        True, lambda a, b: (a, np_.sin(b)), lambda a, b: (a * 2, b), x, y
+    )[0]
+
+
+def cond_dead_equation(lib, np_):
+    def br(a, b):
+        np_.sin(b)
+        return a
+
+    return lambda x, y: lib.lax.cond(x[0] > 0, br, br, x, y)
+
+
+def scan_dead_ys(lib, np_):
+    def f(x, y):
+        c, _ = lib.lax.scan(lambda c, xs: (c + 1, np_.sin(y) + xs), x, x)
+        return c
+
+    return f
+
+
+def scan_dead_equation(lib, np_):
+    def f(x, y):
+        def body(c, xs):
+            np_.sin(y)
+            return c + xs, c
+
+        return lib.lax.scan(body, x, x)
+
+    return f
+
+
+def scan_inside_cond(lib, np_):
+    def br(a, b):
+        return lib.lax.scan(lambda c, _: (c + 1, np_.sin(b)), a, None, length=2)[0]
+
+    return lambda x, y: lib.lax.cond(True, br, br, x, y)
+
+
+def cond_inside_jit(lib, np_):
+    def f(x, y):
+        @lib.jit
+        def inner(a, b):
+            return lib.lax.cond(True, lambda a, b: (a, np_.sin(b)), lambda a, b: (a * 2, b), a, b)
+
+        return inner(x, y)[0]
+
+    return f
+
+
+def while_dead_carry(lib, np_):
+    # JAX has no DCE rule for while: the loop keeps every carry and its inputs
+    return lambda x, y: lib.lax.while_loop(
+        lambda c: c[0][0] < 10, lambda c: (c[0] + 1, c[1] * 2), (x, y)
+    )[0]
+
+
+def while_dead_equation(lib, np_):
+    def f(x, y):
+        def body(c):
+            np_.sin(y)
+            return c + 1
+
+        return lib.lax.while_loop(lambda c: c[0] < 10, body, x)
+
+    return f
+
+
+def fori_dead_carry(lib, np_):
+    # a fixed trip count is a scan, which prunes
+    return lambda x, y: lib.lax.fori_loop(0, 3, lambda i, c: (c[0] + 1, c[1] * y), (x, y))[0]
+
+
+def remat_dead_output(lib, np_):
+    return lambda x, y: lib.checkpoint(lambda a, b: (a * 2, np_.sin(b)))(x, y)[0]
+
+
+def remat_dead_equation(lib, np_):
+    def g(a, b):
+        np_.sin(b)
+        return a * 2
+
+    return lambda x, y: lib.checkpoint(g)(x, y)
+
+
+def grad_of_remat(lib, np_):
+    return lib.grad(lambda a, b: lib.checkpoint(lambda p, q: (p * q).sum())(a, b))
+
+
+def grad_of_nested_jit(lib, np_):
+    return lib.grad(lambda a, b: lib.jit(lambda p, q: (np_.sin(p) * q).sum())(a, b))
+
+
+def custom_jvp_dead_output(lib, np_):
+    @lib.custom_jvp
+    def g(a, b):
+        return a * 2, np_.sin(b)
+
+    g.defjvp(lambda p, t: (g(*p), (t[0] * 2, np_.cos(p[1]) * t[1])))
+    # JAX's custom_jvp DCE rule keeps every input (the JVP rule may read them)
+    return lambda x, y: g(x, y)[0]
+
+
+def custom_vjp_dead_output(lib, np_):
+    @lib.custom_vjp
+    def g(a, b):
+        return a * 2, np_.sin(b)
+
+    g.defvjp(lambda a, b: (g(a, b), (a, b)), lambda r, t: (t[0] * 2, t[1] * np_.cos(r[1])))
+    return lambda x, y: g(x, y)[0]
+
+
+CASES = [
+    nested_jit_dead_output,
+    nested_jit_dead_equation,
+    nested_jit_two_deep,
+    nested_jit_called_twice,
+    cond_dead_output,
+    cond_dead_equation,
+    scan_dead_ys,
+    scan_dead_equation,
+    scan_inside_cond,
+    cond_inside_jit,
+    while_dead_carry,
+    while_dead_equation,
+    fori_dead_carry,
+    remat_dead_output,
+    remat_dead_equation,
+    grad_of_remat,
+    grad_of_nested_jit,
+    custom_jvp_dead_output,
+    custom_vjp_dead_output,
+]
+
+
+def _args(case):
+    return (X, Y, Z) if case is nested_jit_called_twice else (X, Y)
+
+
+def _unsharded(jax, compiled):
+    leaves = jax.tree_util.tree_leaves(compiled.input_shardings, is_leaf=lambda s: s is None)
+    return [s is None for s in leaves]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.__name__ for c in CASES])
+def test_kept_arguments_as_jax(case):
+    jax, jnp = real_jax()
+    args = _args(case)
+    ef, jf = engine.jit(case(engine, enp)), jax.jit(case(jax, jnp))
+    el, jl = ef.lower(*args), jf.lower(*args)
+    assert _main_args(el.as_text()) == _main_args(jl.as_text())
+    for op in ("sine", "cosine"):  # dead code inside the sub-jaxprs left as JAX leaves it
+        assert (f"stablehlo.{op}" in el.as_text()) == (f"stablehlo.{op}" in jl.as_text())
+    ec, jc = el.compile(), jl.compile()
+    assert _unsharded(jax, ec) == _unsharded(jax, jc)
+    from jax import export as jexport
+
+    from engine import export as eexport
+
+    got = eexport.export(engine.jit(case(engine, enp)))(*args)
+    want = jexport.export(jax.jit(case(jax, jnp)))(*args)
+    assert got.module_kept_var_idx == want.module_kept_var_idx
+    # the same values through the jit call (twice: the inline caches) and the Compiled
+    expect = jax.tree_util.tree_leaves(jf(*args))
+    for result in (ef(*args), ef(*args), ec(*args)):
+        for a, b in zip(engine.tree_util.tree_leaves(result), expect, strict=True):
+            np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-6)
+
+
+@pytest.mark.parametrize("case", [nested_jit_dead_equation, scan_dead_equation, remat_dead_output])
+def test_keep_unused_keeps_them_as_jax(case):
+    jax, jnp = real_jax()
+    el = engine.jit(case(engine, enp), keep_unused=True).lower(X, Y)
+    jl = jax.jit(case(jax, jnp), keep_unused=True).lower(X, Y)
+    assert _main_args(el.as_text()) == _main_args(jl.as_text()) == ["tensor<3xf32>"] * 2
+    assert el.kept_var_idx is None
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.__name__ for c in CASES])
+def test_dce_jaxpr_as_jax(case):
+    """``pe.dce_jaxpr`` of the traced jaxpr, all outputs used: the same text (nested
+    jaxprs pruned, two calls of one nested jit sharing one pruned jaxpr) and the same
+    inputs kept as JAX's."""
+    from jax._src.interpreters import partial_eval as jpe
+
+    jax, jnp = real_jax()
+    args = _args(case)
+    ej = engine.make_jaxpr(case(engine, enp))(*args).jaxpr
+    jj = jax.make_jaxpr(case(jax, jnp))(*args).jaxpr
+    got, got_used = epe.dce_jaxpr(ej, [True] * len(ej.outvars))
+    want, want_used = jpe.dce_jaxpr(jj, [True] * len(jj.outvars))
+    assert str(got) == str(want)
+    assert list(got_used) == list(want_used)
+
+
+def _resolve(jaxpr, path):
+    """The traced equation at a lowering tag path (index, then ``s<k>`` for the k-th
+    sub-jaxpr where there are several, then the index inside it, ...)."""
+    eqn, rest = jaxpr.eqns[path[0]], list(path[1:])
+    while rest:
+        subs = eqn.primitive.subjaxprs_rule(eqn.params)
+        k = 0
+        if isinstance(rest[0], str):
+            k = int(rest.pop(0)[1:])
+        sub = subs[k]
+        eqn = getattr(sub, "jaxpr", sub).eqns[rest.pop(0)]
+    return eqn
+
+
+@pytest.mark.parametrize(
+    "case",
+    [nested_jit_dead_equation, nested_jit_two_deep, scan_dead_equation, scan_inside_cond],
+)
+def test_nested_ops_keep_the_traced_paths(case):
+    """Equations removed inside a sub-jaxpr do not renumber the ones left: every lowered
+    equation's path names the traced equation it came from (same primitive, same
+    source line), and the ops are tagged with it."""
+    traced = engine.jit(case(engine, enp)).trace(X, Y)
+    lowered = traced.lower()
+    assert lowered.kept_var_idx == (0,)
+    text = lowered.as_text(debug_info=True)
+    info = lowered.lowering_info
+    assert info.eqns
+    for path, low in info.eqns.items():
+        eqn = _resolve(traced.jaxpr.jaxpr, path)
+        assert eqn.primitive.name == low.primitive
+        assert eqn.source_info is low.source_info or eqn.source_info == low.source_info
+        if low.op_ids:
+            assert low.tag in text
+
+
+def test_nested_dead_equation_paths_skip_the_dead_one():
+    """The nested jit's ``sin`` (equation 0 inside it) is gone; ``add`` keeps index 1."""
+    traced = engine.jit(nested_jit_dead_equation(engine, enp)).trace(X, Y)
+    inner = traced.jaxpr.jaxpr.eqns[0].params["jaxpr"].jaxpr
+    assert [e.primitive.name for e in inner.eqns] == ["sin", "add"]
+    info = traced.lower().lowering_info
+    assert sorted(info.eqns) == [(0,), (0, 1)]
+    assert info.eqns[(0, 1)].primitive == "add"
+
+
+@pytest.mark.parametrize("case", [custom_jvp_dead_output, custom_vjp_dead_output])
+def test_pruned_custom_rules_still_differentiate_as_jax(case):
+    """A custom_jvp/custom_vjp call pruned to fewer outputs keeps working under AD: its
+    JVP rule (or fwd) gives just the outputs kept, and bwd gets zeros for the others."""
+    jax, jnp = real_jax()
+    ej = engine.make_jaxpr(case(engine, enp))(X, Y).jaxpr
+    jj = jax.make_jaxpr(case(jax, jnp))(X, Y).jaxpr
+    from jax._src.interpreters import partial_eval as jpe
+
+    got_j, _ = epe.dce_jaxpr(ej, [True])
+    want_j, _ = jpe.dce_jaxpr(jj, [True])
+    assert len(got_j.eqns[0].outvars) == len(want_j.eqns[0].outvars) == 1
+
+    def loss(lib, j):
+        return lambda a, b: lib.core.eval_jaxpr(j, [], a, b)[0].sum()
+
+    got = engine.grad(loss(engine, got_j), argnums=(0, 1))(X, Y)
+    want = jax.grad(loss(jax, want_j), argnums=(0, 1))(X, Y)
+    for a, b in zip(got, want, strict=True):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-6)
+    tan = (np.ones(3, np.float32), np.ones(3, np.float32))
+    if case is custom_jvp_dead_output:
+        got_t = engine.jvp(loss(engine, got_j), (X, Y), tan)
+        want_t = jax.jvp(loss(jax, want_j), (X, Y), tan)
+        np.testing.assert_allclose(np.asarray(got_t[1]), np.asarray(want_t[1]), rtol=1e-6)
