@@ -194,6 +194,10 @@ class Array:
     def __repr__(self):
         if not self.is_fully_addressable:  # its blocks live in several processes
             return f"Array(shape={self.shape}, dtype={self.dtype.name})"
+        s = self.aval.sharding
+        if s is not None and s.spec.unreduced:  # partial sums: no one value to show
+            weak = ", weak_type=True" if self.weak_type else ""
+            return f"Array(shape={self.shape}, dtype={self.dtype.name}{weak}, sharding={self.sharding})"
         v = self._value()
         prefix = "Array("
         dtype_str = f"dtype={self.dtype.name}" + (", weak_type=True" if self.weak_type else "")

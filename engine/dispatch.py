@@ -317,10 +317,33 @@ def _compile_primitive(prim, avals, params, device):
     outvars = [Var(a) for a in out_avals]
     eqn = JaxprEqn(prim, invars, outvars, params, None)
     closed = ClosedJaxpr(Jaxpr([], invars, outvars, [eqn], prim.name), [])
-    module, ctx = lowering.lower_jaxpr_to_module(closed, prim.name, runtime.platform_of(device))
+    mesh = _unreduced_mesh(device, avals, out_avals)
+    if mesh is None:
+        module, ctx = lowering.lower_jaxpr_to_module(closed, prim.name, runtime.platform_of(device))
+    else:
+        from .sharding.constraint import lowering_for_mesh
+
+        with lowering_for_mesh(mesh):
+            module, ctx = lowering.lower_jaxpr_to_module(
+                closed, prim.name, runtime.platform_of(device)
+            )
     text = lowering.module_to_text(module, debug_info=False)
     stats.eager_compiles += 1
     return runtime.compile(text, device, out_avals), out_avals
+
+
+def _unreduced_mesh(device, avals, out_avals):
+    """The mesh of a sharded op on unreduced values, lowered with its type constraints
+    (as JAX's jitted op): without them XLA's partitioner would sum the partial sums."""
+    if type(device) is not runtime.DeviceGroup:
+        return None
+    for a in (*avals, *out_avals):
+        s = getattr(a, "sharding", None)
+        if s is not None and s.spec.unreduced:
+            from .sharding.arrays import mesh_of_group
+
+            return mesh_of_group(device)
+    return None
 
 
 # ---------------------------------------------------------------------------- jaxprs

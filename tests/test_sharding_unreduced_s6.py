@@ -6,6 +6,8 @@ JAX writes inside argmax/argmin and generic reducer bodies."""
 
 from __future__ import annotations
 
+import re
+
 import eight_devices
 import numpy as np
 import pytest
@@ -75,6 +77,110 @@ def reduced_types_print_as_jax():
 
     e, j = both(run)
     assert e == j
+
+
+def _raised(fn):
+    try:
+        fn()
+    except Exception as e:  # the class and message are what is compared
+        return type(e).__name__, str(e)
+    raise AssertionError("expected an exception")
+
+
+def _rounded(x):
+    return np.asarray(x).round(4).tolist()
+
+
+@case
+def eager_unreduced_arrays_as_jax():
+    """An eager unreduced value holds each device's partial sum: its ``.sharding`` says
+    unreduced, eager and jitted operations on it keep the partial sums, and a reshard
+    sums them; its value cannot be fetched (JAX's NotImplementedError)."""
+
+    def run(lib):
+        P, reshard = lib.P, lib.sharding.reshard
+        out = {}
+        with lib.set_mesh(_mesh(lib)):
+            a, b = _operands(lib)
+            p = _partial(lib, a, b)
+            out["p"] = (str(p.sharding), str(lib.typeof(p)), repr(p))
+            out["value"] = _raised(lambda: np.asarray(p))
+            shards = p.addressable_shards
+            out["shards"] = [(s.device.id, _rounded(s.data)) for s in shards]
+            out["shard_index"] = _raised(lambda: shards[0].index)
+            steps = {
+                "reshard": lambda: reshard(p, P(None, None)),
+                "reshard_sharded": lambda: reshard(p, P("X", None)),
+                "add": lambda: p + p,
+                "transpose": lambda: p.T,
+                "sum": lambda: p.sum(0),
+                "jit_add": lambda: lib.jit(lambda p: p + p)(p),
+                "jit_dot": lambda: lib.jit(lambda a, b: _partial(lib, a, b))(a, b),
+                "to_reduced": lambda: reshard(p, P(None, None, reduced={"X"})),
+            }
+            for name, step in steps.items():
+                r = step()
+                reduced = r if not r.sharding.spec.unreduced else reshard(r, P(*r.sharding.spec.partitions))
+                out[name] = (
+                    str(r.sharding),
+                    str(lib.typeof(r)),
+                    str(reduced.sharding),
+                    _rounded(reduced),
+                )
+        return out
+
+    e, j = both(run)
+    assert e.keys() == j.keys()
+    for name in j:
+        assert e[name] == j[name], name
+
+
+def _signature_and_constraints(text):
+    """main's signature and each sdy.sharding_constraint (SSA names, locations gone)."""
+    out = []
+    for line in text.splitlines():
+        if "sdy.sharding_constraint" in line or "func.func public @main" in line:
+            line = re.sub(r" loc\(.*\)", "", line)
+            out.append(re.sub(r"%[\w#]+", "%", line).strip())
+    return out
+
+
+@case
+def main_annotations_name_unreduced_as_jax():
+    """``@main``'s arguments and results say ``unreduced={...}`` (JAX writes no reduced
+    axes there)."""
+
+    def run(lib):
+        P, reshard = lib.P, lib.sharding.reshard
+        out = {}
+        with lib.set_mesh(_mesh(lib)):
+            a, b = _operands(lib)
+            p = _partial(lib, a, b)
+            c = lib.device_put(np.arange(64.0, dtype=np.float32).reshape(8, 8), P(None, ("X", "Y")))
+            d = lib.device_put(np.ones((8, 6), np.float32), P(("X", "Y"), None))
+            programs = {
+                "dot_unreduced": (lambda a, b: _partial(lib, a, b), (a, b)),
+                "unreduced_argument": (lambda p: p + p, (p,)),
+                "unreduced_argument_reshard": (lambda p: reshard(p, P("X", None)), (p,)),
+                "two_axes": (
+                    lambda c, d: lib.numpy.dot(c, d, out_sharding=P(unreduced={"X", "Y"})),
+                    (c, d),
+                ),
+                "to_reduced": (lambda a, b: reshard(_partial(lib, a, b), P(reduced={"X"})), (a, b)),
+            }
+            for name, (fn, args) in programs.items():
+                text = lib.jit(fn).lower(*args).as_text()
+                out[name] = _signature_and_constraints(text)
+                if name == "two_axes":
+                    r = lib.jit(fn)(*args)
+                    out[name].append((str(r.sharding), str(lib.typeof(r))))
+                    out[name].append(_rounded(reshard(r, P(None, None))))
+        return out
+
+    e, j = both(run)
+    assert e.keys() == j.keys()
+    for name in j:
+        assert e[name] == j[name], name
 
 
 @pytest.mark.parametrize("name", sorted(CASES))

@@ -152,7 +152,7 @@ def put(x: Any, sharding: Any, *, weak_type: bool | None = None):
             aval = aval.update(weak_type=weak_type)
     ndim = len(aval.shape)
     _check_layout(sharding, tuple(aval.shape))
-    if sharding.spec.unreduced:
+    if sharding.spec.unreduced or _holds_partial_sums(x):
         return _put_unreduced(x, sharding, aval)
     value = host_value(x)
     if value.dtype != aval.dtype:
@@ -167,6 +167,15 @@ def put(x: Any, sharding: Any, *, weak_type: bool | None = None):
 
 def _identity(x):
     return x
+
+
+def _holds_partial_sums(x) -> bool:
+    """An unreduced Array: its devices hold partial sums, moved by a program (as JAX's)."""
+    from ..array import Array
+
+    if not isinstance(x, Array) or type(x._device) is not runtime.DeviceGroup:
+        return False
+    return bool(getattr(getattr(x.sharding, "spec", None), "unreduced", None))
 
 
 def _put_unreduced(x, sharding: NamedSharding, aval):
@@ -201,6 +210,11 @@ def addressable_shards(x) -> list:
         index = (slice(None),) * x.ndim
         return [Shard(x._device, index, 0, x)]
     sharding = x.sharding
+    make = Shard
+    if getattr(getattr(sharding, "spec", None), "unreduced", None):
+        # each device holds a partial sum of its block of the partitions
+        make = _PartialSumShard
+        sharding = NamedSharding(sharding.mesh, PartitionSpec(*sharding.spec.partitions))
     indices = sharding.devices_indices_map(x.shape)
     group = x._device
     seen: dict = {}
@@ -214,8 +228,21 @@ def addressable_shards(x) -> list:
         # where it cannot import jax
         shape = tuple(len(range(*s.indices(n))) for s, n in zip(index, x.shape))
         aval = core.ShapedArray(shape, x.dtype, x.weak_type)
-        out.append(Shard(device, index, replica, Array(buf, aval, device, True)))
+        out.append(make(device, index, replica, Array(buf, aval, device, True)))
     return out
+
+
+class _PartialSumShard(Shard):
+    """A shard of an unreduced array: its data is a partial sum, with no index into the
+    array's value (reading ``index`` raises JAX's error)."""
+
+    def __getattribute__(self, name: str) -> Any:
+        if name == "index":
+            raise NotImplementedError(
+                "device_indices_map doesn't work with unreduced. Please file a bug at "
+                "https://github.com/jax-ml/jax/issues"
+            )
+        return super().__getattribute__(name)
 
 
 def make_array_from_callback(

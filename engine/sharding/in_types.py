@@ -122,7 +122,10 @@ def spec_on_mesh(sharding: NamedSharding, mesh: Mesh, ndim: int) -> PartitionSpe
 
     src = sharding.mesh
     if src.axis_names == mesh.axis_names and src.axis_sizes == mesh.axis_sizes:
-        return PartitionSpec(*sharding.spec._normalized(ndim))
+        spec = sharding.spec
+        return PartitionSpec(
+            *spec._normalized(ndim), unreduced=spec.unreduced, reduced=spec.reduced
+        )
     if src.size != mesh.size:
         return None
     concrete = _reshaped(mesh, src.abstract_mesh)

@@ -66,6 +66,11 @@ class PartitionSpec:
         self.unreduced = frozenset(unreduced)
         self.reduced = frozenset(reduced)
 
+    @property
+    def partitions(self) -> tuple:
+        """The entries, one per leading dimension (without unreduced/reduced axes)."""
+        return self._partitions
+
     def __len__(self) -> int:
         return len(self._partitions)
 
@@ -87,17 +92,17 @@ class PartitionSpec:
         return hash((self._partitions, self.unreduced, self.reduced))
 
     def __repr__(self) -> str:
-        parts = ", ".join(repr(p) for p in self._partitions)
-        if len(self._partitions) == 1:
-            parts += ","
+        parts = repr(self._partitions)[1:-1]
         extra = []
         if self.unreduced:
             extra.append(f"unreduced={set(self.unreduced)!r}")
         if self.reduced:
             extra.append(f"reduced={set(self.reduced)!r}")
-        if extra:
-            parts = ", ".join(([parts] if parts else []) + extra)
-        return f"P({parts})"
+        if not extra:
+            return f"P({parts})"
+        # as JAX's: "P(None, unreduced=...)" after one entry, not "P(None,, ...)"
+        parts = "" if not parts else f"{parts} " if parts.endswith(",") else f"{parts}, "
+        return f"P({parts}{', '.join(extra)})"
 
     __str__ = __repr__
 
@@ -237,6 +242,11 @@ class NamedSharding(Sharding):
     def devices_indices_map(self, shape: Sequence[int]) -> dict:
         shape = tuple(shape)
         block = self.shard_shape(shape)
+        if self.spec.unreduced:  # each device holds a partial sum, not a block
+            raise NotImplementedError(
+                "device_indices_map doesn't work with unreduced. Please file a bug at "
+                "https://github.com/jax-ml/jax/issues"
+            )
         coords = _device_coords(self.mesh)
         sizes = self.mesh.shape
         out = {}
@@ -327,19 +337,29 @@ def _hlo_sharding(mesh: Mesh, spec: PartitionSpec, ndim: int):
         axes = spec._axes_of(d)
         order.extend(names.index(a) for a in axes)
         dims.append(math.prod(sizes[a] for a in axes))
-    rest = [i for i in range(len(names)) if i not in order]
+    # unreduced axes (of size > 1, as JAX's) are a subgroup of their own, as XLA's
+    unreduced = [i for i, a in enumerate(names) if a in spec.unreduced and sizes[a] > 1]
+    rest = [i for i in range(len(names)) if i not in order and i not in unreduced]
     replicated = math.prod(mesh.axis_sizes[i] for i in rest)
     # Positions in the mesh's device tuple: the logical ids of a program whose device
     # assignment is that tuple (and of jaxlib's sharding over it).
     ids = np.arange(mesh.size).reshape(mesh.axis_sizes)
-    ids = np.transpose(ids, order + rest).reshape(-1)
+    ids = np.transpose(ids, order + unreduced + rest).reshape(-1)
     op = xc.OpSharding()
-    if all(n == 1 for n in dims):
+    if all(n == 1 for n in dims) and not unreduced:
         op.type = xc.OpSharding.Type.REPLICATED
         return xc.HloSharding.from_proto(op)
     op.type = xc.OpSharding.Type.OTHER
-    op.tile_assignment_dimensions = dims + ([replicated] if replicated > 1 else [])
     op.tile_assignment_devices = [int(i) for i in ids]
+    if unreduced:
+        subgroups = [math.prod(mesh.axis_sizes[i] for i in unreduced)]
+        op.last_tile_dims = [xc.OpSharding.Type.UNREDUCED]
+        if replicated > 1:
+            subgroups.append(replicated)
+            op.last_tile_dims = [xc.OpSharding.Type.UNREDUCED, xc.OpSharding.Type.REPLICATED]
+        op.tile_assignment_dimensions = dims + subgroups
+        return xc.HloSharding.from_proto(op)
+    op.tile_assignment_dimensions = dims + ([replicated] if replicated > 1 else [])
     op.replicate_on_last_tile_dim = replicated > 1
     return xc.HloSharding.from_proto(op)
 
@@ -357,24 +377,28 @@ def _spec_from_hlo(mesh, text, ndim, hlo):
     if hlo.is_replicated():
         return PartitionSpec(*([None] * ndim)) if explicit else PartitionSpec()
     axes = [a for a, n in zip(mesh.axis_names, mesh.axis_sizes) if n > 1]
-    for assignment in _assignments(len(axes), ndim):
+    # an axis is unreduced (-2), replicated (-1) or splits a dimension
+    unreduced_hlo = hlo.is_unreduced() or xc.OpSharding.Type.UNREDUCED in hlo.subgroup_types()
+    lowest = -2 if unreduced_hlo else -1
+    for assignment in _assignments(len(axes), ndim, lowest):
         entries = [[] for _ in range(ndim)]
         for a, d in zip(axes, assignment):
             if d >= 0:
                 entries[d].append(a)
+        unreduced = frozenset(a for a, d in zip(axes, assignment) if d == -2)
         for entry_orders in _orders(entries):
-            spec = _trimmed(entry_orders, keep_rank=explicit)
+            spec = _trimmed(entry_orders, keep_rank=explicit, unreduced=unreduced)
             if _hlo_sharding(mesh, spec, ndim) == hlo:
                 return spec
     return None
 
 
-def _assignments(n_axes, ndim):
+def _assignments(n_axes, ndim, lowest=-1):
     if n_axes == 0:
         yield ()
         return
-    for rest in _assignments(n_axes - 1, ndim):
-        for d in range(-1, ndim):
+    for rest in _assignments(n_axes - 1, ndim, lowest):
+        for d in range(lowest, ndim):
             yield (d, *rest)
 
 
@@ -382,11 +406,11 @@ def _orders(entries):
     yield from itertools.product(*(itertools.permutations(e) for e in entries))
 
 
-def _trimmed(entries, keep_rank: bool = False) -> PartitionSpec:
+def _trimmed(entries, keep_rank: bool = False, unreduced=frozenset()) -> PartitionSpec:
     parts = [None if not e else (e[0] if len(e) == 1 else tuple(e)) for e in entries]
     while parts and parts[-1] is None and not keep_rank:
         parts.pop()
-    return PartitionSpec(*parts)
+    return PartitionSpec(*parts, unreduced=unreduced)
 
 
 def make_single_device_sharding(device: Any) -> SingleDeviceSharding:

@@ -80,12 +80,11 @@ def annotate_module(
     in its own context. A None spec leaves that argument or result to XLA."""
     with module.context, ir.Location.unknown():
         body = module.body
-        mesh_op = ir.Operation.parse(mesh_text(mesh))
         first = body.operations[0] if len(body.operations) else None
-        if first is not None:
-            ir.InsertionPoint(first).insert(mesh_op)
-        else:
-            ir.InsertionPoint(body).insert(mesh_op)
+        if first is None:
+            ir.InsertionPoint(body).insert(ir.Operation.parse(mesh_text(mesh)))
+        elif first.operation.name != "sdy.mesh":  # (annotate_text may have put it there)
+            ir.InsertionPoint(first).insert(ir.Operation.parse(mesh_text(mesh)))
         i32 = ir.IntegerType.get_signless(32)
         module.operation.attributes["mhlo.num_partitions"] = ir.IntegerAttr.get(i32, mesh.size)
         module.operation.attributes["mhlo.num_replicas"] = ir.IntegerAttr.get(i32, 1)
@@ -97,6 +96,11 @@ def annotate_module(
 
 
 def annotate_text(text: str, mesh: Mesh, in_specs, in_ndims, out_specs=None, out_ndims=()):
+    if f"@{MESH_NAME}," in text and "sdy.mesh" not in text:
+        # an eager op on unreduced values was lowered with its sharding constraints
+        # (engine/dispatch.py): their mesh must be there for the text to parse
+        head, _, rest = text.partition("\n")
+        text = f"{head}\n  {mesh_text(mesh)}\n{rest}"
     ctx = runtime.make_mlir_context()
     with ctx:
         module = ir.Module.parse(text)
