@@ -120,7 +120,11 @@ def eager_unreduced_arrays_as_jax():
             }
             for name, step in steps.items():
                 r = step()
-                reduced = r if not r.sharding.spec.unreduced else reshard(r, P(*r.sharding.spec.partitions))
+                reduced = (
+                    r
+                    if not r.sharding.spec.unreduced
+                    else reshard(r, P(*r.sharding.spec.partitions))
+                )
                 out[name] = (
                     str(r.sharding),
                     str(lib.typeof(r)),
@@ -181,6 +185,35 @@ def main_annotations_name_unreduced_as_jax():
     assert e.keys() == j.keys()
     for name in j:
         assert e[name] == j[name], name
+
+
+@case
+def rev_refuses_unreduced_and_reduced_as_jax():
+    """JAX 0.10.2 has no unreduced/reduced rule for rev: NotImplementedError, also
+    through jnp.flip and a JVP; a sharded operand keeps its type."""
+
+    def run(lib):
+        P, lax = lib.P, lib.lax
+        out = {}
+        with lib.set_mesh(_mesh(lib)):
+            a, b = _operands(lib)
+            programs = {
+                "unreduced": lambda: lax.rev(_partial(lib, a, b), (0,)),
+                "reduced": lambda: lax.rev(_reduced(lib), (1,)),
+                "flip": lambda: lib.numpy.flip(_partial(lib, a, b), 0),
+                "jvp": lambda: lib.jvp(
+                    lambda x: lax.rev(x, (0,)), (_partial(lib, a, b),), (_partial(lib, a, b),)
+                ),
+            }
+            for name, fn in programs.items():
+                out[name] = _raised(lambda fn=fn: lib.jit(fn)())
+            x = lib.device_put(np.arange(32.0, dtype=np.float32).reshape(8, 4), P("X", "Y"))
+            r = lib.jit(lambda x: lax.rev(x, (0, 1)))(x)
+            out["sharded"] = (str(lib.typeof(r)), str(r.sharding), _rounded(r))
+        return out
+
+    e, j = both(run)
+    assert e == j
 
 
 @pytest.mark.parametrize("name", sorted(CASES))

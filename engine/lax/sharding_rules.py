@@ -67,6 +67,10 @@ def propagate(
         return out
     outs = list(out) if prim.multiple_results else [out]
     if any(getattr(o, "sharding", None) is not None for o in outs):
+        if not prim.multiple_results and out is avals[0] and carries_any(avals):
+            # a shape rule handing back its operand's type (rev): that type's unreduced
+            # and reduced axes still need the primitive's rule, as JAX's
+            unreduced_and_reduced(prim.name, avals, params, False)
         return out  # typed by the primitive itself (jit, ...)
     mesh = _mesh_of(avals)
     if mesh is None:  # untyped operands: a result sharding given as a parameter
