@@ -531,8 +531,8 @@ def _row(x, xa, idx, zero):
         + [hlo.reshape(i64, hlo.constant(ir.DenseElementsAttr.get(np.int64(0))))] * (xa.ndim - 1),
         0,
     )
-    sizes = shape_tensor((1,) + tuple(xa.shape[1:]))
-    ones = shape_tensor((1,) * xa.ndim)
+    sizes = shape_tensor((1,) + tuple(xa.shape[1:]), np.int64)
+    ones = shape_tensor((1,) * xa.ndim, np.int64)
     row = xa.update(shape=(1,) + tuple(xa.shape[1:]))
     return hlo.real_dynamic_slice(lowering.ir_type(row), x, start, hlo.add(start, sizes), ones)
 
