@@ -14,6 +14,7 @@ between it and ``export``'s caller."""
 from __future__ import annotations
 
 import os
+import re
 import sys
 import sysconfig
 from collections.abc import Iterable, Sequence
@@ -204,19 +205,27 @@ def apply_jax_locations(
             if recorder is None and getattr(src, "_code", None) is not None:
                 inner = [(src._code, src._lasti)]
             scope = getattr(src, "name_stack", "") or ""
-            name = f"{jit_name}/{scope}/{prim}" if scope else f"{jit_name}/{prim}"
-            new = ir.Location.name(name, childLoc=make.chain(list(inner) + list(outer)))
-            by_loc[key] = (new, _literal_attrs(eqn))
+            prefix = f"{jit_name}/{scope}/" if scope else f"{jit_name}/"
+            chain = make.chain(list(inner) + list(outer))
+            new = ir.Location.name(prefix + prim, childLoc=chain)
+            # what a rule lowers through traced steps of its own (a shape's arithmetic):
+            # JAX traces them under the equation's frames, then adds its whole chain
+            by_loc[key] = (new, _literal_attrs(eqn), prefix, list(inner) * 2 + list(outer))
         unknown = str(ir.Location.unknown())
-        for fop in module.body.operations:  # a func.func itself stays unknown
+        symbols = [_symbol(fop) for fop in module.body.operations]
+        for fop, sym in zip(module.body.operations, symbols):  # a func.func stays unknown
+            if sym == "main" and WRAPPED in symbols:
+                continue  # JAX's wrapper: its own locations (see poly_lowering)
             for op in _walk(fop.operation):
                 key = str(op.location)
                 hit = by_loc.get(key)
+                if hit is None and key.startswith('loc("'):
+                    hit = _derived(key, by_loc, make)
                 if hit is None:
                     if key == unknown or op.name == "func.return":
                         _set_location(op, func_loc)
                     continue
-                new, literals = hit
+                new, literals = hit[0], hit[1]
                 if (
                     op.name == "stablehlo.constant"
                     and literals
@@ -225,6 +234,31 @@ def apply_jax_locations(
                     _set_location(op, func_loc)  # a literal operand: read outside the eqn
                 else:
                     _set_location(op, new)
+
+
+WRAPPED = "_wrapped_jax_export_main"
+
+
+def _symbol(op: Any) -> str | None:
+    attr = op.attributes["sym_name"] if "sym_name" in op.attributes else None
+    return ir.StringAttr(attr).value if attr is not None else None
+
+
+def _derived(key: str, by_loc: dict, make: Any) -> tuple | None:
+    """An op an equation's rule made under a name of its own (``loc("mul"(EQN))``, a
+    shape computation's step): JAX's location of that name in the equation's place."""
+    m = _NAMED.match(key)
+    if m is None:
+        return None
+    base = by_loc.get(f"loc({m.group(2)})")
+    if base is None:
+        return None
+    _new, _lits, prefix, frames = base
+    new = ir.Location.name(prefix + m.group(1), childLoc=make.chain(frames))
+    return (new, set(), prefix, frames)
+
+
+_NAMED = re.compile(r'^loc\("([^"]+)"\((.*)\)\)$', re.S)
 
 
 def _set_location(op: Any, loc: Any) -> None:

@@ -50,11 +50,29 @@ def ir_shape(shape: Sequence[Any]) -> list[int]:
     return [d if isinstance(d, int) else dyn for d in shape]
 
 
-class _I64:
-    """A ``tensor<i64>`` value with the arithmetic ``shape_poly.evaluate`` needs."""
+def dim_dtype() -> Any:
+    """The dtype of a dimension's value: int32, or int64 under x64 (JAX's
+    ``core.dim_value_dtype``)."""
+    from .. import dtypes
 
-    def __init__(self, v: Any) -> None:
-        self.v = v
+    return np.dtype(dtypes.default_int_dtype())
+
+
+def _dim_type() -> Any:
+    return lowering.ir_type(core.ShapedArray((), dim_dtype()))
+
+
+class _I64:
+    """A dimension's value (a scalar tensor of ``dim_dtype()``) with the arithmetic
+    ``shape_poly.evaluate`` needs.
+
+    ``weak``: a dimension variable's own value (or sums and products of them), as JAX
+    traces them while lowering a shape (weakly typed): meeting an integer constant, JAX
+    first converts it to the strong type (a ``convert`` to the same type), and names
+    each op after its primitive ("convert_element_type", "mul", "add")."""
+
+    def __init__(self, v: Any, weak: bool = False, named: bool = False) -> None:
+        self.v, self.weak, self.named = v, weak, named
 
     @staticmethod
     def lift(x: Any) -> _I64:
@@ -62,32 +80,47 @@ class _I64:
             return x
         if isinstance(x, _LazySize):
             return x.value()
-        c = hlo.constant(ir.DenseElementsAttr.get(np.array(x, np.int64)))
+        c = hlo.constant(ir.DenseElementsAttr.get(np.array(x, dim_dtype())))
         return _I64(getattr(c, "result", c))
 
+    def _binary(self, prim: str, op: Any, o: Any, reverse: bool = False) -> _I64:
+        other = _I64.lift(o)
+        both_weak = self.weak and other.weak
+        named = self.named or other.named
+        a, b = self, other
+        if self.weak and not both_weak:
+            a = _I64(_named("convert_element_type", lambda: hlo.convert(self.v.type, self.v)))
+        elif other.weak and not both_weak:
+            b = _I64(_named("convert_element_type", lambda: hlo.convert(other.v.type, other.v)))
+        if reverse:
+            a, b = b, a
+        return _I64(_named(prim, lambda: op(a.v, b.v), named), both_weak, named)
+
     def __add__(self, o: Any) -> _I64:
-        return _I64(hlo.add(self.v, _I64.lift(o).v))
+        if isinstance(o, int) and o == 0:
+            return self
+        return self._binary("add", hlo.add, o)
 
     __radd__ = __add__
 
     def __mul__(self, o: Any) -> _I64:
         if isinstance(o, int) and o == 1:
             return self
-        return _I64(hlo.multiply(self.v, _I64.lift(o).v))
+        return self._binary("mul", hlo.multiply, o)
 
     __rmul__ = __mul__
 
     def __sub__(self, o: Any) -> _I64:
         if isinstance(o, int) and o == 0:
             return self
-        return _I64(hlo.subtract(self.v, _I64.lift(o).v))
+        return self._binary("sub", hlo.subtract, o)
 
     def __rsub__(self, o: Any) -> _I64:
-        return _I64(hlo.subtract(_I64.lift(o).v, self.v))
+        return self._binary("sub", hlo.subtract, o, reverse=True)
 
     def minmax(self, kind: str, o: Any) -> _I64:
         op = hlo.maximum if kind == "max" else hlo.minimum
-        return _I64(op(self.v, _I64.lift(o).v))
+        return self._binary(kind, op, o)
 
     def __floordiv__(self, o: Any) -> _I64:
         a, b = self.v, _I64.lift(o).v
@@ -95,9 +128,10 @@ class _I64:
         q = hlo.divide(a, b)
         r = hlo.remainder(a, b)
         zero = _I64.lift(0).v
-        inexact = lowering.compare(r, zero, "NE", core.ShapedArray((), np.int64))
-        r_neg = lowering.compare(r, zero, "LT", core.ShapedArray((), np.int64))
-        b_neg = lowering.compare(b, zero, "LT", core.ShapedArray((), np.int64))
+        scalar = core.ShapedArray((), dim_dtype())
+        inexact = lowering.compare(r, zero, "NE", scalar)
+        r_neg = lowering.compare(r, zero, "LT", scalar)
+        b_neg = lowering.compare(b, zero, "LT", scalar)
         signs = lowering.compare(r_neg, b_neg, "NE", core.ShapedArray((), np.bool_))
         fix = hlo.and_(inexact, signs)
         return _I64(hlo.select(fix, hlo.subtract(q, _I64.lift(1).v), q))
@@ -113,22 +147,57 @@ class _I64:
         return _I64.lift(o) % self
 
 
+def _named(prim: str, make: Any, named: bool = True) -> Any:
+    """``make()``'s op under a location naming ``prim`` around the current one (turned
+    into JAX's ``jit(f)/prim`` by ``locations.apply_jax_locations``)."""
+    if not named:
+        return make()
+    with ir.Location.name(prim, childLoc=ir.Location.current):
+        return make()
+
+
 def dim_value(d: Any) -> Any:
-    """A ``tensor<i64>`` holding dimension ``d`` (under the current environment)."""
+    """A scalar tensor (``dim_dtype()``) holding dimension ``d`` under the current
+    environment."""
     env = current_env()
     if env is None and isinstance(d, shape_poly.DimExpr):
         raise NotImplementedError(
             f"symbolic dimension '{d}' met outside a shape-polymorphic export lowering"
         )
-    return _I64.lift(shape_poly.evaluate(d, {k: _I64(v) for k, v in (env or {}).items()})).v
+    values = {k: _I64(v, weak=True, named=True) for k, v in (env or {}).items()}
+    return _I64.lift(shape_poly.evaluate(d, values)).v
 
 
-def shape_tensor(shape: Sequence[Any]) -> Any:
-    """A ``tensor<Nxi64>`` of ``shape``'s dimensions (for dynamic_* ops)."""
-    t1 = ir.RankedTensorType.get([1], ir.IntegerType.get_signless(64))
-    parts = [hlo.reshape(t1, dim_value(d)) for d in shape]
+def convert_to(t: Any, v: Any) -> Any:
+    """``v`` as type ``t`` (no op when it already is)."""
+    return v if v.type == t else hlo.convert(t, v)
+
+
+def shape_tensor(shape: Sequence[Any], dtype: Any = np.int32) -> Any:
+    """A 1-D tensor of ``shape``'s dimensions for dynamic_* ops: JAX's int32 (a static
+    dimension a ``tensor<1xi32>`` constant, a symbolic one its value reshaped), joined
+    by one concatenate."""
+    dtype = np.dtype(dtype)
+    scalar = lowering.ir_type(core.ShapedArray((), dtype))
+    t1 = lowering.ir_type(core.ShapedArray((1,), dtype))
+    # JAX first evaluates every dimension as a value (a static one as a scalar constant
+    # it then leaves unused: the writer drops it, but it decides where the kept
+    # constants land and which location they keep), then builds the tensor
+    values = []
+    for d in shape:
+        if isinstance(d, shape_poly.DimExpr):
+            values.append(dim_value(d))
+        else:
+            _I64.lift(int(d))
+            values.append(d)
+    parts = []
+    for d, v in zip(shape, values):
+        if isinstance(d, shape_poly.DimExpr):
+            parts.append(hlo.reshape(t1, convert_to(scalar, v)))
+        else:
+            parts.append(hlo.constant(ir.DenseElementsAttr.get(np.array([d], dtype))))
     if not parts:
-        return hlo.constant(ir.DenseElementsAttr.get(np.zeros((0,), np.int64)))
+        return hlo.constant(ir.DenseElementsAttr.get(np.zeros((0,), dtype)))
     return parts[0] if len(parts) == 1 else hlo.concatenate(parts, 0)
 
 
@@ -151,8 +220,7 @@ def _dim_as_value_abstract_eval(*, dim: Any) -> core.ShapedArray:
 
 
 def _dim_as_value_lowering(ctx: Any, *, dim: Any) -> Any:
-    out = lowering.ir_type(ctx.avals_out[0])
-    return hlo.convert(out, dim_value(dim))
+    return convert_to(lowering.ir_type(ctx.avals_out[0]), dim_value(dim))
 
 
 dim_as_value_p.lowering = _dim_as_value_lowering
@@ -169,15 +237,15 @@ def dimension_as_value(d: Any) -> Any:
 # ---------------------------------------------------------------------------- export lowering
 
 
-def _dim_values(avals: Sequence[Any], args: Sequence[Any]) -> dict:
-    """Each dimension variable as a ``tensor<i64>``, solved from the arguments'
-    dimension sizes (``stablehlo.get_dimension_size``)."""
-    i64 = ir.RankedTensorType.get([], ir.IntegerType.get_signless(64))
+def _dim_values(avals: Sequence[Any], args: Sequence[Any], sizes: dict | None = None) -> dict:
+    """Each dimension variable's value (``dim_dtype()``), solved from the arguments'
+    dimension sizes (``stablehlo.get_dimension_size``; ``sizes`` already read)."""
     pairs = []
-    for a, x in zip(avals, args):
+    for i, (a, x) in enumerate(zip(avals, args)):
         for j, d in enumerate(a.shape):
             if isinstance(d, shape_poly.DimExpr):
-                pairs.append((d, _LazySize(x, j, i64)))
+                got = sizes.get((i, j)) if sizes else None
+                pairs.append((d, got if got is not None else _LazySize(x, j)))
     env = shape_poly.solve_dim_vars(pairs)
     missing = [v for v in shape_poly.all_dim_vars([a.shape for a in avals]) if v not in env]
     if missing:
@@ -189,13 +257,19 @@ def _dim_values(avals: Sequence[Any], args: Sequence[Any]) -> dict:
 
 
 class _LazySize:
-    """An argument's dimension size, read (``get_dimension_size``) on first use."""
+    """An argument's dimension size, read (``get_dimension_size``, as ``dim_dtype()``)
+    on first use; later uses share that op."""
 
-    def __init__(self, x: Any, dim: int, i64: Any) -> None:
-        self.x, self.dim, self.i64 = x, dim, i64
+    def __init__(self, x: Any, dim: int, i64: Any = None) -> None:
+        self.x, self.dim = x, dim
+        self._v: _I64 | None = None
 
     def value(self) -> _I64:
-        return _I64(hlo.convert(self.i64, hlo.get_dimension_size(self.x, self.dim)))
+        if self._v is None:
+            with ir.Location.name("dimension_size"):  # JAX's location for it
+                size = hlo.get_dimension_size(self.x, self.dim)
+                self._v = _I64(convert_to(_dim_type(), size))
+        return self._v
 
     def __sub__(self, o: Any) -> _I64:
         return self.value() - o
@@ -321,48 +395,84 @@ def lower_for_export(
 
 
 def _emit_function(mctx: Any, fname: str, closed: Any, public: bool) -> bool:
-    """Emit ``closed`` as ``fname``; True if it computes dimension variables. A public
-    polymorphic function checks its callers' shapes first, then calls the computation
-    (a private function, as JAX's ``_wrapped_jax_export_main``): shape refinement meets
-    a failing assertion before any op whose refined shape would be invalid."""
+    """Emit ``closed`` as ``fname``; True if it uses dimension variables. A public
+    polymorphic function is JAX's wrapper: it reads the dimension variables from its
+    arguments' sizes, checks its callers' shapes, then calls the computation,
+    ``_wrapped_jax_export_main``, which takes the variables' values first (each marked
+    ``jax.global_constant``): shape refinement meets a failing assertion before any op
+    whose refined shape would be invalid."""
     avals = closed.in_avals
-    checks = getattr(mctx, "shape_checks", None)
-    if public and checks and checks[0]:
-        inner = f"_wrapped_{fname}"
+    dim_vars = shape_poly.all_dim_vars([a.shape for a in avals])
+    if public and dim_vars:
+        inner = "_wrapped_jax_export_main"
         in_types = [lowering.ir_type(a) for a in avals]
         out_types = [lowering.ir_type(a) for a in closed.out_avals]
         with ir.InsertionPoint(mctx.module.body):  # first in the module, as JAX's
             fn = func_dialect.FuncOp(fname, ir.FunctionType.get(in_types, out_types))
         fn.attributes["sym_visibility"] = ir.StringAttr.get("public")
         _name_function(mctx, fn)
-        uses_dims = _emit_function(mctx, inner, closed, public=False)
+        _emit_body(mctx, inner, closed, public=False, dim_vars=dim_vars)
         block = fn.add_entry_block()
         with ir.InsertionPoint(block):
-            _emit_checks(checks, avals, list(block.arguments))
-            call = func_dialect.CallOp(
-                out_types, ir.FlatSymbolRefAttr.get(inner), list(block.arguments)
-            )
+            args = list(block.arguments)
+            sizes = _arg_sizes(avals, args)
+            checks = getattr(mctx, "shape_checks", None)
+            if checks and checks[0]:
+                _emit_checks(checks, avals, sizes)
+            env = _dim_values(avals, args, sizes)
+            dims = [env[v] for v in dim_vars]
+            call = func_dialect.CallOp(out_types, ir.FlatSymbolRefAttr.get(inner), dims + args)
             func_dialect.ReturnOp(list(call.results))
-        return uses_dims
-    in_types = [lowering.ir_type(a) for a in avals]
+        return True
+    return _emit_body(mctx, fname, closed, public)
+
+
+def _emit_body(
+    mctx: Any, fname: str, closed: Any, public: bool, dim_vars: Sequence[str] = ()
+) -> bool:
+    """``closed`` as ``fname``: with ``dim_vars``, it takes those variables' values
+    first; otherwise it computes any it needs from its arguments' sizes."""
+    avals = closed.in_avals
+    dim_t = _dim_type()
+    in_types = [dim_t] * len(dim_vars) + [lowering.ir_type(a) for a in avals]
     out_types = [lowering.ir_type(a) for a in closed.out_avals]
     with ir.InsertionPoint(mctx.module.body):
         fn = func_dialect.FuncOp(fname, ir.FunctionType.get(in_types, out_types))
     fn.attributes["sym_visibility"] = ir.StringAttr.get("public" if public else "private")
+    if dim_vars:
+        fn.arg_attrs = ir.ArrayAttr.get(
+            [ir.DictAttr.get({"jax.global_constant": ir.StringAttr.get(v)}) for v in dim_vars]
+            + [ir.DictAttr.get({}) for _ in avals]
+        )
     _name_function(mctx, fn)
     block = fn.add_entry_block()
     _name_arguments(mctx, block)
     outer, mctx.function = mctx.function, fname
+    args = list(block.arguments)[len(dim_vars) :]
     try:
         with ir.InsertionPoint(block):
-            env = _dim_values(avals, list(block.arguments))
+            if dim_vars:
+                env = dict(zip(dim_vars, list(block.arguments)[: len(dim_vars)]))
+            else:
+                env = _dim_values(avals, args)
             with dim_env(env):
                 consts = [lowering.constant(np.asarray(c), core.get_aval(c)) for c in closed.consts]
-                outs = lowering.jaxpr_subcomp(mctx, closed.jaxpr, consts, list(block.arguments))
+                outs = lowering.jaxpr_subcomp(mctx, closed.jaxpr, consts, args)
                 func_dialect.ReturnOp(outs)
     finally:
         mctx.function = outer
     return bool(env)
+
+
+def _arg_sizes(avals: Sequence[Any], args: Sequence[Any]) -> dict:
+    """(argument, axis) -> its size, read now (all first, in order, as JAX's wrapper)."""
+    sizes = {}
+    for i, (a, x) in enumerate(zip(avals, args)):
+        for j, d in enumerate(a.shape):
+            if isinstance(d, shape_poly.DimExpr):
+                sizes[(i, j)] = _LazySize(x, j)
+                sizes[(i, j)].value()
+    return sizes
 
 
 def _name_function(mctx: Any, fn: Any) -> None:
@@ -384,19 +494,17 @@ def _name_arguments(mctx: Any, block: Any) -> None:
         arg.set_location(ir.Location.name(n) if n else ir.Location.unknown())
 
 
-def _emit_checks(checks_and_names: Any, avals: Sequence[Any], args: Sequence[Any]) -> None:
-    """The shape assertions of a polymorphic module, on its arguments' sizes."""
+def _emit_checks(checks_and_names: Any, avals: Sequence[Any], sizes: Any) -> None:
+    """The shape assertions of a polymorphic module, on its arguments' sizes (a dict
+    from ``_arg_sizes``, or the arguments themselves)."""
     from .shape_assertions import emit_shape_assertions
 
     checks, names = checks_and_names
-    i64 = ir.RankedTensorType.get([], ir.IntegerType.get_signless(64))
-    sizes = {
-        f"{names[i]}.shape[{j}]": _LazySize(x, j, i64).value().v
-        for i, (a, x) in enumerate(zip(avals, args))
-        for j, d in enumerate(a.shape)
-        if isinstance(d, shape_poly.DimExpr)
-    }
-    emit_shape_assertions(checks, sizes)
+    if not isinstance(sizes, dict):
+        sizes = _arg_sizes(avals, sizes)
+    emit_shape_assertions(
+        checks, {f"{names[i]}.shape[{j}]": size.value().v for (i, j), size in sizes.items()}
+    )
 
 
 def _emit_platform_dispatch(

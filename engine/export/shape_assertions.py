@@ -193,23 +193,27 @@ def check_call_shapes(checks: Sequence[Check], sizes: dict) -> None:
 
 def emit_shape_assertions(checks: Sequence[Check], sizes: dict) -> None:
     """One ``stablehlo.custom_call @shape_assertion`` per check, at the insertion point;
-    ``sizes`` maps each argument size name to its ``tensor<i64>`` value."""
+    ``sizes`` maps each argument size name to its value (``dim_dtype()``)."""
     from .poly_lowering import _I64
 
-    i32 = ir.RankedTensorType.get([], ir.IntegerType.get_signless(32))
     env = {k: _I64(v) for k, v in sizes.items()}
     for c in checks:
         left = _I64.lift(_evaluate(c.left, env)).v
         right = _I64.lift(_evaluate(c.right, env)).v
         direction = hlo.ComparisonDirectionAttr.get("EQ" if c.op == "==" else "GE")
-        ok = hlo.compare(left, right, direction, compare_type=hlo.ComparisonTypeAttr.get("SIGNED"))
+        with ir.Location.name("eq" if c.op == "==" else "ge"):  # JAX's locations
+            ok = hlo.compare(
+                left, right, direction, compare_type=hlo.ComparisonTypeAttr.get("SIGNED")
+            )
         text, inputs = _message(c.pieces)
-        values = [hlo.convert(i32, _I64.lift(_evaluate(x, env)).v) for x in inputs]
-        hlo.CustomCallOp(
-            [],
-            [ok, *values],
-            "shape_assertion",
-            has_side_effect=ir.BoolAttr.get(True),
-            api_version=ir.IntegerAttr.get(ir.IntegerType.get_signless(32), 2),
-            backend_config=None,
-        ).attributes["error_message"] = ir.StringAttr.get(text)
+        # the values as they are (int64 under x64), as JAX passes them
+        values = [_I64.lift(_evaluate(x, env)).v for x in inputs]
+        with ir.Location.name("shape_assertion"):
+            hlo.CustomCallOp(
+                [],
+                [ok, *values],
+                "shape_assertion",
+                has_side_effect=ir.BoolAttr.get(True),
+                api_version=ir.IntegerAttr.get(ir.IntegerType.get_signless(32), 2),
+                backend_config=None,
+            ).attributes["error_message"] = ir.StringAttr.get(text)

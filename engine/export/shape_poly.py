@@ -767,7 +767,7 @@ def evaluate(d: DimSize, env: dict) -> Any:
     total: Any = None
     for m, k in d._terms:
         acc: Any = None
-        for f, p in m:
+        for f, p in reversed(m):  # JAX keeps a term's factors in descending order
             if isinstance(f, str):
                 if f not in env:
                     raise KeyError(f"dimension variable '{f}' has no value")
