@@ -344,3 +344,54 @@ def test_pruned_custom_rules_still_differentiate_as_jax(case):
         got_t = engine.jvp(loss(engine, got_j), (X, Y), tan)
         want_t = jax.jvp(loss(jax, want_j), (X, Y), tan)
         np.testing.assert_allclose(np.asarray(got_t[1]), np.asarray(want_t[1]), rtol=1e-6)
+
+
+# ---------------------------------------------------------------------------- linearizing
+# jvp.linearizing() is set around the JVP rules of higher-order primitives only (jit,
+# cond, scan read it); nested jvp/grad/linearize mixing linearizing and plain JVP traces
+# must still differentiate each jit/cond/scan as JAX's does.
+
+
+def _higher_order(lib, np_, kind):
+    if kind == "jit":
+        return lambda z: lib.jit(lambda u: np_.sin(u) * u)(z)
+    if kind == "cond":
+        return lambda z: lib.lax.cond(z > 0, lambda q: np_.cos(q) * q, lambda q: q * 2.0, z)
+    return lambda z: lib.lax.scan(lambda a, _: (np_.sin(a) * a, None), z, None, length=2)[0]
+
+
+def _nested(lib, np_, how, kind):
+    h = _higher_order(lib, np_, kind)
+    if how == "jvp_in_grad":
+        return lib.grad(lambda x: lib.jvp(h, (x,), (x * 2.0,))[1] * h(x))
+    if how == "grad_in_jvp":
+        return lambda x: lib.jvp(lib.grad(h), (x,), (np_.float32(1.0),))
+    if how == "grad_grad":
+        return lib.grad(lib.grad(h))
+    return lambda x: lib.jvp(lambda y: lib.linearize(h, y)[1](y), (x,), (x,))
+
+
+_GRAD_GRAD_COND = pytest.mark.xfail(
+    strict=True,
+    reason="grad of grad of cond: JAX's inner cond linearization writes literal 0.0 "
+    "residuals for a branch's zero tangents and drops the unused empty2 slots; the "
+    "engine's keeps empty2 residuals (cond partial eval, not the linearizing flag: the "
+    "same before it moved off the per-equation path)",
+)
+NESTED = [
+    pytest.param(how, kind, marks=_GRAD_GRAD_COND if (how, kind) == ("grad_grad", "cond") else ())
+    for how in ("jvp_in_grad", "grad_in_jvp", "grad_grad", "linearize_in_jvp")
+    for kind in ("jit", "cond", "scan")
+]
+
+
+@pytest.mark.parametrize("how,kind", NESTED)
+def test_nested_linearizing_as_jax(how, kind):
+    jax, jnp = real_jax()
+    x = np.float32(0.7)
+    ef, jf = _nested(engine, enp, how, kind), _nested(jax, jnp, how, kind)
+    for a, b in zip(
+        engine.tree_util.tree_leaves(ef(x)), jax.tree_util.tree_leaves(jf(x)), strict=True
+    ):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-5)
+    assert str(engine.make_jaxpr(ef)(x)) == str(jax.make_jaxpr(jf)(x))

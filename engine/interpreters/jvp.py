@@ -31,7 +31,9 @@ _rules = _RuleContext()
 def linearizing() -> bool:
     """Whether the JVP rule running now is linearizing (grad, vjp, linearize): jit, cond
     and scan then differentiate their bodies as JAX's linearize rules do, with tangents
-    computed without the tangent inputs as symbolic zeros."""
+    computed without the tangent inputs as symbolic zeros. Set around the rules of
+    higher-order primitives (those with sub-jaxprs) only, the ones that read it: the
+    rule of a first-order primitive runs with no per-equation bookkeeping."""
     return _rules.linearizing
 
 
@@ -102,12 +104,16 @@ class JVPTrace(core.Trace):
             raise NotImplementedError(
                 f"Differentiation rule for '{primitive.name}' not implemented"
             )
-        prev, _rules.linearizing = _rules.linearizing, self.symbolic_zero is not None
-        try:
+        if primitive.subjaxprs_rule is None:  # (a first-order rule: it never reads it)
             with core.set_current_trace(self.parent):
                 primal_out, tangent_out = rule(primals, tangents, **params)
-        finally:
-            _rules.linearizing = prev
+        else:
+            prev, _rules.linearizing = _rules.linearizing, self.symbolic_zero is not None
+            try:
+                with core.set_current_trace(self.parent):
+                    primal_out, tangent_out = rule(primals, tangents, **params)
+            finally:
+                _rules.linearizing = prev
         if call is not None:
             t_outs = tangent_out if primitive.multiple_results else [tangent_out]
             events.rule_applied(
