@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 
+import eight_devices
 import numpy as np
 import pytest
 from helpers import real_jax
@@ -395,3 +396,62 @@ def test_nested_linearizing_as_jax(how, kind):
     ):
         np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-5)
     assert str(engine.make_jaxpr(ef)(x)) == str(jax.make_jaxpr(jf)(x))
+
+
+# ---------------------------------------------------------------------------- 8 devices
+
+SHARDED, sharded_case = eight_devices.case_registry()
+
+
+@sharded_case
+def sharded_nested_dead_argument():
+    """On a mesh: the argument only a nested jit's and a scan's dead code read leaves
+    the partitioned module; Compiled.input_shardings has None for it, as JAX's."""
+
+    def run(lib):
+        mesh = lib.make_mesh((8,), ("x",))
+        s = lib.sharding.NamedSharding(mesh, lib.sharding.PartitionSpec("x"))
+        jnp_ = lib.numpy
+
+        def f(x, y):
+            @lib.jit
+            def inner(a, b):
+                jnp_.sin(b)
+                return a * 2
+
+            def body(c, _):
+                jnp_.cos(y)
+                return c + 1, None
+
+            return lib.lax.scan(body, inner(x, y), None, length=2)[0]
+
+        a = np.arange(16, dtype=np.float32)
+        xs, ys = lib.device_put(a, s), lib.device_put(a + 1, s)
+        out = []
+        for opts in ({}, {"in_shardings": (s, s)}):
+            g = lib.jit(f, **opts)
+            lowered = g.lower(xs, ys)
+            compiled = lowered.compile()
+            out.append(
+                (
+                    _main_args(lowered.as_text()),
+                    [None if sh is None else str(sh.spec) for sh in compiled.input_shardings[0]],
+                    np.asarray(g(xs, ys)).tolist(),
+                    np.asarray(compiled(xs, ys)).tolist(),
+                )
+            )
+        return out
+
+    got, want = eight_devices.both(run)
+    assert got == want, (got, want)
+    assert want[0][1][1] is None, want
+
+
+@pytest.mark.parametrize("name", sorted(SHARDED))
+def test_sharded_case(name):
+    result = eight_devices.outcome(__file__, name)
+    assert result == "ok", result
+
+
+if __name__ == "__main__":
+    eight_devices.main(SHARDED)
