@@ -987,13 +987,37 @@ def concrete_or_none(x: Any) -> Any:
 def mapped_aval(size, axis, aval):
     shape = list(aval.shape)
     del shape[axis]
-    return aval.update(shape=tuple(shape))
+    return aval.update(shape=tuple(shape), sharding=_spec_edited(aval, axis, None, delete=True))
 
 
-def unmapped_aval(size, axis, aval):
+def unmapped_aval(size, axis, aval, explicit_mesh_axis=None):
+    """``aval`` with a new axis of ``size`` at ``axis``; a typed aval (or, under vmap of a
+    value sharded over Explicit ``explicit_mesh_axis``, any aval on that mesh) keeps its
+    sharding, the new axis split over ``explicit_mesh_axis`` as JAX's."""
     shape = list(aval.shape)
     shape.insert(axis, size)
-    return aval.update(shape=tuple(shape))
+    sharding = _spec_edited(aval, axis, explicit_mesh_axis, delete=False)
+    return aval.update(shape=tuple(shape), sharding=sharding)
+
+
+def _spec_edited(aval, axis, entry, delete):
+    s = aval.sharding
+    if s is None:
+        if entry is None or ambient_mesh_hook is None:
+            return None
+        mesh = ambient_mesh_hook()  # an untyped value is replicated over the ambient mesh
+        if mesh is None:
+            return None
+        from .sharding.named import NamedSharding, PartitionSpec
+
+        s = NamedSharding(mesh, PartitionSpec(*[None] * aval.ndim))
+    parts = list(s.spec._normalized(aval.ndim))
+    if delete:
+        del parts[axis]
+    else:
+        parts.insert(axis, entry)
+    spec = type(s.spec)(*parts, unreduced=s.spec.unreduced, reduced=s.spec.reduced)
+    return type(s)(s.mesh, spec)
 
 
 # An eager primitive is a public entry point too (engine/traceback_util.py).

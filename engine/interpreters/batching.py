@@ -30,6 +30,7 @@ class _AxisContext(threading.local):
     def __init__(self) -> None:
         self.frames: list[tuple[Any, int]] = []
         self.rule_axis_name: Any = None  # the named axis whose batching rule is running
+        self.rule_ema: Any = None  # that vmap's Explicit mesh axes (see explicit_mesh_axis)
 
 
 _axes = _AxisContext()
@@ -60,6 +61,31 @@ def axis_frame_size(name: Any) -> int | None:
 
 def current_rule_axis_name() -> Any:
     return _axes.rule_axis_name
+
+
+def current_rule_ema() -> Any:
+    """The Explicit mesh axes the mapped axis of the vmap whose rule runs is split over,
+    as given (a key for trace caches); ``current_explicit_mesh_axis`` checks them."""
+    return _axes.rule_ema
+
+
+def current_explicit_mesh_axis() -> tuple | None:
+    """The mesh axes a batching rule splits a new batch axis over: the Explicit axes
+    the vmapped values are sharded over along the mapped axis (None if none, or when
+    the mesh in context has made them Auto), as JAX's ``AxisData.explicit_mesh_axis``."""
+    return checked_ema(_axes.rule_ema)
+
+
+def checked_ema(ema: tuple | None) -> tuple | None:
+    if ema is None:
+        return None
+    from ..sharding.mesh import AxisType, get_abstract_mesh
+
+    mesh = get_abstract_mesh()
+    if mesh.empty:
+        return ema
+    types = dict(zip(mesh.axis_names, mesh.axis_types))
+    return ema if types.get(ema[0]) == AxisType.Explicit else None
 
 
 def axis_env_key() -> tuple[tuple[Any, int], ...]:
@@ -97,12 +123,23 @@ class BatchTrace(core.Trace):
     interpreter = "batching"
 
     def __init__(
-        self, parent: core.Trace | None, axis_size: int, axis_name: Any = _INHERIT
+        self,
+        parent: core.Trace | None,
+        axis_size: int,
+        axis_name: Any = _INHERIT,
+        explicit_mesh_axis: Any = _INHERIT,
     ) -> None:
         self.axis_size = axis_size
-        # a trace made inside a batching rule (a jit body's) batches the same named axis
+        # a trace made inside a batching rule (a jit body's) batches the same named axis,
+        # split over the same Explicit mesh axes
         self.axis_name = _axes.rule_axis_name if axis_name is _INHERIT else axis_name
+        ema = _axes.rule_ema if explicit_mesh_axis is _INHERIT else explicit_mesh_axis
+        self.ema = ema
         super().__init__(parent)
+
+    @property
+    def explicit_mesh_axis(self) -> tuple | None:
+        return checked_ema(self.ema)
 
     def event_info(self) -> dict[str, Any]:
         return {"axis_size": self.axis_size, "axis_name": self.axis_name}
@@ -146,12 +183,13 @@ class BatchTrace(core.Trace):
         rule = primitive.batch
         if rule is None:
             raise NotImplementedError(f"Batching rule for '{primitive.name}' not implemented")
-        prev, _axes.rule_axis_name = _axes.rule_axis_name, self.axis_name
+        prev = _axes.rule_axis_name, _axes.rule_ema
+        _axes.rule_axis_name, _axes.rule_ema = self.axis_name, self.ema
         try:
             with core.set_current_trace(self.parent):
                 out, out_dims = rule(self.axis_size, vals, dims, **params)
         finally:
-            _axes.rule_axis_name = prev
+            _axes.rule_axis_name, _axes.rule_ema = prev
         if call is not None:
             events.rule_applied(call, self, primitive, "batch", out, dims=out_dims)
         if primitive.multiple_results:
@@ -162,8 +200,13 @@ class BatchTrace(core.Trace):
         call = None
         if _listening:
             call = events.rule_started(self, primitive, params, "batch", vals, dims=dims, impl=rule)
-        with core.set_current_trace(self.parent):
-            out, out_dims = rule(self.axis_size, self.axis_name, vals, dims, **params)
+        prev = _axes.rule_axis_name, _axes.rule_ema
+        _axes.rule_axis_name, _axes.rule_ema = self.axis_name, self.ema
+        try:
+            with core.set_current_trace(self.parent):
+                out, out_dims = rule(self.axis_size, self.axis_name, vals, dims, **params)
+        finally:
+            _axes.rule_axis_name, _axes.rule_ema = prev
         if call is not None:
             events.rule_applied(call, self, primitive, "batch", out, dims=out_dims)
         if primitive.multiple_results:
@@ -181,11 +224,13 @@ def batch_flat(
     in_dims: Sequence[int | None],
     out_dims_wanted: Any,
     axis_name: Any = _INHERIT,
+    explicit_mesh_axis: Any = _INHERIT,
 ) -> list[Any]:
     """Run ``flat_fun`` on batched values; move each output's batch axis to the wanted
-    position (broadcasting unbatched outputs), or keep it unbatched where the wanted
-    axis is None and the output does not depend on the batch."""
-    trace = BatchTrace(core.current_trace(), axis_size, axis_name)
+    position (broadcasting unbatched outputs, split over the Explicit mesh axes the
+    mapped inputs are), or keep it unbatched where the wanted axis is None and the
+    output does not depend on the batch."""
+    trace = BatchTrace(core.current_trace(), axis_size, axis_name, explicit_mesh_axis)
     args = [BatchTracer(trace, v, d) if d is not None else v for v, d in zip(vals, in_dims)]
     frames = [] if trace.axis_name is None else [(trace.axis_name, axis_size)]
     try:
@@ -196,7 +241,8 @@ def batch_flat(
         results = []
         for x, want in zip(outs, out_dims_wanted):
             v, d = trace.lift(x)
-            results.append(move_batch_axis(axis_size, d, want, v))
+            ema = trace.explicit_mesh_axis
+            results.append(move_batch_axis(axis_size, d, want, v, mesh_axis=ema))
     finally:
         trace.invalidate()
     return results
@@ -205,9 +251,12 @@ def batch_flat(
 # ---------------------------------------------------------------------------- helpers for rules
 
 
-def move_batch_axis(size: int, src: int | None, dst: int | None, x: Any) -> Any:
-    """Move axis ``src`` of x to ``dst``; src None broadcasts; dst None requires src None."""
-    from .. import lax
+def move_batch_axis(
+    size: int, src: int | None, dst: int | None, x: Any, mesh_axis: Any = None
+) -> Any:
+    """Move axis ``src`` of x to ``dst``; src None broadcasts (the new axis split over
+    ``mesh_axis`` in x's type, as JAX's ``batching.broadcast``); dst None requires src
+    None."""
 
     if src == dst:
         return x
@@ -220,12 +269,25 @@ def move_batch_axis(size: int, src: int | None, dst: int | None, x: Any) -> Any:
         shape.insert(dst, size)
         if aval.dtype == _float0():  # a float0 tangent stays a host array, as in JAX
             return np.zeros(tuple(shape), aval.dtype)
-        dims = tuple(i for i in range(len(shape)) if i != dst)
-        return lax.broadcast_in_dim(x, tuple(shape), dims)
+        # NumPy integers, as JAX's batching.broadcast builds them (np.int64(1) in jaxprs)
+        dims = tuple(np.delete(np.arange(len(shape)), dst))
+        sharding = None
+        if mesh_axis is not None:
+            sharding = core.unmapped_aval(size, dst, aval, mesh_axis).sharding
+        from ..dtypes import is_python_scalar
+        from ..lax.structural import broadcast_in_dim_p
+
+        if is_python_scalar(x):
+            x = core.python_scalar_operand(x)
+        return broadcast_in_dim_p.bind(
+            x, shape=tuple(shape), broadcast_dimensions=dims, sharding=sharding
+        )
     ndim = core.get_aval(x).ndim
     src, dst = src % ndim, _check_out_axis(dst, ndim)
     perm = [i for i in range(ndim) if i != src]
     perm.insert(dst, src)
+    from .. import lax
+
     return lax.transpose(x, tuple(perm))
 
 
@@ -241,8 +303,8 @@ def _float0():
     return float0
 
 
-def bdim_at_front(size: int, x: Any, d: int | None) -> Any:
-    return move_batch_axis(size, d, 0, x)
+def bdim_at_front(size: int, x: Any, d: int | None, mesh_axis: Any = None) -> Any:
+    return move_batch_axis(size, d, 0, x, mesh_axis=mesh_axis)
 
 
 def broadcast_batcher(primitive: core.Primitive) -> Callable[..., Any]:
@@ -281,3 +343,60 @@ def broadcast_batcher(primitive: core.Primitive) -> Callable[..., Any]:
 
     primitive.def_batch(rule)
     return rule
+
+
+# ---------------------------------------------------------------------------- vmap's mesh axes
+
+
+def vmap_explicit_mesh_axis(
+    flat: Sequence[Any], dims: Sequence[int | None], spmd_axis_name: Any
+) -> tuple | None:
+    """The Explicit mesh axes vmap's mapped axis is split over (the one spec entry the
+    mapped inputs' types share there), with JAX's errors for mapped inputs sharded
+    differently, unmapped inputs sharded over those axes, and an ``spmd_axis_name``
+    naming other axes."""
+    ema, seen = None, False
+    for x, d in zip(flat, dims):
+        if d is None:
+            continue
+        spec = _type_entry(x, d)
+        if seen and spec != ema:
+            raise ValueError(
+                "Mapped away dimension of inputs passed to vmap should be sharded the same. "
+                f"Got inconsistent axis specs: {ema} vs {spec}"
+            )
+        ema, seen = spec, True
+    if ema is not None and not isinstance(ema, tuple):
+        ema = (ema,)
+    if ema is None:
+        return None
+    for x, d in zip(flat, dims):
+        if d is not None:
+            continue
+        aval = core.get_aval(x)
+        s = aval.sharding
+        if s is not None and any(a in s.spec._used_axes() for a in ema):
+            raise ValueError(
+                "Unmapped values passed to vmap cannot be sharded along the mesh axis you "
+                f"are vmapping over. Got type: {aval.str_short()}, in_axes: {d} and vmapped "
+                f"mesh axis: {ema}"
+            )
+    if spmd_axis_name is not None:
+        names = spmd_axis_name if isinstance(spmd_axis_name, tuple) else (spmd_axis_name,)
+        if names != ema:
+            raise ValueError(
+                "Only one of spmd_axis_name or arrays sharded on `Explicit` mesh axis type is "
+                f"allowed. Got spmd_axis_name={names} and arrays sharded on "
+                f"explicit_mesh_axis={ema}"
+            )
+    return ema
+
+
+def _type_entry(x: Any, d: int) -> Any:
+    try:
+        s = core.get_aval(x).sharding
+    except TypeError:
+        return None
+    if s is None or d >= len(s.spec):
+        return None
+    return s.spec[d]

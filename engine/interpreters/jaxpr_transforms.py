@@ -110,18 +110,24 @@ def batch_jaxpr(
     are batched at axis 0, or left unbatched where possible and not instantiated.
     Returns (ClosedJaxpr, out_batched). Inside a named vmap the axis name is part of
     the memo key: collectives over it batch differently from those over others."""
-    return _batch_jaxpr(closed, size, in_dims, instantiate_out, batching.current_rule_axis_name())
+    axis_name, ema = batching.current_rule_axis_name(), batching.current_rule_ema()
+    return _batch_jaxpr(
+        closed, size, in_dims, instantiate_out, axis_name, ema, batching.checked_ema(ema)
+    )
 
 
 @memo_on_jaxpr
-def _batch_jaxpr(closed, size, in_dims, instantiate_out, axis_name):
+def _batch_jaxpr(closed, size, in_dims, instantiate_out, axis_name, ema, mesh_axis):
+    # mesh_axis: the Explicit mesh axes batched inputs and broadcast outputs are split
+    # over (as JAX's unmapped_aval and matchaxis with AxisData.explicit_mesh_axis)
     avals = [
-        a if d is None else core.unmapped_aval(size, d, a) for a, d in zip(closed.in_avals, in_dims)
+        a if d is None else core.unmapped_aval(size, d, a, mesh_axis)
+        for a, d in zip(closed.in_avals, in_dims)
     ]
     out_b = []
 
     def fun(*args):
-        trace = batching.BatchTrace(core.current_trace(), size, axis_name)
+        trace = batching.BatchTrace(core.current_trace(), size, axis_name, ema)
         ins = [
             batching.BatchTracer(trace, v, d) if d is not None else v for v, d in zip(args, in_dims)
         ]
@@ -135,7 +141,7 @@ def _batch_jaxpr(closed, size, in_dims, instantiate_out, axis_name):
                     res.append(v)
                     out_b.append(False)
                 else:
-                    res.append(batching.move_batch_axis(size, d, 0, v))
+                    res.append(batching.move_batch_axis(size, d, 0, v, mesh_axis=mesh_axis))
                     out_b.append(True)
         finally:
             trace.invalidate()

@@ -171,10 +171,12 @@ def clz(x):
 # ---------------------------------------------------------------------------- batching helper
 
 
-def _to_full_batched(size, v, d, full_shape, keep_scalar):
+def _to_full_batched(size, v, d, full_shape, keep_scalar, mesh_axis=None):
     """Bring an operand of a select/clamp to ``full_shape`` = (size, *per-example shape) with
     the batch axis in front. An unbatched rank-0 operand stays rank 0 when ``keep_scalar``
-    (the primitive broadcasts it); a batched per-example scalar is broadcast along axis 0."""
+    (the primitive broadcasts it); a batched per-example scalar is broadcast along axis 0.
+    An unbatched operand of the per-example shape gets the batch axis as JAX's
+    bdim_at_front gives it (split over ``mesh_axis``)."""
     from .structural import broadcast_in_dim
 
     ndim = aval_of(v).ndim
@@ -182,6 +184,8 @@ def _to_full_batched(size, v, d, full_shape, keep_scalar):
         if ndim == 0 and keep_scalar:
             return v
         lead = len(full_shape) - ndim
+        if lead == 1:
+            return batching.move_batch_axis(size, None, 0, v, mesh_axis=mesh_axis)
         return broadcast_in_dim(v, full_shape, tuple(range(lead, len(full_shape))))
     v = batching.move_batch_axis(size, d, 0, v)
     if ndim == 1 and len(full_shape) > 1:
@@ -309,8 +313,12 @@ def _select_n_batch(size, vals, dims):
     if wd is None and w_ndim == 0 and all(d is not None and d == cds[0] for d in cds):
         return select_n(which, *cases), cds[0]
     shape = (size,) + _per_example_shape(vals, dims, range(1, len(vals)))
-    which = _to_full_batched(size, which, wd, shape, keep_scalar=True)
-    cases = [_to_full_batched(size, c, d, shape, keep_scalar=False) for c, d in zip(cases, cds)]
+    ema = batching.current_explicit_mesh_axis()
+    which = _to_full_batched(size, which, wd, shape, keep_scalar=True, mesh_axis=ema)
+    cases = [
+        _to_full_batched(size, c, d, shape, keep_scalar=False, mesh_axis=ema)
+        for c, d in zip(cases, cds)
+    ]
     return select_n(which, *cases), 0
 
 

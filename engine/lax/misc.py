@@ -34,5 +34,6 @@ def _stop_gradient_abstract_eval(x):
 
 
 stop_gradient_p.def_lowering(lambda ctx, x: x)
-stop_gradient_p.def_batch(lambda size, vals, dims: (vals[0], dims[0]))
+# binds again, as JAX's rule (a vmapped stop_gradient stays in the jaxpr)
+stop_gradient_p.def_batch(lambda size, vals, dims: (stop_gradient_p.bind(vals[0]), dims[0]))
 zero_jvp(stop_gradient_p)

@@ -87,7 +87,7 @@ def _lower_reduce(ctx, x, axes, init, body_fn):
     aval_in, aval_out = ctx.avals_in[0], ctx.avals_out[0]
     scalar = aval_in.update(shape=(), weak_type=False)
     init_v = lowering.constant(np.asarray(init, aval_in.dtype), scalar)
-    op = hlo.ReduceOp([lowering.ir_type(aval_out)], [x], [init_v], list(axes))
+    op = hlo.ReduceOp([lowering.ir_type(aval_out)], [x], [init_v], [int(a) for a in axes])
     _scalar_body(op, body_fn, [scalar, scalar])
     return op.result
 
@@ -133,8 +133,9 @@ def _reduce_batch_rule(bind):
 
     def rule(size, vals, dims, *, axes, **params):
         (x,), (d,) = vals, dims
-        axes = tuple(_batched_axis(a, d) for a in axes)
-        return bind(x, axes, **params), d - sum(a < d for a in axes)
+        # NumPy integers, as JAX's reducer_batcher builds them (np.int64(1) in jaxprs)
+        axes = tuple(np.where(np.less(axes, d), axes, np.add(axes, 1)))
+        return bind(x, axes, **params), d - sum(int(a < d) for a in axes)
 
     return rule
 

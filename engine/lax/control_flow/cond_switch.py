@@ -364,8 +364,9 @@ def _cond_batch(size, vals, dims, branches):
     from ..logic import eq
     from ..misc import stop_gradient
 
+    ema = batching.current_explicit_mesh_axis()
     index = batching.move_batch_axis(size, idim, 0, index)
-    ops = [batching.bdim_at_front(size, x, d) for x, d in zip(ops, odims)]
+    ops = [batching.bdim_at_front(size, x, d, mesh_axis=ema) for x, d in zip(ops, odims)]
     per_branch = []
     for i, b in enumerate(branches):
         taken = eq(index, np.array(i, core.get_aval(index).dtype))

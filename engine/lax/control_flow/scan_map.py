@@ -468,30 +468,28 @@ def _scan_batch(size, vals, dims, jaxpr, length, reverse, num_consts, num_carry,
     cd, card, xd = dims[:nc], dims[nc : nc + ncar], dims[nc + ncar :]
     consts, carry, xs = vals[:nc], vals[nc : nc + ncar], vals[nc + ncar :]
     n_y = len(jaxpr.out_avals) - ncar
-    # xs: scan axis is 0, so the batch axis goes to 1 (0 inside the body)
-    xs = [batching.move_batch_axis(size, d, 1, x) if d is not None else x for x, d in zip(xs, xd)]
+    # inside the body every batched value has its batch axis first (consts and carry at
+    # 0 outside too; xs at 1, after the scanned axis)
+    const_dims = [0 if d is not None else None for d in cd]
     x_body_dims = [0 if d is not None else None for d in xd]
     carry_b = [d is not None for d in card]
     while True:
-        _, out_b = batch_jaxpr_nz(
-            jaxpr,
-            size,
-            list(cd) + [0 if b else None for b in carry_b] + x_body_dims,
-            carry_b + [False] * n_y,
-        )
+        in_dims = const_dims + [0 if b else None for b in carry_b] + x_body_dims
+        bj, out_b = batch_jaxpr_nz(jaxpr, size, in_dims, carry_b + [False] * n_y)
         new = [a or b for a, b in zip(carry_b, out_b[:ncar])]
         if new == carry_b:
             break
         carry_b = new
-    bj, out_b = batch_jaxpr_nz(
-        jaxpr,
-        size,
-        list(cd) + [0 if b else None for b in carry_b] + x_body_dims,
-        carry_b + [False] * n_y,
-    )
-    carry = [
-        batching.move_batch_axis(size, d, 0, c) if b else c for c, d, b in zip(carry, card, carry_b)
+    # operands in JAX's order: consts, then the initial carry, then xs
+    ema = batching.current_explicit_mesh_axis()
+    consts = [
+        batching.move_batch_axis(size, d, 0, c) if d is not None else c for c, d in zip(consts, cd)
     ]
+    carry = [
+        batching.move_batch_axis(size, d, 0, c, mesh_axis=ema) if b else c
+        for c, d, b in zip(carry, card, carry_b)
+    ]
+    xs = [batching.move_batch_axis(size, d, 1, x) if d is not None else x for x, d in zip(xs, xd)]
     outs = _bind_scan(consts, carry, xs, bj, length, reverse, unroll)
     out_dims = [0 if b else None for b in carry_b] + [1 if b else None for b in out_b[ncar:]]
     return outs, out_dims

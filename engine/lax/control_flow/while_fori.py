@@ -242,8 +242,9 @@ def _while_batch(size, vals, dims, cond_jaxpr, body_jaxpr, cond_nconsts, body_nc
         if new == carry_b:
             break
         carry_b = new
+    ema = batching.current_explicit_mesh_axis()
     carry = [
-        batching.move_batch_axis(size, d, 0, v) if b else v
+        batching.move_batch_axis(size, d, 0, v, mesh_axis=ema) if b else v
         for v, d, b in zip(carry_vals, carry_d, carry_b)
     ]
     carry_dims = [0 if b else None for b in carry_b]
