@@ -5,17 +5,25 @@ A test file makes its registry with ``CASES, case = case_registry()``, decorates
 case with ``@case``, parametrizes its tests over ``CASES`` with
 ``outcome(__file__, name)``, and ends with ``if __name__ == "__main__": main(CASES)``.
 A case may call ``pytest.skip``; its test then skips with the same reason. Inside a
-case, ``both(fn)`` runs ``fn(lib)`` on the engine and on real JAX."""
+case, ``both(fn)`` runs ``fn(lib)`` on the engine and on real JAX.
+
+What a case compares of one snippet run under a mesh: ``mesh(lib)`` (the (4, 2) mesh
+('X', 'Y') of the cases), ``attempt(fn)`` (its result, or its exception as (class,
+message)), ``raised(fn)`` (the exception it must raise), ``typed(lib, x)`` (typeof and
+value) and ``constraint_lines(text)`` (a lowered module's Shardy annotations)."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import traceback
 from collections.abc import Callable
+from typing import Any
 
+import numpy as np
 import pytest
 
 TESTS = os.path.dirname(os.path.abspath(__file__))
@@ -47,6 +55,48 @@ def both(fn: Callable) -> tuple:
     """fn(lib) on the engine and on JAX: (engine's result, JAX's result)."""
     engine, jax = libs()
     return fn(engine), fn(jax)
+
+
+def mesh(lib, axis_types: str = "Explicit"):
+    """The cases' (4, 2) mesh over axes ('X', 'Y'), both of AxisType ``axis_types``."""
+    kind = getattr(lib.sharding.AxisType, axis_types)
+    return lib.make_mesh((4, 2), ("X", "Y"), (kind, kind))
+
+
+def attempt(fn: Callable[[], Any], *, short_dtypes: bool = False) -> tuple:
+    """(fn(), None), or (None, (class name, message)) when it raises. JAX spells dtypes
+    in full in a ShapedArray's repr, the engine short: ``short_dtypes`` shortens
+    float32 in the message so that the two compare."""
+    try:
+        return fn(), None
+    except Exception as e:  # the class and message are what is compared
+        message = str(e).replace("float32", "f32") if short_dtypes else str(e)
+        return None, (type(e).__name__, message)
+
+
+def raised(fn: Callable[[], Any], *, short_dtypes: bool = False) -> tuple[str, str]:
+    """The (class name, message) of the exception ``fn()`` raises (it must raise)."""
+    _, error = attempt(fn, short_dtypes=short_dtypes)
+    if error is None:
+        raise AssertionError("expected an exception")
+    return error
+
+
+def typed(lib, x, decimals: int | None = None) -> tuple[str, list]:
+    """``x``'s type as ``typeof`` prints it (its sharding included) and its value."""
+    value = np.asarray(x)
+    return str(lib.typeof(x)), (value if decimals is None else value.round(decimals)).tolist()
+
+
+def constraint_lines(text: str) -> list[str]:
+    """The Shardy annotations of a lowered module: main's signature and each
+    sdy.sharding_constraint (SSA names and locations dropped)."""
+    out = []
+    for line in text.splitlines():
+        if "sdy.sharding_constraint" in line or "func.func public @main" in line:
+            line = re.sub(r" loc\(.*\)", "", line)
+            out.append(re.sub(r"%[\w#]+", "%", line).strip())
+    return out
 
 
 def main(cases: dict) -> None:

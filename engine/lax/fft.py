@@ -160,35 +160,35 @@ def _fft_lowering(ctx, x, *, fft_type, fft_lengths):
     return hlo.fft(x, hlo.FftTypeAttr.get(fft_type.name), list(fft_lengths))
 
 
-def _two_sided_weights(n_bins, n, dtype, ndim):
+def _two_sided_mask(n_bins, n, dtype, ndim):
     """1 for the bins without a conjugate partner (DC, and Nyquist when n is even), 2
-    for the rest: how often each rfft bin appears in the full spectrum."""
-    w = np.full((n_bins,), 2.0)
-    w[0] = 1.0
+    for the rest: how often each rfft bin appears in the full spectrum. Built in the
+    program as JAX builds it (a folded-in NumPy constant became a parameter of a
+    partitioned program, and XLA CPU's FFT then refused the layout it was given)."""
+    from .slicing import dynamic_update_slice
+    from .structural import expand_dims, full
+
+    mask = full((n_bins,), 2.0, dtype)
+    mask = dynamic_update_slice(mask, full((1,), 1.0, dtype), (0,))
     if n % 2 == 0:
-        w[-1] = 1.0
-    return w.astype(dtype).reshape((1,) * (ndim - 1) + (n_bins,))
+        mask = dynamic_update_slice(mask, full((1,), 1.0, dtype), (n_bins - 1,))
+    return expand_dims(mask, tuple(range(ndim - 1)))
 
 
 def _rfft_transpose(t, fft_lengths):
     aval = core.get_aval(t)
-    m = aval.shape[-1]
-    weights = _two_sided_weights(m, fft_lengths[-1], _real_dtype(aval.dtype), aval.ndim)
-    scaled = ew.div(ew.conj(t), convert_element_type(weights, aval.dtype))
-    out = fft(scaled, FftType.IRFFT, fft_lengths)
+    mask = _two_sided_mask(aval.shape[-1], fft_lengths[-1], aval.dtype, aval.ndim)
+    out = fft(ew.div(ew.conj(t), mask), FftType.IRFFT, fft_lengths)
     n = math.prod(fft_lengths)
-    return ew.mul(out, np.asarray(n, core.get_aval(out).dtype))
+    return ew.mul(np.asarray(n, core.get_aval(out).dtype), out)
 
 
 def _irfft_transpose(t, fft_lengths):
     x = fft(t, FftType.RFFT, fft_lengths)
     aval = core.get_aval(x)
-    weights = _two_sided_weights(
-        aval.shape[-1], fft_lengths[-1], _real_dtype(aval.dtype), aval.ndim
-    )
-    weights = weights / math.prod(fft_lengths)
-    out = ew.mul(x, convert_element_type(weights, aval.dtype))
-    return ew.conj(out)
+    mask = _two_sided_mask(aval.shape[-1], fft_lengths[-1], aval.dtype, aval.ndim)
+    scale = np.asarray(1 / math.prod(fft_lengths), aval.dtype)
+    return ew.conj(ew.mul(ew.mul(scale, mask), x))
 
 
 def _fft_transpose(ct, x, *, fft_type, fft_lengths):

@@ -94,14 +94,33 @@ def sharding_of_buffer(buf, group: runtime.DeviceGroup, ndim: int) -> Sharding:
     return GSPMDSharding(group.devices, hlo)
 
 
+def _laid_out_otherwise(aval, sharding) -> bool:
+    typed = aval.sharding
+    if typed is None or not isinstance(sharding, NamedSharding):
+        return False
+    if typed.spec.unreduced or typed.spec.reduced or sharding.spec.unreduced:
+        return False
+    from .in_types import type_sharding
+
+    if sharding.mesh.abstract_mesh != typed.mesh:
+        return False
+    return type_sharding(sharding, len(aval.shape)) != typed
+
+
 def wrap(buf, aval, group: runtime.DeviceGroup, sharding: Sharding | None = None):
     """An engine Array of a sharded jaxlib array (``sharding`` if known)."""
     from ..array import Array
 
-    if sharding is not None and aval.sharding is None:  # a typed result keeps its type
+    if sharding is not None and aval.sharding is None:
         from .in_types import typed_aval
 
         aval = typed_aval(aval, sharding)
+    elif _laid_out_otherwise(aval, sharding):
+        # a result placed by jit's out_shardings is typed as laid out (JAX's typeof reads
+        # the array's sharding); unreduced and reduced types are kept as they are
+        from .in_types import typed_aval
+
+        aval = typed_aval(aval.update(sharding=None), sharding)
     x = Array(buf, aval, group, True)
     if sharding is not None:
         x._sharding = sharding
@@ -199,7 +218,15 @@ def _check_layout(sharding: NamedSharding, shape: tuple):
             f"{len(sharding.spec)}, but was applied to a value of rank {len(shape)}."
         )
     check_rank(sharding, len(shape))
-    sharding.shard_shape(shape)  # raises on an uneven split
+    # as JAX: the value's type (its Explicit axes) is checked first, with the typed
+    # spec in the message; a split over Auto axes fails at the layout (IndivisibleError)
+    from .in_types import type_sharding
+    from .jit_shardings import check_divisible_shape
+
+    typed = type_sharding(sharding, len(shape))
+    if typed is not None:
+        typed.shard_shape(shape)
+    check_divisible_shape(sharding, shape)
 
 
 def addressable_shards(x) -> list:

@@ -47,9 +47,64 @@ def _as_sharding(s, what: str) -> NamedSharding:
         return NamedSharding(mesh, s)
     if not isinstance(s, NamedSharding):
         raise NotImplementedError(f"{what} with a sharding other than NamedSharding: {s!r}")
-    if not isinstance(s.mesh, Mesh):
-        raise NotImplementedError(f"{what} over an AbstractMesh: {s!r}")
-    return s
+    return on_context_mesh(s)
+
+
+def on_context_mesh(s: NamedSharding) -> NamedSharding:
+    """A NamedSharding over an AbstractMesh placed on the concrete mesh in context (as
+    JAX resolves one under ``set_mesh``); with none, it stays abstract: the program
+    it is in (or the value it constrains) supplies the devices."""
+    if isinstance(s.mesh, Mesh) or get_mesh() is None:
+        return s
+    from .in_types import concrete_mesh_for
+
+    return NamedSharding(concrete_mesh_for(s.mesh), s.spec)
+
+
+def _on_value_mesh(x, s: NamedSharding) -> NamedSharding:
+    """Eagerly, an abstract-mesh sharding is placed on the mesh of the array it
+    constrains (JAX's sharding_constraint impl): its errors where that cannot be."""
+    if isinstance(s.mesh, Mesh):
+        return s
+    s = on_context_mesh(s)
+    if isinstance(s.mesh, Mesh):
+        return s
+    aval = core.get_aval(x)
+    shape = f"{aval.dtype.name}[{','.join(map(str, aval.shape))}]"
+    have = getattr(x, "sharding", None)
+    if have is None or isinstance(x, core.Tracer):
+        raise ValueError(
+            "Target sharding contains a `jax.sharding.AbstractMesh` which requires the input "
+            f"passed should be a `jax.Array`. Got {type(x)} with shape {shape}"
+        )
+    if not isinstance(have, NamedSharding) or not isinstance(have.mesh, Mesh):
+        raise TypeError(
+            "The sharding on the input must be a `NamedSharding` since the target sharding "
+            f"has an `AbstractMesh` in it. Got sharding type {type(have)} for shape "
+            f"{shape}"
+        )
+    if have.mesh.shape_tuple != s.mesh.shape_tuple:
+        raise ValueError(
+            f"Mesh shape of the input {have.mesh.shape_tuple} does not match the mesh shape "
+            f"of the target sharding {s.mesh.shape_tuple} for shape {shape}"
+        )
+    mesh = have.mesh
+    if mesh.axis_types != s.mesh.axis_types:
+        mesh = Mesh(mesh.devices, mesh.axis_names, s.mesh.axis_types)
+    return NamedSharding(mesh, s.spec)
+
+
+def _device_assignment_error(aval, sharding: NamedSharding) -> ValueError:
+    """JAX's error for a value typed over an all-Explicit mesh of several devices in a
+    program that has one device (no mesh in context, no sharded input)."""
+    mesh = sharding.mesh
+    names = ", ".join(repr(a) for a in mesh.axis_names)
+    names = f"({names},)" if len(mesh.axis_names) == 1 else f"({names})"
+    return ValueError(
+        f"Length of device assignment 1 is not equal to the size of the mesh {mesh.size} of "
+        f"aval {aval.str_short()}({{Explicit: {names}}}). Please enter your `jit` into a "
+        "mesh context via `jax.set_mesh`."
+    )
 
 
 def canonicalize_sharding(sharding: Any, api_name: str) -> NamedSharding | None:
@@ -142,7 +197,7 @@ def with_sharding_constraint(x: Any, shardings: Any) -> Any:
         s = _as_sharding(s, "with_sharding_constraint")
         aval = core.get_aval(leaf)
         _check(s, aval)
-        if all_explicit and aval.sharding is not None:
+        if all_explicit:
             _assert_same_sharding(aval, s)  # over Explicit axes: an assertion, as JAX
             outs.append(leaf)
             continue
@@ -152,7 +207,9 @@ def with_sharding_constraint(x: Any, shardings: Any) -> Any:
 
 
 def _assert_same_sharding(aval, s: NamedSharding) -> None:
-    have = aval.sharding.spec
+    # (an untyped value under an all-Explicit mesh is replicated there, as JAX types it)
+    ndim = len(aval.shape)
+    have = aval.sharding.spec if aval.sharding is not None else PartitionSpec(*[None] * ndim)
     want = PartitionSpec(*s.spec._normalized(len(aval.shape)))
     for x, y in zip(have._normalized(len(aval.shape)), want):
         if y is not UNCONSTRAINED and x != y:
@@ -270,7 +327,7 @@ def reshard(x: Any, out_shardings: Any) -> Any:
 def _impl(x, *, sharding):
     from .arrays import put
 
-    return put(x, sharding)
+    return put(x, _on_value_mesh(x, sharding))
 
 
 @sharding_constraint_p.def_abstract_eval
@@ -328,7 +385,14 @@ def _lower(ctx, x, *, sharding):
         return x
     ndim = len(ctx.avals_in[0].shape)
     spec = sharding.spec
-    if sharding.mesh != mesh:
+    if isinstance(sharding.mesh, AbstractMesh):
+        # over the program's mesh (JAX lowers the abstract sharding as it stands)
+        if sharding.mesh.shape_tuple != mesh.shape_tuple:
+            raise ValueError(
+                f"with_sharding_constraint over {sharding.mesh!r} inside a program over "
+                f"{mesh!r}: the mesh shapes differ"
+            )
+    elif sharding.mesh != mesh:
         spec = spec_from_hlo(mesh, sharding._hlo_sharding(ndim), ndim)
         if spec is None:
             raise ValueError(
@@ -383,6 +447,16 @@ def _reshard_impl(x, *, sharding):
 
     aval = core.get_aval(x)
     have = getattr(x, "sharding", None)
+    if not isinstance(sharding.mesh, Mesh):
+        # an abstract mesh and none in context: the array's own mesh, as JAX's
+        # reshard takes its devices from its operand
+        if not (
+            isinstance(have, NamedSharding) and have.mesh.shape_tuple == sharding.mesh.shape_tuple
+        ):
+            raise _device_assignment_error(
+                aval.update(sharding=type_sharding(sharding, aval.ndim)), sharding
+            )
+        sharding = _on_value_mesh(x, sharding)
     if type_sharding(sharding, aval.ndim) is None and isinstance(have, NamedSharding):
         # onto a mesh with no Explicit axis a reshard lowers to nothing (as JAX's): the
         # value keeps its layout, now over the destination mesh's axis types
@@ -415,7 +489,17 @@ def _lower_reshard(ctx, x, *, sharding):
     from .in_types import type_sharding
 
     ndim = len(ctx.avals_out[0].shape)
-    return constrain_to_type(x, type_sharding(sharding, ndim), ndim)
+    typed = type_sharding(sharding, ndim)
+    if (
+        getattr(_lowering, "mesh", None) is None
+        and isinstance(sharding.mesh, AbstractMesh)
+        and typed is not None
+        and sharding.mesh.size > 1
+        and all(t == AxisType.Explicit for t in sharding.mesh.axis_types)
+    ):
+        # a one-device program cannot hold a value typed over several devices
+        raise _device_assignment_error(ctx.avals_out[0], sharding)
+    return constrain_to_type(x, typed, ndim)
 
 
 def constrain_to_type(x, typed: NamedSharding | None, ndim: int):
@@ -437,7 +521,12 @@ def constrain_to_type(x, typed: NamedSharding | None, ndim: int):
     same_names = tuple(typed.mesh.axis_names) == tuple(mesh.axis_names)
     unreduced = set(spec.unreduced) | (set(typed.spec.unreduced) if same_names else set())
     types = dict(zip(typed.mesh.axis_names, typed.mesh.axis_types))
-    mixed = any(t != AxisType.Explicit for t in types.values())
+    # in a shard_map body the Manual axes are not constrained (none in a full-manual one)
+    manual = {a for a, t in types.items() if t == AxisType.Manual}
+    if manual and AxisType.Explicit not in types.values():
+        return x
+    unreduced -= manual
+    mixed = any(t == AxisType.Auto for t in types.values())
     open_ = ", ?" if mixed else ""
     dims = []
     for d in range(ndim):
@@ -492,7 +581,9 @@ def _find_constraint_mesh(closed) -> Mesh | None:
         seen.add(id(jaxpr))
         for eqn in jaxpr.eqns:
             if eqn.primitive is sharding_constraint_p or eqn.primitive is reshard_p:
-                return eqn.params["sharding"].mesh
+                if isinstance(eqn.params["sharding"].mesh, Mesh):  # (abstract: no devices)
+                    return eqn.params["sharding"].mesh
+                continue
             # a shard_map over a concrete mesh (engine/shard_map.py) runs over it too
             if eqn.primitive.name == "shard_map" and isinstance(eqn.params["mesh"], Mesh):
                 return eqn.params["mesh"]

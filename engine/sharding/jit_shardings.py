@@ -29,7 +29,16 @@ class SpmdTarget:
     NamedSharding per dynamic input leaf, and the user's ``out_shardings``. Stands in
     for the device in jit's cache keys and stage objects."""
 
-    __slots__ = ("mesh", "in_shardings", "out_shardings", "unspecified", "_key", "group")
+    __slots__ = (
+        "mesh",
+        "in_shardings",
+        "out_shardings",
+        "unspecified",
+        "_key",
+        "group",
+        "_out_given",
+        "_first_in",
+    )
 
     def __init__(
         self, mesh: Mesh, in_shardings: tuple, out_shardings: Any, unspecified: tuple = ()
@@ -46,6 +55,8 @@ class SpmdTarget:
         except TypeError:
             out_key = repr(out_shardings)
         self._key = (mesh, self.in_shardings, out_key, self.unspecified)
+        self._out_given: list | None = None  # the given out_shardings' specs, once lowered
+        self._first_in: tuple | None = None  # (first given input sharding, its rank)
 
     platform = property(lambda self: self.group.platform)
     client = property(lambda self: self.group.client)
@@ -69,10 +80,14 @@ class SpmdTarget:
         if self.out_shardings is None:
             return typed
         per_leaf = _broadcast_prefix(self.out_shardings, out_tree, "out_shardings")
-        return [t if s is None else self._spec(s, a) for s, a, t in zip(per_leaf, out_avals, typed)]
+        specs = [
+            t if s is None else self._spec(s, a) for s, a, t in zip(per_leaf, out_avals, typed)
+        ]
+        self._out_given = [None if s is None else p for s, p in zip(per_leaf, specs)]
+        return specs
 
     def _spec(self, s, aval) -> PartitionSpec:
-        s = _as_named(s, "out_shardings")
+        s = _on_mesh(_as_named(s, "out_shardings"), self.mesh)
         if len(s.spec) > len(aval.shape):
             _rank_error(s, aval)
         _check_divisible(s, aval)
@@ -104,7 +119,32 @@ def _as_named(s, what: str = "in_shardings") -> NamedSharding:
         raise NotImplementedError(
             f"jit shardings other than NamedSharding/PartitionSpec over a mesh: got {s!r}"
         )
-    return s
+    from .constraint import on_context_mesh
+
+    return on_context_mesh(s)  # (over an AbstractMesh and no mesh in context: abstract)
+
+
+def _on_mesh(s: NamedSharding, mesh: Mesh) -> NamedSharding:
+    """An abstract-mesh sharding placed on the devices of the program's ``mesh``."""
+    if isinstance(s.mesh, Mesh):
+        return s
+    from .in_types import _reshaped
+
+    if s.mesh.size != mesh.size:
+        raise ValueError(
+            f"Received incompatible devices for jitted computation. Got a sharding over "
+            f"{s.mesh!r} ({s.mesh.size} devices) and arguments with device ids "
+            f"{[d.id for d in mesh._flat_devices]}"
+        )
+    return NamedSharding(_reshaped(mesh, s.mesh), s.spec)
+
+
+def _only_abstract_error() -> ValueError:
+    return ValueError(
+        "Passing lowering_platforms via jax.export or jit(f).trace(*args).lower("
+        "lowering_platforms=...) is required when only AbstractMesh exists in a jitted "
+        "computation. Got context mesh: Mesh()"
+    )
 
 
 def _broadcast_prefix(prefix, tree, what: str) -> list:
@@ -188,20 +228,28 @@ def resolve_target(fun, opts, flat, in_tree, avals) -> SpmdTarget | None:
     user = [None if s is None else _as_named(s) for s in user]
     mesh = None
     for s in user:
-        if s is not None:
+        if s is not None and isinstance(s.mesh, Mesh):
             mesh = s.mesh
             break
     if mesh is None and sharded_args:
         mesh = flat[sharded_args[0]].sharding.mesh
     if mesh is None:
         out_leaves = [
-            s for s in tree_util.tree_leaves(out_user, is_leaf=_is_sharding) if s is not None
+            _as_named(s, "out_shardings")
+            for s in tree_util.tree_leaves(out_user, is_leaf=_is_sharding)
+            if s is not None
         ]
-        if not out_leaves:
+        concrete = [s.mesh for s in out_leaves if isinstance(s.mesh, Mesh)]
+        if concrete:
+            mesh = concrete[0]
+        elif out_leaves or any(s is not None for s in user):
+            # shardings over an AbstractMesh name no devices (as JAX's jit refuses them)
+            raise _only_abstract_error()
+        else:
             return None
-        mesh = _as_named(out_leaves[0], "out_shardings").mesh
     if not isinstance(mesh, Mesh):
         raise TypeError(f"jit needs shardings over a concrete Mesh, got {mesh!r}")
+    user = [None if s is None else _on_mesh(s, mesh) for s in user]
     ids = [d.id for d in mesh._flat_devices]
     devices = set(mesh._flat_devices)
     shardings, unspecified = [], []
@@ -257,16 +305,25 @@ def resolve_target(fun, opts, flat, in_tree, avals) -> SpmdTarget | None:
         else:
             shardings.append(NamedSharding(mesh, PartitionSpec()))
             unspecified[-1] = True
-    return SpmdTarget(mesh, tuple(shardings), out_user, tuple(unspecified))
+    target = SpmdTarget(mesh, tuple(shardings), out_user, tuple(unspecified))
+    first = next((i for i, u in enumerate(unspecified) if not u), None)
+    if first is not None:  # (JAX's orig_in_s, for the output shardings)
+        target._first_in = (shardings[first], len(avals[first].shape))
+    return target
 
 
 def _check_divisible(s: NamedSharding, aval):
-    parts = s._parts_per_dim(len(aval.shape))
-    for d, (n, k) in enumerate(zip(aval.shape, parts)):
+    check_divisible_shape(s, tuple(aval.shape))
+
+
+def check_divisible_shape(s: NamedSharding, shape: tuple) -> None:
+    """JAX's IndivisibleError where ``s`` cannot split ``shape`` evenly."""
+    parts = s._parts_per_dim(len(shape))
+    for d, (n, k) in enumerate(zip(shape, parts)):
         if n % k:
             raise IndivisibleError(
                 f"Sharding {s!r} implies that array axis {d} is partitioned {k} times, but "
-                f"the dimension size is {n} (full shape: {tuple(aval.shape)}, per-dimension "
+                f"the dimension size is {n} (full shape: {shape}, per-dimension "
                 f"tiling factors: {parts} should evenly divide the shape)"
             )
 
@@ -330,7 +387,17 @@ def output_shardings(target: SpmdTarget, exe, out_avals) -> list:
     from .arrays import GSPMDSharding
 
     out = []
-    for hlo, aval in zip(exe.output_hlo_shardings, out_avals):
+    given = target._out_given or [None] * len(out_avals)
+    for hlo, aval, want in zip(exe.output_hlo_shardings, out_avals, given):
+        if want is not None:
+            # the out_shardings the user gave, as JAX keeps them (P('X', None) stays so)
+            s = NamedSharding(target.mesh, want)
+            if s._hlo_sharding(len(aval.shape)) == hlo:
+                out.append(s)
+                continue
+        if _same_as_first_input(target, hlo, aval):
+            out.append(target._first_in[0])  # as JAX: that sharding itself
+            continue
         spec = spec_from_hlo(target.mesh, hlo, len(aval.shape))
         out.append(
             NamedSharding(target.mesh, spec)
@@ -338,6 +405,21 @@ def output_shardings(target: SpmdTarget, exe, out_avals) -> list:
             else GSPMDSharding(target.group.devices, hlo)
         )
     return out
+
+
+def _same_as_first_input(target: SpmdTarget, hlo, aval) -> bool:
+    """Whether XLA laid an untyped output out as the first input given a sharding, over
+    the mesh in context: JAX then returns that input's sharding."""
+    if target._first_in is None:
+        return False
+    s, ndim = target._first_in
+    if ndim != len(aval.shape):
+        return False
+    if getattr(aval, "sharding", None) is not None:
+        return False  # (a typed result's sharding is its type's, as JAX's)
+    from .mesh import get_abstract_mesh
+
+    return get_abstract_mesh() == s.mesh.abstract_mesh and s._hlo_sharding(ndim) == hlo
 
 
 def single_device_shardings(device, n: int) -> list:
@@ -350,8 +432,18 @@ def constrained_target(closed, n_leaves: int, out_user) -> SpmdTarget | None:
     from .constraint import constraint_mesh
 
     mesh = constraint_mesh(closed)
+    context = get_mesh()
     if mesh is None:
-        return None
+        # a result typed over the mesh in context (an out_sharding= of einsum or dot)
+        # is laid out over that mesh, as JAX runs every jit under set_mesh
+        typed = [getattr(a, "sharding", None) for a in closed.out_avals]
+        if context is None or not any(t is not None and t.mesh.size > 1 for t in typed):
+            return None
+        mesh = context
+    elif context is not None and context._flat_devices == mesh._flat_devices:
+        # the mesh in context, as JAX's device assignment (a first constraint inside
+        # auto_axes is over that mesh with its axes switched to Auto)
+        mesh = context
     replicated = (NamedSharding(mesh, PartitionSpec()),) * n_leaves
     return SpmdTarget(mesh, replicated, out_user, (True,) * n_leaves)
 

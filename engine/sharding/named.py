@@ -308,11 +308,15 @@ def check_rank(sharding: NamedSharding, ndim: int):
 
 def uneven_message(sharding: NamedSharding, shape: tuple, dim: int, parts: int) -> str:
     mesh = sharding.mesh.abstract_mesh
-    used = tuple(sharding.spec)
+    spec = sharding.spec
+    # as JAX's: the axes of that dimension, and the spec with one entry per dimension
+    padded = PartitionSpec(
+        *spec._normalized(len(shape)), unreduced=spec.unreduced, reduced=spec.reduced
+    )
     return (
-        f"Sharding spec {used} implies that array axis {dim} is partitioned {parts} times, "
-        f"but does not evenly divide the dimension size {shape[dim]}. Got shape: {shape} "
-        f"and sharding NamedSharding(mesh={mesh!r}, spec={sharding.spec!r})"
+        f"Sharding spec {spec._axes_of(dim)} implies that array axis {dim} is partitioned "
+        f"{parts} times, but does not evenly divide the dimension size {shape[dim]}. Got "
+        f"shape: {shape} and sharding NamedSharding(mesh={mesh!r}, spec={padded!r})"
     )
 
 
