@@ -8,12 +8,10 @@ Outside an Explicit mesh such values stay untyped, as before."""
 
 from __future__ import annotations
 
-import re
-
 import eight_devices
 import numpy as np
 import pytest
-from eight_devices import both
+from eight_devices import both, constraint_lines
 
 CASES, case = eight_devices.case_registry()
 
@@ -43,15 +41,10 @@ def _run(lib, fn, inputs, axis_types="Explicit"):
         seen.append((str(t), _layout(t)))
         return v
 
-    kind = getattr(lib.sharding.AxisType, axis_types)
-    mesh = lib.make_mesh((4, 2), ("X", "Y"), axis_types=(kind, kind))
-    with lib.set_mesh(mesh):
+    with lib.set_mesh(eight_devices.mesh(lib, axis_types)):
         args = [lib.device_put(value, lib.P(*spec)) for value, spec in inputs]
-        try:
-            out = lib.jit(lambda *a: fn(lib, note, *a))(*args)
-        except Exception as e:
-            return seen, (type(e).__name__, str(e)), None
-        return seen, None, np.asarray(out)
+        out, error = eight_devices.attempt(lambda: lib.jit(lambda *a: fn(lib, note, *a))(*args))
+        return seen, error, None if error else np.asarray(out)
 
 
 def _same(fn, *inputs, phrases=(), axis_types="Explicit"):
@@ -177,15 +170,6 @@ def untyped_outside_an_explicit_mesh():
     assert e == j == ("int32[8]", None), (e, j)
 
 
-def _constraint_lines(text):
-    out = []
-    for line in text.splitlines():
-        if "sdy.sharding_constraint" in line or "func.func public @main" in line:
-            line = re.sub(r" loc\(.*\)", "", line)
-            out.append(re.sub(r"%[\w#]+", "%", line).strip())
-    return out
-
-
 def _lowered(lib):
     jnp, lax, P = lib.numpy, lib.lax, lib.P
     programs = {
@@ -200,7 +184,7 @@ def _lowered(lib):
     with lib.set_mesh(lib.make_mesh((4, 2), ("X", "Y"))):
         x = lib.device_put(_x(), P("X", None))
         for name, fn in programs.items():
-            out[name] = _constraint_lines(lib.jit(fn).lower(x).as_text())
+            out[name] = constraint_lines(lib.jit(fn).lower(x).as_text())
     return out
 
 

@@ -12,17 +12,17 @@ import re
 import eight_devices
 import numpy as np
 import pytest
+from eight_devices import both, constraint_lines, raised, typed
 
 CASES, case = eight_devices.case_registry()
-both = eight_devices.both
 
 
 def _explicit(lib):
-    return lib.make_mesh((4, 2), ("X", "Y"), (lib.sharding.AxisType.Explicit,) * 2)
+    return eight_devices.mesh(lib, "Explicit")
 
 
 def _auto(lib):
-    return lib.make_mesh((4, 2), ("X", "Y"), (lib.sharding.AxisType.Auto,) * 2)
+    return eight_devices.mesh(lib, "Auto")
 
 
 def _operands(lib):
@@ -31,14 +31,6 @@ def _operands(lib):
     b = lib.device_put(np.linspace(-1, 1, 24, dtype=np.float32).reshape(4, 6), P(None, "Y"))
     c = lib.device_put(np.linspace(0, 2, 12, dtype=np.float32).reshape(6, 2), P(None, None))
     return a, b, c
-
-
-def _raised(fn):
-    try:
-        fn()
-    except Exception as e:  # the class and message are what is compared
-        return type(e).__name__, str(e)
-    raise AssertionError("expected an exception")
 
 
 def _same_error(e, j, phrase):
@@ -109,7 +101,7 @@ def batched_matmul_out_sharding_types_its_dot_general():
                 f = lambda x, b, spec=spec: jnp.matmul(x, b, out_sharding=spec)  # noqa: E731
                 out.append(str(lib.make_jaxpr(f)(x, b)))
                 r = lib.jit(f)(x, b)
-                out.append((str(lib.typeof(r)), np.asarray(r).tolist()))
+                out.append(typed(lib, r))
         return out
 
     e, j = both(run)
@@ -152,29 +144,29 @@ def einsum_and_dot_out_sharding_errors():
         with lib.set_mesh(_explicit(lib)):
             a, b, c = _operands(lib)
             device = lib.devices()[0]
-            out["single device"] = _raised(
+            out["single device"] = raised(
                 lambda: jnp.einsum(
                     "ij,jk->ik", a, b, out_sharding=lib.sharding.SingleDeviceSharding(device)
                 )
             )
-            out["str"] = _raised(lambda: jnp.einsum("ij,jk->ik", a, b, out_sharding="X"))
-            out["uneven"] = _raised(
+            out["str"] = raised(lambda: jnp.einsum("ij,jk->ik", a, b, out_sharding="X"))
+            out["uneven"] = raised(
                 lambda: jnp.einsum("ij,jk->ik", a, c[:4, :], out_sharding=P(None, "X"))
             )
-            out["uneven dot"] = _raised(lambda: jnp.dot(a, c[:4, :], out_sharding=P(None, "X")))
-            out["unknown axis"] = _raised(
+            out["uneven dot"] = raised(lambda: jnp.dot(a, c[:4, :], out_sharding=P(None, "X")))
+            out["unknown axis"] = raised(
                 lambda: jnp.einsum("ij,jk->ik", a, b, out_sharding=P("Z", None))
             )
-            out["ambiguous"] = _raised(lambda: jnp.einsum("ij,jk->ik", a.T, a))
+            out["ambiguous"] = raised(lambda: jnp.einsum("ij,jk->ik", a.T, a))
         with lib.set_mesh(_auto(lib)):
             a, b, _ = _operands(lib)
-            out["auto einsum"] = _raised(
+            out["auto einsum"] = raised(
                 lambda: jnp.einsum("ij,jk->ik", a, b, out_sharding=P("X", "Y"))
             )
-            out["auto dot"] = _raised(lambda: jnp.dot(a, b, out_sharding=P("X", "Y")))
-            out["auto matmul"] = _raised(lambda: jnp.matmul(a, b, out_sharding=P("X", "Y")))
+            out["auto dot"] = raised(lambda: jnp.dot(a, b, out_sharding=P("X", "Y")))
+            out["auto matmul"] = raised(lambda: jnp.matmul(a, b, out_sharding=P("X", "Y")))
         x = np.ones((8, 4), np.float32)
-        out["no mesh"] = _raised(lambda: jnp.einsum("ij,jk->ik", x, x.T, out_sharding=P("X")))
+        out["no mesh"] = raised(lambda: jnp.einsum("ij,jk->ik", x, x.T, out_sharding=P("X")))
         return out
 
     e, j = both(errors)
@@ -226,7 +218,7 @@ def grad_seed_is_resharded_as_jax():
                     out.append(str(lib.make_jaxpr(f)(*args)))
                 g = lib.grad(lambda x: jnp.sin(x).sum())
                 for r in (lib.jit(g)(a), g(a)):
-                    out.append((str(lib.typeof(r)), np.asarray(r).round(5).tolist()))
+                    out.append(typed(lib, r, 5))
         return out
 
     e, j = both(run)
@@ -339,11 +331,11 @@ def traced_shard_map_input_checked_against_its_type_on_explicit_axes():
         mesh = _explicit(lib)
         x = np.arange(32.0, dtype=np.float32).reshape(8, 4)
         sm = lib.shard_map(lambda a: a * 2, mesh=mesh, in_specs=P("X", "Y"), out_specs=P("X", "Y"))
-        out = [_raised(lambda: lib.grad(lambda a: sm(a).sum())(x))]
+        out = [raised(lambda: lib.grad(lambda a: sm(a).sum())(x))]
         with lib.set_mesh(mesh):
             sharded = lib.device_put(x, P("X", "Y"))
             g = lib.grad(lambda a: sm(a).sum())(sharded)
-            out.append((str(lib.typeof(g)), np.asarray(g).tolist()))
+            out.append(typed(lib, g))
         return out
 
     e, j = both(run)
@@ -389,7 +381,7 @@ def _axis_switch_jaxprs(lib):
         out.append(str(lib.make_jaxpr(plus)(a)))
         r = lib.jit(f)(a)
         out += [str(lib.typeof(r)), repr(r.sharding.spec), np.asarray(r).tolist()]
-        out.append(_raised(lambda: double(a)))
+        out.append(raised(lambda: double(a)))
         out.append(sorted(set(seen)))  # (JAX's jit reuses make_jaxpr's trace)
     with lib.set_mesh(_auto(lib)):
         a = lib.device_put(np.arange(32.0, dtype=np.float32).reshape(8, 4), P("X", "Y"))
@@ -402,16 +394,16 @@ def _axis_switch_jaxprs(lib):
 
         out.append(str(lib.make_jaxpr(triple)(a)))
         r = lib.jit(triple)(a)
-        out += [str(lib.typeof(r)), np.asarray(r).tolist()]
+        out += typed(lib, r)
         on_y = sharding.explicit_axes(lambda x: x - 1, axes=("Y",))
         out.append(str(lib.make_jaxpr(lambda a: on_y(a, in_sharding=P(None, "Y")))(a)))
-        out.append(_raised(lambda: on_y(a)))
+        out.append(raised(lambda: on_y(a)))
         # a pytree of arguments with one sharding each (reshard takes a tree prefix)
         pair = sharding.explicit_axes(lambda x, y: x + y.T)
         r = lib.jit(lambda a: pair(a, a.T, in_sharding=(P("X", "Y"), P("Y", "X"))))(a)
-        out += [str(lib.typeof(r)), np.asarray(r).tolist()]
+        out += typed(lib, r)
         out.append(sorted(set(seen)))
-    out.append(_raised(lambda: sharding.explicit_axes(lambda x: x, in_sharding=P())(np.ones(3))))
+    out.append(raised(lambda: sharding.explicit_axes(lambda x: x, in_sharding=P())(np.ones(3))))
     return out
 
 
@@ -438,7 +430,7 @@ def eager_auto_and_explicit_axes_place_as_jax():
             r = sharding.auto_axes(lambda x: x * 2 + 1, out_sharding=P("X", None))(a)
             out.append((str(lib.typeof(r)), _padded(r.sharding.spec, 2), np.asarray(r).tolist()))
             r = sharding.auto_axes(lambda x: jnp.sin(x).sum(0), axes="X", out_sharding=P("Y"))(a)
-            out.append((str(lib.typeof(r)), np.asarray(r).round(5).tolist()))
+            out.append(typed(lib, r, 5))
         with lib.set_mesh(_auto(lib)):
             a = lib.device_put(np.arange(32.0, dtype=np.float32).reshape(8, 4), P("X", "Y"))
             r = sharding.explicit_axes(lambda x: x * 2, in_sharding=P("X", None))(a)
@@ -461,17 +453,6 @@ def auto_and_explicit_axes_signatures_as_jax():
         assert getattr(engine.sharding, name).__doc__
 
 
-def _constraint_lines(text):
-    """The Shardy annotations of a lowered module: main's signature and each
-    sharding_constraint (SSA names and locations dropped)."""
-    out = []
-    for line in text.splitlines():
-        if "sdy.sharding_constraint" in line or "func.func public @main" in line:
-            line = re.sub(r" loc\(.*\)", "", line)
-            out.append(re.sub(r"%[\w#]+", "%", line).strip())
-    return out
-
-
 @case
 def reshard_over_mixed_axis_types_lowers_as_jax():
     """A reshard into a mesh with Auto axes leaves every dimension open and pins the
@@ -484,12 +465,12 @@ def reshard_over_mixed_axis_types_lowers_as_jax():
             a = lib.device_put(np.arange(32.0, dtype=np.float32).reshape(8, 4), P("X", None))
             for axes, spec in ((None, P("X", "Y")), ("X", P("X", "Y")), ("Y", P(None, "Y"))):
                 f = sharding.auto_axes(lambda x: x, axes=axes, out_sharding=spec)
-                out.append(_constraint_lines(lib.jit(f).lower(a).as_text()))
+                out.append(constraint_lines(lib.jit(f).lower(a).as_text()))
         with lib.set_mesh(_auto(lib)):
             a = lib.device_put(np.arange(32.0, dtype=np.float32).reshape(8, 4), P("X", None))
             for axes, spec in ((None, P("X", "Y")), ("Y", P(None, "Y"))):
                 f = sharding.explicit_axes(lambda x: x, axes=axes, in_sharding=spec)
-                out.append(_constraint_lines(lib.jit(f).lower(a).as_text()))
+                out.append(constraint_lines(lib.jit(f).lower(a).as_text()))
         return out
 
     e, j = both(run)

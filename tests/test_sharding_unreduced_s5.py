@@ -15,13 +15,13 @@ import re
 import eight_devices
 import numpy as np
 import pytest
+from eight_devices import both, constraint_lines, typed
 
 CASES, case = eight_devices.case_registry()
-both = eight_devices.both
 
 
 def _mesh(lib):
-    return lib.make_mesh((4, 2), ("X", "Y"), (lib.sharding.AxisType.Explicit,) * 2)
+    return eight_devices.mesh(lib, "Explicit")
 
 
 def _operands(lib):
@@ -124,7 +124,7 @@ def reduced_values_as_jax():
             a, b = _operands(lib)
             for spec in (P(None, None), P("X", None), P(None, "Y")):
                 r = lib.jit(lambda a, b, spec=spec: reshard(_partial(lib, a, b), spec))(a, b)
-                out.append((str(lib.typeof(r)), np.asarray(r).round(4).tolist()))
+                out.append(typed(lib, r, 4))
             p = _partial(lib, a, b)
             q = reshard(p + p, P(None, None))
             out.append((str(lib.typeof(p + p)), str(lib.typeof(q)), np.asarray(q).tolist()))
@@ -144,12 +144,8 @@ def reduced_values_as_jax():
 
 
 def _raised(fn):
-    try:
-        fn()
-    except Exception as e:  # the class and message are what is compared
-        # JAX spells dtypes in full in a ShapedArray's repr, the engine short
-        return type(e).__name__, str(e).replace("float32", "f32")
-    raise AssertionError("expected an exception")
+    # JAX spells dtypes in full in a ShapedArray's repr, the engine short
+    return eight_devices.raised(fn, short_dtypes=True)
 
 
 @case
@@ -164,7 +160,7 @@ def typed_integer_pow_values_as_jax():
             x = lib.device_put(np.linspace(0.5, 2, 32, dtype=np.float32).reshape(8, 4), P("X"))
             for y in (-3, -2, 0, 4, 5, 7):
                 r = lib.jit(lambda x, y=y: lax.integer_pow(x, y))(x)
-                out.append((str(lib.typeof(r)), np.asarray(r).tolist()))
+                out.append(typed(lib, r))
         return out
 
     e, j = both(run)
@@ -231,16 +227,6 @@ def unreduced_errors_as_jax():
 # ------------------------------------------------------------------ sdy constraints
 
 
-def _constraint_lines(text):
-    """main's signature and each sdy.sharding_constraint (SSA names, locations gone)."""
-    out = []
-    for line in text.splitlines():
-        if "sdy.sharding_constraint" in line or "func.func public @main" in line:
-            line = re.sub(r" loc\(.*\)", "", line)
-            out.append(re.sub(r"%[\w#]+", "%", line).strip())
-    return out
-
-
 def _lowering_programs(lib):
     jnp, nn = lib.numpy, lib.nn
 
@@ -300,7 +286,7 @@ def _lowered_dense(lib):
         w = lib.device_put(np.ones((4, 6), np.float32) / 3, P(None, "Y"))
         b = lib.device_put(np.ones((6,), np.float32), P("Y"))
         for name, fn in _lowering_programs(lib).items():
-            out[name] = _constraint_lines(lib.jit(fn).lower(x, w, b).as_text())
+            out[name] = constraint_lines(lib.jit(fn).lower(x, w, b).as_text())
     return out
 
 
@@ -322,7 +308,7 @@ def _lowered(lib):
     with lib.set_mesh(_mesh(lib)):
         a, b = _operands(lib)
         for name, fn in _unreduced_lowering_programs(lib).items():
-            out[name] = _constraint_lines(lib.jit(fn).lower(a, b).as_text())
+            out[name] = constraint_lines(lib.jit(fn).lower(a, b).as_text())
     return out
 
 
