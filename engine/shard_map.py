@@ -16,6 +16,16 @@ follows pmap-style rules: output cotangents of values replicated over a mesh axi
 divided by its size, and input cotangents are summed over the axes an input is
 replicated on. Batching and partial evaluation transform the body jaxpr.
 
+Over an Explicit mesh, an in_spec (or argument type) with ``unreduced={'X'}`` hands the
+body each device's partial sum, typed {U:X} (its sharding's spec, over the body's mesh
+where the manual axes are Manual); psum over X then binds unreduced_psum, an out_spec
+with unreduced casts a varying result with vary_unreduced_cast_p, and pcast moves
+between invariant, varying, reduced and unreduced (engine/lax/parallel_vma.py). Their
+cotangents swap unreduced and reduced. Run as nested batches, an unreduced block is
+held whole by member 0 (the others hold zeros) and an unreduced result is the sum of
+the members'. A partial-manual body keeps the Explicit axes it does not make manual in
+its types (f32[2,6@Y]{V:X}).
+
 Called outside any transformation, a shard_map runs its body eagerly, op by op, on
 every device's block (engine/shard_map_eager.py), as JAX does.
 """
@@ -36,6 +46,25 @@ from . import core, tree_util
 from .core import ClosedJaxpr, Primitive
 from .interpreters import batching, lowering
 from .interpreters.tracing import convert_constvars_to_invars, trace_to_jaxpr
+from .shard_map_checks import (  # noqa: F401  (re-exported: the rules and eager use them)
+    _axis_type,
+    _block_aval,
+    _block_shape,
+    _broadcast_specs,
+    _check_divisible,
+    _check_explicit_inputs,
+    _check_out_vma,
+    _check_rank,
+    _check_specs,
+    _check_unreduced,
+    _fun_name,
+    _global_shape,
+    _input_spec,
+    _is_spec,
+    _padded,
+    _spec_axes,
+    _spec_names,
+)
 from .sharding import AbstractMesh, Mesh, NamedSharding, P, PartitionSpec, spmd
 from .sharding.constraint import current_lowering_mesh
 from .sharding.mesh import get_mesh
@@ -43,126 +72,8 @@ from .sharding.mesh import get_mesh
 __all__ = ["shard_map", "smap", "shard_map_p"]
 
 
-# ---------------------------------------------------------------------------- specs
-
-
-def _spec_axes(spec: PartitionSpec, dim: int) -> tuple[Any, ...]:
-    if dim >= len(spec):
-        return ()
-    entry = spec[dim]
-    if entry is None:
-        return ()
-    return tuple(entry) if isinstance(entry, tuple) else (entry,)
-
-
-def _spec_names(spec: PartitionSpec) -> set[Any]:
-    return {a for d in range(len(spec)) for a in _spec_axes(spec, d)}
-
-
-def _block_shape(shape: Sequence[int], spec: PartitionSpec, sizes: dict) -> tuple[int, ...]:
-    return tuple(n // math.prod(sizes[a] for a in _spec_axes(spec, d)) for d, n in enumerate(shape))
-
-
-def _global_shape(shape: Sequence[int], spec: PartitionSpec, sizes: dict) -> tuple[int, ...]:
-    return tuple(n * math.prod(sizes[a] for a in _spec_axes(spec, d)) for d, n in enumerate(shape))
-
-
-def _fun_name(f: Any) -> str:
-    return getattr(f, "__name__", str(f))
-
-
-def _check_specs(kind: str, specs: Any, manual: frozenset) -> None:
-    # a None in in_specs marks an argument the body closes over (not split, not traced)
-    leaves = [x for x in tree_util.tree_leaves(specs, is_leaf=_is_spec) if x is not None]
-    bad_type = [x for x in leaves if not isinstance(x, PartitionSpec)]
-    if bad_type:
-        raise TypeError(
-            f"shard_map {kind}_specs argument must be a pytree of "
-            f"`jax.sharding.PartitionSpec` instances, but got {bad_type[0]!r} of type "
-            f"{type(bad_type[0]).__name__}. Check the {kind}_specs values passed to shard_map."
-        )
-    for p in leaves:
-        for name in _spec_names(p):
-            if name not in manual:
-                raise ValueError(
-                    f"shard_map {kind}_specs argument must refer to an axis marked as "
-                    f"manual ({set(manual)}), but {kind}_specs entry {p} refers to "
-                    f"{name!r}. Check the {kind}_specs values passed to shard_map."
-                )
-
-
-def _check_rank(kind: str, f: Any, specs: Sequence[PartitionSpec], avals) -> None:
-    for spec, aval in zip(specs, avals):
-        if len(spec) > aval.ndim:
-            where = "the passed args" if kind == "in" else f"{_fun_name(f)}(*args)"
-            raise ValueError(
-                f"shard_map applied to the function '{_fun_name(f)}' was given an "
-                f"{kind}_specs entry which is too long to be compatible with the "
-                f"corresponding {kind}put value from the function: {kind}_specs entry "
-                f"{spec} has length {len(spec)}, but {where} has a value of shape "
-                f"{aval.str_short()}, which has rank {aval.ndim} (and {aval.ndim} < "
-                f"{len(spec)}). Entries in {kind}_specs must be of length no greater "
-                f"than the number of axes in the corresponding {kind}put value."
-            )
-
-
-def _check_divisible(f: Any, mesh: Any, specs, avals) -> None:
-    sizes = dict(mesh.shape)
-    for spec, aval in zip(specs, avals):
-        for d in range(len(spec)):
-            names = _spec_axes(spec, d)
-            total = math.prod(sizes[n] for n in names)
-            if names and aval.shape[d] % total:
-                axis = f"axes {names}" if len(names) > 1 else f"axis '{names[0]}'"
-                raise ValueError(
-                    f"shard_map applied to the function '{_fun_name(f)}' was given "
-                    "argument arrays with axis sizes that are not evenly divisible by "
-                    f"the corresponding mesh axis sizes: the mesh given has shape "
-                    f"{tuple(sizes.values())} with corresponding axis names "
-                    f"{mesh.axis_names}; the passed argument of shape {aval.str_short()} "
-                    f"corresponds to in_specs entry {spec}, which maps array axis {d} "
-                    f"(of size {aval.shape[d]}) to mesh {axis} (of size {total}), but "
-                    f"{total} does not evenly divide {aval.shape[d]}."
-                )
-
-
-# ---------------------------------------------------------------------------- variance
-
-
-def _check_out_vma(f, mesh, manual, out_vmas: Sequence[frozenset], out_specs) -> None:
-    """JAX's check_vma: an out_spec may leave out a manual mesh axis (claim the output is
-    the same on every member along it) only where the output's type is invariant over
-    that axis."""
-    for spec, varying in zip(out_specs, out_vmas):
-        unmentioned = [a for a in mesh.axis_names if a in manual and a not in _spec_names(spec)]
-        bad = [a for a in unmentioned if a in varying]
-        if not bad:
-            continue
-        if len(unmentioned) > 1:
-            detail = (
-                f"out_specs is {spec} which implies that the corresponding output value is "
-                f"only varying across mesh axes {{{','.join(map(str, _spec_names(spec)))}}} "
-                f"and not {{{','.join(map(str, bad))}}}, but it was inferred to be possibly "
-                f"varying over {{{','.join(map(str, core.order_axes(varying)))}}}"
-            )
-        else:
-            detail = (
-                f"out_specs is {spec} which implies that the corresponding output value is "
-                f"replicated across mesh axis '{unmentioned[0]}', but could not infer "
-                "replication over any axes"
-            )
-        raise ValueError(
-            f"shard_map applied to the function '{_fun_name(f)}' was given out_specs which "
-            "require replication which can't be statically inferred given the mesh:\n\n"
-            f"The mesh given has shape {tuple(mesh.shape.values())} with corresponding "
-            f"axis names {mesh.axis_names}.\n\n{detail}\n\nCheck if these output values "
-            "are meant to be replicated over those mesh axes. If not, consider revising "
-            "the corresponding out_specs entries. If so, consider disabling the check by "
-            "passing the check_vma=False argument to `jax.shard_map`."
-        )
-
-
 # ---------------------------------------------------------------------------- the API
+# (specs and their checks: engine/shard_map_checks.py)
 
 
 class _TracingBody(threading.local):
@@ -223,7 +134,9 @@ def shard_map(
             )
         if in_specs is not Infer:
             _check_specs("in", in_specs, manual)
+            _check_unreduced("in", the_mesh, manual, in_specs)
         _check_specs("out", out_specs, manual)
+        _check_unreduced("out", the_mesh, manual, out_specs)
         all_flat, in_tree = tree_util.tree_flatten(args)
         if in_specs is Infer:
             if any(core.is_tracer(x) and x.aval.sharding is None for x in all_flat):
@@ -233,11 +146,11 @@ def shard_map(
                     "pass in_specs= (e.g. the specs the arguments were device_put with)"
                 )
             all_specs = [_manual_spec(_input_spec(x), manual) for x in all_flat]
+            _check_unreduced("in", the_mesh, manual, all_specs)
         else:
             all_specs = _broadcast_specs("in", in_specs, args)
             if explicit and manual == frozenset(the_mesh.axis_names):
                 _check_explicit_inputs(all_flat, all_specs)
-        _refuse_unreduced(all_flat, all_specs, out_specs)
         flat = [x for x, s in zip(all_flat, all_specs) if s is not None]
         specs_flat = [s for s in all_specs if s is not None]
         avals = [core.get_aval(x) for x in flat]
@@ -249,14 +162,12 @@ def shard_map(
         """(inputs, shard_map_p's params, output tree): the body traced on one block."""
         the_mesh, manual, all_flat, in_tree, all_specs, flat, specs_flat, avals = resolved
         sizes = dict(the_mesh.shape)
-        block_avals = [  # (a block's type carries no sharding: its axes are Manual)
-            a.update(
-                shape=_block_shape(a.shape, s, sizes),
-                # a value varies over the axes its spec splits it on, and (in a nested
-                # shard_map) over the enclosing body's axes it already varied over
-                vma=a.vma | frozenset(_spec_names(s)) if check_vma else frozenset(),
-                sharding=None,
-            )
+        from .lax import parallel as par
+
+        all_manual = manual | par.enclosing_manual_axes()
+        body_mesh = _printed_mesh(the_mesh, all_manual)
+        block_avals = [
+            _block_aval(a, s, sizes, check_vma, body_mesh, all_manual)
             for a, s in zip(avals, specs_flat)
         ]
         out_info: dict[str, Any] = {}
@@ -272,8 +183,6 @@ def shard_map(
                 out_flat = [par.vary_to_spec(x, sp) for x, sp in zip(out_flat, specs)]
             return out_flat
 
-        from .lax import parallel as par
-
         frames = [(a, sizes[a]) for a in the_mesh.axis_names if a in manual]
         outer = _tracing.mesh
         if outer is not None and outer != the_mesh:
@@ -285,9 +194,7 @@ def shard_map(
         try:
             with (
                 batching.extend_axis_env(frames),
-                par.manual_axes_context(
-                    manual | par.enclosing_manual_axes(), check_vma, the_mesh.axis_names
-                ),
+                par.manual_axes_context(all_manual, check_vma, the_mesh.axis_names, body_mesh),
             ):
                 jaxpr = trace_to_jaxpr(body, block_avals, f"shmap_body({_fun_name(f)})")
         finally:
@@ -295,7 +202,7 @@ def shard_map(
         outs_specs = tuple(out_info["specs"])
         _check_rank("out", f, outs_specs, jaxpr.out_avals)
         if check_vma:
-            _check_out_vma(f, the_mesh, manual, [a.vma for a in jaxpr.out_avals], outs_specs)
+            _check_out_vma(f, the_mesh, manual, jaxpr.out_avals, outs_specs)
         jaxpr, consts = convert_constvars_to_invars(jaxpr)
         params = dict(
             jaxpr=jaxpr,
@@ -313,7 +220,11 @@ def shard_map(
     def wrapped(*args):
         resolved = resolve(args)
         the_mesh, manual, all_flat, in_tree, all_specs = resolved[:5]
-        if _runs_eagerly(the_mesh, all_flat):
+        if _runs_eagerly(the_mesh, all_flat) and not any(
+            s.unreduced or s.reduced
+            for s in tree_util.tree_leaves(out_specs, is_leaf=_is_spec)
+            if isinstance(s, PartitionSpec)
+        ):
             from .shard_map_eager import run_eagerly
 
             return run_eagerly(
@@ -358,6 +269,8 @@ def _runs_eagerly(mesh: Any, args: Sequence[Any]) -> bool:
     return (
         type(core.current_trace()) is core.EvalTrace
         and isinstance(mesh, Mesh)
+        # (unreduced/reduced values run through the compiled program)
+        and not any(_input_spec(x).unreduced or _input_spec(x).reduced for x in args)
         and _tracing.mesh is None
         and not any(core.is_tracer(x) for x in args)
         # over several processes each runs its own devices' part: the compiled program
@@ -403,22 +316,10 @@ def smap(
     )
 
 
-def _axis_type(mesh: Any, name: Any) -> Any:
-    return dict(zip(mesh.axis_names, mesh.axis_types))[name]
-
-
 def _all_explicit(mesh: Any, manual: frozenset) -> bool:
     from .sharding import AxisType
 
     return all(_axis_type(mesh, a) == AxisType.Explicit for a in manual)
-
-
-def _input_spec(x: Any) -> PartitionSpec:
-    """The spec of an argument's sharding (P() for one on a single device); a traced
-    argument's is the sharding in its type (Explicit axes)."""
-    sharding = x.aval.sharding if core.is_tracer(x) else getattr(x, "sharding", None)
-    spec = getattr(sharding, "spec", None)
-    return spec if isinstance(spec, PartitionSpec) else P()
 
 
 def _manual_spec(spec: PartitionSpec, manual: frozenset) -> PartitionSpec:
@@ -426,63 +327,7 @@ def _manual_spec(spec: PartitionSpec, manual: frozenset) -> PartitionSpec:
     for d in range(len(spec)):
         names = tuple(a for a in _spec_axes(spec, d) if a in manual)
         out.append(None if not names else names[0] if len(names) == 1 else names)
-    return P(*out)
-
-
-def _padded(spec: PartitionSpec, ndim: int) -> PartitionSpec:
-    entries = tuple(spec) + (None,) * (ndim - len(spec))
-    return P(*entries, unreduced=spec.unreduced, reduced=spec.reduced)
-
-
-def _refuse_unreduced(flat: Sequence[Any], in_specs: Sequence[Any], out_specs: Any) -> None:
-    """The body's types do not model unreduced or reduced axes (JAX's body sees the
-    per-device partial sums typed {U:X} and its psum binds unreduced_psum): refuse rather
-    than hand the body the summed value, which psum would count once per device."""
-    for x, spec in zip(flat, in_specs):
-        if spec is None:
-            continue
-        typed = _input_spec(x)
-        for what, shown in (("in_specs entry", spec), ("argument type", typed)):
-            if shown.unreduced or shown.reduced:
-                from .sharding.arrays import typeof
-
-                raise NotImplementedError(
-                    f"shard_map with an unreduced or reduced {what} ({shown} for an "
-                    f"argument of type {typeof(x)}) is not implemented "
-                    "in the engine: the body would see the summed value, not each device's "
-                    "partial sum. Reshard the argument to a plain layout first (e.g. "
-                    "jax.sharding.reshard(x, P(None, None))) and drop unreduced= from in_specs"
-                )
-    for spec in tree_util.tree_leaves(out_specs, is_leaf=_is_spec):
-        if isinstance(spec, PartitionSpec) and (spec.unreduced or spec.reduced):
-            raise NotImplementedError(
-                f"shard_map with an unreduced or reduced out_specs entry ({spec}) is not "
-                "implemented in the engine (JAX casts the body's result with "
-                "vary_unreduced_cast); reduce inside the body with psum and use a plain "
-                "out_spec"
-            )
-
-
-def _check_explicit_inputs(flat: Sequence[Any], specs: Sequence[Any]) -> None:
-    """On a mesh of Explicit axes, in_specs must say how the arguments are laid out (a
-    traced argument's layout is its type's: replicated when it carries none)."""
-    for x, spec in zip(flat, specs):
-        if spec is None:
-            continue
-        ndim = core.get_aval(x).ndim
-        have_spec = _input_spec(x)
-        want = _padded(spec, ndim)
-        have = _padded(have_spec, ndim)
-        if want != have:
-            from .sharding.arrays import typeof
-
-            raise ValueError(
-                f"in_specs passed to shard_map: {want} does not match the specs of the "
-                f"input: {have} for arg: {typeof(x)}. `in_specs` is an optional argument "
-                "so you can omit specifying it and shard_map will infer the in_specs from "
-                "the arguments. If you want to reshard your inputs, you can use `jax.reshard` "
-                "on the arguments and then pass those args to shard_map."
-            )
+    return P(*out, unreduced=spec.unreduced, reduced=spec.reduced)
 
 
 def _mesh_and_axes(mesh: Any, axis_names: Any) -> tuple[Any, frozenset]:
@@ -523,22 +368,6 @@ def _mesh_and_axes(mesh: Any, axis_names: Any) -> tuple[Any, frozenset]:
     return mesh, manual
 
 
-def _is_spec(x: Any) -> bool:
-    return x is None or isinstance(x, PartitionSpec)
-
-
-def _broadcast_specs(kind: str, specs: Any, tree: Any) -> list[Any]:
-    try:
-        return tree_util.tree_leaves(
-            tree_util.tree_broadcast(specs, tree, is_leaf=_is_spec), is_leaf=_is_spec
-        )
-    except (ValueError, TypeError) as e:
-        raise ValueError(
-            f"shard_map {kind}_specs must be a tree prefix of the "
-            f"{'arguments' if kind == 'in' else 'outputs'}: {e}"
-        ) from None
-
-
 # ---------------------------------------------------------------------------- the primitive
 
 shard_map_p = Primitive("shard_map", multiple_results=True)
@@ -576,10 +405,41 @@ shard_map_p.pp_params = _pp_shard_map
 @shard_map_p.def_abstract_eval
 def _shard_map_abstract_eval(*avals, jaxpr, mesh, in_specs, out_specs, **params):
     sizes = dict(mesh.shape)
-    return [
-        a.update(shape=_global_shape(a.shape, s, sizes), vma=a.vma - set(params["manual_axes"]))
+    outs = [
+        a.update(
+            shape=_global_shape(a.shape, s, sizes),
+            vma=a.vma - set(params["manual_axes"]),
+            sharding=None,
+        )
         for a, s in zip(jaxpr.out_avals, out_specs)
     ]
+    # results unreduced/reduced, or split over Explicit axes the body kept (partial
+    # manual), are typed here; the others by the sharding rule from out_specs alone
+    if any(a.sharding is not None for a in jaxpr.out_avals) or any(
+        s.unreduced or s.reduced for s in out_specs
+    ):
+        from .lax import parallel as par
+
+        outer = _printed_mesh(mesh, par.enclosing_manual_axes())
+        outs = [
+            o.update(sharding=_unsharded_type(outer, s, a))
+            for o, a, s in zip(outs, jaxpr.out_avals, out_specs)
+        ]
+    return outs
+
+
+def _unsharded_type(outer: Any, spec: PartitionSpec, body_aval: Any) -> Any:
+    """A result's type sharding: split over its out_spec's axes and the Explicit axes its
+    body type was split over, unreduced/reduced as its out_spec says (JAX's)."""
+    from .sharding.in_types import type_sharding
+
+    body = body_aval.sharding
+    entries = []
+    for d in range(body_aval.ndim):
+        axes = _spec_axes(spec, d) + (tuple(body.spec._axes_of(d)) if body is not None else ())
+        entries.append(None if not axes else axes[0] if len(axes) == 1 else axes)
+    full = P(*entries, unreduced=spec.unreduced, reduced=spec.reduced)
+    return type_sharding(NamedSharding(outer, full), body_aval.ndim)
 
 
 def _to_blocks(x: Any, spec: PartitionSpec, manual: Sequence[Any], sizes: dict):
@@ -597,12 +457,21 @@ def _to_blocks(x: Any, spec: PartitionSpec, manual: Sequence[Any], sizes: dict):
             split_shape.append(sizes[a])
         split_shape.append(n // math.prod(sizes[a] for a in names))
     named = [a for a in manual if a in where]
-    if not named:
-        return x, named
-    lead = [where[a] for a in named]
-    rest = [i for i in range(len(split_shape)) if i not in lead]
-    y = lax.reshape(x, tuple(split_shape))
-    return lax.transpose(y, tuple(lead + rest)), named
+    y = x
+    if named:
+        lead = [where[a] for a in named]
+        rest = [i for i in range(len(split_shape)) if i not in lead]
+        y = lax.transpose(lax.reshape(x, tuple(split_shape)), tuple(lead + rest))
+    # a value unreduced over a manual axis: member 0 holds it all, the others zeros (each
+    # member's share of the sum)
+    for a in [a for a in manual if a in spec.unreduced]:
+        i = sum(1 for b in named if manual.index(b) < manual.index(a))
+        y = lax.expand_dims(y, (i,))
+        config = [(0, 0, 0)] * core.get_aval(y).ndim
+        config[i] = (0, sizes[a] - 1, 0)
+        y = lax.pad(y, lax.full((), 0, core.get_aval(y).dtype), config)
+        named.insert(i, a)
+    return y, named
 
 
 def _from_blocks(y: Any, spec: PartitionSpec, manual: Sequence[Any], sizes: dict):
@@ -612,7 +481,9 @@ def _from_blocks(y: Any, spec: PartitionSpec, manual: Sequence[Any], sizes: dict
 
     mentioned = _spec_names(spec)
     for i in reversed(range(len(manual))):
-        if manual[i] not in mentioned:
+        if manual[i] in spec.unreduced:  # the members' shares summed
+            y = lax.reduce_sum(y, (i,))
+        elif manual[i] not in mentioned:
             y = lax.index_in_dim(y, 0, i, keepdims=False)
     lead = [a for a in manual if a in mentioned]
     block = core.get_aval(y).shape[len(lead) :]
@@ -704,15 +575,20 @@ def _shard_map_lowering(ctx, *args, **params):
 # ---------------------------------------------------------------------------- SPMD
 
 
-def _sdy_sharding(spec: PartitionSpec, ndim: int) -> str:
+def _sdy_sharding(spec: PartitionSpec, ndim: int, mesh: Any = None) -> str:
     dims = ", ".join(
         "{" + ", ".join(f'"{a}"' for a in _spec_axes(spec, d)) + "}" for d in range(ndim)
     )
-    return f"<@{spmd.MESH_NAME}, [{dims}]>"
+    extra = ""
+    if spec.unreduced:
+        order = list(mesh.axis_names) if mesh is not None else sorted(spec.unreduced, key=str)
+        names = [a for a in order if a in spec.unreduced]
+        extra = ", unreduced={" + ", ".join(f'"{a}"' for a in names) + "}"
+    return f"<@{spmd.MESH_NAME}, [{dims}]{extra}>"
 
 
-def _per_value(specs, avals) -> ir.Attribute:
-    items = ", ".join(_sdy_sharding(s, a.ndim) for s, a in zip(specs, avals))
+def _per_value(specs, avals, mesh=None) -> ir.Attribute:
+    items = ", ".join(_sdy_sharding(s, a.ndim, mesh) for s, a in zip(specs, avals))
     return ir.Attribute.parse(f"#sdy.sharding_per_value<[{items}]>")
 
 
@@ -726,8 +602,8 @@ def _manual_computation(ctx, args, *, jaxpr, mesh, in_specs, out_specs, manual_a
     op = sdy.ManualComputationOp(
         [lowering.ir_type(a) for a in ctx.avals_out],
         list(args),
-        _per_value(in_specs, ctx.avals_in),
-        _per_value(out_specs, ctx.avals_out),
+        _per_value(in_specs, ctx.avals_in, mesh),
+        _per_value(out_specs, ctx.avals_out, mesh),
         ir.Attribute.parse(f"#sdy<manual_axes{{{manual}}}>"),
     )
     block = op.regions[0].blocks.append(*[lowering.ir_type(a) for a in jaxpr.in_avals])

@@ -50,7 +50,7 @@ class ShardMapTrace(core.Trace):
         with core.set_current_trace(self.parent):
             outs = self._run(primitive, list(vals), list(dims), params, n_out)
         out_avals = out_avals if many else [out_avals]
-        tracers = [self.wrap(v, a.vma) for v, a in zip(outs, out_avals)]
+        tracers = [self.wrap(v, a.vma, a.sharding) for v, a in zip(outs, out_avals)]
         return tracers if many else tracers[0]
 
     def _run(self, primitive, vals, dims, params, n_out) -> list[Any]:
@@ -72,8 +72,15 @@ class ShardMapTrace(core.Trace):
         with parallel.manual_axes_context(frozenset(), False):  # running, not typing
             return level(0, *vals)
 
-    def wrap(self, val: Any, vma: frozenset) -> ShardMapTracer:
-        return ShardMapTracer(self, val, vma if self.check_vma else frozenset())
+    def wrap(self, val: Any, vma: frozenset, sharding: Any = None) -> ShardMapTracer:
+        # (sharding: a body type's unreduced/reduced axes, e.g. after pcast)
+        if not self.check_vma or not (
+            sharding is not None and (sharding.spec.unreduced or sharding.spec.reduced)
+        ):
+            sharding = None
+        if not self.check_vma:
+            vma = frozenset()
+        return ShardMapTracer(self, val, vma, sharding)
 
     def stack(self, x: Any) -> Any:
         """A value the same on every member, as a stack of its copies."""
@@ -86,20 +93,21 @@ class ShardMapTrace(core.Trace):
 
 
 class ShardMapTracer(core.Tracer):
-    __slots__ = ("val", "vma")
+    __slots__ = ("val", "vma", "sharding")
 
-    def __init__(self, trace: ShardMapTrace, val: Any, vma: frozenset) -> None:
+    def __init__(self, trace: ShardMapTrace, val: Any, vma: frozenset, sharding: Any = None):
         self._trace, self.val, self.vma = trace, val, frozenset(vma)
+        self.sharding = sharding
 
     @property
     def aval(self) -> core.ShapedArray:
         full = core.get_aval(self.val)
         block = full.shape[len(self._trace.manual) :]
-        return core.ShapedArray(block, full.dtype, full.weak_type, vma=self.vma)
+        return core.ShapedArray(block, full.dtype, full.weak_type, self.sharding, vma=self.vma)
 
     def to_concrete_value(self):
         # a value invariant over every manual axis is one concrete array (JAX's rule)
-        if not self._trace.check_vma or self.vma:
+        if not self._trace.check_vma or self.vma or self.sharding is not None:
             return None
         from . import lax
 
@@ -142,6 +150,7 @@ def run_eagerly(
         _check_out_vma,
         _check_rank,
         _from_blocks,
+        _printed_mesh,
         _to_blocks,
     )
     from .sharding import NamedSharding
@@ -163,7 +172,9 @@ def run_eagerly(
         with (
             core.set_current_trace(trace),
             batching.extend_axis_env(frames),
-            parallel.manual_axes_context(frozenset(order), check_vma, mesh.axis_names),
+            parallel.manual_axes_context(
+                frozenset(order), check_vma, mesh.axis_names, _printed_mesh(mesh, manual)
+            ),
         ):
             outs = f(*tree_util.tree_unflatten(in_tree, leaves))
             out_flat, out_tree = tree_util.tree_flatten(outs)
@@ -179,7 +190,7 @@ def run_eagerly(
         trace.invalidate()
     _check_rank("out", f, specs, out_info["avals"])
     if check_vma:
-        _check_out_vma(f, mesh, manual, [a.vma for a in out_info["avals"]], specs)
+        _check_out_vma(f, mesh, manual, out_info["avals"], specs)
     results = []
     for (val, d), spec in zip(lifted, specs):
         stack = val if d is not None else trace.stack(val)

@@ -20,7 +20,7 @@ from .interpreters import jaxpr_transforms as jt
 from .interpreters import partial_eval as pe
 from .interpreters.jvp import Zero, instantiate, tangent_aval
 from .interpreters.tracing import convert_constvars_to_invars, trace_to_jaxpr
-from .interpreters.transpose import is_undefined_primal
+from .interpreters.transpose import UndefinedPrimal, backward_pass, is_undefined_primal
 from .shard_map import _spec_names, shard_map_p
 from .sharding import P
 
@@ -62,11 +62,15 @@ def _in_body(params: dict) -> Iterator[None]:
     """While a shard_map body is transformed: its named axes bound, and its values typed
     with the axes they vary over when it is check_vma."""
     from .lax import parallel as par
+    from .shard_map import _printed_mesh
 
     manual = frozenset(params["manual_axes"]) | par.enclosing_manual_axes()
+    mesh = params["mesh"]
     with (
         batching.extend_axis_env(_frames(params)),
-        par.manual_axes_context(manual, params["check_vma"], params["mesh"].axis_names),
+        par.manual_axes_context(
+            manual, params["check_vma"], mesh.axis_names, _printed_mesh(mesh, manual)
+        ),
     ):
         yield
 
@@ -214,7 +218,7 @@ def _shard_map_transpose(cts, *args, jaxpr, in_specs, out_specs, **params):
     sizes = dict(params["mesh"].shape)
     manual = params["manual_axes"]
     linear = tuple(is_undefined_primal(x) for x in args)
-    ct_specs = [s for s, c in zip(out_specs, cts)]
+    ct_specs = [_ct_spec(s) for s in out_specs]
     cts = [instantiate(c) if type(c) is Zero else c for c in cts]
 
     def unmentioned(spec):
@@ -224,9 +228,12 @@ def _shard_map_transpose(cts, *args, jaxpr, in_specs, out_specs, **params):
     # share of its cotangent, and an input replicated over one the sum of its members'.
     # With varying types (check_vma=True) the body's pvary/psum transposes do that.
     pmap_style = not params["check_vma"]
+    in_avals = jaxpr.in_avals
+    nonlin_avals = [a for a, lin in zip(in_avals, linear) if not lin]
+    # a cotangent is reduced where its primal is unreduced, and the other way round
+    ct_avals = [_ct_aval(a) for a in jaxpr.out_avals]
     with _in_body(params):
-        tj = jt.transpose_jaxpr(jaxpr, linear)
-        n_nl = len(tj.in_avals) - len(cts)
+        n_nl = len(nonlin_avals)
 
         def body(*xs):
             nonlin, out_cts = xs[:n_nl], list(xs[n_nl:])
@@ -234,8 +241,16 @@ def _shard_map_transpose(cts, *args, jaxpr, in_specs, out_specs, **params):
             for c, s in zip(out_cts, ct_specs):
                 n = math.prod(sizes[a] for a in unmentioned(s)) if pmap_style else 1
                 scaled.append(c / n if n != 1 and core.get_aval(c).dtype.kind in "fc" else c)
-            outs = core.eval_jaxpr(tj.jaxpr, tj.consts, *nonlin, *scaled)
-            lin_specs = [s for s, lin in zip(in_specs, linear) if lin]
+            it = iter(nonlin)
+            primals = [UndefinedPrimal(a) if lin else next(it) for a, lin in zip(in_avals, linear)]
+            outs = [
+                instantiate(ct)
+                for ct, lin in zip(
+                    backward_pass(jaxpr.jaxpr, jaxpr.consts, primals, scaled), linear
+                )
+                if lin
+            ]
+            lin_specs = [_ct_spec(s) for s, lin in zip(in_specs, linear) if lin]
             return [
                 par.psum_p.bind(o, axes=unmentioned(s), axis_index_groups=None)
                 if pmap_style and unmentioned(s) and core.get_aval(o).dtype != dtypes.float0
@@ -246,7 +261,7 @@ def _shard_map_transpose(cts, *args, jaxpr, in_specs, out_specs, **params):
         def cts_first(*xs):  # JAX's transposed shard_map takes the cotangents first
             return body(*xs[len(cts) :], *xs[: len(cts)])
 
-        avals = tj.in_avals[n_nl:] + tj.in_avals[:n_nl]
+        avals = ct_avals + nonlin_avals
         new = trace_to_jaxpr(cts_first, avals, f"transpose({jaxpr.jaxpr.debug_name})")
     new, consts = convert_constvars_to_invars(new)
     nonlin_args = [x for x in args if not is_undefined_primal(x)]
@@ -258,11 +273,27 @@ def _shard_map_transpose(cts, *args, jaxpr, in_specs, out_specs, **params):
             *nonlin_args,
             jaxpr=new,
             in_specs=(P(),) * len(consts) + tuple(ct_specs) + nonlin_specs,
-            out_specs=tuple(s for s, lin in zip(in_specs, linear) if lin),
+            out_specs=tuple(_ct_spec(s) for s, lin in zip(in_specs, linear) if lin),
             **params,
         )
     )
     return [next(outs) if lin else None for lin in linear]
+
+
+def _ct_spec(spec: Any) -> Any:
+    """The spec of a cotangent: unreduced and reduced axes swapped (JAX's to_ct_spec)."""
+    if not spec.unreduced and not spec.reduced:
+        return spec
+    return P(*spec, unreduced=spec.reduced, reduced=spec.unreduced)
+
+
+def _ct_aval(aval: Any) -> Any:
+    from .lax.parallel_vma import ur_axes, with_ur
+
+    unreduced, reduced = ur_axes(aval)
+    if not unreduced and not reduced:
+        return aval
+    return with_ur(aval, reduced, unreduced, aval.vma)
 
 
 shard_map_p.def_transpose(_shard_map_transpose)

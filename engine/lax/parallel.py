@@ -34,10 +34,18 @@ from .parallel_vma import (  # noqa: F401  (the varying-axes machinery, re-expor
     collective_vma,
     enclosing_manual_axes,
     manual_axes_context,
+    preduced,
+    preduced_p,
     psum_invariant_p,
     pvary_leaf,
     pvary_p,
+    reduced_vary_cast,
+    reduced_vary_cast_p,
+    unreduced_psum,
+    unreduced_psum_p,
     vary_to_spec,
+    vary_unreduced_cast,
+    vary_unreduced_cast_p,
 )
 from .reductions import reduce_max, reduce_min, reduce_sum
 from .structural import broadcast_in_dim, full_like, iota, reshape, transpose
@@ -68,6 +76,10 @@ __all__ = [
     "axis_index_p",
     "pvary_p",
     "psum_invariant_p",
+    "unreduced_psum_p",
+    "preduced_p",
+    "vary_unreduced_cast_p",
+    "reduced_vary_cast_p",
 ]
 
 
@@ -266,7 +278,11 @@ def _reduce_leaves(x, axis_name, axis_index_groups, prim, api_name):
             # a constant is the same on every member: the sum is a multiple of it
             return size * leaf
         if prim is psum_p and checking_vma() and core.is_tracer(leaf):
-            axes_state(leaf, axes, "jax.lax.psum")  # (some varying, some not: JAX's error)
+            # (some varying, some not: JAX's error)
+            if axes_state(leaf, axes, "jax.lax.psum") == "unreduced":
+                if groups is not None:
+                    raise NotImplementedError
+                return unreduced_psum(leaf, axes)
         leaf = collective_vma(leaf, axes)
         if prim is psum_p and checking_vma():
             if groups is not None:
@@ -804,8 +820,8 @@ _PCAST_TO = ("unreduced", "reduced", "varying")
 
 
 def pcast(x: Any, axis_name: Any, *, to: str) -> Any:
-    """Change a value's type over named axes; only invariant -> ``to='varying'`` is
-    implemented (reduced/unreduced types are not modelled)."""
+    """Change a value's type over named axes: invariant -> varying (pvary) or reduced
+    (preduced), varying -> unreduced, reduced -> varying; all no-ops at run time."""
     if isinstance(axis_name, (set, frozenset)):
         raise TypeError(f"axis_name={axis_name} must be a tuple or a str. Got {axis_name}")
     axes = _as_axes(axis_name)
@@ -818,13 +834,16 @@ def pcast(x: Any, axis_name: Any, *, to: str) -> Any:
         return x  # a check_vma=False shard_map body has no varying types to cast
 
     def cast(leaf):
-        if axes_state(leaf, axes, "jax.lax.pcast") == "varying":
-            raise ValueError(f"Unsupported pcast from=varying, to={to!r}")
-        if to != "varying":
-            raise NotImplementedError(
-                f"pcast to={to!r} (reduced/unreduced types) is not implemented"
-            )
-        return pvary_leaf(leaf, axes)
+        from_ = axes_state(leaf, axes, "jax.lax.pcast")
+        if (from_, to) == ("invarying", "varying"):
+            return pvary_leaf(leaf, axes)
+        if (from_, to) == ("invarying", "reduced"):
+            return preduced(leaf, axes)
+        if (from_, to) == ("varying", "unreduced"):
+            return vary_unreduced_cast(leaf, axes)
+        if (from_, to) == ("reduced", "varying"):
+            return reduced_vary_cast(leaf, axes)
+        raise ValueError(f"Unsupported pcast from={from_}, to={to!r}")
 
     return tree_util.tree_map(cast, x)
 

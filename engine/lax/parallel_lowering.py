@@ -32,6 +32,7 @@ from .parallel import (
     psum_invariant_p,
     psum_p,
     reduce_scatter_p,
+    unreduced_psum_p,
 )
 
 
@@ -90,11 +91,33 @@ def _scalar_region(op: Any, dtype: Any, combine) -> None:
     scalar = lowering.ir_type(ShapedArray((), dtype))
     block = op.regions[0].blocks.append(scalar, scalar)
     with ir.InsertionPoint(block):
-        hlo.return_([combine(*block.arguments)])
+        out = combine(*block.arguments)
+        if _explicit_axes_outside():
+            # (the combiner is a typed op there: JAX constrains it, replicated)
+            from jaxlib.mlir.dialects import sdy
+
+            from ..sharding.spmd import MESH_NAME
+
+            attr = ir.Attribute.parse(f"#sdy.sharding<@{MESH_NAME}, []>")
+            out = sdy.ShardingConstraintOp(out, attr).result
+        hlo.return_([out])
+
+
+def _explicit_axes_outside() -> bool:
+    """Whether the manual computation being lowered leaves some Explicit mesh axes to the
+    partitioner (a partial-manual shard_map)."""
+    mesh = _spmd.mesh
+    if mesh is None:
+        return False
+    types = dict(zip(mesh.axis_names, getattr(mesh, "axis_types", ())))
+    return any(
+        a not in _spmd.manual and getattr(types.get(a), "name", "") == "Explicit"
+        for a in mesh.axis_names
+    )
 
 
 def _combiner(prim: Primitive, dtype: Any):
-    if prim in (psum_p, psum_invariant_p, reduce_scatter_p):
+    if prim in (psum_p, psum_invariant_p, unreduced_psum_p, reduce_scatter_p):
         return hlo.or_ if dtype == np.bool_ else hlo.add
     if prim is pmax_p:
         return hlo.or_ if dtype == np.bool_ else hlo.maximum
@@ -129,6 +152,11 @@ for _prim in (psum_p, pmax_p, pmin_p):
 @psum_invariant_p.def_lowering
 def _psum_invariant_lowering(ctx, x, *, axes):
     return _all_reduce(psum_invariant_p, x, ctx.avals_in[0], axes)
+
+
+@unreduced_psum_p.def_lowering
+def _unreduced_psum_lowering(ctx, x, *, axes):  # the all-reduce of the members' shares
+    return _all_reduce(unreduced_psum_p, x, ctx.avals_in[0], axes)
 
 
 def _axis_index_value(name: Any) -> Any:

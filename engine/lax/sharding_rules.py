@@ -107,7 +107,10 @@ def propagate(
             typed.append(o)
             continue
         if isinstance(e, NamedSharding):  # an out_sharding given by the caller
-            typed.append(o.update(sharding=type_sharding(e, len(o.shape))))
+            t = type_sharding(e, len(o.shape))
+            if t is None and (e.spec.unreduced or e.spec.reduced):
+                t = e  # (in a shard_map body: unreduced/reduced over its Manual axes)
+            typed.append(o.update(sharding=t))
             continue
         try:
             sharding = NamedSharding(mesh, PartitionSpec(*e))
