@@ -76,6 +76,21 @@ def make_consts(j):
     return f
 
 
+def make_nested_jit(j):
+    jnp = j.numpy
+
+    def g(x):
+        return jnp.sin(x) * 2.0
+
+    def f(x):
+        y = j.jit(g)(x)
+        with j.named_scope("outer"):
+            z = j.jit(g)(y + 1.0)
+        return jnp.where(z > 0, z, y)  # jnp.where: a nested jit of its own
+
+    return f
+
+
 X = np.ones((3, 4), np.float32)
 M = np.ones((3, 3), np.float32)
 V = np.ones((3,), np.float32)
@@ -86,6 +101,7 @@ CASES = {
     "scope_helper_list": (make_scoped, (V,), {"y": V}),
     "varargs_kwargs": (make_varargs, (M, M), {"k": M, "zz": M}),
     "consts_two_results": (make_consts, (M,), {}),
+    "nested_jit_functions": (make_nested_jit, (V,), {}),
 }
 
 
@@ -283,3 +299,52 @@ def test_polymorphic_round_trip_runs_both_ways():
         for got in (ours_in_jax.call(x), theirs_in_engine.call(x), ours.call(x)):
             for a, w in zip(jax.tree_util.tree_leaves(got), jax.tree_util.tree_leaves(want)):
                 np.testing.assert_allclose(np.asarray(a), np.asarray(w), rtol=1e-5, atol=1e-6)
+
+
+# ---------------------------------------------------------------------------- reduce_window
+
+
+def make_window_sum(j):
+    def f(x):
+        return j.lax.reduce_window(x, 0.0, j.lax.add, (3, 1), (2, 1), "SAME")
+
+    return f
+
+
+def make_window_generic(j):
+    lax = j.lax
+
+    def f(x):
+        init = (0.0, -np.inf)
+        return lax.reduce_window(
+            (x, x), init, lambda a, b: (a[0] + b[0], lax.max(a[1], b[1])), (3, 2), (2, 1), "SAME"
+        )
+
+    return f
+
+
+@pytest.mark.parametrize("make", [make_window_sum, make_window_generic])
+def test_reduce_window_symbolic_padding_like_jax(make):
+    """SAME padding over a symbolic dimension with a stride: the padding is symbolic
+    (JAX 0.10.2 exports it through stablehlo.dynamic_reduce_window); values, shapes and
+    the reducer function match JAX's, and the artifacts run in each other."""
+    jax, _ = real_jax()
+    from jax import export as jexport
+
+    theirs, ours = poly_export_both(make, "b, 4", 1)
+    assert [str(a.shape) for a in ours.out_avals] == [str(a.shape) for a in theirs.out_avals]
+    a, b = theirs.mlir_module(), ours.mlir_module()
+    assert "stablehlo.dynamic_reduce_window" in b
+    reducer = "reduce_window_float32_reducer" if make is make_window_sum else "generic_"
+    name = next(n for n in re.findall(r"func.func @(\w+)", a) if n.startswith(reducer))
+    assert _function(b.replace("func.func @", "func.func private @"), name) == _function(
+        a.replace("func.func @", "func.func private @"), name
+    )
+    ours_in_jax = jexport.deserialize(ours.serialize())
+    theirs_in_engine = eexport.deserialize(theirs.serialize())
+    for n in (1, 4, 7):
+        x = np.random.RandomState(n).randn(n, 4).astype(np.float32)
+        want = jax.tree_util.tree_leaves(theirs.call(x))
+        for got in (ours.call(x), ours_in_jax.call(x), theirs_in_engine.call(x)):
+            for g, w in zip(jax.tree_util.tree_leaves(got), want, strict=True):
+                np.testing.assert_allclose(np.asarray(g), np.asarray(w), rtol=1e-5)

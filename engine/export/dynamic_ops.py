@@ -5,6 +5,7 @@ jaxlib's shape refinement turns back into ``reduce_window`` once the shapes are 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -82,3 +83,68 @@ def dynamic_reduce_window(
         called_computations=ir.ArrayAttr.get([ir.FlatSymbolRefAttr.get(sym)]),
     )
     return op.result
+
+
+_EQN_TAG = re.compile(r'loc\("(?:[^"]*/)?([A-Za-z_0-9]+)\.eqn[0-9_]*"')
+
+
+def _module_of_insertion_point() -> Any:
+    op = ir.InsertionPoint.current.block.owner
+    while op is not None and op.name != "builtin.module":
+        op = op.parent
+    return op
+
+
+def emit_reduce_window(
+    out_avals: Sequence[Any],
+    operands: Sequence[Any],
+    inits: Sequence[Any],
+    scalar_avals: Sequence[Any],
+    body: Callable,
+    window_dimensions: Sequence[Any],
+    window_strides: Sequence[Any],
+    padding: Sequence[tuple[Any, Any]],
+    base_dilation: Sequence[Any],
+    window_dilation: Sequence[Any],
+    reducer_name: str = "generic_reduce_window_reducer",
+) -> list:
+    """A reduce_window whose window parameters or padding hold symbolic dimensions, as
+    JAX's ``mlir.reduce_window`` lowers it: the reducer as a private function (first in
+    the module) and ``stablehlo.dynamic_reduce_window`` with int32 parameter tensors
+    (the padding ``i32[N, 2]``)."""
+    from .poly_lowering import shape_tensor
+
+    int2d = lowering.ir_type(ShapedArray((1, 2), np.int32))
+    pad = hlo.concatenate([hlo.reshape(int2d, shape_tensor(lohi)) for lohi in padding], 0)
+    scalar_types = [lowering.ir_type(a) for a in scalar_avals]
+    module = _module_of_insertion_point()
+    # JAX builds the reducer (a public function) while lowering the equation out of
+    # context: its locations are "prim:" around the bare primitive's name
+    m = _EQN_TAG.search(str(ir.Location.current))
+    prim = m.group(1) if m else "reduce_window"
+    where = ir.Location.name(f"{prim}:", childLoc=ir.Location.name(prim))
+    with where, ir.InsertionPoint.at_block_begin(module.regions[0].blocks[0]):
+        fn = func_dialect.FuncOp(reducer_name, ir.FunctionType.get(scalar_types * 2, scalar_types))
+    name = ir.StringAttr(ir.SymbolTable(module).insert(fn)).value  # renamed if taken
+    block = fn.add_entry_block([where] * (2 * len(scalar_types)))
+    with where, ir.InsertionPoint(block):
+        hlo.return_(list(body(*block.arguments)))
+    i32 = ir.IntegerType.get_signless(32)
+    op = hlo.CustomCallOp(
+        [lowering.ir_type(a) for a in out_avals],
+        [
+            *operands,
+            *inits,
+            shape_tensor(window_dimensions),
+            shape_tensor(window_strides),
+            shape_tensor(base_dilation),
+            shape_tensor(window_dilation),
+            pad,
+        ],
+        "stablehlo.dynamic_reduce_window",
+        has_side_effect=ir.BoolAttr.get(False),
+        backend_config=ir.StringAttr.get(""),
+        api_version=ir.IntegerAttr.get(i32, 2),
+        called_computations=ir.ArrayAttr.get([ir.FlatSymbolRefAttr.get(name)]),
+    )
+    return list(op.results)

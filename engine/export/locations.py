@@ -70,20 +70,38 @@ def caller_frame(depth: int = 1) -> FrameType | None:
 
 class TracebackRecorder:
     """While active, the user frames of each equation traced below ``stop`` (the frame
-    that called ``export``), keyed by the identity of the equation's source info."""
+    that called ``export``), keyed by the identity of the equation's source info.
+
+    As JAX's, an equation's frames are relative to the trace that recorded it: those
+    between the equation and where that trace (the function's, a nested ``jit``'s, a
+    branch's) started."""
 
     def __init__(self, stop: FrameType | None) -> None:
         self.stop = stop
         self.frames: dict[int, tuple[Any, list[Frame]]] = {}
-        self._listener = events.listen(kinds=[events.EqnEmitted], on_event=self._on_event)
+        self._starts: dict[int, FrameType] = {}
+        self._listener = events.listen(
+            kinds=[events.EqnEmitted, events.TraceStarted], on_event=self._on_event
+        )
 
     def _on_event(self, ev: Any) -> None:
-        src = getattr(ev, "source_info", None)
-        if src is None or self.stop is None or id(src) in self.frames:
+        if self.stop is None:
             return
-        frames: list[Frame] = []
         f: FrameType | None = sys._getframe(1)
-        while f is not None and f is not self.stop:
+        if isinstance(ev, events.TraceStarted):
+            # the innermost user frame when the trace starts (the one calling the traced
+            # function): the trace's equations keep only the user frames below it
+            while f is not None and not is_user_file(f.f_code.co_filename):
+                f = f.f_back
+            if f is not None:
+                self._starts[ev.trace] = f
+            return
+        src = getattr(ev, "source_info", None)
+        if src is None or id(src) in self.frames:
+            return
+        start = self._starts.get(getattr(ev, "trace", None))
+        frames: list[Frame] = []
+        while f is not None and f is not self.stop and f is not start:
             code = f.f_code
             if is_user_file(code.co_filename):
                 frames.append((code, f.f_lasti))
@@ -195,7 +213,7 @@ def apply_jax_locations(
     jit_name = f"jit({fun_name})"
     with module.context:
         func_loc = ir.Location.name(jit_name, childLoc=make.chain(outer))
-        by_loc: dict[str, tuple[Any, set[str]]] = {}
+        by_loc: dict[str, _Eqn] = {}
         for _path, prim, _tag, loc, _fn, eqn in records:
             key = str(loc)
             if key in by_loc:
@@ -204,36 +222,93 @@ def apply_jax_locations(
             inner = recorder.inner_frames(src) if recorder is not None else []
             if recorder is None and getattr(src, "_code", None) is not None:
                 inner = [(src._code, src._lasti)]
-            scope = getattr(src, "name_stack", "") or ""
-            prefix = f"{jit_name}/{scope}/" if scope else f"{jit_name}/"
-            chain = make.chain(list(inner) + list(outer))
-            new = ir.Location.name(prefix + prim, childLoc=chain)
-            # what a rule lowers through traced steps of its own (a shape's arithmetic):
-            # JAX traces them under the equation's frames, then adds its whole chain
-            by_loc[key] = (new, _literal_attrs(eqn), prefix, list(inner) * 2 + list(outer))
+            by_loc[key] = _Eqn(make, jit_name, prim, eqn, list(inner), list(outer))
         unknown = str(ir.Location.unknown())
         symbols = [_symbol(fop) for fop in module.body.operations]
-        for fop, sym in zip(module.body.operations, symbols):  # a func.func stays unknown
+        for fop, sym in zip(module.body.operations, symbols):
             if sym == "main" and WRAPPED in symbols:
                 continue  # JAX's wrapper: its own locations (see poly_lowering)
+            fkey = str(fop.location)
+            if _RULE_FUNCTION.match(fkey):  # a function a rule made (a reducer)
+                for op in _walk(fop.operation):
+                    got = by_loc.get(str(op.location))
+                    if got is not None:
+                        _set_location(op, got.bare)
+                continue
+            if sym in ("main", WRAPPED) or (sym or "").startswith("_main_"):
+                _relocate_body(fop, by_loc, make, func_loc, unknown)
+                continue
+            # a nested jit's function: JAX lowers it out of context (no name stack, the
+            # equations' own frames, unknown arguments and return), named after the call
+            owner = by_loc.get(fkey)
+            if owner is not None:
+                _set_location(fop, ir.Location.name(f"{owner.prim}:", childLoc=owner.loc))
+            for arg in fop.regions[0].blocks[0].arguments:
+                arg.set_location(ir.Location.unknown())
             for op in _walk(fop.operation):
-                key = str(op.location)
-                hit = by_loc.get(key)
-                if hit is None and key.startswith('loc("'):
-                    hit = _derived(key, by_loc, make)
-                if hit is None:
-                    if key == unknown or op.name == "func.return":
-                        _set_location(op, func_loc)
-                    continue
-                new, literals = hit[0], hit[1]
-                if (
-                    op.name == "stablehlo.constant"
-                    and literals
-                    and str(op.attributes["value"]) in literals
-                ):
-                    _set_location(op, func_loc)  # a literal operand: read outside the eqn
-                else:
-                    _set_location(op, new)
+                got = by_loc.get(str(op.location))
+                if op.name == "func.return" or (got is not None and got.is_literal(op)):
+                    _set_location(op, ir.Location.unknown())
+                elif got is not None:
+                    _set_location(op, got.bare)
+
+
+class _Eqn:
+    """JAX's locations for one equation's ops."""
+
+    def __init__(
+        self, make: Any, jit_name: str, prim: str, eqn: Any, inner: list, outer: list
+    ) -> None:
+        scope = getattr(eqn.source_info, "name_stack", "") or ""
+        self.prim, self.eqn = prim, eqn
+        self.prefix = f"{jit_name}/{scope}/" if scope else f"{jit_name}/"
+        chain = make.chain(inner + outer)
+        self.loc = ir.Location.name(self.prefix + prim, childLoc=chain)
+        if prim == "jit" and "name" in eqn.params:  # the call of a nested jit's function
+            call_name = f"{self.prefix}jit({eqn.params['name']})"
+            self.call_loc = ir.Location.name(call_name, childLoc=chain)
+        else:
+            self.call_loc = self.loc
+        self.literals = _literal_attrs(eqn)
+        # what a rule lowers through traced steps of its own (a shape's arithmetic):
+        # JAX traces them under the equation's frames, then adds its whole chain
+        self.derived_frames = inner * 2 + outer
+        # out of context (a reducer, a nested function): the primitive around the
+        # equation's own frames, no name stack
+        local = f"{scope}/{prim}" if scope else prim
+        self.bare = ir.Location.name(local, childLoc=make.chain(inner))
+        # a region's arguments: made where JAX lowers the rule, out of context
+        self.region_args = ir.Location.name(f"{prim}:", childLoc=ir.Location.name(prim))
+
+    def is_literal(self, op: Any) -> bool:
+        return (
+            op.name == "stablehlo.constant"
+            and bool(self.literals)
+            and str(op.attributes["value"]) in self.literals
+        )
+
+
+def _relocate_body(fop: Any, by_loc: dict, make: Any, func_loc: Any, unknown: str) -> None:
+    for op in _walk(fop.operation):
+        key = str(op.location)
+        hit = by_loc.get(key)
+        derived = None
+        if hit is None and key.startswith('loc("'):
+            derived = _derived(key, by_loc, make)
+        if hit is None and derived is None:
+            if key == unknown or op.name == "func.return":
+                _set_location(op, func_loc)
+            continue
+        if derived is not None:
+            _set_location(op, derived)
+            continue
+        _relocate_region_args(op, key, hit.region_args)
+        if hit.is_literal(op):
+            _set_location(op, func_loc)  # a literal operand: read outside the equation
+        elif op.name == "func.call":
+            _set_location(op, hit.call_loc)
+        else:
+            _set_location(op, hit.loc)
 
 
 WRAPPED = "_wrapped_jax_export_main"
@@ -244,7 +319,7 @@ def _symbol(op: Any) -> str | None:
     return ir.StringAttr(attr).value if attr is not None else None
 
 
-def _derived(key: str, by_loc: dict, make: Any) -> tuple | None:
+def _derived(key: str, by_loc: dict, make: Any) -> Any:
     """An op an equation's rule made under a name of its own (``loc("mul"(EQN))``, a
     shape computation's step): JAX's location of that name in the equation's place."""
     m = _NAMED.match(key)
@@ -253,12 +328,19 @@ def _derived(key: str, by_loc: dict, make: Any) -> tuple | None:
     base = by_loc.get(f"loc({m.group(2)})")
     if base is None:
         return None
-    _new, _lits, prefix, frames = base
-    new = ir.Location.name(prefix + m.group(1), childLoc=make.chain(frames))
-    return (new, set(), prefix, frames)
+    return ir.Location.name(base.prefix + m.group(1), childLoc=make.chain(base.derived_frames))
 
 
+_RULE_FUNCTION = re.compile(r'^loc\("[^"/]+:"')
 _NAMED = re.compile(r'^loc\("([^"]+)"\((.*)\)\)$', re.S)
+
+
+def _relocate_region_args(op: Any, key: str, loc: Any) -> None:
+    for region in op.regions:
+        for block in region.blocks:
+            for arg in block.arguments:
+                if str(arg.location) == key:
+                    arg.set_location(loc)
 
 
 def _set_location(op: Any, loc: Any) -> None:

@@ -423,6 +423,9 @@ def _emit_function(mctx: Any, fname: str, closed: Any, public: bool) -> bool:
             dims = [env[v] for v in dim_vars]
             call = func_dialect.CallOp(out_types, ir.FlatSymbolRefAttr.get(inner), dims + args)
             func_dialect.ReturnOp(list(call.results))
+        first = mctx.module.body.operations[0]
+        if first.operation != fn.operation:  # a rule put a function first (a reducer)
+            fn.operation.move_before(first)
         return True
     return _emit_body(mctx, fname, closed, public)
 
