@@ -121,8 +121,16 @@ def _emit_reduce_window(
     padding,
     base_dilation,
     window_dilation,
+    reducer_name="generic_reduce_window_reducer",
 ):
     """stablehlo.reduce_window with a scalar body ``body(*accs, *xs) -> outs``."""
+    if not all(type(p) is int for pair in padding for p in pair):  # symbolic (export)
+        from ..export.dynamic_ops import emit_reduce_window
+
+        return emit_reduce_window(
+            out_avals, operands, inits, scalar_avals, body, window_dimensions,
+            window_strides, padding, base_dilation, window_dilation, reducer_name,
+        )  # fmt: skip
     op = hlo.ReduceWindowOp(
         [lowering.ir_type(a) for a in out_avals],
         list(operands),
@@ -171,8 +179,9 @@ def _monoid_primitive(kind, combine):
         init = lowering.constant(np.asarray(_identity(kind, aval.dtype), aval.dtype), scalar)
         fn = combine(aval.dtype)
         return _emit_reduce_window(
-            ctx.avals_out, [x], [init], [scalar], lambda a, b: [fn(a, b)], **params
-        )[0]
+            ctx.avals_out, [x], [init], [scalar], lambda a, b: [fn(a, b)], **params,
+            reducer_name=f"reduce_window_{aval.dtype}_reducer",
+        )[0]  # fmt: skip
 
     def batch(size, vals, dims, **params):
         (x,), (d,) = vals, dims
@@ -565,7 +574,10 @@ def _reduce_window(
         padding = padtype_to_pads(
             shape, _dilate(window_dimensions, window_dilation), window_strides, padding
         )
-    padding = tuple((int(lo), int(hi)) for lo, hi in padding)
+    # a symbolic pad (SAME over a symbolic dimension, under engine.export) stays symbolic
+    from ..export.shape_poly import is_symbolic_dim
+
+    padding = tuple(tuple(p if is_symbolic_dim(p) else int(p) for p in lh) for lh in padding)
     params = dict(
         window_dimensions=window_dimensions,
         window_strides=window_strides,
