@@ -91,6 +91,17 @@ def make_nested_jit(j):
     return f
 
 
+def make_control_flow(j):
+    lax, jnp = j.lax, j.numpy
+
+    def cf(x):
+        y = lax.cond(x.sum() > 0, lambda a: a + 1.0, lambda a: a * 2.0, x)
+        z = lax.while_loop(lambda c: c[0] < 3, lambda c: (c[0] + 1, c[1] * 1.5), (0, y))[1]
+        return lax.switch(1, [lambda a: a - 1.0, lambda a: jnp.sin(a) * 3.0, lambda a: -a], z)
+
+    return cf
+
+
 X = np.ones((3, 4), np.float32)
 M = np.ones((3, 3), np.float32)
 V = np.ones((3,), np.float32)
@@ -102,6 +113,7 @@ CASES = {
     "varargs_kwargs": (make_varargs, (M, M), {"k": M, "zz": M}),
     "consts_two_results": (make_consts, (M,), {}),
     "nested_jit_functions": (make_nested_jit, (V,), {}),
+    "cond_while_switch": (make_control_flow, (V,), {}),
 }
 
 

@@ -214,15 +214,22 @@ def apply_jax_locations(
     with module.context:
         func_loc = ir.Location.name(jit_name, childLoc=make.chain(outer))
         by_loc: dict[str, _Eqn] = {}
-        for _path, prim, _tag, loc, _fn, eqn in records:
+        by_path: dict[tuple, _Eqn] = {}
+        for path, prim, _tag, loc, _fn, eqn in records:
             key = str(loc)
-            if key in by_loc:
-                continue
             src = eqn.source_info
             inner = recorder.inner_frames(src) if recorder is not None else []
             if recorder is None and getattr(src, "_code", None) is not None:
                 inner = [(src._code, src._lasti)]
-            by_loc[key] = _Eqn(make, jit_name, prim, eqn, list(inner), list(outer))
+            base, tail = jit_name, list(outer)
+            if len(path) == 3 and path[:1] in by_path:  # in a branch or a loop's body
+                parent = by_path[path[:1]]
+                piece = _SUB_JAXPR_NAMES.get(parent.prim, lambda s: None)(path[1])
+                if piece is not None:  # JAX's name stack there, after its parent's frames
+                    base, tail = f"{parent.prefix}{parent.prim}/{piece}", parent.frames
+            made = _Eqn(make, base, prim, eqn, list(inner), tail)
+            by_path.setdefault(tuple(path), made)
+            by_loc.setdefault(key, made)
         unknown = str(ir.Location.unknown())
         symbols = [_symbol(fop) for fop in module.body.operations]
         for fop, sym in zip(module.body.operations, symbols):
@@ -253,16 +260,27 @@ def apply_jax_locations(
                     _set_location(op, got.bare)
 
 
+def _branch(s: Any) -> str | None:
+    return f"branch_{s[1:]}_fun" if isinstance(s, str) and s[1:].isdigit() else None
+
+
+# the name JAX's lowering gives each sub-jaxpr of a primitive (the engine's lowering
+# numbers them s0, s1, ...: a cond's branches in order; a while's body, then its cond)
+_SUB_JAXPR_NAMES = {
+    "cond": _branch,
+    "while": lambda s: {"s0": "body", "s1": "cond"}.get(s),
+}
+
+
 class _Eqn:
     """JAX's locations for one equation's ops."""
 
-    def __init__(
-        self, make: Any, jit_name: str, prim: str, eqn: Any, inner: list, outer: list
-    ) -> None:
+    def __init__(self, make: Any, base: str, prim: str, eqn: Any, inner: list, outer: list) -> None:
         scope = getattr(eqn.source_info, "name_stack", "") or ""
         self.prim, self.eqn = prim, eqn
-        self.prefix = f"{jit_name}/{scope}/" if scope else f"{jit_name}/"
-        chain = make.chain(inner + outer)
+        self.prefix = f"{base}/{scope}/" if scope else f"{base}/"
+        self.frames = inner + outer
+        chain = make.chain(self.frames)
         self.loc = ir.Location.name(self.prefix + prim, childLoc=chain)
         if prim == "jit" and "name" in eqn.params:  # the call of a nested jit's function
             call_name = f"{self.prefix}jit({eqn.params['name']})"
