@@ -272,7 +272,6 @@ _LOWERING_GAPS: dict[str, str] = {
     "(reshard 1.0, constrained replicated), the engine's a literal",
     "where": "jnp.where's broadcast of the scalar inside its nested jit is untyped in "
     "the engine (JAX types it as the result)",
-    "argmax": "JAX constrains the iota and every scalar in argmax's variadic reducer body",
     "grad_relu": "max's JVP: the engine's zeros (full_like of the operand) are untyped and "
     "one dead zeros comes first; JAX's take the operand's sharding",
 }

@@ -349,38 +349,13 @@ def _arg_reducer(name, pick_greater):
         return ShapedArray(_reduce_shape(x, axes), index_dtype)
 
     def lower(ctx, x, *, axes, index_dtype):
-        x_aval, out_aval = ctx.avals_in[0], ctx.avals_out[0]
-        (axis,) = axes
-        idx_aval = x_aval.update(dtype=index_dtype, weak_type=False)
-        idx = lowering.iota(idx_aval, axis)
-        vs = x_aval.update(shape=(), weak_type=False)
-        ids = idx_aval.update(shape=())
-        init_v = lowering.constant(
-            np.asarray((_lowest if pick_greater else _highest)(vs.dtype), vs.dtype), vs
-        )
-        init_i = lowering.constant(np.asarray(0, index_dtype), ids)
-        op = hlo.ReduceOp(
-            [lowering.ir_type(out_aval.update(dtype=vs.dtype)), lowering.ir_type(out_aval)],
-            [x, idx],
-            [init_v, init_i],
-            [axis],
+        # as JAX's (inline=False): one private function per operand type and params
+        key = (name, ctx.avals_in[0], axes, np.dtype(index_dtype))
+        return _private_call(
+            ctx, name, key, [x], lambda x: _argminmax_body(ctx, x, axes[0], pick_greater)
         )
 
-        def body(av, ai, bv, bi):
-            direction = "GT" if pick_greater else "LT"
-            better = lowering.compare(av, bv, direction, vs)
-            tie = lowering.compare(av, bv, "EQ", vs)
-            if dtypes.is_float(vs.dtype):  # a NaN wins; among NaNs, the first
-                a_nan = lowering.compare(av, av, "NE", vs)
-                b_nan = lowering.compare(bv, bv, "NE", vs)
-                better = hlo.or_(better, hlo.and_(a_nan, hlo.not_(b_nan)))
-                tie = hlo.or_(tie, hlo.and_(a_nan, b_nan))
-            first = lowering.compare(ai, bi, "LT", ids)
-            pick_a = hlo.or_(better, hlo.and_(tie, first))
-            return [hlo.select(pick_a, av, bv), hlo.select(pick_a, ai, bi)]
-
-        _scalar_body(op, body, [vs, ids, vs, ids])
-        return op.results[1]
+    lower.__wrapped__ = lower  # type: ignore[attr-defined]  (constrains its own results)
 
     p.def_abstract_eval(abstract_eval)
     p.def_lowering(lower)
@@ -391,6 +366,96 @@ def _arg_reducer(name, pick_greater):
     )
     zero_jvp(p)
     return p
+
+
+def _private_call(ctx, name, key, args, build):
+    """A call to the module's private function ``name`` (emitted by ``build`` the first
+    time ``key`` is seen), named as MLIR's symbol table names them (argmax, argmax_0)."""
+    from jaxlib.mlir.dialects import func
+
+    mctx = ctx.module_ctx
+    if any(type(d) is not int for a in ctx.avals_in for d in a.shape):
+        # symbolic dimensions (export): the body reads their values from the caller
+        return build(*args)
+    sym = mctx.symbols.get(key)
+    out_types = [lowering.ir_type(a) for a in ctx.avals_out]
+    if sym is None:
+        table = getattr(mctx, "symbol_table", None)
+        if table is None:
+            table = mctx.symbol_table = ir.SymbolTable(mctx.module.operation)
+        in_types = [lowering.ir_type(a) for a in ctx.avals_in]
+        with ir.InsertionPoint(mctx.module.body):
+            fn = func.FuncOp(name, ir.FunctionType.get(in_types, out_types))
+        fn.attributes["sym_visibility"] = ir.StringAttr.get("private")
+        sym = ir.StringAttr(table.insert(fn)).value
+        mctx.symbols[key] = sym
+        block = fn.add_entry_block()
+        with ir.InsertionPoint(block):
+            func.ReturnOp([build(*block.arguments)])
+    return func.CallOp(out_types, ir.FlatSymbolRefAttr.get(sym), list(args)).results[0]
+
+
+def _max_identity(dtype, greater):
+    """JAX's _get_max_identity (greater) / _get_min_identity."""
+    if dtypes.is_inexact(dtype):
+        info = dtypes.finfo(dtype)
+        if np.isinf(np.asarray(np.inf).astype(dtype)):
+            return -np.inf if greater else np.inf
+        return info.min if greater else info.max
+    return _lowest(dtype) if greater else _highest(dtype)
+
+
+def _argminmax_body(ctx, x, axis, pick_greater):
+    """JAX's _compute_argminmax: a variadic reduce of (values, iota) whose reducer picks
+    the greater (smaller) value, a NaN first, and the lower index on ties. Over an
+    Explicit mesh each step carries the Shardy constraint JAX's traced ops get: the iota
+    and the results their types, the scalar body its replicated type (its arguments, of
+    no mesh, are constrained where an elementwise op reads them)."""
+    from ..sharding.constraint import constrain_to_type
+    from ..sharding.named import NamedSharding, PartitionSpec
+
+    x_aval, out_aval = ctx.avals_in[0], ctx.avals_out[0]
+    index_dtype = out_aval.dtype
+    idx_aval = x_aval.update(dtype=index_dtype, weak_type=False)
+    typed = out_aval.sharding
+    scalar_type = None if typed is None else NamedSharding(typed.mesh, PartitionSpec())
+
+    def pin(v, sharding, ndim):
+        return v if sharding is None else constrain_to_type(v, sharding, ndim)
+
+    idx = pin(lowering.iota(idx_aval, axis), x_aval.sharding, x_aval.ndim)
+    vs = x_aval.update(shape=(), weak_type=False, sharding=None)
+    ids = idx_aval.update(shape=(), sharding=None)
+    init_v = lowering.constant(np.asarray(_max_identity(vs.dtype, pick_greater), vs.dtype), vs)
+    init_i = lowering.constant(np.asarray(0, index_dtype), ids)
+    op = hlo.ReduceOp(
+        [lowering.ir_type(out_aval.update(dtype=vs.dtype)), lowering.ir_type(out_aval)],
+        [x, idx],
+        [init_v, init_i],
+        [axis],
+    )
+
+    def scalar(v):
+        return pin(v, scalar_type, 0)
+
+    def compare(a, b, direction, aval):
+        return lowering.compare(scalar(a), scalar(b), direction, aval)
+
+    def body(op_val, op_idx, acc_val, acc_idx):
+        better = compare(op_val, acc_val, "GT" if pick_greater else "LT", vs)
+        pick_val = scalar(hlo.or_(better, compare(op_val, op_val, "NE", vs)))
+        tie = compare(op_val, acc_val, "EQ", vs)
+        first = compare(op_idx, acc_idx, "LT", ids)
+        pick_idx = scalar(hlo.or_(pick_val, scalar(hlo.and_(tie, first))))
+        return [
+            scalar(hlo.select(pick_val, op_val, acc_val)),
+            scalar(hlo.select(pick_idx, op_idx, acc_idx)),
+        ]
+
+    _scalar_body(op, body, [vs, ids, vs, ids])
+    ndim = len(out_aval.shape)
+    pin(op.results[0], typed, ndim)  # (JAX's type for the values too; unused)
+    return pin(op.results[1], typed, ndim)
 
 
 argmax_p = _arg_reducer("argmax", True)
