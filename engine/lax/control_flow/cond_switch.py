@@ -406,7 +406,7 @@ def _cond_dce(used_outputs, eqn):
     for b in branches:
         _, used = pe.dce_jaxpr(b.jaxpr, used_outputs)
         used_ops = [a or u for a, u in zip(used_ops, used)]
-    if not any(used_outputs):
+    if not any(used_outputs) and not pe.has_effects(eqn):
         return [False] * len(eqn.invars), None
     new_branches = tuple(
         _per_distinct(
