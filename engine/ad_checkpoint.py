@@ -636,7 +636,7 @@ remat_p.def_batch(_remat_batch)
 def _remat_dce(used_outputs, eqn):
     """JAX's remat_dce: the checkpointed jaxpr keeps the outputs something reads and
     the equations and inputs they need (so jit can drop an argument only it read)."""
-    if not any(used_outputs):
+    if not any(used_outputs) and not pe.has_effects(eqn):
         return [False] * len(eqn.invars), None
     body, used_in = pe.dce_jaxpr(eqn.params["jaxpr"], used_outputs)
     pcse = eqn.params["prevent_cse"]

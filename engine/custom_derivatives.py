@@ -140,7 +140,7 @@ def _custom_jvp_call_dce(used_outs, eqn):
     read them); the rule's results are cut to the same outputs."""
     from .interpreters import partial_eval as pe
 
-    if not any(used_outs):
+    if not any(used_outs) and not pe.has_effects(eqn):
         return [False] * len(eqn.invars), None
     p = eqn.params
     call = p["call_jaxpr"]

@@ -132,7 +132,7 @@ def _custom_vjp_call_dce(used_outs, eqn):
     """JAX's custom_vjp_call DCE rule: the function's jaxpr loses the outputs nothing
     reads and the equations only they needed, keeping every input; fwd's outputs are
     cut to the same ones and bwd gets zero cotangents for the others."""
-    if not any(used_outs):
+    if not any(used_outs) and not pe.has_effects(eqn):
         return [False] * len(eqn.invars), None
     p = eqn.params
     call = p["call_jaxpr"]

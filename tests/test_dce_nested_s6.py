@@ -347,6 +347,74 @@ def test_pruned_custom_rules_still_differentiate_as_jax(case):
         np.testing.assert_allclose(np.asarray(got_t[1]), np.asarray(want_t[1]), rtol=1e-6)
 
 
+# ---------------------------------------------------------------------------- effects
+# A nested call whose outputs nothing reads but which has effects (debug.print) is not
+# dropped: its DCE rule keeps only the effectful part, so an argument only its dead
+# code read goes (JAX's rules check ``not any(used_outputs) and not has_effects``).
+
+
+def _effectful(lib, np_, kind):
+    def body(a, b):
+        lib.debug.print("{}", a)
+        return b * 2
+
+    if kind == "jit":
+        call = lambda x, y: lib.jit(body)(x, y)  # noqa: E731
+    elif kind == "cond":
+        call = lambda x, y: lib.lax.cond(x[0] > 0, body, body, x, y)  # noqa: E731
+    elif kind == "scan":
+
+        def call(x, y):
+            def step(c, _):
+                lib.debug.print("{}", c)
+                return c + 1, y * 2
+
+            return lib.lax.scan(step, x, None, length=2)
+
+    else:
+        call = lambda x, y: lib.checkpoint(body)(x, y)  # noqa: E731
+
+    def f(x, y):
+        call(x, y)
+        return x + 1
+
+    return f
+
+
+_JIT_EFFECTS = pytest.mark.xfail(
+    strict=True,
+    reason="engine/jit.py's _jit_dce returns None whenever no output is used, so the "
+    "walk keeps the nested jit whole (effects and all inputs); JAX's "
+    "dce_jaxpr_pjit_rule prunes it to the effectful part and drops the argument. "
+    "Needs 'and not pe.has_effects(eqn)' on its first test (jit.py is another helper's)",
+)
+EFFECTS = [pytest.param("jit", marks=_JIT_EFFECTS), "cond", "scan", "remat"]
+
+
+@pytest.mark.parametrize("kind", EFFECTS)
+def test_effectful_nested_call_keeps_only_its_effects_as_jax(kind, capfd):
+    from jax._src.interpreters import partial_eval as jpe
+
+    jax, jnp = real_jax()
+    ef, jf = _effectful(engine, enp, kind), _effectful(jax, jnp, kind)
+    ej, jj = engine.make_jaxpr(ef)(X, Y).jaxpr, jax.make_jaxpr(jf)(X, Y).jaxpr
+    got, got_used = epe.dce_jaxpr(ej, [True])
+    want, want_used = jpe.dce_jaxpr(jj, [True])
+    assert str(got) == str(want)
+    assert list(got_used) == list(want_used) == [True, False]
+    el, jl = engine.jit(ef).lower(X, Y), jax.jit(jf).lower(X, Y)
+    assert _main_args(el.as_text()) == _main_args(jl.as_text()) == ["tensor<3xf32>"]
+    capfd.readouterr()
+    want_out = np.asarray(jax.jit(jf)(X, Y))
+    jax.effects_barrier()
+    printed_jax = capfd.readouterr().out
+    got_out = np.asarray(engine.jit(ef)(X, Y))
+    engine.effects_barrier()
+    printed_engine = capfd.readouterr().out
+    np.testing.assert_allclose(got_out, want_out, rtol=1e-6)
+    assert printed_engine == printed_jax and printed_jax
+
+
 # ---------------------------------------------------------------------------- linearizing
 # jvp.linearizing() is set around the JVP rules of higher-order primitives only (jit,
 # cond, scan read it); nested jvp/grad/linearize mixing linearizing and plain JVP traces

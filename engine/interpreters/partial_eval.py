@@ -435,13 +435,13 @@ def dce_eqns(
     for i in range(len(eqns) - 1, -1, -1):
         eqn = eqns[i]
         used = [v in live for v in eqn.outvars]
-        if not any(used):
-            if not has_effects(eqn):
-                continue
-        elif eqn.primitive in dce_rules:
+        if not any(used) and not has_effects(eqn):
+            continue
+        if eqn.primitive in dce_rules:
             # As JAX's: a rule runs even when every output is used, so the sub-jaxprs lose
             # their dead equations (a cond branch's unused empty2 residual slot) and a
-            # nested call the inputs only those read. Effects stay live.
+            # nested call the inputs only those read; and when none is but it has effects
+            # (only the effects stay). Effects stay live.
             used_in, new = dce_rules[eqn.primitive](used, eqn)
             if new is not None:
                 live.update(v for v, u in zip(eqn.invars, used_in) if u and type(v) is Var)
