@@ -360,3 +360,72 @@ def test_reduce_window_symbolic_padding_like_jax(make):
         for got in (ours.call(x), ours_in_jax.call(x), theirs_in_engine.call(x)):
             for g, w in zip(jax.tree_util.tree_leaves(got), want, strict=True):
                 np.testing.assert_allclose(np.asarray(g), np.asarray(w), rtol=1e-5)
+
+
+# ---------------------------------------------------------------------------- platforms
+
+
+def test_multi_platform_text_matches_jax():
+    """Several platforms whose lowerings agree: JAX's one @main taking the platform
+    index first (jax.global_constant = "_platform_index"), static and polymorphic."""
+    out = []
+    for spec in (None, "b"):
+        pair = []
+        for j, x in sides():
+            arg = (
+                np.ones(3, np.float32)
+                if spec is None
+                else j.ShapeDtypeStruct(x.symbolic_shape(spec), np.float32)
+            )
+            pair.append(x.export(j.jit(make_simple(j)), platforms=("cpu", "cuda"))(arg, arg))
+        out.append(pair)
+    for theirs, ours in out:
+        text = ours.mlir_module()
+        assert 'jax.global_constant = "_platform_index"' in text
+        assert text == theirs.mlir_module()
+        assert ours.uses_global_constants is theirs.uses_global_constants is True
+        assert ours.platforms == theirs.platforms
+
+
+def test_multi_platform_differing_lowerings_still_run_in_jax():
+    """Where a rule lowers differently per platform (a LAPACK vs a cuSOLVER call) the
+    engine dispatches on the platform index between per-platform functions (JAX puts
+    the case around the one equation); the artifact runs in JAX on CPU."""
+    jax, jjnp = real_jax()
+    from jax import export as jexport
+
+    a = np.array([[4.0, 1.0], [1.0, 3.0]], np.float32)
+    ours = eexport.export(engine.jit(engine.numpy.linalg.cholesky), platforms=("cpu", "cuda"))(a)
+    want = np.asarray(jjnp.linalg.cholesky(a))
+    np.testing.assert_allclose(np.asarray(jexport.deserialize(ours.serialize()).call(a)), want)
+    np.testing.assert_allclose(np.asarray(ours.call(a)), want)
+
+
+# ---------------------------------------------------------------------------- refusals
+
+
+def test_host_callback_effects_refused_as_jax():
+    def make(j):
+        def f(x):
+            j.debug.print("x={x}", x=x)
+            return x + 1
+
+        return f
+
+    errors = []
+    for j, x in sides():
+        with pytest.raises(NotImplementedError) as e:
+            x.export(j.jit(make(j)))(V)
+        errors.append(str(e.value))
+    assert errors[0] == errors[1] == "serialization of host_callbacks is not yet implemented"
+
+
+def test_delete_on_symbolic_axis_is_inconclusive_in_both():
+    """JAX 0.10.2 cannot export jnp.delete along a symbolic axis either."""
+    errors = []
+    for (j, x), (arg,) in zip(sides(), poly_specs("b, 4", 1), strict=True):
+        with pytest.raises(Exception) as e:
+            x.export(j.jit(lambda v, j=j: j.numpy.delete(v, 1, axis=0)))(arg)
+        errors.append(e)
+    assert [type(e.value).__name__ for e in errors] == ["InconclusiveDimensionOperation"] * 2
+    assert all("is inconclusive" in str(e.value) for e in errors)

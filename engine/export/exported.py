@@ -189,6 +189,7 @@ def export(
         module_checks.check_custom_calls(module, disabled_checks)
         in_avals = tuple(a.strip_weak_type() for a in traced.in_avals)
         poly = not all(shape_poly.is_constant_shape(a.shape) for a in in_avals)
+        poly = poly or len(chosen) > 1  # the platform index: a global constant too
         return Exported(
             fun_name=traced.fun_name,
             in_tree=traced.in_tree,

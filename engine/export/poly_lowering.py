@@ -365,8 +365,12 @@ def lower_for_export(
 
             names = arg_names or [f"args[{i}]" for i in range(len(avals))]
             mctx.shape_checks = (shape_checks(avals, names), names)
-        if len(platforms) == 1:
+        if len(platforms) == 1 or _lowers_alike(closed, name, platforms):
+            # several platforms whose lowerings agree: JAX's one @main, its platform
+            # index first (a global constant it does not use)
+            mctx.platform_arg = len(platforms) > 1
             uses_dims = _emit_function(mctx, "main", closed, public=True)
+            uses_dims = uses_dims or mctx.platform_arg
         else:
             names = []
             for k, platform in enumerate(platforms):
@@ -405,23 +409,30 @@ def _emit_function(mctx: Any, fname: str, closed: Any, public: bool) -> bool:
     dim_vars = shape_poly.all_dim_vars([a.shape for a in avals])
     if public and dim_vars:
         inner = "_wrapped_jax_export_main"
-        in_types = [lowering.ir_type(a) for a in avals]
+        lead = _platform_types(mctx)
+        in_types = lead + [lowering.ir_type(a) for a in avals]
         out_types = [lowering.ir_type(a) for a in closed.out_avals]
         with ir.InsertionPoint(mctx.module.body):  # first in the module, as JAX's
             fn = func_dialect.FuncOp(fname, ir.FunctionType.get(in_types, out_types))
         fn.attributes["sym_visibility"] = ir.StringAttr.get("public")
+        if lead:
+            fn.arg_attrs = ir.ArrayAttr.get(
+                _platform_attrs() + [ir.DictAttr.get({}) for _ in avals]
+            )
         _name_function(mctx, fn)
         _emit_body(mctx, inner, closed, public=False, dim_vars=dim_vars)
         block = fn.add_entry_block()
         with ir.InsertionPoint(block):
-            args = list(block.arguments)
+            index, args = list(block.arguments)[: len(lead)], list(block.arguments)[len(lead) :]
             sizes = _arg_sizes(avals, args)
             checks = getattr(mctx, "shape_checks", None)
             if checks and checks[0]:
                 _emit_checks(checks, avals, sizes)
             env = _dim_values(avals, args, sizes)
             dims = [env[v] for v in dim_vars]
-            call = func_dialect.CallOp(out_types, ir.FlatSymbolRefAttr.get(inner), dims + args)
+            call = func_dialect.CallOp(
+                out_types, ir.FlatSymbolRefAttr.get(inner), index + dims + args
+            )
             func_dialect.ReturnOp(list(call.results))
         first = mctx.module.body.operations[0]
         if first.operation != fn.operation:  # a rule put a function first (a reducer)
@@ -437,25 +448,28 @@ def _emit_body(
     first; otherwise it computes any it needs from its arguments' sizes."""
     avals = closed.in_avals
     dim_t = _dim_type()
-    in_types = [dim_t] * len(dim_vars) + [lowering.ir_type(a) for a in avals]
+    lead = _platform_types(mctx)
+    in_types = lead + [dim_t] * len(dim_vars) + [lowering.ir_type(a) for a in avals]
     out_types = [lowering.ir_type(a) for a in closed.out_avals]
     with ir.InsertionPoint(mctx.module.body):
         fn = func_dialect.FuncOp(fname, ir.FunctionType.get(in_types, out_types))
     fn.attributes["sym_visibility"] = ir.StringAttr.get("public" if public else "private")
-    if dim_vars:
+    if dim_vars or lead:
         fn.arg_attrs = ir.ArrayAttr.get(
-            [ir.DictAttr.get({"jax.global_constant": ir.StringAttr.get(v)}) for v in dim_vars]
+            (_platform_attrs() if lead else [])
+            + [ir.DictAttr.get({"jax.global_constant": ir.StringAttr.get(v)}) for v in dim_vars]
             + [ir.DictAttr.get({}) for _ in avals]
         )
     _name_function(mctx, fn)
     block = fn.add_entry_block()
     _name_arguments(mctx, block)
     outer, mctx.function = mctx.function, fname
-    args = list(block.arguments)[len(dim_vars) :]
+    first = len(lead) + len(dim_vars)
+    args = list(block.arguments)[first:]
     try:
         with ir.InsertionPoint(block):
             if dim_vars:
-                env = dict(zip(dim_vars, list(block.arguments)[: len(dim_vars)]))
+                env = dict(zip(dim_vars, list(block.arguments)[len(lead) : first]))
             else:
                 env = _dim_values(avals, args)
             with dim_env(env):
@@ -465,6 +479,30 @@ def _emit_body(
     finally:
         mctx.function = outer
     return bool(env)
+
+
+def _platform_types(mctx: Any) -> list:
+    """``[tensor<i32>]`` when the function takes JAX's platform index first."""
+    if not getattr(mctx, "platform_arg", False):
+        return []
+    return [ir.RankedTensorType.get([], ir.IntegerType.get_signless(32))]
+
+
+def _platform_attrs() -> list:
+    return [ir.DictAttr.get({"jax.global_constant": ir.StringAttr.get("_platform_index")})]
+
+
+def _lowers_alike(closed: Any, name: str, platforms: Sequence[str]) -> bool:
+    """Whether ``closed`` lowers to the same module for each of ``platforms`` (then JAX
+    emits a single body: no rule of it depends on the platform)."""
+    texts = set()
+    for p in platforms:
+        try:
+            module, _ctx, _ = lower_for_export(closed, name, (p,), shape_assertions=False)
+        except Exception:  # a platform this program cannot be lowered for alone
+            return False
+        texts.add(module.operation.get_asm(enable_debug_info=False))
+    return len(texts) == 1
 
 
 def _arg_sizes(avals: Sequence[Any], args: Sequence[Any]) -> dict:
