@@ -67,6 +67,7 @@ from .shard_map_checks import (  # noqa: F401  (re-exported: the rules and eager
 )
 from .sharding import AbstractMesh, Mesh, NamedSharding, P, PartitionSpec, spmd
 from .sharding.constraint import current_lowering_mesh
+from .sharding.in_types import use_abstract_mesh
 from .sharding.mesh import get_mesh
 
 __all__ = ["shard_map", "smap", "shard_map_p"]
@@ -195,6 +196,8 @@ def shard_map(
             with (
                 batching.extend_axis_env(frames),
                 par.manual_axes_context(all_manual, check_vma, the_mesh.axis_names, body_mesh),
+                # (the body's ambient mesh, as JAX's: its manual axes Manual)
+                use_abstract_mesh(body_mesh),
             ):
                 jaxpr = trace_to_jaxpr(body, block_avals, f"shmap_body({_fun_name(f)})")
         finally:

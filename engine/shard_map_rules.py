@@ -23,6 +23,7 @@ from .interpreters.tracing import convert_constvars_to_invars, trace_to_jaxpr
 from .interpreters.transpose import UndefinedPrimal, backward_pass, is_undefined_primal
 from .shard_map import _spec_names, shard_map_p
 from .sharding import P
+from .sharding.in_types import use_abstract_mesh
 
 # ---------------------------------------------------------------------------- JVP
 
@@ -71,6 +72,7 @@ def _in_body(params: dict) -> Iterator[None]:
         par.manual_axes_context(
             manual, params["check_vma"], mesh.axis_names, _printed_mesh(mesh, manual)
         ),
+        use_abstract_mesh(_printed_mesh(mesh, manual)),
     ):
         yield
 
@@ -310,8 +312,8 @@ def _shard_map_batch(size, vals, dims, *, jaxpr, in_specs, out_specs, **params):
     with _in_body(params):
         new, out_b = jt.batch_jaxpr(jaxpr, size, in_dims, (False,) * len(jaxpr.out_avals))
     new, consts = convert_constvars_to_invars(new)
-    new_in = tuple(P(None, *s) if d is not None else s for s, d in zip(in_specs, in_dims))
-    new_out = tuple(P(None, *s) if b else s for s, b in zip(out_specs, out_b))
+    new_in = tuple(_lead(s) if d is not None else s for s, d in zip(in_specs, in_dims))
+    new_out = tuple(_lead(s) if b else s for s, b in zip(out_specs, out_b))
     outs = shard_map_p.bind(
         *consts,
         *vals,
@@ -323,4 +325,38 @@ def _shard_map_batch(size, vals, dims, *, jaxpr, in_specs, out_specs, **params):
     return outs, [0 if b else None for b in out_b]
 
 
+def _lead(spec: Any) -> Any:
+    """``spec`` with an unsplit leading (batch) dimension."""
+    return P(None, *spec, unreduced=spec.unreduced, reduced=spec.reduced)
+
+
 shard_map_p.def_batch(_shard_map_batch)
+
+
+# -- dead code: JAX's _shard_map_dce
+
+
+def _shard_map_dce(used_outputs, eqn):
+    """The body keeps the outputs something reads and what they (and its effects)
+    need; the specs of the inputs and outputs that go go with them."""
+    if not any(used_outputs) and not pe.has_effects(eqn):
+        return [False] * len(eqn.invars), None
+    p = eqn.params
+    body, used_in = pe.dce_jaxpr(p["jaxpr"].jaxpr, used_outputs)
+    if not any(used_in) and not any(used_outputs) and not pe.has_effects(eqn):
+        return used_in, None
+    params = dict(
+        p,
+        jaxpr=ClosedJaxpr(body, p["jaxpr"].consts),
+        in_specs=tuple(s for s, u in zip(p["in_specs"], used_in) if u),
+        out_specs=tuple(s for s, u in zip(p["out_specs"], used_outputs) if u),
+    )
+    new = eqn.replace(
+        invars=[v for v, u in zip(eqn.invars, used_in) if u],
+        outvars=[v for v, u in zip(eqn.outvars, used_outputs) if u],
+        params=params,
+    )
+    return used_in, new
+
+
+pe.dce_rules[shard_map_p] = _shard_map_dce
