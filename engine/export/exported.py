@@ -279,7 +279,9 @@ def _export_vjp(closed: Any, primal: Exported) -> Exported:
 
     n_in = len(primal.in_avals)
 
-    def vjp_fun(*args: Any) -> Any:
+    # named as JAX's (its module is jit_fun_vjp_jax, its arguments located by these)
+    def fun_vjp_jax(*args_and_out_cts_flat_jax: Any) -> Any:
+        args = args_and_out_cts_flat_jax
         primals, cts = args[:n_in], args[n_in:]
         _, pullback = api.vjp(
             lambda *xs: core.eval_jaxpr(closed.jaxpr, closed.consts, *xs), *primals
@@ -287,8 +289,7 @@ def _export_vjp(closed: Any, primal: Exported) -> Exported:
         return pullback(list(cts))
 
     specs = [api.ShapeDtypeStruct(a.shape, a.dtype) for a in primal.in_avals + primal.out_avals]
-    vjp_fun.__name__ = f"vjp_{primal.fun_name}"
-    return export(jit(vjp_fun), platforms=primal.platforms)(*specs)
+    return export(jit(fun_vjp_jax), platforms=primal.platforms)(*specs)
 
 
 # ---------------------------------------------------------------------------- calling

@@ -108,6 +108,11 @@ class TracebackRecorder:
             f = f.f_back
         if f is None:  # traced elsewhere (another thread): only the recorded frame
             return
+        code = getattr(src, "_code", None)
+        if code is not None and all(c is not code for c, _ in frames):
+            # an equation re-bound under its original source (a derivative's): JAX keeps
+            # that equation's frames; the engine kept its innermost one
+            frames = [(code, src._lasti)]
         self.frames[id(src)] = (src, frames)  # keeps src alive: its id stays unique
 
     def __enter__(self) -> TracebackRecorder:
