@@ -109,7 +109,7 @@ class TracebackRecorder:
         if f is None:  # traced elsewhere (another thread): only the recorded frame
             return
         code = getattr(src, "_code", None)
-        if code is not None and all(c is not code for c, _ in frames):
+        if code is not None and not _on_stack(code, sys._getframe(1)):
             # an equation re-bound under its original source (a derivative's): JAX keeps
             # that equation's frames; the engine kept its innermost one
             frames = [(code, src._lasti)]
@@ -130,6 +130,14 @@ class TracebackRecorder:
         if code is None:
             return []
         return [(code, src._lasti)]
+
+
+def _on_stack(code: Any, f: FrameType | None) -> bool:
+    while f is not None:
+        if f.f_code is code:
+            return True
+        f = f.f_back
+    return False
 
 
 # ---------------------------------------------------------------------------- locations
