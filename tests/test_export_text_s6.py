@@ -429,3 +429,16 @@ def test_delete_on_symbolic_axis_is_inconclusive_in_both():
         errors.append(e)
     assert [type(e.value).__name__ for e in errors] == ["InconclusiveDimensionOperation"] * 2
     assert all("is inconclusive" in str(e.value) for e in errors)
+
+
+def test_vjp_export_matches_jax_but_transform_name_stacks():
+    """Exported.vjp(): JAX's name (fun_vjp_jax), argument locations, ops and frames;
+    JAX's locations also carry the transformation name stacks (jvp(), transpose(jvp()))
+    that the engine's differentiation does not record: compared without them."""
+    theirs, ours = export_both(make_simple, V, V)
+    a, b = [e.vjp() for e in (theirs, ours)]  # from one place: same locations
+    assert a.fun_name == b.fun_name == "fun_vjp_jax"
+    assert str(a.in_tree) == str(b.in_tree) and str(a.out_tree) == str(b.out_tree)
+    ta, tb = a.mlir_module(), b.mlir_module()
+    assert "transpose(jvp())/" in ta
+    assert tb == ta.replace("transpose(jvp())/", "").replace("jvp()/", "")
