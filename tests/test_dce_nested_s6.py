@@ -515,6 +515,43 @@ def sharded_nested_dead_argument():
     assert want[0][1][1] is None, want
 
 
+@sharded_case
+def sharded_shard_map_dead_argument():
+    """JAX's shard_map DCE rule: the body's unused output and the equations only it
+    needed go, and with them the argument only they read (main's signature, input
+    shardings, values), with its in_spec."""
+
+    def run(lib):
+        mesh = lib.make_mesh((8,), ("x",), axis_types=(lib.sharding.AxisType.Auto,))
+        P = lib.sharding.PartitionSpec
+        jnp_ = lib.numpy
+
+        def body(a, b, c):
+            jnp_.sin(c)
+            return a * 2, b + 1
+
+        def f(x, y, z):
+            out = lib.shard_map(
+                body, mesh=mesh, in_specs=(P("x"), P("x"), P()), out_specs=(P("x"), P("x"))
+            )(x, y, z)
+            return out[0]
+
+        a = np.arange(16, dtype=np.float32)
+        g = lib.jit(f)
+        lowered = g.lower(a, a + 1, a[:4])
+        compiled = lowered.compile()
+        return (
+            _main_args(lowered.as_text()),
+            [s is None for s in compiled.input_shardings[0]],
+            np.asarray(g(a, a + 1, a[:4])).tolist(),
+            np.asarray(compiled(a, a + 1, a[:4])).tolist(),
+        )
+
+    got, want = eight_devices.both(run)
+    assert got == want, (got, want)
+    assert want[1] == [False, True, True], want
+
+
 @pytest.mark.parametrize("name", sorted(SHARDED))
 def test_sharded_case(name):
     result = eight_devices.outcome(__file__, name)
