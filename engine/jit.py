@@ -166,10 +166,11 @@ jit_p.def_transpose(_jit_transpose)
 
 
 def _jit_batch(size, vals, dims, jaxpr, name, donated_invars):
-    new, out_b = jt.batch_jaxpr(jaxpr, size, tuple(dims), (False,) * len(jaxpr.out_avals))
+    # outputs keep the batch axes the body gives them, as JAX's (batch_jaxpr2)
+    new, out_dims = jt.batch_jaxpr_keep_axes(jaxpr, size, tuple(dims))
     new, consts = convert_constvars_to_invars(new)
     outs = bind_jit(consts + list(vals), new, name)
-    return outs, [0 if b else None for b in out_b]
+    return outs, list(out_dims)
 
 
 jit_p.def_batch(_jit_batch)

@@ -235,6 +235,15 @@ _PROGRAMS = {
         lib.vmap(lambda v: lib.lax.cond(v.sum() > 0, lambda a: a, lambda a: -a, v))
     ),
     "stop_gradient": lambda lib: lib.vmap(lambda r: lib.lax.stop_gradient(r) * r),
+    # a nested jit's results keep the batch axis its body gives them (JAX's
+    # batch_jaxpr2): the transpose to out_axes comes after the jit equation
+    "jit_cumsum_axis1": lambda lib: lib.vmap(lambda r: lib.numpy.cumsum(r, 0), in_axes=1),
+    "jit_sort_out_axes": lambda lib: lib.vmap(
+        lambda r: lib.numpy.sort(r, 0), in_axes=2, out_axes=1
+    ),
+    "jit_mixed_outputs": lambda lib: lib.vmap(
+        lib.jit(lambda r: (r.T * 2, r.sum(), lib.numpy.ones(2))), in_axes=1
+    ),
 }
 
 

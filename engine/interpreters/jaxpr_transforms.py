@@ -116,8 +116,19 @@ def batch_jaxpr(
     )
 
 
+def batch_jaxpr_keep_axes(
+    closed: core.ClosedJaxpr, size: int, in_dims: tuple[int | None, ...]
+) -> tuple[core.ClosedJaxpr, tuple[int | None, ...]]:
+    """Batch a jaxpr leaving each output's batch axis where the body puts it (None:
+    unbatched), as JAX's batch_jaxpr2 (its jit batching rule). Returns (ClosedJaxpr,
+    out_dims)."""
+    axis_name, ema = batching.current_rule_axis_name(), batching.current_rule_ema()
+    return _batch_jaxpr(closed, size, in_dims, None, axis_name, ema, batching.checked_ema(ema))
+
+
 @memo_on_jaxpr
 def _batch_jaxpr(closed, size, in_dims, instantiate_out, axis_name, ema, mesh_axis):
+    # instantiate_out None: outputs keep their batch axes, out_b holds them
     # mesh_axis: the Explicit mesh axes batched inputs and broadcast outputs are split
     # over (as JAX's unmapped_aval and matchaxis with AxisData.explicit_mesh_axis)
     avals = [
@@ -135,6 +146,12 @@ def _batch_jaxpr(closed, size, in_dims, instantiate_out, axis_name, ema, mesh_ax
             with core.set_current_trace(trace):
                 outs = core.eval_jaxpr(closed.jaxpr, closed.consts, *ins)
             res = []
+            if instantiate_out is None:
+                for x in outs:
+                    v, d = trace.lift(x)
+                    res.append(v)
+                    out_b.append(d)
+                return res
             for x, inst in zip(outs, instantiate_out):
                 v, d = trace.lift(x)
                 if d is None and not inst:
