@@ -442,3 +442,13 @@ def test_vjp_export_matches_jax_but_transform_name_stacks():
     ta, tb = a.mlir_module(), b.mlir_module()
     assert "transpose(jvp())/" in ta
     assert tb == ta.replace("transpose(jvp())/", "").replace("jvp()/", "")
+
+
+def test_mlir_module_unserialized_is_the_module():
+    """serialized=False gives the module itself (JAX's needs an ambient MLIR context
+    for it; the engine's carries its own)."""
+    theirs, ours = export_both(make_simple, X, X)
+    b = ours.mlir_module(serialized=False)
+    assert type(b).__name__ == "Module"
+    with b.context:
+        assert b.operation.get_asm(enable_debug_info=True) == theirs.mlir_module()

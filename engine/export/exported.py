@@ -88,10 +88,13 @@ class Exported:
         if self._out_named_shardings is None:
             object.__setattr__(self, "_out_named_shardings", (None,) * len(self.out_avals))
 
-    def mlir_module(self) -> str:
-        """The StableHLO module, as text."""
+    def mlir_module(self, serialized: bool = True) -> Any:
+        """The StableHLO module as text, with its locations (``serialized=False``: the
+        deserialized ``ir.Module`` itself), as JAX's."""
         ctx = runtime.make_mlir_context()
         module = poly_lowering.deserialize_module(self.mlir_module_serialized, ctx)
+        if not serialized:
+            return module
         with ctx:
             return module.operation.get_asm(enable_debug_info=True)
 
