@@ -436,13 +436,21 @@ def _unsharded_type(outer: Any, spec: PartitionSpec, body_aval: Any) -> Any:
     body type was split over, unreduced/reduced as its out_spec says (JAX's)."""
     from .sharding.in_types import type_sharding
 
+    full = result_spec(spec, body_aval)
+    return type_sharding(NamedSharding(outer, full), body_aval.ndim)
+
+
+def result_spec(spec: PartitionSpec, body_aval: Any) -> PartitionSpec:
+    """A result's layout: its out_spec's axes, then the Explicit axes its body type is
+    split over (a partial-manual body's)."""
     body = body_aval.sharding
+    if body is None:
+        return spec
     entries = []
     for d in range(body_aval.ndim):
-        axes = _spec_axes(spec, d) + (tuple(body.spec._axes_of(d)) if body is not None else ())
+        axes = _spec_axes(spec, d) + tuple(body.spec._axes_of(d))
         entries.append(None if not axes else axes[0] if len(axes) == 1 else axes)
-    full = P(*entries, unreduced=spec.unreduced, reduced=spec.reduced)
-    return type_sharding(NamedSharding(outer, full), body_aval.ndim)
+    return P(*entries, unreduced=spec.unreduced, reduced=spec.reduced)
 
 
 def _to_blocks(x: Any, spec: PartitionSpec, manual: Sequence[Any], sizes: dict):

@@ -73,11 +73,8 @@ class ShardMapTrace(core.Trace):
             return level(0, *vals)
 
     def wrap(self, val: Any, vma: frozenset, sharding: Any = None) -> ShardMapTracer:
-        # (sharding: a body type's unreduced/reduced axes, e.g. after pcast)
-        if not self.check_vma or not (
-            sharding is not None and (sharding.spec.unreduced or sharding.spec.reduced)
-        ):
-            sharding = None
+        # (sharding: a body type's Explicit axes outside the manual ones, and its
+        # unreduced/reduced axes, e.g. after pcast)
         if not self.check_vma:
             vma = frozenset()
         return ShardMapTracer(self, val, vma, sharding)
@@ -107,7 +104,8 @@ class ShardMapTracer(core.Tracer):
 
     def to_concrete_value(self):
         # a value invariant over every manual axis is one concrete array (JAX's rule)
-        if not self._trace.check_vma or self.vma or self.sharding is not None:
+        s = self.sharding
+        if not self._trace.check_vma or self.vma or (s and (s.spec.unreduced or s.spec.reduced)):
             return None
         from . import lax
 
@@ -146,17 +144,21 @@ def run_eagerly(
     op by op; the results laid out over ``mesh`` as out_specs say."""
     from .lax import parallel
     from .shard_map import (
+        _block_aval,
         _broadcast_specs,
         _check_out_vma,
         _check_rank,
         _from_blocks,
         _printed_mesh,
         _to_blocks,
+        result_spec,
     )
     from .sharding import NamedSharding
     from .sharding.arrays import put
+    from .sharding.in_types import use_abstract_mesh
 
     order = tuple(a for a in mesh.axis_names if a in manual)
+    body_mesh = _printed_mesh(mesh, manual)
     sizes = dict(mesh.shape)
     trace = ShardMapTrace(core.current_trace(), mesh, order, check_vma)
     leaves = []
@@ -165,16 +167,17 @@ def run_eagerly(
             leaves.append(x)
             continue
         stack, named = _to_blocks(_unsharded(x), spec, order, sizes)
-        leaves.append(trace.wrap(_fill_stack(trace, stack, named), frozenset(named)))
+        block = _block_aval(core.get_aval(x), spec, sizes, check_vma, body_mesh, manual)
+        vma = frozenset(n for n in named if n not in spec.unreduced)
+        leaves.append(trace.wrap(_fill_stack(trace, stack, named), vma, block.sharding))
     frames = [(a, sizes[a]) for a in order]
     out_info: dict[str, Any] = {}
     try:
         with (
             core.set_current_trace(trace),
             batching.extend_axis_env(frames),
-            parallel.manual_axes_context(
-                frozenset(order), check_vma, mesh.axis_names, _printed_mesh(mesh, manual)
-            ),
+            parallel.manual_axes_context(frozenset(order), check_vma, mesh.axis_names, body_mesh),
+            use_abstract_mesh(body_mesh),
         ):
             outs = f(*tree_util.tree_unflatten(in_tree, leaves))
             out_flat, out_tree = tree_util.tree_flatten(outs)
@@ -192,10 +195,10 @@ def run_eagerly(
     if check_vma:
         _check_out_vma(f, mesh, manual, out_info["avals"], specs)
     results = []
-    for (val, d), spec in zip(lifted, specs):
+    for (val, d), spec, aval in zip(lifted, specs, out_info["avals"]):
         stack = val if d is not None else trace.stack(val)
         out = _from_blocks(stack, spec, order, sizes)
-        results.append(put(out, NamedSharding(mesh, spec)))
+        results.append(put(out, NamedSharding(mesh, result_spec(spec, aval))))
     return tree_util.tree_unflatten(out_tree, results)
 
 

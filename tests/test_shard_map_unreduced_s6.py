@@ -368,7 +368,9 @@ def partial_manual_keeps_explicit_axes_as_jax():
 
         def body(x):
             seen.append(str(lib.typeof(x)))
-            return lib.numpy.sin(x) * 2
+            y = lib.numpy.sin(x) * 2
+            seen.append(str(lib.typeof(y)))
+            return y
 
         fns = {
             "split": lambda d: shard_map(body, in_specs=P("X"), out_specs=P("X"), axis_names={"X"})(
@@ -402,7 +404,14 @@ def partial_manual_keeps_explicit_axes_as_jax():
                 out[name] = [str(lib.make_jaxpr(fn)(d)), str(lib.typeof(r)), _value(lib, r)]
                 if name != "grad":  # (the engine's lowered forward keeps the unused primal)
                     out[name].append(_sdy(lib.jit(fn).lower(d).as_text()))
-        out["body_types"] = sorted(set(seen))
+            # (how often a body is traced is the engine's business: each type once)
+            out["body_types"] = sorted(set(seen))
+            seen.clear()
+            for name, fn in fns.items():  # called outside jit: the body runs op by op
+                if name != "grad":
+                    r = fn(d)
+                    out[f"eager_{name}"] = [str(lib.typeof(r)), _value(lib, r)]
+            out["eager_body_types"] = list(seen)
         return out
 
     e, j = both(run)
