@@ -20,26 +20,26 @@ from .interpreters import jaxpr_transforms as jt
 from .interpreters import jvp as jvp_mod
 from .interpreters import partial_eval as pe
 from .interpreters.tracing import convert_constvars_to_invars
-from .jit_arguments import (
-    _KEYED_CONTAINERS,
-    _KEYED_SCALAR_TYPES,
-    _KEYED_STATIC_TYPES,
-    _KEYED_TUPLE_ITEMS,
-    _key_container,
-    _KeyedCall,
-    call_avals,
+from .jit_arguments import call_avals
+from .jit_cache import (  # noqa: F401 (re-exported)
+    CacheEntryInfo,
+    CacheInfo,
+    Signature,
+    cache_for,
+    entry_results,
+    run_entry,
+    serial,
 )
-from .jit_cache import CacheEntryInfo, CacheInfo, Signature, _cache_for, _serial  # noqa: F401
+from .jit_keyed import MISS, NO_CALL, cache_buffers, call_keyed
 from .jit_options import (
-    _Options,
-    _resolve_statics,
-    _try_signature,
-    _validate_options,
+    Options,
+    resolve_statics,
+    try_signature,
+    validate_options,
 )
 from .sharding.constraint import constraint_mesh
 from .sharding.jit_shardings import ConstrainedProgram, constrained_target, resolve_target
 from .stages import Lowered, Traced
-from .transfer_guard import sites as _tg
 
 jit_p = Primitive("jit", multiple_results=True)
 jit_p.pp_params = lambda p: {"name": p["name"], "jaxpr": p["jaxpr"]}
@@ -187,9 +187,10 @@ def _jit_lowering(ctx, *args, jaxpr, name, donated_invars):
 # (``_last1``/``_last``): the last all-Array signature it ran, compared by identity
 # (avals, device) and valid while ``dispatch._gate`` holds the object it was filled
 # under; config changes, evictions and clears replace that object. A hit counts in the
-# entry's ``hits`` like any other. Calls with static, keyword or Python-scalar arguments
-# have their own inline cache, a small LRU dict per wrapper under the same gate (see
-# ``_call_keyed``).
+# entry's ``hits`` like any other. Calls with static, keyword or Python-scalar arguments,
+# or containers of Arrays, have their own cache, a small LRU dict per wrapper under the
+# same gate whose last record holds a matcher generated for its argument structure
+# (engine/jit_keyed.py).
 
 _all_jitted: weakref.WeakValueDictionary[int, JitFunction] = weakref.WeakValueDictionary()
 _NO_ARG = object()  # JitFunction.__call__ without positional arguments
@@ -221,12 +222,12 @@ class JitFunction:
             static_argnames = (static_argnames,)
         if isinstance(donate_argnums, int):
             donate_argnums = (donate_argnums,)
-        self._signature = _try_signature(fun)
-        static_argnums, static_argnames = _resolve_statics(
+        self._signature = try_signature(fun)
+        static_argnums, static_argnames = resolve_statics(
             self._signature, static_argnums, static_argnames
         )
         self.__name__ = getattr(fun, "__name__", "fun")
-        opts = _Options(
+        opts = Options(
             self.__name__,
             static_argnums,
             static_argnames,
@@ -252,12 +253,12 @@ class JitFunction:
         self._commit_out = not self._pick_first  # a named device commits the results
         self._last: Any = _NO_CALL  # the inline caches (see __call__)
         self._last1: Any = _NO_CALL
-        self._keyed: dict = {}  # the keyed calls' inline cache (see _call_keyed)
+        self._keyed: dict = {}  # the keyed calls' cache (engine/jit_keyed.py)
         self._keyed_gate: Any = None
-        self._keyed_last: Any = None  # its most recently used record
-        self._cache = _cache_for(fun)
+        self._keyed_last: Any = NO_CALL  # its most recently used record
+        self._cache = cache_for(fun)
         self._fast = self._cache.fast_dict(opts.key)
-        _all_jitted[next(_serial)] = self
+        _all_jitted[next(serial)] = self
         if self._has_static:  # its calls skip the all-Array inline caches
             self.__class__ = _KeyedJitFunction
 
@@ -299,7 +300,7 @@ class JitFunction:
     def clear_cache(self) -> None:
         """Forget every trace and executable of this function (for all its wrappers)."""
         self._cache.clear()
-        self._keyed, self._keyed_gate, self._keyed_last = {}, None, None
+        self._keyed, self._keyed_gate, self._keyed_last = {}, None, NO_CALL
 
     # -- calling
     def __call__(self, x: Any = _NO_ARG, /, *rest: Any, **kwargs: Any) -> Any:
@@ -355,7 +356,12 @@ class JitFunction:
                     except Exception:
                         dispatch.check_not_deleted(args)
                         raise
-                    return _unflatten(e, outs, device, committed)
+                    return entry_results(e, outs, device, committed)
+            c = self._keyed_last  # the last keyed call's matcher (engine/jit_keyed.py)
+            if c.gate is _gate[0] and _ctx.trace is _eval_trace:
+                out = c.call(args, kwargs)
+                if out is not MISS:
+                    return out
             return self._call_fast(args, kwargs)
         except Exception as e:
             traceback_util.filter_exception(e)
@@ -366,7 +372,7 @@ class JitFunction:
         if _general_flags[0] or _ctx.trace is not _eval_trace:
             return self._call_general(args, kwargs)
         if kwargs or self._has_static:
-            return self._call_keyed(args, kwargs)
+            return call_keyed(self, args, kwargs)
         gate = _gate[0]  # read before the signature: a config change after it is not missed
         n = len(args)
         if n == 1 and type(args[0]) is Array:
@@ -376,7 +382,7 @@ class JitFunction:
         else:
             for x in args:
                 if type(x) is not Array:  # a Python scalar, a pytree, None ...
-                    return self._call_keyed(args, kwargs)
+                    return call_keyed(self, args, kwargs)
             flat = args  # all Arrays: the tree is n positional leaves
             in_tree = n  # an int stands for the tuple of n leaves (cheap to hash)
             avals = tuple([x.aval for x in args])
@@ -386,7 +392,7 @@ class JitFunction:
         if entry is None:
             return self._call_miss(args, flat, avals, device, key)
         entry.hits += 1
-        outs = _run(entry, flat, device)
+        outs = run_entry(entry, flat, device)
         if flat is args and self._pick_first and type(device) is not runtime.DeviceGroup:
             # every argument an Array on ``device``: fill the inline cache (see __call__)
             if n == 1 and entry.single_out and not entry.const_args:
@@ -401,164 +407,7 @@ class JitFunction:
                 )
             else:
                 self._last = (gate, avals, device, entry)
-        return _unflatten(entry, outs, device, self._commit_out or dispatch.any_committed(flat))
-
-    def _call_keyed(self, args, kwargs):
-        """A call with static, keyword or non-Array arguments (``jnp.round(x, 2)``,
-        ``jnp.clip(x, 0.0, 1.0)``). First the keyed inline cache: a small dict per
-        wrapper keyed by what decides the signature and costs nothing to hash (each
-        Array's aval, each Python scalar's type, each static value with its type), so
-        a repeat skips splitting, flattening and the avals of the scalars."""
-        gate = _gate[0]  # read before the signature: a config change after it is not missed
-        statics = self._opts.static_set
-        key = [len(args)]
-        dyn = []  # the dynamic leaves, in the order tree_flatten gives them
-        device = None  # the Arrays' one device
-        committed = self._commit_out
-        items = enumerate(args)
-        if kwargs:  # flattened in sorted order of their names
-            names = sorted(kwargs) if len(kwargs) > 1 else list(kwargs)
-            key.append(tuple(names))
-            items = (*items, *[(k, kwargs[k]) for k in names])
-        for k, a in items:
-            t = type(a)
-            if k in statics:
-                if t in _KEYED_STATIC_TYPES or (
-                    t is tuple and all([type(v) in _KEYED_TUPLE_ITEMS for v in a])
-                ):
-                    key.append(t)  # the type apart: 1, 1.0 and True are different keys
-                    key.append(a)
-                    continue
-                break
-            if t is Array:
-                if a._device is not device:
-                    if device is not None:
-                        break
-                    device = a._device
-                if a._buf.is_deleted():  # the general path's error (or none, if pruned)
-                    break
-                key.append(a.aval)
-                dyn.append(a)
-                committed = committed or a._committed
-            elif t in _KEYED_SCALAR_TYPES:  # its aval: weak, of its type's default dtype
-                key.append(t)
-                dyn.append(a)
-            elif a is None:  # an empty subtree
-                key.append(None)
-            elif t in _KEYED_CONTAINERS:  # builtin containers: their leaves after them
-                n_dyn = len(dyn)
-                if not _key_container(a, t, key, dyn):
-                    break
-                for a in dyn[n_dyn:]:
-                    if type(a) is Array:
-                        if a._device is not device:
-                            if device is not None:
-                                break
-                            device = a._device
-                        committed = committed or a._committed
-                else:
-                    continue
-                break
-            else:
-                break
-        else:
-            key.append(device)
-            ic_key = None
-            if self._keyed_gate is gate:
-                ic = self._keyed_last
-                # the last signature again: compared as a list (mostly the same objects,
-                # so no aval hashed), else by the dict
-                if ic is None or key != ic.key:
-                    ic_key = tuple(key)
-                    ic = self._keyed.get(ic_key)
-                    if ic is not None:  # least recently used first in the dict
-                        cache = self._keyed
-                        if cache.pop(ic_key, None) is ic:
-                            cache[ic_key] = ic
-                        self._keyed_last = ic
-                if ic is not None:
-                    ic.key = key  # this call's objects, compared first next time
-                    e = ic.entry
-                    e.hits += 1
-                    scalars = ic.scalars  # position -> (the last scalar, its buffer)
-                    if scalars is None:  # Arrays only
-                        bufs = [a._buf for a in dyn]
-                    else:
-                        bufs = []
-                        for j, a in enumerate(dyn):
-                            if type(a) is Array:
-                                bufs.append(a._buf)
-                                continue
-                            last = scalars[j]
-                            if last is None or last[0] is not a:  # the same object: same bits
-                                try:
-                                    buf = dispatch.device_put_value(a, ic.device)._buf
-                                except OverflowError:  # an int out of range: JAX's error
-                                    return self._call_keyed_miss(args, kwargs, gate)
-                                last = scalars[j] = (a, buf)
-                            bufs.append(last[1])
-                    if e.const_args:
-                        bufs = e.const_args + bufs
-                    try:
-                        outs = e.execute(bufs).consume_with_handlers(e.handlers)
-                    except Exception:
-                        e.compiled._check_deleted(dyn)
-                        raise
-                    if e.single_out:  # Array(outs[0], ...) without an __init__ frame
-                        out = _new_array(Array)
-                        out._buf, out.aval, out._device = outs[0], e.out_avals[0], ic.device
-                        out._committed, out._npy = committed, None
-                        return out
-                    return _unflatten(e, outs, ic.device, committed)
-            if ic_key is None:
-                ic_key = tuple(key)
-            return self._call_keyed_miss(args, kwargs, gate, ic_key, dyn, device)
-        return self._call_keyed_miss(args, kwargs, gate)
-
-    def _call_keyed_miss(self, args, kwargs, gate, ic_key=None, dyn=(), arrays_device=None):
-        """A keyed call the inline cache did not answer: the fast path's dict lookup,
-        keyed by the static values and the argument tree as well (tracing and compiling
-        on a first call); then the inline cache is filled under ``ic_key``. Calls over a
-        mesh take the general path."""
-        opts = self._opts
-        static, dyn_args, dyn_kwargs = opts.split(args, kwargs)
-        flat, in_tree = tree_util.tree_flatten((dyn_args, dyn_kwargs))
-        avals = call_avals(flat, self.fun, self._signature, opts, args, kwargs)
-        device = opts.resolve_device(flat)
-        key = (static, in_tree, avals, device, config.trace_context_id)
-        entry = self._fast.get(key)
-        if entry is None:
-            if (
-                type(device) is runtime.DeviceGroup
-                or resolve_target(self.fun, opts, flat, in_tree, avals) is not None
-            ):
-                return self._call_general(args, kwargs)
-            rec = self._cache.jaxpr(self.fun, opts, static, in_tree, avals, key[4])
-            if constrained_target(rec.closed, len(flat), None) is not None:
-                return self._call_general(args, kwargs)
-            entry = self._cache.call_entry(
-                self.fun, opts, static, in_tree, avals, device, key[4], (self._fast, key)
-            )
-        else:
-            entry.hits += 1
-        outs = _run(entry, flat, device)
-        if (
-            ic_key is not None
-            and (arrays_device is None or arrays_device is device)
-            and not opts.donate_argnums  # a scalar's buffer is reused: never donate one
-            and _tg.h2d is None  # the guard checks every scalar's transfer
-            and len(flat) == len(dyn)
-            and all([a is b for a, b in zip(flat, dyn)])
-        ):
-            if self._keyed_gate is not gate:
-                self._keyed, self._keyed_gate = {}, gate
-            cache = self._keyed
-            if len(cache) >= KEYED_CACHE_SIZE:
-                del cache[next(iter(cache))]  # the least recently used (hits move to the end)
-            scalars = any(type(a) is not Array for a in dyn)
-            ic = cache[ic_key] = self._keyed_last = _KeyedCall(entry, device, len(dyn), scalars)
-            ic.key = list(ic_key)
-        return _unflatten(entry, outs, device, self._committed(flat))
+        return entry_results(entry, outs, device, self._commit_out or dispatch.any_committed(flat))
 
     def _call_miss(self, args, flat, avals, device, key):
         """A call whose signature the fast path has not seen: trace/compile, then run."""
@@ -571,7 +420,7 @@ class JitFunction:
         entry = self._cache.call_entry(
             self.fun, self._opts, (), in_tree, avals, device, key[3], (self._fast, key)
         )
-        return _unflatten(entry, _run(entry, flat, device), device, self._committed(flat))
+        return entry_results(entry, run_entry(entry, flat, device), device, self._committed(flat))
 
     def _committed(self, flat):
         """Whether this call's results are committed: as in JAX, when an argument is, or
@@ -686,9 +535,14 @@ class _KeyedJitFunction(JitFunction):
 
     def __call__(self, /, *args: Any, **kwargs: Any) -> Any:
         try:
+            c = self._keyed_last  # the last keyed call's matcher (engine/jit_keyed.py)
+            if c.gate is _gate[0] and _ctx.trace is _eval_trace:
+                out = c.call(args, kwargs)
+                if out is not MISS:
+                    return out
             if _general_flags[0] or _ctx.trace is not _eval_trace:
                 return self._call_general(args, kwargs)
-            return self._call_keyed(args, kwargs)
+            return call_keyed(self, args, kwargs)
         except Exception as e:
             traceback_util.filter_exception(e)
             raise
@@ -718,52 +572,11 @@ _ctx, _eval_trace = core._ctx, core.eval_trace
 _new_array = object.__new__
 
 
-def _run(entry, flat, device):
-    """Run a cache entry on the flat arguments (put on ``device`` where they are not)."""
-    bufs = [x._buf if type(x) is Array and x._device is device else _put(x, device) for x in flat]
-    if entry.const_args:
-        bufs = entry.const_args + bufs
-    # before PJRT, which logs to stderr on one (only the arguments the module takes)
-    entry.compiled._check_deleted(flat)
-    try:
-        return entry.execute(bufs).consume_with_handlers(entry.handlers)
-    except Exception:
-        entry.compiled._check_deleted(flat)
-        raise
-
-
-def _unflatten(e, outs, device, committed):
-    if e.single_out:
-        return Array(outs[0], e.out_avals[0], device, committed)
-    arrays = []
-    for b, a in zip(outs, e.out_avals):  # Array(b, a, device, committed) without __init__
-        x = _new_array(Array)
-        x._buf, x.aval, x._device, x._committed, x._npy = b, a, device, committed, None
-        arrays.append(x)
-    return e.build_out(arrays)
-
-
-KEYED_CACHE_SIZE = 16  # keyed signatures each wrapper's inline cache keeps (LRU)
-
-
 def keyed_cache_buffers():
-    """The device buffers the keyed inline caches hold (Python scalars' and constants'):
-    the engine's, not the user's arrays."""
+    """The device buffers the keyed caches hold (Python scalars' and constants'): the
+    engine's, not the user's arrays."""
     for f in list(_all_jitted.values()):
-        for ic in list(f._keyed.values()):
-            yield from ic.entry.const_args or ()
-            for last in ic.scalars or ():
-                if last is not None:
-                    yield last[1]
-
-
-def _put(x, device):
-    if type(x) is Array and x._committed:
-        raise ValueError(
-            f"Received incompatible devices for jitted computation: an argument "
-            f"is committed to {x._device}, the computation runs on {device}."
-        )
-    return dispatch.device_put_value(x, device)._buf
+        yield from cache_buffers(f)
 
 
 def jit(
@@ -795,7 +608,7 @@ def jit(
     def make(f: Callable) -> JitFunction:
         if not callable(f):
             raise TypeError(f"Expected a callable value, got {f!r}")
-        _validate_options(f, static_argnums, static_argnames, donate_argnums)
+        validate_options(f, static_argnums, static_argnames, donate_argnums)
         return JitFunction(
             f,
             static_argnums,

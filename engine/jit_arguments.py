@@ -6,7 +6,6 @@ passed: ``x``, ``x['b']['c']``, ``rest[0]``, ``kw['k']``, as JAX's argument path
 from __future__ import annotations
 
 import re
-import types
 from typing import Any
 
 import numpy as np
@@ -104,69 +103,3 @@ def _leaf_name(i, signature, opts, args, kwargs) -> str:
         if leaf is not _STATIC
     ]
     return names[i] if i < len(names) else "unknown"
-
-
-# Types whose values key the keyed inline cache exactly: ``==`` between two of the same
-# type means the same program (so no floats: 0.0 == -0.0), and a value cannot change
-# after the call (no mutable objects hashed by content).
-_KEYED_STATIC_TYPES = frozenset(
-    {int, bool, str, type(None), type, types.FunctionType, types.BuiltinFunctionType}
-    | {type(np.dtype(c)) for c in "?bBhHiIlLqQefdgFDG"}
-)
-_KEYED_TUPLE_ITEMS = frozenset({int, str, type(None)})  # never equal across these types
-_KEYED_SCALAR_TYPES = frozenset({int, float, bool, complex})
-_KEYED_CONTAINERS = frozenset({list, tuple, dict})  # exact types: no subclass's own flattening
-
-
-_KEYED_DEPTH = 16
-
-
-def _key_container(x, t, key, dyn, depth=0):
-    """Extend a keyed call's key by a list, tuple or dict (its type, length or key
-    names, then its leaves' keys, recursively) and ``dyn`` by its dynamic leaves in
-    tree_flatten's order. False where something is not keyable this way (also past
-    ``_KEYED_DEPTH`` levels: a cyclic container then gets tree_flatten's error)."""
-    if depth > _KEYED_DEPTH:
-        return False
-    key.append(t)
-    if t is dict:
-        names = list(x)
-        for n in names:
-            if type(n) is not str:  # 1, 1.0 and True are equal dict keys but other trees
-                return False
-        names.sort()  # tree_flatten's order for a dict
-        key.append(tuple(names))
-        items = [x[n] for n in names]
-    else:
-        key.append(len(x))
-        items = x
-    for a in items:
-        t = type(a)
-        if t is Array:
-            if a._buf.is_deleted():  # checked before PJRT, which logs on a deleted one
-                return False
-            key.append(a.aval)
-            dyn.append(a)
-        elif t in _KEYED_SCALAR_TYPES:
-            key.append(t)
-            dyn.append(a)
-        elif a is None:
-            key.append(None)
-        elif t in _KEYED_CONTAINERS:
-            if not _key_container(a, t, key, dyn, depth + 1):
-                return False
-        else:
-            return False
-    return True
-
-
-class _KeyedCall:
-    """One signature in a wrapper's keyed inline cache: the cache entry it runs, where,
-    and per dynamic leaf the last Python scalar passed there with its device buffer."""
-
-    __slots__ = ("entry", "device", "scalars", "key")
-
-    def __init__(self, entry, device, n_leaves, has_scalars):
-        self.entry, self.device = entry, device
-        self.key: list = []  # the key of the last call it answered (see _call_keyed)
-        self.scalars = [None] * n_leaves if has_scalars else None

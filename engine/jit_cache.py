@@ -11,9 +11,10 @@ import weakref
 from typing import Any
 
 from . import core, dispatch, errors, monitoring, tree_util
+from .array import Array
 from .config import config
 from .interpreters.tracing import trace_to_jaxpr
-from .jit_options import _freeze_options, _Options, _Static
+from .jit_options import Options, Static, freeze_options
 from .stages import Lowered, Traced, compile_lowered
 
 # One compile path. A call, ``.trace``, ``.lower`` and ``.compile`` all go through one
@@ -36,7 +37,7 @@ CACHE_SIZE = 256  # signatures kept per function (dispatch.evict_one says which 
 
 _caches: weakref.WeakKeyDictionary[Any, _FunctionCache] = weakref.WeakKeyDictionary()
 _caches_lock = threading.Lock()
-_serial = itertools.count(1)
+serial = itertools.count(1)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -63,8 +64,8 @@ class Signature:
 
         leaves = [ShapeDtypeStruct(a.shape, a.dtype, weak_type=a.weak_type) for a in self.in_avals]
         dyn_args, dyn_kwargs = tree_util.tree_unflatten(self.in_tree, leaves)
-        static = tuple((k, _Static(v, None)) for k, v in self.static)
-        args, kwargs = _Options.rebuild(static, list(dyn_args), dict(dyn_kwargs))
+        static = tuple((k, Static(v, None)) for k, v in self.static)
+        args, kwargs = Options.rebuild(static, list(dyn_args), dict(dyn_kwargs))
         return tuple(args), kwargs
 
 
@@ -128,7 +129,7 @@ class _Entry:
 
     def __init__(self, key, traced):
         self.key, self.traced = key, traced
-        self.serial = next(_serial)
+        self.serial = next(serial)
         self.lowered = self.compiled = None
         self.extra = {}  # frozen compiler options -> Compiled (Lowered.compile(options))
         self.hits = self.seen = 0
@@ -146,8 +147,12 @@ class _Entry:
 def _out_builder(tree):
     """A function from a result's leaves to its tree: for a list or tuple of leaves and
     of lists/tuples of leaves (a step's new parameters), slices put together without
-    walking the tree per call; otherwise ``tree.unflatten``."""
+    walking the tree per call; for a dict of leaves, the dict of its sorted names;
+    otherwise ``tree.unflatten``."""
     node = tree._node
+    if node is not None and node[0] is dict and node[2] and not any(node[2]):
+        names = node[1]
+        return lambda leaves: dict(zip(names, leaves))
     if node is None or node[0] not in (list, tuple):
         return tree.unflatten
     parts = []  # per child: (None, index) for a leaf, (list or tuple, start, stop)
@@ -182,7 +187,7 @@ class _FunctionCache:
     """Everything ``jit`` traced, lowered and compiled for one callable (see above)."""
 
     def __init__(self):
-        self.id = next(_serial)
+        self.id = next(serial)
         self.lock = threading.RLock()  # held on misses only: one thread traces/compiles
         self.jaxprs = {}
         self.entries = {}
@@ -278,8 +283,8 @@ class _FunctionCache:
         dumping = dump_passes or dump_dir is not None
         extra = None
         if not dumping and compiler_options:
-            extra = _freeze_options(options)
-            if extra == _freeze_options(base):
+            extra = freeze_options(options)
+            if extra == freeze_options(base):
                 extra = None
             else:
                 hit = e.extra.get(extra)
@@ -348,7 +353,7 @@ class _FunctionCache:
         )
 
 
-def _cache_for(fun):
+def cache_for(fun):
     """The cache shared by every jit of ``fun`` (weakly keyed: it goes when ``fun``
     does); a private one for callables that cannot be weakly referenced or hashed."""
     try:
@@ -379,3 +384,45 @@ def _trace(fun, opts, static, in_tree, avals):
 
 
 _LEAF_TREE = tree_util.tree_structure(0)
+
+
+# ---------------------------------------------------------------------------- running an entry
+_new_array = object.__new__
+
+
+def run_entry(entry, flat, device):
+    """Run a cache entry on the flat arguments (put on ``device`` where they are not)."""
+    bufs = [
+        x._buf if type(x) is Array and x._device is device else put_arg(x, device) for x in flat
+    ]
+    if entry.const_args:
+        bufs = entry.const_args + bufs
+    # before PJRT, which logs to stderr on one (only the arguments the module takes)
+    entry.compiled._check_deleted(flat)
+    try:
+        return entry.execute(bufs).consume_with_handlers(entry.handlers)
+    except Exception:
+        entry.compiled._check_deleted(flat)
+        raise
+
+
+def entry_results(e, outs, device, committed):
+    """The result tree of entry ``e`` from its output buffers."""
+    if e.single_out:
+        return Array(outs[0], e.out_avals[0], device, committed)
+    arrays = []
+    for b, a in zip(outs, e.out_avals):  # Array(b, a, device, committed) without __init__
+        x = _new_array(Array)
+        x._buf, x.aval, x._device, x._committed, x._npy = b, a, device, committed, None
+        arrays.append(x)
+    return e.build_out(arrays)
+
+
+def put_arg(x, device):
+    """An argument's buffer on ``device`` (a committed Array elsewhere is JAX's error)."""
+    if type(x) is Array and x._committed:
+        raise ValueError(
+            f"Received incompatible devices for jitted computation: an argument "
+            f"is committed to {x._device}, the computation runs on {device}."
+        )
+    return dispatch.device_put_value(x, device)._buf

@@ -11,7 +11,7 @@ import numpy as np
 from . import dispatch, runtime, tree_util
 
 
-class _Options:
+class Options:
     """A wrapper's options beyond the function: how arguments split into static and
     dynamic ones, what is donated, where and how it compiles. Holds no reference to
     the function (the stage objects in the weakly keyed cache keep one of these)."""
@@ -64,14 +64,14 @@ class _Options:
             self.donate_argnums,
             device,
             backend,
-            _freeze_options(self.compiler_options),
+            freeze_options(self.compiler_options),
             shardings,
             self.keep_unused,
         )
 
     def split(self, args, kwargs):
         """(static, dynamic positional args, dynamic keyword args); ``static`` is a
-        hashable tuple of (position or name, _Static)."""
+        hashable tuple of (position or name, Static)."""
         static, dyn_args = [], []
         for i, a in enumerate(args):
             if i in self.static_argnums:
@@ -118,7 +118,7 @@ class _Options:
         return dispatch._pick_device(flat)
 
 
-def _freeze_options(options):
+def freeze_options(options):
     if not options:
         return ()
     try:
@@ -129,14 +129,14 @@ def _freeze_options(options):
         return tuple(sorted((k, repr(v)) for k, v in options.items()))
 
 
-class _Static:
+class Static:
     __slots__ = ("value", "key")
 
     def __init__(self, value, key):
         self.value, self.key = value, key
 
     def __eq__(self, other):
-        return type(other) is _Static and self.key == other.key
+        return type(other) is Static and self.key == other.key
 
     def __hash__(self):
         return hash(self.key)
@@ -152,7 +152,7 @@ def _hashable_static(v, where):
             f"{type(e).__name__}: {e}\n"
             f"(static argument {where!r}: pass a hashable value, e.g. a tuple, not a list)"
         ) from None
-    return _Static(v, _static_key(v))
+    return Static(v, _static_key(v))
 
 
 def _static_key(v):
@@ -166,7 +166,7 @@ def _static_key(v):
     return (t, v)
 
 
-def _try_signature(fun):
+def try_signature(fun):
     try:
         return inspect.signature(fun)
     except (TypeError, ValueError):
@@ -186,10 +186,10 @@ def _validate_argnums(sig, argnums, option):
         )
 
 
-def _validate_options(fun, static_argnums, static_argnames, donate_argnums):
+def validate_options(fun, static_argnums, static_argnames, donate_argnums):
     """What the user asked ``jit`` for must fit ``fun``'s signature (JAX's ValueErrors);
     the engine's own JitFunctions may name statics their function lacks."""
-    sig = _try_signature(fun)
+    sig = try_signature(fun)
     if sig is None:
         return
     as_tuple = lambda v, t: (v,) if isinstance(v, t) else tuple(v)  # noqa: E731
@@ -211,7 +211,7 @@ def _validate_argnames(sig, argnames):
         )
 
 
-def _resolve_statics(sig, argnums, argnames):
+def resolve_statics(sig, argnums, argnames):
     argnums, argnames = set(argnums), set(argnames)
     if sig is None:
         return argnums, argnames

@@ -2,6 +2,7 @@
 static values, argument tree and avals): the same results, counts and retracing as the
 general path, and as JAX."""
 
+import collections
 import importlib
 import threading
 
@@ -10,6 +11,7 @@ import pytest
 from helpers import real_jax, weak_type_of
 
 import engine
+import engine.jit_keyed as jit_keyed
 import engine.numpy as enp
 
 jit_module = importlib.import_module("engine.jit")  # the module (engine.jit is the function)
@@ -87,13 +89,13 @@ def _same(ours, theirs):
 def _counting_misses(monkeypatch):
     """White-box: how many keyed calls the inline cache did not answer."""
     misses = []
-    miss = jit_module.JitFunction._call_keyed_miss
+    miss = jit_keyed.call_miss
 
-    def counted(self, *args, **kwargs):
+    def counted(f, *args, **kwargs):
         misses.append(args[:2])
-        return miss(self, *args, **kwargs)
+        return miss(f, *args, **kwargs)
 
-    monkeypatch.setattr(jit_module.JitFunction, "_call_keyed_miss", counted)
+    monkeypatch.setattr(jit_keyed, "call_miss", counted)
     return misses
 
 
@@ -253,7 +255,7 @@ def test_cache_counters_count_inline_cache_hits():
 
 def test_least_recently_used_signature_leaves_first(monkeypatch):
     jax, jnp = real_jax()
-    monkeypatch.setattr(jit_module, "KEYED_CACHE_SIZE", 2)
+    monkeypatch.setattr(jit_keyed, "CACHE_SIZE", 2)
     misses = _counting_misses(monkeypatch)
     ef = engine.jit(lambda x, k: x * k, static_argnums=1)
     jf = jax.jit(lambda x, k: x * k, static_argnums=1)
@@ -338,3 +340,146 @@ def test_remembered_scalar_buffers_are_no_live_arrays(monkeypatch):
 
         assert live_delta(m, calls) == 0, m
         assert live_delta(m, m.clear_caches) == 0, m
+
+
+# ------------------------------------------------- the last record's matcher
+# A call shaped like the last keyed call is answered by the matcher generated for that
+# record (engine/jit_keyed.py) without building a key: these check that it answers only
+# what the key would have matched, and as JAX.
+
+
+def _counting_keyed(monkeypatch):
+    """White-box: how many keyed calls the matcher did not answer."""
+    calls = []
+    keyed = jit_module.call_keyed
+
+    def counted(f, args, kwargs):
+        calls.append(args)
+        return keyed(f, args, kwargs)
+
+    monkeypatch.setattr(jit_module, "call_keyed", counted)
+    return calls
+
+
+def test_matcher_takes_equal_avals_of_new_arrays_and_static_values(monkeypatch):
+    jax, jnp = real_jax()
+    traces = {"engine": 0, "jax": 0}
+
+    def make(which, m):
+        def f(p, x, n, *, scale):
+            traces[which] += 1
+            return {"w": p["w"] * x**n * scale, "b": p["b"] - 1}, m.sum(x)
+
+        return f
+
+    ef = engine.jit(make("engine", enp), static_argnums=2)
+    jf = jax.jit(make("jax", jnp), static_argnums=2)
+    x = np.arange(4.0, dtype=np.float32)
+    ep, jp = {"w": enp.ones(4), "b": enp.zeros(4)}, {"w": jnp.ones(4), "b": jnp.zeros(4)}
+    (ep, _), (jp, _) = ef(ep, enp.asarray(x), 2, scale=1.5), jf(jp, jnp.asarray(x), 2, scale=1.5)
+    calls = _counting_keyed(monkeypatch)
+    for i in range(4):
+        n = int("2")  # an equal int, not necessarily the same object
+        ex, jx = enp.asarray(x + i), jnp.asarray(x + i)  # new arrays: equal avals, new objects
+        ep = {"b": ep["b"], "w": ep["w"]}  # the same names in another insertion order
+        jp = {"b": jp["b"], "w": jp["w"]}
+        (ep, es), (jp, js) = ef(ep, ex, n, scale=1.5), jf(jp, jx, n, scale=1.5)
+        for k in ("w", "b"):
+            _same(ep[k], jp[k])
+        _same(es, js)
+        assert list(ep) == list(jp)
+    assert calls == []  # every repeat answered by the matcher
+    assert traces["engine"] == traces["jax"] == 1
+    # what the matcher must not take: another static type or value, another tree
+    for args, kw in [
+        ((ep, enp.asarray(x), True), {"scale": 1.5}),
+        ((ep, enp.asarray(x), 3), {"scale": 1.5}),
+        (({"w": ep["w"]}, enp.asarray(x), 2), {"scale": 1.5}),
+        (({"w": ep["w"], "b": ep["b"], "c": None}, enp.asarray(x), 2), {"scale": 1.5}),
+        ((ep, enp.asarray(x, dtype=np.int32), 2), {"scale": 1.5}),
+        ((ep, enp.asarray(x), 2), {"scale": 2}),
+        ((ep, enp.asarray(x), 2), {"scale": 1.5, "extra": 1}),
+    ]:
+        ours, theirs = _outcome(ef, args, kw), _outcome(jf, _to_jax(jnp, args), kw)
+        assert type(ours) is type(theirs)
+        if isinstance(ours, Exception):
+            assert type(ours).__name__ == type(theirs).__name__
+        else:
+            for a, b in zip(jax.tree_util.tree_leaves(ours), jax.tree_util.tree_leaves(theirs)):
+                _same(a, b)
+    assert traces["engine"] == traces["jax"]
+
+
+def _outcome(f, args, kw):
+    try:
+        return f(*args, **kw)
+    except Exception as e:  # compared by class with JAX's
+        return e
+
+
+def _to_jax(jnp, tree):
+    import jax
+
+    return jax.tree_util.tree_map(
+        lambda a: jnp.asarray(np.asarray(a)) if isinstance(a, engine.Array) else a, tree
+    )
+
+
+def test_matcher_scalars_deleted_arrays_and_transformations_as_jax(monkeypatch):
+    jax, jnp = real_jax()
+    ef = engine.jit(lambda x, s, k: (x * s + k, [x, None]), static_argnums=2)
+    jf = jax.jit(lambda x, s, k: (x * s + k, [x, None]), static_argnums=2)
+    x = np.linspace(-1.0, 1.0, 5, dtype=np.float32)
+    ex, jx = enp.asarray(x), jnp.asarray(x)
+    ef(ex, 0.5, 1), jf(jx, 0.5, 1)
+    calls = _counting_keyed(monkeypatch)
+    for s in (0.5, -0.0, 2.5, 1e30, 0.5):  # new scalar values reach the program
+        (eo, [ea, en]), (jo, [ja, jn]) = ef(ex, s, 1), jf(jx, s, 1)
+        _same(eo, jo)
+        _same(ea, ja)
+        assert en is None and jn is None
+    assert calls == []
+    # an int scalar where a float was: another signature (its dtype), as JAX's
+    _same(ef(ex, 3, 1)[0], jf(jx, 3, 1)[0])
+    # an int out of range: JAX's OverflowError
+    for f, a in ((ef, ex), (jf, jx)):
+        with pytest.raises(OverflowError):
+            f(a, 2**70, 1)
+    # inside grad the call binds (the matcher is not used under a trace)
+    eg = engine.grad(lambda a: ef(a, 0.5, 1)[0].sum())(ex)
+    jg = jax.grad(lambda a: jf(a, 0.5, 1)[0].sum())(jx)
+    _same(eg, jg)
+    # a deleted argument: JAX's error, from the matcher's record as well
+    ef(ex, 0.5, 1)
+    ed, jd = enp.asarray(x), jnp.asarray(x)
+    ed.delete()
+    jd.delete()
+    errors = []
+    for f, a in ((ef, ed), (jf, jd)):
+        with pytest.raises(RuntimeError) as info:
+            f(a, 0.5, 1)
+        errors.append(str(info.value))
+    assert "deleted" in errors[0] and "deleted" in errors[1]
+
+
+def test_matcher_result_trees_as_jax():
+    jax, jnp = real_jax()
+    Pair = collections.namedtuple("Pair", "a b")
+
+    def f(x, k):
+        return [
+            {"z": x * k, "a": (x, None, [])},
+            Pair(x, x + 1),
+            (),
+            {},
+            x,
+        ]
+
+    ef, jf = engine.jit(f, static_argnums=1), jax.jit(f, static_argnums=1)
+    for _ in range(3):  # fill, then the matcher
+        e_out, j_out = ef(enp.arange(3.0), 2), jf(jnp.arange(3.0), 2)
+        assert str(jax.tree_util.tree_structure(e_out)) == str(jax.tree_util.tree_structure(j_out))
+        assert type(e_out[1]) is Pair and list(e_out[0]) == list(j_out[0])
+        for a, b in zip(jax.tree_util.tree_leaves(e_out), jax.tree_util.tree_leaves(j_out)):
+            _same(a, b)
+    assert ef.compile_count == 1 and ef.cache_hits == 2

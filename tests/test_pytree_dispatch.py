@@ -10,6 +10,7 @@ import pytest
 from helpers import real_jax
 
 import engine
+import engine.jit_keyed as jit_keyed
 import engine.numpy as enp
 
 jit_module = importlib.import_module("engine.jit")  # the module (engine.jit is the function)
@@ -55,7 +56,7 @@ def test_list_of_tuples_step_loop_matches_jax_and_traces_once():
         _assert_trees_close((ep, eloss), (jp, jloss))
     assert traces["engine"] == traces["jax"] == 1
     assert ef.compile_count == 1 and ef.cache_hits == 4
-    assert ef._keyed_last is not None  # answered by the inline cache
+    assert ef._keyed_last is not jit_keyed.NO_CALL  # answered by the keyed cache
 
 
 def test_structure_changes_retrace_as_jax():
@@ -176,7 +177,7 @@ def test_config_change_is_seen_by_the_container_cache():
         assert f([enp.ones(2, dtype=np.float32), 1]).dtype == np.float32
         assert f([enp.ones(2, dtype=np.float32), 1.0]).dtype == np.float32
     assert f([enp.ones(2), 1.0]).dtype == np.float32
-    assert jit_module.KEYED_CACHE_SIZE >= 2
+    assert jit_keyed.CACHE_SIZE >= 2
 
 
 @pytest.mark.parametrize("keep_unused", [False, True])
@@ -235,4 +236,4 @@ def test_benchmark_transformer_step_matches_jax():
         ep, jp = estep(ep, et, ey), jstep(jp, jt, jy)
         _assert_trees_close(ep, jp)
     assert estep.compile_count == 1 and estep.cache_hits == 2
-    assert estep._keyed_last is not None
+    assert estep._keyed_last is not jit_keyed.NO_CALL
