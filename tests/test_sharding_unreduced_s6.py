@@ -276,6 +276,60 @@ def argmax_argmin_lower_as_jax():
         assert e[name] == j[name], name
 
 
+def _reducer_programs(lib):
+    jnp, lax = lib.numpy, lib.lax
+
+    def max_of_abs(a, b):
+        return jnp.maximum(jnp.abs(a), jnp.abs(b))
+
+    return {
+        "sum_and_product": lambda x: lax.reduce(
+            (x, x), (0.0, 1.0), lambda a, b: (a[0] + b[0], a[1] * b[1]), (1,)
+        ),
+        "max_of_abs": lambda x: lax.reduce(x, 0.0, max_of_abs, (0,)),
+        "select_scaled": lambda x: lax.reduce(
+            x, -1.0, lambda a, b: lax.select(a > b, a, b * 2.0), (1,)
+        ),
+        "int_xor": lambda x: lax.reduce(x.astype(jnp.int32), 3, lambda a, b: a ^ b, (1,)),
+    }
+
+
+def _ran(lib, fn, x):
+    try:
+        return _rounded(lib.jit(fn)(x))
+    except Exception as e:  # XLA's partitioner refuses some reducers, in JAX too
+        return type(e).__name__, str(e).split(":")[0]
+
+
+@case
+def generic_reducer_bodies_as_jax():
+    """lax.reduce with a computation that is no known monoid: the body's jaxpr, JAX's
+    computation parameter (the function, its address masked), and over an Explicit mesh
+    the constraints JAX writes inside the reducer (a binary op's result and its
+    untyped operands replicated, a unary op's result left as its operand), values or
+    XLA's refusal."""
+    x = np.arange(48.0, dtype=np.float32).reshape(8, 6) - 20
+
+    def run(lib):
+        out = {}
+        for name, fn in _reducer_programs(lib).items():
+            out[name] = (str(lib.make_jaxpr(fn)(x)), _ran(lib, fn, x))
+        with lib.set_mesh(_mesh(lib)):
+            xs = lib.device_put(x, lib.P("X", "Y"))
+            for name, fn in _reducer_programs(lib).items():
+                out["mesh_" + name] = (
+                    str(lib.make_jaxpr(fn)(xs)),
+                    _module_text(lib.jit(fn).lower(xs).as_text()),
+                    _ran(lib, fn, xs),
+                )
+        return out
+
+    e, j = both(run)
+    assert e.keys() == j.keys()
+    for name in j:
+        assert e[name] == j[name], name
+
+
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_sharding_unreduced_s6_case(name):
     result = eight_devices.outcome(__file__, name)

@@ -7,6 +7,8 @@ identity as init value) becomes reduce_sum & co, as in JAX; anything else binds 
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 from jaxlib.mlir import ir
 from jaxlib.mlir.dialects import stablehlo as hlo
@@ -39,9 +41,12 @@ def trace_scalar_computation(computation, init_avals, tree, name):
     """Trace ``computation(acc_tree, x_tree)`` on scalars of ``init_avals``' dtypes:
     (ClosedJaxpr, out_tree). Cached per (computation, avals, tree), as JAX caches its
     reduction jaxprs, so an eager call with the same computation reuses its program."""
+    from .sharding_rules import explicit_ambient_mesh
+
     scalars = tuple(a.update(shape=(), weak_type=False) for a in init_avals)
+    mesh = explicit_ambient_mesh()
     try:
-        key = (computation, scalars, tree, name)
+        key = (computation, scalars, tree, name, mesh)
         hit = _COMPUTATION_CACHE.get(key)
     except TypeError:
         key, hit = None, None
@@ -65,12 +70,50 @@ def trace_scalar_computation(computation, init_avals, tree, name):
             "Reduction computations can't close over traced values: pass them as "
             "operands instead (or compute them outside the transformation)."
         )
+    if mesh is not None:
+        closed = _typed_over(closed, mesh)
     out = (closed, store[0])
     if key is not None:
         if len(_COMPUTATION_CACHE) > 256:
             _COMPUTATION_CACHE.clear()
         _COMPUTATION_CACHE[key] = out
     return out
+
+
+def _typed_over(closed, mesh):
+    """``closed`` as JAX traces a reduction body under an Explicit mesh: its arguments
+    (and literals) have no mesh; an n-ary operation on such scalars (JAX's broadcasting
+    and select rules) gives a result typed replicated over the mesh, a unary one its
+    operand's type. Lowering then constrains an untyped operand where a typed
+    elementwise operation reads it, as JAX's."""
+    from ..sharding.named import NamedSharding, PartitionSpec
+
+    replicated = NamedSharding(mesh, PartitionSpec())
+    jaxpr = closed.jaxpr
+    renamed: dict = {}
+
+    def read(v):
+        return v if isinstance(v, core.Literal) else renamed.get(v, v)
+
+    eqns = []
+    for eqn in jaxpr.eqns:
+        invars = [read(v) for v in eqn.invars]
+        nary = len(invars) > 1 or eqn.primitive.name == "select_n"
+        typed = nary or any(getattr(v.aval, "sharding", None) is not None for v in invars)
+        simple = not eqn.primitive.multiple_results and not eqn.primitive.subjaxprs(eqn.params)
+        outs = []
+        for v in eqn.outvars:
+            untyped = v.aval.shape == () and v.aval.sharding is None
+            if not (typed and simple and untyped) or isinstance(v, core.DropVar):
+                outs.append(v)
+                continue
+            renamed[v] = core.Var(v.aval.update(sharding=replicated), v.suffix)
+            outs.append(renamed[v])
+        eqns.append(eqn.replace(invars=invars, outvars=outs))
+    typed = core.Jaxpr(
+        jaxpr.constvars, jaxpr.invars, [read(v) for v in jaxpr.outvars], eqns, jaxpr.debug_name
+    )
+    return core.ClosedJaxpr(typed, closed.consts)
 
 
 def concrete_scalar_init(inits):
@@ -161,8 +204,21 @@ def _reduce(operands, init_values, computation, dimensions):
     return tree_util.tree_unflatten(out_tree, outs)
 
 
+class _Computation:
+    """A reduction's computation as JAX prints the parameter: ``str`` of the function
+    with its address masked (``<function f at 0xXXXXXXXXXXXX>``)."""
+
+    __slots__ = ("fn",)
+
+    def __init__(self, fn):
+        self.fn = fn
+
+    def __str__(self) -> str:
+        return re.sub(r" at 0x([0-9a-fA-F]+)", lambda m: " at 0x" + "X" * len(m[1]), str(self.fn))
+
+
 reduce_p.pp_params = lambda p: {
-    "computation": p["computation"],
+    "computation": _Computation(p["computation"]),
     "dimensions": p["dimensions"],
     "jaxpr": p["jaxpr"],
 }
