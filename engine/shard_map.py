@@ -223,11 +223,7 @@ def shard_map(
     def wrapped(*args):
         resolved = resolve(args)
         the_mesh, manual, all_flat, in_tree, all_specs = resolved[:5]
-        if _runs_eagerly(the_mesh, all_flat) and not any(
-            s.unreduced or s.reduced
-            for s in tree_util.tree_leaves(out_specs, is_leaf=_is_spec)
-            if isinstance(s, PartitionSpec)
-        ):
+        if _runs_eagerly(the_mesh, all_flat):
             from .shard_map_eager import run_eagerly
 
             return run_eagerly(
@@ -272,8 +268,6 @@ def _runs_eagerly(mesh: Any, args: Sequence[Any]) -> bool:
     return (
         type(core.current_trace()) is core.EvalTrace
         and isinstance(mesh, Mesh)
-        # (unreduced/reduced values run through the compiled program)
-        and not any(_input_spec(x).unreduced or _input_spec(x).reduced for x in args)
         and _tracing.mesh is None
         and not any(core.is_tracer(x) for x in args)
         # over several processes each runs its own devices' part: the compiled program

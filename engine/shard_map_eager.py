@@ -223,5 +223,11 @@ def _unsharded(x: Any) -> Any:
     if isinstance(x, Array) and x.aval.sharding is not None:
         from . import numpy as jnp
 
+        spec = getattr(x.sharding, "spec", None)
+        if spec is not None and spec.unreduced:  # its devices' partial sums, summed
+            from .sharding import P, reshard
+
+            x = reshard(x, P(*spec, reduced=spec.reduced))
+
         return jnp.asarray(np.asarray(x))
     return x

@@ -235,11 +235,19 @@ def eager_values_as_jax():
         U = P(None, None, unreduced={"X"})
         split = (P(None, "X"), P("X", None))
         out = []
+        seen = []
+
+        def look(p):
+            seen.append(str(lib.typeof(p)))
+            q = lax.psum(p, "X")
+            seen.append(str(lib.typeof(q)))
+            return q
+
         with lib.set_mesh(_mesh(lib)):
             a, b = _operands(lib)
             pu = lib.jit(lambda a, b: _partial(lib, a, b))(a, b)
             results = [
-                shard_map(lambda p: lax.psum(p, "X"), in_specs=U, out_specs=P(None, None))(pu),
+                shard_map(look, in_specs=U, out_specs=P(None, None))(pu),
                 shard_map(lambda p: lax.psum(p, "X"), out_specs=P(None, None))(pu),
                 shard_map(lambda x, y: x @ y, in_specs=split, out_specs=U)(a, b),
                 shard_map(
@@ -251,7 +259,7 @@ def eager_values_as_jax():
             ]
             for r in results:
                 out.append((str(lib.typeof(r)), _value(lib, r)))
-        return out
+        return out, seen
 
     e, j = both(run)
     assert e == j
