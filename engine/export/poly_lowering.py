@@ -24,7 +24,7 @@ from jaxlib.mlir.dialects import stablehlo as hlo
 
 from .. import core, runtime
 from ..interpreters import lowering
-from . import shape_poly
+from . import dim_divmod, shape_poly
 
 _state = threading.local()
 _jaxlib_serialize = runtime.portable_artifact_serializer()
@@ -84,13 +84,14 @@ class _I64:
         return _I64(getattr(c, "result", c))
 
     def _binary(self, prim: str, op: Any, o: Any, reverse: bool = False) -> _I64:
-        other = _I64.lift(o)
-        both_weak = self.weak and other.weak
-        named = self.named or other.named
-        a, b = self, other
-        if self.weak and not both_weak:
+        other_weak = isinstance(o, _I64) and o.weak
+        both_weak = self.weak and other_weak
+        named = self.named or (isinstance(o, _I64) and o.named)
+        a = self
+        if self.weak and not both_weak:  # converted before the constant is made, as JAX
             a = _I64(_named("convert_element_type", lambda: hlo.convert(self.v.type, self.v)))
-        elif other.weak and not both_weak:
+        b = other = _I64.lift(o)
+        if other_weak and not both_weak:
             b = _I64(_named("convert_element_type", lambda: hlo.convert(other.v.type, other.v)))
         if reverse:
             a, b = b, a
@@ -122,7 +123,17 @@ class _I64:
         op = hlo.maximum if kind == "max" else hlo.minimum
         return self._binary(kind, op, o)
 
+    def _divmod(self, o: Any, reverse: bool = False) -> tuple[_I64, _I64]:
+        a, b = self, _I64.lift(o)
+        if reverse:
+            a, b = b, a
+        q, r = dim_divmod.divmod_values(a.v, b.v, (a.weak, b.weak))
+        named = a.named or b.named
+        return _I64(q, named=named), _I64(r, named=named)
+
     def __floordiv__(self, o: Any) -> _I64:
+        if dim_divmod.active():  # JAX's calls of jnp.divmod's functions
+            return self._divmod(o)[0]
         a, b = self.v, _I64.lift(o).v
         # floor division: truncated division, minus one when the signs differ and inexact
         q = hlo.divide(a, b)
@@ -137,13 +148,19 @@ class _I64:
         return _I64(hlo.select(fix, hlo.subtract(q, _I64.lift(1).v), q))
 
     def __rfloordiv__(self, o: Any) -> _I64:
+        if dim_divmod.active():
+            return self._divmod(o, reverse=True)[0]
         return _I64.lift(o) // self
 
     def __mod__(self, o: Any) -> _I64:
+        if dim_divmod.active():
+            return self._divmod(o)[1]
         q = self // o
         return _I64(hlo.subtract(self.v, hlo.multiply(q.v, _I64.lift(o).v)))
 
     def __rmod__(self, o: Any) -> _I64:
+        if dim_divmod.active():
+            return self._divmod(o, reverse=True)[1]
         return _I64.lift(o) % self
 
 
@@ -268,11 +285,14 @@ class _LazySize:
         if self._v is None:
             with ir.Location.name("dimension_size"):  # JAX's location for it
                 size = hlo.get_dimension_size(self.x, self.dim)
-                self._v = _I64(convert_to(_dim_type(), size))
+                self._v = _I64(convert_to(_dim_type(), size), weak=True, named=True)
         return self._v
 
     def __sub__(self, o: Any) -> _I64:
         return self.value() - o
+
+    def __add__(self, o: Any) -> _I64:
+        return self.value() + o
 
 
 # calls whose body is lowered as a function of its own; custom rules are no longer
@@ -422,7 +442,7 @@ def _emit_function(mctx: Any, fname: str, closed: Any, public: bool) -> bool:
         _name_function(mctx, fn)
         _emit_body(mctx, inner, closed, public=False, dim_vars=dim_vars)
         block = fn.add_entry_block()
-        with ir.InsertionPoint(block):
+        with ir.InsertionPoint(block), dim_divmod.context(mctx.module, [], []):
             index, args = list(block.arguments)[: len(lead)], list(block.arguments)[len(lead) :]
             sizes = _arg_sizes(avals, args)
             checks = getattr(mctx, "shape_checks", None)
@@ -467,9 +487,10 @@ def _emit_body(
     first = len(lead) + len(dim_vars)
     args = list(block.arguments)[first:]
     try:
-        with ir.InsertionPoint(block):
+        with ir.InsertionPoint(block), contextlib.ExitStack() as stack:
             if dim_vars:
                 env = dict(zip(dim_vars, list(block.arguments)[len(lead) : first]))
+                stack.enter_context(dim_divmod.context(mctx.module, list(env.values()), dim_vars))
             else:
                 env = _dim_values(avals, args)
             with dim_env(env):

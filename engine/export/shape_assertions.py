@@ -196,7 +196,7 @@ def emit_shape_assertions(checks: Sequence[Check], sizes: dict) -> None:
     ``sizes`` maps each argument size name to its value (``dim_dtype()``)."""
     from .poly_lowering import _I64
 
-    env = {k: _I64(v) for k, v in sizes.items()}
+    env = {k: _I64(v, weak=True, named=True) for k, v in sizes.items()}
     for c in checks:
         left = _I64.lift(_evaluate(c.left, env)).v
         right = _I64.lift(_evaluate(c.right, env)).v

@@ -694,8 +694,10 @@ def solve_dim_vars(pairs: Sequence[tuple[Any, Any]]) -> dict:
             if k is None or any(var in DimExpr(((m, 1),), e.scope)._vars() for m in rest):
                 continue
             rest_value = evaluate(DimExpr._build(rest, e.scope), env)
+            # value - rest, as JAX evaluates it (adding the negated constant)
+            diff = value + (-rest_value) if isinstance(rest_value, int) else value - rest_value
             if k == 1:
-                env[var] = value - rest_value
+                env[var] = diff
                 progress = True
                 continue
             if isinstance(value, int) and isinstance(rest_value, int):
@@ -706,7 +708,7 @@ def solve_dim_vars(pairs: Sequence[tuple[Any, Any]]) -> dict:
                         f"Division had remainder {remainder} when computing the value of "
                         f"'{var}'."
                     )
-            env[var] = (value - rest_value) // k
+            env[var] = diff // k
             progress = True
     return env
 
