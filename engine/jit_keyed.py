@@ -5,10 +5,11 @@ or builtin containers of Arrays (``jnp.round(x, 2)``, ``jnp.clip(x, 0.0, 1.0)``,
 Each wrapper keeps a small LRU dict of ``KeyedCall`` records, keyed by what decides the
 signature and costs nothing to hash: each Array's aval, each Python scalar's type, each
 static value with its type, each container's type and length or key names. A repeat
-skips splitting, flattening and the avals of the scalars. The record used last also
-holds a matcher generated for its argument structure (``make_matcher``): straight-line
-code that checks a call against the record's avals, static values and containers and
-runs it, so a call like the last one builds no key at all. Every record is valid while
+skips splitting, flattening and the avals of the scalars. A record used again gets a
+matcher generated for its argument structure (``make_matcher``): straight-line code
+that checks a call against the record's avals, static values and containers and runs
+it; the wrapper tries its last record's matcher first, so a call like the last one
+builds no key at all. Every record is valid while
 ``dispatch._gate`` holds the object it was filled under."""
 
 from __future__ import annotations
@@ -86,8 +87,8 @@ def _no_match(args, kwargs):
 
 class KeyedCall:
     """One signature in a wrapper's keyed cache: the cache entry it runs, where, per
-    dynamic leaf the last Python scalar passed there with its device buffer, and the
-    matcher for calls shaped like the one that filled it."""
+    dynamic leaf the last Python scalar passed there with its device buffer, and, once
+    it answers a second call, the matcher for calls shaped like that one."""
 
     __slots__ = ("entry", "device", "scalars", "key", "gate", "call")
 
@@ -190,6 +191,8 @@ def call_keyed(f, args, kwargs):
                                 return call_miss(f, args, kwargs, gate)
                             last = scalars[j] = (a, buf)
                         bufs.append(last[1])
+                if ic.call is _no_match:  # used twice: worth its matcher (~20 us)
+                    ic.call = make_matcher(ic, args, kwargs, statics, f._commit_out)
                 if e.const_args:
                     bufs = e.const_args + bufs
                 try:
@@ -247,7 +250,6 @@ def call_miss(f, args, kwargs, gate, ic_key=None, dyn=(), arrays_device=None):
         scalars = any(type(a) is not Array for a in dyn)
         ic = KeyedCall(entry, device, len(dyn), scalars, gate)
         ic.key = list(ic_key)
-        ic.call = make_matcher(ic, args, kwargs, opts.static_set, f._commit_out)
         cache[ic_key] = f._keyed_last = ic
     return entry_results(entry, outs, device, f._committed(flat))
 
