@@ -248,6 +248,167 @@ def with_sharding_constraint_asserts_on_untyped_values_over_explicit_axes():
     assert e[0][0] == "AssertionError" and "acts as an assert" in e[0][1]
 
 
+# ------------------------------------------------------- unknown axes, mismatched meshes
+
+
+def _unknown_axis(lib):
+    """A PartitionSpec naming an axis not in the mesh, at every entry point."""
+    P, wsc, reshard = lib.P, lib.lax.with_sharding_constraint, lib.sharding.reshard
+    x = _x()
+    out = {}
+    for axis_types in ("Explicit", "Auto"):
+        m = mesh(lib, axis_types)
+        programs = {
+            "NamedSharding": lambda m=m: lib.NamedSharding(m, P("Z")),
+            "device_put": lambda: lib.device_put(x, P("Z")),
+            "jit in_shardings": lambda: lib.jit(lambda a: a, in_shardings=P("Z"))(x),
+            "jit out_shardings": lambda: lib.jit(lambda a: a, out_shardings=P("Z"))(x),
+            "wsc in jit": lambda: lib.jit(lambda a: wsc(a, P("Z")))(x),
+            "wsc eager": lambda: wsc(x, P("Z")),
+            "reshard in jit": lambda: lib.jit(lambda a: reshard(a, P("Z")))(x),
+            "reshard eager": lambda: reshard(x, P("Z")),
+        }
+        with lib.set_mesh(m):
+            for name, fn in programs.items():
+                out[f"{axis_types}: {name}"] = attempt(fn)[1]
+    return out
+
+
+@case
+def unknown_mesh_axis_as_jax_at_every_entry_point():
+    e, j = both(_unknown_axis)
+    assert e.keys() == j.keys()
+    for name in j:
+        assert e[name] == j[name], (name, e[name], j[name])
+        assert j[name] == (
+            "ValueError",
+            "Resource axis: Z of P('Z',) is not found in mesh: ('X', 'Y').",
+        ), name
+
+
+def _mismatched_meshes(lib):
+    """Arguments, in/out shardings and constraints over meshes of other devices: the
+    error's class and JAX's key phrases."""
+    P, wsc = lib.P, lib.lax.with_sharding_constraint
+    m = mesh(lib, "Auto")
+    auto = (lib.sharding.AxisType.Auto,) * 2
+    m2 = lib.sharding.Mesh(np.array(lib.devices()[:4]).reshape(2, 2), ("X", "Y"), auto)
+    m3 = lib.sharding.Mesh(np.array(lib.devices()[::-1]).reshape(4, 2), ("A", "B"), auto)
+    x = _x()
+    a1 = lib.device_put(x, lib.NamedSharding(m, P("X")))
+    a2 = lib.device_put(x, lib.NamedSharding(m2, P("X")))
+    a3 = lib.device_put(x, lib.NamedSharding(m3, P("A")))
+    on2 = lib.NamedSharding(m2, P("X"))
+    programs = {
+        "args on two meshes": lambda: lib.jit(lambda a, b: a + b)(a1, a2),
+        "args on one device set in two orders": lambda: lib.jit(lambda a, b: a + b)(a1, a3),
+        "in_shardings not the argument's": lambda: lib.jit(lambda a: a, in_shardings=on2)(a1),
+        "out_shardings on other devices": lambda: lib.jit(lambda a: a, out_shardings=on2)(a1),
+        "in and out on other devices": lambda: lib.jit(
+            lambda a: a, in_shardings=lib.NamedSharding(m, P("X")), out_shardings=on2
+        )(x),
+        "constraint on other devices": lambda: lib.jit(lambda a: wsc(a, on2))(a1),
+    }
+    out = {name: attempt(fn)[1] for name, fn in programs.items()}
+    with lib.set_mesh(m):
+        out["argument off the mesh in context"] = attempt(lambda: lib.jit(lambda a: a * 2)(a2))[1]
+        out["constraint off the mesh in context"] = attempt(
+            lambda: lib.jit(lambda a: wsc(a, lib.NamedSharding(m3, P("A"))))(x)
+        )[1]
+    explicit = mesh(lib, "Explicit")
+    e2 = lib.sharding.Mesh(
+        np.array(lib.devices()[:4]).reshape(2, 2), ("X", "Y"), explicit.axis_types
+    )
+    b1 = lib.device_put(x, lib.NamedSharding(explicit, P("X")))
+    out["reshard onto a smaller mesh"] = attempt(
+        lambda: lib.jit(lambda a: lib.sharding.reshard(a, lib.NamedSharding(e2, P("X"))))(b1)
+    )[1]
+    return out
+
+
+_INCOMPATIBLE = "Received incompatible devices for jitted computation. Got "
+_MISMATCH_PHRASES = {
+    "args on two meshes": (_INCOMPATIBLE + "argument a of", "argument b of"),
+    "args on one device set in two orders": (
+        "with device ids [0, 1, 2, 3, 4, 5, 6, 7] on platform CPU and argument b of",
+        "with device ids [7, 6, 5, 4, 3, 2, 1, 0] on",
+    ),
+    "in_shardings not the argument's": (
+        "Sharding passed to jit does not match the sharding on the respective arg",
+    ),
+    "out_shardings on other devices": (
+        _INCOMPATIBLE + "argument a of",
+        "and explicit output sharding with device ids [0, 1, 2, 3] on platform CPU",
+    ),
+    "in and out on other devices": (
+        _INCOMPATIBLE + "ARG_SHARDING with device ids [0, 1, 2, 3, 4, 5, 6, 7] on platform "
+        "CPU and explicit output sharding with device ids [0, 1, 2, 3] on platform CPU",
+    ),
+    "constraint on other devices": (
+        _INCOMPATIBLE,
+        "sharding_constraint inside jit with device ids [0, 1, 2, 3] on platform CPU",
+    ),
+    "argument off the mesh in context": (
+        _INCOMPATIBLE + "argument a of",
+        "with device ids [0, 1, 2, 3] on platform CPU and jit's context mesh with device ids "
+        "[0, 1, 2, 3, 4, 5, 6, 7] on platform CPU",
+    ),
+    "constraint off the mesh in context": (
+        _INCOMPATIBLE,
+        "sharding_constraint inside jit with device ids [7, 6, 5, 4, 3, 2, 1, 0]",
+    ),
+    "reshard onto a smaller mesh": (
+        "Length of device assignment 8 is not equal to the size of the mesh 4 of aval "
+        "f32[8@X,4]({Explicit: ('X', 'Y')}). Please enter your `jit` into a mesh context",
+    ),
+}
+
+
+@case
+def mismatched_meshes_as_jax():
+    e, j = both(_mismatched_meshes)
+    assert e.keys() == j.keys() == _MISMATCH_PHRASES.keys()
+    for name, phrases in _MISMATCH_PHRASES.items():
+        assert e[name] is not None and j[name] is not None, (name, e[name], j[name])
+        assert e[name][0] == j[name][0] == "ValueError", (name, e[name], j[name])
+        for phrase in phrases:
+            assert phrase in j[name][1], (name, phrase, j[name][1])
+            assert phrase in e[name][1], (name, phrase, e[name][1])
+
+
+@case
+def sharding_errors_name_the_users_line():
+    """Each error's traceback holds the line of this file that made the call (the
+    engine filters its own frames, as JAX does)."""
+    import traceback
+
+    def lines(lib):
+        P = lib.P
+        m = mesh(lib, "Auto")
+        m2 = lib.sharding.Mesh(np.array(lib.devices()[:4]).reshape(2, 2), ("X", "Y"), m.axis_types)
+        a1 = lib.device_put(_x(), lib.NamedSharding(m, P("X")))
+        calls = [
+            lambda: lib.device_put(_x((6, 4)), lib.NamedSharding(m, P("X"))),
+            lambda: lib.jit(lambda a: a, out_shardings=lib.NamedSharding(m2, P("X")))(a1),
+            lambda: lib.lax.with_sharding_constraint(_x(), _abstract(lib, "Auto")),
+            lambda: lib.sharding.reshard(_x(), _abstract(lib, "Explicit")),
+        ]
+        out = []
+        for call in calls:
+            try:
+                call()
+            except Exception as e:
+                frames = traceback.extract_tb(e.__traceback__)
+                ours = [f.lineno for f in frames if f.filename == __file__]
+                out.append(call.__code__.co_firstlineno in ours)
+            else:
+                out.append("no error")
+        return out
+
+    e, j = both(lines)
+    assert e == j == [True] * 4, (e, j)
+
+
 # ---------------------------------------------------------------------------- fft
 
 

@@ -96,15 +96,23 @@ def sharding_of_buffer(buf, group: runtime.DeviceGroup, ndim: int) -> Sharding:
 
 def _laid_out_otherwise(aval, sharding) -> bool:
     typed = aval.sharding
-    if typed is None or not isinstance(sharding, NamedSharding):
+    if typed is None or type(sharding) is not NamedSharding:
         return False
-    if typed.spec.unreduced or typed.spec.reduced or sharding.spec.unreduced:
+    have, want = sharding.spec, typed.spec
+    if have._partitions == want._partitions:  # (the usual case, checked first: cheap)
         return False
-    from .in_types import type_sharding
+    if want.unreduced or want.reduced or have.unreduced:
+        return False
+    mesh = sharding.mesh
+    if mesh.abstract_mesh != typed.mesh:
+        return False
+    from .mesh import AxisType
 
-    if sharding.mesh.abstract_mesh != typed.mesh:
-        return False
-    return type_sharding(sharding, len(aval.shape)) != typed
+    explicit = [a for a, t in zip(mesh.axis_names, mesh.axis_types) if t == AxisType.Explicit]
+    return any(
+        tuple(a for a in have._axes_of(d) if a in explicit) != want._axes_of(d)
+        for d in range(len(aval.shape))
+    )
 
 
 def wrap(buf, aval, group: runtime.DeviceGroup, sharding: Sharding | None = None):

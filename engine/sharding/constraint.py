@@ -94,14 +94,15 @@ def _on_value_mesh(x, s: NamedSharding) -> NamedSharding:
     return NamedSharding(mesh, s.spec)
 
 
-def _device_assignment_error(aval, sharding: NamedSharding) -> ValueError:
+def _device_assignment_error(aval, sharding: NamedSharding, devices: int = 1) -> ValueError:
     """JAX's error for a value typed over an all-Explicit mesh of several devices in a
     program that has one device (no mesh in context, no sharded input)."""
     mesh = sharding.mesh
     names = ", ".join(repr(a) for a in mesh.axis_names)
     names = f"({names},)" if len(mesh.axis_names) == 1 else f"({names})"
     return ValueError(
-        f"Length of device assignment 1 is not equal to the size of the mesh {mesh.size} of "
+        f"Length of device assignment {devices} is not equal to the size of the mesh "
+        f"{mesh.size} of "
         f"aval {aval.str_short()}({{Explicit: {names}}}). Please enter your `jit` into a "
         "mesh context via `jax.set_mesh`."
     )
@@ -392,6 +393,13 @@ def _lower(ctx, x, *, sharding):
                 f"with_sharding_constraint over {sharding.mesh!r} inside a program over "
                 f"{mesh!r}: the mesh shapes differ"
             )
+    elif sharding.mesh != mesh and tuple(sharding.mesh._flat_devices) != tuple(mesh._flat_devices):
+        raise ValueError(
+            "Received incompatible devices for jitted computation. Got the program's mesh "
+            f"with device ids {[d.id for d in mesh._flat_devices]} on platform CPU and "
+            "sharding_constraint inside jit with device ids "
+            f"{[d.id for d in sharding.mesh._flat_devices]} on platform CPU"
+        )
     elif sharding.mesh != mesh:
         spec = spec_from_hlo(mesh, sharding._hlo_sharding(ndim), ndim)
         if spec is None:
@@ -490,15 +498,14 @@ def _lower_reshard(ctx, x, *, sharding):
 
     ndim = len(ctx.avals_out[0].shape)
     typed = type_sharding(sharding, ndim)
-    if (
-        getattr(_lowering, "mesh", None) is None
-        and isinstance(sharding.mesh, AbstractMesh)
-        and typed is not None
-        and sharding.mesh.size > 1
-        and all(t == AxisType.Explicit for t in sharding.mesh.axis_types)
-    ):
-        # a one-device program cannot hold a value typed over several devices
-        raise _device_assignment_error(ctx.avals_out[0], sharding)
+    mesh = getattr(_lowering, "mesh", None)
+    explicit = typed is not None and all(t == AxisType.Explicit for t in typed.mesh.axis_types)
+    if explicit and mesh is None and isinstance(sharding.mesh, AbstractMesh):
+        if sharding.mesh.size > 1:
+            # a one-device program cannot hold a value typed over several devices
+            raise _device_assignment_error(ctx.avals_out[0], sharding)
+    elif explicit and mesh is not None and typed.mesh.size != mesh.size:
+        raise _device_assignment_error(ctx.avals_out[0], sharding, mesh.size)
     return constrain_to_type(x, typed, ndim)
 
 

@@ -38,6 +38,7 @@ class SpmdTarget:
         "group",
         "_out_given",
         "_first_in",
+        "_source",
     )
 
     def __init__(
@@ -57,6 +58,8 @@ class SpmdTarget:
         self._key = (mesh, self.in_shardings, out_key, self.unspecified)
         self._out_given: list | None = None  # the given out_shardings' specs, once lowered
         self._first_in: tuple | None = None  # (first given input sharding, its rank)
+        # what chose the mesh, as JAX's device errors say (worked out on an error only)
+        self._source: Any = lambda: "ARG_SHARDING "
 
     platform = property(lambda self: self.group.platform)
     client = property(lambda self: self.group.client)
@@ -93,9 +96,10 @@ class SpmdTarget:
         _check_divisible(s, aval)
         if s.mesh._flat_devices != self.mesh._flat_devices:
             raise ValueError(
-                "Received incompatible devices for jitted computation. Got out_shardings "
-                f"with device ids {[d.id for d in s.mesh._flat_devices]} and arguments with "
-                f"device ids {[d.id for d in self.mesh._flat_devices]}"
+                f"Received incompatible devices for jitted computation. Got {self._source()}"
+                f"with device ids {[d.id for d in self.mesh._flat_devices]} on platform CPU "
+                "and explicit output sharding with device ids "
+                f"{[d.id for d in s.mesh._flat_devices]} on platform CPU"
             )
         return s.spec
 
@@ -198,15 +202,42 @@ def _aval_text(aval) -> str:
     return f"{aval.dtype.name}[{','.join(map(str, aval.shape))}]"
 
 
-def _arg_name(fun, i) -> str:
-    return f"argument {i} of {getattr(fun, '__qualname__', getattr(fun, '__name__', 'fun'))}"
+def _typed_text(aval) -> str:
+    """A type as JAX's device errors print it (``float32[8@X,4]``)."""
+    dims = aval._dims_text() if hasattr(aval, "_dims_text") else ",".join(map(str, aval.shape))
+    return f"{aval.dtype.name}[{dims}]"
 
 
-def _incompatible(fun, i, a, ids_a, j, b, ids_b) -> ValueError:
+class _ArgNames:
+    """JAX's debug names of a call's argument leaves (``argument a of f``), worked out
+    only when an error needs one."""
+
+    def __init__(self, fun, opts, flat, in_tree):
+        self.fun, self.opts, self.flat, self.in_tree = fun, opts, flat, in_tree
+        self._names: list | None = None
+
+    def __call__(self, i: int) -> str:
+        fun = getattr(self.fun, "__qualname__", getattr(self.fun, "__name__", "fun"))
+        if self._names is None:
+            self._names = []
+            if not self.opts.static_argnums and not self.opts.static_argnames:
+                from ..export.locations import jax_arg_names
+                from ..jit_options import try_signature
+
+                args, kwargs = tree_util.tree_unflatten(self.in_tree, list(self.flat))
+                try:
+                    self._names = jax_arg_names(try_signature(self.fun), args, kwargs, self.opts)
+                except Exception:  # (a name is only decoration on the error)
+                    self._names = []
+        name = self._names[i] if i < len(self._names) else str(i)
+        return f"argument {name} of {fun}"
+
+
+def _incompatible(name, i, a, ids_a, j, b, ids_b) -> ValueError:
     return ValueError(
         "Received incompatible devices for jitted computation. Got "
-        f"{_arg_name(fun, i)} with shape {_aval_text(a)} and with device ids {ids_a} on "
-        f"platform CPU and {_arg_name(fun, j)} with shape {_aval_text(b)} and with device "
+        f"{name(i)} with shape {_typed_text(a)} and with device ids {ids_a} on "
+        f"platform CPU and {name(j)} with shape {_typed_text(b)} and with device "
         f"ids {ids_b} on platform CPU"
     )
 
@@ -250,29 +281,56 @@ def resolve_target(fun, opts, flat, in_tree, avals) -> SpmdTarget | None:
     if not isinstance(mesh, Mesh):
         raise TypeError(f"jit needs shardings over a concrete Mesh, got {mesh!r}")
     user = [None if s is None else _on_mesh(s, mesh) for s in user]
+    name = _ArgNames(fun, opts, flat, in_tree)
     ids = [d.id for d in mesh._flat_devices]
     devices = set(mesh._flat_devices)
+    order = mesh._flat_devices  # (a tuple: JAX compares device assignments in order)
+    if sharded_args and all(s is None for s in user):
+        first_arg = sharded_args[0]
+
+        def source() -> str:
+            return f"{name(first_arg)} with shape {_typed_text(avals[first_arg])} and "
+
+    else:
+
+        def source() -> str:
+            return "ARG_SHARDING "
+
+    context = get_mesh()
+    if context is not None and context is not mesh and context._flat_devices != order:
+        raise ValueError(
+            f"Received incompatible devices for jitted computation. Got {source()}with device "
+            f"ids {ids} on platform CPU and jit's context mesh with device ids "
+            f"{[d.id for d in context._flat_devices]} on platform CPU"
+        )
     shardings, unspecified = [], []
     for i, (x, s, aval) in enumerate(zip(flat, user, avals)):
         unspecified.append(False)
+        have = x.sharding if _group_of(x) is not None else None
+        if s is not None and have is not None and not _same_layout(have, s, aval):
+            # (before the devices, as JAX: a given sharding the argument does not have)
+            raise ValueError(
+                "Sharding passed to jit does not match the sharding on the respective "
+                f"arg. Got jit sharding: {s!r},\narg sharding: {have!r} for arg type: "
+                f"{_aval_text(aval)}"
+            )
         if s is not None and set(s.mesh._flat_devices) != devices:
             raise ValueError(
                 "Received incompatible devices for jitted computation. Got ARG_SHARDING "
                 f"with device ids {ids} on platform CPU and ARG_SHARDING with device ids "
                 f"{[d.id for d in s.mesh._flat_devices]} on platform CPU"
             )
-        have = x.sharding if _group_of(x) is not None else None
         if (
             have is None
             and type(x) is not Array
             and isinstance(getattr(x, "sharding", None), NamedSharding)
         ):
             have = x.sharding  # a ShapeDtypeStruct with a sharding (jit(f).lower(...))
-        if have is not None and set(have._device_assignment) != devices:
+        if have is not None and have._device_assignment != order:
             j = sharded_args[0] if sharded_args[0] != i else i
             first = flat[j]
             raise _incompatible(
-                fun,
+                name,
                 j,
                 first.aval,
                 [d.id for d in first.sharding._device_assignment],
@@ -281,11 +339,11 @@ def resolve_target(fun, opts, flat, in_tree, avals) -> SpmdTarget | None:
                 [d.id for d in have._device_assignment],
             )
         if have is None and type(x) is Array and x._committed and x._device not in devices:
-            raise _incompatible(fun, i, aval, [x._device.id], -1, aval, ids)
+            raise _incompatible(name, i, aval, [x._device.id], -1, aval, ids)
         if have is None and type(x) is Array and x._committed and len(devices) > 1:
             other = sharded_args[0] if sharded_args else None
             if other is not None:
-                raise _incompatible(fun, other, flat[other].aval, ids, i, aval, [x._device.id])
+                raise _incompatible(name, other, flat[other].aval, ids, i, aval, [x._device.id])
         if s is not None:
             if len(s.spec) > len(aval.shape):
                 _rank_error(s, aval)
@@ -306,6 +364,7 @@ def resolve_target(fun, opts, flat, in_tree, avals) -> SpmdTarget | None:
             shardings.append(NamedSharding(mesh, PartitionSpec()))
             unspecified[-1] = True
     target = SpmdTarget(mesh, tuple(shardings), out_user, tuple(unspecified))
+    target._source = source
     first = next((i for i, u in enumerate(unspecified) if not u), None)
     if first is not None:  # (JAX's orig_in_s, for the output shardings)
         target._first_in = (shardings[first], len(avals[first].shape))
@@ -440,7 +499,7 @@ def constrained_target(closed, n_leaves: int, out_user) -> SpmdTarget | None:
         if context is None or not any(t is not None and t.mesh.size > 1 for t in typed):
             return None
         mesh = context
-    elif context is not None and context._flat_devices == mesh._flat_devices:
+    elif context is not None and set(context._flat_devices) == set(mesh._flat_devices):
         # the mesh in context, as JAX's device assignment (a first constraint inside
         # auto_axes is over that mesh with its axes switched to Auto)
         mesh = context
