@@ -544,13 +544,12 @@ def _contract(a, la, b, lb, keep, out_labels, precision, pref, out_sharding=None
     def result_labels(l1, l2):
         return batch + [x for x in l1 if x not in shared] + [x for x in l2 if x not in shared]
 
-    # put the operands in the order whose result needs no transpose, if there is one
-    if (
-        out_labels is not None
-        and result_labels(la, lb) != list(out_labels)
-        and result_labels(lb, la) == list(out_labels)
-    ):
-        a, la, b, lb = b, lb, a, la
+    if out_labels is not None:  # the last contraction: JAX's batch and operand order
+        # (opt_einsum hands JAX the pair as (b, a); JAX takes (a, b) where that result
+        # needs no transpose, else (b, a) and transposes)
+        batch = [lab for lab in out_labels if lab in batch]
+        if result_labels(la, lb) != list(out_labels):
+            a, la, b, lb = b, lb, a, la
     dims = (
         (tuple(la.index(x) for x in contract), tuple(lb.index(x) for x in contract)),
         (tuple(la.index(x) for x in batch), tuple(lb.index(x) for x in batch)),
