@@ -134,6 +134,30 @@ def _programs(lib):
             )(a),
             False,
         ),
+        "psum_scatter_of_unreduced": (
+            lambda a, b: shard_map(
+                lambda p: lax.psum_scatter(p, "X", scatter_dimension=0, tiled=True),
+                in_specs=U,
+                out_specs=P("X", None),
+            )(part(a, b)),
+            True,
+        ),
+        "psum_scatter_untiled": (
+            lambda a, b: shard_map(
+                lambda p: lax.psum_scatter(p.reshape(4, 2, 6), "X"), in_specs=U, out_specs=P("X")
+            )(part(a, b)),
+            False,
+        ),
+        "grad_through_psum_scatter": (
+            lambda a, b: lib.grad(
+                lambda a: shard_map(
+                    lambda p: lax.psum_scatter(p, "X", scatter_dimension=0, tiled=True),
+                    in_specs=U,
+                    out_specs=P("X", None),
+                )(part(a, b)).sum()
+            )(a),
+            False,
+        ),
         "jvp_through_pcast": (
             lambda a, b: lib.jvp(
                 lambda a: shard_map(pcast_psum, in_specs=split, out_specs=P(None, None))(a, b),
@@ -161,6 +185,16 @@ def _reduced_programs(lib):
         "reduced_in_to_varying": lambda c: shard_map(
             lambda p: lax.pcast(p, "X", to="varying"), in_specs=R, out_specs=P("X", None)
         )(lib.sharding.reshard(c, R)),
+        "all_gather_to_reduced": lambda c: shard_map(
+            lambda x: lax.all_gather(x, "X", axis=0, tiled=True, to="reduced"),
+            in_specs=P("X", None),
+            out_specs=R,
+        )(lib.sharding.reshard(c, P("X", None))),
+        "all_gather_to_reduced_untiled": lambda c: shard_map(
+            lambda x: lax.all_gather(x, "X", to="reduced"),
+            in_specs=P("X", None),
+            out_specs=P(None, None, None, reduced={"X"}),
+        )(lib.sharding.reshard(c, P("X", None))),
         # an operand reduced over exactly the axes it lacks is cast, not pvary'd
         "reduced_times_varying": lambda c: shard_map(
             lambda p, q: p * q, in_specs=(R, P("X", None)), out_specs=P("X", None)
@@ -256,6 +290,14 @@ def eager_values_as_jax():
                     out_specs=P(None, None),
                 )(a, b),
                 shard_map(lambda p: p + p, in_specs=U, out_specs=U)(pu),
+                shard_map(
+                    lambda p: lax.psum_scatter(p, "X", tiled=True), in_specs=U, out_specs=P("X")
+                )(pu),
+                shard_map(
+                    lambda x: lax.all_gather(x, "X", axis=1, tiled=True, to="reduced"),
+                    in_specs=P(None, "X"),
+                    out_specs=P(None, None, reduced={"X"}),
+                )(a),
             ]
             for r in results:
                 out.append((str(lib.typeof(r)), _value(lib, r)))
@@ -323,6 +365,13 @@ def errors_as_jax():
                         out_specs=P(None, None),
                     )
                 )(a, b),
+                "all_gather_bad_to": lambda: jit(
+                    shard_map(
+                        lambda x: lax.all_gather(x, "X", to="foo"),
+                        in_specs=P(None, None),
+                        out_specs=P(None, None),
+                    )
+                )(c),
                 "partial_manual_unreduced_in": lambda: jit(
                     shard_map(lambda p: p, in_specs=U, out_specs=P(None, None), axis_names={"X"})
                 )(pu),

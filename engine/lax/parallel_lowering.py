@@ -34,6 +34,7 @@ from .parallel import (
     reduce_scatter_p,
     unreduced_psum_p,
 )
+from .parallel_vma import all_gather_reduced_p, unreduced_reduce_scatter_p
 
 
 class _SpmdContext(threading.local):
@@ -117,7 +118,13 @@ def _explicit_axes_outside() -> bool:
 
 
 def _combiner(prim: Primitive, dtype: Any):
-    if prim in (psum_p, psum_invariant_p, unreduced_psum_p, reduce_scatter_p):
+    if prim in (
+        psum_p,
+        psum_invariant_p,
+        unreduced_psum_p,
+        reduce_scatter_p,
+        unreduced_reduce_scatter_p,
+    ):
         return hlo.or_ if dtype == np.bool_ else hlo.add
     if prim is pmax_p:
         return hlo.or_ if dtype == np.bool_ else hlo.maximum
@@ -244,6 +251,16 @@ def _reduce_scatter_lowering(
     if tiled:
         return op.result
     return hlo.reshape(lowering.ir_type(aval_out), op.result)
+
+
+@unreduced_reduce_scatter_p.def_lowering
+def _unreduced_reduce_scatter_lowering(ctx, x, **params):  # (the shares' sum, scattered)
+    return _reduce_scatter_lowering(ctx, x, axis_index_groups=None, **params)
+
+
+@all_gather_reduced_p.def_lowering
+def _all_gather_reduced_lowering(ctx, x, **params):
+    return _all_gather_lowering(ctx, x, axis_index_groups=None, **params)
 
 
 @all_to_all_p.def_lowering

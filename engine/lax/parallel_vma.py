@@ -475,3 +475,181 @@ def _typed_by_themselves() -> None:
 
 
 _typed_by_themselves()
+
+
+# ---------------------------------------------------------------------------- scatter / gather
+#
+# unreduced_reduce_scatter: Unreduced -> Varying (psum_scatter of partial sums: each
+# member keeps its block of the sum); all_gather_reduced: Varying -> Reduced (all_gather
+# with to='reduced'). Each is the other's transpose.
+
+unreduced_reduce_scatter_p = Primitive("unreduced_reduce_scatter")
+
+
+def _unreduced_reduce_scatter_abstract_eval(x, *, axis_name, scatter_dimension, axis_size, tiled):
+    unreduced, reduced = ur_axes(x)
+    if not unreduced:
+        raise ValueError(
+            f"unreduced_psum_scatter only accepts inputs that are unreduced. Got {x.str_short()}"
+        )
+    if not unreduced & set(axis_name):
+        raise ValueError(
+            "unreduced_psum_scatter is a Unreduced -> Varying collective. This means that "
+            f"the axis_name={axis_name} passed to `unreduced_psum_scatter` must be present "
+            f"in jax.typeof(x).mat.unreduced={unreduced}"
+        )
+    if x.vma & set(axis_name):
+        raise ValueError(
+            "unreduced_psum_scatter's input cannot be varying across the axis_name "
+            f"provided. Got x={x.str_short()} and axis_name={axis_name}"
+        )
+    shape = list(x.shape)
+    n = shape[scatter_dimension]
+    if tiled:
+        if n % axis_size:
+            raise ValueError(
+                f"tiled reduce_scatter operand scatter dimension size {n} must be divisible "
+                f"by shard_count {axis_size}"
+            )
+        shape[scatter_dimension] = n // axis_size
+    else:
+        if n != axis_size:
+            raise ValueError(
+                f"reduce_scatter operand scatter dimension size {n} must match shard count "
+                f"{axis_size}"
+            )
+        del shape[scatter_dimension]
+    out = x.update(shape=tuple(shape), sharding=None)
+    return with_ur(out, unreduced - set(axis_name), reduced, x.vma | set(axis_name))
+
+
+_self_typed(unreduced_reduce_scatter_p, _unreduced_reduce_scatter_abstract_eval)
+unreduced_reduce_scatter_p.def_impl(_raise_outside("unreduced_psum_scatter"))
+
+
+def unreduced_psum_scatter(x: Any, axis_name: Any, *, scatter_dimension=0, tiled=False) -> Any:
+    from .. import tree_util
+
+    axes = tuple(axis_name) if isinstance(axis_name, (tuple, list)) else (axis_name,)
+    size = 1
+    for a in axes:
+        size *= batching.axis_frame_size(a) or 1
+    return tree_util.tree_map(
+        lambda leaf: unreduced_reduce_scatter_p.bind(
+            leaf, axis_name=axes, scatter_dimension=scatter_dimension, axis_size=size, tiled=tiled
+        ),
+        x,
+    )
+
+
+all_gather_reduced_p = Primitive("all_gather_reduced")
+
+
+def _all_gather_reduced_abstract_eval(x, *, all_gather_dimension, axis_name, axis_size, tiled):
+    unreduced, reduced = ur_axes(x)
+    if not x.vma:
+        raise ValueError(
+            f"all_gather_reduced only accepts inputs that are varying. Got {x.str_short()}"
+        )
+    if not x.vma & set(axis_name):
+        raise ValueError(
+            "all_gather_reduced is a Varying -> Reduced collective. This means that the "
+            f"axis_name={axis_name} passed to `all_gather_reduced` must be present in "
+            f"jax.typeof(x).mat.varying={x.vma}"
+        )
+    if reduced & set(axis_name):
+        raise ValueError(
+            "all_gather_reduced's input cannot be reduced across the axis_name provided. "
+            f"Got x={x.str_short()} and axis_name={axis_name}"
+        )
+    shape = list(x.shape)
+    if tiled:
+        shape[all_gather_dimension] *= axis_size
+    else:
+        shape.insert(all_gather_dimension, axis_size)
+    out = x.update(shape=tuple(shape), sharding=None)
+    return with_ur(out, unreduced, reduced | set(axis_name), x.vma - set(axis_name))
+
+
+_self_typed(all_gather_reduced_p, _all_gather_reduced_abstract_eval)
+all_gather_reduced_p.def_impl(_raise_outside("all_gather_reduced"))
+
+
+def all_gather_reduced(x: Any, axis_name: Any, *, axis: int = 0, tiled: bool = False) -> Any:
+    from .. import tree_util
+
+    axes = tuple(axis_name) if isinstance(axis_name, (tuple, list)) else (axis_name,)
+    size = 1
+    for a in axes:
+        size *= batching.axis_frame_size(a) or 1
+
+    def bind(leaf):
+        nd = core.get_aval(leaf).ndim
+        dim = axis % (nd if tiled else nd + 1)
+        return all_gather_reduced_p.bind(
+            leaf, all_gather_dimension=dim, axis_name=axes, axis_size=size, tiled=tiled
+        )
+
+    return tree_util.tree_map(bind, x)
+
+
+deflinear(
+    unreduced_reduce_scatter_p,
+    lambda ct, x, *, axis_name, scatter_dimension, axis_size, tiled: [
+        all_gather_reduced(ct, axis_name, axis=scatter_dimension, tiled=tiled)
+    ],
+)
+deflinear(
+    all_gather_reduced_p,
+    lambda ct, x, *, all_gather_dimension, axis_name, axis_size, tiled: [
+        unreduced_psum_scatter(ct, axis_name, scatter_dimension=all_gather_dimension, tiled=tiled)
+    ],
+)
+
+
+# As every member's body at once: the sum of the members' shares scattered (as
+# reduce_scatter's rule), and the members' blocks gathered (as all_gather's).
+def _unreduced_scatter_rule(size, frame, vals, dims, *, axis_name, **params):
+    from .parallel import _other_axis, _reduce_scatter_rule
+
+    if frame not in axis_name:
+        if frame is None:
+            raise NotImplementedError(
+                "Please file an issue at https://github.com/jax-ml/jax/issues"
+            )
+        lost = 0 if params["tiled"] else -1
+        full = dict(params, axis_name=axis_name)
+        return _other_axis(
+            unreduced_reduce_scatter_p, vals[0], dims[0], full, ("scatter_dimension",), lost
+        )
+    return _reduce_scatter_rule(
+        size, frame, vals, dims, axis_name=axis_name, axis_index_groups=None, **params
+    )
+
+
+def _gather_reduced_rule(size, frame, vals, dims, *, axis_name, **params):
+    from .parallel import _all_gather_rule, _other_axis
+
+    if frame not in axis_name:
+        if frame is None:
+            raise NotImplementedError(
+                "Please file an issue at https://github.com/jax-ml/jax/issues"
+            )
+        gained = 0 if params["tiled"] else 1
+        full = dict(params, axis_name=axis_name)
+        return _other_axis(
+            all_gather_reduced_p, vals[0], dims[0], full, ("all_gather_dimension",), gained
+        )
+    return _all_gather_rule(
+        size, frame, vals, dims, axis_name=axis_name, axis_index_groups=None, **params
+    )
+
+
+batching.collective_batchers[unreduced_reduce_scatter_p] = (
+    lambda params: tuple(params["axis_name"]),
+    _unreduced_scatter_rule,
+)
+batching.collective_batchers[all_gather_reduced_p] = (
+    lambda params: tuple(params["axis_name"]),
+    _gather_reduced_rule,
+)
