@@ -306,6 +306,7 @@ class ModuleContext:
         self.platform = platform
         self.name = name
         self.symbols = {}  # id(jaxpr) -> function name
+        self.symbol_table = None  # see module_symbol_table
         self.keepalive = []
         self.eqn_count = 0
         self.locations = {}  # SourceInfo -> its MLIR location
@@ -430,6 +431,7 @@ def lower_function(
     with ir.InsertionPoint(mctx.module.body):
         fn = func_dialect.FuncOp(name, ir.FunctionType.get(in_types, out_types))
     fn.attributes["sym_visibility"] = ir.StringAttr.get("public" if public else "private")
+    name = ir.StringAttr(module_symbol_table(mctx).insert(fn)).value
     if arg_attrs:
         fn.arg_attrs = ir.ArrayAttr.get([ir.DictAttr.get(a) for a in arg_attrs])
     if result_names:
@@ -538,21 +540,25 @@ def _symbol_name(name):
     return "".join(c if c.isalnum() or c in "_." else "_" for c in name)
 
 
+def module_symbol_table(mctx):
+    """The module's MLIR symbol table: every private function is inserted through it, so
+    a repeated name is made unique as JAX's are (``inner``, ``inner_0``, ``inner_1``: one
+    counter per module) and the user's name is kept as written (``"<lambda>"``)."""
+    table = mctx.symbol_table
+    if table is None:
+        table = mctx.symbol_table = ir.SymbolTable(mctx.module.operation)
+    return table
+
+
 def call_function(ctx, closed, name, args):
     """Lower a nested jaxpr once per module as a private function and call it."""
     mctx = ctx.module_ctx
     key = id(closed.jaxpr)
     sym = mctx.symbols.get(key)
     if sym is None:
-        sym = _symbol_name(name)
-        taken = set(mctx.symbols.values())
-        base, n = sym, 0
-        while sym in taken or sym == "main":
-            n += 1
-            sym = f"{base}_{n}"
-        mctx.symbols[key] = sym
         mctx.keepalive.append(closed)
-        lower_function(mctx, sym, closed, path=ctx.eqn_path)
+        sym = lower_function(mctx, name, closed, path=ctx.eqn_path).name.value
+        mctx.symbols[key] = sym
     out_types = [ir_type(a) for a in ctx.avals_out]
     return func_dialect.CallOp(out_types, ir.FlatSymbolRefAttr.get(sym), list(args)).results
 
