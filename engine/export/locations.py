@@ -80,8 +80,12 @@ class TracebackRecorder:
         self.stop = stop
         self.frames: dict[int, tuple[Any, list[Frame]]] = {}
         self._starts: dict[int, FrameType] = {}
+        self._by_site: dict[Frame, list[Frame]] = {}  # a call site's first frames
+        # the transformations an equation was recorded under: id(eqn) -> (eqn, name)
+        self.transforms: dict[int, tuple[Any, str]] = {}
+        self._scopes: dict[int, str] = {}  # a span's named scope when it started
         self._listener = events.listen(
-            kinds=[events.EqnEmitted, events.TraceStarted], on_event=self._on_event
+            kinds=[events.EqnEmitted, events.Begin], on_event=self._on_event
         )
 
     def _on_event(self, ev: Any) -> None:
@@ -89,6 +93,7 @@ class TracebackRecorder:
             return
         f: FrameType | None = sys._getframe(1)
         if isinstance(ev, events.TraceStarted):
+            self._scopes[ev.call] = _current_scope()
             # the innermost user frame when the trace starts (the one calling the traced
             # function): the trace's equations keep only the user frames below it
             while f is not None and not is_user_file(f.f_code.co_filename):
@@ -96,7 +101,14 @@ class TracebackRecorder:
             if f is not None:
                 self._starts[ev.trace] = f
             return
+        if not isinstance(ev, events.EqnEmitted):  # another span (recorded for ancestry)
+            return
         src = getattr(ev, "source_info", None)
+        eqn = getattr(ev, "eqn", None)
+        if src is not None and eqn is not None:
+            name = self._transform_name(ev, src)
+            if name is not None:
+                self.transforms[id(eqn)] = (eqn, name)
         if src is None or id(src) in self.frames:
             return
         start = self._starts.get(getattr(ev, "trace", None))
@@ -111,9 +123,37 @@ class TracebackRecorder:
         code = getattr(src, "_code", None)
         if code is not None and not _on_stack(code, sys._getframe(1)):
             # an equation re-bound under its original source (a derivative's): JAX keeps
-            # that equation's frames; the engine kept its innermost one
-            frames = [(code, src._lasti)]
+            # that equation's frames (as first recorded from that line)
+            site = (code, src._lasti)
+            frames = self._by_site.get(site, [site])
+        elif frames:
+            self._by_site.setdefault(frames[0], frames)
         self.frames[id(src)] = (src, frames)  # keeps src alive: its id stays unique
+
+    def _transform_name(self, ev: Any, src: Any) -> str | None:
+        """JAX's name stack for an equation recorded under transformations (jvp(),
+        transpose(jvp()), vmap()), with the named scopes inside and outside them; None
+        when no transformation was active."""
+        spans = [
+            a
+            for a in self._listener.ancestors(ev, events.TraceStarted)
+            if a.interpreter in _TRANSFORMS
+        ]
+        if not spans:
+            return None
+        names: list[str] = []
+        for a in reversed(spans):  # outermost first
+            names += _TRANSFORMS[a.interpreter]
+        outer = self._scopes.get(spans[-1].call, "")
+        scope = getattr(src, "name_stack", "") or ""
+        if outer and (scope == outer or scope.startswith(outer + "/")):
+            inner = scope[len(outer) :].strip("/")
+        else:
+            outer, inner = "", scope
+        text = inner
+        for n in reversed(names):
+            text = f"{n}({text})"
+        return f"{outer}/{text}" if outer else text
 
     def __enter__(self) -> TracebackRecorder:
         self._listener.__enter__()
@@ -130,6 +170,16 @@ class TracebackRecorder:
         if code is None:
             return []
         return [(code, src._lasti)]
+
+
+# the interpreters whose equations JAX names after a transformation
+_TRANSFORMS = {"jvp": ["jvp"], "batching": ["vmap"], "transpose": ["transpose", "jvp"]}
+
+
+def _current_scope() -> str:
+    from .. import core
+
+    return getattr(core._ctx, "name_stack", "") or ""
 
 
 def _on_stack(code: Any, f: FrameType | None) -> bool:
@@ -240,7 +290,11 @@ def apply_jax_locations(
                 piece = _SUB_JAXPR_NAMES.get(parent.prim, lambda s: None)(path[1])
                 if piece is not None:  # JAX's name stack there, after its parent's frames
                     base, tail = f"{parent.prefix}{parent.prim}/{piece}", parent.frames
-            made = _Eqn(make, base, prim, eqn, list(inner), tail)
+            transformed = recorder.transforms.get(id(eqn)) if recorder is not None else None
+            scope = None
+            if transformed is not None and transformed[0] is eqn:
+                scope = transformed[1]
+            made = _Eqn(make, base, prim, eqn, list(inner), tail, scope)
             by_path.setdefault(tuple(path), made)
             by_loc.setdefault(key, made)
         unknown = str(ir.Location.unknown())
@@ -288,8 +342,18 @@ _SUB_JAXPR_NAMES = {
 class _Eqn:
     """JAX's locations for one equation's ops."""
 
-    def __init__(self, make: Any, base: str, prim: str, eqn: Any, inner: list, outer: list) -> None:
-        scope = getattr(eqn.source_info, "name_stack", "") or ""
+    def __init__(
+        self,
+        make: Any,
+        base: str,
+        prim: str,
+        eqn: Any,
+        inner: list,
+        outer: list,
+        scope: str | None = None,
+    ) -> None:
+        if scope is None:  # a transformed equation's comes from the recorder
+            scope = getattr(eqn.source_info, "name_stack", "") or ""
         self.prim, self.eqn = prim, eqn
         self.prefix = f"{base}/{scope}/" if scope else f"{base}/"
         self.frames = inner + outer
