@@ -268,8 +268,6 @@ def _lowering_programs(lib):
 
 # what the engine still writes differently from JAX (issue 10, item 2)
 _LOWERING_GAPS: dict[str, str] = {
-    "grad_mlp": "tanh's JVP: JAX's 1 - ans takes a scalar 1 resharded to the mesh "
-    "(reshard 1.0, constrained replicated), the engine's a literal",
     "where": "jnp.where's broadcast of the scalar inside its nested jit is untyped in "
     "the engine (JAX types it as the result)",
     "grad_relu": "max's JVP: the engine's zeros (full_like of the operand) are untyped and "

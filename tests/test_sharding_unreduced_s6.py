@@ -330,6 +330,45 @@ def generic_reducer_bodies_as_jax():
         assert e[name] == j[name], name
 
 
+@case
+def derivative_constants_as_jax():
+    """The 1 in the derivatives of tanh, logistic, expm1, log1p and asinh is JAX's
+    ``_one(x)``: over a mesh whose type x carries it is resharded onto that mesh
+    (``reshard 1.0:f32[]``, constrained replicated when lowered); a literal for an
+    untyped x (an Auto mesh, no mesh). Jaxprs, constraints and gradients."""
+    x = np.linspace(-1.5, 1.5, 48, dtype=np.float32).reshape(8, 6)
+
+    def loss(lib):
+        jnp = lib.numpy
+        return lambda x: (
+            jnp.tanh(x) + lib.nn.sigmoid(x) + jnp.expm1(x) + jnp.log1p(x + 2) + jnp.arcsinh(x)
+        ).sum()
+
+    def run(lib):
+        grad = lib.grad(loss(lib))
+        out = {"no_mesh": (str(lib.make_jaxpr(grad)(x)), _rounded(lib.jit(grad)(x)))}
+        Explicit, Auto = lib.sharding.AxisType.Explicit, lib.sharding.AxisType.Auto
+        for name, types in (
+            ("explicit", (Explicit, Explicit)),
+            ("mixed", (Explicit, Auto)),
+            ("auto", (Auto, Auto)),
+        ):
+            with lib.set_mesh(lib.make_mesh((4, 2), ("X", "Y"), types)):
+                xs = lib.device_put(x, lib.P("X", "Y"))
+                out[name] = (
+                    str(lib.make_jaxpr(grad)(xs)),
+                    _signature_and_constraints(lib.jit(grad).lower(xs).as_text()),
+                    _rounded(lib.jit(grad)(xs)),
+                    _rounded(grad(xs)),
+                )
+        return out
+
+    e, j = both(run)
+    assert e.keys() == j.keys()
+    for name in j:
+        assert e[name] == j[name], name
+
+
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_sharding_unreduced_s6_case(name):
     result = eight_devices.outcome(__file__, name)

@@ -153,6 +153,13 @@ def _const(v, x):
     return core.WeakScalar(v, dtype)
 
 
+def _one(x):
+    """JAX's ``_one``: 1 of ``x``'s dtype; for ``x`` typed over a mesh, resharded onto it."""
+    from ..sharding.in_types import scalar_like
+
+    return scalar_like(_const(1, x), x)
+
+
 def _bcast_tangent(t, ans):
     """A tangent of a size-1/scalar operand, broadcast to the output's shape."""
     from .structural import broadcast_to_shape
@@ -399,6 +406,8 @@ def _square_lowering(ctx, x):
 
 
 square_p = naryop("square", _num, _square_lowering)
+# JAX's square lowering (chlo.square, or x * x) writes no constraint on its result
+square_p.def_lowering(broadcasting_lowering(_square_lowering, constrain_result=False))
 
 
 def sign(x):
@@ -641,10 +650,23 @@ expm1_p = _unop_acc("expm1", _inexact, hlo.exponential_minus_one)
 
 
 def _logistic_lowering(ctx, x, *, accuracy):
-    # as JAX lowers it on every platform, 1 / (1 + exp(-x)), not stablehlo.logistic
-    # (whose float16/bfloat16 results round differently)
-    one = lowering.full_like_aval(1, ctx.avals_out[0])
-    return hlo.divide(one, hlo.add(one, hlo.exponential(hlo.negate(x))))
+    # as JAX lowers it on every platform (its traced logistic_impl), 1 / (1 + exp(-x)),
+    # not stablehlo.logistic (whose float16/bfloat16 results round differently): each
+    # step, and each broadcast 1, carries the result type's constraint over a mesh
+    from ..sharding.constraint import constrain_to_type
+
+    out = ctx.avals_out[0]
+    scalar = out.update(shape=(), weak_type=False, sharding=None)
+
+    def pinned(v):
+        return constrain_to_type(v, out.sharding, len(out.shape))
+
+    def one():
+        return pinned(lowering.broadcast_to(lowering.full_like_aval(1, scalar), scalar, out.shape))
+
+    e = pinned(hlo.exponential(pinned(hlo.negate(x))))
+    denominator = pinned(hlo.add(one(), e))
+    return hlo.divide(one(), denominator)
 
 
 logistic_p = naryop("logistic", _inexact, _logistic_lowering)
@@ -692,10 +714,10 @@ def cbrt(x, *, accuracy=None):
 defjvp2(exp_p, lambda g, ans, x, accuracy: mul(g, ans))
 defjvp2(exp2_p, lambda g, ans, x, accuracy: mul(_const(math.log(2), ans), mul(g, ans)))
 defjvp(log_p, lambda g, x, accuracy: div(g, x))
-defjvp(log1p_p, lambda g, x, accuracy: div(g, add(x, _const(1, x))))
-defjvp2(expm1_p, lambda g, ans, x, accuracy: mul(g, add(ans, _const(1, ans))))
+defjvp(log1p_p, lambda g, x, accuracy: div(g, add(x, _one(x))))
+defjvp2(expm1_p, lambda g, ans, x, accuracy: mul(g, add(ans, _one(ans))))
 # sigma' = sigma (1 - sigma): no overflow for large |x|, unlike exp(-x) / (1 + exp(-x))**2
-defjvp2(logistic_p, lambda g, ans, x, accuracy: mul(g, mul(ans, sub(_const(1, ans), ans))))
+defjvp2(logistic_p, lambda g, ans, x, accuracy: mul(g, mul(ans, sub(_one(ans), ans))))
 defjvp2(sqrt_p, lambda g, ans, x, accuracy: mul(g, div(_const(0.5, ans), ans)))
 defjvp2(rsqrt_p, lambda g, ans, x, accuracy: mul(g, mul(_const(-0.5, ans), div(ans, x))))
 defjvp2(cbrt_p, lambda g, ans, x, accuracy: mul(g, mul(_const(1 / 3, ans), integer_pow(ans, -2))))
@@ -779,13 +801,13 @@ defjvp(sin_p, lambda g, x, accuracy: mul(g, cos(x, accuracy=accuracy)))
 defjvp(cos_p, lambda g, x, accuracy: neg(mul(g, sin(x, accuracy=accuracy))))
 defjvp2(tan_p, lambda g, ans, x, accuracy: mul(g, add(_const(1, ans), square(ans))))
 # tanh' = (1 + t)(1 - t): keeps precision where t is near +-1
-defjvp2(tanh_p, lambda g, ans, x, accuracy: mul(add(g, mul(g, ans)), sub(_const(1, ans), ans)))
+defjvp2(tanh_p, lambda g, ans, x, accuracy: mul(add(g, mul(g, ans)), sub(_one(x), ans)))
 defjvp(asin_p, lambda g, x: mul(g, rsqrt(_one_minus_sq(x))))
 defjvp(acos_p, lambda g, x: neg(mul(g, rsqrt(_one_minus_sq(x)))))
 defjvp(atan_p, lambda g, x: div(g, add(_const(1, x), square(x))))
 defjvp(sinh_p, lambda g, x: mul(g, cosh(x)))
 defjvp(cosh_p, lambda g, x: mul(g, sinh(x)))
-defjvp(asinh_p, lambda g, x: mul(g, rsqrt(add(square(x), _const(1, x)))))
+defjvp(asinh_p, lambda g, x: mul(g, rsqrt(add(square(x), _one(x)))))
 # (x - 1)(x + 1) rather than x**2 - 1: no cancellation near x = 1
 defjvp(acosh_p, lambda g, x: mul(g, rsqrt(mul(sub(x, _const(1, x)), add(x, _const(1, x))))))
 defjvp(atanh_p, lambda g, x: div(div(g, add(_const(1, x), x)), sub(_const(1, x), x)))

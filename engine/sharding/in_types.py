@@ -142,6 +142,25 @@ def typed_aval(aval: core.ShapedArray, sharding: Any) -> core.ShapedArray:
     return aval.update(sharding=t)
 
 
+def scalar_like(value: Any, x: Any) -> Any:
+    """JAX's ``lax._one(x)`` (``full_like(x, shape=(), fill_value=...)`` over x's mesh,
+    replicated): for ``x`` whose type carries a sharding, ``value`` resharded onto that
+    mesh (``reshard 1.0:f32[]``); else ``value`` itself (a literal)."""
+    aval = core.get_aval(x)
+    typed = aval.sharding
+    if typed is None:
+        return value
+    from .constraint import reshard_p
+
+    try:
+        mesh = concrete_mesh_for(typed.mesh)
+    except ValueError:  # no mesh in context to place it on
+        return value
+    if not aval.weak_type:
+        value = np.asarray(getattr(value, "value", value), aval.dtype)
+    return reshard_p.bind(value, sharding=NamedSharding(mesh, PartitionSpec()))
+
+
 # ---------------------------------------------------------------------------- mesh_cast
 
 mesh_cast_p = Primitive("mesh_cast")

@@ -64,13 +64,18 @@ def typed_out_specs(mesh: Mesh, out_avals: Sequence) -> list | None:
     and None for all when none does): JAX lays results out as their types say."""
     from .in_types import spec_on_mesh
 
+    # (over a mesh with an Auto axis JAX leaves the result's layout to the partitioner)
     specs = [
         None
-        if getattr(a, "sharding", None) is None
+        if getattr(a, "sharding", None) is None or _any_auto(a.sharding.mesh)
         else spec_on_mesh(a.sharding, mesh, len(a.shape))
         for a in out_avals
     ]
     return specs if any(s is not None for s in specs) else None
+
+
+def _any_auto(mesh) -> bool:
+    return any(t.name == "Auto" for t in mesh.axis_types)
 
 
 def annotate_module(
