@@ -50,6 +50,8 @@ class ShardMapTrace(core.Trace):
         with core.set_current_trace(self.parent):
             outs = self._run(primitive, list(vals), list(dims), params, n_out)
         out_avals = out_avals if many else [out_avals]
+        for a in out_avals:
+            self._check_explicit(a)
         tracers = [self.wrap(v, a.vma, a.sharding) for v, a in zip(outs, out_avals)]
         return tracers if many else tracers[0]
 
@@ -71,6 +73,26 @@ class ShardMapTrace(core.Trace):
 
         with parallel.manual_axes_context(frozenset(), False):  # running, not typing
             return level(0, *vals)
+
+    def _check_explicit(self, aval: Any) -> None:
+        """JAX runs each primitive of an eager body as a shard_map whose out_specs is its
+        result's type: unreduced/reduced over non-Explicit axes is refused there."""
+        s = getattr(aval, "sharding", None)
+        if s is None:
+            return
+        types = dict(zip(self.mesh.axis_names, self.mesh.axis_types))
+        for what in ("unreduced", "reduced"):
+            axes = getattr(s.spec, what)
+            if axes and any(types[a].name != "Explicit" for a in axes):
+                from .sharding import P
+
+                varying = tuple(a for a in self.mesh.axis_names if a in aval.vma)
+                spec = P(varying or None, **{what: axes})
+                raise ValueError(
+                    f"{what} in out_specs {spec} can only be used when the mesh passed to "
+                    "shard_map contains axis names all of type `Explicit`. Got mesh "
+                    f"{self.mesh}"
+                )
 
     def wrap(self, val: Any, vma: frozenset, sharding: Any = None) -> ShardMapTracer:
         # (sharding: a body type's Explicit axes outside the manual ones, and its

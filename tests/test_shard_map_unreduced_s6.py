@@ -477,6 +477,33 @@ def partial_manual_keeps_explicit_axes_as_jax():
         assert e[name] == j[name], name
 
 
+@case
+def auto_mesh_pcast_as_jax():
+    """Over Auto axes a body may still cast to unreduced and psum (under jit); called
+    eagerly JAX refuses the unreduced type over a non-Explicit axis."""
+
+    def run(lib):
+        P, lax = lib.P, lib.lax
+        a = np.arange(32.0, dtype=np.float32).reshape(8, 4)
+        b = np.linspace(-1, 1, 24, dtype=np.float32).reshape(4, 6)
+        f = lib.shard_map(
+            lambda x, y: lax.psum(lax.pcast(x @ y, "X", to="unreduced"), "X"),
+            mesh=_mesh(lib, "Auto"),
+            in_specs=(P(None, "X"), P("X", None)),
+            out_specs=P(None, None),
+        )
+        r = lib.jit(f)(a, b)
+        kind, message = _raised(lambda: f(a, b))
+        return (
+            str(lib.make_jaxpr(f)(a, b)),
+            np.asarray(r).round(4).tolist(),
+            (kind, message.split(". Got mesh")[0]),
+        )
+
+    e, j = both(run)
+    assert e == j
+
+
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_shard_map_unreduced_case(name):
     result = eight_devices.outcome(__file__, name)
