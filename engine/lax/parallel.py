@@ -11,7 +11,9 @@ what gives a shard_map its values on any number of devices.
 Differentiation follows JAX's rules: psum transposes to psum (pmap-style, without
 varying-axis types), psum_invariant (a psum in a check_vma shard_map body) to pvary and
 back, all_gather to psum_scatter and back, ppermute to the inverse permutation,
-all_to_all to the swapped all_to_all.
+all_to_all to the swapped all_to_all. A psum (psum_scatter) of a value unreduced over
+its axes binds unreduced_psum (unreduced_reduce_scatter); pcast and all_gather's to=
+reach the reduced/unreduced types (engine/lax/parallel_vma.py).
 """
 
 from __future__ import annotations

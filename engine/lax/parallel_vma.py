@@ -7,6 +7,12 @@ has inserted pvary on the operands that vary over fewer (JAX's implicit pcast).
 
 pvary (invariant -> varying, a no-op at run time) and psum_invariant (a psum whose
 result is invariant) transpose to each other.
+
+A value may also be unreduced (each member holds a share of the sum) or reduced over
+manual axes, written in its type's sharding spec ({U:X}, {R:X}). The casts between
+these states and the collectives out of them, each beside its transpose:
+unreduced_psum / preduced, vary_unreduced_cast / reduced_vary_cast,
+unreduced_reduce_scatter / all_gather_reduced.
 """
 
 from __future__ import annotations
