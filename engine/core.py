@@ -127,8 +127,17 @@ class ShapedArray:
     @property
     def manual_axis_type(self) -> ManualAxisType:
         """JAX's ``typeof(x).manual_axis_type``: ``.varying`` is the set of manual mesh
-        axes a value inside a check_vma shard_map body may vary over."""
-        return ManualAxisType(varying=self.vma)
+        axes a value inside a check_vma shard_map body may vary over; ``.unreduced`` and
+        ``.reduced`` those of its type's unreduced/reduced axes that are Manual there."""
+        s = self.sharding
+        if s is None or not (s.spec.unreduced or s.spec.reduced):
+            return ManualAxisType(varying=self.vma)
+        manual = {a for a, t in zip(s.mesh.axis_names, s.mesh.axis_types) if t.name == "Manual"}
+        return ManualAxisType(
+            varying=self.vma,
+            unreduced=frozenset(s.spec.unreduced) & manual,
+            reduced=frozenset(s.spec.reduced) & manual,
+        )
 
     mat = manual_axis_type
 
@@ -199,7 +208,7 @@ def axes_suffix(vma: frozenset, sharding: Any) -> str:
 
 class ManualAxisType:
     """The manual-axes part of a type, as JAX's: the mesh axes a value varies over
-    (``varying``); ``unreduced``/``reduced`` are empty (not modelled)."""
+    (``varying``), and those it is unreduced/reduced over in a shard_map body."""
 
     __slots__ = ("varying", "unreduced", "reduced")
 

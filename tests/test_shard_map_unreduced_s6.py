@@ -234,15 +234,22 @@ def body_types_as_jax():
         P, lax = lib.P, lib.lax
         seen = []
 
+        def mat(x):
+            m = lib.typeof(x).mat
+            return [sorted(m.varying), sorted(m.unreduced), sorted(m.reduced)]
+
         def look(p):
             seen.append(str(lib.typeof(p)))
+            seen.append(mat(p))
             q = lax.pcast(p, "Y", to="varying")
             seen.append(str(lib.typeof(q)))
+            seen.append(mat(q))
             return lax.psum(q, "Y")
 
         def cast(p):
             r = lax.pcast(p, "X", to="reduced")
             seen.append(str(lib.typeof(r)))
+            seen.append(mat(r))
             v = lax.pcast(r, "X", to="varying")
             seen.append(str(lib.typeof(v)))
             seen.append(str(lib.typeof(lax.pcast(v, "X", to="unreduced"))))
@@ -254,6 +261,8 @@ def body_types_as_jax():
             lib.make_jaxpr(lib.shard_map(look, in_specs=U, out_specs=U))(_partial(lib, a, b))
             c = lib.device_put(np.ones((8, 6), np.float32), P())
             lib.make_jaxpr(lib.shard_map(cast, in_specs=P(), out_specs=P("X")))(c)
+            # outside a body an unreduced value's axes are in its sharding, not its mat
+            seen.append(mat(_partial(lib, a, b)))
         return seen
 
     e, j = both(run)
