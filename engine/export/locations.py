@@ -84,6 +84,9 @@ class TracebackRecorder:
         # the transformations an equation was recorded under: id(eqn) -> (eqn, name)
         self.transforms: dict[int, tuple[Any, str]] = {}
         self._scopes: dict[int, str] = {}  # a span's named scope when it started
+        self._traced_in: dict[int, Any] = {}  # id(src) -> the trace that first used it
+        # an equation whose source another trace's equation recorded first: its own
+        self.eqn_frames: dict[int, tuple[Any, list[Frame]]] = {}
         self._listener = events.listen(
             kinds=[events.EqnEmitted, events.Begin], on_event=self._on_event
         )
@@ -109,8 +112,25 @@ class TracebackRecorder:
             name = self._transform_name(ev, src)
             if name is not None:
                 self.transforms[id(eqn)] = (eqn, name)
-        if src is None or id(src) in self.frames:
+        if src is None:
             return
+        if id(src) in self.frames:  # a source shared by equations of different traces
+            if (
+                eqn is not None
+                and id(src) in self._traced_in
+                and (self._traced_in[id(src)] != getattr(ev, "trace", None))
+            ):
+                frames = self._walk(sys._getframe(1), ev, src)
+                if frames is not None:
+                    self.eqn_frames[id(eqn)] = (eqn, frames)
+            return
+        frames = self._walk(sys._getframe(1), ev, src)
+        if frames is None:  # traced elsewhere (another thread): only the recorded frame
+            return
+        self._traced_in[id(src)] = getattr(ev, "trace", None)
+        self.frames[id(src)] = (src, frames)  # keeps src alive: its id stays unique
+
+    def _walk(self, f: FrameType | None, ev: Any, src: Any) -> list[Frame] | None:
         start = self._starts.get(getattr(ev, "trace", None))
         frames: list[Frame] = []
         while f is not None and f is not self.stop and f is not start:
@@ -118,17 +138,17 @@ class TracebackRecorder:
             if is_user_file(code.co_filename):
                 frames.append((code, f.f_lasti))
             f = f.f_back
-        if f is None:  # traced elsewhere (another thread): only the recorded frame
-            return
+        if f is None:
+            return None
         code = getattr(src, "_code", None)
-        if code is not None and not _on_stack(code, sys._getframe(1)):
+        if code is not None and not _on_stack(code, sys._getframe(2)):
             # an equation re-bound under its original source (a derivative's): JAX keeps
             # that equation's frames (as first recorded from that line)
             site = (code, src._lasti)
             frames = self._by_site.get(site, [site])
         elif frames:
             self._by_site.setdefault(frames[0], frames)
-        self.frames[id(src)] = (src, frames)  # keeps src alive: its id stays unique
+        return frames
 
     def _transform_name(self, ev: Any, src: Any) -> str | None:
         """JAX's name stack for an equation recorded under transformations (jvp(),
@@ -162,7 +182,10 @@ class TracebackRecorder:
     def __exit__(self, *exc: object) -> None:
         self._listener.__exit__(*exc)
 
-    def inner_frames(self, src: Any) -> list[Frame]:
+    def inner_frames(self, src: Any, eqn: Any = None) -> list[Frame]:
+        own = self.eqn_frames.get(id(eqn))
+        if own is not None and own[0] is eqn:
+            return own[1]
         got = self.frames.get(id(src))
         if got is not None and got[0] is src:
             return got[1]
@@ -281,7 +304,7 @@ def apply_jax_locations(
         for path, prim, _tag, loc, _fn, eqn in records:
             key = str(loc)
             src = eqn.source_info
-            inner = recorder.inner_frames(src) if recorder is not None else []
+            inner = recorder.inner_frames(src, eqn) if recorder is not None else []
             if recorder is None and getattr(src, "_code", None) is not None:
                 inner = [(src._code, src._lasti)]
             base, tail = jit_name, list(outer)
