@@ -168,6 +168,7 @@ def export(
         with locations.TracebackRecorder(caller) as recorder:
             traced = fun_jit.trace(*args, **kwargs)
         closed = traced.jaxpr
+        _check_not_partitioned(traced)
         _check_one_scope(traced.in_avals)
         if getattr(closed.jaxpr, "effects", None):
             raise NotImplementedError(
@@ -247,6 +248,22 @@ def _prune_for_export(closed: Any, keep_unused: bool) -> tuple[Any, tuple]:
     j, nk = pruned.jaxpr, len(kept_consts)
     jaxpr = Jaxpr(j.invars[:nk], j.invars[nk:], j.outvars, j.eqns, j.debug_name)
     return ClosedJaxpr(jaxpr, kept_consts), tuple(i for i, u in enumerate(used[nc:]) if u)
+
+
+def _check_not_partitioned(traced: Any) -> None:
+    """Exporting a program partitioned over a mesh (JAX's ``nr_devices`` > 1, with
+    its in/out shardings) is not implemented: refuse it rather than export a
+    one-device program."""
+    from ..sharding.jit_shardings import SpmdTarget
+
+    target = traced.device
+    if type(target) is SpmdTarget:
+        raise NotImplementedError(
+            f"export of '{traced.fun_name}' partitioned over a mesh of "
+            f"{len(target.devices)} devices (jit in_shardings/out_shardings, sharded "
+            "arguments or sharding constraints) is not supported yet: the engine "
+            "exports only one-device programs (nr_devices=1, no shardings)"
+        )
 
 
 def _check_one_scope(avals: Sequence[ShapedArray]) -> None:
