@@ -265,32 +265,32 @@ def cache_buffers(f):
 
 
 # ---------------------------------------------------------------------------- matchers
-# A matcher is generated from the call that filled (or last hit) a record, walking its
+# A matcher is generated from the call that a record answers a second time, walking its
 # arguments as call_keyed does: for ``jnp.round(x, 2)``
 #
 #     def call(args, kwargs):
 #         if len(args) != 2 or kwargs:
 #             return MISS
-#         v0, v1 = args
-#         if type(v0) is not Array or (v0.aval is not AV[0] and not SAME(...)) or ...
+#         v1, v2, = args
+#         if type(v1) is not Array or (v1.aval is not AV[0] and not SAME(v1, AV, 0)) or ...
 #             return MISS
-#         if v1 is not C0 and (type(v1) is not C1 or v1 != C0):
+#         if v2 is not C0 and (type(v2) is not C1 or v2 != C0):
 #             return MISS
-#         ... ENTRY.hits += 1; run the executable on [v0._buf]; build the result
+#         ... ENTRY.hits += 1; run the executable on [v1._buf]; build the result
 #
 # The source depends only on the arguments' structure (the values it checks against are
 # the factory's parameters: AV, the avals, and C0, C1, ...), so each structure is
 # compiled once per process.
 
 _factories: dict[str, Any] = {}
-_EQ_STATICS = (
-    int,
-    str,
-)  # statics compared by value after an exact type check (others: by identity)
+# statics compared by value after an exact type check (the others by identity)
+_EQ_STATICS = (int, str)
 
 
 class _Source:
-    def __init__(self, device):
+    """A matcher's body being written: its lines, and the values it checks against."""
+
+    def __init__(self):
         self.lines: list[str] = []
         self.consts: list[Any] = []
         self.leaves: list[str] = []  # per dynamic leaf, the expression of its buffer
@@ -298,7 +298,6 @@ class _Source:
         self.arrays: list[str] = []  # the variables holding Arrays
         self.avals: list[Any] = []  # their avals (the last objects seen, see _same_aval)
         self.n = 0
-        self.device = device
 
     def const(self, value):
         self.consts.append(value)
@@ -414,7 +413,7 @@ def make_matcher(ic, args, kwargs, statics, commit_out):
     a call and returns its result, or returns MISS (nothing run) where the call differs
     in structure, aval, device, static value or scalar type, or an Array is deleted."""
     e = ic.entry
-    src = _Source(ic.device)
+    src = _Source()
     body = src.lines
     body.append(f"if len(args) != {len(args)}" + (" or kwargs:" if not kwargs else ":"))
     body.append("    return MISS")
