@@ -247,6 +247,11 @@ _axis_rank: dict[Any, int] = {}
 # set by engine.lax.parallel: JAX's implicit pvary).
 vma_bodies = 0
 match_vma_hook: Callable[[Sequence[Any]], Sequence[Any]] | None = None
+# Set (by engine.sharding.unreduced) once a reduced type exists: a binary operation in
+# REDUCED_BINARY reshards a scalar operand to the other's reduced axes (JAX's
+# insert_reduced_reshard).
+reduced_reshard_hook: Callable[[Sequence[Any]], Sequence[Any]] | None = None
+REDUCED_BINARY: frozenset = frozenset()
 
 
 def note_axis_order(names: Sequence[Any]) -> None:
@@ -641,6 +646,9 @@ class Primitive:
             if vma_bodies and len(args) > 1 and not self.computes_vma:
                 if self.subjaxprs_rule is None and match_vma_hook is not None:
                     args = tuple(match_vma_hook(args))
+            if reduced_reshard_hook is not None and len(args) == 2:
+                if self.name in REDUCED_BINARY:
+                    args = tuple(reduced_reshard_hook(args))
             return _ctx.trace.process_primitive(self, args, params)
         except Exception as e:  # an eager op's error leaves with the engine's frames filtered
             traceback_util.filter_exception(e)

@@ -190,7 +190,10 @@ def _buffer(x, device):
     if type(x) is Array:
         if x._device == device:
             return x._buf
-        if x._committed:
+        # (two meshes' groups over the same devices in one order are compatible, as
+        # in JAX: an Auto region's mesh and the Explicit one it came from)
+        same = getattr(x._device, "devices", None) == getattr(device, "devices", 0)
+        if x._committed and not same:
             raise ValueError(
                 f"Received incompatible devices for a computation: {x._device} "
                 f"and {device}. Move arrays with device_put first."

@@ -209,10 +209,7 @@ def ones_zeros_full_are_typed_replicated():
 
 @case
 def ones_against_sharded_operands_raises_as_jax():
-    """Known gap: JAX refuses to concatenate jnp.ones (replicated) with a sharded value;
-    the engine's concatenate does not see the ones' type. The engine's jnp broadcasts
-    scalars without JAX's merged sharding, so typing every untyped broadcast over the
-    mesh would make jnp.where(x > 0, x, 0.0) and .at[] updates raise instead."""
+    """JAX refuses to concatenate jnp.ones (replicated) with a sharded value."""
 
     def concat(lib, n, x):
         return n(lib.numpy.concatenate([x, lib.numpy.ones((8, 4))], axis=1))

@@ -268,10 +268,6 @@ def _lowering_programs(lib):
 
 # what the engine still writes differently from JAX (issue 10, item 2)
 _LOWERING_GAPS: dict[str, str] = {
-    "where": "jnp.where's broadcast of the scalar inside its nested jit is untyped in "
-    "the engine (JAX types it as the result)",
-    "grad_relu": "max's JVP: the engine's zeros (full_like of the operand) are untyped and "
-    "one dead zeros comes first; JAX's take the operand's sharding",
 }
 
 

@@ -90,7 +90,8 @@ def _raised(fn):
 def _rounded(x):
     if isinstance(x, tuple):
         return [_rounded(v) for v in x]
-    return np.asarray(x).round(4).tolist()
+    x = np.asarray(x)
+    return (x.round(4) if x.dtype.kind == "f" else x).tolist()
 
 
 @case
@@ -360,6 +361,46 @@ def derivative_constants_as_jax():
                     _signature_and_constraints(lib.jit(grad).lower(xs).as_text()),
                     _rounded(lib.jit(grad)(xs)),
                     _rounded(grad(xs)),
+                )
+        return out
+
+    e, j = both(run)
+    assert e.keys() == j.keys()
+    for name in j:
+        assert e[name] == j[name], name
+
+
+@case
+def scalars_meet_reduced_values_as_jax():
+    """JAX's insert_reduced_reshard: a binary lax operation between a reduced value and
+    a scalar reshards the scalar to the same reduced axes (``c:f32[]{R:X} = reshard
+    2.0:f32[]``), also for a scalar typed on the mesh; types, constraints and values."""
+
+    def run(lib):
+        jnp, lax = lib.numpy, lib.lax
+        red = lambda: _reduced(lib)  # noqa: E731
+        programs = {
+            "scalar_times": lambda: 2.0 * red(),
+            "plus_typed_scalar": lambda: red() + jnp.float32(1),
+            "compare": lambda: red() > 0.5,
+            "max": lambda: lax.max(red(), 0.0),
+            "div_int": lambda: red() / 3,
+            "sub": lambda: red() - 1,
+            "pow": lambda: lax.pow(red(), 2.0),
+            "maximum": lambda: jnp.maximum(red(), 0),
+            "pad": lambda: lax.pad(red(), 0.0, [(1, 1, 0), (0, 0, 0)]),
+            "two_reduced": lambda: red() * red(),
+            "reduced_two_axes": lambda: _reduced(lib, ("X", "Y")) * 2.0,
+        }
+        out = {}
+        with lib.set_mesh(_mesh(lib)):
+            for name, fn in programs.items():
+                r = lib.jit(fn)()
+                out[name] = (
+                    str(lib.make_jaxpr(fn)()),
+                    _signature_and_constraints(lib.jit(fn).lower().as_text()),
+                    str(lib.typeof(r)),
+                    _rounded(r),
                 )
         return out
 

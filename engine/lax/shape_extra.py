@@ -23,7 +23,10 @@ def _aval(x):
 def _zeros_if_zero(ct, aval):
     from .structural import full
 
-    return full(aval.shape, 0, aval.dtype) if type(ct) is Zero else instantiate(ct)
+    if type(ct) is not Zero:
+        return instantiate(ct)
+    typed = getattr(ct.aval, "sharding", None) if ct.aval.shape == aval.shape else None
+    return full(aval.shape, 0, aval.dtype, sharding=typed)
 
 
 # ---------------------------------------------------------------------------- tile
@@ -53,8 +56,26 @@ def _tile_lowering(ctx, x, *, reps):
     a, out = ctx.avals_in[0], ctx.avals_out[0]
     inter = tuple(v for r, d in zip(reps, a.shape) for v in (r, d))
     dims = [2 * i + 1 for i in range(a.ndim)]
+    if a.sharding is not None:
+        return _tile_lowering_typed(x, a, out, reps)
     b = lowering.broadcast_in_dim(x, ShapedArray(inter, a.dtype), dims)  # dynamic if symbolic
     return lowering.reshape(b, out)
+
+
+def _tile_lowering_typed(x, a, out, reps):
+    """As JAX's: a size-1 dimension before each, broadcast, merged; each step
+    constrained to the operand's layout (its sharding lands on the kept dimensions)."""
+    from ..sharding.constraint import constrain_to_type
+    from ..sharding.named import NamedSharding, PartitionSpec
+
+    spec = [e for d in a.sharding.spec._normalized(a.ndim) for e in (None, d)]
+    typed = NamedSharding(a.sharding.mesh, PartitionSpec(*spec))
+    ones = ShapedArray(tuple(v for d in a.shape for v in (1, d)), a.dtype)
+    inter = ShapedArray(tuple(v for r, d in zip(reps, a.shape) for v in (r, d)), a.dtype)
+    y = constrain_to_type(lowering.reshape(x, ones), typed, 2 * a.ndim)
+    y = lowering.broadcast_in_dim(y, inter, list(range(2 * a.ndim)))
+    y = constrain_to_type(y, typed, 2 * a.ndim)
+    return lowering.reshape(y, out)
 
 
 def _tile_transpose(ct, x, *, reps):
@@ -64,7 +85,14 @@ def _tile_transpose(ct, x, *, reps):
     a = _aval(x)
     ct = _zeros_if_zero(ct, ShapedArray(tuple(d * r for d, r in zip(a.shape, reps)), a.dtype))
     inter = tuple(v for r, d in zip(reps, a.shape) for v in (r, d))
-    return [reduce_sum(reshape(ct, inter), tuple(2 * i for i in range(a.ndim)))]
+    typed = None
+    if a.sharding is not None:  # each kept dimension keeps its sharding, as JAX's
+        from ..sharding.named import NamedSharding, PartitionSpec
+
+        spec = [e for d in a.sharding.spec._normalized(a.ndim) for e in (None, d)]
+        typed = NamedSharding(a.sharding.mesh, PartitionSpec(*spec))
+    ct = reshape(ct, inter, out_sharding=typed)
+    return [reduce_sum(ct, tuple(2 * i for i in range(a.ndim)))]
 
 
 deflinear(tile_p, _tile_transpose)

@@ -733,10 +733,9 @@ def _install() -> None:
     core.AMBIENT_TYPED.update(AMBIENT_TYPED)
 
 
-# primitives with no operand that JAX types over the ambient mesh (replicated, unless
-# given an out_sharding). The engine's jnp does not pass JAX's merged sharding to the
-# scalars it broadcasts, so broadcast_in_dim of an untyped operand stays untyped.
-AMBIENT_TYPED = {"iota"}
+# primitives whose result JAX types over the ambient mesh when no operand is typed
+# (replicated, unless given an out_sharding): iota, and a broadcast of an untyped value
+AMBIENT_TYPED = {"iota", "broadcast_in_dim"}
 
 
 def explicit_ambient_mesh() -> Any:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from ..core import ShardingTypeError
 from ..sharding.named import NamedSharding, PartitionSpec
-from .sharding_rules import UNTYPED, _entries, _keep_for_new_shape, _long, rule, voting
+from .sharding_rules import _entries, _keep_for_new_shape, _long, rule, voting
 
 
 @rule("split")
@@ -40,9 +40,7 @@ def _tile(name, avals, outs, type_mesh, *, reps, **_):
                 f"Operand cannot be sharded on dimension {i} when the tiling is non-trivial. "
                 f"Got input type: {_long(x)} with reps: {tuple(reps)}"
             )
-    # JAX's result keeps the operand's sharding; typing it here would need tile's
-    # transpose to reshape with that out_sharding, as JAX's does (not yet the engine's)
-    return UNTYPED
+    return list(_entries(x))  # JAX's result keeps the operand's sharding
 
 
 @rule("top_k")

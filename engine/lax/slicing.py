@@ -351,7 +351,7 @@ def _dynamic_slice_transpose(ct, x, *idx, slice_sizes):
     if any(is_undefined_primal(i) for i in idx):
         raise ValueError("dynamic_slice is not linear in its start indices")
     aval = x.aval
-    zeros = full(aval.shape, 0, aval.dtype)
+    zeros = full(aval.shape, 0, aval.dtype, sharding=aval.sharding)  # typed as JAX's
     return [dynamic_update_slice_p.bind(zeros, ct, *idx)] + [None] * len(idx)
 
 
@@ -498,7 +498,8 @@ def _dynamic_update_slice_transpose(ct, x, update, *idx):
     ct_x = ct_u = None
     u_aval = update.aval if is_undefined_primal(update) else aval_of(update)
     if is_undefined_primal(x):
-        ct_x = dynamic_update_slice_p.bind(ct, full(u_aval.shape, 0, aval_of(ct).dtype), *idx)
+        zeros = full(u_aval.shape, 0, aval_of(ct).dtype, sharding=u_aval.sharding)
+        ct_x = dynamic_update_slice_p.bind(ct, zeros, *idx)
     if is_undefined_primal(update):
         ct_u = dynamic_slice_p.bind(ct, *idx, slice_sizes=u_aval.shape)
     return [ct_x, ct_u] + [None] * len(idx)

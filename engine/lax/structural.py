@@ -8,7 +8,7 @@ import math
 import numpy as np
 from jaxlib.mlir.dialects import stablehlo as hlo
 
-from .. import ad_util, core, dtypes
+from .. import core, dtypes
 from ..core import Primitive, ShapedArray
 from ..interpreters import batching, lowering
 from ..interpreters.jvp import deflinear
@@ -19,6 +19,7 @@ __all__ = [
     "broadcast_in_dim",
     "broadcast",
     "broadcast_to_shape",
+    "broadcast_shardings",
     "broadcast_to_rank",
     "reshape",
     "transpose",
@@ -61,17 +62,53 @@ broadcast_in_dim_p.pp_params = lambda p: (
 
 
 def broadcast_in_dim(operand, shape, broadcast_dimensions, *, out_sharding=None):
-    """Place operand dimension i at output dimension ``broadcast_dimensions[i]``."""
+    """Place operand dimension i at output dimension ``broadcast_dimensions[i]``; the
+    result's type takes ``out_sharding`` when given (JAX's sharding in types)."""
     shape = core.canonical_shape(shape)
     broadcast_dimensions = tuple(int(d) for d in broadcast_dimensions)
+    if out_sharding is not None and not _is_abstract(out_sharding):
+        # (a sharding over the abstract mesh is a type's, made by the engine's callers)
+        from ..sharding.constraint import canonicalize_sharding
+
+        out_sharding = canonicalize_sharding(out_sharding, "broadcast_in_dim")
     if dtypes.is_python_scalar(operand):
         operand = core.python_scalar_operand(operand)
     aval = core.get_aval(operand)
     if aval.shape == shape and broadcast_dimensions == tuple(range(len(shape))):
-        return operand
-    return broadcast_in_dim_p.bind(
-        operand, shape=shape, broadcast_dimensions=broadcast_dimensions, sharding=None
+        if out_sharding is None or _same_type_sharding(aval, out_sharding):
+            return operand
+        from ..sharding.constraint import reshard
+
+        if _is_abstract(out_sharding):  # a type's sharding: over the mesh in context
+            from ..sharding.in_types import concrete_mesh_for
+            from ..sharding.named import NamedSharding
+
+            mesh = concrete_mesh_for(out_sharding.mesh)
+            out_sharding = NamedSharding(mesh, out_sharding.spec)
+        return reshard(operand, out_sharding)  # as JAX: a change of layout only
+    out = broadcast_in_dim_p.bind(
+        operand, shape=shape, broadcast_dimensions=broadcast_dimensions, sharding=out_sharding
     )
+    return _placed(out)
+
+
+def _placed(out):
+    """An eager result whose type names a mesh layout, put there (as JAX's eager op
+    leaves it) when it was computed on one device; traced values pass through."""
+    if isinstance(out, core.Tracer):
+        return out
+    typed = getattr(core.get_aval(out), "sharding", None)
+    if typed is None:
+        return out
+    from .sharding_rules import placed_as_typed
+
+    return placed_as_typed(out, typed)
+
+
+def _same_type_sharding(aval, sharding) -> bool:
+    from ..sharding.in_types import type_sharding
+
+    return aval.sharding == type_sharding(sharding, len(aval.shape))
 
 
 def broadcast(operand, sizes, *, out_sharding=None):
@@ -79,18 +116,51 @@ def broadcast(operand, sizes, *, out_sharding=None):
     aval = core.get_aval(operand)
     sizes = tuple(int(s) for s in sizes)
     return broadcast_in_dim(
-        operand, sizes + aval.shape, tuple(range(len(sizes), len(sizes) + aval.ndim))
+        operand,
+        sizes + aval.shape,
+        tuple(range(len(sizes), len(sizes) + aval.ndim)),
+        out_sharding=out_sharding,
     )
 
 
-def broadcast_to_shape(x, shape):
-    """NumPy-style broadcast to ``shape`` (rank-promoting from the left)."""
+def broadcast_to_shape(x, shape, sharding=None):
+    """NumPy-style broadcast to ``shape`` (rank-promoting from the left), typed
+    ``sharding`` when given (jnp's broadcasts pass their operands' merged sharding)."""
     aval = core.get_aval(x)
     shape = tuple(shape)
-    if aval.shape == shape:
+    if aval.shape == shape and (sharding is None or _same_type_sharding(aval, sharding)):
         return x
     nlead = len(shape) - aval.ndim
-    return broadcast_in_dim(x, shape, tuple(range(nlead, len(shape))))
+    return broadcast_in_dim(x, shape, tuple(range(nlead, len(shape))), out_sharding=sharding)
+
+
+def broadcast_shardings(*avals):
+    """The sharding operands broadcast together end with, as JAX's
+    ``lax.broadcast_shardings``: the highest-rank operand's when the others only
+    lack leading dimensions, else JAX's broadcasting rule over rank-promoted types.
+    None when no operand carries a sharding in its type."""
+    typed = [a for a in avals if getattr(a, "sharding", None) is not None]
+    if not typed:
+        return None
+    from ..sharding.named import NamedSharding, PartitionSpec
+    from .sharding_rules import _broadcasting, _entries, _mesh_of
+
+    mesh = _mesh_of(avals)
+    first = max(avals, key=lambda a: a.ndim)
+    ndim = first.ndim
+    entries = [(None,) * (ndim - a.ndim) + tuple(_entries(a)) for a in avals]
+    top = entries[avals.index(first)]
+    if ndim == 0 or all(e == top for e in entries):
+        spec = top
+    else:
+        padded = [
+            ShapedArray((1,) * (ndim - a.ndim) + a.shape, a.dtype).update(
+                sharding=NamedSharding(mesh, PartitionSpec(*e))
+            )
+            for a, e in zip(avals, entries)
+        ]
+        spec = _broadcasting("broadcast_shardings", padded, None, mesh)
+    return NamedSharding(mesh, PartitionSpec(*spec))
 
 
 def broadcast_to_rank(x, rank):
@@ -131,6 +201,10 @@ def _broadcast_in_dim_abstract_eval(x, *, shape, broadcast_dimensions, sharding)
             f"broadcast_in_dim broadcast_dimensions must be strictly increasing; got "
             f"broadcast_dimensions {broadcast_dimensions}"
         )
+    if sharding is not None:  # a result typed as asked must split evenly (JAX's check)
+        from ..sharding.constraint import check_type_divisible
+
+        check_type_divisible(sharding, shape)
     return ShapedArray(shape, x.dtype, x.weak_type)
 
 
@@ -170,8 +244,25 @@ def _broadcast_in_dim_batch(size, vals, dims, *, shape, broadcast_dimensions, sh
     # NumPy integers, as JAX's rule builds them (its jaxprs print np.int64(2))
     new_dims = (0,) + tuple(np.add(1, broadcast_dimensions))
     return broadcast_in_dim_p.bind(
-        x, shape=(size,) + shape, broadcast_dimensions=new_dims, sharding=None
+        x,
+        shape=(size,) + shape,
+        broadcast_dimensions=new_dims,
+        sharding=_batched_sharding(sharding, len(shape)),
     ), 0
+
+
+def _batched_sharding(sharding, ndim):
+    """A result sharding parameter with a leading batch dimension split over the mesh
+    axes the vmapped values are (JAX's ``get_sharding_for_vmap``, which drops the
+    unreduced and reduced axes)."""
+    if sharding is None:
+        return None
+    from ..sharding.named import NamedSharding, PartitionSpec
+
+    batch = batching.current_explicit_mesh_axis()
+    entry = None if batch is None else batch[0] if len(batch) == 1 else tuple(batch)
+    spec = PartitionSpec(entry, *sharding.spec._normalized(ndim))
+    return NamedSharding(sharding.mesh, spec)
 
 
 broadcast_in_dim_p.def_batch(_broadcast_in_dim_batch)
@@ -190,9 +281,16 @@ def reshape(operand, new_sizes, dimensions=None, *, out_sharding=None):
         dimensions = tuple(int(d) for d in dimensions)
         if dimensions == tuple(range(aval.ndim)):
             dimensions = None
-    if aval.shape == new_sizes and dimensions is None:
+    if out_sharding is not None and not _is_abstract(out_sharding):
+        from ..sharding.constraint import canonicalize_sharding
+
+        out_sharding = canonicalize_sharding(out_sharding, "reshape")
+    same = out_sharding is None or _same_type_sharding(aval, out_sharding)
+    if aval.shape == new_sizes and dimensions is None and same:
         return operand
-    return reshape_p.bind(operand, new_sizes=new_sizes, dimensions=dimensions, sharding=None)
+    return reshape_p.bind(
+        operand, new_sizes=new_sizes, dimensions=dimensions, sharding=out_sharding
+    )
 
 
 @reshape_p.def_abstract_eval
@@ -221,10 +319,17 @@ def _reshape_lowering(ctx, x, *, new_sizes, dimensions, sharding):
 
 
 def _reshape_transpose(ct, x, *, new_sizes, dimensions, sharding):
+    typed = x.aval.sharding  # the cotangent takes the operand's type, as JAX's
     if dimensions is None:
-        return [reshape(ct, x.aval.shape)]
+        return [reshape(ct, x.aval.shape, out_sharding=typed)]
     permuted = tuple(x.aval.shape[d] for d in dimensions)
-    return [transpose(reshape(ct, permuted), tuple(np.argsort(dimensions)))]
+    if typed is not None:
+        from ..sharding.named import NamedSharding, PartitionSpec
+
+        entries = typed.spec._normalized(len(permuted))
+        typed = NamedSharding(typed.mesh, PartitionSpec(*[entries[d] for d in dimensions]))
+    out = reshape(ct, permuted, out_sharding=typed)
+    return [transpose(out, tuple(np.argsort(dimensions)))]
 
 
 deflinear(reshape_p, _reshape_transpose)
@@ -235,7 +340,8 @@ def _reshape_batch(size, vals, dims, *, new_sizes, dimensions, sharding):
     x = batching.move_batch_axis(size, d, 0, x)
     if dimensions is not None:
         dimensions = (0,) + tuple(i + 1 for i in dimensions)
-    return reshape(x, (size,) + new_sizes, dimensions), 0
+    sharding = _batched_sharding(sharding, len(new_sizes))
+    return reshape(x, (size,) + new_sizes, dimensions, out_sharding=sharding), 0
 
 
 reshape_p.def_batch(_reshape_batch)
@@ -605,7 +711,9 @@ def broadcasted_iota(dtype, shape, dimension, *, out_sharding=None):
     from ..sharding.constraint import canonicalize_sharding
 
     sharding = canonicalize_sharding(out_sharding, "broadcasted_iota")
-    return iota_p.bind(dtype=dtype, shape=shape, dimension=int(dimension), sharding=sharding)
+    return _placed(
+        iota_p.bind(dtype=dtype, shape=shape, dimension=int(dimension), sharding=sharding)
+    )
 
 
 @iota_p.def_abstract_eval
@@ -630,61 +738,11 @@ def _iota_lowering(ctx, *, dtype, shape, dimension, sharding):
     return lowering.iota(out, dimension)
 
 
-# ---------------------------------------------------------------------------- creation helpers
+def _is_abstract(sharding) -> bool:
+    from ..sharding.mesh import AbstractMesh
+
+    return isinstance(getattr(sharding, "mesh", None), AbstractMesh)
 
 
-def _canonical_shape(shape):
-    if isinstance(shape, (int, np.integer)):
-        return (int(shape),)
-    return core.canonical_shape(shape)
-
-
-def full(shape, fill_value, dtype=None, *, sharding=None):
-    """An array of ``shape`` filled with the scalar ``fill_value``."""
-    if dtype is None:
-        return _full(
-            shape, fill_value, dtypes.dtype_of(fill_value), dtypes.is_weakly_typed(fill_value)
-        )
-    return _full(shape, fill_value, dtypes.canonicalize_dtype(dtype), False)
-
-
-# AD's zeros (engine.ad_util) are lax's: a broadcast literal, weakly typed where the
-# aval is, as JAX's (an unused weak input's gradient is a weak zero).
-ad_util.register_zeros_maker(
-    lambda aval: _full(aval.shape, 0, dtypes.canonicalize_dtype(aval.dtype), aval.weak_type)
-)
-
-
-def full_like(x, fill_value, dtype=None, shape=None, sharding=None):
-    """``full`` with the shape and dtype of ``x`` (and its weak type when dtype is None)."""
-    aval = core.get_aval(x)
-    if dtype is None:
-        dtype, weak = aval.dtype, aval.weak_type
-    else:
-        dtype, weak = dtypes.canonicalize_dtype(dtype), False
-    return _full(aval.shape if shape is None else shape, fill_value, dtype, weak)
-
-
-def _full(shape, fill_value, dtype, weak):
-    shape = _canonical_shape(shape)
-    fshape = () if dtypes.is_python_scalar(fill_value) else core.get_aval(fill_value).shape
-    if fshape:
-        raise TypeError(
-            f"full must be called with scalar fill_value, got fill_value.shape {fshape}."
-        )
-    if isinstance(fill_value, core.Tracer) or hasattr(fill_value, "_buf"):
-        from .convert import convert_element_type
-
-        value = convert_element_type(fill_value, dtype, weak)
-    else:
-        if dtypes.is_python_scalar(fill_value):  # as convert_element_type (no range check)
-            value = dtypes.host_convert(np.asarray(fill_value), dtype)
-        else:
-            value = np.asarray(fill_value, dtype)
-        if weak:
-            value = core.WeakScalar(value.item(), dtype)
-        if not shape and core.current_trace() is core.eval_trace:
-            from ..dispatch import device_put_value
-
-            return device_put_value(value)  # an Array, not the host literal
-    return broadcast_in_dim(value, shape, ())
+# full, full_like and AD's zeros live beside (they type their results over a mesh)
+from .filled import full, full_like  # noqa: E402

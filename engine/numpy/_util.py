@@ -305,7 +305,11 @@ def broadcast_all(*args):
     shapes = [shape_of(a) for a in args]
     _check_broadcastable("broadcast", shapes)
     shape = _broadcast_shapes(*shapes)
-    return tuple(lax.broadcast_to_shape(a, shape) if shape_of(a) != shape else a for a in args)
+    if all(tuple(s) == tuple(shape) for s in shapes):
+        return args
+    # as JAX's _broadcast_arrays: every operand takes the operands' merged sharding
+    sharding = lax.broadcast_shardings(*[core.get_aval(a) for a in args])
+    return tuple(lax.broadcast_to_shape(a, shape, sharding) for a in args)
 
 
 # ---------------------------------------------------------------------------- axes

@@ -101,69 +101,98 @@ def _shape(shape, fun_name):
     return out
 
 
-def zeros(shape, dtype=None, *, device=None):
+def _out_sharding(device, out_sharding, name):
+    """JAX's ``choose_device_or_out_sharding``: one of ``device`` (a Sharding; a Device is
+    left to the caller, as before) or ``out_sharding``, the latter as a type sharding over
+    the abstract mesh (so a traced result carries it)."""
+    if device is not None and out_sharding is not None:
+        raise ValueError(
+            f"Only one of `device` or `out_sharding` can be set. Got {device=} and {out_sharding=}"
+        )
+    if out_sharding is not None:
+        from ..sharding.constraint import canonicalize_sharding
+        from ..sharding.named import NamedSharding
+
+        s = canonicalize_sharding(out_sharding, name)
+        return None if s is None else NamedSharding(s.mesh.abstract_mesh, s.spec)
+    from ..sharding.named import NamedSharding
+
+    return device if isinstance(device, NamedSharding) else None
+
+
+def zeros(shape, dtype=None, *, device=None, out_sharding=None):
     dtype = _user_dtype(dtype, "zeros") or dtypes.default_float_dtype()
-    return lax.full(_shape(shape, "zeros"), 0, dtype)
+    sharding = _out_sharding(device, out_sharding, "jnp.zeros")
+    return lax.full(_shape(shape, "zeros"), 0, dtype, sharding=sharding)
 
 
-def ones(shape, dtype=None, *, device=None):
+def ones(shape, dtype=None, *, device=None, out_sharding=None):
     dtype = _user_dtype(dtype, "ones") or dtypes.default_float_dtype()
-    return lax.full(_shape(shape, "ones"), 1, dtype)
+    sharding = _out_sharding(device, out_sharding, "jnp.ones")
+    return lax.full(_shape(shape, "ones"), 1, dtype, sharding=sharding)
 
 
-empty = zeros
+def empty(shape, dtype=None, *, device=None, out_sharding=None):
+    return zeros(shape, dtype, device=device, out_sharding=out_sharding)
 
 
-def full(shape, fill_value, dtype=None, *, device=None):
+def full(shape, fill_value, dtype=None, *, device=None, out_sharding=None):
     check_arraylike("full", fill_value)
     dtype = _user_dtype(dtype, "full")
+    sharding = _out_sharding(device, out_sharding, "full")
     shape = _shape(shape, "full")
     if ndim_of(fill_value) == 0:
-        return lax.full(shape, fill_value, dtype)
-    return broadcast_array(asarray(fill_value, dtype=dtype), shape)
+        return lax.full(shape, fill_value, dtype, sharding=sharding)
+    return broadcast_array(asarray(fill_value, dtype=dtype), shape, sharding)
 
 
-def broadcast_array(x, shape):
+def broadcast_array(x, shape, sharding=None):
+    if sharding is not None and not _is_abstract(sharding):
+        from ..sharding.arrays import put
 
-    return broadcast_to(x, shape)
+        out = broadcast_to(x, shape)
+        return put(out, sharding) if core.current_trace() is core.eval_trace else out
+    return broadcast_to(x, shape, out_sharding=sharding)
 
 
-def full_like(a, fill_value, dtype=None, shape=None, *, device=None):
+def _is_abstract(sharding):
+    from ..sharding.mesh import AbstractMesh
+
+    return isinstance(sharding.mesh, AbstractMesh)
+
+
+def full_like(a, fill_value, dtype=None, shape=None, *, device=None, out_sharding=None):
     check_arraylike("full_like", a, fill_value)
     dtype = _user_dtype(dtype, "full_like")
     if shape is not None:
         shape = _shape(shape, "full_like")
+    sharding = _out_sharding(device, out_sharding, "full_like")
     if ndim_of(fill_value) == 0:
-        return as_array(lax.full_like(a, fill_value, dtype, shape))
+        return as_array(lax.full_like(a, fill_value, dtype, shape, sharding=sharding))
     out_shape = shape_of(a) if shape is None else shape
-    return broadcast_array(asarray(fill_value, dtype=dtype or core.get_aval(a).dtype), out_shape)
+    fill = asarray(fill_value, dtype=dtype or core.get_aval(a).dtype)
+    return broadcast_array(fill, out_shape, sharding)
 
 
-def zeros_like(a, dtype=None, shape=None, *, device=None):
-    check_arraylike("zeros_like", a)
-    return as_array(
-        lax.full_like(
-            a,
-            0,
-            _user_dtype(dtype, "zeros_like"),
-            None if shape is None else _shape(shape, "zeros_like"),
-        )
-    )
+def _filled_like(name, value, a, dtype, shape, sharding):
+    check_arraylike(name, a)
+    dtype = _user_dtype(dtype, name)
+    shape = None if shape is None else _shape(shape, name)
+    return as_array(lax.full_like(a, value, dtype, shape, sharding=sharding))
 
 
-def ones_like(a, dtype=None, shape=None, *, device=None):
-    check_arraylike("ones_like", a)
-    return as_array(
-        lax.full_like(
-            a,
-            1,
-            _user_dtype(dtype, "ones_like"),
-            None if shape is None else _shape(shape, "ones_like"),
-        )
-    )
+def zeros_like(a, dtype=None, shape=None, *, device=None, out_sharding=None):
+    sharding = _out_sharding(device, out_sharding, "jnp.zeros_like")
+    return _filled_like("zeros_like", 0, a, dtype, shape, sharding)
 
 
-empty_like = zeros_like
+def ones_like(a, dtype=None, shape=None, *, device=None, out_sharding=None):
+    sharding = _out_sharding(device, out_sharding, "jnp.ones_like")
+    return _filled_like("ones_like", 1, a, dtype, shape, sharding)
+
+
+def empty_like(prototype, dtype=None, shape=None, *, device=None):
+    return _filled_like("empty_like", 0, prototype, dtype, shape, _out_sharding(device, None, ""))
 
 
 # ---------------------------------------------------------------------------- ranges

@@ -350,7 +350,8 @@ def _broadcast_update(y, shape, sharding):
             raise ValueError(
                 f"Incompatible shapes for broadcasting: {y_aval.shape} and requested shape {shape}"
             )
-        return lax.broadcast_to_shape(y, shape)
+        # an untyped y (a scalar) takes the slice's sharding, as JAX's typed broadcast
+        return lax.broadcast_to_shape(y, shape, sharding if y_aval.shape != shape else None)
     entries = sharding.spec._normalized(len(shape))
     nlead = len(shape) - y_aval.ndim
     y_entries = y_sharding.spec._normalized(y_aval.ndim)

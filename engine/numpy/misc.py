@@ -405,10 +405,10 @@ def where(condition, x=None, y=None, /, *, size=None, fill_value=None):
 
 def _nonzero_sized(a, size, fill_value, idt):
 
-    flat = ravel(a)
-    mask = lax.ne(flat, lax.full_like(flat, 0)) if dtype_of(flat) != np.bool_ else flat
-    n = shape_of(flat)[0]
-    count = cumsum(mask)  # 1-based rank of each nonzero element
+    mask = lax.ne(a, lax.full_like(a, 0)) if dtype_of(a) != np.bool_ else a
+    n = int(np.prod(shape_of(a), dtype=np.int64))
+    count = cumsum(mask)  # 1-based rank of each nonzero element (flattened, as JAX's)
+    mask = ravel(mask)
     # position k of the output holds the flat index of the (k+1)-th nonzero: the number of
     # elements whose cumulative count is <= k
     ks = lax.broadcasted_iota(count.dtype, (size, n), 0)

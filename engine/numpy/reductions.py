@@ -587,7 +587,15 @@ def argmin(a, axis=None, out=None, keepdims=None):
 
 def _cumulative(name, lax_fn, a, axis, dtype, reverse=False, nan_fill=None):
     check_arraylike(name, a)
-    a = _strong(as_operand(a))
+    a = as_operand(a)
+    if axis is None or not shape_of(a):
+        typed = getattr(core.get_aval(a), "sharding", None)
+        if typed is not None and builtins.any(e is not None for e in typed.spec):
+            raise core.ShardingTypeError(  # JAX's check before flattening
+                f"The input should be fully replicated when axis is not specified to {name}. "
+                f"Got input type={core.get_aval(a).str_long()}"
+            )
+    a = _strong(a)
     if axis is None:
         a = lax.reshape(a, (int(np.prod(shape_of(a), dtype=np.int64)),))
         axis = 0

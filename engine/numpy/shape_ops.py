@@ -458,93 +458,6 @@ def expand_dims(a, axis):
     return lax.expand_dims(as_array(as_operand(a)), tuple(axes))
 
 
-# ---------------------------------------------------------------------------- broadcasting
-
-
-def broadcast_shapes(*shapes):
-    return tuple(np.broadcast_shapes(*[(s,) if isinstance(s, int) else tuple(s) for s in shapes]))
-
-
-def broadcast_to(array, shape):
-    check_arraylike("broadcast_to", array)
-    array = as_operand(array)
-    shape = (
-        (shape,)
-        if isinstance(shape, (int, np.integer))
-        else tuple(d if hasattr(d, "_is_symbolic_dim") else operator.index(d) for d in shape)
-    )
-    old = shape_of(array)
-    if old == shape:
-        return as_array(array)
-    nlead = len(shape) - len(old)
-    if nlead < 0 or builtins.any(o != 1 and o != n for o, n in zip(old, shape[nlead:])):
-        raise ValueError(f"Incompatible shapes for broadcasting: {old} and requested shape {shape}")
-    return lax.broadcast_in_dim(array, shape, tuple(range(nlead, len(shape))))
-
-
-def broadcast_arrays(*args):
-    check_arraylike("broadcast_arrays", *args)
-    shape = np.broadcast_shapes(*(shape_of(a) for a in args))
-    return [broadcast_to(a, shape) for a in args]
-
-
-# ---------------------------------------------------------------------------- tile, repeat
-
-
-def tile(A, reps):
-    """``A`` repeated ``reps[i]`` times along axis i (``reps`` may have more entries than
-    ``A`` has axes, and vice versa)."""
-    check_arraylike("tile", A)
-    reps = (
-        (reps,) if isinstance(reps, (int, np.integer)) else tuple(operator.index(r) for r in reps)
-    )
-    A = as_array(as_operand(A))
-    nd = builtins.max(len(reps), ndim_of(A))
-    A = lax.broadcast_to_rank(A, nd)
-    reps = (1,) * (nd - len(reps)) + reps
-    lax_tile = getattr(lax, "tile", None)
-    if lax_tile is not None:
-        return lax_tile(A, reps)
-    shape = shape_of(A)
-    inter = []
-    dims = []
-    for i, (r, s) in enumerate(zip(reps, shape)):
-        inter += [r, s]
-        dims.append(2 * i + 1)
-    out = lax.broadcast_in_dim(A, tuple(inter), tuple(dims))
-    return lax.reshape(out, tuple(r * s for r, s in zip(reps, shape)))
-
-
-def repeat(a, repeats, axis=None, *, total_repeat_length=None):
-    """Repeat each element ``repeats`` times (a scalar, or one count per element)."""
-    check_arraylike("repeat", a)
-    a = as_array(as_operand(a))
-    if axis is None:
-        a = ravel(a)
-        axis = 0
-    ax = canonicalize_axis(axis, ndim_of(a))
-    shape = shape_of(a)
-    reps = np.asarray(concrete_value(repeats, "jnp.repeat's repeats"))
-    if reps.ndim == 0:
-        r = int(reps)
-        out_shape = shape[: ax + 1] + (r,) + shape[ax + 1 :]
-        dims = tuple(i for i in range(len(shape) + 1) if i != ax + 1)
-        out = lax.broadcast_in_dim(a, out_shape, dims)
-        return lax.reshape(out, shape[:ax] + (shape[ax] * r,) + shape[ax + 1 :])
-    if reps.shape != (shape[ax],):
-        raise ValueError(f"repeats shape {reps.shape} does not match the axis size {shape[ax]}")
-    parts = []
-    for i, r in enumerate(reps.tolist()):
-        if r:
-            part = lax.slice_in_dim(a, i, i + 1, axis=ax)
-            if r > 1:
-                part = broadcast_to(part, shape[:ax] + (r,) + shape[ax + 1 :])
-            parts.append(part)
-    if not parts:
-        return lax.full(shape[:ax] + (0,) + shape[ax + 1 :], 0, dtype_of(a))
-    return lax.concatenate(parts, ax) if len(parts) > 1 else parts[0]
-
-
 def resize(a, new_shape):
     check_arraylike("resize", a)
     new_shape = (new_shape,) if isinstance(new_shape, int) else tuple(new_shape)
@@ -772,3 +685,13 @@ def _mirror_index(i, n, symmetric):
     period = 2 * (n - 1)
     i = i % period
     return i if i < n else period - i
+
+
+# broadcasting, tile and repeat live beside (they type their results over a mesh)
+from .shape_broadcast import (  # noqa: E402
+    broadcast_arrays,
+    broadcast_shapes,
+    broadcast_to,
+    repeat,
+    tile,
+)

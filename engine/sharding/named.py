@@ -65,6 +65,10 @@ class PartitionSpec:
         self._partitions = tuple(_canonical_entry(p) for p in partitions)
         self.unreduced = frozenset(unreduced)
         self.reduced = frozenset(reduced)
+        if self.reduced:
+            from .unreduced import install_reduced_reshard
+
+            install_reduced_reshard()
 
     @property
     def partitions(self) -> tuple:

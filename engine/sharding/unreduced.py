@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .. import core
 from ..core import ShardingTypeError
 
 # operations that keep their (one) operand's unreduced and reduced axes
@@ -220,3 +221,54 @@ def unreduced_and_reduced(
         f"unreduced/reduced rule for {name} is not implemented. Please file an issue at "
         "https://github.com/jax-ml/jax/issues"
     )
+
+
+# ---------------------------------------------------------------------------- scalars
+
+# the binary operations whose lax functions call JAX 0.10.2's insert_reduced_reshard
+_REDUCED_BINARY = frozenset(
+    {
+        "add", "sub", "mul", "div", "rem", "max", "min", "pow", "atan2", "nextafter",
+        "complex", "and", "or", "xor", "shift_left", "shift_right_arithmetic",
+        "shift_right_logical", "eq", "ne", "ge", "gt", "le", "lt", "mulhi", "add_any",
+        "pad",
+    }
+)  # fmt: skip
+
+
+def install_reduced_reshard() -> None:
+    """Called when a reduced type first appears: from then on binary operations reshard
+    their scalar operands as JAX's (nothing is checked before)."""
+    if core.reduced_reshard_hook is None:
+        core.REDUCED_BINARY = _REDUCED_BINARY
+        core.reduced_reshard_hook = insert_reduced_reshard
+
+
+def insert_reduced_reshard(args):
+    """JAX's insert_reduced_reshard: over a mesh whose axes are all Explicit, a scalar
+    operand replicated over the axes the other operand is reduced on is resharded to be
+    reduced on them too (``reshard 2.0:f32[]`` typed ``f32[]{R:X}``)."""
+    from .mesh import AxisType, get_abstract_mesh
+
+    mesh = get_abstract_mesh()
+    if mesh.empty or any(t != AxisType.Explicit for t in mesh.axis_types):
+        return args
+    avals = [core.get_aval(a) for a in args]
+    reduced = frozenset().union(*(_r(a) for a in avals))
+    if not reduced:
+        return args
+    from .constraint import reshard
+    from .named import PartitionSpec
+
+    out = []
+    for x, aval in zip(args, avals):
+        s = aval.sharding
+        taken = (
+            frozenset(s.spec._used_axes()) | s.spec.unreduced | s.spec.reduced
+            if s is not None
+            else frozenset()
+        )
+        if not aval.shape and not (reduced & taken):
+            x = reshard(x, PartitionSpec(reduced=reduced))
+        out.append(x)
+    return out

@@ -133,13 +133,15 @@ def empty_like(aval):
     from ..structural import broadcast
 
     scalar = empty2_p.bind(dtype=aval.dtype, memory_space=MemorySpace.Device)
-    return broadcast(scalar, aval.shape) if aval.shape else scalar
+    if not aval.shape:
+        return scalar
+    return broadcast(scalar, aval.shape, out_sharding=getattr(aval, "sharding", None))
 
 
 def zeros(aval):
     from ..structural import full
 
-    return full(aval.shape, 0, aval.dtype)
+    return full(aval.shape, 0, aval.dtype, sharding=getattr(aval, "sharding", None))
 
 
 def carry_components(fun, tree) -> _CarryNames:
