@@ -59,11 +59,10 @@ def _under_mesh(lib, axis_types):
                 lambda a: lib.numpy.einsum("ij,jk->ik", a, a.T, out_sharding=s)
             )(x),
         }
-        if axis_types == "Auto":
-            # (over Explicit axes JAX types a NumPy argument replicated, whatever the
-            # in_shardings: the engine types it as the layout, a gap of its own)
-            programs["jit in_shardings"] = lambda: lib.jit(lambda a: a * 2, in_shardings=s)(x)
-        else:
+        # (over Explicit axes JAX types the NumPy argument replicated, whatever the
+        # in_shardings, so the result comes back replicated)
+        programs["jit in_shardings"] = lambda: lib.jit(lambda a: a * 2, in_shardings=s)(x)
+        if axis_types == "Explicit":
             # (over Auto axes auto_axes is the identity, and a jit with nothing sharded
             # runs on one device in the engine where JAX uses the mesh in context)
             programs["auto_axes out_sharding"] = lambda: lib.jit(

@@ -95,16 +95,15 @@ def _on_value_mesh(x, s: NamedSharding) -> NamedSharding:
 
 
 def _device_assignment_error(aval, sharding: NamedSharding, devices: int = 1) -> ValueError:
-    """JAX's error for a value typed over an all-Explicit mesh of several devices in a
-    program that has one device (no mesh in context, no sharded input)."""
+    """JAX's error for a value typed over an all-Explicit mesh whose size is not the
+    program's device count (one: no mesh in context and no sharded input)."""
     mesh = sharding.mesh
     names = ", ".join(repr(a) for a in mesh.axis_names)
     names = f"({names},)" if len(mesh.axis_names) == 1 else f"({names})"
     return ValueError(
         f"Length of device assignment {devices} is not equal to the size of the mesh "
-        f"{mesh.size} of "
-        f"aval {aval.str_short()}({{Explicit: {names}}}). Please enter your `jit` into a "
-        "mesh context via `jax.set_mesh`."
+        f"{mesh.size} of aval {aval.str_short()}({{Explicit: {names}}}). Please enter your "
+        "`jit` into a mesh context via `jax.set_mesh`."
     )
 
 
@@ -473,7 +472,12 @@ def _reshard_impl(x, *, sharding):
             mesh.devices.tolist()
         ):
             return _impl(x, sharding=NamedSharding(mesh, have.spec))
-    out = _impl(x, sharding=sharding)
+    from .arrays import _holds_partial_sums, _put_unreduced
+
+    if _holds_partial_sums(x):  # a program sums them (device_put refuses, as JAX's)
+        out = _put_unreduced(x, sharding, aval)
+    else:
+        out = _impl(x, sharding=sharding)
     want = type_sharding(sharding, aval.ndim)
     if core.get_aval(out).sharding != want:
         # the layout was already there (an eager unreduced value holds its sum): only

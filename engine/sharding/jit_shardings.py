@@ -39,6 +39,7 @@ class SpmdTarget:
         "_out_given",
         "_first_in",
         "_source",
+        "_explicit_context",
     )
 
     def __init__(
@@ -55,7 +56,10 @@ class SpmdTarget:
             out_key = out_shardings
         except TypeError:
             out_key = repr(out_shardings)
-        self._key = (mesh, self.in_shardings, out_key, self.unspecified)
+        # under set_mesh of this mesh's Explicit axes untyped results are laid out
+        # replicated (JAX's types): a program of its own
+        self._explicit_context = _all_explicit_context(mesh)
+        self._key = (mesh, self.in_shardings, out_key, self.unspecified, self._explicit_context)
         self._out_given: list | None = None  # the given out_shardings' specs, once lowered
         self._first_in: tuple | None = None  # (first given input sharding, its rank)
         # what chose the mesh, as JAX's device errors say (worked out on an error only)
@@ -80,6 +84,13 @@ class SpmdTarget:
         from .spmd import typed_out_specs
 
         typed = typed_out_specs(self.mesh, out_avals) or [None] * len(out_avals)
+        if self._explicit_context:
+            # under set_mesh of Explicit axes JAX types every value: an untyped result
+            # here is one JAX types replicated (a NumPy argument's), laid out so
+            typed = [
+                PartitionSpec(*[None] * len(a.shape)) if t is None and a.sharding is None else t
+                for t, a in zip(typed, out_avals)
+            ]
         if self.out_shardings is None:
             return typed
         per_leaf = _broadcast_prefix(self.out_shardings, out_tree, "out_shardings")
@@ -102,6 +113,17 @@ class SpmdTarget:
                 f"{[d.id for d in s.mesh._flat_devices]} on platform CPU"
             )
         return s.spec
+
+
+def _all_explicit_context(mesh: Mesh) -> bool:
+    from .mesh import AxisType
+
+    context = get_mesh()
+    return (
+        context is not None
+        and context._flat_devices == mesh._flat_devices
+        and all(t == AxisType.Explicit for t in context.axis_types)
+    )
 
 
 def _is_sharding(x) -> bool:
@@ -458,6 +480,9 @@ def output_shardings(target: SpmdTarget, exe, out_avals) -> list:
             out.append(target._first_in[0])  # as JAX: that sharding itself
             continue
         spec = spec_from_hlo(target.mesh, hlo, len(aval.shape))
+        reduced = aval.sharding.spec.reduced if aval.sharding is not None else None
+        if spec is not None and reduced:  # (XLA's layout has no reduced axes: the type's)
+            spec = PartitionSpec(*spec.partitions, unreduced=spec.unreduced, reduced=reduced)
         out.append(
             NamedSharding(target.mesh, spec)
             if spec is not None
