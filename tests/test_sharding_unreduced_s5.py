@@ -360,64 +360,41 @@ def _shard_map_of_partial(lib, body, in_specs, out_specs):
 
 
 @case
-def shard_map_of_an_unreduced_value_refused():
-    """JAX's body sees each device's partial sum typed {U:X} and its psum binds
-    unreduced_psum; the engine does not model that, so it refuses (NotImplementedError)
-    rather than hand the body the summed value (psum over X then gave 4x JAX's)."""
-    engine, jax = eight_devices.libs()
-    product = np.arange(32.0, dtype=np.float32).reshape(8, 4) @ np.linspace(
-        -1, 1, 24, dtype=np.float32
-    ).reshape(4, 6)
-    # JAX's result is the product once; the engine must never silently contradict it
-    with jax.set_mesh(_mesh(jax)):
-        a, b = _operands(jax)
-        for in_specs in (jax.P(None, None, unreduced={"X"}), None):  # given and inferred
-            psum_x = lambda p: jax.lax.psum(p, "X")  # noqa: E731
-            r = jax.jit(_shard_map_of_partial(jax, psum_x, in_specs, jax.P(None, None)))(a, b)
-            assert str(jax.typeof(r)) == "float32[8,6]"
-            np.testing.assert_allclose(np.asarray(r), product, rtol=1e-5)
-    P = engine.P
-    psum_x = lambda p: engine.lax.psum(p, "X")  # noqa: E731
-    refused = {
-        "unreduced_in_spec_psum": (
-            psum_x,
-            P(None, None, unreduced={"X"}),
-            P(None, None),
-            "unreduced or reduced in_specs entry (P(None, None, unreduced={'X'})",
-        ),
-        "inferred_in_spec_psum": (
-            psum_x,
-            None,
-            P(None, None),
-            "unreduced or reduced argument type (P(None, None, unreduced={'X'})",
-        ),
-        "unreduced_out_spec": (
-            lambda p: p,
-            P(None, None, unreduced={"X"}),
-            P(None, None, unreduced={"X"}),
-            "for an argument of type float32[8,6]{U:X}",
-        ),
-    }
-    with engine.set_mesh(_mesh(engine)):
-        a, b = _operands(engine)
-        for body, ins, outs, phrase in refused.values():
-            with pytest.raises(NotImplementedError, match=re.escape(phrase)):
-                engine.jit(_shard_map_of_partial(engine, body, ins, outs))(a, b)
-        with pytest.raises(NotImplementedError, match="unreduced or reduced out_specs entry"):
-            c = engine.device_put(np.ones((8, 6), np.float32), P(None, None))
-            engine.jit(
-                engine.shard_map(
-                    lambda p: p, in_specs=P(None, None), out_specs=P(None, None, unreduced={"X"})
+def shard_map_of_an_unreduced_value_as_jax():
+    """The body sees each device's partial sum typed {U:X} and its psum binds
+    unreduced_psum (the product once, not once per device); an out_spec with unreduced
+    casts a varying result, and refuses an invariant one, as JAX's."""
+
+    def run(lib):
+        P = lib.P
+        out = []
+        with lib.set_mesh(_mesh(lib)):
+            a, b = _operands(lib)
+            psum_x = lambda p: lib.lax.psum(p, "X")  # noqa: E731
+            for in_specs in (P(None, None, unreduced={"X"}), None):  # given and inferred
+                fn = _shard_map_of_partial(lib, psum_x, in_specs, P(None, None))
+                r = lib.jit(fn)(a, b)
+                out.append(
+                    (str(lib.make_jaxpr(fn)(a, b)), str(lib.typeof(r)), np.asarray(r).tolist())
                 )
-            )(c)
-        # the session stays usable: the value reduced first maps as expected
-        doubled = engine.shard_map(
-            lambda p: p * 2.0, in_specs=P(None, None), out_specs=P(None, None)
-        )
-        ok = engine.jit(
-            lambda a, b: doubled(engine.sharding.reshard(_partial(engine, a, b), P(None, None)))
-        )(a, b)
-        np.testing.assert_allclose(np.asarray(ok), 2 * product, rtol=1e-5)
+            c = lib.device_put(np.ones((8, 6), np.float32), P(None, None))
+            refused = lib.shard_map(
+                lambda p: p, in_specs=P(None, None), out_specs=P(None, None, unreduced={"X"})
+            )
+            kind, message = _raised(lambda: lib.jit(refused)(c))
+            out.append((kind, message.splitlines()[0]))  # (the engine adds the user's line)
+            # the session stays usable: the value reduced first maps as expected
+            doubled = lib.shard_map(
+                lambda p: p * 2.0, in_specs=P(None, None), out_specs=P(None, None)
+            )
+            ok = lib.jit(
+                lambda a, b: doubled(lib.sharding.reshard(_partial(lib, a, b), P(None, None)))
+            )(a, b)
+            out.append(np.asarray(ok).tolist())
+        return out
+
+    e, j = both(run)
+    assert e == j
 
 
 @case

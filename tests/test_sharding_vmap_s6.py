@@ -106,15 +106,23 @@ def fori_and_while_keep_the_mapped_sharding():
 
 @case
 def while_with_a_batched_predicate():
-    """Types and values only: the engine's jaxpr selects finished elements in the loop
-    body, JAX's keeps a batched predicate and selects when lowering."""
+    """The predicate stays batched in the jaxpr (bool[8@X]); every carry is batched."""
 
     def fn(lib, x):
         return lib.vmap(
             lambda r: lib.lax.while_loop(lambda c: c.sum() < 100, lambda c: c * 2 + 1, r)
         )(x)
 
-    _same(fn, (_x() + 4, X), jaxpr=False)
+    _same(fn, (_x() + 4, X))
+
+    def with_counter(lib, x, n):  # (JAX refuses a Python scalar here: its type has no mesh)
+        return lib.vmap(
+            lambda r: lib.lax.while_loop(
+                lambda c: c[1].sum() < 100, lambda c: (c[0] + 1, c[1] * 2 + 1), (n, r)
+            )
+        )(x)
+
+    _same(with_counter, (_x() + 4, X), (np.int32(0), ()))
 
 
 @case
@@ -181,6 +189,25 @@ def other_mapped_axes_and_outputs():
 
 
 @case
+def scatters_broadcast_unbatched_updates_over_the_mapped_axis():
+    # (types and values: JAX's batched scatter dimension numbers are np.int64s)
+    def at_set(lib, x, w):
+        return lib.vmap(lambda r, i: r.at[i].set(w), in_axes=(0, None))(x, 1)
+
+    _same(at_set, (_x(), X), (np.float32(5), ()), jaxpr=False)
+
+    def at_add_rows(lib, x, w):
+        return lib.vmap(lambda r: r.at[1:3].add(w))(x)
+
+    _same(at_add_rows, (_x(), X), (_x((2,)), (None,)), jaxpr=False)
+
+    def dynamic_update(lib, x, w):  # (JAX's jaxpr has a scatter here: types and values)
+        return lib.vmap(lambda r: lib.lax.dynamic_update_slice(r, w, (1,)))(x)
+
+    _same(dynamic_update, (_x(), X), (_x((2,)), (None,)), jaxpr=False)
+
+
+@case
 def inconsistent_vmap_arguments_raise_as_jax():
     def mixed(lib, x, y):
         return lib.vmap(lambda a, b: a + b)(x, y)
@@ -243,6 +270,36 @@ _PROGRAMS = {
     ),
     "jit_mixed_outputs": lambda lib: lib.vmap(
         lib.jit(lambda r: (r.T * 2, r.sum(), lib.numpy.ones(2))), in_axes=1
+    ),
+    # while with a batched predicate keeps it batched (JAX's rule and lowering)
+    "while_batched_pred": lambda lib: lib.vmap(
+        lambda r: lib.lax.while_loop(lambda c: c.sum() < 100, lambda c: c * 2 + 1, r)
+    ),
+    "while_counter": lambda lib: lib.vmap(
+        lambda r: lib.lax.while_loop(
+            lambda c: c[1].sum() < 100, lambda c: (c[0] + 1, c[1] * 2 + 1), (0, r)
+        ),
+        in_axes=1,
+    ),
+    "while_nested": lambda lib: lib.vmap(
+        lib.vmap(lambda v: lib.lax.while_loop(lambda c: c.sum() < 50, lambda c: c * 2 + 1, v))
+    ),
+    "while_jvp": lambda lib: lib.vmap(
+        lambda r: lib.jvp(
+            lambda y: lib.lax.while_loop(
+                lambda c: c[0] < y[0, 0], lambda c: (c[0] + 1, c[1] * 1.5), (-3.0, y)
+            ),
+            (r,),
+            (r,),
+        )
+    ),
+    # elementwise ops of differently batched operands, as JAX's broadcast_batcher
+    "elementwise_unbatched": lambda lib: lib.vmap(lambda r: r + lib.numpy.arange(5.0)),
+    "elementwise_scalar_batched": lambda lib: lib.vmap(
+        lambda r: lib.lax.mul(r, lib.lax.broadcast(r[0, 0], (3, 5)))
+    ),
+    "elementwise_two_axes": lambda lib: lib.vmap(
+        lambda a: lib.vmap(lambda u, v: u - v, in_axes=(0, 1))(a, a.T)
     ),
 }
 

@@ -308,37 +308,28 @@ def bdim_at_front(size: int, x: Any, d: int | None, mesh_axis: Any = None) -> An
 
 
 def broadcast_batcher(primitive: core.Primitive) -> Callable[..., Any]:
-    """Batching for elementwise primitives: operands share the batch axis (moved to
-    the front where they differ); unbatched operands get a size-1 axis, or stay rank 0."""
+    """Batching for elementwise primitives, as JAX's: operands of one shape batched at
+    one axis (and unbatched scalars) bind as they are; otherwise the batch axis moves to
+    the front (a size-1 axis there for unbatched operands), and a batched operand of
+    lower rank gets trailing size-1 axes."""
 
     def rule(size, vals, dims, **params):
-        ndims = [core.get_aval(v).ndim for v in vals]
-        first = next(d for d in dims if d is not None)
-        # operands batched at one axis, plus unbatched scalars (which lax broadcasts)
-        ranked = [(d, n) for d, n in zip(dims, ndims) if not (d is None and n == 0)]
-        same = all(d == first for d, _ in ranked) and len({n for _, n in ranked}) == 1
-        if same:
+        avals = [core.get_aval(v) for v in vals]
+        shape, first = next((a.shape, d) for a, d in zip(avals, dims) if d is not None)
+        if all(a.shape == shape and d == first for a, d in zip(avals, dims) if a.ndim):
             out = primitive.bind(*vals, **params)
             return out, first if not primitive.multiple_results else [first] * len(out)
         from .. import lax
 
-        out_rank = max(n - (d is not None) for n, d in zip(ndims, dims)) + 1
-        new_vals = []
-        for v, d, n in zip(vals, dims, ndims):
-            if d is None:
-                if n == 0:
-                    new_vals.append(v)
-                    continue
-                # leading batch axis of size 1, then rank-promote to match
-                v = lax.expand_dims(v, (0,))
-                n += 1
-            else:
-                v = move_batch_axis(size, d, 0, v)
-            if n < out_rank:
-                shape = core.get_aval(v).shape
-                v = lax.reshape(v, (shape[0],) + (1,) * (out_rank - n) + shape[1:])
-            new_vals.append(v)
-        out = primitive.bind(*new_vals, **params)
+        args = [bdim_at_front(1, v, d) if a.ndim else v for v, a, d in zip(vals, avals, dims)]
+        nd = max(core.get_aval(x).ndim for x in args)
+        args = [
+            x
+            if d is None or core.get_aval(x).ndim == nd
+            else lax.expand_dims(x, tuple(range(core.get_aval(x).ndim, nd)))
+            for x, d in zip(args, dims)
+        ]
+        out = primitive.bind(*args, **params)
         return out, 0 if not primitive.multiple_results else [0] * len(out)
 
     primitive.def_batch(rule)

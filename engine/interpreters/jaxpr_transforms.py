@@ -110,10 +110,8 @@ def batch_jaxpr(
     are batched at axis 0, or left unbatched where possible and not instantiated.
     Returns (ClosedJaxpr, out_batched). Inside a named vmap the axis name is part of
     the memo key: collectives over it batch differently from those over others."""
-    axis_name, ema = batching.current_rule_axis_name(), batching.current_rule_ema()
-    return _batch_jaxpr(
-        closed, size, in_dims, instantiate_out, axis_name, ema, batching.checked_ema(ema)
-    )
+    jaxpr, dims = _batch(closed, size, in_dims, "instantiate", tuple(instantiate_out))
+    return jaxpr, tuple(d is not None for d in dims)
 
 
 def batch_jaxpr_keep_axes(
@@ -122,20 +120,51 @@ def batch_jaxpr_keep_axes(
     """Batch a jaxpr leaving each output's batch axis where the body puts it (None:
     unbatched), as JAX's batch_jaxpr2 (its jit batching rule). Returns (ClosedJaxpr,
     out_dims)."""
+    return _batch(closed, size, in_dims, "keep", ())
+
+
+def batch_jaxpr_axes(
+    closed: core.ClosedJaxpr,
+    size: int,
+    in_dims: tuple[int | None, ...],
+    out_dims: tuple[int | None, ...],
+) -> core.ClosedJaxpr:
+    """Batch a jaxpr with each output's batch axis moved to ``out_dims`` (unbatched
+    outputs broadcast there; None: the output must come out unbatched), as JAX's
+    batch_jaxpr_axes."""
+    return _batch(closed, size, in_dims, "axes", tuple(out_dims))[0]
+
+
+def _batch(closed, size, in_dims, mode, spec):
     axis_name, ema = batching.current_rule_axis_name(), batching.current_rule_ema()
-    return _batch_jaxpr(closed, size, in_dims, None, axis_name, ema, batching.checked_ema(ema))
+    mesh_axis = batching.checked_ema(ema)
+    return _batch_jaxpr(closed, size, tuple(in_dims), mode, spec, axis_name, ema, mesh_axis)
 
 
 @memo_on_jaxpr
-def _batch_jaxpr(closed, size, in_dims, instantiate_out, axis_name, ema, mesh_axis):
-    # instantiate_out None: outputs keep their batch axes, out_b holds them
+def _batch_jaxpr(closed, size, in_dims, mode, spec, axis_name, ema, mesh_axis):
+    # mode "instantiate": spec[i] says whether output i is batched (at 0) even when
+    # unbatched; "keep": outputs keep their axes; "axes": spec[i] is where output i goes.
     # mesh_axis: the Explicit mesh axes batched inputs and broadcast outputs are split
     # over (as JAX's unmapped_aval and matchaxis with AxisData.explicit_mesh_axis)
     avals = [
         a if d is None else core.unmapped_aval(size, d, a, mesh_axis)
         for a, d in zip(closed.in_avals, in_dims)
     ]
-    out_b = []
+    out_dims = []
+
+    def place(v, d, i):
+        if mode == "keep":
+            return v, d
+        if mode == "instantiate":
+            dst = 0 if d is not None or spec[i] else None
+        else:
+            dst = spec[i]
+        if dst is None:
+            if d is not None:
+                raise ValueError("vmap has mapped output but out_axes is None")
+            return v, None
+        return batching.move_batch_axis(size, d, dst, v, mesh_axis=mesh_axis), dst
 
     def fun(*args):
         trace = batching.BatchTrace(core.current_trace(), size, axis_name, ema)
@@ -146,25 +175,15 @@ def _batch_jaxpr(closed, size, in_dims, instantiate_out, axis_name, ema, mesh_ax
             with core.set_current_trace(trace):
                 outs = core.eval_jaxpr(closed.jaxpr, closed.consts, *ins)
             res = []
-            if instantiate_out is None:
-                for x in outs:
-                    v, d = trace.lift(x)
-                    res.append(v)
-                    out_b.append(d)
-                return res
-            for x, inst in zip(outs, instantiate_out):
-                v, d = trace.lift(x)
-                if d is None and not inst:
-                    res.append(v)
-                    out_b.append(False)
-                else:
-                    res.append(batching.move_batch_axis(size, d, 0, v, mesh_axis=mesh_axis))
-                    out_b.append(True)
+            for i, x in enumerate(outs):
+                v, d = place(*trace.lift(x), i)
+                res.append(v)
+                out_dims.append(d)
         finally:
             trace.invalidate()
         return res
 
-    return trace_to_jaxpr(fun, avals, closed.jaxpr.debug_name), tuple(out_b)
+    return trace_to_jaxpr(fun, avals, closed.jaxpr.debug_name), tuple(out_dims)
 
 
 @memo_on_jaxpr

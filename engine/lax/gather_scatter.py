@@ -767,8 +767,9 @@ def _scatter_batch(p, size, vals, dims, *, dimension_numbers, **params):
     operand, indices, updates = vals
     od, idim, ud = dims
     dn = dimension_numbers
-    operand = batching.move_batch_axis(size, od, 0, operand)
-    updates = batching.move_batch_axis(size, ud, 0, updates)
+    ema = batching.current_explicit_mesh_axis()  # JAX broadcasts these over vmap's mesh axes
+    operand = batching.move_batch_axis(size, od, 0, operand, mesh_axis=ema)
+    updates = batching.move_batch_axis(size, ud, 0, updates, mesh_axis=ema)
     if idim is None:
         new = ScatterDimensionNumbers(
             update_window_dims=(0,) + _shift(dn.update_window_dims),
@@ -778,7 +779,7 @@ def _scatter_batch(p, size, vals, dims, *, dimension_numbers, **params):
             scatter_indices_batching_dims=dn.scatter_indices_batching_dims,
         )
     else:
-        indices = batching.move_batch_axis(size, idim, 0, indices)
+        indices = batching.move_batch_axis(size, idim, 0, indices, mesh_axis=ema)
         new = ScatterDimensionNumbers(
             update_window_dims=_shift(dn.update_window_dims),
             inserted_window_dims=_shift(dn.inserted_window_dims),

@@ -513,8 +513,9 @@ def _dynamic_update_slice_batch(size, vals, dims):
     from .logic import select_n
 
     (x, update, *idx), (xd, ud, *idd) = vals, dims
-    x = batching.move_batch_axis(size, xd, 0, x)
-    update = batching.move_batch_axis(size, ud, 0, update)
+    ema = batching.current_explicit_mesh_axis()  # as JAX's (a scatter's batching rule)
+    x = batching.move_batch_axis(size, xd, 0, x, mesh_axis=ema)
+    update = batching.move_batch_axis(size, ud, 0, update, mesh_axis=ema)
     zero = _zero_index(idx)
     if all(d is None for d in idd):
         return dynamic_update_slice_p.bind(x, update, zero, *idx), 0

@@ -12,7 +12,6 @@ from ...core import ClosedJaxpr, Jaxpr, Primitive, Var
 from ...interpreters import batching, lowering
 from ...interpreters import partial_eval as pe
 from ...interpreters.jvp import Zero, instantiate, tangent_aval
-from ...interpreters.tracing import trace_to_jaxpr
 from .common import (
     as_operand,
     avals_str,
@@ -223,82 +222,55 @@ while_p.partial_eval = _while_partial_eval
 
 
 def _while_batch(size, vals, dims, cond_jaxpr, body_jaxpr, cond_nconsts, body_nconsts):
-    from ..logic import select_n
-    from ..reductions import reduce_or
-    from ..structural import broadcast_in_dim
+    """As JAX's: find which carries the batch reaches; with a batched predicate every
+    carry is batched (at 0) and the predicate stays batched in the jaxpr (the lowering
+    loops while any element continues and keeps finished elements' values); otherwise
+    batched carries sit after the predicate's axes. Consts keep their batch axes."""
+    from ...interpreters.jaxpr_transforms import batch_jaxpr_axes
 
     nc, nb = cond_nconsts, body_nconsts
     cd, bd, carry_d = _split_operands(dims, nc, nb)
-    cconsts, bconsts, carry_vals = _split_operands(vals, nc, nb)
+    carry_vals = _split_operands(vals, nc, nb)[2]
+    cb, bb = [d is not None for d in cd], [d is not None for d in bd]
     carry_b = [d is not None for d in carry_d]
     while True:
         _, out_b = batch_jaxpr_nz(
-            body_jaxpr, size, bd + [0 if b else None for b in carry_b], carry_b
+            body_jaxpr, size, [0 if b else None for b in bb + carry_b], carry_b
         )
         new = [a or b for a, b in zip(carry_b, out_b)]
-        _, pred_b = batch_jaxpr_nz(cond_jaxpr, size, cd + [0 if b else None for b in new], [False])
-        if pred_b[0]:
-            new = [True] * len(new)
         if new == carry_b:
             break
         carry_b = new
+    _, (pred_b,) = batch_jaxpr_nz(
+        cond_jaxpr, size, [0 if b else None for b in cb + carry_b], [False]
+    )
+    if pred_b:
+        carry_dims = [0] * len(carry_b)
+        pred_dims = (0,)
+    else:
+        rank = len(cond_jaxpr.out_avals[0].shape)
+        carry_dims = [rank if b else None for b in carry_b]
+        pred_dims = (None,)
+    bj = batch_jaxpr_axes(body_jaxpr, size, tuple(bd + carry_dims), tuple(carry_dims))
+    cj = batch_jaxpr_axes(cond_jaxpr, size, tuple(cd + carry_dims), pred_dims)
     ema = batching.current_explicit_mesh_axis()
     carry = [
-        batching.move_batch_axis(size, d, 0, v, mesh_axis=ema) if b else v
-        for v, d, b in zip(carry_vals, carry_d, carry_b)
+        v if dst is None else batching.move_batch_axis(size, d, dst, v, mesh_axis=ema)
+        for v, d, dst in zip(carry_vals, carry_d, carry_dims)
     ]
-    carry_dims = [0 if b else None for b in carry_b]
-    bj, _ = batch_jaxpr_nz(body_jaxpr, size, bd + carry_dims, carry_b)
-    cj, pred_b = batch_jaxpr_nz(cond_jaxpr, size, cd + carry_dims, [False])
-    if not pred_b[0]:
-        cj, cc = no_consts(cj)
-        bj, bc = no_consts(bj)
-        outs = while_p.bind(
-            *cc,
-            *cconsts,
-            *bc,
-            *bconsts,
-            *carry,
-            cond_jaxpr=cj,
-            body_jaxpr=bj,
-            cond_nconsts=len(cc) + nc,
-            body_nconsts=len(bc) + nb,
-        )
-        return outs, carry_dims
-    # A batched predicate: loop while any element continues; finished elements keep
-    # their values (every carry is batched here).
-    n_cc = len(cconsts)
-
-    def cond_any(*a):
-        (pred,) = core.eval_jaxpr(cj.jaxpr, cj.consts, *a)
-        return [reduce_or(pred, (0,))]
-
-    def body_sel(*a):
-        cc, bc, c = a[:n_cc], a[n_cc : n_cc + nb], a[n_cc + nb :]
-        (pred,) = core.eval_jaxpr(cj.jaxpr, cj.consts, *cc, *c)
-        new = core.eval_jaxpr(bj.jaxpr, bj.consts, *bc, *c)
-        out = []
-        for x_new, x_old in zip(new, c):
-            shape = core.get_aval(x_new).shape
-            out.append(select_n(broadcast_in_dim(pred, shape, (0,)), x_old, x_new))
-        return out
-
-    cavals = [core.get_aval(x) for x in cconsts]
-    bavals = [core.get_aval(x) for x in bconsts]
-    carry_avals = [core.get_aval(x) for x in carry]
-    cjax, cc = no_consts(trace_to_jaxpr(cond_any, cavals + carry_avals, "cond"))
-    bjax, bc = no_consts(trace_to_jaxpr(body_sel, cavals + bavals + carry_avals, "body"))
+    cconsts, bconsts, _ = _split_operands(vals, nc, nb)
+    cj, cc = no_consts(cj)
+    bj, bc = no_consts(bj)
     outs = while_p.bind(
         *cc,
         *cconsts,
         *bc,
-        *cconsts,
         *bconsts,
         *carry,
-        cond_jaxpr=cjax,
-        body_jaxpr=bjax,
+        cond_jaxpr=cj,
+        body_jaxpr=bj,
         cond_nconsts=len(cc) + nc,
-        body_nconsts=len(bc) + nc + nb,
+        body_nconsts=len(bc) + nb,
     )
     return outs, carry_dims
 
@@ -311,17 +283,45 @@ def _while_lowering(ctx, *args, cond_jaxpr, body_jaxpr, cond_nconsts, body_ncons
     nc, nb = cond_nconsts, body_nconsts
     types = [lowering.ir_type(a) for a in ctx.avals_in]
     op = hlo.WhileOp(types, list(args))
+    pred_aval = cond_jaxpr.out_avals[0]
     cblock = op.regions[0].blocks.append(*types)
     with ir.InsertionPoint(cblock):
         cconsts, _, carry = _split_operands(cblock.arguments, nc, nb)
         (pred,) = lowering.lower_jaxpr_inline(ctx, cond_jaxpr, cconsts + carry, sub=1)
+        if pred_aval.shape:  # a batched predicate (vmap): loop while any element goes on
+            pred = _any(pred, pred_aval)
         hlo.return_([pred])
     bblock = op.regions[1].blocks.append(*types)
     with ir.InsertionPoint(bblock):
         cconsts, bconsts, carry = _split_operands(bblock.arguments, nc, nb)
-        new = lowering.lower_jaxpr_inline(ctx, body_jaxpr, bconsts + carry, sub=0)
-        hlo.return_(cconsts + bconsts + list(new))
+        new = list(lowering.lower_jaxpr_inline(ctx, body_jaxpr, bconsts + carry, sub=0))
+        if pred_aval.shape:  # elements whose predicate is false keep their values
+            (pred,) = lowering.lower_jaxpr_inline(ctx, cond_jaxpr, cconsts + carry, sub=1)
+            new = [
+                _select_where(pred, pred_aval, n, c, a)
+                for n, c, a in zip(new, carry, body_jaxpr.out_avals)
+            ]
+        hlo.return_(cconsts + bconsts + new)
     return list(op.results)[nc + nb :]
+
+
+def _any(pred, pred_aval):
+    """The logical or of all of ``pred``'s elements (a scalar)."""
+    scalar = pred_aval.update(shape=(), sharding=None)
+    init = lowering.constant(np.asarray(False), scalar)
+    op = hlo.ReduceOp([lowering.ir_type(scalar)], [pred], [init], list(range(len(pred_aval.shape))))
+    block = op.regions[0].blocks.append(lowering.ir_type(scalar), lowering.ir_type(scalar))
+    with ir.InsertionPoint(block):
+        hlo.return_([hlo.or_(*block.arguments)])
+    return op.result
+
+
+def _select_where(pred, pred_aval, new, old, aval):
+    """``new`` where the (leading-axes) predicate holds, else ``old``."""
+    if aval.shape != pred_aval.shape:
+        bool_aval = aval.update(dtype=np.bool_, weak_type=False)
+        pred = lowering.broadcast_in_dim(pred, bool_aval, list(range(len(pred_aval.shape))))
+    return hlo.select(pred, new, old)
 
 
 def fori_loop(lower, upper, body_fun, init_val, *, unroll=None):
