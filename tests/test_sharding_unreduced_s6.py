@@ -410,6 +410,37 @@ def scalars_meet_reduced_values_as_jax():
         assert e[name] == j[name], name
 
 
+@case
+def compiled_shardings_and_device_put_as_jax():
+    """Compiled programs' input/output shardings name unreduced and reduced axes, a
+    jitted reduced result keeps them in ``.sharding``; device_put of an unreduced array
+    to another layout is JAX's NotImplementedError (onto its own sharding it stays)."""
+
+    def run(lib):
+        P = lib.P
+        out = []
+        with lib.set_mesh(_mesh(lib)):
+            a, b = _operands(lib)
+            dot = lib.jit(lambda a, b: _partial(lib, a, b))
+            c = dot.lower(a, b).compile()
+            out.append((str(c.input_shardings), str(c.output_shardings)))
+            p = dot(a, b)
+            c = lib.jit(lambda p: p + p).lower(p).compile()
+            out.append((str(c.input_shardings), str(c.output_shardings)))
+            reduced = lib.jit(lambda: _reduced(lib))
+            out.append(str(reduced.lower().compile().output_shardings))
+            r = reduced()
+            out.append((str(r.sharding), _rounded(r), [s.index for s in r.addressable_shards]))
+            out.append(_raised(lambda: lib.device_put(p, P(None, None))))
+            out.append(
+                (str(lib.device_put(p, p.sharding).sharding), lib.device_put(p, p.sharding) is p)
+            )
+        return out
+
+    e, j = both(run)
+    assert e == j
+
+
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_sharding_unreduced_s6_case(name):
     result = eight_devices.outcome(__file__, name)

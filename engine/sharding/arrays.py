@@ -179,7 +179,12 @@ def put(x: Any, sharding: Any, *, weak_type: bool | None = None):
             aval = aval.update(weak_type=weak_type)
     ndim = len(aval.shape)
     _check_layout(sharding, tuple(aval.shape))
-    if sharding.spec.unreduced or _holds_partial_sums(x):
+    if _holds_partial_sums(x):  # (a reshard sums them by a program: _put_unreduced)
+        raise NotImplementedError(
+            "device_indices_map doesn't work with unreduced. Please file a bug at "
+            "https://github.com/jax-ml/jax/issues"
+        )
+    if sharding.spec.unreduced:
         return _put_unreduced(x, sharding, aval)
     value = host_value(x)
     if value.dtype != aval.dtype:
