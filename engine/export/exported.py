@@ -10,10 +10,15 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
+from jaxlib.mlir import ir
 
 from .. import core, runtime, tree_util
 from ..core import ClosedJaxpr, Jaxpr, Primitive, ShapedArray
 from ..interpreters.tracing import convert_constvars_to_invars
+from ..sharding import spmd
+from ..sharding.constraint import lowering_for_mesh
+from ..sharding.jit_shardings import SpmdTarget
+from ..sharding.named import NamedSharding
 from ..stages import prune_unused
 from . import locations, module_checks, poly_lowering, shape_assertions, shape_poly
 
@@ -102,10 +107,14 @@ class Exported:
         return f"Exported(fun_name={self.fun_name}, ...)"
 
     def in_shardings_jax(self, mesh: Any = None) -> tuple:
-        return (None,) * len(self.in_avals)
+        """The inputs' NamedShardings moved onto ``mesh`` (a Mesh or AbstractMesh of
+        the same axes as the one exported for; None: as exported), for ``jit`` or
+        ``device_put``; None where unspecified."""
+        return tuple(_on_mesh(s, mesh) for s in self._in_named_shardings)  # type: ignore[union-attr]
 
     def out_shardings_jax(self, mesh: Any = None) -> tuple:
-        return (None,) * len(self.out_avals)
+        """As ``in_shardings_jax``, for the results."""
+        return tuple(_on_mesh(s, mesh) for s in self._out_named_shardings)  # type: ignore[union-attr]
 
     def has_vjp(self) -> bool:
         return self._get_vjp is not None
@@ -124,6 +133,22 @@ class Exported:
 
     def call(self, *args: Any, **kwargs: Any) -> Any:
         return call_exported(self)(*args, **kwargs)
+
+
+def _on_mesh(named: Any, mesh: Any) -> Any:
+    """JAX's ``_get_named_sharding``: an exported sharding on a caller's mesh."""
+    if named is None or mesh is None:
+        return named
+    am, em = mesh.abstract_mesh, named.mesh
+    if (am.axis_sizes, am.axis_names, am.axis_types) != (
+        em.axis_sizes,
+        em.axis_names,
+        em.axis_types,
+    ):
+        raise ValueError(
+            f"NamedSharding new mesh {mesh} does not match the mesh used for export {em}."
+        )
+    return NamedSharding(mesh, named.spec, memory_kind=getattr(named, "memory_kind", None))
 
 
 def default_export_platform() -> str:
@@ -168,7 +193,10 @@ def export(
         with locations.TracebackRecorder(caller) as recorder:
             traced = fun_jit.trace(*args, **kwargs)
         closed = traced.jaxpr
-        _check_not_partitioned(traced)
+        target = traced.device
+        mesh = target.mesh if type(target) is SpmdTarget else None
+        if mesh is not None:
+            _check_partitioned(traced, chosen)
         _check_one_scope(traced.in_avals)
         if getattr(closed.jaxpr, "effects", None):
             raise NotImplementedError(
@@ -177,15 +205,18 @@ def export(
         lowered_jaxpr, kept = _prune_for_export(closed, fun_jit._opts.keep_unused)
         names = _leaf_names(traced.in_tree)
         debug_names = _debug_arg_names(fun_jit, args, kwargs, len(names))
-        module, _ctx, records = poly_lowering.lower_for_export(
-            lowered_jaxpr,
-            traced.fun_name,
-            lowering_platforms,
-            arg_names=[names[i] for i in kept],
-            shape_assertions=DisabledSafetyCheck.shape_assertions() not in disabled_checks,
-            loc_names=[debug_names[i] for i in kept],
-            result_names=result_names(traced.out_tree),
-        )
+        shardings = _Shardings(traced, kept, lowered_jaxpr) if mesh is not None else None
+        with lowering_for_mesh(mesh):
+            module, _ctx, records = poly_lowering.lower_for_export(
+                lowered_jaxpr,
+                traced.fun_name,
+                lowering_platforms,
+                arg_names=[names[i] for i in kept],
+                shape_assertions=DisabledSafetyCheck.shape_assertions() not in disabled_checks,
+                loc_names=[debug_names[i] for i in kept],
+                result_names=result_names(traced.out_tree),
+                annotate=None if shardings is None else shardings.annotate,
+            )
         locations.apply_jax_locations(
             module, records, traced.fun_name, recorder, locations.user_frames(caller)
         )
@@ -200,9 +231,11 @@ def export(
             in_avals=in_avals,
             out_tree=traced.out_tree,
             out_avals=tuple(closed.out_avals),
+            _in_named_shardings=None if shardings is None else shardings.in_named,
+            _out_named_shardings=None if shardings is None else shardings.out_named,
             in_shardings_hlo=(None,) * len(in_avals),
             out_shardings_hlo=(None,) * len(closed.out_avals),
-            nr_devices=1,
+            nr_devices=1 if mesh is None else mesh.size,
             platforms=chosen,
             ordered_effects=(),
             unordered_effects=(),
@@ -250,20 +283,52 @@ def _prune_for_export(closed: Any, keep_unused: bool) -> tuple[Any, tuple]:
     return ClosedJaxpr(jaxpr, kept_consts), tuple(i for i, u in enumerate(used[nc:]) if u)
 
 
-def _check_not_partitioned(traced: Any) -> None:
-    """Exporting a program partitioned over a mesh (JAX's ``nr_devices`` > 1, with
-    its in/out shardings) is not implemented: refuse it rather than export a
-    one-device program."""
-    from ..sharding.jit_shardings import SpmdTarget
-
-    target = traced.device
-    if type(target) is SpmdTarget:
+def _check_partitioned(traced: Any, platforms: tuple) -> None:
+    """What the engine exports of a program partitioned over a mesh: static shapes,
+    one platform; the rest raises rather than exporting something else."""
+    poly = not all(shape_poly.is_constant_shape(a.shape) for a in traced.in_avals)
+    if poly or len(platforms) > 1:
+        what = "symbolic shapes" if poly else f"several platforms {platforms}"
         raise NotImplementedError(
             f"export of '{traced.fun_name}' partitioned over a mesh of "
-            f"{len(target.devices)} devices (jit in_shardings/out_shardings, sharded "
-            "arguments or sharding constraints) is not supported yet: the engine "
-            "exports only one-device programs (nr_devices=1, no shardings)"
+            f"{traced.device.mesh.size} devices with {what} is not supported yet"
         )
+
+
+class _Shardings:
+    """A partitioned program's shardings, as JAX's ``Exported`` keeps them: one
+    NamedSharding over the mesh's abstract mesh per input and result (None where
+    unspecified, and for inputs the module does not take)."""
+
+    def __init__(self, traced: Any, kept: tuple, lowered: Any) -> None:
+        target = traced.device
+        self.target, self.traced, self.lowered, self.kept = target, traced, lowered, kept
+        amesh = target.mesh.abstract_mesh
+
+        def named(spec: Any) -> Any:
+            return None if spec is None else NamedSharding(amesh, spec, memory_kind="device")
+
+        self.in_specs = [
+            None if target.unspecified[i] else target.in_shardings[i].spec for i in kept
+        ]
+        self.out_specs = target.out_specs(traced.out_tree, lowered.out_avals)
+        by_arg = dict(zip(kept, self.in_specs))
+        self.in_named = tuple(named(by_arg.get(i)) for i in range(len(traced.in_avals)))
+        self.out_named = tuple(named(s) for s in self.out_specs)
+
+    def annotate(self, module: Any) -> None:
+        spmd.annotate_module(
+            module,
+            self.target.mesh,
+            self.in_specs,
+            [len(a.shape) for a in self.lowered.in_avals],
+            self.out_specs,
+            [len(a.shape) for a in self.lowered.out_avals],
+        )
+        with module.context:
+            for op in module.body.operations:
+                if op.operation.name == "sdy.mesh":  # parsed from text: JAX's has none
+                    op.operation.location = ir.Location.unknown()
 
 
 def _check_one_scope(avals: Sequence[ShapedArray]) -> None:
@@ -444,6 +509,11 @@ def _call_exported_abstract_eval(*avals: ShapedArray, exported: Exported) -> lis
 def _call_exported_lowering(ctx: Any, *args: Any, exported: Exported) -> list:
     if exported.ordered_effects:
         raise NotImplementedError("calling an exported function with ordered effects")
+    if exported.nr_devices > 1:
+        raise NotImplementedError(
+            f"calling '{exported.fun_name}', exported for {exported.nr_devices} devices, "
+            "is not supported yet"
+        )
     here = ctx.platform
     names = [_lowering_platform(p) for p in exported.platforms]
     if here in names:

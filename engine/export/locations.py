@@ -325,6 +325,8 @@ def apply_jax_locations(
         for fop, sym in zip(module.body.operations, symbols):
             if sym == "main" and WRAPPED in symbols:
                 continue  # JAX's wrapper: its own locations (see poly_lowering)
+            if fop.operation.name == "sdy.mesh":
+                continue
             fkey = str(fop.location)
             if _RULE_FUNCTION.match(fkey):  # a function a rule made (a reducer)
                 for op in _walk(fop.operation):

@@ -362,12 +362,14 @@ def lower_for_export(
     shape_assertions: bool = True,
     loc_names: Sequence[str] | None = None,
     result_names: Sequence[str] | None = None,
+    annotate: Any = None,
 ) -> tuple[ir.Module, ir.Context, list]:
     """A module whose public ``@main`` computes ``closed`` (consts embedded), with
     dynamic dimensions for the symbolic ones, each computed from the arguments.
     ``platforms`` are lowering platforms ('cpu', 'gpu', 'tpu'); with several, ``@main``
     takes the platform's index first and runs that platform's lowering (JAX's
-    convention)."""
+    convention). ``annotate(module)``, when given, adds a partitioned program's mesh
+    and shardings before the module is verified."""
     ctx = runtime.make_mlir_context()
     avals = closed.in_avals
     if not all(shape_poly.is_constant_shape(a.shape) for a in avals):
@@ -375,7 +377,7 @@ def lower_for_export(
     with ctx, ir.Location.unknown():
         module = ir.Module.create()
         module.operation.attributes["sym_name"] = ir.StringAttr.get(
-            lowering._symbol_name(f"jit_{name}")
+            lowering._symbol_name(f"jit_{name}").rstrip("_")  # as JAX's (jit__lambda)
         )
         mctx = lowering.ModuleContext(module, platforms[0], name)
         mctx.shape_checks = None
@@ -407,6 +409,8 @@ def lower_for_export(
         if getattr(mctx, "needs_shape_refinement", False) and not uses_dims:
             # a static program calling a polymorphic export: make every shape static
             module = refine_module(module, ctx)
+        if annotate is not None:
+            annotate(module)
         try:
             module.operation.verify()
         except ir.MLIRError as e:

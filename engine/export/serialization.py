@@ -1,7 +1,8 @@
 """``Exported`` to and from bytes in JAX 0.10.2's format (its ``jax.export`` FlatBuffers
 schema: table ``Exported`` and the tables it holds), so that artifacts move both ways
 between this engine and JAX. Slot numbers, enums and conventions follow the schema;
-sharding is always "unspecified" (the engine exports for one device)."""
+shardings are NamedShardings over abstract meshes (JAX's since schema version 10), each
+mesh and sharding stored once and referred to by index."""
 
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ _WRITTEN_VERSION = 3
 _TREE_LEAF, _TREE_NONE, _TREE_TUPLE, _TREE_LIST, _TREE_DICT, _TREE_CUSTOM = range(6)
 _MEMORY_DEVICE = 1
 _CHECK_PLATFORM, _CHECK_CUSTOM_CALL, _CHECK_SHAPE_ASSERTIONS = 0, 1, 2
+_AXIS_TYPES = {"Auto": 1, "Explicit": 2, "Manual": 3}  # enum AxisType (0: missing)
 
 _DTYPES = [
     np.dtype("bool"),
@@ -141,13 +143,70 @@ def _check_table(check: DisabledSafetyCheck) -> flatbuf.Table:
     return t
 
 
+def _mesh_table(mesh: Any) -> flatbuf.Table:
+    t = flatbuf.Table()
+    t.child(0, flatbuf.ScalarVec("u32", list(mesh.axis_sizes)))
+    t.child(1, _strs(mesh.axis_names))
+    t.child(2, flatbuf.ScalarVec("u8", bytes(_AXIS_TYPES[a.name] for a in mesh.axis_types)))
+    if getattr(mesh, "_device_kind", None) is not None:
+        device = flatbuf.Table()
+        device.child(0, flatbuf.Str(mesh._device_kind.encode()))
+        device.child(2, flatbuf.Str((mesh._platform or "").encode()))
+        t.child(3, device)
+    return t
+
+
+def _spec_table(spec: Any) -> flatbuf.Table:
+    entries = []
+    for p in spec.partitions:
+        axes = () if p is None else (p,) if isinstance(p, str) else tuple(p)
+        entries.append(flatbuf.Table().child(0, _strs(axes)))
+    t = flatbuf.Table()
+    t.child(0, flatbuf.TableVec(entries))
+    t.child(1, _strs(sorted(spec.reduced)))
+    t.child(2, _strs(sorted(spec.unreduced)))
+    return t
+
+
+def _sharding_table(s: Any, meshes: list) -> flatbuf.Table:
+    mesh = s.mesh.abstract_mesh
+    t = flatbuf.Table()
+    t.child(0, _mesh_table(mesh))
+    t.child(1, _spec_table(s.spec))
+    if getattr(s, "memory_kind", None) is not None:
+        t.child(2, flatbuf.Str(s.memory_kind.encode()))
+    t.scalar(3, "u32", meshes.index(mesh))
+    return t
+
+
+def _unique(values: Any) -> list:
+    out: list = []
+    for v in values:
+        if v is not None and v not in out:
+            out.append(v)
+    return out
+
+
 def _exported_table(exp: Exported, vjp_order: int) -> flatbuf.Table:
     if exp.ordered_effects or exp.unordered_effects:
         raise NotImplementedError("serializing an Exported with effects")
-    uniques: list = []
-    for a in exp.in_avals + exp.out_avals:
-        if a not in uniques:
-            uniques.append(a)
+    uniques = _unique(exp.in_avals + exp.out_avals)
+    named = _unique(exp._in_named_shardings + exp._out_named_shardings)  # type: ignore[operator]
+    meshes = _unique(s.mesh.abstract_mesh for s in named)
+
+    def sharding_vec(shardings: Any) -> flatbuf.TableVec:
+        return flatbuf.TableVec(
+            [
+                flatbuf.Table()
+                if s is None
+                else flatbuf.Table().child(2, _sharding_table(s, meshes))
+                for s in shardings
+            ]
+        )
+
+    def sharding_idxs(shardings: Any) -> flatbuf.ScalarVec:
+        return flatbuf.ScalarVec("u32", [0 if s is None else 1 + named.index(s) for s in shardings])
+
     t = flatbuf.Table()
     t.scalar(_VERSION, "u16", _WRITTEN_VERSION)
     t.child(_FUN_NAME, flatbuf.Str(exp.fun_name.encode()))
@@ -156,9 +215,9 @@ def _exported_table(exp: Exported, vjp_order: int) -> flatbuf.Table:
     t.child(_OUT_TREE, _tree_table(exp.out_tree))
     t.child(_OUT_AVALS, flatbuf.TableVec([_aval_table(a) for a in exp.out_avals]))
     t.scalar(_NR_DEVICES, "u32", exp.nr_devices)
-    # unspecified shardings: empty Sharding tables, and index 0 ("None") below
-    t.child(_IN_SHARDINGS, flatbuf.TableVec([flatbuf.Table() for _ in exp.in_avals]))
-    t.child(_OUT_SHARDINGS, flatbuf.TableVec([flatbuf.Table() for _ in exp.out_avals]))
+    # an unspecified sharding: an empty Sharding table, and index 0 below
+    t.child(_IN_SHARDINGS, sharding_vec(exp._in_named_shardings))
+    t.child(_OUT_SHARDINGS, sharding_vec(exp._out_named_shardings))
     t.child(_PLATFORMS, _strs(exp.platforms))
     t.child(_ORDERED_EFFECTS, flatbuf.TableVec([]))
     t.child(_UNORDERED_EFFECTS, flatbuf.TableVec([]))
@@ -176,12 +235,12 @@ def _exported_table(exp: Exported, vjp_order: int) -> flatbuf.Table:
             )
         t.child(_VJP, _exported_table(exp.vjp(), vjp_order - 1))
     t.child(_UNIQUE_AVALS, flatbuf.TableVec([_aval_table(a) for a in uniques]))
-    t.child(_UNIQUE_MESHES, flatbuf.TableVec([]))
-    t.child(_UNIQUE_SHARDINGS, flatbuf.TableVec([]))
+    t.child(_UNIQUE_MESHES, flatbuf.TableVec([_mesh_table(m) for m in meshes]))
+    t.child(_UNIQUE_SHARDINGS, flatbuf.TableVec([_sharding_table(s, meshes) for s in named]))
     t.child(_IN_AVALS_IDXS, flatbuf.ScalarVec("u32", [uniques.index(a) for a in exp.in_avals]))
     t.child(_OUT_AVALS_IDXS, flatbuf.ScalarVec("u32", [uniques.index(a) for a in exp.out_avals]))
-    t.child(_IN_SHARDINGS_IDXS, flatbuf.ScalarVec("u32", [0] * len(exp.in_avals)))
-    t.child(_OUT_SHARDINGS_IDXS, flatbuf.ScalarVec("u32", [0] * len(exp.out_avals)))
+    t.child(_IN_SHARDINGS_IDXS, sharding_idxs(exp._in_named_shardings))
+    t.child(_OUT_SHARDINGS_IDXS, sharding_idxs(exp._out_named_shardings))
     return t
 
 
@@ -239,6 +298,115 @@ def _read_check(v: flatbuf.View) -> DisabledSafetyCheck:
     raise ValueError(f"Cannot deserialize DisabledSafetyCheck with unknown kind: {kind}")
 
 
+_AXIS_TYPE_NAMES = {k: n for n, k in _AXIS_TYPES.items()}
+
+
+def _read_mesh(v: flatbuf.View) -> Any:
+    from ..sharding.mesh import AbstractMesh, AxisType
+
+    kinds = v.scalars(2, "u8")
+    if any(k not in _AXIS_TYPE_NAMES for k in kinds):  # written before axis types were
+        raise NotImplementedError(f"deserializing a mesh with axis types {kinds}")
+    device = v.table(3)
+    kind = platform = None
+    if device is not None:
+        kind = device.string(0)
+        platform = device.string(2) or ("cpu" if "cpu" in (kind or "").lower() else None)
+    return AbstractMesh(
+        v.scalars(0, "u32"),
+        v.strings(1),
+        tuple(getattr(AxisType, _AXIS_TYPE_NAMES[k]) for k in kinds),
+        _device_kind=kind,
+        _platform=platform,
+    )
+
+
+def _read_spec(v: flatbuf.View) -> Any:
+    from ..sharding.named import PartitionSpec
+
+    parts: list = []
+    for one in v.tables(0):
+        axes = tuple(one.strings(0))
+        parts.append(None if not axes else axes[0] if len(axes) == 1 else axes)
+    return PartitionSpec(*parts, reduced=v.strings(1), unreduced=v.strings(2))
+
+
+def _read_sharding(v: flatbuf.View, meshes: list) -> Any:
+    from ..sharding.named import NamedSharding
+
+    mesh_view = v.table(0)
+    mesh = meshes[v.scalar(3, "u32")] if meshes or mesh_view is None else _read_mesh(mesh_view)
+    return NamedSharding(mesh, _read_spec(v.table(1)), memory_kind=v.string(2))  # type: ignore[arg-type]
+
+
+def _read_shardings(v: flatbuf.View, n: int, slots: tuple, meshes: list, named: list) -> tuple:
+    """The NamedSharding (or None) of each of n inputs or outputs: by index into the
+    unique shardings (JAX's since version 10), else from the Sharding tables."""
+    idxs_slot, tables_slot = slots
+    if v.has(idxs_slot):
+        out = tuple(None if i == 0 else named[i - 1] for i in v.scalars(idxs_slot, "u32"))
+    else:
+        tables = v.tables(tables_slot)
+        if any(t.scalar(0, "i8") == 1 or t.has(1) for t in tables):
+            raise NotImplementedError("deserializing an Exported with HloSharding shardings")
+        out = tuple(
+            None if t.table(2) is None else _read_sharding(t.table(2), meshes)  # type: ignore[arg-type]
+            for t in tables
+        )
+    return out if out else (None,) * n
+
+
+def _typed(aval: ShapedArray, sharding: Any) -> ShapedArray:
+    if sharding is None:
+        return aval
+    from ..sharding.in_types import typed_aval
+
+    return typed_aval(aval, sharding)
+
+
+def _hlo(sharding: Any, aval: ShapedArray) -> Any:
+    """JAX's ``in/out_shardings_hlo`` entry of a deserialized sharding: jaxlib's
+    HloSharding in its iota form (``{devices=[4,1,2]<=[8] last_tile_dim_replicate}``),
+    the mesh without its size-1 axes."""
+    if sharding is None:
+        return None
+    from jaxlib import xla_client as xc
+
+    mesh, spec, ndim = sharding.mesh, sharding.spec, len(aval.shape)
+    kept = [i for i, n in enumerate(mesh.axis_sizes) if n != 1]
+    names = [mesh.axis_names[i] for i in kept]
+    sizes = [mesh.axis_sizes[i] for i in kept]
+    types = [mesh.axis_types[i].name for i in kept]
+    dims, perm, used = [1] * ndim, [], set()
+    for d in range(ndim):
+        for a in spec._axes_of(d):
+            if a in names:
+                dims[d] *= sizes[names.index(a)]
+                perm.append(names.index(a))
+                used.add(a)
+    rest = [i for i, a in enumerate(names) if a not in used]
+    kind = xc.OpSharding.Type
+
+    def subgroup(i: int) -> Any:
+        if names[i] in spec.unreduced:
+            return kind.UNREDUCED
+        return kind.MANUAL if types[i] == "Manual" else kind.REPLICATED
+
+    if not used and all(subgroup(i) == kind.REPLICATED for i in rest):
+        return xc.HloSharding.replicate()
+    groups: dict = {}
+    for i in rest:
+        groups.setdefault(subgroup(i), []).append(i)
+    last = []
+    for t, axes in sorted(groups.items(), key=lambda g: g[0].value):
+        last.append(t)
+        dims.append(int(np.prod([sizes[i] for i in axes])))
+        perm.extend(axes)
+    return xc.HloSharding.iota_tile(
+        dims=dims, reshape_dims=sizes, transpose_perm=perm, subgroup_types=last
+    )
+
+
 def _read_exported(v: flatbuf.View) -> Exported:
     scope = shape_poly.SymbolicScope()
     unique = [_read_aval(a, scope) for a in v.tables(_UNIQUE_AVALS)]
@@ -248,12 +416,14 @@ def _read_exported(v: flatbuf.View) -> Exported:
     else:
         in_avals = tuple(_read_aval(a, scope) for a in v.tables(_IN_AVALS))
         out_avals = tuple(_read_aval(a, scope) for a in v.tables(_OUT_AVALS))
-    for name, sharded in (
-        ("input", v.scalars(_IN_SHARDINGS_IDXS, "u32")),
-        ("output", v.scalars(_OUT_SHARDINGS_IDXS, "u32")),
-    ):
-        if any(sharded):
-            raise NotImplementedError(f"deserializing an Exported with {name} shardings")
+    meshes = [_read_mesh(m) for m in v.tables(_UNIQUE_MESHES)]
+    named = [_read_sharding(s, meshes) for s in v.tables(_UNIQUE_SHARDINGS)]
+    in_named = _read_shardings(v, len(in_avals), (_IN_SHARDINGS_IDXS, _IN_SHARDINGS), meshes, named)
+    out_named = _read_shardings(
+        v, len(out_avals), (_OUT_SHARDINGS_IDXS, _OUT_SHARDINGS), meshes, named
+    )
+    in_avals = tuple(_typed(a, s) for a, s in zip(in_avals, in_named))
+    out_avals = tuple(_typed(a, s) for a, s in zip(out_avals, out_named))
     if v.tables(_ORDERED_EFFECTS) or v.tables(_UNORDERED_EFFECTS):
         raise NotImplementedError("deserializing an Exported with effects")
     vjp = v.table(_VJP)
@@ -263,8 +433,10 @@ def _read_exported(v: flatbuf.View) -> Exported:
         in_avals=in_avals,
         out_tree=_read_tree(v.table(_OUT_TREE)),  # type: ignore[arg-type]
         out_avals=out_avals,
-        in_shardings_hlo=(None,) * len(in_avals),
-        out_shardings_hlo=(None,) * len(out_avals),
+        _in_named_shardings=in_named,
+        _out_named_shardings=out_named,
+        in_shardings_hlo=tuple(_hlo(s, a) for s, a in zip(in_named, in_avals)),
+        out_shardings_hlo=tuple(_hlo(s, a) for s, a in zip(out_named, out_avals)),
         nr_devices=v.scalar(_NR_DEVICES, "u32") or v.scalar(_NR_DEVICES_SHORT, "i16") or 1,
         platforms=tuple(v.strings(_PLATFORMS)),
         ordered_effects=(),
