@@ -221,15 +221,21 @@ def _shard_map_transpose(cts, *args, jaxpr, in_specs, out_specs, **params):
     manual = params["manual_axes"]
     linear = tuple(is_undefined_primal(x) for x in args)
     ct_specs = [_ct_spec(s) for s in out_specs]
-    cts = [instantiate(c) if type(c) is Zero else c for c in cts]
 
     def unmentioned(spec):
         return tuple(a for a in manual if a not in _spec_names(spec))
 
     # pmap-style (check_vma=False): an output replicated over an axis gets each member's
-    # share of its cotangent, and an input replicated over one the sum of its members'.
-    # With varying types (check_vma=True) the body's pvary/psum transposes do that.
+    # share of its cotangent (divided before the transposed shard_map, as JAX's), and an
+    # input replicated over one the sum of its members'. With varying types
+    # (check_vma=True) the body's pvary/psum transposes do that.
     pmap_style = not params["check_vma"]
+    if pmap_style:
+        for i, (c, s) in enumerate(zip(cts, ct_specs)):
+            n = math.prod(sizes[a] for a in unmentioned(s))
+            if type(c) is not Zero and n != 1 and core.get_aval(c).dtype.kind in "fc":
+                cts[i] = c / n
+    cts = [instantiate(c) if type(c) is Zero else c for c in cts]
     in_avals = jaxpr.in_avals
     nonlin_avals = [a for a, lin in zip(in_avals, linear) if not lin]
     # a cotangent is reduced where its primal is unreduced, and the other way round
@@ -239,16 +245,12 @@ def _shard_map_transpose(cts, *args, jaxpr, in_specs, out_specs, **params):
 
         def body(*xs):
             nonlin, out_cts = xs[:n_nl], list(xs[n_nl:])
-            scaled = []
-            for c, s in zip(out_cts, ct_specs):
-                n = math.prod(sizes[a] for a in unmentioned(s)) if pmap_style else 1
-                scaled.append(c / n if n != 1 and core.get_aval(c).dtype.kind in "fc" else c)
             it = iter(nonlin)
             primals = [UndefinedPrimal(a) if lin else next(it) for a, lin in zip(in_avals, linear)]
             outs = [
                 instantiate(ct)
                 for ct, lin in zip(
-                    backward_pass(jaxpr.jaxpr, jaxpr.consts, primals, scaled), linear
+                    backward_pass(jaxpr.jaxpr, jaxpr.consts, primals, out_cts), linear
                 )
                 if lin
             ]

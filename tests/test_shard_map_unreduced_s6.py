@@ -126,6 +126,28 @@ def _programs(lib):
             )(a),
             False,
         ),
+        # pmap-style (check_vma=False): the cotangent divided before the transposed map
+        "grad_without_vma_check": (
+            lambda a, b: lib.grad(
+                lambda a: shard_map(
+                    lambda p: lax.psum(p, "X"),
+                    in_specs=U,
+                    out_specs=P(None, None),
+                    check_vma=False,
+                )(part(a, b)).sum()
+            )(a),
+            False,
+        ),
+        "grad_of_sin_after": (
+            lambda a, b: lib.grad(
+                lambda a: lib.numpy.sin(
+                    shard_map(lambda p: lax.psum(p, "X"), in_specs=U, out_specs=P(None, None))(
+                        part(a, b)
+                    )
+                ).sum()
+            )(a),
+            False,
+        ),
         "grad_through_unreduced_out_spec": (
             lambda a, b: lib.grad(
                 lambda a: lib.sharding.reshard(
