@@ -217,7 +217,7 @@ def ones_against_sharded_operands_raises_as_jax():
     _same(concat, (_x(), X), phrases=("All operands should have the same sharding",))
 
 
-_GAPS = {"ones_against_sharded_operands_raises_as_jax"}
+_GAPS: set[str] = set()
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
