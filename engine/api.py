@@ -494,8 +494,8 @@ def vmap(
             ds = _broadcast_prefix(out_axes, out, "out_axes")
             return ds
 
-        ema = batching.vmap_explicit_mesh_axis(flat, norm, spmd_axis_name)
-        outs = batching.batch_flat(flat_fun, size, flat, norm, out_dims, axis_name, ema)
+        ema, spmd = batching.vmap_mesh_axes(flat, norm, spmd_axis_name)
+        outs = batching.batch_flat(flat_fun, size, flat, norm, out_dims, axis_name, ema, spmd)
         return tree_unflatten(store[0][0], outs)
 
     return vmapped

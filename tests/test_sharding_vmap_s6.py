@@ -208,6 +208,49 @@ def scatters_broadcast_unbatched_updates_over_the_mapped_axis():
 
 
 @case
+def reshard_under_vmap_keeps_the_mapped_axis():
+    def fn(lib, x):
+        return lib.vmap(lambda r: lib.sharding.reshard(r, lib.P("Y")))(x)
+
+    _same(fn, (_x(), X))
+
+
+def _auto_specs(lib, fn):
+    """fn(lib, x) jitted under an Auto (2, 4) mesh: its results' PartitionSpecs and
+    values, or the error."""
+    kind = lib.sharding.AxisType.Auto
+    with lib.set_mesh(lib.make_mesh((2, 4), ("X", "Y"), axis_types=(kind, kind))):
+        x = lib.device_put(_x(), lib.P())
+        try:
+            out = lib.jit(lambda a: fn(lib, a))(x)
+        except Exception as e:
+            return type(e).__name__, str(e)
+        return [tuple(o.sharding.spec) for o in [out]], np.asarray(out).tolist()
+
+
+@case
+def spmd_axis_name_shards_constraints_under_vmap():
+    """With spmd_axis_name, a sharding constraint inside vmap splits the batch axis
+    over it (JAX's _sharding_constraint_batcher); naming it in the spec is an error."""
+
+    def named(lib, x):
+        wsc = lib.lax.with_sharding_constraint
+        return lib.vmap(lambda r: wsc(r * 2, lib.P("Y")), spmd_axis_name="X")(x)
+
+    e, j = both(lambda lib: _auto_specs(lib, named))
+    assert e == j, (e, j)
+    assert j[0] == [("X", "Y")], j
+
+    def clash(lib, x):
+        wsc = lib.lax.with_sharding_constraint
+        return lib.vmap(lambda r: wsc(r, lib.P("X")), spmd_axis_name="X")(x)
+
+    e, j = both(lambda lib: _auto_specs(lib, clash))
+    assert e[0] == j[0] == "ValueError", (e, j)
+    assert "cannot appear in with_sharding_constraint spec" in e[1], e
+
+
+@case
 def inconsistent_vmap_arguments_raise_as_jax():
     def mixed(lib, x, y):
         return lib.vmap(lambda a, b: a + b)(x, y)

@@ -31,6 +31,7 @@ class _AxisContext(threading.local):
         self.frames: list[tuple[Any, int]] = []
         self.rule_axis_name: Any = None  # the named axis whose batching rule is running
         self.rule_ema: Any = None  # that vmap's Explicit mesh axes (see explicit_mesh_axis)
+        self.rule_spmd: Any = None  # that vmap's spmd_axis_name (a tuple), or None
 
 
 _axes = _AxisContext()
@@ -67,6 +68,11 @@ def current_rule_ema() -> Any:
     """The Explicit mesh axes the mapped axis of the vmap whose rule runs is split over,
     as given (a key for trace caches); ``current_explicit_mesh_axis`` checks them."""
     return _axes.rule_ema
+
+
+def current_spmd_axis_name() -> tuple | None:
+    """The ``spmd_axis_name`` (a tuple of mesh axes) of the vmap whose rule runs."""
+    return _axes.rule_spmd
 
 
 def current_explicit_mesh_axis() -> tuple | None:
@@ -128,6 +134,7 @@ class BatchTrace(core.Trace):
         axis_size: int,
         axis_name: Any = _INHERIT,
         explicit_mesh_axis: Any = _INHERIT,
+        spmd_axis_name: Any = _INHERIT,
     ) -> None:
         self.axis_size = axis_size
         # a trace made inside a batching rule (a jit body's) batches the same named axis,
@@ -135,6 +142,7 @@ class BatchTrace(core.Trace):
         self.axis_name = _axes.rule_axis_name if axis_name is _INHERIT else axis_name
         ema = _axes.rule_ema if explicit_mesh_axis is _INHERIT else explicit_mesh_axis
         self.ema = ema
+        self.spmd = _axes.rule_spmd if spmd_axis_name is _INHERIT else spmd_axis_name
         super().__init__(parent)
 
     @property
@@ -183,13 +191,13 @@ class BatchTrace(core.Trace):
         rule = primitive.batch
         if rule is None:
             raise NotImplementedError(f"Batching rule for '{primitive.name}' not implemented")
-        prev = _axes.rule_axis_name, _axes.rule_ema
-        _axes.rule_axis_name, _axes.rule_ema = self.axis_name, self.ema
+        prev = _axes.rule_axis_name, _axes.rule_ema, _axes.rule_spmd
+        _axes.rule_axis_name, _axes.rule_ema, _axes.rule_spmd = self.axis_name, self.ema, self.spmd
         try:
             with core.set_current_trace(self.parent):
                 out, out_dims = rule(self.axis_size, vals, dims, **params)
         finally:
-            _axes.rule_axis_name, _axes.rule_ema = prev
+            _axes.rule_axis_name, _axes.rule_ema, _axes.rule_spmd = prev
         if call is not None:
             events.rule_applied(call, self, primitive, "batch", out, dims=out_dims)
         if primitive.multiple_results:
@@ -200,13 +208,13 @@ class BatchTrace(core.Trace):
         call = None
         if _listening:
             call = events.rule_started(self, primitive, params, "batch", vals, dims=dims, impl=rule)
-        prev = _axes.rule_axis_name, _axes.rule_ema
-        _axes.rule_axis_name, _axes.rule_ema = self.axis_name, self.ema
+        prev = _axes.rule_axis_name, _axes.rule_ema, _axes.rule_spmd
+        _axes.rule_axis_name, _axes.rule_ema, _axes.rule_spmd = self.axis_name, self.ema, self.spmd
         try:
             with core.set_current_trace(self.parent):
                 out, out_dims = rule(self.axis_size, self.axis_name, vals, dims, **params)
         finally:
-            _axes.rule_axis_name, _axes.rule_ema = prev
+            _axes.rule_axis_name, _axes.rule_ema, _axes.rule_spmd = prev
         if call is not None:
             events.rule_applied(call, self, primitive, "batch", out, dims=out_dims)
         if primitive.multiple_results:
@@ -225,12 +233,15 @@ def batch_flat(
     out_dims_wanted: Any,
     axis_name: Any = _INHERIT,
     explicit_mesh_axis: Any = _INHERIT,
+    spmd_axis_name: Any = _INHERIT,
 ) -> list[Any]:
     """Run ``flat_fun`` on batched values; move each output's batch axis to the wanted
     position (broadcasting unbatched outputs, split over the Explicit mesh axes the
     mapped inputs are), or keep it unbatched where the wanted axis is None and the
     output does not depend on the batch."""
-    trace = BatchTrace(core.current_trace(), axis_size, axis_name, explicit_mesh_axis)
+    trace = BatchTrace(
+        core.current_trace(), axis_size, axis_name, explicit_mesh_axis, spmd_axis_name
+    )
     args = [BatchTracer(trace, v, d) if d is not None else v for v, d in zip(vals, in_dims)]
     frames = [] if trace.axis_name is None else [(trace.axis_name, axis_size)]
     try:
@@ -339,13 +350,16 @@ def broadcast_batcher(primitive: core.Primitive) -> Callable[..., Any]:
 # ---------------------------------------------------------------------------- vmap's mesh axes
 
 
-def vmap_explicit_mesh_axis(
+def vmap_mesh_axes(
     flat: Sequence[Any], dims: Sequence[int | None], spmd_axis_name: Any
-) -> tuple | None:
-    """The Explicit mesh axes vmap's mapped axis is split over (the one spec entry the
-    mapped inputs' types share there), with JAX's errors for mapped inputs sharded
-    differently, unmapped inputs sharded over those axes, and an ``spmd_axis_name``
-    naming other axes."""
+) -> tuple[tuple | None, tuple | None]:
+    """(explicit mesh axes, spmd_axis_name) of a vmap: the Explicit mesh axes its mapped
+    axis is split over (the one spec entry the mapped inputs' types share there), with
+    JAX's errors for mapped inputs sharded differently, unmapped inputs sharded over
+    those axes, and an ``spmd_axis_name`` naming other axes (one naming the same ones
+    is dropped, as JAX's)."""
+    if spmd_axis_name is not None and not isinstance(spmd_axis_name, tuple):
+        spmd_axis_name = (spmd_axis_name,)
     ema, seen = None, False
     for x, d in zip(flat, dims):
         if d is None:
@@ -360,7 +374,7 @@ def vmap_explicit_mesh_axis(
     if ema is not None and not isinstance(ema, tuple):
         ema = (ema,)
     if ema is None:
-        return None
+        return None, spmd_axis_name
     for x, d in zip(flat, dims):
         if d is not None:
             continue
@@ -372,15 +386,13 @@ def vmap_explicit_mesh_axis(
                 f"are vmapping over. Got type: {aval.str_short()}, in_axes: {d} and vmapped "
                 f"mesh axis: {ema}"
             )
-    if spmd_axis_name is not None:
-        names = spmd_axis_name if isinstance(spmd_axis_name, tuple) else (spmd_axis_name,)
-        if names != ema:
-            raise ValueError(
-                "Only one of spmd_axis_name or arrays sharded on `Explicit` mesh axis type is "
-                f"allowed. Got spmd_axis_name={names} and arrays sharded on "
-                f"explicit_mesh_axis={ema}"
-            )
-    return ema
+    if spmd_axis_name is not None and spmd_axis_name != ema:
+        raise ValueError(
+            "Only one of spmd_axis_name or arrays sharded on `Explicit` mesh axis type is "
+            f"allowed. Got spmd_axis_name={spmd_axis_name} and arrays sharded on "
+            f"explicit_mesh_axis={ema}"
+        )
+    return ema, None
 
 
 def _type_entry(x: Any, d: int) -> Any:

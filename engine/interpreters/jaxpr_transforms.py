@@ -137,12 +137,14 @@ def batch_jaxpr_axes(
 
 def _batch(closed, size, in_dims, mode, spec):
     axis_name, ema = batching.current_rule_axis_name(), batching.current_rule_ema()
-    mesh_axis = batching.checked_ema(ema)
-    return _batch_jaxpr(closed, size, tuple(in_dims), mode, spec, axis_name, ema, mesh_axis)
+    mesh_axis, spmd = batching.checked_ema(ema), batching.current_spmd_axis_name()
+    names = (axis_name, ema, spmd)
+    return _batch_jaxpr(closed, size, tuple(in_dims), mode, spec, names, mesh_axis)
 
 
 @memo_on_jaxpr
-def _batch_jaxpr(closed, size, in_dims, mode, spec, axis_name, ema, mesh_axis):
+def _batch_jaxpr(closed, size, in_dims, mode, spec, names, mesh_axis):
+    # names: the vmap's axis name, Explicit mesh axes and spmd_axis_name
     # mode "instantiate": spec[i] says whether output i is batched (at 0) even when
     # unbatched; "keep": outputs keep their axes; "axes": spec[i] is where output i goes.
     # mesh_axis: the Explicit mesh axes batched inputs and broadcast outputs are split
@@ -167,7 +169,7 @@ def _batch_jaxpr(closed, size, in_dims, mode, spec, axis_name, ema, mesh_axis):
         return batching.move_batch_axis(size, d, dst, v, mesh_axis=mesh_axis), dst
 
     def fun(*args):
-        trace = batching.BatchTrace(core.current_trace(), size, axis_name, ema)
+        trace = batching.BatchTrace(core.current_trace(), size, *names)
         ins = [
             batching.BatchTracer(trace, v, d) if d is not None else v for v, d in zip(args, in_dims)
         ]

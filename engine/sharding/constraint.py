@@ -347,12 +347,28 @@ deflinear(
 
 @sharding_constraint_p.def_batch
 def _batch(size, vals, dims, *, sharding, prim=sharding_constraint_p):
+    """The batch axis split over vmap's ``spmd_axis_name`` (a sharding constraint, as
+    JAX's) or its Explicit mesh axes (reshard: JAX's get_sharding_for_vmap)."""
+    from ..interpreters import batching
+
     (x,), (d,) = vals, dims
     if d is None:
         return prim.bind(x, sharding=sharding), None
-    parts = list(sharding.spec._normalized(len(core.get_aval(x).shape) - 1))
-    parts.insert(d, None)
-    return prim.bind(x, sharding=NamedSharding(sharding.mesh, PartitionSpec(*parts))), d
+    spmd = batching.current_spmd_axis_name()
+    if prim is reshard_p:
+        entry = batching.current_explicit_mesh_axis()
+    else:
+        entry = spmd
+        if spmd is not None and set(spmd) & set(sharding.spec._used_axes()):
+            raise ValueError(
+                f"vmap spmd_axis_name {spmd} cannot appear in with_sharding_constraint "
+                f"spec, but got spec {sharding.spec}"
+            )
+    spec = sharding.spec
+    parts = list(spec._normalized(len(core.get_aval(x).shape) - 1))
+    parts.insert(d, entry)
+    new = PartitionSpec(*parts, unreduced=spec.unreduced, reduced=spec.reduced)
+    return prim.bind(x, sharding=NamedSharding(sharding.mesh, new)), d
 
 
 # -- lowering: only a module lowered for a mesh (engine/stages.py sets it) gets the op;
