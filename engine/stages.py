@@ -94,22 +94,20 @@ class Lowered:
     def __init__(self, traced: Traced, donated: tuple = ()) -> None:
         self.traced = traced
         self.fun_name = traced.fun_name
-        closed, consts = convert_constvars_to_invars(traced.jaxpr)
-        nc = len(consts)
-        keep_unused = traced._options.keep_unused
-        closed, used, where = prune_unused(closed, keep_unused)
+        # As JAX (``jax_use_simplified_jaxpr_constants=False``), closed-over consts are
+        # embedded in @main as stablehlo.constant, not passed as arguments; dead-code
+        # elimination drops those nothing reads, and the arguments likewise.
+        closed, used, where = _prune_keeping_consts(traced.jaxpr, traced._options.keep_unused)
         eqn_indices = None if where is None else where.top
         self.kept_var_idx: tuple | None = None
         if used is not None:
-            consts = [c for c, u in zip(consts, used) if u]
-            self.kept_var_idx = tuple(i for i, u in enumerate(used[nc:]) if u)
-            new_pos = {i: len(consts) + k for k, i in enumerate(self.kept_var_idx)}
+            self.kept_var_idx = tuple(i for i, u in enumerate(used) if u)
+            new_pos = {i: k for k, i in enumerate(self.kept_var_idx)}
             # an unused donated argument is not in the module, and not donated
             self.donated = tuple(new_pos[i] for i in donated if i in new_pos)
         else:
-            # donated: among the dynamic leaves; in the module, after the closed-over consts
-            self.donated = tuple(i + nc for i in donated)
-        self._closed, self._consts = closed, consts
+            self.donated = tuple(donated)
+        self._closed = closed
         # the traced jaxpr's top-level equations removed as dead code (they have no ops)
         self.dead_eqn_indices: frozenset[int] = (
             frozenset()
@@ -134,9 +132,13 @@ class Lowered:
         if type(target) is not SpmdTarget:
             lowering.mark_single_device(module)
         if type(target) is SpmdTarget:  # partitioned: the mesh and shardings, as Shardy's
-            in_specs = [None] * len(consts) + [
+            in_specs = [
                 None if target.unspecified[i] else target.in_shardings[i].spec
-                for i in self.kept_var_idx or range(len(target.in_shardings))
+                for i in (
+                    range(len(target.in_shardings))
+                    if self.kept_var_idx is None
+                    else self.kept_var_idx
+                )
             ]
             out_specs = target.out_specs(traced.out_tree, closed.out_avals)
             spmd.annotate_module(
@@ -218,6 +220,27 @@ def prune_unused(closed: ClosedJaxpr, keep_unused: bool) -> tuple[ClosedJaxpr, A
             nested.update(nested_eqn_indices(eqns[i], e))
     where = EqnIndices(None if len(kept) == len(eqns) else tuple(indices), nested)
     return ClosedJaxpr(pruned, []), (None if all(used_inputs) else used_inputs), where
+
+
+def _prune_keeping_consts(closed: ClosedJaxpr, keep_unused: bool) -> tuple[ClosedJaxpr, Any, Any]:
+    """``prune_unused`` for a jaxpr that keeps its consts (JAX's ``_dce_jaxpr``, which
+    drops the consts and arguments nothing reads): (the jaxpr left, with the consts it
+    still reads, which arguments it reads (None: all), ``EqnIndices``)."""
+    flat, consts = convert_constvars_to_invars(closed)
+    pruned, used, where = prune_unused(flat, keep_unused)
+    if pruned is flat:
+        return closed, None, None
+    nc = len(consts)
+    if used is None:
+        kept_consts, used_args = consts, None
+    else:
+        kept_consts = [c for c, u in zip(consts, used[:nc]) if u]
+        used_args = used[nc:]
+        if all(used_args):
+            used_args = None
+    j, nk = pruned.jaxpr, len(kept_consts)
+    jaxpr = Jaxpr(j.invars[:nk], j.invars[nk:], j.outvars, j.eqns, j.debug_name)
+    return ClosedJaxpr(jaxpr, kept_consts), used_args, where
 
 
 class EqnIndices:
@@ -319,25 +342,17 @@ class Compiled:
         # read from the persistent compilation cache (engine/compilation_cache.py)
         self.loaded_from_cache: bool = bool(getattr(exe, "loaded_from_cache", False))
         t = lowered.traced
-        device = t.device.group if type(t.device) is SpmdTarget else t.device
         self._in_shardings: list | None = None
         kept = lowered.kept_var_idx
         if type(t.device) is SpmdTarget:  # what XLA chose where inputs were unspecified
             self._in_shardings = input_shardings(t.device, exe, lowered._closed.in_avals)
-            nc = len(lowered._consts)
-            self._const_bufs = [
-                place(c, s, device) for c, s in zip(lowered._consts, self._in_shardings[:nc])
-            ]
-            self._in_shardings = self._in_shardings[nc:]
             if kept is not None:  # an argument not in the module has none (JAX's None)
                 leaves: list = [None] * len(t.in_avals)
                 for i, s in zip(kept, self._in_shardings):
                     leaves[i] = s
                 self._in_shardings = leaves
-        else:
-            self._const_bufs = [
-                dispatch.device_put_value(c, device, guard=False)._buf for c in lowered._consts
-            ]
+        # the consts are in the module: the call paths (engine/jit*.py) pass none
+        self._const_bufs: list = []
         self.out_avals = lowered._closed.out_avals
         self._execute, self._handlers = exe.fast_call_parts()
         # the call paths' check for deleted (e.g. donated) inputs, before PJRT sees them:
@@ -350,10 +365,9 @@ class Compiled:
                 check_kept([args[i] for i in kept])
 
             self._check_deleted = check_deleted_kept
-            # Every call path hands (kept consts + every dynamic leaf)'s buffers to
-            # ``_execute``; the module's are picked by one index tuple made here, once.
-            nc = len(self._const_bufs)
-            picks = (*range(nc), *(nc + i for i in kept))
+            # Every call path hands every dynamic leaf's buffer to ``_execute``; the
+            # module's are picked by one index tuple made here, once.
+            picks = tuple(kept)
             run = self._execute
 
             def execute_kept(bufs: list) -> Any:
@@ -394,14 +408,14 @@ class Compiled:
         return tree_util.tree_unflatten(t.out_tree, self._output_sharding_leaves())
 
     def _run_bufs(self, bufs: list) -> list:
-        """Run on (kept consts + every dynamic leaf)'s buffers."""
+        """Run on every dynamic leaf's buffer."""
         return self._execute(bufs).consume_with_handlers(self._handlers)
 
     def _run_partitioned(self, flat: list) -> Any:
         """Run over the mesh: inputs moved to their layouts where they are not in it."""
         t = self.lowered.traced
         target = t.device
-        bufs = self._const_bufs + [
+        bufs = [
             None if s is None else place(x, s, target.group)  # None: not in the module
             for x, s in zip(flat, self._in_shardings or ())
         ]
@@ -472,7 +486,7 @@ class Compiled:
         outs = dispatch.execute(
             self._run_bufs,
             flat,
-            self._const_bufs + dispatch._buffers(flat, device),
+            dispatch._buffers(flat, device),
             self._check_deleted,
         )
         return tree_util.tree_unflatten(

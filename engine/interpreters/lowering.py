@@ -12,6 +12,9 @@ listens (``engine.events``), every lowered equation is announced as ``EqnLowered
 from __future__ import annotations
 
 import dataclasses
+import math
+import os
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -21,6 +24,7 @@ from jaxlib.mlir.dialects import func as func_dialect
 from jaxlib.mlir.dialects import stablehlo as hlo
 
 from .. import core, dtypes, events, runtime
+from ..config import config
 from ..core import JaxprEqn, Literal
 from ..events import active as _listening
 from ..source_info import SourceInfo
@@ -163,10 +167,6 @@ def _dense_attr(val, aval):
     if dtype.kind != "c" and flat.size and (flat == flat[0]).all():
         return ir.DenseElementsAttr.get_splat(t, _splat_attr(elt, dtype, flat[0]))
     val = np.ascontiguousarray(val)
-    if dtype == np.bool_:
-        return ir.DenseElementsAttr.get(
-            np.packbits(val, bitorder="little"), type=elt, shape=aval.shape
-        )
     if dtype == dtypes.bfloat16:
         val = val.view(np.uint16)
     return ir.DenseElementsAttr.get(val, type=elt, shape=aval.shape)
@@ -176,6 +176,68 @@ def constant(val, aval):
     """A stablehlo.constant of ``aval`` holding ``val`` (splat when uniform)."""
     attr = _dense_attr(val, aval)
     return op_result("stablehlo.constant", attr.type, (), {"value": attr})
+
+
+def closed_over_constants(consts, avals):
+    """The stablehlo.constant of each closed-over const, made once per distinct object
+    (as JAX's ``lower_jaxpr_to_fun``). A NumPy array with zero strides (``np.broadcast_to``)
+    becomes the constant of its collapsed value and a broadcast_in_dim, as JAX's
+    ``_ndarray_constant_handler``; an engine Array is embedded by its value."""
+    made: dict[int, Any] = {}
+    for c, aval in zip(consts, avals):
+        if id(c) not in made:
+            made[id(c)] = _closed_over_constant(c, aval)
+    return [made[id(c)] for c in consts]
+
+
+config.define(
+    "jax_captured_constants_warn_bytes",
+    int(os.environ.get("JAX_CAPTURED_CONSTANTS_WARN_BYTES", 2 * 10**9)),
+)
+
+
+def _warn_large_constants(consts) -> None:
+    """JAX's warning when a function's closed-over consts reach
+    ``jax_captured_constants_warn_bytes`` (-1: never)."""
+    threshold = config.jax_captured_constants_warn_bytes
+    if threshold == -1:
+        return
+    total = sum(getattr(c, "nbytes", 0) for c in consts)
+    if total < threshold:
+        return
+    if total <= 0:
+        size = "0.00B"
+    else:
+        exponent = min(math.floor(math.log(total, 1000)), 4)
+        size = f"{total / 1000**exponent:.2f}{('', 'K', 'M', 'G', 'T')[exponent]}B"
+    warnings.warn(
+        f"A large amount of constants were captured during lowering ({size} total). If "
+        "this is intentional, disable this warning by setting "
+        "JAX_CAPTURED_CONSTANTS_WARN_BYTES=-1. To obtain a report of where these "
+        "constants were encountered, set JAX_CAPTURED_CONSTANTS_REPORT_FRAMES=-1.",
+        stacklevel=2,
+    )
+
+
+def _closed_over_constant(c, aval):
+    val = c if isinstance(c, np.ndarray) else np.asarray(c)
+    if (
+        isinstance(c, np.ndarray)
+        and val.size
+        and 0 in val.strides
+        and val.dtype != dtypes.float0
+        and val.dtype == aval.dtype
+    ):
+        zero = [i for i, st in enumerate(val.strides) if st == 0]
+        kept = [i for i in range(val.ndim) if i not in zero]
+        small = val[tuple(0 if i in zero else slice(None) for i in range(val.ndim))]
+        small_aval = core.ShapedArray(small.shape, small.dtype)
+        return broadcast_in_dim(
+            constant(np.array(small), small_aval),
+            core.ShapedArray(val.shape, val.dtype),
+            kept,
+        )
+    return constant(val, aval)
 
 
 def _literal_constant(mctx, lit):
@@ -426,6 +488,7 @@ def lower_function(
 ):
     """Emit ``closed`` as a func.func; its consts are embedded as constants."""
     jaxpr = closed.jaxpr
+    _warn_large_constants(closed.consts)
     in_types = [ir_type(a) for a in closed.in_avals]
     out_types = [ir_type(a) for a in closed.out_avals]
     with ir.InsertionPoint(mctx.module.body):
@@ -442,7 +505,8 @@ def lower_function(
     outer, mctx.function = mctx.function, name
     try:
         with ir.InsertionPoint(block):
-            consts = [constant(np.asarray(c), core.get_aval(c)) for c in closed.consts]
+            avals = [v.aval for v in jaxpr.constvars]
+            consts = closed_over_constants(closed.consts, avals)
             outs = jaxpr_subcomp(mctx, jaxpr, consts, list(block.arguments), path, eqn_indices)
             func_dialect.ReturnOp(outs)
     finally:
