@@ -122,16 +122,39 @@ def jax_calls_engine_artifact():
         np.testing.assert_array_equal(value, want)
 
 
+def _calls(lib, blob):
+    """An artifact deserialized by ``lib`` and called: eagerly without a mesh (JAX's
+    error), under set_mesh, with committed sharded arguments, and inside a jit with
+    in_shardings (its module's Shardy lines); each result's spec and value."""
+    from eight_devices import attempt, constraint_lines
+
+    exp = lib.export.deserialize(blob)
+    m = mesh(lib, "Auto")
+    x, y = _x(), _x() + 1.0
+
+    def outs(result):
+        return [(repr(o.sharding.spec), np.asarray(o).tolist()) for o in result]
+
+    got = {"no mesh": attempt(lambda: exp.call(x, y))[1]}
+    with lib.set_mesh(m):
+        got["set_mesh"] = outs(exp.call(x, y))
+    xs = lib.device_put(x, lib.NamedSharding(m, lib.P(None, "Y")))
+    got["committed"] = outs(exp.call(xs, y))
+    f = lib.jit(lambda a, b: exp.call(a, b), in_shardings=lib.NamedSharding(m, lib.P(None, "Y")))
+    got["jit"] = outs(f(x, y))
+    got["jit module"] = constraint_lines(f.lower(x, y).as_text())
+    return got
+
+
 @case
-def engine_calls_sharded_artifact_refused():
-    """Calling an artifact exported for 8 devices: not implemented yet in the engine,
-    which says so (never a one-device run of a partitioned module)."""
+def engine_calls_sharded_artifacts():
+    """The engine calls JAX's artifact and its own as JAX calls them."""
     engine, jax = eight_devices.libs()
-    blob = _auto_export(jax).serialize()
-    exp = engine.export.deserialize(blob)
-    with engine.set_mesh(mesh(engine, "Auto")):
-        with pytest.raises(NotImplementedError, match="exported for 8 devices"):
-            exp.call(_x(), _x())
+    ours, theirs = _exports(_auto_export)
+    for blob in (ours.serialize(), theirs.serialize()):
+        got, want = _calls(engine, blob), _calls(jax, blob)
+        assert want["no mesh"][0] == "ValueError" and "exported for 8 devices" in want["no mesh"][1]
+        assert got == want
 
 
 @case

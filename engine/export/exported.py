@@ -6,19 +6,21 @@ it takes to call it again later or elsewhere (avals, pytrees, platforms), as
 from __future__ import annotations
 
 import dataclasses
+import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 from jaxlib.mlir import ir
+from jaxlib.mlir.dialects import sdy
 
 from .. import core, runtime, tree_util
 from ..core import ClosedJaxpr, Jaxpr, Primitive, ShapedArray
 from ..interpreters.tracing import convert_constvars_to_invars
 from ..sharding import spmd
-from ..sharding.constraint import lowering_for_mesh
+from ..sharding.constraint import current_lowering_mesh, lowering_for_mesh
 from ..sharding.jit_shardings import SpmdTarget
-from ..sharding.named import NamedSharding
+from ..sharding.named import NamedSharding, PartitionSpec
 from ..stages import prune_unused
 from . import locations, module_checks, poly_lowering, shape_assertions, shape_poly
 
@@ -509,11 +511,16 @@ def _call_exported_abstract_eval(*avals: ShapedArray, exported: Exported) -> lis
 def _call_exported_lowering(ctx: Any, *args: Any, exported: Exported) -> list:
     if exported.ordered_effects:
         raise NotImplementedError("calling an exported function with ordered effects")
+    mesh = current_lowering_mesh()
     if exported.nr_devices > 1:
-        raise NotImplementedError(
-            f"calling '{exported.fun_name}', exported for {exported.nr_devices} devices, "
-            "is not supported yet"
-        )
+        _check_device_count(exported, 1 if mesh is None else mesh.size)
+        if len(exported.platforms) > 1:
+            raise NotImplementedError(
+                f"calling '{exported.fun_name}', exported for {exported.nr_devices} devices "
+                "and several platforms, is not supported yet"
+            )
+    if mesh is not None:  # JAX's wrap_with_sharding: the exported shardings as constraints
+        args = _constrained(args, exported._in_named_shardings, ctx.avals_in)
     here = ctx.platform
     names = [_lowering_platform(p) for p in exported.platforms]
     if here in names:
@@ -526,7 +533,30 @@ def _call_exported_lowering(ctx: Any, *args: Any, exported: Exported) -> list:
             f"'{exported.platforms}' but it is used on '{(here,)}'."
         )
     platform_index = index if len(exported.platforms) > 1 else None
-    return poly_lowering.merge_and_call(ctx, exported, args, platform_index)
+    outs = poly_lowering.merge_and_call(ctx, exported, args, platform_index)
+    if mesh is not None:
+        outs = _constrained(outs, exported._out_named_shardings, ctx.avals_out)
+    return outs
+
+
+def _check_device_count(exported: Exported, n: int) -> None:
+    if n != exported.nr_devices:
+        raise ValueError(
+            f"Function {exported.fun_name} was exported for {exported.nr_devices} devices "
+            f"and is called in a context with {n} devices, which is not allowed."
+        )
+
+
+def _constrained(values: Sequence[Any], shardings: Any, avals: Sequence[Any]) -> list:
+    """Each value under an ``sdy.sharding_constraint`` to its exported sharding (over
+    the caller's mesh, by axis names); unspecified ones as they are."""
+    out = []
+    for v, s, aval in zip(values, shardings, avals):
+        if s is not None:
+            attr = ir.Attribute.parse(spmd.sharding_attr_text(s.spec, len(aval.shape)))
+            v = sdy.ShardingConstraintOp(v, attr).result
+        out.append(v)
+    return out
 
 
 call_exported_p.lowering = _call_exported_lowering
@@ -555,13 +585,53 @@ def call_exported(exported: Exported) -> Callable[..., Any]:
                 f"{exported.in_tree}"
             )
         flat = [x if hasattr(x, "aval") else np.asarray(x) for x in flat]
-        if exported.has_vjp():
+        if exported.nr_devices > 1 and core._ctx.trace is core.eval_trace:
+            outs = _call_partitioned(exported, flat)
+        elif exported.has_vjp():
             outs = _call_with_vjp(exported)(*flat)
         else:
             outs = call_exported_p.bind(*flat, exported=exported)
         return tree_util.tree_unflatten(exported.out_tree, outs)
 
     return f_imported
+
+
+def _call_partitioned(exported: Exported, flat: list) -> Any:
+    """An eager call of a function exported for several devices: a jit over the mesh in
+    context (else the mesh of a sharded argument), as JAX runs it under ``set_mesh``;
+    each input laid out as exported (replicated where unspecified), or as it is."""
+    from ..jit import jit
+    from ..sharding.mesh import Mesh, get_mesh
+
+    mesh = get_mesh()
+    if mesh is None:
+        for x in flat:
+            s = getattr(x, "sharding", None)
+            if isinstance(s, NamedSharding) and isinstance(s.mesh, Mesh) and s.mesh.size > 1:
+                mesh = s.mesh
+                break
+    _check_device_count(exported, 1 if mesh is None else mesh.size)
+    in_shardings = []
+    for x, s in zip(flat, exported.in_shardings_jax(mesh)):
+        own = getattr(x, "sharding", None)
+        if isinstance(own, NamedSharding) and getattr(own.mesh, "size", 1) > 1:
+            in_shardings.append(own)
+        else:
+            in_shardings.append(s if s is not None else NamedSharding(mesh, PartitionSpec()))
+    call = _partitioned_calls.get(exported)
+    if call is None:
+        inner = _call_with_vjp(exported) if exported.has_vjp() else None
+
+        def call_exported_fn(*xs: Any) -> Any:
+            if inner is not None:
+                return inner(*xs)
+            return call_exported_p.bind(*xs, exported=exported)
+
+        call = _partitioned_calls[exported] = call_exported_fn
+    return jit(call, in_shardings=tuple(in_shardings))(*flat)
+
+
+_partitioned_calls: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def _call_with_vjp(exported: Exported) -> Callable[..., Any]:

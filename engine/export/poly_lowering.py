@@ -629,6 +629,11 @@ def merge_and_call(
     count = getattr(mctx, "exported_calls", 0)
     mctx.exported_calls = count + 1
     prefix = lowering._symbol_name(f"call_exported_{exported.fun_name}_{count}")
+    # a partitioned callee's mesh: the caller's, of the same axes (added when the caller
+    # is annotated for its mesh), so the callee's shardings name the caller's @mesh
+    for op in list(sub.body.operations):
+        if op.operation.name == "sdy.mesh":
+            op.operation.erase()
     named = [op for op in sub.body.operations if "sym_name" in op.attributes]
     renames = []
     for op in named:
