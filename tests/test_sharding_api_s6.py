@@ -231,6 +231,32 @@ def out_shardings_give_the_result_type_and_spec_as_jax():
     assert e == j
 
 
+def _in_shardings_of_numpy(lib):
+    out = []
+    for axis_types in ("Explicit", "Auto"):
+        m = mesh(lib, axis_types)
+        for spec in (("X",), (None, "Y"), (("X", "Y"),)):
+            s = lib.NamedSharding(m, lib.P(*spec))
+            f = lib.jit(lambda a: a * 2, in_shardings=s)
+            for ctx in ("no mesh", "set_mesh"):
+                with lib.set_mesh(m) if ctx == "set_mesh" else contextlib.nullcontext():
+                    out.append((axis_types, spec, ctx, _result(lib, lambda f=f: f(_x()))))
+                    # main's signature (under Explicit axes JAX also constrains each
+                    # intermediate of the replicated-typed argument: the engine leaves a
+                    # NumPy argument untyped, a gap of the ambient typing)
+                    out.append(constraint_lines(f.lower(_x()).as_text())[:1])
+    return out
+
+
+@case
+def in_shardings_of_a_numpy_argument_as_jax():
+    """Under set_mesh of Explicit axes JAX types the argument replicated whatever the
+    in_shardings (the result comes back replicated); elsewhere the result keeps the
+    layout, its spec read from XLA's without trailing unsplit dimensions."""
+    e, j = both(_in_shardings_of_numpy)
+    assert e == j
+
+
 @case
 def with_sharding_constraint_asserts_on_untyped_values_over_explicit_axes():
     def run(lib):

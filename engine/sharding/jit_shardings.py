@@ -480,6 +480,13 @@ def output_shardings(target: SpmdTarget, exe, out_avals) -> list:
             out.append(target._first_in[0])  # as JAX: that sharding itself
             continue
         spec = spec_from_hlo(target.mesh, hlo, len(aval.shape))
+        if spec is not None and aval.sharding is None and not target._explicit_context:
+            # an untyped result's spec is read from XLA's layout as JAX reads it: no
+            # trailing unsplit dimensions (P('X',)), whatever the mesh's axis types
+            parts = list(spec.partitions)
+            while parts and parts[-1] is None:
+                parts.pop()
+            spec = PartitionSpec(*parts, unreduced=spec.unreduced, reduced=spec.reduced)
         reduced = aval.sharding.spec.reduced if aval.sharding is not None else None
         if spec is not None and reduced:  # (XLA's layout has no reduced axes: the type's)
             spec = PartitionSpec(*spec.partitions, unreduced=spec.unreduced, reduced=reduced)
