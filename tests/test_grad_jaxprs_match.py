@@ -303,6 +303,15 @@ def p_grad_mul_chain(a):
     return a.grad(lambda x: x * a.np.sin(x) * a.np.cos(x))
 
 
+def p_grad_max_min_ties(a):
+    """max/min's JVP as JAX's _balanced_eq: select(x == ans, 1, 0) / select(y == ans, 2, 1)."""
+    return a.grad(lambda x: (a.lax.max(x, x * 0.5) + a.lax.min(x, 2.0 * x)).sum())
+
+
+def p_jvp_reduce_max_of_max(a):
+    return lambda x: a.jvp(lambda z: a.lax.max(z, a.np.max(z)), (x,), (x,))
+
+
 PROGRAMS = {name[2:]: fn for name, fn in sorted(globals().items()) if name.startswith("p_")}
 
 WEAK, STRONG = 1.0, np.float32(0.7)
@@ -311,6 +320,8 @@ INPUTS["vmap_grad_jit"] = INPUTS["vmap_grad_cond"]
 INPUTS["grad_vmap_scan"] = np.arange(2.0, dtype=np.float32)
 INPUTS["vmap_cond_weak_vs_strong"] = np.arange(3.0, dtype=np.float32) - 1.0
 INPUTS["grad_cond_array_residuals"] = np.array([0.5, -0.25, 1.5], np.float32)
+INPUTS["grad_max_min_ties"] = np.array([0.0, -1.0, 2.0], np.float32)
+INPUTS["jvp_reduce_max_of_max"] = np.array([1.0, 3.0, 3.0], np.float32)
 
 # case -> why the engine's text still differs from JAX's
 XFAIL: dict[str, str] = {

@@ -484,25 +484,40 @@ def min(x, y):  # noqa: A001
 
 
 def _pick_weight(ans, mine, other):
-    """1 where ``mine`` is the result, 1/2 where both are (ties share the tangent)."""
-    from .convert import convert_element_type
-    from .logic import eq
+    """1 where ``mine`` is the result, 1/2 where both are (ties share the tangent); built
+    as JAX's ``_balanced_eq``: select(mine == ans, 1, 0) / select(other == ans, 2, 1)."""
+    from .filled import full_like
+    from .logic import eq, select
 
-    dt = aval_of(ans).dtype
-    w_mine = convert_element_type(eq(mine, ans), dt)
-    w_other = convert_element_type(eq(other, ans), dt)
-    return div(w_mine, add(_const(1, w_other), w_other))
+    def eq_meet(a, b):
+        from .convert import convert_element_type
+
+        da, db = aval_of(a).dtype, aval_of(b).dtype
+        if da != db:
+            if np.promote_types(da, db) == da:
+                a = convert_element_type(a, db)
+            else:
+                b = convert_element_type(b, da)
+        return eq(a, b)
+
+    def filled(v):
+        return full_like(ans, v)
+
+    return div(
+        select(eq_meet(mine, ans), filled(1), filled(0)),
+        select(eq_meet(other, ans), filled(2), filled(1)),
+    )
 
 
 defjvp2(
     max_p,
-    lambda g, ans, x, y: mul(_bcast_tangent(g, ans), _pick_weight(ans, x, y)),
-    lambda g, ans, x, y: mul(_bcast_tangent(g, ans), _pick_weight(ans, y, x)),
+    lambda g, ans, x, y: mul(g, _pick_weight(ans, x, y)),
+    lambda g, ans, x, y: mul(g, _pick_weight(ans, y, x)),
 )
 defjvp2(
     min_p,
-    lambda g, ans, x, y: mul(_bcast_tangent(g, ans), _pick_weight(ans, x, y)),
-    lambda g, ans, x, y: mul(_bcast_tangent(g, ans), _pick_weight(ans, y, x)),
+    lambda g, ans, x, y: mul(g, _pick_weight(ans, x, y)),
+    lambda g, ans, x, y: mul(g, _pick_weight(ans, y, x)),
 )
 
 
