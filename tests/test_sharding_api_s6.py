@@ -55,6 +55,7 @@ def _under_mesh(lib, axis_types):
             "wsc eager": lambda: wsc(x, s),
             "reshard in jit": lambda: lib.jit(lambda a: reshard(a * 2, s))(x),
             "reshard eager": lambda: reshard(xs, s),
+            "device_put": lambda: lib.device_put(x, s),
             "einsum out_sharding": lambda: lib.jit(
                 lambda a: lib.numpy.einsum("ij,jk->ik", a, a.T, out_sharding=s)
             )(x),
@@ -109,6 +110,7 @@ def _without_mesh(lib):
                 lambda a: a * 2, out_shardings=s
             )(xs),
             "wsc eager, NumPy value": lambda s=s: wsc(x, s),
+            "device_put": lambda s=s: lib.device_put(x, s),
             "wsc eager, sharded": lambda s=s, xs=xs: wsc(xs, s),
             "wsc eager, other mesh shape": lambda xs=xs, o=other: wsc(xs, o),
             "wsc in jit": lambda s=s: lib.jit(lambda a: wsc(a * 2, s))(x),
@@ -134,6 +136,7 @@ def _without_mesh(lib):
 _WITHOUT_MESH_PHRASES = {
     "jit out_shardings": "is required when only AbstractMesh exists in a jitted computation",
     "jit in_shardings": "is required when only AbstractMesh exists in a jitted computation",
+    "device_put": "is_fully_addressable is not implemented for `jax.sharding.AbstractMesh`.",
     "wsc eager, NumPy value": "Target sharding contains a `jax.sharding.AbstractMesh` which "
     "requires the input passed should be a `jax.Array`. Got <class",
     "wsc eager, other mesh shape": "Mesh shape of the input (('X', 4), ('Y', 2)) does not "

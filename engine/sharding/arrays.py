@@ -163,7 +163,11 @@ def put(x: Any, sharding: Any, *, weak_type: bool | None = None):
     if not isinstance(sharding, NamedSharding):
         raise TypeError(f"device_put expects a Device or Sharding, got {sharding!r}")
     if not isinstance(sharding.mesh, Mesh):
-        raise TypeError(f"device_put needs a concrete Mesh, got {sharding.mesh!r}")
+        # (JAX's words, even under set_mesh: device_put needs the devices themselves)
+        raise ValueError(
+            "is_fully_addressable is not implemented for `jax.sharding.AbstractMesh`. "
+            f"device_put needs a NamedSharding over a concrete Mesh, got {sharding!r}"
+        )
     if isinstance(x, core.Tracer):
         raise NotImplementedError(
             "device_put of a traced value onto a NamedSharding (use "
