@@ -5,10 +5,17 @@ bodies of scan, fori_loop, while_loop, cond and of nested jits (jnp's jit wrappe
 typed ``@X`` and unbatched values broadcast to the batch come out ``@X``. Compared with
 real JAX on 8 CPU devices (one child process, tests/eight_devices.py): each result's
 ``typeof``, values, eager and jitted, and the ``make_jaxpr`` text, and JAX's errors for
-inconsistently sharded vmap arguments.
+inconsistently sharded vmap arguments; reshard inside vmap, and ``spmd_axis_name``
+with sharding constraints under an Auto mesh. On one device: the batching rules'
+jaxprs (NumPy integer parameters, a batched while predicate, elementwise broadcasting,
+nested jits keeping their output batch axes) against JAX's.
 
 The engine's nested ``jit`` equations do not print JAX's ``ctx_mesh=`` parameter (a jit
-printing gap, not vmap's): those lines are left out of the compared text."""
+printing gap, not vmap's): those lines are left out of the compared text. JAX raises
+("Resource axis: X ... not found in mesh: ()") when a Python scalar is the initial carry
+of a vmapped scan/while over a sharded axis (its type has no mesh); the engine, whose
+untyped values are replicated over the ambient mesh, broadcasts it, so the cases pass
+typed initial values."""
 
 from __future__ import annotations
 
