@@ -47,7 +47,8 @@ def _auto_export(lib):
 
 def _fields(lib, exp):
     """What an Exported says of its partitioning, as text."""
-    m = mesh(lib, [t.name for t in exp._in_named_shardings[0].mesh.axis_types][0])
+    first = next(s for s in exp._in_named_shardings + exp._out_named_shardings if s)
+    m = mesh(lib, first.mesh.axis_types[0].name)
     return {
         "nr_devices": exp.nr_devices,
         "in_named": repr(exp._in_named_shardings),
@@ -155,6 +156,40 @@ def engine_calls_sharded_artifacts():
         got, want = _calls(engine, blob), _calls(jax, blob)
         assert want["no mesh"][0] == "ValueError" and "exported for 8 devices" in want["no mesh"][1]
         assert got == want
+
+
+@case
+def vjp_export_and_grad():
+    """The exported VJP (JAX's: over the primal's mesh, inputs laid out as the primal's
+    inputs and outputs, results as its inputs) and grad of a deserialized artifact,
+    under a jit with in_shardings and eagerly under set_mesh."""
+    from eight_devices import attempt
+
+    engine, jax = eight_devices.libs()
+    ours, theirs = _exports(_auto_export)
+    assert ours.vjp().mlir_module().split("#loc")[0] == theirs.vjp().mlir_module().split("#loc")[0]
+    vjp_fields = [_fields(lib, e.vjp()) for lib, e in ((engine, ours), (jax, theirs))]
+    assert vjp_fields[0] == vjp_fields[1]
+    x, y = _x(), _x() + 1.0
+    for blob in (ours.serialize(vjp_order=1), theirs.serialize(vjp_order=1)):
+        results = []
+        for lib in (engine, jax):
+            exp = lib.export.deserialize(blob)
+            m = mesh(lib, "Auto")
+
+            def loss(a, b, exp=exp):
+                first, second = exp.call(a, b)
+                return (first**2).sum() + second.sum()
+
+            grad = lib.grad(loss, argnums=(0, 1))
+            s = lib.NamedSharding(m, lib.P(None, "Y"))
+            got = [lib.jit(grad, in_shardings=s)(x, y)]
+            with lib.set_mesh(m):
+                got.append(attempt(lambda grad=grad: grad(x, y))[0])
+            results.append(
+                [[(repr(o.sharding.spec), np.asarray(o).tolist()) for o in r] for r in got]
+            )
+        assert results[0] == results[1]
 
 
 @case

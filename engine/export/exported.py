@@ -376,7 +376,29 @@ def _export_vjp(closed: Any, primal: Exported) -> Exported:
         return pullback(list(cts))
 
     specs = [api.ShapeDtypeStruct(a.shape, a.dtype) for a in primal.in_avals + primal.out_avals]
-    return export(jit(fun_vjp_jax), platforms=primal.platforms)(*specs)
+    if primal.nr_devices == 1:
+        return export(jit(fun_vjp_jax), platforms=primal.platforms)(*specs)
+    # as JAX's: arguments laid out as the primal's inputs then its outputs, results as
+    # its inputs, over a mesh of the primal's axes
+    mesh = _concrete_mesh(
+        next(
+            s for s in primal._in_named_shardings + primal._out_named_shardings if s is not None
+        ).mesh
+    )  # type: ignore[operator]
+    ins = primal.in_shardings_jax(mesh) + primal.out_shardings_jax(mesh)
+    vjp_jit = jit(fun_vjp_jax, in_shardings=ins, out_shardings=primal.in_shardings_jax(mesh))
+    return export(vjp_jit, platforms=primal.platforms)(*specs)
+
+
+def _concrete_mesh(amesh: Any) -> Any:
+    """The mesh in context if it has ``amesh``'s axes, else one over the first devices."""
+    from ..sharding.mesh import Mesh, get_mesh
+
+    m = get_mesh()
+    if m is not None and m.abstract_mesh == amesh:
+        return m
+    devices = np.array(runtime.devices()[: amesh.size], dtype=object)
+    return Mesh(devices.reshape(amesh.axis_sizes), amesh.axis_names, amesh.axis_types)
 
 
 # ---------------------------------------------------------------------------- calling
@@ -562,6 +584,15 @@ def _constrained(values: Sequence[Any], shardings: Any, avals: Sequence[Any]) ->
 call_exported_p.lowering = _call_exported_lowering
 
 
+@call_exported_p.def_impl
+def _call_exported_impl(*args: Any, exported: Exported) -> Any:
+    if exported.nr_devices > 1:
+        return _call_partitioned(exported, list(args))
+    from .. import dispatch
+
+    return dispatch.apply_primitive(call_exported_p, args, {"exported": exported})
+
+
 def _call_exported_jvp(primals: Sequence[Any], tangents: Sequence[Any], *, exported: Exported):
     raise NotImplementedError(
         "forward-mode differentiation of an exported function is not supported "
@@ -585,9 +616,7 @@ def call_exported(exported: Exported) -> Callable[..., Any]:
                 f"{exported.in_tree}"
             )
         flat = [x if hasattr(x, "aval") else np.asarray(x) for x in flat]
-        if exported.nr_devices > 1 and core._ctx.trace is core.eval_trace:
-            outs = _call_partitioned(exported, flat)
-        elif exported.has_vjp():
+        if exported.has_vjp():
             outs = _call_with_vjp(exported)(*flat)
         else:
             outs = call_exported_p.bind(*flat, exported=exported)
@@ -620,11 +649,8 @@ def _call_partitioned(exported: Exported, flat: list) -> Any:
             in_shardings.append(s if s is not None else NamedSharding(mesh, PartitionSpec()))
     call = _partitioned_calls.get(exported)
     if call is None:
-        inner = _call_with_vjp(exported) if exported.has_vjp() else None
 
         def call_exported_fn(*xs: Any) -> Any:
-            if inner is not None:
-                return inner(*xs)
             return call_exported_p.bind(*xs, exported=exported)
 
         call = _partitioned_calls[exported] = call_exported_fn
