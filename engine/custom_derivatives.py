@@ -30,7 +30,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from . import core
-from .ad_util import Zero
+from .ad_util import Zero, add_tangents
 from .custom_rules_base import (  # noqa: F401
     CustomJVPException,
     SymbolicZero,
@@ -196,13 +196,15 @@ class custom_jvp(_CustomFunction):
 
         def jvp(primals, tangents):
             primal_out = self(*primals)
-            zeros = zero_from_primal(primal_out)
             outs = [
                 fn(t, primal_out, *primals)
                 for fn, t in zip(jvps, tangents)
                 if fn is not None and type(t) is not SymbolicZero
             ]
-            total = functools.reduce(lambda a, b: tree_map(lambda x, y: x + y, a, b), outs, zeros)
+            if not outs:
+                return primal_out, zero_from_primal(primal_out)
+            # as JAX's _sum_tangents: the first contribution, then add_any (no zeros first)
+            total = functools.reduce(lambda a, b: tree_map(add_tangents, a, b), outs)
             return primal_out, total
 
         jvp.__name__ = "jvp"
