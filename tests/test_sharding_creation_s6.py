@@ -220,9 +220,18 @@ def tile_repeat_and_nonzero_as_jax():
         lambda lib, n, x: n(lib.numpy.repeat(x, 2, axis=1)),
         lambda lib, n, x: n(lib.numpy.repeat(x, 2, axis=0, out_sharding=lib.P(None, "Y"))),
         lambda lib, n, x: n(lib.numpy.repeat(x, 3, axis=1, out_sharding=lib.P("X", "Y"))),
+        lambda lib, n, x: n(lib.numpy.repeat(x, np.array([1, 2, 0, 3]), axis=1)),
+        lambda lib, n, x: n(
+            lib.numpy.repeat(x, np.array([2, 2, 2, 2]), axis=1, total_repeat_length=5)
+        ),
     ]
     for fn in ok:
         _same(fn, (_x(), X))
+    _same(  # traced counts: passed into auto_axes beside the operand, as JAX's
+        lambda lib, n, x, r: n(lib.numpy.repeat(x, r, axis=1, total_repeat_length=6)),
+        (_x(), X),
+        (np.array([1, 2, 0, 3], np.int32), (None,)),
+    )
     _same(
         lambda lib, n, x: n(lib.numpy.repeat(x, 2, axis=0)),
         (_x(), X),
@@ -250,6 +259,35 @@ def tile_repeat_and_nonzero_as_jax():
         (_x(), X),
         phrases=("Got input type=float32[8@X,4]",),
     )
+
+
+@case
+def repeat_values_as_jax():
+    """JAX's algorithm off the mesh too: array counts, total_repeat_length padding with
+    the last element or cutting, traced counts, a scalar ``a``, lists refused."""
+    a = _x((3, 4))
+
+    def run(lib):
+        jnp = lib.numpy
+        out = [
+            jnp.repeat(a, np.array([1, 2, 0, 3]), axis=1),
+            jnp.repeat(a, np.array([1, 1, 1]), axis=0, total_repeat_length=5),
+            jnp.repeat(a, np.array([2, 2, 2, 2]), axis=1, total_repeat_length=5),
+            jnp.repeat(a, 2, axis=1, total_repeat_length=6),
+            jnp.repeat(np.float32(3), 4),
+            jnp.repeat(a, np.array([0, 0, 0]), axis=0),
+            lib.jit(lambda r: jnp.repeat(a, r, axis=0, total_repeat_length=4))(
+                np.array([1, 2, 1], np.int32)
+            ),
+        ]
+        try:
+            jnp.repeat(a, [1, 2, 1], axis=0)
+        except TypeError as e:
+            out.append(str(e))
+        return [(np.asarray(o).tolist(), str(np.asarray(o).dtype)) for o in out[:-1]] + out[-1:]
+
+    e, j = both(run)
+    assert e == j, (e, j)
 
 
 def _jaxpr_texts(lib):

@@ -116,33 +116,38 @@ def tile(A, reps):
 
 
 def repeat(a, repeats, axis=None, *, total_repeat_length=None, out_sharding=None):
-    """Repeat each element ``repeats`` times (a scalar, or one count per element). Under
-    a mesh with Explicit axes it runs as JAX's, in ``auto_axes`` (the result typed
-    ``out_sharding``, else as ``a``; a sharded repeated axis needs ``out_sharding``)."""
-    check_arraylike("repeat", a)
+    """Repeat each element ``repeats`` times (a scalar, or one count per element), as
+    JAX's: a static ``repeats`` gives the result's length, else ``total_repeat_length``
+    does (the last element repeated or the tail cut to fit). Under a mesh with Explicit
+    axes it runs in ``auto_axes`` (the result typed ``out_sharding``, else as ``a``; a
+    sharded repeated axis needs ``out_sharding``)."""
+    if isinstance(repeats, (int, np.integer)) or hasattr(repeats, "_is_symbolic_dim"):
+        check_arraylike("repeat", a)
+    else:
+        check_arraylike("repeat", a, repeats)
     a = as_array(as_operand(a))
     if axis is None:
         from .shape_ops import ravel
 
         a = ravel(a)
         axis = 0
-    body = functools.partial(_repeat, repeats=repeats, axis=axis)
+    body = functools.partial(_repeat, axis=axis, total_repeat_length=total_repeat_length)
     if out_sharding is None:
         from ..sharding.mesh import get_abstract_mesh
 
         mesh = get_abstract_mesh()
         if mesh.empty or not builtins.any(t.name == "Explicit" for t in mesh.axis_types):
-            return body(a)
+            return body(repeats, a)
         aval = core.get_aval(a)
         entries = aval.sharding.spec._normalized(aval.ndim) if aval.sharding else ()
         ax = canonicalize_axis(axis, aval.ndim)
         if entries and entries[ax] is not None:
             raise ValueError("Please pass sharding to `jnp.repeat` via `out_sharding` parameter.")
         out_sharding = aval.sharding or NamedSharding(mesh, PartitionSpec())
-    return _auto_repeat(body, a, out_sharding)
+    return _auto_repeat(body, repeats, a, out_sharding, total_repeat_length)
 
 
-def _auto_repeat(body, a, out_sharding):
+def _auto_repeat(body, repeats, a, out_sharding, total_repeat_length):
     from ..sharding.constraint import canonicalize_sharding
     from ..sharding.in_types import auto_axes
 
@@ -153,28 +158,63 @@ def _auto_repeat(body, a, out_sharding):
     out_sharding = canonicalize_sharding(out_sharding, "repeat")
     mesh = out_sharding.mesh
     axes = tuple(n for n, t in zip(mesh.axis_names, mesh.axis_types) if t.name == "Explicit")
-    return auto_axes(body, out_sharding=out_sharding, axes=axes)(a)
+    if total_repeat_length is None:  # static repeats: the body closes over them
+        return auto_axes(functools.partial(body, repeats), out_sharding=out_sharding, axes=axes)(a)
+    return auto_axes(body, out_sharding=out_sharding, axes=axes)(repeats, a)
 
 
-def _repeat(a, *, repeats, axis):
-    ax = canonicalize_axis(axis, ndim_of(a))
+def _repeat(repeats, a, *, axis, total_repeat_length=None):
+    """JAX's algorithm: a broadcast for a static scalar count; else the start of each
+    element's block scattered into zeros, a cumsum of that, and a take."""
+    from .creation import array, zeros
+    from .reductions import cumsum
+    from .shape_ops import ravel, reshape, roll
+    from .take import take
+
+    ax = operator.index(axis)
     shape = shape_of(a)
-    reps = np.asarray(concrete_value(repeats, "jnp.repeat's repeats"))
-    if reps.ndim == 0:
-        r = int(reps)
-        out_shape = shape[: ax + 1] + (r,) + shape[ax + 1 :]
-        dims = tuple(i for i in range(len(shape) + 1) if i != ax + 1)
-        out = lax.broadcast_in_dim(a, out_shape, dims)
-        return lax.reshape(out, shape[:ax] + (shape[ax] * r,) + shape[ax + 1 :])
-    if reps.shape != (shape[ax],):
-        raise ValueError(f"repeats shape {reps.shape} does not match the axis size {shape[ax]}")
-    parts = []
-    for i, r in enumerate(reps.tolist()):
-        if r:
-            part = lax.slice_in_dim(a, i, i + 1, axis=ax)
-            if r > 1:
-                part = broadcast_to(part, shape[:ax] + (r,) + shape[ax + 1 :])
-            parts.append(part)
-    if not parts:
-        return lax.full(shape[:ax] + (0,) + shape[ax + 1 :], 0, dtype_of(a))
-    return lax.concatenate(parts, ax) if len(parts) > 1 else parts[0]
+    if total_repeat_length is None:
+        reps = np.asarray(
+            concrete_value(
+                repeats,
+                "When jit-compiling jnp.repeat, the total number of repeats must be static. "
+                "To fix this, either specify a static value for `repeats`, or pass a static "
+                "value to `total_repeat_length`.",
+            )
+        )
+        if reps.ndim == 0 and shape:
+            ax = canonicalize_axis(ax, len(shape))
+            r = int(reps)
+            out_shape = shape[: ax + 1] + (r,) + shape[ax + 1 :]
+            dims = tuple(i for i in range(len(shape) + 1) if i != ax + 1)
+            out = lax.broadcast_in_dim(a, out_shape, dims)
+            return lax.reshape(out, shape[:ax] + (shape[ax] * r,) + shape[ax + 1 :])
+        reps = np.ravel(reps)
+        if shape:
+            reps = np.broadcast_to(reps, [shape[ax]])
+        total_repeat_length = int(np.sum(reps))
+        counts = reps
+    else:
+        total_repeat_length = operator.index(total_repeat_length)
+        counts = ravel(repeats)
+        if shape:
+            counts = broadcast_to(counts, [shape[ax]])
+    if not shape:
+        if np.shape(counts) == (1,):
+            from .creation import full
+
+            return full([total_repeat_length], a)
+        raise ValueError(
+            "`repeat` with a scalar parameter `a` is only implemented for scalar values of "
+            "the parameter `repeats`."
+        )
+    if total_repeat_length == 0:
+        out_shape = list(shape)
+        out_shape[ax] = 0
+        return reshape(array([], dtype=dtype_of(a)), out_shape)
+    if shape[ax] == 0:
+        return a
+    exclusive = roll(counts, shift=1).at[0].set(0)
+    starts = cumsum(exclusive)
+    blocks = zeros([total_repeat_length], dtype="int32").at[starts].add(1)
+    return take(a, cumsum(blocks) - 1, axis=ax)
