@@ -524,9 +524,18 @@ call_exported_p = Primitive("call_exported", multiple_results=True)
 @call_exported_p.def_abstract_eval
 def _call_exported_abstract_eval(*avals: ShapedArray, exported: Exported) -> list:
     env = solve_dim_vars(exported, avals)
-    return [
+    outs = [
         ShapedArray(tuple(shape_poly.evaluate(d, env) for d in a.shape), a.dtype)
         for a in exported.out_avals
+    ]
+    if exported.nr_devices == 1:
+        return outs
+    from ..sharding.in_types import typed_aval
+
+    # as JAX's: a result carries its exported sharding in its type (Explicit axes)
+    return [
+        a if s is None else typed_aval(a, s)
+        for a, s in zip(outs, exported._out_named_shardings)  # type: ignore[arg-type]
     ]
 
 
