@@ -384,7 +384,7 @@ def test_vmap_dims_match_batch_tracers():
             assert [v.per_example for v in s.outs] == [_ty(v) for v in e.outvars]
         text = st.jaxpr_text()
         assert text == str(engine.make_jaxpr(engine.vmap(g, in_axes))(x, w))
-        assert text == _norm(str(jax.make_jaxpr(jax.vmap(jg, in_axes))(x, w)))
+        assert text == str(jax.make_jaxpr(jax.vmap(jg, in_axes))(x, w))  # np.int64s too
         # every rule's equations are in the batched jaxpr, each claimed once
         claimed = sorted(i for s in st.steps for i in s.eqns)
         assert claimed == list(range(len(st.text.eqns)))
