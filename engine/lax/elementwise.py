@@ -823,9 +823,9 @@ defjvp(atan_p, lambda g, x: div(g, add(_const(1, x), square(x))))
 defjvp(sinh_p, lambda g, x: mul(g, cosh(x)))
 defjvp(cosh_p, lambda g, x: mul(g, sinh(x)))
 defjvp(asinh_p, lambda g, x: mul(g, rsqrt(add(square(x), _one(x)))))
-# (x - 1)(x + 1) rather than x**2 - 1: no cancellation near x = 1
-defjvp(acosh_p, lambda g, x: mul(g, rsqrt(mul(sub(x, _const(1, x)), add(x, _const(1, x))))))
-defjvp(atanh_p, lambda g, x: div(div(g, add(_const(1, x), x)), sub(_const(1, x), x)))
+# JAX's formulas (x**2 - 1 for acosh; 1/(1 + x) * (g / (1 - x)) for atanh)
+defjvp(acosh_p, lambda g, x: mul(g, rsqrt(sub(square(x), _one(x)))))
+defjvp(atanh_p, lambda g, x: mul(reciprocal(add(_one(x), x)), div(g, sub(_one(x), x))))
 
 
 def _atan2_denominator(x, y):
