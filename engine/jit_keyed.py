@@ -350,10 +350,16 @@ class _Source:
         elif t is dict:
             names = sorted(a)
             self.miss_if(f"type({v}) is not dict or len({v}) != {len(names)}", indent)
-            for n in names:
-                w = self.var()
-                self.lines.append(" " * indent + f"{w} = {v}.get({n!r}, MISS)")
-                self.miss_if(f"{w} is MISS", indent)
+            ws = [self.var() for _ in names]
+            if ws:  # its values in sorted order of the names; at once where it is so ordered
+                c, pad = self.const(tuple(names)), " " * indent
+                self.lines.append(pad + f"if tuple({v}) == {c}:")
+                self.unpack(ws, f"{v}.values()", indent + 4)
+                self.lines.append(pad + "else:")
+                self.lines.append(pad + f"    {v} = SORTED_VALUES({v}, {c})")
+                self.miss_if(f"{v} is None", indent + 4)
+                self.unpack(ws, v, indent + 4)
+            for w, n in zip(ws, names):
                 self.value(w, a[n], indent)
         else:  # list or tuple
             self.miss_if(f"type({v}) is not {t.__name__} or len({v}) != {len(a)}", indent)
@@ -361,6 +367,15 @@ class _Source:
             self.unpack(ws, v, indent)
             for w, x in zip(ws, a):
                 self.value(w, x, indent)
+
+
+def _sorted_values(d, names):
+    """The values of dict ``d`` under ``names`` (its keys, as ``len(d)`` says), or None
+    where one is missing."""
+    try:
+        return [d[n] for n in names]
+    except KeyError:
+        return None
 
 
 def _same_aval(x, avals, j):
@@ -470,6 +485,7 @@ def make_matcher(ic, args, kwargs, statics, commit_out):
             "NEW": object.__new__,
             "REFRESH": _refresh,
             "SAME": _same_aval,
+            "SORTED_VALUES": _sorted_values,
         }
         exec(compile(text, f"<jit matcher {len(_factories)}>", "exec"), scope)
         factory = _factories[text] = scope["factory"]

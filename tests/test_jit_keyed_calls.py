@@ -385,8 +385,8 @@ def test_matcher_takes_equal_avals_of_new_arrays_and_static_values(monkeypatch):
     for i in range(4):
         n = int("2")  # an equal int, not necessarily the same object
         ex, jx = enp.asarray(x + i), jnp.asarray(x + i)  # new arrays: equal avals, new objects
-        ep = {"b": ep["b"], "w": ep["w"]}  # the same names in another insertion order
-        jp = {"b": jp["b"], "w": jp["w"]}
+        order = ("b", "w") if i % 2 else ("w", "b")  # the same names, either insertion order
+        ep, jp = {k: ep[k] for k in order}, {k: jp[k] for k in order}
         (ep, es), (jp, js) = ef(ep, ex, n, scale=1.5), jf(jp, jx, n, scale=1.5)
         for k in ("w", "b"):
             _same(ep[k], jp[k])
@@ -399,6 +399,7 @@ def test_matcher_takes_equal_avals_of_new_arrays_and_static_values(monkeypatch):
         ((ep, enp.asarray(x), True), {"scale": 1.5}),
         ((ep, enp.asarray(x), 3), {"scale": 1.5}),
         (({"w": ep["w"]}, enp.asarray(x), 2), {"scale": 1.5}),
+        (({"w": ep["w"], "c": ep["b"]}, enp.asarray(x), 2), {"scale": 1.5}),
         (({"w": ep["w"], "b": ep["b"], "c": None}, enp.asarray(x), 2), {"scale": 1.5}),
         ((ep, enp.asarray(x, dtype=np.int32), 2), {"scale": 1.5}),
         ((ep, enp.asarray(x), 2), {"scale": 2}),
