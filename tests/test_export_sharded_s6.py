@@ -254,14 +254,59 @@ def export_dict_argument_unused_leaf():
     assert got == want
 
 
+def _poly_export(lib, out_spec=("X", None)):
+    """A polymorphic second dimension: JAX's wrapper @main and the wrapped function,
+    both annotated."""
+    m = mesh(lib, "Auto")
+    s_in = lib.NamedSharding(m, lib.P("X", None))
+    s_out = lib.NamedSharding(m, lib.P(*out_spec))
+    f = lib.jit(
+        lambda a, b: (a * 2.0, jnp_sum(lib, b)),
+        in_shardings=(s_in, None),
+        out_shardings=(s_out, None),
+    )
+    (b,) = lib.export.symbolic_shape("b")
+    spec = lib.ShapeDtypeStruct((8, b), np.float32)
+    return lib.export.export(f)(spec, spec)
+
+
 @case
-def export_sharded_poly_refused():
-    """Symbolic shapes over a mesh: not implemented, said so."""
+def export_sharded_poly():
+    from eight_devices import attempt
+
+    engine, jax = eight_devices.libs()
+    ours, theirs = _exports(_poly_export)
+    assert ours.mlir_module() == theirs.mlir_module()
+    assert "_wrapped_jax_export_main" in ours.mlir_module()
+    assert _fields(engine, ours) == _fields(jax, theirs)
+    x, y = _x(), _x() + 1.0
+    for blob in (ours.serialize(), theirs.serialize()):
+        got, want = _deserialized_fields(blob)
+        assert got == want
+        results = []
+        for lib in (engine, jax):
+            exp = lib.export.deserialize(blob)
+            m = mesh(lib, "Auto")
+            with lib.set_mesh(m):
+                eager = exp.call(x, y)
+            s = lib.NamedSharding(m, lib.P(None, "Y"))
+            results.append([eager, lib.jit(exp.call, in_shardings=s)(x, y)])
+        for ours_out, theirs_out in zip(*results):
+            for o, t in zip(ours_out, theirs_out):
+                assert repr(o.sharding.spec) == repr(t.sharding.spec)
+                np.testing.assert_allclose(np.asarray(o), np.asarray(t), rtol=1e-6)
+    # a symbolic dimension split over a mesh axis: JAX's error
+    errors = [attempt(lambda lib=lib: _poly_export(lib, (None, "Y")))[1] for lib in (engine, jax)]
+    assert errors[0][0] == errors[1][0] == "IndivisibleError"
+    assert "but the dimension size is b" in errors[0][1]
+
+
+@case
+def export_sharded_several_platforms_refused():
+    """Several platforms over a mesh: not implemented, said so."""
     engine, _ = eight_devices.libs()
-    (b,) = engine.export.symbolic_shape("b")
-    spec = engine.ShapeDtypeStruct((8, b), np.float32)
-    with pytest.raises(NotImplementedError, match="mesh of 8 devices with symbolic shapes"):
-        engine.export.export(_auto_jit(engine))(spec, spec)
+    with pytest.raises(NotImplementedError, match="for several platforms"):
+        engine.export.export(_auto_jit(engine), platforms=("cpu", "cuda"))(_x(), _x())
 
 
 @pytest.mark.parametrize("name", sorted(CASES))

@@ -288,12 +288,11 @@ def _prune_for_export(closed: Any, keep_unused: bool) -> tuple[Any, tuple]:
 def _check_partitioned(traced: Any, platforms: tuple) -> None:
     """What the engine exports of a program partitioned over a mesh: static shapes,
     one platform; the rest raises rather than exporting something else."""
-    poly = not all(shape_poly.is_constant_shape(a.shape) for a in traced.in_avals)
-    if poly or len(platforms) > 1:
-        what = "symbolic shapes" if poly else f"several platforms {platforms}"
+    if len(platforms) > 1:
         raise NotImplementedError(
             f"export of '{traced.fun_name}' partitioned over a mesh of "
-            f"{traced.device.mesh.size} devices with {what} is not supported yet"
+            f"{traced.device.mesh.size} devices for several platforms {platforms} is not "
+            "supported yet"
         )
 
 
@@ -328,9 +327,36 @@ class _Shardings:
             [len(a.shape) for a in self.lowered.out_avals],
         )
         with module.context:
-            for op in module.body.operations:
-                if op.operation.name == "sdy.mesh":  # parsed from text: JAX's has none
-                    op.operation.location = ir.Location.unknown()
+            ops = list(module.body.operations)
+            mesh_op = next(op for op in ops if op.operation.name == "sdy.mesh")
+            mesh_op.operation.location = ir.Location.unknown()  # parsed from text
+            wrapped = [op for op in ops if _sym(op) == locations.WRAPPED]
+            if wrapped:  # symbolic shapes: JAX's wrapper @main, then the mesh, then the
+                # wrapped function, its shardings after the dimension variables' values
+                main = next(op for op in ops if _sym(op) == "main")
+                mesh_op.operation.move_after(main)
+                inner = wrapped[0]
+                n_dims = len(inner.regions[0].blocks[0].arguments) - len(self.in_specs)
+                spmd._set_attrs(
+                    inner,
+                    "sdy.sharding",
+                    [None] * n_dims + list(self.in_specs),
+                    [0] * n_dims + [len(a.shape) for a in self.lowered.in_avals],
+                    "arg_attrs",
+                )
+                if any(s is not None for s in self.out_specs):
+                    spmd._set_attrs(
+                        inner,
+                        "sdy.sharding",
+                        self.out_specs,
+                        [len(a.shape) for a in self.lowered.out_avals],
+                        "res_attrs",
+                    )
+
+
+def _sym(op: Any) -> str | None:
+    attrs = op.operation.attributes
+    return ir.StringAttr(attrs["sym_name"]).value if "sym_name" in attrs else None
 
 
 def _check_one_scope(avals: Sequence[ShapedArray]) -> None:
@@ -637,7 +663,7 @@ def call_exported(exported: Exported) -> Callable[..., Any]:
 def _call_partitioned(exported: Exported, flat: list) -> Any:
     """An eager call of a function exported for several devices: a jit over the mesh in
     context (else the mesh of a sharded argument), as JAX runs it under ``set_mesh``;
-    each input laid out as exported (replicated where unspecified), or as it is."""
+    a sharded input as it is, the others replicated."""
     from ..jit import jit
     from ..sharding.mesh import Mesh, get_mesh
 
@@ -649,13 +675,14 @@ def _call_partitioned(exported: Exported, flat: list) -> Any:
                 mesh = s.mesh
                 break
     _check_device_count(exported, 1 if mesh is None else mesh.size)
+    exported.in_shardings_jax(mesh)  # (JAX's error for a mesh of other axes)
     in_shardings = []
-    for x, s in zip(flat, exported.in_shardings_jax(mesh)):
+    for x in flat:
         own = getattr(x, "sharding", None)
         if isinstance(own, NamedSharding) and getattr(own.mesh, "size", 1) > 1:
             in_shardings.append(own)
-        else:
-            in_shardings.append(s if s is not None else NamedSharding(mesh, PartitionSpec()))
+        else:  # replicated, then laid out as exported by the call's constraints
+            in_shardings.append(NamedSharding(mesh, PartitionSpec()))
     call = _partitioned_calls.get(exported)
     if call is None:
 

@@ -684,6 +684,7 @@ def _find(module: ir.Module, name: str) -> Any:
 def refine_module(module: ir.Module, context: ir.Context) -> ir.Module:
     """The module with every dynamic shape made static from @main's static arguments."""
     refine = runtime_refine()
+    _add_lowering_mesh(module, context)
     with context:
         data = lowering.module_to_text(module, debug_info=True).encode()
         try:
@@ -691,6 +692,21 @@ def refine_module(module: ir.Module, context: ir.Context) -> ir.Module:
         except Exception as e:  # noqa: BLE001 - jaxlib's runtime error, reworded as JAX's
             raise ValueError(f"Error refining shapes. {_assertion_message(str(e))}") from None
         return ir.Module.parse(refined)
+
+
+def _add_lowering_mesh(module: ir.Module, context: ir.Context) -> None:
+    """A partitioned program's ``sdy.mesh`` first in its module (before it is annotated
+    for its mesh): the shardings of a partitioned export it calls name it."""
+    from ..sharding.constraint import current_lowering_mesh
+    from ..sharding.spmd import mesh_text
+
+    mesh = current_lowering_mesh()
+    if mesh is None or any(op.operation.name == "sdy.mesh" for op in module.body.operations):
+        return
+    with context, ir.Location.unknown():
+        op = ir.Operation.parse(mesh_text(mesh))
+        op.location = ir.Location.unknown()
+        ir.InsertionPoint.at_block_begin(module.body).insert(op)
 
 
 def _assertion_message(text: str) -> str:
