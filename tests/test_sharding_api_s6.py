@@ -212,6 +212,37 @@ def device_put_uneven_split_as_jax():
     assert e == j
 
 
+def _uneven_entry_points(lib):
+    P, wsc, reshard = lib.P, lib.lax.with_sharding_constraint, lib.sharding.reshard
+    x = _x((6, 4))
+    out = {}
+    for axis_types in ("Auto", "Explicit"):
+        with lib.set_mesh(mesh(lib, axis_types)):
+            programs = {
+                "wsc in jit": lambda: lib.jit(lambda a: wsc(a * 2, P("X")))(x),
+                "wsc eager": lambda: wsc(x, P("X")),
+                "jit in_shardings": lambda: lib.jit(lambda a: a * 2, in_shardings=P("X"))(x),
+                "jit out_shardings": lambda: lib.jit(lambda a: a * 2, out_shardings=P("X"))(x),
+            }
+            if axis_types == "Explicit":
+                programs["reshard in jit"] = lambda: lib.jit(lambda a: reshard(a * 2, P("X")))(x)
+            for name, fn in programs.items():
+                got, error = attempt(fn)
+                out[f"{axis_types}: {name}"] = error or typed(lib, got)
+    return out
+
+
+@case
+def uneven_split_at_every_entry_point_as_jax():
+    """Inside jit a constraint may split unevenly (JAX lets XLA pad; over Explicit axes
+    it is an assertion first); eagerly, at jit's boundary and in a reshard the split
+    must be even: JAX's class and whole message."""
+    e, j = both(_uneven_entry_points)
+    assert e == j
+    assert j["Auto: wsc in jit"][0] == "float32[6,4]"
+    assert j["Explicit: reshard in jit"][0] == "ValueError"
+
+
 # ---------------------------------------------------------------------- out_shardings
 
 

@@ -168,11 +168,21 @@ def check_type_divisible(sharding: NamedSharding, shape: tuple) -> None:
             )
 
 
-def _check(s: NamedSharding, aval):
-    from .jit_shardings import _check_divisible
+def _check(s: NamedSharding, aval, *, uneven_ok: bool = False):
+    """The rank, then (unless ``uneven_ok``) an even split, as JAX checks it: the type
+    (its Explicit axes: ValueError 'Sharding spec ... does not evenly divide') before
+    the layout (IndivisibleError)."""
+    from .in_types import type_sharding
+    from .jit_shardings import check_divisible_shape
 
-    check_rank(s, len(aval.shape))
-    _check_divisible(s, aval)
+    shape = tuple(aval.shape)
+    check_rank(s, len(shape))
+    if uneven_ok:
+        return
+    typed = type_sharding(s, len(shape))
+    if typed is not None:
+        typed.shard_shape(shape)
+    check_divisible_shape(s, shape)
 
 
 def with_sharding_constraint(x: Any, shardings: Any) -> Any:
@@ -196,7 +206,9 @@ def with_sharding_constraint(x: Any, shardings: Any) -> Any:
     for leaf, s in zip(leaves, per_leaf):
         s = _as_sharding(s, "with_sharding_constraint")
         aval = core.get_aval(leaf)
-        _check(s, aval)
+        # inside a program JAX lets a constraint split unevenly (XLA pads); eagerly the
+        # value is put there, which must split evenly
+        _check(s, aval, uneven_ok=all_explicit or isinstance(leaf, core.Tracer))
         if all_explicit:
             _assert_same_sharding(aval, s)  # over Explicit axes: an assertion, as JAX
             outs.append(leaf)
@@ -357,8 +369,8 @@ def _batch(size, vals, dims, *, sharding, prim=sharding_constraint_p):
     spmd = batching.current_spmd_axis_name()
     if prim is reshard_p:
         entry = batching.current_explicit_mesh_axis()
-    else:
-        entry = spmd
+    else:  # without spmd_axis_name the batch axis is left to the partitioner
+        entry = UNCONSTRAINED if spmd is None else spmd
         if spmd is not None and set(spmd) & set(sharding.spec._used_axes()):
             raise ValueError(
                 f"vmap spmd_axis_name {spmd} cannot appear in with_sharding_constraint "
