@@ -159,6 +159,41 @@ def engine_calls_sharded_artifacts():
 
 
 @case
+def call_under_mesh_of_other_axes():
+    """Called over a mesh of other axis names or sizes: the artifact keeps its own
+    mesh, as JAX's (and in_shardings_jax says the meshes differ, as JAX's)."""
+    from eight_devices import attempt
+
+    engine, jax = eight_devices.libs()
+    ours, theirs = _exports(_auto_export)
+    x, y = _x(), _x() + 1.0
+    auto = (None, None)
+    for blob in (ours.serialize(), theirs.serialize()):
+        results = []
+        for lib in (engine, jax):
+            auto = (lib.sharding.AxisType.Auto,) * 2
+            exp = lib.export.deserialize(blob)
+            other = lib.make_mesh((4, 2), ("a", "b"), auto)
+            got = [attempt(lambda exp=exp, other=other: exp.in_shardings_jax(other))[1]]
+            with lib.set_mesh(other):
+                got.append(exp.call(x, y))
+            got.append(lib.jit(exp.call, in_shardings=lib.NamedSharding(other, lib.P("a")))(x, y))
+            swapped = lib.make_mesh((2, 4), ("X", "Y"), auto)
+            got.append(lib.jit(exp.call, in_shardings=lib.NamedSharding(swapped, lib.P("X")))(x, y))
+            results.append(got)
+        ours_got, theirs_got = results
+        assert ours_got[0][0] == "ValueError" and "does not match" in ours_got[0][1]
+        assert ours_got[0] == theirs_got[0]
+        for k, (o, t) in enumerate(zip(ours_got[1:], theirs_got[1:])):
+            for a, b in zip(o, t):
+                np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+                # under a jit over another mesh JAX names the result's layout by the
+                # exported mesh's axes (P(None, 'Y') on a mesh of 'a', 'b'): a gap
+                if k == 0:
+                    assert repr(a.sharding.spec) == repr(b.sharding.spec)
+
+
+@case
 def vjp_export_and_grad():
     """The exported VJP (JAX's: over the primal's mesh, inputs laid out as the primal's
     inputs and outputs, results as its inputs) and grad of a deserialized artifact,

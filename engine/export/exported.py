@@ -12,7 +12,6 @@ from typing import Any
 
 import numpy as np
 from jaxlib.mlir import ir
-from jaxlib.mlir.dialects import sdy
 
 from .. import core, runtime, tree_util
 from ..core import ClosedJaxpr, Jaxpr, Primitive, ShapedArray
@@ -576,8 +575,6 @@ def _call_exported_lowering(ctx: Any, *args: Any, exported: Exported) -> list:
                 f"calling '{exported.fun_name}', exported for {exported.nr_devices} devices "
                 "and several platforms, is not supported yet"
             )
-    if mesh is not None:  # JAX's wrap_with_sharding: the exported shardings as constraints
-        args = _constrained(args, exported._in_named_shardings, ctx.avals_in)
     here = ctx.platform
     names = [_lowering_platform(p) for p in exported.platforms]
     if here in names:
@@ -590,10 +587,7 @@ def _call_exported_lowering(ctx: Any, *args: Any, exported: Exported) -> list:
             f"'{exported.platforms}' but it is used on '{(here,)}'."
         )
     platform_index = index if len(exported.platforms) > 1 else None
-    outs = poly_lowering.merge_and_call(ctx, exported, args, platform_index)
-    if mesh is not None:
-        outs = _constrained(outs, exported._out_named_shardings, ctx.avals_out)
-    return outs
+    return poly_lowering.merge_and_call(ctx, exported, args, platform_index, mesh)
 
 
 def _check_device_count(exported: Exported, n: int) -> None:
@@ -602,18 +596,6 @@ def _check_device_count(exported: Exported, n: int) -> None:
             f"Function {exported.fun_name} was exported for {exported.nr_devices} devices "
             f"and is called in a context with {n} devices, which is not allowed."
         )
-
-
-def _constrained(values: Sequence[Any], shardings: Any, avals: Sequence[Any]) -> list:
-    """Each value under an ``sdy.sharding_constraint`` to its exported sharding (over
-    the caller's mesh, by axis names); unspecified ones as they are."""
-    out = []
-    for v, s, aval in zip(values, shardings, avals):
-        if s is not None:
-            attr = ir.Attribute.parse(spmd.sharding_attr_text(s.spec, len(aval.shape)))
-            v = sdy.ShardingConstraintOp(v, attr).result
-        out.append(v)
-    return out
 
 
 call_exported_p.lowering = _call_exported_lowering
@@ -675,7 +657,6 @@ def _call_partitioned(exported: Exported, flat: list) -> Any:
                 mesh = s.mesh
                 break
     _check_device_count(exported, 1 if mesh is None else mesh.size)
-    exported.in_shardings_jax(mesh)  # (JAX's error for a mesh of other axes)
     in_shardings = []
     for x in flat:
         own = getattr(x, "sharding", None)

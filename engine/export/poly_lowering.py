@@ -13,6 +13,7 @@ A module that calls a polymorphic exported function gets its shapes refined (jax
 from __future__ import annotations
 
 import contextlib
+import re
 import threading
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -618,7 +619,11 @@ def deserialize_module(data: bytes, context: ir.Context) -> ir.Module:
 
 
 def merge_and_call(
-    ctx: Any, exported: Any, args: Sequence[Any], platform_index: int | None
+    ctx: Any,
+    exported: Any,
+    args: Sequence[Any],
+    platform_index: int | None,
+    mesh: Any = None,
 ) -> list:
     """Copy the exported module's functions into the module being lowered (renamed),
     then call its ``@main``; arguments and results get converted between the caller's
@@ -629,11 +634,15 @@ def merge_and_call(
     count = getattr(mctx, "exported_calls", 0)
     mctx.exported_calls = count + 1
     prefix = lowering._symbol_name(f"call_exported_{exported.fun_name}_{count}")
-    # a partitioned callee's mesh: the caller's, of the same axes (added when the caller
-    # is annotated for its mesh), so the callee's shardings name the caller's @mesh
+    # a partitioned callee's mesh: the caller's (``mesh``) where its axes are the same
+    # (the caller's @mesh is added when it is annotated), else its own, renamed
+    mesh_name = "mesh"
     for op in list(sub.body.operations):
         if op.operation.name == "sdy.mesh":
-            op.operation.erase()
+            if mesh is not None and _mesh_axes(op) == list(zip(mesh.axis_names, mesh.axis_sizes)):
+                op.operation.erase()
+            else:
+                mesh_name = f"{prefix}_{ir.StringAttr(op.attributes['sym_name']).value}"
     named = [op for op in sub.body.operations if "sym_name" in op.attributes]
     renames = []
     for op in named:
@@ -659,6 +668,9 @@ def merge_and_call(
                 hlo.constant(ir.DenseElementsAttr.get(np.array(platform_index, np.int32))),
             )
         )
+    shardings = exported._in_named_shardings if exported.nr_devices > 1 else None
+    if mesh is not None and shardings is not None:  # JAX's wrap_with_sharding
+        args = _constrained(args, shardings, ctx.avals_in, mesh_name)
     kept = [a for i, a in enumerate(args) if i in exported.module_kept_var_idx]
     for a, t in zip(kept, callee_type.inputs[len(operands) :]):
         operands.append(a if a.type == t else hlo.convert(t, a))
@@ -671,7 +683,28 @@ def merge_and_call(
         outs.append(r if r.type == t else hlo.convert(t, r))
     if any(not shape_poly.is_constant_shape(a.shape) for a in exported.in_avals):
         mctx.needs_shape_refinement = True
+    if mesh is not None and shardings is not None:
+        outs = _constrained(outs, exported._out_named_shardings, ctx.avals_out, mesh_name)
     return outs
+
+
+def _mesh_axes(op: Any) -> list:
+    text = str(op.operation.attributes["mesh"])
+    return [(n, int(k)) for n, k in re.findall(r'"([^"]+)"=(\d+)', text)]
+
+
+def _constrained(values: Sequence[Any], shardings: Any, avals: Sequence[Any], mesh: str) -> list:
+    """Each value under an ``sdy.sharding_constraint`` to its exported sharding over
+    the mesh ``mesh`` names; unspecified ones as they are."""
+    from jaxlib.mlir.dialects import sdy
+
+    out = []
+    for v, s, aval in zip(values, shardings, avals):
+        if s is not None:
+            attr = ir.Attribute.parse(s._sdy_text(len(aval.shape), mesh))
+            v = sdy.ShardingConstraintOp(v, attr).result
+        out.append(v)
+    return out
 
 
 def _find(module: ir.Module, name: str) -> Any:
