@@ -222,14 +222,15 @@ def reshard_under_vmap_keeps_the_mapped_axis():
     _same(fn, (_x(), X))
 
 
-def _auto_specs(lib, fn):
-    """fn(lib, x) jitted under an Auto (2, 4) mesh: its results' PartitionSpecs and
-    values, or the error."""
+def _auto_specs(lib, fn, jit=True):
+    """fn(lib, x) under an Auto (2, 4) mesh, jitted or eagerly: its results'
+    PartitionSpecs and values, or the error."""
     kind = lib.sharding.AxisType.Auto
     with lib.set_mesh(lib.make_mesh((2, 4), ("X", "Y"), axis_types=(kind, kind))):
         x = lib.device_put(_x(), lib.P())
+        f = lambda a: fn(lib, a)  # noqa: E731
         try:
-            out = lib.jit(lambda a: fn(lib, a))(x)
+            out = (lib.jit(f) if jit else f)(x)
         except Exception as e:
             return type(e).__name__, str(e)
         return [tuple(o.sharding.spec) for o in [out]], np.asarray(out).tolist()
@@ -238,7 +239,8 @@ def _auto_specs(lib, fn):
 @case
 def spmd_axis_name_shards_constraints_under_vmap():
     """With spmd_axis_name, a sharding constraint inside vmap splits the batch axis
-    over it (JAX's _sharding_constraint_batcher); naming it in the spec is an error."""
+    over it (JAX's _sharding_constraint_batcher), without it leaves the batch axis
+    unconstrained; naming it in the spec is an error."""
 
     def named(lib, x):
         wsc = lib.lax.with_sharding_constraint
@@ -247,6 +249,15 @@ def spmd_axis_name_shards_constraints_under_vmap():
     e, j = both(lambda lib: _auto_specs(lib, named))
     assert e == j, (e, j)
     assert j[0] == [("X", "Y")], j
+
+    def unnamed(lib, x):  # the batch axis is left open ({?}): it stays split over X
+        wsc = lib.lax.with_sharding_constraint
+        return lib.vmap(lambda r: wsc(r * 2, lib.P("Y")))(wsc(x, lib.P("X")))
+
+    for jit in (True, False):
+        e, j = both(lambda lib: _auto_specs(lib, unnamed, jit))
+        assert e == j, (jit, e, j)
+        assert j[0] == [("X", "Y")], j
 
     def clash(lib, x):
         wsc = lib.lax.with_sharding_constraint

@@ -339,7 +339,24 @@ def reshard(x: Any, out_shardings: Any) -> Any:
 def _impl(x, *, sharding):
     from .arrays import put
 
-    return put(x, _on_value_mesh(x, sharding))
+    return put(x, _open_dims_kept(x, _on_value_mesh(x, sharding)))
+
+
+def _open_dims_kept(x, s: NamedSharding) -> NamedSharding:
+    """Eagerly, an UNCONSTRAINED dimension (a vmapped constraint's batch axis) keeps
+    the value's layout there, as XLA's choice for it does under jit."""
+    ndim = len(core.get_aval(x).shape)
+    parts = list(s.spec._normalized(ndim))
+    if not any(p is UNCONSTRAINED for p in parts):
+        return s
+    have = getattr(x, "sharding", None)
+    mine = have.spec if isinstance(have, NamedSharding) and have.mesh == s.mesh else None
+    used = {a for d, p in enumerate(parts) if p is not UNCONSTRAINED for a in s.spec._axes_of(d)}
+    for d, p in enumerate(parts):
+        if p is UNCONSTRAINED:
+            axes = mine._axes_of(d) if mine is not None else ()
+            parts[d] = axes if axes and not used & set(axes) else None
+    return NamedSharding(s.mesh, PartitionSpec(*parts, unreduced=s.spec.unreduced))
 
 
 @sharding_constraint_p.def_abstract_eval

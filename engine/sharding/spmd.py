@@ -29,7 +29,16 @@ def mesh_text(mesh: Mesh) -> str:
 
 
 def sharding_attr_text(spec: PartitionSpec, ndim: int) -> str:
-    dims = ["{" + ", ".join(f'"{a}"' for a in spec._axes_of(d)) + "}" for d in range(ndim)]
+    from .named import UNCONSTRAINED
+
+    # an UNCONSTRAINED dimension is open ({?}): the partitioner chooses, as JAX's
+    parts = spec._normalized(ndim)
+    dims = [
+        "{?}"
+        if parts[d] is UNCONSTRAINED
+        else "{" + ", ".join(f'"{a}"' for a in spec._axes_of(d)) + "}"
+        for d in range(ndim)
+    ]
     unreduced = ""
     if spec.unreduced:
         unreduced = ", unreduced={" + ", ".join(f'"{a}"' for a in sorted(spec.unreduced)) + "}"
