@@ -196,8 +196,6 @@ def export(
         closed = traced.jaxpr
         target = traced.device
         mesh = target.mesh if type(target) is SpmdTarget else None
-        if mesh is not None:
-            _check_partitioned(traced, chosen)
         _check_one_scope(traced.in_avals)
         if getattr(closed.jaxpr, "effects", None):
             raise NotImplementedError(
@@ -284,17 +282,6 @@ def _prune_for_export(closed: Any, keep_unused: bool) -> tuple[Any, tuple]:
     return ClosedJaxpr(jaxpr, kept_consts), tuple(i for i, u in enumerate(used[nc:]) if u)
 
 
-def _check_partitioned(traced: Any, platforms: tuple) -> None:
-    """What the engine exports of a program partitioned over a mesh: static shapes,
-    one platform; the rest raises rather than exporting something else."""
-    if len(platforms) > 1:
-        raise NotImplementedError(
-            f"export of '{traced.fun_name}' partitioned over a mesh of "
-            f"{traced.device.mesh.size} devices for several platforms {platforms} is not "
-            "supported yet"
-        )
-
-
 class _Shardings:
     """A partitioned program's shardings, as JAX's ``Exported`` keeps them: one
     NamedSharding over the mesh's abstract mesh per input and result (None where
@@ -317,11 +304,20 @@ class _Shardings:
         self.out_named = tuple(named(s) for s in self.out_specs)
 
     def annotate(self, module: Any) -> None:
+        ops = list(module.body.operations)
+        if any((_sym(op) or "").startswith("_main_") for op in ops):
+            raise NotImplementedError(
+                f"export of '{self.traced.fun_name}' partitioned over a mesh for platforms "
+                "whose lowerings differ is not supported yet"
+            )
+        main = next(op for op in ops if _sym(op) == "main")
+        # (several platforms: @main takes the platform's index first)
+        extra = len(main.regions[0].blocks[0].arguments) - len(self.in_specs)
         spmd.annotate_module(
             module,
             self.target.mesh,
-            self.in_specs,
-            [len(a.shape) for a in self.lowered.in_avals],
+            [None] * extra + list(self.in_specs),
+            [0] * extra + [len(a.shape) for a in self.lowered.in_avals],
             self.out_specs,
             [len(a.shape) for a in self.lowered.out_avals],
         )
@@ -570,11 +566,6 @@ def _call_exported_lowering(ctx: Any, *args: Any, exported: Exported) -> list:
     mesh = current_lowering_mesh()
     if exported.nr_devices > 1:
         _check_device_count(exported, 1 if mesh is None else mesh.size)
-        if len(exported.platforms) > 1:
-            raise NotImplementedError(
-                f"calling '{exported.fun_name}', exported for {exported.nr_devices} devices "
-                "and several platforms, is not supported yet"
-            )
     here = ctx.platform
     names = [_lowering_platform(p) for p in exported.platforms]
     if here in names:
