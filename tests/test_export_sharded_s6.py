@@ -1,8 +1,11 @@
 """``export`` of a jit partitioned over a mesh against real JAX 0.10.2 on 8 CPU devices
 (one child process, tests/eight_devices.py): the module (Shardy mesh and shardings,
-``mhlo.num_partitions``), ``nr_devices``, the NamedShardings over the abstract mesh,
-``in/out_shardings_hlo`` and ``in/out_shardings_jax`` of a deserialized artifact, and
-artifacts moving both ways (serialized by one, deserialized and called by the other)."""
+``mhlo.num_partitions``; with symbolic shapes and for several platforms too),
+``nr_devices``, the NamedShardings over the abstract mesh, ``in/out_shardings_hlo`` and
+``in/out_shardings_jax`` of a deserialized artifact, the exported VJP, and artifacts
+moving both ways (serialized by one library, deserialized and called by the other:
+eagerly under set_mesh, with sharded arguments, under jit and grad, over a mesh of
+other axes), values and result shardings compared."""
 
 from __future__ import annotations
 
