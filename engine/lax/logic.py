@@ -8,7 +8,7 @@ from jaxlib.mlir.dialects import stablehlo as hlo
 from .. import dtypes
 from ..core import Primitive, ShapedArray
 from ..interpreters import batching, lowering
-from ..interpreters.jvp import Zero, defjvp, instantiate, tangent_aval, zero_jvp
+from ..interpreters.jvp import Zero, defjvp, tangent_aval, zero_jvp
 from ..interpreters.transpose import is_undefined_primal
 from ._base import aval_of, check_dtype, check_same_dtypes, naryop, plain
 
@@ -270,7 +270,11 @@ def _select_n_jvp(primals, tangents):
     ts = tangents[1:]
     if all(type(t) is Zero for t in ts):
         return out, Zero(tangent_aval(aval_of(out)))
-    return out, select_n(which, *[instantiate(t) for t in ts])
+    from .structural import full_like
+
+    # as JAX's: one zeros from the first nonzero tangent, made even when none is Zero
+    z = full_like(next(t for t in ts if type(t) is not Zero), 0)
+    return out, select_n(which, *[z if type(t) is Zero else t for t in ts])
 
 
 select_n_p.def_jvp(_select_n_jvp)

@@ -164,7 +164,8 @@ def _reduce_sum_lowering(ctx, x, *, axes, out_sharding):
 
 def _reduce_sum_transpose(ct, x, *, axes, out_sharding):
     shape = x.aval.shape
-    kept = tuple(i for i in range(len(shape)) if i not in axes)
+    # NumPy integers, as JAX's np.delete(np.arange(...)) gives (its jaxprs print them)
+    kept = tuple(np.int64(i) for i in range(len(shape)) if i not in axes)
     if x.aval.sharding is not None:  # the cotangent gets its operand's type, as JAX's
         from .sharding_rules import placed_as_typed
         from .structural import broadcast_in_dim_p
@@ -173,7 +174,12 @@ def _reduce_sum_transpose(ct, x, *, axes, out_sharding):
             ct, shape=shape, broadcast_dimensions=kept, sharding=x.aval.sharding
         )
         return [placed_as_typed(out, x.aval.sharding)]
-    return [broadcast_in_dim(ct, shape, kept)]
+    if not axes:
+        return [broadcast_in_dim(ct, shape, kept)]
+    from .structural import broadcast_in_dim_p
+
+    # bound directly: the wrapper would make the dimensions Python ints
+    return [broadcast_in_dim_p.bind(ct, shape=shape, broadcast_dimensions=kept, sharding=None)]
 
 
 deflinear(reduce_sum_p, _reduce_sum_transpose)

@@ -367,9 +367,10 @@ def _finite_or_zero(x):
 def _logaddexp_tangent(exp_fn, x1, x2, t1, t2, out):
     # d/dx1 log(e^x1 + e^x2) = e^(x1 - out), with +inf read as 0 so that the derivative
     # at an infinite operand is e^0 = 1, as JAX's hand-written rule gives.
-    d1 = exp_fn(lax.sub(_finite_or_zero(x1), _finite_or_zero(out)))
-    d2 = exp_fn(lax.sub(_finite_or_zero(x2), _finite_or_zero(out)))
-    return lax.add(lax.mul(t1, d1), lax.mul(t2, d2))
+    # (each term multiplied before the next is made: JAX's order of equations)
+    term1 = lax.mul(t1, exp_fn(lax.sub(_finite_or_zero(x1), _finite_or_zero(out))))
+    term2 = lax.mul(t2, exp_fn(lax.sub(_finite_or_zero(x2), _finite_or_zero(out))))
+    return lax.add(term1, term2)
 
 
 def _logaddexp_jvp(primals, tangents):
