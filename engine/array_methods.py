@@ -226,10 +226,8 @@ def _install(cls, binary=_binary):
     cls.astype = _astype
 
 
-def _astype(x, dtype):
-    from . import dtypes, lax
-
-    return lax.convert_element_type(x, dtypes.canonicalize_user_dtype(dtype, "astype"))
+def _astype(x, dtype, copy=False, device=None):
+    return _jnp().astype(x, dtype, copy=copy, device=device)
 
 
 _install(Array, _fast_binary)

@@ -86,15 +86,16 @@ def _convert_abstract_eval(x, *, new_dtype, weak_type, sharding):
 
 @convert_element_type_p.def_lowering
 def _convert_lowering(ctx, x, *, new_dtype, weak_type, sharding):
+    # as JAX's convert_hlo: a convert even between equal types (a weak scalar made
+    # strong), and to bool by x != 0 followed by the convert
     a_in, a_out = ctx.avals_in[0], ctx.avals_out[0]
-    if a_in.dtype == a_out.dtype:
-        return x
     if dtypes.is_complex(a_in.dtype) and not dtypes.is_complex(a_out.dtype):
         x = hlo.real(x)  # the imaginary part is dropped (also for -> bool)
         a_in = a_in.update(dtype=dtypes.real_dtype(a_in.dtype))
-    if a_out.dtype == np.bool_ and a_in.dtype != np.bool_:
-        zero = lowering.full_like_aval(0, a_in)
-        return lowering.compare(x, zero, "NE", a_in)
+    if a_out.dtype == np.bool_:
+        zero = lowering.full_like_aval(0, a_in.update(shape=()))
+        zero = lowering.broadcast_in_dim(zero, a_in, [])  # JAX's mlir.full_like_aval
+        x = lowering.compare(x, zero, "NE", a_in)
     return hlo.convert(lowering.ir_type(a_out), x)
 
 

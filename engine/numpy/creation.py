@@ -55,8 +55,35 @@ def copy(a, order=None):
 
 
 def astype(x, dtype, /, *, copy=False, device=None):
+    """As JAX's: complex to bool is ``x != 0`` (a convert would keep the real part only)
+    and complex to a real type warns that it will become an error."""
+    import warnings
+
     check_arraylike("astype", x)
-    return lax.convert_element_type(x, dtypes.canonicalize_user_dtype(dtype, "astype"))
+    if dtype is None:
+        dtype = dtypes.default_float_dtype()
+    else:
+        dtype = dtypes.canonicalize_user_dtype(dtype, "astype")
+    old = np.result_type(x) if dtypes.is_python_scalar(x) else core.get_aval(x).dtype
+    if dtypes.is_complex(old):
+        if dtypes.is_int(dtype) or dtypes.is_float(dtype):
+            warnings.warn(
+                "Casting from complex to real dtypes will soon raise a ValueError. Please "
+                "first use jnp.real or jnp.imag to take the real/imaginary component of "
+                "your input.",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+        elif dtype == np.bool_:
+            x = lax.ne(x, lax.convert_element_type(0, old))
+    with warnings.catch_warnings():  # the warning above is the one JAX gives
+        warnings.simplefilter("ignore", np.exceptions.ComplexWarning)
+        result = lax.convert_element_type(x, dtype)
+    if device is not None:
+        from ..api import device_put
+
+        result = device_put(result, device)
+    return lax.copy_p.bind(result) if copy else result
 
 
 def from_dlpack(x, *, device=None, copy=None):
