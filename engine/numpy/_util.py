@@ -385,7 +385,9 @@ def array(object, dtype=None, copy=True, order="K", ndmin=0):
         object = object.__jax_array__()
     if isinstance(object, core.WeakScalar):
         object = object.value
-    if isinstance(object, (Array, core.Tracer)):
+    if isinstance(object, core.Tracer):  # copied unless told not to, as JAX's
+        out = lax.copy_p.bind(object) if copy else object
+    elif isinstance(object, Array):  # immutable: the same buffers serve
         out = object
     elif isinstance(object, (list, tuple)):
         out = _from_sequence(object, dtype)
@@ -414,8 +416,8 @@ def array(object, dtype=None, copy=True, order="K", ndmin=0):
             raise TypeError(errors.invalid_dtype_message(val.dtype, "jnp.array", "a JAX value"))
         target = dtype if dtype is not None else dtypes.canonicalize_dtype(val.dtype)
         out = dispatch.device_put_value(val.astype(target, copy=False))
-    if dtype is not None and core.get_aval(out).dtype != dtype:
-        out = lax.convert_element_type(out, dtype)
+    if dtype is not None and (core.get_aval(out).dtype != dtype or core.get_aval(out).weak_type):
+        out = lax.convert_element_type(out, dtype)  # a given dtype is strong
     if ndmin and ndim_of(out) < ndmin:
         out = lax.broadcast_to_rank(out, ndmin)
     return out
