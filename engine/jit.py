@@ -132,7 +132,7 @@ def _jit_dce(used_outputs, eqn):
     """Outputs nothing reads leave the called jaxpr, with the inputs only they needed (as
     JAX's pjit DCE rule): a linearized call's unused tangents never reach its transpose,
     where their zero cotangents would meet the residuals (0 * nan = nan)."""
-    if not any(used_outputs):
+    if not any(used_outputs) and not pe.has_effects(eqn):
         return [False] * len(eqn.invars), None
     jaxpr, donated = eqn.params["jaxpr"], eqn.params["donated_invars"]
     body, used_in = pe.dce_jaxpr(jaxpr.jaxpr, used_outputs)

@@ -381,14 +381,7 @@ def _effectful(lib, np_, kind):
     return f
 
 
-_JIT_EFFECTS = pytest.mark.xfail(
-    strict=True,
-    reason="engine/jit.py's _jit_dce returns None whenever no output is used, so the "
-    "walk keeps the nested jit whole (effects and all inputs); JAX's "
-    "dce_jaxpr_pjit_rule prunes it to the effectful part and drops the argument. "
-    "Needs 'and not pe.has_effects(eqn)' on its first test (jit.py is another helper's)",
-)
-EFFECTS = [pytest.param("jit", marks=_JIT_EFFECTS), "cond", "scan", "remat"]
+EFFECTS = ["jit", "cond", "scan", "remat"]
 
 
 @pytest.mark.parametrize("kind", EFFECTS)
