@@ -2,7 +2,6 @@
 gradients (including JAX's chosen derivatives at the kinks of relu and relu6), vmap,
 the numerically stable softmax/logsumexp on large inputs, and jaxpr text."""
 
-import re
 
 import numpy as np
 import pytest
@@ -186,20 +185,12 @@ def test_jaxpr_text_matches_jax(name):
 
 
 def test_one_hot_jaxpr_body_matches_jax():
-    """JAX wraps one_hot in a nested jit named _one_hot; the equations inside match (up
-    to variable names)."""
-
-    def eqns(lines):
-        out = []
-        for ln in lines:
-            lhs, rhs = ln.strip().split(" = ", 1)
-            out.append((re.sub(r"^[a-z]+:", "", lhs), re.sub(r"( [a-z]+)+$", "", rhs)))
-        return out
-
+    """JAX wraps one_hot in a nested jit named _one_hot; so does the engine: the text is
+    JAX's."""
     i = np.ones(3, np.int32)
-    ours = str(engine.make_jaxpr(lambda i: enn.one_hot(i, 3))(i)).splitlines()[1:-1]
-    theirs = str(jax.make_jaxpr(lambda i: jax.nn.one_hot(i, 3))(i)).splitlines()[4:8]
-    assert eqns(ours) == eqns(theirs)
+    ours = str(engine.make_jaxpr(lambda i: enn.one_hot(i, 3))(i))
+    theirs = str(jax.make_jaxpr(lambda i: jax.nn.one_hot(i, 3))(i))
+    assert ours == theirs
 
 
 def test_initializers():

@@ -7,6 +7,9 @@ stability, as JAX does."""
 
 from __future__ import annotations
 
+import operator
+import warnings
+
 import numpy as np
 
 from .. import dtypes, lax
@@ -17,14 +20,15 @@ from ..numpy._jitted import as_jax_jits
 from ..numpy._util import (
     as_array,
     as_operand,
+    canonicalize_axis,
     check_arraylike,
     dtype_of,
     promote_args_inexact,
     reduction_axes,
     shape_of,
-    weak_scalar,
+    static_int,
 )
-from ..transfer_guard import jitted_in_jax
+from ..scipy.special import logsumexp  # jax.nn.logsumexp is the same function
 
 __all__ = [
     "identity",
@@ -67,21 +71,17 @@ __all__ = [
 tanh = jnp.tanh
 
 
-def _float_arg(name, x):
-    check_arraylike(name, x)
-    (x,) = promote_args_inexact(name, x)
-    return as_array(x)
-
-
-def _c(x, v):
-    return weak_scalar(v, dtype_of(x))
-
-
 def _arr(name, x):
     check_arraylike(name, x)
     return as_array(as_operand(x))
 
 
+# Each function below has JAX 0.10.2's structure: the same ``jit`` boundaries (names,
+# static arguments, ``inline``), the same ``custom_jvp`` rules and the same operations in
+# the same order, so that its jaxprs (and those of its grad and jvp) print as JAX's.
+
+
+@jit
 def identity(x):
     """Returns ``x`` as an array (the identity activation)."""
     return _arr("identity", x)
@@ -91,10 +91,241 @@ def identity(x):
 @jit
 def relu(x):
     """``max(x, 0)``, with derivative 0 at 0 (a custom JVP rule, as JAX defines it)."""
-    return jnp.maximum(_arr("relu", x), 0)
+    return jnp.maximum(x, 0)
 
 
-relu.defjvps(lambda g, ans, x: lax.select(lax.gt(x, _c(x, 0)), g, lax.full_like(g, 0)))
+relu.defjvps(lambda g, ans, x: lax.select(x > 0, g, lax.full_like(g, 0)))
+
+
+@jit
+def squareplus(x, b=4):
+    """``(x + sqrt(x^2 + b)) / 2``, a smooth relu."""
+    check_arraylike("squareplus", x, b)
+    x, b = as_array(as_operand(x)), as_operand(b)  # a default b stays a weak literal
+    y = x + jnp.sqrt(jnp.square(x) + b)
+    return y / 2
+
+
+@jit
+def softplus(x):
+    """``log(1 + exp(x))``, computed as ``logaddexp(x, 0)``."""
+    return jnp.logaddexp(x, 0)
+
+
+@jit
+def sparse_plus(x):
+    """0 for ``x <= -1``, ``x`` for ``x >= 1``, ``(x + 1)^2 / 4`` in between."""
+    x = _arr("sparse_plus", x)
+    return jnp.where(x <= -1.0, 0.0, jnp.where(x >= 1.0, x, (x + 1.0) ** 2 / 4))
+
+
+@jit
+def soft_sign(x):
+    """``x / (|x| + 1)``."""
+    x = _arr("soft_sign", x)
+    return x / (jnp.abs(x) + 1)
+
+
+@as_jax_jits("sigmoid", inline=True)
+def sigmoid(x):
+    """``1 / (1 + exp(-x))`` (lax.logistic; integer inputs are rejected, as in JAX)."""
+    return lax.logistic(x)
+
+
+@jit
+def sparse_sigmoid(x):
+    """``clip(x + 1, 0, 2) / 2``, the derivative of ``sparse_plus``."""
+    return 0.5 * jnp.clip(x + 1.0, 0.0, 2.0)
+
+
+@jit
+def silu(x):
+    """``x * sigmoid(x)``."""
+    x = _arr("silu", x)
+    return x * sigmoid(x)
+
+
+swish = silu
+
+
+@jit
+def mish(x):
+    """``x * tanh(softplus(x))``."""
+    x = _arr("mish", x)
+    return x * jnp.tanh(softplus(x))
+
+
+@jit
+def log_sigmoid(x):
+    """``-softplus(-x)``."""
+    x = _arr("log_sigmoid", x)
+    return -softplus(-x)
+
+
+@jit
+def elu(x, alpha=1.0):
+    """``x`` above 0, ``alpha * (exp(x) - 1)`` at or below."""
+    x = _arr("elu", x)
+    return jnp.where(x > 0, x, alpha * jnp.expm1(jnp.where(x > 0, 0.0, x)))
+
+
+@jit
+def leaky_relu(x, negative_slope=1e-2):
+    """``x`` at or above 0, ``negative_slope * x`` below."""
+    x = _arr("leaky_relu", x)
+    return jnp.where(x >= 0, x, negative_slope * x)
+
+
+@jit
+def hard_tanh(x):
+    """``x`` clipped to [-1, 1]."""
+    x = _arr("hard_tanh", x)
+    return jnp.where(x > 1, 1, jnp.where(x < -1, -1, x))
+
+
+@jit
+def celu(x, alpha=1.0):
+    """``max(x, 0) + alpha * expm1(min(x, 0) / alpha)``."""
+    return jnp.maximum(x, 0.0) + alpha * jnp.expm1(jnp.minimum(x, 0.0) / alpha)
+
+
+@jit
+def selu(x):
+    """``scale * elu(x, alpha)`` with the self-normalizing constants."""
+    alpha = 1.6732632423543772848170429916717
+    scale = 1.0507009873554804934193349852946
+    return scale * elu(x, alpha)
+
+
+def gelu(x, approximate=True):
+    """Gaussian error linear unit; ``approximate`` uses the tanh form (JAX's default).
+    Not jitted, as in JAX."""
+    (x,) = promote_args_inexact("gelu", x)
+    x = as_array(x)
+    dt = dtype_of(x)
+    if approximate:
+        sqrt_2_over_pi = np.sqrt(2 / np.pi).astype(dt)
+        cdf = 0.5 * (1.0 + jnp.tanh(sqrt_2_over_pi * (x + 0.044715 * (x**3))))
+        return x * cdf
+    sqrt_half = np.sqrt(0.5).astype(dt)
+    return jnp.array(0.5 * x * (lax.erfc(-x * sqrt_half)), dtype=dt)
+
+
+@jit(static_argnames=("axis",))
+def glu(x, axis=-1):
+    """First half of ``x`` along ``axis`` gated by the sigmoid of the second half."""
+    x = _arr("glu", x)
+    if shape_of(x)[axis] % 2:
+        raise AssertionError("axis size must be divisible by 2")
+    x1, x2 = jnp.split(x, 2, axis)
+    return x1 * sigmoid(x2)
+
+
+# ---------------------------------------------------------------------------- softmax family
+
+
+@jit(static_argnames=("axis", "keepdims"))
+def logmeanexp(x, axis=None, where=None, keepdims=False):
+    """``log(mean(exp(x)))`` along ``axis``: ``logsumexp`` minus the log of the count."""
+    lse = logsumexp(x, axis=axis, where=where, keepdims=keepdims)
+    shape = shape_of(x)
+    if where is None:
+        axes = reduction_axes(axis, len(shape))
+        count = lax.convert_element_type(int(np.prod([shape[a] for a in axes])), dtype_of(lse))
+    else:
+        count = jnp.sum(
+            jnp.broadcast_to(where, shape), axis, dtype=dtype_of(lse), keepdims=keepdims
+        )
+    return lse - jnp.log(count)
+
+
+@jit(static_argnames=("axis",))
+def log_softmax(x, axis=-1, where=None):
+    """``x - max - log(sum(exp(x - max)))`` along ``axis``."""
+    x = _arr("log_softmax", x)
+    x_max = jnp.max(x, axis, where=where, initial=-np.inf, keepdims=True)
+    x_safe = x if where is None else jnp.where(where, x, -np.inf)
+    shifted = x_safe - lax.stop_gradient(x_max)
+    shifted_logsumexp = jnp.log(jnp.sum(jnp.exp(shifted), axis, where=where, keepdims=True))
+    result = shifted - shifted_logsumexp
+    if where is not None:
+        return jnp.where(where, result, -np.inf)
+    return result
+
+
+def softmax(x, axis=-1, where=None):
+    """``exp(x - max) / sum(exp(x - max))`` along ``axis``. Not jitted, as in JAX; the
+    maximum is a ``stop_gradient`` (JAX's default, ``jax_softmax_custom_jvp=False``)."""
+    x_max = jnp.max(x, axis, where=where, initial=-np.inf, keepdims=True)
+    x_safe = x if where is None else jnp.where(where, x, -np.inf)
+    unnormalized = jnp.exp(x_safe - lax.stop_gradient(x_max))
+    result = unnormalized / jnp.sum(unnormalized, axis, where=where, keepdims=True)
+    if where is not None:
+        result = jnp.where(where, result, 0)
+    return result
+
+
+@jit(static_argnames=("num_classes", "dtype", "axis"))
+def _one_hot(x, num_classes, *, dtype, axis):
+    nd = len(shape_of(x))
+    try:
+        out_axis = canonicalize_axis(axis, nd + 1)
+    except TypeError:  # a named axis (under vmap/shard_map): compare with its index
+        size = lax.axis_size(axis)
+        if num_classes != size:
+            raise ValueError(
+                f"Expected num_classes to match the size of axis {axis}, "
+                f"but {num_classes} != {size}"
+            ) from None
+        return jnp.asarray(x == lax.axis_index(axis), dtype=dtype)
+    lhs = lax.expand_dims(x, (operator.index(axis),))
+    rhs_shape = [1] * nd
+    rhs_shape.insert(out_axis, num_classes)
+    rhs = lax.broadcasted_iota(dtype_of(x), rhs_shape, out_axis)
+    return (lhs == rhs).astype(dtype)
+
+
+def one_hot(x, num_classes, *, dtype=None, axis=-1):
+    """``x[..., None] == arange(num_classes)``, as ``dtype`` (default float)."""
+    num_classes = static_int(
+        num_classes, "The error arose in jax.nn.one_hot argument `num_classes`."
+    )
+    x = jnp.asarray(x)
+    if not jnp.issubdtype(dtype_of(x), np.integer):
+        warnings.warn(
+            f"jax.nn.one_hot input should be integer-typed; got dtype={dtype_of(x)}",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+    dtype = dtypes.default_float_dtype() if dtype is None else dtype
+    return _one_hot(x, num_classes, dtype=dtype, axis=axis)
+
+
+@jit(static_argnames=("axis", "algorithm"))
+def standardize(
+    x, axis=-1, mean=None, variance=None, epsilon=1e-5, where=None, *, algorithm="fast"
+):
+    """``(x - mean) / sqrt(variance + epsilon)`` with mean and variance along ``axis``;
+    ``algorithm="fast"`` takes the variance as E[x^2] - E[x]^2, ``"stable"`` as
+    E[(x - mean)^2]."""
+    check_arraylike("standardize", x)
+    for v in (mean, variance, where):
+        if v is not None:
+            check_arraylike("standardize", v)
+    if mean is None:
+        mean = jnp.mean(x, axis, keepdims=True, where=where)
+    if variance is None:
+        if algorithm == "stable":
+            variance = jnp.mean(jnp.square(jnp.subtract(x, mean)), axis, keepdims=True, where=where)
+        elif algorithm == "fast":
+            variance = jnp.mean(jnp.square(x), axis, keepdims=True, where=where) - jnp.square(mean)
+            variance = jnp.clip(variance, 0)  # rounding can make it slightly negative
+        else:
+            raise ValueError(f"Unknown algorithm '{algorithm}'. Expected 'fast' or 'stable'.")
+    return jnp.subtract(x, mean) * lax.rsqrt(variance + epsilon)
+
+
+normalize = standardize
 
 
 @custom_jvp
@@ -102,252 +333,26 @@ relu.defjvps(lambda g, ans, x: lax.select(lax.gt(x, _c(x, 0)), g, lax.full_like(
 def relu6(x):
     """``min(max(x, 0), 6)``; the derivative is 0 at both kinks (a custom JVP rule, as
     JAX defines it)."""
-    return jnp.minimum(jnp.maximum(_arr("relu6", x), 0), 6.0)
+    return jnp.minimum(jnp.maximum(x, 0), 6.0)
 
 
-relu6.defjvps(
-    lambda g, ans, x: lax.select(
-        lax.bitwise_and(lax.gt(x, _c(x, 0)), lax.lt(x, _c(x, 6))), g, lax.full_like(g, 0)
-    )
-)
+relu6.defjvps(lambda g, ans, x: lax.select((x > 0) & (x < 6), g, lax.full_like(g, 0)))
 
 
-def sigmoid(x):
-    """``1 / (1 + exp(-x))`` (lax.logistic; integer inputs are rejected, as in JAX)."""
-    return lax.logistic(_arr("sigmoid", x))
-
-
-def log_sigmoid(x):
-    return jnp.negative(softplus(jnp.negative(_arr("log_sigmoid", x))))
-
-
-def softplus(x):
-    """``log(1 + exp(x))``, computed as ``logaddexp(x, 0)``."""
-    return jnp.logaddexp(_arr("softplus", x), 0)
-
-
-def soft_sign(x):
-    x = _arr("soft_sign", x)
-    return jnp.true_divide(x, jnp.add(jnp.abs(x), 1))
-
-
-@as_jax_jits("silu")  # jitted in JAX: a call boundary that keeps a bf16 result rounded
-def silu(x):
-    x = _arr("silu", x)
-    return jnp.multiply(x, sigmoid(x))
-
-
-swish = silu
-
-
-def gelu(x, approximate=True):
-    """Gaussian error linear unit; ``approximate`` uses the tanh form (JAX's default)."""
-    x = _float_arg("gelu", x)
-    dt = dtype_of(x)
-    if approximate:
-        sqrt_2_over_pi = np.asarray(np.sqrt(2 / np.pi), dt)
-        cdf = jnp.multiply(
-            0.5,
-            jnp.add(
-                1.0,
-                jnp.tanh(
-                    jnp.multiply(
-                        sqrt_2_over_pi, jnp.add(x, jnp.multiply(0.044715, jnp.power(x, 3)))
-                    )
-                ),
-            ),
-        )
-        return jnp.multiply(x, cdf)
-    sqrt_half = np.asarray(np.sqrt(0.5), dt)
-    out = jnp.true_divide(jnp.multiply(x, lax.erfc(jnp.multiply(jnp.negative(x), sqrt_half))), 2)
-    return lax.convert_element_type(out, dt)
-
-
-def elu(x, alpha=1.0):
-    x = _arr("elu", x)
-    positive = jnp.greater(x, 0)
-    safe_x = jnp.where(positive, 0.0, x)
-    return jnp.where(positive, x, jnp.multiply(alpha, jnp.expm1(safe_x)))
-
-
-def celu(x, alpha=1.0):
-    x = _arr("celu", x)
-    return jnp.add(
-        jnp.maximum(x, 0.0),
-        jnp.multiply(alpha, jnp.expm1(jnp.true_divide(jnp.minimum(x, 0.0), alpha))),
-    )
-
-
-def selu(x):
-    alpha = 1.6732632423543772848170429916717
-    scale = 1.0507009873554804934193349852946
-    return jnp.multiply(scale, elu(x, alpha))
-
-
-def leaky_relu(x, negative_slope=0.01):
-    x = _arr("leaky_relu", x)
-    return jnp.where(jnp.greater_equal(x, 0), x, jnp.multiply(negative_slope, x))
-
-
-def hard_tanh(x):
-    x = _arr("hard_tanh", x)
-    return jnp.where(jnp.greater(x, 1), 1, jnp.where(jnp.less(x, -1), -1, x))
-
-
+@jit
 def hard_sigmoid(x):
-    return jnp.true_divide(relu6(jnp.add(_arr("hard_sigmoid", x), 3.0)), 6.0)
+    """``relu6(x + 3) / 6``."""
+    return relu6(x + 3.0) / 6.0
 
 
+@jit
 def hard_silu(x):
+    """``x * hard_sigmoid(x)``."""
     x = _arr("hard_silu", x)
-    return jnp.multiply(x, hard_sigmoid(x))
+    return x * hard_sigmoid(x)
 
 
 hard_swish = hard_silu
-
-
-def mish(x):
-    x = _arr("mish", x)
-    return jnp.multiply(x, jnp.tanh(softplus(x)))
-
-
-def glu(x, axis=-1):
-    """First half of ``x`` along ``axis`` gated by the sigmoid of the second half."""
-    x = _arr("glu", x)
-    if shape_of(x)[axis] % 2:
-        raise AssertionError("axis size must be divisible by 2")
-    a, b = jnp.split(x, 2, axis)
-    return jnp.multiply(a, sigmoid(b))
-
-
-# ---------------------------------------------------------------------------- softmax family
-
-
-def _stable_max(x, axis, where, initial=-np.inf):
-    """The maximum along ``axis`` (kept), with -inf where everything is masked."""
-    return jnp.max(x, axis, where=where, initial=initial, keepdims=True)
-
-
-def softmax(x, axis=-1, where=None, initial=None):
-    """``exp(x - max) / sum(exp(x - max))`` along ``axis``."""
-    x = _float_arg("softmax", x)
-    x_max = _stable_max(x, axis, where)
-    if where is not None:
-        x = jnp.where(where, x, lax.full_like(x, -np.inf))
-    unnormalized = lax.exp(lax.sub(x, lax.stop_gradient(x_max)))
-    total = jnp.sum(unnormalized, axis, where=where, keepdims=True)
-    result = lax.div(unnormalized, total)
-    if where is not None:
-        result = jnp.where(where, result, lax.full_like(result, 0))
-    return result
-
-
-@jitted_in_jax(1)  # JAX jits it: its constants are no transfers
-def log_softmax(x, axis=-1, where=None, initial=None):
-    """``x - max - log(sum(exp(x - max)))`` along ``axis``."""
-    x = _float_arg("log_softmax", x)
-    x_max = _stable_max(x, axis, where)
-    if where is not None:
-        x = jnp.where(where, x, lax.full_like(x, -np.inf))
-    shifted = lax.sub(x, lax.stop_gradient(x_max))
-    shifted_lse = lax.log(jnp.sum(lax.exp(shifted), axis, where=where, keepdims=True))
-    result = lax.sub(shifted, shifted_lse)
-    if where is not None:
-        result = jnp.where(where, result, lax.full_like(result, -np.inf))
-    return result
-
-
-def logsumexp(a, axis=None, b=None, keepdims=False, return_sign=False, where=None):
-    """``log(sum(b * exp(a)))`` along ``axis``, shifted by the (stop-gradient) maximum;
-    with ``return_sign`` also the sign of the sum (for negative ``b``)."""
-    check_arraylike("logsumexp", a)
-    if b is not None:
-        a, b = promote_args_inexact("logsumexp", a, b)
-        a, b = jnp.broadcast_arrays(a, b)
-    else:
-        (a,) = promote_args_inexact("logsumexp", a)
-    a = as_array(a)
-    nd = len(shape_of(a))
-    axes = reduction_axes(axis, nd)
-    amax = jnp.max(a, axis=axes, where=where, initial=-np.inf)
-    amax = lax.stop_gradient(lax.select(jnp.isfinite(amax), amax, lax.full_like(amax, 0)))
-    amax_kept = lax.expand_dims(amax, axes)
-    exp_a = lax.exp(lax.sub(a, amax_kept))
-    if b is not None:
-        exp_a = lax.mul(exp_a, b)
-    sumexp = jnp.sum(exp_a, axis=axes, where=where, keepdims=keepdims)
-    sign = lax.sign(sumexp)
-    if return_sign or not dtypes.is_complex(dtype_of(sumexp)):
-        sumexp = lax.abs(sumexp)
-    out = lax.add(lax.log(sumexp), amax_kept if keepdims else amax)
-    if return_sign:
-        return out, sign
-    if b is not None and not dtypes.is_complex(dtype_of(out)):
-        out = jnp.where(lax.lt(sign, _c(sign, 0)), lax.full_like(out, np.nan), out)
-    return out
-
-
-def one_hot(x, num_classes, *, dtype=None, axis=-1):
-    """``x[..., None] == arange(num_classes)``, as ``dtype`` (default float)."""
-    check_arraylike("one_hot", x)
-    num_classes = int(num_classes)
-    dtype = (
-        dtypes.default_float_dtype()
-        if dtype is None
-        else dtypes.canonicalize_user_dtype(dtype, "one_hot")
-    )
-    x = as_array(as_operand(x))
-    nd = len(shape_of(x))
-    out_axis = axis % (nd + 1)
-    out_shape = list(shape_of(x))
-    out_shape.insert(out_axis, num_classes)
-    lhs = lax.expand_dims(x, (out_axis,))
-    rhs_shape = [1] * (nd + 1)
-    rhs_shape[out_axis] = num_classes
-    rhs = lax.broadcasted_iota(dtype_of(x), tuple(rhs_shape), out_axis)
-    return lax.convert_element_type(jnp.equal(lhs, rhs), dtype)
-
-
-def standardize(
-    x, axis=-1, mean=None, variance=None, epsilon=1e-5, where=None, *, algorithm="fast"
-):
-    """``(x - mean) / sqrt(variance + epsilon)`` with mean and variance along ``axis``;
-    ``algorithm="fast"`` takes the variance as E[x^2] - E[x]^2, ``"stable"`` as
-    E[(x - mean)^2]."""
-    x = _arr("standardize", x)
-    if algorithm not in ("fast", "stable"):
-        raise ValueError(f"Unknown algorithm '{algorithm}'. Expected 'fast' or 'stable'.")
-    if mean is None:
-        mean = jnp.mean(x, axis, keepdims=True, where=where)
-    if variance is None and algorithm == "stable":
-        variance = jnp.mean(jnp.square(jnp.subtract(x, mean)), axis, keepdims=True, where=where)
-    elif variance is None:
-        variance = jnp.subtract(
-            jnp.mean(jnp.square(x), axis, keepdims=True, where=where), jnp.square(mean)
-        )
-        variance = jnp.clip(variance, 0)  # rounding can make it slightly negative
-    return jnp.multiply(jnp.subtract(x, mean), lax.rsqrt(jnp.add(variance, epsilon)))
-
-
-normalize = standardize
-
-
-def squareplus(x, b=4):
-    """``(x + sqrt(x^2 + b)) / 2``, a smooth relu."""
-    check_arraylike("squareplus", x, b)
-    return jnp.true_divide(jnp.add(x, jnp.sqrt(jnp.add(jnp.square(x), b))), 2)
-
-
-def sparse_plus(x):
-    """0 for ``x <= -1``, ``x`` for ``x >= 1``, ``(x + 1)^2 / 4`` in between."""
-    x = _arr("sparse_plus", x)
-    quad = jnp.true_divide(lax.integer_pow(jnp.add(x, 1.0), 2), 4)
-    return jnp.where(jnp.less_equal(x, -1.0), 0.0, jnp.where(jnp.greater_equal(x, 1.0), x, quad))
-
-
-def sparse_sigmoid(x):
-    """``clip(x + 1, 0, 2) / 2``, the derivative of ``sparse_plus``."""
-    return jnp.multiply(0.5, jnp.clip(jnp.add(_arr("sparse_sigmoid", x), 1.0), 0.0, 2.0))
 
 
 @custom_jvp
@@ -355,30 +360,12 @@ def sparse_sigmoid(x):
 def log1mexp(x):
     """``log(1 - exp(-x))``, through ``expm1`` below ``log(2)`` and ``log1p`` above,
     with JAX's custom derivative ``1 / expm1(x)``."""
-    x = _float_arg("log1mexp", x)
-    return jnp.where(
-        jnp.less(x, jnp.log(2.0)),
-        jnp.log(jnp.negative(jnp.expm1(jnp.negative(x)))),
-        jnp.log1p(jnp.negative(jnp.exp(jnp.negative(x)))),
-    )
+    x = _arr("log1mexp", x)
+    c = jnp.log(2.0)
+    return jnp.where(x < c, jnp.log(-jnp.expm1(-x)), jnp.log1p(-jnp.exp(-x)))
 
 
-log1mexp.defjvps(lambda g, ans, x: lax.div(g, jnp.expm1(x)))
-
-
-def logmeanexp(x, axis=None, where=None, keepdims=False):
-    """``log(mean(exp(x)))`` along ``axis``: ``logsumexp`` minus the log of the count."""
-    lse = logsumexp(x, axis=axis, where=where, keepdims=keepdims)
-    x = _arr("logmeanexp", x)
-    shape = shape_of(x)
-    if where is None:
-        axes = reduction_axes(axis, len(shape))
-        count = float(np.prod([shape[a] for a in axes]))
-        count = jnp.full(shape_of(lse), count, dtype_of(lse))
-    else:
-        mask = jnp.broadcast_to(where, shape)
-        count = jnp.sum(mask, axis=axis, keepdims=keepdims, dtype=dtype_of(lse))
-    return jnp.subtract(lse, jnp.log(count))
+log1mexp.defjvps(lambda g, ans, x: g / jnp.expm1(x))
 
 
 def scaled_dot_general(
