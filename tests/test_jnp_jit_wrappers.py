@@ -229,3 +229,73 @@ def test_diagflat_scatters_without_a_diag_jit(k):
     assert "jit" not in theirs
     assert ours == theirs
     assert_close(enp.diagflat(X, k), jnp.diagflat(X, k))
+
+
+def _set_before(row, pad_width, iaxis, kwargs):
+    return row.at[: pad_width[0]].set(kwargs.get("v", 0))
+
+
+XI = np.arange(12, dtype=np.int32).reshape(3, 4)
+
+# (name, operand, static positional args, keyword args): only the operand is traced
+STATIC_CASES = [
+    ("pad", X, (1,), {}),
+    ("pad", X, (((1, 2), (0, 1)),), {"mode": "reflect"}),
+    ("pad", X, (5,), {"mode": "reflect"}),
+    ("pad", X, (2,), {"mode": "reflect", "reflect_type": "odd"}),
+    ("pad", X, (2,), {"mode": "symmetric"}),
+    ("pad", X, (1,), {"mode": "edge"}),
+    ("pad", XI, (((1, 2), (0, 5)),), {"mode": "wrap"}),
+    ("pad", X, (1,), {"constant_values": 3.0}),
+    ("pad", X, (1,), {"constant_values": ((1.0, 2.0), (3.0, 4.0))}),
+    ("pad", X, (2,), {"mode": "linear_ramp", "end_values": 5.0}),
+    ("pad", X, (2,), {"mode": "mean"}),
+    ("pad", XI, (2,), {"mode": "mean"}),
+    ("pad", X, (2,), {"mode": "median", "stat_length": 2}),
+    ("pad", X, (2,), {"mode": "maximum"}),
+    ("pad", X, (2,), {"mode": "minimum"}),
+    ("pad", X, (2,), {"mode": "empty"}),
+    ("pad", X, (2,), {"mode": _set_before, "v": 9.0}),
+    ("roll", X, (1,), {}),
+    ("roll", X, (1,), {"axis": 0}),
+    ("roll", XI, ((1, 2),), {"axis": (0, 1)}),
+    ("roll", X, (-5,), {}),
+    ("roll", X, (np.int32(1),), {}),
+    ("roll", X, (np.array([1, 2]),), {"axis": (0, 1)}),
+]
+
+
+@pytest.mark.parametrize(
+    "name, operand, args, kw", STATIC_CASES, ids=[f"{c[0]}-{i}" for i, c in enumerate(STATIC_CASES)]
+)
+def test_static_argument_wrappers_as_jax(name, operand, args, kw):
+    """pad's modes under jit[name=_pad] (widths, mode, stat_length, end_values and
+    reflect_type static; constant_values traced) and roll under _roll_static or, for an
+    array shift, _roll_dynamic: the whole text and the eager values as JAX's."""
+    fe, fj = getattr(enp, name), getattr(jnp, name)
+    ours, theirs = jaxpr_text(lambda a: fe(a, *args, **kw), lambda a: fj(a, *args, **kw), operand)
+    assert callable(kw.get("mode")) or "jit[" in theirs  # a callable mode is not jitted
+    assert ours == theirs
+    assert_close(fe(operand, *args, **kw), fj(operand, *args, **kw))
+
+
+def test_roll_traced_shift_as_jax():
+    ours, theirs = jaxpr_text(
+        lambda a, s: enp.roll(a, s, axis=1), lambda a, s: jnp.roll(a, s, axis=1), X, np.int32(2)
+    )
+    assert "name=_roll_dynamic" in theirs
+    assert ours == theirs
+    assert_close(engine.jit(enp.roll, static_argnames="axis")(X, 2, axis=1), jnp.roll(X, 2, axis=1))
+
+
+def test_pad_errors_as_jax():
+    for kw in ({"mode": "wrap", "constant_values": 1}, {"mode": "nope"}):
+        with pytest.raises(Exception) as theirs:
+            jnp.pad(X, 1, **kw)
+        with pytest.raises(type(theirs.value)) as ours:
+            enp.pad(X, 1, **kw)
+        assert str(ours.value) == str(theirs.value)
+    with pytest.raises(ValueError, match="negative"):
+        jnp.pad(X, -1)
+    with pytest.raises(ValueError, match="negative"):
+        enp.pad(X, -1)

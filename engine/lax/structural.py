@@ -4,6 +4,7 @@ concatenate, copy and iota; and the helpers built on them (expand_dims, full, co
 from __future__ import annotations
 
 import math
+import operator
 
 import numpy as np
 from jaxlib.mlir.dialects import stablehlo as hlo
@@ -512,7 +513,11 @@ pad_p = Primitive("pad")
 def pad(operand, padding_value, padding_config):
     """Pad each dimension with ``(low, high, interior)`` copies of ``padding_value``;
     negative low/high padding removes elements."""
-    config = tuple((int(lo), int(hi), int(it)) for lo, hi, it in padding_config)
+    # the entries are kept as given (NumPy ints print as np.int64(1) in jaxprs, as JAX's)
+    config = tuple((lo, hi, it) for lo, hi, it in padding_config)
+    for entry in config:
+        for v in entry:
+            operator.index(v)
     return pad_p.bind(operand, padding_value, padding_config=config)
 
 
@@ -541,7 +546,7 @@ def _pad_abstract_eval(x, padding_value, *, padding_config):
             f"interior padding in padding_config must be nonnegative, got "
             f"padding_config {padding_config}"
         )
-    shape = tuple(_padded_size(n, *c) for n, c in zip(x.shape, padding_config))
+    shape = tuple(int(_padded_size(n, *c)) for n, c in zip(x.shape, padding_config))
     if any(s < 0 for s in shape):
         raise ValueError(
             f"Dimension size after padding is not at least 0, got result shape "
@@ -554,7 +559,9 @@ def _pad_abstract_eval(x, padding_value, *, padding_config):
 @pad_p.def_lowering
 def _pad_lowering(ctx, x, padding_value, *, padding_config):
     lo, hi, interior = zip(*padding_config) if padding_config else ((), (), ())
-    return hlo.pad(x, padding_value, list(lo), list(hi), list(interior))
+    return hlo.pad(
+        x, padding_value, [int(v) for v in lo], [int(v) for v in hi], [int(v) for v in interior]
+    )
 
 
 def _pad_transpose(ct, x, padding_value, *, padding_config):

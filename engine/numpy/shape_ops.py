@@ -17,11 +17,9 @@ from ._util import (
     canonicalize_axis,
     check_arraylike,
     concrete_value,
-    dtype_of,
     ndim_of,
     promote_dtypes,
     shape_of,
-    weak_scalar,
 )
 from .ufuncs import remainder
 
@@ -512,180 +510,63 @@ def rot90(m, k=1, axes=(0, 1)):
     return flip(transpose(m, perm), ax2)
 
 
+def _index_tuple(x):
+    """JAX's _ensure_index_tuple: an index, or a sequence of them, as a tuple."""
+    try:
+        return (operator.index(x),)
+    except TypeError:
+        return tuple(operator.index(i) for i in x)
+
+
 def roll(a, shift, axis=None):
-    """Shift elements along axes, wrapping around (a static shift slices and
-    concatenates; a traced one uses a dynamic slice of the array doubled)."""
+    """Shift elements along axes, wrapping around: static shifts slice and concatenate
+    (``jit[name=_roll_static]``), traced ones take a dynamic slice of the array doubled
+    (``jit[name=_roll_dynamic]``), as JAX's."""
     check_arraylike("roll", a)
-    a = as_array(as_operand(a))
+    arr = as_array(as_operand(a))
     if axis is None:
-        return reshape(roll(ravel(a), shift, 0), shape_of(a))
-    axes = axis if isinstance(axis, (tuple, list)) else (axis,)
-    shifts = shift if isinstance(shift, (tuple, list)) else (shift,)
-    if len(shifts) == 1 and len(axes) > 1:
-        shifts = shifts * len(axes)
-    if len(axes) == 1 and len(shifts) > 1:
-        axes = axes * len(shifts)
-    if len(shifts) != len(axes):
-        raise ValueError("More shifts/axes than dimensions of input array.")
-    for s, ax in zip(shifts, axes):
-        ax = canonicalize_axis(ax, ndim_of(a))
+        return reshape(roll(ravel(arr), shift, 0), shape_of(arr))
+    axes = tuple(canonicalize_axis(ax, ndim_of(arr)) for ax in _index_tuple(axis))
+    try:
+        shifts = _index_tuple(shift)
+    except TypeError:
+        return _roll_dynamic(arr, as_array(as_operand(shift)), axes)
+    return _roll_static(arr, shifts, axes)
+
+
+@as_jax_jits("_roll_static", ("shift", "axis"))
+def _roll_static(a, shift, axis):
+    for ax, s in zip(*np.broadcast_arrays(axis, shift)):
         n = shape_of(a)[ax]
         if n == 0:
             continue
-        if isinstance(s, core.Tracer) or hasattr(s, "_buf"):
-            a = _roll_dynamic(a, s, ax, n)
-        else:
-            k = operator.index(s) % n
-            if k:
-                a = lax.concatenate(
-                    [
-                        lax.slice_in_dim(a, n - k, n, axis=ax),
-                        lax.slice_in_dim(a, 0, n - k, axis=ax),
-                    ],
-                    ax,
-                )
+        i = (-s) % n
+        a = lax.concatenate(
+            [lax.slice_in_dim(a, i, n, axis=ax), lax.slice_in_dim(a, 0, i, axis=ax)], int(ax)
+        )
     return a
 
 
-def _roll_dynamic(a, shift, ax, n):
+@as_jax_jits("_roll_dynamic", ("axis",))
+def _roll_dynamic(a, shift, axis):
+    from .creation import array
 
-    shift = lax.convert_element_type(as_operand(shift), dtypes.default_int_dtype())
-    start = lax.sub(weak_scalar(n, dtype_of(shift)), remainder(shift, n))
-    doubled = lax.concatenate([a, a], ax)
-    return lax.dynamic_slice_in_dim(doubled, start, n, axis=ax)
-
-
-# ---------------------------------------------------------------------------- pad
-
-
-def _pad_widths(pad_width, nd):
-    pw = np.asarray(
-        pad_width
-        if not isinstance(pad_width, (core.Tracer,))
-        else concrete_value(pad_width, "pad_width")
-    )
-    if not np.issubdtype(pw.dtype, np.integer):
-        raise TypeError(f"`pad_width` must be of integral type, got {pw.dtype}")
-    try:
-        pw = np.broadcast_to(pw, (nd, 2))
-    except ValueError:
-        raise ValueError(
-            f"jnp.pad: pad_width with nd={nd} has unsupported shape {pw.shape}. Valid shapes "
-            f"are ({nd}, 2), (1, 2), (2,), (1,), or ()."
-        ) from None
-    if (pw < 0).any():
-        raise ValueError("index can't contain negative values")
-    return [(int(lo), int(hi)) for lo, hi in pw]
+    b_shape = broadcast_shapes(shape_of(shift), np.shape(axis))
+    if len(b_shape) != 1:
+        raise ValueError("'shift' and 'axis' arguments to roll must be scalars or 1D arrays")
+    shifts = broadcast_to(shift, b_shape)
+    for k, i in enumerate(np.broadcast_to(axis, b_shape)):
+        # JAX iterates over the shifts array: a slice and a squeeze for each element
+        x = lax.squeeze(lax.slice_in_dim(shifts, k, k + 1, axis=0), (0,))
+        n = array(shape_of(a)[i], dtype=np.int32)
+        x = remainder(lax.convert_element_type(x, np.int32), lax.max(n, np.int32(1)))
+        doubled = lax.concatenate([a, a], int(i))
+        a = lax.dynamic_slice_in_dim(doubled, n - x, shape_of(a)[i], axis=int(i))
+    return a
 
 
-def pad(array, pad_width, mode="constant", **kwargs):
-    """Pad with a constant (``lax.pad``) or with values from the array's edges
-    ('edge', 'wrap', 'reflect', 'symmetric')."""
-    check_arraylike("pad", array)
-    array = as_array(as_operand(array))
-    nd = ndim_of(array)
-    widths = _pad_widths(pad_width, nd)
-    if callable(mode):
-        raise NotImplementedError("jnp.pad with a callable mode is not supported")
-    if mode == "constant":
-        return _pad_constant(array, widths, kwargs.get("constant_values", 0))
-    if mode == "edge":
-        return _pad_by_slices(array, widths, _edge_slices)
-    if mode == "wrap":
-        return _pad_by_slices(array, widths, _wrap_slices)
-    if mode in ("reflect", "symmetric"):
-        if kwargs.get("reflect_type", "even") != "even":
-            raise NotImplementedError("jnp.pad supports only reflect_type='even'")
-        return _pad_by_slices(
-            array, widths, lambda x, ax, lo, hi: _reflect_slices(x, ax, lo, hi, mode == "symmetric")
-        )
-    if mode == "empty":
-        return _pad_constant(array, widths, 0)
-    raise NotImplementedError(f"jnp.pad: mode {mode!r} is not supported")
-
-
-def _pad_constant(array, widths, constant_values):
-    dt = dtype_of(array)
-    cv = constant_values
-    if isinstance(cv, (core.Tracer,)) or hasattr(cv, "aval") or np.ndim(cv) == 0:
-        if np.ndim(cv) == 0 or ndim_of(cv) == 0:
-            # the pad value takes the array's weak type (a weak array stays weak), as JAX's
-            val = lax.convert_element_type(as_operand(cv), dt, dtypes.is_weakly_typed(array))
-            return lax.pad(array, val, [(lo, hi, 0) for lo, hi in widths])
-    cvs = np.broadcast_to(np.asarray(cv), (len(widths), 2))
-    for ax, (lo, hi) in enumerate(widths):
-        config = [(0, 0, 0)] * len(widths)
-        config[ax] = (lo, 0, 0)
-        array = lax.pad(array, np.asarray(cvs[ax][0], dt), config)
-        config[ax] = (0, hi, 0)
-        array = lax.pad(array, np.asarray(cvs[ax][1], dt), config)
-    return array
-
-
-def _pad_by_slices(array, widths, pieces):
-    for ax, (lo, hi) in enumerate(widths):
-        if lo or hi:
-            if shape_of(array)[ax] == 0:
-                raise ValueError(
-                    "can't extend empty axis using modes other than 'constant' or 'empty'"
-                )
-            before, after = pieces(array, ax, lo, hi)
-            array = lax.concatenate(before + [array] + after, ax)
-    return array
-
-
-def _edge_slices(x, ax, lo, hi):
-    n = shape_of(x)[ax]
-    shape = list(shape_of(x))
-    out = []
-    for count, (s, e) in ((lo, (0, 1)), (hi, (n - 1, n))):
-        if count:
-            shape[ax] = count
-            out.append([broadcast_to(lax.slice_in_dim(x, s, e, axis=ax), tuple(shape))])
-        else:
-            out.append([])
-    return out
-
-
-def _wrap_slices(x, ax, lo, hi):
-    n = shape_of(x)[ax]
-    before, after = [], []
-    rem = lo
-    while rem:
-        k = builtins.min(rem, n)
-        before.insert(0, lax.slice_in_dim(x, n - k, n, axis=ax))
-        rem -= k
-    rem = hi
-    while rem:
-        k = builtins.min(rem, n)
-        after.append(lax.slice_in_dim(x, 0, k, axis=ax))
-        rem -= k
-    return before, after
-
-
-def _reflect_slices(x, ax, lo, hi, symmetric):
-    """Mirror copies of ``x`` along ``ax``, the edge included ('symmetric') or not
-    ('reflect'), repeated as often as the widths need."""
-    n = shape_of(x)[ax]
-    if n == 1 and not symmetric:
-        return _edge_slices(x, ax, lo, hi)
-    before_idx = [_mirror_index(-d, n, symmetric) for d in range(lo, 0, -1)]
-    after_idx = [_mirror_index(n - 1 + d, n, symmetric) for d in range(1, hi + 1)]
-    return (
-        [lax.slice_in_dim(x, i, i + 1, axis=ax) for i in before_idx],
-        [lax.slice_in_dim(x, i, i + 1, axis=ax) for i in after_idx],
-    )
-
-
-def _mirror_index(i, n, symmetric):
-    if symmetric:
-        period = 2 * n
-        i = i % period
-        return i if i < n else period - 1 - i
-    period = 2 * (n - 1)
-    i = i % period
-    return i if i < n else period - i
-
+# pad lives beside (JAX's modes under one jit named _pad)
+from .padding import pad  # noqa: E402
 
 # broadcasting, tile and repeat live beside (they type their results over a mesh)
 from .shape_broadcast import (  # noqa: E402
