@@ -91,7 +91,10 @@ class GatherScatterMode(enum.Enum):
 
 
 def _ints(xs):
-    return tuple(x if hasattr(x, "_is_symbolic_dim") else int(x) for x in xs)
+    # NumPy integers stay as they are: JAX keeps them (np.int64(1) in jaxprs)
+    return tuple(
+        x if hasattr(x, "_is_symbolic_dim") or isinstance(x, np.integer) else int(x) for x in xs
+    )
 
 
 def _canon_gather_dnums(d):
@@ -339,7 +342,7 @@ def gather(
         operand,
         start_indices,
         dimension_numbers=_canon_gather_dnums(dimension_numbers),
-        slice_sizes=_ints(slice_sizes),
+        slice_sizes=tuple(d if hasattr(d, "_is_symbolic_dim") else int(d) for d in slice_sizes),
         unique_indices=bool(unique_indices),
         indices_are_sorted=bool(indices_are_sorted),
         mode=mode,
@@ -433,8 +436,9 @@ def _gather_transpose(
 gather_p.def_transpose(_gather_transpose)
 
 
-def _shift(dims, k=1):
-    return tuple(d + k for d in dims)
+def _shift(dims):
+    # NumPy integers, as JAX's rules build them with np.add (np.int64(1) in jaxprs)
+    return tuple(np.add(1, dims))
 
 
 def _gather_batch(
@@ -476,7 +480,7 @@ def _gather_batch(
     if od is None:
         # One more batch axis of indices; the output's first batch axis is it.
         new = dn._replace(
-            offset_dims=_shift(dn.offset_dims),
+            offset_dims=tuple(1 + d for d in dn.offset_dims),  # JAX's: keeps Python ints
             start_indices_batching_dims=_shift(dn.start_indices_batching_dims),
         )
         return gather_p.bind(

@@ -1,10 +1,7 @@
 """slice, dynamic_slice and dynamic_update_slice, and the ``*_in_dim`` helpers on them.
 
-Under ``vmap`` with batched start indices JAX turns dynamic_slice / dynamic_update_slice
-into gather / scatter. Here they become a log-step "barrel shifter" instead (static pads
-and slices chosen per example with ``select_n``): for each dimension with a batched start
-index, ``ceil(log2(n - size + 1))`` steps, each one a pad, a slice and a select over the
-batched array, i.e. O(B * size * log n) work per dimension and never quadratic in n."""
+Under ``vmap`` with batched start indices dynamic_slice / dynamic_update_slice become a
+gather / scatter, by JAX's batching rules (so their jaxprs print as JAX's)."""
 
 from __future__ import annotations
 
@@ -13,11 +10,20 @@ from jaxlib.mlir.dialects import stablehlo as hlo
 
 from .. import core, dtypes
 from ..core import Primitive, ShapedArray
-from ..interpreters import batching, lowering
+from ..interpreters import lowering
 from ..interpreters.jvp import Zero, instantiate, tangent_aval
 from ..interpreters.transpose import is_undefined_primal
 from ._base import aval_of
-from .structural import broadcast_in_dim, concatenate, expand_dims, full, pad, reshape, squeeze
+from .structural import (
+    broadcast,
+    broadcast_in_dim,
+    concatenate,
+    expand_dims,
+    full,
+    pad,
+    reshape,
+    squeeze,
+)
 
 __all__ = [
     "slice",
@@ -282,21 +288,6 @@ def _zero_index(indices):
     return np.zeros((), dtype)
 
 
-def _clamp_start(i, n, size):
-    """The start XLA actually uses, clamped into ``[0, n - size]``, as int32 (so that
-    narrow index dtypes cannot overflow in the shifts below)."""
-    from .convert import convert_element_type
-    from .elementwise import max as max_
-    from .elementwise import min as min_
-
-    dtype = aval_of(i).dtype
-    if not dtypes.is_unsigned(dtype):
-        i = max_(i, np.zeros((), dtype))
-    if n - size <= np.iinfo(dtype).max:
-        i = min_(i, np.asarray(n - size, dtype))
-    return convert_element_type(i, np.int32)
-
-
 # ---------------------------------------------------------------------------- dynamic_slice
 
 dynamic_slice_p = Primitive("dynamic_slice")
@@ -359,89 +350,53 @@ dynamic_slice_p.def_jvp(_dynamic_slice_jvp)
 dynamic_slice_p.def_transpose(_dynamic_slice_transpose)
 
 
+def _batch_dynamic_slice_indices(size, indices, dims):
+    """The start indices as one index array for a gather/scatter (JAX's
+    ``_batch_dynamic_slice_indices``): shape (n,) when none is batched, else (B, n)."""
+    if not indices:
+        return np.array([], "int32"), None
+    if all(d is None for d in dims):
+        return concatenate([broadcast(i, (1,)) for i in indices], 0), None
+    out_s = None
+    first = next(i for i, d in zip(indices, dims) if d is not None)
+    typed = aval_of(first).sharding
+    if typed is not None:  # the batch axis keeps the batched index's mesh axis
+        from ..sharding.named import PartitionSpec
+
+        d0 = next(d for d in dims if d is not None)
+        entry = typed.spec[d0] if d0 < len(typed.spec) else None
+        out_s = type(typed)(typed.mesh, PartitionSpec(entry, None))
+    cols = [
+        broadcast_in_dim(i, (size, 1), (0,) if d is not None else (), out_sharding=out_s)
+        for i, d in zip(indices, dims)
+    ]
+    return concatenate(cols, 1), 0
+
+
 def _dynamic_slice_batch(size, vals, dims, *, slice_sizes):
+    # As JAX: a dynamic_slice is a gather, batched by gather's rule.
+    from .gather_scatter import GatherDimensionNumbers, GatherScatterMode, _gather_batch
+
     (x, *idx), (xd, *idd) = vals, dims
-    x = batching.move_batch_axis(size, xd, 0, x)
-    shape = aval_of(x).shape[1:]
-    zero = _zero_index(idx)
-    # Dimensions with unbatched starts: one plain dynamic_slice that keeps the others whole.
-    windowed = [d is not None and s < n for d, s, n in zip(idd, slice_sizes, shape)]
-    sizes = (size,) + tuple(n if w else s for w, s, n in zip(windowed, slice_sizes, shape))
-    starts = [zero] + [zero if d is not None else i for i, d in zip(idx, idd)]
-    out = x
-    if sizes != aval_of(x).shape:
-        out = dynamic_slice_p.bind(x, *starts, slice_sizes=sizes)
-    # Dimensions with batched starts: a window per example.
-    for k, (i, d) in enumerate(zip(idx, idd)):
-        if windowed[k]:
-            i = batching.move_batch_axis(size, d, 0, i)
-            out = _take_window(
-                out, k + 1, _clamp_start(i, shape[k], slice_sizes[k]), slice_sizes[k]
-            )
-    return out, 0
+    nd = len(idx)
+    dnums = GatherDimensionNumbers(
+        offset_dims=tuple(range(nd)), collapsed_slice_dims=(), start_index_map=tuple(range(nd))
+    )
+    index, index_d = _batch_dynamic_slice_indices(size, idx, idd)
+    return _gather_batch(
+        size,
+        (x, index),
+        (xd, index_d),
+        dimension_numbers=dnums,
+        slice_sizes=slice_sizes,
+        unique_indices=True,
+        indices_are_sorted=True,
+        mode=GatherScatterMode.CLIP,
+        fill_value=None,
+    )
 
 
 dynamic_slice_p.def_batch(_dynamic_slice_batch)
-
-
-def _binary_steps(start, max_start):
-    """Decompose per-example starts in ``[0, max_start]`` into bits, highest first:
-    a list of (2**k, bool array saying whether that bit is set)."""
-    from .elementwise import sub
-    from .logic import ge, select_n
-
-    dtype = aval_of(start).dtype
-    steps = []
-    for k in reversed(range(int(max_start).bit_length())):
-        a = np.asarray(1 << k, dtype)
-        take = ge(start, a)
-        if k:
-            start = select_n(take, start, sub(start, a))
-        steps.append((1 << k, take))
-    return steps
-
-
-def _pad_axis(x, axis, lo, hi, value):
-    config = [(0, 0, 0)] * aval_of(x).ndim
-    config[axis] = (lo, hi, 0)
-    return pad(x, value, tuple(config))
-
-
-def _select_per_example(take, if_false, if_true):
-    from .logic import select_n
-
-    shape = aval_of(if_true).shape
-    which = broadcast_in_dim(take, shape, (0,) if aval_of(take).ndim else ())
-    return select_n(which, if_false, if_true)
-
-
-def _take_window(x, axis, start, size):
-    """``out[b, ..., j, ...] = x[b, ..., start[b] + j, ...]`` (axis 0 is the batch) for
-    in-range starts: shift left by each set bit of the start, highest first, keeping only
-    the prefix that can still be reached."""
-    n = aval_of(x).shape[axis]
-    zero = np.zeros((), aval_of(x).dtype)
-    length = n
-    for a, take in _binary_steps(start, n - size):
-        new_length = min(length, a - 1 + size)
-        kept = _pad_axis(x, axis, 0, new_length - length, zero)
-        shifted = _pad_axis(x, axis, -a, new_length - length + a, zero)
-        x = _select_per_example(take, kept, shifted)
-        length = new_length
-    return _pad_axis(x, axis, 0, size - length, zero) if length != size else x
-
-
-def _place_window(x, axis, steps, n, fill):
-    """The inverse placement: put ``x`` (extent m along ``axis``) at offset ``start[b]``
-    (given by its ``_binary_steps``) of an extent-n axis filled with ``fill``: shift right
-    by each set bit, lowest first, growing the axis as needed."""
-    length = aval_of(x).shape[axis]
-    for a, take in reversed(steps):
-        kept = _pad_axis(x, axis, 0, a, fill)
-        shifted = _pad_axis(x, axis, a, 0, fill)
-        x = _select_per_example(take, kept, shifted)
-        length += a
-    return _pad_axis(x, axis, 0, n - length, fill) if length != n else x
 
 
 # ---------------------------------------------------------------------------- dynamic_update_slice
@@ -510,35 +465,31 @@ dynamic_update_slice_p.def_transpose(_dynamic_update_slice_transpose)
 
 
 def _dynamic_update_slice_batch(size, vals, dims):
-    from .logic import select_n
+    # As JAX: a dynamic_update_slice is a scatter, batched by vmapping lax.scatter.
+    from ..api import vmap
+    from .gather_scatter import GatherScatterMode, ScatterDimensionNumbers, scatter
 
     (x, update, *idx), (xd, ud, *idd) = vals, dims
-    ema = batching.current_explicit_mesh_axis()  # as JAX's (a scatter's batching rule)
-    x = batching.move_batch_axis(size, xd, 0, x, mesh_axis=ema)
-    update = batching.move_batch_axis(size, ud, 0, update, mesh_axis=ema)
-    zero = _zero_index(idx)
-    if all(d is None for d in idd):
-        return dynamic_update_slice_p.bind(x, update, zero, *idx), 0
-    shape, ushape = aval_of(x).shape, aval_of(update).shape
-    dtype = aval_of(x).dtype
-    # Build the update at its place in an array of the operand's shape, with a mask of
-    # where it lands. Unbatched starts: one plain dynamic_update_slice into zeros.
-    # Batched starts: a shift per example. A full-extent update dimension stays put.
-    shifted = [k + 1 for k, d in enumerate(idd) if d is not None and ushape[k + 1] < shape[k + 1]]
-    staged = tuple(ushape[k] if k in shifted else shape[k] for k in range(len(shape)))
-    if staged == ushape:
-        placed, mask = update, full(ushape, True)
-    else:
-        starts = [zero] + [zero if d is not None else i for i, d in zip(idx, idd)]
-        placed = dynamic_update_slice_p.bind(full(staged, 0, dtype), update, *starts)
-        mask = dynamic_update_slice_p.bind(full(staged, False), full(ushape, True), *starts)
-    for k in shifted:
-        n = shape[k]
-        start = batching.move_batch_axis(size, idd[k - 1], 0, idx[k - 1])
-        steps = _binary_steps(_clamp_start(start, n, ushape[k]), n - ushape[k])
-        placed = _place_window(placed, k, steps, n, np.zeros((), dtype))
-        mask = _place_window(mask, k, steps, n, np.asarray(False))
-    return select_n(mask, x, placed), 0
+    nd = len(idx)
+    dnums = ScatterDimensionNumbers(
+        update_window_dims=tuple(range(nd)),
+        inserted_window_dims=(),
+        scatter_dims_to_operand_dims=tuple(range(nd)),
+    )
+    index, index_d = _batch_dynamic_slice_indices(size, idx, idd)
+
+    def one(x, i, u):
+        return scatter(
+            x,
+            i,
+            u,
+            dnums,
+            indices_are_sorted=True,
+            unique_indices=True,
+            mode=GatherScatterMode.CLIP,
+        )
+
+    return vmap(one, in_axes=(xd, index_d, ud), out_axes=0)(x, index, update), 0
 
 
 dynamic_update_slice_p.def_batch(_dynamic_update_slice_batch)
