@@ -256,6 +256,16 @@ STATIC_CASES = [
     ("pad", X, (2,), {"mode": "minimum"}),
     ("pad", X, (2,), {"mode": "empty"}),
     ("pad", X, (2,), {"mode": _set_before, "v": 9.0}),
+    ("take", X, (np.array([0, 2, 5], np.int32),), {}),
+    ("take", X, (np.array([-1, 2], np.int32),), {"axis": 1, "fill_value": -3.0}),
+    ("take", XI, (np.array([1, 7], np.int32),), {"axis": 0, "mode": "wrap"}),
+    ("take", X, (np.array([1, 7], np.uint8),), {"axis": 1, "mode": "clip"}),
+    ("resize", X, ((3, 5),), {}),
+    ("resize", XI, ((2, 2),), {}),
+    ("partition", X, (1,), {}),
+    ("partition", XI.astype(np.uint8), (-1,), {"axis": 0}),
+    ("argpartition", SQ, (0,), {"axis": 0}),
+    ("argpartition", XI.astype(np.uint16), (2,), {}),
     ("roll", X, (1,), {}),
     ("roll", X, (1,), {"axis": 0}),
     ("roll", XI, ((1, 2),), {"axis": (0, 1)}),
@@ -270,8 +280,9 @@ STATIC_CASES = [
 )
 def test_static_argument_wrappers_as_jax(name, operand, args, kw):
     """pad's modes under jit[name=_pad] (widths, mode, stat_length, end_values and
-    reflect_type static; constant_values traced) and roll under _roll_static or, for an
-    array shift, _roll_dynamic: the whole text and the eager values as JAX's."""
+    reflect_type static; constant_values traced), roll under _roll_static or, for an
+    array shift, _roll_dynamic, take under _take, and resize, partition and
+    argpartition under their own names: the whole text and the eager values as JAX's."""
     fe, fj = getattr(enp, name), getattr(jnp, name)
     ours, theirs = jaxpr_text(lambda a: fe(a, *args, **kw), lambda a: fj(a, *args, **kw), operand)
     assert callable(kw.get("mode")) or "jit[" in theirs  # a callable mode is not jitted

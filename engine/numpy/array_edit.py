@@ -420,43 +420,49 @@ def apply_over_axes(func, a, axes):
 
 
 def _partition_operand(a, kth, axis, name):
-    """``a`` as an array with ``axis`` moved last, and ``kth`` (checked, made
-    nonnegative), the size ``n`` of that axis and ``axis`` (nonnegative)."""
+    """``a`` as an array with ``axis`` swapped last, and ``kth`` made nonnegative
+    (JAX's canonicalize_axis checks of both)."""
+    from ._util import canonicalize_axis
+
     jnp = _jnp()
-    a = jnp.asarray(a)
-    if a.ndim == 0:
-        raise TypeError(f"jnp.{name}() does not support scalar inputs")
-    axis = axis % a.ndim
-    kth = int(kth)
-    n = a.shape[axis]
-    if not -n <= kth < n:
-        raise ValueError(f"kth={kth} out of bounds for axis of size {n}")
-    return jnp.moveaxis(a, axis, -1), kth % n, n, axis
+    arr = jnp.asarray(a)
+    if dtypes.issubdtype(arr.dtype, np.complexfloating):
+        raise NotImplementedError(f"jnp.{name} for complex dtype is not implemented.")
+    axis = canonicalize_axis(axis, arr.ndim)
+    kth = canonicalize_axis(kth, arr.shape[axis])
+    return arr.swapaxes(axis, -1), kth, axis
 
 
+@as_jax_jits("partition", ("kth", "axis"))
 def partition(a, kth, axis=-1):
     """``a`` with the ``kth`` smallest value at position ``kth`` along ``axis``, smaller
-    ones before it and larger ones after it."""
-    from ..lax import top_k
+    ones before it and larger ones after it (two ``top_k``, as JAX's)."""
+    from ..lax import concatenate, top_k
 
-    jnp = _jnp()
-    x, kth, n, axis = _partition_operand(a, kth, axis, "partition")
-    bottom = -top_k(-x, kth + 1)[0]
-    top = top_k(x, n - kth - 1)[0]
-    return jnp.moveaxis(jnp.concatenate([bottom, top], axis=-1), -1, axis)
+    arr, kth, axis = _partition_operand(a, kth, axis, "partition")
+    if dtypes.issubdtype(arr.dtype, np.unsignedinteger):  # so that 0 sorts first
+        bottom = -top_k(-(arr + 1), kth + 1)[0] - 1
+    else:
+        bottom = -top_k(-arr, kth + 1)[0]
+    top = top_k(arr, arr.shape[-1] - kth - 1)[0]
+    return concatenate([bottom, top], arr.ndim - 1).swapaxes(-1, axis)
 
 
+@as_jax_jits("argpartition", ("kth", "axis"))
 def argpartition(a, kth, axis=-1):
-    """The indices that would ``partition`` ``a``."""
+    """The indices that would ``partition`` ``a`` (the top ones found through a proxy,
+    so that duplicates of the pivot are not taken twice)."""
     from ..api import vmap
-    from ..lax import top_k
+    from ..lax import concatenate, full, top_k
 
-    jnp = _jnp()
-    x, kth, n, axis = _partition_operand(a, kth, axis, "argpartition")
-    bottom_ind = top_k(-x, kth + 1)[1]
+    arr, kth, axis = _partition_operand(a, kth, axis, "argpartition")
+    if dtypes.issubdtype(arr.dtype, np.unsignedinteger):
+        bottom_ind = top_k(-(arr + 1), kth + 1)[1]
+    else:
+        bottom_ind = top_k(-arr, kth + 1)[1]
     zero_at = lambda p, i: p.at[i].set(0)  # noqa: E731
-    for _ in range(x.ndim - 1):
+    for _ in range(arr.ndim - 1):
         zero_at = vmap(zero_at)
-    proxy = zero_at(jnp.ones(x.shape), bottom_ind)
-    top_ind = top_k(proxy, n - kth - 1)[1]
-    return jnp.moveaxis(jnp.concatenate([bottom_ind, top_ind], axis=-1), -1, axis)
+    proxy = zero_at(full(arr.shape, 1.0), bottom_ind)
+    top_ind = top_k(proxy, arr.shape[-1] - kth - 1)[1]
+    return concatenate([bottom_ind, top_ind], arr.ndim - 1).swapaxes(-1, axis)

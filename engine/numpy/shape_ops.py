@@ -456,14 +456,19 @@ def expand_dims(a, axis):
     return lax.expand_dims(as_array(as_operand(a)), tuple(axes))
 
 
+@as_jax_jits("resize", ("new_shape",))
 def resize(a, new_shape):
     check_arraylike("resize", a)
-    new_shape = (new_shape,) if isinstance(new_shape, int) else tuple(new_shape)
+    new_shape = _index_tuple(new_shape)
+    if any(n < 0 for n in new_shape):
+        raise ValueError("all elements of `new_shape` must be non-negative")
     flat = ravel(a)
     n, m = shape_of(flat)[0], _prod(new_shape)
-    if m > n:
-        flat = tile(flat, -(-m // n))
-    return reshape(lax.slice_in_dim(flat, 0, m), new_shape)
+    if n == 0 or m == 0:
+        from .creation import zeros_like
+
+        return zeros_like(flat, shape=new_shape)
+    return reshape(tile(flat, -(-m // n))[:m], new_shape)
 
 
 # ---------------------------------------------------------------------------- flip, roll

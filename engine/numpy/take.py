@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import operator
 
+import numpy as np
+
 from .. import core, dtypes, lax
 from ..lax import GatherDimensionNumbers, GatherScatterMode
+from ._jitted import as_jax_jits
 from ._util import _broadcast_shapes
 from .indexing import _as_array, _convert_index, _index_dtype, _normalize, _sequence_to_array
 
@@ -41,11 +44,37 @@ def take(
 ):
     """Elements of ``a`` at ``indices`` along ``axis`` (the flattened array if None).
     Out-of-bounds indices read ``fill_value`` (NaN for inexact types) unless ``mode`` is
-    'clip' or 'wrap'."""
+    'clip' or 'wrap'. Runs under ``jit[name=_take]`` as JAX's."""
     if out is not None:
         raise NotImplementedError("The 'out' argument to jnp.take is not supported.")
     a = _as_array(a, "take")
     indices = _index_operand(indices, "take")
+    return _take(
+        a,
+        indices,
+        None if axis is None else operator.index(axis),
+        None,
+        mode,
+        unique_indices=unique_indices,
+        indices_are_sorted=indices_are_sorted,
+        fill_value=fill_value,
+    )
+
+
+@as_jax_jits("_take", ("axis", "mode", "unique_indices", "indices_are_sorted", "fill_value"))
+def _take(
+    a,
+    indices,
+    axis=None,
+    out=None,
+    mode=None,
+    unique_indices=False,
+    indices_are_sorted=False,
+    fill_value=None,
+):
+    from .ufuncs_arith import remainder
+    from .ufuncs_logic import _where
+
     if axis is None:
         a = lax.reshape(a, (core.get_aval(a).size,))
         axis = 0
@@ -54,15 +83,15 @@ def take(
     idx_aval = core.get_aval(indices)
     if mode is None or mode == "fill":
         gmode = GatherScatterMode.FILL_OR_DROP
-        indices = _normalize(indices, shape[axis])
+        # gather takes no negative indices: they are wrapped here
+        n = core.WeakScalar(shape[axis], idx_aval.dtype)
+        indices = _where(
+            lax.lt(indices, core.WeakScalar(0, idx_aval.dtype)), lax.add(indices, n), indices
+        )
     elif mode == "raise":
         raise NotImplementedError("The 'raise' mode to jnp.take is not supported.")
     elif mode == "wrap":
-        n = core.WeakScalar(shape[axis], idx_aval.dtype)
-        r = lax.rem(indices, n)
-        if not dtypes.is_unsigned(idx_aval.dtype):  # floor-mod: non-negative results
-            r = lax.select(lax.lt(r, core.WeakScalar(0, idx_aval.dtype)), lax.add(r, n), r)
-        indices = r
+        indices = remainder(indices, np.array(shape[axis], idx_aval.dtype))
         gmode = GatherScatterMode.PROMISE_IN_BOUNDS
     elif mode == "clip":
         gmode = GatherScatterMode.CLIP
