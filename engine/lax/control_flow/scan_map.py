@@ -60,6 +60,7 @@ def scan(f, init, xs=None, length=None, reverse=False, unroll=1):
         raise ValueError("scan got no values to scan over and `length` not provided.")
     n = lengths.pop()
     init_flat, init_tree = tree_util.tree_flatten(init)
+    raw_init = list(init_flat)  # a forwarded carry is returned as the value given
     init_flat = [as_operand(x) for x in init_flat]
     carry_avals = [core.get_aval(x) for x in init_flat]
     from ..sharding_rules import scanned_slice_types
@@ -101,23 +102,129 @@ def scan(f, init, xs=None, length=None, reverse=False, unroll=1):
         carry_avals, closed.out_avals[:nc], "scan body function", components
     )
     if new_avals != carry_avals:
+        raw_init = [r if a == b else None for r, a, b in zip(raw_init, carry_avals, new_avals)]
         init_flat, carry_avals = convert_to(init_flat, new_avals), new_avals
+        raw_init = [c if r is None else r for r, c in zip(raw_init, init_flat)]
         closed, (c_tree, y_tree, nc) = trace(carry_avals)
         promote_weak_carry(carry_avals, closed.out_avals[:nc], "scan body function", components)
     closed, consts = no_consts(closed)
+    carry_out, ys_out = _bind_forwarding(
+        closed,
+        consts,
+        init_flat,
+        raw_init,
+        xs_flat,
+        nc,
+        n,
+        bool(reverse),
+        (max(n, 1) if unroll else 1) if isinstance(unroll, bool) else int(unroll),
+    )
+    return tree_util.tree_unflatten(c_tree, carry_out), tree_util.tree_unflatten(y_tree, ys_out)
+
+
+def _bind_forwarding(closed, consts, init_flat, raw_init, xs_flat, nc, length, reverse, unroll):
+    """Bind ``scan`` as JAX's ``lax.scan`` does: a carry the body returns unchanged is
+    read-only, so it becomes a const and the result is the init value itself; a ``y``
+    that is an ``x`` slice unchanged is not stacked again, the result is that ``xs``."""
+    ncon, nxs = len(consts), len(xs_flat)
+    fwd = _jaxpr_forwarding(closed.jaxpr)
+    carry_fwd, ext_fwd = fwd[:nc], fwd[nc:]
+    num_ys = len(ext_fwd)
+    to_const = [f == ncon + i for i, f in enumerate(carry_fwd)]
+    args = list(init_flat) + list(xs_flat)
+    new_consts: list = []
+    if any(to_const):
+        j = closed.jaxpr
+        keep = [not m for m in to_const] + [True] * num_ys
+        moved = [False] * ncon + to_const + [False] * nxs
+        invars = [v for v, m in zip(j.invars, moved) if m] + [
+            v for v, m in zip(j.invars, moved) if not m
+        ]
+        outvars = [v for v, k in zip(j.outvars, keep) if k]
+        closed = ClosedJaxpr(Jaxpr(j.constvars, invars, outvars, j.eqns, j.debug_name), [])
+        new_consts = [o for o, m in zip(init_flat, to_const) if m]
+        raw_moved = [r for r, m in zip(raw_init, to_const) if m]
+        args = [a for a, m in zip(args, to_const + [False] * nxs) if not m]
+        consts = new_consts + list(consts)
+        nc -= len(new_consts)
+    # ext_fwd's input indices still hold: moving carries to consts keeps consts + carries
+    ext_to_ext = [
+        f - len(consts) if f is not None and f >= nc + len(consts) else None for f in ext_fwd
+    ]
+    j = closed.jaxpr
+    keep = [True] * nc + [f is None for f in ext_to_ext]
+    if not all(keep):
+        outvars = [v for v, k in zip(j.outvars, keep) if k]
+        closed = ClosedJaxpr(Jaxpr(j.constvars, j.invars, outvars, j.eqns, j.debug_name), [])
     outs = scan_p.bind(
         *consts,
-        *init_flat,
-        *xs_flat,
+        *args,
         jaxpr=closed,
-        length=n,
-        reverse=bool(reverse),
+        length=length,
+        reverse=reverse,
         num_consts=len(consts),
         num_carry=nc,
-        unroll=int(unroll) if unroll is not True else n,
-        linear=(False,) * (len(consts) + nc + len(xs_flat)),
+        unroll=unroll,
+        linear=(False,) * (len(consts) + len(args)),
     )
-    return tree_util.tree_unflatten(c_tree, outs[:nc]), tree_util.tree_unflatten(y_tree, outs[nc:])
+    carry_out, rest = list(outs[:nc]), iter(outs[nc:])
+    ys_out = [next(rest) if f is None else _put_if_numpy(args[f]) for f in ext_to_ext]
+    if new_consts:
+        moved_it, kept_it = iter(raw_moved), iter(carry_out)
+        carry_out = [next(moved_it) if m else next(kept_it) for m in to_const]
+    return carry_out, ys_out
+
+
+def _put_if_numpy(x):
+    """JAX's _maybe_put: a NumPy ``xs`` forwarded to ``ys`` comes back as an Array."""
+    if isinstance(x, np.ndarray):
+        from ...dispatch import device_put_value
+
+        return device_put_value(x)
+    return x
+
+
+def _jaxpr_forwarding(jaxpr):
+    """Per output, the input it is unchanged (else None), as JAX's pe._jaxpr_forwarding:
+    through outvars that are invars and no-op convert_element_type/broadcast_in_dim."""
+    fwds: dict = {v: v for v in jaxpr.invars}
+    for eqn in jaxpr.eqns:
+        rule = _FORWARDING_RULES.get(eqn.primitive.name)
+        if rule is None:
+            continue
+        invars = [a if type(a) is core.Literal else fwds.get(a, a) for a in eqn.invars]
+        for o, idx in zip(eqn.outvars, rule(eqn, invars)):
+            if idx is not None:
+                fwds[o] = invars[idx]
+    where = {v: i for i, v in enumerate(jaxpr.invars)}
+    return [
+        None if type(v) is core.Literal or v not in fwds else where.get(fwds[v])
+        for v in jaxpr.outvars
+    ]
+
+
+def _convert_fwd(eqn, invars):
+    a = invars[0].aval
+    p = eqn.params
+    same = (
+        isinstance(a.dtype, np.dtype)  # not a key type (JAX: no extended dtype)
+        and a.dtype == p["new_dtype"]
+        and a.weak_type == p["weak_type"]
+        and (p["sharding"] is None or p["sharding"] == getattr(a, "sharding", None))
+    )
+    return [0 if same else None]
+
+
+def _broadcast_fwd(eqn, invars):
+    a = invars[0].aval
+    p = eqn.params
+    same = tuple(p["shape"]) == tuple(a.shape) and (
+        p.get("sharding") is None or p["sharding"] == getattr(a, "sharding", None)
+    )
+    return [0 if same else None]
+
+
+_FORWARDING_RULES = {"convert_element_type": _convert_fwd, "broadcast_in_dim": _broadcast_fwd}
 
 
 def map(f, xs):  # noqa: A001 - lax's name
