@@ -29,7 +29,7 @@ from .gather_scatter import (
     scatter_sub_p,
 )
 from .logic import eq, select
-from .structural import broadcast_in_dim, full
+from .structural import full
 
 
 def _zeros_of(x):
@@ -187,15 +187,18 @@ def _extremal_jvp(p):
         def at_targets(x):
             return gather(x, indices, gdn, sizes, mode=GatherScatterMode.PROMISE_IN_BOUNDS)
 
-        def count(per_update):
-            return at_targets(scatter_add(_zeros_of(operand), indices, per_update, dn))
+        def count(per_update):  # (a thunk: JAX makes the zeros first, then the updates)
+            zeros = _zeros_of(operand)
+            return at_targets(scatter_add(zeros, indices, per_update(), dn))
 
-        ones = full(upd_aval.shape, 1, upd_aval.dtype)
+        def ones():
+            return full(upd_aval.shape, 1, upd_aval.dtype)
+
         initial = at_targets(operand)
         target = at_targets(out)
         won = eq(updates, target)
         kept = eq(initial, target)
-        n_won = count(select(won, ones, _zeros_of(updates)))
+        n_won = count(lambda: select(won, ones(), _zeros_of(updates)))
         n_refs = count(ones)
         share = select(kept, 1.0 / (n_won + 1), 1.0 / n_won)
         updates_coef = select(won, share, _zeros_of(updates))
@@ -235,22 +238,33 @@ def _scatter_jvp(primals, tangents, **params):
             scatter_p.bind(operand, indices, updates, **params),
             scatter_p.bind(t_op, indices, t_up, **params),
         )
-    dn, mode = params["dimension_numbers"], params["mode"]
+    # In JAX's order (its _scatter_jvp): ids from 1 per update window, scattered, read
+    # back; then operand and updates masked to the winners, rebuilt by scatter-adds.
+    from .filled import full_like
+    from .structural import iota, reshape
+
+    dn = params["dimension_numbers"]
+    kw = dict(
+        indices_are_sorted=params["indices_are_sorted"],
+        unique_indices=params["unique_indices"],
+        mode=params["mode"],
+    )
     upd_shape = core.get_aval(updates).shape
-    op_shape = core.get_aval(operand).shape
     id_shape = tuple(1 if d in dn.update_window_dims else s for d, s in enumerate(upd_shape))
-    ids = np.arange(1, int(np.prod(id_shape, dtype=np.int64)) + 1, dtype=np.int32)
-    ids = broadcast_in_dim(ids.reshape(id_shape), upd_shape, tuple(range(len(upd_shape))))
-    kw = dict(indices_are_sorted=params["indices_are_sorted"], unique_indices=False, mode=mode)
-    placed = scatter(full(op_shape, 0, np.int32), indices, ids, dn, **kw)
-    winner = eq(ids, _gather_updates(placed, indices, upd_shape, dn, mode))
-    untouched = eq(placed, 0)
-
-    def rebuild(x, u):
-        zx, zu = _zeros_of(x), _zeros_of(u)
-        return scatter_add(select(untouched, x, zx), indices, select(winner, u, zu), dn, **kw)
-
-    return rebuild(operand, updates), rebuild(t_op, t_up)
+    n_ids = int(np.prod(id_shape, dtype=np.int64))
+    id_dtype = np.dtype(np.uint64 if n_ids > np.iinfo(np.uint32).max else np.uint32)
+    ids = ew.add(reshape(iota(id_dtype, n_ids), id_shape), full_like(updates, 1, id_dtype))
+    placed = scatter(full(core.get_aval(operand).shape, 0, id_dtype), indices, ids, dn, **kw)
+    gdn, sizes = _inverse_gather(dn, core.get_aval(placed).shape, upd_shape)
+    read = gather(placed, indices, gdn, sizes)
+    masked_x = select(eq(placed, full_like(placed, 0)), operand, full_like(operand, 0))
+    masked_u = select(eq(ids, read), updates, full_like(updates, 0))
+    masked_tx = select(eq(placed, full_like(placed, 0)), t_op, full_like(t_op, 0))
+    masked_tu = select(eq(ids, read), t_up, full_like(t_up, 0))
+    return (
+        scatter_add(masked_x, indices, masked_u, dn, **kw),
+        scatter_add(masked_tx, indices, masked_tu, dn, **kw),
+    )
 
 
 scatter_p.def_jvp(_scatter_jvp)
