@@ -260,6 +260,11 @@ STATIC_CASES = [
     ("take", X, (np.array([-1, 2], np.int32),), {"axis": 1, "fill_value": -3.0}),
     ("take", XI, (np.array([1, 7], np.int32),), {"axis": 0, "mode": "wrap"}),
     ("take", X, (np.array([1, 7], np.uint8),), {"axis": 1, "mode": "clip"}),
+    ("take_along_axis", SQ, (np.array([[0, -1, 2]], np.int32), 0), {}),
+    ("take_along_axis", X, (np.array([[1, 0, 2]] * 2, np.uint8),), {"fill_value": 7.0}),
+    ("take_along_axis", X, (np.array([[1], [-1]], np.int16), 1), {"mode": "clip"}),
+    ("take_along_axis", X, (np.array([5, 0, -2], np.int32), None), {}),
+    ("take_along_axis", X, (np.array([[1], [0]], np.int16), 1), {"mode": "promise_in_bounds"}),
     ("resize", X, ((3, 5),), {}),
     ("resize", XI, ((2, 2),), {}),
     ("partition", X, (1,), {}),
@@ -281,7 +286,7 @@ STATIC_CASES = [
 def test_static_argument_wrappers_as_jax(name, operand, args, kw):
     """pad's modes under jit[name=_pad] (widths, mode, stat_length, end_values and
     reflect_type static; constant_values traced), roll under _roll_static or, for an
-    array shift, _roll_dynamic, take under _take, and resize, partition and
+    array shift, _roll_dynamic, take under _take, and take_along_axis, resize, partition and
     argpartition under their own names: the whole text and the eager values as JAX's."""
     fe, fj = getattr(enp, name), getattr(jnp, name)
     ours, theirs = jaxpr_text(lambda a: fe(a, *args, **kw), lambda a: fj(a, *args, **kw), operand)

@@ -10,7 +10,7 @@ from .. import core, dtypes, lax
 from ..lax import GatherDimensionNumbers, GatherScatterMode
 from ._jitted import as_jax_jits
 from ._util import _broadcast_shapes
-from .indexing import _as_array, _convert_index, _index_dtype, _normalize, _sequence_to_array
+from .indexing import _as_array, _index_dtype, _normalize, _sequence_to_array
 
 
 def _canonical_axis(axis, ndim, fun_name):
@@ -124,9 +124,14 @@ def _take(
     )
 
 
-def take_along_axis(arr, indices, axis, mode=None, fill_value=None):
+@as_jax_jits("take_along_axis", ("axis", "mode", "fill_value", "wrap_negative_indices"))
+def take_along_axis(
+    arr, indices, axis=-1, mode=None, fill_value=None, *, wrap_negative_indices=None
+):
     """``arr`` indexed along ``axis`` by ``indices`` (same rank, broadcast against arr in
-    the other axes). Out-of-bounds indices read ``fill_value`` unless mode='clip'."""
+    the other axes), as JAX's: one gather, the other axes paired as batching dimensions
+    (or sliced whole where the indices have size 1). Out-of-bounds indices read
+    ``fill_value`` unless mode='clip'."""
     a = _as_array(arr, "take_along_axis")
     indices = _index_operand(indices, "take_along_axis")
     idx_shape = core.get_aval(indices).shape
@@ -138,45 +143,72 @@ def take_along_axis(arr, indices, axis, mode=None, fill_value=None):
         a = lax.reshape(a, (core.get_aval(a).size,))
         axis = 0
     shape = core.get_aval(a).shape
-    if len(shape) != len(idx_shape):
+    rank = len(shape)
+    if rank != len(idx_shape):
         raise ValueError(
-            "indices and arr must have the same number of dimensions; "
-            f"{len(idx_shape)} vs. {len(shape)}"
+            f"indices and arr must have the same number of dimensions; {len(idx_shape)} vs. {rank}"
         )
-    axis = _canonical_axis(axis, len(shape), "take_along_axis")
-    size = shape[axis]
-    others = [1 if d == axis else s for d, s in enumerate(shape)]
+    axis = _canonical_axis(axis, rank, "take_along_axis")
+    axis_size = shape[axis]
+    arr_shape = tuple(1 if d == axis else n for d, n in enumerate(shape))
     try:
-        out_shape = tuple(_broadcast_shapes(idx_shape, tuple(others)))
+        out_shape = tuple(_broadcast_shapes(idx_shape, arr_shape))
     except ValueError:
         raise ValueError(
             f"take_along_axis: indices of shape {idx_shape} cannot be broadcast "
             f"against array of shape {shape} outside axis {axis}"
         ) from None
     dtype = core.get_aval(a).dtype
-    if size == 0 or 0 in out_shape:
+    if axis_size == 0:
         return lax.full(out_shape, 0, dtype)
-    indices = _convert_index(
-        _normalize(indices, size) if mode != "promise_in_bounds" else indices, _index_dtype(shape)
-    )
-    indices = lax.broadcast_to_shape(indices, out_shape)
-    # Pair every other axis of a with the same axis of the indices (XLA batching dims);
-    # a is broadcast where it has size 1 but the indices do not.
-    a_shape = tuple(size if d == axis else n for d, n in enumerate(out_shape))
-    a = lax.broadcast_in_dim(a, a_shape, tuple(range(len(shape)))) if a_shape != shape else a
-    batch = tuple(d for d in range(len(shape)) if d != axis)
+    if wrap_negative_indices is None:  # JAX's legacy default
+        wrap_negative_indices = mode != "promise_in_bounds"
+    idx_dtype = core.get_aval(indices).dtype
+    if wrap_negative_indices:
+        idx_dtype = _index_dtype((axis_size,))
+    indices = lax.convert_element_type(indices, idx_dtype)
+    if wrap_negative_indices:
+        indices = _normalize(indices, axis_size)
+    if mode == "one_hot":
+        raise NotImplementedError("take_along_axis with mode='one_hot' is not supported")
+    index_dims = [i for i, n in enumerate(idx_shape) if i == axis or n != 1]
+    gather_indices = lax.reshape(indices, tuple(out_shape[i] for i in index_dims) + (1,))
+    slice_sizes, offset_dims, start_index_map, collapsed = [], [], [], []
+    operand_batching, indices_batching, squeezed = [], [], []
+    new_i = j = 0
+    for i in range(rank):
+        if i == axis:
+            slice_sizes.append(1)
+            start_index_map.append(new_i)
+            collapsed.append(new_i)
+            new_i += 1
+            j += 1
+        elif idx_shape[i] == 1:  # the whole axis of arr, no iota index
+            offset_dims.append(i)
+            slice_sizes.append(arr_shape[i])
+            new_i += 1
+        elif arr_shape[i] == 1:  # broadcast against the indices: squeezed away
+            squeezed.append(i)
+            j += 1
+        else:
+            slice_sizes.append(0 if arr_shape[i] == 0 else 1)
+            operand_batching.append(new_i)
+            indices_batching.append(j)
+            new_i += 1
+            j += 1
+    a = lax.squeeze(a, tuple(squeezed))
     dnums = GatherDimensionNumbers(
-        offset_dims=(),
-        collapsed_slice_dims=(axis,),
-        start_index_map=(axis,),
-        operand_batching_dims=batch,
-        start_indices_batching_dims=batch,
+        offset_dims=tuple(offset_dims),
+        collapsed_slice_dims=tuple(collapsed),
+        start_index_map=tuple(start_index_map),
+        operand_batching_dims=tuple(operand_batching),
+        start_indices_batching_dims=tuple(indices_batching),
     )
     return lax.gather(
         a,
-        lax.expand_dims(indices, (len(shape),)),
+        gather_indices,
         dnums,
-        (1,) * len(shape),
+        tuple(slice_sizes),
         mode="fill" if mode is None else mode,
         fill_value=fill_value,
     )
