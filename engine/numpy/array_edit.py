@@ -180,6 +180,13 @@ def delete(arr, obj, axis=None, *, assume_unique_indices=False):
     jnp = _jnp()
     a, axis = _axis_and_array(arr, axis)
     n = a.shape[axis]
+    if isinstance(obj, (int, np.integer)) and not isinstance(obj, (bool, np.bool_)):
+        from ._util import canonicalize_axis
+
+        # a static integer: the slices before and after it, concatenated (JAX's case 1)
+        i = canonicalize_axis(obj, n)
+        idx = (slice(None),) * axis
+        return jnp.concatenate([a[idx + (slice(0, i),)], a[idx + (slice(i + 1, None),)]], axis=axis)
     if isinstance(obj, slice):
         drop = np.arange(n)[obj]
     else:
