@@ -318,3 +318,27 @@ def test_pad_errors_as_jax():
         jnp.pad(X, -1)
     with pytest.raises(ValueError, match="negative"):
         enp.pad(X, -1)
+
+
+@pytest.mark.parametrize(
+    "name, kw",
+    [
+        ("concatenate", {"axis": 1}),
+        ("concatenate", {"axis": None}),
+        ("concatenate", {"axis": 0, "dtype": np.int32}),
+        ("concat", {"axis": 1}),
+        ("stack", {"axis": -1}),
+        ("unstack", {"axis": 1}),
+    ],
+)
+def test_joining_one_array_as_jax(name, kw):
+    """An array (not a list) given to concatenate/stack takes JAX's one-reshape fast
+    path; concat keeps the unused row slices its check_arraylike makes; unstack is one
+    unstack equation. Traced and as a constant, and eager values."""
+    x3 = np.arange(24.0, dtype=np.float32).reshape(2, 3, 4)
+    fe, fj = getattr(enp, name), getattr(jnp, name)
+    ours, theirs = jaxpr_text(lambda a: fe(a, **kw), lambda a: fj(a, **kw), x3)
+    assert ours == theirs
+    ours, theirs = jaxpr_text(lambda: fe(x3, **kw), lambda: fj(x3, **kw))
+    assert ours == theirs
+    assert_close(fe(x3, **kw), fj(x3, **kw))

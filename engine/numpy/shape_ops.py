@@ -216,6 +216,8 @@ def _check_sequence(name, arrays):
 
 def concatenate(arrays, axis=0, dtype=None):
     """Join arrays along an existing axis (``axis=None``: of their flattened forms)."""
+    if _is_array(arrays):
+        return _concatenate_array(arrays, axis, dtype)
     arrays = _check_sequence("concatenate", arrays)
     if not arrays:
         raise ValueError("Need at least one array to concatenate.")
@@ -230,7 +232,36 @@ def concatenate(arrays, axis=0, dtype=None):
     return lax.concatenate([as_array(a) for a in arrays], ax)
 
 
-concat = concatenate
+def concat(arrays, /, *, axis=0):
+    """The Array API's concatenate (an array argument joins its leading axis)."""
+    if isinstance(arrays, core.Tracer):
+        # JAX's check_arraylike(*arrays) iterates the array: one slice and squeeze per
+        # row, unused, which its jaxprs keep
+        for i in range(len(arrays)):
+            lax.squeeze(lax.slice_in_dim(arrays, i, i + 1, axis=0), (0,))
+    return concatenate(arrays, axis=axis)
+
+
+def _is_array(x):
+    from ..array import Array
+
+    return isinstance(x, (np.ndarray, Array, core.Tracer))
+
+
+def _concatenate_array(arr, axis, dtype):
+    """An array's leading axis joined into ``axis`` by one reshape, as JAX's fast path."""
+    from ._util import asarray
+
+    arr = asarray(arr, dtype=dtype)
+    if arr.ndim == 0 or arr.shape[0] == 0:
+        raise ValueError("Need at least one array to concatenate.")
+    if axis is None:
+        return lax.reshape(arr, (arr.size,))
+    if arr.ndim == 1:
+        raise ValueError("Zero-dimensional arrays cannot be concatenated.")
+    axis = canonicalize_axis(axis, arr.ndim - 1)
+    shape = arr.shape[1 : axis + 1] + (arr.shape[0] * arr.shape[axis + 1],) + arr.shape[axis + 2 :]
+    return lax.reshape(arr, shape, [*range(1, axis + 1), 0, *range(axis + 1, arr.ndim)])
 
 
 def _promote_for_join(arrays, dtype, name):
@@ -242,6 +273,11 @@ def _promote_for_join(arrays, dtype, name):
 
 def stack(arrays, axis=0, out=None, dtype=None):
     """Join arrays of one shape along a new axis."""
+    if _is_array(arrays):
+        if not len(arrays):
+            raise ValueError("Need at least one array to stack.")
+        axis = canonicalize_axis(axis, ndim_of(arrays))
+        return concatenate(expand_dims(arrays, axis + 1), axis=axis, dtype=dtype)
     arrays = _check_sequence("stack", arrays)
     if not arrays:
         raise ValueError("Need at least one array to stack.")
@@ -424,7 +460,7 @@ def unstack(x, /, *, axis=0):
     check_arraylike("unstack", x)
     x = as_array(as_operand(x))
     ax = canonicalize_axis(axis, ndim_of(x))
-    return tuple(lax.index_in_dim(x, i, ax, keepdims=False) for i in range(shape_of(x)[ax]))
+    return tuple(lax.unstack(x, axis=ax))
 
 
 # ---------------------------------------------------------------------------- size-1 axes
