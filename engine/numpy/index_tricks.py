@@ -5,6 +5,8 @@ the default int or float dtype; ``fill_diagonal`` returns a new array)."""
 
 from __future__ import annotations
 
+import operator
+
 import numpy as np
 
 from .. import dtypes
@@ -188,12 +190,37 @@ def _host_int_pair(r):
     return tuple(_jnp().asarray(np.asarray(x).astype(idt)) for x in r)
 
 
+def _triu_size(n, m, k):
+    if k < 0:
+        return n * m - _triu_size(m, n, 1 - k)
+    if k >= m:
+        return 0
+    mk = min(n, m - k)
+    return mk * (mk + 1) // 2 + mk * (m - k - mk)
+
+
+def _tri_indices(name, n, k, m):
+    """The nonzero positions of tril/triu of ones((n, m)), with their static count, as
+    JAX's (so its jaxprs show the tril/triu and nonzero equations)."""
+    from ._util import concrete_value
+
+    jnp = _jnp()
+    n = operator.index(concrete_value(n, f"n argument of jnp.{name}_indices"))
+    k = operator.index(concrete_value(k, f"k argument of jnp.{name}_indices"))
+    m = n if m is None else operator.index(concrete_value(m, f"m argument of jnp.{name}_indices"))
+    if name == "triu":
+        mask, size = jnp.triu(jnp.ones((n, m)), k=k), _triu_size(n, m, k)
+    else:
+        mask, size = jnp.tril(jnp.ones((n, m)), k=k), _triu_size(m, n, -k)
+    return jnp.nonzero(mask, size=size)
+
+
 def tril_indices(n, k=0, m=None):
-    return _host_int_pair(np.tril_indices(int(n), int(k), None if m is None else int(m)))
+    return _tri_indices("tril", n, k, m)
 
 
 def triu_indices(n, k=0, m=None):
-    return _host_int_pair(np.triu_indices(int(n), int(k), None if m is None else int(m)))
+    return _tri_indices("triu", n, k, m)
 
 
 def tril_indices_from(arr, k=0):

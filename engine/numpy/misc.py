@@ -404,30 +404,30 @@ def where(condition, x=None, y=None, /, *, size=None, fill_value=None):
 
 
 def _nonzero_sized(a, size, fill_value, idt):
+    """JAX's body: the flat indices are the running sum of a bincount of the mask's
+    running count, unravelled by floor division and remainder."""
+    from .statistics import bincount
+    from .ufuncs import floor_divide, remainder
 
-    mask = lax.ne(a, lax.full_like(a, 0)) if dtype_of(a) != np.bool_ else a
-    n = int(np.prod(shape_of(a), dtype=np.int64))
-    count = cumsum(mask)  # 1-based rank of each nonzero element (flattened, as JAX's)
-    mask = ravel(mask)
-    # position k of the output holds the flat index of the (k+1)-th nonzero: the number of
-    # elements whose cumulative count is <= k
-    ks = lax.broadcasted_iota(count.dtype, (size, n), 0)
-    hits = lax.le(lax.broadcast_in_dim(count, (size, n), (1,)), ks)
-    flat_idx = sum_(hits, axis=1, dtype=idt)
-    total = sum_(mask, dtype=idt)
-    valid = lax.lt(lax.broadcasted_iota(idt, (size,), 0), total)
-    flat_idx = lax.min(flat_idx, weak_scalar(builtins.max(n - 1, 0), idt))
     shape = shape_of(a)
-    out = []
-    rem = flat_idx
-    strides = [int(np.prod(shape[i + 1 :], dtype=np.int64)) for i in range(len(shape))]
-    fills = fill_value if isinstance(fill_value, (tuple, list)) else (fill_value,) * len(shape)
-    for st, fv in zip(strides, fills):
-        idx = lax.div(rem, weak_scalar(st, idt))
-        rem = lax.rem(rem, weak_scalar(st, idt))
-        fv = 0 if fv is None else fv
-        out.append(lax.select_n(valid, lax.full_like(idx, fv), idx))
-    return tuple(out)
+    mask = a if dtype_of(a) == np.bool_ else (as_array(a) != 0)
+    if int(np.prod(shape)) == 0 or size == 0:
+        return tuple(lax.full((size,), 0, idt) for _ in shape)
+    flat = cumsum(bincount(cumsum(mask), length=size))
+    strides = (np.cumprod(shape[::-1])[::-1] // shape).astype(dtype_of(flat))
+    out = tuple(remainder(floor_divide(flat, st), n) for st, n in zip(strides, shape))
+    if fill_value is not None:
+        from ..numpy import arange
+        from .ufuncs_logic import where as where_
+
+        fills = fill_value if isinstance(fill_value, tuple) else len(shape) * (fill_value,)
+        if any(np.shape(v) != () for v in fills):
+            raise ValueError(
+                f"fill_value must be a scalar or a tuple of length {len(shape)}; got {fill_value}"
+            )
+        fill_mask = lax.ge(arange(size), sum_(mask))
+        out = tuple(where_(fill_mask, fv, e) for fv, e in zip(fills, out))
+    return out
 
 
 def flatnonzero(a, *, size=None, fill_value=None):

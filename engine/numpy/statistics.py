@@ -519,14 +519,14 @@ def bincount(x, weights=None, minlength=0, *, length=None):
         )
         length = max(int(minlength), int(xv.max()) + 1 if xv.size else 0)
     length = int(length)
-    if weights is None:
-        w = lax.full(shape_of(x), 1, dtypes.default_int_dtype())
+    if weights is None:  # one scalar weight, broadcast by the scatter (as JAX's)
+        w = np.array(1, dtypes.default_int_dtype())
     else:
         w = as_array(as_operand(weights))
-    out = zeros(length, dtype_of(w))
-    return out.at[lax.clamp(weak_scalar(0, dtype_of(x)), x, weak_scalar(length, dtype_of(x)))].add(
-        w, mode="drop"
-    )
+    from .ufuncs_logic import clip
+
+    # negative values clipped to 0; those past the end are dropped by the scatter
+    return zeros(length, dtype_of(w)).at[clip(x, 0)].add(w, mode="drop")
 
 
 def unique(
