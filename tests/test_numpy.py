@@ -194,7 +194,6 @@ ALIASES = [
     ("amax", "max"),
     ("amin", "min"),
     ("pow", "power"),
-    ("concat", "concatenate"),
     ("arcsin", "asin"),
     ("bitwise_invert", "invert"),
     ("degrees", "rad2deg"),
