@@ -347,3 +347,11 @@ def test_joining_one_array_as_jax(name, kw):
     ours, theirs = jaxpr_text(lambda: fe(x3, **kw), lambda: fj(x3, **kw))
     assert ours == theirs
     assert_close(fe(x3, **kw), fj(x3, **kw))
+
+
+@pytest.mark.parametrize("other", [X, V3.astype(np.int32), 2.0])
+def test_outer_equation_order_as_jax(other):
+    """outer promotes first, then ravels and expands each operand in turn, as JAX's."""
+    ours, theirs = jaxpr_text(lambda a: enp.outer(a, other), lambda a: jnp.outer(a, other), X)
+    assert ours == theirs
+    assert_close(enp.outer(X, other), jnp.outer(X, other))

@@ -280,8 +280,13 @@ def inner(a, b, *, precision=None, preferred_element_type=None):
 def outer(a, b, out=None):
     check_arraylike("outer", a, b)
 
-    a, b = _ravel(as_operand(a)), _ravel(as_operand(b))
-    return multiply(lax.expand_dims(a, (1,)), lax.expand_dims(b, (0,)))
+    if out is not None:
+        raise NotImplementedError("The 'out' argument to jnp.outer is not supported.")
+    a, b = promote_dtypes(a, b)
+    # each operand raveled and expanded in turn (JAX's equation order)
+    a = lax.expand_dims(_ravel(as_operand(a)), (1,))
+    b = lax.expand_dims(_ravel(as_operand(b)), (0,))
+    return multiply(a, b)
 
 
 def tensordot(a, b, axes=2, *, precision=None, preferred_element_type=None):
