@@ -272,6 +272,8 @@ STATIC_CASES = [
     ("nonzero", Y, (), {"size": 5}),
     ("nonzero", Y, (), {"size": 4, "fill_value": -1}),
     ("bincount", np.array([0, 3, 3, -1, 9], np.int32), (), {"length": 5}),
+    ("vander", V3, (), {}),
+    ("vander", V3, (4,), {"increasing": True}),
     ("resize", X, ((3, 5),), {}),
     ("resize", XI, ((2, 2),), {}),
     ("partition", X, (1,), {}),

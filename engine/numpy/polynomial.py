@@ -3,6 +3,8 @@ dtype rules: ``polyval``/``polyadd``/``polysub`` promote, the others go inexact.
 
 from __future__ import annotations
 
+import operator
+
 import numpy as np
 
 from .. import dtypes
@@ -269,16 +271,25 @@ def polyfit(x, y, deg, rcond=None, full=False, w=None, cov=False):
     return c
 
 
+@as_jax_jits("vander", ("N", "increasing"))
 def vander(x, N=None, increasing=False):
-    """Columns of powers of ``x`` (decreasing unless ``increasing``)."""
+    """Columns of powers of ``x`` (decreasing unless ``increasing``); the exponents are
+    an iota of ``x``'s dtype, as JAX's."""
+    from .. import lax
+    from ._util import concrete_value
+
     jnp = _jnp()
     x = jnp.asarray(x)
     if x.ndim != 1:
         raise ValueError("x must be a one-dimensional array")
-    N = x.shape[0] if N is None else int(N)
+    N = (
+        x.shape[0]
+        if N is None
+        else operator.index(concrete_value(N, "'N' argument of jnp.vander()"))
+    )
     if N < 0:
         raise ValueError("N must be nonnegative")
-    iota = jnp.arange(N, dtype=dtypes.default_int_dtype())
+    iota = lax.iota(x.dtype, N)
     if not increasing:
-        iota = iota[::-1]
-    return jnp.power(x[:, None], iota[None, :]) if N else jnp.zeros((x.shape[0], 0), x.dtype)
+        iota = lax.sub(np.array(N - 1, x.dtype), iota)
+    return jnp.power(x[..., None], lax.expand_dims(iota, (0,)))
