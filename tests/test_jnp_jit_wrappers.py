@@ -357,3 +357,29 @@ def test_outer_equation_order_as_jax(other):
     ours, theirs = jaxpr_text(lambda a: enp.outer(a, other), lambda a: jnp.outer(a, other), X)
     assert ours == theirs
     assert_close(enp.outer(X, other), jnp.outer(X, other))
+
+
+@pytest.mark.parametrize(
+    "idx, values, axis",
+    [
+        (np.array([[2], [0]], np.int32), 0.0, 1),
+        (np.array([[0, -1, 1]], np.int32), X[:1], 0),
+        (np.array([1, 5], np.int32), 7.0, None),
+    ],
+)
+def test_put_along_axis_as_jax(idx, values, axis):
+    """put_along_axis under jit[name=put_along_axis] (axis, inplace, mode static): a
+    .at[].set with indices(sparse=True) grids (iota + broadcast_in_dim, as JAX's)."""
+
+    def f(lib):
+        return lambda a: lib.put_along_axis(a, idx, values, axis, inplace=False)
+
+    ours, theirs = jaxpr_text(f(enp), f(jnp), X)
+    assert "name=put_along_axis" in theirs
+    assert ours == theirs
+    assert_close(f(enp)(X), f(jnp)(X))
+    for sparse in (False, True):
+        ours, theirs = jaxpr_text(
+            lambda: enp.indices((2, 3), sparse=sparse), lambda: jnp.indices((2, 3), sparse=sparse)
+        )
+        assert ours == theirs

@@ -317,41 +317,35 @@ def put(a, ind, v, mode=None, *, inplace=True):
     return jnp.reshape(jnp.ravel(a).at[ind].set(v), a.shape)
 
 
+@as_jax_jits("put_along_axis", ("axis", "inplace", "mode"))
 def put_along_axis(arr, indices, values, axis, inplace=True, *, mode=None):
     """A copy of ``arr`` with ``values`` written at ``indices`` along ``axis``, the
-    converse of ``take_along_axis``."""
+    converse of ``take_along_axis``: ``arr.at[idx].set`` with sparse index grids for the
+    other axes, as JAX's."""
     jnp = _jnp()
     if inplace:
         raise _inplace_error("put_along_axis")
-    a = jnp.asarray(arr)
-    idx = jnp.asarray(indices)
+    a, idx, values = jnp.asarray(arr), jnp.asarray(indices), jnp.asarray(values)
+    original_shape = a.shape
     if axis is None:
-        a_flat = jnp.ravel(a)
-        return jnp.reshape(
-            put_along_axis(a_flat, jnp.ravel(idx), values, 0, inplace=False, mode=mode), a.shape
+        a = a.ravel()
+    ax = 0 if axis is None else axis
+    if a.ndim != idx.ndim:
+        raise ValueError(
+            "put_along_axis arguments 'arr' and 'indices' must have same ndim. Got "
+            f"arr.ndim={a.ndim} and indices.ndim={idx.ndim}."
         )
-    axis = axis % a.ndim
-    if idx.ndim != a.ndim:
-        raise ValueError("indices and arr must have the same number of dimensions")
-    shape = jnp.broadcast_shapes(
-        tuple(idx.shape[i] if i == axis else max(idx.shape[i], 1) for i in range(a.ndim)), idx.shape
-    )
-    full_idx = []
-    for i in range(a.ndim):
-        if i == axis:
-            k = jnp.broadcast_to(idx, shape)
-            full_idx.append(jnp.where(k < 0, k + a.shape[axis], k))
-        else:
-            s = [1] * a.ndim
-            s[i] = a.shape[i] if idx.shape[i] != 1 or shape[i] == a.shape[i] else 1
-            r = jnp.arange(a.shape[i]) if idx.shape[i] == a.shape[i] else jnp.arange(idx.shape[i])
-            full_idx.append(
-                jnp.broadcast_to(
-                    jnp.reshape(r, [idx.shape[i] if j == i else 1 for j in range(a.ndim)]), shape
-                )
-            )
-    vals = jnp.broadcast_to(jnp.asarray(values).astype(a.dtype), shape)
-    return a.at[tuple(full_idx)].set(vals, mode=mode)
+    try:
+        values = jnp.broadcast_to(values, idx.shape)
+    except ValueError:
+        raise ValueError(
+            "put_along_axis argument 'values' must be broadcastable to 'indices'. Got "
+            f"values.shape={values.shape} and indices.shape={idx.shape}."
+        ) from None
+    grid = list(jnp.indices(a.shape, sparse=True))
+    grid[ax % a.ndim] = idx
+    result = a.at[tuple(grid)].set(values, mode=mode)
+    return result.reshape(original_shape) if axis is None else result
 
 
 # ---------------------------------------------------------------------------- functional

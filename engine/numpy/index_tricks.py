@@ -154,15 +154,16 @@ def ix_(*args):
 def indices(dimensions, dtype=None, sparse=False):
     """The grid of indices of an array of shape ``dimensions``."""
     jnp = _jnp()
-    from ..lax import broadcasted_iota
+    from ..lax import broadcast_in_dim, iota
 
     dtype = dtypes.canonicalize_dtype(dtype or dtypes.default_int_dtype())
     dimensions = tuple(int(d) for d in dimensions)
     n = len(dimensions)
     outs = []
     for i, d in enumerate(dimensions):
-        s = (1,) * i + (d,) + (1,) * (n - i - 1)
-        outs.append(broadcasted_iota(dtype, s if sparse else dimensions, i))
+        # an iota broadcast into place, as JAX's (one equation more than a broadcasted iota)
+        s = (1,) * i + (d,) + (1,) * (n - i - 1) if sparse else dimensions
+        outs.append(broadcast_in_dim(iota(dtype, d), s, (i,)))
     return tuple(outs) if sparse else jnp.stack(outs, 0) if outs else jnp.zeros((0,), dtype)
 
 
