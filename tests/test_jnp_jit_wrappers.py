@@ -274,6 +274,8 @@ STATIC_CASES = [
     ("bincount", np.array([0, 3, 3, -1, 9], np.int32), (), {"length": 5}),
     ("vander", V3, (), {}),
     ("vander", V3, (4,), {"increasing": True}),
+    ("argwhere", Y, (), {"size": 3}),
+    ("argwhere", V3, (), {"size": 4, "fill_value": -1}),
     ("resize", X, ((3, 5),), {}),
     ("resize", XI, ((2, 2),), {}),
     ("partition", X, (1,), {}),

@@ -34,7 +34,7 @@ from .reductions import all as all_
 from .reductions import any as any_
 from .reductions import cumsum
 from .reductions import sum as sum_
-from .shape_ops import atleast_1d, broadcast_to, concatenate, moveaxis, ravel, reshape, stack
+from .shape_ops import atleast_1d, broadcast_to, concatenate, moveaxis, ravel, reshape
 from .sorting import searchsorted
 from .ufuncs import add, imag, isfinite, isnan, isneginf, isposinf, multiply, subtract
 from .ufuncs import where as _where3
@@ -437,9 +437,13 @@ def flatnonzero(a, *, size=None, fill_value=None):
 
 def argwhere(a, *, size=None, fill_value=None):
 
-    a = atleast_1d(as_operand(a))
-    idx = nonzero(a, size=size, fill_value=fill_value)
-    return stack(idx, axis=1)
+    from .shape_ops import transpose, vstack
+
+    nd = np.ndim(a)
+    result = transpose(vstack(nonzero(atleast_1d(as_operand(a)), size=size, fill_value=fill_value)))
+    if nd == 0:  # JAX's: no index columns
+        return result[:0].reshape(result.shape[0], 0)
+    return result.reshape(result.shape[0], nd)
 
 
 def count_nonzero_static(a):
