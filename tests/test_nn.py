@@ -2,7 +2,6 @@
 gradients (including JAX's chosen derivatives at the kinks of relu and relu6), vmap,
 the numerically stable softmax/logsumexp on large inputs, and jaxpr text."""
 
-
 import numpy as np
 import pytest
 

@@ -267,8 +267,7 @@ def _lowering_programs(lib):
 
 
 # what the engine still writes differently from JAX (issue 10, item 2)
-_LOWERING_GAPS: dict[str, str] = {
-}
+_LOWERING_GAPS: dict[str, str] = {}
 
 
 def _lowered_dense(lib):
