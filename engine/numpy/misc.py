@@ -34,9 +34,30 @@ from .reductions import all as all_
 from .reductions import any as any_
 from .reductions import cumsum
 from .reductions import sum as sum_
-from .shape_ops import atleast_1d, broadcast_to, concatenate, moveaxis, ravel, reshape
+from .shape_ops import (
+    atleast_1d,
+    broadcast_to,
+    concatenate,
+    moveaxis,
+    ravel,
+    reshape,
+    transpose,
+    vstack,
+)
 from .sorting import searchsorted
-from .ufuncs import add, imag, isfinite, isnan, isneginf, isposinf, multiply, subtract
+from .ufuncs import (
+    add,
+    clip,
+    floor_divide,
+    imag,
+    isfinite,
+    isnan,
+    isneginf,
+    isposinf,
+    multiply,
+    remainder,
+    subtract,
+)
 from .ufuncs import where as _where3
 
 __all__ = [
@@ -403,12 +424,35 @@ def where(condition, x=None, y=None, /, *, size=None, fill_value=None):
     return _where3(condition, x, y)
 
 
+def bincount(x, weights=None, minlength=0, *, length=None):
+    """Counts (or summed ``weights``) of each non-negative integer in ``x``. Under a
+    transformation the output size must be given as ``length``."""
+
+    check_arraylike("bincount", x)
+    x = as_array(as_operand(x))
+    if not dtypes.is_int(dtype_of(x)):
+        raise TypeError(f"x argument to bincount must have an integer type; got {dtype_of(x)}")
+    if ndim_of(x) != 1:
+        raise ValueError("only 1-dimensional input supported for bincount.")
+    if length is None:
+        xv = concrete_value(
+            x,
+            "The error occurred because of argument 'x' of jnp.bincount. "
+            "To avoid this error, pass a static `length` argument.",
+        )
+        length = max(int(minlength), int(xv.max()) + 1 if xv.size else 0)
+    length = int(length)
+    if weights is None:  # one scalar weight, broadcast by the scatter (as JAX's)
+        w = np.array(1, dtypes.default_int_dtype())
+    else:
+        w = as_array(as_operand(weights))
+    # negative values clipped to 0; those past the end are dropped by the scatter
+    return zeros(length, dtype_of(w)).at[clip(x, 0)].add(w, mode="drop")
+
+
 def _nonzero_sized(a, size, fill_value, idt):
     """JAX's body: the flat indices are the running sum of a bincount of the mask's
     running count, unravelled by floor division and remainder."""
-    from .statistics import bincount
-    from .ufuncs import floor_divide, remainder
-
     shape = shape_of(a)
     mask = a if dtype_of(a) == np.bool_ else (as_array(a) != 0)
     if int(np.prod(shape)) == 0 or size == 0:
@@ -417,16 +461,13 @@ def _nonzero_sized(a, size, fill_value, idt):
     strides = (np.cumprod(shape[::-1])[::-1] // shape).astype(dtype_of(flat))
     out = tuple(remainder(floor_divide(flat, st), n) for st, n in zip(strides, shape))
     if fill_value is not None:
-        from ..numpy import arange
-        from .ufuncs_logic import where as where_
-
         fills = fill_value if isinstance(fill_value, tuple) else len(shape) * (fill_value,)
         if any(np.shape(v) != () for v in fills):
             raise ValueError(
                 f"fill_value must be a scalar or a tuple of length {len(shape)}; got {fill_value}"
             )
         fill_mask = lax.ge(arange(size), sum_(mask))
-        out = tuple(where_(fill_mask, fv, e) for fv, e in zip(fills, out))
+        out = tuple(_where3(fill_mask, fv, e) for fv, e in zip(fills, out))
     return out
 
 
@@ -436,8 +477,6 @@ def flatnonzero(a, *, size=None, fill_value=None):
 
 
 def argwhere(a, *, size=None, fill_value=None):
-
-    from .shape_ops import transpose, vstack
 
     nd = np.ndim(a)
     result = transpose(vstack(nonzero(atleast_1d(as_operand(a)), size=size, fill_value=fill_value)))

@@ -14,6 +14,7 @@ from ._jitted import as_jax_jits
 from ._util import (
     as_array,
     as_operand,
+    asarray,
     canonicalize_axis,
     check_arraylike,
     concrete_value,
@@ -250,8 +251,6 @@ def _is_array(x):
 
 def _concatenate_array(arr, axis, dtype):
     """An array's leading axis joined into ``axis`` by one reshape, as JAX's fast path."""
-    from ._util import asarray
-
     arr = asarray(arr, dtype=dtype)
     if arr.ndim == 0 or arr.shape[0] == 0:
         raise ValueError("Need at least one array to concatenate.")
@@ -500,10 +499,8 @@ def resize(a, new_shape):
         raise ValueError("all elements of `new_shape` must be non-negative")
     flat = ravel(a)
     n, m = shape_of(flat)[0], _prod(new_shape)
-    if n == 0 or m == 0:
-        from .creation import zeros_like
-
-        return zeros_like(flat, shape=new_shape)
+    if n == 0 or m == 0:  # JAX's zeros_like(a, shape=new_shape)
+        return as_array(lax.full_like(flat, 0, None, new_shape))
     return reshape(tile(flat, -(-m // n))[:m], new_shape)
 
 
@@ -590,8 +587,6 @@ def _roll_static(a, shift, axis):
 
 @as_jax_jits("_roll_dynamic", ("axis",))
 def _roll_dynamic(a, shift, axis):
-    from .creation import array
-
     b_shape = broadcast_shapes(shape_of(shift), np.shape(axis))
     if len(b_shape) != 1:
         raise ValueError("'shift' and 'axis' arguments to roll must be scalars or 1D arrays")
@@ -599,7 +594,7 @@ def _roll_dynamic(a, shift, axis):
     for k, i in enumerate(np.broadcast_to(axis, b_shape)):
         # JAX iterates over the shifts array: a slice and a squeeze for each element
         x = lax.squeeze(lax.slice_in_dim(shifts, k, k + 1, axis=0), (0,))
-        n = array(shape_of(a)[i], dtype=np.int32)
+        n = asarray(shape_of(a)[i], dtype=np.int32)
         x = remainder(lax.convert_element_type(x, np.int32), lax.max(n, np.int32(1)))
         doubled = lax.concatenate([a, a], int(i))
         a = lax.dynamic_slice_in_dim(doubled, n - x, shape_of(a)[i], axis=int(i))

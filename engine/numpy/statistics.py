@@ -24,10 +24,10 @@ from ._util import (
     shape_of,
     weak_scalar,
 )
-from .creation import full, zeros
+from .creation import full
 from .indexing import _getitem, take, take_along_axis
 from .linalg_ops import dot
-from .misc import diag
+from .misc import bincount, diag
 from .reductions import any as any_
 from .reductions import average, cumsum
 from .reductions import sum as sum_
@@ -499,34 +499,6 @@ def corrcoef(x, y=None, rowvar=True, dtype=None):
     if dtypes.is_complex(dtype_of(c)):
         return lax.complex(real_part, clip(imag(c), -1, 1))
     return real_part
-
-
-def bincount(x, weights=None, minlength=0, *, length=None):
-    """Counts (or summed ``weights``) of each non-negative integer in ``x``. Under a
-    transformation the output size must be given as ``length``."""
-
-    check_arraylike("bincount", x)
-    x = as_array(as_operand(x))
-    if not dtypes.is_int(dtype_of(x)):
-        raise TypeError(f"x argument to bincount must have an integer type; got {dtype_of(x)}")
-    if ndim_of(x) != 1:
-        raise ValueError("only 1-dimensional input supported for bincount.")
-    if length is None:
-        xv = concrete_value(
-            x,
-            "The error occurred because of argument 'x' of jnp.bincount. "
-            "To avoid this error, pass a static `length` argument.",
-        )
-        length = max(int(minlength), int(xv.max()) + 1 if xv.size else 0)
-    length = int(length)
-    if weights is None:  # one scalar weight, broadcast by the scatter (as JAX's)
-        w = np.array(1, dtypes.default_int_dtype())
-    else:
-        w = as_array(as_operand(weights))
-    from .ufuncs_logic import clip
-
-    # negative values clipped to 0; those past the end are dropped by the scatter
-    return zeros(length, dtype_of(w)).at[clip(x, 0)].add(w, mode="drop")
 
 
 def unique(
