@@ -114,9 +114,15 @@ TRANSFORMS = ["plain", "jit", "grad", "jit_grad", "vmap", "vmap_xs", "jvp"]
 @pytest.mark.parametrize("weak", [True, False], ids=["weak", "strong"])
 @pytest.mark.parametrize("transform", TRANSFORMS)
 @pytest.mark.parametrize("name", NAMES)
-def test_scan_forwarding_jaxpr_and_values_as_jax(name, transform, weak):
-    if transform == "jvp" and weak:
-        pytest.skip("engine.jvp retypes a tangent to a weak primal's weak type; JAX does not")
+def test_scan_forwarding_jaxpr_and_values_as_jax(name, transform, weak, request):
+    if transform == "jvp" and weak and name == "ys_is_carry":
+        request.applymarker(
+            pytest.mark.xfail(
+                strict=True,
+                reason="engine.jvp retypes a forwarded tangent to its weak primal's weak type "
+                "(a convert_element_type[weak_type=True] JAX does not write)",
+            )
+        )
     jax = real_jax()[0]
     args = _args(transform, weak)
     e_text = str(engine.make_jaxpr(_program(engine, name, transform))(*args))
