@@ -182,12 +182,6 @@ def sharded_dims_text(shape: Sequence[Any], sharding: Any) -> str:
     return ",".join(dims)
 
 
-def unreduced_suffix(sharding: Any) -> str:
-    """``{U:Y}`` after a type whose value is unreduced over mesh axis Y, ``{R:Y}`` when
-    reduced over it, ``{U:X, R:Y}`` both (else '')."""
-    return axes_suffix(frozenset(), sharding)
-
-
 def _axes_part(letter: str, names: Sequence[str]) -> str:
     return f"{letter}:" + (names[0] if len(names) == 1 else f"({','.join(names)})")
 

@@ -20,7 +20,7 @@ import re
 import subprocess
 import sys
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -55,6 +55,17 @@ def both(fn: Callable) -> tuple:
     """fn(lib) on the engine and on JAX: (engine's result, JAX's result)."""
     engine, jax = libs()
     return fn(engine), fn(jax)
+
+
+def assert_same_error(ours: tuple | None, theirs: tuple, phrases: Sequence[str]) -> None:
+    """JAX raised ``theirs`` (class name, message): the engine raised the same class, and
+    both messages contain every phrase (an error case must name at least one)."""
+    assert ours is not None, f"JAX raised {theirs}, the engine did not"
+    assert ours[0] == theirs[0], (ours, theirs)
+    assert phrases, theirs
+    for p in phrases:
+        assert p in theirs[1], (p, theirs[1])
+        assert p in ours[1], (p, ours[1])
 
 
 def mesh(lib, axis_types: str = "Explicit"):
