@@ -68,6 +68,15 @@ def assert_same_error(ours: tuple | None, theirs: tuple, phrases: Sequence[str])
         assert p in ours[1], (p, ours[1])
 
 
+def assert_same_by_name(run: Callable) -> None:
+    """run(lib) gives {name: what was seen}: the engine's and JAX's have the same names
+    and the same value under each."""
+    ours, theirs = both(run)
+    assert ours.keys() == theirs.keys()
+    for name in theirs:
+        assert ours[name] == theirs[name], name
+
+
 def mesh(lib, axis_types: str = "Explicit"):
     """The cases' (4, 2) mesh over axes ('X', 'Y'), both of AxisType ``axis_types``."""
     kind = getattr(lib.sharding.AxisType, axis_types)

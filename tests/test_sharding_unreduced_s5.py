@@ -106,10 +106,7 @@ def unreduced_types_and_jaxprs_as_jax():
                 )
         return out
 
-    e, j = both(run)
-    assert e.keys() == j.keys()
-    for name in j:
-        assert e[name] == j[name], name
+    eight_devices.assert_same_by_name(run)
 
 
 @case
@@ -218,10 +215,7 @@ def unreduced_errors_as_jax():
                 out[name] = _raised(lambda fn=fn: lib.jit(fn)())
         return out
 
-    e, j = both(run)
-    assert e.keys() == j.keys()
-    for name in j:
-        assert e[name] == j[name], name
+    eight_devices.assert_same_by_name(run)
 
 
 # ------------------------------------------------------------------ sdy constraints

@@ -136,10 +136,7 @@ def eager_unreduced_arrays_as_jax():
                 )
         return out
 
-    e, j = both(run)
-    assert e.keys() == j.keys()
-    for name in j:
-        assert e[name] == j[name], name
+    eight_devices.assert_same_by_name(run)
 
 
 def _signature_and_constraints(text):
@@ -184,10 +181,7 @@ def main_annotations_name_unreduced_as_jax():
                     out[name].append(_rounded(reshard(r, P(None, None))))
         return out
 
-    e, j = both(run)
-    assert e.keys() == j.keys()
-    for name in j:
-        assert e[name] == j[name], name
+    eight_devices.assert_same_by_name(run)
 
 
 @case
@@ -271,10 +265,7 @@ def argmax_argmin_lower_as_jax():
                 out["mesh_" + name] = (text, _rounded(r), [str(lib.typeof(v)) for v in leaves])
         return out
 
-    e, j = both(run)
-    assert e.keys() == j.keys()
-    for name in j:
-        assert e[name] == j[name], name
+    eight_devices.assert_same_by_name(run)
 
 
 def _reducer_programs(lib):
@@ -325,10 +316,7 @@ def generic_reducer_bodies_as_jax():
                 )
         return out
 
-    e, j = both(run)
-    assert e.keys() == j.keys()
-    for name in j:
-        assert e[name] == j[name], name
+    eight_devices.assert_same_by_name(run)
 
 
 @case
@@ -364,10 +352,7 @@ def derivative_constants_as_jax():
                 )
         return out
 
-    e, j = both(run)
-    assert e.keys() == j.keys()
-    for name in j:
-        assert e[name] == j[name], name
+    eight_devices.assert_same_by_name(run)
 
 
 @case
@@ -404,10 +389,7 @@ def scalars_meet_reduced_values_as_jax():
                 )
         return out
 
-    e, j = both(run)
-    assert e.keys() == j.keys()
-    for name in j:
-        assert e[name] == j[name], name
+    eight_devices.assert_same_by_name(run)
 
 
 @case
