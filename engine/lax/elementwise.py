@@ -483,29 +483,32 @@ def min(x, y):  # noqa: A001
     return min_p.bind(x, y)
 
 
+def _eq_meet(a, b):
+    """a == b, the lower-precision operand converted first (JAX's ``_eq_meet``)."""
+    from .convert import convert_element_type
+    from .logic import eq
+
+    da, db = aval_of(a).dtype, aval_of(b).dtype
+    if da != db:
+        if np.promote_types(da, db) == da:
+            a = convert_element_type(a, db)
+        else:
+            b = convert_element_type(b, da)
+    return eq(a, b)
+
+
 def _pick_weight(ans, mine, other):
     """1 where ``mine`` is the result, 1/2 where both are (ties share the tangent); built
     as JAX's ``_balanced_eq``: select(mine == ans, 1, 0) / select(other == ans, 2, 1)."""
     from .filled import full_like
-    from .logic import eq, select
-
-    def eq_meet(a, b):
-        from .convert import convert_element_type
-
-        da, db = aval_of(a).dtype, aval_of(b).dtype
-        if da != db:
-            if np.promote_types(da, db) == da:
-                a = convert_element_type(a, db)
-            else:
-                b = convert_element_type(b, da)
-        return eq(a, b)
+    from .logic import select
 
     def filled(v):
         return full_like(ans, v)
 
     return div(
-        select(eq_meet(mine, ans), filled(1), filled(0)),
-        select(eq_meet(other, ans), filled(2), filled(1)),
+        select(_eq_meet(mine, ans), filled(1), filled(0)),
+        select(_eq_meet(other, ans), filled(2), filled(1)),
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import builtins
 import operator
+import warnings
 
 import numpy as np
 
@@ -57,8 +58,6 @@ def copy(a, order=None):
 def astype(x, dtype, /, *, copy=False, device=None):
     """As JAX's: complex to bool is ``x != 0`` (a convert would keep the real part only)
     and complex to a real type warns that it will become an error."""
-    import warnings
-
     check_arraylike("astype", x)
     if dtype is None:
         dtype = dtypes.default_float_dtype()
