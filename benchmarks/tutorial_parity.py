@@ -52,10 +52,41 @@ TUTORIALS = [
     "notebooks/thinking_in_jax.md",
     "notebooks/Writing_custom_interpreters_in_Jax.md",
     "notebooks/Neural_Network_and_Data_Loading.md",
+    "notebooks/autodiff_remat.md",
+    "autodidax2_part1.md",
+    "array_refs.md",
+    "jax-primitives.md",
+    "notebooks/host-offloading.md",
+    "notebooks/layout.md",
+    "distributed_data_loading.md",
+    "export/export.md",
+    "export/shape_poly.md",
+    "persistent_compilation_cache.md",
+    "debugging/checkify_guide.md",
+    "debugging/print_breakpoint.md",
+    "internals/constants.md",
+    "benchmarking.md",
+    "direct_linearize_migration.md",
+    "migrate_pmap.md",
+    "multi_process.md",
 ]
 
 # Pages whose examples are ```python blocks (doctests or plain), not executed cells.
-BLOCK_PAGES = {"aot.md", "buffer_donation.md", "default_dtypes.md"}
+BLOCK_PAGES = {
+    "aot.md",
+    "buffer_donation.md",
+    "default_dtypes.md",
+    "export.md",
+    "shape_poly.md",
+    "persistent_compilation_cache.md",
+    "checkify_guide.md",
+    "print_breakpoint.md",
+    "constants.md",
+    "benchmarking.md",
+    "direct_linearize_migration.md",
+    "migrate_pmap.md",
+    "multi_process.md",
+}
 
 # What JAX's doctest run (or the page's prose) assumes is imported.
 PREAMBLE = "import jax\nimport jax.numpy as jnp\nimport numpy as np\n"
