@@ -197,6 +197,7 @@ def export(
         target = traced.device
         mesh = target.mesh if type(target) is SpmdTarget else None
         _check_one_scope(traced.in_avals)
+        check_solvable(traced.in_avals, _leaf_names(traced.in_tree))
         if getattr(closed.jaxpr, "effects", None):
             raise NotImplementedError(
                 f"exporting a function with effects {closed.jaxpr.effects} is not supported"
@@ -525,6 +526,36 @@ def solve_dim_vars(exported: Exported, avals: Sequence[ShapedArray]) -> dict:
     return env
 
 
+def check_solvable(avals: Sequence[ShapedArray], names: Sequence[str]) -> None:
+    """JAX's ValueError when some dimension variable of the argument shapes cannot be
+    solved from the actual sizes (each step needs an expression linear in its one
+    unknown variable), checked symbolically at export."""
+    scope = shape_poly.SymbolicScope()
+    pairs, specs = [], []
+    for i, a in enumerate(avals):
+        if shape_poly.is_constant_shape(a.shape):
+            continue
+        specs.append(f"{names[i]}.shape = {a.shape}")
+        for j, e in enumerate(a.shape):
+            if isinstance(e, shape_poly.DimExpr):
+                size = shape_poly.DimExpr._factor(f"{names[i]}.shape[{j}]", scope)
+                pairs.append((e, size, f"{names[i]}.shape[{j}]"))
+    env = shape_poly.solve_dim_vars([(e, size) for e, size, _ in pairs])
+    unsolved = [(e, name) for e, _, name in pairs if e._vars() - env.keys()]
+    if not unsolved:
+        return
+    missing = set().union(*(e._vars() for e, _ in unsolved)) - env.keys()
+    raise ValueError(
+        f"Cannot solve for values of dimension variables {missing}. "
+        "We can only solve linear uni-variate constraints. "
+        f"Using the following polymorphic shapes specifications: {','.join(specs)}. "
+        "Unprocessed specifications: "
+        + ", ".join(f"'{e}' for dimension size {name}" for e, name in unsolved)
+        + ". Please see https://docs.jax.dev/en/latest/export/shape_poly.html"
+        "#dimension-variables-must-be-solvable-from-the-input-shapes for more details."
+    )
+
+
 def _check_constraints(exported: Exported, avals: Sequence[ShapedArray]) -> None:
     """The shape checks JAX makes on concrete call shapes, with its messages."""
     if not all(type(d) is int for a in avals for d in a.shape):
@@ -546,7 +577,9 @@ call_exported_p = Primitive("call_exported", multiple_results=True)
 def _call_exported_abstract_eval(*avals: ShapedArray, exported: Exported) -> list:
     env = solve_dim_vars(exported, avals)
     outs = [
-        ShapedArray(tuple(shape_poly.evaluate(d, env) for d in a.shape), a.dtype)
+        ShapedArray(
+            tuple(shape_poly.evaluate(d, env) for d in a.shape), a.dtype, weak_type=a.weak_type
+        )
         for a in exported.out_avals
     ]
     if exported.nr_devices == 1:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import operator
+import sys
 from collections.abc import Sequence
 from typing import Any, Union
 
@@ -112,6 +113,7 @@ class SymbolicScope:
                 f"The symbolic constraints should be a sequence of strings. Got {constraints_str!r}"
             )
         self._constraints_str = tuple(constraints_str)
+        self._origin = _calling_frames()
         self._geq0: list[DimExpr] = []  # expressions known to be >= 0
         self._var_lb: dict[str, float] = {}
         self._var_ub: dict[str, float] = {}
@@ -163,6 +165,49 @@ class SymbolicScope:
         return ", ".join(self._constraints_str)
 
     __repr__ = __str__
+
+    def _describe(self) -> str:
+        """The scope as JAX's mixing errors name it: its id, where the user created it,
+        and its constraints."""
+        text = f"{id(self)} created at {_user_location(self._origin)}"
+        if self._constraints_str:
+            text += " with constraints:\n" + "\n".join(f"  {c}" for c in self._constraints_str)
+        return text
+
+    def _check_same_scope(self, other: DimExpr, when: str) -> None:
+        if other.scope is not self:
+            raise ValueError(
+                f"Invalid mixing of symbolic scopes {when}.\n"
+                f"Expected  scope {self._describe()}\n"
+                f"and found for '{other}' (unknown) scope {other.scope._describe()}\n"
+                "See https://docs.jax.dev/en/latest/export/shape_poly.html"
+                "#user-specified-symbolic-constraints."
+            )
+
+
+def _calling_frames(limit: int = 32) -> tuple:
+    """(code, lasti) of the frames that called in (kept cheaply: the user's frame among
+    them is found only when an error names it)."""
+    out = []
+    f = sys._getframe(2)
+    while f is not None and len(out) < limit:
+        out.append((f.f_code, f.f_lasti))
+        f = f.f_back
+    return tuple(out)
+
+
+def _user_location(frames: tuple) -> str:
+    """'file:line:col (function)' of the innermost user frame, as JAX summarizes one."""
+    from .locations import _positions, is_user_file
+
+    for code, lasti in frames:
+        if is_user_file(code.co_filename):
+            pos = _positions(code, lasti)
+            line = pos[0] if pos and pos[0] is not None else code.co_firstlineno
+            col = pos[2] if pos and pos[2] else 0
+            where = f"{code.co_filename}:{line}" + (f":{col}" if col else "")
+            return f"{where} ({code.co_qualname})"
+    return "unknown"
 
 
 _DEFAULT_SCOPE = SymbolicScope()
@@ -300,6 +345,8 @@ class DimExpr:
             return self.__jax_array__() < other
         return not _geq(self, other, lambda: f"'{self}' < '{other}'")
 
+    # Combined with a dimension or an integer the result is a dimension; with anything
+    # else (a float, an array, a tracer) the dimension's value takes part (as in JAX).
     def __add__(self, other: Any) -> Any:
         return _add(self, other) if _is_dim(other) else _as_value(self, other, "__add__")
 
@@ -322,7 +369,9 @@ class DimExpr:
         return _mul(self, other) if _is_dim(other) else _as_value(self, other, "__rmul__")
 
     def __pow__(self, power: Any) -> DimSize:
-        if not _is_int(power):
+        if isinstance(power, DimExpr):
+            return power.__rpow__(self)
+        if power != int(power):
             raise ValueError(
                 f"Symbolic dimension cannot be raised to non-integer powers: '{self}' ** '{power}'"
             )
@@ -335,44 +384,59 @@ class DimExpr:
             out = _mul(out, self)
         return out
 
-    def __floordiv__(self, other: Any) -> DimSize:
-        return _divmod(self, other)[0] if _is_dim(other) else NotImplemented
+    def __rpow__(self, other: Any) -> Any:
+        return _as_value(self, other, "__rpow__")
 
-    def __rfloordiv__(self, other: Any) -> DimSize:
-        return _divmod(other, self)[0] if _is_dim(other) else NotImplemented
+    def __floordiv__(self, other: Any) -> Any:
+        return _divmod(self, other)[0] if _is_dim(other) else _as_value(self, other, "__floordiv__")
 
-    def __mod__(self, other: Any) -> DimSize:
-        return _divmod(self, other)[1] if _is_dim(other) else NotImplemented
+    def __rfloordiv__(self, other: Any) -> Any:
+        return (
+            _divmod(other, self)[0] if _is_dim(other) else _as_value(self, other, "__rfloordiv__")
+        )
 
-    def __rmod__(self, other: Any) -> DimSize:
-        return _divmod(other, self)[1] if _is_dim(other) else NotImplemented
+    def __mod__(self, other: Any) -> Any:
+        return _divmod(self, other)[1] if _is_dim(other) else _as_value(self, other, "__mod__")
 
-    def __divmod__(self, other: Any) -> tuple[DimSize, DimSize]:
-        return _divmod(self, other)
+    def __rmod__(self, other: Any) -> Any:
+        return _divmod(other, self)[1] if _is_dim(other) else _as_value(self, other, "__rmod__")
 
-    def __truediv__(self, other: Any) -> DimSize:
-        q, r = _divmod(self, other)
-        if isinstance(r, DimExpr) or r != 0:
-            raise InconclusiveDimensionOperation(
-                f"Symbolic dimension '{self}' cannot be divided exactly by '{other}'"
-            )
-        return q
+    def __divmod__(self, other: Any) -> Any:
+        return _divmod(self, other) if _is_dim(other) else _as_value(self, other, "__divmod__")
+
+    def __rdivmod__(self, other: Any) -> Any:
+        return _divmod(other, self) if _is_dim(other) else _as_value(self, other, "__rdivmod__")
+
+    # "/" always gives a float: computed on the dimension's value
+    def __truediv__(self, other: Any) -> Any:
+        return _as_value(self, other, "__truediv__")
+
+    def __rtruediv__(self, other: Any) -> Any:
+        return _as_value(self, other, "__rtruediv__")
 
 
 def _is_int(x: Any) -> bool:
+    """Whether ``x`` combines with a dimension as an integer (``operator.index`` works on
+    it and it is not a tracer), as JAX's ``_convertible_to_int``."""
     if isinstance(x, int):
         return True
-    # integer-like, but not an array or tracer (those compare and combine as values)
-    return (
-        hasattr(x, "__index__") and not isinstance(x, (float, DimExpr)) and not hasattr(x, "aval")
-    )
+    if isinstance(x, DimExpr) or _is_tracer(x):
+        return False
+    try:
+        operator.index(x)
+    except Exception:
+        return False
+    return True
+
+
+def _is_tracer(x: Any) -> bool:
+    from ..core import Tracer
+
+    return isinstance(x, Tracer)
 
 
 def _as_value(d: DimExpr, other: Any, op: str) -> Any:
-    """``d op other`` for an array or tracer ``other``: on the dimension's value (as
-    JAX's); anything else (a float, a string) is not supported."""
-    if not hasattr(other, "aval"):
-        return NotImplemented
+    """``d op other`` computed on the dimension's value (a traced integer scalar)."""
     return getattr(d.__jax_array__(), op)(other)
 
 
@@ -388,17 +452,13 @@ def is_constant_shape(shape: Sequence[Any]) -> bool:
     return not any(isinstance(d, DimExpr) for d in shape)
 
 
-def _scope_of(*xs: Any) -> SymbolicScope:
-    scope = None
-    for x in xs:
-        if isinstance(x, DimExpr):
-            if scope is not None and x.scope is not scope:
-                raise ValueError(
-                    f"Invalid mixing of symbolic scopes for '{xs[0]}' and '{xs[1]}': "
-                    "the expressions were built under different SymbolicScopes."
-                )
-            scope = x.scope
-    return scope or _DEFAULT_SCOPE
+def _scope_of(a: Any, b: Any, when: str = "for linear combination") -> SymbolicScope:
+    """The scope two operands share (JAX's ValueError, naming ``when``, if they do not)."""
+    if isinstance(a, DimExpr):
+        if isinstance(b, DimExpr):
+            a.scope._check_same_scope(b, when)
+        return a.scope
+    return b.scope if isinstance(b, DimExpr) else _DEFAULT_SCOPE
 
 
 def _coeffs_of(x: DimSize) -> dict:
@@ -418,13 +478,14 @@ def _add(a: DimSize, b: DimSize) -> DimSize:
 
 
 def _sub(a: DimSize, b: DimSize) -> DimSize:
+    _scope_of(a, b)
     return _add(a, _mul(b, -1))
 
 
 def _mul(a: DimSize, b: DimSize) -> DimSize:
     if not isinstance(a, DimExpr) and not isinstance(b, DimExpr):
         return operator.index(a) * operator.index(b)
-    scope = _scope_of(a, b)
+    scope = _scope_of(a, b, "for operation mul")
     c: dict = {}
     for m1, k1 in _coeffs_of(a).items():
         for m2, k2 in _coeffs_of(b).items():
@@ -618,7 +679,7 @@ def max_dim(a: DimSize, b: DimSize) -> DimSize:
         return a
     if _decide_geq(b, a):
         return b
-    return DimExpr._factor(("max", a, b), _scope_of(a, b))
+    return DimExpr._factor(("max", a, b), _scope_of(a, b, "for operation max"))
 
 
 def min_dim(a: DimSize, b: DimSize) -> DimSize:
@@ -629,12 +690,14 @@ def min_dim(a: DimSize, b: DimSize) -> DimSize:
         return b
     if _decide_geq(b, a):
         return a
-    return DimExpr._factor(("min", a, b), _scope_of(a, b))
+    return DimExpr._factor(("min", a, b), _scope_of(a, b, "for operation min"))
 
 
 def _geq(e1: Any, e2: Any, describe: Any) -> bool:
     if not isinstance(e1, DimExpr) and not isinstance(e2, DimExpr):
         return operator.index(e1) >= operator.index(e2)
+    if isinstance(e1, DimExpr) and isinstance(e2, DimExpr) and e1.scope is not e2.scope:
+        e1.scope._check_same_scope(e2, f"when comparing {describe()}")
     scope = _scope_of(e1, e2)
     decided = _decide_geq(e1, e2)
     if decided is not None:

@@ -1,0 +1,201 @@
+"""What JAX's export docs pages (export.md, shape_poly.md) show, engine vs JAX 0.10.2:
+symbolic dimensions combined with floats and arrays, results' weak types through
+``Exported.call``, the unsolvable-dimension error at export, and mixing of scopes."""
+
+import re
+
+import numpy as np
+import pytest
+
+import engine
+import engine.numpy as enp
+from engine import export as eexport
+from tests.helpers import real_jax
+
+
+def libs():
+    jax, jnp = real_jax()
+    from jax import export as jexport
+
+    return [(engine, enp, eexport), (jax, jnp, jexport)]
+
+
+def outcome(fn):
+    """``repr`` of what ``fn()`` gives, or the exception's class and message (a scope's
+    object id masked: it differs from run to run)."""
+    try:
+        return "value", repr(fn())
+    except Exception as e:  # noqa: BLE001 - the class is what is compared
+        return type(e).__name__, re.sub(r"scope \d+", "scope N", str(e))
+
+
+def same(make):
+    """``make(jax, jnp, export)`` through the engine and through JAX: the same outcome."""
+    ours, theirs = (outcome(lambda lib=lib: make(*lib)) for lib in libs())
+    assert ours == theirs
+    return ours
+
+
+# ---------------------------------------------------------------- dimensions as values
+
+
+def _mixed(jnp):
+    return lambda x: (
+        5.0 + x.shape[0],
+        x.shape[0] - np.arange(5, dtype=jnp.int32),
+        x + x.shape[0] + jnp.sin(x.shape[0]),
+    )
+
+
+def test_dimension_with_float_and_arrays_out_avals():
+    # shape_poly.md: "x.shape[0] is converted implicitly to jnp.array(x.shape[0])"
+    kind, text = same(
+        lambda jax, jnp, export: (
+            export.export(jax.jit(_mixed(jnp)))(
+                jax.ShapeDtypeStruct(export.symbolic_shape("b"), jnp.int32)
+            ).out_avals
+        )
+    )
+    assert kind == "value" and "weak_type=True" in text
+
+
+def test_dimension_with_float_and_arrays_call():
+    same(
+        lambda jax, jnp, export: export.export(jax.jit(_mixed(jnp)))(
+            jax.ShapeDtypeStruct(export.symbolic_shape("b"), jnp.int32)
+        ).call(jnp.ones((3,), jnp.int32))
+    )
+
+
+def test_mean_divides_by_dimension():
+    def make(jax, jnp, export):
+        exp = export.export(jax.jit(lambda x: jnp.sum(x, axis=0) / x.shape[0]))(
+            jax.ShapeDtypeStruct(export.symbolic_shape("b, c"), jnp.int32)
+        )
+        return exp.in_avals, exp.out_avals, exp.call(jnp.arange(12, dtype=jnp.int32).reshape(3, 4))
+
+    same(make)
+
+
+@pytest.mark.parametrize(
+    "op",
+    [
+        lambda d: 2.5 * d,
+        lambda d: d**2,
+        lambda d: 2**d,
+        lambda d: 7 // d,
+        lambda d: 7.5 // d,
+        lambda d: d % 2.0,
+        lambda d: 3 / d,
+        lambda d: d / 2,
+        lambda d: divmod(d, 2.0),
+        lambda d: d - 0.5,
+        lambda d: 1.5 - d,
+        lambda d: d + np.int32(3),
+    ],
+    ids=[
+        "rmul_float",
+        "pow_int",
+        "rpow",
+        "rfloordiv_int",
+        "rfloordiv_float",
+        "mod_float",
+        "rtruediv",
+        "truediv",
+        "divmod_float",
+        "sub_float",
+        "rsub_float",
+        "add_numpy_int",
+    ],
+)
+def test_dimension_operator_results(op):
+    def make(jax, jnp, export):
+        exp = export.export(jax.jit(lambda x: op(x.shape[0])))(
+            jax.ShapeDtypeStruct(export.symbolic_shape("b"), jnp.int32)
+        )
+        return exp.out_avals, exp.call(jnp.ones((3,), jnp.int32))
+
+    same(make)
+
+
+def test_dimension_returned_from_jit():
+    def make(jax, jnp, export):
+        exp = export.export(jax.jit(lambda x: x.shape[0] * 2))(
+            jax.ShapeDtypeStruct(export.symbolic_shape("a"), np.int32)
+        )
+        return exp.out_avals, exp.call(np.arange(3, dtype=np.int32))
+
+    same(make)
+
+
+# ---------------------------------------------------------------- weak types through call
+
+
+@pytest.mark.parametrize("platforms", [("cpu",), ("tpu",), ("cpu", "tpu")])
+def test_call_keeps_weak_type(platforms):
+    # export.md: exp_unsafe.call(1.) and exp_multi.call(1.) print weak_type=True
+    def make(jax, jnp, export):
+        checks = [export.DisabledSafetyCheck.platform()] if platforms == ("tpu",) else []
+        exp = export.export(jax.jit(jax.lax.cos), platforms=platforms, disabled_checks=checks)(1.0)
+        return exp.out_avals, exp.call(1.0)
+
+    same(make)
+
+
+def test_deserialized_call_is_not_weak():
+    # the serialized form has no weak types: export.md's rehydrated_f(0.1)
+    def make(jax, jnp, export):
+        exp = export.export(jax.jit(lambda x: 7 * x * x * x))(1.0)
+        back = export.deserialize(exp.serialize())
+        return back.out_avals, back.call(0.1)
+
+    same(make)
+
+
+# ---------------------------------------------------------------- unsolvable dimensions
+
+
+@pytest.mark.parametrize(
+    "shapes",
+    [
+        lambda a, b: [(a * a,)],
+        lambda a, b: [(a * b, 3)],
+        lambda a, b: [(a + b,), (2 * a, a * b)],
+        lambda a, b: [(a,), (a * b + 1, b * b)],
+    ],
+    ids=["square", "product", "solvable", "second_arg"],
+)
+def test_unsolvable_dimension_variables(shapes):
+    def make(jax, jnp, export):
+        a, b = export.symbolic_shape("a, b")
+        specs = [jax.ShapeDtypeStruct(s, np.int32) for s in shapes(a, b)]
+        return export.export(jax.jit(lambda *xs: xs[0].shape[0]))(*specs).in_avals
+
+    same(make)
+
+
+# ---------------------------------------------------------------- scopes
+
+
+@pytest.mark.parametrize(
+    "op",
+    [
+        lambda x, y: x + y,
+        lambda x, y: x - y,
+        lambda x, y: x * y,
+        lambda x, y: x >= y,
+        lambda x, y: x < y,
+        lambda x, y: divmod(x, y),
+    ],
+    ids=["add", "sub", "mul", "ge", "lt", "divmod"],
+)
+def test_mixing_scopes(op):
+    # shape_poly.md: a1 + a2 from two symbolic_shape calls; the message names where
+    # each scope was created (this line) and its constraints
+    def make(jax, jnp, export):
+        (a1,) = export.symbolic_shape("a,")
+        (a2,) = export.symbolic_shape("a,", constraints=("a >= 8",))
+        return op(a1, a2)
+
+    kind, text = same(make)
+    assert kind == "ValueError" and "Invalid mixing of symbolic scopes" in text
