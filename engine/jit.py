@@ -97,24 +97,39 @@ def _jit_jvp(primals, tangents, jaxpr, name, donated_invars):
 jit_p.def_jvp(_jit_jvp)
 
 
+@jt.memo_on_jaxpr
+def _split_for_partial_eval(jaxpr, unknowns):
+    """The known and unknown jaxprs of a jit call with these unknown inputs, with the
+    forwarding JAX's pjit partial evaluation does. Memoized per jaxpr (as JAX's
+    partial_eval_jaxpr_nounits_fwd): two calls of one jit share their jaxprs."""
+    known_j, unknown_j, out_unknowns, nres = pe.partial_eval_jaxpr(jaxpr, unknowns)
+    # residuals that are known inputs are passed from outside, not returned (JAX's _fwd)
+    known_j, res_in = pe.forward_input_residuals(known_j, nres)
+    # known outputs that are known inputs are not returned either (input-to-output)
+    n_primal = len(out_unknowns) - sum(out_unknowns)
+    known_j, out_in = pe.forward_input_outputs(known_j, n_primal)
+    # and residuals that are known outputs are returned once (out-to-out forwarding)
+    n_known = n_primal - sum(f is not None for f in out_in)
+    known_j, res_out = pe.forward_output_residuals(known_j, n_known)
+    known_j, kconsts = convert_constvars_to_invars(known_j)
+    return known_j, kconsts, unknown_j, out_unknowns, n_known, out_in, res_in, res_out
+
+
 def _jit_partial_eval(trace, args, unknowns, params):
     jaxpr, name = params["jaxpr"], params["name"]
-    known_j, unknown_j, out_unknowns, nres = pe.partial_eval_jaxpr(jaxpr, unknowns)
+    split = _split_for_partial_eval(jaxpr, tuple(unknowns))
+    known_j, kconsts, unknown_j, out_unknowns, n_known, out_in, res_in, res_out = split
     known_args = [x for x, u in zip(args, unknowns) if not u]
-    # residuals that are known inputs are passed from outside, not returned (JAX's _fwd)
-    known_j, fwd = pe.forward_input_residuals(known_j, nres)
-    # and residuals that are known outputs are returned once (JAX's out-to-out forwarding)
-    n_known = len(known_j.out_avals) - sum(f is None for f in fwd)
-    known_j, out_fwd = pe.forward_output_residuals(known_j, n_known)
-    known_j, kconsts = convert_constvars_to_invars(known_j)
     with core.set_current_trace(trace.parent):
         known_outs = bind_jit(kconsts + known_args, known_j, name)
-    known_vals, it_res, it_out_fwd = known_outs[:n_known], iter(known_outs[n_known:]), iter(out_fwd)
+    it_kept = iter(known_outs[:n_known])
+    known_vals = [next(it_kept) if f is None else known_args[f] for f in out_in]
+    kept_vals, it_res, it_out_fwd = known_outs[:n_known], iter(known_outs[n_known:]), iter(res_out)
     residuals = []
-    for f in fwd:
+    for f in res_in:
         o = None if f is not None else next(it_out_fwd)
         residuals.append(
-            known_args[f] if f is not None else known_vals[o] if o is not None else next(it_res)
+            known_args[f] if f is not None else kept_vals[o] if o is not None else next(it_res)
         )
     ins = [trace.instantiate_const(r) for r in residuals]
     ins += [trace.instantiate_const(x) for x, u in zip(args, unknowns) if u]

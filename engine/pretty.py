@@ -145,10 +145,10 @@ def _last_line_width(text, column):
 
 def pp_eqn(eqn, names, indent):
     """The lines of one equation (the first one unindented)."""
+    if getattr(eqn.primitive, "pp_alias_subjaxpr", False):  # before the results are named
+        _alias_subjaxpr(eqn, names)
     outs = _fill([_binder(v, names) for v in eqn.outvars], indent, indent)
     ins = [_atom(a, names) for a in eqn.invars]
-    if getattr(eqn.primitive, "pp_alias_subjaxpr", False):
-        _alias_subjaxpr(eqn, names)
     params = _pp_params(eqn, names, indent)
     head = f"{outs} = {eqn.primitive.name}" if eqn.outvars else eqn.primitive.name
     one = f"{head}[{' '.join(params)}]" if params else head
@@ -257,7 +257,8 @@ def _pp_jaxpr(jaxpr, names, indent, prefix):
     head = "{ lambda " + _fill(consts, indent + prefix + 9, indent + 2)
     head += "; " + _fill(invars, _last_line_width(head, indent + prefix) + 2, indent + 2)
     pad = " " * (indent + 4)
-    body = "".join(f"\n{pad}{s}" for s in eqn_strs)
+    # (an empty body leaves its indented line blank, as JAX's printer does)
+    body = "".join(f"\n{pad}{s}" for s in eqn_strs) if eqn_strs else f"\n{pad}"
     tail = "in (" + _fill(outs, indent + 6, indent + 2, sep=",") + close
     return f"{head}. let{body}\n{' ' * (indent + 2)}{tail}"
 

@@ -109,30 +109,10 @@ def _jvp(m, f, x):
     return m.make_jaxpr(lambda a, t: m.jvp(f, (a,), (t,)))(x, x)
 
 
-# The engine's jit differs from JAX's where these print differently (engine/jit.py):
-# JAX's partial evaluation of a jit forwards known outputs that are known inputs out of
-# the call, and caches the jaxprs it makes per jaxpr (so that two calls of one jit share
-# them, printed once as ``let _where = ...``).
-_JIT_PE = {
-    ("identity", "grad"): "jit partial eval: a known output that is an input is not "
-    "forwarded out of the call, as JAX's pjit does",
-}
-_SHARED = (
-    "jit jvp/partial eval/transpose: the jaxprs made for two calls of one jit (two "
-    "jnp.where or clip calls of the same types) are not shared; JAX caches them per "
-    "jaxpr, so its text prints them once as `let _where = ...`"
-)
-for _name in ("hard_tanh", "softmax_where", "log_softmax_where", "logmeanexp_where",
-              "standardize_where"):  # fmt: skip
-    _JIT_PE[_name, "grad"] = _SHARED
-
-
 @pytest.mark.parametrize("kind", ["plain", "grad", "jvp"])
 @pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
 def test_jaxpr_is_jaxs(case, kind):
     name, make, x, _ = case
-    if (name, kind) in _JIT_PE:
-        pytest.xfail(_JIT_PE[name, kind])
     transform = {"plain": _plain, "grad": _grad, "jvp": _jvp}[kind]
     ours, theirs = _both(make, x, transform)[::-1]
     assert ours == theirs

@@ -283,6 +283,20 @@ def forward_input_residuals(known: ClosedJaxpr, num_res: int) -> tuple[ClosedJax
     return ClosedJaxpr(new, known.consts), fwd
 
 
+def forward_input_outputs(known: ClosedJaxpr, num_out: int) -> tuple[ClosedJaxpr, list]:
+    """Drop the first ``num_out`` outputs of ``known`` that are its own inputs (JAX's
+    input-to-output forwarding of a jit's known outputs). Returns the jaxpr and, per one
+    of those outputs, the index of the input it is (None when still an output)."""
+    j = known.jaxpr
+    where = {v: i for i, v in enumerate(j.invars)}
+    fwd = [where.get(v) if type(v) is Var else None for v in j.outvars[:num_out]]
+    if all(f is None for f in fwd):
+        return known, fwd
+    outvars = [v for v, f in zip(j.outvars[:num_out], fwd) if f is None] + j.outvars[num_out:]
+    new = Jaxpr(j.constvars, j.invars, outvars, j.eqns, j.debug_name)
+    return ClosedJaxpr(new, known.consts), fwd
+
+
 def forward_output_residuals(known: ClosedJaxpr, num_out: int) -> tuple[ClosedJaxpr, list]:
     """Drop the residual outputs of ``known`` (those after its first ``num_out``) that
     are one of those outputs. Returns the jaxpr and, per residual, the index of the

@@ -1,0 +1,102 @@
+"""jit's jaxprs as JAX 0.10.2 prints them: ``inline=True``, output forwarding and shared
+jaxprs under grad, NumPy constants of nested jits, and the printing of empty bodies.
+Each case compares ``make_jaxpr`` text (and values) with real JAX."""
+
+import numpy as np
+import pytest
+
+import engine
+from tests.helpers import real_jax
+
+jax, jnp = real_jax()
+
+X = np.array([[-2.0, -0.5, 0.3], [1.5, 0.7, 2.5]], np.float32)
+
+
+def _texts(prog, *args):
+    return str(engine.make_jaxpr(prog(engine))(*args)), str(jax.make_jaxpr(prog(jax))(*args))
+
+
+def _values(prog, *args):
+    got, want = prog(engine)(*args), prog(jax)(*args)
+    for g, w in zip(jax.tree_util.tree_leaves(got), jax.tree_util.tree_leaves(want)):
+        assert np.asarray(g).dtype == np.asarray(w).dtype
+        np.testing.assert_allclose(np.asarray(g), np.asarray(w), rtol=1e-6, atol=1e-7)
+
+
+def _same(prog, *args):
+    ours, theirs = _texts(prog, *args)
+    assert ours == theirs
+    _values(prog, *args)
+
+
+# -- known outputs that are inputs leave the jit call under grad (input forwarding)
+
+
+def _forwarding(m):
+    f = m.jit(lambda x, y: (x, m.numpy.sin(y) * x, y))
+
+    def loss(x, y):
+        a, b, c = f(x, y)
+        return (a * b + c).sum()
+
+    return m.grad(loss, argnums=(0, 1))
+
+
+def _identity_jit(m):
+    ident = m.jit(lambda x: x)
+    return m.grad(lambda x: (ident(x) * 2.0).sum())
+
+
+@pytest.mark.parametrize("prog", [_forwarding, _identity_jit], ids=["mixed", "identity"])
+def test_grad_forwards_known_inputs_out_of_jit(prog):
+    args = (X, X + 1.0) if prog is _forwarding else (X,)
+    _same(prog, *args)
+
+
+# -- two calls of one jit share the jaxprs made from it (printed once as ``let name``)
+
+
+def _twice(m):
+    inner = m.jit(lambda x, y: m.numpy.where(x > 0, m.numpy.tanh(x) * y, y))
+
+    def f(x):
+        return inner(inner(x, x), x).sum()
+
+    return f
+
+
+@pytest.mark.parametrize("kind", ["grad", "jvp"])
+def test_two_calls_of_one_jit_share_jaxprs(kind):
+    if kind == "grad":
+        _same(lambda m: m.grad(_twice(m)), X)
+    else:
+        _same(lambda m: lambda x, t: m.jvp(_twice(m), (x,), (t,)), X, X)
+
+
+def test_grad_of_grad_of_two_calls_values():
+    # (its jaxpr text differs from JAX's in the second partial evaluation's residuals)
+    _values(lambda m: lambda x: m.grad(lambda a: m.grad(_twice(m))(a).sum())(x), X)
+
+
+def test_shared_jaxprs_print_once_under_grad():
+    ours, _ = _texts(lambda m: m.grad(_twice(m)), X)
+    assert ours.startswith("let ")
+
+
+# -- printing: an empty body broken over lines keeps its (blank, indented) line
+
+
+def _seven(*a):
+    return a
+
+
+@pytest.mark.parametrize("wrap", ["plain", "jit"])
+def test_empty_body_over_lines_prints_as_jax(wrap):
+    z = np.zeros((2, 3, 4), np.float32)
+    _same(lambda m: _seven if wrap == "plain" else m.jit(_seven), *([z] * 7))
+
+
+def test_empty_body_on_one_line_prints_as_jax():
+    ours, theirs = _texts(lambda m: lambda a: a, X)
+    assert ours == theirs and "let  in" in ours
