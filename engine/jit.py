@@ -15,7 +15,7 @@ from . import core, dispatch, runtime, traceback_util, tree_util
 from .array import Array
 from .config import config
 from .core import Primitive
-from .interpreters import batching, lowering, transpose
+from .interpreters import batching, lowering, tracing, transpose
 from .interpreters import jaxpr_transforms as jt
 from .interpreters import jvp as jvp_mod
 from .interpreters import partial_eval as pe
@@ -47,9 +47,24 @@ jit_p.subjaxprs_rule = lambda p: (p["jaxpr"],)
 jit_p.pp_alias_subjaxpr = True
 
 
-def bind_jit(args, jaxpr, name, donated=None):
+def bind_jit(args, jaxpr, name, donated=None, inline=False):
     donated = donated or (False,) * len(args)
+    if inline:  # (the param only where set: equations built elsewhere lack it)
+        return jit_p.bind(*args, jaxpr=jaxpr, name=name, donated_invars=tuple(donated), inline=True)
     return jit_p.bind(*args, jaxpr=jaxpr, name=name, donated_invars=tuple(donated))
+
+
+def _stage_inline(args, params):
+    """``jit(f, inline=True)`` staged into a jaxpr: the body's equations in the caller's
+    jaxpr, no ``jit`` equation (JAX's pjit staging rule). Runs in the tracing trace's
+    process_primitive, whose trace is the current one."""
+    if not params.get("inline"):
+        return None
+    jaxpr = params["jaxpr"]
+    return core.eval_jaxpr(jaxpr.jaxpr, jaxpr.consts, *args)
+
+
+tracing.const_fold_rules[jit_p] = _stage_inline
 
 
 @jit_p.def_abstract_eval
@@ -62,7 +77,7 @@ _jaxpr_exe_cache: weakref.WeakKeyDictionary[Any, dict] = weakref.WeakKeyDictiona
 
 
 @jit_p.def_impl
-def _jit_impl(*args, jaxpr, name, donated_invars):
+def _jit_impl(*args, jaxpr, name, donated_invars, inline=False):
     device = dispatch._pick_device(args)
     per = _jaxpr_exe_cache.setdefault(jaxpr, {})
     exe = per.get(device)
@@ -78,14 +93,14 @@ def _jit_impl(*args, jaxpr, name, donated_invars):
     return dispatch.run_executable(exe, jaxpr.out_avals, args, device)
 
 
-def _jit_jvp(primals, tangents, jaxpr, name, donated_invars):
+def _jit_jvp(primals, tangents, jaxpr, name, donated_invars, inline=False):
     nonzeros = tuple(type(t) is not jvp_mod.Zero for t in tangents)
     # under grad, as JAX's jit linearization: tangents made without inputs are zeros
     lin = jvp_mod.linearizing()
     new, out_nz = jt.jvp_jaxpr(jaxpr, nonzeros, (False,) * len(jaxpr.out_avals), lin)
     new, consts = convert_constvars_to_invars(new)
     tans = [t for t in tangents if type(t) is not jvp_mod.Zero]
-    outs = bind_jit(consts + list(primals) + tans, new, name)
+    outs = bind_jit(consts + list(primals) + tans, new, name, inline=inline)
     n = len(jaxpr.out_avals)
     touts = iter(outs[n:])
     return outs[:n], [
@@ -116,12 +131,12 @@ def _split_for_partial_eval(jaxpr, unknowns):
 
 
 def _jit_partial_eval(trace, args, unknowns, params):
-    jaxpr, name = params["jaxpr"], params["name"]
+    jaxpr, name, inline = params["jaxpr"], params["name"], params.get("inline", False)
     split = _split_for_partial_eval(jaxpr, tuple(unknowns))
     known_j, kconsts, unknown_j, out_unknowns, n_known, out_in, res_in, res_out = split
     known_args = [x for x, u in zip(args, unknowns) if not u]
     with core.set_current_trace(trace.parent):
-        known_outs = bind_jit(kconsts + known_args, known_j, name)
+        known_outs = bind_jit(kconsts + known_args, known_j, name, inline=inline)
     it_kept = iter(known_outs[:n_known])
     known_vals = [next(it_kept) if f is None else known_args[f] for f in out_in]
     kept_vals, it_res, it_out_fwd = known_outs[:n_known], iter(known_outs[n_known:]), iter(res_out)
@@ -133,9 +148,13 @@ def _jit_partial_eval(trace, args, unknowns, params):
         )
     ins = [trace.instantiate_const(r) for r in residuals]
     ins += [trace.instantiate_const(x) for x, u in zip(args, unknowns) if u]
-    unknown_outs = trace.record(
-        jit_p, ins, dict(jaxpr=unknown_j, name=name, donated_invars=(False,) * len(ins))
-    )
+    if inline:  # its equations recorded one by one, as staging an inline jit does
+        with core.set_current_trace(trace):
+            unknown_outs = core.eval_jaxpr(unknown_j.jaxpr, unknown_j.consts, *ins)
+    else:
+        unknown_outs = trace.record(
+            jit_p, ins, dict(jaxpr=unknown_j, name=name, donated_invars=(False,) * len(ins))
+        )
     it_k, it_u = iter(known_vals), iter(unknown_outs)
     return [next(it_u) if u else next(it_k) for u in out_unknowns]
 
@@ -167,24 +186,24 @@ def _jit_dce(used_outputs, eqn):
 pe.dce_rules[jit_p] = _jit_dce
 
 
-def _jit_transpose(cts, *args, jaxpr, name, donated_invars):
+def _jit_transpose(cts, *args, jaxpr, name, donated_invars, inline=False):
     linear = tuple(transpose.is_undefined_primal(x) for x in args)
     tj = jt.transpose_jaxpr(jaxpr, linear)
     tj, consts = convert_constvars_to_invars(tj)
     nonlin = [x for x in args if not transpose.is_undefined_primal(x)]
     cts = [jvp_mod.instantiate(c) for c in cts]
-    outs = iter(bind_jit(consts + nonlin + cts, tj, name))
+    outs = iter(bind_jit(consts + nonlin + cts, tj, name, inline=inline))
     return [next(outs) if lin else None for lin in linear]
 
 
 jit_p.def_transpose(_jit_transpose)
 
 
-def _jit_batch(size, vals, dims, jaxpr, name, donated_invars):
+def _jit_batch(size, vals, dims, jaxpr, name, donated_invars, inline=False):
     # outputs keep the batch axes the body gives them, as JAX's (batch_jaxpr2)
     new, out_dims = jt.batch_jaxpr_keep_axes(jaxpr, size, tuple(dims))
     new, consts = convert_constvars_to_invars(new)
-    outs = bind_jit(consts + list(vals), new, name)
+    outs = bind_jit(consts + list(vals), new, name, inline=inline)
     return outs, list(out_dims)
 
 
@@ -192,7 +211,7 @@ jit_p.def_batch(_jit_batch)
 
 
 @jit_p.def_lowering
-def _jit_lowering(ctx, *args, jaxpr, name, donated_invars):
+def _jit_lowering(ctx, *args, jaxpr, name, donated_invars, inline=False):
     return lowering.call_function(ctx, jaxpr, name, args)
 
 
@@ -228,6 +247,7 @@ class JitFunction:
         in_shardings: Any = None,
         out_shardings: Any = None,
         keep_unused: bool = False,
+        inline: bool = False,
     ):
         functools.update_wrapper(self, fun)
         self.fun = fun
@@ -260,6 +280,9 @@ class JitFunction:
         self.compiler_options = opts.compiler_options
         self._device = device
         self._backend = backend
+        # inline=True: staged into a caller's jaxpr as its body's equations (as JAX's,
+        # only without shardings); eager calls compile as any jit's
+        self._inline = bool(inline) and in_shardings is None and out_shardings is None
         # Static arguments and shardings take the general path (never the fast one).
         self._has_static = bool(opts.static_argnums or opts.static_argnames) or (
             in_shardings is not None or out_shardings is not None
@@ -466,7 +489,7 @@ class JitFunction:
             key_ctx = (ctx, named) if named else ctx
             rec = self._cache.jaxpr(self.fun, opts, static, in_tree, avals, key_ctx)
             closed, consts = convert_constvars_to_invars(rec.closed)
-            outs = bind_jit(consts + list(flat), closed, self.__name__)
+            outs = bind_jit(consts + list(flat), closed, self.__name__, inline=self._inline)
             return tree_util.tree_unflatten(rec.out_tree, outs)
         device = opts.resolve_device(flat)
         target = resolve_target(self.fun, opts, flat, in_tree, avals)
@@ -611,13 +634,16 @@ def jit(
     ``set_mesh``) partition the program over their mesh with XLA's SPMD partitioner, as
     do arguments already sharded (engine/sharding/jit_shardings.py). As JAX's, the
     module takes only the arguments the program uses unless ``keep_unused=True``
-    (engine/stages.py); JAX's other options (``inline``, ...) are accepted and have no
-    effect."""
+    (engine/stages.py). ``inline=True`` puts the body's equations in the jaxpr of a
+    caller being traced instead of a ``jit`` equation. JAX's other options are accepted
+    and have no effect."""
     unknown = set(unused) - _ACCEPTED_JAX_OPTIONS
     if unknown:
         raise TypeError(f"jit() got unexpected keyword argument(s): {sorted(unknown)}")
     passed_on = {
-        k: unused[k] for k in ("in_shardings", "out_shardings", "keep_unused") if k in unused
+        k: unused[k]
+        for k in ("in_shardings", "out_shardings", "keep_unused", "inline")
+        if k in unused
     }
 
     def make(f: Callable) -> JitFunction:

@@ -100,3 +100,66 @@ def test_empty_body_over_lines_prints_as_jax(wrap):
 def test_empty_body_on_one_line_prints_as_jax():
     ours, theirs = _texts(lambda m: lambda a: a, X)
     assert ours == theirs and "let  in" in ours
+
+
+# -- jit(inline=True): the body's equations in the caller's jaxpr, no jit equation
+
+
+def _inline_pair(m):
+    @m.jit
+    def outer(x):
+        a, b = _inline_g(m)(x, 2.0)
+        return _inline_g(m)(a, b)[0]
+
+    return outer
+
+
+_INLINE_G = {}
+
+
+def _inline_g(m):
+    if m not in _INLINE_G:
+
+        def g(x, y):
+            return m.numpy.sin(x) * y, x
+
+        _INLINE_G[m] = m.jit(g, inline=True)
+    return _INLINE_G[m]
+
+
+V = np.arange(3.0, dtype=np.float32)
+B = np.ones((2, 3), np.float32)
+INLINE_PROGS = {
+    "direct": (lambda m: lambda x: _inline_g(m)(x, x), (V,)),
+    "nested_in_jit": (_inline_pair, (V,)),
+    "grad": (lambda m: m.grad(lambda x: _inline_pair(m)(x).sum()), (V,)),
+    "jvp": (lambda m: lambda x, t: m.jvp(lambda a: _inline_g(m)(a, a), (x,), (t,)), (V, V)),
+    "linearize": (
+        lambda m: lambda x: m.linearize(lambda a: _inline_g(m)(a, 3.0)[0], x)[1](x),
+        (V,),
+    ),
+    "vmap_grad": (
+        lambda m: m.vmap(m.grad(lambda x: _inline_g(m)(x, x)[0].sum())),
+        (B,),
+    ),
+    "scan": (
+        lambda m: lambda x: m.lax.scan(lambda c, a: (_inline_g(m)(c, a)[0], None), x, B)[0],
+        (V,),
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(INLINE_PROGS))
+def test_inline_jit_is_jaxs(name):
+    prog, args = INLINE_PROGS[name]
+    ours, theirs = _texts(prog, *args)
+    assert ours == theirs
+    assert "name=g" not in ours
+    _values(prog, *args)
+
+
+def test_inline_jit_called_eagerly_compiles_once():
+    f = engine.jit(lambda x: engine.numpy.cos(x) + 1.0, inline=True)
+    np.testing.assert_allclose(np.asarray(f(V)), np.cos(V) + 1.0, rtol=1e-6)
+    f(V)
+    assert f.trace_count == 1 and f.compile_count == 1
