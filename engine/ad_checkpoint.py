@@ -90,21 +90,19 @@ Recompute = RecomputeType()
 
 @dataclasses.dataclass(frozen=True)
 class Offloadable:
-    """A policy's answer "move this value to another memory kind" (not supported here)."""
+    """A policy's answer "save this value in another memory kind": it is moved from
+    ``src`` to ``dst`` after the forward pass and back before the backward pass."""
 
     src: Any
     dst: Any
 
 
 def _saves(policy, prim, avals, params) -> bool:
-    """Ask ``policy`` about one equation; True: save its result, False: recompute it."""
+    """Ask ``policy`` about one equation; True: save its result (perhaps offloaded, see
+    ``_offload_residuals``), False: recompute it."""
     ans = policy(prim, *avals, **params)
     if isinstance(ans, Offloadable):
-        raise NotImplementedError(
-            f"checkpoint policy {_policy_name(policy)} asked to offload the result of "
-            f"{prim.name} from {ans.src} to {ans.dst}; this engine has one memory space per "
-            "device and cannot offload residuals (save or recompute it instead)"
-        )
+        return True
     if ans is Saveable:
         return True
     if ans is Recompute:
@@ -182,26 +180,87 @@ def save_from_both_policies(policy_1: Callable, policy_2: Callable) -> Callable[
     return policy
 
 
-def _no_offload(name: str) -> Callable[..., Any]:
-    def policy(*_, **__):
-        raise NotImplementedError(
-            f"checkpoint_policies.{name}: offloading residuals to host memory is not "
-            "supported by this engine (it has one memory space per device); use "
-            "save_only_these_names / dots_with_no_batch_dims_saveable instead"
-        )
-
-    policy.__name__ = name
-    return policy
-
-
 def offload_dot_with_no_batch_dims(offload_src: str, offload_dst: str) -> Callable:
-    return _no_offload("offload_dot_with_no_batch_dims")()
+    """As ``dots_with_no_batch_dims_saveable``, but such dots' results are offloaded
+    (from memory kind ``offload_src`` to ``offload_dst``) instead of kept."""
+
+    def policy(prim, *_, **params):
+        if _is_dot(prim):
+            (_, _), (lhs_b, rhs_b) = params["dimension_numbers"]
+            if not lhs_b and not rhs_b:
+                return Offloadable(src=offload_src, dst=offload_dst)
+        return Recompute
+
+    return policy
 
 
 def save_and_offload_only_these_names(
     *, names_which_can_be_saved, names_which_can_be_offloaded, offload_src, offload_dst
 ) -> Callable:
-    return _no_offload("save_and_offload_only_these_names")()
+    """As ``save_only_these_names``, and the values named in
+    ``names_which_can_be_offloaded`` are offloaded instead of recomputed."""
+    saved, offloaded = set(names_which_can_be_saved), set(names_which_can_be_offloaded)
+    both = saved & offloaded
+    if both:
+        raise ValueError(
+            "The names should be exclusive and should not intersect in "
+            "`names_which_can_be_saved` and `names_which_can_be_offloaded`. Got "
+            f"names_which_can_be_saved={saved}, names_which_can_be_offloaded={offloaded} "
+            f"and the intersection={both}"
+        )
+
+    def policy(prim, *_, **params):
+        if prim is name_p and params["name"] in saved:
+            return Saveable
+        if prim is name_p and params["name"] in offloaded:
+            return Offloadable(src=offload_src, dst=offload_dst)
+        return Recompute
+
+    return policy
+
+
+def _offload_residuals(split: dict[str, Any], policy) -> dict[str, Any]:
+    """Residuals whose equation ``policy`` offloads: moved to the ``dst`` memory right
+    after that equation, and back to ``src`` before the first staged equation that
+    reads them (JAX's ``device_put`` equations; the residual passed is the moved one)."""
+    if policy is None:
+        return split
+    residuals = split["residuals"]
+    producer = {v: e for e in split["known"] for v in e.outvars}
+    moves: dict[Var, tuple[Var, Offloadable]] = {}
+    for r in residuals:
+        e = producer.get(r)
+        if e is None:
+            continue
+        ans = policy(e.primitive, *[x.aval for x in e.invars], **e.params)
+        if isinstance(ans, Offloadable):
+            moves[r] = (Var(r.aval), ans)
+    if not moves:
+        return split
+    from .sharding.placement import transfer_eqn
+
+    known = []
+    for e in split["known"]:
+        known.append(e)
+        for v in e.outvars:
+            if v in moves:
+                moved, ans = moves[v]
+                known.append(transfer_eqn(v, moved, ans.dst, e.source_info))
+    staged = split["staged"]
+    eqns, pending = [], dict(moves)
+    for e in staged.eqns:
+        for v in e.invars:
+            if not _lit(v) and v in pending:
+                moved, ans = pending.pop(v)
+                eqns.append(transfer_eqn(moved, v, ans.src, e.source_info))
+        eqns.append(e)
+    for v, (moved, ans) in pending.items():  # (read by the staged outputs only)
+        eqns.append(transfer_eqn(moved, v, ans.src, None))
+    new_res = [moves[r][0] if r in moves else r for r in residuals]
+    n = len(residuals)
+    invars = new_res + list(staged.invars[n:])
+    staged = Jaxpr(staged.constvars, invars, staged.outvars, eqns, staged.debug_name)
+    return dict(split, known=known, residuals=new_res, staged=staged)
 
 
 class _Policies:
@@ -399,8 +458,8 @@ def split_by_policy(jaxpr: Jaxpr, in_unknowns: Sequence[bool], policy) -> dict[s
     known_outvars = [v for v, u in zip(jaxpr.outvars, out_unknowns) if not u]
     live = {v for v in known_outvars if not _lit(v)} | set(residuals)
     known = _dce([e for e, u in zip(jaxpr.eqns, eqn_unknown) if not u], live)
-    return dict(
-        known=_reduce_precision_residuals(known, residuals),
+    split = dict(
+        known=known,
         known_in=[v for v, u in zip(jaxpr.invars, in_unknowns) if not u],
         known_consts=([], []),
         known_outvars=known_outvars,
@@ -411,6 +470,9 @@ def split_by_policy(jaxpr: Jaxpr, in_unknowns: Sequence[bool], policy) -> dict[s
         staged=staged,
         source=jaxpr,
     )
+    split = _offload_residuals(split, policy)
+    split["known"] = _reduce_precision_residuals(split["known"], split["residuals"])
+    return split
 
 
 def _describe(v: Var, jaxpr: Jaxpr) -> str:
@@ -539,8 +601,8 @@ def split_nested(jaxpr: Jaxpr, in_unknowns: Sequence[bool], policy) -> dict[str,
     known_outvars = list(kx.outvars[:n_known])
     live = {v for v in known_outvars if not _lit(v)} | set(residuals)
     known = _dce(list(kx.eqns), live)
-    return dict(
-        known=_reduce_precision_residuals(known, residuals),
+    split = dict(
+        known=known,
         known_in=list(kx.invars),
         known_consts=(list(kx.constvars), list(kj.consts)),
         known_outvars=known_outvars,
@@ -551,6 +613,9 @@ def split_nested(jaxpr: Jaxpr, in_unknowns: Sequence[bool], policy) -> dict[str,
         staged=staged,
         source=kx,
     )
+    split = _offload_residuals(split, policy)
+    split["known"] = _reduce_precision_residuals(split["known"], split["residuals"])
+    return split
 
 
 def _remat_partial_eval(trace, args, unknowns, params):

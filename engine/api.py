@@ -827,6 +827,11 @@ def device_put(x: Any, device: Any = None) -> Any:
     device. An explicit transfer for ``transfer_guard``."""
     if isinstance(device, (tuple, list, dict)):  # one per leaf or subtree of x, as JAX
         return _device_put_each(x, device)
+    leaves, treedef = tree_flatten(x)
+    if any(isinstance(v, core.Tracer) for v in leaves):
+        from .sharding.placement import device_put_traced
+
+        return treedef.unflatten(device_put_traced(leaves, [device] * len(leaves)))
     if isinstance(device, (_Sharding, _PartitionSpec)):
         return tree_map(lambda v: _sharded.put(v, device), x)
     if isinstance(device, (str, int, float)):

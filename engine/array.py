@@ -63,7 +63,11 @@ class Array:
     def sharding(self):
         group = self._device
         if type(group) is not runtime.DeviceGroup:
-            return SingleDeviceSharding(group)
+            s = SingleDeviceSharding(group)
+            kind = runtime.buffer_memory_kind(self._buf)
+            if kind != "device":
+                s.memory_kind = kind
+            return s
         try:
             return self._sharding
         except AttributeError:

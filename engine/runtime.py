@@ -457,12 +457,31 @@ class _Aval:
 _shardings = {}
 
 
-def _sharding(device):
-    """A one-device sharding jaxlib accepts without JAX's Python Sharding methods."""
-    s = _shardings.get(device)
+def _sharding(device, memory_kind=None):
+    """A one-device sharding jaxlib accepts without JAX's Python Sharding methods
+    (in ``memory_kind``'s memory of the device, its default memory if None)."""
+    s = _shardings.get((device, memory_kind))
     if s is None:
-        s = _shardings[device] = xc.GSPMDSharding((device,), xc.OpSharding())
+        s = _shardings[(device, memory_kind)] = xc.GSPMDSharding(
+            (device,), xc.OpSharding(), memory_kind=memory_kind
+        )
     return s
+
+
+def buffer_memory_kind(buf) -> str:
+    """The kind of memory (``device``, ``pinned_host``, ...) a jaxlib array lives in."""
+    return getattr(buf._sharding, "_memory_kind", None) or "device"
+
+
+def copy_to_memory(buf, memory_kind: str):
+    """A copy of the one-device array ``buf`` in its device's ``memory_kind`` memory."""
+    device = buffer_device(buf)
+    return xc.batched_copy_array_to_devices_with_sharding(
+        [buf],
+        [xc.DeviceList((device,))],
+        [_sharding(device, memory_kind)],
+        [xc.ArrayCopySemantics.ALWAYS_COPY],
+    )[0]
 
 
 _put = xc.batched_device_put
@@ -472,7 +491,9 @@ _COPY = xc.HostBufferSemantics.IMMUTABLE_ONLY_DURING_CALL
 _ALIAS = xc.HostBufferSemantics.ZERO_COPY
 
 
-def device_put(x, device, weak_type: bool = False, *, aval=None, copy: bool = True):
+def device_put(
+    x, device, weak_type: bool = False, *, aval=None, copy: bool = True, memory_kind=None
+):
     """x (a numpy array of its final dtype) onto ``device``; returns jaxlib's ArrayImpl.
 
     ``aval``, if given, is attached to the array as is (needs .shape/.dtype/.weak_type).
@@ -488,11 +509,11 @@ def device_put(x, device, weak_type: bool = False, *, aval=None, copy: bool = Tr
     if type(device) is DeviceGroup:
         from .runtime_spmd import put_sharded
 
-        return put_sharded(x, device, None, aval)
+        return put_sharded(x, device, None, aval, memory_kind=memory_kind)
     # enable_x64=True: x already has its final dtype, so no 64->32 narrowing.
     return _put(
         aval,
-        _sharding(device),
+        _sharding(device, memory_kind),
         [x],
         [device],
         True,

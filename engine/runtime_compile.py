@@ -46,10 +46,24 @@ _MEMORY_FIELDS = (
 
 def _result_handler(aval, sharding):
     """jaxlib <= 0.10 takes (aval, sharding, committed, _skip_checks); 0.11 drops the last."""
+    if hasattr(aval.dtype, "physical_shape"):  # a typed key array: its data's buffer
+        from .core import physical_aval
+
+        aval = physical_aval(aval)
     try:
         return xc.array_result_handler(aval, sharding, True, True)
     except TypeError:
         return xc.array_result_handler(aval, sharding, True)
+
+
+def output_memory_kinds(loaded, n: int) -> list:
+    """The kind of memory (``device``, ``pinned_host``) each result is written to."""
+    try:
+        kinds = loaded.get_output_memory_kinds()
+    except Exception:  # a client without memory kinds: all in the device's memory
+        return ["device"] * n
+    kinds = list(kinds[0]) if kinds and isinstance(kinds[0], (list, tuple)) else list(kinds)
+    return kinds if len(kinds) == n else ["device"] * n
 
 
 class Executable:
@@ -60,7 +74,14 @@ class Executable:
     def __init__(self, loaded, device, out_avals, mlir_text, dump_dir=None):
         self._loaded = loaded
         self._execute = loaded.execute_sharded
-        self._handlers = [_result_handler(a, _sharding(device)) for a in out_avals]
+        kinds = ["device"] * len(out_avals)
+        if "mhlo.memory_kind" in mlir_text:  # (a result placed in another memory)
+            kinds = output_memory_kinds(loaded, len(out_avals))
+        self.output_memory_kinds = kinds
+        self._handlers = [
+            _result_handler(a, _sharding(device, None if k == "device" else k))
+            for a, k in zip(out_avals, kinds)
+        ]
         self.device = device
         self.out_avals = list(out_avals)
         self.mlir_text = mlir_text

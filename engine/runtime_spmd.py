@@ -24,13 +24,17 @@ from .runtime_compile import (
     _compile_options,
     _result_handler,
     _set_donors,
+    output_memory_kinds,
     run_interruptibly,
 )
 
 
-def group_sharding(group: DeviceGroup, hlo):
-    """jaxlib's sharding object for an array of ``group`` laid out as ``hlo``."""
-    return xc.GSPMDSharding(group.devices, hlo)
+def group_sharding(group: DeviceGroup, hlo, memory_kind=None):
+    """jaxlib's sharding object for an array of ``group`` laid out as ``hlo`` (in
+    ``memory_kind``'s memory of each device, their default memory if None)."""
+    if memory_kind is None:
+        return xc.GSPMDSharding(group.devices, hlo)
+    return xc.GSPMDSharding(group.devices, hlo, memory_kind=memory_kind)
 
 
 def hlo_of_buffer(buf):
@@ -68,9 +72,11 @@ def hlo_device_indices(hlo, shape) -> dict:
     return out
 
 
-def put_sharded(x, group: DeviceGroup, hlo=None, aval=None, weak_type: bool = False):
+def put_sharded(
+    x, group: DeviceGroup, hlo=None, aval=None, weak_type: bool = False, memory_kind=None
+):
     """Host value ``x`` onto ``group``'s devices, each holding its block under ``hlo``
-    (replicated if None); returns one jaxlib array."""
+    (replicated if None) in their ``memory_kind`` memory; returns one jaxlib array."""
     if not isinstance(x, np.ndarray):
         x = np.asarray(x)
     if aval is None:
@@ -81,8 +87,13 @@ def put_sharded(x, group: DeviceGroup, hlo=None, aval=None, weak_type: bool = Fa
         if device.process_index != device.client.process_index():
             continue  # another process of a distributed job holds that block
         block = x if indices is None else np.ascontiguousarray(x[indices[pos]])
-        shards.append(device_put(block, device, aval=_Aval(block.shape, x.dtype, aval.weak_type)))
-    sharding = group.replicated if hlo is None else group_sharding(group, hlo)
+        shard_aval = _Aval(block.shape, x.dtype, aval.weak_type)
+        shards.append(device_put(block, device, aval=shard_aval, memory_kind=memory_kind))
+    if memory_kind is not None:
+        hlo = xc.HloSharding.replicate() if hlo is None else hlo
+        sharding = group_sharding(group, hlo, memory_kind)
+    else:
+        sharding = group.replicated if hlo is None else group_sharding(group, hlo)
     return xc.ArrayImpl(aval, sharding, shards, True, True)
 
 
@@ -145,8 +156,10 @@ class SpmdExecutable(Executable):
         if len(outs) != len(self.out_avals):  # one tuple sharding, or none reported
             outs = [xc.HloSharding.replicate()] * len(self.out_avals)
         self.output_hlo_shardings = outs
+        self.output_memory_kinds = output_memory_kinds(loaded, len(self.out_avals))
         self._handlers = [
-            _result_handler(a, group_sharding(group, h)) for a, h in zip(self.out_avals, outs)
+            _result_handler(a, group_sharding(group, h, None if k == "device" else k))
+            for a, h, k in zip(self.out_avals, outs, self.output_memory_kinds)
         ]
 
     def __repr__(self):

@@ -141,6 +141,7 @@ class Lowered:
                 )
             ]
             out_specs = target.out_specs(traced.out_tree, closed.out_avals)
+            in_kinds, out_kinds = target.memory_kinds(traced.out_tree, self.kept_var_idx)
             spmd.annotate_module(
                 module,
                 target.mesh,
@@ -148,6 +149,8 @@ class Lowered:
                 [len(a.shape) for a in closed.in_avals],
                 out_specs,
                 [len(a.shape) for a in closed.out_avals],
+                in_kinds,
+                out_kinds,
             )
         self._module, self._ctx = module, ctx
         # eqn path -> the StableHLO ops it produced, and its source info (data for views)

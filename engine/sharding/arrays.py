@@ -87,10 +87,11 @@ def sharding_of_buffer(buf, group: runtime.DeviceGroup, ndim: int) -> Sharding:
     """The NamedSharding (over the latest mesh on ``group`` that describes it) of a
     jaxlib array; a GSPMDSharding if no mesh does."""
     hlo = runtime.hlo_of_buffer(buf)
+    kind = runtime.buffer_memory_kind(buf)
     for mesh in reversed(group.meshes):
         spec = spec_from_hlo(mesh, hlo, ndim)
         if spec is not None:
-            return NamedSharding(mesh, spec)
+            return NamedSharding(mesh, spec, memory_kind=None if kind == "device" else kind)
     return GSPMDSharding(group.devices, hlo)
 
 
@@ -149,7 +150,11 @@ def put(x: Any, sharding: Any, *, weak_type: bool | None = None):
     from ..array import Array
 
     if isinstance(sharding, SingleDeviceSharding):
-        return dispatch.device_put_value(x, sharding.device, committed=True, explicit=True)
+        y = dispatch.device_put_value(x, sharding.device, committed=True, explicit=True)
+        kind = sharding.memory_kind
+        if kind is not None and runtime.buffer_memory_kind(y._buf) != kind:
+            y = Array(runtime.copy_to_memory(y._buf, kind), y.aval, y._device, True)
+        return y
     if isinstance(sharding, PartitionSpec):
         from .mesh import get_mesh
 
@@ -195,8 +200,13 @@ def put(x: Any, sharding: Any, *, weak_type: bool | None = None):
         value = value.astype(aval.dtype)
     group = sharding.mesh._group
     hlo = sharding._hlo_sharding(ndim)
+    kind = sharding.memory_kind
     buf = runtime.put_sharded(
-        value, group, hlo, runtime._Aval(aval.shape, aval.dtype, aval.weak_type)
+        value,
+        group,
+        hlo,
+        runtime._Aval(aval.shape, aval.dtype, aval.weak_type),
+        memory_kind=None if kind == "device" else kind,
     )
     return wrap(buf, aval.update(sharding=None), group, sharding)  # typed anew
 

@@ -100,6 +100,24 @@ class SpmdTarget:
         self._out_given = [None if s is None else p for s, p in zip(per_leaf, specs)]
         return specs
 
+    def memory_kinds(self, out_tree, kept) -> tuple:
+        """(each kept argument's memory kind, each result's given one) for lowering, or
+        (None, None) when every sharding is in the device's memory (JAX then writes no
+        memory kinds)."""
+        ins = [
+            None if self.unspecified[i] else self.in_shardings[i].memory_kind
+            for i in (range(len(self.in_shardings)) if kept is None else kept)
+        ]
+        outs: list = []
+        if self.out_shardings is not None:
+            per_leaf = _broadcast_prefix(self.out_shardings, out_tree, "out_shardings")
+            outs = [getattr(s, "memory_kind", None) for s in per_leaf]
+        else:
+            outs = [None] * out_tree.num_leaves
+        if all(k in (None, "device") for k in (*ins, *outs)):
+            return None, None
+        return ins, outs
+
     def _spec(self, s, aval) -> PartitionSpec:
         s = _on_mesh(_as_named(s, "out_shardings"), self.mesh)
         if len(s.spec) > len(aval.shape):
@@ -376,12 +394,15 @@ def resolve_target(fun, opts, flat, in_tree, avals) -> SpmdTarget | None:
                     f"arg. Got jit sharding: {s!r},\narg sharding: {have!r} for arg type: "
                     f"{_aval_text(aval)}"
                 )
-            shardings.append(NamedSharding(mesh, s.spec) if s.mesh != mesh else s)
+            if s.mesh != mesh:
+                s = NamedSharding(mesh, s.spec, memory_kind=s._given_kind())
+            shardings.append(s)
         elif have is not None and isinstance(have, NamedSharding):
             spec = have.spec
             if have.mesh != mesh:
                 spec = spec_from_hlo(mesh, have._hlo_sharding(len(aval.shape)), len(aval.shape))
-            shardings.append(NamedSharding(mesh, spec if spec is not None else PartitionSpec()))
+            spec = spec if spec is not None else PartitionSpec()
+            shardings.append(NamedSharding(mesh, spec, memory_kind=have._given_kind()))
         else:
             shardings.append(NamedSharding(mesh, PartitionSpec()))
             unspecified[-1] = True
@@ -464,10 +485,20 @@ def input_shardings(target: SpmdTarget, exe, in_avals) -> list:
 
 
 def output_shardings(target: SpmdTarget, exe, out_avals) -> list:
-    """NamedSharding of each output leaf of a compiled partitioned program."""
+    """NamedSharding of each output leaf of a compiled partitioned program (in the
+    memory XLA writes it to)."""
+    out = _placed_output_shardings(target, exe, out_avals)
+    kinds = getattr(exe, "output_memory_kinds", None) or ["device"] * len(out)
+    return [
+        s.with_memory_kind(k) if isinstance(s, NamedSharding) and s.memory_kind != k else s
+        for s, k in zip(out, kinds)
+    ]
+
+
+def _placed_output_shardings(target: SpmdTarget, exe, out_avals) -> list:
     from .arrays import GSPMDSharding
 
-    out = []
+    out: list = []
     given = target._out_given or [None] * len(out_avals)
     for hlo, aval, want in zip(exe.output_hlo_shardings, out_avals, given):
         if want is not None:

@@ -129,10 +129,35 @@ class PartitionSpec:
 P = PartitionSpec
 
 
+def check_memory_kind(devices: Sequence[Any], memory_kind: Any) -> str | None:
+    """``memory_kind`` if the first device can address it (None: the default memory's
+    kind), else JAX's ValueError listing the kinds it can."""
+    if not devices:
+        return memory_kind
+    device = devices[0]
+    try:
+        kinds = [m.kind for m in device.addressable_memories()]
+        default = device.default_memory().kind
+    except Exception:  # a client without memories: only the default
+        return memory_kind
+    if memory_kind is None:
+        return default
+    if memory_kind not in kinds:
+        kind = device.device_kind
+        raise ValueError(
+            f"Could not find memory addressable by device {kind}. Device {kind} can address "
+            f"the following memory kinds: {', '.join(kinds)}. Got memory kind: {memory_kind}"
+        )
+    return memory_kind
+
+
 class Sharding:
     """Base of the engine's shardings (what ``x.sharding`` returns)."""
 
-    memory_kind = "device"
+    memory_kind: str | None = "device"
+
+    def with_memory_kind(self, kind: str) -> Sharding:
+        raise NotImplementedError(f"{type(self).__name__}.with_memory_kind")
 
     @property
     def device_set(self) -> set:
@@ -166,6 +191,11 @@ class SingleDeviceSharding(Sharding):
     def __init__(self, device: Any, *, memory_kind: str | None = None):
         self._device = device
         self._device_assignment = (device,)
+        if memory_kind is not None:
+            self.memory_kind = check_memory_kind((device,), memory_kind)
+
+    def with_memory_kind(self, kind: str) -> SingleDeviceSharding:
+        return SingleDeviceSharding(self._device, memory_kind=kind)
 
     @property
     def device(self):
@@ -182,13 +212,17 @@ class SingleDeviceSharding(Sharding):
         return {self._device: (slice(None),) * len(shape)}
 
     def __eq__(self, other) -> bool:
-        return isinstance(other, SingleDeviceSharding) and other._device == self._device
+        return (
+            isinstance(other, SingleDeviceSharding)
+            and other._device == self._device
+            and other.memory_kind == self.memory_kind
+        )
 
     def __hash__(self) -> int:
-        return hash(("single", self._device))
+        return hash(("single", self._device, self.memory_kind))
 
     def __repr__(self) -> str:
-        return f"SingleDeviceSharding(device={self._device!r}, memory_kind=device)"
+        return f"SingleDeviceSharding(device={self._device!r}, memory_kind={self.memory_kind})"
 
 
 class NamedSharding(Sharding):
@@ -202,20 +236,25 @@ class NamedSharding(Sharding):
                 f"NamedSharding expects a PartitionSpec (jax.P), got {type(spec).__name__} {spec!r}"
             )
         self.mesh, self.spec = mesh, spec
-        if memory_kind is not None or isinstance(mesh, AbstractMesh):
-            self.memory_kind = memory_kind  # as JAX: none for a sharding on an abstract mesh
-        check_spec_axes(mesh, spec)
         self._device_assignment = mesh._flat_devices if isinstance(mesh, Mesh) else ()
+        if isinstance(mesh, AbstractMesh):
+            self.memory_kind = memory_kind  # as JAX: none for a sharding on an abstract mesh
+        elif memory_kind is not None:
+            self.memory_kind = check_memory_kind(self._device_assignment, memory_kind)
+        check_spec_axes(mesh, spec)
 
     def __eq__(self, other) -> bool:
         if self is other:
             return True
         return (
-            isinstance(other, NamedSharding) and self.mesh == other.mesh and self.spec == other.spec
+            isinstance(other, NamedSharding)
+            and self.mesh == other.mesh
+            and self.spec == other.spec
+            and self.memory_kind == other.memory_kind
         )
 
     def __hash__(self) -> int:
-        return hash((self.mesh, self.spec))
+        return hash((self.mesh, self.spec, self.memory_kind))
 
     def __repr__(self) -> str:
         mesh = self.mesh._short_repr() if isinstance(self.mesh, Mesh) else repr(self.mesh)
@@ -223,7 +262,13 @@ class NamedSharding(Sharding):
         return f"NamedSharding(mesh={mesh}, spec={self.spec!r}{memory})"
 
     def with_spec(self, spec: PartitionSpec) -> NamedSharding:
-        return NamedSharding(self.mesh, spec)
+        return NamedSharding(self.mesh, spec, memory_kind=self._given_kind())
+
+    def with_memory_kind(self, kind: str) -> NamedSharding:
+        return NamedSharding(self.mesh, self.spec, memory_kind=kind)
+
+    def _given_kind(self) -> str | None:
+        return None if self.memory_kind == "device" else self.memory_kind
 
     def _parts_per_dim(self, ndim: int) -> list:
         sizes = self.mesh.shape

@@ -88,10 +88,20 @@ def _any_auto(mesh) -> bool:
 
 
 def annotate_module(
-    module, mesh: Mesh, in_specs: Sequence, in_ndims: Sequence[int], out_specs, out_ndims
+    module,
+    mesh: Mesh,
+    in_specs: Sequence,
+    in_ndims: Sequence[int],
+    out_specs,
+    out_ndims,
+    in_kinds: Sequence | None = None,
+    out_kinds: Sequence | None = None,
 ):
     """Add the mesh and the arguments' (and results') shardings to ``module`` in place,
-    in its own context. A None spec leaves that argument or result to XLA."""
+    in its own context. A None spec leaves that argument or result to XLA. Memory kinds
+    (given where some sharding names a memory other than the device's): an argument's
+    and a result's ``mhlo.memory_kind``; a result placed by ``out_shardings`` (a kind in
+    ``out_kinds``) goes through ``annotate_device_placement``, as JAX lowers them."""
     with module.context, ir.Location.unknown():
         body = module.body
         first = body.operations[0] if len(body.operations) else None
@@ -106,7 +116,51 @@ def annotate_module(
         _set_attrs(main, "sdy.sharding", in_specs, in_ndims, "arg_attrs")
         if out_specs is not None and any(s is not None for s in out_specs):
             _set_attrs(main, "sdy.sharding", out_specs, out_ndims, "res_attrs")
+        if in_kinds is not None:
+            _set_kinds(main, in_kinds, "arg_attrs")
+        if out_kinds is not None:
+            _place_results(main, out_kinds)
+            _set_kinds(main, [k or "device" for k in out_kinds], "res_attrs")
     return module
+
+
+def _set_kinds(func, kinds: Sequence, which: str):
+    old = func.attributes[which] if which in func.attributes else None
+    attrs = []
+    for i, kind in enumerate(kinds):
+        entries = {}
+        if old is not None:
+            d = ir.DictAttr(old[i])
+            entries = {d[j].name: d[j].attr for j in range(len(d))}
+        if kind is not None:
+            entries["mhlo.memory_kind"] = ir.StringAttr.get(kind)
+        attrs.append(ir.DictAttr.get(entries))
+    func.attributes[which] = ir.ArrayAttr.get(attrs)
+
+
+def _place_results(func, kinds: Sequence):
+    """Each result given a memory kind is returned through JAX's placement custom call."""
+    block = func.regions[0].blocks[0]
+    ret = block.operations[len(block.operations) - 1]
+    for i, kind in enumerate(kinds):
+        if kind is None:
+            continue
+        value = ret.operands[i]
+        with ir.InsertionPoint(ret):
+            op = ir.Operation.create(
+                "stablehlo.custom_call",
+                results=[value.type],
+                operands=[value],
+                attributes={
+                    "call_target_name": ir.StringAttr.get("annotate_device_placement"),
+                    "has_side_effect": ir.BoolAttr.get(True),
+                    "backend_config": ir.StringAttr.get(""),
+                    "mhlo.frontend_attributes": ir.DictAttr.get(
+                        {"_xla_buffer_placement": ir.StringAttr.get(kind)}
+                    ),
+                },
+            )
+        ret.operands[i] = op.result
 
 
 def annotate_text(text: str, mesh: Mesh, in_specs, in_ndims, out_specs=None, out_ndims=()):
