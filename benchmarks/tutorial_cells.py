@@ -281,8 +281,16 @@ _NUM = re.compile(r"-?(?:\d+\.\d*|\.\d+|\d+)(?:e[-+]?\d+)?|nan|-?inf")
 _ADDR = re.compile(r" at 0x[0-9a-f]+")
 
 
+# a traceback's frame in JAX's or the engine's own files (with its source and caret
+# lines): which internal function of which library called what is not what a page shows
+_LIBRARY_FRAME = re.compile(
+    r'^  File "[^"]*' + _LIBRARY_FILE.pattern + r'[^"]*", line \d+, in .*\n(?:    .*\n)*', re.M
+)
+
+
 def _normalize(text: str) -> str:
-    return _ADDR.sub(" at 0x…", text)
+    text = _LIBRARY_FRAME.sub('  File "<library>"\n', _ADDR.sub(" at 0x…", text))
+    return re.sub(r'(?:  File "<library>"\n)+', '  File "<library>"\n', text)
 
 
 def compare_text(ours: str, theirs: str) -> str:

@@ -637,24 +637,3 @@ def debug_print(
 def debug_log(fmt: str, *args: Any, **kwargs: Any) -> None:
     """``debug_print`` through the ``logging`` module (INFO level)."""
     debug_print(fmt, *args, _use_logging=True, **kwargs)
-
-
-_BREAKPOINT_MISSING = (
-    "jax.debug.breakpoint is not supported by this engine: its interactive debugger "
-    "(stepping through compiled frames) is not built. Use jax.debug.print or "
-    "jax.debug.callback(lambda *a: pdb.set_trace(), x) to stop at a value instead."
-)
-
-
-def _breakpoint_reached(*_: Any) -> None:
-    raise NotImplementedError(_BREAKPOINT_MISSING)
-
-
-def breakpoint(*, ordered: bool = False, **kwargs: Any) -> None:  # noqa: A001 - JAX's name
-    """JAX's interactive debugger is not built in this engine: reaching a breakpoint
-    raises NotImplementedError. Under a trace it is staged like JAX's (a debug callback),
-    so one in a branch that never runs, as in ``lax.cond(ok, pass_fn, breakpoint_fn)``,
-    does not stop the program."""
-    if core.current_trace() is core.eval_trace:
-        raise NotImplementedError(_BREAKPOINT_MISSING)
-    debug_callback(_breakpoint_reached, ordered=ordered)

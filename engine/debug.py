@@ -1,7 +1,8 @@
 """``jax.debug``: printing and callbacks that work eagerly and inside transformed,
 compiled code (see ``engine/callbacks.py``)."""
 
-from .callbacks import breakpoint, debug_callback, debug_log, debug_print
+from .callbacks import debug_callback, debug_log, debug_print
+from .debugger import breakpoint
 from .sharding.visual import inspect_array_sharding, visualize_array_sharding, visualize_sharding
 
 callback = debug_callback

@@ -230,11 +230,6 @@ def test_print_lowers_to_a_side_effecting_callback():
     assert "has_side_effect = true" in text
 
 
-def test_breakpoint_is_a_clear_not_implemented():
-    with pytest.raises(NotImplementedError, match="jax.debug.breakpoint is not supported"):
-        engine.debug.breakpoint()
-
-
 def test_debug_namespaces_reachable_from_import_engine():
     assert engine.debug.print is engine.callbacks.debug_print
     assert callable(engine.pure_callback) and callable(engine.experimental.io_callback)

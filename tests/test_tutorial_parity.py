@@ -161,12 +161,23 @@ def test_breakpoint_in_a_branch_not_taken_lets_the_program_run(mods):
     assert ours.dtype == theirs.dtype and ours.weak_type == theirs.weak_type
 
 
-def test_breakpoint_reached_says_it_is_not_built():
-    with pytest.raises(NotImplementedError, match="jax.debug.breakpoint is not supported"):
-        engine.debug.breakpoint()  # eagerly
-    with pytest.raises(Exception, match="jax.debug.breakpoint is not supported"):
-        _guarded_divide(SimpleNamespace(jax=engine, jnp=ejnp))(2.0, 0.0)
-        engine.effects_barrier()
+def test_breakpoint_reached_enters_the_debugger(mods):
+    """The branch taken: jdb reads 'EOF' from an empty stdin and quits, as JAX's does
+    (tests/test_debugger_s7.py compares whole sessions)."""
+    outs, errors = [], []
+    for m in mods:
+        out, old = io.StringIO(), sys.stdin
+        sys.stdin = io.StringIO("")
+        try:
+            with contextlib.redirect_stdout(out), pytest.raises(Exception) as e:
+                _guarded_divide(m)(2.0, 0.0).block_until_ready()
+                m.jax.effects_barrier()
+        finally:
+            sys.stdin = old
+        outs.append(out.getvalue())
+        errors.append(type(e.value).__name__)
+    assert outs[0] == outs[1] == "Entering jdb:\n(jdb) "
+    assert errors[0] == errors[1] == "JaxRuntimeError"
 
 
 # ---------------------------------------------------------------------------- Array repr
