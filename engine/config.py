@@ -35,6 +35,10 @@ class Config:
         "jax_compilation_cache_max_size": -1,
         "jax_compilation_cache_include_metadata_in_key": False,
         "jax_raise_persistent_cache_errors": False,
+        # engine/export: the calling convention version an export writes
+        "jax_export_calling_convention_version": int(
+            os.environ.get("JAX_EXPORT_CALLING_CONVENTION_VERSION", "10")
+        ),
     }
     # Flags whose value changes what tracing or lowering produces (part of cache keys).
     # ``jax_disable_jit`` is not one: it bypasses the caches altogether.

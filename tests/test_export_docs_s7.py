@@ -199,3 +199,94 @@ def test_mixing_scopes(op):
 
     kind, text = same(make)
     assert kind == "ValueError" and "Invalid mixing of symbolic scopes" in text
+
+
+# ---------------------------------------------------------------- higher-order VJP
+
+
+def _rehydrated(jax, export, order):
+    blob = export.export(jax.jit(lambda x: 7 * x * x * x))(1.0).serialize(vjp_order=order)
+    return export.deserialize(blob).call
+
+
+@pytest.mark.parametrize("order", [0, 1, 3])
+@pytest.mark.parametrize("depth", [0, 1, 2, 3, 4])
+def test_grad_of_deserialized_up_to_vjp_order(order, depth):
+    # export.md: grad up to the serialized vjp_order; one more is "No VJP is available"
+    def make(jax, jnp, export):
+        f = _rehydrated(jax, export, order)
+        for _ in range(depth):
+            f = jax.grad(f)
+        return f(0.1)
+
+    kind, text = same(make)
+    if depth > order:
+        assert (kind, text) == ("ValueError", "No VJP is available")
+
+
+def test_grad_of_grad_jaxpr_like_jax():
+    # the call is a custom_vjp named f_flat whose backward pass calls the VJP's export
+    same(
+        lambda jax, jnp, export: str(
+            jax.make_jaxpr(jax.grad(jax.grad(_rehydrated(jax, export, 2))))(0.1)
+        )
+    )
+
+
+def test_grad_through_integer_output():
+    # the VJP's cotangent for an integer output is float0
+    def make(jax, jnp, export):
+        exp = export.export(jax.jit(lambda x, n: (x * n, n + 1)))(1.0, 3)
+        back = export.deserialize(exp.serialize(vjp_order=2))
+        first = jax.grad(lambda x: back.call(x, 2)[0] ** 2)
+        avals = [(a.shape, str(a.dtype)) for a in back.vjp().in_avals]
+        return first(0.5), jax.grad(first)(0.5), avals
+
+    same(make)
+
+
+def test_forward_mode_of_call_is_an_error():
+    same(lambda jax, jnp, export: jax.jvp(_rehydrated(jax, export, 1), (0.1,), (1.0,)))
+
+
+# ---------------------------------------------------------------- calling conventions
+
+
+def test_supported_calling_convention_versions():
+    same(
+        lambda jax, jnp, export: (
+            export.minimum_supported_calling_convention_version,
+            export.maximum_supported_calling_convention_version,
+        )
+    )
+
+
+@pytest.mark.parametrize("version", [8, 9, 10, 11])
+def test_calling_convention_version_flag(version):
+    def make(jax, jnp, export):
+        if jax is engine:
+            from engine._src import config
+        else:
+            from jax._src import config
+        with config.jax_export_calling_convention_version(version):
+            exp = export.export(jax.jit(jnp.sin))(1.0)
+        back = export.deserialize(exp.serialize())
+        return exp.calling_convention_version, back.calling_convention_version, back.call(1.0)
+
+    same(make)
+
+
+def test_export_of_jitted_numpy_function():
+    # export.md: export.export(jnp.cos)(1.) (JAX's jnp.cos is a jit function)
+    def make(jax, jnp, export):
+        exp = export.export(jnp.cos)(1.0)
+        return exp.fun_name, exp.calling_convention_version, exp.out_avals, exp.call(0.5)
+
+    same(make)
+
+
+def test_export_of_plain_function_is_an_error():
+    kinds = [outcome(lambda lib=lib: lib[2].export(lambda x: x)(1.0)) for lib in libs()]
+    assert [k for k, _ in kinds] == ["ValueError", "ValueError"]
+    for _, text in kinds:
+        assert text.startswith("Function to be exported must be the result of `jit` but is:")

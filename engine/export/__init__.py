@@ -9,6 +9,8 @@ from .exported import (
     call_exported,
     default_export_platform,
     export,
+    maximum_supported_calling_convention_version,
+    minimum_supported_calling_convention_version,
 )
 from .pytree_serialization import (
     register_namedtuple_serialization,
@@ -35,6 +37,8 @@ __all__ = [
     "deserialize",
     "export",
     "is_symbolic_dim",
+    "maximum_supported_calling_convention_version",
+    "minimum_supported_calling_convention_version",
     "register_namedtuple_serialization",
     "register_pytree_node_serialization",
     "symbolic_args_specs",

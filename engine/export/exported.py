@@ -13,7 +13,8 @@ from typing import Any
 import numpy as np
 from jaxlib.mlir import ir
 
-from .. import core, runtime, tree_util
+from .. import core, dtypes, runtime, tree_util
+from ..config import config
 from ..core import ClosedJaxpr, Jaxpr, Primitive, ShapedArray
 from ..interpreters.tracing import convert_constvars_to_invars
 from ..sharding import spmd
@@ -23,7 +24,39 @@ from ..sharding.named import NamedSharding, PartitionSpec
 from ..stages import prune_unused
 from . import locations, module_checks, poly_lowering, shape_assertions, shape_poly
 
-CALLING_CONVENTION_VERSION = 10  # what JAX 0.10.2 writes by default
+# the versions JAX 0.10.2 can write (config ``jax_export_calling_convention_version``)
+minimum_supported_calling_convention_version = 9
+maximum_supported_calling_convention_version = 10
+
+# The jax.numpy functions JAX defines as ``jit(inline=True)`` functions (its ufuncs
+# module), which ``export`` therefore accepts as they are: ``export(jnp.cos)``.
+_JAX_JITTED_NUMPY = frozenset(
+    """abs absolute acos acosh arccos arccosh arcsin arcsinh arctan arctan2 arctanh asin
+    asinh atan atan2 atanh bitwise_count bitwise_invert bitwise_left_shift bitwise_not
+    bitwise_right_shift cbrt ceil conjugate copysign cos cosh deg2rad divmod equal exp
+    exp2 expm1 fabs float_power floor floor_divide fmod frexp greater greater_equal
+    heaviside hypot imag invert isfinite isinf isnan ldexp left_shift less less_equal log
+    log10 log1p log2 logical_not modf nextafter not_equal positive rad2deg real reciprocal
+    remainder right_shift rint sign signbit sin sinc sinh spacing sqrt square tan tanh
+    true_divide""".split()
+)
+_numpy_jits: dict[str, Any] = {}
+
+
+def _as_jit(fun: Any) -> Any:
+    """``fun`` when it is a jit function; for one of the engine's ``jax.numpy`` functions
+    that JAX jits (``_JAX_JITTED_NUMPY``), its jit; else None."""
+    from .. import numpy as enp
+    from ..jit import JitFunction, jit
+
+    if isinstance(fun, JitFunction):
+        return fun
+    name = getattr(fun, "__name__", None)
+    if name in _JAX_JITTED_NUMPY and getattr(enp, name, None) is fun:
+        if name not in _numpy_jits:
+            _numpy_jits[name] = jit(fun)
+        return _numpy_jits[name]
+    return None
 
 
 class DisabledSafetyCheck:
@@ -178,10 +211,10 @@ def export(
     """``export(jit(f))(*args, **kwargs)``: the ``Exported`` of ``f`` for arguments of
     these shapes and dtypes (arrays or ``ShapeDtypeStruct`` s, whose shapes may be
     symbolic, from ``symbolic_shape``)."""
-    from ..jit import JitFunction
-
-    if not isinstance(fun_jit, JitFunction):
+    jitted = _as_jit(fun_jit)
+    if jitted is None:
         raise ValueError(f"Function to be exported must be the result of `jit` but is: {fun_jit!r}")
+    fun_jit = jitted
     if isinstance(platforms, str):
         platforms = (platforms,)
     chosen = tuple(p.lower() for p in platforms) if platforms else (default_export_platform(),)
@@ -190,6 +223,17 @@ def export(
     lowering_platforms = tuple(_lowering_platform(p) for p in chosen)
 
     def do_export(*args: Any, **kwargs: Any) -> Exported:
+        version = config.jax_export_calling_convention_version
+        if not (
+            minimum_supported_calling_convention_version
+            <= version
+            <= maximum_supported_calling_convention_version
+        ):
+            raise ValueError(
+                f"The requested export calling convention version {version} is outside the "
+                f"range of supported versions [{minimum_supported_calling_convention_version}"
+                f"..{maximum_supported_calling_convention_version}]"
+            )
         caller = locations.caller_frame()
         with locations.TracebackRecorder(caller) as recorder:
             traced = fun_jit.trace(*args, **kwargs)
@@ -241,7 +285,7 @@ def export(
             unordered_effects=(),
             disabled_safety_checks=tuple(disabled_checks),
             mlir_module_serialized=poly_lowering.serialize_module(module),
-            calling_convention_version=CALLING_CONVENTION_VERSION,
+            calling_convention_version=version,
             module_kept_var_idx=kept,
             uses_global_constants=poly,
             _get_vjp=_memo_vjp(closed),
@@ -384,6 +428,7 @@ def _memo_vjp(closed: Any) -> Callable[[Exported], Exported]:
 
 def _export_vjp(closed: Any, primal: Exported) -> Exported:
     from .. import api
+    from ..interpreters.jvp import tangent_aval
     from ..jit import jit
 
     n_in = len(primal.in_avals)
@@ -397,7 +442,9 @@ def _export_vjp(closed: Any, primal: Exported) -> Exported:
         )
         return pullback(list(cts))
 
-    specs = [api.ShapeDtypeStruct(a.shape, a.dtype) for a in primal.in_avals + primal.out_avals]
+    # the outputs' cotangents as JAX types them (float0 for an integer output)
+    cts = [tangent_aval(a) for a in primal.out_avals]
+    specs = [api.ShapeDtypeStruct(a.shape, a.dtype) for a in primal.in_avals + tuple(cts)]
     if primal.nr_devices == 1:
         return export(jit(fun_vjp_jax), platforms=primal.platforms)(*specs)
     # as JAX's: arguments laid out as the primal's inputs then its outputs, results as
@@ -645,7 +692,14 @@ call_exported_p.def_jvp(_call_exported_jvp)
 
 
 def call_exported(exported: Exported) -> Callable[..., Any]:
-    """A function of the same pytrees as the exported one that runs its module."""
+    """A function of the same pytrees as the exported one that runs its module; as JAX's,
+    a ``custom_vjp`` whose backward pass calls ``exported.vjp()`` (itself differentiable
+    the same way, as deep as the VJPs go: then JAX's "No VJP is available")."""
+    if not isinstance(exported, Exported):
+        raise ValueError(f"The exported argument must be an export.Exported. Found {exported}.")
+    f_flat = _flat_calls.get(exported)
+    if f_flat is None:
+        f_flat = _flat_calls[exported] = _differentiable_call(exported)
 
     def f_imported(*args: Any, **kwargs: Any) -> Any:
         flat, tree = tree_util.tree_flatten((args, kwargs))
@@ -657,13 +711,37 @@ def call_exported(exported: Exported) -> Callable[..., Any]:
                 f"{exported.in_tree}"
             )
         flat = [x if hasattr(x, "aval") else np.asarray(x) for x in flat]
-        if exported.has_vjp():
-            outs = _call_with_vjp(exported)(*flat)
-        else:
-            outs = call_exported_p.bind(*flat, exported=exported)
-        return tree_util.tree_unflatten(exported.out_tree, outs)
+        return tree_util.tree_unflatten(exported.out_tree, list(f_flat(*flat)))
 
     return f_imported
+
+
+def _differentiable_call(exported: Exported) -> Callable[..., Any]:
+    from ..custom_derivatives import custom_vjp
+
+    # named as JAX's (they show in jaxprs: custom_vjp_call[name=f_flat ...])
+    def f_flat(*args_flat: Any) -> Any:
+        return tuple(call_exported_p.bind(*args_flat, exported=exported))
+
+    f = custom_vjp(f_flat)
+
+    def f_flat_vjp_fwd(*args_flat: Any) -> Any:
+        return f(*args_flat), args_flat
+
+    def f_flat_vjp_bwd(residual: Any, ct_res_flat: Any) -> Any:
+        exp_vjp = exported.vjp()
+        n = len(residual)
+        cts = [
+            ct if a.dtype != dtypes.float0 else np.zeros(np.shape(ct), dtypes.float0)
+            for ct, a in zip(ct_res_flat, exp_vjp.in_avals[n:])
+        ]
+        return tuple(call_exported(exp_vjp)(*residual, *cts))
+
+    f.defvjp(f_flat_vjp_fwd, f_flat_vjp_bwd)
+    return f
+
+
+_flat_calls: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def _call_partitioned(exported: Exported, flat: list) -> Any:
@@ -699,24 +777,3 @@ def _call_partitioned(exported: Exported, flat: list) -> Any:
 
 
 _partitioned_calls: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
-def _call_with_vjp(exported: Exported) -> Callable[..., Any]:
-    """The call, differentiable in reverse mode through ``exported.vjp()``."""
-    from ..custom_derivatives import custom_vjp
-
-    def call(*flat: Any) -> Any:
-        return tuple(call_exported_p.bind(*flat, exported=exported))
-
-    call.__name__ = call.__qualname__ = f"call_exported_{exported.fun_name}"
-    f = custom_vjp(call)
-
-    def fwd(*flat: Any) -> Any:
-        return tuple(call_exported_p.bind(*flat, exported=exported)), flat
-
-    def bwd(res: Any, cts: Any) -> Any:
-        vjp_exp = exported.vjp()
-        return tuple(call_exported_p.bind(*res, *cts, exported=vjp_exp))
-
-    f.defvjp(fwd, bwd)
-    return lambda *flat: list(f(*flat))
