@@ -73,15 +73,6 @@ def _stage_inline(args, params):
 tracing.const_fold_rules[jit_p] = _stage_inline
 
 
-def _tracer_consts_to_args(closed):
-    """As JAX's jit: a jaxpr's constants stay in it (printed as its constvars) unless one
-    is a tracer of an enclosing trace; then all of them become leading arguments.
-    Returns (the jaxpr, the values to pass before the arguments)."""
-    if closed.consts and any(isinstance(c, core.Tracer) for c in closed.consts):
-        return convert_constvars_to_invars(closed)
-    return closed, []
-
-
 @jit_p.def_abstract_eval
 def _jit_abstract_eval(*avals, jaxpr, **_):
     return jaxpr.out_avals
@@ -115,7 +106,7 @@ def _jit_jvp(primals, tangents, jaxpr, name, donated_invars, inline=False):
     # under grad, as JAX's jit linearization: tangents made without inputs are zeros
     lin = jvp_mod.linearizing()
     new, out_nz = jt.jvp_jaxpr(jaxpr, nonzeros, (False,) * len(jaxpr.out_avals), lin)
-    new, consts = _tracer_consts_to_args(new)
+    new, consts = convert_constvars_to_invars(new)
     tans = [t for t in tangents if type(t) is not jvp_mod.Zero]
     outs = bind_jit(consts + list(primals) + tans, new, name, inline=inline)
     n = len(jaxpr.out_avals)
@@ -136,15 +127,14 @@ def _split_for_partial_eval(jaxpr, unknowns):
     partial_eval_jaxpr_nounits_fwd): two calls of one jit share their jaxprs."""
     known_j, unknown_j, out_unknowns, nres = pe.partial_eval_jaxpr(jaxpr, unknowns)
     # residuals that are known inputs are passed from outside, not returned (JAX's _fwd)
-    # (or constants of the jaxpr: JAX's in_fwd_res indexes [*consts, *known inputs])
-    known_j, res_in = pe.forward_input_residuals(known_j, nres, jaxpr.consts)
+    known_j, res_in = pe.forward_input_residuals(known_j, nres)
     # known outputs that are known inputs are not returned either (input-to-output)
     n_primal = len(out_unknowns) - sum(out_unknowns)
     known_j, out_in = pe.forward_input_outputs(known_j, n_primal)
     # and residuals that are known outputs are returned once (out-to-out forwarding)
     n_known = n_primal - sum(f is not None for f in out_in)
     known_j, res_out = pe.forward_output_residuals(known_j, n_known)
-    known_j, kconsts = _tracer_consts_to_args(known_j)
+    known_j, kconsts = convert_constvars_to_invars(known_j)
     return known_j, kconsts, unknown_j, out_unknowns, n_known, out_in, res_in, res_out
 
 
@@ -157,13 +147,12 @@ def _jit_partial_eval(trace, args, unknowns, params):
         known_outs = bind_jit(kconsts + known_args, known_j, name, inline=inline)
     it_kept = iter(known_outs[:n_known])
     known_vals = [next(it_kept) if f is None else known_args[f] for f in out_in]
-    sources = [*jaxpr.consts, *known_args] if jaxpr.consts else known_args
     kept_vals, it_res, it_out_fwd = known_outs[:n_known], iter(known_outs[n_known:]), iter(res_out)
     residuals = []
     for f in res_in:
         o = None if f is not None else next(it_out_fwd)
         residuals.append(
-            sources[f] if f is not None else kept_vals[o] if o is not None else next(it_res)
+            known_args[f] if f is not None else kept_vals[o] if o is not None else next(it_res)
         )
     ins = [trace.instantiate_const(r) for r in residuals]
     ins += [trace.instantiate_const(x) for x, u in zip(args, unknowns) if u]
@@ -208,7 +197,7 @@ pe.dce_rules[jit_p] = _jit_dce
 def _jit_transpose(cts, *args, jaxpr, name, donated_invars, inline=False):
     linear = tuple(transpose.is_undefined_primal(x) for x in args)
     tj = jt.transpose_jaxpr(jaxpr, linear)
-    tj, consts = _tracer_consts_to_args(tj)
+    tj, consts = convert_constvars_to_invars(tj)
     nonlin = [x for x in args if not transpose.is_undefined_primal(x)]
     cts = [jvp_mod.instantiate(c) for c in cts]
     outs = iter(bind_jit(consts + nonlin + cts, tj, name, inline=inline))
@@ -221,7 +210,7 @@ jit_p.def_transpose(_jit_transpose)
 def _jit_batch(size, vals, dims, jaxpr, name, donated_invars, inline=False):
     # outputs keep the batch axes the body gives them, as JAX's (batch_jaxpr2)
     new, out_dims = jt.batch_jaxpr_keep_axes(jaxpr, size, tuple(dims))
-    new, consts = _tracer_consts_to_args(new)
+    new, consts = convert_constvars_to_invars(new)
     outs = bind_jit(consts + list(vals), new, name, inline=inline)
     return outs, list(out_dims)
 
@@ -281,14 +270,6 @@ class JitFunction:
             self._signature, static_argnums, static_argnames
         )
         self.__name__ = getattr(fun, "__name__", "fun")
-        layouts = None
-        if in_shardings is not None or out_shardings is not None:
-            from .experimental.layout import split_formats
-
-            in_shardings, out_shardings, layouts, one_device = split_formats(
-                in_shardings, out_shardings
-            )
-            device = device if one_device is None else one_device
         opts = Options(
             self.__name__,
             static_argnums,
@@ -299,7 +280,6 @@ class JitFunction:
             compiler_options,
             (in_shardings, out_shardings),
             keep_unused,
-            layouts,
         )
         self._opts = opts
         self.static_argnums = opts.static_argnums
@@ -313,7 +293,7 @@ class JitFunction:
         self._inline = bool(inline) and in_shardings is None and out_shardings is None
         # Static arguments and shardings take the general path (never the fast one).
         self._has_static = bool(opts.static_argnums or opts.static_argnames) or (
-            in_shardings is not None or out_shardings is not None or layouts is not None
+            in_shardings is not None or out_shardings is not None
         )
         self._pick_first = device is None and backend is None  # one Array: its device
         self._commit_out = not self._pick_first  # a named device commits the results
@@ -525,7 +505,7 @@ class JitFunction:
             rec = self._cache.jaxpr(self.fun, opts, static, in_tree, avals, key_ctx)
             if _refs().closed_has_refs(rec.closed):
                 return _refs().call_with_refs(self, args, kwargs, static, flat, in_tree, avals)
-            closed, consts = _tracer_consts_to_args(rec.closed)
+            closed, consts = convert_constvars_to_invars(rec.closed)
             outs = bind_jit(consts + list(flat), closed, self.__name__, inline=self._inline)
             return tree_util.tree_unflatten(rec.out_tree, outs)
         device = opts.resolve_device(flat)
@@ -578,10 +558,6 @@ class JitFunction:
         e = self._cache.entry(
             self.fun, opts, static, in_tree, avals, device, config.trace_context_id
         )
-        if opts.layouts is not None and getattr(e.traced, "_arg_names", None) is None:
-            from .experimental.layout import arg_names  # (for JAX's layout errors)
-
-            e.traced._arg_names = arg_names(self.fun, opts, flat, in_tree)
         return e.traced
 
     def lower(self, *args: Any, **kwargs: Any) -> Lowered:

@@ -207,6 +207,12 @@ def call_keyed(f, args, kwargs):
     return call_miss(f, args, kwargs, gate)
 
 
+def _closed_has_refs(closed):
+    from .state.discharge import closed_has_refs
+
+    return closed_has_refs(closed)
+
+
 def call_miss(f, args, kwargs, gate, ic_key=None, dyn=(), arrays_device=None):
     """A keyed call the keyed cache did not answer: the fast path's dict lookup, keyed by
     the static values and the argument tree as well (tracing and compiling on a first
@@ -216,6 +222,8 @@ def call_miss(f, args, kwargs, gate, ic_key=None, dyn=(), arrays_device=None):
     static, dyn_args, dyn_kwargs = opts.split(args, kwargs)
     flat, in_tree = tree_util.tree_flatten((dyn_args, dyn_kwargs))
     avals = call_avals(flat, f.fun, f._signature, opts, args, kwargs)
+    if f._uses_refs or any(getattr(type(a), "is_ref", False) for a in avals):
+        return f._call_general(args, kwargs)  # array refs (engine/state)
     device = opts.resolve_device(flat)
     key = (static, in_tree, avals, device, config.trace_context_id)
     entry = f._fast.get(key)
@@ -226,6 +234,9 @@ def call_miss(f, args, kwargs, gate, ic_key=None, dyn=(), arrays_device=None):
         ):
             return f._call_general(args, kwargs)
         rec = f._cache.jaxpr(f.fun, opts, static, in_tree, avals, key[4])
+        if _closed_has_refs(rec.closed):
+            f._uses_refs = True
+            return f._call_general(args, kwargs)
         if constrained_target(rec.closed, len(flat), None) is not None:
             return f._call_general(args, kwargs)
         entry = f._cache.call_entry(

@@ -145,6 +145,9 @@ def _last_line_width(text, column):
 
 def pp_eqn(eqn, names, indent):
     """The lines of one equation (the first one unindented)."""
+    custom = getattr(eqn.primitive, "pp_eqn", None)
+    if custom is not None:  # written its own way (a ref read ``b:f32[] <- a[1]``)
+        return custom(eqn, names)
     if getattr(eqn.primitive, "pp_alias_subjaxpr", False):  # before the results are named
         _alias_subjaxpr(eqn, names)
     outs = _fill([_binder(v, names) for v in eqn.outvars], indent, indent)

@@ -163,7 +163,8 @@ class BatchTrace(core.Trace):
         self, primitive: core.Primitive, args: Sequence[Any], params: dict
     ) -> Any:
         vals, dims = zip(*map(self.lift, args)) if args else ((), ())
-        unbatched = all(d is None for d in dims)
+        # (ref writes always see their rule: one to an unbatched ref fails, as in JAX)
+        unbatched = all(d is None for d in dims) and not getattr(primitive, "always_batch", False)
         collective = collective_batchers.get(primitive)
         if collective is not None and (
             not unbatched

@@ -80,7 +80,10 @@ class JVPTrace(core.Trace):
         self, primitive: core.Primitive, args: Sequence[Any], params: dict
     ) -> Any:
         primals, tangents = zip(*map(self.lift, args)) if args else ((), ())
-        all_zero = all(type(t) is Zero for t in tangents)
+        # (a new ref gets a tangent ref even from a constant, as in JAX)
+        all_zero = all(type(t) is Zero for t in tangents) and not getattr(
+            primitive, "always_jvp", False
+        )
         call = None
         if _listening:
             call = events.rule_started(

@@ -131,6 +131,8 @@ class PartialEvalTrace(core.Trace):
         else:
             outs = [PETracer(self, out_avals, ("eqn", recipe))]
         recipe.out_tracers = outs
+        if getattr(primitive, "effectful", False):  # (kept though no output is read)
+            self.__dict__.setdefault("effect_recipes", []).append(recipe)
         return outs if primitive.multiple_results else outs[0]
 
     def to_jaxpr(
@@ -178,7 +180,11 @@ class PartialEvalTrace(core.Trace):
             return v
 
         recipes = {}
-        for t in _toposort(out_tracers):
+        effects = self.__dict__.get("effect_recipes", ())
+        for r in effects:  # a ref write nobody reads is still part of the program
+            recipes[id(r)] = r
+        roots = list(out_tracers) + [t for r in effects for t in r.in_tracers]
+        for t in _toposort([t for t in roots if isinstance(t, PETracer)]):
             if t.recipe[0] == "arg" and id(t) not in in_ids:
                 raise core.escaped_tracer_error(t)
             if t.recipe[0] == "eqn":
@@ -269,21 +275,12 @@ def partial_eval_jaxpr(
     return known_closed, ClosedJaxpr(ujaxpr, []), out_unknowns, len(residuals)
 
 
-def forward_input_residuals(
-    known: ClosedJaxpr, num_res: int, consts: Sequence[Any] = ()
-) -> tuple[ClosedJaxpr, list]:
-    """Drop the residual outputs of ``known`` that are its own inputs, or constants whose
-    values are among ``consts`` (the split jaxpr's own, as JAX's in_fwd_res). Returns the
-    jaxpr and, per residual, its index in ``[*consts, *inputs]`` (None when still an
-    output)."""
+def forward_input_residuals(known: ClosedJaxpr, num_res: int) -> tuple[ClosedJaxpr, list]:
+    """Drop the residual outputs of ``known`` that are its own inputs. Returns the
+    jaxpr and, per residual, the index of the input it is (None when still an output)."""
     j = known.jaxpr
     n_out = len(j.outvars) - num_res
-    where = {v: len(consts) + i for i, v in enumerate(j.invars)}
-    if consts and j.constvars:
-        ids = {id(c): i for i, c in enumerate(consts)}
-        for v, c in zip(j.constvars, known.consts):
-            if id(c) in ids:
-                where[v] = ids[id(c)]
+    where = {v: i for i, v in enumerate(j.invars)}
     fwd = [where.get(v) if type(v) is Var else None for v in j.outvars[n_out:]]
     if all(f is None for f in fwd):
         return known, fwd

@@ -40,6 +40,10 @@ class _Pass:
         self.jaxpr = jaxpr
 
 
+# (has_refs(jaxpr), transpose(backward_pass, jaxpr, ...)), set by engine/state
+ref_transpose_hook: Any = None
+
+
 def backward_pass(
     jaxpr: core.Jaxpr,
     consts: Sequence[Any],
@@ -58,6 +62,11 @@ def backward_pass(
     ``TransposeRuleStarted`` / ``EqnTransposed`` around each transpose rule, and
     ``CotangentWritten`` for each cotangent contribution (inside an "accumulate" phase
     when it is added to an earlier one)."""
+    if ref_transpose_hook is not None and ref_transpose_hook[0](jaxpr):
+        # tangent refs (engine/state): the discharged program is transposed
+        return ref_transpose_hook[1](
+            backward_pass, jaxpr, consts, linear_args, cotangents_out, initial_cts
+        )
     if not _listening:
         return _backward_pass(jaxpr, consts, linear_args, cotangents_out, initial_cts, False)
     p = _Pass(jaxpr)

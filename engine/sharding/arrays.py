@@ -449,6 +449,8 @@ def typeof(x: Any) -> core.ShapedArray:
     from .mesh import get_abstract_mesh
 
     a = x.aval if isinstance(x, (Array, core.Tracer)) else core.get_aval(x)
+    if getattr(type(a), "is_ref", False):  # an array ref's type (engine/state)
+        return a
     sharding = a.sharding
     if sharding is None and isinstance(x, Array) and type(x._device) is runtime.DeviceGroup:
         sharding = _type_sharding(x.sharding, x.ndim, context_abstract_mesh())

@@ -1,0 +1,367 @@
+"""Taking refs out of a jaxpr (JAX's ``discharge_state``): each ref becomes the value it
+holds, threaded through the program; a ref input becomes a value input whose final
+value is an extra output. XLA sees only the discharged program; ``jit`` writes the
+extra outputs back into the caller's ``Ref`` buffers (donated, so updated in place).
+
+Also here: the checks a jitted call makes on refs (JAX's errors for a ref passed twice,
+passed and closed over, or returned)."""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from .. import core
+from ..array import Array
+from ..core import ClosedJaxpr, Jaxpr, Literal
+from ..interpreters.tracing import convert_constvars_to_invars, trace_to_jaxpr
+from .primitives import (
+    addupdate_p,
+    addupdate_value,
+    freeze_p,
+    get_p,
+    get_value,
+    new_ref_p,
+    swap_p,
+    swap_value,
+)
+from .types import AbstractRef, Ref
+
+# ---------------------------------------------------------------------------- detection
+
+_has_refs_memo: weakref.WeakKeyDictionary[Jaxpr, bool] = weakref.WeakKeyDictionary()
+
+
+def jaxpr_has_refs(jaxpr: Jaxpr) -> bool:
+    """Whether ``jaxpr`` (or one nested in it) takes, makes or uses a ref."""
+    found = _has_refs_memo.get(jaxpr)
+    if found is None:
+        found = _has_refs_memo[jaxpr] = _scan_refs(jaxpr)
+    return found
+
+
+def _scan_refs(jaxpr: Jaxpr) -> bool:
+    if any(type(v.aval) is AbstractRef for v in (*jaxpr.constvars, *jaxpr.invars)):
+        return True
+    for eqn in jaxpr.eqns:
+        if getattr(eqn.primitive, "ref_primitive", False):
+            return True
+        for sub in eqn.primitive.subjaxprs(eqn.params):
+            j = sub.jaxpr if isinstance(sub, ClosedJaxpr) else sub
+            if isinstance(j, Jaxpr) and jaxpr_has_refs(j):
+                return True
+    return False
+
+
+def closed_has_refs(closed: ClosedJaxpr) -> bool:
+    return jaxpr_has_refs(closed.jaxpr) or any(type(c) is Ref for c in closed.consts)
+
+
+# ---------------------------------------------------------------------------- discharge
+
+
+class _Cell:
+    """A ref while discharging: the value it holds now."""
+
+    __slots__ = ("val",)
+
+    def __init__(self, val: Any) -> None:
+        self.val = val
+
+
+def _r_new_ref(ins, params):
+    return [_Cell(ins[0])]
+
+
+def _r_get(ins, params):
+    cell, *idx = ins
+    return [get_value(cell.val, idx, params["tree"])]
+
+
+def _r_swap(ins, params):
+    cell, val, *idx = ins
+    cell.val, old = swap_value(cell.val, val, idx, params["tree"])
+    return [old]
+
+
+def _r_addupdate(ins, params):
+    cell, val, *idx = ins
+    cell.val = addupdate_value(cell.val, val, idx, params["tree"])
+    return []
+
+
+def _r_freeze(ins, params):
+    return [ins[0].val]
+
+
+_RULES: dict[core.Primitive, Callable[[list, dict], list]] = {
+    new_ref_p: _r_new_ref,
+    get_p: _r_get,
+    swap_p: _r_swap,
+    addupdate_p: _r_addupdate,
+    freeze_p: _r_freeze,
+}
+
+_discharged: weakref.WeakKeyDictionary[Jaxpr, ClosedJaxpr] = weakref.WeakKeyDictionary()
+
+
+def discharge(closed: ClosedJaxpr) -> ClosedJaxpr:
+    """``closed`` without refs: each ref input becomes an input of its value type, and
+    the final values of the ref inputs (in order) follow the outputs (cached)."""
+    if not closed.consts:
+        hit = _discharged.get(closed.jaxpr)
+        if hit is not None:
+            return hit
+    jaxpr = closed.jaxpr
+    is_ref = [type(a) is AbstractRef for a in jaxpr.in_avals]
+    in_avals = [a.inner_aval if r else a for a, r in zip(jaxpr.in_avals, is_ref)]
+
+    def fun(*args):
+        ins = [_Cell(x) if r else x for x, r in zip(args, is_ref)]
+        outs = _eval(jaxpr, closed.consts, ins)
+        return outs + [c.val for c in ins if type(c) is _Cell]
+
+    out = trace_to_jaxpr(fun, in_avals, debug_name=jaxpr.debug_name)
+    if not closed.consts:
+        _discharged[jaxpr] = out
+    return out
+
+
+def _eval(jaxpr: Jaxpr, consts: Sequence[Any], args: Sequence[Any]) -> list[Any]:
+    env: dict[Any, Any] = {}
+
+    def read(v):
+        return v.val if type(v) is Literal else env[v]
+
+    for v, x in zip(jaxpr.constvars, consts):
+        env[v] = _Cell(x._array) if type(x) is Ref else x
+    for v, x in zip(jaxpr.invars, args):
+        env[v] = x
+    for eqn in jaxpr.eqns:
+        ins = [read(v) for v in eqn.invars]
+        rule = _RULES.get(eqn.primitive)
+        with core.source_info_context(eqn.source_info):
+            if rule is not None:
+                outs = rule(ins, eqn.params)
+            elif eqn.primitive.name == "jit" and (
+                any(type(x) is _Cell for x in ins) or closed_has_refs(eqn.params["jaxpr"])
+            ):
+                outs = _discharge_jit(eqn, ins)
+            elif any(type(x) is _Cell for x in ins) or any(
+                jaxpr_has_refs(getattr(s, "jaxpr", s)) for s in eqn.primitive.subjaxprs(eqn.params)
+            ):
+                raise NotImplementedError(
+                    f"array refs used inside '{eqn.primitive.name}' cannot be compiled yet "
+                    "(the engine discharges refs through jit only)"
+                )
+            else:
+                outs = eqn.primitive.bind(*ins, **eqn.params)
+                if not eqn.primitive.multiple_results:
+                    outs = [outs]
+        for v, x in zip(eqn.outvars, outs):
+            env[v] = x
+    return [read(v) for v in jaxpr.outvars]
+
+
+def _discharge_jit(eqn, ins):
+    inner = eqn.params["jaxpr"]
+    if any(type(c) is Ref for c in inner.consts):
+        inner, consts = convert_constvars_to_invars(inner)
+        ins = [_Cell(c._array) if type(c) is Ref else c for c in consts] + list(ins)
+    new = discharge(inner)
+    new, new_consts = convert_constvars_to_invars(new)
+    vals = new_consts + [x.val if type(x) is _Cell else x for x in ins]
+    params = dict(eqn.params, jaxpr=new, donated_invars=(False,) * len(vals))
+    outs = eqn.primitive.bind(*vals, **params)
+    n = len(inner.out_avals)
+    cells = [x for x in ins if type(x) is _Cell]
+    for c, v in zip(cells, outs[n:]):
+        c.val = v
+    return outs[:n]
+
+
+# ---------------------------------------------------------------------------- running
+
+
+def _retyped(x: Any, aval: core.ShapedArray) -> Any:
+    """The new buffer of a ref keeps the ref's type (its weak type too)."""
+    if type(x) is Array and x.aval != aval and x.aval.shape == aval.shape:
+        return Array(x._buf, aval, x._device, x._committed)
+    return x
+
+
+_runnable: weakref.WeakKeyDictionary[ClosedJaxpr, tuple] = weakref.WeakKeyDictionary()
+
+
+def _runnable_form(closed: ClosedJaxpr) -> tuple[ClosedJaxpr, list[Any], ClosedJaxpr, list[Any]]:
+    """(closed with its constants as leading inputs, those constants, its discharged
+    form with constants as inputs, the discharged form's constants), cached."""
+    hit = _runnable.get(closed)
+    if hit is None:
+        conv, consts = convert_constvars_to_invars(closed)
+        new, new_consts = convert_constvars_to_invars(discharge(conv))
+        hit = _runnable[closed] = (conv, consts, new, new_consts)
+    return hit
+
+
+def jit_impl(args: Sequence[Any], closed: ClosedJaxpr, name: str, donated, bind) -> list[Any]:
+    """Run a jitted program that uses refs: discharge it, run it with the refs' buffers
+    (donated) and put each ref's final value back into its ``Ref``."""
+    closed, consts, new, new_consts = _runnable_form(closed)
+    args = list(consts) + list(args)
+    donated = (False,) * len(consts) + tuple(donated)
+    is_ref = [type(a) is AbstractRef for a in closed.in_avals]
+    for x, r in zip(args, is_ref):
+        if r and type(x) is not Ref:
+            raise TypeError(f"expected a Ref argument, got {type(x)}")
+    consts = new_consts
+    vals = consts + [x._array if r else x for x, r in zip(args, is_ref)]
+    don = (False,) * len(consts) + tuple(d or r for d, r in zip(donated, is_ref))
+    outs = bind(vals, new, name, don)
+    n = len(closed.out_avals)
+    refs = [x for x, r in zip(args, is_ref) if r]
+    for ref, v in zip(refs, outs[n:]):
+        ref._array = _retyped(v, ref.aval.inner_aval)
+    return outs[:n]
+
+
+def transpose_hook(backward_pass, jaxpr, consts, linear_args, cts, initial_cts):
+    """Transpose a linear jaxpr that uses refs (a linearized program's tangent refs):
+    transpose its discharged form, whose operations are all pure."""
+    if any(type(v.aval) is AbstractRef for v in jaxpr.invars):
+        raise NotImplementedError("transposing a linear program that takes array refs")
+    closed, cvals = convert_constvars_to_invars(ClosedJaxpr(jaxpr, consts))
+    new = discharge(closed)
+    n = len(cvals)
+    init = None if initial_cts is None else [None] * n + list(initial_cts)
+    out = backward_pass(new.jaxpr, new.consts, list(cvals) + list(linear_args), cts, init)
+    return out[n:]
+
+
+# ---------------------------------------------------------------------------- checks
+
+
+def check_no_aliased_ref_args(fun: Any, flat: Sequence[Any], avals, arg_name) -> None:
+    seen: dict[int, int] = {}
+    for i, (x, a) in enumerate(zip(flat, avals)):
+        if type(a) is not AbstractRef:
+            continue
+        j = seen.setdefault(id(x), i)
+        if j != i:
+            raise ValueError(
+                "only one reference to a mutable array may be passed as an argument to a "
+                f"function, but when tracing {core.fun_location(fun)} for jit the mutable "
+                f"array reference of type {a.str_long()} appeared at both {arg_name(j)} "
+                f"and {arg_name(i)}."
+            )
+
+
+def check_no_closed_over_ref_args(fun: Any, consts: Sequence[Any], flat, arg_name) -> None:
+    closed = {id(c) for c in consts if type(core.get_aval(c)) is AbstractRef}
+    if not closed:
+        return
+    for i, x in enumerate(flat):
+        if id(x) in closed:
+            raise ValueError(
+                f"when tracing {core.fun_location(fun)} for jit, a mutable array reference "
+                f"of type {core.get_aval(x).str_long()} was both closed over and passed as "
+                f"the argument {arg_name(i)}"
+            )
+
+
+def check_no_returned_refs(fun: Any, jaxpr: Jaxpr, arg_name, n_out_leaves: int) -> None:
+    for i, v in enumerate(jaxpr.outvars):
+        if type(v.aval) is not AbstractRef:
+            continue
+        loc = f" at output tree path result[{i}]" if n_out_leaves > 1 else ""
+        origin = ""
+        eqn = next((e for e in jaxpr.eqns if v in e.outvars), None)
+        if eqn is not None and eqn.primitive is new_ref_p:
+            origin = (
+                f"\n\nThe returned mutable array was created on line {eqn.source_info}."
+                if eqn.source_info is not None
+                else ""
+            )
+        elif v in jaxpr.invars:
+            origin = (
+                "\n\nThe returned mutable array was passed in as the argument "
+                f"{arg_name(jaxpr.invars.index(v))}."
+            )
+        raise ValueError(
+            f"function {core.fun_location(fun)} traced for jit returned a mutable array "
+            f"reference of type {v.aval.str_long()}{loc}, but mutable array references "
+            f"cannot be returned.{origin}"
+        )
+
+
+# ---------------------------------------------------------------------------- jit calls
+
+
+def any_ref_avals(avals: Sequence[Any]) -> bool:
+    return any(type(a) is AbstractRef for a in avals)
+
+
+def call_with_refs(jf: Any, args, kwargs, static, flat, in_tree, avals) -> Any:
+    """A call of JitFunction ``jf`` that passes, closes over or makes refs: JAX's checks,
+    then (eagerly) the discharged program runs and updates the refs; inside a jaxpr
+    being built the call is a ``jit`` equation on the refs; under another transformation
+    the body runs in place (its refs transformed equation by equation)."""
+    from ..config import config as _config
+    from ..interpreters import batching
+    from ..jit import bind_jit
+    from ..jit_arguments import _leaf_name
+
+    opts = jf._opts
+
+    def arg_name(i):
+        return _leaf_name(i, jf._signature, opts, args, kwargs)
+
+    if any_ref_avals(avals):
+        check_no_aliased_ref_args(jf.fun, flat, avals, arg_name)
+    ctx = _config.trace_context_id
+    trace = core._ctx.trace
+    if trace is not core.eval_trace:
+        named = batching.axis_env_key()
+        ctx = (ctx, named) if named else ctx
+    rec = jf._cache.jaxpr(jf.fun, opts, static, in_tree, avals, ctx)
+    check_no_closed_over_ref_args(jf.fun, rec.closed.consts, flat, arg_name)
+    check_no_returned_refs(jf.fun, rec.closed.jaxpr, arg_name, len(rec.closed.jaxpr.outvars))
+    if trace is not core.eval_trace and trace.interpreter != "jaxpr":
+        return jf.fun(*args, **kwargs)
+    closed, lead, trail = _staged(rec.closed)
+    outs = bind_jit(lead + list(flat) + trail, closed, jf.__name__)
+    return _tree_unflatten(rec.out_tree, outs)
+
+
+_staged_memo: weakref.WeakKeyDictionary[ClosedJaxpr, tuple] = weakref.WeakKeyDictionary()
+
+
+def _staged(closed: ClosedJaxpr) -> tuple[ClosedJaxpr, list[Any], list[Any]]:
+    """The jaxpr a call binds, as JAX's pjit stages it: closed-over refs become trailing
+    inputs, closed-over tracers leading ones; constant arrays stay its constants."""
+    hit = _staged_memo.get(closed)
+    if hit is not None:
+        return hit
+    j = closed.jaxpr
+    kinds = [
+        "ref" if type(core.get_aval(c)) is AbstractRef else "arg" if isinstance(c, core.Tracer)
+        else "const"
+        for c in closed.consts
+    ]
+
+    def pick(kind):
+        return [v for v, k in zip(j.constvars, kinds) if k == kind], [
+            c for c, k in zip(closed.consts, kinds) if k == kind
+        ]
+
+    (cvars, cvals), (avars, avals), (rvars, rvals) = pick("const"), pick("arg"), pick("ref")
+    new = Jaxpr(cvars, avars + j.invars + rvars, j.outvars, j.eqns, j.debug_name)
+    hit = _staged_memo[closed] = (ClosedJaxpr(new, cvals), avals, rvals)
+    return hit
+
+
+def _tree_unflatten(tree, leaves):
+    from .. import tree_util
+
+    return tree_util.tree_unflatten(tree, leaves)

@@ -1,0 +1,271 @@
+"""Array refs (``new_ref``, ``Ref``, ``ref[idx]``, ``ref[idx] = v``, ``ref[idx] += v``,
+``freeze``) against real JAX 0.10.2: values, the refs' printed form, jaxpr text and
+errors (class and message), from the examples of JAX's ``array_refs`` docs page."""
+
+import re
+
+import numpy as np
+import pytest
+
+import engine
+from tests.helpers import real_jax
+
+jax, jnp = real_jax()
+
+
+def _both(prog):
+    return prog(engine), prog(jax)
+
+
+def _jaxprs(prog, *args):
+    return str(engine.make_jaxpr(prog(engine))(*args)), str(jax.make_jaxpr(prog(jax))(*args))
+
+
+def _err(fn):
+    try:
+        fn()
+    except Exception as e:  # noqa: BLE001 (the class is compared)
+        return type(e).__name__, str(e)
+    return None
+
+
+def _no_paths(text):
+    return re.sub(r" at \S+:\d+", " at <src>", text)
+
+
+# -- eager refs and their repr
+
+
+def test_new_ref_repr_and_eager_updates():
+    def prog(m):
+        np_ = m.numpy
+        r = m.new_ref(np_.zeros(3))
+        out = [repr(r)]
+        r[1] = 2.0
+        r[...] += np_.ones(3)
+        out.append(repr(r))
+        out.append(repr(r[1:]))
+        out.append(repr(m.new_ref(0.0)))
+        out.append(repr(m.new_ref(0)))
+        out.append(str(m.typeof(r)))
+        return out
+
+    ours, theirs = _both(prog)
+    assert ours == theirs
+
+
+def test_indexing_reads_and_writes_like_numpy():
+    def prog(m):
+        np_ = m.numpy
+        x = m.new_ref(np_.arange(12.0).reshape(3, 4))
+        row = x[0]
+        x[1] = row
+        val = x[1, 2]
+        x[2, 3] = val
+        col = x[:, 1]
+        x[0, :3] = col
+        vals = x[np_.array([0, 0, 1]), np_.array([1, 2, 3])]
+        x[np_.array([1, 2, 1]), np_.array([0, 0, 1])] = vals
+        x[::2, 1:] += 10.0
+        return np.asarray(x[...]), np.asarray(x[-1]), np.asarray(m.freeze(x))
+
+    for a, b in zip(*_both(prog)):
+        np.testing.assert_array_equal(a, b)
+
+
+# -- jit: closed-over refs, ref arguments, internal refs
+
+
+def test_jit_closed_over_ref_updates_in_place():
+    def prog(m):
+        x = m.new_ref(m.numpy.zeros(3))
+
+        @m.jit
+        def f():
+            x[1] += 1.0
+
+        f()
+        f()
+        return repr(x)
+
+    ours, theirs = _both(prog)
+    assert ours == theirs == "Ref([0., 2., 0.], dtype=float32)"
+
+
+def test_jit_ref_arguments_keep_their_buffer():
+    def prog(m):
+        @m.jit
+        def sin_inplace(x_ref):
+            x_ref[...] = m.numpy.sin(x_ref[...])
+
+        x = m.new_ref(m.numpy.arange(3.0))
+        p0 = x.unsafe_buffer_pointer()
+        sin_inplace(x)
+        sin_inplace(x)
+        return repr(x), x.unsafe_buffer_pointer() == p0
+
+    ours, theirs = _both(prog)
+    assert ours[0] == theirs[0]
+    assert ours[1] is True
+
+
+def test_jit_pure_function_with_internal_refs():
+    def prog(m):
+        @m.jit
+        def pure(x):
+            ref = m.new_ref(x)
+            ref[...] = ref[...] + ref[...]
+            return ref[...]
+
+        return np.asarray(pure(3.0)), np.asarray(m.grad(pure)(3.0))
+
+    for a, b in zip(*_both(prog)):
+        np.testing.assert_allclose(a, b)
+
+
+def test_jaxpr_text_of_ref_operations():
+    def prog(m):
+        np_ = m.numpy
+        r = m.new_ref(np_.zeros(4))
+
+        def f(x_ref, y):
+            x_ref[1] += y
+            x_ref[...] = x_ref[...] * 2
+            x_ref[np_.array([0, 1])] = np_.ones(2)
+            return x_ref[1:3]
+
+        return lambda y: (f(r, y), m.jit(f)(r, y))
+
+    ours, theirs = _jaxprs(prog, 1.0)
+    assert ours == theirs
+
+
+def test_jaxpr_text_of_new_ref_and_freeze():
+    def prog(m):
+        def g(x):
+            ref = m.new_ref(0.0)
+            ref[...] = m.numpy.sin(x)
+            ref.addupdate(x)
+            return m.freeze(ref)
+
+        return g
+
+    ours, theirs = _jaxprs(prog, 1.0)
+    assert ours == theirs
+
+
+# -- autodiff
+
+
+def test_grad_through_internal_ref():
+    def prog(m):
+        def g(x):
+            ref = m.new_ref(0.0)
+            ref[...] = m.numpy.sin(x)
+            ref[...] += x * x
+            return ref[...]
+
+        return [np.asarray(m.grad(g)(v)) for v in (1.0, -0.5)]
+
+    for a, b in zip(*_both(prog)):
+        np.testing.assert_allclose(a, b, rtol=1e-6)
+
+
+def test_grad_through_indexed_internal_ref():
+    def prog(m):
+        def g(x):
+            ref = m.new_ref(m.numpy.zeros(3))
+            ref[1] = x * 2.0
+            ref[0:2] += m.numpy.stack([x, x])
+            return m.numpy.sum(ref[...] ** 2)
+
+        return np.asarray(m.grad(g)(1.5))
+
+    a, b = _both(prog)
+    np.testing.assert_allclose(a, b, rtol=1e-6)
+
+
+# -- vmap
+
+
+def test_vmap_over_ref_arguments():
+    def prog(m):
+        def dist(x, y, out_ref):
+            assert x.ndim == y.ndim == 1
+            assert out_ref.ndim == 0
+            out_ref[...] = m.numpy.sum((x - y) ** 2)
+
+        vecs = m.numpy.arange(12.0).reshape(3, 4)
+        out = m.new_ref(m.numpy.zeros((3, 3)))
+        m.vmap(m.vmap(dist, (0, None, 0)), (None, 0, 0))(vecs, vecs, out)
+        return repr(out)
+
+    ours, theirs = _both(prog)
+    assert ours == theirs
+
+
+def test_vmap_closed_over_ref_error():
+    def prog(m):
+        x = m.new_ref(0.0)
+
+        def err(v):
+            x[...] = v
+
+        return _err(lambda: m.vmap(err)(m.numpy.arange(3.0)))
+
+    ours, theirs = _both(prog)
+    assert ours == theirs
+
+
+# -- the restrictions: JAX's errors
+
+
+def test_ref_restriction_errors():
+    def prog(m):
+        x = m.new_ref(0.0)
+
+        @m.jit
+        def err1(x_ref):
+            x_ref[...] = 5.0
+            return x_ref
+
+        @m.jit
+        def err2(x_ref, y_ref):
+            pass
+
+        @m.jit
+        def err3(y_ref):
+            y_ref[...] = x[...]
+
+        @m.jit
+        def made_inside():
+            return m.new_ref(1.0)
+
+        out = [_err(lambda: err1(x)), _err(lambda: err2(x, x)), _err(lambda: err3(x))]
+        kind, msg = _err(made_inside)
+        return [(k, _no_paths(t)) for k, t in out] + [(kind, _no_paths(msg.split("\n")[0]))]
+
+    ours, theirs = _both(prog)
+    assert ours == theirs
+
+
+def test_math_on_a_ref_is_a_type_error():
+    def prog(m):
+        r = m.new_ref(1.0)
+        kind, msg = _err(lambda: m.numpy.sin(r))
+        return kind, msg.split(", got")[0]
+
+    ours, theirs = _both(prog)
+    assert ours == theirs
+
+
+@pytest.mark.parametrize("bad", ["shape", "dtype"])
+def test_swap_shape_and_dtype_errors(bad):
+    def prog(m):
+        r = m.new_ref(m.numpy.zeros(3))
+        v = m.numpy.zeros(2) if bad == "shape" else m.numpy.zeros(3, "int32")
+        kind, msg = _err(lambda: r.__setitem__(..., v))
+        return kind, msg.split(". ")[0]
+
+    ours, theirs = _both(prog)
+    assert ours == theirs
