@@ -834,6 +834,10 @@ def device_put(x: Any, device: Any = None) -> Any:
         return treedef.unflatten(device_put_traced(leaves, [device] * len(leaves)))
     if isinstance(device, (_Sharding, _PartitionSpec)):
         return tree_map(lambda v: _sharded.put(v, device), x)
+    if type(device).__name__ == "Format":
+        from .experimental.layout import put_with_format
+
+        return tree_map(lambda v: put_with_format(v, device), x)
     if isinstance(device, (str, int, float)):
         raise ValueError(
             "`jax.device_put` only accepts `None`, `jax.sharding.Sharding`, `jax.Device`, "

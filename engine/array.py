@@ -77,6 +77,13 @@ class Array:
             return s
 
     @property
+    def format(self):
+        """The layout of its buffer and its sharding (``jax.experimental.layout``)."""
+        from .experimental.layout import array_format
+
+        return array_format(self)
+
+    @property
     def addressable_shards(self):
         from .sharding.arrays import addressable_shards
 

@@ -270,6 +270,14 @@ class JitFunction:
             self._signature, static_argnums, static_argnames
         )
         self.__name__ = getattr(fun, "__name__", "fun")
+        layouts = None
+        if in_shardings is not None or out_shardings is not None:
+            from .experimental.layout import split_formats
+
+            in_shardings, out_shardings, layouts, one_device = split_formats(
+                in_shardings, out_shardings
+            )
+            device = device if one_device is None else one_device
         opts = Options(
             self.__name__,
             static_argnums,
@@ -280,6 +288,7 @@ class JitFunction:
             compiler_options,
             (in_shardings, out_shardings),
             keep_unused,
+            layouts,
         )
         self._opts = opts
         self.static_argnums = opts.static_argnums
@@ -293,7 +302,7 @@ class JitFunction:
         self._inline = bool(inline) and in_shardings is None and out_shardings is None
         # Static arguments and shardings take the general path (never the fast one).
         self._has_static = bool(opts.static_argnums or opts.static_argnames) or (
-            in_shardings is not None or out_shardings is not None
+            in_shardings is not None or out_shardings is not None or layouts is not None
         )
         self._pick_first = device is None and backend is None  # one Array: its device
         self._commit_out = not self._pick_first  # a named device commits the results
@@ -558,6 +567,10 @@ class JitFunction:
         e = self._cache.entry(
             self.fun, opts, static, in_tree, avals, device, config.trace_context_id
         )
+        if opts.layouts is not None and getattr(e.traced, "_arg_names", None) is None:
+            from .experimental.layout import arg_names  # (for JAX's layout errors)
+
+            e.traced._arg_names = arg_names(self.fun, opts, flat, in_tree)
         return e.traced
 
     def lower(self, *args: Any, **kwargs: Any) -> Lowered:

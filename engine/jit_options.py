@@ -28,6 +28,7 @@ class Options:
         "key",
         "static_set",
         "keep_unused",
+        "layouts",
     )
 
     def __init__(
@@ -41,6 +42,7 @@ class Options:
         copts,
         shardings=(None, None),
         keep_unused=False,
+        layouts=None,
     ):
         self.name = name
         self.static_argnums = frozenset(static_argnums)
@@ -54,6 +56,8 @@ class Options:
         # (in_shardings, out_shardings) as the user gave them: resolved per call into an
         # SpmdTarget (engine/sharding/jit_shardings.py); part of the key.
         self.shardings = shardings
+        # jit's Formats' layouts (engine/experimental/layout.py JitLayouts), or None
+        self.layouts = layouts
         try:
             hash(shardings)
         except TypeError:
@@ -67,7 +71,7 @@ class Options:
             freeze_options(self.compiler_options),
             shardings,
             self.keep_unused,
-        )
+        ) + (() if layouts is None else (layouts,))
 
     def split(self, args, kwargs):
         """(static, dynamic positional args, dynamic keyword args); ``static`` is a

@@ -16,7 +16,7 @@ import shutil
 import tempfile
 import warnings
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -152,6 +152,18 @@ class Lowered:
                 in_kinds,
                 out_kinds,
             )
+        layouts = traced._options.layouts
+        self.layouts: tuple | None = None  # (per dynamic leaf, per result) from Formats
+        if layouts is not None:
+            from .experimental.layout import jit_layouts, layout_modes, set_layout_modes
+
+            ins, outs = jit_layouts(layouts, traced.in_tree, len(traced.in_avals), traced.out_tree)
+            self.layouts = (ins, outs)
+            kept = range(len(ins)) if self.kept_var_idx is None else self.kept_var_idx
+            in_modes, out_modes = layout_modes(
+                [ins[i] for i in kept], closed.in_avals, outs, closed.out_avals
+            )
+            set_layout_modes(module, in_modes, out_modes)
         self._module, self._ctx = module, ctx
         # eqn path -> the StableHLO ops it produced, and its source info (data for views)
         self.lowering_info: lowering.LoweringInfo = info
@@ -405,6 +417,30 @@ class Compiled:
         return tree_util.tree_unflatten(t.in_tree, leaves)
 
     @property
+    def input_formats(self) -> Any:
+        """The Format (layout and sharding) of each argument, as ``(args, kwargs)``."""
+        from .experimental.layout import compiled_formats
+
+        t = self.lowered.traced
+        shardings = tree_util.tree_leaves(self.input_shardings, is_leaf=lambda s: s is None)
+        idx = self.lowered.kept_var_idx
+        kept: Sequence[int] = range(len(t.in_avals)) if idx is None else idx
+        formats = compiled_formats(self._exe, [shardings[i] for i in kept], inputs=True)
+        leaves: list = [None] * len(t.in_avals)
+        for i, f in zip(kept, formats):
+            leaves[i] = f
+        return tree_util.tree_unflatten(t.in_tree, leaves)
+
+    @property
+    def output_formats(self) -> Any:
+        """The Format (layout and sharding) of each output."""
+        from .experimental.layout import compiled_formats
+
+        t = self.lowered.traced
+        leaves = compiled_formats(self._exe, self._output_sharding_leaves(), inputs=False)
+        return tree_util.tree_unflatten(t.out_tree, leaves)
+
+    @property
     def output_shardings(self) -> Any:
         """The sharding of each output (what XLA's partitioner chose where not given)."""
         t = self.lowered.traced
@@ -479,6 +515,12 @@ class Compiled:
                 f"{[a.str_short() for a in t.in_avals]}, got {[a.str_short() for a in avals]}"
             )
         device = t.device
+        if self.lowered.layouts is not None:  # (jit was given Formats) as JAX checks
+            from .experimental.layout import check_layouts
+
+            formats = tree_util.tree_leaves(self.input_formats, is_leaf=lambda f: f is None)
+            names = getattr(t, "_arg_names", None)
+            flat = check_layouts(flat, avals, formats, names)
         if type(device) is SpmdTarget:
             required = [  # an argument not in the module may come in any layout
                 getattr(x, "sharding", None) if s is None else s
