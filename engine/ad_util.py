@@ -34,7 +34,7 @@ class Zero:
         self.aval = aval
 
     def __repr__(self) -> str:
-        return f"Zero({self.aval.str_short()})"
+        return f"Zero({self.aval})"
 
 
 _zeros_maker: Callable[[ShapedArray], Any] | None = None

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import contextlib
 import math
+import sys
 import threading
-from collections.abc import Callable, Iterator, Sequence
+import weakref
+from collections.abc import Callable, Iterator, MutableMapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
@@ -160,7 +162,7 @@ class ShapedArray:
             return f"ShapedArray({self.str_long().lstrip('~')}{w})"
         return f"ShapedArray({self.dtype.name}[{self._dims_text()}]{vma_suffix(self.vma)}{w})"
 
-    __str__ = str_short
+    __str__ = str_long  # JAX's str(aval): ~float32[3]
 
 
 class ShardingTypeError(Exception):
@@ -295,6 +297,9 @@ class WeakScalar:
 
     def __repr__(self):
         return f"WeakScalar({self.value!r}, {self.aval.dtype.name})"
+
+    def __str__(self):  # as the weakly typed rank-0 array it stands for prints
+        return str(np.asarray(self.value, self.aval.dtype))
 
 
 def python_scalar_operand(x: Any) -> Any:
@@ -603,6 +608,9 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 apply_primitive = None  # engine.dispatch.apply_primitive (set there: no import per op)
 
+# every primitive made, the engine's and users' (the rule tables iterate over them)
+all_primitives: weakref.WeakSet[Primitive] = weakref.WeakSet()
+
 
 class Primitive:
     """A primitive operation. Its rules are attached where it is declared:
@@ -622,6 +630,11 @@ class Primitive:
     def __init__(self, name: str, multiple_results: bool = False) -> None:
         self.name = name
         self.multiple_results = multiple_results
+        # Declared by the engine itself, or by a user (jax.extend.core.Primitive)? A user's
+        # primitive has no eager impl unless given one, and its rules may have side effects
+        # (so its shape rule runs on every bind, as JAX's do).
+        self.engine_declared = sys._getframe(1).f_globals.get("__name__", "").startswith("engine")
+        all_primitives.add(self)
         self.impl_rule: Callable[..., Any] | None = None
         self.abstract_eval_rule: Callable[..., Any] | None = None
         self.jvp: Callable[..., Any] | None = None
@@ -645,12 +658,15 @@ class Primitive:
                     args = tuple(reduced_reshard_hook(args))
             return _ctx.trace.process_primitive(self, args, params)
         except Exception as e:  # an eager op's error leaves with the engine's frames filtered
-            traceback_util.filter_exception(e)
+            if self.engine_declared:  # (a user's primitive errs in its own rules, as JAX's)
+                traceback_util.filter_exception(e)
             raise
 
     def impl(self, *args, **params):
         if self.impl_rule is not None:
             return self.impl_rule(*args, **params)
+        if not self.engine_declared:
+            raise NotImplementedError(f"Evaluation rule for '{self.name}' not implemented")
         if apply_primitive is None:  # engine.dispatch sets it when it loads
             from . import dispatch  # noqa: F401
         return apply_primitive(self, args, params)
@@ -663,14 +679,14 @@ class Primitive:
             # a result made from untyped operands takes the Explicit ambient mesh's type
             ambient = ambient_mesh_hook()
         try:
-            key = (avals, tuple(params.items()), ambient)
-            out = self._shape_memo.get(key)
+            key = (avals, tuple(params.items()), ambient) if self.engine_declared else None
+            out = self._shape_memo.get(key) if key is not None else None
         except TypeError:  # an unhashable param
             key, out = None, None
         if out is not None:
             return out
         if self.abstract_eval_rule is None:
-            raise NotImplementedError(f"primitive {self.name} has no shape rule")
+            raise NotImplementedError(f"Abstract evaluation for '{self.name}' not implemented")
         try:
             out = self.abstract_eval_rule(*avals, **params)
         except (TypeError, ValueError) as e:
@@ -722,6 +738,49 @@ class Primitive:
     def def_lowering(self, f: F) -> F:
         self.lowering = f
         return f
+
+
+class RuleTable(MutableMapping):
+    """JAX's per-transformation rule dicts (``ad.primitive_jvps``, ``batching.
+    primitive_batchers``, ...) as views of the rules each primitive holds: setting
+    ``table[p] = rule`` sets the rule the engine's interpreter runs for ``p``. ``to_engine``
+    adapts a rule written to JAX's calling convention to the engine's, ``from_engine`` the
+    reverse (for reading a rule the engine declared)."""
+
+    def __init__(
+        self,
+        attr: str,
+        to_engine: Callable[[Callable[..., Any]], Callable[..., Any]] | None = None,
+        from_engine: Callable[[Callable[..., Any]], Callable[..., Any]] | None = None,
+    ) -> None:
+        self.attr, self.to_engine, self.from_engine = attr, to_engine, from_engine
+
+    def __getitem__(self, prim: Primitive) -> Callable[..., Any]:
+        rule = getattr(prim, self.attr, None) if isinstance(prim, Primitive) else None
+        if rule is None:
+            raise KeyError(prim)
+        given = getattr(rule, "_given_rule", None)
+        if given is not None:
+            return given
+        return self.from_engine(rule) if self.from_engine is not None else rule
+
+    def __setitem__(self, prim: Primitive, rule: Callable[..., Any]) -> None:
+        if self.to_engine is not None:
+            adapted = self.to_engine(rule)
+            adapted._given_rule = rule  # type: ignore[attr-defined]
+            rule = adapted
+        setattr(prim, self.attr, rule)
+
+    def __delitem__(self, prim: Primitive) -> None:
+        if getattr(prim, self.attr, None) is None:
+            raise KeyError(prim)
+        setattr(prim, self.attr, None)
+
+    def __iter__(self) -> Iterator[Primitive]:
+        return iter([p for p in list(all_primitives) if getattr(p, self.attr, None) is not None])
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
 
 
 # Set by engine.lax.sharding_rules: (primitive, in avals, out aval(s), params) -> the
@@ -796,7 +855,8 @@ class EvalTrace(Trace):
             if isinstance(x, Tracer):
                 raise escaped_tracer_error(x, primitive)
         if primitive.impl_rule is None and apply_primitive is not None:
-            return apply_primitive(primitive, args, params)  # impl's work, one frame less
+            if primitive.engine_declared:
+                return apply_primitive(primitive, args, params)  # impl's work, one frame less
         return primitive.impl(*args, **params)
 
 

@@ -766,7 +766,7 @@ def test_linear_jaxpr_keeps_scalar_literals_as_jax():
     jknown, junknown, _, jres = jpe.partial_eval_jaxpr_nounits(jvp_j, [False, True], False)
     st = GradStepper(f, XS)
     lin_j = st.linear_jaxpr.jaxpr
-    assert [str(v.aval) for v in lin_j.constvars + lin_j.invars] == [
+    assert [v.aval.str_short() for v in lin_j.constvars + lin_j.invars] == [
         _ty(v) for v in junknown.jaxpr.invars
     ]  # residuals (cos x) + the tangent, no 128.0
     assert [r.kind for r in st.residuals] == ["eqn"]

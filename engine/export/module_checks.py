@@ -91,5 +91,6 @@ def check_custom_calls(module: ir.Module, disabled_checks: Sequence[Any]) -> Non
         examples = "\n".join(bad)
         raise ValueError(
             "Cannot serialize code with custom calls whose targets have no compatibility "
-            f"guarantees. Examples are:\n{examples}.\n"
+            "guarantees. See https://docs.jax.dev/en/latest/export/export.html"
+            f"#compatibility-guarantees-for-custom-calls. Examples are:\n{examples}.\n"
         )

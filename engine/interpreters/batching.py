@@ -404,3 +404,31 @@ def _type_entry(x: Any, d: int) -> Any:
     if s is None or d >= len(s.spec):
         return None
     return s.spec[d]
+
+
+# ---------------------------------------------------------------------------- JAX's rule table
+
+
+def _from_jax_rule(rule: Callable[..., Any]) -> Callable[..., Any]:
+    """A rule to JAX's convention, ``rule(vals, dims, **params) -> (out, out_dims)``, as
+    the engine runs it (it also passes the axis size first)."""
+
+    def engine_rule(size, vals, dims, **params):
+        return rule(vals, dims, **params)
+
+    return engine_rule
+
+
+def _to_jax_rule(rule: Callable[..., Any]) -> Callable[..., Any]:
+    """An engine rule called JAX's way: the axis size read off the batched operands."""
+
+    def jax_rule(vals, dims, **params):
+        size = next(core.get_aval(v).shape[d] for v, d in zip(vals, dims) if d is not not_mapped)
+        return rule(size, vals, dims, **params)
+
+    return jax_rule
+
+
+# ``jax.interpreters.batching.primitive_batchers``: ``primitive_batchers[p] = rule`` makes
+# ``rule`` the batching rule the engine's BatchTrace runs for ``p``.
+primitive_batchers = core.RuleTable("batch", _from_jax_rule, _to_jax_rule)

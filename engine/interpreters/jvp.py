@@ -54,8 +54,20 @@ class JVPTracer(Tracer):
         # As JAX's: under grad the tangent is being linearized (a partial-eval tracer).
         tangent = self.tangent
         if getattr(getattr(tangent, "_trace", None), "interpreter", "") == "partial_eval":
-            return f"GradTracer(primal={self.primal!s}, typeof(tangent)={tangent.aval})"
+            return f"GradTracer(primal={self.primal!s}, typeof(tangent)={tangent.aval.str_short()})"
         return f"JVPTracer(primal={self.primal!s}, tangent={tangent!s})"
+
+
+class LinearizeTracer(JVPTracer):
+    """A JVPTracer whose tangent is being linearized (under grad, vjp, linearize): JAX's
+    ``ad.LinearizeTracer``, a type of its own."""
+
+    __slots__ = ()
+
+
+# Their public home is ``engine.interpreters.ad``, as JAX's ``ad.JVPTracer`` (code that
+# tells tracers apart by their type's name, as JAX's primitives tutorial does, sees it so).
+JVPTracer.__module__ = LinearizeTracer.__module__ = "engine.interpreters.ad"
 
 
 class JVPTrace(core.Trace):
@@ -129,10 +141,13 @@ class JVPTrace(core.Trace):
     def pack(self, primal: Any, tangent: Any) -> Any:
         if type(tangent) is Zero:
             return primal
-        if self.symbolic_zero is not None and self.symbolic_zero(tangent):
-            # As JAX's linearize: a tangent computed without the tangent inputs (integer_pow
-            # y=0's zeros) is a symbolic zero, so later primitives are not differentiated.
-            return primal
+        if self.symbolic_zero is not None:
+            if self.symbolic_zero(tangent):
+                # As JAX's linearize: a tangent computed without the tangent inputs
+                # (integer_pow y=0's zeros) is a symbolic zero, so later primitives are
+                # not differentiated.
+                return primal
+            return LinearizeTracer(self, primal, tangent)
         return JVPTracer(self, primal, tangent)
 
 
@@ -149,8 +164,9 @@ def jvp_flat(
     trace = JVPTrace(parent=core.current_trace())
     if linearize_trace is not None:
         trace.symbolic_zero = lambda t: not linearize_trace.is_unknown(t)
+    kind = JVPTracer if linearize_trace is None else LinearizeTracer
     in_tracers = [
-        JVPTracer(trace, p, t) if type(t) is not Zero else p for p, t in zip(primals, tangents)
+        kind(trace, p, t) if type(t) is not Zero else p for p, t in zip(primals, tangents)
     ]
     try:
         with core.set_current_trace(trace):

@@ -443,7 +443,10 @@ def jaxpr_subcomp(mctx, jaxpr, consts, args, path=(), eqn_indices=None):
     for i, eqn in numbered:
         prim = eqn.primitive
         if prim.lowering is None:
-            raise NotImplementedError(f"No lowering rule for primitive '{prim.name}'")
+            raise NotImplementedError(
+                f"MLIR translation rule for primitive '{prim.name}' not found for "
+                f"platform {mctx.platform}"
+            )
         eqn_path = path + (i,)
         tag = f"{prim.name}.eqn{tag_prefix}{i}"
         src = eqn.source_info

@@ -53,6 +53,11 @@ class PETracer(Tracer):
         return self._aval
 
 
+# JAX's name for an unknown of partial evaluation (``pe.JaxprTracer``), which code telling
+# tracers apart by their type's name (as JAX's primitives tutorial does) reads
+PETracer.__name__ = PETracer.__qualname__ = "JaxprTracer"
+
+
 class PartialEvalTrace(core.Trace):
     """Known values are the parent trace's own values; unknown ones are PETracers.
 

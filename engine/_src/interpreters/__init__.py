@@ -1,0 +1,1 @@
+"""``jax._src.interpreters``: only ``mlir`` (see ``engine.interpreters.mlir``)."""

@@ -1,0 +1,1 @@
+"""``jax._src.lib``: only ``mlir`` (jaxlib's MLIR Python bindings)."""
