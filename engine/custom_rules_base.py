@@ -11,6 +11,8 @@ import inspect
 from collections.abc import Callable, Sequence
 from typing import Any, cast
 
+import numpy as np
+
 from . import core, dtypes, events
 from .ad_util import Zero, instantiate
 from .core import ClosedJaxpr, Primitive
@@ -109,7 +111,7 @@ def _instantiate(t: Any) -> Any:
 def _user_value(x: Any) -> Any:
     """A value as a user's rule should see it: an array (never an engine-internal weak
     scalar or a bare Python number), a tracer, or a ``SymbolicZero``."""
-    if type(x) is core.WeakScalar or dtypes.is_python_scalar(x):
+    if type(x) is core.WeakScalar or dtypes.is_python_scalar(x) or type(x) is np.ndarray:
         from .dispatch import device_put_value
 
         return device_put_value(x)

@@ -289,14 +289,17 @@ def unravel_index(indices, shape):
     idx = jnp.asarray(indices)
     if not dtypes.is_int(idx.dtype):
         raise TypeError("only int indices permitted")
-    shape = tuple(int(d) for d in shape)
-    total = int(np.prod(shape))
-    idx = jnp.clip(jnp.where(idx < 0, idx + total, idx), 0, max(total - 1, 0))
-    out = []
-    for d in shape[::-1]:
-        out.append(idx % d)
-        idx = idx // d
-    return tuple(out[::-1])
+    shape = list(shape) if isinstance(shape, (tuple, list)) else [shape]
+    if any(np.ndim(s) != 0 for s in shape):
+        raise ValueError("unravel_index: shape should be a scalar or 1D sequence.")
+    # as JAX's (so its jaxpr is JAX's): divmod from the last axis, then what is left
+    # over clips to the last (or, below -1, the first) index of each axis
+    out: list = [0] * len(shape)
+    for i, s in reversed(list(enumerate(shape))):
+        idx, out[i] = jnp.divmod(idx, s)
+    oob_pos = idx > 0
+    oob_neg = jnp.asarray(False) if dtypes.issubdtype(idx.dtype, np.unsignedinteger) else idx < -1
+    return tuple(jnp.where(oob_pos, s - 1, jnp.where(oob_neg, 0, i)) for s, i in zip(shape, out))
 
 
 def fill_diagonal(a, val, wrap=False, *, inplace=True):
