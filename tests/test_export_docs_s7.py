@@ -290,3 +290,64 @@ def test_export_of_plain_function_is_an_error():
     assert [k for k, _ in kinds] == ["ValueError", "ValueError"]
     for _, text in kinds:
         assert text.startswith("Function to be exported must be the result of `jit` but is:")
+
+
+# ---------------------------------------------------------------- device-polymorphic export
+
+
+def _abstract_export(jax, export, how):
+    from_mod = jax.sharding
+    am = from_mod.AbstractMesh((4,), ("a",))
+    named = from_mod.NamedSharding(am, from_mod.PartitionSpec("a"))
+    if how == "spec":
+        spec = jax.ShapeDtypeStruct((32,), dtype=np.int32, sharding=named)
+        return am, export.export(jax.jit(lambda x: x.T))(spec)
+    replicated = from_mod.NamedSharding(am, from_mod.PartitionSpec())
+    fun = jax.jit(lambda x: x * 2, in_shardings=named, out_shardings=replicated)
+    return am, export.export(fun)(jax.ShapeDtypeStruct((32,), dtype=np.float32))
+
+
+@pytest.mark.parametrize("how", ["spec", "jit"])
+def test_export_over_abstract_mesh(how):
+    # export.md: exported for 4 devices over an AbstractMesh (no devices needed)
+    def make(jax, jnp, export):
+        am, exp = _abstract_export(jax, export, how)
+        return (
+            exp.nr_devices,
+            exp.in_shardings_jax(am),
+            exp.out_shardings_jax(am),
+            exp._in_named_shardings,
+            exp._out_named_shardings,
+            exp.in_shardings_hlo,
+            re.sub(r"#loc\d* = loc\(\".*", "", exp.mlir_module()),
+        )
+
+    same(make)
+
+
+@pytest.mark.parametrize("how", ["spec", "jit"])
+def test_call_abstract_mesh_export_on_one_device(how):
+    def make(jax, jnp, export):
+        _, exp = _abstract_export(jax, export, how)
+        return exp.call(jnp.arange(32, dtype=exp.in_avals[0].dtype))
+
+    kind, text = same(make)
+    assert kind == "ValueError" and "exported for 4 devices" in text
+
+
+def test_abstract_mesh_export_round_trip_and_vjp():
+    def make(jax, jnp, export):
+        am, exp = _abstract_export(jax, export, "jit")
+        back = export.deserialize(exp.serialize(vjp_order=1))
+        vjp = exp.vjp()
+        return (
+            back.nr_devices,
+            back.in_shardings_jax(am),
+            back.out_shardings_jax(am),
+            vjp.nr_devices,
+            vjp.in_avals,
+            vjp.in_shardings_jax(am),
+            vjp.out_shardings_jax(am),
+        )
+
+    same(make)

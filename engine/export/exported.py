@@ -235,8 +235,12 @@ def export(
                 f"..{maximum_supported_calling_convention_version}]"
             )
         caller = locations.caller_frame()
+        amesh = _only_abstract_mesh(fun_jit, args, kwargs)
+        to_trace = fun_jit
+        if amesh is not None:  # lowered over stand-in devices: only the mesh's shape counts
+            to_trace, args, kwargs = _onto_mesh(fun_jit, args, kwargs, _lowering_mesh(amesh))
         with locations.TracebackRecorder(caller) as recorder:
-            traced = fun_jit.trace(*args, **kwargs)
+            traced = to_trace.trace(*args, **kwargs)
         closed = traced.jaxpr
         target = traced.device
         mesh = target.mesh if type(target) is SpmdTarget else None
@@ -249,7 +253,9 @@ def export(
         lowered_jaxpr, kept = _prune_for_export(closed, fun_jit._opts.keep_unused)
         names = _leaf_names(traced.in_tree)
         debug_names = _debug_arg_names(fun_jit, args, kwargs, len(names))
-        shardings = _Shardings(traced, kept, lowered_jaxpr) if mesh is not None else None
+        shardings = (
+            None if mesh is None else _Shardings(traced, kept, lowered_jaxpr, abstract=amesh)
+        )
         with lowering_for_mesh(mesh):
             module, _ctx, records = poly_lowering.lower_for_export(
                 lowered_jaxpr,
@@ -332,13 +338,16 @@ class _Shardings:
     NamedSharding over the mesh's abstract mesh per input and result (None where
     unspecified, and for inputs the module does not take)."""
 
-    def __init__(self, traced: Any, kept: tuple, lowered: Any) -> None:
+    def __init__(self, traced: Any, kept: tuple, lowered: Any, abstract: Any = None) -> None:
         target = traced.device
         self.target, self.traced, self.lowered, self.kept = target, traced, lowered, kept
-        amesh = target.mesh.abstract_mesh
+        # exported over the user's AbstractMesh: its shardings name that mesh and, when
+        # it names no platform, no memory kind (as JAX's)
+        amesh = target.mesh.abstract_mesh if abstract is None else abstract
+        kind = None if amesh._platform is None else "device"
 
         def named(spec: Any) -> Any:
-            return None if spec is None else NamedSharding(amesh, spec, memory_kind="device")
+            return None if spec is None else NamedSharding(amesh, spec, memory_kind=kind)
 
         self.in_specs = [
             None if target.unspecified[i] else target.in_shardings[i].spec for i in kept
@@ -448,26 +457,103 @@ def _export_vjp(closed: Any, primal: Exported) -> Exported:
     if primal.nr_devices == 1:
         return export(jit(fun_vjp_jax), platforms=primal.platforms)(*specs)
     # as JAX's: arguments laid out as the primal's inputs then its outputs, results as
-    # its inputs, over a mesh of the primal's axes
-    mesh = _concrete_mesh(
-        next(
-            s for s in primal._in_named_shardings + primal._out_named_shardings if s is not None
-        ).mesh
-    )  # type: ignore[operator]
-    ins = primal.in_shardings_jax(mesh) + primal.out_shardings_jax(mesh)
-    vjp_jit = jit(fun_vjp_jax, in_shardings=ins, out_shardings=primal.in_shardings_jax(mesh))
+    # its inputs, over the primal's (abstract) mesh
+    ins = primal.in_shardings_jax() + primal.out_shardings_jax()
+    vjp_jit = jit(fun_vjp_jax, in_shardings=ins, out_shardings=primal.in_shardings_jax())
     return export(vjp_jit, platforms=primal.platforms)(*specs)
 
 
-def _concrete_mesh(amesh: Any) -> Any:
-    """The mesh in context if it has ``amesh``'s axes, else one over the first devices."""
+def _lowering_mesh(amesh: Any) -> Any:
+    """A Mesh of ``amesh``'s axes to trace and lower over: the mesh in context if it has
+    them, else one over the first devices, else (fewer devices than the mesh needs) one
+    over stand-ins: lowering reads only a mesh's shape, names and types, as JAX's export
+    over an AbstractMesh needs no devices."""
     from ..sharding.mesh import Mesh, get_mesh
 
+    key = (amesh.axis_sizes, amesh.axis_names, amesh.axis_types)
     m = get_mesh()
-    if m is not None and m.abstract_mesh == amesh:
+    if m is not None and (m.axis_sizes, m.axis_names, m.axis_types) == key:
         return m
-    devices = np.array(runtime.devices()[: amesh.size], dtype=object)
-    return Mesh(devices.reshape(amesh.axis_sizes), amesh.axis_names, amesh.axis_types)
+    devices = runtime.devices()
+    if len(devices) < amesh.size:
+        mesh = _standin_meshes.get(key)
+        if mesh is None:
+            first = devices[0]
+            standins = [_StandInDevice(i, first) for i in range(amesh.size)]
+            mesh = Mesh(np.array(standins, dtype=object).reshape(amesh.axis_sizes), *key[1:])
+            _standin_meshes[key] = mesh
+        return mesh
+    flat = np.array(devices[: amesh.size], dtype=object)
+    return Mesh(flat.reshape(amesh.axis_sizes), amesh.axis_names, amesh.axis_types)
+
+
+class _StandInDevice:
+    """A logical device ``i`` of a mesh exported for more devices than this process has
+    (never given data or programs: only traced and lowered over)."""
+
+    def __init__(self, i: int, like: Any) -> None:
+        self.id = i
+        self.process_index = 0
+        self.platform, self.client, self.device_kind = like.platform, like.client, like.device_kind
+
+    def __repr__(self) -> str:
+        return f"StandInDevice(id={self.id})"
+
+
+_standin_meshes: dict = {}
+
+
+def _only_abstract_mesh(fun_jit: Any, args: Any, kwargs: Any) -> Any:
+    """The AbstractMesh of the shardings given to ``jit`` or to the arguments'
+    ShapeDtypeStructs, when no concrete Mesh is among them (else None)."""
+    from ..api import ShapeDtypeStruct
+    from ..sharding.mesh import AbstractMesh
+
+    def is_leaf(x: Any) -> bool:
+        return isinstance(x, (NamedSharding, ShapeDtypeStruct))
+
+    given = tree_util.tree_leaves((fun_jit._opts.shardings, args, kwargs), is_leaf=is_leaf)
+    meshes = [
+        s.mesh
+        for s in (
+            getattr(x, "sharding", None) if isinstance(x, ShapeDtypeStruct) else x for x in given
+        )
+        if isinstance(s, NamedSharding)
+    ]
+    if not meshes or not all(isinstance(m, AbstractMesh) for m in meshes):
+        return None
+    return meshes[0]
+
+
+def _onto_mesh(fun_jit: Any, args: Any, kwargs: Any, mesh: Any) -> tuple:
+    """``fun_jit`` and the argument specs with their AbstractMesh shardings on ``mesh``."""
+    from ..api import ShapeDtypeStruct
+    from ..jit import jit
+    from ..sharding.mesh import AbstractMesh
+
+    def move(x: Any) -> Any:
+        if isinstance(x, NamedSharding) and isinstance(x.mesh, AbstractMesh):
+            return NamedSharding(mesh, x.spec, memory_kind=x.memory_kind)
+        if isinstance(x, ShapeDtypeStruct) and x.sharding is not None:
+            return ShapeDtypeStruct(x.shape, x.dtype, x.weak_type, move(x.sharding))
+        return x
+
+    def is_leaf(x: Any) -> bool:
+        return isinstance(x, (NamedSharding, ShapeDtypeStruct))
+
+    opts = fun_jit._opts
+    in_s, out_s = tree_util.tree_map(move, opts.shardings, is_leaf=is_leaf)
+    moved = jit(
+        fun_jit.fun,
+        static_argnums=tuple(opts.static_argnums),
+        static_argnames=tuple(opts.static_argnames),
+        donate_argnums=opts.donate_argnums,
+        keep_unused=opts.keep_unused,
+        in_shardings=in_s,
+        out_shardings=out_s,
+    )
+    args, kwargs = tree_util.tree_map(move, (args, kwargs), is_leaf=is_leaf)
+    return moved, args, kwargs
 
 
 # ---------------------------------------------------------------------------- calling
