@@ -201,6 +201,10 @@ def _buffer(x, device):
     return device_put_value(x, device)._buf
 
 
+# (Ref, apply(prim, args, params)): eager primitives given array refs, set by engine/state
+ref_apply_hook: tuple | None = None
+
+
 def apply_primitive(prim, args, params):
     """Run one primitive now, as a compiled one-equation XLA program (cached)."""
     # Unary and binary ops on Arrays of one device, the commonest eager calls, skip the
@@ -216,6 +220,8 @@ def apply_primitive(prim, args, params):
     elif n == 1 and type(a := args[0]) is Array:
         device, avals, bufs = a._device, (a.aval,), [a._buf]
     else:
+        if ref_apply_hook is not None and any(type(x) is ref_apply_hook[0] for x in args):
+            return ref_apply_hook[1](prim, args, params)  # Ref operands (engine/state)
         device, bufs = _pick_device(args), None
         avals = tuple([x.aval if type(x) is Array else core.get_aval(x) for x in args])
     if params:

@@ -269,3 +269,47 @@ def test_swap_shape_and_dtype_errors(bad):
 
     ours, theirs = _both(prog)
     assert ours == theirs
+
+
+# -- loops closing over refs
+
+
+def _foreach_prog(m):
+    r = m.new_ref(0)
+    xs = m.numpy.arange(10)
+
+    def body(_, x):
+        r[...] += x
+        return None, x * 2
+
+    ys = m.lax.scan(body, None, xs)[1]
+    return repr(r), np.asarray(ys)
+
+
+def test_scan_closing_over_a_ref_updates_it():
+    ours, theirs = _both(_foreach_prog)
+    assert ours[0] == theirs[0] == "Ref(45, dtype=int32)"
+    np.testing.assert_array_equal(ours[1], theirs[1])
+
+
+def test_scan_closing_over_a_ref_jaxpr_and_jitted():
+    def prog(m):
+        r = m.new_ref(m.numpy.zeros(3))
+
+        def f(xs):
+            def body(c, x):
+                r[1] += x * c
+                return c + 1.0, r[...]
+
+            return m.lax.scan(body, 1.0, xs)
+
+        return f
+
+    xs = np.arange(4.0, dtype=np.float32)
+    ours, theirs = _jaxprs(prog, xs)
+    assert ours == theirs
+    got, want = prog(engine), prog(jax)
+    for a, b in zip(
+        jax.tree_util.tree_leaves(engine.jit(got)(xs)), jax.tree_util.tree_leaves(jax.jit(want)(xs))
+    ):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b))

@@ -5,6 +5,7 @@ the ``get``/``swap``/``addupdate`` primitives (``primitives.py``), their types
 from __future__ import annotations
 
 from .. import core
+from .. import dispatch as _dispatch
 from ..interpreters import transpose as _transpose
 from . import discharge
 from .primitives import (
@@ -76,3 +77,4 @@ get, swap, set, addupdate = ref_get, ref_swap, ref_set, ref_addupdate  # noqa: A
 
 _install_tracer_indexing()
 _transpose.ref_transpose_hook = (discharge.jaxpr_has_refs, discharge.transpose_hook)
+_dispatch.ref_apply_hook = (Ref, discharge.eager_apply)

@@ -13,7 +13,6 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from .. import core
-from ..array import Array
 from ..core import ClosedJaxpr, Jaxpr, Literal
 from ..interpreters.tracing import convert_constvars_to_invars, trace_to_jaxpr
 from .primitives import (
@@ -148,6 +147,8 @@ def _eval(jaxpr: Jaxpr, consts: Sequence[Any], args: Sequence[Any]) -> list[Any]
                 any(type(x) is _Cell for x in ins) or closed_has_refs(eqn.params["jaxpr"])
             ):
                 outs = _discharge_jit(eqn, ins)
+            elif eqn.primitive.name == "scan" and any(type(x) is _Cell for x in ins):
+                outs = _discharge_scan(eqn, ins)
             elif any(type(x) is _Cell for x in ins) or any(
                 jaxpr_has_refs(getattr(s, "jaxpr", s)) for s in eqn.primitive.subjaxprs(eqn.params)
             ):
@@ -181,14 +182,62 @@ def _discharge_jit(eqn, ins):
     return outs[:n]
 
 
+def _strong(x):
+    from ..lax import convert_element_type
+
+    a = core.get_aval(x)
+    return convert_element_type(x, a.dtype, weak_type=False) if a.weak_type else x
+
+
+def _discharge_scan(eqn, ins):
+    """A scan whose body uses refs it closes over: each such ref's value becomes a
+    carry of the loop (its final value the ref's new value)."""
+    p = eqn.params
+    nc, ncar = p["num_consts"], p["num_carry"]
+    consts, carry, xs = ins[:nc], ins[nc : nc + ncar], ins[nc + ncar :]
+    if any(type(x) is _Cell for x in (*carry, *xs)):
+        raise NotImplementedError("array refs as scan carries or scanned-over values")
+    body = p["jaxpr"]
+    ref_ix = [i for i, c in enumerate(consts) if type(c) is _Cell]
+    plain = [i for i in range(nc) if type(consts[i]) is not _Cell]
+    dbody = discharge(body)
+    n_out = len(body.out_avals)
+    avals = body.in_avals
+    in_avals = (
+        [avals[i] for i in plain]
+        + [avals[i].inner_aval.strip_weak_type() for i in ref_ix]
+        + list(avals[nc:])
+    )
+    k, r = len(plain), len(ref_ix)
+
+    def new_body(*a):
+        cs: list[Any] = [None] * nc
+        for i, v in zip(plain, a[:k]):
+            cs[i] = v
+        for i, v in zip(ref_ix, a[k : k + r]):
+            cs[i] = v
+        outs = core.eval_jaxpr(dbody.jaxpr, dbody.consts, *cs, *a[k + r :])
+        finals = [_strong(v) for v in outs[n_out:]]
+        return finals + list(outs[:n_out])
+
+    nb = trace_to_jaxpr(new_body, in_avals, debug_name=body.jaxpr.debug_name)
+    nb, nb_consts = convert_constvars_to_invars(nb)
+    cells = [consts[i] for i in ref_ix]
+    ops = [*nb_consts, *[consts[i] for i in plain], *[_strong(c.val) for c in cells], *carry, *xs]
+    params = dict(
+        p,
+        jaxpr=nb,
+        num_consts=len(nb_consts) + k,
+        num_carry=r + ncar,
+        linear=(False,) * len(ops),
+    )
+    outs = eqn.primitive.bind(*ops, **params)
+    for c, v in zip(cells, outs[:r]):
+        c.val = v
+    return outs[r:]
+
+
 # ---------------------------------------------------------------------------- running
-
-
-def _retyped(x: Any, aval: core.ShapedArray) -> Any:
-    """The new buffer of a ref keeps the ref's type (its weak type too)."""
-    if type(x) is Array and x.aval != aval and x.aval.shape == aval.shape:
-        return Array(x._buf, aval, x._device, x._committed)
-    return x
 
 
 _runnable: weakref.WeakKeyDictionary[ClosedJaxpr, tuple] = weakref.WeakKeyDictionary()
@@ -222,8 +271,24 @@ def jit_impl(args: Sequence[Any], closed: ClosedJaxpr, name: str, donated, bind)
     n = len(closed.out_avals)
     refs = [x for x, r in zip(args, is_ref) if r]
     for ref, v in zip(refs, outs[n:]):
-        ref._array = _retyped(v, ref.aval.inner_aval)
+        ref._array = v
     return outs[:n]
+
+
+def eager_apply(prim: core.Primitive, args: Sequence[Any], params: dict) -> Any:
+    """An eager primitive given ``Ref`` operands (a loop closing over a ref): run as a
+    one-equation jitted program, as JAX dispatches it."""
+    from ..jit import bind_jit
+
+    avals = [core.get_aval(x) for x in args]
+
+    def one(*xs):
+        out = prim.bind(*xs, **params)
+        return list(out) if prim.multiple_results else [out]
+
+    closed = trace_to_jaxpr(one, avals, debug_name=prim.name)
+    outs = jit_impl(args, closed, prim.name, (False,) * len(args), bind_jit)
+    return outs if prim.multiple_results else outs[0]
 
 
 def transpose_hook(backward_pass, jaxpr, consts, linear_args, cts, initial_cts):
@@ -345,7 +410,10 @@ def _staged(closed: ClosedJaxpr) -> tuple[ClosedJaxpr, list[Any], list[Any]]:
         return hit
     j = closed.jaxpr
     kinds = [
-        "ref" if type(core.get_aval(c)) is AbstractRef else "arg" if isinstance(c, core.Tracer)
+        "ref"
+        if type(core.get_aval(c)) is AbstractRef
+        else "arg"
+        if isinstance(c, core.Tracer)
         else "const"
         for c in closed.consts
     ]
