@@ -73,6 +73,15 @@ def _stage_inline(args, params):
 tracing.const_fold_rules[jit_p] = _stage_inline
 
 
+def _tracer_consts_to_args(closed):
+    """As JAX's jit: a jaxpr's constants stay in it (printed as its constvars) unless one
+    is a tracer of an enclosing trace; then all of them become leading arguments.
+    Returns (the jaxpr, the values to pass before the arguments)."""
+    if closed.consts and any(isinstance(c, core.Tracer) for c in closed.consts):
+        return convert_constvars_to_invars(closed)
+    return closed, []
+
+
 @jit_p.def_abstract_eval
 def _jit_abstract_eval(*avals, jaxpr, **_):
     return jaxpr.out_avals
@@ -106,7 +115,7 @@ def _jit_jvp(primals, tangents, jaxpr, name, donated_invars, inline=False):
     # under grad, as JAX's jit linearization: tangents made without inputs are zeros
     lin = jvp_mod.linearizing()
     new, out_nz = jt.jvp_jaxpr(jaxpr, nonzeros, (False,) * len(jaxpr.out_avals), lin)
-    new, consts = convert_constvars_to_invars(new)
+    new, consts = _tracer_consts_to_args(new)
     tans = [t for t in tangents if type(t) is not jvp_mod.Zero]
     outs = bind_jit(consts + list(primals) + tans, new, name, inline=inline)
     n = len(jaxpr.out_avals)
@@ -127,14 +136,15 @@ def _split_for_partial_eval(jaxpr, unknowns):
     partial_eval_jaxpr_nounits_fwd): two calls of one jit share their jaxprs."""
     known_j, unknown_j, out_unknowns, nres = pe.partial_eval_jaxpr(jaxpr, unknowns)
     # residuals that are known inputs are passed from outside, not returned (JAX's _fwd)
-    known_j, res_in = pe.forward_input_residuals(known_j, nres)
+    # (or constants of the jaxpr: JAX's in_fwd_res indexes [*consts, *known inputs])
+    known_j, res_in = pe.forward_input_residuals(known_j, nres, jaxpr.consts)
     # known outputs that are known inputs are not returned either (input-to-output)
     n_primal = len(out_unknowns) - sum(out_unknowns)
     known_j, out_in = pe.forward_input_outputs(known_j, n_primal)
     # and residuals that are known outputs are returned once (out-to-out forwarding)
     n_known = n_primal - sum(f is not None for f in out_in)
     known_j, res_out = pe.forward_output_residuals(known_j, n_known)
-    known_j, kconsts = convert_constvars_to_invars(known_j)
+    known_j, kconsts = _tracer_consts_to_args(known_j)
     return known_j, kconsts, unknown_j, out_unknowns, n_known, out_in, res_in, res_out
 
 
@@ -147,12 +157,13 @@ def _jit_partial_eval(trace, args, unknowns, params):
         known_outs = bind_jit(kconsts + known_args, known_j, name, inline=inline)
     it_kept = iter(known_outs[:n_known])
     known_vals = [next(it_kept) if f is None else known_args[f] for f in out_in]
+    sources = [*jaxpr.consts, *known_args] if jaxpr.consts else known_args
     kept_vals, it_res, it_out_fwd = known_outs[:n_known], iter(known_outs[n_known:]), iter(res_out)
     residuals = []
     for f in res_in:
         o = None if f is not None else next(it_out_fwd)
         residuals.append(
-            known_args[f] if f is not None else kept_vals[o] if o is not None else next(it_res)
+            sources[f] if f is not None else kept_vals[o] if o is not None else next(it_res)
         )
     ins = [trace.instantiate_const(r) for r in residuals]
     ins += [trace.instantiate_const(x) for x, u in zip(args, unknowns) if u]
@@ -197,7 +208,7 @@ pe.dce_rules[jit_p] = _jit_dce
 def _jit_transpose(cts, *args, jaxpr, name, donated_invars, inline=False):
     linear = tuple(transpose.is_undefined_primal(x) for x in args)
     tj = jt.transpose_jaxpr(jaxpr, linear)
-    tj, consts = convert_constvars_to_invars(tj)
+    tj, consts = _tracer_consts_to_args(tj)
     nonlin = [x for x in args if not transpose.is_undefined_primal(x)]
     cts = [jvp_mod.instantiate(c) for c in cts]
     outs = iter(bind_jit(consts + nonlin + cts, tj, name, inline=inline))
@@ -210,7 +221,7 @@ jit_p.def_transpose(_jit_transpose)
 def _jit_batch(size, vals, dims, jaxpr, name, donated_invars, inline=False):
     # outputs keep the batch axes the body gives them, as JAX's (batch_jaxpr2)
     new, out_dims = jt.batch_jaxpr_keep_axes(jaxpr, size, tuple(dims))
-    new, consts = convert_constvars_to_invars(new)
+    new, consts = _tracer_consts_to_args(new)
     outs = bind_jit(consts + list(vals), new, name, inline=inline)
     return outs, list(out_dims)
 
@@ -514,7 +525,7 @@ class JitFunction:
             rec = self._cache.jaxpr(self.fun, opts, static, in_tree, avals, key_ctx)
             if _refs().closed_has_refs(rec.closed):
                 return _refs().call_with_refs(self, args, kwargs, static, flat, in_tree, avals)
-            closed, consts = convert_constvars_to_invars(rec.closed)
+            closed, consts = _tracer_consts_to_args(rec.closed)
             outs = bind_jit(consts + list(flat), closed, self.__name__, inline=self._inline)
             return tree_util.tree_unflatten(rec.out_tree, outs)
         device = opts.resolve_device(flat)

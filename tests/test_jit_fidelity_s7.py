@@ -163,3 +163,48 @@ def test_inline_jit_called_eagerly_compiles_once():
     np.testing.assert_allclose(np.asarray(f(V)), np.cos(V) + 1.0, rtol=1e-6)
     f(V)
     assert f.trace_count == 1 and f.compile_count == 1
+
+
+# -- a nested jit's NumPy constants stay in its jaxpr (its constvars), as JAX's, unless
+# one of its constants is a tracer of the caller: then all are arguments
+
+C = np.arange(3.0, dtype=np.float32) + 1.0
+
+
+def _const_inner(m):
+    return m.jit(lambda y: m.numpy.sin(y) * C)
+
+
+def _const_outer(m):
+    inner = _const_inner(m)
+    return m.jit(lambda x: inner(x) + 1.0)
+
+
+def _const_and_tracer(m):
+    return lambda x: m.jit(lambda y: y * C + x)(x)
+
+
+CONST_PROGS = {
+    "nested_arange": (
+        lambda m: m.jit(lambda x: m.jit(lambda y: y + np.arange(3.0))(x)),
+        (V,),
+    ),
+    "nested": (_const_outer, (V,)),
+    "grad_nested": (lambda m: m.grad(lambda x: _const_outer(m)(x).sum()), (V,)),
+    "grad": (lambda m: m.grad(lambda x: _const_inner(m)(x).sum()), (V,)),
+    "jvp": (lambda m: lambda x, t: m.jvp(_const_inner(m), (x,), (t,)), (V, V)),
+    "vmap": (lambda m: m.vmap(_const_inner(m)), (B,)),
+    "with_tracer": (_const_and_tracer, (V,)),
+    "grad_with_tracer": (lambda m: m.grad(lambda x: _const_and_tracer(m)(x).sum()), (V,)),
+}
+
+
+@pytest.mark.parametrize("name", list(CONST_PROGS))
+def test_nested_jit_numpy_constant_is_jaxs(name):
+    prog, args = CONST_PROGS[name]
+    _same(prog, *args)
+
+
+def test_nested_jit_constant_is_a_constvar():
+    ours, _ = _texts(lambda m: m.jit(lambda x: m.jit(lambda y: y + np.arange(3.0))(x)), V)
+    assert "jaxpr={ lambda c:f32[3]; a:f32[3]." in ours

@@ -280,12 +280,21 @@ def partial_eval_jaxpr(
     return known_closed, ClosedJaxpr(ujaxpr, []), out_unknowns, len(residuals)
 
 
-def forward_input_residuals(known: ClosedJaxpr, num_res: int) -> tuple[ClosedJaxpr, list]:
-    """Drop the residual outputs of ``known`` that are its own inputs. Returns the
-    jaxpr and, per residual, the index of the input it is (None when still an output)."""
+def forward_input_residuals(
+    known: ClosedJaxpr, num_res: int, consts: Sequence[Any] = ()
+) -> tuple[ClosedJaxpr, list]:
+    """Drop the residual outputs of ``known`` that are its own inputs, or constants whose
+    values are among ``consts`` (the split jaxpr's own, as JAX's in_fwd_res). Returns the
+    jaxpr and, per residual, its index in ``[*consts, *inputs]`` (None when still an
+    output)."""
     j = known.jaxpr
     n_out = len(j.outvars) - num_res
-    where = {v: i for i, v in enumerate(j.invars)}
+    where = {v: len(consts) + i for i, v in enumerate(j.invars)}
+    if consts and j.constvars:
+        ids = {id(c): i for i, c in enumerate(consts)}
+        for v, c in zip(j.constvars, known.consts):
+            if id(c) in ids:
+                where[v] = ids[id(c)]
     fwd = [where.get(v) if type(v) is Var else None for v in j.outvars[n_out:]]
     if all(f is None for f in fwd):
         return known, fwd
