@@ -330,3 +330,51 @@ def test_reprs_seen_by_rules():
     assert str(engine.core.ShapedArray((2,), np.float32, weak_type=True)) == str(
         jax.core.ShapedArray((2,), np.float32, weak_type=True)
     )
+
+
+# ---------------------------------------------------------------------------- lowering cache
+
+
+def _counted(api, **register_kw):
+    """A primitive whose lowering counts its calls; ``f`` binds it twice on the same types
+    and once on those of its third argument."""
+    core = importlib.import_module(f"{api.__name__}._src.core")
+    mlir = importlib.import_module(f"{api.__name__}.interpreters.mlir")
+    hlo = importlib.import_module(f"{api.__name__}._src.lib.mlir.dialects").hlo
+    p = core.Primitive("twice_plus")
+    p.def_abstract_eval(lambda x, y: core.ShapedArray(x.shape, x.dtype))
+    calls = []
+
+    def rule(ctx, x, y):
+        calls.append(tuple(str(a) for a in ctx.avals_in))
+        return [hlo.AddOp(hlo.AddOp(x, x), y).result]
+
+    mlir.register_lowering(p, rule, **register_kw)
+
+    def f(a, b, c):
+        return p.bind(a, b), p.bind(b, a), p.bind(c, c)
+
+    return f, calls
+
+
+@pytest.mark.parametrize("inline", [True, False])
+def test_lowering_rule_runs_once_per_signature(inline):
+    args = (np.float32(1.0), np.float32(2.0), np.ones(3, np.float32))
+    out = {}
+    for api in (engine, jax):
+        f, calls = _counted(api, inline=inline)
+        text = str(api.jit(f).lower(*args).compiler_ir())
+        out[api.__name__] = (calls, text)
+    assert out["engine"] == out["jax"]
+    assert len(out["engine"][0]) == 2
+
+
+def test_lowering_info_maps_each_inlined_equation():
+    from engine.interpreters import lowering
+
+    f, calls = _counted(engine)
+    closed = engine.make_jaxpr(f)(np.float32(1.0), np.float32(2.0), np.float32(3.0))
+    _, _, info = lowering.lower_jaxpr_with_info(closed)
+    assert len(calls) == 1
+    for i in range(3):
+        assert [op.name for op in info.ops_of((i,))] == ["stablehlo.add", "stablehlo.add"]

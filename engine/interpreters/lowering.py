@@ -379,6 +379,9 @@ class ModuleContext:
         self.eqn_records = []
         # a sub-jaxpr pruned of dead code -> its equations' indices in the traced one
         self.eqn_indices = {}
+        # (primitive, platform, avals in, params) -> the function a lowering rule registered
+        # through engine.interpreters.mlir was emitted into (see mlir._PlatformRules)
+        self.lowering_cache = {}
 
 
 class RuleContext:

@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 from jaxlib.mlir import ir  # noqa: F401
+from jaxlib.mlir._mlir_libs import _jax_mlir_ext
+from jaxlib.mlir.dialects import func as func_dialect
 from jaxlib.mlir.dialects import stablehlo as hlo
 
 from .. import core
@@ -69,22 +71,42 @@ def _flatten_results(outs: Any) -> list[Any]:
 class _PlatformRules:
     """The engine-side lowering of a primitive with rules registered here: picks the rule
     of the platform lowered for (else the platform-independent one, else the rule the
-    engine declared), calls it JAX's way and hands its values to the emitter."""
+    engine declared), calls it JAX's way and hands its values to the emitter.
+
+    As JAX's lowering cache: within one module a rule runs once per distinct operand types
+    and parameters, into a function of its own, whose body each such equation then gets
+    inlined (or, for a rule registered with ``inline=False``, calls)."""
 
     def __init__(self, prim: core.Primitive, fallback: Callable[..., Any] | None) -> None:
         self.prim, self.fallback = prim, fallback
-        self.rules: dict[str | None, LoweringRule] = {}
+        self.rules: dict[str | None, tuple[LoweringRule, bool]] = {}
+        self.cacheable = True
 
     def __call__(self, ctx: Any, *args: Any, **params: Any) -> Any:
         platform = ctx.platform
-        rule = self.rules.get(platform, self.rules.get(None))
-        if rule is None:
+        entry = self.rules.get(platform, self.rules.get(None))
+        if entry is None:
             if self.fallback is not None:
                 return self.fallback(ctx, *args, **params)
             raise NotImplementedError(
                 f"MLIR translation rule for primitive '{self.prim.name}' not found for "
                 f"platform {platform}"
             )
+        rule, inline = entry
+        key = None
+        if self.cacheable:
+            key = (self.prim, platform, tuple(ctx.avals_in), tuple(params.items()))
+            try:
+                hash(key)
+            except TypeError:  # an unhashable parameter: lowered in place, each time
+                key = None
+        if key is None:
+            outs = self._run(rule, ctx, args, params)
+        else:
+            outs = self._cached_call(rule, inline, key, ctx, args, params)
+        return outs if self.prim.multiple_results else outs[0]
+
+    def _run(self, rule: LoweringRule, ctx: Any, args: Sequence[Any], params: dict) -> list:
         rule_ctx = LoweringRuleContext(
             module_context=ctx.module_ctx,
             primitive=self.prim,
@@ -98,7 +120,47 @@ class _PlatformRules:
                 f"Output of translation rule for '{self.prim.name}' must have "
                 f"{len(ctx.avals_out)} values; got {len(outs)}"
             )
-        return outs if self.prim.multiple_results else outs[0]
+        return outs
+
+    def _cached_call(self, rule, inline, key, ctx, args, params) -> list:
+        mctx = ctx.module_ctx
+        fn = mctx.lowering_cache.get(key)
+        if fn is None:
+            in_types = [lowering.ir_type(a) for a in ctx.avals_in]
+            out_types = [lowering.ir_type(a) for a in ctx.avals_out]
+            ftype = ir.FunctionType.get(in_types, out_types)
+            if inline:  # a function outside the module, only ever inlined
+                fn = func_dialect.FuncOp(self.prim.name, ftype, ip=False)
+            else:
+                with ir.InsertionPoint(mctx.module.body):
+                    fn = func_dialect.FuncOp(self.prim.name, ftype)
+                fn.attributes["sym_visibility"] = ir.StringAttr.get("private")
+                lowering.module_symbol_table(mctx).insert(fn)
+            block = fn.add_entry_block()
+            with ir.InsertionPoint(block), ir.Location.name(self.prim.name):
+                func_dialect.ReturnOp(self._run(rule, ctx, list(block.arguments), params))
+            mctx.lowering_cache[key] = fn
+        if not inline:
+            name = ir.StringAttr(fn.attributes["sym_name"]).value
+            out_types = [lowering.ir_type(a) for a in ctx.avals_out]
+            call = func_dialect.CallOp(out_types, ir.FlatSymbolRefAttr.get(name), list(args))
+            return list(call.results)
+        outs = list(_jax_mlir_ext.inlined_func_call(fn.operation, list(args)))
+        # The inliner names the inlined ops' location after the equation's and the body's:
+        # tell the lowering's op-to-equation map (LoweringInfo) it is this equation's too.
+        aliases = {}
+        for v in outs:
+            owner = v.owner
+            if isinstance(owner, ir.OpView):
+                owner = owner.operation
+            if isinstance(owner, ir.Operation):
+                aliases.setdefault(str(owner.location), owner.location)
+        for path, prim, tag, _loc, function, eqn in reversed(mctx.eqn_records):
+            if path == ctx.eqn_path:
+                for alias in aliases.values():
+                    mctx.eqn_records.append((path, prim, tag, alias, function, eqn))
+                break
+        return outs
 
 
 def register_lowering(
@@ -120,7 +182,8 @@ def register_lowering(
         table = _PlatformRules(prim, table)
         prim.lowering = table
     for name in _PLATFORM_ALIASES.get(platform, (platform,)):  # type: ignore[arg-type]
-        table.rules[name] = rule
+        table.rules[name] = (rule, inline)
+    table.cacheable = table.cacheable and cacheable
 
 
 def aval_to_ir_type(aval: core.ShapedArray) -> Any:
