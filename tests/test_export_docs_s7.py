@@ -351,3 +351,41 @@ def test_abstract_mesh_export_round_trip_and_vjp():
         )
 
     same(make)
+
+
+# ---------------------------------------------------------------- dimensions outside export
+
+
+@pytest.mark.parametrize(
+    "op",
+    [
+        lambda d, jnp: d + jnp.array(3),
+        lambda d, jnp: d * np.int64(2),
+        lambda d, jnp: d + np.array(3),
+        lambda d, jnp: d + np.array([3]),
+        lambda d, jnp: d == jnp.array(3),
+        lambda d, jnp: d + 1.5,
+        lambda d, jnp: d**d,
+        lambda d, jnp: d / 2,
+        lambda d, jnp: d >= jnp.array(3),
+    ],
+    ids=[
+        "add_array",
+        "mul_numpy_int",
+        "add_numpy_0d",
+        "add_numpy_1d",
+        "eq_array",
+        "add_float",
+        "pow_dim",
+        "truediv",
+        "ge_array",
+    ],
+)
+def test_dimension_operators_outside_export(op):
+    # a concrete integer (array or NumPy scalar) combines as an int; anything else
+    # needs the dimension's value, which exists only inside an export
+    def make(jax, jnp, export):
+        (b,) = export.symbolic_shape("b")
+        return str(op(b, jnp))
+
+    same(make)

@@ -244,6 +244,15 @@ def _dim_as_value_lowering(ctx: Any, *, dim: Any) -> Any:
 dim_as_value_p.lowering = _dim_as_value_lowering
 
 
+@dim_as_value_p.def_impl
+def _dim_as_value_impl(*, dim: Any) -> Any:
+    # a symbolic dimension has no value outside an export (JAX's primitive has no impl)
+    raise NotImplementedError(
+        "Evaluation rule for 'dim_as_value' is not implemented. It seems that you are "
+        "using shape polymorphism outside jax.export."
+    )
+
+
 def dimension_as_value(d: Any) -> Any:
     """A symbolic dimension as a (traced) integer scalar, e.g. the divisor of a mean
     over a polymorphic batch; an int stays an int."""

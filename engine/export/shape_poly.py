@@ -23,6 +23,9 @@ _HELP = (
     "\nThis error arises for comparison operations with shapes that\n"
     "are non-constant, and the result of the operation cannot be represented as\n"
     "a boolean value for all values of the symbolic dimensions involved.\n"
+    "\nPlease see https://docs.jax.dev/en/latest/export/shape_poly.html"
+    "#comparison-of-symbolic-dimensions-is-partially-supported\n"
+    "for more details.\n"
 )
 
 
