@@ -306,6 +306,7 @@ def _reduce_any_error(error: Error) -> Error:
 check_p = core.Primitive("check", multiple_results=True)
 check_p.effectful = True  # type: ignore[attr-defined]
 check_p.pp_params = lambda p: {"debug": p["debug"]}  # JAX's printer leaves out err_tree
+check_p.computes_vma = True  # no results: its operands are never pvary'd to match
 
 
 @check_p.def_impl

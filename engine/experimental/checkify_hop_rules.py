@@ -373,3 +373,53 @@ def custom_vjp_call_rule(error, enabled_errors, *vals, call_jaxpr, fwd, bwd, num
 
 
 error_checks[custom_vjp_call_p] = custom_vjp_call_rule
+
+
+# ---------------------------------------------------------------------------- shard_map
+
+
+def shard_map_error_check(error, enabled_errors, *vals_in, jaxpr, in_specs, out_specs, **params):
+    """The body checkified; the error goes in replicated and comes out with a leading
+    axis split over every mesh axis: one error per member, a mapped Error (JAX's)."""
+    from .. import lax
+    from ..shard_map import shard_map_p
+    from ..shard_map_rules import _in_body
+    from ..sharding import P
+
+    mesh = params.get("mesh")
+    if mesh is None:
+        raise ValueError("Mesh must be provided for shard_map with checkify.")
+    err_vals, err_tree = tree_flatten(error)
+    n_err = len(err_vals)
+    with _in_body(params):
+        checked, out_tree, _ = checkify_body(
+            jaxpr, enabled_errors, err_tree, [*_avals(err_vals), *jaxpr.in_avals]
+        )
+        n_out_err = out_tree.num_leaves - len(out_specs)
+
+        def expand_errors_leading_dim(*xs):
+            outs = core.eval_jaxpr(checked.jaxpr, checked.consts, *xs)
+            errs = [lax.expand_dims(e, [0]) for e in outs[:n_out_err]]
+            return [*errs, *outs[n_out_err:]]
+
+        body = trace_to_jaxpr(expand_errors_leading_dim, checked.in_avals, jaxpr.jaxpr.debug_name)
+    body, consts = convert_constvars_to_invars(body)
+    outs = shard_map_p.bind(
+        *consts,
+        *err_vals,
+        *vals_in,
+        jaxpr=body,
+        in_specs=(P(),) * (len(consts) + n_err) + tuple(in_specs),
+        out_specs=(P(tuple(mesh.axis_names)),) * n_out_err + tuple(out_specs),
+        **params,
+    )
+    return tree_unflatten(out_tree, outs)
+
+
+def _register_shard_map() -> None:
+    from ..shard_map import shard_map_p
+
+    error_checks[shard_map_p] = shard_map_error_check
+
+
+_register_shard_map()
