@@ -116,6 +116,35 @@ NOTES: dict[str, str] = {
         "prints jaxpr variables' reprs, which hold object ids (JAX: Var(id=1400...)); "
         "ids differ from run to run"
     ),
+    **{
+        f"jax-primitives.md:{line}": (
+            "the lowering rule prints its context: JAX's LoweringRuleContext repr spells out "
+            "JAX's own ModuleContext (jax._src.interpreters.mlir.JaxIrContext, its lowering "
+            "cache, TokenSet, ...); everything else the cell prints is the same"
+        )
+        for line in (311, 317, 395, 595)
+    },
+    "jax-primitives.md:533": (
+        "the lowering rule prints its context (JAX's ModuleContext repr, see :311); and under "
+        "jit JAX hands the rules its constants (full_like's 0.0, grad's 1.0 seed) as "
+        "JitTracers that become literals, the engine as values (same jaxpr)"
+    ),
+    "jax-primitives.md:275": (
+        "JAX chains a jax._src.source_info_util.JaxStackTraceBeforeTransformation (the "
+        "equation's traceback) as the cause of a lowering error; the engine names the line "
+        "in a note"
+    ),
+    "jax-primitives.md:414": (
+        "JAX's printed traceback chain shows its own files (jax/_src/interpreters/ad.py's "
+        "KeyError) and the caller's frames; the error itself is the same"
+    ),
+    **{
+        f"jax-primitives.md:{line}": (
+            "same error and traceback; the engine's filtered-traceback note is its own "
+            "wording and names the user's line (engine/traceback_util.py)"
+        )
+        for line in (233, 328, 541)
+    },
 }
 
 # Cells not run, by file:line, and why.
