@@ -389,3 +389,31 @@ def test_dimension_operators_outside_export(op):
         return str(op(b, jnp))
 
     same(make)
+
+
+# ---------------------------------------------------------------- call with another pytree
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda exp: exp.call(1.0),
+        lambda exp: exp.call(1.0, {"a": 1.0, "b": (2.0, 3.0)}),
+        lambda exp: exp.call(1.0, {"a": 1.0, "c": (2.0, 3.0)}, y=2.0),
+        lambda exp: exp.call(1.0, {"a": 1.0, "b": [2.0, 3.0]}, y=2.0),
+        lambda exp: exp.call(1.0, {"a": 1.0, "b": (2.0, 3.0, 4.0)}, y=2.0),
+        lambda exp: exp.call(1.0, {"a": 1.0, "b": (2.0, 3.0)}, z=2.0),
+        lambda exp: exp.call(1.0, {"a": 1.0, "b": (2.0, 3.0), "e": 3}, y=2.0),
+        lambda exp: exp.call(1.0, {"a": None, "b": (2.0, 3.0)}, y=2.0),
+    ],
+    ids=["few_args", "no_kwargs", "dict_keys", "list", "length", "kwarg", "children", "none"],
+)
+def test_call_with_other_structure(call):
+    # shape_poly.md's exp.call(np.zeros(...), x) of a one-argument export: JAX's list
+    # of structural differences
+    def make(jax, jnp, export):
+        exp = export.export(jax.jit(lambda x, d, y=1.0: x))(1.0, {"a": 1.0, "b": (2.0, 3.0)}, y=2.0)
+        return call(exp)
+
+    kind, _ = same(make)
+    assert kind == "ValueError"

@@ -790,16 +790,81 @@ def call_exported(exported: Exported) -> Callable[..., Any]:
     def f_imported(*args: Any, **kwargs: Any) -> Any:
         flat, tree = tree_util.tree_flatten((args, kwargs))
         if tree != exported.in_tree:
+            ours = tree_util.tree_unflatten(tree, [0] * tree.num_leaves)
+            theirs = tree_util.tree_unflatten(exported.in_tree, [0] * exported.in_tree.num_leaves)
             raise ValueError(
                 "The invocation args and kwargs must have the same pytree structure "
                 f"as when the function '{exported.fun_name}' was exported, but they "
-                f"have the following structural differences: got {tree}, expected "
-                f"{exported.in_tree}"
+                "have the following structural differences:\n"
+                + "\n".join(
+                    f"   - {_args_kwargs_path(path)} is a {thing1} in the invocation and "
+                    f"a {thing2} when exported, so {why}.\n"
+                    for path, thing1, thing2, why in _structure_differences((), ours, theirs)
+                )
             )
         flat = [x if hasattr(x, "aval") else np.asarray(x) for x in flat]
         return tree_util.tree_unflatten(exported.out_tree, list(f_flat(*flat)))
 
     return f_imported
+
+
+def _args_kwargs_path(path: tuple) -> str:
+    from ..tree_util_keys import keystr
+
+    head = "args" if path[0].idx == 0 else "kwargs"
+    return head + keystr(path[1:])
+
+
+def _structure_differences(path: tuple, t1: Any, t2: Any) -> Any:
+    """(key path, what t1 is, what t2 is, why they differ) for each place two pytrees of
+    different structure disagree, as JAX's ``tree_util.equality_errors``."""
+    leaf1 = tree_util.treedef_is_strict_leaf(tree_util.tree_structure(t1))
+    if leaf1 and tree_util.treedef_is_strict_leaf(tree_util.tree_structure(t2)):
+        return
+    if type(t1) is not type(t2):
+        yield path, str(type(t1)), str(type(t2)), "their Python types differ"
+        return
+    if isinstance(t1, (list, tuple)) and len(t1) != len(t2):
+        n1, n2 = type(t1).__name__, type(t2).__name__
+        yield (
+            path,
+            f"{n1} of length {len(t1)}",
+            f"{n2} of length {len(t2)}",
+            ("the lengths do not match"),
+        )
+        return
+    pairs1, meta1 = tree_util.flatten_one_level_with_keys(t1)
+    pairs2, meta2 = tree_util.flatten_one_level_with_keys(t2)
+    keys1, keys2 = [k for k, _ in pairs1], [k for k, _ in pairs2]
+    if len(pairs1) != len(pairs2):
+        try:
+            diff = " ".join(repr(k.key) for k in set(keys1) ^ set(keys2))
+        except Exception:  # keys without .key (sequence indices): no key-set difference
+            diff = ""
+
+        def kids(n: int) -> str:
+            return f"{n} child{'ren' if n > 1 else ''}"
+
+        yield (
+            path,
+            f"{type(t1)} with {kids(len(pairs1))}",
+            f"{type(t2)} with {kids(len(pairs2))}",
+            "the numbers of children do not match"
+            + (diff and f", with the symmetric difference of key sets: {{{diff}}}"),
+        )
+        return
+    _, meta1 = tree_util.flatten_one_level(t1)
+    _, meta2 = tree_util.flatten_one_level(t2)
+    if meta1 != meta2:
+        yield (
+            path,
+            f"{type(t1)} with pytree metadata {meta1}",
+            f"{type(t2)} with pytree metadata {meta2}",
+            "the pytree node metadata does not match",
+        )
+        return
+    for k, (_, c1), (_, c2) in zip(keys1, pairs1, pairs2):
+        yield from _structure_differences((*path, k), c1, c2)
 
 
 def _differentiable_call(exported: Exported) -> Callable[..., Any]:
