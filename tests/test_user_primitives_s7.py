@@ -378,3 +378,84 @@ def test_lowering_info_maps_each_inlined_equation():
     assert len(calls) == 1
     for i in range(3):
         assert [op.name for op in info.ops_of((i,))] == ["stablehlo.add", "stablehlo.add"]
+
+
+# ---------------------------------------------------------------------------- inside other transforms
+
+
+def _program_outputs(api):
+    """What a program using the page's primitive inside scan, cond, checkpoint,
+    linearize and vjp prints (values, jaxprs, StableHLO)."""
+    p, f = _define(api)
+    lax = api.lax
+    x = np.float32(2.0)
+    xs = np.arange(3.0, dtype=np.float32)
+
+    def body(c, a):
+        return f(c, a), p.bind(a, c, c)
+
+    def scan(c, xs):
+        return lax.scan(body, c, xs)
+
+    def g(c):
+        return f(c, c)
+
+    return [
+        str(api.make_jaxpr(scan)(x, xs)),
+        str(api.jit(scan)(x, xs)),
+        str(api.grad(lambda c, xs: scan(c, xs)[0])(x, xs)),
+        str(api.jit(lambda b, c: lax.cond(b, lambda: g(c), lambda: c))(True, x)),
+        str(api.grad(api.checkpoint(g))(x)),
+        str(api.make_jaxpr(api.grad(api.checkpoint(g)))(x)),
+        str(api.linearize(g, x)[1](np.float32(1.0))),
+        str(api.vjp(g, x)[1](np.float32(1.0))),
+        str(api.make_jaxpr(lambda c: api.jvp(g, (c,), (c,)))(x)),
+        api.jit(api.vmap(g)).lower(xs).as_text(),
+    ]
+
+
+def test_inside_scan_cond_checkpoint_linearize_vjp():
+    assert _program_outputs(engine) == _program_outputs(jax)
+
+
+def _with_params(api):
+    core = importlib.import_module(f"{api.__name__}._src.core")
+    mlir = importlib.import_module(f"{api.__name__}.interpreters.mlir")
+    hlo = importlib.import_module(f"{api.__name__}._src.lib.mlir.dialects").hlo
+    ad = importlib.import_module(f"{api.__name__}.interpreters.ad")
+    p = core.Primitive("scaled_sin")
+    p.def_impl(lambda x, *, scale: np.sin(x) * scale)
+    p.def_abstract_eval(lambda x, *, scale: core.ShapedArray(x.shape, x.dtype))
+
+    def lowering(ctx, x, *, scale):
+        (aval,) = ctx.avals_out
+        c = mlir.ir_constant(np.full(aval.shape, scale, aval.dtype))
+        return [hlo.MulOp(hlo.SineOp(x), c).result]
+
+    mlir.register_lowering(p, lowering)
+    ad.primitive_jvps[p] = lambda primals, tangents, *, scale: (
+        p.bind(primals[0], scale=scale),
+        tangents[0] * api.numpy.cos(primals[0]) * scale,
+    )
+
+    def f(x):
+        return p.bind(x, scale=3.0)
+
+    x = np.linspace(0.0, 1.0, 4, dtype=np.float32)
+    return [
+        str(api.make_jaxpr(f)(x)),
+        np.asarray(f(x)),
+        np.asarray(api.jit(f)(x)),
+        str(api.make_jaxpr(api.grad(lambda x: f(x).sum()))(x)),
+        np.asarray(api.grad(lambda x: f(x).sum())(x)),
+        api.jit(f).lower(x).as_text(),
+    ]
+
+
+def test_primitive_with_params():
+    ours, theirs = _with_params(engine), _with_params(jax)
+    for a, b in zip(ours, theirs):
+        if isinstance(a, str):
+            assert a == b
+        else:
+            np.testing.assert_allclose(a, b, rtol=1e-6)
