@@ -154,13 +154,15 @@ class ShapedArray:
         """As JAX prints a type in a tracer's repr: ``~float32[3]`` (``~``: weak)."""
         weak = "~" if self.weak_type else ""
         suffix = axes_suffix(self.vma, self.sharding)
-        return f"{weak}{self.dtype.name}[{self._dims_text()}]{suffix}"
+        name = self.dtype.name.replace("void", "float0")  # float0's NumPy name is 'void'
+        return f"{weak}{name}[{self._dims_text()}]{suffix}"
 
     def __repr__(self):
         w = ", weak_type=True" if self.weak_type else ""
         if self.sharding is not None:
             return f"ShapedArray({self.str_long().lstrip('~')}{w})"
-        return f"ShapedArray({self.dtype.name}[{self._dims_text()}]{vma_suffix(self.vma)}{w})"
+        name = self.dtype.name.replace("void", "float0")
+        return f"ShapedArray({name}[{self._dims_text()}]{vma_suffix(self.vma)}{w})"
 
     __str__ = str_long  # JAX's str(aval): ~float32[3]
 

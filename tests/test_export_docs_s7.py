@@ -239,8 +239,7 @@ def test_grad_through_integer_output():
         exp = export.export(jax.jit(lambda x, n: (x * n, n + 1)))(1.0, 3)
         back = export.deserialize(exp.serialize(vjp_order=2))
         first = jax.grad(lambda x: back.call(x, 2)[0] ** 2)
-        avals = [(a.shape, str(a.dtype)) for a in back.vjp().in_avals]
-        return first(0.5), jax.grad(first)(0.5), avals
+        return first(0.5), jax.grad(first)(0.5), back.vjp().in_avals
 
     same(make)
 
