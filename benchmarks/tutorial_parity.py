@@ -136,7 +136,9 @@ NOTES: dict[str, str] = {
     ),
     "jax-primitives.md:414": (
         "JAX's printed traceback chain shows its own files (jax/_src/interpreters/ad.py's "
-        "KeyError) and the caller's frames; the error itself is the same"
+        "KeyError) and the caller's frames, and its first linearize of the primitive "
+        "re-binds the linear jaxpr's two equations (two more shape-rule calls); the error "
+        "itself is the same"
     ),
     **{
         f"jax-primitives.md:{line}": (
