@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from . import core, events, tree_util
+from .config import config
 from .core import ClosedJaxpr, Jaxpr, Primitive, Var
 from .events import active as _listening
 from .interpreters import jaxpr_transforms as jt
@@ -801,11 +802,72 @@ def checkpoint(
             return out_leaves
 
         avals = [core.get_aval(x) for x in leaves]
-        closed = trace_to_jaxpr(flat_fun, avals, name)
+
+        def trace():
+            return trace_to_jaxpr(flat_fun, avals, name), out_tree[0]
+
+        static_vals = [(i, args[i]) for i in sorted(statics)] + sorted(static_kw.items())
+        key = (n, in_tree, tuple(avals), _Hashably.of(static_vals), config.trace_context_id)
+        closed, tree = _traced(fun, key, trace)
         outs = _bind(leaves, closed, prevent_cse, False, policy)
-        return tree_util.tree_unflatten(out_tree[0], outs)
+        return tree_util.tree_unflatten(tree, outs)
 
     return fun_remat
+
+
+class _Hashably:
+    """A static argument in a cache key: by value where it hashes, else by identity."""
+
+    __slots__ = ("val", "hash", "by_value")
+
+    def __init__(self, val: Any) -> None:
+        self.val = val
+        try:
+            self.hash, self.by_value = hash(val), True
+        except TypeError:
+            self.hash, self.by_value = id(val), False
+
+    @classmethod
+    def of(cls, items: list) -> tuple:
+        return tuple((k, cls(v)) for k, v in items)
+
+    def __hash__(self) -> int:
+        return self.hash
+
+    def __eq__(self, other: Any) -> bool:
+        if not isinstance(other, _Hashably):
+            return False
+        if self.by_value and other.by_value:
+            return bool(self.val == other.val)
+        return self.val is other.val
+
+
+# Traced jaxprs per function (weakly keyed), as JAX's remat caches its trace: a later
+# call with the same argument structure, avals, static values and config reuses the
+# first trace, so a global the function reads that was redefined since is not seen.
+_trace_cache: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_trace_cache_lock = threading.Lock()
+_TRACES_PER_FUNCTION = 64
+
+
+def _traced(fun: Callable, key: tuple, trace: Callable[[], tuple]) -> tuple:
+    if any(isinstance(k.val, core.Tracer) for _, k in key[3]):
+        return trace()
+    try:
+        with _trace_cache_lock:
+            per_fun = _trace_cache.setdefault(fun, {})
+            hit = per_fun.get(key)
+    except TypeError:  # fun not weakly referable, or a key part not hashable
+        return trace()
+    if hit is None:
+        hit = trace()
+        # a jaxpr closed over another trace's values belongs to that trace only
+        if not any(isinstance(c, core.Tracer) for c in hit[0].consts):
+            with _trace_cache_lock:
+                if len(per_fun) >= _TRACES_PER_FUNCTION:
+                    per_fun.pop(next(iter(per_fun)))
+                per_fun[key] = hit
+    return hit
 
 
 remat = checkpoint
