@@ -35,6 +35,7 @@ def _flatten_fun(fun, in_tree, store, kwargs=None, traced_for="a transformation"
         out = fun(*args, **(kwargs or {}))
         leaves, out_tree = tree_flatten(out)
         store.append(out_tree)
+        leaves = core.dims_as_values(leaves)
         core.check_traced_outputs(fun, leaves, traced_for)
         return leaves
 
@@ -487,7 +488,7 @@ def vmap(
             out = fun(*a, **kw)
             out_leaves, out_tree = tree_flatten(out)
             store.append((out_tree, out))
-            return out_leaves
+            return core.dims_as_values(out_leaves)
 
         def out_dims():
             out_tree, out = store[0]

@@ -380,6 +380,16 @@ def check_traced_outputs(fun: Any, leaves: Sequence[Any], traced_for: str) -> No
             )
 
 
+def dims_as_values(leaves: Sequence[Any]) -> list[Any]:
+    """Symbolic dimensions among a traced function's outputs as their traced values (JAX
+    counts a dimension among the Python scalar types, so ``lambda x: x.shape[0]`` is a
+    valid function to trace under a shape-polymorphic export)."""
+    shape_poly = sys.modules.get(f"{__package__}.export.shape_poly")  # no DimExpr before
+    if shape_poly is None:
+        return list(leaves)
+    return [x.__jax_array__() if isinstance(x, shape_poly.DimExpr) else x for x in leaves]
+
+
 # ---------------------------------------------------------------------------- the IR
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-import sys
 import threading
 import time
 import weakref
@@ -377,7 +376,7 @@ def _trace(fun, opts, static, in_tree, avals):
         out = fun(*args, **kwargs)
         leaves, out_tree = tree_util.tree_flatten(out)
         store.append(out_tree)
-        leaves = _dims_as_values(leaves)
+        leaves = core.dims_as_values(leaves)
         core.check_traced_outputs(fun, leaves, "jit")
         return leaves
 
@@ -386,15 +385,6 @@ def _trace(fun, opts, static, in_tree, avals):
 
 
 _LEAF_TREE = tree_util.tree_structure(0)
-
-
-def _dims_as_values(leaves):
-    """A symbolic dimension returned from a jit function is an output like a Python int
-    (JAX counts it among the Python scalar types): its traced value."""
-    shape_poly = sys.modules.get(f"{__package__}.export.shape_poly")  # no DimExpr before
-    if shape_poly is None:
-        return leaves
-    return [x.__jax_array__() if isinstance(x, shape_poly.DimExpr) else x for x in leaves]
 
 
 # ---------------------------------------------------------------------------- running an entry

@@ -416,3 +416,24 @@ def test_call_with_other_structure(call):
 
     kind, _ = same(make)
     assert kind == "ValueError"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        lambda jax, x: jax.vmap(lambda r: r.shape[0] + r.sum())(x),
+        lambda jax, x: jax.vmap(lambda r: x.shape[0])(x),
+        lambda jax, x: jax.lax.cond(x.sum() > 0, lambda: x.shape[0], lambda: 0),
+        lambda jax, x: jax.jit(lambda y: y.shape[0])(x),
+        lambda jax, x: jax.grad(lambda y: (y * y.shape[0]).sum())(x),
+    ],
+    ids=["vmap_batched", "vmap_unbatched", "cond", "inner_jit", "grad"],
+)
+def test_dimension_returned_from_transformed_functions(body):
+    # a dimension is a valid output of any traced function (a Python scalar to JAX)
+    def make(jax, jnp, export):
+        spec = jax.ShapeDtypeStruct(export.symbolic_shape("b, 3"), np.float32)
+        exp = export.export(jax.jit(lambda x: body(jax, x)))(spec)
+        return exp.out_avals, exp.call(np.ones((4, 3), np.float32))
+
+    same(make)

@@ -42,6 +42,7 @@ def trace_fun(fun, in_tree, avals, name, splat=True, traced_for="a control-flow 
         out = fun(*tree) if splat else fun(tree)
         leaves, out_tree = tree_util.tree_flatten(out)
         store.append(out_tree)
+        leaves = core.dims_as_values(leaves)
         core.check_traced_outputs(fun, leaves, traced_for)
         return [as_operand(x) for x in leaves]
 
