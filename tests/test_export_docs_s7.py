@@ -437,3 +437,14 @@ def test_dimension_returned_from_transformed_functions(body):
         return exp.out_avals, exp.call(np.ones((4, 3), np.float32))
 
     same(make)
+
+
+def test_dimension_value_inside_loop_body():
+    # the body reads a dimension's value from the enclosing export function
+    def make(jax, jnp, export):
+        spec = jax.ShapeDtypeStruct(export.symbolic_shape("b, 3"), np.float32)
+        body = lambda x: jax.lax.fori_loop(0, 2, lambda i, c: c + x.shape[0], 0)  # noqa: E731
+        exp = export.export(jax.jit(body))(spec)
+        return exp.out_avals, exp.call(np.ones((4, 3), np.float32))
+
+    same(make)
