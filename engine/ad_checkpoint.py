@@ -226,6 +226,8 @@ def _offload_residuals(split: dict[str, Any], policy) -> dict[str, Any]:
     reads them (JAX's ``device_put`` equations; the residual passed is the moved one)."""
     if policy is None:
         return split
+    from .sharding.placement import mem_kind_to_space, transfer_eqn
+
     residuals = split["residuals"]
     producer = {v: e for e in split["known"] for v in e.outvars}
     moves: dict[Var, tuple[Var, Offloadable]] = {}
@@ -235,10 +237,9 @@ def _offload_residuals(split: dict[str, Any], policy) -> dict[str, Any]:
             continue
         ans = policy(e.primitive, *[x.aval for x in e.invars], **e.params)
         if isinstance(ans, Offloadable):
-            moves[r] = (Var(r.aval), ans)
+            moves[r] = (Var(r.aval.update(memory_space=mem_kind_to_space(ans.dst))), ans)
     if not moves:
         return split
-    from .sharding.placement import transfer_eqn
 
     known = []
     for e in split["known"]:

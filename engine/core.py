@@ -10,6 +10,7 @@ any order and depth without a global level counter.
 from __future__ import annotations
 
 import contextlib
+import enum
 import math
 import sys
 import threading
@@ -42,13 +43,30 @@ def canonical_shape(shape: Sequence[Any]) -> tuple:
     return tuple(d if type(d) is int else _canonical_dim(d) for d in shape)
 
 
+class MemorySpace(enum.Enum):
+    """Which memory of its device a value lives in, as JAX's types say (``Device``, the
+    default, or ``Host``: printed ``f32<host>[3]``)."""
+
+    Device = "device"
+    Host = "host"
+    Any = "any"
+
+    def __repr__(self) -> str:
+        return f"MemorySpace.{self.name}"
+
+
+def memory_space_suffix(space: Any) -> str:
+    """``<host>`` after a dtype for a value in host memory (nothing for device memory)."""
+    return "" if space is MemorySpace.Device else f"<{space.name.lower()}>"
+
+
 class ShapedArray:
     """An abstract value: shape, dtype and weak-typedness (a Python scalar's type), and
     optionally the sharding of JAX's sharding-in-types (a NamedSharding over an
     AbstractMesh naming only Explicit axes; None where the value has none, which is
     every value outside an Explicit mesh)."""
 
-    __slots__ = ("shape", "dtype", "weak_type", "sharding", "vma", "_hash")
+    __slots__ = ("shape", "dtype", "weak_type", "sharding", "vma", "_hash", "memory_space")
     array_abstraction_level = 1
 
     shape: tuple[int, ...]
@@ -64,7 +82,9 @@ class ShapedArray:
         sharding: Any = None,
         *,
         vma: frozenset = frozenset(),
+        memory_space: Any = None,
     ) -> None:
+        self.memory_space = MemorySpace.Device if memory_space is None else memory_space
         self.shape = tuple(d if type(d) is int else _canonical_dim(d) for d in shape)
         self.dtype = np.dtype(dtype)
         self.weak_type = bool(weak_type)
@@ -87,6 +107,7 @@ class ShapedArray:
         weak_type: bool | None = None,
         sharding: Any = _KEEP,
         vma: frozenset | None = None,
+        memory_space: Any = None,
     ) -> ShapedArray:
         if sharding is _KEEP:
             # a sharding describes the old dimensions: a new shape drops it
@@ -98,12 +119,20 @@ class ShapedArray:
             self.weak_type if weak_type is None else weak_type,
             sharding,
             vma=self.vma if vma is None else frozenset(vma),
+            memory_space=self.memory_space if memory_space is None else memory_space,
         )
 
     def strip_weak_type(self) -> ShapedArray:
         if not self.weak_type:
             return self
-        return ShapedArray(self.shape, self.dtype, False, self.sharding, vma=self.vma)
+        return ShapedArray(
+            self.shape,
+            self.dtype,
+            False,
+            self.sharding,
+            vma=self.vma,
+            memory_space=self.memory_space,
+        )
 
     def __eq__(self, other):
         return (
@@ -113,6 +142,7 @@ class ShapedArray:
             and self.weak_type == other.weak_type
             and self.vma == other.vma
             and self.sharding == other.sharding
+            and self.memory_space is other.memory_space
         )
 
     def __hash__(self):
@@ -144,24 +174,26 @@ class ShapedArray:
     mat = manual_axis_type
 
     def str_short(self) -> str:
+        name = dtypes.short_name(self.dtype) + memory_space_suffix(self.memory_space)
         if self.sharding is None:
             dims = ",".join(map(str, self.shape))
-            return f"{dtypes.short_name(self.dtype)}[{dims}]{vma_suffix(self.vma)}"
+            return f"{name}[{dims}]{vma_suffix(self.vma)}"
         dims = self._dims_text()
-        return f"{dtypes.short_name(self.dtype)}[{dims}]{axes_suffix(self.vma, self.sharding)}"
+        return f"{name}[{dims}]{axes_suffix(self.vma, self.sharding)}"
 
     def str_long(self) -> str:
         """As JAX prints a type in a tracer's repr: ``~float32[3]`` (``~``: weak)."""
         weak = "~" if self.weak_type else ""
         suffix = axes_suffix(self.vma, self.sharding)
         name = self.dtype.name.replace("void", "float0")  # float0's NumPy name is 'void'
+        name += memory_space_suffix(self.memory_space)
         return f"{weak}{name}[{self._dims_text()}]{suffix}"
 
     def __repr__(self):
         w = ", weak_type=True" if self.weak_type else ""
         if self.sharding is not None:
             return f"ShapedArray({self.str_long().lstrip('~')}{w})"
-        name = self.dtype.name.replace("void", "float0")
+        name = self.dtype.name.replace("void", "float0") + memory_space_suffix(self.memory_space)
         return f"ShapedArray({name}[{self._dims_text()}]{vma_suffix(self.vma)}{w})"
 
     __str__ = str_long  # JAX's str(aval): ~float32[3]
@@ -638,6 +670,8 @@ class Primitive:
     pp_alias_subjaxpr: Any = None
     # collectives type their results' varying manual axes themselves
     computes_vma = False
+    # device_put types its results' memory space itself (others: their operands')
+    computes_memory_space = False
 
     def __init__(self, name: str, multiple_results: bool = False) -> None:
         self.name = name
@@ -705,6 +739,8 @@ class Primitive:
             raise _annotate(e, self, avals) from None
         if not self.computes_vma and self.subjaxprs_rule is None:
             out = _with_operands_vma(avals, out)
+        if not self.computes_memory_space and self.subjaxprs_rule is None:
+            out = _with_operands_memory_space(self, avals, out)
         if sharding_rule_hook is not None:
             # operands with shardings in their types, or an explicit result sharding
             if params.get("sharding") is not None or params.get("out_sharding") is not None:
@@ -750,6 +786,36 @@ class Primitive:
     def def_lowering(self, f: F) -> F:
         self.lowering = f
         return f
+
+
+def _with_operands_memory_space(prim: Primitive, avals: Sequence[Any], out: Any) -> Any:
+    """JAX's default memory-space rule: the non-scalar operands must share one memory
+    space (JAX's ValueError otherwise), which the results take."""
+    prev = None
+    for a in avals:
+        if getattr(a, "shape", ()) == () or not hasattr(a, "memory_space"):
+            continue
+        if prev is not None and prev.memory_space is not a.memory_space:
+            raise ValueError(
+                f"memory_space of all inputs passed to `{prim.name}` must be the same. Got "
+                f"one operand with type: {_type_text(prev)} and another operand with type: "
+                f"{_type_text(a)}"
+            )
+        prev = a
+    if prev is None or prev.memory_space is MemorySpace.Device:
+        return out
+    space = prev.memory_space
+    if isinstance(out, ShapedArray):
+        return out.update(memory_space=space)
+    if isinstance(out, (list, tuple)):
+        return type(out)(
+            o.update(memory_space=space) if isinstance(o, ShapedArray) else o for o in out
+        )
+    return out
+
+
+def _type_text(aval: Any) -> str:
+    return aval.str_long().lstrip("~")  # (JAX's str_short: long dtype names, no weak mark)
 
 
 class RuleTable(MutableMapping):

@@ -141,7 +141,6 @@ class Lowered:
                 )
             ]
             out_specs = target.out_specs(traced.out_tree, closed.out_avals)
-            in_kinds, out_kinds = target.memory_kinds(traced.out_tree, self.kept_var_idx)
             spmd.annotate_module(
                 module,
                 target.mesh,
@@ -149,9 +148,8 @@ class Lowered:
                 [len(a.shape) for a in closed.in_avals],
                 out_specs,
                 [len(a.shape) for a in closed.out_avals],
-                in_kinds,
-                out_kinds,
             )
+        _lower_memory_kinds(module, closed, target, traced.out_tree, self.kept_var_idx)
         layouts = traced._options.layouts
         self.layouts: tuple | None = None  # (per dynamic leaf, per result) from Formats
         if layouts is not None:
@@ -203,6 +201,20 @@ class Lowered:
         if owner is not None:
             return owner.compile(self.traced._entry, compiler_options, dump_passes, dump_dir)
         return compile_lowered(self, compiler_options, dump_passes, dump_dir)
+
+
+def _lower_memory_kinds(module: Any, closed: Any, target: Any, out_tree: Any, kept: Any) -> None:
+    """JAX's ``mhlo.memory_kind`` attributes, where some input, output or transfer in
+    the program is in a memory other than the device's (engine/sharding/placement.py)."""
+    from .sharding.placement import module_memory_kinds
+
+    if type(target) is SpmdTarget:
+        in_kinds, out_given = target.memory_kinds(out_tree, kept)
+    else:
+        in_kinds, out_given = [None] * len(closed.in_avals), [None] * len(closed.out_avals)
+    kinds = module_memory_kinds(closed, in_kinds, out_given)
+    if kinds is not None:
+        spmd.set_memory_kinds(module, *kinds)
 
 
 def prune_unused(closed: ClosedJaxpr, keep_unused: bool) -> tuple[ClosedJaxpr, Any, Any]:

@@ -227,9 +227,16 @@ def test_policy_names_match_jax():
     )
 
 
-def test_offload_policies_raise_clearly():
-    with pytest.raises(NotImplementedError, match="offload"):
-        engine.checkpoint_policies.offload_dot_with_no_batch_dims("device", "pinned_host")
+def test_offload_policy_answers_as_jax():
+    # (the jaxprs and values of offloading are compared in tests/test_memory_kinds_s7.py)
+    def answer(m, batch):
+        policy = m.checkpoint_policies.offload_dot_with_no_batch_dims("device", "pinned_host")
+        dims = (([1], [0]), ([0], [0]) if batch else ([], []))
+        ans = policy(m.lax.dot_general_p, dimension_numbers=dims)
+        return type(ans).__name__, repr(ans) if type(ans).__name__ == "Offloadable" else None
+
+    for batch in (False, True):
+        assert answer(engine, batch) == answer(jax, batch)
 
 
 # ---------------------------------------------------------------------------- values and gradients

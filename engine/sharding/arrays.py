@@ -24,6 +24,7 @@ from .named import (
     check_rank,
     spec_from_hlo,
 )
+from .placement import mem_kind_to_space
 
 
 @dataclasses.dataclass(frozen=True)
@@ -120,6 +121,9 @@ def wrap(buf, aval, group: runtime.DeviceGroup, sharding: Sharding | None = None
     """An engine Array of a sharded jaxlib array (``sharding`` if known)."""
     from ..array import Array
 
+    kind = getattr(sharding, "memory_kind", None)
+    if kind is not None and aval.memory_space is not mem_kind_to_space(kind):
+        aval = aval.update(memory_space=mem_kind_to_space(kind))  # (its type says where)
     if sharding is not None and aval.sharding is None:
         from .in_types import typed_aval
 
@@ -153,7 +157,8 @@ def put(x: Any, sharding: Any, *, weak_type: bool | None = None):
         y = dispatch.device_put_value(x, sharding.device, committed=True, explicit=True)
         kind = sharding.memory_kind
         if kind is not None and runtime.buffer_memory_kind(y._buf) != kind:
-            y = Array(runtime.copy_to_memory(y._buf, kind), y.aval, y._device, True)
+            aval = y.aval.update(memory_space=mem_kind_to_space(kind))  # (its type says so)
+            y = Array(runtime.copy_to_memory(y._buf, kind), aval, y._device, True)
         return y
     if isinstance(sharding, PartitionSpec):
         from .mesh import get_mesh
@@ -389,8 +394,10 @@ class ShapedArrayWithSharding(core.ShapedArray):
     ``~float32[]`` for a weak type), with the mesh axes splitting each dimension over
     Explicit axes (``float32[8@x,4]``). Equal to the plain aval of the same type."""
 
-    def __init__(self, shape, dtype, weak_type=False, sharding=None, vma=frozenset()):
-        super().__init__(shape, dtype, weak_type, vma=vma)
+    def __init__(
+        self, shape, dtype, weak_type=False, sharding=None, vma=frozenset(), memory_space=None
+    ):
+        super().__init__(shape, dtype, weak_type, vma=vma, memory_space=memory_space)
         self.sharding = sharding
 
     def __eq__(self, other) -> bool:
@@ -408,6 +415,7 @@ class ShapedArrayWithSharding(core.ShapedArray):
     def _text(self, short_dtypes: bool = False) -> str:
         sharding = self.sharding
         name = dtypes.short_name(self.dtype) if short_dtypes else self.dtype.name
+        name += core.memory_space_suffix(self.memory_space)  # (float32<host>[3])
         if not isinstance(sharding, NamedSharding):
             return f"{name}[{','.join(map(str, self.shape))}]{core.vma_suffix(self.vma)}"
         mesh = sharding.mesh
@@ -456,7 +464,9 @@ def typeof(x: Any) -> core.ShapedArray:
         sharding = _type_sharding(x.sharding, x.ndim, context_abstract_mesh())
     if sharding is None:  # no sharding in the type: replicated over the mesh in context
         sharding = replicated_type(get_abstract_mesh(), len(a.shape))
-    return ShapedArrayWithSharding(a.shape, a.dtype, a.weak_type, sharding, vma=a.vma)
+    return ShapedArrayWithSharding(
+        a.shape, a.dtype, a.weak_type, sharding, vma=a.vma, memory_space=a.memory_space
+    )
 
 
 def _type_sharding(sharding: Any, ndim: int, context: AbstractMesh | None = None) -> Any:

@@ -101,9 +101,8 @@ class SpmdTarget:
         return specs
 
     def memory_kinds(self, out_tree, kept) -> tuple:
-        """(each kept argument's memory kind, each result's given one) for lowering, or
-        (None, None) when every sharding is in the device's memory (JAX then writes no
-        memory kinds)."""
+        """(each kept argument's memory kind, each result's given one; None where its
+        sharding is unspecified)."""
         ins = [
             None if self.unspecified[i] else self.in_shardings[i].memory_kind
             for i in (range(len(self.in_shardings)) if kept is None else kept)
@@ -114,8 +113,6 @@ class SpmdTarget:
             outs = [getattr(s, "memory_kind", None) for s in per_leaf]
         else:
             outs = [None] * out_tree.num_leaves
-        if all(k in (None, "device") for k in (*ins, *outs)):
-            return None, None
         return ins, outs
 
     def _spec(self, s, aval) -> PartitionSpec:

@@ -17,7 +17,7 @@ from typing import Any
 
 from .. import core
 from ..ad_util import Zero, instantiate
-from ..core import Primitive
+from ..core import MemorySpace, Primitive
 
 
 class ArrayCopySemantics(enum.Enum):
@@ -31,17 +31,6 @@ class ArrayCopySemantics(enum.Enum):
         return f"ArrayCopySemantics.{self.name}"
 
 
-class MemorySpace(enum.Enum):
-    """Where a value lives, as JAX's types say: ``Device`` (the default) or ``Host``."""
-
-    Device = "device"
-    Host = "host"
-    Any = "any"
-
-    def __repr__(self) -> str:
-        return f"MemorySpace.{self.name}"
-
-
 def mem_kind_to_space(kind: str | None) -> MemorySpace:
     return MemorySpace.Host if kind == "pinned_host" else MemorySpace.Device
 
@@ -51,6 +40,7 @@ def mem_space_to_kind(space: MemorySpace) -> str:
 
 
 device_put_p = Primitive("device_put", multiple_results=True)
+device_put_p.computes_memory_space = True
 
 
 def _put_one(x: Any, device: Any) -> Any:
@@ -72,7 +62,16 @@ def _device_put_impl(*xs, devices, srcs, copy_semantics):
 
 @device_put_p.def_abstract_eval
 def _device_put_abstract_eval(*avals, devices, srcs, copy_semantics):
-    return list(avals)
+    from .named import Sharding
+
+    def placed(aval: Any, d: Any) -> Any:
+        if isinstance(d, MemorySpace):
+            return aval.update(memory_space=d)
+        if isinstance(d, Sharding) and d.memory_kind is not None:
+            return aval.update(memory_space=mem_kind_to_space(d.memory_kind))
+        return aval
+
+    return [placed(a, d) for a, d in zip(avals, devices)]
 
 
 def _check_rank(aval: Any, d: Any) -> None:
@@ -114,9 +113,16 @@ def _device_put_transpose(cts, *args, devices, srcs, copy_semantics):
                     "donate=True is not allowed during tranposition of device_put. Please "
                     "file an issue if you want this to be supported."
                 )
+        # (a value that came from host memory goes back there, as JAX's rule has it)
+        back = [
+            args[i].aval.memory_space
+            if srcs[i] is None and args[i].aval.memory_space is MemorySpace.Host
+            else srcs[i]
+            for i in moved
+        ]
         outs = device_put_p.bind(
             *[cts[i] for i in moved],
-            devices=tuple(srcs[i] for i in moved),
+            devices=tuple(back),
             srcs=tuple(devices[i] for i in moved),
             copy_semantics=(ArrayCopySemantics.ALWAYS_COPY,) * len(moved),
         )
@@ -168,3 +174,39 @@ def transfer_eqn(src: core.Var, dst: core.Var, kind: str, source_info: Any) -> c
         ),
         source_info,
     )
+
+
+def module_memory_kinds(closed: Any, in_kinds: Sequence, out_given: Sequence) -> tuple | None:
+    """(argument kinds, result kinds, results placed by out_shardings) for a program's
+    ``mhlo.memory_kind`` attributes; None where every sharding, argument, result and
+    transfer is in the device's memory (JAX then writes none)."""
+    arg_spaces = [getattr(a, "memory_space", MemorySpace.Device) for a in closed.in_avals]
+    ins = [
+        k if k is not None else (None if s is MemorySpace.Device else mem_space_to_kind(s))
+        for k, s in zip(in_kinds, arg_spaces)
+    ]
+    kinds = [*ins, *out_given, *jaxpr_transfer_kinds(closed.jaxpr)]
+    if all(k in (None, "device") for k in kinds):
+        return None
+    outs = [
+        k if k is not None else mem_space_to_kind(getattr(a, "memory_space", MemorySpace.Device))
+        for k, a in zip(out_given, closed.out_avals)
+    ]
+    return ins, outs, list(out_given)
+
+
+def jaxpr_transfer_kinds(jaxpr: Any) -> list:
+    """The memory kinds a program's ``device_put`` equations name (nested ones too)."""
+    from .named import Sharding
+
+    out = []
+    for eqn in jaxpr.eqns:
+        if eqn.primitive is device_put_p:
+            for d in eqn.params["devices"]:
+                if isinstance(d, MemorySpace):
+                    out.append(mem_space_to_kind(d))
+                elif isinstance(d, Sharding):
+                    out.append(d.memory_kind)
+        for sub in eqn.primitive.subjaxprs(eqn.params):
+            out.extend(jaxpr_transfer_kinds(getattr(sub, "jaxpr", sub)))
+    return out

@@ -94,14 +94,9 @@ def annotate_module(
     in_ndims: Sequence[int],
     out_specs,
     out_ndims,
-    in_kinds: Sequence | None = None,
-    out_kinds: Sequence | None = None,
 ):
     """Add the mesh and the arguments' (and results') shardings to ``module`` in place,
-    in its own context. A None spec leaves that argument or result to XLA. Memory kinds
-    (given where some sharding names a memory other than the device's): an argument's
-    and a result's ``mhlo.memory_kind``; a result placed by ``out_shardings`` (a kind in
-    ``out_kinds``) goes through ``annotate_device_placement``, as JAX lowers them."""
+    in its own context. A None spec leaves that argument or result to XLA."""
     with module.context, ir.Location.unknown():
         body = module.body
         first = body.operations[0] if len(body.operations) else None
@@ -116,15 +111,24 @@ def annotate_module(
         _set_attrs(main, "sdy.sharding", in_specs, in_ndims, "arg_attrs")
         if out_specs is not None and any(s is not None for s in out_specs):
             _set_attrs(main, "sdy.sharding", out_specs, out_ndims, "res_attrs")
-        if in_kinds is not None:
-            _set_kinds(main, in_kinds, "arg_attrs")
-        if out_kinds is not None:
-            _place_results(main, out_kinds)
-            _set_kinds(main, [k or "device" for k in out_kinds], "res_attrs")
     return module
 
 
+def set_memory_kinds(module, arg_kinds: Sequence, res_kinds: Sequence, placed: Sequence):
+    """Each argument's and result's ``mhlo.memory_kind`` (None: not written); a result
+    placed by jit's ``out_shardings`` (``placed``: its kind, or None) goes through
+    ``annotate_device_placement``, as JAX lowers them."""
+    with module.context, ir.Location.unknown():
+        main = _main(module)
+        _set_kinds(main, arg_kinds, "arg_attrs")
+        _place_results(main, placed)
+        _set_kinds(main, res_kinds, "res_attrs")
+
+
 def _set_kinds(func, kinds: Sequence, which: str):
+    ftype = ir.FunctionType(ir.TypeAttr(func.attributes["function_type"]).value)
+    n = len(ftype.inputs if which == "arg_attrs" else ftype.results)
+    kinds = [None] * (n - len(kinds)) + list(kinds)  # (effect tokens come first)
     old = func.attributes[which] if which in func.attributes else None
     attrs = []
     for i, kind in enumerate(kinds):
@@ -142,6 +146,7 @@ def _place_results(func, kinds: Sequence):
     """Each result given a memory kind is returned through JAX's placement custom call."""
     block = func.regions[0].blocks[0]
     ret = block.operations[len(block.operations) - 1]
+    kinds = [None] * (len(ret.operands) - len(kinds)) + list(kinds)
     for i, kind in enumerate(kinds):
         if kind is None:
             continue
