@@ -336,9 +336,25 @@ def _compile_primitive(prim, avals, params, device):
             module, ctx = lowering.lower_jaxpr_to_module(
                 closed, prim.name, runtime.platform_of(device)
             )
+    device_memory = core.MemorySpace.Device
+    if any(
+        getattr(a, "memory_space", device_memory) is not device_memory for a in (*avals, *out_avals)
+    ):
+        _set_memory_kinds(module, closed)  # (a host value's result is left in host memory)
     text = lowering.module_to_text(module, debug_info=False)
     stats.eager_compiles += 1
     return runtime.compile(text, device, out_avals), out_avals
+
+
+def _set_memory_kinds(module, closed):
+    from .sharding.placement import module_memory_kinds
+    from .sharding.spmd import set_memory_kinds
+
+    kinds = module_memory_kinds(
+        closed, [None] * len(closed.in_avals), [None] * len(closed.out_avals)
+    )
+    if kinds is not None:
+        set_memory_kinds(module, *kinds)
 
 
 def _unreduced_mesh(device, avals, out_avals):

@@ -277,3 +277,21 @@ def test_grad_of_host_parameters_stays_in_host_memory():
 
     e, j = _both(run)
     assert e == j
+
+
+def test_eager_results_of_host_values_stay_in_host_memory():
+    def run(lib):
+        # (P(): an eager result's spec over the 1x1 mesh is not what this test is about)
+        s_host = lib.sharding.NamedSharding(
+            _mesh(lib), lib.sharding.PartitionSpec(), memory_kind="pinned_host"
+        )
+        single = lib.sharding.SingleDeviceSharding(lib.devices()[0], memory_kind="pinned_host")
+        out = []
+        for s in (s_host, single):
+            h = lib.device_put(_arr(lib), s)
+            for y in (h + 1.0, lib.numpy.sin(h), h.sum(), h[0], lib.jit(lambda a: a * 2)(h)):
+                out.append((str(lib.typeof(y)), repr(y.sharding), np.asarray(y).tolist()))
+        return out
+
+    e, j = _both(run)
+    assert e == j
