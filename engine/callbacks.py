@@ -326,6 +326,7 @@ def pure_callback(
 
 io_callback_p = Primitive("io_callback", multiple_results=True)
 io_callback_p.effectful = True  # has side effects: never drop or merge it
+io_callback_p.ordered_by_token = lambda params: True
 
 
 @io_callback_p.def_abstract_eval
@@ -398,6 +399,7 @@ def io_callback(
 
 debug_callback_p = Primitive("debug_callback", multiple_results=True)
 debug_callback_p.effectful = True  # has side effects: never drop or merge it
+debug_callback_p.ordered_by_token = lambda params: params["effect"].ordered
 
 
 def _run_debug(callback: Callable[..., Any], args: Sequence[Any]) -> None:
@@ -453,7 +455,7 @@ def _host_debug(callback):
 @debug_callback_p.def_lowering
 def _debug_callback_lowering(ctx, *args, callback, effect, partitioned):
     return emit_python_callback(
-        ctx, _host_debug(callback), args, [], has_side_effect=True, ordered=True
+        ctx, _host_debug(callback), args, [], has_side_effect=True, ordered=effect.ordered
     )
 
 
@@ -502,6 +504,7 @@ def debug_callback(
 
 debug_print_p = Primitive("debug_print", multiple_results=True)
 debug_print_p.effectful = True  # has side effects: never drop or merge it
+debug_print_p.ordered_by_token = lambda params: params["ordered"]
 
 
 class _FormatChecker(string.Formatter):
@@ -575,7 +578,9 @@ debug_print_p.def_transpose(_debug_transpose)
 @debug_print_p.def_lowering
 def _debug_print_lowering(ctx, *args, **params):
     host = _host_debug(_print_callback(params))
-    return emit_python_callback(ctx, host, args, [], has_side_effect=True, ordered=True)
+    return emit_python_callback(
+        ctx, host, args, [], has_side_effect=True, ordered=params["ordered"]
+    )
 
 
 def debug_print(

@@ -36,10 +36,8 @@ def emit_python_callback(
 ) -> list[Any]:
     """Emit a custom call that runs ``host_fn(*numpy operands) -> tuple of results`` on
     the host. ``ordered``: thread a token through the callback (one chain per block),
-    so XLA keeps program order. The engine chains every callback with side effects,
-    unordered ones too: XLA may otherwise swap two independent ones (e.g. the per-element
-    prints of a vmapped ``debug.print``), where JAX's programs happen to keep them in
-    order."""
+    so XLA keeps program order. Unordered ones (JAX's unordered debug callbacks) take no
+    token: XLA orders them as it schedules the program, as it does JAX's."""
     mctx = ctx.module_ctx
     callbacks = getattr(mctx, "host_callbacks", None)
     if callbacks is None:

@@ -86,7 +86,7 @@ def test_commands_in_each_frame(transform):
     _same(prog, _TOUR)
 
 
-@pytest.mark.parametrize("transform", ["vmap"])
+@pytest.mark.parametrize("transform", ["vmap", "jit_vmap"])
 def test_one_session_per_batch_element(transform):
     def prog(m, i, o):
         f = lambda x: _outer(m, x, i, o, {"num_frames": 2})  # noqa: E731
@@ -282,3 +282,76 @@ def test_registered_backend_gets_the_frames():
         lambda m, i, o: _outer(m, np.float32(1.0), i, o, {"backend": "nope", "num_frames": 1}),
         "p y\nc\n",
     )
+
+
+# ---------------------------------------------------------------------------- print order
+
+
+def _printed(m, fn):
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        r = fn()
+        m.jax.effects_barrier()
+    return out.getvalue(), np.asarray(r)
+
+
+def test_unordered_prints_come_out_in_jaxs_order():
+    """print_breakpoint.md's vmap / lax.map example and prints in a vmapped scan: XLA
+    orders unordered callbacks as it likes; the engine hands it JAX's program (no token
+    between unordered callbacks, a scan body as a called function), so the order is
+    JAX's."""
+
+    def progs(m):
+        def f(x):
+            m.jax.debug.print("x: {}", x)
+            y = m.jnp.sin(x)
+            m.jax.debug.print("y: {}", y)
+            return y
+
+        def step(c, x):
+            m.jax.debug.print("c={c} x={x}", c=c, x=x)
+            return c + x, c * x
+
+        xs = np.arange(3.0, dtype=np.float32)
+        x23 = np.arange(6.0, dtype=np.float32).reshape(2, 3)
+        scan_sum = lambda xs: m.lax.scan(step, np.float32(0), xs)[0]  # noqa: E731
+        return [
+            lambda: m.jax.vmap(f)(xs),
+            lambda: m.lax.map(f, xs),
+            lambda: m.jax.jit(lambda xs: m.lax.map(f, xs))(xs),
+            lambda: m.jax.vmap(scan_sum)(x23),
+            lambda: m.jax.jit(m.jax.vmap(scan_sum))(x23),
+        ]
+
+    for p_e, p_j in zip(progs(E), progs(J)):
+        (t_e, r_e), (t_j, r_j) = _printed(E, p_e), _printed(J, p_j)
+        assert t_e == t_j, f"engine:\n{t_e}\njax:\n{t_j}"
+        np.testing.assert_allclose(r_e, r_j, rtol=1e-6)
+
+
+def _while_types(text):
+    line = next(ln for ln in text.splitlines() if "stablehlo.while(" in ln)
+    return line.rsplit(" : ", 1)[1].strip()
+
+
+def test_lowering_of_unordered_callbacks_and_scan_bodies_as_jax():
+    def prog(m):
+        def f(k, xs, zs):
+            def step(c, x):
+                x, z = x
+                m.jax.debug.print("{}", x)
+                return c + x * k, (c * z, c)
+
+            return m.lax.scan(step, np.float32(0), (xs, zs))
+
+        a = np.arange(3, dtype=np.float32)
+        return m.jax.jit(f).lower(np.float32(3), a, a).as_text()
+
+    t_e, t_j = prog(E), prog(J)
+    # the loop state in JAX's order: xs, consts, counter, carry, ys
+    assert _while_types(t_e) == _while_types(t_j)
+    for t in (t_e, t_j):
+        assert "func.call @closed_call(" in t
+        # an unordered print takes no token and gives none
+        call = next(ln for ln in t.splitlines() if "xla_ffi_python_cpu_callback" in ln)
+        assert call.rstrip().endswith("-> ()") and "token" not in call

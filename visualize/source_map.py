@@ -53,6 +53,13 @@ class SourceMap:
     ):
         self.jaxpr, self.mlir = jaxpr, mlir
         self.modules = {"hlo": hlo, "hlo_opt": hlo_opt}
+        # equations (by primitive and tag path) whose lowering calls a private function
+        # of theirs: a nested jit, and a scan whose body the lowering emits as one
+        self._calling = {
+            (op.eqn_key[0], tuple(op.eqn_key[1]))
+            for op in (mlir.ops() if mlir is not None else ())
+            if op.callee is not None and op.eqn_key is not None
+        }
         self._call_scope = {e.id: self._enclosing_call(e.id) for e in jaxpr.all_eqns}
         # equation <-> line
         self.line_eqns = {}
@@ -94,7 +101,11 @@ class SourceMap:
     def _enclosing_call(self, eid):
         """The nearest enclosing function-call equation (``jit``), or None for main."""
         for a in self.jaxpr.ancestors(eid):
-            if self.jaxpr.eqn(a).primitive in FUNCTION_CALL_PRIMITIVES:
+            e = self.jaxpr.eqn(a)
+            if (
+                e.primitive in FUNCTION_CALL_PRIMITIVES
+                or (e.primitive, e.tag_path) in self._calling
+            ):
                 return a
         return None
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 from jaxlib.mlir import ir
+from jaxlib.mlir.dialects import func as func_dialect
 from jaxlib.mlir.dialects import stablehlo as hlo
 
 from ... import core, tree_util
@@ -642,6 +643,21 @@ def _row(x, xa, idx, zero):
     return hlo.real_dynamic_slice(lowering.ir_type(row), x, start, hlo.add(start, sizes), ones)
 
 
+def _orders_callbacks(jaxpr: Jaxpr) -> bool:
+    """Whether an equation of ``jaxpr`` (or of its sub-jaxprs) is a host callback kept in
+    program order by a token (``ordered_by_token(params)``, set by engine.callbacks)."""
+    for eqn in jaxpr.eqns:
+        ordered = getattr(eqn.primitive, "ordered_by_token", None)
+        if ordered is not None and ordered(eqn.params):
+            return True
+        rule = eqn.primitive.subjaxprs_rule
+        for sub in rule(eqn.params) if rule is not None else ():
+            j = sub.jaxpr if isinstance(sub, ClosedJaxpr) else sub
+            if isinstance(j, Jaxpr) and _orders_callbacks(j):
+                return True
+    return False
+
+
 @scan_p.def_lowering
 def _scan_lowering(ctx, *args, jaxpr, length, reverse, num_consts, num_carry, unroll, linear):
     nc, ncar = num_consts, num_carry
@@ -650,22 +666,28 @@ def _scan_lowering(ctx, *args, jaxpr, length, reverse, num_consts, num_carry, un
     ys0 = [_zeros(a) for a in y_avals]
     if type(length) is int and length == 0:  # no iteration: a body slicing 1 of 0 rows
         return list(args[nc : nc + ncar]) + ys0
-    state = [lowering.constant(np.int32(0), i32)] + list(args) + ys0
-    state_avals = [i32] + list(ctx.avals_in) + list(y_avals)
+    # JAX's loop state order: xs, consts, the counter, carry, ys (XLA schedules the
+    # body's independent callbacks by it)
+    n_in = len(ctx.avals_in)
+    order = [*range(nc + ncar, n_in), *range(nc)]  # xs, consts: before the counter
+    state = [args[k] for k in order] + [lowering.constant(np.int32(0), i32)]
+    state += list(args[nc : nc + ncar]) + ys0
+    state_avals = [ctx.avals_in[k] for k in order] + [i32]
+    state_avals += list(ctx.avals_in[nc : nc + ncar]) + list(y_avals)
+    i_pos = len(order)
     types = [lowering.ir_type(a) for a in state_avals]
     op = hlo.WhileOp(types, state)
     cblock = op.regions[0].blocks.append(*types)
     with ir.InsertionPoint(cblock):
         limit = _index_value(length)
-        hlo.return_([lowering.compare(cblock.arguments[0], limit, "LT", i32)])
+        hlo.return_([lowering.compare(cblock.arguments[i_pos], limit, "LT", i32)])
     bblock = op.regions[1].blocks.append(*types)
     with ir.InsertionPoint(bblock):
         a = list(bblock.arguments)
-        i = a[0]
-        n_in = len(ctx.avals_in)
-        ops = a[1 : 1 + n_in]
-        ys = a[1 + n_in :]
-        consts, carry, xs = ops[:nc], ops[nc : nc + ncar], ops[nc + ncar :]
+        i = a[i_pos]
+        n_x = n_in - nc - ncar
+        xs, consts = a[:n_x], a[n_x:i_pos]
+        carry, ys = a[i_pos + 1 : i_pos + 1 + ncar], a[i_pos + 1 + ncar :]
         idx = i
         if reverse:
             idx = hlo.subtract(_index_value(length - 1), i)
@@ -676,17 +698,30 @@ def _scan_lowering(ctx, *args, jaxpr, length, reverse, num_consts, num_carry, un
             s = _row(x, xa, idx, zero)
             x_slices.append(lowering.reshape(s, xa.update(shape=xa.shape[1:])))
             del sl_aval
-        outs = lowering.lower_jaxpr_inline(ctx, jaxpr, list(consts) + list(carry) + x_slices)
+        body_args = list(consts) + list(carry) + x_slices
+        # inline where its token chain continues the enclosing one, or where symbolic
+        # dimensions (shape-polymorphic export) come from the enclosing function
+        symbolic = any(type(d) is not int for a in state_avals for d in a.shape)
+        if symbolic or _orders_callbacks(jaxpr.jaxpr):
+            outs = lowering.lower_jaxpr_inline(ctx, jaxpr, body_args)
+        else:
+            # a call of a private function, as JAX's (XLA orders the body's independent
+            # side effects, e.g. unordered prints, by the call's structure)
+            body = lowering.lower_function(ctx.module_ctx, "closed_call", jaxpr, path=ctx.eqn_path)
+            outs = func_dialect.CallOp(
+                [lowering.ir_type(a) for a in jaxpr.out_avals],
+                ir.FlatSymbolRefAttr.get(ir.StringAttr(body.name).value),
+                body_args,
+            ).results
         new_carry, y_vals = outs[:ncar], outs[ncar:]
         new_ys = []
         for acc, y, ya in zip(ys, y_vals, y_avals):
             y1 = lowering.reshape(y, ya.update(shape=(1,) + ya.shape[1:]))
             new_ys.append(hlo.dynamic_update_slice(acc, y1, [idx] + [zero] * (ya.ndim - 1)))
         one = lowering.constant(np.int32(1), i32)
-        hlo.return_([hlo.add(i, one)] + list(consts) + list(new_carry) + list(xs) + new_ys)
+        hlo.return_(list(xs) + list(consts) + [hlo.add(i, one)] + list(new_carry) + new_ys)
     results = list(op.results)
-    n_in = len(ctx.avals_in)
-    return results[1 + nc : 1 + nc + ncar] + results[1 + n_in :]
+    return results[i_pos + 1 :]
 
 
 def _scan_dce(used_outputs, eqn):
