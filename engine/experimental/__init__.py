@@ -8,11 +8,11 @@ def __getattr__(name: str) -> Any:
         from ..callbacks import io_callback
 
         return io_callback
-    if name in ("multihost_utils", "checkify"):
+    if name in ("multihost_utils", "checkify", "layout"):
         import importlib
 
         return importlib.import_module(f"{__name__}.{name}")
     raise AttributeError(f"module 'engine.experimental' has no attribute {name!r}")
 
 
-__all__ = ["checkify", "io_callback"]
+__all__ = ["checkify", "io_callback", "layout"]

@@ -221,6 +221,12 @@ def split_formats(in_shardings: Any, out_shardings: Any) -> tuple:
             if isinstance(leaf, Format):
                 leaf, layout = leaf.sharding, leaf.layout
             if isinstance(leaf, SingleDeviceSharding):
+                if leaf.memory_kind not in (None, "device"):
+                    raise NotImplementedError(
+                        f"jit with a SingleDeviceSharding in {leaf.memory_kind} memory ({leaf!r}) "
+                        "is not supported by this engine yet: use a NamedSharding over a "
+                        "one-device Mesh with that memory_kind"
+                    )
                 devices.append(leaf.device)
                 leaf = None
             shardings.append(leaf)
