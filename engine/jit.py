@@ -327,6 +327,8 @@ class JitFunction:
         _all_jitted[next(serial)] = self
         if self._has_static:  # its calls skip the all-Array inline caches
             self.__class__ = _KeyedJitFunction
+        if layouts is not None:
+            self.__class__ = _FormatJitFunction
 
     _uses_refs = False  # set once a call traced to a program using array refs
 
@@ -628,6 +630,24 @@ class _KeyedJitFunction(JitFunction):
 
 
 traceback_util.register_boundary(_KeyedJitFunction.__call__)
+
+
+class _FormatJitFunction(_KeyedJitFunction):
+    """A jit given Formats: each call's committed arguments are checked against the
+    layouts it was given first (JAX's error; engine/experimental/layout.py)."""
+
+    def __call__(self, /, *args: Any, **kwargs: Any) -> Any:
+        try:
+            from .experimental.layout import check_call_layouts
+
+            check_call_layouts(self._opts, args, kwargs)
+        except Exception as e:
+            traceback_util.filter_exception(e)
+            raise
+        return _KeyedJitFunction.__call__(self, *args, **kwargs)
+
+
+traceback_util.register_boundary(_FormatJitFunction.__call__)
 
 # Flags that send every call down the general path, folded into one read per call.
 _general_flags = [False]

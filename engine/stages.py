@@ -531,6 +531,10 @@ class Compiled:
             from .experimental.layout import check_layouts
 
             formats = tree_util.tree_leaves(self.input_formats, is_leaf=lambda f: f is None)
+            # (only the arguments jit was given a layout for: the others PJRT lays out)
+            formats = [
+                f if lay is not None else None for f, lay in zip(formats, self.lowered.layouts[0])
+            ]
             names = getattr(t, "_arg_names", None)
             flat = check_layouts(flat, avals, formats, names)
         if type(device) is SpmdTarget:

@@ -163,3 +163,27 @@ def test_with_layout_constraint_rank_error():
     e, j = _both(run)
     assert e[0] == j[0] == "ValueError"
     assert e[1] == j[1]
+
+
+def test_jit_calls_with_formats():
+    def run(lib):
+        L = _layout(lib)
+        s = _single(lib)
+        x = lib.numpy.ones((4, 8))
+        col = lib.device_put(np.ones((4, 8)), L.Format(L.Layout((1, 0)), s))
+        out = []
+        auto = lib.jit(lambda a, b: (a[0], b[:, 0]), in_shardings=L.Format(L.Layout.AUTO))
+        for args in ((x, col), (x, x), (x, lib.device_put(x, s))):
+            try:
+                out.append([np.asarray(v).tolist() for v in auto(*args)])
+            except ValueError as e:
+                out.append(str(e))
+        placed = lib.jit(lambda a: a * 2, out_shardings=L.Format(L.Layout((1, 0)), s))(x)
+        out += [repr(placed.format), placed.committed, np.asarray(placed + 1).tolist()]
+        given = lib.jit(lambda a: a, in_shardings=L.Format(L.Layout((1, 0)), s))
+        out += [repr(given(x).format), repr(given(col).format)]
+        out.append(repr(L.with_layout_constraint(col, L.Layout((0, 1))).format))
+        return out
+
+    e, j = _both(run)
+    assert e == j

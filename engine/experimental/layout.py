@@ -278,6 +278,40 @@ def _per_leaf(prefix: Any, tree: Any, n: int) -> list:
     return out
 
 
+def check_call_layouts(opts: Any, args: tuple, kwargs: dict) -> None:
+    """JAX's error for a committed argument whose layout is not the one jit was given
+    (``Layout.AUTO`` takes no committed array: its layout is already fixed)."""
+    from ..array import Array
+
+    _, dyn_args, dyn_kwargs = opts.split(args, kwargs)
+    flat, in_tree = tree_util.tree_flatten((dyn_args, dyn_kwargs))
+    args_tree = tree_util.treedef_children(in_tree)[0]
+    n_args = args_tree.num_leaves
+    ins = _per_leaf(opts.layouts.in_layouts, args_tree.unflatten([0] * n_args), n_args)
+    for x, want in zip(flat, ins):
+        if want is None or type(x) is not Array or not x.committed:
+            continue
+        have = buffer_layout(x._buf)
+        if isinstance(want, Layout) and not want.tiling:
+            same = want.major_to_minor == have.major_to_minor
+        else:
+            same = want == have
+        if same:
+            continue
+        extra = ""
+        if isinstance(want, AutoLayoutSingleton):
+            extra = (
+                " The layout given to `jax.jit` is `Layout.AUTO` but the corresponding "
+                "argument passed is a `jax.Array` with a concrete layout. Consider passing a "
+                "`jax.ShapeDtypeStruct` instead of `jax.Array` as an argument to the jitted "
+                "function  when using `Layout.AUTO`."
+            )
+        raise ValueError(
+            "Layout passed to jit does not match the layout on the respective arg. Got jit "
+            f"layout: {want},\narg layout: {have} for arg type: {x.aval.str_long()}.{extra}"
+        )
+
+
 def jit_layouts(layouts: JitLayouts, in_tree: Any, n_in: int, out_tree: Any) -> tuple:
     """(each dynamic argument leaf's, each result leaf's) layout: None, AUTO or a
     Layout. ``in_shardings`` prefixes the positional arguments (keyword ones: None)."""
