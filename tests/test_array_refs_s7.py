@@ -313,3 +313,108 @@ def test_scan_closing_over_a_ref_jaxpr_and_jitted():
         jax.tree_util.tree_leaves(engine.jit(got)(xs)), jax.tree_util.tree_leaves(jax.jit(want)(xs))
     ):
         np.testing.assert_allclose(np.asarray(a), np.asarray(b))
+
+
+def _loops_prog(m):
+    r = m.new_ref(m.numpy.zeros(3))
+    c = m.new_ref(0)
+
+    def upd(i):
+        r[i % 3] += 1.0
+        c[...] += 1
+
+    out = [m.lax.fori_loop(0, 7, lambda i, s: (upd(i), s + i)[1], 0), repr(r), repr(c)]
+    out.append(m.lax.cond(True, lambda x: (upd(1), x)[1], lambda x: x * 2, 3.0))
+    out.append(m.lax.cond(False, lambda x: (upd(1), x)[1], lambda x: x * 2, 3.0))
+    out += [repr(r), repr(c)]
+    m.jit(lambda p: m.lax.cond(p, lambda: upd(2), lambda: None))(True)
+    m.jit(lambda i: m.lax.switch(i, [lambda: upd(0), lambda: None, lambda: upd(1)]))(2)
+    out += [repr(r), repr(c)]
+    m.jit(lambda: m.lax.while_loop(lambda s: s < 10, lambda s: (upd(s), s + 1)[1], 0))()
+    out += [repr(r), repr(c)]
+    return [str(np.asarray(x)) if not isinstance(x, str) else x for x in out]
+
+
+def test_loops_and_conds_closing_over_refs():
+    ours, theirs = _both(_loops_prog)
+    assert ours == theirs
+
+
+def test_eager_while_with_one_ref_in_cond_and_body_is_an_alias_error():
+    def prog(m):
+        c = m.new_ref(0)
+
+        def body(s):
+            c[...] += 1
+            return s
+
+        kind, msg = _err(lambda: m.lax.while_loop(lambda s: c[...] < 3, body, 0))
+        return kind, msg.split(" but when")[0], msg.split(" for jit ")[1].split(" at both")[0]
+
+    ours, theirs = _both(prog)
+    assert ours == theirs
+
+
+def test_custom_vjp_stashing_grads_in_a_ref():
+    def prog(m):
+        @m.custom_vjp
+        def stash_grads(grads_ref, x):
+            return x
+
+        def fwd(grads_ref, x):
+            return x, grads_ref
+
+        def bwd(grads_ref, g):
+            grads_ref[...] = g
+            return None, g
+
+        stash_grads.defvjp(fwd, bwd)
+
+        def f(x, grads_ref):
+            return stash_grads(grads_ref, m.numpy.sin(x))
+
+        grads_ref = m.new_ref(0.0)
+        out = [repr(f(1.0, grads_ref)), repr(grads_ref)]
+        out.append(repr(m.grad(f)(1.0, grads_ref)))
+        out.append(repr(grads_ref))
+        grads_ref[...] = 0.0
+        out.append(repr(m.jit(m.grad(f))(2.0, grads_ref)))
+        out.append(repr(grads_ref))
+        return out
+
+    ours, theirs = _both(prog)
+    assert ours == theirs
+
+
+def test_plumbing_ref_under_grad():
+    def prog(m):
+        def foo(x, ref):
+            y = x + x
+            ref[...] += m.lax.stop_gradient(y)
+            return y
+
+        def err6(x, ref):
+            y = x + x
+            ref[...] += y
+            return y
+
+        r = m.new_ref(0.0)
+        return repr(m.grad(foo)(1.0, r)), repr(r), _err(lambda: m.grad(err6)(1.0, r))
+
+    ours, theirs = _both(prog)
+    assert ours == theirs
+
+
+def test_vmap_of_jit_with_ref_argument_jaxpr():
+    def prog(m):
+        def dist(x, y, out_ref):
+            out_ref[...] = m.numpy.sum((x - y) ** 2)
+
+        return m.vmap(m.jit(dist), (0, None, 0))
+
+    vecs = np.arange(12.0, dtype=np.float32).reshape(3, 4)
+    ours = str(
+        engine.make_jaxpr(prog(engine))(vecs, vecs[0], engine.new_ref(np.zeros(3, np.float32)))
+    )
+    theirs = str(jax.make_jaxpr(prog(jax))(vecs, vecs[0], jax.new_ref(np.zeros(3, np.float32))))
+    assert ours == theirs

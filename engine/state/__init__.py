@@ -76,5 +76,5 @@ def _install_tracer_indexing() -> None:
 get, swap, set, addupdate = ref_get, ref_swap, ref_set, ref_addupdate  # noqa: A001
 
 _install_tracer_indexing()
-_transpose.ref_transpose_hook = (discharge.jaxpr_has_refs, discharge.transpose_hook)
+_transpose.ref_transpose_hook = (discharge.jaxpr_has_ref_eqns, discharge.transpose_hook)
 _dispatch.ref_apply_hook = (Ref, discharge.eager_apply)

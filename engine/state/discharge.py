@@ -53,6 +53,26 @@ def _scan_refs(jaxpr: Jaxpr) -> bool:
     return False
 
 
+_ref_eqns_memo: weakref.WeakKeyDictionary[Jaxpr, bool] = weakref.WeakKeyDictionary()
+
+
+def jaxpr_has_ref_eqns(jaxpr: Jaxpr) -> bool:
+    """Whether ``jaxpr`` (or one nested in it) has a ref operation (a linearized
+    program's tangent refs; a ref it only passes on, a custom rule's residual, is not)."""
+    found = _ref_eqns_memo.get(jaxpr)
+    if found is None:
+        found = False
+        for eqn in jaxpr.eqns:
+            subs = eqn.primitive.subjaxprs(eqn.params)
+            if getattr(eqn.primitive, "ref_primitive", False) or any(
+                jaxpr_has_ref_eqns(getattr(s, "jaxpr", s)) for s in subs
+            ):
+                found = True
+                break
+        _ref_eqns_memo[jaxpr] = found
+    return found
+
+
 def closed_has_refs(closed: ClosedJaxpr) -> bool:
     return jaxpr_has_refs(closed.jaxpr) or any(type(c) is Ref for c in closed.consts)
 
@@ -134,7 +154,7 @@ def _eval(jaxpr: Jaxpr, consts: Sequence[Any], args: Sequence[Any]) -> list[Any]
         return v.val if type(v) is Literal else env[v]
 
     for v, x in zip(jaxpr.constvars, consts):
-        env[v] = _Cell(x._array) if type(x) is Ref else x
+        env[v] = x  # (a program run by jit has no Ref constants left: see _runnable_form)
     for v, x in zip(jaxpr.invars, args):
         env[v] = x
     for eqn in jaxpr.eqns:
@@ -147,14 +167,12 @@ def _eval(jaxpr: Jaxpr, consts: Sequence[Any], args: Sequence[Any]) -> list[Any]
                 any(type(x) is _Cell for x in ins) or closed_has_refs(eqn.params["jaxpr"])
             ):
                 outs = _discharge_jit(eqn, ins)
-            elif eqn.primitive.name == "scan" and any(type(x) is _Cell for x in ins):
-                outs = _discharge_scan(eqn, ins)
-            elif any(type(x) is _Cell for x in ins) or any(
-                jaxpr_has_refs(getattr(s, "jaxpr", s)) for s in eqn.primitive.subjaxprs(eqn.params)
-            ):
+            elif eqn.primitive.name in _LOOPS and any(type(x) is _Cell for x in ins):
+                outs = _LOOPS[eqn.primitive.name](eqn, ins)
+            elif any(type(x) is _Cell for x in ins):
                 raise NotImplementedError(
-                    f"array refs used inside '{eqn.primitive.name}' cannot be compiled yet "
-                    "(the engine discharges refs through jit only)"
+                    f"array refs passed to '{eqn.primitive.name}' cannot be compiled yet "
+                    "(the engine discharges refs through jit and scan only)"
                 )
             else:
                 outs = eqn.primitive.bind(*ins, **eqn.params)
@@ -237,6 +255,147 @@ def _discharge_scan(eqn, ins):
     return outs[r:]
 
 
+def _refs_as_values(
+    closed: ClosedJaxpr,
+    cell_of: list[Any],
+    cells: list[_Cell],
+    n_ref_out,
+    keep_weak=False,
+    final_avals=None,
+):
+    """A jaxpr taking (its non-ref inputs..., the values of ``cells``) in place of
+    ``closed``'s ref inputs (``cell_of[i]``: input i's cell, or None) and returning
+    (the cells' new values, its outputs) when ``n_ref_out`` (else its outputs alone).
+    The values are strongly typed (a loop's carries), or with ``keep_weak`` of the
+    types the cells hold now and returned as ``final_avals`` (a cond's branches: the
+    first branch's types, as JAX's cond); ``natural`` gets the types returned."""
+    d = discharge(closed)
+    n_out = len(closed.out_avals)
+    plain = [i for i, c in enumerate(cell_of) if c is None]
+    ref_pos = {id(c): k for k, c in enumerate(cells)}
+    natural: list[Any] = []
+    val_avals = [core.get_aval(c.val) for c in cells]
+    if not keep_weak:
+        val_avals = [a.strip_weak_type() for a in val_avals]
+    avals = [closed.in_avals[i] for i in plain] + val_avals
+
+    def fun(*a):
+        vals = list(a[len(plain) :])
+        ins: list[Any] = [None] * len(cell_of)
+        for i, v in zip(plain, a):
+            ins[i] = v
+        for i, c in enumerate(cell_of):
+            if c is not None:
+                ins[i] = vals[ref_pos[id(c)]]
+        outs = core.eval_jaxpr(d.jaxpr, d.consts, *ins)
+        finals = iter(outs[n_out:])
+        for c in cell_of:
+            if c is not None:
+                vals[ref_pos[id(c)]] = next(finals)
+        if keep_weak and final_avals is None:
+            natural[:] = [core.get_aval(v) for v in vals]
+        else:
+            vals = [_like(v, a) for v, a in zip(vals, final_avals or val_avals)]
+        return (vals if n_ref_out else []) + list(outs[:n_out])
+
+    new, consts = convert_constvars_to_invars(trace_to_jaxpr(fun, avals, closed.jaxpr.debug_name))
+    return new, consts, natural
+
+
+def _like(x, aval):
+    from ..lax import convert_element_type
+
+    a = core.get_aval(x)
+    if a.weak_type != aval.weak_type:
+        return convert_element_type(x, aval.dtype, weak_type=aval.weak_type)
+    return x
+
+
+def _distinct_cells(xs):
+    seen: dict[int, _Cell] = {}
+    for x in xs:
+        if type(x) is _Cell:
+            seen.setdefault(id(x), x)
+    return list(seen.values())
+
+
+def _discharge_cond(eqn, ins):
+    """A cond whose branches use refs: each branch returns the refs' new values too."""
+    index, ops = ins[0], ins[1:]
+    cells = _distinct_cells(ops)
+    cell_of = [x if type(x) is _Cell else None for x in ops]
+    plain = [x for x in ops if type(x) is not _Cell]
+    branches, extra = [], []
+    first = None
+    for b in eqn.params["branches"]:
+        nb, consts, natural = _refs_as_values(b, cell_of, cells, True, True, first)
+        first = natural if first is None else first
+        branches.append(nb)
+        extra.append(consts)
+    if any(extra):  # (constants of the branches: each branch takes all, uses its own)
+        raise NotImplementedError("array refs in cond branches that close over arrays")
+    vals = [c.val for c in cells]
+    outs = eqn.primitive.bind(index, *plain, *vals, **dict(eqn.params, branches=tuple(branches)))
+    for c, v in zip(cells, outs[: len(cells)]):
+        c.val = v
+    return outs[len(cells) :]
+
+
+def _discharge_while(eqn, ins):
+    """A while loop whose condition or body uses refs: their values become carries."""
+    p = eqn.params
+    nc, nb = p["cond_nconsts"], p["body_nconsts"]
+    cconsts, bconsts, carry = ins[:nc], ins[nc : nc + nb], ins[nc + nb :]
+    if any(type(x) is _Cell for x in carry):
+        raise NotImplementedError("array refs as while_loop carries")
+    cells = _distinct_cells([*cconsts, *bconsts])
+    n = len(cells)
+    ccell = [x if type(x) is _Cell else None for x in cconsts] + [None] * len(carry)
+    bcell = [x if type(x) is _Cell else None for x in bconsts] + [None] * len(carry)
+    cond, cc, _ = _refs_as_values(p["cond_jaxpr"], ccell, cells, False)
+    body, bc, _ = _refs_as_values(p["body_jaxpr"], bcell, cells, True)
+    # the condition reads the refs' values from the carry: put them after its consts
+    cplain = [x for x in cconsts if type(x) is not _Cell]
+    bplain = [x for x in bconsts if type(x) is not _Cell]
+    cond = _move_inputs(cond, len(cc) + len(cplain) + len(carry), n, len(cc) + len(cplain))
+    body = _move_inputs(body, len(bc) + len(bplain) + len(carry), n, len(bc) + len(bplain))
+    vals = [_strong(c.val) for c in cells]
+    outs = eqn.primitive.bind(
+        *cc,
+        *cplain,
+        *bc,
+        *bplain,
+        *vals,
+        *carry,
+        **dict(
+            p,
+            cond_jaxpr=cond,
+            body_jaxpr=body,
+            cond_nconsts=len(cc) + len(cplain),
+            body_nconsts=len(bc) + len(bplain),
+        ),
+    )
+    for c, v in zip(cells, outs[:n]):
+        c.val = v
+    return outs[n:]
+
+
+def _move_inputs(closed: ClosedJaxpr, start: int, count: int, to: int) -> ClosedJaxpr:
+    """``closed`` with its inputs ``start:start+count`` moved to position ``to``."""
+    j = closed.jaxpr
+    v = list(j.invars)
+    moved, rest = v[start : start + count], v[:start] + v[start + count :]
+    invars = rest[:to] + moved + rest[to:]
+    return ClosedJaxpr(Jaxpr(j.constvars, invars, j.outvars, j.eqns, j.debug_name), closed.consts)
+
+
+_LOOPS: dict[str, Callable[..., list]] = {
+    "scan": _discharge_scan,
+    "cond": _discharge_cond,
+    "while": _discharge_while,
+}
+
+
 # ---------------------------------------------------------------------------- running
 
 
@@ -281,6 +440,7 @@ def eager_apply(prim: core.Primitive, args: Sequence[Any], params: dict) -> Any:
     from ..jit import bind_jit
 
     avals = [core.get_aval(x) for x in args]
+    check_no_aliased_ref_args(prim.name, args, avals, lambda i: f"args[{i}]")
 
     def one(*xs):
         out = prim.bind(*xs, **params)
@@ -296,12 +456,8 @@ def transpose_hook(backward_pass, jaxpr, consts, linear_args, cts, initial_cts):
     transpose its discharged form, whose operations are all pure."""
     if any(type(v.aval) is AbstractRef for v in jaxpr.invars):
         raise NotImplementedError("transposing a linear program that takes array refs")
-    closed, cvals = convert_constvars_to_invars(ClosedJaxpr(jaxpr, consts))
-    new = discharge(closed)
-    n = len(cvals)
-    init = None if initial_cts is None else [None] * n + list(initial_cts)
-    out = backward_pass(new.jaxpr, new.consts, list(cvals) + list(linear_args), cts, init)
-    return out[n:]
+    new = discharge(ClosedJaxpr(jaxpr, consts))
+    return backward_pass(new.jaxpr, new.consts, linear_args, cts, initial_cts)
 
 
 # ---------------------------------------------------------------------------- checks
@@ -309,6 +465,7 @@ def transpose_hook(backward_pass, jaxpr, consts, linear_args, cts, initial_cts):
 
 def check_no_aliased_ref_args(fun: Any, flat: Sequence[Any], avals, arg_name) -> None:
     seen: dict[int, int] = {}
+    where = fun if isinstance(fun, str) else core.fun_location(fun)
     for i, (x, a) in enumerate(zip(flat, avals)):
         if type(a) is not AbstractRef:
             continue
@@ -316,7 +473,7 @@ def check_no_aliased_ref_args(fun: Any, flat: Sequence[Any], avals, arg_name) ->
         if j != i:
             raise ValueError(
                 "only one reference to a mutable array may be passed as an argument to a "
-                f"function, but when tracing {core.fun_location(fun)} for jit the mutable "
+                f"function, but when tracing {where} for jit the mutable "
                 f"array reference of type {a.str_long()} appeared at both {arg_name(j)} "
                 f"and {arg_name(i)}."
             )
@@ -392,8 +549,8 @@ def call_with_refs(jf: Any, args, kwargs, static, flat, in_tree, avals) -> Any:
     rec = jf._cache.jaxpr(jf.fun, opts, static, in_tree, avals, ctx)
     check_no_closed_over_ref_args(jf.fun, rec.closed.consts, flat, arg_name)
     check_no_returned_refs(jf.fun, rec.closed.jaxpr, arg_name, len(rec.closed.jaxpr.outvars))
-    if trace is not core.eval_trace and trace.interpreter != "jaxpr":
-        return jf.fun(*args, **kwargs)
+    if trace is not core.eval_trace and trace.interpreter not in ("jaxpr", "batching"):
+        return jf.fun(*args, **kwargs)  # (differentiated: the body's refs, in place)
     closed, lead, trail = _staged(rec.closed)
     outs = bind_jit(lead + list(flat) + trail, closed, jf.__name__)
     return _tree_unflatten(rec.out_tree, outs)

@@ -430,3 +430,18 @@ def _addupdate_batch(size, vals, dims, *, tree):
 
 
 _ = batching  # (the trace that calls these rules)
+
+
+# ---------------------------------------------------------------------------- lowering
+
+
+def _not_discharged(ctx, *args, **params):
+    raise NotImplementedError(
+        "an array ref operation reached the compiler: jit discharges refs when the jitted "
+        "function is called, but lowering a program that uses refs through "
+        "jit(...).lower()/.trace() is not supported yet"
+    )
+
+
+for _p in (new_ref_p, get_p, swap_p, addupdate_p, freeze_p):
+    _p.def_lowering(_not_discharged)
