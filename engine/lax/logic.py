@@ -48,6 +48,9 @@ __all__ = [
     "clz_p",
     "select_n_p",
     "clamp_p",
+    "eq_to_p",
+    "le_to_p",
+    "lt_to_p",
 ]
 
 _any = ("int", "float", "complex", "bool")
@@ -80,6 +83,30 @@ lt_p = _compare_op("lt", "LT", _ordered)
 le_p = _compare_op("le", "LE", _ordered)
 gt_p = _compare_op("gt", "GT", _ordered)
 ge_p = _compare_op("ge", "GE", _ordered)
+
+
+def _total_order_op(name, direction, kinds):
+    """JAX's sort comparators' primitives: floats compare in XLA's total order
+    (-NaN < -inf < ... < -0 < 0 < ... < inf < NaN)."""
+
+    def lower(ctx, x, y):
+        if dtypes.is_inexact(ctx.avals_in[0].dtype):
+            return hlo.compare(
+                x,
+                y,
+                hlo.ComparisonDirectionAttr.get(direction),
+                compare_type=hlo.ComparisonTypeAttr.get("TOTALORDER"),
+            )
+        return lowering.compare(x, y, direction, ctx.avals_in[0])
+
+    p = naryop(name, kinds, lower, result_dtype=_bool_result)
+    zero_jvp(p)
+    return p
+
+
+eq_to_p = _total_order_op("eq_to", "EQ", _any)
+le_to_p = _total_order_op("le_to", "LE", _ordered)
+lt_to_p = _total_order_op("lt_to", "LT", _ordered)
 
 
 def eq(x, y):

@@ -1,15 +1,19 @@
 """``digitize``, ``histogram``, ``histogram_bin_edges``, ``histogram2d`` and
-``histogramdd`` as JAX computes them: bins by ``searchsorted`` (a value equal to the
-last edge falls in the last bin), counts by a scatter-add, so they trace and jit when
-the number of bins is static."""
+``histogramdd`` as JAX 0.10.2 computes them (so their jaxprs are JAX's): bins by
+``searchsorted`` (a value equal to the last edge falls in the last bin), counts by a
+scatter-add, so they trace and jit when the number of bins is static."""
 
 from __future__ import annotations
 
+import builtins
+import math
 import operator
 
 import numpy as np
 
 from .. import dtypes
+from ._jitted import as_jax_jits
+from ._util import check_arraylike, concrete_value, promote_dtypes_inexact, to_inexact_dtype
 
 __all__ = ["digitize", "histogram", "histogram_bin_edges", "histogram2d", "histogramdd"]
 
@@ -20,130 +24,155 @@ def _jnp():
     return jnp
 
 
+@as_jax_jits("digitize", ("right", "method"))
 def digitize(x, bins, right=False, *, method=None):
     """Indices of the bins (monotonic, increasing or decreasing) each ``x`` falls in."""
     jnp = _jnp()
-    x, bins = jnp.asarray(x), jnp.asarray(bins)
-    if bins.ndim != 1:
+    check_arraylike("digitize", x, bins)
+    x, bins_arr = jnp.asarray(x), jnp.asarray(bins)
+    right = bool(concrete_value(right, "right argument of jnp.digitize()"))
+    if bins_arr.ndim != 1:
         raise ValueError(f"digitize: bins must be a 1-dimensional array; got bins={bins}")
-    idt = dtypes.default_int_dtype()
-    if bins.shape[0] == 0:
-        return jnp.zeros(x.shape, idt)
+    if bins_arr.shape[0] == 0:
+        return jnp.zeros_like(x, dtype=np.int32)
     side = "left" if right else "right"
     kw = {} if method is None else {"method": method}
-    up = jnp.searchsorted(bins, x, side=side, **kw)
-    down = bins.shape[0] - jnp.searchsorted(bins[::-1], x, side=side, **kw)
-    return jnp.where(bins[-1] >= bins[0], up, down).astype(idt)
+    return jnp.where(
+        bins_arr[-1] >= bins_arr[0],
+        jnp.searchsorted(bins_arr, x, side=side, **kw),
+        bins_arr.shape[0] - jnp.searchsorted(bins_arr[::-1], x, side=side, **kw),
+    )
 
 
 def histogram_bin_edges(a, bins=10, range=None, weights=None):
     """The edges ``histogram`` would use (``weights`` is ignored, as in NumPy)."""
-    from ._util import promote_dtypes_inexact
-
     jnp = _jnp()
     if isinstance(bins, str):
         raise NotImplementedError("string values for `bins` not implemented.")
-    (a,) = promote_dtypes_inexact(jnp.ravel(jnp.asarray(a)))
-    dt = a.dtype
+    check_arraylike("histogram_bin_edges", a, bins)
+    arr = jnp.asarray(a)
+    dtype = to_inexact_dtype(arr.dtype)
     if np.ndim(bins) == 1:
-        return jnp.asarray(bins, dt)
-    bins = operator.index(bins)
+        return jnp.asarray(bins, dtype=dtype)
+    n = operator.index(concrete_value(bins, "bins argument of histogram_bin_edges"))
     if range is None:
-        lo, hi = a.min(), a.max()
-    else:
-        lo, hi = (jnp.asarray(r, dt) for r in range)
-        if np.ndim(range) != 1 or len(range) != 2:
-            raise ValueError(f"`range` must be a tuple of two values; got {range}")
-    same = lo == hi
-    lo = jnp.where(same, lo - 0.5, lo)
-    hi = jnp.where(same, hi + 0.5, hi)
-    return jnp.linspace(lo, hi, bins + 1, dtype=dt)
+        range = [arr.min(), arr.max()]
+    range = jnp.asarray(range, dtype=dtype)
+    if np.shape(range) != (2,):
+        raise ValueError(f"`range` must be either None or a sequence of scalars, got {range}")
+    lo = jnp.where(jnp.ptp(range) == 0, range[0] - 0.5, range[0])
+    hi = jnp.where(jnp.ptp(range) == 0, range[1] + 0.5, range[1])
+    return jnp.linspace(lo, hi, n + 1, dtype=dtype)
 
 
 def histogram(a, bins=10, range=None, weights=None, density=None):
     """Counts (or summed weights) of ``a`` in ``bins`` and the bin edges."""
-    from ._util import promote_dtypes_inexact
-
     jnp = _jnp()
     if weights is None:
+        check_arraylike("histogram", a, bins)
         (a,) = promote_dtypes_inexact(jnp.asarray(a))
         weights = jnp.ones_like(a)
     else:
-        a, weights = promote_dtypes_inexact(jnp.asarray(a), jnp.asarray(weights))
-        if weights.shape != a.shape:
+        check_arraylike("histogram", a, bins, weights)
+        if np.shape(a) != np.shape(weights):
             raise ValueError("weights should have the same shape as a.")
-    a, weights = jnp.ravel(a), jnp.ravel(weights)
+        a, weights = promote_dtypes_inexact(jnp.asarray(a), jnp.asarray(weights))
     edges = histogram_bin_edges(a, bins, range, weights)
     idx = jnp.searchsorted(edges, a, side="right")
-    idx = jnp.where(a == edges[-1], edges.shape[0] - 1, idx)
-    counts = jnp.zeros(edges.shape, weights.dtype).at[idx].add(weights)[1:]
+    idx = jnp.where(a == edges[-1], len(edges) - 1, idx)
+    counts = jnp.zeros(len(edges), weights.dtype).at[idx].add(weights)[1:]
     if density:
-        widths = jnp.diff(edges)
-        counts = counts / widths / counts.sum()
+        counts = counts / jnp.diff(edges) / counts.sum()
     return counts, edges
-
-
-def histogramdd(sample, bins=10, range=None, weights=None, density=None):
-    """The ``D``-dimensional histogram of an ``(N, D)`` sample and its ``D`` edge arrays."""
-    from ._util import promote_dtypes_inexact
-
-    jnp = _jnp()
-    if weights is None:
-        (sample,) = promote_dtypes_inexact(jnp.asarray(sample))
-    else:
-        sample, weights = promote_dtypes_inexact(jnp.asarray(sample), jnp.asarray(weights))
-        if weights.shape != sample.shape[:1]:
-            raise ValueError("should have one weight for each sample.")
-    if sample.ndim != 2:
-        raise ValueError(f"sample must be 2-dimensional, got shape {sample.shape}")
-    N, D = sample.shape
-    if isinstance(bins, int) or np.ndim(bins) == 0 and not isinstance(bins, (list, tuple)):
-        bins = [bins] * D
-    if len(bins) != D:
-        raise ValueError("should be a bin for each dimension.")
-    ranges = [None] * D if range is None else range
-    if len(ranges) != D:
-        raise ValueError("should be a range for each dimension.")
-    edges, idxs, nbins = [], [], []
-    for i in builtins_range(D):
-        e = histogram_bin_edges(sample[:, i], bins[i], ranges[i], weights)
-        ix = jnp.searchsorted(e, sample[:, i], side="right")
-        ix = jnp.where(sample[:, i] == e[-1], e.shape[0] - 1, ix)
-        edges.append(e)
-        idxs.append(ix)
-        nbins.append(e.shape[0] + 1)
-    from .index_tricks import ravel_multi_index
-
-    flat = ravel_multi_index(tuple(idxs), tuple(nbins), mode="clip")
-    hist = jnp.bincount(flat, weights, length=int(np.prod(nbins)))
-    hist = jnp.reshape(hist, tuple(nbins))
-    hist = hist[(slice(1, -1),) * D]
-    if density:
-        hist = hist / hist.sum()
-        for i in builtins_range(D):
-            shape = [1] * D
-            shape[i] = nbins[i] - 2
-            hist = hist / jnp.reshape(jnp.diff(edges[i]), shape)
-    return hist, edges
-
-
-builtins_range = range
 
 
 def histogram2d(x, y, bins=10, range=None, weights=None, density=None):
     """The 2-d histogram of ``x`` and ``y`` and its two edge arrays."""
     jnp = _jnp()
-    from ._util import promote_dtypes_inexact
-
-    x, y = promote_dtypes_inexact(jnp.asarray(x), jnp.asarray(y))
+    check_arraylike("histogram2d", x, y)
     try:
         n = len(bins)
     except TypeError:
         n = 1
-    if n == 2:
-        bins = list(bins)
-    elif n == 1 or np.ndim(bins) == 1:
-        bins = [bins, bins]
-    sample = jnp.stack([x, y], axis=1)
+    if n != 1 and n != 2:  # one array of edges, for both axes
+        edges = jnp.asarray(bins)
+        bins = [edges, edges]
+    sample = jnp.transpose(jnp.asarray([x, y]))
     hist, edges = histogramdd(sample, bins, range, weights, density)
     return hist, edges[0], edges[1]
+
+
+def _ravel_clipped(idx, dims):
+    """ravel_multi_index(idx, dims, mode='clip') as JAX's computes it."""
+    jnp = _jnp()
+    dtype = dtypes.result_type(int, *idx)
+    idx = [jnp.clip(i, 0, d - 1) for i, d in zip(idx, dims)]
+    strides = np.cumprod((1,) + dims[1:][::-1])[::-1]
+    out = jnp.array(0, dtype=dtype)
+    for i, s in zip(idx, strides):
+        out = out + i.astype(dtype) * int(s)
+    return out
+
+
+def _open_mesh(arrays):
+    """jnp.ix_ of 1-D arrays as JAX builds it: each broadcast into its axis."""
+    from .. import lax
+
+    n = len(arrays)
+    out = []
+    for i, a in enumerate(arrays):
+        shape = [1] * n
+        shape[i] = a.shape[0]
+        if a.size == 0:  # an integer index type, as NumPy's
+            out.append(lax.full(shape, np.zeros((), np.intp)))
+        else:
+            out.append(lax.broadcast_in_dim(a, shape, (i,)))
+    return out
+
+
+def histogramdd(sample, bins=10, range=None, weights=None, density=None):
+    """The ``D``-dimensional histogram of an ``(N, D)`` sample and its ``D`` edge arrays."""
+    jnp = _jnp()
+    if weights is None:
+        check_arraylike("histogramdd", sample)
+        (sample,) = promote_dtypes_inexact(jnp.asarray(sample))
+    else:
+        check_arraylike("histogramdd", sample, weights)
+        if np.shape(weights) != np.shape(sample)[:1]:
+            raise ValueError("should have one weight for each sample.")
+        sample, weights = promote_dtypes_inexact(jnp.asarray(sample), jnp.asarray(weights))
+    N, D = np.shape(sample)
+    if range is not None and (
+        len(range) != D or any(r is not None and np.shape(r)[0] != 2 for r in range)
+    ):
+        raise ValueError(
+            f"For sample.shape={(N, D)}, range must be a sequence "
+            f"of {D} pairs or Nones; got range={range}"
+        )
+    try:
+        per_dim = list(bins)
+    except TypeError:
+        per_dim = D * [bins]
+    else:
+        if len(per_dim) != D:
+            raise ValueError("should be a bin for each dimension.")
+    idxs, edges = [], []
+    for i in builtins.range(D):
+        r = None if range is None else range[i]
+        e = histogram_bin_edges(sample[:, i], per_dim[i], r, weights)
+        ix = jnp.searchsorted(e, sample[:, i], side="right")
+        ix = jnp.where(sample[:, i] == e[-1], ix - 1, ix)
+        idxs.append(ix)
+        edges.append(e)
+    nbins = tuple(len(e) + 1 for e in edges)
+    dedges = [jnp.diff(e) for e in edges]
+    flat = _ravel_clipped(tuple(idxs), nbins)
+    hist = jnp.bincount(flat, weights, length=math.prod(nbins))
+    hist = jnp.reshape(hist, nbins)
+    hist = hist[D * (slice(1, -1),)]
+    if density:
+        hist = hist.astype(sample.dtype)
+        hist /= hist.sum()
+        for norm in _open_mesh(dedges):
+            hist /= norm
+    return hist, edges

@@ -1,0 +1,149 @@
+"""jax.numpy functions whose jaxprs follow JAX 0.10.2's bodies: the same ``jit``
+boundaries and names, static parameters and equations (``cumulative_sum``,
+``searchsorted``, ``histogram``, ``unique``, ...), with JAX's values, dtypes and weak
+types, against real JAX."""
+
+import numpy as np
+import pytest
+from helpers import assert_close, jaxpr_text, real_jax, weak_type_of
+
+import engine
+import engine.numpy as enp
+
+jax, jnp = real_jax()
+
+X = np.linspace(0.1, 0.9, 6, dtype=np.float32)
+S = np.array([0.2, 0.5, 0.7], np.float32)
+M = np.arange(6.0, dtype=np.float32).reshape(2, 3)
+I8 = np.array([[1, -2, 3], [4, 5, -6]], np.int8)
+
+# name -> (function of the numpy module, its array arguments)
+CASES = {
+    "cumulative_sum": (lambda n: lambda x: n.cumulative_sum(x), (X,)),
+    "cumulative_sum_initial": (
+        lambda n: lambda x: n.cumulative_sum(x, axis=1, include_initial=True),
+        (I8,),
+    ),
+    "cumulative_sum_bool_dtype": (
+        lambda n: lambda x: n.cumulative_sum(x, axis=0, dtype=bool),
+        (M,),
+    ),
+    "cumulative_prod": (lambda n: lambda x: n.cumulative_prod(x, axis=1), (I8,)),
+    "cumulative_prod_initial": (
+        lambda n: lambda x: n.cumulative_prod(x, include_initial=True),
+        (X,),
+    ),
+}
+
+A = np.array([0.1, 0.2, 0.2, 0.5, 0.7, 0.9], np.float32)
+Q = np.array([0.2, -0.0, 0.7, np.nan, 1.0, 0.15], np.float32)
+AC = np.array([1 + 1j, 1 + 2j, 2 - 1j, 3 + 0j], np.complex64)
+QC = np.array([[1 + 1.5j, 3 + 0j], [0j, 2 - 1j]], np.complex64)
+for _m in ("scan", "scan_unrolled", "sort", "compare_all"):
+    for _side in ("left", "right"):
+        CASES[f"searchsorted_{_m}_{_side}"] = (
+            lambda n, m=_m, side=_side: lambda a, v: n.searchsorted(a, v, side=side, method=m),
+            (A, Q),
+        )
+    CASES[f"searchsorted_{_m}_complex_2d"] = (
+        lambda n, m=_m: lambda a, v: n.searchsorted(a, v, method=m),
+        (AC, QC),
+    )
+CASES.update(
+    {
+        "searchsorted_int_scalar": (
+            lambda n: lambda a, v: n.searchsorted(a, v, side="right"),
+            (np.array([1, 3, 3, 8], np.int32), np.int32(3)),
+        ),
+        "searchsorted_sorter": (
+            lambda n: lambda a, v, s: n.searchsorted(a, v, sorter=s),
+            (A[::-1].copy(), Q, np.arange(5, -1, -1, dtype=np.int32)),
+        ),
+        "searchsorted_promotes": (
+            lambda n: lambda a, v: n.searchsorted(a, v),
+            (np.array([1, 2, 4], np.int32), S),
+        ),
+        "digitize": (lambda n: lambda x, b: n.digitize(x, b), (Q, A)),
+        "digitize_right_decreasing": (
+            lambda n: lambda x, b: n.digitize(x, b, right=True),
+            (Q, A[::-1].copy()),
+        ),
+        "digitize_method": (
+            lambda n: lambda x, b: n.digitize(x, b, method="compare_all"),
+            (Q, A),
+        ),
+        "histogram": (lambda n: lambda x: n.histogram(x, bins=4), (X,)),
+        "histogram_weights_density": (
+            lambda n: lambda x, w: n.histogram(x, bins=3, weights=w, density=True),
+            (X, X[::-1].copy()),
+        ),
+        "histogram_edges_range": (
+            lambda n: lambda x, e: n.histogram(x, bins=e, range=(0, 1)),
+            (X, S),
+        ),
+        "histogram_int_range": (
+            lambda n: lambda x: n.histogram(x, bins=5, range=(0, 4)),
+            (np.array([0, 1, 1, 3, 4], np.int32),),
+        ),
+        "histogram_bin_edges": (lambda n: lambda x: n.histogram_bin_edges(x, bins=4), (X,)),
+        "histogram_bin_edges_const": (
+            lambda n: lambda x: n.histogram_bin_edges(x, bins=3),
+            (np.ones(4, np.float32),),
+        ),
+        "histogram2d": (
+            lambda n: lambda x, y: n.histogram2d(x, y, bins=3),
+            (X, X[::-1].copy()),
+        ),
+        "histogram2d_pair_weights": (
+            lambda n: lambda x, y, w: n.histogram2d(x, y, bins=(2, 3), weights=w, density=True),
+            (X, X[::-1].copy(), X),
+        ),
+        "histogram2d_edges": (
+            lambda n: lambda x, y, e: n.histogram2d(x, y, bins=e),
+            (X, X[::-1].copy(), np.array([0.0, 0.3, 0.6, 1.0], np.float32)),
+        ),
+        "histogramdd": (lambda n: lambda s: n.histogramdd(s, bins=3), (M.T.copy(),)),
+        "histogramdd_ranges": (
+            lambda n: lambda s: n.histogramdd(s, bins=[2, 3], range=[(0, 6), None], density=True),
+            (M.T.copy(),),
+        ),
+    }
+)
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_jaxpr_text_identical(name):
+    mk, args = CASES[name]
+    ours, theirs = jaxpr_text(mk(enp), mk(jnp), *args)
+    assert ours == theirs
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_values_dtypes_weak_types(name):
+    mk, args = CASES[name]
+    ours, theirs = mk(enp)(*args), mk(jnp)(*args)
+    assert_close(ours, theirs, rtol=2e-6, atol=1e-6)
+    for o, t in zip(engine.tree_util.tree_leaves(ours), jax.tree_util.tree_leaves(theirs)):
+        assert weak_type_of(o) == weak_type_of(t)
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda n: n.cumulative_sum(np.float32(1.0)),
+        lambda n: n.cumulative_prod(M),
+        lambda n: n.searchsorted(A, Q, side="middle"),
+        lambda n: n.searchsorted(A, Q, method="bisect"),
+        lambda n: n.searchsorted(M, Q),
+        lambda n: n.digitize(Q, M),
+        lambda n: n.histogram(X, bins=3, weights=S),
+        lambda n: n.histogramdd(M.T, bins=[2, 3, 4]),
+        lambda n: n.histogramdd(M.T, range=[(0, 1)]),
+    ],
+)
+def test_bad_input_errors_as_jax(call):
+    with pytest.raises(Exception) as theirs:
+        call(jnp)
+    with pytest.raises(type(theirs.value)) as ours:
+        call(enp)
+    assert str(ours.value) == str(theirs.value)
