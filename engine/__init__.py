@@ -113,6 +113,7 @@ from .sharding.arrays import (  # noqa: F401,E402
     make_array_from_single_device_arrays,
     typeof,
 )
+from .sharding.placement import memory  # noqa: F401,E402  (jax.memory.Space)
 from .state import Ref, freeze, new_ref  # noqa: F401,E402
 from . import state as ref  # noqa: F401,E402  (jax.ref: get, swap, addupdate, ...)
 from .transfer_guard import (  # noqa: F401,E402

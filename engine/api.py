@@ -835,6 +835,10 @@ def device_put(x: Any, device: Any = None) -> Any:
         return treedef.unflatten(device_put_traced(leaves, [device] * len(leaves)))
     if isinstance(device, (_Sharding, _PartitionSpec)):
         return tree_map(lambda v: _sharded.put(v, device), x)
+    if isinstance(device, core.MemorySpace):
+        from .sharding.placement import put_in_memory
+
+        return tree_map(lambda v: put_in_memory(v, device), x)
     if type(device).__name__ == "Format":
         from .experimental.layout import put_with_format
 

@@ -295,3 +295,25 @@ def test_eager_results_of_host_values_stay_in_host_memory():
 
     e, j = _both(run)
     assert e == j
+
+
+def test_memory_space_targets():
+    def run(lib):
+        space = lib.memory.Space
+        x = lib.numpy.ones(3)
+        h = lib.device_put(x, space.Host)
+        back = lib.device_put(h, space.Device)
+        f = lib.jit(lambda a: lib.device_put(a, space.Host) * 2.0)
+        return [
+            repr(lib.memory),
+            list(space),
+            (repr(h.sharding), str(lib.typeof(h))),
+            (repr(back.sharding), str(lib.typeof(back))),
+            str(lib.make_jaxpr(f)(x)),
+            [ln for ln in f.lower(x).as_text().splitlines() if "func.func" in ln],
+            (repr(f(x).sharding), np.asarray(f(x)).tolist()),
+        ]
+
+    e, j = _both(run)
+    e[1], j[1] = [repr(s) for s in e[1]], [repr(s) for s in j[1]]
+    assert e == j

@@ -12,6 +12,7 @@ memory kinds of its arguments and results instead."""
 from __future__ import annotations
 
 import enum
+import types
 from collections.abc import Sequence
 from typing import Any
 
@@ -43,15 +44,35 @@ device_put_p = Primitive("device_put", multiple_results=True)
 device_put_p.computes_memory_space = True
 
 
+# ``jax.memory.Space``: device_put(x, jax.memory.Space.Host) moves x to host memory
+memory = types.SimpleNamespace(Space=MemorySpace)
+
+
+def put_in_memory(x: Any, space: MemorySpace) -> Any:
+    """``device_put(x, space)``: ``x`` in that memory of its device (the default one's
+    for a value not on a device yet)."""
+    from .. import api
+    from ..array import Array
+    from .named import SingleDeviceSharding
+
+    if space is MemorySpace.Any:
+        return api.device_put(x)
+    kind = mem_space_to_kind(space)
+    if not isinstance(x, Array):
+        x = api.device_put(x)
+    s = x.sharding
+    if s.memory_kind == kind:
+        return x
+    if isinstance(s, SingleDeviceSharding) or hasattr(s, "with_memory_kind"):
+        return api.device_put(x, s.with_memory_kind(kind))
+    raise NotImplementedError(f"device_put to {space!r} of an array with sharding {s!r}")
+
+
 def _put_one(x: Any, device: Any) -> Any:
     from .. import api
 
     if isinstance(device, MemorySpace):  # the same device, that memory
-        kind = mem_space_to_kind(device)
-        s = getattr(x, "sharding", None)
-        if s is None or getattr(s, "memory_kind", None) == kind:
-            return x
-        return api.device_put(x, s.with_memory_kind(kind))
+        return put_in_memory(x, device)
     return api.device_put(x, device)
 
 
