@@ -107,6 +107,23 @@ CASES.update(
             lambda n: lambda s: n.histogramdd(s, bins=[2, 3], range=[(0, 6), None], density=True),
             (M.T.copy(),),
         ),
+        "interp": (lambda n: lambda x, xp: n.interp(x, xp, xp * 2), (Q, A)),
+        "interp_left_right_traced": (
+            lambda n: lambda x, xp, lo: n.interp(x, xp, xp**2, left=lo, right=7.0),
+            (Q, A, np.float32(-1)),
+        ),
+        "interp_extrapolate": (
+            lambda n: lambda x, xp: n.interp(x, xp, -xp, left="extrapolate", right="extrapolate"),
+            (np.array([-1.0, 0.3, 2.0], np.float32), A),
+        ),
+        "interp_period": (
+            lambda n: lambda x, xp, fp: n.interp(x, xp, fp, period=1.0),
+            (Q, A[::-1].copy(), X),
+        ),
+        "interp_int": (
+            lambda n: lambda x, xp, fp: n.interp(x, xp, fp),
+            (np.array([0, 2, 5], np.int32), np.array([1, 2, 3], np.int32), S),
+        ),
     }
 )
 
@@ -139,6 +156,10 @@ def test_values_dtypes_weak_types(name):
         lambda n: n.histogram(X, bins=3, weights=S),
         lambda n: n.histogramdd(M.T, bins=[2, 3, 4]),
         lambda n: n.histogramdd(M.T, range=[(0, 1)]),
+        lambda n: n.interp(Q, A, S),
+        lambda n: n.interp(Q, A, A, left="constant"),
+        lambda n: n.interp(Q.astype(np.complex64), A, A),
+        lambda n: n.interp(Q, A, A, period=S),
     ],
 )
 def test_bad_input_errors_as_jax(call):

@@ -22,26 +22,23 @@ from ._util import (
     promote_args_inexact,
     promote_dtypes_inexact,
     shape_of,
-    weak_scalar,
 )
 from .creation import full
-from .indexing import _getitem, take, take_along_axis
+from .indexing import _getitem, take_along_axis
 from .linalg_ops import dot
 from .misc import bincount, diag
 from .reductions import any as any_
 from .reductions import average, cumsum
 from .reductions import sum as sum_
 from .shape_ops import atleast_2d, concatenate, ravel, reshape, squeeze
-from .sorting import argsort, searchsorted
+from .sorting import searchsorted
 from .ufuncs import abs as abs_
 from .ufuncs import (
-    add,
     clip,
     conj,
     imag,
     multiply,
     real,
-    remainder,
     sqrt,
     subtract,
     true_divide,
@@ -533,43 +530,67 @@ def unique(
     return tuple(out)
 
 
-def interp(x, xp, fp, left=None, right=None, period=None):
-    """Piecewise-linear interpolation of (``xp``, ``fp``) at ``x`` (``xp`` increasing)."""
-
+def _interp(x, xp, fp, left=None, right=None, period=None):
     check_arraylike("interp", x, xp, fp)
-    x, xp, fp = (as_array(v) for v in promote_dtypes_inexact(x, xp, fp))
+    if np.shape(xp) != np.shape(fp) or np.ndim(xp) != 1:
+        raise ValueError("xp and fp must be one-dimensional arrays of equal size")
+    x_arr, xp_arr = promote_dtypes_inexact(x, xp)
+    (fp_arr,) = promote_dtypes_inexact(fp)
+    x_arr, xp_arr, fp_arr = as_array(x_arr), as_array(xp_arr), as_array(fp_arr)
+    extrapolate = []
+    for name, side in (("left", left), ("right", right)):
+        if isinstance(side, str) and side != "extrapolate":
+            raise ValueError(
+                f"the only valid string value of `{name}` is 'extrapolate', but got: {side!r}"
+            )
+        extrapolate.append(isinstance(side, str))
+    if dtypes.is_complex(dtype_of(x_arr)):
+        raise ValueError("jnp.interp: complex x values not supported.")
     if period is not None:
-        # one period of samples, sorted, extended by a sample on each side
+        if np.ndim(period) != 0:
+            raise ValueError(f"period must be a scalar; got {period}")
+        period = abs_(period)
+        x_arr = x_arr % period
+        xp_arr = xp_arr % period
+        xp_arr, fp_arr = lax.sort_key_val(xp_arr, fp_arr)
+        xp_arr = concatenate([xp_arr[-1:] - period, xp_arr, xp_arr[:1] + period])
+        fp_arr = concatenate([fp_arr[-1:], fp_arr, fp_arr[:1]])
+    i = clip(searchsorted(xp_arr, x_arr, side="right"), 1, len(xp_arr) - 1)
+    df = fp_arr[i] - fp_arr[i - 1]
+    dx = xp_arr[i] - xp_arr[i - 1]
+    delta = x_arr - xp_arr[i - 1]
+    epsilon = np.spacing(np.finfo(dtype_of(xp_arr)).eps)
+    dx0 = lax.abs(dx) <= epsilon  # no NaN gradients where dx is (nearly) zero
+    f = where(dx0, fp_arr[i - 1], fp_arr[i - 1] + (delta / where(dx0, 1, dx)) * df)
+    if not extrapolate[0]:
+        left_arr = fp_arr[0] if left is None else left
+        if period is None:
+            f = where(x_arr < xp_arr[0], left_arr, f)
+    if not extrapolate[1]:
+        right_arr = fp_arr[-1] if right is None else right
+        if period is None:
+            f = where(x_arr > xp_arr[-1], right_arr, f)
+    return f
 
-        x = remainder(x, period)
-        xp = remainder(xp, period)
-        order = argsort(xp)
-        xp, fp = take(xp, order), take(fp, order)
-        m = shape_of(xp)[0]
 
-        xp = concatenate(
-            [
-                subtract(lax.slice_in_dim(xp, m - 1, m), period),
-                xp,
-                add(lax.slice_in_dim(xp, 0, 1), period),
-            ]
-        )
-        fp = concatenate([lax.slice_in_dim(fp, m - 1, m), fp, lax.slice_in_dim(fp, 0, 1)])
-    n = shape_of(xp)[0]
-    i = lax.clamp(
-        weak_scalar(1, dtypes.default_int_dtype()),
-        searchsorted(xp, x, side="right"),
-        weak_scalar(n - 1, dtypes.default_int_dtype()),
-    )
-    im1 = lax.sub(i, weak_scalar(1, dtype_of(i)))
-    x0, x1 = take(xp, im1), take(xp, i)
-    y0, y1 = take(fp, im1), take(fp, i)
-    dx = lax.sub(x1, x0)
-    t = lax.div(lax.sub(x, x0), where(lax.eq(dx, lax.full_like(dx, 0)), 1, dx))
-    out = lax.add(y0, lax.mul(t, lax.sub(y1, y0)))
+_INTERP_JITS: dict = {}
+
+
+def interp(x, xp, fp, left=None, right=None, period=None):
+    """Piecewise-linear interpolation of (``xp``, ``fp``) at ``x`` (``xp`` increasing);
+    JAX's ``jit`` of ``_interp``, with ``left``/``right`` static when strings or None
+    and ``period`` static when None."""
+    from ..jit import jit
+    from ._jitted import _renamed
+
+    static = []
+    if isinstance(left, str) or left is None:
+        static.append("left")
+    if isinstance(right, str) or right is None:
+        static.append("right")
     if period is None:
-        lo = take(fp, 0) if left is None else left
-        hi = take(fp, n - 1) if right is None else right
-        out = where(lax.lt(x, take(xp, 0)), lo, out)
-        out = where(lax.gt(x, take(xp, n - 1)), hi, out)
-    return out
+        static.append("period")
+    key = tuple(static)
+    if key not in _INTERP_JITS:
+        _INTERP_JITS[key] = jit(_renamed(_interp, "_interp"), static_argnames=key)
+    return _INTERP_JITS[key](x, xp, fp, left, right, period)
