@@ -149,7 +149,7 @@ class Lowered:
                 out_specs,
                 [len(a.shape) for a in closed.out_avals],
             )
-        _lower_memory_kinds(module, closed, target, traced.out_tree, self.kept_var_idx)
+        _lower_memory_kinds(module, closed, traced, self.kept_var_idx)
         layouts = traced._options.layouts
         self.layouts: tuple | None = None  # (per dynamic leaf, per result) from Formats
         if layouts is not None:
@@ -203,15 +203,21 @@ class Lowered:
         return compile_lowered(self, compiler_options, dump_passes, dump_dir)
 
 
-def _lower_memory_kinds(module: Any, closed: Any, target: Any, out_tree: Any, kept: Any) -> None:
+def _lower_memory_kinds(module: Any, closed: Any, traced: Traced, kept: Any) -> None:
     """JAX's ``mhlo.memory_kind`` attributes, where some input, output or transfer in
     the program is in a memory other than the device's (engine/sharding/placement.py)."""
     from .sharding.placement import module_memory_kinds
 
+    target, out_tree = traced.device, traced.out_tree
     if type(target) is SpmdTarget:
         in_kinds, out_given = target.memory_kinds(out_tree, kept)
     else:
         in_kinds, out_given = [None] * len(closed.in_avals), [None] * len(closed.out_avals)
+        layouts = traced._options.layouts
+        if layouts is not None and layouts.out_kinds is not None:
+            from .experimental.layout import jit_out_kinds
+
+            out_given = jit_out_kinds(layouts, out_tree)
     kinds = module_memory_kinds(closed, in_kinds, out_given)
     if kinds is not None:
         spmd.set_memory_kinds(module, *kinds)

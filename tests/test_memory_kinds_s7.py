@@ -317,3 +317,35 @@ def test_memory_space_targets():
     e, j = _both(run)
     e[1], j[1] = [repr(s) for s in e[1]], [repr(s) for s in j[1]]
     assert e == j
+
+
+def test_single_device_out_shardings_in_host_memory():
+    def run(lib):
+        d = lib.devices()[0]
+        s_dev = lib.sharding.SingleDeviceSharding(d, memory_kind="device")
+        s_host = lib.sharding.SingleDeviceSharding(d, memory_kind="pinned_host")
+
+        def step(p, o):
+            o = lib.device_put(o, s_dev)
+            return p * 2, o + 1
+
+        f = lib.jit(step, donate_argnums=(0,), out_shardings=(s_dev, s_host))
+        p, o = lib.numpy.ones(4), lib.device_put(lib.numpy.ones(4), s_host)
+        text = f.lower(p, o).as_text()
+        a, b = f(p, o)
+        c = b + 1
+        return [
+            re.findall(r'mhlo.memory_kind = "\w+"|_xla_buffer_placement = "\w+"', text),
+            [(repr(v.sharding), str(lib.typeof(v)), np.asarray(v).tolist()) for v in (a, b, c)],
+            str(lib.make_jaxpr(step)(p, o)),
+        ]
+
+    e, j = _both(run)
+    assert e == j
+
+
+def test_single_device_in_shardings_in_host_memory_are_not_supported_yet():
+    d = engine.devices()[0]
+    s_host = engine.sharding.SingleDeviceSharding(d, memory_kind="pinned_host")
+    with pytest.raises(NotImplementedError, match="SingleDeviceSharding in pinned_host"):
+        engine.jit(lambda x: x, in_shardings=s_host)

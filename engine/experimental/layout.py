@@ -176,16 +176,19 @@ def _identity(x: Any) -> Any:
 
 
 class JitLayouts:
-    """What ``jit``'s Formats say beyond shardings: each argument's and result's layout
-    (None, AUTO or a Layout), as prefixes of the argument and result trees."""
+    """What ``jit``'s Formats and one-device shardings say beyond mesh shardings: each
+    argument's and result's layout (None, AUTO or a Layout), and each result's memory
+    kind (from a SingleDeviceSharding in another memory), as prefixes of the argument
+    and result trees."""
 
-    __slots__ = ("in_layouts", "out_layouts")
+    __slots__ = ("in_layouts", "out_layouts", "out_kinds")
 
-    def __init__(self, in_layouts: Any, out_layouts: Any) -> None:
+    def __init__(self, in_layouts: Any, out_layouts: Any, out_kinds: Any = None) -> None:
         self.in_layouts, self.out_layouts = in_layouts, out_layouts
+        self.out_kinds = out_kinds
 
     def _key(self) -> tuple:
-        return (_frozen(self.in_layouts), _frozen(self.out_layouts))
+        return (_frozen(self.in_layouts), _frozen(self.out_layouts), _frozen(self.out_kinds))
 
     def __eq__(self, other: Any) -> bool:
         return isinstance(other, JitLayouts) and self._key() == other._key()
@@ -212,25 +215,31 @@ def split_formats(in_shardings: Any, out_shardings: Any) -> tuple:
     with each Format replaced by its sharding, and a SingleDeviceSharding (JAX's one
     device placement) by None with that device as the program's."""
     devices: list = []
+    out_kinds: list = []
 
-    def split(tree: Any) -> tuple:
+    def split(tree: Any, outputs: bool) -> tuple:
         leaves, treedef = tree_util.tree_flatten(tree, is_leaf=_is_spec_leaf)
         shardings, layouts = [], []
         for leaf in leaves:
-            layout = None
+            layout, kind = None, None
             if isinstance(leaf, Format):
                 leaf, layout = leaf.sharding, leaf.layout
             if isinstance(leaf, SingleDeviceSharding):
-                if leaf.memory_kind not in (None, "device"):
-                    raise NotImplementedError(
-                        f"jit with a SingleDeviceSharding in {leaf.memory_kind} memory ({leaf!r}) "
-                        "is not supported by this engine yet: use a NamedSharding over a "
-                        "one-device Mesh with that memory_kind"
-                    )
+                kind = leaf.memory_kind  # (a given "device" too: JAX then places it)
+                if kind not in (None, "device"):
+                    if not outputs:
+                        raise NotImplementedError(
+                            f"jit in_shardings with a SingleDeviceSharding in "
+                            f"{leaf.memory_kind} memory ({leaf!r}) are not supported by this "
+                            "engine yet: use a NamedSharding over a one-device Mesh with that "
+                            "memory_kind"
+                        )
                 devices.append(leaf.device)
                 leaf = None
             shardings.append(leaf)
             layouts.append(layout)
+            if outputs:
+                out_kinds.append(kind)
         return (
             treedef.unflatten(shardings),
             treedef.unflatten(layouts),
@@ -243,15 +252,19 @@ def split_formats(in_shardings: Any, out_shardings: Any) -> tuple:
         for x in tree_util.tree_leaves(tree, is_leaf=_is_spec_leaf)
     ):
         return in_shardings, out_shardings, None, None
-    in_s, in_l, any_in = split(in_shardings)
-    out_s, out_l, any_out = split(out_shardings)
+    in_s, in_l, any_in = split(in_shardings, False)
+    out_s, out_l, any_out = split(out_shardings, True)
+    kinds_tree = None
+    if any(k not in (None, "device") for k in out_kinds):
+        _, out_treedef = tree_util.tree_flatten(out_shardings, is_leaf=_is_spec_leaf)
+        kinds_tree = out_treedef.unflatten(out_kinds)
     if all(s is None for s in tree_util.tree_leaves(in_s, is_leaf=_is_spec_leaf)):
         in_s = None
     if all(s is None for s in tree_util.tree_leaves(out_s, is_leaf=_is_spec_leaf)):
         out_s = None
     layouts = (
-        JitLayouts(in_l if any_in else None, out_l if any_out else None)
-        if any_in or any_out
+        JitLayouts(in_l if any_in else None, out_l if any_out else None, kinds_tree)
+        if any_in or any_out or kinds_tree is not None
         else None
     )
     device = devices[0] if devices and all(d == devices[0] for d in devices) else None
@@ -322,6 +335,20 @@ def jit_layouts(layouts: JitLayouts, in_tree: Any, n_in: int, out_tree: Any) -> 
     n_out = out_tree.num_leaves
     outs = _per_leaf(layouts.out_layouts, out_tree.unflatten([0] * n_out), n_out)
     return ins, outs
+
+
+def jit_out_kinds(layouts: JitLayouts, out_tree: Any) -> list:
+    """Each result leaf's memory kind from a SingleDeviceSharding in ``out_shardings``
+    (None where jit was given none)."""
+    n_out = out_tree.num_leaves
+    if layouts.out_kinds is None:
+        return [None] * n_out
+    leaves, prefix_tree = tree_util.tree_flatten(layouts.out_kinds, is_leaf=lambda k: k is None)
+    subtrees = prefix_tree.flatten_up_to(out_tree.unflatten([0] * n_out))
+    out: list = []
+    for kind, sub in zip(leaves, subtrees):
+        out.extend([kind] * len(tree_util.tree_leaves(sub)))
+    return out
 
 
 def layout_modes(ins: Sequence, in_avals: Sequence, outs: Sequence, out_avals: Sequence) -> tuple:
