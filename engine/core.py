@@ -733,6 +733,8 @@ class Primitive:
             return out
         if self.abstract_eval_rule is None:
             raise NotImplementedError(f"Abstract evaluation for '{self.name}' not implemented")
+        if self.subjaxprs_rule is None and not getattr(self, "takes_refs", False):
+            _reject_refs(self, avals)
         try:
             out = self.abstract_eval_rule(*avals, **params)
         except (TypeError, ValueError) as e:
@@ -868,6 +870,17 @@ sharding_rule_hook: Callable[..., Any] | None = None
 # it types the results of the (operandless) primitives named in AMBIENT_TYPED.
 ambient_mesh_hook: Callable[[], Any] | None = None
 AMBIENT_TYPED: set[str] = set()
+
+
+def _reject_refs(prim, avals):
+    """An array ref given where an array is expected (``jnp.sin(ref)`` under jit)."""
+    for i, a in enumerate(avals):
+        if getattr(type(a), "is_ref", False):
+            raise TypeError(
+                f"{prim.name} requires ndarray or scalar arguments, got a mutable array "
+                f"reference of type {a.str_long()} at position {i}; read its value first "
+                "(ref[...])"
+            )
 
 
 def _annotate(err, prim, avals):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from .. import core
 from .. import dispatch as _dispatch
+from ..custom_vjp_rules import custom_lin_p as _custom_lin_p
 from ..interpreters import transpose as _transpose
 from . import discharge
 from .primitives import (
@@ -76,5 +77,7 @@ def _install_tracer_indexing() -> None:
 get, swap, set, addupdate = ref_get, ref_swap, ref_set, ref_addupdate  # noqa: A001
 
 _install_tracer_indexing()
+# a custom_vjp rule may keep a ref among its residuals (to write cotangents into it)
+_custom_lin_p.takes_refs = True
 _transpose.ref_transpose_hook = (discharge.jaxpr_has_ref_eqns, discharge.transpose_hook)
 _dispatch.ref_apply_hook = (Ref, discharge.eager_apply)

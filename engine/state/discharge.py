@@ -501,7 +501,7 @@ def check_no_returned_refs(fun: Any, jaxpr: Jaxpr, arg_name, n_out_leaves: int) 
         eqn = next((e for e in jaxpr.eqns if v in e.outvars), None)
         if eqn is not None and eqn.primitive is new_ref_p:
             origin = (
-                f"\n\nThe returned mutable array was created on line {eqn.source_info}."
+                f"\n\nThe returned mutable array was created on line {eqn.source_info.summary()}."
                 if eqn.source_info is not None
                 else ""
             )

@@ -24,6 +24,7 @@ def _ref_prim(name: str, multiple_results: bool = False) -> Primitive:
     p = Primitive(name, multiple_results)
     p.effectful = True  # kept by dead-code elimination: it acts on memory
     p.ref_primitive = True
+    p.takes_refs = True  # (other primitives reject ref operands: engine/core.py)
     p.computes_memory_space = True  # a ref's operands and results keep their own
     p.computes_vma = True
     return p
