@@ -459,3 +459,20 @@ def test_primitive_with_params():
             assert a == b
         else:
             np.testing.assert_allclose(a, b, rtol=1e-6)
+
+
+def test_events_name_the_users_rules():
+    """The engine's step events (what the notebook steppers replay) name the rules the
+    user registered, JAX's convention adapters aside."""
+    from engine import events
+
+    _, f = _define(engine)
+    with events.listen([events.RuleStarted]) as rec:
+        engine.vmap(f)(np.ones(2, np.float32), np.ones(2, np.float32))
+        engine.jvp(f, (2.0, 1.0), (1.0, 1.0))
+    impls = {(e.rule, e.rule_impl) for e in rec.of(events.RuleStarted) if e.rule is not None}
+    assert (
+        "batch",
+        f"{__name__}:_define.<locals>._batch",
+    ) in impls
+    assert ("jvp", f"{__name__}:_define.<locals>._jvp") in impls

@@ -4,6 +4,7 @@ each primitive's batching rule computes on the whole batch at once."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
@@ -411,8 +412,9 @@ def _type_entry(x: Any, d: int) -> Any:
 
 def _from_jax_rule(rule: Callable[..., Any]) -> Callable[..., Any]:
     """A rule to JAX's convention, ``rule(vals, dims, **params) -> (out, out_dims)``, as
-    the engine runs it (it also passes the axis size first)."""
+    the engine runs it (it also passes the axis size first); events name the given rule."""
 
+    @functools.wraps(rule)
     def engine_rule(size, vals, dims, **params):
         return rule(vals, dims, **params)
 
@@ -422,6 +424,7 @@ def _from_jax_rule(rule: Callable[..., Any]) -> Callable[..., Any]:
 def _to_jax_rule(rule: Callable[..., Any]) -> Callable[..., Any]:
     """An engine rule called JAX's way: the axis size read off the batched operands."""
 
+    @functools.wraps(rule)
     def jax_rule(vals, dims, **params):
         size = next(core.get_aval(v).shape[d] for v, d in zip(vals, dims) if d is not not_mapped)
         return rule(size, vals, dims, **params)
