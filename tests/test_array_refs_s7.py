@@ -427,3 +427,69 @@ def test_vmap_of_jit_with_ref_argument_jaxpr():
     )
     theirs = str(jax.make_jaxpr(prog(jax))(vecs, vecs[0], jax.new_ref(np.zeros(3, np.float32))))
     assert ours == theirs
+
+
+# -- vmap of indexed reads and writes (batched refs, batched and array indices)
+
+_A = np.arange(24.0, dtype=np.float32).reshape(2, 3, 4)
+_VMAP_CASES = {
+    "get int": (lambda m, r: r[1], 0, ()),
+    "get int ax1": (lambda m, r: r[1], 1, ()),
+    "get slice ax2": (lambda m, r: r[:, 1:3], 2, ()),
+    "get batched idx": (lambda m, r, i: r[i], (None, 0), (np.array([0, 1, 1]),)),
+    "get batched idx ref": (lambda m, r, i: r[i, 1], (0, 0), (np.array([0, 2]),)),
+    "get array idx": (lambda m, r: r[m.numpy.array([0, 2]), 1], 0, ()),
+    "get array idx ax1": (lambda m, r: r[1, m.numpy.array([0, 2])], 1, ()),
+    "get two array idx ax2": (
+        lambda m, r: r[m.numpy.array([0, 1]), m.numpy.array([1, 2])],
+        2,
+        (),
+    ),
+    "get array idx slice": (lambda m, r: r[m.numpy.array([0, 2]), 1:3], 0, ()),
+    "set int": (lambda m, r, v: r.__setitem__(1, v), (0, 0), (np.ones((2, 4), np.float32),)),
+    "set int ax1": (lambda m, r, v: r.__setitem__(1, v), (1, 0), (np.ones((3, 4), np.float32),)),
+    "set array idx": (
+        lambda m, r, v: r.__setitem__((m.numpy.array([0, 2]), 1), v),
+        (0, None),
+        (np.ones(2, np.float32),),
+    ),
+    "set batched idx": (
+        lambda m, r, i, v: r.__setitem__((i, 2), r[i, 2] + v),
+        (0, 0, 0),
+        (np.array([1, 2]), np.ones(2, np.float32)),
+    ),
+    "addupdate slice": (
+        lambda m, r, v: r.addupdate(v, (slice(None), 1)),
+        (2, 0),
+        (np.ones((4, 2), np.float32),),
+    ),
+    "addupdate batched idx": (
+        lambda m, r, v, i: r.addupdate(v, (i, slice(1, 3))),
+        (0, 0, 0),
+        (np.ones((2, 2), np.float32), np.array([2, 0])),
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(_VMAP_CASES))
+def test_vmap_indexed_ref_operations(case):
+    f, in_axes, args = _VMAP_CASES[case]
+
+    def prog(m):
+        r = m.new_ref(m.numpy.asarray(_A))
+        out = m.vmap(lambda *a: f(m, *a), in_axes)(r, *args)
+        return (None if out is None else np.asarray(out)), repr(r)
+
+    ours, theirs = _both(prog)
+    assert ours[1] == theirs[1]
+    if theirs[0] is not None:
+        np.testing.assert_array_equal(ours[0], theirs[0])
+
+
+def test_vmap_indexed_read_jaxpr():
+    def prog(m):
+        return m.vmap(lambda r: r[1, 2:], 1)
+
+    ours = str(engine.make_jaxpr(prog(engine))(engine.new_ref(_A)))
+    theirs = str(jax.make_jaxpr(prog(jax))(jax.new_ref(_A)))
+    assert ours == theirs

@@ -371,33 +371,85 @@ def _freeze_batch(size, vals, dims):
     return freeze_p.bind(vals[0]), dims[0]
 
 
-def _batched_indexer(tree, ref_dim, idx_dims, size, idx_avals):
-    """The indexer over the batched ref and where the batch axis lands in the result."""
-    if any(d is not None for d in idx_dims):
-        raise NotImplementedError("vmap of a ref indexed by batched indices")
-    if tree is None:
-        return None, ref_dim
-    if any(e[0] == "i" for e in tree.entries) and any(
-        a.shape
-        for a in idx_avals  # array (not scalar) integer indices
-    ):
-        raise NotImplementedError("vmap of a ref indexed by integer arrays")
+def _layout(labels, is_int, int_labels):
+    """The result's axes (as labels) of indexing with entries ``labels``/``is_int``: as
+    NumPy, the integer indices' block replaces them where they are adjacent, else
+    goes first."""
+    where = [i for i, f in enumerate(is_int) if f]
+    slices = [lab for lab, f in zip(labels, is_int) if not f]
+    if not where:
+        return slices
+    if where != list(range(where[0], where[-1] + 1)):
+        return list(int_labels) + slices
+    pos = sum(1 for f in is_int[: where[0]] if not f)
+    return slices[:pos] + list(int_labels) + slices[pos:]
+
+
+def _batched_index(size, tree, ref_dim, idx, idx_dims):
+    """(indexer over the batched ref, its operands, the result's axes as labels, the
+    per-example result's axes) for indexing a ref batched at ``ref_dim`` (None:
+    unbatched) with index operands batched at ``idx_dims``."""
+    assert tree is not None
     entries = list(tree.entries)
-    entries.insert(ref_dim, ("s", 0, size, 1))
+    is_int = [e[0] == "i" for e in entries]
+    labels: list[Any] = [("s", k) for k in range(len(entries))]
+    per_shapes = [
+        core.get_aval(x).shape if d is None else tuple(np.delete(core.get_aval(x).shape, d))
+        for x, d in zip(idx, idx_dims)
+    ]
+    int_shape = tuple(np.broadcast_shapes(*per_shapes)) if per_shapes else ()
+    int_labels = [("i", j) for j in range(len(int_shape))]
+    orig = _layout(labels, is_int, int_labels)
     shape = list(tree.shape)
-    shape.insert(ref_dim, size)
-    out_dim = ref_dim - sum(e[0] == "i" for e in tree.entries[:ref_dim])
-    return Indexer(tuple(entries), tuple(shape)), out_dim
+    idx_batched = any(d is not None for d in idx_dims)
+    ops = []
+    for x, d, sh in zip(idx, idx_dims, per_shapes):
+        if d is not None:  # batch axis first, then aligned with the per-example block
+            x = _bcast(size, x, d, 0)
+            x = _lax.reshape(x, (size,) + (1,) * (len(int_shape) - len(sh)) + tuple(sh))
+        ops.append(x)
+    if ref_dim is not None:
+        shape.insert(ref_dim, size)
+        if not idx_batched and not int_shape:  # the batch axis as a plain slice
+            entries.insert(ref_dim, ("s", 0, size, 1))
+            is_int.insert(ref_dim, False)
+            labels.insert(ref_dim, "b")
+        else:
+            iota = _lax.broadcasted_iota(np.int32, (size,) + (1,) * len(int_shape), 0)
+            ops.insert(sum(is_int[:ref_dim]), iota)
+            entries.insert(ref_dim, ("i",))
+            is_int.insert(ref_dim, True)
+            labels.insert(ref_dim, "int")
+    if idx_batched or (ref_dim is not None and int_shape):
+        int_labels = ["b", *int_labels]
+    new = _layout(labels, is_int, int_labels)
+    return Indexer(tuple(entries), tuple(shape)), ops, new, orig
+
+
+def _from_layout(x, new, orig):
+    """``x`` (axes ``new``) with its batch axis where ``orig`` leaves it, as (x, dim)."""
+    rest = [lab for lab in new if lab != "b"]
+    if rest == orig:
+        return x, new.index("b")
+    return _lax.transpose(x, [new.index(lab) for lab in ["b", *orig]]), 0
+
+
+def _to_layout(size, val, d, new, orig):
+    """``val`` (per-example axes ``orig``, batched at ``d``) with axes ``new``."""
+    val = _bcast(size, val, d, 0)
+    src = ["b", *orig]
+    perm = [src.index(lab) for lab in new]
+    return val if perm == list(range(len(perm))) else _lax.transpose(val, perm)
 
 
 @get_p.def_batch
 def _get_batch(size, vals, dims, *, tree):
     ref, *idx = vals
     ref_dim, *idx_dims = dims
-    if ref_dim is None:
-        raise NotImplementedError("vmap of a read of an unbatched ref at batched indices")
-    new, out_dim = _batched_indexer(tree, ref_dim, idx_dims, size, [core.get_aval(i) for i in idx])
-    return get_p.bind(ref, *idx, tree=new), out_dim
+    if tree is None:
+        return get_p.bind(ref, tree=None), ref_dim
+    new_tree, ops, new, orig = _batched_index(size, tree, ref_dim, idx, idx_dims)
+    return _from_layout(get_p.bind(ref, *ops, tree=new_tree), new, orig)
 
 
 def _unbatched_ref_error(what, ref):
@@ -414,9 +466,11 @@ def _swap_batch(size, vals, dims, *, tree):
     ref_dim, val_dim, *idx_dims = dims
     if ref_dim is None:
         raise _unbatched_ref_error("set/swap", ref)
-    new, out_dim = _batched_indexer(tree, ref_dim, idx_dims, size, [core.get_aval(i) for i in idx])
-    val = _bcast(size, val, val_dim, out_dim)
-    return swap_p.bind(ref, val, *idx, tree=new), out_dim
+    if tree is None:
+        return swap_p.bind(ref, _bcast(size, val, val_dim, ref_dim), tree=None), ref_dim
+    new_tree, ops, new, orig = _batched_index(size, tree, ref_dim, idx, idx_dims)
+    val = _to_layout(size, val, val_dim, new, orig)
+    return _from_layout(swap_p.bind(ref, val, *ops, tree=new_tree), new, orig)
 
 
 @addupdate_p.def_batch
@@ -425,9 +479,11 @@ def _addupdate_batch(size, vals, dims, *, tree):
     ref_dim, val_dim, *idx_dims = dims
     if ref_dim is None:
         raise _unbatched_ref_error("addupdate", ref)
-    new, out_dim = _batched_indexer(tree, ref_dim, idx_dims, size, [core.get_aval(i) for i in idx])
-    val = _bcast(size, val, val_dim, out_dim)
-    return addupdate_p.bind(ref, val, *idx, tree=new), []
+    if tree is None:
+        return addupdate_p.bind(ref, _bcast(size, val, val_dim, ref_dim), tree=None), []
+    new_tree, ops, new, orig = _batched_index(size, tree, ref_dim, idx, idx_dims)
+    val = _to_layout(size, val, val_dim, new, orig)
+    return addupdate_p.bind(ref, val, *ops, tree=new_tree), []
 
 
 _ = batching  # (the trace that calls these rules)
