@@ -476,3 +476,23 @@ def test_events_name_the_users_rules():
         f"{__name__}:_define.<locals>._batch",
     ) in impls
     assert ("jvp", f"{__name__}:_define.<locals>._jvp") in impls
+
+
+def test_lower_fun_rule():
+    """``mlir.lower_fun``: a lowering written with the library's own ops."""
+    out = {}
+    x = np.linspace(-1, 1, 3, dtype=np.float32)
+    for api in (engine, jax):
+        core = importlib.import_module(f"{api.__name__}._src.core")
+        mlir = importlib.import_module(f"{api.__name__}.interpreters.mlir")
+        p = core.Primitive("softplus_like")
+        p.def_abstract_eval(lambda x: core.ShapedArray(x.shape, x.dtype))
+        softplus = lambda x, api=api: api.numpy.log1p(api.numpy.exp(x))  # noqa: E731
+        mlir.register_lowering(p, mlir.lower_fun(softplus, multiple_results=False))
+
+        def f(x, p=p):
+            return p.bind(x) * 2
+
+        out[api.__name__] = (np.asarray(api.jit(f)(x)), api.jit(f).lower(x).as_text())
+    np.testing.assert_allclose(out["engine"][0], out["jax"][0], rtol=1e-6)
+    assert out["engine"][1] == out["jax"][1]
