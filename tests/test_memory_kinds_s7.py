@@ -349,3 +349,20 @@ def test_single_device_in_shardings_in_host_memory_are_not_supported_yet():
     s_host = engine.sharding.SingleDeviceSharding(d, memory_kind="pinned_host")
     with pytest.raises(NotImplementedError, match="SingleDeviceSharding in pinned_host"):
         engine.jit(lambda x: x, in_shardings=s_host)
+
+
+def test_compiled_input_shardings_name_host_memory():
+    def run(lib):
+        s_host = lib.sharding.NamedSharding(
+            _mesh(lib), lib.sharding.PartitionSpec(), memory_kind="pinned_host"
+        )
+        h = lib.device_put(lib.numpy.ones((2, 2)), s_host)
+
+        def f(a, b):
+            return lib.device_put(a, s_host.with_memory_kind("device")) * b
+
+        c = lib.jit(f).lower(h, lib.numpy.ones((2, 2))).compile()
+        return [repr(c.input_shardings), repr(c.output_shardings)]
+
+    e, j = _both(run)
+    assert e == j

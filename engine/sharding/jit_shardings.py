@@ -477,7 +477,8 @@ def input_shardings(target: SpmdTarget, exe, in_avals) -> list:
                 f"XLA laid out an input as {hlo}, which no PartitionSpec over "
                 f"{target.mesh!r} describes"
             )
-        out.append(NamedSharding(target.mesh, spec))
+        kind = "pinned_host" if aval.memory_space is core.MemorySpace.Host else None
+        out.append(NamedSharding(target.mesh, spec, memory_kind=kind))  # (host: its type's)
     return out
 
 
