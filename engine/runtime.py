@@ -146,6 +146,15 @@ def make_mlir_context() -> ir.Context:
     return ctx
 
 
+def inline_func_call(func_op, args) -> list:
+    """The body of ``func_op`` (a func.func) emitted at the current insertion point on
+    ``args``, as jaxlib inlines a cached lowering; returns its results."""
+    from jaxlib.mlir._mlir_libs import _jax_mlir_ext
+
+    inline = _require(_jax_mlir_ext, "inlined_func_call", "MLIR function inlining")
+    return list(inline(func_op.operation, list(args)))
+
+
 # ---------------------------------------------------------------------------
 # Backends, plugins, devices
 

@@ -14,12 +14,11 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
-from jaxlib.mlir import ir  # noqa: F401
-from jaxlib.mlir._mlir_libs import _jax_mlir_ext
+from jaxlib.mlir import ir
 from jaxlib.mlir.dialects import func as func_dialect
 from jaxlib.mlir.dialects import stablehlo as hlo
 
-from .. import core
+from .. import core, runtime
 from . import lowering
 
 LoweringRule = Callable[..., Sequence[Any]]
@@ -47,9 +46,7 @@ class LoweringRuleContext:
 
 def _flatten_results(outs: Any) -> list[Any]:
     """A rule's results (a value, op or sequence of them) as a flat list of values."""
-    if isinstance(outs, ir.OpView):
-        return list(outs.results)
-    if isinstance(outs, ir.Operation):
+    if isinstance(outs, (ir.OpView, ir.Operation)):
         return list(outs.results)
     if isinstance(outs, ir.Value):
         return [outs]
@@ -145,7 +142,7 @@ class _PlatformRules:
             out_types = [lowering.ir_type(a) for a in ctx.avals_out]
             call = func_dialect.CallOp(out_types, ir.FlatSymbolRefAttr.get(name), list(args))
             return list(call.results)
-        outs = list(_jax_mlir_ext.inlined_func_call(fn.operation, list(args)))
+        outs = runtime.inline_func_call(fn, args)
         # The inliner names the inlined ops' location after the equation's and the body's:
         # tell the lowering's op-to-equation map (LoweringInfo) it is this equation's too.
         aliases = {}
