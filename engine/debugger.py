@@ -212,7 +212,6 @@ class CliDebugger(cmd.Cmd):
     def print_context(self, num_lines: int = 2) -> None:
         frame = self.current_frame()
         lines = [f"> {frame.filename}({frame.lineno})"]
-        assert frame.offset is not None or not frame.source
         for i, text in enumerate(frame.source):
             assert frame.offset is not None
             if frame.offset - 1 - num_lines <= i <= frame.offset + num_lines:
