@@ -121,13 +121,13 @@ class _PlatformRules:
 
     def _cached_call(self, rule, inline, key, ctx, args, params) -> list:
         mctx = ctx.module_ctx
-        fn = mctx.lowering_cache.get(key)
+        fn: Any = mctx.lowering_cache.get(key)
         if fn is None:
             in_types = [lowering.ir_type(a) for a in ctx.avals_in]
             out_types = [lowering.ir_type(a) for a in ctx.avals_out]
             ftype = ir.FunctionType.get(in_types, out_types)
             if inline:  # a function outside the module, only ever inlined
-                fn = func_dialect.FuncOp(self.prim.name, ftype, ip=False)
+                fn = func_dialect.FuncOp(self.prim.name, ftype, ip=False)  # type: ignore[arg-type]
             else:
                 with ir.InsertionPoint(mctx.module.body):
                     fn = func_dialect.FuncOp(self.prim.name, ftype)
@@ -145,7 +145,7 @@ class _PlatformRules:
         outs = runtime.inline_func_call(fn, args)
         # The inliner names the inlined ops' location after the equation's and the body's:
         # tell the lowering's op-to-equation map (LoweringInfo) it is this equation's too.
-        aliases = {}
+        aliases: dict[str, Any] = {}
         for v in outs:
             owner = v.owner
             if isinstance(owner, ir.OpView):
