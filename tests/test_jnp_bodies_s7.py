@@ -126,6 +126,28 @@ CASES.update(
         ),
     }
 )
+C3 = np.array([3 + 1j, 2, 4 - 3j], np.complex64)
+for _mode in ("full", "same", "valid"):
+    CASES[f"convolve_{_mode}"] = (
+        lambda n, mode=_mode: lambda a, v: n.convolve(a, v, mode=mode),
+        (X, S),
+    )
+    CASES[f"correlate_{_mode}_short_first"] = (
+        lambda n, mode=_mode: lambda a, v: n.correlate(a, v, mode=mode),
+        (S, X),
+    )
+    CASES[f"correlate_{_mode}_complex"] = (
+        lambda n, mode=_mode: lambda a, v: n.correlate(a, v, mode=mode),
+        (X, C3),
+    )
+CASES["convolve_int_preferred"] = (
+    lambda n: lambda a, v: n.convolve(a, v, preferred_element_type=np.int32),
+    (np.arange(5, dtype=np.int32), np.array([1, -1], np.int8)),
+)
+CASES["convolve_short_first_precision"] = (
+    lambda n: lambda a, v: n.convolve(a, v, mode="same", precision="highest"),
+    (S, X),
+)
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
@@ -160,6 +182,9 @@ def test_values_dtypes_weak_types(name):
         lambda n: n.interp(Q, A, A, left="constant"),
         lambda n: n.interp(Q.astype(np.complex64), A, A),
         lambda n: n.interp(Q, A, A, period=S),
+        lambda n: n.convolve(M, S),
+        lambda n: n.correlate(X, S, mode="middle"),
+        lambda n: n.convolve(X, np.zeros(0, np.float32)),
     ],
 )
 def test_bad_input_errors_as_jax(call):

@@ -585,7 +585,7 @@ def argmin(a, axis=None, out=None, keepdims=None):
 # ---------------------------------------------------------------------------- cumulative
 
 
-def _cumulative(name, lax_fn, a, axis, dtype, reverse=False, nan_fill=None):
+def _cumulative(name, lax_fn, a, axis, dtype, reverse=False, nan_fill=None, promote=False):
     check_arraylike(name, a)
     a = as_operand(a)
     if axis is None or not shape_of(a):
@@ -603,10 +603,16 @@ def _cumulative(name, lax_fn, a, axis, dtype, reverse=False, nan_fill=None):
     if nan_fill is not None:  # nancumsum/nancumprod: after the flattening, as JAX's
         a = where(lax.ne(a, a), np.asarray(nan_fill, dtype_of(a)), a)
     in_dtype = dtype_of(a)
+    if dtype is not None and np.dtype(dtype) == np.bool_:
+        # a boolean result accumulates the operand's truth values in an integer type
+        if in_dtype != np.bool_:
+            a = lax.ne(a, lax.full((), 0, in_dtype))
+        out = lax_fn(lax.convert_element_type(a, _promote_integer(np.bool_)), ax, reverse=reverse)
+        return lax.convert_element_type(out, np.bool_)
     if dtype is not None:
         target = dtypes.canonicalize_user_dtype(dtype, name)
-    elif in_dtype == np.bool_:
-        target = dtypes.default_int_dtype()
+    elif promote or in_dtype == np.bool_:
+        target = _promote_integer(in_dtype)
     else:
         target = in_dtype
     a = lax.convert_element_type(a, target)
@@ -625,9 +631,36 @@ def cumprod(a, axis=None, dtype=None, out=None):
     return _cumulative("cumprod", lax.cumprod, a, axis, dtype)
 
 
-def _cumulative_include_initial(name, lax_fn, identity, x, axis, dtype, include_initial):
+def _promote_integer(dtype):
+    """cumulative_sum's accumulator: bools and integers narrower than the default
+    integer (unsigned: the default unsigned) widen to it, as JAX's."""
+    dtype = np.dtype(dtype)
+    if dtype == np.bool_:
+        return dtypes.default_int_dtype()
+    if np.issubdtype(dtype, np.integer):
+        wide = np.dtype(
+            dtypes.default_uint_dtype()
+            if np.issubdtype(dtype, np.unsignedinteger)
+            else dtypes.default_int_dtype()
+        )
+        if dtype.itemsize < wide.itemsize:
+            return wide
+    return dtype
+
+
+@as_jax_jits("_cumsum_with_promotion", ("axis", "dtype"))
+def _cumsum_with_promotion(a, axis=None, dtype=None):
+    return _cumulative("_cumsum_with_promotion", lax.cumsum, a, axis, dtype, promote=True)
+
+
+def _cumulative_api(name, noun, x, axis, dtype):
     check_arraylike(name, x)
     nd = len(shape_of(x))
+    if nd == 0:
+        raise ValueError(
+            f"The input must be non-scalar to take a cumulative {noun}, however a "
+            "scalar value or scalar array was given."
+        )
     if axis is None:
         if nd > 1:
             raise ValueError(
@@ -636,25 +669,29 @@ def _cumulative_include_initial(name, lax_fn, identity, x, axis, dtype, include_
                 "one-dimensional arrays."
             )
         axis = 0
-    out = _cumulative(name, lax_fn, x, axis, dtype)
-    if include_initial:
-        ax = canonicalize_axis(axis, nd) if nd else 0
-        config = [(0, 0, 0)] * len(shape_of(out))
-        config[ax] = (1, 0, 0)
-        out = lax.pad(out, np.asarray(identity, dtype_of(out)), config)
-    return out
+    axis = canonicalize_axis(axis, nd)
+    if dtype is not None:
+        dtype = dtypes.canonicalize_user_dtype(dtype, name)
+    return axis, dtype
+
+
+def _with_initial(out, identity, axis):
+    # JAX's: a slab of the identity concatenated in front (not a pad)
+    slab = list(shape_of(out))
+    slab[axis] = 1
+    return lax.concatenate([lax.full(tuple(slab), identity, dtype_of(out)), out], axis)
 
 
 def cumulative_sum(x, /, *, axis=None, dtype=None, include_initial=False):
-    return _cumulative_include_initial(
-        "cumulative_sum", lax.cumsum, 0, x, axis, dtype, include_initial
-    )
+    axis, dtype = _cumulative_api("cumulative_sum", "sum", x, axis, dtype)
+    out = _cumsum_with_promotion(x, axis=axis, dtype=dtype)
+    return _with_initial(out, 0, axis) if include_initial else out
 
 
 def cumulative_prod(x, /, *, axis=None, dtype=None, include_initial=False):
-    return _cumulative_include_initial(
-        "cumulative_prod", lax.cumprod, 1, x, axis, dtype, include_initial
-    )
+    axis, dtype = _cumulative_api("cumulative_prod", "product", x, axis, dtype)
+    out = _cumulative("cumulative_prod", lax.cumprod, x, axis, dtype)
+    return _with_initial(out, 1, axis) if include_initial else out
 
 
 # ---------------------------------------------------------------------------- NaN-aware

@@ -1,37 +1,43 @@
 """``jnp.convolve`` and ``jnp.correlate``: 1-d discrete convolution and correlation as a
-``lax.conv_general_dilated`` over a one-element batch and channel, as JAX computes them."""
+``lax.conv_general_dilated`` over a one-element batch and channel, as JAX computes them
+(``jit`` of ``convolve``/``correlate`` around a ``jit`` of ``_conv``)."""
 
 from __future__ import annotations
 
+import numpy as np
+
 from .. import lax
-from ._util import check_arraylike, promote_dtypes, promote_dtypes_inexact, shape_of
+from ._jitted import as_jax_jits
+from ._util import as_array, check_arraylike, promote_dtypes, promote_dtypes_inexact
 
 __all__ = ["convolve", "correlate"]
 
 
-def _conv(x, y, mode, op, precision, preferred_element_type):
-    if len(shape_of(x)) != 1 or len(shape_of(y)) != 1:
+@as_jax_jits("_conv", ("mode", "op", "precision", "preferred_element_type"))
+def _conv(x, y, mode, op, precision, preferred_element_type=None):
+    from .shape_ops import flip
+    from .ufuncs import conj
+
+    if np.ndim(x) != 1 or np.ndim(y) != 1:
         raise ValueError(f"{op}() only support 1-dimensional inputs.")
-    if preferred_element_type is None:
+    if preferred_element_type is None:  # inexact, as NumPy's convolutions
         x, y = promote_dtypes_inexact(x, y)
     else:
         x, y = promote_dtypes(x, y)
-    nx, ny = shape_of(x)[0], shape_of(y)[0]
-    if nx == 0 or ny == 0:
-        raise ValueError(
-            f"{op}: inputs cannot be empty, got shapes {shape_of(x)} and {shape_of(y)}."
-        )
-    reverse_out = False
+    x, y = as_array(x), as_array(y)
+    if len(x) == 0 or len(y) == 0:
+        raise ValueError(f"{op}: inputs cannot be empty, got shapes {x.shape} and {y.shape}.")
+    out_order = slice(None)
     if op == "correlate":
-        y = lax.conj(y) if _is_complex(y) else y
-        if nx < ny:
+        y = conj(y)
+        if len(x) < len(y):
             x, y = y, x
-            reverse_out = True
-    else:
-        if nx < ny:
+            out_order = slice(None, None, -1)
+    elif op == "convolve":
+        if len(x) < len(y):
             x, y = y, x
-        y = lax.rev(y, (0,))
-    k = shape_of(y)[0]
+        y = flip(y)
+    k = y.shape[0]
     if mode == "valid":
         padding = [(0, 0)]
     elif mode == "same":
@@ -40,31 +46,40 @@ def _conv(x, y, mode, op, precision, preferred_element_type):
         padding = [(k - 1, k - 1)]
     else:
         raise ValueError("mode must be one of ['full', 'same', 'valid']")
-    out = lax.conv_general_dilated(
-        lax.expand_dims(x, (0, 1)),
-        lax.expand_dims(y, (0, 1)),
+    result = lax.conv_general_dilated(
+        x[None, None, :],
+        y[None, None, :],
         (1,),
         padding,
         precision=precision,
         preferred_element_type=preferred_element_type,
     )
-    out = lax.squeeze(out, (0, 1))
-    return lax.rev(out, (0,)) if reverse_out else out
+    return result[0, 0, out_order]
 
 
-def _is_complex(x):
-    from .. import core, dtypes
-
-    return dtypes.is_complex(core.get_aval(x).dtype)
-
-
+@as_jax_jits("convolve", ("mode", "precision", "preferred_element_type"))
 def convolve(a, v, mode="full", *, precision=None, preferred_element_type=None):
     """Discrete linear convolution of two 1-d arrays ('full', 'same' or 'valid')."""
     check_arraylike("convolve", a, v)
-    return _conv(a, v, mode, "convolve", precision, preferred_element_type)
+    return _conv(
+        a,
+        v,
+        mode=mode,
+        op="convolve",
+        precision=precision,
+        preferred_element_type=preferred_element_type,
+    )
 
 
+@as_jax_jits("correlate", ("mode", "precision", "preferred_element_type"))
 def correlate(a, v, mode="valid", *, precision=None, preferred_element_type=None):
     """Cross-correlation of two 1-d arrays ('valid', 'same' or 'full'), v conjugated."""
     check_arraylike("correlate", a, v)
-    return _conv(a, v, mode, "correlate", precision, preferred_element_type)
+    return _conv(
+        a,
+        v,
+        mode=mode,
+        op="correlate",
+        precision=precision,
+        preferred_element_type=preferred_element_type,
+    )
