@@ -114,7 +114,7 @@ from .sharding.arrays import (  # noqa: F401,E402
     typeof,
 )
 from .sharding.placement import memory  # noqa: F401,E402  (jax.memory.Space)
-from .state import Ref, freeze, new_ref  # noqa: F401,E402
+from .state import Ref, empty_ref, free_ref, freeze, new_ref  # noqa: F401,E402
 from . import state as ref  # noqa: F401,E402  (jax.ref: get, swap, addupdate, ...)
 from .transfer_guard import (  # noqa: F401,E402
     transfer_guard,

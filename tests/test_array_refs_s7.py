@@ -493,3 +493,24 @@ def test_vmap_indexed_read_jaxpr():
     ours = str(engine.make_jaxpr(prog(engine))(engine.new_ref(_A)))
     theirs = str(jax.make_jaxpr(prog(jax))(jax.new_ref(_A)))
     assert ours == theirs
+
+
+def test_empty_ref_and_free_ref():
+    def prog(m):
+        def f(x):
+            r = m.empty_ref(m.ShapeDtypeStruct((3,), np.float32))
+            r[...] = x
+            y = r[...]
+            m.free_ref(r)
+            return y
+
+        x = np.ones(3, np.float32)
+        return (
+            str(m.make_jaxpr(f)(x)),
+            np.asarray(m.jit(f)(x)).tolist(),
+            m.free_ref(m.new_ref(1.0)),
+            _err(lambda: f(x)),
+        )
+
+    ours, theirs = _both(prog)
+    assert ours == theirs

@@ -11,6 +11,10 @@ from ..interpreters import transpose as _transpose
 from . import discharge
 from .primitives import (
     addupdate_p,
+    empty_ref,
+    empty_ref_p,
+    free_ref,
+    free_ref_p,
     freeze,
     freeze_p,
     get_p,
@@ -29,6 +33,10 @@ __all__ = [
     "Ref",
     "addupdate_p",
     "discharge",
+    "empty_ref",
+    "empty_ref_p",
+    "free_ref",
+    "free_ref_p",
     "freeze",
     "freeze_p",
     "get_p",

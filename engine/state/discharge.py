@@ -13,11 +13,14 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from .. import core
+from ..ad_util import zeros_like_aval
 from ..core import ClosedJaxpr, Jaxpr, Literal
 from ..interpreters.tracing import convert_constvars_to_invars, trace_to_jaxpr
 from .primitives import (
     addupdate_p,
     addupdate_value,
+    empty_ref_p,
+    free_ref_p,
     freeze_p,
     get_p,
     get_value,
@@ -114,12 +117,22 @@ def _r_freeze(ins, params):
     return [ins[0].val]
 
 
+def _r_empty_ref(ins, params):
+    return [_Cell(zeros_like_aval(params["ty"]))]
+
+
+def _r_free_ref(ins, params):
+    return []
+
+
 _RULES: dict[core.Primitive, Callable[[list, dict], list]] = {
     new_ref_p: _r_new_ref,
     get_p: _r_get,
     swap_p: _r_swap,
     addupdate_p: _r_addupdate,
     freeze_p: _r_freeze,
+    empty_ref_p: _r_empty_ref,
+    free_ref_p: _r_free_ref,
 }
 
 _discharged: weakref.WeakKeyDictionary[Jaxpr, ClosedJaxpr] = weakref.WeakKeyDictionary()

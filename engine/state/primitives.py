@@ -35,6 +35,9 @@ get_p = _ref_prim("get")
 swap_p = _ref_prim("swap")
 addupdate_p = _ref_prim("addupdate", multiple_results=True)
 freeze_p = _ref_prim("freeze")
+empty_ref_p = _ref_prim("empty_ref")
+free_ref_p = _ref_prim("free_ref", multiple_results=True)
+empty_ref_p.pp_params = lambda p: {"memory_space": p["memory_space"], "ty": p["ty"].str_long()}
 # as JAX's: differentiated and batched even when no operand carries a tangent or a
 # batch axis (a new ref gets a tangent ref; a write to an unbatched ref under vmap fails)
 new_ref_p.always_jvp = True
@@ -53,6 +56,19 @@ def new_ref(init_val: Any, *, memory_space: Any = None, kind: Any = None) -> Ref
 def freeze(ref: Any) -> Any:
     """The final value of ``ref`` (which should not be used afterwards)."""
     return freeze_p.bind(ref)
+
+
+def empty_ref(ty: Any, memory_space: Any = None) -> Ref:
+    """A new mutable array reference of type ``ty`` (a ShapeDtypeStruct or aval) whose
+    contents are undefined until written."""
+    aval = core.ShapedArray(ty.shape, ty.dtype, getattr(ty, "weak_type", False))
+    return empty_ref_p.bind(ty=aval, memory_space=memory_space)
+
+
+def free_ref(ref: Any) -> tuple:
+    """Invalidate ``ref``."""
+    free_ref_p.bind(ref)
+    return ()
 
 
 def _ref_and_indexer(ref: Any, idx: Any, function_name: str):
@@ -155,6 +171,45 @@ def _swap_abstract_eval(ref_aval, val_aval, *idx_avals, tree):
 def _addupdate_abstract_eval(ref_aval, val_aval, *idx_avals, tree):
     _check_value("addupdate", ref_aval, val_aval, idx_avals, tree)
     return []
+
+
+@empty_ref_p.def_abstract_eval
+def _empty_ref_abstract_eval(*, ty, memory_space):
+    return AbstractRef(ty, memory_space)
+
+
+@free_ref_p.def_abstract_eval
+def _free_ref_abstract_eval(ref_aval):
+    return []
+
+
+@empty_ref_p.def_impl
+def _empty_ref_impl(*, ty, memory_space):
+    raise NotImplementedError("Evaluation rule for 'empty_ref' not implemented")
+
+
+@free_ref_p.def_impl
+def _free_ref_impl(ref):
+    return []
+
+
+@empty_ref_p.def_jvp
+def _empty_ref_jvp(primals, tangents, *, ty, memory_space):
+    out = empty_ref_p.bind(ty=ty, memory_space=memory_space)
+    return out, empty_ref_p.bind(ty=tangent_aval(ty), memory_space=memory_space)
+
+
+@free_ref_p.def_jvp
+def _free_ref_jvp(primals, tangents):
+    free_ref_p.bind(primals[0])
+    if type(tangents[0]) is not Zero:
+        free_ref_p.bind(tangents[0])
+    return [], []
+
+
+@free_ref_p.def_batch
+def _free_ref_batch(size, vals, dims):
+    return free_ref_p.bind(vals[0]), []
 
 
 @freeze_p.def_abstract_eval
@@ -500,5 +555,5 @@ def _not_discharged(ctx, *args, **params):
     )
 
 
-for _p in (new_ref_p, get_p, swap_p, addupdate_p, freeze_p):
+for _p in (new_ref_p, get_p, swap_p, addupdate_p, freeze_p, empty_ref_p, free_ref_p):
     _p.def_lowering(_not_discharged)
