@@ -366,3 +366,20 @@ def test_compiled_input_shardings_name_host_memory():
 
     e, j = _both(run)
     assert e == j
+
+
+def test_abstract_mesh_memory_kinds():
+    def run(lib):
+        am = lib.sharding.AbstractMesh((1,), ("x",))
+        P = lib.sharding.PartitionSpec
+        out = [repr(lib.sharding.NamedSharding(am, P(), memory_kind="pinned_host"))]
+        s = lib.sharding.NamedSharding(am, P())
+        out += [repr(s), s.memory_kind, repr(s.with_memory_kind("pinned_host"))]
+        try:
+            lib.sharding.NamedSharding(am, P(), memory_kind="hbm")
+        except ValueError as e:
+            out.append(str(e))
+        return out
+
+    e, j = _both(run)
+    assert e == j

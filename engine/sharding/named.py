@@ -129,6 +129,10 @@ class PartitionSpec:
 P = PartitionSpec
 
 
+# the kinds a sharding over an AbstractMesh may name (no devices to ask), as JAX's
+_VALID_KINDS = ("device", "pinned_host", "unpinned_host")
+
+
 def check_memory_kind(devices: Sequence[Any], memory_kind: Any) -> str | None:
     """``memory_kind`` if the first device can address it (None: the default memory's
     kind), else JAX's ValueError listing the kinds it can."""
@@ -238,6 +242,11 @@ class NamedSharding(Sharding):
         self.mesh, self.spec = mesh, spec
         self._device_assignment = mesh._flat_devices if isinstance(mesh, Mesh) else ()
         if isinstance(mesh, AbstractMesh):
+            if memory_kind is not None and memory_kind not in _VALID_KINDS:
+                raise ValueError(
+                    f"Got invalid memory kind: {memory_kind}. Valid memory kinds are: "
+                    f"{', '.join(_VALID_KINDS)}"
+                )
             self.memory_kind = memory_kind  # as JAX: none for a sharding on an abstract mesh
         elif memory_kind is not None:
             self.memory_kind = check_memory_kind(self._device_assignment, memory_kind)
