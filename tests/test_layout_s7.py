@@ -187,3 +187,18 @@ def test_jit_calls_with_formats():
 
     e, j = _both(run)
     assert e == j
+
+
+def test_formats_over_a_mesh():
+    def run(lib):
+        L = _layout(lib)
+        mesh = lib.sharding.Mesh(np.array(lib.devices()[0]).reshape(1, 1), ("x", "y"))
+        s = lib.sharding.NamedSharding(mesh, lib.sharding.PartitionSpec("x"))
+        a = lib.device_put(lib.numpy.ones((2, 4)), s)
+        b = lib.device_put(np.ones((2, 4)), L.Format(L.Layout((1, 0)), s))
+        f = lib.jit(lambda x: x * 2, in_shardings=L.Format(L.Layout.AUTO, s))
+        c = f.trace(lib.ShapeDtypeStruct((2, 4), lib.numpy.float32)).lower().compile()
+        return [repr(a.format), repr(b.format), b.committed, repr(c.input_formats)]
+
+    e, j = _both(run)
+    assert e == j

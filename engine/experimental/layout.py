@@ -165,7 +165,14 @@ def put_with_format(x: Any, fmt: Format) -> Any:
     if fmt.layout is None or array_format(y).layout == fmt.layout:
         return y
     z = jit(_identity, out_shardings=fmt).lower(y).compile()(y)
-    return Array(z._buf, z.aval, z._device, True)  # (committed, as device_put's results)
+    if z._committed:
+        return z
+    out = Array(z._buf, z.aval, z._device, True)  # (committed, as device_put's results)
+    try:
+        out._sharding = z._sharding
+    except AttributeError:
+        pass
+    return out
 
 
 def _identity(x: Any) -> Any:
