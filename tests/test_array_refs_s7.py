@@ -514,3 +514,29 @@ def test_empty_ref_and_free_ref():
 
     ours, theirs = _both(prog)
     assert ours == theirs
+
+
+def test_grad_jaxpr_transposes_ref_operations_as_jax():
+    def prog(m):
+        def g(x):
+            ref = m.new_ref(0.0)
+            ref[...] = m.numpy.sin(x)
+            return ref[...]
+
+        def h(x):
+            ref = m.new_ref(m.numpy.zeros(3))
+            ref[1] = x * 2.0
+            ref[0:2] += m.numpy.stack([x, x])
+            ref.addupdate(x * x, 2)
+            return m.numpy.sum(ref[...] ** 2)
+
+        def k(x):
+            ref = m.new_ref(x)
+            ref[...] = ref[...] + ref[...]
+            return ref[...]
+
+        return [m.grad(g), m.grad(h), m.grad(k)]
+
+    for ours, theirs in zip(prog(engine), prog(jax)):
+        assert str(engine.make_jaxpr(ours)(1.5)) == str(jax.make_jaxpr(theirs)(1.5))
+        np.testing.assert_allclose(np.asarray(ours(1.5)), np.asarray(theirs(1.5)), rtol=1e-6)

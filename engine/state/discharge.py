@@ -467,6 +467,10 @@ def eager_apply(prim: core.Primitive, args: Sequence[Any], params: dict) -> Any:
 def transpose_hook(backward_pass, jaxpr, consts, linear_args, cts, initial_cts):
     """Transpose a linear jaxpr that uses refs (a linearized program's tangent refs):
     transpose its discharged form, whose operations are all pure."""
+    from . import transpose
+
+    if transpose.handles(jaxpr):  # as JAX's: ref operations transpose to ref operations
+        return transpose.backward_pass(jaxpr, consts, linear_args, cts, initial_cts)
     if any(type(v.aval) is AbstractRef for v in jaxpr.invars):
         raise NotImplementedError("transposing a linear program that takes array refs")
     new = discharge(ClosedJaxpr(jaxpr, consts))

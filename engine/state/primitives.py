@@ -332,13 +332,31 @@ addupdate_p.pp_eqn = _pp_addupdate
 # ---------------------------------------------------------------------------- JVP
 
 
+class _RecordInto(core.Trace):
+    """Records each primitive bound on it as an unknown equation of partial-evaluation
+    trace ``pe`` (so its work belongs to the linear program, as JAX's)."""
+
+    interpreter = "partial_eval"
+
+    def __init__(self, pe):  # (no events of its own: it only forwards to ``pe``)
+        self.pe, self.parent, self.valid = pe, pe, True
+
+    def process_primitive(self, primitive, args, params):
+        return self.pe.record(primitive, [self.pe.instantiate_const(x) for x in args], params)
+
+
 def _tangent_ref(init_tangent, aval, memory_space, kind):
     if type(init_tangent) is Zero:
-        init_tangent = zeros_like_aval(tangent_aval(aval))
         trace = core.current_trace()
-        if trace.interpreter == "partial_eval":
-            # under linearization the tangent ref is allocated by the linear program
-            init_tangent = trace.instantiate_const(init_tangent)
+        if trace.interpreter == "partial_eval" and hasattr(trace, "record"):
+            # under linearization the tangent ref (and its zeros) belong to the linear
+            # program, as JAX's
+            with core.set_current_trace(_RecordInto(trace)):
+                init_tangent = zeros_like_aval(tangent_aval(aval))
+            if not trace.is_unknown(init_tangent):  # (a scalar zero: a literal)
+                init_tangent = trace.instantiate_const(init_tangent)
+        else:
+            init_tangent = zeros_like_aval(tangent_aval(aval))
     return new_ref_p.bind(init_tangent, memory_space=memory_space, kind=kind)
 
 
