@@ -149,6 +149,26 @@ CASES["convolve_short_first_precision"] = (
     (S, X),
 )
 
+CASES.update(
+    {
+        "insert_scalar": (lambda n: lambda x: n.insert(x, 2, 5.0), (X,)),
+        "insert_array_values": (lambda n: lambda x, v: n.insert(x, 1, v), (X, S)),
+        "insert_indices": (
+            lambda n: lambda x, v: n.insert(x, np.array([4, 0, -1], np.int32), v),
+            (X, S),
+        ),
+        "insert_traced_index": (lambda n: lambda x, i: n.insert(x, i, 2.0), (X, np.int32(3))),
+        "insert_axis1": (lambda n: lambda m, v: n.insert(m, 1, v, axis=1), (M, S[:2])),
+        "insert_axis0_row": (lambda n: lambda m, v: n.insert(m, 2, v, axis=0), (M, S)),
+        "insert_slice": (lambda n: lambda m: n.insert(m, slice(0, 3, 2), 9, axis=1), (M,)),
+        "insert_int_into_int": (
+            lambda n: lambda x: n.insert(x, np.array([1, 1]), np.array([7, 8])),
+            (np.arange(4, dtype=np.int32),),
+        ),
+        "insert_flat": (lambda n: lambda m: n.insert(m, 3, -1.5), (M,)),
+    }
+)
+
 
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_jaxpr_text_identical(name):
@@ -185,6 +205,9 @@ def test_values_dtypes_weak_types(name):
         lambda n: n.convolve(M, S),
         lambda n: n.correlate(X, S, mode="middle"),
         lambda n: n.convolve(X, np.zeros(0, np.float32)),
+        lambda n: n.insert(X, np.ones((2, 2), np.int32), 1.0),
+        lambda n: n.insert(X, np.array([0.5]), 1.0),
+        lambda n: n.insert(X, [1, 1], 1.0),
     ],
 )
 def test_bad_input_errors_as_jax(call):

@@ -48,9 +48,6 @@ __all__ = [
     "clz_p",
     "select_n_p",
     "clamp_p",
-    "eq_to_p",
-    "le_to_p",
-    "lt_to_p",
 ]
 
 _any = ("int", "float", "complex", "bool")

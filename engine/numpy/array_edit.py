@@ -225,52 +225,52 @@ def delete(arr, obj, axis=None, *, assume_unique_indices=False):
 
 
 def insert(arr, obj, values, axis=None):
-    """``arr`` with ``values`` inserted before the indices ``obj`` along ``axis``
-    (``obj`` concrete)."""
+    """``arr`` with ``values`` inserted before the indices ``obj`` along ``axis`` (as
+    JAX's: the indices may be traced; the inserted values' positions come from a
+    scatter-add of their ranks, the old values' from a sized ``nonzero``)."""
+    from .. import core
+    from ._util import canonicalize_axis, check_arraylike, concrete_value
+
     jnp = _jnp()
-    a, axis = _axis_and_array(arr, axis)
-    n = a.shape[axis]
-    values = jnp.asarray(values)
+    check_arraylike("insert", arr, 0 if isinstance(obj, slice) else obj, values)
+    # a host value stays one (jnp.array below converts it on the host), as JAX's
+    # ensure_arraylike gives a folded constant while tracing
+    a, values_arr = jnp.asarray(arr), values
+    if axis is None:
+        a = jnp.ravel(a)
+        axis = 0
+    axis = canonicalize_axis(concrete_value(axis, "axis argument of jnp.insert()"), a.ndim)
     if isinstance(obj, slice):
-        idx = np.arange(*obj.indices(n))
-        scalar = False
+        indices = jnp.arange(*obj.indices(a.shape[axis]))
     else:
-        ov = _concrete(jnp.asarray(obj), "jnp.insert(arr, obj, values): obj must be concrete")
-        if ov.dtype == np.bool_:
-            raise ValueError("jnp.insert(): boolean indices are not supported")
-        scalar = ov.ndim == 0
-        idx = ov.ravel().astype(np.int64)
-        if np.any((idx < -n) | (idx > n)):
-            raise IndexError(f"index {idx} is out of bounds for axis {axis} with size {n}")
-        idx = np.where(idx < 0, idx + n, idx)
-    values = values.astype(a.dtype)
-    if scalar:
-        v = jnp.reshape(values, (1,) * (a.ndim - values.ndim) + values.shape)
-        v = jnp.moveaxis(v, 0, axis)
-        shape = list(a.shape)
-        shape[axis] = v.shape[axis]
-        v = jnp.moveaxis(jnp.broadcast_to(v, shape), axis, 0)
-        k = v.shape[0]
-        idx = np.full(k, idx[0])
-    else:
-        k = idx.shape[0]
-        shape = list(a.shape)
-        shape[axis] = k
-        vv = values
-        if vv.ndim == 1 and a.ndim > 1 and vv.shape[0] == k:
-            vv = jnp.reshape(vv, [k if i == axis else 1 for i in range(a.ndim)])
-        v = jnp.moveaxis(jnp.broadcast_to(vv, shape), axis, 0)
-        order = np.argsort(idx, kind="stable")
-        idx, v = idx[order], v[jnp.asarray(order)]
-    # final positions: inserted values go at idx + (their rank); old values shift
-    new_pos = idx + np.arange(k)
-    old_pos = np.arange(n) + np.searchsorted(idx, np.arange(n), side="right")
+        indices = jnp.asarray(obj)
+    if indices.ndim > 1:
+        raise ValueError(
+            f"jnp.insert(): obj must be a slice, a one-dimensional array, or a scalar; got {obj}"
+        )
+    if not dtypes.is_int(indices.dtype):
+        if indices.size == 0 and not isinstance(obj, (core.Tracer, jnp.ndarray)):
+            indices = indices.astype(int)
+        else:
+            raise ValueError(f"jnp.insert(): index array must be integer typed; got {obj}")
+    values_arr = jnp.array(values_arr, ndmin=a.ndim, dtype=a.dtype, copy=False)
+    if indices.size == 1:
+        index = jnp.ravel(indices)[0]
+        if indices.ndim == 0:
+            values_arr = jnp.moveaxis(values_arr, 0, axis)
+        indices = jnp.full(values_arr.shape[axis], index)
+    n_input = a.shape[axis]
+    n_insert = jnp.broadcast_shapes(indices.shape, (values_arr.shape[axis],))[0]
     out_shape = list(a.shape)
-    out_shape[axis] = n + k
-    am = jnp.moveaxis(a, axis, 0)
-    out = jnp.zeros([out_shape[axis]] + list(am.shape[1:]), a.dtype)
-    out = out.at[jnp.asarray(old_pos)].set(am).at[jnp.asarray(new_pos)].set(v)
-    return jnp.moveaxis(out, 0, axis)
+    out_shape[axis] += n_insert
+    out = jnp.zeros_like(a, shape=tuple(out_shape))
+    indices = jnp.where(indices < 0, indices + n_input, indices)
+    indices = jnp.clip(indices, 0, n_input)
+    values_ind = indices.at[jnp.argsort(indices)].add(jnp.arange(n_insert, dtype=indices.dtype))
+    arr_mask = jnp.ones(n_input + n_insert, dtype=bool).at[values_ind].set(False)
+    arr_ind = jnp.where(arr_mask, size=n_input)[0]
+    out = out.at[(slice(None),) * axis + (values_ind,)].set(values_arr)
+    return out.at[(slice(None),) * axis + (arr_ind,)].set(a)
 
 
 # ---------------------------------------------------------------------------- placing

@@ -17,6 +17,7 @@ import numpy as np
 
 from .. import core, dtypes, errors, lax
 from ..array import Array
+from ..key_reuse import checking as _key_reuse_checking
 from ..lax import GatherDimensionNumbers, GatherScatterMode
 from ..sharding.in_types import auto_axes
 from ..sharding.mesh import AxisType
@@ -408,8 +409,10 @@ def _normalize(v, size):
         return v
     if type(size) is not int:  # a symbolic dimension: a traced value
         size = _index_value(size, aval.dtype)
-    else:
+    elif aval.weak_type and not aval.shape:
         size = core.WeakScalar(size, aval.dtype)
+    else:  # JAX's lax._const: strong unless the index is a weak scalar
+        size = np.asarray(size, aval.dtype)
     return lax.select(lax.lt(v, core.WeakScalar(0, aval.dtype)), lax.add(v, size), v)
 
 
@@ -634,7 +637,12 @@ def _as_array(x, fun_name):
 
 def _getitem(x, idx):
     """``x[idx]`` with NumPy's semantics, as JAX implements them."""
-    return _rewriting_take(x, idx)
+    out = _rewriting_take(x, idx)
+    if _key_reuse_checking[0] and dtypes.is_extended(getattr(x, "dtype", None)):
+        from .. import key_reuse  # typed keys: the rows read are consumed
+
+        key_reuse.index_key(x, out, idx if isinstance(idx, tuple) else (idx,), x.shape)
+    return out
 
 
 def _rewriting_take(
