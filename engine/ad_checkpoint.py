@@ -226,7 +226,7 @@ def _offload_residuals(split: dict[str, Any], policy) -> dict[str, Any]:
     reads them (JAX's ``device_put`` equations; the residual passed is the moved one)."""
     if policy is None:
         return split
-    from .sharding.placement import mem_kind_to_space, transfer_eqn
+    from .sharding.placement import NO_SOURCE, mem_kind_to_space, transfer_eqn
 
     residuals = split["residuals"]
     producer = {v: e for e in split["known"] for v in e.outvars}
@@ -247,17 +247,17 @@ def _offload_residuals(split: dict[str, Any], policy) -> dict[str, Any]:
         for v in e.outvars:
             if v in moves:
                 moved, ans = moves[v]
-                known.append(transfer_eqn(v, moved, ans.dst, e.source_info))
+                known.append(transfer_eqn(v, moved, ans.dst, NO_SOURCE))
     staged = split["staged"]
     eqns, pending = [], dict(moves)
     for e in staged.eqns:
         for v in e.invars:
             if not _lit(v) and v in pending:
                 moved, ans = pending.pop(v)
-                eqns.append(transfer_eqn(moved, v, ans.src, e.source_info))
+                eqns.append(transfer_eqn(moved, v, ans.src, NO_SOURCE))
         eqns.append(e)
     for v, (moved, ans) in pending.items():  # (read by the staged outputs only)
-        eqns.append(transfer_eqn(moved, v, ans.src, None))
+        eqns.append(transfer_eqn(moved, v, ans.src, NO_SOURCE))
     new_res = [moves[r][0] if r in moves else r for r in residuals]
     n = len(residuals)
     invars = new_res + list(staged.invars[n:])

@@ -383,3 +383,30 @@ def test_abstract_mesh_memory_kinds():
 
     e, j = _both(run)
     assert e == j
+
+
+def test_print_saved_residuals_of_offloaded_values():
+    import contextlib
+    import io
+
+    def run(lib):
+        ad = __import__(f"{lib.__name__}.ad_checkpoint", fromlist=["x"])
+        jnp = lib.numpy
+        pol = lib.checkpoint_policies.save_and_offload_only_these_names(
+            names_which_can_be_saved=["y"],
+            names_which_can_be_offloaded=["x"],
+            offload_src="device",
+            offload_dst="pinned_host",
+        )
+
+        def f(w, x):
+            h = ad.checkpoint_name(jnp.sin(x @ w), "x")
+            return jnp.sum(jnp.sin(ad.checkpoint_name(jnp.tanh(h @ w), "y")))
+
+        buf = io.StringIO()
+        with contextlib.redirect_stdout(buf):
+            ad.print_saved_residuals(lib.remat(f, policy=pol), jnp.ones((3, 3)), jnp.ones((2, 3)))
+        return buf.getvalue()
+
+    e, j = _both(run)
+    assert e == j

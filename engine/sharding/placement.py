@@ -19,6 +19,7 @@ from typing import Any
 from .. import core
 from ..ad_util import Zero, instantiate
 from ..core import MemorySpace, Primitive
+from ..source_info import SourceInfo
 
 
 class ArrayCopySemantics(enum.Enum):
@@ -179,6 +180,17 @@ def memory_kind_of(x: Any) -> str | None:
     """The memory kind of an Array's sharding; None for other values."""
     s = getattr(x, "sharding", None)
     return getattr(s, "memory_kind", None)
+
+
+class _NoSource(SourceInfo):
+    """The source of an equation no user line made (JAX's ``new_source_info()``: its
+    summary is empty), as the offloading policies' transfers."""
+
+    def summary(self) -> str:
+        return ""
+
+
+NO_SOURCE = _NoSource("", 0, "")
 
 
 def transfer_eqn(src: core.Var, dst: core.Var, kind: str, source_info: Any) -> core.JaxprEqn:
