@@ -119,6 +119,11 @@ class Array:
         return v
 
     def __array__(self, dtype=None, copy=None):
+        if isinstance(self.aval.dtype, dtypes.ExtendedDType):
+            raise TypeError(
+                "JAX array with PRNGKey dtype cannot be converted to a NumPy array. Use "
+                "jax.random.key_data(arr) if you wish to extract the underlying integer array."
+            )
         v = self._value()
         if dtype is not None and np.dtype(dtype) != v.dtype:
             return v.astype(dtype)
@@ -209,6 +214,8 @@ class Array:
         if s is not None and s.spec.unreduced:  # partial sums: no one value to show
             weak = ", weak_type=True" if self.weak_type else ""
             return f"Array(shape={self.shape}, dtype={self.dtype.name}{weak}, sharding={self.sharding})"
+        if isinstance(self.aval.dtype, dtypes.ExtendedDType):  # typed keys: their data
+            return f"Array({self.shape}, dtype={self.dtype.name}) overlaying:\n{self._value()}"
         v = self._value()
         prefix = "Array("
         dtype_str = f"dtype={self.dtype.name}" + (", weak_type=True" if self.weak_type else "")
@@ -226,6 +233,8 @@ class Array:
         return f"{prefix}{body},{sep}{dtype_str})"
 
     def __str__(self):
+        if isinstance(self.aval.dtype, dtypes.ExtendedDType):
+            return repr(self)
         return str(self._value())
 
     def __dlpack__(self, *a, **k):

@@ -86,7 +86,10 @@ class ShapedArray:
     ) -> None:
         self.memory_space = MemorySpace.Device if memory_space is None else memory_space
         self.shape = tuple(d if type(d) is int else _canonical_dim(d) for d in shape)
-        self.dtype = np.dtype(dtype)
+        # (extended dtypes, typed PRNG keys' key<fry>, are no NumPy dtypes)
+        self.dtype = (
+            dtype if isinstance(dtype, (np.dtype, dtypes.ExtendedDType)) else np.dtype(dtype)
+        )
         self.weak_type = bool(weak_type)
         self.vma = vma  # the manual mesh axes it may vary over (shard_map)
         self.sharding = sharding
@@ -197,6 +200,14 @@ class ShapedArray:
         return f"ShapedArray({name}[{self._dims_text()}]{vma_suffix(self.vma)}{w})"
 
     __str__ = str_long  # JAX's str(aval): ~float32[3]
+
+
+def physical_aval(aval: ShapedArray) -> ShapedArray:
+    """The aval of the data under an extended-dtype aval (a key<fry>[3] is u32[3,2])."""
+    dt = aval.dtype
+    if not isinstance(dt, dtypes.ExtendedDType):
+        return aval
+    return ShapedArray(aval.shape + dt.physical_shape, dt.physical_dtype, vma=aval.vma)
 
 
 class ShardingTypeError(Exception):

@@ -104,6 +104,40 @@ _SHORT_NAMES = {
 _STRING_ALIASES = {"bf16": bfloat16, "bfloat16": bfloat16, "float0": float0}
 
 
+# ---------------------------------------------------------------- extended dtypes
+
+
+class extended(np.generic):  # noqa: N801 - JAX's name
+    """The scalar type of extended dtypes (dtypes with no NumPy counterpart, such as
+    typed PRNG keys): ``issubdtype(d, extended)`` is how code asks for one."""
+
+
+class prng_key(extended):  # noqa: N801 - JAX's name
+    """The scalar type of typed PRNG key dtypes (``key<fry>``)."""
+
+
+class ExtendedDType:
+    """A dtype that is not a NumPy dtype. Values of it are stored as arrays of
+    ``physical_dtype`` with ``physical_shape`` appended to their own shape (a threefry
+    key as two uint32 words); ``type`` is its scalar type (a subclass of ``extended``)."""
+
+    type: type = extended
+    name: str = "extended"
+    physical_shape: tuple = ()
+    physical_dtype: np.dtype = uint8
+    kind = "V"
+    itemsize = 0
+
+    def __repr__(self) -> str:
+        return self.name
+
+    __str__ = __repr__
+
+
+def is_extended(dtype) -> bool:
+    return isinstance(dtype, ExtendedDType)
+
+
 class TypePromotionError(ValueError):
     """Raised when two dtypes have no common type on the promotion lattice."""
 
@@ -148,13 +182,15 @@ def _as_dtype(x):
     """Any dtype-like (dtype, scalar type, string, or a value with .dtype) -> np.dtype."""
     if isinstance(x, np.dtype):
         return x
+    if isinstance(x, ExtendedDType):
+        return x
     if isinstance(x, str):
         alias = _STRING_ALIASES.get(x)
         return alias if alias is not None else np.dtype(x)
     if isinstance(x, type):
         return np.dtype(x)
     if hasattr(x, "dtype"):
-        return np.dtype(x.dtype)
+        return _as_dtype(x.dtype)
     return np.dtype(x)
 
 
@@ -465,6 +501,10 @@ def _scalar_type(x):
 
 def issubdtype(a, b):
     """np.issubdtype, with ml_dtypes' bfloat16 (and friends) placed where they belong."""
+    if isinstance(a, ExtendedDType) or isinstance(b, ExtendedDType):
+        if isinstance(b, ExtendedDType):
+            return a == b
+        return isinstance(a, ExtendedDType) and issubclass(a.type, _scalar_type(b))
     a_t, b_t = _scalar_type(a), _scalar_type(b)
     if a_t in _CUSTOM_FLOAT_TYPES:
         return b_t in (a_t, np.floating, np.inexact, np.number, np.generic)
@@ -527,6 +567,8 @@ def to_complex_dtype(dtype):
 def short_name(dtype):
     """The name the jaxpr printer uses: f32, i64, bf16, c64, bool, float0, ..."""
     dt = _as_dtype(dtype)
+    if isinstance(dt, ExtendedDType):
+        return dt.name
     name = _SHORT_NAMES.get(dt)
     if name is not None:
         return name

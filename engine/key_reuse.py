@@ -238,7 +238,7 @@ def index_key(parent_data: Any, out_data: Any, idx: tuple, key_shape: tuple) -> 
         forward(out_data, parent_data)
         return
     mask = np.zeros(key_shape, dtype=bool)
-    mask[idx[: len(key_shape)] if Ellipsis not in idx else idx[:-1]] = True
+    mask[idx] = True
     if mask.all():  # no slice in JAX's program (keys[0] of one key is a squeeze)
         forward(out_data, parent_data)
         return
@@ -246,7 +246,7 @@ def index_key(parent_data: Any, out_data: Any, idx: tuple, key_shape: tuple) -> 
 
 
 def _key_shape(data: Any) -> tuple:
-    return tuple(core.get_aval(data).shape[:-1])
+    return tuple(core.get_aval(data).shape)
 
 
 def _is_static_index(i: Any) -> bool:
@@ -322,7 +322,7 @@ def _consumed_through_views(jaxpr: core.Jaxpr) -> dict[core.Var, Any]:
         mask = np.logical_or(False if st is None else st.mask, consumed.get(out, False))
         if not np.any(mask):
             continue
-        shape = tuple(src.aval.shape[:-1])
+        shape = tuple(src.aval.shape)
         mask = np.reshape(mask, shape) if np.size(mask) == math.prod(shape) else np.any(mask)
         consumed[src] = np.logical_or(consumed.get(src, False), mask)
     return consumed
@@ -474,7 +474,7 @@ def _trace_custom_body(original: Any, fun: Any, in_tree: Any, in_avals: Any, nam
             _eager_custom_bodies.add(core._ctx.trace)
             return fun(*args)
         _custom_bodies[core._ctx.trace] = seen
-        seen.update((id(k._data), k._data) for k in tree_leaves(args, is_leaf=is_key) if is_key(k))
+        seen.update((id(k), k) for k in tree_leaves(args, is_leaf=is_key) if is_key(k))
         out = fun(*args)
         key_outs.extend(i for i, x in enumerate(tree_leaves(out, is_leaf=is_key)) if is_key(x))
         return out

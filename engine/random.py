@@ -29,10 +29,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from . import core, dtypes, key_reuse, lax, tree_util
+from . import core, dtypes, key_reuse, lax, prng
+from .array import Array
 from .config import config
 from .jit import jit
-from .lax.random_bits import iota_2x32_shape, threefry2x32
 
 __all__ = [
     "PRNGKey",
@@ -60,175 +60,80 @@ _UINT_BY_BITS = {8: dtypes.uint8, 16: dtypes.uint16, 32: dtypes.uint32, 64: dtyp
 # ---------------------------------------------------------------------------- typed keys
 
 
-class KeyDType:
-    """The dtype of typed threefry keys; prints as ``key<fry>``."""
-
-    name = "key<fry>"
-    impl = "threefry2x32"
-
-    def __repr__(self):
-        return self.name
-
-    __str__ = __repr__
-
-    def __eq__(self, other):
-        return isinstance(other, KeyDType) or (isinstance(other, str) and other == self.name)
-
-    def __hash__(self):
-        return hash(self.name)
+class _KeyArrayMeta(type):
+    def __instancecheck__(cls, x):
+        aval = getattr(x, "aval", None) if isinstance(x, (Array, core.Tracer)) else None
+        return aval is not None and prng.is_key_dtype(aval.dtype)
 
 
-_KEY_DTYPE = KeyDType()
+class PRNGKeyArray(metaclass=_KeyArrayMeta):
+    """Typed key arrays: any array (or tracer) whose dtype is a key dtype such as
+    ``key<fry>``. ``PRNGKeyArray(data)`` wraps threefry key data (as ``wrap_key_data``)."""
+
+    def __new__(cls, data):
+        return prng.random_wrap(data, impl=prng.threefry_prng_impl)
 
 
-class PRNGKeyArray:
-    """An array of typed threefry keys, stored as uint32 data of shape ``(*shape, 2)``."""
-
-    __slots__ = ("_data",)
-    __array_priority__ = 200
-
-    def __init__(self, data):
-        self._data = data
-
-    shape = property(lambda self: tuple(core.get_aval(self._data).shape[:-1]))
-    ndim = property(lambda self: len(self.shape))
-    size = property(lambda self: math.prod(self.shape))
-    dtype = property(lambda self: _KEY_DTYPE)
-
-    def __len__(self):
-        if not self.shape:
-            raise TypeError("len() of unsized object")
-        return self.shape[0]
-
-    def __iter__(self):
-        return (self[i] for i in range(len(self)))
-
-    def __getitem__(self, idx):
-        if not isinstance(idx, tuple):
-            idx = (idx,)
-        if any(i is Ellipsis for i in idx):
-            idx = idx + (slice(None),)  # keep the trailing key-data axis whole
-        out = PRNGKeyArray(self._data[idx])
-        if _checking[0]:
-            key_reuse.index_key(self._data, out._data, idx, self.shape)
-        return out
-
-    def reshape(self, *shape):
-        if len(shape) == 1 and isinstance(shape[0], Sequence):
-            shape = shape[0]
-        shape = tuple(operator.index(d) for d in shape)
-        if -1 in shape:
-            known = math.prod(d for d in shape if d != -1)
-            shape = tuple(self.size // max(known, 1) if d == -1 else d for d in shape)
-        out = PRNGKeyArray(lax.reshape(self._data, shape + (2,)))
-        if _checking[0]:
-            key_reuse.forward(out._data, self._data)
-        return out
-
-    def __eq__(self, other):
-        if not isinstance(other, PRNGKeyArray):
-            return NotImplemented
-        same = lax.eq(self._data, other._data)
-        return lax.reduce_and(same, (core.get_aval(same).ndim - 1,))
-
-    def __ne__(self, other):
-        eq = self.__eq__(other)
-        return eq if eq is NotImplemented else lax.bitwise_not(eq)
-
-    __hash__ = None
-
-    def block_until_ready(self):
-        if hasattr(self._data, "block_until_ready"):
-            self._data.block_until_ready()
-        return self
-
-    def __repr__(self):
-        if isinstance(self._data, core.Tracer):
-            return f"PRNGKeyArray({self.shape}, dtype={_KEY_DTYPE}) overlaying {self._data!r}"
-        return f"Array({self.shape}, dtype={_KEY_DTYPE}) overlaying:\n{np.asarray(self._data)}"
+_KEY_DTYPE = prng.key_dtype_of(prng.threefry_prng_impl)
+KeyDType = prng.KeyTy
 
 
-tree_util.register_pytree_node(
-    PRNGKeyArray, lambda k: ((k._data,), None), lambda _, children: PRNGKeyArray(children[0])
-)
+def _is_typed_key(x):
+    return isinstance(x, (Array, core.Tracer)) and prng.is_key_dtype(x.aval.dtype)
+
+
+_EvalTrace = core.EvalTrace
+_raw_aval: list = [None, None]  # (a raw key's aval, its typed key's aval), last wrapped
 
 
 def _check_key_data(data):
-    aval = core.get_aval(data)
-    if aval.ndim < 1:
-        raise TypeError(
-            "JAX encountered invalid PRNG key data: expected key_data.ndim >= 1; "
-            f"got ndim={aval.ndim}"
-        )
-    if aval.shape[-1:] != (2,):
-        raise TypeError(
-            "JAX encountered invalid PRNG key data: expected key_data.shape to "
-            f"end with (2,); got shape={aval.shape} for impl=threefry2x32"
-        )
-    if aval.dtype != np.uint32:
-        raise TypeError(
-            "JAX encountered invalid PRNG key data: expected key_data.dtype = "
-            f"uint32; got dtype={aval.dtype}"
-        )
+    prng.check_key_data(core.get_aval(data), prng.threefry_prng_impl)
 
 
 def _key_data_of(name, key, allow_batched=False):
-    """(uint32 key data, was_typed) for a typed key or raw key data."""
-    if isinstance(key, PRNGKeyArray):
-        data, typed = key._data, True
+    """(typed key, was_wrapped): a typed key as it is, raw uint32 key data wrapped
+    (``random_wrap``) as JAX's ``_check_prng_key`` does."""
+    if type(key) is Array and key.aval is _raw_aval[0] and type(core._ctx.trace) is _EvalTrace:
+        # an eager raw key of the shape last seen: random_wrap's impl, without the bind
+        typed, wrapped = Array(key._buf, _raw_aval[1], key._device, key._committed), True
+        shape = key.aval.shape
+    elif _is_typed_key(key):
+        typed, wrapped = key, False
+        shape = key.aval.shape
     else:
         if dtypes.is_python_scalar(key) or key is None:
             raise TypeError(
                 "JAX encountered invalid PRNG key data: expected key_data to have ndim, "
                 f"shape, and dtype attributes. Got {key!r}"
             )
-        data, typed = key, False
+        data = key
         if not core.valid_array_value(data):
             data = np.asarray(data)
         _check_key_data(data)
-    shape = core.get_aval(data).shape
-    if not allow_batched and len(shape) > 1:
-        shown = shape[:-1] if typed else shape
+        shape = core.get_aval(data).shape
+        typed, wrapped = prng.random_wrap(data, impl=prng.threefry_prng_impl), True
+        if type(data) is Array and type(typed) is Array:
+            _raw_aval[:] = [data.aval, typed.aval]
+    if not allow_batched and core.get_aval(typed).ndim:
         raise ValueError(
             f"{name} accepts a single key, but was given a key array of shape "
-            f"{shown} != (). Use jax.vmap for batching."
+            f"{shape} != (). Use jax.vmap for batching."
         )
-    if _checking[0] and typed and name not in _NOT_CONSUMING:
-        key_reuse.consume(data, "random_split" if name == "split" else "jit")
-    return data, typed
+    if _checking[0] and not wrapped and name not in _NOT_CONSUMING:
+        key_reuse.consume(typed, "random_split" if name == "split" else "jit")
+    return typed, wrapped
 
 
-def _as_keys(data, typed):
-    return PRNGKeyArray(data) if typed else data
-
-
-def _words(data):
-    return (lax.index_in_dim(data, 0, keepdims=False), lax.index_in_dim(data, 1, keepdims=False))
+def _as_keys(keys, wrapped):
+    """Keys in the form the caller gave: raw data back for a wrapped raw key."""
+    return prng.random_unwrap(keys) if wrapped else keys
 
 
 # ---------------------------------------------------------------------------- seeding
 
 
-def _seed_words(seed):
-    """Key data for an integer seed: (bits 63..32, bits 31..0) of its value."""
-    aval = core.get_aval(seed)
-    if aval.shape:
-        raise TypeError(f"PRNG key seed must be a scalar; got {seed!r}.")
-    if not dtypes.is_int(aval.dtype):
-        raise TypeError(f"PRNG key seed must be an integer; got {seed!r}")
-    # Integer conversions wrap modulo 2**32 (sign-extending narrower signed seeds).
-    low = lax.convert_element_type(seed, np.uint32)
-    if aval.dtype.itemsize == 8:
-        high = lax.convert_element_type(
-            lax.shift_right_logical(seed, np.array(32, aval.dtype)), np.uint32
-        )
-    else:
-        high = lax.full((), 0, np.uint32)
-    return lax.concatenate([lax.expand_dims(high, (0,)), lax.expand_dims(low, (0,))], 0)
-
-
-def _seed(ctor_name, seed):
-    if isinstance(seed, PRNGKeyArray):
+def _seed(ctor_name, seed, impl):
+    if _is_typed_key(seed):
         raise TypeError(f"{ctor_name} accepts a scalar seed, but was given a PRNG key.")
     if _ndim(seed):
         raise TypeError(
@@ -246,10 +151,10 @@ def _seed(ctor_name, seed):
         from . import numpy as jnp
 
         seed = jnp.asarray(seed)
-    return _seed_words_jit(seed)
-
-
-_seed_words_jit = jit(_seed_words)
+    aval = core.get_aval(seed)
+    if not dtypes.is_int(aval.dtype):
+        raise TypeError(f"PRNG key seed must be an integer; got {seed!r}")
+    return prng.random_seed(seed, impl=impl)
 
 
 def _ndim(x):
@@ -258,64 +163,58 @@ def _ndim(x):
 
 def PRNGKey(seed, *, impl=None):  # noqa: N802 - JAX's name
     """A raw ``uint32[2]`` key for an integer seed."""
-    _check_impl(impl)
-    return _seed("PRNGKey", seed)
+    return prng.random_unwrap(_seed("PRNGKey", seed, prng.resolve_impl(impl)))
 
 
 def key(seed, *, impl=None, dtype=None):
-    """A typed key (:class:`PRNGKeyArray` of shape ``()``) for an integer seed."""
-    _check_impl(impl if dtype is None else dtype)
-    return PRNGKeyArray(_seed("key", seed))
+    """A typed key (an array of dtype ``key<fry>`` and shape ``()``) for an integer seed."""
+    if dtype is not None:
+        if impl is not None:
+            raise ValueError("Cannot specify both `impl` and `dtype` arguments to jax.random.key")
+        impl = dtype
+    return _seed("key", seed, prng.resolve_impl(impl))
 
 
 def _check_impl(impl):
-    if impl is not None and str(impl) not in ("threefry2x32", "key<fry>"):
-        raise ValueError(
-            f'unrecognized PRNG implementation "{impl}". Did you mean one of: "threefry2x32"?'
-        )
+    prng.resolve_impl(impl)
 
 
 def key_data(keys):
-    """The uint32 data of typed keys (raw key data is returned as is)."""
-    data, _ = _key_data_of("key_data", keys, allow_batched=True)
-    return data
+    """The uint32 data of typed keys (``random_unwrap``)."""
+    typed, _ = _key_data_of("key_data", keys, allow_batched=True)
+    return prng.random_unwrap(typed)
 
 
 def wrap_key_data(key_bits_array, *, impl=None, dtype=None):
     """Typed keys over uint32 data of shape ``(*key_shape, 2)``."""
-    _check_impl(impl if dtype is None else dtype)
+    if dtype is not None:
+        if impl is not None:
+            raise ValueError("Cannot specify both `impl` and `dtype` arguments")
+        impl = dtype
+    impl = prng.resolve_impl(impl)
     data = key_bits_array
-    if isinstance(data, PRNGKeyArray):
+    if _is_typed_key(data):
         raise TypeError("wrap_key_data expects uint32 key data, got a typed key array")
     if not core.valid_array_value(data):
         data = np.asarray(data)
     _check_key_data(data)
+    out = prng.random_wrap(data, impl=impl)
     if _checking[0]:  # a new key, whatever the data's key was
-        data = key_reuse.fresh_copy(data)
-    return PRNGKeyArray(data)
+        out = key_reuse.fresh_copy(out)
+    return out
 
 
 def key_impl(keys):
-    _key_data_of("key_impl", keys, allow_batched=True)
-    return "threefry2x32"
+    typed, _ = _key_data_of("key_impl", keys, allow_batched=True)
+    return typed.aval.dtype._impl.name
 
 
 # ---------------------------------------------------------------------------- split, fold_in, bits
 
 
-def _hash_counters(data, shape):
-    """threefry2x32 of the key over the 64-bit row-major counters of ``shape``."""
-    k1, k2 = _words(data)
-    hi, lo = iota_2x32_shape(shape)
-    return threefry2x32(k1, k2, hi, lo)
-
-
-def _split(data, shape):
-    y1, y2 = _hash_counters(data, shape)
-    return lax.concatenate([lax.expand_dims(y1, (-1,)), lax.expand_dims(y2, (-1,))], len(shape))
-
-
-_split_jit = jit(_split, static_argnums=(1,))
+def _split(keys, shape=(2,)):
+    """``random_split`` of one typed key (the samplers' helper)."""
+    return prng.random_split(keys, shape=tuple(shape))
 
 
 def _num_to_shape(num):
@@ -331,45 +230,25 @@ def _num_to_shape(num):
 
 def split(key, num=2):
     """``num`` new keys (or an array of keys of shape ``num``) from one key."""
-    data, typed = _key_data_of("split", key)
-    return _as_keys(_split_jit(data, _num_to_shape(num)), typed)
-
-
-def _fold_in(data, d):
-    k1, k2 = _words(data)
-    y1, y2 = threefry2x32(k1, k2, lax.full((), 0, np.uint32), d)
-    return lax.concatenate([lax.expand_dims(y1, (0,)), lax.expand_dims(y2, (0,))], 0)
-
-
-_fold_in_jit = jit(_fold_in)
+    typed, wrapped = _key_data_of("split", key)
+    return _as_keys(_split(typed, _num_to_shape(num)), wrapped)
 
 
 def fold_in(key, data):
     """A new key from a key and a 32-bit integer."""
     from . import numpy as jnp
 
-    kdata, typed = _key_data_of("fold_in", key)
+    typed, wrapped = _key_data_of("fold_in", key)
     if _ndim(data):
         raise TypeError(
             "fold_in accepts a scalar, but was given an array of"
             f"shape {np.shape(data)} != (). Use jax.vmap for batching."
         )
-    return _as_keys(_fold_in_jit(kdata, jnp.asarray(data, dtype=np.uint32)), typed)
+    return _as_keys(prng.random_fold_in(typed, jnp.asarray(data, dtype=np.uint32)), wrapped)
 
 
-def _random_bits(data, bit_width, shape):
-    if math.prod(shape) > 2**64:
-        raise NotImplementedError("random bits array of size exceeding 2 ** 64")
-    y1, y2 = _hash_counters(data, shape)
-    if bit_width == 64:
-        u64 = dtypes.uint64
-        high = lax.convert_element_type(y1, u64)
-        low = lax.convert_element_type(y2, u64)
-        return lax.bitwise_or(lax.shift_left(high, np.array(32, u64)), low)
-    out = lax.bitwise_xor(y1, y2)
-    if bit_width == 32:
-        return out
-    return lax.convert_element_type(out, _UINT_BY_BITS[bit_width])
+def _random_bits(keys, bit_width, shape):
+    return prng.random_bits(keys, bit_width=bit_width, shape=tuple(shape))
 
 
 def _canonical_shape(shape):
@@ -386,7 +265,7 @@ def _canonical_shape(shape):
 
 def bits(key, shape=(), dtype=None):
     """Uniform random bits as unsigned integers (uint32, or uint64 under x64)."""
-    data, _ = _key_data_of("bits", key)
+    typed, _ = _key_data_of("bits", key)
     dtype = (
         dtypes.default_uint_dtype()
         if dtype is None
@@ -394,10 +273,10 @@ def bits(key, shape=(), dtype=None):
     )
     if not dtypes.is_unsigned(dtype):
         raise ValueError(f"dtype argument to `bits` must be an unsigned int dtype, got {dtype}")
-    return _bits_jit(data, 8 * dtype.itemsize, _canonical_shape(shape))
-
-
-_bits_jit = jit(_random_bits, static_argnums=(1, 2))
+    shape = _canonical_shape(shape)
+    if math.prod(shape) > 2**64:
+        raise NotImplementedError("random bits array of size exceeding 2 ** 64")
+    return _random_bits(typed, 8 * dtype.itemsize, shape)
 
 
 # ---------------------------------------------------------------------------- floats
@@ -412,18 +291,20 @@ def _float_dtype(name, dtype, kinds=("float",)):
     return dtype
 
 
-def _uniform(data, minval, maxval, shape, dtype):
+def _uniform_body(key, minval, maxval, shape, dtype):
     """Floats in [minval, maxval): random mantissa bits under the exponent of 1.0 give
     [1, 2); subtract 1, scale and shift."""
-    minval = lax.broadcast_to_rank(lax.convert_element_type(minval, dtype), len(shape))
-    maxval = lax.broadcast_to_rank(lax.convert_element_type(maxval, dtype), len(shape))
+    minval = lax.convert_element_type(minval, dtype)
+    maxval = lax.convert_element_type(maxval, dtype)
+    minval = lax.broadcast_to_rank(minval, len(shape))
+    maxval = lax.broadcast_to_rank(maxval, len(shape))
     info = dtypes.finfo(dtype)
     nbits, nmant = info.bits, info.nmant
     if nbits not in (8, 16, 32, 64):
         raise TypeError(f"uniform only accepts 8-, 16-, 32-, or 64-bit dtypesgot {dtype}.")
     rng_bits = 8 if nmant < 8 else nbits  # e.g. bfloat16 draws 8 bits per value
     uint = _UINT_BY_BITS[nbits]
-    random = _random_bits(data, rng_bits, shape)
+    random = _random_bits(key, rng_bits, shape)
     if rng_bits != nbits:
         random = lax.convert_element_type(random, uint)
     mantissa = lax.shift_right_logical(random, np.array(rng_bits - nmant, uint))
@@ -432,30 +313,44 @@ def _uniform(data, minval, maxval, shape, dtype):
         lax.bitcast_convert_type(lax.bitwise_or(mantissa, one_bits), dtype), np.array(1.0, dtype)
     )
     scaled = lax.add(lax.mul(floats, lax.sub(maxval, minval)), minval)
-    return lax.max(minval, lax.reshape(scaled, shape))
+    return lax.max(minval, _reshape(scaled, shape))
 
 
-_uniform_jit = jit(_uniform, static_argnums=(3, 4))
+def _reshape(x, shape):
+    """``lax.reshape`` as JAX's: a rank-0 operand is reshaped (an equation) even to ()."""
+    if core.get_aval(x).shape == ():
+        from .lax.structural import reshape_p
+
+        return reshape_p.bind(x, new_sizes=tuple(shape), dimensions=None, sharding=None)
+    return lax.reshape(x, shape)
+
+
+_uniform_body.__name__ = _uniform_body.__qualname__ = "_uniform"
+_uniform = jit(_uniform_body, static_argnums=(3, 4))
 
 
 def uniform(key, shape=(), dtype=None, minval=0.0, maxval=1.0):
     """Uniform floats in [minval, maxval)."""
-    data, _ = _key_data_of("uniform", key)
+    typed, _ = _key_data_of("uniform", key)
     dtype = _float_dtype("uniform", dtype)
-    return _uniform_jit(data, minval, maxval, _canonical_shape(shape), dtype)
+    return _uniform(typed, minval, maxval, _canonical_shape(shape), dtype)
 
 
-def _normal_real(data, shape, dtype):
+def _normal_real_body(key, shape, dtype):
     lo = np.nextafter(np.array(-1.0, dtype), np.array(0.0, dtype), dtype=dtype)
-    u = _uniform(data, lo, np.array(1.0, dtype), shape, dtype)
+    u = _uniform(key, lo, np.array(1.0, dtype), shape, dtype)
     return lax.mul(np.array(np.sqrt(2), dtype), lax.erf_inv(u))
 
 
-def _normal(data, shape, dtype):
+_normal_real_body.__name__ = _normal_real_body.__qualname__ = "_normal_real"
+_normal_real = jit(_normal_real_body, static_argnums=(1, 2))
+
+
+def _normal_body(key, shape, dtype):
     if not dtypes.is_complex(dtype):
-        return _normal_real(data, shape, dtype)
+        return _normal_real(key, shape, dtype)
     real = dtypes.real_dtype(dtype)
-    keys = _split(data, (2,))
+    keys = _split(key, (2,))
     k_re, k_im = (lax.index_in_dim(keys, i, keepdims=False) for i in range(2))
     re = lax.convert_element_type(_normal_real(k_re, shape, real), dtype)
     im = lax.convert_element_type(_normal_real(k_im, shape, real), dtype)
@@ -463,16 +358,17 @@ def _normal(data, shape, dtype):
     return lax.div(z, np.array(np.sqrt(2), dtype))
 
 
-_normal_jit = jit(_normal, static_argnums=(1, 2))
+_normal_body.__name__ = _normal_body.__qualname__ = "_normal"
+_normal = jit(_normal_body, static_argnums=(1, 2))
 
 
 def normal(key, shape=(), dtype=None, *, out_sharding=None):
     """Standard normal floats: sqrt(2) * erfinv(u) for u uniform in (-1, 1)."""
     from .sharding.constraint import apply_out_sharding
 
-    data, _ = _key_data_of("normal", key)
+    typed, _ = _key_data_of("normal", key)
     dtype = _float_dtype("normal", dtype, ("float", "complex"))
-    return apply_out_sharding(_normal_jit(data, _canonical_shape(shape), dtype), out_sharding)
+    return apply_out_sharding(_normal(typed, _canonical_shape(shape), dtype), out_sharding)
 
 
 def _truncated_normal(data, lower, upper, shape, dtype):
@@ -497,12 +393,12 @@ _truncated_normal_jit = jit(_truncated_normal, static_argnums=(3, 4))
 
 def truncated_normal(key, lower, upper, shape=None, dtype=None):
     """Standard normal floats conditioned on lower < x < upper."""
-    data, _ = _key_data_of("truncated_normal", key)
+    typed, _ = _key_data_of("truncated_normal", key)
     dtype = _float_dtype("truncated_normal", dtype)
     if shape is not None:
         shape = _canonical_shape(shape)
         _check_shape("truncated_normal", shape, np.shape(lower), np.shape(upper))
-    return _truncated_normal_jit(data, lower, upper, shape, dtype)
+    return _truncated_normal_jit(typed, lower, upper, shape, dtype)
 
 
 def _bmax(x, y):
@@ -544,14 +440,11 @@ def _check_shape(name, shape, *param_shapes):
 
 def _convert_and_clip_integer(val, dtype):
     """Convert to ``dtype`` saturating at its range instead of wrapping."""
+    from . import numpy as jnp
+
     vdt = core.get_aval(val).dtype
     lo, hi = _clip_bounds(dtype, vdt)
-    # (a bound equal to vdt's own limit clips nothing and is skipped)
-    if lo > np.iinfo(vdt).min:
-        val = _bmax(np.array(lo, vdt), val)
-    if hi < np.iinfo(vdt).max:
-        val = _bmin(np.array(hi, vdt), val)
-    return lax.convert_element_type(val, dtype)
+    return jnp.clip(val, np.array(lo, vdt), np.array(hi, vdt)).astype(dtype)
 
 
 def _clip_bounds(dtype, vdt):
@@ -562,7 +455,7 @@ def _clip_bounds(dtype, vdt):
     )
 
 
-def _randint(data, minval, maxval, shape, dtype):
+def _randint(key, minval, maxval, shape, dtype):
     """Integers in [minval, maxval): two words of random bits per value, reduced modulo
     the span (biased only when the span is not a power of two)."""
     from . import numpy as jnp
@@ -570,20 +463,22 @@ def _randint(data, minval, maxval, shape, dtype):
     _check_shape("randint", shape, np.shape(minval), np.shape(maxval))
     minval, maxval = jnp.asarray(minval), jnp.asarray(maxval)
     if not dtypes.is_int(minval.dtype):
-        minval = lax.convert_element_type(minval, dtypes.default_int_dtype())
+        minval = minval.astype(int)
     if not dtypes.is_int(maxval.dtype):
-        maxval = lax.convert_element_type(maxval, dtypes.default_int_dtype())
+        maxval = maxval.astype(int)
     # maxval beyond dtype's range (randint(k, s, 0, 256, uint8)) extends the span by one
     # (the largest value of dtype, clipped to maxval's dtype)
-    dmax = np.array(_clip_bounds(dtype, maxval.dtype)[1], maxval.dtype)
-    max_out_of_range = lax.broadcast_to_rank(lax.gt(maxval, dmax), len(shape))
-    minval = lax.broadcast_to_rank(_convert_and_clip_integer(minval, dtype), len(shape))
-    maxval = lax.broadcast_to_rank(_convert_and_clip_integer(maxval, dtype), len(shape))
+    dmax = _convert_and_clip_integer(jnp.array(np.iinfo(dtype).max, dtype), maxval.dtype)
+    max_out_of_range = lax.gt(maxval, dmax)
+    minval = _convert_and_clip_integer(minval, dtype)
+    maxval = _convert_and_clip_integer(maxval, dtype)
+    minval = lax.broadcast_to_rank(minval, len(shape))
+    maxval = lax.broadcast_to_rank(maxval, len(shape))
     nbits = np.iinfo(dtype).bits
     if nbits not in (8, 16, 32, 64):
         raise TypeError(f"randint only accepts 8-, 16-, 32-, or 64-bit dtypes, got {dtype}")
 
-    keys = _split(data, (2,))
+    keys = _split(key, (2,))
     k1, k2 = (lax.index_in_dim(keys, i, keepdims=False) for i in range(2))
     higher, lower = _random_bits(k1, nbits, shape), _random_bits(k2, nbits, shape)
 
@@ -591,8 +486,7 @@ def _randint(data, minval, maxval, shape, dtype):
     span = lax.convert_element_type(lax.sub(maxval, minval), unsigned)
     empty = lax.le(maxval, minval)  # then minval is always returned
     span = lax.select(empty, lax.full_like(span, 1), span)
-    widen = lax.bitwise_and(max_out_of_range, lax.gt(maxval, minval))
-    widen = _broadcast_like(widen, span)
+    widen = max_out_of_range & (maxval > minval)
     span = lax.select(widen, lax.add(span, np.array(1, unsigned)), span)
     # (higher * 2**nbits + lower) % span without overflow: 2**nbits % span as a square
     multiplier = lax.rem(np.array(2 ** (nbits // 2), unsigned), span)
@@ -614,7 +508,7 @@ def randint(key, shape, minval, maxval, dtype=None):
     """Uniform integers in [minval, maxval)."""
     from . import numpy as jnp
 
-    data, _ = _key_data_of("randint", key)
+    typed, _ = _key_data_of("randint", key)
     dtype = dtypes.canonicalize_user_dtype(int if dtype is None else dtype, "randint")
     if not dtypes.is_int(dtype):
         raise TypeError(f"randint only accepts integer dtypes, got {dtype}")
@@ -630,14 +524,13 @@ def randint(key, shape, minval, maxval, dtype=None):
 
         minval = clipped(minval, int(info.max))
         maxval = clipped(maxval, int(info.max) + 1)
-    out = _randint_jit(data, minval, maxval, shape, sampling)
+    out = _randint_jit(typed, minval, maxval, shape, sampling)
     return out if sampling == dtype else lax.convert_element_type(out, dtype)
 
 
 def key_dtype(impl_spec=None):
     """The dtype of typed keys (``key<fry>``)."""
-    _check_impl(impl_spec)
-    return _KEY_DTYPE
+    return prng.key_dtype_of(prng.resolve_impl(impl_spec))
 
 
 # The distributions live in sibling modules (each imports the helpers above).

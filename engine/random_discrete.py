@@ -313,5 +313,5 @@ def clone(key):
     from .random import PRNGKeyArray
 
     if checking[0] and isinstance(key, PRNGKeyArray):
-        return PRNGKeyArray(fresh_copy(key._data))
+        return fresh_copy(key)
     return key

@@ -112,12 +112,12 @@ def _gamma_one(data, alpha, log_space):
 def _gamma_impl(data, a, *, log_space):
     from .api import vmap
 
-    key_shape = _aval(data).shape[:-1]
+    key_shape = _aval(data).shape  # typed keys
     a_shape = _aval(a).shape
     split_count = math.prod(a_shape[len(key_shape) :])
-    keys = lax.reshape(data, (math.prod(key_shape), 2))
+    keys = lax.reshape(data, (math.prod(key_shape),))
     keys = vmap(lambda k: _split(k, (split_count,)))(keys)
-    keys = lax.reshape(keys, (math.prod(a_shape), 2))
+    keys = lax.reshape(keys, (math.prod(a_shape),))
     alphas = lax.reshape(a, (math.prod(a_shape),))
     samples = vmap(functools.partial(_gamma_one, log_space=log_space))(keys, alphas)
     return lax.reshape(samples, a_shape)

@@ -406,9 +406,12 @@ def test_jit():
     assert_bits_equal(er.key_data(split), jr.key_data(jr.split(jr.key(1), 4)))
 
 
-def test_jaxpr_uses_threefry2x32():
-    text = str(engine.make_jaxpr(lambda k: er.uniform(k, (3,)))(np.zeros(2, np.uint32)))
-    assert "threefry2x32" in text and "iota_2x32_shape[shape=(3,)]" in text
+def test_jaxpr_uses_random_primitives():
+    # as JAX's: the raw key is wrapped (random_wrap) and uniform draws with random_bits
+    raw = np.zeros(2, np.uint32)
+    text = str(engine.make_jaxpr(lambda k: er.uniform(k, (3,)))(raw))
+    assert text == str(jax.make_jaxpr(lambda k: jr.uniform(k, (3,)))(raw))
+    assert "random_wrap[impl=fry]" in text and "random_bits[bit_width=32 shape=(3,)]" in text
 
 
 def test_vmap_over_raw_keys():

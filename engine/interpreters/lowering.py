@@ -78,6 +78,8 @@ def tensor_type(shape, dtype):
         t = key = None
     if t is not None:
         return t
+    if isinstance(dtype, dtypes.ExtendedDType):  # a typed key: its physical data
+        return tensor_type(tuple(shape) + dtype.physical_shape, dtype.physical_dtype)
     try:
         t = ir.RankedTensorType.get(shape, ir_element_type(dtype))
     except Exception:
@@ -220,6 +222,8 @@ def _warn_large_constants(consts) -> None:
 
 
 def _closed_over_constant(c, aval):
+    if isinstance(aval.dtype, dtypes.ExtendedDType):  # typed keys: their physical data
+        return constant(c._value(), core.physical_aval(aval))
     val = c if isinstance(c, np.ndarray) else np.asarray(c)
     if (
         isinstance(c, np.ndarray)
@@ -637,7 +641,7 @@ def lower_jaxpr_inline(ctx, closed, args, sub=None):
     """Emit a sub-jaxpr's ops inline (for control-flow bodies). ``sub`` numbers the
     sub-jaxpr (in printed order) when the equation has several, so tags stay unique:
     ``sin.eqn4_s1_0`` is equation 0 of the second sub-jaxpr of equation 4."""
-    consts = [constant(np.asarray(c), core.get_aval(c)) for c in closed.consts]
+    consts = [_closed_over_constant(c, core.get_aval(c)) for c in closed.consts]
     path = ctx.eqn_path + ((f"s{sub}",) if sub is not None else ())
     return jaxpr_subcomp(ctx.module_ctx, closed.jaxpr, consts, list(args), path)
 

@@ -146,7 +146,8 @@ def _drop_unused(eqns, outvars):
 def _inlinable(x):
     if dtypes.is_python_scalar(x) or isinstance(x, (np.generic, np.ndarray, core.WeakScalar)):
         return True
-    return hasattr(x, "_buf")  # a concrete engine Array
+    # a concrete engine Array (typed keys stay constants, as in JAX)
+    return hasattr(x, "_buf") and not dtypes.is_extended(x.aval.dtype)
 
 
 def _scalar_value(x, aval):

@@ -662,7 +662,7 @@ def _orders_callbacks(jaxpr: Jaxpr) -> bool:
 def _scan_lowering(ctx, *args, jaxpr, length, reverse, num_consts, num_carry, unroll, linear):
     nc, ncar = num_consts, num_carry
     i32 = ShapedArray((), np.int32)
-    y_avals = ctx.avals_out[ncar:]
+    y_avals = [core.physical_aval(a) for a in ctx.avals_out[ncar:]]  # typed keys: data
     ys0 = [_zeros(a) for a in y_avals]
     if type(length) is int and length == 0:  # no iteration: a body slicing 1 of 0 rows
         return list(args[nc : nc + ncar]) + ys0
@@ -693,7 +693,7 @@ def _scan_lowering(ctx, *args, jaxpr, length, reverse, num_consts, num_carry, un
             idx = hlo.subtract(_index_value(length - 1), i)
         zero = lowering.constant(np.int32(0), i32)
         x_slices = []
-        for x, xa in zip(xs, ctx.avals_in[nc + ncar :]):
+        for x, xa in zip(xs, [core.physical_aval(a) for a in ctx.avals_in[nc + ncar :]]):
             sl_aval = xa.update(shape=(1,) + xa.shape[1:])
             s = _row(x, xa, idx, zero)
             x_slices.append(lowering.reshape(s, xa.update(shape=xa.shape[1:])))

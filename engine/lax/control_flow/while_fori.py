@@ -318,6 +318,7 @@ def _any(pred, pred_aval):
 
 def _select_where(pred, pred_aval, new, old, aval):
     """``new`` where the (leading-axes) predicate holds, else ``old``."""
+    aval = core.physical_aval(aval)  # typed keys select their data whole
     if aval.shape != pred_aval.shape:
         bool_aval = aval.update(dtype=np.bool_, weak_type=False)
         pred = lowering.broadcast_in_dim(pred, bool_aval, list(range(len(pred_aval.shape))))
