@@ -169,6 +169,44 @@ CASES.update(
     }
 )
 
+U = np.array([3, 1, 3, 2, 1, 5], np.int32)
+UF = np.array([[1.0, np.nan, 2.0], [np.nan, 1.0, -0.0], [0.0, 2.0, 2.0]], np.float32)
+UR = np.array([[1, 2], [0, 1], [1, 2], [0, 0]], np.int32)
+CASES.update(
+    {
+        "unique_size": (lambda n: lambda x: n.unique(x, size=6), (U,)),
+        "unique_size_fill": (lambda n: lambda x: n.unique(x, size=5, fill_value=-1), (U,)),
+        "unique_all_returns": (
+            lambda n: (
+                lambda x: n.unique(
+                    x, return_index=True, return_inverse=True, return_counts=True, size=4
+                )
+            ),
+            (UF,),
+        ),
+        "unique_equal_nan_false": (
+            lambda n: lambda x: n.unique(x, equal_nan=False, size=9, return_counts=True),
+            (UF,),
+        ),
+        "unique_axis0": (
+            lambda n: lambda x: n.unique(x, axis=0, size=3, return_inverse=True),
+            (UR,),
+        ),
+        "unique_axis1_fill": (
+            lambda n: lambda x: n.unique(x, axis=1, size=3, fill_value=7, return_counts=True),
+            (UR,),
+        ),
+        "unique_complex": (
+            lambda n: lambda x: n.unique(x, size=3, return_index=True),
+            (np.array([1 + 1j, 1 + 1j, 2j], np.complex64),),
+        ),
+        "unique_values": (lambda n: lambda x: n.unique_values(x, size=6), (UF,)),
+        "unique_counts": (lambda n: lambda x: n.unique_counts(x, size=4, fill_value=0), (U,)),
+        "unique_inverse": (lambda n: lambda x: n.unique_inverse(x, size=6), (UF,)),
+        "unique_all": (lambda n: lambda x: n.unique_all(x, size=6), (U,)),
+    }
+)
+
 
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_jaxpr_text_identical(name):
@@ -208,6 +246,7 @@ def test_values_dtypes_weak_types(name):
         lambda n: n.insert(X, np.ones((2, 2), np.int32), 1.0),
         lambda n: n.insert(X, np.array([0.5]), 1.0),
         lambda n: n.insert(X, [1, 1], 1.0),
+        lambda n: n.unique(np.zeros(0, np.float32), size=2),
     ],
 )
 def test_bad_input_errors_as_jax(call):
@@ -216,3 +255,28 @@ def test_bad_input_errors_as_jax(call):
     with pytest.raises(type(theirs.value)) as ours:
         call(enp)
     assert str(ours.value) == str(theirs.value)
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda n: n.unique(UF, return_index=True, return_inverse=True, return_counts=True),
+        lambda n: n.unique(UR, axis=0, return_counts=True),
+        lambda n: n.unique_all(UF),
+        lambda n: n.unique_counts(U),
+        lambda n: n.unique(np.zeros((0, 2), np.float32), axis=1, return_counts=True),
+        lambda n: n.unique(np.zeros(0, np.int32), size=2, fill_value=3, return_counts=True),
+    ],
+)
+def test_unique_eager_values_as_jax(call):
+    assert_close(call(enp), call(jnp))
+
+
+def test_unique_of_a_tracer_needs_size_as_jax():
+    with pytest.raises(Exception) as theirs:
+        jax.jit(jnp.unique)(U)
+    with pytest.raises(Exception) as ours:
+        engine.jit(enp.unique)(U)
+    assert type(ours.value).__name__ == type(theirs.value).__name__
+    phrase = "The error arose for the first argument of jnp.unique(). To make jnp.unique()"
+    assert phrase in str(ours.value) and phrase in str(theirs.value)

@@ -6,11 +6,14 @@ Without ``size`` the number of unique values is read from a concrete array."""
 
 from __future__ import annotations
 
+import math
+import operator
 from typing import NamedTuple
 
 import numpy as np
 
 from .. import dtypes
+from ._jitted import as_jax_jits
 
 __all__ = [
     "unique",
@@ -92,6 +95,107 @@ def _unique_1d(a, size, fill_value, equal_nan, what="jnp.unique"):
     return vals, first, inverse, counts
 
 
+_UNIQUE_SIZE_HINT = (
+    "To make jnp.unique() compatible with JIT and other transforms, you can specify "
+    "a concrete value for the size argument, which will determine the output size."
+)
+
+
+@as_jax_jits("_unique_sorted_mask", ("axis", "equal_nan"))
+def _unique_sorted_mask(ar, axis, equal_nan):
+    """ar sorted lexicographically along ``axis`` (moved first), a mask of the first of
+    each run of equal slices, and the sorting permutation."""
+    from .. import lax
+
+    jnp = _jnp()
+    aux = jnp.moveaxis(ar, axis, 0)
+    if dtypes.is_complex(aux.dtype):  # NaN only in the imaginary part sorts as NaN
+        aux = jnp.where(jnp.isnan(aux), np.asarray(np.nan, aux.dtype), aux)
+    size, *out_shape = aux.shape
+    if math.prod(out_shape) == 0:
+        size = 1
+        perm = jnp.zeros(1, dtype=int)
+    else:
+        perm = jnp.lexsort(aux.reshape(size, math.prod(out_shape)).T[::-1])
+    aux = aux[perm]
+    if aux.size:
+        if dtypes.is_inexact(aux.dtype) and equal_nan:
+
+            def neq(x, y):
+                return lax.ne(x, y) & ~(jnp.isnan(x) & jnp.isnan(y))
+        else:
+            neq = lax.ne
+        ones = jnp.ones(size, dtype=bool)
+        mask = ones.at[1:].set(jnp.any(neq(aux[1:], aux[:-1]), tuple(range(1, aux.ndim))))
+    else:
+        mask = jnp.zeros(size, dtype=bool)
+    return aux, mask, perm
+
+
+def _unique(
+    ar,
+    axis,
+    return_index=False,
+    return_inverse=False,
+    return_counts=False,
+    equal_nan=True,
+    size=None,
+    fill_value=None,
+):
+    from .. import lax
+    from ._util import canonicalize_axis, concrete_value
+
+    jnp = _jnp()
+    axis = canonicalize_axis(axis, ar.ndim)
+    if ar.shape[axis] == 0 and size and fill_value is None:
+        raise ValueError(
+            "jnp.unique: for zero-sized input with nonzero size argument, fill_value must be "
+            "specified"
+        )
+    aux, mask, perm = _unique_sorted_mask(ar, axis, equal_nan)
+    if size is None:
+        ind = jnp.asarray(
+            concrete_value(mask, "The error arose in jnp.unique(). " + _UNIQUE_SIZE_HINT)
+        )
+    else:
+        ind = jnp.nonzero(mask, size=size)[0]
+    result = aux[ind] if aux.size else aux
+    if size is not None and fill_value is not None:
+        if not isinstance(fill_value, (list, tuple)):  # a host value converts on the host
+            fill_value = lax.convert_element_type(fill_value, result.dtype)
+        else:
+            fill_value = jnp.asarray(fill_value).astype(result.dtype)
+        if result.shape[0]:
+            valid = lax.expand_dims(jnp.arange(size) < mask.sum(), tuple(range(1, result.ndim)))
+            result = jnp.where(valid, result, fill_value)
+        else:
+            result = jnp.full_like(result, fill_value, shape=(size, *result.shape[1:]))
+    result = jnp.moveaxis(result, 0, axis)
+    ret = (result,)
+    if return_index:
+        ret += (perm[ind] if aux.size else perm,)
+    if return_inverse:
+        if aux.size:
+            imask = jnp.cumsum(mask) - 1
+            inv_idx = jnp.zeros(mask.shape, dtype=int).at[perm].set(imask)
+        else:
+            inv_idx = jnp.zeros(ar.shape[axis], dtype=int)
+        ret += (inv_idx,)
+    if return_counts:
+        if aux.size:
+            if size is None:
+                idx = jnp.append(jnp.nonzero(mask)[0], mask.size)
+            else:
+                idx = jnp.nonzero(mask, size=size + 1)[0]
+                idx = idx.at[1:].set(jnp.where(idx[1:], idx[1:], mask.size))
+            ret += (jnp.diff(idx),)
+        elif ar.shape[axis]:
+            ret += (jnp.full((1,), ar.shape[axis], dtype=int),)
+        else:
+            ret += (jnp.empty(0, dtype=int),)
+    return ret[0] if len(ret) == 1 else ret
+
+
 def unique(
     ar,
     return_index=False,
@@ -104,49 +208,84 @@ def unique(
     fill_value=None,
     sorted=True,
 ):
-    """Sorted unique elements of ``ar`` (optionally first indices, inverse, counts).
-    Give a static ``size`` to trace it: the result is cut or padded with
-    ``fill_value`` (default: the smallest value)."""
-    from ._util import check_arraylike
-    from .statistics import unique as _unique_axis
+    """Sorted unique elements of ``ar`` (optionally first indices, inverse, counts),
+    along ``axis`` when given. Give a static ``size`` to trace it: the result is cut or
+    padded with ``fill_value`` (default: the smallest value)."""
+    from ._util import check_arraylike, concrete_value
 
     jnp = _jnp()
     check_arraylike("unique", ar)
-    if not sorted:
-        raise ValueError("jnp.unique: sorted=False is not implemented")
-    if axis is not None:
-        return _unique_axis(
-            ar, return_index, return_inverse, return_counts, axis, equal_nan=equal_nan, size=size
+    arr = jnp.asarray(ar)
+    if size is None:
+        concrete_value(
+            arr, "The error arose for the first argument of jnp.unique(). " + _UNIQUE_SIZE_HINT
         )
-    a = jnp.asarray(ar)
-    vals, first, inverse, counts = _unique_1d(jnp.ravel(a), size, fill_value, equal_nan)
-    out = [vals]
-    if return_index:
-        out.append(first)
-    if return_inverse:
-        out.append(jnp.reshape(inverse, a.shape))
-    if return_counts:
-        out.append(counts)
-    return out[0] if len(out) == 1 else tuple(out)
+    else:
+        size = operator.index(
+            concrete_value(
+                size,
+                "The error arose for the size argument of jnp.unique(). " + _UNIQUE_SIZE_HINT,
+            ).item()
+        )
+    arr_shape = arr.shape
+    if axis is None:
+        axis_int = 0
+        arr = arr.flatten()
+    else:
+        from ._util import canonicalize_axis
+
+        axis_int = canonicalize_axis(axis, arr.ndim)
+    result = _unique(
+        arr,
+        axis_int,
+        return_index,
+        return_inverse,
+        return_counts,
+        equal_nan=equal_nan,
+        size=size,
+        fill_value=fill_value,
+    )
+    if return_inverse and axis is None:
+        i = 2 if return_index else 1
+        result = (*result[:i], result[i].reshape(arr_shape), *result[i + 1 :])
+    return result
 
 
 def unique_all(x, /, *, size=None, fill_value=None):
-    v, i, inv, c = unique(x, True, True, True, size=size, fill_value=fill_value)
-    return _UniqueAllResult(v, i, inv, c)
+    _check("unique_all", x)
+    v, i, inv, c = unique(
+        x,
+        return_index=True,
+        return_inverse=True,
+        return_counts=True,
+        equal_nan=False,
+        size=size,
+        fill_value=fill_value,
+    )
+    return _UniqueAllResult(values=v, indices=i, inverse_indices=inv, counts=c)
 
 
 def unique_counts(x, /, *, size=None, fill_value=None):
-    v, c = unique(x, return_counts=True, size=size, fill_value=fill_value)
-    return _UniqueCountsResult(v, c)
+    _check("unique_counts", x)
+    v, c = unique(x, return_counts=True, equal_nan=False, size=size, fill_value=fill_value)
+    return _UniqueCountsResult(values=v, counts=c)
 
 
 def unique_inverse(x, /, *, size=None, fill_value=None):
-    v, inv = unique(x, return_inverse=True, size=size, fill_value=fill_value)
-    return _UniqueInverseResult(v, inv)
+    _check("unique_inverse", x)
+    v, inv = unique(x, return_inverse=True, equal_nan=False, size=size, fill_value=fill_value)
+    return _UniqueInverseResult(values=v, inverse_indices=inv)
 
 
 def unique_values(x, /, *, size=None, fill_value=None):
-    return unique(x, size=size, fill_value=fill_value)
+    _check("unique_values", x)
+    return unique(x, equal_nan=False, size=size, fill_value=fill_value)
+
+
+def _check(name, x):
+    from ._util import check_arraylike
+
+    check_arraylike(name, x)
 
 
 def _sorted_with_mask(values, keep, size, fill_value, what):

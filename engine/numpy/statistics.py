@@ -16,7 +16,6 @@ from ._util import (
     asarray,
     canonicalize_axis,
     check_arraylike,
-    concrete_value,
     dtype_of,
     ndim_of,
     promote_args_inexact,
@@ -55,7 +54,6 @@ __all__ = [
     "cov",
     "corrcoef",
     "bincount",
-    "unique",
     "interp",
 ]
 
@@ -496,38 +494,6 @@ def corrcoef(x, y=None, rowvar=True, dtype=None):
     if dtypes.is_complex(dtype_of(c)):
         return lax.complex(real_part, clip(imag(c), -1, 1))
     return real_part
-
-
-def unique(
-    ar,
-    return_index=False,
-    return_inverse=False,
-    return_counts=False,
-    axis=None,
-    *,
-    equal_nan=True,
-    size=None,
-    fill_value=None,
-    sorted=True,
-):
-    """Sorted unique elements of a concrete array (``size=`` is not supported yet)."""
-    check_arraylike("unique", ar)
-    if size is not None:
-        raise NotImplementedError("jnp.unique with size= is not supported yet")
-    val = concrete_value(as_operand(ar), "jnp.unique (pass a concrete array)")
-    res = np.unique(
-        val,
-        return_index=return_index,
-        return_inverse=return_inverse,
-        return_counts=return_counts,
-        axis=axis,
-        equal_nan=equal_nan,
-    )
-    idt = dtypes.default_int_dtype()
-    if not isinstance(res, tuple):
-        return as_array(res)
-    out = [as_array(res[0])] + [as_array(np.asarray(r).astype(idt)) for r in res[1:]]
-    return tuple(out)
 
 
 def _interp(x, xp, fp, left=None, right=None, period=None):
