@@ -239,8 +239,11 @@ class _Pullback:
 def _instantiate_ct(ct, aval):
     """A cotangent as the user receives it: zeros for no cotangent, and an Array
     rather than a host value (a constant cotangent can pass straight through)."""
-    if ct is None or type(ct) is jvp_mod.Zero:
-        ct = jvp_mod.zeros_like_aval(jvp_mod.tangent_aval(aval))
+    t_aval = jvp_mod.tangent_aval(aval)
+    # an integer input's cotangent is always fresh float0 zeros, as JAX's (its tangent
+    # is a symbolic zero, never the float0 cotangent passed in)
+    if ct is None or type(ct) is jvp_mod.Zero or t_aval.dtype == dtypes.float0:
+        ct = jvp_mod.zeros_like_aval(t_aval)
     if type(ct) is core.WeakScalar or (
         isinstance(ct, (np.ndarray, np.generic)) and ct.dtype != dtypes.float0
     ):

@@ -272,7 +272,7 @@ def export(
         )
         module_checks.check_no_host_callbacks(module)
         module_checks.check_custom_calls(module, disabled_checks)
-        in_avals = tuple(a.strip_weak_type() for a in traced.in_avals)
+        in_avals = tuple(traced.in_avals)
         poly = not all(shape_poly.is_constant_shape(a.shape) for a in in_avals)
         poly = poly or len(chosen) > 1  # the platform index: a global constant too
         return Exported(
@@ -452,8 +452,12 @@ def _export_vjp(closed: Any, primal: Exported) -> Exported:
         return pullback(list(cts))
 
     # the outputs' cotangents as JAX types them (float0 for an integer output)
-    cts = [tangent_aval(a) for a in primal.out_avals]
-    specs = [api.ShapeDtypeStruct(a.shape, a.dtype) for a in primal.in_avals + tuple(cts)]
+    # (JAX's tangent aval keeps the primal's weak type, float0 ones included)
+    cts = [tangent_aval(a).update(weak_type=a.weak_type) for a in primal.out_avals]
+    specs = [
+        api.ShapeDtypeStruct(a.shape, a.dtype, weak_type=a.weak_type)
+        for a in primal.in_avals + tuple(cts)
+    ]
     if primal.nr_devices == 1:
         return export(jit(fun_vjp_jax), platforms=primal.platforms)(*specs)
     # as JAX's: arguments laid out as the primal's inputs then its outputs, results as
