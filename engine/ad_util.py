@@ -115,7 +115,12 @@ def _add_any_lowering(ctx: Any, x: Any, y: Any) -> Any:
 
 
 def _add_any_jvp(primals: list, tangents: list) -> tuple:
-    return add_any(*primals), add_tangents(*tangents)
+    # as JAX's linear_jvp: a Zero tangent beside a nonzero one is instantiated (under
+    # grad, the zeros are computed with the primals and become a residual)
+    a, b = tangents
+    if type(a) is Zero and type(b) is Zero:
+        return add_any(*primals), a
+    return add_any(*primals), add_any(instantiate(a), instantiate(b))
 
 
 add_any_p.def_jvp(_add_any_jvp)

@@ -74,9 +74,25 @@ def test_two_calls_of_one_jit_share_jaxprs(kind):
         _same(lambda m: lambda x, t: m.jvp(_twice(m), (x,), (t,)), X, X)
 
 
+def _grad_grad_select(m):
+    inner = m.jit(lambda x, y: m.lax.select(x > 0, x * y, y))
+    return lambda x: m.grad(lambda a: m.grad(lambda b: inner(b, b).sum())(a).sum())(x)
+
+
 def test_grad_of_grad_of_two_calls_values():
-    # (its jaxpr text differs from JAX's in the second partial evaluation's residuals)
     _values(lambda m: lambda x: m.grad(lambda a: m.grad(_twice(m))(a).sum())(x), X)
+    _values(_grad_grad_select, X)
+
+
+@pytest.mark.parametrize("prog", [_grad_grad_select, "twice"])
+def test_grad_of_grad_jaxpr_add_any_zero_residual(prog):
+    """add_any's JVP instantiates a Zero tangent beside a nonzero one (JAX's linear_jvp):
+    under grad of grad the zeros are computed by the known jit and passed, unused, to the
+    transposed one as a residual, as JAX's jaxpr shows."""
+    if prog == "twice":
+        prog = lambda m: lambda x: m.grad(lambda a: m.grad(_twice(m))(a).sum())(x)  # noqa: E731
+    ours, theirs = _texts(prog, X)
+    assert ours == theirs
 
 
 def test_shared_jaxprs_print_once_under_grad():
