@@ -207,6 +207,26 @@ CASES.update(
     }
 )
 
+CASES.update(
+    {
+        "spacing": (lambda n: n.spacing, (np.array([0, -0.0, 1, -3, np.inf, np.nan], np.float32),)),
+        "spacing_float16": (lambda n: n.spacing, (X.astype(np.float16),)),
+        "spacing_int": (lambda n: n.spacing, (U,)),
+        "select": (
+            lambda n: lambda x: n.select([x > 0.3, x > 0.6], [x, -x], 7.0),
+            (X,),
+        ),
+        "select_scalar_choices_int": (
+            lambda n: lambda x: n.select([x > 2, x < 0], [1, 2.5]),
+            (U,),
+        ),
+        "select_broadcast_array_default": (
+            lambda n: lambda c, x, d: n.select([c, x > 2], [x, np.int8(3)], d),
+            (np.array([[True], [False]]), M, np.float32(-1)),
+        ),
+    }
+)
+
 
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_jaxpr_text_identical(name):
@@ -247,6 +267,9 @@ def test_values_dtypes_weak_types(name):
         lambda n: n.insert(X, np.array([0.5]), 1.0),
         lambda n: n.insert(X, [1, 1], 1.0),
         lambda n: n.unique(np.zeros(0, np.float32), size=2),
+        lambda n: n.spacing(np.array([1j], np.complex64)),
+        lambda n: n.select([X > 0], [X, X]),
+        lambda n: n.select([], []),
     ],
 )
 def test_bad_input_errors_as_jax(call):

@@ -194,21 +194,24 @@ def modf(x, /, out=None):
     return x - whole, whole
 
 
+@as_jax_jits("spacing", inline=True)
 def spacing(x, /):
-    """The distance from ``x`` to the next representable value away from zero."""
+    """The distance from ``x`` to the next representable value away from zero (the
+    smallest subnormal, signed as ``x``, where the difference flushes to zero)."""
     from ..lax import nextafter
     from ._util import promote_args_inexact
 
     jnp = _jnp()
-    (x,) = promote_args_inexact("spacing", x)
-    x = jnp.asarray(x)
-    if dtypes.is_complex(x.dtype):
+    (arr,) = promote_args_inexact("spacing", x)
+    arr = jnp.asarray(arr)
+    if dtypes.is_complex(arr.dtype):
         raise ValueError("jnp.spacing is not defined for complex inputs.")
-    inf = jnp.full_like(x, np.inf)
-    toward = jnp.where(x < 0, -inf, inf)
-    step = nextafter(x, toward)
-    out = jnp.where(x == 0, step, step - x)  # 0's spacing is a subnormal: no subtraction
-    return jnp.where(jnp.isinf(x), jnp.full_like(x, np.nan), out)
+    inf = np.asarray(np.inf, arr.dtype)
+    if arr.dtype == np.float16:
+        return nextafter(arr, inf) - arr
+    result = nextafter(arr, jnp.copysign(inf, arr)) - arr
+    tiny = dtypes.finfo(arr.dtype).smallest_subnormal
+    return jnp.where(result == 0, jnp.copysign(tiny, arr), result)
 
 
 @as_jax_jits("bitwise_count")

@@ -492,18 +492,34 @@ def count_nonzero_static(a):
 # ---------------------------------------------------------------------------- select etc.
 
 
+def _host_scalar(x):
+    return isinstance(x, (int, float, complex, np.generic))
+
+
 def select(condlist, choicelist, default=0):
-    """The first choice whose condition holds, elementwise (``default`` where none does)."""
+    """The first choice whose condition holds, elementwise (``default`` where none does):
+    as JAX's, the index of the first true condition (argmax over the stacked conditions,
+    behind a False for the default) picks among the choices with one ``select_n``."""
+    from .reductions import argmax
+    from .shape_broadcast import broadcast_arrays
+    from .shape_ops import stack
+
     if len(condlist) != len(choicelist):
         raise ValueError(
             f"condlist must have length equal to choicelist ({len(condlist)} vs {len(choicelist)})"
         )
-    if not condlist:
+    if len(condlist) == 0:
         raise ValueError("condlist must be non-empty")
-    out = default
-    for cond, choice in zip(condlist[::-1], choicelist[::-1]):
-        out = where(cond, choice, out)
-    return out
+    check_arraylike("select", *condlist, *choicelist, default)
+    condlist = [asarray(c) for c in condlist]
+    # Python and NumPy scalars stay on the host, so that their conversions fold into
+    # literals as JAX's (whose asarray of a scalar is a known constant)
+    choicelist = [c if _host_scalar(c) else asarray(c) for c in choicelist]
+    default = default if _host_scalar(default) else asarray(default)
+    choicelist = promote_dtypes(default, *choicelist)
+    conditions = stack(broadcast_arrays(False, *condlist))
+    idx = argmax(lax.convert_element_type(conditions, np.bool_), axis=0)
+    return lax.select_n(*broadcast_arrays(idx, *choicelist))
 
 
 @as_jax_jits("nan_to_num")
