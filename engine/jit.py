@@ -580,10 +580,12 @@ class JitFunction:
         e = self._cache.entry(
             self.fun, opts, static, in_tree, avals, device, config.trace_context_id
         )
-        if opts.layouts is not None and getattr(e.traced, "_arg_names", None) is None:
-            from .experimental.layout import arg_names  # (for JAX's layout errors)
+        if opts.layouts is not None:
+            from .experimental.layout import arg_names, check_memory_kinds
 
-            e.traced._arg_names = arg_names(self.fun, opts, flat, in_tree)
+            check_memory_kinds(opts, flat, in_tree)
+            if getattr(e.traced, "_arg_names", None) is None:  # (for JAX's layout errors)
+                e.traced._arg_names = arg_names(self.fun, opts, flat, in_tree)
         return e.traced
 
     def lower(self, *args: Any, **kwargs: Any) -> Lowered:

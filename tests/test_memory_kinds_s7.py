@@ -344,11 +344,32 @@ def test_single_device_out_shardings_in_host_memory():
     assert e == j
 
 
-def test_single_device_in_shardings_in_host_memory_are_not_supported_yet():
-    d = engine.devices()[0]
-    s_host = engine.sharding.SingleDeviceSharding(d, memory_kind="pinned_host")
-    with pytest.raises(NotImplementedError, match="SingleDeviceSharding in pinned_host"):
-        engine.jit(lambda x: x, in_shardings=s_host)
+def test_single_device_in_shardings_in_host_memory():
+    def run(lib):
+        d = lib.devices()[0]
+        s_host = lib.sharding.SingleDeviceSharding(d, memory_kind="pinned_host")
+        s_dev = lib.sharding.SingleDeviceSharding(d)
+        f = lib.jit(lambda x: lib.device_put(x, s_dev) * 2, in_shardings=s_host)
+        x = lib.numpy.ones(3)
+        h = lib.device_put(x, s_host)
+        text = f.lower(h).as_text()
+        r = f(h)
+        out = [
+            re.findall(r'mhlo.memory_kind = "\w+"', text),
+            (np.asarray(r).tolist(), repr(r.sharding), str(lib.typeof(r))),
+        ]
+        for a in (x, lib.device_put(x, s_dev)):  # not in host memory: JAX's error
+            for call in (lambda: f.lower(a), lambda: f(a)):
+                try:
+                    call()
+                except ValueError as e:
+                    out.append(str(e))
+        g = lib.jit(lambda v: v + 1, in_shardings=(s_host,))
+        out.append((np.asarray(g(h)).tolist(), repr(g(h).sharding), str(lib.typeof(g(h)))))
+        return out
+
+    e, j = _both(run)
+    assert e == j
 
 
 def test_compiled_input_shardings_name_host_memory():

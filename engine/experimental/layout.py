@@ -188,14 +188,21 @@ class JitLayouts:
     kind (from a SingleDeviceSharding in another memory), as prefixes of the argument
     and result trees."""
 
-    __slots__ = ("in_layouts", "out_layouts", "out_kinds")
+    __slots__ = ("in_layouts", "out_layouts", "out_kinds", "in_kinds")
 
-    def __init__(self, in_layouts: Any, out_layouts: Any, out_kinds: Any = None) -> None:
+    def __init__(
+        self, in_layouts: Any, out_layouts: Any, out_kinds: Any = None, in_kinds: Any = None
+    ) -> None:
         self.in_layouts, self.out_layouts = in_layouts, out_layouts
-        self.out_kinds = out_kinds
+        self.out_kinds, self.in_kinds = out_kinds, in_kinds
 
     def _key(self) -> tuple:
-        return (_frozen(self.in_layouts), _frozen(self.out_layouts), _frozen(self.out_kinds))
+        return (
+            _frozen(self.in_layouts),
+            _frozen(self.out_layouts),
+            _frozen(self.out_kinds),
+            _frozen(self.in_kinds),
+        )
 
     def __eq__(self, other: Any) -> bool:
         return isinstance(other, JitLayouts) and self._key() == other._key()
@@ -223,6 +230,7 @@ def split_formats(in_shardings: Any, out_shardings: Any) -> tuple:
     device placement) by None with that device as the program's."""
     devices: list = []
     out_kinds: list = []
+    in_kinds: list = []
 
     def split(tree: Any, outputs: bool) -> tuple:
         leaves, treedef = tree_util.tree_flatten(tree, is_leaf=_is_spec_leaf)
@@ -233,20 +241,11 @@ def split_formats(in_shardings: Any, out_shardings: Any) -> tuple:
                 leaf, layout = leaf.sharding, leaf.layout
             if isinstance(leaf, SingleDeviceSharding):
                 kind = leaf.memory_kind  # (a given "device" too: JAX then places it)
-                if kind not in (None, "device"):
-                    if not outputs:
-                        raise NotImplementedError(
-                            f"jit in_shardings with a SingleDeviceSharding in "
-                            f"{leaf.memory_kind} memory ({leaf!r}) are not supported by this "
-                            "engine yet: use a NamedSharding over a one-device Mesh with that "
-                            "memory_kind"
-                        )
                 devices.append(leaf.device)
                 leaf = None
             shardings.append(leaf)
             layouts.append(layout)
-            if outputs:
-                out_kinds.append(kind)
+            (out_kinds if outputs else in_kinds).append(kind)
         return (
             treedef.unflatten(shardings),
             treedef.unflatten(layouts),
@@ -261,17 +260,21 @@ def split_formats(in_shardings: Any, out_shardings: Any) -> tuple:
         return in_shardings, out_shardings, None, None
     in_s, in_l, any_in = split(in_shardings, False)
     out_s, out_l, any_out = split(out_shardings, True)
-    kinds_tree = None
+    kinds_tree = in_kinds_tree = None
     if any(k not in (None, "device") for k in out_kinds):
         _, out_treedef = tree_util.tree_flatten(out_shardings, is_leaf=_is_spec_leaf)
         kinds_tree = out_treedef.unflatten(out_kinds)
+    if any(k not in (None, "device") for k in in_kinds):
+        _, in_treedef = tree_util.tree_flatten(in_shardings, is_leaf=_is_spec_leaf)
+        in_kinds_tree = in_treedef.unflatten(in_kinds)
     if all(s is None for s in tree_util.tree_leaves(in_s, is_leaf=_is_spec_leaf)):
         in_s = None
     if all(s is None for s in tree_util.tree_leaves(out_s, is_leaf=_is_spec_leaf)):
         out_s = None
+    given_kinds = kinds_tree is not None or in_kinds_tree is not None
     layouts = (
-        JitLayouts(in_l if any_in else None, out_l if any_out else None, kinds_tree)
-        if any_in or any_out or kinds_tree is not None
+        JitLayouts(in_l if any_in else None, out_l if any_out else None, kinds_tree, in_kinds_tree)
+        if any_in or any_out or given_kinds
         else None
     )
     device = devices[0] if devices and all(d == devices[0] for d in devices) else None
@@ -298,13 +301,41 @@ def _per_leaf(prefix: Any, tree: Any, n: int) -> list:
     return out
 
 
+def check_memory_kinds(opts: Any, flat: Sequence, in_tree: Any) -> None:
+    """JAX's error for an argument not in the memory its SingleDeviceSharding in
+    ``in_shardings`` names (jit does not move it there)."""
+    kinds = opts.layouts.in_kinds
+    if kinds is None:
+        return
+    from ..sharding.placement import MemorySpace
+
+    args_tree = tree_util.treedef_children(in_tree)[0]
+    n_args = args_tree.num_leaves
+    per_leaf = _per_leaf(kinds, args_tree.unflatten([0] * n_args), n_args)
+    from ..array import Array
+
+    for x, want in zip(flat, per_leaf):
+        if want is None or type(x) is not Array:  # (a ShapeDtypeStruct is not checked)
+            continue
+        aval = x.aval
+        have = "pinned_host" if aval.memory_space is MemorySpace.Host else "device"
+        if have != want:
+            raise ValueError(
+                "Memory kinds passed to jax.jit does not match memory kind on the respective "
+                f"arg. Got jit memory kind: {want}, arg memory kind: {have} for arg type: "
+                f"{aval.str_long().lstrip('~')}"
+            )
+
+
 def check_call_layouts(opts: Any, args: tuple, kwargs: dict) -> None:
     """JAX's error for a committed argument whose layout is not the one jit was given
-    (``Layout.AUTO`` takes no committed array: its layout is already fixed)."""
+    (``Layout.AUTO`` takes no committed array: its layout is already fixed), or for an
+    argument not in the memory jit was given for it."""
     from ..array import Array
 
     _, dyn_args, dyn_kwargs = opts.split(args, kwargs)
     flat, in_tree = tree_util.tree_flatten((dyn_args, dyn_kwargs))
+    check_memory_kinds(opts, flat, in_tree)
     args_tree = tree_util.treedef_children(in_tree)[0]
     n_args = args_tree.num_leaves
     ins = _per_leaf(opts.layouts.in_layouts, args_tree.unflatten([0] * n_args), n_args)
