@@ -63,8 +63,6 @@ def check_jit_outputs(
     (with jit disabled) so the primitive that made it raises; if none does, say so as
     JAX does."""
     from . import tree_util
-    from .api import disable_jit
-
     kind = next((k for k in map(_bad_kind, tree_util.tree_leaves(outs)) if k), None)
     if kind is None:
         return
@@ -73,8 +71,9 @@ def check_jit_outputs(
         "Invalid nan value encountered in the output of a jax.jit function. "
         "Calling the de-optimized version."
     )
-    with disable_jit():  # the arguments as given (NumPy and Python values stay so)
-        fun(*args, **kwargs)
+    # the arguments as given (NumPy and Python values stay so), and jit left on as JAX's:
+    # a jit called inside checks its own outputs, so its note prints again
+    fun(*args, **kwargs)
     raise FloatingPointError(
         f"{(f'jit({name})', kind)}. Because "
         "jax_config.debug_nans.value and/or config.jax_debug_infs is set, the de-optimized "
