@@ -227,6 +227,17 @@ CASES.update(
     }
 )
 
+CASES.update(
+    {
+        "polyadd_2d": (lambda n: n.polyadd, (M, M[::-1].copy())),
+        "polysub_2d": (lambda n: n.polysub, (M, M[::-1].copy())),
+        "polyadd_2d_longer_second": (lambda n: n.polyadd, (M[:1], M)),
+        "polysub_2d_shorter_second": (lambda n: n.polysub, (M, M[1:])),
+        "polyadd_1d": (lambda n: n.polyadd, (X, S)),
+        "polysub_1d_int_float": (lambda n: n.polysub, (U[:2], X)),
+    }
+)
+
 
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_jaxpr_text_identical(name):
@@ -270,6 +281,9 @@ def test_values_dtypes_weak_types(name):
         lambda n: n.spacing(np.array([1j], np.complex64)),
         lambda n: n.select([X > 0], [X, X]),
         lambda n: n.select([], []),
+        lambda n: n.polyadd(np.float32(1), X),
+        lambda n: n.polysub(X, [1.0]),
+        lambda n: n.polyadd(M, X),
     ],
 )
 def test_bad_input_errors_as_jax(call):

@@ -346,9 +346,15 @@ def _broadcast_update(y, shape, sharding):
         ok = False
     y_sharding = getattr(y_aval, "sharding", None)
     if sharding is None or y_sharding is None:  # untyped: the scatter's rule places it
-        if not ok:
+        if not ok:  # JAX's lax.broadcast_to messages
+            if len(shape) < y_aval.ndim:
+                raise ValueError(
+                    "Cannot broadcast to shape with fewer dimensions: "
+                    f"arr_shape={y_aval.shape} shape={shape}"
+                )
             raise ValueError(
-                f"Incompatible shapes for broadcasting: {y_aval.shape} and requested shape {shape}"
+                f"Incompatible types for broadcasting: input type={_long(y_aval)} and "
+                f"requested type={_long(y_aval.update(shape=shape, weak_type=False))}"
             )
         # an untyped y (a scalar) takes the slice's sharding, as JAX's typed broadcast
         return lax.broadcast_to_shape(y, shape, sharding if y_aval.shape != shape else None)

@@ -91,16 +91,28 @@ def _pad_front(a, n):
     return jnp.concatenate([jnp.zeros((n - a.shape[0],), a.dtype), a]) if a.shape[0] < n else a
 
 
+@as_jax_jits("polyadd")
 def polyadd(a1, a2):
-    a1, a2 = _promote(_1d("polyadd", a1), _1d("polyadd", a2))
-    n = max(a1.shape[0], a2.shape[0])
-    return _pad_front(a1, n) + _pad_front(a2, n)
+    """The sum of two polynomials: the shorter coefficient array added into the tail of
+    the longer along the first axis (any rank, as JAX's)."""
+    from ._util import check_arraylike, promote_dtypes
+
+    check_arraylike("polyadd", a1, a2)
+    a1, a2 = promote_dtypes(a1, a2)
+    a1, a2 = _jnp().asarray(a1), _jnp().asarray(a2)
+    if a2.shape[0] <= a1.shape[0]:
+        return a1.at[-a2.shape[0] :].add(a2)
+    return a2.at[-a1.shape[0] :].add(a1)
 
 
+@as_jax_jits("polysub")
 def polysub(a1, a2):
-    a1, a2 = _promote(_1d("polysub", a1), _1d("polysub", a2))
-    n = max(a1.shape[0], a2.shape[0])
-    return _pad_front(a1, n) - _pad_front(a2, n)
+    """The difference of two polynomials (``polyadd`` of the negated second)."""
+    from ._util import check_arraylike, promote_dtypes
+
+    check_arraylike("polysub", a1, a2)
+    a1, a2 = promote_dtypes(a1, a2)
+    return polyadd(a1, -_jnp().asarray(a2))
 
 
 def polymul(a1, a2, *, trim_leading_zeros=False):
