@@ -214,10 +214,19 @@ def _lower_memory_kinds(module: Any, closed: Any, traced: Traced, kept: Any) -> 
     else:
         in_kinds, out_given = [None] * len(closed.in_avals), [None] * len(closed.out_avals)
         layouts = traced._options.layouts
-        if layouts is not None and layouts.out_kinds is not None:
-            from .experimental.layout import jit_out_kinds
+        if layouts is not None and (layouts.out_kinds or layouts.in_kinds) is not None:
+            from .experimental.layout import jit_in_kinds, jit_out_kinds
 
             out_given = jit_out_kinds(layouts, out_tree)
+            ins = jit_in_kinds(layouts, traced.in_tree, len(traced.in_avals))
+            in_kinds = ins if kept is None else [ins[i] for i in kept]
+            spmd.annotate_empty_mesh(  # (JAX's annotations of the given one-device shardings)
+                module,
+                [k is not None for k in in_kinds],
+                [len(a.shape) for a in closed.in_avals],
+                [k is not None for k in out_given],
+                [len(a.shape) for a in closed.out_avals],
+            )
     kinds = module_memory_kinds(closed, in_kinds, out_given)
     if kinds is not None:
         spmd.set_memory_kinds(module, *kinds)

@@ -202,3 +202,21 @@ def test_formats_over_a_mesh():
 
     e, j = _both(run)
     assert e == j
+
+
+def test_single_device_shardings_annotate_the_empty_mesh():
+    def run(lib):
+        s = _single(lib)
+        x = lib.numpy.ones((2, 3))
+        f = lib.jit(lambda a, b: (a * 2, b * 3), out_shardings=(s, s))
+        g = lib.jit(lambda a, b: (a * 2, b * 3), in_shardings=(s, None))
+        out = []
+        for fn in (f, g):
+            text = fn.lower(x, x).as_text()
+            out.append([ln.strip() for ln in text.splitlines() if "sdy" in ln or "func.func" in ln])
+            r = fn(x, x)
+            out.append([(repr(v.sharding), v.committed, np.asarray(v).tolist()) for v in r])
+        return out
+
+    e, j = _both(run)
+    assert e == j

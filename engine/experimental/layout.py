@@ -261,10 +261,11 @@ def split_formats(in_shardings: Any, out_shardings: Any) -> tuple:
     in_s, in_l, any_in = split(in_shardings, False)
     out_s, out_l, any_out = split(out_shardings, True)
     kinds_tree = in_kinds_tree = None
-    if any(k not in (None, "device") for k in out_kinds):
+    # (every SingleDeviceSharding given is kept: its kind, and its empty-mesh annotation)
+    if any(k is not None for k in out_kinds):
         _, out_treedef = tree_util.tree_flatten(out_shardings, is_leaf=_is_spec_leaf)
         kinds_tree = out_treedef.unflatten(out_kinds)
-    if any(k not in (None, "device") for k in in_kinds):
+    if any(k is not None for k in in_kinds):
         _, in_treedef = tree_util.tree_flatten(in_shardings, is_leaf=_is_spec_leaf)
         in_kinds_tree = in_treedef.unflatten(in_kinds)
     if all(s is None for s in tree_util.tree_leaves(in_s, is_leaf=_is_spec_leaf)):
@@ -373,6 +374,15 @@ def jit_layouts(layouts: JitLayouts, in_tree: Any, n_in: int, out_tree: Any) -> 
     n_out = out_tree.num_leaves
     outs = _per_leaf(layouts.out_layouts, out_tree.unflatten([0] * n_out), n_out)
     return ins, outs
+
+
+def jit_in_kinds(layouts: JitLayouts, in_tree: Any, n_in: int) -> list:
+    """Each dynamic argument leaf's memory kind from a SingleDeviceSharding in
+    ``in_shardings`` (None where jit was given none)."""
+    args_tree = tree_util.treedef_children(in_tree)[0]
+    n_args = args_tree.num_leaves
+    kinds = _per_leaf(layouts.in_kinds, args_tree.unflatten([0] * n_args), n_args)
+    return kinds + [None] * (n_in - n_args)
 
 
 def jit_out_kinds(layouts: JitLayouts, out_tree: Any) -> list:

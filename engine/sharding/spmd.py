@@ -114,6 +114,39 @@ def annotate_module(
     return module
 
 
+def annotate_empty_mesh(module, in_given: Sequence, in_ndims, out_given: Sequence, out_ndims):
+    """JAX's annotations of a one-device program given SingleDeviceShardings: the
+    ``sdy.mesh @empty_mesh`` op, and ``sdy.sharding`` over it (every dimension whole)
+    on each argument and result given one (``*_given`` true there)."""
+    if not any(in_given) and not any(out_given):
+        return
+    with module.context, ir.Location.unknown():
+        body = module.body
+        first = body.operations[0]
+        empty = "sdy.mesh @empty_mesh = <[]> {stablehlo.mesh = {axes = []}}"
+        ir.InsertionPoint(first).insert(ir.Operation.parse(empty))
+        main = _main(module)
+        for which, given, ndims in (
+            ("arg_attrs", in_given, in_ndims),
+            ("res_attrs", out_given, out_ndims),
+        ):
+            if not any(given):
+                continue
+            old = main.attributes[which] if which in main.attributes else None
+            attrs = []
+            for i, (g, nd) in enumerate(zip(given, ndims)):
+                entries = {}
+                if old is not None:
+                    d = ir.DictAttr(old[i])
+                    entries = {d[j].name: d[j].attr for j in range(len(d))}
+                if g:
+                    dims = ", ".join(["{}"] * nd)
+                    text = f"#sdy.sharding<@empty_mesh, [{dims}]>"
+                    entries["sdy.sharding"] = ir.Attribute.parse(text)
+                attrs.append(ir.DictAttr.get(entries))
+            main.attributes[which] = ir.ArrayAttr.get(attrs)
+
+
 def set_memory_kinds(module, arg_kinds: Sequence, res_kinds: Sequence, placed: Sequence):
     """Each argument's and result's ``mhlo.memory_kind`` (None: not written); a result
     placed by jit's ``out_shardings`` (``placed``: its kind, or None) goes through
