@@ -238,6 +238,32 @@ CASES.update(
     }
 )
 
+IDX = np.array([[0, 2], [1, -1]], np.int32)
+CASES.update(
+    {
+        "take_along_axis_one_hot_axis1": (
+            lambda n: lambda a, i: n.take_along_axis(a, i, axis=1, mode="one_hot"),
+            (M, IDX),
+        ),
+        "take_along_axis_one_hot_axis0": (
+            lambda n: lambda a, i: n.take_along_axis(a, i, axis=0, mode="one_hot"),
+            (M.T.copy(), IDX.T.copy()),
+        ),
+        "take_along_axis_one_hot_1d_int": (
+            lambda n: lambda a, i: n.take_along_axis(a, i, axis=None, mode="one_hot"),
+            (U, np.array([5, 0, -2], np.int32)),
+        ),
+        "take_along_axis_one_hot_3d": (
+            lambda n: lambda a, i: n.take_along_axis(a, i, axis=1, mode="one_hot"),
+            (np.arange(24.0, dtype=np.float32).reshape(2, 3, 4), np.ones((2, 2, 4), np.int32)),
+        ),
+        "einsum_mixed_preferred": (
+            lambda n: lambda b, f: n.einsum("ij,jk->ik", b, f, preferred_element_type=np.float32),
+            (np.array([[True, False]]), np.ones((2, 2), np.float32)),
+        ),
+    }
+)
+
 
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_jaxpr_text_identical(name):

@@ -400,7 +400,10 @@ def einsum(
             einsum, subscripts, precision=precision, preferred_element_type=preferred_element_type
         )
         return auto_axes(contract, axes=explicit, out_sharding=out_sharding)(*operands)
-    ops = list(promote_dtypes(*operands)) if len(operands) > 1 else [as_operand(operands[0])]
+    if preferred_element_type is None:
+        ops = list(promote_dtypes(*operands)) if len(operands) > 1 else [as_operand(operands[0])]
+    else:  # each operand keeps its dtype: dot_general takes mixed inputs, as JAX's einsum
+        ops = [as_operand(o) for o in operands]
     dtype = dtype_of(ops[0])
     ops = [as_array(o) for o in ops]
     in_labels, out_labels = _parse_subscripts(subscripts, [shape_of(o) for o in ops])

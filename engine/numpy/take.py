@@ -169,8 +169,8 @@ def take_along_axis(
     indices = lax.convert_element_type(indices, idx_dtype)
     if wrap_negative_indices:
         indices = _normalize(indices, axis_size)
-    if mode == "one_hot":
-        raise NotImplementedError("take_along_axis with mode='one_hot' is not supported")
+    if mode == "one_hot":  # a boolean one-hot contracted against arr, as JAX's
+        return _take_one_hot(a, indices, axis, axis_size, dtype)
     index_dims = [i for i, n in enumerate(idx_shape) if i == axis or n != 1]
     gather_indices = lax.reshape(indices, tuple(out_shape[i] for i in index_dims) + (1,))
     slice_sizes, offset_dims, start_index_map, collapsed = [], [], [], []
@@ -212,3 +212,19 @@ def take_along_axis(
         mode="fill" if mode is None else mode,
         fill_value=fill_value,
     )
+
+
+def _take_one_hot(a, indices, axis, axis_size, dtype):
+    import string
+
+    from ..nn import one_hot
+    from .linalg_ops import einsum
+
+    hot = one_hot(indices, axis_size, dtype=np.bool_)
+    if len(core.get_aval(a).shape) == 1:
+        return einsum("...b,b->...", hot, a, preferred_element_type=dtype)
+    if axis > len(string.ascii_letters) - 2:
+        raise ValueError("One Hot indexing is only supported for up to 50 leading dimensions.")
+    labels = string.ascii_letters[:axis]
+    eq = labels + "y...z," + labels + "z...->" + labels + "y..."
+    return einsum(eq, hot, a, precision=lax.Precision.HIGHEST, preferred_element_type=dtype)
