@@ -111,6 +111,13 @@ CASES = {
     "bitwise_count": (I2[:1], {}),
     "ldexp": ((X, np.array([1, -2, 3], np.int32)), {}),
     "frexp": ((Y,), {}),
+    "searchsorted": ((np.sort(V3), X), {"side": "right"}),
+    "digitize": ((X, np.sort(V3)), {}),
+    "convolve": ((V3, V3[:2]), {"mode": "same"}),
+    "correlate": ((V3[:2], V3), {"mode": "full"}),
+    "polyadd": ((X, SQ), {}),
+    "polysub": ((SQ, X), {}),
+    "interp": ((X, np.sort(V3), V3), {}),
 }
 
 # Bodies the engine still builds differently from JAX's (same jit names and values), each
