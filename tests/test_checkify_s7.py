@@ -230,6 +230,41 @@ def _custom_vjp_primal(L):
     return g
 
 
+def _switch(L):
+    def f(i, x):
+        branches = [
+            lambda x: L.jnp.log(x),
+            lambda x: (L.ck.check(x < 0, "branch 1 needs a negative, got {}", x), x)[1],
+            lambda x: x[None][L.jnp.int32(3)],  # an index check: constants in a branch
+        ]
+        return L.lax.switch(i, branches, x)
+
+    return f
+
+
+def _scan_index(L):
+    def f(x, idx):
+        def body(c, i):
+            return c + x[i], x[i] * 2
+
+        return L.lax.scan(body, 0.0, idx)
+
+    return f
+
+
+def _while_index(L):
+    def f(x, n):
+        def cond(c):
+            return (c[0] < 4) & (x[c[0]] < n)
+
+        def body(c):
+            return c[0] + 1, c[1] + x[c[0] + 1]
+
+        return L.lax.while_loop(cond, body, (0, 0.0))
+
+    return f
+
+
 _F32 = lambda *v: lambda L: tuple(L.jnp.float32(x) for x in v)  # noqa: E731
 
 CASES = {
@@ -260,6 +295,36 @@ CASES = {
     "grad_nan_mul": (_grad_mul, _F32(0.0), {"errors": jck.nan_checks}),
     "cond_true_fails": (_cond, lambda L: (True, L.jnp.float32(12.0)), {"errors": jck.all_checks}),
     "cond_false_nan": (_cond, lambda L: (False, L.jnp.float32(-1.0)), {"errors": jck.all_checks}),
+    "switch_nan": (
+        _switch,
+        lambda L: (L.jnp.int32(0), L.jnp.float32(-1.0)),
+        {"errors": jck.all_checks},
+    ),
+    "switch_user": (
+        _switch,
+        lambda L: (L.jnp.int32(1), L.jnp.float32(1.0)),
+        {"errors": jck.all_checks},
+    ),
+    "switch_oob": (
+        _switch,
+        lambda L: (L.jnp.int32(2), L.jnp.float32(1.0)),
+        {"errors": jck.all_checks},
+    ),
+    "scan_index_oob": (
+        _scan_index,
+        lambda L: (L.jnp.arange(4.0), L.jnp.array([0, 3, 5, 1])),
+        {"errors": jck.all_checks},
+    ),
+    "while_index_oob": (
+        _while_index,
+        lambda L: (L.jnp.arange(4.0), L.jnp.float32(9.0)),
+        {"errors": jck.all_checks},
+    ),
+    "while_index_ok": (
+        _while_index,
+        lambda L: (L.jnp.arange(4.0), L.jnp.float32(2.0)),
+        {"errors": jck.all_checks},
+    ),
     "cond_ok": (_cond, lambda L: (True, L.jnp.float32(1.0)), {"errors": jck.all_checks}),
     "scan_fails": (
         _scan,
@@ -513,6 +578,32 @@ def test_vmap_of_checkified_scan_and_cond():
         p = L.jnp.array([True, False, True, False])
         errs, out = L.jax.vmap(checked)(p, xs)
         return errs.get(), [np.asarray(out)], outcome(errs.throw)
+
+    assert_same(*both(run))
+
+
+def test_vmap_of_checkified_switch_batched_index():
+    """A batched index runs every branch (constants of a branch included) and selects."""
+
+    def run(L):
+        checked = L.ck.checkify(_switch(L), errors=L.ck.all_checks)
+        i = L.jnp.array([0, 1, 2, 1, 0])
+        x = L.jnp.array([-1.0, 1.0, 1.0, -1.0, 2.0])
+        errs, out = L.jax.vmap(checked)(i, x)
+        g = L.jax.grad(lambda x: L.jnp.sum(L.jax.vmap(checked)(i, x)[1]))(x + 3.0)
+        return errs.get(), [np.asarray(out), np.asarray(g)], outcome(errs.throw)
+
+    assert_same(*both(run))
+
+
+def test_vmap_and_grad_of_checkified_scan_with_index_checks():
+    def run(L):
+        checked = L.ck.checkify(_scan_index(L), errors=L.ck.all_checks)
+        x = L.jnp.arange(12.0).reshape(3, 4)
+        idx = L.jnp.array([[0, 1], [3, 4], [2, 2]])
+        errs, out = L.jax.vmap(checked)(x, idx)
+        g = L.jax.grad(lambda x: checked(x, idx[0])[1][0])(x[0])
+        return errs.get(), [np.asarray(o) for o in out] + [np.asarray(g)], outcome(errs.throw)
 
     assert_same(*both(run))
 

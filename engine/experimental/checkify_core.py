@@ -197,7 +197,8 @@ class Error:
         """The Python exception if an error happened, else None."""
         if any(np.shape(v) for v in self._pred.values()):
             return self._get_batched_exception()
-        min_code, cur = None, None
+        min_code: Any = None
+        cur = None
         for effect, code in self._code.items():
             if self._pred[effect]:
                 if min_code is None or code < min_code:
@@ -216,7 +217,8 @@ class Error:
         shape = np.shape(next(iter(self._pred.values())))
         mapping = {}
         for idx in np.ndindex(*shape):
-            min_code, cur = None, None
+            min_code: Any = None
+            cur = None
             for effect, code in self._code.items():
                 if self._pred[effect][idx]:
                     if min_code is None or code[idx] < min_code:

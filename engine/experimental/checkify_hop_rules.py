@@ -119,35 +119,13 @@ def cond_error_check(error, enabled_errors, index, *ops, branches, **params):
         checked, tree, _ = checkify_body(br, enabled_errors, err_tree, avals)
         new_branches.append(checked)
         out_trees.append(tree)
-    new_branches, consts = _shared_consts(new_branches)
-    outs = core_bind_cond(index, [*consts, *err_vals, *ops], tuple(new_branches), params)
+    # (a branch keeps the constants its checks compare with, as JAX's)
+    outs = cond_p.bind(index, *err_vals, *ops, branches=tuple(new_branches), **params)
     err0, out = tree_unflatten(out_trees[0], outs)
     metadata = dict(err0._metadata)
     for tree in out_trees[1:]:
         metadata.update(tree_unflatten(tree, outs)[0]._metadata)
     return err0._replace(_metadata=metadata), out
-
-
-def core_bind_cond(index, operands, branches, params):
-    return cond_p.bind(index, *operands, branches=branches, **params)
-
-
-def _shared_consts(closed_list: list[core.ClosedJaxpr]) -> tuple[list[core.ClosedJaxpr], list]:
-    """Branches taking every branch's constants as leading operands (each ignores the
-    others')."""
-    consts = [c for j in closed_list for c in j.consts]
-    if not consts:
-        return closed_list, []
-    out, start = [], 0
-    for j in closed_list:
-        jj = j.jaxpr
-        n = len(jj.constvars)
-        before = [core.Var(typeof(c)) for c in consts[:start]]
-        after = [core.Var(typeof(c)) for c in consts[start + n :]]
-        invars = before + list(jj.constvars) + after + list(jj.invars)
-        out.append(core.ClosedJaxpr(core.Jaxpr([], invars, jj.outvars, jj.eqns, jj.debug_name), []))
-        start += n
-    return out, consts
 
 
 error_checks[cond_p] = cond_error_check
@@ -174,15 +152,14 @@ def scan_error_check(
     checked, out_tree, _ = checkify_body(
         jaxpr, enabled_errors, err_tree, avals_of(merged), num_consts
     )
-    checked, hoisted = convert_constvars_to_invars(checked)
-    operands = [*hoisted, *consts, *err_vals, *carry, *xs]
+    operands = [*consts, *err_vals, *carry, *xs]
     linear = params.pop("linear", None)
     if linear is not None:
         params["linear"] = (False,) * len(operands)
     outs = scan_p.bind(
         *operands,
         jaxpr=checked,
-        num_consts=len(hoisted) + num_consts,
+        num_consts=num_consts,
         num_carry=len(err_vals) + num_carry,
         length=length,
         **params,
@@ -233,28 +210,26 @@ def while_loop_error_check(
         return [*_avals(c_consts), *_avals(b_consts), *_avals(leaves), *_avals(carry)]
 
     error, (err_vals, err_tree) = _merged(error, body, enabled_errors, avals_of, n_consts)
+    # traced afresh, as JAX's does (so its checks take the same codes as JAX's)
+    body = _while_body(cond_jaxpr, body_jaxpr, cond_nconsts)
     checked_body, body_out_tree, _ = checkify_body(
         body, enabled_errors, err_tree, avals_of(error), n_consts
     )
-    checked_body, body_hoisted = convert_constvars_to_invars(checked_body)
     # the test takes (c_consts, error, carry) and returns no error
     cond_avals = [*_avals(c_consts), *_avals(err_vals), *_avals(carry)]
     checked_cond, _, _ = checkify_body(
         cond_jaxpr, enabled_errors, err_tree, cond_avals, cond_nconsts
     )
     checked_cond = _drop_leading_outputs(checked_cond, len(err_vals))
-    checked_cond, cond_hoisted = convert_constvars_to_invars(checked_cond)
     outs = while_p.bind(
-        *cond_hoisted,
         *c_consts,
-        *body_hoisted,
         *c_consts,
         *b_consts,
         *err_vals,
         *carry,
-        cond_nconsts=len(cond_hoisted) + cond_nconsts,
+        cond_nconsts=cond_nconsts,
         cond_jaxpr=checked_cond,
-        body_nconsts=len(body_hoisted) + cond_nconsts + body_nconsts,
+        body_nconsts=cond_nconsts + body_nconsts,
         body_jaxpr=checked_body,
     )
     return tree_unflatten(body_out_tree, outs)
