@@ -540,3 +540,32 @@ def test_grad_jaxpr_transposes_ref_operations_as_jax():
     for ours, theirs in zip(prog(engine), prog(jax)):
         assert str(engine.make_jaxpr(ours)(1.5)) == str(jax.make_jaxpr(theirs)(1.5))
         np.testing.assert_allclose(np.asarray(ours(1.5)), np.asarray(theirs(1.5)), rtol=1e-6)
+
+
+def test_grad_through_loops_over_refs_is_a_clear_error():
+    """JAX differentiates a scan or cond that closes over a ref (its jaxpr-level rules
+    for ref effects); the engine does not yet, and says so instead of dropping the
+    tangent writes (which gave zero gradients)."""
+
+    def loss(m, w):
+        acc = m.new_ref(m.numpy.zeros(3))
+        w = m.numpy.asarray(w)
+
+        def body(c, i):
+            acc[i % 3] += w[i] * c
+            return c * 1.5, None
+
+        m.lax.scan(body, 1.0, m.numpy.arange(6))
+        return m.numpy.sum(acc[...] ** 2)
+
+    def branch(m, x):
+        r = m.new_ref(x)
+        m.lax.cond(x > 0, lambda: r.__setitem__(..., r[...] * 3.0), lambda: None)
+        return r[...]
+
+    w = np.arange(6.0, dtype=np.float32)
+    np.testing.assert_allclose(loss(engine, w), loss(jax, w), rtol=1e-6)
+    with pytest.raises(NotImplementedError, match="differentiating 'scan' over an array ref"):
+        engine.grad(lambda w: loss(engine, w))(w)
+    with pytest.raises(NotImplementedError, match="differentiating 'cond' over an array ref"):
+        engine.grad(lambda x: branch(engine, x))(2.0)

@@ -123,6 +123,13 @@ class JVPTrace(core.Trace):
             with core.set_current_trace(self.parent):
                 primal_out, tangent_out = rule(primals, tangents, **params)
         else:
+            for t in tangents:  # (array refs: engine/state)
+                if type(t) is not Zero and getattr(type(getattr(t, "aval", None)), "is_ref", False):
+                    raise NotImplementedError(
+                        f"differentiating '{primitive.name}' over an array ref it takes or "
+                        "closes over is not supported yet (read the ref's value outside it, "
+                        "or pass values in and out of the loop or branch)"
+                    )
             prev, _rules.linearizing = _rules.linearizing, self.symbolic_zero is not None
             try:
                 with core.set_current_trace(self.parent):
