@@ -722,3 +722,42 @@ def test_eight_devices(name):
 
 if __name__ == "__main__":
     eight_devices.main(CASES8)
+
+
+def test_failed_check_chains_the_checks_location():
+    """The raised JaxRuntimeError's cause is the check's exception, with a traceback
+    ending at the user's line of the check (where a printed traceback points)."""
+    import traceback
+
+    def run(L):
+        def f(x):
+            L.ck.check(x > 0, "{} must be positive!", x)
+            return L.jnp.log(x)
+
+        def g(x):
+            return L.jnp.sin(x) / x
+
+        out = []
+        for fn, kw, args in (
+            (f, {}, (L.jnp.float32(-1.0),)),
+            (g, {"errors": L.ck.div_checks}, (L.jnp.float32(0.0),)),
+        ):
+            err, _ = L.jax.jit(L.ck.checkify(fn, **kw))(*args)
+            try:
+                err.throw()
+            except L.ck.JaxRuntimeError as e:
+                cause = e.__cause__
+                last = traceback.extract_tb(cause.__traceback__)[-1]
+                out.append((type(cause).__name__, last.name, last.lineno, last.line, str(e)))
+        return out
+
+    ours, theirs = both(run)
+    assert len(ours) == len(theirs) == 2
+    # a user check: the same frame (function, source line) and message
+    assert ours[0][:2] + ours[0][3:] == theirs[0][:2] + theirs[0][3:]
+    assert ours[0][3] == 'L.ck.check(x > 0, "{} must be positive!", x)'
+    # an automatic check: the user's line of the division (JAX's last frame is one of
+    # its jnp operator wrappers, _operator_truediv)
+    assert ours[1][0] == theirs[1][0] == "DivisionByZeroError"
+    assert ours[1][4] == theirs[1][4]
+    assert (ours[1][1], ours[1][3]) == ("g", "return L.jnp.sin(x) / x")

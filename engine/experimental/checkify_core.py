@@ -317,8 +317,48 @@ def _check_impl(*args, err_tree, debug):
         return []
     exc = tree_unflatten(err_tree, args).get_exception()
     if exc:
+        exc.with_traceback(_user_traceback(exc.traceback_info))
         raise JaxRuntimeError(str(exc)) from exc
     return []
+
+
+class _Located(Exception):
+    pass
+
+
+def _user_traceback(info: Any) -> Any:
+    """A traceback of one frame at the failed check's user line (file, line, function),
+    as JAX chains the check's exception to the one raised: printed, it shows where the
+    check is. Made by raising from code compiled at that line; it holds no user frame."""
+    line = getattr(info, "line", None)
+    if not isinstance(line, int) or line < 1:
+        return None
+    code = compile(_raise_at(str(info.file), line), str(info.file), "exec")
+    name = str(info.function)
+    code = code.replace(co_name=name, co_qualname=getattr(info, "qualname", name))
+    try:
+        exec(code, {"_e": _Located()})
+    except _Located as e:
+        tb = e.__traceback__
+        return tb.tb_next if tb is not None else None
+    return None
+
+
+def _raise_at(file: str, line: int) -> str:
+    """Source whose ``raise`` is on ``line`` and spans the user's statement there (so a
+    printed traceback underlines nothing, as for a line of the user's own)."""
+    import linecache
+
+    text = linecache.getline(file, line).rstrip()
+    stripped = text.lstrip()
+    indent = text[: len(text) - len(stripped)]
+    pad = " " * max(len(stripped) - len("raise (_e)"), 0)
+    stmt = f"raise ({pad}_e)"
+    if not indent:
+        return "\n" * (line - 1) + stmt
+    if line < 2:
+        return "\n" * (line - 1) + "raise _e"
+    return "\n" * (line - 2) + f"if 1:\n{indent}{stmt}"
 
 
 @check_p.def_abstract_eval
