@@ -569,3 +569,23 @@ def test_grad_through_loops_over_refs_is_a_clear_error():
         engine.grad(lambda w: loss(engine, w))(w)
     with pytest.raises(NotImplementedError, match="differentiating 'cond' over an array ref"):
         engine.grad(lambda x: branch(engine, x))(2.0)
+
+
+def test_forward_mode_through_loops_over_refs():
+    def prog(m):
+        def g(x):
+            r = m.new_ref(m.numpy.zeros(3))
+
+            def body(c, i):
+                r[i] += x * c
+                return c + 1.0, None
+
+            m.lax.scan(body, 1.0, m.numpy.arange(3))
+            m.lax.cond(x > 0, lambda: r.__setitem__(0, r[0] * x), lambda: None)
+            m.lax.fori_loop(0, 2, lambda i, s: (r.__setitem__(2, r[2] * x), s)[1], 0)
+            return r[...]
+
+        return [np.asarray(v) for x in (1.5, -0.5) for v in m.jvp(g, (x,), (1.0,))]
+
+    for a, b in zip(*_both(prog)):
+        np.testing.assert_allclose(a, b, rtol=1e-6)

@@ -123,7 +123,7 @@ class JVPTrace(core.Trace):
             with core.set_current_trace(self.parent):
                 primal_out, tangent_out = rule(primals, tangents, **params)
         else:
-            for t in tangents:  # (array refs: engine/state)
+            for t in tangents if self.symbolic_zero is not None else ():  # (refs: engine/state)
                 if type(t) is not Zero and getattr(type(getattr(t, "aval", None)), "is_ref", False):
                     raise NotImplementedError(
                         f"differentiating '{primitive.name}' over an array ref it takes or "
