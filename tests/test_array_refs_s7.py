@@ -589,3 +589,17 @@ def test_forward_mode_through_loops_over_refs():
 
     for a, b in zip(*_both(prog)):
         np.testing.assert_allclose(a, b, rtol=1e-6)
+
+
+def test_grad_of_checkpointed_function_with_internal_refs():
+    def prog(m):
+        def pure(x):
+            q = m.new_ref(x)
+            q[...] = m.numpy.sin(q[...])
+            return q[...]
+
+        g = m.grad(m.checkpoint(pure))
+        return [np.asarray(g(1.0)), np.asarray(m.jit(g)(0.5))]
+
+    for a, b in zip(*_both(prog)):
+        np.testing.assert_allclose(a, b, rtol=1e-6)

@@ -188,12 +188,41 @@ def _eval(jaxpr: Jaxpr, consts: Sequence[Any], args: Sequence[Any]) -> list[Any]
                     "(the engine discharges refs through jit and scan only)"
                 )
             else:
-                outs = eqn.primitive.bind(*ins, **eqn.params)
+                params = eqn.params
+                if any(
+                    jaxpr_has_refs(getattr(s, "jaxpr", s)) for s in eqn.primitive.subjaxprs(params)
+                ):
+                    params = {k: _discharged_param(v, eqn.primitive) for k, v in params.items()}
+                outs = eqn.primitive.bind(*ins, **params)
                 if not eqn.primitive.multiple_results:
                     outs = [outs]
         for v, x in zip(eqn.outvars, outs):
             env[v] = x
     return [read(v) for v in jaxpr.outvars]
+
+
+def _discharged_param(v, prim):
+    """A sub-jaxpr parameter with its internal refs discharged (its signature kept)."""
+    if isinstance(v, tuple):
+        return tuple(_discharged_param(x, prim) for x in v)
+    if not isinstance(v, (ClosedJaxpr, Jaxpr)):
+        return v
+    closed = v if isinstance(v, ClosedJaxpr) else ClosedJaxpr(v, [])
+    if not closed_has_refs(closed):
+        return v
+    if any(type(a) is AbstractRef for a in closed.in_avals) or any(
+        type(c) is Ref for c in closed.consts
+    ):
+        raise NotImplementedError(
+            f"array refs passed into '{prim.name}' cannot be compiled yet (the engine "
+            "discharges refs through jit, scan, cond and while_loop)"
+        )
+    new = discharge(closed)
+    if isinstance(v, Jaxpr):
+        if new.consts:
+            raise NotImplementedError(f"discharging array refs inside '{prim.name}'")
+        return new.jaxpr
+    return new
 
 
 def _discharge_jit(eqn, ins):
@@ -430,6 +459,8 @@ def jit_impl(args: Sequence[Any], closed: ClosedJaxpr, name: str, donated, bind)
     """Run a jitted program that uses refs: discharge it, run it with the refs' buffers
     (donated) and put each ref's final value back into its ``Ref``."""
     closed, consts, new, new_consts = _runnable_form(closed)
+    if closed_has_refs(new):
+        raise NotImplementedError(f"array refs in '{name}' could not be discharged")
     args = list(consts) + list(args)
     donated = (False,) * len(consts) + tuple(donated)
     is_ref = [type(a) is AbstractRef for a in closed.in_avals]

@@ -83,6 +83,33 @@ def handles(jaxpr: core.Jaxpr) -> bool:
     return not any(type(v.aval) is AbstractRef for v in jaxpr.invars)
 
 
+def _linear_vars(jaxpr, linear_in):
+    """The variables that carry tangents: a ref is linear once a linear value is put in
+    it (a recomputed primal ref, as under remat, is not), and so is what is read from
+    it; other outputs are linear when an input is (a fixed point: writes come later)."""
+    lin = set(linear_in)
+    changed = True
+    while changed:
+        changed = False
+        for eqn in jaxpr.eqns:
+            ins = [v for v in eqn.invars if type(v) is not Literal]
+            p = eqn.primitive
+            if p in (swap_p, addupdate_p):
+                ref, val = eqn.invars[0], eqn.invars[1]
+                new = [ref] if type(val) is not Literal and val in lin else []
+                if ref in lin or new:
+                    new += eqn.outvars
+            elif p is get_p or p is freeze_p:
+                new = list(eqn.outvars) if eqn.invars[0] in lin else []
+            else:
+                new = list(eqn.outvars) if any(v in lin for v in ins) else []
+            for v in new:
+                if v not in lin:
+                    lin.add(v)
+                    changed = True
+    return lin
+
+
 def backward_pass(jaxpr, consts, linear_args, cotangents_out, initial_cts=None):
     from ..interpreters.transpose import UndefinedPrimal, is_undefined_primal
 
@@ -97,9 +124,19 @@ def backward_pass(jaxpr, consts, linear_args, cotangents_out, initial_cts=None):
     def read(v):
         return v.val if type(v) is Literal else env[v]
 
+    linear = _linear_vars(
+        jaxpr, [v for v, x in zip(jaxpr.invars, linear_args) if is_undefined_primal(x)]
+    )
     lin = []
     for eqn in jaxpr.eqns:
-        if eqn.primitive in _MAKERS:
+        if not any(v in linear for v in eqn.outvars) and not any(
+            isinstance(read(v), _ACCUMS) for v in eqn.invars
+        ):
+            with core.source_info_context(eqn.source_info):
+                outs = eqn.primitive.bind(*map(read, eqn.invars), **eqn.params)
+            outs = outs if eqn.primitive.multiple_results else [outs]
+            env.update(zip(eqn.outvars, outs))
+        elif eqn.primitive in _MAKERS:
             env[eqn.outvars[0]] = _RefAccum(eqn.outvars[0].aval.inner_aval)
             lin.append(eqn)
         elif eqn.primitive is freeze_p and isinstance(read(eqn.invars[0]), _ACCUMS):
