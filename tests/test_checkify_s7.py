@@ -761,3 +761,30 @@ def test_failed_check_chains_the_checks_location():
     assert ours[1][0] == theirs[1][0] == "DivisionByZeroError"
     assert ours[1][4] == theirs[1][4]
     assert (ours[1][1], ours[1][3]) == ("g", "return L.jnp.sin(x) / x")
+
+
+def test_rule_events_for_steppers():
+    """With a listener, each equation's checkify rule is a span (CheckifyRuleStarted /
+    CheckifyRuleApplied) naming the rule and the checks it added; the equations it
+    records while tracing lie inside it."""
+    from engine import events
+
+    def f(x, i):
+        eck.check(i >= 0, "neg")
+        return ejnp.sin(x[i]) / x[0]
+
+    with events.listen() as rec:
+        engine.make_jaxpr(eck.checkify(f, errors=eck.all_checks))(ejnp.ones(3), 1)
+    started = rec.of(eng_checkify_src.CheckifyRuleStarted)
+    applied = {e.call: e for e in rec.of(eng_checkify_src.CheckifyRuleApplied)}
+    by_prim = {(s.primitive, s.rule): applied[s.call].new_checks for s in started}
+    assert by_prim[("check", "check_discharge_rule")] == ("FailedCheckError",)
+    assert by_prim[("dynamic_slice", "dynamic_slice_error_check")] == ("OOBError",)
+    assert by_prim[("sin", "nan_error_check")] == ("NaNError",)
+    assert by_prim[("div", "div_error_check")] == ("DivisionByZeroError", "NaNError")
+    assert by_prim[("squeeze", "default")] == ()
+    sin = next(s for s in started if s.primitive == "sin")
+    assert sin.enabled == ("DivisionByZeroError", "FailedCheckError", "NaNError", "OOBError")
+    assert sin.source_info.function == "f"
+    inside = [e for e in rec.of(events.EqnEmitted) if e.parent == sin.call]
+    assert [e.eqn.primitive.name for e in inside] == ["sin", "ne", "reduce_or", "or", "select_n"]

@@ -21,11 +21,11 @@ import dataclasses
 import functools
 import itertools
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
-from .. import core, tree_util
+from .. import core, events, tree_util
 from ..array import Array
 from ..interpreters import batching
 from ..interpreters import jvp as jvp_mod
@@ -444,6 +444,8 @@ def checkify_jaxpr_flat(
     for eqn in jaxpr.eqns:
         invals = [read(v) for v in eqn.invars]
         rule = error_checks.get(eqn.primitive)
+        call = _rule_started(eqn, rule, enabled_errors) if events.active else None
+        before = error._metadata
         with core.source_info_context(eqn.source_info):
             if rule is None:
                 error, outs = default_checkify_rule(
@@ -451,10 +453,67 @@ def checkify_jaxpr_flat(
                 )
             else:
                 error, outs = rule(error, enabled_errors, *invals, **eqn.params)
+        if call is not None:
+            _rule_applied(call, eqn, rule, before, error._metadata)
         if not eqn.primitive.multiple_results:
             outs = [outs]
         env.update(zip(eqn.outvars, outs))
     return error, [read(v) for v in jaxpr.outvars]
+
+
+@dataclasses.dataclass(eq=False)
+class CheckifyRuleStarted(events.Begin):
+    """checkify's rule for one equation is about to run (``checkify_jaxpr_flat``): the
+    equations it binds (the primitive again, and the checks it adds) have this span as
+    an ancestor. ``primitive``: the equation's; ``rule``: the rule's name
+    ("nan_error_check", "gather_error_check", "check_discharge_rule", "jit_error_check",
+    ...; "default" for a primitive bound as it is); ``enabled``: the error categories
+    checked; ``source_info``: the equation's user line."""
+
+    kind: ClassVar[str] = "checkify_rule_started"
+    primitive: str = ""
+    rule: str = ""
+    enabled: tuple[str, ...] = ()
+    source_info: Any = None
+
+
+@dataclasses.dataclass(eq=False)
+class CheckifyRuleApplied(events.End):
+    """The rule of the matching ``CheckifyRuleStarted`` returned; ``new_checks``: the
+    exception class of each check it added (in code order), e.g. ("NaNError",)."""
+
+    kind: ClassVar[str] = "checkify_rule_applied"
+    primitive: str = ""
+    rule: str = ""
+    new_checks: tuple[str, ...] = ()
+
+
+def _rule_name(rule: Any) -> str:
+    if rule is None:
+        return "default"
+    return getattr(getattr(rule, "func", rule), "__name__", type(rule).__name__)
+
+
+def _rule_started(eqn: core.JaxprEqn, rule: Any, enabled: frozenset) -> int | None:
+    return events.begin(
+        CheckifyRuleStarted,
+        primitive=eqn.primitive.name,
+        rule=_rule_name(rule),
+        enabled=tuple(sorted(c.__name__ for c in enabled)),
+        source_info=eqn.source_info,
+    )
+
+
+def _rule_applied(call: int, eqn: core.JaxprEqn, rule: Any, before: dict, after: dict) -> None:
+    # a code's metadata is its exception's treedef: (class, aux data) at the root
+    new = tuple(after[c].node_data()[0].__name__ for c in sorted(set(after) - set(before)))
+    events.end(
+        CheckifyRuleApplied,
+        call,
+        primitive=eqn.primitive.name,
+        rule=_rule_name(rule),
+        new_checks=new,
+    )
 
 
 def default_checkify_rule(primitive, error, enabled_errors, *invals, **params):
