@@ -32,8 +32,9 @@ from .creation import arange, eye, zeros, zeros_like
 from .indexing import _getitem
 from .reductions import all as all_
 from .reductions import any as any_
-from .reductions import cumsum
+from .reductions import argmax, cumsum
 from .reductions import sum as sum_
+from .shape_broadcast import broadcast_arrays
 from .shape_ops import (
     atleast_1d,
     broadcast_to,
@@ -41,6 +42,7 @@ from .shape_ops import (
     moveaxis,
     ravel,
     reshape,
+    stack,
     transpose,
     vstack,
 )
@@ -500,10 +502,6 @@ def select(condlist, choicelist, default=0):
     """The first choice whose condition holds, elementwise (``default`` where none does):
     as JAX's, the index of the first true condition (argmax over the stacked conditions,
     behind a False for the default) picks among the choices with one ``select_n``."""
-    from .reductions import argmax
-    from .shape_broadcast import broadcast_arrays
-    from .shape_ops import stack
-
     if len(condlist) != len(choicelist):
         raise ValueError(
             f"condlist must have length equal to choicelist ({len(condlist)} vs {len(choicelist)})"

@@ -8,7 +8,7 @@ import math
 import numpy as np
 
 from .. import dtypes, lax
-from ._jitted import as_jax_jits
+from ._jitted import _renamed, as_jax_jits
 from ._util import (
     array,
     as_array,
@@ -547,7 +547,6 @@ def interp(x, xp, fp, left=None, right=None, period=None):
     JAX's ``jit`` of ``_interp``, with ``left``/``right`` static when strings or None
     and ``period`` static when None."""
     from ..jit import jit
-    from ._jitted import _renamed
 
     static = []
     if isinstance(left, str) or left is None:
