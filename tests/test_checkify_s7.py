@@ -608,6 +608,17 @@ def test_vmap_and_grad_of_checkified_scan_with_index_checks():
     assert_same(*both(run))
 
 
+def test_checkify_of_vmap_of_while_batched_predicate():
+    def run(L):
+        def f(n):
+            return L.lax.while_loop(lambda c: c < n, lambda c: c + 1, 0)
+
+        return outcome(lambda: L.ck.checkify(L.jax.vmap(f))(L.jnp.array([1, 5, 3])))
+
+    ours, theirs = both(run)
+    assert ours == theirs and ours[0] == "ValueError"
+
+
 def test_first_error_wins_across_categories():
     """Two errors of different kinds: err.get() reports the one checked first."""
 
@@ -711,6 +722,23 @@ def checkify_of_shard_map():
         L.reset_codes()
         text = str(L.jax.make_jaxpr(checked)(x))
         return _mapped(L, lambda: checked(x))[:2] + (text,)
+
+    assert_same(*both(run))
+
+
+@case8
+def jit_with_shardings_of_checkify():
+    """The docs' pjit example: the error output's sharding given as None."""
+
+    def run(L):
+        P = L.jax.sharding.PartitionSpec
+        mesh = L.jax.sharding.Mesh(np.array(L.jax.devices()).reshape(8), ("x",))
+        shard = L.jax.sharding.NamedSharding(mesh, P("x", None))
+        f = L.ck.checkify(lambda x: x / x, errors=L.ck.float_checks)
+        f = L.jax.jit(f, in_shardings=shard, out_shardings=(None, shard))
+        data = L.jnp.arange(16.0).reshape(8, 2)
+        err, out = f(data)
+        return err.get(), [np.asarray(out)], outcome(err.throw)
 
     assert_same(*both(run))
 
