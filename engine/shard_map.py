@@ -593,6 +593,8 @@ def _sdy_sharding(spec: PartitionSpec, ndim: int, mesh: Any = None) -> str:
 
 
 def _per_value(specs, avals, mesh=None) -> ir.Attribute:
+    # (typed keys: the sharding of their data, whose key axes are unsplit)
+    avals = [core.physical_aval(a) for a in avals]
     items = ", ".join(_sdy_sharding(s, a.ndim, mesh) for s, a in zip(specs, avals))
     return ir.Attribute.parse(f"#sdy.sharding_per_value<[{items}]>")
 

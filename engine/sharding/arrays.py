@@ -183,6 +183,10 @@ def put(x: Any, sharding: Any, *, weak_type: bool | None = None):
             "device_put of a traced value onto a NamedSharding (use "
             "lax.with_sharding_constraint inside jit)"
         )
+    if isinstance(x, Array) and hasattr(x.aval.dtype, "physical_shape"):
+        # typed keys: their data placed (the key axes whole on each device), wrapped again
+        data = put(Array(x._buf, core.physical_aval(x.aval), x._device, x._committed), sharding)
+        return Array(data._buf, x.aval, data._device, data._committed)
     if isinstance(x, Array):
         aval = x.aval
         if x._device is sharding.mesh._group and getattr(x, "sharding", None) == sharding:

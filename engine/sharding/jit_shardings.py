@@ -448,16 +448,17 @@ def _same_layout(have, want: NamedSharding, aval) -> bool:
 
 def place(x, sharding: NamedSharding, group):
     """The jaxlib array of ``x`` laid out as ``sharding`` (moved if it is not)."""
+    keys = hasattr(getattr(x, "dtype", None), "physical_shape")  # typed keys: their data
     if type(getattr(x, "_device", None)) is runtime.DeviceGroup and x._device is group:
         hlo = runtime.hlo_of_buffer(x._buf)
-        if hlo == sharding._hlo_sharding(x.ndim):
+        if hlo == sharding._hlo_sharding(x.ndim + (len(x.dtype.physical_shape) if keys else 0)):
             return x._buf
     if isinstance(x, core.Tracer):
         raise TypeError("a traced value cannot be an argument of a partitioned call here")
     weak = getattr(x, "weak_type", None)
     if weak is None and not isinstance(x, np.ndarray):
         weak = core.get_aval(x).weak_type
-    if type(getattr(x, "_device", None)) is runtime.DeviceGroup:
+    if type(getattr(x, "_device", None)) is runtime.DeviceGroup and not keys:
         x = host_value(x)
     return put(x, sharding, weak_type=weak)._buf
 
@@ -471,7 +472,7 @@ def input_shardings(target: SpmdTarget, exe, in_avals) -> list:
         return [NamedSharding(target.mesh, PartitionSpec())] * n + list(target.in_shardings)
     out = []
     for hlo, aval in zip(hlos, in_avals):
-        spec = spec_from_hlo(target.mesh, hlo, len(aval.shape))
+        spec = spec_from_hlo(target.mesh, hlo, len(core.physical_aval(aval).shape))
         if spec is None:
             raise NotImplementedError(
                 f"XLA laid out an input as {hlo}, which no PartitionSpec over "
@@ -499,6 +500,7 @@ def _placed_output_shardings(target: SpmdTarget, exe, out_avals) -> list:
     out: list = []
     given = target._out_given or [None] * len(out_avals)
     for hlo, aval, want in zip(exe.output_hlo_shardings, out_avals, given):
+        aval = core.physical_aval(aval)  # (typed keys: their data's layout)
         if want is not None:
             # the out_shardings the user gave, as JAX keeps them (P('X', None) stays so)
             s = NamedSharding(target.mesh, want)

@@ -54,8 +54,19 @@ def _main(module):
     raise ValueError("the module has no func.func named 'main'")
 
 
+def _rank(t, default: int) -> int:
+    try:
+        return ir.RankedTensorType(t).rank
+    except ValueError:
+        return default
+
+
 def _set_attrs(func, key: str, specs: Sequence, ndims: Sequence[int], which: str):
     old = func.attributes[which] if which in func.attributes else None
+    # each value's rank as lowered (a typed key's data has its key axes at the end)
+    types = list(func.type.inputs if which == "arg_attrs" else func.type.results)
+    if len(types) == len(ndims):
+        ndims = [_rank(t, n) for t, n in zip(types, ndims)]
     attrs = []
     for i, (spec, ndim) in enumerate(zip(specs, ndims)):
         entries = {}
