@@ -619,6 +619,28 @@ def test_checkify_of_vmap_of_while_batched_predicate():
     assert ours == theirs and ours[0] == "ValueError"
 
 
+def test_check_staged_in_control_flow_needs_checkify():
+    """A check in a scan body inside a cond is staged even eagerly: JAX's error."""
+
+    def run(L):
+        def f(x):
+            def body(c, x):
+                L.ck.check(x > 0, "neg")
+                return c, x
+
+            return L.lax.cond(x[0] > 0, lambda x: L.lax.scan(body, 0.0, x)[1], lambda x: x, x)
+
+        return [
+            outcome(lambda: L.jax.jit(f)(L.jnp.ones(3))),
+            outcome(lambda: f(-L.jnp.ones(3))),
+            L.ck.checkify(f)(-L.jnp.ones(3))[0].get(),
+            L.ck.checkify(f)(L.jnp.array([1.0, -1.0]))[0].get(),
+        ]
+
+    ours, theirs = both(run)
+    assert ours == theirs and ours[0][0] == "ValueError"
+
+
 def test_first_error_wins_across_categories():
     """Two errors of different kinds: err.get() reports the one checked first."""
 
