@@ -343,3 +343,14 @@ def test_unique_of_a_tracer_needs_size_as_jax():
     assert type(ours.value).__name__ == type(theirs.value).__name__
     phrase = "The error arose for the first argument of jnp.unique(). To make jnp.unique()"
     assert phrase in str(ours.value) and phrase in str(theirs.value)
+
+
+def test_grad_of_select_transposes_select_n_as_jax():
+    """select's integer-predicate select_n transposes to one eq mask per case, as JAX's."""
+
+    def f(n, g):
+        return g(lambda x: n.select([x > 0.3, x > 0.5], [x**2, x], 1.0).sum())
+
+    ours, theirs = jaxpr_text(f(enp, engine.grad), f(jnp, jax.grad), X)
+    assert ours == theirs
+    assert_close(f(enp, engine.grad)(X), f(jnp, jax.grad)(X))

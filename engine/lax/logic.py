@@ -312,12 +312,16 @@ def _select_n_transpose(ct, which, *cases):
     if type(ct) is Zero:
         return [None] + [Zero(c.aval) if is_undefined_primal(c) else None for c in cases]
     zeros = full_like(ct, 0)
+    w_aval = aval_of(which)
     outs = [None]
     for i, c in enumerate(cases):
-        if is_undefined_primal(c):
-            outs.append(select_n(which, *[ct if j == i else zeros for j in range(len(cases))]))
-        else:
+        if not is_undefined_primal(c):
             outs.append(None)
+        elif w_aval.dtype == np.bool_:
+            outs.append(select_n(which, *[ct if j == i else zeros for j in range(len(cases))]))
+        else:  # an integer predicate: each case's own mask (eq which i), as JAX's rule
+            i_c = i if (w_aval.weak_type and not w_aval.shape) else np.asarray(i, w_aval.dtype)
+            outs.append(select_n(eq(which, i_c), zeros, ct))
     return outs
 
 
