@@ -137,3 +137,58 @@ def test_grad_through_weak_export():
         return g, jax.make_jaxpr(lambda x: exp.call(x, 2.0))(1.0)
 
     both(make)
+
+
+# ------------------------------------------------- @main's argument attributes, as JAX's
+
+
+def _func_headers(module) -> list[str]:
+    """Each func.func's generic form: its attributes, the empty ``arg_attrs`` included
+    (the pretty form hides them; the serialized bytes keep them)."""
+    text = module.operation.get_asm(print_generic_op_form=True)
+    return [ln.split("({")[0].strip() for ln in text.splitlines() if '"func.func"' in ln]
+
+
+def _exported_headers(exp):
+    jax, _ = real_jax()
+    from jax._src.interpreters import mlir as jmlir
+    from jax._src.lib import _jax
+
+    with jmlir.make_ir_context():
+        module = _jax.mlir.deserialize_portable_artifact(exp.mlir_module_serialized)
+        return _func_headers(module)
+
+
+MODULE_CASES = {
+    "identity": (lambda x: x, lambda jax, export: (1.0,), {}),
+    "two_args": (lambda x, y: (x + y, x * 2), lambda jax, export: (1.0, np.int32(2)), {}),
+    "no_args": (lambda: 1.0, lambda jax, export: (), {}),
+    "symbolic": (
+        lambda x: x.sum(),
+        lambda jax, export: (jax.ShapeDtypeStruct(export.symbolic_shape("a"), np.float32),),
+        {},
+    ),
+    "platforms": (lambda x: x * 2, lambda jax, export: (1.0,), {"platforms": ["cpu", "cuda"]}),
+}
+
+
+@pytest.mark.parametrize("name", sorted(MODULE_CASES))
+def test_exported_module_function_attributes(name):
+    fun, args, kw = MODULE_CASES[name]
+
+    def make(jax, jnp, export):
+        exp = export.export(jax.jit(fun), **kw)(*args(jax, export))
+        return _exported_headers(exp)
+
+    out = both(make)
+    assert name == "no_args" or "arg_attrs" in out
+
+
+@pytest.mark.parametrize("name", ["identity", "two_args", "no_args"])
+def test_jit_lowered_main_attributes(name):
+    fun, args, _ = MODULE_CASES[name]
+
+    def make(jax, jnp, export):
+        return _func_headers(jax.jit(fun).lower(*args(jax, export)).compiler_ir())
+
+    both(make)

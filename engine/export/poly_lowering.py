@@ -449,10 +449,9 @@ def _emit_function(mctx: Any, fname: str, closed: Any, public: bool) -> bool:
         with ir.InsertionPoint(mctx.module.body):  # first in the module, as JAX's
             fn = func_dialect.FuncOp(fname, ir.FunctionType.get(in_types, out_types))
         fn.attributes["sym_visibility"] = ir.StringAttr.get("public")
-        if lead:
-            fn.arg_attrs = ir.ArrayAttr.get(
-                _platform_attrs() + [ir.DictAttr.get({}) for _ in avals]
-            )
+        fn.arg_attrs = ir.ArrayAttr.get(
+            (_platform_attrs() if lead else []) + [ir.DictAttr.get({}) for _ in avals]
+        )
         _name_function(mctx, fn)
         _emit_body(mctx, inner, closed, public=False, dim_vars=dim_vars)
         block = fn.add_entry_block()
@@ -488,7 +487,7 @@ def _emit_body(
     with ir.InsertionPoint(mctx.module.body):
         fn = func_dialect.FuncOp(fname, ir.FunctionType.get(in_types, out_types))
     fn.attributes["sym_visibility"] = ir.StringAttr.get("public" if public else "private")
-    if dim_vars or lead:
+    if dim_vars or lead or public:  # JAX's @main always has them ([{}, ...] or [])
         fn.arg_attrs = ir.ArrayAttr.get(
             (_platform_attrs() if lead else [])
             + [ir.DictAttr.get({"jax.global_constant": ir.StringAttr.get(v)}) for v in dim_vars]

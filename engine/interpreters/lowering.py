@@ -505,7 +505,7 @@ def lower_function(
         fn = func_dialect.FuncOp(name, ir.FunctionType.get(in_types, out_types))
     fn.attributes["sym_visibility"] = ir.StringAttr.get("public" if public else "private")
     name = ir.StringAttr(module_symbol_table(mctx).insert(fn)).value
-    if arg_attrs:
+    if arg_attrs is not None:
         fn.arg_attrs = ir.ArrayAttr.get([ir.DictAttr.get(a) for a in arg_attrs])
     if result_names:
         fn.result_attrs = ir.ArrayAttr.get(
@@ -560,7 +560,8 @@ def lower_jaxpr_with_info(
             mctx = ModuleContext(module, platform, name)
             if sub_eqn_indices:  # (the same for sub-jaxprs pruned of dead code)
                 mctx.eqn_indices.update(sub_eqn_indices)
-            attrs = None
+            # JAX's @main always carries its arguments' attributes ([{}, ...] or [])
+            attrs: list[dict] = [{} for _ in closed.in_avals]
             if donated:
                 # a donated argument that ``aliases`` pairs with a result is aliased to it
                 # (JAX's tf.aliasing_output); any other is a donor XLA may reuse
