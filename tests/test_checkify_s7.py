@@ -641,6 +641,36 @@ def test_check_staged_in_control_flow_needs_checkify():
     assert ours == theirs and ours[0][0] == "ValueError"
 
 
+def test_unsafe_xla_runtime_errors_flag():
+    """With JAX's flag a staged check is a host callback that raises when it fails (the
+    flag is not part of jit's cache key: a function compiled with it keeps it)."""
+    flag = "jax_experimental_unsafe_xla_runtime_errors"
+
+    def run(L):
+        def f(x):
+            L.ck.check(x > 0, "{} must be positive", x)
+            return x * 2
+
+        L.jax.config.update(flag, True)
+        try:
+            ok = float(L.jax.jit(f)(L.jnp.float32(1.0)))
+            bad = outcome(lambda: L.jax.block_until_ready(L.jax.jit(f)(L.jnp.float32(-1.0))))
+        finally:
+            L.jax.config.update(flag, False)
+        off = outcome(lambda: L.jax.jit(lambda x: f(x))(L.jnp.float32(-2.0)))
+        cached = outcome(lambda: L.jax.block_until_ready(L.jax.jit(f)(L.jnp.float32(-2.0))))
+        return ok, bad, off, cached[0]
+
+    (ok_o, bad_o, off_o, cached_o), (ok_t, bad_t, off_t, cached_t) = both(run)
+    assert ok_o == ok_t == 2.0
+    assert bad_o[0] == bad_t[0] == "JaxRuntimeError"
+    assert bad_o[1].splitlines()[0] == bad_t[1].splitlines()[0]
+    assert "-1.0 must be positive (`check` failed)" in bad_o[1]
+    assert "-1.0 must be positive (`check` failed)" in bad_t[1]
+    assert off_o[0] == off_t[0] == "ValueError"
+    assert cached_o == cached_t == "JaxRuntimeError"
+
+
 def test_first_error_wins_across_categories():
     """Two errors of different kinds: err.get() reports the one checked first."""
 

@@ -27,6 +27,7 @@ import numpy as np
 
 from .. import core, events, tree_util
 from ..array import Array
+from ..config import config
 from ..interpreters import batching
 from ..interpreters import jvp as jvp_mod
 from ..interpreters.tracing import trace_to_jaxpr
@@ -374,11 +375,27 @@ def functionalization_error() -> ValueError:
     )
 
 
+# JAX's flag: a staged (unfunctionalized) check becomes a host callback that raises at
+# run time, on CPU and GPU (TPU keeps the error).
+_RUNTIME_ERRORS = "jax_experimental_unsafe_xla_runtime_errors"
+if _RUNTIME_ERRORS not in config._values:
+    config.define(_RUNTIME_ERRORS, False)  # not in jit cache keys, as in JAX
+
+
 @check_p.def_lowering
 def _check_lowering(ctx, *args, err_tree, debug):
     if debug:
         return []
-    raise functionalization_error()
+    if not getattr(config, _RUNTIME_ERRORS) or ctx.platform == "tpu":
+        raise functionalization_error()
+    from ..host_callback import emit_python_callback
+
+    def host_fn(*leaves):
+        _check_impl(*leaves, err_tree=err_tree, debug=False)
+        return ()
+
+    emit_python_callback(ctx, host_fn, args, [], has_side_effect=True)
+    return []
 
 
 def _check_batch(size, vals, dims, *, err_tree, debug):
