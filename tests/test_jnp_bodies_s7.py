@@ -354,3 +354,15 @@ def test_grad_of_select_transposes_select_n_as_jax():
     ours, theirs = jaxpr_text(f(enp, engine.grad), f(jnp, jax.grad), X)
     assert ours == theirs
     assert_close(f(enp, engine.grad)(X), f(jnp, jax.grad)(X))
+
+
+def test_grad_of_cumulative_sum_with_initial_splits_as_jax():
+    """concatenate transposes to one split of the cotangent, as JAX's rule."""
+
+    def f(n, g):
+        return g(lambda x: (n.cumulative_sum(x, include_initial=True) ** 2).sum())
+
+    ours, theirs = jaxpr_text(f(enp, engine.grad), f(jnp, jax.grad), X)
+    assert "split[axis=0 sizes=(1, 6)]" in theirs
+    assert ours == theirs
+    assert_close(f(enp, engine.grad)(X), f(jnp, jax.grad)(X))

@@ -667,16 +667,12 @@ def _concatenate_lowering(ctx, *xs, dimension):
 
 
 def _concatenate_transpose(ct, *xs, dimension):
-    from .slicing import slice_in_dim
+    # one split of the cotangent into every operand's piece, as JAX's rule
+    from .shape_extra import split
 
-    outs, start = [], 0
-    for x in xs:
-        n = (x.aval if is_undefined_primal(x) else aval_of(x)).shape[dimension]
-        outs.append(
-            slice_in_dim(ct, start, start + n, axis=dimension) if is_undefined_primal(x) else None
-        )
-        start += n
-    return outs
+    sizes = [(x.aval if is_undefined_primal(x) else aval_of(x)).shape[dimension] for x in xs]
+    pieces = split(ct, sizes, axis=dimension)
+    return [p if is_undefined_primal(x) else None for p, x in zip(pieces, xs)]
 
 
 deflinear(concatenate_p, _concatenate_transpose)
