@@ -70,7 +70,7 @@ class ShapedArray:
     array_abstraction_level = 1
 
     shape: tuple[int, ...]
-    dtype: np.dtype
+    dtype: np.dtype | dtypes.ExtendedDType
     weak_type: bool
     sharding: Any
 
