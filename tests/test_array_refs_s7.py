@@ -603,3 +603,29 @@ def test_grad_of_checkpointed_function_with_internal_refs():
 
     for a, b in zip(*_both(prog)):
         np.testing.assert_allclose(a, b, rtol=1e-6)
+
+
+def test_no_grad_no_remat_refs_and_weak_reads():
+    def prog(m):
+        stats = m.new_ref(0.0, kind="no_grad_no_remat")
+
+        def f(x):
+            y = m.numpy.sin(x) * x
+            stats[...] += y
+            return y
+
+        def g(x):
+            r = m.new_ref(0.0, kind="no_grad_no_remat")
+            r[...] = x * 2
+            return x * 3 + r[...]
+
+        return [
+            repr(m.grad(f)(1.0)),
+            repr(stats),
+            repr(m.grad(g)(1.0)),
+            repr(m.jvp(g, (1.0,), (1.0,))),
+            repr(stats[...]),
+        ]
+
+    ours, theirs = _both(prog)
+    assert ours == theirs

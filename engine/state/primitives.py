@@ -249,7 +249,8 @@ def _copy(x):
 def _new_ref_impl(init_val, *, memory_space, kind):
     if memory_space is not None:
         raise NotImplementedError("array ref with memory space only works inside of a `jit`.")
-    val = _copy(_jnp.asarray(init_val))
+    aval = core.get_aval(init_val)
+    val = _typed(_copy(_jnp.asarray(init_val, dtype=aval.dtype)), aval)
     return Ref(AbstractRef(core.get_aval(val), kind=kind), val)
 
 
@@ -257,19 +258,30 @@ def _avals(xs):
     return [core.get_aval(x) for x in xs]
 
 
+def _typed(x, aval):
+    """A value read from a ref has the ref's type (a weakly typed ref reads weak
+    values, as JAX's), whatever type the value last written had."""
+    from ..array import Array
+
+    if type(x) is Array and x.aval.weak_type != aval.weak_type and x.aval.shape == aval.shape:
+        return Array(x._buf, x.aval.update(weak_type=aval.weak_type), x._device, x._committed)
+    return x
+
+
 @get_p.def_impl
 def _get_impl(ref, *idx, tree):
-    _get_abstract_eval(ref.aval, *_avals(idx), tree=tree)
+    aval = _get_abstract_eval(ref.aval, *_avals(idx), tree=tree)
     out = get_value(ref._array, list(idx), tree)
-    return _copy(out) if out is ref._array else out  # never the ref's own buffer
+    return _typed(_copy(out) if out is ref._array else out, aval)  # never the ref's buffer
 
 
 @swap_p.def_impl
 def _swap_impl(ref, val, *idx, tree):
-    _swap_abstract_eval(ref.aval, *_avals((val, *idx)), tree=tree)
+    aval = _swap_abstract_eval(ref.aval, *_avals((val, *idx)), tree=tree)
     new, old = swap_value(ref._array, val, list(idx), tree)
-    ref._array = _jnp.asarray(new) if new is not val else _copy(_jnp.asarray(new))
-    return old
+    new = _jnp.asarray(new) if new is not val else _copy(_jnp.asarray(new))
+    ref._array = new
+    return _typed(old, aval)
 
 
 @addupdate_p.def_impl
@@ -281,7 +293,7 @@ def _addupdate_impl(ref, val, *idx, tree):
 
 @freeze_p.def_impl
 def _freeze_impl(ref):
-    return _copy(ref._array)
+    return _typed(_copy(ref._array), ref.aval.inner_aval)
 
 
 # ---------------------------------------------------------------------------- printing
@@ -384,12 +396,16 @@ def _ref_tangent_missing(what, ref):
     )
 
 
+def _no_grad(ref):
+    return core.get_aval(ref).kind == "no_grad_no_remat"
+
+
 @swap_p.def_jvp
 def _swap_jvp(primals, tangents, *, tree):
     ref, x, *idx = primals
     ref_t, x_t = tangents[0], tangents[1]
     out = swap_p.bind(ref, x, *idx, tree=tree)
-    if type(ref_t) is Zero and type(x_t) is Zero:
+    if (type(ref_t) is Zero and type(x_t) is Zero) or _no_grad(ref):
         return out, Zero(tangent_aval(core.get_aval(out)))
     if type(ref_t) is Zero:
         raise _ref_tangent_missing("set/swap", ref)
@@ -401,6 +417,8 @@ def _addupdate_jvp(primals, tangents, *, tree):
     ref, x, *idx = primals
     ref_t, x_t = tangents[0], tangents[1]
     addupdate_p.bind(ref, x, *idx, tree=tree)
+    if _no_grad(ref):  # (its writes carry no tangent, as JAX's)
+        return [], []
     if type(ref_t) is Zero:
         if type(x_t) is not Zero:
             raise _ref_tangent_missing("addupdate", ref)
