@@ -257,6 +257,10 @@ CASES.update(
             lambda n: lambda a, i: n.take_along_axis(a, i, axis=1, mode="one_hot"),
             (np.arange(24.0, dtype=np.float32).reshape(2, 3, 4), np.ones((2, 2, 4), np.int32)),
         ),
+        "einsum_mixed_dtypes": (
+            lambda n: lambda i, f: n.einsum("ij,jk->i", i, f),
+            (np.arange(4, dtype=np.int32).reshape(2, 2), np.ones((2, 2), np.float32)),
+        ),
         "einsum_mixed_preferred": (
             lambda n: lambda b, f: n.einsum("ij,jk->ik", b, f, preferred_element_type=np.float32),
             (np.array([[True, False]]), np.ones((2, 2), np.float32)),

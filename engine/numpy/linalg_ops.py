@@ -400,11 +400,10 @@ def einsum(
             einsum, subscripts, precision=precision, preferred_element_type=preferred_element_type
         )
         return auto_axes(contract, axes=explicit, out_sharding=out_sharding)(*operands)
-    if preferred_element_type is None:
-        ops = list(promote_dtypes(*operands)) if len(operands) > 1 else [as_operand(operands[0])]
-    else:  # each operand keeps its dtype: dot_general takes mixed inputs, as JAX's einsum
-        ops = [as_operand(o) for o in operands]
-    dtype = dtype_of(ops[0])
+    # each operand keeps its dtype (dot_general takes mixed inputs; sums convert first),
+    # as JAX's einsum
+    ops = [as_operand(o) for o in operands]
+    dtype = dtypes.canonicalize_dtype(dtypes.result_type(*ops))
     ops = [as_array(o) for o in ops]
     in_labels, out_labels = _parse_subscripts(subscripts, [shape_of(o) for o in ops])
     sizes = {}
@@ -425,14 +424,14 @@ def einsum(
     for i, (labels, op) in enumerate(zip(in_labels, ops)):
         op, labels = _drop_broadcast_ones(op, labels, sizes)
         others = set(out_labels).union(*(set(l) for j, l in enumerate(in_labels) if j != i))
-        op, labels = _diagonals_and_sums(op, labels, others, out_sharding)
+        op, labels = _diagonals_and_sums(op, labels, others, out_sharding, pref)
         terms.append((op, labels))
     while len(terms) > 1:
         (a, la), (b, lb) = terms[0], terms[1]
         rest = terms[2:]
         keep = set(out_labels).union(*(set(l) for _, l in rest))
-        a, la = _sum_unique(a, la, keep | set(lb))
-        b, lb = _sum_unique(b, lb, keep | set(la))
+        a, la = _sum_unique(a, la, keep | set(lb), pref)
+        b, lb = _sum_unique(b, lb, keep | set(la), pref)
         final = not rest
         terms = [
             _contract(
@@ -440,7 +439,7 @@ def einsum(
             )
         ] + rest
     op, labels = terms[0]
-    op, labels = _sum_unique(op, labels, set(out_labels))
+    op, labels = _sum_unique(op, labels, set(out_labels), pref)
     if labels != list(out_labels):
         op = lax.transpose(op, tuple(labels.index(lab) for lab in out_labels))
     return lax.convert_element_type(op, pref) if dtype_of(op) != pref else op
@@ -507,7 +506,15 @@ def _drop_broadcast_ones(op, labels, sizes):
     return lax.squeeze(op, drop), [lab for i, lab in enumerate(labels) if i not in drop]
 
 
-def _diagonals_and_sums(op, labels, needed, out_sharding=None):
+def _summable(op, pref):
+    """An operand about to be summed, in the result type first when that is wider (JAX's
+    einsum sums in the preferred element type)."""
+    if pref is not None and dtypes.result_type(dtype_of(op), pref) != dtype_of(op):
+        return lax.convert_element_type(op, pref)
+    return op
+
+
+def _diagonals_and_sums(op, labels, needed, out_sharding=None, pref=None):
     """Mask a label repeated within one operand to its diagonal, then sum away (in one
     reduction) the repeats and every label no other term needs."""
     shape = shape_of(op)
@@ -528,6 +535,7 @@ def _diagonals_and_sums(op, labels, needed, out_sharding=None):
     if not drop:
         return op, labels
     axes = tuple(sorted(drop))
+    op = _summable(op, pref)
     if out_sharding is None:
         return lax.reduce_sum(op, axes), [lab for i, lab in enumerate(labels) if i not in drop]
     # lax.reduce_sum does not take out_sharding yet; the primitive does (JAX's param)
@@ -537,11 +545,13 @@ def _diagonals_and_sums(op, labels, needed, out_sharding=None):
     return summed, [lab for i, lab in enumerate(labels) if i not in drop]
 
 
-def _sum_unique(op, labels, needed):
+def _sum_unique(op, labels, needed, pref=None):
     axes = tuple(i for i, lab in enumerate(labels) if lab not in needed)
     if not axes:
         return op, labels
-    return lax.reduce_sum(op, axes), [lab for i, lab in enumerate(labels) if i not in axes]
+    return lax.reduce_sum(_summable(op, pref), axes), [
+        lab for i, lab in enumerate(labels) if i not in axes
+    ]
 
 
 def _contract(a, la, b, lb, keep, out_labels, precision, pref, out_sharding=None):
