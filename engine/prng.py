@@ -433,7 +433,16 @@ def random_clone(keys: Any) -> Any:
 
 
 random_clone_p.def_abstract_eval(lambda keys_aval: keys_aval)
-random_clone_p.def_impl(lambda keys: keys)
+
+
+@random_clone_p.def_impl
+def _random_clone_impl(keys):
+    # a new array object over the same buffer: a key with its own key-reuse state
+    if type(keys) is not Array:
+        return keys
+    return Array(keys._buf, keys.aval, keys._device, keys._committed)
+
+
 random_clone_p.def_lowering(lambda ctx, x: x)
 random_clone_p.def_batch(lambda size, vals, dims: (random_clone(vals[0]), dims[0]))
 zero_jvp(random_clone_p)

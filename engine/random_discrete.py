@@ -309,9 +309,6 @@ def geometric(key, p, shape=None, dtype=None):
 
 def clone(key):
     """The same keys, unconsumed as far as ``jax_debug_key_reuse`` is concerned."""
-    from .key_reuse import checking, fresh_copy
-    from .random import PRNGKeyArray
+    from . import prng
 
-    if checking[0] and isinstance(key, PRNGKeyArray):
-        return fresh_copy(key)
-    return key
+    return prng.random_clone(key)

@@ -206,3 +206,9 @@ def test_errors():
         er.key(er.key(0))
     with pytest.raises(TypeError, match="scalar seed, but was given a PRNG key"):
         jr.key(jr.key(0))
+
+
+def test_clone_is_random_clone():
+    for e_key, j_key in ((er.key(0), jr.key(0)), (er.PRNGKey(0), jr.PRNGKey(0))):
+        assert str(engine.make_jaxpr(er.clone)(e_key)) == str(jax.make_jaxpr(jr.clone)(j_key))
+    _same_keys(er.clone(er.key(4)), jr.clone(jr.key(4)))
