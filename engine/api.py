@@ -171,7 +171,8 @@ def _n_main_outputs(out_tree, has_aux):
 
 def _jax_type(aval):
     """An aval as JAX's errors print it: ``float32[3]``."""
-    return f"{aval.dtype.name}[{','.join(map(str, aval.shape))}]"
+    name = "float0" if aval.dtype == dtypes.float0 else aval.dtype.name
+    return f"{name}[{','.join(map(str, aval.shape))}]"
 
 
 def vjp(fun: Callable[..., Any], *primals: Any, has_aux: bool = False) -> tuple[Any, ...]:
@@ -219,9 +220,14 @@ class _Pullback:
                 f"unexpected tree structure of argument to vjp function: got "
                 f"{ct_tree}, but expected to match {self.main_tree}"
             )
-        for ct, a in zip(flat_ct, self.out_avals):
+        for i, (ct, a) in enumerate(zip(flat_ct, self.out_avals)):
             ca = core.get_aval(ct)
             want = jvp_mod.tangent_aval(a)
+            if want.dtype == dtypes.float0 and ca.shape == a.shape:
+                # any cotangent of that shape stands for an integer output's (as JAX's
+                # _temporary_dtype_exception); it has nothing to contribute
+                flat_ct[i] = jvp_mod.Zero(want)
+                continue
             if ca.shape != a.shape or (ca.dtype != want.dtype and not ca.weak_type):
                 raise ValueError(
                     "unexpected JAX type (e.g. shape/dtype) for argument to VJP "

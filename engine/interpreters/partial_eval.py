@@ -9,7 +9,8 @@ import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from .. import core, events
+from .. import core, dtypes, events
+from ..ad_util import Zero
 from ..core import ClosedJaxpr, Jaxpr, JaxprEqn, Literal, Tracer, Var
 from ..events import active as _listening
 from .jvp import jvp_flat, tangent_aval
@@ -344,11 +345,12 @@ def linearize_flat(
     constants are the residuals it needs from the primal computation."""
     trace = PartialEvalTrace(parent=core.current_trace())
     tangents_in = [trace.new_unknown(tangent_aval(core.get_aval(p))) for p in primals]
+    # an integer primal's float0 tangent is a symbolic zero inside (as JAX's linearize);
+    # the linear jaxpr still takes it as an input
+    given = [Zero(t.aval) if t.aval.dtype == dtypes.float0 else t for t in tangents_in]
     try:
         with core.set_current_trace(trace):
-            primals_out, tangents_out = jvp_flat(
-                flat_fun, primals, tangents_in, linearize_trace=trace
-            )
+            primals_out, tangents_out = jvp_flat(flat_fun, primals, given, linearize_trace=trace)
         for p in primals_out:
             if trace.is_unknown(p):
                 raise RuntimeError("a primal output depends on a tangent input (internal error)")
