@@ -49,3 +49,8 @@ def test_grad_allow_int_as_jax():
         return [(str(np.asarray(c).dtype), np.shape(c)) for c in g(np.int32(2), np.int32(3))]
 
     assert run(engine) == run(jax)
+
+
+def test_typeof_float0_as_jax():
+    z = np.zeros((2,), jax.dtypes.float0)
+    assert str(engine.typeof(z)) == str(jax.typeof(z)) == "float0[2]"

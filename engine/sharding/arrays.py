@@ -418,7 +418,11 @@ class ShapedArrayWithSharding(core.ShapedArray):
 
     def _text(self, short_dtypes: bool = False) -> str:
         sharding = self.sharding
-        name = dtypes.short_name(self.dtype) if short_dtypes else self.dtype.name
+        name = (
+            dtypes.short_name(self.dtype)
+            if short_dtypes
+            else self.dtype.name.replace("void", "float0")
+        )
         name += core.memory_space_suffix(self.memory_space)  # (float32<host>[3])
         if not isinstance(sharding, NamedSharding):
             return f"{name}[{','.join(map(str, self.shape))}]{core.vma_suffix(self.vma)}"
