@@ -701,7 +701,11 @@ def _scan_lowering(ctx, *args, jaxpr, length, reverse, num_consts, num_carry, un
         body_args = list(consts) + list(carry) + x_slices
         # inline where its token chain continues the enclosing one, or where symbolic
         # dimensions (shape-polymorphic export) come from the enclosing function
-        symbolic = any(type(d) is not int for a in state_avals for d in a.shape)
+        from ...export.poly_lowering import current_env
+
+        symbolic = bool(current_env()) or any(
+            type(d) is not int for a in state_avals for d in a.shape
+        )
         if symbolic or _orders_callbacks(jaxpr.jaxpr):
             outs = lowering.lower_jaxpr_inline(ctx, jaxpr, body_args)
         else:
