@@ -12,13 +12,11 @@ counter layout (``jax_threefry_partitionable=True``, the default):
 * ``fold_in(key, d)`` hashes the counter pair (0, uint32(d)).
 
 Keys come in two forms, as in JAX. ``PRNGKey(seed)`` returns the raw key data, a
-``uint32[2]`` array ("legacy" keys). ``key(seed)`` returns a typed key: a
-:class:`PRNGKeyArray`, a small pytree wrapping the uint32 data of shape
-``(*key_shape, 2)``, so it passes through ``jit`` and ``vmap`` (batch along its
-leading key axes). Its ``dtype`` prints as ``key<fry>``. Functions return keys in the
-form they were given. (JAX's jaxprs show typed keys as ``key<fry>[]`` values and
-``random_bits``/``random_split`` equations; here they appear as their uint32 data and
-``iota_2x32_shape``/``threefry2x32`` equations.)
+``uint32[2]`` array ("legacy" keys). ``key(seed)`` returns a typed key: an array of
+the extended dtype ``key<fry>`` (``engine.prng``), which jaxprs print as JAX does
+(``key<fry>[]``) and which passes through ``jit``, ``vmap`` and ``grad`` like any array.
+Every function works on typed keys through the ``random_*`` primitives (raw keys are
+wrapped by ``random_wrap`` first) and returns keys in the form it was given.
 """
 
 from __future__ import annotations
