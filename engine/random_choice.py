@@ -33,7 +33,6 @@ __all__ = ["bernoulli", "gumbel", "categorical", "permutation", "choice"]
 
 def bernoulli(key, p=0.5, shape=None, mode="low"):
     """Booleans that are True with probability ``p``."""
-    from . import numpy as jnp
 
     if mode not in ("high", "low"):
         raise ValueError(f"got {mode=}, expected 'high' or 'low'")
@@ -41,7 +40,7 @@ def bernoulli(key, p=0.5, shape=None, mode="low"):
     dtype = dtypes.dtype_of(p)
     if not dtypes.is_float(dtype):
         raise TypeError(f"bernoulli probability `p` must have a floating dtype, got {dtype}.")
-    p = lax.convert_element_type(jnp.asarray(p), dtype)
+    p = lax.convert_element_type(p, dtype)
     if shape is not None:
         shape = _canonical_shape(shape)
     return _bernoulli_jit(data, p, shape, mode)
@@ -58,7 +57,10 @@ def _bernoulli(data, p, shape, mode):
         u1, u2 = (lax.index_in_dim(u, i, keepdims=False) for i in range(2))
         u2 = lax.mul(u2, np.array(2.0 ** -dtypes.finfo(dtype).nmant, dtype))
         return _broadcasting(lax.lt, u2, _broadcasting(lax.sub, p, u1))
-    return _broadcasting(lax.lt, _uniform(data, 0.0, 1.0, shape, dtype), p)
+    u = _uniform(data, 0.0, 1.0, shape, dtype)
+    if not core.get_aval(p).shape:  # a scalar p compares as it is (as JAX's lax.lt)
+        return lax.lt(u, p)
+    return _broadcasting(lax.lt, u, p)
 
 
 _bernoulli_jit = jit(_bernoulli, static_argnums=(2, 3))

@@ -96,6 +96,10 @@ JAXPR_CASES = {
     "bits8": lambda R, k: R.bits(k, (4,), np.uint8),
     "key_data": lambda R, k: R.key_data(k),
     "normal_complex": lambda R, k: R.normal(k, (2,), np.complex64),
+    "bernoulli": lambda R, k: R.bernoulli(k, 0.3, (3,)),
+    "exponential": lambda R, k: R.exponential(k, (3,)),
+    "permutation": lambda R, k: R.permutation(k, 5),
+    "gamma": lambda R, k: R.gamma(k, 2.0, (3,)),
 }
 
 
