@@ -452,7 +452,7 @@ def test_unsharded_avals_print_and_compare_as_before():
 
     a = engine.core.ShapedArray((2, 3), np.float32)
     assert a.sharding is None
-    assert str(a) == "f32[2,3]" and repr(a) == "ShapedArray(float32[2,3])"  # JAX's repr
+    assert str(a) == "float32[2,3]" and repr(a) == "ShapedArray(float32[2,3])"  # JAX's
     assert a.update(shape=(3, 2)).sharding is None
     assert a == engine.core.ShapedArray((2, 3), np.float32)
 
