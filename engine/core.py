@@ -1,4 +1,5 @@
-"""The engine's core: abstract values, the jaxpr IR, primitives, and the trace context.
+"""The engine's core: primitives and the trace context, with the abstract values
+(``engine.avals``) and the jaxpr IR (``engine.jaxpr_ir``) re-exported.
 
 Transformations are interpreters ("traces"). Exactly one trace is current at any time;
 ``Primitive.bind`` hands the operation to it. A trace that needs to compute on its
@@ -10,8 +11,6 @@ any order and depth without a global level counter.
 from __future__ import annotations
 
 import contextlib
-import enum
-import math
 import sys
 import threading
 import weakref
@@ -25,264 +24,41 @@ from .events import active as _listening
 from .source_info import user_frame
 
 if TYPE_CHECKING:
-    from .source_info import SourceInfo
+    pass
 
 # ---------------------------------------------------------------------------- avals
 
+from .avals import (  # noqa: F401 - the avals are part of core's API
+    _KEEP,
+    ManualAxisType,
+    MemorySpace,
+    ShapedArray,
+    ShardingTypeError,
+    _axes_part,
+    _axis_rank,
+    _canonical_dim,
+    _with_operands_vma,
+    axes_suffix,
+    canonical_shape,
+    memory_space_suffix,
+    note_axis_order,
+    order_axes,
+    physical_aval,
+    sharded_dims_text,
+    vma_suffix,
+)
+from .jaxpr_ir import (  # noqa: F401 - the IR is part of core's API
+    ClosedJaxpr,
+    DropVar,
+    Jaxpr,
+    JaxprEqn,
+    Literal,
+    UnreadVar,
+    Var,
+    WeakScalar,
+    literal_value_text,
+)
 
-def _canonical_dim(d: Any) -> Any:
-    # symbolic dimensions (engine.export.symbolic_shape) stay as they are
-    return d if hasattr(d, "_is_symbolic_dim") else int(d)
-
-
-_KEEP: Any = object()  # ShapedArray.update: keep the sharding
-
-
-def canonical_shape(shape: Sequence[Any]) -> tuple:
-    """``shape`` as a tuple of Python ints (and symbolic dimensions, kept as they are)."""
-    return tuple(d if type(d) is int else _canonical_dim(d) for d in shape)
-
-
-class MemorySpace(enum.Enum):
-    """Which memory of its device a value lives in, as JAX's types say (``Device``, the
-    default, or ``Host``: printed ``f32<host>[3]``)."""
-
-    Device = "device"
-    Host = "host"
-    Any = "any"
-
-    def __repr__(self) -> str:
-        return f"MemorySpace.{self.name}"
-
-
-def memory_space_suffix(space: Any) -> str:
-    """``<host>`` after a dtype for a value in host memory (nothing for device memory)."""
-    return "" if space is MemorySpace.Device else f"<{space.name.lower()}>"
-
-
-class ShapedArray:
-    """An abstract value: shape, dtype and weak-typedness (a Python scalar's type), and
-    optionally the sharding of JAX's sharding-in-types (a NamedSharding over an
-    AbstractMesh naming only Explicit axes; None where the value has none, which is
-    every value outside an Explicit mesh)."""
-
-    __slots__ = ("shape", "dtype", "weak_type", "sharding", "vma", "_hash", "memory_space")
-    array_abstraction_level = 1
-
-    shape: tuple[int, ...]
-    dtype: np.dtype | dtypes.ExtendedDType
-    weak_type: bool
-    sharding: Any
-
-    def __init__(
-        self,
-        shape: Sequence[int],
-        dtype: Any,
-        weak_type: bool = False,
-        sharding: Any = None,
-        *,
-        vma: frozenset = frozenset(),
-        memory_space: Any = None,
-    ) -> None:
-        self.memory_space = MemorySpace.Device if memory_space is None else memory_space
-        self.shape = tuple(d if type(d) is int else _canonical_dim(d) for d in shape)
-        # (extended dtypes, typed PRNG keys' key<fry>, are no NumPy dtypes)
-        self.dtype = (
-            dtype if isinstance(dtype, (np.dtype, dtypes.ExtendedDType)) else np.dtype(dtype)
-        )
-        self.weak_type = bool(weak_type)
-        self.vma = vma  # the manual mesh axes it may vary over (shard_map)
-        self.sharding = sharding
-        self._hash = None
-
-    @property
-    def ndim(self) -> int:
-        return len(self.shape)
-
-    @property
-    def size(self) -> int:
-        return math.prod(self.shape)  # an int, or a symbolic dimension (export)
-
-    def update(
-        self,
-        shape: Sequence[int] | None = None,
-        dtype: Any = None,
-        weak_type: bool | None = None,
-        sharding: Any = _KEEP,
-        vma: frozenset | None = None,
-        memory_space: Any = None,
-    ) -> ShapedArray:
-        if sharding is _KEEP:
-            # a sharding describes the old dimensions: a new shape drops it
-            keep = shape is None or canonical_shape(shape) == self.shape
-            sharding = self.sharding if keep else None
-        return ShapedArray(
-            self.shape if shape is None else shape,
-            self.dtype if dtype is None else dtype,
-            self.weak_type if weak_type is None else weak_type,
-            sharding,
-            vma=self.vma if vma is None else frozenset(vma),
-            memory_space=self.memory_space if memory_space is None else memory_space,
-        )
-
-    def strip_weak_type(self) -> ShapedArray:
-        if not self.weak_type:
-            return self
-        return ShapedArray(
-            self.shape,
-            self.dtype,
-            False,
-            self.sharding,
-            vma=self.vma,
-            memory_space=self.memory_space,
-        )
-
-    def __eq__(self, other):
-        return (
-            type(other) is ShapedArray
-            and self.shape == other.shape
-            and self.dtype == other.dtype
-            and self.weak_type == other.weak_type
-            and self.vma == other.vma
-            and self.sharding == other.sharding
-            and self.memory_space is other.memory_space
-        )
-
-    def __hash__(self):
-        h = self._hash
-        if h is None:  # the sharding is left out: equal avals still hash equal
-            h = self._hash = hash((self.shape, self.dtype, self.weak_type))
-        return h
-
-    def _dims_text(self) -> str:
-        if self.sharding is None:
-            return ",".join(map(str, self.shape))
-        return sharded_dims_text(self.shape, self.sharding)
-
-    @property
-    def manual_axis_type(self) -> ManualAxisType:
-        """JAX's ``typeof(x).manual_axis_type``: ``.varying`` is the set of manual mesh
-        axes a value inside a check_vma shard_map body may vary over; ``.unreduced`` and
-        ``.reduced`` those of its type's unreduced/reduced axes that are Manual there."""
-        s = self.sharding
-        if s is None or not (s.spec.unreduced or s.spec.reduced):
-            return ManualAxisType(varying=self.vma)
-        manual = {a for a, t in zip(s.mesh.axis_names, s.mesh.axis_types) if t.name == "Manual"}
-        return ManualAxisType(
-            varying=self.vma,
-            unreduced=frozenset(s.spec.unreduced) & manual,
-            reduced=frozenset(s.spec.reduced) & manual,
-        )
-
-    mat = manual_axis_type
-
-    def str_short(self) -> str:
-        name = dtypes.short_name(self.dtype) + memory_space_suffix(self.memory_space)
-        if self.sharding is None:
-            dims = ",".join(map(str, self.shape))
-            return f"{name}[{dims}]{vma_suffix(self.vma)}"
-        dims = self._dims_text()
-        return f"{name}[{dims}]{axes_suffix(self.vma, self.sharding)}"
-
-    def str_long(self) -> str:
-        """As JAX prints a type in a tracer's repr: ``~float32[3]`` (``~``: weak)."""
-        weak = "~" if self.weak_type else ""
-        suffix = axes_suffix(self.vma, self.sharding)
-        name = self.dtype.name.replace("void", "float0")  # float0's NumPy name is 'void'
-        name += memory_space_suffix(self.memory_space)
-        return f"{weak}{name}[{self._dims_text()}]{suffix}"
-
-    def __repr__(self):
-        w = ", weak_type=True" if self.weak_type else ""
-        if self.sharding is not None:
-            return f"ShapedArray({self.str_long().lstrip('~')}{w})"
-        name = self.dtype.name.replace("void", "float0") + memory_space_suffix(self.memory_space)
-        return f"ShapedArray({name}[{self._dims_text()}]{vma_suffix(self.vma)}{w})"
-
-    __str__ = str_long  # JAX's str(aval): ~float32[3]
-
-
-def physical_aval(aval: ShapedArray) -> ShapedArray:
-    """The aval of the data under an extended-dtype aval (a key<fry>[3] is u32[3,2])."""
-    dt = aval.dtype
-    if not isinstance(dt, dtypes.ExtendedDType):
-        return aval
-    return ShapedArray(aval.shape + dt.physical_shape, dt.physical_dtype, vma=aval.vma)
-
-
-class ShardingTypeError(Exception):
-    """Shardings in types that no rule can combine (JAX's ``core.ShardingTypeError``)."""
-
-
-def sharded_dims_text(shape: Sequence[Any], sharding: Any) -> str:
-    """``8@X,4``: JAX's form of a shape whose dimensions are split over mesh axes."""
-    dims = []
-    spec = sharding.spec
-    for d, n in enumerate(shape):
-        entry = spec[d] if d < len(spec) else None
-        if entry is None:
-            dims.append(str(n))
-        elif isinstance(entry, tuple):
-            dims.append(f"{n}@({','.join(entry)})")
-        else:
-            dims.append(f"{n}@{entry}")
-    return ",".join(dims)
-
-
-def _axes_part(letter: str, names: Sequence[str]) -> str:
-    return f"{letter}:" + (names[0] if len(names) == 1 else f"({','.join(names)})")
-
-
-def axes_suffix(vma: frozenset, sharding: Any) -> str:
-    """JAX's ``{V:i, U:X, R:Y}`` after a type: the manual axes it varies over, then the
-    mesh axes it is unreduced and reduced over, each part only when not empty."""
-    parts = [_axes_part("V", [str(n) for n in order_axes(vma)])] if vma else []
-    spec = sharding.spec if sharding is not None else None
-    for letter, axes in (
-        ("U", getattr(spec, "unreduced", ())),
-        ("R", getattr(spec, "reduced", ())),
-    ):
-        if axes:
-            parts.append(_axes_part(letter, [a for a in sharding.mesh.axis_names if a in axes]))
-    return "{" + ", ".join(parts) + "}" if parts else ""
-
-
-class ManualAxisType:
-    """The manual-axes part of a type, as JAX's: the mesh axes a value varies over
-    (``varying``), and those it is unreduced/reduced over in a shard_map body."""
-
-    __slots__ = ("varying", "unreduced", "reduced")
-
-    def __init__(
-        self,
-        *,
-        varying: Any = frozenset(),
-        unreduced: Any = frozenset(),
-        reduced: Any = frozenset(),
-    ) -> None:
-        self.varying = frozenset(varying)
-        self.unreduced = frozenset(unreduced)
-        self.reduced = frozenset(reduced)
-
-    def __eq__(self, other: Any) -> bool:
-        return isinstance(other, ManualAxisType) and (
-            (self.varying, self.unreduced, self.reduced)
-            == (other.varying, other.unreduced, other.reduced)
-        )
-
-    def __hash__(self) -> int:
-        return hash((self.varying, self.unreduced, self.reduced))
-
-    def __repr__(self) -> str:
-        return (
-            f"ManualAxisType(varying={self.varying}, unreduced={self.unreduced}, "
-            f"reduced={self.reduced})"
-        )
-
-
-# Mesh axis names in the order of the last mesh a shard_map body used: varying axes
-# print and pvary names its axes in mesh order, as JAX's do.
-_axis_rank: dict[Any, int] = {}
 # How many check_vma shard_map bodies are being traced or run now (any thread): while
 # there are some, bind makes operands vary over the same manual axes (match_vma_hook,
 # set by engine.lax.parallel: JAX's implicit pvary).
@@ -293,58 +69,6 @@ match_vma_hook: Callable[[Sequence[Any]], Sequence[Any]] | None = None
 # insert_reduced_reshard).
 reduced_reshard_hook: Callable[[Sequence[Any]], Sequence[Any]] | None = None
 REDUCED_BINARY: frozenset = frozenset()
-
-
-def note_axis_order(names: Sequence[Any]) -> None:
-    for i, name in enumerate(names):
-        _axis_rank[name] = i
-
-
-def order_axes(names: Any) -> tuple:
-    """``names`` in mesh order (names of no known mesh last, by their text)."""
-    return tuple(sorted(names, key=lambda n: (_axis_rank.get(n, len(_axis_rank)), str(n))))
-
-
-def vma_suffix(vma: frozenset) -> str:
-    """``{V:i}`` / ``{V:(i,j)}`` after a type that varies over manual axes; else ''."""
-    if not vma:
-        return ""
-    names = [str(n) for n in order_axes(vma)]
-    return "{V:" + (names[0] if len(names) == 1 else f"({','.join(names)})") + "}"
-
-
-def _with_operands_vma(avals: Sequence[Any], out: Any) -> Any:
-    """A primitive's result types varying over every axis its operands vary over."""
-    vma: frozenset = frozenset()
-    for a in avals:
-        v = getattr(a, "vma", None)
-        if v:
-            vma = vma | v
-    if not vma:
-        return out
-    if isinstance(out, (list, tuple)):
-        return type(out)(o.update(vma=vma) for o in out)
-    return out.update(vma=vma)
-
-
-class WeakScalar:
-    """A Python scalar given a concrete dtype but still weakly typed (as ``2.0`` is in
-    ``f16_array * 2.0``). Becomes a literal when traced, a cached buffer when run."""
-
-    __slots__ = ("value", "aval")
-
-    def __init__(self, value: Any, dtype: Any) -> None:
-        self.value = value
-        self.aval = ShapedArray((), dtype, weak_type=True)
-
-    def __array__(self, dtype=None, copy=None):
-        return np.asarray(self.value, dtype or self.aval.dtype)
-
-    def __repr__(self):
-        return f"WeakScalar({self.value!r}, {self.aval.dtype.name})"
-
-    def __str__(self):  # as the weakly typed rank-0 array it stands for prints
-        return str(np.asarray(self.value, self.aval.dtype))
 
 
 def python_scalar_operand(x: Any) -> Any:
@@ -434,153 +158,6 @@ def dims_as_values(leaves: Sequence[Any]) -> list[Any]:
 
 
 # ---------------------------------------------------------------------------- the IR
-
-
-class Var:
-    """A variable of a jaxpr (bound once, by an input or an equation's output)."""
-
-    __slots__ = ("aval", "suffix")
-
-    def __init__(self, aval: ShapedArray, suffix: str = "") -> None:
-        self.aval = aval
-        self.suffix = suffix
-
-    def __repr__(self):
-        return f"Var(id={id(self)}):{self.aval.str_long().lstrip('~')}"
-
-
-class DropVar(Var):
-    """An output nobody reads; printed as ``_``."""
-
-    __slots__ = ()
-
-    def __repr__(self):
-        return "_"
-
-
-class UnreadVar(DropVar):
-    """An output nobody read when it was traced: JAX's printer writes ``_`` for it only
-    in the top-level jaxpr; in a nested one it has a name."""
-
-    __slots__ = ()
-
-    __repr__ = Var.__repr__
-
-
-class Literal:
-    """A constant operand written in the jaxpr's text (a scalar)."""
-
-    __slots__ = ("val", "aval")
-
-    def __init__(self, val: Any, aval: ShapedArray) -> None:
-        self.val, self.aval = val, aval
-
-    def __repr__(self):
-        return f"Literal({literal_value_text(self.val)})"
-
-
-def literal_value_text(val: Any) -> str:
-    """A literal's value as JAX's ``Literal.__repr__`` shows it: a weakly typed Python
-    int or complex as JAX's typed scalar (``TypedInt(2, dtype=int32)``), a weak float as
-    the Python float, any other value as its Python scalar (``format`` of a 0-d array)."""
-    if type(val) is WeakScalar:
-        dtype_name = val.aval.dtype.name
-        if dtypes.is_int(val.aval.dtype):
-            return f"TypedInt({int(val.value)}, dtype={dtype_name})"
-        if dtypes.is_complex(val.aval.dtype):
-            return f"TypedComplex({complex(val.value)}, dtype={dtype_name})"
-        return str(float(val.value))
-    return f"{val}"
-
-
-class JaxprEqn:
-    """One equation: ``outvars = primitive[params] invars``, with the user's source line."""
-
-    __slots__ = ("primitive", "invars", "outvars", "params", "source_info")
-
-    def __init__(
-        self,
-        primitive: Primitive,
-        invars: list[Var | Literal],
-        outvars: list[Var],
-        params: dict[str, Any],
-        source_info: SourceInfo | None = None,
-    ) -> None:
-        self.primitive, self.invars, self.outvars = primitive, invars, outvars
-        self.params, self.source_info = params, source_info
-
-    def replace(self, **kw: Any) -> JaxprEqn:
-        new = JaxprEqn(self.primitive, self.invars, self.outvars, self.params, self.source_info)
-        for k, v in kw.items():
-            setattr(new, k, v)
-        return new
-
-    def __repr__(self):
-        from .pretty import pp_eqn_str
-
-        return pp_eqn_str(self)
-
-
-class Jaxpr:
-    """A program: constvars and invars, equations, outvars (Vars or Literals)."""
-
-    __slots__ = ("constvars", "invars", "outvars", "eqns", "debug_name", "__weakref__")
-
-    def __init__(
-        self,
-        constvars: Sequence[Var],
-        invars: Sequence[Var],
-        outvars: Sequence[Var | Literal],
-        eqns: Sequence[JaxprEqn],
-        debug_name: str | None = None,
-    ) -> None:
-        self.constvars, self.invars = list(constvars), list(invars)
-        self.outvars, self.eqns = list(outvars), list(eqns)
-        self.debug_name = debug_name
-
-    @property
-    def in_avals(self) -> list[ShapedArray]:
-        return [v.aval for v in self.invars]
-
-    @property
-    def out_avals(self) -> list[ShapedArray]:
-        return [v.aval for v in self.outvars]
-
-    def __str__(self):
-        from .pretty import pp_jaxpr
-
-        return pp_jaxpr(self)
-
-    __repr__ = __str__
-
-    def pretty_print(self, **kw):
-        from .pretty import pp_jaxpr
-
-        return pp_jaxpr(self, **kw)
-
-
-class ClosedJaxpr:
-    """A jaxpr with values for its constvars."""
-
-    __slots__ = ("jaxpr", "consts", "__weakref__")
-
-    def __init__(self, jaxpr: Jaxpr, consts: Sequence[Any]) -> None:
-        assert len(jaxpr.constvars) == len(consts)
-        self.jaxpr, self.consts = jaxpr, list(consts)
-
-    in_avals = property(lambda self: self.jaxpr.in_avals)
-    out_avals = property(lambda self: self.jaxpr.out_avals)
-    eqns = property(lambda self: self.jaxpr.eqns)
-    # JAX's name for the constvars' values (what its "Writing custom interpreters" reads)
-    literals = property(lambda self: self.consts)
-
-    def __str__(self):
-        return str(self.jaxpr)
-
-    __repr__ = __str__
-
-    def pretty_print(self, **kw):
-        return self.jaxpr.pretty_print(**kw)
 
 
 def jaxpr_as_fun(closed: ClosedJaxpr) -> Callable[..., list[Any]]:
