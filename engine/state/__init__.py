@@ -4,6 +4,7 @@ the ``get``/``swap``/``addupdate`` primitives (``primitives.py``), their types
 
 from __future__ import annotations
 
+from .. import array_methods as _array_methods  # noqa: F401 (Tracer's indexing, wrapped below)
 from .. import core
 from .. import dispatch as _dispatch
 from ..custom_vjp_rules import custom_lin_p as _custom_lin_p
