@@ -420,24 +420,13 @@ def _mode(layout: Any, aval: Any) -> str | None:
 
 def set_layout_modes(module: Any, in_modes: Sequence, out_modes: Sequence) -> None:
     """Write ``mhlo.layout_mode`` on ``@main``'s arguments and results, in place."""
-    from ..sharding.spmd import _main
+    from ..sharding.spmd import _main, set_attr_entries
 
     with module.context, ir.Location.unknown():
         main = _main(module)
         for which, modes in (("arg_attrs", in_modes), ("res_attrs", out_modes)):
-            if all(m is None for m in modes):
-                continue
-            old = main.attributes[which] if which in main.attributes else None
-            attrs = []
-            for i, mode in enumerate(modes):
-                entries = {}
-                if old is not None:
-                    d = ir.DictAttr(old[i])
-                    entries = {d[j].name: d[j].attr for j in range(len(d))}
-                if mode is not None:
-                    entries["mhlo.layout_mode"] = ir.StringAttr.get(mode)
-                attrs.append(ir.DictAttr.get(entries))
-            main.attributes[which] = ir.ArrayAttr.get(attrs)
+            if any(m is not None for m in modes):
+                set_attr_entries(main, which, "mhlo.layout_mode", modes)
 
 
 def compiled_formats(exe: Any, shardings: Sequence, inputs: bool) -> list:

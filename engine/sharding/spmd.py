@@ -173,15 +173,22 @@ def _set_kinds(func, kinds: Sequence, which: str):
     ftype = ir.FunctionType(ir.TypeAttr(func.attributes["function_type"]).value)
     n = len(ftype.inputs if which == "arg_attrs" else ftype.results)
     kinds = [None] * (n - len(kinds)) + list(kinds)  # (effect tokens come first)
+    set_attr_entries(func, which, "mhlo.memory_kind", kinds)
+
+
+def set_attr_entries(func, which: str, key: str, values: Sequence) -> None:
+    """Set ``key`` to each value that is not None (a string) in the attribute dicts of
+    ``func``'s arguments (``which="arg_attrs"``) or results (``"res_attrs"``), keeping
+    their other entries."""
     old = func.attributes[which] if which in func.attributes else None
     attrs = []
-    for i, kind in enumerate(kinds):
+    for i, value in enumerate(values):
         entries = {}
         if old is not None:
             d = ir.DictAttr(old[i])
             entries = {d[j].name: d[j].attr for j in range(len(d))}
-        if kind is not None:
-            entries["mhlo.memory_kind"] = ir.StringAttr.get(kind)
+        if value is not None:
+            entries[key] = ir.StringAttr.get(value)
         attrs.append(ir.DictAttr.get(entries))
     func.attributes[which] = ir.ArrayAttr.get(attrs)
 
