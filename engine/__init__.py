@@ -40,6 +40,7 @@ from . import (  # noqa: F401,E402
     version,
 )
 from . import array_methods as _array_methods  # noqa: F401
+from . import state as ref  # noqa: F401,E402  (jax.ref: get, swap, addupdate, ...)
 from .ad_checkpoint import checkpoint, checkpoint_policies, remat  # noqa: F401,E402
 from .api import (  # noqa: F401
     ShapeDtypeStruct,
@@ -115,7 +116,6 @@ from .sharding.arrays import (  # noqa: F401,E402
 )
 from .sharding.placement import memory  # noqa: F401,E402  (jax.memory.Space)
 from .state import Ref, empty_ref, free_ref, freeze, new_ref  # noqa: F401,E402
-from . import state as ref  # noqa: F401,E402  (jax.ref: get, swap, addupdate, ...)
 from .transfer_guard import (  # noqa: F401,E402
     transfer_guard,
     transfer_guard_device_to_device,

@@ -63,6 +63,7 @@ def check_jit_outputs(
     (with jit disabled) so the primitive that made it raises; if none does, say so as
     JAX does."""
     from . import tree_util
+
     kind = next((k for k in map(_bad_kind, tree_util.tree_leaves(outs)) if k), None)
     if kind is None:
         return
