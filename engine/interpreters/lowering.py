@@ -347,9 +347,11 @@ def convert(x, aval_in, dtype):
     return op_result("stablehlo.convert", tensor_type(aval_in.shape, dtype), (x,))
 
 
-def compare(x, y, direction, aval):
+def compare(x, y, direction, aval, total_order=False):
+    """``hlo.compare`` typed for ``aval``: floats with IEEE semantics, or in XLA's total
+    order (-NaN < -inf < ... < -0 < 0 < ... < inf < NaN) with ``total_order``."""
     kind = (
-        "FLOAT"
+        ("TOTALORDER" if total_order else "FLOAT")
         if dtypes.is_inexact(aval.dtype)
         else (
             "UNSIGNED" if (dtypes.is_unsigned(aval.dtype) or aval.dtype == np.bool_) else "SIGNED"

@@ -63,11 +63,11 @@ def _bool_result(dtype, **params):
     return np.dtype(np.bool_)
 
 
-def _compare_op(name, direction, kinds):
+def _compare_op(name, direction, kinds, total_order=False):
     def lower(ctx, x, y):
-        # floats compare with IEEE semantics (NaN is unordered: only `ne` is true);
-        # bool compares as unsigned, like JAX.
-        return lowering.compare(x, y, direction, ctx.avals_in[0])
+        # floats compare with IEEE semantics (NaN is unordered: only `ne` is true), or
+        # in XLA's total order for JAX's sort comparators; bool compares as unsigned.
+        return lowering.compare(x, y, direction, ctx.avals_in[0], total_order)
 
     p = naryop(name, kinds, lower, result_dtype=_bool_result)
     zero_jvp(p)
@@ -80,30 +80,10 @@ lt_p = _compare_op("lt", "LT", _ordered)
 le_p = _compare_op("le", "LE", _ordered)
 gt_p = _compare_op("gt", "GT", _ordered)
 ge_p = _compare_op("ge", "GE", _ordered)
-
-
-def _total_order_op(name, direction, kinds):
-    """JAX's sort comparators' primitives: floats compare in XLA's total order
-    (-NaN < -inf < ... < -0 < 0 < ... < inf < NaN)."""
-
-    def lower(ctx, x, y):
-        if dtypes.is_inexact(ctx.avals_in[0].dtype):
-            return hlo.compare(
-                x,
-                y,
-                hlo.ComparisonDirectionAttr.get(direction),
-                compare_type=hlo.ComparisonTypeAttr.get("TOTALORDER"),
-            )
-        return lowering.compare(x, y, direction, ctx.avals_in[0])
-
-    p = naryop(name, kinds, lower, result_dtype=_bool_result)
-    zero_jvp(p)
-    return p
-
-
-eq_to_p = _total_order_op("eq_to", "EQ", _any)
-le_to_p = _total_order_op("le_to", "LE", _ordered)
-lt_to_p = _total_order_op("lt_to", "LT", _ordered)
+# JAX's sort comparators' primitives (floats in XLA's total order)
+eq_to_p = _compare_op("eq_to", "EQ", _any, total_order=True)
+le_to_p = _compare_op("le_to", "LE", _ordered, total_order=True)
+lt_to_p = _compare_op("lt_to", "LT", _ordered, total_order=True)
 
 
 def eq(x, y):
