@@ -56,6 +56,7 @@ from .jaxpr_ir import (  # noqa: F401 - the IR is part of core's API
     UnreadVar,
     Var,
     WeakScalar,
+    any_nested_eqn,
     literal_value_text,
 )
 

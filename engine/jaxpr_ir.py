@@ -181,3 +181,21 @@ class ClosedJaxpr:
 
     def pretty_print(self, **kw):
         return self.jaxpr.pretty_print(**kw)
+
+
+def any_nested_eqn(jaxpr: Jaxpr, pred: Any, memo: Any) -> bool:
+    """Whether ``pred(eqn)`` holds for an equation of ``jaxpr`` or of a jaxpr nested in
+    one of its equations; ``memo`` (a weak dict kept per predicate) remembers each
+    jaxpr's answer."""
+    found = memo.get(jaxpr)
+    if found is None:
+        found = any(
+            pred(eqn)
+            or any(
+                isinstance(j := getattr(sub, "jaxpr", sub), Jaxpr) and any_nested_eqn(j, pred, memo)
+                for sub in eqn.primitive.subjaxprs(eqn.params)
+            )
+            for eqn in jaxpr.eqns
+        )
+        memo[jaxpr] = found
+    return found

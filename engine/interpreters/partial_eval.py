@@ -372,28 +372,20 @@ dce_rules: dict[core.Primitive, DceRule] = {}
 _EFFECTFUL = frozenset({"io_callback", "debug_callback", "debug_print", "dce_sink"})
 
 
+def _own_effects(eqn: JaxprEqn) -> bool:
+    return eqn.primitive.name in _EFFECTFUL or getattr(eqn.primitive, "effectful", False)
+
+
 def has_effects(eqn: JaxprEqn) -> bool:
     """Whether ``eqn`` (or an equation of one of its sub-jaxprs) has a side effect."""
-    if eqn.primitive.name in _EFFECTFUL or getattr(eqn.primitive, "effectful", False):
-        return True
-    rule = eqn.primitive.subjaxprs_rule
-    if rule is None:
-        return False
-    for sub in rule(eqn.params):
-        j = sub.jaxpr if isinstance(sub, ClosedJaxpr) else sub
-        if isinstance(j, Jaxpr) and _jaxpr_has_effects(j):
-            return True
-    return False
+    return _own_effects(eqn) or any(
+        isinstance(j := getattr(sub, "jaxpr", sub), Jaxpr)
+        and core.any_nested_eqn(j, _own_effects, _effects_memo)
+        for sub in eqn.primitive.subjaxprs(eqn.params)
+    )
 
 
 _effects_memo: weakref.WeakKeyDictionary[Jaxpr, bool] = weakref.WeakKeyDictionary()
-
-
-def _jaxpr_has_effects(jaxpr: Jaxpr) -> bool:
-    found = _effects_memo.get(jaxpr)
-    if found is None:
-        found = _effects_memo[jaxpr] = any(has_effects(e) for e in jaxpr.eqns)
-    return found
 
 
 def dce_jaxpr(

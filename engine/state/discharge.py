@@ -62,18 +62,11 @@ _ref_eqns_memo: weakref.WeakKeyDictionary[Jaxpr, bool] = weakref.WeakKeyDictiona
 def jaxpr_has_ref_eqns(jaxpr: Jaxpr) -> bool:
     """Whether ``jaxpr`` (or one nested in it) has a ref operation (a linearized
     program's tangent refs; a ref it only passes on, a custom rule's residual, is not)."""
-    found = _ref_eqns_memo.get(jaxpr)
-    if found is None:
-        found = False
-        for eqn in jaxpr.eqns:
-            subs = eqn.primitive.subjaxprs(eqn.params)
-            if getattr(eqn.primitive, "ref_primitive", False) or any(
-                jaxpr_has_ref_eqns(getattr(s, "jaxpr", s)) for s in subs
-            ):
-                found = True
-                break
-        _ref_eqns_memo[jaxpr] = found
-    return found
+    return core.any_nested_eqn(jaxpr, _is_ref_eqn, _ref_eqns_memo)
+
+
+def _is_ref_eqn(eqn) -> bool:
+    return getattr(eqn.primitive, "ref_primitive", False)
 
 
 def closed_has_refs(closed: ClosedJaxpr) -> bool:
