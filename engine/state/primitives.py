@@ -551,30 +551,27 @@ def _unbatched_ref_error(what, ref):
     )
 
 
-@swap_p.def_batch
-def _swap_batch(size, vals, dims, *, tree):
-    ref, val, *idx = vals
-    ref_dim, val_dim, *idx_dims = dims
-    if ref_dim is None:
-        raise _unbatched_ref_error("set/swap", ref)
-    if tree is None:
-        return swap_p.bind(ref, _bcast(size, val, val_dim, ref_dim), tree=None), ref_dim
-    new_tree, ops, new, orig = _batched_index(size, tree, ref_dim, idx, idx_dims)
-    val = _to_layout(size, val, val_dim, new, orig)
-    return _from_layout(swap_p.bind(ref, val, *ops, tree=new_tree), new, orig)
+def _write_batch_rule(prim, what, swaps):
+    """The batching rule of a write (swap returns the old values, batched like the ref;
+    addupdate returns nothing)."""
+
+    def rule(size, vals, dims, *, tree):
+        ref, val, *idx = vals
+        ref_dim, val_dim, *idx_dims = dims
+        if ref_dim is None:
+            raise _unbatched_ref_error(what, ref)
+        if tree is None:
+            out = prim.bind(ref, _bcast(size, val, val_dim, ref_dim), tree=None)
+            return (out, ref_dim) if swaps else (out, [])
+        new_tree, ops, new, orig = _batched_index(size, tree, ref_dim, idx, idx_dims)
+        out = prim.bind(ref, _to_layout(size, val, val_dim, new, orig), *ops, tree=new_tree)
+        return _from_layout(out, new, orig) if swaps else (out, [])
+
+    prim.def_batch(rule)
 
 
-@addupdate_p.def_batch
-def _addupdate_batch(size, vals, dims, *, tree):
-    ref, val, *idx = vals
-    ref_dim, val_dim, *idx_dims = dims
-    if ref_dim is None:
-        raise _unbatched_ref_error("addupdate", ref)
-    if tree is None:
-        return addupdate_p.bind(ref, _bcast(size, val, val_dim, ref_dim), tree=None), []
-    new_tree, ops, new, orig = _batched_index(size, tree, ref_dim, idx, idx_dims)
-    val = _to_layout(size, val, val_dim, new, orig)
-    return addupdate_p.bind(ref, val, *ops, tree=new_tree), []
+_write_batch_rule(swap_p, "set/swap", swaps=True)
+_write_batch_rule(addupdate_p, "addupdate", swaps=False)
 
 
 _ = batching  # (the trace that calls these rules)
